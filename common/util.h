@@ -1,0 +1,29 @@
+/* util.h — small helpers every module shares: error messages that carry
+ * OpenSSL's error queue, hex coding, secure wiping. */
+#ifndef PROVCA_UTIL_H
+#define PROVCA_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Write a printf-style message into err (errlen bytes, always terminated).
+ * NULL err or zero errlen is allowed and does nothing. */
+void util_err_set(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Like util_err_set, then append ": " and OpenSSL's queued errors (reason
+ * strings), draining the queue so the next caller starts clean. */
+void util_err_openssl(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Decode exactly outlen bytes from the hex string in (upper or lower case,
+ * no separators). Returns 0, or -1 if in is not 2*outlen hex digits. */
+int util_hex_decode(uint8_t *out, size_t outlen, const char *in);
+
+/* Encode len bytes as lowercase hex into out (2*len+1 bytes). */
+void util_hex_encode(char *out, const uint8_t *in, size_t len);
+
+/* Fill buf with len bytes from OpenSSL's CSPRNG. Returns 0 or -1. */
+int util_random(uint8_t *buf, size_t len);
+
+#endif
