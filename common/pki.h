@@ -1,0 +1,107 @@
+/* pki.h — small X.509 helpers every program shares: load certificates,
+ * chains and keys (PEM or DER, from memory or a file), verify a certificate
+ * against a trust anchor at a given time for a required extended key usage,
+ * and take the SHA-256 fingerprint of a certificate. Built on OpenSSL only;
+ * never prints. */
+#ifndef PROVCA_PKI_H
+#define PROVCA_PKI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/*
+ * ProvCA's own object identifiers live under one UUID-based arc (ITU-T
+ * X.667 / RFC 4122 §A: 2.25.<UUID as a decimal integer>), generated once for
+ * the project from UUID c3124bfb-53cb-4739-8a67-82920964f317.
+ */
+#define PROVCA_OID_ARC "2.25.259294461614434291175197647548417635095"
+
+/* id-kp-provcaDeviceProvisioning: extendedKeyUsage of device certificates
+ * (the key a device uses to open what the network seals to it). */
+#define PROVCA_OID_EKU_DEVICE PROVCA_OID_ARC ".1"
+
+/* id-kp-provcaProvisioningSigner: extendedKeyUsage of an operator's
+ * provisioning-signer certificate (signs provisioning containers). */
+#define PROVCA_OID_EKU_SIGNER PROVCA_OID_ARC ".2"
+
+/* Largest certificate, chain or key file the loaders accept, in bytes. */
+#define PKI_FILE_MAX (256 * 1024)
+
+/* Certificates a chain loader accepts at most. */
+#define PKI_CHAIN_MAX 16
+
+/* SHA-256 fingerprint length. */
+#define PKI_FINGERPRINT_LEN 32
+
+enum pki_error {
+	PKI_OK = 0,
+	PKI_ERR_ARG = -1,		/* programming error: bad argument */
+	PKI_ERR_IO = -2,		/* file missing, unreadable or too large */
+	PKI_ERR_PARSE = -3,		/* not a certificate / key in PEM or DER */
+	PKI_ERR_CHAIN = -4,		/* does not chain to the trust anchor */
+	PKI_ERR_EXPIRED = -5,		/* a chain certificate has expired */
+	PKI_ERR_NOT_YET_VALID = -6,	/* a chain certificate is not yet valid */
+	PKI_ERR_EKU = -7,		/* leaf lacks the required EKU */
+	PKI_ERR_INTERNAL = -8		/* allocation or OpenSSL failure */
+};
+
+/* A short English name for a pki_error code (static string). */
+const char *pki_strerror(int code);
+
+/* Parse one certificate from buf (PEM, first certificate, or exactly one DER
+ * certificate with no trailing bytes). On success *out owns a new X509. */
+int pki_cert_load(X509 **out, const uint8_t *buf, size_t len,
+    char *err, size_t errlen);
+
+/* pki_cert_load on the contents of the file at path (≤ PKI_FILE_MAX). */
+int pki_cert_load_file(X509 **out, const char *path, char *err,
+    size_t errlen);
+
+/* Parse every certificate of a PEM bundle (or one DER certificate) in order,
+ * at least one and at most PKI_CHAIN_MAX. *out owns a new stack; free it
+ * with sk_X509_pop_free(s, X509_free). */
+int pki_chain_load(STACK_OF(X509) **out, const uint8_t *buf, size_t len,
+    char *err, size_t errlen);
+
+/* pki_chain_load on the contents of the file at path. */
+int pki_chain_load_file(STACK_OF(X509) **out, const char *path,
+    char *err, size_t errlen);
+
+/* Parse a private key (PEM: PKCS#8, traditional EC/RSA; or DER of those),
+ * unencrypted. *out owns a new EVP_PKEY. */
+int pki_key_load(EVP_PKEY **out, const uint8_t *buf, size_t len,
+    char *err, size_t errlen);
+
+/* pki_key_load on the contents of the file at path. The read buffer is
+ * wiped before it is freed. */
+int pki_key_load_file(EVP_PKEY **out, const char *path, char *err,
+    size_t errlen);
+
+/* Parse a public key (PEM "PUBLIC KEY" or DER SubjectPublicKeyInfo).
+ * *out owns a new EVP_PKEY. */
+int pki_pubkey_load(EVP_PKEY **out, const uint8_t *buf, size_t len,
+    char *err, size_t errlen);
+
+/*
+ * Verify cert against the trust anchor root (which may itself be an
+ * intermediate: partial chains ending at root are accepted), with optional
+ * untrusted intermediates, at Unix time `at` (seconds), under RFC 5280 rules
+ * (X509_verify_cert, strict mode). If eku_oid is not NULL, cert's
+ * extendedKeyUsage must list that OID (dotted text) explicitly.
+ * Returns PKI_OK, PKI_ERR_CHAIN, PKI_ERR_EXPIRED, PKI_ERR_NOT_YET_VALID,
+ * PKI_ERR_EKU, PKI_ERR_ARG or PKI_ERR_INTERNAL.
+ */
+int pki_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) *intermediates,
+    int64_t at, const char *eku_oid, char *err, size_t errlen);
+
+/* 1 if cert's extendedKeyUsage lists eku_oid (dotted text), 0 if not or if
+ * cert has no extendedKeyUsage extension. */
+int pki_cert_has_eku(X509 *cert, const char *eku_oid);
+
+/* SHA-256 of cert's DER encoding into out. Returns PKI_OK or an error. */
+int pki_cert_fingerprint(uint8_t out[PKI_FINGERPRINT_LEN], X509 *cert);
+
+#endif

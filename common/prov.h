@@ -1,0 +1,214 @@
+/* prov.h — the provisioning data ProvCA carries over NAS: the provisioning
+ * request (certificate URL + UE nonce, UE → core) and the sealed, signed
+ * provisioning container (subscription, core → UE). Byte layouts are in
+ * docs/protocol.md, section "Provisioning container". Never prints. */
+#ifndef PROVCA_PROV_H
+#define PROVCA_PROV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* Largest container, in bytes: the NAS codec's limit for the Payload
+ * container IE. Nothing larger is produced or parsed. */
+#define PROV_CONTAINER_MAX 8192
+
+#define PROV_NONCE_LEN 16	/* UE nonce and network nonce */
+#define PROV_URL_MAX 512	/* certificate URL, bytes, no NUL */
+#define PROV_DEVICE_ID_MAX 64	/* DeviceID, [A-Za-z0-9._-] */
+#define PROV_SUPI_MAX 32	/* e.g. "imsi-001010000000001" */
+#define PROV_DNN_MAX 100	/* TS 23.003 DNN, bytes */
+#define PROV_NSSAI_MAX 8	/* S-NSSAIs in a subscription */
+#define PROV_KEY_LEN 16		/* Ki, OPc */
+#define PROV_AMF_LEN 2
+#define PROV_SQN_LEN 6
+#define PROV_SIG_MAX 72		/* DER ECDSA P-256 signature */
+#define PROV_REQUEST_MAX (1 + 3 + PROV_URL_MAX + 3 + PROV_NONCE_LEN)
+
+/* Container format version this code writes and reads. */
+#define PROV_VERSION 1
+
+/* Key-algorithm identifiers (container header byte 5). */
+enum prov_alg {
+	PROV_ALG_P256 = 0x01,	  /* ECDH P-256 + HKDF-SHA-256, AES-256-GCM */
+	PROV_ALG_RSA2048 = 0x02,  /* RSA-2048 OAEP-SHA-256 + AES-256-GCM */
+	PROV_ALG_RSA3072 = 0x03	  /* RSA-3072 OAEP-SHA-256 + AES-256-GCM */
+};
+
+enum prov_error {
+	PROV_OK = 0,
+	PROV_ERR_ARG = -1,		/* programming error: bad argument */
+	PROV_ERR_FORMAT = -2,		/* malformed, truncated, trailing bytes */
+	PROV_ERR_VERSION = -3,		/* unknown format version */
+	PROV_ERR_TOO_LARGE = -4,	/* a field or the whole exceeds a limit */
+	PROV_ERR_SIGNER_CHAIN = -5,	/* signer cert does not chain to root */
+	PROV_ERR_SIGNER_EKU = -6,	/* signer cert lacks the signer EKU or
+					 * digitalSignature key usage */
+	PROV_ERR_SIGNER_EXPIRED = -7,	/* signer chain outside its validity */
+	PROV_ERR_SIGNATURE = -8,	/* container signature does not verify */
+	PROV_ERR_DEVICE_MISMATCH = -9,	/* container is for another DeviceID */
+	PROV_ERR_NONCE_MISMATCH = -10,	/* container answers another UE nonce */
+	PROV_ERR_DECRYPT = -11,		/* wrong device key or tampered data */
+	PROV_ERR_KEY_TYPE = -12,	/* unsupported key / key type mismatch */
+	PROV_ERR_INTERNAL = -13,	/* allocation or OpenSSL failure */
+	PROV_ERR_UNVERIFIED = -14	/* prov_open on a view prov_verify did
+					 * not accept */
+};
+
+/* A short English name for a prov_error code (static string). */
+const char *prov_strerror(int code);
+
+/* ---- Provisioning request (UE → core, Payload container type 0xE) ---- */
+
+typedef struct {
+	char url[PROV_URL_MAX + 1];		/* NUL-terminated */
+	uint8_t ue_nonce[PROV_NONCE_LEN];
+} prov_request_t;
+
+/* Encode req into out (outcap bytes); *outlen gets the length used.
+ * The URL must be 1..PROV_URL_MAX printable ASCII bytes. */
+int prov_request_encode(uint8_t *out, size_t outcap, size_t *outlen,
+    const prov_request_t *req, char *err, size_t errlen);
+
+/* Decode exactly len bytes of buf into *out. PROV_ERR_VERSION for an
+ * unknown version, PROV_ERR_TOO_LARGE for an over-long URL, else
+ * PROV_ERR_FORMAT for anything malformed. */
+int prov_request_decode(prov_request_t *out, const uint8_t *buf, size_t len,
+    char *err, size_t errlen);
+
+/* ---- Subscription (the sealed plaintext) ---- */
+
+typedef struct {
+	uint8_t sst;		/* slice/service type */
+	int has_sd;		/* 1 if sd is present */
+	uint32_t sd;		/* slice differentiator, 24 bits */
+} prov_snssai_t;
+
+typedef struct {
+	char supi[PROV_SUPI_MAX + 1];	/* "imsi-" + 5..15 digits */
+	uint8_t ki[PROV_KEY_LEN];	/* secret */
+	uint8_t opc[PROV_KEY_LEN];	/* secret */
+	uint8_t amf[PROV_AMF_LEN];
+	uint8_t sqn[PROV_SQN_LEN];	/* initial SQN, big-endian */
+	char mcc[4];			/* 3 digits */
+	char mnc[4];			/* 2 or 3 digits */
+	size_t nssai_count;		/* 1..PROV_NSSAI_MAX */
+	prov_snssai_t nssai[PROV_NSSAI_MAX];
+	char dnn[PROV_DNN_MAX + 1];	/* 1..PROV_DNN_MAX bytes */
+	int64_t issued_at;		/* Unix seconds */
+} prov_subscription_t;
+
+/* Wipe every byte of *sub (Ki and OPc included). NULL-safe. */
+void prov_subscription_wipe(prov_subscription_t *sub);
+
+/* Encode sub as the subscription TLV into out; *outlen gets the length.
+ * Validates every field first (PROV_ERR_ARG / PROV_ERR_TOO_LARGE). The
+ * caller wipes out after use: it holds Ki and OPc. */
+int prov_subscription_encode(uint8_t *out, size_t outcap, size_t *outlen,
+    const prov_subscription_t *sub, char *err, size_t errlen);
+
+/* Decode exactly len bytes into *out (wiped on failure). */
+int prov_subscription_decode(prov_subscription_t *out, const uint8_t *buf,
+    size_t len, char *err, size_t errlen);
+
+/* ---- Container ---- */
+
+typedef struct {
+	char device_id[PROV_DEVICE_ID_MAX + 1];	/* NUL-terminated */
+	uint8_t ue_nonce[PROV_NONCE_LEN];
+	uint8_t net_nonce[PROV_NONCE_LEN];
+} prov_binding_t;
+
+/*
+ * A parsed container. Plain data; the pointers point into the caller's
+ * container buffer, which must outlive the view. Only prov_verify sets
+ * verified = 1, and prov_open refuses anything else.
+ */
+typedef struct {
+	int verified;
+	uint8_t version;
+	uint8_t alg;				/* enum prov_alg */
+	prov_binding_t binding;			/* DeviceID and both nonces */
+	const uint8_t *key_block;		/* ephemeral key / wrapped key */
+	size_t key_block_len;
+	const uint8_t *iv;			/* 12 bytes */
+	const uint8_t *ciphertext;
+	size_t ciphertext_len;
+	const uint8_t *tag;			/* 16 bytes */
+	const uint8_t *signer_cert;		/* DER */
+	size_t signer_cert_len;
+	uint8_t signer_fingerprint[32];		/* SHA-256 of signer_cert */
+	const uint8_t *signature;		/* DER ECDSA */
+	size_t signature_len;
+	size_t body_len;			/* bytes before cert length */
+} prov_view_t;
+
+/*
+ * Seal sub to the device public key device_pub (P-256 EC, RSA-2048 or
+ * RSA-3072; else PROV_ERR_KEY_TYPE) with the binding bind, writing the
+ * unsigned body (header ‖ DeviceID ‖ nonces ‖ key block ‖ IV ‖ ciphertext ‖
+ * tag) into out (outcap bytes, PROV_CONTAINER_MAX is always enough for a
+ * body a signature will still fit after). *outlen gets the length.
+ */
+int prov_seal(uint8_t *out, size_t outcap, size_t *outlen,
+    const prov_subscription_t *sub, const prov_binding_t *bind,
+    EVP_PKEY *device_pub, char *err, size_t errlen);
+
+/*
+ * Sign body (from prov_seal) with signer_key (EC P-256, ECDSA-SHA-256),
+ * attaching signer_cert, into out (outcap bytes): body ‖ cert length (2) ‖
+ * cert DER ‖ signature DER. PROV_ERR_TOO_LARGE if the result would exceed
+ * PROV_CONTAINER_MAX. signer_cert must hold signer_key's public key.
+ */
+int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
+    const uint8_t *body, size_t bodylen, EVP_PKEY *signer_key,
+    X509 *signer_cert, char *err, size_t errlen);
+
+/*
+ * Parse container (len bytes) into *out without any trust decision
+ * (out->verified stays 0). For diagnostics and tools only.
+ */
+int prov_parse(prov_view_t *out, const uint8_t *container, size_t len,
+    char *err, size_t errlen);
+
+/*
+ * Parse container and, before anything is decrypted, check that the signer
+ * certificate chains to root (plus optional untrusted intermediates) at Unix
+ * time `at`, carries PROVCA_OID_EKU_SIGNER (and digitalSignature if it has
+ * keyUsage), holds a P-256 key, and that the signature verifies. On success
+ * *out is a verified view. Errors: FORMAT, VERSION, TOO_LARGE,
+ * SIGNER_CHAIN, SIGNER_EKU, SIGNER_EXPIRED, KEY_TYPE, SIGNATURE.
+ */
+int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    char *err, size_t errlen);
+
+/*
+ * Open a verified view with the device private key: check the DeviceID
+ * equals expect_device_id (PROV_ERR_DEVICE_MISMATCH) and the UE nonce equals
+ * expect_ue_nonce (PROV_ERR_NONCE_MISMATCH, constant time), that the key
+ * fits the algorithm (PROV_ERR_KEY_TYPE), then decrypt (PROV_ERR_DECRYPT)
+ * and decode the subscription into *sub_out (wiped on failure) and the
+ * network nonce into net_nonce_out (may be NULL).
+ */
+int prov_open(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
+    EVP_PKEY *device_key, const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
+
+/* prov_seal then prov_sign into out (outcap ≥ PROV_CONTAINER_MAX advised). */
+int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
+    const prov_subscription_t *sub, const prov_binding_t *bind,
+    EVP_PKEY *device_pub, EVP_PKEY *signer_key, X509 *signer_cert,
+    char *err, size_t errlen);
+
+/* prov_verify then prov_open. */
+int prov_verify_open(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
+    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    EVP_PKEY *device_key, const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
+
+#endif
