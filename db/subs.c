@@ -1,0 +1,616 @@
+/* subs.c — the operator's subscriber store on SQLite: numbered migrations,
+ * transactional MSIN allocation, retirement on re-provisioning, durable SQN. */
+#include "subs.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include "util.h"
+
+struct subs_db {
+	sqlite3 *h;
+};
+
+/* Migrations, applied in order; PRAGMA user_version records the last one. */
+static const char *const subs_migrations[] = {
+	/* 1: subscriptions. A SUPI is active for at most one row; retired rows
+	 * keep their SUPI for audit, and MSINs are never handed out twice. */
+	"CREATE TABLE subscription ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" supi TEXT NOT NULL CHECK (length(supi) BETWEEN 14 AND 15),"
+	" plmn TEXT NOT NULL,"
+	" msin INTEGER NOT NULL CHECK (msin >= 0),"
+	" device_id TEXT NOT NULL CHECK (length(device_id) BETWEEN 1 AND 64),"
+	" ki BLOB NOT NULL CHECK (length(ki) = 16),"
+	" opc BLOB NOT NULL CHECK (length(opc) = 16),"
+	" amf BLOB NOT NULL CHECK (length(amf) = 2),"
+	" sqn INTEGER NOT NULL CHECK (sqn >= 0 AND sqn < 281474976710656),"
+	" profile TEXT NOT NULL,"
+	" retired INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0, 1)),"
+	" created_at INTEGER NOT NULL,"
+	" retired_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX subscription_active_supi ON subscription(supi)"
+	" WHERE retired = 0;"
+	"CREATE UNIQUE INDEX subscription_active_device ON subscription(device_id)"
+	" WHERE retired = 0;"
+	"CREATE INDEX subscription_plmn_msin ON subscription(plmn, msin);",
+	/* 2: MSIN cursor per PLMN, so allocation is O(1) and never reuses. */
+	"CREATE TABLE msin_cursor ("
+	" plmn TEXT PRIMARY KEY,"
+	" next_msin INTEGER NOT NULL CHECK (next_msin >= 0));",
+};
+
+#define SUBS_NMIGRATIONS (sizeof(subs_migrations) / sizeof(subs_migrations[0]))
+#define SQN_MASK 0xffffffffffffULL
+
+static int db_fail(subs_db *db, char *err, size_t errlen, const char *what)
+{
+	util_err_set(err, errlen, "%s: %s", what, sqlite3_errmsg(db->h));
+	return SUBS_ERR;
+}
+
+static int exec_sql(subs_db *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		util_err_set(err, errlen, "sqlite: %s",
+		    msg != NULL ? msg : sqlite3_errmsg(db->h));
+		sqlite3_free(msg);
+		return SUBS_ERR;
+	}
+	return SUBS_OK;
+}
+
+static int migrate(subs_db *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0, rc = SUBS_ERR;
+	size_t i;
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL)
+	    != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_fail(db, err, errlen, "read schema version");
+		goto out;
+	}
+	version = sqlite3_column_int(st, 0);
+	if (version < 0 || (size_t)version > SUBS_NMIGRATIONS) {
+		util_err_set(err, errlen, "subscriber store schema version %d is"
+		    " newer than this program (%zu)", version, SUBS_NMIGRATIONS);
+		goto out;
+	}
+	for (i = (size_t)version; i < SUBS_NMIGRATIONS; i++) {
+		char pragma[64];
+
+		if (exec_sql(db, "BEGIN IMMEDIATE", err, errlen) != SUBS_OK)
+			goto out;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
+		if (exec_sql(db, subs_migrations[i], err, errlen) != SUBS_OK ||
+		    exec_sql(db, pragma, err, errlen) != SUBS_OK) {
+			exec_sql(db, "ROLLBACK", NULL, 0);
+			goto out;
+		}
+		if (exec_sql(db, "COMMIT", err, errlen) != SUBS_OK) {
+			exec_sql(db, "ROLLBACK", NULL, 0);
+			goto out;
+		}
+	}
+	rc = SUBS_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int subs_open(subs_db **out, const char *path, char *err, size_t errlen)
+{
+	subs_db *db;
+	int rc = SUBS_ERR;
+
+	*out = NULL;
+	if ((db = calloc(1, sizeof(*db))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return SUBS_ERR;
+	}
+	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		util_err_set(err, errlen, "open %s: %s", path,
+		    db->h != NULL ? sqlite3_errmsg(db->h) : "out of memory");
+		goto out;
+	}
+	if (sqlite3_busy_timeout(db->h, 10000) != SQLITE_OK) {
+		db_fail(db, err, errlen, "busy timeout");
+		goto out;
+	}
+	if (exec_sql(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
+	    " PRAGMA synchronous = NORMAL;", err, errlen) != SUBS_OK)
+		goto out;
+	if (migrate(db, err, errlen) != SUBS_OK)
+		goto out;
+	*out = db;
+	db = NULL;
+	rc = SUBS_OK;
+out:
+	subs_close(db);
+	return rc;
+}
+
+void subs_close(subs_db *db)
+{
+	if (db == NULL)
+		return;
+	sqlite3_close(db->h);
+	free(db);
+}
+
+int subs_schema_version(subs_db *db, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SUBS_ERR;
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL)
+	    == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		*out = sqlite3_column_int(st, 0);
+		rc = SUBS_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void subs_record_wipe(subs_record_t *rec)
+{
+	if (rec != NULL)
+		OPENSSL_cleanse(rec, sizeof(*rec));
+}
+
+uint64_t subs_sqn_successor(uint64_t cur, unsigned ind_bits)
+{
+	uint64_t ind_mod, seq, ind;
+
+	if (ind_bits > 16)
+		ind_bits = 16;
+	ind_mod = (uint64_t)1 << ind_bits;
+	seq = (cur & SQN_MASK) >> ind_bits;
+	ind = (cur & SQN_MASK) & (ind_mod - 1);
+	seq++;
+	ind = (ind + 1) & (ind_mod - 1);
+	return ((seq << ind_bits) | ind) & SQN_MASK;
+}
+
+static int digits_ok(const char *s, size_t minlen, size_t maxlen)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s);
+	if (n < minlen || n > maxlen)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+static int device_id_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > SUBS_DEVICE_ID_MAX)
+		return 0;
+	for (; *s != '\0'; s++) {
+		char c = *s;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static void read_row(sqlite3_stmt *st, subs_record_t *r)
+{
+	const void *b;
+	const unsigned char *t;
+
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	if ((t = sqlite3_column_text(st, 1)) != NULL)
+		snprintf(r->supi, sizeof(r->supi), "%s", (const char *)t);
+	if ((t = sqlite3_column_text(st, 2)) != NULL)
+		snprintf(r->device_id, sizeof(r->device_id), "%s", (const char *)t);
+	/* CHECK constraints guarantee the blob lengths. */
+	if ((b = sqlite3_column_blob(st, 3)) != NULL &&
+	    sqlite3_column_bytes(st, 3) == 16)
+		memcpy(r->ki, b, 16);
+	if ((b = sqlite3_column_blob(st, 4)) != NULL &&
+	    sqlite3_column_bytes(st, 4) == 16)
+		memcpy(r->opc, b, 16);
+	if ((b = sqlite3_column_blob(st, 5)) != NULL &&
+	    sqlite3_column_bytes(st, 5) == 2)
+		memcpy(r->amf, b, 2);
+	r->sqn = (uint64_t)sqlite3_column_int64(st, 6);
+	if ((t = sqlite3_column_text(st, 7)) != NULL)
+		snprintf(r->profile, sizeof(r->profile), "%s", (const char *)t);
+	r->retired = sqlite3_column_int(st, 8);
+	r->created_at = sqlite3_column_int64(st, 9);
+	r->retired_at = sqlite3_column_int64(st, 10);
+}
+
+#define SUBS_COLS "id, supi, device_id, ki, opc, amf, sqn, profile, retired," \
+	" created_at, retired_at"
+
+/* Run a one-row query with a single text parameter into out. */
+static int find_one(subs_db *db, subs_record_t *out, const char *sql,
+    const char *param, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SUBS_ERR, s;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+		rc = db_fail(db, err, errlen, "prepare lookup");
+		goto out;
+	}
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		if (out != NULL)
+			read_row(st, out);
+		rc = SUBS_OK;
+	} else if (s == SQLITE_DONE) {
+		util_err_set(err, errlen, "no active subscription for %s", param);
+		rc = SUBS_NOTFOUND;
+	} else {
+		rc = db_fail(db, err, errlen, "lookup");
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int subs_find_supi(subs_db *db, subs_record_t *out, const char *supi,
+    char *err, size_t errlen)
+{
+	if (!digits_ok(supi, 14, 15)) {
+		util_err_set(err, errlen, "SUPI must be 14 or 15 digits");
+		return SUBS_INVALID;
+	}
+	return find_one(db, out, "SELECT " SUBS_COLS " FROM subscription"
+	    " WHERE supi = ?1 AND retired = 0", supi, err, errlen);
+}
+
+int subs_find_device(subs_db *db, subs_record_t *out, const char *device_id,
+    char *err, size_t errlen)
+{
+	if (!device_id_ok(device_id)) {
+		util_err_set(err, errlen, "malformed DeviceID");
+		return SUBS_INVALID;
+	}
+	return find_one(db, out, "SELECT " SUBS_COLS " FROM subscription"
+	    " WHERE device_id = ?1 AND retired = 0", device_id, err, errlen);
+}
+
+/* Choose the MSIN for a new device: the PLMN's cursor, inside the range. */
+static int msin_take(subs_db *db, uint64_t *out, const char *plmn,
+    const subs_alloc_t *a, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t next = a->msin_first;
+	int rc = SUBS_ERR, s;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT next_msin FROM msin_cursor"
+	    " WHERE plmn = ?1", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, plmn, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+		rc = db_fail(db, err, errlen, "prepare cursor");
+		goto out;
+	}
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		uint64_t cur = (uint64_t)sqlite3_column_int64(st, 0);
+
+		if (cur > next)
+			next = cur;
+	} else if (s != SQLITE_DONE) {
+		rc = db_fail(db, err, errlen, "read cursor");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (next > a->msin_last) {
+		util_err_set(err, errlen, "MSIN range %" PRIu64 "-%" PRIu64
+		    " of PLMN %s exhausted", a->msin_first, a->msin_last, plmn);
+		rc = SUBS_EXHAUSTED;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(db->h, "INSERT INTO msin_cursor(plmn, next_msin)"
+	    " VALUES (?1, ?2) ON CONFLICT(plmn) DO UPDATE SET next_msin ="
+	    " excluded.next_msin", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, plmn, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)(next + 1)) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(db, err, errlen, "advance cursor");
+		goto out;
+	}
+	*out = next;
+	rc = SUBS_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Check an allocation request; on success fill plmn. */
+static int alloc_check(const subs_alloc_t *a, char *plmn, size_t plmnlen,
+    size_t *msin_digits, char *err, size_t errlen)
+{
+	uint64_t limit = 1;
+	size_t i;
+
+	if (!device_id_ok(a->device_id)) {
+		util_err_set(err, errlen, "malformed DeviceID");
+		return SUBS_INVALID;
+	}
+	if (!digits_ok(a->mcc, 3, 3) || !digits_ok(a->mnc, 2, 3)) {
+		util_err_set(err, errlen, "MCC must be 3 digits, MNC 2 or 3");
+		return SUBS_INVALID;
+	}
+	*msin_digits = 15 - 3 - strlen(a->mnc);
+	for (i = 0; i < *msin_digits; i++)
+		limit *= 10;
+	if (a->msin_first > a->msin_last || a->msin_last >= limit) {
+		util_err_set(err, errlen, "MSIN range must be first <= last <"
+		    " %" PRIu64, limit);
+		return SUBS_INVALID;
+	}
+	if (a->ki == NULL || a->opc == NULL || a->amf == NULL ||
+	    a->profile == NULL || strlen(a->profile) > SUBS_PROFILE_MAX ||
+	    a->sqn > SQN_MASK) {
+		util_err_set(err, errlen, "incomplete subscription");
+		return SUBS_INVALID;
+	}
+	snprintf(plmn, plmnlen, "%s%s", a->mcc, a->mnc);
+	return SUBS_OK;
+}
+
+int subs_allocate(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
+    char *err, size_t errlen)
+{
+	subs_record_t old;
+	sqlite3_stmt *st = NULL;
+	char plmn[8], supi[SUBS_SUPI_MAX + 1];
+	size_t msin_digits;
+	uint64_t msin = 0;
+	int64_t now = (int64_t)time(NULL);
+	int rc, have_old = 0, intx = 0;
+
+	memset(&old, 0, sizeof(old));
+	if ((rc = alloc_check(a, plmn, sizeof(plmn), &msin_digits, err,
+	    errlen)) != SUBS_OK)
+		return rc;
+	if ((rc = exec_sql(db, "BEGIN IMMEDIATE", err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 1;
+	rc = subs_find_device(db, &old, a->device_id, err, errlen);
+	if (rc == SUBS_OK && strncmp(old.supi, plmn, strlen(plmn)) == 0) {
+		have_old = 1;
+		snprintf(supi, sizeof(supi), "%s", old.supi);
+		msin = strtoull(old.supi + strlen(plmn), NULL, 10);
+	} else if (rc == SUBS_OK || rc == SUBS_NOTFOUND) {
+		/* A subscription from another PLMN is retired too. */
+		have_old = rc == SUBS_OK;
+		if ((rc = msin_take(db, &msin, plmn, a, err, errlen)) != SUBS_OK)
+			goto out;
+		snprintf(supi, sizeof(supi), "%s%0*" PRIu64, plmn,
+		    (int)msin_digits, msin);
+	} else {
+		goto out;
+	}
+	rc = SUBS_ERR;
+	if (have_old) {
+		if (sqlite3_prepare_v2(db->h, "UPDATE subscription SET retired = 1,"
+		    " retired_at = ?2 WHERE id = ?1", -1, &st, NULL) != SQLITE_OK ||
+		    sqlite3_bind_int64(st, 1, old.id) != SQLITE_OK ||
+		    sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_DONE) {
+			rc = db_fail(db, err, errlen, "retire old subscription");
+			goto out;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (sqlite3_prepare_v2(db->h, "INSERT INTO subscription(supi, plmn, msin,"
+	    " device_id, ki, opc, amf, sqn, profile, created_at) VALUES"
+	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", -1, &st, NULL)
+	    != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, plmn, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, (sqlite3_int64)msin) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 4, a->device_id, -1, SQLITE_TRANSIENT)
+	    != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 5, a->ki, 16, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 6, a->opc, 16, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 7, a->amf, 2, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 8, (sqlite3_int64)a->sqn) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 9, a->profile, -1, SQLITE_TRANSIENT)
+	    != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 10, now) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(db, err, errlen, "insert subscription");
+		goto out;
+	}
+	if (out != NULL) {
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_last_insert_rowid(db->h);
+		snprintf(out->supi, sizeof(out->supi), "%s", supi);
+		snprintf(out->device_id, sizeof(out->device_id), "%s",
+		    a->device_id);
+		memcpy(out->ki, a->ki, 16);
+		memcpy(out->opc, a->opc, 16);
+		memcpy(out->amf, a->amf, 2);
+		out->sqn = a->sqn;
+		snprintf(out->profile, sizeof(out->profile), "%s", a->profile);
+		out->created_at = now;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = exec_sql(db, "COMMIT", err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 0;
+	rc = SUBS_OK;
+out:
+	sqlite3_finalize(st);
+	if (intx)
+		exec_sql(db, "ROLLBACK", NULL, 0);
+	if (rc != SUBS_OK && out != NULL)
+		subs_record_wipe(out);
+	subs_record_wipe(&old);
+	return rc;
+}
+
+int subs_sqn_next(subs_db *db, uint64_t *out, const char *supi,
+    unsigned ind_bits, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t cur, next;
+	int rc = SUBS_ERR, s, intx = 0;
+
+	if (!digits_ok(supi, 14, 15)) {
+		util_err_set(err, errlen, "SUPI must be 14 or 15 digits");
+		return SUBS_INVALID;
+	}
+	if ((rc = exec_sql(db, "BEGIN IMMEDIATE", err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 1;
+	rc = SUBS_ERR;
+	if (sqlite3_prepare_v2(db->h, "SELECT sqn FROM subscription WHERE"
+	    " supi = ?1 AND retired = 0", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+		rc = db_fail(db, err, errlen, "prepare SQN read");
+		goto out;
+	}
+	s = sqlite3_step(st);
+	if (s == SQLITE_DONE) {
+		util_err_set(err, errlen, "no active subscription for %s", supi);
+		rc = SUBS_NOTFOUND;
+		goto out;
+	} else if (s != SQLITE_ROW) {
+		rc = db_fail(db, err, errlen, "read SQN");
+		goto out;
+	}
+	cur = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	next = subs_sqn_successor(cur, ind_bits);
+	if (next <= cur) {
+		util_err_set(err, errlen, "SQN space of %s exhausted", supi);
+		rc = SUBS_EXHAUSTED;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(db->h, "UPDATE subscription SET sqn = ?2 WHERE"
+	    " supi = ?1 AND retired = 0", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)next) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(db, err, errlen, "write SQN");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = exec_sql(db, "COMMIT", err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 0;
+	*out = next;
+	rc = SUBS_OK;
+out:
+	sqlite3_finalize(st);
+	if (intx)
+		exec_sql(db, "ROLLBACK", NULL, 0);
+	return rc;
+}
+
+int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SUBS_ERR;
+
+	if (!digits_ok(supi, 14, 15) || sqn > SQN_MASK) {
+		util_err_set(err, errlen, "malformed SUPI or SQN");
+		return SUBS_INVALID;
+	}
+	if (sqlite3_prepare_v2(db->h, "UPDATE subscription SET sqn = ?2 WHERE"
+	    " supi = ?1 AND retired = 0", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)sqn) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(db, err, errlen, "write SQN");
+		goto out;
+	}
+	if (sqlite3_changes(db->h) != 1) {
+		util_err_set(err, errlen, "no active subscription for %s", supi);
+		rc = SUBS_NOTFOUND;
+		goto out;
+	}
+	rc = SUBS_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int subs_foreach(subs_db *db, int all,
+    int (*fn)(const subs_record_t *rec, void *arg), void *arg,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	subs_record_t rec;
+	int rc = SUBS_ERR, s;
+
+	if (sqlite3_prepare_v2(db->h, all ?
+	    "SELECT " SUBS_COLS " FROM subscription ORDER BY id" :
+	    "SELECT " SUBS_COLS " FROM subscription WHERE retired = 0"
+	    " ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
+		rc = db_fail(db, err, errlen, "prepare list");
+		goto out;
+	}
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		int r;
+
+		read_row(st, &rec);
+		r = fn(&rec, arg);
+		subs_record_wipe(&rec);
+		if (r != 0) {
+			rc = r;
+			goto out;
+		}
+	}
+	if (s != SQLITE_DONE) {
+		rc = db_fail(db, err, errlen, "list");
+		goto out;
+	}
+	rc = SUBS_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int subs_count_active(subs_db *db, int64_t *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SUBS_ERR;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT count(*) FROM subscription WHERE"
+	    " retired = 0", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_fail(db, err, errlen, "count");
+		goto out;
+	}
+	*out = sqlite3_column_int64(st, 0);
+	rc = SUBS_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -1,0 +1,108 @@
+/* subs.h — the operator's subscriber store (corehook's own SQLite database):
+ * subscriptions allocated to provisioned devices, their keys and SQN.
+ *
+ * One subs_db per thread (or guarded by the caller); each handle owns one
+ * SQLite connection in WAL mode with a busy timeout, so several handles on
+ * the same file may be used from different threads at once. */
+#ifndef PROVCA_SUBS_H
+#define PROVCA_SUBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct subs_db subs_db;
+
+/* Error codes (0 is success). */
+enum {
+	SUBS_OK = 0,
+	SUBS_ERR = -1,        /* SQLite or I/O failure; see err */
+	SUBS_NOTFOUND = -2,   /* no (active) subscription matches */
+	SUBS_EXHAUSTED = -3,  /* every MSIN of the configured range is in use */
+	SUBS_INVALID = -4     /* an argument is malformed (PLMN, range, ...) */
+};
+
+#define SUBS_SUPI_MAX 15      /* IMSI digits */
+#define SUBS_DEVICE_ID_MAX 64
+#define SUBS_PROFILE_MAX 1024
+
+/* One subscription row. ki and opc are secrets: wipe with subs_record_wipe. */
+typedef struct {
+	int64_t id;
+	char supi[SUBS_SUPI_MAX + 1];         /* IMSI digits, e.g. 001010000000001 */
+	char device_id[SUBS_DEVICE_ID_MAX + 1];
+	uint8_t ki[16];
+	uint8_t opc[16];
+	uint8_t amf[2];
+	uint64_t sqn;                         /* last SQN used (48 bits) */
+	char profile[SUBS_PROFILE_MAX + 1];   /* JSON text: plmn, snssai, dnn */
+	int retired;                          /* 1 once superseded */
+	int64_t created_at;                   /* unix seconds */
+	int64_t retired_at;                   /* 0 while active */
+} subs_record_t;
+
+/* What a new subscription is made of; the store picks the SUPI. */
+typedef struct {
+	const char *device_id;
+	const char *mcc;              /* 3 digits */
+	const char *mnc;              /* 2 or 3 digits */
+	uint64_t msin_first;          /* inclusive range of MSINs to hand out */
+	uint64_t msin_last;
+	const uint8_t *ki;            /* 16 bytes */
+	const uint8_t *opc;           /* 16 bytes */
+	const uint8_t *amf;           /* 2 bytes */
+	uint64_t sqn;                 /* initial SQN */
+	const char *profile;          /* JSON text, at most SUBS_PROFILE_MAX */
+} subs_alloc_t;
+
+/* Open (creating if needed) the store at path and apply pending migrations. */
+int subs_open(subs_db **out, const char *path, char *err, size_t errlen);
+
+/* Close the store; NULL-safe. */
+void subs_close(subs_db *db);
+
+/* Schema version the store is at (its last applied migration). */
+int subs_schema_version(subs_db *db, int *out);
+
+/* Allocate a subscription for a->device_id in one transaction: a device that
+ * already has an active subscription keeps its SUPI, the old row is retired
+ * (kept for audit) and a new row with the new Ki/SQN becomes active; a new
+ * device gets the lowest never-used MSIN of the range. out (may be NULL)
+ * receives the new row. SUBS_EXHAUSTED when no MSIN is left. */
+int subs_allocate(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
+    char *err, size_t errlen);
+
+/* The active subscription with this SUPI. */
+int subs_find_supi(subs_db *db, subs_record_t *out, const char *supi,
+    char *err, size_t errlen);
+
+/* The active subscription of this DeviceID. */
+int subs_find_device(subs_db *db, subs_record_t *out, const char *device_id,
+    char *err, size_t errlen);
+
+/* Atomically move the active subscription's SQN to the next value for a new
+ * vector (TS 33.102 Annex C.3: SEQ + 1, IND cycling through 2^ind_bits
+ * values) and return it in out. The new SQN is durable on return. */
+int subs_sqn_next(subs_db *db, uint64_t *out, const char *supi,
+    unsigned ind_bits, char *err, size_t errlen);
+
+/* Set the active subscription's SQN (after a resynchronisation). */
+int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn,
+    char *err, size_t errlen);
+
+/* Call fn for each row (active and retired when all != 0), ordered by id.
+ * fn returns 0 to continue, anything else stops and is returned. */
+int subs_foreach(subs_db *db, int all,
+    int (*fn)(const subs_record_t *rec, void *arg), void *arg,
+    char *err, size_t errlen);
+
+/* Number of active subscriptions. */
+int subs_count_active(subs_db *db, int64_t *out, char *err, size_t errlen);
+
+/* Wipe the secrets of a record. */
+void subs_record_wipe(subs_record_t *rec);
+
+/* SQN arithmetic of TS 33.102 Annex C.3.2 (exposed for tests): the SQN
+ * following cur, SEQ incremented and IND advanced modulo 2^ind_bits. */
+uint64_t subs_sqn_successor(uint64_t cur, unsigned ind_bits);
+
+#endif
