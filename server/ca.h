@@ -1,0 +1,244 @@
+/* ca.h — the CA engine: the PKI hierarchy on disk (init), loading it once
+ * into a read-only context, device issuance from a PKCS#10 CSR, revocation /
+ * suspension / reinstatement, the Device CA's CRL, principals (client and
+ * provisioning-signer certificates) and manufacturers.
+ *
+ * Threads: a ca_t is immutable after ca_open and may be shared by any number
+ * of threads; each thread passes its own reg_t (ca_reg_open). Every state
+ * change writes its audit entry in the same transaction. Nothing prints. */
+#ifndef PROVCA_CA_H
+#define PROVCA_CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "reg.h"
+
+struct ssl_ctx_st;
+
+typedef struct ca ca_t;
+
+enum ca_error {
+	CA_OK = 0,
+	CA_ERR_INTERNAL = -1,	/* OpenSSL / SQLite / allocation failure */
+	CA_ERR_INVALID = -2,	/* bad input: CSR, key, attribute, reason, name */
+	CA_ERR_NOT_FOUND = -3,	/* unknown device, manufacturer or principal */
+	CA_ERR_CONFLICT = -4,	/* serial enrolled with another key / name taken */
+	CA_ERR_STATE = -5,	/* already revoked, not suspended, ... */
+	CA_ERR_EXISTS = -6,	/* init: DIR already holds a CA / output exists */
+	CA_ERR_PASSPHRASE = -7,	/* key files cannot be decrypted */
+	CA_ERR_NOT_CA = -8,	/* DIR is not a ProvCA data folder */
+	CA_ERR_DENIED = -9,	/* principal disabled or certificate revoked */
+	CA_ERR_BUSY = -10	/* registry locked past the busy timeout */
+};
+
+/* A short English name for a ca_error code (static string). */
+const char *ca_strerror(int code);
+
+/* ---- init and open -------------------------------------------------- */
+
+typedef struct {
+	const char *data_dir;		/* created; must not hold a CA */
+	const char *org;		/* NULL = "ProvCA" */
+	const char *const *hostnames;	/* extra server SANs (DNS or IP) */
+	size_t n_hostnames;
+	const char *key_pass_file;	/* NULL = keys unencrypted */
+	const char *public_base_url;	/* NULL = https://<first hostname|localhost>:8443 */
+	const char *admin_name;		/* NULL = "admin" */
+} ca_init_opts_t;
+
+/*
+ * Create a CA in opts->data_dir: Root (P-384), Device CA and Infrastructure
+ * CA (P-256), TLS server certificate, registry, config.json, and a first
+ * admin principal in DIR/admin/ (admin.crt, admin.key, admin.p12 and
+ * admin.p12.pass). Built in a temporary folder beside DIR and renamed at the
+ * end: on failure nothing is left.
+ */
+int ca_init(const ca_init_opts_t *opts, char *err, size_t errlen);
+
+/* Load config, CA certificates and keys (decrypting with the passphrase in
+ * key_pass_file, which may be NULL) from data_dir. The registry is opened
+ * once to apply migrations. */
+int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
+    char *err, size_t errlen);
+
+/* Free, wiping keys; NULL-safe. */
+void ca_free(ca_t *ca);
+
+const ca_config_t *ca_config(const ca_t *ca);
+const char *ca_data_dir(const ca_t *ca);
+
+/* Files of a data folder. */
+typedef enum {
+	CA_FILE_CONFIG,		/* config.json */
+	CA_FILE_DB,		/* registry.db */
+	CA_FILE_ROOT_CERT,	/* root-ca.crt */
+	CA_FILE_DEVICE_CA_CERT,	/* device-ca.crt */
+	CA_FILE_INFRA_CA_CERT,	/* infra-ca.crt */
+	CA_FILE_DEVICE_CHAIN,	/* device-chain.pem: Device CA + Root */
+	CA_FILE_CLIENT_CA,	/* client-ca.pem: Infrastructure CA + Root (mTLS trust) */
+	CA_FILE_TLS_CERT,	/* server.crt: leaf + Infrastructure CA */
+	CA_FILE_TLS_KEY		/* server.key (encrypted with the passphrase if any) */
+} ca_file_t;
+
+/* Path of a file of data_dir into out. -1 if outlen is too small. */
+int ca_path(char *out, size_t outlen, const char *data_dir, ca_file_t which);
+
+/* Which CA certificate. */
+typedef enum { CA_CERT_ROOT, CA_CERT_DEVICE, CA_CERT_INFRA } ca_cert_t;
+
+/* PEM and DER of a CA certificate (owned by ca). */
+const char *ca_cert_pem(const ca_t *ca, ca_cert_t which);
+int ca_cert_der(const ca_t *ca, ca_cert_t which, const uint8_t **der,
+    size_t *len);
+
+/* Put the TLS server certificate chain and (decrypted) key into ctx and
+ * make client certificates verify against the Infrastructure CA + Root
+ * only. For CivetWeb's init_ssl callback. */
+int ca_tls_configure(const ca_t *ca, struct ssl_ctx_st *ctx, char *err,
+    size_t errlen);
+
+/* Open a registry connection for the calling thread. */
+int ca_reg_open(const ca_t *ca, reg_t **out, char *err, size_t errlen);
+
+/* ---- devices -------------------------------------------------------- */
+
+typedef struct {
+	const char *manufacturer_id;	/* [A-Za-z0-9._-]{1,32}, registered */
+	const char *serial;		/* 1..64 PrintableString characters */
+	const char *model;		/* 1..64 printable, no control characters */
+	const char *hw_version;		/* NULL/"" or as model */
+} ca_device_attrs_t;
+
+typedef struct {
+	char device_id[REG_DEVICE_ID_MAX + 1];
+	char *cert_url;			/* public_base_url + "/devices/" + id */
+	char *cert_pem;			/* device certificate */
+	char *chain_pem;		/* Device CA + Root */
+	int created;			/* 1 new, 0 idempotent repeat */
+} ca_issue_result_t;
+
+void ca_issue_result_clear(ca_issue_result_t *r);
+
+/*
+ * Issue a device certificate from csr (PEM or DER PKCS#10) and attrs, or
+ * return the existing one when the same manufacturer, serial and public key
+ * are already enrolled (created = 0). The device row, certificate and audit
+ * entry are committed before return (or, inside an outer reg_begin, with
+ * it). CA_ERR_INVALID: bad CSR/key/attributes; CA_ERR_NOT_FOUND: unknown
+ * manufacturer; CA_ERR_CONFLICT: serial live with a different key.
+ */
+int ca_device_issue(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
+    const uint8_t *csr, size_t csr_len, const ca_device_attrs_t *attrs,
+    const char *actor, char *err, size_t errlen);
+
+/* One batch element: inputs, then rc/err/result written by the batch. */
+typedef struct {
+	const uint8_t *csr;
+	size_t csr_len;
+	ca_device_attrs_t attrs;
+	int rc;
+	char err[256];
+	ca_issue_result_t result;
+} ca_issue_item_t;
+
+/*
+ * Issue n devices in one transaction (one fsync). all_or_nothing: the first
+ * failing item aborts and rolls back all (its rc is returned); otherwise
+ * each item succeeds or fails on its own and 0 is returned once committed.
+ */
+int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
+    size_t n, int all_or_nothing, const char *actor, char *err,
+    size_t errlen);
+
+/* A device's security context: registry record + certificate and chain. */
+typedef struct {
+	reg_device_t rec;
+	char *cert_pem;
+	char *chain_pem;		/* Device CA + Root */
+	char cert_url[512];
+} ca_device_t;
+
+int ca_device_get(ca_t *ca, reg_t *reg, ca_device_t *out,
+    const char *device_id, char *err, size_t errlen);
+void ca_device_clear(ca_device_t *d);
+
+/* 1 if id matches [A-Za-z0-9._-]{1,64}, else 0. */
+int ca_device_id_valid(const char *id);
+
+/* RFC 5280 CRLReason names (keyCompromise, ...) <-> codes; -1 if unknown. */
+int ca_reason_from_name(const char *name);
+const char *ca_reason_name(int code);
+
+/* Revoke with an RFC 5280 reason (not certificateHold or removeFromCRL:
+ * use suspend/reinstate). A suspended device may be revoked; a revoked one
+ * may not (CA_ERR_STATE). */
+int ca_device_revoke(ca_t *ca, reg_t *reg, const char *device_id, int reason,
+    const char *actor, char *err, size_t errlen);
+/* Suspend (certificateHold); only an active device. */
+int ca_device_suspend(ca_t *ca, reg_t *reg, const char *device_id,
+    const char *actor, char *err, size_t errlen);
+/* Lift a suspension; only a suspended device. */
+int ca_device_reinstate(ca_t *ca, reg_t *reg, const char *device_id,
+    const char *actor, char *err, size_t errlen);
+
+/* ---- CRL ------------------------------------------------------------ */
+
+/*
+ * The Device CA's CRL (DER) listing every revoked and suspended device
+ * certificate with its reason. Served from the registry's cache; rebuilt
+ * (next CRL number) when the CRL generation changed or nextUpdate is within
+ * crl_refresh_seconds. *der freed with free().
+ */
+int ca_crl_get(ca_t *ca, reg_t *reg, uint8_t **der, size_t *der_len,
+    int64_t *next_update, char *err, size_t errlen);
+
+/* ---- principals and manufacturers ----------------------------------- */
+
+typedef struct {
+	const char *name;		/* [A-Za-z0-9._-]{1,64} */
+	const char *role;		/* REG_ROLE_* */
+	const char *manufacturer_id;	/* required for role manufacturer */
+} ca_principal_attrs_t;
+
+typedef struct {
+	char *cert_pem;			/* client (or signer) certificate */
+	char *chain_pem;		/* Infrastructure CA + Root */
+	char *key_pem;			/* PKCS#8, encrypted when key_pass given */
+	uint8_t *p12;			/* PKCS#12: key, cert, chain */
+	size_t p12_len;
+} ca_principal_creds_t;
+
+/* Wipe and free; NULL-safe. */
+void ca_principal_creds_clear(ca_principal_creds_t *c);
+
+/* Register a principal and certify the key of csr (clientAuth; signer role:
+ * the provisioning-signer EKU). Only cert_pem/chain_pem are set. */
+int ca_principal_add_csr(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
+    const ca_principal_attrs_t *attrs, const uint8_t *csr, size_t csr_len,
+    const char *actor, char *err, size_t errlen);
+
+/* Register a principal with a fresh P-256 key: every field of out is set.
+ * p12_pass protects the PKCS#12; key_pass (NULL = none) the key PEM. */
+int ca_principal_add_generated(ca_t *ca, reg_t *reg,
+    ca_principal_creds_t *out, const ca_principal_attrs_t *attrs,
+    const char *p12_pass, const char *key_pass, const char *actor,
+    char *err, size_t errlen);
+
+/* Disable a principal: its certificate no longer authenticates. */
+int ca_principal_disable(ca_t *ca, reg_t *reg, const char *name,
+    const char *actor, char *err, size_t errlen);
+
+/* The principal whose client certificate DER has this SHA-256.
+ * CA_ERR_NOT_FOUND if unknown, CA_ERR_DENIED if disabled, the certificate
+ * is revoked, or it is a signer (signers are not clients). */
+int ca_principal_authenticate(ca_t *ca, reg_t *reg, reg_principal_t *out,
+    const uint8_t cert_sha256[32], char *err, size_t errlen);
+
+/* Register a manufacturer; oui may be NULL (6 hex digits otherwise). */
+int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id,
+    const char *name, const char *oui, const char *actor, char *err,
+    size_t errlen);
+
+#endif

@@ -1,0 +1,55 @@
+/* config.h — ca-server's settings: one JSON file (DATA/config.json) that
+ * `ca-server init` writes with every setting and its default, read back
+ * through cJSON at every start. Plain data; read-only once loaded. */
+#ifndef PROVCA_CONFIG_H
+#define PROVCA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest config file accepted, in bytes. */
+#define CONFIG_FILE_MAX (64 * 1024)
+
+enum config_error {
+	CONFIG_OK = 0,
+	CONFIG_ERR_IO = -1,		/* missing, unreadable, too large, write failed */
+	CONFIG_ERR_PARSE = -2,		/* not JSON, or a setting has the wrong type */
+	CONFIG_ERR_VALUE = -3		/* a setting is out of range */
+};
+
+typedef struct {
+	char org[65];			/* "org": organisation name in CA subjects */
+	char listen[128];		/* "listen": host:port, default 127.0.0.1:8443 */
+	char public_base_url[256];	/* "public_base_url": https://host:port, no trailing '/' */
+	size_t body_limit;		/* "body_limit": largest request body, bytes (1 MiB) */
+	int worker_threads;		/* "worker_threads": CivetWeb threads (16) */
+	int device_validity_days;	/* "device_validity_days": 0 = 99991231235959Z (0) */
+	int principal_validity_days;	/* "principal_validity_days": client/signer certs (825) */
+	int server_validity_days;	/* "server_validity_days": TLS server cert (397) */
+	int crl_next_update_hours;	/* "crl_next_update_hours": thisUpdate..nextUpdate (24) */
+	int crl_refresh_seconds;	/* "crl_refresh_seconds": regenerate this long before nextUpdate (3600) */
+	int batch_max;			/* "batch_max": devices per batch enrollment (1000) */
+	uint32_t device_urn_pen;	/* "device_urn_pen": IANA PEN for urn:dev:org (32473, RFC 5612) */
+	int session_idle_seconds;	/* "session_idle_seconds": portal idle timeout (1800) */
+	int session_absolute_seconds;	/* "session_absolute_seconds": portal absolute timeout (43200) */
+	char log_level[16];		/* "log_level": error|warn|info|debug (info) */
+	char log_file[256];		/* "log_file": "" = stderr */
+	char access_log_file[256];	/* "access_log_file": "" = none */
+} ca_config_t;
+
+/* Fill *out with every default (public_base_url https://localhost:8443). */
+void config_defaults(ca_config_t *out);
+
+/* Load the file at path over the defaults: settings absent from the file keep
+ * their default; unknown keys are ignored; wrong types or ranges fail. */
+int config_load(ca_config_t *out, const char *path, char *err, size_t errlen);
+
+/* Render cfg as pretty-printed JSON with every setting. Caller frees with
+ * free(). NULL on allocation failure. */
+char *config_to_json(const ca_config_t *cfg);
+
+/* Write cfg to path, which must not exist yet (O_EXCL, mode 0644). */
+int config_save(const ca_config_t *cfg, const char *path, char *err,
+    size_t errlen);
+
+#endif
