@@ -1,0 +1,217 @@
+/* ue_creds.c — the subscription the device received and its USIM state,
+ * kept in credentials.json (0600, written atomically; Ki and OPc wiped from
+ * every buffer they pass through). */
+#include "ue.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <openssl/crypto.h>
+
+void ue_creds_wipe(ue_creds_t *c)
+{
+	if (c != NULL)
+		OPENSSL_cleanse(c, sizeof(*c));
+}
+
+int ue_creds_exist(const char *dir)
+{
+	char path[4096];
+
+	if (ue_state_path(path, sizeof(path), dir, UE_F_CREDS) != 0)
+		return 0;
+	return access(path, F_OK) == 0;
+}
+
+/* Wipe the value of a string member (a secret) before the tree is freed. */
+static void json_wipe_member(cJSON *obj, const char *name)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	if (cJSON_IsString(v) && v->valuestring != NULL)
+		OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
+}
+
+static int add_hex(cJSON *obj, const char *name, const uint8_t *b, size_t n)
+{
+	char hex[2 * 32 + 1];
+	cJSON *item;
+
+	if (n > 32)
+		return -1;
+	util_hex_encode(hex, b, n);
+	item = cJSON_AddStringToObject(obj, name, hex);
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return item != NULL ? 0 : -1;
+}
+
+int ue_creds_store(const ue_creds_t *c, const char *dir, char *err,
+    size_t errlen)
+{
+	char path[4096], sd[7];
+	char *text = NULL;
+	cJSON *root = cJSON_CreateObject(), *nssai = NULL;
+	size_t i;
+	int rc = UE_ERR_NOMEM;
+
+	if (root == NULL ||
+	    cJSON_AddStringToObject(root, "device_id", c->device_id) == NULL ||
+	    cJSON_AddStringToObject(root, "supi", c->sub.supi) == NULL ||
+	    add_hex(root, "ki", c->sub.ki, sizeof(c->sub.ki)) != 0 ||
+	    add_hex(root, "opc", c->sub.opc, sizeof(c->sub.opc)) != 0 ||
+	    add_hex(root, "amf", c->sub.amf, sizeof(c->sub.amf)) != 0 ||
+	    add_hex(root, "sqn", c->sub.sqn, sizeof(c->sub.sqn)) != 0 ||
+	    add_hex(root, "sqn_ms", c->sqn_ms, sizeof(c->sqn_ms)) != 0 ||
+	    cJSON_AddStringToObject(root, "mcc", c->sub.mcc) == NULL ||
+	    cJSON_AddStringToObject(root, "mnc", c->sub.mnc) == NULL ||
+	    cJSON_AddStringToObject(root, "dnn", c->sub.dnn) == NULL ||
+	    cJSON_AddNumberToObject(root, "issued_at",
+	    (double)c->sub.issued_at) == NULL ||
+	    (nssai = cJSON_AddArrayToObject(root, "nssai")) == NULL)
+		goto nomem;
+	for (i = 0; i < c->sub.nssai_count && i < PROV_NSSAI_MAX; i++) {
+		cJSON *s = cJSON_CreateObject();
+
+		if (s == NULL || !cJSON_AddItemToArray(nssai, s) ||
+		    cJSON_AddNumberToObject(s, "sst", c->sub.nssai[i].sst) == NULL)
+			goto nomem;
+		if (c->sub.nssai[i].has_sd) {
+			snprintf(sd, sizeof(sd), "%06x",
+			    (unsigned)(c->sub.nssai[i].sd & 0xffffff));
+			if (cJSON_AddStringToObject(s, "sd", sd) == NULL)
+				goto nomem;
+		}
+	}
+	text = cJSON_Print(root);
+	if (text == NULL)
+		goto nomem;
+	if ((rc = ue_state_path(path, sizeof(path), dir, UE_F_CREDS)) != 0) {
+		util_err_set(err, errlen, "state path too long");
+		goto done;
+	}
+	rc = ue_file_write_atomic(path, text, strlen(text), 0600, err, errlen);
+	goto done;
+nomem:
+	util_err_set(err, errlen, "out of memory");
+done:
+	if (text != NULL) {
+		OPENSSL_cleanse(text, strlen(text));
+		cJSON_free(text);
+	}
+	if (root != NULL) {
+		json_wipe_member(root, "ki");
+		json_wipe_member(root, "opc");
+		cJSON_Delete(root);
+	}
+	return rc;
+}
+
+/* Copy a string member of at most cap-1 bytes. */
+static int get_str(char *dst, size_t cap, const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= cap)
+		return -1;
+	memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
+	return 0;
+}
+
+static int get_hex(uint8_t *dst, size_t n, const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsString(v))
+		return -1;
+	return util_hex_decode(dst, n, v->valuestring);
+}
+
+static int digits(const char *s, size_t lo, size_t hi)
+{
+	size_t i, n = strlen(s);
+
+	if (n < lo || n > hi)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+int ue_creds_load(ue_creds_t *out, const char *dir, char *err, size_t errlen)
+{
+	char path[4096], *text = NULL;
+	size_t len = 0;
+	cJSON *root = NULL;
+	const cJSON *nssai, *it, *at;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = ue_state_path(path, sizeof(path), dir, UE_F_CREDS)) != 0) {
+		util_err_set(err, errlen, "state path too long");
+		return rc;
+	}
+	if ((rc = ue_file_read(&text, &len, path, 65536, err, errlen)) != 0)
+		return rc;
+	rc = UE_ERR_ARG;
+	root = cJSON_Parse(text);
+	if (root == NULL || !cJSON_IsObject(root) ||
+	    get_str(out->device_id, sizeof(out->device_id), root,
+	    "device_id") != 0 ||
+	    get_str(out->sub.supi, sizeof(out->sub.supi), root, "supi") != 0 ||
+	    strncmp(out->sub.supi, "imsi-", 5) != 0 ||
+	    !digits(out->sub.supi + 5, 6, 15) ||
+	    get_hex(out->sub.ki, sizeof(out->sub.ki), root, "ki") != 0 ||
+	    get_hex(out->sub.opc, sizeof(out->sub.opc), root, "opc") != 0 ||
+	    get_hex(out->sub.amf, sizeof(out->sub.amf), root, "amf") != 0 ||
+	    get_hex(out->sub.sqn, sizeof(out->sub.sqn), root, "sqn") != 0 ||
+	    get_hex(out->sqn_ms, sizeof(out->sqn_ms), root, "sqn_ms") != 0 ||
+	    get_str(out->sub.mcc, sizeof(out->sub.mcc), root, "mcc") != 0 ||
+	    !digits(out->sub.mcc, 3, 3) ||
+	    get_str(out->sub.mnc, sizeof(out->sub.mnc), root, "mnc") != 0 ||
+	    !digits(out->sub.mnc, 2, 3) ||
+	    get_str(out->sub.dnn, sizeof(out->sub.dnn), root, "dnn") != 0) {
+		util_err_set(err, errlen, "%s: malformed credentials", path);
+		goto done;
+	}
+	at = cJSON_GetObjectItemCaseSensitive(root, "issued_at");
+	if (cJSON_IsNumber(at))
+		out->sub.issued_at = (int64_t)at->valuedouble;
+	nssai = cJSON_GetObjectItemCaseSensitive(root, "nssai");
+	cJSON_ArrayForEach(it, nssai) {
+		const cJSON *sst = cJSON_GetObjectItemCaseSensitive(it, "sst");
+		const cJSON *sd = cJSON_GetObjectItemCaseSensitive(it, "sd");
+		prov_snssai_t *s;
+		uint8_t sdb[3];
+
+		if (out->sub.nssai_count >= PROV_NSSAI_MAX || !cJSON_IsNumber(sst) ||
+		    sst->valuedouble < 0 || sst->valuedouble > 255 ||
+		    (sd != NULL && (!cJSON_IsString(sd) ||
+		    util_hex_decode(sdb, 3, sd->valuestring) != 0))) {
+			util_err_set(err, errlen, "%s: malformed S-NSSAI", path);
+			goto done;
+		}
+		s = &out->sub.nssai[out->sub.nssai_count++];
+		s->sst = (uint8_t)sst->valuedouble;
+		if (sd != NULL) {
+			s->has_sd = 1;
+			s->sd = (uint32_t)sdb[0] << 16 | (uint32_t)sdb[1] << 8 | sdb[2];
+		}
+	}
+	rc = UE_OK;
+done:
+	if (root != NULL) {
+		json_wipe_member(root, "ki");
+		json_wipe_member(root, "opc");
+		cJSON_Delete(root);
+	}
+	OPENSSL_cleanse(text, len);
+	free(text);
+	if (rc != UE_OK)
+		ue_creds_wipe(out);
+	return rc;
+}

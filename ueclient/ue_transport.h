@@ -1,0 +1,54 @@
+/* ue_transport.h — UDP transport to a core: one NAS message per datagram, a
+ * connected socket (only the core's address is heard), and a request loop
+ * with bounded retransmission that lets the caller ignore forged answers
+ * and keep waiting. */
+#ifndef PROVCA_UE_TRANSPORT_H
+#define PROVCA_UE_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UE_DGRAM_MAX 9000 /* largest datagram read (NAS_MAX_MSG_LEN fits) */
+
+enum { UE_DIR_UL = 0, UE_DIR_DL = 1 };
+
+/* Called with every datagram sent (UE_DIR_UL) or received (UE_DIR_DL):
+ * the trace writer hooks in here. */
+typedef void (*ue_tap_fn)(void *ctx, int dir, const uint8_t *buf, size_t len);
+
+typedef struct {
+	int fd;
+	char peer[128];  /* "host:port" as given */
+	ue_tap_fn tap;
+	void *tap_ctx;
+	unsigned sent;   /* datagrams sent (retransmissions included) */
+} ue_udp_t;
+
+/* Open a UDP socket connected to "HOST:PORT" (numeric or resolvable). */
+int ue_udp_open(ue_udp_t *out, const char *address, char *err, size_t errlen);
+
+void ue_udp_close(ue_udp_t *u);
+
+int ue_udp_send(ue_udp_t *u, const uint8_t *buf, size_t len, char *err,
+    size_t errlen);
+
+/* Wait at most timeout_ms for one datagram. UE_ERR_TIMEOUT if none came;
+ * a datagram larger than cap is truncated and refused (UE_ERR_PROTO). */
+int ue_udp_recv(ue_udp_t *u, uint8_t *buf, size_t cap, size_t *len,
+    unsigned timeout_ms, char *err, size_t errlen);
+
+/* Handler for an answer: return 1 when it is the answer (stop), 0 to
+ * ignore it and keep waiting, a negative UE_ERR_* to fail. */
+typedef int (*ue_answer_fn)(void *ctx, const uint8_t *buf, size_t len);
+
+/* Send req, then wait for an answer the handler accepts. With no accepted
+ * answer after every_ms, send again, at most retransmits more times; give
+ * up with UE_ERR_TIMEOUT at total_ms after the first send. */
+int ue_udp_transact(ue_udp_t *u, const uint8_t *req, size_t reqlen,
+    unsigned every_ms, unsigned retransmits, unsigned total_ms,
+    ue_answer_fn fn, void *ctx, char *err, size_t errlen);
+
+/* Milliseconds from a monotonic clock. */
+uint64_t ue_now_ms(void);
+
+#endif
