@@ -1,0 +1,31 @@
+/* reg_priv.h — what the registry's own files share: the connection struct
+ * and statement helpers. Not for use outside db/reg*.c. */
+#ifndef PROVCA_REG_PRIV_H
+#define PROVCA_REG_PRIV_H
+
+#include <sqlite3.h>
+
+#include "reg.h"
+
+struct reg {
+	sqlite3 *db;
+	int depth;		/* open transaction levels */
+};
+
+/* Map a SQLite result code to a reg_error, with the message in err. */
+int reg_fail(reg_t *reg, int rc, char *err, size_t errlen, const char *what);
+
+/* Prepare sql; on failure fill err and return a reg_error. */
+int reg_prepare(reg_t *reg, sqlite3_stmt **out, const char *sql, char *err,
+    size_t errlen);
+
+/* Bind text, or NULL when s is NULL. */
+int reg_bind_text(sqlite3_stmt *st, int idx, const char *s);
+
+/* Copy column col (text, may be NULL) into dst of dstlen bytes. */
+void reg_col_copy(char *dst, size_t dstlen, sqlite3_stmt *st, int col);
+
+/* Length check for a page size: 0 -> 100, above REG_LIST_MAX -> error. */
+int reg_page_limit(size_t limit, size_t *out);
+
+#endif

@@ -1,0 +1,697 @@
+/* reg_records.c — registry rows: manufacturers, certificates, devices (with
+ * their certificate), the revocation list's entries and cache, principals. */
+#include "reg_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "util.h"
+
+/* Step a statement that returns no row; map the result. */
+static int step_done(reg_t *reg, sqlite3_stmt *st, char *err, size_t errlen,
+    const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return REG_OK;
+	return reg_fail(reg, rc, err, errlen, what);
+}
+
+/* ---- manufacturers -------------------------------------------------- */
+
+int reg_manufacturer_insert(reg_t *reg, const reg_manufacturer_t *m,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "INSERT INTO manufacturers(id, name,"
+	    " oui, created_at) VALUES (?, ?, ?, ?)", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, m->id);
+	reg_bind_text(st, 2, m->name);
+	reg_bind_text(st, 3, m->oui);
+	sqlite3_bind_int64(st, 4, m->created_at != 0 ? m->created_at :
+	    reg_now());
+	rc = step_done(reg, st, err, errlen, "insert manufacturer");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void mfr_row(reg_manufacturer_t *m, sqlite3_stmt *st)
+{
+	reg_col_copy(m->id, sizeof(m->id), st, 0);
+	reg_col_copy(m->name, sizeof(m->name), st, 1);
+	reg_col_copy(m->oui, sizeof(m->oui), st, 2);
+	m->created_at = sqlite3_column_int64(st, 3);
+}
+
+int reg_manufacturer_get(reg_t *reg, reg_manufacturer_t *out, const char *id,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = reg_prepare(reg, &st, "SELECT id, name, oui, created_at FROM"
+	    " manufacturers WHERE id = ?", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		mfr_row(out, st);
+		rc = REG_OK;
+	} else if (rc == SQLITE_DONE) {
+		util_err_set(err, errlen, "unknown manufacturer");
+		rc = REG_ERR_NOT_FOUND;
+	} else {
+		rc = reg_fail(reg, rc, err, errlen, "manufacturer");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int reg_manufacturer_list(reg_t *reg, reg_manufacturer_t **out, size_t *n,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	reg_manufacturer_t *list = NULL, *grown;
+	size_t cnt = 0, cap = 0;
+	int rc, s;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = reg_prepare(reg, &st, "SELECT id, name, oui, created_at FROM"
+	    " manufacturers ORDER BY id", err, errlen)) != REG_OK)
+		return rc;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((grown = realloc(list, cap * sizeof(*list))) ==
+			    NULL) {
+				util_err_set(err, errlen, "out of memory");
+				rc = REG_ERR_INTERNAL;
+				goto fail;
+			}
+			list = grown;
+		}
+		mfr_row(&list[cnt++], st);
+	}
+	if (s != SQLITE_DONE) {
+		rc = reg_fail(reg, s, err, errlen, "manufacturer list");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	*out = list;
+	*n = cnt;
+	return REG_OK;
+fail:
+	sqlite3_finalize(st);
+	free(list);
+	return rc;
+}
+
+/* ---- certificates --------------------------------------------------- */
+
+int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "INSERT INTO certificates(issuer,"
+	    " serial_hex, der, sha256, spki_sha256, key_type, not_before,"
+	    " not_after, device_id, principal_id, created_at) VALUES (?, ?, ?,"
+	    " ?, ?, ?, ?, ?, ?, (SELECT id FROM principals WHERE name = ?10),"
+	    " ?11)", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, c->issuer);
+	reg_bind_text(st, 2, c->serial_hex);
+	sqlite3_bind_blob(st, 3, c->der, (int)c->der_len, SQLITE_STATIC);
+	reg_bind_text(st, 4, c->sha256_hex);
+	reg_bind_text(st, 5, c->spki_sha256_hex);
+	reg_bind_text(st, 6, c->key_type);
+	sqlite3_bind_int64(st, 7, c->not_before);
+	sqlite3_bind_int64(st, 8, c->not_after);
+	reg_bind_text(st, 9, c->device_id);
+	reg_bind_text(st, 10, c->principal);
+	sqlite3_bind_int64(st, 11, reg_now());
+	rc = step_done(reg, st, err, errlen, "insert certificate");
+	if (rc == REG_OK && id_out != NULL)
+		*id_out = sqlite3_last_insert_rowid(reg->db);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int reg_cert_serial_exists(reg_t *reg, const char *issuer,
+    const char *serial_hex)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (reg_prepare(reg, &st, "SELECT 1 FROM certificates WHERE issuer = ?"
+	    " AND serial_hex = ?", NULL, 0) != REG_OK)
+		return REG_ERR_INTERNAL;
+	reg_bind_text(st, 1, issuer);
+	reg_bind_text(st, 2, serial_hex);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : REG_ERR_INTERNAL;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- devices -------------------------------------------------------- */
+
+#define DEVICE_COLS \
+	"d.seq, d.device_id, d.manufacturer_id, m.name, d.serial, d.model," \
+	" d.hw_version, d.status, coalesce(d.reason, -1), d.revoked_at," \
+	" d.created_at, d.updated_at, d.version, c.serial_hex, c.sha256," \
+	" c.spki_sha256, c.key_type, c.not_before, c.not_after, c.der" \
+	" FROM devices d JOIN manufacturers m ON m.id = d.manufacturer_id" \
+	" LEFT JOIN certificates c ON c.device_id = d.device_id"
+
+void reg_device_clear(reg_device_t *d)
+{
+	if (d == NULL)
+		return;
+	free(d->cert_der);
+	memset(d, 0, sizeof(*d));
+}
+
+static int device_row(reg_device_t *d, sqlite3_stmt *st)
+{
+	const void *der;
+	int len;
+
+	memset(d, 0, sizeof(*d));
+	d->seq = sqlite3_column_int64(st, 0);
+	reg_col_copy(d->device_id, sizeof(d->device_id), st, 1);
+	reg_col_copy(d->manufacturer_id, sizeof(d->manufacturer_id), st, 2);
+	reg_col_copy(d->manufacturer_name, sizeof(d->manufacturer_name), st, 3);
+	reg_col_copy(d->serial, sizeof(d->serial), st, 4);
+	reg_col_copy(d->model, sizeof(d->model), st, 5);
+	reg_col_copy(d->hw_version, sizeof(d->hw_version), st, 6);
+	reg_col_copy(d->status, sizeof(d->status), st, 7);
+	d->reason = sqlite3_column_int(st, 8);
+	d->revoked_at = sqlite3_column_int64(st, 9);
+	d->created_at = sqlite3_column_int64(st, 10);
+	d->updated_at = sqlite3_column_int64(st, 11);
+	d->version = sqlite3_column_int64(st, 12);
+	reg_col_copy(d->cert_serial_hex, sizeof(d->cert_serial_hex), st, 13);
+	reg_col_copy(d->cert_sha256, sizeof(d->cert_sha256), st, 14);
+	reg_col_copy(d->spki_sha256, sizeof(d->spki_sha256), st, 15);
+	reg_col_copy(d->key_type, sizeof(d->key_type), st, 16);
+	d->not_before = sqlite3_column_int64(st, 17);
+	d->not_after = sqlite3_column_int64(st, 18);
+	der = sqlite3_column_blob(st, 19);
+	len = sqlite3_column_bytes(st, 19);
+	if (der != NULL && len > 0) {
+		if ((d->cert_der = malloc((size_t)len)) == NULL)
+			return REG_ERR_INTERNAL;
+		memcpy(d->cert_der, der, (size_t)len);
+		d->cert_der_len = (size_t)len;
+	}
+	return REG_OK;
+}
+
+int reg_device_insert(reg_t *reg, const reg_device_new_t *d, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t now = reg_now();
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "INSERT INTO devices(device_id,"
+	    " manufacturer_id, serial, model, hw_version, created_at,"
+	    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, d->device_id);
+	reg_bind_text(st, 2, d->manufacturer_id);
+	reg_bind_text(st, 3, d->serial);
+	reg_bind_text(st, 4, d->model);
+	reg_bind_text(st, 5, d->hw_version != NULL ? d->hw_version : "");
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 7, now);
+	rc = step_done(reg, st, err, errlen, "insert device");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Run a device query expected to return at most one row. */
+static int device_one(reg_t *reg, sqlite3_stmt *st, reg_device_t *out,
+    char *err, size_t errlen)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		if (device_row(out, st) != REG_OK) {
+			util_err_set(err, errlen, "out of memory");
+			return REG_ERR_INTERNAL;
+		}
+		return REG_OK;
+	}
+	if (rc == SQLITE_DONE) {
+		util_err_set(err, errlen, "unknown device");
+		return REG_ERR_NOT_FOUND;
+	}
+	return reg_fail(reg, rc, err, errlen, "device");
+}
+
+int reg_device_get(reg_t *reg, reg_device_t *out, const char *device_id,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = reg_prepare(reg, &st, "SELECT " DEVICE_COLS
+	    " WHERE d.device_id = ?", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, device_id);
+	rc = device_one(reg, st, out, err, errlen);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int reg_device_find_live(reg_t *reg, reg_device_t *out,
+    const char *manufacturer_id, const char *serial, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = reg_prepare(reg, &st, "SELECT " DEVICE_COLS
+	    " WHERE d.manufacturer_id = ? AND d.serial = ?"
+	    " AND d.status <> 'revoked'", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, manufacturer_id);
+	reg_bind_text(st, 2, serial);
+	rc = device_one(reg, st, out, err, errlen);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int reg_device_set_status(reg_t *reg, const char *device_id,
+    const char *status, int reason, int64_t at, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "UPDATE devices SET status = ?,"
+	    " reason = ?, revoked_at = ?, updated_at = ?,"
+	    " version = version + 1 WHERE device_id = ?", err,
+	    errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, status);
+	if (reason < 0)
+		sqlite3_bind_null(st, 2);
+	else
+		sqlite3_bind_int(st, 2, reason);
+	sqlite3_bind_int64(st, 3, at);
+	sqlite3_bind_int64(st, 4, reg_now());
+	reg_bind_text(st, 5, device_id);
+	if ((rc = step_done(reg, st, err, errlen, "device status")) != REG_OK)
+		goto out;
+	if (sqlite3_changes(reg->db) != 1) {
+		util_err_set(err, errlen, "unknown device");
+		rc = REG_ERR_NOT_FOUND;
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = reg_prepare(reg, &st, "UPDATE counters SET value = value + 1"
+	    " WHERE name = 'crl_generation'", err, errlen)) != REG_OK)
+		goto out;
+	rc = step_done(reg, st, err, errlen, "crl generation");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void reg_device_list_free(reg_device_t *list, size_t n)
+{
+	size_t i;
+
+	if (list == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(list[i].cert_der);
+	free(list);
+}
+
+int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n,
+    int64_t *next, const reg_device_filter_t *f, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	reg_device_t *list = NULL;
+	size_t limit, cnt = 0;
+	int rc, s;
+
+	*out = NULL;
+	*n = 0;
+	*next = 0;
+	if (reg_page_limit(f->limit, &limit) != REG_OK) {
+		util_err_set(err, errlen, "page size above %d", REG_LIST_MAX);
+		return REG_ERR_INVALID;
+	}
+	if ((rc = reg_prepare(reg, &st, "SELECT " DEVICE_COLS
+	    " WHERE d.seq > ?1 AND (?2 IS NULL OR d.manufacturer_id = ?2)"
+	    " AND (?3 IS NULL OR d.status = ?3) AND (?4 IS NULL OR d.serial = ?4)"
+	    " ORDER BY d.seq LIMIT ?5", err, errlen)) != REG_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, f->after);
+	reg_bind_text(st, 2, f->manufacturer_id);
+	reg_bind_text(st, 3, f->status);
+	reg_bind_text(st, 4, f->serial);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit + 1);
+	if ((list = calloc(limit, sizeof(*list))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		rc = REG_ERR_INTERNAL;
+		goto fail;
+	}
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == limit) {
+			*next = list[cnt - 1].seq;
+			break;
+		}
+		if (device_row(&list[cnt], st) != REG_OK) {
+			util_err_set(err, errlen, "out of memory");
+			rc = REG_ERR_INTERNAL;
+			goto fail;
+		}
+		cnt++;
+	}
+	if (s != SQLITE_ROW && s != SQLITE_DONE) {
+		rc = reg_fail(reg, s, err, errlen, "device list");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	*out = list;
+	*n = cnt;
+	return REG_OK;
+fail:
+	sqlite3_finalize(st);
+	reg_device_list_free(list, cnt);
+	return rc;
+}
+
+int64_t reg_device_count(reg_t *reg)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = REG_ERR_INTERNAL;
+
+	if (reg_prepare(reg, &st, "SELECT count(*) FROM devices", NULL, 0) !=
+	    REG_OK)
+		return v;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* ---- revocation list ------------------------------------------------ */
+
+int reg_crl_generation(reg_t *reg, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "SELECT value FROM counters WHERE"
+	    " name = 'crl_generation'", NULL, 0)) != REG_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = REG_OK;
+	} else {
+		rc = reg_fail(reg, rc, NULL, 0, "crl generation");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int reg_crl_entries(reg_t *reg, const char *issuer, reg_crl_entry_fn fn,
+    void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, s;
+
+	/* Device certificates carry status on the device row; other
+	 * certificates (principals) on their own row. */
+	if ((rc = reg_prepare(reg, &st,
+	    "SELECT c.serial_hex, d.reason, d.revoked_at FROM certificates c"
+	    " JOIN devices d ON d.device_id = c.device_id"
+	    " WHERE c.issuer = ?1 AND d.status <> 'active'"
+	    " UNION ALL SELECT serial_hex, coalesce(revoked_reason, 0),"
+	    " revoked_at FROM certificates WHERE issuer = ?1 AND revoked = 1"
+	    " AND device_id IS NULL ORDER BY 1", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, issuer);
+	rc = REG_OK;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *serial = (const char *)sqlite3_column_text(st, 0);
+
+		if (serial == NULL)
+			continue;
+		if ((rc = fn(arg, serial, sqlite3_column_int(st, 1),
+		    sqlite3_column_int64(st, 2))) != 0)
+			goto out;
+	}
+	if (s != SQLITE_DONE)
+		rc = reg_fail(reg, s, err, errlen, "crl entries");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void reg_crl_clear(reg_crl_t *crl)
+{
+	if (crl == NULL)
+		return;
+	free(crl->der);
+	memset(crl, 0, sizeof(*crl));
+}
+
+int reg_crl_cache_get(reg_t *reg, reg_crl_t *out, const char *issuer,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = reg_prepare(reg, &st, "SELECT number, generation,"
+	    " this_update, next_update, der FROM crl_cache WHERE issuer = ?",
+	    err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, issuer);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int len = sqlite3_column_bytes(st, 4);
+		const void *der = sqlite3_column_blob(st, 4);
+
+		out->number = sqlite3_column_int64(st, 0);
+		out->generation = sqlite3_column_int64(st, 1);
+		out->this_update = sqlite3_column_int64(st, 2);
+		out->next_update = sqlite3_column_int64(st, 3);
+		rc = REG_OK;
+		if (len > 0 && der != NULL) {
+			if ((out->der = malloc((size_t)len)) == NULL) {
+				util_err_set(err, errlen, "out of memory");
+				rc = REG_ERR_INTERNAL;
+			} else {
+				memcpy(out->der, der, (size_t)len);
+				out->der_len = (size_t)len;
+			}
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = REG_ERR_NOT_FOUND;
+	} else {
+		rc = reg_fail(reg, rc, err, errlen, "crl cache");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int reg_crl_cache_put(reg_t *reg, const char *issuer, const reg_crl_t *crl,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "INSERT OR REPLACE INTO crl_cache"
+	    "(issuer, number, generation, this_update, next_update, der)"
+	    " VALUES (?, ?, ?, ?, ?, ?)", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, issuer);
+	sqlite3_bind_int64(st, 2, crl->number);
+	sqlite3_bind_int64(st, 3, crl->generation);
+	sqlite3_bind_int64(st, 4, crl->this_update);
+	sqlite3_bind_int64(st, 5, crl->next_update);
+	sqlite3_bind_blob(st, 6, crl->der, (int)crl->der_len, SQLITE_STATIC);
+	rc = step_done(reg, st, err, errlen, "crl cache");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- principals ----------------------------------------------------- */
+
+#define PRINCIPAL_COLS \
+	"p.id, p.name, p.role, coalesce(p.manufacturer_id, ''), p.status," \
+	" c.sha256, c.serial_hex, coalesce(c.revoked, 0), c.not_after," \
+	" p.created_at, p.updated_at FROM principals p"
+
+#define PRINCIPAL_CURRENT_CERT \
+	" LEFT JOIN certificates c ON c.id = (SELECT max(id) FROM" \
+	" certificates WHERE principal_id = p.id)"
+
+static void principal_row(reg_principal_t *p, sqlite3_stmt *st)
+{
+	memset(p, 0, sizeof(*p));
+	p->id = sqlite3_column_int64(st, 0);
+	reg_col_copy(p->name, sizeof(p->name), st, 1);
+	reg_col_copy(p->role, sizeof(p->role), st, 2);
+	reg_col_copy(p->manufacturer_id, sizeof(p->manufacturer_id), st, 3);
+	reg_col_copy(p->status, sizeof(p->status), st, 4);
+	reg_col_copy(p->cert_sha256, sizeof(p->cert_sha256), st, 5);
+	reg_col_copy(p->cert_serial_hex, sizeof(p->cert_serial_hex), st, 6);
+	p->cert_revoked = sqlite3_column_int(st, 7);
+	p->not_after = sqlite3_column_int64(st, 8);
+	p->created_at = sqlite3_column_int64(st, 9);
+	p->updated_at = sqlite3_column_int64(st, 10);
+}
+
+int reg_principal_insert(reg_t *reg, const char *name, const char *role,
+    const char *manufacturer_id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t now = reg_now();
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "INSERT INTO principals(name, role,"
+	    " manufacturer_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+	    err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, name);
+	reg_bind_text(st, 2, role);
+	reg_bind_text(st, 3, manufacturer_id != NULL && manufacturer_id[0] ?
+	    manufacturer_id : NULL);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, now);
+	rc = step_done(reg, st, err, errlen, "insert principal");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int principal_one(reg_t *reg, sqlite3_stmt *st, reg_principal_t *out,
+    char *err, size_t errlen)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		principal_row(out, st);
+		return REG_OK;
+	}
+	if (rc == SQLITE_DONE) {
+		util_err_set(err, errlen, "unknown principal");
+		return REG_ERR_NOT_FOUND;
+	}
+	return reg_fail(reg, rc, err, errlen, "principal");
+}
+
+int reg_principal_get(reg_t *reg, reg_principal_t *out, const char *name,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = reg_prepare(reg, &st, "SELECT " PRINCIPAL_COLS
+	    PRINCIPAL_CURRENT_CERT " WHERE p.name = ?", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, name);
+	rc = principal_one(reg, st, out, err, errlen);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int reg_principal_find_by_cert(reg_t *reg, reg_principal_t *out,
+    const char *cert_sha256_hex, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = reg_prepare(reg, &st, "SELECT " PRINCIPAL_COLS
+	    " JOIN certificates c ON c.principal_id = p.id WHERE c.sha256 = ?",
+	    err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, cert_sha256_hex);
+	rc = principal_one(reg, st, out, err, errlen);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int reg_principal_set_status(reg_t *reg, const char *name, const char *status,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "UPDATE principals SET status = ?,"
+	    " updated_at = ? WHERE name = ?", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, status);
+	sqlite3_bind_int64(st, 2, reg_now());
+	reg_bind_text(st, 3, name);
+	rc = step_done(reg, st, err, errlen, "principal status");
+	if (rc == REG_OK && sqlite3_changes(reg->db) != 1) {
+		util_err_set(err, errlen, "unknown principal");
+		rc = REG_ERR_NOT_FOUND;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int reg_principal_list(reg_t *reg, reg_principal_t **out, size_t *n,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	reg_principal_t *list = NULL, *grown;
+	size_t cnt = 0, cap = 0;
+	int rc, s;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = reg_prepare(reg, &st, "SELECT " PRINCIPAL_COLS
+	    PRINCIPAL_CURRENT_CERT " ORDER BY p.name", err, errlen)) != REG_OK)
+		return rc;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((grown = realloc(list, cap * sizeof(*list))) ==
+			    NULL) {
+				util_err_set(err, errlen, "out of memory");
+				rc = REG_ERR_INTERNAL;
+				goto fail;
+			}
+			list = grown;
+		}
+		principal_row(&list[cnt++], st);
+	}
+	if (s != SQLITE_DONE) {
+		rc = reg_fail(reg, s, err, errlen, "principal list");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	*out = list;
+	*n = cnt;
+	return REG_OK;
+fail:
+	sqlite3_finalize(st);
+	free(list);
+	return rc;
+}
