@@ -19,8 +19,9 @@
  *  - a known IE with a wrong length gives NAS_ERR_BAD_LENGTH, a missing
  *    mandatory (or required-for-ProvCA) IE NAS_ERR_MISSING_IE.
  * ProvCA runs 5G-AKA only, so RAND and AUTN are required in an
- * Authentication request and RES* in an Authentication response; AUTS is
- * required in an Authentication failure exactly when the cause is #21.
+ * Authentication request and RES* in an Authentication response. In an
+ * Authentication failure AUTS is required with cause #21 (synch failure) and
+ * ignored with any other cause; nas_encode() refuses AUTS without #21.
  */
 #ifndef PROVCA_NAS_H
 #define PROVCA_NAS_H
