@@ -39,7 +39,7 @@
 #define AKA_KGNB_LEN 32
 #define AKA_KDF_PARAM_MAX 0xFFFF /* L is a 2-octet length */
 #define AKA_SNN_MAX 255          /* longest serving network name accepted */
-#define AKA_SNN_BUF 34           /* "5G:mncXXX.mccXXX.3gppnetwork.org" + NUL */
+#define AKA_SNN_BUF 33           /* "5G:mncXXX.mccXXX.3gppnetwork.org" + NUL */
 #define AKA_SUPI_MAX 255
 #define AKA_FP_HEX_LEN 17        /* 16 hex digits + NUL */
 
@@ -66,7 +66,8 @@ enum aka_err {
 	AKA_ERR_CRYPTO = -2, /* OpenSSL failed (error queue drained) */
 	AKA_ERR_MAC = -3,    /* MAC-A (AUTN) or MAC-S (AUTS) did not verify */
 	AKA_ERR_SYNC = -4,   /* SQN in AUTN not fresh; AUTS produced */
-	AKA_ERR_AMF = -5     /* AMF separation bit 0: non-5G AUTN */
+	AKA_ERR_AMF = -5,    /* AMF separation bit 0: non-5G AUTN */
+	AKA_ERR_IO = -6      /* aka_av_write could not write */
 };
 
 /* A short English name for an AKA_* code ("MAC failure", ...). Never NULL. */
@@ -126,7 +127,7 @@ int aka_kseaf(uint8_t *out, const uint8_t *kausf, const char *snn);
 
 /* K_AMF = KDF(K_SEAF, 0x6D, SUPI, ABBA). supi is the IMSI digit string; an
  * "imsi-" prefix is dropped (P0 is the IMSI itself, TS 33.501 A.7.0).
- * abba_len in [2, 16] octets (ABBA IE contents, 0x0000 today). */
+ * abba_len in [2, 255] octets (the ABBA IE's contents, 0x0000 today). */
 int aka_kamf(uint8_t *out, const uint8_t *kseaf, const char *supi,
     const uint8_t *abba, size_t abba_len);
 
