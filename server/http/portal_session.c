@@ -1,19 +1,377 @@
-/* portal_session.c — portal session lookup and CSRF check, the hooks the
- * HTTP server's auth layer calls. Owned by the portal (issue 7); this first
- * version knows no sessions, so only client certificates authenticate. */
-#include "http.h"
+/* portal_session.c — portal sessions over HTTP: sign-in (rate-limited per
+ * user and per address), sign-out, "who am I", and the two hooks the
+ * dispatcher calls: the session cookie → principal, and the CSRF check on
+ * session requests that change state. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 
-/* No session store yet: nobody is logged in. */
-int http_session_principal(http_principal_t *out, http_req_t *req)
+#include <cjson/cJSON.h>
+#include <civetweb.h>
+#include <openssl/crypto.h>
+
+#include "http_int.h"
+#include "portal.h"
+#include "portal_http.h"
+
+/* Login allowance: per user name, then per client address (which covers
+ * guessing across many names). */
+#define RL_USER_FAILURES 5
+#define RL_ADDR_FAILURES 20
+#define RL_WINDOW_S (15 * 60)
+#define RL_CAPACITY 4096
+
+const char portal_security_headers[] =
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
+    "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "Cross-Origin-Opener-Policy: same-origin\r\n";
+
+/* The limiters live for the process: one server per process, and they are
+ * locked inside, so handler threads share them safely. */
+static pthread_once_t rl_once = PTHREAD_ONCE_INIT;
+static portal_ratelimit *rl_user, *rl_addr;
+
+static void rl_init(void)
 {
-	(void)out;
-	(void)req;
+	if (portal_ratelimit_new(&rl_user, RL_USER_FAILURES, RL_WINDOW_S,
+	    RL_CAPACITY) != PORTAL_OK)
+		rl_user = NULL;
+	if (portal_ratelimit_new(&rl_addr, RL_ADDR_FAILURES, RL_WINDOW_S,
+	    RL_CAPACITY) != PORTAL_OK)
+		rl_addr = NULL;
+}
+
+static void session_policy(portal_session_policy_t *pol, const http_req_t *req)
+{
+	pol->idle_s = req->srv->cfg->session_idle_seconds > 0 ?
+	    req->srv->cfg->session_idle_seconds : PORTAL_SESSION_IDLE_DEFAULT;
+	pol->absolute_s = req->srv->cfg->session_absolute_seconds > 0 ?
+	    req->srv->cfg->session_absolute_seconds :
+	    PORTAL_SESSION_ABSOLUTE_DEFAULT;
+}
+
+/* The session token from the Cookie header into tok; 0 or -1 if none. */
+static int cookie_token(char *tok, size_t toklen, const http_req_t *req)
+{
+	const char *c = http_header(req, "Cookie");
+
+	if (c == NULL || mg_get_cookie(c, PORTAL_COOKIE, tok, toklen) !=
+	    PORTAL_TOKEN_HEX)
+		return -1;
 	return 0;
 }
 
-/* Without sessions no session-authenticated request exists; refuse. */
+static sqlite3 *req_db(http_req_t *req)
+{
+	reg_t *reg = http_req_reg(req);
+
+	return reg != NULL ? reg_sqlite(reg) : NULL;
+}
+
+/* Look up the request's session. 1 found, 0 none/expired, <0 error. */
+static int req_session(portal_session_t *out, http_req_t *req)
+{
+	char tok[PORTAL_TOKEN_HEX + 8], err[256];
+	portal_session_policy_t pol;
+	sqlite3 *db;
+	int rc;
+
+	if (cookie_token(tok, sizeof(tok), req) != 0)
+		return 0;
+	db = req_db(req);
+	if (db == NULL)
+		return -1;
+	session_policy(&pol, req);
+	rc = portal_session_lookup(out, db, tok, &pol, reg_now(), err,
+	    sizeof(err));
+	OPENSSL_cleanse(tok, sizeof(tok));
+	if (rc == PORTAL_OK)
+		return 1;
+	if (rc == PORTAL_E_DB || rc == PORTAL_E_CRYPTO) {
+		http_count_db_error(req);
+		return -1;
+	}
+	return 0;
+}
+
+static void principal_from_user(http_principal_t *out, const portal_user_t *u)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = u->id;
+	/* "portal:" keeps users apart from certificate principals in the
+	 * audit log's actor column. */
+	snprintf(out->name, sizeof(out->name), "portal:%s", u->name);
+	out->role = u->role == PORTAL_ROLE_ADMIN ? HTTP_ROLE_ADMIN :
+	    HTTP_ROLE_MANUFACTURER;
+	snprintf(out->manufacturer_id, sizeof(out->manufacturer_id), "%s",
+	    u->manufacturer_id);
+}
+
+int http_session_principal(http_principal_t *out, http_req_t *req)
+{
+	portal_session_t s;
+	int rc = req_session(&s, req);
+
+	if (rc == 1)
+		principal_from_user(out, &s.user);
+	OPENSSL_cleanse(&s, sizeof(s));
+	return rc;
+}
+
 int http_session_csrf_ok(http_req_t *req)
 {
-	(void)req;
-	return 0;
+	const char *h = http_header(req, PORTAL_CSRF_HEADER);
+	portal_session_t s;
+	int ok = 0;
+
+	if (h != NULL && req_session(&s, req) == 1) {
+		ok = portal_session_csrf_check(&s, h) == PORTAL_OK;
+		OPENSSL_cleanse(&s, sizeof(s));
+	}
+	return ok;
+}
+
+cJSON *portal_user_json(const portal_user_t *u)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL ||
+	    cJSON_AddStringToObject(o, "name", u->name) == NULL ||
+	    cJSON_AddStringToObject(o, "role", portal_role_name(u->role)) == NULL ||
+	    (u->role == PORTAL_ROLE_MANUFACTURER ?
+	    cJSON_AddStringToObject(o, "manufacturer_id", u->manufacturer_id) :
+	    cJSON_AddNullToObject(o, "manufacturer_id")) == NULL ||
+	    cJSON_AddBoolToObject(o, "disabled", u->disabled) == NULL ||
+	    cJSON_AddNumberToObject(o, "created_at", (double)u->created_at) == NULL ||
+	    cJSON_AddNumberToObject(o, "updated_at", (double)u->updated_at) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Answer 200 with {user, csrf, expires_at} and the extra header lines. */
+static int reply_session(http_req_t *req, const portal_session_t *s,
+    const char *extra)
+{
+	cJSON *doc = cJSON_CreateObject(), *u = portal_user_json(&s->user);
+	char *text = NULL;
+	int status;
+
+	if (doc == NULL || u == NULL) {
+		cJSON_Delete(u);
+		goto fail;
+	}
+	cJSON_AddItemToObject(doc, "user", u);
+	if (cJSON_AddStringToObject(doc, "csrf", s->csrf) == NULL ||
+	    cJSON_AddNumberToObject(doc, "expires_at", (double)s->expires_at) ==
+	    NULL)
+		goto fail;
+	text = cJSON_PrintUnformatted(doc);
+	if (text == NULL)
+		goto fail;
+	status = http_reply_bytes(req, 200, "application/json", extra, text,
+	    strlen(text));
+	OPENSSL_cleanse(text, strlen(text));
+	cJSON_free(text);
+	cJSON_Delete(doc);
+	return status;
+fail:
+	cJSON_Delete(doc);
+	return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+	    "out of memory while rendering the response");
+}
+
+static void audit(http_req_t *req, const char *actor, const char *action,
+    const char *target, const char *details)
+{
+	reg_t *reg = http_req_reg(req);
+	char err[256];
+
+	if (reg == NULL || reg_audit_append(reg, actor, action, target, details,
+	    err, sizeof(err)) != REG_OK)
+		http_count_db_error(req);
+}
+
+static int reply_limited(http_req_t *req, unsigned retry)
+{
+	char hdr[64], detail[128];
+
+	snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", retry);
+	snprintf(detail, sizeof(detail), "too many failed sign-ins; try again in "
+	    "%u minute%s", (retry + 59) / 60, (retry + 59) / 60 == 1 ? "" : "s");
+	return http_reply_problem_ex(req, 429, "too-many-requests",
+	    "Too many attempts", detail, hdr);
+}
+
+int portal_h_login(http_req_t *req)
+{
+	cJSON *body = NULL, *jn, *jp;
+	char ukey[PORTAL_NAME_MAX + 8], akey[64], err[256], tok[PORTAL_TOKEN_HEX + 1];
+	char hdr[sizeof(portal_security_headers) + 256], actor[PORTAL_NAME_MAX + 8];
+	const char *addr = req->ri->remote_addr;
+	portal_session_policy_t pol;
+	portal_session_t s;
+	portal_user_t u;
+	unsigned retry = 0, retry2 = 0;
+	sqlite3 *db;
+	int rc, status;
+
+	memset(&s, 0, sizeof(s));
+	body = http_json_body(req);
+	if (body == NULL)
+		return req->status;
+	jn = cJSON_GetObjectItemCaseSensitive(body, "name");
+	jp = cJSON_GetObjectItemCaseSensitive(body, "password");
+	if (!cJSON_IsString(jn) || !cJSON_IsString(jp) ||
+	    jn->valuestring[0] == '\0' || jp->valuestring[0] == '\0') {
+		status = http_reply_problem(req, 400, PT_INVALID,
+		    "Name and password required",
+		    "send {\"name\": ..., \"password\": ...}");
+		goto out;
+	}
+	if (strlen(jn->valuestring) > PORTAL_NAME_MAX ||
+	    strlen(jp->valuestring) > PORTAL_PW_MAX) {
+		status = http_reply_problem(req, 401, PT_UNAUTHENTICATED,
+		    "Wrong user name or password", NULL);
+		goto out;
+	}
+	pthread_once(&rl_once, rl_init);
+	if (rl_user == NULL || rl_addr == NULL) {
+		status = http_reply_problem(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable", "the sign-in limiter could not start");
+		goto out;
+	}
+	snprintf(ukey, sizeof(ukey), "u:%s", jn->valuestring);
+	snprintf(akey, sizeof(akey), "a:%s", addr);
+	rc = portal_ratelimit_check(rl_user, ukey, reg_now(), &retry);
+	if (portal_ratelimit_check(rl_addr, akey, reg_now(), &retry2) !=
+	    PORTAL_OK || rc != PORTAL_OK) {
+		status = reply_limited(req, retry > retry2 ? retry : retry2);
+		goto out;
+	}
+	db = req_db(req);
+	if (db == NULL) {
+		status = http_reply_problem(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable", "the registry could not be opened");
+		goto out;
+	}
+	rc = portal_user_authenticate(&u, db, jn->valuestring, jp->valuestring,
+	    strlen(jp->valuestring), err, sizeof(err));
+	if (rc == PORTAL_E_AUTH || rc == PORTAL_E_DISABLED) {
+		portal_ratelimit_fail(rl_user, ukey, reg_now());
+		portal_ratelimit_fail(rl_addr, akey, reg_now());
+		if (portal_user_name_check(jn->valuestring) == PORTAL_OK) {
+			snprintf(actor, sizeof(actor), "portal:%s", jn->valuestring);
+			audit(req, actor, rc == PORTAL_E_AUTH ? "portal.login_failed" :
+			    "portal.login_disabled", jn->valuestring, NULL);
+		}
+		status = rc == PORTAL_E_AUTH ?
+		    http_reply_problem(req, 401, PT_UNAUTHENTICATED,
+		    "Wrong user name or password",
+		    "check both and try again") :
+		    http_reply_problem(req, 403, PT_FORBIDDEN, "Account disabled",
+		    "ask an administrator to enable your account");
+		goto out;
+	}
+	if (rc != PORTAL_OK) {
+		http_count_db_error(req);
+		status = http_reply_problem(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable", "the user store could not be read");
+		goto out;
+	}
+	portal_ratelimit_reset(rl_user, ukey);
+	session_policy(&pol, req);
+	(void)portal_session_purge(NULL, db, &pol, reg_now(), err, sizeof(err));
+	rc = portal_session_create(tok, sizeof(tok), &s, db, u.id, &pol, addr,
+	    reg_now(), err, sizeof(err));
+	if (rc != PORTAL_OK) {
+		http_count_db_error(req);
+		status = http_reply_problem(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable", "the session could not be stored");
+		goto out;
+	}
+	snprintf(actor, sizeof(actor), "portal:%s", u.name);
+	audit(req, actor, "portal.login", u.name, NULL);
+	snprintf(hdr, sizeof(hdr), "Set-Cookie: " PORTAL_COOKIE "=%s; Path=/; "
+	    "Secure; HttpOnly; SameSite=Strict\r\n", tok);
+	status = reply_session(req, &s, hdr);
+out:
+	OPENSSL_cleanse(tok, sizeof(tok));
+	OPENSSL_cleanse(hdr, sizeof(hdr));
+	OPENSSL_cleanse(&s, sizeof(s));
+	if (body != NULL) {
+		jp = cJSON_GetObjectItemCaseSensitive(body, "password");
+		if (cJSON_IsString(jp))
+			OPENSSL_cleanse(jp->valuestring, strlen(jp->valuestring));
+	}
+	cJSON_Delete(body);
+	return status;
+}
+
+int portal_h_logout(http_req_t *req)
+{
+	static const char clear[] = "Set-Cookie: " PORTAL_COOKIE "=; Path=/; "
+	    "Max-Age=0; Secure; HttpOnly; SameSite=Strict\r\n";
+	static const char ok[] = "{\"signed_out\":true}";
+	char tok[PORTAL_TOKEN_HEX + 8], err[256];
+	sqlite3 *db;
+	int rc;
+
+	if (!req->via_session || cookie_token(tok, sizeof(tok), req) != 0)
+		return http_reply_problem(req, 409, PT_BAD_STATE, "No portal session",
+		    "you are identified by a client certificate, not a session");
+	db = req_db(req);
+	rc = db != NULL ? portal_session_delete(db, tok, err, sizeof(err)) :
+	    PORTAL_E_DB;
+	OPENSSL_cleanse(tok, sizeof(tok));
+	if (rc != PORTAL_OK) {
+		http_count_db_error(req);
+		return http_reply_problem(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable", "the session could not be ended");
+	}
+	audit(req, req->principal.name, "portal.logout",
+	    req->principal.name + strlen("portal:"), NULL);
+	return http_reply_bytes(req, 200, "application/json", clear, ok,
+	    sizeof(ok) - 1);
+}
+
+int portal_h_me(http_req_t *req)
+{
+	portal_session_t s;
+	cJSON *doc, *u;
+	int rc, status;
+
+	if (req->via_session) {
+		rc = req_session(&s, req);
+		if (rc != 1)
+			return http_reply_problem(req, 401, PT_UNAUTHENTICATED,
+			    "Session ended", "sign in again");
+		status = reply_session(req, &s, NULL);
+		OPENSSL_cleanse(&s, sizeof(s));
+		return status;
+	}
+	/* A client certificate: same shape, no CSRF token (none is needed). */
+	doc = cJSON_CreateObject();
+	u = doc != NULL ? cJSON_AddObjectToObject(doc, "user") : NULL;
+	if (u == NULL ||
+	    cJSON_AddStringToObject(u, "name", req->principal.name) == NULL ||
+	    cJSON_AddStringToObject(u, "role",
+	    req->principal.role == HTTP_ROLE_ADMIN ? "admin" : "manufacturer") ==
+	    NULL ||
+	    (req->principal.role == HTTP_ROLE_MANUFACTURER ?
+	    cJSON_AddStringToObject(u, "manufacturer_id",
+	    req->principal.manufacturer_id) :
+	    cJSON_AddNullToObject(u, "manufacturer_id")) == NULL) {
+		cJSON_Delete(doc);
+		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		    "out of memory while rendering the response");
+	}
+	status = http_reply_json(req, 200, doc);
+	cJSON_Delete(doc);
+	return status;
 }

@@ -1,0 +1,42 @@
+/* portal_http.h — the portal's HTTP pieces shared by its own files: the
+ * route handlers portal_routes[] names, the session cookie, the security
+ * headers every portal response carries, and the `ca-server user` CLI. */
+#ifndef PROVCA_PORTAL_HTTP_H
+#define PROVCA_PORTAL_HTTP_H
+
+#include "http.h"
+#include "portal.h"
+
+struct cJSON;
+
+/* __Host- prefix: the browser only accepts it with Secure, Path=/ and no
+ * Domain, so no sibling host can plant or shadow it. */
+#define PORTAL_COOKIE "__Host-provca_session"
+
+/* Header carrying the session's CSRF token on state-changing requests. */
+#define PORTAL_CSRF_HEADER "X-CSRF-Token"
+
+/* Response header lines ("Name: value\r\n") for every portal response: a
+ * strict CSP without inline script, nosniff, no referrer, no framing. */
+extern const char portal_security_headers[];
+
+/* The user as JSON (no secrets); NULL on allocation failure. */
+struct cJSON *portal_user_json(const portal_user_t *u);
+
+/* Route handlers (portal_http.c, portal_users.c). */
+int portal_h_login(http_req_t *req);
+int portal_h_logout(http_req_t *req);
+int portal_h_me(http_req_t *req);
+int portal_h_users_list(http_req_t *req);
+int portal_h_users_create(http_req_t *req);
+int portal_h_user_password(http_req_t *req);
+int portal_h_user_disable(http_req_t *req);
+int portal_h_user_enable(http_req_t *req);
+
+/* `ca-server user add --data DIR --name N --role admin|manufacturer
+ * [--manufacturer-id ID] --password-file F`: argv[0] is "user". Returns
+ * the process exit status; messages go to stderr (this is a program's
+ * front end, not library code). */
+int portal_cli_user(int argc, char **argv);
+
+#endif

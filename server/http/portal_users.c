@@ -1,0 +1,349 @@
+/* portal_users.c — administrators manage portal users over the API (list,
+ * create, reset password, disable, enable), and `ca-server user add` does
+ * the first one from the command line. Every change is audited. */
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+
+#include "ca.h"
+#include "http_int.h"
+#include "portal.h"
+#include "portal_http.h"
+
+static sqlite3 *req_db(http_req_t *req)
+{
+	reg_t *reg = http_req_reg(req);
+
+	return reg != NULL ? reg_sqlite(reg) : NULL;
+}
+
+static int reply_store_error(http_req_t *req, int rc, const char *err)
+{
+	switch (rc) {
+	case PORTAL_E_ARG:
+		return http_reply_problem(req, 400, PT_INVALID, "Invalid user", err);
+	case PORTAL_E_CONFLICT:
+		return http_reply_problem(req, 409, PT_CONFLICT,
+		    "User name taken", err);
+	case PORTAL_E_NOTFOUND:
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "No such user",
+		    err);
+	default:
+		http_count_db_error(req);
+		return http_reply_problem(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable", "the user store could not be written");
+	}
+}
+
+static void audit(http_req_t *req, const char *action, const char *target,
+    const char *details)
+{
+	reg_t *reg = http_req_reg(req);
+	char err[256];
+
+	if (reg == NULL || reg_audit_append(reg, req->principal.name, action,
+	    target, details, err, sizeof(err)) != REG_OK)
+		http_count_db_error(req);
+}
+
+static int add_user_json(const portal_user_t *u, void *arg)
+{
+	cJSON *o = portal_user_json(u);
+
+	if (o == NULL)
+		return PORTAL_E_NOMEM;
+	cJSON_AddItemToArray(arg, o);
+	return 0;
+}
+
+int portal_h_users_list(http_req_t *req)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr;
+	sqlite3 *db = req_db(req);
+	char err[256];
+	int rc, status;
+
+	arr = doc != NULL ? cJSON_AddArrayToObject(doc, "users") : NULL;
+	if (arr == NULL) {
+		cJSON_Delete(doc);
+		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		    "out of memory");
+	}
+	rc = db != NULL ? portal_user_list(db, add_user_json, arr, err,
+	    sizeof(err)) : PORTAL_E_DB;
+	if (rc != PORTAL_OK) {
+		cJSON_Delete(doc);
+		return reply_store_error(req, rc, err);
+	}
+	status = http_reply_json(req, 200, doc);
+	cJSON_Delete(doc);
+	return status;
+}
+
+static const char *json_str(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Wipe the "password" member of a request body before it is freed. */
+static void wipe_password(cJSON *body)
+{
+	cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "password");
+
+	if (cJSON_IsString(p))
+		OPENSSL_cleanse(p->valuestring, strlen(p->valuestring));
+}
+
+int portal_h_users_create(http_req_t *req)
+{
+	cJSON *body = http_json_body(req), *out = NULL;
+	const char *name, *role_s, *mfr, *pw;
+	portal_role_t role;
+	portal_user_t u;
+	reg_manufacturer_t m;
+	sqlite3 *db;
+	char err[256], details[160];
+	int64_t id;
+	int rc, status;
+
+	if (body == NULL)
+		return req->status;
+	name = json_str(body, "name");
+	role_s = json_str(body, "role");
+	mfr = json_str(body, "manufacturer_id");
+	pw = json_str(body, "password");
+	if (name == NULL || role_s == NULL || pw == NULL ||
+	    portal_role_parse(&role, role_s) != PORTAL_OK) {
+		status = http_reply_problem(req, 400, PT_INVALID, "Invalid user",
+		    "send name, role (admin or manufacturer), password and, for "
+		    "a manufacturer, manufacturer_id");
+		goto out;
+	}
+	db = req_db(req);
+	if (db == NULL) {
+		status = reply_store_error(req, PORTAL_E_DB, "");
+		goto out;
+	}
+	if (role == PORTAL_ROLE_MANUFACTURER && mfr != NULL &&
+	    strlen(mfr) <= REG_MFR_ID_MAX &&
+	    reg_manufacturer_get(http_req_reg(req), &m, mfr, err,
+	    sizeof(err)) == REG_ERR_NOT_FOUND) {
+		status = http_reply_problem(req, 400, PT_INVALID,
+		    "Unknown manufacturer", "no manufacturer has this ID");
+		goto out;
+	}
+	rc = portal_user_add(&id, db, name, role, mfr, pw, strlen(pw),
+	    reg_now(), err, sizeof(err));
+	if (rc == PORTAL_OK)
+		rc = portal_user_get(&u, db, id, err, sizeof(err));
+	if (rc != PORTAL_OK) {
+		status = reply_store_error(req, rc, err);
+		goto out;
+	}
+	snprintf(details, sizeof(details), "{\"role\":\"%s\"}",
+	    portal_role_name(role));
+	audit(req, "user.create", u.name, details);
+	out = portal_user_json(&u);
+	status = out != NULL ? http_reply_json(req, 201, out) :
+	    http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+	    "out of memory");
+out:
+	wipe_password(body);
+	cJSON_Delete(body);
+	cJSON_Delete(out);
+	return status;
+}
+
+/* The user named by the route's {name}; replies 404/503 itself. */
+static int route_user(portal_user_t *u, http_req_t *req, sqlite3 **db)
+{
+	char err[256];
+	int rc;
+
+	*db = req_db(req);
+	if (*db == NULL)
+		return reply_store_error(req, PORTAL_E_DB, "");
+	rc = portal_user_find(u, *db, req->params[0], err, sizeof(err));
+	if (rc != PORTAL_OK)
+		return reply_store_error(req, rc, "no portal user has this name");
+	return 0;
+}
+
+static int reply_user(http_req_t *req, sqlite3 *db, int64_t id)
+{
+	portal_user_t u;
+	cJSON *o;
+	char err[256];
+	int rc, status;
+
+	rc = portal_user_get(&u, db, id, err, sizeof(err));
+	if (rc != PORTAL_OK)
+		return reply_store_error(req, rc, err);
+	o = portal_user_json(&u);
+	if (o == NULL)
+		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		    "out of memory");
+	status = http_reply_json(req, 200, o);
+	cJSON_Delete(o);
+	return status;
+}
+
+int portal_h_user_password(http_req_t *req)
+{
+	cJSON *body = http_json_body(req);
+	portal_user_t u;
+	const char *pw;
+	sqlite3 *db;
+	char err[256];
+	int rc, status;
+
+	if (body == NULL)
+		return req->status;
+	pw = json_str(body, "password");
+	if (pw == NULL) {
+		status = http_reply_problem(req, 400, PT_INVALID,
+		    "Password required", "send {\"password\": ...}");
+		goto out;
+	}
+	status = route_user(&u, req, &db);
+	if (status != 0)
+		goto out;
+	rc = portal_user_set_password(db, u.id, pw, strlen(pw), reg_now(), err,
+	    sizeof(err));
+	if (rc != PORTAL_OK) {
+		status = reply_store_error(req, rc, err);
+		goto out;
+	}
+	audit(req, "user.password_reset", u.name, NULL);
+	status = reply_user(req, db, u.id);
+out:
+	wipe_password(body);
+	cJSON_Delete(body);
+	return status;
+}
+
+static int set_disabled(http_req_t *req, int disabled)
+{
+	portal_user_t u;
+	sqlite3 *db;
+	char err[256];
+	int rc, status;
+
+	status = route_user(&u, req, &db);
+	if (status != 0)
+		return status;
+	if (disabled && req->via_session &&
+	    strcmp(req->principal.name + strlen("portal:"), u.name) == 0)
+		return http_reply_problem(req, 409, PT_BAD_STATE,
+		    "Cannot disable yourself",
+		    "another administrator has to do this");
+	rc = portal_user_set_disabled(db, u.id, disabled, reg_now(), err,
+	    sizeof(err));
+	if (rc != PORTAL_OK)
+		return reply_store_error(req, rc, err);
+	audit(req, disabled ? "user.disable" : "user.enable", u.name, NULL);
+	return reply_user(req, db, u.id);
+}
+
+int portal_h_user_disable(http_req_t *req)
+{
+	return set_disabled(req, 1);
+}
+
+int portal_h_user_enable(http_req_t *req)
+{
+	return set_disabled(req, 0);
+}
+
+static void cli_usage(FILE *f)
+{
+	fprintf(f, "usage: ca-server user add --data DIR --name NAME "
+	    "--role admin|manufacturer\n"
+	    "                     [--manufacturer-id ID] --password-file FILE\n");
+}
+
+int portal_cli_user(int argc, char **argv)
+{
+	const char *data = NULL, *name = NULL, *role_s = NULL, *mfr = NULL;
+	const char *pwfile = NULL;
+	char pw[PORTAL_PW_MAX + 2], err[256], path[4096], actor[128];
+	reg_manufacturer_t m;
+	portal_role_t role;
+	reg_t *reg = NULL;
+	int64_t id;
+	int i, rc, status = 2;
+
+	if (argc < 2 || strcmp(argv[1], "add") != 0) {
+		cli_usage(stderr);
+		return 2;
+	}
+	for (i = 2; i < argc; i++) {
+		const char **slot = NULL;
+
+		if (strcmp(argv[i], "--data") == 0)
+			slot = &data;
+		else if (strcmp(argv[i], "--name") == 0)
+			slot = &name;
+		else if (strcmp(argv[i], "--role") == 0)
+			slot = &role_s;
+		else if (strcmp(argv[i], "--manufacturer-id") == 0)
+			slot = &mfr;
+		else if (strcmp(argv[i], "--password-file") == 0)
+			slot = &pwfile;
+		if (slot == NULL || i + 1 >= argc) {
+			fprintf(stderr, "ca-server user: unknown or incomplete "
+			    "option %s\n", argv[i]);
+			cli_usage(stderr);
+			return 2;
+		}
+		*slot = argv[++i];
+	}
+	if (data == NULL)
+		data = "data";
+	if (name == NULL || role_s == NULL || pwfile == NULL ||
+	    portal_role_parse(&role, role_s) != PORTAL_OK) {
+		cli_usage(stderr);
+		return 2;
+	}
+	if (portal_password_read_file(pw, sizeof(pw), pwfile, err,
+	    sizeof(err)) != PORTAL_OK) {
+		fprintf(stderr, "ca-server user: %s\n", err);
+		goto out;
+	}
+	if (ca_path(path, sizeof(path), data, CA_FILE_DB) != 0 ||
+	    reg_open_existing(&reg, path, err, sizeof(err)) != REG_OK) {
+		fprintf(stderr, "ca-server user: cannot open the registry in %s: "
+		    "%s\n", data, err);
+		status = 1;
+		goto out;
+	}
+	if (role == PORTAL_ROLE_MANUFACTURER && mfr != NULL &&
+	    strlen(mfr) <= REG_MFR_ID_MAX &&
+	    reg_manufacturer_get(reg, &m, mfr, err, sizeof(err)) ==
+	    REG_ERR_NOT_FOUND) {
+		fprintf(stderr, "ca-server user: no manufacturer %s\n", mfr);
+		goto out;
+	}
+	rc = portal_user_add(&id, reg_sqlite(reg), name, role, mfr, pw,
+	    strlen(pw), reg_now(), err, sizeof(err));
+	if (rc != PORTAL_OK) {
+		fprintf(stderr, "ca-server user: %s\n", err);
+		status = rc == PORTAL_E_DB ? 1 : 2;
+		goto out;
+	}
+	snprintf(actor, sizeof(actor), "cli:user");
+	if (reg_audit_append(reg, actor, "user.create", name, NULL, err,
+	    sizeof(err)) != REG_OK)
+		fprintf(stderr, "ca-server user: warning: not audited: %s\n", err);
+	printf("user %s added (%s%s%s)\n", name, portal_role_name(role),
+	    mfr != NULL ? ", manufacturer " : "", mfr != NULL ? mfr : "");
+	status = 0;
+out:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	reg_close(reg);
+	return status;
+}
