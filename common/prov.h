@@ -143,6 +143,8 @@ typedef struct {
 	const uint8_t *signature;		/* DER ECDSA */
 	size_t signature_len;
 	size_t body_len;			/* bytes before cert length */
+	const uint8_t *container;		/* the whole container */
+	size_t container_len;
 } prov_view_t;
 
 /*

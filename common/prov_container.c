@@ -1,0 +1,799 @@
+/* prov_container.c — seal a subscription to a device key, sign the result
+ * with the operator's provisioning signer, and on the device verify the
+ * signer and signature before anything is decrypted, then open. The byte
+ * layout is in docs/protocol.md, "Provisioning container". */
+#include "prov.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include "pki.h"
+#include "util.h"
+
+static const uint8_t MAGIC[4] = { 'P', 'R', 'V', 'C' };
+
+#define HDR_LEN 11		/* magic 4, version, alg, kb len 2, ct len 2,
+				 * DeviceID len */
+#define IV_LEN 12
+#define TAG_LEN 16
+#define CEK_LEN 32		/* AES-256 content key */
+#define P256_PUB_LEN 65		/* 0x04 ‖ X ‖ Y */
+#define P256_COORD_LEN 32
+#define SIG_MIN 8		/* smallest DER ECDSA-Sig-Value */
+#define HKDF_LABEL "ProvCA v1 seal"
+#define HKDF_LABEL_LEN (sizeof(HKDF_LABEL) - 1)
+
+/* Expected key-block length for alg, or 0 for an unknown alg. */
+static size_t alg_key_block_len(uint8_t alg)
+{
+	switch (alg) {
+	case PROV_ALG_P256: return P256_PUB_LEN;
+	case PROV_ALG_RSA2048: return 256;
+	case PROV_ALG_RSA3072: return 384;
+	default: return 0;
+	}
+}
+
+/* 1 if k is an EC key on P-256. */
+static int is_p256(EVP_PKEY *k)
+{
+	char group[64];
+	size_t glen = 0;
+
+	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC)
+		return 0;
+	if (!EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
+	    group, sizeof(group), &glen)) {
+		ERR_clear_error();
+		return 0;
+	}
+	return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
+}
+
+/* The container algorithm for a device key, or 0 if unsupported. */
+static uint8_t alg_for_key(EVP_PKEY *k)
+{
+	if (is_p256(k))
+		return PROV_ALG_P256;
+	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA) {
+		switch (EVP_PKEY_get_bits(k)) {
+		case 2048: return PROV_ALG_RSA2048;
+		case 3072: return PROV_ALG_RSA3072;
+		default: return 0;
+		}
+	}
+	return 0;
+}
+
+/* DeviceID: 1..64 of [A-Za-z0-9._-]. */
+static int device_id_ok(const uint8_t *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > PROV_DEVICE_ID_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		uint8_t c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Uncompressed encoding 0x04 ‖ X ‖ Y of a P-256 public key. */
+static int p256_pub_encode(uint8_t out[P256_PUB_LEN], EVP_PKEY *k)
+{
+	BIGNUM *x = NULL, *y = NULL;
+	int ok = 0;
+
+	if (!EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
+	    !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_Y, &y))
+		goto done;
+	out[0] = 0x04;
+	if (BN_bn2binpad(x, out + 1, P256_COORD_LEN) != P256_COORD_LEN ||
+	    BN_bn2binpad(y, out + 1 + P256_COORD_LEN, P256_COORD_LEN) !=
+	    P256_COORD_LEN)
+		goto done;
+	ok = 1;
+done:
+	BN_free(x);
+	BN_free(y);
+	return ok;
+}
+
+/* A P-256 public key from its uncompressed encoding (checked on the curve
+ * by OpenSSL's import). NULL if the point is invalid. */
+static EVP_PKEY *p256_pub_decode(const uint8_t in[P256_PUB_LEN])
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *k = NULL;
+	OSSL_PARAM params[3];
+	char group[] = "prime256v1";
+
+	if (in[0] != 0x04)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(
+	    OSSL_PKEY_PARAM_PUB_KEY, (void *)in, P256_PUB_LEN);
+	params[2] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		k = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return k;
+}
+
+/*
+ * ECDH(priv, peer) → Z (x-coordinate, 32 bytes), then
+ * CEK = HKDF-SHA-256(salt = ue_nonce ‖ net_nonce, IKM = Z,
+ *                    info = "ProvCA v1 seal" ‖ eph_pub ‖ dev_pub, L = 32).
+ */
+static int p256_derive_cek(uint8_t cek[CEK_LEN], EVP_PKEY *priv,
+    EVP_PKEY *peer, const uint8_t eph_pub[P256_PUB_LEN],
+    const uint8_t dev_pub[P256_PUB_LEN], const uint8_t *ue_nonce,
+    const uint8_t *net_nonce)
+{
+	EVP_PKEY_CTX *dctx = NULL;
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *kctx = NULL;
+	uint8_t z[P256_COORD_LEN], salt[2 * PROV_NONCE_LEN];
+	uint8_t info[HKDF_LABEL_LEN + 2 * P256_PUB_LEN];
+	size_t zlen = sizeof(z);
+	OSSL_PARAM params[5];
+	char digest[] = "SHA256";
+	int ok = 0;
+
+	if ((dctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(dctx) <= 0 ||
+	    EVP_PKEY_derive_set_peer(dctx, peer) <= 0 ||
+	    EVP_PKEY_derive(dctx, z, &zlen) <= 0 || zlen != sizeof(z))
+		goto done;
+	memcpy(salt, ue_nonce, PROV_NONCE_LEN);
+	memcpy(salt + PROV_NONCE_LEN, net_nonce, PROV_NONCE_LEN);
+	memcpy(info, HKDF_LABEL, HKDF_LABEL_LEN);
+	memcpy(info + HKDF_LABEL_LEN, eph_pub, P256_PUB_LEN);
+	memcpy(info + HKDF_LABEL_LEN + P256_PUB_LEN, dev_pub, P256_PUB_LEN);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    digest, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, z,
+	    sizeof(z));
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+	    salt, sizeof(salt));
+	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+	    info, sizeof(info));
+	params[4] = OSSL_PARAM_construct_end();
+	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
+	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL ||
+	    EVP_KDF_derive(kctx, cek, CEK_LEN, params) <= 0)
+		goto done;
+	ok = 1;
+done:
+	OPENSSL_cleanse(z, sizeof(z));
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	EVP_PKEY_CTX_free(dctx);
+	return ok;
+}
+
+/* AES-256-GCM encrypt pt into ct (same length) and tag. */
+static int gcm_seal(uint8_t *ct, uint8_t tag[TAG_LEN], const uint8_t *key,
+    const uint8_t *iv, const uint8_t *aad, size_t aadlen, const uint8_t *pt,
+    size_t ptlen)
+{
+	EVP_CIPHER_CTX *c;
+	int n = 0, ok = 0;
+
+	if (aadlen > INT_MAX || ptlen > INT_MAX)
+		return 0;
+	if ((c = EVP_CIPHER_CTX_new()) == NULL)
+		return 0;
+	if (EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, IV_LEN, NULL) != 1 ||
+	    EVP_EncryptInit_ex(c, NULL, NULL, key, iv) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1 ||
+	    EVP_EncryptUpdate(c, ct, &n, pt, (int)ptlen) != 1 ||
+	    (size_t)n != ptlen ||
+	    EVP_EncryptFinal_ex(c, ct + n, &n) != 1 || n != 0 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) != 1)
+		goto done;
+	ok = 1;
+done:
+	EVP_CIPHER_CTX_free(c);
+	return ok;
+}
+
+/* AES-256-GCM decrypt; 1 ok, 0 tag mismatch, -1 OpenSSL failure. */
+static int gcm_open(uint8_t *pt, const uint8_t *key, const uint8_t *iv,
+    const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen,
+    const uint8_t tag[TAG_LEN])
+{
+	EVP_CIPHER_CTX *c;
+	int n = 0, rc = -1;
+
+	if (aadlen > INT_MAX || ctlen > INT_MAX)
+		return -1;
+	if ((c = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, IV_LEN, NULL) != 1 ||
+	    EVP_DecryptInit_ex(c, NULL, NULL, key, iv) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1 ||
+	    EVP_DecryptUpdate(c, pt, &n, ct, (int)ctlen) != 1 ||
+	    (size_t)n != ctlen ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
+	    (void *)tag) != 1)
+		goto done;
+	rc = EVP_DecryptFinal_ex(c, pt + n, &n) == 1 ? 1 : 0;
+done:
+	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+/* RSA-OAEP (SHA-256, MGF1-SHA-256, empty label) context for k. */
+static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *k, int decrypt)
+{
+	EVP_PKEY_CTX *ctx;
+
+	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL)
+		return NULL;
+	if ((decrypt ? EVP_PKEY_decrypt_init(ctx) :
+	    EVP_PKEY_encrypt_init(ctx)) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) <= 0) {
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/*
+ * Parse the unsigned body at the start of buf into v (offsets and the
+ * binding). The body must end at or before len; *body_len gets its length.
+ */
+static int parse_body(prov_view_t *v, const uint8_t *buf, size_t len,
+    size_t *body_len, char *err, size_t errlen)
+{
+	size_t kb, ct, id_len, off;
+
+	if (len < HDR_LEN) {
+		util_err_set(err, errlen, "container shorter than its header");
+		return PROV_ERR_FORMAT;
+	}
+	if (memcmp(buf, MAGIC, sizeof(MAGIC)) != 0) {
+		util_err_set(err, errlen, "not a provisioning container");
+		return PROV_ERR_FORMAT;
+	}
+	if (buf[4] != PROV_VERSION) {
+		util_err_set(err, errlen, "container version %u unsupported",
+		    buf[4]);
+		return PROV_ERR_VERSION;
+	}
+	if (len > PROV_CONTAINER_MAX) {
+		util_err_set(err, errlen, "container longer than %d bytes",
+		    PROV_CONTAINER_MAX);
+		return PROV_ERR_TOO_LARGE;
+	}
+	v->version = buf[4];
+	v->alg = buf[5];
+	kb = ((size_t)buf[6] << 8) | buf[7];
+	ct = ((size_t)buf[8] << 8) | buf[9];
+	id_len = buf[10];
+	if (alg_key_block_len(v->alg) == 0) {
+		util_err_set(err, errlen, "key algorithm 0x%02x unsupported",
+		    v->alg);
+		return PROV_ERR_KEY_TYPE;
+	}
+	if (kb != alg_key_block_len(v->alg) || ct == 0 || id_len == 0 ||
+	    id_len > PROV_DEVICE_ID_MAX) {
+		util_err_set(err, errlen, "container header lengths invalid");
+		return PROV_ERR_FORMAT;
+	}
+	/* Every term is < 2^16, so the sum cannot overflow size_t. */
+	off = HDR_LEN + id_len + 2 * PROV_NONCE_LEN + kb + IV_LEN + ct +
+	    TAG_LEN;
+	if (off > len) {
+		util_err_set(err, errlen, "container truncated: body needs "
+		    "%zu bytes, have %zu", off, len);
+		return PROV_ERR_FORMAT;
+	}
+	off = HDR_LEN;
+	if (!device_id_ok(buf + off, id_len)) {
+		util_err_set(err, errlen, "DeviceID not [A-Za-z0-9._-]");
+		return PROV_ERR_FORMAT;
+	}
+	memcpy(v->binding.device_id, buf + off, id_len);
+	v->binding.device_id[id_len] = '\0';
+	off += id_len;
+	memcpy(v->binding.ue_nonce, buf + off, PROV_NONCE_LEN);
+	off += PROV_NONCE_LEN;
+	memcpy(v->binding.net_nonce, buf + off, PROV_NONCE_LEN);
+	off += PROV_NONCE_LEN;
+	v->key_block = buf + off;
+	v->key_block_len = kb;
+	off += kb;
+	v->iv = buf + off;
+	off += IV_LEN;
+	v->ciphertext = buf + off;
+	v->ciphertext_len = ct;
+	off += ct;
+	v->tag = buf + off;
+	off += TAG_LEN;
+	*body_len = off;
+	return PROV_OK;
+}
+
+int prov_seal(uint8_t *out, size_t outcap, size_t *outlen,
+    const prov_subscription_t *sub, const prov_binding_t *bind,
+    EVP_PKEY *device_pub, char *err, size_t errlen)
+{
+	uint8_t pt[PROV_CONTAINER_MAX], cek[CEK_LEN], dev_pub[P256_PUB_LEN];
+	EVP_PKEY *eph = NULL;
+	EVP_PKEY_CTX *rctx = NULL;
+	size_t ptlen = 0, id_len, kb, total, off, wrapped;
+	uint8_t alg;
+	int rc = PROV_ERR_INTERNAL;
+
+	if (out == NULL || outlen == NULL || sub == NULL || bind == NULL ||
+	    device_pub == NULL) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	*outlen = 0;
+	id_len = strnlen(bind->device_id, sizeof(bind->device_id));
+	if (!device_id_ok((const uint8_t *)bind->device_id, id_len)) {
+		util_err_set(err, errlen, "DeviceID must be 1..%d of "
+		    "[A-Za-z0-9._-]", PROV_DEVICE_ID_MAX);
+		return PROV_ERR_ARG;
+	}
+	if ((alg = alg_for_key(device_pub)) == 0) {
+		util_err_set(err, errlen, "device key must be EC P-256, "
+		    "RSA-2048 or RSA-3072");
+		return PROV_ERR_KEY_TYPE;
+	}
+	kb = alg_key_block_len(alg);
+	rc = prov_subscription_encode(pt, sizeof(pt), &ptlen, sub, err,
+	    errlen);
+	if (rc != PROV_OK)
+		goto done;
+	rc = PROV_ERR_INTERNAL;
+	total = HDR_LEN + id_len + 2 * PROV_NONCE_LEN + kb + IV_LEN + ptlen +
+	    TAG_LEN;
+	if (total > PROV_CONTAINER_MAX || total > outcap) {
+		util_err_set(err, errlen, "sealed body needs %zu bytes", total);
+		rc = PROV_ERR_TOO_LARGE;
+		goto done;
+	}
+	memcpy(out, MAGIC, sizeof(MAGIC));
+	out[4] = PROV_VERSION;
+	out[5] = alg;
+	out[6] = (uint8_t)(kb >> 8);
+	out[7] = (uint8_t)kb;
+	out[8] = (uint8_t)(ptlen >> 8);
+	out[9] = (uint8_t)ptlen;
+	out[10] = (uint8_t)id_len;
+	off = HDR_LEN;
+	memcpy(out + off, bind->device_id, id_len);
+	off += id_len;
+	memcpy(out + off, bind->ue_nonce, PROV_NONCE_LEN);
+	off += PROV_NONCE_LEN;
+	memcpy(out + off, bind->net_nonce, PROV_NONCE_LEN);
+	off += PROV_NONCE_LEN;
+	if (alg == PROV_ALG_P256) {
+		if ((eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
+		    "prime256v1")) == NULL ||
+		    !p256_pub_encode(out + off, eph) ||
+		    !p256_pub_encode(dev_pub, device_pub) ||
+		    !p256_derive_cek(cek, eph, device_pub, out + off, dev_pub,
+		    bind->ue_nonce, bind->net_nonce)) {
+			util_err_openssl(err, errlen, "ECDH key agreement");
+			goto done;
+		}
+	} else {
+		wrapped = kb;
+		if (util_random(cek, sizeof(cek)) != 0 ||
+		    (rctx = oaep_ctx(device_pub, 0)) == NULL ||
+		    EVP_PKEY_encrypt(rctx, out + off, &wrapped, cek,
+		    sizeof(cek)) <= 0 || wrapped != kb) {
+			util_err_openssl(err, errlen, "RSA-OAEP key wrap");
+			goto done;
+		}
+	}
+	off += kb;
+	if (util_random(out + off, IV_LEN) != 0) {
+		util_err_openssl(err, errlen, "random IV");
+		goto done;
+	}
+	/* AAD = everything before the IV. */
+	if (!gcm_seal(out + off + IV_LEN, out + off + IV_LEN + ptlen, cek,
+	    out + off, out, off, pt, ptlen)) {
+		util_err_openssl(err, errlen, "AES-256-GCM");
+		goto done;
+	}
+	*outlen = total;
+	rc = PROV_OK;
+done:
+	if (rc != PROV_OK && out != NULL)
+		OPENSSL_cleanse(out, outcap);
+	OPENSSL_cleanse(pt, sizeof(pt));
+	OPENSSL_cleanse(cek, sizeof(cek));
+	EVP_PKEY_free(eph);
+	EVP_PKEY_CTX_free(rctx);
+	return rc;
+}
+
+int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
+    const uint8_t *body, size_t bodylen, EVP_PKEY *signer_key,
+    X509 *signer_cert, char *err, size_t errlen)
+{
+	prov_view_t v;
+	EVP_MD_CTX *md = NULL;
+	unsigned char *der = NULL;
+	size_t parsed = 0, off, siglen;
+	int derlen, rc;
+
+	if (out == NULL || outlen == NULL || body == NULL ||
+	    signer_key == NULL || signer_cert == NULL) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	*outlen = 0;
+	memset(&v, 0, sizeof(v));
+	if ((rc = parse_body(&v, body, bodylen, &parsed, err, errlen)) !=
+	    PROV_OK)
+		return rc;
+	if (parsed != bodylen) {
+		util_err_set(err, errlen, "body has %zu trailing bytes",
+		    bodylen - parsed);
+		return PROV_ERR_FORMAT;
+	}
+	if (!is_p256(signer_key)) {
+		util_err_set(err, errlen, "signer key must be EC P-256");
+		return PROV_ERR_KEY_TYPE;
+	}
+	if (X509_check_private_key(signer_cert, signer_key) != 1) {
+		util_err_openssl(err, errlen, "signer certificate does not "
+		    "match the signer key");
+		return PROV_ERR_KEY_TYPE;
+	}
+	rc = PROV_ERR_INTERNAL;
+	if ((derlen = i2d_X509(signer_cert, &der)) <= 0) {
+		util_err_openssl(err, errlen, "i2d_X509");
+		goto done;
+	}
+	if (bodylen + 2 + (size_t)derlen + PROV_SIG_MAX > PROV_CONTAINER_MAX ||
+	    bodylen + 2 + (size_t)derlen + PROV_SIG_MAX > outcap) {
+		util_err_set(err, errlen, "container would need up to %zu "
+		    "bytes", bodylen + 2 + (size_t)derlen + PROV_SIG_MAX);
+		rc = PROV_ERR_TOO_LARGE;
+		goto done;
+	}
+	memmove(out, body, bodylen);
+	off = bodylen;
+	out[off++] = (uint8_t)(derlen >> 8);
+	out[off++] = (uint8_t)derlen;
+	memcpy(out + off, der, (size_t)derlen);
+	off += (size_t)derlen;
+	siglen = PROV_SIG_MAX;
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, signer_key,
+	    NULL) != 1 ||
+	    EVP_DigestSign(md, out + off, &siglen, out, off) != 1 ||
+	    siglen < SIG_MIN || siglen > PROV_SIG_MAX) {
+		util_err_openssl(err, errlen, "ECDSA signature");
+		goto done;
+	}
+	*outlen = off + siglen;
+	rc = PROV_OK;
+done:
+	EVP_MD_CTX_free(md);
+	OPENSSL_free(der);
+	return rc;
+}
+
+int prov_parse(prov_view_t *out, const uint8_t *container, size_t len,
+    char *err, size_t errlen)
+{
+	size_t body = 0, cert_len, rest;
+	int rc;
+
+	if (out == NULL || (container == NULL && len > 0)) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = parse_body(out, container, len, &body, err, errlen)) !=
+	    PROV_OK)
+		goto fail;
+	rc = PROV_ERR_FORMAT;
+	if (len - body < 2) {
+		util_err_set(err, errlen, "container truncated before the "
+		    "signer certificate");
+		goto fail;
+	}
+	cert_len = ((size_t)container[body] << 8) | container[body + 1];
+	rest = len - body - 2;
+	if (cert_len == 0 || cert_len > rest || rest - cert_len < SIG_MIN) {
+		util_err_set(err, errlen, "container truncated in the signer "
+		    "certificate or signature");
+		goto fail;
+	}
+	if (rest - cert_len > PROV_SIG_MAX) {
+		util_err_set(err, errlen, "signature longer than %d bytes",
+		    PROV_SIG_MAX);
+		goto fail;
+	}
+	out->container = container;
+	out->container_len = len;
+	out->body_len = body;
+	out->signer_cert = container + body + 2;
+	out->signer_cert_len = cert_len;
+	out->signature = container + body + 2 + cert_len;
+	out->signature_len = rest - cert_len;
+	return PROV_OK;
+fail:
+	memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+/* Map a pki_cert_verify result to the container's error codes. */
+static int map_pki(int pki_rc)
+{
+	switch (pki_rc) {
+	case PKI_OK: return PROV_OK;
+	case PKI_ERR_CHAIN: return PROV_ERR_SIGNER_CHAIN;
+	case PKI_ERR_EXPIRED:
+	case PKI_ERR_NOT_YET_VALID: return PROV_ERR_SIGNER_EXPIRED;
+	case PKI_ERR_EKU: return PROV_ERR_SIGNER_EKU;
+	case PKI_ERR_ARG: return PROV_ERR_ARG;
+	default: return PROV_ERR_INTERNAL;
+	}
+}
+
+int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
+    size_t errlen)
+{
+	X509 *cert = NULL;
+	EVP_MD_CTX *md = NULL;
+	const unsigned char *p;
+	uint32_t ku;
+	int rc, v;
+
+	if (out == NULL || root == NULL) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	if ((rc = prov_parse(out, container, len, err, errlen)) != PROV_OK)
+		return rc;
+	rc = PROV_ERR_FORMAT;
+	p = out->signer_cert;
+	cert = d2i_X509(NULL, &p, (long)out->signer_cert_len);
+	if (cert == NULL || p != out->signer_cert + out->signer_cert_len) {
+		util_err_openssl(err, errlen, "signer certificate is not one "
+		    "DER certificate");
+		goto done;
+	}
+	rc = map_pki(pki_cert_verify(cert, root, intermediates, at,
+	    PROVCA_OID_EKU_SIGNER, err, errlen));
+	if (rc != PROV_OK)
+		goto done;
+	ku = X509_get_key_usage(cert);
+	if (ku != UINT32_MAX && (ku & KU_DIGITAL_SIGNATURE) == 0) {
+		util_err_set(err, errlen, "signer certificate keyUsage lacks "
+		    "digitalSignature");
+		rc = PROV_ERR_SIGNER_EKU;
+		goto done;
+	}
+	if (!is_p256(X509_get0_pubkey(cert))) {
+		util_err_set(err, errlen, "signer key is not EC P-256");
+		rc = PROV_ERR_KEY_TYPE;
+		goto done;
+	}
+	rc = PROV_ERR_INTERNAL;
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL,
+	    X509_get0_pubkey(cert), NULL) != 1) {
+		util_err_openssl(err, errlen, "EVP_DigestVerifyInit");
+		goto done;
+	}
+	v = EVP_DigestVerify(md, out->signature, out->signature_len,
+	    container, out->body_len + 2 + out->signer_cert_len);
+	if (v != 1) {
+		util_err_set(err, errlen, "container signature does not "
+		    "verify");
+		ERR_clear_error();
+		rc = PROV_ERR_SIGNATURE;
+		goto done;
+	}
+	if (pki_cert_fingerprint(out->signer_fingerprint, cert) != PKI_OK) {
+		util_err_set(err, errlen, "signer fingerprint");
+		goto done;
+	}
+	out->verified = 1;
+	rc = PROV_OK;
+done:
+	if (rc != PROV_OK)
+		memset(out, 0, sizeof(*out));
+	EVP_MD_CTX_free(md);
+	X509_free(cert);
+	return rc;
+}
+
+/* Recover the content key from the key block with the device private key.
+ * PROV_ERR_DECRYPT if the key block does not open with this key. */
+static int unwrap_cek(uint8_t cek[CEK_LEN], const prov_view_t *view,
+    EVP_PKEY *device_key, char *err, size_t errlen)
+{
+	EVP_PKEY *eph = NULL;
+	EVP_PKEY_CTX *rctx = NULL;
+	uint8_t dev_pub[P256_PUB_LEN], tmp[512];
+	size_t n = sizeof(tmp);
+	int rc = PROV_ERR_INTERNAL;
+
+	if (view->alg == PROV_ALG_P256) {
+		if ((eph = p256_pub_decode(view->key_block)) == NULL) {
+			util_err_openssl(err, errlen, "ephemeral key is not a "
+			    "P-256 point");
+			rc = PROV_ERR_FORMAT;
+			goto done;
+		}
+		if (!p256_pub_encode(dev_pub, device_key) ||
+		    !p256_derive_cek(cek, device_key, eph, view->key_block,
+		    dev_pub, view->binding.ue_nonce,
+		    view->binding.net_nonce)) {
+			util_err_openssl(err, errlen, "ECDH key agreement");
+			goto done;
+		}
+	} else {
+		if ((rctx = oaep_ctx(device_key, 1)) == NULL) {
+			util_err_openssl(err, errlen, "RSA-OAEP setup");
+			goto done;
+		}
+		if (EVP_PKEY_decrypt(rctx, tmp, &n, view->key_block,
+		    view->key_block_len) <= 0 || n != CEK_LEN) {
+			util_err_set(err, errlen, "content key does not "
+			    "unwrap with this device key");
+			ERR_clear_error();
+			rc = PROV_ERR_DECRYPT;
+			goto done;
+		}
+		memcpy(cek, tmp, CEK_LEN);
+	}
+	rc = PROV_OK;
+done:
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	EVP_PKEY_free(eph);
+	EVP_PKEY_CTX_free(rctx);
+	return rc;
+}
+
+int prov_open(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
+    EVP_PKEY *device_key, const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
+{
+	uint8_t pt[PROV_CONTAINER_MAX], cek[CEK_LEN];
+	size_t id_len, aad_len;
+	int rc, g;
+
+	if (sub_out == NULL || view == NULL || device_key == NULL ||
+	    expect_device_id == NULL || expect_ue_nonce == NULL) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	memset(sub_out, 0, sizeof(*sub_out));
+	if (!view->verified) {
+		util_err_set(err, errlen, "container was not verified");
+		return PROV_ERR_UNVERIFIED;
+	}
+	id_len = strnlen(expect_device_id, PROV_DEVICE_ID_MAX + 1);
+	if (id_len != strlen(view->binding.device_id) ||
+	    CRYPTO_memcmp(expect_device_id, view->binding.device_id,
+	    id_len) != 0) {
+		util_err_set(err, errlen, "container is for DeviceID %s",
+		    view->binding.device_id);
+		return PROV_ERR_DEVICE_MISMATCH;
+	}
+	if (CRYPTO_memcmp(expect_ue_nonce, view->binding.ue_nonce,
+	    PROV_NONCE_LEN) != 0) {
+		util_err_set(err, errlen, "container answers another UE "
+		    "nonce");
+		return PROV_ERR_NONCE_MISMATCH;
+	}
+	if (alg_for_key(device_key) != view->alg) {
+		util_err_set(err, errlen, "device key does not fit key "
+		    "algorithm 0x%02x", view->alg);
+		return PROV_ERR_KEY_TYPE;
+	}
+	if (view->ciphertext_len > sizeof(pt)) {
+		util_err_set(err, errlen, "ciphertext too large");
+		return PROV_ERR_TOO_LARGE;
+	}
+	if ((rc = unwrap_cek(cek, view, device_key, err, errlen)) != PROV_OK)
+		goto done;
+	/* AAD runs from the container's first byte to the IV. */
+	aad_len = (size_t)(view->iv - view->container);
+	g = gcm_open(pt, cek, view->iv, view->container, aad_len,
+	    view->ciphertext, view->ciphertext_len, view->tag);
+	if (g != 1) {
+		if (g == 0)
+			util_err_set(err, errlen, "AES-GCM tag mismatch: wrong "
+			    "device key or altered container");
+		else
+			util_err_openssl(err, errlen, "AES-256-GCM");
+		rc = g == 0 ? PROV_ERR_DECRYPT : PROV_ERR_INTERNAL;
+		goto done;
+	}
+	rc = prov_subscription_decode(sub_out, pt, view->ciphertext_len, err,
+	    errlen);
+	if (rc != PROV_OK)
+		goto done;
+	if (net_nonce_out != NULL)
+		memcpy(net_nonce_out, view->binding.net_nonce, PROV_NONCE_LEN);
+done:
+	if (rc != PROV_OK)
+		prov_subscription_wipe(sub_out);
+	OPENSSL_cleanse(pt, sizeof(pt));
+	OPENSSL_cleanse(cek, sizeof(cek));
+	return rc;
+}
+
+int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
+    const prov_subscription_t *sub, const prov_binding_t *bind,
+    EVP_PKEY *device_pub, EVP_PKEY *signer_key, X509 *signer_cert,
+    char *err, size_t errlen)
+{
+	size_t bodylen = 0;
+	int rc;
+
+	if (out == NULL || outlen == NULL) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	*outlen = 0;
+	rc = prov_seal(out, outcap, &bodylen, sub, bind, device_pub, err,
+	    errlen);
+	if (rc != PROV_OK)
+		return rc;
+	/* prov_sign moves the body in place (memmove) and appends. */
+	rc = prov_sign(out, outcap, outlen, out, bodylen, signer_key,
+	    signer_cert, err, errlen);
+	if (rc != PROV_OK)
+		OPENSSL_cleanse(out, outcap);
+	return rc;
+}
+
+int prov_verify_open(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
+    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    EVP_PKEY *device_key, const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
+{
+	prov_view_t view;
+	int rc;
+
+	if (sub_out == NULL) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	memset(sub_out, 0, sizeof(*sub_out));
+	rc = prov_verify(&view, container, len, root, intermediates, at, err,
+	    errlen);
+	if (rc != PROV_OK)
+		return rc;
+	return prov_open(sub_out, net_nonce_out, &view, device_key,
+	    expect_device_id, expect_ue_nonce, err, errlen);
+}

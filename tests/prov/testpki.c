@@ -1,0 +1,191 @@
+/* testpki.c — the in-memory test PKI (see testpki.h). */
+#include "testpki.h"
+
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "pki.h"
+
+/* Add one extension from its OpenSSL config text. */
+static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
+		return 0;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
+X509 *testpki_issue(EVP_PKEY *key, const char *cn, X509 *issuer,
+    EVP_PKEY *issuer_key, int is_ca, const char *eku, int ku, int64_t nb,
+    int64_t na, size_t pad)
+{
+	X509 *x = NULL;
+	X509_NAME *name = NULL;
+	BIGNUM *serial = NULL;
+	char kubuf[128], *padbuf = NULL;
+	int ok = 0;
+
+	if ((x = X509_new()) == NULL || !X509_set_version(x, 2) ||
+	    (serial = BN_new()) == NULL || !BN_rand(serial, 127, 0, 0) ||
+	    !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)))
+		goto done;
+	if (ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) == NULL ||
+	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) == NULL)
+		goto done;
+	if ((name = X509_NAME_new()) == NULL ||
+	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+	    (const unsigned char *)"ProvCA test", -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_subject_name(x, name) ||
+	    !X509_set_issuer_name(x, issuer != NULL ?
+	    X509_get_subject_name(issuer) : name) ||
+	    !X509_set_pubkey(x, key))
+		goto done;
+	if (issuer == NULL)
+		issuer = x;
+	if (!add_ext(x, issuer, NID_basic_constraints,
+	    is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") ||
+	    !add_ext(x, issuer, NID_subject_key_identifier, "hash") ||
+	    !add_ext(x, issuer, NID_authority_key_identifier, "keyid:always"))
+		goto done;
+	kubuf[0] = '\0';
+	if (ku == 0) {
+		strcpy(kubuf, is_ca ? "critical,keyCertSign,cRLSign" :
+		    "critical,digitalSignature");
+	} else {
+		strcpy(kubuf, "critical");
+		if (ku & KU_DIGITAL_SIGNATURE)
+			strcat(kubuf, ",digitalSignature");
+		if (ku & KU_KEY_AGREEMENT)
+			strcat(kubuf, ",keyAgreement");
+		if (ku & KU_KEY_ENCIPHERMENT)
+			strcat(kubuf, ",keyEncipherment");
+		if (ku & KU_KEY_CERT_SIGN)
+			strcat(kubuf, ",keyCertSign");
+	}
+	if (!add_ext(x, issuer, NID_key_usage, kubuf))
+		goto done;
+	if (eku != NULL && !add_ext(x, issuer, NID_ext_key_usage, eku))
+		goto done;
+	if (pad > 0) {
+		if ((padbuf = OPENSSL_malloc(pad + 1)) == NULL)
+			goto done;
+		memset(padbuf, 'p', pad);
+		padbuf[pad] = '\0';
+		if (!add_ext(x, issuer, NID_netscape_comment, padbuf))
+			goto done;
+	}
+	if (X509_sign(x, issuer_key != NULL ? issuer_key : key,
+	    EVP_sha256()) <= 0)
+		goto done;
+	ok = 1;
+done:
+	OPENSSL_free(padbuf);
+	BN_free(serial);
+	X509_NAME_free(name);
+	if (!ok) {
+		X509_free(x);
+		x = NULL;
+	}
+	return x;
+}
+
+#define Y2023 ((int64_t)1672531200)
+#define Y2040 ((int64_t)2208988800)
+
+int testpki_init(testpki_t *p, int with_rsa)
+{
+	const int64_t nb = Y2023, na = Y2040;
+
+	memset(p, 0, sizeof(*p));
+	if ((p->root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
+	    (p->inter_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
+	    (p->signer_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
+	    (p->other_root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
+	    (p->signer384_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384")) == NULL ||
+	    (p->dev_p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
+	    (p->dev_p256_other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL)
+		goto fail;
+	if ((p->root = testpki_issue(p->root_key, "Test Root", NULL, NULL, 1,
+	    NULL, 0, nb, na, 0)) == NULL ||
+	    (p->inter = testpki_issue(p->inter_key, "Test Infrastructure CA",
+	    p->root, p->root_key, 1, NULL, 0, nb, na, 0)) == NULL ||
+	    (p->signer = testpki_issue(p->signer_key, "signer", p->inter,
+	    p->inter_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb, na, 0)) == NULL ||
+	    (p->signer_noeku = testpki_issue(p->signer_key, "signer-noeku",
+	    p->inter, p->inter_key, 0, PROVCA_OID_EKU_DEVICE, 0, nb, na,
+	    0)) == NULL ||
+	    (p->signer_noku = testpki_issue(p->signer_key, "signer-noku",
+	    p->inter, p->inter_key, 0, PROVCA_OID_EKU_SIGNER,
+	    KU_KEY_AGREEMENT, nb, na, 0)) == NULL ||
+	    (p->signer_expired = testpki_issue(p->signer_key, "signer-old",
+	    p->inter, p->inter_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb,
+	    TESTPKI_NOW - 86400, 0)) == NULL ||
+	    (p->other_root = testpki_issue(p->other_root_key, "Other Root",
+	    NULL, NULL, 1, NULL, 0, nb, na, 0)) == NULL ||
+	    (p->signer_other = testpki_issue(p->signer_key, "signer-other",
+	    p->other_root, p->other_root_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb,
+	    na, 0)) == NULL ||
+	    (p->signer384 = testpki_issue(p->signer384_key, "signer-384",
+	    p->inter, p->inter_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb, na,
+	    0)) == NULL)
+		goto fail;
+	if ((p->inters = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(p->inters, p->inter) || !X509_up_ref(p->inter))
+		goto fail;
+	if (with_rsa &&
+	    ((p->dev_rsa2048 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+	    (size_t)2048)) == NULL ||
+	    (p->dev_rsa2048_other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+	    (size_t)2048)) == NULL ||
+	    (p->dev_rsa3072 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+	    (size_t)3072)) == NULL ||
+	    (p->dev_rsa1024 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+	    (size_t)1024)) == NULL))
+		goto fail;
+	return 0;
+fail:
+	ERR_clear_error();
+	testpki_free(p);
+	return -1;
+}
+
+void testpki_free(testpki_t *p)
+{
+	if (p == NULL)
+		return;
+	EVP_PKEY_free(p->root_key);
+	X509_free(p->root);
+	EVP_PKEY_free(p->inter_key);
+	X509_free(p->inter);
+	sk_X509_pop_free(p->inters, X509_free);
+	EVP_PKEY_free(p->signer_key);
+	X509_free(p->signer);
+	X509_free(p->signer_noeku);
+	X509_free(p->signer_noku);
+	X509_free(p->signer_expired);
+	EVP_PKEY_free(p->other_root_key);
+	X509_free(p->other_root);
+	X509_free(p->signer_other);
+	EVP_PKEY_free(p->signer384_key);
+	X509_free(p->signer384);
+	EVP_PKEY_free(p->dev_p256);
+	EVP_PKEY_free(p->dev_p256_other);
+	EVP_PKEY_free(p->dev_rsa2048);
+	EVP_PKEY_free(p->dev_rsa2048_other);
+	EVP_PKEY_free(p->dev_rsa3072);
+	EVP_PKEY_free(p->dev_rsa1024);
+	memset(p, 0, sizeof(*p));
+}
