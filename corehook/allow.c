@@ -1,0 +1,213 @@
+/* allow.c — the CA allow-list: which certificate URLs corehook may fetch.
+ * URLs are parsed with libcurl's URL API (the same parser that will make the
+ * request), then compared field by field; anything unusual is refused. */
+#include "ch_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "util.h"
+
+int ch_device_id_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > 64)
+		return 0;
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (!(isalnum(c) || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Refuse what a URL must never contain before any parser sees it: controls,
+ * spaces, backslashes, non-ASCII, percent-encoding. */
+static int raw_ok(const char *url)
+{
+	size_t n = strlen(url);
+
+	if (n == 0 || n > CH_URL_MAX)
+		return 0;
+	for (; *url != '\0'; url++) {
+		unsigned char c = (unsigned char)*url;
+
+		if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '%')
+			return 0;
+	}
+	return 1;
+}
+
+/* The parts of an https URL. */
+struct url_parts {
+	char host[256];
+	unsigned port;
+	char path[CH_URL_MAX + 1];
+};
+
+/* Split url with curl_url, refusing userinfo, query, fragment and anything
+ * but https; dot segments are kept as they are (CURLU_PATH_AS_IS) so they
+ * can be refused below. */
+static int url_split(struct url_parts *p, const char *url, char *err,
+    size_t errlen)
+{
+	CURLU *u = NULL;
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	char *user = NULL, *pass = NULL, *query = NULL, *frag = NULL;
+	char *opts = NULL, *zone = NULL;
+	const char *seg;
+	int rc = CH_URL_MALFORMED;
+	size_t i;
+	long portnum;
+	char *end;
+
+	memset(p, 0, sizeof(*p));
+	if (!raw_ok(url)) {
+		util_err_set(err, errlen, "URL has illegal characters or length");
+		goto out;
+	}
+	if ((u = curl_url()) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto out;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_PATH_AS_IS) != CURLUE_OK) {
+		util_err_set(err, errlen, "not a URL");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    strcmp(scheme, "https") != 0) {
+		util_err_set(err, errlen, "scheme is not https");
+		goto out;
+	}
+	/* Each of these must be absent. */
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_OPTIONS, &opts, 0) == CURLUE_OK) {
+		util_err_set(err, errlen, "URL carries user information");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK) {
+		util_err_set(err, errlen, "URL carries a query, fragment or zone");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    strlen(host) == 0 || strlen(host) >= sizeof(p->host)) {
+		util_err_set(err, errlen, "URL has no usable host");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)
+	    != CURLUE_OK) {
+		util_err_set(err, errlen, "URL has no usable port");
+		goto out;
+	}
+	portnum = strtol(port, &end, 10);
+	if (*end != '\0' || portnum < 1 || portnum > 65535) {
+		util_err_set(err, errlen, "URL has no usable port");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK ||
+	    path[0] != '/' || strlen(path) > CH_URL_MAX) {
+		util_err_set(err, errlen, "URL has no usable path");
+		goto out;
+	}
+	/* No dot segments, no empty segments. */
+	for (seg = path + 1; ; ) {
+		const char *slash = strchr(seg, '/');
+		size_t len = slash != NULL ? (size_t)(slash - seg) : strlen(seg);
+
+		if ((len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.') ||
+		    (len == 0 && slash != NULL)) {
+			util_err_set(err, errlen, "URL path has dot or empty segments");
+			goto out;
+		}
+		if (slash == NULL)
+			break;
+		seg = slash + 1;
+	}
+	for (i = 0; host[i] != '\0'; i++)
+		p->host[i] = (char)tolower((unsigned char)host[i]);
+	p->host[i] = '\0';
+	p->port = (unsigned)portnum;
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	rc = CH_URL_OK;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_free(user);
+	curl_free(pass);
+	curl_free(query);
+	curl_free(frag);
+	curl_free(opts);
+	curl_free(zone);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+int ch_allow_parse_base(ch_allow_t *e, const char *base, char *err,
+    size_t errlen)
+{
+	struct url_parts p;
+	size_t n;
+
+	if (url_split(&p, base, err, errlen) != CH_URL_OK)
+		return CH_URL_MALFORMED;
+	n = strlen(p.path);
+	if (n == 0 || p.path[n - 1] != '/') {
+		util_err_set(err, errlen, "allow-list base URL %s must end with '/'",
+		    base);
+		return CH_URL_MALFORMED;
+	}
+	snprintf(e->base_url, sizeof(e->base_url), "%s", base);
+	snprintf(e->host, sizeof(e->host), "%s", p.host);
+	e->port = p.port;
+	snprintf(e->path_prefix, sizeof(e->path_prefix), "%s", p.path);
+	return CH_URL_OK;
+}
+
+int ch_allow_check(const ch_allow_t *list, size_t n, const char *url,
+    const ch_allow_t **entry, char *device_id, char *err, size_t errlen)
+{
+	struct url_parts p;
+	size_t i;
+
+	*entry = NULL;
+	device_id[0] = '\0';
+	if (url_split(&p, url, err, errlen) != CH_URL_OK)
+		return CH_URL_MALFORMED;
+	for (i = 0; i < n; i++) {
+		const ch_allow_t *e = &list[i];
+		size_t plen = strlen(e->path_prefix);
+		const char *rest;
+
+		if (strcmp(e->host, p.host) != 0 || e->port != p.port ||
+		    strncmp(p.path, e->path_prefix, plen) != 0)
+			continue;
+		rest = p.path + plen;
+		/* The seed's literal form /DeviceID=<id> names the same device. */
+		if (strncmp(rest, "DeviceID=", 9) == 0)
+			rest += 9;
+		if (!ch_device_id_valid(rest)) {
+			util_err_set(err, errlen, "URL does not end in a DeviceID");
+			return CH_URL_NOT_ALLOWED;
+		}
+		snprintf(device_id, 65, "%s", rest);
+		*entry = e;
+		return CH_URL_OK;
+	}
+	util_err_set(err, errlen, "URL %s:%u%s is on no allow-list entry",
+	    p.host, p.port, p.path);
+	return CH_URL_NOT_ALLOWED;
+}

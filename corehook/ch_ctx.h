@@ -1,0 +1,49 @@
+/* ch_ctx.h — the corehook context shared by corehook.c (provisioning, AKA,
+ * store pool) and session.c (the per-session NAS state machine). */
+#ifndef PROVCA_CH_CTX_H
+#define PROVCA_CH_CTX_H
+
+#include "ch_int.h"
+#include "subs.h"
+
+#define CH_BUCKETS 4096
+
+struct ch_session;
+
+struct corehook {
+	const corehook_config *cfg;
+	corehook_log_fn log;
+	void *logarg;
+	EVP_PKEY *signer_key;
+	X509 *signer_cert;
+	X509 *anchor[CH_ALLOW_MAX];     /* per allow-list entry */
+	char snn[64];                   /* serving network name */
+	ch_metrics_t metrics;
+
+	/* Pool of subscriber store connections, one per concurrent user. */
+	pthread_mutex_t dbmu;
+	pthread_cond_t dbcv;
+	subs_db **dbfree;
+	size_t ndbfree, ndb, ndbmax;
+
+	/* Sessions: hash table under smu; scv signals a session going idle. */
+	pthread_mutex_t smu;
+	pthread_cond_t scv;
+	struct ch_session *bucket[CH_BUCKETS];
+	size_t nsessions;
+	unsigned long inserts;
+};
+
+/* Log one line through the context's callback. */
+void ch_log(corehook *ch, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Borrow a subscriber store connection (opening one if the pool may grow,
+ * else waiting for one); give it back with ch_db_put. */
+int ch_db_get(corehook *ch, subs_db **out, char *err, size_t errlen);
+void ch_db_put(corehook *ch, subs_db *db);
+
+/* Free every session (at close). */
+void ch_sessions_free(corehook *ch);
+
+#endif

@@ -1,0 +1,154 @@
+/* ch_int.h — corehook's internals shared between its files (and its unit
+ * tests): the configuration, the allow-list, the CA fetcher, the security
+ * context verifier, the metrics. Not part of the public API. */
+#ifndef PROVCA_CH_INT_H
+#define PROVCA_CH_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "corehook.h"
+
+#define CH_ALLOW_MAX 16
+#define CH_NSSAI_MAX 8
+#define CH_PATH_MAX 512
+#define CH_URL_MAX 512
+
+/* One CA the operator has an agreement with. */
+typedef struct {
+	char base_url[CH_URL_MAX + 1];  /* as configured */
+	char host[256];                 /* lowercase */
+	unsigned port;
+	char path_prefix[CH_URL_MAX + 1]; /* ends with '/' */
+	char client_cert[CH_PATH_MAX];  /* mTLS client certificate (PEM) */
+	char client_key[CH_PATH_MAX];   /* its key (PEM) */
+	char ca_root[CH_PATH_MAX];      /* CAINFO for the TLS link */
+	char trust_anchor[CH_PATH_MAX]; /* anchor for device certificates */
+} ch_allow_t;
+
+struct corehook_config {
+	char path[CH_PATH_MAX];
+	char db_path[CH_PATH_MAX];
+	char mcc[4], mnc[4];
+	uint64_t msin_first, msin_last;
+	int have_op;                    /* 1: OP (OPc derived per Ki); 0: OPc */
+	uint8_t op_or_opc[16];
+	uint8_t amf[2];
+	uint64_t sqn_initial;
+	unsigned sqn_ind_bits;
+	size_t nssai_count;
+	struct { uint8_t sst; int has_sd; uint32_t sd; } nssai[CH_NSSAI_MAX];
+	char dnn[101];
+	size_t allow_count;
+	ch_allow_t allow[CH_ALLOW_MAX];
+	char signer_cert[CH_PATH_MAX];
+	char signer_key[CH_PATH_MAX];
+	char nas_listen[128];
+	char http_listen[128];
+	long connect_timeout_ms;
+	long total_timeout_ms;
+	size_t max_response_bytes;
+	unsigned t3346_seconds;
+	unsigned workers;
+	unsigned session_ttl_seconds;
+	unsigned max_sessions;
+};
+
+/* ---- allow-list (allow.c) ---- */
+
+enum {
+	CH_URL_OK = 0,
+	CH_URL_MALFORMED = -1,   /* not a URL, or illegal characters */
+	CH_URL_NOT_ALLOWED = -2  /* a URL, but on no allow-list entry */
+};
+
+/* Parse base (an allow-list base URL: https, host, optional port, path
+ * prefix ending in '/') into e's host, port and path_prefix. */
+int ch_allow_parse_base(ch_allow_t *e, const char *base, char *err,
+    size_t errlen);
+
+/* Check url against the allow-list: https only, no userinfo/query/fragment,
+ * no percent-encoding or dot segments, exact host and port, path =
+ * prefix + DeviceID (or prefix + "DeviceID=" + id). On CH_URL_OK *entry is
+ * the matching entry and device_id (65 bytes) the DeviceID. */
+int ch_allow_check(const ch_allow_t *list, size_t n, const char *url,
+    const ch_allow_t **entry, char *device_id, char *err, size_t errlen);
+
+/* 1 if s is a DeviceID ([A-Za-z0-9._-]{1,64}, not "." or ".."). */
+int ch_device_id_valid(const char *s);
+
+/* ---- CA fetcher (fetch.c) ---- */
+
+typedef struct {
+	long http_status;     /* 0 when no HTTP answer arrived */
+	int transport_error;  /* 1: connect/TLS/timeout/size failure */
+	int timed_out;
+	double seconds;       /* wall time of the fetch */
+	char *body;           /* NUL-terminated, free() */
+	size_t body_len;
+} ch_fetch_result_t;
+
+/* GET url (already allow-listed) over mTLS with e's files, Accept:
+ * application/json. Fills out; returns 0, or -1 with err on a transport
+ * failure (out->transport_error set). */
+int ch_fetch(ch_fetch_result_t *out, const ch_allow_t *e, const char *url,
+    long connect_ms, long total_ms, size_t max_bytes, char *err,
+    size_t errlen);
+
+void ch_fetch_result_free(ch_fetch_result_t *r);
+
+/* ---- security context (verify.c) ---- */
+
+enum {
+	CH_CTX_OK = 0,
+	CH_CTX_BAD_JSON = -1,     /* not a usable security context */
+	CH_CTX_REVOKED = -2,
+	CH_CTX_SUSPENDED = -3,
+	CH_CTX_INVALID_CERT = -4, /* chain, time, EKU, keyUsage, DeviceID, key */
+	CH_CTX_INTERNAL = -5
+};
+
+/* Parse the CA's JSON security context and verify the device certificate:
+ * chain to anchor at time now, device EKU, keyUsage for its key type
+ * (P-256: digitalSignature + keyAgreement; RSA 2048/3072: digitalSignature +
+ * keyEncipherment), CN == device_id, status active. On CH_CTX_OK *pubkey
+ * owns the device public key. */
+int ch_context_verify(EVP_PKEY **pubkey, const char *json, size_t len,
+    const char *device_id, X509 *anchor, int64_t now, char *err,
+    size_t errlen);
+
+/* ---- metrics (metrics.c) ---- */
+
+enum {
+	CH_PROV_PROVISIONED, CH_PROV_NOT_ALLOWED, CH_PROV_UNKNOWN,
+	CH_PROV_REVOKED, CH_PROV_SUSPENDED, CH_PROV_INVALID_CERT,
+	CH_PROV_CA_UNAVAILABLE, CH_PROV_MALFORMED, CH_PROV_INTERNAL,
+	CH_PROV_NOUTCOMES
+};
+enum {
+	CH_AKA_SUCCESS, CH_AKA_RES_MISMATCH, CH_AKA_RESYNC, CH_AKA_RESYNC_FAILED,
+	CH_AKA_UNKNOWN_SUBSCRIBER, CH_AKA_UE_REJECTED, CH_AKA_NOUTCOMES
+};
+#define CH_LAT_BUCKETS 12
+
+typedef struct {
+	atomic_uint_fast64_t prov[CH_PROV_NOUTCOMES];
+	atomic_uint_fast64_t aka[CH_AKA_NOUTCOMES];
+	atomic_uint_fast64_t lat_bucket[CH_LAT_BUCKETS]; /* non-cumulative */
+	atomic_uint_fast64_t lat_count;
+	atomic_uint_fast64_t lat_sum_us;
+	atomic_uint_fast64_t nas_in, nas_dup, nas_malformed;
+} ch_metrics_t;
+
+extern const char *const ch_prov_outcome_names[CH_PROV_NOUTCOMES];
+extern const char *const ch_aka_outcome_names[CH_AKA_NOUTCOMES];
+
+void ch_metrics_fetch_observe(ch_metrics_t *m, double seconds);
+int ch_metrics_format(const ch_metrics_t *m, char *buf, size_t cap);
+
+#endif

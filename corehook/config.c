@@ -1,0 +1,532 @@
+/* config.c — corehook's JSON configuration: load with defaults and bounds,
+ * and write a complete default file (`corehook init`). Every setting is
+ * documented in docs/corehook.md. */
+#include "ch_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+
+#include "util.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+/* Read a whole small file into a NUL-terminated buffer. */
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+	FILE *fp;
+	char *buf = NULL;
+	long n;
+
+	if ((fp = fopen(path, "rb")) == NULL) {
+		util_err_set(err, errlen, "open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 ||
+	    n > CONFIG_FILE_MAX || fseek(fp, 0, SEEK_SET) != 0) {
+		util_err_set(err, errlen, "%s: unreadable or larger than %d bytes",
+		    path, CONFIG_FILE_MAX);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)n + 1)) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+		util_err_set(err, errlen, "read %s failed", path);
+		goto fail;
+	}
+	buf[n] = '\0';
+	*len = (size_t)n;
+	fclose(fp);
+	return buf;
+fail:
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, (size_t)n);
+	free(buf);
+	fclose(fp);
+	return NULL;
+}
+
+/* dst = name resolved against dir when relative. */
+static int resolve(char *dst, size_t cap, const char *dir, const char *name,
+    const char *what, char *err, size_t errlen)
+{
+	int n;
+
+	if (name == NULL || name[0] == '\0') {
+		util_err_set(err, errlen, "%s: a file name is required", what);
+		return -1;
+	}
+	n = name[0] == '/' ? snprintf(dst, cap, "%s", name) :
+	    snprintf(dst, cap, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= cap) {
+		util_err_set(err, errlen, "%s: path too long", what);
+		return -1;
+	}
+	return 0;
+}
+
+static const cJSON *obj_get(const cJSON *o, const char *name)
+{
+	return o == NULL ? NULL : cJSON_GetObjectItemCaseSensitive(o, name);
+}
+
+/* A string member (or def when absent); -1 if present but not a string. */
+static int get_str(const char **out, const cJSON *o, const char *name,
+    const char *def, char *err, size_t errlen)
+{
+	const cJSON *it = obj_get(o, name);
+
+	if (it == NULL || cJSON_IsNull(it)) {
+		*out = def;
+		return 0;
+	}
+	if (!cJSON_IsString(it)) {
+		util_err_set(err, errlen, "config: \"%s\" must be a string", name);
+		return -1;
+	}
+	*out = it->valuestring;
+	return 0;
+}
+
+/* An integer member in [lo, hi] (or def when absent). */
+static int get_uint(uint64_t *out, const cJSON *o, const char *name,
+    uint64_t def, uint64_t lo, uint64_t hi, char *err, size_t errlen)
+{
+	const cJSON *it = obj_get(o, name);
+	double v;
+
+	if (it == NULL || cJSON_IsNull(it)) {
+		*out = def;
+		return 0;
+	}
+	if (cJSON_IsString(it)) {
+		/* Digit strings keep leading zeros readable (MSINs). */
+		const char *s = it->valuestring;
+		char *end;
+		unsigned long long u;
+
+		if (s[0] < '0' || s[0] > '9')
+			goto bad;
+		errno = 0;
+		u = strtoull(s, &end, 10);
+		if (*end != '\0' || errno != 0 || u < lo || u > hi)
+			goto bad;
+		*out = u;
+		return 0;
+	}
+	if (!cJSON_IsNumber(it))
+		goto bad;
+	v = it->valuedouble;
+	if (v < (double)lo || v > (double)hi || v != (double)(uint64_t)v)
+		goto bad;
+	*out = (uint64_t)v;
+	return 0;
+bad:
+	util_err_set(err, errlen, "config: \"%s\" must be an integer in"
+	    " %" PRIu64 "..%" PRIu64, name, lo, hi);
+	return -1;
+}
+
+static int digits(const char *s, size_t lo, size_t hi)
+{
+	size_t n = strlen(s), i;
+
+	if (n < lo || n > hi)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int load_profile(corehook_config *c, const cJSON *prof, char *err,
+    size_t errlen)
+{
+	const cJSON *sl = obj_get(prof, "snssai"), *it;
+	const char *dnn;
+
+	if (get_str(&dnn, prof, "dnn", "internet", err, errlen) != 0)
+		return -1;
+	if (strlen(dnn) == 0 || strlen(dnn) >= sizeof(c->dnn)) {
+		util_err_set(err, errlen, "config: profile.dnn must be 1..100 bytes");
+		return -1;
+	}
+	snprintf(c->dnn, sizeof(c->dnn), "%s", dnn);
+	if (sl == NULL) {
+		c->nssai_count = 1;
+		c->nssai[0].sst = 1;
+		return 0;
+	}
+	if (!cJSON_IsArray(sl) || cJSON_GetArraySize(sl) < 1 ||
+	    cJSON_GetArraySize(sl) > CH_NSSAI_MAX) {
+		util_err_set(err, errlen, "config: profile.snssai must list 1..%d"
+		    " slices", CH_NSSAI_MAX);
+		return -1;
+	}
+	cJSON_ArrayForEach(it, sl) {
+		uint64_t sst;
+		const char *sd;
+		size_t i = c->nssai_count;
+
+		if (!cJSON_IsObject(it) ||
+		    get_uint(&sst, it, "sst", 1, 0, 255, err, errlen) != 0 ||
+		    get_str(&sd, it, "sd", NULL, err, errlen) != 0)
+			return -1;
+		c->nssai[i].sst = (uint8_t)sst;
+		if (sd != NULL) {
+			uint8_t b[3];
+
+			if (util_hex_decode(b, 3, sd) != 0) {
+				util_err_set(err, errlen, "config: snssai sd must be"
+				    " 6 hex digits");
+				return -1;
+			}
+			c->nssai[i].has_sd = 1;
+			c->nssai[i].sd = ((uint32_t)b[0] << 16) |
+			    ((uint32_t)b[1] << 8) | b[2];
+		}
+		c->nssai_count++;
+	}
+	return 0;
+}
+
+static int load_allow(corehook_config *c, const cJSON *list, const char *dir,
+    char *err, size_t errlen)
+{
+	const cJSON *it;
+
+	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > CH_ALLOW_MAX) {
+		util_err_set(err, errlen, "config: \"allow_list\" must be a list of"
+		    " at most %d CAs", CH_ALLOW_MAX);
+		return -1;
+	}
+	cJSON_ArrayForEach(it, list) {
+		ch_allow_t *e = &c->allow[c->allow_count];
+		const char *base, *cert, *key, *root, *anchor;
+
+		if (!cJSON_IsObject(it) ||
+		    get_str(&base, it, "base_url", NULL, err, errlen) != 0 ||
+		    get_str(&cert, it, "client_cert", NULL, err, errlen) != 0 ||
+		    get_str(&key, it, "client_key", NULL, err, errlen) != 0 ||
+		    get_str(&root, it, "ca_root", NULL, err, errlen) != 0 ||
+		    get_str(&anchor, it, "trust_anchor", root, err, errlen) != 0)
+			return -1;
+		if (base == NULL) {
+			util_err_set(err, errlen, "config: allow_list entry without"
+			    " base_url");
+			return -1;
+		}
+		if (ch_allow_parse_base(e, base, err, errlen) != CH_URL_OK)
+			return -1;
+		if (resolve(e->client_cert, sizeof(e->client_cert), dir, cert,
+		    "allow_list client_cert", err, errlen) != 0 ||
+		    resolve(e->client_key, sizeof(e->client_key), dir, key,
+		    "allow_list client_key", err, errlen) != 0 ||
+		    resolve(e->ca_root, sizeof(e->ca_root), dir, root,
+		    "allow_list ca_root", err, errlen) != 0 ||
+		    resolve(e->trust_anchor, sizeof(e->trust_anchor), dir, anchor,
+		    "allow_list trust_anchor", err, errlen) != 0)
+			return -1;
+		c->allow_count++;
+	}
+	return 0;
+}
+
+static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
+    char *err, size_t errlen)
+{
+	const cJSON *plmn = obj_get(doc, "plmn"), *range = obj_get(doc,
+	    "msin_range"), *listen = obj_get(doc, "listen"),
+	    *fetch = obj_get(doc, "ca_fetch"), *signer = obj_get(doc, "signer");
+	const char *s, *op, *opc;
+	uint64_t v, msin_max = 1;
+	size_t i;
+
+	if (get_str(&s, doc, "database", "corehook.db", err, errlen) != 0 ||
+	    resolve(c->db_path, sizeof(c->db_path), dir, s, "database", err,
+	    errlen) != 0)
+		return -1;
+	if (get_str(&s, plmn, "mcc", "001", err, errlen) != 0)
+		return -1;
+	if (!digits(s, 3, 3)) {
+		util_err_set(err, errlen, "config: plmn.mcc must be 3 digits");
+		return -1;
+	}
+	snprintf(c->mcc, sizeof(c->mcc), "%s", s);
+	if (get_str(&s, plmn, "mnc", "01", err, errlen) != 0)
+		return -1;
+	if (!digits(s, 2, 3)) {
+		util_err_set(err, errlen, "config: plmn.mnc must be 2 or 3 digits");
+		return -1;
+	}
+	snprintf(c->mnc, sizeof(c->mnc), "%s", s);
+	for (i = 0; i < 12 - strlen(c->mnc); i++)
+		msin_max *= 10;
+	if (get_uint(&c->msin_first, range, "first", 1, 0, msin_max - 1, err,
+	    errlen) != 0 ||
+	    get_uint(&c->msin_last, range, "last", msin_max - 1, 0,
+	    msin_max - 1, err, errlen) != 0)
+		return -1;
+	if (c->msin_first > c->msin_last) {
+		util_err_set(err, errlen, "config: msin_range.first > last");
+		return -1;
+	}
+	if (get_str(&op, doc, "op", NULL, err, errlen) != 0 ||
+	    get_str(&opc, doc, "opc", NULL, err, errlen) != 0)
+		return -1;
+	if ((op == NULL) == (opc == NULL)) {
+		util_err_set(err, errlen, "config: exactly one of \"op\" and"
+		    " \"opc\" is required");
+		return -1;
+	}
+	c->have_op = op != NULL;
+	if (util_hex_decode(c->op_or_opc, 16, op != NULL ? op : opc) != 0) {
+		util_err_set(err, errlen, "config: %s must be 32 hex digits",
+		    op != NULL ? "op" : "opc");
+		return -1;
+	}
+	if (get_str(&s, doc, "amf", "8000", err, errlen) != 0)
+		return -1;
+	if (util_hex_decode(c->amf, 2, s) != 0) {
+		util_err_set(err, errlen, "config: amf must be 4 hex digits");
+		return -1;
+	}
+	if (get_uint(&c->sqn_initial, doc, "sqn_initial", 0, 0,
+	    0xffffffffffULL, err, errlen) != 0 ||
+	    get_uint(&v, doc, "sqn_ind_bits", 5, 0, 16, err, errlen) != 0)
+		return -1;
+	c->sqn_ind_bits = (unsigned)v;
+	if (load_profile(c, obj_get(doc, "profile"), err, errlen) != 0)
+		return -1;
+	if (obj_get(doc, "allow_list") != NULL &&
+	    load_allow(c, obj_get(doc, "allow_list"), dir, err, errlen) != 0)
+		return -1;
+	if (get_str(&s, signer, "cert", NULL, err, errlen) != 0 ||
+	    resolve(c->signer_cert, sizeof(c->signer_cert), dir, s,
+	    "signer.cert", err, errlen) != 0 ||
+	    get_str(&s, signer, "key", NULL, err, errlen) != 0 ||
+	    resolve(c->signer_key, sizeof(c->signer_key), dir, s, "signer.key",
+	    err, errlen) != 0)
+		return -1;
+	if (get_str(&s, listen, "nas_udp", "127.0.0.1:4997", err, errlen) != 0)
+		return -1;
+	snprintf(c->nas_listen, sizeof(c->nas_listen), "%s", s);
+	if (get_str(&s, listen, "http", "127.0.0.1:8997", err, errlen) != 0)
+		return -1;
+	snprintf(c->http_listen, sizeof(c->http_listen), "%s", s);
+	if (get_uint(&v, fetch, "connect_timeout_ms", 3000, 1, 600000, err,
+	    errlen) != 0)
+		return -1;
+	c->connect_timeout_ms = (long)v;
+	if (get_uint(&v, fetch, "total_timeout_ms", 10000, 1, 600000, err,
+	    errlen) != 0)
+		return -1;
+	c->total_timeout_ms = (long)v;
+	if (get_uint(&v, fetch, "max_response_bytes", 262144, 1024, 16777216,
+	    err, errlen) != 0)
+		return -1;
+	c->max_response_bytes = (size_t)v;
+	if (get_uint(&v, doc, "t3346_seconds", 60, 1, 11160, err, errlen) != 0)
+		return -1;
+	c->t3346_seconds = (unsigned)v;
+	if (get_uint(&v, doc, "workers", 16, 1, 256, err, errlen) != 0)
+		return -1;
+	c->workers = (unsigned)v;
+	if (get_uint(&v, doc, "session_ttl_seconds", 120, 1, 86400, err,
+	    errlen) != 0)
+		return -1;
+	c->session_ttl_seconds = (unsigned)v;
+	if (get_uint(&v, doc, "max_sessions", 65536, 16, 10000000, err,
+	    errlen) != 0)
+		return -1;
+	c->max_sessions = (unsigned)v;
+	return 0;
+}
+
+int corehook_config_load(corehook_config **out, const char *path,
+    char *err, size_t errlen)
+{
+	corehook_config *c = NULL;
+	cJSON *doc = NULL;
+	char *text = NULL, *pathcopy = NULL;
+	size_t len = 0;
+	int rc = COREHOOK_ERR_CONFIG;
+
+	*out = NULL;
+	if ((text = read_file(path, &len, err, errlen)) == NULL)
+		goto out;
+	if ((doc = cJSON_ParseWithLength(text, len)) == NULL ||
+	    !cJSON_IsObject(doc)) {
+		util_err_set(err, errlen, "%s: not a JSON object", path);
+		goto out;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (pathcopy = strdup(path)) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		rc = COREHOOK_ERR;
+		goto out;
+	}
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	if (load_doc(c, doc, dirname(pathcopy), err, errlen) != 0)
+		goto out;
+	*out = c;
+	c = NULL;
+	rc = COREHOOK_OK;
+out:
+	corehook_config_free(c);
+	cJSON_Delete(doc);
+	if (text != NULL)
+		OPENSSL_cleanse(text, len);
+	free(text);
+	free(pathcopy);
+	return rc;
+}
+
+void corehook_config_free(corehook_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	OPENSSL_cleanse(cfg, sizeof(*cfg));
+	free(cfg);
+}
+
+const char *corehook_config_nas_listen(const corehook_config *cfg)
+{
+	return cfg->nas_listen;
+}
+
+const char *corehook_config_http_listen(const corehook_config *cfg)
+{
+	return cfg->http_listen;
+}
+
+const char *corehook_config_db_path(const corehook_config *cfg)
+{
+	return cfg->db_path;
+}
+
+unsigned corehook_config_workers(const corehook_config *cfg)
+{
+	return cfg->workers;
+}
+
+int corehook_config_write_default(const char *path, const char *ca_base_url,
+    const char *client_cert, const char *client_key, const char *ca_root,
+    const char *signer_cert, const char *signer_key, const char *op_hex,
+    char *err, size_t errlen)
+{
+	cJSON *doc = NULL, *o, *a, *e, *sl;
+	char *text = NULL, ophex[33];
+	uint8_t op[16];
+	int fd = -1, rc = COREHOOK_ERR;
+	size_t n;
+
+	if (op_hex != NULL) {
+		if (util_hex_decode(op, 16, op_hex) != 0) {
+			util_err_set(err, errlen, "OP must be 32 hex digits");
+			return COREHOOK_ERR_ARG;
+		}
+	} else if (util_random(op, sizeof(op)) != 0) {
+		util_err_set(err, errlen, "no randomness for OP");
+		return COREHOOK_ERR;
+	}
+	util_hex_encode(ophex, op, sizeof(op));
+	OPENSSL_cleanse(op, sizeof(op));
+	if ((doc = cJSON_CreateObject()) == NULL)
+		goto oom;
+#define ADD(obj, fn, name, val) \
+	if (fn(obj, name, val) == NULL) goto oom
+	ADD(doc, cJSON_AddStringToObject, "database", "corehook.db");
+	if ((o = cJSON_AddObjectToObject(doc, "plmn")) == NULL)
+		goto oom;
+	ADD(o, cJSON_AddStringToObject, "mcc", "001");
+	ADD(o, cJSON_AddStringToObject, "mnc", "01");
+	if ((o = cJSON_AddObjectToObject(doc, "msin_range")) == NULL)
+		goto oom;
+	ADD(o, cJSON_AddStringToObject, "first", "0000000001");
+	ADD(o, cJSON_AddStringToObject, "last", "9999999999");
+	ADD(doc, cJSON_AddStringToObject, "op", ophex);
+	ADD(doc, cJSON_AddStringToObject, "amf", "8000");
+	ADD(doc, cJSON_AddNumberToObject, "sqn_initial", 0);
+	ADD(doc, cJSON_AddNumberToObject, "sqn_ind_bits", 5);
+	if ((o = cJSON_AddObjectToObject(doc, "profile")) == NULL ||
+	    (sl = cJSON_AddArrayToObject(o, "snssai")) == NULL ||
+	    (e = cJSON_CreateObject()) == NULL)
+		goto oom;
+	cJSON_AddItemToArray(sl, e);
+	ADD(e, cJSON_AddNumberToObject, "sst", 1);
+	ADD(e, cJSON_AddStringToObject, "sd", "000001");
+	ADD(o, cJSON_AddStringToObject, "dnn", "internet");
+	if ((a = cJSON_AddArrayToObject(doc, "allow_list")) == NULL ||
+	    (e = cJSON_CreateObject()) == NULL)
+		goto oom;
+	cJSON_AddItemToArray(a, e);
+	ADD(e, cJSON_AddStringToObject, "base_url", ca_base_url != NULL ?
+	    ca_base_url : "https://ca.example:8443/devices/");
+	ADD(e, cJSON_AddStringToObject, "client_cert", client_cert != NULL ?
+	    client_cert : "operator.crt");
+	ADD(e, cJSON_AddStringToObject, "client_key", client_key != NULL ?
+	    client_key : "operator.key");
+	ADD(e, cJSON_AddStringToObject, "ca_root", ca_root != NULL ? ca_root :
+	    "ca-root.crt");
+	ADD(e, cJSON_AddStringToObject, "trust_anchor", ca_root != NULL ?
+	    ca_root : "ca-root.crt");
+	if ((o = cJSON_AddObjectToObject(doc, "signer")) == NULL)
+		goto oom;
+	ADD(o, cJSON_AddStringToObject, "cert", signer_cert != NULL ?
+	    signer_cert : "signer.crt");
+	ADD(o, cJSON_AddStringToObject, "key", signer_key != NULL ?
+	    signer_key : "signer.key");
+	if ((o = cJSON_AddObjectToObject(doc, "listen")) == NULL)
+		goto oom;
+	ADD(o, cJSON_AddStringToObject, "nas_udp", "127.0.0.1:4997");
+	ADD(o, cJSON_AddStringToObject, "http", "127.0.0.1:8997");
+	if ((o = cJSON_AddObjectToObject(doc, "ca_fetch")) == NULL)
+		goto oom;
+	ADD(o, cJSON_AddNumberToObject, "connect_timeout_ms", 3000);
+	ADD(o, cJSON_AddNumberToObject, "total_timeout_ms", 10000);
+	ADD(o, cJSON_AddNumberToObject, "max_response_bytes", 262144);
+	ADD(doc, cJSON_AddNumberToObject, "t3346_seconds", 60);
+	ADD(doc, cJSON_AddNumberToObject, "workers", 16);
+	ADD(doc, cJSON_AddNumberToObject, "session_ttl_seconds", 120);
+	ADD(doc, cJSON_AddNumberToObject, "max_sessions", 65536);
+#undef ADD
+	if ((text = cJSON_Print(doc)) == NULL)
+		goto oom;
+	/* The file holds OP: exclusive create, owner-only. */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		util_err_set(err, errlen, "create %s: %s", path, strerror(errno));
+		goto out;
+	}
+	n = strlen(text);
+	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) != 0) {
+		util_err_set(err, errlen, "write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = COREHOOK_OK;
+	goto out;
+oom:
+	util_err_set(err, errlen, "out of memory");
+out:
+	if (fd >= 0)
+		close(fd);
+	OPENSSL_cleanse(ophex, sizeof(ophex));
+	if (text != NULL) {
+		OPENSSL_cleanse(text, strlen(text));
+		cJSON_free(text);
+	}
+	cJSON_Delete(doc);
+	return rc;
+}

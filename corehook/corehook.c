@@ -1,0 +1,498 @@
+/* corehook.c — the corehook context and its lower-level calls: open/close,
+ * the subscriber store pool, provisioning (allow-list → fetch → verify →
+ * allocate → seal + sign) and the 5G-AKA vector, RES* and resync steps. */
+#include "ch_ctx.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "aka.h"
+#include "pki.h"
+#include "prov.h"
+#include "util.h"
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_ok;
+
+static void curl_init_once(void)
+{
+	curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+void ch_log(corehook *ch, int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (ch->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	ch->log(ch->logarg, level, line);
+}
+
+int ch_db_get(corehook *ch, subs_db **out, char *err, size_t errlen)
+{
+	int rc = COREHOOK_OK;
+
+	pthread_mutex_lock(&ch->dbmu);
+	while (ch->ndbfree == 0 && ch->ndb >= ch->ndbmax)
+		pthread_cond_wait(&ch->dbcv, &ch->dbmu);
+	if (ch->ndbfree > 0) {
+		*out = ch->dbfree[--ch->ndbfree];
+		pthread_mutex_unlock(&ch->dbmu);
+		return COREHOOK_OK;
+	}
+	ch->ndb++;
+	pthread_mutex_unlock(&ch->dbmu);
+	if (subs_open(out, ch->cfg->db_path, err, errlen) != SUBS_OK) {
+		pthread_mutex_lock(&ch->dbmu);
+		ch->ndb--;
+		pthread_cond_signal(&ch->dbcv);
+		pthread_mutex_unlock(&ch->dbmu);
+		rc = COREHOOK_ERR;
+	}
+	return rc;
+}
+
+void ch_db_put(corehook *ch, subs_db *db)
+{
+	if (db == NULL)
+		return;
+	pthread_mutex_lock(&ch->dbmu);
+	ch->dbfree[ch->ndbfree++] = db;
+	pthread_cond_signal(&ch->dbcv);
+	pthread_mutex_unlock(&ch->dbmu);
+}
+
+int corehook_open(corehook **out, const corehook_config *cfg,
+    corehook_log_fn log, void *logarg, char *err, size_t errlen)
+{
+	corehook *ch = NULL;
+	subs_db *db = NULL;
+	char perr[256];
+	size_t i;
+	int rc = COREHOOK_ERR;
+
+	*out = NULL;
+	pthread_once(&curl_once, curl_init_once);
+	if (!curl_ok) {
+		util_err_set(err, errlen, "libcurl initialisation failed");
+		return COREHOOK_ERR;
+	}
+	if ((ch = calloc(1, sizeof(*ch))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return COREHOOK_ERR;
+	}
+	ch->cfg = cfg;
+	ch->log = log;
+	ch->logarg = logarg;
+	pthread_mutex_init(&ch->dbmu, NULL);
+	pthread_cond_init(&ch->dbcv, NULL);
+	pthread_mutex_init(&ch->smu, NULL);
+	pthread_cond_init(&ch->scv, NULL);
+	ch->ndbmax = (size_t)cfg->workers + 16;
+	if ((ch->dbfree = calloc(ch->ndbmax, sizeof(*ch->dbfree))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto out;
+	}
+	if (aka_snn_format(ch->snn, sizeof(ch->snn), cfg->mcc, cfg->mnc)
+	    != AKA_OK) {
+		util_err_set(err, errlen, "cannot form the serving network name");
+		rc = COREHOOK_ERR_CONFIG;
+		goto out;
+	}
+	if (pki_key_load_file(&ch->signer_key, cfg->signer_key, perr,
+	    sizeof(perr)) != PKI_OK ||
+	    pki_cert_load_file(&ch->signer_cert, cfg->signer_cert, perr,
+	    sizeof(perr)) != PKI_OK) {
+		util_err_set(err, errlen, "provisioning signer: %s", perr);
+		rc = COREHOOK_ERR_CONFIG;
+		goto out;
+	}
+	if (X509_check_private_key(ch->signer_cert, ch->signer_key) != 1) {
+		util_err_openssl(err, errlen, "signer key does not match its"
+		    " certificate");
+		rc = COREHOOK_ERR_CONFIG;
+		goto out;
+	}
+	if (!pki_cert_has_eku(ch->signer_cert, PROVCA_OID_EKU_SIGNER)) {
+		util_err_set(err, errlen, "signer certificate lacks the"
+		    " provisioning-signer EKU");
+		rc = COREHOOK_ERR_CONFIG;
+		goto out;
+	}
+	for (i = 0; i < cfg->allow_count; i++) {
+		if (pki_cert_load_file(&ch->anchor[i], cfg->allow[i].trust_anchor,
+		    perr, sizeof(perr)) != PKI_OK) {
+			util_err_set(err, errlen, "trust anchor of %s: %s",
+			    cfg->allow[i].base_url, perr);
+			rc = COREHOOK_ERR_CONFIG;
+			goto out;
+		}
+	}
+	/* Open the store once now: migrations run here, errors surface here. */
+	if (subs_open(&db, cfg->db_path, err, errlen) != SUBS_OK)
+		goto out;
+	ch->dbfree[ch->ndbfree++] = db;
+	ch->ndb = 1;
+	*out = ch;
+	ch = NULL;
+	rc = COREHOOK_OK;
+out:
+	corehook_close(ch);
+	return rc;
+}
+
+void corehook_close(corehook *ch)
+{
+	size_t i;
+
+	if (ch == NULL)
+		return;
+	ch_sessions_free(ch);
+	for (i = 0; i < ch->ndbfree; i++)
+		subs_close(ch->dbfree[i]);
+	free(ch->dbfree);
+	for (i = 0; i < CH_ALLOW_MAX; i++)
+		X509_free(ch->anchor[i]);
+	EVP_PKEY_free(ch->signer_key);
+	X509_free(ch->signer_cert);
+	pthread_mutex_destroy(&ch->dbmu);
+	pthread_cond_destroy(&ch->dbcv);
+	pthread_mutex_destroy(&ch->smu);
+	pthread_cond_destroy(&ch->scv);
+	free(ch);
+}
+
+int corehook_metrics_write(corehook *ch, char *buf, size_t cap)
+{
+	return ch_metrics_format(&ch->metrics, buf, cap);
+}
+
+/* ---- provisioning ---- */
+
+/* Record the outcome in out, count it and log one line. */
+static void prov_finish(corehook *ch, corehook_prov_result_t *out,
+    int outcome, uint8_t cause, const char *reason)
+{
+	out->cause = cause;
+	out->t3346 = cause == 22 ? ch->cfg->t3346_seconds : 0;
+	snprintf(out->outcome, sizeof(out->outcome), "%s",
+	    ch_prov_outcome_names[outcome]);
+	snprintf(out->reason, sizeof(out->reason), "%s", reason);
+	atomic_fetch_add(&ch->metrics.prov[outcome], 1);
+	if (outcome == CH_PROV_PROVISIONED)
+		ch_log(ch, COREHOOK_LOG_INFO, "provision device=%s outcome=%s"
+		    " cause=%u supi=%s", out->device_id, out->outcome, cause,
+		    out->supi);
+	else
+		ch_log(ch, COREHOOK_LOG_WARN, "provision device=%s outcome=%s"
+		    " cause=%u reason=%s", out->device_id[0] != '\0' ?
+		    out->device_id : "-", out->outcome, cause, reason);
+}
+
+/* Best-effort DeviceID of a refused URL for the log: its last segment. */
+static void url_device_hint(char *dst, size_t cap, const char *url)
+{
+	const char *slash = strrchr(url, '/');
+	char cand[65];
+
+	dst[0] = '\0';
+	if (slash == NULL || strlen(slash + 1) >= sizeof(cand))
+		return;
+	snprintf(cand, sizeof(cand), "%s", slash + 1);
+	if (ch_device_id_valid(cand))
+		snprintf(dst, cap, "%s", cand);
+}
+
+/* Allocate the subscription and fill sub (caller wipes it). */
+static int prov_allocate(corehook *ch, prov_subscription_t *sub,
+    const char *device_id, char *err, size_t errlen, int *exhausted)
+{
+	const corehook_config *c = ch->cfg;
+	subs_record_t rec;
+	subs_alloc_t a;
+	subs_db *db = NULL;
+	char profile[SUBS_PROFILE_MAX + 1];
+	uint8_t ki[16], opc[16];
+	size_t i, off;
+	int rc = COREHOOK_ERR, src;
+
+	memset(&rec, 0, sizeof(rec));
+	*exhausted = 0;
+	if (util_random(ki, sizeof(ki)) != 0) {
+		util_err_set(err, errlen, "no randomness for Ki");
+		goto out;
+	}
+	if (c->have_op) {
+		if (aka_opc(opc, ki, c->op_or_opc) != AKA_OK) {
+			util_err_set(err, errlen, "OPc derivation failed");
+			goto out;
+		}
+	} else {
+		memcpy(opc, c->op_or_opc, sizeof(opc));
+	}
+	off = (size_t)snprintf(profile, sizeof(profile), "{\"plmn\":\"%s%s\","
+	    "\"dnn\":\"%s\",\"snssai\":[", c->mcc, c->mnc, c->dnn);
+	for (i = 0; i < c->nssai_count && off < sizeof(profile); i++) {
+		if (c->nssai[i].has_sd)
+			off += (size_t)snprintf(profile + off, sizeof(profile) - off,
+			    "%s{\"sst\":%u,\"sd\":\"%06x\"}", i ? "," : "",
+			    c->nssai[i].sst, (unsigned)c->nssai[i].sd);
+		else
+			off += (size_t)snprintf(profile + off, sizeof(profile) - off,
+			    "%s{\"sst\":%u}", i ? "," : "", c->nssai[i].sst);
+	}
+	if (off < sizeof(profile))
+		snprintf(profile + off, sizeof(profile) - off, "]}");
+	a = (subs_alloc_t){
+		.device_id = device_id, .mcc = c->mcc, .mnc = c->mnc,
+		.msin_first = c->msin_first, .msin_last = c->msin_last,
+		.ki = ki, .opc = opc, .amf = c->amf, .sqn = c->sqn_initial,
+		.profile = profile,
+	};
+	if (ch_db_get(ch, &db, err, errlen) != COREHOOK_OK)
+		goto out;
+	src = subs_allocate(db, &rec, &a, err, errlen);
+	ch_db_put(ch, db);
+	if (src != SUBS_OK) {
+		*exhausted = src == SUBS_EXHAUSTED;
+		goto out;
+	}
+	memset(sub, 0, sizeof(*sub));
+	snprintf(sub->supi, sizeof(sub->supi), "imsi-%s", rec.supi);
+	memcpy(sub->ki, ki, sizeof(ki));
+	memcpy(sub->opc, opc, sizeof(opc));
+	memcpy(sub->amf, c->amf, 2);
+	if (aka_sqn_from_u64(sub->sqn, c->sqn_initial) != AKA_OK) {
+		util_err_set(err, errlen, "initial SQN out of range");
+		goto out;
+	}
+	snprintf(sub->mcc, sizeof(sub->mcc), "%s", c->mcc);
+	snprintf(sub->mnc, sizeof(sub->mnc), "%s", c->mnc);
+	sub->nssai_count = c->nssai_count;
+	for (i = 0; i < c->nssai_count; i++) {
+		sub->nssai[i].sst = c->nssai[i].sst;
+		sub->nssai[i].has_sd = c->nssai[i].has_sd;
+		sub->nssai[i].sd = c->nssai[i].sd;
+	}
+	snprintf(sub->dnn, sizeof(sub->dnn), "%s", c->dnn);
+	sub->issued_at = (int64_t)time(NULL);
+	rc = COREHOOK_OK;
+out:
+	OPENSSL_cleanse(ki, sizeof(ki));
+	OPENSSL_cleanse(opc, sizeof(opc));
+	subs_record_wipe(&rec);
+	return rc;
+}
+
+int corehook_provision(corehook *ch, corehook_prov_result_t *out,
+    const char *url, const uint8_t *ue_nonce)
+{
+	const corehook_config *c = ch->cfg;
+	const ch_allow_t *entry = NULL;
+	ch_fetch_result_t fr;
+	prov_subscription_t sub;
+	prov_binding_t bind;
+	EVP_PKEY *pub = NULL;
+	char err[512] = "", fetch_url[2 * CH_URL_MAX + 512];
+	int r, exhausted;
+	size_t idx;
+
+	if (ch == NULL || out == NULL || url == NULL || ue_nonce == NULL)
+		return COREHOOK_ERR_ARG;
+	memset(out, 0, sizeof(*out));
+	memset(&fr, 0, sizeof(fr));
+	memset(&sub, 0, sizeof(sub));
+	r = ch_allow_check(c->allow, c->allow_count, url, &entry,
+	    out->device_id, err, sizeof(err));
+	if (r != CH_URL_OK) {
+		url_device_hint(out->device_id, sizeof(out->device_id), url);
+		prov_finish(ch, out, CH_PROV_NOT_ALLOWED, 11, err);
+		goto done;
+	}
+	idx = (size_t)(entry - c->allow);
+	/* Fetch the canonical resource, built from the allow-list entry. */
+	snprintf(fetch_url, sizeof(fetch_url), "https://%s:%u%s%s", entry->host,
+	    entry->port, entry->path_prefix, out->device_id);
+	if (ch_fetch(&fr, entry, fetch_url, c->connect_timeout_ms,
+	    c->total_timeout_ms, c->max_response_bytes, err, sizeof(err)) != 0) {
+		ch_metrics_fetch_observe(&ch->metrics, fr.seconds);
+		prov_finish(ch, out, CH_PROV_CA_UNAVAILABLE, 22, err);
+		goto done;
+	}
+	ch_metrics_fetch_observe(&ch->metrics, fr.seconds);
+	if (fr.http_status == 404) {
+		prov_finish(ch, out, CH_PROV_UNKNOWN, 3, "device unknown at the CA"
+		    " (HTTP 404)");
+		goto done;
+	}
+	if (fr.http_status != 200) {
+		snprintf(err, sizeof(err), "CA answered HTTP %ld", fr.http_status);
+		prov_finish(ch, out, CH_PROV_CA_UNAVAILABLE, 22, err);
+		goto done;
+	}
+	r = ch_context_verify(&pub, fr.body, fr.body_len, out->device_id,
+	    ch->anchor[idx], (int64_t)time(NULL), err, sizeof(err));
+	switch (r) {
+	case CH_CTX_OK:
+		break;
+	case CH_CTX_REVOKED:
+		prov_finish(ch, out, CH_PROV_REVOKED, 6, err);
+		goto done;
+	case CH_CTX_SUSPENDED:
+		prov_finish(ch, out, CH_PROV_SUSPENDED, 7, err);
+		goto done;
+	case CH_CTX_INVALID_CERT:
+		prov_finish(ch, out, CH_PROV_INVALID_CERT, 5, err);
+		goto done;
+	case CH_CTX_BAD_JSON:
+		/* The CA gave nothing usable: its fault, retry later. */
+		prov_finish(ch, out, CH_PROV_CA_UNAVAILABLE, 22, err);
+		goto done;
+	default:
+		prov_finish(ch, out, CH_PROV_INTERNAL, 22, err);
+		goto done;
+	}
+	if (prov_allocate(ch, &sub, out->device_id, err, sizeof(err),
+	    &exhausted) != COREHOOK_OK) {
+		prov_finish(ch, out, CH_PROV_INTERNAL, 22, err);
+		goto done;
+	}
+	memset(&bind, 0, sizeof(bind));
+	snprintf(bind.device_id, sizeof(bind.device_id), "%s", out->device_id);
+	memcpy(bind.ue_nonce, ue_nonce, PROV_NONCE_LEN);
+	if (util_random(bind.net_nonce, PROV_NONCE_LEN) != 0) {
+		prov_finish(ch, out, CH_PROV_INTERNAL, 22, "no randomness");
+		goto done;
+	}
+	if (prov_seal_sign(out->container, sizeof(out->container),
+	    &out->container_len, &sub, &bind, pub, ch->signer_key,
+	    ch->signer_cert, err, sizeof(err)) != PROV_OK) {
+		out->container_len = 0;
+		prov_finish(ch, out, CH_PROV_INTERNAL, 22, err);
+		goto done;
+	}
+	snprintf(out->supi, sizeof(out->supi), "%s", sub.supi + 5);
+	prov_finish(ch, out, CH_PROV_PROVISIONED, 9, "");
+done:
+	(void)exhausted;
+	prov_subscription_wipe(&sub);
+	EVP_PKEY_free(pub);
+	ch_fetch_result_free(&fr);
+	return COREHOOK_OK;
+}
+
+/* ---- 5G-AKA ---- */
+
+void corehook_av_clear(corehook_av_t *av)
+{
+	if (av != NULL)
+		OPENSSL_cleanse(av, sizeof(*av));
+}
+
+int corehook_av_generate(corehook *ch, corehook_av_t *out, const char *supi,
+    char *err, size_t errlen)
+{
+	subs_db *db = NULL;
+	subs_record_t rec;
+	aka_vector_t v;
+	uint8_t sqn[6];
+	uint64_t next;
+	int rc = COREHOOK_ERR, r;
+
+	memset(out, 0, sizeof(*out));
+	memset(&rec, 0, sizeof(rec));
+	memset(&v, 0, sizeof(v));
+	if (ch_db_get(ch, &db, err, errlen) != COREHOOK_OK)
+		return COREHOOK_ERR;
+	r = subs_find_supi(db, &rec, supi, err, errlen);
+	if (r == SUBS_OK)
+		r = subs_sqn_next(db, &next, supi, ch->cfg->sqn_ind_bits, err,
+		    errlen);
+	ch_db_put(ch, db);
+	if (r == SUBS_NOTFOUND || r == SUBS_INVALID) {
+		rc = COREHOOK_ERR_NOTFOUND;
+		goto out;
+	}
+	if (r != SUBS_OK)
+		goto out;
+	if (aka_sqn_from_u64(sqn, next) != AKA_OK ||
+	    aka_vector_make(&v, rec.ki, rec.opc, rec.amf, sqn, NULL, ch->snn)
+	    != AKA_OK) {
+		util_err_set(err, errlen, "authentication vector failed");
+		goto out;
+	}
+	snprintf(out->supi, sizeof(out->supi), "%s", supi);
+	memcpy(out->rand, v.rand, 16);
+	memcpy(out->autn, v.autn, 16);
+	memcpy(out->xres_star, v.xres_star, 16);
+	memcpy(out->hxres_star, v.hxres_star, 16);
+	memcpy(out->kausf, v.kausf, 32);
+	memcpy(out->kseaf, v.kseaf, 32);
+	out->sqn = next;
+	rc = COREHOOK_OK;
+out:
+	aka_vector_clear(&v);
+	subs_record_wipe(&rec);
+	return rc;
+}
+
+int corehook_res_confirm(const corehook_av_t *av, const uint8_t *res_star,
+    uint8_t *kamf)
+{
+	static const uint8_t abba[2] = { 0x00, 0x00 };
+	uint8_t hres[16];
+	int ok;
+
+	if (aka_hxres_star(hres, av->rand, res_star) != AKA_OK)
+		return 0;
+	/* The SEAF's check (HRES* vs HXRES*), then the AUSF's (RES* vs XRES*). */
+	ok = CRYPTO_memcmp(hres, av->hxres_star, 16) == 0;
+	ok &= CRYPTO_memcmp(res_star, av->xres_star, 16) == 0;
+	OPENSSL_cleanse(hres, sizeof(hres));
+	if (!ok)
+		return 0;
+	if (kamf != NULL && aka_kamf(kamf, av->kseaf, av->supi, abba,
+	    sizeof(abba)) != AKA_OK)
+		return 0;
+	return 1;
+}
+
+int corehook_resync(corehook *ch, const char *supi, const uint8_t *rand,
+    const uint8_t *auts, char *err, size_t errlen)
+{
+	subs_db *db = NULL;
+	subs_record_t rec;
+	uint8_t sqn_ms[6];
+	int rc = COREHOOK_ERR, r;
+
+	memset(&rec, 0, sizeof(rec));
+	if (ch_db_get(ch, &db, err, errlen) != COREHOOK_OK)
+		return COREHOOK_ERR;
+	r = subs_find_supi(db, &rec, supi, err, errlen);
+	if (r != SUBS_OK) {
+		rc = r == SUBS_NOTFOUND ? COREHOOK_ERR_NOTFOUND : COREHOOK_ERR;
+		goto out;
+	}
+	if (aka_auts_resync(sqn_ms, rec.ki, rec.opc, rand, auts) != AKA_OK) {
+		util_err_set(err, errlen, "AUTS does not verify");
+		goto out;
+	}
+	if (subs_sqn_set(db, supi, aka_sqn_to_u64(sqn_ms), err, errlen)
+	    != SUBS_OK)
+		goto out;
+	rc = COREHOOK_OK;
+out:
+	ch_db_put(ch, db);
+	subs_record_wipe(&rec);
+	return rc;
+}

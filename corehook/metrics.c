@@ -1,0 +1,111 @@
+/* metrics.c — corehook's counters and the CA fetch latency histogram in
+ * Prometheus text format. Lock-free: every counter is an atomic. */
+#include "ch_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *const ch_prov_outcome_names[CH_PROV_NOUTCOMES] = {
+	"provisioned", "not_allowed", "unknown_device", "revoked", "suspended",
+	"invalid_certificate", "ca_unavailable", "malformed", "internal",
+};
+
+const char *const ch_aka_outcome_names[CH_AKA_NOUTCOMES] = {
+	"success", "res_mismatch", "resync", "resync_failed",
+	"unknown_subscriber", "ue_rejected",
+};
+
+/* Upper bounds (seconds) of the latency buckets; the last is +Inf. */
+static const double lat_bounds[CH_LAT_BUCKETS - 1] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+void ch_metrics_fetch_observe(ch_metrics_t *m, double seconds)
+{
+	size_t i;
+
+	for (i = 0; i < CH_LAT_BUCKETS - 1; i++)
+		if (seconds <= lat_bounds[i])
+			break;
+	atomic_fetch_add(&m->lat_bucket[i], 1);
+	atomic_fetch_add(&m->lat_count, 1);
+	atomic_fetch_add(&m->lat_sum_us, (uint_fast64_t)(seconds * 1e6));
+}
+
+/* Append to buf at *off; -1 once it no longer fits. */
+static int put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= cap)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, cap - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *off)
+		return -1;
+	*off += (size_t)n;
+	return 0;
+}
+
+int ch_metrics_format(const ch_metrics_t *m, char *buf, size_t cap)
+{
+	size_t off = 0, i;
+	uint64_t cum = 0;
+
+	if (cap == 0)
+		return COREHOOK_ERR_SPACE;
+	buf[0] = '\0';
+	if (put(buf, cap, &off, "# HELP corehook_provisionings_total"
+	    " Provisioning registrations by outcome.\n"
+	    "# TYPE corehook_provisionings_total counter\n") != 0)
+		return COREHOOK_ERR_SPACE;
+	for (i = 0; i < CH_PROV_NOUTCOMES; i++)
+		if (put(buf, cap, &off, "corehook_provisionings_total{outcome=\"%s\"}"
+		    " %llu\n", ch_prov_outcome_names[i], (unsigned long long)
+		    atomic_load(&m->prov[i])) != 0)
+			return COREHOOK_ERR_SPACE;
+	if (put(buf, cap, &off, "# HELP corehook_aka_total 5G-AKA outcomes.\n"
+	    "# TYPE corehook_aka_total counter\n") != 0)
+		return COREHOOK_ERR_SPACE;
+	for (i = 0; i < CH_AKA_NOUTCOMES; i++)
+		if (put(buf, cap, &off, "corehook_aka_total{outcome=\"%s\"} %llu\n",
+		    ch_aka_outcome_names[i], (unsigned long long)
+		    atomic_load(&m->aka[i])) != 0)
+			return COREHOOK_ERR_SPACE;
+	if (put(buf, cap, &off, "# HELP corehook_ca_fetch_seconds Latency of"
+	    " security context fetches from the CA.\n"
+	    "# TYPE corehook_ca_fetch_seconds histogram\n") != 0)
+		return COREHOOK_ERR_SPACE;
+	for (i = 0; i < CH_LAT_BUCKETS; i++) {
+		cum += atomic_load(&m->lat_bucket[i]);
+		if (i < CH_LAT_BUCKETS - 1) {
+			if (put(buf, cap, &off, "corehook_ca_fetch_seconds_bucket"
+			    "{le=\"%g\"} %llu\n", lat_bounds[i],
+			    (unsigned long long)cum) != 0)
+				return COREHOOK_ERR_SPACE;
+		} else if (put(buf, cap, &off, "corehook_ca_fetch_seconds_bucket"
+		    "{le=\"+Inf\"} %llu\n", (unsigned long long)cum) != 0)
+			return COREHOOK_ERR_SPACE;
+	}
+	if (put(buf, cap, &off, "corehook_ca_fetch_seconds_sum %.6f\n"
+	    "corehook_ca_fetch_seconds_count %llu\n",
+	    (double)atomic_load(&m->lat_sum_us) / 1e6,
+	    (unsigned long long)atomic_load(&m->lat_count)) != 0)
+		return COREHOOK_ERR_SPACE;
+	if (put(buf, cap, &off, "# HELP corehook_nas_messages_total NAS"
+	    " messages received, by disposition.\n"
+	    "# TYPE corehook_nas_messages_total counter\n"
+	    "corehook_nas_messages_total{kind=\"received\"} %llu\n"
+	    "corehook_nas_messages_total{kind=\"retransmission\"} %llu\n"
+	    "corehook_nas_messages_total{kind=\"malformed\"} %llu\n",
+	    (unsigned long long)atomic_load(&m->nas_in),
+	    (unsigned long long)atomic_load(&m->nas_dup),
+	    (unsigned long long)atomic_load(&m->nas_malformed)) != 0)
+		return COREHOOK_ERR_SPACE;
+	return COREHOOK_OK;
+}

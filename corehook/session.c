@@ -1,0 +1,498 @@
+/* session.c — corehook_handle: the per-session NAS state machine
+ * (provisioning registration; normal registration with 5G-AKA, resync and
+ * accept/reject) and the per-session retransmission cache. */
+#include "ch_ctx.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "aka.h"
+#include "nas.h"
+#include "prov.h"
+#include "util.h"
+
+enum { S_IDLE = 0, S_AUTH = 1 };
+
+typedef struct ch_session {
+	struct ch_session *next;
+	char name[COREHOOK_SESSION_MAX + 1];
+	int busy;
+	unsigned refs;
+	time_t last_used;
+	uint8_t *req;           /* last message and its answer (cache) */
+	size_t reqlen;
+	uint8_t *resp;
+	size_t resplen;
+	int state;
+	int resynced;
+	uint8_t ksi;
+	corehook_av_t av;
+} ch_session;
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h % CH_BUCKETS;
+}
+
+static void session_free(ch_session *s)
+{
+	if (s == NULL)
+		return;
+	corehook_av_clear(&s->av);
+	free(s->req);
+	free(s->resp);
+	free(s);
+}
+
+void ch_sessions_free(corehook *ch)
+{
+	size_t i;
+
+	for (i = 0; i < CH_BUCKETS; i++) {
+		ch_session *s = ch->bucket[i], *n;
+
+		for (; s != NULL; s = n) {
+			n = s->next;
+			session_free(s);
+		}
+		ch->bucket[i] = NULL;
+	}
+	ch->nsessions = 0;
+}
+
+/* Drop idle sessions unused for the TTL (under smu). */
+static void sessions_sweep(corehook *ch, time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < CH_BUCKETS; i++) {
+		ch_session **pp = &ch->bucket[i];
+
+		while (*pp != NULL) {
+			ch_session *s = *pp;
+
+			if (!s->busy && s->refs == 0 && now - s->last_used >
+			    (time_t)ch->cfg->session_ttl_seconds) {
+				*pp = s->next;
+				session_free(s);
+				ch->nsessions--;
+			} else {
+				pp = &s->next;
+			}
+		}
+	}
+}
+
+/* Find or create the session (under smu); NULL when the table is full. */
+static ch_session *session_get(corehook *ch, const char *name, time_t now)
+{
+	uint32_t h = name_hash(name);
+	ch_session *s;
+
+	for (s = ch->bucket[h]; s != NULL; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			break;
+	if (s != NULL) {
+		/* An expired session starts over. */
+		if (!s->busy && s->refs == 0 && now - s->last_used >
+		    (time_t)ch->cfg->session_ttl_seconds) {
+			free(s->req);
+			free(s->resp);
+			s->req = s->resp = NULL;
+			s->reqlen = s->resplen = 0;
+			s->state = S_IDLE;
+			corehook_av_clear(&s->av);
+		}
+		return s;
+	}
+	if (++ch->inserts % 1024 == 0 || ch->nsessions >= ch->cfg->max_sessions)
+		sessions_sweep(ch, now);
+	if (ch->nsessions >= ch->cfg->max_sessions)
+		return NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->last_used = now;
+	s->next = ch->bucket[h];
+	ch->bucket[h] = s;
+	ch->nsessions++;
+	return s;
+}
+
+/* ---- answers ---- */
+
+static int encode(uint8_t *out, size_t outcap, size_t *outlen,
+    const nas_msg_t *m, char *err, size_t errlen)
+{
+	int r = nas_encode(out, outcap, outlen, m);
+
+	if (r != NAS_OK) {
+		util_err_set(err, errlen, "NAS encode: %s", nas_strerror(r));
+		return r == NAS_ERR_SPACE ? COREHOOK_ERR_SPACE : COREHOOK_ERR;
+	}
+	return COREHOOK_OK;
+}
+
+static int reg_reject(nas_msg_t *m, uint8_t cause, unsigned t3346,
+    const uint8_t *container, size_t clen, uint8_t *out, size_t outcap,
+    size_t *outlen, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_REGISTRATION_REJECT;
+	m->reg_rej.cause = cause;
+	if (t3346 > 0) {
+		m->reg_rej.has_t3346 = true;
+		m->reg_rej.t3346 = nas_gprs_timer_from_seconds(t3346);
+	}
+	if (container != NULL && clen > 0) {
+		if (clen > sizeof(m->reg_rej.payload)) {
+			util_err_set(err, errlen, "container too large");
+			return COREHOOK_ERR;
+		}
+		m->reg_rej.has_payload = true;
+		m->reg_rej.payload_len = clen;
+		memcpy(m->reg_rej.payload, container, clen);
+	}
+	return encode(out, outcap, outlen, m, err, errlen);
+}
+
+static int auth_request(corehook *ch, ch_session *s, nas_msg_t *m,
+    uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_AUTH_REQUEST;
+	m->auth_req.ngksi.tsc = 0;
+	m->auth_req.ngksi.ksi = s->ksi;
+	m->auth_req.abba_len = 2;          /* ABBA 0x0000 */
+	memcpy(m->auth_req.rand, s->av.rand, 16);
+	memcpy(m->auth_req.autn, s->av.autn, 16);
+	(void)ch;
+	return encode(out, outcap, outlen, m, err, errlen);
+}
+
+static int simple(nas_msg_t *m, int type, uint8_t *out, size_t outcap,
+    size_t *outlen, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	if (type == NAS_MSG_REGISTRATION_ACCEPT)
+		m->reg_acc.result = NAS_REG_RESULT_3GPP;
+	return encode(out, outcap, outlen, m, err, errlen);
+}
+
+/* ---- the state machine ---- */
+
+static int on_provisioning(corehook *ch, const nas_reg_request_t *rq,
+    nas_msg_t *m, uint8_t *out, size_t outcap, size_t *outlen, char *err,
+    size_t errlen)
+{
+	prov_request_t preq;
+	corehook_prov_result_t *res;
+	char perr[256];
+	int rc;
+
+	if (!rq->has_payload || rq->payload_type != NAS_PAYLOAD_TYPE_PROVCA ||
+	    prov_request_decode(&preq, rq->payload, rq->payload_len, perr,
+	    sizeof(perr)) != PROV_OK) {
+		if (!rq->has_payload)
+			util_err_set(perr, sizeof(perr), "no payload container");
+		else if (rq->payload_type != NAS_PAYLOAD_TYPE_PROVCA)
+			util_err_set(perr, sizeof(perr), "payload container type"
+			    " %u", rq->payload_type);
+		atomic_fetch_add(&ch->metrics.prov[CH_PROV_MALFORMED], 1);
+		ch_log(ch, COREHOOK_LOG_WARN, "provision device=- outcome=%s"
+		    " cause=96 reason=%s", ch_prov_outcome_names[CH_PROV_MALFORMED],
+		    perr);
+		return reg_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
+		    out, outcap, outlen, err, errlen);
+	}
+	if ((res = malloc(sizeof(*res))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return COREHOOK_ERR;
+	}
+	corehook_provision(ch, res, preq.url, preq.ue_nonce);
+	rc = reg_reject(m, res->cause, res->t3346, res->container,
+	    res->container_len, out, outcap, outlen, err, errlen);
+	OPENSSL_cleanse(res, sizeof(*res));
+	free(res);
+	return rc;
+}
+
+static int on_registration(corehook *ch, ch_session *s,
+    const nas_reg_request_t *rq, nas_msg_t *m, uint8_t *out, size_t outcap,
+    size_t *outlen, char *err, size_t errlen)
+{
+	char supi[NAS_SUPI_MAX], aerr[256];
+	int r;
+
+	if (rq->reg_type == NAS_REG_SNPN_ONBOARDING)
+		return on_provisioning(ch, rq, m, out, outcap, outlen, err, errlen);
+	if (rq->reg_type != NAS_REG_INITIAL || rq->id.kind != NAS_ID_SUCI ||
+	    nas_supi_from_suci(supi, sizeof(supi), &rq->id.suci) != NAS_OK ||
+	    strncmp(supi, "imsi-", 5) != 0) {
+		atomic_fetch_add(&ch->metrics.nas_malformed, 1);
+		ch_log(ch, COREHOOK_LOG_WARN, "registration session=%s"
+		    " reason=unsupported registration type %u or identity %d",
+		    s->name, rq->reg_type, rq->id.kind);
+		return reg_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
+		    out, outcap, outlen, err, errlen);
+	}
+	corehook_av_clear(&s->av);
+	s->state = S_IDLE;
+	r = corehook_av_generate(ch, &s->av, supi + 5, aerr, sizeof(aerr));
+	if (r == COREHOOK_ERR_NOTFOUND) {
+		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UNKNOWN_SUBSCRIBER], 1);
+		ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s cause=3",
+		    supi + 5, ch_aka_outcome_names[CH_AKA_UNKNOWN_SUBSCRIBER]);
+		return reg_reject(m, NAS_CAUSE_ILLEGAL_UE, 0, NULL, 0, out, outcap,
+		    outlen, err, errlen);
+	}
+	if (r != COREHOOK_OK) {
+		ch_log(ch, COREHOOK_LOG_ERR, "aka supi=%s outcome=error reason=%s",
+		    supi + 5, aerr);
+		return reg_reject(m, NAS_CAUSE_CONGESTION, ch->cfg->t3346_seconds,
+		    NULL, 0, out, outcap, outlen, err, errlen);
+	}
+	s->state = S_AUTH;
+	s->resynced = 0;
+	s->ksi = (uint8_t)((s->ksi + 1) % 7);
+	return auth_request(ch, s, m, out, outcap, outlen, err, errlen);
+}
+
+static int on_auth_response(corehook *ch, ch_session *s,
+    const nas_auth_response_t *ar, nas_msg_t *m, uint8_t *out,
+    size_t outcap, size_t *outlen, char *err, size_t errlen)
+{
+	uint8_t kamf[32];
+	char fp[AKA_FP_HEX_LEN];
+	int ok, rc;
+
+	ok = corehook_res_confirm(&s->av, ar->res_star, kamf);
+	s->state = S_IDLE;
+	if (!ok) {
+		atomic_fetch_add(&ch->metrics.aka[CH_AKA_RES_MISMATCH], 1);
+		ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s",
+		    s->av.supi, ch_aka_outcome_names[CH_AKA_RES_MISMATCH]);
+		corehook_av_clear(&s->av);
+		return simple(m, NAS_MSG_AUTH_REJECT, out, outcap, outlen, err,
+		    errlen);
+	}
+	if (aka_fingerprint(fp, kamf) != AKA_OK)
+		snprintf(fp, sizeof(fp), "unavailable");
+	OPENSSL_cleanse(kamf, sizeof(kamf));
+	atomic_fetch_add(&ch->metrics.aka[CH_AKA_SUCCESS], 1);
+	ch_log(ch, COREHOOK_LOG_INFO, "aka supi=%s outcome=success kamf-fp=%s",
+	    s->av.supi, fp);
+	rc = simple(m, NAS_MSG_REGISTRATION_ACCEPT, out, outcap, outlen, err,
+	    errlen);
+	corehook_av_clear(&s->av);
+	return rc;
+}
+
+static int on_auth_failure(corehook *ch, ch_session *s,
+    const nas_auth_failure_t *af, nas_msg_t *m, uint8_t *out,
+    size_t outcap, size_t *outlen, char *err, size_t errlen)
+{
+	char supi[16], aerr[256];
+	uint8_t rand[16];
+
+	if (af->cause != NAS_CAUSE_SYNCH_FAILURE || !af->has_auts) {
+		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UE_REJECTED], 1);
+		ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s cause=%u",
+		    s->av.supi, ch_aka_outcome_names[CH_AKA_UE_REJECTED],
+		    af->cause);
+		goto reject;
+	}
+	if (s->resynced) {
+		snprintf(aerr, sizeof(aerr), "second synch failure");
+		goto resync_failed;
+	}
+	snprintf(supi, sizeof(supi), "%s", s->av.supi);
+	memcpy(rand, s->av.rand, sizeof(rand));
+	if (corehook_resync(ch, supi, rand, af->auts, aerr, sizeof(aerr))
+	    != COREHOOK_OK)
+		goto resync_failed;
+	corehook_av_clear(&s->av);
+	if (corehook_av_generate(ch, &s->av, supi, aerr, sizeof(aerr))
+	    != COREHOOK_OK)
+		goto resync_failed;
+	s->resynced = 1;
+	s->ksi = (uint8_t)((s->ksi + 1) % 7);
+	atomic_fetch_add(&ch->metrics.aka[CH_AKA_RESYNC], 1);
+	ch_log(ch, COREHOOK_LOG_INFO, "aka supi=%s outcome=resync sqn=%llu",
+	    supi, (unsigned long long)s->av.sqn);
+	return auth_request(ch, s, m, out, outcap, outlen, err, errlen);
+resync_failed:
+	atomic_fetch_add(&ch->metrics.aka[CH_AKA_RESYNC_FAILED], 1);
+	ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s reason=%s",
+	    s->av.supi, ch_aka_outcome_names[CH_AKA_RESYNC_FAILED], aerr);
+reject:
+	s->state = S_IDLE;
+	corehook_av_clear(&s->av);
+	return simple(m, NAS_MSG_AUTH_REJECT, out, outcap, outlen, err, errlen);
+}
+
+/* Process one message of session s (s is busy: only this thread uses it). */
+static int process(corehook *ch, ch_session *s, const uint8_t *in,
+    size_t inlen, uint8_t *out, size_t outcap, size_t *outlen, char *err,
+    size_t errlen)
+{
+	nas_msg_t *m = NULL;
+	int rc = COREHOOK_ERR, r;
+
+	if ((m = malloc(sizeof(*m))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return COREHOOK_ERR;
+	}
+	r = nas_decode(m, in, inlen);
+	if (r != NAS_OK) {
+		atomic_fetch_add(&ch->metrics.nas_malformed, 1);
+		if (inlen >= 3 && in[0] == NAS_EPD_5GMM &&
+		    in[2] == NAS_MSG_REGISTRATION_REQUEST) {
+			atomic_fetch_add(&ch->metrics.prov[CH_PROV_MALFORMED], 1);
+		}
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=malformed"
+		    " cause=96 reason=%s", s->name, nas_strerror(r));
+		rc = reg_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
+		    out, outcap, outlen, err, errlen);
+		goto out;
+	}
+	switch (m->type) {
+	case NAS_MSG_REGISTRATION_REQUEST: {
+		nas_reg_request_t *rq = malloc(sizeof(*rq));
+
+		if (rq == NULL) {
+			util_err_set(err, errlen, "out of memory");
+			goto out;
+		}
+		*rq = m->reg_req;
+		rc = on_registration(ch, s, rq, m, out, outcap, outlen, err,
+		    errlen);
+		free(rq);
+		break;
+	}
+	case NAS_MSG_AUTH_RESPONSE:
+	case NAS_MSG_AUTH_FAILURE:
+		if (s->state != S_AUTH) {
+			atomic_fetch_add(&ch->metrics.nas_malformed, 1);
+			ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=%s"
+			    " without authentication in progress", s->name,
+			    nas_msg_name(m->type));
+			rc = reg_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL,
+			    0, out, outcap, outlen, err, errlen);
+			break;
+		}
+		if (m->type == NAS_MSG_AUTH_RESPONSE) {
+			nas_auth_response_t ar = m->auth_resp;
+
+			rc = on_auth_response(ch, s, &ar, m, out, outcap, outlen,
+			    err, errlen);
+		} else {
+			nas_auth_failure_t af = m->auth_fail;
+
+			rc = on_auth_failure(ch, s, &af, m, out, outcap, outlen,
+			    err, errlen);
+		}
+		break;
+	default:
+		/* A network-to-UE message sent to the network. */
+		atomic_fetch_add(&ch->metrics.nas_malformed, 1);
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=unexpected %s",
+		    s->name, nas_msg_name(m->type));
+		rc = reg_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
+		    out, outcap, outlen, err, errlen);
+		break;
+	}
+out:
+	OPENSSL_cleanse(m, sizeof(*m));
+	free(m);
+	return rc;
+}
+
+int corehook_handle(corehook *ch, const char *session, const uint8_t *in,
+    size_t inlen, uint8_t *out, size_t outcap, size_t *outlen, int flags,
+    char *err, size_t errlen)
+{
+	ch_session *s;
+	uint8_t *req = NULL, *resp = NULL;
+	time_t now = time(NULL);
+	int rc;
+
+	if (ch == NULL || session == NULL || in == NULL || out == NULL ||
+	    outlen == NULL || strlen(session) == 0 ||
+	    strlen(session) > COREHOOK_SESSION_MAX) {
+		util_err_set(err, errlen, "bad argument");
+		return COREHOOK_ERR_ARG;
+	}
+	*outlen = 0;
+	if (inlen == 0 || inlen > COREHOOK_NAS_MAX) {
+		util_err_set(err, errlen, "NAS message of %zu bytes", inlen);
+		return COREHOOK_ERR_ARG;
+	}
+	atomic_fetch_add(&ch->metrics.nas_in, 1);
+	pthread_mutex_lock(&ch->smu);
+	if ((s = session_get(ch, session, now)) == NULL) {
+		pthread_mutex_unlock(&ch->smu);
+		util_err_set(err, errlen, "session table full");
+		return COREHOOK_ERR;
+	}
+	s->refs++;
+	while (s->busy) {
+		if (flags & COREHOOK_NOWAIT) {
+			s->refs--;
+			pthread_mutex_unlock(&ch->smu);
+			util_err_set(err, errlen, "session busy");
+			return COREHOOK_ERR_INPROGRESS;
+		}
+		pthread_cond_wait(&ch->scv, &ch->smu);
+	}
+	if (s->req != NULL && s->reqlen == inlen &&
+	    memcmp(s->req, in, inlen) == 0) {
+		/* A retransmission: the same answer, nothing done twice. */
+		rc = COREHOOK_OK;
+		if (s->resplen > outcap) {
+			rc = COREHOOK_ERR_SPACE;
+		} else {
+			memcpy(out, s->resp, s->resplen);
+			*outlen = s->resplen;
+		}
+		s->last_used = now;
+		s->refs--;
+		pthread_mutex_unlock(&ch->smu);
+		atomic_fetch_add(&ch->metrics.nas_dup, 1);
+		return rc;
+	}
+	s->busy = 1;
+	pthread_mutex_unlock(&ch->smu);
+
+	rc = process(ch, s, in, inlen, out, outcap, outlen, err, errlen);
+	if (rc == COREHOOK_OK && (req = malloc(inlen)) != NULL &&
+	    (resp = malloc(*outlen > 0 ? *outlen : 1)) != NULL) {
+		memcpy(req, in, inlen);
+		memcpy(resp, out, *outlen);
+	} else {
+		free(req);
+		req = NULL;
+	}
+
+	pthread_mutex_lock(&ch->smu);
+	free(s->req);
+	free(s->resp);
+	s->req = req;
+	s->reqlen = req != NULL ? inlen : 0;
+	s->resp = req != NULL ? resp : NULL;
+	s->resplen = req != NULL ? *outlen : 0;
+	s->busy = 0;
+	s->refs--;
+	s->last_used = time(NULL);
+	pthread_cond_broadcast(&ch->scv);
+	pthread_mutex_unlock(&ch->smu);
+	return rc;
+}
