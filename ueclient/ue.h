@@ -48,6 +48,9 @@ typedef enum { UE_KEY_P256 = 0, UE_KEY_RSA2048, UE_KEY_RSA3072 } ue_key_type;
 #define UE_F_ROOT "root.pem"
 #define UE_F_POLICY "policy.json"
 #define UE_F_CREDS "credentials.json"
+/* Extra CA certificates (the Infrastructure CA that issues operators'
+ * provisioning signers): untrusted intermediates for the signer check. */
+#define UE_F_CACERTS "ca-certs.pem"
 
 /* What device.json holds: identity from init, enrollment from enroll. */
 typedef struct {
@@ -73,6 +76,9 @@ int ue_file_read(char **out, size_t *lenout, const char *path, size_t max,
  * the given mode, fsync, rename over path, fsync the folder. */
 int ue_file_write_atomic(const char *path, const void *data, size_t len,
     unsigned mode, char *err, size_t errlen);
+
+/* mkdir -p: parents as needed, the last folder 0700; existing is fine. */
+int ue_mkdir_p(const char *dir, char *err, size_t errlen);
 
 /* Load / store device.json of the state folder. */
 int ue_device_load(ue_device_t *out, const char *dir, char *err, size_t errlen);
@@ -114,6 +120,8 @@ typedef struct {
 	                          defaults to root_file */
 	const char *root_file; /* Root CA certificate; fetched from
 	                          <ca>/ca/root.pem when NULL */
+	const char *ca_certs_file; /* extra CA certificates (Infrastructure
+	                          CA) stored as ca-certs.pem; may be NULL */
 	long timeout_ms;       /* per request; 0 = 10000 */
 } ue_enroll_opts_t;
 

@@ -368,6 +368,17 @@ int ue_enroll(ue_device_t *out, const char *dir, const ue_enroll_opts_t *o,
 	if ((rc = enroll_check(j_cert->valuestring, chain, root, key, err,
 	    errlen)) != 0)
 		goto done;
+	if (o->ca_certs_file != NULL) {
+		char *extra = NULL;
+
+		if ((rc = ue_file_read(&extra, NULL, o->ca_certs_file, 262144, err,
+		    errlen)) != 0)
+			goto done;
+		rc = store_file(dir, UE_F_CACERTS, extra, err, errlen);
+		free(extra);
+		if (rc != 0)
+			goto done;
+	}
 	if ((rc = store_file(dir, UE_F_CERT, j_cert->valuestring, err,
 	    errlen)) != 0 ||
 	    (rc = store_file(dir, UE_F_CHAIN, chain, err, errlen)) != 0 ||

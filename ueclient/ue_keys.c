@@ -165,10 +165,8 @@ int ue_init(const char *dir, const ue_device_t *identity, char *err,
 		    "hardware version must be 1-64 characters of [A-Za-z0-9._-]");
 		return UE_ERR_ARG;
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		util_err_set(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-		return UE_ERR_IO;
-	}
+	if ((rc = ue_mkdir_p(dir, err, errlen)) != 0)
+		return rc;
 	if ((rc = ue_state_path(path, sizeof(path), dir, UE_F_KEY)) != 0) {
 		util_err_set(err, errlen, "state path too long");
 		return rc;

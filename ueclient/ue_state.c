@@ -143,6 +143,31 @@ done:
 	return rc;
 }
 
+int ue_mkdir_p(const char *dir, char *err, size_t errlen)
+{
+	char buf[4096];
+	size_t i, n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(buf)) {
+		util_err_set(err, errlen, "bad folder name");
+		return UE_ERR_ARG;
+	}
+	memcpy(buf, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		/* Parents with the umask's rights, the folder itself 0700. */
+		if (mkdir(buf, i == n ? 0700 : 0755) != 0 && errno != EEXIST) {
+			util_err_set(err, errlen, "mkdir %s: %s", buf,
+			    strerror(errno));
+			return UE_ERR_IO;
+		}
+		buf[i] = i == n ? '\0' : '/';
+	}
+	return UE_OK;
+}
+
 int ue_id_valid(const char *s)
 {
 	size_t i, n;

@@ -1,0 +1,621 @@
+/* main.c — the ueclient command line: init, enroll, attach, swarm. Tells
+ * the story of each step on stdout (or one JSON document with --json);
+ * errors go to stderr. */
+#include "aka.h"
+#include "pcap.h"
+#include "ue.h"
+#include "ue_attach.h"
+#include "ue_swarm.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <curl/curl.h>
+
+/* Exit status: 0 done, 1 local failure, 2 usage, 3 refused by the network,
+ * 4 no genuine answer in time. */
+enum { EX_DONE = 0, EX_FAIL = 1, EX_USAGE = 2, EX_REFUSED = 3, EX_TIMEOUT = 4 };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ueclient init --state DIR --manufacturer-id ID --serial S "
+	    "--model M\n"
+	    "                     [--hardware-version V] [--key-type "
+	    "p256|rsa2048|rsa3072]\n"
+	    "       ueclient enroll --state DIR --ca URL --cert MFR.pem --key "
+	    "MFR.key\n"
+	    "                     [--root ROOT.pem] [--tls-ca FILE] [--ca-certs "
+	    "FILE] [--timeout-ms N]\n"
+	    "       ueclient attach --state DIR [--core [PLMN@]HOST:PORT ...] "
+	    "[--pcap FILE] [--json]\n"
+	    "                     [--timeout-ms N] [--retransmits N] "
+	    "[--attempt-ms N]\n"
+	    "                     [--max-backoff-ms N] [--rounds N]\n"
+	    "       ueclient swarm --count N --concurrency C --ca URL --cert "
+	    "MFR.pem --key MFR.key\n"
+	    "                     --core [PLMN@]HOST:PORT ... [--root ROOT.pem] "
+	    "[--tls-ca FILE]\n"
+	    "                     [--ca-certs FILE] [--manufacturer-id ID] "
+	    "[--model M] [--set DIR]\n"
+	    "                     [--reprovision] [--deadline-s S] [--key-type "
+	    "T] [--json]\n");
+}
+
+enum {
+	O_STATE = 256, O_MFR, O_SERIAL, O_MODEL, O_HW, O_KEYTYPE, O_CA, O_CERT,
+	O_KEY, O_ROOT, O_TLSCA, O_CACERTS, O_TIMEOUT, O_CORE, O_PCAP, O_JSON,
+	O_RETX, O_ATTEMPT, O_BACKOFF, O_ROUNDS, O_COUNT, O_CONC, O_SET,
+	O_REPROV, O_DEADLINE, O_HELP, O_PREFIX,
+};
+
+static const struct option opts[] = {
+	{ "state", required_argument, NULL, O_STATE },
+	{ "manufacturer-id", required_argument, NULL, O_MFR },
+	{ "serial", required_argument, NULL, O_SERIAL },
+	{ "model", required_argument, NULL, O_MODEL },
+	{ "hardware-version", required_argument, NULL, O_HW },
+	{ "key-type", required_argument, NULL, O_KEYTYPE },
+	{ "ca", required_argument, NULL, O_CA },
+	{ "cert", required_argument, NULL, O_CERT },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "root", required_argument, NULL, O_ROOT },
+	{ "tls-ca", required_argument, NULL, O_TLSCA },
+	{ "ca-certs", required_argument, NULL, O_CACERTS },
+	{ "timeout-ms", required_argument, NULL, O_TIMEOUT },
+	{ "core", required_argument, NULL, O_CORE },
+	{ "pcap", required_argument, NULL, O_PCAP },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "retransmits", required_argument, NULL, O_RETX },
+	{ "attempt-ms", required_argument, NULL, O_ATTEMPT },
+	{ "max-backoff-ms", required_argument, NULL, O_BACKOFF },
+	{ "rounds", required_argument, NULL, O_ROUNDS },
+	{ "count", required_argument, NULL, O_COUNT },
+	{ "concurrency", required_argument, NULL, O_CONC },
+	{ "set", required_argument, NULL, O_SET },
+	{ "reprovision", no_argument, NULL, O_REPROV },
+	{ "deadline-s", required_argument, NULL, O_DEADLINE },
+	{ "serial-prefix", required_argument, NULL, O_PREFIX },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+typedef struct {
+	const char *state, *mfr, *serial, *model, *hw, *keytype;
+	const char *ca, *cert, *key, *root, *tlsca, *cacerts, *pcap, *set;
+	const char *prefix;
+	const char *cores[UE_MAX_CORES];
+	size_t ncores;
+	long timeout_ms, retransmits, attempt_ms, backoff_ms, rounds;
+	long count, concurrency, deadline_s;
+	int json, reprovision;
+} args_t;
+
+/* Parse a bounded non-negative integer option. */
+static int num(long *out, const char *s, long lo, long hi, const char *name)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "ueclient: --%s must be an integer in %ld..%ld\n",
+		    name, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse(args_t *a, int argc, char **argv)
+{
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	a->timeout_ms = a->retransmits = a->attempt_ms = a->backoff_ms = -1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case O_STATE: a->state = optarg; break;
+		case O_MFR: a->mfr = optarg; break;
+		case O_SERIAL: a->serial = optarg; break;
+		case O_MODEL: a->model = optarg; break;
+		case O_HW: a->hw = optarg; break;
+		case O_KEYTYPE: a->keytype = optarg; break;
+		case O_CA: a->ca = optarg; break;
+		case O_CERT: a->cert = optarg; break;
+		case O_KEY: a->key = optarg; break;
+		case O_ROOT: a->root = optarg; break;
+		case O_TLSCA: a->tlsca = optarg; break;
+		case O_CACERTS: a->cacerts = optarg; break;
+		case O_PCAP: a->pcap = optarg; break;
+		case O_SET: a->set = optarg; break;
+		case O_PREFIX: a->prefix = optarg; break;
+		case O_JSON: a->json = 1; break;
+		case O_REPROV: a->reprovision = 1; break;
+		case O_CORE:
+			if (a->ncores == UE_MAX_CORES) {
+				fprintf(stderr, "ueclient: at most %d --core\n",
+				    UE_MAX_CORES);
+				return -1;
+			}
+			a->cores[a->ncores++] = optarg;
+			break;
+		case O_TIMEOUT:
+			if (num(&a->timeout_ms, optarg, 10, 60000, "timeout-ms"))
+				return -1;
+			break;
+		case O_RETX:
+			if (num(&a->retransmits, optarg, 0, 10, "retransmits"))
+				return -1;
+			break;
+		case O_ATTEMPT:
+			if (num(&a->attempt_ms, optarg, 10, 600000, "attempt-ms"))
+				return -1;
+			break;
+		case O_BACKOFF:
+			if (num(&a->backoff_ms, optarg, 0, 600000, "max-backoff-ms"))
+				return -1;
+			break;
+		case O_ROUNDS:
+			if (num(&a->rounds, optarg, 1, 10, "rounds"))
+				return -1;
+			break;
+		case O_COUNT:
+			if (num(&a->count, optarg, 1, UE_SWARM_MAX_COUNT, "count"))
+				return -1;
+			break;
+		case O_CONC:
+			if (num(&a->concurrency, optarg, 1, UE_SWARM_MAX_CONCURRENCY,
+			    "concurrency"))
+				return -1;
+			break;
+		case O_DEADLINE:
+			if (num(&a->deadline_s, optarg, 1, 86400, "deadline-s"))
+				return -1;
+			break;
+		case O_HELP:
+			usage(stdout);
+			exit(EX_DONE);
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ueclient: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static int need(const char *v, const char *name)
+{
+	if (v == NULL) {
+		fprintf(stderr, "ueclient: --%s is required\n", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int exit_for(int rc)
+{
+	switch (rc) {
+	case UE_OK: return EX_DONE;
+	case UE_ERR_REJECTED: return EX_REFUSED;
+	case UE_ERR_TIMEOUT: return EX_TIMEOUT;
+	case UE_ERR_ARG: return EX_USAGE;
+	default: return EX_FAIL;
+	}
+}
+
+static int cmd_init(const args_t *a)
+{
+	ue_device_t dev;
+	char err[512];
+	int rc;
+
+	if (need(a->state, "state") || need(a->mfr, "manufacturer-id") ||
+	    need(a->serial, "serial") || need(a->model, "model"))
+		return EX_USAGE;
+	memset(&dev, 0, sizeof(dev));
+	if (a->keytype != NULL && ue_key_type_parse(&dev.key_type,
+	    a->keytype) != 0) {
+		fprintf(stderr, "ueclient: --key-type is p256, rsa2048 or "
+		    "rsa3072\n");
+		return EX_USAGE;
+	}
+	if (strlen(a->mfr) > UE_ID_MAX || strlen(a->serial) > UE_ID_MAX ||
+	    strlen(a->model) > UE_ID_MAX ||
+	    (a->hw != NULL && strlen(a->hw) > UE_ID_MAX)) {
+		fprintf(stderr, "ueclient: identity fields are at most %d "
+		    "characters\n", UE_ID_MAX);
+		return EX_USAGE;
+	}
+	snprintf(dev.manufacturer_id, sizeof(dev.manufacturer_id), "%s", a->mfr);
+	snprintf(dev.serial, sizeof(dev.serial), "%s", a->serial);
+	snprintf(dev.model, sizeof(dev.model), "%s", a->model);
+	snprintf(dev.hardware_version, sizeof(dev.hardware_version), "%s",
+	    a->hw != NULL ? a->hw : "");
+	rc = ue_init(a->state, &dev, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "ueclient init: %s\n", err);
+		return exit_for(rc);
+	}
+	printf("initialised %s: %s key generated on the device (%s/%s, 0600), "
+	    "CSR in %s/%s for serial %s of %s\n", a->state,
+	    ue_key_type_name(dev.key_type), a->state, UE_F_KEY, a->state,
+	    UE_F_CSR, dev.serial, dev.manufacturer_id);
+	return EX_DONE;
+}
+
+static void enroll_opts(ue_enroll_opts_t *e, const args_t *a)
+{
+	memset(e, 0, sizeof(*e));
+	e->ca_url = a->ca;
+	e->cert_file = a->cert;
+	e->key_file = a->key;
+	e->root_file = a->root;
+	e->tls_ca = a->tlsca;
+	e->ca_certs_file = a->cacerts;
+	e->timeout_ms = a->timeout_ms > 0 ? a->timeout_ms : 10000;
+}
+
+static int cmd_enroll(const args_t *a)
+{
+	ue_enroll_opts_t e;
+	ue_device_t dev;
+	char err[512];
+	int rc;
+
+	if (need(a->state, "state") || need(a->ca, "ca") ||
+	    need(a->cert, "cert") || need(a->key, "key"))
+		return EX_USAGE;
+	enroll_opts(&e, a);
+	rc = ue_enroll(&dev, a->state, &e, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "ueclient enroll: %s\n", err);
+		return exit_for(rc);
+	}
+	printf("enrolled: DeviceID %s, certificate URL %s; certificate, chain "
+	    "and Root CA stored in %s\n", dev.device_id, dev.certificate_url,
+	    a->state);
+	return EX_DONE;
+}
+
+/* ---- attach: narrative or JSON ---- */
+
+typedef struct {
+	int json;
+	cJSON *events; /* --json: collected here */
+} story_t;
+
+static void story_event(void *ctx, const ue_event_t *ev)
+{
+	story_t *s = ctx;
+	static const char *const mark[] = { "==", "->", "<-", "ok", "!!", "  " };
+
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		static const char *const kind[] = { "step", "send", "recv",
+		    "accept", "refuse", "info" };
+
+		if (o == NULL)
+			return;
+		cJSON_AddStringToObject(o, "kind", kind[ev->kind]);
+		cJSON_AddStringToObject(o, "phase", ev->phase);
+		if (ev->peer != NULL)
+			cJSON_AddStringToObject(o, "peer", ev->peer);
+		if (ev->msg != NULL)
+			cJSON_AddStringToObject(o, "message", ev->msg);
+		if (ev->cause >= 0)
+			cJSON_AddNumberToObject(o, "cause", ev->cause);
+		cJSON_AddStringToObject(o, "text", ev->text);
+		cJSON_AddItemToArray(s->events, o);
+		return;
+	}
+	printf("[%-9s] %s %s\n", ev->phase, mark[ev->kind], ev->text);
+	fflush(stdout);
+}
+
+static void trace_tap(void *ctx, int dir, const uint8_t *buf, size_t len)
+{
+	(void)pcap_writer_add(ctx, dir == UE_DIR_UL ? PCAP_DIR_UE_TO_CORE :
+	    PCAP_DIR_CORE_TO_UE, buf, len);
+}
+
+/* Apply the timer flags and the --core list over the stored policy. */
+static int policy_from(ue_policy_t *p, const args_t *a, char *err,
+    size_t errlen)
+{
+	size_t i;
+
+	ue_policy_init(p);
+	if (a->ncores == 0) {
+		if (ue_policy_load(p, a->state, err, errlen) != 0)
+			return -1;
+	} else {
+		ue_policy_t stored;
+
+		/* Flags replace the stored core list but keep its timers. */
+		ue_policy_init(&stored);
+		if (ue_policy_load(&stored, a->state, err, errlen) != 0)
+			return -1;
+		*p = stored;
+		p->ncores = 0;
+		for (i = 0; i < a->ncores; i++)
+			if (ue_policy_add_core(p, a->cores[i], err, errlen) != 0)
+				return -1;
+	}
+	if (a->timeout_ms >= 0)
+		p->timeout_ms = (unsigned)a->timeout_ms;
+	if (a->retransmits >= 0)
+		p->retransmits = (unsigned)a->retransmits;
+	if (a->attempt_ms >= 0)
+		p->attempt_ms = (unsigned)a->attempt_ms;
+	if (a->backoff_ms >= 0)
+		p->max_backoff_ms = (unsigned)a->backoff_ms;
+	return 0;
+}
+
+static int cmd_attach(const args_t *a)
+{
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	story_t story = { 0 };
+	pcap_writer *pw = NULL;
+	char err[512] = "";
+	int rc, ex;
+
+	if (need(a->state, "state"))
+		return EX_USAGE;
+	memset(&o, 0, sizeof(o));
+	if (policy_from(&o.policy, a, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ueclient attach: %s\n", err);
+		return EX_USAGE;
+	}
+	if (a->pcap != NULL && pcap_writer_open(&pw, a->pcap, 0, err,
+	    sizeof(err)) != PCAP_OK) {
+		fprintf(stderr, "ueclient attach: %s\n", err);
+		return EX_FAIL;
+	}
+	story.json = a->json;
+	if (a->json && (story.events = cJSON_CreateArray()) == NULL) {
+		pcap_writer_close(pw);
+		return EX_FAIL;
+	}
+	o.dir = a->state;
+	o.rounds = a->rounds > 0 ? (unsigned)a->rounds : 0;
+	o.on_event = story_event;
+	o.event_ctx = &story;
+	o.tap = pw != NULL ? trace_tap : NULL;
+	o.tap_ctx = pw;
+	rc = ue_attach(&r, &o, err, sizeof(err));
+	pcap_writer_close(pw);
+	ex = exit_for(rc);
+	if (a->json) {
+		cJSON *j = cJSON_CreateObject();
+		char *text;
+
+		if (j == NULL) {
+			cJSON_Delete(story.events);
+			return EX_FAIL;
+		}
+		cJSON_AddBoolToObject(j, "ok", rc == 0);
+		cJSON_AddBoolToObject(j, "provisioned", r.provisioned);
+		cJSON_AddBoolToObject(j, "registered", r.registered);
+		if (r.supi[0] != '\0')
+			cJSON_AddStringToObject(j, "supi", r.supi);
+		if (r.core[0] != '\0')
+			cJSON_AddStringToObject(j, "core", r.core);
+		if (r.cause >= 0) {
+			cJSON_AddNumberToObject(j, "cause", r.cause);
+			cJSON_AddStringToObject(j, "cause_name",
+			    ue_cause_name(r.cause));
+		}
+		if (r.kamf_fp[0] != '\0')
+			cJSON_AddStringToObject(j, "kamf_fp", r.kamf_fp);
+		cJSON_AddNumberToObject(j, "provisioning_ms", r.prov_ms);
+		cJSON_AddNumberToObject(j, "registration_ms", r.reg_ms);
+		cJSON_AddNumberToObject(j, "ignored", r.ignored);
+		cJSON_AddNumberToObject(j, "resyncs", r.resyncs);
+		if (rc != 0)
+			cJSON_AddStringToObject(j, "error", err);
+		if (a->pcap != NULL)
+			cJSON_AddStringToObject(j, "pcap", a->pcap);
+		cJSON_AddItemToObject(j, "events", story.events);
+		text = cJSON_Print(j);
+		if (text != NULL)
+			printf("%s\n", text);
+		cJSON_free(text);
+		cJSON_Delete(j);
+		return ex;
+	}
+	if (rc != 0) {
+		printf("[%-9s] !! %s\n", "done", err);
+		fprintf(stderr, "ueclient attach: %s\n", err);
+		return ex;
+	}
+	printf("[%-9s] ok registered as %s via %s%s\n", "done", r.supi, r.core,
+	    r.provisioned ? " (provisioned in this run)" : "");
+	if (a->pcap != NULL)
+		printf("[%-9s]    trace written to %s (open it in Wireshark)\n",
+		    "done", a->pcap);
+	printf("kamf-fp=%s\n", r.kamf_fp);
+	return EX_DONE;
+}
+
+/* ---- swarm ---- */
+
+static void bar(void *ctx, unsigned done, unsigned failed, unsigned total)
+{
+	int width = 40, fill = total ? (int)((uint64_t)done * width / total) : 0;
+
+	(void)ctx;
+	fprintf(stderr, "\r[%.*s%*s] %u/%u done, %u failed", fill,
+	    "########################################", width - fill, "", done,
+	    total, failed);
+	if (done == total)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static int cmd_swarm(const args_t *a)
+{
+	ue_swarm_opts_t o;
+	ue_swarm_result_t r;
+	char err[512] = "";
+	size_t i;
+	int rc;
+
+	if (need(a->ca, "ca") || need(a->cert, "cert") || need(a->key, "key"))
+		return EX_USAGE;
+	if (a->count <= 0 || a->concurrency <= 0) {
+		fprintf(stderr, "ueclient swarm: --count and --concurrency are "
+		    "required\n");
+		return EX_USAGE;
+	}
+	memset(&o, 0, sizeof(o));
+	o.count = (unsigned)a->count;
+	o.concurrency = (unsigned)a->concurrency;
+	o.set_dir = a->set;
+	o.reprovision = a->reprovision;
+	o.manufacturer_id = a->mfr != NULL ? a->mfr : "swarm-mfr";
+	o.model = a->model != NULL ? a->model : "swarm-sensor";
+	o.serial_prefix = a->prefix;
+	o.deadline_s = a->deadline_s > 0 ? (unsigned)a->deadline_s : 0;
+	if (a->keytype != NULL && ue_key_type_parse(&o.key_type,
+	    a->keytype) != 0) {
+		fprintf(stderr, "ueclient swarm: bad --key-type\n");
+		return EX_USAGE;
+	}
+	enroll_opts(&o.enroll, a);
+	ue_policy_init(&o.policy);
+	for (i = 0; i < a->ncores; i++)
+		if (ue_policy_add_core(&o.policy, a->cores[i], err,
+		    sizeof(err)) != 0) {
+			fprintf(stderr, "ueclient swarm: %s\n", err);
+			return EX_USAGE;
+		}
+	if (o.policy.ncores == 0) {
+		/* Loopback by default. */
+		if (ue_policy_add_core(&o.policy, "127.0.0.1:4997", err,
+		    sizeof(err)) != 0)
+			return EX_FAIL;
+	}
+	if (a->timeout_ms >= 0)
+		o.policy.timeout_ms = (unsigned)a->timeout_ms;
+	if (a->retransmits >= 0)
+		o.policy.retransmits = (unsigned)a->retransmits;
+	if (a->attempt_ms >= 0)
+		o.policy.attempt_ms = (unsigned)a->attempt_ms;
+	if (!a->json && isatty(STDERR_FILENO)) {
+		o.progress = bar;
+	}
+	rc = ue_swarm_run(&r, &o, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "ueclient swarm: %s\n", err);
+		return exit_for(rc);
+	}
+	if (a->json) {
+		cJSON *j = cJSON_CreateObject(), *c, *f;
+		char *text;
+
+		if (j == NULL)
+			return EX_FAIL;
+		cJSON_AddNumberToObject(j, "total", r.total);
+		cJSON_AddNumberToObject(j, "completed", r.completed);
+		cJSON_AddNumberToObject(j, "failed", r.failed);
+		cJSON_AddNumberToObject(j, "not_started", r.not_started);
+		cJSON_AddNumberToObject(j, "elapsed_s", r.elapsed_s);
+		cJSON_AddNumberToObject(j, "flows_per_s", r.flows_per_s);
+		c = cJSON_AddObjectToObject(j, "provisioning_ms");
+		if (c != NULL) {
+			cJSON_AddNumberToObject(c, "n", r.prov_n);
+			cJSON_AddNumberToObject(c, "p50", r.prov_p50);
+			cJSON_AddNumberToObject(c, "p95", r.prov_p95);
+			cJSON_AddNumberToObject(c, "p99", r.prov_p99);
+		}
+		c = cJSON_AddObjectToObject(j, "registration_ms");
+		if (c != NULL) {
+			cJSON_AddNumberToObject(c, "n", r.reg_n);
+			cJSON_AddNumberToObject(c, "p50", r.reg_p50);
+			cJSON_AddNumberToObject(c, "p95", r.reg_p95);
+			cJSON_AddNumberToObject(c, "p99", r.reg_p99);
+		}
+		f = cJSON_AddArrayToObject(j, "failures");
+		for (i = 0; f != NULL && i < r.ncauses; i++) {
+			cJSON *e = cJSON_CreateObject();
+
+			if (e == NULL)
+				break;
+			cJSON_AddStringToObject(e, "cause", r.causes[i].cause);
+			cJSON_AddNumberToObject(e, "count", r.causes[i].n);
+			cJSON_AddStringToObject(e, "example", r.causes[i].example);
+			cJSON_AddItemToArray(f, e);
+		}
+		text = cJSON_Print(j);
+		if (text != NULL)
+			printf("%s\n", text);
+		cJSON_free(text);
+		cJSON_Delete(j);
+	} else {
+		printf("swarm: %u devices, %u completed, %u failed, %u not started "
+		    "in %.1f s\n", r.total, r.completed, r.failed, r.not_started,
+		    r.elapsed_s);
+		printf("  throughput    %.1f flows/s\n", r.flows_per_s);
+		printf("  provisioning  p50 %u ms  p95 %u ms  p99 %u ms  (%u "
+		    "samples)\n", r.prov_p50, r.prov_p95, r.prov_p99, r.prov_n);
+		printf("  registration  p50 %u ms  p95 %u ms  p99 %u ms  (%u "
+		    "samples)\n", r.reg_p50, r.reg_p95, r.reg_p99, r.reg_n);
+		for (i = 0; i < r.ncauses; i++)
+			printf("  failed %5u  %s  (e.g. %s)\n", r.causes[i].n,
+			    r.causes[i].cause, r.causes[i].example);
+	}
+	return r.failed == 0 && r.not_started == 0 ? EX_DONE : EX_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+	args_t a;
+	const char *cmd;
+	int ex;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return EX_DONE;
+	}
+	if (parse(&a, argc - 1, argv + 1) != 0) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "ueclient: libcurl initialisation failed\n");
+		return EX_FAIL;
+	}
+	if (strcmp(cmd, "init") == 0)
+		ex = cmd_init(&a);
+	else if (strcmp(cmd, "enroll") == 0)
+		ex = cmd_enroll(&a);
+	else if (strcmp(cmd, "attach") == 0)
+		ex = cmd_attach(&a);
+	else if (strcmp(cmd, "swarm") == 0)
+		ex = cmd_swarm(&a);
+	else {
+		fprintf(stderr, "ueclient: unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		ex = EX_USAGE;
+	}
+	curl_global_cleanup();
+	return ex;
+}

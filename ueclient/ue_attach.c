@@ -1,0 +1,670 @@
+/* ue_attach.c — the device switches on: it selects a core by policy, asks
+ * for a subscription with the provisioning registration, opens the signed
+ * container the Registration reject carries, stores the credentials, then
+ * registers normally with 5G-AKA (USIM side) until Registration accept. */
+#include "ue_attach.h"
+#include "aka.h"
+#include "nas.h"
+#include "pki.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#define MAX_AUTH_ROUNDS 4 /* challenges answered in one registration */
+
+typedef struct {
+	const ue_attach_opts_t *o;
+	ue_attach_result_t *out;
+	const char *peer;
+	/* provisioning */
+	X509 *root;
+	STACK_OF(X509) *inter;
+	EVP_PKEY *key;
+	const ue_device_t *dev;
+	uint8_t nonce[PROV_NONCE_LEN];
+	ue_creds_t *creds;
+	int prov_ok;         /* container opened */
+	int cause;           /* reject cause, -1 none */
+	unsigned backoff_s;  /* T3346 of a #22 */
+	/* registration */
+	nas_msg_t *msg;      /* the answer taken */
+	uint8_t last_rand[NAS_RAND_LEN];
+	int have_last_rand;
+} attach_ctx;
+
+const char *ue_cause_name(int cause)
+{
+	switch (cause) {
+	case NAS_CAUSE_ILLEGAL_UE: return "Illegal UE";
+	case NAS_CAUSE_PEI_NOT_ACCEPTED: return "PEI not accepted";
+	case NAS_CAUSE_ILLEGAL_ME: return "Illegal ME";
+	case NAS_CAUSE_5GS_SERVICES_NOT_ALLOWED: return "5GS services not allowed";
+	case NAS_CAUSE_UE_IDENTITY_NOT_DERIVED:
+		return "UE identity cannot be derived by the network";
+	case NAS_CAUSE_PLMN_NOT_ALLOWED: return "PLMN not allowed";
+	case NAS_CAUSE_MAC_FAILURE: return "MAC failure";
+	case NAS_CAUSE_SYNCH_FAILURE: return "Synch failure";
+	case NAS_CAUSE_CONGESTION: return "Congestion";
+	case NAS_CAUSE_NON_5G_AUTH_UNACCEPTABLE:
+		return "Non-5G authentication unacceptable";
+	case NAS_CAUSE_INVALID_MANDATORY_INFO:
+		return "Invalid mandatory information";
+	default: return "unlisted cause";
+	}
+}
+
+/* What a refusal cause means for a person following the story. */
+static const char *cause_story(int cause)
+{
+	switch (cause) {
+	case NAS_CAUSE_ILLEGAL_UE: return "the CA does not know this device";
+	case NAS_CAUSE_ILLEGAL_ME: return "the device certificate is revoked";
+	case NAS_CAUSE_5GS_SERVICES_NOT_ALLOWED:
+		return "the device is suspended";
+	case NAS_CAUSE_PEI_NOT_ACCEPTED:
+		return "the device certificate failed the network's checks";
+	case NAS_CAUSE_PLMN_NOT_ALLOWED:
+		return "this network has no agreement with the device's CA";
+	case NAS_CAUSE_CONGESTION:
+		return "the network cannot reach the CA right now; retry later";
+	case NAS_CAUSE_INVALID_MANDATORY_INFO:
+		return "the network found the request malformed";
+	default: return "the network refused";
+	}
+}
+
+static void emit(const attach_ctx *c, ue_ev_kind kind, const char *phase,
+    const char *msg, int cause, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void emit(const attach_ctx *c, ue_ev_kind kind, const char *phase,
+    const char *msg, int cause, const char *fmt, ...)
+{
+	char text[512];
+	ue_event_t ev;
+	va_list ap;
+
+	if (c->o->on_event == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	ev.kind = kind;
+	ev.phase = phase;
+	ev.peer = c->peer;
+	ev.msg = msg;
+	ev.cause = cause;
+	ev.text = text;
+	c->o->on_event(c->o->event_ctx, &ev);
+}
+
+static int encode(uint8_t *buf, size_t cap, size_t *len, const nas_msg_t *m,
+    char *err, size_t errlen)
+{
+	int rc = nas_encode(buf, cap, len, m);
+
+	if (rc != NAS_OK) {
+		util_err_set(err, errlen, "encoding %s: %s", nas_msg_name(m->type),
+		    nas_strerror(rc));
+		return UE_ERR_PROTO;
+	}
+	return UE_OK;
+}
+
+/* ---- provisioning -------------------------------------------------- */
+
+/* Judge one datagram during provisioning: 1 = genuine answer (container
+ * opened, or a reject without container), 0 = ignore, keep waiting. */
+static int prov_answer(void *vctx, const uint8_t *buf, size_t len)
+{
+	attach_ctx *c = vctx;
+	nas_msg_t *m = c->msg;
+	prov_subscription_t sub;
+	char why[256] = "";
+	int rc;
+
+	rc = nas_decode(m, buf, len);
+	if (rc != NAS_OK) {
+		c->out->ignored++;
+		emit(c, UE_EV_REFUSE, "provision", NULL, -1, "ignored %zu bytes "
+		    "that are not a NAS message (%s)", len, nas_strerror(rc));
+		return 0;
+	}
+	if (m->type != NAS_MSG_REGISTRATION_REJECT) {
+		c->out->ignored++;
+		emit(c, UE_EV_REFUSE, "provision", nas_msg_name(m->type), -1,
+		    "ignored an unexpected %s", nas_msg_name(m->type));
+		return 0;
+	}
+	if (!m->reg_rej.has_payload ||
+	    m->reg_rej.cause != NAS_CAUSE_UE_IDENTITY_NOT_DERIVED) {
+		c->cause = m->reg_rej.cause;
+		c->backoff_s = m->reg_rej.has_t3346 ?
+		    nas_gprs_timer_to_seconds(m->reg_rej.t3346) : 0;
+		emit(c, UE_EV_RECV, "provision", "Registration reject",
+		    m->reg_rej.cause, "Registration reject, 5GMM cause #%d (%s), "
+		    "no container: %s%s", m->reg_rej.cause,
+		    ue_cause_name(m->reg_rej.cause), cause_story(m->reg_rej.cause),
+		    m->reg_rej.has_t3346 ? " (back-off given)" : "");
+		return 1;
+	}
+	emit(c, UE_EV_RECV, "provision", "Registration reject", m->reg_rej.cause,
+	    "Registration reject #9 with a %zu-byte provisioning container",
+	    m->reg_rej.payload_len);
+	rc = prov_verify_open(&sub, NULL, m->reg_rej.payload,
+	    m->reg_rej.payload_len, c->root, c->inter,
+	    c->o->now != 0 ? c->o->now : (int64_t)time(NULL), c->key,
+	    c->dev->device_id, c->nonce, why, sizeof(why));
+	if (rc != PROV_OK) {
+		c->out->ignored++;
+		emit(c, UE_EV_REFUSE, "provision", "Registration reject",
+		    m->reg_rej.cause, "container refused (%s: %s); ignored as if it "
+		    "never came, still waiting", prov_strerror(rc), why);
+		ERR_clear_error();
+		return 0;
+	}
+	memset(c->creds, 0, sizeof(*c->creds));
+	c->creds->sub = sub;
+	prov_subscription_wipe(&sub);
+	/* Nothing above the network's initial SQN has been seen yet. */
+	memcpy(c->creds->sqn_ms, c->creds->sub.sqn, PROV_SQN_LEN);
+	snprintf(c->creds->device_id, sizeof(c->creds->device_id), "%s",
+	    c->dev->device_id);
+	c->prov_ok = 1;
+	emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "container accepted: the "
+	    "signer chains to our Root with the signer EKU, the signature "
+	    "verifies, it answers our nonce and names DeviceID %s; decrypted "
+	    "subscription for %s", c->dev->device_id, c->creds->sub.supi);
+	return 1;
+}
+
+/* One provisioning attempt at core `peer`. Returns 0 with c->prov_ok or
+ * c->cause set, UE_ERR_TIMEOUT, or another error. */
+static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
+    size_t errlen)
+{
+	prov_request_t req;
+	uint8_t payload[PROV_REQUEST_MAX], wire[NAS_MAX_MSG_LEN];
+	size_t plen = 0, wlen = 0;
+	ue_udp_t u;
+	nas_msg_t *m = c->msg;
+	uint64_t t0;
+	int rc;
+
+	c->prov_ok = 0;
+	c->cause = -1;
+	c->backoff_s = 0;
+	if ((rc = ue_udp_open(&u, core->address, err, errlen)) != 0)
+		return rc;
+	u.tap = c->o->tap;
+	u.tap_ctx = c->o->tap_ctx;
+	memset(&req, 0, sizeof(req));
+	snprintf(req.url, sizeof(req.url), "%s", c->dev->certificate_url);
+	if (util_random(c->nonce, sizeof(c->nonce)) != 0) {
+		util_err_openssl(err, errlen, "no randomness for the UE nonce");
+		rc = UE_ERR_CRYPTO;
+		goto done;
+	}
+	memcpy(req.ue_nonce, c->nonce, sizeof(c->nonce));
+	if (prov_request_encode(payload, sizeof(payload), &plen, &req, err,
+	    errlen) != PROV_OK) {
+		rc = UE_ERR_ARG;
+		goto done;
+	}
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_REGISTRATION_REQUEST;
+	m->reg_req.reg_type = NAS_REG_SNPN_ONBOARDING;
+	m->reg_req.follow_on = 1;
+	m->reg_req.ngksi.ksi = NAS_NGKSI_NO_KEY;
+	m->reg_req.id.kind = NAS_ID_NONE;
+	m->reg_req.has_payload = true;
+	m->reg_req.payload_type = NAS_PAYLOAD_TYPE_PROVCA;
+	m->reg_req.payload_len = plen;
+	memcpy(m->reg_req.payload, payload, plen);
+	if ((rc = encode(wire, sizeof(wire), &wlen, m, err, errlen)) != 0)
+		goto done;
+	{
+		char nhex[2 * PROV_NONCE_LEN + 1];
+
+		util_hex_encode(nhex, c->nonce, sizeof(c->nonce));
+		emit(c, UE_EV_SEND, "provision", "Registration request", -1,
+		    "Registration request (onboarding) to %s%s%s: certificate URL "
+		    "%s, fresh UE nonce %s", core->address,
+		    core->plmn[0] ? " PLMN " : "", core->plmn, req.url, nhex);
+	}
+	t0 = ue_now_ms();
+	rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
+	    c->o->policy.retransmits, c->o->policy.attempt_ms, prov_answer, c,
+	    err, errlen);
+	if (rc == 0 && c->prov_ok) {
+		if ((rc = ue_creds_store(c->creds, c->o->dir, err, errlen)) != 0)
+			goto done;
+		c->out->prov_ms = (unsigned)(ue_now_ms() - t0);
+		c->out->provisioned = 1;
+		emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials stored "
+		    "in %s/%s (0600, written atomically) after %u ms",
+		    c->o->dir, UE_F_CREDS, c->out->prov_ms);
+	} else if (rc == UE_ERR_TIMEOUT) {
+		emit(c, UE_EV_REFUSE, "provision", NULL, -1, "%s", err);
+	}
+done:
+	if (u.sent > 1 && rc != UE_ERR_ARG)
+		emit(c, UE_EV_INFO, "provision", NULL, -1, "%u retransmission(s) "
+		    "to %s", u.sent - 1, core->address);
+	ue_udp_close(&u);
+	OPENSSL_cleanse(m, sizeof(*m));
+	return rc;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+	    .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* Try the cores in order, rounds times; a #22 back-off (bounded by the
+ * policy) is waited out before the next round. */
+static int provision(attach_ctx *c, ue_core_t *served, char *err,
+    size_t errlen)
+{
+	const ue_policy_t *p = &c->o->policy;
+	unsigned rounds = c->o->rounds != 0 ? c->o->rounds : 2, r;
+	int rc = UE_ERR_TIMEOUT, last_cause = -1;
+	size_t i;
+
+	for (r = 0; r < rounds; r++) {
+		unsigned backoff_ms = 0;
+		int congested = 0;
+
+		for (i = 0; i < p->ncores; i++) {
+			c->peer = p->cores[i].address;
+			emit(c, UE_EV_STEP, "select", NULL, -1, "trying core %zu of "
+			    "%zu: %s%s%s", i + 1, p->ncores, p->cores[i].address,
+			    p->cores[i].plmn[0] ? " PLMN " : "", p->cores[i].plmn);
+			rc = provision_at(c, &p->cores[i], err, errlen);
+			if (rc == 0 && c->prov_ok) {
+				*served = p->cores[i];
+				return UE_OK;
+			}
+			if (rc != 0 && rc != UE_ERR_TIMEOUT)
+				return rc;
+			if (rc == 0) {
+				last_cause = c->cause;
+				if (c->cause == NAS_CAUSE_CONGESTION) {
+					unsigned b = c->backoff_s * 1000u;
+
+					congested = 1;
+					if (backoff_ms == 0 || b < backoff_ms)
+						backoff_ms = b;
+				}
+			}
+			emit(c, UE_EV_STEP, "select", NULL, -1, "moving on from %s",
+			    p->cores[i].address);
+		}
+		if (!congested || r + 1 == rounds)
+			break;
+		if (backoff_ms > p->max_backoff_ms)
+			backoff_ms = p->max_backoff_ms;
+		c->peer = NULL;
+		emit(c, UE_EV_INFO, "select", NULL, NAS_CAUSE_CONGESTION,
+		    "congestion: honouring the back-off, %u ms, before the next "
+		    "round", backoff_ms);
+		sleep_ms(backoff_ms);
+	}
+	c->out->cause = last_cause;
+	if (last_cause >= 0) {
+		util_err_set(err, errlen, "provisioning refused: 5GMM cause #%d "
+		    "(%s): %s", last_cause, ue_cause_name(last_cause),
+		    cause_story(last_cause));
+		return UE_ERR_REJECTED;
+	}
+	util_err_set(err, errlen, "no core gave a genuine provisioning answer "
+	    "(%u ignored)", c->out->ignored);
+	return UE_ERR_TIMEOUT;
+}
+
+/* ---- registration with 5G-AKA --------------------------------------- */
+
+/* Take the next decodable downlink message of the registration; drop
+ * repeats of a challenge already answered (retransmission echoes). */
+static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
+{
+	attach_ctx *c = vctx;
+	int rc = nas_decode(c->msg, buf, len);
+
+	if (rc != NAS_OK) {
+		c->out->ignored++;
+		emit(c, UE_EV_REFUSE, "register", NULL, -1, "ignored %zu bytes that "
+		    "are not a NAS message (%s)", len, nas_strerror(rc));
+		return 0;
+	}
+	switch (c->msg->type) {
+	case NAS_MSG_AUTH_REQUEST:
+		if (c->have_last_rand && CRYPTO_memcmp(c->last_rand,
+		    c->msg->auth_req.rand, NAS_RAND_LEN) == 0)
+			return 0; /* the same challenge again: already answered */
+		return 1;
+	case NAS_MSG_AUTH_REJECT:
+	case NAS_MSG_REGISTRATION_ACCEPT:
+	case NAS_MSG_REGISTRATION_REJECT:
+		return 1;
+	default:
+		c->out->ignored++;
+		emit(c, UE_EV_REFUSE, "register", nas_msg_name(c->msg->type), -1,
+		    "ignored an unexpected %s", nas_msg_name(c->msg->type));
+		return 0;
+	}
+}
+
+/* Answer one Authentication request as the USIM: fills *next with the
+ * Authentication response or failure; updates SQN_MS and K_AMF. */
+static int usim_answer(attach_ctx *c, nas_msg_t *next, uint8_t *kamf,
+    int *authenticated, char *err, size_t errlen)
+{
+	const nas_auth_request_t *ar = &c->msg->auth_req;
+	aka_usim_result_t r;
+	char snn[AKA_SNN_BUF];
+	int rc, urc;
+
+	memcpy(c->last_rand, ar->rand, NAS_RAND_LEN);
+	c->have_last_rand = 1;
+	if (aka_snn_format(snn, sizeof(snn), c->creds->sub.mcc,
+	    c->creds->sub.mnc) != AKA_OK) {
+		util_err_set(err, errlen, "cannot form the serving network name");
+		return UE_ERR_ARG;
+	}
+	memset(next, 0, sizeof(*next));
+	urc = aka_usim_authenticate(&r, c->creds->sub.ki, c->creds->sub.opc,
+	    ar->rand, ar->autn, snn, c->creds->sqn_ms);
+	switch (urc) {
+	case AKA_OK:
+		/* SQN_MS is durable before RES* leaves: a replay of this
+		 * challenge after a crash is still refused. */
+		memcpy(c->creds->sqn_ms, r.sqn, AKA_SQN_LEN);
+		if ((rc = ue_creds_store(c->creds, c->o->dir, err, errlen)) != 0)
+			goto done;
+		if (aka_kamf(kamf, r.kseaf, c->creds->sub.supi, ar->abba,
+		    ar->abba_len) != AKA_OK) {
+			util_err_set(err, errlen, "K_AMF derivation failed");
+			rc = UE_ERR_CRYPTO;
+			goto done;
+		}
+		next->type = NAS_MSG_AUTH_RESPONSE;
+		memcpy(next->auth_resp.res_star, r.res_star, NAS_RES_STAR_LEN);
+		*authenticated = 1;
+		emit(c, UE_EV_ACCEPT, "register", "Authentication request", -1,
+		    "AUTN verified (MAC-A good, SQN %012llx fresh against SQN_MS); "
+		    "answering with RES*, SQN_MS stored",
+		    (unsigned long long)aka_sqn_to_u64(r.sqn));
+		rc = UE_OK;
+		break;
+	case AKA_ERR_SYNC:
+		next->type = NAS_MSG_AUTH_FAILURE;
+		next->auth_fail.cause = NAS_CAUSE_SYNCH_FAILURE;
+		next->auth_fail.has_auts = true;
+		memcpy(next->auth_fail.auts, r.auts, NAS_AUTS_LEN);
+		c->out->resyncs++;
+		emit(c, UE_EV_REFUSE, "register", "Authentication request",
+		    NAS_CAUSE_SYNCH_FAILURE, "SQN not fresh against SQN_MS "
+		    "%012llx: synch failure, sending AUTS so the network can "
+		    "resynchronise",
+		    (unsigned long long)aka_sqn_to_u64(c->creds->sqn_ms));
+		rc = UE_OK;
+		break;
+	case AKA_ERR_MAC:
+	case AKA_ERR_AMF:
+		next->type = NAS_MSG_AUTH_FAILURE;
+		next->auth_fail.cause = urc == AKA_ERR_MAC ?
+		    NAS_CAUSE_MAC_FAILURE : NAS_CAUSE_NON_5G_AUTH_UNACCEPTABLE;
+		emit(c, UE_EV_REFUSE, "register", "Authentication request",
+		    next->auth_fail.cause, "challenge refused: %s (the network does "
+		    "not hold our key)", aka_strerror(urc));
+		rc = UE_OK;
+		break;
+	default:
+		util_err_set(err, errlen, "USIM: %s", aka_strerror(urc));
+		rc = UE_ERR_CRYPTO;
+	}
+done:
+	aka_usim_result_clear(&r);
+	return rc;
+}
+
+static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
+    size_t errlen)
+{
+	nas_msg_t *next = NULL;
+	uint8_t wire[NAS_MAX_MSG_LEN], kamf[AKA_KAMF_LEN];
+	size_t wlen = 0;
+	ue_udp_t u;
+	uint64_t t0;
+	int rc, authenticated = 0, rounds = 0, mnc_len;
+
+	c->peer = core->address;
+	c->have_last_rand = 0;
+	if ((rc = ue_udp_open(&u, core->address, err, errlen)) != 0)
+		return rc;
+	u.tap = c->o->tap;
+	u.tap_ctx = c->o->tap_ctx;
+	next = calloc(1, sizeof(*next));
+	if (next == NULL) {
+		rc = UE_ERR_NOMEM;
+		goto done;
+	}
+	next->type = NAS_MSG_REGISTRATION_REQUEST;
+	next->reg_req.reg_type = NAS_REG_INITIAL;
+	next->reg_req.follow_on = 1;
+	next->reg_req.ngksi.ksi = NAS_NGKSI_NO_KEY;
+	next->reg_req.id.kind = NAS_ID_SUCI;
+	mnc_len = (int)strlen(c->creds->sub.mnc);
+	if (nas_suci_from_supi(&next->reg_req.id.suci, c->creds->sub.supi,
+	    mnc_len) != NAS_OK) {
+		util_err_set(err, errlen, "cannot form a SUCI from %s",
+		    c->creds->sub.supi);
+		rc = UE_ERR_ARG;
+		goto done;
+	}
+	snprintf(c->out->supi, sizeof(c->out->supi), "%s", c->creds->sub.supi);
+	emit(c, UE_EV_SEND, "register", "Registration request", -1,
+	    "Registration request (initial) to %s with SUCI (null scheme) "
+	    "suci-0-%s-%s-0000-0-0-%s", core->address, c->creds->sub.mcc,
+	    c->creds->sub.mnc, next->reg_req.id.suci.msin);
+	t0 = ue_now_ms();
+	for (;;) {
+		if ((rc = encode(wire, sizeof(wire), &wlen, next, err, errlen)) != 0)
+			goto done;
+		rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
+		    c->o->policy.retransmits, c->o->policy.attempt_ms, reg_answer,
+		    c, err, errlen);
+		if (rc != 0)
+			goto done;
+		switch (c->msg->type) {
+		case NAS_MSG_AUTH_REQUEST:
+			emit(c, UE_EV_RECV, "register", "Authentication request", -1,
+			    "Authentication request (5G-AKA challenge: RAND, AUTN, "
+			    "ABBA)");
+			if (++rounds > MAX_AUTH_ROUNDS) {
+				util_err_set(err, errlen, "more than %d challenges in one "
+				    "registration", MAX_AUTH_ROUNDS);
+				rc = UE_ERR_PROTO;
+				goto done;
+			}
+			authenticated = 0;
+			if ((rc = usim_answer(c, next, kamf, &authenticated, err,
+			    errlen)) != 0)
+				goto done;
+			emit(c, UE_EV_SEND, "register", nas_msg_name(next->type),
+			    next->type == NAS_MSG_AUTH_FAILURE ?
+			    next->auth_fail.cause : -1, "%s%s",
+			    nas_msg_name(next->type),
+			    next->type == NAS_MSG_AUTH_RESPONSE ? " with RES*" :
+			    next->auth_fail.has_auts ? " #21 with AUTS" : "");
+			break;
+		case NAS_MSG_REGISTRATION_ACCEPT:
+			if (!authenticated) {
+				util_err_set(err, errlen, "Registration accept without "
+				    "authentication refused");
+				rc = UE_ERR_PROTO;
+				goto done;
+			}
+			c->out->reg_ms = (unsigned)(ue_now_ms() - t0);
+			c->out->registered = 1;
+			if (aka_fingerprint(c->out->kamf_fp, kamf) != AKA_OK) {
+				rc = UE_ERR_CRYPTO;
+				util_err_set(err, errlen, "fingerprint failed");
+				goto done;
+			}
+			emit(c, UE_EV_RECV, "register", "Registration accept", -1,
+			    "Registration accept: registered as %s after %u ms",
+			    c->creds->sub.supi, c->out->reg_ms);
+			rc = UE_OK;
+			goto done;
+		case NAS_MSG_REGISTRATION_REJECT:
+			c->out->cause = c->msg->reg_rej.cause;
+			emit(c, UE_EV_RECV, "register", "Registration reject",
+			    c->msg->reg_rej.cause, "Registration reject #%d (%s)",
+			    c->msg->reg_rej.cause,
+			    ue_cause_name(c->msg->reg_rej.cause));
+			util_err_set(err, errlen, "registration refused: 5GMM cause "
+			    "#%d (%s)", c->msg->reg_rej.cause,
+			    ue_cause_name(c->msg->reg_rej.cause));
+			rc = UE_ERR_REJECTED;
+			goto done;
+		default: /* NAS_MSG_AUTH_REJECT */
+			emit(c, UE_EV_RECV, "register", "Authentication reject", -1,
+			    "Authentication reject: the network did not accept our "
+			    "answer");
+			util_err_set(err, errlen, "authentication rejected by the "
+			    "network");
+			rc = UE_ERR_REJECTED;
+			goto done;
+		}
+	}
+done:
+	OPENSSL_cleanse(kamf, sizeof(kamf));
+	if (next != NULL) {
+		OPENSSL_cleanse(next, sizeof(*next));
+		free(next);
+	}
+	ue_udp_close(&u);
+	return rc;
+}
+
+/* Load Root, untrusted intermediates (chain + ca-certs.pem) and the key. */
+static int load_trust(attach_ctx *c, char *err, size_t errlen)
+{
+	char path[4096];
+	STACK_OF(X509) *extra = NULL;
+	int rc;
+
+	if (ue_state_path(path, sizeof(path), c->o->dir, UE_F_ROOT) != 0 ||
+	    pki_cert_load_file(&c->root, path, err, errlen) != PKI_OK)
+		return UE_ERR_STATE;
+	c->inter = sk_X509_new_null();
+	if (c->inter == NULL)
+		return UE_ERR_NOMEM;
+	if (ue_state_path(path, sizeof(path), c->o->dir, UE_F_CACERTS) == 0 &&
+	    access(path, F_OK) == 0) {
+		if (pki_chain_load_file(&extra, path, err, errlen) != PKI_OK)
+			return UE_ERR_STATE;
+		while (sk_X509_num(extra) > 0) {
+			X509 *x = sk_X509_shift(extra);
+
+			if (sk_X509_push(c->inter, x) <= 0) {
+				X509_free(x);
+				sk_X509_pop_free(extra, X509_free);
+				return UE_ERR_NOMEM;
+			}
+		}
+		sk_X509_free(extra);
+	}
+	rc = ue_key_load((void **)&c->key, c->o->dir, err, errlen);
+	return rc;
+}
+
+int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *o, char *err,
+    size_t errlen)
+{
+	attach_ctx c;
+	ue_device_t dev;
+	ue_creds_t *creds = NULL;
+	ue_core_t served;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->cause = -1;
+	memset(&c, 0, sizeof(c));
+	c.o = o;
+	c.out = out;
+	c.dev = &dev;
+	if (o->policy.ncores == 0) {
+		util_err_set(err, errlen, "no core to attach to: give --core or a "
+		    "policy.json");
+		return UE_ERR_ARG;
+	}
+	if ((rc = ue_device_load(&dev, o->dir, err, errlen)) != 0)
+		return rc;
+	creds = calloc(1, sizeof(*creds));
+	c.msg = calloc(1, sizeof(*c.msg));
+	if (creds == NULL || c.msg == NULL) {
+		rc = UE_ERR_NOMEM;
+		util_err_set(err, errlen, "out of memory");
+		goto done;
+	}
+	c.creds = creds;
+	if (ue_creds_exist(o->dir)) {
+		if ((rc = ue_creds_load(creds, o->dir, err, errlen)) != 0)
+			goto done;
+		emit(&c, UE_EV_STEP, "provision", NULL, -1, "credentials for %s "
+		    "already stored: skipping provisioning", creds->sub.supi);
+		served = o->policy.cores[0];
+		/* A core that answers the registration is found by policy. */
+		rc = UE_ERR_TIMEOUT;
+		for (size_t i = 0; i < o->policy.ncores; i++) {
+			served = o->policy.cores[i];
+			rc = do_register(&c, &served, err, errlen);
+			if (rc != UE_ERR_TIMEOUT)
+				break;
+			emit(&c, UE_EV_STEP, "select", NULL, -1, "moving on from %s",
+			    served.address);
+		}
+		goto finish;
+	}
+	if (dev.device_id[0] == '\0' || dev.certificate_url[0] == '\0') {
+		util_err_set(err, errlen, "%s: not enrolled (run ueclient enroll)",
+		    o->dir);
+		rc = UE_ERR_STATE;
+		goto done;
+	}
+	if ((rc = load_trust(&c, err, errlen)) != 0)
+		goto done;
+	emit(&c, UE_EV_STEP, "provision", NULL, -1, "no credentials: asking the "
+	    "network for a subscription for DeviceID %s", dev.device_id);
+	if ((rc = provision(&c, &served, err, errlen)) != 0)
+		goto done;
+	rc = do_register(&c, &served, err, errlen);
+finish:
+	snprintf(out->core, sizeof(out->core), "%s", served.address);
+done:
+	if (c.msg != NULL) {
+		OPENSSL_cleanse(c.msg, sizeof(*c.msg));
+		free(c.msg);
+	}
+	ue_creds_wipe(creds);
+	free(creds);
+	EVP_PKEY_free(c.key);
+	X509_free(c.root);
+	sk_X509_pop_free(c.inter, X509_free);
+	return rc;
+}

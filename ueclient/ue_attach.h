@@ -1,0 +1,69 @@
+/* ue_attach.h — switching the device on: network selection, the
+ * provisioning registration (answered by a Registration reject #9 that
+ * carries the sealed, signed subscription), then the normal registration
+ * with the USIM side of 5G-AKA. Every step is reported through a callback
+ * so the program can tell the story (or emit JSON); the library prints
+ * nothing. */
+#ifndef PROVCA_UE_ATTACH_H
+#define PROVCA_UE_ATTACH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ue.h"
+#include "ue_transport.h"
+
+typedef enum {
+	UE_EV_STEP = 0, /* a new phase starts */
+	UE_EV_SEND,     /* a message went out */
+	UE_EV_RECV,     /* a message came in */
+	UE_EV_ACCEPT,   /* a check passed; what came in is taken */
+	UE_EV_REFUSE,   /* what came in is refused or ignored, and why */
+	UE_EV_INFO,
+} ue_ev_kind;
+
+typedef struct {
+	ue_ev_kind kind;
+	const char *phase; /* "select", "provision", "register", "done" */
+	const char *peer;  /* core address or NULL */
+	const char *msg;   /* NAS message name or NULL */
+	int cause;         /* 5GMM cause, or -1 */
+	const char *text;  /* one sentence for a person */
+} ue_event_t;
+
+typedef void (*ue_event_fn)(void *ctx, const ue_event_t *ev);
+
+typedef struct {
+	const char *dir;       /* state folder (enrolled) */
+	ue_policy_t policy;    /* cores to try, timers */
+	unsigned rounds;       /* passes over the core list; 0 = 2 */
+	ue_event_fn on_event;  /* may be NULL */
+	void *event_ctx;
+	ue_tap_fn tap;         /* every datagram, for the trace; may be NULL */
+	void *tap_ctx;
+	int64_t now;           /* Unix time for certificate checks; 0 = now */
+} ue_attach_opts_t;
+
+typedef struct {
+	int provisioned;  /* 1: credentials received in this run */
+	int registered;   /* 1: Registration accept after 5G-AKA */
+	int cause;        /* last 5GMM cause that ended an attempt, -1 none */
+	unsigned ignored; /* answers ignored as not genuine */
+	unsigned resyncs; /* synch failures sent */
+	unsigned prov_ms; /* provisioning latency (request → stored) */
+	unsigned reg_ms;  /* registration latency (request → accept) */
+	char core[UE_ADDR_MAX + 1];  /* core that served the last step */
+	char supi[PROV_SUPI_MAX + 1];
+	char kamf_fp[17];            /* hex, "" until registered */
+} ue_attach_result_t;
+
+/* Run the whole attach. Returns 0 when registered; UE_ERR_REJECTED with
+ * out->cause when the network refused; UE_ERR_TIMEOUT when no core gave a
+ * genuine answer in time; other UE_ERR_* for local failures. err says why. */
+int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *opts,
+    char *err, size_t errlen);
+
+/* A short English name for a 5GMM cause ("Illegal UE", ...). */
+const char *ue_cause_name(int cause);
+
+#endif
