@@ -11,6 +11,7 @@
 struct mg_connection;
 struct mg_request_info;
 struct cJSON;
+struct reg;
 
 /* Roles are bits so a route can accept several. */
 enum {
@@ -115,6 +116,10 @@ int http_query_get(const http_req_t *req, const char *name, char *out,
 
 /* Request header value or NULL. */
 const char *http_header(const http_req_t *req, const char *name);
+
+/* The calling worker thread's registry connection (opened lazily, closed
+ * when the thread exits); NULL when it cannot be opened. */
+struct reg *http_req_reg(http_req_t *req);
 
 /* Count a database failure in the metrics (handlers call it when a
  * registry call fails for a reason other than bad input). */

@@ -1,0 +1,58 @@
+/* http_api.h — helpers shared by the API handler files (devices,
+ * principals and audit, public CA files). */
+#ifndef PROVCA_HTTP_API_H
+#define PROVCA_HTTP_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http_int.h"
+
+#define PT_FIELD "invalid-field"
+#define PT_QUERY "invalid-query"
+
+/* Longest CSR text accepted in a request, bytes. */
+#define API_CSR_MAX (16 * 1024)
+
+/* String member name of obj into *out (borrowed). Absent and !required:
+ * *out = NULL, 0. Otherwise a 422 problem is sent and its status returned
+ * when it is missing, not a string, empty or longer than maxlen. */
+int api_json_string(const char **out, http_req_t *req, const struct cJSON *obj,
+                    const char *name, size_t maxlen, int required);
+
+/* 0 if pem is a PKCS#10 request whose self-signature verifies; -1 with a
+ * reason in err otherwise. */
+int api_csr_check(const char *pem, char *err, size_t errlen);
+
+/* Unix time as "YYYY-MM-DDTHH:MM:SSZ". */
+void api_time_iso(char *out, size_t outlen, int64_t t);
+
+/* Add t to obj as an ISO 8601 string (null when t <= 0). 0 or -1. */
+int api_add_time(struct cJSON *obj, const char *name, int64_t t);
+
+/* cursor= and limit= of the query (limit 1..1000, default 100). Returns 0
+ * or the status of the 400 problem sent. */
+int api_page_params(int64_t *after, size_t *limit, http_req_t *req);
+
+/* 1 if the If-None-Match value inm lists etag (or "*"). */
+int api_etag_matches(const char *inm, const char *etag);
+
+/* Answer a CA engine error code with the matching problem. */
+int api_reply_ca_error(http_req_t *req, int rc, const char *err);
+
+/* 503: the thread's registry connection could not be opened. */
+int api_reply_no_db(http_req_t *req);
+
+/* Handlers of http_api_admin.c and http_api_public.c. */
+int api_h_principal_list(http_req_t *req);
+int api_h_principal_create(http_req_t *req);
+int api_h_principal_disable(http_req_t *req);
+int api_h_audit_list(http_req_t *req);
+int api_h_ca_root(http_req_t *req);
+int api_h_ca_device(http_req_t *req);
+int api_h_ca_chain(http_req_t *req);
+int api_h_crl(http_req_t *req);
+int api_h_healthz(http_req_t *req);
+int api_h_metrics(http_req_t *req);
+
+#endif

@@ -1,0 +1,703 @@
+/* http_api_devices.c — device routes: the operator's lookup (PEM chain or
+ * JSON security context, with ETags), manufacturer enrollment (single and
+ * batch) and listing, administrator revoke / suspend / reinstate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <civetweb.h>
+
+#include "http_api.h"
+
+/* ---- lookup ------------------------------------------------------------ */
+
+static int wants_json(http_req_t *req)
+{
+	const char *acc = http_header(req, "Accept");
+
+	return acc != NULL && strstr(acc, "application/json") != NULL;
+}
+
+/* The security context document of d. NULL when out of memory. */
+static cJSON *security_context(const http_server *srv, const ca_device_t *d)
+{
+	const char *base = srv->cfg->public_base_url;
+	const reg_device_t *r = &d->rec;
+	cJSON *doc = cJSON_CreateObject(), *m, *st, *urls;
+	char url[512];
+	int bad = 0;
+
+	if (doc == NULL)
+		return NULL;
+	bad |= cJSON_AddStringToObject(doc, "device_id", r->device_id) == NULL;
+	m = cJSON_AddObjectToObject(doc, "manufacturer");
+	bad |= m == NULL;
+	if (m != NULL) {
+		bad |= cJSON_AddStringToObject(m, "id", r->manufacturer_id) == NULL;
+		bad |= cJSON_AddStringToObject(m, "name", r->manufacturer_name) == NULL;
+	}
+	bad |= cJSON_AddStringToObject(doc, "serial", r->serial) == NULL;
+	bad |= cJSON_AddStringToObject(doc, "model", r->model) == NULL;
+	bad |= cJSON_AddStringToObject(doc, "hardware_version", r->hw_version) == NULL;
+	st = cJSON_AddObjectToObject(doc, "status");
+	bad |= st == NULL;
+	if (st != NULL) {
+		bad |= cJSON_AddStringToObject(st, "state", r->status) == NULL;
+		if (r->reason >= 0 && ca_reason_name(r->reason) != NULL)
+			bad |= cJSON_AddStringToObject(st, "reason", ca_reason_name(r->reason)) == NULL;
+		else
+			bad |= cJSON_AddNullToObject(st, "reason") == NULL;
+		bad |= api_add_time(st, "since", r->revoked_at) != 0;
+	}
+	bad |= cJSON_AddStringToObject(doc, "certificate", d->cert_pem) == NULL;
+	bad |= cJSON_AddStringToObject(doc, "chain", d->chain_pem) == NULL;
+	bad |= cJSON_AddStringToObject(doc, "certificate_serial", r->cert_serial_hex) == NULL;
+	bad |= cJSON_AddStringToObject(doc, "certificate_sha256", r->cert_sha256) == NULL;
+	bad |= api_add_time(doc, "not_before", r->not_before) != 0;
+	bad |= api_add_time(doc, "not_after", r->not_after) != 0;
+	bad |= cJSON_AddStringToObject(doc, "key_type", r->key_type) == NULL;
+	bad |= cJSON_AddStringToObject(doc, "certificate_url", d->cert_url) == NULL;
+	urls = cJSON_AddObjectToObject(doc, "urls");
+	bad |= urls == NULL;
+	if (urls != NULL) {
+		snprintf(url, sizeof(url), "%s/crl/device.crl", base);
+		bad |= cJSON_AddStringToObject(urls, "crl", url) == NULL;
+		snprintf(url, sizeof(url), "%s/ca/root.pem", base);
+		bad |= cJSON_AddStringToObject(urls, "root_ca", url) == NULL;
+		snprintf(url, sizeof(url), "%s/ca/device-ca.pem", base);
+		bad |= cJSON_AddStringToObject(urls, "device_ca", url) == NULL;
+		snprintf(url, sizeof(url), "%s/ca/chain.pem", base);
+		bad |= cJSON_AddStringToObject(urls, "chain", url) == NULL;
+	}
+	bad |= api_add_time(doc, "updated_at", r->updated_at) != 0;
+	if (bad) {
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* GET /devices/{id}, GET /DeviceID={id}: chain or security context. */
+static int h_device_lookup(http_req_t *req)
+{
+	const char *id = req->params[0];
+	ca_device_t d;
+	char err[256], etag[96], hdr[192];
+	int json = wants_json(req), rc, status;
+	reg_t *reg;
+
+	memset(&d, 0, sizeof(d));
+	if (!ca_device_id_valid(id))
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                          "no device has this DeviceID");
+	if ((reg = http_req_reg(req)) == NULL)
+		return api_reply_no_db(req);
+	rc = ca_device_get(req->srv->ca, reg, &d, id, err, sizeof(err));
+	if (rc == CA_ERR_NOT_FOUND)
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                          "no device has this DeviceID");
+	if (rc != CA_OK)
+		return api_reply_ca_error(req, rc, err);
+
+	/* The version changes with every status change; the representation
+	 * is part of the tag since both share one URL. */
+	snprintf(etag, sizeof(etag), "\"v%lld-%.16s-%s\"", (long long)d.rec.version,
+	         d.rec.cert_sha256, json ? "json" : "pem");
+	snprintf(hdr, sizeof(hdr), "ETag: %s\r\nVary: Accept\r\nCache-Control: no-cache\r\n", etag);
+	if (api_etag_matches(http_header(req, "If-None-Match"), etag)) {
+		status = http_reply_bytes(req, 304, NULL, hdr, NULL, 0);
+		goto out;
+	}
+	if (json) {
+		cJSON *doc = security_context(req->srv, &d);
+		char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
+
+		if (text == NULL)
+			status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+			                            "out of memory");
+		else
+			status = http_reply_bytes(req, 200, "application/json", hdr, text,
+			                          strlen(text));
+		cJSON_free(text);
+		cJSON_Delete(doc);
+	} else {
+		size_t a = strlen(d.cert_pem), b = strlen(d.chain_pem);
+		char *pem = malloc(a + b + 1);
+
+		if (pem == NULL) {
+			status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+			                            "out of memory");
+			goto out;
+		}
+		memcpy(pem, d.cert_pem, a);
+		memcpy(pem + a, d.chain_pem, b + 1);
+		status = http_reply_bytes(req, 200, "application/pem-certificate-chain",
+		                          hdr, pem, a + b);
+		free(pem);
+	}
+out:
+	ca_device_clear(&d);
+	return status;
+}
+
+/* ---- enrollment -------------------------------------------------------- */
+
+/* One enrollment item, checked: borrowed pointers into the JSON. */
+typedef struct {
+	const char *csr, *serial, *model, *hw;
+} enroll_in;
+
+/* Check one enrollment object. Returns 0, or fills status/type/detail of
+ * the problem (nothing is sent: the batch reports it per item). */
+static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj,
+                        int *status, const char **type, char *detail, size_t dlen)
+{
+	static const struct {
+		const char *name;
+		size_t max;
+		int required;
+	} fields[] = {
+		{ "csr", API_CSR_MAX, 1 },
+		{ "serial", REG_ATTR_MAX, 1 },
+		{ "model", REG_ATTR_MAX, 1 },
+		{ "hardware_version", REG_ATTR_MAX, 0 },
+		{ "manufacturer_id", REG_MFR_ID_MAX, 0 },
+	};
+	const char *val[5];
+	size_t i;
+
+	*status = 422;
+	*type = PT_FIELD;
+	if (!cJSON_IsObject(obj)) {
+		snprintf(detail, dlen, "each device must be a JSON object");
+		return -1;
+	}
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, fields[i].name);
+
+		val[i] = NULL;
+		if (v == NULL || cJSON_IsNull(v)) {
+			if (fields[i].required) {
+				snprintf(detail, dlen, "field \"%s\" is required", fields[i].name);
+				return -1;
+			}
+			continue;
+		}
+		if (!cJSON_IsString(v)) {
+			snprintf(detail, dlen, "field \"%s\" must be a string", fields[i].name);
+			return -1;
+		}
+		if (strlen(v->valuestring) > fields[i].max) {
+			snprintf(detail, dlen, "field \"%s\" is longer than %zu characters",
+			         fields[i].name, fields[i].max);
+			return -1;
+		}
+		if (fields[i].required && v->valuestring[0] == '\0') {
+			snprintf(detail, dlen, "field \"%s\" must not be empty", fields[i].name);
+			return -1;
+		}
+		val[i] = v->valuestring;
+	}
+	/* A manufacturer acts only under its own ID. */
+	if (val[4] != NULL && strcmp(val[4], req->principal.manufacturer_id) != 0) {
+		*status = 403;
+		*type = PT_FORBIDDEN;
+		snprintf(detail, dlen, "you may enroll only under manufacturer %s",
+		         req->principal.manufacturer_id);
+		return -1;
+	}
+	if (api_csr_check(val[0], detail, dlen) != 0) {
+		*status = 400;
+		*type = PT_BAD_CSR;
+		return -1;
+	}
+	in->csr = val[0];
+	in->serial = val[1];
+	in->model = val[2];
+	in->hw = val[3];
+	return 0;
+}
+
+/* Add the result fields of an issued device to obj. 0 or -1. */
+static int add_issue_result(cJSON *obj, const ca_issue_result_t *r, int with_chain)
+{
+	if (cJSON_AddStringToObject(obj, "device_id", r->device_id) == NULL ||
+	    cJSON_AddStringToObject(obj, "certificate_url", r->cert_url) == NULL ||
+	    cJSON_AddStringToObject(obj, "certificate", r->cert_pem) == NULL ||
+	    (with_chain && cJSON_AddStringToObject(obj, "chain", r->chain_pem) == NULL) ||
+	    cJSON_AddBoolToObject(obj, "created", r->created) == NULL)
+		return -1;
+	return 0;
+}
+
+/* POST /api/v1/devices */
+static int h_device_enroll(http_req_t *req)
+{
+	cJSON *body = http_json_body(req), *out = NULL;
+	ca_issue_result_t res;
+	ca_device_attrs_t attrs;
+	enroll_in in;
+	char err[256], detail[256], loc[600];
+	const char *type;
+	int status, rc;
+	reg_t *reg;
+
+	memset(&res, 0, sizeof(res));
+	if (body == NULL)
+		return req->status;
+	if (enroll_check(&in, req, body, &status, &type, detail, sizeof(detail)) != 0) {
+		status = http_reply_problem(req, status, type,
+		                            status == 400 ? "Invalid CSR" :
+		                            status == 403 ? "Forbidden" : "Invalid field",
+		                            detail);
+		goto out;
+	}
+	if ((reg = http_req_reg(req)) == NULL) {
+		status = api_reply_no_db(req);
+		goto out;
+	}
+	attrs.manufacturer_id = req->principal.manufacturer_id;
+	attrs.serial = in.serial;
+	attrs.model = in.model;
+	attrs.hw_version = in.hw;
+	rc = ca_device_issue(req->srv->ca, reg, &res, (const uint8_t *)in.csr,
+	                     strlen(in.csr), &attrs, req->principal.name, err, sizeof(err));
+	if (rc != CA_OK) {
+		status = api_reply_ca_error(req, rc, err);
+		goto out;
+	}
+	if (res.created)
+		atomic_fetch_add(&req->srv->metrics.issued, 1);
+	out = cJSON_CreateObject();
+	if (out == NULL || add_issue_result(out, &res, 1) != 0) {
+		/* The certificate is committed; the client can repeat the
+		 * request and get it idempotently. */
+		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		                            "out of memory; repeat the request to fetch the certificate");
+		goto out;
+	}
+	if (res.created) {
+		snprintf(loc, sizeof(loc), "Location: %s\r\n", res.cert_url);
+		char *text = cJSON_PrintUnformatted(out);
+		if (text == NULL) {
+			status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+			                            "out of memory; repeat the request to fetch the certificate");
+			goto out;
+		}
+		status = http_reply_bytes(req, 201, "application/json", loc, text, strlen(text));
+		cJSON_free(text);
+	} else {
+		status = http_reply_json(req, 200, out);
+	}
+out:
+	ca_issue_result_clear(&res);
+	cJSON_Delete(out);
+	cJSON_Delete(body);
+	return status;
+}
+
+/* Per-item problem object for the batch answer. */
+static int add_item_problem(cJSON *item, int status, const char *type, const char *detail)
+{
+	char t[160];
+	cJSON *p = cJSON_AddObjectToObject(item, "problem");
+
+	snprintf(t, sizeof(t), "https://provca.dev/problems/%s", type);
+	if (cJSON_AddNumberToObject(item, "status", status) == NULL || p == NULL ||
+	    cJSON_AddStringToObject(p, "type", t) == NULL ||
+	    cJSON_AddNumberToObject(p, "status", status) == NULL ||
+	    cJSON_AddStringToObject(p, "detail", detail) == NULL)
+		return -1;
+	return 0;
+}
+
+/* HTTP status and problem type of a CA error code for one batch item. */
+static void ca_rc_status(int rc, int *status, const char **type)
+{
+	switch (rc) {
+	case CA_ERR_INVALID: *status = 422; *type = PT_FIELD; break;
+	case CA_ERR_NOT_FOUND: *status = 404; *type = PT_NOT_FOUND; break;
+	case CA_ERR_CONFLICT: *status = 409; *type = PT_CONFLICT; break;
+	case CA_ERR_STATE: *status = 409; *type = PT_BAD_STATE; break;
+	default: *status = 500; *type = PT_INTERNAL; break;
+	}
+}
+
+/* POST /api/v1/devices/batch: {"devices": [ {csr, serial, ...}, ... ]} */
+static int h_device_batch(http_req_t *req)
+{
+	cJSON *body = http_json_body(req), *arr, *out = NULL, *results, *el;
+	ca_issue_item_t *items = NULL;
+	size_t n, i, k = 0, max = (size_t)req->srv->cfg->batch_max;
+	int *item_status = NULL;
+	const char **item_type = NULL;
+	char (*detail)[256] = NULL;
+	char err[256];
+	int status, rc;
+	long created = 0, existing = 0, failed = 0;
+	reg_t *reg;
+
+	if (body == NULL)
+		return req->status;
+	arr = cJSON_GetObjectItemCaseSensitive(body, "devices");
+	if (!cJSON_IsArray(arr)) {
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                            "field \"devices\" must be an array of devices");
+		goto out;
+	}
+	n = (size_t)cJSON_GetArraySize(arr);
+	if (n == 0 || n > max) {
+		snprintf(err, sizeof(err), "\"devices\" must hold 1 to %zu devices", max);
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field", err);
+		goto out;
+	}
+	items = calloc(n, sizeof(*items));
+	item_status = calloc(n, sizeof(*item_status));
+	item_type = calloc(n, sizeof(*item_type));
+	detail = calloc(n, sizeof(*detail));
+	if (items == NULL || item_status == NULL || item_type == NULL || detail == NULL) {
+		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
+		goto out;
+	}
+	/* Check every item first; only valid ones reach the engine, packed
+	 * at the front of items[] (k of them), in order. */
+	i = 0;
+	cJSON_ArrayForEach(el, arr) {
+		enroll_in in;
+
+		if (enroll_check(&in, req, el, &item_status[i], &item_type[i], detail[i],
+		                 sizeof(detail[i])) == 0) {
+			items[k].csr = (const uint8_t *)in.csr;
+			items[k].csr_len = strlen(in.csr);
+			items[k].attrs.manufacturer_id = req->principal.manufacturer_id;
+			items[k].attrs.serial = in.serial;
+			items[k].attrs.model = in.model;
+			items[k].attrs.hw_version = in.hw;
+			item_status[i] = 0; /* pending: the engine decides */
+			k++;
+		}
+		i++;
+	}
+	if (k > 0) {
+		if ((reg = http_req_reg(req)) == NULL) {
+			status = api_reply_no_db(req);
+			goto out;
+		}
+		rc = ca_device_issue_batch(req->srv->ca, reg, items, k, 0,
+		                           req->principal.name, err, sizeof(err));
+		if (rc != CA_OK) {
+			status = api_reply_ca_error(req, rc, err);
+			goto out;
+		}
+	}
+	out = cJSON_CreateObject();
+	results = out != NULL ? cJSON_AddArrayToObject(out, "results") : NULL;
+	if (results == NULL)
+		goto oom;
+	for (i = 0, k = 0; i < n; i++) {
+		cJSON *item = cJSON_CreateObject();
+
+		if (item == NULL || !cJSON_AddItemToArray(results, item) ||
+		    cJSON_AddNumberToObject(item, "index", (double)i) == NULL)
+			goto oom;
+		if (item_status[i] != 0) {
+			failed++;
+			if (add_item_problem(item, item_status[i], item_type[i], detail[i]) != 0)
+				goto oom;
+			continue;
+		}
+		if (items[k].rc != CA_OK) {
+			int st;
+			const char *ty;
+
+			ca_rc_status(items[k].rc, &st, &ty);
+			failed++;
+			if (add_item_problem(item, st, ty, items[k].err) != 0)
+				goto oom;
+		} else {
+			if (items[k].result.created) {
+				created++;
+				atomic_fetch_add(&req->srv->metrics.issued, 1);
+			} else {
+				existing++;
+			}
+			if (cJSON_AddNumberToObject(item, "status",
+			                            items[k].result.created ? 201 : 200) == NULL ||
+			    add_issue_result(item, &items[k].result, 0) != 0)
+				goto oom;
+		}
+		k++;
+	}
+	if (cJSON_AddNumberToObject(out, "created", (double)created) == NULL ||
+	    cJSON_AddNumberToObject(out, "existing", (double)existing) == NULL ||
+	    cJSON_AddNumberToObject(out, "failed", (double)failed) == NULL ||
+	    cJSON_AddStringToObject(out, "chain", req->srv->chain_pem) == NULL)
+		goto oom;
+	status = http_reply_json(req, 200, out);
+	goto out;
+oom:
+	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+	                            "out of memory; repeat the batch to fetch the certificates");
+out:
+	if (items != NULL)
+		for (i = 0; i < n; i++)
+			ca_issue_result_clear(&items[i].result);
+	free(items);
+	free(item_status);
+	free(item_type);
+	free(detail);
+	cJSON_Delete(out);
+	cJSON_Delete(body);
+	return status;
+}
+
+/* ---- listing ----------------------------------------------------------- */
+
+static cJSON *device_summary(const http_server *srv, const reg_device_t *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	char url[512];
+	int bad = 0;
+
+	if (o == NULL)
+		return NULL;
+	snprintf(url, sizeof(url), "%s/devices/%s", srv->cfg->public_base_url, r->device_id);
+	bad |= cJSON_AddStringToObject(o, "device_id", r->device_id) == NULL;
+	bad |= cJSON_AddStringToObject(o, "manufacturer_id", r->manufacturer_id) == NULL;
+	bad |= cJSON_AddStringToObject(o, "serial", r->serial) == NULL;
+	bad |= cJSON_AddStringToObject(o, "model", r->model) == NULL;
+	bad |= cJSON_AddStringToObject(o, "hardware_version", r->hw_version) == NULL;
+	bad |= cJSON_AddStringToObject(o, "status", r->status) == NULL;
+	if (r->reason >= 0 && ca_reason_name(r->reason) != NULL)
+		bad |= cJSON_AddStringToObject(o, "reason", ca_reason_name(r->reason)) == NULL;
+	else
+		bad |= cJSON_AddNullToObject(o, "reason") == NULL;
+	bad |= api_add_time(o, "status_since", r->revoked_at) != 0;
+	bad |= cJSON_AddStringToObject(o, "certificate_serial", r->cert_serial_hex) == NULL;
+	bad |= api_add_time(o, "not_after", r->not_after) != 0;
+	bad |= api_add_time(o, "created_at", r->created_at) != 0;
+	bad |= cJSON_AddStringToObject(o, "certificate_url", url) == NULL;
+	if (bad) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* GET /api/v1/devices?status=&serial=&manufacturer=&cursor=&limit= */
+static int h_device_list(http_req_t *req)
+{
+	reg_device_filter_t f;
+	reg_device_t *list = NULL;
+	size_t n = 0, i;
+	int64_t next = 0;
+	char status_q[16], serial_q[REG_ATTR_MAX + 2], mfr_q[REG_MFR_ID_MAX + 2], err[256], cur[32];
+	cJSON *out = NULL, *arr;
+	int status, q;
+	reg_t *reg;
+
+	memset(&f, 0, sizeof(f));
+	if ((status = api_page_params(&f.after, &f.limit, req)) != 0)
+		return status;
+	q = http_query_get(req, "status", status_q, sizeof(status_q));
+	if (q >= 0) {
+		if (strcmp(status_q, REG_STATUS_ACTIVE) != 0 &&
+		    strcmp(status_q, REG_STATUS_SUSPENDED) != 0 &&
+		    strcmp(status_q, REG_STATUS_REVOKED) != 0)
+			return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+			                          "status must be active, suspended or revoked");
+		f.status = status_q;
+	} else if (q == -2) {
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "status must be active, suspended or revoked");
+	}
+	q = http_query_get(req, "serial", serial_q, sizeof(serial_q));
+	if (q == -2 || q > REG_ATTR_MAX)
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "serial is too long");
+	if (q >= 0)
+		f.serial = serial_q;
+	q = http_query_get(req, "manufacturer", mfr_q, sizeof(mfr_q));
+	if (q == -2 || q > REG_MFR_ID_MAX)
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "manufacturer is too long");
+	if (req->principal.role == HTTP_ROLE_MANUFACTURER) {
+		/* A manufacturer sees its own devices, never another's. */
+		if (q >= 0 && strcmp(mfr_q, req->principal.manufacturer_id) != 0)
+			return http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
+			                          "you may list only your own devices");
+		f.manufacturer_id = req->principal.manufacturer_id;
+	} else if (q >= 0) {
+		f.manufacturer_id = mfr_q;
+	}
+	if ((reg = http_req_reg(req)) == NULL)
+		return api_reply_no_db(req);
+	if (reg_device_list(reg, &list, &n, &next, &f, err, sizeof(err)) != REG_OK) {
+		http_count_db_error(req);
+		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		                          "the registry could not be read");
+	}
+	out = cJSON_CreateObject();
+	arr = out != NULL ? cJSON_AddArrayToObject(out, "devices") : NULL;
+	if (arr == NULL)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		cJSON *o = device_summary(req->srv, &list[i]);
+
+		if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			goto oom;
+		}
+	}
+	if (next > 0) {
+		snprintf(cur, sizeof(cur), "%lld", (long long)next);
+		if (cJSON_AddStringToObject(out, "next_cursor", cur) == NULL)
+			goto oom;
+	} else if (cJSON_AddNullToObject(out, "next_cursor") == NULL) {
+		goto oom;
+	}
+	status = http_reply_json(req, 200, out);
+	goto done;
+oom:
+	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
+done:
+	reg_device_list_free(list, n);
+	cJSON_Delete(out);
+	return status;
+}
+
+/* ---- status changes ------------------------------------------------------ */
+
+typedef enum { ACT_REVOKE, ACT_SUSPEND, ACT_REINSTATE } status_action;
+
+static int device_status_change(http_req_t *req, status_action act)
+{
+	const char *id = req->params[0];
+	const char *reason_name = NULL;
+	cJSON *body = NULL, *out = NULL, *st;
+	reg_device_t d;
+	char err[256];
+	int reason = -1, rc, status;
+	reg_t *reg;
+
+	memset(&d, 0, sizeof(d));
+	if (act == ACT_REVOKE || req->body_len > 0) {
+		body = http_json_body(req);
+		if (body == NULL)
+			return req->status;
+		if (!cJSON_IsObject(body)) {
+			status = http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
+			                            "the body must be a JSON object");
+			goto out;
+		}
+	}
+	if (act == ACT_REVOKE) {
+		if ((status = api_json_string(&reason_name, req, body, "reason", 32, 1)) != 0)
+			goto out;
+		reason = ca_reason_from_name(reason_name);
+		/* certificateHold and removeFromCRL are suspend / reinstate. */
+		if (reason < 0 || reason == 6 || reason == 8 || reason == 7) {
+			status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+			                            "reason must be an RFC 5280 CRLReason name such as keyCompromise (use suspend/reinstate for certificateHold)");
+			goto out;
+		}
+	}
+	if (!ca_device_id_valid(id)) {
+		status = http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                            "no device has this DeviceID");
+		goto out;
+	}
+	if ((reg = http_req_reg(req)) == NULL) {
+		status = api_reply_no_db(req);
+		goto out;
+	}
+	if (act == ACT_REVOKE)
+		rc = ca_device_revoke(req->srv->ca, reg, id, reason, req->principal.name, err, sizeof(err));
+	else if (act == ACT_SUSPEND)
+		rc = ca_device_suspend(req->srv->ca, reg, id, req->principal.name, err, sizeof(err));
+	else
+		rc = ca_device_reinstate(req->srv->ca, reg, id, req->principal.name, err, sizeof(err));
+	if (rc != CA_OK) {
+		status = api_reply_ca_error(req, rc, err);
+		goto out;
+	}
+	if (act == ACT_REVOKE)
+		atomic_fetch_add(&req->srv->metrics.revoked, 1);
+	/* Answer with the state as stored, read back. */
+	rc = reg_device_get(reg, &d, id, err, sizeof(err));
+	out = cJSON_CreateObject();
+	if (rc != REG_OK || out == NULL ||
+	    cJSON_AddStringToObject(out, "device_id", d.device_id) == NULL ||
+	    (st = cJSON_AddObjectToObject(out, "status")) == NULL ||
+	    cJSON_AddStringToObject(st, "state", d.status) == NULL ||
+	    (d.reason >= 0 && ca_reason_name(d.reason) != NULL
+	         ? cJSON_AddStringToObject(st, "reason", ca_reason_name(d.reason))
+	         : cJSON_AddNullToObject(st, "reason")) == NULL ||
+	    api_add_time(st, "since", d.revoked_at) != 0) {
+		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		                            "the change is committed but could not be read back");
+		goto out;
+	}
+	status = http_reply_json(req, 200, out);
+out:
+	reg_device_clear(&d);
+	cJSON_Delete(out);
+	cJSON_Delete(body);
+	return status;
+}
+
+static int h_device_revoke(http_req_t *req)
+{
+	return device_status_change(req, ACT_REVOKE);
+}
+
+static int h_device_suspend(http_req_t *req)
+{
+	return device_status_change(req, ACT_SUSPEND);
+}
+
+static int h_device_reinstate(http_req_t *req)
+{
+	return device_status_change(req, ACT_REINSTATE);
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+#define OP HTTP_ROLE_OPERATOR
+#define MF HTTP_ROLE_MANUFACTURER
+#define AD HTTP_ROLE_ADMIN
+#define PUB HTTP_ROLE_NONE
+#define BODY HTTP_ROUTE_BODY
+
+const http_route_t http_api_routes[] = {
+	{ "GET", "/devices/{id}", h_device_lookup, OP | AD, 0,
+	  "device certificate chain, or security context with Accept: application/json" },
+	{ "GET", "/DeviceID={id}", h_device_lookup, OP | AD, 0,
+	  "the seed's literal form of /devices/{id}" },
+	{ "POST", "/api/v1/devices", h_device_enroll, MF, BODY,
+	  "enroll one device from a CSR" },
+	{ "POST", "/api/v1/devices/batch", h_device_batch, MF, BODY,
+	  "enroll up to batch_max devices, per-item results" },
+	{ "GET", "/api/v1/devices", h_device_list, MF | AD, 0,
+	  "list devices (a manufacturer sees its own)" },
+	{ "POST", "/api/v1/devices/{id}/revoke", h_device_revoke, AD, BODY,
+	  "revoke with an RFC 5280 reason" },
+	{ "POST", "/api/v1/devices/{id}/suspend", h_device_suspend, AD, BODY,
+	  "suspend (certificateHold)" },
+	{ "POST", "/api/v1/devices/{id}/reinstate", h_device_reinstate, AD, BODY,
+	  "lift a suspension" },
+	{ "GET", "/api/v1/audit", api_h_audit_list, AD, 0, "audit log, paginated" },
+	{ "GET", "/api/v1/principals", api_h_principal_list, AD, 0, "list principals" },
+	{ "POST", "/api/v1/principals", api_h_principal_create, AD, BODY,
+	  "create a principal from a CSR" },
+	{ "POST", "/api/v1/principals/{name}/disable", api_h_principal_disable, AD, BODY,
+	  "disable a principal" },
+	{ "GET", "/ca/root.pem", api_h_ca_root, PUB, 0, "Root CA certificate" },
+	{ "GET", "/ca/device-ca.pem", api_h_ca_device, PUB, 0, "Device CA certificate" },
+	{ "GET", "/ca/chain.pem", api_h_ca_chain, PUB, 0, "Device CA + Root" },
+	{ "GET", "/crl/device.crl", api_h_crl, PUB, 0, "Device CA CRL (DER)" },
+	{ "GET", "/healthz", api_h_healthz, PUB, 0, "liveness and registry check" },
+	{ "GET", "/metrics", api_h_metrics, PUB, 0, "Prometheus metrics" },
+	{ NULL, NULL, NULL, 0, 0, NULL }
+};

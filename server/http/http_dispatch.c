@@ -1,0 +1,445 @@
+/* http_dispatch.c — one request's path through the server: match the route
+ * tables, identify the caller (certificate, then portal session), enforce
+ * the route's roles and the portal's CSRF check, read the capped body, run
+ * the handler, then write the access-log line and count the metrics. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <civetweb.h>
+#include <openssl/crypto.h>
+
+#include "http_int.h"
+
+/* ---- thread-local registry connection -------------------------------- */
+
+struct reg *http_req_reg(http_req_t *req)
+{
+	http_thread_t *t = mg_get_thread_pointer(req->conn);
+	char err[256];
+
+	if (t == NULL)
+		return NULL;
+	if (t->reg == NULL) {
+		if (ca_reg_open(req->srv->ca, &t->reg, err, sizeof(err)) != CA_OK) {
+			t->reg = NULL;
+			http_count_db_error(req);
+		}
+	}
+	return t->reg;
+}
+
+void http_thread_close(http_thread_t *t)
+{
+	if (t == NULL)
+		return;
+	reg_close(t->reg);
+	free(t);
+}
+
+/* ---- route matching --------------------------------------------------- */
+
+/* Match path against pattern; on success fill req->params from the
+ * "{name}" captures and return 1. */
+static int route_match(http_req_t *req, const http_route_t *rt, const char *path)
+{
+	const char *p = rt->pattern, *s = path;
+	char *store = req->param_buf;
+	size_t left = sizeof(req->param_buf);
+
+	req->nparams = 0;
+	if (rt->flags & HTTP_ROUTE_PREFIX)
+		return strncmp(path, rt->pattern, strlen(rt->pattern)) == 0;
+	while (*p != '\0') {
+		if (*p == '{') {
+			const char *close = strchr(p, '}');
+			size_t n = strcspn(s, "/");
+
+			if (close == NULL || n == 0 || n >= left ||
+			    req->nparams >= HTTP_MAX_PARAMS)
+				return 0;
+			memcpy(store, s, n);
+			store[n] = '\0';
+			req->params[req->nparams++] = store;
+			store += n + 1;
+			left -= n + 1;
+			s += n;
+			p = close + 1;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return *s == '\0';
+}
+
+/* ---- body ------------------------------------------------------------- */
+
+int http_body_read(http_req_t *req)
+{
+	size_t cap = req->srv->cfg->body_limit;
+	long long declared = req->ri->content_length;
+	size_t len = 0, alloc;
+	char *buf;
+	int n;
+
+	if (declared > 0 && (unsigned long long)declared > cap)
+		return http_reply_problem(req, 413, PT_BODY_TOO_LARGE,
+		                          "Request body too large",
+		                          "the body exceeds the server's body_limit");
+	alloc = declared > 0 ? (size_t)declared + 1 : 4096;
+	buf = malloc(alloc);
+	if (buf == NULL)
+		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		                          "out of memory");
+	/* Chunked bodies have no declared length: read until the end, but
+	 * never past cap + 1 bytes. */
+	for (;;) {
+		if (len + 1 >= alloc) {
+			size_t nalloc = alloc * 2;
+			char *nb;
+
+			if (nalloc > cap + 2)
+				nalloc = cap + 2;
+			if (nalloc <= alloc) {
+				free(buf);
+				return http_reply_problem(req, 413, PT_BODY_TOO_LARGE,
+				                          "Request body too large",
+				                          "the body exceeds the server's body_limit");
+			}
+			nb = realloc(buf, nalloc);
+			if (nb == NULL) {
+				free(buf);
+				return http_reply_problem(req, 500, PT_INTERNAL,
+				                          "Internal error", "out of memory");
+			}
+			buf = nb;
+			alloc = nalloc;
+		}
+		n = mg_read(req->conn, buf + len, alloc - 1 - len);
+		if (n < 0) {
+			free(buf);
+			return http_reply_problem(req, 400, PT_INVALID, "Bad request",
+			                          "the request body could not be read");
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > cap) {
+			free(buf);
+			return http_reply_problem(req, 413, PT_BODY_TOO_LARGE,
+			                          "Request body too large",
+			                          "the body exceeds the server's body_limit");
+		}
+	}
+	buf[len] = '\0';
+	req->body = buf;
+	req->body_len = len;
+	return 0;
+}
+
+cJSON *http_json_body(http_req_t *req)
+{
+	const char *ct = http_header(req, "Content-Type");
+	const char *end = NULL;
+	cJSON *doc;
+
+	if (ct == NULL || strncmp(ct, "application/json", 16) != 0 ||
+	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+		http_reply_problem(req, 415, PT_MEDIA_TYPE, "Unsupported media type",
+		                   "send the body as application/json");
+		return NULL;
+	}
+	if (req->body == NULL || req->body_len == 0 ||
+	    strlen(req->body) != req->body_len) {
+		http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
+		                   "the body is empty or contains NUL bytes");
+		return NULL;
+	}
+	doc = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 1);
+	if (doc == NULL) {
+		http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
+		                   "the body is not valid JSON");
+		return NULL;
+	}
+	if (!cJSON_IsObject(doc) && !cJSON_IsArray(doc)) {
+		cJSON_Delete(doc);
+		http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
+		                   "the body must be a JSON object");
+		return NULL;
+	}
+	return doc;
+}
+
+/* ---- access log ------------------------------------------------------- */
+
+/* Copy s into out with anything outside printable ASCII escaped, so a path
+ * cannot forge log lines. */
+static void log_clean(char *out, size_t outlen, const char *s)
+{
+	size_t o = 0;
+
+	for (; s != NULL && *s != '\0' && o + 5 < outlen; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x21 || c > 0x7e || c == '"' || c == '\\')
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+static void access_log_write(http_req_t *req, uint64_t micros)
+{
+	FILE *f = req->srv->access_log;
+	char when[40], path[600], who[HTTP_NAME_MAX * 4];
+	struct timespec now;
+	struct tm tm;
+
+	if (f == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	log_clean(path, sizeof(path), req->path);
+	log_clean(who, sizeof(who), req->authenticated ? req->principal.name : "-");
+	fprintf(f, "%s.%03ldZ %s%s %s \"%s\" %d %llu.%03llums\n", when,
+	        now.tv_nsec / 1000000L, who, req->via_session ? "(session)" : "",
+	        req->method, path, req->status,
+	        (unsigned long long)(micros / 1000), (unsigned long long)(micros % 1000));
+	fflush(f);
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static int method_is_safe(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+	       strcmp(m, "OPTIONS") == 0;
+}
+
+/* Find the route for req; returns its index or -1. *path_known tells
+ * whether some route has this path with another method, and allow gets the
+ * methods that would match. */
+static long route_find(http_req_t *req, int *path_known, char *allow,
+                       size_t allowlen)
+{
+	const http_server *srv = req->srv;
+	const char *m = req->method;
+	size_t i;
+
+	*path_known = 0;
+	allow[0] = '\0';
+	if (strcmp(m, "HEAD") == 0)
+		m = "GET";
+	for (i = 0; i < srv->nroutes; i++) {
+		const http_route_t *rt = srv->routes[i];
+
+		if (!route_match(req, rt, req->path))
+			continue;
+		if (strcmp(rt->method, m) == 0)
+			return (long)i;
+		*path_known = 1;
+		if (strstr(allow, rt->method) == NULL) {
+			size_t used = strlen(allow);
+			snprintf(allow + used, allowlen - used, "%s%s",
+			         used ? ", " : "", rt->method);
+		}
+	}
+	return -1;
+}
+
+/* Identify the caller; returns 0, or the status of an error reply. */
+static int identify(http_req_t *req)
+{
+	int rc = http_auth_from_cert(&req->principal, req);
+
+	if (rc < 0)
+		return http_reply_problem(req, 503, PT_UNAVAILABLE,
+		                          "Service unavailable",
+		                          "the registry could not be read");
+	if (rc == 1) {
+		req->authenticated = 1;
+		return 0;
+	}
+	rc = http_session_principal(&req->principal, req);
+	if (rc < 0)
+		return http_reply_problem(req, 503, PT_UNAVAILABLE,
+		                          "Service unavailable",
+		                          "the session store could not be read");
+	if (rc == 1) {
+		req->authenticated = 1;
+		req->via_session = 1;
+	} else {
+		memset(&req->principal, 0, sizeof(req->principal));
+	}
+	return 0;
+}
+
+static uint64_t elapsed_us(const struct timespec *t0)
+{
+	struct timespec t1;
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000 +
+	     (t1.tv_nsec - t0->tv_nsec) / 1000;
+	return us < 0 ? 0 : (uint64_t)us;
+}
+
+int http_dispatch(struct mg_connection *conn, void *cbdata)
+{
+	http_req_t *req;
+	struct timespec t0;
+	char allow[128], allow_hdr[160];
+	int path_known = 0, status;
+	long ri_idx;
+	size_t slot;
+	const http_route_t *rt = NULL;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* The request struct is large (captures buffer): keep it off the
+	 * worker's stack. */
+	req = calloc(1, sizeof(*req));
+	if (req == NULL) {
+		mg_send_http_error(conn, 500, "out of memory");
+		return 500;
+	}
+	req->conn = conn;
+	req->ri = mg_get_request_info(conn);
+	req->srv = cbdata;
+	req->method = req->ri->request_method;
+	req->path = req->ri->local_uri;
+	req->query = req->ri->query_string;
+	atomic_fetch_add(&req->srv->metrics.in_flight, 1);
+
+	status = identify(req);
+	if (status != 0)
+		goto done_unmatched;
+
+	ri_idx = route_find(req, &path_known, allow, sizeof(allow));
+	if (ri_idx < 0) {
+		if (path_known) {
+			snprintf(allow_hdr, sizeof(allow_hdr), "Allow: %s\r\n", allow);
+			http_reply_problem_ex(req, 405, PT_METHOD, "Method not allowed",
+			                      "this resource does not support the method",
+			                      allow_hdr);
+		} else if (method_is_safe(req->method) && strcmp(req->method, "OPTIONS") != 0) {
+			http_static_serve(req);
+		} else {
+			http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+			                   "no such resource");
+		}
+		goto done_unmatched;
+	}
+	rt = req->srv->routes[ri_idx];
+	/* route_find may have matched other patterns after this one; match
+	 * again so params come from the chosen route. */
+	route_match(req, rt, req->path);
+
+	if (rt->roles != HTTP_ROLE_NONE) {
+		if (!req->authenticated) {
+			http_reply_problem(req, 401, PT_UNAUTHENTICATED,
+			                   "Authentication required",
+			                   "present a client certificate issued by the Infrastructure CA for a registered principal");
+			goto done;
+		}
+		if ((req->principal.role & rt->roles) == 0) {
+			http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
+			                   "your role may not use this resource");
+			goto done;
+		}
+	}
+	if (req->via_session && !method_is_safe(req->method) &&
+	    http_session_csrf_ok(req) != 1) {
+		http_reply_problem(req, 403, PT_CSRF, "CSRF token missing or invalid",
+		                   "session requests that change state need the session's CSRF token");
+		goto done;
+	}
+	if ((rt->flags & HTTP_ROUTE_BODY) && http_body_read(req) != 0)
+		goto done;
+	rt->handler(req);
+	if (req->status == 0) /* a handler that forgot to answer is a bug */
+		http_reply_problem(req, 500, PT_INTERNAL, "Internal error", NULL);
+done:
+	slot = (size_t)ri_idx;
+	goto count;
+done_unmatched:
+	slot = req->srv->unmatched_slot;
+count:
+	{
+		uint64_t us = elapsed_us(&t0);
+		http_metrics_observe(&req->srv->metrics, slot, req->status, us);
+		access_log_write(req, us);
+	}
+	atomic_fetch_sub(&req->srv->metrics.in_flight, 1);
+	status = req->status;
+	if (req->body != NULL) {
+		OPENSSL_cleanse(req->body, req->body_len);
+		free(req->body);
+	}
+	free(req);
+	return status;
+}
+
+/* ---- tables ----------------------------------------------------------- */
+
+int http_routes_collect(http_server *srv, char *err, size_t errlen)
+{
+	const http_route_t *tables[2] = { http_api_routes, portal_routes };
+	const char *labels[HTTP_ROUTES_MAX];
+	size_t t, i;
+
+	srv->nroutes = 0;
+	for (t = 0; t < 2; t++) {
+		for (i = 0; tables[t][i].method != NULL; i++) {
+			const http_route_t *rt = &tables[t][i];
+
+			if (srv->nroutes >= HTTP_ROUTES_MAX) {
+				snprintf(err, errlen, "more than %d routes", HTTP_ROUTES_MAX);
+				return -1;
+			}
+			if (rt->pattern == NULL || rt->pattern[0] != '/' || rt->handler == NULL) {
+				snprintf(err, errlen, "route %zu of table %zu is malformed", i, t);
+				return -1;
+			}
+			labels[srv->nroutes] = rt->pattern;
+			srv->routes[srv->nroutes++] = rt;
+		}
+	}
+	srv->unmatched_slot = http_metrics_init(&srv->metrics, labels, srv->nroutes);
+	return 0;
+}
+
+static void roles_text(char *out, size_t outlen, unsigned roles)
+{
+	out[0] = '\0';
+	if (roles == HTTP_ROLE_NONE) {
+		snprintf(out, outlen, "public");
+		return;
+	}
+	snprintf(out, outlen, "%s%s%s",
+	         (roles & HTTP_ROLE_OPERATOR) ? "operator," : "",
+	         (roles & HTTP_ROLE_MANUFACTURER) ? "manufacturer," : "",
+	         (roles & HTTP_ROLE_ADMIN) ? "admin," : "");
+	if (out[0] != '\0')
+		out[strlen(out) - 1] = '\0';
+}
+
+void http_routes_print(FILE *f, const http_server *srv)
+{
+	char roles[64];
+	size_t i;
+
+	for (i = 0; i < srv->nroutes; i++) {
+		roles_text(roles, sizeof(roles), srv->routes[i]->roles);
+		fprintf(f, "%s %s %s\n", srv->routes[i]->method,
+		        srv->routes[i]->pattern, roles);
+	}
+}

@@ -1,0 +1,430 @@
+/* http_server.c — `ca-server serve`: load the CA, start CivetWeb with
+ * mutual TLS (server key handed to OpenSSL from memory in init_ssl, client
+ * certificates optional and verified against the Infrastructure CA only),
+ * print where it listens, and on SIGTERM/SIGINT stop accepting, let
+ * in-flight requests finish and close every registry connection. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <civetweb.h>
+#include <openssl/ssl.h>
+
+#include "http_int.h"
+
+static const char usage[] =
+    "usage: ca-server serve --data DIR [--listen HOST:PORT] [--key-pass-file FILE]\n"
+    "                       [--web DIR] [--routes]\n"
+    "  --listen      address to bind (default: config \"listen\"); port 0 picks one\n"
+    "  --web         folder of the portal's static files (default: config\n"
+    "                \"web_dir\", else the installed share/provca/web, else the\n"
+    "                source tree's web/)\n"
+    "  --routes      print the route table (METHOD PATTERN ROLES) and exit\n";
+
+typedef struct {
+	const char *data_dir;
+	const char *listen;
+	const char *key_pass_file;
+	const char *web_dir;
+	int routes_only;
+} serve_opts;
+
+/* ---- CivetWeb callbacks ---------------------------------------------- */
+
+/* Configure the server's TLS context ourselves (returning 1 tells CivetWeb
+ * not to touch certificates or verification). */
+static int cb_init_ssl(void *ssl_ctx, void *user_data)
+{
+	static const unsigned char sid_ctx[] = "provca-ca-server";
+	http_server *srv = user_data;
+	SSL_CTX *ctx = ssl_ctx;
+
+	if (ca_tls_configure(srv->ca, ctx, srv->tls_err, sizeof(srv->tls_err)) != CA_OK)
+		return -1;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		snprintf(srv->tls_err, sizeof(srv->tls_err), "cannot require TLS 1.2+");
+		return -1;
+	}
+	/* Optional client certificate: public routes and the portal work
+	 * without one; a certificate that is sent must verify. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* Resumption with client certificates needs a session id context. */
+	if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1) != 1) {
+		snprintf(srv->tls_err, sizeof(srv->tls_err), "cannot set session id context");
+		return -1;
+	}
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_timeout(ctx, 300);
+	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	return 1;
+}
+
+static void *cb_init_thread(const struct mg_context *ctx, int thread_type)
+{
+	(void)ctx;
+	if (thread_type != 1) /* only request workers touch the registry */
+		return NULL;
+	return calloc(1, sizeof(http_thread_t));
+}
+
+static void cb_exit_thread(const struct mg_context *ctx, int thread_type,
+                           void *thread_pointer)
+{
+	(void)ctx;
+	if (thread_type == 1)
+		http_thread_close(thread_pointer);
+}
+
+static int cb_log_message(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	fprintf(stderr, "ca-server: civetweb: %s\n", message);
+	return 1;
+}
+
+static int cb_log_access(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	(void)message;
+	return 1; /* our own access log is written by the dispatcher */
+}
+
+/* ---- set-up helpers --------------------------------------------------- */
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The "web_dir" setting of DATA/config.json, if any (config.h does not
+ * carry it: it belongs to the HTTP service). */
+static void config_web_dir(char *out, size_t outlen, const char *data_dir)
+{
+	char path[PATH_MAX];
+	char *text = NULL;
+	cJSON *doc = NULL, *v;
+	FILE *f = NULL;
+	long n;
+
+	out[0] = '\0';
+	if (ca_path(path, sizeof(path), data_dir, CA_FILE_CONFIG) != 0)
+		return;
+	f = fopen(path, "rb");
+	if (f == NULL)
+		goto out;
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > CONFIG_FILE_MAX ||
+	    fseek(f, 0, SEEK_SET) != 0)
+		goto out;
+	text = malloc((size_t)n + 1);
+	if (text == NULL || fread(text, 1, (size_t)n, f) != (size_t)n)
+		goto out;
+	text[n] = '\0';
+	doc = cJSON_Parse(text);
+	v = cJSON_GetObjectItemCaseSensitive(doc, "web_dir");
+	if (cJSON_IsString(v) && v->valuestring[0] != '\0')
+		snprintf(out, outlen, "%s", v->valuestring);
+out:
+	cJSON_Delete(doc);
+	free(text);
+	if (f != NULL)
+		fclose(f);
+}
+
+/* Choose the static-file folder: flag, config, installed copy, source. */
+static void web_dir_resolve(http_server *srv, const char *flag)
+{
+	char cand[PATH_MAX], exe[PATH_MAX];
+	ssize_t n;
+
+	srv->web_dir[0] = '\0';
+	if (flag != NULL) {
+		snprintf(cand, sizeof(cand), "%s", flag);
+	} else {
+		config_web_dir(cand, sizeof(cand), srv->data_dir);
+		if (cand[0] == '\0') {
+			n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+			if (n > 0) {
+				exe[n] = '\0';
+				snprintf(cand, sizeof(cand), "%s/%s", dirname(exe),
+				         PROVCA_INSTALL_WEB_REL);
+			}
+			if (cand[0] == '\0' || !is_dir(cand))
+				snprintf(cand, sizeof(cand), "%s", PROVCA_SOURCE_WEB_DIR);
+		}
+	}
+	if (is_dir(cand) && realpath(cand, srv->web_dir) == NULL)
+		srv->web_dir[0] = '\0';
+}
+
+static int parse_args(serve_opts *o, int argc, char **argv)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--routes") == 0) {
+			o->routes_only = 1;
+			continue;
+		}
+		if (i + 1 >= argc)
+			return -1;
+		if (strcmp(a, "--data") == 0)
+			o->data_dir = argv[++i];
+		else if (strcmp(a, "--listen") == 0)
+			o->listen = argv[++i];
+		else if (strcmp(a, "--key-pass-file") == 0)
+			o->key_pass_file = argv[++i];
+		else if (strcmp(a, "--web") == 0)
+			o->web_dir = argv[++i];
+		else
+			return -1;
+	}
+	return o->data_dir != NULL || o->routes_only ? 0 : -1;
+}
+
+/* Split "host:port" (or "[v6]:port") into CivetWeb's "host:portS" form. */
+static int listen_option(char *out, size_t outlen, char *host, size_t hostlen,
+                         const char *listen)
+{
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == listen || (size_t)(colon - listen) >= hostlen)
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 0 || port > 65535)
+		return -1;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	if ((size_t)snprintf(out, outlen, "%s:%lds", host, port) >= outlen)
+		return -1;
+	return 0;
+}
+
+/* The first DeviceID in the registry, for the sample curl line. */
+static void sample_device(char *out, size_t outlen, http_server *srv)
+{
+	reg_t *reg = NULL;
+	reg_device_t *list = NULL;
+	reg_device_filter_t f;
+	size_t n = 0;
+	int64_t next = 0;
+	char err[256];
+
+	snprintf(out, outlen, "DEVICE_ID");
+	memset(&f, 0, sizeof(f));
+	f.limit = 1;
+	if (ca_reg_open(srv->ca, &reg, err, sizeof(err)) != CA_OK)
+		return;
+	if (reg_device_list(reg, &list, &n, &next, &f, err, sizeof(err)) == REG_OK && n > 0)
+		snprintf(out, outlen, "%s", list[0].device_id);
+	reg_device_list_free(list, n);
+	reg_close(reg);
+}
+
+static void print_banner(http_server *srv, const char *host, int port)
+{
+	char root[PATH_MAX], dev[REG_DEVICE_ID_MAX + 16];
+	const char *shown = host;
+
+	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0)
+		shown = "localhost";
+	if (ca_path(root, sizeof(root), srv->data_dir, CA_FILE_ROOT_CERT) != 0)
+		root[0] = '\0';
+	sample_device(dev, sizeof(dev), srv);
+	printf("listening on https://%s:%d\n", shown, port);
+	printf("admin bundle: %s/admin/admin.p12 (password in %s/admin/admin.p12.pass)\n",
+	       srv->data_dir, srv->data_dir);
+	printf("static files: %s\n", srv->web_dir[0] ? srv->web_dir : "(none)");
+	printf("try: curl --cacert %s --cert %s/admin/admin.crt --key %s/admin/admin.key "
+	       "https://%s:%d/devices/%s\n", root, srv->data_dir, srv->data_dir, shown,
+	       port, dev);
+	fflush(stdout);
+}
+
+static void server_free(http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->access_log != NULL && srv->access_log_owned)
+		fclose(srv->access_log);
+	free(srv->chain_pem);
+	ca_free(srv->ca);
+	free(srv);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+int http_serve_main(int argc, char **argv)
+{
+	http_server *srv = NULL;
+	serve_opts o;
+	struct mg_callbacks cb;
+	struct mg_server_port ports[4];
+	char listen_opt[160], host[128], threads[16], ca_file[PATH_MAX], err[512];
+	const char *options[32];
+	const char *dev_pem, *root_pem;
+	sigset_t sigs;
+	int sig = 0, rc = 1, nports, k = 0;
+
+	/* Accept argv starting at the program name, at "serve", or after it. */
+	while (argc > 0 && argv[0][0] != '-') {
+		argc--;
+		argv++;
+	}
+	if (parse_args(&o, argc, argv) != 0) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL) {
+		fprintf(stderr, "ca-server: out of memory\n");
+		return 1;
+	}
+	if (o.routes_only) {
+		if (http_routes_collect(srv, err, sizeof(err)) != 0) {
+			fprintf(stderr, "ca-server: %s\n", err);
+			goto out;
+		}
+		http_routes_print(stdout, srv);
+		rc = 0;
+		goto out;
+	}
+	if (realpath(o.data_dir, srv->data_dir) == NULL) {
+		fprintf(stderr, "ca-server: %s: %s\n", o.data_dir, strerror(errno));
+		goto out;
+	}
+	if (ca_open(&srv->ca, srv->data_dir, o.key_pass_file, err, sizeof(err)) != CA_OK) {
+		fprintf(stderr, "ca-server: %s\n", err);
+		goto out;
+	}
+	srv->cfg = ca_config(srv->ca);
+	if (http_routes_collect(srv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ca-server: %s\n", err);
+		goto out;
+	}
+	web_dir_resolve(srv, o.web_dir);
+
+	dev_pem = ca_cert_pem(srv->ca, CA_CERT_DEVICE);
+	root_pem = ca_cert_pem(srv->ca, CA_CERT_ROOT);
+	if (dev_pem == NULL || root_pem == NULL) {
+		fprintf(stderr, "ca-server: CA certificates missing\n");
+		goto out;
+	}
+	srv->chain_pem_len = strlen(dev_pem) + strlen(root_pem);
+	srv->chain_pem = malloc(srv->chain_pem_len + 1);
+	if (srv->chain_pem == NULL) {
+		fprintf(stderr, "ca-server: out of memory\n");
+		goto out;
+	}
+	snprintf(srv->chain_pem, srv->chain_pem_len + 1, "%s%s", dev_pem, root_pem);
+
+	if (srv->cfg->access_log_file[0] != '\0') {
+		int fd = open(srv->cfg->access_log_file,
+		              O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (fd < 0 || (srv->access_log = fdopen(fd, "a")) == NULL) {
+			fprintf(stderr, "ca-server: %s: %s\n", srv->cfg->access_log_file,
+			        strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		srv->access_log_owned = 1;
+	} else {
+		srv->access_log = stderr;
+	}
+
+	if (listen_option(listen_opt, sizeof(listen_opt), host, sizeof(host),
+	                  o.listen != NULL ? o.listen : srv->cfg->listen) != 0) {
+		fprintf(stderr, "ca-server: bad listen address (want HOST:PORT)\n");
+		goto out;
+	}
+	if (ca_path(ca_file, sizeof(ca_file), srv->data_dir, CA_FILE_CLIENT_CA) != 0) {
+		fprintf(stderr, "ca-server: data path too long\n");
+		goto out;
+	}
+	snprintf(threads, sizeof(threads), "%d",
+	         srv->cfg->worker_threads > 0 ? srv->cfg->worker_threads : 16);
+
+	/* Worker threads inherit this mask: only the main thread takes the
+	 * stop signals, in sigwait below. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* The TLS settings below document intent; init_ssl returns 1, so the
+	 * effective TLS configuration is the one cb_init_ssl makes. */
+	options[k++] = "listening_ports";        options[k++] = listen_opt;
+	options[k++] = "num_threads";            options[k++] = threads;
+	options[k++] = "ssl_verify_peer";        options[k++] = "optional";
+	options[k++] = "ssl_ca_file";            options[k++] = ca_file;
+	options[k++] = "ssl_default_verify_paths"; options[k++] = "no";
+	options[k++] = "ssl_protocol_version";   options[k++] = "4";
+	options[k++] = "ssl_cache_timeout";      options[k++] = "300";
+	options[k++] = "enable_keep_alive";      options[k++] = "yes";
+	options[k++] = "keep_alive_timeout_ms";  options[k++] = "5000";
+	options[k++] = "request_timeout_ms";     options[k++] = "30000";
+	options[k++] = "max_request_size";       options[k++] = "16384";
+	options[k++] = "enable_directory_listing"; options[k++] = "no";
+	options[k] = NULL;
+
+	memset(&cb, 0, sizeof(cb));
+	cb.init_ssl = cb_init_ssl;
+	cb.init_thread = cb_init_thread;
+	cb.exit_thread = cb_exit_thread;
+	cb.log_message = cb_log_message;
+	cb.log_access = cb_log_access;
+
+	mg_init_library(MG_FEATURES_TLS);
+	srv->ctx = mg_start(&cb, srv, options);
+	if (srv->ctx == NULL) {
+		fprintf(stderr, "ca-server: cannot start HTTPS on %s%s%s\n", listen_opt,
+		        srv->tls_err[0] ? ": " : "", srv->tls_err);
+		goto out_lib;
+	}
+	mg_set_request_handler(srv->ctx, "**", http_dispatch, srv);
+
+	memset(ports, 0, sizeof(ports));
+	nports = mg_get_server_ports(srv->ctx, 4, ports);
+	if (nports < 1) {
+		fprintf(stderr, "ca-server: no listening port\n");
+		mg_stop(srv->ctx);
+		goto out_lib;
+	}
+	print_banner(srv, host, ports[0].port);
+
+	while (sigwait(&sigs, &sig) == 0) {
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		/* SIGHUP: nothing to reload yet; keep serving. */
+	}
+	fprintf(stderr, "ca-server: signal %d: stopping (finishing in-flight requests)\n", sig);
+	/* mg_stop stops accepting, waits for every worker to finish its
+	 * request; exit_thread closes each worker's registry connection. */
+	mg_stop(srv->ctx);
+	fprintf(stderr, "ca-server: stopped\n");
+	rc = 0;
+out_lib:
+	mg_exit_library();
+out:
+	server_free(srv);
+	return rc;
+}
