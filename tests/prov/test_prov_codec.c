@@ -1,0 +1,425 @@
+/* test_prov_codec.c — the provisioning request and subscription TLVs:
+ * exact bytes, round trips, and every bound and malformation refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "prov.h"
+
+static const uint8_t NONCE[PROV_NONCE_LEN] = {
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+
+static void test_prov_request__exact_bytes(void **state)
+{
+	prov_request_t r, back;
+	uint8_t buf[PROV_REQUEST_MAX];
+	size_t n = 0;
+	char err[128];
+	static const char url[] = "https://ca.example:8443/devices/d1";
+	static const uint8_t want_head[] = { 0x01, 0x01, 0x00, 34 };
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	strcpy(r.url, url);
+	memcpy(r.ue_nonce, NONCE, sizeof(NONCE));
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_OK);
+	assert_int_equal(n, 1 + 3 + 34 + 3 + 16);
+	assert_memory_equal(buf, want_head, sizeof(want_head));
+	assert_memory_equal(buf + 4, url, 34);
+	assert_memory_equal(buf + 38, "\x02\x00\x10", 3);
+	assert_memory_equal(buf + 41, NONCE, 16);
+	assert_int_equal(prov_request_decode(&back, buf, n, err, sizeof(err)),
+	    PROV_OK);
+	assert_string_equal(back.url, url);
+	assert_memory_equal(back.ue_nonce, NONCE, 16);
+}
+
+static void test_prov_request__url_bounds(void **state)
+{
+	prov_request_t r, back;
+	uint8_t buf[PROV_REQUEST_MAX + 8];
+	size_t n = 0;
+	char err[128];
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memset(r.url, 'u', PROV_URL_MAX);
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_OK);
+	assert_int_equal(n, PROV_REQUEST_MAX);
+	assert_int_equal(prov_request_decode(&back, buf, n, err, sizeof(err)),
+	    PROV_OK);
+	assert_int_equal(strlen(back.url), PROV_URL_MAX);
+	/* Output buffer one byte short. */
+	assert_int_equal(prov_request_encode(buf, n - 1, &n, &r, err,
+	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	/* Unterminated URL field (513 bytes) is refused by the encoder. */
+	memset(r.url, 'u', sizeof(r.url));
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	/* Empty URL and a URL with a space. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_ERR_ARG);
+	strcpy(r.url, "https://a b");
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_ERR_ARG);
+}
+
+static void test_prov_request__decode_errors(void **state)
+{
+	prov_request_t r;
+	uint8_t good[64], bad[PROV_REQUEST_MAX + 8], *t;
+	size_t n = 0, len;
+	char err[128];
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	strcpy(r.url, "https://x/d");
+	memcpy(r.ue_nonce, NONCE, 16);
+	assert_int_equal(prov_request_encode(good, sizeof(good), &n, &r, err,
+	    sizeof(err)), PROV_OK);
+	/* Every truncation. */
+	for (len = 0; len < n; len++) {
+		t = malloc(len + 1);
+		assert_non_null(t);
+		memcpy(t, good, len);
+		assert_int_equal(prov_request_decode(&r, t, len, err,
+		    sizeof(err)), PROV_ERR_FORMAT);
+		free(t);
+	}
+	/* Trailing byte. */
+	memcpy(bad, good, n);
+	bad[n] = 0;
+	assert_int_equal(prov_request_decode(&r, bad, n + 1, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	/* Version. */
+	bad[0] = 2;
+	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
+	    PROV_ERR_VERSION);
+	bad[0] = 1;
+	/* Wrong first tag, wrong nonce tag, nonce length 15. */
+	bad[1] = 0x02;
+	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	bad[1] = 0x01;
+	bad[4 + 11] = 0x03;
+	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	bad[4 + 11] = 0x02;
+	bad[4 + 11 + 2] = 15;
+	assert_int_equal(prov_request_decode(&r, bad, n - 1, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	bad[4 + 11 + 2] = 16;
+	/* Control character in the URL. */
+	bad[5] = 0x0a;
+	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	assert_string_equal(r.url, "");
+	/* Zero-length URL. */
+	memcpy(bad, "\x01\x01\x00\x00\x02\x00\x10", 7);
+	memcpy(bad + 7, NONCE, 16);
+	assert_int_equal(prov_request_decode(&r, bad, 23, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	/* URL field claiming 513 bytes, whole request over the maximum. */
+	memset(bad, 'u', sizeof(bad));
+	memcpy(bad, "\x01\x01\x02\x01", 4);
+	memcpy(bad + 4 + 513, "\x02\x00\x10", 3);
+	assert_int_equal(prov_request_decode(&r, bad, 4 + 513 + 3 + 16, err,
+	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	/* Length field pointing past the end. */
+	memcpy(bad, "\x01\x01\xff\xff", 4);
+	assert_int_equal(prov_request_decode(&r, bad, 40, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	assert_int_equal(prov_request_decode(NULL, bad, 40, err, sizeof(err)),
+	    PROV_ERR_ARG);
+}
+
+static void fill_sub(prov_subscription_t *s)
+{
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	strcpy(s->supi, "imsi-310260123456789");
+	memset(s->ki, 0x11, PROV_KEY_LEN);
+	memset(s->opc, 0x22, PROV_KEY_LEN);
+	memcpy(s->amf, "\x90\x01", 2);
+	memcpy(s->sqn, "\x00\x00\x00\x00\x01\x00", 6);
+	strcpy(s->mcc, "310");
+	strcpy(s->mnc, "260");
+	s->nssai_count = PROV_NSSAI_MAX;
+	for (i = 0; i < PROV_NSSAI_MAX; i++) {
+		s->nssai[i].sst = (uint8_t)(i + 1);
+		s->nssai[i].has_sd = (int)(i % 2);
+		s->nssai[i].sd = i % 2 ? 0x000100u + (uint32_t)i : 0;
+	}
+	memset(s->dnn, 'd', PROV_DNN_MAX);
+	s->dnn[3] = '.';
+	s->issued_at = -5;	/* before 1970 still round-trips */
+}
+
+static void test_prov_subscription__exact_bytes_minimal(void **state)
+{
+	prov_subscription_t s, back;
+	uint8_t buf[512];
+	size_t n = 0;
+	char err[128];
+	static const uint8_t want[] = {
+		0x01,
+		0x01, 0x00, 0x0f, 'i', 'm', 's', 'i', '-', '0', '0', '1', '0',
+		'1', '1', '2', '3', '4', '5',
+		0x02, 0x00, 0x10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		0x03, 0x00, 0x10, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+		0x04, 0x00, 0x02, 0x80, 0x00,
+		0x05, 0x00, 0x06, 0, 0, 0, 0, 0, 0x20,
+		0x06, 0x00, 0x03, '0', '0', '1',
+		0x07, 0x00, 0x02, '0', '1',
+		0x08, 0x00, 0x01, 0x01,
+		0x08, 0x00, 0x04, 0x02, 0x00, 0x00, 0x07,
+		0x09, 0x00, 0x03, 'i', 'o', 't',
+		0x0a, 0x00, 0x08, 0, 0, 0, 0, 0x68, 0x4e, 0xe1, 0x80,
+	};
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	strcpy(s.supi, "imsi-0010112345");
+	memset(s.ki, 1, 16);
+	memset(s.opc, 2, 16);
+	s.amf[0] = 0x80;
+	s.sqn[5] = 0x20;
+	strcpy(s.mcc, "001");
+	strcpy(s.mnc, "01");
+	s.nssai_count = 2;
+	s.nssai[0].sst = 1;
+	s.nssai[1].sst = 2;
+	s.nssai[1].has_sd = 1;
+	s.nssai[1].sd = 7;
+	strcpy(s.dnn, "iot");
+	s.issued_at = 1750000000;	/* 0x684EE180 */
+	assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s,
+	    err, sizeof(err)), PROV_OK);
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(prov_subscription_decode(&back, buf, n, err,
+	    sizeof(err)), PROV_OK);
+	assert_string_equal(back.supi, "imsi-0010112345");
+	assert_int_equal(back.nssai_count, 2);
+	assert_int_equal(back.nssai[1].sd, 7);
+	assert_int_equal(back.nssai[0].has_sd, 0);
+	assert_int_equal(back.issued_at, 1750000000);
+}
+
+static void test_prov_subscription__roundtrip_maximal(void **state)
+{
+	prov_subscription_t s, back;
+	uint8_t buf[1024];
+	size_t n = 0, i;
+	char err[128];
+
+	(void)state;
+	fill_sub(&s);
+	assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s,
+	    err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_subscription_decode(&back, buf, n, err,
+	    sizeof(err)), PROV_OK);
+	assert_string_equal(back.supi, s.supi);
+	assert_memory_equal(back.ki, s.ki, 16);
+	assert_memory_equal(back.opc, s.opc, 16);
+	assert_memory_equal(back.amf, s.amf, 2);
+	assert_memory_equal(back.sqn, s.sqn, 6);
+	assert_string_equal(back.mcc, "310");
+	assert_string_equal(back.mnc, "260");
+	assert_int_equal(back.nssai_count, PROV_NSSAI_MAX);
+	for (i = 0; i < PROV_NSSAI_MAX; i++) {
+		assert_int_equal(back.nssai[i].sst, s.nssai[i].sst);
+		assert_int_equal(back.nssai[i].has_sd, s.nssai[i].has_sd);
+		assert_int_equal(back.nssai[i].sd, s.nssai[i].sd);
+	}
+	assert_string_equal(back.dnn, s.dnn);
+	assert_int_equal(back.issued_at, -5);
+	/* Output buffer too small: refused, buffer wiped. */
+	assert_int_equal(prov_subscription_encode(buf, n - 1, &n, &s, err,
+	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	assert_int_equal(n, 0);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(buf[i], 0);
+	prov_subscription_wipe(&back);
+	prov_subscription_wipe(NULL);
+	assert_int_equal(back.ki[0] | back.opc[15] | back.dnn[0], 0);
+}
+
+static void test_prov_subscription__encode_validation(void **state)
+{
+	prov_subscription_t s;
+	uint8_t buf[1024];
+	size_t n;
+	char err[128];
+
+	(void)state;
+#define EXPECT(rc_) assert_int_equal(prov_subscription_encode(buf, \
+	sizeof(buf), &n, &s, err, sizeof(err)), rc_)
+	fill_sub(&s); strcpy(s.supi, "nai-1234567890"); EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); strcpy(s.supi, "imsi-1234"); EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); strcpy(s.supi, "imsi-1234567890123456");
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); strcpy(s.supi, "imsi-12345a"); EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); strcpy(s.mcc, "01"); EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); strcpy(s.mnc, "1"); EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); strcpy(s.mnc, "0x1"); EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); s.nssai_count = 0; EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); s.nssai_count = 9; EXPECT(PROV_ERR_TOO_LARGE);
+	fill_sub(&s); s.nssai[1].sd = 0x1000000; EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); memset(s.dnn, 'd', sizeof(s.dnn));
+	EXPECT(PROV_ERR_TOO_LARGE);
+	fill_sub(&s); strcpy(s.dnn, ""); EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); strcpy(s.dnn, "a b"); EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); strcpy(s.dnn, ".internet"); EXPECT(PROV_ERR_ARG);
+	fill_sub(&s); EXPECT(PROV_OK);
+#undef EXPECT
+}
+
+/* Decode one hand-built TLV sequence. */
+static int dec(const uint8_t *b, size_t n)
+{
+	prov_subscription_t s;
+	char err[128];
+	int rc;
+
+	rc = prov_subscription_decode(&s, b, n, err, sizeof(err));
+	if (rc != PROV_OK)
+		assert_int_equal(s.ki[0] | s.supi[0], 0);
+	return rc;
+}
+
+static void test_prov_subscription__decode_errors(void **state)
+{
+	prov_subscription_t s;
+	uint8_t good[1024], b[1024], *t;
+	size_t n = 0, len, i;
+	char err[128];
+
+	(void)state;
+	fill_sub(&s);
+	s.nssai_count = 1;
+	strcpy(s.dnn, "internet");
+	assert_int_equal(prov_subscription_encode(good, sizeof(good), &n, &s,
+	    err, sizeof(err)), PROV_OK);
+	assert_int_equal(dec(good, n), PROV_OK);
+	for (len = 0; len < n; len++) {
+		t = malloc(len + 1);
+		assert_non_null(t);
+		memcpy(t, good, len);
+		assert_int_equal(dec(t, len), PROV_ERR_FORMAT);
+		free(t);
+	}
+	memcpy(b, good, n);
+	b[n] = 0;
+	assert_int_equal(dec(b, n + 1), PROV_ERR_FORMAT);	/* trailing */
+	b[0] = 9;
+	assert_int_equal(dec(b, n), PROV_ERR_VERSION);
+	b[0] = 1;
+	/* Walk the fields: corrupt each tag, then each length. */
+	for (i = 1; i < n;) {
+		size_t vl = ((size_t)b[i + 1] << 8) | b[i + 2];
+
+		b[i] ^= 0x40;		/* unknown / out-of-order tag */
+		assert_int_equal(dec(b, n), PROV_ERR_FORMAT);
+		b[i] ^= 0x40;
+		b[i + 2] ^= 0x01;	/* length off by one */
+		assert_int_equal(dec(b, n), PROV_ERR_FORMAT);
+		b[i + 2] ^= 0x01;
+		i += 3 + vl;
+	}
+	assert_int_equal(dec(b, n), PROV_OK);
+	/* Non-digit in MCC; DNN with a space; SUPI prefix. */
+	for (i = 0; i + 6 < n; i++) {
+		if (memcmp(b + i, "\x06\x00\x03" "310", 6) == 0) {
+			b[i + 4] = 'x';
+			assert_int_equal(dec(b, n), PROV_ERR_FORMAT);
+			b[i + 4] = '1';
+		}
+		if (memcmp(b + i, "\x09\x00\x08" "internet", 11) == 0) {
+			b[i + 5] = ' ';
+			assert_int_equal(dec(b, n), PROV_ERR_FORMAT);
+			b[i + 5] = 't';
+		}
+	}
+	b[4] = 'I';
+	assert_int_equal(dec(b, n), PROV_ERR_FORMAT);
+	b[4] = 'i';
+	assert_int_equal(dec(b, n), PROV_OK);
+	assert_int_equal(dec(NULL, 0), PROV_ERR_FORMAT);
+	assert_int_equal(prov_subscription_decode(NULL, b, n, err,
+	    sizeof(err)), PROV_ERR_ARG);
+	/* Too long overall. */
+	memset(good + n, 0, sizeof(good) - n);
+	assert_int_equal(dec(good, sizeof(good)), PROV_ERR_TOO_LARGE);
+}
+
+/* A repeated non-S-NSSAI field, nine S-NSSAIs, a missing field. */
+static void test_prov_subscription__field_counts(void **state)
+{
+	prov_subscription_t s;
+	uint8_t good[1024], b[1200];
+	size_t n = 0, off, i, nss;
+	char err[128];
+
+	(void)state;
+	fill_sub(&s);
+	s.nssai_count = 1;
+	strcpy(s.dnn, "internet");
+	assert_int_equal(prov_subscription_encode(good, sizeof(good), &n, &s,
+	    err, sizeof(err)), PROV_OK);
+	/* Locate the single S-NSSAI TLV (tag 8, length 1 or 4). */
+	for (nss = 1; nss < n;) {
+		size_t vl = ((size_t)good[nss + 1] << 8) | good[nss + 2];
+
+		if (good[nss] == 0x08)
+			break;
+		nss += 3 + vl;
+	}
+	assert_int_equal(good[nss], 0x08);
+	/* Replace it by nine one-byte S-NSSAI fields. */
+	assert_int_equal(good[nss + 2], 1);
+	memcpy(b, good, nss);
+	off = nss;
+	for (i = 0; i < 9; i++) {
+		memcpy(b + off, "\x08\x00\x01\x05", 4);
+		off += 4;
+	}
+	memcpy(b + off, good + nss + 4, n - nss - 4);
+	off += n - nss - 4;
+	assert_int_equal(dec(b, off), PROV_ERR_FORMAT);
+	/* Eight copies are fine. */
+	memmove(b + nss + 4 * 8, b + nss + 4 * 9, off - nss - 4 * 9);
+	assert_int_equal(dec(b, off - 4), PROV_OK);
+	/* Duplicate DNN (tag 9) before the issue time. */
+	memcpy(b, good, n - 11);
+	memcpy(b + n - 11, "\x09\x00\x01z", 4);
+	memcpy(b + n - 7, good + n - 11, 11);
+	assert_int_equal(dec(b, n + 4), PROV_ERR_FORMAT);
+	/* Issue time missing. */
+	assert_int_equal(dec(good, n - 11), PROV_ERR_FORMAT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prov_request__exact_bytes),
+		cmocka_unit_test(test_prov_request__url_bounds),
+		cmocka_unit_test(test_prov_request__decode_errors),
+		cmocka_unit_test(test_prov_subscription__exact_bytes_minimal),
+		cmocka_unit_test(test_prov_subscription__roundtrip_maximal),
+		cmocka_unit_test(test_prov_subscription__encode_validation),
+		cmocka_unit_test(test_prov_subscription__decode_errors),
+		cmocka_unit_test(test_prov_subscription__field_counts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
