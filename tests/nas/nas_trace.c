@@ -1,0 +1,136 @@
+/* nas_trace.c — test helper: write a pcap of one full ProvCA exchange with
+ * the pcap writer, and print the values Wireshark must show.
+ * Usage: nas_trace OUT.pcap. Prints "name=hex" lines (rand, autn, res_star,
+ * auts, payload_req, payload_rej) on stdout. */
+#include <stdio.h>
+#include <string.h>
+
+#include "nas.h"
+#include "pcap.h"
+#include "util.h"
+
+static const char *RAND_HEX = "23553cbe9637a89d218ae64dae47bf35";
+static const char *AUTN_HEX = "55f328b43577b9b94a9ffac354dfafb3";
+static const char *RES_HEX = "a52b7ccf7cb4cc01a46a0e7d5b2a1c35";
+static const char *AUTS_HEX = "6a8d1f3b1c75e4a0d99b1aef1a2b";
+static const char *SUPI = "imsi-001010123456789";
+/* the provisioning request and a stand-in for the sealed container */
+static const char *PREQ = "https://ca.example:8443/devices/dev-0001";
+
+static int add(pcap_writer *w, int dir, const nas_msg_t *m)
+{
+	uint8_t buf[NAS_MAX_MSG_LEN];
+	size_t n;
+	int rc;
+
+	if ((rc = nas_encode(buf, sizeof(buf), &n, m)) != 0) {
+		fprintf(stderr, "encode %s: %s\n", nas_msg_name(m->type),
+		    nas_strerror(rc));
+		return -1;
+	}
+	if (pcap_writer_add(w, dir, buf, n) != 0) {
+		fprintf(stderr, "pcap add failed\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void print_hex(const char *name, const uint8_t *p, size_t n)
+{
+	char hex[2 * 64 + 1];
+
+	util_hex_encode(hex, p, n);
+	printf("%s=%s\n", name, hex);
+}
+
+int main(int argc, char **argv)
+{
+	static nas_msg_t m;
+	char err[256];
+	pcap_writer *w = NULL;
+	int rc = 1;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: nas_trace OUT.pcap\n");
+		return 2;
+	}
+	if (pcap_writer_open(&w, argv[1], 0, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	/* 1. provisioning registration request */
+	memset(&m, 0, sizeof(m));
+	m.type = NAS_MSG_REGISTRATION_REQUEST;
+	m.reg_req.reg_type = NAS_REG_SNPN_ONBOARDING;
+	m.reg_req.follow_on = 1;
+	m.reg_req.ngksi.ksi = NAS_NGKSI_NO_KEY;
+	m.reg_req.id.kind = NAS_ID_NONE;
+	m.reg_req.has_payload = true;
+	m.reg_req.payload_type = NAS_PAYLOAD_TYPE_PROVCA;
+	m.reg_req.payload_len = strlen(PREQ) + 16;
+	memcpy(m.reg_req.payload, PREQ, strlen(PREQ));
+	memset(m.reg_req.payload + strlen(PREQ), 0xA5, 16);
+	print_hex("payload_req", m.reg_req.payload, 32);
+	if (add(w, PCAP_DIR_UE_TO_CORE, &m) != 0)
+		goto out;
+	/* 2. registration reject #9 with the container */
+	memset(&m, 0, sizeof(m));
+	m.type = NAS_MSG_REGISTRATION_REJECT;
+	m.reg_rej.cause = NAS_CAUSE_UE_IDENTITY_NOT_DERIVED;
+	m.reg_rej.has_payload = true;
+	m.reg_rej.payload_len = 3000;
+	for (size_t i = 0; i < 3000; i++)
+		m.reg_rej.payload[i] = (uint8_t)(i * 7 + 1);
+	print_hex("payload_rej", m.reg_rej.payload, 32);
+	if (add(w, PCAP_DIR_CORE_TO_UE, &m) != 0)
+		goto out;
+	/* 3. normal registration request with the SUCI */
+	memset(&m, 0, sizeof(m));
+	m.type = NAS_MSG_REGISTRATION_REQUEST;
+	m.reg_req.reg_type = NAS_REG_INITIAL;
+	m.reg_req.follow_on = 1;
+	m.reg_req.ngksi.ksi = NAS_NGKSI_NO_KEY;
+	m.reg_req.id.kind = NAS_ID_SUCI;
+	if (nas_suci_from_supi(&m.reg_req.id.suci, SUPI, 2) != 0 ||
+	    add(w, PCAP_DIR_UE_TO_CORE, &m) != 0)
+		goto out;
+	/* 4. authentication request, 5. failure (synch), 6. request again */
+	memset(&m, 0, sizeof(m));
+	m.type = NAS_MSG_AUTH_REQUEST;
+	m.auth_req.abba_len = 2;
+	if (util_hex_decode(m.auth_req.rand, 16, RAND_HEX) != 0 ||
+	    util_hex_decode(m.auth_req.autn, 16, AUTN_HEX) != 0 ||
+	    add(w, PCAP_DIR_CORE_TO_UE, &m) != 0)
+		goto out;
+	print_hex("rand", m.auth_req.rand, 16);
+	print_hex("autn", m.auth_req.autn, 16);
+	memset(&m, 0, sizeof(m));
+	m.type = NAS_MSG_AUTH_FAILURE;
+	m.auth_fail.cause = NAS_CAUSE_SYNCH_FAILURE;
+	m.auth_fail.has_auts = true;
+	if (util_hex_decode(m.auth_fail.auts, 14, AUTS_HEX) != 0 ||
+	    add(w, PCAP_DIR_UE_TO_CORE, &m) != 0)
+		goto out;
+	print_hex("auts", m.auth_fail.auts, 14);
+	/* 7. authentication response, 8. registration accept */
+	memset(&m, 0, sizeof(m));
+	m.type = NAS_MSG_AUTH_RESPONSE;
+	if (util_hex_decode(m.auth_resp.res_star, 16, RES_HEX) != 0 ||
+	    add(w, PCAP_DIR_UE_TO_CORE, &m) != 0)
+		goto out;
+	print_hex("res_star", m.auth_resp.res_star, 16);
+	memset(&m, 0, sizeof(m));
+	m.type = NAS_MSG_REGISTRATION_ACCEPT;
+	m.reg_acc.result = NAS_REG_RESULT_3GPP;
+	if (add(w, PCAP_DIR_CORE_TO_UE, &m) != 0)
+		goto out;
+	/* 9. authentication reject (a second, failing device) */
+	memset(&m, 0, sizeof(m));
+	m.type = NAS_MSG_AUTH_REJECT;
+	if (add(w, PCAP_DIR_CORE_TO_UE, &m) != 0)
+		goto out;
+	rc = 0;
+out:
+	pcap_writer_close(w);
+	return rc;
+}
