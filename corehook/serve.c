@@ -1,0 +1,566 @@
+/* serve.c — the corehook daemon: NAS over UDP (one message per datagram,
+ * the peer address is the session) dispatched to a worker pool so a slow CA
+ * fetch holds one worker, not the socket; the HTTP JSON endpoint and
+ * /metrics through CivetWeb; a clean stop on SIGTERM. */
+#include "serve.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "pcap.h"
+#include "util.h"
+
+#define QUEUE_MAX 8192
+#define HTTP_BODY_MAX (64 * 1024)
+
+struct job {
+	struct job *next;
+	struct sockaddr_in peer;
+	size_t len;
+	uint8_t data[];
+};
+
+struct daemon {
+	corehook *ch;
+	int udp;
+	pcap_writer *pcap;
+	pcap_endpoint_t core_ep;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	size_t queued;
+	int closing;
+};
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The library's log lines, timestamped, one per line on stderr. */
+static void log_line(void *arg, int level, const char *line)
+{
+	static const char *const lv[] = { "info", "warn", "error" };
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	(void)arg;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	pthread_mutex_lock(&log_mu);
+	fprintf(stderr, "%s corehook %s: %s\n", ts,
+	    level >= 0 && level <= 2 ? lv[level] : "info", line);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_mu);
+}
+
+static void pcap_note(struct daemon *d, const struct sockaddr_in *peer,
+    int to_ue, const uint8_t *pdu, size_t len)
+{
+	pcap_endpoint_t ue;
+
+	if (d->pcap == NULL || len == 0)
+		return;
+	memcpy(ue.addr, &peer->sin_addr.s_addr, 4);
+	ue.port = ntohs(peer->sin_port);
+	if (to_ue)
+		pcap_writer_add_addr(d->pcap, &d->core_ep, &ue, pdu, len);
+	else
+		pcap_writer_add_addr(d->pcap, &ue, &d->core_ep, pdu, len);
+}
+
+/* ---- UDP workers ---- */
+
+static void *worker_main(void *arg)
+{
+	struct daemon *d = arg;
+	uint8_t *out = malloc(COREHOOK_NAS_MAX);
+
+	if (out == NULL)
+		return NULL;
+	for (;;) {
+		struct job *j;
+		char session[64], addr[INET_ADDRSTRLEN], err[256];
+		size_t outlen = 0;
+		int rc;
+
+		pthread_mutex_lock(&d->mu);
+		while (d->head == NULL && !d->closing)
+			pthread_cond_wait(&d->cv, &d->mu);
+		if (d->head == NULL) {
+			pthread_mutex_unlock(&d->mu);
+			break;
+		}
+		j = d->head;
+		d->head = j->next;
+		if (d->head == NULL)
+			d->tail = NULL;
+		d->queued--;
+		pthread_mutex_unlock(&d->mu);
+
+		inet_ntop(AF_INET, &j->peer.sin_addr, addr, sizeof(addr));
+		snprintf(session, sizeof(session), "udp:%s:%u", addr,
+		    (unsigned)ntohs(j->peer.sin_port));
+		pcap_note(d, &j->peer, 0, j->data, j->len);
+		/* NOWAIT: a retransmission of a message still being worked on
+		 * is dropped; the answer to the first copy is on its way. */
+		rc = corehook_handle(d->ch, session, j->data, j->len, out,
+		    COREHOOK_NAS_MAX, &outlen, COREHOOK_NOWAIT, err, sizeof(err));
+		if (rc == COREHOOK_OK && outlen > 0) {
+			pcap_note(d, &j->peer, 1, out, outlen);
+			if (sendto(d->udp, out, outlen, 0,
+			    (const struct sockaddr *)&j->peer, sizeof(j->peer)) < 0)
+				log_line(NULL, 1, "sendto failed");
+		} else if (rc != COREHOOK_OK && rc != COREHOOK_ERR_INPROGRESS) {
+			char line[400];
+
+			snprintf(line, sizeof(line), "nas session=%s error=%s",
+			    session, err);
+			log_line(NULL, 2, line);
+		}
+		OPENSSL_cleanse(out, outlen);
+		free(j);
+	}
+	free(out);
+	return NULL;
+}
+
+static int enqueue(struct daemon *d, const struct sockaddr_in *peer,
+    const uint8_t *buf, size_t len)
+{
+	struct job *j;
+
+	pthread_mutex_lock(&d->mu);
+	if (d->queued >= QUEUE_MAX) {
+		pthread_mutex_unlock(&d->mu);
+		return -1;     /* the UE retransmits */
+	}
+	pthread_mutex_unlock(&d->mu);
+	if ((j = malloc(sizeof(*j) + len)) == NULL)
+		return -1;
+	j->next = NULL;
+	j->peer = *peer;
+	j->len = len;
+	memcpy(j->data, buf, len);
+	pthread_mutex_lock(&d->mu);
+	if (d->tail != NULL)
+		d->tail->next = j;
+	else
+		d->head = j;
+	d->tail = j;
+	d->queued++;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	return 0;
+}
+
+/* Parse "a.b.c.d:port" into sa. */
+static int parse_hostport(struct sockaddr_in *sa, const char *s, char *err,
+    size_t errlen)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	memset(sa, 0, sizeof(*sa));
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+		goto bad;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || colon[1] == '\0' || port < 0 || port > 65535)
+		goto bad;
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		goto bad;
+	return 0;
+bad:
+	util_err_set(err, errlen, "listen address \"%s\" is not IPv4:port", s);
+	return -1;
+}
+
+/* ---- HTTP ---- */
+
+static void http_reply(struct mg_connection *conn, int status,
+    const char *reason, const char *ctype, const char *body)
+{
+	size_t n = strlen(body);
+
+	mg_printf(conn, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	    "Connection: close\r\n\r\n", status, reason, ctype, n);
+	mg_write(conn, body, n);
+}
+
+static void http_problem(struct mg_connection *conn, int status,
+    const char *reason, const char *type, const char *detail)
+{
+	char body[512];
+	cJSON *doc = cJSON_CreateObject();
+	char *text = NULL;
+
+	if (doc != NULL &&
+	    cJSON_AddStringToObject(doc, "type", type) != NULL &&
+	    cJSON_AddStringToObject(doc, "title", reason) != NULL &&
+	    cJSON_AddNumberToObject(doc, "status", status) != NULL &&
+	    cJSON_AddStringToObject(doc, "detail", detail) != NULL)
+		text = cJSON_PrintUnformatted(doc);
+	snprintf(body, sizeof(body), "%s", text != NULL ? text :
+	    "{\"title\":\"error\"}");
+	cJSON_free(text);
+	cJSON_Delete(doc);
+	http_reply(conn, status, reason, "application/problem+json", body);
+}
+
+/* Read the whole body (at most HTTP_BODY_MAX). NULL on a refusal sent. */
+static char *read_body(struct mg_connection *conn, size_t *len)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	char *buf;
+	size_t got = 0;
+	int n;
+
+	if (ri->content_length < 0 || ri->content_length > HTTP_BODY_MAX) {
+		http_problem(conn, 413, "Content Too Large",
+		    "urn:provca:corehook:too-large", "body over 64 KiB or unsized");
+		return NULL;
+	}
+	if ((buf = malloc((size_t)ri->content_length + 1)) == NULL) {
+		http_problem(conn, 500, "Internal Server Error",
+		    "urn:provca:corehook:internal", "out of memory");
+		return NULL;
+	}
+	while (got < (size_t)ri->content_length &&
+	    (n = mg_read(conn, buf + got, (size_t)ri->content_length - got)) > 0)
+		got += (size_t)n;
+	if (got != (size_t)ri->content_length) {
+		free(buf);
+		http_problem(conn, 400, "Bad Request",
+		    "urn:provca:corehook:bad-request", "truncated body");
+		return NULL;
+	}
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+/* Base64 decode with OpenSSL, removing the padding EVP_DecodeBlock keeps. */
+static int b64_decode(uint8_t *out, size_t cap, size_t *outlen,
+    const char *in)
+{
+	size_t n = strlen(in), pad = 0;
+	int r;
+
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > cap)
+		return -1;
+	if (in[n - 1] == '=')
+		pad++;
+	if (in[n - 2] == '=')
+		pad++;
+	if ((r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n)) < 0 ||
+	    (size_t)r < pad)
+		return -1;
+	*outlen = (size_t)r - pad;
+	return 0;
+}
+
+static int h_registrations(struct mg_connection *conn, void *cbdata)
+{
+	struct daemon *d = cbdata;
+	cJSON *doc = NULL, *resp = NULL;
+	const cJSON *js, *jn;
+	char *body = NULL, *text = NULL, *b64 = NULL, err[256];
+	char session[COREHOOK_SESSION_MAX + 1];
+	uint8_t *in = NULL, *out = NULL;
+	size_t len = 0, inlen = 0, outlen = 0, i;
+	int rc;
+
+	if (strcmp(mg_get_request_info(conn)->request_method, "POST") != 0) {
+		http_problem(conn, 405, "Method Not Allowed",
+		    "urn:provca:corehook:method", "use POST");
+		return 405;
+	}
+	if ((body = read_body(conn, &len)) == NULL)
+		return 400;
+	if ((doc = cJSON_ParseWithLength(body, len)) == NULL ||
+	    !cJSON_IsObject(doc) ||
+	    !cJSON_IsString(js = cJSON_GetObjectItemCaseSensitive(doc,
+	    "session")) ||
+	    !cJSON_IsString(jn = cJSON_GetObjectItemCaseSensitive(doc, "nas"))) {
+		http_problem(conn, 400, "Bad Request",
+		    "urn:provca:corehook:bad-request",
+		    "expected {\"session\": string, \"nas\": base64}");
+		goto out;
+	}
+	len = strlen(js->valuestring);
+	for (i = 0; i < len; i++)
+		if (js->valuestring[i] <= 0x20 || js->valuestring[i] >= 0x7f)
+			break;
+	if (len == 0 || len > COREHOOK_SESSION_MAX - 5 || i != len) {
+		http_problem(conn, 400, "Bad Request",
+		    "urn:provca:corehook:bad-request",
+		    "session must be 1..123 printable characters");
+		goto out;
+	}
+	snprintf(session, sizeof(session), "http:%s", js->valuestring);
+	if ((in = malloc(COREHOOK_NAS_MAX)) == NULL ||
+	    (out = malloc(COREHOOK_NAS_MAX)) == NULL) {
+		http_problem(conn, 500, "Internal Server Error",
+		    "urn:provca:corehook:internal", "out of memory");
+		goto out;
+	}
+	if (b64_decode(in, COREHOOK_NAS_MAX, &inlen, jn->valuestring) != 0 ||
+	    inlen == 0) {
+		http_problem(conn, 400, "Bad Request",
+		    "urn:provca:corehook:bad-request",
+		    "nas must be base64 of 1..8192 bytes");
+		goto out;
+	}
+	rc = corehook_handle(d->ch, session, in, inlen, out, COREHOOK_NAS_MAX,
+	    &outlen, 0, err, sizeof(err));
+	if (rc != COREHOOK_OK) {
+		http_problem(conn, 500, "Internal Server Error",
+		    "urn:provca:corehook:internal", err);
+		goto out;
+	}
+	if ((resp = cJSON_CreateObject()) == NULL ||
+	    (b64 = malloc(4 * ((outlen + 2) / 3) + 1)) == NULL) {
+		http_problem(conn, 500, "Internal Server Error",
+		    "urn:provca:corehook:internal", "out of memory");
+		goto out;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, out, (int)outlen);
+	if ((outlen > 0 ? cJSON_AddStringToObject(resp, "nas", b64) :
+	    cJSON_AddNullToObject(resp, "nas")) == NULL ||
+	    (text = cJSON_PrintUnformatted(resp)) == NULL) {
+		http_problem(conn, 500, "Internal Server Error",
+		    "urn:provca:corehook:internal", "out of memory");
+		goto out;
+	}
+	http_reply(conn, 200, "OK", "application/json", text);
+out:
+	if (out != NULL)
+		OPENSSL_cleanse(out, COREHOOK_NAS_MAX);
+	free(in);
+	free(out);
+	free(b64);
+	cJSON_free(text);
+	cJSON_Delete(resp);
+	cJSON_Delete(doc);
+	free(body);
+	return 200;
+}
+
+static int h_metrics(struct mg_connection *conn, void *cbdata)
+{
+	struct daemon *d = cbdata;
+	char *buf;
+
+	if (strcmp(mg_get_request_info(conn)->request_method, "GET") != 0) {
+		http_problem(conn, 405, "Method Not Allowed",
+		    "urn:provca:corehook:method", "use GET");
+		return 405;
+	}
+	if ((buf = malloc(16384)) == NULL ||
+	    corehook_metrics_write(d->ch, buf, 16384) != COREHOOK_OK) {
+		free(buf);
+		http_problem(conn, 500, "Internal Server Error",
+		    "urn:provca:corehook:internal", "metrics");
+		return 500;
+	}
+	http_reply(conn, 200, "OK", "text/plain; version=0.0.4", buf);
+	free(buf);
+	return 200;
+}
+
+/* The HTTP routes: path, handler. */
+static const struct {
+	const char *path;
+	mg_request_handler fn;
+} routes[] = {
+	{ "/prov/v1/registrations$", h_registrations },
+	{ "/metrics$", h_metrics },
+};
+
+static int civet_log(const struct mg_connection *conn, const char *msg)
+{
+	(void)conn;
+	log_line(NULL, 1, msg);
+	return 1;
+}
+
+int serve_run(const corehook_config *cfg, const char *pcap_path,
+    char *err, size_t errlen)
+{
+	struct daemon d;
+	struct mg_context *mg = NULL;
+	struct mg_callbacks cb;
+	struct mg_server_port ports[4];
+	struct sockaddr_in sa;
+	socklen_t slen = sizeof(sa);
+	pthread_t *th = NULL;
+	sigset_t mask;
+	char nthreads[16];
+	unsigned nworkers = corehook_config_workers(cfg), started = 0, i;
+	int sfd = -1, rc = -1, n;
+	const char *opts[9];
+
+	memset(&d, 0, sizeof(d));
+	d.udp = -1;
+	pthread_mutex_init(&d.mu, NULL);
+	pthread_cond_init(&d.cv, NULL);
+	/* Signals arrive through a signalfd; block them in every thread. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
+	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+		util_err_set(err, errlen, "signalfd: %s", strerror(errno));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (corehook_open(&d.ch, cfg, log_line, NULL, err, errlen) != COREHOOK_OK)
+		goto out;
+	if (pcap_path != NULL && pcap_writer_open(&d.pcap, pcap_path, 0, err,
+	    errlen) != PCAP_OK)
+		goto out;
+	if (parse_hostport(&sa, corehook_config_nas_listen(cfg), err, errlen)
+	    != 0)
+		goto out;
+	if ((d.udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(d.udp, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(d.udp, (struct sockaddr *)&sa, &slen) != 0) {
+		util_err_set(err, errlen, "UDP %s: %s",
+		    corehook_config_nas_listen(cfg), strerror(errno));
+		goto out;
+	}
+	n = 4 * 1024 * 1024;
+	(void)setsockopt(d.udp, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
+	memcpy(d.core_ep.addr, &sa.sin_addr.s_addr, 4);
+	d.core_ep.port = ntohs(sa.sin_port);
+
+	snprintf(nthreads, sizeof(nthreads), "%u", nworkers);
+	opts[0] = "listening_ports";
+	opts[1] = corehook_config_http_listen(cfg);
+	opts[2] = "num_threads";
+	opts[3] = nthreads;
+	opts[4] = "request_timeout_ms";
+	opts[5] = "30000";
+	opts[6] = "enable_keep_alive";
+	opts[7] = "no";
+	opts[8] = NULL;
+	memset(&cb, 0, sizeof(cb));
+	cb.log_message = civet_log;
+	if ((mg = mg_start(&cb, NULL, opts)) == NULL) {
+		util_err_set(err, errlen, "HTTP listener %s could not start",
+		    corehook_config_http_listen(cfg));
+		goto out;
+	}
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		mg_set_request_handler(mg, routes[i].path, routes[i].fn, &d);
+	memset(ports, 0, sizeof(ports));
+	if ((n = mg_get_server_ports(mg, 4, ports)) < 1) {
+		util_err_set(err, errlen, "HTTP listener has no port");
+		goto out;
+	}
+	if ((th = calloc(nworkers, sizeof(*th))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto out;
+	}
+	for (started = 0; started < nworkers; started++)
+		if (pthread_create(&th[started], NULL, worker_main, &d) != 0)
+			break;
+	if (started == 0) {
+		util_err_set(err, errlen, "no worker thread");
+		goto out;
+	}
+	{
+		char a[INET_ADDRSTRLEN];
+		char hh[64];
+		const char *hl = corehook_config_http_listen(cfg);
+		const char *colon = strrchr(hl, ':');
+
+		inet_ntop(AF_INET, &sa.sin_addr, a, sizeof(a));
+		snprintf(hh, sizeof(hh), "%.*s", colon != NULL ?
+		    (int)(colon - hl) : 0, hl);
+		printf("nas udp %s:%u\n", a, (unsigned)ntohs(sa.sin_port));
+		printf("http http://%s:%d\n", hh[0] != '\0' ? hh : "127.0.0.1",
+		    ports[0].port);
+		fflush(stdout);
+	}
+
+	for (;;) {
+		struct pollfd pf[2] = {
+			{ .fd = d.udp, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+		uint8_t buf[COREHOOK_NAS_MAX + 1];
+		struct sockaddr_in peer;
+		socklen_t plen = sizeof(peer);
+		ssize_t got;
+
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pf[1].revents & POLLIN)
+			break;
+		if (!(pf[0].revents & POLLIN))
+			continue;
+		got = recvfrom(d.udp, buf, sizeof(buf), 0,
+		    (struct sockaddr *)&peer, &plen);
+		if (got <= 0 || got > COREHOOK_NAS_MAX ||
+		    plen != sizeof(peer) || peer.sin_family != AF_INET)
+			continue;
+		(void)enqueue(&d, &peer, buf, (size_t)got);
+	}
+	log_line(NULL, 0, "stopping: finishing in-flight exchanges");
+	rc = 0;
+out:
+	/* Finish what is queued, then stop HTTP (mg_stop waits for its
+	 * handlers), then close the store. */
+	pthread_mutex_lock(&d.mu);
+	d.closing = 1;
+	pthread_cond_broadcast(&d.cv);
+	pthread_mutex_unlock(&d.mu);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	if (mg != NULL)
+		mg_stop(mg);
+	while (d.head != NULL) {
+		struct job *j = d.head;
+
+		d.head = j->next;
+		free(j);
+	}
+	if (d.udp >= 0)
+		close(d.udp);
+	pcap_writer_close(d.pcap);
+	corehook_close(d.ch);
+	if (sfd >= 0)
+		close(sfd);
+	pthread_mutex_destroy(&d.mu);
+	pthread_cond_destroy(&d.cv);
+	if (rc == 0)
+		log_line(NULL, 0, "stopped");
+	return rc;
+}
