@@ -409,6 +409,23 @@ done:
 	return rc;
 }
 
+int aka_vector_check_res_star(const aka_vector_t *v, const uint8_t *res_star)
+{
+	uint8_t hres[AKA_HXRES_STAR_LEN];
+	int rc;
+
+	if (v == NULL || res_star == NULL)
+		return AKA_ERR_ARG;
+	if ((rc = aka_hxres_star(hres, v->rand, res_star)) != AKA_OK)
+		return rc;
+	rc = AKA_OK;
+	if (CRYPTO_memcmp(hres, v->hxres_star, AKA_HXRES_STAR_LEN) != 0 ||
+	    CRYPTO_memcmp(res_star, v->xres_star, AKA_RES_STAR_LEN) != 0)
+		rc = AKA_ERR_MAC;
+	OPENSSL_cleanse(hres, sizeof(hres));
+	return rc;
+}
+
 /* AUTS = (SQN_MS ^ AK*) || f1*(SQN_MS, RAND, AMF 0x0000). */
 static int auts_make(uint8_t *auts, const uint8_t *k, const uint8_t *opc,
     const uint8_t *rand, const uint8_t *sqn_ms)

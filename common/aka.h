@@ -78,13 +78,14 @@ const char *aka_strerror(int code);
 /* opc = OP ^ AES_K(OP). */
 int aka_opc(uint8_t *opc, const uint8_t *k, const uint8_t *op);
 
-/* f1 and f1*: MAC-A and MAC-S over (SQN, RAND, AMF); either output may be
- * NULL when not wanted. */
+/* f1 and f1*: MAC-A and MAC-S over (SQN, RAND, AMF); one of the two outputs
+ * may be NULL when not wanted. */
 int aka_milenage_f1(uint8_t *mac_a, uint8_t *mac_s, const uint8_t *k,
     const uint8_t *opc, const uint8_t *rand, const uint8_t *sqn,
     const uint8_t *amf);
 
-/* f2, f3, f4, f5: RES (8), CK, IK, AK; any output may be NULL. */
+/* f2, f3, f4, f5: RES (8), CK, IK, AK; outputs not wanted may be NULL (at
+ * least one must be given). */
 int aka_milenage_f2345(uint8_t *res, uint8_t *ck, uint8_t *ik, uint8_t *ak,
     const uint8_t *k, const uint8_t *opc, const uint8_t *rand);
 
@@ -173,6 +174,11 @@ typedef struct aka_vector_t {
 int aka_vector_make(aka_vector_t *out, const uint8_t *k, const uint8_t *opc,
     const uint8_t *amf, const uint8_t *sqn, const uint8_t *rand,
     const char *snn);
+
+/* The network's check of a UE's RES*: HRES* = SHA-256(RAND || RES*) against
+ * HXRES* (the SEAF step), then RES* against XRES* (the AUSF step), both in
+ * constant time. AKA_OK if both match, AKA_ERR_MAC if not. */
+int aka_vector_check_res_star(const aka_vector_t *v, const uint8_t *res_star);
 
 /* Wipe a vector (it holds keys). NULL-safe. */
 void aka_vector_clear(aka_vector_t *v);

@@ -75,6 +75,8 @@ static void aka__round_trip_keys_agree(void **state)
 		assert_memory_equal(hres, v.hxres_star, 16);
 		assert_memory_equal(r.kausf, v.kausf, 32);
 		assert_memory_equal(r.kseaf, v.kseaf, 32);
+		assert_int_equal(aka_vector_check_res_star(&v, r.res_star),
+		    AKA_OK);
 		assert_int_equal(aka_sqn_to_u64(r.sqn), 1000 + (uint64_t)i);
 		assert_int_equal(aka_kamf(kamf_n, v.kseaf, "001010000000001",
 		    abba, 2), AKA_OK);
@@ -86,6 +88,32 @@ static void aka__round_trip_keys_agree(void **state)
 		assert_string_equal(fp_n, fp_u);
 		assert_int_equal(strlen(fp_n), 16);
 	}
+}
+
+static void aka__wrong_res_star_refused(void **state)
+{
+	struct sub s;
+	aka_vector_t v;
+	aka_usim_result_t r;
+	uint8_t bad[16];
+	int i;
+
+	(void)state;
+	sub_random(&s);
+	assert_int_equal(run(&v, &r, &s, 2, 1), AKA_OK);
+	assert_int_equal(aka_vector_check_res_star(&v, r.res_star), AKA_OK);
+	for (i = 0; i < 16; i++) {
+		memcpy(bad, r.res_star, 16);
+		bad[i] ^= 0x01;
+		assert_int_equal(aka_vector_check_res_star(&v, bad), AKA_ERR_MAC);
+	}
+	/* HXRES* is checked too: a vector whose HXRES* was altered fails even
+	 * with the right RES*. */
+	v.hxres_star[0] ^= 0x80;
+	assert_int_equal(aka_vector_check_res_star(&v, r.res_star), AKA_ERR_MAC);
+	assert_int_equal(aka_vector_check_res_star(NULL, r.res_star),
+	    AKA_ERR_ARG);
+	assert_int_equal(aka_vector_check_res_star(&v, NULL), AKA_ERR_ARG);
 }
 
 static void aka__vector_fields_follow_milenage(void **state)
@@ -796,6 +824,8 @@ static void crypto__library_failure_is_reported(void **state)
 	assert_int_equal(aka_usim_authenticate(&r, b, b, b, b, SNN, ms),
 	    AKA_ERR_CRYPTO);
 	assert_int_equal(aka_auts_resync(o, b, b, b, b), AKA_ERR_CRYPTO);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(aka_vector_check_res_star(&v, b), AKA_ERR_CRYPTO);
 	memset(&a, 0, sizeof(a));
 	a.have_op = 1;
 	assert_int_equal(aka_av_compute(f, &n, &a, err, sizeof(err)),
@@ -814,6 +844,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(aka__round_trip_keys_agree),
+		cmocka_unit_test(aka__wrong_res_star_refused),
 		cmocka_unit_test(aka__vector_fields_follow_milenage),
 		cmocka_unit_test(aka__corrupted_autn_is_mac_failure),
 		cmocka_unit_test(aka__amf_without_separation_bit_refused),
