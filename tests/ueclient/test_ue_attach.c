@@ -1,0 +1,718 @@
+/* test_ue_attach.c — ue_attach against an in-process fake core (a thread
+ * on a loopback UDP port that seals, signs and runs 5G-AKA with common/):
+ * the happy path, forged/replayed/foreign-signed rejects ignored, rejects
+ * without container, core selection, retransmission and resynchronisation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/pem.h>
+#include <openssl/crypto.h>
+
+#include "aka.h"
+#include "nas.h"
+#include "pki.h"
+#include "prov.h"
+#include "ue.h"
+#include "ue_attach.h"
+#include "util.h"
+
+enum mode { M_GOOD, M_TAMPER, M_WRONG_SIGNER, M_WRONG_NONCE, M_CAUSE,
+	M_DROP_FIRST, M_GARBAGE_FIRST };
+
+typedef struct {
+	enum mode mode;
+	int cause;              /* M_CAUSE */
+	int fd;
+	uint16_t port;
+	volatile int stop;
+	pthread_t th;
+	/* what it issued */
+	prov_subscription_t sub;
+	uint64_t sqn;
+	aka_vector_t av;
+	char fp[AKA_FP_HEX_LEN];
+	int onboarding_seen, auth_failures, garbage_sent;
+} fake_core;
+
+static char tmproot[256];
+static EVP_PKEY *root_key, *signer_key, *other_key, *other_signer_key;
+static X509 *root_cert, *signer_cert, *other_root, *other_signer;
+static EVP_PKEY *device_pub;
+
+/* ---- a tiny PKI ---- */
+
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
+    EVP_PKEY *issuer_key, int ca)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+	static long serial = 1;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) :
+	    n);
+	X509_set_pubkey(x, key);
+	X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+	if (ca) {
+		e = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
+		    "critical,CA:TRUE");
+		X509_add_ext(x, e, -1);
+		X509_EXTENSION_free(e);
+		e = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
+		    "critical,keyCertSign,cRLSign");
+	} else {
+		e = X509V3_EXT_conf_nid(NULL, &ctx, NID_ext_key_usage,
+		    PROVCA_OID_EKU_SIGNER);
+		X509_add_ext(x, e, -1);
+		X509_EXTENSION_free(e);
+		e = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
+		    "critical,digitalSignature");
+	}
+	X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	e = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_key_identifier, "hash");
+	X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	if (issuer != NULL) {
+		e = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
+		    "keyid:always");
+		X509_add_ext(x, e, -1);
+		X509_EXTENSION_free(e);
+	}
+	X509_sign(x, issuer_key, EVP_sha256());
+	X509_NAME_free(n);
+	return x;
+}
+
+/* ---- the fake core ---- */
+
+static void send_msg(fake_core *fc, const struct sockaddr_in *to,
+    const nas_msg_t *m)
+{
+	uint8_t buf[NAS_MAX_MSG_LEN];
+	size_t len = 0;
+
+	assert_int_equal(nas_encode(buf, sizeof(buf), &len, m), 0);
+	sendto(fc->fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to));
+}
+
+static void challenge(fake_core *fc, const struct sockaddr_in *to,
+    nas_msg_t *m)
+{
+	uint8_t sqn[6];
+	char snn[AKA_SNN_BUF];
+
+	fc->sqn++;
+	aka_sqn_from_u64(sqn, fc->sqn);
+	aka_snn_format(snn, sizeof(snn), "001", "01");
+	assert_int_equal(aka_vector_make(&fc->av, fc->sub.ki, fc->sub.opc,
+	    fc->sub.amf, sqn, NULL, snn), 0);
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_AUTH_REQUEST;
+	m->auth_req.ngksi.ksi = 0;
+	m->auth_req.abba_len = 2;
+	memcpy(m->auth_req.rand, fc->av.rand, 16);
+	memcpy(m->auth_req.autn, fc->av.autn, 16);
+	send_msg(fc, to, m);
+}
+
+static void onboarding(fake_core *fc, const struct sockaddr_in *to,
+    nas_msg_t *m)
+{
+	prov_request_t req;
+	prov_binding_t b;
+	uint8_t c[PROV_CONTAINER_MAX];
+	size_t clen = 0;
+	char err[256];
+
+	fc->onboarding_seen++;
+	if (fc->mode == M_DROP_FIRST && fc->onboarding_seen == 1)
+		return;
+	if (fc->mode == M_GARBAGE_FIRST && !fc->garbage_sent) {
+		static const uint8_t junk[] = { 0x7e, 0x00, 0x44 }; /* no cause */
+
+		fc->garbage_sent = 1;
+		sendto(fc->fd, junk, sizeof(junk), 0,
+		    (const struct sockaddr *)to, sizeof(*to));
+	}
+	if (fc->mode == M_CAUSE) {
+		memset(m, 0, sizeof(*m));
+		m->type = NAS_MSG_REGISTRATION_REJECT;
+		m->reg_rej.cause = (uint8_t)fc->cause;
+		if (fc->cause == NAS_CAUSE_CONGESTION) {
+			m->reg_rej.has_t3346 = true;
+			m->reg_rej.t3346 = nas_gprs_timer_from_seconds(1);
+		}
+		send_msg(fc, to, m);
+		return;
+	}
+	assert_int_equal(prov_request_decode(&req, m->reg_req.payload,
+	    m->reg_req.payload_len, err, sizeof(err)), 0);
+	assert_string_equal(req.url, "https://ca.test/devices/dev-1");
+	memset(&b, 0, sizeof(b));
+	strcpy(b.device_id, "dev-1");
+	memcpy(b.ue_nonce, req.ue_nonce, 16);
+	if (fc->mode == M_WRONG_NONCE)
+		b.ue_nonce[0] ^= 0x01; /* an answer to another request */
+	util_random(b.net_nonce, 16);
+	assert_int_equal(prov_seal_sign(c, sizeof(c), &clen, &fc->sub, &b,
+	    device_pub, fc->mode == M_WRONG_SIGNER ? other_signer_key :
+	    signer_key, fc->mode == M_WRONG_SIGNER ? other_signer : signer_cert,
+	    err, sizeof(err)), 0);
+	if (fc->mode == M_TAMPER)
+		c[clen / 2] ^= 0x01;
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_REGISTRATION_REJECT;
+	m->reg_rej.cause = NAS_CAUSE_UE_IDENTITY_NOT_DERIVED;
+	m->reg_rej.has_payload = true;
+	m->reg_rej.payload_len = clen;
+	memcpy(m->reg_rej.payload, c, clen);
+	send_msg(fc, to, m);
+}
+
+static void *core_main(void *arg)
+{
+	fake_core *fc = arg;
+	static __thread nas_msg_t m;
+	uint8_t buf[NAS_MAX_MSG_LEN];
+
+	while (!fc->stop) {
+		struct pollfd p = { .fd = fc->fd, .events = POLLIN };
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t n;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		n = recvfrom(fc->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
+		    &fl);
+		if (n <= 0 || nas_decode(&m, buf, (size_t)n) != 0)
+			continue;
+		if (m.type == NAS_MSG_REGISTRATION_REQUEST &&
+		    m.reg_req.reg_type == NAS_REG_SNPN_ONBOARDING) {
+			onboarding(fc, &from, &m);
+		} else if (m.type == NAS_MSG_REGISTRATION_REQUEST) {
+			char supi[NAS_SUPI_MAX];
+
+			nas_supi_from_suci(supi, sizeof(supi), &m.reg_req.id.suci);
+			if (strcmp(supi, fc->sub.supi) != 0) {
+				memset(&m, 0, sizeof(m));
+				m.type = NAS_MSG_REGISTRATION_REJECT;
+				m.reg_rej.cause = NAS_CAUSE_ILLEGAL_UE;
+				send_msg(fc, &from, &m);
+				continue;
+			}
+			challenge(fc, &from, &m);
+		} else if (m.type == NAS_MSG_AUTH_RESPONSE) {
+			uint8_t kamf[32];
+
+			if (CRYPTO_memcmp(m.auth_resp.res_star, fc->av.xres_star,
+			    16) != 0) {
+				memset(&m, 0, sizeof(m));
+				m.type = NAS_MSG_AUTH_REJECT;
+				send_msg(fc, &from, &m);
+				continue;
+			}
+			aka_kamf(kamf, fc->av.kseaf, fc->sub.supi,
+			    (const uint8_t *)"\0\0", 2);
+			aka_fingerprint(fc->fp, kamf);
+			memset(&m, 0, sizeof(m));
+			m.type = NAS_MSG_REGISTRATION_ACCEPT;
+			m.reg_acc.result = NAS_REG_RESULT_3GPP;
+			send_msg(fc, &from, &m);
+		} else if (m.type == NAS_MSG_AUTH_FAILURE &&
+		    m.auth_fail.cause == NAS_CAUSE_SYNCH_FAILURE) {
+			uint8_t sqn_ms[6];
+
+			fc->auth_failures++;
+			if (aka_auts_resync(sqn_ms, fc->sub.ki, fc->sub.opc,
+			    fc->av.rand, m.auth_fail.auts) == 0)
+				fc->sqn = aka_sqn_to_u64(sqn_ms);
+			challenge(fc, &from, &m);
+		}
+	}
+	return NULL;
+}
+
+static void core_start(fake_core *fc, enum mode mode, int cause)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+
+	memset(fc, 0, sizeof(*fc));
+	fc->mode = mode;
+	fc->cause = cause;
+	strcpy(fc->sub.supi, "imsi-001010000000001");
+	util_random(fc->sub.ki, 16);
+	util_random(fc->sub.opc, 16);
+	fc->sub.amf[0] = 0x80;
+	fc->sqn = 0x20;
+	aka_sqn_from_u64(fc->sub.sqn, fc->sqn);
+	strcpy(fc->sub.mcc, "001");
+	strcpy(fc->sub.mnc, "01");
+	fc->sub.nssai_count = 1;
+	fc->sub.nssai[0].sst = 1;
+	strcpy(fc->sub.dnn, "internet");
+	fc->sub.issued_at = (int64_t)time(NULL);
+	fc->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fc->fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fc->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fc->fd, (struct sockaddr *)&a, &al), 0);
+	fc->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&fc->th, NULL, core_main, fc), 0);
+}
+
+static void core_stop(fake_core *fc)
+{
+	fc->stop = 1;
+	pthread_join(fc->th, NULL);
+	close(fc->fd);
+	prov_subscription_wipe(&fc->sub);
+}
+
+/* ---- the device ---- */
+
+static char devdir[512];
+
+static void write_pem_cert(const char *path, X509 *x)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	PEM_write_X509(f, x);
+	fclose(f);
+}
+
+/* A fresh enrolled-looking state folder: key, device.json, root.pem. */
+static void device_make(void)
+{
+	static int n;
+	char err[256], path[700];
+	ue_device_t d;
+	EVP_PKEY *k = NULL;
+
+	snprintf(devdir, sizeof(devdir), "%s/dev%d", tmproot, n++);
+	memset(&d, 0, sizeof(d));
+	strcpy(d.manufacturer_id, "acme");
+	strcpy(d.serial, "SN1");
+	strcpy(d.model, "m");
+	assert_int_equal(ue_init(devdir, &d, err, sizeof(err)), 0);
+	strcpy(d.device_id, "dev-1");
+	strcpy(d.certificate_url, "https://ca.test/devices/dev-1");
+	assert_int_equal(ue_device_store(&d, devdir, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/%s", devdir, UE_F_ROOT);
+	write_pem_cert(path, root_cert);
+	assert_int_equal(ue_key_load((void **)&k, devdir, err, sizeof(err)), 0);
+	EVP_PKEY_free(device_pub);
+	device_pub = k;
+}
+
+typedef struct {
+	unsigned refuse, accept;
+	char last_refusal[512]; /* the first one, in fact */
+} ev_count;
+
+static void on_event(void *ctx, const ue_event_t *ev)
+{
+	ev_count *c = ctx;
+
+	if (ev->kind == UE_EV_REFUSE) {
+		if (c->refuse++ == 0)
+			snprintf(c->last_refusal, sizeof(c->last_refusal), "%s", ev->text);
+	}
+	if (ev->kind == UE_EV_ACCEPT)
+		c->accept++;
+}
+
+static void opts_for(ue_attach_opts_t *o, ev_count *ec, unsigned attempt_ms)
+{
+	memset(o, 0, sizeof(*o));
+	o->dir = devdir;
+	ue_policy_init(&o->policy);
+	o->policy.timeout_ms = 150;
+	o->policy.retransmits = 2;
+	o->policy.attempt_ms = attempt_ms;
+	o->policy.max_backoff_ms = 200;
+	o->rounds = 1;
+	o->on_event = on_event;
+	o->event_ctx = ec;
+}
+
+static void add_core(ue_attach_opts_t *o, uint16_t port)
+{
+	char spec[64], err[128];
+
+	snprintf(spec, sizeof(spec), "00101@127.0.0.1:%u", port);
+	assert_int_equal(ue_policy_add_core(&o->policy, spec, err, sizeof(err)),
+	    0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmproot, sizeof(tmproot), "/tmp/ue_attach_test.XXXXXX");
+	if (mkdtemp(tmproot) == NULL)
+		return -1;
+	root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	signer_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	other_signer_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	root_cert = make_cert(root_key, "Test Root", NULL, root_key, 1);
+	signer_cert = make_cert(signer_key, "op signer", root_cert, root_key, 0);
+	other_root = make_cert(other_key, "Other Root", NULL, other_key, 1);
+	other_signer = make_cert(other_signer_key, "op signer", other_root,
+	    other_key, 0);
+	return root_cert != NULL && other_signer != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	X509_free(root_cert);
+	X509_free(signer_cert);
+	X509_free(other_root);
+	X509_free(other_signer);
+	EVP_PKEY_free(root_key);
+	EVP_PKEY_free(signer_key);
+	EVP_PKEY_free(other_key);
+	EVP_PKEY_free(other_signer_key);
+	EVP_PKEY_free(device_pub);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmproot);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void assert_no_creds(void)
+{
+	assert_false(ue_creds_exist(devdir));
+}
+
+/* ---- cases ---- */
+
+static void ue_attach__happy_path_provisions_and_registers(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	ue_creds_t c;
+	char err[512] = "", path[700];
+	struct stat st;
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_GOOD, 0);
+	opts_for(&o, &ec, 3000);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	core_stop(&fc);
+	assert_int_equal(r.provisioned, 1);
+	assert_int_equal(r.registered, 1);
+	assert_int_equal(r.ignored, 0);
+	assert_string_equal(r.supi, "imsi-001010000000001");
+	assert_int_equal(strlen(r.kamf_fp), 16);
+	assert_string_equal(r.kamf_fp, fc.fp);
+	snprintf(path, sizeof(path), "%s/%s", devdir, UE_F_CREDS);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(ue_creds_load(&c, devdir, err, sizeof(err)), 0);
+	assert_string_equal(c.device_id, "dev-1");
+	/* SQN_MS advanced to the SQN of the accepted challenge */
+	assert_int_equal(aka_sqn_to_u64(c.sqn_ms), 0x21);
+	ue_creds_wipe(&c);
+}
+
+static void ue_attach__existing_credentials_skip_provisioning(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "";
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_GOOD, 0);
+	opts_for(&o, &ec, 3000);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	assert_int_equal(fc.onboarding_seen, 1);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	core_stop(&fc);
+	assert_int_equal(fc.onboarding_seen, 1); /* no second provisioning */
+	assert_int_equal(r.provisioned, 0);
+	assert_int_equal(r.registered, 1);
+	assert_string_equal(r.kamf_fp, fc.fp);
+}
+
+static void run_ignored(enum mode mode, const char *why)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "";
+
+	device_make();
+	core_start(&fc, mode, 0);
+	opts_for(&o, &ec, 700);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), UE_ERR_TIMEOUT);
+	core_stop(&fc);
+	assert_true(r.ignored >= 1);
+	assert_int_equal(r.provisioned, 0);
+	assert_int_equal(r.registered, 0);
+	assert_non_null(strstr(ec.last_refusal, why));
+	assert_non_null(strstr(err, "no core gave a genuine"));
+	assert_no_creds();
+}
+
+static void ue_attach__tampered_container_is_ignored(void **state)
+{
+	(void)state;
+	run_ignored(M_TAMPER, "ignored as if it never came");
+}
+
+static void ue_attach__foreign_signer_is_ignored(void **state)
+{
+	(void)state;
+	run_ignored(M_WRONG_SIGNER, "container refused");
+}
+
+static void ue_attach__other_nonce_is_ignored(void **state)
+{
+	(void)state;
+	run_ignored(M_WRONG_NONCE, "nonce");
+}
+
+static void ue_attach__reject_without_container_gives_cause(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "";
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_CAUSE, NAS_CAUSE_ILLEGAL_ME);
+	opts_for(&o, &ec, 2000);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), UE_ERR_REJECTED);
+	core_stop(&fc);
+	assert_int_equal(r.cause, NAS_CAUSE_ILLEGAL_ME);
+	assert_non_null(strstr(err, "revoked"));
+	assert_no_creds();
+}
+
+static void ue_attach__congestion_backoff_then_next_round(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "";
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_CAUSE, NAS_CAUSE_CONGESTION);
+	opts_for(&o, &ec, 2000);
+	o.rounds = 2;
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), UE_ERR_REJECTED);
+	core_stop(&fc);
+	assert_int_equal(fc.onboarding_seen, 2); /* retried after back-off */
+	assert_int_equal(r.cause, NAS_CAUSE_CONGESTION);
+	assert_non_null(strstr(err, "retry later"));
+}
+
+static void ue_attach__first_core_down_second_provisions(void **state)
+{
+	fake_core down, fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "", want[64];
+
+	(void)state;
+	device_make();
+	core_start(&down, M_GOOD, 0);
+	core_stop(&down); /* its port is now closed */
+	core_start(&fc, M_GOOD, 0);
+	opts_for(&o, &ec, 400);
+	add_core(&o, down.port);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	core_stop(&fc);
+	snprintf(want, sizeof(want), "127.0.0.1:%u", fc.port);
+	assert_string_equal(r.core, want);
+	assert_int_equal(r.provisioned, 1);
+	assert_string_equal(r.kamf_fp, fc.fp);
+}
+
+static void ue_attach__not_allowed_core_moves_to_next(void **state)
+{
+	fake_core no, fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "";
+
+	(void)state;
+	device_make();
+	core_start(&no, M_CAUSE, NAS_CAUSE_PLMN_NOT_ALLOWED);
+	core_start(&fc, M_GOOD, 0);
+	opts_for(&o, &ec, 2000);
+	add_core(&o, no.port);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	core_stop(&no);
+	core_stop(&fc);
+	assert_int_equal(no.onboarding_seen, 1);
+	assert_int_equal(r.provisioned, 1);
+}
+
+static void ue_attach__lost_request_is_retransmitted(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "";
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_DROP_FIRST, 0);
+	opts_for(&o, &ec, 3000);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	core_stop(&fc);
+	assert_int_equal(fc.onboarding_seen, 2);
+	assert_int_equal(r.registered, 1);
+}
+
+static void ue_attach__garbage_before_answer_is_ignored(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "";
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_GARBAGE_FIRST, 0);
+	opts_for(&o, &ec, 3000);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	core_stop(&fc);
+	assert_int_equal(r.ignored, 1);
+	assert_non_null(strstr(ec.last_refusal, "not a NAS message"));
+	assert_int_equal(r.registered, 1);
+}
+
+static void ue_attach__sqn_out_of_range_resynchronises(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	ue_creds_t c;
+	char err[512] = "";
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_GOOD, 0);
+	opts_for(&o, &ec, 3000);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	/* The USIM's SQN_MS jumps ahead of the network: not fresh. */
+	assert_int_equal(ue_creds_load(&c, devdir, err, sizeof(err)), 0);
+	aka_sqn_from_u64(c.sqn_ms, 0x100000);
+	assert_int_equal(ue_creds_store(&c, devdir, err, sizeof(err)), 0);
+	ue_creds_wipe(&c);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	core_stop(&fc);
+	assert_int_equal(r.resyncs, 1);
+	assert_int_equal(fc.auth_failures, 1);
+	assert_int_equal(r.registered, 1);
+	assert_string_equal(r.kamf_fp, fc.fp);
+	assert_int_equal(ue_creds_load(&c, devdir, err, sizeof(err)), 0);
+	assert_int_equal(aka_sqn_to_u64(c.sqn_ms), 0x100001);
+	ue_creds_wipe(&c);
+}
+
+static void ue_attach__unenrolled_and_no_core_refused(void **state)
+{
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "", dir[600];
+	ue_device_t d;
+
+	(void)state;
+	device_make();
+	opts_for(&o, &ec, 300);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), UE_ERR_ARG);
+	assert_non_null(strstr(err, "no core"));
+	snprintf(dir, sizeof(dir), "%s/unenrolled", tmproot);
+	memset(&d, 0, sizeof(d));
+	strcpy(d.manufacturer_id, "a");
+	strcpy(d.serial, "s");
+	strcpy(d.model, "m");
+	assert_int_equal(ue_init(dir, &d, err, sizeof(err)), 0);
+	o.dir = dir;
+	add_core(&o, 9);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), UE_ERR_STATE);
+	assert_non_null(strstr(err, "not enrolled"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ue_attach__happy_path_provisions_and_registers),
+		cmocka_unit_test(ue_attach__existing_credentials_skip_provisioning),
+		cmocka_unit_test(ue_attach__tampered_container_is_ignored),
+		cmocka_unit_test(ue_attach__foreign_signer_is_ignored),
+		cmocka_unit_test(ue_attach__other_nonce_is_ignored),
+		cmocka_unit_test(ue_attach__reject_without_container_gives_cause),
+		cmocka_unit_test(ue_attach__congestion_backoff_then_next_round),
+		cmocka_unit_test(ue_attach__first_core_down_second_provisions),
+		cmocka_unit_test(ue_attach__not_allowed_core_moves_to_next),
+		cmocka_unit_test(ue_attach__lost_request_is_retransmitted),
+		cmocka_unit_test(ue_attach__garbage_before_answer_is_ignored),
+		cmocka_unit_test(ue_attach__sqn_out_of_range_resynchronises),
+		cmocka_unit_test(ue_attach__unenrolled_and_no_core_refused),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
