@@ -43,7 +43,9 @@ apt_update() {
 
 # Node.js may come from another packaging (nodesource bundles npm); only
 # ask Debian for it when no node/npm is on the PATH.
-if [ "$mode" != build ] && ! { command -v node >/dev/null && command -v npm >/dev/null; }; then
+# The portal's chart library comes from npm at build time, so every mode
+# needs them.
+if ! { command -v node >/dev/null && command -v npm >/dev/null; }; then
   missing+=(nodejs npm)
 fi
 
@@ -82,6 +84,18 @@ if [ ! -f "$cw/src/civetweb.c" ]; then
   rm -rf "$cw"
   mv "$tmp/cw" "$cw"
   rm -rf "$tmp"
+fi
+
+# The portal's browser files from npm (chart.js), copied into web/vendor/
+# (ignored by git) where ca-server serves them; no page loads anything
+# from outside the machine.
+if [ -f "$here/web/package.json" ]; then
+  if [ ! -d "$here/web/node_modules/chart.js" ]; then
+    ( cd "$here/web" && npm install --no-audit --no-fund --silent ) || {
+      echo "setup: npm install for web/ failed" >&2; exit 1; }
+  fi
+  mkdir -p "$here/web/vendor"
+  cp "$here/web/node_modules/chart.js/dist/chart.umd.js" "$here/web/vendor/chart.umd.js"
 fi
 
 # Browser-test dependency from npm (playwright-core drives Debian's chromium).

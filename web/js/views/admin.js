@@ -1,0 +1,178 @@
+// admin.js — administrators' pages: the audit log with filters, the
+// principals (client certificates: create from a CSR, disable) and the
+// portal users (create, reset password, disable, enable).
+import { get, post } from '../api.js';
+import { h, clear, badge, fmtTime, field, setFieldError, alertBox, download } from '../dom.js';
+import { confirmDialog, toast } from '../ui.js';
+
+const NAME_RE = /^[A-Za-z0-9._@-]{1,64}$/;
+const MFR_RE = /^[A-Za-z0-9._-]{1,32}$/;
+
+function refresh() { window.dispatchEvent(new HashChangeEvent('hashchange')); }
+
+export async function auditView(me, q) {
+  const f = { actor: q.get('actor') || '', action: q.get('action') || '', target: q.get('target') || '',
+    since: q.get('since') || '', until: q.get('until') || '' };
+  const cursor = q.get('cursor') || '';
+  const p = new URLSearchParams({ limit: '50' });
+  for (const k of ['actor', 'action', 'target']) if (f[k]) p.set(k, f[k]);
+  const toUnix = (v) => (v ? Math.floor(new Date(`${v}Z`).getTime() / 1000) : 0);
+  if (f.since) p.set('since', String(toUnix(f.since)));
+  if (f.until) p.set('until', String(toUnix(f.until)));
+  if (cursor) p.set('cursor', cursor);
+  const page = await get(`/api/v1/audit?${p}`);
+  // The time range is applied here too, so the page is right whatever the
+  // server filters.
+  const lo = toUnix(f.since), hi = toUnix(f.until);
+  const entries = page.entries.filter((e) => {
+    const t = Date.parse(e.at) / 1000;
+    return (!lo || t >= lo) && (!hi || t <= hi);
+  });
+  const inputs = {
+    actor: h('input', { value: f.actor, placeholder: 'e.g. portal:alice' }),
+    action: h('input', { value: f.action, placeholder: 'e.g. device.revoke' }),
+    target: h('input', { value: f.target, placeholder: 'DeviceID or name' }),
+    since: h('input', { type: 'datetime-local', value: f.since }),
+    until: h('input', { type: 'datetime-local', value: f.until }),
+  };
+  const form = h('form', { class: 'toolbar', role: 'search' },
+    field('a-actor', 'Actor', inputs.actor), field('a-action', 'Action', inputs.action),
+    field('a-target', 'Device / target', inputs.target), field('a-since', 'From (UTC)', inputs.since),
+    field('a-until', 'To (UTC)', inputs.until), h('button', { type: 'submit', class: 'btn' }, 'Filter'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (inputs.since.value && inputs.until.value && inputs.since.value > inputs.until.value) {
+      setFieldError('a-until', 'The end must come after the start.');
+      return;
+    }
+    const u = new URLSearchParams();
+    for (const [k, el] of Object.entries(inputs)) if (el.value.trim()) u.set(k, el.value.trim());
+    location.hash = `#/audit?${u}`;
+  });
+  const more = new URLSearchParams(q);
+  if (page.next_cursor) more.set('cursor', page.next_cursor);
+  return h('div', {}, h('h1', {}, 'Audit log'),
+    h('section', { class: 'panel' }, form,
+      entries.length === 0 ? h('p', { class: 'empty' }, 'No entries match.') :
+        h('div', { class: 'table-wrap' }, h('table', { class: 'responsive', id: 'audit-table' },
+          h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Target'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, entries.map((e) => h('tr', {},
+            h('td', { 'data-label': 'When' }, fmtTime(e.at)), h('td', { 'data-label': 'Actor' }, e.actor),
+            h('td', { 'data-label': 'Action' }, e.action),
+            h('td', { 'data-label': 'Target', class: 'mono' }, e.target)))))),
+      h('div', { class: 'pager' }, cursor ? h('a', { class: 'btn btn-secondary btn-sm', href: '#/audit' }, '← Newest filters reset') : h('span'),
+        page.next_cursor ? h('a', { class: 'btn btn-secondary btn-sm', href: `#/audit?${more}` }, 'Next page →') : h('span'))));
+}
+
+export async function principalsView() {
+  const list = (await get('/api/v1/principals')).principals;
+  const name = h('input', { maxlength: 64 });
+  const role = h('select', {}, ['operator', 'manufacturer', 'admin'].map((r) => h('option', { value: r }, r)));
+  const mfr = h('input', { maxlength: 32 });
+  const csr = h('input', { type: 'file', accept: '.csr,.pem,.req' });
+  const msg = h('div');
+  const form = h('form', { novalidate: true },
+    h('h2', {}, 'New principal'),
+    h('div', { class: 'row' }, field('p-name', 'Name', name), field('p-role', 'Role', role),
+      field('p-mfr', 'Manufacturer ID', mfr, 'manufacturers only')),
+    field('p-csr', 'Certificate request (CSR)', csr, 'the key stays with the principal; the client certificate is issued by the Infrastructure CA'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn' }, 'Issue certificate')), msg);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clear(msg);
+    const errs = {
+      'p-name': /^[A-Za-z0-9._@-]{1,64}$/.test(name.value.trim()) ? '' : 'Use 1–64 letters, digits, . _ - @.',
+      'p-mfr': role.value !== 'manufacturer' || MFR_RE.test(mfr.value.trim()) ? '' : 'A manufacturer principal needs its manufacturer ID.',
+      'p-csr': csr.files[0] ? '' : 'Choose the principal\'s CSR file.',
+    };
+    for (const [id, m] of Object.entries(errs)) setFieldError(id, m);
+    if (Object.values(errs).some(Boolean)) return;
+    try {
+      const body = { name: name.value.trim(), role: role.value, csr: (await csr.files[0].text()).trim() };
+      if (role.value === 'manufacturer') body.manufacturer_id = mfr.value.trim();
+      const r = await post('/api/v1/principals', body);
+      msg.append(alertBox('ok', `Principal ${r.name} created`, 'Download its certificate and chain and hand them over with its key.'),
+        h('div', { class: 'actions left' },
+          h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => download(`${r.name}.crt`, r.certificate, 'application/x-pem-file') }, 'Certificate'),
+          h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => download(`${r.name}-chain.pem`, r.chain, 'application/x-pem-file') }, 'Chain')));
+    } catch (e) {
+      msg.append(alertBox('error', e.title, e.detail));
+    }
+  });
+  const table = h('div', { class: 'table-wrap' }, h('table', { class: 'responsive' },
+    h('thead', {}, h('tr', {}, ['Name', 'Role', 'Manufacturer', 'Status', 'Certificate until', ''].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, list.map((p) => h('tr', {},
+      h('td', { 'data-label': 'Name' }, p.name), h('td', { 'data-label': 'Role' }, p.role),
+      h('td', { 'data-label': 'Manufacturer' }, p.manufacturer_id || '—'),
+      h('td', { 'data-label': 'Status' }, badge(p.status)),
+      h('td', { 'data-label': 'Until' }, fmtTime(p.not_after)),
+      h('td', {}, p.status === 'active' ? h('button', { type: 'button', class: 'btn btn-danger btn-sm',
+        onclick: () => confirmDialog({ title: `Disable ${p.name}?`, okLabel: 'Disable',
+          body: h('p', {}, 'Its client certificate stops working at once.'),
+          onConfirm: async () => { await post(`/api/v1/principals/${encodeURIComponent(p.name)}/disable`, {}); toast(`${p.name} disabled`); refresh(); } }) },
+      'Disable') : null))))));
+  return h('div', {}, h('h1', {}, 'Principals'), h('section', { class: 'panel' }, table), h('section', { class: 'panel' }, form));
+}
+
+export async function usersView(me) {
+  const list = (await get('/api/v1/portal/users')).users;
+  const name = h('input', { maxlength: 64, autocomplete: 'off' });
+  const role = h('select', {}, [['manufacturer', 'Manufacturer'], ['admin', 'Administrator']].map(([v, l]) => h('option', { value: v }, l)));
+  const mfr = h('input', { maxlength: 32 });
+  const pw = h('input', { type: 'password', autocomplete: 'new-password', maxlength: 1024 });
+  const msg = h('div');
+  const form = h('form', { novalidate: true },
+    h('h2', {}, 'New user'),
+    h('div', { class: 'row' }, field('u-name', 'User name', name), field('u-role', 'Role', role),
+      field('u-mfr', 'Manufacturer ID', mfr, 'manufacturer users only')),
+    field('u-pw', 'Initial password', pw, 'at least 10 characters; give it to the user over a separate channel'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn' }, 'Create user')), msg);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clear(msg);
+    const errs = {
+      'u-name': NAME_RE.test(name.value.trim()) ? '' : 'Use 1–64 letters, digits, . _ - @.',
+      'u-mfr': role.value !== 'manufacturer' || MFR_RE.test(mfr.value.trim()) ? '' : 'A manufacturer user needs a manufacturer ID.',
+      'u-pw': pw.value.length >= 10 ? '' : 'At least 10 characters.',
+    };
+    for (const [id, m] of Object.entries(errs)) setFieldError(id, m);
+    if (Object.values(errs).some(Boolean)) return;
+    try {
+      const body = { name: name.value.trim(), role: role.value, password: pw.value };
+      if (role.value === 'manufacturer') body.manufacturer_id = mfr.value.trim();
+      await post('/api/v1/portal/users', body);
+      pw.value = '';
+      toast(`User ${body.name} created`);
+      refresh();
+    } catch (e) {
+      if (e.status === 409) setFieldError('u-name', e.detail || e.title);
+      else msg.append(alertBox('error', e.title, e.detail));
+    }
+  });
+  const resetPw = (u) => {
+    const input = h('input', { type: 'password', id: 'reset-pw', autocomplete: 'new-password' });
+    return confirmDialog({ title: `New password for ${u.name}`, okLabel: 'Set password', danger: false,
+      body: h('div', {}, h('p', {}, 'Their current sessions end.'), h('div', { class: 'field' }, h('label', { for: 'reset-pw' }, 'New password'), input)),
+      onConfirm: async () => {
+        if (input.value.length < 10) throw new Error('The password needs at least 10 characters.');
+        await post(`/api/v1/portal/users/${encodeURIComponent(u.name)}/password`, { password: input.value });
+        toast(`Password of ${u.name} reset`);
+      } });
+  };
+  const self = me.user.name;
+  const table = h('div', { class: 'table-wrap' }, h('table', { class: 'responsive', id: 'users-table' },
+    h('thead', {}, h('tr', {}, ['Name', 'Role', 'Manufacturer', 'Status', 'Created', ''].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, list.map((u) => h('tr', {},
+      h('td', { 'data-label': 'Name' }, u.name), h('td', { 'data-label': 'Role' }, u.role),
+      h('td', { 'data-label': 'Manufacturer' }, u.manufacturer_id || '—'),
+      h('td', { 'data-label': 'Status' }, badge(u.disabled ? 'disabled' : 'active')),
+      h('td', { 'data-label': 'Created' }, fmtTime(u.created_at)),
+      h('td', {}, h('div', { class: 'actions left' },
+        h('button', { type: 'button', class: 'btn btn-secondary btn-sm', onclick: () => resetPw(u) }, 'Reset password'),
+        u.name === self ? null : h('button', { type: 'button', class: `btn btn-sm ${u.disabled ? 'btn-secondary' : 'btn-danger'}`,
+          onclick: () => confirmDialog({ title: `${u.disabled ? 'Enable' : 'Disable'} ${u.name}?`, okLabel: u.disabled ? 'Enable' : 'Disable',
+            danger: !u.disabled, body: h('p', {}, u.disabled ? 'They can sign in again.' : 'They are signed out and cannot sign in.'),
+            onConfirm: async () => { await post(`/api/v1/portal/users/${encodeURIComponent(u.name)}/${u.disabled ? 'enable' : 'disable'}`, {}); refresh(); } }) },
+        u.disabled ? 'Enable' : 'Disable'))))))));
+  return h('div', {}, h('h1', {}, 'Portal users'), h('section', { class: 'panel' }, table), h('section', { class: 'panel' }, form));
+}
