@@ -4,6 +4,9 @@
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/param_build.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -188,4 +191,41 @@ void testpki_free(testpki_t *p)
 	EVP_PKEY_free(p->dev_rsa3072);
 	EVP_PKEY_free(p->dev_rsa1024);
 	memset(p, 0, sizeof(*p));
+}
+
+EVP_PKEY *testpki_fixed_p256(void)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *k = NULL;
+	EC_GROUP *g = NULL;
+	EC_POINT *pt = NULL;
+	BIGNUM *d = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	unsigned char pub[65];
+
+	if (BN_hex2bn(&d, TESTPKI_FUZZ_SCALAR) == 0 ||
+	    (g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)) == NULL ||
+	    (pt = EC_POINT_new(g)) == NULL ||
+	    !EC_POINT_mul(g, pt, d, NULL, NULL, NULL) ||
+	    EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, pub,
+	    sizeof(pub), NULL) != sizeof(pub) ||
+	    (bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+	    "prime256v1", 0) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+	    pub, sizeof(pub)) ||
+	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_KEYPAIR, params) <= 0)
+		k = NULL;
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	EVP_PKEY_CTX_free(ctx);
+	EC_POINT_free(pt);
+	EC_GROUP_free(g);
+	BN_clear_free(d);
+	return k;
 }

@@ -41,6 +41,12 @@ typedef struct {
  * Returns 0 or -1. */
 int testpki_init(testpki_t *p, int with_rsa);
 
+/* The fixed P-256 device key the fuzz target and its seed corpus share
+ * (private scalar TESTPKI_FUZZ_SCALAR), so seeds open in the fuzzer. */
+#define TESTPKI_FUZZ_SCALAR \
+	"c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721"
+EVP_PKEY *testpki_fixed_p256(void);
+
 /* Free everything. NULL-safe. */
 void testpki_free(testpki_t *p);
 
