@@ -1,0 +1,332 @@
+"""harness — start ca-server, corehook and ueclient on loopback for the
+end-to-end tests, and stop every process again even when a test fails.
+
+Only documented interfaces are used: `ca-server init/manufacturer add/
+principal add/serve` (serve prints `listening on https://127.0.0.1:PORT`),
+the admin HTTP API for revocation, `corehook init/serve` (serve prints
+`nas udp 127.0.0.1:PORT`) and `ueclient init/enroll/attach/swarm --json`.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BIN = os.environ.get("PROVCA_BIN", "")
+SANITIZE = os.environ.get("PROVCA_SANITIZE", "0") == "1"
+SKIP = 77  # ctest SKIP_RETURN_CODE
+
+
+def require_programs():
+    """Exit 77 (ctest: skipped) when a program is not built yet."""
+    missing = [p for p in ("ca-server", "corehook", "ueclient")
+               if not os.access(os.path.join(BIN, p), os.X_OK)]
+    if missing:
+        print("e2e: not built yet: %s — skipped" % ", ".join(missing))
+        sys.exit(SKIP)
+
+
+def prog(name):
+    return os.path.join(BIN, name)
+
+
+def run(*args, check=True, timeout=120):
+    p = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError("%s failed (%d):\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def free_udp_port():
+    """A loopback UDP port nobody listens on (bound, then released)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Proc:
+    """A started program whose first matching stdout line gives its port."""
+
+    def __init__(self, argv, pattern, logpath, timeout=60):
+        self.log = open(logpath, "ab")
+        self.logpath = logpath
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.port = None
+        self.lines = []
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            m = re.search(pattern, line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if self.port is None:
+            self.stop()
+            raise AssertionError("%s did not start: %s %s" % (argv[0], "".join(self.lines), self.stderr()))
+        # keep draining stdout so the program never blocks on a full pipe
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def stderr(self):
+        self.log.flush()
+        with open(self.logpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Relay:
+    """A UDP relay between the UE and a core; `down` transforms what the
+    core sends (return None to drop, bytes to forward)."""
+
+    def __init__(self, core_port, down=None):
+        self.core = ("127.0.0.1", core_port)
+        self.down = down
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.up.connect(self.core)
+        self.ue = None
+        self.stopped = False
+        self.seen_down = []
+        self.threads = [threading.Thread(target=self._ul, daemon=True),
+                        threading.Thread(target=self._dl, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _ul(self):
+        self.sock.settimeout(0.2)
+        while not self.stopped:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except (socket.timeout, OSError):
+                continue
+            self.ue = addr
+            self.up.send(data)
+
+    def _dl(self):
+        self.up.settimeout(0.2)
+        while not self.stopped:
+            try:
+                data = self.up.recv(65535)
+            except (socket.timeout, ConnectionRefusedError, OSError):
+                continue
+            self.seen_down.append(data)
+            out = self.down(data) if self.down else data
+            if out is not None and self.ue is not None:
+                self.sock.sendto(out, self.ue)
+
+    def stop(self):
+        self.stopped = True
+        for t in self.threads:
+            t.join(timeout=2)
+        self.sock.close()
+        self.up.close()
+
+
+def is_reject_with_container(data):
+    """Registration reject (0x7E 0x00 0x44) carrying a Payload container."""
+    return len(data) > 100 and data[0] == 0x7E and data[2] == 0x44
+
+
+class CA:
+    """A ca-server data folder with a manufacturer, an operator and a
+    provisioning signer, and its HTTPS service."""
+
+    def __init__(self, tmp, name="ca"):
+        self.tmp = tmp
+        self.dir = os.path.join(tmp, name)
+        self.data = os.path.join(self.dir, "data")
+        os.makedirs(self.dir)
+        run(prog("ca-server"), "init", "--data", self.data, "--hostname", "localhost",
+            "--hostname", "127.0.0.1")
+        self.root = os.path.join(self.data, "root-ca.crt")
+        self.infra = os.path.join(self.data, "infra-ca.crt")
+        self.admin = (os.path.join(self.data, "admin", "admin.crt"),
+                      os.path.join(self.data, "admin", "admin.key"))
+        run(prog("ca-server"), "manufacturer", "add", "--data", self.data, "--id", "acme",
+            "--name", "Acme Sensors")
+        self.mfr = self.principal("acme-factory", "manufacturer", "acme")
+        self.operator = self.principal("op1", "operator")
+        self.signer = self.principal("op1-signer", "signer")
+        self.server = None
+        self.port = None
+
+    def principal(self, name, role, mfr=None):
+        out = os.path.join(self.dir, "p-" + name)
+        args = [prog("ca-server"), "principal", "add", "--data", self.data, "--name", name,
+                "--role", role, "--out", out]
+        if mfr:
+            args += ["--manufacturer-id", mfr]
+        run(*args)
+        return (os.path.join(out, name + ".crt"), os.path.join(out, name + ".key"))
+
+    @property
+    def url(self):
+        return "https://127.0.0.1:%d" % self.port
+
+    def start(self, port=0):
+        self.server = Proc([prog("ca-server"), "serve", "--data", self.data, "--listen",
+                            "127.0.0.1:%d" % port],
+                           r"listening on https://127\.0\.0\.1:(\d+)",
+                           os.path.join(self.dir, "server.log"))
+        self.port = self.server.port
+
+    def stop(self):
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def api(self, method, path, body=None, ident=None):
+        ctx = ssl.create_default_context(cafile=self.root)
+        cert, key = ident or self.admin
+        ctx.load_cert_chain(cert, key)
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx, timeout=30)
+        hdr = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            hdr["Content-Type"] = "application/json"
+        c.request(method, path, body=data, headers=hdr)
+        r = c.getresponse()
+        out = r.status, r.read()
+        c.close()
+        return out
+
+    def revoke(self, device_id, reason="keyCompromise"):
+        status, body = self.api("POST", "/api/v1/devices/%s/revoke" % device_id, {"reason": reason})
+        if status != 200:
+            raise AssertionError("revoke: HTTP %d %s" % (status, body))
+
+
+class Core:
+    """corehook with a config from `corehook init`, listening on loopback."""
+
+    def __init__(self, tmp, name, ca, signer=None, allow_url=None, pcap=None):
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir)
+        self.config = os.path.join(self.dir, "corehook.json")
+        signer = signer or ca.signer
+        run(prog("corehook"), "init", "--config", self.config, "--ca-url", allow_url or ca.url,
+            "--client-cert", ca.operator[0], "--client-key", ca.operator[1],
+            "--ca-root", ca.root, "--signer-cert", signer[0], "--signer-key", signer[1])
+        with open(self.config) as f:
+            cfg = json.load(f)
+        cfg.setdefault("listen", {})
+        cfg["listen"]["nas_udp"] = "127.0.0.1:0"
+        cfg["listen"]["http"] = "127.0.0.1:0"
+        with open(self.config, "w") as f:
+            json.dump(cfg, f, indent=1)
+        argv = [prog("corehook"), "serve", "--config", self.config]
+        if pcap:
+            argv += ["--pcap", pcap]
+        self.proc = Proc(argv, r"nas udp 127\.0\.0\.1:(\d+)", os.path.join(self.dir, "corehook.log"))
+        self.port = self.proc.port
+        self.address = "127.0.0.1:%d" % self.port
+
+    def log(self):
+        return self.proc.stderr()
+
+    def fingerprints(self):
+        return re.findall(r"kamf-fp=([0-9a-f]{16})", self.log())
+
+    def stop(self):
+        self.proc.stop()
+
+
+class Device:
+    """A ueclient state folder."""
+
+    def __init__(self, tmp, name, ca, serial=None):
+        self.dir = os.path.join(tmp, "ue-" + name)
+        self.ca = ca
+        run(prog("ueclient"), "init", "--state", self.dir, "--manufacturer-id", "acme",
+            "--serial", serial or ("SN-" + name + "-%d" % os.getpid()), "--model", "sensor-1")
+
+    def enroll(self):
+        run(prog("ueclient"), "enroll", "--state", self.dir, "--ca", self.ca.url,
+            "--cert", self.ca.mfr[0], "--key", self.ca.mfr[1], "--root", self.ca.root,
+            "--ca-certs", self.ca.infra)
+        with open(os.path.join(self.dir, "device.json")) as f:
+            self.info = json.load(f)
+        return self.info
+
+    def attach(self, *cores, extra=(), timeout=120):
+        args = [prog("ueclient"), "attach", "--state", self.dir, "--json",
+                "--timeout-ms", "300", "--retransmits", "2", "--attempt-ms", "1500"]
+        for c in cores:
+            args += ["--core", c]
+        p = run(*args, *extra, check=False, timeout=timeout)
+        try:
+            out = json.loads(p.stdout)
+        except ValueError:
+            raise AssertionError("attach printed no JSON (%d): %s %s" % (p.returncode, p.stdout, p.stderr))
+        return p.returncode, out
+
+    def has_credentials(self):
+        return os.path.exists(os.path.join(self.dir, "credentials.json"))
+
+    def credentials(self):
+        with open(os.path.join(self.dir, "credentials.json")) as f:
+            return json.load(f)
+
+
+class World:
+    """Everything one test needs, torn down in one place."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="provca-e2e-")
+        self.stoppers = []
+
+    def ca(self, name="ca", start=True):
+        ca = CA(self.tmp, name)
+        self.stoppers.append(ca.stop)
+        if start:
+            ca.start()
+        return ca
+
+    def core(self, name, ca, **kw):
+        c = Core(self.tmp, name, ca, **kw)
+        self.stoppers.append(c.stop)
+        return c
+
+    def relay(self, core_port, down=None):
+        r = Relay(core_port, down)
+        self.stoppers.append(r.stop)
+        return r
+
+    def device(self, name, ca):
+        return Device(self.tmp, name, ca)
+
+    def close(self):
+        for stop in reversed(self.stoppers):
+            try:
+                stop()
+            except Exception as e:  # keep stopping the rest
+                print("e2e: stop failed: %s" % e, file=sys.stderr)
+        if os.environ.get("PROVCA_E2E_KEEP") != "1":
+            shutil.rmtree(self.tmp, ignore_errors=True)
