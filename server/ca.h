@@ -17,6 +17,15 @@
 
 struct ssl_ctx_st;
 
+/* URL paths (after public_base_url) that device certificates name: CRL
+ * distribution point, AIA OCSP and AIA caIssuers (DER Device CA), and the
+ * Root certificate. The HTTP service serves them. */
+#define CA_URL_PATH_CRL "/crl/device-ca.crl"
+#define CA_URL_PATH_OCSP "/ocsp"
+#define CA_URL_PATH_DEVICE_CA "/ca/device-ca.crt"
+#define CA_URL_PATH_ROOT "/ca/root-ca.crt"
+#define CA_URL_PATH_DEVICES "/devices/"
+
 typedef struct ca ca_t;
 
 enum ca_error {

@@ -1,0 +1,273 @@
+/* ca.c — the CA context: load a data folder once (config, CA certificates,
+ * issuing keys, TLS key), read-only afterwards; file paths; TLS set-up for
+ * the HTTPS service; per-thread registry connections. */
+#include "ca_priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "pki.h"
+#include "util.h"
+
+static const char *const file_names[] = {
+	[CA_FILE_CONFIG] = "config.json",
+	[CA_FILE_DB] = "registry.db",
+	[CA_FILE_ROOT_CERT] = "root-ca.crt",
+	[CA_FILE_DEVICE_CA_CERT] = "device-ca.crt",
+	[CA_FILE_INFRA_CA_CERT] = "infra-ca.crt",
+	[CA_FILE_DEVICE_CHAIN] = "device-chain.pem",
+	[CA_FILE_CLIENT_CA] = "client-ca.pem",
+	[CA_FILE_TLS_CERT] = "server.crt",
+	[CA_FILE_TLS_KEY] = "server.key",
+};
+
+const char *ca_strerror(int code)
+{
+	switch (code) {
+	case CA_OK: return "ok";
+	case CA_ERR_INTERNAL: return "internal error";
+	case CA_ERR_INVALID: return "invalid input";
+	case CA_ERR_NOT_FOUND: return "not found";
+	case CA_ERR_CONFLICT: return "conflict";
+	case CA_ERR_STATE: return "wrong state";
+	case CA_ERR_EXISTS: return "already exists";
+	case CA_ERR_PASSPHRASE: return "wrong or missing passphrase";
+	case CA_ERR_NOT_CA: return "not a CA data folder";
+	case CA_ERR_DENIED: return "denied";
+	case CA_ERR_BUSY: return "registry busy";
+	default: return "unknown error";
+	}
+}
+
+int ca_path(char *out, size_t outlen, const char *data_dir, ca_file_t which)
+{
+	int n;
+
+	if ((size_t)which >= sizeof(file_names) / sizeof(file_names[0]))
+		return -1;
+	n = snprintf(out, outlen, "%s/%s", data_dir, file_names[which]);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+const ca_config_t *ca_config(const ca_t *ca)
+{
+	return &ca->cfg;
+}
+
+const char *ca_data_dir(const ca_t *ca)
+{
+	return ca->data_dir;
+}
+
+const char *ca_cert_pem(const ca_t *ca, ca_cert_t which)
+{
+	return (unsigned)which < 3 ? ca->pem[which] : NULL;
+}
+
+int ca_cert_der(const ca_t *ca, ca_cert_t which, const uint8_t **der,
+    size_t *len)
+{
+	if ((unsigned)which >= 3)
+		return CA_ERR_INVALID;
+	*der = ca->der[which];
+	*len = ca->der_len[which];
+	return CA_OK;
+}
+
+const char *ca_infra_chain_pem(const ca_t *ca)
+{
+	return ca->infra_chain_pem;
+}
+
+void ca_free(ca_t *ca)
+{
+	int i;
+
+	if (ca == NULL)
+		return;
+	X509_free(ca->root);
+	X509_free(ca->device);
+	X509_free(ca->infra);
+	X509_free(ca->tls);
+	EVP_PKEY_free(ca->device_key);
+	EVP_PKEY_free(ca->infra_key);
+	EVP_PKEY_free(ca->tls_key);
+	for (i = 0; i < 3; i++) {
+		free(ca->pem[i]);
+		OPENSSL_free(ca->der[i]);
+	}
+	free(ca->device_chain_pem);
+	free(ca->infra_chain_pem);
+	OPENSSL_cleanse(ca->key_pass, sizeof(ca->key_pass));
+	free(ca);
+}
+
+/* Concatenate two PEM strings. */
+static char *pem_cat(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 1);
+
+	if (s == NULL)
+		return NULL;
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb + 1);
+	return s;
+}
+
+/* Load one certificate of the data folder. */
+static int load_cert(X509 **out, const char *dir, ca_file_t which, char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX];
+
+	if (ca_path(path, sizeof(path), dir, which) != 0) {
+		util_err_set(err, errlen, "data folder path too long");
+		return CA_ERR_INVALID;
+	}
+	if (pki_cert_load_file(out, path, err, errlen) != PKI_OK)
+		return CA_ERR_NOT_CA;
+	return CA_OK;
+}
+
+static int load_key(EVP_PKEY **out, const ca_t *ca, const char *name,
+    X509 *cert, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if (snprintf(path, sizeof(path), "%s/%s", ca->data_dir, name) >=
+	    (int)sizeof(path)) {
+		util_err_set(err, errlen, "data folder path too long");
+		return CA_ERR_INVALID;
+	}
+	if ((rc = ca_key_load(out, path, ca->key_pass, err, errlen)) != CA_OK)
+		return rc == CA_ERR_NOT_FOUND ? CA_ERR_NOT_CA : rc;
+	if (X509_check_private_key(cert, *out) != 1) {
+		ERR_clear_error();
+		util_err_set(err, errlen, "%s does not match its certificate",
+		    name);
+		return CA_ERR_INVALID;
+	}
+	return CA_OK;
+}
+
+int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
+    char *err, size_t errlen)
+{
+	ca_t *ca;
+	reg_t *reg = NULL;
+	char path[PATH_MAX];
+	struct stat sb;
+	int rc, i;
+
+	*out = NULL;
+	if ((ca = calloc(1, sizeof(*ca))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return CA_ERR_INTERNAL;
+	}
+	if (snprintf(ca->data_dir, sizeof(ca->data_dir), "%s", data_dir) >=
+	    (int)sizeof(ca->data_dir) - 32 ||
+	    ca_path(ca->db_path, sizeof(ca->db_path), data_dir, CA_FILE_DB) !=
+	    0 || ca_path(path, sizeof(path), data_dir, CA_FILE_CONFIG) != 0) {
+		util_err_set(err, errlen, "data folder path too long");
+		rc = CA_ERR_INVALID;
+		goto fail;
+	}
+	if (stat(path, &sb) != 0 || stat(ca->db_path, &sb) != 0) {
+		util_err_set(err, errlen, "%s is not a ProvCA data folder "
+		    "(run ca-server init)", data_dir);
+		rc = CA_ERR_NOT_CA;
+		goto fail;
+	}
+	if (config_load(&ca->cfg, path, err, errlen) != CONFIG_OK) {
+		rc = CA_ERR_INVALID;
+		goto fail;
+	}
+	if (key_pass_file != NULL && (rc = ca_pass_read(ca->key_pass,
+	    key_pass_file, err, errlen)) != CA_OK)
+		goto fail;
+	if ((rc = load_cert(&ca->root, data_dir, CA_FILE_ROOT_CERT, err,
+	    errlen)) != CA_OK ||
+	    (rc = load_cert(&ca->device, data_dir, CA_FILE_DEVICE_CA_CERT, err,
+	    errlen)) != CA_OK ||
+	    (rc = load_cert(&ca->infra, data_dir, CA_FILE_INFRA_CA_CERT, err,
+	    errlen)) != CA_OK ||
+	    (rc = load_cert(&ca->tls, data_dir, CA_FILE_TLS_CERT, err,
+	    errlen)) != CA_OK)
+		goto fail;
+	if ((rc = load_key(&ca->device_key, ca, "device-ca.key", ca->device,
+	    err, errlen)) != CA_OK ||
+	    (rc = load_key(&ca->infra_key, ca, "infra-ca.key", ca->infra, err,
+	    errlen)) != CA_OK ||
+	    (rc = load_key(&ca->tls_key, ca, "server.key", ca->tls, err,
+	    errlen)) != CA_OK)
+		goto fail;
+	{
+		X509 *certs[3] = { ca->root, ca->device, ca->infra };
+
+		for (i = 0; i < 3; i++) {
+			if ((ca->pem[i] = ca_cert_to_pem(certs[i])) == NULL ||
+			    ca_cert_to_der(&ca->der[i], &ca->der_len[i],
+			    certs[i]) != CA_OK) {
+				util_err_openssl(err, errlen, "encode CA cert");
+				rc = CA_ERR_INTERNAL;
+				goto fail;
+			}
+		}
+	}
+	if ((ca->device_chain_pem = pem_cat(ca->pem[CA_CERT_DEVICE],
+	    ca->pem[CA_CERT_ROOT])) == NULL ||
+	    (ca->infra_chain_pem = pem_cat(ca->pem[CA_CERT_INFRA],
+	    ca->pem[CA_CERT_ROOT])) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		rc = CA_ERR_INTERNAL;
+		goto fail;
+	}
+	/* Apply pending migrations once, before any worker thread opens. */
+	if ((rc = ca_from_reg(reg_open_existing(&reg, ca->db_path, err,
+	    errlen))) != CA_OK)
+		goto fail;
+	reg_close(reg);
+	*out = ca;
+	return CA_OK;
+fail:
+	ca_free(ca);
+	return rc;
+}
+
+int ca_reg_open(const ca_t *ca, reg_t **out, char *err, size_t errlen)
+{
+	return ca_from_reg(reg_open_existing(out, ca->db_path, err, errlen));
+}
+
+int ca_tls_configure(const ca_t *ca, struct ssl_ctx_st *ctx, char *err,
+    size_t errlen)
+{
+	X509_STORE *store;
+
+	if (SSL_CTX_use_certificate(ctx, ca->tls) != 1 ||
+	    SSL_CTX_add1_chain_cert(ctx, ca->infra) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, ca->tls_key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	/* Clients authenticate against our own hierarchy only. */
+	if ((store = X509_STORE_new()) == NULL)
+		goto fail;
+	if (X509_STORE_add_cert(store, ca->root) != 1 ||
+	    X509_STORE_add_cert(store, ca->infra) != 1) {
+		X509_STORE_free(store);
+		goto fail;
+	}
+	SSL_CTX_set_cert_store(ctx, store);
+	return CA_OK;
+fail:
+	util_err_openssl(err, errlen, "TLS set-up");
+	return CA_ERR_INTERNAL;
+}

@@ -1,0 +1,489 @@
+/* ca_init.c — `ca-server init`: build the whole PKI hierarchy, TLS server
+ * certificate, registry, config and first admin principal in a temporary
+ * folder beside DIR, then rename it into place, so a failure leaves
+ * nothing half-written. */
+#define _XOPEN_SOURCE 700
+#include "ca_priv.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509v3.h>
+
+#include "util.h"
+
+#define CA_VALIDITY_ROOT_DAYS (25 * 365)
+#define CA_VALIDITY_SUB_DAYS (20 * 365)
+
+static int rm_entry(const char *path, const struct stat *sb, int type,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Remove a folder tree we created. */
+static void rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* An X509_NAME from (O, OU, CN); NULL parts are skipped. */
+static X509_NAME *make_name(const char *o, const char *ou, const char *cn)
+{
+	X509_NAME *n = X509_NAME_new();
+
+	if (n == NULL)
+		return NULL;
+	if ((o != NULL && X509_NAME_add_entry_by_NID(n, NID_organizationName,
+	    MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0) != 1) ||
+	    (ou != NULL && X509_NAME_add_entry_by_NID(n,
+	    NID_organizationalUnitName, MBSTRING_UTF8,
+	    (const unsigned char *)ou, -1, -1, 0) != 1) ||
+	    (cn != NULL && X509_NAME_add_entry_by_NID(n, NID_commonName,
+	    MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) != 1)) {
+		X509_NAME_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* Write cert (and optionally a second one) as PEM to dir/name, 0644. */
+static int write_pem(const char *dir, const char *name, X509 *a, X509 *b,
+    char *err, size_t errlen)
+{
+	char path[PATH_MAX], *pa = NULL, *pb = NULL, *all = NULL;
+	int rc = CA_ERR_INTERNAL;
+	size_t la, lb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((pa = ca_cert_to_pem(a)) == NULL ||
+	    (b != NULL && (pb = ca_cert_to_pem(b)) == NULL)) {
+		util_err_openssl(err, errlen, "encode certificate");
+		goto out;
+	}
+	la = strlen(pa);
+	lb = pb != NULL ? strlen(pb) : 0;
+	if ((all = malloc(la + lb + 1)) == NULL)
+		goto out;
+	memcpy(all, pa, la);
+	if (pb != NULL)
+		memcpy(all + la, pb, lb);
+	all[la + lb] = '\0';
+	rc = ca_file_write(path, all, la + lb, 0644, err, errlen);
+out:
+	free(pa);
+	free(pb);
+	free(all);
+	return rc;
+}
+
+/* Write key as PKCS#8 PEM to dir/name, 0600, exclusive. */
+static int write_key(const char *dir, const char *name, EVP_PKEY *key,
+    const char *pass, char *err, size_t errlen)
+{
+	char path[PATH_MAX], *pem = NULL;
+	size_t len = 0;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((rc = ca_key_to_pem(&pem, &len, key, pass, err, errlen)) != CA_OK)
+		return rc;
+	rc = ca_file_write(path, pem, len, 0600, err, errlen);
+	OPENSSL_cleanse(pem, len);
+	free(pem);
+	return rc;
+}
+
+/* Hostnames: DNS labels or IP literals, no separators a config string
+ * could misread. */
+static int hostname_valid(const char *h)
+{
+	size_t i, n = strlen(h);
+	unsigned char buf[16];
+
+	if (inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1)
+		return 1;
+	if (n == 0 || n > 253 || h[0] == '.' || h[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = h[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* SAN string for the server: localhost, 127.0.0.1, ::1 and hostnames. */
+static char *server_san(const ca_init_opts_t *o)
+{
+	size_t i, cap = 64, len;
+	char *s;
+
+	for (i = 0; i < o->n_hostnames; i++)
+		cap += strlen(o->hostnames[i]) + 8;
+	if ((s = malloc(cap)) == NULL)
+		return NULL;
+	len = (size_t)snprintf(s, cap, "DNS:localhost,IP:127.0.0.1,IP:::1");
+	for (i = 0; i < o->n_hostnames; i++) {
+		const char *h = o->hostnames[i];
+		unsigned char buf[16];
+		int ip = inet_pton(AF_INET, h, buf) == 1 ||
+		    inet_pton(AF_INET6, h, buf) == 1;
+
+		if (strcmp(h, "localhost") == 0 || strcmp(h, "127.0.0.1") == 0 ||
+		    strcmp(h, "::1") == 0)
+			continue;
+		len += (size_t)snprintf(s + len, cap - len, ",%s:%s",
+		    ip ? "IP" : "DNS", h);
+	}
+	return s;
+}
+
+/* Does dir exist and hold anything? 1 non-empty, 0 absent/empty, <0 err. */
+static int dir_state(const char *dir, int *holds_ca)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	*holds_ca = 0;
+	if (stat(dir, &sb) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(sb.st_mode))
+		return 1;
+	ca_path(path, sizeof(path), dir, CA_FILE_CONFIG);
+	if (stat(path, &sb) == 0)
+		*holds_ca = 1;
+	ca_path(path, sizeof(path), dir, CA_FILE_ROOT_CERT);
+	if (stat(path, &sb) == 0)
+		*holds_ca = 1;
+	ca_path(path, sizeof(path), dir, CA_FILE_DB);
+	if (stat(path, &sb) == 0)
+		*holds_ca = 1;
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			n = 1;
+			break;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* Everything init makes, in tmp. */
+static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
+    const char *pass, char *err, size_t errlen)
+{
+	EVP_PKEY *rk = NULL, *dk = NULL, *ik = NULL, *sk = NULL;
+	X509 *root = NULL, *dev = NULL, *infra = NULL, *srv = NULL;
+	X509_NAME *n = NULL;
+	char serial[41], cn[128], *san = NULL, path[PATH_MAX + 32];
+	int64_t now = (int64_t)time(NULL) - 60;
+	ca_cert_spec_t sp;
+	ca_t *ca = NULL;
+	reg_t *reg = NULL;
+	int rc = CA_ERR_INTERNAL;
+
+	if ((rc = ca_key_generate(&rk, "P-384", err, errlen)) != CA_OK ||
+	    (rc = ca_key_generate(&dk, "P-256", err, errlen)) != CA_OK ||
+	    (rc = ca_key_generate(&ik, "P-256", err, errlen)) != CA_OK ||
+	    (rc = ca_key_generate(&sk, "P-256", err, errlen)) != CA_OK)
+		goto out;
+
+	/* Root CA: may certify one level of CAs below it. */
+	snprintf(cn, sizeof(cn), "%s Root CA", cfg->org);
+	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
+		goto nomem;
+	memset(&sp, 0, sizeof(sp));
+	sp.subject = n;
+	sp.pubkey = rk;
+	sp.issuer_key = rk;
+	sp.not_before = now;
+	sp.not_after = now + (int64_t)CA_VALIDITY_ROOT_DAYS * 86400;
+	sp.basic_constraints = "critical,CA:TRUE,pathlen:1";
+	sp.key_usage = "critical,keyCertSign,cRLSign";
+	if ((rc = ca_x509_make(&root, serial, &sp, err, errlen)) != CA_OK)
+		goto out;
+	X509_NAME_free(n);
+
+	/* Device CA: end-entity device certificates only; devices carry
+	 * URNs, never IP addresses. */
+	snprintf(cn, sizeof(cn), "%s Device CA", cfg->org);
+	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
+		goto nomem;
+	sp.subject = n;
+	sp.pubkey = dk;
+	sp.issuer = root;
+	sp.issuer_key = rk;
+	sp.not_after = now + (int64_t)CA_VALIDITY_SUB_DAYS * 86400;
+	sp.basic_constraints = "critical,CA:TRUE,pathlen:0";
+	sp.name_constraints = "critical,excluded;IP:0.0.0.0/0.0.0.0,"
+	    "excluded;IP:::/::";
+	if ((rc = ca_x509_make(&dev, serial, &sp, err, errlen)) != CA_OK)
+		goto out;
+	X509_NAME_free(n);
+
+	/* Infrastructure CA: server, client and signer certificates. */
+	snprintf(cn, sizeof(cn), "%s Infrastructure CA", cfg->org);
+	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
+		goto nomem;
+	sp.subject = n;
+	sp.pubkey = ik;
+	sp.name_constraints = NULL;
+	if ((rc = ca_x509_make(&infra, serial, &sp, err, errlen)) != CA_OK)
+		goto out;
+	X509_NAME_free(n);
+
+	/* TLS server certificate. */
+	if ((n = make_name(cfg->org, NULL, o->n_hostnames > 0 ?
+	    o->hostnames[0] : "localhost")) == NULL ||
+	    (san = server_san(o)) == NULL)
+		goto nomem;
+	sp.subject = n;
+	sp.pubkey = sk;
+	sp.issuer = infra;
+	sp.issuer_key = ik;
+	sp.not_after = now + (int64_t)cfg->server_validity_days * 86400;
+	sp.basic_constraints = "critical,CA:FALSE";
+	sp.key_usage = "critical,digitalSignature";
+	sp.ext_key_usage = "serverAuth";
+	sp.subject_alt_name = san;
+	if ((rc = ca_x509_make(&srv, serial, &sp, err, errlen)) != CA_OK)
+		goto out;
+
+	if ((rc = write_key(tmp, "root-ca.key", rk, pass, err, errlen)) ||
+	    (rc = write_key(tmp, "device-ca.key", dk, pass, err, errlen)) ||
+	    (rc = write_key(tmp, "infra-ca.key", ik, pass, err, errlen)) ||
+	    (rc = write_key(tmp, "server.key", sk, pass, err, errlen)) ||
+	    (rc = write_pem(tmp, "root-ca.crt", root, NULL, err, errlen)) ||
+	    (rc = write_pem(tmp, "device-ca.crt", dev, NULL, err, errlen)) ||
+	    (rc = write_pem(tmp, "infra-ca.crt", infra, NULL, err, errlen)) ||
+	    (rc = write_pem(tmp, "device-chain.pem", dev, root, err, errlen)) ||
+	    (rc = write_pem(tmp, "client-ca.pem", infra, root, err, errlen)) ||
+	    (rc = write_pem(tmp, "server.crt", srv, infra, err, errlen)))
+		goto out;
+	ca_path(path, sizeof(path), tmp, CA_FILE_CONFIG);
+	if (config_save(cfg, path, err, errlen) != CONFIG_OK) {
+		rc = CA_ERR_INTERNAL;
+		goto out;
+	}
+	ca_path(path, sizeof(path), tmp, CA_FILE_DB);
+	if ((rc = ca_from_reg(reg_open(&reg, path, err, errlen))) != CA_OK)
+		goto out;
+	reg_close(reg);
+	reg = NULL;
+
+	/* The first admin, issued through the same engine as later ones. */
+	{
+		ca_principal_attrs_t pa = { o->admin_name != NULL ?
+		    o->admin_name : "admin", REG_ROLE_ADMIN, NULL };
+		ca_principal_creds_t cr;
+		char p12pass[33], adir[PATH_MAX];
+		uint8_t rnd[16];
+		const char *p12p = pass;
+
+		memset(&cr, 0, sizeof(cr));
+		if ((rc = ca_open(&ca, tmp, NULL, err, errlen)) != CA_OK &&
+		    pass[0] == '\0')
+			goto out;
+		if (rc != CA_OK) {
+			/* Keys are encrypted: open with the passphrase. */
+			char pf[PATH_MAX];
+
+			snprintf(pf, sizeof(pf), "%s/.pass", tmp);
+			if ((rc = ca_file_write(pf, pass, strlen(pass), 0600,
+			    err, errlen)) != CA_OK)
+				goto out;
+			rc = ca_open(&ca, tmp, pf, err, errlen);
+			unlink(pf);
+			if (rc != CA_OK)
+				goto out;
+		}
+		if ((rc = ca_reg_open(ca, &reg, err, errlen)) != CA_OK)
+			goto out;
+		if ((rc = ca_audit(reg, "ca-server init", "init", "", err,
+		    errlen, "org", cfg->org, "public_base_url",
+		    cfg->public_base_url, (const char *)NULL)) != CA_OK)
+			goto out;
+		if (pass[0] == '\0') {
+			if (util_random(rnd, sizeof(rnd)) != 0)
+				goto nomem;
+			util_hex_encode(p12pass, rnd, sizeof(rnd));
+			p12p = p12pass;
+		}
+		if ((rc = ca_principal_add_generated(ca, reg, &cr, &pa, p12p,
+		    pass[0] != '\0' ? pass : NULL, "ca-server init", err,
+		    errlen)) != CA_OK)
+			goto out;
+		snprintf(adir, sizeof(adir), "%s/admin", tmp);
+		if (mkdir(adir, 0700) != 0) {
+			util_err_set(err, errlen, "%s: %s", adir,
+			    strerror(errno));
+			rc = CA_ERR_INTERNAL;
+			ca_principal_creds_clear(&cr);
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s/admin.crt", adir);
+		rc = ca_file_write(path, cr.cert_pem, strlen(cr.cert_pem), 0644,
+		    err, errlen);
+		snprintf(path, sizeof(path), "%s/admin.key", adir);
+		if (rc == CA_OK)
+			rc = ca_file_write(path, cr.key_pem, strlen(cr.key_pem),
+			    0600, err, errlen);
+		snprintf(path, sizeof(path), "%s/admin.p12", adir);
+		if (rc == CA_OK)
+			rc = ca_file_write(path, cr.p12, cr.p12_len, 0600, err,
+			    errlen);
+		snprintf(path, sizeof(path), "%s/admin.p12.pass", adir);
+		if (rc == CA_OK && pass[0] == '\0')
+			rc = ca_file_write(path, p12pass, strlen(p12pass), 0600,
+			    err, errlen);
+		OPENSSL_cleanse(p12pass, sizeof(p12pass));
+		ca_principal_creds_clear(&cr);
+		if (rc != CA_OK)
+			goto out;
+	}
+	rc = CA_OK;
+	goto out;
+nomem:
+	util_err_openssl(err, errlen, "out of memory");
+	rc = CA_ERR_INTERNAL;
+out:
+	reg_close(reg);
+	ca_free(ca);
+	X509_NAME_free(n);
+	free(san);
+	EVP_PKEY_free(rk);
+	EVP_PKEY_free(dk);
+	EVP_PKEY_free(ik);
+	EVP_PKEY_free(sk);
+	X509_free(root);
+	X509_free(dev);
+	X509_free(infra);
+	X509_free(srv);
+	return rc;
+}
+
+int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], parent_buf[PATH_MAX], base_buf[PATH_MAX];
+	char pass[CA_PASS_MAX + 1] = "";
+	ca_config_t cfg;
+	size_t i;
+	int rc, holds_ca, st;
+
+	if (o->data_dir == NULL || o->data_dir[0] == '\0' ||
+	    strlen(o->data_dir) > PATH_MAX - 64) {
+		util_err_set(err, errlen, "--data DIR is required");
+		return CA_ERR_INVALID;
+	}
+	config_defaults(&cfg);
+	if (o->org != NULL) {
+		if (!ca_printable_valid(o->org, 48)) {
+			util_err_set(err, errlen, "--org must be 1..48 printable "
+			    "characters");
+			return CA_ERR_INVALID;
+		}
+		snprintf(cfg.org, sizeof(cfg.org), "%s", o->org);
+	}
+	for (i = 0; i < o->n_hostnames; i++) {
+		if (!hostname_valid(o->hostnames[i])) {
+			util_err_set(err, errlen, "--hostname %s is not a DNS "
+			    "name or IP address", o->hostnames[i]);
+			return CA_ERR_INVALID;
+		}
+	}
+	if (o->admin_name != NULL && !ca_token_valid(o->admin_name,
+	    REG_NAME_MAX)) {
+		util_err_set(err, errlen, "admin name must match "
+		    "[A-Za-z0-9._-]{1,64}");
+		return CA_ERR_INVALID;
+	}
+	if (o->public_base_url != NULL) {
+		snprintf(cfg.public_base_url, sizeof(cfg.public_base_url), "%s",
+		    o->public_base_url);
+	} else if (o->n_hostnames > 0) {
+		unsigned char b[16];
+		int v6 = inet_pton(AF_INET6, o->hostnames[0], b) == 1;
+
+		snprintf(cfg.public_base_url, sizeof(cfg.public_base_url),
+		    v6 ? "https://[%s]:8443" : "https://%s:8443",
+		    o->hostnames[0]);
+	}
+	{
+		size_t n = strlen(cfg.public_base_url);
+
+		if (strncmp(cfg.public_base_url, "https://", 8) != 0 ||
+		    n <= 8 || cfg.public_base_url[n - 1] == '/' ||
+		    strpbrk(cfg.public_base_url, ", \t\r\n\"") != NULL) {
+			util_err_set(err, errlen, "public base URL must be "
+			    "https://host[:port] without a trailing '/'");
+			return CA_ERR_INVALID;
+		}
+	}
+	if (o->key_pass_file != NULL && (rc = ca_pass_read(pass,
+	    o->key_pass_file, err, errlen)) != CA_OK)
+		return rc;
+
+	st = dir_state(o->data_dir, &holds_ca);
+	if (holds_ca) {
+		util_err_set(err, errlen, "%s already holds a CA; refusing to "
+		    "touch it", o->data_dir);
+		rc = CA_ERR_EXISTS;
+		goto out;
+	}
+	if (st != 0) {
+		util_err_set(err, errlen, "%s exists and is not an empty "
+		    "folder", o->data_dir);
+		rc = CA_ERR_EXISTS;
+		goto out;
+	}
+	snprintf(parent_buf, sizeof(parent_buf), "%s", o->data_dir);
+	snprintf(base_buf, sizeof(base_buf), "%s", o->data_dir);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.init-XXXXXX", dirname(parent_buf),
+	    basename(base_buf));
+	if (mkdtemp(tmp) == NULL) {
+		util_err_set(err, errlen, "%s: %s", tmp, strerror(errno));
+		rc = CA_ERR_INTERNAL;
+		goto out;
+	}
+	if ((rc = build(o, tmp, &cfg, pass, err, errlen)) != CA_OK) {
+		rm_tree(tmp);
+		goto out;
+	}
+	/* rename(2) replaces an empty folder but never a non-empty one. */
+	if (rename(tmp, o->data_dir) != 0) {
+		util_err_set(err, errlen, "%s: %s", o->data_dir,
+		    strerror(errno));
+		rm_tree(tmp);
+		rc = errno == ENOTEMPTY || errno == EEXIST ? CA_ERR_EXISTS :
+		    CA_ERR_INTERNAL;
+		goto out;
+	}
+	rc = CA_OK;
+out:
+	OPENSSL_cleanse(pass, sizeof(pass));
+	return rc;
+}

@@ -1,0 +1,395 @@
+/* ca_principal.c — principals (operators, manufacturers, admins and
+ * provisioning signers) certified by the Infrastructure CA, their
+ * authentication by client-certificate fingerprint, and manufacturers. */
+#include "ca_priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509v3.h>
+
+#include "pki.h"
+#include "util.h"
+
+void ca_principal_creds_clear(ca_principal_creds_t *c)
+{
+	if (c == NULL)
+		return;
+	free(c->cert_pem);
+	free(c->chain_pem);
+	if (c->key_pem != NULL) {
+		OPENSSL_cleanse(c->key_pem, strlen(c->key_pem));
+		free(c->key_pem);
+	}
+	if (c->p12 != NULL) {
+		OPENSSL_cleanse(c->p12, c->p12_len);
+		free(c->p12);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+static int attrs_check(const ca_principal_attrs_t *a, char *err,
+    size_t errlen)
+{
+	int is_mfr;
+
+	if (!ca_token_valid(a->name, REG_NAME_MAX)) {
+		util_err_set(err, errlen, "principal name must match "
+		    "[A-Za-z0-9._-]{1,%d}", REG_NAME_MAX);
+		return CA_ERR_INVALID;
+	}
+	if (a->role == NULL || (strcmp(a->role, REG_ROLE_ADMIN) != 0 &&
+	    strcmp(a->role, REG_ROLE_OPERATOR) != 0 &&
+	    strcmp(a->role, REG_ROLE_MANUFACTURER) != 0 &&
+	    strcmp(a->role, REG_ROLE_SIGNER) != 0)) {
+		util_err_set(err, errlen, "role must be admin, operator, "
+		    "manufacturer or signer");
+		return CA_ERR_INVALID;
+	}
+	is_mfr = strcmp(a->role, REG_ROLE_MANUFACTURER) == 0;
+	if (is_mfr && !ca_token_valid(a->manufacturer_id, REG_MFR_ID_MAX)) {
+		util_err_set(err, errlen, "role manufacturer needs "
+		    "--manufacturer-id");
+		return CA_ERR_INVALID;
+	}
+	if (!is_mfr && a->manufacturer_id != NULL &&
+	    a->manufacturer_id[0] != '\0') {
+		util_err_set(err, errlen, "--manufacturer-id is only for role "
+		    "manufacturer");
+		return CA_ERR_INVALID;
+	}
+	return CA_OK;
+}
+
+/* Register the principal and certify pk; inside a transaction. */
+static int certify(ca_t *ca, reg_t *reg, X509 **out,
+    const ca_principal_attrs_t *a, EVP_PKEY *pk, const char *actor,
+    char *err, size_t errlen)
+{
+	X509_NAME *n = NULL;
+	X509 *cert = NULL;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	char serial[41], sha[65], spki[65], key_type[16];
+	ca_cert_spec_t sp;
+	reg_cert_new_t cn;
+	reg_manufacturer_t m;
+	int64_t now = reg_now();
+	int signer = strcmp(a->role, REG_ROLE_SIGNER) == 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ca_key_type(key_type, pk, err, errlen)) != CA_OK)
+		return rc;
+	if (strcmp(a->role, REG_ROLE_MANUFACTURER) == 0 &&
+	    (rc = ca_from_reg(reg_manufacturer_get(reg, &m, a->manufacturer_id,
+	    err, errlen))) != CA_OK) {
+		if (rc == CA_ERR_NOT_FOUND)
+			util_err_set(err, errlen, "unknown manufacturer %s",
+			    a->manufacturer_id);
+		return rc;
+	}
+	if ((rc = ca_from_reg(reg_principal_insert(reg, a->name, a->role,
+	    a->manufacturer_id, err, errlen))) != CA_OK) {
+		if (rc == CA_ERR_CONFLICT)
+			util_err_set(err, errlen, "principal %s already exists",
+			    a->name);
+		return rc;
+	}
+	if ((n = X509_NAME_new()) == NULL ||
+	    X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
+	    (const unsigned char *)ca->cfg.org, -1, -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_NID(n, NID_organizationalUnitName,
+	    MBSTRING_UTF8, (const unsigned char *)a->role, -1, -1, 0) != 1 ||
+	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+	    (const unsigned char *)a->name, -1, -1, 0) != 1) {
+		util_err_openssl(err, errlen, "principal subject");
+		rc = CA_ERR_INTERNAL;
+		goto out;
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.subject = n;
+	sp.pubkey = pk;
+	sp.issuer = ca->infra;
+	sp.issuer_key = ca->infra_key;
+	sp.not_before = now - 60;
+	sp.not_after = now + (int64_t)ca->cfg.principal_validity_days * 86400;
+	sp.basic_constraints = "critical,CA:FALSE";
+	sp.key_usage = "critical,digitalSignature";
+	sp.ext_key_usage = signer ? PROVCA_OID_EKU_SIGNER : "clientAuth";
+	if ((rc = ca_x509_make(&cert, serial, &sp, err, errlen)) != CA_OK)
+		goto out;
+	if (ca_cert_to_der(&der, &der_len, cert) != CA_OK ||
+	    ca_spki_sha256_hex(spki, pk) != CA_OK) {
+		util_err_openssl(err, errlen, "encode certificate");
+		rc = CA_ERR_INTERNAL;
+		goto out;
+	}
+	ca_sha256_hex(sha, der, der_len);
+	memset(&cn, 0, sizeof(cn));
+	cn.issuer = REG_ISSUER_INFRA;
+	cn.serial_hex = serial;
+	cn.der = der;
+	cn.der_len = der_len;
+	cn.sha256_hex = sha;
+	cn.spki_sha256_hex = spki;
+	cn.key_type = key_type;
+	cn.not_before = ca_asn1_time(X509_get0_notBefore(cert));
+	cn.not_after = ca_asn1_time(X509_get0_notAfter(cert));
+	cn.principal = a->name;
+	if ((rc = ca_from_reg(reg_cert_insert(reg, NULL, &cn, err, errlen))) !=
+	    CA_OK)
+		goto out;
+	if ((rc = ca_audit(reg, actor, "principal.add", a->name, err, errlen,
+	    "role", a->role, "manufacturer_id",
+	    a->manufacturer_id != NULL ? a->manufacturer_id : "",
+	    "cert_serial", serial, "cert_sha256", sha,
+	    (const char *)NULL)) != CA_OK)
+		goto out;
+	*out = cert;
+	cert = NULL;
+out:
+	OPENSSL_free(der);
+	X509_free(cert);
+	X509_NAME_free(n);
+	return rc;
+}
+
+/* Common tail: transaction around certify, PEMs into out. */
+static int add_common(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
+    X509 **cert_out, const ca_principal_attrs_t *a, EVP_PKEY *pk,
+    const char *actor, char *err, size_t errlen)
+{
+	X509 *cert = NULL;
+	int rc;
+
+	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
+		return rc;
+	if ((rc = certify(ca, reg, &cert, a, pk, actor, err, errlen)) != CA_OK)
+		goto fail;
+	if ((out->cert_pem = ca_cert_to_pem(cert)) == NULL ||
+	    (out->chain_pem = strdup(ca->infra_chain_pem)) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		rc = CA_ERR_INTERNAL;
+		goto fail;
+	}
+	if ((rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
+		goto fail;
+	*cert_out = cert;
+	return CA_OK;
+fail:
+	reg_rollback(reg);
+	X509_free(cert);
+	ca_principal_creds_clear(out);
+	return rc;
+}
+
+int ca_principal_add_csr(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
+    const ca_principal_attrs_t *attrs, const uint8_t *csr, size_t csr_len,
+    const char *actor, char *err, size_t errlen)
+{
+	X509_REQ *req = NULL;
+	X509 *cert = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = attrs_check(attrs, err, errlen)) != CA_OK)
+		return rc;
+	if ((rc = ca_csr_parse(&req, csr, csr_len, err, errlen)) != CA_OK)
+		return rc;
+	rc = add_common(ca, reg, out, &cert, attrs, X509_REQ_get0_pubkey(req),
+	    actor, err, errlen);
+	X509_free(cert);
+	X509_REQ_free(req);
+	return rc;
+}
+
+int ca_principal_add_generated(ca_t *ca, reg_t *reg,
+    ca_principal_creds_t *out, const ca_principal_attrs_t *attrs,
+    const char *p12_pass, const char *key_pass, const char *actor,
+    char *err, size_t errlen)
+{
+	EVP_PKEY *pk = NULL;
+	X509 *cert = NULL;
+	STACK_OF(X509) *chain = NULL;
+	PKCS12 *p12 = NULL;
+	unsigned char *der = NULL;
+	size_t klen;
+	int rc, len;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = attrs_check(attrs, err, errlen)) != CA_OK)
+		return rc;
+	if (p12_pass == NULL || p12_pass[0] == '\0') {
+		util_err_set(err, errlen, "a PKCS#12 password is required");
+		return CA_ERR_INVALID;
+	}
+	if ((rc = ca_key_generate(&pk, "P-256", err, errlen)) != CA_OK)
+		return rc;
+	if ((rc = add_common(ca, reg, out, &cert, attrs, pk, actor, err,
+	    errlen)) != CA_OK)
+		goto out;
+	/* The principal is committed; from here failures only lose the
+	 * key, which the caller reports (the principal can be disabled). */
+	if ((rc = ca_key_to_pem(&out->key_pem, &klen, pk, key_pass, err,
+	    errlen)) != CA_OK)
+		goto fail;
+	if ((chain = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(chain, ca->infra) || !sk_X509_push(chain, ca->root))
+		goto ossl;
+	if ((p12 = PKCS12_create(p12_pass, attrs->name, pk, cert, chain, 0, 0,
+	    0, 0, 0)) == NULL || (len = i2d_PKCS12(p12, &der)) <= 0)
+		goto ossl;
+	if ((out->p12 = malloc((size_t)len)) == NULL)
+		goto ossl;
+	memcpy(out->p12, der, (size_t)len);
+	out->p12_len = (size_t)len;
+	OPENSSL_cleanse(der, (size_t)len);
+	rc = CA_OK;
+	goto out;
+ossl:
+	util_err_openssl(err, errlen, "PKCS#12");
+	rc = CA_ERR_INTERNAL;
+fail:
+	ca_principal_creds_clear(out);
+out:
+	OPENSSL_free(der);
+	PKCS12_free(p12);
+	sk_X509_free(chain);
+	X509_free(cert);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+int ca_principal_disable(ca_t *ca, reg_t *reg, const char *name,
+    const char *actor, char *err, size_t errlen)
+{
+	reg_principal_t p;
+	int rc;
+
+	(void)ca;
+	if (!ca_token_valid(name, REG_NAME_MAX)) {
+		util_err_set(err, errlen, "principal name must match "
+		    "[A-Za-z0-9._-]{1,%d}", REG_NAME_MAX);
+		return CA_ERR_INVALID;
+	}
+	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
+		return rc;
+	if ((rc = ca_from_reg(reg_principal_get(reg, &p, name, err,
+	    errlen))) != CA_OK) {
+		if (rc == CA_ERR_NOT_FOUND)
+			util_err_set(err, errlen, "unknown principal %s", name);
+		goto fail;
+	}
+	if (strcmp(p.status, "disabled") == 0) {
+		util_err_set(err, errlen, "principal %s is already disabled",
+		    name);
+		rc = CA_ERR_STATE;
+		goto fail;
+	}
+	if ((rc = ca_from_reg(reg_principal_set_status(reg, name, "disabled",
+	    err, errlen))) != CA_OK ||
+	    (rc = ca_audit(reg, actor, "principal.disable", name, err, errlen,
+	    "role", p.role, (const char *)NULL)) != CA_OK ||
+	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
+		goto fail;
+	return CA_OK;
+fail:
+	reg_rollback(reg);
+	return rc;
+}
+
+int ca_principal_authenticate(ca_t *ca, reg_t *reg, reg_principal_t *out,
+    const uint8_t cert_sha256[32], char *err, size_t errlen)
+{
+	char hex[65];
+	int rc;
+
+	(void)ca;
+	util_hex_encode(hex, cert_sha256, 32);
+	if ((rc = ca_from_reg(reg_principal_find_by_cert(reg, out, hex, err,
+	    errlen))) != CA_OK) {
+		if (rc == CA_ERR_NOT_FOUND)
+			util_err_set(err, errlen, "unknown client certificate");
+		return rc;
+	}
+	if (strcmp(out->status, "active") != 0) {
+		util_err_set(err, errlen, "principal %s is disabled", out->name);
+		return CA_ERR_DENIED;
+	}
+	if (out->cert_revoked) {
+		util_err_set(err, errlen, "certificate of %s is revoked",
+		    out->name);
+		return CA_ERR_DENIED;
+	}
+	if (strcmp(out->role, REG_ROLE_SIGNER) == 0) {
+		util_err_set(err, errlen, "signer certificates are not client "
+		    "credentials");
+		return CA_ERR_DENIED;
+	}
+	return CA_OK;
+}
+
+int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id,
+    const char *name, const char *oui, const char *actor, char *err,
+    size_t errlen)
+{
+	reg_manufacturer_t m;
+	size_t i;
+	int rc;
+
+	(void)ca;
+	memset(&m, 0, sizeof(m));
+	if (!ca_token_valid(id, REG_MFR_ID_MAX)) {
+		util_err_set(err, errlen, "manufacturer id must match "
+		    "[A-Za-z0-9._-]{1,%d}", REG_MFR_ID_MAX);
+		return CA_ERR_INVALID;
+	}
+	if (!ca_printable_valid(name, REG_NAME_MAX)) {
+		util_err_set(err, errlen, "manufacturer name must be 1..%d "
+		    "printable ASCII characters", REG_NAME_MAX);
+		return CA_ERR_INVALID;
+	}
+	if (oui != NULL && oui[0] != '\0') {
+		if (strlen(oui) != 6) {
+			util_err_set(err, errlen, "OUI must be 6 hex digits");
+			return CA_ERR_INVALID;
+		}
+		for (i = 0; i < 6; i++) {
+			char c = oui[i];
+
+			if (c >= 'a' && c <= 'f')
+				c = (char)(c - 'a' + 'A');
+			if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'))) {
+				util_err_set(err, errlen,
+				    "OUI must be 6 hex digits");
+				return CA_ERR_INVALID;
+			}
+			m.oui[i] = c;
+		}
+	}
+	snprintf(m.id, sizeof(m.id), "%s", id);
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	m.created_at = reg_now();
+	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
+		return rc;
+	if ((rc = ca_from_reg(reg_manufacturer_insert(reg, &m, err,
+	    errlen))) != CA_OK) {
+		if (rc == CA_ERR_CONFLICT)
+			util_err_set(err, errlen, "manufacturer %s already "
+			    "exists", id);
+		goto fail;
+	}
+	if ((rc = ca_audit(reg, actor, "manufacturer.add", id, err, errlen,
+	    "name", name, "oui", m.oui, (const char *)NULL)) != CA_OK ||
+	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
+		goto fail;
+	return CA_OK;
+fail:
+	reg_rollback(reg);
+	return rc;
+}

@@ -1,0 +1,122 @@
+/* ca_priv.h — what the CA engine's files share: the context and the X.509
+ * building blocks. Not for use outside server/ca*.c and server/cli*.c. */
+#ifndef PROVCA_CA_PRIV_H
+#define PROVCA_CA_PRIV_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "ca.h"
+
+#define CA_PASS_MAX 1024
+#define CA_CSR_MAX (64 * 1024)
+
+struct ca {
+	char data_dir[PATH_MAX];
+	char db_path[PATH_MAX];
+	ca_config_t cfg;
+	X509 *root, *device, *infra, *tls;
+	EVP_PKEY *device_key, *infra_key, *tls_key;
+	char *pem[3];			/* by ca_cert_t */
+	uint8_t *der[3];
+	size_t der_len[3];
+	char *device_chain_pem;		/* Device CA + Root */
+	char *infra_chain_pem;		/* Infrastructure CA + Root */
+	char key_pass[CA_PASS_MAX + 1];	/* "" when keys are not encrypted */
+};
+
+/* What a new certificate looks like. ext_* are OpenSSL v3 config strings
+ * (NULL = absent). */
+typedef struct {
+	X509_NAME *subject;
+	EVP_PKEY *pubkey;
+	X509 *issuer;			/* NULL: self-signed */
+	EVP_PKEY *issuer_key;
+	int64_t not_before;
+	int64_t not_after;		/* 0: 99991231235959Z */
+	const char *basic_constraints;
+	const char *key_usage;
+	const char *ext_key_usage;
+	const char *subject_alt_name;
+	const char *name_constraints;
+	const char *crl_dp;
+	const char *aia;
+} ca_cert_spec_t;
+
+/* Build and sign a certificate with a fresh random serial (159 bits,
+ * positive) and SKI/AKI. *serial_hex (41 bytes) gets the serial. */
+int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
+    char *err, size_t errlen);
+
+/* A fresh EC key on curve ("P-256", "P-384"). */
+int ca_key_generate(EVP_PKEY **out, const char *curve, char *err,
+    size_t errlen);
+
+/* PEM (PKCS#8, AES-256-CBC encrypted when pass is non-empty). The buffer is
+ * malloc'd; wipe with OPENSSL_cleanse before free. */
+int ca_key_to_pem(char **out, size_t *len, EVP_PKEY *key, const char *pass,
+    char *err, size_t errlen);
+
+/* Load a PEM key file, decrypting with pass ("" = not encrypted).
+ * CA_ERR_PASSPHRASE if it is encrypted and pass is wrong or empty. */
+int ca_key_load(EVP_PKEY **out, const char *path, const char *pass,
+    char *err, size_t errlen);
+
+/* Write len bytes to path, created exclusively with mode. */
+int ca_file_write(const char *path, const void *buf, size_t len, int mode,
+    char *err, size_t errlen);
+
+/* Read the whole file (at most max bytes) into a NUL-terminated buffer. */
+int ca_file_read(char **out, size_t *len, const char *path, size_t max,
+    char *err, size_t errlen);
+
+/* Read a passphrase file: first line, without the line end, 1..CA_PASS_MAX
+ * bytes. */
+int ca_pass_read(char out[CA_PASS_MAX + 1], const char *path, char *err,
+    size_t errlen);
+
+/* PEM of one certificate (malloc'd). NULL on failure. */
+char *ca_cert_to_pem(X509 *cert);
+
+/* DER of cert (OPENSSL_malloc'd via i2d). */
+int ca_cert_to_der(uint8_t **out, size_t *len, X509 *cert);
+
+/* Lowercase hex SHA-256 of buf. */
+void ca_sha256_hex(char out[65], const uint8_t *buf, size_t len);
+
+/* SHA-256 (hex) of the certificate's SubjectPublicKeyInfo DER. */
+int ca_spki_sha256_hex(char out[65], EVP_PKEY *key);
+
+/* "EC-P256", "RSA-2048", ... and 0, or CA_ERR_INVALID when the key is not
+ * one ProvCA accepts (P-256/P-384, RSA 2048..4096). */
+int ca_key_type(char out[16], EVP_PKEY *key, char *err, size_t errlen);
+
+/* Parse a PKCS#10 CSR (PEM or DER, no trailing bytes) and verify its
+ * self-signature. */
+int ca_csr_parse(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
+    size_t errlen);
+
+/* Unix time of an ASN1_TIME. */
+int64_t ca_asn1_time(const ASN1_TIME *t);
+
+/* Map a reg_error to a ca_error. */
+int ca_from_reg(int rc);
+
+/* 1 if s matches [A-Za-z0-9._-]{1,max}. */
+int ca_token_valid(const char *s, size_t max);
+
+/* 1 if s is 1..max printable ASCII characters (0x20..0x7e). */
+int ca_printable_valid(const char *s, size_t max);
+
+/* Append an audit entry with details built from key/value pairs (NULL
+ * terminated list of const char * pairs). */
+int ca_audit(reg_t *reg, const char *actor, const char *action,
+    const char *target, char *err, size_t errlen, ...);
+
+/* Certificate chain PEM of a principal: Infrastructure CA + Root. */
+const char *ca_infra_chain_pem(const ca_t *ca);
+
+#endif

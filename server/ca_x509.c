@@ -1,0 +1,570 @@
+/* ca_x509.c — the CA's building blocks: key generation and key files,
+ * certificate construction (random serials, SKI/AKI, profile extensions),
+ * CSR parsing with proof of possession, digests, small validators. */
+#include "ca_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "util.h"
+
+int ca_from_reg(int rc)
+{
+	switch (rc) {
+	case REG_OK:
+		return CA_OK;
+	case REG_ERR_NOT_FOUND:
+		return CA_ERR_NOT_FOUND;
+	case REG_ERR_CONSTRAINT:
+		return CA_ERR_CONFLICT;
+	case REG_ERR_BUSY:
+		return CA_ERR_BUSY;
+	case REG_ERR_INVALID:
+		return CA_ERR_INVALID;
+	case REG_ERR_IO:
+		return CA_ERR_EXISTS;
+	default:
+		return CA_ERR_INTERNAL;
+	}
+}
+
+int ca_token_valid(const char *s, size_t max)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+
+		if (i >= max)
+			return 0;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int ca_printable_valid(const char *s, size_t max)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i >= max || c < 0x20 || c > 0x7e)
+			return 0;
+	}
+	return 1;
+}
+
+int64_t ca_asn1_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+void ca_sha256_hex(char out[65], const uint8_t *buf, size_t len)
+{
+	uint8_t md[32];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32) {
+		memset(out, '0', 64);
+		out[64] = '\0';
+		return;
+	}
+	util_hex_encode(out, md, 32);
+}
+
+int ca_spki_sha256_hex(char out[65], EVP_PKEY *key)
+{
+	unsigned char *der = NULL;
+	int len = i2d_PUBKEY(key, &der);
+
+	if (len <= 0)
+		return CA_ERR_INTERNAL;
+	ca_sha256_hex(out, der, (size_t)len);
+	OPENSSL_free(der);
+	return CA_OK;
+}
+
+int ca_key_type(char out[16], EVP_PKEY *key, char *err, size_t errlen)
+{
+	char group[64];
+	size_t glen = 0;
+	int bits = EVP_PKEY_get_bits(key);
+
+	if (EVP_PKEY_is_a(key, "EC")) {
+		if (EVP_PKEY_get_utf8_string_param(key,
+		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) !=
+		    1) {
+			ERR_clear_error();
+			util_err_set(err, errlen, "EC key without a named curve");
+			return CA_ERR_INVALID;
+		}
+		if (strcmp(group, "prime256v1") == 0 ||
+		    strcmp(group, "P-256") == 0) {
+			snprintf(out, 16, "EC-P256");
+			return CA_OK;
+		}
+		if (strcmp(group, "secp384r1") == 0 ||
+		    strcmp(group, "P-384") == 0) {
+			snprintf(out, 16, "EC-P384");
+			return CA_OK;
+		}
+		util_err_set(err, errlen, "EC curve %s not accepted (P-256 or "
+		    "P-384)", group);
+		return CA_ERR_INVALID;
+	}
+	if (EVP_PKEY_is_a(key, "RSA")) {
+		if (bits != 2048 && bits != 3072 && bits != 4096) {
+			util_err_set(err, errlen, "RSA-%d key not accepted "
+			    "(2048, 3072 or 4096 bits)", bits);
+			return CA_ERR_INVALID;
+		}
+		snprintf(out, 16, "RSA-%d", bits);
+		return CA_OK;
+	}
+	util_err_set(err, errlen, "key type not accepted (EC P-256 or RSA)");
+	return CA_ERR_INVALID;
+}
+
+int ca_csr_parse(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
+    size_t errlen)
+{
+	X509_REQ *req = NULL;
+	EVP_PKEY *pk;
+	int rc = CA_ERR_INVALID;
+
+	*out = NULL;
+	if (buf == NULL || len == 0) {
+		util_err_set(err, errlen, "CSR is empty");
+		return CA_ERR_INVALID;
+	}
+	if (len > CA_CSR_MAX) {
+		util_err_set(err, errlen, "CSR larger than %d bytes",
+		    CA_CSR_MAX);
+		return CA_ERR_INVALID;
+	}
+	if (len >= 10 && memcmp(buf, "-----BEGIN", 10) == 0) {
+		BIO *b = BIO_new_mem_buf(buf, (int)len);
+
+		if (b == NULL) {
+			util_err_openssl(err, errlen, "CSR");
+			return CA_ERR_INTERNAL;
+		}
+		req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+		BIO_free(b);
+	} else {
+		const unsigned char *p = buf;
+
+		req = d2i_X509_REQ(NULL, &p, (long)len);
+		if (req != NULL && p != buf + len) {
+			X509_REQ_free(req);
+			req = NULL;
+			util_err_set(err, errlen,
+			    "CSR has trailing bytes after the DER");
+			ERR_clear_error();
+			return CA_ERR_INVALID;
+		}
+	}
+	if (req == NULL) {
+		util_err_openssl(err, errlen,
+		    "CSR is not a PKCS#10 request in PEM or DER");
+		return CA_ERR_INVALID;
+	}
+	if ((pk = X509_REQ_get0_pubkey(req)) == NULL) {
+		util_err_openssl(err, errlen, "CSR public key unreadable");
+		goto fail;
+	}
+	if (X509_REQ_verify(req, pk) != 1) {
+		util_err_openssl(err, errlen,
+		    "CSR signature does not verify (no proof of possession)");
+		goto fail;
+	}
+	*out = req;
+	return CA_OK;
+fail:
+	X509_REQ_free(req);
+	return rc;
+}
+
+int ca_key_generate(EVP_PKEY **out, const char *curve, char *err,
+    size_t errlen)
+{
+	*out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+	if (*out == NULL) {
+		util_err_openssl(err, errlen, "generate %s key", curve);
+		return CA_ERR_INTERNAL;
+	}
+	return CA_OK;
+}
+
+int ca_key_to_pem(char **out, size_t *len, EVP_PKEY *key, const char *pass,
+    char *err, size_t errlen)
+{
+	BIO *b = BIO_new(BIO_s_secmem());
+	char *data = NULL, *copy;
+	long n;
+	int ok;
+
+	*out = NULL;
+	*len = 0;
+	if (b == NULL)
+		goto fail;
+	if (pass != NULL && pass[0] != '\0')
+		ok = PEM_write_bio_PKCS8PrivateKey(b, key, EVP_aes_256_cbc(),
+		    NULL, 0, NULL, (void *)pass);
+	else
+		ok = PEM_write_bio_PKCS8PrivateKey(b, key, NULL, NULL, 0, NULL,
+		    NULL);
+	if (ok != 1)
+		goto fail;
+	n = BIO_get_mem_data(b, &data);
+	if (n <= 0 || (copy = malloc((size_t)n + 1)) == NULL)
+		goto fail;
+	memcpy(copy, data, (size_t)n);
+	copy[n] = '\0';
+	*out = copy;
+	*len = (size_t)n;
+	BIO_free(b);
+	return CA_OK;
+fail:
+	util_err_openssl(err, errlen, "encode private key");
+	BIO_free(b);
+	return CA_ERR_INTERNAL;
+}
+
+/* Passphrase callback: never prompts, copies the given string. */
+static int pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	const char *pass = u;
+	size_t n;
+
+	(void)rwflag;
+	if (pass == NULL || pass[0] == '\0' || size <= 0)
+		return 0;
+	n = strlen(pass);
+	if (n > (size_t)size)
+		return 0;
+	memcpy(buf, pass, n);
+	return (int)n;
+}
+
+int ca_key_load(EVP_PKEY **out, const char *path, const char *pass,
+    char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	BIO *b = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ca_file_read(&buf, &len, path, 64 * 1024, err, errlen)) !=
+	    CA_OK)
+		return rc;
+	if ((b = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+		util_err_openssl(err, errlen, "%s", path);
+		rc = CA_ERR_INTERNAL;
+		goto out;
+	}
+	*out = PEM_read_bio_PrivateKey(b, NULL, pass_cb, (void *)pass);
+	if (*out == NULL) {
+		int encrypted = strstr(buf, "ENCRYPTED") != NULL;
+
+		ERR_clear_error();
+		if (encrypted && (pass == NULL || pass[0] == '\0'))
+			util_err_set(err, errlen, "%s is encrypted: a "
+			    "passphrase file is needed", path);
+		else if (encrypted)
+			util_err_set(err, errlen, "%s: wrong passphrase", path);
+		else
+			util_err_set(err, errlen, "%s: not a private key",
+			    path);
+		rc = encrypted ? CA_ERR_PASSPHRASE : CA_ERR_INVALID;
+		goto out;
+	}
+	rc = CA_OK;
+out:
+	BIO_free(b);
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return rc;
+}
+
+int ca_file_write(const char *path, const void *buf, size_t len, int mode,
+    char *err, size_t errlen)
+{
+	const uint8_t *p = buf;
+	size_t off = 0;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    mode);
+	if (fd < 0) {
+		util_err_set(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == EEXIST ? CA_ERR_EXISTS : CA_ERR_INTERNAL;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, p + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	return CA_OK;
+fail:
+	util_err_set(err, errlen, "%s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return CA_ERR_INTERNAL;
+}
+
+int ca_file_read(char **out, size_t *len, const char *path, size_t max,
+    char *err, size_t errlen)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	*out = NULL;
+	*len = 0;
+	if ((f = fopen(path, "rb")) == NULL) {
+		util_err_set(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? CA_ERR_NOT_FOUND : CA_ERR_INTERNAL;
+	}
+	if ((buf = malloc(max + 1)) == NULL) {
+		fclose(f);
+		util_err_set(err, errlen, "out of memory");
+		return CA_ERR_INTERNAL;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		util_err_set(err, errlen, ferror(f) ? "%s: read error" :
+		    "%s: file too large", path);
+		OPENSSL_cleanse(buf, n);
+		free(buf);
+		fclose(f);
+		return CA_ERR_INVALID;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return CA_OK;
+}
+
+int ca_pass_read(char out[CA_PASS_MAX + 1], const char *path, char *err,
+    size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, n;
+	int rc;
+
+	out[0] = '\0';
+	if ((rc = ca_file_read(&buf, &len, path, CA_PASS_MAX + 2, err,
+	    errlen)) != CA_OK)
+		return rc;
+	n = strcspn(buf, "\r\n");
+	if (n == 0 || n > CA_PASS_MAX || memchr(buf, '\0', n) != NULL) {
+		util_err_set(err, errlen, "%s: passphrase must be one line of "
+		    "1..%d bytes", path, CA_PASS_MAX);
+		rc = CA_ERR_INVALID;
+	} else {
+		memcpy(out, buf, n);
+		out[n] = '\0';
+	}
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return rc;
+}
+
+char *ca_cert_to_pem(X509 *cert)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, *copy = NULL;
+	long n;
+
+	if (b == NULL)
+		return NULL;
+	if (PEM_write_bio_X509(b, cert) == 1 &&
+	    (n = BIO_get_mem_data(b, &data)) > 0 &&
+	    (copy = malloc((size_t)n + 1)) != NULL) {
+		memcpy(copy, data, (size_t)n);
+		copy[n] = '\0';
+	}
+	BIO_free(b);
+	return copy;
+}
+
+int ca_cert_to_der(uint8_t **out, size_t *len, X509 *cert)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(cert, &der);
+
+	if (n <= 0)
+		return CA_ERR_INTERNAL;
+	*out = der;
+	*len = (size_t)n;
+	return CA_OK;
+}
+
+/* Add one extension from a v3 config string. */
+static int add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ex;
+	int ok;
+
+	if (value == NULL)
+		return 1;
+	if ((ex = X509V3_EXT_conf_nid(NULL, ctx, nid, value)) == NULL)
+		return 0;
+	ok = X509_add_ext(cert, ex, -1);
+	X509_EXTENSION_free(ex);
+	return ok == 1;
+}
+
+/* A random positive serial: 20 bytes, top bit clear, second bit set so the
+ * DER length is always 20 and never needs a leading zero. */
+static int random_serial(ASN1_INTEGER **out, char hex[41])
+{
+	uint8_t b[20];
+	BIGNUM *bn = NULL;
+	int ok = 0;
+
+	*out = NULL;
+	if (util_random(b, sizeof(b)) != 0)
+		return 0;
+	b[0] = (uint8_t)((b[0] & 0x7f) | 0x40);
+	util_hex_encode(hex, b, sizeof(b));
+	if ((bn = BN_bin2bn(b, sizeof(b), NULL)) != NULL &&
+	    (*out = BN_to_ASN1_INTEGER(bn, NULL)) != NULL)
+		ok = 1;
+	BN_free(bn);
+	return ok;
+}
+
+int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
+    char *err, size_t errlen)
+{
+	X509 *c = NULL;
+	ASN1_INTEGER *serial = NULL;
+	X509V3_CTX ctx;
+	X509 *issuer;
+	EVP_PKEY *ikey;
+
+	*out = NULL;
+	if ((c = X509_new()) == NULL || X509_set_version(c, X509_VERSION_3) !=
+	    1)
+		goto fail;
+	if (!random_serial(&serial, serial_hex) ||
+	    X509_set_serialNumber(c, serial) != 1)
+		goto fail;
+	if (X509_set_subject_name(c, spec->subject) != 1 ||
+	    X509_set_issuer_name(c, spec->issuer != NULL ?
+	    X509_get_subject_name(spec->issuer) : spec->subject) != 1 ||
+	    X509_set_pubkey(c, spec->pubkey) != 1)
+		goto fail;
+	if (ASN1_TIME_set(X509_getm_notBefore(c),
+	    (time_t)spec->not_before) == NULL)
+		goto fail;
+	if (spec->not_after == 0) {
+		/* IEEE 802.1AR: no well-defined expiration. */
+		if (ASN1_TIME_set_string_X509(X509_getm_notAfter(c),
+		    "99991231235959Z") != 1)
+			goto fail;
+	} else if (ASN1_TIME_set(X509_getm_notAfter(c),
+	    (time_t)spec->not_after) == NULL) {
+		goto fail;
+	}
+	issuer = spec->issuer != NULL ? spec->issuer : c;
+	ikey = spec->issuer_key;
+	X509V3_set_ctx(&ctx, issuer, c, NULL, NULL, 0);
+	if (!add_ext(c, &ctx, NID_basic_constraints, spec->basic_constraints) ||
+	    !add_ext(c, &ctx, NID_key_usage, spec->key_usage) ||
+	    !add_ext(c, &ctx, NID_ext_key_usage, spec->ext_key_usage) ||
+	    !add_ext(c, &ctx, NID_subject_key_identifier, "hash") ||
+	    (spec->issuer != NULL && !add_ext(c, &ctx,
+	    NID_authority_key_identifier, "keyid:always")) ||
+	    !add_ext(c, &ctx, NID_subject_alt_name, spec->subject_alt_name) ||
+	    !add_ext(c, &ctx, NID_name_constraints, spec->name_constraints) ||
+	    !add_ext(c, &ctx, NID_crl_distribution_points, spec->crl_dp) ||
+	    !add_ext(c, &ctx, NID_info_access, spec->aia))
+		goto fail;
+	if (X509_sign(c, ikey, EVP_sha256()) <= 0)
+		goto fail;
+	ASN1_INTEGER_free(serial);
+	*out = c;
+	return CA_OK;
+fail:
+	util_err_openssl(err, errlen, "build certificate");
+	ASN1_INTEGER_free(serial);
+	X509_free(c);
+	return CA_ERR_INTERNAL;
+}
+
+int ca_audit(reg_t *reg, const char *actor, const char *action,
+    const char *target, char *err, size_t errlen, ...)
+{
+	cJSON *o = cJSON_CreateObject();
+	const char *k, *v;
+	char *s = NULL;
+	va_list ap;
+	int rc = CA_ERR_INTERNAL;
+
+	if (o == NULL)
+		goto out;
+	va_start(ap, errlen);
+	while ((k = va_arg(ap, const char *)) != NULL) {
+		v = va_arg(ap, const char *);
+		if (cJSON_AddStringToObject(o, k, v != NULL ? v : "") == NULL) {
+			va_end(ap);
+			goto out;
+		}
+	}
+	va_end(ap);
+	if ((s = cJSON_PrintUnformatted(o)) == NULL)
+		goto out;
+	rc = ca_from_reg(reg_audit_append(reg, actor, action, target, s, err,
+	    errlen));
+out:
+	if (rc == CA_ERR_INTERNAL && s == NULL)
+		util_err_set(err, errlen, "audit: out of memory");
+	cJSON_Delete(o);
+	free(s);
+	return rc;
+}

@@ -1,0 +1,275 @@
+/* config.c — read and write DATA/config.json through cJSON. Every setting
+ * has a default; a file may omit any of them. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "util.h"
+
+void config_defaults(ca_config_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->org, sizeof(out->org), "ProvCA");
+	snprintf(out->listen, sizeof(out->listen), "127.0.0.1:8443");
+	snprintf(out->public_base_url, sizeof(out->public_base_url),
+	    "https://localhost:8443");
+	out->body_limit = 1024 * 1024;
+	out->worker_threads = 16;
+	out->device_validity_days = 0;
+	out->principal_validity_days = 825;
+	out->server_validity_days = 397;
+	out->crl_next_update_hours = 24;
+	out->crl_refresh_seconds = 3600;
+	out->batch_max = 1000;
+	out->device_urn_pen = 32473;
+	out->session_idle_seconds = 1800;
+	out->session_absolute_seconds = 43200;
+	snprintf(out->log_level, sizeof(out->log_level), "info");
+}
+
+/* One string setting: copy if present, refuse wrong type or length. */
+static int get_str(const cJSON *root, const char *key, char *dst,
+    size_t dstlen, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+
+	if (v == NULL)
+		return CONFIG_OK;
+	if (!cJSON_IsString(v) || v->valuestring == NULL) {
+		util_err_set(err, errlen, "config: %s must be a string", key);
+		return CONFIG_ERR_PARSE;
+	}
+	if (strlen(v->valuestring) >= dstlen) {
+		util_err_set(err, errlen, "config: %s longer than %zu", key,
+		    dstlen - 1);
+		return CONFIG_ERR_VALUE;
+	}
+	memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
+	return CONFIG_OK;
+}
+
+/* One integer setting within [lo, hi]. */
+static int get_int(const cJSON *root, const char *key, long long *dst,
+    long long lo, long long hi, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+	double d;
+
+	if (v == NULL)
+		return CONFIG_OK;
+	if (!cJSON_IsNumber(v)) {
+		util_err_set(err, errlen, "config: %s must be a number", key);
+		return CONFIG_ERR_PARSE;
+	}
+	d = v->valuedouble;
+	if (d != (double)(long long)d || d < (double)lo || d > (double)hi) {
+		util_err_set(err, errlen,
+		    "config: %s must be an integer in %lld..%lld", key, lo, hi);
+		return CONFIG_ERR_VALUE;
+	}
+	*dst = (long long)d;
+	return CONFIG_OK;
+}
+
+#define INT_SETTING(key, field, lo, hi) do { \
+	long long tmp_ = (long long)out->field; \
+	if ((rc = get_int(root, key, &tmp_, lo, hi, err, errlen)) != \
+	    CONFIG_OK) \
+		goto out; \
+	out->field = tmp_; \
+} while (0)
+
+static int config_parse(ca_config_t *out, const char *text, char *err,
+    size_t errlen)
+{
+	cJSON *root;
+	int rc = CONFIG_OK;
+	size_t n;
+
+	if ((root = cJSON_Parse(text)) == NULL || !cJSON_IsObject(root)) {
+		util_err_set(err, errlen, "config: not a JSON object");
+		cJSON_Delete(root);
+		return CONFIG_ERR_PARSE;
+	}
+	if ((rc = get_str(root, "org", out->org, sizeof(out->org), err,
+	    errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "listen", out->listen, sizeof(out->listen),
+	    err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "public_base_url", out->public_base_url,
+	    sizeof(out->public_base_url), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "log_level", out->log_level,
+	    sizeof(out->log_level), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "log_file", out->log_file,
+	    sizeof(out->log_file), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "access_log_file", out->access_log_file,
+	    sizeof(out->access_log_file), err, errlen)) != CONFIG_OK)
+		goto out;
+	INT_SETTING("body_limit", body_limit, 1024, 64LL * 1024 * 1024);
+	INT_SETTING("worker_threads", worker_threads, 1, 1024);
+	INT_SETTING("device_validity_days", device_validity_days, 0, 36500);
+	INT_SETTING("principal_validity_days", principal_validity_days, 1,
+	    36500);
+	INT_SETTING("server_validity_days", server_validity_days, 1, 36500);
+	INT_SETTING("crl_next_update_hours", crl_next_update_hours, 1, 8760);
+	INT_SETTING("crl_refresh_seconds", crl_refresh_seconds, 0, 86400);
+	INT_SETTING("batch_max", batch_max, 1, 100000);
+	INT_SETTING("device_urn_pen", device_urn_pen, 1, 4294967295LL);
+	INT_SETTING("session_idle_seconds", session_idle_seconds, 60, 86400);
+	INT_SETTING("session_absolute_seconds", session_absolute_seconds, 60,
+	    30 * 86400);
+	if (strcmp(out->log_level, "error") != 0 &&
+	    strcmp(out->log_level, "warn") != 0 &&
+	    strcmp(out->log_level, "info") != 0 &&
+	    strcmp(out->log_level, "debug") != 0) {
+		util_err_set(err, errlen,
+		    "config: log_level must be error, warn, info or debug");
+		rc = CONFIG_ERR_VALUE;
+		goto out;
+	}
+	n = strlen(out->public_base_url);
+	if (strncmp(out->public_base_url, "https://", 8) != 0 || n <= 8 ||
+	    out->public_base_url[n - 1] == '/') {
+		util_err_set(err, errlen, "config: public_base_url must be "
+		    "https://host[:port] without a trailing '/'");
+		rc = CONFIG_ERR_VALUE;
+		goto out;
+	}
+	if (out->org[0] == '\0') {
+		util_err_set(err, errlen, "config: org must not be empty");
+		rc = CONFIG_ERR_VALUE;
+	}
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int config_load(ca_config_t *out, const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t n;
+	int rc = CONFIG_ERR_IO;
+
+	config_defaults(out);
+	if ((f = fopen(path, "rb")) == NULL) {
+		util_err_set(err, errlen, "%s: %s", path, strerror(errno));
+		return CONFIG_ERR_IO;
+	}
+	if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto out;
+	}
+	n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		util_err_set(err, errlen, "%s: read error", path);
+		goto out;
+	}
+	if (n > CONFIG_FILE_MAX) {
+		util_err_set(err, errlen, "%s: larger than %d bytes", path,
+		    CONFIG_FILE_MAX);
+		goto out;
+	}
+	buf[n] = '\0';
+	rc = config_parse(out, buf, err, errlen);
+out:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+char *config_to_json(const ca_config_t *cfg)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+
+	if (o == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(o, "org", cfg->org) == NULL ||
+	    cJSON_AddStringToObject(o, "listen", cfg->listen) == NULL ||
+	    cJSON_AddStringToObject(o, "public_base_url",
+	    cfg->public_base_url) == NULL ||
+	    cJSON_AddNumberToObject(o, "body_limit",
+	    (double)cfg->body_limit) == NULL ||
+	    cJSON_AddNumberToObject(o, "worker_threads",
+	    cfg->worker_threads) == NULL ||
+	    cJSON_AddNumberToObject(o, "device_validity_days",
+	    cfg->device_validity_days) == NULL ||
+	    cJSON_AddNumberToObject(o, "principal_validity_days",
+	    cfg->principal_validity_days) == NULL ||
+	    cJSON_AddNumberToObject(o, "server_validity_days",
+	    cfg->server_validity_days) == NULL ||
+	    cJSON_AddNumberToObject(o, "crl_next_update_hours",
+	    cfg->crl_next_update_hours) == NULL ||
+	    cJSON_AddNumberToObject(o, "crl_refresh_seconds",
+	    cfg->crl_refresh_seconds) == NULL ||
+	    cJSON_AddNumberToObject(o, "batch_max", cfg->batch_max) == NULL ||
+	    cJSON_AddNumberToObject(o, "device_urn_pen",
+	    (double)cfg->device_urn_pen) == NULL ||
+	    cJSON_AddNumberToObject(o, "session_idle_seconds",
+	    cfg->session_idle_seconds) == NULL ||
+	    cJSON_AddNumberToObject(o, "session_absolute_seconds",
+	    cfg->session_absolute_seconds) == NULL ||
+	    cJSON_AddStringToObject(o, "log_level", cfg->log_level) == NULL ||
+	    cJSON_AddStringToObject(o, "log_file", cfg->log_file) == NULL ||
+	    cJSON_AddStringToObject(o, "access_log_file",
+	    cfg->access_log_file) == NULL)
+		goto out;
+	s = cJSON_Print(o);
+out:
+	cJSON_Delete(o);
+	return s;
+}
+
+int config_save(const ca_config_t *cfg, const char *path, char *err,
+    size_t errlen)
+{
+	char *s;
+	int fd, rc = CONFIG_ERR_IO;
+	size_t len, off = 0;
+
+	if ((s = config_to_json(cfg)) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return CONFIG_ERR_IO;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		util_err_set(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	len = strlen(s);
+	while (off < len) {
+		ssize_t w = write(fd, s + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			util_err_set(err, errlen, "%s: %s", path,
+			    strerror(errno));
+			close(fd);
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+		util_err_set(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	if (close(fd) != 0) {
+		util_err_set(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = CONFIG_OK;
+out:
+	free(s);
+	return rc;
+}

@@ -1,0 +1,68 @@
+/* main.c — ca-server: dispatch the first argument to its subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#ifdef PROVCA_HAVE_HTTP
+#include "http.h"
+#include "portal_http.h"
+#endif
+
+struct subcommand {
+	const char *name;		/* argv[1] */
+	int (*run)(int argc, char **argv);	/* argv from the name on */
+	const char *summary;		/* one line for `ca-server --help` */
+};
+
+static const struct subcommand subcommands[] = {
+	{ "init", cli_init, "create a CA, registry, config and first admin" },
+#ifdef PROVCA_HAVE_HTTP
+	{ "serve", http_serve_main, "run the HTTPS service" },
+	{ "user", portal_cli_user, "add portal users" },
+#endif
+	{ "manufacturer", cli_manufacturer, "add or list manufacturers" },
+	{ "enroll", cli_enroll, "issue device certificates from CSRs" },
+	{ "show", cli_show, "show one device" },
+	{ "list", cli_list, "list devices" },
+	{ "revoke", cli_revoke, "revoke a device certificate" },
+	{ "suspend", cli_suspend, "suspend a device (certificateHold)" },
+	{ "reinstate", cli_reinstate, "lift a suspension" },
+	{ "crl", cli_crl, "write the Device CA's CRL (DER)" },
+	{ "principal", cli_principal, "add, list or disable principals" },
+	{ "signer", cli_signer, "add an operator's provisioning signer" },
+	{ "audit", cli_audit, "read the audit log" },
+	{ "backup", cli_backup, "online copy of the registry" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: ca-server COMMAND [--data DIR] [options]\n\n");
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %-13s %s\n", subcommands[i].name,
+		    subcommands[i].summary);
+	fprintf(f, "\n`ca-server COMMAND --help` describes each; see "
+	    "docs/ca-server.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (strcmp(argv[1], subcommands[i].name) == 0)
+			return subcommands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "ca-server: unknown command %s\n", argv[1]);
+	usage(stderr);
+	return CLI_USAGE;
+}
