@@ -3,6 +3,7 @@
  * version is above the highest recorded in schema_migrations. To change the
  * schema, append an entry with the next version; never edit an applied one. */
 #include "reg.h"
+#include "reg_portal.h"
 
 static const char m1_core[] =
     "CREATE TABLE manufacturers ("
@@ -95,6 +96,7 @@ static const char m1_core[] =
 
 const reg_migration_t reg_migrations[] = {
 	{ 1, "core registry", m1_core },
+	{ 2, "portal users and sessions", reg_portal_schema_sql },
 };
 
 const size_t reg_migrations_count =
