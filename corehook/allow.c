@@ -165,7 +165,11 @@ int ch_allow_parse_base(ch_allow_t *e, const char *base, char *err,
 	if (url_split(&p, base, err, errlen) != CH_URL_OK)
 		return CH_URL_MALFORMED;
 	n = strlen(p.path);
-	if (n == 0 || p.path[n - 1] != '/') {
+	memset(e, 0, sizeof(*e));
+	if (strcmp(p.path, "/") == 0) {
+		snprintf(p.path, sizeof(p.path), "/devices/");
+		e->seed_form = 1;
+	} else if (n == 0 || p.path[n - 1] != '/') {
 		util_err_set(err, errlen, "allow-list base URL %s must end with '/'",
 		    base);
 		return CH_URL_MALFORMED;
@@ -192,13 +196,14 @@ int ch_allow_check(const ch_allow_t *list, size_t n, const char *url,
 		size_t plen = strlen(e->path_prefix);
 		const char *rest;
 
-		if (strcmp(e->host, p.host) != 0 || e->port != p.port ||
-		    strncmp(p.path, e->path_prefix, plen) != 0)
+		if (strcmp(e->host, p.host) != 0 || e->port != p.port)
 			continue;
-		rest = p.path + plen;
-		/* The seed's literal form /DeviceID=<id> names the same device. */
-		if (strncmp(rest, "DeviceID=", 9) == 0)
-			rest += 9;
+		if (strncmp(p.path, e->path_prefix, plen) == 0)
+			rest = p.path + plen;
+		else if (e->seed_form && strncmp(p.path, "/DeviceID=", 10) == 0)
+			rest = p.path + 10;   /* the seed's literal form */
+		else
+			continue;
 		if (!ch_device_id_valid(rest)) {
 			util_err_set(err, errlen, "URL does not end in a DeviceID");
 			return CH_URL_NOT_ALLOWED;

@@ -25,6 +25,7 @@ typedef struct {
 	char host[256];                 /* lowercase */
 	unsigned port;
 	char path_prefix[CH_URL_MAX + 1]; /* ends with '/' */
+	int seed_form;                  /* base had no path: /DeviceID=<id> too */
 	char client_cert[CH_PATH_MAX];  /* mTLS client certificate (PEM) */
 	char client_key[CH_PATH_MAX];   /* its key (PEM) */
 	char ca_root[CH_PATH_MAX];      /* CAINFO for the TLS link */
@@ -68,7 +69,9 @@ enum {
 };
 
 /* Parse base (an allow-list base URL: https, host, optional port, path
- * prefix ending in '/') into e's host, port and path_prefix. */
+ * prefix ending in '/') into e's host, port and path_prefix. A base with no
+ * path (https://ca.example:8443) allows the CA's two device forms,
+ * /devices/<id> and the seed's /DeviceID=<id>. */
 int ch_allow_parse_base(ch_allow_t *e, const char *base, char *err,
     size_t errlen);
 

@@ -10,7 +10,7 @@
 
 #include "ch_int.h"
 
-static ch_allow_t list[2];
+static ch_allow_t list[3];
 
 static int setup(void **state)
 {
@@ -24,6 +24,9 @@ static int setup(void **state)
 	if (ch_allow_parse_base(&list[1], "https://CA2.example/v1/devices/",
 	    err, sizeof(err)) != CH_URL_OK)
 		return -1;
+	if (ch_allow_parse_base(&list[2], "https://127.0.0.1:9443", err,
+	    sizeof(err)) != CH_URL_OK)
+		return -1;
 	return 0;
 }
 
@@ -32,7 +35,7 @@ static int check(const char *url, char *dev)
 	const ch_allow_t *e;
 	char err[256];
 
-	return ch_allow_check(list, 2, url, &e, dev, err, sizeof(err));
+	return ch_allow_check(list, 3, url, &e, dev, err, sizeof(err));
 }
 
 static void allow_parse_base__splits_host_port_prefix(void **state)
@@ -65,23 +68,27 @@ static void allow_check__accepts_listed_urls(void **state)
 	char dev[65], err[256];
 
 	(void)state;
-	assert_int_equal(ch_allow_check(list, 2,
+	assert_int_equal(ch_allow_check(list, 3,
 	    "https://ca.example:8443/devices/dev-0001.A_b", &e, dev, err,
 	    sizeof(err)), CH_URL_OK);
 	assert_ptr_equal(e, &list[0]);
 	assert_string_equal(dev, "dev-0001.A_b");
 	/* Host case does not matter; the default port is 443. */
-	assert_int_equal(ch_allow_check(list, 2,
+	assert_int_equal(ch_allow_check(list, 3,
 	    "https://ca2.EXAMPLE/v1/devices/x1", &e, dev, err, sizeof(err)),
 	    CH_URL_OK);
 	assert_ptr_equal(e, &list[1]);
 	assert_string_equal(dev, "x1");
 	assert_int_equal(check("https://ca2.example:443/v1/devices/x2", dev),
 	    CH_URL_OK);
-	/* The seed's literal /DeviceID=<id> form. */
-	assert_int_equal(check("https://ca.example:8443/devices/DeviceID=abc",
-	    dev), CH_URL_OK);
+	/* A base with no path: /devices/<id> and the seed's /DeviceID=<id>. */
+	assert_string_equal(list[2].path_prefix, "/devices/");
+	assert_int_equal(check("https://127.0.0.1:9443/devices/abc", dev),
+	    CH_URL_OK);
 	assert_string_equal(dev, "abc");
+	assert_int_equal(check("https://127.0.0.1:9443/DeviceID=xyz", dev),
+	    CH_URL_OK);
+	assert_string_equal(dev, "xyz");
 }
 
 static void allow_check__refuses_tricks(void **state)
@@ -101,6 +108,12 @@ static void allow_check__refuses_tricks(void **state)
 		{ "https://ca.example:8443/devicesX/d1", CH_URL_NOT_ALLOWED },
 		{ "https://ca.example:8443/other/d1", CH_URL_NOT_ALLOWED },
 		{ "https://ca.example:8443/devices/", CH_URL_NOT_ALLOWED },
+		{ "https://ca.example:8443/DeviceID=d1", CH_URL_NOT_ALLOWED },
+		{ "https://127.0.0.1:9443/api/v1/principals", CH_URL_NOT_ALLOWED },
+		{ "https://127.0.0.1:9443/DeviceID=", CH_URL_NOT_ALLOWED },
+		{ "https://localhost:9443/devices/d1", CH_URL_NOT_ALLOWED },
+		{ "https://127.0.0.1:9443/devices/../api/v1/principals",
+		    CH_URL_MALFORMED },
 		{ "https://ca.example:8443/devices/a/b", CH_URL_NOT_ALLOWED },
 		{ "https://ca.example:8443/devices/../admin", CH_URL_MALFORMED },
 		{ "https://ca.example:8443/devices/./d1", CH_URL_MALFORMED },
