@@ -1,0 +1,421 @@
+/* test_ca_engine.c — the CA engine and registry through their C API:
+ * migrations, issuance and idempotency, conflicts, bad input, status
+ * changes, CRL caching, principals, audit paging, batches. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sqlite3.h>
+
+#include "ca.h"
+#include "reg.h"
+
+struct fx {
+	char dir[256];
+	char data[300];
+	ca_t *ca;
+	reg_t *reg;
+};
+
+static void rm_rf(const char *dir)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A PEM CSR for a fresh key of the given kind ("P-256", "P-192",
+ * "RSA1024"...). */
+static char *make_csr(const char *kind, size_t *len)
+{
+	EVP_PKEY *k;
+	X509_REQ *r = X509_REQ_new();
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, *out;
+	long n;
+
+	if (strncmp(kind, "RSA", 3) == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+		    (size_t)atoi(kind + 3));
+	else
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", kind);
+	assert_non_null(k);
+	assert_int_equal(X509_REQ_set_pubkey(r, k), 1);
+	assert_true(X509_REQ_sign(r, k, EVP_sha256()) > 0);
+	assert_int_equal(PEM_write_bio_X509_REQ(b, r), 1);
+	n = BIO_get_mem_data(b, &data);
+	out = malloc((size_t)n + 1);
+	memcpy(out, data, (size_t)n);
+	out[n] = '\0';
+	*len = (size_t)n;
+	BIO_free(b);
+	X509_REQ_free(r);
+	EVP_PKEY_free(k);
+	return out;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[512] = "";
+	ca_init_opts_t o;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/provca-ca-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->data, sizeof(f->data), "%s/data", f->dir);
+	memset(&o, 0, sizeof(o));
+	o.data_dir = f->data;
+	o.public_base_url = "https://ca.test:8443";
+	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_open(&f->ca, f->data, NULL, err, sizeof(err)),
+	    CA_OK);
+	assert_int_equal(ca_reg_open(f->ca, &f->reg, err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_manufacturer_add(f->ca, f->reg, "acme", "Acme",
+	    NULL, "test", err, sizeof(err)), CA_OK);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	reg_close(f->reg);
+	ca_free(f->ca);
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+static void reg_open__applies_every_migration(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(reg_schema_version(f->reg),
+	    reg_migrations[reg_migrations_count - 1].version);
+}
+
+static void ca_init__refuses_existing_ca(void **state)
+{
+	struct fx *f = *state;
+	ca_init_opts_t o;
+	char err[512] = "";
+
+	memset(&o, 0, sizeof(o));
+	o.data_dir = f->data;
+	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_ERR_EXISTS);
+	assert_non_null(strstr(err, "already holds a CA"));
+}
+
+static void ca_device_issue__is_idempotent_for_same_key(void **state)
+{
+	struct fx *f = *state;
+	ca_device_attrs_t a = { "acme", "SN-1", "M1", "1.0" };
+	ca_issue_result_t r1, r2;
+	char err[512] = "", *csr;
+	size_t len;
+
+	csr = make_csr("P-256", &len);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r1,
+	    (uint8_t *)csr, len, &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(r1.created, 1);
+	assert_int_equal(strncmp(r1.device_id, "acme-", 5), 0);
+	assert_int_equal(strlen(r1.device_id), 21);
+	assert_true(ca_device_id_valid(r1.device_id));
+	assert_non_null(strstr(r1.cert_url, "https://ca.test:8443/devices/"));
+	assert_non_null(strstr(r1.cert_pem, "BEGIN CERTIFICATE"));
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2,
+	    (uint8_t *)csr, len, &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(r2.created, 0);
+	assert_string_equal(r1.device_id, r2.device_id);
+	assert_string_equal(r1.cert_pem, r2.cert_pem);
+	assert_int_equal(reg_device_count(f->reg), 1);
+	ca_issue_result_clear(&r1);
+	ca_issue_result_clear(&r2);
+	free(csr);
+}
+
+static void ca_device_issue__conflicts_on_second_key_until_revoked(
+    void **state)
+{
+	struct fx *f = *state;
+	ca_device_attrs_t a = { "acme", "SN-2", "M1", NULL };
+	ca_issue_result_t r1, r2;
+	char err[512] = "", *c1, *c2;
+	size_t l1, l2;
+
+	c1 = make_csr("P-256", &l1);
+	c2 = make_csr("RSA2048", &l2);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r1, (uint8_t *)c1,
+	    l1, &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)c2,
+	    l2, &a, "t", err, sizeof(err)), CA_ERR_CONFLICT);
+	assert_non_null(strstr(err, "already enrolled with another key"));
+	assert_int_equal(ca_device_revoke(f->ca, f->reg, r1.device_id, 1, "t",
+	    err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)c2,
+	    l2, &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(r2.created, 1);
+	assert_string_not_equal(r1.device_id, r2.device_id);
+	ca_issue_result_clear(&r1);
+	ca_issue_result_clear(&r2);
+	free(c1);
+	free(c2);
+}
+
+static void ca_device_issue__refuses_bad_input(void **state)
+{
+	struct fx *f = *state;
+	ca_device_attrs_t good = { "acme", "SN-3", "M1", NULL };
+	ca_device_attrs_t a;
+	ca_issue_result_t r;
+	char err[512] = "", *csr, *weak, *rsa1k, bad[2048], ctl[] = "M\x01";
+	size_t len, wl, rl;
+
+	csr = make_csr("P-256", &len);
+	weak = make_csr("P-192", &wl);
+	rsa1k = make_csr("RSA1024", &rl);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)weak,
+	    wl, &good, "t", err, sizeof(err)), CA_ERR_INVALID);
+	assert_non_null(strstr(err, "not accepted"));
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)rsa1k,
+	    rl, &good, "t", err, sizeof(err)), CA_ERR_INVALID);
+	assert_non_null(strstr(err, "RSA-1024"));
+	/* Truncated CSR. */
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
+	    len / 2, &good, "t", err, sizeof(err)), CA_ERR_INVALID);
+	/* Tampered signature: flip a byte inside the base64 body's tail. */
+	memcpy(bad, csr, len);
+	bad[len - 40] = bad[len - 40] == 'A' ? 'B' : 'A';
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)bad,
+	    len, &good, "t", err, sizeof(err)), CA_ERR_INVALID);
+	a = good;
+	a.model = ctl;
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
+	    len, &a, "t", err, sizeof(err)), CA_ERR_INVALID);
+	a = good;
+	a.serial = "0123456789012345678901234567890123456789012345678901234567890"
+	    "12345";
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
+	    len, &a, "t", err, sizeof(err)), CA_ERR_INVALID);
+	a = good;
+	a.manufacturer_id = "nobody";
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
+	    len, &a, "t", err, sizeof(err)), CA_ERR_NOT_FOUND);
+	assert_non_null(strstr(err, "unknown manufacturer"));
+	assert_int_equal(reg_device_count(f->reg), 0);
+	free(csr);
+	free(weak);
+	free(rsa1k);
+}
+
+static void ca_device_status__transitions_and_crl_generation(void **state)
+{
+	struct fx *f = *state;
+	ca_device_attrs_t a = { "acme", "SN-4", "M1", NULL };
+	ca_issue_result_t r;
+	ca_device_t d;
+	uint8_t *der1 = NULL, *der2 = NULL, *der3 = NULL;
+	size_t l1, l2, l3;
+	int64_t g1, g2, nu;
+	char err[512] = "", *csr;
+	size_t len;
+
+	csr = make_csr("P-256", &len);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
+	    len, &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_crl_get(f->ca, f->reg, &der1, &l1, &nu, err,
+	    sizeof(err)), CA_OK);
+	assert_int_equal(ca_crl_get(f->ca, f->reg, &der2, &l2, &nu, err,
+	    sizeof(err)), CA_OK);
+	/* Unchanged generation: the cached CRL, byte for byte. */
+	assert_int_equal(l1, l2);
+	assert_memory_equal(der1, der2, l1);
+	assert_int_equal(reg_crl_generation(f->reg, &g1), REG_OK);
+	assert_int_equal(ca_device_reinstate(f->ca, f->reg, r.device_id, "t",
+	    err, sizeof(err)), CA_ERR_STATE);
+	assert_int_equal(ca_device_suspend(f->ca, f->reg, r.device_id, "t",
+	    err, sizeof(err)), CA_OK);
+	assert_int_equal(reg_crl_generation(f->reg, &g2), REG_OK);
+	assert_int_equal(g2, g1 + 1);
+	assert_int_equal(ca_crl_get(f->ca, f->reg, &der3, &l3, &nu, err,
+	    sizeof(err)), CA_OK);
+	assert_true(l3 > l1);
+	assert_int_equal(ca_device_get(f->ca, f->reg, &d, r.device_id, err,
+	    sizeof(err)), CA_OK);
+	assert_string_equal(d.rec.status, "suspended");
+	assert_int_equal(d.rec.reason, 6);
+	assert_int_equal(d.rec.version, 2);
+	assert_string_equal(d.rec.manufacturer_name, "Acme");
+	assert_string_equal(d.rec.key_type, "EC-P256");
+	ca_device_clear(&d);
+	assert_int_equal(ca_device_revoke(f->ca, f->reg, r.device_id,
+	    ca_reason_from_name("keyCompromise"), "t", err, sizeof(err)),
+	    CA_OK);
+	assert_int_equal(ca_device_revoke(f->ca, f->reg, r.device_id, 1, "t",
+	    err, sizeof(err)), CA_ERR_STATE);
+	assert_non_null(strstr(err, "revoked: keyCompromise"));
+	assert_int_equal(ca_device_revoke(f->ca, f->reg, "no-such", 1, "t",
+	    err, sizeof(err)), CA_ERR_NOT_FOUND);
+	assert_int_equal(ca_device_revoke(f->ca, f->reg, "bad/id", 1, "t",
+	    err, sizeof(err)), CA_ERR_INVALID);
+	assert_int_equal(ca_device_revoke(f->ca, f->reg, r.device_id, 6, "t",
+	    err, sizeof(err)), CA_ERR_INVALID);
+	free(der1);
+	free(der2);
+	free(der3);
+	ca_issue_result_clear(&r);
+	free(csr);
+}
+
+static void ca_principal__authenticates_until_disabled(void **state)
+{
+	struct fx *f = *state;
+	ca_principal_attrs_t a = { "op1", REG_ROLE_OPERATOR, NULL };
+	ca_principal_attrs_t m = { "m1", REG_ROLE_MANUFACTURER, NULL };
+	ca_principal_creds_t cr;
+	reg_principal_t p;
+	X509 *x = NULL;
+	BIO *b;
+	unsigned char *der = NULL, md[32];
+	unsigned int mdlen;
+	char err[512] = "";
+	int len;
+
+	assert_int_equal(ca_principal_add_generated(f->ca, f->reg, &cr, &a,
+	    "pw", NULL, "t", err, sizeof(err)), CA_OK);
+	assert_non_null(cr.key_pem);
+	assert_true(cr.p12_len > 0);
+	b = BIO_new_mem_buf(cr.cert_pem, -1);
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	assert_non_null(x);
+	len = i2d_X509(x, &der);
+	EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL);
+	assert_int_equal(ca_principal_authenticate(f->ca, f->reg, &p, md, err,
+	    sizeof(err)), CA_OK);
+	assert_string_equal(p.name, "op1");
+	assert_string_equal(p.role, "operator");
+	assert_int_equal(ca_principal_add_generated(f->ca, f->reg, &cr, &a,
+	    "pw", NULL, "t", err, sizeof(err)), CA_ERR_CONFLICT);
+	assert_int_equal(ca_principal_add_generated(f->ca, f->reg, &cr, &m,
+	    "pw", NULL, "t", err, sizeof(err)), CA_ERR_INVALID);
+	assert_int_equal(ca_principal_disable(f->ca, f->reg, "op1", "t", err,
+	    sizeof(err)), CA_OK);
+	assert_int_equal(ca_principal_authenticate(f->ca, f->reg, &p, md, err,
+	    sizeof(err)), CA_ERR_DENIED);
+	md[0] ^= 1;
+	assert_int_equal(ca_principal_authenticate(f->ca, f->reg, &p, md, err,
+	    sizeof(err)), CA_ERR_NOT_FOUND);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static void ca_device_issue_batch__all_or_nothing_rolls_back(void **state)
+{
+	struct fx *f = *state;
+	ca_issue_item_t it[3];
+	char err[512] = "", *c[3];
+	size_t l[3];
+	int i;
+
+	memset(it, 0, sizeof(it));
+	for (i = 0; i < 3; i++) {
+		c[i] = make_csr("P-256", &l[i]);
+		it[i].csr = (uint8_t *)c[i];
+		it[i].csr_len = l[i];
+		it[i].attrs.manufacturer_id = "acme";
+		it[i].attrs.model = "B";
+	}
+	it[0].attrs.serial = "B-1";
+	it[1].attrs.serial = "B-2";
+	it[2].attrs.serial = "bad\tserial";
+	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, 3, 1, "t",
+	    err, sizeof(err)), CA_ERR_INVALID);
+	assert_int_equal(reg_device_count(f->reg), 0);
+	it[2].attrs.serial = "B-3";
+	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, 3, 1, "t",
+	    err, sizeof(err)), CA_OK);
+	assert_int_equal(reg_device_count(f->reg), 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(it[i].rc, CA_OK);
+		ca_issue_result_clear(&it[i].result);
+		free(c[i]);
+	}
+}
+
+static void reg_audit__is_append_only_and_pages(void **state)
+{
+	struct fx *f = *state;
+	reg_audit_filter_t fl;
+	reg_audit_t *list = NULL;
+	size_t n = 0;
+	int64_t next = 0;
+	char err[512] = "";
+	int i;
+
+	for (i = 0; i < 5; i++)
+		assert_int_equal(reg_audit_append(f->reg, "t", "x.test", "tgt",
+		    NULL, err, sizeof(err)), REG_OK);
+	memset(&fl, 0, sizeof(fl));
+	fl.action = "x.test";
+	fl.limit = 2;
+	assert_int_equal(reg_audit_list(f->reg, &list, &n, &next, &fl, err,
+	    sizeof(err)), REG_OK);
+	assert_int_equal(n, 2);
+	assert_true(next > 0);
+	assert_string_equal(list[0].details, "{}");
+	reg_audit_list_free(list, n);
+	fl.after = next;
+	fl.limit = 10;
+	assert_int_equal(reg_audit_list(f->reg, &list, &n, &next, &fl, err,
+	    sizeof(err)), REG_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(next, 0);
+	reg_audit_list_free(list, n);
+	assert_int_not_equal(sqlite3_exec(reg_sqlite(f->reg),
+	    "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(reg_sqlite(f->reg),
+	    "UPDATE audit SET actor = 'x'", NULL, NULL, NULL), SQLITE_OK);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    reg_open__applies_every_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_init__refuses_existing_ca, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_issue__is_idempotent_for_same_key, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_issue__conflicts_on_second_key_until_revoked,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_issue__refuses_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_status__transitions_and_crl_generation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_principal__authenticates_until_disabled, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_issue_batch__all_or_nothing_rolls_back, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    reg_audit__is_append_only_and_pages, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
