@@ -95,6 +95,8 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.log.close()
 
 
@@ -190,6 +192,19 @@ class CA:
         return "https://127.0.0.1:%d" % self.port
 
     def start(self, port=0):
+        """Serve on a fixed loopback port (picked now when 0) so that the
+        certificate URLs it issues (public_base_url) name that port."""
+        if port == 0:
+            t = socket.socket()
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            t.close()
+            cfgpath = os.path.join(self.data, "config.json")
+            with open(cfgpath) as f:
+                cfg = json.load(f)
+            cfg["public_base_url"] = "https://127.0.0.1:%d" % port
+            with open(cfgpath, "w") as f:
+                json.dump(cfg, f, indent=1)
         self.server = Proc([prog("ca-server"), "serve", "--data", self.data, "--listen",
                             "127.0.0.1:%d" % port],
                            r"listening on https://127\.0\.0\.1:(\d+)",
