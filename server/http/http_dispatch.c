@@ -161,7 +161,16 @@ cJSON *http_json_body(http_req_t *req)
 		                   "the body is empty or contains NUL bytes");
 		return NULL;
 	}
-	doc = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 1);
+	/* cJSON's require_null_terminated misfires when the length ends
+	 * exactly at the text's end; check for trailing bytes ourselves. */
+	doc = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+	while (doc != NULL && end < req->body + req->body_len &&
+	       (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+		end++;
+	if (doc != NULL && end != req->body + req->body_len) {
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
 	if (doc == NULL) {
 		http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
 		                   "the body is not valid JSON");

@@ -1,0 +1,149 @@
+"""The authorization matrix: every API route × {no certificate, operator,
+manufacturer A, manufacturer B, admin, disabled principal, certificate from
+an unknown CA} → the expected status. The route list comes from the
+server's own table, so a new route without an expectation fails here."""
+import json
+import os
+import unittest
+
+from httptest import ServerTest, make_csr, run, stranger_identity, CA_SERVER
+
+TLS_FAIL = 0  # the handshake itself is refused
+
+
+class AuthorizationMatrix(ServerTest):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.disabled = cls.ca.principal("gone", "admin")
+        st, _, data = cls.srv.curl(cls.ca.admin, "POST", "/api/v1/principals/gone/disable")
+        assert st == 200, data
+        cls.stranger = stranger_identity(cls.ca.tmp)
+        cls.counter = 0
+        # One device of manufacturer A for lookups, one per admin action.
+        cls.dev = {}
+        for what in ("lookup", "revoke", "suspend", "reinstate"):
+            _, csr = make_csr()
+            st, _, data = cls.srv.curl(cls.mfr_a, "POST", "/api/v1/devices",
+                                       {"csr": csr, "serial": "S-" + what, "model": "M"})
+            assert st == 201, data
+            cls.dev[what] = json.loads(data)["device_id"]
+        st, _, data = cls.srv.curl(cls.ca.admin, "POST", "/api/v1/devices/%s/suspend" % cls.dev["reinstate"])
+        assert st == 200, data
+
+    def next(self):
+        AuthorizationMatrix.counter += 1
+        return AuthorizationMatrix.counter
+
+    def enroll_body(self):
+        return {"csr": make_csr()[1], "serial": "MX-%d" % self.next(), "model": "M"}
+
+    def principal_body(self):
+        return {"name": "np-%d" % self.next(), "role": "operator", "csr": make_csr()[1]}
+
+    def throwaway_principal(self):
+        name = "tp-%d" % self.next()
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals",
+                                    {"name": name, "role": "operator", "csr": make_csr()[1]})
+        self.assertEqual(st, 201, data)
+        return name
+
+    def test_every_route_against_every_identity(self):
+        d = self.dev
+        N, OK = 401, None  # OK: filled per route below
+        # route key -> (method, path factory, body factory, {identity: status})
+        pub = {"none": 200, "op": 200, "a": 200, "b": 200, "admin": 200, "disabled": 200}
+        matrix = {
+            ("GET", "/devices/{id}"): (lambda: "/devices/" + d["lookup"], None,
+                                      {"none": N, "op": 200, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            ("GET", "/DeviceID={id}"): (lambda: "/DeviceID=" + d["lookup"], None,
+                                       {"none": N, "op": 200, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            ("POST", "/api/v1/devices"): (lambda: "/api/v1/devices", self.enroll_body,
+                                         {"none": N, "op": 403, "a": 201, "b": 201, "admin": 403, "disabled": N}),
+            ("POST", "/api/v1/devices/batch"): (lambda: "/api/v1/devices/batch",
+                                               lambda: {"devices": [self.enroll_body()]},
+                                               {"none": N, "op": 403, "a": 200, "b": 200, "admin": 403, "disabled": N}),
+            ("GET", "/api/v1/devices"): (lambda: "/api/v1/devices", None,
+                                        {"none": N, "op": 403, "a": 200, "b": 200, "admin": 200, "disabled": N}),
+            ("POST", "/api/v1/devices/{id}/revoke"): (lambda: "/api/v1/devices/%s/revoke" % d["revoke"],
+                                                     lambda: {"reason": "keyCompromise"},
+                                                     {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            ("POST", "/api/v1/devices/{id}/suspend"): (lambda: "/api/v1/devices/%s/suspend" % d["suspend"], None,
+                                                      {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            ("POST", "/api/v1/devices/{id}/reinstate"): (lambda: "/api/v1/devices/%s/reinstate" % d["reinstate"], None,
+                                                        {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            ("GET", "/api/v1/audit"): (lambda: "/api/v1/audit", None,
+                                      {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            ("GET", "/api/v1/principals"): (lambda: "/api/v1/principals", None,
+                                           {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            ("POST", "/api/v1/principals"): (lambda: "/api/v1/principals", self.principal_body,
+                                            {"none": N, "op": 403, "a": 403, "b": 403, "admin": 201, "disabled": N}),
+            ("POST", "/api/v1/principals/{name}/disable"): (
+                lambda: "/api/v1/principals/%s/disable" % self.throwaway_principal(), None,
+                {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            ("GET", "/ca/root.pem"): (lambda: "/ca/root.pem", None, pub),
+            ("GET", "/ca/device-ca.pem"): (lambda: "/ca/device-ca.pem", None, pub),
+            ("GET", "/ca/chain.pem"): (lambda: "/ca/chain.pem", None, pub),
+            ("GET", "/crl/device.crl"): (lambda: "/crl/device.crl", None, pub),
+            ("GET", "/healthz"): (lambda: "/healthz", None, pub),
+            ("GET", "/metrics"): (lambda: "/metrics", None, pub),
+        }
+        routes = run("serve", "--routes").stdout.split("\n")
+        api = [tuple(l.split()[:2]) for l in routes if l and "/api/v1/portal/" not in l]
+        self.assertEqual(sorted(api), sorted(matrix.keys()),
+                         "route table and authorization matrix disagree")
+        idents = {"none": None, "op": self.operator, "a": self.mfr_a, "b": self.mfr_b,
+                  "admin": self.ca.admin, "disabled": self.disabled}
+        failures = []
+        # Admin last, so state-changing admin calls run after the refusals.
+        order = ["none", "disabled", "op", "a", "b", "admin"]
+        for (method, pattern), (path, body, expect) in matrix.items():
+            for who in order:
+                b = body() if body else None
+                st, h, data = self.srv.curl(idents[who], method, path(), b)
+                if st != expect[who]:
+                    failures.append("%s %s as %s: %d (want %d) %s" % (method, pattern, who, st, expect[who], data[:200]))
+                elif st >= 400:
+                    doc = json.loads(data)
+                    if h.get("content-type") != "application/problem+json" or doc["status"] != st:
+                        failures.append("%s %s as %s: not problem+json" % (method, pattern, who))
+            # A certificate from an unknown CA never gets past the handshake.
+            st, _, _ = self.srv.curl(self.stranger, method, path(), body() if body else None)
+            if st != TLS_FAIL:
+                failures.append("%s %s as stranger: %d (want handshake failure)" % (method, pattern, st))
+        self.assertEqual(failures, [])
+
+    def test_401_and_403_are_distinct_problems(self):
+        st, h, data = self.srv.curl(None, "GET", "/api/v1/audit")
+        self.assertProblem(st, data, 401, "unauthenticated")
+        st, h, data = self.srv.curl(self.operator, "GET", "/api/v1/audit")
+        self.assertProblem(st, data, 403, "forbidden")
+
+    def test_disabling_takes_effect_on_the_next_request(self):
+        p = self.ca.principal("short-lived", "operator")
+        st, _, _ = self.srv.curl(p, "GET", "/devices/" + self.dev["lookup"])
+        self.assertEqual(st, 200)
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals/short-lived/disable")
+        self.assertEqual(st, 200, data)
+        self.assertEqual(json.loads(data)["status"], "disabled")
+        st, _, data = self.srv.curl(p, "GET", "/devices/" + self.dev["lookup"])
+        self.assertProblem(st, data, 401, "unauthenticated")
+        # Public routes still work for it, as for anyone.
+        st, _, _ = self.srv.curl(p, "GET", "/healthz")
+        self.assertEqual(st, 200)
+
+    def test_unknown_route_and_wrong_method(self):
+        st, _, data = self.srv.curl(self.ca.admin, "GET", "/api/v1/nothing-here")
+        self.assertProblem(st, data, 404, "not-found")
+        st, _, data = self.srv.curl(self.ca.admin, "DELETE", "/api/v1/nothing-here")
+        self.assertProblem(st, data, 404, "not-found")
+        st, h, data = self.srv.curl(self.ca.admin, "DELETE", "/api/v1/devices")
+        self.assertProblem(st, data, 405, "method-not-allowed")
+        self.assertEqual(h.get("allow"), "POST, GET")
+        st, h, data = self.srv.curl(self.ca.admin, "PUT", "/healthz", {"x": 1})
+        self.assertProblem(st, data, 405, "method-not-allowed")
+
+
+if __name__ == "__main__":
+    unittest.main()
