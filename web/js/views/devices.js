@@ -153,7 +153,7 @@ function adminActions(d) {
     window.dispatchEvent(new HashChangeEvent('hashchange'));
   };
   const revoke = () => {
-    const sel = h('select', { id: 'revoke-reason', required: true },
+    const sel = h('select', { id: 'revoke-reason', 'aria-required': 'true' },
       h('option', { value: '' }, 'Choose a reason…'), REASONS.map(([v, l]) => h('option', { value: v }, l)));
     const body = h('div', {},
       h('p', {}, 'Revoking ', h('strong', { class: 'mono' }, d.device_id), ' (serial ', d.serial, ') is permanent: the certificate goes on the CRL and networks will refuse the device.'),

@@ -1,0 +1,261 @@
+// portal.test.mjs — the portal in a real browser: playwright-core drives
+// Debian's /usr/bin/chromium against a ca-server started here on
+// 127.0.0.1:0, then stopped. Run by ctest (PROVCA_BIN, PROVCA_TEST_OUT).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BIN = process.env.PROVCA_BIN;
+const OUT = process.env.PROVCA_TEST_OUT || path.join(os.tmpdir(), 'provca-browser-out');
+const CA = path.join(BIN || '', 'ca-server');
+const PW = { alice: 'alice-secret-pw', bob: 'bob-secret-pw1', root: 'root-secret-pw' };
+
+let tmp, data, server, base, browser, deviceId, certSerial;
+
+function run(cmd, args, opts = {}) {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    server = spawn(CA, ['serve', '--data', data, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '', errBuf = '';
+    const timer = setTimeout(() => reject(new Error(`ca-server did not start: ${errBuf}`)), 30000);
+    server.stdout.on('data', (d) => {
+      buf += d;
+      const m = buf.match(/listening on (https:\/\/127\.0\.0\.1:\d+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    server.stderr.on('data', (d) => { errBuf += d; });
+    server.on('exit', (code) => { clearTimeout(timer); reject(new Error(`ca-server exited ${code}: ${errBuf}`)); });
+  });
+}
+
+async function newPage() {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(20000);
+  return { ctx, page };
+}
+
+async function signIn(page, name, password) {
+  await page.goto(`${base}/#/`);
+  await page.fill('#signin-name', name);
+  await page.fill('#signin-password', password);
+  await page.click('form.signin button[type=submit]');
+}
+
+before(async () => {
+  assert.ok(BIN && fs.existsSync(CA), 'PROVCA_BIN must name the folder holding ca-server');
+  fs.mkdirSync(OUT, { recursive: true });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'provca-browser-'));
+  data = path.join(tmp, 'data');
+  run(CA, ['init', '--data', data, '--hostname', 'localhost']);
+  run(CA, ['manufacturer', 'add', '--data', data, '--id', 'acme', '--name', 'Acme Devices']);
+  run(CA, ['manufacturer', 'add', '--data', data, '--id', 'globex', '--name', 'Globex']);
+  for (const [name, role, mfr] of [['alice', 'manufacturer', 'acme'], ['bob', 'manufacturer', 'globex'], ['root', 'admin', null]]) {
+    const f = path.join(tmp, `${name}.pw`);
+    fs.writeFileSync(f, `${PW[name]}\n`, { mode: 0o600 });
+    const out = run(CA, ['user', 'add', '--data', data, '--name', name, '--role', role,
+      ...(mfr ? ['--manufacturer-id', mfr] : []), '--password-file', f]);
+    assert.match(out, new RegExp(`user ${name} added`));
+  }
+  run(CA, ['principal', 'add', '--data', data, '--role', 'operator', '--name', 'op1', '--out', path.join(tmp, 'op')]);
+  base = await startServer();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    // playwright gives every launch a fresh, temporary user-data dir.
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server && server.exitCode === null) {
+    server.removeAllListeners('exit');
+    server.kill('SIGTERM');
+    await new Promise((r) => { server.once('exit', r); setTimeout(r, 5000); });
+  }
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('every portal response carries the security headers', async () => {
+  const { ctx, page } = await newPage();
+  const res = await page.goto(`${base}/`);
+  const hd = res.headers();
+  assert.match(hd['content-security-policy'], /script-src 'self'/);
+  assert.match(hd['content-security-policy'], /frame-ancestors 'none'/);
+  assert.doesNotMatch(hd['content-security-policy'], /unsafe-inline/);
+  assert.equal(hd['x-content-type-options'], 'nosniff');
+  assert.equal(hd['referrer-policy'], 'no-referrer');
+  assert.equal(hd['x-frame-options'], 'DENY');
+  await ctx.close();
+});
+
+test('wrong password refused, then sign-in works and sign-out ends the session', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, 'alice', 'not-the-password');
+  await page.waitForSelector('#signin-msg .alert-error');
+  assert.match(await page.textContent('#signin-msg'), /Wrong user name or password/);
+  assert.equal((await ctx.cookies()).length, 0);
+
+  await page.fill('#signin-password', PW.alice);
+  await page.click('form.signin button[type=submit]');
+  await page.waitForSelector('h1:text("Dashboard")');
+  const cookie = (await ctx.cookies()).find((c) => c.name === '__Host-provca_session');
+  assert.ok(cookie, 'session cookie set');
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.secure, true);
+  assert.equal(cookie.sameSite, 'Strict');
+  assert.match(await page.textContent('#who-name'), /alice.*manufacturer acme/);
+
+  await page.click('#signout');
+  await page.waitForSelector('#signin-name');
+  // The old cookie no longer opens a session on the server.
+  const r = await ctx.request.get(`${base}/api/v1/portal/me`, { headers: { Cookie: `${cookie.name}=${cookie.value}` } });
+  assert.equal(r.status(), 401);
+  await ctx.close();
+});
+
+test('a manufacturer enrolls an openssl CSR and the downloaded certificate verifies', async () => {
+  const key = path.join(tmp, 'dev.key'), csr = path.join(tmp, 'dev.csr');
+  run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', key, '-out', csr, '-subj', '/CN=browser-test-device']);
+  const { ctx, page } = await newPage();
+  await signIn(page, 'alice', PW.alice);
+  await page.waitForSelector('h1:text("Dashboard")');
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(OUT, 'dashboard.png'), fullPage: true });
+
+  await page.click('#nav a[href="#/enroll"]');
+  await page.waitForSelector('#e-serial');
+  // Field errors first: nothing filled in.
+  await page.click('#single-title ~ .actions button, form[aria-labelledby=single-title] button[type=submit]');
+  assert.match(await page.textContent('#e-serial-error'), /Enter the serial number/);
+  await page.setInputFiles('#e-file', csr);
+  await page.waitForFunction(() => document.getElementById('e-pem').value.includes('CERTIFICATE REQUEST'));
+  await page.fill('#e-serial', 'SN-BROWSER-0001');
+  await page.fill('#e-model', 'Sensor X1');
+  await page.fill('#e-hw', 'rev B');
+  await page.screenshot({ path: path.join(OUT, 'enroll.png'), fullPage: true });
+  await page.click('form[aria-labelledby=single-title] button[type=submit]');
+  await page.waitForSelector('#enrolled-link');
+  deviceId = (await page.textContent('#enrolled-link')).trim();
+  assert.match(deviceId, /^[A-Za-z0-9._-]{1,64}$/);
+
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#dl-cert')]);
+  const certPath = path.join(tmp, 'dev.pem');
+  await dl.saveAs(certPath);
+  const [dl2] = await Promise.all([page.waitForEvent('download'), page.click('#dl-chain')]);
+  const chainPath = path.join(tmp, 'chain.pem');
+  await dl2.saveAs(chainPath);
+  const v = run('openssl', ['verify', '-CAfile', chainPath, certPath]);
+  assert.equal(v.trim(), `${certPath}: OK`);
+  const subj = run('openssl', ['x509', '-in', certPath, '-noout', '-subject', '-serial']);
+  assert.match(subj, /serialNumber\s*=\s*SN-BROWSER-0001/);
+  certSerial = subj.match(/serial=([0-9A-F]+)/)[1];
+  await ctx.close();
+});
+
+test('manufacturer B never sees A\'s device (list, search, direct URL, API)', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, 'bob', PW.bob);
+  await page.waitForSelector('h1:text("Dashboard")');
+  await page.goto(`${base}/#/devices`);
+  await page.waitForSelector('#no-devices');
+  assert.equal(await page.locator(`text=${deviceId}`).count(), 0);
+  await page.goto(`${base}/#/devices?q=${deviceId}`);
+  await page.waitForSelector('#no-devices');
+  await page.goto(`${base}/#/devices?q=SN-BROWSER-0001`);
+  await page.waitForSelector('#no-devices');
+  await page.goto(`${base}/#/devices/${deviceId}`);
+  await page.waitForSelector('h1:text("Device not found")');
+  const r = await ctx.request.get(`${base}/api/v1/devices?manufacturer=acme`);
+  assert.equal(r.status(), 403);
+  await ctx.close();
+});
+
+test('an admin revokes: device page, operator lookup and CRL all say revoked', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, 'root', PW.root);
+  await page.waitForSelector('h1:text("Dashboard")');
+  await page.goto(`${base}/#/devices/${deviceId}`);
+  await page.waitForSelector('#revoke');
+  await page.click('#revoke');
+  await page.waitForSelector('#confirm[open]');
+  await page.click('#confirm-ok'); // no reason yet: refused in the dialog
+  assert.match(await page.textContent('#confirm-error'), /Choose a reason/);
+  await page.selectOption('#revoke-reason', 'keyCompromise');
+  await page.screenshot({ path: path.join(OUT, 'revoke-dialog.png') });
+  await page.click('#confirm-ok');
+  await page.waitForSelector('#device-status .badge.revoked');
+
+  const op = path.join(tmp, 'op');
+  const root = path.join(data, 'root-ca.crt');
+  const json = run('curl', ['-sS', '--fail', '--cacert', root, '--cert', path.join(op, 'op1.crt'), '--key', path.join(op, 'op1.key'),
+    '-H', 'Accept: application/json', '--resolve', `localhost:${new URL(base).port}:127.0.0.1`,
+    `https://localhost:${new URL(base).port}/devices/${deviceId}`]);
+  const ctxDoc = JSON.parse(json);
+  assert.equal(ctxDoc.status.state, 'revoked');
+  assert.equal(ctxDoc.status.reason, 'keyCompromise');
+
+  const crl = await ctx.request.get(`${base}/crl/device.crl`);
+  assert.equal(crl.status(), 200);
+  const crlPath = path.join(tmp, 'device.crl');
+  fs.writeFileSync(crlPath, await crl.body());
+  const text = run('openssl', ['crl', '-inform', 'DER', '-in', crlPath, '-noout', '-text']);
+  assert.match(text, new RegExp(`Serial Number: ${certSerial}`));
+  assert.match(text, /Key Compromise/);
+  await ctx.close();
+});
+
+test('a state-changing session request without the CSRF token is refused', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, 'root', PW.root);
+  await page.waitForSelector('h1:text("Dashboard")');
+  const me = await (await ctx.request.get(`${base}/api/v1/portal/me`)).json();
+  assert.match(me.csrf, /^[0-9a-f]{64}$/);
+  const body = { name: 'carol', role: 'admin', password: 'carol-secret-pw' };
+  let r = await ctx.request.post(`${base}/api/v1/portal/users`, { data: body });
+  assert.equal(r.status(), 403);
+  assert.match((await r.json()).type, /csrf-token-invalid$/);
+  r = await ctx.request.post(`${base}/api/v1/portal/users`, { data: body, headers: { 'X-CSRF-Token': '0'.repeat(64) } });
+  assert.equal(r.status(), 403);
+  r = await ctx.request.post(`${base}/api/v1/portal/users`, { data: body, headers: { 'X-CSRF-Token': me.csrf } });
+  assert.equal(r.status(), 201);
+  assert.equal((await r.json()).name, 'carol');
+  await ctx.close();
+});
+
+test('a session past its expiry is refused', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, 'alice', PW.alice);
+  await page.waitForSelector('h1:text("Dashboard")');
+  // Age every session past its absolute expiry, as time would.
+  run('sqlite3', [path.join(data, 'registry.db'), 'PRAGMA busy_timeout=5000; UPDATE portal_sessions SET absolute_expiry = 1;']);
+  const r = await ctx.request.get(`${base}/api/v1/portal/me`);
+  assert.equal(r.status(), 401);
+  await page.reload();
+  await page.waitForSelector('#signin-name');
+  await ctx.close();
+});
+
+test('pages fit a 390 px wide screen', async () => {
+  const { ctx, page } = await newPage();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await signIn(page, 'alice', PW.alice);
+  await page.waitForSelector('h1:text("Dashboard")');
+  for (const h of ['#/', '#/enroll', '#/devices']) {
+    await page.goto(`${base}/${h}`);
+    await page.waitForSelector('main h1');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${h} overflows by ${overflow}px`);
+  }
+  await page.screenshot({ path: path.join(OUT, 'devices-390.png'), fullPage: true });
+  await ctx.close();
+});
