@@ -158,6 +158,7 @@ function adminActions(d) {
     const body = h('div', {},
       h('p', {}, 'Revoking ', h('strong', { class: 'mono' }, d.device_id), ' (serial ', d.serial, ') is permanent: the certificate goes on the CRL and networks will refuse the device.'),
       h('div', { class: 'field' }, h('label', { for: 'revoke-reason' }, 'Reason (RFC 5280)'), sel));
+    sel.addEventListener('change', () => { document.getElementById('confirm-error').textContent = ''; });
     return confirmDialog({ title: 'Revoke this device?', body, okLabel: 'Revoke device',
       onConfirm: async () => {
         if (!sel.value) { sel.focus(); throw new Error('Choose a reason for the revocation.'); }
