@@ -78,7 +78,7 @@ class CrashSafety(unittest.TestCase):
 
     def test_kill_9_mid_batch_keeps_every_delivered_certificate(self):
         received = []  # (device_id, certificate PEM) the client got
-        batch, batches = 50, (4 if SANITIZE else 12)
+        batch, batches = 50, (4 if SANITIZE else 8)
         work = [[{"csr": make_csr()[1], "serial": "K%d-%d" % (b, i), "model": "K"} for i in range(batch)]
                 for b in range(batches)]
         half = threading.Event()
