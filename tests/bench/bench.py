@@ -1,0 +1,1308 @@
+#!/usr/bin/python3
+"""bench.py — the `make bench` driver: measures ProvCA side by side with its
+peers (openssl speed, cfssl, nginx) on this machine, loopback only, and
+writes bench/results/<date>.json and .md.
+
+Stages (docs/performance.md explains each figure):
+  1 ceilings     openssl speed ECDSA P-256 sign/verify, ECDH P-256
+  2 issuance     POST /api/v1/devices at concurrency 1 and 8, the batch
+                 endpoint, and cfssl serve signing the same CSRs
+  3 lookup       GET /devices/{id} (PEM, JSON) keep-alive at 1/4/16 and a
+                 handshake per request, vs nginx serving the same bytes
+  4 provisioning ueclient swarm against corehook + ca-server
+  5 scale        big registry: bytes per device, lookup small vs big, CRL
+                 with many revoked entries, ca-server RSS idle and under
+                 many open connections
+
+Sizes come from --scale (smoke | full; env BENCH_SCALE). Every process this
+script starts is stopped at exit, on failure and on SIGINT/SIGTERM.
+"""
+import argparse
+import datetime
+import json
+import os
+import random
+import re
+import selectors
+import shutil
+import signal
+import socket
+import sqlite3
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+
+# Every size the run uses. smoke: seconds per stage, to check the harness;
+# full: the figures for docs/performance.md (well under 30 minutes).
+SCALES = {
+    "smoke": dict(
+        speed_s=1, csr_c1=60, csr_c8=200, issue_cap_s=10,
+        batch_size=50, batch_n=4, batch_conc=(1, 2),
+        registry=2000, lookup_s=1.5, lookup_conc=(1, 4, 16), hs_conc=4,
+        swarm=((4, 20), (16, 60)), swarm_deadline=20,
+        scale_big=20000, crl_revoked=5000, conns=100, perf_s=2),
+    "full": dict(
+        speed_s=3, csr_c1=1500, csr_c8=6000, issue_cap_s=20,
+        batch_size=1000, batch_n=8, batch_conc=(1, 2),
+        registry=1000000, lookup_s=8, lookup_conc=(1, 4, 16), hs_conc=4,
+        swarm=((8, 400), (32, 1200), (64, 2400), (128, 3000)),
+        swarm_deadline=30,
+        scale_big=10000000, crl_revoked=1000000, conns=1000, perf_s=5),
+}
+
+TARGETS = {
+    "issuance_c8_vs_cfssl": 2.0,
+    "batch_vs_ceiling": 0.5,
+    "lookup_keepalive_vs_nginx": 0.8,
+    "lookup_handshake_vs_nginx": 0.9,
+    "provisioning_flows_per_s": 1000,
+    "provisioning_p99_ms": 50,
+    "lookup_big_vs_small": 1.5,
+    "bytes_per_device": 2048,
+}
+
+
+# ---------------------------------------------------------------- processes
+
+class Procs:
+    """Every started process, stopped in reverse order at exit."""
+
+    def __init__(self):
+        self.items = []
+        self.lock = threading.Lock()
+
+    def add(self, p):
+        with self.lock:
+            self.items.append(p)
+        return p
+
+    def stop(self, p):
+        if p.poll() is None:
+            try:
+                p.terminate()
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        with self.lock:
+            if p in self.items:
+                self.items.remove(p)
+
+    def stop_all(self):
+        for p in list(reversed(self.items)):
+            try:
+                self.stop(p)
+            except Exception as e:  # keep stopping the rest
+                print("bench: stop failed: %s" % e, file=sys.stderr)
+
+
+PROCS = Procs()
+
+
+def log(msg):
+    print("bench: " + msg, flush=True)
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start(argv, pattern, logpath, timeout=60, env=None):
+    """Start argv; wait for a stdout/stderr line matching pattern (group 1 is
+    returned when present). Output goes to logpath, read back as it grows."""
+    lf = open(logpath, "ab")
+    p = PROCS.add(subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT,
+                                   env=env, start_new_session=True))
+    lf.close()
+    if pattern is None:
+        return p, None
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(logpath, "rb") as f:
+            text = f.read().decode(errors="replace")
+        m = re.search(pattern, text)
+        if m:
+            return p, (m.group(1) if m.groups() else None)
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    PROCS.stop(p)
+    with open(logpath, "rb") as f:
+        tail = f.read().decode(errors="replace")[-2000:]
+    raise RuntimeError("%s did not start:\n%s" % (argv[0], tail))
+
+
+def run(argv, timeout=3600, check=True, **kw):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s%s" % (" ".join(argv), p.returncode,
+                                                    p.stdout[-2000:], p.stderr[-2000:]))
+    return p
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid (all threads), from /proc/<pid>/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM", "Threads"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+# ------------------------------------------------------------------ loadgen
+
+class Loadgen:
+    def __init__(self, binpath, workdir):
+        self.bin = binpath
+        self.work = workdir
+        self.commands = []
+
+    def run(self, base, items, *, cert=None, key=None, cacert, post_path=None,
+            accept=None, concurrency=1, requests=0, duration=0, handshake=False,
+            resume=False, server_pid=None, label="run"):
+        """Run loadgen once; items is a path to a paths or bodies file.
+        Adds server CPU seconds (from /proc) when server_pid is given."""
+        argv = [self.bin, "--base", base, "--cacert", cacert,
+                "--concurrency", str(concurrency)]
+        if cert:
+            argv += ["--cert", cert, "--key", key]
+        if post_path:
+            argv += ["--bodies", items, "--post-path", post_path]
+        else:
+            argv += ["--paths", items]
+        if accept:
+            argv += ["--accept", accept]
+        if requests:
+            argv += ["--requests", str(requests)]
+        if duration:
+            argv += ["--duration", str(duration)]
+        if handshake:
+            argv.append("--handshake")
+        if resume:
+            argv.append("--resume")
+        self.commands.append(" ".join(argv))
+        c0 = cpu_seconds(server_pid) if server_pid else None
+        p = run(argv, check=False, timeout=max(120, 4 * (duration or 30)))
+        c1 = cpu_seconds(server_pid) if server_pid else None
+        try:
+            r = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise RuntimeError("loadgen %s printed no result (%d): %s" %
+                               (label, p.returncode, p.stderr[-1000:]))
+        if server_pid:
+            r["server_cpu_s"] = round(c1 - c0, 3)
+        r["label"] = label
+        if r["ok"] == 0:
+            raise RuntimeError("loadgen %s: no successful request: %s %s" %
+                               (label, r, p.stderr[-500:]))
+        return r
+
+
+# ---------------------------------------------------------------------- CSRs
+
+def make_csrs(n, prefix, path):
+    """n distinct P-256 CSRs as one JSON body per line for POST /api/v1/devices
+    (serial prefix-i). Returns the list of CSR PEMs too, for cfssl."""
+    pems = []
+    with open(path, "w") as f:
+        for i in range(n):
+            k = ec.generate_private_key(ec.SECP256R1())
+            serial = "%s-%07d" % (prefix, i)
+            csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+                x509.NameAttribute(NameOID.SERIAL_NUMBER, serial),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme Sensors"),
+                x509.NameAttribute(NameOID.COMMON_NAME, serial),
+            ])).sign(k, hashes.SHA256())
+            pem = csr.public_bytes(serialization.Encoding.PEM).decode()
+            pems.append((serial, pem))
+            f.write(json.dumps({"csr": pem, "serial": serial, "model": "bench-1",
+                                "hardware_version": "1.0"}) + "\n")
+    return pems
+
+
+def write_batches(pems, size, path):
+    with open(path, "w") as f:
+        for i in range(0, len(pems) - size + 1, size):
+            devs = [{"csr": pem, "serial": s, "model": "bench-1",
+                     "hardware_version": "1.0"} for s, pem in pems[i:i + size]]
+            f.write(json.dumps({"devices": devs}) + "\n")
+
+
+def write_cfssl_bodies(pems, path):
+    with open(path, "w") as f:
+        for _, pem in pems:
+            f.write(json.dumps({"certificate_request": pem}) + "\n")
+
+
+# ------------------------------------------------------------------ the CA
+
+class CA:
+    """A ca-server data folder with a manufacturer, an operator, a signer."""
+
+    def __init__(self, binpath, work):
+        self.bin = binpath
+        self.dir = os.path.join(work, "ca")
+        self.data = os.path.join(self.dir, "data")
+        os.makedirs(self.dir)
+        cs = os.path.join(binpath, "ca-server")
+        run([cs, "init", "--data", self.data, "--hostname", "localhost",
+             "--hostname", "127.0.0.1"])
+        self.root = os.path.join(self.data, "root-ca.crt")
+        self.infra = os.path.join(self.data, "infra-ca.crt")
+        run([cs, "manufacturer", "add", "--data", self.data, "--id", "acme",
+             "--name", "Acme Sensors"])
+        self.mfr = self.principal("acme-factory", "manufacturer", "acme")
+        self.operator = self.principal("op1", "operator")
+        self.signer = self.principal("op1-signer", "signer")
+        self.port = free_port()
+        cfgpath = os.path.join(self.data, "config.json")
+        with open(cfgpath) as f:
+            cfg = json.load(f)
+        cfg["public_base_url"] = "https://127.0.0.1:%d" % self.port
+        with open(cfgpath, "w") as f:
+            json.dump(cfg, f, indent=1)
+        self.proc = None
+        self.db = os.path.join(self.data, "registry.db")
+
+    def principal(self, name, role, mfr=None):
+        out = os.path.join(self.dir, "p-" + name)
+        argv = [os.path.join(self.bin, "ca-server"), "principal", "add", "--data",
+                self.data, "--name", name, "--role", role, "--out", out]
+        if mfr:
+            argv += ["--manufacturer-id", mfr]
+        run(argv)
+        return (os.path.join(out, name + ".crt"), os.path.join(out, name + ".key"))
+
+    @property
+    def url(self):
+        return "https://127.0.0.1:%d" % self.port
+
+    def serve_argv(self):
+        return [os.path.join(self.bin, "ca-server"), "serve", "--data", self.data,
+                "--listen", "127.0.0.1:%d" % self.port]
+
+    def start(self):
+        self.proc, _ = start(self.serve_argv(), r"listening on https://127\.0\.0\.1:(\d+)",
+                             os.path.join(self.dir, "server.log"))
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc is not None:
+            PROCS.stop(self.proc)
+            self.proc = None
+
+    def get(self, path, accept=None):
+        return tls_get(self.port, self.root, self.operator, path, accept)
+
+
+def tls_get(port, root, ident, path, accept=None):
+    """One GET over mTLS with the identity (cert, key); (status, body)."""
+    ctx = ssl.create_default_context(cafile=root)
+    ctx.load_cert_chain(*ident)
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30),
+                        server_hostname="127.0.0.1")
+    return http_get(s, path, accept)
+
+
+def http_get(s, path, accept=None, close=True):
+    """One HTTP/1.1 GET on socket s; returns (status, body). Minimal reader
+    (Content-Length bodies only, as both servers answer)."""
+    hdr = "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % path
+    if accept:
+        hdr += "Accept: %s\r\n" % accept
+    if close:
+        hdr += "Connection: close\r\n"
+    s.sendall((hdr + "\r\n").encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    head, _, body = buf.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    n = int(m.group(1)) if m else 0
+    while len(body) < n:
+        d = s.recv(65536)
+        if not d:
+            break
+        body += d
+    if close:
+        s.close()
+    return status, body
+
+
+def resumption_probe(port, root, cert, key, path):
+    """Does a second connection resume the first one's TLS session?"""
+    ctx = ssl.create_default_context(cafile=root)
+    ctx.load_cert_chain(cert, key)
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                        server_hostname="127.0.0.1")
+    http_get(s, path, close=False)
+    sess = s.session
+    version = s.version()
+    s.close()
+    s2 = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                         server_hostname="127.0.0.1", session=sess)
+    reused = s2.session_reused
+    http_get(s2, path, close=False)
+    s2.close()
+    return {"tls_version": version, "resumed": bool(reused)}
+
+
+# ------------------------------------------------------------------- stages
+
+def stage_ceilings(R, S):
+    argv = ["openssl", "speed", "-elapsed", "-seconds", str(S["speed_s"]),
+            "ecdsap256", "ecdhp256"]
+    out = run(argv).stdout
+    m = re.search(r"256 bits ecdsa \(nistp256\)\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)", out)
+    e = re.search(r"256 bits ecdh \(nistp256\)\s+\S+s\s+([\d.]+)", out)
+    if not m or not e:
+        raise RuntimeError("cannot parse openssl speed output:\n" + out[-800:])
+    sign, verify, ecdh = float(m.group(1)), float(m.group(2)), float(e.group(1))
+    cores = os.cpu_count() or 1
+    per_core = 1.0 / (1.0 / sign + 1.0 / verify)
+    R["ceilings"] = {
+        "command": " ".join(argv), "ecdsa_p256_sign_per_s": sign,
+        "ecdsa_p256_verify_per_s": verify, "ecdh_p256_per_s": ecdh, "cores": cores,
+        "issuance_ceiling_per_core": round(per_core, 1),
+        "issuance_ceiling": round(per_core * cores, 1),
+    }
+    log("ceilings: sign %.0f/s verify %.0f/s ecdh %.0f/s -> issuance ceiling %.0f certs/s"
+        % (sign, verify, ecdh, per_core * cores))
+
+
+def stage_issuance(R, S, ca, lg, work, binp):
+    res = {"runs": []}
+    R["issuance"] = res
+    log("issuance: generating %d P-256 CSRs" % (S["csr_c1"] + S["csr_c8"] +
+                                                 S["batch_size"] * S["batch_n"] * len(S["batch_conc"])))
+    c1 = os.path.join(work, "csr-c1.jsonl")
+    c8 = os.path.join(work, "csr-c8.jsonl")
+    make_csrs(S["csr_c1"], "B1", c1)
+    pems8 = make_csrs(S["csr_c8"], "B8", c8)
+    cfssl_bodies = os.path.join(work, "cfssl.jsonl")
+    write_cfssl_bodies(pems8, cfssl_bodies)
+    batch_files = []
+    for i, conc in enumerate(S["batch_conc"]):
+        pb = make_csrs(S["batch_size"] * S["batch_n"], "BB%d" % i,
+                       os.path.join(work, "csr-bb%d.jsonl" % i))
+        bf = os.path.join(work, "batch%d.jsonl" % i)
+        write_batches(pb, S["batch_size"], bf)
+        batch_files.append((conc, bf))
+
+    size0 = db_bytes(ca.db)
+    pid = ca.start()
+    mfr = dict(cert=ca.mfr[0], key=ca.mfr[1], cacert=ca.root)
+    for conc, f, n in ((1, c1, S["csr_c1"]), (8, c8, S["csr_c8"])):
+        r = lg.run(ca.url, f, post_path="/api/v1/devices", concurrency=conc,
+                   requests=n, duration=S["issue_cap_s"], server_pid=pid,
+                   label="ours single c%d" % conc, **mfr)
+        r.update(server="ca-server", mode="single", certs_per_s=r["rps"],
+                 cpu_ms_per_cert=round(1000 * r["server_cpu_s"] / max(r["ok"], 1), 3))
+        res["runs"].append(r)
+        log("issuance ca-server c%d: %.0f certs/s p50 %.1f ms p99 %.1f ms, %.2f ms CPU/cert"
+            % (conc, r["rps"], r["p50_ms"], r["p99_ms"], r["cpu_ms_per_cert"]))
+    for conc, bf in batch_files:
+        r = lg.run(ca.url, bf, post_path="/api/v1/devices/batch", concurrency=conc,
+                   requests=S["batch_n"], duration=S["issue_cap_s"] * 3, server_pid=pid,
+                   label="ours batch c%d" % conc, **mfr)
+        certs = r["ok"] * S["batch_size"]
+        r.update(server="ca-server", mode="batch", batch_size=S["batch_size"],
+                 certs_per_s=round(certs / r["seconds"], 1),
+                 cpu_ms_per_cert=round(1000 * r["server_cpu_s"] / max(certs, 1), 3))
+        res["runs"].append(r)
+        log("issuance ca-server batch of %d c%d: %.0f certs/s, %.2f ms CPU/cert"
+            % (S["batch_size"], conc, r["certs_per_s"], r["cpu_ms_per_cert"]))
+    ca.stop()
+    issued = count_devices(ca.db)
+    res["registry_bytes_per_issued_device"] = round(
+        (db_bytes(ca.db) - size0) / max(issued, 1), 1)
+    res["issued_devices"] = issued
+
+    # cfssl: the same CSRs (those of the concurrency-8 run), same load client.
+    cf = stage_cfssl(S, ca, lg, work, cfssl_bodies)
+    res["runs"].extend(cf)
+
+
+def stage_cfssl(S, ca, lg, work, bodies):
+    runs = []
+    if shutil.which("cfssl") is None:
+        log("cfssl: not installed, skipped")
+        return runs
+    # cfssl reads an unencrypted PEM key: an equivalent P-256 CA (the Device
+    # CA's key stays in the CA's data folder, possibly encrypted).
+    cdir = os.path.join(work, "cfssl")
+    os.makedirs(cdir)
+    k = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Bench Device CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(k.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(k, hashes.SHA256()))
+    with open(os.path.join(cdir, "ca.pem"), "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(os.path.join(cdir, "ca-key.pem"), "wb") as f:
+        f.write(k.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()))
+    port = free_port()
+    argv = ["cfssl", "serve", "-address", "127.0.0.1", "-port", str(port),
+            "-ca", os.path.join(cdir, "ca.pem"), "-ca-key", os.path.join(cdir, "ca-key.pem"),
+            "-loglevel", "2"]
+    p, _ = start(argv, None, os.path.join(cdir, "cfssl.log"))
+    wait_tcp(port)
+    n = sum(1 for _ in open(bodies))
+    for conc in (1, 8):
+        r = lg.run("http://127.0.0.1:%d" % port, bodies, post_path="/api/v1/cfssl/sign",
+                   cacert=ca.root, concurrency=conc, requests=n if conc == 8 else S["csr_c1"],
+                   duration=S["issue_cap_s"], server_pid=p.pid, label="cfssl c%d" % conc)
+        r.update(server="cfssl", mode="single", certs_per_s=r["rps"],
+                 cpu_ms_per_cert=round(1000 * r["server_cpu_s"] / max(r["ok"], 1), 3),
+                 command_server=" ".join(argv))
+        runs.append(r)
+        log("issuance cfssl c%d: %.0f certs/s p50 %.1f ms p99 %.1f ms, %.2f ms CPU/cert"
+            % (conc, r["rps"], r["p50_ms"], r["p99_ms"], r["cpu_ms_per_cert"]))
+    PROCS.stop(p)
+    return runs
+
+
+def wait_tcp(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on port %d" % port)
+
+
+# ---------------------------------------------------------- registry filler
+
+def db_bytes(path):
+    """Bytes the registry occupies: the database file plus its WAL."""
+    total = 0
+    for suffix in ("", "-wal"):
+        if os.path.exists(path + suffix):
+            total += os.path.getsize(path + suffix)
+    return total
+
+
+def count_devices(path):
+    c = sqlite3.connect(path)
+    try:
+        return c.execute("SELECT count(*) FROM devices").fetchone()[0]
+    finally:
+        c.close()
+
+
+def fill_registry(path, target, chunk=500000):
+    """Grow the registry to `target` devices by replicating the rows real
+    issuance wrote (device, certificate, audit entry) with distinct
+    DeviceIDs, serials, certificate serial numbers and hashes. The
+    certificate DER is copied from the real sample (so lookups return real
+    bytes of the right size); ca-server must be stopped. Returns seconds."""
+    c = sqlite3.connect(path, isolation_level=None)
+    t0 = time.time()
+    try:
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA synchronous=OFF")
+        c.execute("PRAGMA cache_size=-400000")
+        have = c.execute("SELECT count(*) FROM devices").fetchone()[0]
+        c.execute("CREATE TEMP TABLE sample AS SELECT row_number() OVER () - 1 AS k,"
+                  " d.manufacturer_id, d.model, d.hw_version, c.der, c.spki_sha256,"
+                  " c.key_type, c.not_before, c.not_after, c.principal_id"
+                  " FROM devices d JOIN certificates c ON c.device_id = d.device_id"
+                  " WHERE d.device_id NOT LIKE 'bench%' LIMIT 1000")
+        k = c.execute("SELECT count(*) FROM sample").fetchone()[0]
+        if k == 0:
+            raise RuntimeError("fill: no issued device to replicate")
+        audit = c.execute("SELECT actor, action, details FROM audit WHERE"
+                          " action = 'device.issue' LIMIT 1").fetchone()
+        start_i = c.execute("SELECT count(*) FROM devices WHERE device_id LIKE 'bench%'"
+                            ).fetchone()[0]
+        n = target - have
+        i = start_i
+        end = start_i + max(n, 0)
+        while i < end:
+            j = min(end, i + chunk)
+            c.execute("BEGIN")
+            c.execute(
+                "WITH RECURSIVE s(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM s"
+                " WHERE i + 1 < ?2)"
+                " INSERT INTO devices(device_id, manufacturer_id, serial, model,"
+                " hw_version, created_at, updated_at)"
+                " SELECT printf('bench%09d', i), x.manufacturer_id, printf('BS%09d', i),"
+                " x.model, x.hw_version, strftime('%s','now'), strftime('%s','now')"
+                " FROM s JOIN sample x ON x.k = s.i % ?3", (i, j, k))
+            c.execute(
+                "WITH RECURSIVE s(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM s"
+                " WHERE i + 1 < ?2)"
+                " INSERT INTO certificates(issuer, serial_hex, der, sha256, spki_sha256,"
+                " key_type, not_before, not_after, device_id, principal_id, created_at)"
+                " SELECT 'device', printf('7b%030x', i), x.der, printf('be%062x', i),"
+                " x.spki_sha256, x.key_type, x.not_before, x.not_after,"
+                " printf('bench%09d', i), x.principal_id, strftime('%s','now')"
+                " FROM s JOIN sample x ON x.k = s.i % ?3", (i, j, k))
+            if audit is not None:
+                c.execute(
+                    "WITH RECURSIVE s(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM s"
+                    " WHERE i + 1 < ?2)"
+                    " INSERT INTO audit(at, actor, action, target, details)"
+                    " SELECT strftime('%s','now'), ?3, ?4, printf('bench%09d', i), ?5"
+                    " FROM s", (i, j, audit[0], audit[1], audit[2]))
+            c.execute("COMMIT")
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            i = j
+            log("fill: %d / %d devices (%.0f s)" % (have + (i - start_i), target,
+                                                    time.time() - t0))
+    finally:
+        c.close()
+    return time.time() - t0
+
+
+def lookup_paths(path, n_dev, out, n=20000, seed=1):
+    """Random DeviceIDs spread over the whole registry (replicated ones)."""
+    rnd = random.Random(seed)
+    with open(out, "w") as f:
+        for _ in range(n):
+            f.write("/devices/bench%09d\n" % rnd.randrange(n_dev))
+
+
+def stage_lookup(R, S, ca, lg, work):
+    res = {"runs": []}
+    R["lookup"] = res
+    t = fill_registry(ca.db, S["registry"])
+    n_bench = count_bench(ca.db)
+    res["registry_devices"] = count_devices(ca.db)
+    res["fill_seconds"] = round(t, 1)
+    paths = os.path.join(work, "lookup-paths.txt")
+    lookup_paths(ca.db, n_bench, paths)
+    pid = ca.start()
+    op = dict(cert=ca.operator[0], key=ca.operator[1], cacert=ca.root)
+    st, pem = ca.get("/devices/bench%09d" % 0)
+    st2, doc = ca.get("/devices/bench%09d" % 0, "application/json")
+    if st != 200 or st2 != 200:
+        raise RuntimeError("lookup: GET answered %d/%d" % (st, st2))
+    res["pem_bytes"], res["json_bytes"] = len(pem), len(doc)
+    res["resumption_ours"] = resumption_probe(ca.port, ca.root, *ca.operator,
+                                              "/devices/bench000000000")
+    # nginx serves the same bytes; started now, measured interleaved.
+    ng = Nginx(work, ca, pem, doc) if shutil.which("nginx") else None
+    if ng is not None:
+        res["resumption_nginx"] = resumption_probe(ng.port, ca.root, *ca.operator,
+                                                   "/devices/x")
+        res["nginx_config"] = ng.confpath
+    servers = [("ca-server", ca.url, pid, paths)]
+    if ng is not None:
+        npaths = os.path.join(work, "nginx-paths.txt")
+        with open(npaths, "w") as f:
+            f.write("/devices/x\n")
+        servers.append(("nginx", ng.url, ng.pids(), npaths))
+    for fmt, accept in (("pem", None), ("json", "application/json")):
+        for conc in S["lookup_conc"]:
+            for name, url, spid, pth in servers:
+                if name == "nginx" and fmt == "json":
+                    pth = os.path.join(work, "nginx-json-paths.txt")
+                    with open(pth, "w") as f:
+                        f.write("/json/x\n")
+                r = lg_multi(lg, url, pth, spid, accept=accept, concurrency=conc,
+                             duration=S["lookup_s"], label="%s %s c%d" % (name, fmt, conc),
+                             **op)
+                r.update(server=name, format=fmt, mode="keep-alive")
+                res["runs"].append(r)
+                log("lookup %-9s %s keep-alive c%-2d: %7.0f req/s p50 %.2f ms p99 %.2f ms"
+                    % (name, fmt, conc, r["rps"], r["p50_ms"], r["p99_ms"]))
+    for resume in (True, False):
+        for name, url, spid, pth in servers:
+            r = lg_multi(lg, url, pth, spid, concurrency=S["hs_conc"],
+                         duration=S["lookup_s"], handshake=True, resume=resume,
+                         label="%s pem handshake%s" % (name, " resume" if resume else ""),
+                         **op)
+            r.update(server=name, format="pem",
+                     mode="handshake+resume" if resume else "full handshake")
+            res["runs"].append(r)
+            log("lookup %-9s pem %-16s c%d: %7.0f req/s p50 %.2f ms p99 %.2f ms"
+                % (name, r["mode"], S["hs_conc"], r["rps"], r["p50_ms"], r["p99_ms"]))
+    if ng is not None:
+        ng.stop()
+    ca.stop()
+
+
+def count_bench(path):
+    c = sqlite3.connect(path)
+    try:
+        return c.execute("SELECT count(*) FROM devices WHERE device_id LIKE 'bench%'"
+                         ).fetchone()[0]
+    finally:
+        c.close()
+
+
+def lg_multi(lg, url, paths, pids, **kw):
+    """loadgen against a server of one or several processes (nginx)."""
+    if isinstance(pids, list):
+        c0 = sum(cpu_seconds(p) for p in pids)
+        r = lg.run(url, paths, **kw)
+        r["server_cpu_s"] = round(sum(cpu_seconds(p) for p in pids) - c0, 3)
+    else:
+        r = lg.run(url, paths, server_pid=pids, **kw)
+    r["cpu_us_per_req"] = round(1e6 * r["server_cpu_s"] / max(r["ok"], 1), 1)
+    return r
+
+
+class Nginx:
+    """nginx: 2 workers, TLS 1.3 only, client certificates required from the
+    CA's Infrastructure CA, the ca-server's own TLS key and certificate,
+    serving the same PEM / JSON bytes as static files."""
+
+    def __init__(self, work, ca, pem, doc):
+        self.ca = ca
+        self.dir = os.path.join(work, "nginx")
+        www = os.path.join(self.dir, "www")
+        os.makedirs(www)
+        os.chmod(self.dir, 0o755)
+        os.chmod(www, 0o755)
+        for name, data in (("chain.pem", pem), ("doc.json", doc)):
+            with open(os.path.join(www, name), "wb") as f:
+                f.write(data)
+            os.chmod(os.path.join(www, name), 0o644)
+        self.port = free_port()
+        d = self.dir
+        conf = """worker_processes 2;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/tmp-body;
+  proxy_temp_path {d}/tmp-proxy;
+  fastcgi_temp_path {d}/tmp-fcgi;
+  uwsgi_temp_path {d}/tmp-uwsgi;
+  scgi_temp_path {d}/tmp-scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 60s;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_protocols TLSv1.3;
+    ssl_certificate {crt};
+    ssl_certificate_key {key};
+    ssl_client_certificate {cli};
+    ssl_verify_client on;
+    ssl_verify_depth 3;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_tickets on;
+    ssl_session_timeout 5m;
+    root {www};
+    location /devices/ {{ default_type application/pem-certificate-chain; try_files /chain.pem =404; }}
+    location /json/ {{ default_type application/json; try_files /doc.json =404; }}
+  }}
+}}
+""".format(d=d, port=self.port, crt=os.path.join(ca.data, "server.crt"),
+           key=os.path.join(ca.data, "server.key"), cli=client_ca(ca), www=www)
+        self.confpath = os.path.join(d, "nginx.conf")
+        with open(self.confpath, "w") as f:
+            f.write(conf)
+        argv = ["nginx", "-p", d, "-c", self.confpath, "-e", os.path.join(d, "error.log"),
+                "-g", "daemon off;"]
+        self.proc = PROCS.add(subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                               stderr=open(os.path.join(d, "stderr.log"), "wb"),
+                                               start_new_session=True))
+        wait_tcp(self.port)
+        self.url = "https://127.0.0.1:%d" % self.port
+        st, body = self.get("/devices/x")
+        if st != 200 or body != pem:
+            raise RuntimeError("nginx does not serve the PEM (%d)" % st)
+
+    def get(self, path):
+        return tls_get(self.port, self.ca.root, self.ca.operator, path)
+
+    def pids(self):
+        """The master and its workers (all CPU nginx spends)."""
+        out = [self.proc.pid]
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open("/proc/%s/stat" % d) as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                            out.append(int(d))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return out
+
+    def stop(self):
+        PROCS.stop(self.proc)
+
+
+def client_ca(ca):
+    """The CA that issues operator certificates (the Infrastructure CA),
+    with the Root, as nginx's ssl_client_certificate."""
+    path = os.path.join(ca.dir, "client-ca.pem")
+    with open(path, "w") as f:
+        for p in (ca.infra, ca.root):
+            with open(p) as g:
+                f.write(g.read())
+    return path
+
+
+# ------------------------------------------------------------ provisioning
+
+def perf_works():
+    """perf record with a software clock works here? (hardware counters
+    are often absent in VMs: `perf stat -e instructions true` says so)."""
+    if shutil.which("perf") is None:
+        return {"available": False, "why": "perf not installed"}
+    p = run(["perf", "stat", "-e", "instructions", "true"], check=False)
+    hw = "not supported" not in p.stderr and p.returncode == 0
+    q = run(["perf", "record", "-e", "cpu-clock", "-o", "/dev/null", "true"], check=False)
+    return {"available": q.returncode == 0, "hardware_counters": hw,
+            "why": "" if q.returncode == 0 else q.stderr.strip()[-200:]}
+
+
+def perf_profile(pids, seconds, out):
+    """Sample the given processes for `seconds` (cpu-clock) and write the
+    top symbols to out. Returns the report text or None."""
+    data = out + ".data"
+    argv = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-g",
+            "-p", ",".join(str(p) for p in pids), "-o", data, "--", "sleep", str(seconds)]
+    p = run(argv, check=False, timeout=seconds + 60)
+    if p.returncode != 0:
+        return None
+    rep = run(["perf", "report", "-i", data, "--stdio", "--no-children",
+               "--sort", "comm,dso,sym", "--percent-limit", "1"], check=False,
+              timeout=300)
+    os.unlink(data)
+    text = "\n".join(l for l in rep.stdout.splitlines()
+                     if l.strip() and not l.lstrip().startswith(("|", "-", "---")))
+    with open(out, "w") as f:
+        f.write("# %s\n%s\n" % (" ".join(argv), text))
+    return text
+
+
+def stage_provisioning(R, S, ca, work, binp, outdir, stamp):
+    res = {"levels": []}
+    R["provisioning"] = res
+    res["perf"] = pw = perf_works()
+    pid = ca.start()
+    cdir = os.path.join(work, "core")
+    os.makedirs(cdir)
+    cfg = os.path.join(cdir, "corehook.json")
+    ch = os.path.join(binp, "corehook")
+    run([ch, "init", "--config", cfg, "--ca-url", ca.url, "--client-cert", ca.operator[0],
+         "--client-key", ca.operator[1], "--ca-root", ca.root, "--signer-cert",
+         ca.signer[0], "--signer-key", ca.signer[1]])
+    with open(cfg) as f:
+        c = json.load(f)
+    c.setdefault("listen", {})
+    c["listen"]["nas_udp"] = "127.0.0.1:0"
+    c["listen"]["http"] = "127.0.0.1:0"
+    with open(cfg, "w") as f:
+        json.dump(c, f, indent=1)
+    core, port = start([ch, "serve", "--config", cfg], r"nas udp 127\.0\.0\.1:(\d+)",
+                       os.path.join(cdir, "corehook.log"))
+    res["corehook_command"] = "%s serve --config %s" % (ch, cfg)
+    for conc, count in S["swarm"]:
+        sdir = os.path.join(work, "swarm-c%d" % conc)
+        base = [os.path.join(binp, "ueclient"), "swarm", "--count", str(count),
+                "--concurrency", str(conc), "--ca", ca.url, "--cert", ca.mfr[0],
+                "--key", ca.mfr[1], "--root", ca.root, "--ca-certs", ca.infra,
+                "--manufacturer-id", "acme", "--core", "127.0.0.1:%s" % port,
+                "--set", sdir, "--deadline-s", str(S["swarm_deadline"]), "--json"]
+        level = {"concurrency": conc, "count": count}
+        for phase, extra in (("first", []), ("reprovision", ["--reprovision"])):
+            argv = base + extra
+            c0, k0 = cpu_seconds(pid), cpu_seconds(core.pid)
+            prof = None
+            if phase == "reprovision" and pw["available"] and conc == S["swarm"][-1][0]:
+                holder = {}
+                th = threading.Thread(target=lambda: holder.update(
+                    text=perf_profile([pid, core.pid], S["perf_s"],
+                                      os.path.join(outdir, "%s-perf-provisioning.txt" % stamp))))
+                th.start()
+                prof = (th, holder)
+            p = run(argv, check=False, timeout=S["swarm_deadline"] + 300)
+            if prof is not None:
+                prof[0].join()
+                res["perf_report"] = "bench/results/%s-perf-provisioning.txt" % stamp
+            try:
+                j = json.loads(p.stdout)
+            except ValueError:
+                raise RuntimeError("swarm printed no JSON (%d): %s" % (p.returncode,
+                                                                      p.stderr[-1000:]))
+            j["command"] = " ".join(argv)
+            j["ca_cpu_s"] = round(cpu_seconds(pid) - c0, 3)
+            j["corehook_cpu_s"] = round(cpu_seconds(core.pid) - k0, 3)
+            level[phase] = j
+            log("provisioning c%-3d %-11s: %d/%d done, %.0f flows/s, prov p50/p99 %s/%s ms,"
+                " reg p50/p99 %s/%s ms%s" % (
+                    conc, phase, j["completed"], j["total"], j["flows_per_s"],
+                    j["provisioning_ms"]["p50"], j["provisioning_ms"]["p99"],
+                    j["registration_ms"]["p50"], j["registration_ms"]["p99"],
+                    (", failures %s" % j["failures"]) if j["failures"] else ""))
+        res["levels"].append(level)
+    PROCS.stop(core)
+    ca.stop()
+
+
+# ------------------------------------------------------------------- scale
+
+def hold_connections(port, root, ident, n, timeout):
+    """Open n TLS connections (client certificate) without closing them;
+    returns (sockets, handshakes completed) after at most timeout s."""
+    ctx = ssl.create_default_context(cafile=root)
+    ctx.load_cert_chain(*ident)
+    sel = selectors.DefaultSelector()
+    socks, done = [], 0
+    for _ in range(n):
+        raw = socket.socket()
+        raw.setblocking(False)
+        try:
+            raw.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        s = ctx.wrap_socket(raw, server_hostname="127.0.0.1", do_handshake_on_connect=False)
+        socks.append(s)
+        sel.register(s, selectors.EVENT_WRITE | selectors.EVENT_READ, None)
+    pending = set(socks)
+    deadline = time.time() + timeout
+    while pending and time.time() < deadline:
+        for key, _ in sel.select(timeout=0.2):
+            s = key.fileobj
+            if s not in pending:
+                continue
+            try:
+                s.do_handshake()
+                pending.discard(s)
+                sel.unregister(s)
+                done += 1
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+            except (OSError, ssl.SSLError):
+                pending.discard(s)
+                sel.unregister(s)
+    sel.close()
+    return socks, done
+
+
+def lookup_latency(ca, lg, work, n_bench, S, label):
+    paths = os.path.join(work, "scale-paths-%s.txt" % label)
+    lookup_paths(ca.db, n_bench, paths, seed=7)
+    op = dict(cert=ca.operator[0], key=ca.operator[1], cacert=ca.root)
+    pid = ca.start()
+    lg.run(ca.url, paths, concurrency=1, duration=max(1, S["lookup_s"] / 4),
+           label="warm-up %s" % label, **op)
+    r = lg.run(ca.url, paths, concurrency=1, duration=S["lookup_s"], server_pid=pid,
+               label="lookup %s" % label, **op)
+    r["registry_devices"] = count_devices(ca.db)
+    return r, pid
+
+
+def stage_scale(R, S, ca, lg, work):
+    res = {}
+    R["scale"] = res
+    small = count_devices(ca.db)
+    r_small, _ = lookup_latency(ca, lg, work, count_bench(ca.db), S, "small")
+    ca.stop()
+    t = fill_registry(ca.db, S["scale_big"])
+    res["fill_seconds"] = round(t, 1)
+    c = sqlite3.connect(ca.db)
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = c.execute("PRAGMA page_size").fetchone()[0]
+    pages = c.execute("PRAGMA page_count").fetchone()[0]
+    free = c.execute("PRAGMA freelist_count").fetchone()[0]
+    c.close()
+    big = count_devices(ca.db)
+    res["registry_devices"] = big
+    res["database_bytes"] = db_bytes(ca.db)
+    res["bytes_per_device"] = round(res["database_bytes"] / big, 1)
+    res["pages"] = {"page_size": page, "page_count": pages, "freelist": free}
+    r_big, pid = lookup_latency(ca, lg, work, count_bench(ca.db), S, "big")
+    res["lookup_small"] = r_small
+    res["lookup_big"] = r_big
+    res["lookup_p50_ratio"] = round(r_big["p50_ms"] / r_small["p50_ms"], 3)
+    res["lookup_p99_ratio"] = round(r_big["p99_ms"] / r_small["p99_ms"], 3)
+    log("scale: %d -> %d devices, %.0f bytes/device, lookup p50 %.3f -> %.3f ms (x%.2f)"
+        % (small, big, res["bytes_per_device"], r_small["p50_ms"], r_big["p50_ms"],
+           res["lookup_p50_ratio"]))
+
+    # Memory: idle (after one request), then with many connections held open.
+    time.sleep(1)
+    res["rss_idle_kib"] = proc_status(pid)["VmRSS"]
+    socks, done = hold_connections(ca.port, ca.root, ca.operator, S["conns"], 30)
+    st = proc_status(pid)
+    res["rss_connections_kib"] = st["VmRSS"]
+    res["connections_opened"] = len(socks)
+    res["connections_tls_established"] = done
+    res["server_threads"] = st["Threads"]
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+    log("scale: ca-server RSS idle %d KiB, with %d connections (%d TLS up) %d KiB"
+        % (res["rss_idle_kib"], len(socks), done, res["rss_connections_kib"]))
+    ca.stop()
+
+    # CRL with many revoked entries, generated by `ca-server crl`.
+    n = min(S["crl_revoked"], count_bench(ca.db))
+    c = sqlite3.connect(ca.db, isolation_level=None)
+    c.execute("PRAGMA synchronous=OFF")
+    c.execute("BEGIN")
+    c.execute("UPDATE devices SET status = 'revoked', reason = 1, revoked_at ="
+              " strftime('%s','now'), version = version + 1 WHERE device_id IN"
+              " (SELECT device_id FROM devices WHERE device_id LIKE 'bench%'"
+              " AND status = 'active' ORDER BY device_id LIMIT ?)", (n,))
+    c.execute("UPDATE counters SET value = value + 1 WHERE name = 'crl_generation'")
+    c.execute("COMMIT")
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    revoked = c.execute("SELECT count(*) FROM devices WHERE status <> 'active'").fetchone()[0]
+    c.close()
+    out = os.path.join(work, "device.crl")
+    argv = [os.path.join(ca.bin, "ca-server"), "crl", "--data", ca.data, "--out", out]
+    t0 = time.time()
+    run(argv)
+    res["crl_seconds"] = round(time.time() - t0, 2)
+    res["crl_command"] = " ".join(argv)
+    res["crl_revoked"] = revoked
+    res["crl_bytes"] = os.path.getsize(out)
+    with open(out, "rb") as f:
+        crl = x509.load_der_x509_crl(f.read())
+    res["crl_entries_checked"] = len(crl)
+    log("scale: CRL with %d revoked entries in %.2f s (%d bytes)"
+        % (len(crl), res["crl_seconds"], res["crl_bytes"]))
+
+
+# ------------------------------------------------------------------ report
+
+def pick(runs, **kw):
+    for r in runs:
+        if all(r.get(k) == v for k, v in kw.items()):
+            return r
+    return None
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a is not None and b else None
+
+
+def verdict(value, target, higher_is_better=True):
+    if value is None:
+        return "not measured"
+    ok = value >= target if higher_is_better else value <= target
+    return "met" if ok else "missed"
+
+
+def summarise(R):
+    """The headline ratios against the issue's targets."""
+    rows = []
+    ceil = R.get("ceilings", {}).get("issuance_ceiling")
+    iss = R.get("issuance", {}).get("runs", [])
+    o8 = pick(iss, server="ca-server", mode="single", concurrency=8)
+    o1 = pick(iss, server="ca-server", mode="single", concurrency=1)
+    f8 = pick(iss, server="cfssl", concurrency=8)
+    f1 = pick(iss, server="cfssl", concurrency=1)
+    batches = [r for r in iss if r.get("mode") == "batch"]
+    best_b = max(batches, key=lambda r: r["certs_per_s"]) if batches else None
+
+    def row(name, ours, peer, peer_name, target, higher=True, unit=""):
+        v = ratio(ours, peer) if peer_name else ours
+        rows.append({"metric": name, "ours": ours, "peer": peer, "peer_name": peer_name,
+                     "ratio": v if peer_name else None, "target": target,
+                     "verdict": verdict(v, target, higher) if target is not None else "",
+                     "unit": unit})
+
+    if o1:
+        row("issuance c1, certs/s (ours ÷ cfssl)", o1["certs_per_s"],
+            f1 and f1["certs_per_s"], "cfssl", None)
+    if o8:
+        row("issuance c8, certs/s (ours ÷ cfssl)", o8["certs_per_s"],
+            f8 and f8["certs_per_s"], "cfssl", TARGETS["issuance_c8_vs_cfssl"])
+        row("issuance c8 ÷ crypto ceiling", o8["certs_per_s"], ceil, "ceiling", None)
+    if best_b:
+        row("batch issuance ÷ crypto ceiling (certs/s)", best_b["certs_per_s"], ceil,
+            "ceiling", TARGETS["batch_vs_ceiling"])
+    if f8:
+        row("cfssl c8 ÷ crypto ceiling", f8["certs_per_s"], ceil, "ceiling", None)
+    lk = R.get("lookup", {}).get("runs", [])
+    for fmt in ("pem", "json"):
+        for r in [x for x in lk if x["server"] == "ca-server" and x["format"] == fmt
+                  and x["mode"] == "keep-alive"]:
+            n = pick(lk, server="nginx", format=fmt, mode="keep-alive",
+                     concurrency=r["concurrency"])
+            row("lookup %s keep-alive c%d, req/s (ours ÷ nginx)" % (fmt, r["concurrency"]),
+                r["rps"], n and n["rps"], "nginx", TARGETS["lookup_keepalive_vs_nginx"])
+    for mode in ("handshake+resume", "full handshake"):
+        r = pick(lk, server="ca-server", mode=mode)
+        n = pick(lk, server="nginx", mode=mode)
+        if r:
+            row("lookup pem %s c%d, req/s (ours ÷ nginx)" % (mode, r["concurrency"]),
+                r["rps"], n and n["rps"], "nginx", TARGETS["lookup_handshake_vs_nginx"])
+    pv = R.get("provisioning", {}).get("levels", [])
+    if pv:
+        best = max(pv, key=lambda L: L.get("reprovision", {}).get("flows_per_s", 0))
+        rp = best.get("reprovision", {})
+        row("provisioning flows/s (best level, c%d)" % best["concurrency"],
+            rp.get("flows_per_s"), None, None, TARGETS["provisioning_flows_per_s"])
+        row("provisioning p99 ms at that level", rp.get("provisioning_ms", {}).get("p99"),
+            None, None, TARGETS["provisioning_p99_ms"], higher=False)
+    sc = R.get("scale", {})
+    if "lookup_p50_ratio" in sc:
+        row("lookup p50 at %d ÷ at %d devices" % (sc["lookup_big"]["registry_devices"],
+                                                  sc["lookup_small"]["registry_devices"]),
+            sc["lookup_big"]["p50_ms"], sc["lookup_small"]["p50_ms"], "small registry",
+            TARGETS["lookup_big_vs_small"], higher=False)
+        row("database bytes per device", sc["bytes_per_device"], None, None,
+            TARGETS["bytes_per_device"], higher=False)
+    return rows
+
+
+def fmt(v):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return "%.3g" % v if abs(v) < 10 else "%.0f" % v
+    return str(v)
+
+
+def markdown(R, commands):
+    L = []
+    m = R["meta"]
+    L.append("# ProvCA benchmark — %s (%s scale)" % (m["date"], m["scale"]))
+    L.append("")
+    L.append("Machine: %s, %d cores, %s; git %s. Client and servers share the "
+             "machine, loopback only. `%s`" % (m["cpu"], m["cores"], m["kernel"],
+                                             m["git"], m["command"]))
+    L.append("")
+    L.append("## Against the targets")
+    L.append("")
+    L.append("| metric | ours | peer / base | ratio | target | verdict |")
+    L.append("| --- | ---: | ---: | ---: | ---: | --- |")
+    for r in R["summary"]:
+        L.append("| %s | %s | %s | %s | %s | %s |" % (
+            r["metric"], fmt(r["ours"]), fmt(r["peer"]), fmt(r["ratio"]),
+            fmt(r["target"]), r["verdict"]))
+    if "ceilings" in R:
+        c = R["ceilings"]
+        L += ["", "## 1. Ceilings (`%s`)" % c["command"], "",
+              "| ECDSA P-256 sign/s | verify/s | ECDH P-256 op/s | issuance ceiling per core"
+              " (1 verify + 1 sign) | × %d cores |" % c["cores"],
+              "| ---: | ---: | ---: | ---: | ---: |",
+              "| %.0f | %.0f | %.0f | %.0f | %.0f |" % (
+                  c["ecdsa_p256_sign_per_s"], c["ecdsa_p256_verify_per_s"],
+                  c["ecdh_p256_per_s"], c["issuance_ceiling_per_core"],
+                  c["issuance_ceiling"])]
+    if "issuance" in R:
+        ceil = R.get("ceilings", {}).get("issuance_ceiling")
+        L += ["", "## 2. Issuance", "",
+              "| server | mode | concurrency | requests ok | certs/s | p50 ms | p99 ms |"
+              " server CPU ms/cert | ÷ ceiling |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in R["issuance"]["runs"]:
+            mode = r["mode"] + (" ×%d" % r["batch_size"] if r["mode"] == "batch" else "")
+            L.append("| %s | %s | %d | %d | %.0f | %.1f | %.1f | %.2f | %s |" % (
+                r["server"], mode, r["concurrency"], r["ok"], r["certs_per_s"],
+                r["p50_ms"], r["p99_ms"], r["cpu_ms_per_cert"], fmt(ratio(r["certs_per_s"], ceil))))
+        L.append("")
+        L.append("Registry growth per issued device (real issuance, %d devices): %s bytes." % (
+            R["issuance"].get("issued_devices", 0),
+            fmt(R["issuance"].get("registry_bytes_per_issued_device"))))
+    if "lookup" in R:
+        lk = R["lookup"]
+        L += ["", "## 3. Lookup (registry of %d devices; PEM %d bytes, JSON %d bytes)" % (
+            lk["registry_devices"], lk["pem_bytes"], lk["json_bytes"]), "",
+            "TLS session resumption: ca-server %s, nginx %s." % (
+                lk.get("resumption_ours"), lk.get("resumption_nginx")), "",
+            "| server | format | connection | concurrency | req/s | p50 ms | p99 ms |"
+            " server CPU µs/req | ours ÷ nginx |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in lk["runs"]:
+            n = pick(lk["runs"], server="nginx", format=r["format"], mode=r["mode"],
+                     concurrency=r["concurrency"])
+            rr = ratio(r["rps"], n["rps"]) if (n and r["server"] == "ca-server") else None
+            L.append("| %s | %s | %s | %d | %.0f | %.2f | %.2f | %.0f | %s |" % (
+                r["server"], r["format"], r["mode"], r["concurrency"], r["rps"],
+                r["p50_ms"], r["p99_ms"], r["cpu_us_per_req"], fmt(rr)))
+    if "provisioning" in R:
+        pv = R["provisioning"]
+        L += ["", "## 4. Provisioning (`ueclient swarm` → corehook → ca-server)", "",
+              "perf: %s" % json.dumps(pv.get("perf")),
+              "" if "perf_report" not in pv else "Profile: `%s`." % pv["perf_report"], "",
+              "| concurrency | phase | completed/total | flows/s | prov p50/p95/p99 ms |"
+              " reg p50/p95/p99 ms | CPU s ca-server / corehook | failures |",
+              "| ---: | --- | ---: | ---: | --- | --- | --- | --- |"]
+        for lv in pv["levels"]:
+            for ph in ("first", "reprovision"):
+                j = lv.get(ph)
+                if not j:
+                    continue
+                p, g = j["provisioning_ms"], j["registration_ms"]
+                L.append("| %d | %s | %d/%d | %.0f | %s/%s/%s | %s/%s/%s | %.1f / %.1f | %s |" % (
+                    lv["concurrency"], ph, j["completed"], j["total"], j["flows_per_s"],
+                    p["p50"], p["p95"], p["p99"], g["p50"], g["p95"], g["p99"],
+                    j["ca_cpu_s"], j["corehook_cpu_s"],
+                    "; ".join("%s ×%d" % (f["cause"], f["count"]) for f in j["failures"]) or "none"))
+    if "scale" in R:
+        s = R["scale"]
+        L += ["", "## 5. Scale", "",
+              "| figure | value |", "| --- | ---: |",
+              "| devices | %d |" % s["registry_devices"],
+              "| database bytes (file + WAL) | %d |" % s["database_bytes"],
+              "| bytes per device | %.0f |" % s["bytes_per_device"],
+              "| lookup c1 p50 / p99 ms at %d devices | %.3f / %.3f |" % (
+                  s["lookup_small"]["registry_devices"], s["lookup_small"]["p50_ms"],
+                  s["lookup_small"]["p99_ms"]),
+              "| lookup c1 p50 / p99 ms at %d devices | %.3f / %.3f |" % (
+                  s["lookup_big"]["registry_devices"], s["lookup_big"]["p50_ms"],
+                  s["lookup_big"]["p99_ms"]),
+              "| big ÷ small p50 / p99 | %.2f / %.2f |" % (s["lookup_p50_ratio"],
+                                                            s["lookup_p99_ratio"]),
+              "| CRL generation, %d revoked entries (`ca-server crl`) | %.2f s, %d bytes |" % (
+                  s["crl_entries_checked"], s["crl_seconds"], s["crl_bytes"]),
+              "| ca-server RSS idle | %d KiB |" % s["rss_idle_kib"],
+              "| ca-server RSS, %d connections open (%d TLS established) | %d KiB |" % (
+                  s["connections_opened"], s["connections_tls_established"],
+                  s["rss_connections_kib"]),
+              "| registry fill time (replication through SQL) | %.0f s |" % s["fill_seconds"]]
+    if R.get("errors"):
+        L += ["", "## Stages that failed", ""]
+        for k, v in R["errors"].items():
+            L.append("- **%s**: %s" % (k, v.strip().splitlines()[-1] if v.strip() else v))
+    L += ["", "## Exact commands", "", "```"]
+    L += commands
+    L += ["```", ""]
+    return "\n".join(L)
+
+
+# -------------------------------------------------------------------- main
+
+def meta(scale, argv):
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    git = run(["git", "-C", SRC, "rev-parse", "--short", "HEAD"], check=False).stdout.strip()
+    return {"date": datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S"), "scale": scale,
+            "cpu": cpu, "cores": os.cpu_count(), "kernel": os.uname().release, "git": git,
+            "openssl": run(["openssl", "version"], check=False).stdout.strip(),
+            "sqlite": sqlite3.sqlite_version,
+            "command": "BENCH_SCALE=%s bash tests/bench/run.sh" % scale}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", required=True, help="folder with ca-server, corehook, ueclient, loadgen")
+    ap.add_argument("--scale", default=os.environ.get("BENCH_SCALE", "full"),
+                    choices=sorted(SCALES))
+    ap.add_argument("--stages", default=os.environ.get("BENCH_STAGES", "1,2,3,4,5"),
+                    help="comma-separated stage numbers")
+    ap.add_argument("--out", default=os.path.join(SRC, "bench", "results"))
+    ap.add_argument("--keep", action="store_true", default=os.environ.get("BENCH_KEEP") == "1")
+    a = ap.parse_args()
+    S = SCALES[a.scale]
+    stages = {int(x) for x in a.stages.split(",") if x.strip()}
+    binp = os.path.abspath(a.bin)
+    os.makedirs(a.out, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="provca-bench-", dir=os.environ.get("BENCH_TMP"))
+    os.chmod(work, 0o755)
+
+    def on_signal(sig, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, on_signal)
+
+    R = {"meta": meta(a.scale, sys.argv), "sizes": S, "errors": {}}
+    R["meta"]["stages"] = sorted(stages)
+    stamp = R["meta"]["date"].replace(":", "")
+    lg = Loadgen(os.path.join(binp, "loadgen"), work)
+    t_start = time.time()
+    ca = None
+    try:
+        if 1 in stages:
+            guarded(R, "ceilings", stage_ceilings, R, S)
+        if stages & {2, 3, 4, 5}:
+            ca = CA(binp, work)
+        if stages & {2, 3, 5}:
+            guarded(R, "issuance", stage_issuance, R, S, ca, lg, work, binp)
+        if 3 in stages:
+            guarded(R, "lookup", stage_lookup, R, S, ca, lg, work)
+        if 4 in stages:
+            guarded(R, "provisioning", stage_provisioning, R, S, ca, work, binp, a.out, stamp)
+        if 5 in stages:
+            guarded(R, "scale", stage_scale, R, S, ca, lg, work)
+    except KeyboardInterrupt:
+        R["errors"]["interrupted"] = "stopped by a signal"
+        log("interrupted")
+    finally:
+        PROCS.stop_all()
+        R["meta"]["seconds"] = round(time.time() - t_start, 1)
+        R["summary"] = summarise(R)
+        R["loadgen_commands"] = lg.commands
+        cmds = [R["meta"]["command"]]
+        if "ceilings" in R:
+            cmds.append(R["ceilings"]["command"])
+        cmds += sorted(set(lg.commands), key=lg.commands.index)
+        for lv in R.get("provisioning", {}).get("levels", []):
+            for ph in ("first", "reprovision"):
+                if ph in lv:
+                    cmds.append(lv[ph]["command"])
+        if "scale" in R and "crl_command" in R["scale"]:
+            cmds.append(R["scale"]["crl_command"])
+        cmds = [c.replace(work, "$WORK") for c in cmds]
+        base = os.path.join(a.out, stamp + ("" if a.scale == "full" else "-" + a.scale))
+        with open(base + ".json", "w") as f:
+            json.dump(R, f, indent=1, default=str)
+        with open(base + ".md", "w") as f:
+            f.write(markdown(R, cmds))
+        log("results: %s.json, %s.md (%.0f s)" % (base, base, R["meta"]["seconds"]))
+        if a.keep:
+            log("work folder kept: %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if R["errors"] else 0
+
+
+def guarded(R, name, fn, *args):
+    """Run one stage; a failure is recorded and the next stage still runs."""
+    t0 = time.time()
+    try:
+        fn(*args)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # one stage's failure must not hide the others
+        import traceback
+        R["errors"][name] = "%s\n%s" % (e, traceback.format_exc())
+        log("stage %s failed: %s" % (name, e))
+    finally:
+        R.setdefault("stage_seconds", {})[name] = round(time.time() - t0, 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

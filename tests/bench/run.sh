@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# run.sh — `make bench`: an optimised build (build-bench, Release) of the
+# programs the benchmark runs, then the driver tests/bench/bench.py.
+#
+#   BENCH_SCALE=smoke|full   sizes (default full; smoke runs in ~3 minutes)
+#   BENCH_STAGES=1,2,3,4,5   which stages (default all)
+#   BENCH_KEEP=1             keep the temporary work folder
+#   BENCH_JOBS=N             build parallelism (default 2)
+#
+# Every server listens on 127.0.0.1 and is stopped by bench.py at exit, on
+# failure and on SIGINT/SIGTERM. Results: bench/results/<date>.json and .md.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+build="$here/build-bench"
+jobs=${BENCH_JOBS:-2}
+
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j"$jobs" --target ca-server corehook ueclient loadgen
+
+exec /usr/bin/python3 "$here/tests/bench/bench.py" --bin "$build/bin" "$@"
