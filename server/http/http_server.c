@@ -47,6 +47,7 @@ static int cb_init_ssl(void *ssl_ctx, void *user_data)
 	static const unsigned char sid_ctx[] = "provca-ca-server";
 	http_server *srv = user_data;
 	SSL_CTX *ctx = ssl_ctx;
+	STACK_OF(X509_NAME) *names;
 
 	if (ca_tls_configure(srv->ca, ctx, srv->tls_err, sizeof(srv->tls_err)) != CA_OK)
 		return -1;
@@ -62,6 +63,15 @@ static int cb_init_ssl(void *ssl_ctx, void *user_data)
 		snprintf(srv->tls_err, sizeof(srv->tls_err), "cannot set session id context");
 		return -1;
 	}
+	/* Name the acceptable issuers in the CertificateRequest so a client
+	 * holding several certificates picks the right one. */
+	names = SSL_load_client_CA_file(srv->client_ca_file);
+	if (names == NULL) {
+		snprintf(srv->tls_err, sizeof(srv->tls_err), "cannot read %.200s",
+		         srv->client_ca_file);
+		return -1;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_timeout(ctx, 300);
 	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
@@ -358,6 +368,7 @@ int http_serve_main(int argc, char **argv)
 		fprintf(stderr, "ca-server: data path too long\n");
 		goto out;
 	}
+	memcpy(srv->client_ca_file, ca_file, sizeof(ca_file));
 	snprintf(threads, sizeof(threads), "%d",
 	         srv->cfg->worker_threads > 0 ? srv->cfg->worker_threads : 16);
 

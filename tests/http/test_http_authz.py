@@ -133,6 +133,28 @@ class AuthorizationMatrix(ServerTest):
         st, _, _ = self.srv.curl(p, "GET", "/healthz")
         self.assertEqual(st, 200)
 
+    def test_tls_12_and_13_with_session_resumption(self):
+        import socket
+        import ssl
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = self.srv.ssl_context(self.operator)
+            ctx.minimum_version = ctx.maximum_version = version
+            with socket.create_connection(("127.0.0.1", self.srv.port)) as raw:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                    s.sendall(b"GET /devices/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                              % self.dev["lookup"].encode())
+                    head = s.recv(64)
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                    while s.recv(4096):
+                        pass
+                    session = s.session
+            self.assertIsNotNone(session)
+            with socket.create_connection(("127.0.0.1", self.srv.port)) as raw:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    self.assertTrue(s.recv(64).startswith(b"HTTP/1.1 200"))
+                    self.assertTrue(s.session_reused, version)
+
     def test_unknown_route_and_wrong_method(self):
         st, _, data = self.srv.curl(self.ca.admin, "GET", "/api/v1/nothing-here")
         self.assertProblem(st, data, 404, "not-found")
