@@ -199,7 +199,7 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 	EVP_PKEY *rk = NULL, *dk = NULL, *ik = NULL, *sk = NULL;
 	X509 *root = NULL, *dev = NULL, *infra = NULL, *srv = NULL;
 	X509_NAME *n = NULL;
-	char serial[41], cn[128], *san = NULL, path[PATH_MAX + 32];
+	char serial[41], cn[128], *san = NULL, path[PATH_MAX + 64];
 	int64_t now = (int64_t)time(NULL) - 60;
 	ca_cert_spec_t sp;
 	ca_t *ca = NULL;
@@ -300,7 +300,7 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 		ca_principal_attrs_t pa = { o->admin_name != NULL ?
 		    o->admin_name : "admin", REG_ROLE_ADMIN, NULL };
 		ca_principal_creds_t cr;
-		char p12pass[33], adir[PATH_MAX];
+		char p12pass[33], adir[PATH_MAX + 32];
 		uint8_t rnd[16];
 		const char *p12p = pass;
 
@@ -310,7 +310,7 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 			goto out;
 		if (rc != CA_OK) {
 			/* Keys are encrypted: open with the passphrase. */
-			char pf[PATH_MAX];
+			char pf[PATH_MAX + 32];
 
 			snprintf(pf, sizeof(pf), "%s/.pass", tmp);
 			if ((rc = ca_file_write(pf, pass, strlen(pass), 0600,
