@@ -126,6 +126,7 @@ def start(argv, pattern, logpath, timeout=60, env=None):
     """Start argv; wait for a stdout/stderr line matching pattern (group 1 is
     returned when present). Output goes to logpath, read back as it grows."""
     lf = open(logpath, "ab")
+    skip = lf.tell()
     p = PROCS.add(subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT,
                                    env=env, start_new_session=True))
     lf.close()
@@ -134,6 +135,7 @@ def start(argv, pattern, logpath, timeout=60, env=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         with open(logpath, "rb") as f:
+            f.seek(skip)
             text = f.read().decode(errors="replace")
         m = re.search(pattern, text)
         if m:
@@ -304,9 +306,13 @@ class CA:
         return [os.path.join(self.bin, "ca-server"), "serve", "--data", self.data,
                 "--listen", "127.0.0.1:%d" % self.port]
 
-    def start(self):
+    def start(self, preload=None):
+        """Serve; preload: an LD_PRELOAD library (experiments only)."""
+        env = None
+        if preload:
+            env = dict(os.environ, LD_PRELOAD=preload)
         self.proc, _ = start(self.serve_argv(), r"listening on https://127\.0\.0\.1:(\d+)",
-                             os.path.join(self.dir, "server.log"))
+                             os.path.join(self.dir, "server.log"), env=env)
         return self.proc.pid
 
     def stop(self):
@@ -376,6 +382,29 @@ def resumption_probe(port, root, cert, key, path):
 
 # ------------------------------------------------------------------- stages
 
+class Profiler:
+    """perf record of some processes in a background thread while a load
+    runs; a no-op where perf cannot sample."""
+
+    def __init__(self, R, pids, seconds, name):
+        self.th = None
+        ctx = R.get("_ctx", {})
+        if not ctx.get("perf", {}).get("available"):
+            return
+        self.out = os.path.join(ctx["outdir"], "%s-perf-%s.txt" % (ctx["stamp"], name))
+        self.rel = os.path.relpath(self.out, SRC)
+        self.R = R
+        self.name = name
+        self.th = threading.Thread(target=perf_profile, args=(pids, seconds, self.out))
+        self.th.start()
+
+    def done(self):
+        if self.th is not None:
+            self.th.join()
+            if os.path.exists(self.out):
+                self.R.setdefault("profiles", {})[self.name] = self.rel
+
+
 def stage_ceilings(R, S):
     argv = ["openssl", "speed", "-elapsed", "-seconds", str(S["speed_s"]),
             "ecdsap256", "ecdhp256"]
@@ -420,11 +449,14 @@ def stage_issuance(R, S, ca, lg, work, binp):
     pid = ca.start()
     mfr = dict(cert=ca.mfr[0], key=ca.mfr[1], cacert=ca.root)
     for conc, f, n in ((1, c1, S["csr_c1"]), (8, c8, S["csr_c8"])):
+        prof = Profiler(R, [pid], S["perf_s"], "issuance-c8") if conc == 8 else None
         r = lg.run(ca.url, f, post_path="/api/v1/devices", concurrency=conc,
                    requests=n, duration=S["issue_cap_s"], server_pid=pid,
                    label="ours single c%d" % conc, **mfr)
         r.update(server="ca-server", mode="single", certs_per_s=r["rps"],
                  cpu_ms_per_cert=round(1000 * r["server_cpu_s"] / max(r["ok"], 1), 3))
+        if prof is not None:
+            prof.done()
         res["runs"].append(r)
         log("issuance ca-server c%d: %.0f certs/s p50 %.1f ms p99 %.1f ms, %.2f ms CPU/cert"
             % (conc, r["rps"], r["p50_ms"], r["p99_ms"], r["cpu_ms_per_cert"]))
@@ -440,6 +472,23 @@ def stage_issuance(R, S, ca, lg, work, binp):
         log("issuance ca-server batch of %d c%d: %.0f certs/s, %.2f ms CPU/cert"
             % (S["batch_size"], conc, r["certs_per_s"], r["cpu_ms_per_cert"]))
     ca.stop()
+    shim = R.get("_ctx", {}).get("shim")
+    if shim:
+        # Experiment (not a target figure): the same server with
+        # TCP_NODELAY on accepted sockets, through an LD_PRELOAD shim.
+        cx = os.path.join(work, "csr-cx.jsonl")
+        make_csrs(S["csr_c1"], "BX", cx)
+        pid = ca.start(preload=shim)
+        r = lg.run(ca.url, cx, post_path="/api/v1/devices", concurrency=1,
+                   requests=S["csr_c1"], duration=S["issue_cap_s"], server_pid=pid,
+                   label="experiment nodelay single c1", **mfr)
+        r.update(server="ca-server+TCP_NODELAY (experiment)", mode="single",
+                 certs_per_s=r["rps"],
+                 cpu_ms_per_cert=round(1000 * r["server_cpu_s"] / max(r["ok"], 1), 3))
+        res["runs"].append(r)
+        log("issuance ca-server+TCP_NODELAY c1: %.0f certs/s p50 %.1f ms p99 %.1f ms"
+            % (r["rps"], r["p50_ms"], r["p99_ms"]))
+        ca.stop()
     issued = count_devices(ca.db)
     res["registry_bytes_per_issued_device"] = round(
         (db_bytes(ca.db) - size0) / max(issued, 1), 1)
@@ -634,9 +683,14 @@ def stage_lookup(R, S, ca, lg, work):
                     pth = os.path.join(work, "nginx-json-paths.txt")
                     with open(pth, "w") as f:
                         f.write("/json/x\n")
+                prof = None
+                if name == "ca-server" and fmt == "pem" and conc == S["lookup_conc"][-1]:
+                    prof = Profiler(R, [spid], min(S["perf_s"], S["lookup_s"]), "lookup-pem-c%d" % conc)
                 r = lg_multi(lg, url, pth, spid, accept=accept, concurrency=conc,
                              duration=S["lookup_s"], label="%s %s c%d" % (name, fmt, conc),
                              **op)
+                if prof is not None:
+                    prof.done()
                 r.update(server=name, format=fmt, mode="keep-alive")
                 res["runs"].append(r)
                 log("lookup %-9s %s keep-alive c%-2d: %7.0f req/s p50 %.2f ms p99 %.2f ms"
@@ -655,6 +709,18 @@ def stage_lookup(R, S, ca, lg, work):
     if ng is not None:
         ng.stop()
     ca.stop()
+    shim = R.get("_ctx", {}).get("shim")
+    if shim:
+        pid = ca.start(preload=shim)
+        for conc in (S["lookup_conc"][0], S["lookup_conc"][-1]):
+            r = lg_multi(lg, ca.url, paths, pid, concurrency=conc, duration=S["lookup_s"],
+                         label="experiment nodelay pem c%d" % conc, **op)
+            r.update(server="ca-server+TCP_NODELAY (experiment)", format="pem",
+                     mode="keep-alive")
+            res["runs"].append(r)
+            log("lookup ca-server+TCP_NODELAY pem keep-alive c%-2d: %7.0f req/s p50 %.2f ms"
+                " p99 %.2f ms" % (conc, r["rps"], r["p50_ms"], r["p99_ms"]))
+        ca.stop()
 
 
 def count_bench(path):
@@ -809,7 +875,7 @@ def perf_profile(pids, seconds, out):
 def stage_provisioning(R, S, ca, work, binp, outdir, stamp):
     res = {"levels": []}
     R["provisioning"] = res
-    res["perf"] = pw = perf_works()
+    res["perf"] = R.get("_ctx", {}).get("perf")
     pid = ca.start()
     cdir = os.path.join(work, "core")
     os.makedirs(cdir)
@@ -840,17 +906,11 @@ def stage_provisioning(R, S, ca, work, binp, outdir, stamp):
             argv = base + extra
             c0, k0 = cpu_seconds(pid), cpu_seconds(core.pid)
             prof = None
-            if phase == "reprovision" and pw["available"] and conc == S["swarm"][-1][0]:
-                holder = {}
-                th = threading.Thread(target=lambda: holder.update(
-                    text=perf_profile([pid, core.pid], S["perf_s"],
-                                      os.path.join(outdir, "%s-perf-provisioning.txt" % stamp))))
-                th.start()
-                prof = (th, holder)
+            if phase == "reprovision" and conc == S["swarm"][-1][0]:
+                prof = Profiler(R, [pid, core.pid], S["perf_s"], "provisioning")
             p = run(argv, check=False, timeout=S["swarm_deadline"] + 300)
             if prof is not None:
-                prof[0].join()
-                res["perf_report"] = "bench/results/%s-perf-provisioning.txt" % stamp
+                prof.done()
             try:
                 j = json.loads(p.stdout)
             except ValueError:
@@ -1093,6 +1153,9 @@ def fmt(v):
 
 def markdown(R, commands):
     L = []
+    for name in ("ceilings", "issuance", "lookup", "provisioning", "scale"):
+        if name in R and name in R.get("errors", {}):
+            R.setdefault("partial", {})[name] = R.pop(name)
     m = R["meta"]
     L.append("# ProvCA benchmark — %s (%s scale)" % (m["date"], m["scale"]))
     L.append("")
@@ -1145,7 +1208,7 @@ def markdown(R, commands):
         for r in lk["runs"]:
             n = pick(lk["runs"], server="nginx", format=r["format"], mode=r["mode"],
                      concurrency=r["concurrency"])
-            rr = ratio(r["rps"], n["rps"]) if (n and r["server"] == "ca-server") else None
+            rr = ratio(r["rps"], n["rps"]) if (n and r["server"] != "nginx") else None
             L.append("| %s | %s | %s | %d | %.0f | %.2f | %.2f | %.0f | %s |" % (
                 r["server"], r["format"], r["mode"], r["concurrency"], r["rps"],
                 r["p50_ms"], r["p99_ms"], r["cpu_us_per_req"], fmt(rr)))
@@ -1153,7 +1216,7 @@ def markdown(R, commands):
         pv = R["provisioning"]
         L += ["", "## 4. Provisioning (`ueclient swarm` → corehook → ca-server)", "",
               "perf: %s" % json.dumps(pv.get("perf")),
-              "" if "perf_report" not in pv else "Profile: `%s`." % pv["perf_report"], "",
+              "",
               "| concurrency | phase | completed/total | flows/s | prov p50/p95/p99 ms |"
               " reg p50/p95/p99 ms | CPU s ca-server / corehook | failures |",
               "| ---: | --- | ---: | ---: | --- | --- | --- | --- |"]
@@ -1190,6 +1253,10 @@ def markdown(R, commands):
                   s["connections_opened"], s["connections_tls_established"],
                   s["rss_connections_kib"]),
               "| registry fill time (replication through SQL) | %.0f s |" % s["fill_seconds"]]
+    if R.get("profiles"):
+        L += ["", "## Profiles (perf record -e cpu-clock)", ""]
+        for k, v in sorted(R["profiles"].items()):
+            L.append("- %s: `%s`" % (k, v))
     if R.get("errors"):
         L += ["", "## Stages that failed", ""]
         for k, v in R["errors"].items():
@@ -1225,6 +1292,8 @@ def main():
     ap.add_argument("--stages", default=os.environ.get("BENCH_STAGES", "1,2,3,4,5"),
                     help="comma-separated stage numbers")
     ap.add_argument("--out", default=os.path.join(SRC, "bench", "results"))
+    ap.add_argument("--shim", default=None,
+                    help="TCP_NODELAY LD_PRELOAD library for the experiment runs")
     ap.add_argument("--keep", action="store_true", default=os.environ.get("BENCH_KEEP") == "1")
     a = ap.parse_args()
     S = SCALES[a.scale]
@@ -1242,6 +1311,9 @@ def main():
     R["meta"]["stages"] = sorted(stages)
     stamp = R["meta"]["date"].replace(":", "")
     lg = Loadgen(os.path.join(binp, "loadgen"), work)
+    R["_ctx"] = {"outdir": a.out, "stamp": stamp, "perf": perf_works(),
+                 "shim": os.path.abspath(a.shim) if a.shim else None}
+    R["meta"]["perf"] = R["_ctx"]["perf"]
     t_start = time.time()
     ca = None
     try:
@@ -1263,6 +1335,7 @@ def main():
     finally:
         PROCS.stop_all()
         R["meta"]["seconds"] = round(time.time() - t_start, 1)
+        R.pop("_ctx", None)
         R["summary"] = summarise(R)
         R["loadgen_commands"] = lg.commands
         cmds = [R["meta"]["command"]]

@@ -18,4 +18,9 @@ jobs=${BENCH_JOBS:-2}
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$jobs" --target ca-server corehook ueclient loadgen
 
-exec /usr/bin/python3 "$here/tests/bench/bench.py" --bin "$build/bin" "$@"
+# Experiment only (never linked into ProvCA): TCP_NODELAY on accepted sockets.
+mkdir -p "$build/bench"
+cc -shared -fPIC -O2 -o "$build/bench/nodelay_shim.so" "$here/tests/bench/nodelay_shim.c" -ldl
+
+exec /usr/bin/python3 "$here/tests/bench/bench.py" --bin "$build/bin" \
+  --shim "$build/bench/nodelay_shim.so" "$@"
