@@ -853,22 +853,31 @@ def perf_works():
 
 
 def perf_profile(pids, seconds, out):
-    """Sample the given processes for `seconds` (cpu-clock) and write the
-    top symbols to out. Returns the report text or None."""
+    """Sample the given processes for `seconds` (cpu-clock, DWARF call
+    graphs: the Release build keeps no frame pointers) and write to out the
+    split by library and the functions with the most inclusive time."""
     data = out + ".data"
-    argv = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-g",
-            "-p", ",".join(str(p) for p in pids), "-o", data, "--", "sleep", str(seconds)]
-    p = run(argv, check=False, timeout=seconds + 60)
-    if p.returncode != 0:
+    argv = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "199", "--call-graph",
+            "dwarf,16384", "-p", ",".join(str(p) for p in pids), "-o", data, "--",
+            "sleep", str(seconds)]
+    p = run(argv, check=False, timeout=seconds + 120)
+    if p.returncode != 0 or not os.path.exists(data):
         return None
-    rep = run(["perf", "report", "-i", data, "--stdio", "--no-children",
-               "--sort", "comm,dso,sym", "--percent-limit", "1"], check=False,
-              timeout=300)
+    parts = ["# " + " ".join(argv).replace(data, "perf.data")]
+    for title, extra in (("by library (self time)", ["--no-children", "--sort", "dso",
+                                                      "--percent-limit", "0.5", "-g", "none"]),
+                         ("by function, inclusive (children)", [
+                             "--children", "--sort", "sym", "--percent-limit", "3",
+                             "-g", "none"])):
+        rep = run(["perf", "report", "-i", data, "--stdio"] + extra, check=False,
+                  timeout=600)
+        lines = [l for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
+        parts.append("## " + title)
+        parts += lines[:60]
     os.unlink(data)
-    text = "\n".join(l for l in rep.stdout.splitlines()
-                     if l.strip() and not l.lstrip().startswith(("|", "-", "---")))
+    text = "\n".join(parts) + "\n"
     with open(out, "w") as f:
-        f.write("# %s\n%s\n" % (" ".join(argv), text))
+        f.write(text)
     return text
 
 
