@@ -299,6 +299,7 @@ static void ca_principal__authenticates_until_disabled(void **state)
 	b = BIO_new_mem_buf(cr.cert_pem, -1);
 	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
 	BIO_free(b);
+	ca_principal_creds_clear(&cr);
 	assert_non_null(x);
 	len = i2d_X509(x, &der);
 	EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL);
