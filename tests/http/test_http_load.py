@@ -72,7 +72,8 @@ class CrashSafety(unittest.TestCase):
 
     def tearDown(self):
         try:
-            self.srv.stop()
+            rc = self.srv.stop()
+            self.assertEqual(rc, 0, self.srv.stderr()[-4000:])
         finally:
             self.ca.cleanup()
 
