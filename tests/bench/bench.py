@@ -980,11 +980,11 @@ def hold_connections(port, root, ident, n, timeout):
     return socks, done
 
 
-def lookup_latency(ca, lg, work, n_bench, S, label):
+def lookup_latency(ca, lg, work, n_bench, S, label, preload=None):
     paths = os.path.join(work, "scale-paths-%s.txt" % label)
     lookup_paths(ca.db, n_bench, paths, seed=7)
     op = dict(cert=ca.operator[0], key=ca.operator[1], cacert=ca.root)
-    pid = ca.start()
+    pid = ca.start(preload=preload)
     lg.run(ca.url, paths, concurrency=1, duration=max(1, S["lookup_s"] / 4),
            label="warm-up %s" % label, **op)
     r = lg.run(ca.url, paths, concurrency=1, duration=S["lookup_s"], server_pid=pid,
@@ -996,7 +996,16 @@ def lookup_latency(ca, lg, work, n_bench, S, label):
 def stage_scale(R, S, ca, lg, work):
     res = {}
     R["scale"] = res
+    if count_bench(ca.db) < S["registry"]:
+        fill_registry(ca.db, S["registry"])
     small = count_devices(ca.db)
+    shim = R.get("_ctx", {}).get("shim")
+    if shim:
+        # The stock server's ~40 ms Nagle/delayed-ACK stall hides the
+        # database; with TCP_NODELAY the registry's share is visible.
+        res["lookup_small_nodelay"], _ = lookup_latency(ca, lg, work, count_bench(ca.db), S,
+                                                        "small-nodelay", preload=shim)
+        ca.stop()
     r_small, _ = lookup_latency(ca, lg, work, count_bench(ca.db), S, "small")
     ca.stop()
     t = fill_registry(ca.db, S["scale_big"])
@@ -1012,6 +1021,14 @@ def stage_scale(R, S, ca, lg, work):
     res["database_bytes"] = db_bytes(ca.db)
     res["bytes_per_device"] = round(res["database_bytes"] / big, 1)
     res["pages"] = {"page_size": page, "page_count": pages, "freelist": free}
+    if shim:
+        res["lookup_big_nodelay"], _ = lookup_latency(ca, lg, work, count_bench(ca.db), S,
+                                                      "big-nodelay", preload=shim)
+        ca.stop()
+        res["lookup_nodelay_p50_ratio"] = round(res["lookup_big_nodelay"]["p50_ms"] /
+                                                res["lookup_small_nodelay"]["p50_ms"], 3)
+        res["lookup_nodelay_p99_ratio"] = round(res["lookup_big_nodelay"]["p99_ms"] /
+                                                res["lookup_small_nodelay"]["p99_ms"], 3)
     r_big, pid = lookup_latency(ca, lg, work, count_bench(ca.db), S, "big")
     res["lookup_small"] = r_small
     res["lookup_big"] = r_big
@@ -1147,6 +1164,10 @@ def summarise(R):
                                                   sc["lookup_small"]["registry_devices"]),
             sc["lookup_big"]["p50_ms"], sc["lookup_small"]["p50_ms"], "small registry",
             TARGETS["lookup_big_vs_small"], higher=False)
+        if "lookup_big_nodelay" in sc:
+            row("same, server with TCP_NODELAY (experiment)",
+                sc["lookup_big_nodelay"]["p50_ms"], sc["lookup_small_nodelay"]["p50_ms"],
+                "small registry", TARGETS["lookup_big_vs_small"], higher=False)
         row("database bytes per device", sc["bytes_per_device"], None, None,
             TARGETS["bytes_per_device"], higher=False)
     return rows
@@ -1168,9 +1189,13 @@ def markdown(R, commands):
     m = R["meta"]
     L.append("# ProvCA benchmark — %s (%s scale)" % (m["date"], m["scale"]))
     L.append("")
-    L.append("Machine: %s, %d cores, %s; git %s. Client and servers share the "
-             "machine, loopback only. `%s`" % (m["cpu"], m["cores"], m["kernel"],
-                                             m["git"], m["command"]))
+    L.append("Machine: %s, %d cores, %s; %s; SQLite %s; git %s. Client and servers "
+             "share the machine, loopback only. Load average at start %s, at end %s. "
+             "`%s` took %.0f s." % (
+                 m["cpu"], m["cores"], m["kernel"], m["openssl"], m["sqlite"], m["git"],
+                 "/".join("%.1f" % x for x in m["loadavg_start"]),
+                 "/".join("%.1f" % x for x in m.get("loadavg_end", (0, 0, 0))),
+                 m["command"], m.get("seconds", 0)))
     L.append("")
     L.append("## Against the targets")
     L.append("")
@@ -1254,7 +1279,15 @@ def markdown(R, commands):
                   s["lookup_big"]["registry_devices"], s["lookup_big"]["p50_ms"],
                   s["lookup_big"]["p99_ms"]),
               "| big ÷ small p50 / p99 | %.2f / %.2f |" % (s["lookup_p50_ratio"],
-                                                            s["lookup_p99_ratio"]),
+                                                            s["lookup_p99_ratio"])]
+        if "lookup_big_nodelay" in s:
+            L += ["| with TCP_NODELAY (experiment): p50 / p99 ms small | %.3f / %.3f |" % (
+                      s["lookup_small_nodelay"]["p50_ms"], s["lookup_small_nodelay"]["p99_ms"]),
+                  "| with TCP_NODELAY (experiment): p50 / p99 ms big | %.3f / %.3f |" % (
+                      s["lookup_big_nodelay"]["p50_ms"], s["lookup_big_nodelay"]["p99_ms"]),
+                  "| with TCP_NODELAY (experiment): big ÷ small p50 / p99 | %.2f / %.2f |" % (
+                      s["lookup_nodelay_p50_ratio"], s["lookup_nodelay_p99_ratio"])]
+        L += [
               "| CRL generation, %d revoked entries (`ca-server crl`) | %.2f s, %d bytes |" % (
                   s["crl_entries_checked"], s["crl_seconds"], s["crl_bytes"]),
               "| ca-server RSS idle | %d KiB |" % s["rss_idle_kib"],
@@ -1289,7 +1322,7 @@ def meta(scale, argv):
     return {"date": datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S"), "scale": scale,
             "cpu": cpu, "cores": os.cpu_count(), "kernel": os.uname().release, "git": git,
             "openssl": run(["openssl", "version"], check=False).stdout.strip(),
-            "sqlite": sqlite3.sqlite_version,
+            "sqlite": sqlite3.sqlite_version, "loadavg_start": os.getloadavg(),
             "command": "BENCH_SCALE=%s bash tests/bench/run.sh" % scale}
 
 
@@ -1357,7 +1390,8 @@ def main():
                     cmds.append(lv[ph]["command"])
         if "scale" in R and "crl_command" in R["scale"]:
             cmds.append(R["scale"]["crl_command"])
-        cmds = [c.replace(work, "$WORK") for c in cmds]
+        cmds = [c.replace(work, "$WORK").replace(SRC + "/", "") for c in cmds]
+        R["meta"]["loadavg_end"] = os.getloadavg()
         base = os.path.join(a.out, stamp + ("" if a.scale == "full" else "-" + a.scale))
         with open(base + ".json", "w") as f:
             json.dump(R, f, indent=1, default=str)
