@@ -217,6 +217,9 @@ class Loadgen:
         if server_pid:
             r["server_cpu_s"] = round(c1 - c0, 3)
         r["label"] = label
+        if r["non2xx"] or r["failed"]:
+            log("warning: %s: %d non-2xx answers, %d failed requests (rps counts 2xx only)"
+                % (label, r["non2xx"], r["failed"]))
         if r["ok"] == 0:
             raise RuntimeError("loadgen %s: no successful request: %s %s" %
                                (label, r, p.stderr[-500:]))
@@ -915,6 +918,13 @@ def stage_provisioning(R, S, ca, work, binp, outdir, stamp):
         level = {"concurrency": conc, "count": count}
         for phase, extra in (("first", []), ("reprovision", ["--reprovision"])):
             argv = base + extra
+            if phase == "reprovision":
+                # Only the devices the first pass started have keys and a
+                # certificate; the second pass measures exactly those.
+                started = level["first"]["total"] - level["first"]["not_started"]
+                if started < 1:
+                    break
+                argv[argv.index("--count") + 1] = str(started)
             c0, k0 = cpu_seconds(pid), cpu_seconds(core.pid)
             prof = None
             if phase == "reprovision" and conc == S["swarm"][-1][0]:
