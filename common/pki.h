@@ -13,11 +13,18 @@
 #include <openssl/x509.h>
 
 /*
- * ProvCA's own object identifiers live under one UUID-based arc (ITU-T
- * X.667 / RFC 4122 §A: 2.25.<UUID as a decimal integer>), generated once for
- * the project from UUID c3124bfb-53cb-4739-8a67-82920964f317.
+ * ProvCA's own object identifiers live under one arc, set at build time
+ * (CMake cache variable PROVCA_OID_ARC). An operator or manufacturer with an
+ * IANA Private Enterprise Number sets its own arc. The default is under IANA's
+ * documentation PEN 32473 (RFC 5612). We do not use a UUID arc
+ * (2.25.<128-bit integer>): its arc does not fit in 64 bits, and Go's
+ * crypto/x509 and Debian 12's python3-cryptography then refuse to parse the
+ * whole certificate, so operators' own tooling could not read a device
+ * certificate.
  */
-#define PROVCA_OID_ARC "2.25.259294461614434291175197647548417635095"
+#ifndef PROVCA_OID_ARC
+#define PROVCA_OID_ARC "1.3.6.1.4.1.32473.7243"
+#endif
 
 /* id-kp-provcaDeviceProvisioning: extendedKeyUsage of device certificates
  * (the key a device uses to open what the network seals to it). */

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.exceptions import InvalidSignature
 
-ARC = "2.25.259294461614434291175197647548417635095"
+ARC = os.environ.get("PROVCA_OID_ARC", "1.3.6.1.4.1.32473.7243")
 EKU_SIGNER = ARC + ".2"
 NOW = datetime.datetime(2025, 6, 15, 15, 6, 40)  # 1750000000
 DEVICE_ID = b"xcheck-dev-01"

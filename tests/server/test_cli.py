@@ -18,8 +18,9 @@ from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
 
 BIN = os.path.join(os.environ.get("PROVCA_BIN", "build/bin"), "ca-server")
 SANITIZE = os.environ.get("PROVCA_SANITIZE", "0") == "1"
-EKU_DEVICE = "2.25.259294461614434291175197647548417635095.1"
-EKU_SIGNER = "2.25.259294461614434291175197647548417635095.2"
+OID_ARC = os.environ.get("PROVCA_OID_ARC", "1.3.6.1.4.1.32473.7243")
+EKU_DEVICE = OID_ARC + ".1"
+EKU_SIGNER = OID_ARC + ".2"
 
 
 def run(*args, ok=True):
