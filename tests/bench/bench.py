@@ -1162,6 +1162,16 @@ def summarise(R):
         if r:
             row("lookup pem %s c%d, req/s (ours ÷ nginx)" % (mode, r["concurrency"]),
                 r["rps"], n and n["rps"], "nginx", TARGETS["lookup_handshake_vs_nginx"])
+    xp = "ca-server+TCP_NODELAY (experiment)"
+    for r in [x for x in lk if x["server"] == xp]:
+        n = pick(lk, server="nginx", format=r["format"], mode=r["mode"],
+                 concurrency=r["concurrency"])
+        row("experiment TCP_NODELAY: lookup pem keep-alive c%d (ours ÷ nginx)"
+            % r["concurrency"], r["rps"], n and n["rps"], "nginx", None)
+    xi = pick(iss, server=xp)
+    if xi:
+        row("experiment TCP_NODELAY: issuance c1 (ours ÷ cfssl)", xi["certs_per_s"],
+            f1 and f1["certs_per_s"], "cfssl", None)
     pv = R.get("provisioning", {}).get("levels", [])
     if pv:
         best = max(pv, key=lambda L: L.get("reprovision", {}).get("flows_per_s", 0))
@@ -1346,6 +1356,8 @@ def main():
     ap.add_argument("--stages", default=os.environ.get("BENCH_STAGES", "1,2,3,4,5"),
                     help="comma-separated stage numbers")
     ap.add_argument("--out", default=os.path.join(SRC, "bench", "results"))
+    ap.add_argument("--no-docs", dest="update_docs", action="store_false",
+                    help="do not put a full run's table into docs/performance.md")
     ap.add_argument("--shim", default=None,
                     help="TCP_NODELAY LD_PRELOAD library for the experiment runs")
     ap.add_argument("--keep", action="store_true", default=os.environ.get("BENCH_KEEP") == "1")
@@ -1410,11 +1422,40 @@ def main():
         with open(base + ".md", "w") as f:
             f.write(markdown(R, cmds))
         log("results: %s.json, %s.md (%.0f s)" % (base, base, R["meta"]["seconds"]))
+        if a.scale == "full" and a.update_docs:
+            update_docs(R, base)
         if a.keep:
             log("work folder kept: %s" % work)
         else:
             shutil.rmtree(work, ignore_errors=True)
     return 1 if R["errors"] else 0
+
+
+def update_docs(R, base):
+    """Put a full run's target table between the markers of
+    docs/performance.md, so the document keeps the latest figures."""
+    path = os.path.join(SRC, "docs", "performance.md")
+    try:
+        with open(path) as f:
+            doc = f.read()
+    except OSError:
+        return
+    start, end = "<!-- latest-table -->", "<!-- /latest-table -->"
+    if start not in doc or end not in doc:
+        return
+    md = markdown(dict(R), [])
+    table = md[md.index("| metric |"):md.index("\n\n", md.index("| metric |"))]
+    m = R["meta"]
+    text = ("Full run %s (`%s`, %.0f s; load average %s at start), details in "
+            "`%s.md`:\n\n%s\n" % (m["date"], m["command"], m.get("seconds", 0),
+                                   "/".join("%.1f" % x for x in m["loadavg_start"]),
+                                   os.path.relpath(base, SRC), table))
+    if R.get("errors"):
+        text += "\nStages that failed: %s.\n" % ", ".join(sorted(R["errors"]))
+    doc = doc[:doc.index(start) + len(start)] + "\n" + text + doc[doc.index(end):]
+    with open(path, "w") as f:
+        f.write(doc)
+    log("docs/performance.md: latest table updated")
 
 
 def guarded(R, name, fn, *args):
