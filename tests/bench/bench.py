@@ -54,7 +54,7 @@ SCALES = {
         scale_big=20000, crl_revoked=5000, conns=100, perf_s=2),
     "full": dict(
         speed_s=3, csr_c1=1500, csr_c8=6000, issue_cap_s=20,
-        batch_size=1000, batch_n=8, batch_conc=(1, 2),
+        batch_size=500, batch_n=12, batch_conc=(1, 2),
         registry=1000000, lookup_s=6, lookup_conc=(1, 4, 16), hs_conc=4,
         swarm=((8, 400), (32, 1200), (64, 2400), (128, 3000)),
         swarm_deadline=30,
