@@ -43,7 +43,21 @@ int api_reply_ca_error(http_req_t *req, int rc, const char *err);
 /* 503: the thread's registry connection could not be opened. */
 int api_reply_no_db(http_req_t *req);
 
-/* Handlers of http_api_admin.c and http_api_public.c. */
+/* The security context document of d (the operator's JSON lookup): NULL
+ * when out of memory. */
+struct cJSON *api_security_context(const http_server *srv, const ca_device_t *d);
+
+/* Parse a time query value: RFC 3339 ("2024-05-01T12:00:00Z", offsets and
+ * fractions accepted, fractions dropped) or Unix seconds (digits only).
+ * 0 and *out set, or -1 when it is neither. */
+int api_time_parse(int64_t *out, const char *s);
+
+/* Handlers of http_api_admin.c, http_api_device.c and http_api_public.c. */
+int api_h_device_read(http_req_t *req);
+int api_h_ca_infra(http_req_t *req);
+int api_h_ca_device_der(http_req_t *req);
+int api_h_ca_root_der(http_req_t *req);
+int api_h_ocsp(http_req_t *req);
 int api_h_principal_list(http_req_t *req);
 int api_h_principal_create(http_req_t *req);
 int api_h_principal_disable(http_req_t *req);

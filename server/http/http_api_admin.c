@@ -1,10 +1,14 @@
 /* http_api_admin.c — administrator routes for principals (list, create
- * from a CSR, disable) and the audit log. */
+ * from a CSR or with a generated key as PKCS#12, disable) and the audit
+ * log (filters and time range in SQL). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "http_api.h"
 
@@ -57,25 +61,80 @@ done:
 	return status;
 }
 
-/* POST /api/v1/principals {name, role, manufacturer_id?, csr} */
+/* Shortest PKCS#12 password accepted: the bundle travels as a file. */
+#define P12_PASS_MIN 8
+#define P12_PASS_MAX 1024
+
+/* Add creds' PKCS#12 to out as "p12" (base64). 0 or -1. */
+static int add_p12(cJSON *out, const ca_principal_creds_t *creds)
+{
+	size_t b64len;
+	unsigned char *b64;
+	int ok;
+
+	if (creds->p12 == NULL || creds->p12_len == 0 || creds->p12_len > INT_MAX / 2)
+		return -1;
+	b64len = 4 * ((creds->p12_len + 2) / 3) + 1;
+	if ((b64 = malloc(b64len)) == NULL)
+		return -1;
+	EVP_EncodeBlock(b64, creds->p12, (int)creds->p12_len);
+	ok = cJSON_AddStringToObject(out, "p12", (const char *)b64) != NULL;
+	OPENSSL_cleanse(b64, b64len);
+	free(b64);
+	return ok ? 0 : -1;
+}
+
+/* POST /api/v1/principals {name, role, manufacturer_id?, csr} or
+ * {name, role, manufacturer_id?, generate: true, p12_password}: the second
+ * form makes the key here and answers its PKCS#12 once (never stored). */
 int api_h_principal_create(http_req_t *req)
 {
 	cJSON *body = http_json_body(req), *out = NULL;
-	const char *name, *role, *mfr, *csr;
+	const cJSON *gen;
+	const char *name, *role, *mfr, *csr = NULL, *p12_pass = NULL;
 	ca_principal_attrs_t attrs;
 	ca_principal_creds_t creds;
 	char err[256];
-	int status, rc;
+	int status, rc, generate = 0;
 	reg_t *reg;
 
 	memset(&creds, 0, sizeof(creds));
 	if (body == NULL)
 		return req->status;
+	if (!cJSON_IsObject(body)) {
+		status = http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
+		                            "the body must be a JSON object");
+		goto out;
+	}
+	gen = cJSON_GetObjectItemCaseSensitive(body, "generate");
+	if (gen != NULL && !cJSON_IsBool(gen) && !cJSON_IsNull(gen)) {
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                            "field \"generate\" must be true or false");
+		goto out;
+	}
+	generate = cJSON_IsTrue(gen);
 	if ((status = api_json_string(&name, req, body, "name", REG_NAME_MAX, 1)) != 0 ||
 	    (status = api_json_string(&role, req, body, "role", 15, 1)) != 0 ||
 	    (status = api_json_string(&mfr, req, body, "manufacturer_id", REG_MFR_ID_MAX, 0)) != 0 ||
-	    (status = api_json_string(&csr, req, body, "csr", API_CSR_MAX, 1)) != 0)
+	    (status = api_json_string(&csr, req, body, "csr", API_CSR_MAX, !generate)) != 0 ||
+	    (status = api_json_string(&p12_pass, req, body, "p12_password", P12_PASS_MAX,
+	                              generate)) != 0)
 		goto out;
+	if (generate && csr != NULL) {
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                            "send either a csr or generate: true, not both");
+		goto out;
+	}
+	if (!generate && p12_pass != NULL) {
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                            "p12_password goes with generate: true");
+		goto out;
+	}
+	if (generate && strlen(p12_pass) < P12_PASS_MIN) {
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                            "p12_password must have at least 8 characters");
+		goto out;
+	}
 	if (strcmp(role, REG_ROLE_ADMIN) != 0 && strcmp(role, REG_ROLE_OPERATOR) != 0 &&
 	    strcmp(role, REG_ROLE_MANUFACTURER) != 0 && strcmp(role, REG_ROLE_SIGNER) != 0) {
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
@@ -87,7 +146,7 @@ int api_h_principal_create(http_req_t *req)
 		                            "manufacturer_id is required for, and only for, role manufacturer");
 		goto out;
 	}
-	if (api_csr_check(csr, err, sizeof(err)) != 0) {
+	if (!generate && api_csr_check(csr, err, sizeof(err)) != 0) {
 		status = http_reply_problem(req, 400, PT_BAD_CSR, "Invalid CSR", err);
 		goto out;
 	}
@@ -98,8 +157,12 @@ int api_h_principal_create(http_req_t *req)
 	attrs.name = name;
 	attrs.role = role;
 	attrs.manufacturer_id = mfr;
-	rc = ca_principal_add_csr(req->srv->ca, reg, &creds, &attrs, (const uint8_t *)csr,
-	                          strlen(csr), req->principal.name, err, sizeof(err));
+	if (generate)
+		rc = ca_principal_add_generated(req->srv->ca, reg, &creds, &attrs, p12_pass,
+		                                NULL, req->principal.name, err, sizeof(err));
+	else
+		rc = ca_principal_add_csr(req->srv->ca, reg, &creds, &attrs, (const uint8_t *)csr,
+		                          strlen(csr), req->principal.name, err, sizeof(err));
 	if (rc == CA_ERR_NOT_FOUND) {
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
 		                            "manufacturer_id names no registered manufacturer");
@@ -114,7 +177,8 @@ int api_h_principal_create(http_req_t *req)
 	if (out == NULL || cJSON_AddStringToObject(out, "name", name) == NULL ||
 	    cJSON_AddStringToObject(out, "role", role) == NULL ||
 	    cJSON_AddStringToObject(out, "certificate", creds.cert_pem) == NULL ||
-	    cJSON_AddStringToObject(out, "chain", creds.chain_pem) == NULL) {
+	    cJSON_AddStringToObject(out, "chain", creds.chain_pem) == NULL ||
+	    (generate && add_p12(out, &creds) != 0)) {
 		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
 		                            "the principal exists but its certificate could not be sent");
 		goto out;
@@ -123,6 +187,8 @@ int api_h_principal_create(http_req_t *req)
 out:
 	ca_principal_creds_clear(&creds);
 	cJSON_Delete(out);
+	if (p12_pass != NULL)
+		OPENSSL_cleanse((void *)p12_pass, strlen(p12_pass));
 	cJSON_Delete(body);
 	return status;
 }
@@ -162,7 +228,26 @@ int api_h_principal_disable(http_req_t *req)
 	return status;
 }
 
-/* GET /api/v1/audit?cursor=&limit=&actor=&action=&target= */
+/* The since= or until= query parameter into *out (0 when absent). Returns
+ * 0, or the status of the 400 problem sent. */
+static int audit_time_param(int64_t *out, http_req_t *req, const char *name)
+{
+	char buf[48], detail[160];
+	int q = http_query_get(req, name, buf, sizeof(buf));
+
+	*out = 0;
+	if (q == -1)
+		return 0;
+	if (q < 0 || api_time_parse(out, buf) != 0 || *out <= 0) {
+		snprintf(detail, sizeof(detail), "%s must be an RFC 3339 date-time "
+		         "(2024-05-01T12:00:00Z) or Unix seconds after 1970", name);
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter", detail);
+	}
+	return 0;
+}
+
+/* GET /api/v1/audit?cursor=&limit=&actor=&action=&target=|device=&since=&until=
+ * All filters are applied in SQL; since and until are inclusive. */
 int api_h_audit_list(http_req_t *req)
 {
 	reg_audit_filter_t f;
@@ -170,6 +255,7 @@ int api_h_audit_list(http_req_t *req)
 	size_t n = 0, i;
 	int64_t next = 0;
 	char actor[REG_NAME_MAX + 18], action[34], target[REG_DEVICE_ID_MAX + 2], err[256], cur[32];
+	char device[REG_DEVICE_ID_MAX + 2];
 	cJSON *out = NULL, *arr;
 	int status, q;
 	reg_t *reg;
@@ -185,6 +271,23 @@ int api_h_audit_list(http_req_t *req)
 	    (q >= 0 && (f.target = target, 0)))
 		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
 		                          "actor, action or target is too long");
+	/* device= is target= for a DeviceID; both at once must agree. */
+	q = http_query_get(req, "device", device, sizeof(device));
+	if (q == -2)
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "device is too long");
+	if (q >= 0) {
+		if (f.target != NULL && strcmp(f.target, device) != 0)
+			return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+			                          "device and target name different entries");
+		f.target = device;
+	}
+	if ((status = audit_time_param(&f.since, req, "since")) != 0 ||
+	    (status = audit_time_param(&f.until, req, "until")) != 0)
+		return status;
+	if (f.since > 0 && f.until > 0 && f.since > f.until)
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "since must not be later than until");
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
 	if (reg_audit_list(reg, &list, &n, &next, &f, err, sizeof(err)) != REG_OK) {

@@ -20,7 +20,7 @@ static int wants_json(http_req_t *req)
 }
 
 /* The security context document of d. NULL when out of memory. */
-static cJSON *security_context(const http_server *srv, const ca_device_t *d)
+cJSON *api_security_context(const http_server *srv, const ca_device_t *d)
 {
 	const char *base = srv->cfg->public_base_url;
 	const reg_device_t *r = &d->rec;
@@ -110,7 +110,7 @@ static int h_device_lookup(http_req_t *req)
 		goto out;
 	}
 	if (json) {
-		cJSON *doc = security_context(req->srv, &d);
+		cJSON *doc = api_security_context(req->srv, &d);
 		char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
 
 		if (text == NULL)
@@ -681,6 +681,8 @@ const http_route_t http_api_routes[] = {
 	  "enroll up to batch_max devices, per-item results" },
 	{ "GET", "/api/v1/devices", h_device_list, MF | AD, 0,
 	  "list devices (a manufacturer sees its own)" },
+	{ "GET", "/api/v1/devices/{id}", api_h_device_read, MF | AD, 0,
+	  "security context + status history (a manufacturer: its own devices only)" },
 	{ "POST", "/api/v1/devices/{id}/revoke", h_device_revoke, AD, BODY,
 	  "revoke with an RFC 5280 reason" },
 	{ "POST", "/api/v1/devices/{id}/suspend", h_device_suspend, AD, BODY,
@@ -696,7 +698,15 @@ const http_route_t http_api_routes[] = {
 	{ "GET", "/ca/root.pem", api_h_ca_root, PUB, 0, "Root CA certificate" },
 	{ "GET", "/ca/device-ca.pem", api_h_ca_device, PUB, 0, "Device CA certificate" },
 	{ "GET", "/ca/chain.pem", api_h_ca_chain, PUB, 0, "Device CA + Root" },
+	{ "GET", "/ca/infra-ca.pem", api_h_ca_infra, PUB, 0, "Infrastructure CA certificate" },
+	{ "GET", CA_URL_PATH_DEVICE_CA, api_h_ca_device_der, PUB, 0,
+	  "Device CA certificate (DER): the caIssuers URL of device certificates" },
+	{ "GET", CA_URL_PATH_ROOT, api_h_ca_root_der, PUB, 0, "Root CA certificate (DER)" },
 	{ "GET", "/crl/device.crl", api_h_crl, PUB, 0, "Device CA CRL (DER)" },
+	{ "GET", CA_URL_PATH_CRL, api_h_crl, PUB, 0,
+	  "Device CA CRL (DER): the CRL distribution point of device certificates" },
+	{ "POST", CA_URL_PATH_OCSP, api_h_ocsp, PUB, BODY,
+	  "OCSP responder (RFC 6960) for device certificates, signed by the Device CA" },
 	{ "GET", "/healthz", api_h_healthz, PUB, 0, "liveness and registry check" },
 	{ "GET", "/metrics", api_h_metrics, PUB, 0, "Prometheus metrics" },
 	{ NULL, NULL, NULL, 0, 0, NULL }

@@ -1,9 +1,17 @@
-/* http_api_public.c — routes anyone may call: the CA certificates, the
- * Device CA's CRL, health and Prometheus metrics. */
+/* http_api_public.c — routes anyone may call: the CA certificates (PEM,
+ * and DER at the caIssuers URL device certificates name), the Device CA's
+ * CRL, its OCSP responder, health and Prometheus metrics. */
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "ca_ocsp.h"
 #include "http_api.h"
+
+/* Largest OCSP request accepted; a request for CA_OCSP_MAX_IDS
+ * certificates with a nonce and a signature is far smaller. */
+#define OCSP_REQUEST_MAX (64 * 1024)
 
 static int reply_pem(http_req_t *req, const char *pem)
 {
@@ -22,6 +30,34 @@ int api_h_ca_root(http_req_t *req)
 int api_h_ca_device(http_req_t *req)
 {
 	return reply_pem(req, ca_cert_pem(req->srv->ca, CA_CERT_DEVICE));
+}
+
+int api_h_ca_infra(http_req_t *req)
+{
+	return reply_pem(req, ca_cert_pem(req->srv->ca, CA_CERT_INFRA));
+}
+
+/* DER, as RFC 5280 4.2.2.1 asks of an HTTP caIssuers URL. */
+static int reply_der(http_req_t *req, ca_cert_t which)
+{
+	const uint8_t *der = NULL;
+	size_t len = 0;
+
+	if (ca_cert_der(req->srv->ca, which, &der, &len) != CA_OK || der == NULL)
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                          "certificate not available");
+	return http_reply_bytes(req, 200, "application/pkix-cert",
+	                        "Cache-Control: public, max-age=3600\r\n", der, len);
+}
+
+int api_h_ca_device_der(http_req_t *req)
+{
+	return reply_der(req, CA_CERT_DEVICE);
+}
+
+int api_h_ca_root_der(http_req_t *req)
+{
+	return reply_der(req, CA_CERT_ROOT);
 }
 
 int api_h_ca_chain(http_req_t *req)
@@ -48,6 +84,38 @@ int api_h_crl(http_req_t *req)
 	status = http_reply_bytes(req, 200, "application/pkix-crl",
 	                          "Cache-Control: no-cache\r\n", der, len);
 	free(der);
+	return status;
+}
+
+/* POST /ocsp: RFC 6960 over HTTP (appendix A.1). Protocol-level errors
+ * (a request that does not parse) are OCSP responses with status
+ * malformedRequest, as the RFC asks; only HTTP-level ones are problems. */
+int api_h_ocsp(http_req_t *req)
+{
+	const char *ct = http_header(req, "Content-Type");
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char err[256];
+	int rc, status;
+	reg_t *reg;
+
+	if (ct == NULL || strncmp(ct, "application/ocsp-request", 24) != 0 ||
+	    (ct[24] != '\0' && ct[24] != ';' && ct[24] != ' '))
+		return http_reply_problem(req, 415, PT_MEDIA_TYPE, "Unsupported media type",
+		                          "send a DER OCSPRequest as application/ocsp-request");
+	if (req->body_len > OCSP_REQUEST_MAX)
+		return http_reply_problem(req, 413, PT_BODY_TOO_LARGE, "Request body too large",
+		                          "an OCSP request is at most 65536 bytes");
+	if ((reg = http_req_reg(req)) == NULL)
+		return api_reply_no_db(req);
+	rc = ca_ocsp_respond(req->srv->ca, reg, &der, &len, (const uint8_t *)req->body,
+	                     req->body_len, err, sizeof(err));
+	if (rc != CA_OK)
+		return api_reply_ca_error(req, rc, err);
+	/* Answers come from the live registry: never serve a stale one. */
+	status = http_reply_bytes(req, 200, "application/ocsp-response",
+	                          "Cache-Control: no-cache, no-store\r\n", der, len);
+	OPENSSL_free(der);
 	return status;
 }
 

@@ -188,3 +188,77 @@ int api_reply_no_db(http_req_t *req)
 	return http_reply_problem_ex(req, 503, PT_UNAVAILABLE, "Service unavailable",
 	                             "the registry cannot be opened", "Retry-After: 1\r\n");
 }
+
+/* Digits of s[0..n) as a number; -1 when one is not a digit. */
+static int digits(const char *s, size_t n)
+{
+	int v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+int api_time_parse(int64_t *out, const char *s)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, hh, mi, ss, oh = 0, om = 0, sign = 0;
+	const char *p;
+	struct tm tm;
+	time_t t;
+	size_t n = strlen(s);
+
+	if (n > 0 && n <= 12 && strspn(s, "0123456789") == n) {
+		*out = (int64_t)strtoll(s, NULL, 10);
+		return 0;
+	}
+	/* RFC 3339 date-time: full-date "T" full-time. */
+	if (n < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+		return -1;
+	y = digits(s, 4);
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	hh = digits(s + 11, 2);
+	mi = digits(s + 14, 2);
+	ss = digits(s + 17, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) ||
+	    hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 60)
+		return -1;
+	p = s + 19;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+		sign = 0;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		sign = *p == '+' ? 1 : -1;
+		oh = digits(p + 1, 2);
+		om = digits(p + 4, 2);
+		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+			return -1;
+	} else {
+		return -1;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = hh;
+	tm.tm_min = mi;
+	tm.tm_sec = ss == 60 ? 59 : ss; /* a leap second counts as :59 */
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*out = (int64_t)t - sign * (int64_t)(oh * 3600 + om * 60);
+	return *out >= 0 ? 0 : -1;
+}

@@ -9,6 +9,8 @@ import unittest
 from httptest import ServerTest, make_csr, run, stranger_identity, CA_SERVER
 
 TLS_FAIL = 0  # the handshake itself is refused
+# Not an OCSPRequest: answered 200 with an OCSP malformedRequest response.
+OCSP_JUNK = b"\x30\x00"
 
 
 class AuthorizationMatrix(ServerTest):
@@ -66,6 +68,9 @@ class AuthorizationMatrix(ServerTest):
                                                {"none": N, "op": 403, "a": 200, "b": 200, "admin": 403, "disabled": N}),
             ("GET", "/api/v1/devices"): (lambda: "/api/v1/devices", None,
                                         {"none": N, "op": 403, "a": 200, "b": 200, "admin": 200, "disabled": N}),
+            # B asking for A's device: the same 404 as an unknown DeviceID.
+            ("GET", "/api/v1/devices/{id}"): (lambda: "/api/v1/devices/" + d["lookup"], None,
+                                             {"none": N, "op": 403, "a": 200, "b": 404, "admin": 200, "disabled": N}),
             ("POST", "/api/v1/devices/{id}/revoke"): (lambda: "/api/v1/devices/%s/revoke" % d["revoke"],
                                                      lambda: {"reason": "keyCompromise"},
                                                      {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
@@ -85,7 +90,12 @@ class AuthorizationMatrix(ServerTest):
             ("GET", "/ca/root.pem"): (lambda: "/ca/root.pem", None, pub),
             ("GET", "/ca/device-ca.pem"): (lambda: "/ca/device-ca.pem", None, pub),
             ("GET", "/ca/chain.pem"): (lambda: "/ca/chain.pem", None, pub),
+            ("GET", "/ca/infra-ca.pem"): (lambda: "/ca/infra-ca.pem", None, pub),
+            ("GET", "/ca/device-ca.crt"): (lambda: "/ca/device-ca.crt", None, pub),
+            ("GET", "/ca/root-ca.crt"): (lambda: "/ca/root-ca.crt", None, pub),
             ("GET", "/crl/device.crl"): (lambda: "/crl/device.crl", None, pub),
+            ("GET", "/crl/device-ca.crl"): (lambda: "/crl/device-ca.crl", None, pub),
+            ("POST", "/ocsp"): (lambda: "/ocsp", lambda: OCSP_JUNK, pub),
             ("GET", "/healthz"): (lambda: "/healthz", None, pub),
             ("GET", "/metrics"): (lambda: "/metrics", None, pub),
         }
@@ -101,7 +111,8 @@ class AuthorizationMatrix(ServerTest):
         for (method, pattern), (path, body, expect) in matrix.items():
             for who in order:
                 b = body() if body else None
-                st, h, data = self.srv.curl(idents[who], method, path(), b)
+                ctype = "application/ocsp-request" if isinstance(b, bytes) else "application/json"
+                st, h, data = self.srv.curl(idents[who], method, path(), b, ctype=ctype)
                 if st != expect[who]:
                     failures.append("%s %s as %s: %d (want %d) %s" % (method, pattern, who, st, expect[who], data[:200]))
                 elif st >= 400:
