@@ -33,13 +33,59 @@ int reg_fail(reg_t *reg, int rc, char *err, size_t errlen, const char *what)
 int reg_prepare(reg_t *reg, sqlite3_stmt **out, const char *sql, char *err,
     size_t errlen)
 {
-	int rc = sqlite3_prepare_v2(reg->db, sql, -1, out, NULL);
+	int rc, i, free_slot = -1;
 
-	if (rc != SQLITE_OK) {
-		*out = NULL;
-		return reg_fail(reg, rc, err, errlen, "prepare");
+	/* Preparing costs more than most of our statements take to run, so
+	 * each connection keeps its statements; the text is compared on a
+	 * hit in case sql is not a literal. */
+	for (i = 0; i < REG_STMT_CACHE; i++) {
+		if (reg->stmts[i].st == NULL) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (reg->stmts[i].sql == sql && !reg->stmts[i].in_use &&
+		    strcmp(sqlite3_sql(reg->stmts[i].st), sql) == 0) {
+			reg->stmts[i].in_use = 1;
+			*out = reg->stmts[i].st;
+			return REG_OK;
+		}
 	}
-	return REG_OK;
+	if (free_slot >= 0) {
+		rc = sqlite3_prepare_v3(reg->db, sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, out, NULL);
+		if (rc == SQLITE_OK) {
+			reg->stmts[free_slot].sql = sql;
+			reg->stmts[free_slot].st = *out;
+			reg->stmts[free_slot].in_use = 1;
+			return REG_OK;
+		}
+	} else {
+		/* Cache full or this statement already in use (nested): a
+		 * one-off statement, finalized by reg_finalize. */
+		rc = sqlite3_prepare_v2(reg->db, sql, -1, out, NULL);
+		if (rc == SQLITE_OK)
+			return REG_OK;
+	}
+	*out = NULL;
+	return reg_fail(reg, rc, err, errlen, "prepare");
+}
+
+void reg_finalize(reg_t *reg, sqlite3_stmt *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; reg != NULL && i < REG_STMT_CACHE; i++) {
+		if (reg->stmts[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			reg->stmts[i].in_use = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
 }
 
 int reg_bind_text(sqlite3_stmt *st, int idx, const char *s)
@@ -157,7 +203,7 @@ static int migrate(reg_t *reg, char *err, size_t errlen)
 			rc = reg_fail(reg, rc, err, errlen, "record migration");
 			goto fail;
 		}
-		sqlite3_finalize(st);
+		reg_finalize(reg, st);
 		st = NULL;
 		if ((rc = exec_sql(reg, "COMMIT", err, errlen,
 		    "commit migration")) != REG_OK)
@@ -165,7 +211,7 @@ static int migrate(reg_t *reg, char *err, size_t errlen)
 	}
 	return REG_OK;
 fail:
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
@@ -195,7 +241,10 @@ static int open_flags(reg_t **out, const char *path, int flags, char *err,
 	    "WAL")) != REG_OK ||
 	    (rc = exec_sql(reg, "PRAGMA foreign_keys=ON", err, errlen,
 	    "foreign keys")) != REG_OK ||
-	    (rc = exec_sql(reg, "PRAGMA synchronous=NORMAL", err, errlen,
+	    /* In WAL mode NORMAL syncs only at checkpoints: a power loss
+	     * could take certificates already answered. FULL syncs the WAL
+	     * at every COMMIT; group commit shares that cost. */
+	    (rc = exec_sql(reg, "PRAGMA synchronous=FULL", err, errlen,
 	    "synchronous")) != REG_OK)
 		goto fail;
 	if ((rc = migrate(reg, err, errlen)) != REG_OK)
@@ -229,8 +278,12 @@ int reg_open_existing(reg_t **out, const char *path, char *err,
 
 void reg_close(reg_t *reg)
 {
+	int i;
+
 	if (reg == NULL)
 		return;
+	for (i = 0; i < REG_STMT_CACHE; i++)
+		sqlite3_finalize(reg->stmts[i].st);
 	if (reg->db != NULL) {
 		if (reg->depth > 0)
 			sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
@@ -253,6 +306,11 @@ int reg_begin(reg_t *reg, char *err, size_t errlen)
 	if (rc == REG_OK)
 		reg->depth++;
 	return rc;
+}
+
+int reg_in_transaction(const reg_t *reg)
+{
+	return reg->depth > 0;
 }
 
 int reg_commit(reg_t *reg, char *err, size_t errlen)
@@ -391,7 +449,7 @@ int reg_audit_append(reg_t *reg, const char *actor, const char *action,
 	rc = sqlite3_step(st);
 	rc = rc == SQLITE_DONE ? REG_OK : reg_fail(reg, rc, err, errlen,
 	    "audit");
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -466,12 +524,12 @@ int reg_audit_list(reg_t *reg, reg_audit_t **out, size_t *n, int64_t *next,
 		rc = reg_fail(reg, s, err, errlen, "audit list");
 		goto fail;
 	}
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	*out = list;
 	*n = cnt;
 	return REG_OK;
 fail:
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	reg_audit_list_free(list, cnt);
 	return rc;
 }

@@ -7,17 +7,33 @@
 
 #include "reg.h"
 
+/* Statements kept prepared for the life of the connection, keyed by their
+ * SQL text's address (checked against the text on every hit). */
+#define REG_STMT_CACHE 32
+
 struct reg {
 	sqlite3 *db;
 	int depth;		/* open transaction levels */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+		int in_use;
+	} stmts[REG_STMT_CACHE];
 };
 
 /* Map a SQLite result code to a reg_error, with the message in err. */
 int reg_fail(reg_t *reg, int rc, char *err, size_t errlen, const char *what);
 
-/* Prepare sql; on failure fill err and return a reg_error. */
+/* Prepare sql, or hand out this connection's cached statement for it
+ * (SQLITE_PREPARE_PERSISTENT, reset and unbound); on failure fill err and
+ * return a reg_error. Give it back with reg_finalize. */
 int reg_prepare(reg_t *reg, sqlite3_stmt **out, const char *sql, char *err,
     size_t errlen);
+
+/* Done with st: a cached statement is reset and its bindings cleared (so
+ * no read transaction stays open and no bound buffer is referenced), any
+ * other is finalized. NULL-safe. */
+void reg_finalize(reg_t *reg, sqlite3_stmt *st);
 
 /* Bind text, or NULL when s is NULL. */
 int reg_bind_text(sqlite3_stmt *st, int idx, const char *s);

@@ -37,7 +37,7 @@ int reg_manufacturer_insert(reg_t *reg, const reg_manufacturer_t *m,
 	sqlite3_bind_int64(st, 4, m->created_at != 0 ? m->created_at :
 	    reg_now());
 	rc = step_done(reg, st, err, errlen, "insert manufacturer");
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -70,7 +70,7 @@ int reg_manufacturer_get(reg_t *reg, reg_manufacturer_t *out, const char *id,
 	} else {
 		rc = reg_fail(reg, rc, err, errlen, "manufacturer");
 	}
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -104,12 +104,12 @@ int reg_manufacturer_list(reg_t *reg, reg_manufacturer_t **out, size_t *n,
 		rc = reg_fail(reg, s, err, errlen, "manufacturer list");
 		goto fail;
 	}
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	*out = list;
 	*n = cnt;
 	return REG_OK;
 fail:
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	free(list);
 	return rc;
 }
@@ -142,7 +142,7 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 	rc = step_done(reg, st, err, errlen, "insert certificate");
 	if (rc == REG_OK && id_out != NULL)
 		*id_out = sqlite3_last_insert_rowid(reg->db);
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -159,7 +159,7 @@ int reg_cert_serial_exists(reg_t *reg, const char *issuer,
 	reg_bind_text(st, 2, serial_hex);
 	rc = sqlite3_step(st);
 	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : REG_ERR_INTERNAL;
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -236,7 +236,7 @@ int reg_device_insert(reg_t *reg, const reg_device_new_t *d, char *err,
 	sqlite3_bind_int64(st, 6, now);
 	sqlite3_bind_int64(st, 7, now);
 	rc = step_done(reg, st, err, errlen, "insert device");
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -272,7 +272,7 @@ int reg_device_get(reg_t *reg, reg_device_t *out, const char *device_id,
 		return rc;
 	reg_bind_text(st, 1, device_id);
 	rc = device_one(reg, st, out, err, errlen);
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -291,7 +291,7 @@ int reg_device_find_live(reg_t *reg, reg_device_t *out,
 	reg_bind_text(st, 1, manufacturer_id);
 	reg_bind_text(st, 2, serial);
 	rc = device_one(reg, st, out, err, errlen);
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -321,14 +321,14 @@ int reg_device_set_status(reg_t *reg, const char *device_id,
 		rc = REG_ERR_NOT_FOUND;
 		goto out;
 	}
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	st = NULL;
 	if ((rc = reg_prepare(reg, &st, "UPDATE counters SET value = value + 1"
 	    " WHERE name = 'crl_generation'", err, errlen)) != REG_OK)
 		goto out;
 	rc = step_done(reg, st, err, errlen, "crl generation");
 out:
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -389,12 +389,12 @@ int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n,
 		rc = reg_fail(reg, s, err, errlen, "device list");
 		goto fail;
 	}
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	*out = list;
 	*n = cnt;
 	return REG_OK;
 fail:
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	reg_device_list_free(list, cnt);
 	return rc;
 }
@@ -409,7 +409,7 @@ int64_t reg_device_count(reg_t *reg)
 		return v;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return v;
 }
 
@@ -430,7 +430,7 @@ int reg_crl_generation(reg_t *reg, int64_t *out)
 	} else {
 		rc = reg_fail(reg, rc, NULL, 0, "crl generation");
 	}
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -464,7 +464,7 @@ int reg_crl_entries(reg_t *reg, const char *issuer, reg_crl_entry_fn fn,
 	if (s != SQLITE_DONE)
 		rc = reg_fail(reg, s, err, errlen, "crl entries");
 out:
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -512,7 +512,7 @@ int reg_crl_cache_get(reg_t *reg, reg_crl_t *out, const char *issuer,
 	} else {
 		rc = reg_fail(reg, rc, err, errlen, "crl cache");
 	}
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -533,7 +533,7 @@ int reg_crl_cache_put(reg_t *reg, const char *issuer, const reg_crl_t *crl,
 	sqlite3_bind_int64(st, 5, crl->next_update);
 	sqlite3_bind_blob(st, 6, crl->der, (int)crl->der_len, SQLITE_STATIC);
 	rc = step_done(reg, st, err, errlen, "crl cache");
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -582,7 +582,7 @@ int reg_principal_insert(reg_t *reg, const char *name, const char *role,
 	sqlite3_bind_int64(st, 4, now);
 	sqlite3_bind_int64(st, 5, now);
 	rc = step_done(reg, st, err, errlen, "insert principal");
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -614,7 +614,7 @@ int reg_principal_get(reg_t *reg, reg_principal_t *out, const char *name,
 		return rc;
 	reg_bind_text(st, 1, name);
 	rc = principal_one(reg, st, out, err, errlen);
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -631,7 +631,7 @@ int reg_principal_find_by_cert(reg_t *reg, reg_principal_t *out,
 		return rc;
 	reg_bind_text(st, 1, cert_sha256_hex);
 	rc = principal_one(reg, st, out, err, errlen);
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -652,7 +652,7 @@ int reg_principal_set_status(reg_t *reg, const char *name, const char *status,
 		util_err_set(err, errlen, "unknown principal");
 		rc = REG_ERR_NOT_FOUND;
 	}
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 
@@ -686,12 +686,12 @@ int reg_principal_list(reg_t *reg, reg_principal_t **out, size_t *n,
 		rc = reg_fail(reg, s, err, errlen, "principal list");
 		goto fail;
 	}
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	*out = list;
 	*n = cnt;
 	return REG_OK;
 fail:
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	free(list);
 	return rc;
 }
