@@ -71,6 +71,8 @@ struct sqlite3 *reg_sqlite(reg_t *reg);
 /* Nested transactions: begin / commit / rollback. reg_rollback is safe to
  * call after a failed step and undoes only the innermost level. */
 int reg_begin(reg_t *reg, char *err, size_t errlen);
+/* 1 while a reg_begin is open on this connection, else 0. */
+int reg_in_transaction(const reg_t *reg);
 int reg_commit(reg_t *reg, char *err, size_t errlen);
 void reg_rollback(reg_t *reg);
 

@@ -3,8 +3,9 @@
  * suspension / reinstatement, the Device CA's CRL, principals (client and
  * provisioning-signer certificates) and manufacturers.
  *
- * Threads: a ca_t is immutable after ca_open and may be shared by any number
- * of threads; each thread passes its own reg_t (ca_reg_open). Every state
+ * Threads: a ca_t is immutable after ca_open (but for the group-commit
+ * queue of single issuances, under its own lock) and may be shared by any
+ * number of threads; each thread passes its own reg_t (ca_reg_open). Every state
  * change writes its audit entry in the same transaction. Nothing prints. */
 #ifndef PROVCA_CA_H
 #define PROVCA_CA_H
@@ -135,12 +136,15 @@ void ca_issue_result_clear(ca_issue_result_t *r);
  * return the existing one when the same manufacturer, serial and public key
  * are already enrolled (created = 0). The device row, certificate and audit
  * entry are committed before return (or, inside an outer reg_begin, with
- * it). CA_ERR_INVALID: bad CSR/key/attributes; CA_ERR_NOT_FOUND: unknown
+ * it); concurrent callers share that commit (ca_device_issue_item).
+ * CA_ERR_INVALID: bad CSR/key/attributes; CA_ERR_NOT_FOUND: unknown
  * manufacturer; CA_ERR_CONFLICT: serial live with a different key.
  */
 int ca_device_issue(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
     const uint8_t *csr, size_t csr_len, const ca_device_attrs_t *attrs,
     const char *actor, char *err, size_t errlen);
+
+struct X509_req_st;
 
 /* One batch element: inputs, then rc/err/result written by the batch. */
 typedef struct {
@@ -150,12 +154,35 @@ typedef struct {
 	int rc;
 	char err[256];
 	ca_issue_result_t result;
+	/* Optional, borrowed: the request already parsed and its signature
+	 * verified by the caller (ca_csr_check); csr/csr_len are then not
+	 * read. Saves decoding and verifying the same CSR twice. */
+	struct X509_req_st *csr_req;
 } ca_issue_item_t;
+
+/* Parse a PKCS#10 CSR (PEM or DER, at most 64 KiB) and verify its
+ * self-signature (proof of possession). CA_ERR_INVALID with a message
+ * otherwise. Free *out with X509_REQ_free. */
+int ca_csr_check(struct X509_req_st **out, const uint8_t *buf, size_t len,
+    char *err, size_t errlen);
+
+/*
+ * ca_device_issue for one item (rc, err and result written into it; rc
+ * returned). Concurrent callers on different threads and connections share
+ * one registry transaction (group commit): CSR checks and signing run
+ * before any lock, the rows of every waiting caller are written in one
+ * transaction with a savepoint each, and each caller returns only once
+ * that transaction is committed.
+ */
+int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
+    const char *actor);
 
 /*
  * Issue n devices in one transaction (one fsync). all_or_nothing: the first
  * failing item aborts and rolls back all (its rc is returned); otherwise
  * each item succeeds or fails on its own and 0 is returned once committed.
+ * CSR checks and signing run on up to one thread per CPU before the
+ * transaction starts; the transaction only writes rows.
  */
 int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
     size_t n, int all_or_nothing, const char *actor, char *err,

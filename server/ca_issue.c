@@ -4,9 +4,11 @@
  * idempotent repeats; batches in one transaction; device lookup. */
 #include "ca_priv.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -160,7 +162,6 @@ static int result_fill(const ca_t *ca, ca_issue_result_t *out,
     const char *device_id, const uint8_t *der, size_t der_len, int created,
     char *err, size_t errlen)
 {
-	X509 *c = NULL;
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
@@ -172,230 +173,557 @@ static int result_fill(const ca_t *ca, ca_issue_result_t *out,
 		goto nomem;
 	snprintf(out->cert_url, n, "%s%s%s", ca->cfg.public_base_url,
 	    CA_URL_PATH_DEVICES, device_id);
-	if (pki_cert_load(&c, der, der_len, err, errlen) != PKI_OK)
-		goto nomem;
-	if ((out->cert_pem = ca_cert_to_pem(c)) == NULL ||
+	/* The stored DER is what we signed: encode it, no X509 parse. */
+	if ((out->cert_pem = ca_der_to_pem(der, der_len)) == NULL ||
 	    (out->chain_pem = strdup(ca->device_chain_pem)) == NULL)
 		goto nomem;
-	X509_free(c);
 	return CA_OK;
 nomem:
-	X509_free(c);
 	ca_issue_result_clear(out);
 	util_err_set(err, errlen, "out of memory");
 	return CA_ERR_INTERNAL;
 }
 
-/* Build and store a new device; called inside a transaction. */
-static int issue_new(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
-    X509_REQ *req, EVP_PKEY *pk, const char *key_type, const char *spki,
-    const ca_device_attrs_t *a, const reg_manufacturer_t *m,
-    const char *actor, char *err, size_t errlen)
+int ca_device_exts_build(ca_t *ca, char *err, size_t errlen)
 {
-	char id[REG_DEVICE_ID_MAX + 1], serial[41], urn[512], san[560];
-	char crl[400], aia[800], sha[65];
-	X509_NAME *subj = NULL;
-	X509 *cert = NULL;
-	uint8_t *der = NULL;
-	size_t der_len = 0;
-	ca_cert_spec_t sp;
-	reg_device_new_t dn;
-	reg_cert_new_t cn;
-	reg_device_t probe;
-	int rc, tries;
-	int64_t now = reg_now();
+	static const char *const ku[2] = {
+		"critical,digitalSignature,keyAgreement",
+		"critical,digitalSignature,keyEncipherment"
+	};
+	char crl[400], aia[800];
+	X509V3_CTX ctx;
+	int k, i;
 
-	(void)req;
-	for (tries = 0;; tries++) {
-		if ((rc = device_id_new(id, a->manufacturer_id)) != CA_OK) {
-			util_err_set(err, errlen, "random DeviceID failed");
-			return rc;
-		}
-		rc = reg_device_get(reg, &probe, id, NULL, 0);
-		reg_device_clear(&probe);
-		if (rc == REG_ERR_NOT_FOUND)
-			break;
-		if (rc != REG_OK || tries == 3) {
-			util_err_set(err, errlen, "cannot allocate a DeviceID");
-			return CA_ERR_INTERNAL;
-		}
-	}
-	device_urn(urn, sizeof(urn), ca, m, a);
-	snprintf(san, sizeof(san), "URI:%s", urn);
 	snprintf(crl, sizeof(crl), "URI:%s%s", ca->cfg.public_base_url,
 	    CA_URL_PATH_CRL);
 	snprintf(aia, sizeof(aia), "OCSP;URI:%s%s,caIssuers;URI:%s%s",
 	    ca->cfg.public_base_url, CA_URL_PATH_OCSP, ca->cfg.public_base_url,
 	    CA_URL_PATH_DEVICE_CA);
-	if ((subj = device_subject(a->serial, m->name, id)) == NULL) {
-		util_err_openssl(err, errlen, "device subject");
-		rc = CA_ERR_INVALID;
+	/* AKI needs only the issuer; no subject yet. */
+	X509V3_set_ctx(&ctx, ca->device, NULL, NULL, NULL, 0);
+	for (k = 0; k < 2; k++) {
+		const struct {
+			int nid;
+			const char *v;
+		} e[] = {
+			{ NID_basic_constraints, "critical,CA:FALSE" },
+			{ NID_key_usage, ku[k] },
+			{ NID_ext_key_usage, PROVCA_OID_EKU_DEVICE },
+			{ NID_authority_key_identifier, "keyid:always" },
+			{ NID_crl_distribution_points, crl },
+			{ NID_info_access, aia },
+		};
+
+		for (i = 0; i < (int)(sizeof(e) / sizeof(e[0])); i++) {
+			ca->dev_exts[k][i] = X509V3_EXT_conf_nid(NULL, &ctx,
+			    e[i].nid, e[i].v);
+			if (ca->dev_exts[k][i] == NULL) {
+				util_err_openssl(err, errlen,
+				    "device certificate extensions");
+				return CA_ERR_INTERNAL;
+			}
+		}
+	}
+	return CA_OK;
+}
+
+void ca_device_exts_free(ca_t *ca)
+{
+	int k, i;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < 8; i++) {
+			X509_EXTENSION_free(ca->dev_exts[k][i]);
+			ca->dev_exts[k][i] = NULL;
+		}
+}
+
+/*
+ * One issuance on its way through four steps: parse (CSR decode and
+ * proof of possession), check (manufacturer, live device of the serial:
+ * registry reads), sign (build the certificate), store (rows, inside a
+ * transaction). Parse and sign need no lock and no connection, so batches
+ * run them on several threads and single issuances run them before joining
+ * a group commit.
+ */
+typedef struct issue_job {
+	const ca_device_attrs_t *attrs;
+	const char *actor;
+	const uint8_t *csr;
+	size_t csr_len;
+	X509_REQ *req;			/* parsed, verified */
+	int own_req;			/* req is ours to free */
+	char key_type[16], spki[65];
+	reg_manufacturer_t m;
+	int need_new;			/* 0: answer with live (repeat) */
+	reg_device_t live;
+	char id[REG_DEVICE_ID_MAX + 1], serial[41], sha[65];
+	uint8_t *der;			/* OPENSSL_malloc'd */
+	size_t der_len;
+	int64_t not_before, not_after;
+	int rc;
+	char *err;
+	size_t errlen;
+	int done;			/* group commit: written, under gc_mu */
+	struct issue_job *next;
+} issue_job_t;
+
+static void job_clear(issue_job_t *j)
+{
+	if (j->own_req)
+		X509_REQ_free(j->req);
+	j->req = NULL;
+	j->own_req = 0;
+	reg_device_clear(&j->live);
+	OPENSSL_free(j->der);
+	j->der = NULL;
+}
+
+/* Attribute checks, CSR decode + signature, key type and SPKI hash. */
+static void job_parse(issue_job_t *j)
+{
+	EVP_PKEY *pk;
+
+	if ((j->rc = attrs_check(j->attrs, j->err, j->errlen)) != CA_OK)
+		return;
+	if (j->req == NULL) {
+		if ((j->rc = ca_csr_parse(&j->req, j->csr, j->csr_len, j->err,
+		    j->errlen)) != CA_OK)
+			return;
+		j->own_req = 1;
+	}
+	if ((pk = X509_REQ_get0_pubkey(j->req)) == NULL) {
+		util_err_openssl(j->err, j->errlen, "CSR public key unreadable");
+		j->rc = CA_ERR_INVALID;
+		return;
+	}
+	if ((j->rc = ca_key_type(j->key_type, pk, j->err, j->errlen)) != CA_OK)
+		return;
+	if (ca_req_spki_sha256_hex(j->spki, j->req) != CA_OK) {
+		util_err_openssl(j->err, j->errlen, "public key");
+		j->rc = CA_ERR_INTERNAL;
+	}
+}
+
+/* The live device of the serial decides: same key, the earlier answer
+ * again (need_new = 0); another key, a conflict until the first
+ * certificate is revoked. rc from reg_device_find_live is passed in. */
+static int job_live(issue_job_t *j, int rc)
+{
+	if (rc == REG_ERR_NOT_FOUND) {
+		reg_device_clear(&j->live);
+		j->need_new = 1;
+		return CA_OK;
+	}
+	if (rc != REG_OK)
+		return ca_from_reg(rc);
+	if (CRYPTO_memcmp(j->live.spki_sha256, j->spki, 64) != 0) {
+		util_err_set(j->err, j->errlen, "serial %s of %s is already "
+		    "enrolled with another key (device %s)", j->attrs->serial,
+		    j->attrs->manufacturer_id, j->live.device_id);
+		return CA_ERR_CONFLICT;
+	}
+	j->need_new = 0;
+	return CA_OK;
+}
+
+/* Registry reads before signing: the manufacturer, the live device. */
+static void job_check(issue_job_t *j, reg_t *reg)
+{
+	int rc;
+
+	if ((rc = ca_from_reg(reg_manufacturer_get(reg, &j->m,
+	    j->attrs->manufacturer_id, j->err, j->errlen))) != CA_OK) {
+		if (rc == CA_ERR_NOT_FOUND)
+			util_err_set(j->err, j->errlen, "unknown manufacturer %s",
+			    j->attrs->manufacturer_id);
+		j->rc = rc;
+		return;
+	}
+	j->rc = job_live(j, reg_device_find_live(reg, &j->live,
+	    j->attrs->manufacturer_id, j->attrs->serial, j->err, j->errlen));
+}
+
+/* Build and sign the certificate of a new device (no registry access:
+ * DeviceID uniqueness is the table's constraint, checked at store). */
+static void job_sign(const ca_t *ca, issue_job_t *j)
+{
+	char urn[512], san[560];
+	X509_NAME *subj = NULL;
+	X509 *cert = NULL;
+	ca_cert_spec_t sp;
+	int64_t now = reg_now();
+	int rsa;
+
+	if ((j->rc = device_id_new(j->id, j->attrs->manufacturer_id)) !=
+	    CA_OK) {
+		util_err_set(j->err, j->errlen, "random DeviceID failed");
+		return;
+	}
+	device_urn(urn, sizeof(urn), ca, &j->m, j->attrs);
+	snprintf(san, sizeof(san), "URI:%s", urn);
+	if ((subj = device_subject(j->attrs->serial, j->m.name, j->id)) ==
+	    NULL) {
+		util_err_openssl(j->err, j->errlen, "device subject");
+		j->rc = CA_ERR_INVALID;
 		goto out;
 	}
+	rsa = EVP_PKEY_is_a(X509_REQ_get0_pubkey(j->req), "RSA");
 	memset(&sp, 0, sizeof(sp));
 	sp.subject = subj;
-	sp.pubkey = pk;
+	sp.pubkey_x = X509_REQ_get_X509_PUBKEY(j->req);
 	sp.issuer = ca->device;
 	sp.issuer_key = ca->device_key;
 	sp.not_before = now - 60;
 	sp.not_after = ca->cfg.device_validity_days > 0 ?
 	    now + (int64_t)ca->cfg.device_validity_days * 86400 : 0;
-	sp.basic_constraints = "critical,CA:FALSE";
-	sp.key_usage = EVP_PKEY_is_a(pk, "RSA") ?
-	    "critical,digitalSignature,keyEncipherment" :
-	    "critical,digitalSignature,keyAgreement";
-	sp.ext_key_usage = PROVCA_OID_EKU_DEVICE;
 	sp.subject_alt_name = san;
-	sp.crl_dp = crl;
-	sp.aia = aia;
-	if ((rc = ca_x509_make(&cert, serial, &sp, err, errlen)) != CA_OK)
+	sp.exts = ca->dev_exts[rsa ? 1 : 0];
+	if ((j->rc = ca_x509_make(&cert, j->serial, &sp, j->err,
+	    j->errlen)) != CA_OK)
 		goto out;
-	if (ca_cert_to_der(&der, &der_len, cert) != CA_OK) {
-		util_err_openssl(err, errlen, "encode certificate");
-		rc = CA_ERR_INTERNAL;
+	if (ca_cert_to_der(&j->der, &j->der_len, cert) != CA_OK) {
+		util_err_openssl(j->err, j->errlen, "encode certificate");
+		j->rc = CA_ERR_INTERNAL;
 		goto out;
 	}
-	ca_sha256_hex(sha, der, der_len);
-	dn.device_id = id;
-	dn.manufacturer_id = a->manufacturer_id;
-	dn.serial = a->serial;
-	dn.model = a->model;
-	dn.hw_version = a->hw_version != NULL ? a->hw_version : "";
-	if ((rc = ca_from_reg(reg_device_insert(reg, &dn, err, errlen))) !=
-	    CA_OK)
-		goto out;
-	memset(&cn, 0, sizeof(cn));
-	cn.issuer = REG_ISSUER_DEVICE;
-	cn.serial_hex = serial;
-	cn.der = der;
-	cn.der_len = der_len;
-	cn.sha256_hex = sha;
-	cn.spki_sha256_hex = spki;
-	cn.key_type = key_type;
-	cn.not_before = ca_asn1_time(X509_get0_notBefore(cert));
-	cn.not_after = ca_asn1_time(X509_get0_notAfter(cert));
-	cn.device_id = id;
-	if ((rc = ca_from_reg(reg_cert_insert(reg, NULL, &cn, err, errlen))) !=
-	    CA_OK)
-		goto out;
-	if ((rc = ca_audit(reg, actor, "device.issue", id, err, errlen,
-	    "manufacturer_id", a->manufacturer_id, "serial", a->serial,
-	    "model", a->model, "cert_serial", serial, "key_type", key_type,
-	    (const char *)NULL)) != CA_OK)
-		goto out;
-	rc = result_fill(ca, out, id, der, der_len, 1, err, errlen);
+	ca_sha256_hex(j->sha, j->der, j->der_len);
+	j->not_before = ca_asn1_time(X509_get0_notBefore(cert));
+	j->not_after = ca_asn1_time(X509_get0_notAfter(cert));
 out:
-	OPENSSL_free(der);
 	X509_free(cert);
 	X509_NAME_free(subj);
+}
+
+/* Write a new device's rows in a savepoint of the open transaction. A
+ * live device of the serial that appeared since the check (a concurrent
+ * or earlier item) is decided again as in job_check. */
+static int job_store(reg_t *reg, issue_job_t *j)
+{
+	reg_device_new_t dn;
+	reg_cert_new_t cn;
+	int rc;
+
+	if (!j->need_new)
+		return CA_OK;
+	if ((rc = ca_from_reg(reg_begin(reg, j->err, j->errlen))) != CA_OK)
+		return rc;
+	dn.device_id = j->id;
+	dn.manufacturer_id = j->attrs->manufacturer_id;
+	dn.serial = j->attrs->serial;
+	dn.model = j->attrs->model;
+	dn.hw_version = j->attrs->hw_version != NULL ? j->attrs->hw_version :
+	    "";
+	rc = ca_from_reg(reg_device_insert(reg, &dn, j->err, j->errlen));
+	if (rc == CA_ERR_CONFLICT) {
+		reg_rollback(reg);
+		rc = job_live(j, reg_device_find_live(reg, &j->live,
+		    j->attrs->manufacturer_id, j->attrs->serial, j->err,
+		    j->errlen));
+		if (rc == CA_OK && j->need_new) {
+			/* Not the serial: the random DeviceID was taken. */
+			util_err_set(j->err, j->errlen,
+			    "cannot allocate a DeviceID");
+			rc = CA_ERR_INTERNAL;
+		}
+		return rc;
+	}
+	if (rc != CA_OK)
+		goto fail;
+	memset(&cn, 0, sizeof(cn));
+	cn.issuer = REG_ISSUER_DEVICE;
+	cn.serial_hex = j->serial;
+	cn.der = j->der;
+	cn.der_len = j->der_len;
+	cn.sha256_hex = j->sha;
+	cn.spki_sha256_hex = j->spki;
+	cn.key_type = j->key_type;
+	cn.not_before = j->not_before;
+	cn.not_after = j->not_after;
+	cn.device_id = j->id;
+	if ((rc = ca_from_reg(reg_cert_insert(reg, NULL, &cn, j->err,
+	    j->errlen))) != CA_OK)
+		goto fail;
+	if ((rc = ca_audit(reg, j->actor, "device.issue", j->id, j->err,
+	    j->errlen, "manufacturer_id", j->attrs->manufacturer_id, "serial",
+	    j->attrs->serial, "model", j->attrs->model, "cert_serial",
+	    j->serial, "key_type", j->key_type, (const char *)NULL)) != CA_OK)
+		goto fail;
+	if ((rc = ca_from_reg(reg_commit(reg, j->err, j->errlen))) != CA_OK)
+		goto fail;
+	return CA_OK;
+fail:
+	reg_rollback(reg);
 	return rc;
+}
+
+/* The answer of a stored (or repeated) job. */
+static int job_result(const ca_t *ca, issue_job_t *j, ca_issue_result_t *out)
+{
+	if (j->need_new)
+		return result_fill(ca, out, j->id, j->der, j->der_len, 1,
+		    j->err, j->errlen);
+	return result_fill(ca, out, j->live.device_id, j->live.cert_der,
+	    j->live.cert_der_len, 0, j->err, j->errlen);
+}
+
+/* Store every job of list (rc still CA_OK) in one transaction on reg. A
+ * failed commit fails every job of the group. */
+static void group_write(reg_t *reg, issue_job_t *list)
+{
+	issue_job_t *j;
+	char err[256];
+	int rc;
+
+	if ((rc = ca_from_reg(reg_begin(reg, err, sizeof(err)))) == CA_OK) {
+		for (j = list; j != NULL; j = j->next)
+			if (j->rc == CA_OK)
+				j->rc = job_store(reg, j);
+		if ((rc = ca_from_reg(reg_commit(reg, err, sizeof(err)))) ==
+		    CA_OK)
+			return;
+		reg_rollback(reg);
+	}
+	for (j = list; j != NULL; j = j->next) {
+		if (j->rc == CA_OK) {
+			util_err_set(j->err, j->errlen, "%s", err);
+			j->rc = rc;
+		}
+	}
+}
+
+/*
+ * Group commit: queue j, and either wait until a writer has committed it,
+ * or, when no one is writing, become the writer for everything queued so
+ * far (on this thread's own connection). Requests that arrive while a
+ * group is being written form the next group, so one fsync serves many.
+ */
+static void group_commit(ca_t *ca, reg_t *reg, issue_job_t *j)
+{
+	issue_job_t *list, *k;
+
+	pthread_mutex_lock(&ca->gc_mu);
+	j->next = NULL;
+	j->done = 0;
+	if (ca->gc_tail != NULL)
+		ca->gc_tail->next = j;
+	else
+		ca->gc_head = j;
+	ca->gc_tail = j;
+	while (!j->done) {
+		if (ca->gc_leader) {
+			pthread_cond_wait(&ca->gc_cv, &ca->gc_mu);
+			continue;
+		}
+		ca->gc_leader = 1;
+		list = ca->gc_head;
+		ca->gc_head = ca->gc_tail = NULL;
+		pthread_mutex_unlock(&ca->gc_mu);
+		group_write(reg, list);
+		pthread_mutex_lock(&ca->gc_mu);
+		/* Owners read their job only after seeing done under the
+		 * lock, so the list may be walked until it is released. */
+		for (k = list; k != NULL; k = k->next)
+			k->done = 1;
+		ca->gc_leader = 0;
+		pthread_cond_broadcast(&ca->gc_cv);
+	}
+	pthread_mutex_unlock(&ca->gc_mu);
+}
+
+int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
+    const char *actor)
+{
+	issue_job_t j;
+
+	memset(&j, 0, sizeof(j));
+	memset(&it->result, 0, sizeof(it->result));
+	it->err[0] = '\0';
+	j.attrs = &it->attrs;
+	j.actor = actor;
+	j.csr = it->csr;
+	j.csr_len = it->csr_len;
+	j.req = it->csr_req;
+	j.err = it->err;
+	j.errlen = sizeof(it->err);
+	job_parse(&j);
+	if (j.rc == CA_OK)
+		job_check(&j, reg);
+	if (j.rc == CA_OK && j.need_new)
+		job_sign(ca, &j);
+	if (j.rc == CA_OK && j.need_new) {
+		if (reg_in_transaction(reg)) {
+			/* Inside the caller's transaction: its commit is
+			 * the durable point. */
+			j.rc = job_store(reg, &j);
+		} else if (ca->gc_ready) {
+			group_commit(ca, reg, &j);
+		} else {
+			group_write(reg, &j);
+		}
+	}
+	if (j.rc == CA_OK)
+		j.rc = job_result(ca, &j, &it->result);
+	job_clear(&j);
+	it->rc = j.rc;
+	return j.rc;
 }
 
 int ca_device_issue(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
     const uint8_t *csr, size_t csr_len, const ca_device_attrs_t *attrs,
     const char *actor, char *err, size_t errlen)
 {
-	X509_REQ *req = NULL;
-	EVP_PKEY *pk;
-	reg_manufacturer_t m;
-	reg_device_t live;
-	char key_type[16], spki[65];
-	int rc, in_tx = 0;
+	ca_issue_item_t it;
+	int rc;
 
-	memset(out, 0, sizeof(*out));
-	memset(&live, 0, sizeof(live));
-	if ((rc = attrs_check(attrs, err, errlen)) != CA_OK)
-		return rc;
-	if ((rc = ca_csr_parse(&req, csr, csr_len, err, errlen)) != CA_OK)
-		return rc;
-	pk = X509_REQ_get0_pubkey(req);
-	if ((rc = ca_key_type(key_type, pk, err, errlen)) != CA_OK)
-		goto out;
-	if (ca_spki_sha256_hex(spki, pk) != CA_OK) {
-		util_err_openssl(err, errlen, "public key");
-		rc = CA_ERR_INTERNAL;
-		goto out;
-	}
-	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
-		goto out;
-	in_tx = 1;
-	if ((rc = ca_from_reg(reg_manufacturer_get(reg, &m,
-	    attrs->manufacturer_id, err, errlen))) != CA_OK) {
-		if (rc == CA_ERR_NOT_FOUND)
-			util_err_set(err, errlen, "unknown manufacturer %s",
-			    attrs->manufacturer_id);
-		goto out;
-	}
-	rc = reg_device_find_live(reg, &live, attrs->manufacturer_id,
-	    attrs->serial, err, errlen);
-	if (rc == REG_OK) {
-		/* Same key: the earlier answer again. Another key: conflict
-		 * until the first certificate is revoked. */
-		if (CRYPTO_memcmp(live.spki_sha256, spki, 64) != 0) {
-			util_err_set(err, errlen, "serial %s of %s is already "
-			    "enrolled with another key (device %s)",
-			    attrs->serial, attrs->manufacturer_id,
-			    live.device_id);
-			rc = CA_ERR_CONFLICT;
-			goto out;
-		}
-		rc = result_fill(ca, out, live.device_id, live.cert_der,
-		    live.cert_der_len, 0, err, errlen);
-		if (rc != CA_OK)
-			goto out;
-	} else if (rc == REG_ERR_NOT_FOUND) {
-		if ((rc = issue_new(ca, reg, out, req, pk, key_type, spki,
-		    attrs, &m, actor, err, errlen)) != CA_OK)
-			goto out;
-	} else {
-		rc = ca_from_reg(rc);
-		goto out;
-	}
-	if ((rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
-		goto out;
-	in_tx = 0;
-	rc = CA_OK;
-out:
-	if (in_tx) {
-		reg_rollback(reg);
-		ca_issue_result_clear(out);
-	}
-	reg_device_clear(&live);
-	X509_REQ_free(req);
+	memset(&it, 0, sizeof(it));
+	it.csr = csr;
+	it.csr_len = csr_len;
+	it.attrs = *attrs;
+	rc = ca_device_issue_item(ca, reg, &it, actor);
+	if (rc != CA_OK)
+		util_err_set(err, errlen, "%s", it.err);
+	*out = it.result;
 	return rc;
+}
+
+/* ---- batches: parse and sign on every CPU ------------------------------ */
+
+#define BATCH_THREADS_MAX 8
+
+typedef struct {
+	const ca_t *ca;
+	issue_job_t *jobs;
+	size_t n;
+	int sign;			/* 0: job_parse, 1: job_sign */
+	pthread_mutex_t mu;
+	size_t next;
+} batch_par_t;
+
+static void *batch_worker(void *arg)
+{
+	batch_par_t *p = arg;
+	size_t i;
+
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		i = p->next++;
+		pthread_mutex_unlock(&p->mu);
+		if (i >= p->n)
+			return NULL;
+		if (p->jobs[i].rc != CA_OK)
+			continue;
+		if (!p->sign)
+			job_parse(&p->jobs[i]);
+		else if (p->jobs[i].need_new)
+			job_sign(p->ca, &p->jobs[i]);
+	}
+}
+
+/* Run one step over all jobs on up to one thread per CPU (this one
+ * included); fewer threads if they cannot be started. */
+static void batch_run(const ca_t *ca, issue_job_t *jobs, size_t n, int sign)
+{
+	pthread_t th[BATCH_THREADS_MAX];
+	batch_par_t p;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want, started = 0, i;
+
+	memset(&p, 0, sizeof(p));
+	p.ca = ca;
+	p.jobs = jobs;
+	p.n = n;
+	p.sign = sign;
+	if (pthread_mutex_init(&p.mu, NULL) != 0) {
+		batch_worker(&p);	/* single-threaded without a lock */
+		return;
+	}
+	want = cpus > 1 ? (size_t)cpus : 1;
+	if (want > BATCH_THREADS_MAX)
+		want = BATCH_THREADS_MAX;
+	if (want > (n + 7) / 8)		/* not worth a thread below ~8 items */
+		want = (n + 7) / 8;
+	for (i = 1; i < want; i++)
+		if (pthread_create(&th[started], NULL, batch_worker, &p) == 0)
+			started++;
+	batch_worker(&p);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.mu);
 }
 
 int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
     size_t n, int all_or_nothing, const char *actor, char *err,
     size_t errlen)
 {
+	issue_job_t *jobs;
 	size_t i;
-	int rc;
+	int rc = CA_OK;
 
-	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
-		return rc;
+	if (n == 0)
+		return CA_OK;
+	if ((jobs = calloc(n, sizeof(*jobs))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return CA_ERR_INTERNAL;
+	}
 	for (i = 0; i < n; i++) {
-		ca_issue_item_t *it = &items[i];
-
-		it->err[0] = '\0';
-		it->rc = ca_device_issue(ca, reg, &it->result, it->csr,
-		    it->csr_len, &it->attrs, actor, it->err, sizeof(it->err));
-		if (it->rc != CA_OK && all_or_nothing) {
-			util_err_set(err, errlen, "item %zu: %s", i, it->err);
-			rc = it->rc;
-			goto fail;
+		items[i].err[0] = '\0';
+		items[i].rc = CA_OK;
+		memset(&items[i].result, 0, sizeof(items[i].result));
+		jobs[i].attrs = &items[i].attrs;
+		jobs[i].actor = actor;
+		jobs[i].csr = items[i].csr;
+		jobs[i].csr_len = items[i].csr_len;
+		jobs[i].req = items[i].csr_req;
+		jobs[i].err = items[i].err;
+		jobs[i].errlen = sizeof(items[i].err);
+	}
+	/* Decide everything before the write lock; the transaction below
+	 * only writes rows (and re-decides serials that items of this same
+	 * batch took first). */
+	batch_run(ca, jobs, n, 0);
+	for (i = 0; i < n; i++)
+		if (jobs[i].rc == CA_OK)
+			job_check(&jobs[i], reg);
+	for (i = 0; all_or_nothing && i < n; i++)
+		if (jobs[i].rc != CA_OK)
+			goto item_failed;
+	batch_run(ca, jobs, n, 1);
+	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (jobs[i].rc == CA_OK)
+			jobs[i].rc = job_store(reg, &jobs[i]);
+		if (jobs[i].rc != CA_OK && all_or_nothing) {
+			reg_rollback(reg);
+			goto item_failed;
 		}
 	}
-	if ((rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
+	if ((rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK) {
+		reg_rollback(reg);
 		goto fail;
-	return CA_OK;
-fail:
-	reg_rollback(reg);
-	for (i = 0; i < n; i++) {
-		ca_issue_result_clear(&items[i].result);
-		if (items[i].rc == CA_OK)
-			items[i].rc = rc;
 	}
+	for (i = 0; i < n; i++) {
+		if (jobs[i].rc == CA_OK)
+			jobs[i].rc = job_result(ca, &jobs[i], &items[i].result);
+		items[i].rc = jobs[i].rc;
+		job_clear(&jobs[i]);
+	}
+	free(jobs);
+	return CA_OK;
+item_failed:
+	/* The first failing item, in order, is the batch's answer. */
+	for (i = 0; i < n && jobs[i].rc == CA_OK; i++)
+		;
+	rc = jobs[i].rc;
+	util_err_set(err, errlen, "item %zu: %s", i, items[i].err);
+fail:
+	for (i = 0; i < n; i++) {
+		items[i].rc = jobs[i].rc != CA_OK ? jobs[i].rc : rc;
+		ca_issue_result_clear(&items[i].result);
+		job_clear(&jobs[i]);
+	}
+	free(jobs);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 #define PROVCA_CA_PRIV_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -26,6 +27,17 @@ struct ca {
 	char *device_chain_pem;		/* Device CA + Root */
 	char *infra_chain_pem;		/* Infrastructure CA + Root */
 	char key_pass[CA_PASS_MAX + 1];	/* "" when keys are not encrypted */
+	/* Device certificate extensions that are the same for every device
+	 * (basicConstraints, keyUsage, EKU, AKI, CRL DP, AIA), built once at
+	 * open; NULL-terminated. [0]: EC keys, [1]: RSA keys. */
+	X509_EXTENSION *dev_exts[2][8];
+	/* Group commit of single issuances (ca_issue.c): the only state that
+	 * changes after ca_open, always under gc_mu. */
+	pthread_mutex_t gc_mu;
+	pthread_cond_t gc_cv;
+	struct issue_job *gc_head, *gc_tail;	/* waiting to be written */
+	int gc_leader;				/* a thread is writing a group */
+	int gc_ready;				/* mu/cv initialised */
 };
 
 /* What a new certificate looks like. ext_* are OpenSSL v3 config strings
@@ -44,6 +56,12 @@ typedef struct {
 	const char *name_constraints;
 	const char *crl_dp;
 	const char *aia;
+	/* Optional: the subject key as the request's SubjectPublicKeyInfo,
+	 * copied as is (no key re-encoding); pubkey is then not used. */
+	X509_PUBKEY *pubkey_x;
+	/* Optional prebuilt extensions (NULL-terminated), added after the
+	 * text ones; when set, AKI is expected among them (not derived). */
+	X509_EXTENSION *const *exts;
 } ca_cert_spec_t;
 
 /* Build and sign a certificate with a fresh random serial (159 bits,
@@ -80,6 +98,19 @@ int ca_pass_read(char out[CA_PASS_MAX + 1], const char *path, char *err,
 
 /* PEM of one certificate (malloc'd). NULL on failure. */
 char *ca_cert_to_pem(X509 *cert);
+
+/* PEM ("CERTIFICATE") of a certificate's DER without parsing it
+ * (malloc'd). NULL when out of memory. */
+char *ca_der_to_pem(const uint8_t *der, size_t len);
+
+/* Build the device-certificate extensions of ca->dev_exts (ca_open). */
+int ca_device_exts_build(ca_t *ca, char *err, size_t errlen);
+
+/* Free ca->dev_exts; NULL-safe entries. */
+void ca_device_exts_free(ca_t *ca);
+
+/* SHA-256 (hex) of a request's SubjectPublicKeyInfo DER as sent. */
+int ca_req_spki_sha256_hex(char out[65], X509_REQ *req);
 
 /* DER of cert (OPENSSL_malloc'd via i2d). */
 int ca_cert_to_der(uint8_t **out, size_t *len, X509 *cert);

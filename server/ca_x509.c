@@ -113,6 +113,21 @@ int ca_spki_sha256_hex(char out[65], EVP_PKEY *key)
 	return CA_OK;
 }
 
+int ca_req_spki_sha256_hex(char out[65], X509_REQ *req)
+{
+	X509_PUBKEY *xpk = X509_REQ_get_X509_PUBKEY(req);
+	unsigned char *der = NULL;
+	int len;
+
+	/* The request's own SPKI encoding: i2d_PUBKEY on the EVP_PKEY would
+	 * give the same bytes through OpenSSL 3's much slower encoders. */
+	if (xpk == NULL || (len = i2d_X509_PUBKEY(xpk, &der)) <= 0)
+		return CA_ERR_INTERNAL;
+	ca_sha256_hex(out, der, (size_t)len);
+	OPENSSL_free(der);
+	return CA_OK;
+}
+
 int ca_key_type(char out[16], EVP_PKEY *key, char *err, size_t errlen)
 {
 	char group[64];
@@ -212,6 +227,12 @@ int ca_csr_parse(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
 fail:
 	X509_REQ_free(req);
 	return rc;
+}
+
+int ca_csr_check(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
+    size_t errlen)
+{
+	return ca_csr_parse(out, buf, len, err, errlen);
 }
 
 int ca_key_generate(EVP_PKEY **out, const char *curve, char *err,
@@ -431,6 +452,33 @@ char *ca_cert_to_pem(X509 *cert)
 	return copy;
 }
 
+char *ca_der_to_pem(const uint8_t *der, size_t len)
+{
+	static const char head[] = "-----BEGIN CERTIFICATE-----\n";
+	static const char tail[] = "-----END CERTIFICATE-----\n";
+	size_t lines, cap, n = 0, off;
+	char *pem;
+
+	if (der == NULL || len == 0 || len > (size_t)INT_MAX / 2)
+		return NULL;
+	/* 48 input bytes make one 64-character line. */
+	lines = (len + 47) / 48;
+	cap = sizeof(head) - 1 + lines * 65 + sizeof(tail);
+	if ((pem = malloc(cap)) == NULL)
+		return NULL;
+	memcpy(pem, head, sizeof(head) - 1);
+	n = sizeof(head) - 1;
+	for (off = 0; off < len; off += 48) {
+		size_t chunk = len - off < 48 ? len - off : 48;
+
+		n += (size_t)EVP_EncodeBlock((unsigned char *)pem + n,
+		    der + off, (int)chunk);
+		pem[n++] = '\n';
+	}
+	memcpy(pem + n, tail, sizeof(tail));
+	return pem;
+}
+
 int ca_cert_to_der(uint8_t **out, size_t *len, X509 *cert)
 {
 	unsigned char *der = NULL;
@@ -478,6 +526,48 @@ static int random_serial(ASN1_INTEGER **out, char hex[41])
 	return ok;
 }
 
+/* Copy src's algorithm and key bits into dst (an empty X509_PUBKEY of a
+ * certificate under construction). 1 on success. */
+static int pubkey_copy(X509_PUBKEY *dst, X509_PUBKEY *src)
+{
+	const ASN1_OBJECT *alg;
+	const unsigned char *bits;
+	int blen, ptype;
+	const void *pval;
+	X509_ALGOR *a;
+	ASN1_OBJECT *alg2 = NULL;
+	void *pval2 = NULL;
+	unsigned char *bits2 = NULL;
+
+	if (dst == NULL || X509_PUBKEY_get0_param((ASN1_OBJECT **)&alg, &bits,
+	    &blen, &a, src) != 1 || blen <= 0)
+		return 0;
+	X509_ALGOR_get0(NULL, &ptype, &pval, a);
+	if ((alg2 = OBJ_dup(alg)) == NULL ||
+	    (bits2 = OPENSSL_memdup(bits, (size_t)blen)) == NULL)
+		goto fail;
+	if (ptype == V_ASN1_OBJECT) {
+		if ((pval2 = OBJ_dup(pval)) == NULL)
+			goto fail;
+	} else if (ptype == V_ASN1_SEQUENCE) {
+		if ((pval2 = ASN1_STRING_dup(pval)) == NULL)
+			goto fail;
+	} else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF) {
+		goto fail;
+	}
+	if (X509_PUBKEY_set0_param(dst, alg2, ptype, pval2, bits2, blen) != 1)
+		goto fail;
+	return 1;
+fail:
+	if (ptype == V_ASN1_OBJECT)
+		ASN1_OBJECT_free(pval2);
+	else
+		ASN1_STRING_free(pval2);
+	ASN1_OBJECT_free(alg2);
+	OPENSSL_free(bits2);
+	return 0;
+}
+
 int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
     char *err, size_t errlen)
 {
@@ -486,6 +576,7 @@ int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
 	X509V3_CTX ctx;
 	X509 *issuer;
 	EVP_PKEY *ikey;
+	size_t i;
 
 	*out = NULL;
 	if ((c = X509_new()) == NULL || X509_set_version(c, X509_VERSION_3) !=
@@ -496,9 +587,14 @@ int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
 		goto fail;
 	if (X509_set_subject_name(c, spec->subject) != 1 ||
 	    X509_set_issuer_name(c, spec->issuer != NULL ?
-	    X509_get_subject_name(spec->issuer) : spec->subject) != 1 ||
-	    X509_set_pubkey(c, spec->pubkey) != 1)
+	    X509_get_subject_name(spec->issuer) : spec->subject) != 1)
 		goto fail;
+	if (spec->pubkey_x != NULL) {
+		if (!pubkey_copy(X509_get_X509_PUBKEY(c), spec->pubkey_x))
+			goto fail;
+	} else if (X509_set_pubkey(c, spec->pubkey) != 1) {
+		goto fail;
+	}
 	if (ASN1_TIME_set(X509_getm_notBefore(c),
 	    (time_t)spec->not_before) == NULL)
 		goto fail;
@@ -518,13 +614,16 @@ int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
 	    !add_ext(c, &ctx, NID_key_usage, spec->key_usage) ||
 	    !add_ext(c, &ctx, NID_ext_key_usage, spec->ext_key_usage) ||
 	    !add_ext(c, &ctx, NID_subject_key_identifier, "hash") ||
-	    (spec->issuer != NULL && !add_ext(c, &ctx,
+	    (spec->issuer != NULL && spec->exts == NULL && !add_ext(c, &ctx,
 	    NID_authority_key_identifier, "keyid:always")) ||
 	    !add_ext(c, &ctx, NID_subject_alt_name, spec->subject_alt_name) ||
 	    !add_ext(c, &ctx, NID_name_constraints, spec->name_constraints) ||
 	    !add_ext(c, &ctx, NID_crl_distribution_points, spec->crl_dp) ||
 	    !add_ext(c, &ctx, NID_info_access, spec->aia))
 		goto fail;
+	for (i = 0; spec->exts != NULL && spec->exts[i] != NULL; i++)
+		if (X509_add_ext(c, spec->exts[i], -1) != 1)
+			goto fail;
 	if (X509_sign(c, ikey, EVP_sha256()) <= 0)
 		goto fail;
 	ASN1_INTEGER_free(serial);

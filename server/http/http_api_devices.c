@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <civetweb.h>
+#include <openssl/x509.h>
 
 #include "http_api.h"
 
@@ -146,6 +147,7 @@ out:
 /* One enrollment item, checked: borrowed pointers into the JSON. */
 typedef struct {
 	const char *csr, *serial, *model, *hw;
+	struct X509_req_st *req;   /* parsed and verified csr: X509_REQ_free */
 } enroll_in;
 
 /* Check one enrollment object. Returns 0, or fills status/type/detail of
@@ -207,7 +209,7 @@ static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj,
 		         req->principal.manufacturer_id);
 		return -1;
 	}
-	if (api_csr_check(val[0], detail, dlen) != 0) {
+	if (api_csr_parse(&in->req, val[0], detail, dlen) != 0) {
 		*status = 400;
 		*type = PT_BAD_CSR;
 		return -1;
@@ -235,15 +237,17 @@ static int add_issue_result(cJSON *obj, const ca_issue_result_t *r, int with_cha
 static int h_device_enroll(http_req_t *req)
 {
 	cJSON *body = http_json_body(req), *out = NULL;
+	ca_issue_item_t it;
 	ca_issue_result_t res;
-	ca_device_attrs_t attrs;
 	enroll_in in;
-	char err[256], detail[256], loc[600];
+	char detail[256], loc[600];
 	const char *type;
 	int status, rc;
 	reg_t *reg;
 
 	memset(&res, 0, sizeof(res));
+	memset(&in, 0, sizeof(in));
+	memset(&it, 0, sizeof(it));
 	if (body == NULL)
 		return req->status;
 	if (enroll_check(&in, req, body, &status, &type, detail, sizeof(detail)) != 0) {
@@ -257,14 +261,18 @@ static int h_device_enroll(http_req_t *req)
 		status = api_reply_no_db(req);
 		goto out;
 	}
-	attrs.manufacturer_id = req->principal.manufacturer_id;
-	attrs.serial = in.serial;
-	attrs.model = in.model;
-	attrs.hw_version = in.hw;
-	rc = ca_device_issue(req->srv->ca, reg, &res, (const uint8_t *)in.csr,
-	                     strlen(in.csr), &attrs, req->principal.name, err, sizeof(err));
+	it.csr = (const uint8_t *)in.csr;
+	it.csr_len = strlen(in.csr);
+	it.csr_req = in.req;
+	it.attrs.manufacturer_id = req->principal.manufacturer_id;
+	it.attrs.serial = in.serial;
+	it.attrs.model = in.model;
+	it.attrs.hw_version = in.hw;
+	/* Returns once the rows are committed (group commit). */
+	rc = ca_device_issue_item(req->srv->ca, reg, &it, req->principal.name);
+	res = it.result;
 	if (rc != CA_OK) {
-		status = api_reply_ca_error(req, rc, err);
+		status = api_reply_ca_error(req, rc, it.err);
 		goto out;
 	}
 	if (res.created)
@@ -292,6 +300,7 @@ static int h_device_enroll(http_req_t *req)
 	}
 out:
 	ca_issue_result_clear(&res);
+	X509_REQ_free(in.req);
 	cJSON_Delete(out);
 	cJSON_Delete(body);
 	return status;
@@ -370,6 +379,7 @@ static int h_device_batch(http_req_t *req)
 		                 sizeof(detail[i])) == 0) {
 			items[k].csr = (const uint8_t *)in.csr;
 			items[k].csr_len = strlen(in.csr);
+			items[k].csr_req = in.req;
 			items[k].attrs.manufacturer_id = req->principal.manufacturer_id;
 			items[k].attrs.serial = in.serial;
 			items[k].attrs.model = in.model;
@@ -441,8 +451,10 @@ oom:
 	                            "out of memory; repeat the batch to fetch the certificates");
 out:
 	if (items != NULL)
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			ca_issue_result_clear(&items[i].result);
+			X509_REQ_free(items[i].csr_req);
+		}
 	free(items);
 	free(item_status);
 	free(item_type);

@@ -47,10 +47,21 @@ int api_json_string(const char **out, http_req_t *req, const cJSON *obj,
 
 int api_csr_check(const char *pem, char *err, size_t errlen)
 {
+	X509_REQ *csr = NULL;
+	int rc = api_csr_parse(&csr, pem, err, errlen);
+
+	X509_REQ_free(csr);
+	return rc;
+}
+
+int api_csr_parse(X509_REQ **out, const char *pem, char *err, size_t errlen)
+{
 	BIO *bio = NULL;
 	X509_REQ *csr = NULL;
 	EVP_PKEY *pk;
 	int rc = -1;
+
+	*out = NULL;
 
 	bio = BIO_new_mem_buf(pem, (int)strlen(pem));
 	if (bio == NULL) {
@@ -67,6 +78,8 @@ int api_csr_check(const char *pem, char *err, size_t errlen)
 		snprintf(err, errlen, "the request's signature does not verify with its key");
 		goto out;
 	}
+	*out = csr;
+	csr = NULL;
 	rc = 0;
 out:
 	ERR_clear_error();
