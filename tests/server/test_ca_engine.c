@@ -1,6 +1,8 @@
 /* test_ca_engine.c — the CA engine and registry through their C API:
  * migrations, issuance and idempotency, conflicts, bad input, status
- * changes, CRL caching, principals, audit paging, batches. */
+ * changes, CRL caching, principals, audit paging, batches, group commit
+ * of concurrent issuances. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sqlite3.h>
 
 #include "ca.h"
@@ -355,6 +358,277 @@ static void ca_device_issue_batch__all_or_nothing_rolls_back(void **state)
 	}
 }
 
+/* ---- group commit and batches ------------------------------------------ */
+
+#define GC_THREADS 8
+#define GC_OWN 3
+
+struct gc_arg {
+	ca_t *ca;
+	pthread_barrier_t *start;
+	int idx;
+	const char *same_csr;		/* every thread: serial G-same */
+	const char *key_csr;		/* threads 0 and 1: serial G-key */
+	char *own_csr[GC_OWN];
+	int open_rc;
+	int rc_own[GC_OWN], created_own[GC_OWN];
+	char id_own[GC_OWN][REG_DEVICE_ID_MAX + 1];
+	char cn_own[GC_OWN][REG_DEVICE_ID_MAX + 1];
+	int rc_same, created_same;
+	char id_same[REG_DEVICE_ID_MAX + 1];
+	int rc_key;
+	char err_key[512];
+};
+
+/* The CN of a PEM certificate into out ("" if unreadable). */
+static void pem_cn(char *out, size_t outlen, const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *c = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+
+	out[0] = '\0';
+	if (c != NULL)
+		X509_NAME_get_text_by_NID(X509_get_subject_name(c),
+		    NID_commonName, out, (int)outlen);
+	X509_free(c);
+	BIO_free(b);
+}
+
+static void *gc_thread(void *p)
+{
+	struct gc_arg *a = p;
+	ca_device_attrs_t at = { "acme", NULL, "G", "" };
+	ca_issue_result_t r;
+	reg_t *reg = NULL;
+	char err[512], serial[32];
+	int i;
+
+	a->open_rc = ca_reg_open(a->ca, &reg, err, sizeof(err));
+	pthread_barrier_wait(a->start);
+	if (a->open_rc != CA_OK)
+		return NULL;
+	for (i = 0; i < GC_OWN; i++) {
+		snprintf(serial, sizeof(serial), "G-%d-%d", a->idx, i);
+		at.serial = serial;
+		a->rc_own[i] = ca_device_issue(a->ca, reg, &r,
+		    (uint8_t *)a->own_csr[i], strlen(a->own_csr[i]), &at, "t",
+		    err, sizeof(err));
+		if (a->rc_own[i] == CA_OK) {
+			a->created_own[i] = r.created;
+			snprintf(a->id_own[i], sizeof(a->id_own[i]), "%s",
+			    r.device_id);
+			pem_cn(a->cn_own[i], sizeof(a->cn_own[i]), r.cert_pem);
+		}
+		ca_issue_result_clear(&r);
+		if (i == 0) {
+			at.serial = "G-same";
+			a->rc_same = ca_device_issue(a->ca, reg, &r,
+			    (uint8_t *)a->same_csr, strlen(a->same_csr), &at,
+			    "t", err, sizeof(err));
+			a->created_same = r.created;
+			snprintf(a->id_same, sizeof(a->id_same), "%s",
+			    r.device_id);
+			ca_issue_result_clear(&r);
+		}
+		if (i == 1 && a->key_csr != NULL) {
+			at.serial = "G-key";
+			a->rc_key = ca_device_issue(a->ca, reg, &r,
+			    (uint8_t *)a->key_csr, strlen(a->key_csr), &at, "t",
+			    a->err_key, sizeof(a->err_key));
+			ca_issue_result_clear(&r);
+		}
+	}
+	reg_close(reg);
+	return NULL;
+}
+
+static int64_t audit_issue_count(reg_t *reg)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+
+	if (sqlite3_prepare_v2(reg_sqlite(reg), "SELECT count(*) FROM audit"
+	    " WHERE action = 'device.issue'", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static void ca_device_issue__concurrent_callers_get_their_own_answers(
+    void **state)
+{
+	struct fx *f = *state;
+	struct gc_arg a[GC_THREADS];
+	pthread_t th[GC_THREADS];
+	pthread_barrier_t start;
+	char *same, *key[2];
+	size_t len;
+	int t, i, created_same = 0, ok_key = 0, conflict_key = 0;
+
+	/* The registry connection keeps its statements: a count read before
+	 * must not pin the snapshot the later count sees. */
+	assert_int_equal(reg_device_count(f->reg), 0);
+	same = make_csr("P-256", &len);
+	key[0] = make_csr("P-256", &len);
+	key[1] = make_csr("P-256", &len);
+	assert_int_equal(pthread_barrier_init(&start, NULL, GC_THREADS), 0);
+	memset(a, 0, sizeof(a));
+	for (t = 0; t < GC_THREADS; t++) {
+		a[t].ca = f->ca;
+		a[t].start = &start;
+		a[t].idx = t;
+		a[t].same_csr = same;
+		a[t].key_csr = t < 2 ? key[t] : NULL;
+		for (i = 0; i < GC_OWN; i++)
+			a[t].own_csr[i] = make_csr("P-256", &len);
+		assert_int_equal(pthread_create(&th[t], NULL, gc_thread,
+		    &a[t]), 0);
+	}
+	for (t = 0; t < GC_THREADS; t++)
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+	pthread_barrier_destroy(&start);
+	for (t = 0; t < GC_THREADS; t++) {
+		assert_int_equal(a[t].open_rc, CA_OK);
+		for (i = 0; i < GC_OWN; i++) {
+			/* Each caller gets the certificate of its own device. */
+			assert_int_equal(a[t].rc_own[i], CA_OK);
+			assert_int_equal(a[t].created_own[i], 1);
+			assert_string_equal(a[t].cn_own[i], a[t].id_own[i]);
+			free(a[t].own_csr[i]);
+		}
+		/* One serial, one key, many callers: one device. */
+		assert_int_equal(a[t].rc_same, CA_OK);
+		assert_string_equal(a[t].id_same, a[0].id_same);
+		created_same += a[t].created_same;
+	}
+	assert_int_equal(created_same, 1);
+	for (t = 0; t < 2; t++) {
+		if (a[t].rc_key == CA_OK) {
+			ok_key++;
+		} else {
+			assert_int_equal(a[t].rc_key, CA_ERR_CONFLICT);
+			assert_non_null(strstr(a[t].err_key,
+			    "already enrolled with another key"));
+			conflict_key++;
+		}
+	}
+	assert_int_equal(ok_key, 1);
+	assert_int_equal(conflict_key, 1);
+	assert_int_equal(reg_device_count(f->reg), GC_THREADS * GC_OWN + 2);
+	assert_int_equal(audit_issue_count(f->reg), GC_THREADS * GC_OWN + 2);
+	free(same);
+	free(key[0]);
+	free(key[1]);
+}
+
+static void ca_device_issue_batch__repeats_and_conflicts_within_a_batch(
+    void **state)
+{
+	struct fx *f = *state;
+	ca_issue_item_t it[4];
+	char err[512] = "", *c[3];
+	size_t l[3];
+	int i;
+
+	memset(it, 0, sizeof(it));
+	for (i = 0; i < 3; i++)
+		c[i] = make_csr("P-256", &l[i]);
+	for (i = 0; i < 4; i++) {
+		it[i].attrs.manufacturer_id = "acme";
+		it[i].attrs.model = "B";
+	}
+	it[0].csr = (uint8_t *)c[0]; it[0].csr_len = l[0];
+	it[0].attrs.serial = "D-1";
+	it[1].csr = (uint8_t *)c[0]; it[1].csr_len = l[0];
+	it[1].attrs.serial = "D-1";
+	it[2].csr = (uint8_t *)c[1]; it[2].csr_len = l[1];
+	it[2].attrs.serial = "D-2";
+	it[3].csr = (uint8_t *)c[2]; it[3].csr_len = l[2];
+	it[3].attrs.serial = "D-2";
+	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, 4, 0, "t",
+	    err, sizeof(err)), CA_OK);
+	assert_int_equal(it[0].rc, CA_OK);
+	assert_int_equal(it[0].result.created, 1);
+	assert_int_equal(it[1].rc, CA_OK);
+	assert_int_equal(it[1].result.created, 0);
+	assert_string_equal(it[1].result.device_id, it[0].result.device_id);
+	assert_string_equal(it[1].result.cert_pem, it[0].result.cert_pem);
+	assert_int_equal(it[2].rc, CA_OK);
+	assert_int_equal(it[2].result.created, 1);
+	assert_int_equal(it[3].rc, CA_ERR_CONFLICT);
+	assert_non_null(strstr(it[3].err, it[2].result.device_id));
+	assert_int_equal(reg_device_count(f->reg), 2);
+	assert_int_equal(audit_issue_count(f->reg), 2);
+	for (i = 0; i < 4; i++)
+		ca_issue_result_clear(&it[i].result);
+	for (i = 0; i < 3; i++)
+		free(c[i]);
+}
+
+static void ca_device_issue__certificate_carries_the_request_key(
+    void **state)
+{
+	struct fx *f = *state;
+	ca_device_attrs_t a = { "acme", "K-1", "M1", "" };
+	ca_issue_result_t r;
+	char err[512] = "", *csr, *data;
+	size_t len;
+	long n;
+	BIO *b, *out;
+	X509 *c, *dca;
+	X509_REQ *req;
+	const ASN1_OCTET_STRING *aki, *ski;
+	const uint8_t *der;
+	size_t der_len;
+
+	csr = make_csr("P-256", &len);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
+	    len, &a, "t", err, sizeof(err)), CA_OK);
+	b = BIO_new_mem_buf(csr, (int)len);
+	req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+	BIO_free(b);
+	b = BIO_new_mem_buf(r.cert_pem, -1);
+	c = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	assert_non_null(req);
+	assert_non_null(c);
+	/* The subject key is the request's, byte for byte. */
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(c),
+	    X509_REQ_get0_pubkey(req)), 1);
+	/* Signed by the Device CA, AKI = its SKI. */
+	assert_int_equal(ca_cert_der(f->ca, CA_CERT_DEVICE, &der, &der_len),
+	    CA_OK);
+	dca = d2i_X509(NULL, &der, (long)der_len);
+	assert_non_null(dca);
+	assert_int_equal(X509_verify(c, X509_get0_pubkey(dca)), 1);
+	aki = X509_get0_authority_key_id(c);
+	ski = X509_get0_subject_key_id(dca);
+	assert_non_null(aki);
+	assert_non_null(ski);
+	assert_int_equal(ASN1_STRING_cmp(aki, ski), 0);
+	assert_non_null(X509_get0_subject_key_id(c));
+	assert_int_equal(X509_get_key_usage(c),
+	    KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
+	assert_true(X509_get_extension_flags(c) & EXFLAG_XKUSAGE);
+	assert_true(X509_get_ext_by_NID(c, NID_crl_distribution_points, -1) >=
+	    0);
+	assert_true(X509_get_ext_by_NID(c, NID_info_access, -1) >= 0);
+	assert_true(X509_get_ext_by_NID(c, NID_subject_alt_name, -1) >= 0);
+	/* The PEM written from the stored DER is OpenSSL's own PEM. */
+	out = BIO_new(BIO_s_mem());
+	assert_int_equal(PEM_write_bio_X509(out, c), 1);
+	n = BIO_get_mem_data(out, &data);
+	assert_int_equal((size_t)n, strlen(r.cert_pem));
+	assert_memory_equal(data, r.cert_pem, (size_t)n);
+	BIO_free(out);
+	X509_free(dca);
+	X509_free(c);
+	X509_REQ_free(req);
+	ca_issue_result_clear(&r);
+	free(csr);
+}
+
 static void reg_audit__is_append_only_and_pages(void **state)
 {
 	struct fx *f = *state;
@@ -416,6 +690,15 @@ int main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    reg_audit__is_append_only_and_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_issue__concurrent_callers_get_their_own_answers,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_issue_batch__repeats_and_conflicts_within_a_batch,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_issue__certificate_carries_the_request_key,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
