@@ -27,8 +27,14 @@
 #define PROV_SIG_MAX 72		/* DER ECDSA P-256 signature */
 #define PROV_REQUEST_MAX (1 + 3 + PROV_URL_MAX + 3 + PROV_NONCE_LEN)
 
-/* Container format version this code writes and reads. */
-#define PROV_VERSION 1
+/* Container format version this code writes and reads. Version 2 carries
+ * the signer's chain (signer first, then intermediates); version 1 carried
+ * the signer certificate alone and is refused. */
+#define PROV_VERSION 2
+
+/* Certificates in a container's signer chain: the signer plus at most
+ * PROV_CHAIN_MAX - 1 intermediates (never the root). */
+#define PROV_CHAIN_MAX 4
 
 /* Key-algorithm identifiers (container header byte 5). */
 enum prov_alg {
@@ -137,12 +143,16 @@ typedef struct {
 	const uint8_t *ciphertext;
 	size_t ciphertext_len;
 	const uint8_t *tag;			/* 16 bytes */
-	const uint8_t *signer_cert;		/* DER */
-	size_t signer_cert_len;
+	size_t chain_count;			/* 1..PROV_CHAIN_MAX */
+	const uint8_t *chain[PROV_CHAIN_MAX];	/* DER; [0] is the signer */
+	size_t chain_len[PROV_CHAIN_MAX];
+	const uint8_t *signer_cert;		/* = chain[0] */
+	size_t signer_cert_len;			/* = chain_len[0] */
 	uint8_t signer_fingerprint[32];		/* SHA-256 of signer_cert */
 	const uint8_t *signature;		/* DER ECDSA */
 	size_t signature_len;
-	size_t body_len;			/* bytes before cert length */
+	size_t body_len;			/* bytes before the chain */
+	size_t signed_len;			/* bytes before the signature */
 	const uint8_t *container;		/* the whole container */
 	size_t container_len;
 } prov_view_t;
@@ -160,13 +170,18 @@ int prov_seal(uint8_t *out, size_t outcap, size_t *outlen,
 
 /*
  * Sign body (from prov_seal) with signer_key (EC P-256, ECDSA-SHA-256),
- * attaching signer_cert, into out (outcap bytes): body ‖ cert length (2) ‖
- * cert DER ‖ signature DER. PROV_ERR_TOO_LARGE if the result would exceed
+ * attaching the signer chain, into out (outcap bytes): body ‖ count (1) ‖
+ * { length (2) ‖ DER } for signer_cert then each of intermediates ‖
+ * signature DER. intermediates (may be NULL or empty) run from the signer's
+ * issuer towards the root, the root itself excluded; each certificate must
+ * be issued by the next (PROV_ERR_SIGNER_CHAIN), at most PROV_CHAIN_MAX - 1
+ * (PROV_ERR_TOO_LARGE). PROV_ERR_TOO_LARGE if the result would exceed
  * PROV_CONTAINER_MAX. signer_cert must hold signer_key's public key.
  */
 int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
     const uint8_t *body, size_t bodylen, EVP_PKEY *signer_key,
-    X509 *signer_cert, char *err, size_t errlen);
+    X509 *signer_cert, STACK_OF(X509) *intermediates, char *err,
+    size_t errlen);
 
 /*
  * Parse container (len bytes) into *out without any trust decision
@@ -177,9 +192,12 @@ int prov_parse(prov_view_t *out, const uint8_t *container, size_t len,
 
 /*
  * Parse container and, before anything is decrypted, check that the signer
- * certificate chains to root (plus optional untrusted intermediates) at Unix
- * time `at`, carries PROVCA_OID_EKU_SIGNER (and digitalSignature if it has
- * keyUsage), holds a P-256 key, and that the signature verifies. On success
+ * certificate chains to root — the only trust anchor — at Unix time `at`,
+ * using the intermediates the container carries plus the caller's optional
+ * extra untrusted intermediates (may be NULL); that it carries
+ * PROVCA_OID_EKU_SIGNER (and digitalSignature if it has keyUsage), holds a
+ * P-256 key, and that the signature verifies. A carried certificate is
+ * never trusted by being carried. On success
  * *out is a verified view. Errors: FORMAT, VERSION, TOO_LARGE,
  * SIGNER_CHAIN, SIGNER_EKU, SIGNER_EXPIRED, KEY_TYPE, SIGNATURE.
  */
@@ -204,7 +222,7 @@ int prov_open(prov_subscription_t *sub_out,
 int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
     const prov_subscription_t *sub, const prov_binding_t *bind,
     EVP_PKEY *device_pub, EVP_PKEY *signer_key, X509 *signer_cert,
-    char *err, size_t errlen);
+    STACK_OF(X509) *intermediates, char *err, size_t errlen);
 
 /* prov_verify then prov_open. */
 int prov_verify_open(prov_subscription_t *sub_out,

@@ -434,15 +434,78 @@ done:
 	return rc;
 }
 
+/* Free a list of DER encodings from chain_der(). */
+static void chain_der_free(unsigned char **der, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		OPENSSL_free(der[i]);
+}
+
+/*
+ * DER-encode signer_cert and then each intermediate into der[]/dlen[],
+ * *n certificates; check the count and that each certificate is issued by
+ * the next one. The caller frees with chain_der_free(der, *n).
+ */
+static int chain_der(unsigned char *der[PROV_CHAIN_MAX],
+    size_t dlen[PROV_CHAIN_MAX], size_t *n, X509 *signer_cert,
+    STACK_OF(X509) *intermediates, char *err, size_t errlen)
+{
+	X509 *x, *prev = signer_cert;
+	int i, ni = intermediates != NULL ? sk_X509_num(intermediates) : 0;
+	int len;
+
+	*n = 0;
+	if (ni < 0 || ni > PROV_CHAIN_MAX - 1) {
+		util_err_set(err, errlen, "at most %d intermediates fit a "
+		    "container", PROV_CHAIN_MAX - 1);
+		return PROV_ERR_TOO_LARGE;
+	}
+	for (i = -1; i < ni; i++) {
+		x = i < 0 ? signer_cert : sk_X509_value(intermediates, i);
+		if (x == NULL) {
+			util_err_set(err, errlen, "NULL intermediate");
+			return PROV_ERR_ARG;
+		}
+		if (i >= 0 && X509_check_issued(x, prev) != X509_V_OK) {
+			util_err_set(err, errlen, "intermediate %d did not "
+			    "issue the certificate before it", i + 1);
+			return PROV_ERR_SIGNER_CHAIN;
+		}
+		if (i >= 0 && X509_check_issued(x, x) == X509_V_OK) {
+			util_err_set(err, errlen, "intermediate %d is "
+			    "self-issued: the root is never carried", i + 1);
+			return PROV_ERR_SIGNER_CHAIN;
+		}
+		der[*n] = NULL;
+		if ((len = i2d_X509(x, &der[*n])) <= 0) {
+			util_err_openssl(err, errlen, "i2d_X509");
+			return PROV_ERR_INTERNAL;
+		}
+		dlen[*n] = (size_t)len;
+		(*n)++;
+		if ((size_t)len > 0xffff) {
+			util_err_set(err, errlen, "certificate of %d bytes",
+			    len);
+			return PROV_ERR_TOO_LARGE;
+		}
+		prev = x;
+	}
+	return PROV_OK;
+}
+
 int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
     const uint8_t *body, size_t bodylen, EVP_PKEY *signer_key,
-    X509 *signer_cert, char *err, size_t errlen)
+    X509 *signer_cert, STACK_OF(X509) *intermediates, char *err,
+    size_t errlen)
 {
 	prov_view_t v;
 	EVP_MD_CTX *md = NULL;
-	unsigned char *der = NULL;
-	size_t parsed = 0, off, siglen;
-	int derlen, rc;
+	unsigned char *der[PROV_CHAIN_MAX];
+	size_t dlen[PROV_CHAIN_MAX], nder = 0, need, parsed = 0, off, siglen;
+	size_t i;
+	int rc;
 
 	if (out == NULL || outlen == NULL || body == NULL ||
 	    signer_key == NULL || signer_cert == NULL) {
@@ -468,24 +531,29 @@ int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
 		    "match the signer key");
 		return PROV_ERR_KEY_TYPE;
 	}
-	rc = PROV_ERR_INTERNAL;
-	if ((derlen = i2d_X509(signer_cert, &der)) <= 0) {
-		util_err_openssl(err, errlen, "i2d_X509");
+	if ((rc = chain_der(der, dlen, &nder, signer_cert, intermediates, err,
+	    errlen)) != PROV_OK)
 		goto done;
-	}
-	if (bodylen + 2 + (size_t)derlen + PROV_SIG_MAX > PROV_CONTAINER_MAX ||
-	    bodylen + 2 + (size_t)derlen + PROV_SIG_MAX > outcap) {
+	/* Each term is bounded (body ≤ 8192, ≤ 4 lengths < 2^16). */
+	need = bodylen + 1 + PROV_SIG_MAX;
+	for (i = 0; i < nder; i++)
+		need += 2 + dlen[i];
+	if (need > PROV_CONTAINER_MAX || need > outcap) {
 		util_err_set(err, errlen, "container would need up to %zu "
-		    "bytes", bodylen + 2 + (size_t)derlen + PROV_SIG_MAX);
+		    "bytes", need);
 		rc = PROV_ERR_TOO_LARGE;
 		goto done;
 	}
+	rc = PROV_ERR_INTERNAL;
 	memmove(out, body, bodylen);
 	off = bodylen;
-	out[off++] = (uint8_t)(derlen >> 8);
-	out[off++] = (uint8_t)derlen;
-	memcpy(out + off, der, (size_t)derlen);
-	off += (size_t)derlen;
+	out[off++] = (uint8_t)nder;
+	for (i = 0; i < nder; i++) {
+		out[off++] = (uint8_t)(dlen[i] >> 8);
+		out[off++] = (uint8_t)dlen[i];
+		memcpy(out + off, der[i], dlen[i]);
+		off += dlen[i];
+	}
 	siglen = PROV_SIG_MAX;
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, signer_key,
@@ -499,14 +567,14 @@ int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
 	rc = PROV_OK;
 done:
 	EVP_MD_CTX_free(md);
-	OPENSSL_free(der);
+	chain_der_free(der, nder);
 	return rc;
 }
 
 int prov_parse(prov_view_t *out, const uint8_t *container, size_t len,
     char *err, size_t errlen)
 {
-	size_t body = 0, cert_len, rest;
+	size_t body = 0, off, count, i, clen, rest;
 	int rc;
 
 	if (out == NULL || (container == NULL && len > 0)) {
@@ -518,30 +586,50 @@ int prov_parse(prov_view_t *out, const uint8_t *container, size_t len,
 	    PROV_OK)
 		goto fail;
 	rc = PROV_ERR_FORMAT;
-	if (len - body < 2) {
+	if (len - body < 1) {
 		util_err_set(err, errlen, "container truncated before the "
-		    "signer certificate");
+		    "signer chain");
 		goto fail;
 	}
-	cert_len = ((size_t)container[body] << 8) | container[body + 1];
-	rest = len - body - 2;
-	if (cert_len == 0 || cert_len > rest || rest - cert_len < SIG_MIN) {
-		util_err_set(err, errlen, "container truncated in the signer "
-		    "certificate or signature");
+	count = container[body];
+	if (count < 1 || count > PROV_CHAIN_MAX) {
+		util_err_set(err, errlen, "signer chain of %zu certificates "
+		    "(1..%d allowed)", count, PROV_CHAIN_MAX);
 		goto fail;
 	}
-	if (rest - cert_len > PROV_SIG_MAX) {
-		util_err_set(err, errlen, "signature longer than %d bytes",
-		    PROV_SIG_MAX);
+	off = body + 1;
+	for (i = 0; i < count; i++) {
+		if (len - off < 2) {
+			util_err_set(err, errlen, "container truncated in the "
+			    "signer chain");
+			goto fail;
+		}
+		clen = ((size_t)container[off] << 8) | container[off + 1];
+		off += 2;
+		if (clen == 0 || clen > len - off) {
+			util_err_set(err, errlen, "container truncated in "
+			    "chain certificate %zu", i + 1);
+			goto fail;
+		}
+		out->chain[i] = container + off;
+		out->chain_len[i] = clen;
+		off += clen;
+	}
+	rest = len - off;
+	if (rest < SIG_MIN || rest > PROV_SIG_MAX) {
+		util_err_set(err, errlen, "signature of %zu bytes (%d..%d "
+		    "allowed)", rest, SIG_MIN, PROV_SIG_MAX);
 		goto fail;
 	}
 	out->container = container;
 	out->container_len = len;
 	out->body_len = body;
-	out->signer_cert = container + body + 2;
-	out->signer_cert_len = cert_len;
-	out->signature = container + body + 2 + cert_len;
-	out->signature_len = rest - cert_len;
+	out->chain_count = count;
+	out->signer_cert = out->chain[0];
+	out->signer_cert_len = out->chain_len[0];
+	out->signed_len = off;
+	out->signature = container + off;
+	out->signature_len = rest;
 	return PROV_OK;
 fail:
 	memset(out, 0, sizeof(*out));
@@ -562,15 +650,32 @@ static int map_pki(int pki_rc)
 	}
 }
 
+/* Parse exactly one DER certificate of n bytes at p; NULL if it is not. */
+static X509 *der_cert(const uint8_t *p, size_t n)
+{
+	const unsigned char *q = p;
+	X509 *x;
+
+	if (n > LONG_MAX)
+		return NULL;
+	x = d2i_X509(NULL, &q, (long)n);
+	if (x != NULL && q != p + n) {
+		X509_free(x);
+		x = NULL;
+	}
+	return x;
+}
+
 int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
     X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
     size_t errlen)
 {
-	X509 *cert = NULL;
+	X509 *cert = NULL, *x;
+	STACK_OF(X509) *untrusted = NULL;
 	EVP_MD_CTX *md = NULL;
-	const unsigned char *p;
 	uint32_t ku;
-	int rc, v;
+	size_t i;
+	int rc, v, j;
 
 	if (out == NULL || root == NULL) {
 		util_err_set(err, errlen, "missing argument");
@@ -579,14 +684,46 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
 	if ((rc = prov_parse(out, container, len, err, errlen)) != PROV_OK)
 		return rc;
 	rc = PROV_ERR_FORMAT;
-	p = out->signer_cert;
-	cert = d2i_X509(NULL, &p, (long)out->signer_cert_len);
-	if (cert == NULL || p != out->signer_cert + out->signer_cert_len) {
+	if ((cert = der_cert(out->chain[0], out->chain_len[0])) == NULL) {
 		util_err_openssl(err, errlen, "signer certificate is not one "
 		    "DER certificate");
 		goto done;
 	}
-	rc = map_pki(pki_cert_verify(cert, root, intermediates, at,
+	/* Untrusted pool: what the container carries, then the caller's. */
+	if ((untrusted = sk_X509_new_null()) == NULL) {
+		util_err_openssl(err, errlen, "sk_X509_new_null");
+		rc = PROV_ERR_INTERNAL;
+		goto done;
+	}
+	for (i = 1; i < out->chain_count; i++) {
+		if ((x = der_cert(out->chain[i], out->chain_len[i])) == NULL) {
+			util_err_openssl(err, errlen, "chain certificate %zu "
+			    "is not one DER certificate", i + 1);
+			goto done;
+		}
+		if (!sk_X509_push(untrusted, x)) {
+			X509_free(x);
+			util_err_openssl(err, errlen, "sk_X509_push");
+			rc = PROV_ERR_INTERNAL;
+			goto done;
+		}
+	}
+	for (j = 0; intermediates != NULL && j < sk_X509_num(intermediates);
+	    j++) {
+		x = sk_X509_value(intermediates, j);
+		if (x == NULL || !X509_up_ref(x)) {
+			util_err_openssl(err, errlen, "caller intermediate");
+			rc = PROV_ERR_INTERNAL;
+			goto done;
+		}
+		if (!sk_X509_push(untrusted, x)) {
+			X509_free(x);
+			util_err_openssl(err, errlen, "sk_X509_push");
+			rc = PROV_ERR_INTERNAL;
+			goto done;
+		}
+	}
+	rc = map_pki(pki_cert_verify(cert, root, untrusted, at,
 	    PROVCA_OID_EKU_SIGNER, err, errlen));
 	if (rc != PROV_OK)
 		goto done;
@@ -610,7 +747,7 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
 		goto done;
 	}
 	v = EVP_DigestVerify(md, out->signature, out->signature_len,
-	    container, out->body_len + 2 + out->signer_cert_len);
+	    container, out->signed_len);
 	if (v != 1) {
 		util_err_set(err, errlen, "container signature does not "
 		    "verify");
@@ -628,6 +765,7 @@ done:
 	if (rc != PROV_OK)
 		memset(out, 0, sizeof(*out));
 	EVP_MD_CTX_free(md);
+	sk_X509_pop_free(untrusted, X509_free);
 	X509_free(cert);
 	return rc;
 }
@@ -754,7 +892,7 @@ done:
 int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
     const prov_subscription_t *sub, const prov_binding_t *bind,
     EVP_PKEY *device_pub, EVP_PKEY *signer_key, X509 *signer_cert,
-    char *err, size_t errlen)
+    STACK_OF(X509) *intermediates, char *err, size_t errlen)
 {
 	size_t bodylen = 0;
 	int rc;
@@ -770,7 +908,7 @@ int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
 		return rc;
 	/* prov_sign moves the body in place (memmove) and appends. */
 	rc = prov_sign(out, outcap, outlen, out, bodylen, signer_key,
-	    signer_cert, err, errlen);
+	    signer_cert, intermediates, err, errlen);
 	if (rc != PROV_OK)
 		OPENSSL_cleanse(out, outcap);
 	return rc;

@@ -376,7 +376,7 @@ int corehook_provision(corehook *ch, corehook_prov_result_t *out,
 	}
 	if (prov_seal_sign(out->container, sizeof(out->container),
 	    &out->container_len, &sub, &bind, pub, ch->signer_key,
-	    ch->signer_cert, err, sizeof(err)) != PROV_OK) {
+	    ch->signer_cert, NULL, err, sizeof(err)) != PROV_OK) {
 		out->container_len = 0;
 		prov_finish(ch, out, CH_PROV_INTERNAL, 22, err);
 		goto done;

@@ -1,7 +1,8 @@
 /* fuzz_prov.c — libFuzzer target for the provisioning container and its
  * TLVs. The first input octet picks a mode:
- *   0  the rest is a container: prov_verify against the fuzzer's root, and
- *      prov_open if it verifies;
+ *   0  the rest is a container: prov_verify against the fuzzer's root alone
+ *      (the container carries its intermediates), and prov_open if it
+ *      verifies;
  *   1  the rest is an unsigned body: the fuzzer signs it with its own
  *      signer so prov_verify passes and prov_open's decryption and the
  *      subscription decoder see the mutated data (device key fixed, see
@@ -46,10 +47,12 @@ static void verify_open(const uint8_t *c, size_t n)
 	uint8_t net[PROV_NONCE_LEN];
 	char err[256];
 
-	if (prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW, err,
+	if (prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
 	    sizeof(err)) != PROV_OK)
 		return;
-	if (!v.verified || v.container != c || v.container_len != n)
+	if (!v.verified || v.container != c || v.container_len != n ||
+	    v.chain_count < 1 || v.chain_count > PROV_CHAIN_MAX ||
+	    v.signed_len + v.signature_len != n)
 		abort();
 	if (prov_open(&s, net, &v, dev, v.binding.device_id,
 	    v.binding.ue_nonce, err, sizeof(err)) == PROV_OK) {
@@ -66,7 +69,7 @@ static void mode_body(const uint8_t *body, size_t n)
 	char err[256];
 
 	if (prov_sign(c, sizeof(c), &len, body, n, P.signer_key, P.signer,
-	    err, sizeof(err)) != PROV_OK)
+	    P.inters, err, sizeof(err)) != PROV_OK)
 		return;
 	verify_open(c, len);
 }
@@ -86,9 +89,9 @@ static void mode_subscription(const uint8_t *b, size_t n)
 	memset(bind.ue_nonce, 0x11, PROV_NONCE_LEN);
 	memset(bind.net_nonce, 0x22, PROV_NONCE_LEN);
 	if (prov_seal_sign(c, sizeof(c), &len, &s, &bind, dev, P.signer_key,
-	    P.signer, err, sizeof(err)) != PROV_OK)
+	    P.signer, P.inters, err, sizeof(err)) != PROV_OK)
 		abort();	/* anything that decodes must re-encode */
-	if (prov_verify_open(&back, net, c, len, P.root, P.inters,
+	if (prov_verify_open(&back, net, c, len, P.root, NULL,
 	    TESTPKI_NOW, dev, "fuzz-dev", bind.ue_nonce, err,
 	    sizeof(err)) != PROV_OK)
 		abort();

@@ -3,7 +3,8 @@
  *   prov-testtool gen DIR      write a test PKI (PEM), device keys and one
  *                              container per key type (c-<alg>.bin)
  *   prov-testtool open DIR CONTAINER KEY DEVICEID UENONCEHEX
- *                              verify against DIR/root.pem (+ inter.pem) at
+ *                              verify against DIR/root.pem alone (the
+ *                              container carries the intermediates) at
  *                              TESTPKI_NOW, open, print the fields
  *   prov-testtool corpus DIR   write fuzz_prov seeds
  * The fixed binding and subscription below are also hard-coded in
@@ -109,7 +110,8 @@ static int cmd_gen(const char *dir)
 	fill_bind(&b);
 	for (i = 0; i < 3; i++) {
 		if (prov_seal_sign(c, sizeof(c), &n, &s, &b, d[i].key,
-		    p.signer_key, p.signer, err, sizeof(err)) != PROV_OK) {
+		    p.signer_key, p.signer, p.inters, err, sizeof(err)) !=
+		    PROV_OK) {
 			fprintf(stderr, "%s: %s\n", d[i].name, err);
 			goto done;
 		}
@@ -130,7 +132,6 @@ static int cmd_open(const char *dir, const char *cpath, const char *kpath,
     const char *devid, const char *nonce_hex)
 {
 	X509 *root = NULL;
-	STACK_OF(X509) *inters = NULL;
 	EVP_PKEY *key = NULL;
 	prov_subscription_t s;
 	uint8_t c[PROV_CONTAINER_MAX + 1], nonce[16], net[16];
@@ -142,9 +143,6 @@ static int cmd_open(const char *dir, const char *cpath, const char *kpath,
 	memset(&s, 0, sizeof(s));
 	snprintf(path, sizeof(path), "%s/root.pem", dir);
 	if (pki_cert_load_file(&root, path, err, sizeof(err)) != PKI_OK)
-		goto fail;
-	snprintf(path, sizeof(path), "%s/inter.pem", dir);
-	if (pki_chain_load_file(&inters, path, err, sizeof(err)) != PKI_OK)
 		goto fail;
 	if (pki_key_load_file(&key, kpath, err, sizeof(err)) != PKI_OK)
 		goto fail;
@@ -158,7 +156,7 @@ static int cmd_open(const char *dir, const char *cpath, const char *kpath,
 	}
 	n = fread(c, 1, sizeof(c), f);
 	fclose(f);
-	rc = prov_verify_open(&s, net, c, n, root, inters, TESTPKI_NOW, key,
+	rc = prov_verify_open(&s, net, c, n, root, NULL, TESTPKI_NOW, key,
 	    devid, nonce, err, sizeof(err));
 	if (rc != PROV_OK) {
 		printf("error=%d %s: %s\n", rc, prov_strerror(rc), err);
@@ -186,7 +184,6 @@ static int cmd_open(const char *dir, const char *cpath, const char *kpath,
 	printf("net_nonce=%s\n", hex);
 	prov_subscription_wipe(&s);
 	X509_free(root);
-	sk_X509_pop_free(inters, X509_free);
 	EVP_PKEY_free(key);
 	return 0;
 fail:
@@ -194,7 +191,6 @@ fail:
 fail_quiet:
 	prov_subscription_wipe(&s);
 	X509_free(root);
-	sk_X509_pop_free(inters, X509_free);
 	EVP_PKEY_free(key);
 	return 1;
 }
@@ -220,12 +216,13 @@ static int cmd_corpus(const char *dir)
 	fill_bind(&b);
 	buf[0] = 0;
 	if (prov_seal_sign(buf + 1, PROV_CONTAINER_MAX, &n, &s, &b, fixed,
-	    p.signer_key, p.signer, err, sizeof(err)) != PROV_OK ||
+	    p.signer_key, p.signer, p.inters, err, sizeof(err)) != PROV_OK ||
 	    write_bytes(dir, "container-p256", buf, n + 1) != 0)
 		goto done;
 	if (prov_seal_sign(buf + 1, PROV_CONTAINER_MAX, &n, &s, &b,
-	    p.dev_rsa2048, p.signer_key, p.signer, err, sizeof(err)) !=
-	    PROV_OK || write_bytes(dir, "container-rsa2048", buf, n + 1) != 0)
+	    p.dev_rsa2048, p.signer_key, p.signer, p.inters, err,
+	    sizeof(err)) != PROV_OK ||
+	    write_bytes(dir, "container-rsa2048", buf, n + 1) != 0)
 		goto done;
 	buf[0] = 1;
 	if (prov_seal(buf + 1, PROV_CONTAINER_MAX, &n, &s, &b, fixed, err,

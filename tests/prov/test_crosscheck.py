@@ -2,7 +2,8 @@
 """Independent implementation of docs/protocol.md "Provisioning container"
 in Python (cryptography), checked against the C library both ways:
 C seals + signs -> Python verifies + opens, and Python seals + signs ->
-C (prov-testtool open) verifies + opens. Written from the document only."""
+C (prov-testtool open) verifies + opens. Both verifiers hold only the Root:
+the container carries the signer's chain. Written from the document only."""
 import datetime
 import os
 import shutil
@@ -25,6 +26,8 @@ DEVICE_ID = b"xcheck-dev-01"
 UE_NONCE = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 NET_NONCE = bytes.fromhex("f0e1d2c3b4a5968778695a4b3c2d1e0f")
 ALG_KB = {1: 65, 2: 256, 3: 384}
+VERSION = 2
+CHAIN_MAX = 4
 EXPECTED = {
     "supi": "imsi-001010000000042",
     "ki": "465b5ce8b199b49faa5f0a2ee238a6bc",
@@ -170,8 +173,10 @@ def check_valid(cert):
 
 
 def parse(c):
-    if len(c) > 8192 or len(c) < 11 or c[:4] != b"PRVC" or c[4] != 1:
+    if len(c) > 8192 or len(c) < 11 or c[:4] != b"PRVC":
         raise ProtocolError("header")
+    if c[4] != VERSION:
+        raise ProtocolError("version")
     alg, k, clen, n = c[5], *struct.unpack(">HH", c[6:10]), c[10]
     if ALG_KB.get(alg) != k or clen == 0 or not 1 <= n <= 64:
         raise ProtocolError("header lengths")
@@ -187,23 +192,57 @@ def parse(c):
     o += 12
     p["ct_tag"] = c[o:o + clen + 16]
     o += clen + 16
-    if o + 2 > len(c):
+    if o + 1 > len(c):
         raise ProtocolError("truncated")
-    s = struct.unpack(">H", c[o:o + 2])[0]
-    p["cert"] = c[o + 2:o + 2 + s]
-    p["signed"] = c[:o + 2 + s]
-    p["sig"] = c[o + 2 + s:]
-    if s == 0 or len(p["cert"]) != s or not 8 <= len(p["sig"]) <= 72:
-        raise ProtocolError("truncated")
+    m = c[o]
+    o += 1
+    if not 1 <= m <= CHAIN_MAX:
+        raise ProtocolError("chain count")
+    p["chain"] = []
+    for _ in range(m):
+        if o + 2 > len(c):
+            raise ProtocolError("truncated")
+        s = struct.unpack(">H", c[o:o + 2])[0]
+        der = c[o + 2:o + 2 + s]
+        if s == 0 or len(der) != s:
+            raise ProtocolError("truncated")
+        p["chain"].append(der)
+        o += 2 + s
+    p["signed"] = c[:o]
+    p["sig"] = c[o:]
+    if not 8 <= len(p["sig"]) <= 72:
+        raise ProtocolError("signature length")
     return p
 
 
-def verify_open(c, root, inter, dev_key, device_id, ue_nonce):
+def build_path(signer, carried, root):
+    """The path signer -> ... -> root through the carried certificates
+    (untrusted; any order), with root the only anchor."""
+    path, cur, pool = [signer], signer, list(carried)
+    while cur.issuer != root.subject or not issued_by(cur, root):
+        nxt = [x for x in pool if x.subject == cur.issuer and
+               issued_by(cur, x)]
+        if not nxt:
+            raise ProtocolError("signer chain")
+        cur = nxt[0]
+        pool.remove(cur)
+        path.append(cur)
+    return path + [root]
+
+
+def issued_by(cert, issuer):
+    try:
+        check_issued_by(cert, issuer)
+        return True
+    except (InvalidSignature, ProtocolError, TypeError):
+        return False
+
+
+def verify_open(c, root, dev_key, device_id, ue_nonce):
     p = parse(c)
-    signer = x509.load_der_x509_certificate(p["cert"])
-    check_issued_by(signer, inter)
-    check_issued_by(inter, root)
-    for cert in (signer, inter, root):
+    certs = [x509.load_der_x509_certificate(d) for d in p["chain"]]
+    signer = certs[0]
+    for cert in build_path(signer, certs[1:], root):
         check_valid(cert)
     if oid_der(EKU_SIGNER) not in eku_oids(signer):
         raise ProtocolError("signer EKU")
@@ -225,8 +264,9 @@ def verify_open(c, root, inter, dev_key, device_id, ue_nonce):
     return decode_subscription(pt), p["net_nonce"]
 
 
-def seal_sign(fields, dev_pub, signer_key, signer_cert_der, device_id,
+def seal_sign(fields, dev_pub, signer_key, chain_der, device_id,
               ue_nonce, net_nonce):
+    """chain_der: [signer DER, intermediate DER, ...] (root excluded)."""
     pt = encode_subscription(fields)
     if isinstance(dev_pub, ec.EllipticCurvePublicKey):
         alg = 1
@@ -238,12 +278,14 @@ def seal_sign(fields, dev_pub, signer_key, signer_cert_der, device_id,
         alg = {2048: 2, 3072: 3}[dev_pub.key_size]
         cek = os.urandom(32)
         kb = dev_pub.encrypt(cek, oaep())
-    hdr = b"PRVC" + bytes([1, alg]) + struct.pack(">HH", len(kb), len(pt))
+    hdr = b"PRVC" + bytes([VERSION, alg]) + struct.pack(">HH", len(kb), len(pt))
     hdr += bytes([len(device_id)])
     aad = hdr + device_id + ue_nonce + net_nonce + kb
     iv = os.urandom(12)
     body = aad + iv + AESGCM(cek).encrypt(iv, pt, aad)
-    signed = body + struct.pack(">H", len(signer_cert_der)) + signer_cert_der
+    signed = body + bytes([len(chain_der)])
+    for der in chain_der:
+        signed += struct.pack(">H", len(der)) + der
     return signed + signer_key.sign(signed, ec.ECDSA(hashes.SHA256()))
 
 
@@ -291,8 +333,8 @@ class CrossCheck(unittest.TestCase):
         for alg in ("p256", "rsa2048", "rsa3072"):
             with self.subTest(alg=alg):
                 c = self.load("c-%s.bin" % alg)
-                sub, net = verify_open(c, self.root, self.inter,
-                                       self.keys[alg], DEVICE_ID, UE_NONCE)
+                sub, net = verify_open(c, self.root, self.keys[alg],
+                                       DEVICE_ID, UE_NONCE)
                 self.assertEqual(sub, EXPECTED)
                 self.assertEqual(net, NET_NONCE)
 
@@ -305,11 +347,20 @@ class CrossCheck(unittest.TestCase):
         c = bytearray(self.load("c-p256.bin"))
         c[60] ^= 1
         with self.assertRaises((InvalidSignature, ProtocolError)):
-            verify_open(bytes(c), self.root, self.inter, self.keys["p256"],
+            verify_open(bytes(c), self.root, self.keys["p256"],
                         DEVICE_ID, UE_NONCE)
 
+    def chain(self):
+        return [x.public_bytes(serialization.Encoding.DER)
+                for x in (self.signer, self.inter)]
+
+    def test_c_carries_signer_then_intermediate(self):
+        p = parse(self.load("c-p256.bin"))
+        self.assertEqual(self.load("c-p256.bin")[4], VERSION)
+        self.assertEqual(p["chain"], self.chain())
+
     def test_python_to_c(self):
-        der = self.signer.public_bytes(serialization.Encoding.DER)
+        der = self.chain()
         for alg in ("p256", "rsa2048", "rsa3072"):
             with self.subTest(alg=alg):
                 c = seal_sign(EXPECTED, self.keys[alg].public_key(),
@@ -323,12 +374,38 @@ class CrossCheck(unittest.TestCase):
                 want = dict(EXPECTED, net_nonce=NET_NONCE.hex())
                 self.assertEqual(out, want)
                 # Python opens its own container too.
-                sub, _ = verify_open(c, self.root, self.inter, self.keys[alg],
+                sub, _ = verify_open(c, self.root, self.keys[alg],
                                      DEVICE_ID, UE_NONCE)
                 self.assertEqual(sub, EXPECTED)
 
+    def test_python_to_c_chain_errors(self):
+        path = os.path.join(self.dir, "py-chain.bin")
+        cases = (
+            # the intermediate missing: no path to the Root
+            ([self.chain()[0]], "-5 "),
+            # five certificates: more than the list holds
+            (self.chain() + [self.chain()[1]] * 3, "-2 "),
+            # version 1 (the old, signer-only layout) is refused
+            (None, "-3 "),
+        )
+        for chain, want in cases:
+            with self.subTest(want=want):
+                c = seal_sign(EXPECTED, self.keys["p256"].public_key(),
+                              self.signer_key, chain or self.chain(),
+                              DEVICE_ID, UE_NONCE, NET_NONCE)
+                if chain is None:
+                    c = c[:4] + b"\x01" + c[5:]
+                with open(path, "wb") as f:
+                    f.write(c)
+                rc, out = self.c_open(path, "p256")
+                self.assertEqual(rc, 1)
+                self.assertTrue(out["error"].startswith(want), out)
+                with self.assertRaises(ProtocolError):
+                    verify_open(c, self.root, self.keys["p256"], DEVICE_ID,
+                                UE_NONCE)
+
     def test_python_to_c_binding_errors(self):
-        der = self.signer.public_bytes(serialization.Encoding.DER)
+        der = self.chain()
         c = seal_sign(EXPECTED, self.keys["p256"].public_key(),
                       self.signer_key, der, DEVICE_ID, UE_NONCE, NET_NONCE)
         path = os.path.join(self.dir, "py-bind.bin")

@@ -94,8 +94,10 @@ static void assert_sub_equal(const prov_subscription_t *a,
 	assert_int_equal(a->issued_at, b->issued_at);
 }
 
-/* Seal + sign a standard container for key with signer cert. */
-static size_t make(uint8_t *out, EVP_PKEY *key, X509 *signer)
+/* Seal + sign a standard container for key with signer cert, carrying
+ * the intermediates chain (may be NULL). */
+static size_t make_chain(uint8_t *out, EVP_PKEY *key, X509 *signer,
+    STACK_OF(X509) *chain)
 {
 	prov_subscription_t s;
 	prov_binding_t b;
@@ -104,13 +106,23 @@ static size_t make(uint8_t *out, EVP_PKEY *key, X509 *signer)
 
 	fill_sub(&s);
 	fill_bind(&b);
-	assert_int_equal(prov_seal_sign(out, PROV_CONTAINER_MAX, &n, &s, &b,
-	    key, P.signer_key, signer, err, sizeof(err)), PROV_OK);
+	if (prov_seal_sign(out, PROV_CONTAINER_MAX, &n, &s, &b, key,
+	    P.signer_key, signer, chain, err, sizeof(err)) != PROV_OK)
+		fail_msg("prov_seal_sign: %s", err);
 	assert_true(n > 0 && n <= PROV_CONTAINER_MAX);
 	return n;
 }
 
-/* Verify + open c for the standard binding; returns the code. */
+/* make_chain carrying the Infrastructure CA for signers under it (the
+ * signer under the other root carries nothing). */
+static size_t make(uint8_t *out, EVP_PKEY *key, X509 *signer)
+{
+	return make_chain(out, key, signer, signer == P.signer_other ? NULL :
+	    P.inters);
+}
+
+/* Verify + open c for the standard binding with the Root as the only
+ * certificate the caller holds; returns the code. */
 static int check(const uint8_t *c, size_t n, EVP_PKEY *key,
     prov_subscription_t *sub)
 {
@@ -119,7 +131,53 @@ static int check(const uint8_t *c, size_t n, EVP_PKEY *key,
 	char err[256] = "";
 
 	return prov_verify_open(sub != NULL ? sub : &tmp, net, c, n, P.root,
-	    P.inters, TESTPKI_NOW, key, DEVICE_ID, UE_NONCE, err, sizeof(err));
+	    NULL, TESTPKI_NOW, key, DEVICE_ID, UE_NONCE, err, sizeof(err));
+}
+
+/* Append a 2-byte length and cert's DER at c + *off. */
+static void put_cert(uint8_t *c, size_t *off, X509 *x)
+{
+	unsigned char *der = NULL;
+	int dl = i2d_X509(x, &der);
+
+	assert_true(dl > 0);
+	c[(*off)++] = (uint8_t)(dl >> 8);
+	c[(*off)++] = (uint8_t)dl;
+	memcpy(c + *off, der, (size_t)dl);
+	*off += (size_t)dl;
+	OPENSSL_free(der);
+}
+
+/*
+ * Build a container by hand, bypassing prov_sign's checks: a fresh body
+ * for dev_p256, the count octet `count`, the ncerts certificates, and an
+ * ECDSA-SHA-256 signature by key over everything before it (sig_max
+ * bytes at most). Returns the length.
+ */
+static size_t raw_container(uint8_t *c, uint8_t count, X509 **certs,
+    size_t ncerts, EVP_PKEY *key)
+{
+	prov_subscription_t s;
+	prov_binding_t b;
+	EVP_MD_CTX *md;
+	size_t bl, off, i, sl = 200;
+	char err[256];
+
+	fill_sub(&s);
+	fill_bind(&b);
+	assert_int_equal(prov_seal(c, PROV_CONTAINER_MAX, &bl, &s, &b,
+	    P.dev_p256, err, sizeof(err)), PROV_OK);
+	off = bl;
+	c[off++] = count;
+	for (i = 0; i < ncerts; i++)
+		put_cert(c, &off, certs[i]);
+	md = EVP_MD_CTX_new();
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL,
+	    key, NULL), 1);
+	assert_int_equal(EVP_DigestSign(md, c + off, &sl, c, off), 1);
+	EVP_MD_CTX_free(md);
+	return off + sl;
 }
 
 /* 1 if needle occurs in hay. */
@@ -142,22 +200,38 @@ static void roundtrip(EVP_PKEY *key, uint8_t alg, size_t kb)
 	size_t n;
 	char err[256] = "";
 
+	unsigned char *ider = NULL;
+	int il;
+
 	n = make(c, key, P.signer);
-	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW,
+	/* The Root alone is enough: the container carries the Infra CA. */
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
 	    err, sizeof(err)), PROV_OK);
 	assert_int_equal(v.verified, 1);
+	assert_int_equal(v.chain_count, 2);
+	assert_ptr_equal(v.signer_cert, v.chain[0]);
+	assert_int_equal(v.signer_cert_len, v.chain_len[0]);
+	il = i2d_X509(P.inter, &ider);
+	assert_true(il > 0);
+	assert_int_equal(v.chain_len[1], (size_t)il);
+	assert_memory_equal(v.chain[1], ider, (size_t)il);
+	OPENSSL_free(ider);
+	assert_int_equal(c[v.body_len], 2);		/* count octet */
+	assert_ptr_equal(v.chain[0], c + v.body_len + 3);
+	assert_int_equal(v.signed_len, v.body_len + 1 + 2 + v.chain_len[0] +
+	    2 + v.chain_len[1]);
+	assert_ptr_equal(v.signature, c + v.signed_len);
 	assert_int_equal(v.version, PROV_VERSION);
 	assert_int_equal(v.alg, alg);
 	assert_int_equal(v.key_block_len, kb);
 	assert_string_equal(v.binding.device_id, DEVICE_ID);
 	assert_memory_equal(v.binding.ue_nonce, UE_NONCE, PROV_NONCE_LEN);
 	assert_memory_equal(v.binding.net_nonce, NET_NONCE, PROV_NONCE_LEN);
-	assert_memory_equal(c, "PRVC\x01", 5);
+	assert_memory_equal(c, "PRVC\x02", 5);
 	assert_int_equal(pki_cert_fingerprint(fp, P.signer), PKI_OK);
 	assert_memory_equal(v.signer_fingerprint, fp, 32);
 	assert_int_equal(v.container_len, n);
-	assert_int_equal(v.body_len + 2 + v.signer_cert_len + v.signature_len,
-	    n);
+	assert_int_equal(v.signed_len + v.signature_len, n);
 	memset(net, 0, sizeof(net));
 	assert_int_equal(prov_open(&got, net, &v, key, DEVICE_ID, UE_NONCE,
 	    err, sizeof(err)), PROV_OK);
@@ -272,11 +346,16 @@ static void test_prov_container__header_errors(void **state)
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
 	c[0] ^= 1;
-	c[4] = 2;
-	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW,
+	/* Version 1 (signer certificate alone) is refused as a version. */
+	c[4] = 1;
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
 	    err, sizeof(err)), PROV_ERR_VERSION);
 	assert_int_equal(v.verified, 0);
-	c[4] = 1;
+	assert_non_null(strstr(err, "version 1"));
+	c[4] = 3;
+	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
+	    PROV_ERR_VERSION);
+	c[4] = PROV_VERSION;
 	c[5] = 0x7f;
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
 	    PROV_ERR_KEY_TYPE);
@@ -335,7 +414,7 @@ static void test_prov_container__too_large_refused(void **state)
 
 	(void)state;
 	memset(c, 0, sizeof(c));
-	memcpy(c, "PRVC\x01\x01\x00\x41\x00\x10\x05", 11);
+	memcpy(c, "PRVC\x02\x01\x00\x41\x00\x10\x05", 11);
 	assert_int_equal(prov_parse(&v, c, PROV_CONTAINER_MAX + 1, err,
 	    sizeof(err)), PROV_ERR_TOO_LARGE);
 }
@@ -356,7 +435,8 @@ static void test_prov_container__signer_too_large_refused(void **state)
 	fill_sub(&s);
 	fill_bind(&b);
 	assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b, P.dev_p256,
-	    P.signer_key, big, err, sizeof(err)), PROV_ERR_TOO_LARGE);
+	    P.signer_key, big, P.inters, err, sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	assert_int_equal(n, 0);
 	assert_non_null(strstr(err, "bytes"));
 	X509_free(big);
@@ -371,13 +451,13 @@ static void test_prov_container__other_device_id(void **state)
 
 	(void)state;
 	n = make(c, P.dev_p256, P.signer);
-	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, P.inters,
+	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, NULL,
 	    TESTPKI_NOW, P.dev_p256, "dev-0002", UE_NONCE, err, sizeof(err)),
 	    PROV_ERR_DEVICE_MISMATCH);
-	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, P.inters,
+	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, NULL,
 	    TESTPKI_NOW, P.dev_p256, DEVICE_ID "x", UE_NONCE, err,
 	    sizeof(err)), PROV_ERR_DEVICE_MISMATCH);
-	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, P.inters,
+	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, NULL,
 	    TESTPKI_NOW, P.dev_p256, "dev-0001_A.", UE_NONCE, err,
 	    sizeof(err)), PROV_ERR_DEVICE_MISMATCH);
 	assert_int_equal(s.ki[0], 0);
@@ -396,7 +476,7 @@ static void test_prov_container__other_ue_nonce(void **state)
 	n = make(c, P.dev_rsa2048, P.signer);
 	memcpy(other, UE_NONCE, sizeof(other));
 	other[15] ^= 1;
-	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, P.inters,
+	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, NULL,
 	    TESTPKI_NOW, P.dev_rsa2048, DEVICE_ID, other, err, sizeof(err)),
 	    PROV_ERR_NONCE_MISMATCH);
 	assert_string_equal(s.supi, "");
@@ -411,7 +491,7 @@ static void test_prov_container__signer_errors(void **state)
 
 	(void)state;
 	n = make(c, P.dev_p256, P.signer_other);
-	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW,
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
 	    err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
 	assert_int_equal(v.verified, 0);
 	/* Trusting the other root makes the same container good. */
@@ -419,30 +499,41 @@ static void test_prov_container__signer_errors(void **state)
 	    TESTPKI_NOW, err, sizeof(err)), PROV_OK);
 
 	n = make(c, P.dev_p256, P.signer_expired);
-	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW,
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
 	    err, sizeof(err)), PROV_ERR_SIGNER_EXPIRED);
 	assert_non_null(strstr(err, "expired"));
-	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters,
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL,
 	    TESTPKI_NOW - 2 * 86400, err, sizeof(err)), PROV_OK);
 
 	n = make(c, P.dev_p256, P.signer);
 	/* Before the chain's notBefore (2023-01-01). */
-	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, 1600000000,
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, 1600000000,
 	    err, sizeof(err)), PROV_ERR_SIGNER_EXPIRED);
-	/* Intermediate missing: no path to the root. */
-	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
 	/* The intermediate itself as the trust anchor is enough. */
 	assert_int_equal(prov_verify(&v, c, n, P.inter, NULL, TESTPKI_NOW,
 	    err, sizeof(err)), PROV_OK);
+	/* A carried intermediate is never an anchor. */
+	assert_int_equal(prov_verify(&v, c, n, P.other_root, NULL,
+	    TESTPKI_NOW, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+
+	/* Intermediate neither carried nor given: no path to the root. */
+	n = make_chain(c, P.dev_p256, P.signer, NULL);
+	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)), PROV_OK);
+	assert_int_equal(v.chain_count, 1);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
+	    err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(v.verified, 0);
+	/* The caller's extra intermediates still count. */
+	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW,
+	    err, sizeof(err)), PROV_OK);
 
 	n = make(c, P.dev_p256, P.signer_noeku);
-	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW,
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
 	    err, sizeof(err)), PROV_ERR_SIGNER_EKU);
 	assert_non_null(strstr(err, PROVCA_OID_EKU_SIGNER));
 
 	n = make(c, P.dev_p256, P.signer_noku);
-	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW,
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
 	    err, sizeof(err)), PROV_ERR_SIGNER_EKU);
 	assert_non_null(strstr(err, "digitalSignature"));
 }
@@ -451,51 +542,217 @@ static void test_prov_container__signer_errors(void **state)
  * certificate's. */
 static void test_prov_container__signature_by_other_key(void **state)
 {
-	uint8_t c[PROV_CONTAINER_MAX], body[PROV_CONTAINER_MAX];
-	prov_subscription_t s;
-	prov_binding_t b;
+	uint8_t c[PROV_CONTAINER_MAX];
+	X509 *certs[2];
 	prov_view_t v;
 	EVP_PKEY *k2;
-	X509 *c2;
-	size_t n, bl, off;
+	size_t n;
+	char err[256];
+
+	(void)state;
+	k2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(k2);
+	certs[0] = P.signer;
+	certs[1] = P.inter;
+	n = raw_container(c, 2, certs, 2, P.signer_key);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	    sizeof(err)), PROV_OK);
+	n = raw_container(c, 2, certs, 2, k2);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	    sizeof(err)), PROV_ERR_SIGNATURE);
+	EVP_PKEY_free(k2);
+}
+
+/* Another hierarchy's Infrastructure CA — even one with the same name —
+ * carried in the container does not lead to our Root. */
+static void test_prov_container__carried_intermediate_from_other_root(
+    void **state)
+{
+	uint8_t c[PROV_CONTAINER_MAX];
+	STACK_OF(X509) *chain;
+	EVP_PKEY *ik;
+	X509 *ointer, *osigner, *certs[2];
+	prov_view_t v;
+	size_t n;
+	char err[256];
+
+	(void)state;
+	ik = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(ik);
+	ointer = testpki_issue(ik, "Test Infrastructure CA", P.other_root,
+	    P.other_root_key, 1, NULL, 0, 1672531200, 2208988800, 0);
+	osigner = testpki_issue(P.signer_key, "signer", ointer, ik, 0,
+	    PROVCA_OID_EKU_SIGNER, 0, 1672531200, 2208988800, 0);
+	assert_non_null(ointer);
+	assert_non_null(osigner);
+	chain = sk_X509_new_null();
+	assert_non_null(chain);
+	assert_int_equal(sk_X509_push(chain, ointer), 1);
+	n = make_chain(c, P.dev_p256, osigner, chain);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	    sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	/* Not even with our own Infra CA offered by the caller. */
+	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW,
+	    err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(check(c, n, P.dev_p256, NULL),
+	    PROV_ERR_SIGNER_CHAIN);
+	/* The other root accepts it: the chain itself is sound. */
+	assert_int_equal(prov_verify(&v, c, n, P.other_root, NULL,
+	    TESTPKI_NOW, err, sizeof(err)), PROV_OK);
+	/* Our signer with the other Infra CA carried instead of ours. */
+	certs[0] = P.signer;
+	certs[1] = ointer;
+	n = raw_container(c, 2, certs, 2, P.signer_key);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	    sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	/* prov_sign refuses an intermediate that did not issue the signer. */
+	n = 0;
+	{
+		prov_subscription_t s;
+		prov_binding_t b;
+
+		fill_sub(&s);
+		fill_bind(&b);
+		assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b,
+		    P.dev_p256, P.signer_key, P.signer, chain, err,
+		    sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+		assert_int_equal(n, 0);
+	}
+	sk_X509_free(chain);
+	X509_free(osigner);
+	X509_free(ointer);
+	EVP_PKEY_free(ik);
+}
+
+/* The chain list: count 0 or over PROV_CHAIN_MAX, a count promising more
+ * certificates than present, a zero or over-long length, a carried
+ * certificate that is not DER — each a format error. */
+static void test_prov_container__chain_list_format_errors(void **state)
+{
+	uint8_t c[PROV_CONTAINER_MAX];
+	X509 *certs[PROV_CHAIN_MAX + 1];
+	prov_view_t v;
+	size_t n, i, bl;
+	char err[256];
+
+	(void)state;
+	certs[0] = P.signer;
+	for (i = 1; i <= PROV_CHAIN_MAX; i++)
+		certs[i] = P.inter;
+	/* Four certificates (signer + Infra CA three times) are fine. */
+	n = raw_container(c, PROV_CHAIN_MAX, certs, PROV_CHAIN_MAX,
+	    P.signer_key);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	    sizeof(err)), PROV_OK);
+	assert_int_equal(v.chain_count, PROV_CHAIN_MAX);
+	/* Five are too many, even correctly signed. */
+	n = raw_container(c, PROV_CHAIN_MAX + 1, certs, PROV_CHAIN_MAX + 1,
+	    P.signer_key);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	    sizeof(err)), PROV_ERR_FORMAT);
+	assert_non_null(strstr(err, "1..4"));
+	/* Count 0. */
+	n = raw_container(c, 0, certs, 0, P.signer_key);
+	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	/* Count 2 with one certificate, then nothing. */
+	n = raw_container(c, 2, certs, 1, P.signer_key);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	    sizeof(err)), PROV_ERR_FORMAT);
+	bl = n;
+	for (i = 0; i < 72; i++)		/* drop the signature */
+		if (prov_parse(&v, c, bl - i, err, sizeof(err)) == PROV_OK)
+			fail_msg("count 2 with one certificate parsed");
+	/* Count 2, two certificates, no signature at all. */
+	n = raw_container(c, 2, certs, 2, P.signer_key);
+	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)), PROV_OK);
+	bl = v.signed_len;
+	assert_int_equal(prov_parse(&v, c, bl, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	/* A zero length for the second certificate. */
+	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)), PROV_OK);
+	bl = (size_t)(v.chain[1] - c) - 2;
+	c[bl] = 0;
+	c[bl + 1] = 0;
+	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	/* A length running past the end. */
+	c[bl] = 0xff;
+	c[bl + 1] = 0xff;
+	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	/* The carried intermediate's DER broken (outer length), resigned. */
+	n = raw_container(c, 2, certs, 2, P.signer_key);
+	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)), PROV_OK);
+	bl = (size_t)(v.chain[1] - c);
+	c[bl] = 0x31;			/* SET instead of SEQUENCE */
+	{
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		size_t sl = PROV_SIG_MAX;
+
+		assert_non_null(md);
+		assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256",
+		    NULL, NULL, P.signer_key, NULL), 1);
+		assert_int_equal(EVP_DigestSign(md, c + v.signed_len, &sl, c,
+		    v.signed_len), 1);
+		EVP_MD_CTX_free(md);
+		n = v.signed_len + sl;
+	}
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	    sizeof(err)), PROV_ERR_FORMAT);
+	assert_non_null(strstr(err, "chain certificate 2"));
+}
+
+/* prov_sign's chain checks: at most three intermediates, never the root,
+ * each issuing the one before. */
+static void test_prov_container__sign_chain_errors(void **state)
+{
+	uint8_t c[PROV_CONTAINER_MAX];
+	prov_subscription_t s;
+	prov_binding_t b;
+	STACK_OF(X509) *chain;
+	size_t n = 7, i;
 	char err[256];
 
 	(void)state;
 	fill_sub(&s);
 	fill_bind(&b);
-	assert_int_equal(prov_seal(body, sizeof(body), &bl, &s, &b,
-	    P.dev_p256, err, sizeof(err)), PROV_OK);
-	k2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	assert_non_null(k2);
-	c2 = testpki_issue(k2, "signer2", P.inter, P.inter_key, 0,
-	    PROVCA_OID_EKU_SIGNER, 0, 1672531200, 2208988800, 0);
-	assert_non_null(c2);
-	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl, k2, c2, err,
-	    sizeof(err)), PROV_OK);
-	/* Swap in the good signer's certificate (same length encoding is
-	 * not needed: rebuild body ‖ len ‖ cert ‖ old signature). */
+	chain = sk_X509_new_null();
+	assert_non_null(chain);
+	/* Infra CA then Root: the root is not carried. */
+	assert_int_equal(sk_X509_push(chain, P.inter), 1);
+	assert_int_equal(sk_X509_push(chain, P.root), 2);
+	assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b, P.dev_p256,
+	    P.signer_key, P.signer, chain, err, sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
+	assert_non_null(strstr(err, "self-issued"));
+	assert_int_equal(n, 0);
+	/* Four intermediates exceed the list. */
+	for (i = 0; i < 2; i++)
+		assert_true(sk_X509_push(chain, P.inter) > 0);
+	assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b, P.dev_p256,
+	    P.signer_key, P.signer, chain, err, sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
+	/* Wrong order: the signer's issuer must come first. */
+	sk_X509_zero(chain);
+	assert_int_equal(sk_X509_push(chain, P.root), 1);
+	assert_int_equal(sk_X509_push(chain, P.inter), 2);
+	assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b, P.dev_p256,
+	    P.signer_key, P.signer, chain, err, sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
+	/* An empty stack is the same as NULL: the signer alone. */
+	sk_X509_zero(chain);
+	assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b, P.dev_p256,
+	    P.signer_key, P.signer, chain, err, sizeof(err)), PROV_OK);
 	{
-		uint8_t d[PROV_CONTAINER_MAX];
-		unsigned char *der = NULL;
-		int dl = i2d_X509(P.signer, &der);
-		prov_view_t ov;
+		prov_view_t v;
 
-		assert_true(dl > 0);
-		assert_int_equal(prov_parse(&ov, c, n, err, sizeof(err)),
+		assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
 		    PROV_OK);
-		memcpy(d, c, bl);
-		d[bl] = (uint8_t)(dl >> 8);
-		d[bl + 1] = (uint8_t)dl;
-		memcpy(d + bl + 2, der, (size_t)dl);
-		off = bl + 2 + (size_t)dl;
-		memcpy(d + off, ov.signature, ov.signature_len);
-		off += ov.signature_len;
-		OPENSSL_free(der);
-		assert_int_equal(prov_verify(&v, d, off, P.root, P.inters,
-		    TESTPKI_NOW, err, sizeof(err)), PROV_ERR_SIGNATURE);
+		assert_int_equal(v.chain_count, 1);
 	}
-	X509_free(c2);
-	EVP_PKEY_free(k2);
+	sk_X509_free(chain);
+	prov_subscription_wipe(&s);
 }
 
 static void test_prov_container__wrong_device_key(void **state)
@@ -589,63 +846,44 @@ static void test_prov_container__sign_argument_errors(void **state)
 	    P.dev_p256, err, sizeof(err)), PROV_OK);
 	/* RSA signer key. */
 	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl, P.dev_rsa2048,
-	    P.signer, err, sizeof(err)), PROV_ERR_KEY_TYPE);
+	    P.signer, P.inters, err, sizeof(err)), PROV_ERR_KEY_TYPE);
 	/* Key and certificate do not match. */
 	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl, P.dev_p256,
-	    P.signer, err, sizeof(err)), PROV_ERR_KEY_TYPE);
+	    P.signer, P.inters, err, sizeof(err)), PROV_ERR_KEY_TYPE);
 	/* Body with trailing bytes / truncated body. */
 	body[bl] = 0;
 	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl + 1,
-	    P.signer_key, P.signer, err, sizeof(err)), PROV_ERR_FORMAT);
+	    P.signer_key, P.signer, P.inters, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
 	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl - 1,
-	    P.signer_key, P.signer, err, sizeof(err)), PROV_ERR_FORMAT);
-	/* Output too small for body + certificate + signature. */
+	    P.signer_key, P.signer, P.inters, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	/* Output too small for body + chain + signature. */
 	assert_int_equal(prov_sign(c, bl + 10, &n, body, bl, P.signer_key,
-	    P.signer, err, sizeof(err)), PROV_ERR_TOO_LARGE);
+	    P.signer, P.inters, err, sizeof(err)), PROV_ERR_TOO_LARGE);
 	/* A P-384 signer certificate is refused at verification. */
 	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl,
-	    P.signer384_key, P.signer384, err, sizeof(err)), PROV_ERR_KEY_TYPE);
+	    P.signer384_key, P.signer384, P.inters, err, sizeof(err)),
+	    PROV_ERR_KEY_TYPE);
 }
 
 /* A container signed by a P-384 signer certificate (built by hand, since
  * prov_sign refuses): verification refuses the key type. */
 static void test_prov_container__p384_signer_refused(void **state)
 {
-	uint8_t body[PROV_CONTAINER_MAX], c[PROV_CONTAINER_MAX];
-	prov_subscription_t s;
-	prov_binding_t b;
+	uint8_t c[PROV_CONTAINER_MAX];
+	X509 *certs[2];
 	prov_view_t v;
-	EVP_MD_CTX *md;
-	unsigned char *der = NULL;
-	size_t bl, off, sl;
-	int dl;
+	size_t n;
 	char err[256];
 
 	(void)state;
-	fill_sub(&s);
-	fill_bind(&b);
-	assert_int_equal(prov_seal(body, sizeof(body), &bl, &s, &b,
-	    P.dev_p256, err, sizeof(err)), PROV_OK);
-	dl = i2d_X509(P.signer384, &der);
-	assert_true(dl > 0);
-	memcpy(c, body, bl);
-	c[bl] = (uint8_t)(dl >> 8);
-	c[bl + 1] = (uint8_t)dl;
-	memcpy(c + bl + 2, der, (size_t)dl);
-	off = bl + 2 + (size_t)dl;
-	OPENSSL_free(der);
-	md = EVP_MD_CTX_new();
-	sl = 120;
-	assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL,
-	    P.signer384_key, NULL), 1);
-	assert_int_equal(EVP_DigestSign(md, c + off, &sl, c, off), 1);
-	EVP_MD_CTX_free(md);
-	if (sl <= PROV_SIG_MAX)
-		assert_int_equal(prov_verify(&v, c, off + sl, P.root, P.inters,
-		    TESTPKI_NOW, err, sizeof(err)), PROV_ERR_KEY_TYPE);
-	else
-		assert_int_equal(prov_verify(&v, c, off + sl, P.root, P.inters,
-		    TESTPKI_NOW, err, sizeof(err)), PROV_ERR_FORMAT);
+	certs[0] = P.signer384;
+	certs[1] = P.inter;
+	n = raw_container(c, 2, certs, 2, P.signer384_key);
+	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)) == PROV_OK ?
+	    prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	    sizeof(err)) : PROV_ERR_KEY_TYPE, PROV_ERR_KEY_TYPE);
 }
 
 static void test_prov_container__strerror_names_every_code(void **state)
@@ -682,6 +920,11 @@ int main(void)
 		cmocka_unit_test(test_prov_container__signer_errors),
 		cmocka_unit_test(
 		    test_prov_container__signature_by_other_key),
+		cmocka_unit_test(
+		    test_prov_container__carried_intermediate_from_other_root),
+		cmocka_unit_test(
+		    test_prov_container__chain_list_format_errors),
+		cmocka_unit_test(test_prov_container__sign_chain_errors),
 		cmocka_unit_test(test_prov_container__wrong_device_key),
 		cmocka_unit_test(test_prov_container__open_requires_verify),
 		cmocka_unit_test(test_prov_container__seal_argument_errors),

@@ -183,7 +183,7 @@ static void onboarding(fake_core *fc, const struct sockaddr_in *to,
 	assert_int_equal(prov_seal_sign(c, sizeof(c), &clen, &fc->sub, &b,
 	    device_pub, fc->mode == M_WRONG_SIGNER ? other_signer_key :
 	    signer_key, fc->mode == M_WRONG_SIGNER ? other_signer : signer_cert,
-	    err, sizeof(err)), 0);
+	    NULL, err, sizeof(err)), 0);
 	if (fc->mode == M_TAMPER)
 		c[clen / 2] ^= 0x01;
 	memset(m, 0, sizeof(*m));
