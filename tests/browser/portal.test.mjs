@@ -180,6 +180,26 @@ test('manufacturer B never sees A\'s device (list, search, direct URL, API)', as
   await ctx.close();
 });
 
+test('the manufacturer\'s device page shows attributes, enrollment date, history and downloads', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, 'alice', PW.alice);
+  await page.waitForSelector('h1:text("Dashboard")');
+  await page.goto(`${base}/#/devices/${deviceId}`);
+  await page.waitForSelector('#history-table');
+  assert.match(await page.textContent('main h1'), new RegExp(deviceId));
+  assert.match(await page.textContent('#attrs-title + dl'), /SN-BROWSER-0001/);
+  assert.match(await page.textContent('#enrolled-at'), /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
+  const rows = await page.$$eval('#history-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.equal(rows.length, 1);
+  assert.deepEqual(rows[0].slice(1), ['Certificate issued', '—', 'portal:alice']);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#dl-der')]);
+  const derPath = path.join(tmp, 'dev-page.der');
+  await dl.saveAs(derPath);
+  const subj = run('openssl', ['x509', '-inform', 'DER', '-in', derPath, '-noout', '-serial']);
+  assert.equal(subj.trim(), `serial=${certSerial}`);
+  await ctx.close();
+});
+
 test('an admin revokes: device page, operator lookup and CRL all say revoked', async () => {
   const { ctx, page } = await newPage();
   await signIn(page, 'root', PW.root);
@@ -211,6 +231,79 @@ test('an admin revokes: device page, operator lookup and CRL all say revoked', a
   const text = run('openssl', ['crl', '-inform', 'DER', '-in', crlPath, '-noout', '-text']);
   assert.match(text, new RegExp(`Serial Number: ${certSerial}`));
   assert.match(text, /Key Compromise/);
+  await ctx.close();
+
+  // The manufacturer's page now lists the revocation, its reason and who.
+  const m = await newPage();
+  await signIn(m.page, 'alice', PW.alice);
+  await m.page.waitForSelector('h1:text("Dashboard")');
+  await m.page.goto(`${base}/#/devices/${deviceId}`);
+  await m.page.waitForSelector('#history-table');
+  const rows = await m.page.$$eval('#history-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.deepEqual(rows.map((r) => r.slice(1)),
+    [['Certificate issued', '—', 'portal:alice'], ['Revoked', 'Key compromise', 'portal:root']]);
+  assert.equal(await m.page.textContent('#device-status .badge'), 'revoked');
+  await m.ctx.close();
+});
+
+test('an admin generates a principal and downloads its PKCS#12, which openssl opens', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, 'root', PW.root);
+  await page.waitForSelector('h1:text("Dashboard")');
+  await page.goto(`${base}/#/principals`);
+  await page.waitForSelector('#p-name');
+  await page.fill('#p-name', 'factory-line-7');
+  await page.selectOption('#p-role', 'manufacturer');
+  await page.fill('#p-mfr', 'acme');
+  await page.check('#p-mode-generate');
+  assert.equal(await page.isVisible('#p-csr'), false);
+  await page.fill('#p-p12pw', 'p12-secret-pw');
+  await page.fill('#p-p12pw2', 'not-the-same');
+  await page.click('form button[type=submit]:text("Generate PKCS#12")');
+  assert.match(await page.textContent('#p-p12pw2-error'), /differ/);
+  await page.fill('#p-p12pw2', 'p12-secret-pw');
+  await page.click('form button[type=submit]:text("Generate PKCS#12")');
+  await page.waitForSelector('#dl-p12');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#dl-p12')]);
+  assert.equal(dl.suggestedFilename(), 'factory-line-7.p12');
+  const p12 = path.join(tmp, 'factory-line-7.p12');
+  await dl.saveAs(p12);
+  const pass = path.join(tmp, 'p12.pass');
+  fs.writeFileSync(pass, 'p12-secret-pw\n', { mode: 0o600 });
+  const certs = run('openssl', ['pkcs12', '-in', p12, '-passin', `file:${pass}`, '-nokeys', '-clcerts']);
+  assert.match(run('openssl', ['x509', '-noout', '-subject'], { input: certs, stdio: ['pipe', 'pipe', 'pipe'] }), /CN\s*=\s*factory-line-7/);
+  const key = run('openssl', ['pkcs12', '-in', p12, '-passin', `file:${pass}`, '-nocerts', '-nodes']);
+  assert.match(key, /BEGIN PRIVATE KEY/);
+  // The bundle really is the principal's client identity.
+  const leaf = path.join(tmp, 'fl7.pem'), leafKey = path.join(tmp, 'fl7.key');
+  fs.writeFileSync(leaf, certs);
+  fs.writeFileSync(leafKey, key, { mode: 0o600 });
+  const port = new URL(base).port;
+  const list = run('curl', ['-sS', '--fail', '--cacert', path.join(data, 'root-ca.crt'), '--cert', leaf, '--key', leafKey,
+    '--resolve', `localhost:${port}:127.0.0.1`, `https://localhost:${port}/api/v1/devices`]);
+  assert.ok(JSON.parse(list).devices.some((d) => d.device_id === deviceId));
+  const principals = await (await ctx.request.get(`${base}/api/v1/principals`)).json();
+  const p = principals.principals.find((x) => x.name === 'factory-line-7');
+  assert.equal(p.manufacturer_id, 'acme');
+  await ctx.close();
+});
+
+test('the audit page filters by time range on the server', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, 'root', PW.root);
+  await page.waitForSelector('h1:text("Dashboard")');
+  const seen = [];
+  page.on('request', (r) => { if (r.url().includes('/api/v1/audit')) seen.push(new URL(r.url()).searchParams); });
+  await page.goto(`${base}/#/audit?since=2000-01-01T00:00&until=2000-01-02T00:00`);
+  await page.waitForSelector('main h1:text("Audit log")');
+  await page.waitForSelector('text=No entries match.');
+  const q = seen.at(-1);
+  assert.equal(q.get('since'), '2000-01-01T00:00:00Z');
+  assert.equal(q.get('until'), '2000-01-02T00:00:59Z');
+  await page.goto(`${base}/#/audit?target=${deviceId}&since=2000-01-01T00:00`);
+  await page.waitForSelector('#audit-table');
+  const actions = await page.$$eval('#audit-table tbody tr td:nth-child(3)', (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(actions, ['device.issue', 'device.revoke']);
   await ctx.close();
 });
 

@@ -1,12 +1,20 @@
-// admin.js — administrators' pages: the audit log with filters, the
-// principals (client certificates: create from a CSR, disable) and the
-// portal users (create, reset password, disable, enable).
+// admin.js — administrators' pages: the audit log with filters (applied by
+// the server), the principals (client certificates: create from a CSR or
+// generate a PKCS#12, disable) and the portal users (create, reset
+// password, disable, enable).
 import { get, post } from '../api.js';
 import { h, clear, badge, fmtTime, field, setFieldError, alertBox, download } from '../dom.js';
 import { confirmDialog, toast } from '../ui.js';
 
 const NAME_RE = /^[A-Za-z0-9._@-]{1,64}$/;
 const MFR_RE = /^[A-Za-z0-9._-]{1,32}$/;
+
+function b64ToBytes(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
 
 function refresh() { window.dispatchEvent(new HashChangeEvent('hashchange')); }
 
@@ -16,18 +24,13 @@ export async function auditView(me, q) {
   const cursor = q.get('cursor') || '';
   const p = new URLSearchParams({ limit: '50' });
   for (const k of ['actor', 'action', 'target']) if (f[k]) p.set(k, f[k]);
-  const toUnix = (v) => (v ? Math.floor(new Date(`${v}Z`).getTime() / 1000) : 0);
-  if (f.since) p.set('since', String(toUnix(f.since)));
-  if (f.until) p.set('until', String(toUnix(f.until)));
+  // The form's times are UTC minutes ("2024-05-01T12:30"); the server
+  // takes RFC 3339 and filters in SQL, "to" including its whole minute.
+  const rfc3339 = (v, end) => (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(v) ? `${v}:${end ? '59' : '00'}Z` : v);
+  if (f.since) p.set('since', rfc3339(f.since, false));
+  if (f.until) p.set('until', rfc3339(f.until, true));
   if (cursor) p.set('cursor', cursor);
-  const page = await get(`/api/v1/audit?${p}`);
-  // The time range is applied here too, so the page is right whatever the
-  // server filters.
-  const lo = toUnix(f.since), hi = toUnix(f.until);
-  const entries = page.entries.filter((e) => {
-    const t = Date.parse(e.at) / 1000;
-    return (!lo || t >= lo) && (!hi || t <= hi);
-  });
+  const { entries, next_cursor: nextCursor } = await get(`/api/v1/audit?${p}`);
   const inputs = {
     actor: h('input', { value: f.actor, placeholder: 'e.g. portal:alice' }),
     action: h('input', { value: f.action, placeholder: 'e.g. device.revoke' }),
@@ -50,7 +53,7 @@ export async function auditView(me, q) {
     location.hash = `#/audit?${u}`;
   });
   const more = new URLSearchParams(q);
-  if (page.next_cursor) more.set('cursor', page.next_cursor);
+  if (nextCursor) more.set('cursor', nextCursor);
   return h('div', {}, h('h1', {}, 'Audit log'),
     h('section', { class: 'panel' }, form,
       entries.length === 0 ? h('p', { class: 'empty' }, 'No entries match.') :
@@ -61,7 +64,7 @@ export async function auditView(me, q) {
             h('td', { 'data-label': 'Action' }, e.action),
             h('td', { 'data-label': 'Target', class: 'mono' }, e.target)))))),
       h('div', { class: 'pager' }, cursor ? h('a', { class: 'btn btn-secondary btn-sm', href: '#/audit' }, '← Newest filters reset') : h('span'),
-        page.next_cursor ? h('a', { class: 'btn btn-secondary btn-sm', href: `#/audit?${more}` }, 'Next page →') : h('span'))));
+        nextCursor ? h('a', { class: 'btn btn-secondary btn-sm', href: `#/audit?${more}` }, 'Next page →') : h('span'))));
 }
 
 export async function principalsView() {
@@ -70,33 +73,67 @@ export async function principalsView() {
   const role = h('select', {}, ['operator', 'manufacturer', 'admin'].map((r) => h('option', { value: r }, r)));
   const mfr = h('input', { maxlength: 32 });
   const csr = h('input', { type: 'file', accept: '.csr,.pem,.req' });
+  const p12pw = h('input', { type: 'password', autocomplete: 'new-password', maxlength: 1024 });
+  const p12pw2 = h('input', { type: 'password', autocomplete: 'new-password', maxlength: 1024 });
   const msg = h('div');
+  const mode = (v, label, checked) => h('label', { class: 'radio' },
+    h('input', { type: 'radio', name: 'p-mode', value: v, id: `p-mode-${v}`, checked }), ` ${label}`);
+  const csrBox = h('div', { id: 'p-csr-box' },
+    field('p-csr', 'Certificate request (CSR)', csr, 'the key stays with the principal; the client certificate is issued by the Infrastructure CA'));
+  const genBox = h('div', { id: 'p-gen-box', hidden: true },
+    h('div', { class: 'row' }, field('p-p12pw', 'PKCS#12 password', p12pw, 'at least 8 characters; protects the key in the download'),
+      field('p-p12pw2', 'Repeat the password', p12pw2)),
+    h('p', { class: 'hint' }, 'The server makes the key and hands it over once, inside the PKCS#12; it keeps no copy.'));
+  const submit = h('button', { type: 'submit', class: 'btn' }, 'Issue certificate');
   const form = h('form', { novalidate: true },
     h('h2', {}, 'New principal'),
     h('div', { class: 'row' }, field('p-name', 'Name', name), field('p-role', 'Role', role),
       field('p-mfr', 'Manufacturer ID', mfr, 'manufacturers only')),
-    field('p-csr', 'Certificate request (CSR)', csr, 'the key stays with the principal; the client certificate is issued by the Infrastructure CA'),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn' }, 'Issue certificate')), msg);
+    h('fieldset', { class: 'modes' }, h('legend', {}, 'Key'),
+      mode('csr', 'Upload a CSR', true), mode('generate', 'Generate a key and download a PKCS#12', false)),
+    csrBox, genBox,
+    h('div', { class: 'actions' }, submit), msg);
+  const generating = () => form.querySelector('input[name=p-mode]:checked').value === 'generate';
+  form.addEventListener('change', (ev) => {
+    if (ev.target.name !== 'p-mode') return;
+    csrBox.hidden = generating();
+    genBox.hidden = !generating();
+    submit.textContent = generating() ? 'Generate PKCS#12' : 'Issue certificate';
+  });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clear(msg);
+    const gen = generating();
     const errs = {
       'p-name': /^[A-Za-z0-9._@-]{1,64}$/.test(name.value.trim()) ? '' : 'Use 1–64 letters, digits, . _ - @.',
       'p-mfr': role.value !== 'manufacturer' || MFR_RE.test(mfr.value.trim()) ? '' : 'A manufacturer principal needs its manufacturer ID.',
-      'p-csr': csr.files[0] ? '' : 'Choose the principal\'s CSR file.',
+      'p-csr': gen || csr.files[0] ? '' : 'Choose the principal\'s CSR file.',
+      'p-p12pw': !gen || p12pw.value.length >= 8 ? '' : 'At least 8 characters.',
+      'p-p12pw2': !gen || p12pw2.value === p12pw.value ? '' : 'The two passwords differ.',
     };
     for (const [id, m] of Object.entries(errs)) setFieldError(id, m);
     if (Object.values(errs).some(Boolean)) return;
+    submit.disabled = true;
     try {
-      const body = { name: name.value.trim(), role: role.value, csr: (await csr.files[0].text()).trim() };
+      const body = { name: name.value.trim(), role: role.value };
+      if (gen) Object.assign(body, { generate: true, p12_password: p12pw.value });
+      else body.csr = (await csr.files[0].text()).trim();
       if (role.value === 'manufacturer') body.manufacturer_id = mfr.value.trim();
       const r = await post('/api/v1/principals', body);
-      msg.append(alertBox('ok', `Principal ${r.name} created`, 'Download its certificate and chain and hand them over with its key.'),
+      p12pw.value = '';
+      p12pw2.value = '';
+      const p12 = r.p12 ? new Blob([b64ToBytes(r.p12)], { type: 'application/x-pkcs12' }) : null;
+      msg.append(alertBox('ok', `Principal ${r.name} created`, p12
+        ? 'Download the PKCS#12 now: it holds the only copy of the key. Give the password over a separate channel.'
+        : 'Download its certificate and chain and hand them over with its key.'),
         h('div', { class: 'actions left' },
+          p12 ? h('button', { type: 'button', class: 'btn', id: 'dl-p12', onclick: () => download(`${r.name}.p12`, p12) }, 'PKCS#12') : null,
           h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => download(`${r.name}.crt`, r.certificate, 'application/x-pem-file') }, 'Certificate'),
           h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => download(`${r.name}-chain.pem`, r.chain, 'application/x-pem-file') }, 'Chain')));
     } catch (e) {
       msg.append(alertBox('error', e.title, e.detail));
+    } finally {
+      submit.disabled = false;
     }
   });
   const table = h('div', { class: 'table-wrap' }, h('table', { class: 'responsive' },

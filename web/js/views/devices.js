@@ -17,12 +17,14 @@ export const REASONS = [
   ['privilegeWithdrawn', 'Privilege withdrawn'], ['aACompromise', 'AA compromise'],
 ];
 
+// The device record: security context, enrollment time and status
+// history (a manufacturer gets only its own devices).
 async function fetchDevice(id) {
   try {
-    return await get(`/devices/${encodeURIComponent(id)}`);
+    return await get(`/api/v1/devices/${encodeURIComponent(id)}`);
   } catch (e) {
-    // Another manufacturer's device and an unknown one look the same.
-    if (e.status === 403 || e.status === 404) return null;
+    // Another manufacturer's device and an unknown one look the same (404).
+    if (e.status === 404) return null;
     throw e;
   }
 }
@@ -45,7 +47,7 @@ export async function devicesView(me, q) {
       const d = await fetchDevice(text);
       if (d && !rows.some((r) => r.device_id === d.device_id) && (!status || d.status.state === status)) {
         rows.unshift({ device_id: d.device_id, serial: d.serial, model: d.model, hardware_version: d.hardware_version,
-          status: d.status.state, manufacturer_id: d.manufacturer && d.manufacturer.id, created_at: d.created_at });
+          status: d.status.state, manufacturer_id: d.manufacturer && d.manufacturer.id, created_at: d.enrolled_at });
       }
     }
   } else {
@@ -97,6 +99,10 @@ export async function devicesView(me, q) {
     h('section', { class: 'panel' }, form, table, pager));
 }
 
+const EVENTS = { issued: 'Certificate issued', suspended: 'Suspended', reinstated: 'Reinstated', revoked: 'Revoked' };
+const REASON_LABELS = Object.fromEntries([...REASONS, ['certificateHold', 'Certificate hold']]);
+const reasonLabel = (r) => (r ? REASON_LABELS[r] || r : '—');
+
 function props(pairs) {
   return h('dl', { class: 'props' }, pairs.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
@@ -119,11 +125,13 @@ export async function deviceView(me, id) {
 
   const adminBox = me.user.role === 'admin' ? adminActions(d) : null;
   const history = Array.isArray(d.history) && d.history.length
-    ? h('table', { class: 'responsive' }, h('thead', {}, h('tr', {}, ['When', 'Action', 'By'].map((c) => h('th', { scope: 'col' }, c)))),
+    ? h('div', { class: 'table-wrap' }, h('table', { class: 'responsive', id: 'history-table' },
+      h('thead', {}, h('tr', {}, ['When', 'Event', 'Reason', 'By'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, d.history.map((e) => h('tr', {}, h('td', { 'data-label': 'When' }, fmtTime(e.at)),
-        h('td', { 'data-label': 'Action' }, e.action), h('td', { 'data-label': 'By' }, e.actor)))))
-    : props([['Enrolled', fmtTime(d.created_at)], ['Current status', badge(st.state || 'active')],
-      st.since ? ['Since', fmtTime(st.since)] : null]);
+        h('td', { 'data-label': 'Event' }, EVENTS[e.event] || e.action),
+        h('td', { 'data-label': 'Reason' }, reasonLabel(e.reason)),
+        h('td', { 'data-label': 'By' }, e.actor))))))
+    : h('p', { class: 'empty' }, 'No status changes recorded.');
 
   return h('div', {},
     h('p', {}, h('a', { href: '#/devices' }, '← Devices')),
@@ -135,6 +143,7 @@ export async function deviceView(me, id) {
     h('div', { class: 'cols' },
       h('section', { class: 'panel', 'aria-labelledby': 'attrs-title' }, h('h2', { id: 'attrs-title' }, 'Attributes'),
         props([['Serial', d.serial], ['Model', d.model], ['Hardware version', d.hardware_version || '—'],
+          ['Enrolled', h('span', { id: 'enrolled-at' }, fmtTime(d.enrolled_at))],
           ['Manufacturer', d.manufacturer ? `${d.manufacturer.name} (${d.manufacturer.id})` : '—'],
           ['Certificate URL', h('span', { class: 'mono' }, d.certificate_url)]])),
       h('section', { class: 'panel', 'aria-labelledby': 'cert-title' }, h('h2', { id: 'cert-title' }, 'Certificate'),
