@@ -16,6 +16,8 @@ struct corehook {
 	void *logarg;
 	EVP_PKEY *signer_key;
 	X509 *signer_cert;
+	STACK_OF(X509) *signer_chain;   /* intermediates carried in every
+	                                 * container, issuer first, no root */
 	X509 *anchor[CH_ALLOW_MAX];     /* per allow-list entry */
 	char snn[64];                   /* serving network name */
 	ch_metrics_t metrics;

@@ -47,7 +47,9 @@ struct corehook_config {
 	char dnn[101];
 	size_t allow_count;
 	ch_allow_t allow[CH_ALLOW_MAX];
-	char signer_cert[CH_PATH_MAX];
+	char signer_cert[CH_PATH_MAX];  /* signer certificate (PEM; may be
+	                                 * followed by its intermediates) */
+	char signer_chain[CH_PATH_MAX]; /* issuer chain (PEM), "" = none */
 	char signer_key[CH_PATH_MAX];
 	char nas_listen[128];
 	char http_listen[128];

@@ -317,7 +317,12 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	    "signer.cert", err, errlen) != 0 ||
 	    get_str(&s, signer, "key", NULL, err, errlen) != 0 ||
 	    resolve(c->signer_key, sizeof(c->signer_key), dir, s, "signer.key",
-	    err, errlen) != 0)
+	    err, errlen) != 0 ||
+	    get_str(&s, signer, "chain", NULL, err, errlen) != 0)
+		return -1;
+	c->signer_chain[0] = '\0';
+	if (s != NULL && resolve(c->signer_chain, sizeof(c->signer_chain), dir,
+	    s, "signer.chain", err, errlen) != 0)
 		return -1;
 	if (get_str(&s, listen, "nas_udp", "127.0.0.1:4997", err, errlen) != 0)
 		return -1;
@@ -423,8 +428,8 @@ unsigned corehook_config_workers(const corehook_config *cfg)
 
 int corehook_config_write_default(const char *path, const char *ca_base_url,
     const char *client_cert, const char *client_key, const char *ca_root,
-    const char *signer_cert, const char *signer_key, const char *op_hex,
-    char *err, size_t errlen)
+    const char *signer_cert, const char *signer_chain, const char *signer_key,
+    const char *op_hex, char *err, size_t errlen)
 {
 	cJSON *doc = NULL, *o, *a, *e, *sl;
 	char *text = NULL, ophex[33];
@@ -486,6 +491,15 @@ int corehook_config_write_default(const char *path, const char *ca_base_url,
 		goto oom;
 	ADD(o, cJSON_AddStringToObject, "cert", signer_cert != NULL ?
 	    signer_cert : "signer.crt");
+	/* Given a certificate but no chain file: null, the intermediates
+	 * follow the certificate in its own file. */
+	if (signer_chain == NULL && signer_cert != NULL) {
+		if (cJSON_AddNullToObject(o, "chain") == NULL)
+			goto oom;
+	} else {
+		ADD(o, cJSON_AddStringToObject, "chain", signer_chain != NULL ?
+		    signer_chain : "signer-chain.pem");
+	}
 	ADD(o, cJSON_AddStringToObject, "key", signer_key != NULL ?
 	    signer_key : "signer.key");
 	if ((o = cJSON_AddObjectToObject(doc, "listen")) == NULL)

@@ -11,6 +11,8 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "aka.h"
 #include "pki.h"
@@ -72,6 +74,82 @@ void ch_db_put(corehook *ch, subs_db *db)
 	pthread_mutex_unlock(&ch->dbmu);
 }
 
+/* Move every certificate of the PEM file at path onto pool. */
+static int pool_add_file(STACK_OF(X509) *pool, const char *path, char *err,
+    size_t errlen)
+{
+	STACK_OF(X509) *s = NULL;
+	X509 *x;
+
+	if (pki_chain_load_file(&s, path, err, errlen) != PKI_OK)
+		return -1;
+	while ((x = sk_X509_shift(s)) != NULL) {
+		if (!sk_X509_push(pool, x)) {
+			X509_free(x);
+			sk_X509_pop_free(s, X509_free);
+			util_err_set(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	sk_X509_free(s);
+	return 0;
+}
+
+/*
+ * Load the signer certificate (the first in signer.cert) and the
+ * intermediates the container carries: from the certificates after it in
+ * the same file and from signer.chain, follow issuers up from the signer,
+ * stop at a self-issued certificate (the Root is never carried). Files may
+ * list them in any order (ca-server's NAME-chain.pem is Infra CA, Root).
+ */
+static int signer_chain_load(corehook *ch, const corehook_config *cfg,
+    char *err, size_t errlen)
+{
+	STACK_OF(X509) *pool = NULL;
+	X509 *cur, *x;
+	int i, found, rc = -1;
+
+	if ((pool = sk_X509_new_null()) == NULL ||
+	    (ch->signer_chain = sk_X509_new_null()) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto done;
+	}
+	if (pool_add_file(pool, cfg->signer_cert, err, errlen) != 0 ||
+	    (cfg->signer_chain[0] != '\0' &&
+	    pool_add_file(pool, cfg->signer_chain, err, errlen) != 0))
+		goto done;
+	ch->signer_cert = sk_X509_shift(pool);
+	cur = ch->signer_cert;
+	do {
+		found = 0;
+		for (i = 0; i < sk_X509_num(pool); i++) {
+			x = sk_X509_value(pool, i);
+			if (X509_check_issued(x, cur) != X509_V_OK ||
+			    X509_check_issued(x, x) == X509_V_OK)
+				continue;
+			if (sk_X509_num(ch->signer_chain) >= PROV_CHAIN_MAX - 1) {
+				util_err_set(err, errlen, "signer chain longer "
+				    "than %d intermediates", PROV_CHAIN_MAX - 1);
+				goto done;
+			}
+			(void)sk_X509_delete(pool, i);
+			if (!sk_X509_push(ch->signer_chain, x)) {
+				X509_free(x);
+				util_err_set(err, errlen, "out of memory");
+				goto done;
+			}
+			cur = x;
+			found = 1;
+			break;
+		}
+	} while (found);
+	rc = 0;
+done:
+	ERR_clear_error();
+	sk_X509_pop_free(pool, X509_free);
+	return rc;
+}
+
 int corehook_open(corehook **out, const corehook_config *cfg,
     corehook_log_fn log, void *logarg, char *err, size_t errlen)
 {
@@ -111,8 +189,7 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 	}
 	if (pki_key_load_file(&ch->signer_key, cfg->signer_key, perr,
 	    sizeof(perr)) != PKI_OK ||
-	    pki_cert_load_file(&ch->signer_cert, cfg->signer_cert, perr,
-	    sizeof(perr)) != PKI_OK) {
+	    signer_chain_load(ch, cfg, perr, sizeof(perr)) != 0) {
 		util_err_set(err, errlen, "provisioning signer: %s", perr);
 		rc = COREHOOK_ERR_CONFIG;
 		goto out;
@@ -129,6 +206,16 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 		rc = COREHOOK_ERR_CONFIG;
 		goto out;
 	}
+	/* A signer issued by the Infrastructure CA needs it carried, or a
+	 * device holding only the Root cannot verify the container. */
+	if (sk_X509_num(ch->signer_chain) == 0)
+		ch_log(ch, COREHOOK_LOG_WARN, "signer %s: no intermediate "
+		    "found in signer.cert or signer.chain; containers carry "
+		    "the signer certificate alone", cfg->signer_cert);
+	else
+		ch_log(ch, COREHOOK_LOG_INFO, "signer %s: containers carry "
+		    "%d intermediate(s)", cfg->signer_cert,
+		    sk_X509_num(ch->signer_chain));
 	for (i = 0; i < cfg->allow_count; i++) {
 		if (pki_cert_load_file(&ch->anchor[i], cfg->allow[i].trust_anchor,
 		    perr, sizeof(perr)) != PKI_OK) {
@@ -165,6 +252,7 @@ void corehook_close(corehook *ch)
 		X509_free(ch->anchor[i]);
 	EVP_PKEY_free(ch->signer_key);
 	X509_free(ch->signer_cert);
+	sk_X509_pop_free(ch->signer_chain, X509_free);
 	pthread_mutex_destroy(&ch->dbmu);
 	pthread_cond_destroy(&ch->dbcv);
 	pthread_mutex_destroy(&ch->smu);
@@ -376,7 +464,7 @@ int corehook_provision(corehook *ch, corehook_prov_result_t *out,
 	}
 	if (prov_seal_sign(out->container, sizeof(out->container),
 	    &out->container_len, &sub, &bind, pub, ch->signer_key,
-	    ch->signer_cert, NULL, err, sizeof(err)) != PROV_OK) {
+	    ch->signer_cert, ch->signer_chain, err, sizeof(err)) != PROV_OK) {
 		out->container_len = 0;
 		prov_finish(ch, out, CH_PROV_INTERNAL, 22, err);
 		goto done;

@@ -46,12 +46,14 @@ void corehook_config_free(corehook_config *cfg);
 
 /* Write a complete configuration with every default to path (created
  * exclusively, 0600). ca_base_url, client_cert, client_key, ca_root,
- * signer_cert and signer_key may be NULL (placeholders are written); op_hex
+ * signer_cert, signer_chain and signer_key may be NULL (placeholders are
+ * written: signer.crt, signer-chain.pem, signer.key — what `ca-server
+ * principal add --name signer --role signer --out DIR` writes); op_hex
  * NULL draws a random OP. */
 int corehook_config_write_default(const char *path, const char *ca_base_url,
     const char *client_cert, const char *client_key, const char *ca_root,
-    const char *signer_cert, const char *signer_key, const char *op_hex,
-    char *err, size_t errlen);
+    const char *signer_cert, const char *signer_chain, const char *signer_key,
+    const char *op_hex, char *err, size_t errlen);
 
 /* Settings the daemon needs (pointers live as long as cfg). */
 const char *corehook_config_nas_listen(const corehook_config *cfg);

@@ -20,7 +20,7 @@ static void usage(FILE *fp)
 	    "       corehook init --config FILE [--ca-url URL] [--client-cert F]"
 	    " [--client-key F]\n"
 	    "                     [--ca-root F] [--signer-cert F]"
-	    " [--signer-key F] [--op HEX]\n"
+	    " [--signer-chain F] [--signer-key F] [--op HEX]\n"
 	    "       corehook subscribers list|export [--all] --config FILE\n"
 	    "       corehook subscribers show SUPI --config FILE\n"
 	    "       corehook av --k K (--op OP | --opc OPC) --rand R --sqn S"
@@ -77,7 +77,7 @@ static int cmd_serve(int argc, char **argv)
 static int cmd_init(int argc, char **argv)
 {
 	const char *config = NULL, *url = NULL, *cc = NULL, *ck = NULL,
-	    *root = NULL, *sc = NULL, *sk = NULL, *op = NULL, *v;
+	    *root = NULL, *sc = NULL, *sch = NULL, *sk = NULL, *op = NULL, *v;
 	char err[512] = "";
 	int i;
 
@@ -94,6 +94,8 @@ static int cmd_init(int argc, char **argv)
 			root = v;
 		else if ((v = opt(argc, argv, &i, "--signer-cert")) != NULL)
 			sc = v;
+		else if ((v = opt(argc, argv, &i, "--signer-chain")) != NULL)
+			sch = v;
 		else if ((v = opt(argc, argv, &i, "--signer-key")) != NULL)
 			sk = v;
 		else if ((v = opt(argc, argv, &i, "--op")) != NULL)
@@ -108,8 +110,8 @@ static int cmd_init(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	switch (corehook_config_write_default(config, url, cc, ck, root, sc, sk,
-	    op, err, sizeof(err))) {
+	switch (corehook_config_write_default(config, url, cc, ck, root, sc, sch,
+	    sk, op, err, sizeof(err))) {
 	case COREHOOK_OK:
 		printf("wrote %s\n", config);
 		return 0;

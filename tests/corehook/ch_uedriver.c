@@ -3,16 +3,18 @@
  * Not the product's device (that is ueclient); it only speaks the bytes of
  * docs/protocol.md over UDP, one message per datagram, with retransmission.
  *
- *   ch_uedriver provision CORE URL DEVICE_ID KEY ROOT INTERMEDIATES
+ *   ch_uedriver provision CORE URL DEVICE_ID KEY ROOT
  *       → "cause N", ["t3346 S"], and on a container "supi S", "ki HEX",
  *         "opc HEX", "amf HEX", "sqn N", "dnn S"
  *   ch_uedriver register CORE SUPI K OPC SQN_MS [SNN]
  *       → "result accept|auth-reject|reject N", "kamf-fp HEX", "resync 0|1"
- *   ch_uedriver swarm CORE ROOT INTERMEDIATES THREADS < lines of
+ *   ch_uedriver swarm CORE ROOT THREADS < lines of
  *       "URL DEVICE_ID KEY" → one "ok DEVICE_ID SUPI KI" or
  *       "fail DEVICE_ID cause N" line per device
  *   ch_uedriver raw CORE HEX → "type T" and "cause N" of the answer
- * CORE is IPv4:port. Exit status 0 when an answer arrived, 1 otherwise. */
+ * CORE is IPv4:port. Like a device, the driver holds only the Root: the
+ * container carries the signer's intermediates. Exit status 0 when an
+ * answer arrived, 1 otherwise. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -105,7 +107,7 @@ struct prov_out {
 
 /* One provisioning exchange; fills o. */
 static int provision(struct prov_out *o, const char *url, const char *dev,
-    EVP_PKEY *key, X509 *root, STACK_OF(X509) *inter)
+    EVP_PKEY *key, X509 *root)
 {
 	nas_msg_t *m = calloc(1, sizeof(*m));
 	prov_request_t pr;
@@ -146,7 +148,7 @@ static int provision(struct prov_out *o, const char *url, const char *dev,
 	    (int)nas_gprs_timer_to_seconds(m->reg_rej.t3346) : -1;
 	if (m->reg_rej.has_payload) {
 		if (prov_verify_open(&o->sub, NULL, m->reg_rej.payload,
-		    m->reg_rej.payload_len, root, inter, (int64_t)time(NULL), key,
+		    m->reg_rej.payload_len, root, NULL, (int64_t)time(NULL), key,
 		    dev, pr.ue_nonce, o->err, sizeof(o->err)) != PROV_OK)
 			goto out;
 		o->opened = 1;
@@ -159,14 +161,11 @@ out:
 	return rc;
 }
 
-static int load_trust(X509 **root, STACK_OF(X509) **inter, const char *rootf,
-    const char *interf)
+static int load_trust(X509 **root, const char *rootf)
 {
 	char err[256];
 
-	if (pki_cert_load_file(root, rootf, err, sizeof(err)) != PKI_OK ||
-	    (strcmp(interf, "-") != 0 &&
-	    pki_chain_load_file(inter, interf, err, sizeof(err)) != PKI_OK)) {
+	if (pki_cert_load_file(root, rootf, err, sizeof(err)) != PKI_OK) {
 		fprintf(stderr, "trust: %s\n", err);
 		return -1;
 	}
@@ -182,16 +181,15 @@ static int cmd_provision(char **a)
 {
 	EVP_PKEY *key = NULL;
 	X509 *root = NULL;
-	STACK_OF(X509) *inter = NULL;
 	struct prov_out o;
 	char err[256], h[65];
 
 	if (pki_key_load_file(&key, a[3], err, sizeof(err)) != PKI_OK ||
-	    load_trust(&root, &inter, a[4], a[5]) != 0) {
+	    load_trust(&root, a[4]) != 0) {
 		fprintf(stderr, "load: %s\n", err);
 		return 1;
 	}
-	if (provision(&o, a[1], a[2], key, root, inter) != 0) {
+	if (provision(&o, a[1], a[2], key, root) != 0) {
 		printf("cause %d\nerror %s\n", o.cause, o.err);
 		return 1;
 	}
@@ -212,7 +210,6 @@ static int cmd_provision(char **a)
 	prov_subscription_wipe(&o.sub);
 	EVP_PKEY_free(key);
 	X509_free(root);
-	sk_X509_pop_free(inter, X509_free);
 	return 0;
 }
 
@@ -302,7 +299,6 @@ out:
 struct swarm {
 	pthread_mutex_t mu;
 	X509 *root;
-	STACK_OF(X509) *inter;
 	FILE *in;
 };
 
@@ -329,7 +325,7 @@ static void *swarm_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			continue;
 		}
-		ok = provision(&o, url, dev, key, s->root, s->inter) == 0 &&
+		ok = provision(&o, url, dev, key, s->root) == 0 &&
 		    o.opened;
 		pthread_mutex_lock(&s->mu);
 		if (ok) {
@@ -350,9 +346,9 @@ static int cmd_swarm(char **a)
 {
 	struct swarm s = { .in = stdin };
 	pthread_t th[256];
-	int n = atoi(a[4]), i;
+	int n = atoi(a[3]), i;
 
-	if (n < 1 || n > 256 || load_trust(&s.root, &s.inter, a[2], a[3]) != 0)
+	if (n < 1 || n > 256 || load_trust(&s.root, a[2]) != 0)
 		return 1;
 	pthread_mutex_init(&s.mu, NULL);
 	for (i = 0; i < n; i++)
@@ -360,7 +356,6 @@ static int cmd_swarm(char **a)
 	for (i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	X509_free(s.root);
-	sk_X509_pop_free(s.inter, X509_free);
 	return 0;
 }
 
@@ -397,11 +392,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: see ch_uedriver.c\n");
 		return 2;
 	}
-	if (strcmp(argv[1], "provision") == 0 && argc == 8)
+	if (strcmp(argv[1], "provision") == 0 && argc == 7)
 		return cmd_provision(argv + 2);
 	if (strcmp(argv[1], "register") == 0 && (argc == 7 || argc == 8))
 		return cmd_register(argv + 1);
-	if (strcmp(argv[1], "swarm") == 0 && argc == 6)
+	if (strcmp(argv[1], "swarm") == 0 && argc == 5)
 		return cmd_swarm(argv + 1);
 	if (strcmp(argv[1], "raw") == 0 && argc == 3 + 1)
 		return cmd_raw(argv + 1);

@@ -160,7 +160,6 @@ class CorehookIntegration(unittest.TestCase):
         run(CA_SERVER, "init", "--data", cls.data, "--hostname", "localhost", "--hostname", "127.0.0.1")
         run(CA_SERVER, "manufacturer", "add", "--data", cls.data, "--id", "acme", "--name", "Acme")
         cls.root = os.path.join(cls.data, "root-ca.crt")
-        cls.infra = os.path.join(cls.data, "infra-ca.crt")
         cls.admin = (os.path.join(cls.data, "admin", "admin.crt"), os.path.join(cls.data, "admin", "admin.key"))
         cls.mfr = cls._principal("acme-factory", "manufacturer", "acme")
         cls.op = cls._principal("op1", "operator")
@@ -181,7 +180,11 @@ class CorehookIntegration(unittest.TestCase):
         os.makedirs(os.path.dirname(cls.cfgpath))
         run(COREHOOK, "init", "--config", cls.cfgpath, "--ca-url", cls.ca_url,
             "--client-cert", cls.op[0], "--client-key", cls.op[1], "--ca-root", cls.root,
-            "--signer-cert", cls.signer[0], "--signer-key", cls.signer[1])
+            # ca-server writes NAME.crt and NAME-chain.pem (Infra CA, Root):
+            # corehook carries the Infra CA, the driver holds only the Root.
+            "--signer-cert", cls.signer[0],
+            "--signer-chain", cls.signer[0][:-len(".crt")] + "-chain.pem",
+            "--signer-key", cls.signer[1])
         with open(cls.cfgpath) as f:
             cfg = json.load(f)
         entry = cfg["allow_list"][0]
@@ -257,7 +260,7 @@ class CorehookIntegration(unittest.TestCase):
         return "https://127.0.0.1:%d/devices/%s" % (port or self.ca_port, dev)
 
     def provision(self, url, dev, keyf):
-        p = run(DRIVER, "provision", self.nas, url, dev, keyf, self.root, self.infra, check=False, timeout=120)
+        p = run(DRIVER, "provision", self.nas, url, dev, keyf, self.root, check=False, timeout=120)
         return kv(p.stdout)
 
     def ca_log(self):
@@ -393,7 +396,7 @@ class CorehookIntegration(unittest.TestCase):
     def test_slow_ca_does_not_block_other_ues(self):
         dev, keyf = self.enroll("P-1")
         slow = subprocess.Popen([DRIVER, "provision", self.nas, self.url("slow-2", self.fake.port), "slow-2",
-                                 self.new_key("slow-2")[0], self.root, self.infra],
+                                 self.new_key("slow-2")[0], self.root],
                                 stdout=subprocess.PIPE, text=True)
         time.sleep(0.3)
         t0 = time.time()
@@ -437,7 +440,7 @@ class CorehookIntegration(unittest.TestCase):
                         for i, x in enumerate(results))
         before = self.metrics()
         t0 = time.time()
-        p = run(DRIVER, "swarm", self.nas, self.root, self.infra, "16", input=lines, timeout=900)
+        p = run(DRIVER, "swarm", self.nas, self.root, "16", input=lines, timeout=900)
         took = time.time() - t0
         ok = [l.split() for l in p.stdout.splitlines() if l.startswith("ok ")]
         fails = [l for l in p.stdout.splitlines() if not l.startswith("ok ")]
