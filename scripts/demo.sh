@@ -53,7 +53,8 @@ mkdir -p "$work/core"
 say "2. The operator's core: allow-list = this CA, signer = op1-signer"
 show "$bin/corehook" init --config "$work/core/corehook.json" --ca-url "$ca" \
   --client-cert "$work/op/op1.crt" --client-key "$work/op/op1.key" --ca-root "$work/ca/root-ca.crt" \
-  --signer-cert "$work/signer/op1-signer.crt" --signer-key "$work/signer/op1-signer.key" >/dev/null
+  --signer-cert "$work/signer/op1-signer.crt" --signer-chain "$work/signer/op1-signer-chain.pem" \
+  --signer-key "$work/signer/op1-signer.key" >/dev/null
 python3 - "$work/core/corehook.json" <<'EOF'
 import json, sys
 p = sys.argv[1]; c = json.load(open(p))
@@ -70,7 +71,7 @@ echo "corehook: NAS over UDP on $core"
 say "3. At the factory: the device makes its key and CSR, and is enrolled"
 show "$bin/ueclient" init --state "$work/dev1" --manufacturer-id acme --serial SN-0001 --model sensor-1
 show "$bin/ueclient" enroll --state "$work/dev1" --ca "$ca" --cert "$work/mfr/acme-factory.crt" \
-  --key "$work/mfr/acme-factory.key" --root "$work/ca/root-ca.crt" --ca-certs "$work/ca/infra-ca.crt"
+  --key "$work/mfr/acme-factory.key" --root "$work/ca/root-ca.crt"
 
 say "4. The device switches on: provisioning through the reject, then 5G-AKA"
 show "$bin/ueclient" attach --state "$work/dev1" --core "00101@$core" --pcap "$out/attach.pcap"
@@ -79,7 +80,7 @@ echo "corehook says: $(grep -o 'kamf-fp=[0-9a-f]*' "$work/core.log" | tail -1)"
 say "5. A second device is revoked between the factory and switch-on"
 show "$bin/ueclient" init --state "$work/dev2" --manufacturer-id acme --serial SN-0002 --model sensor-1 >/dev/null
 show "$bin/ueclient" enroll --state "$work/dev2" --ca "$ca" --cert "$work/mfr/acme-factory.crt" \
-  --key "$work/mfr/acme-factory.key" --root "$work/ca/root-ca.crt" --ca-certs "$work/ca/infra-ca.crt"
+  --key "$work/mfr/acme-factory.key" --root "$work/ca/root-ca.crt"
 dev2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$work/dev2/device.json")
 show curl -sS --cacert "$work/ca/root-ca.crt" --cert "$work/ca/admin/admin.crt" --key "$work/ca/admin/admin.key" \
   -H "Content-Type: application/json" -d '{"reason":"keyCompromise"}' "$ca/api/v1/devices/$dev2/revoke"

@@ -120,8 +120,10 @@ typedef struct {
 	                          defaults to root_file */
 	const char *root_file; /* Root CA certificate; fetched from
 	                          <ca>/ca/root.pem when NULL */
-	const char *ca_certs_file; /* extra CA certificates (Infrastructure
-	                          CA) stored as ca-certs.pem; may be NULL */
+	const char *ca_certs_file; /* optional extra untrusted intermediates
+	                          for the signer check, stored as
+	                          ca-certs.pem; NULL (the usual case: the
+	                          container carries the signer chain) */
 	long timeout_ms;       /* per request; 0 = 10000 */
 } ue_enroll_opts_t;
 

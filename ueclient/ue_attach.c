@@ -561,7 +561,9 @@ done:
 	return rc;
 }
 
-/* Load Root, untrusted intermediates (chain + ca-certs.pem) and the key. */
+/* Load the Root (the only trust anchor), the optional extra untrusted
+ * intermediates of ca-certs.pem (the container carries the signer chain
+ * itself) and the key. */
 static int load_trust(attach_ctx *c, char *err, size_t errlen)
 {
 	char path[4096];

@@ -122,7 +122,23 @@ def free_port(kind=socket.SOCK_STREAM):
     return port
 
 
-def start(argv, pattern, logpath, timeout=60, env=None):
+def server_port():
+    """A free loopback port below the usual ephemeral range (32768-60999),
+    so that no client connection of this run can be holding it."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    return free_port()
+
+
+def start(argv, pattern, logpath, timeout=120, env=None):
     """Start argv; wait for a stdout/stderr line matching pattern (group 1 is
     returned when present). Output goes to logpath, read back as it grows."""
     lf = open(logpath, "ab")
@@ -282,13 +298,7 @@ class CA:
         self.mfr = self.principal("acme-factory", "manufacturer", "acme")
         self.operator = self.principal("op1", "operator")
         self.signer = self.principal("op1-signer", "signer")
-        self.port = free_port()
-        cfgpath = os.path.join(self.data, "config.json")
-        with open(cfgpath) as f:
-            cfg = json.load(f)
-        cfg["public_base_url"] = "https://127.0.0.1:%d" % self.port
-        with open(cfgpath, "w") as f:
-            json.dump(cfg, f, indent=1)
+        self.port = None
         self.proc = None
         self.db = os.path.join(self.data, "registry.db")
 
@@ -310,13 +320,32 @@ class CA:
                 "--listen", "127.0.0.1:%d" % self.port]
 
     def start(self, preload=None):
-        """Serve; preload: an LD_PRELOAD library (experiments only)."""
+        """Serve on a fresh loopback port named in public_base_url (the
+        certificate URLs it hands out must name it); a port somebody took
+        in between is retried. preload: an LD_PRELOAD library (experiments
+        only). Returns the server's pid."""
         env = None
         if preload:
             env = dict(os.environ, LD_PRELOAD=preload)
-        self.proc, _ = start(self.serve_argv(), r"listening on https://127\.0\.0\.1:(\d+)",
-                             os.path.join(self.dir, "server.log"), env=env)
-        return self.proc.pid
+        last = None
+        for _ in range(5):
+            self.port = server_port()
+            cfgpath = os.path.join(self.data, "config.json")
+            with open(cfgpath) as f:
+                cfg = json.load(f)
+            cfg["public_base_url"] = "https://127.0.0.1:%d" % self.port
+            with open(cfgpath, "w") as f:
+                json.dump(cfg, f, indent=1)
+            try:
+                self.proc, _ = start(self.serve_argv(),
+                                     r"listening on https://127\.0\.0\.1:(\d+)\n",
+                                     os.path.join(self.dir, "server.log"), env=env)
+                return self.proc.pid
+            except RuntimeError as e:
+                last = e
+                if "Address already in use" not in str(e):
+                    raise
+        raise last
 
     def stop(self):
         if self.proc is not None:
@@ -525,7 +554,7 @@ def stage_cfssl(S, ca, lg, work, bodies):
         f.write(k.private_bytes(serialization.Encoding.PEM,
                                 serialization.PrivateFormat.TraditionalOpenSSL,
                                 serialization.NoEncryption()))
-    port = free_port()
+    port = server_port()
     argv = ["cfssl", "serve", "-address", "127.0.0.1", "-port", str(port),
             "-ca", os.path.join(cdir, "ca.pem"), "-ca-key", os.path.join(cdir, "ca-key.pem"),
             "-loglevel", "2"]
@@ -765,7 +794,7 @@ class Nginx:
             with open(os.path.join(www, name), "wb") as f:
                 f.write(data)
             os.chmod(os.path.join(www, name), 0o644)
-        self.port = free_port()
+        self.port = server_port()
         d = self.dir
         conf = """worker_processes 2;
 pid {d}/nginx.pid;
@@ -897,7 +926,8 @@ def stage_provisioning(R, S, ca, work, binp, outdir, stamp):
     ch = os.path.join(binp, "corehook")
     run([ch, "init", "--config", cfg, "--ca-url", ca.url, "--client-cert", ca.operator[0],
          "--client-key", ca.operator[1], "--ca-root", ca.root, "--signer-cert",
-         ca.signer[0], "--signer-key", ca.signer[1]])
+         ca.signer[0], "--signer-chain", ca.signer[0][:-len(".crt")] + "-chain.pem",
+         "--signer-key", ca.signer[1]])
     with open(cfg) as f:
         c = json.load(f)
     c.setdefault("listen", {})
@@ -912,7 +942,7 @@ def stage_provisioning(R, S, ca, work, binp, outdir, stamp):
         sdir = os.path.join(work, "swarm-c%d" % conc)
         base = [os.path.join(binp, "ueclient"), "swarm", "--count", str(count),
                 "--concurrency", str(conc), "--ca", ca.url, "--cert", ca.mfr[0],
-                "--key", ca.mfr[1], "--root", ca.root, "--ca-certs", ca.infra,
+                "--key", ca.mfr[1], "--root", ca.root,
                 "--manufacturer-id", "acme", "--core", "127.0.0.1:%s" % port,
                 "--set", sdir, "--deadline-s", str(S["swarm_deadline"]), "--json"]
         level = {"concurrency": conc, "count": count}

@@ -248,7 +248,11 @@ class Core:
         signer = signer or ca.signer
         run(prog("corehook"), "init", "--config", self.config, "--ca-url", allow_url or ca.url,
             "--client-cert", ca.operator[0], "--client-key", ca.operator[1],
-            "--ca-root", ca.root, "--signer-cert", signer[0], "--signer-key", signer[1])
+            "--ca-root", ca.root, "--signer-cert", signer[0],
+            # ca-server's NAME-chain.pem (Infra CA, Root): corehook carries
+            # the Infra CA, so the device needs only its Root.
+            "--signer-chain", signer[0][:-len(".crt")] + "-chain.pem",
+            "--signer-key", signer[1])
         with open(self.config) as f:
             cfg = json.load(f)
         cfg.setdefault("listen", {})
@@ -284,8 +288,7 @@ class Device:
 
     def enroll(self):
         run(prog("ueclient"), "enroll", "--state", self.dir, "--ca", self.ca.url,
-            "--cert", self.ca.mfr[0], "--key", self.ca.mfr[1], "--root", self.ca.root,
-            "--ca-certs", self.ca.infra)
+            "--cert", self.ca.mfr[0], "--key", self.ca.mfr[1], "--root", self.ca.root)
         with open(os.path.join(self.dir, "device.json")) as f:
             self.info = json.load(f)
         return self.info

@@ -52,8 +52,10 @@ typedef struct {
 } fake_core;
 
 static char tmproot[256];
-static EVP_PKEY *root_key, *signer_key, *other_key, *other_signer_key;
-static X509 *root_cert, *signer_cert, *other_root, *other_signer;
+static EVP_PKEY *root_key, *infra_key, *signer_key, *other_key;
+static EVP_PKEY *other_signer_key;
+static X509 *root_cert, *infra_cert, *signer_cert, *other_root, *other_signer;
+static STACK_OF(X509) *infra_chain;	/* { infra_cert }, carried by the core */
 static EVP_PKEY *device_pub;
 
 /* ---- a tiny PKI ---- */
@@ -183,7 +185,8 @@ static void onboarding(fake_core *fc, const struct sockaddr_in *to,
 	assert_int_equal(prov_seal_sign(c, sizeof(c), &clen, &fc->sub, &b,
 	    device_pub, fc->mode == M_WRONG_SIGNER ? other_signer_key :
 	    signer_key, fc->mode == M_WRONG_SIGNER ? other_signer : signer_cert,
-	    NULL, err, sizeof(err)), 0);
+	    fc->mode == M_WRONG_SIGNER ? NULL : infra_chain, err, sizeof(err)),
+	    0);
 	if (fc->mode == M_TAMPER)
 		c[clen / 2] ^= 0x01;
 	memset(m, 0, sizeof(*m));
@@ -382,11 +385,20 @@ static int setup(void **state)
 	if (mkdtemp(tmproot) == NULL)
 		return -1;
 	root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	infra_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	signer_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	other_signer_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	root_cert = make_cert(root_key, "Test Root", NULL, root_key, 1);
-	signer_cert = make_cert(signer_key, "op signer", root_cert, root_key, 0);
+	/* As ProvCA issues it: the signer under the Infrastructure CA, which
+	 * the device never holds — the container carries it. */
+	infra_cert = make_cert(infra_key, "Test Infrastructure CA", root_cert,
+	    root_key, 1);
+	signer_cert = make_cert(signer_key, "op signer", infra_cert, infra_key,
+	    0);
+	if ((infra_chain = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(infra_chain, infra_cert))
+		return -1;
 	other_root = make_cert(other_key, "Other Root", NULL, other_key, 1);
 	other_signer = make_cert(other_signer_key, "op signer", other_root,
 	    other_key, 0);
@@ -398,11 +410,14 @@ static int teardown(void **state)
 	char cmd[300];
 
 	(void)state;
+	sk_X509_free(infra_chain);
 	X509_free(root_cert);
+	X509_free(infra_cert);
 	X509_free(signer_cert);
 	X509_free(other_root);
 	X509_free(other_signer);
 	EVP_PKEY_free(root_key);
+	EVP_PKEY_free(infra_key);
 	EVP_PKEY_free(signer_key);
 	EVP_PKEY_free(other_key);
 	EVP_PKEY_free(other_signer_key);
