@@ -41,7 +41,11 @@ run: init
 # Release build and the sanitizer build each run the whole suite.
 test: setup-test
 	$(MAKE) --no-print-directory build build-asan
-	$(MAKE) --no-print-directory test-release test-asan
+	@rc=0; \
+	$(MAKE) --no-print-directory test-release || rc=1; \
+	$(MAKE) --no-print-directory test-asan || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see the ctest output above)"; fi; \
+	exit $$rc
 
 test-release:
 	cd $(BUILD) && ctest $(CTEST_ARGS)
