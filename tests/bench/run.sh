@@ -6,6 +6,7 @@
 #   BENCH_STAGES=1,2,3,4,5   which stages (default all)
 #   BENCH_KEEP=1             keep the temporary work folder
 #   BENCH_JOBS=N             build parallelism (default 2)
+#   BENCH_EXPERIMENTS=1      also the TCP_NODELAY shim experiment
 #
 # Every server listens on 127.0.0.1 and is stopped by bench.py at exit, on
 # failure and on SIGINT/SIGTERM. Results: bench/results/<date>.json and .md.
@@ -18,9 +19,14 @@ jobs=${BENCH_JOBS:-2}
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$jobs" --target ca-server corehook ueclient loadgen
 
-# Experiment only (never linked into ProvCA): TCP_NODELAY on accepted sockets.
-mkdir -p "$build/bench"
-cc -shared -fPIC -O2 -o "$build/bench/nodelay_shim.so" "$here/tests/bench/nodelay_shim.c" -ldl
+# BENCH_EXPERIMENTS=1: also run ca-server with TCP_NODELAY forced on accepted
+# sockets by an LD_PRELOAD shim (never linked into ProvCA). It showed the
+# ~40 ms Nagle stall before the server set tcp_nodelay itself.
+extra=()
+if [ "${BENCH_EXPERIMENTS:-0}" = 1 ]; then
+  mkdir -p "$build/bench"
+  cc -shared -fPIC -O2 -o "$build/bench/nodelay_shim.so" "$here/tests/bench/nodelay_shim.c" -ldl
+  extra=(--shim "$build/bench/nodelay_shim.so")
+fi
 
-exec /usr/bin/python3 "$here/tests/bench/bench.py" --bin "$build/bin" \
-  --shim "$build/bench/nodelay_shim.so" "$@"
+exec /usr/bin/python3 "$here/tests/bench/bench.py" --bin "$build/bin" "${extra[@]}" "$@"
