@@ -8,7 +8,7 @@ BUILD     := build
 ASAN      := build-asan
 CTEST_ARGS ?= --output-on-failure --timeout 600
 
-.PHONY: all setup setup-test build build-asan run init test test-release test-asan bench demo clean
+.PHONY: all setup setup-test build build-server build-asan run init test test-release test-asan bench demo clean
 
 all: build
 
@@ -30,8 +30,12 @@ $(ASAN)/Makefile:
 build-asan: setup $(ASAN)/Makefile
 	cmake --build $(ASAN) -j$(JOBS)
 
+# Just the CA server (and the portal's assets) for `make run`.
+build-server: setup $(BUILD)/Makefile
+	cmake --build $(BUILD) -j$(JOBS) --target ca-server $(if $(wildcard web/node_modules/chart.js),portal_assets,)
+
 # Initialise a CA in $(DATA) on first run, then serve it.
-init: build
+init: build-server
 	@if [ -f $(DATA)/config.json ]; then echo "CA already initialised in $(DATA)/"; \
 	else ./$(BUILD)/bin/ca-server init --data $(DATA) --hostname localhost; fi
 
