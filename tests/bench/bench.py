@@ -908,6 +908,9 @@ def perf_profile(pids, seconds, out):
         lines = [l for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
         parts.append("## " + title)
         parts += lines[:60]
+        if not lines:
+            os.unlink(data)
+            return None  # no samples: the load ended before perf attached
     os.unlink(data)
     text = "\n".join(parts) + "\n"
     with open(out, "w") as f:
@@ -1392,7 +1395,13 @@ def main():
                     help="TCP_NODELAY LD_PRELOAD library for the experiment runs")
     ap.add_argument("--keep", action="store_true", default=os.environ.get("BENCH_KEEP") == "1")
     a = ap.parse_args()
-    S = SCALES[a.scale]
+    S = dict(SCALES[a.scale])
+    # BENCH_SET="lookup_s=6,perf_s=4": override single sizes (numbers only).
+    for kv in filter(None, os.environ.get("BENCH_SET", "").split(",")):
+        k, _, v = kv.partition("=")
+        if k.strip() not in S or isinstance(S[k.strip()], tuple):
+            ap.error("BENCH_SET: unknown or non-numeric size %r" % k)
+        S[k.strip()] = type(S[k.strip()])(float(v)) if "." in v else int(v)
     stages = {int(x) for x in a.stages.split(",") if x.strip()}
     binp = os.path.abspath(a.bin)
     os.makedirs(a.out, exist_ok=True)
