@@ -1485,8 +1485,8 @@ def update_docs(R, base):
     md = markdown(dict(R), [])
     table = md[md.index("| metric |"):md.index("\n\n", md.index("| metric |"))]
     m = R["meta"]
-    text = ("Full run %s (`%s`, %.0f s; load average %s at start), details in "
-            "`%s.md`:\n\n%s\n" % (m["date"], m["command"], m.get("seconds", 0),
+    text = ("%s run %s (`%s`, %.0f s; load average %s at start), details in "
+            "`%s.md`:\n\n%s\n" % (m["scale"].capitalize(), m["date"], m["command"], m.get("seconds", 0),
                                    "/".join("%.1f" % x for x in m["loadavg_start"]),
                                    os.path.relpath(base, SRC), table))
     if R.get("errors"):
