@@ -143,6 +143,31 @@ static int signer_chain_load(corehook *ch, const corehook_config *cfg,
 			break;
 		}
 	} while (found);
+	/* Fail closed: a signer the devices cannot chain to their Root would
+	 * make every container useless. A self-signed signer is its own root;
+	 * otherwise the chain must be complete, and when the files also hold
+	 * the Root, the whole chain is verified now, as a device will. */
+	if (X509_self_signed(ch->signer_cert, 1) != 1) {
+		X509 *root = NULL;
+
+		for (i = 0; i < sk_X509_num(pool); i++) {
+			x = sk_X509_value(pool, i);
+			if (X509_check_issued(x, x) == X509_V_OK &&
+			    X509_check_issued(x, cur) == X509_V_OK)
+				root = x;
+		}
+		if (root == NULL && sk_X509_num(ch->signer_chain) == 0) {
+			util_err_set(err, errlen, "the signer certificate's "
+			    "issuer is in neither signer.cert nor signer.chain; "
+			    "set signer.chain to the file with its Infrastructure "
+			    "CA and Root (ca-server writes NAME-chain.pem)");
+			goto done;
+		}
+		if (root != NULL && pki_cert_verify(ch->signer_cert, root,
+		    ch->signer_chain, (int64_t)time(NULL), PROVCA_OID_EKU_SIGNER,
+		    err, errlen) != PKI_OK)
+			goto done;
+	}
 	rc = 0;
 done:
 	ERR_clear_error();
@@ -206,16 +231,8 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 		rc = COREHOOK_ERR_CONFIG;
 		goto out;
 	}
-	/* A signer issued by the Infrastructure CA needs it carried, or a
-	 * device holding only the Root cannot verify the container. */
-	if (sk_X509_num(ch->signer_chain) == 0)
-		ch_log(ch, COREHOOK_LOG_WARN, "signer %s: no intermediate "
-		    "found in signer.cert or signer.chain; containers carry "
-		    "the signer certificate alone", cfg->signer_cert);
-	else
-		ch_log(ch, COREHOOK_LOG_INFO, "signer %s: containers carry "
-		    "%d intermediate(s)", cfg->signer_cert,
-		    sk_X509_num(ch->signer_chain));
+	ch_log(ch, COREHOOK_LOG_INFO, "signer %s: containers carry %d "
+	    "intermediate(s)", cfg->signer_cert, sk_X509_num(ch->signer_chain));
 	for (i = 0; i < cfg->allow_count; i++) {
 		if (pki_cert_load_file(&ch->anchor[i], cfg->allow[i].trust_anchor,
 		    perr, sizeof(perr)) != PKI_OK) {

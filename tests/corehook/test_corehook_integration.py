@@ -456,6 +456,31 @@ class CorehookIntegration(unittest.TestCase):
         self.assertEqual(n, PARALLEL)   # retransmissions never allocated twice
         print("\nparallel: %d devices provisioned in %.1f s (%.0f/s)" % (PARALLEL, took, PARALLEL / took))
 
+    def test_signer_without_its_chain_is_refused_at_start(self):
+        # A signer issued by the Infrastructure CA with no chain given: the
+        # devices (holding only the Root) could never verify a container,
+        # so corehook must refuse to start rather than serve useless ones.
+        with open(self.cfgpath) as f:
+            cfg = json.load(f)
+        bad = os.path.join(self.tmp, "core", "nochain.json")
+        cfg["signer"]["chain"] = None
+        with open(bad, "w") as f:
+            json.dump(cfg, f)
+        r = subprocess.run([COREHOOK, "serve", "--config", bad], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("signer.chain", r.stderr)
+        # A chain file from another hierarchy is refused by the start-up check.
+        other = os.path.join(self.tmp, "other-ca")
+        run(CA_SERVER, "init", "--data", other)
+        run(CA_SERVER, "principal", "add", "--data", other, "--name", "x-signer", "--role", "signer",
+            "--out", os.path.join(other, "p"))
+        cfg["signer"]["chain"] = os.path.join(other, "p", "x-signer-chain.pem")
+        with open(bad, "w") as f:
+            json.dump(cfg, f)
+        r = subprocess.run([COREHOOK, "serve", "--config", bad], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("signer", r.stderr)
+
     def test_zz_sigterm_stops_cleanly(self):
         core = Proc([COREHOOK, "serve", "--config", self.cfgpath],
                     [r"nas udp (127\.0\.0\.1:\d+)$", r"http (http://127\.0\.0\.1:\d+)$"],
