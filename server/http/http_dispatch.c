@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -233,6 +234,25 @@ static int method_is_safe(const char *m)
 	       strcmp(m, "OPTIONS") == 0;
 }
 
+/* 1 if a browser marks req as sent from another site. A browser that holds
+ * a client certificate presents it on cross-site requests too, so the
+ * certificate is as ambient as a cookie; the CSRF token covers sessions
+ * only. Non-browser clients send neither header and are not affected. */
+static int request_cross_site(const http_req_t *req)
+{
+	const char *site = http_header(req, "Sec-Fetch-Site");
+	const char *origin = http_header(req, "Origin");
+	const char *host = http_header(req, "Host");
+
+	if (site != NULL && strcmp(site, "same-origin") != 0 &&
+	    strcmp(site, "none") != 0)
+		return 1;
+	if (origin != NULL && (strncmp(origin, "https://", 8) != 0 ||
+	    host == NULL || strcasecmp(origin + 8, host) != 0))
+		return 1;
+	return 0;
+}
+
 /* Find the route for req; returns its index or -1. *path_known tells
  * whether some route has this path with another method, and allow gets the
  * methods that would match. */
@@ -364,6 +384,11 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 			                   "your role may not use this resource");
 			goto done;
 		}
+	}
+	if (!method_is_safe(req->method) && request_cross_site(req)) {
+		http_reply_problem(req, 403, PT_CSRF, "Cross-site request refused",
+		                   "state changes are accepted only from this server's own pages");
+		goto done;
 	}
 	if (req->via_session && !method_is_safe(req->method) &&
 	    http_session_csrf_ok(req) != 1) {

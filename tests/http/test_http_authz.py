@@ -178,5 +178,45 @@ class AuthorizationMatrix(ServerTest):
         self.assertProblem(st, data, 405, "method-not-allowed")
 
 
+class CrossSiteBrowserRequests(ServerTest):
+    """A browser that holds an administrator's client certificate presents it
+    on cross-site requests too: a page elsewhere must not be able to change
+    state with it (a form POST needs no body the server parses)."""
+
+    def user_disabled(self, name):
+        st, _, data = self.srv.curl(self.ca.admin, "GET", "/api/v1/portal/users")
+        self.assertEqual(st, 200, data)
+        return [u for u in json.loads(data)["users"] if u["name"] == name][0]["disabled"]
+
+    def test_cross_site_state_change_with_a_certificate_is_refused(self):
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/portal/users",
+                                    {"name": "victim", "role": "admin",
+                                     "password": "a long enough password 1"})
+        self.assertEqual(st, 201, data)
+        path = "/api/v1/portal/users/victim/disable"
+        for hdrs in (["Origin: https://evil.example"],
+                     ["Origin: null"],
+                     ["Origin: http://127.0.0.1:%d" % self.srv.port],
+                     ["Sec-Fetch-Site: cross-site"],
+                     ["Sec-Fetch-Site: same-site"]):
+            st, _, data = self.srv.curl(self.ca.admin, "POST", path,
+                                        "x=1", hdrs, ctype="application/x-www-form-urlencoded")
+            self.assertProblem(st, data, 403, "csrf-token-invalid")
+            self.assertFalse(self.user_disabled("victim"), hdrs)
+        # The server's own pages and non-browser clients still work.
+        st, _, data = self.srv.curl(self.ca.admin, "POST", path, None,
+                                    ["Origin: https://127.0.0.1:%d" % self.srv.port,
+                                     "Sec-Fetch-Site: same-origin"])
+        self.assertEqual(st, 200, data)
+        self.assertTrue(self.user_disabled("victim"))
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/portal/users/victim/enable")
+        self.assertEqual(st, 200, data)
+        self.assertFalse(self.user_disabled("victim"))
+        # Reads are not state changes.
+        st, _, _ = self.srv.curl(self.ca.admin, "GET", "/api/v1/portal/users", None,
+                                 ["Origin: https://evil.example", "Sec-Fetch-Site: cross-site"])
+        self.assertEqual(st, 200)
+
+
 if __name__ == "__main__":
     unittest.main()
