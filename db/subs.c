@@ -2,11 +2,15 @@
  * transactional MSIN allocation, retirement on re-provisioning, durable SQN. */
 #include "subs.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <sqlite3.h>
@@ -107,12 +111,42 @@ out:
 	return rc;
 }
 
+/* Create path owner-only if it is missing, and take group and other rights
+ * away if it has them: the store holds every Ki and OPc, and SQLite gives
+ * its -wal and -shm files the rights of the database file. An existing
+ * file is never opened here: closing a descriptor drops every POSIX lock
+ * this process holds on the file, including those of open connections. */
+static int file_owner_only(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd >= 0) {
+		close(fd);
+		return SUBS_OK;
+	}
+	if (errno != EEXIST || lstat(path, &st) != 0) {
+		util_err_set(err, errlen, "open %s: %s", path, strerror(errno));
+		return SUBS_ERR;
+	}
+	if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
+	    chmod(path, st.st_mode & 0700) != 0) {
+		util_err_set(err, errlen, "chmod %s: %s", path, strerror(errno));
+		return SUBS_ERR;
+	}
+	return SUBS_OK;
+}
+
 int subs_open(subs_db **out, const char *path, char *err, size_t errlen)
 {
 	subs_db *db;
 	int rc = SUBS_ERR;
 
 	*out = NULL;
+	if (file_owner_only(path, err, errlen) != SUBS_OK)
+		return SUBS_ERR;
 	if ((db = calloc(1, sizeof(*db))) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		return SUBS_ERR;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -233,6 +235,37 @@ static void subs_open__fails_on_unwritable_path(void **state)
 	assert_non_null(strstr(err, "/nonexistent-dir"));
 }
 
+/* The store holds every Ki and OPc: owner-only whatever the umask, the
+ * WAL too, and a store left readable by others is narrowed on open. */
+static void subs_open__store_is_owner_only(void **state)
+{
+	struct fix *f = *state;
+	char path[320], wal[330], err[256];
+	struct stat st;
+	subs_db *db = NULL;
+	mode_t old = umask(022);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/fresh.db", f->dir);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	assert_int_equal(subs_open(&db, path, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	subs_close(db);
+
+	snprintf(path, sizeof(path), "%s/loose.db", f->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(subs_open(&db, path, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	subs_close(db);
+	umask(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +282,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 		    subs_allocate__rejects_malformed_input, setup, teardown),
 		cmocka_unit_test(subs_open__fails_on_unwritable_path),
+		cmocka_unit_test_setup_teardown(subs_open__store_is_owner_only,
+		    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
