@@ -187,6 +187,16 @@ int reg_device_find_live(reg_t *reg, reg_device_t *out,
     const char *manufacturer_id, const char *serial, char *err,
     size_t errlen);
 
+/* The live (active or suspended) device whose certificate has the public
+ * key with this SubjectPublicKeyInfo SHA-256 (hex): its DeviceID and
+ * manufacturer in out_device_id / out_manufacturer_id (either may be NULL).
+ * REG_ERR_NOT_FOUND if no live device holds the key. Inside the writing
+ * transaction the answer holds until its commit. */
+int reg_device_find_live_key(reg_t *reg,
+    char out_device_id[REG_DEVICE_ID_MAX + 1],
+    char out_manufacturer_id[REG_MFR_ID_MAX + 1], const char *spki_sha256_hex,
+    char *err, size_t errlen);
+
 /* Set status, reason and time, bump version/updated_at and the CRL
  * generation, in one statement set (call inside a transaction). reason -1
  * and at 0 for active. */

@@ -94,9 +94,15 @@ static const char m1_core[] =
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;";
 
+/* 3: enrollment refuses a public key bound to another live device, a
+ * lookup by key hash inside every issuing transaction. */
+static const char m3_spki_index[] =
+    "CREATE INDEX certificates_by_spki ON certificates(spki_sha256);";
+
 const reg_migration_t reg_migrations[] = {
 	{ 1, "core registry", m1_core },
 	{ 2, "portal users and sessions", reg_portal_schema_sql },
+	{ 3, "certificates by public key", m3_spki_index },
 };
 
 const size_t reg_migrations_count =

@@ -295,6 +295,38 @@ int reg_device_find_live(reg_t *reg, reg_device_t *out,
 	return rc;
 }
 
+int reg_device_find_live_key(reg_t *reg,
+    char out_device_id[REG_DEVICE_ID_MAX + 1],
+    char out_manufacturer_id[REG_MFR_ID_MAX + 1], const char *spki_sha256_hex,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "SELECT d.device_id, d.manufacturer_id"
+	    " FROM certificates c JOIN devices d ON d.device_id = c.device_id"
+	    " WHERE c.spki_sha256 = ? AND d.status <> 'revoked' LIMIT 1", err,
+	    errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, spki_sha256_hex);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (out_device_id != NULL)
+			reg_col_copy(out_device_id, REG_DEVICE_ID_MAX + 1, st,
+			    0);
+		if (out_manufacturer_id != NULL)
+			reg_col_copy(out_manufacturer_id, REG_MFR_ID_MAX + 1,
+			    st, 1);
+		rc = REG_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = REG_ERR_NOT_FOUND;
+	} else {
+		rc = reg_fail(reg, rc, err, errlen, "device by key");
+	}
+	reg_finalize(reg, st);
+	return rc;
+}
+
 int reg_device_set_status(reg_t *reg, const char *device_id,
     const char *status, int reason, int64_t at, char *err, size_t errlen)
 {

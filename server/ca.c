@@ -41,6 +41,7 @@ const char *ca_strerror(int code)
 	case CA_ERR_NOT_CA: return "not a CA data folder";
 	case CA_ERR_DENIED: return "denied";
 	case CA_ERR_BUSY: return "registry busy";
+	case CA_ERR_KEY_IN_USE: return "public key in use";
 	default: return "unknown error";
 	}
 }

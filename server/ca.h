@@ -40,7 +40,8 @@ enum ca_error {
 	CA_ERR_PASSPHRASE = -7,	/* key files cannot be decrypted */
 	CA_ERR_NOT_CA = -8,	/* DIR is not a ProvCA data folder */
 	CA_ERR_DENIED = -9,	/* principal disabled or certificate revoked */
-	CA_ERR_BUSY = -10	/* registry locked past the busy timeout */
+	CA_ERR_BUSY = -10,	/* registry locked past the busy timeout */
+	CA_ERR_KEY_IN_USE = -11	/* public key bound to another live device */
 };
 
 /* A short English name for a ca_error code (static string). */
@@ -138,7 +139,9 @@ void ca_issue_result_clear(ca_issue_result_t *r);
  * entry are committed before return (or, inside an outer reg_begin, with
  * it); concurrent callers share that commit (ca_device_issue_item).
  * CA_ERR_INVALID: bad CSR/key/attributes; CA_ERR_NOT_FOUND: unknown
- * manufacturer; CA_ERR_CONFLICT: serial live with a different key.
+ * manufacturer; CA_ERR_CONFLICT: serial live with a different key;
+ * CA_ERR_KEY_IN_USE: the key belongs to another live (not revoked) device,
+ * of any manufacturer (checked again inside the committing transaction).
  */
 int ca_device_issue(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
     const uint8_t *csr, size_t csr_len, const ca_device_attrs_t *attrs,

@@ -327,7 +327,33 @@ static int job_live(issue_job_t *j, int rc)
 	return CA_OK;
 }
 
-/* Registry reads before signing: the manufacturer, the live device. */
+/* A new device's key must not belong to another live device, of any
+ * manufacturer: one key, one identity. Another manufacturer's DeviceID is
+ * not named. */
+static int job_key_free(issue_job_t *j, reg_t *reg)
+{
+	char id[REG_DEVICE_ID_MAX + 1], mfr[REG_MFR_ID_MAX + 1];
+	int rc;
+
+	rc = reg_device_find_live_key(reg, id, mfr, j->spki, j->err,
+	    j->errlen);
+	if (rc == REG_ERR_NOT_FOUND)
+		return CA_OK;
+	if (rc != REG_OK)
+		return ca_from_reg(rc);
+	if (strcmp(mfr, j->attrs->manufacturer_id) == 0)
+		util_err_set(j->err, j->errlen, "this public key is already "
+		    "bound to live device %s; every device needs its own key",
+		    id);
+	else
+		util_err_set(j->err, j->errlen, "this public key is already "
+		    "bound to a live device of another manufacturer; every "
+		    "device needs its own key");
+	return CA_ERR_KEY_IN_USE;
+}
+
+/* Registry reads before signing: the manufacturer, the live device, the
+ * key (checked again at store, inside the committing transaction). */
 static void job_check(issue_job_t *j, reg_t *reg)
 {
 	int rc;
@@ -342,6 +368,8 @@ static void job_check(issue_job_t *j, reg_t *reg)
 	}
 	j->rc = job_live(j, reg_device_find_live(reg, &j->live,
 	    j->attrs->manufacturer_id, j->attrs->serial, j->err, j->errlen));
+	if (j->rc == CA_OK && j->need_new)
+		j->rc = job_key_free(j, reg);
 }
 
 /* Build and sign the certificate of a new device (no registry access:
@@ -429,6 +457,11 @@ static int job_store(reg_t *reg, issue_job_t *j)
 		return rc;
 	}
 	if (rc != CA_OK)
+		goto fail;
+	/* After the serial (a repeat of this very request is answered, not
+	 * refused), under the write lock: no other writer can take the key
+	 * between this read and the commit. */
+	if ((rc = job_key_free(j, reg)) != CA_OK)
 		goto fail;
 	memset(&cn, 0, sizeof(cn));
 	cn.issuer = REG_ISSUER_DEVICE;

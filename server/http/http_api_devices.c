@@ -328,6 +328,7 @@ static void ca_rc_status(int rc, int *status, const char **type)
 	case CA_ERR_INVALID: *status = 422; *type = PT_FIELD; break;
 	case CA_ERR_NOT_FOUND: *status = 404; *type = PT_NOT_FOUND; break;
 	case CA_ERR_CONFLICT: *status = 409; *type = PT_CONFLICT; break;
+	case CA_ERR_KEY_IN_USE: *status = 409; *type = PT_KEY_IN_USE; break;
 	case CA_ERR_STATE: *status = 409; *type = PT_BAD_STATE; break;
 	default: *status = 500; *type = PT_INTERNAL; break;
 	}

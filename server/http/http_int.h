@@ -33,6 +33,7 @@
 #define PT_INVALID "invalid-request"
 #define PT_BAD_CSR "invalid-csr"
 #define PT_CONFLICT "conflict"
+#define PT_KEY_IN_USE "key-in-use"
 #define PT_BAD_STATE "invalid-state"
 #define PT_NOT_ACCEPTABLE "not-acceptable"
 #define PT_INTERNAL "internal-error"

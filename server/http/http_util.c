@@ -179,6 +179,8 @@ int api_reply_ca_error(http_req_t *req, int rc, const char *err)
 	case CA_ERR_CONFLICT:
 	case CA_ERR_EXISTS:
 		return http_reply_problem(req, 409, PT_CONFLICT, "Conflict", err);
+	case CA_ERR_KEY_IN_USE:
+		return http_reply_problem(req, 409, PT_KEY_IN_USE, "Public key in use", err);
 	case CA_ERR_STATE:
 		return http_reply_problem(req, 409, PT_BAD_STATE, "Invalid state", err);
 	case CA_ERR_DENIED:

@@ -63,6 +63,35 @@ class Enrollment(ServerTest):
         self.assertEqual(data["type"], PROBLEM + "conflict")
         self.assertEqual(device_count(self.srv, self.mfr_a), before)
 
+    def test_key_of_another_live_device_is_409_key_in_use_until_revoked(self):
+        kc = make_csr()
+        st, d1 = self.enroll(self.mfr_a, "KU-1", key_csr=kc)
+        self.assertEqual(st, 201, d1)
+        before = device_count(self.srv, self.admin)
+        st, data = self.enroll(self.mfr_a, "KU-2", key_csr=kc)
+        self.assertEqual(st, 409, data)
+        self.assertEqual(data["type"], PROBLEM + "key-in-use")
+        self.assertIn(d1["device_id"], data["detail"])
+        # Another manufacturer learns that the key is taken, not by whom.
+        st, data = self.enroll(self.mfr_b, "KU-1", key_csr=kc)
+        self.assertEqual(st, 409, data)
+        self.assertEqual(data["type"], PROBLEM + "key-in-use")
+        self.assertNotIn(d1["device_id"], data["detail"])
+        st, _, out = self.srv.curl(self.mfr_b, "POST", "/api/v1/devices/batch",
+                                   {"devices": [{"csr": kc[1], "serial": "KU-3", "model": "M"}]})
+        self.assertEqual(st, 200, out)
+        item = json.loads(out)["results"][0]
+        self.assertEqual((item["status"], item["problem"]["type"]), (409, PROBLEM + "key-in-use"))
+        self.assertEqual(device_count(self.srv, self.admin), before)
+        # The same request again is still the same certificate.
+        st, d2 = self.enroll(self.mfr_a, "KU-1", key_csr=kc)
+        self.assertEqual((st, d2["device_id"]), (200, d1["device_id"]))
+        st, _, out = self.srv.curl(self.admin, "POST", "/api/v1/devices/%s/revoke" % d1["device_id"],
+                                   {"reason": "superseded"})
+        self.assertEqual(st, 200, out)
+        st, data = self.enroll(self.mfr_b, "KU-1", key_csr=kc)
+        self.assertEqual(st, 201, data)
+
     def test_same_serial_under_two_manufacturers_is_two_devices(self):
         st1, d1 = self.enroll(self.mfr_a, "SHARED-1")
         st2, d2 = self.enroll(self.mfr_b, "SHARED-1")

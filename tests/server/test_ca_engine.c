@@ -176,6 +176,75 @@ static void ca_device_issue__conflicts_on_second_key_until_revoked(
 	free(c2);
 }
 
+/* One key, one identity: a key live on another device is refused, under
+ * this manufacturer or another, alone or in a batch; the same request
+ * again is still answered; once the holder is revoked the key is free. */
+static void ca_device_issue__refuses_key_of_another_live_device(
+    void **state)
+{
+	struct fx *f = *state;
+	ca_device_attrs_t a = { "acme", "K-1", "M1", NULL };
+	ca_device_attrs_t b = { "acme", "K-2", "M1", NULL };
+	ca_device_attrs_t c = { "other", "K-1", "M1", NULL };
+	ca_issue_result_t r1, r2;
+	ca_issue_item_t it[2];
+	char err[512] = "", *k, *k2;
+	size_t l, l2;
+	int i;
+
+	assert_int_equal(ca_manufacturer_add(f->ca, f->reg, "other", "Other",
+	    NULL, "test", err, sizeof(err)), CA_OK);
+	k = make_csr("P-256", &l);
+	k2 = make_csr("P-256", &l2);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r1, (uint8_t *)k, l,
+	    &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)k, l,
+	    &b, "t", err, sizeof(err)), CA_ERR_KEY_IN_USE);
+	assert_non_null(strstr(err, r1.device_id));
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)k, l,
+	    &c, "t", err, sizeof(err)), CA_ERR_KEY_IN_USE);
+	assert_non_null(strstr(err, "another manufacturer"));
+	assert_null(strstr(err, r1.device_id));
+	/* Idempotency is untouched. */
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)k, l,
+	    &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(r2.created, 0);
+	assert_string_equal(r2.device_id, r1.device_id);
+	ca_issue_result_clear(&r2);
+	/* Two new devices with one new key in one batch: the second item is
+	 * refused inside the transaction that stores the first. */
+	memset(it, 0, sizeof(it));
+	for (i = 0; i < 2; i++) {
+		it[i].csr = (uint8_t *)k2;
+		it[i].csr_len = l2;
+		it[i].attrs.manufacturer_id = "acme";
+		it[i].attrs.model = "B";
+		it[i].attrs.serial = i == 0 ? "K-3" : "K-4";
+	}
+	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, 2, 0, "t",
+	    err, sizeof(err)), CA_OK);
+	assert_int_equal(it[0].rc, CA_OK);
+	assert_int_equal(it[1].rc, CA_ERR_KEY_IN_USE);
+	assert_non_null(strstr(it[1].err, it[0].result.device_id));
+	for (i = 0; i < 2; i++)
+		ca_issue_result_clear(&it[i].result);
+	assert_int_equal(reg_device_count(f->reg), 2);
+	/* A suspended holder still holds the key; a revoked one does not. */
+	assert_int_equal(ca_device_suspend(f->ca, f->reg, r1.device_id, "t",
+	    err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)k, l,
+	    &b, "t", err, sizeof(err)), CA_ERR_KEY_IN_USE);
+	assert_int_equal(ca_device_revoke(f->ca, f->reg, r1.device_id, 1, "t",
+	    err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)k, l,
+	    &c, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(r2.created, 1);
+	ca_issue_result_clear(&r1);
+	ca_issue_result_clear(&r2);
+	free(k);
+	free(k2);
+}
+
 static void ca_device_issue__refuses_bad_input(void **state)
 {
 	struct fx *f = *state;
@@ -522,6 +591,73 @@ static void ca_device_issue__concurrent_callers_get_their_own_answers(
 	free(key[1]);
 }
 
+#define KEY_RACERS 6
+
+struct key_race {
+	ca_t *ca;
+	pthread_barrier_t *start;
+	const char *csr;
+	char serial[16];
+	int rc;
+};
+
+static void *key_race_thread(void *p)
+{
+	struct key_race *k = p;
+	ca_device_attrs_t at = { "acme", k->serial, "R", "" };
+	ca_issue_result_t r;
+	reg_t *reg = NULL;
+	char err[512];
+
+	k->rc = ca_reg_open(k->ca, &reg, err, sizeof(err));
+	pthread_barrier_wait(k->start);
+	if (k->rc != CA_OK)
+		return NULL;
+	k->rc = ca_device_issue(k->ca, reg, &r, (const uint8_t *)k->csr,
+	    strlen(k->csr), &at, "t", err, sizeof(err));
+	ca_issue_result_clear(&r);
+	reg_close(reg);
+	return NULL;
+}
+
+/* Callers racing with one key under different serials: every one passes
+ * the early check, the committing transaction lets exactly one through. */
+static void ca_device_issue__one_key_race_has_one_winner(void **state)
+{
+	struct fx *f = *state;
+	struct key_race k[KEY_RACERS];
+	pthread_t th[KEY_RACERS];
+	pthread_barrier_t start;
+	char *csr;
+	size_t len;
+	int t, ok = 0, in_use = 0;
+
+	csr = make_csr("P-256", &len);
+	assert_int_equal(pthread_barrier_init(&start, NULL, KEY_RACERS), 0);
+	for (t = 0; t < KEY_RACERS; t++) {
+		memset(&k[t], 0, sizeof(k[t]));
+		k[t].ca = f->ca;
+		k[t].start = &start;
+		k[t].csr = csr;
+		snprintf(k[t].serial, sizeof(k[t].serial), "R-%d", t);
+		assert_int_equal(pthread_create(&th[t], NULL, key_race_thread,
+		    &k[t]), 0);
+	}
+	for (t = 0; t < KEY_RACERS; t++)
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+	pthread_barrier_destroy(&start);
+	for (t = 0; t < KEY_RACERS; t++) {
+		if (k[t].rc == CA_OK)
+			ok++;
+		else if (k[t].rc == CA_ERR_KEY_IN_USE)
+			in_use++;
+	}
+	assert_int_equal(ok, 1);
+	assert_int_equal(in_use, KEY_RACERS - 1);
+	assert_int_equal(reg_device_count(f->reg), 1);
+	free(csr);
+}
+
 static void ca_device_issue_batch__repeats_and_conflicts_within_a_batch(
     void **state)
 {
@@ -678,6 +814,9 @@ int main(void)
 		    ca_device_issue__conflicts_on_second_key_until_revoked,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    ca_device_issue__refuses_key_of_another_live_device, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
 		    ca_device_issue__refuses_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    ca_device_status__transitions_and_crl_generation, setup,
@@ -696,6 +835,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 		    ca_device_issue_batch__repeats_and_conflicts_within_a_batch,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_issue__one_key_race_has_one_winner, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    ca_device_issue__certificate_carries_the_request_key,
 		    setup, teardown),

@@ -368,6 +368,19 @@ class CliTest(unittest.TestCase):
                              "--role", "root", "--name", "n", "--out",
                              self.path("p")], "role")
 
+    def test_key_of_another_live_device_is_refused(self):
+        key = ec.generate_private_key(ec.SECP256R1())
+        first = self.enroll(key, "KEY-1")
+        csr = self.write("key-reuse.csr", csr_for(key))
+        args = ["enroll", "--data", self.data, "--csr", csr, "--serial",
+                "KEY-2", "--model", "M", "--manufacturer-id"]
+        self.assert_refused(args + ["acme"], "public key is already bound "
+                            "to live device " + first["device_id"])
+        self.assert_refused(args + ["oui"], "another manufacturer")
+        # The same manufacturer, serial and key is still the same device.
+        self.assertEqual(self.enroll(key, "KEY-1")["device_id"],
+                         first["device_id"])
+
     # ---- revocation and CRL -------------------------------------------
 
     def test_revocation_and_crl(self):
@@ -483,10 +496,10 @@ class CliTest(unittest.TestCase):
         run("init", "--data", d)
         run("manufacturer", "add", "--data", d, "--id", "bulk", "--name",
             "Bulk")
-        keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(20)]
-        csrs = [self.write(f"bulk{i}.csr", csr_for(k))
-                for i, k in enumerate(keys)]
-        lines = [f"{csrs[i % len(csrs)]}\tbulk\tB{i:06d}\tBulk-M\n"
+        # One key per device: a key live on another device is refused.
+        csrs = [self.write(f"bulk{i}.csr", csr_for(
+                ec.generate_private_key(ec.SECP256R1()))) for i in range(n)]
+        lines = [f"{csrs[i]}\tbulk\tB{i:06d}\tBulk-M\n"
                  for i in range(n)]
         batch = self.write("batch.tsv", "".join(lines).encode())
         p = run("enroll", "--data", d, "--batch", batch)
