@@ -370,6 +370,15 @@ static void job_check(issue_job_t *j, reg_t *reg)
 	    j->attrs->manufacturer_id, j->attrs->serial, j->err, j->errlen));
 	if (j->rc == CA_OK && j->need_new)
 		j->rc = job_key_free(j, reg);
+	if (j->rc == CA_ERR_KEY_IN_USE) {
+		/* The two reads are not one snapshot: the same request may
+		 * have committed between them. Its device is visible now. */
+		j->rc = job_live(j, reg_device_find_live(reg, &j->live,
+		    j->attrs->manufacturer_id, j->attrs->serial, j->err,
+		    j->errlen));
+		if (j->rc == CA_OK && j->need_new)
+			j->rc = job_key_free(j, reg);
+	}
 }
 
 /* Build and sign the certificate of a new device (no registry access:

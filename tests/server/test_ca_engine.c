@@ -658,6 +658,43 @@ static void ca_device_issue__one_key_race_has_one_winner(void **state)
 	free(csr);
 }
 
+/* Callers repeating one request (manufacturer, serial, key) at once all
+ * get the one device: the key check never mistakes the winner's fresh
+ * commit for another device holding the key. */
+static void ca_device_issue__racing_repeats_all_get_the_device(void **state)
+{
+	struct fx *f = *state;
+	struct key_race k[KEY_RACERS];
+	pthread_t th[KEY_RACERS];
+	pthread_barrier_t start;
+	char *csr;
+	size_t len;
+	int t, round;
+
+	for (round = 0; round < 15; round++) {
+		csr = make_csr("P-256", &len);
+		assert_int_equal(pthread_barrier_init(&start, NULL,
+		    KEY_RACERS), 0);
+		for (t = 0; t < KEY_RACERS; t++) {
+			memset(&k[t], 0, sizeof(k[t]));
+			k[t].ca = f->ca;
+			k[t].start = &start;
+			k[t].csr = csr;
+			snprintf(k[t].serial, sizeof(k[t].serial), "S-%d",
+			    round);
+			assert_int_equal(pthread_create(&th[t], NULL,
+			    key_race_thread, &k[t]), 0);
+		}
+		for (t = 0; t < KEY_RACERS; t++)
+			assert_int_equal(pthread_join(th[t], NULL), 0);
+		pthread_barrier_destroy(&start);
+		for (t = 0; t < KEY_RACERS; t++)
+			assert_int_equal(k[t].rc, CA_OK);
+		free(csr);
+	}
+	assert_int_equal(reg_device_count(f->reg), 15);
+}
+
 static void ca_device_issue_batch__repeats_and_conflicts_within_a_batch(
     void **state)
 {
@@ -837,6 +874,9 @@ int main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    ca_device_issue__one_key_race_has_one_winner, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_issue__racing_repeats_all_get_the_device, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    ca_device_issue__certificate_carries_the_request_key,
