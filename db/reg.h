@@ -51,8 +51,9 @@ extern const size_t reg_migrations_count;
 
 /* ---- connection ---------------------------------------------------- */
 
-/* Open (creating if absent) the registry at path, set WAL, foreign keys, a
- * busy timeout, and apply pending migrations. */
+/* Open (creating if absent: exclusive create, 0600) the registry at path,
+ * set WAL, foreign keys, a busy timeout, and apply pending migrations. An
+ * existing file loses any group/other rights. */
 int reg_open(reg_t **out, const char *path, char *err, size_t errlen);
 
 /* Open an existing registry only (REG_ERR_NOT_FOUND if the file is absent). */

@@ -488,6 +488,23 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("File exists", p.stderr)
 
+    def test_registry_wal_and_backup_are_owner_only(self):
+        old = os.umask(0o022)
+        try:
+            d = self.path("modes")
+            run("init", "--data", d)
+            con = sqlite3.connect(f"{d}/registry.db")
+            con.execute("SELECT count(*) FROM devices").fetchone()
+            for name in ("registry.db", "registry.db-wal", "registry.db-shm"):
+                self.assertEqual(os.stat(f"{d}/{name}").st_mode & 0o777,
+                                 0o600, name)
+            con.close()
+            out = self.path("modes-backup.db")
+            run("backup", "--data", d, "--out", out)
+            self.assertEqual(os.stat(out).st_mode & 0o777, 0o600)
+        finally:
+            os.umask(old)
+
     # ---- scale ---------------------------------------------------------
 
     def test_batch_enrollment_at_scale(self):
