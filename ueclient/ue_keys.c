@@ -1,6 +1,7 @@
 /* ue_keys.c — born at the factory: the device key pair (never leaves the
  * state folder), its PKCS#10 request and the identity record. */
 #include "ue.h"
+#include "pki.h"
 #include "util.h"
 
 #include <errno.h>
@@ -200,7 +201,6 @@ done:
 int ue_key_load(void **out, const char *dir, char *err, size_t errlen)
 {
 	char path[4096];
-	BIO *in = NULL;
 	EVP_PKEY *pk = NULL;
 	int rc;
 
@@ -209,17 +209,13 @@ int ue_key_load(void **out, const char *dir, char *err, size_t errlen)
 		util_err_set(err, errlen, "state path too long");
 		return rc;
 	}
-	in = BIO_new_file(path, "r");
-	if (in == NULL) {
-		util_err_openssl(err, errlen, "%s: cannot open", path);
+	/* At most PKI_FILE_MAX bytes are read, and the buffer that held
+	 * the key is wiped. */
+	rc = pki_key_load_file(&pk, path, err, errlen);
+	if (rc == PKI_ERR_IO)
 		return UE_ERR_STATE;
-	}
-	pk = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
-	BIO_free(in);
-	if (pk == NULL) {
-		util_err_openssl(err, errlen, "%s: not a private key", path);
-		return UE_ERR_CRYPTO;
-	}
+	if (rc != PKI_OK)
+		return rc == PKI_ERR_INTERNAL ? UE_ERR_NOMEM : UE_ERR_CRYPTO;
 	*out = pk;
 	return UE_OK;
 }

@@ -84,6 +84,36 @@ static int add_p12(cJSON *out, const ca_principal_creds_t *creds)
 	return ok ? 0 : -1;
 }
 
+/* Send out, which carries a PKCS#12 (and so the principal's key), as JSON
+ * rendered into one buffer of our own: it and the "p12" string are wiped
+ * before they are freed (cJSON's growing print buffers would leave copies
+ * on the heap). Returns the HTTP status sent. */
+static int reply_json_secret(http_req_t *req, int status, cJSON *out)
+{
+	cJSON *p12 = cJSON_GetObjectItemCaseSensitive(out, "p12");
+	size_t cap = 256;
+	char *text = NULL, *s;
+	cJSON *it;
+
+	/* PEM and base64 escape to at most twice their length in JSON. */
+	cJSON_ArrayForEach(it, out)
+		if (cJSON_IsString(it) && (s = it->valuestring) != NULL)
+			cap += 2 * strlen(s) + strlen(it->string) + 8;
+	if ((text = malloc(cap)) == NULL ||
+	    !cJSON_PrintPreallocated(out, text, (int)cap, 0))
+		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		                            "the principal exists but its certificate could not be sent");
+	else
+		http_reply_bytes(req, status, "application/json", NULL, text, strlen(text));
+	if (text != NULL) {
+		OPENSSL_cleanse(text, cap);
+		free(text);
+	}
+	if (cJSON_IsString(p12) && p12->valuestring != NULL)
+		OPENSSL_cleanse(p12->valuestring, strlen(p12->valuestring));
+	return status;
+}
+
 /* POST /api/v1/principals {name, role, manufacturer_id?, csr} or
  * {name, role, manufacturer_id?, generate: true, p12_password}: the second
  * form makes the key here and answers its PKCS#12 once (never stored). */
@@ -183,7 +213,7 @@ int api_h_principal_create(http_req_t *req)
 		                            "the principal exists but its certificate could not be sent");
 		goto out;
 	}
-	status = http_reply_json(req, 201, out);
+	status = generate ? reply_json_secret(req, 201, out) : http_reply_json(req, 201, out);
 out:
 	ca_principal_creds_clear(&creds);
 	cJSON_Delete(out);

@@ -197,6 +197,33 @@ static void ue_keys__init_rsa2048(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* The device reads its own key with a size cap: a key file grown past
+ * PKI_FILE_MAX is refused, not read whole (its key would still parse). */
+static void ue_keys__load_refuses_oversized_key_file(void **state)
+{
+	char dir[512], path[600], err[256], pad[4096];
+	ue_device_t d;
+	EVP_PKEY *k = NULL;
+	FILE *f;
+	size_t i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/big", tmproot);
+	identity(&d, "SN-BIG", UE_KEY_P256);
+	assert_int_equal(ue_init(dir, &d, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, UE_F_KEY);
+	f = fopen(path, "a");
+	assert_non_null(f);
+	memset(pad, '\n', sizeof(pad));
+	for (i = 0; i < 300 * 1024 / sizeof(pad); i++)
+		assert_int_equal(fwrite(pad, 1, sizeof(pad), f), sizeof(pad));
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(ue_key_load((void **)&k, dir, err, sizeof(err)),
+	    UE_ERR_STATE);
+	assert_null(k);
+	assert_non_null(strstr(err, "larger than"));
+}
+
 static void ue_keys__init_refuses_bad_identity(void **state)
 {
 	char dir[512], err[256];
@@ -431,6 +458,7 @@ int main(void)
 		cmocka_unit_test(ue_keys__init_p256_writes_key_0600_and_csr),
 		cmocka_unit_test(ue_keys__init_never_replaces_a_key),
 		cmocka_unit_test(ue_keys__init_rsa2048),
+		cmocka_unit_test(ue_keys__load_refuses_oversized_key_file),
 		cmocka_unit_test(ue_keys__init_refuses_bad_identity),
 		cmocka_unit_test(ue_state__device_load_errors),
 		cmocka_unit_test(ue_policy__parse_cores_and_timers),
