@@ -126,6 +126,7 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	INT_SETTING("session_idle_seconds", session_idle_seconds, 60, 86400);
 	INT_SETTING("session_absolute_seconds", session_absolute_seconds, 60,
 	    30 * 86400);
+	INT_SETTING("hsts_max_age", hsts_max_age, 0, 5 * 365 * 86400);
 	if (strcmp(out->log_level, "error") != 0 &&
 	    strcmp(out->log_level, "warn") != 0 &&
 	    strcmp(out->log_level, "info") != 0 &&
@@ -218,6 +219,8 @@ char *config_to_json(const ca_config_t *cfg)
 	    cfg->session_idle_seconds) == NULL ||
 	    cJSON_AddNumberToObject(o, "session_absolute_seconds",
 	    cfg->session_absolute_seconds) == NULL ||
+	    cJSON_AddNumberToObject(o, "hsts_max_age", cfg->hsts_max_age) ==
+	    NULL ||
 	    cJSON_AddStringToObject(o, "log_level", cfg->log_level) == NULL ||
 	    cJSON_AddStringToObject(o, "log_file", cfg->log_file) == NULL ||
 	    cJSON_AddStringToObject(o, "access_log_file",

@@ -32,6 +32,7 @@ typedef struct {
 	uint32_t device_urn_pen;	/* "device_urn_pen": IANA PEN for urn:dev:org (32473, RFC 5612) */
 	int session_idle_seconds;	/* "session_idle_seconds": portal idle timeout (1800) */
 	int session_absolute_seconds;	/* "session_absolute_seconds": portal absolute timeout (43200) */
+	int hsts_max_age;		/* "hsts_max_age": Strict-Transport-Security max-age, seconds; 0 = not sent (0) */
 	char log_level[16];		/* "log_level": error|warn|info|debug (info) */
 	char log_file[256];		/* "log_file": "" = stderr */
 	char access_log_file[256];	/* "access_log_file": "" = none */

@@ -30,6 +30,14 @@ int http_reply_bytes(http_req_t *req, int status, const char *content_type,
 	mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
 	/* The portal's CSP and framing rules, harmless on API answers. */
 	mg_response_header_add_lines(req->conn, portal_security_headers);
+	/* Off by default: a browser pins HTTPS for the whole host name for
+	 * max-age seconds, which the operator chooses knowingly. */
+	if (req->srv->cfg->hsts_max_age > 0) {
+		char hsts[32];
+
+		snprintf(hsts, sizeof(hsts), "max-age=%d", req->srv->cfg->hsts_max_age);
+		mg_response_header_add(req->conn, "Strict-Transport-Security", hsts, -1);
+	}
 	if (extra_headers == NULL || strstr(extra_headers, "Cache-Control:") == NULL)
 		mg_response_header_add(req->conn, "Cache-Control", "no-store", -1);
 	if (extra_headers != NULL && extra_headers[0] != '\0')

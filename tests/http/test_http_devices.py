@@ -11,7 +11,7 @@ import unittest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from httptest import ServerTest, load_pems, make_csr, run, PROBLEM, write_file
+from httptest import Server, ServerTest, load_pems, make_csr, run, PROBLEM, write_file
 
 
 def device_count(srv, ident):
@@ -403,6 +403,32 @@ class Operations(ServerTest):
         self.assertRegex(log, r'Z - GET "/api/v1/principals" 401 ')
         self.assertNotIn("token=x", log)
         self.assertNotIn("PRIVATE KEY", log)
+
+    def test_hsts_only_when_configured(self):
+        cfg_path = os.path.join(self.ca.data, "config.json")
+        with open(cfg_path) as f:
+            cfg_text = f.read()
+        self.assertEqual(json.loads(cfg_text)["hsts_max_age"], 0)
+        for ident, path in ((None, "/healthz"), (self.admin, "/api/v1/devices"), (None, "/nope")):
+            _, h, _ = self.srv.curl(ident, "GET", path)
+            self.assertNotIn("strict-transport-security", h, path)
+        cfg = json.loads(cfg_text)
+        cfg["hsts_max_age"] = 31536000
+        write_file(cfg_path, json.dumps(cfg))
+        try:
+            srv = Server(self.ca)
+        finally:
+            write_file(cfg_path, cfg_text)
+        try:
+            # Every response: public, API, problem documents, static files.
+            for ident, path, st in ((None, "/healthz", 200), (self.admin, "/api/v1/devices", 200),
+                                    (None, "/api/v1/devices", 401), (None, "/nope", 404),
+                                    (None, "/", 200)):
+                got, h, _ = srv.curl(ident, "GET", path)
+                self.assertEqual(got, st, path)
+                self.assertEqual(h.get("strict-transport-security"), "max-age=31536000", path)
+        finally:
+            self.assertEqual(srv.stop(), 0)
 
     def test_banner_names_url_bundle_and_curl_line(self):
         text = "".join(self.srv.banner)

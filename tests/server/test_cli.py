@@ -165,6 +165,7 @@ class CliTest(unittest.TestCase):
         for k in ("listen", "body_limit", "worker_threads",
                   "device_validity_days", "crl_next_update_hours",
                   "session_idle_seconds", "session_absolute_seconds",
+                  "hsts_max_age",
                   "log_level"):
             self.assertIn(k, cfg)
         p = subprocess.run(["openssl", "pkcs12", "-in",
