@@ -105,6 +105,7 @@ void ca_free(ca_t *ca)
 	}
 	free(ca->device_chain_pem);
 	free(ca->infra_chain_pem);
+	ca_fast_free(ca);
 	ca_device_exts_free(ca);
 	if (ca->gc_ready) {
 		pthread_cond_destroy(&ca->gc_cv);
@@ -236,7 +237,8 @@ int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
 		rc = CA_ERR_INTERNAL;
 		goto fail;
 	}
-	if ((rc = ca_device_exts_build(ca, err, errlen)) != CA_OK)
+	if ((rc = ca_device_exts_build(ca, err, errlen)) != CA_OK ||
+	    (rc = ca_fast_init(ca, err, errlen)) != CA_OK)
 		goto fail;
 	if (pthread_mutex_init(&ca->gc_mu, NULL) != 0) {
 		util_err_set(err, errlen, "cannot create a mutex");

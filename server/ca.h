@@ -149,6 +149,37 @@ int ca_device_issue(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
 
 struct X509_req_st;
 
+/* A device's PKCS#10 request, parsed and its self-signature verified
+ * (ca_csr_read): the key as sent, its type and SPKI hash. */
+typedef struct ca_csr ca_csr_t;
+
+/* Why ca_csr_read refused a request. */
+enum ca_csr_refusal {
+	CA_CSR_BAD_FORMAT = 1,	/* not a PKCS#10 request / trailing bytes */
+	CA_CSR_BAD_KEY,		/* public key unreadable */
+	CA_CSR_BAD_SIGNATURE	/* no proof of possession */
+};
+
+/* Formats ca_csr_read accepts. */
+enum ca_csr_format {
+	CA_CSR_PEM_OR_DER,	/* PEM when it starts "-----BEGIN", else DER
+				 * without trailing bytes */
+	CA_CSR_PEM		/* PEM only */
+};
+
+/*
+ * Parse a PKCS#10 CSR (at most 64 KiB) and verify its self-signature
+ * (proof of possession), as ca_csr_check does, without OpenSSL 3.0's
+ * per-key decoder for EC P-256/P-384 keys (other keys: the general path;
+ * every refusal is decided by the general path). CA_ERR_INVALID with a
+ * message and *why (may be NULL) otherwise. The key type is not checked
+ * here (issuance does). Free with ca_csr_free. Thread-safe.
+ */
+int ca_csr_read(ca_csr_t **out, int *why, const ca_t *ca, const uint8_t *buf,
+    size_t len, int format, char *err, size_t errlen);
+
+void ca_csr_free(ca_csr_t *csr);
+
 /* One batch element: inputs, then rc/err/result written by the batch. */
 typedef struct {
 	const uint8_t *csr;
@@ -158,9 +189,9 @@ typedef struct {
 	char err[256];
 	ca_issue_result_t result;
 	/* Optional, borrowed: the request already parsed and its signature
-	 * verified by the caller (ca_csr_check); csr/csr_len are then not
+	 * verified by the caller (ca_csr_read); csr/csr_len are then not
 	 * read. Saves decoding and verifying the same CSR twice. */
-	struct X509_req_st *csr_req;
+	ca_csr_t *csr_req;
 } ca_issue_item_t;
 
 /* Parse a PKCS#10 CSR (PEM or DER, at most 64 KiB) and verify its

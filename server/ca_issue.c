@@ -128,25 +128,6 @@ static int device_id_new(char out[REG_DEVICE_ID_MAX + 1], const char *mfr)
 	return CA_OK;
 }
 
-static X509_NAME *device_subject(const char *serial, const char *org,
-    const char *cn)
-{
-	X509_NAME *n = X509_NAME_new();
-
-	if (n == NULL)
-		return NULL;
-	if (X509_NAME_add_entry_by_NID(n, NID_serialNumber, MBSTRING_ASC,
-	    (const unsigned char *)serial, -1, -1, 0) != 1 ||
-	    X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
-	    (const unsigned char *)org, -1, -1, 0) != 1 ||
-	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0) != 1) {
-		X509_NAME_free(n);
-		return NULL;
-	}
-	return n;
-}
-
 void ca_issue_result_clear(ca_issue_result_t *r)
 {
 	if (r == NULL)
@@ -251,7 +232,7 @@ typedef struct issue_job {
 	const char *actor;
 	const uint8_t *csr;
 	size_t csr_len;
-	X509_REQ *req;			/* parsed, verified */
+	ca_csr_t *req;			/* parsed, verified */
 	int own_req;			/* req is ours to free */
 	char key_type[16], spki[65];
 	reg_manufacturer_t m;
@@ -271,7 +252,7 @@ typedef struct issue_job {
 static void job_clear(issue_job_t *j)
 {
 	if (j->own_req)
-		X509_REQ_free(j->req);
+		ca_csr_free(j->req);
 	j->req = NULL;
 	j->own_req = 0;
 	reg_device_clear(&j->live);
@@ -280,26 +261,20 @@ static void job_clear(issue_job_t *j)
 }
 
 /* Attribute checks, CSR decode + signature, key type and SPKI hash. */
-static void job_parse(issue_job_t *j)
+static void job_parse(const ca_t *ca, issue_job_t *j)
 {
-	EVP_PKEY *pk;
-
 	if ((j->rc = attrs_check(j->attrs, j->err, j->errlen)) != CA_OK)
 		return;
 	if (j->req == NULL) {
-		if ((j->rc = ca_csr_parse(&j->req, j->csr, j->csr_len, j->err,
-		    j->errlen)) != CA_OK)
+		if ((j->rc = ca_csr_read(&j->req, NULL, ca, j->csr,
+		    j->csr_len, CA_CSR_PEM_OR_DER, j->err, j->errlen)) != CA_OK)
 			return;
 		j->own_req = 1;
 	}
-	if ((pk = X509_REQ_get0_pubkey(j->req)) == NULL) {
-		util_err_openssl(j->err, j->errlen, "CSR public key unreadable");
-		j->rc = CA_ERR_INVALID;
+	if ((j->rc = ca_csr_key_type(j->key_type, j->req, j->err,
+	    j->errlen)) != CA_OK)
 		return;
-	}
-	if ((j->rc = ca_key_type(j->key_type, pk, j->err, j->errlen)) != CA_OK)
-		return;
-	if (ca_req_spki_sha256_hex(j->spki, j->req) != CA_OK) {
+	if (ca_csr_spki_sha256_hex(j->spki, j->req) != CA_OK) {
 		util_err_openssl(j->err, j->errlen, "public key");
 		j->rc = CA_ERR_INTERNAL;
 	}
@@ -385,12 +360,9 @@ static void job_check(issue_job_t *j, reg_t *reg)
  * DeviceID uniqueness is the table's constraint, checked at store). */
 static void job_sign(const ca_t *ca, issue_job_t *j)
 {
-	char urn[512], san[560];
-	X509_NAME *subj = NULL;
-	X509 *cert = NULL;
-	ca_cert_spec_t sp;
+	char urn[512];
+	ca_device_cert_t dc;
 	int64_t now = reg_now();
-	int rsa;
 
 	if ((j->rc = device_id_new(j->id, j->attrs->manufacturer_id)) !=
 	    CA_OK) {
@@ -398,38 +370,19 @@ static void job_sign(const ca_t *ca, issue_job_t *j)
 		return;
 	}
 	device_urn(urn, sizeof(urn), ca, &j->m, j->attrs);
-	snprintf(san, sizeof(san), "URI:%s", urn);
-	if ((subj = device_subject(j->attrs->serial, j->m.name, j->id)) ==
-	    NULL) {
-		util_err_openssl(j->err, j->errlen, "device subject");
-		j->rc = CA_ERR_INVALID;
-		goto out;
-	}
-	rsa = EVP_PKEY_is_a(X509_REQ_get0_pubkey(j->req), "RSA");
-	memset(&sp, 0, sizeof(sp));
-	sp.subject = subj;
-	sp.pubkey_x = X509_REQ_get_X509_PUBKEY(j->req);
-	sp.issuer = ca->device;
-	sp.issuer_key = ca->device_key;
-	sp.not_before = now - 60;
-	sp.not_after = ca->cfg.device_validity_days > 0 ?
+	memset(&dc, 0, sizeof(dc));
+	dc.serial_number = j->attrs->serial;
+	dc.org = j->m.name;
+	dc.cn = j->id;
+	dc.san_uri = urn;
+	dc.not_before = now - 60;
+	dc.not_after = ca->cfg.device_validity_days > 0 ?
 	    now + (int64_t)ca->cfg.device_validity_days * 86400 : 0;
-	sp.subject_alt_name = san;
-	sp.exts = ca->dev_exts[rsa ? 1 : 0];
-	if ((j->rc = ca_x509_make(&cert, j->serial, &sp, j->err,
-	    j->errlen)) != CA_OK)
-		goto out;
-	if (ca_cert_to_der(&j->der, &j->der_len, cert) != CA_OK) {
-		util_err_openssl(j->err, j->errlen, "encode certificate");
-		j->rc = CA_ERR_INTERNAL;
-		goto out;
-	}
+	dc.csr = j->req;
+	if ((j->rc = ca_device_cert_sign(ca, &j->der, &j->der_len, j->serial,
+	    &j->not_before, &j->not_after, &dc, j->err, j->errlen)) != CA_OK)
+		return;
 	ca_sha256_hex(j->sha, j->der, j->der_len);
-	j->not_before = ca_asn1_time(X509_get0_notBefore(cert));
-	j->not_after = ca_asn1_time(X509_get0_notAfter(cert));
-out:
-	X509_free(cert);
-	X509_NAME_free(subj);
 }
 
 /* Write a new device's rows in a savepoint of the open transaction. A
@@ -588,7 +541,7 @@ int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
 	j.req = it->csr_req;
 	j.err = it->err;
 	j.errlen = sizeof(it->err);
-	job_parse(&j);
+	job_parse(ca, &j);
 	if (j.rc == CA_OK)
 		job_check(&j, reg);
 	if (j.rc == CA_OK && j.need_new)
@@ -656,7 +609,7 @@ static void *batch_worker(void *arg)
 		if (p->jobs[i].rc != CA_OK)
 			continue;
 		if (!p->sign)
-			job_parse(&p->jobs[i]);
+			job_parse(p->ca, &p->jobs[i]);
 		else if (p->jobs[i].need_new)
 			job_sign(p->ca, &p->jobs[i]);
 	}

@@ -31,6 +31,14 @@ struct ca {
 	 * (basicConstraints, keyUsage, EKU, AKI, CRL DP, AIA), built once at
 	 * open; NULL-terminated. [0]: EC keys, [1]: RSA keys. */
 	X509_EXTENSION *dev_exts[2][8];
+	/* Fast CSR path (ca_csr_read): parameter-only EC keys of P-256 [0]
+	 * and P-384 [1], duplicated per request key; built at open. */
+	EVP_PKEY *csr_ec[2];
+	/* Device certificate signers (ca_device_cert_sign): a pool of
+	 * per-thread-at-a-time templates, grown on demand, under signer_mu. */
+	pthread_mutex_t signer_mu;
+	struct ca_signer *signers;
+	int signer_ready;
 	/* Group commit of single issuances (ca_issue.c): the only state that
 	 * changes after ca_open, always under gc_mu. */
 	pthread_mutex_t gc_mu;
@@ -39,6 +47,56 @@ struct ca {
 	int gc_leader;				/* a thread is writing a group */
 	int gc_ready;				/* mu/cv initialised */
 };
+
+/* A parsed, verified device request. Fast path (EC P-256/P-384): raw is
+ * the request parsed without decoding its key, req NULL; general path: req.
+ * alg/bits/blen point into whichever holds the SubjectPublicKeyInfo. */
+struct ca_csr {
+	X509_REQ *req;
+	void *raw;
+	const X509_ALGOR *alg;
+	const unsigned char *bits;
+	int blen;
+	EVP_PKEY *pkey;			/* general path only (borrowed from req) */
+	int rsa;
+	char curve[16];			/* EC: "P-256" / "P-384" on the fast path */
+};
+
+/* Key type ("EC-P256", ...) and SPKI SHA-256 (hex, of the re-encoded
+ * SubjectPublicKeyInfo as ca_req_spki_sha256_hex) of a parsed request. */
+int ca_csr_key_type(char out[16], const ca_csr_t *csr, char *err,
+    size_t errlen);
+int ca_csr_spki_sha256_hex(char out[65], const ca_csr_t *csr);
+
+/* Set dst (the X509_PUBKEY of a certificate under construction) to a
+ * copy of algorithm a and key bits, without decoding the key. 1 on
+ * success. */
+int ca_pubkey_set(X509_PUBKEY *dst, const X509_ALGOR *a,
+    const unsigned char *bits, int blen);
+
+/* Build the fast-path EC parameter keys and the signer pool (ca_open);
+ * free them (ca_close, NULL-safe). */
+int ca_fast_init(ca_t *ca, char *err, size_t errlen);
+void ca_fast_free(ca_t *ca);
+
+/* A device certificate: what changes from one to the next. */
+typedef struct {
+	const char *serial_number;	/* subject serialNumber */
+	const char *org;		/* subject O */
+	const char *cn;			/* subject CN (the DeviceID) */
+	const char *san_uri;		/* subjectAltName URI */
+	int64_t not_before;
+	int64_t not_after;		/* 0: 99991231235959Z */
+	const ca_csr_t *csr;		/* the subject key, copied as sent */
+} ca_device_cert_t;
+
+/* Sign a device certificate from a per-thread template (the Device CA's
+ * profile: SKI, SAN, basicConstraints, keyUsage, EKU, AKI, CRL DP, AIA, in
+ * that order), TBS encoded once and signed with a reused signing context.
+ * *der OPENSSL_malloc'd; serial_hex (41) and the validity as encoded. */
+int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
+    char serial_hex[41], int64_t *not_before, int64_t *not_after,
+    const ca_device_cert_t *spec, char *err, size_t errlen);
 
 /* What a new certificate looks like. ext_* are OpenSSL v3 config strings
  * (NULL = absent). */

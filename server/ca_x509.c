@@ -526,23 +526,19 @@ static int random_serial(ASN1_INTEGER **out, char hex[41])
 	return ok;
 }
 
-/* Copy src's algorithm and key bits into dst (an empty X509_PUBKEY of a
- * certificate under construction). 1 on success. */
-static int pubkey_copy(X509_PUBKEY *dst, X509_PUBKEY *src)
+int ca_pubkey_set(X509_PUBKEY *dst, const X509_ALGOR *a,
+    const unsigned char *bits, int blen)
 {
 	const ASN1_OBJECT *alg;
-	const unsigned char *bits;
-	int blen, ptype;
+	int ptype;
 	const void *pval;
-	X509_ALGOR *a;
 	ASN1_OBJECT *alg2 = NULL;
 	void *pval2 = NULL;
 	unsigned char *bits2 = NULL;
 
-	if (dst == NULL || X509_PUBKEY_get0_param((ASN1_OBJECT **)&alg, &bits,
-	    &blen, &a, src) != 1 || blen <= 0)
+	if (dst == NULL || a == NULL || bits == NULL || blen <= 0)
 		return 0;
-	X509_ALGOR_get0(NULL, &ptype, &pval, a);
+	X509_ALGOR_get0(&alg, &ptype, &pval, a);
 	if ((alg2 = OBJ_dup(alg)) == NULL ||
 	    (bits2 = OPENSSL_memdup(bits, (size_t)blen)) == NULL)
 		goto fail;
@@ -566,6 +562,19 @@ fail:
 	ASN1_OBJECT_free(alg2);
 	OPENSSL_free(bits2);
 	return 0;
+}
+
+/* Copy src's algorithm and key bits into dst (an empty X509_PUBKEY of a
+ * certificate under construction). 1 on success. */
+static int pubkey_copy(X509_PUBKEY *dst, X509_PUBKEY *src)
+{
+	const unsigned char *bits;
+	int blen;
+	X509_ALGOR *a;
+
+	if (X509_PUBKEY_get0_param(NULL, &bits, &blen, &a, src) != 1)
+		return 0;
+	return ca_pubkey_set(dst, a, bits, blen);
 }
 
 int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,

@@ -24,9 +24,11 @@ int api_json_string(const char **out, http_req_t *req, const struct cJSON *obj,
  * reason in err otherwise. */
 int api_csr_check(const char *pem, char *err, size_t errlen);
 
-/* api_csr_check that keeps the parsed request in *out (X509_REQ_free) so
- * the engine need not decode and verify it again (ca_issue_item_t). */
-int api_csr_parse(struct X509_req_st **out, const char *pem, char *err, size_t errlen);
+/* api_csr_check for a device request, through the engine's fast path
+ * (ca_csr_read), keeping the parsed request in *out (ca_csr_free) so the
+ * engine need not decode and verify it again (ca_issue_item_t). */
+int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
+                  size_t errlen);
 
 /* Unix time as "YYYY-MM-DDTHH:MM:SSZ". */
 void api_time_iso(char *out, size_t outlen, int64_t t);

@@ -147,7 +147,7 @@ out:
 /* One enrollment item, checked: borrowed pointers into the JSON. */
 typedef struct {
 	const char *csr, *serial, *model, *hw;
-	struct X509_req_st *req;   /* parsed and verified csr: X509_REQ_free */
+	ca_csr_t *req;   /* parsed and verified csr: ca_csr_free */
 } enroll_in;
 
 /* Check one enrollment object. Returns 0, or fills status/type/detail of
@@ -209,7 +209,7 @@ static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj,
 		         req->principal.manufacturer_id);
 		return -1;
 	}
-	if (api_csr_parse(&in->req, val[0], detail, dlen) != 0) {
+	if (api_csr_parse(&in->req, req->srv->ca, val[0], detail, dlen) != 0) {
 		*status = 400;
 		*type = PT_BAD_CSR;
 		return -1;
@@ -300,7 +300,7 @@ static int h_device_enroll(http_req_t *req)
 	}
 out:
 	ca_issue_result_clear(&res);
-	X509_REQ_free(in.req);
+	ca_csr_free(in.req);
 	cJSON_Delete(out);
 	cJSON_Delete(body);
 	return status;
@@ -454,7 +454,7 @@ out:
 	if (items != NULL)
 		for (i = 0; i < n; i++) {
 			ca_issue_result_clear(&items[i].result);
-			X509_REQ_free(items[i].csr_req);
+			ca_csr_free(items[i].csr_req);
 		}
 	free(items);
 	free(item_status);
@@ -498,14 +498,16 @@ static cJSON *device_summary(const http_server *srv, const reg_device_t *r)
 	return o;
 }
 
-/* GET /api/v1/devices?status=&serial=&manufacturer=&cursor=&limit= */
+/* GET /api/v1/devices?status=&serial=&q=&manufacturer=&cursor=&limit=
+ * (q: serial or DeviceID, exact match) */
 static int h_device_list(http_req_t *req)
 {
 	reg_device_filter_t f;
 	reg_device_t *list = NULL;
 	size_t n = 0, i;
 	int64_t next = 0;
-	char status_q[16], serial_q[REG_ATTR_MAX + 2], mfr_q[REG_MFR_ID_MAX + 2], err[256], cur[32];
+	char status_q[16], serial_q[REG_ATTR_MAX + 2], text_q[REG_ATTR_MAX + 2];
+	char mfr_q[REG_MFR_ID_MAX + 2], err[256], cur[32];
 	cJSON *out = NULL, *arr;
 	int status, q;
 	reg_t *reg;
@@ -531,6 +533,14 @@ static int h_device_list(http_req_t *req)
 		                          "serial is too long");
 	if (q >= 0)
 		f.serial = serial_q;
+	/* One search box: the serial or the DeviceID, matched exactly (no
+	 * prefix: each side is answered from an index). */
+	q = http_query_get(req, "q", text_q, sizeof(text_q));
+	if (q == -2 || q > REG_ATTR_MAX)
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "q is too long");
+	if (q >= 0)
+		f.q = text_q;
 	q = http_query_get(req, "manufacturer", mfr_q, sizeof(mfr_q));
 	if (q == -2 || q > REG_MFR_ID_MAX)
 		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",

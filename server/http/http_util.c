@@ -45,23 +45,29 @@ int api_json_string(const char **out, http_req_t *req, const cJSON *obj,
 	return 0;
 }
 
-int api_csr_check(const char *pem, char *err, size_t errlen)
+int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
+                  size_t errlen)
 {
-	X509_REQ *csr = NULL;
-	int rc = api_csr_parse(&csr, pem, err, errlen);
+	char msg[256];
+	int why = 0;
 
-	X509_REQ_free(csr);
-	return rc;
+	if (ca_csr_read(out, &why, ca, (const uint8_t *)pem, strlen(pem), CA_CSR_PEM, msg,
+	                sizeof(msg)) == CA_OK)
+		return 0;
+	ERR_clear_error();
+	if (why == CA_CSR_BAD_FORMAT)
+		snprintf(err, errlen, "not a PEM PKCS#10 certificate request");
+	else
+		snprintf(err, errlen, "the request's signature does not verify with its key");
+	return -1;
 }
 
-int api_csr_parse(X509_REQ **out, const char *pem, char *err, size_t errlen)
+int api_csr_check(const char *pem, char *err, size_t errlen)
 {
 	BIO *bio = NULL;
 	X509_REQ *csr = NULL;
 	EVP_PKEY *pk;
 	int rc = -1;
-
-	*out = NULL;
 
 	bio = BIO_new_mem_buf(pem, (int)strlen(pem));
 	if (bio == NULL) {
@@ -78,8 +84,6 @@ int api_csr_parse(X509_REQ **out, const char *pem, char *err, size_t errlen)
 		snprintf(err, errlen, "the request's signature does not verify with its key");
 		goto out;
 	}
-	*out = csr;
-	csr = NULL;
 	rc = 0;
 out:
 	ERR_clear_error();

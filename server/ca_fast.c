@@ -1,0 +1,709 @@
+/* ca_fast.c — the per-certificate crypto path of device issuance: CSR
+ * proof of possession without OpenSSL 3.0's per-key decoder (EC P-256 and
+ * P-384; every other key and every refusal through the general path), and
+ * device certificates signed from a reused template (TBS encoded once,
+ * signature from a reused signing context, no X509V3 text parsing). */
+#include "ca_priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/asn1t.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "util.h"
+
+/*
+ * PKCS#10 as OpenSSL's own X509_REQ template (crypto/x509/x_req.c), but
+ * with the SubjectPublicKeyInfo kept as algorithm + bits: OpenSSL 3.0's
+ * X509_PUBKEY decodes the key while parsing, building a decoder chain for
+ * every call (~1.1 M instructions). The info keeps its encoding as sent
+ * (what the signature covers).
+ */
+typedef struct {
+	X509_ALGOR *algor;
+	ASN1_BIT_STRING *public_key;
+} CA_SPKI;
+
+ASN1_SEQUENCE(CA_SPKI) = {
+	ASN1_SIMPLE(CA_SPKI, algor, X509_ALGOR),
+	ASN1_SIMPLE(CA_SPKI, public_key, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(CA_SPKI)
+
+typedef struct {
+	ASN1_ENCODING enc;
+	ASN1_INTEGER *version;
+	X509_NAME *subject;
+	CA_SPKI *pubkey;
+	STACK_OF(X509_ATTRIBUTE) *attributes;
+} CA_REQ_INFO;
+
+ASN1_SEQUENCE_enc(CA_REQ_INFO, enc, NULL) = {
+	ASN1_SIMPLE(CA_REQ_INFO, version, ASN1_INTEGER),
+	ASN1_SIMPLE(CA_REQ_INFO, subject, X509_NAME),
+	ASN1_SIMPLE(CA_REQ_INFO, pubkey, CA_SPKI),
+	ASN1_IMP_SET_OF_OPT(CA_REQ_INFO, attributes, X509_ATTRIBUTE, 0)
+} static_ASN1_SEQUENCE_END_ref(CA_REQ_INFO, CA_REQ_INFO)
+
+typedef struct {
+	CA_REQ_INFO *info;
+	X509_ALGOR *sig_alg;
+	ASN1_BIT_STRING *signature;
+} CA_REQ;
+
+ASN1_SEQUENCE(CA_REQ) = {
+	ASN1_SIMPLE(CA_REQ, info, CA_REQ_INFO),
+	ASN1_SIMPLE(CA_REQ, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(CA_REQ, signature, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(CA_REQ)
+
+static CA_REQ *d2i_CA_REQ(const unsigned char **in, long len)
+{
+	return (CA_REQ *)ASN1_item_d2i(NULL, in, len, ASN1_ITEM_rptr(CA_REQ));
+}
+
+static void CA_REQ_free(CA_REQ *r)
+{
+	ASN1_item_free((ASN1_VALUE *)r, ASN1_ITEM_rptr(CA_REQ));
+}
+
+static int i2d_CA_SPKI(const CA_SPKI *k, unsigned char **out)
+{
+	return ASN1_item_i2d((const ASN1_VALUE *)k, out,
+	    ASN1_ITEM_rptr(CA_SPKI));
+}
+
+/* Certificate ::= SEQUENCE { tbs (as encoded), algorithm, signature }. */
+typedef struct {
+	ASN1_TYPE *tbs;
+	X509_ALGOR *sig_alg;
+	ASN1_BIT_STRING *signature;
+} CA_CERT_RAW;
+
+ASN1_SEQUENCE(CA_CERT_RAW) = {
+	ASN1_SIMPLE(CA_CERT_RAW, tbs, ASN1_ANY),
+	ASN1_SIMPLE(CA_CERT_RAW, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(CA_CERT_RAW, signature, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(CA_CERT_RAW)
+
+static CA_CERT_RAW *CA_CERT_RAW_new(void)
+{
+	return (CA_CERT_RAW *)ASN1_item_new(ASN1_ITEM_rptr(CA_CERT_RAW));
+}
+
+static void CA_CERT_RAW_free(CA_CERT_RAW *c)
+{
+	ASN1_item_free((ASN1_VALUE *)c, ASN1_ITEM_rptr(CA_CERT_RAW));
+}
+
+static int i2d_CA_CERT_RAW(const CA_CERT_RAW *c, unsigned char **out)
+{
+	return ASN1_item_i2d((const ASN1_VALUE *)c, out,
+	    ASN1_ITEM_rptr(CA_CERT_RAW));
+}
+
+/* ---- CSR -------------------------------------------------------------- */
+
+void ca_csr_free(ca_csr_t *csr)
+{
+	if (csr == NULL)
+		return;
+	X509_REQ_free(csr->req);
+	CA_REQ_free(csr->raw);
+	free(csr);
+}
+
+/* 0: P-256, 1: P-384, -1: not a named curve the fast path takes. */
+static int fast_curve(const X509_ALGOR *a)
+{
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	int ptype;
+
+	X509_ALGOR_get0(&obj, &ptype, &pval, a);
+	if (OBJ_obj2nid(obj) != NID_X9_62_id_ecPublicKey ||
+	    ptype != V_ASN1_OBJECT)
+		return -1;
+	switch (OBJ_obj2nid(pval)) {
+	case NID_X9_62_prime256v1:
+		return 0;
+	case NID_secp384r1:
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+/* The digest of an ECDSA signature algorithm without parameters, NULL
+ * when the fast path does not take it. */
+static const EVP_MD *fast_sig_md(const X509_ALGOR *a)
+{
+	const ASN1_OBJECT *obj;
+	int ptype, mdnid, pknid;
+
+	X509_ALGOR_get0(&obj, &ptype, NULL, a);
+	if (ptype != V_ASN1_UNDEF ||
+	    !OBJ_find_sigid_algs(OBJ_obj2nid(obj), &mdnid, &pknid) ||
+	    pknid != NID_X9_62_id_ecPublicKey)
+		return NULL;
+	switch (mdnid) {
+	case NID_sha256:
+		return EVP_sha256();
+	case NID_sha384:
+		return EVP_sha384();
+	case NID_sha512:
+		return EVP_sha512();
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * The fast path: 1 when der is a request with an uncompressed P-256/P-384
+ * point whose ECDSA signature verifies (*out filled), 0 when it does not
+ * apply or does not verify — the general path then decides, so it alone
+ * refuses and its messages stay as they were.
+ */
+static int csr_fast(ca_csr_t **out, const ca_t *ca, const uint8_t *der,
+    size_t len, int exact)
+{
+	static const char *const curves[2] = { "P-256", "P-384" };
+	const unsigned char *p = der;
+	CA_REQ *r;
+	ca_csr_t *c = NULL;
+	EVP_PKEY *pk = NULL;
+	EVP_PKEY_CTX *vc = NULL;
+	const EVP_MD *md;
+	uint8_t dg[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	int curve, ok = 0;
+
+	if (ca == NULL || ca->csr_ec[0] == NULL)
+		return 0;
+	if ((r = d2i_CA_REQ(&p, (long)len)) == NULL)
+		goto out;
+	if (exact && p != der + len)
+		goto out;
+	if ((curve = fast_curve(r->info->pubkey->algor)) < 0 ||
+	    (md = fast_sig_md(r->sig_alg)) == NULL ||
+	    (r->signature->flags & 7) != 0 ||
+	    (r->info->pubkey->public_key->flags & 7) != 0 ||
+	    r->info->pubkey->public_key->length != (curve == 0 ? 65 : 97) ||
+	    r->info->pubkey->public_key->data[0] != 0x04 ||
+	    r->info->enc.enc == NULL || r->info->enc.modified)
+		goto out;
+	/* The key: a copy of the curve's parameters plus the point (checked
+	 * on the curve), instead of a group built from its name. */
+	if ((pk = EVP_PKEY_dup(ca->csr_ec[curve])) == NULL ||
+	    EVP_PKEY_set1_encoded_public_key(pk,
+	    r->info->pubkey->public_key->data,
+	    (size_t)r->info->pubkey->public_key->length) != 1)
+		goto out;
+	if (EVP_Digest(r->info->enc.enc, (size_t)r->info->enc.len, dg, &dlen,
+	    md, NULL) != 1 ||
+	    (vc = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) == NULL ||
+	    EVP_PKEY_verify_init(vc) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(vc, md) != 1 ||
+	    EVP_PKEY_verify(vc, r->signature->data,
+	    (size_t)r->signature->length, dg, dlen) != 1)
+		goto out;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto out;
+	c->raw = r;
+	c->alg = r->info->pubkey->algor;
+	c->bits = r->info->pubkey->public_key->data;
+	c->blen = r->info->pubkey->public_key->length;
+	snprintf(c->curve, sizeof(c->curve), "%s", curves[curve]);
+	r = NULL;
+	*out = c;
+	ok = 1;
+out:
+	EVP_PKEY_CTX_free(vc);
+	EVP_PKEY_free(pk);
+	CA_REQ_free(r);
+	ERR_clear_error();
+	return ok;
+}
+
+/* The general path: OpenSSL's X509_REQ, as ca_csr_parse. */
+static int csr_general(ca_csr_t **out, int *why, const uint8_t *der,
+    size_t len, int exact, char *err, size_t errlen)
+{
+	const unsigned char *p = der;
+	X509_REQ *req;
+	X509_PUBKEY *xpk;
+	ca_csr_t *c;
+	EVP_PKEY *pk;
+
+	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
+		*why = CA_CSR_BAD_FORMAT;
+		util_err_openssl(err, errlen,
+		    "CSR is not a PKCS#10 request in PEM or DER");
+		return CA_ERR_INVALID;
+	}
+	if (exact && p != der + len) {
+		X509_REQ_free(req);
+		ERR_clear_error();
+		*why = CA_CSR_BAD_FORMAT;
+		util_err_set(err, errlen, "CSR has trailing bytes after the DER");
+		return CA_ERR_INVALID;
+	}
+	if ((pk = X509_REQ_get0_pubkey(req)) == NULL) {
+		*why = CA_CSR_BAD_KEY;
+		util_err_openssl(err, errlen, "CSR public key unreadable");
+		goto fail;
+	}
+	if (X509_REQ_verify(req, pk) != 1) {
+		*why = CA_CSR_BAD_SIGNATURE;
+		util_err_openssl(err, errlen,
+		    "CSR signature does not verify (no proof of possession)");
+		goto fail;
+	}
+	xpk = X509_REQ_get_X509_PUBKEY(req);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		*why = CA_CSR_BAD_FORMAT;
+		util_err_set(err, errlen, "out of memory");
+		X509_REQ_free(req);
+		return CA_ERR_INTERNAL;
+	}
+	c->req = req;
+	c->pkey = pk;
+	c->rsa = EVP_PKEY_is_a(pk, "RSA");
+	if (X509_PUBKEY_get0_param(NULL, &c->bits, &c->blen,
+	    (X509_ALGOR **)&c->alg, xpk) != 1) {
+		ca_csr_free(c);
+		*why = CA_CSR_BAD_KEY;
+		util_err_openssl(err, errlen, "CSR public key unreadable");
+		return CA_ERR_INVALID;
+	}
+	*out = c;
+	return CA_OK;
+fail:
+	X509_REQ_free(req);
+	return CA_ERR_INVALID;
+}
+
+int ca_csr_read(ca_csr_t **out, int *why, const ca_t *ca, const uint8_t *buf,
+    size_t len, int format, char *err, size_t errlen)
+{
+	unsigned char *pem_der = NULL;
+	const uint8_t *der = buf;
+	long dlen = (long)len;
+	int exact = 1, why_l = 0, rc;
+
+	*out = NULL;
+	if (why == NULL)
+		why = &why_l;
+	*why = CA_CSR_BAD_FORMAT;
+	if (buf == NULL || len == 0) {
+		util_err_set(err, errlen, "CSR is empty");
+		return CA_ERR_INVALID;
+	}
+	if (len > CA_CSR_MAX) {
+		util_err_set(err, errlen, "CSR larger than %d bytes",
+		    CA_CSR_MAX);
+		return CA_ERR_INVALID;
+	}
+	if (format == CA_CSR_PEM ||
+	    (len >= 10 && memcmp(buf, "-----BEGIN", 10) == 0)) {
+		/* PEM_read_bio_X509_REQ's reading: either label, the DER
+		 * inside may have trailing bytes. */
+		BIO *b = BIO_new_mem_buf(buf, (int)len);
+
+		if (b == NULL) {
+			util_err_openssl(err, errlen, "CSR");
+			return CA_ERR_INTERNAL;
+		}
+		rc = PEM_bytes_read_bio(&pem_der, &dlen, NULL,
+		    PEM_STRING_X509_REQ, b, NULL, NULL);
+		BIO_free(b);
+		if (rc != 1) {
+			util_err_openssl(err, errlen,
+			    "CSR is not a PKCS#10 request in PEM or DER");
+			return CA_ERR_INVALID;
+		}
+		der = pem_der;
+		exact = 0;
+	}
+	if (csr_fast(out, ca, der, (size_t)dlen, exact))
+		rc = CA_OK;
+	else
+		rc = csr_general(out, why, der, (size_t)dlen, exact, err,
+		    errlen);
+	OPENSSL_free(pem_der);
+	return rc;
+}
+
+int ca_csr_key_type(char out[16], const ca_csr_t *csr, char *err,
+    size_t errlen)
+{
+	if (csr->req == NULL) {
+		snprintf(out, 16, "%s", strcmp(csr->curve, "P-256") == 0 ?
+		    "EC-P256" : "EC-P384");
+		return CA_OK;
+	}
+	return ca_key_type(out, csr->pkey, err, errlen);
+}
+
+int ca_csr_spki_sha256_hex(char out[65], const ca_csr_t *csr)
+{
+	unsigned char *der = NULL;
+	int len;
+
+	if (csr->req != NULL)
+		return ca_req_spki_sha256_hex(out, csr->req);
+	/* Re-encoded from its parts exactly as i2d_X509_PUBKEY does. */
+	if ((len = i2d_CA_SPKI(((CA_REQ *)csr->raw)->info->pubkey, &der)) <= 0)
+		return CA_ERR_INTERNAL;
+	ca_sha256_hex(out, der, (size_t)len);
+	OPENSSL_free(der);
+	return CA_OK;
+}
+
+/* ---- device certificates ------------------------------------------------ */
+
+/* One template per key kind ([0] EC, [1] RSA: keyUsage differs), the
+ * outer structure and the Device CA's signing context; used by one thread
+ * at a time (taken from and returned to ca->signers). */
+struct ca_signer {
+	X509 *tmpl[2];
+	CA_CERT_RAW *raw;
+	EVP_PKEY_CTX *sign;
+	struct ca_signer *next;
+};
+
+#define EXT_SKI 0
+#define EXT_SAN 1
+
+static void signer_free(struct ca_signer *s)
+{
+	if (s == NULL)
+		return;
+	X509_free(s->tmpl[0]);
+	X509_free(s->tmpl[1]);
+	CA_CERT_RAW_free(s->raw);
+	EVP_PKEY_CTX_free(s->sign);
+	free(s);
+}
+
+/* Add an extension of nid with placeholder data (set per certificate). */
+static int ext_placeholder(X509 *t, int nid)
+{
+	ASN1_OCTET_STRING *v = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *ex = NULL;
+	int ok = 0;
+
+	if (v != NULL && ASN1_OCTET_STRING_set(v, (const unsigned char *)"\x04\x00",
+	    2) == 1 &&
+	    (ex = X509_EXTENSION_create_by_NID(NULL, nid, 0, v)) != NULL &&
+	    X509_add_ext(t, ex, -1) == 1)
+		ok = 1;
+	X509_EXTENSION_free(ex);
+	ASN1_OCTET_STRING_free(v);
+	return ok;
+}
+
+/* A template of kind k: everything of a device certificate that never
+ * changes, signed once so OpenSSL writes both AlgorithmIdentifiers. */
+static X509 *template_new(const ca_t *ca, int k)
+{
+	X509_PUBKEY *cpk;
+	X509 *t;
+	int i;
+
+	if ((t = X509_new()) == NULL)
+		return NULL;
+	cpk = X509_get_X509_PUBKEY(ca->device);
+	if (X509_set_version(t, X509_VERSION_3) != 1 ||
+	    ASN1_STRING_set(X509_get_serialNumber(t), "\x40", 1) != 1 ||
+	    X509_set_issuer_name(t, X509_get_subject_name(ca->device)) != 1 ||
+	    X509_NAME_add_entry_by_NID(X509_get_subject_name(t),
+	    NID_commonName, MBSTRING_UTF8, (const unsigned char *)"t", -1, -1,
+	    0) != 1 ||
+	    ASN1_TIME_set(X509_getm_notBefore(t), 0) == NULL ||
+	    ASN1_TIME_set(X509_getm_notAfter(t), 0) == NULL ||
+	    cpk == NULL)
+		goto fail;
+	{
+		const unsigned char *pb;
+		int pblen;
+		X509_ALGOR *pa;
+
+		if (X509_PUBKEY_get0_param(NULL, &pb, &pblen, &pa, cpk) != 1 ||
+		    !ca_pubkey_set(X509_get_X509_PUBKEY(t), pa, pb, pblen))
+			goto fail;
+	}
+	if (!ext_placeholder(t, NID_subject_key_identifier) ||
+	    !ext_placeholder(t, NID_subject_alt_name))
+		goto fail;
+	for (i = 0; ca->dev_exts[k][i] != NULL; i++)
+		if (X509_add_ext(t, ca->dev_exts[k][i], -1) != 1)
+			goto fail;
+	if (X509_sign(t, ca->device_key, EVP_sha256()) <= 0)
+		goto fail;
+	return t;
+fail:
+	X509_free(t);
+	return NULL;
+}
+
+static struct ca_signer *signer_new(const ca_t *ca)
+{
+	struct ca_signer *s = calloc(1, sizeof(*s));
+	const X509_ALGOR *alg;
+
+	if (s == NULL)
+		return NULL;
+	if ((s->tmpl[0] = template_new(ca, 0)) == NULL ||
+	    (s->tmpl[1] = template_new(ca, 1)) == NULL ||
+	    (s->raw = CA_CERT_RAW_new()) == NULL)
+		goto fail;
+	X509_get0_signature(NULL, &alg, s->tmpl[0]);
+	X509_ALGOR_free(s->raw->sig_alg);
+	if ((s->raw->sig_alg = X509_ALGOR_dup(alg)) == NULL)
+		goto fail;
+	/* The same signature X509_sign(..., EVP_sha256()) makes: ECDSA
+	 * (DER), or RSA PKCS#1 v1.5 with the DigestInfo. */
+	if ((s->sign = EVP_PKEY_CTX_new_from_pkey(NULL, ca->device_key,
+	    NULL)) == NULL || EVP_PKEY_sign_init(s->sign) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(s->sign, EVP_sha256()) != 1)
+		goto fail;
+	return s;
+fail:
+	signer_free(s);
+	return NULL;
+}
+
+int ca_fast_init(ca_t *ca, char *err, size_t errlen)
+{
+	static const char *const groups[2] = { "P-256", "P-384" };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		OSSL_PARAM prm[2];
+
+		prm[0] = OSSL_PARAM_construct_utf8_string(
+		    OSSL_PKEY_PARAM_GROUP_NAME, (char *)groups[i], 0);
+		prm[1] = OSSL_PARAM_construct_end();
+		if (c == NULL || EVP_PKEY_fromdata_init(c) != 1 ||
+		    EVP_PKEY_fromdata(c, &ca->csr_ec[i],
+		    EVP_PKEY_KEY_PARAMETERS, prm) != 1) {
+			EVP_PKEY_CTX_free(c);
+			util_err_openssl(err, errlen, "EC %s parameters",
+			    groups[i]);
+			return CA_ERR_INTERNAL;
+		}
+		EVP_PKEY_CTX_free(c);
+	}
+	if (pthread_mutex_init(&ca->signer_mu, NULL) != 0) {
+		util_err_set(err, errlen, "cannot create a mutex");
+		return CA_ERR_INTERNAL;
+	}
+	ca->signer_ready = 1;
+	return CA_OK;
+}
+
+void ca_fast_free(ca_t *ca)
+{
+	struct ca_signer *s;
+
+	EVP_PKEY_free(ca->csr_ec[0]);
+	EVP_PKEY_free(ca->csr_ec[1]);
+	ca->csr_ec[0] = ca->csr_ec[1] = NULL;
+	while ((s = ca->signers) != NULL) {
+		ca->signers = s->next;
+		signer_free(s);
+	}
+	if (ca->signer_ready)
+		pthread_mutex_destroy(&ca->signer_mu);
+	ca->signer_ready = 0;
+}
+
+/* The pool is the only thing signing changes in a ca_t; it has its own
+ * lock, so signing keeps taking a const context. */
+static struct ca_signer *signer_take(const ca_t *ca)
+{
+	ca_t *m = (ca_t *)ca;
+	struct ca_signer *s;
+
+	pthread_mutex_lock(&m->signer_mu);
+	if ((s = m->signers) != NULL)
+		m->signers = s->next;
+	pthread_mutex_unlock(&m->signer_mu);
+	return s != NULL ? s : signer_new(ca);
+}
+
+static void signer_give(const ca_t *ca, struct ca_signer *s)
+{
+	ca_t *m = (ca_t *)ca;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&m->signer_mu);
+	s->next = m->signers;
+	m->signers = s;
+	pthread_mutex_unlock(&m->signer_mu);
+}
+
+/* Replace the data of extension loc with the DER of an item. */
+static int ext_set(X509 *t, int loc, const unsigned char *der, int len)
+{
+	ASN1_OCTET_STRING *v = ASN1_OCTET_STRING_new();
+	int ok;
+
+	ok = v != NULL && ASN1_OCTET_STRING_set(v, der, len) == 1 &&
+	    X509_EXTENSION_set_data(X509_get_ext(t, loc), v) == 1;
+	ASN1_OCTET_STRING_free(v);
+	return ok;
+}
+
+/* SKI: SHA-1 of the subjectPublicKey bits (RFC 5280 method 1, what the
+ * "hash" config value computes). */
+static int set_ski(X509 *t, const unsigned char *bits, int blen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int mdlen = 0;
+	ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
+	int len, ok = 0;
+
+	if (id != NULL &&
+	    EVP_Digest(bits, (size_t)blen, md, &mdlen, EVP_sha1(), NULL) == 1 &&
+	    ASN1_OCTET_STRING_set(id, md, (int)mdlen) == 1 &&
+	    (len = i2d_ASN1_OCTET_STRING(id, &der)) > 0)
+		ok = ext_set(t, EXT_SKI, der, len);
+	OPENSSL_free(der);
+	ASN1_OCTET_STRING_free(id);
+	return ok;
+}
+
+static int set_san_uri(X509 *t, const char *uri)
+{
+	GENERAL_NAMES *gens = GENERAL_NAMES_new();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+	unsigned char *der = NULL;
+	int len, ok = 0;
+
+	if (gens == NULL || gn == NULL || ia5 == NULL ||
+	    ASN1_STRING_set(ia5, uri, -1) != 1)
+		goto out;
+	GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
+	ia5 = NULL;
+	if (!sk_GENERAL_NAME_push(gens, gn))
+		goto out;
+	gn = NULL;
+	if ((len = i2d_GENERAL_NAMES(gens, &der)) > 0)
+		ok = ext_set(t, EXT_SAN, der, len);
+out:
+	OPENSSL_free(der);
+	ASN1_IA5STRING_free(ia5);
+	GENERAL_NAME_free(gn);
+	GENERAL_NAMES_free(gens);
+	return ok;
+}
+
+/* Subject serialNumber (PrintableString), O, CN (UTF8String). */
+static int set_subject(X509 *t, const ca_device_cert_t *d)
+{
+	X509_NAME *n = X509_get_subject_name(t);
+
+	while (X509_NAME_entry_count(n) > 0)
+		X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, 0));
+	return X509_NAME_add_entry_by_NID(n, NID_serialNumber, MBSTRING_ASC,
+	    (const unsigned char *)d->serial_number, -1, -1, 0) == 1 &&
+	    X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
+	    (const unsigned char *)d->org, -1, -1, 0) == 1 &&
+	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+	    (const unsigned char *)d->cn, -1, -1, 0) == 1;
+}
+
+int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
+    char serial_hex[41], int64_t *not_before, int64_t *not_after,
+    const ca_device_cert_t *spec, char *err, size_t errlen)
+{
+	struct ca_signer *s;
+	unsigned char *tbs = NULL, *sig = NULL, *out = NULL, dg[32];
+	unsigned int dlen = 0;
+	size_t siglen = 0;
+	uint8_t sb[20];
+	ASN1_STRING *seq = NULL;
+	X509 *t;
+	int tlen, olen, rc = CA_ERR_INTERNAL;
+
+	*der = NULL;
+	*der_len = 0;
+	if ((s = signer_take(ca)) == NULL) {
+		util_err_openssl(err, errlen, "certificate template");
+		return CA_ERR_INTERNAL;
+	}
+	t = s->tmpl[spec->csr->rsa ? 1 : 0];
+	if (!set_subject(t, spec)) {
+		util_err_openssl(err, errlen, "device subject");
+		rc = CA_ERR_INVALID;
+		goto out;
+	}
+	/* Random positive serial: 20 bytes, top bit clear, second set. */
+	if (util_random(sb, sizeof(sb)) != 0)
+		goto fail;
+	sb[0] = (uint8_t)((sb[0] & 0x7f) | 0x40);
+	util_hex_encode(serial_hex, sb, sizeof(sb));
+	if (ASN1_STRING_set(X509_get_serialNumber(t), sb, sizeof(sb)) != 1 ||
+	    ASN1_TIME_set(X509_getm_notBefore(t),
+	    (time_t)spec->not_before) == NULL)
+		goto fail;
+	if (spec->not_after == 0) {
+		/* IEEE 802.1AR: no well-defined expiration. */
+		if (ASN1_TIME_set_string_X509(X509_getm_notAfter(t),
+		    "99991231235959Z") != 1)
+			goto fail;
+	} else if (ASN1_TIME_set(X509_getm_notAfter(t),
+	    (time_t)spec->not_after) == NULL) {
+		goto fail;
+	}
+	if (!ca_pubkey_set(X509_get_X509_PUBKEY(t), spec->csr->alg,
+	    spec->csr->bits, spec->csr->blen) ||
+	    !set_ski(t, spec->csr->bits, spec->csr->blen) ||
+	    !set_san_uri(t, spec->san_uri))
+		goto fail;
+	/* TBS once; sign its digest; the certificate wraps those bytes. */
+	if ((tlen = i2d_re_X509_tbs(t, &tbs)) <= 0 ||
+	    EVP_Digest(tbs, (size_t)tlen, dg, &dlen, EVP_sha256(), NULL) != 1 ||
+	    EVP_PKEY_sign(s->sign, NULL, &siglen, dg, dlen) != 1 ||
+	    (sig = OPENSSL_malloc(siglen)) == NULL ||
+	    EVP_PKEY_sign(s->sign, sig, &siglen, dg, dlen) != 1)
+		goto fail;
+	if ((seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL)
+		goto fail;
+	ASN1_STRING_set0(seq, tbs, tlen);
+	tbs = NULL;
+	ASN1_TYPE_set(s->raw->tbs, V_ASN1_SEQUENCE, seq);
+	seq = NULL;
+	ASN1_STRING_set0(s->raw->signature, sig, (int)siglen);
+	sig = NULL;
+	s->raw->signature->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+	s->raw->signature->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+	if ((olen = i2d_CA_CERT_RAW(s->raw, &out)) <= 0)
+		goto fail;
+	*der = out;
+	*der_len = (size_t)olen;
+	*not_before = ca_asn1_time(X509_get0_notBefore(t));
+	*not_after = ca_asn1_time(X509_get0_notAfter(t));
+	rc = CA_OK;
+	goto out;
+fail:
+	util_err_openssl(err, errlen, "build certificate");
+out:
+	ASN1_STRING_free(seq);
+	OPENSSL_free(tbs);
+	OPENSSL_free(sig);
+	signer_give(ca, s);
+	return rc;
+}
