@@ -208,6 +208,7 @@ typedef struct {
 	const char *manufacturer_id;	/* NULL = any */
 	const char *status;		/* NULL = any */
 	const char *serial;		/* NULL = any */
+	const char *q;			/* NULL = any; else serial or DeviceID equal to q */
 	int64_t after;			/* cursor: seq of the last row seen, 0 = start */
 	size_t limit;			/* 1..REG_LIST_MAX, 0 = 100 */
 } reg_device_filter_t;

@@ -393,8 +393,10 @@ int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n,
 	if ((rc = reg_prepare(reg, &st, "SELECT " DEVICE_COLS
 	    " WHERE d.seq > ?1 AND (?2 IS NULL OR d.manufacturer_id = ?2)"
 	    " AND (?3 IS NULL OR d.status = ?3) AND (?4 IS NULL OR d.serial = ?4)"
+	    " AND (?6 IS NULL OR d.serial = ?6 OR d.device_id = ?6)"
 	    " ORDER BY d.seq LIMIT ?5", err, errlen)) != REG_OK)
 		return rc;
+	reg_bind_text(st, 6, f->q);
 	sqlite3_bind_int64(st, 1, f->after);
 	reg_bind_text(st, 2, f->manufacturer_id);
 	reg_bind_text(st, 3, f->status);

@@ -498,14 +498,16 @@ static cJSON *device_summary(const http_server *srv, const reg_device_t *r)
 	return o;
 }
 
-/* GET /api/v1/devices?status=&serial=&manufacturer=&cursor=&limit= */
+/* GET /api/v1/devices?status=&serial=&q=&manufacturer=&cursor=&limit=
+ * (q: serial or DeviceID, exact match) */
 static int h_device_list(http_req_t *req)
 {
 	reg_device_filter_t f;
 	reg_device_t *list = NULL;
 	size_t n = 0, i;
 	int64_t next = 0;
-	char status_q[16], serial_q[REG_ATTR_MAX + 2], mfr_q[REG_MFR_ID_MAX + 2], err[256], cur[32];
+	char status_q[16], serial_q[REG_ATTR_MAX + 2], text_q[REG_ATTR_MAX + 2];
+	char mfr_q[REG_MFR_ID_MAX + 2], err[256], cur[32];
 	cJSON *out = NULL, *arr;
 	int status, q;
 	reg_t *reg;
@@ -531,6 +533,14 @@ static int h_device_list(http_req_t *req)
 		                          "serial is too long");
 	if (q >= 0)
 		f.serial = serial_q;
+	/* The portal's one search box: the serial or the DeviceID, matched
+	 * exactly (not as a prefix), inside the caller's scope below. */
+	q = http_query_get(req, "q", text_q, sizeof(text_q));
+	if (q == -2 || q > REG_ATTR_MAX)
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "q is too long");
+	if (q >= 0)
+		f.q = text_q;
 	q = http_query_get(req, "manufacturer", mfr_q, sizeof(mfr_q));
 	if (q == -2 || q > REG_MFR_ID_MAX)
 		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",

@@ -150,6 +150,32 @@ class Enrollment(ServerTest):
         st, _, data = self.srv.curl(self.mfr_a, "POST", "/api/v1/devices/batch", {"items": []})
         self.assertProblem(st, data, 422, "invalid-field")
 
+    def test_search_q_matches_serial_or_device_id_exactly_within_own_devices(self):
+        st, a = self.enroll(self.mfr_a, "Q-ONE")
+        self.assertEqual(st, 201, a)
+        st, a2 = self.enroll(self.mfr_a, "Q-ONE-2")
+        self.assertEqual(st, 201, a2)
+        st, b = self.enroll(self.mfr_b, "Q-ONE")
+        self.assertEqual(st, 201, b)
+
+        def ids(ident, query):
+            st, _, data = self.srv.curl(ident, "GET", "/api/v1/devices?" + query)
+            self.assertEqual(st, 200, data)
+            return sorted(x["device_id"] for x in json.loads(data)["devices"])
+
+        # By serial: exact (Q-ONE-2 is not a match), own devices only.
+        self.assertEqual(ids(self.mfr_a, "q=Q-ONE"), [a["device_id"]])
+        self.assertEqual(ids(self.mfr_b, "q=Q-ONE"), [b["device_id"]])
+        self.assertEqual(ids(self.admin, "q=Q-ONE"), sorted([a["device_id"], b["device_id"]]))
+        # By DeviceID; another manufacturer's DeviceID finds nothing.
+        self.assertEqual(ids(self.mfr_a, "q=" + a2["device_id"]), [a2["device_id"]])
+        self.assertEqual(ids(self.mfr_a, "q=" + b["device_id"]), [])
+        self.assertEqual(ids(self.mfr_a, "q=Q-ON"), [])
+        # Combines with the other filters.
+        self.assertEqual(ids(self.mfr_a, "q=Q-ONE&status=revoked"), [])
+        st, _, data = self.srv.curl(self.mfr_a, "GET", "/api/v1/devices?q=" + "x" * 65)
+        self.assertProblem(st, data, 400, "invalid-query")
+
     def test_pagination_walks_every_device_once(self):
         st, _, data = self.srv.curl(self.mfr_b, "POST", "/api/v1/devices/batch",
                                     {"devices": [{"csr": make_csr()[1], "serial": "PG-%02d" % i, "model": "P"}

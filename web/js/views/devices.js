@@ -5,7 +5,6 @@ import { get, post } from '../api.js';
 import { h, clear, badge, fmtTime, field, alertBox, download, pemToDer } from '../dom.js';
 import { confirmDialog, toast } from '../ui.js';
 
-const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const PAGE = 25;
 
 // RFC 5280 CRLReason names a revocation may carry (certificateHold and
@@ -38,23 +37,12 @@ export async function devicesView(me, q) {
   const params = new URLSearchParams({ limit: String(PAGE) });
   if (status) params.set('status', status);
   if (cursor) params.set('cursor', cursor);
-  if (text) {
-    params.set('serial', text);
-    const bySerial = await get(`/api/v1/devices?${params}`);
-    rows = bySerial.devices;
-    next = bySerial.next_cursor;
-    if (ID_RE.test(text) && !cursor) {
-      const d = await fetchDevice(text);
-      if (d && !rows.some((r) => r.device_id === d.device_id) && (!status || d.status.state === status)) {
-        rows.unshift({ device_id: d.device_id, serial: d.serial, model: d.model, hardware_version: d.hardware_version,
-          status: d.status.state, manufacturer_id: d.manufacturer && d.manufacturer.id, created_at: d.enrolled_at });
-      }
-    }
-  } else {
-    const page = await get(`/api/v1/devices?${params}`);
-    rows = page.devices;
-    next = page.next_cursor;
-  }
+  // q matches the serial or the DeviceID exactly, on the server, within
+  // the caller's own devices; the same cursor pages through the matches.
+  if (text) params.set('q', text);
+  const page = await get(`/api/v1/devices?${params}`);
+  rows = page.devices;
+  next = page.next_cursor;
 
   const search = h('input', { type: 'search', name: 'q', value: text, placeholder: 'Serial or DeviceID' });
   const sel = h('select', { name: 'status' }, [['', 'Any status'], ['active', 'Active'], ['suspended', 'Suspended'], ['revoked', 'Revoked']]
