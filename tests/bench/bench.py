@@ -1456,17 +1456,19 @@ def main():
         cmds = [c.replace(work, "$WORK").replace(SRC + "/", "") for c in cmds]
         R["meta"]["loadavg_end"] = os.getloadavg()
         base = os.path.join(a.out, stamp + ("" if a.scale == "full" else "-" + a.scale))
-        with open(base + ".json", "w") as f:
-            json.dump(R, f, indent=1, default=str)
-        with open(base + ".md", "w") as f:
-            f.write(markdown(R, cmds))
-        log("results: %s.json, %s.md (%.0f s)" % (base, base, R["meta"]["seconds"]))
-        if a.scale == "full" and a.update_docs:
-            update_docs(R, base)
-        if a.keep:
-            log("work folder kept: %s" % work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        try:
+            with open(base + ".json", "w") as f:
+                json.dump(R, f, indent=1, default=str)
+            with open(base + ".md", "w") as f:
+                f.write(markdown(R, cmds))
+            log("results: %s.json, %s.md (%.0f s)" % (base, base, R["meta"]["seconds"]))
+            if a.scale == "full" and a.update_docs:
+                update_docs(R, base)
+        finally:
+            if a.keep:
+                log("work folder kept: %s" % work)
+            else:
+                shutil.rmtree(work, ignore_errors=True)
     return 1 if R["errors"] else 0
 
 
