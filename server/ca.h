@@ -192,6 +192,12 @@ typedef struct {
 	 * verified by the caller (ca_csr_read); csr/csr_len are then not
 	 * read. Saves decoding and verifying the same CSR twice. */
 	ca_csr_t *csr_req;
+	/* Input: how csr is read (enum ca_csr_format; 0 = PEM or DER). With
+	 * CA_CSR_PEM (the HTTP API's reading) the CSR is also checked before
+	 * the attributes. Batches check CSRs on every CPU. */
+	int csr_format;
+	/* Output: the ca_csr_refusal when the CSR was refused, else 0. */
+	int csr_refused;
 } ca_issue_item_t;
 
 /* Parse a PKCS#10 CSR (PEM or DER, at most 64 KiB) and verify its

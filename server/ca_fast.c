@@ -301,7 +301,7 @@ int ca_csr_read(ca_csr_t **out, int *why, const ca_t *ca, const uint8_t *buf,
 	*out = NULL;
 	if (why == NULL)
 		why = &why_l;
-	*why = CA_CSR_BAD_FORMAT;
+	*why = CA_CSR_BAD_FORMAT;	/* until it verifies */
 	if (buf == NULL || len == 0) {
 		util_err_set(err, errlen, "CSR is empty");
 		return CA_ERR_INVALID;
@@ -337,6 +337,8 @@ int ca_csr_read(ca_csr_t **out, int *why, const ca_t *ca, const uint8_t *buf,
 	else
 		rc = csr_general(out, why, der, (size_t)dlen, exact, err,
 		    errlen);
+	if (rc == CA_OK)
+		*why = 0;
 	OPENSSL_free(pem_der);
 	return rc;
 }

@@ -234,6 +234,7 @@ typedef struct issue_job {
 	size_t csr_len;
 	ca_csr_t *req;			/* parsed, verified */
 	int own_req;			/* req is ours to free */
+	int csr_format, csr_why;	/* ca_csr_read's format, refusal */
 	char key_type[16], spki[65];
 	reg_manufacturer_t m;
 	int need_new;			/* 0: answer with live (repeat) */
@@ -263,14 +264,20 @@ static void job_clear(issue_job_t *j)
 /* Attribute checks, CSR decode + signature, key type and SPKI hash. */
 static void job_parse(const ca_t *ca, issue_job_t *j)
 {
-	if ((j->rc = attrs_check(j->attrs, j->err, j->errlen)) != CA_OK)
+	int csr_first = j->csr_format == CA_CSR_PEM;
+
+	if (!csr_first &&
+	    (j->rc = attrs_check(j->attrs, j->err, j->errlen)) != CA_OK)
 		return;
 	if (j->req == NULL) {
-		if ((j->rc = ca_csr_read(&j->req, NULL, ca, j->csr,
-		    j->csr_len, CA_CSR_PEM_OR_DER, j->err, j->errlen)) != CA_OK)
+		if ((j->rc = ca_csr_read(&j->req, &j->csr_why, ca, j->csr,
+		    j->csr_len, j->csr_format, j->err, j->errlen)) != CA_OK)
 			return;
 		j->own_req = 1;
 	}
+	if (csr_first &&
+	    (j->rc = attrs_check(j->attrs, j->err, j->errlen)) != CA_OK)
+		return;
 	if ((j->rc = ca_csr_key_type(j->key_type, j->req, j->err,
 	    j->errlen)) != CA_OK)
 		return;
@@ -539,6 +546,7 @@ int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
 	j.csr = it->csr;
 	j.csr_len = it->csr_len;
 	j.req = it->csr_req;
+	j.csr_format = it->csr_format;
 	j.err = it->err;
 	j.errlen = sizeof(it->err);
 	job_parse(ca, &j);
@@ -560,6 +568,7 @@ int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
 	if (j.rc == CA_OK)
 		j.rc = job_result(ca, &j, &it->result);
 	job_clear(&j);
+	it->csr_refused = j.csr_why;
 	it->rc = j.rc;
 	return j.rc;
 }
@@ -670,6 +679,7 @@ int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
 		jobs[i].csr = items[i].csr;
 		jobs[i].csr_len = items[i].csr_len;
 		jobs[i].req = items[i].csr_req;
+		jobs[i].csr_format = items[i].csr_format;
 		jobs[i].err = items[i].err;
 		jobs[i].errlen = sizeof(items[i].err);
 	}
@@ -702,6 +712,7 @@ int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
 		if (jobs[i].rc == CA_OK)
 			jobs[i].rc = job_result(ca, &jobs[i], &items[i].result);
 		items[i].rc = jobs[i].rc;
+		items[i].csr_refused = jobs[i].csr_why;
 		job_clear(&jobs[i]);
 	}
 	free(jobs);
@@ -715,6 +726,7 @@ item_failed:
 fail:
 	for (i = 0; i < n; i++) {
 		items[i].rc = jobs[i].rc != CA_OK ? jobs[i].rc : rc;
+		items[i].csr_refused = jobs[i].csr_why;
 		ca_issue_result_clear(&items[i].result);
 		job_clear(&jobs[i]);
 	}

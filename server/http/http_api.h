@@ -30,6 +30,9 @@ int api_csr_check(const char *pem, char *err, size_t errlen);
 int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
                   size_t errlen);
 
+/* The problem detail of a refused CSR (enum ca_csr_refusal). */
+const char *api_csr_refusal(int why);
+
 /* Unix time as "YYYY-MM-DDTHH:MM:SSZ". */
 void api_time_iso(char *out, size_t outlen, int64_t t);
 

@@ -150,9 +150,11 @@ typedef struct {
 	ca_csr_t *req;   /* parsed and verified csr: ca_csr_free */
 } enroll_in;
 
-/* Check one enrollment object. Returns 0, or fills status/type/detail of
- * the problem (nothing is sent: the batch reports it per item). */
-static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj,
+/* Check one enrollment object (and its CSR when parse_csr; a batch lets
+ * the engine check CSRs on every CPU). Returns 0, or fills
+ * status/type/detail of the problem (nothing is sent: the batch reports it
+ * per item). */
+static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj, int parse_csr,
                         int *status, const char **type, char *detail, size_t dlen)
 {
 	static const struct {
@@ -171,6 +173,7 @@ static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj,
 
 	*status = 422;
 	*type = PT_FIELD;
+	in->req = NULL;
 	if (!cJSON_IsObject(obj)) {
 		snprintf(detail, dlen, "each device must be a JSON object");
 		return -1;
@@ -209,7 +212,7 @@ static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj,
 		         req->principal.manufacturer_id);
 		return -1;
 	}
-	if (api_csr_parse(&in->req, req->srv->ca, val[0], detail, dlen) != 0) {
+	if (parse_csr && api_csr_parse(&in->req, req->srv->ca, val[0], detail, dlen) != 0) {
 		*status = 400;
 		*type = PT_BAD_CSR;
 		return -1;
@@ -250,7 +253,7 @@ static int h_device_enroll(http_req_t *req)
 	memset(&it, 0, sizeof(it));
 	if (body == NULL)
 		return req->status;
-	if (enroll_check(&in, req, body, &status, &type, detail, sizeof(detail)) != 0) {
+	if (enroll_check(&in, req, body, 1, &status, &type, detail, sizeof(detail)) != 0) {
 		status = http_reply_problem(req, status, type,
 		                            status == 400 ? "Invalid CSR" :
 		                            status == 403 ? "Forbidden" : "Invalid field",
@@ -376,11 +379,11 @@ static int h_device_batch(http_req_t *req)
 	cJSON_ArrayForEach(el, arr) {
 		enroll_in in;
 
-		if (enroll_check(&in, req, el, &item_status[i], &item_type[i], detail[i],
+		if (enroll_check(&in, req, el, 0, &item_status[i], &item_type[i], detail[i],
 		                 sizeof(detail[i])) == 0) {
 			items[k].csr = (const uint8_t *)in.csr;
 			items[k].csr_len = strlen(in.csr);
-			items[k].csr_req = in.req;
+			items[k].csr_format = CA_CSR_PEM;
 			items[k].attrs.manufacturer_id = req->principal.manufacturer_id;
 			items[k].attrs.serial = in.serial;
 			items[k].attrs.model = in.model;
@@ -418,7 +421,12 @@ static int h_device_batch(http_req_t *req)
 				goto oom;
 			continue;
 		}
-		if (items[k].rc != CA_OK) {
+		if (items[k].rc != CA_OK && items[k].csr_refused != 0) {
+			failed++;
+			if (add_item_problem(item, 400, PT_BAD_CSR,
+			                     api_csr_refusal(items[k].csr_refused)) != 0)
+				goto oom;
+		} else if (items[k].rc != CA_OK) {
 			int st;
 			const char *ty;
 

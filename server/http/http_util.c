@@ -55,11 +55,14 @@ int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
 	                sizeof(msg)) == CA_OK)
 		return 0;
 	ERR_clear_error();
-	if (why == CA_CSR_BAD_FORMAT)
-		snprintf(err, errlen, "not a PEM PKCS#10 certificate request");
-	else
-		snprintf(err, errlen, "the request's signature does not verify with its key");
+	snprintf(err, errlen, "%s", api_csr_refusal(why));
 	return -1;
+}
+
+const char *api_csr_refusal(int why)
+{
+	return why == CA_CSR_BAD_FORMAT ? "not a PEM PKCS#10 certificate request"
+	                                : "the request's signature does not verify with its key";
 }
 
 int api_csr_check(const char *pem, char *err, size_t errlen)
