@@ -19,6 +19,8 @@ struct corehook {
 	STACK_OF(X509) *signer_chain;   /* intermediates carried in every
 	                                 * container, issuer first, no root */
 	X509 *anchor[CH_ALLOW_MAX];     /* per allow-list entry */
+	ch_fetcher *fetch[CH_ALLOW_MAX]; /* per allow-list entry */
+	ch_path_cache *paths[CH_ALLOW_MAX]; /* per allow-list entry */
 	char snn[64];                   /* serving network name */
 	ch_metrics_t metrics;
 

@@ -56,6 +56,7 @@ struct corehook_config {
 	long connect_timeout_ms;
 	long total_timeout_ms;
 	size_t max_response_bytes;
+	unsigned fetch_connections;     /* per allow-list entry */
 	unsigned t3346_seconds;
 	unsigned workers;
 	unsigned session_ttl_seconds;
@@ -98,12 +99,22 @@ typedef struct {
 	size_t body_len;
 } ch_fetch_result_t;
 
-/* GET url (already allow-listed) over mTLS with e's files, Accept:
- * application/json. Fills out; returns 0, or -1 with err on a transport
- * failure (out->transport_error set). */
-int ch_fetch(ch_fetch_result_t *out, const ch_allow_t *e, const char *url,
+/* The fetcher of one allow-list entry: at most `connections` easy
+ * handles, each keeping its verified mTLS connection to the CA open between
+ * fetches, TLS sessions shared between them. Thread-safe. */
+typedef struct ch_fetcher ch_fetcher;
+
+int ch_fetcher_new(ch_fetcher **out, const ch_allow_t *e, size_t connections,
     long connect_ms, long total_ms, size_t max_bytes, char *err,
     size_t errlen);
+void ch_fetcher_free(ch_fetcher *f);
+
+/* GET url (already allow-listed for f's entry) over mTLS with the entry's
+ * files, Accept: application/json, on one of f's connections (waiting for
+ * one when all are busy). Fills out; returns 0, or -1 with err on a
+ * transport failure (out->transport_error set). */
+int ch_fetch(ch_fetch_result_t *out, ch_fetcher *f, const char *url,
+    char *err, size_t errlen);
 
 void ch_fetch_result_free(ch_fetch_result_t *r);
 
@@ -118,14 +129,21 @@ enum {
 	CH_CTX_INTERNAL = -5
 };
 
+/* Verified issuer paths of one trust anchor (verify.c); thread-safe. */
+typedef struct ch_path_cache ch_path_cache;
+
+int ch_path_cache_new(ch_path_cache **out);
+void ch_path_cache_free(ch_path_cache *c);
+
 /* Parse the CA's JSON security context and verify the device certificate:
  * chain to anchor at time now, device EKU, keyUsage for its key type
  * (P-256: digitalSignature + keyAgreement; RSA 2048/3072: digitalSignature +
  * keyEncipherment), CN == device_id, status active. On CH_CTX_OK *pubkey
- * owns the device public key. */
+ * owns the device public key. cache (NULL: none) holds the issuer path
+ * verified for the same chain text, so only the leaf is verified again. */
 int ch_context_verify(EVP_PKEY **pubkey, const char *json, size_t len,
-    const char *device_id, X509 *anchor, int64_t now, char *err,
-    size_t errlen);
+    const char *device_id, X509 *anchor, ch_path_cache *cache, int64_t now,
+    char *err, size_t errlen);
 
 /* ---- metrics (metrics.c) ---- */
 

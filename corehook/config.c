@@ -342,6 +342,9 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	    err, errlen) != 0)
 		return -1;
 	c->max_response_bytes = (size_t)v;
+	if (get_uint(&v, fetch, "connections", 4, 1, 64, err, errlen) != 0)
+		return -1;
+	c->fetch_connections = (unsigned)v;
 	if (get_uint(&v, doc, "t3346_seconds", 60, 1, 11160, err, errlen) != 0)
 		return -1;
 	c->t3346_seconds = (unsigned)v;
@@ -511,6 +514,7 @@ int corehook_config_write_default(const char *path, const char *ca_base_url,
 	ADD(o, cJSON_AddNumberToObject, "connect_timeout_ms", 3000);
 	ADD(o, cJSON_AddNumberToObject, "total_timeout_ms", 10000);
 	ADD(o, cJSON_AddNumberToObject, "max_response_bytes", 262144);
+	ADD(o, cJSON_AddNumberToObject, "connections", 4);
 	ADD(doc, cJSON_AddNumberToObject, "t3346_seconds", 60);
 	ADD(doc, cJSON_AddNumberToObject, "workers", 16);
 	ADD(doc, cJSON_AddNumberToObject, "session_ttl_seconds", 120);

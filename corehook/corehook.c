@@ -241,6 +241,15 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 			rc = COREHOOK_ERR_CONFIG;
 			goto out;
 		}
+		if (ch_path_cache_new(&ch->paths[i]) != 0) {
+			util_err_set(err, errlen, "out of memory");
+			goto out;
+		}
+		if (ch_fetcher_new(&ch->fetch[i], &cfg->allow[i],
+		    cfg->fetch_connections, cfg->connect_timeout_ms,
+		    cfg->total_timeout_ms, cfg->max_response_bytes, err,
+		    errlen) != 0)
+			goto out;
 	}
 	/* Open the store once now: migrations run here, errors surface here. */
 	if (subs_open(&db, cfg->db_path, err, errlen) != SUBS_OK)
@@ -265,8 +274,11 @@ void corehook_close(corehook *ch)
 	for (i = 0; i < ch->ndbfree; i++)
 		subs_close(ch->dbfree[i]);
 	free(ch->dbfree);
-	for (i = 0; i < CH_ALLOW_MAX; i++)
+	for (i = 0; i < CH_ALLOW_MAX; i++) {
 		X509_free(ch->anchor[i]);
+		ch_fetcher_free(ch->fetch[i]);
+		ch_path_cache_free(ch->paths[i]);
+	}
 	EVP_PKEY_free(ch->signer_key);
 	X509_free(ch->signer_cert);
 	sk_X509_pop_free(ch->signer_chain, X509_free);
@@ -428,8 +440,7 @@ int corehook_provision(corehook *ch, corehook_prov_result_t *out,
 	/* Fetch the canonical resource, built from the allow-list entry. */
 	snprintf(fetch_url, sizeof(fetch_url), "https://%s:%u%s%s", entry->host,
 	    entry->port, entry->path_prefix, out->device_id);
-	if (ch_fetch(&fr, entry, fetch_url, c->connect_timeout_ms,
-	    c->total_timeout_ms, c->max_response_bytes, err, sizeof(err)) != 0) {
+	if (ch_fetch(&fr, ch->fetch[idx], fetch_url, err, sizeof(err)) != 0) {
 		ch_metrics_fetch_observe(&ch->metrics, fr.seconds);
 		prov_finish(ch, out, CH_PROV_CA_UNAVAILABLE, 22, err);
 		goto done;
@@ -446,7 +457,8 @@ int corehook_provision(corehook *ch, corehook_prov_result_t *out,
 		goto done;
 	}
 	r = ch_context_verify(&pub, fr.body, fr.body_len, out->device_id,
-	    ch->anchor[idx], (int64_t)time(NULL), err, sizeof(err));
+	    ch->anchor[idx], ch->paths[idx], (int64_t)time(NULL), err,
+	    sizeof(err));
 	switch (r) {
 	case CH_CTX_OK:
 		break;

@@ -1,8 +1,12 @@
 /* fetch.c — GET a device's security context from an allow-listed CA with
  * libcurl: mTLS, peer and host verification, https only, no redirects,
- * connect and total timeouts, a cap on the response size. */
+ * connect and total timeouts, a cap on the response size. Each CA has a
+ * small pool of easy handles that keep their verified connection open
+ * (keep-alive) and share TLS sessions, so a device costs one request on an
+ * open connection, not a TCP connect plus a full mTLS handshake. */
 #include "ch_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +14,24 @@
 #include <curl/curl.h>
 
 #include "util.h"
+
+/* A connection older than this is not reused: ca-server closes idle
+ * keep-alive connections after 5 s, and a request racing that close would
+ * have to be retried on a new connection. */
+#define FETCH_MAXAGE_S 4L
+
+struct ch_fetcher {
+	const ch_allow_t *e;
+	long connect_ms, total_ms;
+	size_t max_bytes;
+	struct curl_slist *hdr;         /* shared by every handle, read-only */
+	CURLSH *share;                  /* TLS sessions and DNS of this CA */
+	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t mu;             /* the pool below */
+	pthread_cond_t cv;
+	CURL **idle;
+	size_t nidle, nopen, max;
+};
 
 struct sink {
 	char *buf;
@@ -66,27 +88,97 @@ void ch_fetch_result_free(ch_fetch_result_t *r)
 	r->body_len = 0;
 }
 
-int ch_fetch(ch_fetch_result_t *out, const ch_allow_t *e, const char *url,
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a,
+    void *arg)
+{
+	struct ch_fetcher *f = arg;
+
+	(void)h;
+	(void)a;
+	if ((int)d >= 0 && d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&f->share_mu[d]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data d, void *arg)
+{
+	struct ch_fetcher *f = arg;
+
+	(void)h;
+	if ((int)d >= 0 && d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&f->share_mu[d]);
+}
+
+int ch_fetcher_new(ch_fetcher **out, const ch_allow_t *e, size_t connections,
     long connect_ms, long total_ms, size_t max_bytes, char *err,
     size_t errlen)
 {
-	CURL *c = NULL;
-	struct curl_slist *hdr = NULL;
-	struct sink s = { .max = max_bytes };
-	char cerr[CURL_ERROR_SIZE] = "";
-	CURLcode cc;
-	double t0 = now_seconds();
-	int rc = -1;
+	ch_fetcher *f;
+	int i;
 
-	memset(out, 0, sizeof(*out));
-	if ((c = curl_easy_init()) == NULL ||
-	    (hdr = curl_slist_append(NULL, "Accept: application/json")) == NULL) {
+	*out = NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->idle = calloc(connections, sizeof(*f->idle))) == NULL) {
+		free(f);
 		util_err_set(err, errlen, "out of memory");
-		out->transport_error = 1;
-		goto out;
+		return -1;
 	}
-	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	f->e = e;
+	f->connect_ms = connect_ms;
+	f->total_ms = total_ms;
+	f->max_bytes = max_bytes;
+	f->max = connections;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&f->share_mu[i], NULL);
+	if ((f->hdr = curl_slist_append(NULL, "Accept: application/json"))
+	    == NULL || (f->share = curl_share_init()) == NULL ||
+	    curl_share_setopt(f->share, CURLSHOPT_LOCKFUNC, share_lock)
+	    != CURLSHE_OK ||
+	    curl_share_setopt(f->share, CURLSHOPT_UNLOCKFUNC, share_unlock)
+	    != CURLSHE_OK ||
+	    curl_share_setopt(f->share, CURLSHOPT_USERDATA, f) != CURLSHE_OK ||
+	    curl_share_setopt(f->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+	    curl_share_setopt(f->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS)
+	    != CURLSHE_OK) {
+		util_err_set(err, errlen, "libcurl share set-up failed");
+		ch_fetcher_free(f);
+		return -1;
+	}
+	*out = f;
+	return 0;
+}
+
+void ch_fetcher_free(ch_fetcher *f)
+{
+	size_t k;
+	int i;
+
+	if (f == NULL)
+		return;
+	for (k = 0; k < f->nidle; k++)
+		curl_easy_cleanup(f->idle[k]);
+	if (f->share != NULL)
+		curl_share_cleanup(f->share);
+	curl_slist_free_all(f->hdr);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&f->share_mu[i]);
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	free(f->idle);
+	free(f);
+}
+
+/* A new handle with every option that does not change per request. */
+static CURL *handle_new(ch_fetcher *f)
+{
+	const ch_allow_t *e = f->e;
+	CURL *c = curl_easy_init();
+
+	if (c == NULL)
+		return NULL;
+	if (curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
@@ -99,14 +191,88 @@ int ch_fetch(ch_fetch_result_t *out, const ch_allow_t *e, const char *url,
 	    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
 	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, f->connect_ms)
+	    != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, f->total_ms) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)max_bytes) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr) != CURLE_OK ||
+	    (curl_off_t)f->max_bytes) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->hdr) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SHARE, f->share) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, FETCH_MAXAGE_S)
+	    != CURLE_OK) {
+		curl_easy_cleanup(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Borrow a handle: an idle one, a new one while under the bound, else wait
+ * for one to come back. */
+static CURL *handle_get(ch_fetcher *f)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&f->mu);
+	while (f->nidle == 0 && f->nopen >= f->max)
+		pthread_cond_wait(&f->cv, &f->mu);
+	if (f->nidle > 0) {
+		c = f->idle[--f->nidle];
+		pthread_mutex_unlock(&f->mu);
+		return c;
+	}
+	f->nopen++;
+	pthread_mutex_unlock(&f->mu);
+	if ((c = handle_new(f)) == NULL) {
+		pthread_mutex_lock(&f->mu);
+		f->nopen--;
+		pthread_cond_signal(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+	}
+	return c;
+}
+
+/* Give a handle back; keep = 0 closes it (after a transport failure its
+ * connection is of no further use). */
+static void handle_put(ch_fetcher *f, CURL *c, int keep)
+{
+	if (c == NULL)
+		return;
+	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	if (!keep) {
+		curl_easy_cleanup(c);
+		c = NULL;
+	}
+	pthread_mutex_lock(&f->mu);
+	if (c != NULL)
+		f->idle[f->nidle++] = c;
+	else
+		f->nopen--;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+int ch_fetch(ch_fetch_result_t *out, ch_fetcher *f, const char *url,
+    char *err, size_t errlen)
+{
+	CURL *c = NULL;
+	struct sink s = { .max = f->max_bytes };
+	char cerr[CURL_ERROR_SIZE] = "";
+	CURLcode cc;
+	double t0 = now_seconds();
+	int rc = -1, keep = 0;
+
+	memset(out, 0, sizeof(*out));
+	if ((c = handle_get(f)) == NULL) {
+		util_err_set(err, errlen, "libcurl handle set-up failed");
+		out->transport_error = 1;
+		goto out;
+	}
+	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr) != CURLE_OK) {
 		util_err_set(err, errlen, "libcurl refused an option");
@@ -120,7 +286,7 @@ int ch_fetch(ch_fetch_result_t *out, const ch_allow_t *e, const char *url,
 		out->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
 		if (s.overflow || cc == CURLE_FILESIZE_EXCEEDED)
 			util_err_set(err, errlen, "CA response larger than %zu bytes",
-			    max_bytes);
+			    f->max_bytes);
 		else
 			util_err_set(err, errlen, "CA fetch failed: %s%s%s",
 			    curl_easy_strerror(cc), cerr[0] != '\0' ? ": " : "",
@@ -136,10 +302,10 @@ int ch_fetch(ch_fetch_result_t *out, const ch_allow_t *e, const char *url,
 	out->body = s.buf;
 	out->body_len = s.len;
 	s.buf = NULL;
+	keep = 1;
 	rc = 0;
 out:
 	free(s.buf);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
+	handle_put(f, c, keep);
 	return rc;
 }

@@ -4,11 +4,16 @@
  * needs, a supported key, and the DeviceID in the certificate's CN. */
 #include "ch_int.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
 #include "pki.h"
@@ -161,9 +166,186 @@ static int key_ok(X509 *cert, EVP_PKEY *pk, char *err, size_t errlen)
 	return 1;
 }
 
+/* ---- verified issuer path cache ----
+ *
+ * Every device of a CA comes with the same chain (Device CA, Root), and
+ * verifying it (a P-384 Root signature) is most of the work of a
+ * provisioning. After a full verification the issuer path OpenSSL built
+ * (leaf's issuer .. anchor) is kept with the exact chain text it came from.
+ * A device whose security context carries byte-identical chain text is then
+ * verified against that path: its own signature, validity, key usage and
+ * constraints with the issuer as the trusted end (X509_verify_cert, same
+ * flags), and the validity of every certificate above the issuer now. Any
+ * difference or failure takes the full path, so the cache can only save
+ * work, never accept what the full verification would refuse. Paths with
+ * policy constraints, or name constraints above the issuer, are never
+ * cached. The entry is rebuilt every CH_PATH_TTL_S. */
+#define CH_PATH_TTL_S 60
+
+struct ch_path_cache {
+	pthread_mutex_t mu;
+	char *text;             /* the "chain" string the path came from */
+	size_t len;
+	STACK_OF(X509) *path;   /* leaf's issuer first, anchor last */
+	int64_t verified_at;
+};
+
+int ch_path_cache_new(ch_path_cache **out)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return -1;
+	pthread_mutex_init(&(*out)->mu, NULL);
+	return 0;
+}
+
+void ch_path_cache_free(ch_path_cache *c)
+{
+	if (c == NULL)
+		return;
+	free(c->text);
+	sk_X509_pop_free(c->path, X509_free);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+/* The security context's chain as one string, or NULL (absent, array). */
+static const char *json_chain_text(const cJSON *doc)
+{
+	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(doc, "chain");
+
+	if (ch == NULL)
+		ch = cJSON_GetObjectItemCaseSensitive(doc, "chain_pem");
+	if (!cJSON_IsString(ch) || ch->valuestring == NULL ||
+	    ch->valuestring[0] == '\0')
+		return NULL;
+	return ch->valuestring;
+}
+
+static X509_STORE_CTX *verify_ctx(X509_STORE **store, X509 *trusted,
+    X509 *cert, STACK_OF(X509) *untrusted, int64_t now)
+{
+	X509_STORE_CTX *ctx = NULL;
+	X509_VERIFY_PARAM *param;
+
+	if ((*store = X509_STORE_new()) == NULL ||
+	    !X509_STORE_add_cert(*store, trusted) ||
+	    (ctx = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_CTX_init(ctx, *store, cert, untrusted)) {
+		X509_STORE_CTX_free(ctx);
+		return NULL;
+	}
+	param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_time(param, (time_t)now);
+	/* As pki_cert_verify. */
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN |
+	    X509_V_FLAG_X509_STRICT);
+	return ctx;
+}
+
+/* No policy constraints anywhere on the path, and no name constraints
+ * above the issuer (the trusted end's own are applied to the leaf by
+ * X509_verify_cert; those further up would not be). */
+static int path_cacheable(STACK_OF(X509) *path)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(path); i++) {
+		X509 *x = sk_X509_value(path, i);
+
+		if (X509_get_ext_by_NID(x, NID_policy_constraints, -1) >= 0 ||
+		    X509_get_ext_by_NID(x, NID_inhibit_any_policy, -1) >= 0 ||
+		    (i > 0 && X509_get_ext_by_NID(x, NID_name_constraints, -1)
+		    >= 0))
+			return 0;
+	}
+	return sk_X509_num(path) > 0;
+}
+
+/* After a full verification succeeded: keep the path it built. */
+static void path_store(ch_path_cache *c, X509 *cert, X509 *anchor,
+    STACK_OF(X509) *untrusted, const char *text, int64_t now)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx;
+	STACK_OF(X509) *chain = NULL;
+	X509 *leaf;
+	char *copy = NULL;
+	size_t len = strlen(text);
+
+	if ((ctx = verify_ctx(&store, anchor, cert, untrusted, now)) == NULL ||
+	    X509_verify_cert(ctx) != 1 ||
+	    (chain = X509_STORE_CTX_get1_chain(ctx)) == NULL ||
+	    sk_X509_num(chain) < 2 ||
+	    (leaf = sk_X509_shift(chain)) == NULL)
+		goto out;
+	X509_free(leaf);
+	if (!path_cacheable(chain) || (copy = malloc(len + 1)) == NULL)
+		goto out;
+	memcpy(copy, text, len + 1);
+	pthread_mutex_lock(&c->mu);
+	free(c->text);
+	sk_X509_pop_free(c->path, X509_free);
+	c->text = copy;
+	c->len = len;
+	c->path = chain;
+	c->verified_at = now;
+	pthread_mutex_unlock(&c->mu);
+	copy = NULL;
+	chain = NULL;
+out:
+	free(copy);
+	sk_X509_pop_free(chain, X509_free);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+}
+
+/* 1 if cert verifies on the cached path for exactly this chain text. */
+static int path_verify(ch_path_cache *c, X509 *cert, const char *text,
+    int64_t now)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	STACK_OF(X509) *path = NULL;
+	time_t t = (time_t)now;
+	size_t len = strlen(text);
+	int i, ok = 0;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->path != NULL && c->len == len && memcmp(c->text, text, len) == 0
+	    && now >= c->verified_at && now - c->verified_at < CH_PATH_TTL_S)
+		path = X509_chain_up_ref(c->path);
+	pthread_mutex_unlock(&c->mu);
+	if (path == NULL)
+		return 0;
+	/* Above the issuer: valid now (the issuer itself is checked by
+	 * X509_verify_cert as the trusted end). */
+	for (i = 1; i < sk_X509_num(path); i++) {
+		X509 *x = sk_X509_value(path, i);
+
+		if (X509_cmp_time(X509_get0_notBefore(x), &t) >= 0 ||
+		    X509_cmp_time(X509_get0_notAfter(x), &t) <= 0)
+			goto out;
+	}
+	if ((ctx = verify_ctx(&store, sk_X509_value(path, 0), cert, NULL,
+	    now)) == NULL || X509_verify_cert(ctx) != 1 ||
+	    X509_STORE_CTX_get0_chain(ctx) == NULL ||
+	    sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) != 2 ||
+	    X509_cmp(sk_X509_value(X509_STORE_CTX_get0_chain(ctx), 1),
+	    sk_X509_value(path, 0)) != 0)
+		goto out;
+	ok = 1;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_pop_free(path, X509_free);
+	ERR_clear_error();
+	return ok;
+}
+
 int ch_context_verify(EVP_PKEY **pubkey, const char *json, size_t len,
-    const char *device_id, X509 *anchor, int64_t now, char *err,
-    size_t errlen)
+    const char *device_id, X509 *anchor, ch_path_cache *cache, int64_t now,
+    char *err, size_t errlen)
 {
 	static const char *const cert_names[] = { "certificate", "cert_pem",
 	    "cert", NULL };
@@ -171,7 +353,7 @@ int ch_context_verify(EVP_PKEY **pubkey, const char *json, size_t len,
 	    NULL };
 	cJSON *doc = NULL;
 	const cJSON *dev;
-	const char *status, *pem, *id;
+	const char *status, *pem, *id, *text;
 	STACK_OF(X509) *chain = NULL;
 	X509 *cert = NULL;
 	EVP_PKEY *pk;
@@ -223,20 +405,33 @@ int ch_context_verify(EVP_PKEY **pubkey, const char *json, size_t len,
 		rc = CH_CTX_INVALID_CERT;
 		goto out;
 	}
-	if (json_chain(&chain, doc, perr, sizeof(perr)) != 0) {
-		util_err_set(err, errlen, "device chain unreadable: %s", perr);
-		rc = CH_CTX_INVALID_CERT;
-		goto out;
-	}
+	text = json_chain_text(doc);
 	rc = CH_CTX_INVALID_CERT;
-	prc = pki_cert_verify(cert, anchor, chain, now, PROVCA_OID_EKU_DEVICE,
-	    perr, sizeof(perr));
-	if (prc != PKI_OK) {
-		util_err_set(err, errlen, "device certificate: %s (%s)",
-		    pki_strerror(prc), perr);
-		if (prc == PKI_ERR_INTERNAL || prc == PKI_ERR_ARG)
-			rc = CH_CTX_INTERNAL;
-		goto out;
+	if (cache != NULL && text != NULL && path_verify(cache, cert, text,
+	    now)) {
+		if (!pki_cert_has_eku(cert, PROVCA_OID_EKU_DEVICE)) {
+			util_err_set(err, errlen, "device certificate: %s "
+			    "(certificate lacks extended key usage %s)",
+			    pki_strerror(PKI_ERR_EKU), PROVCA_OID_EKU_DEVICE);
+			goto out;
+		}
+	} else {
+		if (json_chain(&chain, doc, perr, sizeof(perr)) != 0) {
+			util_err_set(err, errlen, "device chain unreadable: %s",
+			    perr);
+			goto out;
+		}
+		prc = pki_cert_verify(cert, anchor, chain, now,
+		    PROVCA_OID_EKU_DEVICE, perr, sizeof(perr));
+		if (prc != PKI_OK) {
+			util_err_set(err, errlen, "device certificate: %s (%s)",
+			    pki_strerror(prc), perr);
+			if (prc == PKI_ERR_INTERNAL || prc == PKI_ERR_ARG)
+				rc = CH_CTX_INTERNAL;
+			goto out;
+		}
+		if (cache != NULL && text != NULL)
+			path_store(cache, cert, anchor, chain, text, now);
 	}
 	if (!cn_matches(cert, device_id)) {
 		util_err_set(err, errlen, "certificate CN is not DeviceID %s",

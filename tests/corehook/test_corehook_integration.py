@@ -6,6 +6,7 @@ HTTP JSON endpoint and metrics, parallel provisioning of many devices,
 `corehook subscribers`, `corehook av` against osmo-auc-gen, SIGTERM.
 The UE side is tests/corehook/ch_uedriver (common/ only)."""
 import base64
+import datetime
 import http.client
 import json
 import os
@@ -105,6 +106,7 @@ class FakeCA:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.requests = []
+        self.docs = {}  # path -> JSON security context answered with 200
         self.closing = False
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -125,8 +127,10 @@ class FakeCA:
             self.requests.append(path)
             if "/slow-" in path:
                 time.sleep(self.sleep)
-            body = b'{"title":"boom"}'
-            s.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+            body, status = b'{"title":"boom"}', b"500 Internal Server Error"
+            if path in self.docs:
+                body, status = self.docs[path], b"200 OK"
+            s.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
                       b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
             s.close()
         except (OSError, ssl.SSLError):
@@ -404,6 +408,58 @@ class CorehookIntegration(unittest.TestCase):
         self.assertEqual(r.get("cause"), "9", r)
         self.assertLess(time.time() - t0, 1.8)
         self.assertEqual(kv(slow.communicate(timeout=60)[0]).get("cause"), "22")
+
+    def test_cached_device_ca_path_does_not_admit_a_forged_issuer(self):
+        # A genuine device through the fake CA's allow-list entry: its chain
+        # (Device CA, Root) is verified in full and its path cached.
+        dev, keyf = self.enroll("PATH-1")
+        st, doc = self.api(self.op, "GET", "/devices/%s" % dev)
+        self.assertEqual(st, 200, doc)
+        self.fake.docs["/devices/%s" % dev] = doc
+        r = self.provision(self.url(dev, self.fake.port), dev, keyf)
+        self.assertEqual(r.get("cause"), "9", r)
+        # Byte-identical chain text, but the leaf is signed by a look-alike
+        # of the Device CA (same name, its own key): refused, #5.
+        real = json.loads(doc)
+        first = real["chain"].split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+        dca = x509.load_pem_x509_certificate(first.encode())
+        eku = x509.load_pem_x509_certificate(real["certificate"].encode()).extensions \
+            .get_extension_for_class(x509.ExtendedKeyUsage).value
+        fkey = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for forged_id, with_aki in (("forged-1", False), ("forged-2", True)):
+            lkey = ec.generate_private_key(ec.SECP256R1())
+            b = (x509.CertificateBuilder()
+                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, forged_id)]))
+                 .issuer_name(dca.subject).public_key(lkey.public_key())
+                 .serial_number(x509.random_serial_number())
+                 .not_valid_before(now - datetime.timedelta(minutes=5))
+                 .not_valid_after(now + datetime.timedelta(days=1))
+                 .add_extension(x509.KeyUsage(True, False, False, False, True, False, False,
+                                              False, False), critical=True)
+                 .add_extension(eku, critical=False))
+            if with_aki:  # the genuine Device CA's key identifier
+                b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                    dca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value),
+                    critical=False)
+            leaf = b.sign(fkey, hashes.SHA256())
+            forged = dict(real, device_id=forged_id,
+                          certificate=leaf.public_bytes(serialization.Encoding.PEM).decode())
+            forged.pop("device", None)
+            self.fake.docs["/devices/%s" % forged_id] = json.dumps(forged).encode()
+            lpath = os.path.join(self.tmp, forged_id + ".key")
+            with open(lpath, "wb") as f:
+                f.write(lkey.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+            r = self.provision(self.url(forged_id, self.fake.port), forged_id, lpath)
+            self.assertEqual(r.get("cause"), "5", r)
+            self.assertNotIn("supi", r)
+            self.assertIn("provision device=%s outcome=invalid_certificate cause=5" % forged_id,
+                          self.core_log())
+        # and the genuine path still works afterwards
+        r = self.provision(self.url(dev, self.fake.port), dev, keyf)
+        self.assertEqual(r.get("cause"), "9", r)
 
     def test_malformed_requests_are_cause_96(self):
         for hexmsg in ("7e0041", "7e00417900", "7e004129ffff"):
