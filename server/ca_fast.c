@@ -141,9 +141,11 @@ static int fast_curve(const X509_ALGOR *a)
 	}
 }
 
+enum { MD_SHA1, MD_SHA256, MD_SHA384, MD_SHA512 };
+
 /* The digest of an ECDSA signature algorithm without parameters, NULL
  * when the fast path does not take it. */
-static const EVP_MD *fast_sig_md(const X509_ALGOR *a)
+static const EVP_MD *fast_sig_md(const ca_t *ca, const X509_ALGOR *a)
 {
 	const ASN1_OBJECT *obj;
 	int ptype, mdnid, pknid;
@@ -155,11 +157,11 @@ static const EVP_MD *fast_sig_md(const X509_ALGOR *a)
 		return NULL;
 	switch (mdnid) {
 	case NID_sha256:
-		return EVP_sha256();
+		return ca->md[MD_SHA256];
 	case NID_sha384:
-		return EVP_sha384();
+		return ca->md[MD_SHA384];
 	case NID_sha512:
-		return EVP_sha512();
+		return ca->md[MD_SHA512];
 	default:
 		return NULL;
 	}
@@ -192,7 +194,7 @@ static int csr_fast(ca_csr_t **out, const ca_t *ca, const uint8_t *der,
 	if (exact && p != der + len)
 		goto out;
 	if ((curve = fast_curve(r->info->pubkey->algor)) < 0 ||
-	    (md = fast_sig_md(r->sig_alg)) == NULL ||
+	    (md = fast_sig_md(ca, r->sig_alg)) == NULL ||
 	    (r->signature->flags & 7) != 0 ||
 	    (r->info->pubkey->public_key->flags & 7) != 0 ||
 	    r->info->pubkey->public_key->length != (curve == 0 ? 65 : 97) ||
@@ -354,7 +356,22 @@ int ca_csr_key_type(char out[16], const ca_csr_t *csr, char *err,
 	return ca_key_type(out, csr->pkey, err, errlen);
 }
 
-int ca_csr_spki_sha256_hex(char out[65], const ca_csr_t *csr)
+static void sha256_hex(const ca_t *ca, char out[65], const uint8_t *buf,
+    size_t len)
+{
+	uint8_t md[32];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(buf, len, md, &mdlen, ca->md[MD_SHA256], NULL) != 1 ||
+	    mdlen != 32) {
+		memset(out, '0', 64);
+		out[64] = '\0';
+		return;
+	}
+	util_hex_encode(out, md, 32);
+}
+
+int ca_csr_spki_sha256_hex(char out[65], const ca_t *ca, const ca_csr_t *csr)
 {
 	unsigned char *der = NULL;
 	int len;
@@ -364,7 +381,7 @@ int ca_csr_spki_sha256_hex(char out[65], const ca_csr_t *csr)
 	/* Re-encoded from its parts exactly as i2d_X509_PUBKEY does. */
 	if ((len = i2d_CA_SPKI(((CA_REQ *)csr->raw)->info->pubkey, &der)) <= 0)
 		return CA_ERR_INTERNAL;
-	ca_sha256_hex(out, der, (size_t)len);
+	sha256_hex(ca, out, der, (size_t)len);
 	OPENSSL_free(der);
 	return CA_OK;
 }
@@ -486,8 +503,15 @@ fail:
 int ca_fast_init(ca_t *ca, char *err, size_t errlen)
 {
 	static const char *const groups[2] = { "P-256", "P-384" };
+	static const char *const mds[4] = { "SHA1", "SHA256", "SHA384",
+	    "SHA512" };
 	int i;
 
+	for (i = 0; i < 4; i++)
+		if ((ca->md[i] = EVP_MD_fetch(NULL, mds[i], NULL)) == NULL) {
+			util_err_openssl(err, errlen, "digest %s", mds[i]);
+			return CA_ERR_INTERNAL;
+		}
 	for (i = 0; i < 2; i++) {
 		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 		OSSL_PARAM prm[2];
@@ -517,9 +541,15 @@ void ca_fast_free(ca_t *ca)
 {
 	struct ca_signer *s;
 
+	int i;
+
 	EVP_PKEY_free(ca->csr_ec[0]);
 	EVP_PKEY_free(ca->csr_ec[1]);
 	ca->csr_ec[0] = ca->csr_ec[1] = NULL;
+	for (i = 0; i < 4; i++) {
+		EVP_MD_free(ca->md[i]);
+		ca->md[i] = NULL;
+	}
 	while ((s = ca->signers) != NULL) {
 		ca->signers = s->next;
 		signer_free(s);
@@ -569,7 +599,8 @@ static int ext_set(X509 *t, int loc, const unsigned char *der, int len)
 
 /* SKI: SHA-1 of the subjectPublicKey bits (RFC 5280 method 1, what the
  * "hash" config value computes). */
-static int set_ski(X509 *t, const unsigned char *bits, int blen)
+static int set_ski(const ca_t *ca, X509 *t, const unsigned char *bits,
+    int blen)
 {
 	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
 	unsigned int mdlen = 0;
@@ -577,7 +608,8 @@ static int set_ski(X509 *t, const unsigned char *bits, int blen)
 	int len, ok = 0;
 
 	if (id != NULL &&
-	    EVP_Digest(bits, (size_t)blen, md, &mdlen, EVP_sha1(), NULL) == 1 &&
+	    EVP_Digest(bits, (size_t)blen, md, &mdlen, ca->md[MD_SHA1], NULL) ==
+	    1 &&
 	    ASN1_OCTET_STRING_set(id, md, (int)mdlen) == 1 &&
 	    (len = i2d_ASN1_OCTET_STRING(id, &der)) > 0)
 		ok = ext_set(t, EXT_SKI, der, len);
@@ -628,8 +660,9 @@ static int set_subject(X509 *t, const ca_device_cert_t *d)
 }
 
 int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
-    char serial_hex[41], int64_t *not_before, int64_t *not_after,
-    const ca_device_cert_t *spec, char *err, size_t errlen)
+    char sha_hex[65], char serial_hex[41], int64_t *not_before,
+    int64_t *not_after, const ca_device_cert_t *spec, char *err,
+    size_t errlen)
 {
 	struct ca_signer *s;
 	unsigned char *tbs = NULL, *sig = NULL, *out = NULL, dg[32];
@@ -672,12 +705,13 @@ int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
 	}
 	if (!ca_pubkey_set(X509_get_X509_PUBKEY(t), spec->csr->alg,
 	    spec->csr->bits, spec->csr->blen) ||
-	    !set_ski(t, spec->csr->bits, spec->csr->blen) ||
+	    !set_ski(ca, t, spec->csr->bits, spec->csr->blen) ||
 	    !set_san_uri(t, spec->san_uri))
 		goto fail;
 	/* TBS once; sign its digest; the certificate wraps those bytes. */
 	if ((tlen = i2d_re_X509_tbs(t, &tbs)) <= 0 ||
-	    EVP_Digest(tbs, (size_t)tlen, dg, &dlen, EVP_sha256(), NULL) != 1 ||
+	    EVP_Digest(tbs, (size_t)tlen, dg, &dlen, ca->md[MD_SHA256], NULL) !=
+	    1 ||
 	    EVP_PKEY_sign(s->sign, NULL, &siglen, dg, dlen) != 1 ||
 	    (sig = OPENSSL_malloc(siglen)) == NULL ||
 	    EVP_PKEY_sign(s->sign, sig, &siglen, dg, dlen) != 1)
@@ -696,6 +730,7 @@ int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
 		goto fail;
 	*der = out;
 	*der_len = (size_t)olen;
+	sha256_hex(ca, sha_hex, out, (size_t)olen);
 	*not_before = ca_asn1_time(X509_get0_notBefore(t));
 	*not_after = ca_asn1_time(X509_get0_notAfter(t));
 	rc = CA_OK;

@@ -281,7 +281,7 @@ static void job_parse(const ca_t *ca, issue_job_t *j)
 	if ((j->rc = ca_csr_key_type(j->key_type, j->req, j->err,
 	    j->errlen)) != CA_OK)
 		return;
-	if (ca_csr_spki_sha256_hex(j->spki, j->req) != CA_OK) {
+	if (ca_csr_spki_sha256_hex(j->spki, ca, j->req) != CA_OK) {
 		util_err_openssl(j->err, j->errlen, "public key");
 		j->rc = CA_ERR_INTERNAL;
 	}
@@ -386,10 +386,8 @@ static void job_sign(const ca_t *ca, issue_job_t *j)
 	dc.not_after = ca->cfg.device_validity_days > 0 ?
 	    now + (int64_t)ca->cfg.device_validity_days * 86400 : 0;
 	dc.csr = j->req;
-	if ((j->rc = ca_device_cert_sign(ca, &j->der, &j->der_len, j->serial,
-	    &j->not_before, &j->not_after, &dc, j->err, j->errlen)) != CA_OK)
-		return;
-	ca_sha256_hex(j->sha, j->der, j->der_len);
+	j->rc = ca_device_cert_sign(ca, &j->der, &j->der_len, j->sha,
+	    j->serial, &j->not_before, &j->not_after, &dc, j->err, j->errlen);
 }
 
 /* Write a new device's rows in a savepoint of the open transaction. A

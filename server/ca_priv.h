@@ -34,6 +34,9 @@ struct ca {
 	/* Fast CSR path (ca_csr_read): parameter-only EC keys of P-256 [0]
 	 * and P-384 [1], duplicated per request key; built at open. */
 	EVP_PKEY *csr_ec[2];
+	/* Digests fetched once (EVP_sha256() etc. fetch on every use):
+	 * SHA-1, SHA-256, SHA-384, SHA-512. */
+	EVP_MD *md[4];
 	/* Device certificate signers (ca_device_cert_sign): a pool of
 	 * per-thread-at-a-time templates, grown on demand, under signer_mu. */
 	pthread_mutex_t signer_mu;
@@ -66,7 +69,7 @@ struct ca_csr {
  * SubjectPublicKeyInfo as ca_req_spki_sha256_hex) of a parsed request. */
 int ca_csr_key_type(char out[16], const ca_csr_t *csr, char *err,
     size_t errlen);
-int ca_csr_spki_sha256_hex(char out[65], const ca_csr_t *csr);
+int ca_csr_spki_sha256_hex(char out[65], const ca_t *ca, const ca_csr_t *csr);
 
 /* Set dst (the X509_PUBKEY of a certificate under construction) to a
  * copy of algorithm a and key bits, without decoding the key. 1 on
@@ -93,10 +96,12 @@ typedef struct {
 /* Sign a device certificate from a per-thread template (the Device CA's
  * profile: SKI, SAN, basicConstraints, keyUsage, EKU, AKI, CRL DP, AIA, in
  * that order), TBS encoded once and signed with a reused signing context.
- * *der OPENSSL_malloc'd; serial_hex (41) and the validity as encoded. */
+ * *der OPENSSL_malloc'd; its SHA-256 (hex), serial_hex (41) and the
+ * validity as encoded. */
 int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
-    char serial_hex[41], int64_t *not_before, int64_t *not_after,
-    const ca_device_cert_t *spec, char *err, size_t errlen);
+    char sha_hex[65], char serial_hex[41], int64_t *not_before,
+    int64_t *not_after, const ca_device_cert_t *spec, char *err,
+    size_t errlen);
 
 /* What a new certificate looks like. ext_* are OpenSSL v3 config strings
  * (NULL = absent). */
