@@ -333,6 +333,26 @@ struct sqlite3 *reg_sqlite(reg_t *reg)
 	return reg->db;
 }
 
+int reg_change_stamp(reg_t *reg, int64_t out[2], char *err, size_t errlen)
+{
+	static const char sql[] = "PRAGMA data_version";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = reg_fail(reg, rc, err, errlen, "data_version");
+		reg_finalize(reg, st);
+		return rc;
+	}
+	out[0] = sqlite3_column_int64(st, 0);
+	reg_finalize(reg, st);
+	out[1] = (int64_t)sqlite3_total_changes64(reg->db);
+	return REG_OK;
+}
+
 int reg_begin(reg_t *reg, char *err, size_t errlen)
 {
 	int rc;

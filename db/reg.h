@@ -69,6 +69,13 @@ int reg_schema_version(reg_t *reg);
 /* The raw SQLite handle for modules that add their own tables (portal). */
 struct sqlite3 *reg_sqlite(reg_t *reg);
 
+/* A stamp of everything committed to the registry file: out[0] is SQLite's
+ * data_version (moves when another connection, thread or process commits),
+ * out[1] this connection's total row changes (moves with its own writes,
+ * rolled back ones included). Equal stamps mean nothing was written in
+ * between. One cheap statement; REG_OK or an error. */
+int reg_change_stamp(reg_t *reg, int64_t out[2], char *err, size_t errlen);
+
 /* Nested transactions: begin / commit / rollback. reg_rollback is safe to
  * call after a failed step and undoes only the innermost level. */
 int reg_begin(reg_t *reg, char *err, size_t errlen);

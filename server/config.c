@@ -23,7 +23,8 @@ void config_defaults(ca_config_t *out)
 	snprintf(out->public_base_url, sizeof(out->public_base_url),
 	    "https://localhost:8443");
 	out->body_limit = 1024 * 1024;
-	out->worker_threads = 16;
+	out->worker_threads = 64;
+	out->keep_alive_timeout_ms = 2000;
 	out->device_validity_days = 0;
 	out->principal_validity_days = 825;
 	out->server_validity_days = 397;
@@ -115,6 +116,7 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 		goto out;
 	INT_SETTING("body_limit", body_limit, 1024, 64LL * 1024 * 1024);
 	INT_SETTING("worker_threads", worker_threads, 1, 1024);
+	INT_SETTING("keep_alive_timeout_ms", keep_alive_timeout_ms, 100, 600000);
 	INT_SETTING("device_validity_days", device_validity_days, 0, 36500);
 	INT_SETTING("principal_validity_days", principal_validity_days, 1,
 	    36500);
@@ -202,6 +204,8 @@ char *config_to_json(const ca_config_t *cfg)
 	    (double)cfg->body_limit) == NULL ||
 	    cJSON_AddNumberToObject(o, "worker_threads",
 	    cfg->worker_threads) == NULL ||
+	    cJSON_AddNumberToObject(o, "keep_alive_timeout_ms",
+	    cfg->keep_alive_timeout_ms) == NULL ||
 	    cJSON_AddNumberToObject(o, "device_validity_days",
 	    cfg->device_validity_days) == NULL ||
 	    cJSON_AddNumberToObject(o, "principal_validity_days",

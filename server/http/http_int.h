@@ -68,6 +68,17 @@ extern const http_route_t http_api_routes[];
 /* Per worker thread state (CivetWeb init_thread/exit_thread). */
 typedef struct {
 	reg_t *reg;                /* opened lazily by http_req_reg() */
+	/* The principal of the connection this worker serves, from its client
+	 * certificate (a connection stays on one worker for its life). Valid
+	 * while CivetWeb's user connection data points at this struct (reset
+	 * for every new connection), the peer certificate is the same and
+	 * the registry's change stamp has not moved since it was read. */
+	struct {
+		const void *peer_cert;
+		const reg_t *reg;
+		int64_t stamp[2];
+		http_principal_t principal;
+	} auth;
 } http_thread_t;
 
 /* Close the calling thread's registry connection (CivetWeb exit_thread). */

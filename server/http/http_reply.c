@@ -1,9 +1,13 @@
 /* http_reply.c — the ways a handler answers: raw bytes, JSON, RFC 9457
  * problem+json; plus query and header accessors. Every reply sets
- * Content-Length and records the status for the access log and metrics. */
+ * Content-Length, records the status for the access log and metrics, and
+ * goes out as one mg_write (status line, headers and body together). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <civetweb.h>
@@ -13,39 +17,155 @@
 
 #define PROBLEM_BASE "https://provca.dev/problems/"
 
+/* Replies up to this size (head + body) are sent from the stack in one
+ * write; larger ones from one heap buffer, or head then body. */
+#define REPLY_STACK_MAX 8192
+/* Status line + every header we send stays well below this. */
+#define REPLY_HEAD_MAX 4096
+
+/* CivetWeb's should_keep_alive() as far as a handler can see it: the
+ * server enables keep-alive, so the client's Connection header decides,
+ * else HTTP/1.1 keeps the connection. CivetWeb makes the final decision
+ * after the handler returns (it may still close, e.g. an unread chunked
+ * body), exactly as when it printed this header itself. */
+static int reply_keep_alive(const http_req_t *req)
+{
+	const char *h = mg_get_header(req->conn, "Connection");
+	const char *v = req->ri->http_version;
+
+	if (h != NULL) {
+		while (*h != '\0') {
+			size_t n;
+
+			h += strspn(h, " \t,");
+			n = strcspn(h, " \t,");
+			if (n == 10 && strncasecmp(h, "keep-alive", 10) == 0)
+				return 1;
+			h += n;
+		}
+		return 0;
+	}
+	return v != NULL && strcmp(v, "1.1") == 0;
+}
+
+/* The Date header's value, formatted once per second per thread. */
+static const char *reply_date(void)
+{
+	static _Thread_local time_t last;
+	static _Thread_local char text[40];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != last || text[0] == '\0') {
+		gmtime_r(&now, &tm);
+		strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		last = now;
+	}
+	return text;
+}
+
+/* Append printf output to head; returns 0, or -1 when it does not fit. */
+static int head_add(char *head, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int head_add(char *head, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(head + *used, REPLY_HEAD_MAX - *used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= REPLY_HEAD_MAX - *used)
+		return -1;
+	*used += (size_t)n;
+	return 0;
+}
+
+/* Render the status line and every header (ending with the blank line)
+ * into head; returns its length, or 0 when it does not fit. */
+static size_t reply_head(char *head, http_req_t *req, int status,
+                         const char *content_type, const char *extra_headers,
+                         size_t len)
+{
+	const char *ver = req->ri->http_version;
+	size_t used = 0;
+
+	if (head_add(head, &used, "HTTP/%s %d %s\r\n", ver != NULL ? ver : "1.0",
+	             status, mg_get_response_code_text(req->conn, status)) != 0)
+		return 0;
+	if (content_type != NULL &&
+	    head_add(head, &used, "Content-Type: %s\r\n", content_type) != 0)
+		return 0;
+	if (status != 304 &&
+	    head_add(head, &used, "Content-Length: %zu\r\n", len) != 0)
+		return 0;
+	/* The portal's CSP and framing rules, harmless on API answers. */
+	if (head_add(head, &used, "X-Content-Type-Options: nosniff\r\n%s",
+	             portal_security_headers) != 0)
+		return 0;
+	/* Off by default: a browser pins HTTPS for the whole host name for
+	 * max-age seconds, which the operator chooses knowingly. */
+	if (req->srv->cfg->hsts_max_age > 0 &&
+	    head_add(head, &used, "Strict-Transport-Security: max-age=%d\r\n",
+	             req->srv->cfg->hsts_max_age) != 0)
+		return 0;
+	if ((extra_headers == NULL || strstr(extra_headers, "Cache-Control:") == NULL) &&
+	    head_add(head, &used, "Cache-Control: no-store\r\n") != 0)
+		return 0;
+	if (extra_headers != NULL && extra_headers[0] != '\0') {
+		size_t n = strlen(extra_headers);
+		int crlf = n >= 1 && extra_headers[n - 1] == '\n';
+
+		if (head_add(head, &used, "%s%s", extra_headers, crlf ? "" : "\r\n") != 0)
+			return 0;
+	}
+	if (head_add(head, &used, "Date: %s\r\nConnection: %s\r\n\r\n",
+	             reply_date(), reply_keep_alive(req) ? "keep-alive" : "close") != 0)
+		return 0;
+	return used;
+}
+
 int http_reply_bytes(http_req_t *req, int status, const char *content_type,
                      const char *extra_headers, const void *body, size_t len)
 {
-	char clen[32];
+	char stackbuf[REPLY_STACK_MAX];
+	char head[REPLY_HEAD_MAX];
+	char *buf = stackbuf;
+	size_t hlen, blen = 0;
 
 	req->status = status;
-	if (mg_response_header_start(req->conn, status) != 0)
-		return status;
-	if (content_type != NULL)
-		mg_response_header_add(req->conn, "Content-Type", content_type, -1);
-	if (status != 304) {
-		snprintf(clen, sizeof(clen), "%zu", len);
-		mg_response_header_add(req->conn, "Content-Length", clen, -1);
-	}
-	mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
-	/* The portal's CSP and framing rules, harmless on API answers. */
-	mg_response_header_add_lines(req->conn, portal_security_headers);
-	/* Off by default: a browser pins HTTPS for the whole host name for
-	 * max-age seconds, which the operator chooses knowingly. */
-	if (req->srv->cfg->hsts_max_age > 0) {
-		char hsts[32];
+	/* CivetWeb's header API prints every header line with its own
+	 * SSL_write: one TLS record and one TCP segment each. Render the
+	 * whole answer and hand it to mg_write once instead. CivetWeb takes
+	 * the handler's return value as the status for its own bookkeeping
+	 * and still decides keep-alive after the handler returns. */
+	hlen = reply_head(head, req, status, content_type, extra_headers, len);
+	if (hlen == 0) {
+		static const char fallback[] =
+		    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+		    "Connection: close\r\n\r\n";
 
-		snprintf(hsts, sizeof(hsts), "max-age=%d", req->srv->cfg->hsts_max_age);
-		mg_response_header_add(req->conn, "Strict-Transport-Security", hsts, -1);
+		req->status = 500;
+		mg_write(req->conn, fallback, sizeof(fallback) - 1);
+		return 500;
 	}
-	if (extra_headers == NULL || strstr(extra_headers, "Cache-Control:") == NULL)
-		mg_response_header_add(req->conn, "Cache-Control", "no-store", -1);
-	if (extra_headers != NULL && extra_headers[0] != '\0')
-		mg_response_header_add_lines(req->conn, extra_headers);
-	mg_response_header_send(req->conn);
 	if (status != 304 && status != 204 && len > 0 &&
 	    strcmp(req->method, "HEAD") != 0)
-		mg_write(req->conn, body, len);
+		blen = len;
+	if (hlen + blen > sizeof(stackbuf)) {
+		buf = malloc(hlen + blen);
+		if (buf == NULL) { /* two writes, still no write per header */
+			mg_write(req->conn, head, hlen);
+			mg_write(req->conn, body, blen);
+			return status;
+		}
+	}
+	memcpy(buf, head, hlen);
+	if (blen > 0)
+		memcpy(buf + hlen, body, blen);
+	mg_write(req->conn, buf, hlen + blen);
+	if (buf != stackbuf)
+		free(buf);
 	return status;
 }
 

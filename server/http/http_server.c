@@ -286,7 +286,8 @@ int http_serve_main(int argc, char **argv)
 	serve_opts o;
 	struct mg_callbacks cb;
 	struct mg_server_port ports[4];
-	char listen_opt[160], host[128], threads[16], ca_file[PATH_MAX], err[512];
+	char listen_opt[160], host[128], threads[16], keepalive[16];
+	char ca_file[PATH_MAX], err[512];
 	const char *options[32];
 	const char *dev_pem, *root_pem;
 	sigset_t sigs;
@@ -370,7 +371,10 @@ int http_serve_main(int argc, char **argv)
 	}
 	memcpy(srv->client_ca_file, ca_file, sizeof(ca_file));
 	snprintf(threads, sizeof(threads), "%d",
-	         srv->cfg->worker_threads > 0 ? srv->cfg->worker_threads : 16);
+	         srv->cfg->worker_threads > 0 ? srv->cfg->worker_threads : 64);
+	/* An idle keep-alive connection holds its worker thread until this
+	 * runs out. */
+	snprintf(keepalive, sizeof(keepalive), "%d", srv->cfg->keep_alive_timeout_ms);
 
 	/* Worker threads inherit this mask: only the main thread takes the
 	 * stop signals, in sigwait below. */
@@ -390,11 +394,12 @@ int http_serve_main(int argc, char **argv)
 	options[k++] = "ssl_default_verify_paths"; options[k++] = "no";
 	options[k++] = "ssl_protocol_version";   options[k++] = "4";
 	options[k++] = "ssl_cache_timeout";      options[k++] = "300";
-	/* Headers and body go out in separate writes: without TCP_NODELAY
-	 * the body waits ~40 ms for the client's delayed ACK (Nagle). */
+	/* Replies go out in one write (http_reply_bytes), but CivetWeb's own
+	 * error pages do not: without TCP_NODELAY a second segment waits
+	 * ~40 ms for the client's delayed ACK (Nagle). */
 	options[k++] = "tcp_nodelay";            options[k++] = "1";
 	options[k++] = "enable_keep_alive";      options[k++] = "yes";
-	options[k++] = "keep_alive_timeout_ms";  options[k++] = "5000";
+	options[k++] = "keep_alive_timeout_ms";  options[k++] = keepalive;
 	options[k++] = "request_timeout_ms";     options[k++] = "30000";
 	options[k++] = "max_request_size";       options[k++] = "16384";
 	options[k++] = "enable_directory_listing"; options[k++] = "no";

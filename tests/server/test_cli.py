@@ -162,7 +162,7 @@ class CliTest(unittest.TestCase):
                              key)
         cfg = json.loads(slurp(f"{d}/config.json"))
         self.assertEqual(cfg["public_base_url"], "https://ca.example:8443")
-        for k in ("listen", "body_limit", "worker_threads",
+        for k in ("listen", "body_limit", "worker_threads", "keep_alive_timeout_ms",
                   "device_validity_days", "crl_next_update_hours",
                   "session_idle_seconds", "session_absolute_seconds",
                   "hsts_max_age",
