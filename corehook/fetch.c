@@ -15,10 +15,10 @@
 
 #include "util.h"
 
-/* A connection older than this is not reused: ca-server closes idle
- * keep-alive connections after 5 s, and a request racing that close would
- * have to be retried on a new connection. */
-#define FETCH_MAXAGE_S 4L
+/* A connection idle longer than this is not reused: ca-server closes idle
+ * keep-alive connections after keep_alive_timeout_ms (2 s by default), and a
+ * request racing that close would fail as "CA unreachable". */
+#define FETCH_MAXAGE_S 1L
 
 struct ch_fetcher {
 	const ch_allow_t *e;
