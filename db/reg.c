@@ -245,7 +245,14 @@ static int open_flags(reg_t **out, const char *path, int flags, char *err,
 	     * could take certificates already answered. FULL syncs the WAL
 	     * at every COMMIT; group commit shares that cost. */
 	    (rc = exec_sql(reg, "PRAGMA synchronous=FULL", err, errlen,
-	    "synchronous")) != REG_OK)
+	    "synchronous")) != REG_OK ||
+	    /* Savepoint journals (each issuance is a savepoint of its
+	     * group's transaction, ~17 pages) spilled past 64 KiB into a
+	     * temp file: open, write, close, unlink per issuance. They only
+	     * undo a savepoint inside a live transaction (never read at
+	     * recovery; the WAL is), so memory loses no durability. */
+	    (rc = exec_sql(reg, "PRAGMA temp_store=MEMORY", err, errlen,
+	    "temp store")) != REG_OK)
 		goto fail;
 	if ((rc = migrate(reg, err, errlen)) != REG_OK)
 		goto fail;
