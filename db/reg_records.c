@@ -20,6 +20,48 @@ static int step_done(reg_t *reg, sqlite3_stmt *st, char *err, size_t errlen,
 	return reg_fail(reg, rc, err, errlen, what);
 }
 
+/* Read every row of sql into a new array of n items of elem bytes each,
+ * filled by row (*out NULL and *n 0 when there are none); what names the
+ * query in a registry error. The caller frees *out. */
+static int list_rows(reg_t *reg, void **out, size_t *n, size_t elem,
+    void (*row)(void *item, sqlite3_stmt *st), const char *sql,
+    const char *what, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *list = NULL, *grown;
+	size_t cnt = 0, cap = 0;
+	int rc, s;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
+		return rc;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((grown = realloc(list, cap * elem)) == NULL) {
+				util_err_set(err, errlen, "out of memory");
+				rc = REG_ERR_INTERNAL;
+				goto fail;
+			}
+			list = grown;
+		}
+		row(list + cnt++ * elem, st);
+	}
+	if (s != SQLITE_DONE) {
+		rc = reg_fail(reg, s, err, errlen, what);
+		goto fail;
+	}
+	reg_finalize(reg, st);
+	*out = list;
+	*n = cnt;
+	return REG_OK;
+fail:
+	reg_finalize(reg, st);
+	free(list);
+	return rc;
+}
+
 /* ---- manufacturers -------------------------------------------------- */
 
 int reg_manufacturer_insert(reg_t *reg, const reg_manufacturer_t *m,
@@ -47,6 +89,11 @@ static void mfr_row(reg_manufacturer_t *m, sqlite3_stmt *st)
 	reg_col_copy(m->name, sizeof(m->name), st, 1);
 	reg_col_copy(m->oui, sizeof(m->oui), st, 2);
 	m->created_at = sqlite3_column_int64(st, 3);
+}
+
+static void mfr_row_any(void *item, sqlite3_stmt *st)
+{
+	mfr_row(item, st);
 }
 
 int reg_manufacturer_get(reg_t *reg, reg_manufacturer_t *out, const char *id,
@@ -77,40 +124,12 @@ int reg_manufacturer_get(reg_t *reg, reg_manufacturer_t *out, const char *id,
 int reg_manufacturer_list(reg_t *reg, reg_manufacturer_t **out, size_t *n,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	reg_manufacturer_t *list = NULL, *grown;
-	size_t cnt = 0, cap = 0;
-	int rc, s;
+	void *list;
+	int rc = list_rows(reg, &list, n, sizeof(**out), mfr_row_any,
+	    "SELECT id, name, oui, created_at FROM manufacturers ORDER BY id",
+	    "manufacturer list", err, errlen);
 
-	*out = NULL;
-	*n = 0;
-	if ((rc = reg_prepare(reg, &st, "SELECT id, name, oui, created_at FROM"
-	    " manufacturers ORDER BY id", err, errlen)) != REG_OK)
-		return rc;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((grown = realloc(list, cap * sizeof(*list))) ==
-			    NULL) {
-				util_err_set(err, errlen, "out of memory");
-				rc = REG_ERR_INTERNAL;
-				goto fail;
-			}
-			list = grown;
-		}
-		mfr_row(&list[cnt++], st);
-	}
-	if (s != SQLITE_DONE) {
-		rc = reg_fail(reg, s, err, errlen, "manufacturer list");
-		goto fail;
-	}
-	reg_finalize(reg, st);
 	*out = list;
-	*n = cnt;
-	return REG_OK;
-fail:
-	reg_finalize(reg, st);
-	free(list);
 	return rc;
 }
 
@@ -598,6 +617,11 @@ static void principal_row(reg_principal_t *p, sqlite3_stmt *st)
 	p->updated_at = sqlite3_column_int64(st, 10);
 }
 
+static void principal_row_any(void *item, sqlite3_stmt *st)
+{
+	principal_row(item, st);
+}
+
 int reg_principal_insert(reg_t *reg, const char *name, const char *role,
     const char *manufacturer_id, char *err, size_t errlen)
 {
@@ -693,39 +717,11 @@ int reg_principal_set_status(reg_t *reg, const char *name, const char *status,
 int reg_principal_list(reg_t *reg, reg_principal_t **out, size_t *n,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	reg_principal_t *list = NULL, *grown;
-	size_t cnt = 0, cap = 0;
-	int rc, s;
+	void *list;
+	int rc = list_rows(reg, &list, n, sizeof(**out), principal_row_any,
+	    "SELECT " PRINCIPAL_COLS PRINCIPAL_CURRENT_CERT " ORDER BY p.name",
+	    "principal list", err, errlen);
 
-	*out = NULL;
-	*n = 0;
-	if ((rc = reg_prepare(reg, &st, "SELECT " PRINCIPAL_COLS
-	    PRINCIPAL_CURRENT_CERT " ORDER BY p.name", err, errlen)) != REG_OK)
-		return rc;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((grown = realloc(list, cap * sizeof(*list))) ==
-			    NULL) {
-				util_err_set(err, errlen, "out of memory");
-				rc = REG_ERR_INTERNAL;
-				goto fail;
-			}
-			list = grown;
-		}
-		principal_row(&list[cnt++], st);
-	}
-	if (s != SQLITE_DONE) {
-		rc = reg_fail(reg, s, err, errlen, "principal list");
-		goto fail;
-	}
-	reg_finalize(reg, st);
 	*out = list;
-	*n = cnt;
-	return REG_OK;
-fail:
-	reg_finalize(reg, st);
-	free(list);
 	return rc;
 }

@@ -39,6 +39,10 @@ void api_time_iso(char *out, size_t outlen, int64_t t);
 /* Add t to obj as an ISO 8601 string (null when t <= 0). 0 or -1. */
 int api_add_time(struct cJSON *obj, const char *name, int64_t t);
 
+/* Add the page's "next_cursor" to obj: next as a decimal string, null when
+ * next <= 0 (no further page). 0 or -1. */
+int api_add_cursor(struct cJSON *obj, int64_t next);
+
 /* cursor= and limit= of the query (limit 1..1000, default 100). Returns 0
  * or the status of the 400 problem sent. */
 int api_page_params(int64_t *after, size_t *limit, http_req_t *req);

@@ -284,7 +284,7 @@ int api_h_audit_list(http_req_t *req)
 	reg_audit_t *list = NULL;
 	size_t n = 0, i;
 	int64_t next = 0;
-	char actor[REG_NAME_MAX + 18], action[34], target[REG_DEVICE_ID_MAX + 2], err[256], cur[32];
+	char actor[REG_NAME_MAX + 18], action[34], target[REG_DEVICE_ID_MAX + 2], err[256];
 	char device[REG_DEVICE_ID_MAX + 2];
 	cJSON *out = NULL, *arr;
 	int status, q;
@@ -351,13 +351,8 @@ int api_h_audit_list(http_req_t *req)
 		    cJSON_AddStringToObject(o, "target", a->target) == NULL)
 			goto oom;
 	}
-	if (next > 0) {
-		snprintf(cur, sizeof(cur), "%lld", (long long)next);
-		if (cJSON_AddStringToObject(out, "next_cursor", cur) == NULL)
-			goto oom;
-	} else if (cJSON_AddNullToObject(out, "next_cursor") == NULL) {
+	if (api_add_cursor(out, next) != 0)
 		goto oom;
-	}
 	status = http_reply_json(req, 200, out);
 	goto done;
 oom:

@@ -620,7 +620,7 @@ static int h_device_list(http_req_t *req)
 	size_t n = 0, i;
 	int64_t next = 0;
 	char status_q[16], serial_q[REG_ATTR_MAX + 2], text_q[REG_ATTR_MAX + 2];
-	char mfr_q[REG_MFR_ID_MAX + 2], err[256], cur[32];
+	char mfr_q[REG_MFR_ID_MAX + 2], err[256];
 	cJSON *out = NULL, *arr;
 	int status, q;
 	reg_t *reg;
@@ -686,13 +686,8 @@ static int h_device_list(http_req_t *req)
 			goto oom;
 		}
 	}
-	if (next > 0) {
-		snprintf(cur, sizeof(cur), "%lld", (long long)next);
-		if (cJSON_AddStringToObject(out, "next_cursor", cur) == NULL)
-			goto oom;
-	} else if (cJSON_AddNullToObject(out, "next_cursor") == NULL) {
+	if (api_add_cursor(out, next) != 0)
 		goto oom;
-	}
 	status = http_reply_json(req, 200, out);
 	goto done;
 oom:

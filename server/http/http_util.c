@@ -114,6 +114,16 @@ int api_add_time(cJSON *obj, const char *name, int64_t t)
 	return cJSON_AddStringToObject(obj, name, buf) != NULL ? 0 : -1;
 }
 
+int api_add_cursor(cJSON *obj, int64_t next)
+{
+	char buf[32];
+
+	if (next <= 0)
+		return cJSON_AddNullToObject(obj, "next_cursor") != NULL ? 0 : -1;
+	snprintf(buf, sizeof(buf), "%lld", (long long)next);
+	return cJSON_AddStringToObject(obj, "next_cursor", buf) != NULL ? 0 : -1;
+}
+
 int api_page_params(int64_t *after, size_t *limit, http_req_t *req)
 {
 	char buf[32], *end;
