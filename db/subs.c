@@ -161,8 +161,12 @@ int subs_open(subs_db **out, const char *path, char *err, size_t errlen)
 		db_fail(db, err, errlen, "busy timeout");
 		goto out;
 	}
+	/* FULL: in WAL mode NORMAL syncs only at checkpoints, so a power loss
+	 * could drop a subscription whose Ki already went to the device in a
+	 * reject (or an SQN the network already used). Every commit is durable
+	 * before corehook answers. */
 	if (exec_sql(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
-	    " PRAGMA synchronous = NORMAL;", err, errlen) != SUBS_OK)
+	    " PRAGMA synchronous = FULL;", err, errlen) != SUBS_OK)
 		goto out;
 	if (migrate(db, err, errlen) != SUBS_OK)
 		goto out;
