@@ -22,6 +22,7 @@ struct ssl_ctx_st;
  * distribution point, AIA OCSP and AIA caIssuers (DER Device CA), and the
  * Root certificate. The HTTP service serves them. */
 #define CA_URL_PATH_CRL "/crl/device-ca.crl"
+#define CA_URL_PATH_INFRA_CRL "/crl/infra-ca.crl"
 #define CA_URL_PATH_OCSP "/ocsp"
 #define CA_URL_PATH_DEVICE_CA "/ca/device-ca.crt"
 #define CA_URL_PATH_ROOT "/ca/root-ca.crt"
@@ -270,6 +271,12 @@ int ca_device_reinstate(ca_t *ca, reg_t *reg, const char *device_id,
 int ca_crl_get(ca_t *ca, reg_t *reg, uint8_t **der, size_t *der_len,
     int64_t *next_update, char *err, size_t errlen);
 
+/* The same for issuer REG_ISSUER_DEVICE or REG_ISSUER_INFRA (the
+ * Infrastructure CA's CRL lists revoked principal certificates). */
+int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
+    uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
+    size_t errlen);
+
 /* ---- principals and manufacturers ----------------------------------- */
 
 typedef struct {
@@ -304,6 +311,12 @@ int ca_principal_add_generated(ca_t *ca, reg_t *reg,
 
 /* Disable a principal: its certificate no longer authenticates. */
 int ca_principal_disable(ca_t *ca, reg_t *reg, const char *name,
+    const char *actor, char *err, size_t errlen);
+/* Revoke the principal's certificate with an RFC 5280 reason (not
+ * certificateHold/removeFromCRL): it is refused as a client credential from
+ * the next request on and listed on the Infrastructure CA's CRL.
+ * CA_ERR_STATE if it is already revoked. */
+int ca_principal_revoke(ca_t *ca, reg_t *reg, const char *name, int reason,
     const char *actor, char *err, size_t errlen);
 
 /* The principal whose client certificate DER has this SHA-256.

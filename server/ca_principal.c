@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "pki.h"
+#include "reg_infra.h"
 #include "util.h"
 
 void ca_principal_creds_clear(ca_principal_creds_t *c)
@@ -74,7 +75,7 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	X509 *cert = NULL;
 	uint8_t *der = NULL;
 	size_t der_len = 0;
-	char serial[41], sha[65], spki[65], key_type[16];
+	char serial[41], sha[65], spki[65], key_type[16], crl_dp[400];
 	ca_cert_spec_t sp;
 	reg_cert_new_t cn;
 	reg_manufacturer_t m;
@@ -121,6 +122,9 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = signer ? PROVCA_OID_EKU_SIGNER : "clientAuth";
+	snprintf(crl_dp, sizeof(crl_dp), "URI:%s%s", ca->cfg.public_base_url,
+	    CA_URL_PATH_INFRA_CRL);
+	sp.crl_dp = crl_dp;
 	if ((rc = ca_x509_make(&cert, serial, &sp, err, errlen)) != CA_OK)
 		goto out;
 	if (ca_cert_to_der(&der, &der_len, cert) != CA_OK ||
@@ -295,6 +299,56 @@ int ca_principal_disable(ca_t *ca, reg_t *reg, const char *name,
 	    err, errlen))) != CA_OK ||
 	    (rc = ca_audit(reg, actor, "principal.disable", name, err, errlen,
 	    "role", p.role, (const char *)NULL)) != CA_OK ||
+	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
+		goto fail;
+	return CA_OK;
+fail:
+	reg_rollback(reg);
+	return rc;
+}
+
+int ca_principal_revoke(ca_t *ca, reg_t *reg, const char *name, int reason,
+    const char *actor, char *err, size_t errlen)
+{
+	reg_principal_t p;
+	char serial[41];
+	int rc, n = 0;
+
+	(void)ca;
+	if (!ca_token_valid(name, REG_NAME_MAX)) {
+		util_err_set(err, errlen, "principal name must match "
+		    "[A-Za-z0-9._-]{1,%d}", REG_NAME_MAX);
+		return CA_ERR_INVALID;
+	}
+	/* A principal is withdrawn with disable; certificateHold and
+	 * removeFromCRL are not revocations of their own. */
+	if (ca_reason_name(reason) == NULL || reason == 6 || reason == 8) {
+		util_err_set(err, errlen, "revocation reason must be one of "
+		    "unspecified, keyCompromise, cACompromise, "
+		    "affiliationChanged, superseded, cessationOfOperation, "
+		    "privilegeWithdrawn, aACompromise");
+		return CA_ERR_INVALID;
+	}
+	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
+		return rc;
+	if ((rc = ca_from_reg(reg_principal_get(reg, &p, name, err,
+	    errlen))) != CA_OK) {
+		if (rc == CA_ERR_NOT_FOUND)
+			util_err_set(err, errlen, "unknown principal %s", name);
+		goto fail;
+	}
+	if ((rc = ca_from_reg(reg_principal_certs_revoke(reg, name, reason,
+	    reg_now(), &n, serial, err, errlen))) != CA_OK)
+		goto fail;
+	if (n == 0) {
+		util_err_set(err, errlen, "certificate of principal %s is "
+		    "already revoked", name);
+		rc = CA_ERR_STATE;
+		goto fail;
+	}
+	if ((rc = ca_audit(reg, actor, "principal.revoke", name, err, errlen,
+	    "role", p.role, "reason", ca_reason_name(reason), "cert_serial",
+	    serial, (const char *)NULL)) != CA_OK ||
 	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
 		goto fail;
 	return CA_OK;

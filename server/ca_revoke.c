@@ -1,7 +1,7 @@
 /* ca_revoke.c — device status changes (revoke with an RFC 5280 reason,
- * suspend = certificateHold, reinstate) and the Device CA's CRL, cached in
- * the registry and rebuilt only when the revocation generation moved or
- * nextUpdate draws near. */
+ * suspend = certificateHold, reinstate) and the CRLs of the Device CA and
+ * the Infrastructure CA, cached in the registry and rebuilt only when the
+ * revocation generation moved or nextUpdate draws near. */
 #include "ca_priv.h"
 
 #include <stdio.h>
@@ -188,10 +188,13 @@ fail:
 	return 1;
 }
 
-/* Build and sign CRL number `number` over the current entries. */
-static int crl_build(ca_t *ca, reg_t *reg, reg_crl_t *out, int64_t number,
-    int64_t now, char *err, size_t errlen)
+/* Build and sign issuer's CRL number `number` over its current entries. */
+static int crl_build(ca_t *ca, reg_t *reg, const char *issuer,
+    reg_crl_t *out, int64_t number, int64_t now, char *err, size_t errlen)
 {
+	int infra = strcmp(issuer, REG_ISSUER_INFRA) == 0;
+	X509 *ica = infra ? ca->infra : ca->device;
+	EVP_PKEY *ikey = infra ? ca->infra_key : ca->device_key;
 	struct crl_build b = { NULL, 0 };
 	ASN1_TIME *tu = NULL, *nu = NULL;
 	ASN1_INTEGER *num = NULL;
@@ -206,7 +209,7 @@ static int crl_build(ca_t *ca, reg_t *reg, reg_crl_t *out, int64_t number,
 	if ((b.crl = X509_CRL_new()) == NULL ||
 	    X509_CRL_set_version(b.crl, X509_CRL_VERSION_2) != 1 ||
 	    X509_CRL_set_issuer_name(b.crl,
-	    X509_get_subject_name(ca->device)) != 1 ||
+	    X509_get_subject_name(ica)) != 1 ||
 	    (tu = ASN1_TIME_set(NULL, (time_t)out->this_update)) == NULL ||
 	    (nu = ASN1_TIME_set(NULL, (time_t)out->next_update)) == NULL ||
 	    X509_CRL_set1_lastUpdate(b.crl, tu) != 1 ||
@@ -215,11 +218,11 @@ static int crl_build(ca_t *ca, reg_t *reg, reg_crl_t *out, int64_t number,
 	    ASN1_INTEGER_set_int64(num, number) != 1 ||
 	    X509_CRL_add1_ext_i2d(b.crl, NID_crl_number, num, 0, 0) != 1)
 		goto ossl;
-	X509V3_set_ctx(&ctx, ca->device, NULL, NULL, b.crl, 0);
+	X509V3_set_ctx(&ctx, ica, NULL, NULL, b.crl, 0);
 	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
 	    "keyid:always")) == NULL || X509_CRL_add_ext(b.crl, aki, -1) != 1)
 		goto ossl;
-	rc = reg_crl_entries(reg, REG_ISSUER_DEVICE, crl_add, &b, err, errlen);
+	rc = reg_crl_entries(reg, issuer, crl_add, &b, err, errlen);
 	if (b.failed)
 		goto ossl;
 	if (rc != 0) {
@@ -227,7 +230,7 @@ static int crl_build(ca_t *ca, reg_t *reg, reg_crl_t *out, int64_t number,
 		goto out;
 	}
 	if (X509_CRL_sort(b.crl) != 1 ||
-	    X509_CRL_sign(b.crl, ca->device_key, EVP_sha256()) <= 0 ||
+	    X509_CRL_sign(b.crl, ikey, EVP_sha256()) <= 0 ||
 	    (len = i2d_X509_CRL(b.crl, &der)) <= 0)
 		goto ossl;
 	if ((out->der = malloc((size_t)len)) == NULL)
@@ -260,6 +263,14 @@ static int crl_fresh(const ca_t *ca, const reg_crl_t *c, int64_t gen,
 int ca_crl_get(ca_t *ca, reg_t *reg, uint8_t **der, size_t *der_len,
     int64_t *next_update, char *err, size_t errlen)
 {
+	return ca_crl_issuer_get(ca, reg, REG_ISSUER_DEVICE, der, der_len,
+	    next_update, err, errlen);
+}
+
+int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
+    uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
+    size_t errlen)
+{
 	reg_crl_t c, fresh;
 	int64_t gen = 0, now = reg_now();
 	int rc, in_tx = 0;
@@ -268,12 +279,17 @@ int ca_crl_get(ca_t *ca, reg_t *reg, uint8_t **der, size_t *der_len,
 	memset(&fresh, 0, sizeof(fresh));
 	*der = NULL;
 	*der_len = 0;
+	if (issuer == NULL || (strcmp(issuer, REG_ISSUER_DEVICE) != 0 &&
+	    strcmp(issuer, REG_ISSUER_INFRA) != 0)) {
+		util_err_set(err, errlen, "CRL issuer must be device or infra");
+		return CA_ERR_INVALID;
+	}
 	/* Cheap path: no lock when the cache is current. */
 	if ((rc = reg_crl_generation(reg, &gen)) != REG_OK) {
 		util_err_set(err, errlen, "read CRL generation");
 		return ca_from_reg(rc);
 	}
-	rc = reg_crl_cache_get(reg, &c, REG_ISSUER_DEVICE, err, errlen);
+	rc = reg_crl_cache_get(reg, &c, issuer, err, errlen);
 	if (rc != REG_OK && rc != REG_ERR_NOT_FOUND)
 		return ca_from_reg(rc);
 	if (!crl_fresh(ca, &c, gen, now)) {
@@ -284,18 +300,18 @@ int ca_crl_get(ca_t *ca, reg_t *reg, uint8_t **der, size_t *der_len,
 		/* Another thread may have rebuilt it while we waited. */
 		if ((rc = ca_from_reg(reg_crl_generation(reg, &gen))) != CA_OK)
 			goto out;
-		rc = reg_crl_cache_get(reg, &c, REG_ISSUER_DEVICE, err, errlen);
+		rc = reg_crl_cache_get(reg, &c, issuer, err, errlen);
 		if (rc != REG_OK && rc != REG_ERR_NOT_FOUND) {
 			rc = ca_from_reg(rc);
 			goto out;
 		}
 		if (!crl_fresh(ca, &c, gen, now)) {
-			if ((rc = crl_build(ca, reg, &fresh, c.number + 1, now,
+			if ((rc = crl_build(ca, reg, issuer, &fresh, c.number + 1, now,
 			    err, errlen)) != CA_OK)
 				goto out;
 			fresh.generation = gen;
 			if ((rc = ca_from_reg(reg_crl_cache_put(reg,
-			    REG_ISSUER_DEVICE, &fresh, err, errlen))) != CA_OK)
+			    issuer, &fresh, err, errlen))) != CA_OK)
 				goto out;
 			reg_crl_clear(&c);
 			c = fresh;

@@ -794,13 +794,15 @@ int cli_reinstate(int argc, char **argv)
 
 /* ---- crl / backup --------------------------------------------------- */
 
-/* Common shape: --data DIR --out FILE. */
+/* Common shape: --data DIR --out FILE, and --issuer NAME where issuer is
+ * not NULL. */
 static int out_cmd(int argc, char **argv, const char *usage,
-    struct common *c, const char **out)
+    struct common *c, const char **out, const char **issuer)
 {
 	static const struct option lo[] = {
 		COMMON_LONGOPTS,
 		{ "out", required_argument, NULL, 'o' },
+		{ "issuer", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -811,6 +813,10 @@ static int out_cmd(int argc, char **argv, const char *usage,
 			continue;
 		if (ch == 'o') {
 			*out = optarg;
+			continue;
+		}
+		if (ch == 'I' && issuer != NULL) {
+			*issuer = optarg;
 			continue;
 		}
 		return usage_err(usage, NULL);
@@ -826,9 +832,10 @@ static int out_cmd(int argc, char **argv, const char *usage,
 
 int cli_crl(int argc, char **argv)
 {
-	static const char *usage = "ca-server crl --data DIR --out FILE";
+	static const char *usage = "ca-server crl --data DIR --out FILE "
+	    "[--issuer device|infra]";
 	struct common c = { 0 };
-	const char *out = NULL;
+	const char *out = NULL, *issuer = REG_ISSUER_DEVICE;
 	uint8_t *der = NULL;
 	size_t len = 0;
 	int64_t next = 0;
@@ -837,11 +844,15 @@ int cli_crl(int argc, char **argv)
 	reg_t *reg = NULL;
 	int rc;
 
-	if ((rc = out_cmd(argc, argv, usage, &c, &out)) != CLI_OK)
+	if ((rc = out_cmd(argc, argv, usage, &c, &out, &issuer)) != CLI_OK)
 		return rc < 0 ? CLI_OK : rc;
+	if (strcmp(issuer, REG_ISSUER_DEVICE) != 0 &&
+	    strcmp(issuer, REG_ISSUER_INFRA) != 0)
+		return usage_err(usage, "--issuer must be device or infra");
 	if ((rc = open_ca(&c, &ca, &reg)) != CLI_OK)
 		return rc;
-	rc = ca_crl_get(ca, reg, &der, &len, &next, err, sizeof(err));
+	rc = ca_crl_issuer_get(ca, reg, issuer, &der, &len, &next, err,
+	    sizeof(err));
 	close_ca(ca, reg);
 	if (rc != CA_OK)
 		return fail("crl", err);
@@ -875,7 +886,7 @@ int cli_backup(int argc, char **argv)
 	reg_t *reg = NULL;
 	int rc;
 
-	if ((rc = out_cmd(argc, argv, usage, &c, &out)) != CLI_OK)
+	if ((rc = out_cmd(argc, argv, usage, &c, &out, NULL)) != CLI_OK)
 		return rc < 0 ? CLI_OK : rc;
 	if ((rc = open_ca(&c, &ca, &reg)) != CLI_OK)
 		return rc;
@@ -1028,33 +1039,73 @@ static int principal_add(int argc, char **argv, const char *fixed_role)
 
 int cli_principal(int argc, char **argv)
 {
-	static const char *usage = "ca-server principal add|list|disable "
-	    "--data DIR ... (see --help of each)";
+	static const char *usage = "ca-server principal add|list|disable|"
+	    "revoke --data DIR ... (see --help of each)";
+	static const char *revoke_usage = "ca-server principal revoke NAME "
+	    "--data DIR --reason REASON (unspecified|keyCompromise|"
+	    "cACompromise|affiliationChanged|superseded|cessationOfOperation|"
+	    "privilegeWithdrawn|aACompromise)";
 	static const struct option lo[] = { COMMON_LONGOPTS,
+	    { "reason", required_argument, NULL, 'r' },
 	    { NULL, 0, NULL, 0 } };
 	struct common c = { 0 };
 	char err[512] = "", t[32];
+	const char *reason_s = NULL;
 	ca_t *ca = NULL;
 	reg_t *reg = NULL;
-	int ch, rc;
+	int ch, rc, revoke;
 
 	if (argc < 2)
-		return usage_err(usage, "add, list or disable?");
+		return usage_err(usage, "add, list, disable or revoke?");
 	if (strcmp(argv[1], "--help") == 0) {
 		printf("usage: %s\n", usage);
 		return CLI_OK;
 	}
 	if (strcmp(argv[1], "add") == 0)
 		return principal_add(argc, argv, NULL);
-	if (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "disable") != 0)
-		return usage_err(usage, "add, list or disable?");
+	revoke = strcmp(argv[1], "revoke") == 0;
+	if (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "disable") != 0 &&
+	    !revoke)
+		return usage_err(usage, "add, list, disable or revoke?");
 	optind = 2;
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1)
-		if (!common_opt(&c, ch))
-			return usage_err(usage, NULL);
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (common_opt(&c, ch))
+			continue;
+		if (ch == 'r' && revoke) {
+			reason_s = optarg;
+			continue;
+		}
+		return usage_err(revoke ? revoke_usage : usage, NULL);
+	}
 	if (c.help) {
-		printf("usage: ca-server principal %s --data DIR%s\n", argv[1],
-		    strcmp(argv[1], "list") == 0 ? " [--json]" : " NAME");
+		if (revoke)
+			printf("usage: %s\n", revoke_usage);
+		else
+			printf("usage: ca-server principal %s --data DIR%s\n",
+			    argv[1], strcmp(argv[1], "list") == 0 ?
+			    " [--json]" : " NAME");
+		return CLI_OK;
+	}
+	if (revoke) {
+		int reason;
+
+		if (optind != argc - 1)
+			return usage_err(revoke_usage, "one NAME is required");
+		if (reason_s == NULL)
+			return usage_err(revoke_usage, "--reason is required");
+		reason = ca_reason_from_name(reason_s);
+		if (reason < 0 || reason == 6 || reason == 8)
+			return usage_err(revoke_usage,
+			    "unknown revocation reason");
+		if ((rc = open_ca(&c, &ca, &reg)) != CLI_OK)
+			return rc;
+		rc = ca_principal_revoke(ca, reg, argv[optind], reason,
+		    CLI_ACTOR, err, sizeof(err));
+		close_ca(ca, reg);
+		if (rc != CA_OK)
+			return fail("principal revoke", err);
+		printf("certificate of principal %s revoked (%s)\n",
+		    argv[optind], reason_s);
 		return CLI_OK;
 	}
 	if (strcmp(argv[1], "disable") == 0) {
@@ -1102,15 +1153,18 @@ int cli_principal(int argc, char **argv)
 				    list[i].cert_sha256);
 				cJSON_AddStringToObject(o, "cert_serial",
 				    list[i].cert_serial_hex);
+				cJSON_AddBoolToObject(o, "cert_revoked",
+				    list[i].cert_revoked);
 				cJSON_AddNumberToObject(o, "not_after",
 				    (double)list[i].not_after);
 				cJSON_AddItemToArray(arr, o);
 			} else {
 				fmt_time(t, list[i].not_after);
-				printf("%s\t%s\t%s\t%s\t%s\n", list[i].name,
+				printf("%s\t%s\t%s\t%s%s\t%s\n", list[i].name,
 				    list[i].role, list[i].manufacturer_id[0] ?
 				    list[i].manufacturer_id : "-",
-				    list[i].status, t);
+				    list[i].status, list[i].cert_revoked ?
+				    ",cert-revoked" : "", t);
 			}
 		}
 		if (arr != NULL)

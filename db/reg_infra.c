@@ -1,0 +1,68 @@
+/* reg_infra.c — revoking the certificates of a principal. Certificates of
+ * devices carry their state on the device row; a principal's certificate
+ * carries it on its own row (revoked, revoked_reason, revoked_at), which the
+ * Infrastructure CA's CRL and client authentication both read. */
+#include <stdio.h>
+#include <string.h>
+
+#include "reg_infra.h"
+#include "reg_priv.h"
+
+int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
+    int64_t at, int *count, char serial_hex[41], char *err, size_t errlen)
+{
+	static const char pick[] =
+	    "SELECT c.serial_hex FROM certificates c"
+	    " JOIN principals p ON p.id = c.principal_id"
+	    " WHERE p.name = ?1 AND c.revoked = 0 ORDER BY c.id";
+	static const char mark[] =
+	    "UPDATE certificates SET revoked = 1, revoked_reason = ?2,"
+	    " revoked_at = ?3 WHERE revoked = 0 AND principal_id ="
+	    " (SELECT id FROM principals WHERE name = ?1)";
+	static const char bump[] =
+	    "UPDATE counters SET value = value + 1"
+	    " WHERE name = 'crl_generation'";
+	sqlite3_stmt *st = NULL;
+	int rc, s;
+
+	*count = 0;
+	if (serial_hex != NULL)
+		serial_hex[0] = '\0';
+	if (reason < 0 || reason > 10) {
+		snprintf(err, errlen, "revocation reason out of range");
+		return REG_ERR_INVALID;
+	}
+	if ((rc = reg_prepare(reg, &st, pick, err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, name);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW)
+		if (serial_hex != NULL)
+			reg_col_copy(serial_hex, 41, st, 0);
+	if (s != SQLITE_DONE) {
+		rc = reg_fail(reg, s, err, errlen, "principal certificates");
+		goto out;
+	}
+	reg_finalize(reg, st);
+	st = NULL;
+	if ((rc = reg_prepare(reg, &st, mark, err, errlen)) != REG_OK)
+		goto out;
+	reg_bind_text(st, 1, name);
+	sqlite3_bind_int(st, 2, reason);
+	sqlite3_bind_int64(st, 3, at);
+	if ((s = sqlite3_step(st)) != SQLITE_DONE) {
+		rc = reg_fail(reg, s, err, errlen, "revoke certificates");
+		goto out;
+	}
+	*count = sqlite3_changes(reg->db);
+	reg_finalize(reg, st);
+	st = NULL;
+	if (*count == 0)
+		goto out;
+	if ((rc = reg_prepare(reg, &st, bump, err, errlen)) != REG_OK)
+		goto out;
+	if ((s = sqlite3_step(st)) != SQLITE_DONE)
+		rc = reg_fail(reg, s, err, errlen, "crl generation");
+out:
+	reg_finalize(reg, st);
+	return rc;
+}

@@ -1,0 +1,20 @@
+/* reg_infra.h — revocation of certificates the Infrastructure CA issued to
+ * principals (operators, manufacturers, admins, provisioning signers). */
+#ifndef PROVCA_REG_INFRA_H
+#define PROVCA_REG_INFRA_H
+
+#include <stdint.h>
+
+#include "reg.h"
+
+/*
+ * Mark every unrevoked certificate of principal `name` revoked with RFC 5280
+ * `reason` at time `at`, and move the CRL generation so both CRLs are
+ * rebuilt on their next request. Call inside the caller's transaction.
+ * *count gets the number of certificates revoked (0: all were already).
+ * Serial of the last one revoked in serial_hex (optional, 41 bytes).
+ */
+int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
+    int64_t at, int *count, char serial_hex[41], char *err, size_t errlen);
+
+#endif
