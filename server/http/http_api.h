@@ -74,11 +74,13 @@ int api_h_ocsp(http_req_t *req);
 int api_h_principal_list(http_req_t *req);
 int api_h_principal_create(http_req_t *req);
 int api_h_principal_disable(http_req_t *req);
+int api_h_principal_revoke(http_req_t *req);
 int api_h_audit_list(http_req_t *req);
 int api_h_ca_root(http_req_t *req);
 int api_h_ca_device(http_req_t *req);
 int api_h_ca_chain(http_req_t *req);
 int api_h_crl(http_req_t *req);
+int api_h_crl_infra(http_req_t *req);
 int api_h_healthz(http_req_t *req);
 int api_h_metrics(http_req_t *req);
 

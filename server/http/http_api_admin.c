@@ -258,6 +258,72 @@ int api_h_principal_disable(http_req_t *req)
 	return status;
 }
 
+/* POST /api/v1/principals/{name}/revoke {"reason": "keyCompromise"}: the
+ * principal's certificate goes on the Infrastructure CA's CRL and stops
+ * authenticating at once. */
+int api_h_principal_revoke(http_req_t *req)
+{
+	const char *name = req->params[0], *reason_name = NULL;
+	reg_principal_t p;
+	cJSON *body = NULL, *out = NULL;
+	char err[256];
+	int rc, status, reason;
+	reg_t *reg;
+
+	if ((body = http_json_body(req)) == NULL)
+		return req->status;
+	if (!cJSON_IsObject(body)) {
+		status = http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
+		                            "the body must be a JSON object");
+		goto out;
+	}
+	if ((status = api_json_string(&reason_name, req, body, "reason", 32, 1)) != 0)
+		goto out;
+	reason = ca_reason_from_name(reason_name);
+	if (reason < 0 || reason == 6 || reason == 7 || reason == 8) {
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                            "reason must be an RFC 5280 CRLReason name such as keyCompromise (not certificateHold: disable the principal instead)");
+		goto out;
+	}
+	if (strlen(name) > REG_NAME_MAX) {
+		status = http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                            "no principal has this name");
+		goto out;
+	}
+	if ((reg = http_req_reg(req)) == NULL) {
+		status = api_reply_no_db(req);
+		goto out;
+	}
+	rc = ca_principal_revoke(req->srv->ca, reg, name, reason, req->principal.name,
+	                         err, sizeof(err));
+	if (rc == CA_ERR_NOT_FOUND) {
+		status = http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                            "no principal has this name");
+		goto out;
+	}
+	if (rc != CA_OK) {
+		status = api_reply_ca_error(req, rc, err);
+		goto out;
+	}
+	rc = reg_principal_get(reg, &p, name, err, sizeof(err));
+	out = cJSON_CreateObject();
+	if (rc != REG_OK || out == NULL ||
+	    cJSON_AddStringToObject(out, "name", p.name) == NULL ||
+	    cJSON_AddStringToObject(out, "status", p.status) == NULL ||
+	    cJSON_AddStringToObject(out, "certificate_serial", p.cert_serial_hex) == NULL ||
+	    cJSON_AddBoolToObject(out, "certificate_revoked", p.cert_revoked) == NULL ||
+	    cJSON_AddStringToObject(out, "reason", reason_name) == NULL) {
+		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		                            "the change is committed but could not be read back");
+		goto out;
+	}
+	status = http_reply_json(req, 200, out);
+out:
+	cJSON_Delete(out);
+	cJSON_Delete(body);
+	return status;
+}
+
 /* The since= or until= query parameter into *out (0 when absent). Returns
  * 0, or the status of the 400 problem sent. */
 static int audit_time_param(int64_t *out, http_req_t *req, const char *name)

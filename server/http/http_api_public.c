@@ -65,9 +65,10 @@ int api_h_ca_chain(http_req_t *req)
 	return reply_pem(req, req->srv->chain_pem);
 }
 
-/* GET /crl/device.crl: the engine regenerates it when the revocation state
- * changed or nextUpdate is near, so every answer is current. */
-int api_h_crl(http_req_t *req)
+/* GET /crl/device.crl and /crl/infra-ca.crl: the engine regenerates a CRL
+ * when the revocation state changed or nextUpdate is near, so every answer
+ * is current. */
+static int reply_crl(http_req_t *req, const char *issuer)
 {
 	uint8_t *der = NULL;
 	size_t len = 0;
@@ -78,13 +79,24 @@ int api_h_crl(http_req_t *req)
 
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
-	rc = ca_crl_get(req->srv->ca, reg, &der, &len, &next_update, err, sizeof(err));
+	rc = ca_crl_issuer_get(req->srv->ca, reg, issuer, &der, &len, &next_update,
+	                       err, sizeof(err));
 	if (rc != CA_OK)
 		return api_reply_ca_error(req, rc, err);
 	status = http_reply_bytes(req, 200, "application/pkix-crl",
 	                          "Cache-Control: no-cache\r\n", der, len);
 	free(der);
 	return status;
+}
+
+int api_h_crl(http_req_t *req)
+{
+	return reply_crl(req, REG_ISSUER_DEVICE);
+}
+
+int api_h_crl_infra(http_req_t *req)
+{
+	return reply_crl(req, REG_ISSUER_INFRA);
 }
 
 /* POST /ocsp: RFC 6960 over HTTP (appendix A.1). Protocol-level errors
