@@ -87,6 +87,10 @@ class AuthorizationMatrix(ServerTest):
             ("POST", "/api/v1/principals/{name}/disable"): (
                 lambda: "/api/v1/principals/%s/disable" % self.throwaway_principal(), None,
                 {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            ("POST", "/api/v1/principals/{name}/revoke"): (
+                lambda: "/api/v1/principals/%s/revoke" % self.throwaway_principal(),
+                lambda: {"reason": "superseded"},
+                {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
             ("GET", "/ca/root.pem"): (lambda: "/ca/root.pem", None, pub),
             ("GET", "/ca/device-ca.pem"): (lambda: "/ca/device-ca.pem", None, pub),
             ("GET", "/ca/chain.pem"): (lambda: "/ca/chain.pem", None, pub),
@@ -95,6 +99,7 @@ class AuthorizationMatrix(ServerTest):
             ("GET", "/ca/root-ca.crt"): (lambda: "/ca/root-ca.crt", None, pub),
             ("GET", "/crl/device.crl"): (lambda: "/crl/device.crl", None, pub),
             ("GET", "/crl/device-ca.crl"): (lambda: "/crl/device-ca.crl", None, pub),
+            ("GET", "/crl/infra-ca.crl"): (lambda: "/crl/infra-ca.crl", None, pub),
             ("POST", "/ocsp"): (lambda: "/ocsp", lambda: OCSP_JUNK, pub),
             ("GET", "/healthz"): (lambda: "/healthz", None, pub),
             ("GET", "/metrics"): (lambda: "/metrics", None, pub),
