@@ -288,6 +288,45 @@ test('an admin generates a principal and downloads its PKCS#12, which openssl op
   await ctx.close();
 });
 
+test('an admin revokes a principal\'s certificate: it stops authenticating and is on the infra CRL', async () => {
+  const dir = path.join(tmp, 'op-rv');
+  run(CA, ['principal', 'add', '--data', data, '--role', 'operator', '--name', 'op-rv', '--out', dir]);
+  const port = new URL(base).port;
+  const root = path.join(data, 'root-ca.crt');
+  const asOp = ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', root, '--cert', path.join(dir, 'op-rv.crt'),
+    '--key', path.join(dir, 'op-rv.key'), '--resolve', `localhost:${port}:127.0.0.1`,
+    `https://localhost:${port}/devices/${deviceId}`];
+  assert.equal(run('curl', asOp), '200');
+  const serial = run('openssl', ['x509', '-in', path.join(dir, 'op-rv.crt'), '-noout', '-serial']).trim().split('=')[1];
+
+  const { ctx, page } = await newPage();
+  await signIn(page, 'root', PW.root);
+  await page.waitForSelector('h1:text("Dashboard")');
+  await page.goto(`${base}/#/principals`);
+  await page.click('button[data-revoke="op-rv"]');
+  await page.waitForSelector('#confirm[open]');
+  await page.click('#confirm-ok'); // no reason yet: refused in the dialog
+  assert.match(await page.textContent('#confirm-error'), /Choose a reason/);
+  assert.equal(run('curl', asOp), '200');
+  await page.selectOption('#principal-revoke-reason', 'keyCompromise');
+  await page.click('#confirm-ok');
+  await page.waitForSelector('button[data-revoke="op-rv"]', { state: 'detached' });
+  const row = await page.$$eval('table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent))
+    .find((r) => r[0] === 'op-rv'));
+  assert.equal(row[3], 'revoked');
+
+  assert.equal(run('curl', asOp), '401');
+  const crl = await ctx.request.get(`${base}/crl/infra-ca.crl`);
+  assert.equal(crl.status(), 200);
+  const crlPath = path.join(tmp, 'infra.crl');
+  fs.writeFileSync(crlPath, await crl.body());
+  const text = run('openssl', ['crl', '-inform', 'DER', '-in', crlPath, '-noout', '-text']);
+  assert.match(text, /Issuer: .*Infrastructure CA/);
+  assert.match(text, new RegExp(`Serial Number: ${serial}`));
+  assert.match(text, /Key Compromise/);
+  await ctx.close();
+});
+
 test('the audit page filters by time range on the server', async () => {
   const { ctx, page } = await newPage();
   await signIn(page, 'root', PW.root);

@@ -1,10 +1,11 @@
 // admin.js — administrators' pages: the audit log with filters (applied by
 // the server), the principals (client certificates: create from a CSR or
-// generate a PKCS#12, disable) and the portal users (create, reset
+// generate a PKCS#12, disable, revoke the certificate) and the portal users (create, reset
 // password, disable, enable).
 import { get, post } from '../api.js';
 import { h, clear, badge, fmtTime, field, setFieldError, alertBox, download } from '../dom.js';
 import { confirmDialog, toast } from '../ui.js';
+import { REASONS } from './devices.js';
 
 const NAME_RE = /^[A-Za-z0-9._@-]{1,64}$/;
 const MFR_RE = /^[A-Za-z0-9._-]{1,32}$/;
@@ -141,14 +142,36 @@ export async function principalsView() {
     h('tbody', {}, list.map((p) => h('tr', {},
       h('td', { 'data-label': 'Name' }, p.name), h('td', { 'data-label': 'Role' }, p.role),
       h('td', { 'data-label': 'Manufacturer' }, p.manufacturer_id || '—'),
-      h('td', { 'data-label': 'Status' }, badge(p.status)),
+      h('td', { 'data-label': 'Status' }, badge(p.certificate_revoked ? 'revoked' : p.status)),
       h('td', { 'data-label': 'Until' }, fmtTime(p.not_after)),
       h('td', {}, p.status === 'active' ? h('button', { type: 'button', class: 'btn btn-danger btn-sm',
         onclick: () => confirmDialog({ title: `Disable ${p.name}?`, okLabel: 'Disable',
           body: h('p', {}, 'Its client certificate stops working at once.'),
           onConfirm: async () => { await post(`/api/v1/principals/${encodeURIComponent(p.name)}/disable`, {}); toast(`${p.name} disabled`); refresh(); } }) },
-      'Disable') : null))))));
+      'Disable') : null,
+      p.certificate_revoked ? null : h('button', { type: 'button', class: 'btn btn-danger btn-sm', 'data-revoke': p.name,
+        onclick: () => revokePrincipal(p, refresh) }, 'Revoke certificate')))))));
   return h('div', {}, h('h1', {}, 'Principals'), h('section', { class: 'panel' }, table), h('section', { class: 'panel' }, form));
+}
+
+// Revoke a principal's certificate with an RFC 5280 reason: it stops
+// authenticating at once and goes on the Infrastructure CA's CRL.
+function revokePrincipal(p, refresh) {
+  const sel = h('select', { id: 'principal-revoke-reason', 'aria-required': 'true' },
+    h('option', { value: '' }, 'Choose a reason…'), REASONS.map(([v, l]) => h('option', { value: v }, l)));
+  const body = h('div', {},
+    h('p', {}, 'Revoking the certificate of ', h('strong', { class: 'mono' }, p.name),
+      ' (serial ', h('span', { class: 'mono' }, p.certificate_serial || '—'),
+      ') is permanent: it stops working at once and is listed on the Infrastructure CA\'s CRL.'),
+    h('div', { class: 'field' }, h('label', { for: 'principal-revoke-reason' }, 'Reason (RFC 5280)'), sel));
+  sel.addEventListener('change', () => { document.getElementById('confirm-error').textContent = ''; });
+  return confirmDialog({ title: `Revoke the certificate of ${p.name}?`, body, okLabel: 'Revoke certificate',
+    onConfirm: async () => {
+      if (!sel.value) { sel.focus(); throw new Error('Choose a reason for the revocation.'); }
+      await post(`/api/v1/principals/${encodeURIComponent(p.name)}/revoke`, { reason: sel.value });
+      toast(`Certificate of ${p.name} revoked`);
+      refresh();
+    } });
 }
 
 export async function usersView(me) {
