@@ -29,6 +29,8 @@ struct corehook {
 	pthread_cond_t dbcv;
 	subs_db **dbfree;
 	size_t ndbfree, ndb, ndbmax;
+	/* Allocations and SQN steps share transactions and fsyncs. */
+	subs_group *group;
 
 	/* Sessions: hash table under smu; scv signals a session going idle. */
 	pthread_mutex_t smu;

@@ -206,6 +206,10 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 		util_err_set(err, errlen, "out of memory");
 		goto out;
 	}
+	if (subs_group_new(&ch->group) != SUBS_OK) {
+		util_err_set(err, errlen, "out of memory");
+		goto out;
+	}
 	if (aka_snn_format(ch->snn, sizeof(ch->snn), cfg->mcc, cfg->mnc)
 	    != AKA_OK) {
 		util_err_set(err, errlen, "cannot form the serving network name");
@@ -274,6 +278,7 @@ void corehook_close(corehook *ch)
 	for (i = 0; i < ch->ndbfree; i++)
 		subs_close(ch->dbfree[i]);
 	free(ch->dbfree);
+	subs_group_free(ch->group);
 	for (i = 0; i < CH_ALLOW_MAX; i++) {
 		X509_free(ch->anchor[i]);
 		ch_fetcher_free(ch->fetch[i]);
@@ -378,7 +383,8 @@ static int prov_allocate(corehook *ch, prov_subscription_t *sub,
 	};
 	if (ch_db_get(ch, &db, err, errlen) != COREHOOK_OK)
 		goto out;
-	src = subs_allocate(db, &rec, &a, err, errlen);
+	/* Durable when this returns: the reject carrying Ki comes after. */
+	src = subs_group_allocate(ch->group, db, &rec, &a, err, errlen);
 	ch_db_put(ch, db);
 	if (src != SUBS_OK) {
 		*exhausted = src == SUBS_EXHAUSTED;
@@ -533,8 +539,8 @@ int corehook_av_generate(corehook *ch, corehook_av_t *out, const char *supi,
 		return COREHOOK_ERR;
 	r = subs_find_supi(db, &rec, supi, err, errlen);
 	if (r == SUBS_OK)
-		r = subs_sqn_next(db, &next, supi, ch->cfg->sqn_ind_bits, err,
-		    errlen);
+		r = subs_group_sqn_next(ch->group, db, &next, supi,
+		    ch->cfg->sqn_ind_bits, err, errlen);
 	ch_db_put(ch, db);
 	if (r == SUBS_NOTFOUND || r == SUBS_INVALID) {
 		rc = COREHOOK_ERR_NOTFOUND;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,24 +415,19 @@ static int alloc_check(const subs_alloc_t *a, char *plmn, size_t plmnlen,
 	return SUBS_OK;
 }
 
-int subs_allocate(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
-    char *err, size_t errlen)
+/* The allocation itself, inside the caller's write transaction (plmn and
+ * msin_digits from alloc_check). */
+static int alloc_in_tx(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
+    const char *plmn, size_t msin_digits, char *err, size_t errlen)
 {
 	subs_record_t old;
 	sqlite3_stmt *st = NULL;
-	char plmn[8], supi[SUBS_SUPI_MAX + 1];
-	size_t msin_digits;
+	char supi[SUBS_SUPI_MAX + 1];
 	uint64_t msin = 0;
 	int64_t now = (int64_t)time(NULL);
-	int rc, have_old = 0, intx = 0;
+	int rc, have_old = 0;
 
 	memset(&old, 0, sizeof(old));
-	if ((rc = alloc_check(a, plmn, sizeof(plmn), &msin_digits, err,
-	    errlen)) != SUBS_OK)
-		return rc;
-	if ((rc = exec_sql(db, "BEGIN IMMEDIATE", err, errlen)) != SUBS_OK)
-		goto out;
-	intx = 1;
 	rc = subs_find_device(db, &old, a->device_id, err, errlen);
 	if (rc == SUBS_OK && strncmp(old.supi, plmn, strlen(plmn)) == 0) {
 		have_old = 1;
@@ -493,37 +489,48 @@ int subs_allocate(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
 		snprintf(out->profile, sizeof(out->profile), "%s", a->profile);
 		out->created_at = now;
 	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((rc = exec_sql(db, "COMMIT", err, errlen)) != SUBS_OK)
-		goto out;
-	intx = 0;
 	rc = SUBS_OK;
 out:
 	sqlite3_finalize(st);
-	if (intx)
-		exec_sql(db, "ROLLBACK", NULL, 0);
-	if (rc != SUBS_OK && out != NULL)
-		subs_record_wipe(out);
 	subs_record_wipe(&old);
 	return rc;
 }
 
-int subs_sqn_next(subs_db *db, uint64_t *out, const char *supi,
+int subs_allocate(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
+    char *err, size_t errlen)
+{
+	char plmn[8];
+	size_t msin_digits;
+	int rc, intx = 0;
+
+	if ((rc = alloc_check(a, plmn, sizeof(plmn), &msin_digits, err,
+	    errlen)) != SUBS_OK)
+		return rc;
+	if ((rc = exec_sql(db, "BEGIN IMMEDIATE", err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 1;
+	if ((rc = alloc_in_tx(db, out, a, plmn, msin_digits, err, errlen))
+	    != SUBS_OK)
+		goto out;
+	if ((rc = exec_sql(db, "COMMIT", err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 0;
+out:
+	if (intx)
+		exec_sql(db, "ROLLBACK", NULL, 0);
+	if (rc != SUBS_OK && out != NULL)
+		subs_record_wipe(out);
+	return rc;
+}
+
+/* The SQN step itself, inside the caller's write transaction. */
+static int sqn_next_in_tx(subs_db *db, uint64_t *out, const char *supi,
     unsigned ind_bits, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t cur, next;
-	int rc = SUBS_ERR, s, intx = 0;
+	int rc = SUBS_ERR, s;
 
-	if (!digits_ok(supi, 14, 15)) {
-		util_err_set(err, errlen, "SUPI must be 14 or 15 digits");
-		return SUBS_INVALID;
-	}
-	if ((rc = exec_sql(db, "BEGIN IMMEDIATE", err, errlen)) != SUBS_OK)
-		goto out;
-	intx = 1;
-	rc = SUBS_ERR;
 	if (sqlite3_prepare_v2(db->h, "SELECT sqn FROM subscription WHERE"
 	    " supi = ?1 AND retired = 0", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
@@ -556,15 +563,34 @@ int subs_sqn_next(subs_db *db, uint64_t *out, const char *supi,
 		rc = db_fail(db, err, errlen, "write SQN");
 		goto out;
 	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((rc = exec_sql(db, "COMMIT", err, errlen)) != SUBS_OK)
-		goto out;
-	intx = 0;
 	*out = next;
 	rc = SUBS_OK;
 out:
 	sqlite3_finalize(st);
+	return rc;
+}
+
+int subs_sqn_next(subs_db *db, uint64_t *out, const char *supi,
+    unsigned ind_bits, char *err, size_t errlen)
+{
+	uint64_t next = 0;
+	int rc, intx = 0;
+
+	if (!digits_ok(supi, 14, 15)) {
+		util_err_set(err, errlen, "SUPI must be 14 or 15 digits");
+		return SUBS_INVALID;
+	}
+	if ((rc = exec_sql(db, "BEGIN IMMEDIATE", err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 1;
+	if ((rc = sqn_next_in_tx(db, &next, supi, ind_bits, err, errlen))
+	    != SUBS_OK)
+		goto out;
+	if ((rc = exec_sql(db, "COMMIT", err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 0;
+	*out = next;
+out:
 	if (intx)
 		exec_sql(db, "ROLLBACK", NULL, 0);
 	return rc;
@@ -651,4 +677,238 @@ int subs_count_active(subs_db *db, int64_t *out, char *err, size_t errlen)
 out:
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int subs_synchronous(subs_db *db, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SUBS_ERR;
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA synchronous", -1, &st, NULL)
+	    == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		*out = sqlite3_column_int(st, 0);
+		rc = SUBS_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- group commit ----
+ *
+ * With synchronous=FULL every commit waits for the disk (an fdatasync of
+ * the WAL, milliseconds here), and SQLite holds the write lock meanwhile,
+ * so one transaction per allocation or SQN step caps the whole store at
+ * the disk's flush rate, and writers that find the lock taken sleep in the
+ * busy handler. Instead, concurrent writers queue their operation; the
+ * first that finds no write in progress becomes the writer, on its own
+ * connection, for everything queued so far: one transaction, a savepoint
+ * per operation (one failing does not undo the others), one commit and
+ * one fsync. Operations that arrive meanwhile form the next group. No
+ * caller returns before its operation is committed (or has failed). */
+
+enum { JOB_ALLOC, JOB_SQN };
+
+typedef struct subs_job {
+	struct subs_job *next;
+	int kind;
+	/* JOB_ALLOC */
+	const subs_alloc_t *a;
+	subs_record_t *rec;
+	char plmn[8];
+	size_t msin_digits;
+	/* JOB_SQN */
+	const char *supi;
+	unsigned ind_bits;
+	uint64_t sqn;
+	/* result, written by the writer, read by the owner after done */
+	int rc;
+	char *err;
+	size_t errlen;
+	int done;
+} subs_job;
+
+struct subs_group {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	subs_job *head, *tail;
+	size_t queued;		/* jobs in head..tail */
+	int writing;
+	uint64_t groups, jobs;	/* statistics, under mu */
+};
+
+int subs_group_new(subs_group **out)
+{
+	subs_group *g;
+
+	*out = NULL;
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return SUBS_ERR;
+	if (pthread_mutex_init(&g->mu, NULL) != 0) {
+		free(g);
+		return SUBS_ERR;
+	}
+	if (pthread_cond_init(&g->cv, NULL) != 0) {
+		pthread_mutex_destroy(&g->mu);
+		free(g);
+		return SUBS_ERR;
+	}
+	*out = g;
+	return SUBS_OK;
+}
+
+void subs_group_free(subs_group *g)
+{
+	if (g == NULL)
+		return;
+	pthread_mutex_destroy(&g->mu);
+	pthread_cond_destroy(&g->cv);
+	free(g);
+}
+
+void subs_group_stats(subs_group *g, subs_group_stats_t *out)
+{
+	pthread_mutex_lock(&g->mu);
+	out->groups = g->groups;
+	out->jobs = g->jobs;
+	out->queued = g->queued;
+	out->writing = g->writing;
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* One job inside the open transaction, under its own savepoint. */
+static void job_run(subs_db *db, subs_job *j)
+{
+	if (exec_sql(db, "SAVEPOINT job", j->err, j->errlen) != SUBS_OK) {
+		j->rc = SUBS_ERR;
+		return;
+	}
+	if (j->kind == JOB_ALLOC)
+		j->rc = alloc_in_tx(db, j->rec, j->a, j->plmn, j->msin_digits,
+		    j->err, j->errlen);
+	else
+		j->rc = sqn_next_in_tx(db, &j->sqn, j->supi, j->ind_bits,
+		    j->err, j->errlen);
+	if (j->rc != SUBS_OK)
+		exec_sql(db, "ROLLBACK TO job", NULL, 0);
+	if (exec_sql(db, "RELEASE job", j->rc == SUBS_OK ? j->err : NULL,
+	    j->rc == SUBS_OK ? j->errlen : 0) != SUBS_OK && j->rc == SUBS_OK)
+		j->rc = SUBS_ERR;
+}
+
+/* Write every job of list in one transaction on db. A failed begin or
+ * commit fails every job of the group that had succeeded. */
+static void group_write(subs_db *db, subs_job *list)
+{
+	subs_job *j;
+	char err[256];
+	int rc;
+
+	if ((rc = exec_sql(db, "BEGIN IMMEDIATE", err, sizeof(err))) ==
+	    SUBS_OK) {
+		for (j = list; j != NULL; j = j->next) {
+			job_run(db, j);
+			/* An I/O error may have ended the transaction: the rest
+			 * must not run (and commit) one by one. */
+			if (sqlite3_get_autocommit(db->h))
+				break;
+		}
+		if (!sqlite3_get_autocommit(db->h) &&
+		    (rc = exec_sql(db, "COMMIT", err, sizeof(err))) == SUBS_OK)
+			return;
+		if (rc == SUBS_OK) {
+			util_err_set(err, sizeof(err), "transaction aborted: %s",
+			    sqlite3_errmsg(db->h));
+			rc = SUBS_ERR;
+		}
+		exec_sql(db, "ROLLBACK", NULL, 0);
+	}
+	for (j = list; j != NULL; j = j->next) {
+		if (j->rc == SUBS_OK) {
+			util_err_set(j->err, j->errlen, "%s", err);
+			j->rc = rc;
+		}
+	}
+}
+
+/* Queue j and return once a writer (this thread, on db, or another) has
+ * committed it or it has failed. */
+static void group_run(subs_group *g, subs_db *db, subs_job *j)
+{
+	subs_job *list, *k;
+	uint64_t n;
+
+	pthread_mutex_lock(&g->mu);
+	j->next = NULL;
+	j->done = 0;
+	j->rc = SUBS_OK;	/* not failed (yet) */
+	if (g->tail != NULL)
+		g->tail->next = j;
+	else
+		g->head = j;
+	g->tail = j;
+	g->queued++;
+	while (!j->done) {
+		if (g->writing) {
+			pthread_cond_wait(&g->cv, &g->mu);
+			continue;
+		}
+		g->writing = 1;
+		list = g->head;
+		g->head = g->tail = NULL;
+		g->queued = 0;
+		pthread_mutex_unlock(&g->mu);
+		group_write(db, list);
+		pthread_mutex_lock(&g->mu);
+		/* Owners read their job only after seeing done under the lock,
+		 * so the list may be walked until it is released. */
+		for (n = 0, k = list; k != NULL; k = k->next, n++)
+			k->done = 1;
+		g->groups++;
+		g->jobs += n;
+		g->writing = 0;
+		pthread_cond_broadcast(&g->cv);
+	}
+	pthread_mutex_unlock(&g->mu);
+}
+
+int subs_group_allocate(subs_group *g, subs_db *db, subs_record_t *out,
+    const subs_alloc_t *a, char *err, size_t errlen)
+{
+	subs_job j;
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	if ((rc = alloc_check(a, j.plmn, sizeof(j.plmn), &j.msin_digits, err,
+	    errlen)) != SUBS_OK)
+		return rc;
+	j.kind = JOB_ALLOC;
+	j.a = a;
+	j.rec = out;
+	j.err = err;
+	j.errlen = errlen;
+	group_run(g, db, &j);
+	if (j.rc != SUBS_OK && out != NULL)
+		subs_record_wipe(out);
+	return j.rc;
+}
+
+int subs_group_sqn_next(subs_group *g, subs_db *db, uint64_t *out,
+    const char *supi, unsigned ind_bits, char *err, size_t errlen)
+{
+	subs_job j;
+
+	if (!digits_ok(supi, 14, 15)) {
+		util_err_set(err, errlen, "SUPI must be 14 or 15 digits");
+		return SUBS_INVALID;
+	}
+	memset(&j, 0, sizeof(j));
+	j.kind = JOB_SQN;
+	j.supi = supi;
+	j.ind_bits = ind_bits;
+	j.err = err;
+	j.errlen = errlen;
+	group_run(g, db, &j);
+	if (j.rc == SUBS_OK)
+		*out = j.sqn;
+	return j.rc;
 }

@@ -98,6 +98,39 @@ int subs_foreach(subs_db *db, int all,
 /* Number of active subscriptions. */
 int subs_count_active(subs_db *db, int64_t *out, char *err, size_t errlen);
 
+/* The connection's PRAGMA synchronous (2 = FULL, what subs_open sets). */
+int subs_synchronous(subs_db *db, int *out);
+
+/*
+ * Group commit for the writers of one process: with synchronous=FULL each
+ * commit waits for the disk, so concurrent allocations and SQN steps share
+ * one transaction (a savepoint each: one failing undoes only itself) and
+ * one fsync. The first caller that finds no write in progress writes the
+ * whole queue on its own connection db; the others wait. Either call
+ * returns only once its own operation is committed (durable) or has
+ * failed, with the same results and errors as subs_allocate /
+ * subs_sqn_next. One subs_group per store file, shared by every thread.
+ */
+typedef struct subs_group subs_group;
+
+int subs_group_new(subs_group **out);
+void subs_group_free(subs_group *g);   /* NULL-safe; no caller may wait */
+
+int subs_group_allocate(subs_group *g, subs_db *db, subs_record_t *out,
+    const subs_alloc_t *a, char *err, size_t errlen);
+
+int subs_group_sqn_next(subs_group *g, subs_db *db, uint64_t *out,
+    const char *supi, unsigned ind_bits, char *err, size_t errlen);
+
+typedef struct {
+	uint64_t groups;	/* transactions written so far */
+	uint64_t jobs;		/* operations they carried */
+	size_t queued;		/* operations waiting for the next one */
+	int writing;		/* 1 while a group is being written */
+} subs_group_stats_t;
+
+void subs_group_stats(subs_group *g, subs_group_stats_t *out);
+
 /* Wipe the secrets of a record. */
 void subs_record_wipe(subs_record_t *rec);
 

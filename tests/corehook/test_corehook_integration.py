@@ -512,6 +512,66 @@ class CorehookIntegration(unittest.TestCase):
         self.assertEqual(n, PARALLEL)   # retransmissions never allocated twice
         print("\nparallel: %d devices provisioned in %.1f s (%.0f/s)" % (PARALLEL, took, PARALLEL / took))
 
+    def test_answered_provisionings_survive_kill_9(self):
+        # Every device that got its reject (and so its Ki) must find its
+        # subscription in the store after corehook dies at once, mid-stream:
+        # no answer leaves before its row is committed (group commit).
+        n = 60 if SANITIZE else 150
+        items, keys = [], []
+        for i in range(n):
+            keyf, csr = self.new_key("k9-%d" % i)
+            keys.append(keyf)
+            items.append({"csr": csr, "serial": "K9-%d" % i, "model": "M1"})
+        st, data = self.api(self.mfr, "POST", "/api/v1/devices/batch", {"devices": items})
+        self.assertEqual(st, 200, data)
+        results = json.loads(data)["results"]
+        self.assertEqual([x["status"] for x in results], [201] * n)
+        with open(self.cfgpath) as f:
+            cfg = json.load(f)
+        cfg["database"] = os.path.join(self.tmp, "core", "kill9.db")
+        cfg["allow_list"] = cfg["allow_list"][:1]
+        cfgpath = os.path.join(self.tmp, "core", "kill9.json")
+        with open(cfgpath, "w") as f:
+            json.dump(cfg, f, indent=1)
+        core = Proc([COREHOOK, "serve", "--config", cfgpath],
+                    [r"nas udp (127\.0\.0\.1:\d+)$", r"http (http://127\.0\.0\.1:\d+)$"],
+                    os.path.join(self.tmp, "kill9.log"), want=2)
+        lines = "".join("%s %s %s\n" % (self.url(x["device_id"]), x["device_id"], keys[i])
+                        for i, x in enumerate(results))
+        drv = subprocess.Popen([DRIVER, "swarm", core.matches[0], self.root, "16"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+        out = []
+        try:
+            drv.stdin.write(lines)
+            drv.stdin.close()
+            while sum(1 for l in out if l.startswith("ok ")) < n // 3:
+                line = drv.stdout.readline()
+                self.assertTrue(line, "driver ended early: %s" % "".join(out)[-2000:])
+                out.append(line)
+            core.proc.send_signal(signal.SIGKILL)
+            core.proc.wait(timeout=30)
+        finally:
+            core.stop()
+            drv.kill()
+            out += drv.stdout.readlines()
+            drv.wait()
+        ok = [l.split() for l in out if l.startswith("ok ")]
+        self.assertGreaterEqual(len(ok), n // 3)
+        self.assertLess(len(ok), n)   # killed mid-stream
+        export = run(COREHOOK, "subscribers", "export", "--config", cfgpath).stdout
+        for _, dev, supi, ki in ok:
+            self.assertIn("%s,%s," % (supi[len("imsi-"):], ki), export, dev)
+        import sqlite3
+        db = sqlite3.connect(cfg["database"])
+        try:
+            self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+            rows = db.execute("SELECT count(*) FROM subscription WHERE retired = 0").fetchone()[0]
+        finally:
+            db.close()
+        self.assertGreaterEqual(rows, len(ok))
+        self.assertEqual(os.stat(cfg["database"]).st_mode & 0o777, 0o600)
+
     def test_signer_without_its_chain_is_refused_at_start(self):
         # A signer issued by the Infrastructure CA with no chain given: the
         # devices (holding only the Root) could never verify a container,

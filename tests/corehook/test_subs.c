@@ -1,5 +1,7 @@
 /* test_subs.c — the operator's subscriber store: unique allocation,
- * retirement on re-provisioning, SQN persistence, MSIN range exhaustion. */
+ * retirement on re-provisioning, SQN persistence, MSIN range exhaustion,
+ * synchronous=FULL, group commit. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <sqlite3.h>
 
 #include "subs.h"
 
@@ -266,6 +270,264 @@ static void subs_open__store_is_owner_only(void **state)
 	umask(old);
 }
 
+
+/* Every connection runs synchronous=FULL: a commit (a Ki, an SQN) is on
+ * disk before corehook answers the message that depends on it. */
+static void subs_open__runs_synchronous_full(void **state)
+{
+	struct fix *f = *state;
+	subs_db *db2 = NULL;
+	char err[256];
+	int sync = -1;
+
+	assert_int_equal(subs_synchronous(f->db, &sync), SUBS_OK);
+	assert_int_equal(sync, 2);
+	assert_int_equal(subs_open(&db2, f->path, err, sizeof(err)), SUBS_OK);
+	sync = -1;
+	assert_int_equal(subs_synchronous(db2, &sync), SUBS_OK);
+	assert_int_equal(sync, 2);
+	subs_close(db2);
+}
+
+/* ---- group commit ---- */
+
+#define GC_THREADS 8
+
+struct gc_arg {
+	struct fix *f;
+	subs_group *g;
+	int kind;		/* 0 allocate, 1 SQN step */
+	char dev[32];
+	char supi[16];
+	uint8_t ki[16];
+	int rc;
+	subs_record_t rec;
+	uint64_t sqn;
+	char err[256];
+};
+
+static void *gc_thread(void *p)
+{
+	struct gc_arg *a = p;
+	subs_alloc_t al;
+	subs_db *db = NULL;
+	char err[256];
+
+	if (subs_open(&db, a->f->path, err, sizeof(err)) != SUBS_OK) {
+		a->rc = -100;
+		return NULL;
+	}
+	if (a->kind == 0) {
+		al = mk(a->dev, a->ki, 1, 3);
+		a->rc = subs_group_allocate(a->g, db, &a->rec, &al, a->err,
+		    sizeof(a->err));
+	} else {
+		a->rc = subs_group_sqn_next(a->g, db, &a->sqn, a->supi, 5,
+		    a->err, sizeof(a->err));
+	}
+	subs_close(db);
+	return NULL;
+}
+
+/* Hold the store's write lock from another connection so the first group
+ * writer blocks in BEGIN and everyone else queues behind it. */
+static sqlite3 *lock_store(const char *path)
+{
+	sqlite3 *h = NULL;
+
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	return h;
+}
+
+static void unlock_store(sqlite3 *h)
+{
+	assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/* Wait until the group is being written and n jobs queue behind it. */
+static void wait_queued(subs_group *g, size_t n)
+{
+	subs_group_stats_t st;
+
+	for (;;) {
+		subs_group_stats(g, &st);
+		if (st.writing && st.queued == n)
+			return;
+		usleep(1000);
+	}
+}
+
+/* Operations queued while one group is being written share the next
+ * transaction; one failing (MSIN range exhausted, unknown SUPI) undoes
+ * only itself, and every success is in the store for a new connection. */
+static void subs_group__queued_operations_share_one_commit(void **state)
+{
+	struct fix *f = *state;
+	struct gc_arg a[GC_THREADS];
+	pthread_t t[GC_THREADS];
+	subs_group *g = NULL;
+	subs_record_t r, first;
+	subs_db *check = NULL;
+	sqlite3 *lock;
+	subs_group_stats_t st;
+	char err[256];
+	int i, ok = 0, exhausted = 0;
+
+	/* A subscriber for the SQN jobs, allocated before the lock. */
+	static const uint8_t ki0[16] = { 0x42 };
+	subs_alloc_t a0 = mk("dev-sqn", ki0, 1, 3);
+
+	assert_int_equal(subs_allocate(f->db, &first, &a0, err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(subs_group_new(&g), SUBS_OK);
+	memset(a, 0, sizeof(a));
+	for (i = 0; i < GC_THREADS; i++) {
+		a[i].f = f;
+		a[i].g = g;
+		a[i].rc = -99;
+		/* 5 allocations for 2 MSINs left, 2 SQN steps, 1 unknown. */
+		if (i < 5) {
+			snprintf(a[i].dev, sizeof(a[i].dev), "gdev-%d", i);
+			memset(a[i].ki, 0x10 + i, sizeof(a[i].ki));
+		} else {
+			a[i].kind = 1;
+			snprintf(a[i].supi, sizeof(a[i].supi), "%s", i < 7 ?
+			    first.supi : "001019999999999");
+		}
+	}
+	lock = lock_store(f->path);
+	/* Thread 0 becomes the writer and blocks in BEGIN IMMEDIATE. */
+	assert_int_equal(pthread_create(&t[0], NULL, gc_thread, &a[0]), 0);
+	wait_queued(g, 0);
+	for (i = 1; i < GC_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, gc_thread, &a[i]),
+		    0);
+	wait_queued(g, GC_THREADS - 1);
+	unlock_store(lock);
+	for (i = 0; i < GC_THREADS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	subs_group_stats(g, &st);
+	assert_int_equal(st.jobs, GC_THREADS);
+	assert_int_equal(st.groups, 2);	/* thread 0 alone, then the rest */
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.writing, 0);
+
+	assert_int_equal(subs_open(&check, f->path, err, sizeof(err)),
+	    SUBS_OK);
+	for (i = 0; i < 5; i++) {
+		if (a[i].rc == SUBS_EXHAUSTED) {
+			exhausted++;
+			assert_int_equal(subs_find_device(check, &r, a[i].dev,
+			    err, sizeof(err)), SUBS_NOTFOUND);
+			continue;
+		}
+		assert_int_equal(a[i].rc, SUBS_OK);
+		ok++;
+		assert_int_equal(subs_find_device(check, &r, a[i].dev, err,
+		    sizeof(err)), SUBS_OK);
+		assert_string_equal(r.supi, a[i].rec.supi);
+		assert_memory_equal(r.ki, a[i].ki, 16);
+		assert_int_equal(r.id, a[i].rec.id);
+	}
+	assert_int_equal(ok, 2);
+	assert_int_equal(exhausted, 3);
+	assert_int_equal(a[5].rc, SUBS_OK);
+	assert_int_equal(a[6].rc, SUBS_OK);
+	assert_true(a[5].sqn != a[6].sqn);
+	assert_int_equal(a[7].rc, SUBS_NOTFOUND);
+	assert_non_null(strstr(a[7].err, "001019999999999"));
+	assert_int_equal(subs_find_supi(check, &r, first.supi, err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(r.sqn, subs_sqn_successor(subs_sqn_successor(32, 5),
+	    5));
+	subs_close(check);
+	subs_group_free(g);
+}
+
+#define SQN_THREADS 6
+#define SQN_STEPS 20
+
+struct sqn_arg {
+	struct fix *f;
+	subs_group *g;
+	const char *supi;
+	uint64_t got[SQN_STEPS];
+	int rc;
+};
+
+static void *sqn_thread(void *p)
+{
+	struct sqn_arg *a = p;
+	subs_db *db = NULL;
+	char err[256];
+	int i;
+
+	a->rc = subs_open(&db, a->f->path, err, sizeof(err));
+	for (i = 0; i < SQN_STEPS && a->rc == SUBS_OK; i++)
+		a->rc = subs_group_sqn_next(a->g, db, &a->got[i], a->supi, 5,
+		    err, sizeof(err));
+	subs_close(db);
+	return NULL;
+}
+
+static int u64_cmp(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Concurrent SQN steps through the group: each value handed out once, in
+ * the successor order, and the stored SQN is the last of them. */
+static void subs_group__concurrent_sqn_steps_are_distinct_and_durable(
+    void **state)
+{
+	struct fix *f = *state;
+	struct sqn_arg a[SQN_THREADS];
+	pthread_t t[SQN_THREADS];
+	uint64_t all[SQN_THREADS * SQN_STEPS], want = 32;
+	subs_group *g = NULL;
+	subs_record_t r;
+	subs_db *check = NULL;
+	static const uint8_t ki[16] = { 0x77 };
+	subs_alloc_t al = mk("dev-seq", ki, 1, 100);
+	char err[256];
+	int i, j;
+
+	assert_int_equal(subs_allocate(f->db, &r, &al, err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(subs_group_new(&g), SUBS_OK);
+	for (i = 0; i < SQN_THREADS; i++) {
+		a[i].f = f;
+		a[i].g = g;
+		a[i].supi = r.supi;
+		assert_int_equal(pthread_create(&t[i], NULL, sqn_thread, &a[i]),
+		    0);
+	}
+	for (i = 0; i < SQN_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(a[i].rc, SUBS_OK);
+		for (j = 0; j < SQN_STEPS; j++)
+			all[i * SQN_STEPS + j] = a[i].got[j];
+	}
+	qsort(all, SQN_THREADS * SQN_STEPS, sizeof(all[0]), u64_cmp);
+	for (i = 0; i < SQN_THREADS * SQN_STEPS; i++) {
+		want = subs_sqn_successor(want, 5);
+		assert_int_equal(all[i], want);
+	}
+	assert_int_equal(subs_open(&check, f->path, err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(subs_find_supi(check, &r, r.supi, err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(r.sqn, want);
+	subs_close(check);
+	subs_group_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +545,14 @@ int main(void)
 		    subs_allocate__rejects_malformed_input, setup, teardown),
 		cmocka_unit_test(subs_open__fails_on_unwritable_path),
 		cmocka_unit_test_setup_teardown(subs_open__store_is_owner_only,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(subs_open__runs_synchronous_full,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    subs_group__queued_operations_share_one_commit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    subs_group__concurrent_sqn_steps_are_distinct_and_durable,
 		    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
