@@ -171,6 +171,43 @@ class AuthorizationMatrix(ServerTest):
                     self.assertTrue(s.recv(64).startswith(b"HTTP/1.1 200"))
                     self.assertTrue(s.session_reused, version)
 
+    def test_resumed_session_of_a_disabled_principal_is_refused(self):
+        # A resumed TLS session carries the certificate it was made with;
+        # the principal behind it is still checked on every request.
+        import socket
+        import ssl
+        p = self.ca.principal("resumer", "operator")
+        path = "/devices/" + self.dev["lookup"]
+
+        def get(ctx, session=None):
+            with socket.create_connection(("127.0.0.1", self.srv.port)) as raw:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+                    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                              % path.encode())
+                    data = b""
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    return data, s.session, s.session_reused
+
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = self.srv.ssl_context(p)
+            ctx.minimum_version = ctx.maximum_version = version
+            data, session, _ = get(ctx)
+            self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:80])
+            data, session, reused = get(ctx, session)
+            self.assertTrue(reused, version)
+            self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:80])
+            if version == ssl.TLSVersion.TLSv1_2:
+                continue
+            st, _, body = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals/resumer/disable")
+            self.assertEqual(st, 200, body)
+            data, _, reused = get(ctx, session)
+            self.assertTrue(reused, version)
+            self.assertTrue(data.startswith(b"HTTP/1.1 401"), data[:80])
+
     def test_unknown_route_and_wrong_method(self):
         st, _, data = self.srv.curl(self.ca.admin, "GET", "/api/v1/nothing-here")
         self.assertProblem(st, data, 404, "not-found")
