@@ -166,14 +166,16 @@ int portal_user_add(int64_t *out_id, sqlite3 *db, const char *name,
 		rc = db_fail(db, "bind user insert", err, errlen);
 		goto out;
 	}
+	/* The registry's connection has extended result codes on: compare
+	 * the primary code. */
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_CONSTRAINT &&
+	if ((rc & 0xff) == SQLITE_CONSTRAINT &&
 	    sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
 		util_err_set(err, errlen, "no manufacturer %s", manufacturer_id);
 		rc = PORTAL_E_ARG;
 		goto out;
 	}
-	if (rc == SQLITE_CONSTRAINT) {
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 		util_err_set(err, errlen, "user %s already exists", name);
 		rc = PORTAL_E_CONFLICT;
 		goto out;

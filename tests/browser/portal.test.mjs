@@ -310,10 +310,10 @@ test('an admin revokes a principal\'s certificate: it stops authenticating and i
   assert.equal(run('curl', asOp), '200');
   await page.selectOption('#principal-revoke-reason', 'keyCompromise');
   await page.click('#confirm-ok');
-  await page.waitForSelector('button[data-revoke="op-rv"]', { state: 'detached' });
-  const row = await page.$$eval('table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent))
-    .find((r) => r[0] === 'op-rv'));
-  assert.equal(row[3], 'revoked');
+  // The page re-renders: the row says revoked and offers no second revoke.
+  await page.waitForFunction(() => [...document.querySelectorAll('table tbody tr')]
+    .some((tr) => tr.cells[0].textContent === 'op-rv' && tr.cells[3].textContent === 'revoked'));
+  assert.equal(await page.locator('button[data-revoke="op-rv"]').count(), 0);
 
   assert.equal(run('curl', asOp), '401');
   const crl = await ctx.request.get(`${base}/crl/infra-ca.crl`);
@@ -324,6 +324,130 @@ test('an admin revokes a principal\'s certificate: it stops authenticating and i
   assert.match(text, /Issuer: .*Infrastructure CA/);
   assert.match(text, new RegExp(`Serial Number: ${serial}`));
   assert.match(text, /Key Compromise/);
+  await ctx.close();
+});
+
+test('a manufacturer enrolls a batch of CSR files + CSV: per-item results, a results CSV, idempotent repeat', async () => {
+  const files = [];
+  for (const n of ['b1', 'b2']) {
+    const csr = path.join(tmp, `${n}.csr`);
+    run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', path.join(tmp, `${n}.key`), '-out', csr, '-subj', `/CN=${n}`]);
+    files.push(csr);
+  }
+  const bad = path.join(tmp, 'b3.csr');
+  fs.writeFileSync(bad, '-----BEGIN CERTIFICATE REQUEST-----\nTm90IGEgQ1NS\n-----END CERTIFICATE REQUEST-----\n');
+  files.push(bad);
+  const csv = path.join(tmp, 'batch.csv');
+  fs.writeFileSync(csv, 'file,serial,model,hardware_version\nb1.csr,SN-B1,Meter 2,rev A\n' +
+    'b2.csr,SN-B2,Meter 2,\nb3.csr,SN-B3,Meter 2,\nb4.csr,SN-B4,Meter 2,\n');
+  const { ctx, page } = await newPage();
+  await signIn(page, 'alice', PW.alice);
+  await page.waitForSelector('h1:text("Dashboard")');
+  await page.goto(`${base}/#/enroll`);
+  await page.waitForSelector('#b-csrs');
+  // CSR files without the CSV: a field error, nothing sent.
+  let posted = 0;
+  page.on('request', (r) => { if (r.url().endsWith('/api/v1/devices/batch')) posted += 1; });
+  await page.setInputFiles('#b-csrs', files);
+  await page.click('form[aria-labelledby=batch-title] button[type=submit]');
+  assert.match(await page.textContent('#b-csv-error'), /Choose the CSV/);
+  assert.equal(posted, 0);
+  await page.setInputFiles('#b-csv', csv);
+  await page.click('form[aria-labelledby=batch-title] button[type=submit]');
+  await page.waitForSelector('#batch-results');
+  await page.screenshot({ path: path.join(OUT, 'batch.png'), fullPage: true });
+  const rows = await page.$$eval('#batch-results tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.deepEqual(rows.map((r) => [r[1], r[2]]),
+    [['SN-B1', 'created'], ['SN-B2', 'created'], ['SN-B3', 'failed'], ['SN-B4', 'failed']]);
+  assert.match(rows[2][4], /CSR|request/i);
+  assert.match(rows[3][4], /no CSR file named b4\.csr/);
+  assert.match(await page.textContent('form[aria-labelledby=batch-title] .alert'), /2 of 4 enrolled/);
+  assert.equal(posted, 1);
+  // The results file names the DeviceIDs the server gave.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('button:text("Download results (CSV)")')]);
+  const out = path.join(tmp, 'results.csv');
+  await dl.saveAs(out);
+  const lines = fs.readFileSync(out, 'utf8').trim().split(/\r?\n/);
+  assert.equal(lines[0], 'index,serial,result,device_id,detail');
+  const ids = lines.slice(1, 3).map((l) => l.split(',')[3]);
+  assert.deepEqual(ids, [rows[0][3], rows[1][3]]);
+  for (const [i, id] of ids.entries()) {
+    const r = await ctx.request.get(`${base}/api/v1/devices/${id}`);
+    assert.equal(r.status(), 200);
+    assert.equal((await r.json()).serial, `SN-B${i + 1}`);
+  }
+  // The same batch again: the two devices exist already (idempotent).
+  await page.click('form[aria-labelledby=batch-title] button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#batch-results tbody tr td:nth-child(3)')[0]?.textContent === 'existing');
+  const again = await page.$$eval('#batch-results tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.deepEqual(again.slice(0, 2).map((r) => [r[2], r[3]]), [['existing', ids[0]], ['existing', ids[1]]]);
+  await ctx.close();
+});
+
+test('an admin manages portal users: create, disable ends the session, enable, reset password', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, 'root', PW.root);
+  await page.waitForSelector('h1:text("Dashboard")');
+  await page.goto(`${base}/#/users`);
+  await page.waitForSelector('#u-name');
+  await page.fill('#u-name', 'dave');
+  await page.selectOption('#u-role', 'manufacturer');
+  await page.fill('#u-mfr', 'acme');
+  await page.fill('#u-pw', 'short');
+  await page.click('button:text("Create user")');
+  assert.match(await page.textContent('#u-pw-error'), /At least 10/);
+  await page.fill('#u-pw', 'dave-secret-pw');
+  await page.click('button:text("Create user")');
+  await page.waitForSelector('#users-table td:text("dave")');
+  const row = async () => page.$$eval('#users-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent))
+    .find((r) => r[0] === 'dave'));
+  assert.deepEqual((await row()).slice(1, 4), ['manufacturer', 'acme', 'active']);
+  // The same name again: the server's 409 shows on the name field.
+  await page.fill('#u-name', 'dave');
+  await page.selectOption('#u-role', 'manufacturer');
+  await page.fill('#u-mfr', 'acme');
+  await page.fill('#u-pw', 'another-secret-pw');
+  await page.click('button:text("Create user")');
+  await page.waitForFunction(() => document.getElementById('u-name-error').textContent !== '');
+  assert.match(await page.textContent('#u-name-error'), /dave|exists|taken/i);
+
+  const c = await newPage();
+  await signIn(c.page, 'dave', 'dave-secret-pw');
+  await c.page.waitForSelector('h1:text("Dashboard")');
+  assert.equal((await c.ctx.request.get(`${base}/api/v1/portal/me`)).status(), 200);
+
+  const daveRow = page.locator('#users-table tbody tr', { hasText: 'dave' });
+  await daveRow.locator('button:text("Disable")').click();
+  await page.waitForSelector('#confirm[open]');
+  await page.click('#confirm-ok');
+  await page.waitForFunction(() => [...document.querySelectorAll('#users-table tbody tr')]
+    .some((tr) => tr.cells[0].textContent === 'dave' && tr.cells[3].textContent === 'disabled'));
+  // Her session ends at once, and she cannot sign in again.
+  assert.equal((await c.ctx.request.get(`${base}/api/v1/portal/me`)).status(), 401);
+  await c.ctx.close();
+  const c2 = await newPage();
+  await signIn(c2.page, 'dave', 'dave-secret-pw');
+  await c2.page.waitForSelector('#signin-msg .alert-error');
+
+  await daveRow.locator('button:text("Enable")').click();
+  await page.waitForSelector('#confirm[open]');
+  await page.click('#confirm-ok');
+  await page.waitForFunction(() => [...document.querySelectorAll('#users-table tbody tr')]
+    .some((tr) => tr.cells[0].textContent === 'dave' && tr.cells[3].textContent === 'active'));
+  await daveRow.locator('button:text("Reset password")').click();
+  await page.waitForSelector('#reset-pw');
+  await page.fill('#reset-pw', 'dave-new-password');
+  await page.click('#confirm-ok');
+  await page.waitForSelector('#confirm', { state: 'hidden' });
+
+  await c2.page.fill('#signin-password', 'dave-secret-pw');
+  await c2.page.click('form.signin button[type=submit]');
+  await c2.page.waitForFunction(() => /Wrong user name or password/.test(document.getElementById('signin-msg').textContent));
+  await c2.page.fill('#signin-password', 'dave-new-password');
+  await c2.page.click('form.signin button[type=submit]');
+  await c2.page.waitForSelector('h1:text("Dashboard")');
+  await c2.ctx.close();
   await ctx.close();
 });
 

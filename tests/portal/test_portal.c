@@ -242,6 +242,9 @@ static int db_setup(void **state)
 
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
 		return -1;
+	/* As on the registry's own connection (reg_open), which is the one
+	 * the server hands the portal: errors come as extended codes. */
+	sqlite3_extended_result_codes(db, 1);
 	/* The registry's manufacturers table is what portal_users refers to;
 	 * only its key matters here. */
 	if (sqlite3_exec(db, "PRAGMA foreign_keys = ON;"
