@@ -99,10 +99,20 @@ static const char m1_core[] =
 static const char m3_spki_index[] =
     "CREATE INDEX certificates_by_spki ON certificates(spki_sha256);";
 
+/* 4: principal_id is NULL on every device certificate; a full index kept a
+ * NULL entry per issuance that no query reads (every lookup is
+ * principal_id = ?, which the partial index serves). */
+static const char m4_principal_index_partial[] =
+    "DROP INDEX certificates_by_principal;"
+    "CREATE INDEX certificates_by_principal ON certificates(principal_id)"
+    "  WHERE principal_id IS NOT NULL;";
+
 const reg_migration_t reg_migrations[] = {
 	{ 1, "core registry", m1_core },
 	{ 2, "portal users and sessions", reg_portal_schema_sql },
 	{ 3, "certificates by public key", m3_spki_index },
+	{ 4, "certificates by principal: principals only",
+	    m4_principal_index_partial },
 };
 
 const size_t reg_migrations_count =
