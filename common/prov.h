@@ -206,6 +206,40 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
     char *err, size_t errlen);
 
 /*
+ * A cache of signer chains that verified in full, shared by the threads of
+ * one process (thread-safe; at most 8 chains, least recently used
+ * replaced). prov_verify_cached with a cache takes a container whose chain
+ * list (count, lengths, every DER certificate, the signer's included) is
+ * byte-identical to one that verified in full under the same trust anchor
+ * (same DER), when the caller passes no extra intermediates: the signer's,
+ * each carried intermediate's and the anchor's validity at `at`, the
+ * signer's EKU, keyUsage and P-256 key are checked again and the container
+ * signature is always verified; the certificate signatures over the same
+ * bytes are not. Any difference or failed check takes the full
+ * verification, whose answer stands: the cache never accepts what
+ * prov_verify would refuse. For load tools (ueclient swarm); a device that
+ * verifies one container per run has nothing to gain from it.
+ */
+typedef struct prov_verify_cache prov_verify_cache;
+
+/* A new, empty cache in *out. PROV_ERR_INTERNAL when out of memory. */
+int prov_verify_cache_new(prov_verify_cache **out);
+
+/* Free the cache and everything in it. NULL-safe. */
+void prov_verify_cache_free(prov_verify_cache *c);
+
+/* Containers accepted from the cache, verified in full with the cache
+ * usable, and chains stored; any out pointer may be NULL. */
+void prov_verify_cache_stats(prov_verify_cache *c, uint64_t *hits,
+    uint64_t *misses, uint64_t *stores);
+
+/* prov_verify with an optional cache (NULL: exactly prov_verify). Same
+ * errors, same view. */
+int prov_verify_cached(prov_view_t *out, const uint8_t *container,
+    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    prov_verify_cache *cache, char *err, size_t errlen);
+
+/*
  * Open a verified view with the device private key: check the DeviceID
  * equals expect_device_id (PROV_ERR_DEVICE_MISMATCH) and the UE nonce equals
  * expect_ue_nonce (PROV_ERR_NONCE_MISMATCH, constant time), that the key
@@ -229,6 +263,14 @@ int prov_verify_open(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
     size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
     EVP_PKEY *device_key, const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
+
+/* prov_verify_cached then prov_open (cache may be NULL). */
+int prov_verify_open_cached(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
+    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    prov_verify_cache *cache, EVP_PKEY *device_key,
+    const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
 
 #endif

@@ -5,7 +5,10 @@
 #include "prov.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -666,16 +669,265 @@ static X509 *der_cert(const uint8_t *p, size_t n)
 	return x;
 }
 
-int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
-    X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
-    size_t errlen)
+/* The signer's own checks after its chain verified: keyUsage, if present,
+ * allows digitalSignature; the key is P-256. */
+static int signer_own_checks(X509 *cert, char *err, size_t errlen)
+{
+	uint32_t ku = X509_get_key_usage(cert);
+
+	if (ku != UINT32_MAX && (ku & KU_DIGITAL_SIGNATURE) == 0) {
+		util_err_set(err, errlen, "signer certificate keyUsage lacks "
+		    "digitalSignature");
+		return PROV_ERR_SIGNER_EKU;
+	}
+	if (!is_p256(X509_get0_pubkey(cert))) {
+		util_err_set(err, errlen, "signer key is not EC P-256");
+		return PROV_ERR_KEY_TYPE;
+	}
+	return PROV_OK;
+}
+
+/* 1 if the container signature (over everything before it) verifies with
+ * the signer's key, 0 if not, -1 on an OpenSSL failure. */
+static int container_sig_ok(const prov_view_t *v, X509 *signer)
+{
+	EVP_MD_CTX *md;
+	int r;
+
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL,
+	    X509_get0_pubkey(signer), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return -1;
+	}
+	r = EVP_DigestVerify(md, v->signature, v->signature_len, v->container,
+	    v->signed_len) == 1 ? 1 : 0;
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+/* ---- verified signer chains, shared by a process's threads ----
+ *
+ * A swarm of simulated devices receives thousands of containers whose
+ * signer chains are byte for byte the same, and the full verification (a
+ * P-384 Root signature, three certificate parses) is most of a device's
+ * CPU. An entry remembers one chain that verified in full: the exact bytes
+ * of the container's chain list (count, lengths and every DER certificate,
+ * the signer's included), the trust anchor it verified under, and the
+ * parsed certificates. A later container hits only when its chain list is
+ * byte-identical, the anchor is the same certificate (X509_cmp: same DER)
+ * and the caller offers no extra intermediates: then every input of the
+ * full verification is identical except the time, so the signature checks
+ * over those bytes would give the same answer and are not redone; what
+ * depends on the time (validity of the signer, every carried intermediate
+ * and the anchor) and the signer's EKU, keyUsage and key type are checked
+ * again, and the container's own signature is always verified. Anything
+ * that does not hold on a hit takes the full verification, whose answer
+ * (and error) stands: the cache can only save work. */
+#define PROV_VC_ENTRIES 8
+
+struct prov_vc_entry {
+	uint8_t *chain;			/* the chain list bytes */
+	size_t chain_len;
+	X509 *anchor;
+	X509 *signer;
+	STACK_OF(X509) *carried;	/* the carried intermediates */
+	uint8_t fingerprint[32];
+	uint64_t used;			/* LRU tick */
+};
+
+struct prov_verify_cache {
+	pthread_mutex_t mu;
+	struct prov_vc_entry e[PROV_VC_ENTRIES];
+	uint64_t tick;
+	uint64_t hits, misses, stores;
+};
+
+int prov_verify_cache_new(prov_verify_cache **out)
+{
+	prov_verify_cache *c;
+
+	if (out == NULL)
+		return PROV_ERR_ARG;
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return PROV_ERR_INTERNAL;
+	if (pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c);
+		return PROV_ERR_INTERNAL;
+	}
+	*out = c;
+	return PROV_OK;
+}
+
+static void vc_entry_clear(struct prov_vc_entry *e)
+{
+	free(e->chain);
+	X509_free(e->anchor);
+	X509_free(e->signer);
+	sk_X509_pop_free(e->carried, X509_free);
+	memset(e, 0, sizeof(*e));
+}
+
+void prov_verify_cache_free(prov_verify_cache *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < PROV_VC_ENTRIES; i++)
+		vc_entry_clear(&c->e[i]);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+void prov_verify_cache_stats(prov_verify_cache *c, uint64_t *hits,
+    uint64_t *misses, uint64_t *stores)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	if (hits != NULL)
+		*hits = c->hits;
+	if (misses != NULL)
+		*misses = c->misses;
+	if (stores != NULL)
+		*stores = c->stores;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* The chain list of a parsed view: from the count byte to the signature. */
+static const uint8_t *view_chain(const prov_view_t *v, size_t *len)
+{
+	*len = v->signed_len - v->body_len;
+	return v->container + v->body_len;
+}
+
+/* x is valid at t, as X509_verify_cert decides it (notBefore <= t <
+ * notAfter; an unreadable time is not valid). */
+static int valid_at(X509 *x, time_t t)
+{
+	return X509_cmp_time(X509_get0_notBefore(x), &t) < 0 &&
+	    X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
+}
+
+/* A hit: the view's chain list and anchor match an entry that verified in
+ * full, and what depends on the time holds. *signer gets a reference.
+ * 0 = no hit (take the full verification). */
+static int vc_lookup(prov_verify_cache *c, const prov_view_t *v, X509 *root,
+    int64_t at, X509 **signer, uint8_t fp[32])
+{
+	STACK_OF(X509) *carried = NULL;
+	X509 *s = NULL;
+	const uint8_t *chain;
+	size_t clen, i;
+	time_t t = (time_t)at;
+	int j, ok = 0;
+
+	chain = view_chain(v, &clen);
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < PROV_VC_ENTRIES; i++) {
+		struct prov_vc_entry *e = &c->e[i];
+
+		if (e->chain == NULL || e->chain_len != clen ||
+		    memcmp(e->chain, chain, clen) != 0 ||
+		    X509_cmp(e->anchor, root) != 0)
+			continue;
+		if (!X509_up_ref(e->signer))
+			break;
+		s = e->signer;
+		if ((carried = X509_chain_up_ref(e->carried)) == NULL)
+			break;
+		memcpy(fp, e->fingerprint, 32);
+		e->used = ++c->tick;
+		break;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (s == NULL || carried == NULL)
+		goto out;
+	if (!valid_at(s, t) || !valid_at(root, t))
+		goto out;
+	for (j = 0; j < sk_X509_num(carried); j++)
+		if (!valid_at(sk_X509_value(carried, j), t))
+			goto out;
+	if (!pki_cert_has_eku(s, PROVCA_OID_EKU_SIGNER) ||
+	    signer_own_checks(s, NULL, 0) != PROV_OK)
+		goto out;
+	*signer = s;
+	s = NULL;
+	ok = 1;
+out:
+	X509_free(s);
+	sk_X509_pop_free(carried, X509_free);
+	ERR_clear_error();
+	return ok;
+}
+
+/* After a full verification accepted the view: remember its chain list,
+ * in the least recently used slot. Failure to remember is no error. */
+static void vc_store(prov_verify_cache *c, const prov_view_t *v, X509 *root,
+    X509 *signer, STACK_OF(X509) *carried, const uint8_t fp[32])
+{
+	struct prov_vc_entry n, *victim;
+	const uint8_t *chain;
+	size_t clen, i;
+
+	memset(&n, 0, sizeof(n));
+	chain = view_chain(v, &clen);
+	if ((n.chain = malloc(clen)) == NULL)
+		return;
+	memcpy(n.chain, chain, clen);
+	n.chain_len = clen;
+	if (!X509_up_ref(root)) {
+		vc_entry_clear(&n);
+		return;
+	}
+	n.anchor = root;
+	if (!X509_up_ref(signer)) {
+		vc_entry_clear(&n);
+		return;
+	}
+	n.signer = signer;
+	if ((n.carried = X509_chain_up_ref(carried)) == NULL) {
+		vc_entry_clear(&n);
+		return;
+	}
+	memcpy(n.fingerprint, fp, 32);
+	pthread_mutex_lock(&c->mu);
+	victim = &c->e[0];
+	for (i = 0; i < PROV_VC_ENTRIES; i++) {
+		struct prov_vc_entry *e = &c->e[i];
+
+		if (e->chain != NULL && e->chain_len == clen &&
+		    memcmp(e->chain, chain, clen) == 0 &&
+		    X509_cmp(e->anchor, root) == 0) {
+			victim = NULL;	/* another thread stored it first */
+			break;
+		}
+		if (e->chain == NULL || e->used < victim->used)
+			victim = e;
+		if (e->chain == NULL)
+			break;
+	}
+	if (victim != NULL) {
+		vc_entry_clear(victim);
+		*victim = n;
+		victim->used = ++c->tick;
+		c->stores++;
+		memset(&n, 0, sizeof(n));
+	}
+	pthread_mutex_unlock(&c->mu);
+	vc_entry_clear(&n);
+}
+
+int prov_verify_cached(prov_view_t *out, const uint8_t *container,
+    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    prov_verify_cache *cache, char *err, size_t errlen)
 {
 	X509 *cert = NULL, *x;
-	STACK_OF(X509) *untrusted = NULL;
-	EVP_MD_CTX *md = NULL;
-	uint32_t ku;
+	STACK_OF(X509) *untrusted = NULL, *carried = NULL;
 	size_t i;
-	int rc, v, j;
+	int rc, v, j, usable;
 
 	if (out == NULL || root == NULL) {
 		util_err_set(err, errlen, "missing argument");
@@ -683,6 +935,30 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
 	}
 	if ((rc = prov_parse(out, container, len, err, errlen)) != PROV_OK)
 		return rc;
+	/* The cache only stands in for a verification whose inputs are the
+	 * container and the anchor alone. */
+	usable = cache != NULL && (intermediates == NULL ||
+	    sk_X509_num(intermediates) <= 0);
+	if (usable && vc_lookup(cache, out, root, at, &cert,
+	    out->signer_fingerprint)) {
+		if (container_sig_ok(out, cert) == 1) {
+			pthread_mutex_lock(&cache->mu);
+			cache->hits++;
+			pthread_mutex_unlock(&cache->mu);
+			out->verified = 1;
+			X509_free(cert);
+			return PROV_OK;
+		}
+		/* Not on a hit: the full path gives the answer. */
+		X509_free(cert);
+		cert = NULL;
+		ERR_clear_error();
+	}
+	if (usable) {
+		pthread_mutex_lock(&cache->mu);
+		cache->misses++;
+		pthread_mutex_unlock(&cache->mu);
+	}
 	rc = PROV_ERR_FORMAT;
 	if ((cert = der_cert(out->chain[0], out->chain_len[0])) == NULL) {
 		util_err_openssl(err, errlen, "signer certificate is not one "
@@ -690,7 +966,8 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
 		goto done;
 	}
 	/* Untrusted pool: what the container carries, then the caller's. */
-	if ((untrusted = sk_X509_new_null()) == NULL) {
+	if ((untrusted = sk_X509_new_null()) == NULL ||
+	    (carried = sk_X509_new_null()) == NULL) {
 		util_err_openssl(err, errlen, "sk_X509_new_null");
 		rc = PROV_ERR_INTERNAL;
 		goto done;
@@ -703,6 +980,11 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
 		}
 		if (!sk_X509_push(untrusted, x)) {
 			X509_free(x);
+			util_err_openssl(err, errlen, "sk_X509_push");
+			rc = PROV_ERR_INTERNAL;
+			goto done;
+		}
+		if (!X509_up_ref(x) || !sk_X509_push(carried, x)) {
 			util_err_openssl(err, errlen, "sk_X509_push");
 			rc = PROV_ERR_INTERNAL;
 			goto done;
@@ -727,27 +1009,13 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
 	    PROVCA_OID_EKU_SIGNER, err, errlen));
 	if (rc != PROV_OK)
 		goto done;
-	ku = X509_get_key_usage(cert);
-	if (ku != UINT32_MAX && (ku & KU_DIGITAL_SIGNATURE) == 0) {
-		util_err_set(err, errlen, "signer certificate keyUsage lacks "
-		    "digitalSignature");
-		rc = PROV_ERR_SIGNER_EKU;
+	if ((rc = signer_own_checks(cert, err, errlen)) != PROV_OK)
 		goto done;
-	}
-	if (!is_p256(X509_get0_pubkey(cert))) {
-		util_err_set(err, errlen, "signer key is not EC P-256");
-		rc = PROV_ERR_KEY_TYPE;
-		goto done;
-	}
 	rc = PROV_ERR_INTERNAL;
-	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL,
-	    X509_get0_pubkey(cert), NULL) != 1) {
+	if ((v = container_sig_ok(out, cert)) < 0) {
 		util_err_openssl(err, errlen, "EVP_DigestVerifyInit");
 		goto done;
 	}
-	v = EVP_DigestVerify(md, out->signature, out->signature_len,
-	    container, out->signed_len);
 	if (v != 1) {
 		util_err_set(err, errlen, "container signature does not "
 		    "verify");
@@ -759,15 +1027,26 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
 		util_err_set(err, errlen, "signer fingerprint");
 		goto done;
 	}
+	if (usable)
+		vc_store(cache, out, root, cert, carried,
+		    out->signer_fingerprint);
 	out->verified = 1;
 	rc = PROV_OK;
 done:
 	if (rc != PROV_OK)
 		memset(out, 0, sizeof(*out));
-	EVP_MD_CTX_free(md);
 	sk_X509_pop_free(untrusted, X509_free);
+	sk_X509_pop_free(carried, X509_free);
 	X509_free(cert);
 	return rc;
+}
+
+int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
+    size_t errlen)
+{
+	return prov_verify_cached(out, container, len, root, intermediates,
+	    at, NULL, err, errlen);
 }
 
 /* Recover the content key from the key block with the device private key.
@@ -914,10 +1193,11 @@ int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
 	return rc;
 }
 
-int prov_verify_open(prov_subscription_t *sub_out,
+int prov_verify_open_cached(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
     size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
-    EVP_PKEY *device_key, const char *expect_device_id,
+    prov_verify_cache *cache, EVP_PKEY *device_key,
+    const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
 {
 	prov_view_t view;
@@ -928,10 +1208,21 @@ int prov_verify_open(prov_subscription_t *sub_out,
 		return PROV_ERR_ARG;
 	}
 	memset(sub_out, 0, sizeof(*sub_out));
-	rc = prov_verify(&view, container, len, root, intermediates, at, err,
-	    errlen);
+	rc = prov_verify_cached(&view, container, len, root, intermediates,
+	    at, cache, err, errlen);
 	if (rc != PROV_OK)
 		return rc;
 	return prov_open(sub_out, net_nonce_out, &view, device_key,
 	    expect_device_id, expect_ue_nonce, err, errlen);
+}
+
+int prov_verify_open(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
+    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    EVP_PKEY *device_key, const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
+{
+	return prov_verify_open_cached(sub_out, net_nonce_out, container, len,
+	    root, intermediates, at, NULL, device_key, expect_device_id,
+	    expect_ue_nonce, err, errlen);
 }

@@ -886,6 +886,194 @@ static void test_prov_container__p384_signer_refused(void **state)
 	    sizeof(err)) : PROV_ERR_KEY_TYPE, PROV_ERR_KEY_TYPE);
 }
 
+/* Cache counters as one value per call, for the asserts below. */
+static uint64_t vc_hits(prov_verify_cache *vc)
+{
+	uint64_t h = 0;
+
+	prov_verify_cache_stats(vc, &h, NULL, NULL);
+	return h;
+}
+
+static uint64_t vc_misses(prov_verify_cache *vc)
+{
+	uint64_t m = 0;
+
+	prov_verify_cache_stats(vc, NULL, &m, NULL);
+	return m;
+}
+
+/* A second container with the same chain is taken from the cache, opens
+ * to the same subscription and reports the same signer fingerprint; the
+ * time, the anchor and the container's own signature are still checked. */
+static void test_prov_verify_cache__hit_checks_time_anchor_signature(
+    void **state)
+{
+	uint8_t c[PROV_CONTAINER_MAX], fp[32], net[PROV_NONCE_LEN];
+	prov_subscription_t want, got;
+	prov_verify_cache *vc = NULL;
+	X509 *certs[2];
+	prov_view_t v;
+	EVP_PKEY *k2;
+	uint64_t stores = 0;
+	size_t n;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(prov_verify_cache_new(&vc), PROV_OK);
+	n = make(c, P.dev_p256, P.signer);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	memcpy(fp, v.signer_fingerprint, sizeof(fp));
+	assert_int_equal(vc_hits(vc), 0);
+	assert_int_equal(vc_misses(vc), 1);
+	prov_verify_cache_stats(vc, NULL, NULL, &stores);
+	assert_int_equal(stores, 1);
+
+	/* A fresh seal (new ephemeral key, IV) with the same chain: a hit. */
+	n = make(c, P.dev_p256, P.signer);
+	fill_sub(&want);
+	assert_int_equal(prov_verify_open_cached(&got, net, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, P.dev_p256, DEVICE_ID, UE_NONCE, err,
+	    sizeof(err)), PROV_OK);
+	assert_sub_equal(&got, &want);
+	assert_int_equal(vc_hits(vc), 1);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	assert_int_equal(v.verified, 1);
+	assert_memory_equal(v.signer_fingerprint, fp, sizeof(fp));
+	assert_int_equal(vc_hits(vc), 2);
+
+	/* Outside the chain's validity: the full answer, not the cache's. */
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL, 1600000000,
+	    vc, err, sizeof(err)), PROV_ERR_SIGNER_EXPIRED);
+	assert_int_equal(v.verified, 0);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    (int64_t)2208988800 + 10, vc, err, sizeof(err)),
+	    PROV_ERR_SIGNER_EXPIRED);
+	/* Another anchor: identical chain bytes do not make it trusted. */
+	assert_int_equal(prov_verify_cached(&v, c, n, P.other_root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	/* The genuine chain, but signed by another key. */
+	k2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(k2);
+	certs[0] = P.signer;
+	certs[1] = P.inter;
+	n = raw_container(c, 2, certs, 2, k2);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNATURE);
+	assert_int_equal(v.verified, 0);
+	EVP_PKEY_free(k2);
+	assert_int_equal(vc_hits(vc), 2);
+	/* Extra intermediates from the caller: the cache stays out of it. */
+	n = make(c, P.dev_p256, P.signer);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, P.inters,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	assert_int_equal(vc_hits(vc), 2);
+	/* No cache: exactly prov_verify. */
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, NULL, err, sizeof(err)), PROV_OK);
+	prov_verify_cache_free(vc);
+	prov_verify_cache_free(NULL);
+}
+
+/* After a genuine container filled the cache: a look-alike Infrastructure
+ * CA (same subject name, its own key, under a look-alike Root of the same
+ * name) with a signer of the same name, and a forged signer certificate
+ * that names our Infra CA as issuer but was signed by another key, are
+ * refused exactly as without the cache. */
+static void test_prov_verify_cache__lookalike_and_forged_refused(
+    void **state)
+{
+	uint8_t c[PROV_CONTAINER_MAX];
+	prov_verify_cache *vc = NULL;
+	EVP_PKEY *rk, *ik, *fk;
+	X509 *froot, *finter, *fsigner, *forged, *certs[2];
+	prov_view_t v;
+	size_t n, i;
+	char err[256] = "";
+
+	(void)state;
+	rk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	ik = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	fk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(rk);
+	assert_non_null(ik);
+	assert_non_null(fk);
+	froot = testpki_issue(rk, "Test Root", NULL, NULL, 1, NULL, 0,
+	    1672531200, 2208988800, 0);
+	finter = testpki_issue(ik, "Test Infrastructure CA", froot, rk, 1,
+	    NULL, 0, 1672531200, 2208988800, 0);
+	fsigner = testpki_issue(P.signer_key, "signer", finter, ik, 0,
+	    PROVCA_OID_EKU_SIGNER, 0, 1672531200, 2208988800, 0);
+	/* Names P.inter as issuer (and its key id), signed by fk. */
+	forged = testpki_issue(P.signer_key, "signer", P.inter, fk, 0,
+	    PROVCA_OID_EKU_SIGNER, 0, 1672531200, 2208988800, 0);
+	assert_non_null(froot);
+	assert_non_null(finter);
+	assert_non_null(fsigner);
+	assert_non_null(forged);
+	assert_int_equal(prov_verify_cache_new(&vc), PROV_OK);
+
+	certs[0] = P.signer;
+	certs[1] = P.inter;
+	n = raw_container(c, 2, certs, 2, P.signer_key);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	assert_int_equal(vc_hits(vc), 1);
+
+	/* Look-alike Infra CA carried with our genuine signer... */
+	certs[0] = P.signer;
+	certs[1] = finter;
+	n = raw_container(c, 2, certs, 2, P.signer_key);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	/* ... and with a same-name signer under it. */
+	certs[0] = fsigner;
+	n = raw_container(c, 2, certs, 2, P.signer_key);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(v.verified, 0);
+	/* A forged signer with our genuine Infra CA. */
+	certs[0] = forged;
+	certs[1] = P.inter;
+	n = raw_container(c, 2, certs, 2, P.signer_key);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(v.verified, 0);
+	/* Each of them twice: a refusal is never remembered. */
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(vc_hits(vc), 1);
+
+	/* Every single-byte change of a genuine container, with the cache
+	 * holding its chain: each refused. */
+	certs[0] = P.signer;
+	certs[1] = P.inter;
+	n = raw_container(c, 2, certs, 2, P.signer_key);
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	for (i = 0; i < n; i++) {
+		c[i] ^= 0x01;
+		if (prov_verify_cached(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+		    err, sizeof(err)) == PROV_OK)
+			fail_msg("byte %zu changed, still accepted", i);
+		c[i] ^= 0x01;
+	}
+	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
+	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	prov_verify_cache_free(vc);
+	X509_free(forged);
+	X509_free(fsigner);
+	X509_free(finter);
+	X509_free(froot);
+	EVP_PKEY_free(fk);
+	EVP_PKEY_free(ik);
+	EVP_PKEY_free(rk);
+}
+
 static void test_prov_container__strerror_names_every_code(void **state)
 {
 	int code;
@@ -932,6 +1120,10 @@ int main(void)
 		cmocka_unit_test(test_prov_container__p384_signer_refused),
 		cmocka_unit_test(
 		    test_prov_container__strerror_names_every_code),
+		cmocka_unit_test(
+		    test_prov_verify_cache__hit_checks_time_anchor_signature),
+		cmocka_unit_test(
+		    test_prov_verify_cache__lookalike_and_forged_refused),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
