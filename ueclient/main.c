@@ -44,14 +44,15 @@ static void usage(FILE *f)
 	    "                     [--ca-certs FILE] [--manufacturer-id ID] "
 	    "[--model M] [--set DIR]\n"
 	    "                     [--reprovision] [--deadline-s S] [--key-type "
-	    "T] [--json]\n");
+	    "T] [--json]\n"
+	    "                     [--no-trust-cache]\n");
 }
 
 enum {
 	O_STATE = 256, O_MFR, O_SERIAL, O_MODEL, O_HW, O_KEYTYPE, O_CA, O_CERT,
 	O_KEY, O_ROOT, O_TLSCA, O_CACERTS, O_TIMEOUT, O_CORE, O_PCAP, O_JSON,
 	O_RETX, O_ATTEMPT, O_BACKOFF, O_ROUNDS, O_COUNT, O_CONC, O_SET,
-	O_REPROV, O_DEADLINE, O_HELP, O_PREFIX,
+	O_REPROV, O_DEADLINE, O_HELP, O_PREFIX, O_NOTRUST,
 };
 
 static const struct option opts[] = {
@@ -81,6 +82,7 @@ static const struct option opts[] = {
 	{ "reprovision", no_argument, NULL, O_REPROV },
 	{ "deadline-s", required_argument, NULL, O_DEADLINE },
 	{ "serial-prefix", required_argument, NULL, O_PREFIX },
+	{ "no-trust-cache", no_argument, NULL, O_NOTRUST },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -93,7 +95,7 @@ typedef struct {
 	size_t ncores;
 	long timeout_ms, retransmits, attempt_ms, backoff_ms, rounds;
 	long count, concurrency, deadline_s;
-	int json, reprovision;
+	int json, reprovision, no_trust_cache;
 } args_t;
 
 /* Parse a bounded non-negative integer option. */
@@ -137,6 +139,7 @@ static int parse(args_t *a, int argc, char **argv)
 		case O_PREFIX: a->prefix = optarg; break;
 		case O_JSON: a->json = 1; break;
 		case O_REPROV: a->reprovision = 1; break;
+		case O_NOTRUST: a->no_trust_cache = 1; break;
 		case O_CORE:
 			if (a->ncores == UE_MAX_CORES) {
 				fprintf(stderr, "ueclient: at most %d --core\n",
@@ -484,6 +487,7 @@ static int cmd_swarm(const args_t *a)
 	o.concurrency = (unsigned)a->concurrency;
 	o.set_dir = a->set;
 	o.reprovision = a->reprovision;
+	o.no_trust_cache = a->no_trust_cache;
 	o.manufacturer_id = a->mfr != NULL ? a->mfr : "swarm-mfr";
 	o.model = a->model != NULL ? a->model : "swarm-sensor";
 	o.serial_prefix = a->prefix;
@@ -546,6 +550,13 @@ static int cmd_swarm(const args_t *a)
 			cJSON_AddNumberToObject(c, "p50", r.reg_p50);
 			cJSON_AddNumberToObject(c, "p95", r.reg_p95);
 			cJSON_AddNumberToObject(c, "p99", r.reg_p99);
+		}
+		c = cJSON_AddObjectToObject(j, "signer_chain");
+		if (c != NULL) {
+			cJSON_AddNumberToObject(c, "verified_from_cache",
+			    (double)r.verify_cached);
+			cJSON_AddNumberToObject(c, "verified_in_full",
+			    (double)r.verify_full);
 		}
 		f = cJSON_AddArrayToObject(j, "failures");
 		for (i = 0; f != NULL && i < r.ncauses; i++) {

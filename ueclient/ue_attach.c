@@ -8,6 +8,7 @@
 #include "pki.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,98 @@ typedef struct {
 	uint8_t last_rand[NAS_RAND_LEN];
 	int have_last_rand;
 } attach_ctx;
+
+struct ue_trust_cache {
+	pthread_mutex_t mu;
+	char *root_pem;         /* the root.pem bytes root was parsed from */
+	size_t root_len;
+	X509 *root;
+	prov_verify_cache *vc;
+};
+
+int ue_trust_cache_new(ue_trust_cache **out)
+{
+	ue_trust_cache *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return UE_ERR_NOMEM;
+	if (prov_verify_cache_new(&c->vc) != PROV_OK) {
+		free(c);
+		return UE_ERR_NOMEM;
+	}
+	if (pthread_mutex_init(&c->mu, NULL) != 0) {
+		prov_verify_cache_free(c->vc);
+		free(c);
+		return UE_ERR_NOMEM;
+	}
+	*out = c;
+	return UE_OK;
+}
+
+void ue_trust_cache_free(ue_trust_cache *c)
+{
+	if (c == NULL)
+		return;
+	prov_verify_cache_free(c->vc);
+	X509_free(c->root);
+	free(c->root_pem);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+void ue_trust_cache_stats(ue_trust_cache *c, uint64_t *hits, uint64_t *full)
+{
+	if (c != NULL)
+		prov_verify_cache_stats(c->vc, hits, full, NULL);
+}
+
+/* The Root in the file at path: parsed once per cache while the file's
+ * bytes stay the same. *out gets a reference. */
+static int root_load(X509 **out, ue_trust_cache *tc, const char *path,
+    char *err, size_t errlen)
+{
+	char *pem = NULL;
+	size_t len = 0;
+	X509 *x = NULL;
+	int rc;
+
+	*out = NULL;
+	if (tc == NULL)
+		return pki_cert_load_file(out, path, err, errlen) == PKI_OK ?
+		    UE_OK : UE_ERR_STATE;
+	if ((rc = ue_file_read(&pem, &len, path, PKI_FILE_MAX, err,
+	    errlen)) != 0)
+		return UE_ERR_STATE;
+	pthread_mutex_lock(&tc->mu);
+	if (tc->root != NULL && tc->root_len == len &&
+	    memcmp(tc->root_pem, pem, len) == 0 && X509_up_ref(tc->root))
+		x = tc->root;
+	pthread_mutex_unlock(&tc->mu);
+	if (x != NULL) {
+		free(pem);
+		*out = x;
+		return UE_OK;
+	}
+	if (pki_cert_load(&x, (const uint8_t *)pem, len, err, errlen) !=
+	    PKI_OK) {
+		free(pem);
+		return UE_ERR_STATE;
+	}
+	pthread_mutex_lock(&tc->mu);
+	if (X509_up_ref(x)) {
+		X509_free(tc->root);
+		free(tc->root_pem);
+		tc->root = x;
+		tc->root_pem = pem;
+		tc->root_len = len;
+		pem = NULL;
+	}
+	pthread_mutex_unlock(&tc->mu);
+	free(pem);
+	*out = x;
+	return UE_OK;
+}
 
 const char *ue_cause_name(int cause)
 {
@@ -159,9 +252,10 @@ static int prov_answer(void *vctx, const uint8_t *buf, size_t len)
 	emit(c, UE_EV_RECV, "provision", "Registration reject", m->reg_rej.cause,
 	    "Registration reject #9 with a %zu-byte provisioning container",
 	    m->reg_rej.payload_len);
-	rc = prov_verify_open(&sub, NULL, m->reg_rej.payload,
+	rc = prov_verify_open_cached(&sub, NULL, m->reg_rej.payload,
 	    m->reg_rej.payload_len, c->root, c->inter,
-	    c->o->now != 0 ? c->o->now : (int64_t)time(NULL), c->key,
+	    c->o->now != 0 ? c->o->now : (int64_t)time(NULL),
+	    c->o->trust != NULL ? c->o->trust->vc : NULL, c->key,
 	    c->dev->device_id, c->nonce, why, sizeof(why));
 	if (rc != PROV_OK) {
 		c->out->ignored++;
@@ -571,7 +665,7 @@ static int load_trust(attach_ctx *c, char *err, size_t errlen)
 	int rc;
 
 	if (ue_state_path(path, sizeof(path), c->o->dir, UE_F_ROOT) != 0 ||
-	    pki_cert_load_file(&c->root, path, err, errlen) != PKI_OK)
+	    root_load(&c->root, c->o->trust, path, err, errlen) != UE_OK)
 		return UE_ERR_STATE;
 	c->inter = sk_X509_new_null();
 	if (c->inter == NULL)

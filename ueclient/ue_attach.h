@@ -33,6 +33,26 @@ typedef struct {
 
 typedef void (*ue_event_fn)(void *ctx, const ue_event_t *ev);
 
+/*
+ * What many simulated devices of one process share (ueclient swarm): the
+ * Root parsed once (reused while a device's root.pem has the same bytes)
+ * and a prov_verify_cache of signer chains that verified in full (see
+ * prov.h for exactly what a hit still checks). Thread-safe. A real device
+ * attaches once per run and passes NULL: everything is loaded and verified
+ * in full.
+ */
+typedef struct ue_trust_cache ue_trust_cache;
+
+/* A new, empty cache in *out; UE_ERR_NOMEM. */
+int ue_trust_cache_new(ue_trust_cache **out);
+
+/* NULL-safe. */
+void ue_trust_cache_free(ue_trust_cache *c);
+
+/* Containers verified from the cache and in full (either may be NULL). */
+void ue_trust_cache_stats(ue_trust_cache *c, uint64_t *hits,
+    uint64_t *full);
+
 typedef struct {
 	const char *dir;       /* state folder (enrolled) */
 	ue_policy_t policy;    /* cores to try, timers */
@@ -42,6 +62,7 @@ typedef struct {
 	ue_tap_fn tap;         /* every datagram, for the trace; may be NULL */
 	void *tap_ctx;
 	int64_t now;           /* Unix time for certificate checks; 0 = now */
+	ue_trust_cache *trust; /* shared by a swarm; NULL = none */
 } ue_attach_opts_t;
 
 typedef struct {

@@ -27,6 +27,7 @@ typedef struct {
 	char base[4096];
 	char prefix[40];
 	dev_result *res;
+	ue_trust_cache *trust; /* Root and verified signer chains, shared */
 	pthread_mutex_t lock;
 	unsigned next;      /* next device number */
 	unsigned done;
@@ -107,6 +108,7 @@ static void device_run(swarm *s, unsigned i)
 	memset(&ao, 0, sizeof(ao));
 	ao.dir = dir;
 	ao.policy = o->policy;
+	ao.trust = s->trust;
 	rc = ue_attach(&ar, &ao, err, sizeof(err));
 	if (rc != 0) {
 		classify(r, ar.provisioned ? "register" : "attach", rc, &ar, err);
@@ -260,6 +262,10 @@ int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o,
 		tmp = 1;
 	}
 	rc = UE_ERR_NOMEM;
+	if (!o->no_trust_cache && ue_trust_cache_new(&s.trust) != UE_OK) {
+		util_err_set(err, errlen, "out of memory");
+		goto done;
+	}
 	s.res = calloc(o->count, sizeof(*s.res));
 	prov = calloc(o->count, sizeof(*prov));
 	reg = calloc(o->count, sizeof(*reg));
@@ -307,6 +313,7 @@ int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o,
 	summarise(out, &s, prov, reg);
 	out->flows_per_s = out->elapsed_s > 0 ?
 	    (double)out->completed / out->elapsed_s : 0;
+	ue_trust_cache_stats(s.trust, &out->verify_cached, &out->verify_full);
 	rc = UE_OK;
 done:
 	if (locked)
@@ -317,5 +324,6 @@ done:
 	free(prov);
 	free(reg);
 	free(s.res);
+	ue_trust_cache_free(s.trust);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #define PROVCA_UE_SWARM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ue.h"
 #include "ue_attach.h"
@@ -27,6 +28,8 @@ typedef struct {
 	ue_enroll_opts_t enroll; /* CA, manufacturer credentials */
 	ue_policy_t policy;      /* cores */
 	unsigned deadline_s;     /* no new device starts after this; 0 = 600 */
+	int no_trust_cache;      /* 1: every device loads its Root and verifies
+	                            every container in full, as a real device */
 	/* Called from the coordinating thread about every 200 ms and at the
 	 * end; may be NULL. */
 	void (*progress)(void *ctx, unsigned done, unsigned failed,
@@ -46,6 +49,8 @@ typedef struct {
 	unsigned prov_p50, prov_p95, prov_p99; /* ms */
 	unsigned reg_p50, reg_p95, reg_p99;    /* ms */
 	unsigned prov_n, reg_n;                /* samples behind them */
+	uint64_t verify_cached, verify_full;   /* containers verified from the
+	                                          trust cache / in full */
 	ue_swarm_cause_t causes[UE_SWARM_MAX_CAUSES];
 	size_t ncauses;
 } ue_swarm_result_t;

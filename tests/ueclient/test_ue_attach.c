@@ -529,6 +529,67 @@ static void ue_attach__other_nonce_is_ignored(void **state)
 	run_ignored(M_WRONG_NONCE, "nonce");
 }
 
+/* One attach with the shared trust cache; returns ue_attach's code. */
+static int attach_shared(ue_trust_cache *tc, enum mode mode,
+    ue_attach_result_t *r, ev_count *ec)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	char err[512] = "";
+	int rc;
+
+	device_make();
+	core_start(&fc, mode, 0);
+	opts_for(&o, ec, mode == M_GOOD ? 3000 : 700);
+	add_core(&o, fc.port);
+	o.trust = tc;
+	rc = ue_attach(r, &o, err, sizeof(err));
+	core_stop(&fc);
+	return rc;
+}
+
+/* Devices sharing a trust cache (as a swarm's do): the second genuine
+ * container is verified from the cache and registers; a tampered one and a
+ * foreign signer's are still ignored with the cache filled. */
+static void ue_attach__trust_cache_shared_by_devices(void **state)
+{
+	ue_trust_cache *tc = NULL;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	uint64_t hits = 0, full = 0;
+
+	(void)state;
+	assert_int_equal(ue_trust_cache_new(&tc), 0);
+	assert_int_equal(attach_shared(tc, M_GOOD, &r, &ec), 0);
+	assert_int_equal(r.provisioned, 1);
+	ue_trust_cache_stats(tc, &hits, &full);
+	assert_int_equal(hits, 0);
+	assert_int_equal(full, 1);
+	assert_int_equal(attach_shared(tc, M_GOOD, &r, &ec), 0);
+	assert_int_equal(r.provisioned, 1);
+	assert_int_equal(r.registered, 1);
+	ue_trust_cache_stats(tc, &hits, &full);
+	assert_int_equal(hits, 1);
+	assert_int_equal(full, 1);
+
+	memset(&ec, 0, sizeof(ec));
+	assert_int_equal(attach_shared(tc, M_TAMPER, &r, &ec), UE_ERR_TIMEOUT);
+	assert_int_equal(r.provisioned, 0);
+	assert_true(r.ignored >= 1);
+	assert_non_null(strstr(ec.last_refusal, "container refused"));
+	assert_no_creds();
+	memset(&ec, 0, sizeof(ec));
+	assert_int_equal(attach_shared(tc, M_WRONG_SIGNER, &r, &ec),
+	    UE_ERR_TIMEOUT);
+	assert_int_equal(r.provisioned, 0);
+	assert_true(r.ignored >= 1);
+	assert_non_null(strstr(ec.last_refusal, "signer"));
+	assert_no_creds();
+	ue_trust_cache_stats(tc, &hits, NULL);
+	assert_int_equal(hits, 1);
+	ue_trust_cache_free(tc);
+}
+
 static void ue_attach__reject_without_container_gives_cause(void **state)
 {
 	fake_core fc;
@@ -719,6 +780,7 @@ int main(void)
 		cmocka_unit_test(ue_attach__tampered_container_is_ignored),
 		cmocka_unit_test(ue_attach__foreign_signer_is_ignored),
 		cmocka_unit_test(ue_attach__other_nonce_is_ignored),
+		cmocka_unit_test(ue_attach__trust_cache_shared_by_devices),
 		cmocka_unit_test(ue_attach__reject_without_container_gives_cause),
 		cmocka_unit_test(ue_attach__congestion_backoff_then_next_round),
 		cmocka_unit_test(ue_attach__first_core_down_second_provisions),
