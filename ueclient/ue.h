@@ -107,8 +107,17 @@ int ue_key_generate(void **out, ue_key_type type, char *err, size_t errlen);
 int ue_csr_build(char **out, void *pkey, const ue_device_t *identity,
     char *err, size_t errlen);
 
-/* Load the device's private key (EVP_PKEY *) from the state folder. */
+/* Load the device's private key (EVP_PKEY *) from the state folder. A
+ * P-256 key in PKCS#8 PEM (what ue_init writes) is read by
+ * ue_key_p256_fast; any other key by OpenSSL's general reader. The buffers
+ * that held the key are wiped. */
 int ue_key_load(void **out, const char *dir, char *err, size_t errlen);
+
+/* Read a P-256 private key from PKCS#8 PEM ("PRIVATE KEY", named curve,
+ * public point present) without OpenSSL 3.0's decoder framework. *out is
+ * an EVP_PKEY *, the same key OpenSSL's reader gives; UE_ERR_ARG for any
+ * other text (the caller falls back to the general reader). */
+int ue_key_p256_fast(void **out, const uint8_t *pem, size_t len);
 
 /* ---- enrollment (ue_enroll.c) ---------------------------------------- */
 

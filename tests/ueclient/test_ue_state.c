@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -222,6 +224,144 @@ static void ue_keys__load_refuses_oversized_key_file(void **state)
 	    UE_ERR_STATE);
 	assert_null(k);
 	assert_non_null(strstr(err, "larger than"));
+}
+
+/* key as PEM text (PKCS#8 unless traditional) into a heap string. */
+static char *key_pem(EVP_PKEY *k, int traditional, size_t *len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *bm = NULL;
+	char *s;
+
+	assert_non_null(b);
+	if (traditional)
+		assert_int_equal(PEM_write_bio_PrivateKey_traditional(b, k, NULL,
+		    NULL, 0, NULL, NULL), 1);
+	else
+		assert_int_equal(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0,
+		    NULL, NULL), 1);
+	BIO_get_mem_ptr(b, &bm);
+	s = malloc(bm->length + 1);
+	assert_non_null(s);
+	memcpy(s, bm->data, bm->length);
+	s[bm->length] = '\0';
+	*len = bm->length;
+	BIO_free(b);
+	return s;
+}
+
+/* The shared secret of a and b's public key (32 bytes for P-256). */
+static void ecdh(uint8_t out[32], EVP_PKEY *a, EVP_PKEY *b)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(a, NULL);
+	size_t n = 32;
+
+	assert_non_null(c);
+	assert_int_equal(EVP_PKEY_derive_init(c), 1);
+	assert_int_equal(EVP_PKEY_derive_set_peer(c, b), 1);
+	assert_int_equal(EVP_PKEY_derive(c, out, &n), 1);
+	assert_int_equal(n, 32);
+	EVP_PKEY_CTX_free(c);
+}
+
+/* The fast P-256 reader gives the key OpenSSL's reader gives: same
+ * private scalar, same public point, same ECDH secret. */
+static void ue_keys__p256_fast_reader_matches_openssl(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		EVP_PKEY *g = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		EVP_PKEY *peer = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		EVP_PKEY *fast = NULL, *ref = NULL;
+		BIGNUM *d1 = NULL, *d2 = NULL;
+		uint8_t z1[32], z2[32];
+		size_t len;
+		char *pem;
+		BIO *b;
+
+		assert_non_null(g);
+		assert_non_null(peer);
+		pem = key_pem(g, 0, &len);
+		assert_non_null(strstr(pem, "BEGIN PRIVATE KEY"));
+		assert_int_equal(ue_key_p256_fast((void **)&fast,
+		    (const uint8_t *)pem, len), UE_OK);
+		b = BIO_new_mem_buf(pem, (int)len);
+		ref = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+		BIO_free(b);
+		assert_non_null(ref);
+		assert_int_equal(EVP_PKEY_eq(fast, ref), 1);
+		assert_int_equal(EVP_PKEY_get_bn_param(fast, "priv", &d1), 1);
+		assert_int_equal(EVP_PKEY_get_bn_param(ref, "priv", &d2), 1);
+		assert_int_equal(BN_cmp(d1, d2), 0);
+		ecdh(z1, fast, peer);
+		ecdh(z2, peer, ref);
+		assert_memory_equal(z1, z2, 32);
+		assert_int_equal(EVP_PKEY_get_bits(fast), 256);
+		BN_clear_free(d1);
+		BN_clear_free(d2);
+		EVP_PKEY_free(fast);
+		EVP_PKEY_free(ref);
+		EVP_PKEY_free(peer);
+		EVP_PKEY_free(g);
+		OPENSSL_cleanse(pem, len);
+		free(pem);
+	}
+}
+
+/* Everything else is left to OpenSSL's reader, and ue_key_load still
+ * loads it: SEC1 ("EC PRIVATE KEY"), PKCS#8 without the public point,
+ * P-384, RSA; damaged text loads nowhere. */
+static void ue_keys__p256_fast_reader_declines_others(void **state)
+{
+	EVP_PKEY *keys[4], *k;
+	const char *names[4] = { "sec1", "nopub", "p384", "rsa" };
+	char dir[512], path[600], err[256], *pem;
+	size_t len;
+	int i;
+	FILE *f;
+
+	(void)state;
+	keys[0] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	keys[1] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	keys[2] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	keys[3] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	for (i = 0; i < 4; i++)
+		assert_non_null(keys[i]);
+	assert_int_equal(EVP_PKEY_set_int_param(keys[1], "include-public", 0),
+	    1);
+	for (i = 0; i < 4; i++) {
+		pem = key_pem(keys[i], i == 0, &len);
+		k = NULL;
+		assert_int_equal(ue_key_p256_fast((void **)&k,
+		    (const uint8_t *)pem, len), UE_ERR_ARG);
+		assert_null(k);
+		snprintf(dir, sizeof(dir), "%s/decl-%s", tmproot, names[i]);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		snprintf(path, sizeof(path), "%s/%s", dir, UE_F_KEY);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(pem, 1, len, f), len);
+		assert_int_equal(fclose(f), 0);
+		assert_int_equal(ue_key_load((void **)&k, dir, err, sizeof(err)),
+		    0);
+		assert_int_equal(EVP_PKEY_eq(k, keys[i]), 1);
+		EVP_PKEY_free(k);
+		/* Cut in the middle of the base64: refused by both. */
+		f = fopen(path, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(pem, 1, len / 2, f), len / 2);
+		assert_int_equal(fclose(f), 0);
+		k = NULL;
+		assert_int_equal(ue_key_p256_fast((void **)&k,
+		    (const uint8_t *)pem, len / 2), UE_ERR_ARG);
+		assert_int_equal(ue_key_load((void **)&k, dir, err, sizeof(err)),
+		    UE_ERR_CRYPTO);
+		assert_null(k);
+		free(pem);
+		EVP_PKEY_free(keys[i]);
+	}
 }
 
 static void ue_keys__init_refuses_bad_identity(void **state)
@@ -460,6 +600,8 @@ int main(void)
 		cmocka_unit_test(ue_keys__init_rsa2048),
 		cmocka_unit_test(ue_keys__load_refuses_oversized_key_file),
 		cmocka_unit_test(ue_keys__init_refuses_bad_identity),
+		cmocka_unit_test(ue_keys__p256_fast_reader_matches_openssl),
+		cmocka_unit_test(ue_keys__p256_fast_reader_declines_others),
 		cmocka_unit_test(ue_state__device_load_errors),
 		cmocka_unit_test(ue_policy__parse_cores_and_timers),
 		cmocka_unit_test(ue_policy__refuses_bad_input),
