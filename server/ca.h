@@ -283,6 +283,13 @@ typedef struct {
 	const char *name;		/* [A-Za-z0-9._-]{1,64} */
 	const char *role;		/* REG_ROLE_* */
 	const char *manufacturer_id;	/* required for role manufacturer */
+	/* Renewal: certify a new key for the existing, active principal
+	 * `name` (role and manufacturer come from the registry; role and
+	 * manufacturer_id must be NULL). Its earlier certificates stay valid
+	 * until they expire, or are revoked (superseded) in the same
+	 * transaction with revoke_previous. */
+	int renew;
+	int revoke_previous;
 } ca_principal_attrs_t;
 
 typedef struct {
@@ -296,7 +303,8 @@ typedef struct {
 /* Wipe and free; NULL-safe. */
 void ca_principal_creds_clear(ca_principal_creds_t *c);
 
-/* Register a principal and certify the key of csr (clientAuth; signer role:
+/* Register a principal (or renew one, see attrs.renew) and certify the key
+ * of csr (clientAuth; signer role:
  * the provisioning-signer EKU). Only cert_pem/chain_pem are set. */
 int ca_principal_add_csr(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
     const ca_principal_attrs_t *attrs, const uint8_t *csr, size_t csr_len,
@@ -312,7 +320,7 @@ int ca_principal_add_generated(ca_t *ca, reg_t *reg,
 /* Disable a principal: its certificate no longer authenticates. */
 int ca_principal_disable(ca_t *ca, reg_t *reg, const char *name,
     const char *actor, char *err, size_t errlen);
-/* Revoke the principal's certificate with an RFC 5280 reason (not
+/* Revoke every certificate of the principal with an RFC 5280 reason (not
  * certificateHold/removeFromCRL): it is refused as a client credential from
  * the next request on and listed on the Infrastructure CA's CRL.
  * CA_ERR_STATE if it is already revoked. */

@@ -43,6 +43,19 @@ static int attrs_check(const ca_principal_attrs_t *a, char *err,
 		    "[A-Za-z0-9._-]{1,%d}", REG_NAME_MAX);
 		return CA_ERR_INVALID;
 	}
+	if (a->renew) {
+		if (a->role != NULL || a->manufacturer_id != NULL) {
+			util_err_set(err, errlen, "a renewal keeps the "
+			    "principal's role and manufacturer");
+			return CA_ERR_INVALID;
+		}
+		return CA_OK;
+	}
+	if (a->revoke_previous) {
+		util_err_set(err, errlen, "only a renewal revokes previous "
+		    "certificates");
+		return CA_ERR_INVALID;
+	}
 	if (a->role == NULL || (strcmp(a->role, REG_ROLE_ADMIN) != 0 &&
 	    strcmp(a->role, REG_ROLE_OPERATOR) != 0 &&
 	    strcmp(a->role, REG_ROLE_MANUFACTURER) != 0 &&
@@ -66,11 +79,46 @@ static int attrs_check(const ca_principal_attrs_t *a, char *err,
 	return CA_OK;
 }
 
-/* Register the principal and certify pk; inside a transaction. */
+/* A renewal: the existing principal, active, into *a (role and
+ * manufacturer from the registry); its earlier certificates revoked when
+ * asked. Inside the transaction; *revoked gets how many. */
+static int renew_prepare(reg_t *reg, ca_principal_attrs_t *a,
+    reg_principal_t *p, int *revoked, char *err, size_t errlen)
+{
+	int rc;
+
+	*revoked = 0;
+	if ((rc = ca_from_reg(reg_principal_get(reg, p, a->name, err,
+	    errlen))) != CA_OK) {
+		if (rc == CA_ERR_NOT_FOUND)
+			util_err_set(err, errlen, "unknown principal %s",
+			    a->name);
+		return rc;
+	}
+	if (strcmp(p->status, "active") != 0) {
+		util_err_set(err, errlen, "principal %s is disabled", a->name);
+		return CA_ERR_STATE;
+	}
+	a->role = p->role;
+	a->manufacturer_id = p->manufacturer_id[0] != '\0' ?
+	    p->manufacturer_id : NULL;
+	if (a->revoke_previous)
+		return ca_from_reg(reg_principal_certs_revoke(reg, a->name,
+		    4 /* superseded */, reg_now(), revoked, NULL, err, errlen));
+	return CA_OK;
+}
+
+/* Register the principal (or renew it) and certify pk; inside a
+ * transaction. */
 static int certify(ca_t *ca, reg_t *reg, X509 **out,
-    const ca_principal_attrs_t *a, EVP_PKEY *pk, const char *actor,
+    const ca_principal_attrs_t *attrs, EVP_PKEY *pk, const char *actor,
     char *err, size_t errlen)
 {
+	ca_principal_attrs_t ra = *attrs;
+	const ca_principal_attrs_t *a = &ra;
+	reg_principal_t prev;
+	char revoked_s[16] = "0";
+	int revoked = 0;
 	X509_NAME *n = NULL;
 	X509 *cert = NULL;
 	uint8_t *der = NULL;
@@ -80,13 +128,19 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	reg_cert_new_t cn;
 	reg_manufacturer_t m;
 	int64_t now = reg_now();
-	int signer = strcmp(a->role, REG_ROLE_SIGNER) == 0;
-	int rc;
+	int signer, rc;
 
 	*out = NULL;
 	if ((rc = ca_key_type(key_type, pk, err, errlen)) != CA_OK)
 		return rc;
-	if (strcmp(a->role, REG_ROLE_MANUFACTURER) == 0 &&
+	if (attrs->renew) {
+		if ((rc = renew_prepare(reg, &ra, &prev, &revoked, err,
+		    errlen)) != CA_OK)
+			return rc;
+		snprintf(revoked_s, sizeof(revoked_s), "%d", revoked);
+	}
+	signer = strcmp(a->role, REG_ROLE_SIGNER) == 0;
+	if (!attrs->renew && strcmp(a->role, REG_ROLE_MANUFACTURER) == 0 &&
 	    (rc = ca_from_reg(reg_manufacturer_get(reg, &m, a->manufacturer_id,
 	    err, errlen))) != CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
@@ -94,8 +148,8 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 			    a->manufacturer_id);
 		return rc;
 	}
-	if ((rc = ca_from_reg(reg_principal_insert(reg, a->name, a->role,
-	    a->manufacturer_id, err, errlen))) != CA_OK) {
+	if (!attrs->renew && (rc = ca_from_reg(reg_principal_insert(reg,
+	    a->name, a->role, a->manufacturer_id, err, errlen))) != CA_OK) {
 		if (rc == CA_ERR_CONFLICT)
 			util_err_set(err, errlen, "principal %s already exists",
 			    a->name);
@@ -148,11 +202,18 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	if ((rc = ca_from_reg(reg_cert_insert(reg, NULL, &cn, err, errlen))) !=
 	    CA_OK)
 		goto out;
-	if ((rc = ca_audit(reg, actor, "principal.add", a->name, err, errlen,
-	    "role", a->role, "manufacturer_id",
-	    a->manufacturer_id != NULL ? a->manufacturer_id : "",
-	    "cert_serial", serial, "cert_sha256", sha,
-	    (const char *)NULL)) != CA_OK)
+	if (attrs->renew)
+		rc = ca_audit(reg, actor, "principal.renew", a->name, err,
+		    errlen, "role", a->role, "cert_serial", serial,
+		    "cert_sha256", sha, "revoked_previous", revoked_s,
+		    (const char *)NULL);
+	else
+		rc = ca_audit(reg, actor, "principal.add", a->name, err,
+		    errlen, "role", a->role, "manufacturer_id",
+		    a->manufacturer_id != NULL ? a->manufacturer_id : "",
+		    "cert_serial", serial, "cert_sha256", sha,
+		    (const char *)NULL);
+	if (rc != CA_OK)
 		goto out;
 	*out = cert;
 	cert = NULL;

@@ -936,11 +936,17 @@ static int write_creds(const char *dir, const char *name,
 	return CLI_OK;
 }
 
-static int principal_add(int argc, char **argv, const char *fixed_role)
+/* principal add / signer add (fixed_role "signer") / principal renew. */
+static int principal_add(int argc, char **argv, const char *fixed_role,
+    int renew)
 {
-	static const char *usage = "ca-server principal add --data DIR --role "
-	    "operator|manufacturer|admin|signer --name NAME [--manufacturer-id "
-	    "ID] (--csr FILE | --out DIR [--out-pass-file F])";
+	static const char *add_usage = "ca-server principal add --data DIR "
+	    "--role operator|manufacturer|admin|signer --name NAME "
+	    "[--manufacturer-id ID] (--csr FILE | --out DIR "
+	    "[--out-pass-file F])";
+	static const char *renew_usage = "ca-server principal renew NAME "
+	    "--data DIR (--csr FILE | --out DIR [--out-pass-file F]) "
+	    "[--revoke-previous]";
 	static const struct option lo[] = {
 		COMMON_LONGOPTS,
 		{ "role", required_argument, NULL, 'r' },
@@ -949,10 +955,12 @@ static int principal_add(int argc, char **argv, const char *fixed_role)
 		{ "csr", required_argument, NULL, 'c' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "out-pass-file", required_argument, NULL, 'p' },
+		{ "revoke-previous", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
+	const char *usage = renew ? renew_usage : add_usage;
 	struct common c = { 0 };
-	ca_principal_attrs_t a = { NULL, fixed_role, NULL };
+	ca_principal_attrs_t a = { NULL, fixed_role, NULL, renew, 0 };
 	const char *csr_path = NULL, *out = NULL, *pass_path = NULL;
 	ca_principal_creds_t cr;
 	char err[512] = "", p12pass[CA_PASS_MAX + 1] = "";
@@ -969,16 +977,31 @@ static int principal_add(int argc, char **argv, const char *fixed_role)
 			continue;
 		switch (ch) {
 		case 'r':
-			if (fixed_role != NULL)
-				return usage_err(usage, "signer add takes no "
+			if (fixed_role != NULL || renew)
+				return usage_err(usage, renew ? "a renewal "
+				    "keeps the role" : "signer add takes no "
 				    "--role");
 			a.role = optarg;
 			break;
-		case 'n': a.name = optarg; break;
-		case 'm': a.manufacturer_id = optarg; break;
+		case 'n':
+			if (renew)
+				return usage_err(usage, "NAME is an argument");
+			a.name = optarg;
+			break;
+		case 'm':
+			if (renew)
+				return usage_err(usage, "a renewal keeps the "
+				    "manufacturer");
+			a.manufacturer_id = optarg;
+			break;
 		case 'c': csr_path = optarg; break;
 		case 'o': out = optarg; break;
 		case 'p': pass_path = optarg; break;
+		case 'R':
+			if (!renew)
+				return usage_err(usage, NULL);
+			a.revoke_previous = 1;
+			break;
 		default: return usage_err(usage, NULL);
 		}
 	}
@@ -986,10 +1009,13 @@ static int principal_add(int argc, char **argv, const char *fixed_role)
 		printf("usage: %s\n", usage);
 		return CLI_OK;
 	}
-	if (optind != argc || a.role == NULL || a.name == NULL ||
+	if (renew && optind == argc - 1)
+		a.name = argv[optind++];
+	if (optind != argc || (!renew && a.role == NULL) || a.name == NULL ||
 	    (csr_path == NULL) == (out == NULL))
-		return usage_err(usage, "--role, --name and one of --csr or "
-		    "--out are required");
+		return usage_err(usage, renew ? "NAME and one of --csr or "
+		    "--out are required" : "--role, --name and one of --csr "
+		    "or --out are required");
 	if (csr_path != NULL && read_input(&csr, &csr_len, csr_path) !=
 	    CLI_OK)
 		return CLI_FAIL;
@@ -1009,7 +1035,8 @@ static int principal_add(int argc, char **argv, const char *fixed_role)
 		if (p12pass[0] == '\0') {
 			if (util_random(rnd, sizeof(rnd)) != 0) {
 				close_ca(ca, reg);
-				return fail("principal add", "no randomness");
+				return fail(renew ? "principal renew" :
+				    "principal add", "no randomness");
 			}
 			util_hex_encode(p12pass, rnd, sizeof(rnd));
 		}
@@ -1021,11 +1048,14 @@ static int principal_add(int argc, char **argv, const char *fixed_role)
 	free(csr);
 	if (rc != CA_OK) {
 		OPENSSL_cleanse(p12pass, sizeof(p12pass));
-		return fail("principal add", err);
+		return fail(renew ? "principal renew" : "principal add", err);
 	}
 	if (out != NULL) {
 		rc = write_creds(out, a.name, &cr, p12pass, pass_path != NULL);
-		if (rc == CLI_OK)
+		if (rc == CLI_OK && renew)
+			printf("principal %s renewed; credentials in %s/\n",
+			    a.name, out);
+		else if (rc == CLI_OK)
 			printf("principal %s (%s) added; credentials in %s/\n",
 			    a.name, a.role, out);
 	} else {
@@ -1039,8 +1069,8 @@ static int principal_add(int argc, char **argv, const char *fixed_role)
 
 int cli_principal(int argc, char **argv)
 {
-	static const char *usage = "ca-server principal add|list|disable|"
-	    "revoke --data DIR ... (see --help of each)";
+	static const char *usage = "ca-server principal add|renew|list|"
+	    "disable|revoke --data DIR ... (see --help of each)";
 	static const char *revoke_usage = "ca-server principal revoke NAME "
 	    "--data DIR --reason REASON (unspecified|keyCompromise|"
 	    "cACompromise|affiliationChanged|superseded|cessationOfOperation|"
@@ -1056,17 +1086,19 @@ int cli_principal(int argc, char **argv)
 	int ch, rc, revoke;
 
 	if (argc < 2)
-		return usage_err(usage, "add, list, disable or revoke?");
+		return usage_err(usage, "add, renew, list, disable or revoke?");
 	if (strcmp(argv[1], "--help") == 0) {
 		printf("usage: %s\n", usage);
 		return CLI_OK;
 	}
 	if (strcmp(argv[1], "add") == 0)
-		return principal_add(argc, argv, NULL);
+		return principal_add(argc, argv, NULL, 0);
+	if (strcmp(argv[1], "renew") == 0)
+		return principal_add(argc, argv, NULL, 1);
 	revoke = strcmp(argv[1], "revoke") == 0;
 	if (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "disable") != 0 &&
 	    !revoke)
-		return usage_err(usage, "add, list, disable or revoke?");
+		return usage_err(usage, "add, renew, list, disable or revoke?");
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (common_opt(&c, ch))
@@ -1182,7 +1214,7 @@ int cli_signer(int argc, char **argv)
 		    "(--csr FILE | --out DIR [--out-pass-file F])",
 		    "add?");
 	}
-	return principal_add(argc, argv, REG_ROLE_SIGNER);
+	return principal_add(argc, argv, REG_ROLE_SIGNER, 0);
 }
 
 /* ---- audit ---------------------------------------------------------- */

@@ -28,7 +28,7 @@ static const struct subcommand subcommands[] = {
 	{ "suspend", cli_suspend, "suspend a device (certificateHold)" },
 	{ "reinstate", cli_reinstate, "lift a suspension" },
 	{ "crl", cli_crl, "write the Device CA's CRL, or the Infrastructure CA's (DER)" },
-	{ "principal", cli_principal, "add, list, disable or revoke principals" },
+	{ "principal", cli_principal, "add, renew, list, disable or revoke principals" },
 	{ "signer", cli_signer, "add an operator's provisioning signer" },
 	{ "audit", cli_audit, "read the audit log" },
 	{ "backup", cli_backup, "online copy of the registry" },

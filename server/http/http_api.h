@@ -75,6 +75,8 @@ int api_h_principal_list(http_req_t *req);
 int api_h_principal_create(http_req_t *req);
 int api_h_principal_disable(http_req_t *req);
 int api_h_principal_revoke(http_req_t *req);
+int api_h_principal_renew(http_req_t *req);
+int api_h_self_renew(http_req_t *req);
 int api_h_audit_list(http_req_t *req);
 int api_h_ca_root(http_req_t *req);
 int api_h_ca_device(http_req_t *req);

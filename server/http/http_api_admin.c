@@ -114,21 +114,99 @@ static int reply_json_secret(http_req_t *req, int status, cJSON *out)
 	return status;
 }
 
-/* POST /api/v1/principals {name, role, manufacturer_id?, csr} or
- * {name, role, manufacturer_id?, generate: true, p12_password}: the second
- * form makes the key here and answers its PKCS#12 once (never stored). */
-int api_h_principal_create(http_req_t *req)
+/* The certificate part shared by create and renew: body's csr, or
+ * generate: true with p12_password; attrs says who. Answers `created`
+ * with {name, role, certificate, chain[, p12]}. */
+static int principal_issue(http_req_t *req, cJSON *body, ca_principal_attrs_t *attrs,
+                           int created)
 {
-	cJSON *body = http_json_body(req), *out = NULL;
+	cJSON *out = NULL;
 	const cJSON *gen;
-	const char *name, *role, *mfr, *csr = NULL, *p12_pass = NULL;
-	ca_principal_attrs_t attrs;
+	const char *csr = NULL, *p12_pass = NULL;
 	ca_principal_creds_t creds;
+	reg_principal_t p;
 	char err[256];
 	int status, rc, generate = 0;
 	reg_t *reg;
 
 	memset(&creds, 0, sizeof(creds));
+	gen = cJSON_GetObjectItemCaseSensitive(body, "generate");
+	if (gen != NULL && !cJSON_IsBool(gen) && !cJSON_IsNull(gen))
+		return http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                          "field \"generate\" must be true or false");
+	generate = cJSON_IsTrue(gen);
+	if ((status = api_json_string(&csr, req, body, "csr", API_CSR_MAX, !generate)) != 0 ||
+	    (status = api_json_string(&p12_pass, req, body, "p12_password", P12_PASS_MAX,
+	                              generate)) != 0)
+		goto out;
+	if (generate && csr != NULL)
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                            "send either a csr or generate: true, not both");
+	else if (!generate && p12_pass != NULL)
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                            "p12_password goes with generate: true");
+	else if (generate && strlen(p12_pass) < P12_PASS_MIN)
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                            "p12_password must have at least 8 characters");
+	else if (!generate && api_csr_check(csr, err, sizeof(err)) != 0)
+		status = http_reply_problem(req, 400, PT_BAD_CSR, "Invalid CSR", err);
+	if (status != 0)
+		goto out;
+	if ((reg = http_req_reg(req)) == NULL) {
+		status = api_reply_no_db(req);
+		goto out;
+	}
+	if (generate)
+		rc = ca_principal_add_generated(req->srv->ca, reg, &creds, attrs, p12_pass,
+		                                NULL, req->principal.name, err, sizeof(err));
+	else
+		rc = ca_principal_add_csr(req->srv->ca, reg, &creds, attrs, (const uint8_t *)csr,
+		                          strlen(csr), req->principal.name, err, sizeof(err));
+	if (rc == CA_ERR_NOT_FOUND) {
+		status = attrs->renew
+		    ? http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                         "no principal has this name")
+		    : http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                         "manufacturer_id names no registered manufacturer");
+		goto out;
+	}
+	if (rc != CA_OK) {
+		status = api_reply_ca_error(req, rc, err);
+		goto out;
+	}
+	atomic_fetch_add(&req->srv->metrics.issued, 1);
+	/* A renewal's role is the registry's. */
+	rc = reg_principal_get(reg, &p, attrs->name, err, sizeof(err));
+	out = cJSON_CreateObject();
+	if (rc != REG_OK || out == NULL ||
+	    cJSON_AddStringToObject(out, "name", p.name) == NULL ||
+	    cJSON_AddStringToObject(out, "role", p.role) == NULL ||
+	    cJSON_AddStringToObject(out, "certificate", creds.cert_pem) == NULL ||
+	    cJSON_AddStringToObject(out, "chain", creds.chain_pem) == NULL ||
+	    (generate && add_p12(out, &creds) != 0)) {
+		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		                            "the principal exists but its certificate could not be sent");
+		goto out;
+	}
+	status = generate ? reply_json_secret(req, created, out) : http_reply_json(req, created, out);
+out:
+	ca_principal_creds_clear(&creds);
+	cJSON_Delete(out);
+	if (p12_pass != NULL)
+		OPENSSL_cleanse((void *)p12_pass, strlen(p12_pass));
+	return status;
+}
+
+/* POST /api/v1/principals {name, role, manufacturer_id?, csr} or
+ * {name, role, manufacturer_id?, generate: true, p12_password}: the second
+ * form makes the key here and answers its PKCS#12 once (never stored). */
+int api_h_principal_create(http_req_t *req)
+{
+	cJSON *body = http_json_body(req);
+	const char *name, *role, *mfr;
+	ca_principal_attrs_t attrs;
+	int status;
+
 	if (body == NULL)
 		return req->status;
 	if (!cJSON_IsObject(body)) {
@@ -136,35 +214,10 @@ int api_h_principal_create(http_req_t *req)
 		                            "the body must be a JSON object");
 		goto out;
 	}
-	gen = cJSON_GetObjectItemCaseSensitive(body, "generate");
-	if (gen != NULL && !cJSON_IsBool(gen) && !cJSON_IsNull(gen)) {
-		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "field \"generate\" must be true or false");
-		goto out;
-	}
-	generate = cJSON_IsTrue(gen);
 	if ((status = api_json_string(&name, req, body, "name", REG_NAME_MAX, 1)) != 0 ||
 	    (status = api_json_string(&role, req, body, "role", 15, 1)) != 0 ||
-	    (status = api_json_string(&mfr, req, body, "manufacturer_id", REG_MFR_ID_MAX, 0)) != 0 ||
-	    (status = api_json_string(&csr, req, body, "csr", API_CSR_MAX, !generate)) != 0 ||
-	    (status = api_json_string(&p12_pass, req, body, "p12_password", P12_PASS_MAX,
-	                              generate)) != 0)
+	    (status = api_json_string(&mfr, req, body, "manufacturer_id", REG_MFR_ID_MAX, 0)) != 0)
 		goto out;
-	if (generate && csr != NULL) {
-		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "send either a csr or generate: true, not both");
-		goto out;
-	}
-	if (!generate && p12_pass != NULL) {
-		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "p12_password goes with generate: true");
-		goto out;
-	}
-	if (generate && strlen(p12_pass) < P12_PASS_MIN) {
-		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "p12_password must have at least 8 characters");
-		goto out;
-	}
 	if (strcmp(role, REG_ROLE_ADMIN) != 0 && strcmp(role, REG_ROLE_OPERATOR) != 0 &&
 	    strcmp(role, REG_ROLE_MANUFACTURER) != 0 && strcmp(role, REG_ROLE_SIGNER) != 0) {
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
@@ -176,49 +229,82 @@ int api_h_principal_create(http_req_t *req)
 		                            "manufacturer_id is required for, and only for, role manufacturer");
 		goto out;
 	}
-	if (!generate && api_csr_check(csr, err, sizeof(err)) != 0) {
-		status = http_reply_problem(req, 400, PT_BAD_CSR, "Invalid CSR", err);
-		goto out;
-	}
-	if ((reg = http_req_reg(req)) == NULL) {
-		status = api_reply_no_db(req);
-		goto out;
-	}
+	memset(&attrs, 0, sizeof(attrs));
 	attrs.name = name;
 	attrs.role = role;
 	attrs.manufacturer_id = mfr;
-	if (generate)
-		rc = ca_principal_add_generated(req->srv->ca, reg, &creds, &attrs, p12_pass,
-		                                NULL, req->principal.name, err, sizeof(err));
-	else
-		rc = ca_principal_add_csr(req->srv->ca, reg, &creds, &attrs, (const uint8_t *)csr,
-		                          strlen(csr), req->principal.name, err, sizeof(err));
-	if (rc == CA_ERR_NOT_FOUND) {
-		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "manufacturer_id names no registered manufacturer");
-		goto out;
-	}
-	if (rc != CA_OK) {
-		status = api_reply_ca_error(req, rc, err);
-		goto out;
-	}
-	atomic_fetch_add(&req->srv->metrics.issued, 1);
-	out = cJSON_CreateObject();
-	if (out == NULL || cJSON_AddStringToObject(out, "name", name) == NULL ||
-	    cJSON_AddStringToObject(out, "role", role) == NULL ||
-	    cJSON_AddStringToObject(out, "certificate", creds.cert_pem) == NULL ||
-	    cJSON_AddStringToObject(out, "chain", creds.chain_pem) == NULL ||
-	    (generate && add_p12(out, &creds) != 0)) {
-		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                            "the principal exists but its certificate could not be sent");
-		goto out;
-	}
-	status = generate ? reply_json_secret(req, 201, out) : http_reply_json(req, 201, out);
+	status = principal_issue(req, body, &attrs, 201);
 out:
-	ca_principal_creds_clear(&creds);
-	cJSON_Delete(out);
-	if (p12_pass != NULL)
-		OPENSSL_cleanse((void *)p12_pass, strlen(p12_pass));
+	cJSON_Delete(body);
+	return status;
+}
+
+/* Renewal body: optional revoke_previous (bool) into attrs. 0, or the
+ * status of the problem sent. */
+static int renew_attrs(ca_principal_attrs_t *attrs, http_req_t *req, const cJSON *body,
+                       const char *name)
+{
+	const cJSON *rp = cJSON_GetObjectItemCaseSensitive(body, "revoke_previous");
+
+	if (rp != NULL && !cJSON_IsBool(rp) && !cJSON_IsNull(rp))
+		return http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                          "field \"revoke_previous\" must be true or false");
+	memset(attrs, 0, sizeof(*attrs));
+	attrs->name = name;
+	attrs->renew = 1;
+	attrs->revoke_previous = cJSON_IsTrue(rp);
+	return 0;
+}
+
+/* POST /api/v1/principals/{name}/renew {csr | generate, p12_password,
+ * revoke_previous?} (admin): a new certificate for an existing principal,
+ * same role; the earlier ones are revoked (superseded) when asked. */
+int api_h_principal_renew(http_req_t *req)
+{
+	cJSON *body;
+	ca_principal_attrs_t attrs;
+	int status;
+
+	if (strlen(req->params[0]) > REG_NAME_MAX)
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                          "no principal has this name");
+	if ((body = http_json_body(req)) == NULL)
+		return req->status;
+	if (!cJSON_IsObject(body))
+		status = http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
+		                            "the body must be a JSON object");
+	else if ((status = renew_attrs(&attrs, req, body, req->params[0])) == 0)
+		status = principal_issue(req, body, &attrs, 200);
+	cJSON_Delete(body);
+	return status;
+}
+
+/* POST /api/v1/renew {csr, revoke_previous?}: a principal renews its own
+ * client certificate, authenticated by the current one (as EST's
+ * simplereenroll, RFC 7030 §4.2.2). Not from a portal session: a portal
+ * user holds no certificate. */
+int api_h_self_renew(http_req_t *req)
+{
+	cJSON *body;
+	const cJSON *gen;
+	ca_principal_attrs_t attrs;
+	int status;
+
+	if (req->via_session)
+		return http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
+		                          "renewal needs the client certificate being renewed; "
+		                          "a portal session has none");
+	if ((body = http_json_body(req)) == NULL)
+		return req->status;
+	gen = cJSON_GetObjectItemCaseSensitive(body, "generate");
+	if (!cJSON_IsObject(body))
+		status = http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
+		                            "the body must be a JSON object");
+	else if (gen != NULL && !cJSON_IsFalse(gen) && !cJSON_IsNull(gen))
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		                            "self-renewal takes a csr: the new key stays with its owner");
+	else if ((status = renew_attrs(&attrs, req, body, req->principal.name)) == 0)
+		status = principal_issue(req, body, &attrs, 200);
 	cJSON_Delete(body);
 	return status;
 }

@@ -91,6 +91,14 @@ class AuthorizationMatrix(ServerTest):
                 lambda: "/api/v1/principals/%s/revoke" % self.throwaway_principal(),
                 lambda: {"reason": "superseded"},
                 {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            ("POST", "/api/v1/principals/{name}/renew"): (
+                lambda: "/api/v1/principals/%s/renew" % self.throwaway_principal(),
+                lambda: {"csr": make_csr()[1]},
+                {"none": N, "op": 403, "a": 403, "b": 403, "admin": 200, "disabled": N}),
+            # Every certificate principal renews itself (a fresh CSR each).
+            ("POST", "/api/v1/renew"): (lambda: "/api/v1/renew", lambda: {"csr": make_csr()[1]},
+                                       {"none": N, "op": 200, "a": 200, "b": 200, "admin": 200,
+                                        "disabled": N}),
             ("GET", "/ca/root.pem"): (lambda: "/ca/root.pem", None, pub),
             ("GET", "/ca/device-ca.pem"): (lambda: "/ca/device-ca.pem", None, pub),
             ("GET", "/ca/chain.pem"): (lambda: "/ca/chain.pem", None, pub),

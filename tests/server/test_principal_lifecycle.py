@@ -1,4 +1,12 @@
-"""Revoking a principal's certificate from the command line: the
+"""A principal's certificates from the command line.
+
+Renewal: `principal renew` certifies a new key for the same principal (role
+and manufacturer kept, OpenSSL verifies it under the Infrastructure CA),
+leaves the earlier certificate valid unless --revoke-previous, which lists
+them as superseded; disabled or unknown principals and role changes are
+refused without a trace.
+
+Revocation: revoking a principal's certificate from the command line: the
 Infrastructure CA's CRL lists it with its reason (parsed and signature-checked
 with Python's cryptography package, and `openssl verify -crl_check` refuses
 the certificate), the Device CA's CRL does not, principal certificates name
@@ -176,6 +184,76 @@ class PrincipalRevokeTest(unittest.TestCase):
             self.cert("op-c").serial_number)
         self.assertIsNotNone(entry)
         self.assertEqual(len(entry.extensions), 0)
+
+    def test_renew_keeps_role_and_revokes_previous_when_asked(self):
+        run("manufacturer", "add", "--data", self.data, "--id", "acme",
+            "--name", "Acme")
+        run("principal", "add", "--data", self.data, "--role",
+            "manufacturer", "--name", "mf-r", "--manufacturer-id", "acme",
+            "--out", os.path.join(self.tmp, "mf-r"))
+        first = self.cert("mf-r")
+        p = run("principal", "renew", "mf-r", "--data", self.data, "--out",
+                os.path.join(self.tmp, "mf-r2"))
+        self.assertIn("principal mf-r renewed", p.stdout)
+        second = load_cert(os.path.join(self.tmp, "mf-r2", "mf-r.crt"))
+        self.assertEqual(second.subject, first.subject)
+        self.assertNotEqual(second.serial_number, first.serial_number)
+        self.assertNotEqual(second.public_key().public_numbers(),
+                            first.public_key().public_numbers())
+        v = subprocess.run(
+            ["openssl", "verify", "-x509_strict", "-CAfile",
+             os.path.join(self.data, "root-ca.crt"), "-untrusted",
+             os.path.join(self.data, "infra-ca.crt"),
+             os.path.join(self.tmp, "mf-r2", "mf-r.crt")],
+            capture_output=True, text=True)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        listed = self.listed()["mf-r"]
+        self.assertEqual(listed["manufacturer_id"], "acme")
+        self.assertEqual(int(listed["cert_serial"], 16), second.serial_number)
+        crl, _ = self.crl("infra")
+        self.assertIsNone(crl.get_revoked_certificate_by_serial_number(
+            first.serial_number), "renewal alone revoked the old one")
+        # From a CSR, revoking both earlier certificates.
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import Encoding
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = x509.CertificateSigningRequestBuilder().subject_name(
+            x509.Name([])).sign(key, hashes.SHA256())
+        path = os.path.join(self.tmp, "mf-r3.csr")
+        with open(path, "wb") as f:
+            f.write(csr.public_bytes(Encoding.PEM))
+        p = run("principal", "renew", "mf-r", "--data", self.data, "--csr",
+                path, "--revoke-previous")
+        third = x509.load_pem_x509_certificate(p.stdout.encode())
+        self.assertEqual(third.public_key().public_numbers(),
+                         key.public_key().public_numbers())
+        crl, _ = self.crl("infra")
+        for c in (first, second):
+            e = crl.get_revoked_certificate_by_serial_number(c.serial_number)
+            self.assertIsNotNone(e)
+            self.assertEqual(e.extensions.get_extension_for_class(
+                x509.CRLReason).value.reason, x509.ReasonFlags.superseded)
+        self.assertIsNone(crl.get_revoked_certificate_by_serial_number(
+            third.serial_number))
+        a = json.loads(run("audit", "--data", self.data, "--target", "mf-r",
+                           "--action", "principal.renew", "--json").stdout)
+        self.assertEqual(len(a), 2, a)
+
+    def test_renew_refusals_leave_registry_unchanged(self):
+        out = os.path.join(self.tmp, "never")
+        self.refused(["principal", "renew", "nobody", "--data", self.data,
+                      "--out", out], "unknown principal", 1)
+        self.refused(["principal", "renew", "op-a", "--data", self.data,
+                      "--role", "admin", "--out", out], "keeps the role", 2)
+        self.refused(["principal", "renew", "op-a", "--data", self.data],
+                     "one of --csr or --out", 2)
+        run("principal", "add", "--data", self.data, "--role", "operator",
+            "--name", "op-off", "--out", os.path.join(self.tmp, "op-off"))
+        run("principal", "disable", "op-off", "--data", self.data)
+        self.refused(["principal", "renew", "op-off", "--data", self.data,
+                      "--out", out], "disabled", 1)
+        self.assertFalse(os.path.exists(out))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,266 @@
+"""A principal's certificates over HTTP: revocation and renewal.
+
+Revocation: an admin revokes an operator's certificate (API) or the CLI
+does it while the server runs; the very next request with that certificate
+is refused, even on a kept-alive connection that was authenticated before;
+the Infrastructure CA's CRL at /crl/infra-ca.crl lists it with its reason
+(parsed and signature-checked with Python's cryptography).
+
+Renewal: a principal renews its own certificate from a CSR, authenticated
+by the current one (POST /api/v1/renew), or an admin renews any principal
+(CSR or generated PKCS#12); the new certificate keeps the role and
+manufacturer and verifies under the Infrastructure CA with OpenSSL; with
+revoke_previous the earlier ones stop working and go on the CRL as
+superseded. Every bad request gets its precise problem and changes
+nothing."""
+import base64
+import json
+import os
+import subprocess
+import unittest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from httptest import Ident, ServerTest, jreq, make_csr, run
+
+
+class PrincipalRevoke(ServerTest):
+
+    def lookup_dev(self):
+        if not hasattr(self.__class__, "_dev"):
+            st, doc = self.enroll(self.mfr_a, "PRV-1")
+            self.assertEqual(st, 201, doc)
+            self.__class__._dev = doc["device_id"]
+        return "/devices/" + self.__class__._dev
+
+    def infra_crl(self):
+        st, h, data = self.srv.curl(None, "GET", "/crl/infra-ca.crl")
+        self.assertEqual(st, 200)
+        self.assertEqual(h["content-type"], "application/pkix-crl")
+        crl = x509.load_der_x509_crl(data)
+        with open(os.path.join(self.ca.data, "infra-ca.crt"), "rb") as f:
+            infra = x509.load_pem_x509_certificate(f.read())
+        self.assertEqual(crl.issuer, infra.subject)
+        self.assertTrue(crl.is_signature_valid(infra.public_key()))
+        return crl
+
+    @staticmethod
+    def serial(ident):
+        with open(ident.cert, "rb") as f:
+            return x509.load_pem_x509_certificate(f.read()).serial_number
+
+    def principals(self):
+        st, _, data = self.srv.curl(self.ca.admin, "GET", "/api/v1/principals")
+        self.assertEqual(st, 200)
+        return {p["name"]: p for p in json.loads(data)["principals"]}
+
+    def test_api_revoke_refuses_next_request_and_lists_on_crl(self):
+        p = self.ca.principal("op-api", "operator")
+        conn = self.srv.conn(p)
+        st, _, _ = jreq(conn, "GET", self.lookup_dev())
+        self.assertEqual(st, 200)
+        self.assertIsNone(self.infra_crl().get_revoked_certificate_by_serial_number(
+            self.serial(p)))
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals/op-api/revoke",
+                                    {"reason": "keyCompromise"})
+        self.assertEqual(st, 200, data)
+        doc = json.loads(data)
+        self.assertEqual(doc["name"], "op-api")
+        self.assertTrue(doc["certificate_revoked"])
+        self.assertEqual(doc["reason"], "keyCompromise")
+        self.assertEqual(int(doc["certificate_serial"], 16), self.serial(p))
+        # The kept-alive connection authenticated before is refused now.
+        st, _, data = jreq(conn, "GET", self.lookup_dev())
+        self.assertEqual(st, 401, data)
+        conn.close()
+        st, _, data = self.srv.curl(p, "GET", self.lookup_dev())
+        self.assertProblem(st, data, 401, "unauthenticated")
+        entry = self.infra_crl().get_revoked_certificate_by_serial_number(self.serial(p))
+        self.assertIsNotNone(entry)
+        self.assertEqual(entry.extensions.get_extension_for_class(x509.CRLReason).value.reason,
+                         x509.ReasonFlags.key_compromise)
+        self.assertTrue(self.principals()["op-api"]["certificate_revoked"])
+        # Audited under the admin's name.
+        st, _, data = self.srv.curl(self.ca.admin, "GET",
+                                    "/api/v1/audit?action=principal.revoke&target=op-api")
+        entries = json.loads(data)["entries"]
+        self.assertEqual(len(entries), 1, entries)
+        self.assertEqual(entries[0]["actor"], "admin")
+        # Revoking it again is a conflict and changes nothing.
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals/op-api/revoke",
+                                    {"reason": "superseded"})
+        self.assertProblem(st, data, 409, "invalid-state")
+        entry = self.infra_crl().get_revoked_certificate_by_serial_number(self.serial(p))
+        self.assertEqual(entry.extensions.get_extension_for_class(x509.CRLReason).value.reason,
+                         x509.ReasonFlags.key_compromise)
+
+    def test_cli_revoke_while_serving_takes_effect_on_next_request(self):
+        p = self.ca.principal("op-cli", "operator")
+        conn = self.srv.conn(p)
+        st, _, _ = jreq(conn, "GET", self.lookup_dev())
+        self.assertEqual(st, 200)
+        run("principal", "revoke", "op-cli", "--data", self.ca.data, "--reason",
+            "cessationOfOperation")
+        st, _, data = jreq(conn, "GET", self.lookup_dev())
+        self.assertEqual(st, 401, data)
+        conn.close()
+        entry = self.infra_crl().get_revoked_certificate_by_serial_number(self.serial(p))
+        self.assertIsNotNone(entry, "CLI revocation not on the served CRL")
+        self.assertEqual(entry.extensions.get_extension_for_class(x509.CRLReason).value.reason,
+                         x509.ReasonFlags.cessation_of_operation)
+
+    def test_bad_requests_change_nothing(self):
+        self.ca.principal("op-keep", "operator")
+        for body, status, slug in (
+                ({"reason": "certificateHold"}, 422, "invalid-field"),
+                ({"reason": "removeFromCRL"}, 422, "invalid-field"),
+                ({"reason": "nonsense"}, 422, "invalid-field"),
+                ({}, 422, "invalid-field"),
+                ([], 400, "malformed-json")):
+            st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals/op-keep/revoke", body)
+            self.assertProblem(st, data, status, slug)
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals/op-keep/revoke",
+                                    "{not json")
+        self.assertEqual(st, 400, data)
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals/nobody/revoke",
+                                    {"reason": "superseded"})
+        self.assertProblem(st, data, 404, "not-found")
+        self.assertFalse(self.principals()["op-keep"]["certificate_revoked"])
+        st, _, _ = self.srv.curl(self.operator, "GET", self.lookup_dev())
+        self.assertEqual(st, 200)
+
+
+class PrincipalRenew(ServerTest):
+
+    def lookup(self, ident):
+        st, _, _ = self.srv.curl(ident, "GET", "/api/v1/devices" if ident.name.startswith("m")
+                                 else "/devices/none-such")
+        return st
+
+    def save_ident(self, name, tag, cert_pem, key):
+        d = os.path.join(self.ca.tmp, "renew-%s-%s" % (name, tag))
+        os.makedirs(d, exist_ok=True)
+        cert, keyf = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+        with open(cert, "w") as f:
+            f.write(cert_pem)
+        with open(keyf, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        os.chmod(keyf, 0o600)
+        return Ident(name, cert, keyf)
+
+    def check_cert(self, pem, name, role):
+        c = x509.load_pem_x509_certificate(pem.encode())
+        self.assertEqual(c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value, name)
+        self.assertEqual(c.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value,
+                         role)
+        path = os.path.join(self.ca.tmp, "check-%s.pem" % name)
+        with open(path, "w") as f:
+            f.write(pem)
+        v = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile", self.ca.root,
+                            "-untrusted", os.path.join(self.ca.data, "infra-ca.crt"), path],
+                           capture_output=True, text=True)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        return c
+
+    def crl_reason(self, serial):
+        st, _, data = self.srv.curl(None, "GET", "/crl/infra-ca.crl")
+        self.assertEqual(st, 200)
+        e = x509.load_der_x509_crl(data).get_revoked_certificate_by_serial_number(serial)
+        if e is None:
+            return None
+        return e.extensions.get_extension_for_class(x509.CRLReason).value.reason
+
+    def test_self_renewal_then_renewal_revoking_previous(self):
+        old = self.ca.principal("op-self", "operator")
+        # No device needed: a 404 for an unknown DeviceID proves the
+        # operator got past authentication (401 otherwise).
+        self.assertEqual(self.lookup(old), 404)
+        key2, csr2 = make_csr("ignored")
+        st, _, data = self.srv.curl(old, "POST", "/api/v1/renew", {"csr": csr2})
+        self.assertEqual(st, 200, data)
+        doc = json.loads(data)
+        self.assertEqual((doc["name"], doc["role"]), ("op-self", "operator"))
+        c2 = self.check_cert(doc["certificate"], "op-self", "operator")
+        self.assertEqual(c2.public_key().public_numbers(), key2.public_key().public_numbers())
+        new = self.save_ident("op-self", "2", doc["certificate"], key2)
+        self.assertEqual(self.lookup(new), 404)
+        self.assertEqual(self.lookup(old), 404, "without revoke_previous the old one stays valid")
+        # Renew again from the new certificate, revoking every earlier one.
+        key3, csr3 = make_csr()
+        st, _, data = self.srv.curl(new, "POST", "/api/v1/renew",
+                                    {"csr": csr3, "revoke_previous": True})
+        self.assertEqual(st, 200, data)
+        third = self.save_ident("op-self", "3", json.loads(data)["certificate"], key3)
+        self.assertEqual(self.lookup(third), 404)
+        self.assertEqual(self.lookup(old), 401)
+        self.assertEqual(self.lookup(new), 401)
+        with open(old.cert, "rb") as f:
+            s1 = x509.load_pem_x509_certificate(f.read()).serial_number
+        self.assertEqual(self.crl_reason(s1), x509.ReasonFlags.superseded)
+        self.assertEqual(self.crl_reason(c2.serial_number), x509.ReasonFlags.superseded)
+        # Audited: two renewals, the second revoking two certificates.
+        st, _, data = self.srv.curl(self.ca.admin, "GET",
+                                    "/api/v1/audit?action=principal.renew&target=op-self")
+        entries = json.loads(data)["entries"]
+        self.assertEqual(len(entries), 2, entries)
+        self.assertEqual([e["actor"] for e in entries], ["op-self", "op-self"])
+        self.assertIn('"2"', json.dumps(entries[1]))
+
+    def test_admin_renews_a_manufacturer_with_a_generated_pkcs12(self):
+        self.ca.principal("mfr-r", "manufacturer", "RENEWCO")
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals/mfr-r/renew",
+                                    {"generate": True, "p12_password": "renew-p12-pw"})
+        self.assertEqual(st, 200, data)
+        doc = json.loads(data)
+        self.assertEqual((doc["name"], doc["role"]), ("mfr-r", "manufacturer"))
+        key, cert, _ = pkcs12.load_key_and_certificates(base64.b64decode(doc["p12"]),
+                                                        b"renew-p12-pw")
+        self.assertEqual(cert.public_bytes(serialization.Encoding.PEM).decode(),
+                         doc["certificate"])
+        self.check_cert(doc["certificate"], "mfr-r", "manufacturer")
+        ident = self.save_ident("mfr-r", "p12", doc["certificate"], key)
+        # Still RENEWCO's principal: it enrolls for RENEWCO.
+        st, body = self.enroll(ident, "RN-1")
+        self.assertEqual(st, 201, body)
+        st, _, data = self.srv.curl(self.ca.admin, "GET", "/api/v1/devices/" + body["device_id"])
+        self.assertEqual(st, 200, data)
+        self.assertEqual(json.loads(data)["manufacturer"]["id"], "RENEWCO")
+
+    def test_bad_renewals_change_nothing(self):
+        p = self.ca.principal("op-bad", "operator")
+        csr = make_csr()[1]
+        cases = (
+            ("/api/v1/principals/nobody/renew", self.ca.admin, {"csr": csr}, 404, "not-found"),
+            ("/api/v1/principals/op-bad/renew", self.ca.admin, {"csr": "nope"}, 400, "invalid-csr"),
+            ("/api/v1/principals/op-bad/renew", self.ca.admin,
+             {"csr": csr, "generate": True, "p12_password": "12345678"}, 422, "invalid-field"),
+            ("/api/v1/principals/op-bad/renew", self.ca.admin,
+             {"generate": True, "p12_password": "short"}, 422, "invalid-field"),
+            ("/api/v1/principals/op-bad/renew", self.ca.admin,
+             {"csr": csr, "revoke_previous": "yes"}, 422, "invalid-field"),
+            ("/api/v1/principals/op-bad/renew", self.ca.admin, [], 400, "malformed-json"),
+            ("/api/v1/renew", p, {"generate": True, "p12_password": "12345678"}, 422,
+             "invalid-field"),
+            ("/api/v1/renew", p, {}, 422, "invalid-field"),
+        )
+        for path, who, body, status, slug in cases:
+            st, _, data = self.srv.curl(who, "POST", path, body)
+            self.assertProblem(st, data, status, slug)
+        st, _, data = self.srv.curl(self.ca.admin, "GET",
+                                    "/api/v1/audit?action=principal.renew&target=op-bad")
+        self.assertEqual(json.loads(data)["entries"], [])
+        # A disabled principal is not renewed (409), by anyone.
+        st, _, _ = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals/op-bad/disable")
+        self.assertEqual(st, 200)
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/principals/op-bad/renew",
+                                    {"csr": csr})
+        self.assertProblem(st, data, 409, "invalid-state")
+
+
+if __name__ == "__main__":
+    unittest.main()
