@@ -18,8 +18,17 @@
 
 #include "util.h"
 
+/* Statements every provisioning and registration runs, prepared once per
+ * connection (SQLITE_PREPARE_PERSISTENT) instead of on every call. */
+enum {
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+	S_FIND_SUPI, S_FIND_DEVICE, S_CURSOR_GET, S_CURSOR_SET, S_RETIRE,
+	S_INSERT, S_SQN_GET, S_SQN_SET, S_COUNT
+};
+
 struct subs_db {
 	sqlite3 *h;
+	sqlite3_stmt *st[S_COUNT];
 };
 
 /* Migrations, applied in order; PRAGMA user_version records the last one. */
@@ -51,6 +60,35 @@ static const char *const subs_migrations[] = {
 	" next_msin INTEGER NOT NULL CHECK (next_msin >= 0));",
 };
 
+#define SUBS_COLS "id, supi, device_id, ki, opc, amf, sqn, profile, retired," \
+	" created_at, retired_at"
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT job",
+	[S_RELEASE] = "RELEASE job",
+	[S_ROLLBACK_TO] = "ROLLBACK TO job",
+	[S_FIND_SUPI] = "SELECT " SUBS_COLS " FROM subscription"
+	    " WHERE supi = ?1 AND retired = 0",
+	[S_FIND_DEVICE] = "SELECT " SUBS_COLS " FROM subscription"
+	    " WHERE device_id = ?1 AND retired = 0",
+	[S_CURSOR_GET] = "SELECT next_msin FROM msin_cursor WHERE plmn = ?1",
+	[S_CURSOR_SET] = "INSERT INTO msin_cursor(plmn, next_msin)"
+	    " VALUES (?1, ?2) ON CONFLICT(plmn) DO UPDATE SET next_msin ="
+	    " excluded.next_msin",
+	[S_RETIRE] = "UPDATE subscription SET retired = 1, retired_at = ?2"
+	    " WHERE id = ?1",
+	[S_INSERT] = "INSERT INTO subscription(supi, plmn, msin, device_id,"
+	    " ki, opc, amf, sqn, profile, created_at) VALUES"
+	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_SQN_GET] = "SELECT sqn FROM subscription WHERE supi = ?1 AND"
+	    " retired = 0",
+	[S_SQN_SET] = "UPDATE subscription SET sqn = ?2 WHERE supi = ?1 AND"
+	    " retired = 0",
+};
+
 #define SUBS_NMIGRATIONS (sizeof(subs_migrations) / sizeof(subs_migrations[0]))
 #define SQN_MASK 0xffffffffffffULL
 
@@ -71,6 +109,44 @@ static int exec_sql(subs_db *db, const char *sql, char *err, size_t errlen)
 		return SUBS_ERR;
 	}
 	return SUBS_OK;
+}
+
+/* The connection's prepared statement id (prepared on first use), or NULL
+ * with SQLite's message in db. Give it back with stmt_done. */
+static sqlite3_stmt *stmt(subs_db *db, int id)
+{
+	if (db->st[id] == NULL && sqlite3_prepare_v3(db->h, stmt_sql[id], -1,
+	    SQLITE_PREPARE_PERSISTENT, &db->st[id], NULL) != SQLITE_OK)
+		db->st[id] = NULL;
+	return db->st[id];
+}
+
+/* Reset a statement from stmt() (ending its read) and drop its bindings
+ * (they may hold a copy of Ki). NULL-safe. */
+static void stmt_done(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Run one transaction-control statement (BEGIN, COMMIT, savepoints). */
+static int ctl(subs_db *db, int id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = stmt(db, id);
+	int s;
+
+	if (st == NULL) {
+		util_err_set(err, errlen, "sqlite: %s", sqlite3_errmsg(db->h));
+		return SUBS_ERR;
+	}
+	s = sqlite3_step(st);
+	if (s != SQLITE_DONE)
+		util_err_set(err, errlen, "sqlite: %s: %s", stmt_sql[id],
+		    sqlite3_errmsg(db->h));
+	sqlite3_reset(st);
+	return s == SQLITE_DONE ? SUBS_OK : SUBS_ERR;
 }
 
 static int migrate(subs_db *db, char *err, size_t errlen)
@@ -181,8 +257,12 @@ out:
 
 void subs_close(subs_db *db)
 {
+	size_t i;
+
 	if (db == NULL)
 		return;
+	for (i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(db->st[i]);
 	sqlite3_close(db->h);
 	free(db);
 }
@@ -281,17 +361,14 @@ static void read_row(sqlite3_stmt *st, subs_record_t *r)
 	r->retired_at = sqlite3_column_int64(st, 10);
 }
 
-#define SUBS_COLS "id, supi, device_id, ki, opc, amf, sqn, profile, retired," \
-	" created_at, retired_at"
-
-/* Run a one-row query with a single text parameter into out. */
-static int find_one(subs_db *db, subs_record_t *out, const char *sql,
+/* Run a one-row lookup (statement id, a single text parameter) into out. */
+static int find_one(subs_db *db, subs_record_t *out, int id,
     const char *param, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc = SUBS_ERR, s;
 
-	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK ||
+	if ((st = stmt(db, id)) == NULL ||
 	    sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
 		rc = db_fail(db, err, errlen, "prepare lookup");
 		goto out;
@@ -308,7 +385,7 @@ static int find_one(subs_db *db, subs_record_t *out, const char *sql,
 		rc = db_fail(db, err, errlen, "lookup");
 	}
 out:
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return rc;
 }
 
@@ -319,8 +396,7 @@ int subs_find_supi(subs_db *db, subs_record_t *out, const char *supi,
 		util_err_set(err, errlen, "SUPI must be 14 or 15 digits");
 		return SUBS_INVALID;
 	}
-	return find_one(db, out, "SELECT " SUBS_COLS " FROM subscription"
-	    " WHERE supi = ?1 AND retired = 0", supi, err, errlen);
+	return find_one(db, out, S_FIND_SUPI, supi, err, errlen);
 }
 
 int subs_find_device(subs_db *db, subs_record_t *out, const char *device_id,
@@ -330,20 +406,18 @@ int subs_find_device(subs_db *db, subs_record_t *out, const char *device_id,
 		util_err_set(err, errlen, "malformed DeviceID");
 		return SUBS_INVALID;
 	}
-	return find_one(db, out, "SELECT " SUBS_COLS " FROM subscription"
-	    " WHERE device_id = ?1 AND retired = 0", device_id, err, errlen);
+	return find_one(db, out, S_FIND_DEVICE, device_id, err, errlen);
 }
 
 /* Choose the MSIN for a new device: the PLMN's cursor, inside the range. */
 static int msin_take(subs_db *db, uint64_t *out, const char *plmn,
     const subs_alloc_t *a, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	uint64_t next = a->msin_first;
 	int rc = SUBS_ERR, s;
 
-	if (sqlite3_prepare_v2(db->h, "SELECT next_msin FROM msin_cursor"
-	    " WHERE plmn = ?1", -1, &st, NULL) != SQLITE_OK ||
+	if ((st = stmt(db, S_CURSOR_GET)) == NULL ||
 	    sqlite3_bind_text(st, 1, plmn, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
 		rc = db_fail(db, err, errlen, "prepare cursor");
 		goto out;
@@ -358,7 +432,7 @@ static int msin_take(subs_db *db, uint64_t *out, const char *plmn,
 		rc = db_fail(db, err, errlen, "read cursor");
 		goto out;
 	}
-	sqlite3_finalize(st);
+	stmt_done(st);
 	st = NULL;
 	if (next > a->msin_last) {
 		util_err_set(err, errlen, "MSIN range %" PRIu64 "-%" PRIu64
@@ -366,9 +440,7 @@ static int msin_take(subs_db *db, uint64_t *out, const char *plmn,
 		rc = SUBS_EXHAUSTED;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(db->h, "INSERT INTO msin_cursor(plmn, next_msin)"
-	    " VALUES (?1, ?2) ON CONFLICT(plmn) DO UPDATE SET next_msin ="
-	    " excluded.next_msin", -1, &st, NULL) != SQLITE_OK ||
+	if ((st = stmt(db, S_CURSOR_SET)) == NULL ||
 	    sqlite3_bind_text(st, 1, plmn, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, (sqlite3_int64)(next + 1)) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE) {
@@ -378,7 +450,7 @@ static int msin_take(subs_db *db, uint64_t *out, const char *plmn,
 	*out = next;
 	rc = SUBS_OK;
 out:
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return rc;
 }
 
@@ -445,21 +517,17 @@ static int alloc_in_tx(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
 	}
 	rc = SUBS_ERR;
 	if (have_old) {
-		if (sqlite3_prepare_v2(db->h, "UPDATE subscription SET retired = 1,"
-		    " retired_at = ?2 WHERE id = ?1", -1, &st, NULL) != SQLITE_OK ||
+		if ((st = stmt(db, S_RETIRE)) == NULL ||
 		    sqlite3_bind_int64(st, 1, old.id) != SQLITE_OK ||
 		    sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
 		    sqlite3_step(st) != SQLITE_DONE) {
 			rc = db_fail(db, err, errlen, "retire old subscription");
 			goto out;
 		}
-		sqlite3_finalize(st);
+		stmt_done(st);
 		st = NULL;
 	}
-	if (sqlite3_prepare_v2(db->h, "INSERT INTO subscription(supi, plmn, msin,"
-	    " device_id, ki, opc, amf, sqn, profile, created_at) VALUES"
-	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", -1, &st, NULL)
-	    != SQLITE_OK ||
+	if ((st = stmt(db, S_INSERT)) == NULL ||
 	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, plmn, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 3, (sqlite3_int64)msin) != SQLITE_OK ||
@@ -491,7 +559,7 @@ static int alloc_in_tx(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
 	}
 	rc = SUBS_OK;
 out:
-	sqlite3_finalize(st);
+	stmt_done(st);
 	subs_record_wipe(&old);
 	return rc;
 }
@@ -506,18 +574,18 @@ int subs_allocate(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
 	if ((rc = alloc_check(a, plmn, sizeof(plmn), &msin_digits, err,
 	    errlen)) != SUBS_OK)
 		return rc;
-	if ((rc = exec_sql(db, "BEGIN IMMEDIATE", err, errlen)) != SUBS_OK)
+	if ((rc = ctl(db, S_BEGIN, err, errlen)) != SUBS_OK)
 		goto out;
 	intx = 1;
 	if ((rc = alloc_in_tx(db, out, a, plmn, msin_digits, err, errlen))
 	    != SUBS_OK)
 		goto out;
-	if ((rc = exec_sql(db, "COMMIT", err, errlen)) != SUBS_OK)
+	if ((rc = ctl(db, S_COMMIT, err, errlen)) != SUBS_OK)
 		goto out;
 	intx = 0;
 out:
 	if (intx)
-		exec_sql(db, "ROLLBACK", NULL, 0);
+		ctl(db, S_ROLLBACK, NULL, 0);
 	if (rc != SUBS_OK && out != NULL)
 		subs_record_wipe(out);
 	return rc;
@@ -531,8 +599,7 @@ static int sqn_next_in_tx(subs_db *db, uint64_t *out, const char *supi,
 	uint64_t cur, next;
 	int rc = SUBS_ERR, s;
 
-	if (sqlite3_prepare_v2(db->h, "SELECT sqn FROM subscription WHERE"
-	    " supi = ?1 AND retired = 0", -1, &st, NULL) != SQLITE_OK ||
+	if ((st = stmt(db, S_SQN_GET)) == NULL ||
 	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
 		rc = db_fail(db, err, errlen, "prepare SQN read");
 		goto out;
@@ -547,7 +614,7 @@ static int sqn_next_in_tx(subs_db *db, uint64_t *out, const char *supi,
 		goto out;
 	}
 	cur = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	stmt_done(st);
 	st = NULL;
 	next = subs_sqn_successor(cur, ind_bits);
 	if (next <= cur) {
@@ -555,8 +622,7 @@ static int sqn_next_in_tx(subs_db *db, uint64_t *out, const char *supi,
 		rc = SUBS_EXHAUSTED;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(db->h, "UPDATE subscription SET sqn = ?2 WHERE"
-	    " supi = ?1 AND retired = 0", -1, &st, NULL) != SQLITE_OK ||
+	if ((st = stmt(db, S_SQN_SET)) == NULL ||
 	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, (sqlite3_int64)next) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE) {
@@ -566,7 +632,7 @@ static int sqn_next_in_tx(subs_db *db, uint64_t *out, const char *supi,
 	*out = next;
 	rc = SUBS_OK;
 out:
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return rc;
 }
 
@@ -580,19 +646,19 @@ int subs_sqn_next(subs_db *db, uint64_t *out, const char *supi,
 		util_err_set(err, errlen, "SUPI must be 14 or 15 digits");
 		return SUBS_INVALID;
 	}
-	if ((rc = exec_sql(db, "BEGIN IMMEDIATE", err, errlen)) != SUBS_OK)
+	if ((rc = ctl(db, S_BEGIN, err, errlen)) != SUBS_OK)
 		goto out;
 	intx = 1;
 	if ((rc = sqn_next_in_tx(db, &next, supi, ind_bits, err, errlen))
 	    != SUBS_OK)
 		goto out;
-	if ((rc = exec_sql(db, "COMMIT", err, errlen)) != SUBS_OK)
+	if ((rc = ctl(db, S_COMMIT, err, errlen)) != SUBS_OK)
 		goto out;
 	intx = 0;
 	*out = next;
 out:
 	if (intx)
-		exec_sql(db, "ROLLBACK", NULL, 0);
+		ctl(db, S_ROLLBACK, NULL, 0);
 	return rc;
 }
 
@@ -606,8 +672,7 @@ int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn,
 		util_err_set(err, errlen, "malformed SUPI or SQN");
 		return SUBS_INVALID;
 	}
-	if (sqlite3_prepare_v2(db->h, "UPDATE subscription SET sqn = ?2 WHERE"
-	    " supi = ?1 AND retired = 0", -1, &st, NULL) != SQLITE_OK ||
+	if ((st = stmt(db, S_SQN_SET)) == NULL ||
 	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, (sqlite3_int64)sqn) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE) {
@@ -621,7 +686,7 @@ int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn,
 	}
 	rc = SUBS_OK;
 out:
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return rc;
 }
 
@@ -778,7 +843,7 @@ void subs_group_stats(subs_group *g, subs_group_stats_t *out)
 /* One job inside the open transaction, under its own savepoint. */
 static void job_run(subs_db *db, subs_job *j)
 {
-	if (exec_sql(db, "SAVEPOINT job", j->err, j->errlen) != SUBS_OK) {
+	if (ctl(db, S_SAVEPOINT, j->err, j->errlen) != SUBS_OK) {
 		j->rc = SUBS_ERR;
 		return;
 	}
@@ -789,8 +854,8 @@ static void job_run(subs_db *db, subs_job *j)
 		j->rc = sqn_next_in_tx(db, &j->sqn, j->supi, j->ind_bits,
 		    j->err, j->errlen);
 	if (j->rc != SUBS_OK)
-		exec_sql(db, "ROLLBACK TO job", NULL, 0);
-	if (exec_sql(db, "RELEASE job", j->rc == SUBS_OK ? j->err : NULL,
+		ctl(db, S_ROLLBACK_TO, NULL, 0);
+	if (ctl(db, S_RELEASE, j->rc == SUBS_OK ? j->err : NULL,
 	    j->rc == SUBS_OK ? j->errlen : 0) != SUBS_OK && j->rc == SUBS_OK)
 		j->rc = SUBS_ERR;
 }
@@ -803,8 +868,7 @@ static void group_write(subs_db *db, subs_job *list)
 	char err[256];
 	int rc;
 
-	if ((rc = exec_sql(db, "BEGIN IMMEDIATE", err, sizeof(err))) ==
-	    SUBS_OK) {
+	if ((rc = ctl(db, S_BEGIN, err, sizeof(err))) == SUBS_OK) {
 		for (j = list; j != NULL; j = j->next) {
 			job_run(db, j);
 			/* An I/O error may have ended the transaction: the rest
@@ -813,14 +877,14 @@ static void group_write(subs_db *db, subs_job *list)
 				break;
 		}
 		if (!sqlite3_get_autocommit(db->h) &&
-		    (rc = exec_sql(db, "COMMIT", err, sizeof(err))) == SUBS_OK)
+		    (rc = ctl(db, S_COMMIT, err, sizeof(err))) == SUBS_OK)
 			return;
 		if (rc == SUBS_OK) {
 			util_err_set(err, sizeof(err), "transaction aborted: %s",
 			    sqlite3_errmsg(db->h));
 			rc = SUBS_ERR;
 		}
-		exec_sql(db, "ROLLBACK", NULL, 0);
+		ctl(db, S_ROLLBACK, NULL, 0);
 	}
 	for (j = list; j != NULL; j = j->next) {
 		if (j->rc == SUBS_OK) {

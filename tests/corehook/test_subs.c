@@ -289,6 +289,50 @@ static void subs_open__runs_synchronous_full(void **state)
 	subs_close(db2);
 }
 
+/* Statements are prepared once per connection and reused: none may stay
+ * in the middle of a step, or its read transaction would pin the WAL (a
+ * full checkpoint from another connection would be refused as busy). */
+static void subs_statements__leave_no_read_open(void **state)
+{
+	struct fix *f = *state;
+	subs_record_t r;
+	subs_alloc_t a;
+	uint64_t sqn;
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	char err[256];
+	static const uint8_t ki[16] = { 0x31 };
+	int i;
+
+	a = mk("dev-ro", ki, 1, 100);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+		    SUBS_OK);
+	assert_int_equal(subs_find_supi(f->db, &r, r.supi, err, sizeof(err)),
+	    SUBS_OK);
+	assert_memory_equal(r.ki, ki, 16);
+	assert_int_equal(subs_find_device(f->db, &r, "dev-ro", err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_find_device(f->db, NULL, "dev-none", err,
+	    sizeof(err)), SUBS_NOTFOUND);
+	assert_int_equal(subs_sqn_next(f->db, &sqn, r.supi, 5, err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_sqn_next(f->db, &sqn, "001019999999999", 5, err,
+	    sizeof(err)), SUBS_NOTFOUND);
+	assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA wal_checkpoint(TRUNCATE)",
+	    -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);	/* not busy */
+	assert_int_equal(sqlite3_column_int(st, 1), 0);	/* WAL emptied */
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	/* Still usable after the checkpoint. */
+	assert_int_equal(subs_find_supi(f->db, &r, r.supi, err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(r.sqn, sqn);
+}
+
 /* ---- group commit ---- */
 
 #define GC_THREADS 8
@@ -547,6 +591,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(subs_open__store_is_owner_only,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(subs_open__runs_synchronous_full,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(subs_statements__leave_no_read_open,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    subs_group__queued_operations_share_one_commit, setup,
