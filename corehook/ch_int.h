@@ -135,15 +135,19 @@ typedef struct ch_path_cache ch_path_cache;
 int ch_path_cache_new(ch_path_cache **out);
 void ch_path_cache_free(ch_path_cache *c);
 
+/* How an accepted device certificate was verified (ch_context_verify). */
+enum { CH_CHECK_FAST, CH_CHECK_CACHED, CH_CHECK_FULL, CH_CHECK_N };
+
 /* Parse the CA's JSON security context and verify the device certificate:
  * chain to anchor at time now, device EKU, keyUsage for its key type
  * (P-256: digitalSignature + keyAgreement; RSA 2048/3072: digitalSignature +
  * keyEncipherment), CN == device_id, status active. On CH_CTX_OK *pubkey
- * owns the device public key. cache (NULL: none) holds the issuer path
+ * owns the device public key and *how (may be NULL) says which path
+ * accepted it. cache (NULL: none) holds the issuer path
  * verified for the same chain text, so only the leaf is verified again. */
-int ch_context_verify(EVP_PKEY **pubkey, const char *json, size_t len,
-    const char *device_id, X509 *anchor, ch_path_cache *cache, int64_t now,
-    char *err, size_t errlen);
+int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
+    size_t len, const char *device_id, X509 *anchor, ch_path_cache *cache,
+    int64_t now, char *err, size_t errlen);
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -166,6 +170,7 @@ typedef struct {
 	atomic_uint_fast64_t lat_count;
 	atomic_uint_fast64_t lat_sum_us;
 	atomic_uint_fast64_t nas_in, nas_dup, nas_malformed;
+	atomic_uint_fast64_t cert_check[CH_CHECK_N];
 } ch_metrics_t;
 
 extern const char *const ch_prov_outcome_names[CH_PROV_NOUTCOMES];

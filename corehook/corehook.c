@@ -427,7 +427,7 @@ int corehook_provision(corehook *ch, corehook_prov_result_t *out,
 	prov_binding_t bind;
 	EVP_PKEY *pub = NULL;
 	char err[512] = "", fetch_url[2 * CH_URL_MAX + 512];
-	int r, exhausted;
+	int r, exhausted, how = CH_CHECK_FULL;
 	size_t idx;
 
 	if (ch == NULL || out == NULL || url == NULL || ue_nonce == NULL)
@@ -462,11 +462,12 @@ int corehook_provision(corehook *ch, corehook_prov_result_t *out,
 		prov_finish(ch, out, CH_PROV_CA_UNAVAILABLE, 22, err);
 		goto done;
 	}
-	r = ch_context_verify(&pub, fr.body, fr.body_len, out->device_id,
+	r = ch_context_verify(&pub, &how, fr.body, fr.body_len, out->device_id,
 	    ch->anchor[idx], ch->paths[idx], (int64_t)time(NULL), err,
 	    sizeof(err));
 	switch (r) {
 	case CH_CTX_OK:
+		atomic_fetch_add(&ch->metrics.cert_check[how], 1);
 		break;
 	case CH_CTX_REVOKED:
 		prov_finish(ch, out, CH_PROV_REVOKED, 6, err);

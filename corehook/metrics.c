@@ -107,5 +107,16 @@ int ch_metrics_format(const ch_metrics_t *m, char *buf, size_t cap)
 	    (unsigned long long)atomic_load(&m->nas_dup),
 	    (unsigned long long)atomic_load(&m->nas_malformed)) != 0)
 		return COREHOOK_ERR_SPACE;
+	if (put(buf, cap, &off, "# HELP corehook_device_cert_checks_total"
+	    " Device certificates accepted, by how they were verified.\n"
+	    "# TYPE corehook_device_cert_checks_total counter\n"
+	    "corehook_device_cert_checks_total{path=\"fast\"} %llu\n"
+	    "corehook_device_cert_checks_total{path=\"cached_issuer\"} %llu\n"
+	    "corehook_device_cert_checks_total{path=\"full\"} %llu\n",
+	    (unsigned long long)atomic_load(&m->cert_check[CH_CHECK_FAST]),
+	    (unsigned long long)atomic_load(&m->cert_check[CH_CHECK_CACHED]),
+	    (unsigned long long)atomic_load(&m->cert_check[CH_CHECK_FULL]))
+	    != 0)
+		return COREHOOK_ERR_SPACE;
 	return COREHOOK_OK;
 }

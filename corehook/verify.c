@@ -10,9 +10,12 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/asn1t.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
@@ -182,28 +185,59 @@ static int key_ok(X509 *cert, EVP_PKEY *pk, char *err, size_t errlen)
  * cached. The entry is rebuilt every CH_PATH_TTL_S. */
 #define CH_PATH_TTL_S 60
 
+enum { FAST_SHA256, FAST_SHA384, FAST_SHA512, FAST_NMD };
+
 struct ch_path_cache {
 	pthread_mutex_t mu;
 	char *text;             /* the "chain" string the path came from */
 	size_t len;
 	STACK_OF(X509) *path;   /* leaf's issuer first, anchor last */
 	int64_t verified_at;
+	int fast;               /* the issuer allows leaf_fast (see there) */
+	/* Read-only after ch_path_cache_new (leaf_fast): */
+	EVP_PKEY *p256;         /* P-256 parameters, no key */
+	EVP_MD *md[FAST_NMD];
 };
 
 int ch_path_cache_new(ch_path_cache **out)
 {
-	if ((*out = calloc(1, sizeof(**out))) == NULL)
+	static const char *const mds[FAST_NMD] = { "SHA256", "SHA384",
+	    "SHA512" };
+	ch_path_cache *c;
+	EVP_PKEY_CTX *pc = NULL;
+	OSSL_PARAM prm[2];
+	int i;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
-	pthread_mutex_init(&(*out)->mu, NULL);
+	pthread_mutex_init(&c->mu, NULL);
+	/* Without these leaf_fast never applies; verification is unchanged. */
+	prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+	    (char *)"P-256", 0);
+	prm[1] = OSSL_PARAM_construct_end();
+	if ((pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(pc) != 1 ||
+	    EVP_PKEY_fromdata(pc, &c->p256, EVP_PKEY_KEY_PARAMETERS, prm) != 1)
+		c->p256 = NULL;
+	EVP_PKEY_CTX_free(pc);
+	for (i = 0; i < FAST_NMD; i++)
+		c->md[i] = EVP_MD_fetch(NULL, mds[i], NULL);
+	ERR_clear_error();
+	*out = c;
 	return 0;
 }
 
 void ch_path_cache_free(ch_path_cache *c)
 {
+	int i;
+
 	if (c == NULL)
 		return;
 	free(c->text);
 	sk_X509_pop_free(c->path, X509_free);
+	EVP_PKEY_free(c->p256);
+	for (i = 0; i < FAST_NMD; i++)
+		EVP_MD_free(c->md[i]);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -261,6 +295,389 @@ static int path_cacheable(STACK_OF(X509) *path)
 	return sk_X509_num(path) > 0;
 }
 
+/* ---- leaf fast path ----
+ *
+ * Parsing a certificate with d2i_X509 makes OpenSSL 3.0 decode its public
+ * key through a decoder chain built for every call (~1.5 M instructions,
+ * most of a cached-path provisioning). For a device whose chain text is the
+ * cached one, leaf_fast reads the certificate with OpenSSL's ASN.1
+ * templates, the SubjectPublicKeyInfo kept as algorithm + bits, and
+ * checks what X509_verify_cert (strict, partial chain, the issuer as the
+ * trusted end) and ch_context_verify check, for the one profile ProvCA
+ * issues: v3; same ECDSA algorithm inside and outside; no unique IDs;
+ * issuer name = the cached issuer's subject; AKI key identifier present,
+ * not critical, = the issuer's SKI; valid now (and every certificate of
+ * the path); the signature under the issuer's key; a named P-256
+ * uncompressed point on the curve; only basicConstraints (cA false, no
+ * path length), keyUsage (present, no keyCertSign, digitalSignature +
+ * keyAgreement), extKeyUsage (the device purpose), SAN (not empty, no IP
+ * address), SKI, AKI, CRL distribution points and AIA, each once, each
+ * decoding, only the first four (those X509_verify_cert handles) ever
+ * critical; a non-empty subject with one CN = the DeviceID. It answers only "accepted" or "not mine": anything
+ * else, a refusal included, takes the unchanged full path, which alone
+ * refuses (and words the reason). The issuer qualifies once (path_store,
+ * issuer_allows_fast): a CA with keyCertSign (or no keyUsage), an SKI, an
+ * EC key, and name constraints on IP addresses only, so a leaf with no IP
+ * address in its SAN (required here) is outside them.
+ */
+typedef struct {
+	X509_ALGOR *algor;
+	ASN1_BIT_STRING *public_key;
+} CH_SPKI;
+
+ASN1_SEQUENCE(CH_SPKI) = {
+	ASN1_SIMPLE(CH_SPKI, algor, X509_ALGOR),
+	ASN1_SIMPLE(CH_SPKI, public_key, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(CH_SPKI)
+
+typedef struct {
+	ASN1_ENCODING enc;
+	ASN1_INTEGER *version;
+	ASN1_INTEGER *serial;
+	X509_ALGOR *sig_alg;
+	X509_NAME *issuer;
+	X509_VAL *validity;
+	X509_NAME *subject;
+	CH_SPKI *key;
+	ASN1_BIT_STRING *issuer_uid;
+	ASN1_BIT_STRING *subject_uid;
+	STACK_OF(X509_EXTENSION) *exts;
+} CH_TBS;
+
+ASN1_SEQUENCE_enc(CH_TBS, enc, NULL) = {
+	ASN1_EXP_OPT(CH_TBS, version, ASN1_INTEGER, 0),
+	ASN1_SIMPLE(CH_TBS, serial, ASN1_INTEGER),
+	ASN1_SIMPLE(CH_TBS, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(CH_TBS, issuer, X509_NAME),
+	ASN1_SIMPLE(CH_TBS, validity, X509_VAL),
+	ASN1_SIMPLE(CH_TBS, subject, X509_NAME),
+	ASN1_SIMPLE(CH_TBS, key, CH_SPKI),
+	ASN1_IMP_OPT(CH_TBS, issuer_uid, ASN1_BIT_STRING, 1),
+	ASN1_IMP_OPT(CH_TBS, subject_uid, ASN1_BIT_STRING, 2),
+	ASN1_EXP_SEQUENCE_OF_OPT(CH_TBS, exts, X509_EXTENSION, 3)
+} static_ASN1_SEQUENCE_END_ref(CH_TBS, CH_TBS)
+
+typedef struct {
+	CH_TBS *tbs;
+	X509_ALGOR *sig_alg;
+	ASN1_BIT_STRING *signature;
+} CH_CERT;
+
+ASN1_SEQUENCE(CH_CERT) = {
+	ASN1_SIMPLE(CH_CERT, tbs, CH_TBS),
+	ASN1_SIMPLE(CH_CERT, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(CH_CERT, signature, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(CH_CERT)
+
+/* 1 if every subtree of s names IP addresses, with no minimum/maximum. */
+static int subtrees_ip_only(STACK_OF(GENERAL_SUBTREE) *s)
+{
+	int i;
+
+	for (i = 0; i < sk_GENERAL_SUBTREE_num(s); i++) {
+		GENERAL_SUBTREE *t = sk_GENERAL_SUBTREE_value(s, i);
+
+		if (t->base == NULL || t->base->type != GEN_IPADD ||
+		    t->maximum != NULL || (t->minimum != NULL &&
+		    ASN1_INTEGER_get(t->minimum) != 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether leaf_fast may take leaves of this (verified) issuer: a CA that
+ * may sign certificates, with an SKI and an EC key, and name constraints
+ * (if any) on IP addresses only — ProvCA's Device CA excludes every IP
+ * address; a leaf with no IP address in its SAN is outside them. */
+static int issuer_allows_fast(X509 *issuer)
+{
+	EVP_PKEY *k = X509_get0_pubkey(issuer);
+	NAME_CONSTRAINTS *nc = NULL;
+	int ok, crit = -1;
+
+	ok = k != NULL && EVP_PKEY_is_a(k, "EC") &&
+	    X509_check_ca(issuer) == 1 &&
+	    X509_get0_subject_key_id(issuer) != NULL &&
+	    (!(X509_get_extension_flags(issuer) & EXFLAG_KUSAGE) ||
+	    (X509_get_key_usage(issuer) & KU_KEY_CERT_SIGN));
+	if (ok && X509_get_ext_by_NID(issuer, NID_name_constraints, -1) >= 0) {
+		nc = X509_get_ext_d2i(issuer, NID_name_constraints, &crit,
+		    NULL);
+		ok = nc != NULL && subtrees_ip_only(nc->permittedSubtrees) &&
+		    subtrees_ip_only(nc->excludedSubtrees);
+		NAME_CONSTRAINTS_free(nc);
+	}
+	ERR_clear_error();
+	return ok;
+}
+
+/* keyUsage bits as OpenSSL reads them (x509v3 ex_kusage). */
+static uint32_t ku_bits(const ASN1_BIT_STRING *b)
+{
+	uint32_t v = 0;
+
+	if (b->length > 0)
+		v = b->data[0];
+	if (b->length > 1)
+		v |= (uint32_t)b->data[1] << 8;
+	return v;
+}
+
+/* The extensions of the profile, each decoding (see leaf_fast). */
+static int fast_exts(const CH_TBS *t, X509 *issuer,
+    const char *eku_oid)
+{
+	/* The first four are those X509_verify_cert handles when critical
+	 * (X509_supported_extension); the others must not be critical. */
+	static const int nids[] = { NID_basic_constraints, NID_key_usage,
+	    NID_ext_key_usage, NID_subject_alt_name,
+	    NID_subject_key_identifier, NID_authority_key_identifier,
+	    NID_crl_distribution_points, NID_info_access };
+	const ASN1_OCTET_STRING *iskid = X509_get0_subject_key_id(issuer);
+	ASN1_OBJECT *want = NULL;
+	unsigned seen = 0;
+	int i, k, n, nid, crit, good, ok = 0, have_eku = 0;
+	uint32_t ku = 0;
+
+	n = sk_X509_EXTENSION_num(t->exts);
+	if (n <= 0 || iskid == NULL ||
+	    (want = OBJ_txt2obj(eku_oid, 1)) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(t->exts, i);
+		void *v;
+
+		good = 0;
+
+		nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
+		crit = X509_EXTENSION_get_critical(e);
+		for (k = 0; k < (int)(sizeof(nids) / sizeof(nids[0])); k++)
+			if (nids[k] == nid)
+				break;
+		if (k == (int)(sizeof(nids) / sizeof(nids[0])) ||
+		    (seen & (1u << k)) || (crit && k > 3) ||
+		    (v = X509V3_EXT_d2i(e)) == NULL)
+			goto out;
+		seen |= 1u << k;
+		switch (nid) {
+		case NID_basic_constraints: {
+			BASIC_CONSTRAINTS *bc = v;
+
+			good = !bc->ca && bc->pathlen == NULL;
+			BASIC_CONSTRAINTS_free(bc);
+			break;
+		}
+		case NID_key_usage:
+			ku = ku_bits(v);
+			ASN1_BIT_STRING_free(v);
+			good = !(ku & KU_KEY_CERT_SIGN) &&
+			    (ku & (KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT)) ==
+			    (KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
+			break;
+		case NID_ext_key_usage: {
+			EXTENDED_KEY_USAGE *eku = v;
+			int j;
+
+			for (j = 0; j < sk_ASN1_OBJECT_num(eku); j++)
+				if (OBJ_cmp(sk_ASN1_OBJECT_value(eku, j), want)
+				    == 0)
+					have_eku = 1;
+			EXTENDED_KEY_USAGE_free(eku);
+			good = have_eku;
+			break;
+		}
+		case NID_subject_key_identifier:
+			ASN1_OCTET_STRING_free(v);
+			good = 1;
+			break;
+		case NID_authority_key_identifier: {
+			AUTHORITY_KEYID *aki = v;
+
+			good = aki->keyid != NULL && aki->issuer == NULL &&
+			    aki->serial == NULL &&
+			    ASN1_OCTET_STRING_cmp(aki->keyid, iskid) == 0;
+			AUTHORITY_KEYID_free(aki);
+			break;
+		}
+		case NID_subject_alt_name: {
+			GENERAL_NAMES *gn = v;
+			int j;
+
+			/* Not empty; no IP address (name constraints). */
+			good = sk_GENERAL_NAME_num(gn) > 0;
+			for (j = 0; j < sk_GENERAL_NAME_num(gn); j++)
+				if (sk_GENERAL_NAME_value(gn, j)->type ==
+				    GEN_IPADD)
+					good = 0;
+			GENERAL_NAMES_free(gn);
+			break;
+		}
+		case NID_crl_distribution_points:
+			CRL_DIST_POINTS_free(v);
+			good = 1;
+			break;
+		default: /* NID_info_access */
+			AUTHORITY_INFO_ACCESS_free(v);
+			good = 1;
+			break;
+		}
+		if (!good)
+			goto out;
+	}
+	/* keyUsage, extKeyUsage and the AKI are required. */
+	ok = (seen & (1u << 1)) && (seen & (1u << 2)) && (seen & (1u << 5));
+out:
+	ASN1_OBJECT_free(want);
+	return ok;
+}
+
+/* The one CN of name equals device_id. */
+static int name_cn_is(X509_NAME *name, const char *device_id)
+{
+	X509_NAME_ENTRY *ent;
+	unsigned char *utf8 = NULL;
+	int idx, len, ok;
+
+	if ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
+	    X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0 ||
+	    (ent = X509_NAME_get_entry(name, idx)) == NULL ||
+	    (len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ent)))
+	    < 0)
+		return 0;
+	ok = (size_t)len == strlen(device_id) &&
+	    memcmp(utf8, device_id, (size_t)len) == 0;
+	OPENSSL_free(utf8);
+	return ok;
+}
+
+/* The digest of an ECDSA signature algorithm without parameters. */
+static const EVP_MD *fast_md(const ch_path_cache *c, const X509_ALGOR *a)
+{
+	const ASN1_OBJECT *obj;
+	int ptype, mdnid, pknid;
+
+	X509_ALGOR_get0(&obj, &ptype, NULL, a);
+	if (ptype != V_ASN1_UNDEF ||
+	    !OBJ_find_sigid_algs(OBJ_obj2nid(obj), &mdnid, &pknid) ||
+	    pknid != NID_X9_62_id_ecPublicKey)
+		return NULL;
+	switch (mdnid) {
+	case NID_sha256: return c->md[FAST_SHA256];
+	case NID_sha384: return c->md[FAST_SHA384];
+	case NID_sha512: return c->md[FAST_SHA512];
+	default: return NULL;
+	}
+}
+
+/* 1 with *out = the device's public key when the leaf in pem is accepted
+ * on the cached path for exactly this chain text; 0 when the fast path
+ * does not apply or a check fails (the full path then decides). */
+static int leaf_fast(EVP_PKEY **out, ch_path_cache *c, const char *pem,
+    const char *text, const char *device_id, int64_t now)
+{
+	STACK_OF(X509) *path = NULL;
+	X509 *issuer;
+	BIO *bio = NULL;
+	char *name = NULL, *hdr = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	long derlen = 0;
+	CH_CERT *cert = NULL;
+	CH_TBS *t;
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	int ptype, i, ok = 0;
+	const EVP_MD *md;
+	EVP_PKEY *pk = NULL;
+	EVP_PKEY_CTX *vc = NULL;
+	uint8_t dg[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	time_t tt = (time_t)now;
+	size_t len = strlen(text);
+
+	*out = NULL;
+	if (c->p256 == NULL)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	if (c->fast && c->path != NULL && c->len == len &&
+	    memcmp(c->text, text, len) == 0 && now >= c->verified_at &&
+	    now - c->verified_at < CH_PATH_TTL_S)
+		path = X509_chain_up_ref(c->path);
+	pthread_mutex_unlock(&c->mu);
+	if (path == NULL)
+		return 0;
+	issuer = sk_X509_value(path, 0);
+	for (i = 0; i < sk_X509_num(path); i++) {
+		X509 *x = sk_X509_value(path, i);
+
+		if (X509_cmp_time(X509_get0_notBefore(x), &tt) >= 0 ||
+		    X509_cmp_time(X509_get0_notAfter(x), &tt) <= 0)
+			goto done;
+	}
+	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL ||
+	    PEM_read_bio(bio, &name, &hdr, &der, &derlen) != 1 ||
+	    strcmp(name, PEM_STRING_X509) != 0 || hdr[0] != '\0')
+		goto done;
+	p = der;
+	if ((cert = (CH_CERT *)ASN1_item_d2i(NULL, &p, derlen,
+	    ASN1_ITEM_rptr(CH_CERT))) == NULL || p != der + derlen)
+		goto done;
+	t = cert->tbs;
+	if (t->version == NULL || ASN1_INTEGER_get(t->version) != 2 ||
+	    t->issuer_uid != NULL || t->subject_uid != NULL ||
+	    t->enc.enc == NULL || t->enc.modified ||
+	    X509_ALGOR_cmp(cert->sig_alg, t->sig_alg) != 0 ||
+	    (md = fast_md(c, cert->sig_alg)) == NULL ||
+	    (cert->signature->flags & 7) != 0 ||
+	    X509_NAME_entry_count(t->issuer) == 0 ||
+	    X509_NAME_entry_count(t->subject) == 0 ||
+	    X509_NAME_cmp(t->issuer, X509_get_subject_name(issuer)) != 0)
+		goto done;
+	if (X509_cmp_time(t->validity->notBefore, &tt) >= 0 ||
+	    X509_cmp_time(t->validity->notAfter, &tt) <= 0)
+		goto done;
+	X509_ALGOR_get0(&obj, &ptype, &pval, t->key->algor);
+	if (OBJ_obj2nid(obj) != NID_X9_62_id_ecPublicKey ||
+	    ptype != V_ASN1_OBJECT ||
+	    OBJ_obj2nid(pval) != NID_X9_62_prime256v1 ||
+	    (t->key->public_key->flags & 7) != 0 ||
+	    t->key->public_key->length != 65 ||
+	    t->key->public_key->data[0] != 0x04)
+		goto done;
+	if (!fast_exts(t, issuer, PROVCA_OID_EKU_DEVICE) ||
+	    !name_cn_is(t->subject, device_id))
+		goto done;
+	if (EVP_Digest(t->enc.enc, (size_t)t->enc.len, dg, &dlen, md, NULL)
+	    != 1 ||
+	    (vc = EVP_PKEY_CTX_new_from_pkey(NULL, X509_get0_pubkey(issuer),
+	    NULL)) == NULL ||
+	    EVP_PKEY_verify_init(vc) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(vc, md) != 1 ||
+	    EVP_PKEY_verify(vc, cert->signature->data,
+	    (size_t)cert->signature->length, dg, dlen) != 1)
+		goto done;
+	/* The key: the curve's parameters plus the point (checked on the
+	 * curve), no decoder. */
+	if ((pk = EVP_PKEY_dup(c->p256)) == NULL ||
+	    EVP_PKEY_set1_encoded_public_key(pk, t->key->public_key->data,
+	    (size_t)t->key->public_key->length) != 1)
+		goto done;
+	*out = pk;
+	pk = NULL;
+	ok = 1;
+done:
+	EVP_PKEY_free(pk);
+	EVP_PKEY_CTX_free(vc);
+	ASN1_item_free((ASN1_VALUE *)cert, ASN1_ITEM_rptr(CH_CERT));
+	OPENSSL_free(name);
+	OPENSSL_free(hdr);
+	OPENSSL_free(der);
+	BIO_free(bio);
+	sk_X509_pop_free(path, X509_free);
+	ERR_clear_error();
+	return ok;
+}
+
 /* After a full verification succeeded: keep the path it built. */
 static void path_store(ch_path_cache *c, X509 *cert, X509 *anchor,
     STACK_OF(X509) *untrusted, const char *text, int64_t now)
@@ -271,6 +688,7 @@ static void path_store(ch_path_cache *c, X509 *cert, X509 *anchor,
 	X509 *leaf;
 	char *copy = NULL;
 	size_t len = strlen(text);
+	int fast;
 
 	if ((ctx = verify_ctx(&store, anchor, cert, untrusted, now)) == NULL ||
 	    X509_verify_cert(ctx) != 1 ||
@@ -282,6 +700,7 @@ static void path_store(ch_path_cache *c, X509 *cert, X509 *anchor,
 	if (!path_cacheable(chain) || (copy = malloc(len + 1)) == NULL)
 		goto out;
 	memcpy(copy, text, len + 1);
+	fast = issuer_allows_fast(sk_X509_value(chain, 0));
 	pthread_mutex_lock(&c->mu);
 	free(c->text);
 	sk_X509_pop_free(c->path, X509_free);
@@ -289,6 +708,7 @@ static void path_store(ch_path_cache *c, X509 *cert, X509 *anchor,
 	c->len = len;
 	c->path = chain;
 	c->verified_at = now;
+	c->fast = fast;
 	pthread_mutex_unlock(&c->mu);
 	copy = NULL;
 	chain = NULL;
@@ -343,9 +763,9 @@ out:
 	return ok;
 }
 
-int ch_context_verify(EVP_PKEY **pubkey, const char *json, size_t len,
-    const char *device_id, X509 *anchor, ch_path_cache *cache, int64_t now,
-    char *err, size_t errlen)
+int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
+    size_t len, const char *device_id, X509 *anchor, ch_path_cache *cache,
+    int64_t now, char *err, size_t errlen)
 {
 	static const char *const cert_names[] = { "certificate", "cert_pem",
 	    "cert", NULL };
@@ -358,7 +778,7 @@ int ch_context_verify(EVP_PKEY **pubkey, const char *json, size_t len,
 	X509 *cert = NULL;
 	EVP_PKEY *pk;
 	char perr[256];
-	int rc = CH_CTX_BAD_JSON, prc;
+	int rc = CH_CTX_BAD_JSON, prc, path = CH_CHECK_FULL;
 
 	*pubkey = NULL;
 	if (json == NULL || len == 0 ||
@@ -399,16 +819,23 @@ int ch_context_verify(EVP_PKEY **pubkey, const char *json, size_t len,
 		util_err_set(err, errlen, "security context has no certificate");
 		goto out;
 	}
+	text = json_chain_text(doc);
+	if (cache != NULL && text != NULL &&
+	    leaf_fast(pubkey, cache, pem, text, device_id, now)) {
+		path = CH_CHECK_FAST;
+		rc = CH_CTX_OK;
+		goto out;
+	}
 	if (pki_cert_load(&cert, (const uint8_t *)pem, strlen(pem), perr,
 	    sizeof(perr)) != PKI_OK) {
 		util_err_set(err, errlen, "device certificate unreadable: %s", perr);
 		rc = CH_CTX_INVALID_CERT;
 		goto out;
 	}
-	text = json_chain_text(doc);
 	rc = CH_CTX_INVALID_CERT;
 	if (cache != NULL && text != NULL && path_verify(cache, cert, text,
 	    now)) {
+		path = CH_CHECK_CACHED;
 		if (!pki_cert_has_eku(cert, PROVCA_OID_EKU_DEVICE)) {
 			util_err_set(err, errlen, "device certificate: %s "
 			    "(certificate lacks extended key usage %s)",
@@ -452,6 +879,8 @@ int ch_context_verify(EVP_PKEY **pubkey, const char *json, size_t len,
 	*pubkey = pk;
 	rc = CH_CTX_OK;
 out:
+	if (rc == CH_CTX_OK && how != NULL)
+		*how = path;
 	sk_X509_pop_free(chain, X509_free);
 	X509_free(cert);
 	cJSON_Delete(doc);

@@ -8,6 +8,7 @@ The UE side is tests/corehook/ch_uedriver (common/ only)."""
 import base64
 import datetime
 import http.client
+import ipaddress
 import json
 import os
 import re
@@ -460,6 +461,130 @@ class CorehookIntegration(unittest.TestCase):
         # and the genuine path still works afterwards
         r = self.provision(self.url(dev, self.fake.port), dev, keyf)
         self.assertEqual(r.get("cause"), "9", r)
+
+    def test_fast_leaf_path_refuses_what_the_full_path_refuses(self):
+        # Leaves on the cached Device CA path are read without OpenSSL's
+        # X509 parser (leaf_fast); anything outside ProvCA's profile or
+        # failing a check must still be refused (#5) by the full path.
+        dev, keyf = self.enroll("FAST-1")
+        st, doc = self.api(self.op, "GET", "/devices/%s" % dev)
+        self.assertEqual(st, 200, doc)
+        self.fake.docs["/devices/%s" % dev] = doc
+        path = 'path="fast"'
+        name = "corehook_device_cert_checks_total"
+        r = self.provision(self.url(dev, self.fake.port), dev, keyf)
+        self.assertEqual(r.get("cause"), "9", r)
+        before = self.counter(self.metrics(), name, path)
+        r = self.provision(self.url(dev, self.fake.port), dev, keyf)
+        self.assertEqual(r.get("cause"), "9", r)
+        self.assertEqual(self.counter(self.metrics(), name, path), before + 1)
+
+        real = json.loads(doc)
+        genuine = x509.load_pem_x509_certificate(real["certificate"].encode())
+        first = real["chain"].split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+        dca = x509.load_pem_x509_certificate(first.encode())
+        with open(os.path.join(self.data, "device-ca.key"), "rb") as f:
+            dca_key = serialization.load_pem_private_key(f.read(), None)
+        ski = dca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        eku = genuine.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        now = datetime.datetime.now(datetime.timezone.utc)
+        day = datetime.timedelta(days=1)
+        ku = x509.KeyUsage(True, False, False, False, True, False, False, False, False)
+
+        def leaf(cid, key, nb=None, na=None, ku_=ku, eku_=eku, aki="genuine", aki_crit=False,
+                 extra=None, issuer=None, cn=None, san=(), ski_crit=False):
+            b = (x509.CertificateBuilder()
+                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn or cid)]))
+                 .issuer_name(issuer or dca.subject).public_key(key.public_key())
+                 .serial_number(x509.random_serial_number())
+                 .not_valid_before(nb or now - datetime.timedelta(minutes=5))
+                 .not_valid_after(na or now + day)
+                 .add_extension(x509.BasicConstraints(False, None), critical=True)
+                 .add_extension(ku_, critical=True)
+                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                                critical=ski_crit)
+                 .add_extension(x509.SubjectAlternativeName(
+                     [x509.UniformResourceIdentifier("urn:dev:ops:acme-" + cid)] + list(san)),
+                     critical=False))
+            if eku_ is not None:
+                b = b.add_extension(eku_, critical=False)
+            if aki == "genuine":
+                b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+                                    critical=aki_crit)
+            elif aki == "other":
+                b = b.add_extension(x509.AuthorityKeyIdentifier(b"\x01" * 20, None, None), critical=False)
+            if extra is not None:
+                b = b.add_extension(*extra)
+            return b.sign(dca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+
+        def serve(cid, pem, key):
+            d = dict(real, device_id=cid, certificate=pem)
+            d.pop("device", None)
+            self.fake.docs["/devices/%s" % cid] = json.dumps(d).encode()
+            kpath = os.path.join(self.tmp, cid + ".key")
+            with open(kpath, "wb") as f:
+                f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+            return self.provision(self.url(cid, self.fake.port), cid, kpath)
+
+        # Control: a leaf made here in ProvCA's profile takes the fast path.
+        k = ec.generate_private_key(ec.SECP256R1())
+        before = self.counter(self.metrics(), name, path)
+        r = serve("fast-ok", leaf("fast-ok", k), k)
+        self.assertEqual(r.get("cause"), "9", r)
+        self.assertEqual(self.counter(self.metrics(), name, path), before + 1)
+
+        unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.32473.99"), b"\x05\x00")
+        kcs = x509.KeyUsage(True, False, False, False, True, True, False, False, False)
+        other_issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Another Device CA")])
+        cases = {
+            "fast-expired": dict(nb=now - 3 * day, na=now - day),
+            "fast-future": dict(nb=now + day, na=now + 2 * day),
+            "fast-kcs": dict(ku_=kcs),
+            "fast-crit-unknown": dict(extra=(unknown, True)),
+            "fast-aki-crit": dict(aki_crit=True),
+            "fast-no-aki": dict(aki=None),
+            "fast-ski-crit": dict(ski_crit=True),   # unhandled when critical
+            "fast-aki-other": dict(aki="other"),
+            "fast-no-eku": dict(eku_=None),
+            "fast-cn": dict(cn="someone-else"),
+            "fast-issuer": dict(issuer=other_issuer),
+            # the Device CA's name constraints exclude every IP address
+            "fast-ip-san": dict(san=[x509.IPAddress(ipaddress.ip_address("192.0.2.7"))]),
+        }
+        for cid, kw in sorted(cases.items()):
+            k = ec.generate_private_key(ec.SECP256R1())
+            r = serve(cid, leaf(cid, k, **kw), k)
+            self.assertEqual(r.get("cause"), "5", (cid, r))
+            self.assertNotIn("supi", r)
+            self.assertIn("provision device=%s outcome=invalid_certificate cause=5" % cid, self.core_log())
+        # An extension outside the profile (unknown, not critical): the
+        # fast path does not take it, the full path accepts it.
+        k = ec.generate_private_key(ec.SECP256R1())
+        cached = 'path="cached_issuer"'
+        before = (self.counter(self.metrics(), name, path), self.counter(self.metrics(), name, cached))
+        r = serve("fast-extra", leaf("fast-extra", k, extra=(unknown, False)), k)
+        self.assertEqual(r.get("cause"), "9", r)
+        after = (self.counter(self.metrics(), name, path), self.counter(self.metrics(), name, cached))
+        self.assertEqual(after, (before[0], before[1] + 1))
+        # A bad signature (last byte of the signature value flipped).
+        k = ec.generate_private_key(ec.SECP256R1())
+        der = x509.load_pem_x509_certificate(leaf("fast-badsig", k).encode()).public_bytes(
+            serialization.Encoding.DER)
+        der = der[:-1] + bytes([der[-1] ^ 0x01])
+        pem = "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % \
+            base64.encodebytes(der).decode().replace("\n", "")
+        r = serve("fast-badsig", pem, k)
+        self.assertEqual(r.get("cause"), "5", r)
+        # A P-384 device key is outside the profile (#5, as before).
+        k = ec.generate_private_key(ec.SECP384R1())
+        r = serve("fast-p384", leaf("fast-p384", k), k)
+        self.assertEqual(r.get("cause"), "5", r)
+        # and the genuine device still provisions on the fast path
+        before = self.counter(self.metrics(), name, path)
+        r = self.provision(self.url(dev, self.fake.port), dev, keyf)
+        self.assertEqual(r.get("cause"), "9", r)
+        self.assertEqual(self.counter(self.metrics(), name, path), before + 1)
 
     def test_malformed_requests_are_cause_96(self):
         for hexmsg in ("7e0041", "7e00417900", "7e004129ffff"):
