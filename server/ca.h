@@ -247,6 +247,15 @@ int ca_device_id_valid(const char *id);
 /* RFC 5280 CRLReason names (keyCompromise, ...) <-> codes; -1 if unknown. */
 int ca_reason_from_name(const char *name);
 const char *ca_reason_name(int code);
+/* Reasons a certificate is revoked with: every CRLReason but
+ * certificateHold and removeFromCRL (those are suspend and reinstate). */
+#define CA_REVOCATION_REASONS "unspecified, keyCompromise, cACompromise, " \
+	"affiliationChanged, superseded, cessationOfOperation, " \
+	"privilegeWithdrawn, aACompromise"
+/* 1 if code is one of CA_REVOCATION_REASONS. */
+int ca_reason_revocable(int code);
+/* The code of revocation reason name, or -1 (unknown, hold or remove). */
+int ca_revocation_reason(const char *name);
 
 /* Revoke with an RFC 5280 reason (not certificateHold or removeFromCRL:
  * use suspend/reinstate). A suspended device may be revoked; a revoked one

@@ -330,13 +330,13 @@ out:
 	return rc;
 }
 
-int ca_principal_disable(ca_t *ca, reg_t *reg, const char *name,
-    const char *actor, char *err, size_t errlen)
+/* Open a transaction holding principal `name` in *p; nothing open on
+ * error (unknown name, bad name). */
+static int principal_begin(reg_t *reg, reg_principal_t *p, const char *name,
+    char *err, size_t errlen)
 {
-	reg_principal_t p;
 	int rc;
 
-	(void)ca;
 	if (!ca_token_valid(name, REG_NAME_MAX)) {
 		util_err_set(err, errlen, "principal name must match "
 		    "[A-Za-z0-9._-]{1,%d}", REG_NAME_MAX);
@@ -344,12 +344,24 @@ int ca_principal_disable(ca_t *ca, reg_t *reg, const char *name,
 	}
 	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 		return rc;
-	if ((rc = ca_from_reg(reg_principal_get(reg, &p, name, err,
+	if ((rc = ca_from_reg(reg_principal_get(reg, p, name, err,
 	    errlen))) != CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
 			util_err_set(err, errlen, "unknown principal %s", name);
-		goto fail;
+		reg_rollback(reg);
 	}
+	return rc;
+}
+
+int ca_principal_disable(ca_t *ca, reg_t *reg, const char *name,
+    const char *actor, char *err, size_t errlen)
+{
+	reg_principal_t p;
+	int rc;
+
+	(void)ca;
+	if ((rc = principal_begin(reg, &p, name, err, errlen)) != CA_OK)
+		return rc;
 	if (strcmp(p.status, "disabled") == 0) {
 		util_err_set(err, errlen, "principal %s is already disabled",
 		    name);
@@ -376,28 +388,15 @@ int ca_principal_revoke(ca_t *ca, reg_t *reg, const char *name, int reason,
 	int rc, n = 0;
 
 	(void)ca;
-	if (!ca_token_valid(name, REG_NAME_MAX)) {
-		util_err_set(err, errlen, "principal name must match "
-		    "[A-Za-z0-9._-]{1,%d}", REG_NAME_MAX);
-		return CA_ERR_INVALID;
-	}
 	/* A principal is withdrawn with disable; certificateHold and
 	 * removeFromCRL are not revocations of their own. */
-	if (ca_reason_name(reason) == NULL || reason == 6 || reason == 8) {
+	if (!ca_reason_revocable(reason)) {
 		util_err_set(err, errlen, "revocation reason must be one of "
-		    "unspecified, keyCompromise, cACompromise, "
-		    "affiliationChanged, superseded, cessationOfOperation, "
-		    "privilegeWithdrawn, aACompromise");
+		    CA_REVOCATION_REASONS);
 		return CA_ERR_INVALID;
 	}
-	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
+	if ((rc = principal_begin(reg, &p, name, err, errlen)) != CA_OK)
 		return rc;
-	if ((rc = ca_from_reg(reg_principal_get(reg, &p, name, err,
-	    errlen))) != CA_OK) {
-		if (rc == CA_ERR_NOT_FOUND)
-			util_err_set(err, errlen, "unknown principal %s", name);
-		goto fail;
-	}
 	if ((rc = ca_from_reg(reg_principal_certs_revoke(reg, name, reason,
 	    reg_now(), &n, serial, err, errlen))) != CA_OK)
 		goto fail;

@@ -37,6 +37,19 @@ int ca_reason_from_name(const char *name)
 	return -1;
 }
 
+int ca_reason_revocable(int code)
+{
+	return ca_reason_name(code) != NULL && code != REASON_HOLD &&
+	    code != REASON_REMOVE;
+}
+
+int ca_revocation_reason(const char *name)
+{
+	int code = ca_reason_from_name(name);
+
+	return ca_reason_revocable(code) ? code : -1;
+}
+
 const char *ca_reason_name(int code)
 {
 	if (code < 0 || (size_t)code >= sizeof(reason_names) /
@@ -106,13 +119,9 @@ int ca_device_revoke(ca_t *ca, reg_t *reg, const char *device_id, int reason,
 	    REG_STATUS_SUSPENDED, NULL };
 
 	(void)ca;
-	if (ca_reason_name(reason) == NULL || reason == REASON_HOLD ||
-	    reason == REASON_REMOVE) {
+	if (!ca_reason_revocable(reason)) {
 		util_err_set(err, errlen, "revocation reason must be one of "
-		    "unspecified, keyCompromise, cACompromise, "
-		    "affiliationChanged, superseded, cessationOfOperation, "
-		    "privilegeWithdrawn, aACompromise (use suspend for "
-		    "certificateHold)");
+		    CA_REVOCATION_REASONS " (use suspend for certificateHold)");
 		return CA_ERR_INVALID;
 	}
 	return transition(reg, device_id, from, REG_STATUS_REVOKED, reason,

@@ -754,8 +754,7 @@ static int status_cmd(int argc, char **argv, enum status_op op)
 	if (op == OP_REVOKE) {
 		if (reason_s == NULL)
 			return usage_err(usage, "--reason is required");
-		reason = ca_reason_from_name(reason_s);
-		if (reason < 0 || reason == 6 || reason == 8)
+		if ((reason = ca_revocation_reason(reason_s)) < 0)
 			return usage_err(usage, "unknown revocation reason");
 	}
 	if ((rc = open_ca(&c, &ca, &reg)) != CLI_OK)
@@ -1125,8 +1124,7 @@ int cli_principal(int argc, char **argv)
 			return usage_err(revoke_usage, "one NAME is required");
 		if (reason_s == NULL)
 			return usage_err(revoke_usage, "--reason is required");
-		reason = ca_reason_from_name(reason_s);
-		if (reason < 0 || reason == 6 || reason == 8)
+		if ((reason = ca_revocation_reason(reason_s)) < 0)
 			return usage_err(revoke_usage,
 			    "unknown revocation reason");
 		if ((rc = open_ca(&c, &ca, &reg)) != CLI_OK)

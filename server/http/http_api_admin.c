@@ -365,8 +365,7 @@ int api_h_principal_revoke(http_req_t *req)
 	}
 	if ((status = api_json_string(&reason_name, req, body, "reason", 32, 1)) != 0)
 		goto out;
-	reason = ca_reason_from_name(reason_name);
-	if (reason < 0 || reason == 6 || reason == 7 || reason == 8) {
+	if ((reason = ca_revocation_reason(reason_name)) < 0) {
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
 		                            "reason must be an RFC 5280 CRLReason name such as keyCompromise (not certificateHold: disable the principal instead)");
 		goto out;

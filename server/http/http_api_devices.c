@@ -726,9 +726,8 @@ static int device_status_change(http_req_t *req, status_action act)
 	if (act == ACT_REVOKE) {
 		if ((status = api_json_string(&reason_name, req, body, "reason", 32, 1)) != 0)
 			goto out;
-		reason = ca_reason_from_name(reason_name);
 		/* certificateHold and removeFromCRL are suspend / reinstate. */
-		if (reason < 0 || reason == 6 || reason == 8 || reason == 7) {
+		if ((reason = ca_revocation_reason(reason_name)) < 0) {
 			status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
 			                            "reason must be an RFC 5280 CRLReason name such as keyCompromise (use suspend/reinstate for certificateHold)");
 			goto out;
