@@ -103,6 +103,15 @@ int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
     int64_t *not_after, const ca_device_cert_t *spec, char *err,
     size_t errlen);
 
+/* The TBSCertificate of a device certificate with the given serial (20
+ * bytes), as ca_device_cert_sign builds it: der != 0 from the template's
+ * DER pieces when the input allows (*took_der = 1), der == 0 always
+ * through OpenSSL's encoder (tests compare the two). *tbs
+ * OPENSSL_malloc'd; CA_ERR_INVALID if OpenSSL refuses the subject. */
+int ca_device_tbs_build(const ca_t *ca, unsigned char **tbs, size_t *len,
+    int der, int *took_der, const uint8_t serial[20],
+    const ca_device_cert_t *spec);
+
 /* What a new certificate looks like. ext_* are OpenSSL v3 config strings
  * (NULL = absent). */
 typedef struct {
