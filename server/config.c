@@ -23,7 +23,7 @@ void config_defaults(ca_config_t *out)
 	snprintf(out->public_base_url, sizeof(out->public_base_url),
 	    "https://localhost:8443");
 	out->body_limit = 1024 * 1024;
-	out->worker_threads = 64;
+	out->worker_threads = 1024;
 	out->keep_alive_timeout_ms = 2000;
 	out->device_validity_days = 0;
 	out->principal_validity_days = 825;
@@ -115,7 +115,7 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	    sizeof(out->access_log_file), err, errlen)) != CONFIG_OK)
 		goto out;
 	INT_SETTING("body_limit", body_limit, 1024, 64LL * 1024 * 1024);
-	INT_SETTING("worker_threads", worker_threads, 1, 1024);
+	INT_SETTING("worker_threads", worker_threads, 1, 16384);
 	INT_SETTING("keep_alive_timeout_ms", keep_alive_timeout_ms, 100, 600000);
 	INT_SETTING("device_validity_days", device_validity_days, 0, 36500);
 	INT_SETTING("principal_validity_days", principal_validity_days, 1,

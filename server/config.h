@@ -22,7 +22,7 @@ typedef struct {
 	char listen[128];		/* "listen": host:port, default 127.0.0.1:8443 */
 	char public_base_url[256];	/* "public_base_url": https://host:port, no trailing '/' */
 	size_t body_limit;		/* "body_limit": largest request body, bytes (1 MiB) */
-	int worker_threads;		/* "worker_threads": CivetWeb threads, one per open connection (64) */
+	int worker_threads;		/* "worker_threads": CivetWeb threads, one per open connection (1024) */
 	int keep_alive_timeout_ms;	/* "keep_alive_timeout_ms": idle keep-alive connection closed after (2000) */
 	int device_validity_days;	/* "device_validity_days": 0 = 99991231235959Z (0) */
 	int principal_validity_days;	/* "principal_validity_days": client/signer certs (825) */

@@ -19,6 +19,7 @@ script starts is stopped at exit, on failure and on SIGINT/SIGTERM.
 """
 import argparse
 import datetime
+import errno
 import json
 import os
 import random
@@ -51,14 +52,15 @@ SCALES = {
         batch_size=50, batch_n=4, batch_conc=(1, 2),
         registry=2000, lookup_s=1.5, lookup_conc=(1, 4, 16), hs_conc=4,
         swarm=((4, 20), (16, 60)), swarm_deadline=20,
-        scale_big=20000, crl_revoked=5000, conns=100, perf_s=2),
+        scale_big=20000, crl_revoked=5000, conns=100, conns_timeout_s=15, perf_s=2),
     "full": dict(
         speed_s=3, csr_c1=1500, csr_c8=6000, issue_cap_s=20,
         batch_size=500, batch_n=12, batch_conc=(1, 2),
         registry=1000000, lookup_s=6, lookup_conc=(1, 4, 16), hs_conc=4,
         swarm=((8, 400), (32, 1200), (64, 2400), (128, 3000)),
         swarm_deadline=30,
-        scale_big=10000000, crl_revoked=1000000, conns=1000, perf_s=5),
+        scale_big=10000000, crl_revoked=1000000, conns=1000, conns_timeout_s=60,
+        perf_s=5),
 }
 
 TARGETS = {
@@ -988,49 +990,65 @@ def stage_provisioning(R, S, ca, work, binp, outdir, stamp):
 # ------------------------------------------------------------------- scale
 
 def hold_connections(port, root, ident, n, timeout):
-    """Open n TLS connections (client certificate) without closing them;
-    returns (sockets, handshakes completed) after at most timeout s."""
+    """Open n TCP connections at once and take each through a TLS handshake
+    with the client certificate, without closing any; returns (sockets,
+    TCP connections established, TLS handshakes completed) after at most
+    timeout s. A connect the server has not accepted yet stays pending (its
+    SYN waits in the listen backlog) rather than counting as refused; TLS
+    starts on a socket only once its TCP connect completed, and each socket
+    is polled only for what its handshake waits on (no busy loop)."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = n + 256
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
+    except (ImportError, ValueError, OSError):
+        pass
     ctx = ssl.create_default_context(cafile=root)
     ctx.load_cert_chain(*ident)
     sel = selectors.DefaultSelector()
-    socks, done = [], 0
+    raws, tls, connected, done = [], [], 0, 0
     for _ in range(n):
         raw = socket.socket()
         raw.setblocking(False)
-        try:
-            raw.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        try:
-            s = ctx.wrap_socket(raw, server_hostname="127.0.0.1",
-                                do_handshake_on_connect=False)
-        except OSError as e:
-            # EAGAIN here (seen at ~1,000): the server's listen backlog is
-            # full; count what was opened rather than lose the stage.
+        err = raw.connect_ex(("127.0.0.1", port))
+        if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
             raw.close()
-            log("scale: stopped opening connections at %d: %s" % (len(socks), e))
+            log("scale: stopped opening connections at %d: %s" % (len(raws), os.strerror(err)))
             break
-        socks.append(s)
-        sel.register(s, selectors.EVENT_WRITE | selectors.EVENT_READ, None)
-    pending = set(socks)
+        raws.append(raw)
+        sel.register(raw, selectors.EVENT_WRITE, "connect")
     deadline = time.time() + timeout
+    pending = len(raws)
     while pending and time.time() < deadline:
         for key, _ in sel.select(timeout=0.2):
-            s = key.fileobj
-            if s not in pending:
-                continue
+            s, state = key.fileobj, key.data
+            if state == "connect":
+                sel.unregister(s)
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    pending -= 1
+                    continue
+                connected += 1
+                s = ctx.wrap_socket(s, server_hostname="127.0.0.1",
+                                    do_handshake_on_connect=False)
+                tls.append(s)
+            else:
+                sel.unregister(s)
             try:
                 s.do_handshake()
-                pending.discard(s)
-                sel.unregister(s)
+                pending -= 1
                 done += 1
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                pass
+            except ssl.SSLWantReadError:
+                sel.register(s, selectors.EVENT_READ, "tls")
+            except ssl.SSLWantWriteError:
+                sel.register(s, selectors.EVENT_WRITE, "tls")
             except (OSError, ssl.SSLError):
-                pending.discard(s)
-                sel.unregister(s)
+                pending -= 1
     sel.close()
-    return socks, done
+    # wrap_socket took over the descriptors of the connected ones.
+    return tls + [r for r in raws if r.fileno() >= 0], connected, done
 
 
 def lookup_latency(ca, lg, work, n_bench, S, label, preload=None):
@@ -1094,10 +1112,12 @@ def stage_scale(R, S, ca, lg, work):
     # Memory: idle (after one request), then with many connections held open.
     time.sleep(1)
     res["rss_idle_kib"] = proc_status(pid)["VmRSS"]
-    socks, done = hold_connections(ca.port, ca.root, ca.operator, S["conns"], 15)
+    socks, connected, done = hold_connections(ca.port, ca.root, ca.operator, S["conns"],
+                                              S["conns_timeout_s"])
     st = proc_status(pid)
     res["rss_connections_kib"] = st["VmRSS"]
     res["connections_opened"] = len(socks)
+    res["connections_tcp_established"] = connected
     res["connections_tls_established"] = done
     res["server_threads"] = st["Threads"]
     for s in socks:
@@ -1354,8 +1374,9 @@ def markdown(R, commands):
               "| CRL generation, %d revoked entries (`ca-server crl`) | %.2f s, %d bytes |" % (
                   s["crl_entries_checked"], s["crl_seconds"], s["crl_bytes"]),
               "| ca-server RSS idle | %d KiB |" % s["rss_idle_kib"],
-              "| ca-server RSS, %d connections open (%d TLS established) | %d KiB |" % (
-                  s["connections_opened"], s["connections_tls_established"],
+              "| ca-server RSS, %d connections open (%d TCP, %d TLS established; %d threads) | %d KiB |" % (
+                  s["connections_opened"], s.get("connections_tcp_established", 0),
+                  s["connections_tls_established"], s.get("server_threads", 0),
                   s["rss_connections_kib"]),
               "| registry fill time (replication through SQL) | %.0f s |" % s["fill_seconds"]]
     if R.get("profiles"):
