@@ -1,12 +1,29 @@
 /* http_auth.c — who is calling: the SHA-256 of the client certificate's
  * DER, looked up among the registry's principals. A disabled principal, a
- * revoked certificate or a signer counts as no certificate at all. The
- * answer is kept for the connection's next requests only while nothing at
- * all has been committed to the registry since it was read. */
+ * revoked certificate or a signer counts as no certificate at all. An
+ * answer is kept (per connection, and in a small table shared by every
+ * connection) only while nothing at all has been committed to the registry
+ * since it was read, by any connection or process.
+ *
+ * How "nothing committed since" is known across pooled connections and
+ * other processes (the CLI writes the same file): each pooled connection
+ * remembers the change stamp it last read (reg_change_stamp: PRAGMA
+ * data_version, which moves on any other connection's commit, plus the
+ * connection's own change count). Every request reads its connection's
+ * stamp first; if it differs from the last one read on that connection (or
+ * the connection is new), the server-wide auth epoch is incremented. A
+ * cached principal carries the epoch read just before its lookup and is
+ * used only while the epoch is unchanged. For a commit C after that epoch
+ * was read, the first check on the request's connection after C sees the
+ * stamp move, and that check happens no later than the request's own;
+ * it increments the epoch, so the entry is not used. (If that increment
+ * came before the entry's epoch was read, the entry's lookup ran after C
+ * and already saw it.) */
 #include <stdio.h>
 #include <string.h>
 
 #include <civetweb.h>
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 
 #include "http_int.h"
@@ -25,12 +42,76 @@ static unsigned role_bit(const char *role)
 	return 0;
 }
 
+int http_auth_epoch(uint64_t *out, http_req_t *req)
+{
+	http_thread_t *t = mg_get_thread_pointer(req->conn);
+	reg_t *reg = http_req_reg(req);
+	http_reg_slot_t *slot;
+	int64_t stamp[2];
+	char err[256];
+
+	if (reg == NULL || t == NULL || t->slot == NULL)
+		return -1;
+	slot = t->slot; /* ours alone until the request ends */
+	if (reg_change_stamp(reg, stamp, err, sizeof(err)) != REG_OK) {
+		http_count_db_error(req);
+		return -1;
+	}
+	if (!slot->stamp_seen || slot->stamp[0] != stamp[0] ||
+	    slot->stamp[1] != stamp[1]) {
+		atomic_fetch_add(&req->srv->auth_epoch, 1);
+		slot->stamp[0] = stamp[0];
+		slot->stamp[1] = stamp[1];
+		slot->stamp_seen = 1;
+	}
+	*out = atomic_load(&req->srv->auth_epoch);
+	return 0;
+}
+
+/* The shared table's slot for fingerprint fp. */
+static http_auth_entry_t *cache_slot(http_server *srv, const uint8_t *fp)
+{
+	size_t h = ((size_t)fp[0] << 8 | fp[1]) % HTTP_AUTH_CACHE_SLOTS;
+
+	return &srv->auth_cache.e[h];
+}
+
+/* 1 and the principal when the shared table holds fp under epoch. */
+static int cache_get(http_principal_t *out, http_server *srv, const uint8_t *fp,
+                     uint64_t epoch)
+{
+	http_auth_entry_t *e = cache_slot(srv, fp);
+	int hit = 0;
+
+	pthread_mutex_lock(&srv->auth_cache.lock);
+	if (e->used && e->epoch == epoch &&
+	    CRYPTO_memcmp(e->fp, fp, PKI_FINGERPRINT_LEN) == 0) {
+		*out = e->principal;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&srv->auth_cache.lock);
+	return hit;
+}
+
+static void cache_put(http_server *srv, const uint8_t *fp, uint64_t epoch,
+                      const http_principal_t *p)
+{
+	http_auth_entry_t *e = cache_slot(srv, fp);
+
+	pthread_mutex_lock(&srv->auth_cache.lock);
+	memcpy(e->fp, fp, PKI_FINGERPRINT_LEN);
+	e->epoch = epoch;
+	e->principal = *p;
+	e->used = 1;
+	pthread_mutex_unlock(&srv->auth_cache.lock);
+}
+
 int http_auth_from_cert(http_principal_t *out, http_req_t *req)
 {
 	const struct mg_client_cert *cc = req->ri->client_cert;
 	http_thread_t *t = mg_get_thread_pointer(req->conn);
 	uint8_t fp[PKI_FINGERPRINT_LEN];
-	int64_t stamp[2];
+	uint64_t epoch;
 	reg_principal_t p;
 	reg_t *reg;
 	char err[256];
@@ -41,44 +122,42 @@ int http_auth_from_cert(http_principal_t *out, http_req_t *req)
 	 * otherwise). The X509 belongs to the connection: use, never keep. */
 	if (cc == NULL || cc->peer_cert == NULL)
 		return 0;
+	if (t == NULL)
+		return -1;
+	/* Taken before any lookup: a commit after this point moves the epoch
+	 * for the next request (see the top of this file). */
+	if (http_auth_epoch(&epoch, req) != 0)
+		return -1;
 	reg = http_req_reg(req);
-	if (reg == NULL || t == NULL)
-		return -1;
-	/* Taken before the lookup: any commit after this point (a disable,
-	 * a revocation, from any thread or process) moves the stamp, so the
-	 * next request looks the principal up again. */
-	if (reg_change_stamp(reg, stamp, err, sizeof(err)) != REG_OK) {
-		http_count_db_error(req);
-		return -1;
-	}
 	if (mg_get_user_connection_data(req->conn) == t &&
-	    t->auth.peer_cert == cc->peer_cert && t->auth.reg == reg &&
-	    t->auth.stamp[0] == stamp[0] && t->auth.stamp[1] == stamp[1]) {
+	    t->auth.peer_cert == cc->peer_cert && t->auth.epoch == epoch) {
 		*out = t->auth.principal;
 		return 1;
 	}
 	mg_set_user_connection_data(req->conn, NULL);
 	if (pki_cert_fingerprint(fp, (X509 *)cc->peer_cert) != PKI_OK)
 		return -1;
-	rc = ca_principal_authenticate(req->srv->ca, reg, &p, fp, err, sizeof(err));
-	if (rc == CA_ERR_NOT_FOUND || rc == CA_ERR_DENIED)
-		return 0;
-	if (rc != CA_OK) {
-		http_count_db_error(req);
-		return -1;
+	if (!cache_get(out, req->srv, fp, epoch)) {
+		rc = ca_principal_authenticate(req->srv->ca, reg, &p, fp, err,
+		                               sizeof(err));
+		if (rc == CA_ERR_NOT_FOUND || rc == CA_ERR_DENIED)
+			return 0;
+		if (rc != CA_OK) {
+			http_count_db_error(req);
+			return -1;
+		}
+		if (role_bit(p.role) == 0)
+			return 0;
+		memset(out, 0, sizeof(*out));
+		out->id = p.id;
+		snprintf(out->name, sizeof(out->name), "%s", p.name);
+		out->role = role_bit(p.role);
+		snprintf(out->manufacturer_id, sizeof(out->manufacturer_id), "%s",
+		         p.manufacturer_id);
+		cache_put(req->srv, fp, epoch, out);
 	}
-	if (role_bit(p.role) == 0)
-		return 0;
-	memset(out, 0, sizeof(*out));
-	out->id = p.id;
-	snprintf(out->name, sizeof(out->name), "%s", p.name);
-	out->role = role_bit(p.role);
-	snprintf(out->manufacturer_id, sizeof(out->manufacturer_id), "%s",
-	         p.manufacturer_id);
 	t->auth.peer_cert = cc->peer_cert;
-	t->auth.reg = reg;
-	t->auth.stamp[0] = stamp[0];
-	t->auth.stamp[1] = stamp[1];
+	t->auth.epoch = epoch;
 	t->auth.principal = *out;
 	mg_set_user_connection_data(req->conn, t);
 	return 1;

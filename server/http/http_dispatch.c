@@ -15,30 +15,98 @@
 
 #include "http_int.h"
 
-/* ---- thread-local registry connection -------------------------------- */
+/* ---- registry connection pool ----------------------------------------- */
 
+/* A request takes one pooled connection the first time it needs the
+ * registry and keeps it until it is answered; with more requests than
+ * connections in flight, the next one waits for a connection to come back.
+ * A request never needs a second connection, so waiting cannot deadlock. */
 struct reg *http_req_reg(http_req_t *req)
 {
 	http_thread_t *t = mg_get_thread_pointer(req->conn);
+	http_server *srv = req->srv;
+	http_reg_slot_t *slot = NULL;
 	char err[256];
 
 	if (t == NULL)
 		return NULL;
-	if (t->reg == NULL) {
-		if (ca_reg_open(req->srv->ca, &t->reg, err, sizeof(err)) != CA_OK) {
-			t->reg = NULL;
+	if (t->slot != NULL)
+		return t->slot->reg;
+	pthread_mutex_lock(&srv->pool.lock);
+	while (srv->pool.nidle == 0 && srv->pool.nused == HTTP_REG_POOL_MAX)
+		pthread_cond_wait(&srv->pool.freed, &srv->pool.lock);
+	if (srv->pool.nidle > 0)
+		slot = srv->pool.idle[--srv->pool.nidle];
+	else
+		slot = &srv->pool.slots[srv->pool.nused++];
+	pthread_mutex_unlock(&srv->pool.lock);
+	t->srv = srv;
+	t->slot = slot;
+	/* Opened on first use; a slot whose open failed stays empty and is
+	 * tried again by the next request that takes it. */
+	if (slot->reg == NULL) {
+		slot->stamp_seen = 0;
+		if (ca_reg_open(srv->ca, &slot->reg, err, sizeof(err)) != CA_OK) {
+			slot->reg = NULL;
 			http_count_db_error(req);
 		}
 	}
-	return t->reg;
+	return slot->reg;
+}
+
+void http_reg_release(http_thread_t *t)
+{
+	http_server *srv;
+
+	if (t == NULL || t->slot == NULL)
+		return;
+	srv = t->srv;
+	pthread_mutex_lock(&srv->pool.lock);
+	srv->pool.idle[srv->pool.nidle++] = t->slot;
+	pthread_cond_signal(&srv->pool.freed);
+	pthread_mutex_unlock(&srv->pool.lock);
+	t->slot = NULL;
 }
 
 void http_thread_close(http_thread_t *t)
 {
 	if (t == NULL)
 		return;
-	reg_close(t->reg);
+	http_reg_release(t);
 	free(t);
+}
+
+int http_shared_init(http_server *srv)
+{
+	if (pthread_mutex_init(&srv->pool.lock, NULL) != 0)
+		return -1;
+	if (pthread_cond_init(&srv->pool.freed, NULL) != 0) {
+		pthread_mutex_destroy(&srv->pool.lock);
+		return -1;
+	}
+	if (pthread_mutex_init(&srv->auth_cache.lock, NULL) != 0) {
+		pthread_cond_destroy(&srv->pool.freed);
+		pthread_mutex_destroy(&srv->pool.lock);
+		return -1;
+	}
+	atomic_init(&srv->auth_epoch, 1);
+	srv->shared_ready = 1;
+	return 0;
+}
+
+/* After mg_stop: no worker is left, every slot is back. */
+void http_shared_free(http_server *srv)
+{
+	size_t i;
+
+	if (srv == NULL || !srv->shared_ready)
+		return;
+	for (i = 0; i < srv->pool.nused; i++)
+		reg_close(srv->pool.slots[i].reg);
+	pthread_mutex_destroy(&srv->auth_cache.lock);
+	pthread_cond_destroy(&srv->pool.freed);
+	pthread_mutex_destroy(&srv->pool.lock);
+	srv->shared_ready = 0;
 }
 
 /* ---- route matching --------------------------------------------------- */
@@ -413,6 +481,7 @@ count:
 		access_log_write(req, us);
 	}
 	atomic_fetch_sub(&req->srv->metrics.in_flight, 1);
+	http_reg_release(mg_get_thread_pointer(conn));
 	status = req->status;
 	if (req->body != NULL) {
 		OPENSSL_cleanse(req->body, req->body_len);

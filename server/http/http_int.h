@@ -6,6 +6,8 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -42,6 +44,31 @@
 /* Every route the server knows, both tables, in registration order. */
 #define HTTP_ROUTES_MAX 80
 
+/* Registry connections shared by the workers (one is checked out for each
+ * request that touches the registry): bounds memory and descriptors
+ * however many connection threads there are. */
+#define HTTP_REG_POOL_MAX 32
+
+/* Principals of recently seen client certificates, shared by every
+ * connection (so a new or resumed TLS connection need not query). */
+#define HTTP_AUTH_CACHE_SLOTS 256
+
+/* One pooled registry connection and the change stamp last read on it. */
+typedef struct {
+	reg_t *reg;                /* NULL until first needed */
+	int64_t stamp[2];          /* reg_change_stamp at the last check */
+	int stamp_seen;            /* stamp holds a value */
+} http_reg_slot_t;
+
+/* A cached principal, valid only while the server's auth epoch is the
+ * one it was read under (see http_auth.c). */
+typedef struct {
+	unsigned char fp[32];      /* SHA-256 of the certificate's DER */
+	uint64_t epoch;
+	int used;
+	http_principal_t principal;
+} http_auth_entry_t;
+
 struct http_server {
 	struct mg_context *ctx;
 	ca_t *ca;                  /* immutable, shared by every thread */
@@ -60,6 +87,23 @@ struct http_server {
 
 	char *chain_pem;           /* Device CA + Root, for /ca/chain.pem */
 	size_t chain_pem_len;
+
+	int shared_ready;          /* the locks below are initialised */
+	struct {
+		pthread_mutex_t lock;
+		pthread_cond_t freed;
+		http_reg_slot_t slots[HTTP_REG_POOL_MAX];
+		http_reg_slot_t *idle[HTTP_REG_POOL_MAX];
+		size_t nidle;          /* entries of idle[] */
+		size_t nused;          /* slots[] handed out at least once */
+	} pool;
+	/* Moves whenever any pooled connection sees that the registry changed
+	 * (any commit, by any connection or process) since it last looked. */
+	_Atomic uint64_t auth_epoch;
+	struct {
+		pthread_mutex_t lock;
+		http_auth_entry_t e[HTTP_AUTH_CACHE_SLOTS];
+	} auth_cache;
 };
 
 /* Route tables defined by http_api.c. */
@@ -67,22 +111,36 @@ extern const http_route_t http_api_routes[];
 
 /* Per worker thread state (CivetWeb init_thread/exit_thread). */
 typedef struct {
-	reg_t *reg;                /* opened lazily by http_req_reg() */
+	http_server *srv;
+	http_reg_slot_t *slot;     /* checked out by http_req_reg() for the
+	                              current request, NULL between requests */
 	/* The principal of the connection this worker serves, from its client
 	 * certificate (a connection stays on one worker for its life). Valid
 	 * while CivetWeb's user connection data points at this struct (reset
 	 * for every new connection), the peer certificate is the same and
-	 * the registry's change stamp has not moved since it was read. */
+	 * the auth epoch has not moved since it was read. */
 	struct {
 		const void *peer_cert;
-		const reg_t *reg;
-		int64_t stamp[2];
+		uint64_t epoch;
 		http_principal_t principal;
 	} auth;
 } http_thread_t;
 
-/* Close the calling thread's registry connection (CivetWeb exit_thread). */
+/* Give the thread's registry connection back to the pool (end of each
+ * request). NULL-safe. */
+void http_reg_release(http_thread_t *t);
+
+/* Free a worker's state (CivetWeb exit_thread). */
 void http_thread_close(http_thread_t *t);
+
+/* Set up / tear down the registry pool and the principal cache. */
+int http_shared_init(http_server *srv);
+void http_shared_free(http_server *srv);
+
+/* The auth epoch for this request: checks the request's registry
+ * connection's change stamp first (moving the epoch when it changed).
+ * 0, or -1 on a registry error. */
+int http_auth_epoch(uint64_t *out, http_req_t *req);
 
 /* Resolve req's principal from its client certificate (req->conn). Returns
  * 1 found, 0 none (or disabled/revoked), negative on registry error. */

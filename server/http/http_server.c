@@ -140,14 +140,14 @@ static int cb_authorize(struct mg_connection *conn, void *cbdata)
 
 /* ---- set-up helpers --------------------------------------------------- */
 
-/* Every open connection holds a descriptor (and each worker's registry
- * connection two more): raise the soft limit on open files towards the hard
- * one when the worker count could exceed it. A failure only leaves the
- * limit as it was. */
+/* Every open connection holds a descriptor (and each pooled registry
+ * connection two): raise the soft limit on open files towards the hard one
+ * when the worker count could exceed it. A failure only leaves the limit
+ * as it was. */
 static void fd_limit_raise(int nthreads)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)nthreads * 3 + 256;
+	rlim_t want = (rlim_t)nthreads + 2 * HTTP_REG_POOL_MAX + 256;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return;
@@ -317,6 +317,7 @@ static void server_free(http_server *srv)
 {
 	if (srv == NULL)
 		return;
+	http_shared_free(srv); /* after mg_stop: no worker holds a connection */
 	if (srv->access_log != NULL && srv->access_log_owned)
 		fclose(srv->access_log);
 	free(srv->chain_pem);
@@ -467,6 +468,10 @@ int http_serve_main(int argc, char **argv)
 	 * every request first (localtime(), which stats /etc/localtime under
 	 * a process-wide lock, address and header formatting). */
 
+	if (http_shared_init(srv) != 0) {
+		fprintf(stderr, "ca-server: cannot initialise locks\n");
+		goto out;
+	}
 	mg_init_library(MG_FEATURES_TLS);
 	srv->ctx = mg_start(&cb, srv, options);
 	if (srv->ctx == NULL) {

@@ -2,6 +2,7 @@
 manufacturer A, manufacturer B, admin, disabled principal, certificate from
 an unknown CA} → the expected status. The route list comes from the
 server's own table, so a new route without an expectation fails here."""
+import http.client
 import json
 import os
 import unittest
@@ -178,6 +179,46 @@ class AuthorizationMatrix(ServerTest):
                     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                     self.assertTrue(s.recv(64).startswith(b"HTTP/1.1 200"))
                     self.assertTrue(s.session_reused, version)
+
+    def test_disabling_from_the_cli_takes_effect_on_the_next_request(self):
+        # The principal is cached per connection and in the table shared by
+        # all connections; another process (the CLI) writes the registry
+        # while the server runs. Every way back in is refused at once.
+        import ssl
+        p = self.ca.principal("cli-off", "operator")
+        path = "/devices/" + self.dev["lookup"]
+        keep = self.srv.conn(p)
+        try:
+            for _ in range(3):  # the per-connection cache is filled and used
+                keep.request("GET", path)
+                r = keep.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+            for _ in range(2):  # new connections: the shared table
+                st, _, _ = self.srv.curl(p, "GET", path)
+                self.assertEqual(st, 200)
+            ctx = self.srv.ssl_context(p)
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            other = http.client.HTTPSConnection("127.0.0.1", self.srv.port, context=ctx,
+                                                timeout=60)
+            other.request("GET", path)
+            r = other.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            run("principal", "disable", "cli-off", "--data", self.ca.data)
+            keep.request("GET", path)
+            r = keep.getresponse()
+            data = r.read()
+            self.assertProblem(r.status, data, 401, "unauthenticated")
+            other.request("GET", path)
+            r = other.getresponse()
+            data = r.read()
+            self.assertProblem(r.status, data, 401, "unauthenticated")
+            st, _, data = self.srv.curl(p, "GET", path)
+            self.assertProblem(st, data, 401, "unauthenticated")
+            other.close()
+        finally:
+            keep.close()
 
     def test_resumed_session_of_a_disabled_principal_is_refused(self):
         # A resumed TLS session carries the certificate it was made with;
