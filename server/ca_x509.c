@@ -113,12 +113,43 @@ int ca_spki_sha256_hex(char out[65], EVP_PKEY *key)
 	return CA_OK;
 }
 
+/* An EC key whose point came compressed (or hybrid) is one key with its
+ * uncompressed form: hash the uncompressed SubjectPublicKeyInfo, so the
+ * key-in-use and repeat checks see one key however a request encodes it.
+ * 1 and out set if key was such a key, 0 if not, -1 on error. */
+static int ec_canonical_spki_sha256_hex(char out[65], EVP_PKEY *key)
+{
+	char fmt[24];
+	size_t n = 0;
+	EVP_PKEY *dup = NULL;
+	int rc;
+
+	if (key == NULL || !EVP_PKEY_is_a(key, "EC") ||
+	    EVP_PKEY_get_utf8_string_param(key,
+	    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, fmt, sizeof(fmt), &n) !=
+	    1 || strcmp(fmt, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) ==
+	    0)
+		return 0;
+	if ((dup = EVP_PKEY_dup(key)) == NULL ||
+	    EVP_PKEY_set_utf8_string_param(dup,
+	    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+	    OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1)
+		rc = -1;
+	else
+		rc = ca_spki_sha256_hex(out, dup) == CA_OK ? 1 : -1;
+	EVP_PKEY_free(dup);
+	return rc;
+}
+
 int ca_req_spki_sha256_hex(char out[65], X509_REQ *req)
 {
 	X509_PUBKEY *xpk = X509_REQ_get_X509_PUBKEY(req);
 	unsigned char *der = NULL;
-	int len;
+	int len, ec;
 
+	if ((ec = ec_canonical_spki_sha256_hex(out,
+	    X509_REQ_get0_pubkey(req))) != 0)
+		return ec > 0 ? CA_OK : CA_ERR_INTERNAL;
 	/* The request's own SPKI encoding: i2d_PUBKEY on the EVP_PKEY would
 	 * give the same bytes through OpenSSL 3's much slower encoders. */
 	if (xpk == NULL || (len = i2d_X509_PUBKEY(xpk, &der)) <= 0)

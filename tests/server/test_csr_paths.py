@@ -154,6 +154,43 @@ class CsrPathsTest(unittest.TestCase):
         self.assert_refused(cf.flip_signature(cf.compressed(k)),
                             "signature does not verify")
 
+    def spki_hash(self, serial):
+        con = sqlite3.connect(os.path.join(self.data, "registry.db"))
+        try:
+            return con.execute(
+                "SELECT c.spki_sha256 FROM certificates c JOIN devices d"
+                " ON d.device_id = c.device_id WHERE d.serial = ?",
+                (serial,)).fetchone()[0]
+        finally:
+            con.close()
+
+    def test_one_key_however_its_point_is_encoded(self):
+        # Uncompressed first (fast path), then the same key compressed
+        # (general path) for another device: the same key, refused.
+        k = cf.p256()
+        uncompressed_spki = k.public_key().public_bytes(
+            serialization.Encoding.DER,
+            serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.enroll(cf.make(k), "K-U1")
+        self.assertEqual(self.spki_hash("K-U1"),
+                         hashlib.sha256(uncompressed_spki).hexdigest())
+        self.assert_refused(cf.compressed(k), "already bound to live device")
+        # Compressed first: stored under the uncompressed key's hash, so
+        # the uncompressed form for another device is refused too.
+        k2 = cf.p256()
+        self.enroll(cf.compressed(k2), "K-C2")
+        self.assertEqual(self.spki_hash("K-C2"), hashlib.sha256(
+            k2.public_key().public_bytes(
+                serialization.Encoding.DER,
+                serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest())
+        self.assert_refused(cf.make(k2), "already bound to live device")
+        # The same serial with the same key in the other encoding is a
+        # repeat of that enrollment, not a conflict.
+        again = json.loads(self.enroll(cf.make(k2), "K-C2").stdout)
+        first = json.loads(run("show", again["device_id"], "--data",
+                               self.data, "--json").stdout)
+        self.assertEqual(again["device_id"], first["device_id"])
+
 
 if __name__ == "__main__":
     unittest.main()
