@@ -34,9 +34,10 @@ static void usage(FILE *f)
 	    "FILE] [--timeout-ms N]\n"
 	    "       ueclient attach --state DIR [--core [PLMN@]HOST:PORT ...] "
 	    "[--pcap FILE] [--json]\n"
-	    "                     [--timeout-ms N] [--retransmits N] "
-	    "[--attempt-ms N]\n"
-	    "                     [--max-backoff-ms N] [--rounds N]\n"
+	    "                     [--timeout-ms N] [--max-timeout-ms N] "
+	    "[--retransmits N]\n"
+	    "                     [--attempt-ms N] [--max-backoff-ms N] "
+	    "[--rounds N]\n"
 	    "       ueclient swarm --count N --concurrency C --ca URL --cert "
 	    "MFR.pem --key MFR.key\n"
 	    "                     --core [PLMN@]HOST:PORT ... [--root ROOT.pem] "
@@ -45,14 +46,17 @@ static void usage(FILE *f)
 	    "[--model M] [--set DIR]\n"
 	    "                     [--reprovision] [--deadline-s S] [--key-type "
 	    "T] [--json]\n"
-	    "                     [--no-trust-cache]\n");
+	    "                     [--volatile] [--no-trust-cache] "
+	    "[--timeout-ms N]\n"
+	    "                     [--max-timeout-ms N] [--retransmits N] "
+	    "[--attempt-ms N]\n");
 }
 
 enum {
 	O_STATE = 256, O_MFR, O_SERIAL, O_MODEL, O_HW, O_KEYTYPE, O_CA, O_CERT,
 	O_KEY, O_ROOT, O_TLSCA, O_CACERTS, O_TIMEOUT, O_CORE, O_PCAP, O_JSON,
 	O_RETX, O_ATTEMPT, O_BACKOFF, O_ROUNDS, O_COUNT, O_CONC, O_SET,
-	O_REPROV, O_DEADLINE, O_HELP, O_PREFIX, O_NOTRUST,
+	O_REPROV, O_DEADLINE, O_HELP, O_PREFIX, O_NOTRUST, O_VOLATILE, O_MAXTMO,
 };
 
 static const struct option opts[] = {
@@ -73,6 +77,7 @@ static const struct option opts[] = {
 	{ "pcap", required_argument, NULL, O_PCAP },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "retransmits", required_argument, NULL, O_RETX },
+	{ "max-timeout-ms", required_argument, NULL, O_MAXTMO },
 	{ "attempt-ms", required_argument, NULL, O_ATTEMPT },
 	{ "max-backoff-ms", required_argument, NULL, O_BACKOFF },
 	{ "rounds", required_argument, NULL, O_ROUNDS },
@@ -83,6 +88,7 @@ static const struct option opts[] = {
 	{ "deadline-s", required_argument, NULL, O_DEADLINE },
 	{ "serial-prefix", required_argument, NULL, O_PREFIX },
 	{ "no-trust-cache", no_argument, NULL, O_NOTRUST },
+	{ "volatile", no_argument, NULL, O_VOLATILE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -93,9 +99,10 @@ typedef struct {
 	const char *prefix;
 	const char *cores[UE_MAX_CORES];
 	size_t ncores;
-	long timeout_ms, retransmits, attempt_ms, backoff_ms, rounds;
+	long timeout_ms, max_timeout_ms, retransmits, attempt_ms, backoff_ms;
+	long rounds;
 	long count, concurrency, deadline_s;
-	int json, reprovision, no_trust_cache;
+	int json, reprovision, no_trust_cache, volatile_creds;
 } args_t;
 
 /* Parse a bounded non-negative integer option. */
@@ -119,6 +126,7 @@ static int parse(args_t *a, int argc, char **argv)
 
 	memset(a, 0, sizeof(*a));
 	a->timeout_ms = a->retransmits = a->attempt_ms = a->backoff_ms = -1;
+	a->max_timeout_ms = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -140,6 +148,7 @@ static int parse(args_t *a, int argc, char **argv)
 		case O_JSON: a->json = 1; break;
 		case O_REPROV: a->reprovision = 1; break;
 		case O_NOTRUST: a->no_trust_cache = 1; break;
+		case O_VOLATILE: a->volatile_creds = 1; break;
 		case O_CORE:
 			if (a->ncores == UE_MAX_CORES) {
 				fprintf(stderr, "ueclient: at most %d --core\n",
@@ -154,6 +163,11 @@ static int parse(args_t *a, int argc, char **argv)
 			break;
 		case O_RETX:
 			if (num(&a->retransmits, optarg, 0, 10, "retransmits"))
+				return -1;
+			break;
+		case O_MAXTMO:
+			if (num(&a->max_timeout_ms, optarg, 0, 60000,
+			    "max-timeout-ms"))
 				return -1;
 			break;
 		case O_ATTEMPT:
@@ -356,6 +370,8 @@ static int policy_from(ue_policy_t *p, const args_t *a, char *err,
 	}
 	if (a->timeout_ms >= 0)
 		p->timeout_ms = (unsigned)a->timeout_ms;
+	if (a->max_timeout_ms >= 0)
+		p->max_timeout_ms = (unsigned)a->max_timeout_ms;
 	if (a->retransmits >= 0)
 		p->retransmits = (unsigned)a->retransmits;
 	if (a->attempt_ms >= 0)
@@ -488,6 +504,7 @@ static int cmd_swarm(const args_t *a)
 	o.set_dir = a->set;
 	o.reprovision = a->reprovision;
 	o.no_trust_cache = a->no_trust_cache;
+	o.volatile_creds = a->volatile_creds;
 	o.manufacturer_id = a->mfr != NULL ? a->mfr : "swarm-mfr";
 	o.model = a->model != NULL ? a->model : "swarm-sensor";
 	o.serial_prefix = a->prefix;
@@ -511,8 +528,15 @@ static int cmd_swarm(const args_t *a)
 		    sizeof(err)) != 0)
 			return EX_FAIL;
 	}
+	/* A datagram lost under load must not cost a simulated device a
+	 * whole second: the swarm's first wait is short and doubles. */
+	o.policy.timeout_ms = UE_SWARM_TIMEOUT_MS;
+	o.policy.max_timeout_ms = UE_SWARM_MAX_TIMEOUT_MS;
+	o.policy.retransmits = UE_SWARM_RETRANSMITS;
 	if (a->timeout_ms >= 0)
 		o.policy.timeout_ms = (unsigned)a->timeout_ms;
+	if (a->max_timeout_ms >= 0)
+		o.policy.max_timeout_ms = (unsigned)a->max_timeout_ms;
 	if (a->retransmits >= 0)
 		o.policy.retransmits = (unsigned)a->retransmits;
 	if (a->attempt_ms >= 0)
@@ -537,6 +561,8 @@ static int cmd_swarm(const args_t *a)
 		cJSON_AddNumberToObject(j, "not_started", r.not_started);
 		cJSON_AddNumberToObject(j, "elapsed_s", r.elapsed_s);
 		cJSON_AddNumberToObject(j, "flows_per_s", r.flows_per_s);
+		cJSON_AddNumberToObject(j, "retransmissions",
+		    (double)r.retransmissions);
 		c = cJSON_AddObjectToObject(j, "provisioning_ms");
 		if (c != NULL) {
 			cJSON_AddNumberToObject(c, "n", r.prov_n);
@@ -550,6 +576,13 @@ static int cmd_swarm(const args_t *a)
 			cJSON_AddNumberToObject(c, "p50", r.reg_p50);
 			cJSON_AddNumberToObject(c, "p95", r.reg_p95);
 			cJSON_AddNumberToObject(c, "p99", r.reg_p99);
+		}
+		c = cJSON_AddObjectToObject(j, "flow_ms");
+		if (c != NULL) {
+			cJSON_AddNumberToObject(c, "n", r.reg_n);
+			cJSON_AddNumberToObject(c, "p50", r.flow_p50);
+			cJSON_AddNumberToObject(c, "p95", r.flow_p95);
+			cJSON_AddNumberToObject(c, "p99", r.flow_p99);
 		}
 		c = cJSON_AddObjectToObject(j, "signer_chain");
 		if (c != NULL) {
@@ -583,6 +616,8 @@ static int cmd_swarm(const args_t *a)
 		    "samples)\n", r.prov_p50, r.prov_p95, r.prov_p99, r.prov_n);
 		printf("  registration  p50 %u ms  p95 %u ms  p99 %u ms  (%u "
 		    "samples)\n", r.reg_p50, r.reg_p95, r.reg_p99, r.reg_n);
+		printf("  whole flow    p50 %u ms  p95 %u ms  p99 %u ms\n",
+		    r.flow_p50, r.flow_p95, r.flow_p99);
 		for (i = 0; i < r.ncauses; i++)
 			printf("  failed %5u  %s  (e.g. %s)\n", r.causes[i].n,
 			    r.causes[i].cause, r.causes[i].example);

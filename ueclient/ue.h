@@ -154,16 +154,20 @@ typedef struct {
 	ue_core_t cores[UE_MAX_CORES];
 	size_t ncores;
 	unsigned timeout_ms;   /* wait for one answer before retransmitting */
+	unsigned max_timeout_ms; /* above timeout_ms: the wait doubles after
+	                          every send up to this; else fixed */
 	unsigned retransmits;  /* extra sends of one request */
 	unsigned attempt_ms;   /* longest wait for a genuine answer per core */
 	unsigned max_backoff_ms; /* upper bound on a T3346 back-off honoured */
 } ue_policy_t;
 
-/* Defaults: no cores, 1000 ms, 3 retransmits, 10 s per core, 5 s back-off. */
+/* Defaults: no cores, 1000 ms (fixed), 3 retransmits, 10 s per core, 5 s
+ * back-off. */
 void ue_policy_init(ue_policy_t *p);
 
 /* Parse policy JSON ({"cores":[{"plmn":"00101","address":"h:p"}],
- * "timeout_ms":..,"retransmits":..,"attempt_ms":..,"max_backoff_ms":..}). */
+ * "timeout_ms":..,"max_timeout_ms":..,"retransmits":..,"attempt_ms":..,
+ * "max_backoff_ms":..}). */
 int ue_policy_parse(ue_policy_t *p, const char *json, char *err, size_t errlen);
 
 /* Load DIR/policy.json if present (missing → defaults, returns 0). */

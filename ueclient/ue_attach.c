@@ -336,16 +336,22 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 	}
 	t0 = ue_now_ms();
 	rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
-	    c->o->policy.retransmits, c->o->policy.attempt_ms, prov_answer, c,
-	    err, errlen);
+	    c->o->policy.max_timeout_ms, c->o->policy.retransmits,
+	    c->o->policy.attempt_ms, prov_answer, c, err, errlen);
 	if (rc == 0 && c->prov_ok) {
-		if ((rc = ue_creds_store(c->creds, c->o->dir, err, errlen)) != 0)
+		if (!c->o->volatile_creds && (rc = ue_creds_store(c->creds,
+		    c->o->dir, err, errlen)) != 0)
 			goto done;
 		c->out->prov_ms = (unsigned)(ue_now_ms() - t0);
 		c->out->provisioned = 1;
-		emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials stored "
-		    "in %s/%s (0600, written atomically) after %u ms",
-		    c->o->dir, UE_F_CREDS, c->out->prov_ms);
+		if (c->o->volatile_creds)
+			emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
+			    "kept in memory only (simulated device) after %u ms",
+			    c->out->prov_ms);
+		else
+			emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
+			    "stored in %s/%s (0600, written atomically) after %u ms",
+			    c->o->dir, UE_F_CREDS, c->out->prov_ms);
 	} else if (rc == UE_ERR_TIMEOUT) {
 		emit(c, UE_EV_REFUSE, "provision", NULL, -1, "%s", err);
 	}
@@ -353,6 +359,7 @@ done:
 	if (u.sent > 1 && rc != UE_ERR_ARG)
 		emit(c, UE_EV_INFO, "provision", NULL, -1, "%u retransmission(s) "
 		    "to %s", u.sent - 1, core->address);
+	c->out->retransmissions += u.resent;
 	ue_udp_close(&u);
 	OPENSSL_cleanse(m, sizeof(*m));
 	return rc;
@@ -486,7 +493,8 @@ static int usim_answer(attach_ctx *c, nas_msg_t *next, uint8_t *kamf,
 		/* SQN_MS is durable before RES* leaves: a replay of this
 		 * challenge after a crash is still refused. */
 		memcpy(c->creds->sqn_ms, r.sqn, AKA_SQN_LEN);
-		if ((rc = ue_creds_store(c->creds, c->o->dir, err, errlen)) != 0)
+		if (!c->o->volatile_creds && (rc = ue_creds_store(c->creds,
+		    c->o->dir, err, errlen)) != 0)
 			goto done;
 		if (aka_kamf(kamf, r.kseaf, c->creds->sub.supi, ar->abba,
 		    ar->abba_len) != AKA_OK) {
@@ -579,8 +587,8 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 		if ((rc = encode(wire, sizeof(wire), &wlen, next, err, errlen)) != 0)
 			goto done;
 		rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
-		    c->o->policy.retransmits, c->o->policy.attempt_ms, reg_answer,
-		    c, err, errlen);
+		    c->o->policy.max_timeout_ms, c->o->policy.retransmits,
+		    c->o->policy.attempt_ms, reg_answer, c, err, errlen);
 		if (rc != 0)
 			goto done;
 		switch (c->msg->type) {
@@ -651,6 +659,7 @@ done:
 		OPENSSL_cleanse(next, sizeof(*next));
 		free(next);
 	}
+	c->out->retransmissions += u.resent;
 	ue_udp_close(&u);
 	return rc;
 }
@@ -719,7 +728,7 @@ int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *o, char *err,
 		goto done;
 	}
 	c.creds = creds;
-	if (ue_creds_exist(o->dir)) {
+	if (!o->volatile_creds && ue_creds_exist(o->dir)) {
 		if ((rc = ue_creds_load(creds, o->dir, err, errlen)) != 0)
 			goto done;
 		emit(&c, UE_EV_STEP, "provision", NULL, -1, "credentials for %s "

@@ -63,6 +63,9 @@ typedef struct {
 	void *tap_ctx;
 	int64_t now;           /* Unix time for certificate checks; 0 = now */
 	ue_trust_cache *trust; /* shared by a swarm; NULL = none */
+	int volatile_creds;    /* simulated device: credentials and SQN_MS
+	                          live in memory for this attach only (stored
+	                          ones are not read, nothing is written) */
 } ue_attach_opts_t;
 
 typedef struct {
@@ -71,6 +74,7 @@ typedef struct {
 	int cause;        /* last 5GMM cause that ended an attempt, -1 none */
 	unsigned ignored; /* answers ignored as not genuine */
 	unsigned resyncs; /* synch failures sent */
+	unsigned retransmissions; /* datagrams sent again (all steps) */
 	unsigned prov_ms; /* provisioning latency (request → stored) */
 	unsigned reg_ms;  /* registration latency (request → accept) */
 	char core[UE_ADDR_MAX + 1];  /* core that served the last step */

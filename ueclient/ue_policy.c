@@ -117,6 +117,8 @@ int ue_policy_parse(ue_policy_t *p, const char *json, char *err, size_t errlen)
 	}
 	if (json_uint(&p->timeout_ms, root, "timeout_ms", 10, 60000, err,
 	    errlen) != 0 ||
+	    json_uint(&p->max_timeout_ms, root, "max_timeout_ms", 0, 60000,
+	    err, errlen) != 0 ||
 	    json_uint(&p->retransmits, root, "retransmits", 0, 10, err,
 	    errlen) != 0 ||
 	    json_uint(&p->attempt_ms, root, "attempt_ms", 10, 600000, err,

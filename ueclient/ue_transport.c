@@ -143,9 +143,22 @@ int ue_udp_recv(ue_udp_t *u, uint8_t *buf, size_t cap, size_t *len,
 	}
 }
 
+unsigned ue_retx_wait_ms(unsigned every_ms, unsigned max_every_ms,
+    unsigned n)
+{
+	unsigned w = every_ms;
+
+	if (max_every_ms <= every_ms)
+		return every_ms;
+	while (n-- > 1 && w < max_every_ms)
+		w = w > max_every_ms / 2 ? max_every_ms : w * 2;
+	return w;
+}
+
 int ue_udp_transact(ue_udp_t *u, const uint8_t *req, size_t reqlen,
-    unsigned every_ms, unsigned retransmits, unsigned total_ms,
-    ue_answer_fn fn, void *ctx, char *err, size_t errlen)
+    unsigned every_ms, unsigned max_every_ms, unsigned retransmits,
+    unsigned total_ms, ue_answer_fn fn, void *ctx, char *err,
+    size_t errlen)
 {
 	static __thread uint8_t buf[UE_DGRAM_MAX];
 	uint64_t start = ue_now_ms(), deadline = start + total_ms;
@@ -169,7 +182,9 @@ int ue_udp_transact(ue_udp_t *u, const uint8_t *req, size_t reqlen,
 				if ((rc = ue_udp_send(u, req, reqlen, err, errlen)) != 0)
 					return rc;
 				resent++;
-				next_tx = now + every_ms;
+				u->resent++;
+				next_tx = now + ue_retx_wait_ms(every_ms,
+				    max_every_ms, resent + 1);
 			} else {
 				next_tx = deadline;
 			}

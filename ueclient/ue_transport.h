@@ -22,6 +22,7 @@ typedef struct {
 	ue_tap_fn tap;
 	void *tap_ctx;
 	unsigned sent;   /* datagrams sent (retransmissions included) */
+	unsigned resent; /* of those, retransmissions by ue_udp_transact */
 } ue_udp_t;
 
 /* Open a UDP socket connected to "HOST:PORT" (numeric or resolvable). */
@@ -42,11 +43,20 @@ int ue_udp_recv(ue_udp_t *u, uint8_t *buf, size_t cap, size_t *len,
 typedef int (*ue_answer_fn)(void *ctx, const uint8_t *buf, size_t len);
 
 /* Send req, then wait for an answer the handler accepts. With no accepted
- * answer after every_ms, send again, at most retransmits more times; give
- * up with UE_ERR_TIMEOUT at total_ms after the first send. */
+ * answer after every_ms, send again, at most retransmits more times; when
+ * max_every_ms is larger than every_ms the wait doubles after each send up
+ * to max_every_ms (else it stays every_ms). Give up with UE_ERR_TIMEOUT at
+ * total_ms after the first send. */
 int ue_udp_transact(ue_udp_t *u, const uint8_t *req, size_t reqlen,
-    unsigned every_ms, unsigned retransmits, unsigned total_ms,
-    ue_answer_fn fn, void *ctx, char *err, size_t errlen);
+    unsigned every_ms, unsigned max_every_ms, unsigned retransmits,
+    unsigned total_ms, ue_answer_fn fn, void *ctx, char *err,
+    size_t errlen);
+
+/* The wait after the n-th send of one request (n = 1: the first send):
+ * every_ms doubled per earlier send, up to max_every_ms when that is
+ * larger than every_ms; else every_ms each time. */
+unsigned ue_retx_wait_ms(unsigned every_ms, unsigned max_every_ms,
+    unsigned n);
 
 /* Milliseconds from a monotonic clock. */
 uint64_t ue_now_ms(void);

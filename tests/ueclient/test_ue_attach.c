@@ -696,6 +696,71 @@ static void ue_attach__lost_request_is_retransmitted(void **state)
 	assert_int_equal(r.registered, 1);
 }
 
+/* With the doubling timer (as a swarm runs it) a lost request is still
+ * sent again and the device provisions and registers. */
+static void ue_attach__lost_request_retransmitted_with_doubling(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "";
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_DROP_FIRST, 0);
+	opts_for(&o, &ec, 3000);
+	o.policy.timeout_ms = 50;
+	o.policy.max_timeout_ms = 400;
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	core_stop(&fc);
+	assert_int_equal(fc.onboarding_seen, 2);
+	assert_int_equal(r.provisioned, 1);
+	assert_int_equal(r.registered, 1);
+}
+
+/* A volatile (simulated) device provisions even when credentials are
+ * stored, registers with what it received, and leaves the stored file as
+ * it was. */
+static void ue_attach__volatile_device_writes_nothing(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "", path[700], *before = NULL, *after = NULL;
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_GOOD, 0);
+	opts_for(&o, &ec, 3000);
+	add_core(&o, fc.port);
+	o.volatile_creds = 1;
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	assert_int_equal(r.provisioned, 1);
+	assert_int_equal(r.registered, 1);
+	assert_string_equal(r.kamf_fp, fc.fp);
+	assert_no_creds();
+	/* Now with credentials stored by a normal attach. */
+	o.volatile_creds = 0;
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	assert_int_equal(r.provisioned, 1);
+	snprintf(path, sizeof(path), "%s/%s", devdir, UE_F_CREDS);
+	assert_int_equal(ue_file_read(&before, NULL, path, 65536, err,
+	    sizeof(err)), 0);
+	o.volatile_creds = 1;
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	core_stop(&fc);
+	assert_int_equal(r.provisioned, 1);
+	assert_int_equal(r.registered, 1);
+	assert_int_equal(ue_file_read(&after, NULL, path, 65536, err,
+	    sizeof(err)), 0);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
 static void ue_attach__garbage_before_answer_is_ignored(void **state)
 {
 	fake_core fc;
@@ -786,6 +851,9 @@ int main(void)
 		cmocka_unit_test(ue_attach__first_core_down_second_provisions),
 		cmocka_unit_test(ue_attach__not_allowed_core_moves_to_next),
 		cmocka_unit_test(ue_attach__lost_request_is_retransmitted),
+		cmocka_unit_test(
+		    ue_attach__lost_request_retransmitted_with_doubling),
+		cmocka_unit_test(ue_attach__volatile_device_writes_nothing),
 		cmocka_unit_test(ue_attach__garbage_before_answer_is_ignored),
 		cmocka_unit_test(ue_attach__sqn_out_of_range_resynchronises),
 		cmocka_unit_test(ue_attach__unenrolled_and_no_core_refused),

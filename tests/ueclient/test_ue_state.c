@@ -20,6 +20,7 @@
 
 #include "ue.h"
 #include "ue_swarm.h"
+#include "ue_transport.h"
 
 static char tmproot[256];
 
@@ -421,7 +422,8 @@ static void ue_policy__parse_cores_and_timers(void **state)
 	assert_int_equal(p.retransmits, 3);
 	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"plmn\":\"00101\","
 	    "\"address\":\"127.0.0.1:4997\"},{\"address\":\"localhost:5000\"}],"
-	    "\"timeout_ms\":250,\"retransmits\":2}", err, sizeof(err)), 0);
+	    "\"timeout_ms\":250,\"retransmits\":2,\"max_timeout_ms\":800}", err,
+	    sizeof(err)), 0);
 	assert_int_equal(p.ncores, 2);
 	assert_string_equal(p.cores[0].plmn, "00101");
 	assert_string_equal(p.cores[0].address, "127.0.0.1:4997");
@@ -429,6 +431,33 @@ static void ue_policy__parse_cores_and_timers(void **state)
 	assert_int_equal(p.timeout_ms, 250);
 	assert_int_equal(p.retransmits, 2);
 	assert_int_equal(p.attempt_ms, 10000);
+	assert_int_equal(p.max_timeout_ms, 800);
+}
+
+/* The retransmission schedule: fixed unless a larger maximum is given,
+ * then doubling per send up to it. */
+static void ue_transport__retransmit_wait_doubles_to_the_cap(void **state)
+{
+	static const unsigned swarm[] = { 150, 300, 600, 1200, 1200, 1200 };
+	unsigned n;
+
+	(void)state;
+	for (n = 1; n <= 6; n++) {
+		assert_int_equal(ue_retx_wait_ms(UE_SWARM_TIMEOUT_MS,
+		    UE_SWARM_MAX_TIMEOUT_MS, n), swarm[n - 1]);
+		/* A real device's default: 1 s every time. */
+		assert_int_equal(ue_retx_wait_ms(1000, 0, n), 1000);
+		assert_int_equal(ue_retx_wait_ms(150, 150, n), 150);
+		assert_int_equal(ue_retx_wait_ms(150, 100, n), 150);
+	}
+	/* The cap need not be a power-of-two multiple. */
+	assert_int_equal(ue_retx_wait_ms(100, 250, 1), 100);
+	assert_int_equal(ue_retx_wait_ms(100, 250, 2), 200);
+	assert_int_equal(ue_retx_wait_ms(100, 250, 3), 250);
+	assert_int_equal(ue_retx_wait_ms(100, 250, 40), 250);
+	/* No overflow near the top of the range. */
+	assert_int_equal(ue_retx_wait_ms(60000, 60000, 10), 60000);
+	assert_int_equal(ue_retx_wait_ms(40000, 60000, 3), 60000);
 }
 
 static void ue_policy__refuses_bad_input(void **state)
@@ -446,6 +475,9 @@ static void ue_policy__refuses_bad_input(void **state)
 	assert_non_null(strstr(err, "retransmits"));
 	assert_int_equal(ue_policy_parse(&p, "{\"timeout_ms\":1.5}", err,
 	    sizeof(err)), UE_ERR_ARG);
+	assert_int_equal(ue_policy_parse(&p, "{\"max_timeout_ms\":60001}", err,
+	    sizeof(err)), UE_ERR_ARG);
+	assert_non_null(strstr(err, "max_timeout_ms"));
 	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"address\":"
 	    "\"127.0.0.1\"}]}", err, sizeof(err)), UE_ERR_ARG);
 	assert_non_null(strstr(err, "HOST:PORT"));
@@ -604,6 +636,8 @@ int main(void)
 		cmocka_unit_test(ue_keys__p256_fast_reader_declines_others),
 		cmocka_unit_test(ue_state__device_load_errors),
 		cmocka_unit_test(ue_policy__parse_cores_and_timers),
+		cmocka_unit_test(
+		    ue_transport__retransmit_wait_doubles_to_the_cap),
 		cmocka_unit_test(ue_policy__refuses_bad_input),
 		cmocka_unit_test(ue_policy__load_missing_is_defaults),
 		cmocka_unit_test(ue_creds__store_load_roundtrip_0600),
