@@ -360,11 +360,28 @@ int reg_change_stamp(reg_t *reg, int64_t out[2], char *err, size_t errlen)
 	return REG_OK;
 }
 
+/* One transaction-control statement, prepared once per connection (kept
+ * with the others): sqlite3_exec parsed BEGIN / SAVEPOINT / RELEASE /
+ * COMMIT on every call (~11 k instructions per batch item). */
+static int tx_sql(reg_t *reg, const char *sql, char *err, size_t errlen,
+    const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? REG_OK : reg_fail(reg, rc, err, errlen, what);
+	reg_finalize(reg, st);
+	return rc;
+}
+
 int reg_begin(reg_t *reg, char *err, size_t errlen)
 {
 	int rc;
 
-	rc = exec_sql(reg, reg->depth == 0 ? "BEGIN IMMEDIATE" :
+	rc = tx_sql(reg, reg->depth == 0 ? "BEGIN IMMEDIATE" :
 	    "SAVEPOINT reg_nested", err, errlen, "begin");
 	if (rc == REG_OK)
 		reg->depth++;
@@ -384,7 +401,7 @@ int reg_commit(reg_t *reg, char *err, size_t errlen)
 		util_err_set(err, errlen, "commit without a transaction");
 		return REG_ERR_INVALID;
 	}
-	rc = exec_sql(reg, reg->depth == 1 ? "COMMIT" :
+	rc = tx_sql(reg, reg->depth == 1 ? "COMMIT" :
 	    "RELEASE SAVEPOINT reg_nested", err, errlen, "commit");
 	if (rc == REG_OK)
 		reg->depth--;
@@ -396,11 +413,13 @@ void reg_rollback(reg_t *reg)
 	if (reg == NULL || reg->depth <= 0)
 		return;
 	if (reg->depth == 1) {
-		sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
+		tx_sql(reg, "ROLLBACK", NULL, 0, "rollback");
 	} else {
 		/* ROLLBACK TO keeps the savepoint open: release it too. */
-		sqlite3_exec(reg->db, "ROLLBACK TO SAVEPOINT reg_nested;"
-		    " RELEASE SAVEPOINT reg_nested", NULL, NULL, NULL);
+		tx_sql(reg, "ROLLBACK TO SAVEPOINT reg_nested", NULL, 0,
+		    "rollback");
+		tx_sql(reg, "RELEASE SAVEPOINT reg_nested", NULL, 0,
+		    "rollback");
 	}
 	reg->depth--;
 }
