@@ -739,6 +739,89 @@ static void ca_device_issue_batch__repeats_and_conflicts_within_a_batch(
 		free(c[i]);
 }
 
+/* Large enough for the parse and sign threads: repeats and conflicts
+ * inside the batch are decided as one by one, in order; an all-or-nothing
+ * batch that fails at a late item (found only when it is stored) stores
+ * nothing. */
+#define BIG 48
+static void ca_device_issue_batch__threaded_batch_keeps_item_results(
+    void **state)
+{
+	struct fx *f = *state;
+	ca_issue_item_t it[BIG];
+	char err[512] = "", *c[BIG], sn[BIG][16];
+	size_t l[BIG];
+	int i, created = 0;
+
+	memset(it, 0, sizeof(it));
+	for (i = 0; i < BIG; i++) {
+		c[i] = make_csr("P-256", &l[i]);
+		snprintf(sn[i], sizeof(sn[i]), "P-%d", i);
+		it[i].csr = (uint8_t *)c[i];
+		it[i].csr_len = l[i];
+		it[i].attrs.manufacturer_id = "acme";
+		it[i].attrs.model = "B";
+		it[i].attrs.serial = sn[i];
+	}
+	/* i % 8 == 3: repeat of item i - 1 (same serial, same key);
+	 * i % 8 == 5: item i - 1's serial with its own key (conflict). */
+	for (i = 0; i < BIG; i++) {
+		if (i % 8 == 3) {
+			it[i].csr = it[i - 1].csr;
+			it[i].csr_len = it[i - 1].csr_len;
+			it[i].attrs.serial = sn[i - 1];
+		} else if (i % 8 == 5) {
+			it[i].attrs.serial = sn[i - 1];
+		}
+	}
+	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, BIG, 0, "t",
+	    err, sizeof(err)), CA_OK);
+	for (i = 0; i < BIG; i++) {
+		if (i % 8 == 3) {
+			assert_int_equal(it[i].rc, CA_OK);
+			assert_int_equal(it[i].result.created, 0);
+			assert_string_equal(it[i].result.device_id,
+			    it[i - 1].result.device_id);
+			assert_string_equal(it[i].result.cert_pem,
+			    it[i - 1].result.cert_pem);
+		} else if (i % 8 == 5) {
+			assert_int_equal(it[i].rc, CA_ERR_CONFLICT);
+			assert_non_null(strstr(it[i].err,
+			    it[i - 1].result.device_id));
+		} else {
+			assert_int_equal(it[i].rc, CA_OK);
+			assert_int_equal(it[i].result.created, 1);
+			created++;
+		}
+	}
+	assert_int_equal(reg_device_count(f->reg), created);
+	assert_int_equal(audit_issue_count(f->reg), created);
+	for (i = 0; i < BIG; i++) {
+		ca_issue_result_clear(&it[i].result);
+		free(c[i]);
+	}
+
+	/* All or nothing: item 40 takes item 39's serial with another key,
+	 * found only when it is stored. */
+	for (i = 0; i < BIG; i++) {
+		c[i] = make_csr("P-256", &l[i]);
+		snprintf(sn[i], sizeof(sn[i]), "Q-%d", i);
+		it[i].csr = (uint8_t *)c[i];
+		it[i].csr_len = l[i];
+		it[i].attrs.serial = sn[i];
+	}
+	it[40].attrs.serial = sn[39];
+	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, BIG, 1, "t",
+	    err, sizeof(err)), CA_ERR_CONFLICT);
+	assert_non_null(strstr(err, "item 40:"));
+	assert_int_equal(reg_device_count(f->reg), created);
+	assert_int_equal(audit_issue_count(f->reg), created);
+	for (i = 0; i < BIG; i++) {
+		assert_null(it[i].result.cert_pem);
+		free(c[i]);
+	}
+}
+
 static void ca_device_issue__certificate_carries_the_request_key(
     void **state)
 {
@@ -871,6 +954,9 @@ int main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    ca_device_issue_batch__repeats_and_conflicts_within_a_batch,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_device_issue_batch__threaded_batch_keeps_item_results,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    ca_device_issue__one_key_race_has_one_winner, setup,
