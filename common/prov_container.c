@@ -97,8 +97,15 @@ static int device_id_ok(const uint8_t *s, size_t n)
 static int p256_pub_encode(uint8_t out[P256_PUB_LEN], EVP_PKEY *k)
 {
 	BIGNUM *x = NULL, *y = NULL;
+	size_t len = 0;
 	int ok = 0;
 
+	/* The key's own encoding when it is the uncompressed one (OpenSSL's
+	 * default); else from the coordinates. */
+	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, out,
+	    P256_PUB_LEN, &len) == 1 && len == P256_PUB_LEN && out[0] == 0x04)
+		return 1;
+	ERR_clear_error();
 	if (!EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
 	    !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_Y, &y))
 		goto done;
@@ -148,7 +155,7 @@ static int p256_derive_cek(uint8_t cek[CEK_LEN], EVP_PKEY *priv,
     const uint8_t dev_pub[P256_PUB_LEN], const uint8_t *ue_nonce,
     const uint8_t *net_nonce)
 {
-	EVP_PKEY_CTX *dctx = NULL;
+	EVP_PKEY_CTX *dctx = NULL, *pctx = NULL;
 	EVP_KDF *kdf = NULL;
 	EVP_KDF_CTX *kctx = NULL;
 	uint8_t z[P256_COORD_LEN], salt[2 * PROV_NONCE_LEN];
@@ -158,9 +165,18 @@ static int p256_derive_cek(uint8_t cek[CEK_LEN], EVP_PKEY *priv,
 	char digest[] = "SHA256";
 	int ok = 0;
 
-	if ((dctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL)) == NULL ||
+	/*
+	 * The peer point is validated: not the point at infinity, coordinates
+	 * below p, on the curve. EVP_PKEY_derive_set_peer's full check also
+	 * multiplies the point by the group order (~0.7 M instructions); on
+	 * P-256, whose cofactor is 1, every point on the curve other than
+	 * infinity has that order, so the quick check decides the same.
+	 */
+	if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, peer, NULL)) == NULL ||
+	    EVP_PKEY_public_check_quick(pctx) != 1 ||
+	    (dctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL)) == NULL ||
 	    EVP_PKEY_derive_init(dctx) <= 0 ||
-	    EVP_PKEY_derive_set_peer(dctx, peer) <= 0 ||
+	    EVP_PKEY_derive_set_peer_ex(dctx, peer, 0) <= 0 ||
 	    EVP_PKEY_derive(dctx, z, &zlen) <= 0 || zlen != sizeof(z))
 		goto done;
 	memcpy(salt, ue_nonce, PROV_NONCE_LEN);
@@ -187,6 +203,7 @@ done:
 	EVP_KDF_CTX_free(kctx);
 	EVP_KDF_free(kdf);
 	EVP_PKEY_CTX_free(dctx);
+	EVP_PKEY_CTX_free(pctx);
 	return ok;
 }
 
@@ -738,10 +755,22 @@ struct prov_vc_entry {
 
 struct prov_verify_cache {
 	pthread_mutex_t mu;
+	pthread_cond_t cv;		/* a pending full verification ended */
 	struct prov_vc_entry e[PROV_VC_ENTRIES];
 	uint64_t tick;
 	uint64_t hits, misses, stores;
+	/* The chain list one thread is verifying in full right now: threads
+	 * that miss on the same bytes wait for its outcome instead of all
+	 * verifying the same chain at once (a swarm's first wave). */
+	uint8_t *pending;
+	size_t pending_len;
+	X509 *pending_anchor;
+	uint64_t pending_gen;		/* bumped when a pending one ends */
 };
+
+/* Longest wait for another thread's full verification of the same chain;
+ * after it, verify in full anyway. */
+#define PROV_VC_WAIT_S 10
 
 int prov_verify_cache_new(prov_verify_cache **out)
 {
@@ -753,6 +782,11 @@ int prov_verify_cache_new(prov_verify_cache **out)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return PROV_ERR_INTERNAL;
 	if (pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c);
+		return PROV_ERR_INTERNAL;
+	}
+	if (pthread_cond_init(&c->cv, NULL) != 0) {
+		pthread_mutex_destroy(&c->mu);
 		free(c);
 		return PROV_ERR_INTERNAL;
 	}
@@ -777,6 +811,9 @@ void prov_verify_cache_free(prov_verify_cache *c)
 		return;
 	for (i = 0; i < PROV_VC_ENTRIES; i++)
 		vc_entry_clear(&c->e[i]);
+	free(c->pending);
+	X509_free(c->pending_anchor);
+	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -920,6 +957,86 @@ static void vc_store(prov_verify_cache *c, const prov_view_t *v, X509 *root,
 	vc_entry_clear(&n);
 }
 
+/* A hit, with the container signature verified: out is a verified view.
+ * 0 = take the full verification. */
+static int vc_try(prov_verify_cache *c, prov_view_t *out, X509 *root,
+    int64_t at)
+{
+	X509 *cert = NULL;
+	int ok;
+
+	if (!vc_lookup(c, out, root, at, &cert, out->signer_fingerprint))
+		return 0;
+	ok = container_sig_ok(out, cert) == 1;
+	X509_free(cert);
+	if (!ok) {
+		ERR_clear_error();
+		return 0;
+	}
+	pthread_mutex_lock(&c->mu);
+	c->hits++;
+	pthread_mutex_unlock(&c->mu);
+	out->verified = 1;
+	return 1;
+}
+
+enum { VC_OTHER = 0, VC_CLAIMED = 1, VC_WAITED = 2 };
+
+/* On a miss: claim the full verification of this chain list (VC_CLAIMED;
+ * the caller then calls vc_release), or wait for the thread that holds
+ * the claim on the same bytes and anchor (VC_WAITED: look up again), or
+ * neither when another chain is pending (VC_OTHER). */
+static int vc_claim_or_wait(prov_verify_cache *c, const prov_view_t *v,
+    X509 *root)
+{
+	const uint8_t *chain;
+	size_t clen;
+	uint8_t *copy;
+	struct timespec until;
+	uint64_t gen;
+	int r = VC_OTHER;
+
+	chain = view_chain(v, &clen);
+	pthread_mutex_lock(&c->mu);
+	if (c->pending == NULL) {
+		if ((copy = malloc(clen)) != NULL && X509_up_ref(root)) {
+			memcpy(copy, chain, clen);
+			c->pending = copy;
+			c->pending_len = clen;
+			c->pending_anchor = root;
+			r = VC_CLAIMED;
+		} else {
+			free(copy);
+		}
+	} else if (c->pending_len == clen &&
+	    memcmp(c->pending, chain, clen) == 0 &&
+	    X509_cmp(c->pending_anchor, root) == 0) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += PROV_VC_WAIT_S;
+		gen = c->pending_gen;
+		while (c->pending_gen == gen &&
+		    pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+			;
+		r = VC_WAITED;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+/* The claimed full verification ended (either way): wake the waiters. */
+static void vc_release(prov_verify_cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	free(c->pending);
+	X509_free(c->pending_anchor);
+	c->pending = NULL;
+	c->pending_len = 0;
+	c->pending_anchor = NULL;
+	c->pending_gen++;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
 int prov_verify_cached(prov_view_t *out, const uint8_t *container,
     size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
     prov_verify_cache *cache, char *err, size_t errlen)
@@ -927,7 +1044,7 @@ int prov_verify_cached(prov_view_t *out, const uint8_t *container,
 	X509 *cert = NULL, *x;
 	STACK_OF(X509) *untrusted = NULL, *carried = NULL;
 	size_t i;
-	int rc, v, j, usable;
+	int rc, v, j, usable, claim = VC_OTHER;
 
 	if (out == NULL || root == NULL) {
 		util_err_set(err, errlen, "missing argument");
@@ -939,22 +1056,17 @@ int prov_verify_cached(prov_view_t *out, const uint8_t *container,
 	 * container and the anchor alone. */
 	usable = cache != NULL && (intermediates == NULL ||
 	    sk_X509_num(intermediates) <= 0);
-	if (usable && vc_lookup(cache, out, root, at, &cert,
-	    out->signer_fingerprint)) {
-		if (container_sig_ok(out, cert) == 1) {
-			pthread_mutex_lock(&cache->mu);
-			cache->hits++;
-			pthread_mutex_unlock(&cache->mu);
-			out->verified = 1;
-			X509_free(cert);
+	if (usable) {
+		if (vc_try(cache, out, root, at))
+			return PROV_OK;
+		/* Look again after waiting or claiming: the chain may have
+		 * been stored in between. */
+		claim = vc_claim_or_wait(cache, out, root);
+		if (claim != VC_OTHER && vc_try(cache, out, root, at)) {
+			if (claim == VC_CLAIMED)
+				vc_release(cache);
 			return PROV_OK;
 		}
-		/* Not on a hit: the full path gives the answer. */
-		X509_free(cert);
-		cert = NULL;
-		ERR_clear_error();
-	}
-	if (usable) {
 		pthread_mutex_lock(&cache->mu);
 		cache->misses++;
 		pthread_mutex_unlock(&cache->mu);
@@ -1033,6 +1145,8 @@ int prov_verify_cached(prov_view_t *out, const uint8_t *container,
 	out->verified = 1;
 	rc = PROV_OK;
 done:
+	if (claim == VC_CLAIMED)
+		vc_release(cache);
 	if (rc != PROV_OK)
 		memset(out, 0, sizeof(*out));
 	sk_X509_pop_free(untrusted, X509_free);

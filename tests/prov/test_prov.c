@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include <openssl/x509v3.h>
 
 #include "pki.h"
@@ -886,6 +888,53 @@ static void test_prov_container__p384_signer_refused(void **state)
 	    sizeof(err)) : PROV_ERR_KEY_TYPE, PROV_ERR_KEY_TYPE);
 }
 
+/* A correctly signed container whose ephemeral key is not a point on
+ * P-256 (Y changed), or is the x = 0 encoding of no point, is refused
+ * before any decryption; the same container with the genuine key opens. */
+static void test_prov_container__ephemeral_point_off_curve_refused(
+    void **state)
+{
+	uint8_t c[PROV_CONTAINER_MAX], net[PROV_NONCE_LEN];
+	prov_subscription_t s;
+	prov_view_t v;
+	EVP_MD_CTX *md;
+	size_t n, sl, kb;
+	char err[256] = "";
+	int round;
+
+	(void)state;
+	for (round = 0; round < 3; round++) {
+		n = make(c, P.dev_p256, P.signer);
+		assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)), PROV_OK);
+		kb = (size_t)(v.key_block - c);
+		if (round == 1)
+			c[kb + 64] ^= 0x01;		/* Y off by one bit */
+		else if (round == 2)
+			memset(c + kb + 1, 0, 64);	/* (0, 0) */
+		md = EVP_MD_CTX_new();
+		assert_non_null(md);
+		sl = PROV_SIG_MAX;
+		assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL,
+		    NULL, P.signer_key, NULL), 1);
+		assert_int_equal(EVP_DigestSign(md, c + v.signed_len, &sl, c,
+		    v.signed_len), 1);
+		EVP_MD_CTX_free(md);
+		n = v.signed_len + sl;
+		if (round == 0) {
+			assert_int_equal(prov_verify_open(&s, net, c, n, P.root,
+			    NULL, TESTPKI_NOW, P.dev_p256, DEVICE_ID, UE_NONCE, err,
+			    sizeof(err)), PROV_OK);
+			continue;
+		}
+		assert_int_equal(prov_verify(&v, c, n, P.root, NULL,
+		    TESTPKI_NOW, err, sizeof(err)), PROV_OK);
+		assert_int_equal(prov_open(&s, net, &v, P.dev_p256, DEVICE_ID,
+		    UE_NONCE, err, sizeof(err)), PROV_ERR_FORMAT);
+		assert_non_null(strstr(err, "P-256 point"));
+		assert_string_equal(s.supi, "");
+	}
+}
+
 /* Cache counters as one value per call, for the asserts below. */
 static uint64_t vc_hits(prov_verify_cache *vc)
 {
@@ -975,6 +1024,67 @@ static void test_prov_verify_cache__hit_checks_time_anchor_signature(
 	    TESTPKI_NOW, NULL, err, sizeof(err)), PROV_OK);
 	prov_verify_cache_free(vc);
 	prov_verify_cache_free(NULL);
+}
+
+typedef struct {
+	prov_verify_cache *vc;
+	const uint8_t *c;
+	size_t n;
+	pthread_barrier_t *go;
+	int rc;
+} vc_job;
+
+static void *vc_worker(void *arg)
+{
+	vc_job *j = arg;
+	prov_view_t v;
+	char err[256];
+
+	pthread_barrier_wait(j->go);
+	j->rc = prov_verify_cached(&v, j->c, j->n, P.root, NULL, TESTPKI_NOW,
+	    j->vc, err, sizeof(err));
+	if (j->rc == PROV_OK && v.verified != 1)
+		j->rc = PROV_ERR_INTERNAL;
+	return NULL;
+}
+
+/* Threads that receive the same new chain at once: one verifies it in
+ * full, the others wait for it and take it from the cache. */
+static void test_prov_verify_cache__first_wave_verifies_once(void **state)
+{
+	enum { N = 8 };
+	uint8_t c[PROV_CONTAINER_MAX];
+	prov_verify_cache *vc = NULL;
+	pthread_barrier_t go;
+	pthread_t th[N];
+	vc_job jobs[N];
+	uint64_t hits = 0, misses = 0, stores = 0;
+	size_t n;
+	int i;
+
+	(void)state;
+	n = make(c, P.dev_p256, P.signer);
+	assert_int_equal(prov_verify_cache_new(&vc), PROV_OK);
+	assert_int_equal(pthread_barrier_init(&go, NULL, N), 0);
+	for (i = 0; i < N; i++) {
+		jobs[i].vc = vc;
+		jobs[i].c = c;
+		jobs[i].n = n;
+		jobs[i].go = &go;
+		jobs[i].rc = -100;
+		assert_int_equal(pthread_create(&th[i], NULL, vc_worker,
+		    &jobs[i]), 0);
+	}
+	for (i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].rc, PROV_OK);
+	}
+	pthread_barrier_destroy(&go);
+	prov_verify_cache_stats(vc, &hits, &misses, &stores);
+	assert_int_equal(misses, 1);
+	assert_int_equal(stores, 1);
+	assert_int_equal(hits, N - 1);
+	prov_verify_cache_free(vc);
 }
 
 /* After a genuine container filled the cache: a look-alike Infrastructure
@@ -1121,9 +1231,13 @@ int main(void)
 		cmocka_unit_test(
 		    test_prov_container__strerror_names_every_code),
 		cmocka_unit_test(
+		    test_prov_container__ephemeral_point_off_curve_refused),
+		cmocka_unit_test(
 		    test_prov_verify_cache__hit_checks_time_anchor_signature),
 		cmocka_unit_test(
 		    test_prov_verify_cache__lookalike_and_forged_refused),
+		cmocka_unit_test(
+		    test_prov_verify_cache__first_wave_verifies_once),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
