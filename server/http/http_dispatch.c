@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <civetweb.h>
@@ -273,25 +274,58 @@ static void log_clean(char *out, size_t outlen, const char *s)
 	out[o] = '\0';
 }
 
+/* The access log's second-resolution timestamp, formatted once per second
+ * per thread. */
+static const char *log_when(time_t sec)
+{
+	static _Thread_local time_t last = -1;
+	static _Thread_local char text[40];
+	struct tm tm;
+
+	if (sec != last) {
+		gmtime_r(&sec, &tm);
+		strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
+		last = sec;
+	}
+	return text;
+}
+
+/* One line per request, written with one write(2) (O_APPEND file or
+ * stderr: lines from concurrent workers do not interleave), not through
+ * stdio's per-stream lock. */
 static void access_log_write(http_req_t *req, uint64_t micros)
 {
 	FILE *f = req->srv->access_log;
-	char when[40], path[600], who[HTTP_NAME_MAX * 4];
+	char path[600], who[HTTP_NAME_MAX * 4], line[1024];
 	struct timespec now;
-	struct tm tm;
+	size_t off = 0;
+	ssize_t w;
+	int n;
 
 	if (f == NULL)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	log_clean(path, sizeof(path), req->path);
 	log_clean(who, sizeof(who), req->authenticated ? req->principal.name : "-");
-	fprintf(f, "%s.%03ldZ %s%s %s \"%s\" %d %llu.%03llums\n", when,
-	        now.tv_nsec / 1000000L, who, req->via_session ? "(session)" : "",
-	        req->method, path, req->status,
-	        (unsigned long long)(micros / 1000), (unsigned long long)(micros % 1000));
-	fflush(f);
+	n = snprintf(line, sizeof(line), "%s.%03ldZ %s%s %s \"%s\" %d %llu.%03llums\n",
+	             log_when(now.tv_sec), now.tv_nsec / 1000000L, who,
+	             req->via_session ? "(session)" : "", req->method, path,
+	             req->status, (unsigned long long)(micros / 1000),
+	             (unsigned long long)(micros % 1000));
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) { /* cut, but still one line */
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	while (off < (size_t)n) {
+		w = write(fileno(f), line + off, (size_t)n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
 }
 
 /* ---- dispatch --------------------------------------------------------- */
