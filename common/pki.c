@@ -337,11 +337,21 @@ int pki_cert_has_eku(X509 *cert, const char *eku_oid)
 int pki_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) *intermediates,
     int64_t at, const char *eku_oid, char *err, size_t errlen)
 {
+	return pki_cert_verify_chain(cert, root, intermediates, at, eku_oid,
+	    NULL, err, errlen);
+}
+
+int pki_cert_verify_chain(X509 *cert, X509 *root,
+    STACK_OF(X509) *intermediates, int64_t at, const char *eku_oid,
+    STACK_OF(X509) **chain_out, char *err, size_t errlen)
+{
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
 	X509_VERIFY_PARAM *param;
 	int rc = PKI_ERR_INTERNAL, ok, verr;
 
+	if (chain_out != NULL)
+		*chain_out = NULL;
 	if (cert == NULL || root == NULL) {
 		util_err_set(err, errlen, "missing certificate or trust anchor");
 		return PKI_ERR_ARG;
@@ -388,6 +398,11 @@ int pki_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) *intermediates,
 		util_err_set(err, errlen,
 		    "certificate lacks extended key usage %s", eku_oid);
 		rc = PKI_ERR_EKU;
+		goto done;
+	}
+	if (chain_out != NULL &&
+	    (*chain_out = X509_STORE_CTX_get1_chain(ctx)) == NULL) {
+		util_err_openssl(err, errlen, "X509_STORE_CTX_get1_chain");
 		goto done;
 	}
 	rc = PKI_OK;

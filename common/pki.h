@@ -104,6 +104,13 @@ int pki_pubkey_load(EVP_PKEY **out, const uint8_t *buf, size_t len,
 int pki_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) *intermediates,
     int64_t at, const char *eku_oid, char *err, size_t errlen);
 
+/* pki_cert_verify that also hands out the chain it built (cert first,
+ * the anchor last) in *chain_out when chain_out is not NULL; free it with
+ * sk_X509_pop_free(s, X509_free). NULL on any error. */
+int pki_cert_verify_chain(X509 *cert, X509 *root,
+    STACK_OF(X509) *intermediates, int64_t at, const char *eku_oid,
+    STACK_OF(X509) **chain_out, char *err, size_t errlen);
+
 /* 1 if cert's extendedKeyUsage lists eku_oid (dotted text), 0 if not or if
  * cert has no extendedKeyUsage extension. */
 int pki_cert_has_eku(X509 *cert, const char *eku_oid);

@@ -678,22 +678,17 @@ done:
 	return ok;
 }
 
-/* After a full verification succeeded: keep the path it built. */
-static void path_store(ch_path_cache *c, X509 *cert, X509 *anchor,
-    STACK_OF(X509) *untrusted, const char *text, int64_t now)
+/* After a full verification succeeded: keep the path it built (chain:
+ * leaf first, anchor last; consumed). */
+static void path_store(ch_path_cache *c, STACK_OF(X509) *chain,
+    const char *text, int64_t now)
 {
-	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx;
-	STACK_OF(X509) *chain = NULL;
 	X509 *leaf;
 	char *copy = NULL;
 	size_t len = strlen(text);
 	int fast;
 
-	if ((ctx = verify_ctx(&store, anchor, cert, untrusted, now)) == NULL ||
-	    X509_verify_cert(ctx) != 1 ||
-	    (chain = X509_STORE_CTX_get1_chain(ctx)) == NULL ||
-	    sk_X509_num(chain) < 2 ||
+	if (chain == NULL || sk_X509_num(chain) < 2 ||
 	    (leaf = sk_X509_shift(chain)) == NULL)
 		goto out;
 	X509_free(leaf);
@@ -715,8 +710,6 @@ static void path_store(ch_path_cache *c, X509 *cert, X509 *anchor,
 out:
 	free(copy);
 	sk_X509_pop_free(chain, X509_free);
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
 	ERR_clear_error();
 }
 
@@ -774,7 +767,7 @@ int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
 	cJSON *doc = NULL;
 	const cJSON *dev;
 	const char *status, *pem, *id, *text;
-	STACK_OF(X509) *chain = NULL;
+	STACK_OF(X509) *chain = NULL, *built = NULL;
 	X509 *cert = NULL;
 	EVP_PKEY *pk;
 	char perr[256];
@@ -848,8 +841,11 @@ int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
 			    perr);
 			goto out;
 		}
-		prc = pki_cert_verify(cert, anchor, chain, now,
-		    PROVCA_OID_EKU_DEVICE, perr, sizeof(perr));
+		/* The chain it builds is the path to cache (no second
+		 * verification). */
+		prc = pki_cert_verify_chain(cert, anchor, chain, now,
+		    PROVCA_OID_EKU_DEVICE, cache != NULL && text != NULL ?
+		    &built : NULL, perr, sizeof(perr));
 		if (prc != PKI_OK) {
 			util_err_set(err, errlen, "device certificate: %s (%s)",
 			    pki_strerror(prc), perr);
@@ -858,7 +854,8 @@ int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
 			goto out;
 		}
 		if (cache != NULL && text != NULL)
-			path_store(cache, cert, anchor, chain, text, now);
+			path_store(cache, built, text, now);
+		built = NULL;
 	}
 	if (!cn_matches(cert, device_id)) {
 		util_err_set(err, errlen, "certificate CN is not DeviceID %s",
@@ -881,6 +878,7 @@ int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
 out:
 	if (rc == CH_CTX_OK && how != NULL)
 		*how = path;
+	sk_X509_pop_free(built, X509_free);
 	sk_X509_pop_free(chain, X509_free);
 	X509_free(cert);
 	cJSON_Delete(doc);
