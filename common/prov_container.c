@@ -121,6 +121,30 @@ done:
 	return ok;
 }
 
+/* P-256 domain parameters as a key, made once per process: a copy of it
+ * holds the group without building it from the curve's name again
+ * (EC_GROUP_new_by_curve_name: Montgomery set-up, inversions). */
+static EVP_PKEY *p256_params;
+static pthread_once_t p256_params_once = PTHREAD_ONCE_INIT;
+
+static void p256_params_init(void)
+{
+	EVP_PKEY_CTX *ctx;
+	OSSL_PARAM prm[2];
+	char group[] = "prime256v1";
+
+	prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+	    group, 0);
+	prm[1] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &p256_params, EVP_PKEY_KEY_PARAMETERS,
+	    prm) != 1)
+		p256_params = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+}
+
 /* A P-256 public key from its uncompressed encoding (checked on the curve
  * by OpenSSL's import). NULL if the point is invalid. */
 static EVP_PKEY *p256_pub_decode(const uint8_t in[P256_PUB_LEN])
@@ -132,6 +156,15 @@ static EVP_PKEY *p256_pub_decode(const uint8_t in[P256_PUB_LEN])
 
 	if (in[0] != 0x04)
 		return NULL;
+	if (pthread_once(&p256_params_once, p256_params_init) == 0 &&
+	    p256_params != NULL) {
+		/* EC_POINT_oct2point underneath: on the curve or refused. */
+		if ((k = EVP_PKEY_dup(p256_params)) != NULL &&
+		    EVP_PKEY_set1_encoded_public_key(k, in, P256_PUB_LEN) == 1)
+			return k;
+		EVP_PKEY_free(k);
+		return NULL;
+	}
 	params[0] = OSSL_PARAM_construct_utf8_string(
 	    OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(
