@@ -122,6 +122,13 @@ int http_auth_from_cert(http_principal_t *out, http_req_t *req)
 	 * otherwise). The X509 belongs to the connection: use, never keep. */
 	if (cc == NULL || cc->peer_cert == NULL)
 		return 0;
+	/* A full handshake checked the certificate's validity period; a
+	 * resumed TLS session does not (the session keeps the certificate
+	 * verified back then), so an expired certificate would pass for the
+	 * session's lifetime. Checked on every request. */
+	if (X509_cmp_current_time(X509_get0_notAfter(cc->peer_cert)) <= 0 ||
+	    X509_cmp_current_time(X509_get0_notBefore(cc->peer_cert)) >= 0)
+		return 0;
 	if (t == NULL)
 		return -1;
 	/* Taken before any lookup: a commit after this point moves the epoch

@@ -262,5 +262,76 @@ class PrincipalRenew(ServerTest):
         self.assertProblem(st, data, 409, "invalid-state")
 
 
+class ExpiredOnResumption(ServerTest):
+    """A resumed TLS session skips the certificate checks of a full
+    handshake; the server still refuses a certificate past its notAfter."""
+
+    def test_resumed_session_with_an_expired_certificate_is_refused(self):
+        import datetime
+        import hashlib
+        import socket
+        import sqlite3
+        import ssl
+        import time
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.ca.principal("op-exp", "operator")
+        with open(os.path.join(self.ca.data, "infra-ca.crt"), "rb") as f:
+            infra = x509.load_pem_x509_certificate(f.read())
+        with open(os.path.join(self.ca.data, "infra-ca.key"), "rb") as f:
+            infra_key = serialization.load_pem_private_key(f.read(), None)
+        # A client certificate from the Infrastructure CA valid for a few
+        # seconds more, registered under op-exp as ca-server stores one.
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        not_after = now + datetime.timedelta(seconds=4)
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "op-exp")]))
+                .issuer_name(infra.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(not_after)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
+                               critical=False)
+                .sign(infra_key, hashes.SHA256()))
+        der = cert.public_bytes(serialization.Encoding.DER)
+        spki = key.public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+        con = sqlite3.connect(os.path.join(self.ca.data, "registry.db"), timeout=30)
+        with con:
+            con.execute(
+                "INSERT INTO certificates(issuer, serial_hex, der, sha256, spki_sha256, key_type,"
+                " not_before, not_after, principal_id, created_at) VALUES ('infra', ?, ?, ?, ?,"
+                " 'EC-P256', ?, ?, (SELECT id FROM principals WHERE name = 'op-exp'), ?)",
+                (format(cert.serial_number, "X"), der, hashlib.sha256(der).hexdigest(),
+                 hashlib.sha256(spki).hexdigest(), int(now.timestamp()) - 60,
+                 int(not_after.timestamp()), int(now.timestamp())))
+        con.close()
+        ident = PrincipalRenew.save_ident(self, "op-exp", "short", cert.public_bytes(
+            serialization.Encoding.PEM).decode(), key)
+
+        ctx = self.srv.ssl_context(ident)
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+
+        def get(session=None):
+            with socket.create_connection(("127.0.0.1", self.srv.port)) as raw:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+                    s.sendall(b"GET /devices/none-such HTTP/1.1\r\nHost: x\r\n"
+                              b"Connection: close\r\n\r\n")
+                    head = s.recv(64)
+                    while s.recv(4096):
+                        pass
+                    return head, s.session, s.session_reused
+
+        head, session, _ = get()
+        self.assertTrue(head.startswith(b"HTTP/1.1 404"), head)  # authenticated
+        time.sleep(max(0.0, not_after.timestamp() - time.time()) + 1.5)
+        head, _, reused = get(session)
+        self.assertTrue(reused, "the server did not resume the session")
+        self.assertTrue(head.startswith(b"HTTP/1.1 401"), head)
+
+
 if __name__ == "__main__":
     unittest.main()
