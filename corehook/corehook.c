@@ -538,10 +538,8 @@ int corehook_av_generate(corehook *ch, corehook_av_t *out, const char *supi,
 	memset(&v, 0, sizeof(v));
 	if (ch_db_get(ch, &db, err, errlen) != COREHOOK_OK)
 		return COREHOOK_ERR;
-	r = subs_find_supi(db, &rec, supi, err, errlen);
-	if (r == SUBS_OK)
-		r = subs_group_sqn_next(ch->group, db, &next, supi,
-		    ch->cfg->sqn_ind_bits, err, errlen);
+	r = subs_group_sqn_next_read(ch->group, db, &next, &rec, supi,
+	    ch->cfg->sqn_ind_bits, err, errlen);
 	ch_db_put(ch, db);
 	if (r == SUBS_NOTFOUND || r == SUBS_INVALID) {
 		rc = COREHOOK_ERR_NOTFOUND;

@@ -310,10 +310,11 @@ static int path_cacheable(STACK_OF(X509) *path)
  * the path); the signature under the issuer's key; a named P-256
  * uncompressed point on the curve; only basicConstraints (cA false, no
  * path length), keyUsage (present, no keyCertSign, digitalSignature +
- * keyAgreement), extKeyUsage (the device purpose), SAN (not empty, no IP
- * address), SKI, AKI, CRL distribution points and AIA, each once, each
- * decoding, only the first four (those X509_verify_cert handles) ever
- * critical; a non-empty subject with one CN = the DeviceID. It answers only "accepted" or "not mine": anything
+ * keyAgreement), extKeyUsage (the device purpose), SAN (one to four URIs,
+ * so no IP address), SKI, AKI, CRL distribution points and AIA, each once,
+ * each decoding, only the first four (those X509_verify_cert handles) ever
+ * critical; a subject of serialNumber, O and CN only, each at most once,
+ * with CN = the DeviceID. It answers only "accepted" or "not mine": anything
  * else, a refusal included, takes the unchanged full path, which alone
  * refuses (and words the reason). The issuer qualifies once (path_store,
  * issuer_allows_fast): a CA with keyCertSign (or no keyUsage), an SKI, an
@@ -503,11 +504,14 @@ static int fast_exts(const CH_TBS *t, X509 *issuer,
 			GENERAL_NAMES *gn = v;
 			int j;
 
-			/* Not empty; no IP address (name constraints). */
-			good = sk_GENERAL_NAME_num(gn) > 0;
+			/* The profile's device URN: one to four URIs, so
+			 * no IP address (name constraints) and nothing
+			 * else for the name-constraint check to read. */
+			good = sk_GENERAL_NAME_num(gn) > 0 &&
+			    sk_GENERAL_NAME_num(gn) <= 4;
 			for (j = 0; j < sk_GENERAL_NAME_num(gn); j++)
-				if (sk_GENERAL_NAME_value(gn, j)->type ==
-				    GEN_IPADD)
+				if (sk_GENERAL_NAME_value(gn, j)->type !=
+				    GEN_URI)
 					good = 0;
 			GENERAL_NAMES_free(gn);
 			break;
@@ -531,13 +535,32 @@ out:
 	return ok;
 }
 
-/* The one CN of name equals device_id. */
+/* The subject holds only the profile's attributes (serialNumber, O, CN),
+ * each at most once, and its one CN equals device_id. Anything else (an
+ * emailAddress, say, which OpenSSL's name-constraint check reads whatever
+ * the constraints' types) is left to the full path. */
 static int name_cn_is(X509_NAME *name, const char *device_id)
 {
+	static const int allowed[] = { NID_serialNumber,
+	    NID_organizationName, NID_commonName };
 	X509_NAME_ENTRY *ent;
 	unsigned char *utf8 = NULL;
-	int idx, len, ok;
+	unsigned seen = 0;
+	int i, k, n, idx, len, ok;
 
+	n = X509_NAME_entry_count(name);
+	if (n <= 0 || n > 3)
+		return 0;
+	for (i = 0; i < n; i++) {
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(
+		    X509_NAME_get_entry(name, i)));
+
+		for (k = 0; k < 3 && allowed[k] != nid; k++)
+			;
+		if (k == 3 || (seen & (1u << k)))
+			return 0;
+		seen |= 1u << k;
+	}
 	if ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
 	    X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0 ||
 	    (ent = X509_NAME_get_entry(name, idx)) == NULL ||

@@ -776,7 +776,7 @@ enum { JOB_ALLOC, JOB_SQN };
 typedef struct subs_job {
 	struct subs_job *next;
 	int kind;
-	/* JOB_ALLOC */
+	/* JOB_ALLOC; JOB_SQN: the subscription read back (optional) */
 	const subs_alloc_t *a;
 	subs_record_t *rec;
 	char plmn[8];
@@ -841,23 +841,32 @@ void subs_group_stats(subs_group *g, subs_group_stats_t *out)
 }
 
 /* One job inside the open transaction, under its own savepoint. */
-static void job_run(subs_db *db, subs_job *j)
+/* Run j inside its own savepoint. 0, or -1 when the savepoint could not be
+ * opened, undone or released: the transaction may then hold part of a
+ * failed job (or lose a released one), so nothing of the group may commit. */
+static int job_run(subs_db *db, subs_job *j)
 {
 	if (ctl(db, S_SAVEPOINT, j->err, j->errlen) != SUBS_OK) {
 		j->rc = SUBS_ERR;
-		return;
+		return -1;
 	}
 	if (j->kind == JOB_ALLOC)
 		j->rc = alloc_in_tx(db, j->rec, j->a, j->plmn, j->msin_digits,
 		    j->err, j->errlen);
-	else
-		j->rc = sqn_next_in_tx(db, &j->sqn, j->supi, j->ind_bits,
-		    j->err, j->errlen);
-	if (j->rc != SUBS_OK)
-		ctl(db, S_ROLLBACK_TO, NULL, 0);
+	else if ((j->rc = sqn_next_in_tx(db, &j->sqn, j->supi, j->ind_bits,
+	    j->err, j->errlen)) == SUBS_OK && j->rec != NULL)
+		/* The keys of the very row whose SQN was stepped. */
+		j->rc = find_one(db, j->rec, S_FIND_SUPI, j->supi, j->err,
+		    j->errlen);
+	if (j->rc != SUBS_OK && ctl(db, S_ROLLBACK_TO, NULL, 0) != SUBS_OK)
+		return -1;
 	if (ctl(db, S_RELEASE, j->rc == SUBS_OK ? j->err : NULL,
-	    j->rc == SUBS_OK ? j->errlen : 0) != SUBS_OK && j->rc == SUBS_OK)
-		j->rc = SUBS_ERR;
+	    j->rc == SUBS_OK ? j->errlen : 0) != SUBS_OK) {
+		if (j->rc == SUBS_OK)
+			j->rc = SUBS_ERR;
+		return -1;
+	}
+	return 0;
 }
 
 /* Write every job of list in one transaction on db. A failed begin or
@@ -866,17 +875,21 @@ static void group_write(subs_db *db, subs_job *list)
 {
 	subs_job *j;
 	char err[256];
-	int rc;
+	int rc, broken = 0;
 
 	if ((rc = ctl(db, S_BEGIN, err, sizeof(err))) == SUBS_OK) {
 		for (j = list; j != NULL; j = j->next) {
-			job_run(db, j);
-			/* An I/O error may have ended the transaction: the rest
-			 * must not run (and commit) one by one. */
-			if (sqlite3_get_autocommit(db->h))
+			/* A savepoint that failed to undo or release leaves
+			 * the transaction unfit to commit; an I/O error may
+			 * have ended it, and the rest must not run (and
+			 * commit) one by one. Either way the group fails. */
+			if (job_run(db, j) != 0 ||
+			    sqlite3_get_autocommit(db->h)) {
+				broken = 1;
 				break;
+			}
 		}
-		if (!sqlite3_get_autocommit(db->h) &&
+		if (!broken &&
 		    (rc = ctl(db, S_COMMIT, err, sizeof(err))) == SUBS_OK)
 			return;
 		if (rc == SUBS_OK) {
@@ -956,8 +969,10 @@ int subs_group_allocate(subs_group *g, subs_db *db, subs_record_t *out,
 	return j.rc;
 }
 
-int subs_group_sqn_next(subs_group *g, subs_db *db, uint64_t *out,
-    const char *supi, unsigned ind_bits, char *err, size_t errlen)
+/* Both entry points: the SQN step, and with rec the row read back. */
+static int group_sqn(subs_group *g, subs_db *db, uint64_t *out,
+    subs_record_t *rec, const char *supi, unsigned ind_bits, char *err,
+    size_t errlen)
 {
 	subs_job j;
 
@@ -969,10 +984,26 @@ int subs_group_sqn_next(subs_group *g, subs_db *db, uint64_t *out,
 	j.kind = JOB_SQN;
 	j.supi = supi;
 	j.ind_bits = ind_bits;
+	j.rec = rec;
 	j.err = err;
 	j.errlen = errlen;
 	group_run(g, db, &j);
 	if (j.rc == SUBS_OK)
 		*out = j.sqn;
+	else if (rec != NULL)
+		subs_record_wipe(rec);
 	return j.rc;
+}
+
+int subs_group_sqn_next(subs_group *g, subs_db *db, uint64_t *out,
+    const char *supi, unsigned ind_bits, char *err, size_t errlen)
+{
+	return group_sqn(g, db, out, NULL, supi, ind_bits, err, errlen);
+}
+
+int subs_group_sqn_next_read(subs_group *g, subs_db *db, uint64_t *out,
+    subs_record_t *rec, const char *supi, unsigned ind_bits, char *err,
+    size_t errlen)
+{
+	return group_sqn(g, db, out, rec, supi, ind_bits, err, errlen);
 }

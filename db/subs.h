@@ -122,6 +122,14 @@ int subs_group_allocate(subs_group *g, subs_db *db, subs_record_t *out,
 int subs_group_sqn_next(subs_group *g, subs_db *db, uint64_t *out,
     const char *supi, unsigned ind_bits, char *err, size_t errlen);
 
+/* The same step, and the subscription it stepped (Ki, OPc, AMF, the new
+ * SQN) read in the same transaction, so a vector never mixes the keys of
+ * one row with the SQN of another (a re-provisioning in between). rec is
+ * wiped on failure. */
+int subs_group_sqn_next_read(subs_group *g, subs_db *db, uint64_t *out,
+    subs_record_t *rec, const char *supi, unsigned ind_bits, char *err,
+    size_t errlen);
+
 typedef struct {
 	uint64_t groups;	/* transactions written so far */
 	uint64_t jobs;		/* operations they carried */

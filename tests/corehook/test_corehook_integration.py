@@ -492,9 +492,10 @@ class CorehookIntegration(unittest.TestCase):
         ku = x509.KeyUsage(True, False, False, False, True, False, False, False, False)
 
         def leaf(cid, key, nb=None, na=None, ku_=ku, eku_=eku, aki="genuine", aki_crit=False,
-                 extra=None, issuer=None, cn=None, san=(), ski_crit=False):
+                 extra=None, issuer=None, cn=None, san=(), ski_crit=False, subject_extra=()):
             b = (x509.CertificateBuilder()
-                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn or cid)]))
+                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn or cid)]
+                                         + list(subject_extra)))
                  .issuer_name(issuer or dca.subject).public_key(key.public_key())
                  .serial_number(x509.random_serial_number())
                  .not_valid_before(nb or now - datetime.timedelta(minutes=5))
@@ -567,6 +568,22 @@ class CorehookIntegration(unittest.TestCase):
         self.assertEqual(r.get("cause"), "9", r)
         after = (self.counter(self.metrics(), name, path), self.counter(self.metrics(), name, cached))
         self.assertEqual(after, (before[0], before[1] + 1))
+        # Outside the profile's subject (an emailAddress, a second CN-less
+        # attribute) or SAN (an email name): the full path decides, and
+        # accepts these.
+        for cid, kw in (("fast-subj-email", dict(subject_extra=[
+                            x509.NameAttribute(NameOID.EMAIL_ADDRESS, "dev@example.com")])),
+                        ("fast-subj-ou", dict(subject_extra=[
+                            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "line 7")])),
+                        ("fast-san-email", dict(san=[x509.RFC822Name("dev@example.com")]))):
+            k = ec.generate_private_key(ec.SECP256R1())
+            before = (self.counter(self.metrics(), name, path),
+                      self.counter(self.metrics(), name, cached))
+            r = serve(cid, leaf(cid, k, **kw), k)
+            self.assertEqual(r.get("cause"), "9", (cid, r))
+            after = (self.counter(self.metrics(), name, path),
+                     self.counter(self.metrics(), name, cached))
+            self.assertEqual(after, (before[0], before[1] + 1), cid)
         # A bad signature (last byte of the signature value flipped).
         k = ec.generate_private_key(ec.SECP256R1())
         der = x509.load_pem_x509_certificate(leaf("fast-badsig", k).encode()).public_bytes(

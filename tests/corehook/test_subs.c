@@ -572,6 +572,45 @@ static void subs_group__concurrent_sqn_steps_are_distinct_and_durable(
 	subs_group_free(g);
 }
 
+/* The vector's inputs come from the row whose SQN was stepped: after a
+ * re-provisioning the step reads the new row's keys with its new SQN. */
+static void subs_group__sqn_step_reads_the_stepped_row(void **state)
+{
+	struct fix *f = *state;
+	subs_group *g = NULL;
+	subs_record_t r, got;
+	uint8_t ki1[16] = { 0x11 }, ki2[16] = { 0x22 };
+	subs_alloc_t a = mk("dev-v", ki1, 1, 9);
+	uint64_t sqn = 0;
+	char err[256];
+
+	assert_int_equal(subs_group_new(&g), SUBS_OK);
+	assert_int_equal(subs_group_allocate(g, f->db, &r, &a, err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_group_sqn_next_read(g, f->db, &sqn, &got, r.supi,
+	    5, err, sizeof(err)), SUBS_OK);
+	assert_memory_equal(got.ki, ki1, 16);
+	assert_string_equal(got.supi, r.supi);
+	assert_int_equal(got.sqn, sqn);
+	assert_int_equal(sqn, subs_sqn_successor(32, 5));
+	subs_record_wipe(&got);
+	/* Re-provisioned: same SUPI, new Ki, SQN from the start again. */
+	a = mk("dev-v", ki2, 1, 9);
+	subs_record_wipe(&r);
+	assert_int_equal(subs_group_allocate(g, f->db, &r, &a, err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_group_sqn_next_read(g, f->db, &sqn, &got, r.supi,
+	    5, err, sizeof(err)), SUBS_OK);
+	assert_memory_equal(got.ki, ki2, 16);
+	assert_int_equal(got.sqn, sqn);
+	subs_record_wipe(&got);
+	/* Unknown SUPI: not found, nothing read. */
+	assert_int_equal(subs_group_sqn_next_read(g, f->db, &sqn, &got,
+	    "001019999999999", 5, err, sizeof(err)), SUBS_NOTFOUND);
+	subs_record_wipe(&r);
+	subs_group_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +639,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 		    subs_group__concurrent_sqn_steps_are_distinct_and_durable,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    subs_group__sqn_step_reads_the_stepped_row, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
