@@ -1129,7 +1129,15 @@ int prov_verify_cached(prov_view_t *out, const uint8_t *container,
 			rc = PROV_ERR_INTERNAL;
 			goto done;
 		}
-		if (!X509_up_ref(x) || !sk_X509_push(carried, x)) {
+		/* The second stack holds its own reference; one that was
+		 * taken and not pushed is given back. */
+		if (!X509_up_ref(x)) {
+			util_err_openssl(err, errlen, "X509_up_ref");
+			rc = PROV_ERR_INTERNAL;
+			goto done;
+		}
+		if (!sk_X509_push(carried, x)) {
+			X509_free(x);
 			util_err_openssl(err, errlen, "sk_X509_push");
 			rc = PROV_ERR_INTERNAL;
 			goto done;
