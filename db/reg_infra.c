@@ -9,7 +9,8 @@
 #include "reg_priv.h"
 
 int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
-    int64_t at, int *count, char serial_hex[41], char *err, size_t errlen)
+    int64_t at, int *count, char *serials, size_t serialslen, char *err,
+    size_t errlen)
 {
 	static const char pick[] =
 	    "SELECT c.serial_hex FROM certificates c"
@@ -23,11 +24,12 @@ int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
 	    "UPDATE counters SET value = value + 1"
 	    " WHERE name = 'crl_generation'";
 	sqlite3_stmt *st = NULL;
+	size_t used = 0;
 	int rc, s;
 
 	*count = 0;
-	if (serial_hex != NULL)
-		serial_hex[0] = '\0';
+	if (serials != NULL && serialslen > 0)
+		serials[0] = '\0';
 	if (reason < 0 || reason > 10) {
 		snprintf(err, errlen, "revocation reason out of range");
 		return REG_ERR_INVALID;
@@ -35,9 +37,21 @@ int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
 	if ((rc = reg_prepare(reg, &st, pick, err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, name);
-	while ((s = sqlite3_step(st)) == SQLITE_ROW)
-		if (serial_hex != NULL)
-			reg_col_copy(serial_hex, 41, st, 0);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sn = (const char *)sqlite3_column_text(st, 0);
+		size_t n;
+
+		if (serials == NULL || sn == NULL || used + 4 >= serialslen)
+			continue;
+		n = strlen(sn) + (used > 0);
+		if (used + n + 4 >= serialslen) {
+			snprintf(serials + used, serialslen - used, "...");
+			used = serialslen;
+			continue;
+		}
+		used += (size_t)snprintf(serials + used, serialslen - used, "%s%s",
+		    used > 0 ? "," : "", sn);
+	}
 	if (s != SQLITE_DONE) {
 		rc = reg_fail(reg, s, err, errlen, "principal certificates");
 		goto out;

@@ -12,9 +12,11 @@
  * `reason` at time `at`, and move the CRL generation so both CRLs are
  * rebuilt on their next request. Call inside the caller's transaction.
  * *count gets the number of certificates revoked (0: all were already).
- * Serial of the last one revoked in serial_hex (optional, 41 bytes).
+ * serials (optional) gets their serial numbers, comma-separated, cut with
+ * "..." when they do not fit in serialslen bytes.
  */
 int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
-    int64_t at, int *count, char serial_hex[41], char *err, size_t errlen);
+    int64_t at, int *count, char *serials, size_t serialslen, char *err,
+    size_t errlen);
 
 #endif

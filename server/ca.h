@@ -299,6 +299,10 @@ typedef struct {
 	 * transaction with revoke_previous. */
 	int renew;
 	int revoke_previous;
+	/* Self-renewal: the SHA-256 (hex) of the client certificate the
+	 * request came with; inside the renewal's transaction it must still
+	 * be this principal's and unrevoked. NULL otherwise. */
+	const char *presented_sha256;
 } ca_principal_attrs_t;
 
 typedef struct {

@@ -297,8 +297,8 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 
 	/* The first admin, issued through the same engine as later ones. */
 	{
-		ca_principal_attrs_t pa = { o->admin_name != NULL ?
-		    o->admin_name : "admin", REG_ROLE_ADMIN, NULL, 0, 0 };
+		ca_principal_attrs_t pa = { .name = o->admin_name != NULL ?
+		    o->admin_name : "admin", .role = REG_ROLE_ADMIN };
 		ca_principal_creds_t cr;
 		char p12pass[33], adir[PATH_MAX + 32];
 		uint8_t rnd[16];

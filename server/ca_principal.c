@@ -83,7 +83,8 @@ static int attrs_check(const ca_principal_attrs_t *a, char *err,
  * manufacturer from the registry); its earlier certificates revoked when
  * asked. Inside the transaction; *revoked gets how many. */
 static int renew_prepare(reg_t *reg, ca_principal_attrs_t *a,
-    reg_principal_t *p, int *revoked, char *err, size_t errlen)
+    reg_principal_t *p, int *revoked, char *serials, size_t serialslen,
+    char *err, size_t errlen)
 {
 	int rc;
 
@@ -99,12 +100,30 @@ static int renew_prepare(reg_t *reg, ca_principal_attrs_t *a,
 		util_err_set(err, errlen, "principal %s is disabled", a->name);
 		return CA_ERR_STATE;
 	}
+	/* Self-renewal: the certificate that authenticated the request must
+	 * still be this principal's and valid now, inside the transaction
+	 * that issues (it may have been revoked while the request arrived). */
+	if (a->presented_sha256 != NULL) {
+		reg_principal_t by;
+		int r = ca_from_reg(reg_principal_find_by_cert(reg, &by,
+		    a->presented_sha256, err, errlen));
+
+		if (r == CA_ERR_NOT_FOUND || (r == CA_OK && (by.id != p->id ||
+		    by.cert_revoked))) {
+			util_err_set(err, errlen, "the certificate this request "
+			    "came with is revoked");
+			return CA_ERR_DENIED;
+		}
+		if (r != CA_OK)
+			return r;
+	}
 	a->role = p->role;
 	a->manufacturer_id = p->manufacturer_id[0] != '\0' ?
 	    p->manufacturer_id : NULL;
 	if (a->revoke_previous)
 		return ca_from_reg(reg_principal_certs_revoke(reg, a->name,
-		    4 /* superseded */, reg_now(), revoked, NULL, err, errlen));
+		    4 /* superseded */, reg_now(), revoked, serials, serialslen,
+		    err, errlen));
 	return CA_OK;
 }
 
@@ -117,7 +136,7 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	ca_principal_attrs_t ra = *attrs;
 	const ca_principal_attrs_t *a = &ra;
 	reg_principal_t prev;
-	char revoked_s[16] = "0";
+	char revoked_s[16] = "0", revoked_serials[512] = "";
 	int revoked = 0;
 	X509_NAME *n = NULL;
 	X509 *cert = NULL;
@@ -134,7 +153,8 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	if ((rc = ca_key_type(key_type, pk, err, errlen)) != CA_OK)
 		return rc;
 	if (attrs->renew) {
-		if ((rc = renew_prepare(reg, &ra, &prev, &revoked, err,
+		if ((rc = renew_prepare(reg, &ra, &prev, &revoked,
+		    revoked_serials, sizeof(revoked_serials), err,
 		    errlen)) != CA_OK)
 			return rc;
 		snprintf(revoked_s, sizeof(revoked_s), "%d", revoked);
@@ -206,6 +226,7 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 		rc = ca_audit(reg, actor, "principal.renew", a->name, err,
 		    errlen, "role", a->role, "cert_serial", serial,
 		    "cert_sha256", sha, "revoked_previous", revoked_s,
+		    "revoked_serials", revoked_serials,
 		    (const char *)NULL);
 	else
 		rc = ca_audit(reg, actor, "principal.add", a->name, err,
@@ -384,7 +405,7 @@ int ca_principal_revoke(ca_t *ca, reg_t *reg, const char *name, int reason,
     const char *actor, char *err, size_t errlen)
 {
 	reg_principal_t p;
-	char serial[41];
+	char serials[512];
 	int rc, n = 0;
 
 	(void)ca;
@@ -398,7 +419,7 @@ int ca_principal_revoke(ca_t *ca, reg_t *reg, const char *name, int reason,
 	if ((rc = principal_begin(reg, &p, name, err, errlen)) != CA_OK)
 		return rc;
 	if ((rc = ca_from_reg(reg_principal_certs_revoke(reg, name, reason,
-	    reg_now(), &n, serial, err, errlen))) != CA_OK)
+	    reg_now(), &n, serials, sizeof(serials), err, errlen))) != CA_OK)
 		goto fail;
 	if (n == 0) {
 		util_err_set(err, errlen, "certificate of principal %s is "
@@ -407,8 +428,8 @@ int ca_principal_revoke(ca_t *ca, reg_t *reg, const char *name, int reason,
 		goto fail;
 	}
 	if ((rc = ca_audit(reg, actor, "principal.revoke", name, err, errlen,
-	    "role", p.role, "reason", ca_reason_name(reason), "cert_serial",
-	    serial, (const char *)NULL)) != CA_OK ||
+	    "role", p.role, "reason", ca_reason_name(reason), "cert_serials",
+	    serials, (const char *)NULL)) != CA_OK ||
 	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
 		goto fail;
 	return CA_OK;

@@ -959,7 +959,7 @@ static int principal_add(int argc, char **argv, const char *fixed_role,
 	};
 	const char *usage = renew ? renew_usage : add_usage;
 	struct common c = { 0 };
-	ca_principal_attrs_t a = { NULL, fixed_role, NULL, renew, 0 };
+	ca_principal_attrs_t a = { .role = fixed_role, .renew = renew };
 	const char *csr_path = NULL, *out = NULL, *pass_path = NULL;
 	ca_principal_creds_t cr;
 	char err[512] = "", p12pass[CA_PASS_MAX + 1] = "";

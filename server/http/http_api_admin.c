@@ -7,10 +7,14 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <civetweb.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "http_api.h"
+#include "pki.h"
+#include "util.h"
 
 /* GET /api/v1/principals */
 int api_h_principal_list(http_req_t *req)
@@ -303,8 +307,22 @@ int api_h_self_renew(http_req_t *req)
 	else if (gen != NULL && !cJSON_IsFalse(gen) && !cJSON_IsNull(gen))
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
 		                            "self-renewal takes a csr: the new key stays with its owner");
-	else if ((status = renew_attrs(&attrs, req, body, req->principal.name)) == 0)
-		status = principal_issue(req, body, &attrs, 200);
+	else if ((status = renew_attrs(&attrs, req, body, req->principal.name)) == 0) {
+		const struct mg_client_cert *cc = req->ri->client_cert;
+		uint8_t fp[PKI_FINGERPRINT_LEN];
+		char hex[2 * PKI_FINGERPRINT_LEN + 1];
+
+		if (cc == NULL || cc->peer_cert == NULL ||
+		    pki_cert_fingerprint(fp, (X509 *)cc->peer_cert) != PKI_OK) {
+			status = http_reply_problem(req, 401, PT_UNAUTHENTICATED,
+			                            "Authentication required",
+			                            "renewal needs the client certificate being renewed");
+		} else {
+			util_hex_encode(hex, fp, sizeof(fp));
+			attrs.presented_sha256 = hex;
+			status = principal_issue(req, body, &attrs, 200);
+		}
+	}
 	cJSON_Delete(body);
 	return status;
 }

@@ -13,34 +13,52 @@
 #include <cjson/cJSON.h>
 #include <civetweb.h>
 #include <openssl/crypto.h>
+#include <sqlite3.h>
 
 #include "http_int.h"
 
 /* ---- registry connection pool ----------------------------------------- */
 
-/* A request takes one pooled connection the first time it needs the
- * registry and keeps it until it is answered; with more requests than
- * connections in flight, the next one waits for a connection to come back.
- * A request never needs a second connection, so waiting cannot deadlock. */
+/* How long a request waits for a pooled connection before it is answered
+ * 503: connections are held only while the server itself works (never
+ * across reading a request body or writing an answer), so a wait this long
+ * means overload. */
+#define HTTP_REG_WAIT_S 10
+
+/* A request takes one pooled connection when it needs the registry and
+ * gives it back before any network I/O that a client paces (the body read,
+ * the answer): identification, then the handler, each check one out. With
+ * more requests than connections in flight, the next one waits (bounded)
+ * for a connection to come back. A request never holds two, so waiting
+ * cannot deadlock. NULL when none came back in time or it cannot open. */
 struct reg *http_req_reg(http_req_t *req)
 {
 	http_thread_t *t = mg_get_thread_pointer(req->conn);
 	http_server *srv = req->srv;
 	http_reg_slot_t *slot = NULL;
+	struct timespec until;
 	char err[256];
 
 	if (t == NULL)
 		return NULL;
 	if (t->slot != NULL)
 		return t->slot->reg;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += HTTP_REG_WAIT_S;
 	pthread_mutex_lock(&srv->pool.lock);
 	while (srv->pool.nidle == 0 && srv->pool.nused == HTTP_REG_POOL_MAX)
-		pthread_cond_wait(&srv->pool.freed, &srv->pool.lock);
+		if (pthread_cond_timedwait(&srv->pool.freed, &srv->pool.lock,
+		    &until) != 0)
+			break;
 	if (srv->pool.nidle > 0)
 		slot = srv->pool.idle[--srv->pool.nidle];
-	else
+	else if (srv->pool.nused < HTTP_REG_POOL_MAX)
 		slot = &srv->pool.slots[srv->pool.nused++];
 	pthread_mutex_unlock(&srv->pool.lock);
+	if (slot == NULL) {
+		http_count_db_error(req);
+		return NULL;
+	}
 	t->srv = srv;
 	t->slot = slot;
 	/* Opened on first use; a slot whose open failed stays empty and is
@@ -62,6 +80,13 @@ void http_reg_release(http_thread_t *t)
 	if (t == NULL || t->slot == NULL)
 		return;
 	srv = t->srv;
+	/* A connection goes back with no transaction open: a leaked one
+	 * would pin its snapshot (and the auth epoch's change stamp). */
+	if (t->slot->reg != NULL &&
+	    !sqlite3_get_autocommit(reg_sqlite(t->slot->reg))) {
+		reg_rollback(t->slot->reg);
+		atomic_fetch_add(&srv->metrics.db_errors, 1);
+	}
 	pthread_mutex_lock(&srv->pool.lock);
 	srv->pool.idle[srv->pool.nidle++] = t->slot;
 	pthread_cond_signal(&srv->pool.freed);
@@ -413,6 +438,29 @@ static int identify(http_req_t *req)
 	return 0;
 }
 
+/* Identify the caller again (after a body read); 0 if it is the same
+ * principal with the same role, else the status of the problem sent. */
+static int reidentify(http_req_t *req)
+{
+	http_principal_t before = req->principal;
+	int via = req->via_session, status;
+
+	req->authenticated = 0;
+	req->via_session = 0;
+	status = identify(req);
+	http_reg_release(mg_get_thread_pointer(req->conn));
+	if (status != 0)
+		return status;
+	if (!req->authenticated || req->via_session != via ||
+	    req->principal.id != before.id ||
+	    req->principal.role != before.role)
+		return http_reply_problem(req, 401, PT_UNAUTHENTICATED,
+		                          "Authentication required",
+		                          "the client's credentials were withdrawn "
+		                          "while the request was being received");
+	return 0;
+}
+
 static uint64_t elapsed_us(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -451,6 +499,8 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 	atomic_fetch_add(&req->srv->metrics.in_flight, 1);
 
 	status = identify(req);
+	/* The pooled connection goes back before anything a client paces. */
+	http_reg_release(mg_get_thread_pointer(conn));
 	if (status != 0)
 		goto done_unmatched;
 
@@ -499,6 +549,12 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 		goto done;
 	}
 	if ((rt->flags & HTTP_ROUTE_BODY) && http_body_read(req) != 0)
+		goto done;
+	/* A body may take long to arrive: whoever sent it must still be who
+	 * they were, with the same role, once it is complete (a principal
+	 * disabled or a certificate revoked meanwhile is refused). */
+	if ((rt->flags & HTTP_ROUTE_BODY) && rt->roles != HTTP_ROLE_NONE &&
+	    (status = reidentify(req)) != 0)
 		goto done;
 	rt->handler(req);
 	if (req->status == 0) /* a handler that forgot to answer is a bug */

@@ -134,6 +134,9 @@ int http_reply_bytes(http_req_t *req, int status, const char *content_type,
 	size_t hlen, blen = 0;
 
 	req->status = status;
+	/* The registry connection goes back to the pool before the answer
+	 * is written: a client that reads slowly must not hold it. */
+	http_reg_release(mg_get_thread_pointer(req->conn));
 	/* CivetWeb's header API prints every header line with its own
 	 * SSL_write: one TLS record and one TCP segment each. Render the
 	 * whole answer and hand it to mg_write once instead. CivetWeb takes

@@ -140,20 +140,34 @@ static int cb_authorize(struct mg_connection *conn, void *cbdata)
 
 /* ---- set-up helpers --------------------------------------------------- */
 
-/* Every open connection holds a descriptor (and each pooled registry
- * connection two): raise the soft limit on open files towards the hard one
- * when the worker count could exceed it. A failure only leaves the limit
- * as it was. */
-static void fd_limit_raise(int nthreads)
+/* Descriptors besides the connections: each pooled registry connection
+ * (database, -wal, -shm), the listener, logs, certificates being read. */
+#define FD_RESERVE (3 * HTTP_REG_POOL_MAX + 256)
+
+/* Every open connection holds a descriptor: raise the soft limit on open
+ * files towards the hard one when the worker count could exceed it. When
+ * the limit stays too low, say so and return the worker count that fits
+ * (at least 16), so connections fail at accept time no more than they
+ * would have without us. */
+static int fd_limit_raise(int nthreads)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)nthreads + 2 * HTTP_REG_POOL_MAX + 256;
+	rlim_t want = (rlim_t)nthreads + FD_RESERVE;
+	int fit;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
-		return;
+		return nthreads;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want
 	                                                                : rl.rlim_max;
-	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return nthreads;
+	if (rl.rlim_cur >= want)
+		return nthreads;
+	fit = rl.rlim_cur > (rlim_t)FD_RESERVE + 16 ? (int)(rl.rlim_cur - FD_RESERVE) : 16;
+	fprintf(stderr, "ca-server: open-file limit %llu is too low for %d worker "
+	        "threads; running %d (raise the hard limit, ulimit -Hn)\n",
+	        (unsigned long long)rl.rlim_cur, nthreads, fit);
+	return fit;
 }
 
 static int is_dir(const char *path)
@@ -418,12 +432,12 @@ int http_serve_main(int argc, char **argv)
 	}
 	memcpy(srv->client_ca_file, ca_file, sizeof(ca_file));
 	nthreads = srv->cfg->worker_threads > 0 ? srv->cfg->worker_threads : 1024;
+	nthreads = fd_limit_raise(nthreads);
 	snprintf(threads, sizeof(threads), "%d", nthreads);
 	/* Connections arriving together wait in the kernel's listen queue
 	 * until a worker takes them: room for as many as there are workers
 	 * (the kernel caps it at net.core.somaxconn). */
 	snprintf(backlog, sizeof(backlog), "%d", nthreads < 128 ? 128 : nthreads);
-	fd_limit_raise(nthreads);
 	/* An idle keep-alive connection holds its worker thread until this
 	 * runs out. */
 	snprintf(keepalive, sizeof(keepalive), "%d", srv->cfg->keep_alive_timeout_ms);

@@ -175,9 +175,17 @@ int portal_user_add(int64_t *out_id, sqlite3 *db, const char *name,
 		rc = PORTAL_E_ARG;
 		goto out;
 	}
-	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ||
+	    ((rc & 0xff) == SQLITE_CONSTRAINT && (sqlite3_extended_errcode(db) ==
+	    SQLITE_CONSTRAINT_UNIQUE || sqlite3_extended_errcode(db) ==
+	    SQLITE_CONSTRAINT_PRIMARYKEY))) {
 		util_err_set(err, errlen, "user %s already exists", name);
 		rc = PORTAL_E_CONFLICT;
+		goto out;
+	}
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) { /* a CHECK the input failed */
+		util_err_set(err, errlen, "user refused: %s", sqlite3_errmsg(db));
+		rc = PORTAL_E_ARG;
 		goto out;
 	}
 	if (rc != SQLITE_DONE) {

@@ -262,6 +262,68 @@ class PrincipalRenew(ServerTest):
         self.assertProblem(st, data, 409, "invalid-state")
 
 
+class SlowBodies(ServerTest):
+    """Clients that send a body slowly hold nothing shared, and whatever
+    happened meanwhile counts when the body is complete."""
+
+    def raw(self, ident=None):
+        import socket
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.ca.root)
+        if ident is not None:
+            ctx.load_cert_chain(ident.cert, ident.key)
+        raw = socket.create_connection(("127.0.0.1", self.srv.port), timeout=60)
+        return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def test_revoked_while_the_body_arrives_is_refused(self):
+        p = self.ca.principal("op-slow", "operator")
+        body = json.dumps({"csr": make_csr()[1]}).encode()
+        s = self.raw(p)
+        try:
+            s.sendall(b"POST /api/v1/renew HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                      % len(body) + body[:20])
+            import time
+            time.sleep(0.5)  # the server has authenticated and waits for the body
+            run("principal", "revoke", "op-slow", "--data", self.ca.data, "--reason",
+                "keyCompromise")
+            s.sendall(body[20:])
+            head = s.recv(64)
+        finally:
+            s.close()
+        self.assertTrue(head.startswith(b"HTTP/1.1 401"), head)
+        st, _, data = self.srv.curl(self.ca.admin, "GET",
+                                    "/api/v1/audit?action=principal.renew&target=op-slow")
+        self.assertEqual(json.loads(data)["entries"], [])
+
+    def test_slow_bodies_do_not_starve_the_registry(self):
+        # More slow uploads than pooled registry connections (32), each
+        # with a session cookie (looked up in the registry): an operator's
+        # lookup must still be answered at once.
+        body_len = 100000
+        held = []
+        try:
+            for _ in range(40):
+                s = self.raw()
+                s.sendall(b"POST /api/v1/portal/login HTTP/1.1\r\nHost: x\r\n"
+                          b"Cookie: __Host-provca_session=" + b"ab" * 32 + b"\r\n"
+                          b"Content-Type: application/json\r\n"
+                          b"Content-Length: %d\r\n\r\n{" % body_len)
+                held.append(s)
+            # Starved, the lookup would wait until the server's request
+            # timeout (30 s) drops the uploads; 20 s is far beyond an
+            # answer but short of that.
+            p = subprocess.run(
+                ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
+                 "--cacert", self.ca.root, "--cert", self.operator.cert, "--key",
+                 self.operator.key, self.srv.base + "/devices/none-such"],
+                capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.stdout.strip(), "404", p.stderr)
+        finally:
+            for s in held:
+                s.close()
+
+
 class ExpiredOnResumption(ServerTest):
     """A resumed TLS session skips the certificate checks of a full
     handshake; the server still refuses a certificate past its notAfter."""

@@ -353,8 +353,8 @@ static void ca_device_status__transitions_and_crl_generation(void **state)
 static void ca_principal__authenticates_until_disabled(void **state)
 {
 	struct fx *f = *state;
-	ca_principal_attrs_t a = { "op1", REG_ROLE_OPERATOR, NULL, 0, 0 };
-	ca_principal_attrs_t m = { "m1", REG_ROLE_MANUFACTURER, NULL, 0, 0 };
+	ca_principal_attrs_t a = { .name = "op1", .role = REG_ROLE_OPERATOR };
+	ca_principal_attrs_t m = { .name = "m1", .role = REG_ROLE_MANUFACTURER };
 	ca_principal_creds_t cr;
 	reg_principal_t p;
 	X509 *x = NULL;
