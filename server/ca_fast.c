@@ -286,6 +286,21 @@ static int csr_general(ca_csr_t **out, int *why, const uint8_t *der,
 		util_err_openssl(err, errlen, "CSR public key unreadable");
 		return CA_ERR_INVALID;
 	}
+	/* RFC 5480 §2.1.1: an EC key names its curve. Explicit parameters
+	 * equal to P-256 would also give the same key another encoding (and
+	 * another SPKI hash for the key-in-use check). */
+	if (EVP_PKEY_is_a(pk, "EC")) {
+		int ptype = V_ASN1_UNDEF;
+
+		X509_ALGOR_get0(NULL, &ptype, NULL, c->alg);
+		if (ptype != V_ASN1_OBJECT) {
+			ca_csr_free(c);
+			*why = CA_CSR_BAD_KEY;
+			util_err_set(err, errlen, "EC key with explicit curve "
+			    "parameters: name the curve (RFC 5480)");
+			return CA_ERR_INVALID;
+		}
+	}
 	*out = c;
 	return CA_OK;
 fail:

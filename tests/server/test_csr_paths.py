@@ -191,6 +191,22 @@ class CsrPathsTest(unittest.TestCase):
                                self.data, "--json").stdout)
         self.assertEqual(again["device_id"], first["device_id"])
 
+    def test_explicit_curve_parameters_refused(self):
+        # The same P-256 key with its curve spelled out (RFC 5480 forbids
+        # it) would hash differently from its named-curve form.
+        key = os.path.join(self.tmp, "explicit.key")
+        req = os.path.join(self.tmp, "explicit.csr")
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1",
+                        "-param_enc", "explicit", "-genkey", "-noout",
+                        "-out", key], check=True, capture_output=True)
+        subprocess.run(["openssl", "req", "-new", "-key", key, "-subj",
+                        "/CN=explicit", "-outform", "DER", "-out", req],
+                       check=True, capture_output=True)
+        with open(req, "rb") as f:
+            der = f.read()
+        self.assertIn(bytes.fromhex("06072a8648ce3d0101"), der)  # prime-field
+        self.assert_refused(der, "explicit curve parameters")
+
 
 if __name__ == "__main__":
     unittest.main()
