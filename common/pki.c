@@ -17,6 +17,19 @@
 
 #include "util.h"
 
+#include <openssl/asn1t.h>
+
+ASN1_SEQUENCE(PKI_SPKI) = {
+	ASN1_SIMPLE(PKI_SPKI, algor, X509_ALGOR),
+	ASN1_SIMPLE(PKI_SPKI, public_key, ASN1_BIT_STRING)
+} ASN1_SEQUENCE_END(PKI_SPKI)
+
+int pki_spki_i2d(const PKI_SPKI *k, unsigned char **out)
+{
+	return ASN1_item_i2d((const ASN1_VALUE *)k, out,
+	    ASN1_ITEM_rptr(PKI_SPKI));
+}
+
 const char *pki_strerror(int code)
 {
 	switch (code) {

@@ -118,4 +118,18 @@ int pki_cert_has_eku(X509 *cert, const char *eku_oid);
 /* SHA-256 of cert's DER encoding into out. Returns PKI_OK or an error. */
 int pki_cert_fingerprint(uint8_t out[PKI_FINGERPRINT_LEN], X509 *cert);
 
+/*
+ * A SubjectPublicKeyInfo kept as algorithm + key bits, for ASN.1
+ * templates of certificates and requests that must not decode the key
+ * while parsing (OpenSSL 3.0's X509_PUBKEY builds a decoder chain for every
+ * key it parses, ~1.1 M instructions). pki_spki_i2d encodes it as
+ * i2d_X509_PUBKEY would (length, or -1).
+ */
+typedef struct {
+	X509_ALGOR *algor;
+	ASN1_BIT_STRING *public_key;
+} PKI_SPKI;
+DECLARE_ASN1_ITEM(PKI_SPKI)
+int pki_spki_i2d(const PKI_SPKI *k, unsigned char **out);
+
 #endif

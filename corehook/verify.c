@@ -322,16 +322,6 @@ static int path_cacheable(STACK_OF(X509) *path)
  * address in its SAN (required here) is outside them.
  */
 typedef struct {
-	X509_ALGOR *algor;
-	ASN1_BIT_STRING *public_key;
-} CH_SPKI;
-
-ASN1_SEQUENCE(CH_SPKI) = {
-	ASN1_SIMPLE(CH_SPKI, algor, X509_ALGOR),
-	ASN1_SIMPLE(CH_SPKI, public_key, ASN1_BIT_STRING)
-} static_ASN1_SEQUENCE_END(CH_SPKI)
-
-typedef struct {
 	ASN1_ENCODING enc;
 	ASN1_INTEGER *version;
 	ASN1_INTEGER *serial;
@@ -339,7 +329,7 @@ typedef struct {
 	X509_NAME *issuer;
 	X509_VAL *validity;
 	X509_NAME *subject;
-	CH_SPKI *key;
+	PKI_SPKI *key;
 	ASN1_BIT_STRING *issuer_uid;
 	ASN1_BIT_STRING *subject_uid;
 	STACK_OF(X509_EXTENSION) *exts;
@@ -352,7 +342,7 @@ ASN1_SEQUENCE_enc(CH_TBS, enc, NULL) = {
 	ASN1_SIMPLE(CH_TBS, issuer, X509_NAME),
 	ASN1_SIMPLE(CH_TBS, validity, X509_VAL),
 	ASN1_SIMPLE(CH_TBS, subject, X509_NAME),
-	ASN1_SIMPLE(CH_TBS, key, CH_SPKI),
+	ASN1_SIMPLE(CH_TBS, key, PKI_SPKI),
 	ASN1_IMP_OPT(CH_TBS, issuer_uid, ASN1_BIT_STRING, 1),
 	ASN1_IMP_OPT(CH_TBS, subject_uid, ASN1_BIT_STRING, 2),
 	ASN1_EXP_SEQUENCE_OF_OPT(CH_TBS, exts, X509_EXTENSION, 3)

@@ -19,37 +19,29 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "pki.h"
 #include "util.h"
 
 /*
  * PKCS#10 as OpenSSL's own X509_REQ template (crypto/x509/x_req.c), but
- * with the SubjectPublicKeyInfo kept as algorithm + bits: OpenSSL 3.0's
- * X509_PUBKEY decodes the key while parsing, building a decoder chain for
- * every call (~1.1 M instructions). The info keeps its encoding as sent
+ * with the SubjectPublicKeyInfo kept as algorithm + bits (PKI_SPKI): OpenSSL
+ * 3.0's X509_PUBKEY decodes the key while parsing, building a decoder chain
+ * for every call (~1.1 M instructions). The info keeps its encoding as sent
  * (what the signature covers).
  */
-typedef struct {
-	X509_ALGOR *algor;
-	ASN1_BIT_STRING *public_key;
-} CA_SPKI;
-
-ASN1_SEQUENCE(CA_SPKI) = {
-	ASN1_SIMPLE(CA_SPKI, algor, X509_ALGOR),
-	ASN1_SIMPLE(CA_SPKI, public_key, ASN1_BIT_STRING)
-} static_ASN1_SEQUENCE_END(CA_SPKI)
 
 typedef struct {
 	ASN1_ENCODING enc;
 	ASN1_INTEGER *version;
 	X509_NAME *subject;
-	CA_SPKI *pubkey;
+	PKI_SPKI *pubkey;
 	STACK_OF(X509_ATTRIBUTE) *attributes;
 } CA_REQ_INFO;
 
 ASN1_SEQUENCE_enc(CA_REQ_INFO, enc, NULL) = {
 	ASN1_SIMPLE(CA_REQ_INFO, version, ASN1_INTEGER),
 	ASN1_SIMPLE(CA_REQ_INFO, subject, X509_NAME),
-	ASN1_SIMPLE(CA_REQ_INFO, pubkey, CA_SPKI),
+	ASN1_SIMPLE(CA_REQ_INFO, pubkey, PKI_SPKI),
 	ASN1_IMP_SET_OF_OPT(CA_REQ_INFO, attributes, X509_ATTRIBUTE, 0)
 } static_ASN1_SEQUENCE_END_ref(CA_REQ_INFO, CA_REQ_INFO)
 
@@ -73,12 +65,6 @@ static CA_REQ *d2i_CA_REQ(const unsigned char **in, long len)
 static void CA_REQ_free(CA_REQ *r)
 {
 	ASN1_item_free((ASN1_VALUE *)r, ASN1_ITEM_rptr(CA_REQ));
-}
-
-static int i2d_CA_SPKI(const CA_SPKI *k, unsigned char **out)
-{
-	return ASN1_item_i2d((const ASN1_VALUE *)k, out,
-	    ASN1_ITEM_rptr(CA_SPKI));
 }
 
 /* Certificate ::= SEQUENCE { tbs (as encoded), algorithm, signature }. */
@@ -395,7 +381,7 @@ int ca_csr_spki_sha256_hex(char out[65], const ca_t *ca, const ca_csr_t *csr)
 	if (csr->req != NULL)
 		return ca_req_spki_sha256_hex(out, csr->req);
 	/* Re-encoded from its parts exactly as i2d_X509_PUBKEY does. */
-	if ((len = i2d_CA_SPKI(((CA_REQ *)csr->raw)->info->pubkey, &der)) <= 0)
+	if ((len = pki_spki_i2d(((CA_REQ *)csr->raw)->info->pubkey, &der)) <= 0)
 		return CA_ERR_INTERNAL;
 	sha256_hex(ca, out, der, (size_t)len);
 	OPENSSL_free(der);
