@@ -30,6 +30,21 @@ int pki_spki_i2d(const PKI_SPKI *k, unsigned char **out)
 	    ASN1_ITEM_rptr(PKI_SPKI));
 }
 
+int pki_ecdsa_sig_md_nid(const X509_ALGOR *a)
+{
+	const ASN1_OBJECT *obj;
+	int ptype, mdnid, pknid;
+
+	X509_ALGOR_get0(&obj, &ptype, NULL, a);
+	if (ptype != V_ASN1_UNDEF ||
+	    !OBJ_find_sigid_algs(OBJ_obj2nid(obj), &mdnid, &pknid) ||
+	    pknid != NID_X9_62_id_ecPublicKey)
+		return NID_undef;
+	if (mdnid == NID_sha256 || mdnid == NID_sha384 || mdnid == NID_sha512)
+		return mdnid;
+	return NID_undef;
+}
+
 const char *pki_strerror(int code)
 {
 	switch (code) {

@@ -132,4 +132,8 @@ typedef struct {
 DECLARE_ASN1_ITEM(PKI_SPKI)
 int pki_spki_i2d(const PKI_SPKI *k, unsigned char **out);
 
+/* The digest NID (NID_sha256/384/512) of an ECDSA signature algorithm
+ * identifier without parameters, or NID_undef for anything else. */
+int pki_ecdsa_sig_md_nid(const X509_ALGOR *a);
+
 #endif

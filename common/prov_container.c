@@ -1094,6 +1094,19 @@ static void vc_release(prov_verify_cache *c)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* Push x onto sk with a reference of its own; 0 (nothing kept) on
+ * failure. */
+static int push_ref(STACK_OF(X509) *sk, X509 *x)
+{
+	if (x == NULL || !X509_up_ref(x))
+		return 0;
+	if (!sk_X509_push(sk, x)) {
+		X509_free(x);
+		return 0;
+	}
+	return 1;
+}
+
 int prov_verify_cached(prov_view_t *out, const uint8_t *container,
     size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
     prov_verify_cache *cache, char *err, size_t errlen)
@@ -1147,37 +1160,23 @@ int prov_verify_cached(prov_view_t *out, const uint8_t *container,
 			    "is not one DER certificate", i + 1);
 			goto done;
 		}
+		/* untrusted takes the parse's reference, carried one more. */
 		if (!sk_X509_push(untrusted, x)) {
 			X509_free(x);
 			util_err_openssl(err, errlen, "sk_X509_push");
 			rc = PROV_ERR_INTERNAL;
 			goto done;
 		}
-		/* The second stack holds its own reference; one that was
-		 * taken and not pushed is given back. */
-		if (!X509_up_ref(x)) {
-			util_err_openssl(err, errlen, "X509_up_ref");
-			rc = PROV_ERR_INTERNAL;
-			goto done;
-		}
-		if (!sk_X509_push(carried, x)) {
-			X509_free(x);
-			util_err_openssl(err, errlen, "sk_X509_push");
+		if (!push_ref(carried, x)) {
+			util_err_openssl(err, errlen, "chain certificate");
 			rc = PROV_ERR_INTERNAL;
 			goto done;
 		}
 	}
 	for (j = 0; intermediates != NULL && j < sk_X509_num(intermediates);
 	    j++) {
-		x = sk_X509_value(intermediates, j);
-		if (x == NULL || !X509_up_ref(x)) {
+		if (!push_ref(untrusted, sk_X509_value(intermediates, j))) {
 			util_err_openssl(err, errlen, "caller intermediate");
-			rc = PROV_ERR_INTERNAL;
-			goto done;
-		}
-		if (!sk_X509_push(untrusted, x)) {
-			X509_free(x);
-			util_err_openssl(err, errlen, "sk_X509_push");
 			rc = PROV_ERR_INTERNAL;
 			goto done;
 		}

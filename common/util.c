@@ -1,9 +1,13 @@
 /* util.c — error messages with OpenSSL's queue, hex coding, randomness. */
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -93,3 +97,30 @@ int util_random(uint8_t *buf, size_t len)
 		return -1;
 	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }
+
+int util_file_owner_only(const char *path, const char *what, char *err,
+    size_t errlen)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != EEXIST || lstat(path, &sb) != 0) {
+		util_err_set(err, errlen, "%s %s: %s", what, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (S_ISREG(sb.st_mode) && (sb.st_mode & 077) != 0 &&
+	    chmod(path, sb.st_mode & 0700) != 0) {
+		util_err_set(err, errlen, "chmod %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+

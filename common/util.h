@@ -26,4 +26,13 @@ void util_hex_encode(char *out, const uint8_t *in, size_t len);
 /* Fill buf with len bytes from OpenSSL's CSPRNG. Returns 0 or -1. */
 int util_random(uint8_t *buf, size_t len);
 
+/* Create path owner-only (exclusive create, 0600 whatever the umask) if it
+ * is missing, and take group and other rights away if it has them (SQLite
+ * gives its -wal and -shm files the rights of the database file). An
+ * existing file is never opened: closing a descriptor would drop every
+ * POSIX lock this process holds on it, including open connections'.
+ * Returns 0, or -1 with "<what> <path>: <reason>" (or "chmod ...") in err. */
+int util_file_owner_only(const char *path, const char *what, char *err,
+    size_t errlen);
+
 #endif

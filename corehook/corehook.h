@@ -46,9 +46,9 @@ void corehook_config_free(corehook_config *cfg);
 
 /* Write a complete configuration with every default to path (created
  * exclusively, 0600). ca_base_url, client_cert, client_key, ca_root,
- * signer_cert, signer_chain and signer_key may be NULL (placeholders are
- * written: signer.crt, signer-chain.pem, signer.key — what `ca-server
- * principal add --name signer --role signer --out DIR` writes); op_hex
+ * signer_cert, signer_chain and signer_key may be NULL (the default file
+ * names are written: signer.crt, signer-chain.pem, signer.key — what
+ * `ca-server principal add --name signer --role signer --out DIR` writes); op_hex
  * NULL draws a random OP. */
 int corehook_config_write_default(const char *path, const char *ca_base_url,
     const char *client_cert, const char *client_key, const char *ca_root,

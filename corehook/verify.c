@@ -566,15 +566,7 @@ static int name_cn_is(X509_NAME *name, const char *device_id)
 /* The digest of an ECDSA signature algorithm without parameters. */
 static const EVP_MD *fast_md(const ch_path_cache *c, const X509_ALGOR *a)
 {
-	const ASN1_OBJECT *obj;
-	int ptype, mdnid, pknid;
-
-	X509_ALGOR_get0(&obj, &ptype, NULL, a);
-	if (ptype != V_ASN1_UNDEF ||
-	    !OBJ_find_sigid_algs(OBJ_obj2nid(obj), &mdnid, &pknid) ||
-	    pknid != NID_X9_62_id_ecPublicKey)
-		return NULL;
-	switch (mdnid) {
+	switch (pki_ecdsa_sig_md_nid(a)) {
 	case NID_sha256: return c->md[FAST_SHA256];
 	case NID_sha384: return c->md[FAST_SHA384];
 	case NID_sha512: return c->md[FAST_SHA512];

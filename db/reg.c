@@ -263,44 +263,12 @@ fail:
 	return rc;
 }
 
-/* Create path owner-only (exclusive create, 0600 whatever the umask) if it
- * is missing, and take group and other rights away if it has them: the
- * registry names every device and principal, and SQLite gives its -wal and
- * -shm files the rights of the database file. An existing file is never
- * opened here: closing a descriptor drops every POSIX lock this process
- * holds on the file, including those of open connections. */
-static int file_owner_only(const char *path, char *err, size_t errlen)
-{
-	struct stat sb;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd >= 0) {
-		close(fd);
-		return REG_OK;
-	}
-	if (errno != EEXIST || lstat(path, &sb) != 0) {
-		util_err_set(err, errlen, "registry %s: %s", path,
-		    strerror(errno));
-		return REG_ERR_IO;
-	}
-	if (S_ISREG(sb.st_mode) && (sb.st_mode & 077) != 0 &&
-	    chmod(path, sb.st_mode & 0700) != 0) {
-		util_err_set(err, errlen, "chmod %s: %s", path,
-		    strerror(errno));
-		return REG_ERR_IO;
-	}
-	return REG_OK;
-}
-
 int reg_open(reg_t **out, const char *path, char *err, size_t errlen)
 {
-	int rc;
-
 	*out = NULL;
-	if ((rc = file_owner_only(path, err, errlen)) != REG_OK)
-		return rc;
+	/* Owner-only: the registry names every device and principal. */
+	if (util_file_owner_only(path, "registry", err, errlen) != 0)
+		return REG_ERR_IO;
 	return open_flags(out, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 	    err, errlen);
 }

@@ -188,41 +188,14 @@ out:
 	return rc;
 }
 
-/* Create path owner-only if it is missing, and take group and other rights
- * away if it has them: the store holds every Ki and OPc, and SQLite gives
- * its -wal and -shm files the rights of the database file. An existing
- * file is never opened here: closing a descriptor drops every POSIX lock
- * this process holds on the file, including those of open connections. */
-static int file_owner_only(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd >= 0) {
-		close(fd);
-		return SUBS_OK;
-	}
-	if (errno != EEXIST || lstat(path, &st) != 0) {
-		util_err_set(err, errlen, "open %s: %s", path, strerror(errno));
-		return SUBS_ERR;
-	}
-	if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
-	    chmod(path, st.st_mode & 0700) != 0) {
-		util_err_set(err, errlen, "chmod %s: %s", path, strerror(errno));
-		return SUBS_ERR;
-	}
-	return SUBS_OK;
-}
-
 int subs_open(subs_db **out, const char *path, char *err, size_t errlen)
 {
 	subs_db *db;
 	int rc = SUBS_ERR;
 
 	*out = NULL;
-	if (file_owner_only(path, err, errlen) != SUBS_OK)
+	/* Owner-only: the store holds every Ki and OPc. */
+	if (util_file_owner_only(path, "open", err, errlen) != 0)
 		return SUBS_ERR;
 	if ((db = calloc(1, sizeof(*db))) == NULL) {
 		util_err_set(err, errlen, "out of memory");

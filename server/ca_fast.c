@@ -134,15 +134,7 @@ enum { MD_SHA1, MD_SHA256, MD_SHA384, MD_SHA512 };
  * when the fast path does not take it. */
 static const EVP_MD *fast_sig_md(const ca_t *ca, const X509_ALGOR *a)
 {
-	const ASN1_OBJECT *obj;
-	int ptype, mdnid, pknid;
-
-	X509_ALGOR_get0(&obj, &ptype, NULL, a);
-	if (ptype != V_ASN1_UNDEF ||
-	    !OBJ_find_sigid_algs(OBJ_obj2nid(obj), &mdnid, &pknid) ||
-	    pknid != NID_X9_62_id_ecPublicKey)
-		return NULL;
-	switch (mdnid) {
+	switch (pki_ecdsa_sig_md_nid(a)) {
 	case NID_sha256:
 		return ca->md[MD_SHA256];
 	case NID_sha384:
@@ -427,8 +419,8 @@ static void signer_free(struct ca_signer *s)
 	free(s);
 }
 
-/* Add an extension of nid with placeholder data (set per certificate). */
-static int ext_placeholder(X509 *t, int nid)
+/* Add an extension slot for nid; its value is set for every certificate. */
+static int ext_slot_add(X509 *t, int nid)
 {
 	ASN1_OCTET_STRING *v = ASN1_OCTET_STRING_new();
 	X509_EXTENSION *ex = NULL;
@@ -474,8 +466,8 @@ static X509 *template_new(const ca_t *ca, int k)
 		    !ca_pubkey_set(X509_get_X509_PUBKEY(t), pa, pb, pblen))
 			goto fail;
 	}
-	if (!ext_placeholder(t, NID_subject_key_identifier) ||
-	    !ext_placeholder(t, NID_subject_alt_name))
+	if (!ext_slot_add(t, NID_subject_key_identifier) ||
+	    !ext_slot_add(t, NID_subject_alt_name))
 		goto fail;
 	for (i = 0; ca->dev_exts[k][i] != NULL; i++)
 		if (X509_add_ext(t, ca->dev_exts[k][i], -1) != 1)
