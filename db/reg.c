@@ -164,6 +164,12 @@ static int migrate(reg_t *reg, char *err, size_t errlen)
 	size_t i;
 	int rc, cur;
 
+	/* Already current (every open after the first): no write lock. A
+	 * server opening its pooled connections while it issues must not
+	 * queue behind its own group commits for a lock it does not need. */
+	if (reg_migrations_count > 0 && reg_schema_version(reg) >=
+	    reg_migrations[reg_migrations_count - 1].version)
+		return REG_OK;
 	rc = exec_sql(reg, "CREATE TABLE IF NOT EXISTS schema_migrations ("
 	    " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
 	    " applied_at INTEGER NOT NULL)", err, errlen, "schema_migrations");
@@ -216,6 +222,25 @@ fail:
 	return rc;
 }
 
+/* Switch the registry to WAL unless it is already: the switch takes the
+ * write lock, the question does not. */
+static int wal_on(reg_t *reg, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int wal = 0;
+
+	if (sqlite3_prepare_v2(reg->db, "PRAGMA journal_mode", -1, &st,
+	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *m = sqlite3_column_text(st, 0);
+
+		wal = m != NULL && strcmp((const char *)m, "wal") == 0;
+	}
+	sqlite3_finalize(st);
+	if (wal)
+		return REG_OK;
+	return exec_sql(reg, "PRAGMA journal_mode=WAL", err, errlen, "WAL");
+}
+
 static int open_flags(reg_t **out, const char *path, int flags, char *err,
     size_t errlen)
 {
@@ -237,8 +262,7 @@ static int open_flags(reg_t **out, const char *path, int flags, char *err,
 	}
 	sqlite3_extended_result_codes(reg->db, 1);
 	sqlite3_busy_timeout(reg->db, REG_BUSY_TIMEOUT_MS);
-	if ((rc = exec_sql(reg, "PRAGMA journal_mode=WAL", err, errlen,
-	    "WAL")) != REG_OK ||
+	if ((rc = wal_on(reg, err, errlen)) != REG_OK ||
 	    (rc = exec_sql(reg, "PRAGMA foreign_keys=ON", err, errlen,
 	    "foreign keys")) != REG_OK ||
 	    /* In WAL mode NORMAL syncs only at checkpoints: a power loss

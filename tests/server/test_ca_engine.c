@@ -108,6 +108,22 @@ static void reg_open__applies_every_migration(void **state)
 	    reg_migrations[reg_migrations_count - 1].version);
 }
 
+/* A server opens pooled connections while it issues: an open of a current
+ * registry must not wait for the write lock another connection holds. */
+static void reg_open__takes_no_write_lock_when_current(void **state)
+{
+	struct fx *f = *state;
+	char err[512] = "";
+	reg_t *second = NULL;
+
+	assert_int_equal(reg_begin(f->reg, err, sizeof(err)), REG_OK);
+	assert_int_equal(ca_reg_open(f->ca, &second, err, sizeof(err)), CA_OK);
+	assert_int_equal(reg_schema_version(second),
+	    reg_migrations[reg_migrations_count - 1].version);
+	reg_close(second);
+	reg_rollback(f->reg);
+}
+
 static void ca_init__refuses_existing_ca(void **state)
 {
 	struct fx *f = *state;
@@ -925,6 +941,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    reg_open__applies_every_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    reg_open__takes_no_write_lock_when_current, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    ca_init__refuses_existing_ca, setup, teardown),
 		cmocka_unit_test_setup_teardown(
