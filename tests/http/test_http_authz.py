@@ -180,6 +180,33 @@ class AuthorizationMatrix(ServerTest):
                     self.assertTrue(s.recv(64).startswith(b"HTTP/1.1 200"))
                     self.assertTrue(s.session_reused, version)
 
+    def test_resumption_after_the_client_closes_without_close_notify(self):
+        # Python's ssl (like most HTTP clients) ends a kept-alive connection
+        # with a TCP FIN and no close_notify. OpenSSL 3.0 takes that for a
+        # fatal error and drops the session unless the server ignores the
+        # unexpected EOF; the client then never resumes.
+        import socket
+        import ssl
+        ctx = self.srv.ssl_context(self.operator)
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.srv.port)),
+                            server_hostname="127.0.0.1")
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(4096)
+        self.assertTrue(buf.startswith(b"HTTP/1.1 200"), buf[:64])
+        session = s.session
+        self.assertTrue(session.has_ticket)
+        s.close()  # no unwrap(): the FIN arrives without close_notify
+        for _ in range(2):
+            with socket.create_connection(("127.0.0.1", self.srv.port)) as raw:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s2:
+                    self.assertTrue(s2.session_reused)
+                    s2.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    self.assertTrue(s2.recv(64).startswith(b"HTTP/1.1 200"))
+                    session = s2.session
+
     def test_disabling_from_the_cli_takes_effect_on_the_next_request(self):
         # The principal is cached per connection and in the table shared by
         # all connections; another process (the CLI) writes the registry
