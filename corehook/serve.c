@@ -1,5 +1,5 @@
 /* serve.c — the corehook daemon: NAS over UDP (one message per datagram,
- * the peer address is the session) dispatched to a worker pool so a slow CA
+ * the peer address is the session) read by a pool of workers, so a slow CA
  * fetch holds one worker, not the socket; the HTTP JSON endpoint and
  * /metrics through CivetWeb; a clean stop on SIGTERM. */
 #include "serve.h"
@@ -7,15 +7,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,26 +28,16 @@
 #include "pcap.h"
 #include "util.h"
 
-#define QUEUE_MAX 8192
 #define HTTP_BODY_MAX (64 * 1024)
-
-struct job {
-	struct job *next;
-	struct sockaddr_in peer;
-	size_t len;
-	uint8_t data[];
-};
+/* A worker blocked in recvfrom wakes at least this often to see a stop. */
+#define RECV_WAKE_MS 1000
 
 struct daemon {
 	corehook *ch;
 	int udp;
 	pcap_writer *pcap;
 	pcap_endpoint_t core_ep;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct job *head, *tail;
-	size_t queued;
-	int closing;
+	atomic_int closing;
 };
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -84,47 +75,55 @@ static void pcap_note(struct daemon *d, const struct sockaddr_in *peer,
 		pcap_writer_add_addr(d->pcap, &ue, &d->core_ep, pdu, len);
 }
 
-/* ---- UDP workers ---- */
+/* ---- UDP workers ----
+ *
+ * Every worker receives from the socket itself: the kernel hands each
+ * datagram to one waiting worker, so a slow CA fetch holds one worker and
+ * the others keep reading. Before, one thread polled, read and queued each
+ * datagram and woke a worker through a condition variable: a poll, a read,
+ * a futex wake, a copy and two context switches per message. The socket's
+ * receive buffer is the queue. At a stop the main thread shuts the
+ * socket's receive side: the datagrams already queued are still handed
+ * out, then every recvfrom returns 0. */
 
 static void *worker_main(void *arg)
 {
 	struct daemon *d = arg;
+	uint8_t *in = malloc(COREHOOK_NAS_MAX + 1);
 	uint8_t *out = malloc(COREHOOK_NAS_MAX);
 
-	if (out == NULL)
-		return NULL;
+	if (in == NULL || out == NULL)
+		goto done;
 	for (;;) {
-		struct job *j;
+		struct sockaddr_in peer;
+		socklen_t plen = sizeof(peer);
 		char session[64], addr[INET_ADDRSTRLEN], err[256];
 		size_t outlen = 0;
+		ssize_t got;
 		int rc;
 
-		pthread_mutex_lock(&d->mu);
-		while (d->head == NULL && !d->closing)
-			pthread_cond_wait(&d->cv, &d->mu);
-		if (d->head == NULL) {
-			pthread_mutex_unlock(&d->mu);
-			break;
+		got = recvfrom(d->udp, in, COREHOOK_NAS_MAX + 1, 0,
+		    (struct sockaddr *)&peer, &plen);
+		if (got <= 0) {
+			if (atomic_load(&d->closing))
+				break;
+			continue;	/* timeout, EINTR, an empty datagram */
 		}
-		j = d->head;
-		d->head = j->next;
-		if (d->head == NULL)
-			d->tail = NULL;
-		d->queued--;
-		pthread_mutex_unlock(&d->mu);
-
-		inet_ntop(AF_INET, &j->peer.sin_addr, addr, sizeof(addr));
+		if (got > COREHOOK_NAS_MAX || plen != sizeof(peer) ||
+		    peer.sin_family != AF_INET)
+			continue;
+		inet_ntop(AF_INET, &peer.sin_addr, addr, sizeof(addr));
 		snprintf(session, sizeof(session), "udp:%s:%u", addr,
-		    (unsigned)ntohs(j->peer.sin_port));
-		pcap_note(d, &j->peer, 0, j->data, j->len);
+		    (unsigned)ntohs(peer.sin_port));
+		pcap_note(d, &peer, 0, in, (size_t)got);
 		/* NOWAIT: a retransmission of a message still being worked on
 		 * is dropped; the answer to the first copy is on its way. */
-		rc = corehook_handle(d->ch, session, j->data, j->len, out,
+		rc = corehook_handle(d->ch, session, in, (size_t)got, out,
 		    COREHOOK_NAS_MAX, &outlen, COREHOOK_NOWAIT, err, sizeof(err));
 		if (rc == COREHOOK_OK && outlen > 0) {
-			pcap_note(d, &j->peer, 1, out, outlen);
+			pcap_note(d, &peer, 1, out, outlen);
 			if (sendto(d->udp, out, outlen, 0,
-			    (const struct sockaddr *)&j->peer, sizeof(j->peer)) < 0)
+			    (const struct sockaddr *)&peer, sizeof(peer)) < 0)
 				log_line(NULL, 1, "sendto failed");
 		} else if (rc != COREHOOK_OK && rc != COREHOOK_ERR_INPROGRESS) {
 			char line[400];
@@ -134,39 +133,11 @@ static void *worker_main(void *arg)
 			log_line(NULL, 2, line);
 		}
 		OPENSSL_cleanse(out, outlen);
-		free(j);
 	}
+done:
+	free(in);
 	free(out);
 	return NULL;
-}
-
-static int enqueue(struct daemon *d, const struct sockaddr_in *peer,
-    const uint8_t *buf, size_t len)
-{
-	struct job *j;
-
-	pthread_mutex_lock(&d->mu);
-	if (d->queued >= QUEUE_MAX) {
-		pthread_mutex_unlock(&d->mu);
-		return -1;     /* the UE retransmits */
-	}
-	pthread_mutex_unlock(&d->mu);
-	if ((j = malloc(sizeof(*j) + len)) == NULL)
-		return -1;
-	j->next = NULL;
-	j->peer = *peer;
-	j->len = len;
-	memcpy(j->data, buf, len);
-	pthread_mutex_lock(&d->mu);
-	if (d->tail != NULL)
-		d->tail->next = j;
-	else
-		d->head = j;
-	d->tail = j;
-	d->queued++;
-	pthread_cond_signal(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-	return 0;
 }
 
 /* Parse "a.b.c.d:port" into sa. */
@@ -424,8 +395,7 @@ int serve_run(const corehook_config *cfg, const char *pcap_path,
 
 	memset(&d, 0, sizeof(d));
 	d.udp = -1;
-	pthread_mutex_init(&d.mu, NULL);
-	pthread_cond_init(&d.cv, NULL);
+	atomic_init(&d.closing, 0);
 	/* Signals arrive through a signalfd; block them in every thread. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -451,8 +421,18 @@ int serve_run(const corehook_config *cfg, const char *pcap_path,
 		    corehook_config_nas_listen(cfg), strerror(errno));
 		goto out;
 	}
+	/* The receive buffer is the workers' queue: room for thousands of
+	 * datagrams (FORCE passes net.core.rmem_max when privileged). */
 	n = 4 * 1024 * 1024;
-	(void)setsockopt(d.udp, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
+	if (setsockopt(d.udp, SOL_SOCKET, SO_RCVBUFFORCE, &n, sizeof(n)) != 0)
+		(void)setsockopt(d.udp, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
+	{
+		struct timeval tv = { .tv_sec = RECV_WAKE_MS / 1000,
+		    .tv_usec = (RECV_WAKE_MS % 1000) * 1000 };
+
+		(void)setsockopt(d.udp, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv));
+	}
 	memcpy(d.core_ep.addr, &sa.sin_addr.s_addr, 4);
 	d.core_ep.port = ntohs(sa.sin_port);
 
@@ -507,59 +487,32 @@ int serve_run(const corehook_config *cfg, const char *pcap_path,
 	}
 
 	for (;;) {
-		struct pollfd pf[2] = {
-			{ .fd = d.udp, .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
-		};
-		uint8_t buf[COREHOOK_NAS_MAX + 1];
-		struct sockaddr_in peer;
-		socklen_t plen = sizeof(peer);
-		ssize_t got;
+		struct signalfd_siginfo si;
+		ssize_t got = read(sfd, &si, sizeof(si));
 
-		if (poll(pf, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		if (got >= 0 || errno != EINTR)
 			break;
-		}
-		if (pf[1].revents & POLLIN)
-			break;
-		if (!(pf[0].revents & POLLIN))
-			continue;
-		got = recvfrom(d.udp, buf, sizeof(buf), 0,
-		    (struct sockaddr *)&peer, &plen);
-		if (got <= 0 || got > COREHOOK_NAS_MAX ||
-		    plen != sizeof(peer) || peer.sin_family != AF_INET)
-			continue;
-		(void)enqueue(&d, &peer, buf, (size_t)got);
 	}
 	log_line(NULL, 0, "stopping: finishing in-flight exchanges");
 	rc = 0;
 out:
-	/* Finish what is queued, then stop HTTP (mg_stop waits for its
+	/* Finish what the socket has queued (the workers drain it after the
+	 * receive side is shut), then stop HTTP (mg_stop waits for its
 	 * handlers), then close the store. */
-	pthread_mutex_lock(&d.mu);
-	d.closing = 1;
-	pthread_cond_broadcast(&d.cv);
-	pthread_mutex_unlock(&d.mu);
+	atomic_store(&d.closing, 1);
+	if (d.udp >= 0)
+		(void)shutdown(d.udp, SHUT_RD);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	free(th);
 	if (mg != NULL)
 		mg_stop(mg);
-	while (d.head != NULL) {
-		struct job *j = d.head;
-
-		d.head = j->next;
-		free(j);
-	}
 	if (d.udp >= 0)
 		close(d.udp);
 	pcap_writer_close(d.pcap);
 	corehook_close(d.ch);
 	if (sfd >= 0)
 		close(sfd);
-	pthread_mutex_destroy(&d.mu);
-	pthread_cond_destroy(&d.cv);
 	if (rc == 0)
 		log_line(NULL, 0, "stopped");
 	return rc;
