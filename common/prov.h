@@ -258,11 +258,53 @@ int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
     EVP_PKEY *device_pub, EVP_PKEY *signer_key, X509 *signer_cert,
     STACK_OF(X509) *intermediates, char *err, size_t errlen);
 
+/*
+ * A provisioning signer prepared once: prov_sign's checks on the key (EC
+ * P-256, matching signer_cert) and the chain (at most PROV_CHAIN_MAX - 1
+ * intermediates, each issuing the one before, none self-issued), and the
+ * chain list a container carries, encoded. Holds a reference to
+ * signer_key; the certificates are not kept. Same errors as prov_sign.
+ */
+typedef struct prov_signer prov_signer;
+
+int prov_signer_new(prov_signer **out, EVP_PKEY *signer_key,
+    X509 *signer_cert, STACK_OF(X509) *intermediates, char *err,
+    size_t errlen);
+
+/* NULL-safe. */
+void prov_signer_free(prov_signer *s);
+
+/*
+ * prov_seal_sign with a prepared signer. device_pub_enc (may be NULL) is
+ * device_pub's public key as its certificate carries it; when it is the
+ * 65-byte uncompressed P-256 point it is bound into the key derivation as
+ * is, instead of encoding device_pub again (an inversion in OpenSSL's
+ * P-256 code). It must be device_pub's own point: another point gives a
+ * container the device cannot open.
+ */
+int prov_seal_sign_prepared(uint8_t *out, size_t outcap, size_t *outlen,
+    const prov_subscription_t *sub, const prov_binding_t *bind,
+    EVP_PKEY *device_pub, const uint8_t *device_pub_enc,
+    const prov_signer *signer, char *err, size_t errlen);
+
 /* prov_verify then prov_open. */
 int prov_verify_open(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
     size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
     EVP_PKEY *device_key, const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
+
+/* prov_verify_open_cached with the device key's public point as the
+ * device holds it (device_pub_enc: 65-byte uncompressed P-256, or NULL):
+ * bound into the key derivation as is instead of encoding device_key's
+ * point again (an inversion in OpenSSL's P-256 code). It must be
+ * device_key's own point; another point only makes the open fail
+ * (PROV_ERR_DECRYPT). */
+int prov_verify_open_key(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
+    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    prov_verify_cache *cache, EVP_PKEY *device_key,
+    const uint8_t *device_pub_enc, const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
 
 /* prov_verify_cached then prov_open (cache may be NULL). */

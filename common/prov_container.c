@@ -413,9 +413,11 @@ static int parse_body(prov_view_t *v, const uint8_t *buf, size_t len,
 	return PROV_OK;
 }
 
-int prov_seal(uint8_t *out, size_t outcap, size_t *outlen,
+/* prov_seal; dev_enc, when not NULL and uncompressed, is device_pub's
+ * encoding as its certificate carries it (see prov_seal_sign_prepared). */
+static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
     const prov_subscription_t *sub, const prov_binding_t *bind,
-    EVP_PKEY *device_pub, char *err, size_t errlen)
+    EVP_PKEY *device_pub, const uint8_t *dev_enc, char *err, size_t errlen)
 {
 	uint8_t pt[PROV_CONTAINER_MAX], cek[CEK_LEN], dev_pub[P256_PUB_LEN];
 	EVP_PKEY *eph = NULL;
@@ -470,9 +472,15 @@ int prov_seal(uint8_t *out, size_t outcap, size_t *outlen,
 	memcpy(out + off, bind->net_nonce, PROV_NONCE_LEN);
 	off += PROV_NONCE_LEN;
 	if (alg == PROV_ALG_P256) {
+		/* The device key's encoding from its certificate when the
+		 * caller has it: OpenSSL's P-256 code computes the affine
+		 * coordinates (an inversion) for every encoding. */
+		if (dev_enc != NULL && dev_enc[0] == 0x04)
+			memcpy(dev_pub, dev_enc, P256_PUB_LEN);
 		if ((eph = p256_keygen()) == NULL ||
 		    !p256_pub_encode(out + off, eph) ||
-		    !p256_pub_encode(dev_pub, device_pub) ||
+		    ((dev_enc == NULL || dev_enc[0] != 0x04) &&
+		    !p256_pub_encode(dev_pub, device_pub)) ||
 		    !p256_derive_cek(cek, eph, device_pub, out + off, dev_pub,
 		    bind->ue_nonce, bind->net_nonce)) {
 			util_err_openssl(err, errlen, "ECDH key agreement");
@@ -509,6 +517,14 @@ done:
 	EVP_PKEY_free(eph);
 	EVP_PKEY_CTX_free(rctx);
 	return rc;
+}
+
+int prov_seal(uint8_t *out, size_t outcap, size_t *outlen,
+    const prov_subscription_t *sub, const prov_binding_t *bind,
+    EVP_PKEY *device_pub, char *err, size_t errlen)
+{
+	return seal_body(out, outcap, outlen, sub, bind, device_pub, NULL, err,
+	    errlen);
 }
 
 /* Free a list of DER encodings from chain_der(). */
@@ -572,33 +588,38 @@ static int chain_der(unsigned char *der[PROV_CHAIN_MAX],
 	return PROV_OK;
 }
 
-int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
-    const uint8_t *body, size_t bodylen, EVP_PKEY *signer_key,
+/* A signer whose checks are done and whose chain list is encoded: the key
+ * (P-256, matching the certificate) and the bytes that follow a body
+ * (count ‖ { length ‖ DER } for the signer and each intermediate). */
+struct prov_signer {
+	EVP_PKEY *key;
+	uint8_t *chain;
+	size_t chain_len;
+};
+
+void prov_signer_free(prov_signer *s)
+{
+	if (s == NULL)
+		return;
+	EVP_PKEY_free(s->key);
+	free(s->chain);
+	free(s);
+}
+
+int prov_signer_new(prov_signer **out, EVP_PKEY *signer_key,
     X509 *signer_cert, STACK_OF(X509) *intermediates, char *err,
     size_t errlen)
 {
-	prov_view_t v;
-	EVP_MD_CTX *md = NULL;
+	prov_signer *s = NULL;
 	unsigned char *der[PROV_CHAIN_MAX];
-	size_t dlen[PROV_CHAIN_MAX], nder = 0, need, parsed = 0, off, siglen;
-	size_t i;
+	size_t dlen[PROV_CHAIN_MAX], nder = 0, i, off;
 	int rc;
 
-	if (out == NULL || outlen == NULL || body == NULL ||
-	    signer_key == NULL || signer_cert == NULL) {
+	if (out == NULL || signer_key == NULL || signer_cert == NULL) {
 		util_err_set(err, errlen, "missing argument");
 		return PROV_ERR_ARG;
 	}
-	*outlen = 0;
-	memset(&v, 0, sizeof(v));
-	if ((rc = parse_body(&v, body, bodylen, &parsed, err, errlen)) !=
-	    PROV_OK)
-		return rc;
-	if (parsed != bodylen) {
-		util_err_set(err, errlen, "body has %zu trailing bytes",
-		    bodylen - parsed);
-		return PROV_ERR_FORMAT;
-	}
+	*out = NULL;
 	if (!is_p256(signer_key)) {
 		util_err_set(err, errlen, "signer key must be EC P-256");
 		return PROV_ERR_KEY_TYPE;
@@ -611,40 +632,115 @@ int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
 	if ((rc = chain_der(der, dlen, &nder, signer_cert, intermediates, err,
 	    errlen)) != PROV_OK)
 		goto done;
-	/* Each term is bounded (body ≤ 8192, ≤ 4 lengths < 2^16). */
-	need = bodylen + 1 + PROV_SIG_MAX;
+	rc = PROV_ERR_INTERNAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto done;
+	}
+	/* ≤ 4 certificates of < 2^16 bytes each: no overflow. */
+	s->chain_len = 1;
 	for (i = 0; i < nder; i++)
-		need += 2 + dlen[i];
+		s->chain_len += 2 + dlen[i];
+	if ((s->chain = malloc(s->chain_len)) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto done;
+	}
+	off = 0;
+	s->chain[off++] = (uint8_t)nder;
+	for (i = 0; i < nder; i++) {
+		s->chain[off++] = (uint8_t)(dlen[i] >> 8);
+		s->chain[off++] = (uint8_t)dlen[i];
+		memcpy(s->chain + off, der[i], dlen[i]);
+		off += dlen[i];
+	}
+	if (!EVP_PKEY_up_ref(signer_key)) {
+		util_err_openssl(err, errlen, "EVP_PKEY_up_ref");
+		goto done;
+	}
+	s->key = signer_key;
+	*out = s;
+	s = NULL;
+	rc = PROV_OK;
+done:
+	prov_signer_free(s);
+	chain_der_free(der, nder);
+	return rc;
+}
+
+/* Sign body with a prepared signer into out (see prov_sign). */
+static int sign_body(uint8_t *out, size_t outcap, size_t *outlen,
+    const uint8_t *body, size_t bodylen, const prov_signer *s, char *err,
+    size_t errlen)
+{
+	prov_view_t v;
+	EVP_MD_CTX *md = NULL;
+	size_t need, parsed = 0, off, siglen;
+	int rc;
+
+	*outlen = 0;
+	memset(&v, 0, sizeof(v));
+	if ((rc = parse_body(&v, body, bodylen, &parsed, err, errlen)) !=
+	    PROV_OK)
+		return rc;
+	if (parsed != bodylen) {
+		util_err_set(err, errlen, "body has %zu trailing bytes",
+		    bodylen - parsed);
+		return PROV_ERR_FORMAT;
+	}
+	/* Each term is bounded (body ≤ 8192, chain list < 2^18). */
+	need = bodylen + s->chain_len + PROV_SIG_MAX;
 	if (need > PROV_CONTAINER_MAX || need > outcap) {
 		util_err_set(err, errlen, "container would need up to %zu "
 		    "bytes", need);
-		rc = PROV_ERR_TOO_LARGE;
-		goto done;
+		return PROV_ERR_TOO_LARGE;
 	}
-	rc = PROV_ERR_INTERNAL;
 	memmove(out, body, bodylen);
 	off = bodylen;
-	out[off++] = (uint8_t)nder;
-	for (i = 0; i < nder; i++) {
-		out[off++] = (uint8_t)(dlen[i] >> 8);
-		out[off++] = (uint8_t)dlen[i];
-		memcpy(out + off, der[i], dlen[i]);
-		off += dlen[i];
-	}
+	memcpy(out + off, s->chain, s->chain_len);
+	off += s->chain_len;
 	siglen = PROV_SIG_MAX;
 	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, signer_key,
+	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, s->key,
 	    NULL) != 1 ||
 	    EVP_DigestSign(md, out + off, &siglen, out, off) != 1 ||
 	    siglen < SIG_MIN || siglen > PROV_SIG_MAX) {
 		util_err_openssl(err, errlen, "ECDSA signature");
+		rc = PROV_ERR_INTERNAL;
 		goto done;
 	}
 	*outlen = off + siglen;
 	rc = PROV_OK;
 done:
 	EVP_MD_CTX_free(md);
-	chain_der_free(der, nder);
+	return rc;
+}
+
+int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
+    const uint8_t *body, size_t bodylen, EVP_PKEY *signer_key,
+    X509 *signer_cert, STACK_OF(X509) *intermediates, char *err,
+    size_t errlen)
+{
+	prov_view_t v;
+	prov_signer *s = NULL;
+	size_t parsed = 0;
+	int rc;
+
+	if (out == NULL || outlen == NULL || body == NULL ||
+	    signer_key == NULL || signer_cert == NULL) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	*outlen = 0;
+	/* The body first, as before the signer was a prepared object. */
+	memset(&v, 0, sizeof(v));
+	if ((rc = parse_body(&v, body, bodylen, &parsed, err, errlen)) !=
+	    PROV_OK)
+		return rc;
+	if ((rc = prov_signer_new(&s, signer_key, signer_cert, intermediates,
+	    err, errlen)) != PROV_OK)
+		return rc;
+	rc = sign_body(out, outcap, outlen, body, bodylen, s, err, errlen);
+	prov_signer_free(s);
 	return rc;
 }
 
@@ -1230,7 +1326,7 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
 /* Recover the content key from the key block with the device private key.
  * PROV_ERR_DECRYPT if the key block does not open with this key. */
 static int unwrap_cek(uint8_t cek[CEK_LEN], const prov_view_t *view,
-    EVP_PKEY *device_key, char *err, size_t errlen)
+    EVP_PKEY *device_key, const uint8_t *dev_enc, char *err, size_t errlen)
 {
 	EVP_PKEY *eph = NULL;
 	EVP_PKEY_CTX *rctx = NULL;
@@ -1245,7 +1341,10 @@ static int unwrap_cek(uint8_t cek[CEK_LEN], const prov_view_t *view,
 			rc = PROV_ERR_FORMAT;
 			goto done;
 		}
-		if (!p256_pub_encode(dev_pub, device_key) ||
+		if (dev_enc != NULL && dev_enc[0] == 0x04)
+			memcpy(dev_pub, dev_enc, P256_PUB_LEN);
+		if (((dev_enc == NULL || dev_enc[0] != 0x04) &&
+		    !p256_pub_encode(dev_pub, device_key)) ||
 		    !p256_derive_cek(cek, device_key, eph, view->key_block,
 		    dev_pub, view->binding.ue_nonce,
 		    view->binding.net_nonce)) {
@@ -1275,9 +1374,11 @@ done:
 	return rc;
 }
 
-int prov_open(prov_subscription_t *sub_out,
+/* prov_open; dev_enc as in prov_verify_open_key. */
+static int open_view(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
-    EVP_PKEY *device_key, const char *expect_device_id,
+    EVP_PKEY *device_key, const uint8_t *dev_enc,
+    const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
 {
 	uint8_t pt[PROV_CONTAINER_MAX], cek[CEK_LEN];
@@ -1317,7 +1418,8 @@ int prov_open(prov_subscription_t *sub_out,
 		util_err_set(err, errlen, "ciphertext too large");
 		return PROV_ERR_TOO_LARGE;
 	}
-	if ((rc = unwrap_cek(cek, view, device_key, err, errlen)) != PROV_OK)
+	if ((rc = unwrap_cek(cek, view, device_key, dev_enc, err, errlen)) !=
+	    PROV_OK)
 		goto done;
 	/* AAD runs from the container's first byte to the IV. */
 	aad_len = (size_t)(view->iv - view->container);
@@ -1346,6 +1448,15 @@ done:
 	return rc;
 }
 
+int prov_open(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
+    EVP_PKEY *device_key, const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
+{
+	return open_view(sub_out, net_nonce_out, view, device_key, NULL,
+	    expect_device_id, expect_ue_nonce, err, errlen);
+}
+
 int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
     const prov_subscription_t *sub, const prov_binding_t *bind,
     EVP_PKEY *device_pub, EVP_PKEY *signer_key, X509 *signer_cert,
@@ -1371,11 +1482,35 @@ int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
 	return rc;
 }
 
-int prov_verify_open_cached(prov_subscription_t *sub_out,
+int prov_seal_sign_prepared(uint8_t *out, size_t outcap, size_t *outlen,
+    const prov_subscription_t *sub, const prov_binding_t *bind,
+    EVP_PKEY *device_pub, const uint8_t *device_pub_enc,
+    const prov_signer *signer, char *err, size_t errlen)
+{
+	size_t bodylen = 0;
+	int rc;
+
+	if (outlen != NULL)
+		*outlen = 0;
+	if (out == NULL || outlen == NULL || signer == NULL) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	rc = seal_body(out, outcap, &bodylen, sub, bind, device_pub,
+	    device_pub_enc, err, errlen);
+	if (rc != PROV_OK)
+		return rc;
+	rc = sign_body(out, outcap, outlen, out, bodylen, signer, err, errlen);
+	if (rc != PROV_OK)
+		OPENSSL_cleanse(out, outcap);
+	return rc;
+}
+
+int prov_verify_open_key(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
     size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
     prov_verify_cache *cache, EVP_PKEY *device_key,
-    const char *expect_device_id,
+    const uint8_t *device_pub_enc, const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
 {
 	prov_view_t view;
@@ -1390,8 +1525,20 @@ int prov_verify_open_cached(prov_subscription_t *sub_out,
 	    at, cache, err, errlen);
 	if (rc != PROV_OK)
 		return rc;
-	return prov_open(sub_out, net_nonce_out, &view, device_key,
-	    expect_device_id, expect_ue_nonce, err, errlen);
+	return open_view(sub_out, net_nonce_out, &view, device_key,
+	    device_pub_enc, expect_device_id, expect_ue_nonce, err, errlen);
+}
+
+int prov_verify_open_cached(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
+    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    prov_verify_cache *cache, EVP_PKEY *device_key,
+    const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
+{
+	return prov_verify_open_key(sub_out, net_nonce_out, container, len,
+	    root, intermediates, at, cache, device_key, NULL, expect_device_id,
+	    expect_ue_nonce, err, errlen);
 }
 
 int prov_verify_open(prov_subscription_t *sub_out,

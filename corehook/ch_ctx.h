@@ -4,6 +4,7 @@
 #define PROVCA_CH_CTX_H
 
 #include "ch_int.h"
+#include "prov.h"
 #include "subs.h"
 
 #define CH_BUCKETS 4096
@@ -18,6 +19,7 @@ struct corehook {
 	X509 *signer_cert;
 	STACK_OF(X509) *signer_chain;   /* intermediates carried in every
 	                                 * container, issuer first, no root */
+	prov_signer *signer;            /* the above, checked and encoded once */
 	X509 *anchor[CH_ALLOW_MAX];     /* per allow-list entry */
 	ch_fetcher *fetch[CH_ALLOW_MAX]; /* per allow-list entry */
 	ch_path_cache *paths[CH_ALLOW_MAX]; /* per allow-list entry */

@@ -142,12 +142,14 @@ enum { CH_CHECK_FAST, CH_CHECK_CACHED, CH_CHECK_FULL, CH_CHECK_N };
  * chain to anchor at time now, device EKU, keyUsage for its key type
  * (P-256: digitalSignature + keyAgreement; RSA 2048/3072: digitalSignature +
  * keyEncipherment), CN == device_id, status active. On CH_CTX_OK *pubkey
- * owns the device public key and *how (may be NULL) says which path
+ * owns the device public key, pub_enc (may be NULL) its uncompressed
+ * P-256 point as the certificate carries it (pub_enc[0] = 0 when it is
+ * not one), and *how (may be NULL) says which path
  * accepted it. cache (NULL: none) holds the issuer path
  * verified for the same chain text, so only the leaf is verified again. */
-int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
-    size_t len, const char *device_id, X509 *anchor, ch_path_cache *cache,
-    int64_t now, char *err, size_t errlen);
+int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
+    const char *json, size_t len, const char *device_id, X509 *anchor,
+    ch_path_cache *cache, int64_t now, char *err, size_t errlen);
 
 /* ---- metrics (metrics.c) ---- */
 

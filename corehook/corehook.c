@@ -235,6 +235,13 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 		rc = COREHOOK_ERR_CONFIG;
 		goto out;
 	}
+	/* The key check and the chain's DER, once rather than per container. */
+	if (prov_signer_new(&ch->signer, ch->signer_key, ch->signer_cert,
+	    ch->signer_chain, perr, sizeof(perr)) != PROV_OK) {
+		util_err_set(err, errlen, "provisioning signer: %s", perr);
+		rc = COREHOOK_ERR_CONFIG;
+		goto out;
+	}
 	ch_log(ch, COREHOOK_LOG_INFO, "signer %s: containers carry %d "
 	    "intermediate(s)", cfg->signer_cert, sk_X509_num(ch->signer_chain));
 	for (i = 0; i < cfg->allow_count; i++) {
@@ -284,6 +291,7 @@ void corehook_close(corehook *ch)
 		ch_fetcher_free(ch->fetch[i]);
 		ch_path_cache_free(ch->paths[i]);
 	}
+	prov_signer_free(ch->signer);
 	EVP_PKEY_free(ch->signer_key);
 	X509_free(ch->signer_cert);
 	sk_X509_pop_free(ch->signer_chain, X509_free);
@@ -426,6 +434,7 @@ int corehook_provision(corehook *ch, corehook_prov_result_t *out,
 	prov_subscription_t sub;
 	prov_binding_t bind;
 	EVP_PKEY *pub = NULL;
+	uint8_t pub_enc[65];
 	char err[512] = "", fetch_url[2 * CH_URL_MAX + 512];
 	int r, exhausted, how = CH_CHECK_FULL;
 	size_t idx;
@@ -462,9 +471,9 @@ int corehook_provision(corehook *ch, corehook_prov_result_t *out,
 		prov_finish(ch, out, CH_PROV_CA_UNAVAILABLE, 22, err);
 		goto done;
 	}
-	r = ch_context_verify(&pub, &how, fr.body, fr.body_len, out->device_id,
-	    ch->anchor[idx], ch->paths[idx], (int64_t)time(NULL), err,
-	    sizeof(err));
+	r = ch_context_verify(&pub, pub_enc, &how, fr.body, fr.body_len,
+	    out->device_id, ch->anchor[idx], ch->paths[idx], (int64_t)time(NULL),
+	    err, sizeof(err));
 	switch (r) {
 	case CH_CTX_OK:
 		atomic_fetch_add(&ch->metrics.cert_check[how], 1);
@@ -498,9 +507,9 @@ int corehook_provision(corehook *ch, corehook_prov_result_t *out,
 		prov_finish(ch, out, CH_PROV_INTERNAL, 22, "no randomness");
 		goto done;
 	}
-	if (prov_seal_sign(out->container, sizeof(out->container),
-	    &out->container_len, &sub, &bind, pub, ch->signer_key,
-	    ch->signer_cert, ch->signer_chain, err, sizeof(err)) != PROV_OK) {
+	if (prov_seal_sign_prepared(out->container, sizeof(out->container),
+	    &out->container_len, &sub, &bind, pub, pub_enc[0] == 0x04 ?
+	    pub_enc : NULL, ch->signer, err, sizeof(err)) != PROV_OK) {
 		out->container_len = 0;
 		prov_finish(ch, out, CH_PROV_INTERNAL, 22, err);
 		goto done;

@@ -577,8 +577,8 @@ static const EVP_MD *fast_md(const ch_path_cache *c, const X509_ALGOR *a)
 /* 1 with *out = the device's public key when the leaf in pem is accepted
  * on the cached path for exactly this chain text; 0 when the fast path
  * does not apply or a check fails (the full path then decides). */
-static int leaf_fast(EVP_PKEY **out, ch_path_cache *c, const char *pem,
-    const char *text, const char *device_id, int64_t now)
+static int leaf_fast(EVP_PKEY **out, uint8_t *enc, ch_path_cache *c,
+    const char *pem, const char *text, const char *device_id, int64_t now)
 {
 	STACK_OF(X509) *path = NULL;
 	X509 *issuer;
@@ -667,6 +667,8 @@ static int leaf_fast(EVP_PKEY **out, ch_path_cache *c, const char *pem,
 	    EVP_PKEY_set1_encoded_public_key(pk, t->key->public_key->data,
 	    (size_t)t->key->public_key->length) != 1)
 		goto done;
+	if (enc != NULL)
+		memcpy(enc, t->key->public_key->data, 65);
 	*out = pk;
 	pk = NULL;
 	ok = 1;
@@ -761,9 +763,9 @@ out:
 	return ok;
 }
 
-int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
-    size_t len, const char *device_id, X509 *anchor, ch_path_cache *cache,
-    int64_t now, char *err, size_t errlen)
+int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
+    const char *json, size_t len, const char *device_id, X509 *anchor,
+    ch_path_cache *cache, int64_t now, char *err, size_t errlen)
 {
 	static const char *const cert_names[] = { "certificate", "cert_pem",
 	    "cert", NULL };
@@ -779,6 +781,8 @@ int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
 	int rc = CH_CTX_BAD_JSON, prc, path = CH_CHECK_FULL;
 
 	*pubkey = NULL;
+	if (pub_enc != NULL)
+		pub_enc[0] = 0;
 	if (json == NULL || len == 0 ||
 	    (doc = cJSON_ParseWithLength(json, len)) == NULL ||
 	    !cJSON_IsObject(doc)) {
@@ -819,7 +823,7 @@ int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
 	}
 	text = json_chain_text(doc);
 	if (cache != NULL && text != NULL &&
-	    leaf_fast(pubkey, cache, pem, text, device_id, now)) {
+	    leaf_fast(pubkey, pub_enc, cache, pem, text, device_id, now)) {
 		path = CH_CHECK_FAST;
 		rc = CH_CTX_OK;
 		goto out;
@@ -877,6 +881,16 @@ int ch_context_verify(EVP_PKEY **pubkey, int *how, const char *json,
 		util_err_openssl(err, errlen, "EVP_PKEY_up_ref");
 		rc = CH_CTX_INTERNAL;
 		goto out;
+	}
+	if (pub_enc != NULL) {
+		const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(cert);
+
+		/* The certificate's own encoding of a P-256 key, when it is
+		 * the uncompressed one (key_ok checked the curve). */
+		if (EVP_PKEY_is_a(pk, "EC") && bits != NULL &&
+		    bits->length == 65 && (bits->flags & 7) == 0 &&
+		    bits->data[0] == 0x04)
+			memcpy(pub_enc, bits->data, 65);
 	}
 	*pubkey = pk;
 	rc = CH_CTX_OK;

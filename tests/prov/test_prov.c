@@ -757,6 +757,135 @@ static void test_prov_container__sign_chain_errors(void **state)
 	prov_subscription_wipe(&s);
 }
 
+/* The uncompressed encoding of a P-256 key (test helper). */
+static void p256_enc(uint8_t out[65], EVP_PKEY *k)
+{
+	size_t len = 0;
+
+	assert_int_equal(EVP_PKEY_get_octet_string_param(k, "encoded-pub-key",
+	    out, 65, &len), 1);
+	assert_int_equal(len, 65);
+	assert_int_equal(out[0], 0x04);
+}
+
+/* A prepared signer makes the same chain list prov_sign makes, and its
+ * containers verify and open, with the device key's encoding given or
+ * not; an encoding of another key gives a container the device cannot
+ * open (never one it opens wrongly). */
+static void test_prov_signer__prepared_matches_and_opens(void **state)
+{
+	uint8_t c[PROV_CONTAINER_MAX], d[PROV_CONTAINER_MAX], enc[65];
+	prov_subscription_t s, got;
+	prov_binding_t b;
+	prov_signer *sg = NULL;
+	prov_view_t v1, v2;
+	size_t n = 0, m = 0;
+	char err[256] = "";
+
+	(void)state;
+	fill_sub(&s);
+	fill_bind(&b);
+	assert_int_equal(prov_signer_new(&sg, P.signer_key, P.signer, P.inters,
+	    err, sizeof(err)), PROV_OK);
+	p256_enc(enc, P.dev_p256);
+	assert_int_equal(prov_seal_sign_prepared(c, sizeof(c), &n, &s, &b,
+	    P.dev_p256, enc, sg, err, sizeof(err)), PROV_OK);
+	assert_int_equal(check(c, n, P.dev_p256, &got), PROV_OK);
+	assert_sub_equal(&got, &s);
+	prov_subscription_wipe(&got);
+	/* Without the encoding: the same as before. */
+	assert_int_equal(prov_seal_sign_prepared(d, sizeof(d), &m, &s, &b,
+	    P.dev_p256, NULL, sg, err, sizeof(err)), PROV_OK);
+	assert_int_equal(check(d, m, P.dev_p256, NULL), PROV_OK);
+	/* The chain list is byte for byte prov_sign's. */
+	m = make(d, P.dev_p256, P.signer);
+	assert_int_equal(prov_parse(&v1, c, n, err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_parse(&v2, d, m, err, sizeof(err)), PROV_OK);
+	assert_int_equal(v1.signed_len - v1.body_len,
+	    v2.signed_len - v2.body_len);
+	assert_memory_equal(c + v1.body_len, d + v2.body_len,
+	    v1.signed_len - v1.body_len);
+	/* A wrong point bound in: the device refuses to open, as for any
+	 * altered container. */
+	p256_enc(enc, P.dev_p256_other);
+	assert_int_equal(prov_seal_sign_prepared(c, sizeof(c), &n, &s, &b,
+	    P.dev_p256, enc, sg, err, sizeof(err)), PROV_OK);
+	assert_int_equal(check(c, n, P.dev_p256, NULL), PROV_ERR_DECRYPT);
+	/* A compressed or absent encoding is not used: encoded from the key. */
+	enc[0] = 0x02;
+	assert_int_equal(prov_seal_sign_prepared(c, sizeof(c), &n, &s, &b,
+	    P.dev_p256, enc, sg, err, sizeof(err)), PROV_OK);
+	assert_int_equal(check(c, n, P.dev_p256, NULL), PROV_OK);
+	/* RSA devices ignore it. */
+	assert_int_equal(prov_seal_sign_prepared(c, sizeof(c), &n, &s, &b,
+	    P.dev_rsa2048, NULL, sg, err, sizeof(err)), PROV_OK);
+	assert_int_equal(check(c, n, P.dev_rsa2048, NULL), PROV_OK);
+	assert_int_equal(prov_seal_sign_prepared(c, sizeof(c), &n, &s, &b,
+	    P.dev_p256, NULL, NULL, err, sizeof(err)), PROV_ERR_ARG);
+	assert_int_equal(n, 0);
+	prov_signer_free(sg);
+	prov_signer_free(NULL);
+	prov_subscription_wipe(&s);
+}
+
+/* prov_verify_open_key with the device's own point opens; with another
+ * point it refuses (PROV_ERR_DECRYPT), never opening wrongly. */
+static void test_prov_container__open_with_key_point(void **state)
+{
+	uint8_t c[PROV_CONTAINER_MAX], enc[65];
+	prov_subscription_t s, got;
+	size_t n;
+	char err[256] = "";
+
+	(void)state;
+	fill_sub(&s);
+	n = make(c, P.dev_p256, P.signer);
+	p256_enc(enc, P.dev_p256);
+	assert_int_equal(prov_verify_open_key(&got, NULL, c, n, P.root, NULL,
+	    TESTPKI_NOW, NULL, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
+	    sizeof(err)), PROV_OK);
+	assert_sub_equal(&got, &s);
+	prov_subscription_wipe(&got);
+	p256_enc(enc, P.dev_p256_other);
+	assert_int_equal(prov_verify_open_key(&got, NULL, c, n, P.root, NULL,
+	    TESTPKI_NOW, NULL, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
+	    sizeof(err)), PROV_ERR_DECRYPT);
+	/* Not uncompressed: the key's own point is used. */
+	enc[0] = 0x03;
+	assert_int_equal(prov_verify_open_key(&got, NULL, c, n, P.root, NULL,
+	    TESTPKI_NOW, NULL, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
+	    sizeof(err)), PROV_OK);
+	prov_subscription_wipe(&got);
+	prov_subscription_wipe(&s);
+}
+
+/* prov_signer_new makes prov_sign's checks, once. */
+static void test_prov_signer__checks_key_and_chain(void **state)
+{
+	prov_signer *sg = NULL;
+	STACK_OF(X509) *chain;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(prov_signer_new(&sg, P.dev_p256, P.signer, P.inters,
+	    err, sizeof(err)), PROV_ERR_KEY_TYPE);
+	assert_null(sg);
+	assert_int_equal(prov_signer_new(&sg, P.signer384_key, P.signer384,
+	    NULL, err, sizeof(err)), PROV_ERR_KEY_TYPE);
+	chain = sk_X509_new_null();
+	assert_non_null(chain);
+	assert_int_equal(sk_X509_push(chain, P.root), 1);
+	assert_int_equal(prov_signer_new(&sg, P.signer_key, P.signer, chain,
+	    err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_null(sg);
+	sk_X509_free(chain);
+	assert_int_equal(prov_signer_new(&sg, NULL, P.signer, NULL, err,
+	    sizeof(err)), PROV_ERR_ARG);
+	assert_int_equal(prov_signer_new(&sg, P.signer_key, P.signer, NULL,
+	    err, sizeof(err)), PROV_OK);
+	prov_signer_free(sg);
+}
+
 static void test_prov_container__wrong_device_key(void **state)
 {
 	uint8_t c[PROV_CONTAINER_MAX];
@@ -1224,6 +1353,10 @@ int main(void)
 		    test_prov_container__chain_list_format_errors),
 		cmocka_unit_test(test_prov_container__sign_chain_errors),
 		cmocka_unit_test(test_prov_container__wrong_device_key),
+		cmocka_unit_test(
+		    test_prov_signer__prepared_matches_and_opens),
+		cmocka_unit_test(test_prov_signer__checks_key_and_chain),
+		cmocka_unit_test(test_prov_container__open_with_key_point),
 		cmocka_unit_test(test_prov_container__open_requires_verify),
 		cmocka_unit_test(test_prov_container__seal_argument_errors),
 		cmocka_unit_test(test_prov_container__sign_argument_errors),
