@@ -113,6 +113,12 @@ int ue_csr_build(char **out, void *pkey, const ue_device_t *identity,
  * that held the key are wiped. */
 int ue_key_load(void **out, const char *dir, char *err, size_t errlen);
 
+/* ue_key_load, and pub_enc gets the key's public point as the PKCS#8 file
+ * holds it (65-byte uncompressed P-256) when ue_key_p256_fast read it;
+ * pub_enc[0] = 0 otherwise. */
+int ue_key_load_pub(void **out, uint8_t pub_enc[65], const char *dir,
+    char *err, size_t errlen);
+
 /* Read a P-256 private key from PKCS#8 PEM ("PRIVATE KEY", named curve,
  * public point present) without OpenSSL 3.0's decoder framework. *out is
  * an EVP_PKEY *, the same key OpenSSL's reader gives; UE_ERR_ARG for any

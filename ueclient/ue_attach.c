@@ -29,6 +29,7 @@ typedef struct {
 	X509 *root;
 	STACK_OF(X509) *inter;
 	EVP_PKEY *key;
+	uint8_t key_pub[65];  /* key's point as its file holds it, or [0]=0 */
 	const ue_device_t *dev;
 	uint8_t nonce[PROV_NONCE_LEN];
 	ue_creds_t *creds;
@@ -252,10 +253,11 @@ static int prov_answer(void *vctx, const uint8_t *buf, size_t len)
 	emit(c, UE_EV_RECV, "provision", "Registration reject", m->reg_rej.cause,
 	    "Registration reject #9 with a %zu-byte provisioning container",
 	    m->reg_rej.payload_len);
-	rc = prov_verify_open_cached(&sub, NULL, m->reg_rej.payload,
+	rc = prov_verify_open_key(&sub, NULL, m->reg_rej.payload,
 	    m->reg_rej.payload_len, c->root, c->inter,
 	    c->o->now != 0 ? c->o->now : (int64_t)time(NULL),
 	    c->o->trust != NULL ? c->o->trust->vc : NULL, c->key,
+	    c->key_pub[0] == 0x04 ? c->key_pub : NULL,
 	    c->dev->device_id, c->nonce, why, sizeof(why));
 	if (rc != PROV_OK) {
 		c->out->ignored++;
@@ -694,7 +696,8 @@ static int load_trust(attach_ctx *c, char *err, size_t errlen)
 		}
 		sk_X509_free(extra);
 	}
-	rc = ue_key_load((void **)&c->key, c->o->dir, err, errlen);
+	rc = ue_key_load_pub((void **)&c->key, c->key_pub, c->o->dir, err,
+	    errlen);
 	return rc;
 }
 
@@ -718,7 +721,9 @@ int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *o, char *err,
 		    "policy.json");
 		return UE_ERR_ARG;
 	}
-	if ((rc = ue_device_load(&dev, o->dir, err, errlen)) != 0)
+	if (o->dev != NULL)
+		dev = *o->dev;
+	else if ((rc = ue_device_load(&dev, o->dir, err, errlen)) != 0)
 		return rc;
 	creds = calloc(1, sizeof(*creds));
 	c.msg = calloc(1, sizeof(*c.msg));

@@ -66,6 +66,8 @@ typedef struct {
 	int volatile_creds;    /* simulated device: credentials and SQN_MS
 	                          live in memory for this attach only (stored
 	                          ones are not read, nothing is written) */
+	const ue_device_t *dev; /* the device as just read from dir (a
+	                          swarm's enroll step); NULL = read it */
 } ue_attach_opts_t;
 
 typedef struct {

@@ -274,7 +274,8 @@ static EVP_PKEY *p256_from_parts(const uint8_t *scalar, const uint8_t *pub)
 /* A P-256 key in PKCS#8 PEM with its public point, without the decoder
  * framework; NULL when the text is anything else (the general reader then
  * decides, with its own messages). */
-static EVP_PKEY *p256_pkcs8_fast(const uint8_t *pem, size_t len)
+static EVP_PKEY *p256_pkcs8_fast(const uint8_t *pem, size_t len,
+    uint8_t *pub_enc)
 {
 	BIO *b = NULL;
 	unsigned char *der = NULL;
@@ -314,6 +315,8 @@ static EVP_PKEY *p256_pkcs8_fast(const uint8_t *pem, size_t len)
 	    (ec->pub->flags & 7) != 0 || ec->pub->data[0] != 0x04)
 		goto out;
 	k = p256_from_parts(ec->priv->data, ec->pub->data);
+	if (k != NULL && pub_enc != NULL)
+		memcpy(pub_enc, ec->pub->data, P256_POINT_LEN);
 out:
 	ec_priv_free(ec);
 	PKCS8_PRIV_KEY_INFO_free(p8);	/* clears its key octets */
@@ -326,7 +329,7 @@ out:
 
 int ue_key_p256_fast(void **out, const uint8_t *pem, size_t len)
 {
-	*out = p256_pkcs8_fast(pem, len);
+	*out = p256_pkcs8_fast(pem, len, NULL);
 	return *out != NULL ? UE_OK : UE_ERR_ARG;
 }
 
@@ -367,6 +370,12 @@ static int key_file_read(uint8_t *buf, size_t cap, size_t *len,
 
 int ue_key_load(void **out, const char *dir, char *err, size_t errlen)
 {
+	return ue_key_load_pub(out, NULL, dir, err, errlen);
+}
+
+int ue_key_load_pub(void **out, uint8_t pub_enc[65], const char *dir,
+    char *err, size_t errlen)
+{
 	char path[4096];
 	uint8_t buf[8192];	/* a PEM RSA-3072 key is ~2.5 KB */
 	size_t len = 0;
@@ -374,6 +383,8 @@ int ue_key_load(void **out, const char *dir, char *err, size_t errlen)
 	int rc, r;
 
 	*out = NULL;
+	if (pub_enc != NULL)
+		pub_enc[0] = 0;
 	if ((rc = ue_state_path(path, sizeof(path), dir, UE_F_KEY)) != 0) {
 		util_err_set(err, errlen, "state path too long");
 		return rc;
@@ -384,7 +395,7 @@ int ue_key_load(void **out, const char *dir, char *err, size_t errlen)
 		OPENSSL_cleanse(buf, sizeof(buf));
 		return UE_ERR_STATE;
 	}
-	if (r == 0 && (pk = p256_pkcs8_fast(buf, len)) != NULL) {
+	if (r == 0 && (pk = p256_pkcs8_fast(buf, len, pub_enc)) != NULL) {
 		OPENSSL_cleanse(buf, sizeof(buf));
 		*out = pk;
 		return UE_OK;

@@ -117,6 +117,7 @@ static void device_run(swarm *s, unsigned i)
 	ao.policy = o->policy;
 	ao.trust = s->trust;
 	ao.volatile_creds = o->volatile_creds;
+	ao.dev = &got;	/* ue_enroll just read (or wrote) it */
 	t0 = ue_now_ms();
 	rc = ue_attach(&ar, &ao, err, sizeof(err));
 	r->retransmissions = ar.retransmissions;

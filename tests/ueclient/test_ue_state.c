@@ -184,6 +184,40 @@ static void ue_keys__init_never_replaces_a_key(void **state)
 	free(after);
 }
 
+/* ue_key_load_pub gives the P-256 key's point as OpenSSL encodes it,
+ * and nothing for a key the fast reader does not take. */
+static void ue_keys__load_pub_gives_the_keys_point(void **state)
+{
+	char dir[512], err[256];
+	uint8_t enc[65], want[65];
+	size_t len = 0;
+	ue_device_t d;
+	EVP_PKEY *k = NULL;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/pubenc", tmproot);
+	identity(&d, "SN-PUB", UE_KEY_P256);
+	assert_int_equal(ue_init(dir, &d, err, sizeof(err)), 0);
+	memset(enc, 0xee, sizeof(enc));
+	assert_int_equal(ue_key_load_pub((void **)&k, enc, dir, err,
+	    sizeof(err)), 0);
+	assert_int_equal(EVP_PKEY_get_octet_string_param(k, "encoded-pub-key",
+	    want, sizeof(want), &len), 1);
+	assert_int_equal(len, 65);
+	assert_memory_equal(enc, want, 65);
+	EVP_PKEY_free(k);
+	k = NULL;
+	snprintf(dir, sizeof(dir), "%s/pubenc-rsa", tmproot);
+	identity(&d, "SN-PUB-RSA", UE_KEY_RSA2048);
+	assert_int_equal(ue_init(dir, &d, err, sizeof(err)), 0);
+	memset(enc, 0xee, sizeof(enc));
+	assert_int_equal(ue_key_load_pub((void **)&k, enc, dir, err,
+	    sizeof(err)), 0);
+	assert_int_equal(enc[0], 0);
+	assert_int_equal(EVP_PKEY_get_base_id(k), EVP_PKEY_RSA);
+	EVP_PKEY_free(k);
+}
+
 static void ue_keys__init_rsa2048(void **state)
 {
 	char dir[512], err[256];
@@ -630,6 +664,7 @@ int main(void)
 		cmocka_unit_test(ue_keys__init_p256_writes_key_0600_and_csr),
 		cmocka_unit_test(ue_keys__init_never_replaces_a_key),
 		cmocka_unit_test(ue_keys__init_rsa2048),
+		cmocka_unit_test(ue_keys__load_pub_gives_the_keys_point),
 		cmocka_unit_test(ue_keys__load_refuses_oversized_key_file),
 		cmocka_unit_test(ue_keys__init_refuses_bad_identity),
 		cmocka_unit_test(ue_keys__p256_fast_reader_matches_openssl),
