@@ -332,13 +332,18 @@ struct sqlite3 *reg_sqlite(reg_t *reg)
 	return reg->db;
 }
 
-int reg_change_stamp(reg_t *reg, int64_t out[2], char *err, size_t errlen)
+static const char data_version_sql[] = "PRAGMA data_version";
+
+/* Read the stamp; the statement is left active (its read transaction
+ * open) when hold, and is then reg->held. */
+static int stamp_read(reg_t *reg, int64_t out[2], int hold, char *err,
+    size_t errlen)
 {
-	static const char sql[] = "PRAGMA data_version";
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st, data_version_sql, err, errlen)) !=
+	    REG_OK)
 		return rc;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
@@ -347,9 +352,37 @@ int reg_change_stamp(reg_t *reg, int64_t out[2], char *err, size_t errlen)
 		return rc;
 	}
 	out[0] = sqlite3_column_int64(st, 0);
-	reg_finalize(reg, st);
 	out[1] = (int64_t)sqlite3_total_changes64(reg->db);
+	if (hold)
+		reg->held = st;
+	else
+		reg_finalize(reg, st);
 	return REG_OK;
+}
+
+int reg_change_stamp(reg_t *reg, int64_t out[2], char *err, size_t errlen)
+{
+	return stamp_read(reg, out, 0, err, errlen);
+}
+
+int reg_read_begin(reg_t *reg, int64_t out[2], char *err, size_t errlen)
+{
+	/* A statement left active keeps an autocommit read transaction
+	 * open: no BEGIN/COMMIT to run, and the connection never leaves
+	 * autocommit mode (a pooled connection's leak check stays true). */
+	reg_read_end(reg);
+	return stamp_read(reg, out, 1, err, errlen);
+}
+
+void reg_read_end(reg_t *reg)
+{
+	sqlite3_stmt *st;
+
+	if (reg == NULL || reg->held == NULL)
+		return;
+	st = reg->held;
+	reg->held = NULL;
+	reg_finalize(reg, st);
 }
 
 /* One transaction-control statement, prepared once per connection (kept

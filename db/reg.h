@@ -76,6 +76,16 @@ struct sqlite3 *reg_sqlite(reg_t *reg);
  * between. One cheap statement; REG_OK or an error. */
 int reg_change_stamp(reg_t *reg, int64_t out[2], char *err, size_t errlen);
 
+/* reg_change_stamp, read in a read transaction that stays open until
+ * reg_read_end: the statements run in between read the snapshot the stamp
+ * describes and begin no transaction of their own (each costs SQLite's
+ * WAL read-lock round, two fcntl locks when no other connection of the
+ * process holds one). Only for readers: a write in between would fail
+ * with SQLITE_BUSY_SNAPSHOT once another connection has committed. */
+int reg_read_begin(reg_t *reg, int64_t out[2], char *err, size_t errlen);
+/* End the read transaction of reg_read_begin; no-op when none is open. */
+void reg_read_end(reg_t *reg);
+
 /* Nested transactions: begin / commit / rollback. reg_rollback is safe to
  * call after a failed step and undoes only the innermost level. */
 int reg_begin(reg_t *reg, char *err, size_t errlen);

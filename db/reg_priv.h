@@ -14,6 +14,7 @@
 struct reg {
 	sqlite3 *db;
 	int depth;		/* open transaction levels */
+	sqlite3_stmt *held;	/* reg_read_begin's statement, left active */
 	struct {
 		const char *sql;
 		sqlite3_stmt *st;

@@ -96,6 +96,9 @@ static int h_device_lookup(http_req_t *req)
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
 	rc = ca_device_get(req->srv->ca, reg, &d, id, err, sizeof(err));
+	/* Everything the answer needs is copied out: the connection and
+	 * its read transaction go back before the answer is written. */
+	http_req_done_reading(req);
 	if (rc == CA_ERR_NOT_FOUND)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
 		                          "no device has this DeviceID");
@@ -799,11 +802,12 @@ static int h_device_reinstate(http_req_t *req)
 #define AD HTTP_ROLE_ADMIN
 #define PUB HTTP_ROLE_NONE
 #define BODY HTTP_ROUTE_BODY
+#define READ HTTP_ROUTE_READ
 
 const http_route_t http_api_routes[] = {
-	{ "GET", "/devices/{id}", h_device_lookup, OP | AD, 0,
+	{ "GET", "/devices/{id}", h_device_lookup, OP | AD, READ,
 	  "device certificate chain, or security context with Accept: application/json" },
-	{ "GET", "/DeviceID={id}", h_device_lookup, OP | AD, 0,
+	{ "GET", "/DeviceID={id}", h_device_lookup, OP | AD, READ,
 	  "the seed's literal form of /devices/{id}" },
 	{ "POST", "/api/v1/devices", h_device_enroll, MF, BODY,
 	  "enroll one device from a CSR" },

@@ -53,7 +53,10 @@ int http_auth_epoch(uint64_t *out, http_req_t *req)
 	if (reg == NULL || t == NULL || t->slot == NULL)
 		return -1;
 	slot = t->slot; /* ours alone until the request ends */
-	if (reg_change_stamp(reg, stamp, err, sizeof(err)) != REG_OK) {
+	/* A reader's stamp opens the read transaction that its principal
+	 * lookup and its handler then read in (see HTTP_ROUTE_READ). */
+	if ((req->read_txn ? reg_read_begin(reg, stamp, err, sizeof(err)) :
+	    reg_change_stamp(reg, stamp, err, sizeof(err))) != REG_OK) {
 		http_count_db_error(req);
 		return -1;
 	}

@@ -81,7 +81,9 @@ void http_reg_release(http_thread_t *t)
 		return;
 	srv = t->srv;
 	/* A connection goes back with no transaction open: a leaked one
-	 * would pin its snapshot (and the auth epoch's change stamp). */
+	 * would pin its snapshot (and the auth epoch's change stamp). The
+	 * read transaction of an HTTP_ROUTE_READ request ends here. */
+	reg_read_end(t->slot->reg);
 	if (t->slot->reg != NULL &&
 	    !sqlite3_get_autocommit(reg_sqlite(t->slot->reg))) {
 		reg_rollback(t->slot->reg);
@@ -461,6 +463,22 @@ static int reidentify(http_req_t *req)
 	return 0;
 }
 
+/* 1 if req is a reader whose caller the route lets in: it keeps the
+ * pooled connection from identification to its handler. */
+static int reader_allowed(const http_req_t *req, const http_route_t *rt)
+{
+	if (!req->read_txn)
+		return 0;
+	if (rt->roles == HTTP_ROLE_NONE)
+		return 1;
+	return req->authenticated && (req->principal.role & rt->roles) != 0;
+}
+
+void http_req_done_reading(http_req_t *req)
+{
+	http_reg_release(mg_get_thread_pointer(req->conn));
+}
+
 static uint64_t elapsed_us(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -498,13 +516,21 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 	req->query = req->ri->query_string;
 	atomic_fetch_add(&req->srv->metrics.in_flight, 1);
 
+	/* Matching reads nothing but the path; known first so that a
+	 * reader's identification can open the transaction it reads in. */
+	ri_idx = route_find(req, &path_known, allow, sizeof(allow));
+	rt = ri_idx >= 0 ? req->srv->routes[ri_idx] : NULL;
+	req->read_txn = rt != NULL && (rt->flags & HTTP_ROUTE_READ) &&
+	                method_is_safe(req->method);
 	status = identify(req);
-	/* The pooled connection goes back before anything a client paces. */
-	http_reg_release(mg_get_thread_pointer(conn));
+	/* The pooled connection goes back before anything a client paces;
+	 * a reader allowed in keeps it (and its snapshot) for the handler,
+	 * which gives it back before answering. */
+	if (status != 0 || !reader_allowed(req, rt))
+		http_reg_release(mg_get_thread_pointer(conn));
 	if (status != 0)
 		goto done_unmatched;
 
-	ri_idx = route_find(req, &path_known, allow, sizeof(allow));
 	if (ri_idx < 0) {
 		if (path_known) {
 			snprintf(allow_hdr, sizeof(allow_hdr), "Allow: %s\r\n", allow);
@@ -519,7 +545,6 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 		}
 		goto done_unmatched;
 	}
-	rt = req->srv->routes[ri_idx];
 	/* route_find may have matched other patterns after this one; match
 	 * again so params come from the chosen route. */
 	route_match(req, rt, req->path);

@@ -129,6 +129,10 @@ typedef struct {
 /* Give the thread's registry connection back to the pool (end of each
  * request). NULL-safe. */
 void http_reg_release(http_thread_t *t);
+/* An HTTP_ROUTE_READ handler has read what it answers with: the pooled
+ * connection (and the read transaction) goes back before the answer is
+ * written. Harmless when the request holds none. */
+void http_req_done_reading(http_req_t *req);
 
 /* Free a worker's state (CivetWeb exit_thread). */
 void http_thread_close(http_thread_t *t);

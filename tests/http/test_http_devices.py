@@ -257,6 +257,47 @@ class Lookup(ServerTest):
         st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/devices/%s/reinstate" % dev)
         self.assertProblem(st, data, 409, "invalid-state")
 
+    def test_revocation_by_another_process_shows_on_the_next_kept_alive_lookup(self):
+        # A lookup reads its device in the read transaction that its
+        # identification's change stamp opened; that transaction must end
+        # with the request, so a commit by another process (the CLI) is
+        # seen by the very next request on the same kept-alive connection
+        # (PEM and JSON), and no transaction is left behind.
+        st, d = self.enroll(self.mfr_a, "KA-1")
+        self.assertEqual(st, 201)
+        dev = d["device_id"]
+        keep = self.srv.conn(self.operator)
+
+        def get(accept=None):
+            keep.request("GET", "/devices/" + dev,
+                         headers={"Accept": accept} if accept else {})
+            r = keep.getresponse()
+            return r.status, r.getheader("ETag"), r.read()
+        try:
+            for _ in range(3):  # the connection's principal cache is used
+                st, tag, _ = get("application/json")
+                self.assertEqual(st, 200)
+            st, ptag, pem = get()
+            self.assertEqual(st, 200)
+            self.assertEqual(len(load_pems(pem)), 3)
+            run("revoke", dev, "--data", self.ca.data, "--reason", "keyCompromise")
+            st, tag2, data = get("application/json")
+            self.assertEqual(st, 200)
+            self.assertEqual(json.loads(data)["status"]["state"], "revoked")
+            self.assertEqual(json.loads(data)["status"]["reason"], "keyCompromise")
+            self.assertNotEqual(tag2, tag)
+            st, ptag2, _ = get()
+            self.assertEqual(st, 200)
+            self.assertNotEqual(ptag2, ptag)
+            keep.request("GET", "/devices/no-such-device")
+            r = keep.getresponse()
+            self.assertProblem(r.status, r.read(), 404, "not-found")
+        finally:
+            keep.close()
+        st, _, data = self.srv.curl(None, "GET", "/metrics")
+        self.assertEqual(st, 200)
+        self.assertIn("\nprovca_db_errors_total 0\n", data.decode())
+
     def test_unknown_and_malformed_ids_are_404(self):
         for path in ("/devices/no-such-device", "/DeviceID=nope", "/devices/bad%20id", "/devices/" + "a" * 65):
             st, _, data = self.srv.curl(self.operator, "GET", path)
