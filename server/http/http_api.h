@@ -58,7 +58,7 @@ int api_reply_no_db(http_req_t *req);
 
 /* The security context document of d (the operator's JSON lookup): NULL
  * when out of memory. */
-struct cJSON *api_security_context(const http_server *srv, const ca_device_t *d);
+struct cJSON *api_security_context(http_server *srv, const ca_device_t *d);
 
 /* Parse a time query value: RFC 3339 ("2024-05-01T12:00:00Z", offsets and
  * fractions accepted, fractions dropped) or Unix seconds (digits only).

@@ -127,7 +127,10 @@ void http_shared_free(http_server *srv)
 {
 	size_t i;
 
-	if (srv == NULL || !srv->shared_ready)
+	if (srv == NULL)
+		return;
+	api_security_context_free(srv);
+	if (!srv->shared_ready)
 		return;
 	for (i = 0; i < srv->pool.nused; i++)
 		reg_close(srv->pool.slots[i].reg);

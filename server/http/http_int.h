@@ -87,6 +87,9 @@ struct http_server {
 
 	char *chain_pem;           /* Device CA + Root, for /ca/chain.pem */
 	size_t chain_pem_len;
+	/* The security context's members that are the same for every device,
+	 * rendered by cJSON once (built on first use, then never changed). */
+	_Atomic(struct http_ctx_parts *) ctx_parts;
 
 	int shared_ready;          /* the locks below are initialised */
 	struct {
@@ -105,6 +108,17 @@ struct http_server {
 		http_auth_entry_t e[HTTP_AUTH_CACHE_SLOTS];
 	} auth_cache;
 };
+
+/* JSON text of a security context's constant members, as cJSON prints
+ * them: the chain (a string) and the urls object. */
+struct http_ctx_parts {
+	char *chain_pem;           /* the chain chain_json renders */
+	char *chain_json;
+	char *urls_json;
+};
+
+/* Free srv->ctx_parts (http_api_devices.c); at shutdown. */
+void api_security_context_free(http_server *srv);
 
 /* Route tables defined by http_api.c. */
 extern const http_route_t http_api_routes[];
