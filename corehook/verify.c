@@ -5,6 +5,7 @@
 #include "ch_int.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -194,9 +195,15 @@ struct ch_path_cache {
 	STACK_OF(X509) *path;   /* leaf's issuer first, anchor last */
 	int64_t verified_at;
 	int fast;               /* the issuer allows leaf_fast (see there) */
+	/* The path's validity as Unix seconds, when every time is in
+	 * RFC 5280's form (have_times): valid at t iff from < t < until, for
+	 * the whole path and for the certificates above the issuer. */
+	int have_times;
+	int64_t from_all, until_all, from_above, until_above;
 	/* Read-only after ch_path_cache_new (leaf_fast): */
 	EVP_PKEY *p256;         /* P-256 parameters, no key */
 	EVP_MD *md[FAST_NMD];
+	ASN1_OBJECT *eku;       /* PROVCA_OID_EKU_DEVICE */
 };
 
 int ch_path_cache_new(ch_path_cache **out)
@@ -222,6 +229,7 @@ int ch_path_cache_new(ch_path_cache **out)
 	EVP_PKEY_CTX_free(pc);
 	for (i = 0; i < FAST_NMD; i++)
 		c->md[i] = EVP_MD_fetch(NULL, mds[i], NULL);
+	c->eku = OBJ_txt2obj(PROVCA_OID_EKU_DEVICE, 1);
 	ERR_clear_error();
 	*out = c;
 	return 0;
@@ -238,6 +246,7 @@ void ch_path_cache_free(ch_path_cache *c)
 	EVP_PKEY_free(c->p256);
 	for (i = 0; i < FAST_NMD; i++)
 		EVP_MD_free(c->md[i]);
+	ASN1_OBJECT_free(c->eku);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -416,7 +425,7 @@ static uint32_t ku_bits(const ASN1_BIT_STRING *b)
 
 /* The extensions of the profile, each decoding (see leaf_fast). */
 static int fast_exts(const CH_TBS *t, X509 *issuer,
-    const char *eku_oid)
+    const ASN1_OBJECT *want)
 {
 	/* The first four are those X509_verify_cert handles when critical
 	 * (X509_supported_extension); the others must not be critical. */
@@ -425,14 +434,12 @@ static int fast_exts(const CH_TBS *t, X509 *issuer,
 	    NID_subject_key_identifier, NID_authority_key_identifier,
 	    NID_crl_distribution_points, NID_info_access };
 	const ASN1_OCTET_STRING *iskid = X509_get0_subject_key_id(issuer);
-	ASN1_OBJECT *want = NULL;
 	unsigned seen = 0;
 	int i, k, n, nid, crit, good, ok = 0, have_eku = 0;
 	uint32_t ku = 0;
 
 	n = sk_X509_EXTENSION_num(t->exts);
-	if (n <= 0 || iskid == NULL ||
-	    (want = OBJ_txt2obj(eku_oid, 1)) == NULL)
+	if (n <= 0 || iskid == NULL || want == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
 		X509_EXTENSION *e = sk_X509_EXTENSION_value(t->exts, i);
@@ -521,7 +528,6 @@ static int fast_exts(const CH_TBS *t, X509 *issuer,
 	/* keyUsage, extKeyUsage and the AKI are required. */
 	ok = (seen & (1u << 1)) && (seen & (1u << 2)) && (seen & (1u << 5));
 out:
-	ASN1_OBJECT_free(want);
 	return ok;
 }
 
@@ -599,6 +605,8 @@ static int leaf_fast(EVP_PKEY **out, uint8_t *enc, ch_path_cache *c,
 	unsigned int dlen = 0;
 	time_t tt = (time_t)now;
 	size_t len = strlen(text);
+	int have_times = 0;
+	int64_t from = 0, until = 0;
 
 	*out = NULL;
 	if (c->p256 == NULL)
@@ -606,18 +614,27 @@ static int leaf_fast(EVP_PKEY **out, uint8_t *enc, ch_path_cache *c,
 	pthread_mutex_lock(&c->mu);
 	if (c->fast && c->path != NULL && c->len == len &&
 	    memcmp(c->text, text, len) == 0 && now >= c->verified_at &&
-	    now - c->verified_at < CH_PATH_TTL_S)
+	    now - c->verified_at < CH_PATH_TTL_S) {
 		path = X509_chain_up_ref(c->path);
+		have_times = c->have_times;
+		from = c->from_all;
+		until = c->until_all;
+	}
 	pthread_mutex_unlock(&c->mu);
 	if (path == NULL)
 		return 0;
 	issuer = sk_X509_value(path, 0);
-	for (i = 0; i < sk_X509_num(path); i++) {
-		X509 *x = sk_X509_value(path, i);
-
-		if (X509_cmp_time(X509_get0_notBefore(x), &tt) >= 0 ||
-		    X509_cmp_time(X509_get0_notAfter(x), &tt) <= 0)
+	if (have_times) {
+		if (!(from < now && now < until))
 			goto done;
+	} else {
+		for (i = 0; i < sk_X509_num(path); i++) {
+			X509 *x = sk_X509_value(path, i);
+
+			if (X509_cmp_time(X509_get0_notBefore(x), &tt) >= 0 ||
+			    X509_cmp_time(X509_get0_notAfter(x), &tt) <= 0)
+				goto done;
+		}
 	}
 	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL ||
 	    PEM_read_bio(bio, &name, &hdr, &der, &derlen) != 1 ||
@@ -649,7 +666,7 @@ static int leaf_fast(EVP_PKEY **out, uint8_t *enc, ch_path_cache *c,
 	    t->key->public_key->length != 65 ||
 	    t->key->public_key->data[0] != 0x04)
 		goto done;
-	if (!fast_exts(t, issuer, PROVCA_OID_EKU_DEVICE) ||
+	if (!fast_exts(t, issuer, c->eku) ||
 	    !name_cn_is(t->subject, device_id))
 		goto done;
 	if (EVP_Digest(t->enc.enc, (size_t)t->enc.len, dg, &dlen, md, NULL)
@@ -685,6 +702,50 @@ done:
 	return ok;
 }
 
+/* t as Unix seconds when it is in RFC 5280's form (UTCTime YYMMDDHHMMSSZ
+ * or GeneralizedTime YYYYMMDDHHMMSSZ: no fraction, no offset), where whole
+ * seconds decide exactly what X509_cmp_time decides; 0 otherwise. */
+static int time_secs(int64_t *out, const ASN1_TIME *t)
+{
+	struct tm tm;
+	int n;
+
+	if (t == NULL || ASN1_TIME_check(t) != 1)
+		return 0;
+	n = ASN1_STRING_length(t);
+	if (!((ASN1_STRING_type(t) == V_ASN1_UTCTIME && n == 13) ||
+	    (ASN1_STRING_type(t) == V_ASN1_GENERALIZEDTIME && n == 15)) ||
+	    ASN1_STRING_get0_data(t)[n - 1] != 'Z' ||
+	    ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	*out = (int64_t)timegm(&tm);
+	return 1;
+}
+
+/* The validity of path[first..] as one interval (latest notBefore,
+ * earliest notAfter); 0 if a time is not in RFC 5280's form. */
+static int path_times(int64_t *from, int64_t *until, STACK_OF(X509) *path,
+    int first)
+{
+	int64_t nb, na;
+	int i;
+
+	*from = INT64_MIN;
+	*until = INT64_MAX;
+	for (i = first; i < sk_X509_num(path); i++) {
+		X509 *x = sk_X509_value(path, i);
+
+		if (!time_secs(&nb, X509_get0_notBefore(x)) ||
+		    !time_secs(&na, X509_get0_notAfter(x)))
+			return 0;
+		if (nb > *from)
+			*from = nb;
+		if (na < *until)
+			*until = na;
+	}
+	return 1;
+}
+
 /* After a full verification succeeded: keep the path it built (chain:
  * leaf first, anchor last; consumed). */
 static void path_store(ch_path_cache *c, STACK_OF(X509) *chain,
@@ -693,7 +754,8 @@ static void path_store(ch_path_cache *c, STACK_OF(X509) *chain,
 	X509 *leaf;
 	char *copy = NULL;
 	size_t len = strlen(text);
-	int fast;
+	int fast, have_times;
+	int64_t fa = 0, ua = 0, fb = 0, ub = 0;
 
 	if (chain == NULL || sk_X509_num(chain) < 2 ||
 	    (leaf = sk_X509_shift(chain)) == NULL)
@@ -703,6 +765,8 @@ static void path_store(ch_path_cache *c, STACK_OF(X509) *chain,
 		goto out;
 	memcpy(copy, text, len + 1);
 	fast = issuer_allows_fast(sk_X509_value(chain, 0));
+	have_times = path_times(&fa, &ua, chain, 0) &&
+	    path_times(&fb, &ub, chain, 1);
 	pthread_mutex_lock(&c->mu);
 	free(c->text);
 	sk_X509_pop_free(c->path, X509_free);
@@ -711,6 +775,11 @@ static void path_store(ch_path_cache *c, STACK_OF(X509) *chain,
 	c->path = chain;
 	c->verified_at = now;
 	c->fast = fast;
+	c->have_times = have_times;
+	c->from_all = fa;
+	c->until_all = ua;
+	c->from_above = fb;
+	c->until_above = ub;
 	pthread_mutex_unlock(&c->mu);
 	copy = NULL;
 	chain = NULL;
@@ -729,23 +798,33 @@ static int path_verify(ch_path_cache *c, X509 *cert, const char *text,
 	STACK_OF(X509) *path = NULL;
 	time_t t = (time_t)now;
 	size_t len = strlen(text);
-	int i, ok = 0;
+	int i, ok = 0, have_times = 0;
+	int64_t from = 0, until = 0;
 
 	pthread_mutex_lock(&c->mu);
 	if (c->path != NULL && c->len == len && memcmp(c->text, text, len) == 0
-	    && now >= c->verified_at && now - c->verified_at < CH_PATH_TTL_S)
+	    && now >= c->verified_at && now - c->verified_at < CH_PATH_TTL_S) {
 		path = X509_chain_up_ref(c->path);
+		have_times = c->have_times;
+		from = c->from_above;
+		until = c->until_above;
+	}
 	pthread_mutex_unlock(&c->mu);
 	if (path == NULL)
 		return 0;
 	/* Above the issuer: valid now (the issuer itself is checked by
 	 * X509_verify_cert as the trusted end). */
-	for (i = 1; i < sk_X509_num(path); i++) {
-		X509 *x = sk_X509_value(path, i);
-
-		if (X509_cmp_time(X509_get0_notBefore(x), &t) >= 0 ||
-		    X509_cmp_time(X509_get0_notAfter(x), &t) <= 0)
+	if (have_times) {
+		if (!(from < now && now < until))
 			goto out;
+	} else {
+		for (i = 1; i < sk_X509_num(path); i++) {
+			X509 *x = sk_X509_value(path, i);
+
+			if (X509_cmp_time(X509_get0_notBefore(x), &t) >= 0 ||
+			    X509_cmp_time(X509_get0_notAfter(x), &t) <= 0)
+				goto out;
+		}
 	}
 	if ((ctx = verify_ctx(&store, sk_X509_value(path, 0), cert, NULL,
 	    now)) == NULL || X509_verify_cert(ctx) != 1 ||
