@@ -108,6 +108,7 @@ void ca_free(ca_t *ca)
 	ca_fast_free(ca);
 	ca_device_exts_free(ca);
 	if (ca->gc_ready) {
+		ca_group_writer_close(ca);
 		pthread_cond_destroy(&ca->gc_cv);
 		pthread_mutex_destroy(&ca->gc_mu);
 	}

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "pki.h"
+#include "reg_wal.h"
 #include "util.h"
 
 #define DEVICE_ID_RANDOM_CHARS 16
@@ -363,6 +364,26 @@ static void job_check(issue_job_t *j, reg_t *reg)
 	}
 }
 
+/* The one registry read a grouped issuance makes before signing: the
+ * manufacturer (its name and OUI go into the certificate). The live
+ * device of the serial and the key are decided by job_store inside the
+ * group's transaction, on the writer's connection; reading them here as
+ * well cost two index lookups on a page cache that every group commit
+ * empties (another connection's commit discards it). A repeat or a
+ * conflict is found there after signing: a signature thrown away, no
+ * different answer. */
+static void job_check_mfr(issue_job_t *j, reg_t *reg)
+{
+	if ((j->rc = ca_from_reg(reg_manufacturer_get(reg, &j->m,
+	    j->attrs->manufacturer_id, j->err, j->errlen))) != CA_OK) {
+		if (j->rc == CA_ERR_NOT_FOUND)
+			util_err_set(j->err, j->errlen, "unknown manufacturer %s",
+			    j->attrs->manufacturer_id);
+		return;
+	}
+	j->need_new = 1;
+}
+
 /* Build and sign the certificate of a new device (no registry access:
  * DeviceID uniqueness is the table's constraint, checked at store). */
 static void job_sign(const ca_t *ca, issue_job_t *j)
@@ -492,15 +513,80 @@ static void group_write(reg_t *reg, issue_job_t *list)
 	}
 }
 
+/* Mark every job of list written and wake their owners. Under gc_mu.
+ * Owners read their job only after seeing done under the lock, so the
+ * list may be walked until it is released. */
+static void group_done(ca_t *ca, issue_job_t *list)
+{
+	issue_job_t *k;
+
+	for (k = list; k != NULL; k = k->next)
+		k->done = 1;
+	pthread_cond_broadcast(&ca->gc_cv);
+}
+
+/* A PASSIVE checkpoint on the writer's connection once its commits have
+ * added REG_WAL_CHECKPOINT_FRAMES since the last one (or the WAL restarted
+ * below that mark). The leader runs it between groups, after the answers:
+ * no group is being written, so it copies the whole WAL and the next group
+ * restarts it from the beginning. Requests queued meanwhile wait for it,
+ * as they waited behind SQLite's checkpoint inside a COMMIT, but the group
+ * just committed has its answers already. */
+static void writer_checkpoint(ca_t *ca)
+{
+	char err[256];
+
+	if (ca->gc_frames < ca->gc_ckpt_at)
+		ca->gc_ckpt_at = 0;
+	if (ca->gc_frames - ca->gc_ckpt_at < REG_WAL_CHECKPOINT_FRAMES)
+		return;
+	/* A failure (a reader in the way, I/O) leaves the WAL to the next
+	 * try; the data is safe in the WAL either way. */
+	if (reg_wal_checkpoint(ca->gc_reg, err, sizeof(err)) == REG_OK)
+		ca->gc_ckpt_at = ca->gc_frames;
+}
+
+/* Open the group writer's own connection, once. Under gc_mu. The
+ * writer's connection if it could be opened, else NULL (and each leader
+ * writes on its own connection). */
+static reg_t *writer_reg(ca_t *ca)
+{
+	char err[256];
+
+	if (ca->gc_reg != NULL || ca->gc_reg_failed)
+		return ca->gc_reg;
+	if (reg_open_existing(&ca->gc_reg, ca->db_path, err, sizeof(err)) !=
+	    REG_OK) {
+		ca->gc_reg = NULL;
+		ca->gc_reg_failed = 1;
+		return NULL;
+	}
+	reg_wal_defer_checkpoints(ca->gc_reg, &ca->gc_frames);
+	return ca->gc_reg;
+}
+
+void ca_group_writer_close(ca_t *ca)
+{
+	if (ca == NULL)
+		return;
+	ca->gc_reg_failed = 1;		/* no reopening after this */
+	reg_close(ca->gc_reg);
+	ca->gc_reg = NULL;
+}
+
 /*
  * Group commit: queue j, and either wait until a writer has committed it,
  * or, when no one is writing, become the writer for everything queued so
- * far (on this thread's own connection). Requests that arrive while a
- * group is being written form the next group, so one fsync serves many.
+ * far. Requests that arrive while a group is being written form the next
+ * group, so one fsync serves many. Every leader writes on the same
+ * connection (writer_reg): no other connection commits in between, so its
+ * page cache stays warm; a leader that finds the WAL due for a checkpoint
+ * runs it after the group's answers are out, before giving up the lead.
  */
 static void group_commit(ca_t *ca, reg_t *reg, issue_job_t *j)
 {
-	issue_job_t *list, *k;
+	issue_job_t *list;
+	reg_t *w;
 
 	pthread_mutex_lock(&ca->gc_mu);
 	j->next = NULL;
@@ -518,13 +604,16 @@ static void group_commit(ca_t *ca, reg_t *reg, issue_job_t *j)
 		ca->gc_leader = 1;
 		list = ca->gc_head;
 		ca->gc_head = ca->gc_tail = NULL;
+		w = writer_reg(ca);
 		pthread_mutex_unlock(&ca->gc_mu);
-		group_write(reg, list);
+		group_write(w != NULL ? w : reg, list);
 		pthread_mutex_lock(&ca->gc_mu);
-		/* Owners read their job only after seeing done under the
-		 * lock, so the list may be walked until it is released. */
-		for (k = list; k != NULL; k = k->next)
-			k->done = 1;
+		group_done(ca, list);
+		if (w != NULL) {
+			pthread_mutex_unlock(&ca->gc_mu);
+			writer_checkpoint(ca);
+			pthread_mutex_lock(&ca->gc_mu);
+		}
 		ca->gc_leader = 0;
 		pthread_cond_broadcast(&ca->gc_cv);
 	}
@@ -535,6 +624,7 @@ int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
     const char *actor)
 {
 	issue_job_t j;
+	int grouped;
 
 	memset(&j, 0, sizeof(j));
 	memset(&it->result, 0, sizeof(it->result));
@@ -547,18 +637,21 @@ int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
 	j.csr_format = it->csr_format;
 	j.err = it->err;
 	j.errlen = sizeof(it->err);
+	grouped = ca->gc_ready && !reg_in_transaction(reg);
 	job_parse(ca, &j);
-	if (j.rc == CA_OK)
+	if (j.rc == CA_OK && grouped)
+		job_check_mfr(&j, reg);
+	else if (j.rc == CA_OK)
 		job_check(&j, reg);
 	if (j.rc == CA_OK && j.need_new)
 		job_sign(ca, &j);
 	if (j.rc == CA_OK && j.need_new) {
-		if (reg_in_transaction(reg)) {
+		if (grouped) {
+			group_commit(ca, reg, &j);
+		} else if (reg_in_transaction(reg)) {
 			/* Inside the caller's transaction: its commit is
 			 * the durable point. */
 			j.rc = job_store(reg, &j);
-		} else if (ca->gc_ready) {
-			group_commit(ca, reg, &j);
 		} else {
 			group_write(reg, &j);
 		}

@@ -49,6 +49,14 @@ struct ca {
 	struct issue_job *gc_head, *gc_tail;	/* waiting to be written */
 	int gc_leader;				/* a thread is writing a group */
 	int gc_ready;				/* mu/cv initialised */
+	/* The connection every group leader writes on, opened by the first
+	 * group commit: no other connection commits in between, so its page
+	 * cache stays warm; it checkpoints after answers, not inside a
+	 * COMMIT. gc_frames: the WAL's size after its last commit;
+	 * gc_ckpt_at: the size at its last checkpoint. */
+	struct reg *gc_reg;
+	int gc_reg_failed;			/* cannot open: leaders use theirs */
+	int gc_frames, gc_ckpt_at;
 };
 
 /* A parsed, verified device request. Fast path (EC P-256/P-384): raw is
@@ -76,6 +84,9 @@ int ca_csr_spki_sha256_hex(char out[65], const ca_t *ca, const ca_csr_t *csr);
  * success. */
 int ca_pubkey_set(X509_PUBKEY *dst, const X509_ALGOR *a,
     const unsigned char *bits, int blen);
+
+/* Close the group writer's connection (ca_close; no issuance runs). */
+void ca_group_writer_close(ca_t *ca);
 
 /* Build the fast-path EC parameter keys and the signer pool (ca_open);
  * free them (ca_close, NULL-safe). */
