@@ -136,6 +136,8 @@ typedef struct {
 	struct {
 		const void *peer_cert;
 		uint64_t epoch;
+		int64_t not_before;    /* peer_cert's validity period, read */
+		int64_t not_after;     /* once per connection */
 		http_principal_t principal;
 	} auth;
 } http_thread_t;

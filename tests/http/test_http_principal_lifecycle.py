@@ -328,18 +328,18 @@ class ExpiredOnResumption(ServerTest):
     """A resumed TLS session skips the certificate checks of a full
     handshake; the server still refuses a certificate past its notAfter."""
 
-    def test_resumed_session_with_an_expired_certificate_is_refused(self):
+    def short_lived_operator(self, name, seconds):
+        """An operator whose client certificate (from the Infrastructure CA,
+        registered as ca-server stores one) expires in `seconds`; returns
+        (ident, not_after)."""
         import datetime
         import hashlib
-        import socket
         import sqlite3
-        import ssl
-        import time
 
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
 
-        self.ca.principal("op-exp", "operator")
+        self.ca.principal(name, "operator")
         with open(os.path.join(self.ca.data, "infra-ca.crt"), "rb") as f:
             infra = x509.load_pem_x509_certificate(f.read())
         with open(os.path.join(self.ca.data, "infra-ca.key"), "rb") as f:
@@ -348,9 +348,9 @@ class ExpiredOnResumption(ServerTest):
         # seconds more, registered under op-exp as ca-server stores one.
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
-        not_after = now + datetime.timedelta(seconds=4)
+        not_after = now + datetime.timedelta(seconds=seconds)
         cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "op-exp")]))
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
                 .issuer_name(infra.subject).public_key(key.public_key())
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(not_after)
@@ -366,14 +366,21 @@ class ExpiredOnResumption(ServerTest):
             con.execute(
                 "INSERT INTO certificates(issuer, serial_hex, der, sha256, spki_sha256, key_type,"
                 " not_before, not_after, principal_id, created_at) VALUES ('infra', ?, ?, ?, ?,"
-                " 'EC-P256', ?, ?, (SELECT id FROM principals WHERE name = 'op-exp'), ?)",
+                " 'EC-P256', ?, ?, (SELECT id FROM principals WHERE name = ?), ?)",
                 (format(cert.serial_number, "X"), der, hashlib.sha256(der).hexdigest(),
                  hashlib.sha256(spki).hexdigest(), int(now.timestamp()) - 60,
-                 int(not_after.timestamp()), int(now.timestamp())))
+                 int(not_after.timestamp()), name, int(now.timestamp())))
         con.close()
-        ident = PrincipalRenew.save_ident(self, "op-exp", "short", cert.public_bytes(
+        ident = PrincipalRenew.save_ident(self, name, "short", cert.public_bytes(
             serialization.Encoding.PEM).decode(), key)
+        return ident, not_after
 
+    def test_resumed_session_with_an_expired_certificate_is_refused(self):
+        import socket
+        import ssl
+        import time
+
+        ident, not_after = self.short_lived_operator("op-exp", 4)
         ctx = self.srv.ssl_context(ident)
         ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
 
@@ -393,6 +400,35 @@ class ExpiredOnResumption(ServerTest):
         head, _, reused = get(session)
         self.assertTrue(reused, "the server did not resume the session")
         self.assertTrue(head.startswith(b"HTTP/1.1 401"), head)
+
+    def test_kept_alive_connection_is_refused_once_its_certificate_expires(self):
+        # The validity period is read once per connection and checked
+        # against the clock on every request on it.
+        import time
+
+        ident, not_after = self.short_lived_operator("op-exp-ka", 4)
+        keep = self.srv.conn(ident)
+        try:
+            keep.request("GET", "/devices/none-such")
+            r = keep.getresponse()
+            self.assertProblem(r.status, r.read(), 404, "not-found")  # authenticated
+            # Requests every 0.3 s keep the connection open (the server
+            # closes one idle for keep_alive_timeout_ms) until it expires.
+            while time.time() < not_after.timestamp() + 1.2:
+                keep.request("GET", "/devices/none-such")
+                r = keep.getresponse()
+                r.read()
+                if r.status == 401:
+                    break
+                self.assertEqual(r.status, 404)
+                time.sleep(0.3)
+            # (the certificate holds whole seconds)
+            self.assertGreaterEqual(time.time(), int(not_after.timestamp()))
+            keep.request("GET", "/devices/none-such")
+            r = keep.getresponse()
+            self.assertProblem(r.status, r.read(), 401, "unauthenticated")
+        finally:
+            keep.close()
 
 
 if __name__ == "__main__":
