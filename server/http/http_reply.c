@@ -81,6 +81,30 @@ static int head_add(char *head, size_t *used, const char *fmt, ...)
 	return 0;
 }
 
+/* Append the strings of the NULL-terminated list to head; 0, or -1 when
+ * they do not fit. Plain copies: vsnprintf per header line was ~5 % of a
+ * lookup's instructions. */
+static int head_put(char *head, size_t *used, ...)
+{
+	const char *s;
+	va_list ap;
+	int rc = 0;
+
+	va_start(ap, used);
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		size_t n = strlen(s);
+
+		if (n >= REPLY_HEAD_MAX - *used) {
+			rc = -1;
+			break;
+		}
+		memcpy(head + *used, s, n);
+		*used += n;
+	}
+	va_end(ap);
+	return rc;
+}
+
 /* Render the status line and every header (ending with the blank line)
  * into head; returns its length, or 0 when it does not fit. */
 static size_t reply_head(char *head, http_req_t *req, int status,
@@ -94,14 +118,15 @@ static size_t reply_head(char *head, http_req_t *req, int status,
 	             status, mg_get_response_code_text(req->conn, status)) != 0)
 		return 0;
 	if (content_type != NULL &&
-	    head_add(head, &used, "Content-Type: %s\r\n", content_type) != 0)
+	    head_put(head, &used, "Content-Type: ", content_type, "\r\n",
+	             (const char *)NULL) != 0)
 		return 0;
 	if (status != 304 &&
 	    head_add(head, &used, "Content-Length: %zu\r\n", len) != 0)
 		return 0;
 	/* The portal's CSP and framing rules, harmless on API answers. */
-	if (head_add(head, &used, "X-Content-Type-Options: nosniff\r\n%s",
-	             portal_security_headers) != 0)
+	if (head_put(head, &used, "X-Content-Type-Options: nosniff\r\n",
+	             portal_security_headers, (const char *)NULL) != 0)
 		return 0;
 	/* Off by default: a browser pins HTTPS for the whole host name for
 	 * max-age seconds, which the operator chooses knowingly. */
@@ -110,17 +135,19 @@ static size_t reply_head(char *head, http_req_t *req, int status,
 	             req->srv->cfg->hsts_max_age) != 0)
 		return 0;
 	if ((extra_headers == NULL || strstr(extra_headers, "Cache-Control:") == NULL) &&
-	    head_add(head, &used, "Cache-Control: no-store\r\n") != 0)
+	    head_put(head, &used, "Cache-Control: no-store\r\n", (const char *)NULL) != 0)
 		return 0;
 	if (extra_headers != NULL && extra_headers[0] != '\0') {
 		size_t n = strlen(extra_headers);
 		int crlf = n >= 1 && extra_headers[n - 1] == '\n';
 
-		if (head_add(head, &used, "%s%s", extra_headers, crlf ? "" : "\r\n") != 0)
+		if (head_put(head, &used, extra_headers, crlf ? "" : "\r\n",
+		             (const char *)NULL) != 0)
 			return 0;
 	}
-	if (head_add(head, &used, "Date: %s\r\nConnection: %s\r\n\r\n",
-	             reply_date(), reply_keep_alive(req) ? "keep-alive" : "close") != 0)
+	if (head_put(head, &used, "Date: ", reply_date(), "\r\nConnection: ",
+	             reply_keep_alive(req) ? "keep-alive" : "close", "\r\n\r\n",
+	             (const char *)NULL) != 0)
 		return 0;
 	return used;
 }
