@@ -85,6 +85,11 @@ int ca_csr_spki_sha256_hex(char out[65], const ca_t *ca, const ca_csr_t *csr);
 int ca_pubkey_set(X509_PUBKEY *dst, const X509_ALGOR *a,
     const unsigned char *bits, int blen);
 
+/* The millisecond clock (CLOCK_REALTIME) modulo 2^30 (it wraps every
+ * 12.4 days): the prefix of new DeviceIDs and certificate serials, so
+ * consecutive ones are close in their indexes. */
+uint32_t ca_tick30(void);
+
 /* Close the group writer's connection (ca_close; no issuance runs). */
 void ca_group_writer_close(ca_t *ca);
 

@@ -3,16 +3,22 @@ requests that collide — the same serial and key, the same serial with
 another key, one key under two serials — are decided inside the writer's
 transaction exactly as one at a time would be (one device, the others
 answered 200 with its certificate or refused 409, nothing half-written);
-and the writer's deferred checkpoints keep the WAL bounded."""
+the writer's deferred checkpoints keep the WAL bounded; and DeviceIDs and
+certificate serials issued one after another sort in issue order (their
+indexes take new entries on one page)."""
 import json
 import os
+import re
 import sqlite3
 import sys
 import threading
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
+
+from cryptography import x509  # noqa: E402
 
 from httptest import SANITIZE, ServerTest, jreq, make_csr  # noqa: E402
 
@@ -126,6 +132,31 @@ class GroupCommit(ServerTest):
         self.assertLess(os.path.getsize(wal), 1600 * 4120)
         self.assertEqual(self.db_rows("SELECT count(*) FROM devices WHERE serial LIKE 'GC-W%'"),
                          [(per * CLIENTS,)])
+
+    def test_consecutive_device_ids_and_serials_sort_in_issue_order(self):
+        conn = self.srv.conn(self.mfr_a)
+        docs = []
+        try:
+            for i in range(6):
+                st, _, data = jreq(conn, "POST", "/api/v1/devices",
+                                   {"csr": make_csr()[1], "serial": "GC-ORDER-%d" % i, "model": "M"})
+                self.assertEqual(st, 201, data)
+                docs.append(json.loads(data))
+                time.sleep(0.005)  # a new millisecond: the prefix decides
+        finally:
+            conn.close()
+        ids = [d["device_id"] for d in docs]
+        for did in ids:
+            self.assertRegex(did, r"^ACME-[a-z2-7]{16}$")
+        self.assertEqual(ids, sorted(ids))
+        serials = [x509.load_pem_x509_certificate(d["certificate"].encode()).serial_number
+                   for d in docs]
+        self.assertEqual(serials, sorted(serials))
+        for sn in serials:  # 20 bytes, positive, no padding octet
+            self.assertEqual(sn.bit_length(), 159)
+        # After the 30-bit time prefix, 128 random bits: no two alike.
+        self.assertEqual(len({sn & ((1 << 128) - 1) for sn in serials}), len(serials))
+        self.assertEqual(len({re.sub(r"^ACME-.{6}", "", i) for i in ids}), len(ids))
 
 
 if __name__ == "__main__":
