@@ -31,6 +31,9 @@
 #define HTTP_BODY_MAX (64 * 1024)
 /* A worker blocked in recvfrom wakes at least this often to see a stop. */
 #define RECV_WAKE_MS 1000
+/* After a stop, workers answer what is queued for at most this long: a
+ * sender that keeps the queue full cannot hold the daemon up. */
+#define DRAIN_MS 2000
 
 struct daemon {
 	corehook *ch;
@@ -86,9 +89,18 @@ static void pcap_note(struct daemon *d, const struct sockaddr_in *peer,
  * socket's receive side: the datagrams already queued are still handed
  * out, then every recvfrom returns 0. */
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void *worker_main(void *arg)
 {
 	struct daemon *d = arg;
+	uint64_t drain_until = 0;
 	uint8_t *in = malloc(COREHOOK_NAS_MAX + 1);
 	uint8_t *out = malloc(COREHOOK_NAS_MAX);
 
@@ -100,12 +112,19 @@ static void *worker_main(void *arg)
 		char session[64], addr[INET_ADDRSTRLEN], err[256];
 		size_t outlen = 0;
 		ssize_t got;
-		int rc;
+		int rc, closing = atomic_load(&d->closing);
 
-		got = recvfrom(d->udp, in, COREHOOK_NAS_MAX + 1, 0,
-		    (struct sockaddr *)&peer, &plen);
+		/* Stopping: take what is queued without waiting, until the
+		 * queue is empty or the drain time is up. */
+		if (closing && drain_until == 0)
+			drain_until = now_ms() + DRAIN_MS;
+		if (closing && now_ms() >= drain_until)
+			break;
+		got = recvfrom(d->udp, in, COREHOOK_NAS_MAX + 1,
+		    closing ? MSG_DONTWAIT : 0, (struct sockaddr *)&peer, &plen);
 		if (got <= 0) {
-			if (atomic_load(&d->closing))
+			if (closing && (got == 0 || errno == EAGAIN ||
+			    errno == EWOULDBLOCK))
 				break;
 			continue;	/* timeout, EINTR, an empty datagram */
 		}
