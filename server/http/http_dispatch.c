@@ -429,6 +429,17 @@ static int identify(http_req_t *req)
 		req->authenticated = 1;
 		return 0;
 	}
+	/* The session lookup writes (last_seen, an expired session's
+	 * removal): never inside the snapshot a reader's stamp read left
+	 * open, where it fails with SQLITE_BUSY_SNAPSHOT as soon as another
+	 * connection has committed. The reader's later reads then begin
+	 * their own transactions. */
+	if (req->read_txn) {
+		http_thread_t *t = mg_get_thread_pointer(req->conn);
+
+		if (t != NULL && t->slot != NULL)
+			reg_read_end(t->slot->reg);
+	}
 	rc = http_session_principal(&req->principal, req);
 	if (rc < 0)
 		return http_reply_problem(req, 503, PT_UNAVAILABLE,

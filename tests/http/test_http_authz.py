@@ -296,6 +296,81 @@ class AuthorizationMatrix(ServerTest):
         self.assertProblem(st, data, 405, "method-not-allowed")
 
 
+class ReadersSnapshot(ServerTest):
+    """A reader route (GET /devices/{id}) reads its change stamp, its
+    principal and its device in one read transaction. That transaction
+    must neither take a write (the portal session fallback) nor outlive
+    the request (a later request on the connection must see new commits)."""
+
+    def test_session_fallback_of_a_reader_writes_outside_its_snapshot(self):
+        # A certificate that is no active principal falls back to the portal
+        # session, whose lookup writes last_seen; six connections doing so
+        # commit between each other's snapshots. Inside a held snapshot the
+        # write failed with SQLITE_BUSY_SNAPSHOT: 503 instead of 404.
+        import threading
+        st, _, data = self.srv.curl(self.ca.admin, "POST", "/api/v1/portal/users",
+                                    {"name": "padm", "role": "admin",
+                                     "password": "a long enough password 1"})
+        self.assertEqual(st, 201, data)
+        c = http.client.HTTPSConnection("127.0.0.1", self.srv.port,
+                                        context=self.srv.ssl_context(None), timeout=60)
+        c.request("POST", "/api/v1/portal/login",
+                  json.dumps({"name": "padm", "password": "a long enough password 1"}),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        self.assertEqual(r.status, 200)
+        cookie = r.getheader("Set-Cookie").split(";")[0]
+        c.close()
+        off = self.ca.principal("op-off", "operator")
+        run("principal", "disable", "--data", self.ca.data, "op-off")
+        counts = {}
+        lock = threading.Lock()
+        n = 100 if os.environ.get("PROVCA_SANITIZE") else 300
+
+        def worker():
+            k = self.srv.conn(off)
+            try:
+                for _ in range(n):
+                    k.request("GET", "/devices/none-such", headers={"Cookie": cookie})
+                    r = k.getresponse()
+                    r.read()
+                    with lock:
+                        counts[r.status] = counts.get(r.status, 0) + 1
+            finally:
+                k.close()
+        ts = [threading.Thread(target=worker) for _ in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(counts, {404: 6 * n})
+
+    def test_disable_after_a_lookup_refuses_the_next_request_of_another_kind(self):
+        # The snapshot of a lookup ends with it: the next request on the same
+        # kept-alive connection (not a reader) reads a fresh change stamp and
+        # sees the CLI's disable. A leaked snapshot served it 200.
+        adm = self.ca.principal("adm2", "admin")
+        k = self.srv.conn(adm)
+        try:
+            for _ in range(2):
+                k.request("GET", "/api/v1/audit?limit=1")
+                r = k.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+            k.request("GET", "/devices/none-such")
+            r = k.getresponse()
+            r.read()
+            self.assertEqual(r.status, 404)
+            run("principal", "disable", "--data", self.ca.data, "adm2")
+            k.request("GET", "/api/v1/audit?limit=1")
+            r = k.getresponse()
+            data = r.read()
+            self.assertProblem(r.status, data, 401, "unauthenticated")
+        finally:
+            k.close()
+
+
 class CrossSiteBrowserRequests(ServerTest):
     """A browser that holds an administrator's client certificate presents it
     on cross-site requests too: a page elsewhere must not be able to change
