@@ -46,6 +46,16 @@ static cJSON *urls_object(const char *base)
 	return urls;
 }
 
+static void ctx_parts_free(struct http_ctx_parts *p)
+{
+	if (p == NULL)
+		return;
+	free(p->chain_pem);
+	cJSON_free(p->chain_json);
+	cJSON_free(p->urls_json);
+	free(p);
+}
+
 /* Render the security context's constant members: NULL when out of
  * memory. */
 static struct http_ctx_parts *ctx_parts_build(const http_server *srv, const char *chain_pem)
@@ -63,11 +73,8 @@ static struct http_ctx_parts *ctx_parts_build(const http_server *srv, const char
 	}
 	cJSON_Delete(chain);
 	cJSON_Delete(urls);
-	if (bad && p != NULL) {
-		free(p->chain_pem);
-		cJSON_free(p->chain_json);
-		cJSON_free(p->urls_json);
-		free(p);
+	if (bad) {
+		ctx_parts_free(p);
 		p = NULL;
 	}
 	return p;
@@ -84,13 +91,8 @@ static const struct http_ctx_parts *ctx_parts(http_server *srv, const char *chai
 		if ((p = ctx_parts_build(srv, chain_pem)) == NULL)
 			return NULL;
 		if (!atomic_compare_exchange_strong(&srv->ctx_parts, &none, p)) {
-			struct http_ctx_parts *mine = p;
-
+			ctx_parts_free(p);
 			p = none; /* another request published first */
-			free(mine->chain_pem);
-			cJSON_free(mine->chain_json);
-			cJSON_free(mine->urls_json);
-			free(mine);
 		}
 	}
 	return strcmp(p->chain_pem, chain_pem) == 0 ? p : NULL;
@@ -98,14 +100,7 @@ static const struct http_ctx_parts *ctx_parts(http_server *srv, const char *chai
 
 void api_security_context_free(http_server *srv)
 {
-	struct http_ctx_parts *p = atomic_exchange(&srv->ctx_parts, NULL);
-
-	if (p == NULL)
-		return;
-	free(p->chain_pem);
-	cJSON_free(p->chain_json);
-	cJSON_free(p->urls_json);
-	free(p);
+	ctx_parts_free(atomic_exchange(&srv->ctx_parts, NULL));
 }
 
 /* Add member key (a literal) with the string s, which outlives obj: no
