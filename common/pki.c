@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -452,4 +453,15 @@ int pki_cert_fingerprint(uint8_t out[PKI_FINGERPRINT_LEN], X509 *cert)
 		return PKI_ERR_INTERNAL;
 	}
 	return PKI_OK;
+}
+
+int pki_time_unix(int64_t *out, const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
 }

@@ -136,4 +136,8 @@ int pki_spki_i2d(const PKI_SPKI *k, unsigned char **out);
  * identifier without parameters, or NID_undef for anything else. */
 int pki_ecdsa_sig_md_nid(const X509_ALGOR *a);
 
+/* t (UTCTime or GeneralizedTime) as seconds since the Unix epoch, UTC.
+ * 0, or -1 when t is NULL or cannot be read. */
+int pki_time_unix(int64_t *out, const ASN1_TIME *t);
+
 #endif

@@ -707,7 +707,6 @@ done:
  * seconds decide exactly what X509_cmp_time decides; 0 otherwise. */
 static int time_secs(int64_t *out, const ASN1_TIME *t)
 {
-	struct tm tm;
 	int n;
 
 	if (t == NULL || ASN1_TIME_check(t) != 1)
@@ -715,11 +714,9 @@ static int time_secs(int64_t *out, const ASN1_TIME *t)
 	n = ASN1_STRING_length(t);
 	if (!((ASN1_STRING_type(t) == V_ASN1_UTCTIME && n == 13) ||
 	    (ASN1_STRING_type(t) == V_ASN1_GENERALIZEDTIME && n == 15)) ||
-	    ASN1_STRING_get0_data(t)[n - 1] != 'Z' ||
-	    ASN1_TIME_to_tm(t, &tm) != 1)
+	    ASN1_STRING_get0_data(t)[n - 1] != 'Z')
 		return 0;
-	*out = (int64_t)timegm(&tm);
-	return 1;
+	return pki_time_unix(out, t) == 0;
 }
 
 /* The validity of path[first..] as one interval (latest notBefore,

@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "pki.h"
 #include "util.h"
 
 int ca_from_reg(int rc)
@@ -79,12 +80,9 @@ int ca_printable_valid(const char *s, size_t max)
 
 int64_t ca_asn1_time(const ASN1_TIME *t)
 {
-	struct tm tm;
+	int64_t v;
 
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return (int64_t)timegm(&tm);
+	return pki_time_unix(&v, t) == 0 ? v : 0;
 }
 
 void ca_sha256_hex(char out[65], const uint8_t *buf, size_t len)

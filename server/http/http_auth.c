@@ -114,16 +114,9 @@ static void cache_put(http_server *srv, const uint8_t *fp, uint64_t epoch,
  * a time cannot be read. */
 static int cert_period(int64_t *not_before, int64_t *not_after, const X509 *cert)
 {
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1)
+	if (pki_time_unix(not_before, X509_get0_notBefore(cert)) != 0 ||
+	    pki_time_unix(not_after, X509_get0_notAfter(cert)) != 0)
 		return -1;
-	*not_before = (int64_t)timegm(&tm);
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
-		return -1;
-	*not_after = (int64_t)timegm(&tm);
 	return 0;
 }
 
