@@ -418,6 +418,11 @@ int reg_in_transaction(const reg_t *reg)
 	return reg->depth > 0;
 }
 
+int reg_transaction_open(reg_t *reg)
+{
+	return !sqlite3_get_autocommit(reg->db);
+}
+
 int reg_commit(reg_t *reg, char *err, size_t errlen)
 {
 	int rc;

@@ -66,7 +66,8 @@ void reg_close(reg_t *reg);
 /* Highest applied migration version, or a negative error. */
 int reg_schema_version(reg_t *reg);
 
-/* The raw SQLite handle for modules that add their own tables (portal). */
+/* The raw SQLite handle, for tests that inspect the file; no module
+ * outside db/ uses it. */
 struct sqlite3 *reg_sqlite(reg_t *reg);
 
 /* A stamp of everything committed to the registry file: out[0] is SQLite's
@@ -91,6 +92,10 @@ void reg_read_end(reg_t *reg);
 int reg_begin(reg_t *reg, char *err, size_t errlen);
 /* 1 while a reg_begin is open on this connection, else 0. */
 int reg_in_transaction(const reg_t *reg);
+/* 1 while the database has a write or explicit transaction open on this
+ * connection (a reg_begin never ended, whatever its depth), else 0. A
+ * pooled connection is checked with this before it goes back. */
+int reg_transaction_open(reg_t *reg);
 int reg_commit(reg_t *reg, char *err, size_t errlen);
 void reg_rollback(reg_t *reg);
 
