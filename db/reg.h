@@ -22,7 +22,8 @@ enum reg_error {
 	REG_ERR_CONSTRAINT = -3,	/* UNIQUE / FOREIGN KEY / CHECK violated */
 	REG_ERR_BUSY = -4,		/* database locked past the busy timeout */
 	REG_ERR_INVALID = -5,		/* bad argument (length, status name...) */
-	REG_ERR_IO = -6			/* file exists / cannot be created */
+	REG_ERR_IO = -6,		/* file exists / cannot be created */
+	REG_ERR_UNAVAILABLE = -7	/* database server unreachable */
 };
 
 /* Field limits (characters, without the terminating NUL). */
