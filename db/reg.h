@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db_migration.h"
+
 typedef struct reg reg_t;
 
 enum reg_error {
@@ -38,14 +40,10 @@ enum reg_error {
 #define REG_ISSUER_DEVICE "device"
 #define REG_ISSUER_INFRA "infra"
 
-/* One numbered schema migration: applied in a transaction, recorded in
- * schema_migrations. Others extend reg_migrations[] in reg_migrations.c with
- * the next free version; never edit an applied one. */
-typedef struct {
-	int version;
-	const char *name;
-	const char *sql;
-} reg_migration_t;
+/* One numbered schema migration (db_migration.h). Others extend
+ * reg_migrations[] in reg_migrations.c with the next free version; never
+ * edit an applied one. */
+typedef db_migration_t reg_migration_t;
 
 extern const reg_migration_t reg_migrations[];
 extern const size_t reg_migrations_count;
