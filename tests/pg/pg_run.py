@@ -3,7 +3,8 @@
 
   pg_run.py WORKDIR -- COMMAND [ARG...]
 
-initdb's a cluster in a fresh folder under WORKDIR (the build tree), starts
+initdb's a cluster in a fresh folder under WORKDIR (the build tree; the
+system's temporary folder when the server's user cannot enter it), starts
 it with pg_ctl on a free 127.0.0.1 port with its unix socket in that folder,
 runs COMMAND with PROVCA_PG_URL (a postgresql:// URL of database "provca"),
 then stops the server and removes the folder, also when COMMAND fails or
@@ -16,6 +17,7 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -52,13 +54,36 @@ def pg(cmd, drop, **kw):
                           text=True, **kw)
 
 
+def reachable(path, uid, gid):
+    """True if a process of uid/gid can enter every folder above path."""
+    path = os.path.abspath(path)
+    while True:
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
+        st = os.stat(path)
+        if st.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid == gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+
+
 class Cluster:
     """One throwaway cluster: start() then stop() (idempotent)."""
 
     def __init__(self, workdir):
         self.drop, uid, gid = as_server_user()
         os.makedirs(workdir, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix="pg-", dir=workdir)
+        # A build tree the server's user cannot enter (a clone under
+        # /root) gets the system's temporary folder instead.
+        if not reachable(os.path.join(workdir, "x"), uid, gid):
+            workdir = None
+        self.dir = tempfile.mkdtemp(prefix="provca-pg-", dir=workdir)
         os.chown(self.dir, uid, gid)
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "log")
