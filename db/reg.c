@@ -16,13 +16,11 @@
 
 #define REG_BUSY_TIMEOUT_MS 10000
 
-int reg_fail(reg_t *reg, int rc, char *err, size_t errlen, const char *what)
+/* The reg_error of a SQLite result code. */
+static int reg_code(int rc)
 {
 	int prim = rc & 0xff;
 
-	util_err_set(err, errlen, "%s: %s", what,
-	    reg != NULL && reg->db != NULL ? sqlite3_errmsg(reg->db) :
-	    sqlite3_errstr(rc));
 	if (prim == SQLITE_CONSTRAINT)
 		return REG_ERR_CONSTRAINT;
 	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
@@ -30,62 +28,27 @@ int reg_fail(reg_t *reg, int rc, char *err, size_t errlen, const char *what)
 	return REG_ERR_INTERNAL;
 }
 
+int reg_fail(reg_t *reg, int rc, char *err, size_t errlen, const char *what)
+{
+	util_err_set(err, errlen, "%s: %s", what,
+	    reg != NULL && reg->db != NULL ? sqlite3_errmsg(reg->db) :
+	    sqlite3_errstr(rc));
+	return reg_code(rc);
+}
+
 int reg_prepare(reg_t *reg, sqlite3_stmt **out, const char *sql, char *err,
     size_t errlen)
 {
-	int rc, i, free_slot = -1;
+	int rc = db_stmt_prepare(&reg->stmts, reg->db, out, sql);
 
-	/* Preparing costs more than most of our statements take to run, so
-	 * each connection keeps its statements; the text is compared on a
-	 * hit in case sql is not a literal. */
-	for (i = 0; i < REG_STMT_CACHE; i++) {
-		if (reg->stmts[i].st == NULL) {
-			if (free_slot < 0)
-				free_slot = i;
-			continue;
-		}
-		if (reg->stmts[i].sql == sql && !reg->stmts[i].in_use &&
-		    strcmp(sqlite3_sql(reg->stmts[i].st), sql) == 0) {
-			reg->stmts[i].in_use = 1;
-			*out = reg->stmts[i].st;
-			return REG_OK;
-		}
-	}
-	if (free_slot >= 0) {
-		rc = sqlite3_prepare_v3(reg->db, sql, -1,
-		    SQLITE_PREPARE_PERSISTENT, out, NULL);
-		if (rc == SQLITE_OK) {
-			reg->stmts[free_slot].sql = sql;
-			reg->stmts[free_slot].st = *out;
-			reg->stmts[free_slot].in_use = 1;
-			return REG_OK;
-		}
-	} else {
-		/* Cache full or this statement already in use (nested): a
-		 * one-off statement, finalized by reg_finalize. */
-		rc = sqlite3_prepare_v2(reg->db, sql, -1, out, NULL);
-		if (rc == SQLITE_OK)
-			return REG_OK;
-	}
-	*out = NULL;
-	return reg_fail(reg, rc, err, errlen, "prepare");
+	if (rc != SQLITE_OK)
+		return reg_fail(reg, rc, err, errlen, "prepare");
+	return REG_OK;
 }
 
 void reg_finalize(reg_t *reg, sqlite3_stmt *st)
 {
-	int i;
-
-	if (st == NULL)
-		return;
-	for (i = 0; reg != NULL && i < REG_STMT_CACHE; i++) {
-		if (reg->stmts[i].st == st) {
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
-			reg->stmts[i].in_use = 0;
-			return;
-		}
-	}
-	sqlite3_finalize(st);
+	db_stmt_release(reg != NULL ? &reg->stmts : NULL, st);
 }
 
 int reg_bind_text(sqlite3_stmt *st, int idx, const char *s)
@@ -141,85 +104,19 @@ static int exec_sql(reg_t *reg, const char *sql, char *err, size_t errlen,
 
 int reg_schema_version(reg_t *reg)
 {
-	sqlite3_stmt *st = NULL;
-	int v = REG_ERR_INTERNAL;
+	int v = db_sqlite_schema_version(reg->db);
 
-	if (sqlite3_prepare_v2(reg->db,
-	    "SELECT coalesce(max(version), 0) FROM schema_migrations", -1, &st,
-	    NULL) != SQLITE_OK)
-		goto out;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-out:
-	sqlite3_finalize(st);
-	return v;
+	return v < 0 ? REG_ERR_INTERNAL : v;
 }
 
-/* Apply every migration above the recorded version, each in its own
- * IMMEDIATE transaction so two processes opening at once do not both apply
- * one. */
+/* Apply pending migrations (db_sqlite_migrate: each in its own IMMEDIATE
+ * transaction; none, and no write lock, when current). */
 static int migrate(reg_t *reg, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	size_t i;
-	int rc, cur;
+	int rc = db_sqlite_migrate(reg->db, reg_migrations,
+	    reg_migrations_count, err, errlen);
 
-	/* Already current (every open after the first): no write lock. A
-	 * server opening its pooled connections while it issues must not
-	 * queue behind its own group commits for a lock it does not need. */
-	if (reg_migrations_count > 0 && reg_schema_version(reg) >=
-	    reg_migrations[reg_migrations_count - 1].version)
-		return REG_OK;
-	rc = exec_sql(reg, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-	    " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-	    " applied_at INTEGER NOT NULL)", err, errlen, "schema_migrations");
-	if (rc != REG_OK)
-		return rc;
-	for (i = 0; i < reg_migrations_count; i++) {
-		const reg_migration_t *m = &reg_migrations[i];
-
-		if (i > 0 && m->version <= reg_migrations[i - 1].version) {
-			util_err_set(err, errlen, "migration %d out of order",
-			    m->version);
-			return REG_ERR_INTERNAL;
-		}
-		if ((rc = exec_sql(reg, "BEGIN IMMEDIATE", err, errlen,
-		    "begin migration")) != REG_OK)
-			return rc;
-		cur = reg_schema_version(reg);
-		if (cur < 0) {
-			util_err_set(err, errlen, "cannot read schema version");
-			rc = REG_ERR_INTERNAL;
-			goto fail;
-		}
-		if (m->version <= cur) {
-			exec_sql(reg, "COMMIT", NULL, 0, "commit");
-			continue;
-		}
-		if ((rc = exec_sql(reg, m->sql, err, errlen, m->name)) != REG_OK)
-			goto fail;
-		if ((rc = reg_prepare(reg, &st, "INSERT INTO schema_migrations"
-		    "(version, name, applied_at) VALUES (?, ?, ?)", err,
-		    errlen)) != REG_OK)
-			goto fail;
-		sqlite3_bind_int(st, 1, m->version);
-		reg_bind_text(st, 2, m->name);
-		sqlite3_bind_int64(st, 3, reg_now());
-		if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-			rc = reg_fail(reg, rc, err, errlen, "record migration");
-			goto fail;
-		}
-		reg_finalize(reg, st);
-		st = NULL;
-		if ((rc = exec_sql(reg, "COMMIT", err, errlen,
-		    "commit migration")) != REG_OK)
-			goto fail;
-	}
-	return REG_OK;
-fail:
-	reg_finalize(reg, st);
-	sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	return rc == SQLITE_OK ? REG_OK : reg_code(rc);
 }
 
 /* Switch the registry to WAL unless it is already: the switch takes the
@@ -313,12 +210,9 @@ int reg_open_existing(reg_t **out, const char *path, char *err,
 
 void reg_close(reg_t *reg)
 {
-	int i;
-
 	if (reg == NULL)
 		return;
-	for (i = 0; i < REG_STMT_CACHE; i++)
-		sqlite3_finalize(reg->stmts[i].st);
+	db_stmt_cache_free(&reg->stmts);
 	if (reg->db != NULL) {
 		if (reg->depth > 0)
 			sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
@@ -416,6 +310,11 @@ int reg_begin(reg_t *reg, char *err, size_t errlen)
 int reg_in_transaction(const reg_t *reg)
 {
 	return reg->depth > 0;
+}
+
+int reg_transaction_open(reg_t *reg)
+{
+	return !sqlite3_get_autocommit(reg->db);
 }
 
 int reg_commit(reg_t *reg, char *err, size_t errlen)

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db_migration.h"
+
 typedef struct reg reg_t;
 
 enum reg_error {
@@ -22,7 +24,8 @@ enum reg_error {
 	REG_ERR_CONSTRAINT = -3,	/* UNIQUE / FOREIGN KEY / CHECK violated */
 	REG_ERR_BUSY = -4,		/* database locked past the busy timeout */
 	REG_ERR_INVALID = -5,		/* bad argument (length, status name...) */
-	REG_ERR_IO = -6			/* file exists / cannot be created */
+	REG_ERR_IO = -6,		/* file exists / cannot be created */
+	REG_ERR_UNAVAILABLE = -7	/* database server unreachable */
 };
 
 /* Field limits (characters, without the terminating NUL). */
@@ -37,14 +40,10 @@ enum reg_error {
 #define REG_ISSUER_DEVICE "device"
 #define REG_ISSUER_INFRA "infra"
 
-/* One numbered schema migration: applied in a transaction, recorded in
- * schema_migrations. Others extend reg_migrations[] in reg_migrations.c with
- * the next free version; never edit an applied one. */
-typedef struct {
-	int version;
-	const char *name;
-	const char *sql;
-} reg_migration_t;
+/* One numbered schema migration (db_migration.h). Others extend
+ * reg_migrations[] in reg_migrations.c with the next free version; never
+ * edit an applied one. */
+typedef db_migration_t reg_migration_t;
 
 extern const reg_migration_t reg_migrations[];
 extern const size_t reg_migrations_count;
@@ -66,7 +65,8 @@ void reg_close(reg_t *reg);
 /* Highest applied migration version, or a negative error. */
 int reg_schema_version(reg_t *reg);
 
-/* The raw SQLite handle for modules that add their own tables (portal). */
+/* The raw SQLite handle, for tests that inspect the file; no module
+ * outside db/ uses it. */
 struct sqlite3 *reg_sqlite(reg_t *reg);
 
 /* A stamp of everything committed to the registry file: out[0] is SQLite's
@@ -91,6 +91,10 @@ void reg_read_end(reg_t *reg);
 int reg_begin(reg_t *reg, char *err, size_t errlen);
 /* 1 while a reg_begin is open on this connection, else 0. */
 int reg_in_transaction(const reg_t *reg);
+/* 1 while the database has a write or explicit transaction open on this
+ * connection (a reg_begin never ended, whatever its depth), else 0. A
+ * pooled connection is checked with this before it goes back. */
+int reg_transaction_open(reg_t *reg);
 int reg_commit(reg_t *reg, char *err, size_t errlen);
 void reg_rollback(reg_t *reg);
 

@@ -5,21 +5,14 @@
 
 #include <sqlite3.h>
 
+#include "db_sqlite.h"
 #include "reg.h"
-
-/* Statements kept prepared for the life of the connection, keyed by their
- * SQL text's address (checked against the text on every hit). */
-#define REG_STMT_CACHE 32
 
 struct reg {
 	sqlite3 *db;
 	int depth;		/* open transaction levels */
 	sqlite3_stmt *held;	/* reg_read_begin's statement, left active */
-	struct {
-		const char *sql;
-		sqlite3_stmt *st;
-		int in_use;
-	} stmts[REG_STMT_CACHE];
+	db_stmt_cache_t stmts;	/* kept prepared for the connection's life */
 };
 
 /* Map a SQLite result code to a reg_error, with the message in err. */

@@ -107,11 +107,7 @@ void ca_free(ca_t *ca)
 	free(ca->infra_chain_pem);
 	ca_fast_free(ca);
 	ca_device_exts_free(ca);
-	if (ca->gc_ready) {
-		ca_group_writer_close(ca);
-		pthread_cond_destroy(&ca->gc_cv);
-		pthread_mutex_destroy(&ca->gc_mu);
-	}
+	ca_group_close(ca);
 	OPENSSL_cleanse(ca->key_pass, sizeof(ca->key_pass));
 	free(ca);
 }
@@ -241,18 +237,8 @@ int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
 	if ((rc = ca_device_exts_build(ca, err, errlen)) != CA_OK ||
 	    (rc = ca_fast_init(ca, err, errlen)) != CA_OK)
 		goto fail;
-	if (pthread_mutex_init(&ca->gc_mu, NULL) != 0) {
-		util_err_set(err, errlen, "cannot create a mutex");
-		rc = CA_ERR_INTERNAL;
+	if ((rc = ca_group_open(ca, err, errlen)) != CA_OK)
 		goto fail;
-	}
-	if (pthread_cond_init(&ca->gc_cv, NULL) != 0) {
-		pthread_mutex_destroy(&ca->gc_mu);
-		util_err_set(err, errlen, "cannot create a condition variable");
-		rc = CA_ERR_INTERNAL;
-		goto fail;
-	}
-	ca->gc_ready = 1;
 	/* Apply pending migrations once, before any worker thread opens. */
 	if ((rc = ca_from_reg(reg_open_existing(&reg, ca->db_path, err,
 	    errlen))) != CA_OK)

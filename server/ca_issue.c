@@ -15,7 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "pki.h"
-#include "reg_wal.h"
+#include "reg_group.h"
 #include "util.h"
 
 /* DeviceID characters after "<manufacturer>-": a time prefix, then
@@ -243,6 +243,7 @@ void ca_device_exts_free(ca_t *ca)
  * a group commit.
  */
 typedef struct issue_job {
+	reg_group_item_t gi;		/* first: a job is its group item */
 	const ca_device_attrs_t *attrs;
 	const char *actor;
 	const uint8_t *csr;
@@ -261,8 +262,6 @@ typedef struct issue_job {
 	int rc;
 	char *err;
 	size_t errlen;
-	int done;			/* group commit: written, under gc_mu */
-	struct issue_job *next;
 } issue_job_t;
 
 static void job_clear(issue_job_t *j)
@@ -503,23 +502,28 @@ static int job_result(const ca_t *ca, issue_job_t *j, ca_issue_result_t *out)
 }
 
 /* Store every job of list (rc still CA_OK) in one transaction on reg. A
- * failed commit fails every job of the group. */
-static void group_write(reg_t *reg, issue_job_t *list)
+ * failed commit fails every job of the group. reg_group_write_fn. */
+static void group_write(reg_t *reg, reg_group_item_t *list, void *arg)
 {
+	reg_group_item_t *it;
 	issue_job_t *j;
 	char err[256];
 	int rc;
 
+	(void)arg;
 	if ((rc = ca_from_reg(reg_begin(reg, err, sizeof(err)))) == CA_OK) {
-		for (j = list; j != NULL; j = j->next)
+		for (it = list; it != NULL; it = it->next) {
+			j = (issue_job_t *)it;
 			if (j->rc == CA_OK)
 				j->rc = job_store(reg, j);
+		}
 		if ((rc = ca_from_reg(reg_commit(reg, err, sizeof(err)))) ==
 		    CA_OK)
 			return;
 		reg_rollback(reg);
 	}
-	for (j = list; j != NULL; j = j->next) {
+	for (it = list; it != NULL; it = it->next) {
+		j = (issue_job_t *)it;
 		if (j->rc == CA_OK) {
 			util_err_set(j->err, j->errlen, "%s", err);
 			j->rc = rc;
@@ -527,111 +531,18 @@ static void group_write(reg_t *reg, issue_job_t *list)
 	}
 }
 
-/* Mark every job of list written and wake their owners. Under gc_mu.
- * Owners read their job only after seeing done under the lock, so the
- * list may be walked until it is released. */
-static void group_done(ca_t *ca, issue_job_t *list)
+int ca_group_open(ca_t *ca, char *err, size_t errlen)
 {
-	issue_job_t *k;
-
-	for (k = list; k != NULL; k = k->next)
-		k->done = 1;
-	pthread_cond_broadcast(&ca->gc_cv);
+	return ca_from_reg(reg_group_new(&ca->group, ca->db_path,
+	    group_write, NULL, err, errlen));
 }
 
-/* A PASSIVE checkpoint on the writer's connection once its commits have
- * added REG_WAL_CHECKPOINT_FRAMES since the last one (or the WAL restarted
- * below that mark). The leader runs it between groups, after the answers:
- * no group is being written, so it copies the whole WAL and the next group
- * restarts it from the beginning. Requests queued meanwhile wait for it,
- * as they waited behind SQLite's checkpoint inside a COMMIT, but the group
- * just committed has its answers already. */
-static void writer_checkpoint(ca_t *ca)
-{
-	char err[256];
-
-	if (ca->gc_frames < ca->gc_ckpt_at)
-		ca->gc_ckpt_at = 0;
-	if (ca->gc_frames - ca->gc_ckpt_at < REG_WAL_CHECKPOINT_FRAMES)
-		return;
-	/* A failure (a reader in the way, I/O) leaves the WAL to the next
-	 * try; the data is safe in the WAL either way. */
-	if (reg_wal_checkpoint(ca->gc_reg, err, sizeof(err)) == REG_OK)
-		ca->gc_ckpt_at = ca->gc_frames;
-}
-
-/* Open the group writer's own connection, once. Under gc_mu. The
- * writer's connection if it could be opened, else NULL (and each leader
- * writes on its own connection). */
-static reg_t *writer_reg(ca_t *ca)
-{
-	char err[256];
-
-	if (ca->gc_reg != NULL || ca->gc_reg_failed)
-		return ca->gc_reg;
-	if (reg_open_existing(&ca->gc_reg, ca->db_path, err, sizeof(err)) !=
-	    REG_OK) {
-		ca->gc_reg = NULL;
-		ca->gc_reg_failed = 1;
-		return NULL;
-	}
-	reg_wal_defer_checkpoints(ca->gc_reg, &ca->gc_frames);
-	return ca->gc_reg;
-}
-
-void ca_group_writer_close(ca_t *ca)
+void ca_group_close(ca_t *ca)
 {
 	if (ca == NULL)
 		return;
-	ca->gc_reg_failed = 1;		/* no reopening after this */
-	reg_close(ca->gc_reg);
-	ca->gc_reg = NULL;
-}
-
-/*
- * Group commit: queue j, and either wait until a writer has committed it,
- * or, when no one is writing, become the writer for everything queued so
- * far. Requests that arrive while a group is being written form the next
- * group, so one fsync serves many. Every leader writes on the same
- * connection (writer_reg): no other connection commits in between, so its
- * page cache stays warm; a leader that finds the WAL due for a checkpoint
- * runs it after the group's answers are out, before giving up the lead.
- */
-static void group_commit(ca_t *ca, reg_t *reg, issue_job_t *j)
-{
-	issue_job_t *list;
-	reg_t *w;
-
-	pthread_mutex_lock(&ca->gc_mu);
-	j->next = NULL;
-	j->done = 0;
-	if (ca->gc_tail != NULL)
-		ca->gc_tail->next = j;
-	else
-		ca->gc_head = j;
-	ca->gc_tail = j;
-	while (!j->done) {
-		if (ca->gc_leader) {
-			pthread_cond_wait(&ca->gc_cv, &ca->gc_mu);
-			continue;
-		}
-		ca->gc_leader = 1;
-		list = ca->gc_head;
-		ca->gc_head = ca->gc_tail = NULL;
-		w = writer_reg(ca);
-		pthread_mutex_unlock(&ca->gc_mu);
-		group_write(w != NULL ? w : reg, list);
-		pthread_mutex_lock(&ca->gc_mu);
-		group_done(ca, list);
-		if (w != NULL) {
-			pthread_mutex_unlock(&ca->gc_mu);
-			writer_checkpoint(ca);
-			pthread_mutex_lock(&ca->gc_mu);
-		}
-		ca->gc_leader = 0;
-		pthread_cond_broadcast(&ca->gc_cv);
-	}
-	pthread_mutex_unlock(&ca->gc_mu);
+	reg_group_free(ca->group);
+	ca->group = NULL;
 }
 
 int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
@@ -651,7 +562,7 @@ int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
 	j.csr_format = it->csr_format;
 	j.err = it->err;
 	j.errlen = sizeof(it->err);
-	grouped = ca->gc_ready && !reg_in_transaction(reg);
+	grouped = ca->group != NULL && !reg_in_transaction(reg);
 	job_parse(ca, &j);
 	if (j.rc == CA_OK && grouped)
 		job_check_mfr(&j, reg);
@@ -661,13 +572,16 @@ int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
 		job_sign(ca, &j);
 	if (j.rc == CA_OK && j.need_new) {
 		if (grouped) {
-			group_commit(ca, reg, &j);
+			/* Answered only once the group's COMMIT is
+			 * durable (reg_group_commit returns after it). */
+			reg_group_commit(ca->group, reg, &j.gi);
 		} else if (reg_in_transaction(reg)) {
 			/* Inside the caller's transaction: its commit is
 			 * the durable point. */
 			j.rc = job_store(reg, &j);
 		} else {
-			group_write(reg, &j);
+			j.gi.next = NULL;
+			group_write(reg, &j.gi, NULL);
 		}
 	}
 	if (j.rc == CA_OK)

@@ -42,21 +42,10 @@ struct ca {
 	pthread_mutex_t signer_mu;
 	struct ca_signer *signers;
 	int signer_ready;
-	/* Group commit of single issuances (ca_issue.c): the only state that
-	 * changes after ca_open, always under gc_mu. */
-	pthread_mutex_t gc_mu;
-	pthread_cond_t gc_cv;
-	struct issue_job *gc_head, *gc_tail;	/* waiting to be written */
-	int gc_leader;				/* a thread is writing a group */
-	int gc_ready;				/* mu/cv initialised */
-	/* The connection every group leader writes on, opened by the first
-	 * group commit: no other connection commits in between, so its page
-	 * cache stays warm; it checkpoints after answers, not inside a
-	 * COMMIT. gc_frames: the WAL's size after its last commit;
-	 * gc_ckpt_at: the size at its last checkpoint. */
-	struct reg *gc_reg;
-	int gc_reg_failed;			/* cannot open: leaders use theirs */
-	int gc_frames, gc_ckpt_at;
+	/* Group commit of single issuances (ca_issue.c; the queue, leader
+	 * and writer connection are db/reg_group.c's): the only state that
+	 * changes after ca_open, behind the group's own lock. */
+	struct reg_group *group;
 };
 
 /* A parsed, verified device request. Fast path (EC P-256/P-384): raw is
@@ -90,8 +79,10 @@ int ca_pubkey_set(X509_PUBKEY *dst, const X509_ALGOR *a,
  * consecutive ones are close in their indexes. */
 uint32_t ca_tick30(void);
 
-/* Close the group writer's connection (ca_close; no issuance runs). */
-void ca_group_writer_close(ca_t *ca);
+/* Create the issuance group commit (ca_open) / free it with its writer
+ * connection (ca_close; no issuance runs; NULL-safe). */
+int ca_group_open(ca_t *ca, char *err, size_t errlen);
+void ca_group_close(ca_t *ca);
 
 /* Build the fast-path EC parameter keys and the signer pool (ca_open);
  * free them (ca_close, NULL-safe). */

@@ -13,7 +13,6 @@
 #include <cjson/cJSON.h>
 #include <civetweb.h>
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 
 #include "http_int.h"
 
@@ -84,8 +83,7 @@ void http_reg_release(http_thread_t *t)
 	 * would pin its snapshot (and the auth epoch's change stamp). The
 	 * read transaction of an HTTP_ROUTE_READ request ends here. */
 	reg_read_end(t->slot->reg);
-	if (t->slot->reg != NULL &&
-	    !sqlite3_get_autocommit(reg_sqlite(t->slot->reg))) {
+	if (t->slot->reg != NULL && reg_transaction_open(t->slot->reg)) {
 		reg_rollback(t->slot->reg);
 		atomic_fetch_add(&srv->metrics.db_errors, 1);
 	}

@@ -8,14 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "reg.h"
 
 enum {
 	PORTAL_OK = 0,
 	PORTAL_E_ARG = -1,	/* bad input (length, characters, role) */
 	PORTAL_E_NOMEM = -2,
 	PORTAL_E_CRYPTO = -3,	/* OpenSSL failed */
-	PORTAL_E_DB = -4,	/* SQLite failed */
+	PORTAL_E_DB = -4,	/* the registry failed */
 	PORTAL_E_AUTH = -5,	/* wrong password / unknown user / bad token */
 	PORTAL_E_NOTFOUND = -6,
 	PORTAL_E_EXPIRED = -7,	/* session past idle or absolute expiry */
@@ -127,40 +127,40 @@ int portal_user_name_check(const char *name);
 
 /* Create a user. manufacturer_id is required for manufacturers and must be
  * NULL or "" for admins. The password is hashed here. */
-int portal_user_add(int64_t *out_id, sqlite3 *db, const char *name,
+int portal_user_add(int64_t *out_id, reg_t *reg, const char *name,
     portal_role_t role, const char *manufacturer_id, const char *pw,
     size_t pwlen, int64_t now, char *err, size_t errlen);
 
-int portal_user_get(portal_user_t *out, sqlite3 *db, int64_t id,
+int portal_user_get(portal_user_t *out, reg_t *reg, int64_t id,
     char *err, size_t errlen);
-int portal_user_find(portal_user_t *out, sqlite3 *db, const char *name,
+int portal_user_find(portal_user_t *out, reg_t *reg, const char *name,
     char *err, size_t errlen);
 
 /* Replace a user's password; ends all their sessions. */
-int portal_user_set_password(sqlite3 *db, int64_t id, const char *pw,
+int portal_user_set_password(reg_t *reg, int64_t id, const char *pw,
     size_t pwlen, int64_t now, char *err, size_t errlen);
 
 /* Disable (1) or enable (0) a user; disabling ends all their sessions. */
-int portal_user_set_disabled(sqlite3 *db, int64_t id, int disabled,
+int portal_user_set_disabled(reg_t *reg, int64_t id, int disabled,
     int64_t now, char *err, size_t errlen);
 
 /* Call fn for every user ordered by name; stops early if fn returns
  * non-zero and returns that value. */
-int portal_user_list(sqlite3 *db,
+int portal_user_list(reg_t *reg,
     int (*fn)(const portal_user_t *u, void *arg), void *arg,
     char *err, size_t errlen);
 
 /* Check name/password; on success *out is the user. PORTAL_E_AUTH for an
  * unknown user or a wrong password (the same work is done either way),
  * PORTAL_E_DISABLED for a disabled user with the right password. */
-int portal_user_authenticate(portal_user_t *out, sqlite3 *db,
+int portal_user_authenticate(portal_user_t *out, reg_t *reg,
     const char *name, const char *pw, size_t pwlen, char *err,
     size_t errlen);
 
 /* Start a session for user_id: token_out receives the cookie value
  * (PORTAL_TOKEN_HEX hex chars + NUL); only its SHA-256 is stored. */
 int portal_session_create(char *token_out, size_t token_outlen,
-    portal_session_t *out, sqlite3 *db, int64_t user_id,
+    portal_session_t *out, reg_t *reg, int64_t user_id,
     const portal_session_policy_t *pol, const char *address, int64_t now,
     char *err, size_t errlen);
 
@@ -168,7 +168,7 @@ int portal_session_create(char *token_out, size_t token_outlen,
  * past its idle or absolute expiry (the row is then deleted),
  * PORTAL_E_DISABLED if the user is disabled. On success the idle timer
  * restarts and *out is filled. */
-int portal_session_lookup(portal_session_t *out, sqlite3 *db,
+int portal_session_lookup(portal_session_t *out, reg_t *reg,
     const char *token, const portal_session_policy_t *pol, int64_t now,
     char *err, size_t errlen);
 
@@ -176,11 +176,11 @@ int portal_session_lookup(portal_session_t *out, sqlite3 *db,
 int portal_session_csrf_check(const portal_session_t *s, const char *csrf);
 
 /* End the session named by token (no error if already gone). */
-int portal_session_delete(sqlite3 *db, const char *token, char *err,
+int portal_session_delete(reg_t *reg, const char *token, char *err,
     size_t errlen);
 
 /* Delete expired sessions; *out_deleted may be NULL. */
-int portal_session_purge(int *out_deleted, sqlite3 *db,
+int portal_session_purge(int *out_deleted, reg_t *reg,
     const portal_session_policy_t *pol, int64_t now, char *err,
     size_t errlen);
 

@@ -65,11 +65,10 @@ static int cookie_token(char *tok, size_t toklen, const http_req_t *req)
 	return 0;
 }
 
-static sqlite3 *req_db(http_req_t *req)
+/* The request's registry connection, or NULL. */
+static reg_t *req_db(http_req_t *req)
 {
-	reg_t *reg = http_req_reg(req);
-
-	return reg != NULL ? reg_sqlite(reg) : NULL;
+	return http_req_reg(req);
 }
 
 /* Look up the request's session. 1 found, 0 none/expired, <0 error. */
@@ -77,7 +76,7 @@ static int req_session(portal_session_t *out, http_req_t *req)
 {
 	char tok[PORTAL_TOKEN_HEX + 8], err[256];
 	portal_session_policy_t pol;
-	sqlite3 *db;
+	reg_t *db;
 	int rc;
 
 	if (cookie_token(tok, sizeof(tok), req) != 0)
@@ -218,7 +217,7 @@ int portal_h_login(http_req_t *req)
 	portal_session_t s;
 	portal_user_t u;
 	unsigned retry = 0, retry2 = 0;
-	sqlite3 *db;
+	reg_t *db;
 	int rc, status;
 
 	memset(&s, 0, sizeof(s));
@@ -319,7 +318,7 @@ int portal_h_logout(http_req_t *req)
 	    "Max-Age=0; Secure; HttpOnly; SameSite=Strict\r\n";
 	static const char ok[] = "{\"signed_out\":true}";
 	char tok[PORTAL_TOKEN_HEX + 8], err[256];
-	sqlite3 *db;
+	reg_t *db;
 	int rc;
 
 	if (!req->via_session || cookie_token(tok, sizeof(tok), req) != 0)

@@ -12,11 +12,10 @@
 #include "portal.h"
 #include "portal_http.h"
 
-static sqlite3 *req_db(http_req_t *req)
+/* The request's registry connection, or NULL. */
+static reg_t *req_db(http_req_t *req)
 {
-	reg_t *reg = http_req_reg(req);
-
-	return reg != NULL ? reg_sqlite(reg) : NULL;
+	return http_req_reg(req);
 }
 
 static int reply_store_error(http_req_t *req, int rc, const char *err)
@@ -61,7 +60,7 @@ static int add_user_json(const portal_user_t *u, void *arg)
 int portal_h_users_list(http_req_t *req)
 {
 	cJSON *doc = cJSON_CreateObject(), *arr;
-	sqlite3 *db = req_db(req);
+	reg_t *db = req_db(req);
 	char err[256];
 	int rc, status;
 
@@ -105,7 +104,7 @@ int portal_h_users_create(http_req_t *req)
 	portal_role_t role;
 	portal_user_t u;
 	reg_manufacturer_t m;
-	sqlite3 *db;
+	reg_t *db;
 	char err[256], details[160];
 	int64_t id;
 	int rc, status;
@@ -159,7 +158,7 @@ out:
 }
 
 /* The user named by the route's {name}; replies 404/503 itself. */
-static int route_user(portal_user_t *u, http_req_t *req, sqlite3 **db)
+static int route_user(portal_user_t *u, http_req_t *req, reg_t **db)
 {
 	char err[256];
 	int rc;
@@ -173,7 +172,7 @@ static int route_user(portal_user_t *u, http_req_t *req, sqlite3 **db)
 	return 0;
 }
 
-static int reply_user(http_req_t *req, sqlite3 *db, int64_t id)
+static int reply_user(http_req_t *req, reg_t *db, int64_t id)
 {
 	portal_user_t u;
 	cJSON *o;
@@ -197,7 +196,7 @@ int portal_h_user_password(http_req_t *req)
 	cJSON *body = http_json_body(req);
 	portal_user_t u;
 	const char *pw;
-	sqlite3 *db;
+	reg_t *db;
 	char err[256];
 	int rc, status;
 
@@ -229,7 +228,7 @@ out:
 static int set_disabled(http_req_t *req, int disabled)
 {
 	portal_user_t u;
-	sqlite3 *db;
+	reg_t *db;
 	char err[256];
 	int rc, status;
 
@@ -328,7 +327,7 @@ int portal_cli_user(int argc, char **argv)
 		fprintf(stderr, "ca-server user: no manufacturer %s\n", mfr);
 		goto out;
 	}
-	rc = portal_user_add(&id, reg_sqlite(reg), name, role, mfr, pw,
+	rc = portal_user_add(&id, reg, name, role, mfr, pw,
 	    strlen(pw), reg_now(), err, sizeof(err));
 	if (rc != PORTAL_OK) {
 		fprintf(stderr, "ca-server user: %s\n", err);

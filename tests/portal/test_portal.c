@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "portal.h"
+#include "reg.h"
 #include "reg_portal.h"
 
 static char err[256];
@@ -236,43 +237,69 @@ static void ratelimit__full_table_evicts_least_recent(void **state)
 
 static const portal_session_policy_t pol = { 1800, 43200 };
 
+/* The registry the server hands the portal, in a temporary folder. */
+static char db_dir[64];
+
+static void db_path(char *out, size_t outlen, const char *suffix)
+{
+	snprintf(out, outlen, "%s/registry.db%s", db_dir, suffix);
+}
+
 static int db_setup(void **state)
 {
-	sqlite3 *db = NULL;
+	static const char *mfrs[] = { "acme", "globex" };
+	reg_manufacturer_t m;
+	char path[128];
+	reg_t *reg = NULL;
+	size_t i;
 
-	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+	snprintf(db_dir, sizeof(db_dir), "/tmp/provca-portal-XXXXXX");
+	if (mkdtemp(db_dir) == NULL)
 		return -1;
-	/* As on the registry's own connection (reg_open), which is the one
-	 * the server hands the portal: errors come as extended codes. */
-	sqlite3_extended_result_codes(db, 1);
-	/* The registry's manufacturers table is what portal_users refers to;
-	 * only its key matters here. */
-	if (sqlite3_exec(db, "PRAGMA foreign_keys = ON;"
-	    "CREATE TABLE manufacturers(id TEXT PRIMARY KEY);"
-	    "INSERT INTO manufacturers VALUES ('acme'), ('globex');",
-	    NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(db, reg_portal_schema_sql, NULL, NULL, NULL) !=
-	    SQLITE_OK ||
-	    /* applying the migration twice is harmless */
-	    sqlite3_exec(db, reg_portal_schema_sql, NULL, NULL, NULL) !=
-	    SQLITE_OK)
+	db_path(path, sizeof(path), "");
+	if (reg_open(&reg, path, err, sizeof(err)) != REG_OK)
 		return -1;
-	*state = db;
+	/* portal_users refers to manufacturers. */
+	for (i = 0; i < 2; i++) {
+		memset(&m, 0, sizeof(m));
+		snprintf(m.id, sizeof(m.id), "%s", mfrs[i]);
+		snprintf(m.name, sizeof(m.name), "%s Inc", mfrs[i]);
+		if (reg_manufacturer_insert(reg, &m, err, sizeof(err)) !=
+		    REG_OK)
+			goto fail;
+	}
+	/* Applying the portal's migration SQL twice is harmless. */
+	if (sqlite3_exec(reg_sqlite(reg), reg_portal_schema_sql, NULL, NULL,
+	    NULL) != SQLITE_OK)
+		goto fail;
+	*state = reg;
 	return 0;
+fail:
+	reg_close(reg);
+	return -1;
 }
 
 static int db_teardown(void **state)
 {
-	sqlite3_close(*state);
+	static const char *suffix[] = { "", "-wal", "-shm" };
+	char path[128];
+	size_t i;
+
+	reg_close(*state);
+	for (i = 0; i < 3; i++) {
+		db_path(path, sizeof(path), suffix[i]);
+		unlink(path);
+	}
+	rmdir(db_dir);
 	return 0;
 }
 
-static int64_t count_sessions(sqlite3 *db)
+static int64_t count_sessions(reg_t *db)
 {
 	sqlite3_stmt *st;
 	int64_t n;
 
-	assert_int_equal(sqlite3_prepare_v2(db,
+	assert_int_equal(sqlite3_prepare_v2(reg_sqlite(db),
 	    "SELECT count(*) FROM portal_sessions", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	n = sqlite3_column_int64(st, 0);
@@ -282,7 +309,7 @@ static int64_t count_sessions(sqlite3 *db)
 
 static void users__add_validates_and_authenticates(void **state)
 {
-	sqlite3 *db = *state;
+	reg_t *db = *state;
 	portal_user_t u;
 	int64_t id = 0, id2 = 0;
 
@@ -368,7 +395,7 @@ static int collect_names(const portal_user_t *u, void *arg)
 
 static void users__list_in_name_order(void **state)
 {
-	sqlite3 *db = *state;
+	reg_t *db = *state;
 	char names[256] = "";
 
 	assert_int_equal(portal_user_add(NULL, db, "zed", PORTAL_ROLE_ADMIN,
@@ -382,7 +409,7 @@ static void users__list_in_name_order(void **state)
 
 static void sessions__idle_and_absolute_expiry(void **state)
 {
-	sqlite3 *db = *state;
+	reg_t *db = *state;
 	char tok[PORTAL_TOKEN_HEX + 1], tok2[PORTAL_TOKEN_HEX + 1];
 	portal_session_t s, s2;
 	int64_t id, t;
@@ -423,7 +450,7 @@ static void sessions__idle_and_absolute_expiry(void **state)
 
 static void sessions__tokens_csrf_logout_and_revocation(void **state)
 {
-	sqlite3 *db = *state;
+	reg_t *db = *state;
 	char tok[PORTAL_TOKEN_HEX + 1], bad[PORTAL_TOKEN_HEX + 1];
 	portal_session_t s, s2;
 	int64_t id;
@@ -453,8 +480,8 @@ static void sessions__tokens_csrf_logout_and_revocation(void **state)
 	{
 		sqlite3_stmt *st;
 
-		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM"
-		    " portal_sessions WHERE hex(token_hash) = upper(?1)", -1,
+		assert_int_equal(sqlite3_prepare_v2(reg_sqlite(db),
+		    "SELECT count(*) FROM portal_sessions WHERE hex(token_hash) = upper(?1)", -1,
 		    &st, NULL), SQLITE_OK);
 		sqlite3_bind_text(st, 1, tok, -1, SQLITE_STATIC);
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
