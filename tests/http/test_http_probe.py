@@ -32,5 +32,30 @@ class StaticAssetsOnly(ServerTest):
             self.assertGreater(len(data), 0, path)
 
 
+class Challenge401(ServerTest):
+    """RFC 9110 §15.5.2: a 401 carries WWW-Authenticate."""
+
+    WANT = 'MutualTLS realm="provca", Session realm="provca-portal"'
+
+    def test_api_401_names_both_schemes(self):
+        for method, path in (("GET", "/api/v1/devices"), ("GET", "/devices/nope"),
+                             ("POST", "/api/v1/renew")):
+            st, h, data = self.srv.curl(None, method, path, body={} if method == "POST" else None)
+            self.assertEqual(st, 401, path)
+            self.assertEqual(h.get("www-authenticate"), self.WANT, path)
+            self.assertEqual(json.loads(data)["type"], PROBLEM + "unauthenticated")
+
+    def test_wrong_portal_password_401_has_the_challenge(self):
+        st, h, _ = self.srv.curl(None, "POST", "/api/v1/portal/login",
+                                 body={"name": "nobody", "password": "wrong-password"})
+        self.assertEqual(st, 401)
+        self.assertEqual(h.get("www-authenticate"), self.WANT)
+
+    def test_other_errors_carry_no_challenge(self):
+        st, h, _ = self.srv.curl(self.mfr_a, "GET", "/api/v1/audit")
+        self.assertEqual(st, 403)
+        self.assertNotIn("www-authenticate", h)
+
+
 if __name__ == "__main__":
     unittest.main()
