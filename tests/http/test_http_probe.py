@@ -57,5 +57,53 @@ class Challenge401(ServerTest):
         self.assertNotIn("www-authenticate", h)
 
 
+class NulInJsonStrings(ServerTest):
+    """A \\u0000 inside a JSON string is refused, naming the field."""
+
+    def raw(self, ident, path, text):
+        return self.srv.curl(ident, "POST", path, body=text.encode())
+
+    def test_enroll_model_with_nul_is_422_naming_model_and_stores_nothing(self):
+        _, csr = make_csr()
+        body = json.dumps({"csr": csr, "serial": "NUL-1", "model": "MODEL"}).replace(
+            "MODEL", "m\\u0000<script>")
+        st, _, data = self.raw(self.mfr_a, "/api/v1/devices", body)
+        self.assertProblem(st, data, 422, "invalid-field")
+        self.assertIn('"model"', json.loads(data)["detail"])
+        st, _, data = self.srv.curl(self.mfr_a, "GET", "/api/v1/devices?serial=NUL-1")
+        self.assertEqual((st, json.loads(data)["devices"]), (200, []))
+
+    def test_nul_in_a_member_name_and_in_a_batch_item_are_refused(self):
+        _, csr = make_csr()
+        item = json.dumps({"csr": csr, "serial": "NUL-2", "model": "M", "hardware_version": "HW"})
+        body = '{"devices": [%s]}' % item.replace('"HW"', '"1\\u0000"')
+        st, _, data = self.raw(self.mfr_a, "/api/v1/devices/batch", body)
+        self.assertProblem(st, data, 422, "invalid-field")
+        self.assertIn('"hardware_version"', json.loads(data)["detail"])
+        st, _, data = self.raw(self.mfr_a, "/api/v1/devices",
+                               '{"csr": %s, "serial": "NUL-3", "model": "M", "x\\u0000y": 1}'
+                               % json.dumps(csr))
+        self.assertProblem(st, data, 422, "invalid-field")
+
+    def test_admin_route_refuses_nul_in_principal_name(self):
+        _, csr = make_csr()
+        body = '{"name": "nul-op\\u0000../x", "role": "operator", "csr": %s}' % json.dumps(csr)
+        st, _, data = self.raw(self.admin, "/api/v1/principals", body)
+        self.assertProblem(st, data, 422, "invalid-field")
+        self.assertIn('"name"', json.loads(data)["detail"])
+        st, _, data = self.srv.curl(self.admin, "GET", "/api/v1/principals")
+        self.assertNotIn("nul-op", [p["name"] for p in json.loads(data)["principals"]])
+
+    def test_an_escaped_backslash_before_u0000_is_ordinary_text(self):
+        _, csr = make_csr()
+        body = json.dumps({"csr": csr, "serial": "NUL-4", "model": "m\\u0000"})
+        self.assertIn("\\\\u0000", body)
+        st, _, data = self.raw(self.mfr_a, "/api/v1/devices", body)
+        self.assertEqual(st, 201, data)
+        dev = json.loads(data)["device_id"]
+        st, _, data = self.srv.curl(self.mfr_a, "GET", "/api/v1/devices/" + dev)
+        self.assertEqual((st, json.loads(data)["model"]), (200, "m\\u0000"))
+
+
 if __name__ == "__main__":
     unittest.main()
