@@ -5,6 +5,9 @@ parameters, portal sign-in throttling by address, connection limits per
 address, and self-renewal key reuse and certificate caps."""
 import json
 import os
+import re
+import shutil
+import subprocess
 import unittest
 
 from httptest import ServerTest, make_csr, PROBLEM
@@ -103,6 +106,49 @@ class NulInJsonStrings(ServerTest):
         dev = json.loads(data)["device_id"]
         st, _, data = self.srv.curl(self.mfr_a, "GET", "/api/v1/devices/" + dev)
         self.assertEqual((st, json.loads(data)["model"]), (200, "m\\u0000"))
+
+
+class TlsSuites(ServerTest):
+    """TLS 1.2 offers ECDHE with AES-GCM / ChaCha20-Poly1305 only."""
+
+    def s_client(self, *args):
+        p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.srv.port,
+                            "-CAfile", self.ca.root, "-verify_return_error", *args],
+                           input="", capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout + p.stderr
+
+    def test_cbc_suites_are_refused(self):
+        for suite in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES128-SHA256",
+                      "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES256-SHA384",
+                      "ECDHE-RSA-AES128-SHA", "AES128-SHA"):
+            rc, out = self.s_client("-tls1_2", "-cipher", suite)
+            self.assertNotEqual(rc, 0, suite)
+            self.assertRegex(out, r"handshake failure|no shared cipher|no cipher", suite)
+
+    def test_aead_suites_are_accepted(self):
+        for suite in ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                      "ECDHE-ECDSA-CHACHA20-POLY1305"):
+            rc, out = self.s_client("-tls1_2", "-cipher", suite)
+            self.assertEqual(rc, 0, out)
+            self.assertIn("Cipher is " + suite, out)
+        rc, out = self.s_client("-tls1_3")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"Cipher is TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256)")
+
+    def test_testssl_finds_no_cbc_and_no_lucky13(self):
+        self.assertTrue(shutil.which("testssl"),
+                        "testssl missing: scripts/setup.sh test installs Debian's testssl.sh")
+        p = subprocess.run(["testssl", "--quiet", "--color", "0", "--warnings", "off", "--ip", "one",
+                            "--cipher-per-proto", "--lucky13",
+                            "127.0.0.1:%d" % self.srv.port],
+                           capture_output=True, text=True, timeout=500)
+        out = p.stdout
+        self.assertIn("LUCKY13", out, out[-3000:])
+        self.assertRegex(out, r"LUCKY13 \(CVE-2013-0169\), experimental\s+not vulnerable", out[-3000:])
+        # Hexcode, OpenSSL name, key exchange ("ECDH 253"), encryption, bits.
+        rows = re.findall(r"(?m)^\s*x[0-9a-f]+\s+(\S+)\s+\S+ \d+\s+(\S+)\s+\d+", out)
+        self.assertIn(("ECDHE-ECDSA-AES128-GCM-SHA256", "AESGCM"), rows, out)
+        self.assertEqual({enc for _, enc in rows}, {"AESGCM", "ChaCha20"}, out)
 
 
 if __name__ == "__main__":
