@@ -157,6 +157,34 @@ int ca_req_spki_sha256_hex(char out[65], X509_REQ *req)
 	return CA_OK;
 }
 
+/* An RSA public exponent must be odd and 65537 <= e < 2^256 (FIPS 186-4
+ * §B.3.1): e = 3 invites the low-exponent attacks on badly padded
+ * messages, and an even e is not an RSA key at all. */
+static int rsa_exponent_check(const EVP_PKEY *key, char *err, size_t errlen)
+{
+	BIGNUM *e = NULL;
+	int rc = CA_ERR_INVALID;
+
+	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
+		util_err_openssl(err, errlen, "RSA public exponent unreadable");
+		goto out;
+	}
+	if (!BN_is_odd(e) || BN_num_bits(e) < 17 || BN_num_bits(e) > 256) {
+		if (BN_num_bits(e) <= 64)
+			util_err_set(err, errlen, "RSA public exponent %llu not "
+			    "accepted (odd, at least 65537)",
+			    (unsigned long long)BN_get_word(e));
+		else
+			util_err_set(err, errlen, "RSA public exponent not "
+			    "accepted (odd, at least 65537, below 2^256)");
+		goto out;
+	}
+	rc = CA_OK;
+out:
+	BN_free(e);
+	return rc;
+}
+
 int ca_key_type(char out[16], EVP_PKEY *key, char *err, size_t errlen)
 {
 	char group[64];
@@ -191,6 +219,8 @@ int ca_key_type(char out[16], EVP_PKEY *key, char *err, size_t errlen)
 			    "(2048, 3072 or 4096 bits)", bits);
 			return CA_ERR_INVALID;
 		}
+		if (rsa_exponent_check(key, err, errlen) != CA_OK)
+			return CA_ERR_INVALID;
 		snprintf(out, 16, "RSA-%d", bits);
 		return CA_OK;
 	}

@@ -10,6 +10,11 @@ import shutil
 import subprocess
 import unittest
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
 from httptest import ServerTest, make_csr, PROBLEM
 
 
@@ -149,6 +154,43 @@ class TlsSuites(ServerTest):
         rows = re.findall(r"(?m)^\s*x[0-9a-f]+\s+(\S+)\s+\S+ \d+\s+(\S+)\s+\d+", out)
         self.assertIn(("ECDHE-ECDSA-AES128-GCM-SHA256", "AESGCM"), rows, out)
         self.assertEqual({enc for _, enc in rows}, {"AESGCM", "ChaCha20"}, out)
+
+
+def rsa_csr(e, bits=2048, cn="device"):
+    """A PEM CSR for a fresh RSA key with public exponent e."""
+    key = rsa.generate_private_key(public_exponent=e, key_size=bits)
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+           .sign(key, hashes.SHA256()))
+    return key, csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class RsaExponent(ServerTest):
+    """RSA keys with a public exponent below 65537 are refused."""
+
+    def test_enroll_with_exponent_3_is_422_and_stores_nothing(self):
+        st, doc = self.enroll(self.mfr_a, "RSA-E3", key_csr=rsa_csr(3))
+        self.assertEqual(st, 422, doc)
+        self.assertEqual(doc["type"], PROBLEM + "invalid-field")
+        self.assertIn("RSA public exponent 3 not accepted", doc["detail"])
+        st, _, data = self.srv.curl(self.mfr_a, "GET", "/api/v1/devices?serial=RSA-E3")
+        self.assertEqual((st, json.loads(data)["devices"]), (200, []))
+
+    def test_batch_item_with_exponent_3_is_refused_and_65537_is_issued(self):
+        items = [{"csr": rsa_csr(3)[1], "serial": "RSA-B3", "model": "M"},
+                 {"csr": rsa_csr(65537)[1], "serial": "RSA-B65537", "model": "M"}]
+        st, _, data = self.srv.curl(self.mfr_a, "POST", "/api/v1/devices/batch", {"devices": items})
+        self.assertEqual(st, 200, data)
+        res = json.loads(data)["results"]
+        self.assertEqual([r["status"] for r in res], [422, 201], res)
+        self.assertIn("exponent", res[0]["problem"]["detail"])
+
+    def test_principal_with_exponent_3_is_refused(self):
+        _, csr = rsa_csr(3, cn="rsa-op")
+        st, _, data = self.srv.curl(self.admin, "POST", "/api/v1/principals",
+                                    {"name": "rsa-op", "role": "operator", "csr": csr})
+        self.assertProblem(st, data, 422, "invalid-field")
+        self.assertIn("RSA public exponent 3", json.loads(data)["detail"])
 
 
 if __name__ == "__main__":
