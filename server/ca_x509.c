@@ -228,6 +228,30 @@ int ca_key_type(char out[16], EVP_PKEY *key, char *err, size_t errlen)
 	return CA_ERR_INVALID;
 }
 
+int ca_csr_spki_check(const X509_REQ *req, char *err, size_t errlen)
+{
+	X509_PUBKEY *xpk = X509_REQ_get_X509_PUBKEY((X509_REQ *)req);
+	const X509_ALGOR *alg = NULL;
+	const ASN1_OBJECT *oid = NULL;
+	int ptype = V_ASN1_UNDEF;
+
+	if (xpk == NULL || X509_PUBKEY_get0_param(NULL, NULL, NULL,
+	    (X509_ALGOR **)&alg, xpk) != 1 || alg == NULL) {
+		util_err_set(err, errlen, "CSR public key unreadable");
+		return CA_ERR_INVALID;
+	}
+	X509_ALGOR_get0(&oid, &ptype, NULL, alg);
+	/* RFC 5480 §2.1.1: an EC key names its curve. Explicit parameters
+	 * equal to P-256 would also give the same key another encoding (and
+	 * another SPKI hash for the key-in-use check). */
+	if (OBJ_obj2nid(oid) == NID_X9_62_id_ecPublicKey && ptype != V_ASN1_OBJECT) {
+		util_err_set(err, errlen, "EC key with explicit curve parameters "
+		    "not accepted: name the curve (RFC 5480 section 2.1.1)");
+		return CA_ERR_INVALID;
+	}
+	return CA_OK;
+}
+
 int ca_csr_parse(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
     size_t errlen)
 {
@@ -272,6 +296,8 @@ int ca_csr_parse(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
 		    "CSR is not a PKCS#10 request in PEM or DER");
 		return CA_ERR_INVALID;
 	}
+	if (ca_csr_spki_check(req, err, errlen) != CA_OK)
+		goto fail;
 	if ((pk = X509_REQ_get0_pubkey(req)) == NULL) {
 		util_err_openssl(err, errlen, "CSR public key unreadable");
 		goto fail;

@@ -45,6 +45,10 @@ int api_json_string(const char **out, http_req_t *req, const cJSON *obj,
 	return 0;
 }
 
+/* The refusal of an EC key whose curve is spelled out, not named. */
+#define API_CSR_EXPLICIT "EC key with explicit curve parameters not accepted: " \
+	"name the curve (RFC 5480 section 2.1.1)"
+
 int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
                   size_t errlen)
 {
@@ -61,8 +65,16 @@ int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
 
 const char *api_csr_refusal(int why)
 {
-	return why == CA_CSR_BAD_FORMAT ? "not a PEM PKCS#10 certificate request"
-	                                : "the request's signature does not verify with its key";
+	switch (why) {
+	case CA_CSR_BAD_FORMAT:
+		return "not a PEM PKCS#10 certificate request";
+	case CA_CSR_BAD_KEY:
+		return "the request's public key cannot be read";
+	case CA_CSR_EXPLICIT_CURVE:
+		return API_CSR_EXPLICIT;
+	default:
+		return "the request's signature does not verify with its key";
+	}
 }
 
 int api_csr_check(const char *pem, char *err, size_t errlen)
@@ -82,6 +94,8 @@ int api_csr_check(const char *pem, char *err, size_t errlen)
 		snprintf(err, errlen, "not a PEM PKCS#10 certificate request");
 		goto out;
 	}
+	if (ca_csr_spki_check(csr, err, errlen) != CA_OK)
+		goto out;
 	pk = X509_REQ_get0_pubkey(csr);
 	if (pk == NULL || X509_REQ_verify(csr, pk) != 1) {
 		snprintf(err, errlen, "the request's signature does not verify with its key");

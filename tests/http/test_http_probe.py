@@ -193,5 +193,53 @@ class RsaExponent(ServerTest):
         self.assertIn("RSA public exponent 3", json.loads(data)["detail"])
 
 
+def explicit_p256_csr(tmp, name):
+    """A P-256 CSR whose key spells the curve out (openssl -param_enc explicit)."""
+    key, req = os.path.join(tmp, name + ".key"), os.path.join(tmp, name + ".csr")
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-param_enc", "explicit",
+                    "-genkey", "-noout", "-out", key], check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=" + name, "-out", req],
+                   check=True, capture_output=True)
+    with open(req) as f:
+        pem = f.read()
+    der = x509.load_pem_x509_csr(pem.encode()).public_bytes(serialization.Encoding.DER)
+    assert bytes.fromhex("06072a8648ce3d0101") in der  # prime-field: the curve spelled out
+    return pem
+
+
+class ExplicitCurveParameters(ServerTest):
+    """An EC key with explicit parameters is refused for that reason."""
+
+    WANT = "explicit curve parameters not accepted"
+
+    def test_enroll_says_explicit_parameters_not_signature(self):
+        csr = explicit_p256_csr(self.ca.tmp, "explicit-1")
+        st, _, data = self.srv.curl(self.mfr_a, "POST", "/api/v1/devices",
+                                    {"csr": csr, "serial": "EXP-1", "model": "M"})
+        self.assertProblem(st, data, 400, "invalid-csr")
+        detail = json.loads(data)["detail"]
+        self.assertIn(self.WANT, detail)
+        self.assertIn("RFC 5480", detail)
+        self.assertNotIn("signature", detail)
+
+    def test_batch_item_says_explicit_parameters(self):
+        items = [{"csr": explicit_p256_csr(self.ca.tmp, "explicit-2"), "serial": "EXP-2", "model": "M"}]
+        st, _, data = self.srv.curl(self.mfr_a, "POST", "/api/v1/devices/batch", {"devices": items})
+        self.assertEqual(st, 200, data)
+        res = json.loads(data)["results"][0]
+        self.assertEqual(res["status"], 400, res)
+        self.assertIn(self.WANT, res["problem"]["detail"])
+
+    def test_principal_and_self_renewal_say_explicit_parameters(self):
+        csr = explicit_p256_csr(self.ca.tmp, "explicit-op")
+        st, _, data = self.srv.curl(self.admin, "POST", "/api/v1/principals",
+                                    {"name": "explicit-op", "role": "operator", "csr": csr})
+        self.assertProblem(st, data, 400, "invalid-csr")
+        self.assertIn(self.WANT, json.loads(data)["detail"])
+        st, _, data = self.srv.curl(self.operator, "POST", "/api/v1/renew", {"csr": csr})
+        self.assertIn(st, (400, 422), data)
+        self.assertIn(self.WANT, json.loads(data)["detail"])
+
+
 if __name__ == "__main__":
     unittest.main()
