@@ -3,6 +3,7 @@ finding: static files limited to the portal's assets, the 401 challenge,
 \\u0000 inside JSON strings, TLS suites, RSA exponents, explicit curve
 parameters, portal sign-in throttling by address, connection limits per
 address, and self-renewal key reuse and certificate caps."""
+import http.client
 import json
 import os
 import re
@@ -239,6 +240,56 @@ class ExplicitCurveParameters(ServerTest):
         st, _, data = self.srv.curl(self.operator, "POST", "/api/v1/renew", {"csr": csr})
         self.assertIn(st, (400, 422), data)
         self.assertIn(self.WANT, json.loads(data)["detail"])
+
+
+class PortalThrottle(ServerTest):
+    """Failed sign-ins from one address never lock a user out elsewhere;
+    guessing from that address is slowed per (name, address) and per address."""
+
+    PW = "a long enough password 1"
+
+    def login(self, addr, name, pw):
+        c = http.client.HTTPSConnection("127.0.0.1", self.srv.port, source_address=(addr, 0),
+                                        context=self.srv.ssl_context(None), timeout=60)
+        try:
+            c.request("POST", "/api/v1/portal/login", json.dumps({"name": name, "password": pw}),
+                      {"Content-Type": "application/json"})
+            r = c.getresponse()
+            return r.status, r.getheader("Retry-After"), r.read()
+        finally:
+            c.close()
+
+    def test_wrong_passwords_from_one_address_do_not_lock_the_admin_out(self):
+        st, _, data = self.srv.curl(self.admin, "POST", "/api/v1/portal/users",
+                                    {"name": "padm", "role": "admin", "password": self.PW})
+        self.assertEqual(st, 201, data)
+        # The attacker at 127.0.0.2: five wrong guesses, then even the right
+        # password is refused there for a while.
+        for i in range(5):
+            st, _, data = self.login("127.0.0.2", "padm", "wrong guess %d" % i)
+            self.assertEqual(st, 401, data)
+        st, retry, data = self.login("127.0.0.2", "padm", self.PW)
+        self.assertProblem(st, data, 429, "too-many-requests")
+        self.assertTrue(1 <= int(retry) <= 30, retry)
+        # The administrator at 127.0.0.1 signs in at once.
+        st, _, data = self.login("127.0.0.1", "padm", self.PW)
+        self.assertEqual(st, 200, data)
+        self.assertEqual(json.loads(data)["user"]["name"], "padm")
+        # Still locked for the attacker's address.
+        st, _, _ = self.login("127.0.0.2", "padm", self.PW)
+        self.assertEqual(st, 429)
+
+    def test_guessing_across_names_from_one_address_is_slowed(self):
+        # 20 failures from one address over many names: the 20th locks the
+        # address for every name; another address is unaffected.
+        for i in range(20):
+            st, _, data = self.login("127.0.0.3", "spray%d" % i, "wrong")
+            self.assertEqual(st, 401, (i, data))
+        st, retry, data = self.login("127.0.0.3", "fresh-name", "wrong")
+        self.assertProblem(st, data, 429, "too-many-requests")
+        self.assertTrue(1 <= int(retry) <= 30, retry)
+        st, _, _ = self.login("127.0.0.4", "fresh-name", "wrong")
+        self.assertEqual(st, 401)
 
 
 if __name__ == "__main__":
