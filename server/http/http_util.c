@@ -68,11 +68,9 @@ const char *api_csr_refusal(int why)
 	switch (why) {
 	case CA_CSR_BAD_FORMAT:
 		return "not a PEM PKCS#10 certificate request";
-	case CA_CSR_BAD_KEY:
-		return "the request's public key cannot be read";
 	case CA_CSR_EXPLICIT_CURVE:
 		return API_CSR_EXPLICIT;
-	default:
+	default: /* bad signature, or a key that is not one (off the curve) */
 		return "the request's signature does not verify with its key";
 	}
 }
