@@ -27,6 +27,7 @@ void config_defaults(ca_config_t *out)
 	out->keep_alive_timeout_ms = 2000;
 	out->device_validity_days = 0;
 	out->principal_validity_days = 825;
+	out->principal_max_valid_certs = 3;
 	out->server_validity_days = 397;
 	out->crl_next_update_hours = 24;
 	out->crl_refresh_seconds = 3600;
@@ -120,6 +121,8 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	INT_SETTING("device_validity_days", device_validity_days, 0, 36500);
 	INT_SETTING("principal_validity_days", principal_validity_days, 1,
 	    36500);
+	INT_SETTING("principal_max_valid_certs", principal_max_valid_certs, 1,
+	    1000);
 	INT_SETTING("server_validity_days", server_validity_days, 1, 36500);
 	INT_SETTING("crl_next_update_hours", crl_next_update_hours, 1, 8760);
 	INT_SETTING("crl_refresh_seconds", crl_refresh_seconds, 0, 86400);
@@ -210,6 +213,8 @@ char *config_to_json(const ca_config_t *cfg)
 	    cfg->device_validity_days) == NULL ||
 	    cJSON_AddNumberToObject(o, "principal_validity_days",
 	    cfg->principal_validity_days) == NULL ||
+	    cJSON_AddNumberToObject(o, "principal_max_valid_certs",
+	    cfg->principal_max_valid_certs) == NULL ||
 	    cJSON_AddNumberToObject(o, "server_validity_days",
 	    cfg->server_validity_days) == NULL ||
 	    cJSON_AddNumberToObject(o, "crl_next_update_hours",

@@ -26,6 +26,7 @@ typedef struct {
 	int keep_alive_timeout_ms;	/* "keep_alive_timeout_ms": idle keep-alive connection closed after (2000) */
 	int device_validity_days;	/* "device_validity_days": 0 = 99991231235959Z (0) */
 	int principal_validity_days;	/* "principal_validity_days": client/signer certs (825) */
+	int principal_max_valid_certs;	/* "principal_max_valid_certs": unexpired, unrevoked certs a self-renewal may leave a principal (3) */
 	int server_validity_days;	/* "server_validity_days": TLS server cert (397) */
 	int crl_next_update_hours;	/* "crl_next_update_hours": thisUpdate..nextUpdate (24) */
 	int crl_refresh_seconds;	/* "crl_refresh_seconds": regenerate this long before nextUpdate (3600) */

@@ -292,5 +292,94 @@ class PortalThrottle(ServerTest):
         self.assertEqual(st, 401)
 
 
+class SelfRenewal(ServerTest):
+    """POST /api/v1/renew: the new key is nobody else's, and one principal
+    holds at most principal_max_valid_certs valid certificates."""
+
+    def csr_for(self, keyfile, cn="x"):
+        with open(keyfile, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+        csr = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+               .sign(key, hashes.SHA256()))
+        return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+    def renewals(self, name):
+        st, _, data = self.srv.curl(self.admin, "GET",
+                                    "/api/v1/audit?action=principal.renew&target=" + name)
+        self.assertEqual(st, 200, data)
+        return len(json.loads(data)["entries"])
+
+    def test_a_devices_key_is_refused_with_409(self):
+        p = self.ca.principal("op-replay-d", "operator")
+        kc = make_csr()
+        st, doc = self.enroll(self.mfr_a, "REPLAY-1", key_csr=kc)
+        self.assertEqual(st, 201, doc)
+        st, _, data = self.srv.curl(p, "POST", "/api/v1/renew", {"csr": kc[1]})
+        self.assertProblem(st, data, 409, "key-in-use")
+        self.assertIn("device " + doc["device_id"], json.loads(data)["detail"])
+        # Revoked devices' keys stay theirs too.
+        st, _, _ = self.srv.curl(self.admin, "POST", "/api/v1/devices/%s/revoke" % doc["device_id"],
+                                 {"reason": "keyCompromise"})
+        self.assertEqual(st, 200)
+        st, _, data = self.srv.curl(p, "POST", "/api/v1/renew", {"csr": kc[1]})
+        self.assertProblem(st, data, 409, "key-in-use")
+        self.assertEqual(self.renewals("op-replay-d"), 0)
+
+    def test_another_principals_key_is_refused_and_its_own_is_not(self):
+        p = self.ca.principal("op-replay-p", "operator")
+        other = self.ca.principal("op-victim", "operator")
+        st, _, data = self.srv.curl(p, "POST", "/api/v1/renew", {"csr": self.csr_for(other.key)})
+        self.assertProblem(st, data, 409, "key-in-use")
+        self.assertIn("principal op-victim", json.loads(data)["detail"])
+        # An admin cannot bind it either.
+        st, _, data = self.srv.curl(self.admin, "POST", "/api/v1/principals/op-replay-p/renew",
+                                    {"csr": self.csr_for(other.key)})
+        self.assertProblem(st, data, 409, "key-in-use")
+        self.assertEqual(self.renewals("op-replay-p"), 0)
+        # Its own current key is its own.
+        st, _, data = self.srv.curl(p, "POST", "/api/v1/renew", {"csr": self.csr_for(p.key)})
+        self.assertEqual(st, 200, data)
+        self.assertEqual(self.renewals("op-replay-p"), 1)
+
+    def test_valid_certificates_are_capped_at_three(self):
+        p = self.ca.principal("op-cap", "operator")  # 1 valid
+        for _ in range(2):                            # 2, 3 valid
+            st, _, data = self.srv.curl(p, "POST", "/api/v1/renew", {"csr": make_csr()[1]})
+            self.assertEqual(st, 200, data)
+        st, _, data = self.srv.curl(p, "POST", "/api/v1/renew", {"csr": make_csr()[1]})
+        self.assertProblem(st, data, 409, "invalid-state")
+        detail = json.loads(data)["detail"]
+        self.assertIn("already holds 3 valid certificates", detail)
+        self.assertIn("principal_max_valid_certs 3", detail)
+        self.assertEqual(self.renewals("op-cap"), 2)
+        # Revoking the earlier ones in the same renewal makes room.
+        st, _, data = self.srv.curl(p, "POST", "/api/v1/renew",
+                                    {"csr": make_csr()[1], "revoke_previous": True})
+        self.assertEqual(st, 200, data)
+        self.assertEqual(self.renewals("op-cap"), 3)
+
+    def test_the_cap_comes_from_config(self):
+        from httptest import Server, write_file
+        p = self.ca.principal("op-cap1", "operator")
+        cfg_path = os.path.join(self.ca.data, "config.json")
+        with open(cfg_path) as f:
+            cfg_text = f.read()
+        cfg = json.loads(cfg_text)
+        self.assertEqual(cfg["principal_max_valid_certs"], 3)
+        cfg["principal_max_valid_certs"] = 1
+        write_file(cfg_path, json.dumps(cfg))
+        try:
+            srv = Server(self.ca)
+        finally:
+            write_file(cfg_path, cfg_text)
+        try:
+            st, _, data = srv.curl(p, "POST", "/api/v1/renew", {"csr": make_csr()[1]})
+            self.assertProblem(st, data, 409, "invalid-state")
+            self.assertIn("principal_max_valid_certs 1", json.loads(data)["detail"])
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
+
 if __name__ == "__main__":
     unittest.main()
