@@ -25,6 +25,8 @@ void config_defaults(ca_config_t *out)
 	out->body_limit = 1024 * 1024;
 	out->worker_threads = 1024;
 	out->keep_alive_timeout_ms = 2000;
+	out->max_connections_per_address = 256;
+	out->tls_handshake_timeout_ms = 5000;
 	out->device_validity_days = 0;
 	out->principal_validity_days = 825;
 	out->principal_max_valid_certs = 3;
@@ -118,6 +120,10 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	INT_SETTING("body_limit", body_limit, 1024, 64LL * 1024 * 1024);
 	INT_SETTING("worker_threads", worker_threads, 1, 16384);
 	INT_SETTING("keep_alive_timeout_ms", keep_alive_timeout_ms, 100, 600000);
+	INT_SETTING("max_connections_per_address", max_connections_per_address,
+	    1, 16384);
+	INT_SETTING("tls_handshake_timeout_ms", tls_handshake_timeout_ms, 100,
+	    600000);
 	INT_SETTING("device_validity_days", device_validity_days, 0, 36500);
 	INT_SETTING("principal_validity_days", principal_validity_days, 1,
 	    36500);
@@ -209,6 +215,10 @@ char *config_to_json(const ca_config_t *cfg)
 	    cfg->worker_threads) == NULL ||
 	    cJSON_AddNumberToObject(o, "keep_alive_timeout_ms",
 	    cfg->keep_alive_timeout_ms) == NULL ||
+	    cJSON_AddNumberToObject(o, "max_connections_per_address",
+	    cfg->max_connections_per_address) == NULL ||
+	    cJSON_AddNumberToObject(o, "tls_handshake_timeout_ms",
+	    cfg->tls_handshake_timeout_ms) == NULL ||
 	    cJSON_AddNumberToObject(o, "device_validity_days",
 	    cfg->device_validity_days) == NULL ||
 	    cJSON_AddNumberToObject(o, "principal_validity_days",

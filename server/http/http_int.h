@@ -79,6 +79,7 @@ struct http_server {
 	int access_log_owned;
 	char tls_err[256];         /* why init_ssl failed, for the start error */
 	char client_ca_file[PATH_MAX]; /* Infrastructure CA + Root (PEM) */
+	struct http_connlimit *connlimit; /* per-address limit, handshake timeout */
 
 	const http_route_t *routes[HTTP_ROUTES_MAX];
 	size_t nroutes;

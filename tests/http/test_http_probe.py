@@ -8,7 +8,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 import unittest
 
 from cryptography import x509
@@ -378,6 +380,109 @@ class SelfRenewal(ServerTest):
             self.assertProblem(st, data, 409, "invalid-state")
             self.assertIn("principal_max_valid_certs 1", json.loads(data)["detail"])
         finally:
+            self.assertEqual(srv.stop(), 0)
+
+
+class ConnectionLimits(ServerTest):
+    """One address holding idle TCP connections (no TLS bytes) gets at most
+    max_connections_per_address of them, each cut at the handshake timeout;
+    another address's lookups keep answering meanwhile."""
+
+    FLOOD = 200
+    LIMIT = 8
+    HANDSHAKE_MS = 3000
+
+    def metric(self, srv, name):
+        st, _, data = srv.curl(None, "GET", "/metrics")
+        self.assertEqual(st, 200)
+        m = re.search(r"(?m)^%s (\d+)$" % name, data.decode())
+        self.assertIsNotNone(m, name)
+        return int(m.group(1))
+
+    def lookup(self, srv, ident, path):
+        """One request from 127.0.0.1 on a fresh connection: (status, seconds)."""
+        t0 = time.monotonic()
+        c = http.client.HTTPSConnection("127.0.0.1", srv.port, context=srv.ssl_context(ident),
+                                        timeout=20)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            return r.status, time.monotonic() - t0
+        finally:
+            c.close()
+
+    def open_flood(self, port):
+        socks = []
+        for _ in range(self.FLOOD):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(10)
+            s.connect(("127.0.0.1", port))
+            s.setblocking(False)
+            socks.append(s)
+        return socks
+
+    @staticmethod
+    def closed(s):
+        try:
+            return s.recv(1) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True  # reset by the server
+
+    def test_flood_from_one_address_is_bounded_and_lookups_still_answer(self):
+        from httptest import Server, write_file
+        _, doc = self.enroll(self.mfr_a, "FLOOD-1")
+        dev = doc["device_id"]
+        cfg_path = os.path.join(self.ca.data, "config.json")
+        with open(cfg_path) as f:
+            cfg_text = f.read()
+        cfg = json.loads(cfg_text)
+        self.assertEqual((cfg["max_connections_per_address"], cfg["tls_handshake_timeout_ms"]),
+                         (256, 5000))
+        cfg.update(worker_threads=32, max_connections_per_address=self.LIMIT,
+                   tls_handshake_timeout_ms=self.HANDSHAKE_MS)
+        write_file(cfg_path, json.dumps(cfg))
+        try:
+            srv = Server(self.ca)
+        finally:
+            write_file(cfg_path, cfg_text)
+        socks = []
+        try:
+            t_flood = time.monotonic()
+            socks = self.open_flood(srv.port)
+            # While 127.0.0.2 floods, 127.0.0.1 is answered: the operator's
+            # lookup and the health check, each on a new connection.
+            for _ in range(5):
+                st, took = self.lookup(srv, self.operator, "/devices/" + dev)
+                self.assertEqual(st, 200)
+                self.assertLess(took, 10, "lookup took %.1f s during the flood" % took)
+                st, _ = self.lookup(srv, None, "/healthz")
+                self.assertEqual(st, 200)
+            # Everything beyond the limit is closed by the server at once;
+            # the rest when the handshake timeout runs out.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                still = [s for s in socks if not self.closed(s)]
+                if not still:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(still, [], "flood connections still open after 30 s")
+            self.assertGreaterEqual(time.monotonic() - t_flood, self.HANDSHAKE_MS / 1000.0 - 0.5)
+            self.assertEqual(self.metric(srv, "provca_connections_refused_total"),
+                             self.FLOOD - self.LIMIT)
+            self.assertEqual(self.metric(srv, "provca_tls_handshake_timeouts_total"), self.LIMIT)
+            # 127.0.0.2 is welcome again once its connections are gone.
+            c = http.client.HTTPSConnection("127.0.0.1", srv.port, source_address=("127.0.0.2", 0),
+                                            context=srv.ssl_context(None), timeout=20)
+            c.request("GET", "/healthz")
+            self.assertEqual(c.getresponse().status, 200)
+            c.close()
+        finally:
+            for s in socks:
+                s.close()
             self.assertEqual(srv.stop(), 0)
 
 
