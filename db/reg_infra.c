@@ -1,4 +1,6 @@
-/* reg_infra.c — revoking the certificates of a principal. Certificates of
+/* reg_infra.c — revoking the certificates of a principal, and the
+ * questions a renewal asks (who else holds a key, how many valid
+ * certificates a principal has). Certificates of
  * devices carry their state on the device row; a principal's certificate
  * carries it on its own row (revoked, revoked_reason, revoked_at), which the
  * Infrastructure CA's CRL and client authentication both read. */
@@ -77,6 +79,64 @@ int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
 	if ((s = sqlite3_step(st)) != SQLITE_DONE)
 		rc = reg_fail(reg, s, err, errlen, "crl generation");
 out:
+	reg_finalize(reg, st);
+	return rc;
+}
+
+int reg_key_other_holder(reg_t *reg, char *holder, size_t holderlen,
+    int *is_device, const char *spki_sha256_hex, const char *name,
+    char *err, size_t errlen)
+{
+	static const char q[] =
+	    "SELECT c.device_id, p.name FROM certificates c"
+	    " LEFT JOIN principals p ON p.id = c.principal_id"
+	    " WHERE c.spki_sha256 = ?1"
+	    " AND (c.device_id IS NOT NULL OR p.name IS NULL OR p.name <> ?2)"
+	    " ORDER BY c.device_id IS NULL LIMIT 1";
+	sqlite3_stmt *st = NULL;
+	int rc, s;
+
+	*is_device = 0;
+	if (holderlen > 0)
+		holder[0] = '\0';
+	if ((rc = reg_prepare(reg, &st, q, err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, spki_sha256_hex);
+	reg_bind_text(st, 2, name);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		*is_device = sqlite3_column_type(st, 0) != SQLITE_NULL;
+		reg_col_copy(holder, holderlen, st, *is_device ? 0 : 1);
+		rc = REG_OK;
+	} else if (s == SQLITE_DONE) {
+		rc = REG_ERR_NOT_FOUND;
+	} else {
+		rc = reg_fail(reg, s, err, errlen, "key holder");
+	}
+	reg_finalize(reg, st);
+	return rc;
+}
+
+int reg_principal_valid_certs(reg_t *reg, int64_t *out, const char *name,
+    int64_t now, char *err, size_t errlen)
+{
+	static const char q[] =
+	    "SELECT count(*) FROM certificates c"
+	    " JOIN principals p ON p.id = c.principal_id"
+	    " WHERE p.name = ?1 AND c.revoked = 0 AND c.not_after > ?2";
+	sqlite3_stmt *st = NULL;
+	int rc, s;
+
+	*out = 0;
+	if ((rc = reg_prepare(reg, &st, q, err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, now);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		rc = reg_fail(reg, s, err, errlen, "valid certificates");
 	reg_finalize(reg, st);
 	return rc;
 }

@@ -256,12 +256,20 @@ int ca_reg_open(const ca_t *ca, reg_t **out, char *err, size_t errlen)
 	return ca_from_reg(reg_open_existing(out, ca->db_path, err, errlen));
 }
 
+/* TLS 1.2: forward-secret AEAD suites only (no CBC: LUCKY13-class padding
+ * oracles; no static RSA). TLS 1.3 keeps OpenSSL's defaults, all AEAD. */
+#define CA_TLS12_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
+
 int ca_tls_configure(const ca_t *ca, struct ssl_ctx_st *ctx, char *err,
     size_t errlen)
 {
 	X509_STORE *store;
 
 	if (SSL_CTX_use_certificate(ctx, ca->tls) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, CA_TLS12_CIPHERS) != 1 ||
 	    SSL_CTX_add1_chain_cert(ctx, ca->infra) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, ca->tls_key) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1)

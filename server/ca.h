@@ -158,8 +158,14 @@ typedef struct ca_csr ca_csr_t;
 enum ca_csr_refusal {
 	CA_CSR_BAD_FORMAT = 1,	/* not a PKCS#10 request / trailing bytes */
 	CA_CSR_BAD_KEY,		/* public key unreadable */
-	CA_CSR_BAD_SIGNATURE	/* no proof of possession */
+	CA_CSR_BAD_SIGNATURE,	/* no proof of possession */
+	CA_CSR_EXPLICIT_CURVE	/* EC key with explicit parameters (RFC 5480) */
 };
+
+/* CA_OK when req's key is spelled as RFC 5480 asks: an EC key names its
+ * curve (explicit parameters refused, with a message saying so). Checked
+ * before the signature, so the refusal says what is wrong. */
+int ca_csr_spki_check(const struct X509_req_st *req, char *err, size_t errlen);
 
 /* Formats ca_csr_read accepts. */
 enum ca_csr_format {

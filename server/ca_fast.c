@@ -236,6 +236,10 @@ static int csr_general(ca_csr_t **out, int *why, const uint8_t *der,
 		util_err_set(err, errlen, "CSR has trailing bytes after the DER");
 		return CA_ERR_INVALID;
 	}
+	if (ca_csr_spki_check(req, err, errlen) != CA_OK) {
+		*why = CA_CSR_EXPLICIT_CURVE;
+		goto fail;
+	}
 	if ((pk = X509_REQ_get0_pubkey(req)) == NULL) {
 		*why = CA_CSR_BAD_KEY;
 		util_err_openssl(err, errlen, "CSR public key unreadable");
@@ -263,21 +267,6 @@ static int csr_general(ca_csr_t **out, int *why, const uint8_t *der,
 		*why = CA_CSR_BAD_KEY;
 		util_err_openssl(err, errlen, "CSR public key unreadable");
 		return CA_ERR_INVALID;
-	}
-	/* RFC 5480 §2.1.1: an EC key names its curve. Explicit parameters
-	 * equal to P-256 would also give the same key another encoding (and
-	 * another SPKI hash for the key-in-use check). */
-	if (EVP_PKEY_is_a(pk, "EC")) {
-		int ptype = V_ASN1_UNDEF;
-
-		X509_ALGOR_get0(NULL, &ptype, NULL, c->alg);
-		if (ptype != V_ASN1_OBJECT) {
-			ca_csr_free(c);
-			*why = CA_CSR_BAD_KEY;
-			util_err_set(err, errlen, "EC key with explicit curve "
-			    "parameters: name the curve (RFC 5480)");
-			return CA_ERR_INVALID;
-		}
 	}
 	*out = c;
 	return CA_OK;

@@ -127,6 +127,57 @@ static int renew_prepare(reg_t *reg, ca_principal_attrs_t *a,
 	return CA_OK;
 }
 
+/* CA_OK unless the key (SPKI SHA-256 hex) is already certified for a
+ * device (revoked or not) or for another principal: a CSR replayed from
+ * one of them must not bind its key to this principal too
+ * (CA_ERR_KEY_IN_USE). Inside the transaction. */
+static int key_unshared(reg_t *reg, const char *spki, const char *name,
+    char *err, size_t errlen)
+{
+	char holder[REG_DEVICE_ID_MAX + REG_NAME_MAX + 2];
+	int is_device = 0;
+	int rc = ca_from_reg(reg_key_other_holder(reg, holder, sizeof(holder),
+	    &is_device, spki, name, err, errlen));
+
+	if (rc == CA_ERR_NOT_FOUND)
+		return CA_OK;
+	if (rc != CA_OK)
+		return rc;
+	if (is_device)
+		util_err_set(err, errlen, "this public key is already certified "
+		    "for device %s; a principal needs a key of its own", holder);
+	else if (holder[0] != '\0')
+		util_err_set(err, errlen, "this public key is already certified "
+		    "for principal %s; a principal needs a key of its own", holder);
+	else
+		util_err_set(err, errlen, "this public key is already certified "
+		    "by the CA; a principal needs a key of its own");
+	return CA_ERR_KEY_IN_USE;
+}
+
+/* A self-renewal may leave the principal at most principal_max_valid_certs
+ * valid certificates, counting the one it issues (CA_ERR_STATE otherwise):
+ * a stolen certificate must not mint an unbounded set of others. Inside
+ * the transaction, after renew_prepare's revocations. */
+static int renew_cap(const ca_t *ca, reg_t *reg, const char *name,
+    int64_t now, char *err, size_t errlen)
+{
+	int64_t n = 0;
+	int rc = ca_from_reg(reg_principal_valid_certs(reg, &n, name, now, err,
+	    errlen));
+
+	if (rc != CA_OK)
+		return rc;
+	if (n >= (int64_t)ca->cfg.principal_max_valid_certs) {
+		util_err_set(err, errlen, "principal %s already holds %lld valid "
+		    "certificates (principal_max_valid_certs %d): renew with "
+		    "revoke_previous, or ask an administrator to revoke one",
+		    name, (long long)n, ca->cfg.principal_max_valid_certs);
+		return CA_ERR_STATE;
+	}
+	return CA_OK;
+}
+
 /* Register the principal (or renew it) and certify pk; inside a
  * transaction. */
 static int certify(ca_t *ca, reg_t *reg, X509 **out,
@@ -152,12 +203,21 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	*out = NULL;
 	if ((rc = ca_key_type(key_type, pk, err, errlen)) != CA_OK)
 		return rc;
+	if (ca_spki_sha256_hex(spki, pk) != CA_OK) {
+		util_err_openssl(err, errlen, "public key");
+		return CA_ERR_INTERNAL;
+	}
+	if ((rc = key_unshared(reg, spki, a->name, err, errlen)) != CA_OK)
+		return rc;
 	if (attrs->renew) {
 		if ((rc = renew_prepare(reg, &ra, &prev, &revoked,
 		    revoked_serials, sizeof(revoked_serials), err,
 		    errlen)) != CA_OK)
 			return rc;
 		snprintf(revoked_s, sizeof(revoked_s), "%d", revoked);
+		if (attrs->presented_sha256 != NULL &&
+		    (rc = renew_cap(ca, reg, a->name, now, err, errlen)) != CA_OK)
+			return rc;
 	}
 	signer = strcmp(a->role, REG_ROLE_SIGNER) == 0;
 	if (!attrs->renew && strcmp(a->role, REG_ROLE_MANUFACTURER) == 0 &&
@@ -201,8 +261,7 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	sp.crl_dp = crl_dp;
 	if ((rc = ca_x509_make(&cert, serial, &sp, err, errlen)) != CA_OK)
 		goto out;
-	if (ca_cert_to_der(&der, &der_len, cert) != CA_OK ||
-	    ca_spki_sha256_hex(spki, pk) != CA_OK) {
+	if (ca_cert_to_der(&der, &der_len, cert) != CA_OK) {
 		util_err_openssl(err, errlen, "encode certificate");
 		rc = CA_ERR_INTERNAL;
 		goto out;

@@ -157,6 +157,34 @@ int ca_req_spki_sha256_hex(char out[65], X509_REQ *req)
 	return CA_OK;
 }
 
+/* An RSA public exponent must be odd and 65537 <= e < 2^256 (FIPS 186-4
+ * §B.3.1): e = 3 invites the low-exponent attacks on badly padded
+ * messages, and an even e is not an RSA key at all. */
+static int rsa_exponent_check(const EVP_PKEY *key, char *err, size_t errlen)
+{
+	BIGNUM *e = NULL;
+	int rc = CA_ERR_INVALID;
+
+	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
+		util_err_openssl(err, errlen, "RSA public exponent unreadable");
+		goto out;
+	}
+	if (!BN_is_odd(e) || BN_num_bits(e) < 17 || BN_num_bits(e) > 256) {
+		if (BN_num_bits(e) <= 64)
+			util_err_set(err, errlen, "RSA public exponent %llu not "
+			    "accepted (odd, at least 65537)",
+			    (unsigned long long)BN_get_word(e));
+		else
+			util_err_set(err, errlen, "RSA public exponent not "
+			    "accepted (odd, at least 65537, below 2^256)");
+		goto out;
+	}
+	rc = CA_OK;
+out:
+	BN_free(e);
+	return rc;
+}
+
 int ca_key_type(char out[16], EVP_PKEY *key, char *err, size_t errlen)
 {
 	char group[64];
@@ -191,11 +219,37 @@ int ca_key_type(char out[16], EVP_PKEY *key, char *err, size_t errlen)
 			    "(2048, 3072 or 4096 bits)", bits);
 			return CA_ERR_INVALID;
 		}
+		if (rsa_exponent_check(key, err, errlen) != CA_OK)
+			return CA_ERR_INVALID;
 		snprintf(out, 16, "RSA-%d", bits);
 		return CA_OK;
 	}
 	util_err_set(err, errlen, "key type not accepted (EC P-256 or RSA)");
 	return CA_ERR_INVALID;
+}
+
+int ca_csr_spki_check(const X509_REQ *req, char *err, size_t errlen)
+{
+	X509_PUBKEY *xpk = X509_REQ_get_X509_PUBKEY((X509_REQ *)req);
+	const X509_ALGOR *alg = NULL;
+	const ASN1_OBJECT *oid = NULL;
+	int ptype = V_ASN1_UNDEF;
+
+	if (xpk == NULL || X509_PUBKEY_get0_param(NULL, NULL, NULL,
+	    (X509_ALGOR **)&alg, xpk) != 1 || alg == NULL) {
+		util_err_set(err, errlen, "CSR public key unreadable");
+		return CA_ERR_INVALID;
+	}
+	X509_ALGOR_get0(&oid, &ptype, NULL, alg);
+	/* RFC 5480 §2.1.1: an EC key names its curve. Explicit parameters
+	 * equal to P-256 would also give the same key another encoding (and
+	 * another SPKI hash for the key-in-use check). */
+	if (OBJ_obj2nid(oid) == NID_X9_62_id_ecPublicKey && ptype != V_ASN1_OBJECT) {
+		util_err_set(err, errlen, "EC key with explicit curve parameters "
+		    "not accepted: name the curve (RFC 5480 section 2.1.1)");
+		return CA_ERR_INVALID;
+	}
+	return CA_OK;
 }
 
 int ca_csr_parse(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
@@ -242,6 +296,8 @@ int ca_csr_parse(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
 		    "CSR is not a PKCS#10 request in PEM or DER");
 		return CA_ERR_INVALID;
 	}
+	if (ca_csr_spki_check(req, err, errlen) != CA_OK)
+		goto fail;
 	if ((pk = X509_REQ_get0_pubkey(req)) == NULL) {
 		util_err_openssl(err, errlen, "CSR public key unreadable");
 		goto fail;

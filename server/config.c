@@ -25,8 +25,11 @@ void config_defaults(ca_config_t *out)
 	out->body_limit = 1024 * 1024;
 	out->worker_threads = 1024;
 	out->keep_alive_timeout_ms = 2000;
+	out->max_connections_per_address = 256;
+	out->tls_handshake_timeout_ms = 5000;
 	out->device_validity_days = 0;
 	out->principal_validity_days = 825;
+	out->principal_max_valid_certs = 3;
 	out->server_validity_days = 397;
 	out->crl_next_update_hours = 24;
 	out->crl_refresh_seconds = 3600;
@@ -117,9 +120,15 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	INT_SETTING("body_limit", body_limit, 1024, 64LL * 1024 * 1024);
 	INT_SETTING("worker_threads", worker_threads, 1, 16384);
 	INT_SETTING("keep_alive_timeout_ms", keep_alive_timeout_ms, 100, 600000);
+	INT_SETTING("max_connections_per_address", max_connections_per_address,
+	    1, 16384);
+	INT_SETTING("tls_handshake_timeout_ms", tls_handshake_timeout_ms, 100,
+	    600000);
 	INT_SETTING("device_validity_days", device_validity_days, 0, 36500);
 	INT_SETTING("principal_validity_days", principal_validity_days, 1,
 	    36500);
+	INT_SETTING("principal_max_valid_certs", principal_max_valid_certs, 1,
+	    1000);
 	INT_SETTING("server_validity_days", server_validity_days, 1, 36500);
 	INT_SETTING("crl_next_update_hours", crl_next_update_hours, 1, 8760);
 	INT_SETTING("crl_refresh_seconds", crl_refresh_seconds, 0, 86400);
@@ -206,10 +215,16 @@ char *config_to_json(const ca_config_t *cfg)
 	    cfg->worker_threads) == NULL ||
 	    cJSON_AddNumberToObject(o, "keep_alive_timeout_ms",
 	    cfg->keep_alive_timeout_ms) == NULL ||
+	    cJSON_AddNumberToObject(o, "max_connections_per_address",
+	    cfg->max_connections_per_address) == NULL ||
+	    cJSON_AddNumberToObject(o, "tls_handshake_timeout_ms",
+	    cfg->tls_handshake_timeout_ms) == NULL ||
 	    cJSON_AddNumberToObject(o, "device_validity_days",
 	    cfg->device_validity_days) == NULL ||
 	    cJSON_AddNumberToObject(o, "principal_validity_days",
 	    cfg->principal_validity_days) == NULL ||
+	    cJSON_AddNumberToObject(o, "principal_max_valid_certs",
+	    cfg->principal_max_valid_certs) == NULL ||
 	    cJSON_AddNumberToObject(o, "server_validity_days",
 	    cfg->server_validity_days) == NULL ||
 	    cJSON_AddNumberToObject(o, "crl_next_update_hours",

@@ -24,8 +24,11 @@ typedef struct {
 	size_t body_limit;		/* "body_limit": largest request body, bytes (1 MiB) */
 	int worker_threads;		/* "worker_threads": CivetWeb threads, one per open connection (1024) */
 	int keep_alive_timeout_ms;	/* "keep_alive_timeout_ms": idle keep-alive connection closed after (2000) */
+	int max_connections_per_address; /* "max_connections_per_address": open connections one client address may hold (256) */
+	int tls_handshake_timeout_ms;	/* "tls_handshake_timeout_ms": a TLS handshake not finished by then is cut (5000) */
 	int device_validity_days;	/* "device_validity_days": 0 = 99991231235959Z (0) */
 	int principal_validity_days;	/* "principal_validity_days": client/signer certs (825) */
+	int principal_max_valid_certs;	/* "principal_max_valid_certs": unexpired, unrevoked certs a self-renewal may leave a principal (3) */
 	int server_validity_days;	/* "server_validity_days": TLS server cert (397) */
 	int crl_next_update_hours;	/* "crl_next_update_hours": thisUpdate..nextUpdate (24) */
 	int crl_refresh_seconds;	/* "crl_refresh_seconds": regenerate this long before nextUpdate (3600) */

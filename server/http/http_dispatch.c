@@ -245,6 +245,7 @@ cJSON *http_json_body(http_req_t *req)
 {
 	const char *ct = http_header(req, "Content-Type");
 	const char *end = NULL;
+	char field[72], detail[160];
 	cJSON *doc;
 
 	if (ct == NULL || strncmp(ct, "application/json", 16) != 0 ||
@@ -278,6 +279,15 @@ cJSON *http_json_body(http_req_t *req)
 		cJSON_Delete(doc);
 		http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
 		                   "the body must be a JSON object");
+		return NULL;
+	}
+	/* cJSON keeps strings NUL-terminated: "m\u0000<script>" would be
+	 * read as "m" by every handler. Refuse it for every route here. */
+	if (http_json_nul_find(field, sizeof(field), req->body, req->body_len)) {
+		cJSON_Delete(doc);
+		snprintf(detail, sizeof(detail), "field \"%s\" contains a NUL "
+		         "character (\\u0000)", field);
+		http_reply_problem(req, 422, "invalid-field", "Invalid field", detail);
 		return NULL;
 	}
 	return doc;

@@ -79,6 +79,7 @@ struct http_server {
 	int access_log_owned;
 	char tls_err[256];         /* why init_ssl failed, for the start error */
 	char client_ca_file[PATH_MAX]; /* Infrastructure CA + Root (PEM) */
+	struct http_connlimit *connlimit; /* per-address limit, handshake timeout */
 
 	const http_route_t *routes[HTTP_ROUTES_MAX];
 	size_t nroutes;
@@ -178,8 +179,12 @@ int http_static_serve(http_req_t *req);
 int http_body_read(http_req_t *req);
 
 /* Parse req->body as a JSON object; sends 415/400 and returns NULL when
- * it is not one. */
+ * it is not one, and 422 naming the field when a string holds \u0000. */
 struct cJSON *http_json_body(http_req_t *req);
+
+/* 1 when JSON text (already accepted by cJSON) has a string with a
+ * \u0000 escape; field gets the member name it belongs to. 0 if none. */
+int http_json_nul_find(char *field, size_t fieldlen, const char *text, size_t len);
 
 /* http_reply_problem with extra header lines ("Name: value\r\n"). */
 int http_reply_problem_ex(http_req_t *req, int status, const char *type_slug,

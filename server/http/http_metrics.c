@@ -158,6 +158,14 @@ int http_metrics_render(char **out, size_t *outlen, const http_metrics_t *m)
 	               "# TYPE provca_db_errors_total counter\n"
 	               "provca_db_errors_total %llu\n",
 	          (unsigned long long)atomic_load(&m->db_errors));
+	sb_printf(&sb, "# HELP provca_connections_refused_total Connections shut at their first TLS step: their address held max_connections_per_address.\n"
+	               "# TYPE provca_connections_refused_total counter\n"
+	               "provca_connections_refused_total %llu\n",
+	          (unsigned long long)atomic_load(&m->conn_refused));
+	sb_printf(&sb, "# HELP provca_tls_handshake_timeouts_total Connections cut because their TLS handshake ran past tls_handshake_timeout_ms.\n"
+	               "# TYPE provca_tls_handshake_timeouts_total counter\n"
+	               "provca_tls_handshake_timeouts_total %llu\n",
+	          (unsigned long long)atomic_load(&m->handshake_timeouts));
 	if (sb.failed) {
 		free(sb.buf);
 		return -1;

@@ -1,6 +1,6 @@
 /* http_metrics.h — Prometheus counters of the HTTP service: requests by
  * route and status, a latency histogram, certificates issued and revoked,
- * database errors. Lock-free (C11 atomics); one instance per server. */
+ * database errors, connections refused or cut by the connection limits. Lock-free (C11 atomics); one instance per server. */
 #ifndef PROVCA_HTTP_METRICS_H
 #define PROVCA_HTTP_METRICS_H
 
@@ -23,6 +23,8 @@ typedef struct {
 	atomic_uint_fast64_t revoked;
 	atomic_uint_fast64_t db_errors;
 	atomic_uint_fast64_t in_flight;
+	atomic_uint_fast64_t conn_refused;       /* over the per-address limit */
+	atomic_uint_fast64_t handshake_timeouts; /* TLS handshake cut */
 } http_metrics_t;
 
 /* Zero m and name its route slots: labels[i] for i < n (n is capped so one

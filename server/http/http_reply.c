@@ -222,11 +222,17 @@ static int reply_problem_fallback(http_req_t *req, int status)
 	                        sizeof(body) - 1);
 }
 
+/* Every 401 names the two ways to authenticate (RFC 9110 §11.6.1 requires
+ * a challenge): a client certificate on the TLS connection, or a portal
+ * session cookie from POST /api/v1/portal/login. */
+#define HTTP_CHALLENGE "WWW-Authenticate: MutualTLS realm=\"provca\", " \
+	"Session realm=\"provca-portal\"\r\n"
+
 int http_reply_problem_ex(http_req_t *req, int status, const char *type_slug,
                           const char *title, const char *detail,
                           const char *extra_headers)
 {
-	char type[160];
+	char type[160], hdrs[512];
 	cJSON *doc = cJSON_CreateObject();
 	char *text = NULL;
 
@@ -242,12 +248,19 @@ int http_reply_problem_ex(http_req_t *req, int status, const char *type_slug,
 	text = cJSON_PrintUnformatted(doc);
 	if (text == NULL)
 		goto fail;
+	if (status == 401) {
+		if ((size_t)snprintf(hdrs, sizeof(hdrs), "%s%s", HTTP_CHALLENGE,
+		    extra_headers != NULL ? extra_headers : "") >= sizeof(hdrs))
+			goto fail;
+		extra_headers = hdrs;
+	}
 	http_reply_bytes(req, status, "application/problem+json", extra_headers,
 	                 text, strlen(text));
 	cJSON_free(text);
 	cJSON_Delete(doc);
 	return status;
 fail:
+	cJSON_free(text);
 	cJSON_Delete(doc);
 	return reply_problem_fallback(req, status);
 }

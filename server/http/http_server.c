@@ -20,6 +20,7 @@
 #include <civetweb.h>
 #include <openssl/ssl.h>
 
+#include "http_connlimit.h"
 #include "http_int.h"
 
 static const char usage[] =
@@ -108,6 +109,10 @@ static int cb_init_ssl(void *ssl_ctx, void *user_data)
 		snprintf(srv->tls_err, sizeof(srv->tls_err), "cannot set ticket count");
 		return -1;
 	}
+	/* Connections per client address and the handshake timeout. */
+	if (http_connlimit_attach(srv->connlimit, ctx, srv->tls_err,
+	                          sizeof(srv->tls_err)) != 0)
+		return -1;
 	return 1;
 }
 
@@ -334,11 +339,33 @@ static void print_banner(http_server *srv, const char *host, int port)
 	fflush(stdout);
 }
 
+/* The per-address connection limit keeps a quarter of the workers for
+ * other addresses (an operator's lookup still gets a thread while one
+ * address floods); the TLS handshake gets tls_handshake_timeout_ms. */
+static int connlimit_start(http_server *srv, int nthreads, char *err,
+                           size_t errlen)
+{
+	int cap = nthreads - nthreads / 4, per = srv->cfg->max_connections_per_address;
+
+	if (cap < 1)
+		cap = 1;
+	if (per > cap) {
+		fprintf(stderr, "ca-server: max_connections_per_address %d would leave "
+		        "other addresses too few of %d worker threads; using %d\n",
+		        per, nthreads, cap);
+		per = cap;
+	}
+	return http_connlimit_new(&srv->connlimit, per, srv->cfg->tls_handshake_timeout_ms,
+	                          &srv->metrics.conn_refused,
+	                          &srv->metrics.handshake_timeouts, err, errlen);
+}
+
 static void server_free(http_server *srv)
 {
 	if (srv == NULL)
 		return;
 	http_shared_free(srv); /* after mg_stop: no worker holds a connection */
+	http_connlimit_free(srv->connlimit);
 	if (srv->access_log != NULL && srv->access_log_owned)
 		fclose(srv->access_log);
 	free(srv->chain_pem);
@@ -491,6 +518,10 @@ int http_serve_main(int argc, char **argv)
 
 	if (http_shared_init(srv) != 0) {
 		fprintf(stderr, "ca-server: cannot initialise locks\n");
+		goto out;
+	}
+	if (connlimit_start(srv, nthreads, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ca-server: %s\n", err);
 		goto out;
 	}
 	mg_init_library(MG_FEATURES_TLS);

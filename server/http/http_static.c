@@ -1,6 +1,8 @@
 /* http_static.c — the portal's static files from the configured web
  * folder for GET/HEAD paths no route claims: index.html for "/", MIME type
- * by extension, no directory listings, nothing outside the folder. */
+ * by extension, no directory listings, nothing outside the folder, and only
+ * the portal's own assets (an explicit list): the folder also holds build
+ * files (CMakeLists.txt, package.json, node_modules) that are not content. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,6 +58,27 @@ static const char *mime_type(const char *path)
 	return "application/octet-stream";
 }
 
+/* The portal's assets: these files at the top of the web folder, and
+ * whatever lies in these sub-folders. Everything else there is a 404. */
+static const char *const asset_files[] = { "index.html", "openapi.yaml", NULL };
+static const char *const asset_dirs[] = { "css/", "js/", "img/", "vendor/", NULL };
+
+/* 1 if rel (relative, "" for the index) names one of the portal's assets. */
+static int asset_allowed(const char *rel)
+{
+	size_t i;
+
+	if (*rel == '\0')
+		return 1;
+	for (i = 0; asset_files[i] != NULL; i++)
+		if (strcmp(rel, asset_files[i]) == 0)
+			return 1;
+	for (i = 0; asset_dirs[i] != NULL; i++)
+		if (strncmp(rel, asset_dirs[i], strlen(asset_dirs[i])) == 0)
+			return 1;
+	return 0;
+}
+
 /* Only plain relative names: [A-Za-z0-9._-] segments, no "..", no hidden
  * files, no node_modules (the portal's build tooling lives there). */
 static int path_ok(const char *p)
@@ -95,7 +118,7 @@ int http_static_serve(http_req_t *req)
 	size_t root_len = strlen(req->srv->web_dir);
 
 	if (req->srv->web_dir[0] == '\0' || req->path[0] != '/' || !path_ok(rel) ||
-	    strstr(req->path, "node_modules") != NULL)
+	    !asset_allowed(rel) || strstr(req->path, "node_modules") != NULL)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
 		                          "no such resource");
 	if (*rel == '\0' || rel[strlen(rel) - 1] == '/')

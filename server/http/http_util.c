@@ -45,6 +45,10 @@ int api_json_string(const char **out, http_req_t *req, const cJSON *obj,
 	return 0;
 }
 
+/* The refusal of an EC key whose curve is spelled out, not named. */
+#define API_CSR_EXPLICIT "EC key with explicit curve parameters not accepted: " \
+	"name the curve (RFC 5480 section 2.1.1)"
+
 int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
                   size_t errlen)
 {
@@ -61,8 +65,14 @@ int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
 
 const char *api_csr_refusal(int why)
 {
-	return why == CA_CSR_BAD_FORMAT ? "not a PEM PKCS#10 certificate request"
-	                                : "the request's signature does not verify with its key";
+	switch (why) {
+	case CA_CSR_BAD_FORMAT:
+		return "not a PEM PKCS#10 certificate request";
+	case CA_CSR_EXPLICIT_CURVE:
+		return API_CSR_EXPLICIT;
+	default: /* bad signature, or a key that is not one (off the curve) */
+		return "the request's signature does not verify with its key";
+	}
 }
 
 int api_csr_check(const char *pem, char *err, size_t errlen)
@@ -82,6 +92,8 @@ int api_csr_check(const char *pem, char *err, size_t errlen)
 		snprintf(err, errlen, "not a PEM PKCS#10 certificate request");
 		goto out;
 	}
+	if (ca_csr_spki_check(csr, err, errlen) != CA_OK)
+		goto out;
 	pk = X509_REQ_get0_pubkey(csr);
 	if (pk == NULL || X509_REQ_verify(csr, pk) != 1) {
 		snprintf(err, errlen, "the request's signature does not verify with its key");
@@ -293,4 +305,95 @@ int api_time_parse(int64_t *out, const char *s)
 		return -1;
 	*out = (int64_t)t - sign * (int64_t)(oh * 3600 + om * 60);
 	return *out >= 0 ? 0 : -1;
+}
+
+/* Nesting depth whose member names http_json_nul_find remembers; deeper
+ * levels report the deepest name it kept. */
+#define NUL_SCAN_DEPTH 64
+
+/* Copy text[start, start+len) into out as printable ASCII (others '?'). */
+static void nul_scan_name(char *out, size_t outlen, const char *text,
+                          size_t start, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && o + 1 < outlen; i++) {
+		unsigned char c = (unsigned char)text[start + i];
+
+		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[o] = '\0';
+}
+
+/* A \u0000 escape at text[i] (just after the backslash is 'u')? */
+static int nul_scan_escape(const char *text, size_t len, size_t i)
+{
+	return i + 5 < len && text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0;
+}
+
+/* Scan text, which cJSON has accepted, for a string holding "\u0000":
+ * cJSON 1.7 decodes it to a NUL byte and every C reader of the field
+ * then sees it cut short. Backslashes occur only inside strings in valid
+ * JSON, and each escape is skipped whole, so "\\u0000" is not a match.
+ * Returns 1 and names the member the string belongs to (its own name
+ * when the NUL is in a member name; the array's name for an element),
+ * else 0. */
+int http_json_nul_find(char *field, size_t fieldlen, const char *text, size_t len)
+{
+	size_t ks[NUL_SCAN_DEPTH + 1], kl[NUL_SCAN_DEPTH + 1];
+	size_t i, s_start = 0, s_len = 0, depth = 0, over = 0;
+	int in_str = 0, pending = 0, hit = 0;
+
+	ks[0] = kl[0] = 0;
+	for (i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_str) {
+			if (c == '\\') {
+				hit |= nul_scan_escape(text, len, i);
+				i++; /* the escaped character (or the 'u') */
+			} else if (c == '"') {
+				in_str = 0;
+				s_len = i - s_start;
+				pending = 1;
+			}
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (c == ':' && pending) { /* the string just closed was a name */
+			ks[depth] = s_start;
+			kl[depth] = s_len;
+			pending = 0;
+			if (hit)
+				break;
+			continue;
+		}
+		if (hit) /* the string with the NUL was a value */
+			break;
+		pending = 0;
+		if (c == '"') {
+			in_str = 1;
+			s_start = i + 1;
+		} else if (c == '{' || c == '[') {
+			if (depth < NUL_SCAN_DEPTH) {
+				depth++;
+				ks[depth] = ks[depth - 1];
+				kl[depth] = kl[depth - 1];
+			} else {
+				over++;
+			}
+		} else if (c == '}' || c == ']') {
+			if (over > 0)
+				over--;
+			else if (depth > 0)
+				depth--;
+		}
+	}
+	if (!hit)
+		return 0;
+	nul_scan_name(field, fieldlen, text, ks[depth], kl[depth]);
+	if (field[0] == '\0')
+		snprintf(field, fieldlen, "(top level)");
+	return 1;
 }

@@ -64,15 +64,16 @@ int portal_password_check_policy(const char *pw, size_t pwlen,
 
 typedef struct portal_ratelimit portal_ratelimit;
 
-/* A limiter allowing max_failures failed attempts per key within window_s
- * seconds, tracking at most capacity keys (least recently used are
- * forgotten first). Thread-safe. */
-int portal_ratelimit_new(portal_ratelimit **out, unsigned max_failures,
-    unsigned window_s, size_t capacity);
+/* A limiter letting each key fail free_failures times freely; every later
+ * failure locks the key for base_delay_s, doubling per failure up to
+ * max_delay_s. A key quiet for max_delay_s after its lock starts afresh. Tracks at most
+ * capacity keys (least recently used are forgotten first). Thread-safe. */
+int portal_ratelimit_new(portal_ratelimit **out, unsigned free_failures,
+    unsigned base_delay_s, unsigned max_delay_s, size_t capacity);
 void portal_ratelimit_free(portal_ratelimit *rl);
 
 /* 0 if key may try now; PORTAL_E_LIMITED with *retry_after (seconds) set
- * if it has used up its failures in the current window. */
+ * while its lock after the last failure lasts. */
 int portal_ratelimit_check(portal_ratelimit *rl, const char *key,
     int64_t now, unsigned *retry_after);
 

@@ -1,9 +1,12 @@
-/* portal_ratelimit.c — counts failed portal logins per key (user name,
- * client address) in a fixed window and refuses further attempts once a
- * key has used its allowance. Fixed memory: the least recently used key is
- * forgotten when the table is full. */
+/* portal_ratelimit.c — counts failed portal logins per key ((user name,
+ * client address) pair, client address) and, once a key has used its free
+ * allowance, locks it for a delay that doubles with every further failure
+ * up to a ceiling. A key that has not failed for the ceiling's length
+ * after its last lock ended starts afresh. Fixed memory: the least recently used key is forgotten
+ * when the table is full. */
 #include "portal.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,26 +15,27 @@
 
 struct rl_entry {
 	char key[KEY_MAX];
-	int64_t window_start;
-	int64_t last_used;
+	int64_t locked_until;	/* no attempt before this time */
+	int64_t last_used;	/* time of the last failure */
 	unsigned failures;
 	int used;
 };
 
 struct portal_ratelimit {
 	pthread_mutex_t lock;
-	unsigned max_failures;
-	unsigned window_s;
+	unsigned free_failures;
+	unsigned base_delay_s;
+	unsigned max_delay_s;
 	size_t capacity;
 	struct rl_entry *e;
 };
 
-int portal_ratelimit_new(portal_ratelimit **out, unsigned max_failures,
-    unsigned window_s, size_t capacity)
+int portal_ratelimit_new(portal_ratelimit **out, unsigned free_failures,
+    unsigned base_delay_s, unsigned max_delay_s, size_t capacity)
 {
 	portal_ratelimit *rl;
 
-	if (out == NULL || max_failures == 0 || window_s == 0 ||
+	if (out == NULL || base_delay_s == 0 || max_delay_s < base_delay_s ||
 	    capacity == 0 || capacity > 1u << 20)
 		return PORTAL_E_ARG;
 	rl = calloc(1, sizeof(*rl));
@@ -47,8 +51,9 @@ int portal_ratelimit_new(portal_ratelimit **out, unsigned max_failures,
 		free(rl);
 		return PORTAL_E_NOMEM;
 	}
-	rl->max_failures = max_failures;
-	rl->window_s = window_s;
+	rl->free_failures = free_failures;
+	rl->base_delay_s = base_delay_s;
+	rl->max_delay_s = max_delay_s;
 	rl->capacity = capacity;
 	*out = rl;
 	return PORTAL_OK;
@@ -88,15 +93,27 @@ int portal_ratelimit_check(portal_ratelimit *rl, const char *key,
 		*retry_after = 0;
 	pthread_mutex_lock(&rl->lock);
 	e = find(rl, key);
-	if (e != NULL && now - e->window_start < (int64_t)rl->window_s &&
-	    e->failures >= rl->max_failures) {
+	if (e != NULL && now < e->locked_until) {
 		rc = PORTAL_E_LIMITED;
 		if (retry_after != NULL)
-			*retry_after = (unsigned)(e->window_start +
-			    (int64_t)rl->window_s - now);
+			*retry_after = (unsigned)(e->locked_until - now);
 	}
 	pthread_mutex_unlock(&rl->lock);
 	return rc;
+}
+
+/* The lock after the n-th failure: none within the free allowance, then
+ * base, 2*base, 4*base, ... up to the ceiling. */
+static unsigned delay_for(const portal_ratelimit *rl, unsigned n)
+{
+	unsigned extra, d = rl->base_delay_s;
+
+	if (n <= rl->free_failures)
+		return 0;
+	for (extra = n - rl->free_failures - 1; extra > 0 && d < rl->max_delay_s;
+	     extra--)
+		d = d > rl->max_delay_s / 2 ? rl->max_delay_s : d * 2;
+	return d < rl->max_delay_s ? d : rl->max_delay_s;
 }
 
 void portal_ratelimit_fail(portal_ratelimit *rl, const char *key,
@@ -123,15 +140,17 @@ void portal_ratelimit_fail(portal_ratelimit *rl, const char *key,
 		memset(e, 0, sizeof(*e));
 		strncpy(e->key, key, KEY_MAX - 1);
 		e->used = 1;
-		e->window_start = now;
 	}
-	if (now - e->window_start >= (int64_t)rl->window_s) {
-		e->window_start = now;
+	/* Quiet for the longest delay after its lock ended: start again
+	 * (measured from the lock's end, so waiting out each lock does not
+	 * reset the count). */
+	if (e->failures > 0 &&
+	    now - e->locked_until >= (int64_t)rl->max_delay_s)
 		e->failures = 0;
-	}
-	if (e->failures < rl->max_failures + 1)
+	if (e->failures < UINT_MAX)
 		e->failures++;
 	e->last_used = now;
+	e->locked_until = now + (int64_t)delay_for(rl, e->failures);
 	pthread_mutex_unlock(&rl->lock);
 }
 

@@ -1,5 +1,5 @@
-/* portal_session.c — portal sessions over HTTP: sign-in (rate-limited per
- * user and per address), sign-out, "who am I", and the two hooks the
+/* portal_session.c — portal sessions over HTTP: sign-in (throttled per
+ * (user, address) and per address), sign-out, "who am I", and the two hooks the
  * dispatcher calls: the session cookie → principal, and the CSRF check on
  * session requests that change state. */
 #include <pthread.h>
@@ -14,11 +14,16 @@
 #include "portal.h"
 #include "portal_http.h"
 
-/* Login allowance: per user name, then per client address (which covers
- * guessing across many names). */
-#define RL_USER_FAILURES 5
-#define RL_ADDR_FAILURES 20
-#define RL_WINDOW_S (15 * 60)
+/* Login throttling, never keyed on the name alone (that would let anyone
+ * lock any user out, administrators included): per (name, client address)
+ * after 4 free failures, and per client address (guessing across many
+ * names) after 19; each further failure locks the key for 30 s, doubling
+ * up to 15 minutes. A correct password from an address that has not been
+ * failing signs in at once. */
+#define RL_PAIR_FREE 4
+#define RL_ADDR_FREE 19
+#define RL_BASE_DELAY_S 30
+#define RL_MAX_DELAY_S (15 * 60)
 #define RL_CAPACITY 4096
 
 const char portal_security_headers[] =
@@ -33,15 +38,15 @@ const char portal_security_headers[] =
 /* The limiters live for the process: one server per process, and they are
  * locked inside, so handler threads share them safely. */
 static pthread_once_t rl_once = PTHREAD_ONCE_INIT;
-static portal_ratelimit *rl_user, *rl_addr;
+static portal_ratelimit *rl_pair, *rl_addr;
 
 static void rl_init(void)
 {
-	if (portal_ratelimit_new(&rl_user, RL_USER_FAILURES, RL_WINDOW_S,
-	    RL_CAPACITY) != PORTAL_OK)
-		rl_user = NULL;
-	if (portal_ratelimit_new(&rl_addr, RL_ADDR_FAILURES, RL_WINDOW_S,
-	    RL_CAPACITY) != PORTAL_OK)
+	if (portal_ratelimit_new(&rl_pair, RL_PAIR_FREE, RL_BASE_DELAY_S,
+	    RL_MAX_DELAY_S, RL_CAPACITY) != PORTAL_OK)
+		rl_pair = NULL;
+	if (portal_ratelimit_new(&rl_addr, RL_ADDR_FREE, RL_BASE_DELAY_S,
+	    RL_MAX_DELAY_S, RL_CAPACITY) != PORTAL_OK)
 		rl_addr = NULL;
 }
 
@@ -201,8 +206,13 @@ static int reply_limited(http_req_t *req, unsigned retry)
 	char hdr[64], detail[128];
 
 	snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", retry);
-	snprintf(detail, sizeof(detail), "too many failed sign-ins; try again in "
-	    "%u minute%s", (retry + 59) / 60, (retry + 59) / 60 == 1 ? "" : "s");
+	if (retry < 60)
+		snprintf(detail, sizeof(detail), "too many failed sign-ins; try "
+		    "again in %u second%s", retry, retry == 1 ? "" : "s");
+	else
+		snprintf(detail, sizeof(detail), "too many failed sign-ins; try "
+		    "again in %u minute%s", (retry + 59) / 60,
+		    (retry + 59) / 60 == 1 ? "" : "s");
 	return http_reply_problem_ex(req, 429, "too-many-requests",
 	    "Too many attempts", detail, hdr);
 }
@@ -210,7 +220,7 @@ static int reply_limited(http_req_t *req, unsigned retry)
 int portal_h_login(http_req_t *req)
 {
 	cJSON *body = NULL, *jn, *jp;
-	char ukey[PORTAL_NAME_MAX + 8], akey[64], err[256], tok[PORTAL_TOKEN_HEX + 1];
+	char pkey[PORTAL_NAME_MAX + 64], akey[64], err[256], tok[PORTAL_TOKEN_HEX + 1];
 	char hdr[sizeof(portal_security_headers) + 256], actor[PORTAL_NAME_MAX + 8];
 	const char *addr = req->ri->remote_addr;
 	portal_session_policy_t pol;
@@ -240,14 +250,15 @@ int portal_h_login(http_req_t *req)
 		goto out;
 	}
 	pthread_once(&rl_once, rl_init);
-	if (rl_user == NULL || rl_addr == NULL) {
+	if (rl_pair == NULL || rl_addr == NULL) {
 		status = http_reply_problem(req, 503, PT_UNAVAILABLE,
 		    "Service unavailable", "the sign-in limiter could not start");
 		goto out;
 	}
-	snprintf(ukey, sizeof(ukey), "u:%s", jn->valuestring);
+	/* The address first: a name cannot contain a space. */
+	snprintf(pkey, sizeof(pkey), "p:%s %s", addr, jn->valuestring);
 	snprintf(akey, sizeof(akey), "a:%s", addr);
-	rc = portal_ratelimit_check(rl_user, ukey, reg_now(), &retry);
+	rc = portal_ratelimit_check(rl_pair, pkey, reg_now(), &retry);
 	if (portal_ratelimit_check(rl_addr, akey, reg_now(), &retry2) !=
 	    PORTAL_OK || rc != PORTAL_OK) {
 		status = reply_limited(req, retry > retry2 ? retry : retry2);
@@ -262,7 +273,7 @@ int portal_h_login(http_req_t *req)
 	rc = portal_user_authenticate(&u, db, jn->valuestring, jp->valuestring,
 	    strlen(jp->valuestring), err, sizeof(err));
 	if (rc == PORTAL_E_AUTH || rc == PORTAL_E_DISABLED) {
-		portal_ratelimit_fail(rl_user, ukey, reg_now());
+		portal_ratelimit_fail(rl_pair, pkey, reg_now());
 		portal_ratelimit_fail(rl_addr, akey, reg_now());
 		if (portal_user_name_check(jn->valuestring) == PORTAL_OK) {
 			snprintf(actor, sizeof(actor), "portal:%s", jn->valuestring);
@@ -283,7 +294,9 @@ int portal_h_login(http_req_t *req)
 		    "Service unavailable", "the user store could not be read");
 		goto out;
 	}
-	portal_ratelimit_reset(rl_user, ukey);
+	/* Only the pair: a sign-in to one account must not wipe the
+	 * address's record of guessing at others. */
+	portal_ratelimit_reset(rl_pair, pkey);
 	session_policy(&pol, req);
 	(void)portal_session_purge(NULL, db, &pol, reg_now(), err, sizeof(err));
 	rc = portal_session_create(tok, sizeof(tok), &s, db, u.id, &pol, addr,

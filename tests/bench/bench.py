@@ -1046,6 +1046,9 @@ def hold_connections(port, root, ident, n, timeout):
     for _ in range(n):
         raw = socket.socket()
         raw.setblocking(False)
+        # Spread over eight loopback addresses: the server holds at most
+        # max_connections_per_address (256) connections per address.
+        raw.bind(("127.0.0.%d" % (1 + len(raws) % 8), 0))
         err = raw.connect_ex(("127.0.0.1", port))
         if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
             raw.close()

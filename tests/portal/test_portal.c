@@ -163,35 +163,49 @@ static void password__read_file_first_line(void **state)
 
 /* ---- rate limiter ---- */
 
-static void ratelimit__blocks_after_max_failures_until_window_ends(void **state)
+static void ratelimit__free_failures_then_doubling_locks(void **state)
 {
 	portal_ratelimit *rl = NULL;
 	unsigned retry = 99;
 	int i;
 
 	(void)state;
-	assert_int_equal(portal_ratelimit_new(&rl, 3, 60, 16), PORTAL_OK);
+	/* 3 free failures, then 30 s, 60 s, 120 s, capped at 100 s. */
+	assert_int_equal(portal_ratelimit_new(&rl, 3, 30, 100, 16), PORTAL_OK);
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(portal_ratelimit_check(rl, "user:alice",
+		assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice",
 		    1000 + i, &retry), PORTAL_OK);
 		assert_int_equal(retry, 0);
-		portal_ratelimit_fail(rl, "user:alice", 1000 + i);
+		portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1000 + i);
 	}
-	assert_int_equal(portal_ratelimit_check(rl, "user:alice", 1010, &retry),
-	    PORTAL_E_LIMITED);
-	assert_int_equal(retry, 50);	/* window opened at 1000, lasts 60 s */
-	/* Other keys are not affected. */
-	assert_int_equal(portal_ratelimit_check(rl, "user:bob", 1010, &retry),
-	    PORTAL_OK);
-	assert_int_equal(portal_ratelimit_check(rl, "user:alice", 1059, &retry),
-	    PORTAL_E_LIMITED);
-	assert_int_equal(retry, 1);
-	assert_int_equal(portal_ratelimit_check(rl, "user:alice", 1060, &retry),
-	    PORTAL_OK);
-	/* A new failure opens a new window with a fresh count. */
-	portal_ratelimit_fail(rl, "user:alice", 1060);
-	assert_int_equal(portal_ratelimit_check(rl, "user:alice", 1061, &retry),
-	    PORTAL_OK);
+	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1003,
+	    &retry), PORTAL_OK);
+	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1003);	/* 4th: 30 s */
+	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1010,
+	    &retry), PORTAL_E_LIMITED);
+	assert_int_equal(retry, 23);
+	/* The same name from another address is not affected. */
+	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.1 alice", 1010,
+	    &retry), PORTAL_OK);
+	assert_int_equal(retry, 0);
+	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1033,
+	    &retry), PORTAL_OK);
+	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1033);	/* 5th: 60 s */
+	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1033,
+	    &retry), PORTAL_E_LIMITED);
+	assert_int_equal(retry, 60);
+	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1093);	/* 6th: cap */
+	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1093,
+	    &retry), PORTAL_E_LIMITED);
+	assert_int_equal(retry, 100);
+	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1193);	/* still cap */
+	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1193,
+	    &retry), PORTAL_E_LIMITED);
+	assert_int_equal(retry, 100);
+	/* Quiet for the ceiling's length after the lock: free again. */
+	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1393);
+	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1393,
+	    &retry), PORTAL_OK);
 	portal_ratelimit_free(rl);
 }
 
@@ -201,7 +215,7 @@ static void ratelimit__reset_forgets_failures(void **state)
 	unsigned retry;
 
 	(void)state;
-	assert_int_equal(portal_ratelimit_new(&rl, 1, 60, 4), PORTAL_OK);
+	assert_int_equal(portal_ratelimit_new(&rl, 0, 60, 60, 4), PORTAL_OK);
 	portal_ratelimit_fail(rl, "addr:10.0.0.1", 5);
 	assert_int_equal(portal_ratelimit_check(rl, "addr:10.0.0.1", 6, &retry),
 	    PORTAL_E_LIMITED);
@@ -217,7 +231,7 @@ static void ratelimit__full_table_evicts_least_recent(void **state)
 	unsigned retry;
 
 	(void)state;
-	assert_int_equal(portal_ratelimit_new(&rl, 1, 600, 2), PORTAL_OK);
+	assert_int_equal(portal_ratelimit_new(&rl, 0, 600, 600, 2), PORTAL_OK);
 	portal_ratelimit_fail(rl, "a", 10);
 	portal_ratelimit_fail(rl, "b", 11);
 	portal_ratelimit_fail(rl, "c", 12);	/* evicts "a" */
@@ -226,7 +240,8 @@ static void ratelimit__full_table_evicts_least_recent(void **state)
 	    PORTAL_E_LIMITED);
 	assert_int_equal(portal_ratelimit_check(rl, "c", 13, &retry),
 	    PORTAL_E_LIMITED);
-	assert_int_equal(portal_ratelimit_new(&rl, 0, 600, 2), PORTAL_E_ARG);
+	assert_int_equal(portal_ratelimit_new(&rl, 1, 0, 600, 2), PORTAL_E_ARG);
+	assert_int_equal(portal_ratelimit_new(&rl, 1, 60, 30, 2), PORTAL_E_ARG);
 	assert_int_equal(portal_ratelimit_check(NULL, "a", 1, &retry),
 	    PORTAL_E_ARG);
 	portal_ratelimit_free(NULL);
@@ -536,7 +551,7 @@ int main(void)
 		cmocka_unit_test(password__malformed_encodings_refused),
 		cmocka_unit_test(password__policy_bounds),
 		cmocka_unit_test(password__read_file_first_line),
-		cmocka_unit_test(ratelimit__blocks_after_max_failures_until_window_ends),
+		cmocka_unit_test(ratelimit__free_failures_then_doubling_locks),
 		cmocka_unit_test(ratelimit__reset_forgets_failures),
 		cmocka_unit_test(ratelimit__full_table_evicts_least_recent),
 		cmocka_unit_test_setup_teardown(users__add_validates_and_authenticates,
