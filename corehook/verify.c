@@ -129,42 +129,33 @@ static int cn_matches(X509 *cert, const char *device_id)
 	return ok;
 }
 
-/* The key is P-256 or RSA 2048/3072 and keyUsage fits it. */
+/* The key is one the exchange serves (pki_device_key_kind: P-256, P-384,
+ * RSA 2048/3072, exactly what the CA issues) and keyUsage fits it. */
 static int key_ok(X509 *cert, EVP_PKEY *pk, char *err, size_t errlen)
 {
 	uint32_t ku, need;
-	char group[64];
-	size_t glen = 0;
+	int kind = pki_device_key_kind(pk);
 
 	if (!(X509_get_extension_flags(cert) & EXFLAG_KUSAGE)) {
 		util_err_set(err, errlen, "device certificate has no keyUsage");
 		return 0;
 	}
-	ku = X509_get_key_usage(cert);
-	if (EVP_PKEY_is_a(pk, "EC")) {
-		if (EVP_PKEY_get_utf8_string_param(pk, "group", group,
-		    sizeof(group), &glen) != 1 ||
-		    (strcmp(group, "prime256v1") != 0 &&
-		    strcmp(group, "P-256") != 0)) {
-			util_err_set(err, errlen, "device EC key is not P-256");
-			return 0;
-		}
-		need = KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT;
-	} else if (EVP_PKEY_is_a(pk, "RSA")) {
-		int bits = EVP_PKEY_get_bits(pk);
-
-		if (bits != 2048 && bits != 3072) {
-			util_err_set(err, errlen, "device RSA key has %d bits", bits);
-			return 0;
-		}
-		need = KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT;
-	} else {
-		util_err_set(err, errlen, "device key type unsupported");
+	if (kind == PKI_DEVKEY_NONE) {
+		if (EVP_PKEY_is_a(pk, "RSA"))
+			util_err_set(err, errlen, "device RSA key has %d bits "
+			    "(2048 or 3072 served)", EVP_PKEY_get_bits(pk));
+		else
+			util_err_set(err, errlen, "device key type unsupported "
+			    "(EC P-256/P-384, RSA-2048/3072 served)");
 		return 0;
 	}
+	ku = X509_get_key_usage(cert);
+	need = pki_device_key_usage(kind);
 	if ((ku & need) != need) {
 		util_err_set(err, errlen, "device keyUsage lacks what its key"
-		    " type needs");
+		    " type needs (%s)", (need & KU_KEY_AGREEMENT) ?
+		    "digitalSignature, keyAgreement" :
+		    "digitalSignature, keyEncipherment");
 		return 0;
 	}
 	return 1;

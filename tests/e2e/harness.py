@@ -280,11 +280,13 @@ class Core:
 class Device:
     """A ueclient state folder."""
 
-    def __init__(self, tmp, name, ca, serial=None):
+    def __init__(self, tmp, name, ca, serial=None, key_type=None):
         self.dir = os.path.join(tmp, "ue-" + name)
         self.ca = ca
+        args = ["--key-type", key_type] if key_type else []
         run(prog("ueclient"), "init", "--state", self.dir, "--manufacturer-id", "acme",
-            "--serial", serial or ("SN-" + name + "-%d" % os.getpid()), "--model", "sensor-1")
+            "--serial", serial or ("SN-" + name + "-%d" % os.getpid()), "--model", "sensor-1",
+            *args)
 
     def enroll(self):
         run(prog("ueclient"), "enroll", "--state", self.dir, "--ca", self.ca.url,
@@ -337,8 +339,8 @@ class World:
         self.stoppers.append(r.stop)
         return r
 
-    def device(self, name, ca):
-        return Device(self.tmp, name, ca)
+    def device(self, name, ca, key_type=None):
+        return Device(self.tmp, name, ca, key_type=key_type)
 
     def close(self):
         for stop in reversed(self.stoppers):
