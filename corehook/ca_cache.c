@@ -282,12 +282,15 @@ static bucket_t *bucket_get(ch_ca_cache *c, int kind, const char *key,
 	b = table_val(t, i);
 	if (created) {
 		b->tokens = c->burst[kind];
+		b->last_ms = now_ms;
 	} else if (now_ms > b->last_ms) {
 		b->tokens += (double)(now_ms - b->last_ms) * c->rate[kind];
 		if (b->tokens > c->burst[kind])
 			b->tokens = c->burst[kind];
+		b->last_ms = now_ms;
 	}
-	b->last_ms = now_ms;
+	/* An earlier now_ms (a caller's clock read before a slow fetch)
+	 * never moves last_ms back: the same time would be refilled twice. */
 	return b;
 }
 

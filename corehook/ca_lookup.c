@@ -70,8 +70,9 @@ static int refused(corehook *ch, const char *key, const char *src,
 	if (outcome != CH_PROV_INVALID_CERT)
 		ch_neg_store(ch->cache, key, outcome, now_ms);
 	ch_pos_drop(ch->cache, key);
+	/* Charged at the answer's time, not the request's. */
 	if (src[0] != '\0')
-		ch_rate_charge(ch->cache, CH_RATE_SOURCE, src, now_ms);
+		ch_rate_charge(ch->cache, CH_RATE_SOURCE, src, ch_now_ms());
 	return outcome;
 }
 

@@ -116,6 +116,21 @@ static void ca_cache__token_buckets(void **state)
 	    t + 599), 0);
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.3",
 	    t + 600), 1);
+	/* a charge stamped earlier than the last refill (a slow fetch's
+	 * start time) does not refill that time again */
+	t += 3600 * 1000;
+	for (i = 0; i < 5; i++)
+		assert_int_equal(ch_rate_take(c, CH_RATE_SOURCE, "udp:10.0.0.4",
+		    t), 1);
+	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.4",
+	    t + 50), 0);
+	ch_rate_charge(c, CH_RATE_SOURCE, "udp:10.0.0.4", t);
+	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.4",
+	    t + 100), 0);	/* 0.5 refilled - 1 charged = -0.5 + 0.5 */
+	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.4",
+	    t + 190), 0);
+	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.4",
+	    t + 210), 1);
 	/* device buckets: burst 2, one per second */
 	assert_int_equal(ch_rate_take(c, CH_RATE_DEVICE, "0/d", t), 1);
 	assert_int_equal(ch_rate_take(c, CH_RATE_DEVICE, "0/d", t), 1);
