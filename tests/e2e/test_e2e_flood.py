@@ -69,10 +69,11 @@ def capture_request(device, timeout=20):
     return data
 
 
-def flood(port, template, dev_id, n, nsock=50, wait=30.0):
-    """n requests, each naming a fresh random DeviceID of dev_id's length,
-    from nsock sockets of one address, one request in flight per socket;
-    the causes answered, in order of arrival."""
+def flood(port, template, dev_id, n, nsock=50, wait=30.0, same=None):
+    """n requests, each naming a fresh random DeviceID of dev_id's length
+    (or the DeviceID `same`), from nsock sockets of one address, one
+    request in flight per socket; the causes answered, in order of
+    arrival."""
     socks = []
     for _ in range(nsock):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -86,7 +87,7 @@ def flood(port, template, dev_id, n, nsock=50, wait=30.0):
         while sent < n or busy:
             for s in socks:
                 if s not in busy and sent < n:
-                    rid = "".join(random.choice(alphabet) for _ in dev_id).encode()
+                    rid = same or "".join(random.choice(alphabet) for _ in dev_id).encode()
                     s.send(template.replace(dev_id, rid))
                     busy[s] = time.time()
                     sent += 1
@@ -144,6 +145,35 @@ class Amplification(unittest.TestCase):
                          metric(m0, 'corehook_provisionings_total{outcome="rate_limited"}'),
                          causes[CONGESTION])
         self.assertEqual(metric(m1, 'corehook_ca_rate_limited_total{limit="device"}'), 0)
+
+    def test_one_device_id_from_everywhere_is_bounded_by_its_bucket(self):
+        # no negative cache and no source limit to speak of: only the
+        # DeviceID's bucket (burst 5, 1/s) stands between the flood and the CA
+        core = self.w.core("core1", self.ca, config_extra={
+            "ca_cache": {"negative_ttl_seconds": 0},
+            "rate_limit": {"source_refusals_per_minute": 6000000, "source_burst": 1000000,
+                           "device_fetches_per_minute": 60, "device_burst": 5}})
+        d = self.w.device("template", self.ca)
+        dev_id = d.enroll()["device_id"].encode()
+        template = capture_request(d)
+        ghost = b"x" * len(dev_id)              # never enrolled: 404
+        ca0 = lookups(self.ca.metrics())
+        t0 = time.time()
+        # one socket per request: the same bytes twice on one socket would
+        # be a retransmission, answered from the session's cache
+        causes = collections.Counter(flood(core.port, template, dev_id, 300, nsock=300,
+                                           same=ghost))
+        elapsed = time.time() - t0
+        fetched = sum(lookups(self.ca.metrics()).values()) - sum(ca0.values())
+        m = core.metrics()
+        self.assertEqual(sum(causes.values()), 300)
+        self.assertEqual(causes[ILLEGAL_UE], fetched)
+        # the token is taken before the request: no overshoot
+        self.assertGreaterEqual(fetched, 5)
+        self.assertLessEqual(fetched, 5 + int(elapsed) + 1)
+        self.assertEqual(metric(m, 'corehook_ca_rate_limited_total{limit="device"}'),
+                         causes[CONGESTION])
+        self.assertEqual(metric(m, 'corehook_ca_rate_limited_total{limit="source"}'), 0)
 
     def test_known_device_revalidated_revoked_refused_at_once_unknown_remembered(self):
         core = self.w.core("core1", self.ca)
