@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -453,6 +454,51 @@ int pki_cert_fingerprint(uint8_t out[PKI_FINGERPRINT_LEN], X509 *cert)
 		return PKI_ERR_INTERNAL;
 	}
 	return PKI_OK;
+}
+
+int pki_device_key_kind(EVP_PKEY *k)
+{
+	char group[64];
+	size_t glen = 0;
+
+	if (k == NULL)
+		return PKI_DEVKEY_NONE;
+	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_EC) {
+		if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
+		    group, sizeof(group), &glen) != 1) {
+			ERR_clear_error();
+			return PKI_DEVKEY_NONE;
+		}
+		if (strcmp(group, "prime256v1") == 0 ||
+		    strcmp(group, "P-256") == 0)
+			return PKI_DEVKEY_P256;
+		if (strcmp(group, "secp384r1") == 0 ||
+		    strcmp(group, "P-384") == 0)
+			return PKI_DEVKEY_P384;
+		return PKI_DEVKEY_NONE;
+	}
+	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA) {
+		switch (EVP_PKEY_get_bits(k)) {
+		case 2048: return PKI_DEVKEY_RSA2048;
+		case 3072: return PKI_DEVKEY_RSA3072;
+		default: return PKI_DEVKEY_NONE;
+		}
+	}
+	return PKI_DEVKEY_NONE;
+}
+
+uint32_t pki_device_key_usage(int kind)
+{
+	switch (kind) {
+	case PKI_DEVKEY_P256:
+	case PKI_DEVKEY_P384:
+		return KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT;
+	case PKI_DEVKEY_RSA2048:
+	case PKI_DEVKEY_RSA3072:
+		return KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT;
+	default:
+		return 0;
+	}
 }
 
 int pki_time_unix(int64_t *out, const ASN1_TIME *t)

@@ -136,6 +136,29 @@ int pki_spki_i2d(const PKI_SPKI *k, unsigned char **out);
  * identifier without parameters, or NID_undef for anything else. */
 int pki_ecdsa_sig_md_nid(const X509_ALGOR *a);
 
+/*
+ * Device key kinds: the one list of keys ProvCA's CA issues with the
+ * provisioning EKU and corehook serves (a container algorithm each,
+ * docs/protocol.md). Both sides call pki_device_key_kind, so they cannot
+ * disagree about a key.
+ */
+enum pki_devkey {
+	PKI_DEVKEY_NONE = 0,	/* not issued, not served */
+	PKI_DEVKEY_P256,
+	PKI_DEVKEY_P384,
+	PKI_DEVKEY_RSA2048,
+	PKI_DEVKEY_RSA3072
+};
+
+/* The kind of device key k (an enum pki_devkey), PKI_DEVKEY_NONE for any
+ * other key (RSA-4096, P-521, Ed25519, ...). */
+int pki_device_key_kind(EVP_PKEY *k);
+
+/* The keyUsage bits (KU_*) a device certificate of that kind must carry:
+ * EC digitalSignature + keyAgreement, RSA digitalSignature +
+ * keyEncipherment; 0 for PKI_DEVKEY_NONE. */
+uint32_t pki_device_key_usage(int kind);
+
 /* t (UTCTime or GeneralizedTime) as seconds since the Unix epoch, UTC.
  * 0, or -1 when t is NULL or cannot be read. */
 int pki_time_unix(int64_t *out, const ASN1_TIME *t);

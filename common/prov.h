@@ -40,7 +40,8 @@
 enum prov_alg {
 	PROV_ALG_P256 = 0x01,	  /* ECDH P-256 + HKDF-SHA-256, AES-256-GCM */
 	PROV_ALG_RSA2048 = 0x02,  /* RSA-2048 OAEP-SHA-256 + AES-256-GCM */
-	PROV_ALG_RSA3072 = 0x03	  /* RSA-3072 OAEP-SHA-256 + AES-256-GCM */
+	PROV_ALG_RSA3072 = 0x03,  /* RSA-3072 OAEP-SHA-256 + AES-256-GCM */
+	PROV_ALG_P384 = 0x04	  /* ECDH P-384 + HKDF-SHA-256, AES-256-GCM */
 };
 
 enum prov_error {
@@ -158,8 +159,8 @@ typedef struct {
 } prov_view_t;
 
 /*
- * Seal sub to the device public key device_pub (P-256 EC, RSA-2048 or
- * RSA-3072; else PROV_ERR_KEY_TYPE) with the binding bind, writing the
+ * Seal sub to the device public key device_pub (EC P-256 or P-384,
+ * RSA-2048 or RSA-3072; else PROV_ERR_KEY_TYPE) with the binding bind, writing the
  * unsigned body (header ‖ DeviceID ‖ nonces ‖ key block ‖ IV ‖ ciphertext ‖
  * tag) into out (outcap bytes, PROV_CONTAINER_MAX is always enough for a
  * body a signature will still fit after). *outlen gets the length.

@@ -30,6 +30,10 @@ static const uint8_t MAGIC[4] = { 'P', 'R', 'V', 'C' };
 #define CEK_LEN 32		/* AES-256 content key */
 #define P256_PUB_LEN 65		/* 0x04 ‖ X ‖ Y */
 #define P256_COORD_LEN 32
+#define P384_PUB_LEN 97
+#define P384_COORD_LEN 48
+#define EC_PUB_MAX P384_PUB_LEN
+#define EC_COORD_MAX P384_COORD_LEN
 #define SIG_MIN 8		/* smallest DER ECDSA-Sig-Value */
 #define HKDF_LABEL "ProvCA v1 seal"
 #define HKDF_LABEL_LEN (sizeof(HKDF_LABEL) - 1)
@@ -39,14 +43,16 @@ static size_t alg_key_block_len(uint8_t alg)
 {
 	switch (alg) {
 	case PROV_ALG_P256: return P256_PUB_LEN;
+	case PROV_ALG_P384: return P384_PUB_LEN;
 	case PROV_ALG_RSA2048: return 256;
 	case PROV_ALG_RSA3072: return 384;
 	default: return 0;
 	}
 }
 
-/* 1 if k is an EC key on P-256. */
-static int is_p256(EVP_PKEY *k)
+/* The EC algorithm of k's named curve (PROV_ALG_P256 / PROV_ALG_P384),
+ * or 0 when k is not an EC key on one of them. */
+static uint8_t ec_alg(EVP_PKEY *k)
 {
 	char group[64];
 	size_t glen = 0;
@@ -58,14 +64,33 @@ static int is_p256(EVP_PKEY *k)
 		ERR_clear_error();
 		return 0;
 	}
-	return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
+	if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
+		return PROV_ALG_P256;
+	if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
+		return PROV_ALG_P384;
+	return 0;
+}
+
+/* 1 if k is an EC key on P-256. */
+static int is_p256(EVP_PKEY *k)
+{
+	return ec_alg(k) == PROV_ALG_P256;
+}
+
+/* Coordinate length of an EC algorithm's curve (0: not an EC alg). */
+static size_t ec_coord_len(uint8_t alg)
+{
+	return alg == PROV_ALG_P256 ? P256_COORD_LEN :
+	    alg == PROV_ALG_P384 ? P384_COORD_LEN : 0;
 }
 
 /* The container algorithm for a device key, or 0 if unsupported. */
 static uint8_t alg_for_key(EVP_PKEY *k)
 {
-	if (is_p256(k))
-		return PROV_ALG_P256;
+	uint8_t ec = ec_alg(k);
+
+	if (ec != 0)
+		return ec;
 	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA) {
 		switch (EVP_PKEY_get_bits(k)) {
 		case 2048: return PROV_ALG_RSA2048;
@@ -93,26 +118,26 @@ static int device_id_ok(const uint8_t *s, size_t n)
 	return 1;
 }
 
-/* Uncompressed encoding 0x04 ‖ X ‖ Y of a P-256 public key. */
-static int p256_pub_encode(uint8_t out[P256_PUB_LEN], EVP_PKEY *k)
+/* Uncompressed encoding 0x04 ‖ X ‖ Y (coord bytes each) of an EC public
+ * key on the curve of that coordinate length. */
+static int ec_pub_encode(uint8_t *out, size_t coord, EVP_PKEY *k)
 {
 	BIGNUM *x = NULL, *y = NULL;
-	size_t len = 0;
+	size_t len = 0, publen = 1 + 2 * coord;
 	int ok = 0;
 
 	/* The key's own encoding when it is the uncompressed one (OpenSSL's
 	 * default); else from the coordinates. */
 	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, out,
-	    P256_PUB_LEN, &len) == 1 && len == P256_PUB_LEN && out[0] == 0x04)
+	    publen, &len) == 1 && len == publen && out[0] == 0x04)
 		return 1;
 	ERR_clear_error();
 	if (!EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
 	    !EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_Y, &y))
 		goto done;
 	out[0] = 0x04;
-	if (BN_bn2binpad(x, out + 1, P256_COORD_LEN) != P256_COORD_LEN ||
-	    BN_bn2binpad(y, out + 1 + P256_COORD_LEN, P256_COORD_LEN) !=
-	    P256_COORD_LEN)
+	if (BN_bn2binpad(x, out + 1, (int)coord) != (int)coord ||
+	    BN_bn2binpad(y, out + 1 + coord, (int)coord) != (int)coord)
 		goto done;
 	ok = 1;
 done:
@@ -203,22 +228,56 @@ static EVP_PKEY *p256_pub_decode(const uint8_t in[P256_PUB_LEN])
 	return k;
 }
 
+/* A fresh key pair on the curve of an EC algorithm. */
+static EVP_PKEY *ec_keygen(uint8_t alg)
+{
+	if (alg == PROV_ALG_P256)
+		return p256_keygen();
+	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+}
+
+/* A public key of an EC algorithm from its uncompressed encoding (checked
+ * on the curve by OpenSSL's import); NULL if the point is invalid. */
+static EVP_PKEY *ec_pub_decode(uint8_t alg, const uint8_t *in)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *k = NULL;
+	OSSL_PARAM params[3];
+	char group[] = "secp384r1";
+
+	if (alg == PROV_ALG_P256)
+		return p256_pub_decode(in);
+	if (alg != PROV_ALG_P384 || in[0] != 0x04)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(
+	    OSSL_PKEY_PARAM_PUB_KEY, (void *)in, P384_PUB_LEN);
+	params[2] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		k = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return k;
+}
+
 /*
- * ECDH(priv, peer) → Z (x-coordinate, 32 bytes), then
- * CEK = HKDF-SHA-256(salt = ue_nonce ‖ net_nonce, IKM = Z,
- *                    info = "ProvCA v1 seal" ‖ eph_pub ‖ dev_pub, L = 32).
+ * ECDH(priv, peer) → Z (x-coordinate: 32 bytes on P-256, 48 on P-384),
+ * then CEK = HKDF-SHA-256(salt = ue_nonce ‖ net_nonce, IKM = Z,
+ *                    info = "ProvCA v1 seal" ‖ eph_pub ‖ dev_pub, L = 32),
+ * both public keys uncompressed (1 + 2 * coord bytes each).
  */
-static int p256_derive_cek(uint8_t cek[CEK_LEN], EVP_PKEY *priv,
-    EVP_PKEY *peer, const uint8_t eph_pub[P256_PUB_LEN],
-    const uint8_t dev_pub[P256_PUB_LEN], const uint8_t *ue_nonce,
-    const uint8_t *net_nonce)
+static int ec_derive_cek(uint8_t cek[CEK_LEN], size_t coord, EVP_PKEY *priv,
+    EVP_PKEY *peer, const uint8_t *eph_pub, const uint8_t *dev_pub,
+    const uint8_t *ue_nonce, const uint8_t *net_nonce)
 {
 	EVP_PKEY_CTX *dctx = NULL, *pctx = NULL;
 	EVP_KDF *kdf = NULL;
 	EVP_KDF_CTX *kctx = NULL;
-	uint8_t z[P256_COORD_LEN], salt[2 * PROV_NONCE_LEN];
-	uint8_t info[HKDF_LABEL_LEN + 2 * P256_PUB_LEN];
-	size_t zlen = sizeof(z);
+	uint8_t z[EC_COORD_MAX], salt[2 * PROV_NONCE_LEN];
+	uint8_t info[HKDF_LABEL_LEN + 2 * EC_PUB_MAX];
+	size_t zlen = sizeof(z), publen = 1 + 2 * coord, infolen;
 	OSSL_PARAM params[5];
 	char digest[] = "SHA256";
 	int ok = 0;
@@ -227,29 +286,31 @@ static int p256_derive_cek(uint8_t cek[CEK_LEN], EVP_PKEY *priv,
 	 * The peer point is validated: not the point at infinity, coordinates
 	 * below p, on the curve. EVP_PKEY_derive_set_peer's full check also
 	 * multiplies the point by the group order (~0.7 M instructions); on
-	 * P-256, whose cofactor is 1, every point on the curve other than
-	 * infinity has that order, so the quick check decides the same.
+	 * P-256 and P-384, whose cofactor is 1, every point on the curve
+	 * other than infinity has that order, so the quick check decides the
+	 * same.
 	 */
 	if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, peer, NULL)) == NULL ||
 	    EVP_PKEY_public_check_quick(pctx) != 1 ||
 	    (dctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL)) == NULL ||
 	    EVP_PKEY_derive_init(dctx) <= 0 ||
 	    EVP_PKEY_derive_set_peer_ex(dctx, peer, 0) <= 0 ||
-	    EVP_PKEY_derive(dctx, z, &zlen) <= 0 || zlen != sizeof(z))
+	    EVP_PKEY_derive(dctx, z, &zlen) <= 0 || zlen != coord)
 		goto done;
 	memcpy(salt, ue_nonce, PROV_NONCE_LEN);
 	memcpy(salt + PROV_NONCE_LEN, net_nonce, PROV_NONCE_LEN);
 	memcpy(info, HKDF_LABEL, HKDF_LABEL_LEN);
-	memcpy(info + HKDF_LABEL_LEN, eph_pub, P256_PUB_LEN);
-	memcpy(info + HKDF_LABEL_LEN + P256_PUB_LEN, dev_pub, P256_PUB_LEN);
+	memcpy(info + HKDF_LABEL_LEN, eph_pub, publen);
+	memcpy(info + HKDF_LABEL_LEN + publen, dev_pub, publen);
+	infolen = HKDF_LABEL_LEN + 2 * publen;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
 	    digest, 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, z,
-	    sizeof(z));
+	    zlen);
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
 	    salt, sizeof(salt));
 	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-	    info, sizeof(info));
+	    info, infolen);
 	params[4] = OSSL_PARAM_construct_end();
 	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
 	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL ||
@@ -419,10 +480,10 @@ static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
     const prov_subscription_t *sub, const prov_binding_t *bind,
     EVP_PKEY *device_pub, const uint8_t *dev_enc, char *err, size_t errlen)
 {
-	uint8_t pt[PROV_CONTAINER_MAX], cek[CEK_LEN], dev_pub[P256_PUB_LEN];
+	uint8_t pt[PROV_CONTAINER_MAX], cek[CEK_LEN], dev_pub[EC_PUB_MAX];
 	EVP_PKEY *eph = NULL;
 	EVP_PKEY_CTX *rctx = NULL;
-	size_t ptlen = 0, id_len, kb, total, off, wrapped;
+	size_t ptlen = 0, id_len, kb, total, off, wrapped, coord;
 	uint8_t alg;
 	int rc = PROV_ERR_INTERNAL;
 
@@ -439,8 +500,8 @@ static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
 		return PROV_ERR_ARG;
 	}
 	if ((alg = alg_for_key(device_pub)) == 0) {
-		util_err_set(err, errlen, "device key must be EC P-256, "
-		    "RSA-2048 or RSA-3072");
+		util_err_set(err, errlen, "device key must be EC P-256, EC "
+		    "P-384, RSA-2048 or RSA-3072");
 		return PROV_ERR_KEY_TYPE;
 	}
 	kb = alg_key_block_len(alg);
@@ -471,18 +532,20 @@ static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
 	off += PROV_NONCE_LEN;
 	memcpy(out + off, bind->net_nonce, PROV_NONCE_LEN);
 	off += PROV_NONCE_LEN;
-	if (alg == PROV_ALG_P256) {
+	if ((coord = ec_coord_len(alg)) != 0) {
 		/* The device key's encoding from its certificate when the
-		 * caller has it: OpenSSL's P-256 code computes the affine
-		 * coordinates (an inversion) for every encoding. */
+		 * caller has it (P-256 only): OpenSSL's P-256 code computes
+		 * the affine coordinates (an inversion) for every encoding. */
+		if (alg != PROV_ALG_P256)
+			dev_enc = NULL;
 		if (dev_enc != NULL && dev_enc[0] == 0x04)
 			memcpy(dev_pub, dev_enc, P256_PUB_LEN);
-		if ((eph = p256_keygen()) == NULL ||
-		    !p256_pub_encode(out + off, eph) ||
+		if ((eph = ec_keygen(alg)) == NULL ||
+		    !ec_pub_encode(out + off, coord, eph) ||
 		    ((dev_enc == NULL || dev_enc[0] != 0x04) &&
-		    !p256_pub_encode(dev_pub, device_pub)) ||
-		    !p256_derive_cek(cek, eph, device_pub, out + off, dev_pub,
-		    bind->ue_nonce, bind->net_nonce)) {
+		    !ec_pub_encode(dev_pub, coord, device_pub)) ||
+		    !ec_derive_cek(cek, coord, eph, device_pub, out + off,
+		    dev_pub, bind->ue_nonce, bind->net_nonce)) {
 			util_err_openssl(err, errlen, "ECDH key agreement");
 			goto done;
 		}
@@ -1330,22 +1393,24 @@ static int unwrap_cek(uint8_t cek[CEK_LEN], const prov_view_t *view,
 {
 	EVP_PKEY *eph = NULL;
 	EVP_PKEY_CTX *rctx = NULL;
-	uint8_t dev_pub[P256_PUB_LEN], tmp[512];
-	size_t n = sizeof(tmp);
+	uint8_t dev_pub[EC_PUB_MAX], tmp[512];
+	size_t n = sizeof(tmp), coord;
 	int rc = PROV_ERR_INTERNAL;
 
-	if (view->alg == PROV_ALG_P256) {
-		if ((eph = p256_pub_decode(view->key_block)) == NULL) {
+	if ((coord = ec_coord_len(view->alg)) != 0) {
+		if ((eph = ec_pub_decode(view->alg, view->key_block)) == NULL) {
 			util_err_openssl(err, errlen, "ephemeral key is not a "
-			    "P-256 point");
+			    "point on the device's curve");
 			rc = PROV_ERR_FORMAT;
 			goto done;
 		}
+		if (view->alg != PROV_ALG_P256)
+			dev_enc = NULL;
 		if (dev_enc != NULL && dev_enc[0] == 0x04)
 			memcpy(dev_pub, dev_enc, P256_PUB_LEN);
 		if (((dev_enc == NULL || dev_enc[0] != 0x04) &&
-		    !p256_pub_encode(dev_pub, device_key)) ||
-		    !p256_derive_cek(cek, device_key, eph, view->key_block,
+		    !ec_pub_encode(dev_pub, coord, device_key)) ||
+		    !ec_derive_cek(cek, coord, device_key, eph, view->key_block,
 		    dev_pub, view->binding.ue_nonce,
 		    view->binding.net_nonce)) {
 			util_err_openssl(err, errlen, "ECDH key agreement");

@@ -23,6 +23,7 @@ struct corehook {
 	X509 *anchor[CH_ALLOW_MAX];     /* per allow-list entry */
 	ch_fetcher *fetch[CH_ALLOW_MAX]; /* per allow-list entry */
 	ch_path_cache *paths[CH_ALLOW_MAX]; /* per allow-list entry */
+	ch_ca_cache *cache;             /* caches and limits (ca_cache.c) */
 	char snn[64];                   /* serving network name */
 	ch_metrics_t metrics;
 
@@ -53,5 +54,16 @@ void ch_db_put(corehook *ch, subs_db *db);
 
 /* Free every session (at close). */
 void ch_sessions_free(corehook *ch);
+
+/* The verified public key of device_id at allow-list entry idx for a
+ * provisioning from session (its source address is rate-limited; NULL:
+ * none), through the caches and limits (ca_lookup.c), fetching url from
+ * the CA only when they allow. CH_PROV_PROVISIONED with *pub (and pub_enc
+ * as ch_context_verify's) set, or the outcome of the refusal (UNKNOWN,
+ * REVOKED, SUSPENDED, INVALID_CERT, CA_UNAVAILABLE, RATE_LIMITED,
+ * INTERNAL) with err. */
+int ch_ca_lookup(corehook *ch, size_t idx, const char *url,
+    const char *device_id, const char *session, EVP_PKEY **pub,
+    uint8_t pub_enc[65], char *err, size_t errlen);
 
 #endif

@@ -61,6 +61,12 @@ struct corehook_config {
 	unsigned workers;
 	unsigned session_ttl_seconds;
 	unsigned max_sessions;
+	/* What keeps NAS traffic from becoming CA load (ca_cache.c). */
+	unsigned negative_ttl_seconds;  /* 404/revoked/suspended remembered */
+	unsigned positive_max_age_seconds; /* cap on the CA's max-age */
+	unsigned cache_entries;         /* slots per table */
+	unsigned source_refusals_per_minute, source_burst;
+	unsigned device_fetches_per_minute, device_burst;
 };
 
 /* ---- allow-list (allow.c) ---- */
@@ -90,6 +96,8 @@ int ch_device_id_valid(const char *s);
 
 /* ---- CA fetcher (fetch.c) ---- */
 
+#define CH_ETAG_MAX 127
+
 typedef struct {
 	long http_status;     /* 0 when no HTTP answer arrived */
 	int transport_error;  /* 1: connect/TLS/timeout/size failure */
@@ -97,6 +105,10 @@ typedef struct {
 	double seconds;       /* wall time of the fetch */
 	char *body;           /* NUL-terminated, free() */
 	size_t body_len;
+	char etag[CH_ETAG_MAX + 1]; /* "" when absent or not a clean tag */
+	long max_age;         /* Cache-Control max-age, -1 absent */
+	int no_cache;         /* no-cache: revalidate before every use */
+	int no_store;         /* no-store (or private caching refused) */
 } ch_fetch_result_t;
 
 /* The fetcher of one allow-list entry: at most `connections` easy
@@ -110,11 +122,16 @@ int ch_fetcher_new(ch_fetcher **out, const ch_allow_t *e, size_t connections,
 void ch_fetcher_free(ch_fetcher *f);
 
 /* GET url (already allow-listed for f's entry) over mTLS with the entry's
- * files, Accept: application/json, on one of f's connections (waiting for
- * one when all are busy). Fills out; returns 0, or -1 with err on a
- * transport failure (out->transport_error set). */
+ * files, Accept: application/json, If-None-Match: etag when etag is not
+ * NULL, on one of f's connections (waiting for one when all are busy).
+ * Fills out (status, body, the answer's ETag and Cache-Control); returns
+ * 0, or -1 with err on a transport failure (out->transport_error set). */
 int ch_fetch(ch_fetch_result_t *out, ch_fetcher *f, const char *url,
-    char *err, size_t errlen);
+    const char *etag, char *err, size_t errlen);
+
+/* Read one Cache-Control header value into r (max_age, no_cache,
+ * no_store); unknown directives are ignored. */
+void ch_cache_control_parse(ch_fetch_result_t *r, const char *v, size_t n);
 
 void ch_fetch_result_free(ch_fetch_result_t *r);
 
@@ -140,16 +157,73 @@ enum { CH_CHECK_FAST, CH_CHECK_CACHED, CH_CHECK_FULL, CH_CHECK_N };
 
 /* Parse the CA's JSON security context and verify the device certificate:
  * chain to anchor at time now, device EKU, keyUsage for its key type
- * (P-256: digitalSignature + keyAgreement; RSA 2048/3072: digitalSignature +
- * keyEncipherment), CN == device_id, status active. On CH_CTX_OK *pubkey
- * owns the device public key, pub_enc (may be NULL) its uncompressed
- * P-256 point as the certificate carries it (pub_enc[0] = 0 when it is
- * not one), and *how (may be NULL) says which path
- * accepted it. cache (NULL: none) holds the issuer path
- * verified for the same chain text, so only the leaf is verified again. */
+ * (pki_device_key_kind: P-256/P-384 digitalSignature + keyAgreement; RSA
+ * 2048/3072 digitalSignature + keyEncipherment), CN == device_id, status
+ * active. On CH_CTX_OK *pubkey owns the device public key, pub_enc (may be
+ * NULL) its uncompressed P-256 point as the certificate carries it
+ * (pub_enc[0] = 0 when it is not one), *how (may be NULL) says which path
+ * accepted it and *valid_until (may be NULL) is the Unix second from
+ * which the leaf or a certificate above it is no longer valid (now + 1
+ * when a time cannot be read exactly). cache (NULL: none) holds the issuer
+ * path verified for the same chain text, so only the leaf is verified
+ * again. */
 int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
-    const char *json, size_t len, const char *device_id, X509 *anchor,
-    ch_path_cache *cache, int64_t now, char *err, size_t errlen);
+    int64_t *valid_until, const char *json, size_t len,
+    const char *device_id, X509 *anchor, ch_path_cache *cache, int64_t now,
+    char *err, size_t errlen);
+
+/* ---- caches and limits in front of the CA (ca_cache.c) ---- */
+
+/*
+ * Bounded, thread-safe tables keyed by keyed SipHash, each a fixed number
+ * of 4-way sets (least recently used slot replaced): DeviceIDs the CA
+ * refused (negative), verified security contexts (positive: device key,
+ * ETag, freshness, validity), and token buckets per source address and per
+ * DeviceID. Keys of DeviceIDs include the allow-list entry.
+ */
+typedef struct ch_ca_cache ch_ca_cache;
+
+int ch_ca_cache_new(ch_ca_cache **out, const corehook_config *cfg,
+    char *err, size_t errlen);
+void ch_ca_cache_free(ch_ca_cache *c);
+
+/* Negative cache: the refusal outcome (CH_PROV_UNKNOWN/REVOKED/SUSPENDED)
+ * remembered for key until now_ms + ttl; lookup returns it, or -1. */
+int ch_neg_lookup(ch_ca_cache *c, const char *key, int64_t now_ms);
+void ch_neg_store(ch_ca_cache *c, const char *key, int outcome,
+    int64_t now_ms);
+
+/* Token buckets: take one token for key (1 allowed, 0 empty); peek says
+ * whether one is there without taking it; charge takes one even when that
+ * leaves the bucket in debt (to at most -burst). */
+enum { CH_RATE_SOURCE, CH_RATE_DEVICE, CH_RATE_N };
+int ch_rate_take(ch_ca_cache *c, int kind, const char *key, int64_t now_ms);
+int ch_rate_peek(ch_ca_cache *c, int kind, const char *key, int64_t now_ms);
+void ch_rate_charge(ch_ca_cache *c, int kind, const char *key,
+    int64_t now_ms);
+
+/* A verified security context as the positive cache keeps it. */
+typedef struct {
+	EVP_PKEY *pub;                  /* owned by the caller after lookup */
+	uint8_t pub_enc[65];
+	char etag[CH_ETAG_MAX + 1];     /* "" = cannot be revalidated */
+	int64_t fresh_until_ms;         /* use without asking the CA before */
+	int64_t valid_until;            /* Unix seconds: certificate validity */
+} ch_pos_entry_t;
+
+/* Copy the entry of key into out (pub up-referenced) when one is kept and
+ * its certificate is still valid at now (Unix seconds): 1, else 0. */
+int ch_pos_lookup(ch_ca_cache *c, ch_pos_entry_t *out, const char *key,
+    int64_t now_ms, int64_t now);
+/* Keep (a copy of) e for key, replacing any entry. */
+void ch_pos_store(ch_ca_cache *c, const char *key, const ch_pos_entry_t *e,
+    int64_t now_ms);
+/* Extend the entry's freshness to fresh_until_ms (after a 304). */
+void ch_pos_refresh(ch_ca_cache *c, const char *key, int64_t fresh_until_ms);
+void ch_pos_drop(ch_ca_cache *c, const char *key);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+int64_t ch_now_ms(void);
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -157,7 +231,15 @@ enum {
 	CH_PROV_PROVISIONED, CH_PROV_NOT_ALLOWED, CH_PROV_UNKNOWN,
 	CH_PROV_REVOKED, CH_PROV_SUSPENDED, CH_PROV_INVALID_CERT,
 	CH_PROV_CA_UNAVAILABLE, CH_PROV_MALFORMED, CH_PROV_INTERNAL,
-	CH_PROV_NOUTCOMES
+	CH_PROV_RATE_LIMITED, CH_PROV_NOUTCOMES
+};
+/* How a provisioning got the device's security context (metrics). */
+enum {
+	CH_CTX_NEG_HIT,          /* negative cache answered, no fetch */
+	CH_CTX_POS_FRESH,        /* positive cache, fresh: no fetch */
+	CH_CTX_POS_REVALIDATED,  /* positive cache, CA answered 304 */
+	CH_CTX_FETCHED,          /* full GET (200/404/...) */
+	CH_CTX_SRC_N
 };
 enum {
 	CH_AKA_SUCCESS, CH_AKA_RES_MISMATCH, CH_AKA_RESYNC, CH_AKA_RESYNC_FAILED,
@@ -173,6 +255,8 @@ typedef struct {
 	atomic_uint_fast64_t lat_sum_us;
 	atomic_uint_fast64_t nas_in, nas_dup, nas_malformed;
 	atomic_uint_fast64_t cert_check[CH_CHECK_N];
+	atomic_uint_fast64_t ctx_source[CH_CTX_SRC_N];
+	atomic_uint_fast64_t rate_limited[CH_RATE_N];
 } ch_metrics_t;
 
 extern const char *const ch_prov_outcome_names[CH_PROV_NOUTCOMES];

@@ -243,6 +243,37 @@ static int load_allow(corehook_config *c, const cJSON *list, const char *dir,
 	return 0;
 }
 
+/* The caches and rate limits in front of the CA (docs/corehook.md). */
+static int load_limits(corehook_config *c, const cJSON *cache,
+    const cJSON *rate, char *err, size_t errlen)
+{
+	uint64_t v[7];
+
+	if (get_uint(&v[0], cache, "negative_ttl_seconds", 10, 0, 3600, err,
+	    errlen) != 0 ||
+	    get_uint(&v[1], cache, "positive_max_age_seconds", 5, 0, 3600, err,
+	    errlen) != 0 ||
+	    get_uint(&v[2], cache, "entries", 16384, 16, 4194304, err, errlen)
+	    != 0 ||
+	    get_uint(&v[3], rate, "source_refusals_per_minute", 600, 1,
+	    6000000, err, errlen) != 0 ||
+	    get_uint(&v[4], rate, "source_burst", 100, 1, 1000000, err, errlen)
+	    != 0 ||
+	    get_uint(&v[5], rate, "device_fetches_per_minute", 60, 1, 6000000,
+	    err, errlen) != 0 ||
+	    get_uint(&v[6], rate, "device_burst", 10, 1, 1000000, err, errlen)
+	    != 0)
+		return -1;
+	c->negative_ttl_seconds = (unsigned)v[0];
+	c->positive_max_age_seconds = (unsigned)v[1];
+	c->cache_entries = (unsigned)v[2];
+	c->source_refusals_per_minute = (unsigned)v[3];
+	c->source_burst = (unsigned)v[4];
+	c->device_fetches_per_minute = (unsigned)v[5];
+	c->device_burst = (unsigned)v[6];
+	return 0;
+}
+
 static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
     char *err, size_t errlen)
 {
@@ -359,7 +390,8 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	    errlen) != 0)
 		return -1;
 	c->max_sessions = (unsigned)v;
-	return 0;
+	return load_limits(c, obj_get(doc, "ca_cache"),
+	    obj_get(doc, "rate_limit"), err, errlen);
 }
 
 int corehook_config_load(corehook_config **out, const char *path,
@@ -519,6 +551,17 @@ int corehook_config_write_default(const char *path, const char *ca_base_url,
 	ADD(doc, cJSON_AddNumberToObject, "workers", 16);
 	ADD(doc, cJSON_AddNumberToObject, "session_ttl_seconds", 120);
 	ADD(doc, cJSON_AddNumberToObject, "max_sessions", 65536);
+	if ((o = cJSON_AddObjectToObject(doc, "ca_cache")) == NULL)
+		goto oom;
+	ADD(o, cJSON_AddNumberToObject, "negative_ttl_seconds", 10);
+	ADD(o, cJSON_AddNumberToObject, "positive_max_age_seconds", 5);
+	ADD(o, cJSON_AddNumberToObject, "entries", 16384);
+	if ((o = cJSON_AddObjectToObject(doc, "rate_limit")) == NULL)
+		goto oom;
+	ADD(o, cJSON_AddNumberToObject, "source_refusals_per_minute", 600);
+	ADD(o, cJSON_AddNumberToObject, "source_burst", 100);
+	ADD(o, cJSON_AddNumberToObject, "device_fetches_per_minute", 60);
+	ADD(o, cJSON_AddNumberToObject, "device_burst", 10);
 #undef ADD
 	if ((text = cJSON_Print(doc)) == NULL)
 		goto oom;

@@ -244,6 +244,8 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 	}
 	ch_log(ch, COREHOOK_LOG_INFO, "signer %s: containers carry %d "
 	    "intermediate(s)", cfg->signer_cert, sk_X509_num(ch->signer_chain));
+	if (ch_ca_cache_new(&ch->cache, cfg, err, errlen) != 0)
+		goto out;
 	for (i = 0; i < cfg->allow_count; i++) {
 		if (pki_cert_load_file(&ch->anchor[i], cfg->allow[i].trust_anchor,
 		    perr, sizeof(perr)) != PKI_OK) {
@@ -291,6 +293,7 @@ void corehook_close(corehook *ch)
 		ch_fetcher_free(ch->fetch[i]);
 		ch_path_cache_free(ch->paths[i]);
 	}
+	ch_ca_cache_free(ch->cache);
 	prov_signer_free(ch->signer);
 	EVP_PKEY_free(ch->signer_key);
 	X509_free(ch->signer_cert);
@@ -428,21 +431,26 @@ out:
 int corehook_provision(corehook *ch, corehook_prov_result_t *out,
     const char *url, const uint8_t *ue_nonce)
 {
-	const corehook_config *c = ch->cfg;
+	return corehook_provision_from(ch, out, url, ue_nonce, NULL);
+}
+
+int corehook_provision_from(corehook *ch, corehook_prov_result_t *out,
+    const char *url, const uint8_t *ue_nonce, const char *session)
+{
+	const corehook_config *c;
 	const ch_allow_t *entry = NULL;
-	ch_fetch_result_t fr;
 	prov_subscription_t sub;
 	prov_binding_t bind;
 	EVP_PKEY *pub = NULL;
 	uint8_t pub_enc[65];
 	char err[512] = "", fetch_url[2 * CH_URL_MAX + 512];
-	int r, exhausted, how = CH_CHECK_FULL;
+	int r, exhausted;
 	size_t idx;
 
 	if (ch == NULL || out == NULL || url == NULL || ue_nonce == NULL)
 		return COREHOOK_ERR_ARG;
+	c = ch->cfg;
 	memset(out, 0, sizeof(*out));
-	memset(&fr, 0, sizeof(fr));
 	memset(&sub, 0, sizeof(sub));
 	r = ch_allow_check(c->allow, c->allow_count, url, &entry,
 	    out->device_id, err, sizeof(err));
@@ -455,44 +463,27 @@ int corehook_provision(corehook *ch, corehook_prov_result_t *out,
 	/* Fetch the canonical resource, built from the allow-list entry. */
 	snprintf(fetch_url, sizeof(fetch_url), "https://%s:%u%s%s", entry->host,
 	    entry->port, entry->path_prefix, out->device_id);
-	if (ch_fetch(&fr, ch->fetch[idx], fetch_url, err, sizeof(err)) != 0) {
-		ch_metrics_fetch_observe(&ch->metrics, fr.seconds);
-		prov_finish(ch, out, CH_PROV_CA_UNAVAILABLE, 22, err);
-		goto done;
-	}
-	ch_metrics_fetch_observe(&ch->metrics, fr.seconds);
-	if (fr.http_status == 404) {
-		prov_finish(ch, out, CH_PROV_UNKNOWN, 3, "device unknown at the CA"
-		    " (HTTP 404)");
-		goto done;
-	}
-	if (fr.http_status != 200) {
-		snprintf(err, sizeof(err), "CA answered HTTP %ld", fr.http_status);
-		prov_finish(ch, out, CH_PROV_CA_UNAVAILABLE, 22, err);
-		goto done;
-	}
-	r = ch_context_verify(&pub, pub_enc, &how, fr.body, fr.body_len,
-	    out->device_id, ch->anchor[idx], ch->paths[idx], (int64_t)time(NULL),
-	    err, sizeof(err));
+	/* The CA is asked only when the caches and limits allow. */
+	r = ch_ca_lookup(ch, idx, fetch_url, out->device_id, session, &pub,
+	    pub_enc, err, sizeof(err));
 	switch (r) {
-	case CH_CTX_OK:
-		atomic_fetch_add(&ch->metrics.cert_check[how], 1);
+	case CH_PROV_PROVISIONED:
 		break;
-	case CH_CTX_REVOKED:
-		prov_finish(ch, out, CH_PROV_REVOKED, 6, err);
+	case CH_PROV_UNKNOWN:
+		prov_finish(ch, out, r, 3, err);
 		goto done;
-	case CH_CTX_SUSPENDED:
-		prov_finish(ch, out, CH_PROV_SUSPENDED, 7, err);
+	case CH_PROV_REVOKED:
+		prov_finish(ch, out, r, 6, err);
 		goto done;
-	case CH_CTX_INVALID_CERT:
-		prov_finish(ch, out, CH_PROV_INVALID_CERT, 5, err);
+	case CH_PROV_SUSPENDED:
+		prov_finish(ch, out, r, 7, err);
 		goto done;
-	case CH_CTX_BAD_JSON:
-		/* The CA gave nothing usable: its fault, retry later. */
-		prov_finish(ch, out, CH_PROV_CA_UNAVAILABLE, 22, err);
+	case CH_PROV_INVALID_CERT:
+		prov_finish(ch, out, r, 5, err);
 		goto done;
 	default:
-		prov_finish(ch, out, CH_PROV_INTERNAL, 22, err);
+		/* CA unavailable, rate limited, internal: #22 + T3346. */
+		prov_finish(ch, out, r, 22, err);
 		goto done;
 	}
 	if (prov_allocate(ch, &sub, out->device_id, err, sizeof(err),
@@ -520,7 +511,6 @@ done:
 	(void)exhausted;
 	prov_subscription_wipe(&sub);
 	EVP_PKEY_free(pub);
-	ch_fetch_result_free(&fr);
 	return COREHOOK_OK;
 }
 

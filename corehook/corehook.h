@@ -117,6 +117,13 @@ typedef struct {
 int corehook_provision(corehook *ch, corehook_prov_result_t *out,
     const char *url, const uint8_t *ue_nonce);
 
+/* corehook_provision for a request that arrived in session (a
+ * corehook_handle session name, NULL: unknown): "udp:ADDR:PORT" sessions
+ * share their address's rate limit of refused provisionings, HTTP
+ * endpoint sessions share one (docs/corehook.md, "Caches and limits"). */
+int corehook_provision_from(corehook *ch, corehook_prov_result_t *out,
+    const char *url, const uint8_t *ue_nonce, const char *session);
+
 /* One 5G authentication vector as the AUSF keeps it. Holds keys: wipe
  * with corehook_av_clear. */
 typedef struct {

@@ -1,14 +1,17 @@
 /* fetch.c — GET a device's security context from an allow-listed CA with
  * libcurl: mTLS, peer and host verification, https only, no redirects,
- * connect and total timeouts, a cap on the response size. Each CA has a
+ * connect and total timeouts, a cap on the response size; conditional GETs
+ * (If-None-Match) and the answer's ETag and Cache-Control for the caches. Each CA has a
  * small pool of easy handles that keep their verified connection open
  * (keep-alive) and share TLS sessions, so a device costs one request on an
  * open connection, not a TCP connect plus a full mTLS handshake. */
 #include "ch_int.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -68,6 +71,93 @@ static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	memcpy(s->buf + s->len, ptr, n);
 	s->len += n;
 	s->buf[s->len] = '\0';
+	return n;
+}
+
+/* 1 if the header line (n bytes) is the header name (any case); its
+ * value, blanks and line end trimmed, in *v, *vn. */
+static int header_is(const char *line, size_t n, const char *name,
+    const char **v, size_t *vn)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
+		return 0;
+	line += k + 1;
+	n -= k + 1;
+	while (n > 0 && (*line == ' ' || *line == '\t')) {
+		line++;
+		n--;
+	}
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n' ||
+	    line[n - 1] == ' ' || line[n - 1] == '\t'))
+		n--;
+	*v = line;
+	*vn = n;
+	return 1;
+}
+
+void ch_cache_control_parse(ch_fetch_result_t *r, const char *v, size_t n)
+{
+	size_t i = 0, j, k;
+
+	while (i < n) {
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		for (j = i; j < n && v[j] != ','; j++)
+			;
+		k = j;
+		while (k > i && (v[k - 1] == ' ' || v[k - 1] == '\t'))
+			k--;
+		if (k - i == 8 && strncasecmp(v + i, "no-cache", 8) == 0)
+			r->no_cache = 1;
+		else if (k - i == 8 && strncasecmp(v + i, "no-store", 8) == 0)
+			r->no_store = 1;
+		else if (k - i > 8 && strncasecmp(v + i, "max-age=", 8) == 0) {
+			long a = 0;
+			size_t d;
+
+			/* Digits only, at most 9 of them (RFC 9111 5.2: a
+			 * delta-seconds too large is as good as "long"). */
+			for (d = i + 8; d < k && d < i + 17 &&
+			    isdigit((unsigned char)v[d]); d++)
+				a = a * 10 + (v[d] - '0');
+			if (d == k && d > i + 8)
+				r->max_age = a;
+		}
+		i = j + 1;
+	}
+}
+
+/* Keep the ETag (a quoted string of visible ASCII, optionally W/-weak)
+ * and the Cache-Control directives of a header line. */
+static size_t header_read(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	ch_fetch_result_t *r = arg;
+	size_t n, vn, i;
+	const char *v;
+
+	if (size != 0 && nmemb > ((size_t)-1) / size)
+		return 0;
+	n = size * nmemb;
+	/* A new response (after a 100-continue, say) starts over. */
+	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+		r->etag[0] = '\0';
+		r->max_age = -1;
+		r->no_cache = r->no_store = 0;
+	} else if (header_is(ptr, n, "etag", &v, &vn)) {
+		int ok = vn >= 2 && vn <= CH_ETAG_MAX && v[vn - 1] == '"' &&
+		    (v[0] == '"' || (vn >= 4 && strncmp(v, "W/\"", 3) == 0));
+
+		for (i = 0; ok && i < vn; i++)
+			ok = v[i] > 0x20 && v[i] < 0x7f;
+		if (ok) {
+			memcpy(r->etag, v, vn);
+			r->etag[vn] = '\0';
+		}
+	} else if (header_is(ptr, n, "cache-control", &v, &vn)) {
+		ch_cache_control_parse(r, v, vn);
+	}
 	return n;
 }
 
@@ -200,6 +290,8 @@ static CURL *handle_new(ch_fetcher *f)
 	    (curl_off_t)f->max_bytes) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->hdr) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_read) !=
+	    CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SHARE, f->share) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, FETCH_MAXAGE_S)
@@ -242,6 +334,8 @@ static void handle_put(ch_fetcher *f, CURL *c, int keep)
 	if (c == NULL)
 		return;
 	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->hdr);
 	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	if (!keep) {
 		curl_easy_cleanup(c);
@@ -257,16 +351,34 @@ static void handle_put(ch_fetcher *f, CURL *c, int keep)
 }
 
 int ch_fetch(ch_fetch_result_t *out, ch_fetcher *f, const char *url,
-    char *err, size_t errlen)
+    const char *etag, char *err, size_t errlen)
 {
 	CURL *c = NULL;
+	struct curl_slist *hdr = NULL, *h2;
 	struct sink s = { .max = f->max_bytes };
-	char cerr[CURL_ERROR_SIZE] = "";
+	char cerr[CURL_ERROR_SIZE] = "", inm[CH_ETAG_MAX + 32];
 	CURLcode cc;
 	double t0 = now_seconds();
 	int rc = -1, keep = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->max_age = -1;
+	if (etag != NULL) {
+		/* Only a tag this file accepted (header_read) comes back. */
+		if (strlen(etag) > CH_ETAG_MAX || strpbrk(etag, "\r\n") != NULL) {
+			util_err_set(err, errlen, "bad ETag to revalidate");
+			out->transport_error = 1;
+			goto out;
+		}
+		snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
+		if ((hdr = curl_slist_append(NULL, "Accept: application/json"))
+		    == NULL || (h2 = curl_slist_append(hdr, inm)) == NULL) {
+			util_err_set(err, errlen, "out of memory");
+			out->transport_error = 1;
+			goto out;
+		}
+		hdr = h2;
+	}
 	if ((c = handle_get(f)) == NULL) {
 		util_err_set(err, errlen, "libcurl handle set-up failed");
 		out->transport_error = 1;
@@ -274,6 +386,9 @@ int ch_fetch(ch_fetch_result_t *out, ch_fetcher *f, const char *url,
 	}
 	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HEADERDATA, out) != CURLE_OK ||
+	    (hdr != NULL && curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr) !=
+	    CURLE_OK) ||
 	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr) != CURLE_OK) {
 		util_err_set(err, errlen, "libcurl refused an option");
 		out->transport_error = 1;
@@ -307,5 +422,6 @@ int ch_fetch(ch_fetch_result_t *out, ch_fetcher *f, const char *url,
 out:
 	free(s.buf);
 	handle_put(f, c, keep);
+	curl_slist_free_all(hdr);
 	return rc;
 }

@@ -8,6 +8,7 @@
 const char *const ch_prov_outcome_names[CH_PROV_NOUTCOMES] = {
 	"provisioned", "not_allowed", "unknown_device", "revoked", "suspended",
 	"invalid_certificate", "ca_unavailable", "malformed", "internal",
+	"rate_limited",
 };
 
 const char *const ch_aka_outcome_names[CH_AKA_NOUTCOMES] = {
@@ -116,6 +117,29 @@ int ch_metrics_format(const ch_metrics_t *m, char *buf, size_t cap)
 	    (unsigned long long)atomic_load(&m->cert_check[CH_CHECK_FAST]),
 	    (unsigned long long)atomic_load(&m->cert_check[CH_CHECK_CACHED]),
 	    (unsigned long long)atomic_load(&m->cert_check[CH_CHECK_FULL]))
+	    != 0)
+		return COREHOOK_ERR_SPACE;
+	if (put(buf, cap, &off, "# HELP corehook_ca_context_total Security"
+	    " contexts a provisioning needed, by where they came from.\n"
+	    "# TYPE corehook_ca_context_total counter\n"
+	    "corehook_ca_context_total{source=\"negative_cache\"} %llu\n"
+	    "corehook_ca_context_total{source=\"positive_cache\"} %llu\n"
+	    "corehook_ca_context_total{source=\"revalidated\"} %llu\n"
+	    "corehook_ca_context_total{source=\"fetched\"} %llu\n",
+	    (unsigned long long)atomic_load(&m->ctx_source[CH_CTX_NEG_HIT]),
+	    (unsigned long long)atomic_load(&m->ctx_source[CH_CTX_POS_FRESH]),
+	    (unsigned long long)atomic_load(
+	    &m->ctx_source[CH_CTX_POS_REVALIDATED]),
+	    (unsigned long long)atomic_load(&m->ctx_source[CH_CTX_FETCHED]))
+	    != 0)
+		return COREHOOK_ERR_SPACE;
+	if (put(buf, cap, &off, "# HELP corehook_ca_rate_limited_total CA"
+	    " fetches not made because a token bucket was empty.\n"
+	    "# TYPE corehook_ca_rate_limited_total counter\n"
+	    "corehook_ca_rate_limited_total{limit=\"source\"} %llu\n"
+	    "corehook_ca_rate_limited_total{limit=\"device\"} %llu\n",
+	    (unsigned long long)atomic_load(&m->rate_limited[CH_RATE_SOURCE]),
+	    (unsigned long long)atomic_load(&m->rate_limited[CH_RATE_DEVICE]))
 	    != 0)
 		return COREHOOK_ERR_SPACE;
 	return COREHOOK_OK;

@@ -189,9 +189,9 @@ static int simple(nas_msg_t *m, int type, uint8_t *out, size_t outcap,
 
 /* ---- the state machine ---- */
 
-static int on_provisioning(corehook *ch, const nas_reg_request_t *rq,
-    nas_msg_t *m, uint8_t *out, size_t outcap, size_t *outlen, char *err,
-    size_t errlen)
+static int on_provisioning(corehook *ch, const char *session,
+    const nas_reg_request_t *rq, nas_msg_t *m, uint8_t *out, size_t outcap,
+    size_t *outlen, char *err, size_t errlen)
 {
 	prov_request_t preq;
 	corehook_prov_result_t *res;
@@ -217,7 +217,7 @@ static int on_provisioning(corehook *ch, const nas_reg_request_t *rq,
 		util_err_set(err, errlen, "out of memory");
 		return COREHOOK_ERR;
 	}
-	corehook_provision(ch, res, preq.url, preq.ue_nonce);
+	corehook_provision_from(ch, res, preq.url, preq.ue_nonce, session);
 	rc = reg_reject(m, res->cause, res->t3346, res->container,
 	    res->container_len, out, outcap, outlen, err, errlen);
 	OPENSSL_cleanse(res, sizeof(*res));
@@ -233,7 +233,8 @@ static int on_registration(corehook *ch, ch_session *s,
 	int r;
 
 	if (rq->reg_type == NAS_REG_SNPN_ONBOARDING)
-		return on_provisioning(ch, rq, m, out, outcap, outlen, err, errlen);
+		return on_provisioning(ch, s->name, rq, m, out, outcap, outlen,
+		    err, errlen);
 	if (rq->reg_type != NAS_REG_INITIAL || rq->id.kind != NAS_ID_SUCI ||
 	    nas_supi_from_suci(supi, sizeof(supi), &rq->id.suci) != NAS_OK ||
 	    strncmp(supi, "imsi-", 5) != 0) {

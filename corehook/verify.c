@@ -129,42 +129,33 @@ static int cn_matches(X509 *cert, const char *device_id)
 	return ok;
 }
 
-/* The key is P-256 or RSA 2048/3072 and keyUsage fits it. */
+/* The key is one the exchange serves (pki_device_key_kind: P-256, P-384,
+ * RSA 2048/3072, exactly what the CA issues) and keyUsage fits it. */
 static int key_ok(X509 *cert, EVP_PKEY *pk, char *err, size_t errlen)
 {
 	uint32_t ku, need;
-	char group[64];
-	size_t glen = 0;
+	int kind = pki_device_key_kind(pk);
 
 	if (!(X509_get_extension_flags(cert) & EXFLAG_KUSAGE)) {
 		util_err_set(err, errlen, "device certificate has no keyUsage");
 		return 0;
 	}
-	ku = X509_get_key_usage(cert);
-	if (EVP_PKEY_is_a(pk, "EC")) {
-		if (EVP_PKEY_get_utf8_string_param(pk, "group", group,
-		    sizeof(group), &glen) != 1 ||
-		    (strcmp(group, "prime256v1") != 0 &&
-		    strcmp(group, "P-256") != 0)) {
-			util_err_set(err, errlen, "device EC key is not P-256");
-			return 0;
-		}
-		need = KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT;
-	} else if (EVP_PKEY_is_a(pk, "RSA")) {
-		int bits = EVP_PKEY_get_bits(pk);
-
-		if (bits != 2048 && bits != 3072) {
-			util_err_set(err, errlen, "device RSA key has %d bits", bits);
-			return 0;
-		}
-		need = KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT;
-	} else {
-		util_err_set(err, errlen, "device key type unsupported");
+	if (kind == PKI_DEVKEY_NONE) {
+		if (EVP_PKEY_is_a(pk, "RSA"))
+			util_err_set(err, errlen, "device RSA key has %d bits "
+			    "(2048 or 3072 served)", EVP_PKEY_get_bits(pk));
+		else
+			util_err_set(err, errlen, "device key type unsupported "
+			    "(EC P-256/P-384, RSA-2048/3072 served)");
 		return 0;
 	}
+	ku = X509_get_key_usage(cert);
+	need = pki_device_key_usage(kind);
 	if ((ku & need) != need) {
 		util_err_set(err, errlen, "device keyUsage lacks what its key"
-		    " type needs");
+		    " type needs (%s)", (need & KU_KEY_AGREEMENT) ?
+		    "digitalSignature, keyAgreement" :
+		    "digitalSignature, keyEncipherment");
 		return 0;
 	}
 	return 1;
@@ -580,11 +571,14 @@ static const EVP_MD *fast_md(const ch_path_cache *c, const X509_ALGOR *a)
 	}
 }
 
+static int time_secs(int64_t *out, const ASN1_TIME *t);
+
 /* 1 with *out = the device's public key when the leaf in pem is accepted
  * on the cached path for exactly this chain text; 0 when the fast path
  * does not apply or a check fails (the full path then decides). */
-static int leaf_fast(EVP_PKEY **out, uint8_t *enc, ch_path_cache *c,
-    const char *pem, const char *text, const char *device_id, int64_t now)
+static int leaf_fast(EVP_PKEY **out, uint8_t *enc, int64_t *valid_until,
+    ch_path_cache *c, const char *pem, const char *text,
+    const char *device_id, int64_t now)
 {
 	STACK_OF(X509) *path = NULL;
 	X509 *issuer;
@@ -606,7 +600,7 @@ static int leaf_fast(EVP_PKEY **out, uint8_t *enc, ch_path_cache *c,
 	time_t tt = (time_t)now;
 	size_t len = strlen(text);
 	int have_times = 0;
-	int64_t from = 0, until = 0;
+	int64_t from = 0, until = 0, na;
 
 	*out = NULL;
 	if (c->p256 == NULL)
@@ -686,6 +680,10 @@ static int leaf_fast(EVP_PKEY **out, uint8_t *enc, ch_path_cache *c,
 		goto done;
 	if (enc != NULL)
 		memcpy(enc, t->key->public_key->data, 65);
+	/* Valid until the leaf's or the path's end, whichever comes first. */
+	*valid_until = now + 1;
+	if (have_times && time_secs(&na, t->validity->notAfter))
+		*valid_until = na < until ? na : until;
 	*out = pk;
 	pk = NULL;
 	ok = 1;
@@ -786,9 +784,10 @@ out:
 	ERR_clear_error();
 }
 
-/* 1 if cert verifies on the cached path for exactly this chain text. */
+/* 1 if cert verifies on the cached path for exactly this chain text;
+ * *valid_until as ch_context_verify's. */
 static int path_verify(ch_path_cache *c, X509 *cert, const char *text,
-    int64_t now)
+    int64_t now, int64_t *valid_until)
 {
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
@@ -796,7 +795,7 @@ static int path_verify(ch_path_cache *c, X509 *cert, const char *text,
 	time_t t = (time_t)now;
 	size_t len = strlen(text);
 	int i, ok = 0, have_times = 0;
-	int64_t from = 0, until = 0;
+	int64_t from = 0, until = 0, until_all = 0, na;
 
 	pthread_mutex_lock(&c->mu);
 	if (c->path != NULL && c->len == len && memcmp(c->text, text, len) == 0
@@ -805,6 +804,7 @@ static int path_verify(ch_path_cache *c, X509 *cert, const char *text,
 		have_times = c->have_times;
 		from = c->from_above;
 		until = c->until_above;
+		until_all = c->until_all;
 	}
 	pthread_mutex_unlock(&c->mu);
 	if (path == NULL)
@@ -830,6 +830,9 @@ static int path_verify(ch_path_cache *c, X509 *cert, const char *text,
 	    X509_cmp(sk_X509_value(X509_STORE_CTX_get0_chain(ctx), 1),
 	    sk_X509_value(path, 0)) != 0)
 		goto out;
+	*valid_until = now + 1;
+	if (have_times && time_secs(&na, X509_get0_notAfter(cert)))
+		*valid_until = na < until_all ? na : until_all;
 	ok = 1;
 out:
 	X509_STORE_CTX_free(ctx);
@@ -840,8 +843,9 @@ out:
 }
 
 int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
-    const char *json, size_t len, const char *device_id, X509 *anchor,
-    ch_path_cache *cache, int64_t now, char *err, size_t errlen)
+    int64_t *valid_until, const char *json, size_t len,
+    const char *device_id, X509 *anchor, ch_path_cache *cache, int64_t now,
+    char *err, size_t errlen)
 {
 	static const char *const cert_names[] = { "certificate", "cert_pem",
 	    "cert", NULL };
@@ -855,6 +859,7 @@ int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
 	EVP_PKEY *pk;
 	char perr[256];
 	int rc = CH_CTX_BAD_JSON, prc, path = CH_CHECK_FULL;
+	int64_t until = now + 1, f0, u0;
 
 	*pubkey = NULL;
 	if (pub_enc != NULL)
@@ -899,7 +904,8 @@ int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
 	}
 	text = json_chain_text(doc);
 	if (cache != NULL && text != NULL &&
-	    leaf_fast(pubkey, pub_enc, cache, pem, text, device_id, now)) {
+	    leaf_fast(pubkey, pub_enc, &until, cache, pem, text, device_id,
+	    now)) {
 		path = CH_CHECK_FAST;
 		rc = CH_CTX_OK;
 		goto out;
@@ -912,7 +918,7 @@ int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
 	}
 	rc = CH_CTX_INVALID_CERT;
 	if (cache != NULL && text != NULL && path_verify(cache, cert, text,
-	    now)) {
+	    now, &until)) {
 		path = CH_CHECK_CACHED;
 		if (!pki_cert_has_eku(cert, PROVCA_OID_EKU_DEVICE)) {
 			util_err_set(err, errlen, "device certificate: %s "
@@ -927,10 +933,9 @@ int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
 			goto out;
 		}
 		/* The chain it builds is the path to cache (no second
-		 * verification). */
+		 * verification) and gives the validity's end. */
 		prc = pki_cert_verify_chain(cert, anchor, chain, now,
-		    PROVCA_OID_EKU_DEVICE, cache != NULL && text != NULL ?
-		    &built : NULL, perr, sizeof(perr));
+		    PROVCA_OID_EKU_DEVICE, &built, perr, sizeof(perr));
 		if (prc != PKI_OK) {
 			util_err_set(err, errlen, "device certificate: %s (%s)",
 			    pki_strerror(prc), perr);
@@ -938,9 +943,12 @@ int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
 				rc = CH_CTX_INTERNAL;
 			goto out;
 		}
-		if (cache != NULL && text != NULL)
+		if (path_times(&f0, &u0, built, 0))
+			until = u0;
+		if (cache != NULL && text != NULL) {
 			path_store(cache, built, text, now);
-		built = NULL;
+			built = NULL;
+		}
 	}
 	if (!cn_matches(cert, device_id)) {
 		util_err_set(err, errlen, "certificate CN is not DeviceID %s",
@@ -973,6 +981,8 @@ int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
 out:
 	if (rc == CH_CTX_OK && how != NULL)
 		*how = path;
+	if (rc == CH_CTX_OK && valid_until != NULL)
+		*valid_until = until;
 	sk_X509_pop_free(built, X509_free);
 	sk_X509_pop_free(chain, X509_free);
 	X509_free(cert);

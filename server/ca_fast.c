@@ -331,12 +331,24 @@ int ca_csr_read(ca_csr_t **out, int *why, const ca_t *ca, const uint8_t *buf,
 int ca_csr_key_type(char out[16], const ca_csr_t *csr, char *err,
     size_t errlen)
 {
+	int rc;
+
 	if (csr->req == NULL) {
 		snprintf(out, 16, "%s", strcmp(csr->curve, "P-256") == 0 ?
 		    "EC-P256" : "EC-P384");
 		return CA_OK;
 	}
-	return ca_key_type(out, csr->pkey, err, errlen);
+	if ((rc = ca_key_type(out, csr->pkey, err, errlen)) != CA_OK)
+		return rc;
+	/* A device certificate carries the provisioning EKU: only keys the
+	 * provisioning core can seal to (the same list corehook checks). */
+	if (pki_device_key_kind(csr->pkey) == PKI_DEVKEY_NONE) {
+		util_err_set(err, errlen, "device key %s not accepted: the "
+		    "provisioning exchange serves EC P-256/P-384 and "
+		    "RSA-2048/3072", out);
+		return CA_ERR_INVALID;
+	}
+	return CA_OK;
 }
 
 static void sha256_hex(const ca_t *ca, char out[65], const uint8_t *buf,

@@ -27,7 +27,7 @@ static void usage(FILE *f)
 	    "usage: ueclient init --state DIR --manufacturer-id ID --serial S "
 	    "--model M\n"
 	    "                     [--hardware-version V] [--key-type "
-	    "p256|rsa2048|rsa3072]\n"
+	    "p256|p384|rsa2048|rsa3072]\n"
 	    "       ueclient enroll --state DIR --ca URL --cert MFR.pem --key "
 	    "MFR.key\n"
 	    "                     [--root ROOT.pem] [--tls-ca FILE] [--ca-certs "
@@ -242,8 +242,8 @@ static int cmd_init(const args_t *a)
 	memset(&dev, 0, sizeof(dev));
 	if (a->keytype != NULL && ue_key_type_parse(&dev.key_type,
 	    a->keytype) != 0) {
-		fprintf(stderr, "ueclient: --key-type is p256, rsa2048 or "
-		    "rsa3072\n");
+		fprintf(stderr, "ueclient: --key-type is p256, p384, rsa2048 "
+		    "or rsa3072\n");
 		return EX_USAGE;
 	}
 	if (strlen(a->mfr) > UE_ID_MAX || strlen(a->serial) > UE_ID_MAX ||

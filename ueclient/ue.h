@@ -35,7 +35,9 @@ enum ue_error {
 #define UE_MAX_CORES 8
 #define UE_FILE_MAX (1024 * 1024) /* largest state file read */
 
-typedef enum { UE_KEY_P256 = 0, UE_KEY_RSA2048, UE_KEY_RSA3072 } ue_key_type;
+typedef enum {
+	UE_KEY_P256 = 0, UE_KEY_RSA2048, UE_KEY_RSA3072, UE_KEY_P384
+} ue_key_type;
 
 /* ---- state folder -------------------------------------------------- */
 

@@ -32,6 +32,9 @@ int ue_key_generate(void **out, ue_key_type type, char *err, size_t errlen)
 	case UE_KEY_P256:
 		pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 		break;
+	case UE_KEY_P384:
+		pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+		break;
 	case UE_KEY_RSA2048:
 		pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 		break;

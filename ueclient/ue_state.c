@@ -194,6 +194,8 @@ int ue_key_type_parse(ue_key_type *out, const char *s)
 	if (strcmp(s, "p256") == 0 || strcmp(s, "P-256") == 0 ||
 	    strcmp(s, "ec") == 0)
 		*out = UE_KEY_P256;
+	else if (strcmp(s, "p384") == 0 || strcmp(s, "P-384") == 0)
+		*out = UE_KEY_P384;
 	else if (strcmp(s, "rsa2048") == 0)
 		*out = UE_KEY_RSA2048;
 	else if (strcmp(s, "rsa3072") == 0)
@@ -206,6 +208,7 @@ int ue_key_type_parse(ue_key_type *out, const char *s)
 const char *ue_key_type_name(ue_key_type t)
 {
 	switch (t) {
+	case UE_KEY_P384: return "p384";
 	case UE_KEY_RSA2048: return "rsa2048";
 	case UE_KEY_RSA3072: return "rsa3072";
 	default: return "p256";

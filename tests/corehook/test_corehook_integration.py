@@ -108,6 +108,8 @@ class FakeCA:
         self.port = self.sock.getsockname()[1]
         self.requests = []
         self.docs = {}  # path -> JSON security context answered with 200
+        self.headers = {}  # path -> extra header lines (bytes, CRLF-ended)
+        self.raw = []  # every request's head, as received
         self.closing = False
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -126,12 +128,14 @@ class FakeCA:
             req = s.recv(4096).decode(errors="replace")
             path = req.split(" ")[1] if " " in req else ""
             self.requests.append(path)
+            self.raw.append(req)
             if "/slow-" in path:
                 time.sleep(self.sleep)
             body, status = b'{"title":"boom"}', b"500 Internal Server Error"
             if path in self.docs:
                 body, status = self.docs[path], b"200 OK"
-            s.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
+            s.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n" +
+                      self.headers.get(path, b"") +
                       b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
             s.close()
         except (OSError, ssl.SSLError):
@@ -462,6 +466,37 @@ class CorehookIntegration(unittest.TestCase):
         r = self.provision(self.url(dev, self.fake.port), dev, keyf)
         self.assertEqual(r.get("cause"), "9", r)
 
+    def test_ca_max_age_is_honoured_up_to_the_cap_then_revalidated(self):
+        # A CA saying max-age=600: corehook uses the verified context
+        # without a request for at most positive_max_age_seconds (5 s by
+        # default, the bound on how late a revocation is seen), then asks
+        # again with If-None-Match.
+        dev, keyf = self.enroll("MAXAGE-1")
+        st, doc = self.api(self.op, "GET", "/devices/%s" % dev)
+        self.assertEqual(st, 200, doc)
+        path = "/devices/%s" % dev
+        self.fake.docs[path] = doc
+        self.fake.headers[path] = b'ETag: "v1-maxage"\r\nCache-Control: max-age=600\r\n'
+        name = "corehook_ca_context_total"
+        before = self.counter(self.metrics(), name, 'source="positive_cache"')
+        r = self.provision(self.url(dev, self.fake.port), dev, keyf)
+        self.assertEqual(r.get("cause"), "9", r)
+        t0 = time.time()
+        self.assertEqual(self.fake.requests.count(path), 1)
+        r = self.provision(self.url(dev, self.fake.port), dev, keyf)
+        self.assertEqual(r.get("cause"), "9", r)
+        if time.time() - t0 < 4.5:  # still inside the 5 s cap
+            self.assertEqual(self.fake.requests.count(path), 1)
+            self.assertEqual(self.counter(self.metrics(), name, 'source="positive_cache"'),
+                             before + 1)
+        time.sleep(max(0.0, 5.5 - (time.time() - t0)))
+        r = self.provision(self.url(dev, self.fake.port), dev, keyf)
+        self.assertEqual(r.get("cause"), "9", r)
+        reqs = [q for q in self.fake.raw if q.split(" ")[1:2] == [path]]
+        self.assertGreaterEqual(len(reqs), 2)
+        self.assertNotIn("If-None-Match", reqs[0])
+        self.assertIn('If-None-Match: "v1-maxage"', reqs[-1])
+
     def test_fast_leaf_path_refuses_what_the_full_path_refuses(self):
         # Leaves on the cached Device CA path are read without OpenSSL's
         # X509 parser (leaf_fast); anything outside ProvCA's profile or
@@ -593,9 +628,19 @@ class CorehookIntegration(unittest.TestCase):
             base64.encodebytes(der).decode().replace("\n", "")
         r = serve("fast-badsig", pem, k)
         self.assertEqual(r.get("cause"), "5", r)
-        # A P-384 device key is outside the profile (#5, as before).
+        # A P-384 device key is served (issue 14), not by the P-256-only
+        # fast path but against the cached issuer; P-521 is a key the CA
+        # does not issue (#5).
         k = ec.generate_private_key(ec.SECP384R1())
+        before = (self.counter(self.metrics(), name, path),
+                  self.counter(self.metrics(), name, 'path="cached_issuer"'))
         r = serve("fast-p384", leaf("fast-p384", k), k)
+        self.assertEqual(r.get("cause"), "9", r)
+        self.assertEqual((self.counter(self.metrics(), name, path),
+                          self.counter(self.metrics(), name, 'path="cached_issuer"')),
+                         (before[0], before[1] + 1))
+        k = ec.generate_private_key(ec.SECP521R1())
+        r = serve("fast-p521", leaf("fast-p521", k), k)
         self.assertEqual(r.get("cause"), "5", r)
         # and the genuine device still provisions on the fast path
         before = self.counter(self.metrics(), name, path)

@@ -74,6 +74,9 @@ static char *context(const char *id, X509 *leaf, X509 *dca, X509 *root)
 }
 
 /* Verify json at time now; returns the result, *how the path taken. */
+/* The validity end the last accepted verify() reported. */
+static int64_t last_until;
+
 static int verify(const char *json, const char *id, X509 *anchor,
     ch_path_cache *cache, int64_t now, int *how, uint8_t enc[65])
 {
@@ -82,8 +85,9 @@ static int verify(const char *json, const char *id, X509 *anchor,
 	int r;
 
 	*how = -1;
-	r = ch_context_verify(&pk, enc, how, json, strlen(json), id, anchor,
-	    cache, now, err, sizeof(err));
+	last_until = -1;
+	r = ch_context_verify(&pk, enc, how, &last_until, json, strlen(json),
+	    id, anchor, cache, now, err, sizeof(err));
 	assert_true((r == CH_CTX_OK) == (pk != NULL));
 	EVP_PKEY_free(pk);
 	return r;
@@ -97,6 +101,7 @@ typedef struct {
 	EVP_PKEY *kr, *kd, *kf, *kc;
 	X509 *root, *dca, *fast, *cached;
 	char *jf, *jc;
+	int64_t until;  /* the earliest notAfter of leaf, Device CA, root */
 } pki_t;
 
 static void pki_make(pki_t *p, int64_t root_na, int64_t dca_na)
@@ -122,6 +127,11 @@ static void pki_make(pki_t *p, int64_t root_na, int64_t dca_na)
 	assert_non_null(p->cached);
 	p->jf = context("dev-fast", p->fast, p->dca, p->root);
 	p->jc = context("dev-cached", p->cached, p->dca, p->root);
+	p->until = T0 + 365 * DAY;
+	if (root_na < p->until)
+		p->until = root_na;
+	if (dca_na < p->until)
+		p->until = dca_na;
 }
 
 static void pki_free(pki_t *p)
@@ -151,6 +161,9 @@ static void check_at(pki_t *p, int64_t at, int want_ok)
 	assert_int_equal(verify(p->jf, "dev-fast", p->root, cache, T0, &how,
 	    enc), CH_CTX_OK);
 	assert_int_equal(how, CH_CHECK_FULL);
+	/* Every path reports the chain's earliest notAfter (the positive
+	 * cache serves the key no longer than that). */
+	assert_int_equal(last_until, p->until);
 	/* The point handed back is the certificate's own (full path). */
 	assert_int_equal(EVP_PKEY_get_octet_string_param(p->kf,
 	    "encoded-pub-key", want, sizeof(want), &len), 1);
@@ -159,14 +172,17 @@ static void check_at(pki_t *p, int64_t at, int want_ok)
 	    enc), want_ok ? CH_CTX_OK : CH_CTX_INVALID_CERT);
 	if (want_ok) {
 		assert_int_equal(how, CH_CHECK_FAST);
+		assert_int_equal(last_until, p->until);
 		assert_memory_equal(enc, want, 65);
 	} else {
 		assert_int_equal(enc[0], 0);
 	}
 	assert_int_equal(verify(p->jc, "dev-cached", p->root, cache, at, &how,
 	    enc), want_ok ? CH_CTX_OK : CH_CTX_INVALID_CERT);
-	if (want_ok)
+	if (want_ok) {
 		assert_int_equal(how, CH_CHECK_CACHED);
+		assert_int_equal(last_until, p->until);
+	}
 	ch_path_cache_free(cache);
 }
 

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 BIN = os.environ.get("PROVCA_BIN", "")
 SANITIZE = os.environ.get("PROVCA_SANITIZE", "0") == "1"
@@ -232,6 +233,13 @@ class CA:
         c.close()
         return out
 
+    def metrics(self):
+        """ca-server's Prometheus text."""
+        status, body = self.api("GET", "/metrics")
+        if status != 200:
+            raise AssertionError("metrics: HTTP %d" % status)
+        return body.decode()
+
     def revoke(self, device_id, reason="keyCompromise"):
         status, body = self.api("POST", "/api/v1/devices/%s/revoke" % device_id, {"reason": reason})
         if status != 200:
@@ -241,7 +249,8 @@ class CA:
 class Core:
     """corehook with a config from `corehook init`, listening on loopback."""
 
-    def __init__(self, tmp, name, ca, signer=None, allow_url=None, pcap=None):
+    def __init__(self, tmp, name, ca, signer=None, allow_url=None, pcap=None,
+                 config_extra=None):
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
         self.config = os.path.join(self.dir, "corehook.json")
@@ -258,6 +267,8 @@ class Core:
         cfg.setdefault("listen", {})
         cfg["listen"]["nas_udp"] = "127.0.0.1:0"
         cfg["listen"]["http"] = "127.0.0.1:0"
+        for k, v in (config_extra or {}).items():
+            cfg[k] = v
         with open(self.config, "w") as f:
             json.dump(cfg, f, indent=1)
         argv = [prog("corehook"), "serve", "--config", self.config]
@@ -273,6 +284,17 @@ class Core:
     def fingerprints(self):
         return re.findall(r"kamf-fp=([0-9a-f]{16})", self.log())
 
+    def metrics(self):
+        """corehook's Prometheus text from its HTTP endpoint."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            m = re.search(r"^http (http://127\.0\.0\.1:\d+)$", "".join(self.proc.lines), re.M)
+            if m:
+                with urllib.request.urlopen(m.group(1) + "/metrics", timeout=30) as r:
+                    return r.read().decode()
+            time.sleep(0.1)
+        raise AssertionError("corehook printed no http line")
+
     def stop(self):
         self.proc.stop()
 
@@ -280,11 +302,13 @@ class Core:
 class Device:
     """A ueclient state folder."""
 
-    def __init__(self, tmp, name, ca, serial=None):
+    def __init__(self, tmp, name, ca, serial=None, key_type=None):
         self.dir = os.path.join(tmp, "ue-" + name)
         self.ca = ca
+        args = ["--key-type", key_type] if key_type else []
         run(prog("ueclient"), "init", "--state", self.dir, "--manufacturer-id", "acme",
-            "--serial", serial or ("SN-" + name + "-%d" % os.getpid()), "--model", "sensor-1")
+            "--serial", serial or ("SN-" + name + "-%d" % os.getpid()), "--model", "sensor-1",
+            *args)
 
     def enroll(self):
         run(prog("ueclient"), "enroll", "--state", self.dir, "--ca", self.ca.url,
@@ -337,8 +361,8 @@ class World:
         self.stoppers.append(r.stop)
         return r
 
-    def device(self, name, ca):
-        return Device(self.tmp, name, ca)
+    def device(self, name, ca, key_type=None):
+        return Device(self.tmp, name, ca, key_type=key_type)
 
     def close(self):
         for stop in reversed(self.stoppers):

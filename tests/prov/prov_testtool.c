@@ -89,16 +89,23 @@ static int cmd_gen(const char *dir)
 	uint8_t c[PROV_CONTAINER_MAX];
 	size_t n;
 	char err[256];
-	struct { const char *name; EVP_PKEY *key; const char *file; } d[3];
+	struct { const char *name; EVP_PKEY *key; const char *file; } d[4];
+	EVP_PKEY *p384 = NULL;
 	int i, rc = 1;
 
 	if (testpki_init(&p, 1) != 0) {
 		fprintf(stderr, "test PKI failed\n");
 		return 1;
 	}
+	if ((p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384")) == NULL) {
+		fprintf(stderr, "P-384 key generation failed\n");
+		testpki_free(&p);
+		return 1;
+	}
 	d[0].name = "c-p256.bin"; d[0].key = p.dev_p256; d[0].file = "dev-p256.key";
 	d[1].name = "c-rsa2048.bin"; d[1].key = p.dev_rsa2048; d[1].file = "dev-rsa2048.key";
 	d[2].name = "c-rsa3072.bin"; d[2].key = p.dev_rsa3072; d[2].file = "dev-rsa3072.key";
+	d[3].name = "c-p384.bin"; d[3].key = p384; d[3].file = "dev-p384.key";
 	if (write_pem(dir, "root.pem", p.root, NULL) != 0 ||
 	    write_pem(dir, "inter.pem", p.inter, NULL) != 0 ||
 	    write_pem(dir, "signer.pem", p.signer, NULL) != 0 ||
@@ -108,7 +115,7 @@ static int cmd_gen(const char *dir)
 	}
 	fill_sub(&s);
 	fill_bind(&b);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		if (prov_seal_sign(c, sizeof(c), &n, &s, &b, d[i].key,
 		    p.signer_key, p.signer, p.inters, err, sizeof(err)) !=
 		    PROV_OK) {
@@ -124,6 +131,7 @@ static int cmd_gen(const char *dir)
 	rc = 0;
 done:
 	prov_subscription_wipe(&s);
+	EVP_PKEY_free(p384);
 	testpki_free(&p);
 	return rc;
 }

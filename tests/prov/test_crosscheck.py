@@ -25,7 +25,7 @@ NOW = datetime.datetime(2025, 6, 15, 15, 6, 40)  # 1750000000
 DEVICE_ID = b"xcheck-dev-01"
 UE_NONCE = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 NET_NONCE = bytes.fromhex("f0e1d2c3b4a5968778695a4b3c2d1e0f")
-ALG_KB = {1: 65, 2: 256, 3: 384}
+ALG_KB = {1: 65, 2: 256, 3: 384, 4: 97}
 VERSION = 2
 CHAIN_MAX = 4
 EXPECTED = {
@@ -96,6 +96,10 @@ def decode_subscription(b):
     if dedup != list(range(1, 11)):
         raise ProtocolError("field order")
     return fields
+
+
+# Container key algorithms (docs/protocol.md): EC curve per EC alg id.
+EC_ALGS = {1: ec.SECP256R1, 4: ec.SECP384R1}
 
 
 def p256_point(pub):
@@ -252,9 +256,9 @@ def verify_open(c, root, dev_key, device_id, ue_nonce):
     spub.verify(p["sig"], p["signed"], ec.ECDSA(hashes.SHA256()))
     if p["device_id"] != device_id or p["ue_nonce"] != ue_nonce:
         raise ProtocolError("binding")
-    if p["alg"] == 1:
+    if p["alg"] in EC_ALGS:
         eph = ec.EllipticCurvePublicKey.from_encoded_point(
-            ec.SECP256R1(), p["key_block"])
+            EC_ALGS[p["alg"]](), p["key_block"])
         z = dev_key.exchange(ec.ECDH(), eph)
         cek = p256_cek(z, p["key_block"], p256_point(dev_key.public_key()),
                        p["ue_nonce"], p["net_nonce"])
@@ -269,8 +273,8 @@ def seal_sign(fields, dev_pub, signer_key, chain_der, device_id,
     """chain_der: [signer DER, intermediate DER, ...] (root excluded)."""
     pt = encode_subscription(fields)
     if isinstance(dev_pub, ec.EllipticCurvePublicKey):
-        alg = 1
-        eph = ec.generate_private_key(ec.SECP256R1())
+        alg = {"secp256r1": 1, "secp384r1": 4}[dev_pub.curve.name]
+        eph = ec.generate_private_key(EC_ALGS[alg]())
         kb = p256_point(eph.public_key())
         cek = p256_cek(eph.exchange(ec.ECDH(), dev_pub), kb,
                        p256_point(dev_pub), ue_nonce, net_nonce)
@@ -309,7 +313,7 @@ class CrossCheck(unittest.TestCase):
             load("signer.key"), None)
         cls.keys = {a: serialization.load_pem_private_key(
             load("dev-%s.key" % a), None)
-            for a in ("p256", "rsa2048", "rsa3072")}
+            for a in ("p256", "p384", "rsa2048", "rsa3072")}
 
     @classmethod
     def tearDownClass(cls):
@@ -330,7 +334,7 @@ class CrossCheck(unittest.TestCase):
         return r.returncode, out
 
     def test_c_to_python(self):
-        for alg in ("p256", "rsa2048", "rsa3072"):
+        for alg in ("p256", "p384", "rsa2048", "rsa3072"):
             with self.subTest(alg=alg):
                 c = self.load("c-%s.bin" % alg)
                 sub, net = verify_open(c, self.root, self.keys[alg],
@@ -361,7 +365,7 @@ class CrossCheck(unittest.TestCase):
 
     def test_python_to_c(self):
         der = self.chain()
-        for alg in ("p256", "rsa2048", "rsa3072"):
+        for alg in ("p256", "p384", "rsa2048", "rsa3072"):
             with self.subTest(alg=alg):
                 c = seal_sign(EXPECTED, self.keys[alg].public_key(),
                               self.signer_key, der, DEVICE_ID, UE_NONCE,

@@ -15,6 +15,7 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/x509v3.h>
 
 #include "pki.h"
 #include "testpki.h"
@@ -263,6 +264,51 @@ static void test_pki_verify__each_cause(void **state)
 }
 
 /* The OIDs are the documented arc and parse as OIDs. */
+/* The one list of device keys the CA issues and corehook serves: the four
+ * kinds with their keyUsage, everything else none (and no keyUsage). */
+static void test_pki_device_key_kind__served_set(void **state)
+{
+	static const struct { const char *alg; const char *arg; size_t bits;
+	    int kind; } cases[] = {
+		{ "EC", "P-256", 0, PKI_DEVKEY_P256 },
+		{ "EC", "P-384", 0, PKI_DEVKEY_P384 },
+		{ "EC", "P-521", 0, PKI_DEVKEY_NONE },
+		{ "EC", "secp256k1", 0, PKI_DEVKEY_NONE },
+		{ "RSA", NULL, 1024, PKI_DEVKEY_NONE },
+		{ "RSA", NULL, 2048, PKI_DEVKEY_RSA2048 },
+		{ "RSA", NULL, 3072, PKI_DEVKEY_RSA3072 },
+		{ "RSA", NULL, 4096, PKI_DEVKEY_NONE },
+		{ "ED25519", NULL, 0, PKI_DEVKEY_NONE },
+		{ "X25519", NULL, 0, PKI_DEVKEY_NONE },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		EVP_PKEY *k;
+
+		if (cases[i].bits != 0)
+			k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", cases[i].bits);
+		else if (cases[i].arg != NULL)
+			k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", cases[i].arg);
+		else
+			k = EVP_PKEY_Q_keygen(NULL, NULL, cases[i].alg);
+		assert_non_null(k);
+		assert_int_equal(pki_device_key_kind(k), cases[i].kind);
+		EVP_PKEY_free(k);
+	}
+	assert_int_equal(pki_device_key_kind(NULL), PKI_DEVKEY_NONE);
+	assert_int_equal(pki_device_key_usage(PKI_DEVKEY_P256),
+	    KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
+	assert_int_equal(pki_device_key_usage(PKI_DEVKEY_P384),
+	    KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
+	assert_int_equal(pki_device_key_usage(PKI_DEVKEY_RSA2048),
+	    KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT);
+	assert_int_equal(pki_device_key_usage(PKI_DEVKEY_RSA3072),
+	    KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT);
+	assert_int_equal(pki_device_key_usage(PKI_DEVKEY_NONE), 0);
+}
+
 static void test_pki_oids__arc(void **state)
 {
 	ASN1_OBJECT *o;
@@ -299,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_pki_load__keys),
 		cmocka_unit_test(test_pki_verify__each_cause),
 		cmocka_unit_test(test_pki_oids__arc),
+		cmocka_unit_test(test_pki_device_key_kind__served_set),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -255,6 +255,69 @@ static void test_prov_container__roundtrip_p256(void **state)
 	roundtrip(P.dev_p256, PROV_ALG_P256, 65);
 }
 
+static void test_prov_container__roundtrip_p384(void **state)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+
+	(void)state;
+	assert_non_null(k);
+	roundtrip(k, PROV_ALG_P384, 97);
+	EVP_PKEY_free(k);
+}
+
+/* A P-384 container opens only with its own key: another P-384 key fails
+ * the AES-GCM tag, a P-256 or RSA key is the wrong type, and an ephemeral
+ * key moved off the curve (signature made again) is refused as malformed
+ * before any decryption. */
+static void test_prov_container__p384_wrong_key_and_off_curve(void **state)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	uint8_t c[PROV_CONTAINER_MAX], net[PROV_NONCE_LEN];
+	prov_subscription_t s;
+	prov_view_t v;
+	EVP_MD_CTX *md;
+	size_t n, sl, kb;
+	char err[256] = "";
+
+	(void)state;
+	assert_non_null(k);
+	assert_non_null(other);
+	n = make(c, k, P.signer);
+	assert_int_equal(check(c, n, other, NULL), PROV_ERR_DECRYPT);
+	assert_int_equal(check(c, n, P.dev_p256, NULL), PROV_ERR_KEY_TYPE);
+	assert_int_equal(check(c, n, P.dev_rsa2048, NULL), PROV_ERR_KEY_TYPE);
+	assert_int_equal(check(c, n, k, &s), PROV_OK);
+	assert_string_equal(s.supi, "imsi-001010000000001");
+	prov_subscription_wipe(&s);
+	/* A P-256 container refuses the P-384 key. */
+	n = make(c, P.dev_p256, P.signer);
+	assert_int_equal(check(c, n, k, NULL), PROV_ERR_KEY_TYPE);
+	/* Y of the ephemeral point off by one bit, container signed again. */
+	n = make(c, k, P.signer);
+	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)), PROV_OK);
+	assert_int_equal(v.key_block_len, 97);
+	kb = (size_t)(v.key_block - c);
+	c[kb + 96] ^= 0x01;
+	md = EVP_MD_CTX_new();
+	assert_non_null(md);
+	sl = PROV_SIG_MAX;
+	assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL,
+	    P.signer_key, NULL), 1);
+	assert_int_equal(EVP_DigestSign(md, c + v.signed_len, &sl, c,
+	    v.signed_len), 1);
+	EVP_MD_CTX_free(md);
+	n = v.signed_len + sl;
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	    sizeof(err)), PROV_OK);
+	assert_int_equal(prov_open(&s, net, &v, k, DEVICE_ID, UE_NONCE, err,
+	    sizeof(err)), PROV_ERR_FORMAT);
+	assert_non_null(strstr(err, "device's curve"));
+	assert_string_equal(s.supi, "");
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(other);
+}
+
 static void test_prov_container__roundtrip_rsa2048(void **state)
 {
 	(void)state;
@@ -925,7 +988,7 @@ static void test_prov_container__seal_argument_errors(void **state)
 	uint8_t c[PROV_CONTAINER_MAX];
 	prov_subscription_t s;
 	prov_binding_t b;
-	EVP_PKEY *p384;
+	EVP_PKEY *p521;
 	size_t n = 99;
 	char err[256];
 
@@ -947,11 +1010,12 @@ static void test_prov_container__seal_argument_errors(void **state)
 	fill_bind(&b);
 	assert_int_equal(prov_seal(c, sizeof(c), &n, &s, &b, P.dev_rsa1024,
 	    err, sizeof(err)), PROV_ERR_KEY_TYPE);
-	p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-	assert_non_null(p384);
-	assert_int_equal(prov_seal(c, sizeof(c), &n, &s, &b, p384, err,
+	/* P-521 is a curve ProvCA's CA does not issue (docs/protocol.md). */
+	p521 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+	assert_non_null(p521);
+	assert_int_equal(prov_seal(c, sizeof(c), &n, &s, &b, p521, err,
 	    sizeof(err)), PROV_ERR_KEY_TYPE);
-	EVP_PKEY_free(p384);
+	EVP_PKEY_free(p521);
 	/* Output buffer too small. */
 	assert_int_equal(prov_seal(c, 100, &n, &s, &b, P.dev_p256, err,
 	    sizeof(err)), PROV_ERR_TOO_LARGE);
@@ -1059,7 +1123,7 @@ static void test_prov_container__ephemeral_point_off_curve_refused(
 		    TESTPKI_NOW, err, sizeof(err)), PROV_OK);
 		assert_int_equal(prov_open(&s, net, &v, P.dev_p256, DEVICE_ID,
 		    UE_NONCE, err, sizeof(err)), PROV_ERR_FORMAT);
-		assert_non_null(strstr(err, "P-256 point"));
+		assert_non_null(strstr(err, "device's curve"));
 		assert_string_equal(s.supi, "");
 	}
 }
@@ -1329,6 +1393,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prov_container__roundtrip_p256),
+		cmocka_unit_test(test_prov_container__roundtrip_p384),
+		cmocka_unit_test(
+		    test_prov_container__p384_wrong_key_and_off_curve),
 		cmocka_unit_test(test_prov_container__roundtrip_rsa2048),
 		cmocka_unit_test(test_prov_container__roundtrip_rsa3072),
 		cmocka_unit_test(test_prov_container__seal_is_randomised),
