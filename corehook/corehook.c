@@ -216,8 +216,8 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 		rc = COREHOOK_ERR_CONFIG;
 		goto out;
 	}
-	if (pki_key_load_file(&ch->signer_key, cfg->signer_key, perr,
-	    sizeof(perr)) != PKI_OK ||
+	if (pki_signing_key_open(&ch->signer_key, cfg->signer_key, NULL, NULL,
+	    &cfg->signer_token, perr, sizeof(perr)) != PKI_OK ||
 	    signer_chain_load(ch, cfg, perr, sizeof(perr)) != 0) {
 		util_err_set(err, errlen, "provisioning signer: %s", perr);
 		rc = COREHOOK_ERR_CONFIG;

@@ -78,6 +78,14 @@ int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
 /* Free, wiping keys; NULL-safe. */
 void ca_free(ca_t *ca);
 
+/* One line naming each serving key's custody: "device-ca pkcs11 <URI>,
+ * infra-ca file-encrypted, tls file-plain" (URIs never carry a PIN). */
+int ca_custody_describe(const ca_t *ca, char *out, size_t outlen);
+
+/* Refuse to serve (CA_ERR_DENIED) while an unencrypted Root key sits in
+ * data_dir: the Root is offline and only ceremonies open it. */
+int ca_serve_check(const char *data_dir, char *err, size_t errlen);
+
 const ca_config_t *ca_config(const ca_t *ca);
 const char *ca_data_dir(const ca_t *ca);
 

@@ -388,10 +388,13 @@ int http_serve_main(int argc, char **argv)
 		fprintf(stderr, "ca-server: %s: %s\n", o.data_dir, strerror(errno));
 		goto out;
 	}
-	if (ca_open(&srv->ca, srv->data_dir, o.key_pass_file, err, sizeof(err)) != CA_OK) {
+	if (ca_serve_check(srv->data_dir, err, sizeof(err)) != CA_OK ||
+	    ca_open(&srv->ca, srv->data_dir, o.key_pass_file, err, sizeof(err)) != CA_OK) {
 		fprintf(stderr, "ca-server: %s\n", err);
 		goto out;
 	}
+	if (ca_custody_describe(srv->ca, err, sizeof(err)) == CA_OK)
+		fprintf(stderr, "ca-server: key custody: %s\n", err);
 	srv->cfg = ca_config(srv->ca);
 	if (http_routes_collect(srv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ca-server: %s\n", err);
