@@ -58,6 +58,15 @@ typedef struct {
 	const char *key_pass_file;	/* NULL = keys unencrypted */
 	const char *public_base_url;	/* NULL = https://<first hostname|localhost>:8443 */
 	const char *admin_name;		/* NULL = "admin" */
+	/* The offline Root: root-ca.key (and a copy of root-ca.crt) go here,
+	 * never into data_dir. NULL = <parent of data_dir>/<name>-root. */
+	const char *root_dir;
+	/* Token keys (pkcs11: URIs, generated in the token beforehand); NULL
+	 * = a new key file in data_dir. */
+	const char *device_key_uri, *infra_key_uri, *tls_key_uri;
+	const char *pkcs11_module;	/* the token's PKCS#11 module */
+	const char *pkcs11_pin_file;	/* PIN source: a file ... */
+	const char *pkcs11_pin_env;	/* ... or an environment variable */
 } ca_init_opts_t;
 
 /*
@@ -68,6 +77,10 @@ typedef struct {
  * end: on failure nothing is left.
  */
 int ca_init(const ca_init_opts_t *opts, char *err, size_t errlen);
+
+/* The default offline Root folder of data_dir: <parent>/<name>-root.
+ * snprintf's result. */
+int ca_root_dir_default(char *out, size_t outlen, const char *data_dir);
 
 /* Load config, CA certificates and keys (decrypting with the passphrase in
  * key_pass_file, which may be NULL) from data_dir. The registry is opened

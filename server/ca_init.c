@@ -22,6 +22,8 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509v3.h>
 
+#include "pki.h"
+#include "pki_keys.h"
 #include "util.h"
 
 #define CA_VALIDITY_ROOT_DAYS (25 * 365)
@@ -192,9 +194,45 @@ static int dir_state(const char *dir, int *holds_ca)
 	return n;
 }
 
-/* Everything init makes, in tmp. */
-static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
+/* A serving key: opened on the token when uri is set (and recorded in
+ * cfg_ref), else freshly generated for a file. */
+static int init_key(EVP_PKEY **out, const char *uri, const char *curve,
+    char *cfg_ref, size_t cfg_len, const ca_config_t *cfg, char *err,
+    size_t errlen)
+{
+	pki_token_t tok;
+
+	if (uri == NULL)
+		return ca_key_generate(out, curve, err, errlen);
+	memset(&tok, 0, sizeof(tok));
+	snprintf(tok.module, sizeof(tok.module), "%s", cfg->pkcs11_module);
+	snprintf(tok.pin_file, sizeof(tok.pin_file), "%s",
+	    cfg->pkcs11_pin_file);
+	snprintf(tok.pin_env, sizeof(tok.pin_env), "%s", cfg->pkcs11_pin_env);
+	if (!pki_key_ref_is_pkcs11(uri) || strlen(uri) >= cfg_len) {
+		util_err_set(err, errlen, "%s: not a pkcs11: URI", uri);
+		return CA_ERR_INVALID;
+	}
+	if (pki_signing_key_open(out, uri, NULL, NULL, &tok, err, errlen) !=
+	    PKI_OK)
+		return CA_ERR_INVALID;
+	snprintf(cfg_ref, cfg_len, "%s", uri);
+	return CA_OK;
+}
+
+/* Write a serving key file unless the key lives on a token. */
+static int write_serving_key(const char *dir, const char *ref, EVP_PKEY *key,
     const char *pass, char *err, size_t errlen)
+{
+	if (pki_key_ref_is_pkcs11(ref))
+		return CA_OK;
+	return write_key(dir, ref, key, pass, err, errlen);
+}
+
+/* Everything init makes, in tmp; the Root key in root_dir. */
+static int build(const ca_init_opts_t *o, const char *tmp,
+    const char *root_dir, ca_config_t *cfg, const char *pass, char *err,
+    size_t errlen)
 {
 	EVP_PKEY *rk = NULL, *dk = NULL, *ik = NULL, *sk = NULL;
 	X509 *root = NULL, *dev = NULL, *infra = NULL, *srv = NULL;
@@ -207,9 +245,12 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 	int rc = CA_ERR_INTERNAL;
 
 	if ((rc = ca_key_generate(&rk, "P-384", err, errlen)) != CA_OK ||
-	    (rc = ca_key_generate(&dk, "P-256", err, errlen)) != CA_OK ||
-	    (rc = ca_key_generate(&ik, "P-256", err, errlen)) != CA_OK ||
-	    (rc = ca_key_generate(&sk, "P-256", err, errlen)) != CA_OK)
+	    (rc = init_key(&dk, o->device_key_uri, "P-256", cfg->device_ca_key,
+	    sizeof(cfg->device_ca_key), cfg, err, errlen)) != CA_OK ||
+	    (rc = init_key(&ik, o->infra_key_uri, "P-256", cfg->infra_ca_key,
+	    sizeof(cfg->infra_ca_key), cfg, err, errlen)) != CA_OK ||
+	    (rc = init_key(&sk, o->tls_key_uri, "P-256", cfg->tls_key,
+	    sizeof(cfg->tls_key), cfg, err, errlen)) != CA_OK)
 		goto out;
 
 	/* Root CA: may certify one level of CAs below it. */
@@ -273,10 +314,14 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 	if ((rc = ca_x509_make(&srv, serial, &sp, err, errlen)) != CA_OK)
 		goto out;
 
-	if ((rc = write_key(tmp, "root-ca.key", rk, pass, err, errlen)) ||
-	    (rc = write_key(tmp, "device-ca.key", dk, pass, err, errlen)) ||
-	    (rc = write_key(tmp, "infra-ca.key", ik, pass, err, errlen)) ||
-	    (rc = write_key(tmp, "server.key", sk, pass, err, errlen)) ||
+	if ((rc = write_key(root_dir, "root-ca.key", rk, pass, err, errlen)) ||
+	    (rc = write_pem(root_dir, "root-ca.crt", root, NULL, err, errlen)) ||
+	    (rc = write_serving_key(tmp, cfg->device_ca_key, dk, pass, err,
+	    errlen)) ||
+	    (rc = write_serving_key(tmp, cfg->infra_ca_key, ik, pass, err,
+	    errlen)) ||
+	    (rc = write_serving_key(tmp, cfg->tls_key, sk, pass, err,
+	    errlen)) ||
 	    (rc = write_pem(tmp, "root-ca.crt", root, NULL, err, errlen)) ||
 	    (rc = write_pem(tmp, "device-ca.crt", dev, NULL, err, errlen)) ||
 	    (rc = write_pem(tmp, "infra-ca.crt", infra, NULL, err, errlen)) ||
@@ -386,8 +431,109 @@ out:
 	return rc;
 }
 
+/* The token settings of o into cfg; a PIN file by absolute path. */
+static int init_token_cfg(ca_config_t *cfg, const ca_init_opts_t *o,
+    char *err, size_t errlen)
+{
+	char abs[PATH_MAX];
+	int any = o->device_key_uri != NULL || o->infra_key_uri != NULL ||
+	    o->tls_key_uri != NULL;
+
+	if (!any)
+		return CA_OK;
+	if (o->pkcs11_module == NULL || (o->pkcs11_pin_file == NULL &&
+	    o->pkcs11_pin_env == NULL)) {
+		util_err_set(err, errlen, "token keys need --pkcs11-module and "
+		    "--pkcs11-pin-file or --pkcs11-pin-env");
+		return CA_ERR_INVALID;
+	}
+	if (o->pkcs11_pin_file != NULL && realpath(o->pkcs11_pin_file, abs) ==
+	    NULL) {
+		util_err_set(err, errlen, "%s: %s", o->pkcs11_pin_file,
+		    strerror(errno));
+		return CA_ERR_INVALID;
+	}
+	if (strlen(o->pkcs11_module) >= sizeof(cfg->pkcs11_module) ||
+	    (o->pkcs11_pin_file != NULL && strlen(abs) >=
+	    sizeof(cfg->pkcs11_pin_file)) || (o->pkcs11_pin_env != NULL &&
+	    strlen(o->pkcs11_pin_env) >= sizeof(cfg->pkcs11_pin_env))) {
+		util_err_set(err, errlen, "PKCS#11 setting too long");
+		return CA_ERR_INVALID;
+	}
+	snprintf(cfg->pkcs11_module, sizeof(cfg->pkcs11_module), "%s",
+	    o->pkcs11_module);
+	if (o->pkcs11_pin_file != NULL)
+		snprintf(cfg->pkcs11_pin_file, sizeof(cfg->pkcs11_pin_file),
+		    "%s", abs);
+	if (o->pkcs11_pin_env != NULL)
+		snprintf(cfg->pkcs11_pin_env, sizeof(cfg->pkcs11_pin_env), "%s",
+		    o->pkcs11_pin_env);
+	return CA_OK;
+}
+
+int ca_root_dir_default(char *out, size_t outlen, const char *data_dir)
+{
+	char pb[PATH_MAX], bb[PATH_MAX];
+
+	snprintf(pb, sizeof(pb), "%s", data_dir);
+	snprintf(bb, sizeof(bb), "%s", data_dir);
+	return snprintf(out, outlen, "%s/%s-root", dirname(pb), basename(bb));
+}
+
+/* The offline Root's folder: o->root_dir or <parent>/<name>-root beside
+ * data_dir; it must not be inside data_dir, and must be missing (then
+ * created 0700, *created = 1) or empty. */
+static int root_dir_prepare(char out[PATH_MAX], int *created,
+    const ca_init_opts_t *o, char *err, size_t errlen)
+{
+	size_t dl = strlen(o->data_dir);
+	int holds, st, n;
+
+	*created = 0;
+	n = o->root_dir != NULL ? snprintf(out, PATH_MAX, "%s", o->root_dir) :
+	    ca_root_dir_default(out, PATH_MAX, o->data_dir);
+	if (n < 0 || n >= PATH_MAX - 32) {
+		util_err_set(err, errlen, "Root folder path too long");
+		return CA_ERR_INVALID;
+	}
+	if (strcmp(out, o->data_dir) == 0 || (strncmp(out, o->data_dir, dl) ==
+	    0 && out[dl] == '/')) {
+		util_err_set(err, errlen, "the Root folder %s must be outside "
+		    "the data folder", out);
+		return CA_ERR_INVALID;
+	}
+	st = dir_state(out, &holds);
+	if (st != 0 || holds) {
+		util_err_set(err, errlen, "Root folder %s exists and is not "
+		    "empty", out);
+		return CA_ERR_EXISTS;
+	}
+	if (mkdir(out, 0700) == 0)
+		*created = 1;
+	else if (errno != EEXIST) {
+		util_err_set(err, errlen, "%s: %s", out, strerror(errno));
+		return CA_ERR_INTERNAL;
+	}
+	return CA_OK;
+}
+
+/* Undo root_dir_prepare and what build wrote there. */
+static void root_dir_undo(const char *dir, int created)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/root-ca.key", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/root-ca.crt", dir);
+	unlink(path);
+	if (created)
+		rmdir(dir);
+}
+
 int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 {
+	char root_dir[PATH_MAX];
+	int root_created = 0;
 	char tmp[PATH_MAX], parent_buf[PATH_MAX], base_buf[PATH_MAX];
 	char pass[CA_PASS_MAX + 1] = "";
 	ca_config_t cfg;
@@ -446,6 +592,8 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 	if (o->key_pass_file != NULL && (rc = ca_pass_read(pass,
 	    o->key_pass_file, err, errlen)) != CA_OK)
 		return rc;
+	if ((rc = init_token_cfg(&cfg, o, err, errlen)) != CA_OK)
+		goto out;
 
 	st = dir_state(o->data_dir, &holds_ca);
 	if (holds_ca) {
@@ -469,16 +617,24 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 		rc = CA_ERR_INTERNAL;
 		goto out;
 	}
-	if ((rc = build(o, tmp, &cfg, pass, err, errlen)) != CA_OK) {
+	if ((rc = root_dir_prepare(root_dir, &root_created, o, err,
+	    errlen)) != CA_OK) {
 		rm_tree(tmp);
+		goto out;
+	}
+	if ((rc = build(o, tmp, root_dir, &cfg, pass, err, errlen)) != CA_OK) {
+		rm_tree(tmp);
+		root_dir_undo(root_dir, root_created);
 		goto out;
 	}
 	/* rename(2) replaces an empty folder but never a non-empty one. */
 	if (rename(tmp, o->data_dir) != 0) {
-		util_err_set(err, errlen, "%s: %s", o->data_dir,
-		    strerror(errno));
+		int e = errno;
+
+		util_err_set(err, errlen, "%s: %s", o->data_dir, strerror(e));
 		rm_tree(tmp);
-		rc = errno == ENOTEMPTY || errno == EEXIST ? CA_ERR_EXISTS :
+		root_dir_undo(root_dir, root_created);
+		rc = e == ENOTEMPTY || e == EEXIST ? CA_ERR_EXISTS :
 		    CA_ERR_INTERNAL;
 		goto out;
 	}

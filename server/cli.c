@@ -120,13 +120,22 @@ int cli_init(int argc, char **argv)
 {
 	static const char *usage = "ca-server init --data DIR [--org NAME] "
 	    "[--hostname H ...] [--public-url URL] [--admin-name NAME] "
-	    "[--key-pass-file F]";
+	    "[--key-pass-file F] [--root-dir DIR] [--device-key URI] "
+	    "[--infra-key URI] [--tls-key URI] [--pkcs11-module SO] "
+	    "[--pkcs11-pin-file F | --pkcs11-pin-env VAR]";
 	static const struct option lo[] = {
 		COMMON_LONGOPTS,
 		{ "org", required_argument, NULL, 'o' },
 		{ "hostname", required_argument, NULL, 'H' },
 		{ "public-url", required_argument, NULL, 'u' },
 		{ "admin-name", required_argument, NULL, 'a' },
+		{ "root-dir", required_argument, NULL, 'r' },
+		{ "device-key", required_argument, NULL, 'D' },
+		{ "infra-key", required_argument, NULL, 'I' },
+		{ "tls-key", required_argument, NULL, 'T' },
+		{ "pkcs11-module", required_argument, NULL, 'M' },
+		{ "pkcs11-pin-file", required_argument, NULL, 'P' },
+		{ "pkcs11-pin-env", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *hosts[CLI_MAX_HOSTNAMES];
@@ -145,6 +154,13 @@ int cli_init(int argc, char **argv)
 		case 'o': o.org = optarg; break;
 		case 'u': o.public_base_url = optarg; break;
 		case 'a': o.admin_name = optarg; break;
+		case 'r': o.root_dir = optarg; break;
+		case 'D': o.device_key_uri = optarg; break;
+		case 'I': o.infra_key_uri = optarg; break;
+		case 'T': o.tls_key_uri = optarg; break;
+		case 'M': o.pkcs11_module = optarg; break;
+		case 'P': o.pkcs11_pin_file = optarg; break;
+		case 'E': o.pkcs11_pin_env = optarg; break;
 		case 'H':
 			if (o.n_hostnames == CLI_MAX_HOSTNAMES)
 				return usage_err(usage, "too many --hostname");
@@ -167,6 +183,16 @@ int cli_init(int argc, char **argv)
 		return fail("init failed", err);
 	printf("initialised CA in %s\n", c.data);
 	printf("  root certificate: %s/root-ca.crt\n", c.data);
+	{
+		char rd[PATH_MAX];
+
+		if (o.root_dir != NULL)
+			snprintf(rd, sizeof(rd), "%s", o.root_dir);
+		else
+			ca_root_dir_default(rd, sizeof(rd), c.data);
+		printf("  offline Root key: %s/root-ca.key (keep it offline; "
+		    "serve never opens it)\n", rd);
+	}
 	printf("  TLS certificate:  %s/server.crt\n", c.data);
 	printf("  admin credential: %s/admin/admin.p12%s\n", c.data,
 	    c.pass_file != NULL ? " (password: the key passphrase)" :

@@ -156,10 +156,16 @@ class CliTest(unittest.TestCase):
             x509.IPAddress)), ["127.0.0.1", "192.0.2.7", "::1"])
         self.assertEqual(list(srv.extensions.get_extension_for_class(
             x509.ExtendedKeyUsage).value), [ExtendedKeyUsageOID.SERVER_AUTH])
-        for key in ("root-ca.key", "device-ca.key", "infra-ca.key",
+        for key in ("device-ca.key", "infra-ca.key",
                     "server.key", "admin/admin.key", "admin/admin.p12"):
             self.assertEqual(os.stat(f"{d}/{key}").st_mode & 0o777, 0o600,
                              key)
+        # The Root key is offline: beside the data folder, never in it.
+        self.assertFalse(os.path.exists(f"{d}/root-ca.key"))
+        self.assertEqual(os.stat(f"{d}-root/root-ca.key").st_mode & 0o777,
+                         0o600)
+        self.assertEqual(slurp(f"{d}-root/root-ca.crt"),
+                         slurp(f"{d}/root-ca.crt"))
         cfg = json.loads(slurp(f"{d}/config.json"))
         self.assertEqual(cfg["public_base_url"], "https://ca.example:8443")
         for k in ("listen", "body_limit", "worker_threads", "keep_alive_timeout_ms",
