@@ -328,6 +328,26 @@ class Pkcs11Test(unittest.TestCase):
         self.assertTrue(dev.has_credentials())
         self.assertNotIn(PIN, core.log())
 
+    def test_serve_never_needs_the_root_folder(self):
+        d = self.ca.data
+        os.rename(d + "-root", d + "-root.away")
+        try:
+            srv = harness.Proc([harness.prog("ca-server"), "serve", "--data",
+                                d, "--listen", "127.0.0.1:0"],
+                               r"listening on https://127\.0\.0\.1:(\d+)",
+                               self.path("serve-noroot.log"))
+            try:
+                p = subprocess.run(
+                    ["curl", "-sS", "--cacert", self.ca.root, "-o",
+                     "/dev/null", "-w", "%{http_code}",
+                     "https://127.0.0.1:%d/ca/root-ca.crt" % srv.port],
+                    capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.stdout, "200", p.stderr)
+            finally:
+                srv.stop()
+        finally:
+            os.rename(d + "-root.away", d + "-root")
+
     def test_serve_refuses_plain_root_key_in_data(self):
         d = self.ca.data
         shutil.copy(d + "-root/root-ca.key", os.path.join(d, "root-ca.key"))
