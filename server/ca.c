@@ -216,6 +216,12 @@ int ca_serve_check(const char *data_dir, char *err, size_t errlen)
 int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
     char *err, size_t errlen)
 {
+	return ca_open_pass(out, data_dir, key_pass_file, NULL, err, errlen);
+}
+
+int ca_open_pass(ca_t **out, const char *data_dir, const char *pass_file,
+    const char *pass_env, char *err, size_t errlen)
+{
 	ca_t *ca;
 	reg_t *reg = NULL;
 	char path[PATH_MAX];
@@ -245,8 +251,8 @@ int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
 		rc = CA_ERR_INVALID;
 		goto fail;
 	}
-	if (key_pass_file != NULL && (rc = ca_pass_read(ca->key_pass,
-	    key_pass_file, err, errlen)) != CA_OK)
+	if ((rc = ca_pass_get(ca->key_pass, pass_file, pass_env, err,
+	    errlen)) != CA_OK)
 		goto fail;
 	if ((rc = load_cert(&ca->root, data_dir, CA_FILE_ROOT_CERT, err,
 	    errlen)) != CA_OK ||

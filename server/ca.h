@@ -55,7 +55,10 @@ typedef struct {
 	const char *org;		/* NULL = "ProvCA" */
 	const char *const *hostnames;	/* extra server SANs (DNS or IP) */
 	size_t n_hostnames;
-	const char *key_pass_file;	/* NULL = keys unencrypted */
+	const char *key_pass_file;	/* passphrase for file keys ... */
+	const char *key_pass_env;	/* ... or from this variable */
+	int plain_keys;			/* 1: no passphrase, keys unencrypted
+					 * (without it init needs one) */
 	const char *public_base_url;	/* NULL = https://<first hostname|localhost>:8443 */
 	const char *admin_name;		/* NULL = "admin" */
 	/* The offline Root: root-ca.key (and a copy of root-ca.crt) go here,
@@ -87,6 +90,11 @@ int ca_root_dir_default(char *out, size_t outlen, const char *data_dir);
  * once to apply migrations. */
 int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
     char *err, size_t errlen);
+
+/* ca_open with the passphrase from pass_file or else the environment
+ * variable pass_env (both may be NULL: keys not encrypted). */
+int ca_open_pass(ca_t **out, const char *data_dir, const char *pass_file,
+    const char *pass_env, char *err, size_t errlen);
 
 /* Free, wiping keys; NULL-safe. */
 void ca_free(ca_t *ca);

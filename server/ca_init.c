@@ -589,8 +589,21 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 			return CA_ERR_INVALID;
 		}
 	}
-	if (o->key_pass_file != NULL && (rc = ca_pass_read(pass,
-	    o->key_pass_file, err, errlen)) != CA_OK)
+	if (!o->plain_keys && o->key_pass_file == NULL &&
+	    o->key_pass_env == NULL) {
+		util_err_set(err, errlen, "key files are encrypted: give "
+		    "--key-pass-file F or --key-pass-env VAR, or choose "
+		    "--plain-keys");
+		return CA_ERR_PASSPHRASE;
+	}
+	if (o->plain_keys && (o->key_pass_file != NULL ||
+	    o->key_pass_env != NULL)) {
+		util_err_set(err, errlen, "--plain-keys and a passphrase "
+		    "exclude each other");
+		return CA_ERR_INVALID;
+	}
+	if ((rc = ca_pass_get(pass, o->key_pass_file, o->key_pass_env, err,
+	    errlen)) != CA_OK)
 		return rc;
 	if ((rc = init_token_cfg(&cfg, o, err, errlen)) != CA_OK)
 		goto out;

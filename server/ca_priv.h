@@ -14,6 +14,10 @@
 
 #define CA_PASS_MAX 1024
 #define CA_CSR_MAX (64 * 1024)
+/* scrypt for encrypted key files (RFC 7914's interactive cost; 16 MiB). */
+#define CA_SCRYPT_N 16384
+#define CA_SCRYPT_R 8
+#define CA_SCRYPT_P 1
 
 struct ca {
 	char data_dir[PATH_MAX];
@@ -161,15 +165,16 @@ int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
 int ca_key_generate(EVP_PKEY **out, const char *curve, char *err,
     size_t errlen);
 
-/* PEM (PKCS#8, AES-256-CBC encrypted when pass is non-empty). The buffer is
+/* PEM (PKCS#8; when pass is non-empty encrypted with PBES2: scrypt
+ * N=2^14 r=8 p=1 and AES-256-CBC). The buffer is
  * malloc'd; wipe with OPENSSL_cleanse before free. */
 int ca_key_to_pem(char **out, size_t *len, EVP_PKEY *key, const char *pass,
     char *err, size_t errlen);
 
-/* Load a PEM key file, decrypting with pass ("" = not encrypted).
- * CA_ERR_PASSPHRASE if it is encrypted and pass is wrong or empty. */
-int ca_key_load(EVP_PKEY **out, const char *path, const char *pass,
-    char *err, size_t errlen);
+/* The passphrase from file (first line) or else the environment variable
+ * env; "" when both are NULL. */
+int ca_pass_get(char out[CA_PASS_MAX + 1], const char *file,
+    const char *env, char *err, size_t errlen);
 
 /* Write len bytes to path, created exclusively with mode. */
 int ca_file_write(const char *path, const void *buf, size_t len, int mode,

@@ -23,7 +23,7 @@
 #include "http_int.h"
 
 static const char usage[] =
-    "usage: ca-server serve --data DIR [--listen HOST:PORT] [--key-pass-file FILE]\n"
+    "usage: ca-server serve --data DIR [--listen HOST:PORT] [--key-pass-file FILE | --key-pass-env VAR]\n"
     "                       [--web DIR] [--routes]\n"
     "  --listen      address to bind (default: config \"listen\"); port 0 picks one\n"
     "  --web         folder of the portal's static files (default: config\n"
@@ -39,6 +39,7 @@ typedef struct {
 	const char *data_dir;
 	const char *listen;
 	const char *key_pass_file;
+	const char *key_pass_env;
 	const char *web_dir;
 	int routes_only;
 } serve_opts;
@@ -264,6 +265,8 @@ static int parse_args(serve_opts *o, int argc, char **argv)
 			o->listen = argv[++i];
 		else if (strcmp(a, "--key-pass-file") == 0)
 			o->key_pass_file = argv[++i];
+		else if (strcmp(a, "--key-pass-env") == 0)
+			o->key_pass_env = argv[++i];
 		else if (strcmp(a, "--web") == 0)
 			o->web_dir = argv[++i];
 		else
@@ -389,7 +392,8 @@ int http_serve_main(int argc, char **argv)
 		goto out;
 	}
 	if (ca_serve_check(srv->data_dir, err, sizeof(err)) != CA_OK ||
-	    ca_open(&srv->ca, srv->data_dir, o.key_pass_file, err, sizeof(err)) != CA_OK) {
+	    ca_open_pass(&srv->ca, srv->data_dir, o.key_pass_file, o.key_pass_env, err,
+	                 sizeof(err)) != CA_OK) {
 		fprintf(stderr, "ca-server: %s\n", err);
 		goto out;
 	}
