@@ -199,6 +199,30 @@ int ca_custody_describe(const ca_t *ca, char *out, size_t outlen)
 	return CA_OK;
 }
 
+int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len,
+    char *err, size_t errlen)
+{
+	char path[PATH_MAX], *buf = NULL;
+	int rc;
+
+	*der = NULL;
+	*len = 0;
+	if (snprintf(path, sizeof(path), "%s/root-ca.crl", ca->data_dir) >=
+	    (int)sizeof(path)) {
+		util_err_set(err, errlen, "data folder path too long");
+		return CA_ERR_INVALID;
+	}
+	if ((rc = ca_file_read(&buf, len, path, 1024 * 1024, err, errlen)) !=
+	    CA_OK) {
+		if (rc == CA_ERR_NOT_FOUND)
+			util_err_set(err, errlen, "no Root CRL published (run "
+			    "ca-server root crl)");
+		return rc;
+	}
+	*der = (uint8_t *)buf;
+	return CA_OK;
+}
+
 int ca_serve_check(const char *data_dir, char *err, size_t errlen)
 {
 	pki_custody_t c = pki_key_custody("root-ca.key", data_dir);

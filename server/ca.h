@@ -23,6 +23,7 @@ struct ssl_ctx_st;
  * Root certificate. The HTTP service serves them. */
 #define CA_URL_PATH_CRL "/crl/device-ca.crl"
 #define CA_URL_PATH_INFRA_CRL "/crl/infra-ca.crl"
+#define CA_URL_PATH_ROOT_CRL "/crl/root-ca.crl"
 #define CA_URL_PATH_OCSP "/ocsp"
 #define CA_URL_PATH_DEVICE_CA "/ca/device-ca.crt"
 #define CA_URL_PATH_ROOT "/ca/root-ca.crt"
@@ -102,6 +103,12 @@ void ca_free(ca_t *ca);
 /* One line naming each serving key's custody: "device-ca pkcs11 <URI>,
  * infra-ca file-encrypted, tls file-plain" (URIs never carry a PIN). */
 int ca_custody_describe(const ca_t *ca, char *out, size_t outlen);
+
+/* The Root's CRL as the last ceremony published it (DATA/root-ca.crl, DER,
+ * read each time: a ceremony replaces it without a restart). *der
+ * malloc'd; CA_ERR_NOT_FOUND when none was published. */
+int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len,
+    char *err, size_t errlen);
 
 /* Refuse to serve (CA_ERR_DENIED) while an unencrypted Root key sits in
  * data_dir: the Root is offline and only ceremonies open it. */

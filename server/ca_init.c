@@ -229,6 +229,28 @@ static int write_serving_key(const char *dir, const char *ref, EVP_PKEY *key,
 	return write_key(dir, ref, key, pass, err, errlen);
 }
 
+/* The Root's first CRL (empty, CA_ROOT_CRL_DAYS) to data_dir, where serve
+ * publishes it, and to root_dir, where ceremonies keep it. */
+static int root_crl_write(const char *data_dir, const char *root_dir,
+    X509 *root, EVP_PKEY *rk, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 32];
+	uint8_t *der = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = ca_root_crl_make(&der, &len, root, rk, NULL, 0, NULL, 0,
+	    CA_ROOT_CRL_DAYS, err, errlen)) != CA_OK)
+		return rc;
+	snprintf(path, sizeof(path), "%s/root-ca.crl", data_dir);
+	rc = ca_file_write(path, der, len, 0644, err, errlen);
+	snprintf(path, sizeof(path), "%s/root-ca.crl", root_dir);
+	if (rc == CA_OK)
+		rc = ca_file_write(path, der, len, 0644, err, errlen);
+	free(der);
+	return rc;
+}
+
 /* Everything init makes, in tmp; the Root key in root_dir. */
 static int build(const ca_init_opts_t *o, const char *tmp,
     const char *root_dir, ca_config_t *cfg, const char *pass, char *err,
@@ -269,33 +291,26 @@ static int build(const ca_init_opts_t *o, const char *tmp,
 		goto out;
 	X509_NAME_free(n);
 
-	/* Device CA: end-entity device certificates only; devices carry
-	 * URNs, never IP addresses. */
+	/* Device CA (end-entity device certificates only) and
+	 * Infrastructure CA (server, client and signer certificates). */
 	snprintf(cn, sizeof(cn), "%s Device CA", cfg->org);
 	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
 		goto nomem;
-	sp.subject = n;
-	sp.pubkey = dk;
-	sp.issuer = root;
-	sp.issuer_key = rk;
-	sp.not_after = now + (int64_t)CA_VALIDITY_SUB_DAYS * 86400;
-	sp.basic_constraints = "critical,CA:TRUE,pathlen:0";
-	sp.name_constraints = "critical,excluded;IP:0.0.0.0/0.0.0.0,"
-	    "excluded;IP:::/::";
-	if ((rc = ca_x509_make(&dev, serial, &sp, err, errlen)) != CA_OK)
+	if ((rc = ca_root_certify(&dev, serial, root, rk, n, dk, 1, now +
+	    (int64_t)CA_VALIDITY_SUB_DAYS * 86400, cfg, err, errlen)) != CA_OK)
 		goto out;
 	X509_NAME_free(n);
-
-	/* Infrastructure CA: server, client and signer certificates. */
 	snprintf(cn, sizeof(cn), "%s Infrastructure CA", cfg->org);
 	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
 		goto nomem;
-	sp.subject = n;
-	sp.pubkey = ik;
-	sp.name_constraints = NULL;
-	if ((rc = ca_x509_make(&infra, serial, &sp, err, errlen)) != CA_OK)
+	if ((rc = ca_root_certify(&infra, serial, root, rk, n, ik, 0, now +
+	    (int64_t)CA_VALIDITY_SUB_DAYS * 86400, cfg, err, errlen)) != CA_OK)
 		goto out;
 	X509_NAME_free(n);
+	n = NULL;
+	if ((rc = root_crl_write(tmp, root_dir, root, rk, err, errlen)) !=
+	    CA_OK)
+		goto out;
 
 	/* TLS server certificate. */
 	if ((n = make_name(cfg->org, NULL, o->n_hostnames > 0 ?
@@ -525,6 +540,8 @@ static void root_dir_undo(const char *dir, int created)
 	snprintf(path, sizeof(path), "%s/root-ca.key", dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/root-ca.crt", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/root-ca.crl", dir);
 	unlink(path);
 	if (created)
 		rmdir(dir);

@@ -18,6 +18,8 @@
 #define CA_SCRYPT_N 16384
 #define CA_SCRYPT_R 8
 #define CA_SCRYPT_P 1
+/* The Root's CRL: nextUpdate this many days after it is signed. */
+#define CA_ROOT_CRL_DAYS 365
 
 struct ca {
 	char data_dir[PATH_MAX];
@@ -242,5 +244,25 @@ int ca_audit(reg_t *reg, const char *actor, const char *action,
 
 /* Certificate chain PEM of a principal: Infrastructure CA + Root. */
 const char *ca_infra_chain_pem(const ca_t *ca);
+
+/* ---- the Root (ca_root.c; init and `ca-server root` only) ---- */
+
+/* <public_base_url>/crl/root-ca.crl: the intermediates' CRL DP. */
+int ca_root_crl_url(char *out, size_t outlen, const ca_config_t *cfg);
+
+/* An intermediate certified by the Root for pub: pathlen 0, keyCertSign +
+ * cRLSign, the Root's CRL as CRL DP; device != 0 adds the Device CA's
+ * name constraints (no IP addresses). */
+int ca_root_certify(X509 **out, char serial_hex[41], X509 *root,
+    EVP_PKEY *root_key, X509_NAME *subject, EVP_PKEY *pub, int device,
+    int64_t not_after, const ca_config_t *cfg, char *err, size_t errlen);
+
+/* The Root's next CRL (v2, CRL number, AKI, SHA-384): the entries of the
+ * previous one (prev_der, checked to be signed by the Root; NULL: first),
+ * plus revoke_hex (serial in hex, NULL: none) with reason; nextUpdate now
+ * + days. *der malloc'd. */
+int ca_root_crl_make(uint8_t **der, size_t *len, X509 *root,
+    EVP_PKEY *root_key, const uint8_t *prev_der, size_t prev_len,
+    const char *revoke_hex, int reason, int days, char *err, size_t errlen);
 
 #endif
