@@ -243,7 +243,11 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 		goto out;
 	}
 	ch_log(ch, COREHOOK_LOG_INFO, "signer %s: containers carry %d "
-	    "intermediate(s)", cfg->signer_cert, sk_X509_num(ch->signer_chain));
+	    "intermediate(s); key custody %s%s%s", cfg->signer_cert,
+	    sk_X509_num(ch->signer_chain),
+	    pki_custody_name(pki_key_custody(cfg->signer_key, NULL)),
+	    pki_key_ref_is_pkcs11(cfg->signer_key) ? " " : "",
+	    pki_key_ref_is_pkcs11(cfg->signer_key) ? cfg->signer_key : "");
 	for (i = 0; i < cfg->allow_count; i++) {
 		if (pki_cert_load_file(&ch->anchor[i], cfg->allow[i].trust_anchor,
 		    perr, sizeof(perr)) != PKI_OK) {

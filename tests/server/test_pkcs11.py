@@ -11,6 +11,7 @@ corehook's signer key is in the token and the device checks the signature.
 No private-key file in the data folder matches a token key; the Root key is
 offline beside it; `serve` logs each key's custody without the PIN, and
 refuses to start while an unencrypted Root key sits in the data folder."""
+import concurrent.futures
 import json
 import os
 import shutil
@@ -319,6 +320,37 @@ class Pkcs11Test(unittest.TestCase):
             "verify", "-x509_strict", "-CAfile", self.ca.root, "-untrusted",
             os.path.join(self.ca.data, "device-ca.crt"), leaf))
 
+    def test_concurrent_enrollments_sign_in_token(self):
+        """Eight clients at once: the per-thread signers of the fast path
+        share the one token key; every certificate verifies."""
+        csrs = []
+        for i in range(24):
+            k = self.path("cc%d.key" % i)
+            p = subprocess.run(["openssl", "req", "-new", "-newkey", "ec",
+                                "-pkeyopt", "ec_paramgen_curve:P-256",
+                                "-nodes", "-keyout", k, "-subj", "/CN=x"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            csrs.append(p.stdout)
+        results = [None] * len(csrs)
+
+        def one(i):
+            results[i] = self.ca.api("POST", "/api/v1/devices", {
+                "csr": csrs[i], "serial": "CC-%d" % i, "model": "M",
+                "manufacturer_id": "acme"}, ident=self.ca.mfr)
+
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            list(ex.map(one, range(len(csrs))))
+        for i, (st, body) in enumerate(results):
+            self.assertEqual(st, 201, body)
+            leaf = self.path("cc%d.pem" % i)
+            with open(leaf, "w") as f:
+                f.write(json.loads(body)["certificate"])
+            self.assertIn(": OK", self.openssl(
+                "verify", "-x509_strict", "-CAfile", self.ca.root,
+                "-untrusted", os.path.join(self.ca.data, "device-ca.crt"),
+                leaf))
+
     def test_provisioning_with_token_signer(self):
         core = TokenCore(self.tmp, "core-p11", self.ca, self.pinfile)
         self.world.stoppers.append(core.stop)
@@ -326,6 +358,7 @@ class Pkcs11Test(unittest.TestCase):
         rc, out = dev.attach(core.address)
         self.assertEqual(rc, 0, (out, core.log()))
         self.assertTrue(dev.has_credentials())
+        self.assertIn("key custody pkcs11 " + uri("signer"), core.log())
         self.assertNotIn(PIN, core.log())
 
     def test_serve_never_needs_the_root_folder(self):
