@@ -246,6 +246,20 @@ int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
 int ca_open_pass(ca_t **out, const char *data_dir, const char *pass_file,
     const char *pass_env, char *err, size_t errlen)
 {
+	char pass[CA_PASS_MAX + 1];
+	int rc;
+
+	*out = NULL;
+	if ((rc = ca_pass_get(pass, pass_file, pass_env, err, errlen)) ==
+	    CA_OK)
+		rc = ca_open_with_pass(out, data_dir, pass, err, errlen);
+	OPENSSL_cleanse(pass, sizeof(pass));
+	return rc;
+}
+
+int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
+    char *err, size_t errlen)
+{
 	ca_t *ca;
 	reg_t *reg = NULL;
 	char path[PATH_MAX];
@@ -275,9 +289,12 @@ int ca_open_pass(ca_t **out, const char *data_dir, const char *pass_file,
 		rc = CA_ERR_INVALID;
 		goto fail;
 	}
-	if ((rc = ca_pass_get(ca->key_pass, pass_file, pass_env, err,
-	    errlen)) != CA_OK)
+	if (strlen(pass) > CA_PASS_MAX) {
+		util_err_set(err, errlen, "passphrase too long");
+		rc = CA_ERR_INVALID;
 		goto fail;
+	}
+	memcpy(ca->key_pass, pass, strlen(pass) + 1);
 	if ((rc = load_cert(&ca->root, data_dir, CA_FILE_ROOT_CERT, err,
 	    errlen)) != CA_OK ||
 	    (rc = load_cert(&ca->device, data_dir, CA_FILE_DEVICE_CA_CERT, err,

@@ -365,22 +365,9 @@ static int build(const ca_init_opts_t *o, const char *tmp,
 		const char *p12p = pass;
 
 		memset(&cr, 0, sizeof(cr));
-		if ((rc = ca_open(&ca, tmp, NULL, err, errlen)) != CA_OK &&
-		    pass[0] == '\0')
+		if ((rc = ca_open_with_pass(&ca, tmp, pass, err, errlen)) !=
+		    CA_OK)
 			goto out;
-		if (rc != CA_OK) {
-			/* Keys are encrypted: open with the passphrase. */
-			char pf[PATH_MAX + 32];
-
-			snprintf(pf, sizeof(pf), "%s/.pass", tmp);
-			if ((rc = ca_file_write(pf, pass, strlen(pass), 0600,
-			    err, errlen)) != CA_OK)
-				goto out;
-			rc = ca_open(&ca, tmp, pf, err, errlen);
-			unlink(pf);
-			if (rc != CA_OK)
-				goto out;
-		}
 		if ((rc = ca_reg_open(ca, &reg, err, errlen)) != CA_OK)
 			goto out;
 		if ((rc = ca_audit(reg, "ca-server init", "init", "", err,

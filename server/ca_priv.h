@@ -173,6 +173,10 @@ int ca_key_generate(EVP_PKEY **out, const char *curve, char *err,
 int ca_key_to_pem(char **out, size_t *len, EVP_PKEY *key, const char *pass,
     char *err, size_t errlen);
 
+/* ca_open with the key passphrase itself ("" = keys not encrypted). */
+int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
+    char *err, size_t errlen);
+
 /* The passphrase from file (first line) or else the environment variable
  * env; "" when both are NULL. */
 int ca_pass_get(char out[CA_PASS_MAX + 1], const char *file,
