@@ -137,6 +137,12 @@ class Pkcs11Test(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         harness.require_programs()
+        for need in ("softhsm2-util", "pkcs11-tool"):
+            if shutil.which(need) is None:
+                raise AssertionError(need + " missing: run scripts/setup.sh "
+                                     "test (softhsm2, opensc)")
+        if not os.path.exists(MODULE):
+            raise AssertionError(MODULE + " missing (softhsm2)")
         cls.world = harness.World()
         cls.tmp = cls.world.tmp
         tokdir = os.path.join(cls.tmp, "tokens")
