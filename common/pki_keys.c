@@ -201,6 +201,14 @@ static int token_key_open(EVP_PKEY **out, const char *uri,
 	return rc;
 }
 
+/* 1 if the PEM text buf is an encrypted key (PKCS#8 or the legacy
+ * Proc-Type form). */
+static int pem_encrypted(const char *buf)
+{
+	return strstr(buf, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL ||
+	    strstr(buf, "Proc-Type: 4,ENCRYPTED") != NULL;
+}
+
 /* Passphrase callback: never prompts, copies the given string. */
 static int pass_cb(char *buf, int size, int rwflag, void *u)
 {
@@ -238,7 +246,7 @@ static int file_key_open(EVP_PKEY **out, const char *path, const char *pass,
 
 	if ((rc = file_slurp(&buf, &len, path, err, errlen)) != PKI_OK)
 		return rc;
-	encrypted = strstr(buf, "ENCRYPTED") != NULL;
+	encrypted = pem_encrypted(buf);
 	if ((b = BIO_new_mem_buf(buf, (int)len)) == NULL) {
 		util_err_openssl(err, errlen, "%s", path);
 		rc = PKI_ERR_INTERNAL;
@@ -298,7 +306,7 @@ pki_custody_t pki_key_custody(const char *ref, const char *dir)
 	if (ref == NULL || ref_path(path, ref, dir) != 0 ||
 	    file_slurp(&buf, &len, path, e, sizeof(e)) != PKI_OK)
 		return PKI_CUSTODY_MISSING;
-	c = strstr(buf, "ENCRYPTED") != NULL ? PKI_CUSTODY_FILE_ENCRYPTED :
+	c = pem_encrypted(buf) ? PKI_CUSTODY_FILE_ENCRYPTED :
 	    PKI_CUSTODY_FILE_PLAIN;
 	OPENSSL_cleanse(buf, len);
 	free(buf);

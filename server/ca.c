@@ -166,8 +166,10 @@ static int load_key(EVP_PKEY **out, const ca_t *ca, const char *ref,
 	token_of(&tok, &ca->cfg);
 	if ((rc = pki_signing_key_open(out, ref, ca->data_dir, ca->key_pass,
 	    &tok, err, errlen)) != PKI_OK)
-		return rc == PKI_ERR_IO ? CA_ERR_NOT_CA : rc == PKI_ERR_PARSE ?
-		    CA_ERR_PASSPHRASE : CA_ERR_INVALID;
+		return rc == PKI_ERR_IO ? CA_ERR_NOT_CA : rc == PKI_ERR_PARSE &&
+		    pki_key_custody(ref, ca->data_dir) ==
+		    PKI_CUSTODY_FILE_ENCRYPTED ? CA_ERR_PASSPHRASE :
+		    CA_ERR_INVALID;
 	if (X509_check_private_key(cert, *out) != 1) {
 		ERR_clear_error();
 		util_err_set(err, errlen, "%s does not match its certificate",

@@ -153,7 +153,9 @@ static int root_open(struct root_ctx *c, char *err, size_t errlen)
 	    err, errlen);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	if (rc != PKI_OK)
-		return rc == PKI_ERR_PARSE ? CA_ERR_PASSPHRASE : CA_ERR_INVALID;
+		return rc == PKI_ERR_PARSE && pki_key_custody(c->root_key,
+		    NULL) == PKI_CUSTODY_FILE_ENCRYPTED ? CA_ERR_PASSPHRASE :
+		    CA_ERR_INVALID;
 	if (X509_check_private_key(c->root, c->rk) != 1) {
 		ERR_clear_error();
 		util_err_set(err, errlen, "%s is not the key of %s/root-ca.crt",
