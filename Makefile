@@ -37,7 +37,7 @@ build-server: setup $(BUILD)/Makefile
 # Initialise a CA in $(DATA) on first run, then serve it.
 init: build-server
 	@if [ -f $(DATA)/config.json ]; then echo "CA already initialised in $(DATA)/"; \
-	else ./$(BUILD)/bin/ca-server init --data $(DATA) --hostname localhost; fi
+	else ./$(BUILD)/bin/ca-server init --data $(DATA) --plain-keys --hostname localhost; fi
 
 run: init
 	./$(BUILD)/bin/ca-server serve --data $(DATA) --listen $(LISTEN)

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "corehook.h"
+#include "pki_keys.h"
 
 #define CH_ALLOW_MAX 16
 #define CH_NSSAI_MAX 8
@@ -50,7 +51,8 @@ struct corehook_config {
 	char signer_cert[CH_PATH_MAX];  /* signer certificate (PEM; may be
 	                                 * followed by its intermediates) */
 	char signer_chain[CH_PATH_MAX]; /* issuer chain (PEM), "" = none */
-	char signer_key[CH_PATH_MAX];
+	char signer_key[CH_PATH_MAX];   /* file or pkcs11: URI */
+	pki_token_t signer_token;       /* when signer_key is a URI */
 	char nas_listen[128];
 	char http_listen[128];
 	long connect_timeout_ms;

@@ -81,6 +81,64 @@ static const cJSON *obj_get(const cJSON *o, const char *name)
 	return o == NULL ? NULL : cJSON_GetObjectItemCaseSensitive(o, name);
 }
 
+static int get_str(const char **out, const cJSON *o, const char *name,
+    const char *def, char *err, size_t errlen);
+
+/* One optional string member copied into dst (cap bytes); "" if absent. */
+static int copy_str(char *dst, size_t cap, const cJSON *o, const char *name,
+    char *err, size_t errlen)
+{
+	const char *s;
+
+	if (get_str(&s, o, name, "", err, errlen) != 0)
+		return -1;
+	if (strlen(s) >= cap) {
+		util_err_set(err, errlen, "config: signer.%s too long", name);
+		return -1;
+	}
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+/* signer.key: a file (relative to dir) or a pkcs11: URI with the token's
+ * module and PIN source (signer.pkcs11_module, pkcs11_pin_file or
+ * pkcs11_pin_env; a relative PIN file is taken from dir). */
+static int load_signer_key(corehook_config *c, const cJSON *signer,
+    const char *dir, char *err, size_t errlen)
+{
+	const char *s;
+	char pf[sizeof(c->signer_token.pin_file)];
+
+	memset(&c->signer_token, 0, sizeof(c->signer_token));
+	if (get_str(&s, signer, "key", NULL, err, errlen) != 0)
+		return -1;
+	if (!pki_key_ref_is_pkcs11(s))
+		return resolve(c->signer_key, sizeof(c->signer_key), dir, s,
+		    "signer.key", err, errlen);
+	if (strlen(s) >= sizeof(c->signer_key)) {
+		util_err_set(err, errlen, "config: signer.key URI too long");
+		return -1;
+	}
+	memcpy(c->signer_key, s, strlen(s) + 1);
+	if (copy_str(c->signer_token.module, sizeof(c->signer_token.module),
+	    signer, "pkcs11_module", err, errlen) != 0 ||
+	    copy_str(pf, sizeof(pf), signer, "pkcs11_pin_file", err,
+	    errlen) != 0 ||
+	    copy_str(c->signer_token.pin_env, sizeof(c->signer_token.pin_env),
+	    signer, "pkcs11_pin_env", err, errlen) != 0)
+		return -1;
+	if (c->signer_token.module[0] == '\0') {
+		util_err_set(err, errlen, "config: signer.key is a pkcs11: URI: "
+		    "signer.pkcs11_module is required");
+		return -1;
+	}
+	if (pf[0] != '\0' && resolve(c->signer_token.pin_file,
+	    sizeof(c->signer_token.pin_file), dir, pf, "signer.pkcs11_pin_file",
+	    err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
 /* A string member (or def when absent); -1 if present but not a string. */
 static int get_str(const char **out, const cJSON *o, const char *name,
     const char *def, char *err, size_t errlen)
@@ -346,9 +404,7 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	if (get_str(&s, signer, "cert", NULL, err, errlen) != 0 ||
 	    resolve(c->signer_cert, sizeof(c->signer_cert), dir, s,
 	    "signer.cert", err, errlen) != 0 ||
-	    get_str(&s, signer, "key", NULL, err, errlen) != 0 ||
-	    resolve(c->signer_key, sizeof(c->signer_key), dir, s, "signer.key",
-	    err, errlen) != 0 ||
+	    load_signer_key(c, signer, dir, err, errlen) != 0 ||
 	    get_str(&s, signer, "chain", NULL, err, errlen) != 0)
 		return -1;
 	c->signer_chain[0] = '\0';

@@ -216,8 +216,8 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 		rc = COREHOOK_ERR_CONFIG;
 		goto out;
 	}
-	if (pki_key_load_file(&ch->signer_key, cfg->signer_key, perr,
-	    sizeof(perr)) != PKI_OK ||
+	if (pki_signing_key_open(&ch->signer_key, cfg->signer_key, NULL, NULL,
+	    &cfg->signer_token, perr, sizeof(perr)) != PKI_OK ||
 	    signer_chain_load(ch, cfg, perr, sizeof(perr)) != 0) {
 		util_err_set(err, errlen, "provisioning signer: %s", perr);
 		rc = COREHOOK_ERR_CONFIG;
@@ -243,7 +243,11 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 		goto out;
 	}
 	ch_log(ch, COREHOOK_LOG_INFO, "signer %s: containers carry %d "
-	    "intermediate(s)", cfg->signer_cert, sk_X509_num(ch->signer_chain));
+	    "intermediate(s); key custody %s%s%s", cfg->signer_cert,
+	    sk_X509_num(ch->signer_chain),
+	    pki_custody_name(pki_key_custody(cfg->signer_key, NULL)),
+	    pki_key_ref_is_pkcs11(cfg->signer_key) ? " " : "",
+	    pki_key_ref_is_pkcs11(cfg->signer_key) ? cfg->signer_key : "");
 	if (ch_ca_cache_new(&ch->cache, cfg, err, errlen) != 0)
 		goto out;
 	for (i = 0; i < cfg->allow_count; i++) {

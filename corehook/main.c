@@ -9,6 +9,7 @@
 
 #include "aka.h"
 #include "corehook.h"
+#include "pki_keys.h"
 #include "serve.h"
 #include "subs.h"
 #include "util.h"
@@ -268,12 +269,20 @@ static int cmd_av(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	int rc;
+
+	/* No OpenSSL exit handler (a PKCS#11 module's destructors may run
+	 * first); the token is finalised explicitly after serve. */
+	pki_keys_init();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[1], "serve") == 0)
-		return cmd_serve(argc - 2, argv + 2);
+	if (strcmp(argv[1], "serve") == 0) {
+		rc = cmd_serve(argc - 2, argv + 2);
+		pki_keys_shutdown();
+		return rc;
+	}
 	if (strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 2, argv + 2);
 	if (strcmp(argv[1], "subscribers") == 0)

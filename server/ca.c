@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "pki.h"
+#include "pki_keys.h"
 #include "util.h"
 
 static const char *const file_names[] = {
@@ -140,29 +141,121 @@ static int load_cert(X509 **out, const char *dir, ca_file_t which, char *err,
 	return CA_OK;
 }
 
-static int load_key(EVP_PKEY **out, const ca_t *ca, const char *name,
+/* The token settings of the config. */
+static void token_of(pki_token_t *tok, const ca_config_t *cfg)
+{
+	memset(tok, 0, sizeof(*tok));
+	snprintf(tok->module, sizeof(tok->module), "%s", cfg->pkcs11_module);
+	snprintf(tok->pin_file, sizeof(tok->pin_file), "%s",
+	    cfg->pkcs11_pin_file);
+	snprintf(tok->pin_env, sizeof(tok->pin_env), "%s", cfg->pkcs11_pin_env);
+}
+
+/* Open the signing key ref (file in the data folder or pkcs11: URI) and
+ * check that it is the key of cert. */
+static int load_key(EVP_PKEY **out, const ca_t *ca, const char *ref,
     X509 *cert, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
+	pki_token_t tok;
 	int rc;
 
-	if (snprintf(path, sizeof(path), "%s/%s", ca->data_dir, name) >=
-	    (int)sizeof(path)) {
-		util_err_set(err, errlen, "data folder path too long");
-		return CA_ERR_INVALID;
-	}
-	if ((rc = ca_key_load(out, path, ca->key_pass, err, errlen)) != CA_OK)
-		return rc == CA_ERR_NOT_FOUND ? CA_ERR_NOT_CA : rc;
+	token_of(&tok, &ca->cfg);
+	if ((rc = pki_signing_key_open(out, ref, ca->data_dir, ca->key_pass,
+	    &tok, err, errlen)) != PKI_OK)
+		return rc == PKI_ERR_IO ? CA_ERR_NOT_CA : rc == PKI_ERR_PARSE &&
+		    pki_key_custody(ref, ca->data_dir) ==
+		    PKI_CUSTODY_FILE_ENCRYPTED ? CA_ERR_PASSPHRASE :
+		    CA_ERR_INVALID;
 	if (X509_check_private_key(cert, *out) != 1) {
 		ERR_clear_error();
 		util_err_set(err, errlen, "%s does not match its certificate",
-		    name);
+		    ref);
 		return CA_ERR_INVALID;
 	}
 	return CA_OK;
 }
 
+int ca_custody_describe(const ca_t *ca, char *out, size_t outlen)
+{
+	const char *refs[3] = { ca->cfg.device_ca_key, ca->cfg.infra_ca_key,
+	    ca->cfg.tls_key };
+	static const char *const roles[3] = { "device-ca", "infra-ca", "tls" };
+	size_t off = 0;
+	int i, n;
+
+	for (i = 0; i < 3; i++) {
+		pki_custody_t c = pki_key_custody(refs[i], ca->data_dir);
+
+		n = snprintf(out + off, outlen - off, "%s%s %s%s%s", i ? ", " :
+		    "", roles[i], pki_custody_name(c),
+		    c == PKI_CUSTODY_PKCS11 ? " " : "",
+		    c == PKI_CUSTODY_PKCS11 ? refs[i] : "");
+		if (n < 0 || (size_t)n >= outlen - off)
+			return CA_ERR_INVALID;
+		off += (size_t)n;
+	}
+	return CA_OK;
+}
+
+int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len,
+    char *err, size_t errlen)
+{
+	char path[PATH_MAX], *buf = NULL;
+	int rc;
+
+	*der = NULL;
+	*len = 0;
+	if (snprintf(path, sizeof(path), "%s/root-ca.crl", ca->data_dir) >=
+	    (int)sizeof(path)) {
+		util_err_set(err, errlen, "data folder path too long");
+		return CA_ERR_INVALID;
+	}
+	if ((rc = ca_file_read(&buf, len, path, 1024 * 1024, err, errlen)) !=
+	    CA_OK) {
+		if (rc == CA_ERR_NOT_FOUND)
+			util_err_set(err, errlen, "no Root CRL published (run "
+			    "ca-server root crl)");
+		return rc;
+	}
+	*der = (uint8_t *)buf;
+	return CA_OK;
+}
+
+int ca_serve_check(const char *data_dir, char *err, size_t errlen)
+{
+	pki_custody_t c = pki_key_custody("root-ca.key", data_dir);
+
+	if (c == PKI_CUSTODY_FILE_PLAIN) {
+		util_err_set(err, errlen, "%s/root-ca.key is an unencrypted "
+		    "Root key in the serving folder: move it offline (see "
+		    "docs/ca-server.md, Key ceremonies) before serving",
+		    data_dir);
+		return CA_ERR_DENIED;
+	}
+	return CA_OK;
+}
+
 int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
+    char *err, size_t errlen)
+{
+	return ca_open_pass(out, data_dir, key_pass_file, NULL, err, errlen);
+}
+
+int ca_open_pass(ca_t **out, const char *data_dir, const char *pass_file,
+    const char *pass_env, char *err, size_t errlen)
+{
+	char pass[CA_PASS_MAX + 1];
+	int rc;
+
+	*out = NULL;
+	if ((rc = ca_pass_get(pass, pass_file, pass_env, err, errlen)) ==
+	    CA_OK)
+		rc = ca_open_with_pass(out, data_dir, pass, err, errlen);
+	OPENSSL_cleanse(pass, sizeof(pass));
+	return rc;
+}
+
+int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
     char *err, size_t errlen)
 {
 	ca_t *ca;
@@ -194,9 +287,12 @@ int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
 		rc = CA_ERR_INVALID;
 		goto fail;
 	}
-	if (key_pass_file != NULL && (rc = ca_pass_read(ca->key_pass,
-	    key_pass_file, err, errlen)) != CA_OK)
+	if (strlen(pass) > CA_PASS_MAX) {
+		util_err_set(err, errlen, "passphrase too long");
+		rc = CA_ERR_INVALID;
 		goto fail;
+	}
+	memcpy(ca->key_pass, pass, strlen(pass) + 1);
 	if ((rc = load_cert(&ca->root, data_dir, CA_FILE_ROOT_CERT, err,
 	    errlen)) != CA_OK ||
 	    (rc = load_cert(&ca->device, data_dir, CA_FILE_DEVICE_CA_CERT, err,
@@ -206,11 +302,11 @@ int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
 	    (rc = load_cert(&ca->tls, data_dir, CA_FILE_TLS_CERT, err,
 	    errlen)) != CA_OK)
 		goto fail;
-	if ((rc = load_key(&ca->device_key, ca, "device-ca.key", ca->device,
+	if ((rc = load_key(&ca->device_key, ca, ca->cfg.device_ca_key,
+	    ca->device, err, errlen)) != CA_OK ||
+	    (rc = load_key(&ca->infra_key, ca, ca->cfg.infra_ca_key, ca->infra,
 	    err, errlen)) != CA_OK ||
-	    (rc = load_key(&ca->infra_key, ca, "infra-ca.key", ca->infra, err,
-	    errlen)) != CA_OK ||
-	    (rc = load_key(&ca->tls_key, ca, "server.key", ca->tls, err,
+	    (rc = load_key(&ca->tls_key, ca, ca->cfg.tls_key, ca->tls, err,
 	    errlen)) != CA_OK)
 		goto fail;
 	{

@@ -23,6 +23,7 @@ struct ssl_ctx_st;
  * Root certificate. The HTTP service serves them. */
 #define CA_URL_PATH_CRL "/crl/device-ca.crl"
 #define CA_URL_PATH_INFRA_CRL "/crl/infra-ca.crl"
+#define CA_URL_PATH_ROOT_CRL "/crl/root-ca.crl"
 #define CA_URL_PATH_OCSP "/ocsp"
 #define CA_URL_PATH_DEVICE_CA "/ca/device-ca.crt"
 #define CA_URL_PATH_ROOT "/ca/root-ca.crt"
@@ -55,9 +56,21 @@ typedef struct {
 	const char *org;		/* NULL = "ProvCA" */
 	const char *const *hostnames;	/* extra server SANs (DNS or IP) */
 	size_t n_hostnames;
-	const char *key_pass_file;	/* NULL = keys unencrypted */
+	const char *key_pass_file;	/* passphrase for file keys ... */
+	const char *key_pass_env;	/* ... or from this variable */
+	int plain_keys;			/* 1: no passphrase, keys unencrypted
+					 * (without it init needs one) */
 	const char *public_base_url;	/* NULL = https://<first hostname|localhost>:8443 */
 	const char *admin_name;		/* NULL = "admin" */
+	/* The offline Root: root-ca.key (and a copy of root-ca.crt) go here,
+	 * never into data_dir. NULL = <parent of data_dir>/<name>-root. */
+	const char *root_dir;
+	/* Token keys (pkcs11: URIs, generated in the token beforehand); NULL
+	 * = a new key file in data_dir. */
+	const char *device_key_uri, *infra_key_uri, *tls_key_uri;
+	const char *pkcs11_module;	/* the token's PKCS#11 module */
+	const char *pkcs11_pin_file;	/* PIN source: a file ... */
+	const char *pkcs11_pin_env;	/* ... or an environment variable */
 } ca_init_opts_t;
 
 /*
@@ -69,14 +82,37 @@ typedef struct {
  */
 int ca_init(const ca_init_opts_t *opts, char *err, size_t errlen);
 
+/* The default offline Root folder of data_dir: <parent>/<name>-root.
+ * snprintf's result. */
+int ca_root_dir_default(char *out, size_t outlen, const char *data_dir);
+
 /* Load config, CA certificates and keys (decrypting with the passphrase in
  * key_pass_file, which may be NULL) from data_dir. The registry is opened
  * once to apply migrations. */
 int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
     char *err, size_t errlen);
 
+/* ca_open with the passphrase from pass_file or else the environment
+ * variable pass_env (both may be NULL: keys not encrypted). */
+int ca_open_pass(ca_t **out, const char *data_dir, const char *pass_file,
+    const char *pass_env, char *err, size_t errlen);
+
 /* Free, wiping keys; NULL-safe. */
 void ca_free(ca_t *ca);
+
+/* One line naming each serving key's custody: "device-ca pkcs11 <URI>,
+ * infra-ca file-encrypted, tls file-plain" (URIs never carry a PIN). */
+int ca_custody_describe(const ca_t *ca, char *out, size_t outlen);
+
+/* The Root's CRL as the last ceremony published it (DATA/root-ca.crl, DER,
+ * read each time: a ceremony replaces it without a restart). *der
+ * malloc'd; CA_ERR_NOT_FOUND when none was published. */
+int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len,
+    char *err, size_t errlen);
+
+/* Refuse to serve (CA_ERR_DENIED) while an unencrypted Root key sits in
+ * data_dir: the Root is offline and only ceremonies open it. */
+int ca_serve_check(const char *data_dir, char *err, size_t errlen);
 
 const ca_config_t *ca_config(const ca_t *ca);
 const char *ca_data_dir(const ca_t *ca);

@@ -22,6 +22,8 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509v3.h>
 
+#include "pki.h"
+#include "pki_keys.h"
 #include "util.h"
 
 #define CA_VALIDITY_ROOT_DAYS (25 * 365)
@@ -192,9 +194,67 @@ static int dir_state(const char *dir, int *holds_ca)
 	return n;
 }
 
-/* Everything init makes, in tmp. */
-static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
+/* A serving key: opened on the token when uri is set (and recorded in
+ * cfg_ref), else freshly generated for a file. */
+static int init_key(EVP_PKEY **out, const char *uri, const char *curve,
+    char *cfg_ref, size_t cfg_len, const ca_config_t *cfg, char *err,
+    size_t errlen)
+{
+	pki_token_t tok;
+
+	if (uri == NULL)
+		return ca_key_generate(out, curve, err, errlen);
+	memset(&tok, 0, sizeof(tok));
+	snprintf(tok.module, sizeof(tok.module), "%s", cfg->pkcs11_module);
+	snprintf(tok.pin_file, sizeof(tok.pin_file), "%s",
+	    cfg->pkcs11_pin_file);
+	snprintf(tok.pin_env, sizeof(tok.pin_env), "%s", cfg->pkcs11_pin_env);
+	if (!pki_key_ref_is_pkcs11(uri) || strlen(uri) >= cfg_len) {
+		util_err_set(err, errlen, "%s: not a pkcs11: URI", uri);
+		return CA_ERR_INVALID;
+	}
+	if (pki_signing_key_open(out, uri, NULL, NULL, &tok, err, errlen) !=
+	    PKI_OK)
+		return CA_ERR_INVALID;
+	snprintf(cfg_ref, cfg_len, "%s", uri);
+	return CA_OK;
+}
+
+/* Write a serving key file unless the key lives on a token. */
+static int write_serving_key(const char *dir, const char *ref, EVP_PKEY *key,
     const char *pass, char *err, size_t errlen)
+{
+	if (pki_key_ref_is_pkcs11(ref))
+		return CA_OK;
+	return write_key(dir, ref, key, pass, err, errlen);
+}
+
+/* The Root's first CRL (empty, CA_ROOT_CRL_DAYS) to data_dir, where serve
+ * publishes it, and to root_dir, where ceremonies keep it. */
+static int root_crl_write(const char *data_dir, const char *root_dir,
+    X509 *root, EVP_PKEY *rk, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 32];
+	uint8_t *der = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = ca_root_crl_make(&der, &len, root, rk, NULL, 0, NULL, 0,
+	    CA_ROOT_CRL_DAYS, err, errlen)) != CA_OK)
+		return rc;
+	snprintf(path, sizeof(path), "%s/root-ca.crl", data_dir);
+	rc = ca_file_write(path, der, len, 0644, err, errlen);
+	snprintf(path, sizeof(path), "%s/root-ca.crl", root_dir);
+	if (rc == CA_OK)
+		rc = ca_file_write(path, der, len, 0644, err, errlen);
+	free(der);
+	return rc;
+}
+
+/* Everything init makes, in tmp; the Root key in root_dir. */
+static int build(const ca_init_opts_t *o, const char *tmp,
+    const char *root_dir, ca_config_t *cfg, const char *pass, char *err,
+    size_t errlen)
 {
 	EVP_PKEY *rk = NULL, *dk = NULL, *ik = NULL, *sk = NULL;
 	X509 *root = NULL, *dev = NULL, *infra = NULL, *srv = NULL;
@@ -207,9 +267,12 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 	int rc = CA_ERR_INTERNAL;
 
 	if ((rc = ca_key_generate(&rk, "P-384", err, errlen)) != CA_OK ||
-	    (rc = ca_key_generate(&dk, "P-256", err, errlen)) != CA_OK ||
-	    (rc = ca_key_generate(&ik, "P-256", err, errlen)) != CA_OK ||
-	    (rc = ca_key_generate(&sk, "P-256", err, errlen)) != CA_OK)
+	    (rc = init_key(&dk, o->device_key_uri, "P-256", cfg->device_ca_key,
+	    sizeof(cfg->device_ca_key), cfg, err, errlen)) != CA_OK ||
+	    (rc = init_key(&ik, o->infra_key_uri, "P-256", cfg->infra_ca_key,
+	    sizeof(cfg->infra_ca_key), cfg, err, errlen)) != CA_OK ||
+	    (rc = init_key(&sk, o->tls_key_uri, "P-256", cfg->tls_key,
+	    sizeof(cfg->tls_key), cfg, err, errlen)) != CA_OK)
 		goto out;
 
 	/* Root CA: may certify one level of CAs below it. */
@@ -228,33 +291,26 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 		goto out;
 	X509_NAME_free(n);
 
-	/* Device CA: end-entity device certificates only; devices carry
-	 * URNs, never IP addresses. */
+	/* Device CA (end-entity device certificates only) and
+	 * Infrastructure CA (server, client and signer certificates). */
 	snprintf(cn, sizeof(cn), "%s Device CA", cfg->org);
 	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
 		goto nomem;
-	sp.subject = n;
-	sp.pubkey = dk;
-	sp.issuer = root;
-	sp.issuer_key = rk;
-	sp.not_after = now + (int64_t)CA_VALIDITY_SUB_DAYS * 86400;
-	sp.basic_constraints = "critical,CA:TRUE,pathlen:0";
-	sp.name_constraints = "critical,excluded;IP:0.0.0.0/0.0.0.0,"
-	    "excluded;IP:::/::";
-	if ((rc = ca_x509_make(&dev, serial, &sp, err, errlen)) != CA_OK)
+	if ((rc = ca_root_certify(&dev, serial, root, rk, n, dk, 1, now +
+	    (int64_t)CA_VALIDITY_SUB_DAYS * 86400, cfg, err, errlen)) != CA_OK)
 		goto out;
 	X509_NAME_free(n);
-
-	/* Infrastructure CA: server, client and signer certificates. */
 	snprintf(cn, sizeof(cn), "%s Infrastructure CA", cfg->org);
 	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
 		goto nomem;
-	sp.subject = n;
-	sp.pubkey = ik;
-	sp.name_constraints = NULL;
-	if ((rc = ca_x509_make(&infra, serial, &sp, err, errlen)) != CA_OK)
+	if ((rc = ca_root_certify(&infra, serial, root, rk, n, ik, 0, now +
+	    (int64_t)CA_VALIDITY_SUB_DAYS * 86400, cfg, err, errlen)) != CA_OK)
 		goto out;
 	X509_NAME_free(n);
+	n = NULL;
+	if ((rc = root_crl_write(tmp, root_dir, root, rk, err, errlen)) !=
+	    CA_OK)
+		goto out;
 
 	/* TLS server certificate. */
 	if ((n = make_name(cfg->org, NULL, o->n_hostnames > 0 ?
@@ -273,10 +329,14 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 	if ((rc = ca_x509_make(&srv, serial, &sp, err, errlen)) != CA_OK)
 		goto out;
 
-	if ((rc = write_key(tmp, "root-ca.key", rk, pass, err, errlen)) ||
-	    (rc = write_key(tmp, "device-ca.key", dk, pass, err, errlen)) ||
-	    (rc = write_key(tmp, "infra-ca.key", ik, pass, err, errlen)) ||
-	    (rc = write_key(tmp, "server.key", sk, pass, err, errlen)) ||
+	if ((rc = write_key(root_dir, "root-ca.key", rk, pass, err, errlen)) ||
+	    (rc = write_pem(root_dir, "root-ca.crt", root, NULL, err, errlen)) ||
+	    (rc = write_serving_key(tmp, cfg->device_ca_key, dk, pass, err,
+	    errlen)) ||
+	    (rc = write_serving_key(tmp, cfg->infra_ca_key, ik, pass, err,
+	    errlen)) ||
+	    (rc = write_serving_key(tmp, cfg->tls_key, sk, pass, err,
+	    errlen)) ||
 	    (rc = write_pem(tmp, "root-ca.crt", root, NULL, err, errlen)) ||
 	    (rc = write_pem(tmp, "device-ca.crt", dev, NULL, err, errlen)) ||
 	    (rc = write_pem(tmp, "infra-ca.crt", infra, NULL, err, errlen)) ||
@@ -305,22 +365,9 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 		const char *p12p = pass;
 
 		memset(&cr, 0, sizeof(cr));
-		if ((rc = ca_open(&ca, tmp, NULL, err, errlen)) != CA_OK &&
-		    pass[0] == '\0')
+		if ((rc = ca_open_with_pass(&ca, tmp, pass, err, errlen)) !=
+		    CA_OK)
 			goto out;
-		if (rc != CA_OK) {
-			/* Keys are encrypted: open with the passphrase. */
-			char pf[PATH_MAX + 32];
-
-			snprintf(pf, sizeof(pf), "%s/.pass", tmp);
-			if ((rc = ca_file_write(pf, pass, strlen(pass), 0600,
-			    err, errlen)) != CA_OK)
-				goto out;
-			rc = ca_open(&ca, tmp, pf, err, errlen);
-			unlink(pf);
-			if (rc != CA_OK)
-				goto out;
-		}
 		if ((rc = ca_reg_open(ca, &reg, err, errlen)) != CA_OK)
 			goto out;
 		if ((rc = ca_audit(reg, "ca-server init", "init", "", err,
@@ -386,8 +433,111 @@ out:
 	return rc;
 }
 
+/* The token settings of o into cfg; a PIN file by absolute path. */
+static int init_token_cfg(ca_config_t *cfg, const ca_init_opts_t *o,
+    char *err, size_t errlen)
+{
+	char abs[PATH_MAX];
+	int any = o->device_key_uri != NULL || o->infra_key_uri != NULL ||
+	    o->tls_key_uri != NULL;
+
+	if (!any)
+		return CA_OK;
+	if (o->pkcs11_module == NULL || (o->pkcs11_pin_file == NULL &&
+	    o->pkcs11_pin_env == NULL)) {
+		util_err_set(err, errlen, "token keys need --pkcs11-module and "
+		    "--pkcs11-pin-file or --pkcs11-pin-env");
+		return CA_ERR_INVALID;
+	}
+	if (o->pkcs11_pin_file != NULL && realpath(o->pkcs11_pin_file, abs) ==
+	    NULL) {
+		util_err_set(err, errlen, "%s: %s", o->pkcs11_pin_file,
+		    strerror(errno));
+		return CA_ERR_INVALID;
+	}
+	if (strlen(o->pkcs11_module) >= sizeof(cfg->pkcs11_module) ||
+	    (o->pkcs11_pin_file != NULL && strlen(abs) >=
+	    sizeof(cfg->pkcs11_pin_file)) || (o->pkcs11_pin_env != NULL &&
+	    strlen(o->pkcs11_pin_env) >= sizeof(cfg->pkcs11_pin_env))) {
+		util_err_set(err, errlen, "PKCS#11 setting too long");
+		return CA_ERR_INVALID;
+	}
+	snprintf(cfg->pkcs11_module, sizeof(cfg->pkcs11_module), "%s",
+	    o->pkcs11_module);
+	if (o->pkcs11_pin_file != NULL)
+		snprintf(cfg->pkcs11_pin_file, sizeof(cfg->pkcs11_pin_file),
+		    "%s", abs);
+	if (o->pkcs11_pin_env != NULL)
+		snprintf(cfg->pkcs11_pin_env, sizeof(cfg->pkcs11_pin_env), "%s",
+		    o->pkcs11_pin_env);
+	return CA_OK;
+}
+
+int ca_root_dir_default(char *out, size_t outlen, const char *data_dir)
+{
+	char pb[PATH_MAX], bb[PATH_MAX];
+
+	snprintf(pb, sizeof(pb), "%s", data_dir);
+	snprintf(bb, sizeof(bb), "%s", data_dir);
+	return snprintf(out, outlen, "%s/%s-root", dirname(pb), basename(bb));
+}
+
+/* The offline Root's folder: o->root_dir or <parent>/<name>-root beside
+ * data_dir; it must not be inside data_dir, and must be missing (then
+ * created 0700, *created = 1) or empty. */
+static int root_dir_prepare(char out[PATH_MAX], int *created,
+    const ca_init_opts_t *o, char *err, size_t errlen)
+{
+	size_t dl = strlen(o->data_dir);
+	int holds, st, n;
+
+	*created = 0;
+	n = o->root_dir != NULL ? snprintf(out, PATH_MAX, "%s", o->root_dir) :
+	    ca_root_dir_default(out, PATH_MAX, o->data_dir);
+	if (n < 0 || n >= PATH_MAX - 32) {
+		util_err_set(err, errlen, "Root folder path too long");
+		return CA_ERR_INVALID;
+	}
+	if (strcmp(out, o->data_dir) == 0 || (strncmp(out, o->data_dir, dl) ==
+	    0 && out[dl] == '/')) {
+		util_err_set(err, errlen, "the Root folder %s must be outside "
+		    "the data folder", out);
+		return CA_ERR_INVALID;
+	}
+	st = dir_state(out, &holds);
+	if (st != 0 || holds) {
+		util_err_set(err, errlen, "Root folder %s exists and is not "
+		    "empty", out);
+		return CA_ERR_EXISTS;
+	}
+	if (mkdir(out, 0700) == 0)
+		*created = 1;
+	else if (errno != EEXIST) {
+		util_err_set(err, errlen, "%s: %s", out, strerror(errno));
+		return CA_ERR_INTERNAL;
+	}
+	return CA_OK;
+}
+
+/* Undo root_dir_prepare and what build wrote there. */
+static void root_dir_undo(const char *dir, int created)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/root-ca.key", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/root-ca.crt", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/root-ca.crl", dir);
+	unlink(path);
+	if (created)
+		rmdir(dir);
+}
+
 int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 {
+	char root_dir[PATH_MAX];
+	int root_created = 0;
 	char tmp[PATH_MAX], parent_buf[PATH_MAX], base_buf[PATH_MAX];
 	char pass[CA_PASS_MAX + 1] = "";
 	ca_config_t cfg;
@@ -443,9 +593,24 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 			return CA_ERR_INVALID;
 		}
 	}
-	if (o->key_pass_file != NULL && (rc = ca_pass_read(pass,
-	    o->key_pass_file, err, errlen)) != CA_OK)
+	if (!o->plain_keys && o->key_pass_file == NULL &&
+	    o->key_pass_env == NULL) {
+		util_err_set(err, errlen, "key files are encrypted: give "
+		    "--key-pass-file F or --key-pass-env VAR, or choose "
+		    "--plain-keys");
+		return CA_ERR_PASSPHRASE;
+	}
+	if (o->plain_keys && (o->key_pass_file != NULL ||
+	    o->key_pass_env != NULL)) {
+		util_err_set(err, errlen, "--plain-keys and a passphrase "
+		    "exclude each other");
+		return CA_ERR_INVALID;
+	}
+	if ((rc = ca_pass_get(pass, o->key_pass_file, o->key_pass_env, err,
+	    errlen)) != CA_OK)
 		return rc;
+	if ((rc = init_token_cfg(&cfg, o, err, errlen)) != CA_OK)
+		goto out;
 
 	st = dir_state(o->data_dir, &holds_ca);
 	if (holds_ca) {
@@ -469,16 +634,24 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 		rc = CA_ERR_INTERNAL;
 		goto out;
 	}
-	if ((rc = build(o, tmp, &cfg, pass, err, errlen)) != CA_OK) {
+	if ((rc = root_dir_prepare(root_dir, &root_created, o, err,
+	    errlen)) != CA_OK) {
 		rm_tree(tmp);
+		goto out;
+	}
+	if ((rc = build(o, tmp, root_dir, &cfg, pass, err, errlen)) != CA_OK) {
+		rm_tree(tmp);
+		root_dir_undo(root_dir, root_created);
 		goto out;
 	}
 	/* rename(2) replaces an empty folder but never a non-empty one. */
 	if (rename(tmp, o->data_dir) != 0) {
-		util_err_set(err, errlen, "%s: %s", o->data_dir,
-		    strerror(errno));
+		int e = errno;
+
+		util_err_set(err, errlen, "%s: %s", o->data_dir, strerror(e));
 		rm_tree(tmp);
-		rc = errno == ENOTEMPTY || errno == EEXIST ? CA_ERR_EXISTS :
+		root_dir_undo(root_dir, root_created);
+		rc = e == ENOTEMPTY || e == EEXIST ? CA_ERR_EXISTS :
 		    CA_ERR_INTERNAL;
 		goto out;
 	}

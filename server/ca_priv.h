@@ -14,6 +14,12 @@
 
 #define CA_PASS_MAX 1024
 #define CA_CSR_MAX (64 * 1024)
+/* scrypt for encrypted key files (RFC 7914's interactive cost; 16 MiB). */
+#define CA_SCRYPT_N 16384
+#define CA_SCRYPT_R 8
+#define CA_SCRYPT_P 1
+/* The Root's CRL: nextUpdate this many days after it is signed. */
+#define CA_ROOT_CRL_DAYS 365
 
 struct ca {
 	char data_dir[PATH_MAX];
@@ -152,15 +158,20 @@ int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
 int ca_key_generate(EVP_PKEY **out, const char *curve, char *err,
     size_t errlen);
 
-/* PEM (PKCS#8, AES-256-CBC encrypted when pass is non-empty). The buffer is
+/* PEM (PKCS#8; when pass is non-empty encrypted with PBES2: scrypt
+ * N=2^14 r=8 p=1 and AES-256-CBC). The buffer is
  * malloc'd; wipe with OPENSSL_cleanse before free. */
 int ca_key_to_pem(char **out, size_t *len, EVP_PKEY *key, const char *pass,
     char *err, size_t errlen);
 
-/* Load a PEM key file, decrypting with pass ("" = not encrypted).
- * CA_ERR_PASSPHRASE if it is encrypted and pass is wrong or empty. */
-int ca_key_load(EVP_PKEY **out, const char *path, const char *pass,
+/* ca_open with the key passphrase itself ("" = keys not encrypted). */
+int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
     char *err, size_t errlen);
+
+/* The passphrase from file (first line) or else the environment variable
+ * env; "" when both are NULL. */
+int ca_pass_get(char out[CA_PASS_MAX + 1], const char *file,
+    const char *env, char *err, size_t errlen);
 
 /* Write len bytes to path, created exclusively with mode. */
 int ca_file_write(const char *path, const void *buf, size_t len, int mode,
@@ -228,5 +239,25 @@ int ca_audit(reg_t *reg, const char *actor, const char *action,
 
 /* Certificate chain PEM of a principal: Infrastructure CA + Root. */
 const char *ca_infra_chain_pem(const ca_t *ca);
+
+/* ---- the Root (ca_root.c; init and `ca-server root` only) ---- */
+
+/* <public_base_url>/crl/root-ca.crl: the intermediates' CRL DP. */
+int ca_root_crl_url(char *out, size_t outlen, const ca_config_t *cfg);
+
+/* An intermediate certified by the Root for pub: pathlen 0, keyCertSign +
+ * cRLSign, the Root's CRL as CRL DP; device != 0 adds the Device CA's
+ * name constraints (no IP addresses). */
+int ca_root_certify(X509 **out, char serial_hex[41], X509 *root,
+    EVP_PKEY *root_key, X509_NAME *subject, EVP_PKEY *pub, int device,
+    int64_t not_after, const ca_config_t *cfg, char *err, size_t errlen);
+
+/* The Root's next CRL (v2, CRL number, AKI, SHA-384): the entries of the
+ * previous one (prev_der, checked to be signed by the Root; NULL: first),
+ * plus revoke_hex (serial in hex, NULL: none) with reason; nextUpdate now
+ * + days. *der malloc'd. */
+int ca_root_crl_make(uint8_t **der, size_t *len, X509 *root,
+    EVP_PKEY *root_key, const uint8_t *prev_der, size_t prev_len,
+    const char *revoke_hex, int reason, int days, char *err, size_t errlen);
 
 #endif

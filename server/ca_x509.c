@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -331,6 +332,32 @@ int ca_key_generate(EVP_PKEY **out, const char *curve, char *err,
 	return CA_OK;
 }
 
+/* Encrypted PKCS#8 (PBES2: scrypt N=2^14, r=8, p=1 — memory-hard, within
+ * OpenSSL's 32 MiB decode limit — and AES-256-CBC) of key to b. 1 on
+ * success. */
+static int pkcs8_scrypt_write(BIO *b, EVP_PKEY *key, const char *pass)
+{
+	PKCS8_PRIV_KEY_INFO *p8inf = NULL;
+	X509_ALGOR *pbe = NULL;
+	X509_SIG *p8 = NULL;
+	int ok = 0;
+
+	if ((p8inf = EVP_PKEY2PKCS8(key)) == NULL ||
+	    (pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), NULL, 0, NULL,
+	    CA_SCRYPT_N, CA_SCRYPT_R, CA_SCRYPT_P)) == NULL)
+		goto out;
+	if ((p8 = PKCS8_set0_pbe(pass, (int)strlen(pass), p8inf, pbe)) ==
+	    NULL)
+		goto out;
+	pbe = NULL;		/* p8 owns it */
+	ok = PEM_write_bio_PKCS8(b, p8) == 1;
+out:
+	X509_SIG_free(p8);
+	X509_ALGOR_free(pbe);
+	PKCS8_PRIV_KEY_INFO_free(p8inf);
+	return ok;
+}
+
 int ca_key_to_pem(char **out, size_t *len, EVP_PKEY *key, const char *pass,
     char *err, size_t errlen)
 {
@@ -344,8 +371,7 @@ int ca_key_to_pem(char **out, size_t *len, EVP_PKEY *key, const char *pass,
 	if (b == NULL)
 		goto fail;
 	if (pass != NULL && pass[0] != '\0')
-		ok = PEM_write_bio_PKCS8PrivateKey(b, key, EVP_aes_256_cbc(),
-		    NULL, 0, NULL, (void *)pass);
+		ok = pkcs8_scrypt_write(b, key, pass);
 	else
 		ok = PEM_write_bio_PKCS8PrivateKey(b, key, NULL, NULL, 0, NULL,
 		    NULL);
@@ -364,63 +390,6 @@ fail:
 	util_err_openssl(err, errlen, "encode private key");
 	BIO_free(b);
 	return CA_ERR_INTERNAL;
-}
-
-/* Passphrase callback: never prompts, copies the given string. */
-static int pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	const char *pass = u;
-	size_t n;
-
-	(void)rwflag;
-	if (pass == NULL || pass[0] == '\0' || size <= 0)
-		return 0;
-	n = strlen(pass);
-	if (n > (size_t)size)
-		return 0;
-	memcpy(buf, pass, n);
-	return (int)n;
-}
-
-int ca_key_load(EVP_PKEY **out, const char *path, const char *pass,
-    char *err, size_t errlen)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	BIO *b = NULL;
-	int rc;
-
-	*out = NULL;
-	if ((rc = ca_file_read(&buf, &len, path, 64 * 1024, err, errlen)) !=
-	    CA_OK)
-		return rc;
-	if ((b = BIO_new_mem_buf(buf, (int)len)) == NULL) {
-		util_err_openssl(err, errlen, "%s", path);
-		rc = CA_ERR_INTERNAL;
-		goto out;
-	}
-	*out = PEM_read_bio_PrivateKey(b, NULL, pass_cb, (void *)pass);
-	if (*out == NULL) {
-		int encrypted = strstr(buf, "ENCRYPTED") != NULL;
-
-		ERR_clear_error();
-		if (encrypted && (pass == NULL || pass[0] == '\0'))
-			util_err_set(err, errlen, "%s is encrypted: a "
-			    "passphrase file is needed", path);
-		else if (encrypted)
-			util_err_set(err, errlen, "%s: wrong passphrase", path);
-		else
-			util_err_set(err, errlen, "%s: not a private key",
-			    path);
-		rc = encrypted ? CA_ERR_PASSPHRASE : CA_ERR_INVALID;
-		goto out;
-	}
-	rc = CA_OK;
-out:
-	BIO_free(b);
-	OPENSSL_cleanse(buf, len);
-	free(buf);
-	return rc;
 }
 
 int ca_file_write(const char *path, const void *buf, size_t len, int mode,
@@ -517,6 +486,32 @@ int ca_pass_read(char out[CA_PASS_MAX + 1], const char *path, char *err,
 	OPENSSL_cleanse(buf, len);
 	free(buf);
 	return rc;
+}
+
+int ca_pass_get(char out[CA_PASS_MAX + 1], const char *file,
+    const char *env, char *err, size_t errlen)
+{
+	const char *v;
+	size_t n;
+
+	out[0] = '\0';
+	if (file != NULL)
+		return ca_pass_read(out, file, err, errlen);
+	if (env == NULL)
+		return CA_OK;
+	if ((v = getenv(env)) == NULL) {
+		util_err_set(err, errlen, "passphrase variable %s is not set",
+		    env);
+		return CA_ERR_PASSPHRASE;
+	}
+	n = strcspn(v, "\r\n");
+	if (n == 0 || n > CA_PASS_MAX || v[n] != '\0') {
+		util_err_set(err, errlen, "%s: passphrase must be one line of "
+		    "1..%d bytes", env, CA_PASS_MAX);
+		return CA_ERR_INVALID;
+	}
+	memcpy(out, v, n + 1);
+	return CA_OK;
 }
 
 char *ca_cert_to_pem(X509 *cert)

@@ -26,15 +26,17 @@
 struct common {
 	const char *data;
 	const char *pass_file;
+	const char *pass_env;
 	int json;
 	int help;
 };
 
-enum { O_DATA = 1000, O_PASS, O_JSON, O_HELP };
+enum { O_DATA = 1000, O_PASS, O_JSON, O_HELP, O_PASS_ENV };
 
 #define COMMON_LONGOPTS \
 	{ "data", required_argument, NULL, O_DATA }, \
 	{ "key-pass-file", required_argument, NULL, O_PASS }, \
+	{ "key-pass-env", required_argument, NULL, O_PASS_ENV }, \
 	{ "json", no_argument, NULL, O_JSON }, \
 	{ "help", no_argument, NULL, O_HELP }
 
@@ -44,6 +46,7 @@ static int common_opt(struct common *c, int ch)
 	switch (ch) {
 	case O_DATA: c->data = optarg; return 1;
 	case O_PASS: c->pass_file = optarg; return 1;
+	case O_PASS_ENV: c->pass_env = optarg; return 1;
 	case O_JSON: c->json = 1; return 1;
 	case O_HELP: c->help = 1; return 1;
 	default: return 0;
@@ -75,7 +78,8 @@ static int open_ca(const struct common *c, ca_t **ca, reg_t **reg)
 		fprintf(stderr, "ca-server: --data DIR is required\n");
 		return CLI_USAGE;
 	}
-	if (ca_open(ca, c->data, c->pass_file, err, sizeof(err)) != CA_OK)
+	if (ca_open_pass(ca, c->data, c->pass_file, c->pass_env, err,
+	    sizeof(err)) != CA_OK)
 		return fail("cannot open CA", err);
 	if (ca_reg_open(*ca, reg, err, sizeof(err)) != CA_OK) {
 		ca_free(*ca);
@@ -120,13 +124,24 @@ int cli_init(int argc, char **argv)
 {
 	static const char *usage = "ca-server init --data DIR [--org NAME] "
 	    "[--hostname H ...] [--public-url URL] [--admin-name NAME] "
-	    "[--key-pass-file F]";
+	    "(--key-pass-file F | --key-pass-env VAR | --plain-keys) "
+	    "[--root-dir DIR] [--device-key URI] "
+	    "[--infra-key URI] [--tls-key URI] [--pkcs11-module SO] "
+	    "[--pkcs11-pin-file F | --pkcs11-pin-env VAR]";
 	static const struct option lo[] = {
 		COMMON_LONGOPTS,
 		{ "org", required_argument, NULL, 'o' },
 		{ "hostname", required_argument, NULL, 'H' },
 		{ "public-url", required_argument, NULL, 'u' },
 		{ "admin-name", required_argument, NULL, 'a' },
+		{ "root-dir", required_argument, NULL, 'r' },
+		{ "plain-keys", no_argument, NULL, 'K' },
+		{ "device-key", required_argument, NULL, 'D' },
+		{ "infra-key", required_argument, NULL, 'I' },
+		{ "tls-key", required_argument, NULL, 'T' },
+		{ "pkcs11-module", required_argument, NULL, 'M' },
+		{ "pkcs11-pin-file", required_argument, NULL, 'P' },
+		{ "pkcs11-pin-env", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *hosts[CLI_MAX_HOSTNAMES];
@@ -145,6 +160,14 @@ int cli_init(int argc, char **argv)
 		case 'o': o.org = optarg; break;
 		case 'u': o.public_base_url = optarg; break;
 		case 'a': o.admin_name = optarg; break;
+		case 'r': o.root_dir = optarg; break;
+		case 'K': o.plain_keys = 1; break;
+		case 'D': o.device_key_uri = optarg; break;
+		case 'I': o.infra_key_uri = optarg; break;
+		case 'T': o.tls_key_uri = optarg; break;
+		case 'M': o.pkcs11_module = optarg; break;
+		case 'P': o.pkcs11_pin_file = optarg; break;
+		case 'E': o.pkcs11_pin_env = optarg; break;
 		case 'H':
 			if (o.n_hostnames == CLI_MAX_HOSTNAMES)
 				return usage_err(usage, "too many --hostname");
@@ -163,13 +186,24 @@ int cli_init(int argc, char **argv)
 		    "--data DIR is required" : "unexpected argument");
 	o.data_dir = c.data;
 	o.key_pass_file = c.pass_file;
+	o.key_pass_env = c.pass_env;
 	if (ca_init(&o, err, sizeof(err)) != CA_OK)
 		return fail("init failed", err);
 	printf("initialised CA in %s\n", c.data);
 	printf("  root certificate: %s/root-ca.crt\n", c.data);
+	{
+		char rd[PATH_MAX];
+
+		if (o.root_dir != NULL)
+			snprintf(rd, sizeof(rd), "%s", o.root_dir);
+		else
+			ca_root_dir_default(rd, sizeof(rd), c.data);
+		printf("  offline Root key: %s/root-ca.key (keep it offline; "
+		    "serve never opens it)\n", rd);
+	}
 	printf("  TLS certificate:  %s/server.crt\n", c.data);
 	printf("  admin credential: %s/admin/admin.p12%s\n", c.data,
-	    c.pass_file != NULL ? " (password: the key passphrase)" :
+	    !o.plain_keys ? " (password: the key passphrase)" :
 	    " (password in admin.p12.pass)");
 	return CLI_OK;
 }

@@ -21,5 +21,7 @@ int cli_principal(int argc, char **argv);
 int cli_signer(int argc, char **argv);
 int cli_backup(int argc, char **argv);
 int cli_audit(int argc, char **argv);
+/* cli_root.c: the offline Root's ceremonies. */
+int cli_root(int argc, char **argv);
 
 #endif

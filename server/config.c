@@ -38,6 +38,10 @@ void config_defaults(ca_config_t *out)
 	out->session_idle_seconds = 1800;
 	out->session_absolute_seconds = 43200;
 	snprintf(out->log_level, sizeof(out->log_level), "info");
+	snprintf(out->device_ca_key, sizeof(out->device_ca_key),
+	    "device-ca.key");
+	snprintf(out->infra_ca_key, sizeof(out->infra_ca_key), "infra-ca.key");
+	snprintf(out->tls_key, sizeof(out->tls_key), "server.key");
 }
 
 /* One string setting: copy if present, refuse wrong type or length. */
@@ -84,6 +88,34 @@ static int get_int(const cJSON *root, const char *key, long long *dst,
 	return CONFIG_OK;
 }
 
+/* The key references and the token settings. */
+static int config_keys_parse(ca_config_t *out, const cJSON *root, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if ((rc = get_str(root, "device_ca_key", out->device_ca_key,
+	    sizeof(out->device_ca_key), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "infra_ca_key", out->infra_ca_key,
+	    sizeof(out->infra_ca_key), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "tls_key", out->tls_key,
+	    sizeof(out->tls_key), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "pkcs11_module", out->pkcs11_module,
+	    sizeof(out->pkcs11_module), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "pkcs11_pin_file", out->pkcs11_pin_file,
+	    sizeof(out->pkcs11_pin_file), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "pkcs11_pin_env", out->pkcs11_pin_env,
+	    sizeof(out->pkcs11_pin_env), err, errlen)) != CONFIG_OK)
+		return rc;
+	if (out->device_ca_key[0] == '\0' || out->infra_ca_key[0] == '\0' ||
+	    out->tls_key[0] == '\0') {
+		util_err_set(err, errlen, "config: key references must not be "
+		    "empty");
+		return CONFIG_ERR_VALUE;
+	}
+	return CONFIG_OK;
+}
+
 #define INT_SETTING(key, field, lo, hi) do { \
 	long long tmp_ = (long long)out->field; \
 	if ((rc = get_int(root, key, &tmp_, lo, hi, err, errlen)) != \
@@ -115,7 +147,8 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	    (rc = get_str(root, "log_file", out->log_file,
 	    sizeof(out->log_file), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "access_log_file", out->access_log_file,
-	    sizeof(out->access_log_file), err, errlen)) != CONFIG_OK)
+	    sizeof(out->access_log_file), err, errlen)) != CONFIG_OK ||
+	    (rc = config_keys_parse(out, root, err, errlen)) != CONFIG_OK)
 		goto out;
 	INT_SETTING("body_limit", body_limit, 1024, 64LL * 1024 * 1024);
 	INT_SETTING("worker_threads", worker_threads, 1, 16384);
@@ -243,7 +276,18 @@ char *config_to_json(const ca_config_t *cfg)
 	    cJSON_AddStringToObject(o, "log_level", cfg->log_level) == NULL ||
 	    cJSON_AddStringToObject(o, "log_file", cfg->log_file) == NULL ||
 	    cJSON_AddStringToObject(o, "access_log_file",
-	    cfg->access_log_file) == NULL)
+	    cfg->access_log_file) == NULL ||
+	    cJSON_AddStringToObject(o, "device_ca_key", cfg->device_ca_key) ==
+	    NULL ||
+	    cJSON_AddStringToObject(o, "infra_ca_key", cfg->infra_ca_key) ==
+	    NULL ||
+	    cJSON_AddStringToObject(o, "tls_key", cfg->tls_key) == NULL ||
+	    cJSON_AddStringToObject(o, "pkcs11_module", cfg->pkcs11_module) ==
+	    NULL ||
+	    cJSON_AddStringToObject(o, "pkcs11_pin_file",
+	    cfg->pkcs11_pin_file) == NULL ||
+	    cJSON_AddStringToObject(o, "pkcs11_pin_env", cfg->pkcs11_pin_env) ==
+	    NULL)
 		goto out;
 	s = cJSON_Print(o);
 out:

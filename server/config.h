@@ -40,6 +40,13 @@ typedef struct {
 	char log_level[16];		/* "log_level": error|warn|info|debug (info) */
 	char log_file[256];		/* "log_file": "" = stderr */
 	char access_log_file[256];	/* "access_log_file": "" = none */
+	/* Signing keys: a file in the data folder or a pkcs11: URI. */
+	char device_ca_key[512];	/* "device_ca_key" (device-ca.key) */
+	char infra_ca_key[512];		/* "infra_ca_key" (infra-ca.key) */
+	char tls_key[512];		/* "tls_key" (server.key) */
+	char pkcs11_module[256];	/* "pkcs11_module": the token's .so ("") */
+	char pkcs11_pin_file[256];	/* "pkcs11_pin_file": PIN, first line ("") */
+	char pkcs11_pin_env[64];	/* "pkcs11_pin_env": or this variable ("") */
 } ca_config_t;
 
 /* Fill *out with every default (public_base_url https://localhost:8443). */

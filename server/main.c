@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pki_keys.h"
 #ifdef PROVCA_HAVE_HTTP
 #include "http.h"
 #include "portal_http.h"
@@ -32,6 +33,8 @@ static const struct subcommand subcommands[] = {
 	{ "signer", cli_signer, "add an operator's provisioning signer" },
 	{ "audit", cli_audit, "read the audit log" },
 	{ "backup", cli_backup, "online copy of the registry" },
+	{ "root", cli_root, "offline Root ceremonies: certify or renew an "
+	    "intermediate, the Root's CRL" },
 };
 
 static void usage(FILE *f)
@@ -49,7 +52,11 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	size_t i;
+	int rc;
 
+	/* No OpenSSL exit handler: a PKCS#11 module's own destructors may run
+	 * first; pki_keys_shutdown finalises the token explicitly. */
+	pki_keys_init();
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_USAGE;
@@ -60,8 +67,11 @@ int main(int argc, char **argv)
 		return CLI_OK;
 	}
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		if (strcmp(argv[1], subcommands[i].name) == 0)
-			return subcommands[i].run(argc - 1, argv + 1);
+		if (strcmp(argv[1], subcommands[i].name) == 0) {
+			rc = subcommands[i].run(argc - 1, argv + 1);
+			pki_keys_shutdown();
+			return rc;
+		}
 	fprintf(stderr, "ca-server: unknown command %s\n", argv[1]);
 	usage(stderr);
 	return CLI_USAGE;

@@ -83,6 +83,7 @@ int api_h_ca_device(http_req_t *req);
 int api_h_ca_chain(http_req_t *req);
 int api_h_crl(http_req_t *req);
 int api_h_crl_infra(http_req_t *req);
+int api_h_crl_root(http_req_t *req);
 int api_h_healthz(http_req_t *req);
 int api_h_metrics(http_req_t *req);
 

@@ -958,6 +958,8 @@ const http_route_t http_api_routes[] = {
 	  "Device CA CRL (DER): the CRL distribution point of device certificates" },
 	{ "GET", CA_URL_PATH_INFRA_CRL, api_h_crl_infra, PUB, 0,
 	  "Infrastructure CA CRL (DER): the CRL distribution point of principal certificates" },
+	{ "GET", CA_URL_PATH_ROOT_CRL, api_h_crl_root, PUB, 0,
+	  "Root CA CRL (DER), signed offline: the CRL distribution point of the intermediates" },
 	{ "POST", CA_URL_PATH_OCSP, api_h_ocsp, PUB, BODY,
 	  "OCSP responder (RFC 6960) for device certificates, signed by the Device CA" },
 	{ "GET", "/healthz", api_h_healthz, PUB, 0, "liveness and registry check" },

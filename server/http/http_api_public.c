@@ -99,6 +99,24 @@ int api_h_crl_infra(http_req_t *req)
 	return reply_crl(req, REG_ISSUER_INFRA);
 }
 
+/* GET /crl/root-ca.crl: the Root's CRL (revoked intermediates), signed
+ * offline by `ca-server root crl` and published into the data folder. */
+int api_h_crl_root(http_req_t *req)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char err[256];
+	int rc, status;
+
+	rc = ca_root_crl_published(req->srv->ca, &der, &len, err, sizeof(err));
+	if (rc != CA_OK)
+		return api_reply_ca_error(req, rc, err);
+	status = http_reply_bytes(req, 200, "application/pkix-crl",
+	                          "Cache-Control: no-cache\r\n", der, len);
+	free(der);
+	return status;
+}
+
 /* POST /ocsp: RFC 6960 over HTTP (appendix A.1). Protocol-level errors
  * (a request that does not parse) are OCSP responses with status
  * malformedRequest, as the RFC asks; only HTTP-level ones are problems. */

@@ -24,7 +24,7 @@
 #include "http_int.h"
 
 static const char usage[] =
-    "usage: ca-server serve --data DIR [--listen HOST:PORT] [--key-pass-file FILE]\n"
+    "usage: ca-server serve --data DIR [--listen HOST:PORT] [--key-pass-file FILE | --key-pass-env VAR]\n"
     "                       [--web DIR] [--routes]\n"
     "  --listen      address to bind (default: config \"listen\"); port 0 picks one\n"
     "  --web         folder of the portal's static files (default: config\n"
@@ -40,6 +40,7 @@ typedef struct {
 	const char *data_dir;
 	const char *listen;
 	const char *key_pass_file;
+	const char *key_pass_env;
 	const char *web_dir;
 	int routes_only;
 } serve_opts;
@@ -269,6 +270,8 @@ static int parse_args(serve_opts *o, int argc, char **argv)
 			o->listen = argv[++i];
 		else if (strcmp(a, "--key-pass-file") == 0)
 			o->key_pass_file = argv[++i];
+		else if (strcmp(a, "--key-pass-env") == 0)
+			o->key_pass_env = argv[++i];
 		else if (strcmp(a, "--web") == 0)
 			o->web_dir = argv[++i];
 		else
@@ -415,10 +418,14 @@ int http_serve_main(int argc, char **argv)
 		fprintf(stderr, "ca-server: %s: %s\n", o.data_dir, strerror(errno));
 		goto out;
 	}
-	if (ca_open(&srv->ca, srv->data_dir, o.key_pass_file, err, sizeof(err)) != CA_OK) {
+	if (ca_serve_check(srv->data_dir, err, sizeof(err)) != CA_OK ||
+	    ca_open_pass(&srv->ca, srv->data_dir, o.key_pass_file, o.key_pass_env, err,
+	                 sizeof(err)) != CA_OK) {
 		fprintf(stderr, "ca-server: %s\n", err);
 		goto out;
 	}
+	if (ca_custody_describe(srv->ca, err, sizeof(err)) == CA_OK)
+		fprintf(stderr, "ca-server: key custody: %s\n", err);
 	srv->cfg = ca_config(srv->ca);
 	if (http_routes_collect(srv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ca-server: %s\n", err);

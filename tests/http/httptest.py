@@ -74,7 +74,7 @@ class CA:
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="provca-http-")
         self.data = os.path.join(self.tmp, "data")
-        run("init", "--data", self.data, "--hostname", "localhost", "--hostname", "127.0.0.1")
+        run("init", "--data", self.data, "--plain-keys", "--hostname", "localhost", "--hostname", "127.0.0.1")
         self.root = os.path.join(self.data, "root-ca.crt")
         self.admin = Ident("admin", os.path.join(self.data, "admin", "admin.crt"),
                            os.path.join(self.data, "admin", "admin.key"))

@@ -109,6 +109,7 @@ class AuthorizationMatrix(ServerTest):
             ("GET", "/crl/device.crl"): (lambda: "/crl/device.crl", None, pub),
             ("GET", "/crl/device-ca.crl"): (lambda: "/crl/device-ca.crl", None, pub),
             ("GET", "/crl/infra-ca.crl"): (lambda: "/crl/infra-ca.crl", None, pub),
+            ("GET", "/crl/root-ca.crl"): (lambda: "/crl/root-ca.crl", None, pub),
             ("POST", "/ocsp"): (lambda: "/ocsp", lambda: OCSP_JUNK, pub),
             ("GET", "/healthz"): (lambda: "/healthz", None, pub),
             ("GET", "/metrics"): (lambda: "/metrics", None, pub),

@@ -78,6 +78,7 @@ static int setup(void **state)
 	snprintf(f->data, sizeof(f->data), "%s/data", f->dir);
 	memset(&o, 0, sizeof(o));
 	o.data_dir = f->data;
+	o.plain_keys = 1;
 	o.public_base_url = "https://ca.test:8443";
 	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_OK);
 	assert_int_equal(ca_open(&f->ca, f->data, NULL, err, sizeof(err)),
@@ -132,6 +133,7 @@ static void ca_init__refuses_existing_ca(void **state)
 
 	memset(&o, 0, sizeof(o));
 	o.data_dir = f->data;
+	o.plain_keys = 1;
 	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_ERR_EXISTS);
 	assert_non_null(strstr(err, "already holds a CA"));
 }

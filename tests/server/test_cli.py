@@ -75,7 +75,7 @@ class CliTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="provca-cli-")
         cls.data = os.path.join(cls.tmp, "data")
-        run("init", "--data", cls.data, "--hostname", "ca.example",
+        run("init", "--data", cls.data, "--plain-keys", "--hostname", "ca.example",
             "--hostname", "192.0.2.7", "--org", "Test Org")
         run("manufacturer", "add", "--data", cls.data, "--id", "acme",
             "--name", "Acme Devices")
@@ -156,10 +156,16 @@ class CliTest(unittest.TestCase):
             x509.IPAddress)), ["127.0.0.1", "192.0.2.7", "::1"])
         self.assertEqual(list(srv.extensions.get_extension_for_class(
             x509.ExtendedKeyUsage).value), [ExtendedKeyUsageOID.SERVER_AUTH])
-        for key in ("root-ca.key", "device-ca.key", "infra-ca.key",
+        for key in ("device-ca.key", "infra-ca.key",
                     "server.key", "admin/admin.key", "admin/admin.p12"):
             self.assertEqual(os.stat(f"{d}/{key}").st_mode & 0o777, 0o600,
                              key)
+        # The Root key is offline: beside the data folder, never in it.
+        self.assertFalse(os.path.exists(f"{d}/root-ca.key"))
+        self.assertEqual(os.stat(f"{d}-root/root-ca.key").st_mode & 0o777,
+                         0o600)
+        self.assertEqual(slurp(f"{d}-root/root-ca.crt"),
+                         slurp(f"{d}/root-ca.crt"))
         cfg = json.loads(slurp(f"{d}/config.json"))
         self.assertEqual(cfg["public_base_url"], "https://ca.example:8443")
         for k in ("listen", "body_limit", "worker_threads", "keep_alive_timeout_ms",
@@ -177,17 +183,18 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.stdout.count("BEGIN CERTIFICATE"), 3)
 
     def test_init_refuses_existing_ca_and_leaves_nothing_on_failure(self):
-        p = run("init", "--data", self.data, ok=False)
+        p = run("init", "--data", self.data, "--plain-keys", ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("already holds a CA", p.stderr)
         other = self.path("nonempty")
         os.mkdir(other)
         self.write("nonempty/file", b"x")
-        p = run("init", "--data", other, ok=False)
+        p = run("init", "--data", other, "--plain-keys", ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertEqual(os.listdir(other), ["file"])
         bad = self.path("badhost")
-        p = run("init", "--data", bad, "--hostname", "a,b", ok=False)
+        p = run("init", "--data", bad, "--plain-keys", "--hostname", "a,b",
+                ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertFalse(os.path.exists(bad))
         self.assertFalse([n for n in os.listdir(self.tmp)
@@ -493,7 +500,7 @@ class CliTest(unittest.TestCase):
         old = os.umask(0o022)
         try:
             d = self.path("modes")
-            run("init", "--data", d)
+            run("init", "--data", d, "--plain-keys")
             con = sqlite3.connect(f"{d}/registry.db")
             con.execute("SELECT count(*) FROM devices").fetchone()
             for name in ("registry.db", "registry.db-wal", "registry.db-shm"):
@@ -511,7 +518,7 @@ class CliTest(unittest.TestCase):
     def test_batch_enrollment_at_scale(self):
         n = 1000 if SANITIZE else 10000
         d = self.path("scale")
-        run("init", "--data", d)
+        run("init", "--data", d, "--plain-keys")
         run("manufacturer", "add", "--data", d, "--id", "bulk", "--name",
             "Bulk")
         # One key per device: a key live on another device is refused.
