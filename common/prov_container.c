@@ -18,6 +18,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "devid.h"
 #include "pki.h"
 #include "util.h"
 
@@ -74,23 +75,6 @@ static uint8_t alg_for_key(EVP_PKEY *k)
 		}
 	}
 	return 0;
-}
-
-/* DeviceID: 1..64 of [A-Za-z0-9._-]. */
-static int device_id_ok(const uint8_t *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > PROV_DEVICE_ID_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		uint8_t c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
 }
 
 /* Uncompressed encoding 0x04 ‖ X ‖ Y of a P-256 public key. */
@@ -388,7 +372,7 @@ static int parse_body(prov_view_t *v, const uint8_t *buf, size_t len,
 		return PROV_ERR_FORMAT;
 	}
 	off = HDR_LEN;
-	if (!device_id_ok(buf + off, id_len)) {
+	if (!devid_valid_n((const char *)buf + off, id_len)) {
 		util_err_set(err, errlen, "DeviceID not [A-Za-z0-9._-]");
 		return PROV_ERR_FORMAT;
 	}
@@ -433,7 +417,7 @@ static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
 	}
 	*outlen = 0;
 	id_len = strnlen(bind->device_id, sizeof(bind->device_id));
-	if (!device_id_ok((const uint8_t *)bind->device_id, id_len)) {
+	if (!devid_valid_n(bind->device_id, id_len)) {
 		util_err_set(err, errlen, "DeviceID must be 1..%d of "
 		    "[A-Za-z0-9._-]", PROV_DEVICE_ID_MAX);
 		return PROV_ERR_ARG;

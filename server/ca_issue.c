@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "devid.h"
 #include "pki.h"
 #include "reg_wal.h"
 #include "util.h"
@@ -26,7 +27,7 @@
 
 int ca_device_id_valid(const char *id)
 {
-	return ca_token_valid(id, REG_DEVICE_ID_MAX);
+	return devid_valid(id);
 }
 
 /* X.520 PrintableString characters (the subject serialNumber's type). */
