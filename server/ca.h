@@ -45,9 +45,6 @@ enum ca_error {
 	CA_ERR_KEY_IN_USE = -11	/* public key bound to another live device */
 };
 
-/* A short English name for a ca_error code (static string). */
-const char *ca_strerror(int code);
-
 /* ---- init and open -------------------------------------------------- */
 
 typedef struct {
@@ -79,7 +76,6 @@ int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
 void ca_free(ca_t *ca);
 
 const ca_config_t *ca_config(const ca_t *ca);
-const char *ca_data_dir(const ca_t *ca);
 
 /* Files of a data folder. */
 typedef enum {
@@ -170,7 +166,7 @@ enum ca_csr_format {
 
 /*
  * Parse a PKCS#10 CSR (at most 64 KiB) and verify its self-signature
- * (proof of possession), as ca_csr_check does, without OpenSSL 3.0's
+ * (proof of possession), as ca_csr_parse does, without OpenSSL 3.0's
  * per-key decoder for EC P-256/P-384 keys (other keys: the general path;
  * every refusal is decided by the general path). CA_ERR_INVALID with a
  * message and *why (may be NULL) otherwise. The key type is not checked
@@ -200,12 +196,6 @@ typedef struct {
 	/* Output: the ca_csr_refusal when the CSR was refused, else 0. */
 	int csr_refused;
 } ca_issue_item_t;
-
-/* Parse a PKCS#10 CSR (PEM or DER, at most 64 KiB) and verify its
- * self-signature (proof of possession). CA_ERR_INVALID with a message
- * otherwise. Free *out with X509_REQ_free. */
-int ca_csr_check(struct X509_req_st **out, const uint8_t *buf, size_t len,
-    char *err, size_t errlen);
 
 /*
  * ca_device_issue for one item (rc, err and result written into it; rc

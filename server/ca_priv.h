@@ -235,7 +235,4 @@ int ca_printable_valid(const char *s, size_t max);
 int ca_audit(reg_t *reg, const char *actor, const char *action,
     const char *target, char *err, size_t errlen, ...);
 
-/* Certificate chain PEM of a principal: Infrastructure CA + Root. */
-const char *ca_infra_chain_pem(const ca_t *ca);
-
 #endif

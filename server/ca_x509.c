@@ -259,12 +259,6 @@ fail:
 	return rc;
 }
 
-int ca_csr_check(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
-    size_t errlen)
-{
-	return ca_csr_parse(out, buf, len, err, errlen);
-}
-
 int ca_key_generate(EVP_PKEY **out, const char *curve, char *err,
     size_t errlen)
 {
