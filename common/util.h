@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Time units in seconds, for durations counted in hours or days. */
+#define UTIL_SECONDS_PER_HOUR 3600
+#define UTIL_SECONDS_PER_DAY 86400
+
 /* Write a printf-style message into err (errlen bytes, always terminated).
  * NULL err or zero errlen is allowed and does nothing. */
 void util_err_set(char *err, size_t errlen, const char *fmt, ...)

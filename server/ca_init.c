@@ -221,7 +221,8 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 	sp.pubkey = rk;
 	sp.issuer_key = rk;
 	sp.not_before = now;
-	sp.not_after = now + (int64_t)CA_VALIDITY_ROOT_DAYS * 86400;
+	sp.not_after = now +
+	    (int64_t)CA_VALIDITY_ROOT_DAYS * UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:TRUE,pathlen:1";
 	sp.key_usage = "critical,keyCertSign,cRLSign";
 	if ((rc = ca_x509_make(&root, serial, &sp, err, errlen)) != CA_OK)
@@ -237,7 +238,8 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 	sp.pubkey = dk;
 	sp.issuer = root;
 	sp.issuer_key = rk;
-	sp.not_after = now + (int64_t)CA_VALIDITY_SUB_DAYS * 86400;
+	sp.not_after = now +
+	    (int64_t)CA_VALIDITY_SUB_DAYS * UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:TRUE,pathlen:0";
 	sp.name_constraints = "critical,excluded;IP:0.0.0.0/0.0.0.0,"
 	    "excluded;IP:::/::";
@@ -265,7 +267,8 @@ static int build(const ca_init_opts_t *o, const char *tmp, ca_config_t *cfg,
 	sp.pubkey = sk;
 	sp.issuer = infra;
 	sp.issuer_key = ik;
-	sp.not_after = now + (int64_t)cfg->server_validity_days * 86400;
+	sp.not_after = now + (int64_t)cfg->server_validity_days *
+	    UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = "serverAuth";

@@ -192,7 +192,8 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	sp.issuer = ca->infra;
 	sp.issuer_key = ca->infra_key;
 	sp.not_before = now - 60;
-	sp.not_after = now + (int64_t)ca->cfg.principal_validity_days * 86400;
+	sp.not_after = now + (int64_t)ca->cfg.principal_validity_days *
+	    UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = signer ? PROVCA_OID_EKU_SIGNER : "clientAuth";

@@ -124,7 +124,7 @@ void ca_profile_validity(int64_t *not_before, int64_t *not_after,
 {
 	*not_before = now - CA_PROFILE_BACKDATE_S;
 	*not_after = validity_days > 0 ?
-	    now + (int64_t)validity_days * CA_SECONDS_PER_DAY : 0;
+	    now + (int64_t)validity_days * UTIL_SECONDS_PER_DAY : 0;
 }
 
 int64_t ca_profile_not_after_unix(int64_t not_after)

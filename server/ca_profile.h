@@ -15,9 +15,6 @@
 
 #include "ca_priv.h"
 
-/* Seconds in a day: every *_validity_days setting is counted in these. */
-#define CA_SECONDS_PER_DAY 86400
-
 /* Device key kinds: they differ in keyUsage only. */
 enum { CA_PROFILE_EC = 0, CA_PROFILE_RSA = 1, CA_PROFILE_KINDS = 2 };
 

@@ -29,6 +29,7 @@
 #include "ca_priv.h"
 #include "ca_profile.h"
 #include "pki.h"
+#include "util.h"
 
 struct fx {
 	char dir[256];
@@ -340,7 +341,7 @@ static void ca_profile__validity_rule(void **state)
 	assert_int_equal(ca_profile_not_after_unix(na),
 	    CA_PROFILE_NOT_AFTER_NONE_UNIX);
 	ca_profile_validity(&nb, &na, 1700000000, 365);
-	assert_int_equal(na, 1700000000 + INT64_C(365) * CA_SECONDS_PER_DAY);
+	assert_int_equal(na, 1700000000 + INT64_C(365) * UTIL_SECONDS_PER_DAY);
 	assert_int_equal(ca_profile_not_after_unix(na), na);
 }
 
