@@ -336,6 +336,13 @@ int ca_principal_revoke(ca_t *ca, reg_t *reg, const char *name, int reason,
 int ca_principal_authenticate(ca_t *ca, reg_t *reg, reg_principal_t *out,
     const uint8_t cert_sha256[32], char *err, size_t errlen);
 
+/* A principal as JSON, the one encoding the CLI (principal list --json)
+ * and the HTTP API (GET /api/v1/principals) share: name, role,
+ * manufacturer_id (null if none), status, certificate_sha256,
+ * certificate_serial, certificate_revoked, not_after and created_at
+ * (RFC 3339, null if unset). NULL when out of memory. */
+struct cJSON *ca_principal_json(const reg_principal_t *p);
+
 /* Register a manufacturer; oui may be NULL (6 hex digits otherwise). */
 int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id,
     const char *name, const char *oui, const char *actor, char *err,
