@@ -110,6 +110,20 @@ static void fill(char *out, size_t n, unsigned seed)
 	out[n] = '\0';
 }
 
+/* A device of manufacturer "Acme" with these names and key, valid from
+ * 2023-11-14 with no notAfter. */
+static void spec_init(ca_device_cert_t *d, const char *sn, const char *cn,
+    const char *uri, const ca_csr_t *csr)
+{
+	memset(d, 0, sizeof(*d));
+	d->serial_number = sn;
+	d->org = "Acme";
+	d->cn = cn;
+	d->san_uri = uri;
+	d->not_before = 1700000000;
+	d->csr = csr;
+}
+
 /* Build both ways; same result code, same bytes. Returns took_der. */
 static int same_tbs(const ca_t *ca, const uint8_t sb[20],
     const ca_device_cert_t *d, int want_rc)
@@ -188,13 +202,7 @@ static void ca_device_tbs__other_inputs_take_the_encoder(void **state)
 	ca_csr_t *csr = csr_new(f->ca, "P-256", 0);
 
 	memset(sb, 0x5a, sizeof(sb));
-	memset(&d, 0, sizeof(d));
-	d.serial_number = "SN-1";
-	d.org = "Acme";
-	d.cn = "acme-abc";
-	d.san_uri = "urn:dev:ops:x";
-	d.not_before = 1700000000;
-	d.csr = csr;
+	spec_init(&d, "SN-1", "acme-abc", "urn:dev:ops:x", csr);
 	assert_int_equal(same_tbs(f->ca, sb, &d, CA_OK), 1);
 	/* UTF-8 organisation: OpenSSL's UTF8String, not the DER path. */
 	d.org = "Acm\xc3\xa9 S\xc3\xa0rl";
@@ -257,14 +265,9 @@ static X509 *signed_cert(const ca_t *ca, const ca_csr_t *csr,
 	int64_t nb = 0, na = 0;
 	X509 *x;
 
-	memset(&d, 0, sizeof(d));
-	d.serial_number = "SN-7";
-	d.org = "Acme";
-	d.cn = "acme-0000001";
-	d.san_uri = "urn:dev:ops:000000-m-SN%2D7";
-	d.not_before = 1700000000;
+	spec_init(&d, "SN-7", "acme-0000001", "urn:dev:ops:000000-m-SN%2D7",
+	    csr);
 	d.not_after = not_after;
-	d.csr = csr;
 	assert_int_equal(ca_device_cert_sign(ca, &der, &len, sha, serial, &nb,
 	    &na, &d, err, sizeof(err)), CA_OK);
 	assert_int_equal(nb, 1700000000);
