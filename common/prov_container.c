@@ -885,15 +885,58 @@ static int push_ref(STACK_OF(X509) *sk, X509 *x)
 	return 1;
 }
 
+/* The untrusted pool for the signer's chain (what the container carries,
+ * then the caller's intermediates) and, separately, the carried ones.
+ * PROV_ERR_FORMAT if a carried certificate does not parse. */
+static int chain_pools(STACK_OF(X509) **untrusted, STACK_OF(X509) **carried,
+    const prov_view_t *v, STACK_OF(X509) *intermediates, char *err,
+    size_t errlen)
+{
+	X509 *x;
+	size_t i;
+	int j;
+
+	if ((*untrusted = sk_X509_new_null()) == NULL ||
+	    (*carried = sk_X509_new_null()) == NULL) {
+		util_err_openssl(err, errlen, "sk_X509_new_null");
+		return PROV_ERR_INTERNAL;
+	}
+	for (i = 1; i < v->chain_count; i++) {
+		if ((x = der_cert(v->chain[i], v->chain_len[i])) == NULL) {
+			util_err_openssl(err, errlen, "chain certificate %zu "
+			    "is not one DER certificate", i + 1);
+			return PROV_ERR_FORMAT;
+		}
+		/* untrusted takes the parse's reference, carried one more. */
+		if (!sk_X509_push(*untrusted, x)) {
+			X509_free(x);
+			util_err_openssl(err, errlen, "sk_X509_push");
+			return PROV_ERR_INTERNAL;
+		}
+		if (!push_ref(*carried, x)) {
+			util_err_openssl(err, errlen, "chain certificate");
+			return PROV_ERR_INTERNAL;
+		}
+	}
+	for (j = 0; intermediates != NULL && j < sk_X509_num(intermediates);
+	    j++) {
+		if (!push_ref(*untrusted, sk_X509_value(intermediates, j))) {
+			util_err_openssl(err, errlen, "caller intermediate");
+			return PROV_ERR_INTERNAL;
+		}
+	}
+	return PROV_OK;
+}
+
+/* The full verification (prov.h); signer and carried chain handed back. */
 int prov_verify_chain(prov_view_t *out, X509 **signer_out,
     STACK_OF(X509) **carried_out, const uint8_t *container, size_t len,
     X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
     size_t errlen)
 {
-	X509 *cert = NULL, *x;
+	X509 *cert = NULL;
 	STACK_OF(X509) *untrusted = NULL, *carried = NULL;
-	size_t i;
-	int rc, v, j;
+	int rc, v;
 
 	if (signer_out != NULL)
 		*signer_out = NULL;
@@ -911,40 +954,9 @@ int prov_verify_chain(prov_view_t *out, X509 **signer_out,
 		    "DER certificate");
 		goto done;
 	}
-	/* Untrusted pool: what the container carries, then the caller's. */
-	if ((untrusted = sk_X509_new_null()) == NULL ||
-	    (carried = sk_X509_new_null()) == NULL) {
-		util_err_openssl(err, errlen, "sk_X509_new_null");
-		rc = PROV_ERR_INTERNAL;
+	if ((rc = chain_pools(&untrusted, &carried, out, intermediates, err,
+	    errlen)) != PROV_OK)
 		goto done;
-	}
-	for (i = 1; i < out->chain_count; i++) {
-		if ((x = der_cert(out->chain[i], out->chain_len[i])) == NULL) {
-			util_err_openssl(err, errlen, "chain certificate %zu "
-			    "is not one DER certificate", i + 1);
-			goto done;
-		}
-		/* untrusted takes the parse's reference, carried one more. */
-		if (!sk_X509_push(untrusted, x)) {
-			X509_free(x);
-			util_err_openssl(err, errlen, "sk_X509_push");
-			rc = PROV_ERR_INTERNAL;
-			goto done;
-		}
-		if (!push_ref(carried, x)) {
-			util_err_openssl(err, errlen, "chain certificate");
-			rc = PROV_ERR_INTERNAL;
-			goto done;
-		}
-	}
-	for (j = 0; intermediates != NULL && j < sk_X509_num(intermediates);
-	    j++) {
-		if (!push_ref(untrusted, sk_X509_value(intermediates, j))) {
-			util_err_openssl(err, errlen, "caller intermediate");
-			rc = PROV_ERR_INTERNAL;
-			goto done;
-		}
-	}
 	rc = map_pki(pki_cert_verify(cert, root, untrusted, at,
 	    PROVCA_OID_EKU_SIGNER, err, errlen));
 	if (rc != PROV_OK)
@@ -986,6 +998,7 @@ done:
 	return rc;
 }
 
+/* prov_verify_chain without handing anything back. */
 int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
     X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
     size_t errlen)
@@ -1119,6 +1132,7 @@ done:
 	return rc;
 }
 
+/* prov_open with the device's own point (prov.h). */
 int prov_open_key(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
     EVP_PKEY *device_key, const uint8_t *device_pub_enc,
