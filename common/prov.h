@@ -207,38 +207,25 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
     char *err, size_t errlen);
 
 /*
- * A cache of signer chains that verified in full, shared by the threads of
- * one process (thread-safe; at most 8 chains, least recently used
- * replaced). prov_verify_cached with a cache takes a container whose chain
- * list (count, lengths, every DER certificate, the signer's included) is
- * byte-identical to one that verified in full under the same trust anchor
- * (same DER), when the caller passes no extra intermediates: the signer's,
- * each carried intermediate's and the anchor's validity at `at`, the
- * signer's EKU, keyUsage and P-256 key are checked again and the container
- * signature is always verified; the certificate signatures over the same
- * bytes are not. Any difference or failed check takes the full
- * verification, whose answer stands: the cache never accepts what
- * prov_verify would refuse. For load tools (ueclient swarm); a device that
- * verifies one container per run has nothing to gain from it.
+ * prov_verify that also hands back, on success, the verified signer
+ * certificate (*signer_out) and the intermediates the container carried
+ * (*carried_out), each a reference of the caller's (either pointer may be
+ * NULL): for a cache of verified chains (ueclient/ue_verify_cache.c).
  */
-typedef struct prov_verify_cache prov_verify_cache;
+int prov_verify_chain(prov_view_t *out, X509 **signer_out,
+    STACK_OF(X509) **carried_out, const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
+    size_t errlen);
 
-/* A new, empty cache in *out. PROV_ERR_INTERNAL when out of memory. */
-int prov_verify_cache_new(prov_verify_cache **out);
+/* The signer certificate's own checks that prov_verify makes beside its
+ * chain: the provisioning-signer EKU (PROV_ERR_SIGNER_EKU), keyUsage
+ * allowing digitalSignature if present (PROV_ERR_SIGNER_EKU), an EC P-256
+ * key (PROV_ERR_KEY_TYPE). */
+int prov_signer_cert_check(X509 *cert, char *err, size_t errlen);
 
-/* Free the cache and everything in it. NULL-safe. */
-void prov_verify_cache_free(prov_verify_cache *c);
-
-/* Containers accepted from the cache, verified in full with the cache
- * usable, and chains stored; any out pointer may be NULL. */
-void prov_verify_cache_stats(prov_verify_cache *c, uint64_t *hits,
-    uint64_t *misses, uint64_t *stores);
-
-/* prov_verify with an optional cache (NULL: exactly prov_verify). Same
- * errors, same view. */
-int prov_verify_cached(prov_view_t *out, const uint8_t *container,
-    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
-    prov_verify_cache *cache, char *err, size_t errlen);
+/* 1 if the container signature of a parsed view (over everything before
+ * it) verifies with signer's key, 0 if not, -1 on an OpenSSL failure. */
+int prov_view_signature_verify(const prov_view_t *v, X509 *signer);
 
 /*
  * Open a verified view with the device private key: check the DeviceID
@@ -288,6 +275,15 @@ int prov_seal_sign_prepared(uint8_t *out, size_t outcap, size_t *outlen,
     EVP_PKEY *device_pub, const uint8_t *device_pub_enc,
     const prov_signer *signer, char *err, size_t errlen);
 
+/* prov_open with the device key's public point as the device holds it
+ * (device_pub_enc: 65-byte uncompressed P-256, or NULL), as in
+ * prov_verify_open_key. */
+int prov_open_key(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
+    EVP_PKEY *device_key, const uint8_t *device_pub_enc,
+    const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
+
 /* prov_verify then prov_open. */
 int prov_verify_open(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
@@ -295,7 +291,7 @@ int prov_verify_open(prov_subscription_t *sub_out,
     EVP_PKEY *device_key, const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
 
-/* prov_verify_open_cached with the device key's public point as the
+/* prov_verify_open with the device key's public point as the
  * device holds it (device_pub_enc: 65-byte uncompressed P-256, or NULL):
  * bound into the key derivation as is instead of encoding device_key's
  * point again (an inversion in OpenSSL's P-256 code). It must be
@@ -304,16 +300,7 @@ int prov_verify_open(prov_subscription_t *sub_out,
 int prov_verify_open_key(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
     size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
-    prov_verify_cache *cache, EVP_PKEY *device_key,
-    const uint8_t *device_pub_enc, const char *expect_device_id,
-    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
-
-/* prov_verify_cached then prov_open (cache may be NULL). */
-int prov_verify_open_cached(prov_subscription_t *sub_out,
-    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
-    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
-    prov_verify_cache *cache, EVP_PKEY *device_key,
-    const char *expect_device_id,
+    EVP_PKEY *device_key, const uint8_t *device_pub_enc, const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
 
 #endif

@@ -18,6 +18,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "devid.h"
 #include "pki.h"
 #include "util.h"
 
@@ -99,23 +100,6 @@ static uint8_t alg_for_key(EVP_PKEY *k)
 		}
 	}
 	return 0;
-}
-
-/* DeviceID: 1..64 of [A-Za-z0-9._-]. */
-static int device_id_ok(const uint8_t *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > PROV_DEVICE_ID_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		uint8_t c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
 }
 
 /* Uncompressed encoding 0x04 ‖ X ‖ Y (coord bytes each) of an EC public
@@ -449,7 +433,7 @@ static int parse_body(prov_view_t *v, const uint8_t *buf, size_t len,
 		return PROV_ERR_FORMAT;
 	}
 	off = HDR_LEN;
-	if (!device_id_ok(buf + off, id_len)) {
+	if (!devid_valid_n((const char *)buf + off, id_len)) {
 		util_err_set(err, errlen, "DeviceID not [A-Za-z0-9._-]");
 		return PROV_ERR_FORMAT;
 	}
@@ -494,7 +478,7 @@ static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
 	}
 	*outlen = 0;
 	id_len = strnlen(bind->device_id, sizeof(bind->device_id));
-	if (!device_id_ok((const uint8_t *)bind->device_id, id_len)) {
+	if (!devid_valid_n(bind->device_id, id_len)) {
 		util_err_set(err, errlen, "DeviceID must be 1..%d of "
 		    "[A-Za-z0-9._-]", PROV_DEVICE_ID_MAX);
 		return PROV_ERR_ARG;
@@ -920,9 +904,21 @@ static int signer_own_checks(X509 *cert, char *err, size_t errlen)
 	return PROV_OK;
 }
 
+/* The signer certificate's own checks, without its chain: the signer EKU,
+ * keyUsage, P-256 key. */
+int prov_signer_cert_check(X509 *cert, char *err, size_t errlen)
+{
+	if (!pki_cert_has_eku(cert, PROVCA_OID_EKU_SIGNER)) {
+		util_err_set(err, errlen, "signer certificate lacks the "
+		    "provisioning-signer EKU");
+		return PROV_ERR_SIGNER_EKU;
+	}
+	return signer_own_checks(cert, err, errlen);
+}
+
 /* 1 if the container signature (over everything before it) verifies with
  * the signer's key, 0 if not, -1 on an OpenSSL failure. */
-static int container_sig_ok(const prov_view_t *v, X509 *signer)
+int prov_view_signature_verify(const prov_view_t *v, X509 *signer)
 {
 	EVP_MD_CTX *md;
 	int r;
@@ -939,320 +935,6 @@ static int container_sig_ok(const prov_view_t *v, X509 *signer)
 	return r;
 }
 
-/* ---- verified signer chains, shared by a process's threads ----
- *
- * A swarm of simulated devices receives thousands of containers whose
- * signer chains are byte for byte the same, and the full verification (a
- * P-384 Root signature, three certificate parses) is most of a device's
- * CPU. An entry remembers one chain that verified in full: the exact bytes
- * of the container's chain list (count, lengths and every DER certificate,
- * the signer's included), the trust anchor it verified under, and the
- * parsed certificates. A later container hits only when its chain list is
- * byte-identical, the anchor is the same certificate (X509_cmp: same DER)
- * and the caller offers no extra intermediates: then every input of the
- * full verification is identical except the time, so the signature checks
- * over those bytes would give the same answer and are not redone; what
- * depends on the time (validity of the signer, every carried intermediate
- * and the anchor) and the signer's EKU, keyUsage and key type are checked
- * again, and the container's own signature is always verified. Anything
- * that does not hold on a hit takes the full verification, whose answer
- * (and error) stands: the cache can only save work. */
-#define PROV_VC_ENTRIES 8
-
-struct prov_vc_entry {
-	uint8_t *chain;			/* the chain list bytes */
-	size_t chain_len;
-	X509 *anchor;
-	X509 *signer;
-	STACK_OF(X509) *carried;	/* the carried intermediates */
-	uint8_t fingerprint[32];
-	uint64_t used;			/* LRU tick */
-};
-
-struct prov_verify_cache {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;		/* a pending full verification ended */
-	struct prov_vc_entry e[PROV_VC_ENTRIES];
-	uint64_t tick;
-	uint64_t hits, misses, stores;
-	/* The chain list one thread is verifying in full right now: threads
-	 * that miss on the same bytes wait for its outcome instead of all
-	 * verifying the same chain at once (a swarm's first wave). */
-	uint8_t *pending;
-	size_t pending_len;
-	X509 *pending_anchor;
-	uint64_t pending_gen;		/* bumped when a pending one ends */
-};
-
-/* Longest wait for another thread's full verification of the same chain;
- * after it, verify in full anyway. */
-#define PROV_VC_WAIT_S 10
-
-int prov_verify_cache_new(prov_verify_cache **out)
-{
-	prov_verify_cache *c;
-
-	if (out == NULL)
-		return PROV_ERR_ARG;
-	*out = NULL;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return PROV_ERR_INTERNAL;
-	if (pthread_mutex_init(&c->mu, NULL) != 0) {
-		free(c);
-		return PROV_ERR_INTERNAL;
-	}
-	if (pthread_cond_init(&c->cv, NULL) != 0) {
-		pthread_mutex_destroy(&c->mu);
-		free(c);
-		return PROV_ERR_INTERNAL;
-	}
-	*out = c;
-	return PROV_OK;
-}
-
-static void vc_entry_clear(struct prov_vc_entry *e)
-{
-	free(e->chain);
-	X509_free(e->anchor);
-	X509_free(e->signer);
-	sk_X509_pop_free(e->carried, X509_free);
-	memset(e, 0, sizeof(*e));
-}
-
-void prov_verify_cache_free(prov_verify_cache *c)
-{
-	size_t i;
-
-	if (c == NULL)
-		return;
-	for (i = 0; i < PROV_VC_ENTRIES; i++)
-		vc_entry_clear(&c->e[i]);
-	free(c->pending);
-	X509_free(c->pending_anchor);
-	pthread_cond_destroy(&c->cv);
-	pthread_mutex_destroy(&c->mu);
-	free(c);
-}
-
-void prov_verify_cache_stats(prov_verify_cache *c, uint64_t *hits,
-    uint64_t *misses, uint64_t *stores)
-{
-	if (c == NULL)
-		return;
-	pthread_mutex_lock(&c->mu);
-	if (hits != NULL)
-		*hits = c->hits;
-	if (misses != NULL)
-		*misses = c->misses;
-	if (stores != NULL)
-		*stores = c->stores;
-	pthread_mutex_unlock(&c->mu);
-}
-
-/* The chain list of a parsed view: from the count byte to the signature. */
-static const uint8_t *view_chain(const prov_view_t *v, size_t *len)
-{
-	*len = v->signed_len - v->body_len;
-	return v->container + v->body_len;
-}
-
-/* x is valid at t, as X509_verify_cert decides it (notBefore <= t <
- * notAfter; an unreadable time is not valid). */
-static int valid_at(X509 *x, time_t t)
-{
-	return X509_cmp_time(X509_get0_notBefore(x), &t) < 0 &&
-	    X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
-}
-
-/* A hit: the view's chain list and anchor match an entry that verified in
- * full, and what depends on the time holds. *signer gets a reference.
- * 0 = no hit (take the full verification). */
-static int vc_lookup(prov_verify_cache *c, const prov_view_t *v, X509 *root,
-    int64_t at, X509 **signer, uint8_t fp[32])
-{
-	STACK_OF(X509) *carried = NULL;
-	X509 *s = NULL;
-	const uint8_t *chain;
-	size_t clen, i;
-	time_t t = (time_t)at;
-	int j, ok = 0;
-
-	chain = view_chain(v, &clen);
-	pthread_mutex_lock(&c->mu);
-	for (i = 0; i < PROV_VC_ENTRIES; i++) {
-		struct prov_vc_entry *e = &c->e[i];
-
-		if (e->chain == NULL || e->chain_len != clen ||
-		    memcmp(e->chain, chain, clen) != 0 ||
-		    X509_cmp(e->anchor, root) != 0)
-			continue;
-		if (!X509_up_ref(e->signer))
-			break;
-		s = e->signer;
-		if ((carried = X509_chain_up_ref(e->carried)) == NULL)
-			break;
-		memcpy(fp, e->fingerprint, 32);
-		e->used = ++c->tick;
-		break;
-	}
-	pthread_mutex_unlock(&c->mu);
-	if (s == NULL || carried == NULL)
-		goto out;
-	if (!valid_at(s, t) || !valid_at(root, t))
-		goto out;
-	for (j = 0; j < sk_X509_num(carried); j++)
-		if (!valid_at(sk_X509_value(carried, j), t))
-			goto out;
-	if (!pki_cert_has_eku(s, PROVCA_OID_EKU_SIGNER) ||
-	    signer_own_checks(s, NULL, 0) != PROV_OK)
-		goto out;
-	*signer = s;
-	s = NULL;
-	ok = 1;
-out:
-	X509_free(s);
-	sk_X509_pop_free(carried, X509_free);
-	ERR_clear_error();
-	return ok;
-}
-
-/* After a full verification accepted the view: remember its chain list,
- * in the least recently used slot. Failure to remember is no error. */
-static void vc_store(prov_verify_cache *c, const prov_view_t *v, X509 *root,
-    X509 *signer, STACK_OF(X509) *carried, const uint8_t fp[32])
-{
-	struct prov_vc_entry n, *victim;
-	const uint8_t *chain;
-	size_t clen, i;
-
-	memset(&n, 0, sizeof(n));
-	chain = view_chain(v, &clen);
-	if ((n.chain = malloc(clen)) == NULL)
-		return;
-	memcpy(n.chain, chain, clen);
-	n.chain_len = clen;
-	if (!X509_up_ref(root)) {
-		vc_entry_clear(&n);
-		return;
-	}
-	n.anchor = root;
-	if (!X509_up_ref(signer)) {
-		vc_entry_clear(&n);
-		return;
-	}
-	n.signer = signer;
-	if ((n.carried = X509_chain_up_ref(carried)) == NULL) {
-		vc_entry_clear(&n);
-		return;
-	}
-	memcpy(n.fingerprint, fp, 32);
-	pthread_mutex_lock(&c->mu);
-	victim = &c->e[0];
-	for (i = 0; i < PROV_VC_ENTRIES; i++) {
-		struct prov_vc_entry *e = &c->e[i];
-
-		if (e->chain != NULL && e->chain_len == clen &&
-		    memcmp(e->chain, chain, clen) == 0 &&
-		    X509_cmp(e->anchor, root) == 0) {
-			victim = NULL;	/* another thread stored it first */
-			break;
-		}
-		if (e->chain == NULL || e->used < victim->used)
-			victim = e;
-		if (e->chain == NULL)
-			break;
-	}
-	if (victim != NULL) {
-		vc_entry_clear(victim);
-		*victim = n;
-		victim->used = ++c->tick;
-		c->stores++;
-		memset(&n, 0, sizeof(n));
-	}
-	pthread_mutex_unlock(&c->mu);
-	vc_entry_clear(&n);
-}
-
-/* A hit, with the container signature verified: out is a verified view.
- * 0 = take the full verification. */
-static int vc_try(prov_verify_cache *c, prov_view_t *out, X509 *root,
-    int64_t at)
-{
-	X509 *cert = NULL;
-	int ok;
-
-	if (!vc_lookup(c, out, root, at, &cert, out->signer_fingerprint))
-		return 0;
-	ok = container_sig_ok(out, cert) == 1;
-	X509_free(cert);
-	if (!ok) {
-		ERR_clear_error();
-		return 0;
-	}
-	pthread_mutex_lock(&c->mu);
-	c->hits++;
-	pthread_mutex_unlock(&c->mu);
-	out->verified = 1;
-	return 1;
-}
-
-enum { VC_OTHER = 0, VC_CLAIMED = 1, VC_WAITED = 2 };
-
-/* On a miss: claim the full verification of this chain list (VC_CLAIMED;
- * the caller then calls vc_release), or wait for the thread that holds
- * the claim on the same bytes and anchor (VC_WAITED: look up again), or
- * neither when another chain is pending (VC_OTHER). */
-static int vc_claim_or_wait(prov_verify_cache *c, const prov_view_t *v,
-    X509 *root)
-{
-	const uint8_t *chain;
-	size_t clen;
-	uint8_t *copy;
-	struct timespec until;
-	uint64_t gen;
-	int r = VC_OTHER;
-
-	chain = view_chain(v, &clen);
-	pthread_mutex_lock(&c->mu);
-	if (c->pending == NULL) {
-		if ((copy = malloc(clen)) != NULL && X509_up_ref(root)) {
-			memcpy(copy, chain, clen);
-			c->pending = copy;
-			c->pending_len = clen;
-			c->pending_anchor = root;
-			r = VC_CLAIMED;
-		} else {
-			free(copy);
-		}
-	} else if (c->pending_len == clen &&
-	    memcmp(c->pending, chain, clen) == 0 &&
-	    X509_cmp(c->pending_anchor, root) == 0) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += PROV_VC_WAIT_S;
-		gen = c->pending_gen;
-		while (c->pending_gen == gen &&
-		    pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
-			;
-		r = VC_WAITED;
-	}
-	pthread_mutex_unlock(&c->mu);
-	return r;
-}
-
-/* The claimed full verification ended (either way): wake the waiters. */
-static void vc_release(prov_verify_cache *c)
-{
-	pthread_mutex_lock(&c->mu);
-	free(c->pending);
-	X509_free(c->pending_anchor);
-	c->pending = NULL;
-	c->pending_len = 0;
-	c->pending_anchor = NULL;
-	c->pending_gen++;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-}
-
 /* Push x onto sk with a reference of its own; 0 (nothing kept) on
  * failure. */
 static int push_ref(STACK_OF(X509) *sk, X509 *x)
@@ -1266,80 +948,78 @@ static int push_ref(STACK_OF(X509) *sk, X509 *x)
 	return 1;
 }
 
-int prov_verify_cached(prov_view_t *out, const uint8_t *container,
-    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
-    prov_verify_cache *cache, char *err, size_t errlen)
+/* The untrusted pool for the signer's chain (what the container carries,
+ * then the caller's intermediates) and, separately, the carried ones.
+ * PROV_ERR_FORMAT if a carried certificate does not parse. */
+static int chain_pools(STACK_OF(X509) **untrusted, STACK_OF(X509) **carried,
+    const prov_view_t *v, STACK_OF(X509) *intermediates, char *err,
+    size_t errlen)
 {
-	X509 *cert = NULL, *x;
-	STACK_OF(X509) *untrusted = NULL, *carried = NULL;
+	X509 *x;
 	size_t i;
-	int rc, v, j, usable, claim = VC_OTHER;
+	int j;
 
+	if ((*untrusted = sk_X509_new_null()) == NULL ||
+	    (*carried = sk_X509_new_null()) == NULL) {
+		util_err_openssl(err, errlen, "sk_X509_new_null");
+		return PROV_ERR_INTERNAL;
+	}
+	for (i = 1; i < v->chain_count; i++) {
+		if ((x = der_cert(v->chain[i], v->chain_len[i])) == NULL) {
+			util_err_openssl(err, errlen, "chain certificate %zu "
+			    "is not one DER certificate", i + 1);
+			return PROV_ERR_FORMAT;
+		}
+		/* untrusted takes the parse's reference, carried one more. */
+		if (!sk_X509_push(*untrusted, x)) {
+			X509_free(x);
+			util_err_openssl(err, errlen, "sk_X509_push");
+			return PROV_ERR_INTERNAL;
+		}
+		if (!push_ref(*carried, x)) {
+			util_err_openssl(err, errlen, "chain certificate");
+			return PROV_ERR_INTERNAL;
+		}
+	}
+	for (j = 0; intermediates != NULL && j < sk_X509_num(intermediates);
+	    j++) {
+		if (!push_ref(*untrusted, sk_X509_value(intermediates, j))) {
+			util_err_openssl(err, errlen, "caller intermediate");
+			return PROV_ERR_INTERNAL;
+		}
+	}
+	return PROV_OK;
+}
+
+/* The full verification (prov.h); signer and carried chain handed back. */
+int prov_verify_chain(prov_view_t *out, X509 **signer_out,
+    STACK_OF(X509) **carried_out, const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
+    size_t errlen)
+{
+	X509 *cert = NULL;
+	STACK_OF(X509) *untrusted = NULL, *carried = NULL;
+	int rc, v;
+
+	if (signer_out != NULL)
+		*signer_out = NULL;
+	if (carried_out != NULL)
+		*carried_out = NULL;
 	if (out == NULL || root == NULL) {
 		util_err_set(err, errlen, "missing argument");
 		return PROV_ERR_ARG;
 	}
 	if ((rc = prov_parse(out, container, len, err, errlen)) != PROV_OK)
 		return rc;
-	/* The cache only stands in for a verification whose inputs are the
-	 * container and the anchor alone. */
-	usable = cache != NULL && (intermediates == NULL ||
-	    sk_X509_num(intermediates) <= 0);
-	if (usable) {
-		if (vc_try(cache, out, root, at))
-			return PROV_OK;
-		/* Look again after waiting or claiming: the chain may have
-		 * been stored in between. */
-		claim = vc_claim_or_wait(cache, out, root);
-		if (claim != VC_OTHER && vc_try(cache, out, root, at)) {
-			if (claim == VC_CLAIMED)
-				vc_release(cache);
-			return PROV_OK;
-		}
-		pthread_mutex_lock(&cache->mu);
-		cache->misses++;
-		pthread_mutex_unlock(&cache->mu);
-	}
 	rc = PROV_ERR_FORMAT;
 	if ((cert = der_cert(out->chain[0], out->chain_len[0])) == NULL) {
 		util_err_openssl(err, errlen, "signer certificate is not one "
 		    "DER certificate");
 		goto done;
 	}
-	/* Untrusted pool: what the container carries, then the caller's. */
-	if ((untrusted = sk_X509_new_null()) == NULL ||
-	    (carried = sk_X509_new_null()) == NULL) {
-		util_err_openssl(err, errlen, "sk_X509_new_null");
-		rc = PROV_ERR_INTERNAL;
+	if ((rc = chain_pools(&untrusted, &carried, out, intermediates, err,
+	    errlen)) != PROV_OK)
 		goto done;
-	}
-	for (i = 1; i < out->chain_count; i++) {
-		if ((x = der_cert(out->chain[i], out->chain_len[i])) == NULL) {
-			util_err_openssl(err, errlen, "chain certificate %zu "
-			    "is not one DER certificate", i + 1);
-			goto done;
-		}
-		/* untrusted takes the parse's reference, carried one more. */
-		if (!sk_X509_push(untrusted, x)) {
-			X509_free(x);
-			util_err_openssl(err, errlen, "sk_X509_push");
-			rc = PROV_ERR_INTERNAL;
-			goto done;
-		}
-		if (!push_ref(carried, x)) {
-			util_err_openssl(err, errlen, "chain certificate");
-			rc = PROV_ERR_INTERNAL;
-			goto done;
-		}
-	}
-	for (j = 0; intermediates != NULL && j < sk_X509_num(intermediates);
-	    j++) {
-		if (!push_ref(untrusted, sk_X509_value(intermediates, j))) {
-			util_err_openssl(err, errlen, "caller intermediate");
-			rc = PROV_ERR_INTERNAL;
-			goto done;
-		}
-	}
 	rc = map_pki(pki_cert_verify(cert, root, untrusted, at,
 	    PROVCA_OID_EKU_SIGNER, err, errlen));
 	if (rc != PROV_OK)
@@ -1347,7 +1027,7 @@ int prov_verify_cached(prov_view_t *out, const uint8_t *container,
 	if ((rc = signer_own_checks(cert, err, errlen)) != PROV_OK)
 		goto done;
 	rc = PROV_ERR_INTERNAL;
-	if ((v = container_sig_ok(out, cert)) < 0) {
+	if ((v = prov_view_signature_verify(out, cert)) < 0) {
 		util_err_openssl(err, errlen, "EVP_DigestVerifyInit");
 		goto done;
 	}
@@ -1362,14 +1042,17 @@ int prov_verify_cached(prov_view_t *out, const uint8_t *container,
 		util_err_set(err, errlen, "signer fingerprint");
 		goto done;
 	}
-	if (usable)
-		vc_store(cache, out, root, cert, carried,
-		    out->signer_fingerprint);
 	out->verified = 1;
 	rc = PROV_OK;
+	if (signer_out != NULL) {
+		*signer_out = cert;
+		cert = NULL;
+	}
+	if (carried_out != NULL) {
+		*carried_out = carried;
+		carried = NULL;
+	}
 done:
-	if (claim == VC_CLAIMED)
-		vc_release(cache);
 	if (rc != PROV_OK)
 		memset(out, 0, sizeof(*out));
 	sk_X509_pop_free(untrusted, X509_free);
@@ -1378,12 +1061,13 @@ done:
 	return rc;
 }
 
+/* prov_verify_chain without handing anything back. */
 int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
     X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
     size_t errlen)
 {
-	return prov_verify_cached(out, container, len, root, intermediates,
-	    at, NULL, err, errlen);
+	return prov_verify_chain(out, NULL, NULL, container, len, root,
+	    intermediates, at, err, errlen);
 }
 
 /* Recover the content key from the key block with the device private key.
@@ -1513,6 +1197,17 @@ done:
 	return rc;
 }
 
+/* prov_open with the device's own point (prov.h). */
+int prov_open_key(prov_subscription_t *sub_out,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
+    EVP_PKEY *device_key, const uint8_t *device_pub_enc,
+    const char *expect_device_id,
+    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
+{
+	return open_view(sub_out, net_nonce_out, view, device_key,
+	    device_pub_enc, expect_device_id, expect_ue_nonce, err, errlen);
+}
+
 int prov_open(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
     EVP_PKEY *device_key, const char *expect_device_id,
@@ -1574,7 +1269,7 @@ int prov_seal_sign_prepared(uint8_t *out, size_t outcap, size_t *outlen,
 int prov_verify_open_key(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
     size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
-    prov_verify_cache *cache, EVP_PKEY *device_key,
+    EVP_PKEY *device_key,
     const uint8_t *device_pub_enc, const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
 {
@@ -1586,24 +1281,12 @@ int prov_verify_open_key(prov_subscription_t *sub_out,
 		return PROV_ERR_ARG;
 	}
 	memset(sub_out, 0, sizeof(*sub_out));
-	rc = prov_verify_cached(&view, container, len, root, intermediates,
-	    at, cache, err, errlen);
+	rc = prov_verify(&view, container, len, root, intermediates, at,
+	    err, errlen);
 	if (rc != PROV_OK)
 		return rc;
 	return open_view(sub_out, net_nonce_out, &view, device_key,
 	    device_pub_enc, expect_device_id, expect_ue_nonce, err, errlen);
-}
-
-int prov_verify_open_cached(prov_subscription_t *sub_out,
-    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
-    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
-    prov_verify_cache *cache, EVP_PKEY *device_key,
-    const char *expect_device_id,
-    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
-{
-	return prov_verify_open_key(sub_out, net_nonce_out, container, len,
-	    root, intermediates, at, cache, device_key, NULL, expect_device_id,
-	    expect_ue_nonce, err, errlen);
 }
 
 int prov_verify_open(prov_subscription_t *sub_out,
@@ -1612,7 +1295,7 @@ int prov_verify_open(prov_subscription_t *sub_out,
     EVP_PKEY *device_key, const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
 {
-	return prov_verify_open_cached(sub_out, net_nonce_out, container, len,
-	    root, intermediates, at, NULL, device_key, expect_device_id,
+	return prov_verify_open_key(sub_out, net_nonce_out, container, len,
+	    root, intermediates, at, device_key, NULL, expect_device_id,
 	    expect_ue_nonce, err, errlen);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -124,3 +125,14 @@ int util_file_owner_only(const char *path, const char *what, char *err,
 	return 0;
 }
 
+
+/* RFC 3339 UTC, or the decimal seconds (see util.h). */
+void util_time_iso(char *out, size_t outlen, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, outlen, "%lld", (long long)t);
+}

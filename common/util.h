@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Time units in seconds, for durations counted in hours or days. */
+#define UTIL_SECONDS_PER_HOUR 3600
+#define UTIL_SECONDS_PER_DAY 86400
+
 /* Write a printf-style message into err (errlen bytes, always terminated).
  * NULL err or zero errlen is allowed and does nothing. */
 void util_err_set(char *err, size_t errlen, const char *fmt, ...)
@@ -25,6 +29,11 @@ void util_hex_encode(char *out, const uint8_t *in, size_t len);
 
 /* Fill buf with len bytes from OpenSSL's CSPRNG. Returns 0 or -1. */
 int util_random(uint8_t *buf, size_t len);
+
+/* Unix time t as RFC 3339 UTC ("2026-01-31T12:00:00Z") into out (at
+ * least 21 bytes); the decimal seconds if the time cannot be broken
+ * down. */
+void util_time_iso(char *out, size_t outlen, int64_t t);
 
 /* Create path owner-only (exclusive create, 0600 whatever the umask) if it
  * is missing, and take group and other rights away if it has them (SQLite

@@ -10,24 +10,8 @@
 
 #include <curl/curl.h>
 
+#include "devid.h"
 #include "util.h"
-
-int ch_device_id_valid(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > 64)
-		return 0;
-	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return 0;
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (!(isalnum(c) || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
 
 /* Refuse what a URL must never contain before any parser sees it: controls,
  * spaces, backslashes, non-ASCII, percent-encoding. */
@@ -204,7 +188,7 @@ int ch_allow_check(const ch_allow_t *list, size_t n, const char *url,
 			rest = p.path + 10;   /* the seed's literal form */
 		else
 			continue;
-		if (!ch_device_id_valid(rest)) {
+		if (!devid_valid(rest)) {
 			util_err_set(err, errlen, "URL does not end in a DeviceID");
 			return CH_URL_NOT_ALLOWED;
 		}

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "corehook.h"
+#include "devid.h"
 #include "pki_keys.h"
 
 #define CH_ALLOW_MAX 16
@@ -92,9 +93,6 @@ int ch_allow_parse_base(ch_allow_t *e, const char *base, char *err,
  * the matching entry and device_id (65 bytes) the DeviceID. */
 int ch_allow_check(const ch_allow_t *list, size_t n, const char *url,
     const ch_allow_t **entry, char *device_id, char *err, size_t errlen);
-
-/* 1 if s is a DeviceID ([A-Za-z0-9._-]{1,64}, not "." or ".."). */
-int ch_device_id_valid(const char *s);
 
 /* ---- CA fetcher (fetch.c) ---- */
 

@@ -438,8 +438,8 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	if (get_uint(&v, doc, "workers", 16, 1, 256, err, errlen) != 0)
 		return -1;
 	c->workers = (unsigned)v;
-	if (get_uint(&v, doc, "session_ttl_seconds", 120, 1, 86400, err,
-	    errlen) != 0)
+	if (get_uint(&v, doc, "session_ttl_seconds", 120, 1,
+	    UTIL_SECONDS_PER_DAY, err, errlen) != 0)
 		return -1;
 	c->session_ttl_seconds = (unsigned)v;
 	if (get_uint(&v, doc, "max_sessions", 65536, 16, 10000000, err,

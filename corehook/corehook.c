@@ -346,7 +346,7 @@ static void url_device_hint(char *dst, size_t cap, const char *url)
 	if (slash == NULL || strlen(slash + 1) >= sizeof(cand))
 		return;
 	snprintf(cand, sizeof(cand), "%s", slash + 1);
-	if (ch_device_id_valid(cand))
+	if (devid_valid(cand))
 		snprintf(dst, cap, "%s", cand);
 }
 

@@ -377,11 +377,6 @@ out:
 	return rc;
 }
 
-int reg_integrity_check(reg_t *reg, char *err, size_t errlen)
-{
-	return integrity(reg->db, err, errlen);
-}
-
 int reg_backup(reg_t *reg, const char *out_path, char *err, size_t errlen)
 {
 	sqlite3 *dst = NULL;

@@ -102,10 +102,6 @@ void reg_rollback(reg_t *reg);
  * copy is then checked with PRAGMA integrity_check. */
 int reg_backup(reg_t *reg, const char *out_path, char *err, size_t errlen);
 
-/* PRAGMA integrity_check: 0 if "ok", REG_ERR_INTERNAL with the first
- * complaint in err otherwise. */
-int reg_integrity_check(reg_t *reg, char *err, size_t errlen);
-
 /* Current Unix time in seconds (one clock for every timestamp). */
 int64_t reg_now(void);
 
@@ -145,10 +141,6 @@ typedef struct {
 
 int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
     char *err, size_t errlen);
-
-/* 1 if a certificate with (issuer, serial_hex) exists, 0 if not, <0 error. */
-int reg_cert_serial_exists(reg_t *reg, const char *issuer,
-    const char *serial_hex);
 
 /* ---- devices -------------------------------------------------------- */
 

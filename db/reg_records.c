@@ -165,23 +165,6 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 	return rc;
 }
 
-int reg_cert_serial_exists(reg_t *reg, const char *issuer,
-    const char *serial_hex)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if (reg_prepare(reg, &st, "SELECT 1 FROM certificates WHERE issuer = ?"
-	    " AND serial_hex = ?", NULL, 0) != REG_OK)
-		return REG_ERR_INTERNAL;
-	reg_bind_text(st, 1, issuer);
-	reg_bind_text(st, 2, serial_hex);
-	rc = sqlite3_step(st);
-	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : REG_ERR_INTERNAL;
-	reg_finalize(reg, st);
-	return rc;
-}
-
 /* ---- devices -------------------------------------------------------- */
 
 #define DEVICE_COLS \

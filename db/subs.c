@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
+#include "devid.h"
 #include "util.h"
 
 /* Statements every provisioning and registration runs, prepared once per
@@ -289,22 +290,6 @@ static int digits_ok(const char *s, size_t minlen, size_t maxlen)
 	return 1;
 }
 
-static int device_id_ok(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > SUBS_DEVICE_ID_MAX)
-		return 0;
-	for (; *s != '\0'; s++) {
-		char c = *s;
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 static void read_row(sqlite3_stmt *st, subs_record_t *r)
 {
 	const void *b;
@@ -375,7 +360,7 @@ int subs_find_supi(subs_db *db, subs_record_t *out, const char *supi,
 int subs_find_device(subs_db *db, subs_record_t *out, const char *device_id,
     char *err, size_t errlen)
 {
-	if (!device_id_ok(device_id)) {
+	if (!devid_valid(device_id)) {
 		util_err_set(err, errlen, "malformed DeviceID");
 		return SUBS_INVALID;
 	}
@@ -434,7 +419,7 @@ static int alloc_check(const subs_alloc_t *a, char *plmn, size_t plmnlen,
 	uint64_t limit = 1;
 	size_t i;
 
-	if (!device_id_ok(a->device_id)) {
+	if (!devid_valid(a->device_id)) {
 		util_err_set(err, errlen, "malformed DeviceID");
 		return SUBS_INVALID;
 	}

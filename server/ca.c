@@ -28,25 +28,6 @@ static const char *const file_names[] = {
 	[CA_FILE_TLS_KEY] = "server.key",
 };
 
-const char *ca_strerror(int code)
-{
-	switch (code) {
-	case CA_OK: return "ok";
-	case CA_ERR_INTERNAL: return "internal error";
-	case CA_ERR_INVALID: return "invalid input";
-	case CA_ERR_NOT_FOUND: return "not found";
-	case CA_ERR_CONFLICT: return "conflict";
-	case CA_ERR_STATE: return "wrong state";
-	case CA_ERR_EXISTS: return "already exists";
-	case CA_ERR_PASSPHRASE: return "wrong or missing passphrase";
-	case CA_ERR_NOT_CA: return "not a CA data folder";
-	case CA_ERR_DENIED: return "denied";
-	case CA_ERR_BUSY: return "registry busy";
-	case CA_ERR_KEY_IN_USE: return "public key in use";
-	default: return "unknown error";
-	}
-}
-
 int ca_path(char *out, size_t outlen, const char *data_dir, ca_file_t which)
 {
 	int n;
@@ -62,11 +43,6 @@ const ca_config_t *ca_config(const ca_t *ca)
 	return &ca->cfg;
 }
 
-const char *ca_data_dir(const ca_t *ca)
-{
-	return ca->data_dir;
-}
-
 const char *ca_cert_pem(const ca_t *ca, ca_cert_t which)
 {
 	return (unsigned)which < 3 ? ca->pem[which] : NULL;
@@ -80,11 +56,6 @@ int ca_cert_der(const ca_t *ca, ca_cert_t which, const uint8_t **der,
 	*der = ca->der[which];
 	*len = ca->der_len[which];
 	return CA_OK;
-}
-
-const char *ca_infra_chain_pem(const ca_t *ca)
-{
-	return ca->infra_chain_pem;
 }
 
 void ca_free(ca_t *ca)

@@ -46,9 +46,6 @@ enum ca_error {
 	CA_ERR_KEY_IN_USE = -11	/* public key bound to another live device */
 };
 
-/* A short English name for a ca_error code (static string). */
-const char *ca_strerror(int code);
-
 /* ---- init and open -------------------------------------------------- */
 
 typedef struct {
@@ -115,7 +112,6 @@ int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len,
 int ca_serve_check(const char *data_dir, char *err, size_t errlen);
 
 const ca_config_t *ca_config(const ca_t *ca);
-const char *ca_data_dir(const ca_t *ca);
 
 /* Files of a data folder. */
 typedef enum {
@@ -212,7 +208,7 @@ enum ca_csr_format {
 
 /*
  * Parse a PKCS#10 CSR (at most 64 KiB) and verify its self-signature
- * (proof of possession), as ca_csr_check does, without OpenSSL 3.0's
+ * (proof of possession), as ca_csr_parse does, without OpenSSL 3.0's
  * per-key decoder for EC P-256/P-384 keys (other keys: the general path;
  * every refusal is decided by the general path). CA_ERR_INVALID with a
  * message and *why (may be NULL) otherwise. The key type is not checked
@@ -242,12 +238,6 @@ typedef struct {
 	/* Output: the ca_csr_refusal when the CSR was refused, else 0. */
 	int csr_refused;
 } ca_issue_item_t;
-
-/* Parse a PKCS#10 CSR (PEM or DER, at most 64 KiB) and verify its
- * self-signature (proof of possession). CA_ERR_INVALID with a message
- * otherwise. Free *out with X509_REQ_free. */
-int ca_csr_check(struct X509_req_st **out, const uint8_t *buf, size_t len,
-    char *err, size_t errlen);
 
 /*
  * ca_device_issue for one item (rc, err and result written into it; rc
@@ -387,6 +377,13 @@ int ca_principal_revoke(ca_t *ca, reg_t *reg, const char *name, int reason,
  * is revoked, or it is a signer (signers are not clients). */
 int ca_principal_authenticate(ca_t *ca, reg_t *reg, reg_principal_t *out,
     const uint8_t cert_sha256[32], char *err, size_t errlen);
+
+/* A principal as JSON, the one encoding the CLI (principal list --json)
+ * and the HTTP API (GET /api/v1/principals) share: name, role,
+ * manufacturer_id (null if none), status, certificate_sha256,
+ * certificate_serial, certificate_revoked, not_after and created_at
+ * (RFC 3339, null if unset). NULL when out of memory. */
+struct cJSON *ca_principal_json(const reg_principal_t *p);
 
 /* Register a manufacturer; oui may be NULL (6 hex digits otherwise). */
 int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id,

@@ -1,10 +1,13 @@
 /* ca_fast.c — the per-certificate crypto path of device issuance: CSR
  * proof of possession without OpenSSL 3.0's per-key decoder (EC P-256 and
  * P-384; every other key and every refusal through the general path), and
- * device certificates signed from a reused template (TBS assembled from
- * the template's DER pieces, or encoded once by OpenSSL for inputs outside
- * them; signature from a reused signing context, no X509V3 parsing). */
+ * device certificates signed from a reused template of the profile
+ * (ca_profile.h) through OpenSSL's encoder, or from the TBS fast path
+ * (ca_tbs_fast.c) when it answers; signature from a reused signing
+ * context, no X509V3 parsing. */
 #include "ca_priv.h"
+#include "ca_profile.h"
+#include "ca_tbs_fast.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,28 +386,17 @@ int ca_csr_spki_sha256_hex(char out[65], const ca_t *ca, const ca_csr_t *csr)
 
 /* ---- device certificates ------------------------------------------------ */
 
-/* One template per key kind ([0] EC, [1] RSA: keyUsage differs), the
- * outer structure and the Device CA's signing context; used by one thread
- * at a time (taken from and returned to ca->signers). */
+/* One template per key kind (ca_profile.h: keyUsage differs), the outer
+ * structure and the Device CA's signing context, and the TBS fast path
+ * (ca_tbs_fast.c: NULL when the templates' pieces did not encode); used
+ * by one thread at a time (taken from and returned to ca->signers). */
 struct ca_signer {
-	X509 *tmpl[2];
+	X509 *tmpl[CA_PROFILE_KINDS];
 	CA_CERT_RAW *raw;
 	EVP_PKEY_CTX *sign;
-	/* The template as DER pieces (tbs_der): signature algorithm +
-	 * issuer, and per kind the six constant extensions. der_ok[k] only
-	 * once a sample built both ways came out byte for byte the same. */
-	unsigned char *mid, *tail[2];
-	size_t mid_len, tail_len[2];
-	int der_ok[2];
+	ca_tbs_fast_t *fast;
 	struct ca_signer *next;
 };
-
-#define EXT_SKI 0
-#define EXT_SAN 1
-
-/* 99991231235959Z as seconds since the epoch (what ca_asn1_time reads
- * back from it). */
-#define CA_NOT_AFTER_UNDEFINED INT64_C(253402300799)
 
 static void signer_free(struct ca_signer *s)
 {
@@ -412,9 +404,7 @@ static void signer_free(struct ca_signer *s)
 		return;
 	X509_free(s->tmpl[0]);
 	X509_free(s->tmpl[1]);
-	OPENSSL_free(s->mid);
-	OPENSSL_free(s->tail[0]);
-	OPENSSL_free(s->tail[1]);
+	ca_tbs_fast_free(s->fast);
 	CA_CERT_RAW_free(s->raw);
 	EVP_PKEY_CTX_free(s->sign);
 	free(s);
@@ -467,6 +457,7 @@ static X509 *template_new(const ca_t *ca, int k)
 		    !ca_pubkey_set(X509_get_X509_PUBKEY(t), pa, pb, pblen))
 			goto fail;
 	}
+	/* ca_profile.h's order: SKI, SAN, then the constant ones. */
 	if (!ext_slot_add(t, NID_subject_key_identifier) ||
 	    !ext_slot_add(t, NID_subject_alt_name))
 		goto fail;
@@ -580,27 +571,24 @@ static int ext_set(X509 *t, int loc, const unsigned char *der, int len)
 	return ok;
 }
 
-/* SKI: SHA-1 of the subjectPublicKey bits (RFC 5280 method 1, what the
- * "hash" config value computes). */
+/* SKI as the profile computes it (ca_profile_ski). */
 static int set_ski(const ca_t *ca, X509 *t, const unsigned char *bits,
     int blen)
 {
-	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
-	unsigned int mdlen = 0;
+	unsigned char md[20], *der = NULL;
 	ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
 	int len, ok = 0;
 
-	if (id != NULL &&
-	    EVP_Digest(bits, (size_t)blen, md, &mdlen, ca->md[MD_SHA1], NULL) ==
-	    1 &&
-	    ASN1_OCTET_STRING_set(id, md, (int)mdlen) == 1 &&
+	if (id != NULL && ca_profile_ski(md, ca->md[MD_SHA1], bits, blen) &&
+	    ASN1_OCTET_STRING_set(id, md, (int)sizeof(md)) == 1 &&
 	    (len = i2d_ASN1_OCTET_STRING(id, &der)) > 0)
-		ok = ext_set(t, EXT_SKI, der, len);
+		ok = ext_set(t, CA_PROFILE_EXT_SKI, der, len);
 	OPENSSL_free(der);
 	ASN1_OCTET_STRING_free(id);
 	return ok;
 }
 
+/* subjectAltName: the one URI. */
 static int set_san_uri(X509 *t, const char *uri)
 {
 	GENERAL_NAMES *gens = GENERAL_NAMES_new();
@@ -618,7 +606,7 @@ static int set_san_uri(X509 *t, const char *uri)
 		goto out;
 	gn = NULL;
 	if ((len = i2d_GENERAL_NAMES(gens, &der)) > 0)
-		ok = ext_set(t, EXT_SAN, der, len);
+		ok = ext_set(t, CA_PROFILE_EXT_SAN, der, len);
 out:
 	OPENSSL_free(der);
 	ASN1_IA5STRING_free(ia5);
@@ -627,19 +615,22 @@ out:
 	return ok;
 }
 
-/* Subject serialNumber (PrintableString), O, CN (UTF8String). */
+/* The subject as the profile lists it (ca_profile_subject). */
 static int set_subject(X509 *t, const ca_device_cert_t *d)
 {
 	X509_NAME *n = X509_get_subject_name(t);
+	const char *v[CA_PROFILE_RDNS];
+	int i;
 
 	while (X509_NAME_entry_count(n) > 0)
 		X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, 0));
-	return X509_NAME_add_entry_by_NID(n, NID_serialNumber, MBSTRING_ASC,
-	    (const unsigned char *)d->serial_number, -1, -1, 0) == 1 &&
-	    X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
-	    (const unsigned char *)d->org, -1, -1, 0) == 1 &&
-	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-	    (const unsigned char *)d->cn, -1, -1, 0) == 1;
+	ca_profile_subject_values(v, d);
+	for (i = 0; i < CA_PROFILE_RDNS; i++)
+		if (X509_NAME_add_entry_by_NID(n, ca_profile_subject[i].nid,
+		    ca_profile_subject[i].mbstring,
+		    (const unsigned char *)v[i], -1, -1, 0) != 1)
+			return 0;
+	return 1;
 }
 
 /* The TBS through OpenSSL's encoder: every field set on the signer's X509
@@ -655,17 +646,9 @@ static int tbs_x509(struct ca_signer *s, int k, unsigned char **tbs,
 		return CA_ERR_INVALID;
 	if (ASN1_STRING_set(X509_get_serialNumber(t), sb, 20) != 1 ||
 	    ASN1_TIME_set(X509_getm_notBefore(t),
-	    (time_t)spec->not_before) == NULL)
+	    (time_t)spec->not_before) == NULL ||
+	    !ca_profile_not_after_set(X509_getm_notAfter(t), spec->not_after))
 		return CA_ERR_INTERNAL;
-	if (spec->not_after == 0) {
-		/* IEEE 802.1AR: no well-defined expiration. */
-		if (ASN1_TIME_set_string_X509(X509_getm_notAfter(t),
-		    "99991231235959Z") != 1)
-			return CA_ERR_INTERNAL;
-	} else if (ASN1_TIME_set(X509_getm_notAfter(t),
-	    (time_t)spec->not_after) == NULL) {
-		return CA_ERR_INTERNAL;
-	}
 	if (!ca_pubkey_set(X509_get_X509_PUBKEY(t), spec->csr->alg,
 	    spec->csr->bits, spec->csr->blen) ||
 	    !set_ski(ca, t, spec->csr->bits, spec->csr->blen) ||
@@ -675,278 +658,8 @@ static int tbs_x509(struct ca_signer *s, int k, unsigned char **tbs,
 	return CA_OK;
 }
 
-/* ---- the TBS from DER pieces -------------------------------------------- */
-
-/*
- * What i2d_re_X509_tbs writes for a device certificate, assembled from the
- * template's constant DER (signature algorithm, issuer, six extensions)
- * and the per-certificate fields, without OpenSSL's template encoder (it
- * walks ~60 nodes and re-canonicalises the subject: ~0.1 M instructions).
- * Only inputs whose encoding is fixed by the rules below take this path;
- * anything else (non-ASCII or over-long subject strings, a serialNumber
- * OpenSSL would refuse, times outside 1950..9999, unusual key parameters)
- * goes through tbs_x509, which alone decides refusals.
- */
-
-#define DER_MAX_LEN 0xffffffu		/* lengths up to 4 octets */
-
-static size_t der_hdr_len(size_t len)
-{
-	return len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : 5;
-}
-
-/* Tag and definite length; returns the position after them. */
-static unsigned char *der_hdr(unsigned char *p, unsigned char tag,
-    size_t len)
-{
-	*p++ = tag;
-	if (len < 0x80) {
-		*p++ = (unsigned char)len;
-	} else if (len < 0x100) {
-		*p++ = 0x81;
-		*p++ = (unsigned char)len;
-	} else if (len < 0x10000) {
-		*p++ = 0x82;
-		*p++ = (unsigned char)(len >> 8);
-		*p++ = (unsigned char)len;
-	} else {
-		*p++ = 0x83;
-		*p++ = (unsigned char)(len >> 16);
-		*p++ = (unsigned char)(len >> 8);
-		*p++ = (unsigned char)len;
-	}
-	return p;
-}
-
-static unsigned char *der_put(unsigned char *p, const void *v, size_t n)
-{
-	memcpy(p, v, n);
-	return p + n;
-}
-
-/* A subject string the DER path encodes: 1..64 printable ASCII characters
- * (OpenSSL's bounds for serialNumber, O and CN count characters; ASCII
- * makes them bytes), and for serialNumber only PrintableString ones. */
-static int der_str_ok(const char *v, int printable_string)
-{
-	size_t i;
-
-	for (i = 0; v[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		if (i >= 64 || c < 0x20 || c > 0x7e)
-			return 0;
-		if (printable_string && !((c >= 'A' && c <= 'Z') ||
-		    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    strchr(" '()+,-./:=?", c) != NULL))
-			return 0;
-	}
-	return i > 0;
-}
-
-/* ASN1_TIME_set's choice: UTCTime for 1950..2049, else GeneralizedTime.
- * 0 outside 1950..9999 (left to OpenSSL). */
-static size_t der_time(char out[16], unsigned char *tag, int64_t t)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-	int y;
-
-	if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL)
-		return 0;
-	y = tm.tm_year + 1900;
-	if (y < 1950 || y > 9999)
-		return 0;
-	if (y < 2050) {
-		*tag = V_ASN1_UTCTIME;
-		snprintf(out, 16, "%02d%02d%02d%02d%02d%02dZ", y % 100,
-		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		    tm.tm_sec);
-		return 13;
-	}
-	*tag = V_ASN1_GENERALIZEDTIME;
-	snprintf(out, 16, "%04d%02d%02d%02d%02d%02dZ", y, tm.tm_mon + 1,
-	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	return 15;
-}
-
-/* One RDN: SET { SEQUENCE { OID 2.5.4.x, string } }. */
-static size_t rdn_len(size_t n)
-{
-	size_t atv = 5 + der_hdr_len(n) + n;
-	size_t seq = der_hdr_len(atv) + atv;
-
-	return der_hdr_len(seq) + seq;
-}
-
-static unsigned char *rdn_put(unsigned char *p, unsigned char attr,
-    unsigned char tag, const char *v, size_t n)
-{
-	size_t atv = 5 + der_hdr_len(n) + n;
-	size_t seq = der_hdr_len(atv) + atv;
-
-	p = der_hdr(p, V_ASN1_SET | V_ASN1_CONSTRUCTED, seq);
-	p = der_hdr(p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, atv);
-	p = der_put(p, "\x06\x03\x55\x04", 4);
-	*p++ = attr;
-	p = der_hdr(p, tag, n);
-	return der_put(p, v, n);
-}
-
-/*
- * The TBS of kind k as DER into *tbs (OPENSSL_malloc'd). 1 built, 0 not
- * for this path (take tbs_x509), -1 out of memory or digest failure.
- */
-static int tbs_der(const struct ca_signer *s, int k, unsigned char **tbs,
-    int *tlen, const uint8_t sb[20], const ca_device_cert_t *spec,
-    const ca_t *ca)
-{
-	static const unsigned char version_serial[7] = {
-		0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x14
-	};
-	const ca_csr_t *csr = spec->csr;
-	const ASN1_OBJECT *aobj;
-	const void *pval;
-	unsigned char ski[20], *alg = NULL, *p, tag1, tag2;
-	char t1[16], t2[16];
-	unsigned int skilen = 0;
-	size_t n_sn, n_o, n_cn, n_uri, l1, l2, val, subj, spki, bits, san_gn,
-	    san_oct, san, exts, exts_seq, body;
-	int alen, ptype, rc = -1;
-
-	*tbs = NULL;
-	/* A positive INTEGER of 20 content octets, no padding octet. */
-	if (sb[0] == 0 || (sb[0] & 0x80) != 0)
-		return 0;
-	if (!s->der_ok[k] || !der_str_ok(spec->serial_number, 1) ||
-	    !der_str_ok(spec->org, 0) || !der_str_ok(spec->cn, 0) ||
-	    csr->blen <= 0 || (l1 = der_time(t1, &tag1,
-	    spec->not_before)) == 0)
-		return 0;
-	if (spec->not_after == 0) {
-		tag2 = V_ASN1_GENERALIZEDTIME;
-		memcpy(t2, "99991231235959Z", 16);
-		l2 = 15;
-	} else if ((l2 = der_time(t2, &tag2, spec->not_after)) == 0) {
-		return 0;
-	}
-	/* ca_pubkey_set copies these parameter kinds only. */
-	X509_ALGOR_get0(&aobj, &ptype, &pval, csr->alg);
-	if (ptype != V_ASN1_OBJECT && ptype != V_ASN1_SEQUENCE &&
-	    ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
-		return 0;
-	n_sn = strlen(spec->serial_number);
-	n_o = strlen(spec->org);
-	n_cn = strlen(spec->cn);
-	n_uri = strlen(spec->san_uri);
-	if (n_uri > 4096 || (size_t)csr->blen > 65536)
-		return 0;
-	if ((alen = i2d_X509_ALGOR(csr->alg, &alg)) <= 0)
-		goto out;
-	if (EVP_Digest(csr->bits, (size_t)csr->blen, ski, &skilen,
-	    ca->md[MD_SHA1], NULL) != 1 || skilen != 20)
-		goto out;
-
-	val = 2 + l1 + 2 + l2;
-	subj = rdn_len(n_sn) + rdn_len(n_o) + rdn_len(n_cn);
-	bits = (size_t)csr->blen + 1;
-	spki = (size_t)alen + der_hdr_len(bits) + bits;
-	san_gn = der_hdr_len(n_uri) + n_uri;		/* [6] uri */
-	san_oct = der_hdr_len(san_gn) + san_gn;		/* GeneralNames */
-	san = 5 + der_hdr_len(san_oct) + san_oct;	/* OID + OCTET STRING */
-	exts_seq = 31 + der_hdr_len(san) + san + s->tail_len[k];
-	exts = der_hdr_len(exts_seq) + exts_seq;
-	body = sizeof(version_serial) + 20 + s->mid_len +
-	    der_hdr_len(val) + val + der_hdr_len(subj) + subj +
-	    der_hdr_len(spki) + spki + der_hdr_len(exts) + exts;
-	if (body > DER_MAX_LEN - 8 ||
-	    (*tbs = OPENSSL_malloc(der_hdr_len(body) + body)) == NULL)
-		goto out;
-
-	p = der_hdr(*tbs, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, body);
-	p = der_put(p, version_serial, sizeof(version_serial));
-	p = der_put(p, sb, 20);
-	p = der_put(p, s->mid, s->mid_len);
-	p = der_hdr(p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, val);
-	p = der_hdr(p, tag1, l1);
-	p = der_put(p, t1, l1);
-	p = der_hdr(p, tag2, l2);
-	p = der_put(p, t2, l2);
-	p = der_hdr(p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, subj);
-	p = rdn_put(p, 0x05, V_ASN1_PRINTABLESTRING, spec->serial_number,
-	    n_sn);
-	p = rdn_put(p, 0x0a, V_ASN1_UTF8STRING, spec->org, n_o);
-	p = rdn_put(p, 0x03, V_ASN1_UTF8STRING, spec->cn, n_cn);
-	p = der_hdr(p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, spki);
-	p = der_put(p, alg, (size_t)alen);
-	p = der_hdr(p, V_ASN1_BIT_STRING, bits);
-	*p++ = 0x00;				/* no unused bits */
-	p = der_put(p, csr->bits, (size_t)csr->blen);
-	p = der_hdr(p, 0xa3, exts);		/* [3] EXPLICIT */
-	p = der_hdr(p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, exts_seq);
-	/* subjectKeyIdentifier: OCTET STRING { OCTET STRING sha1 } */
-	p = der_put(p, "\x30\x1d\x06\x03\x55\x1d\x0e\x04\x16\x04\x14", 11);
-	p = der_put(p, ski, 20);
-	/* subjectAltName: OCTET STRING { SEQUENCE { [6] uri } } */
-	p = der_hdr(p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, san);
-	p = der_put(p, "\x06\x03\x55\x1d\x11", 5);
-	p = der_hdr(p, V_ASN1_OCTET_STRING, san_oct);
-	p = der_hdr(p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, san_gn);
-	p = der_hdr(p, 0x86, n_uri);
-	p = der_put(p, spec->san_uri, n_uri);
-	p = der_put(p, s->tail[k], s->tail_len[k]);
-	if ((size_t)(p - *tbs) != der_hdr_len(body) + body) {
-		OPENSSL_free(*tbs);		/* cannot happen: lengths above */
-		*tbs = NULL;
-		goto out;
-	}
-	*tlen = (int)(p - *tbs);
-	rc = 1;
-out:
-	OPENSSL_free(alg);
-	return rc;
-}
-
-/* The template's constant pieces: signature algorithm + issuer (mid), and
- * the extensions after SKI and SAN (tail[k]). */
-static int der_pieces(struct ca_signer *s)
-{
-	unsigned char *p;
-	int k, i, n, a, b, len;
-
-	a = i2d_X509_ALGOR(X509_get0_tbs_sigalg(s->tmpl[0]), NULL);
-	b = i2d_X509_NAME(X509_get_issuer_name(s->tmpl[0]), NULL);
-	if (a <= 0 || b <= 0 || (s->mid = OPENSSL_malloc((size_t)(a + b))) ==
-	    NULL)
-		return 0;
-	p = s->mid;
-	if (i2d_X509_ALGOR(X509_get0_tbs_sigalg(s->tmpl[0]), &p) != a ||
-	    i2d_X509_NAME(X509_get_issuer_name(s->tmpl[0]), &p) != b)
-		return 0;
-	s->mid_len = (size_t)(a + b);
-	for (k = 0; k < 2; k++) {
-		n = X509_get_ext_count(s->tmpl[k]);
-		for (len = 0, i = EXT_SAN + 1; i < n; i++) {
-			if ((a = i2d_X509_EXTENSION(X509_get_ext(s->tmpl[k],
-			    i), NULL)) <= 0)
-				return 0;
-			len += a;
-		}
-		if (len <= 0 || (s->tail[k] = OPENSSL_malloc((size_t)len)) ==
-		    NULL)
-			return 0;
-		p = s->tail[k];
-		for (i = EXT_SAN + 1; i < n; i++)
-			if (i2d_X509_EXTENSION(X509_get_ext(s->tmpl[k], i), &p) <=
-			    0)
-				return 0;
-		s->tail_len[k] = (size_t)len;
-	}
-	return 1;
-}
-
 /* Build a sample TBS of kind k both ways (the Device CA's own key as the
- * subject key); the DER path is used only if they are the same bytes. */
+ * subject key); the fast path is enabled only if they are the same bytes. */
 static int der_self_check(struct ca_signer *s, const ca_t *ca, int k)
 {
 	static const uint8_t sb[20] = { 0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
@@ -970,12 +683,13 @@ static int der_self_check(struct ca_signer *s, const ca_t *ca, int k)
 	d.not_before = 1700000000;
 	d.not_after = 0;
 	d.csr = &key;
-	s->der_ok[k] = 1;
-	if (tbs_der(s, k, &a, &alen, sb, &d, ca) == 1 &&
+	ca_tbs_fast_enable(s->fast, k, 1);
+	if (ca_tbs_fast_build(s->fast, k, &a, &alen, sb, &d,
+	    ca->md[MD_SHA1]) == 1 &&
 	    tbs_x509(s, k, &b, &blen, sb, &d, ca) == CA_OK &&
 	    alen == blen && memcmp(a, b, (size_t)alen) == 0)
 		ok = 1;
-	s->der_ok[k] = ok;
+	ca_tbs_fast_enable(s->fast, k, ok);
 	OPENSSL_free(a);
 	OPENSSL_free(b);
 	return ok;
@@ -988,8 +702,10 @@ static struct ca_signer *signer_new(const ca_t *ca)
 
 	if (s == NULL)
 		return NULL;
-	if ((s->tmpl[0] = template_new(ca, 0)) == NULL ||
-	    (s->tmpl[1] = template_new(ca, 1)) == NULL ||
+	if ((s->tmpl[CA_PROFILE_EC] = template_new(ca, CA_PROFILE_EC)) ==
+	    NULL ||
+	    (s->tmpl[CA_PROFILE_RSA] = template_new(ca, CA_PROFILE_RSA)) ==
+	    NULL ||
 	    (s->raw = CA_CERT_RAW_new()) == NULL)
 		goto fail;
 	X509_get0_signature(NULL, &alg, s->tmpl[0]);
@@ -1004,9 +720,9 @@ static struct ca_signer *signer_new(const ca_t *ca)
 		goto fail;
 	/* Without the pieces (or if a sample differs) every certificate
 	 * takes OpenSSL's encoder: slower, never different. */
-	if (der_pieces(s)) {
-		der_self_check(s, ca, 0);
-		der_self_check(s, ca, 1);
+	if (ca_tbs_fast_new(&s->fast, s->tmpl) == CA_OK) {
+		der_self_check(s, ca, CA_PROFILE_EC);
+		der_self_check(s, ca, CA_PROFILE_RSA);
 	}
 	ERR_clear_error();
 	return s;
@@ -1015,16 +731,17 @@ fail:
 	return NULL;
 }
 
-/* The TBS of a device certificate with serial sb: from DER pieces when the
- * input allows (der != 0), else through OpenSSL's encoder. */
+/* The TBS of a device certificate with serial sb: the fast path answers
+ * when it can (der != 0), else OpenSSL's encoder. */
 static int tbs_build(const ca_t *ca, struct ca_signer *s, unsigned char **tbs,
     int *tlen, int der, int *took_der, const uint8_t sb[20],
     const ca_device_cert_t *spec)
 {
-	int k = spec->csr->rsa ? 1 : 0, r;
+	int k = ca_profile_kind(spec->csr), r;
 
 	*took_der = 0;
-	if (der && (r = tbs_der(s, k, tbs, tlen, sb, spec, ca)) != 0) {
+	if (der && s->fast != NULL && (r = ca_tbs_fast_build(s->fast, k, tbs,
+	    tlen, sb, spec, ca->md[MD_SHA1])) != 0) {
 		*took_der = r == 1;
 		return r == 1 ? CA_OK : CA_ERR_INTERNAL;
 	}
@@ -1130,8 +847,7 @@ int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
 	sha256_hex(ca, sha_hex, out, (size_t)olen);
 	/* The validity as encoded (whole seconds either way). */
 	*not_before = spec->not_before;
-	*not_after = spec->not_after != 0 ? spec->not_after :
-	    CA_NOT_AFTER_UNDEFINED;
+	*not_after = ca_profile_not_after_unix(spec->not_after);
 	rc = CA_OK;
 	goto out;
 fail:

@@ -284,7 +284,8 @@ static int build(const ca_init_opts_t *o, const char *tmp,
 	sp.pubkey = rk;
 	sp.issuer_key = rk;
 	sp.not_before = now;
-	sp.not_after = now + (int64_t)CA_VALIDITY_ROOT_DAYS * 86400;
+	sp.not_after = now +
+	    (int64_t)CA_VALIDITY_ROOT_DAYS * UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:TRUE,pathlen:1";
 	sp.key_usage = "critical,keyCertSign,cRLSign";
 	if ((rc = ca_x509_make(&root, serial, &sp, err, errlen)) != CA_OK)
@@ -297,14 +298,15 @@ static int build(const ca_init_opts_t *o, const char *tmp,
 	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
 		goto nomem;
 	if ((rc = ca_root_certify(&dev, serial, root, rk, n, dk, 1, now +
-	    (int64_t)CA_VALIDITY_SUB_DAYS * 86400, cfg, err, errlen)) != CA_OK)
+	    (int64_t)CA_VALIDITY_SUB_DAYS * UTIL_SECONDS_PER_DAY, cfg, err,
+	    errlen)) != CA_OK)
 		goto out;
 	X509_NAME_free(n);
 	snprintf(cn, sizeof(cn), "%s Infrastructure CA", cfg->org);
 	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
 		goto nomem;
 	if ((rc = ca_root_certify(&infra, serial, root, rk, n, ik, 0, now +
-	    (int64_t)CA_VALIDITY_SUB_DAYS * 86400, cfg, err, errlen)) != CA_OK)
+	    (int64_t)CA_VALIDITY_SUB_DAYS * UTIL_SECONDS_PER_DAY, cfg, err, errlen)) != CA_OK)
 		goto out;
 	X509_NAME_free(n);
 	n = NULL;
@@ -321,7 +323,8 @@ static int build(const ca_init_opts_t *o, const char *tmp,
 	sp.pubkey = sk;
 	sp.issuer = infra;
 	sp.issuer_key = ik;
-	sp.not_after = now + (int64_t)cfg->server_validity_days * 86400;
+	sp.not_after = now + (int64_t)cfg->server_validity_days *
+	    UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = "serverAuth";

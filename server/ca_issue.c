@@ -3,6 +3,7 @@
  * commit device row + certificate + audit entry in one transaction;
  * idempotent repeats; batches in one transaction; device lookup. */
 #include "ca_priv.h"
+#include "ca_profile.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "devid.h"
 #include "pki.h"
 #include "reg_group.h"
 #include "util.h"
@@ -25,7 +27,7 @@
 
 int ca_device_id_valid(const char *id)
 {
-	return ca_token_valid(id, REG_DEVICE_ID_MAX);
+	return devid_valid(id);
 }
 
 /* X.520 PrintableString characters (the subject serialNumber's type). */
@@ -178,60 +180,6 @@ nomem:
 	ca_issue_result_clear(out);
 	util_err_set(err, errlen, "out of memory");
 	return CA_ERR_INTERNAL;
-}
-
-int ca_device_exts_build(ca_t *ca, char *err, size_t errlen)
-{
-	static const char *const ku[2] = {
-		"critical,digitalSignature,keyAgreement",
-		"critical,digitalSignature,keyEncipherment"
-	};
-	char crl[400], aia[800];
-	X509V3_CTX ctx;
-	int k, i;
-
-	snprintf(crl, sizeof(crl), "URI:%s%s", ca->cfg.public_base_url,
-	    CA_URL_PATH_CRL);
-	snprintf(aia, sizeof(aia), "OCSP;URI:%s%s,caIssuers;URI:%s%s",
-	    ca->cfg.public_base_url, CA_URL_PATH_OCSP, ca->cfg.public_base_url,
-	    CA_URL_PATH_DEVICE_CA);
-	/* AKI needs only the issuer; no subject yet. */
-	X509V3_set_ctx(&ctx, ca->device, NULL, NULL, NULL, 0);
-	for (k = 0; k < 2; k++) {
-		const struct {
-			int nid;
-			const char *v;
-		} e[] = {
-			{ NID_basic_constraints, "critical,CA:FALSE" },
-			{ NID_key_usage, ku[k] },
-			{ NID_ext_key_usage, PROVCA_OID_EKU_DEVICE },
-			{ NID_authority_key_identifier, "keyid:always" },
-			{ NID_crl_distribution_points, crl },
-			{ NID_info_access, aia },
-		};
-
-		for (i = 0; i < (int)(sizeof(e) / sizeof(e[0])); i++) {
-			ca->dev_exts[k][i] = X509V3_EXT_conf_nid(NULL, &ctx,
-			    e[i].nid, e[i].v);
-			if (ca->dev_exts[k][i] == NULL) {
-				util_err_openssl(err, errlen,
-				    "device certificate extensions");
-				return CA_ERR_INTERNAL;
-			}
-		}
-	}
-	return CA_OK;
-}
-
-void ca_device_exts_free(ca_t *ca)
-{
-	int k, i;
-
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < 8; i++) {
-			X509_EXTENSION_free(ca->dev_exts[k][i]);
-			ca->dev_exts[k][i] = NULL;
-		}
 }
 
 /*
@@ -416,9 +364,8 @@ static void job_sign(const ca_t *ca, issue_job_t *j)
 	dc.org = j->m.name;
 	dc.cn = j->id;
 	dc.san_uri = urn;
-	dc.not_before = now - 60;
-	dc.not_after = ca->cfg.device_validity_days > 0 ?
-	    now + (int64_t)ca->cfg.device_validity_days * 86400 : 0;
+	ca_profile_validity(&dc.not_before, &dc.not_after, now,
+	    ca->cfg.device_validity_days);
 	dc.csr = j->req;
 	j->rc = ca_device_cert_sign(ca, &j->der, &j->der_len, j->sha,
 	    j->serial, &j->not_before, &j->not_after, &dc, j->err, j->errlen);

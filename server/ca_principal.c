@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
@@ -252,7 +253,8 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	sp.issuer = ca->infra;
 	sp.issuer_key = ca->infra_key;
 	sp.not_before = now - 60;
-	sp.not_after = now + (int64_t)ca->cfg.principal_validity_days * 86400;
+	sp.not_after = now + (int64_t)ca->cfg.principal_validity_days *
+	    UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = signer ? PROVCA_OID_EKU_SIGNER : "clientAuth";
@@ -586,4 +588,41 @@ int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id,
 fail:
 	reg_rollback(reg);
 	return rc;
+}
+
+/* Add name as an RFC 3339 time, or null when t is unset. 0 or -1. */
+static int json_time_add(cJSON *o, const char *name, int64_t t)
+{
+	char buf[40];
+
+	if (t <= 0)
+		return cJSON_AddNullToObject(o, name) != NULL ? 0 : -1;
+	util_time_iso(buf, sizeof(buf), t);
+	return cJSON_AddStringToObject(o, name, buf) != NULL ? 0 : -1;
+}
+
+/* The principal's JSON object (see ca.h). */
+cJSON *ca_principal_json(const reg_principal_t *p)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL ||
+	    cJSON_AddStringToObject(o, "name", p->name) == NULL ||
+	    cJSON_AddStringToObject(o, "role", p->role) == NULL ||
+	    (p->manufacturer_id[0] != '\0' ?
+	    cJSON_AddStringToObject(o, "manufacturer_id", p->manufacturer_id) :
+	    cJSON_AddNullToObject(o, "manufacturer_id")) == NULL ||
+	    cJSON_AddStringToObject(o, "status", p->status) == NULL ||
+	    cJSON_AddStringToObject(o, "certificate_sha256", p->cert_sha256) ==
+	    NULL ||
+	    cJSON_AddStringToObject(o, "certificate_serial",
+	    p->cert_serial_hex) == NULL ||
+	    cJSON_AddBoolToObject(o, "certificate_revoked", p->cert_revoked) ==
+	    NULL ||
+	    json_time_add(o, "not_after", p->not_after) != 0 ||
+	    json_time_add(o, "created_at", p->created_at) != 0) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
 }

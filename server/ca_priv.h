@@ -237,9 +237,6 @@ int ca_printable_valid(const char *s, size_t max);
 int ca_audit(reg_t *reg, const char *actor, const char *action,
     const char *target, char *err, size_t errlen, ...);
 
-/* Certificate chain PEM of a principal: Infrastructure CA + Root. */
-const char *ca_infra_chain_pem(const ca_t *ca);
-
 /* ---- the Root (ca_root.c; init and `ca-server root` only) ---- */
 
 /* <public_base_url>/crl/root-ca.crl: the intermediates' CRL DP. */

@@ -214,7 +214,8 @@ static int crl_build(ca_t *ca, reg_t *reg, const char *issuer,
 
 	out->number = number;
 	out->this_update = now;
-	out->next_update = now + (int64_t)ca->cfg.crl_next_update_hours * 3600;
+	out->next_update = now + (int64_t)ca->cfg.crl_next_update_hours *
+	    UTIL_SECONDS_PER_HOUR;
 	if ((b.crl = X509_CRL_new()) == NULL ||
 	    X509_CRL_set_version(b.crl, X509_CRL_VERSION_2) != 1 ||
 	    X509_CRL_set_issuer_name(b.crl,

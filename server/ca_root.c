@@ -153,7 +153,7 @@ int ca_root_crl_make(uint8_t **der, size_t *len, X509 *root,
 	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(root)) != 1 ||
 	    (tu = ASN1_TIME_set(NULL, (time_t)now)) == NULL ||
 	    (nu = ASN1_TIME_set(NULL, (time_t)(now + (int64_t)days *
-	    86400))) == NULL || X509_CRL_set1_lastUpdate(crl, tu) != 1 ||
+	    UTIL_SECONDS_PER_DAY))) == NULL || X509_CRL_set1_lastUpdate(crl, tu) != 1 ||
 	    X509_CRL_set1_nextUpdate(crl, nu) != 1 ||
 	    (num = ASN1_INTEGER_new()) == NULL ||
 	    ASN1_INTEGER_set_int64(num, root_crl_next_number(prev)) != 1 ||

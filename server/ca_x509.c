@@ -2,6 +2,7 @@
  * certificate construction (random serials, SKI/AKI, profile extensions),
  * CSR parsing with proof of possession, digests, small validators. */
 #include "ca_priv.h"
+#include "ca_profile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -313,12 +314,6 @@ int ca_csr_parse(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
 fail:
 	X509_REQ_free(req);
 	return rc;
-}
-
-int ca_csr_check(X509_REQ **out, const uint8_t *buf, size_t len, char *err,
-    size_t errlen)
-{
-	return ca_csr_parse(out, buf, len, err, errlen);
 }
 
 int ca_key_generate(EVP_PKEY **out, const char *curve, char *err,
@@ -687,15 +682,8 @@ int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
 	if (ASN1_TIME_set(X509_getm_notBefore(c),
 	    (time_t)spec->not_before) == NULL)
 		goto fail;
-	if (spec->not_after == 0) {
-		/* IEEE 802.1AR: no well-defined expiration. */
-		if (ASN1_TIME_set_string_X509(X509_getm_notAfter(c),
-		    "99991231235959Z") != 1)
-			goto fail;
-	} else if (ASN1_TIME_set(X509_getm_notAfter(c),
-	    (time_t)spec->not_after) == NULL) {
+	if (!ca_profile_not_after_set(X509_getm_notAfter(c), spec->not_after))
 		goto fail;
-	}
 	issuer = spec->issuer != NULL ? spec->issuer : c;
 	ikey = spec->issuer_key;
 	X509V3_set_ctx(&ctx, issuer, c, NULL, NULL, 0);

@@ -1203,25 +1203,14 @@ int cli_principal(int argc, char **argv)
 			arr = cJSON_CreateArray();
 		for (i = 0; i < n; i++) {
 			if (arr != NULL) {
-				cJSON *o = cJSON_CreateObject();
+				cJSON *o = ca_principal_json(&list[i]);
 
-				if (o == NULL)
-					break;
-				cJSON_AddStringToObject(o, "name", list[i].name);
-				cJSON_AddStringToObject(o, "role", list[i].role);
-				cJSON_AddStringToObject(o, "manufacturer_id",
-				    list[i].manufacturer_id);
-				cJSON_AddStringToObject(o, "status",
-				    list[i].status);
-				cJSON_AddStringToObject(o, "cert_sha256",
-				    list[i].cert_sha256);
-				cJSON_AddStringToObject(o, "cert_serial",
-				    list[i].cert_serial_hex);
-				cJSON_AddBoolToObject(o, "cert_revoked",
-				    list[i].cert_revoked);
-				cJSON_AddNumberToObject(o, "not_after",
-				    (double)list[i].not_after);
-				cJSON_AddItemToArray(arr, o);
+				if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+					cJSON_Delete(o);
+					cJSON_Delete(arr);
+					free(list);
+					return fail("principal list", "out of memory");
+				}
 			} else {
 				fmt_time(t, list[i].not_after);
 				printf("%s\t%s\t%s\t%s%s\t%s\n", list[i].name,

@@ -262,7 +262,7 @@ static int root_certify(struct root_ctx *c, char *err, size_t errlen)
 	}
 	if ((rc = ca_root_certify(&cert, serial, c->root, c->rk, n,
 	    X509_REQ_get0_pubkey(req), dev, (int64_t)now + (int64_t)c->days *
-	    86400, &c->cfg, err, errlen)) != CA_OK)
+	    UTIL_SECONDS_PER_DAY, &c->cfg, err, errlen)) != CA_OK)
 		goto out;
 	if ((pem = ca_cert_to_pem(cert)) == NULL) {
 		util_err_openssl(err, errlen, "encode certificate");
@@ -333,7 +333,7 @@ static int root_renew(struct root_ctx *c, char *err, size_t errlen)
 	OPENSSL_free(oldsn);
 	if ((rc = ca_root_certify(&cert, serial, c->root, c->rk,
 	    X509_get_subject_name(cur), X509_get0_pubkey(cur), dev,
-	    (int64_t)time(NULL) + (int64_t)c->days * 86400, &c->cfg, err,
+	    (int64_t)time(NULL) + (int64_t)c->days * UTIL_SECONDS_PER_DAY, &c->cfg, err,
 	    errlen)) != CA_OK)
 		goto out;
 	if ((pem = ca_cert_to_pem(cur)) == NULL ||

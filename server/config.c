@@ -32,7 +32,7 @@ void config_defaults(ca_config_t *out)
 	out->principal_max_valid_certs = 3;
 	out->server_validity_days = 397;
 	out->crl_next_update_hours = 24;
-	out->crl_refresh_seconds = 3600;
+	out->crl_refresh_seconds = UTIL_SECONDS_PER_HOUR;
 	out->batch_max = 1000;
 	out->device_urn_pen = 32473;
 	out->session_idle_seconds = 1800;
@@ -164,13 +164,16 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	    1000);
 	INT_SETTING("server_validity_days", server_validity_days, 1, 36500);
 	INT_SETTING("crl_next_update_hours", crl_next_update_hours, 1, 8760);
-	INT_SETTING("crl_refresh_seconds", crl_refresh_seconds, 0, 86400);
+	INT_SETTING("crl_refresh_seconds", crl_refresh_seconds, 0,
+	    UTIL_SECONDS_PER_DAY);
 	INT_SETTING("batch_max", batch_max, 1, 100000);
 	INT_SETTING("device_urn_pen", device_urn_pen, 1, 4294967295LL);
-	INT_SETTING("session_idle_seconds", session_idle_seconds, 60, 86400);
+	INT_SETTING("session_idle_seconds", session_idle_seconds, 60,
+	    UTIL_SECONDS_PER_DAY);
 	INT_SETTING("session_absolute_seconds", session_absolute_seconds, 60,
-	    30 * 86400);
-	INT_SETTING("hsts_max_age", hsts_max_age, 0, 5 * 365 * 86400);
+	    30 * UTIL_SECONDS_PER_DAY);
+	INT_SETTING("hsts_max_age", hsts_max_age, 0,
+	    5 * 365 * UTIL_SECONDS_PER_DAY);
 	if (strcmp(out->log_level, "error") != 0 &&
 	    strcmp(out->log_level, "warn") != 0 &&
 	    strcmp(out->log_level, "info") != 0 &&

@@ -192,7 +192,8 @@ static int parse(args_t *a, int argc, char **argv)
 				return -1;
 			break;
 		case O_DEADLINE:
-			if (num(&a->deadline_s, optarg, 1, 86400, "deadline-s"))
+			if (num(&a->deadline_s, optarg, 1, UTIL_SECONDS_PER_DAY,
+			    "deadline-s"))
 				return -1;
 			break;
 		case O_HELP:

@@ -87,7 +87,8 @@ int ue_device_load(ue_device_t *out, const char *dir, char *err, size_t errlen);
 int ue_device_store(const ue_device_t *dev, const char *dir, char *err,
     size_t errlen);
 
-/* A DeviceID / serial / manufacturer ID: [A-Za-z0-9._-]{1,64}. */
+/* A serial / manufacturer ID / model token: [A-Za-z0-9._-]{1,64} (a
+ * DeviceID is devid_valid's). */
 int ue_id_valid(const char *s);
 
 /* Parse "p256" / "rsa2048" / "rsa3072". Returns 0 or UE_ERR_ARG. */

@@ -3,6 +3,7 @@
  * container the Registration reject carries, stores the credentials, then
  * registers normally with 5G-AKA (USIM side) until Registration accept. */
 #include "ue_attach.h"
+#include "ue_verify_cache.h"
 #include "aka.h"
 #include "nas.h"
 #include "pki.h"
@@ -47,7 +48,7 @@ struct ue_trust_cache {
 	char *root_pem;         /* the root.pem bytes root was parsed from */
 	size_t root_len;
 	X509 *root;
-	prov_verify_cache *vc;
+	ue_verify_cache *vc;
 };
 
 int ue_trust_cache_new(ue_trust_cache **out)
@@ -57,12 +58,12 @@ int ue_trust_cache_new(ue_trust_cache **out)
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return UE_ERR_NOMEM;
-	if (prov_verify_cache_new(&c->vc) != PROV_OK) {
+	if (ue_verify_cache_new(&c->vc) != PROV_OK) {
 		free(c);
 		return UE_ERR_NOMEM;
 	}
 	if (pthread_mutex_init(&c->mu, NULL) != 0) {
-		prov_verify_cache_free(c->vc);
+		ue_verify_cache_free(c->vc);
 		free(c);
 		return UE_ERR_NOMEM;
 	}
@@ -74,7 +75,7 @@ void ue_trust_cache_free(ue_trust_cache *c)
 {
 	if (c == NULL)
 		return;
-	prov_verify_cache_free(c->vc);
+	ue_verify_cache_free(c->vc);
 	X509_free(c->root);
 	free(c->root_pem);
 	pthread_mutex_destroy(&c->mu);
@@ -84,7 +85,7 @@ void ue_trust_cache_free(ue_trust_cache *c)
 void ue_trust_cache_stats(ue_trust_cache *c, uint64_t *hits, uint64_t *full)
 {
 	if (c != NULL)
-		prov_verify_cache_stats(c->vc, hits, full, NULL);
+		ue_verify_cache_stats(c->vc, hits, full, NULL);
 }
 
 /* The Root in the file at path: parsed once per cache while the file's
@@ -215,6 +216,25 @@ static int encode(uint8_t *buf, size_t cap, size_t *len, const nas_msg_t *m,
 
 /* ---- provisioning -------------------------------------------------- */
 
+/* Verify the container (through the swarm's cache when there is one)
+ * and open it with the device key. */
+static int container_open(attach_ctx *c, prov_subscription_t *sub,
+    const uint8_t *buf, size_t len, char *why, size_t whylen)
+{
+	prov_view_t view;
+	int rc;
+
+	memset(sub, 0, sizeof(*sub));
+	rc = ue_verify_cached(&view, buf, len, c->root, c->inter,
+	    c->o->now != 0 ? c->o->now : (int64_t)time(NULL),
+	    c->o->trust != NULL ? c->o->trust->vc : NULL, why, whylen);
+	if (rc != PROV_OK)
+		return rc;
+	return prov_open_key(sub, NULL, &view, c->key,
+	    c->key_pub[0] == 0x04 ? c->key_pub : NULL, c->dev->device_id,
+	    c->nonce, why, whylen);
+}
+
 /* Judge one datagram during provisioning: 1 = genuine answer (container
  * opened, or a reject without container), 0 = ignore, keep waiting. */
 static int prov_answer(void *vctx, const uint8_t *buf, size_t len)
@@ -253,12 +273,8 @@ static int prov_answer(void *vctx, const uint8_t *buf, size_t len)
 	emit(c, UE_EV_RECV, "provision", "Registration reject", m->reg_rej.cause,
 	    "Registration reject #9 with a %zu-byte provisioning container",
 	    m->reg_rej.payload_len);
-	rc = prov_verify_open_key(&sub, NULL, m->reg_rej.payload,
-	    m->reg_rej.payload_len, c->root, c->inter,
-	    c->o->now != 0 ? c->o->now : (int64_t)time(NULL),
-	    c->o->trust != NULL ? c->o->trust->vc : NULL, c->key,
-	    c->key_pub[0] == 0x04 ? c->key_pub : NULL,
-	    c->dev->device_id, c->nonce, why, sizeof(why));
+	rc = container_open(c, &sub, m->reg_rej.payload,
+	    m->reg_rej.payload_len, why, sizeof(why));
 	if (rc != PROV_OK) {
 		c->out->ignored++;
 		emit(c, UE_EV_REFUSE, "provision", "Registration reject",

@@ -36,8 +36,8 @@ typedef void (*ue_event_fn)(void *ctx, const ue_event_t *ev);
 /*
  * What many simulated devices of one process share (ueclient swarm): the
  * Root parsed once (reused while a device's root.pem has the same bytes)
- * and a prov_verify_cache of signer chains that verified in full (see
- * prov.h for exactly what a hit still checks). Thread-safe. A real device
+ * and a ue_verify_cache of signer chains that verified in full (see
+ * ue_verify_cache.h for exactly what a hit still checks). Thread-safe. A real device
  * attaches once per run and passes NULL: everything is loaded and verified
  * in full.
  */

@@ -1,6 +1,7 @@
 /* ue_state.c — the state folder: paths, bounded reads, atomic writes and
  * device.json (the device's identity and enrollment record). */
 #include "ue.h"
+#include "devid.h"
 #include "util.h"
 
 #include <errno.h>
@@ -282,7 +283,7 @@ int ue_device_load(ue_device_t *out, const char *dir, char *err, size_t errlen)
 		util_err_set(err, errlen, "%s: unknown key_type \"%s\"", path, kt);
 		goto done;
 	}
-	if (out->device_id[0] != '\0' && !ue_id_valid(out->device_id)) {
+	if (out->device_id[0] != '\0' && !devid_valid(out->device_id)) {
 		util_err_set(err, errlen, "%s: invalid device_id", path);
 		goto done;
 	}

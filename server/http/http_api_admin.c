@@ -38,22 +38,12 @@ int api_h_principal_list(http_req_t *req)
 	if (arr == NULL)
 		goto oom;
 	for (i = 0; i < n; i++) {
-		const reg_principal_t *p = &list[i];
-		cJSON *o = cJSON_CreateObject();
+		cJSON *o = ca_principal_json(&list[i]);
 
-		if (o == NULL || !cJSON_AddItemToArray(arr, o) ||
-		    cJSON_AddStringToObject(o, "name", p->name) == NULL ||
-		    cJSON_AddStringToObject(o, "role", p->role) == NULL ||
-		    (p->manufacturer_id[0] != '\0'
-		         ? cJSON_AddStringToObject(o, "manufacturer_id", p->manufacturer_id)
-		         : cJSON_AddNullToObject(o, "manufacturer_id")) == NULL ||
-		    cJSON_AddStringToObject(o, "status", p->status) == NULL ||
-		    cJSON_AddStringToObject(o, "certificate_sha256", p->cert_sha256) == NULL ||
-		    cJSON_AddStringToObject(o, "certificate_serial", p->cert_serial_hex) == NULL ||
-		    cJSON_AddBoolToObject(o, "certificate_revoked", p->cert_revoked) == NULL ||
-		    api_add_time(o, "not_after", p->not_after) != 0 ||
-		    api_add_time(o, "created_at", p->created_at) != 0)
+		if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
 			goto oom;
+		}
 	}
 	status = http_reply_json(req, 200, out);
 	goto done;

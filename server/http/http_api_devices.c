@@ -439,105 +439,6 @@ static int add_item_problem(cJSON *item, int status, const char *type, const cha
 	return 0;
 }
 
-/* A growing JSON text; oom set (and later writes ignored) when out of
- * memory. */
-typedef struct {
-	char *p;
-	size_t n, cap;
-	int oom;
-} jbuf;
-
-static void jb_put(jbuf *b, const char *s, size_t len)
-{
-	if (b->oom)
-		return;
-	if (b->n + len + 1 > b->cap) {
-		size_t cap = b->cap > 0 ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->n + len + 1)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, len);
-	b->n += len;
-	b->p[b->n] = '\0';
-}
-
-static void jb_printf(jbuf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int len;
-
-	va_start(ap, fmt);
-	len = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (len < 0 || (size_t)len >= sizeof(tmp))
-		b->oom = 1;
-	else
-		jb_put(b, tmp, (size_t)len);
-}
-
-/* s as a JSON string, escaped as cJSON does. */
-static void jb_str(jbuf *b, const char *s)
-{
-	static const char hx[] = "0123456789abcdef";
-	const char *run = s;
-
-	jb_put(b, "\"", 1);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		char e[7] = { '\\', 0, 0, 0, 0, 0, 0 };
-		size_t el = 2;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		jb_put(b, run, (size_t)(s - run));
-		run = s + 1;
-		switch (c) {
-		case '"': e[1] = '"'; break;
-		case '\\': e[1] = '\\'; break;
-		case '\b': e[1] = 'b'; break;
-		case '\f': e[1] = 'f'; break;
-		case '\n': e[1] = 'n'; break;
-		case '\r': e[1] = 'r'; break;
-		case '\t': e[1] = 't'; break;
-		default:
-			memcpy(e + 1, "u00", 3);
-			e[4] = hx[c >> 4];
-			e[5] = hx[c & 15];
-			el = 6;
-		}
-		jb_put(b, e, el);
-	}
-	jb_put(b, run, (size_t)(s - run));
-	jb_put(b, "\"", 1);
-}
-
-/* The rest of a failed item ("status" and "problem", then "}"), rendered
- * by cJSON. 0 or -1. */
-static int jb_problem(jbuf *b, int status, const char *type, const char *detail)
-{
-	cJSON *item = cJSON_CreateObject();
-	char *text = NULL;
-	int rc = -1;
-
-	if (item != NULL && add_item_problem(item, status, type, detail) == 0 &&
-	    (text = cJSON_PrintUnformatted(item)) != NULL && text[0] == '{') {
-		jb_put(b, text + 1, strlen(text + 1));
-		rc = 0;
-	}
-	cJSON_free(text);
-	cJSON_Delete(item);
-	return rc;
-}
-
 /* HTTP status and problem type of a CA error code for one batch item. */
 static void ca_rc_status(int rc, int *status, const char **type)
 {
@@ -551,19 +452,98 @@ static void ca_rc_status(int rc, int *status, const char **type)
 	}
 }
 
+/* One batch item's answer object: its certificate (strings referenced
+ * from r, which outlives the document) or its problem. 0, or -1 when out
+ * of memory. */
+static int batch_item_add(cJSON *results, size_t index, int st, const char *ty,
+                          const char *dt, const ca_issue_result_t *r)
+{
+	cJSON *item = cJSON_CreateObject();
+	int bad;
+
+	if (item == NULL || !cJSON_AddItemToArray(results, item)) {
+		cJSON_Delete(item);
+		return -1;
+	}
+	bad = cJSON_AddNumberToObject(item, "index", (double)index) == NULL;
+	if (ty != NULL)
+		return bad || add_item_problem(item, st, ty, dt) != 0 ? -1 : 0;
+	bad |= cJSON_AddNumberToObject(item, "status", r->created ? 201 : 200) == NULL;
+	bad |= add_ref(item, "device_id", r->device_id);
+	bad |= add_ref(item, "certificate_url", r->cert_url);
+	bad |= add_ref(item, "certificate", r->cert_pem);
+	bad |= cJSON_AddBoolToObject(item, "created", r->created) == NULL;
+	return bad ? -1 : 0;
+}
+
+/* The batch answer: per item (in request order) its certificate or its
+ * problem, the counts, and the Device CA chain (rendered once per server,
+ * as in the security context). NULL when out of memory. */
+static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items, size_t n,
+                           const int *item_status, const char **item_type,
+                           char (*detail)[256])
+{
+	const struct http_ctx_parts *parts = ctx_parts(req->srv, req->srv->chain_pem);
+	cJSON *doc = cJSON_CreateObject();
+	cJSON *results = cJSON_AddArrayToObject(doc, "results");
+	long created = 0, existing = 0, failed = 0;
+	size_t i, k;
+	int bad = results == NULL;
+
+	for (i = 0, k = 0; i < n && !bad; i++) {
+		const ca_issue_result_t *r = NULL;
+		const char *ty = NULL, *dt = NULL;
+		int st = 0;
+
+		if (item_status[i] != 0) {
+			st = item_status[i];
+			ty = item_type[i];
+			dt = detail[i];
+		} else if (items[k].rc != CA_OK && items[k].csr_refused != 0) {
+			st = 400;
+			ty = PT_BAD_CSR;
+			dt = api_csr_refusal(items[k++].csr_refused);
+		} else if (items[k].rc != CA_OK) {
+			ca_rc_status(items[k].rc, &st, &ty);
+			dt = items[k++].err;
+		} else {
+			r = &items[k++].result;
+			if (r->created) {
+				created++;
+				atomic_fetch_add(&req->srv->metrics.issued, 1);
+			} else {
+				existing++;
+			}
+		}
+		failed += ty != NULL;
+		bad |= batch_item_add(results, i, st, ty, dt, r) != 0;
+	}
+	bad |= cJSON_AddNumberToObject(doc, "created", (double)created) == NULL;
+	bad |= cJSON_AddNumberToObject(doc, "existing", (double)existing) == NULL;
+	bad |= cJSON_AddNumberToObject(doc, "failed", (double)failed) == NULL;
+	if (parts != NULL)
+		bad |= add_raw(doc, "chain", parts->chain_json);
+	else
+		bad |= add_ref(doc, "chain", req->srv->chain_pem);
+	if (bad) {
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	return doc;
+}
+
 /* POST /api/v1/devices/batch: {"devices": [ {csr, serial, ...}, ... ]} */
 static int h_device_batch(http_req_t *req)
 {
 	cJSON *body = http_json_body(req), *arr, *el;
 	ca_issue_item_t *items = NULL;
-	jbuf jb = { NULL, 0, 0, 0 };
+	cJSON *doc = NULL;
 	size_t n, i, k = 0, max = (size_t)req->srv->cfg->batch_max;
 	int *item_status = NULL;
 	const char **item_type = NULL;
 	char (*detail)[256] = NULL;
 	char err[256];
 	int status, rc;
-	long created = 0, existing = 0, failed = 0;
 	reg_t *reg;
 
 	if (body == NULL)
@@ -620,59 +600,9 @@ static int h_device_batch(http_req_t *req)
 			goto out;
 		}
 	}
-	/* The answer is written straight into one buffer: per certificate
-	 * one escaped copy of its PEM, no JSON tree (problems, rare, are
-	 * rendered by cJSON). Same document and key order as before. */
-	jb_put(&jb, "{\"results\":[", 12);
-	for (i = 0, k = 0; i < n; i++) {
-		int st = 0;
-		const char *ty = NULL, *dt = NULL;
-
-		jb_printf(&jb, "%s{\"index\":%zu,", i > 0 ? "," : "", i);
-		if (item_status[i] != 0) {
-			st = item_status[i];
-			ty = item_type[i];
-			dt = detail[i];
-		} else {
-			if (items[k].rc != CA_OK && items[k].csr_refused != 0) {
-				st = 400;
-				ty = PT_BAD_CSR;
-				dt = api_csr_refusal(items[k].csr_refused);
-			} else if (items[k].rc != CA_OK) {
-				ca_rc_status(items[k].rc, &st, &ty);
-				dt = items[k].err;
-			} else {
-				const ca_issue_result_t *r = &items[k].result;
-
-				if (r->created) {
-					created++;
-					atomic_fetch_add(&req->srv->metrics.issued, 1);
-				} else {
-					existing++;
-				}
-				jb_printf(&jb, "\"status\":%d,\"device_id\":", r->created ? 201 : 200);
-				jb_str(&jb, r->device_id);
-				jb_put(&jb, ",\"certificate_url\":", 19);
-				jb_str(&jb, r->cert_url);
-				jb_put(&jb, ",\"certificate\":", 15);
-				jb_str(&jb, r->cert_pem);
-				jb_printf(&jb, ",\"created\":%s}", r->created ? "true" : "false");
-			}
-			k++;
-		}
-		if (ty != NULL) {
-			failed++;
-			if (jb_problem(&jb, st, ty, dt) != 0)
-				goto oom;
-		}
-	}
-	jb_printf(&jb, "],\"created\":%ld,\"existing\":%ld,\"failed\":%ld,\"chain\":",
-	          created, existing, failed);
-	jb_str(&jb, req->srv->chain_pem);
-	jb_put(&jb, "}", 1);
-	if (jb.oom)
+	if ((doc = batch_answer(req, items, n, item_status, item_type, detail)) == NULL)
 		goto oom;
-	status = http_reply_bytes(req, 200, "application/json", NULL, jb.p, jb.n);
+	status = http_reply_json(req, 200, doc);
 	goto out;
 oom:
 	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
@@ -687,7 +617,7 @@ out:
 	free(item_status);
 	free(item_type);
 	free(detail);
-	free(jb.p);
+	cJSON_Delete(doc);
 	cJSON_Delete(body);
 	return status;
 }

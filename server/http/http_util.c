@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "http_api.h"
+#include "util.h"
 
 int api_json_string(const char **out, http_req_t *req, const cJSON *obj,
                     const char *name, size_t maxlen, int required)
@@ -109,11 +110,7 @@ out:
 
 void api_time_iso(char *out, size_t outlen, int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, outlen, "%lld", (long long)t);
+	util_time_iso(out, outlen, t);
 }
 
 int api_add_time(cJSON *obj, const char *name, int64_t t)

@@ -151,19 +151,6 @@ static void allow_check__refuses_tricks(void **state)
 	}
 }
 
-static void device_id_valid__charset_and_length(void **state)
-{
-	(void)state;
-	assert_true(ch_device_id_valid("A-z_0.9"));
-	assert_false(ch_device_id_valid(""));
-	assert_false(ch_device_id_valid("."));
-	assert_false(ch_device_id_valid(".."));
-	assert_false(ch_device_id_valid("a/b"));
-	assert_false(ch_device_id_valid("a%b"));
-	assert_true(ch_device_id_valid(
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,7 +158,6 @@ int main(void)
 		cmocka_unit_test(allow_parse_base__rejects_bad_bases),
 		cmocka_unit_test(allow_check__accepts_listed_urls),
 		cmocka_unit_test(allow_check__refuses_tricks),
-		cmocka_unit_test(device_id_valid__charset_and_length),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-#include <pthread.h>
 
 #include <openssl/x509v3.h>
 
@@ -21,13 +20,9 @@
 
 static testpki_t P;
 
-static const uint8_t UE_NONCE[PROV_NONCE_LEN] = {
-	0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
-	0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf };
-static const uint8_t NET_NONCE[PROV_NONCE_LEN] = {
-	0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57,
-	0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f };
-#define DEVICE_ID "dev-0001_A.b"
+#define UE_NONCE testpki_ue_nonce
+#define NET_NONCE testpki_net_nonce
+#define DEVICE_ID TESTPKI_DEVICE_ID
 
 static int group_setup(void **state)
 {
@@ -44,34 +39,12 @@ static int group_teardown(void **state)
 
 static void fill_sub(prov_subscription_t *s)
 {
-	size_t i;
-
-	memset(s, 0, sizeof(*s));
-	strcpy(s->supi, "imsi-001010000000001");
-	for (i = 0; i < PROV_KEY_LEN; i++) {
-		s->ki[i] = (uint8_t)(0x10 + i);
-		s->opc[i] = (uint8_t)(0x80 + i);
-	}
-	s->amf[0] = 0x80;
-	s->amf[1] = 0x00;
-	memcpy(s->sqn, "\x00\x00\x00\x00\x00\x21", PROV_SQN_LEN);
-	strcpy(s->mcc, "001");
-	strcpy(s->mnc, "01");
-	s->nssai_count = 2;
-	s->nssai[0].sst = 1;
-	s->nssai[1].sst = 2;
-	s->nssai[1].has_sd = 1;
-	s->nssai[1].sd = 0xabcdef;
-	strcpy(s->dnn, "internet");
-	s->issued_at = TESTPKI_NOW;
+	testpki_subscription(s);
 }
 
 static void fill_bind(prov_binding_t *b)
 {
-	memset(b, 0, sizeof(*b));
-	strcpy(b->device_id, DEVICE_ID);
-	memcpy(b->ue_nonce, UE_NONCE, PROV_NONCE_LEN);
-	memcpy(b->net_nonce, NET_NONCE, PROV_NONCE_LEN);
+	testpki_binding(b);
 }
 
 static void assert_sub_equal(const prov_subscription_t *a,
@@ -101,16 +74,8 @@ static void assert_sub_equal(const prov_subscription_t *a,
 static size_t make_chain(uint8_t *out, EVP_PKEY *key, X509 *signer,
     STACK_OF(X509) *chain)
 {
-	prov_subscription_t s;
-	prov_binding_t b;
-	size_t n = 0;
-	char err[256] = "";
+	size_t n = testpki_container(out, &P, key, signer, chain);
 
-	fill_sub(&s);
-	fill_bind(&b);
-	if (prov_seal_sign(out, PROV_CONTAINER_MAX, &n, &s, &b, key,
-	    P.signer_key, signer, chain, err, sizeof(err)) != PROV_OK)
-		fail_msg("prov_seal_sign: %s", err);
 	assert_true(n > 0 && n <= PROV_CONTAINER_MAX);
 	return n;
 }
@@ -136,50 +101,19 @@ static int check(const uint8_t *c, size_t n, EVP_PKEY *key,
 	    NULL, TESTPKI_NOW, key, DEVICE_ID, UE_NONCE, err, sizeof(err));
 }
 
-/* Append a 2-byte length and cert's DER at c + *off. */
-static void put_cert(uint8_t *c, size_t *off, X509 *x)
-{
-	unsigned char *der = NULL;
-	int dl = i2d_X509(x, &der);
-
-	assert_true(dl > 0);
-	c[(*off)++] = (uint8_t)(dl >> 8);
-	c[(*off)++] = (uint8_t)dl;
-	memcpy(c + *off, der, (size_t)dl);
-	*off += (size_t)dl;
-	OPENSSL_free(der);
-}
-
 /*
  * Build a container by hand, bypassing prov_sign's checks: a fresh body
  * for dev_p256, the count octet `count`, the ncerts certificates, and an
- * ECDSA-SHA-256 signature by key over everything before it (sig_max
- * bytes at most). Returns the length.
+ * ECDSA-SHA-256 signature by key over everything before it. Returns the
+ * length.
  */
 static size_t raw_container(uint8_t *c, uint8_t count, X509 **certs,
     size_t ncerts, EVP_PKEY *key)
 {
-	prov_subscription_t s;
-	prov_binding_t b;
-	EVP_MD_CTX *md;
-	size_t bl, off, i, sl = 200;
-	char err[256];
+	size_t n = testpki_container_raw(c, &P, count, certs, ncerts, key);
 
-	fill_sub(&s);
-	fill_bind(&b);
-	assert_int_equal(prov_seal(c, PROV_CONTAINER_MAX, &bl, &s, &b,
-	    P.dev_p256, err, sizeof(err)), PROV_OK);
-	off = bl;
-	c[off++] = count;
-	for (i = 0; i < ncerts; i++)
-		put_cert(c, &off, certs[i]);
-	md = EVP_MD_CTX_new();
-	assert_non_null(md);
-	assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL,
-	    key, NULL), 1);
-	assert_int_equal(EVP_DigestSign(md, c + off, &sl, c, off), 1);
-	EVP_MD_CTX_free(md);
-	return off + sl;
+	assert_true(n > 0);
+	return n;
 }
 
 /* 1 if needle occurs in hay. */
@@ -905,18 +839,18 @@ static void test_prov_container__open_with_key_point(void **state)
 	n = make(c, P.dev_p256, P.signer);
 	p256_enc(enc, P.dev_p256);
 	assert_int_equal(prov_verify_open_key(&got, NULL, c, n, P.root, NULL,
-	    TESTPKI_NOW, NULL, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
+	    TESTPKI_NOW, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
 	    sizeof(err)), PROV_OK);
 	assert_sub_equal(&got, &s);
 	prov_subscription_wipe(&got);
 	p256_enc(enc, P.dev_p256_other);
 	assert_int_equal(prov_verify_open_key(&got, NULL, c, n, P.root, NULL,
-	    TESTPKI_NOW, NULL, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
+	    TESTPKI_NOW, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
 	    sizeof(err)), PROV_ERR_DECRYPT);
 	/* Not uncompressed: the key's own point is used. */
 	enc[0] = 0x03;
 	assert_int_equal(prov_verify_open_key(&got, NULL, c, n, P.root, NULL,
-	    TESTPKI_NOW, NULL, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
+	    TESTPKI_NOW, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
 	    sizeof(err)), PROV_OK);
 	prov_subscription_wipe(&got);
 	prov_subscription_wipe(&s);
@@ -1128,255 +1062,6 @@ static void test_prov_container__ephemeral_point_off_curve_refused(
 	}
 }
 
-/* Cache counters as one value per call, for the asserts below. */
-static uint64_t vc_hits(prov_verify_cache *vc)
-{
-	uint64_t h = 0;
-
-	prov_verify_cache_stats(vc, &h, NULL, NULL);
-	return h;
-}
-
-static uint64_t vc_misses(prov_verify_cache *vc)
-{
-	uint64_t m = 0;
-
-	prov_verify_cache_stats(vc, NULL, &m, NULL);
-	return m;
-}
-
-/* A second container with the same chain is taken from the cache, opens
- * to the same subscription and reports the same signer fingerprint; the
- * time, the anchor and the container's own signature are still checked. */
-static void test_prov_verify_cache__hit_checks_time_anchor_signature(
-    void **state)
-{
-	uint8_t c[PROV_CONTAINER_MAX], fp[32], net[PROV_NONCE_LEN];
-	prov_subscription_t want, got;
-	prov_verify_cache *vc = NULL;
-	X509 *certs[2];
-	prov_view_t v;
-	EVP_PKEY *k2;
-	uint64_t stores = 0;
-	size_t n;
-	char err[256] = "";
-
-	(void)state;
-	assert_int_equal(prov_verify_cache_new(&vc), PROV_OK);
-	n = make(c, P.dev_p256, P.signer);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
-	memcpy(fp, v.signer_fingerprint, sizeof(fp));
-	assert_int_equal(vc_hits(vc), 0);
-	assert_int_equal(vc_misses(vc), 1);
-	prov_verify_cache_stats(vc, NULL, NULL, &stores);
-	assert_int_equal(stores, 1);
-
-	/* A fresh seal (new ephemeral key, IV) with the same chain: a hit. */
-	n = make(c, P.dev_p256, P.signer);
-	fill_sub(&want);
-	assert_int_equal(prov_verify_open_cached(&got, net, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, P.dev_p256, DEVICE_ID, UE_NONCE, err,
-	    sizeof(err)), PROV_OK);
-	assert_sub_equal(&got, &want);
-	assert_int_equal(vc_hits(vc), 1);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
-	assert_int_equal(v.verified, 1);
-	assert_memory_equal(v.signer_fingerprint, fp, sizeof(fp));
-	assert_int_equal(vc_hits(vc), 2);
-
-	/* Outside the chain's validity: the full answer, not the cache's. */
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL, 1600000000,
-	    vc, err, sizeof(err)), PROV_ERR_SIGNER_EXPIRED);
-	assert_int_equal(v.verified, 0);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    (int64_t)2208988800 + 10, vc, err, sizeof(err)),
-	    PROV_ERR_SIGNER_EXPIRED);
-	/* Another anchor: identical chain bytes do not make it trusted. */
-	assert_int_equal(prov_verify_cached(&v, c, n, P.other_root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
-	/* The genuine chain, but signed by another key. */
-	k2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	assert_non_null(k2);
-	certs[0] = P.signer;
-	certs[1] = P.inter;
-	n = raw_container(c, 2, certs, 2, k2);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNATURE);
-	assert_int_equal(v.verified, 0);
-	EVP_PKEY_free(k2);
-	assert_int_equal(vc_hits(vc), 2);
-	/* Extra intermediates from the caller: the cache stays out of it. */
-	n = make(c, P.dev_p256, P.signer);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, P.inters,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
-	assert_int_equal(vc_hits(vc), 2);
-	/* No cache: exactly prov_verify. */
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, NULL, err, sizeof(err)), PROV_OK);
-	prov_verify_cache_free(vc);
-	prov_verify_cache_free(NULL);
-}
-
-typedef struct {
-	prov_verify_cache *vc;
-	const uint8_t *c;
-	size_t n;
-	pthread_barrier_t *go;
-	int rc;
-} vc_job;
-
-static void *vc_worker(void *arg)
-{
-	vc_job *j = arg;
-	prov_view_t v;
-	char err[256];
-
-	pthread_barrier_wait(j->go);
-	j->rc = prov_verify_cached(&v, j->c, j->n, P.root, NULL, TESTPKI_NOW,
-	    j->vc, err, sizeof(err));
-	if (j->rc == PROV_OK && v.verified != 1)
-		j->rc = PROV_ERR_INTERNAL;
-	return NULL;
-}
-
-/* Threads that receive the same new chain at once: one verifies it in
- * full, the others wait for it and take it from the cache. */
-static void test_prov_verify_cache__first_wave_verifies_once(void **state)
-{
-	enum { N = 8 };
-	uint8_t c[PROV_CONTAINER_MAX];
-	prov_verify_cache *vc = NULL;
-	pthread_barrier_t go;
-	pthread_t th[N];
-	vc_job jobs[N];
-	uint64_t hits = 0, misses = 0, stores = 0;
-	size_t n;
-	int i;
-
-	(void)state;
-	n = make(c, P.dev_p256, P.signer);
-	assert_int_equal(prov_verify_cache_new(&vc), PROV_OK);
-	assert_int_equal(pthread_barrier_init(&go, NULL, N), 0);
-	for (i = 0; i < N; i++) {
-		jobs[i].vc = vc;
-		jobs[i].c = c;
-		jobs[i].n = n;
-		jobs[i].go = &go;
-		jobs[i].rc = -100;
-		assert_int_equal(pthread_create(&th[i], NULL, vc_worker,
-		    &jobs[i]), 0);
-	}
-	for (i = 0; i < N; i++) {
-		pthread_join(th[i], NULL);
-		assert_int_equal(jobs[i].rc, PROV_OK);
-	}
-	pthread_barrier_destroy(&go);
-	prov_verify_cache_stats(vc, &hits, &misses, &stores);
-	assert_int_equal(misses, 1);
-	assert_int_equal(stores, 1);
-	assert_int_equal(hits, N - 1);
-	prov_verify_cache_free(vc);
-}
-
-/* After a genuine container filled the cache: a look-alike Infrastructure
- * CA (same subject name, its own key, under a look-alike Root of the same
- * name) with a signer of the same name, and a forged signer certificate
- * that names our Infra CA as issuer but was signed by another key, are
- * refused exactly as without the cache. */
-static void test_prov_verify_cache__lookalike_and_forged_refused(
-    void **state)
-{
-	uint8_t c[PROV_CONTAINER_MAX];
-	prov_verify_cache *vc = NULL;
-	EVP_PKEY *rk, *ik, *fk;
-	X509 *froot, *finter, *fsigner, *forged, *certs[2];
-	prov_view_t v;
-	size_t n, i;
-	char err[256] = "";
-
-	(void)state;
-	rk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	ik = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	fk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	assert_non_null(rk);
-	assert_non_null(ik);
-	assert_non_null(fk);
-	froot = testpki_issue(rk, "Test Root", NULL, NULL, 1, NULL, 0,
-	    1672531200, 2208988800, 0);
-	finter = testpki_issue(ik, "Test Infrastructure CA", froot, rk, 1,
-	    NULL, 0, 1672531200, 2208988800, 0);
-	fsigner = testpki_issue(P.signer_key, "signer", finter, ik, 0,
-	    PROVCA_OID_EKU_SIGNER, 0, 1672531200, 2208988800, 0);
-	/* Names P.inter as issuer (and its key id), signed by fk. */
-	forged = testpki_issue(P.signer_key, "signer", P.inter, fk, 0,
-	    PROVCA_OID_EKU_SIGNER, 0, 1672531200, 2208988800, 0);
-	assert_non_null(froot);
-	assert_non_null(finter);
-	assert_non_null(fsigner);
-	assert_non_null(forged);
-	assert_int_equal(prov_verify_cache_new(&vc), PROV_OK);
-
-	certs[0] = P.signer;
-	certs[1] = P.inter;
-	n = raw_container(c, 2, certs, 2, P.signer_key);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
-	assert_int_equal(vc_hits(vc), 1);
-
-	/* Look-alike Infra CA carried with our genuine signer... */
-	certs[0] = P.signer;
-	certs[1] = finter;
-	n = raw_container(c, 2, certs, 2, P.signer_key);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
-	/* ... and with a same-name signer under it. */
-	certs[0] = fsigner;
-	n = raw_container(c, 2, certs, 2, P.signer_key);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
-	assert_int_equal(v.verified, 0);
-	/* A forged signer with our genuine Infra CA. */
-	certs[0] = forged;
-	certs[1] = P.inter;
-	n = raw_container(c, 2, certs, 2, P.signer_key);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
-	assert_int_equal(v.verified, 0);
-	/* Each of them twice: a refusal is never remembered. */
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
-	assert_int_equal(vc_hits(vc), 1);
-
-	/* Every single-byte change of a genuine container, with the cache
-	 * holding its chain: each refused. */
-	certs[0] = P.signer;
-	certs[1] = P.inter;
-	n = raw_container(c, 2, certs, 2, P.signer_key);
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
-	for (i = 0; i < n; i++) {
-		c[i] ^= 0x01;
-		if (prov_verify_cached(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
-		    err, sizeof(err)) == PROV_OK)
-			fail_msg("byte %zu changed, still accepted", i);
-		c[i] ^= 0x01;
-	}
-	assert_int_equal(prov_verify_cached(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
-	prov_verify_cache_free(vc);
-	X509_free(forged);
-	X509_free(fsigner);
-	X509_free(finter);
-	X509_free(froot);
-	EVP_PKEY_free(fk);
-	EVP_PKEY_free(ik);
-	EVP_PKEY_free(rk);
-}
-
 static void test_prov_container__strerror_names_every_code(void **state)
 {
 	int code;
@@ -1432,12 +1117,6 @@ int main(void)
 		    test_prov_container__strerror_names_every_code),
 		cmocka_unit_test(
 		    test_prov_container__ephemeral_point_off_curve_refused),
-		cmocka_unit_test(
-		    test_prov_verify_cache__hit_checks_time_anchor_signature),
-		cmocka_unit_test(
-		    test_prov_verify_cache__lookalike_and_forged_refused),
-		cmocka_unit_test(
-		    test_prov_verify_cache__first_wave_verifies_once),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -229,3 +229,111 @@ EVP_PKEY *testpki_fixed_p256(void)
 	BN_clear_free(d);
 	return k;
 }
+
+const uint8_t testpki_ue_nonce[PROV_NONCE_LEN] = {
+	0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
+	0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf };
+const uint8_t testpki_net_nonce[PROV_NONCE_LEN] = {
+	0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57,
+	0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f };
+
+/* The standard subscription (testpki.h). */
+void testpki_subscription(prov_subscription_t *s)
+{
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	strcpy(s->supi, "imsi-001010000000001");
+	for (i = 0; i < PROV_KEY_LEN; i++) {
+		s->ki[i] = (uint8_t)(0x10 + i);
+		s->opc[i] = (uint8_t)(0x80 + i);
+	}
+	s->amf[0] = 0x80;
+	s->amf[1] = 0x00;
+	memcpy(s->sqn, "\x00\x00\x00\x00\x00\x21", PROV_SQN_LEN);
+	strcpy(s->mcc, "001");
+	strcpy(s->mnc, "01");
+	s->nssai_count = 2;
+	s->nssai[0].sst = 1;
+	s->nssai[1].sst = 2;
+	s->nssai[1].has_sd = 1;
+	s->nssai[1].sd = 0xabcdef;
+	strcpy(s->dnn, "internet");
+	s->issued_at = TESTPKI_NOW;
+}
+
+/* The standard binding (testpki.h). */
+void testpki_binding(prov_binding_t *b)
+{
+	memset(b, 0, sizeof(*b));
+	strcpy(b->device_id, TESTPKI_DEVICE_ID);
+	memcpy(b->ue_nonce, testpki_ue_nonce, PROV_NONCE_LEN);
+	memcpy(b->net_nonce, testpki_net_nonce, PROV_NONCE_LEN);
+}
+
+/* Seal and sign the standard subscription (testpki.h). */
+size_t testpki_container(uint8_t *out, const testpki_t *p,
+    EVP_PKEY *device_key, X509 *signer, STACK_OF(X509) *chain)
+{
+	prov_subscription_t s;
+	prov_binding_t b;
+	size_t n = 0;
+	char err[256] = "";
+
+	testpki_subscription(&s);
+	testpki_binding(&b);
+	if (prov_seal_sign(out, PROV_CONTAINER_MAX, &n, &s, &b, device_key,
+	    p->signer_key, signer, chain, err, sizeof(err)) != PROV_OK)
+		n = 0;
+	prov_subscription_wipe(&s);
+	return n;
+}
+
+/* Append a 2-byte length and x's DER at c + *off; 0 on failure. */
+static int put_cert(uint8_t *c, size_t *off, X509 *x)
+{
+	unsigned char *der = NULL;
+	int dl = i2d_X509(x, &der);
+
+	if (dl <= 0 || *off + 2 + (size_t)dl > PROV_CONTAINER_MAX) {
+		OPENSSL_free(der);
+		return 0;
+	}
+	c[(*off)++] = (uint8_t)(dl >> 8);
+	c[(*off)++] = (uint8_t)dl;
+	memcpy(c + *off, der, (size_t)dl);
+	*off += (size_t)dl;
+	OPENSSL_free(der);
+	return 1;
+}
+
+/* A hand-built container (testpki.h). */
+size_t testpki_container_raw(uint8_t *c, const testpki_t *p,
+    uint8_t count, X509 **certs, size_t ncerts, EVP_PKEY *key)
+{
+	prov_subscription_t s;
+	prov_binding_t b;
+	EVP_MD_CTX *md = NULL;
+	size_t bl = 0, off, i, sl = 200, n = 0;
+	char err[256];
+
+	testpki_subscription(&s);
+	testpki_binding(&b);
+	if (prov_seal(c, PROV_CONTAINER_MAX, &bl, &s, &b, p->dev_p256, err,
+	    sizeof(err)) != PROV_OK)
+		goto out;
+	off = bl;
+	c[off++] = count;
+	for (i = 0; i < ncerts; i++)
+		if (!put_cert(c, &off, certs[i]))
+			goto out;
+	if (off + sl > PROV_CONTAINER_MAX || (md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, key,
+	    NULL) != 1 || EVP_DigestSign(md, c + off, &sl, c, off) != 1)
+		goto out;
+	n = off + sl;
+out:
+	EVP_MD_CTX_free(md);
+	prov_subscription_wipe(&s);
+	return n;
+}

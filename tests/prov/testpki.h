@@ -10,6 +10,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "prov.h"
+
 /* "Now" for every test: 2025-06-15T15:06:40Z. */
 #define TESTPKI_NOW ((int64_t)1750000000)
 
@@ -57,5 +59,27 @@ void testpki_free(testpki_t *p);
 X509 *testpki_issue(EVP_PKEY *key, const char *cn, X509 *issuer,
     EVP_PKEY *issuer_key, int is_ca, const char *eku, int ku, int64_t nb,
     int64_t na, size_t pad);
+
+/* The standard subscription and binding of the container tests: DeviceID
+ * TESTPKI_DEVICE_ID, UE nonce testpki_ue_nonce, network nonce
+ * testpki_net_nonce. */
+#define TESTPKI_DEVICE_ID "dev-0001_A.b"
+extern const uint8_t testpki_ue_nonce[PROV_NONCE_LEN];
+extern const uint8_t testpki_net_nonce[PROV_NONCE_LEN];
+void testpki_subscription(prov_subscription_t *s);
+void testpki_binding(prov_binding_t *b);
+
+/* The standard subscription sealed to device_key and signed by
+ * p->signer_key with signer, carrying chain (may be NULL), into out
+ * (PROV_CONTAINER_MAX bytes). Its length, 0 on failure. */
+size_t testpki_container(uint8_t *out, const testpki_t *p,
+    EVP_PKEY *device_key, X509 *signer, STACK_OF(X509) *chain);
+
+/* A container built by hand, bypassing prov_sign's checks: the standard
+ * body for p->dev_p256, the count octet `count`, the ncerts certificates
+ * and an ECDSA-SHA-256 signature by key over everything before it, into
+ * out (PROV_CONTAINER_MAX bytes). Its length, 0 on failure. */
+size_t testpki_container_raw(uint8_t *out, const testpki_t *p,
+    uint8_t count, X509 **certs, size_t ncerts, EVP_PKEY *key);
 
 #endif

@@ -5,7 +5,9 @@
  * compressed-point keys, serials with every leading octet; inputs outside
  * the DER path (non-ASCII, over-long, non-PrintableString serial numbers,
  * times before 1950, serials needing a padding octet) take the encoder and
- * keep its refusals. */
+ * keep its refusals; the certificate signed either way carries what
+ * ca_profile.h says (subject attributes and their string types, extension
+ * order, keyUsage per key kind, EKU, the 802.1AR notAfter). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,8 +24,12 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "ca_priv.h"
+#include "ca_profile.h"
+#include "pki.h"
+#include "util.h"
 
 struct fx {
 	char dir[256];
@@ -105,6 +111,20 @@ static void fill(char *out, size_t n, unsigned seed)
 	out[n] = '\0';
 }
 
+/* A device of manufacturer "Acme" with these names and key, valid from
+ * 2023-11-14 with no notAfter. */
+static void spec_init(ca_device_cert_t *d, const char *sn, const char *cn,
+    const char *uri, const ca_csr_t *csr)
+{
+	memset(d, 0, sizeof(*d));
+	d->serial_number = sn;
+	d->org = "Acme";
+	d->cn = cn;
+	d->san_uri = uri;
+	d->not_before = 1700000000;
+	d->csr = csr;
+}
+
 /* Build both ways; same result code, same bytes. Returns took_der. */
 static int same_tbs(const ca_t *ca, const uint8_t sb[20],
     const ca_device_cert_t *d, int want_rc)
@@ -183,13 +203,7 @@ static void ca_device_tbs__other_inputs_take_the_encoder(void **state)
 	ca_csr_t *csr = csr_new(f->ca, "P-256", 0);
 
 	memset(sb, 0x5a, sizeof(sb));
-	memset(&d, 0, sizeof(d));
-	d.serial_number = "SN-1";
-	d.org = "Acme";
-	d.cn = "acme-abc";
-	d.san_uri = "urn:dev:ops:x";
-	d.not_before = 1700000000;
-	d.csr = csr;
+	spec_init(&d, "SN-1", "acme-abc", "urn:dev:ops:x", csr);
 	assert_int_equal(same_tbs(f->ca, sb, &d, CA_OK), 1);
 	/* UTF-8 organisation: OpenSSL's UTF8String, not the DER path. */
 	d.org = "Acm\xc3\xa9 S\xc3\xa0rl";
@@ -219,6 +233,122 @@ static void ca_device_tbs__other_inputs_take_the_encoder(void **state)
 	ca_csr_free(csr);
 }
 
+/* The profile's subject table names the OIDs OpenSSL knows by those NIDs
+ * (the fast path writes the arcs, the encoder the NIDs). */
+static void ca_profile__subject_arcs_are_the_nids_oids(void **state)
+{
+	unsigned char der[16];
+	int i, n;
+
+	(void)state;
+	for (i = 0; i < CA_PROFILE_RDNS; i++) {
+		const ASN1_OBJECT *o = OBJ_nid2obj(ca_profile_subject[i].nid);
+		unsigned char *p = der;
+
+		assert_non_null(o);
+		n = i2d_ASN1_OBJECT(o, &p);
+		/* 06 03 55 04 <arc>: 2.5.4.<arc> */
+		assert_int_equal(n, 5);
+		assert_memory_equal(der, "\x06\x03\x55\x04", 4);
+		assert_int_equal(der[4], ca_profile_subject[i].oid_arc);
+	}
+}
+
+/* Sign a device certificate for csr and parse it back. */
+static X509 *signed_cert(const ca_t *ca, const ca_csr_t *csr,
+    int64_t not_after)
+{
+	ca_device_cert_t d;
+	uint8_t *der = NULL;
+	const unsigned char *q;
+	size_t len = 0;
+	char sha[65], serial[41], err[256];
+	int64_t nb = 0, na = 0;
+	X509 *x;
+
+	spec_init(&d, "SN-7", "acme-0000001", "urn:dev:ops:000000-m-SN%2D7",
+	    csr);
+	d.not_after = not_after;
+	assert_int_equal(ca_device_cert_sign(ca, &der, &len, sha, serial, &nb,
+	    &na, &d, err, sizeof(err)), CA_OK);
+	assert_int_equal(nb, 1700000000);
+	assert_int_equal(na, ca_profile_not_after_unix(not_after));
+	q = der;
+	x = d2i_X509(NULL, &q, (long)len);
+	assert_non_null(x);
+	OPENSSL_free(der);
+	return x;
+}
+
+/* What the profile says is what a signed certificate carries, for each
+ * key kind, on the fast path and (RSA subject with UTF-8) the encoder. */
+static void ca_profile__signed_certificate_follows_the_profile(void **state)
+{
+	static const int order[] = { NID_subject_key_identifier,
+	    NID_subject_alt_name, NID_basic_constraints, NID_key_usage,
+	    NID_ext_key_usage, NID_authority_key_identifier,
+	    NID_crl_distribution_points, NID_info_access };
+	struct fx *f = *state;
+	const char *kinds[CA_PROFILE_KINDS] = { "P-256", "RSA2048" };
+	const uint32_t ku[CA_PROFILE_KINDS] = {
+		KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT,
+		KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT
+	};
+	int k, i;
+
+	assert_int_equal((int)(sizeof(order) / sizeof(order[0])),
+	    CA_PROFILE_EXT_SAN + 1 + CA_PROFILE_EXTS);
+	for (k = 0; k < CA_PROFILE_KINDS; k++) {
+		ca_csr_t *csr = csr_new(f->ca, kinds[k], 0);
+		X509 *x;
+		X509_NAME *n;
+		int64_t na = k == 0 ? 0 : 1800000000;
+
+		assert_int_equal(ca_profile_kind(csr), k);
+		x = signed_cert(f->ca, csr, na);
+		n = X509_get_subject_name(x);
+		assert_int_equal(X509_NAME_entry_count(n), CA_PROFILE_RDNS);
+		for (i = 0; i < CA_PROFILE_RDNS; i++) {
+			X509_NAME_ENTRY *e = X509_NAME_get_entry(n, i);
+
+			assert_int_equal(OBJ_obj2nid(
+			    X509_NAME_ENTRY_get_object(e)),
+			    ca_profile_subject[i].nid);
+			assert_int_equal(ASN1_STRING_type(
+			    X509_NAME_ENTRY_get_data(e)),
+			    ca_profile_subject[i].der_tag);
+		}
+		assert_int_equal(X509_get_ext_count(x),
+		    (int)(sizeof(order) / sizeof(order[0])));
+		for (i = 0; i < X509_get_ext_count(x); i++)
+			assert_int_equal(OBJ_obj2nid(X509_EXTENSION_get_object(
+			    X509_get_ext(x, i))), order[i]);
+		assert_int_equal(X509_get_key_usage(x), ku[k]);
+		assert_int_equal(pki_cert_has_eku(x, PROVCA_OID_EKU_DEVICE),
+		    1);
+		assert_int_equal(ca_asn1_time(X509_get0_notAfter(x)),
+		    ca_profile_not_after_unix(na));
+		X509_free(x);
+		ca_csr_free(csr);
+	}
+}
+
+/* The validity rule: backdated notBefore; days, or none at 0. */
+static void ca_profile__validity_rule(void **state)
+{
+	int64_t nb = 0, na = 0;
+
+	(void)state;
+	ca_profile_validity(&nb, &na, 1700000000, 0);
+	assert_int_equal(nb, 1700000000 - CA_PROFILE_BACKDATE_S);
+	assert_int_equal(na, 0);
+	assert_int_equal(ca_profile_not_after_unix(na),
+	    CA_PROFILE_NOT_AFTER_NONE_UNIX);
+	ca_profile_validity(&nb, &na, 1700000000, 365);
+	assert_int_equal(na, 1700000000 + INT64_C(365) * UTIL_SECONDS_PER_DAY);
+	assert_int_equal(ca_profile_not_after_unix(na), na);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +358,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 		    ca_device_tbs__other_inputs_take_the_encoder, setup,
 		    teardown),
+		cmocka_unit_test(ca_profile__subject_arcs_are_the_nids_oids),
+		cmocka_unit_test_setup_teardown(
+		    ca_profile__signed_certificate_follows_the_profile, setup,
+		    teardown),
+		cmocka_unit_test(ca_profile__validity_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -480,6 +480,16 @@ class CliTest(unittest.TestCase):
         self.assertEqual(by["acme-bot"]["manufacturer_id"], "acme")
         self.assertEqual(by["op-signer"]["role"], "signer")
         self.assertEqual(by["admin"]["role"], "admin")
+        # One encoder with the HTTP API: its key names and value forms.
+        self.assertIsNone(by["admin"]["manufacturer_id"])
+        self.assertRegex(by["op-1"]["certificate_sha256"], "^[0-9a-f]{64}$")
+        self.assertRegex(by["op-1"]["certificate_serial"], "^[0-9a-f]+$")
+        self.assertIs(by["op-1"]["certificate_revoked"], False)
+        self.assertRegex(by["op-1"]["not_after"],
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertRegex(by["op-1"]["created_at"],
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertNotIn("cert_sha256", by["op-1"])
         self.assert_refused(["principal", "disable", "op-1", "--data",
                              self.data], "already disabled")
 

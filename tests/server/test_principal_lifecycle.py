@@ -135,9 +135,9 @@ class PrincipalRevokeTest(unittest.TestCase):
         self.assertEqual(good.returncode, 0, good.stdout + good.stderr)
         # Listed as revoked; the principal row itself is unchanged.
         p = self.listed()["op-b"]
-        self.assertTrue(p["cert_revoked"])
+        self.assertTrue(p["certificate_revoked"])
         self.assertEqual(p["status"], "active")
-        self.assertFalse(self.listed()["op-a"]["cert_revoked"])
+        self.assertFalse(self.listed()["op-a"]["certificate_revoked"])
         # Audited with reason and serial.
         a = json.loads(run("audit", "--data", self.data, "--target", "op-b",
                            "--json").stdout)
@@ -209,7 +209,7 @@ class PrincipalRevokeTest(unittest.TestCase):
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
         listed = self.listed()["mf-r"]
         self.assertEqual(listed["manufacturer_id"], "acme")
-        self.assertEqual(int(listed["cert_serial"], 16), second.serial_number)
+        self.assertEqual(int(listed["certificate_serial"], 16), second.serial_number)
         crl, _ = self.crl("infra")
         self.assertIsNone(crl.get_revoked_certificate_by_serial_number(
             first.serial_number), "renewal alone revoked the old one")
