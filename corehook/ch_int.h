@@ -60,6 +60,7 @@ struct corehook_config {
 	unsigned t3346_seconds;
 	unsigned workers;
 	unsigned session_ttl_seconds;
+	int64_t retired_keep_seconds;   /* retention of retired subscriptions */
 	unsigned max_sessions;
 };
 
@@ -157,11 +158,14 @@ enum {
 	CH_PROV_PROVISIONED, CH_PROV_NOT_ALLOWED, CH_PROV_UNKNOWN,
 	CH_PROV_REVOKED, CH_PROV_SUSPENDED, CH_PROV_INVALID_CERT,
 	CH_PROV_CA_UNAVAILABLE, CH_PROV_MALFORMED, CH_PROV_INTERNAL,
-	CH_PROV_NOUTCOMES
+	CH_PROV_UNSIGNED, CH_PROV_BAD_SIGNATURE, CH_PROV_REPLAY,
+	CH_PROV_WRONG_NETWORK, CH_PROV_NOUTCOMES
 };
 enum {
 	CH_AKA_SUCCESS, CH_AKA_RES_MISMATCH, CH_AKA_RESYNC, CH_AKA_RESYNC_FAILED,
-	CH_AKA_UNKNOWN_SUBSCRIBER, CH_AKA_UE_REJECTED, CH_AKA_NOUTCOMES
+	CH_AKA_UNKNOWN_SUBSCRIBER, CH_AKA_UE_REJECTED,
+	CH_AKA_PROMOTED,	/* a pending subscription became active */
+	CH_AKA_NOUTCOMES
 };
 #define CH_LAT_BUCKETS 12
 

@@ -359,6 +359,11 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	    errlen) != 0)
 		return -1;
 	c->max_sessions = (unsigned)v;
+	/* Retired subscriptions (keys already wiped) are deleted after this. */
+	if (get_uint(&v, doc, "retired_retention_seconds", 2592000, 60,
+	    315360000, err, errlen) != 0)
+		return -1;
+	c->retired_keep_seconds = (int64_t)v;
 	return 0;
 }
 
@@ -519,6 +524,7 @@ int corehook_config_write_default(const char *path, const char *ca_base_url,
 	ADD(doc, cJSON_AddNumberToObject, "workers", 16);
 	ADD(doc, cJSON_AddNumberToObject, "session_ttl_seconds", 120);
 	ADD(doc, cJSON_AddNumberToObject, "max_sessions", 65536);
+	ADD(doc, cJSON_AddNumberToObject, "retired_retention_seconds", 2592000);
 #undef ADD
 	if ((text = cJSON_Print(doc)) == NULL)
 		goto oom;
