@@ -32,7 +32,12 @@ enum {
 struct subs_db {
 	sqlite3 *h;
 	sqlite3_stmt *st[S_COUNT];
+	int64_t last_purge;	/* when this connection last purged */
 };
+
+/* Retired rows past the retention are deleted at most this often per
+ * connection (seconds), not on every allocation. */
+#define SUBS_PURGE_INTERVAL 60
 
 /* Migrations, applied in order; PRAGMA user_version records the last one. */
 static const char *const subs_migrations[] = {
@@ -622,7 +627,8 @@ out:
  * msin_digits from alloc_check): the freshness counter first (a replay
  * changes nothing), then the device's pending row (if any) is retired, a
  * new MSIN is taken and the new row inserted as pending; the active row is
- * left alone. Retired rows older than the retention are deleted. */
+ * left alone. Retired rows older than the retention are deleted (at most
+ * once per SUBS_PURGE_INTERVAL on this connection). */
 static int alloc_in_tx(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
     const char *plmn, size_t msin_digits, char *err, size_t errlen)
 {
@@ -653,8 +659,11 @@ static int alloc_in_tx(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
 	if ((rc = alloc_insert(db, out, a, supi, plmn, msin, now, err, errlen))
 	    != SUBS_OK)
 		goto out;
-	rc = run_ints(db, S_PURGE, now - keep, 0, 1, "purge retired rows", err,
-	    errlen);
+	if (now - db->last_purge >= SUBS_PURGE_INTERVAL) {
+		rc = run_ints(db, S_PURGE, now - keep, 0, 1, "purge retired "
+		    "rows", err, errlen);
+		db->last_purge = now;
+	}
 out:
 	subs_record_wipe(&old);
 	return rc;

@@ -82,7 +82,8 @@ int subs_schema_version(subs_db *db, int *out);
  * transaction). Then the device's pending row, if any, is retired (keys
  * wiped) and a new row with a never-used MSIN (its own SUPI) and the new
  * Ki/SQN is inserted as pending; an active row stays active until
- * subs_confirm. Retired rows older than a->retired_keep_s are deleted.
+ * subs_confirm. Retired rows older than a->retired_keep_s are deleted (at
+ * most once a minute per connection).
  * out (may be NULL) receives the new row. SUBS_EXHAUSTED when no MSIN is
  * left. */
 int subs_allocate(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
