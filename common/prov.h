@@ -25,7 +25,10 @@
 #define PROV_AMF_LEN 2
 #define PROV_SQN_LEN 6
 #define PROV_SIG_MAX 72		/* DER ECDSA P-256 signature */
-#define PROV_REQUEST_MAX (1 + 3 + PROV_URL_MAX + 3 + PROV_NONCE_LEN)
+#define PROV_SNN_MAX 128	/* serving network name, bytes, no NUL */
+#define PROV_REQ_SIG_MAX 512	/* request signature: RSA up to 4096 bits */
+#define PROV_REQUEST_MAX (1 + 3 + PROV_URL_MAX + 3 + PROV_NONCE_LEN + \
+	3 + PROV_SNN_MAX + 3 + 8 + 3 + PROV_REQ_SIG_MAX)
 
 /* Container format version this code writes and reads. Version 2 carries
  * the signer's chain (signer first, then intermediates); version 1 carried
@@ -60,30 +63,58 @@ enum prov_error {
 	PROV_ERR_DECRYPT = -11,		/* wrong device key or tampered data */
 	PROV_ERR_KEY_TYPE = -12,	/* unsupported key / key type mismatch */
 	PROV_ERR_INTERNAL = -13,	/* allocation or OpenSSL failure */
-	PROV_ERR_UNVERIFIED = -14	/* prov_open on a view prov_verify did
+	PROV_ERR_UNVERIFIED = -14,	/* prov_open on a view prov_verify did
 					 * not accept */
+	PROV_ERR_UNSIGNED = -15		/* a provisioning request without a
+					 * signature (version 1, the seed's) */
 };
 
 /* A short English name for a prov_error code (static string). */
 const char *prov_strerror(int code);
 
-/* ---- Provisioning request (UE → core, Payload container type 0xE) ---- */
+/* ---- Provisioning request (UE → core, Payload container type 0xE) ----
+ *
+ * Version 2: certificate URL, UE nonce, serving network name (TS 33.501
+ * 6.1.1.4: "5G:mnc<MNC>.mcc<MCC>.3gppnetwork.org"), a 64-bit freshness
+ * counter the device never repeats, and the device key's signature over
+ * all of them (docs/protocol.md, "Provisioning request"). */
 
 typedef struct {
 	char url[PROV_URL_MAX + 1];		/* NUL-terminated */
 	uint8_t ue_nonce[PROV_NONCE_LEN];
+	char snn[PROV_SNN_MAX + 1];		/* NUL-terminated */
+	uint64_t counter;			/* 1 .. 2^63 - 1 */
+	uint8_t sig[PROV_REQ_SIG_MAX];		/* over prov_request_tbs */
+	size_t sig_len;				/* 0: not signed yet */
 } prov_request_t;
 
 /* Encode req into out (outcap bytes); *outlen gets the length used.
- * The URL must be 1..PROV_URL_MAX printable ASCII bytes. */
+ * The URL must be 1..PROV_URL_MAX and the SNN 1..PROV_SNN_MAX printable
+ * ASCII bytes, the counter 1..2^63-1 and the signature present
+ * (prov_request_sign); PROV_ERR_UNSIGNED when it is not. */
 int prov_request_encode(uint8_t *out, size_t outcap, size_t *outlen,
     const prov_request_t *req, char *err, size_t errlen);
 
-/* Decode exactly len bytes of buf into *out. PROV_ERR_VERSION for an
- * unknown version, PROV_ERR_TOO_LARGE for an over-long URL, else
- * PROV_ERR_FORMAT for anything malformed. */
+/* Decode exactly len bytes of buf into *out. PROV_ERR_UNSIGNED for a
+ * version-1 request or one whose signature field is missing,
+ * PROV_ERR_VERSION for another unknown version, PROV_ERR_TOO_LARGE for an
+ * over-long field, else PROV_ERR_FORMAT for anything malformed. Decoding
+ * checks no signature: prov_request_verify does. */
 int prov_request_decode(prov_request_t *out, const uint8_t *buf, size_t len,
     char *err, size_t errlen);
+
+/* Sign req (every field but the signature set) with the device's private
+ * key: ECDSA with SHA-256 (P-256), SHA-384 (P-384) or SHA-512 (P-521);
+ * RSA-PSS with SHA-256, MGF1-SHA-256, salt 32 octets. Fills req->sig. */
+int prov_request_sign(prov_request_t *req, EVP_PKEY *key, char *err,
+    size_t errlen);
+
+/* Verify req's signature with the device certificate's public key pub,
+ * the algorithm chosen by pub's type as in prov_request_sign.
+ * PROV_ERR_SIGNATURE when it does not verify, PROV_ERR_UNSIGNED when there
+ * is none, PROV_ERR_KEY_TYPE for a key of another type. */
+int prov_request_verify(const prov_request_t *req, EVP_PKEY *pub, char *err,
+    size_t errlen);
 
 /* ---- Subscription (the sealed plaintext) ---- */
 

@@ -1,18 +1,33 @@
-/* prov_codec.c — the two small TLVs of provisioning: the request (URL and
- * UE nonce) and the subscription plaintext; plus prov_strerror. Layouts are
- * in docs/protocol.md, "Provisioning container". */
+/* prov_codec.c — the two small TLVs of provisioning: the request (URL, UE
+ * nonce, serving network name, freshness counter, and the device key's
+ * signature over them) and the subscription plaintext; plus prov_strerror.
+ * Layouts are in docs/protocol.md, "Provisioning container". */
 #include "prov.h"
 
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
 
 #include "util.h"
 
-/* Request TLV tags. */
-#define REQ_VERSION 0x01
+/* Request TLV tags. Version 1 (URL and nonce only, unsigned) is the seed's
+ * and is refused as PROV_ERR_UNSIGNED. */
+#define REQ_VERSION_UNSIGNED 0x01
+#define REQ_VERSION 0x02
 #define REQ_TAG_URL 0x01
 #define REQ_TAG_NONCE 0x02
+#define REQ_TAG_SNN 0x03
+#define REQ_TAG_COUNTER 0x04
+#define REQ_TAG_SIG 0x05
+#define REQ_COUNTER_MAX 0x7fffffffffffffffULL
+
+/* What the device signs: this label, then the request's bytes up to (not
+ * including) the signature field. The label keeps the device key's
+ * signature from meaning anything in another protocol. */
+static const char req_label[] = "ProvCA provisioning request v2";
 
 /* Subscription TLV tags, in the order they must appear. */
 #define SUB_VERSION 0x01
@@ -54,6 +69,7 @@ const char *prov_strerror(int code)
 	case PROV_ERR_KEY_TYPE: return "unsupported or mismatched key type";
 	case PROV_ERR_INTERNAL: return "internal error";
 	case PROV_ERR_UNVERIFIED: return "container not verified";
+	case PROV_ERR_UNSIGNED: return "provisioning request not signed";
 	default: return "unknown error";
 	}
 }
@@ -161,36 +177,163 @@ static int dnn_ok(const uint8_t *s, size_t n)
 	return 1;
 }
 
+/* Check the request's text fields and counter; 0 or a prov_error. */
+static int request_check(const prov_request_t *req, size_t *urllen,
+    size_t *snnlen, char *err, size_t errlen)
+{
+	*urllen = strnlen(req->url, sizeof(req->url));
+	*snnlen = strnlen(req->snn, sizeof(req->snn));
+	if (*urllen > PROV_URL_MAX || *snnlen > PROV_SNN_MAX) {
+		util_err_set(err, errlen, "URL longer than %d or serving network"
+		    " name longer than %d bytes", PROV_URL_MAX, PROV_SNN_MAX);
+		return PROV_ERR_TOO_LARGE;
+	}
+	if (*urllen == 0 || !is_url_chars((const uint8_t *)req->url, *urllen)) {
+		util_err_set(err, errlen, "URL empty or not printable ASCII");
+		return PROV_ERR_ARG;
+	}
+	if (*snnlen == 0 || !is_url_chars((const uint8_t *)req->snn, *snnlen)) {
+		util_err_set(err, errlen, "serving network name empty or not "
+		    "printable ASCII");
+		return PROV_ERR_ARG;
+	}
+	if (req->counter == 0 || req->counter > REQ_COUNTER_MAX) {
+		util_err_set(err, errlen, "freshness counter must be 1..2^63-1");
+		return PROV_ERR_ARG;
+	}
+	return PROV_OK;
+}
+
+/* The signed part: version, URL, nonce, SNN, counter. */
+static void request_body(struct wbuf *w, const prov_request_t *req,
+    size_t urllen, size_t snnlen)
+{
+	uint8_t ctr[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		ctr[i] = (uint8_t)(req->counter >> (56 - 8 * i));
+	put_u8(w, REQ_VERSION);
+	put_tlv(w, REQ_TAG_URL, req->url, urllen);
+	put_tlv(w, REQ_TAG_NONCE, req->ue_nonce, PROV_NONCE_LEN);
+	put_tlv(w, REQ_TAG_SNN, req->snn, snnlen);
+	put_tlv(w, REQ_TAG_COUNTER, ctr, sizeof(ctr));
+}
+
 int prov_request_encode(uint8_t *out, size_t outcap, size_t *outlen,
     const prov_request_t *req, char *err, size_t errlen)
 {
 	struct wbuf w = { out, outcap, 0, 0 };
-	size_t n;
+	size_t ulen, slen;
+	int rc;
 
 	if (out == NULL || outlen == NULL || req == NULL) {
 		util_err_set(err, errlen, "missing argument");
 		return PROV_ERR_ARG;
 	}
 	*outlen = 0;
-	n = strnlen(req->url, sizeof(req->url));
-	if (n > PROV_URL_MAX) {
-		util_err_set(err, errlen, "URL longer than %d bytes",
-		    PROV_URL_MAX);
-		return PROV_ERR_TOO_LARGE;
+	if ((rc = request_check(req, &ulen, &slen, err, errlen)) != PROV_OK)
+		return rc;
+	if (req->sig_len == 0 || req->sig_len > PROV_REQ_SIG_MAX) {
+		util_err_set(err, errlen, "request signature missing or longer "
+		    "than %d bytes", PROV_REQ_SIG_MAX);
+		return req->sig_len == 0 ? PROV_ERR_UNSIGNED : PROV_ERR_TOO_LARGE;
 	}
-	if (n == 0 || !is_url_chars((const uint8_t *)req->url, n)) {
-		util_err_set(err, errlen, "URL empty or not printable ASCII");
-		return PROV_ERR_ARG;
-	}
-	put_u8(&w, REQ_VERSION);
-	put_tlv(&w, REQ_TAG_URL, req->url, n);
-	put_tlv(&w, REQ_TAG_NONCE, req->ue_nonce, PROV_NONCE_LEN);
+	request_body(&w, req, ulen, slen);
+	put_tlv(&w, REQ_TAG_SIG, req->sig, req->sig_len);
 	if (w.overflow) {
 		util_err_set(err, errlen, "request needs %zu bytes",
-		    (size_t)(1 + 3 + n + 3 + PROV_NONCE_LEN));
+		    (size_t)(1 + 3 + ulen + 3 + PROV_NONCE_LEN + 3 + slen + 3 +
+		    8 + 3 + req->sig_len));
 		return PROV_ERR_TOO_LARGE;
 	}
 	*outlen = w.len;
+	return PROV_OK;
+}
+
+/* Next TLV must be tag with a value of lo..hi bytes; 0, or a prov_error
+ * (TOO_LARGE above hi, FORMAT otherwise) with err naming what. */
+static int get_field(struct rbuf *r, uint8_t want, size_t lo, size_t hi,
+    const uint8_t **v, size_t *n, const char *what, char *err,
+    size_t errlen)
+{
+	uint8_t tag;
+
+	if (get_tlv(r, &tag, v, n) != 0 || tag != want) {
+		util_err_set(err, errlen, "request: %s field missing or "
+		    "truncated", what);
+		return PROV_ERR_FORMAT;
+	}
+	if (*n > hi) {
+		util_err_set(err, errlen, "request: %s longer than %zu bytes",
+		    what, hi);
+		return PROV_ERR_TOO_LARGE;
+	}
+	if (*n < lo) {
+		util_err_set(err, errlen, "request: %s shorter than %zu bytes",
+		    what, lo);
+		return PROV_ERR_FORMAT;
+	}
+	return PROV_OK;
+}
+
+/* The fields after the version octet, in their fixed order. */
+static int request_fields(prov_request_t *out, struct rbuf *r, char *err,
+    size_t errlen)
+{
+	const uint8_t *v;
+	size_t n, i;
+	int rc;
+
+	if ((rc = get_field(r, REQ_TAG_URL, 1, PROV_URL_MAX, &v, &n, "URL",
+	    err, errlen)) != PROV_OK)
+		return rc;
+	if (!is_url_chars(v, n)) {
+		util_err_set(err, errlen, "request: URL not printable ASCII");
+		return PROV_ERR_FORMAT;
+	}
+	memcpy(out->url, v, n);
+	if ((rc = get_field(r, REQ_TAG_NONCE, PROV_NONCE_LEN, PROV_NONCE_LEN,
+	    &v, &n, "nonce", err, errlen)) != PROV_OK)
+		return rc;
+	memcpy(out->ue_nonce, v, PROV_NONCE_LEN);
+	if (r->off == r->len) {
+		util_err_set(err, errlen, "request: no serving network name,"
+		    " counter or signature");
+		return PROV_ERR_UNSIGNED;
+	}
+	if ((rc = get_field(r, REQ_TAG_SNN, 1, PROV_SNN_MAX, &v, &n,
+	    "serving network name", err, errlen)) != PROV_OK)
+		return rc;
+	if (!is_url_chars(v, n)) {
+		util_err_set(err, errlen, "request: serving network name not "
+		    "printable ASCII");
+		return PROV_ERR_FORMAT;
+	}
+	memcpy(out->snn, v, n);
+	if ((rc = get_field(r, REQ_TAG_COUNTER, 8, 8, &v, &n, "counter", err,
+	    errlen)) != PROV_OK)
+		return rc;
+	for (i = 0; i < 8; i++)
+		out->counter = (out->counter << 8) | v[i];
+	if (out->counter == 0 || out->counter > REQ_COUNTER_MAX) {
+		util_err_set(err, errlen, "request: counter out of range");
+		return PROV_ERR_FORMAT;
+	}
+	if (r->off == r->len) {
+		util_err_set(err, errlen, "request: no signature");
+		return PROV_ERR_UNSIGNED;
+	}
+	if ((rc = get_field(r, REQ_TAG_SIG, 1, PROV_REQ_SIG_MAX, &v, &n,
+	    "signature", err, errlen)) != PROV_OK)
+		return rc;
+	memcpy(out->sig, v, n);
+	out->sig_len = n;
+	if (r->off != r->len) {
+		util_err_set(err, errlen, "request: %zu trailing bytes",
+		    r->len - r->off);
+		return PROV_ERR_FORMAT;
+	}
 	return PROV_OK;
 }
 
@@ -198,9 +341,7 @@ int prov_request_decode(prov_request_t *out, const uint8_t *buf, size_t len,
     char *err, size_t errlen)
 {
 	struct rbuf r = { buf, len, 0 };
-	const uint8_t *v;
-	size_t n;
-	uint8_t tag;
+	int rc;
 
 	if (out == NULL || (buf == NULL && len > 0)) {
 		util_err_set(err, errlen, "missing argument");
@@ -210,6 +351,11 @@ int prov_request_decode(prov_request_t *out, const uint8_t *buf, size_t len,
 	if (len < 1) {
 		util_err_set(err, errlen, "empty request");
 		return PROV_ERR_FORMAT;
+	}
+	if (buf[0] == REQ_VERSION_UNSIGNED) {
+		util_err_set(err, errlen, "request version 1 carries no "
+		    "signature");
+		return PROV_ERR_UNSIGNED;
 	}
 	if (buf[0] != REQ_VERSION) {
 		util_err_set(err, errlen, "request version %u unsupported",
@@ -222,38 +368,131 @@ int prov_request_decode(prov_request_t *out, const uint8_t *buf, size_t len,
 		return PROV_ERR_TOO_LARGE;
 	}
 	r.off = 1;
-	if (get_tlv(&r, &tag, &v, &n) != 0 || tag != REQ_TAG_URL) {
-		util_err_set(err, errlen, "request: URL field missing or "
-		    "truncated");
-		return PROV_ERR_FORMAT;
-	}
-	if (n > PROV_URL_MAX) {
-		util_err_set(err, errlen, "request: URL longer than %d bytes",
-		    PROV_URL_MAX);
+	if ((rc = request_fields(out, &r, err, errlen)) != PROV_OK)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+/* The bytes the device signs: label ‖ NUL ‖ request body. */
+static int request_tbs(uint8_t *tbs, size_t cap, size_t *tbslen,
+    const prov_request_t *req, char *err, size_t errlen)
+{
+	struct wbuf w = { tbs, cap, 0, 0 };
+	size_t ulen, slen;
+	int rc;
+
+	if ((rc = request_check(req, &ulen, &slen, err, errlen)) != PROV_OK)
+		return rc;
+	put_bytes(&w, req_label, sizeof(req_label));
+	request_body(&w, req, ulen, slen);
+	if (w.overflow) {
+		util_err_set(err, errlen, "request too large to sign");
 		return PROV_ERR_TOO_LARGE;
 	}
-	if (n == 0 || !is_url_chars(v, n)) {
-		util_err_set(err, errlen, "request: URL empty or not "
-		    "printable ASCII");
-		return PROV_ERR_FORMAT;
+	*tbslen = w.len;
+	return PROV_OK;
+}
+
+/* Set up ctx for key's algorithm (sign or verify). */
+static int request_sig_init(EVP_MD_CTX *ctx, EVP_PKEY *key, int sign,
+    char *err, size_t errlen)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	const char *md;
+	int bits = EVP_PKEY_get_bits(key), rsa = 0;
+
+	if (EVP_PKEY_is_a(key, "EC"))
+		md = bits <= 256 ? "SHA256" : bits <= 384 ? "SHA384" : "SHA512";
+	else if (EVP_PKEY_is_a(key, "RSA") && bits >= 2048 && bits <= 4096) {
+		md = "SHA256";
+		rsa = 1;
+	} else {
+		util_err_set(err, errlen, "device key type %s cannot sign a "
+		    "request", EVP_PKEY_get0_type_name(key));
+		return PROV_ERR_KEY_TYPE;
 	}
-	memcpy(out->url, v, n);
-	out->url[n] = '\0';
-	if (get_tlv(&r, &tag, &v, &n) != 0 || tag != REQ_TAG_NONCE ||
-	    n != PROV_NONCE_LEN) {
-		util_err_set(err, errlen, "request: nonce field missing, "
-		    "truncated or not %d bytes", PROV_NONCE_LEN);
-		memset(out, 0, sizeof(*out));
-		return PROV_ERR_FORMAT;
-	}
-	memcpy(out->ue_nonce, v, PROV_NONCE_LEN);
-	if (r.off != len) {
-		util_err_set(err, errlen, "request: %zu trailing bytes",
-		    len - r.off);
-		memset(out, 0, sizeof(*out));
-		return PROV_ERR_FORMAT;
+	if ((sign ? EVP_DigestSignInit_ex(ctx, &pctx, md, NULL, NULL, key,
+	    NULL) : EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, key,
+	    NULL)) != 1 ||
+	    (rsa && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING)
+	    != 1 || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) != 1))) {
+		util_err_openssl(err, errlen, "request signature set-up");
+		return PROV_ERR_INTERNAL;
 	}
 	return PROV_OK;
+}
+
+int prov_request_sign(prov_request_t *req, EVP_PKEY *key, char *err,
+    size_t errlen)
+{
+	uint8_t tbs[PROV_REQUEST_MAX + sizeof(req_label)];
+	EVP_MD_CTX *ctx = NULL;
+	size_t tbslen = 0, siglen = sizeof(req->sig);
+	int rc;
+
+	if (req == NULL || key == NULL) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	req->sig_len = 0;
+	if ((rc = request_tbs(tbs, sizeof(tbs), &tbslen, req, err, errlen))
+	    != PROV_OK)
+		return rc;
+	if ((ctx = EVP_MD_CTX_new()) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return PROV_ERR_INTERNAL;
+	}
+	if ((rc = request_sig_init(ctx, key, 1, err, errlen)) != PROV_OK)
+		goto out;
+	if (EVP_DigestSign(ctx, req->sig, &siglen, tbs, tbslen) != 1) {
+		util_err_openssl(err, errlen, "request signature");
+		rc = PROV_ERR_INTERNAL;
+		goto out;
+	}
+	req->sig_len = siglen;
+	rc = PROV_OK;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int prov_request_verify(const prov_request_t *req, EVP_PKEY *pub, char *err,
+    size_t errlen)
+{
+	uint8_t tbs[PROV_REQUEST_MAX + sizeof(req_label)];
+	EVP_MD_CTX *ctx = NULL;
+	size_t tbslen = 0;
+	int rc;
+
+	if (req == NULL || pub == NULL) {
+		util_err_set(err, errlen, "missing argument");
+		return PROV_ERR_ARG;
+	}
+	if (req->sig_len == 0 || req->sig_len > PROV_REQ_SIG_MAX) {
+		util_err_set(err, errlen, "request carries no signature");
+		return PROV_ERR_UNSIGNED;
+	}
+	if ((rc = request_tbs(tbs, sizeof(tbs), &tbslen, req, err, errlen))
+	    != PROV_OK)
+		return rc == PROV_ERR_ARG ? PROV_ERR_FORMAT : rc;
+	if ((ctx = EVP_MD_CTX_new()) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return PROV_ERR_INTERNAL;
+	}
+	if ((rc = request_sig_init(ctx, pub, 0, err, errlen)) != PROV_OK)
+		goto out;
+	if (EVP_DigestVerify(ctx, req->sig, req->sig_len, tbs, tbslen) != 1) {
+		util_err_set(err, errlen, "request signature does not verify "
+		    "with the device certificate's key");
+		rc = PROV_ERR_SIGNATURE;
+		goto out;
+	}
+	rc = PROV_OK;
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(ctx);
+	return rc;
 }
 
 void prov_subscription_wipe(prov_subscription_t *sub)

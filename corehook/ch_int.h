@@ -63,6 +63,7 @@ struct corehook_config {
 	unsigned t3346_seconds;
 	unsigned workers;
 	unsigned session_ttl_seconds;
+	int64_t retired_keep_seconds;   /* retention of retired subscriptions */
 	unsigned max_sessions;
 	/* What keeps NAS traffic from becoming CA load (ca_cache.c). */
 	unsigned negative_ttl_seconds;  /* 404/revoked/suspended remembered */
@@ -231,7 +232,8 @@ enum {
 	CH_PROV_PROVISIONED, CH_PROV_NOT_ALLOWED, CH_PROV_UNKNOWN,
 	CH_PROV_REVOKED, CH_PROV_SUSPENDED, CH_PROV_INVALID_CERT,
 	CH_PROV_CA_UNAVAILABLE, CH_PROV_MALFORMED, CH_PROV_INTERNAL,
-	CH_PROV_RATE_LIMITED, CH_PROV_NOUTCOMES
+	CH_PROV_RATE_LIMITED, CH_PROV_UNSIGNED, CH_PROV_BAD_SIGNATURE,
+	CH_PROV_REPLAY, CH_PROV_WRONG_NETWORK, CH_PROV_NOUTCOMES
 };
 /* How a provisioning got the device's security context (metrics). */
 enum {
@@ -243,7 +245,9 @@ enum {
 };
 enum {
 	CH_AKA_SUCCESS, CH_AKA_RES_MISMATCH, CH_AKA_RESYNC, CH_AKA_RESYNC_FAILED,
-	CH_AKA_UNKNOWN_SUBSCRIBER, CH_AKA_UE_REJECTED, CH_AKA_NOUTCOMES
+	CH_AKA_UNKNOWN_SUBSCRIBER, CH_AKA_UE_REJECTED,
+	CH_AKA_PROMOTED,	/* a pending subscription became active */
+	CH_AKA_NOUTCOMES
 };
 #define CH_LAT_BUCKETS 12
 

@@ -446,6 +446,11 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	    errlen) != 0)
 		return -1;
 	c->max_sessions = (unsigned)v;
+	/* Retired subscriptions (keys already wiped) are deleted after this. */
+	if (get_uint(&v, doc, "retired_retention_seconds", 2592000, 60,
+	    315360000, err, errlen) != 0)
+		return -1;
+	c->retired_keep_seconds = (int64_t)v;
 	return load_limits(c, obj_get(doc, "ca_cache"),
 	    obj_get(doc, "rate_limit"), err, errlen);
 }
@@ -618,6 +623,7 @@ int corehook_config_write_default(const char *path, const char *ca_base_url,
 	ADD(o, cJSON_AddNumberToObject, "source_burst", 100);
 	ADD(o, cJSON_AddNumberToObject, "device_fetches_per_minute", 60);
 	ADD(o, cJSON_AddNumberToObject, "device_burst", 10);
+	ADD(doc, cJSON_AddNumberToObject, "retired_retention_seconds", 2592000);
 #undef ADD
 	if ((text = cJSON_Print(doc)) == NULL)
 		goto oom;

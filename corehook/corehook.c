@@ -1,6 +1,8 @@
 /* corehook.c — the corehook context and its lower-level calls: open/close,
- * the subscriber store pool, provisioning (allow-list → fetch → verify →
- * allocate → seal + sign) and the 5G-AKA vector, RES* and resync steps. */
+ * the subscriber store pool, provisioning (decode the signed request →
+ * serving network → allow-list → fetch → verify the certificate → verify
+ * the request's signature → allocate as pending, counter checked → seal +
+ * sign) and the 5G-AKA vector, RES*, confirmation and resync steps. */
 #include "ch_ctx.h"
 
 #include <stdarg.h>
@@ -350,9 +352,12 @@ static void url_device_hint(char *dst, size_t cap, const char *url)
 		snprintf(dst, cap, "%s", cand);
 }
 
-/* Allocate the subscription and fill sub (caller wipes it). */
+/* Allocate the subscription (pending, the request's counter taken in the
+ * same transaction) and fill sub (caller wipes it); *src gets the store's
+ * code (SUBS_REPLAY for a counter not above the last accepted). */
 static int prov_allocate(corehook *ch, prov_subscription_t *sub,
-    const char *device_id, char *err, size_t errlen, int *exhausted)
+    const char *device_id, uint64_t counter, char *err, size_t errlen,
+    int *src_out)
 {
 	const corehook_config *c = ch->cfg;
 	subs_record_t rec;
@@ -364,7 +369,7 @@ static int prov_allocate(corehook *ch, prov_subscription_t *sub,
 	int rc = COREHOOK_ERR, src;
 
 	memset(&rec, 0, sizeof(rec));
-	*exhausted = 0;
+	*src_out = SUBS_ERR;
 	if (util_random(ki, sizeof(ki)) != 0) {
 		util_err_set(err, errlen, "no randomness for Ki");
 		goto out;
@@ -394,17 +399,17 @@ static int prov_allocate(corehook *ch, prov_subscription_t *sub,
 		.device_id = device_id, .mcc = c->mcc, .mnc = c->mnc,
 		.msin_first = c->msin_first, .msin_last = c->msin_last,
 		.ki = ki, .opc = opc, .amf = c->amf, .sqn = c->sqn_initial,
-		.profile = profile,
+		.profile = profile, .counter = counter,
+		.retired_keep_s = c->retired_keep_seconds,
 	};
 	if (ch_db_get(ch, &db, err, errlen) != COREHOOK_OK)
 		goto out;
 	/* Durable when this returns: the reject carrying Ki comes after. */
 	src = subs_group_allocate(ch->group, db, &rec, &a, err, errlen);
 	ch_db_put(ch, db);
-	if (src != SUBS_OK) {
-		*exhausted = src == SUBS_EXHAUSTED;
+	*src_out = src;
+	if (src != SUBS_OK)
 		goto out;
-	}
 	memset(sub, 0, sizeof(*sub));
 	snprintf(sub->supi, sizeof(sub->supi), "imsi-%s", rec.supi);
 	memcpy(sub->ki, ki, sizeof(ki));
@@ -432,72 +437,153 @@ out:
 	return rc;
 }
 
-int corehook_provision(corehook *ch, corehook_prov_result_t *out,
-    const char *url, const uint8_t *ue_nonce)
+/* Decode the request and check it names this serving network; 0, or -1
+ * with the outcome recorded in out. */
+static int prov_request_take(corehook *ch, corehook_prov_result_t *out,
+    prov_request_t *req, const uint8_t *request, size_t len)
 {
-	return corehook_provision_from(ch, out, url, ue_nonce, NULL);
+	char err[256] = "";
+	int r;
+
+	r = prov_request_decode(req, request, len, err, sizeof(err));
+	if (r == PROV_ERR_UNSIGNED) {
+		prov_finish(ch, out, CH_PROV_UNSIGNED, 3, err);
+		return -1;
+	}
+	if (r != PROV_OK) {
+		prov_finish(ch, out, CH_PROV_MALFORMED, 96, err);
+		return -1;
+	}
+	/* A request signed for another network is not for us (and cannot be
+	 * replayed from another network's capture). */
+	if (strcmp(req->snn, ch->snn) != 0) {
+		url_device_hint(out->device_id, sizeof(out->device_id), req->url);
+		snprintf(err, sizeof(err), "request signed for serving network "
+		    "%.100s, this is %s", req->snn, ch->snn);
+		prov_finish(ch, out, CH_PROV_WRONG_NETWORK, 11, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* A request whose counter is not above the one stored for its DeviceID is
+ * a replay whatever its signature: refused before the CA is asked. The
+ * allocation checks again in its transaction; this read only saves the
+ * fetch. 1 = refused (out filled), 0 = go on. */
+static int prov_replay_early(corehook *ch, corehook_prov_result_t *out,
+    const prov_request_t *req)
+{
+	subs_db *db = NULL;
+	uint64_t stored = 0;
+	char err[256] = "";
+	int r;
+
+	if (ch_db_get(ch, &db, err, sizeof(err)) != COREHOOK_OK)
+		return 0;
+	r = subs_counter_get(db, &stored, out->device_id, err, sizeof(err));
+	ch_db_put(ch, db);
+	if (r != SUBS_OK || req->counter > stored)
+		return 0;
+	snprintf(err, sizeof(err), "request counter %llu not above the last "
+	    "accepted %llu (replay)", (unsigned long long)req->counter,
+	    (unsigned long long)stored);
+	prov_finish(ch, out, CH_PROV_REPLAY, 21, err);
+	return 1;
+}
+
+/* The device's verified security context through the CA lookup (caches and
+ * limits first, docs/corehook.md "Caches and limits"); on success *pub and
+ * pub_enc as ch_context_verify gives them. 0, or -1 with out filled. */
+static int prov_context_get(corehook *ch, corehook_prov_result_t *out,
+    size_t idx, const ch_allow_t *entry, const char *session, EVP_PKEY **pub,
+    uint8_t *pub_enc)
+{
+	char err[512] = "", fetch_url[2 * CH_URL_MAX + 512];
+	int r;
+
+	/* Fetch the canonical resource, built from the allow-list entry. */
+	snprintf(fetch_url, sizeof(fetch_url), "https://%s:%u%s%s", entry->host,
+	    entry->port, entry->path_prefix, out->device_id);
+	r = ch_ca_lookup(ch, idx, fetch_url, out->device_id, session, pub,
+	    pub_enc, err, sizeof(err));
+	switch (r) {
+	case CH_PROV_PROVISIONED:
+		return 0;
+	case CH_PROV_UNKNOWN:
+		prov_finish(ch, out, r, 3, err);
+		break;
+	case CH_PROV_REVOKED:
+		prov_finish(ch, out, r, 6, err);
+		break;
+	case CH_PROV_SUSPENDED:
+		prov_finish(ch, out, r, 7, err);
+		break;
+	case CH_PROV_INVALID_CERT:
+		/* Annex A #6: the ME (its certificate) is not acceptable. */
+		prov_finish(ch, out, r, 6, err);
+		break;
+	default:
+		/* CA unavailable, rate limited, internal: #22 + T3346. */
+		prov_finish(ch, out, r, 22, err);
+		break;
+	}
+	return -1;
+}
+
+int corehook_provision(corehook *ch, corehook_prov_result_t *out,
+    const uint8_t *request, size_t len)
+{
+	return corehook_provision_from(ch, out, request, len, NULL);
 }
 
 int corehook_provision_from(corehook *ch, corehook_prov_result_t *out,
-    const char *url, const uint8_t *ue_nonce, const char *session)
+    const uint8_t *request, size_t len, const char *session)
 {
-	const corehook_config *c;
+	const corehook_config *c = ch != NULL ? ch->cfg : NULL;
 	const ch_allow_t *entry = NULL;
+	prov_request_t req;
 	prov_subscription_t sub;
 	prov_binding_t bind;
 	EVP_PKEY *pub = NULL;
 	uint8_t pub_enc[65];
-	char err[512] = "", fetch_url[2 * CH_URL_MAX + 512];
-	int r, exhausted;
-	size_t idx;
+	char err[512] = "";
+	int r, src;
 
-	if (ch == NULL || out == NULL || url == NULL || ue_nonce == NULL)
+	if (ch == NULL || out == NULL || (request == NULL && len > 0))
 		return COREHOOK_ERR_ARG;
-	c = ch->cfg;
 	memset(out, 0, sizeof(*out));
 	memset(&sub, 0, sizeof(sub));
-	r = ch_allow_check(c->allow, c->allow_count, url, &entry,
+	if (prov_request_take(ch, out, &req, request, len) != 0)
+		goto done;
+	r = ch_allow_check(c->allow, c->allow_count, req.url, &entry,
 	    out->device_id, err, sizeof(err));
 	if (r != CH_URL_OK) {
-		url_device_hint(out->device_id, sizeof(out->device_id), url);
+		url_device_hint(out->device_id, sizeof(out->device_id), req.url);
 		prov_finish(ch, out, CH_PROV_NOT_ALLOWED, 11, err);
 		goto done;
 	}
-	idx = (size_t)(entry - c->allow);
-	/* Fetch the canonical resource, built from the allow-list entry. */
-	snprintf(fetch_url, sizeof(fetch_url), "https://%s:%u%s%s", entry->host,
-	    entry->port, entry->path_prefix, out->device_id);
-	/* The CA is asked only when the caches and limits allow. */
-	r = ch_ca_lookup(ch, idx, fetch_url, out->device_id, session, &pub,
-	    pub_enc, err, sizeof(err));
-	switch (r) {
-	case CH_PROV_PROVISIONED:
-		break;
-	case CH_PROV_UNKNOWN:
-		prov_finish(ch, out, r, 3, err);
+	if (prov_replay_early(ch, out, &req) ||
+	    prov_context_get(ch, out, (size_t)(entry - c->allow), entry,
+	    session, &pub, pub_enc) != 0)
 		goto done;
-	case CH_PROV_REVOKED:
-		prov_finish(ch, out, r, 6, err);
-		goto done;
-	case CH_PROV_SUSPENDED:
-		prov_finish(ch, out, r, 7, err);
-		goto done;
-	case CH_PROV_INVALID_CERT:
-		prov_finish(ch, out, r, 5, err);
-		goto done;
-	default:
-		/* CA unavailable, rate limited, internal: #22 + T3346. */
-		prov_finish(ch, out, r, 22, err);
+	/* Proof of possession, before anything is allocated. */
+	r = prov_request_verify(&req, pub, err, sizeof(err));
+	if (r != PROV_OK) {
+		prov_finish(ch, out, r == PROV_ERR_INTERNAL ? CH_PROV_INTERNAL :
+		    CH_PROV_BAD_SIGNATURE, r == PROV_ERR_INTERNAL ? 22 : 3, err);
 		goto done;
 	}
-	if (prov_allocate(ch, &sub, out->device_id, err, sizeof(err),
-	    &exhausted) != COREHOOK_OK) {
-		prov_finish(ch, out, CH_PROV_INTERNAL, 22, err);
+	if (prov_allocate(ch, &sub, out->device_id, req.counter, err,
+	    sizeof(err), &src) != COREHOOK_OK) {
+		if (src == SUBS_REPLAY)
+			prov_finish(ch, out, CH_PROV_REPLAY, 21, err);
+		else
+			prov_finish(ch, out, CH_PROV_INTERNAL, 22, err);
 		goto done;
 	}
 	memset(&bind, 0, sizeof(bind));
 	snprintf(bind.device_id, sizeof(bind.device_id), "%s", out->device_id);
-	memcpy(bind.ue_nonce, ue_nonce, PROV_NONCE_LEN);
+	memcpy(bind.ue_nonce, req.ue_nonce, PROV_NONCE_LEN);
 	if (util_random(bind.net_nonce, PROV_NONCE_LEN) != 0) {
 		prov_finish(ch, out, CH_PROV_INTERNAL, 22, "no randomness");
 		goto done;
@@ -512,7 +598,6 @@ int corehook_provision_from(corehook *ch, corehook_prov_result_t *out,
 	snprintf(out->supi, sizeof(out->supi), "%s", sub.supi + 5);
 	prov_finish(ch, out, CH_PROV_PROVISIONED, 9, "");
 done:
-	(void)exhausted;
 	prov_subscription_wipe(&sub);
 	EVP_PKEY_free(pub);
 	return COREHOOK_OK;
@@ -557,6 +642,7 @@ int corehook_av_generate(corehook *ch, corehook_av_t *out, const char *supi,
 		goto out;
 	}
 	snprintf(out->supi, sizeof(out->supi), "%s", supi);
+	out->pending = rec.state == SUBS_STATE_PENDING;
 	memcpy(out->rand, v.rand, 16);
 	memcpy(out->autn, v.autn, 16);
 	memcpy(out->xres_star, v.xres_star, 16);
@@ -590,6 +676,31 @@ int corehook_res_confirm(const corehook_av_t *av, const uint8_t *res_star,
 	    sizeof(abba)) != AKA_OK)
 		return 0;
 	return 1;
+}
+
+int corehook_confirm(corehook *ch, const char *supi, int *promoted,
+    char *err, size_t errlen)
+{
+	subs_db *db = NULL;
+	int r, p = 0;
+
+	if (promoted != NULL)
+		*promoted = 0;
+	if (ch == NULL || supi == NULL)
+		return COREHOOK_ERR_ARG;
+	if (ch_db_get(ch, &db, err, errlen) != COREHOOK_OK)
+		return COREHOOK_ERR;
+	r = subs_group_confirm(ch->group, db, supi, &p, err, errlen);
+	ch_db_put(ch, db);
+	if (r == SUBS_NOTFOUND)
+		return COREHOOK_ERR_NOTFOUND;
+	if (r != SUBS_OK)
+		return COREHOOK_ERR;
+	if (p)
+		atomic_fetch_add(&ch->metrics.aka[CH_AKA_PROMOTED], 1);
+	if (promoted != NULL)
+		*promoted = p;
+	return COREHOOK_OK;
 }
 
 int corehook_resync(corehook *ch, const char *supi, const uint8_t *rand,

@@ -110,19 +110,24 @@ typedef struct {
 	uint8_t container[8192];
 } corehook_prov_result_t;
 
-/* Provision from a certificate URL and UE nonce (16 bytes): allow-list,
- * fetch, verify, allocate + commit, seal + sign. Always fills out (cause and
- * reason) and logs one line; returns COREHOOK_OK when out->cause is set
- * (whatever it is), an error only for programming errors. */
+/* Provision from a provisioning request (the Payload container's bytes,
+ * docs/protocol.md): decode, serving network name check, allow-list, a
+ * replay check on the stored counter, fetch, verify the certificate,
+ * verify the request's signature with the certificate's key, allocate +
+ * commit as pending (counter checked and stored in the same transaction),
+ * seal + sign. Nothing is stored for a refused request. Always fills out
+ * (cause and reason) and logs one line; returns COREHOOK_OK when
+ * out->cause is set (whatever it is), an error only for programming
+ * errors. */
 int corehook_provision(corehook *ch, corehook_prov_result_t *out,
-    const char *url, const uint8_t *ue_nonce);
+    const uint8_t *request, size_t len);
 
 /* corehook_provision for a request that arrived in session (a
  * corehook_handle session name, NULL: unknown): "udp:ADDR:PORT" sessions
  * share their address's rate limit of refused provisionings, HTTP
  * endpoint sessions share one (docs/corehook.md, "Caches and limits"). */
 int corehook_provision_from(corehook *ch, corehook_prov_result_t *out,
-    const char *url, const uint8_t *ue_nonce, const char *session);
+    const uint8_t *request, size_t len, const char *session);
 
 /* One 5G authentication vector as the AUSF keeps it. Holds keys: wipe
  * with corehook_av_clear. */
@@ -135,6 +140,7 @@ typedef struct {
 	uint8_t kausf[32];
 	uint8_t kseaf[32];
 	uint64_t sqn;
+	int pending;                /* the subscription is still pending */
 } corehook_av_t;
 
 /* Fresh vector for the active subscriber supi (IMSI digits): new RAND, the
@@ -147,6 +153,13 @@ int corehook_av_generate(corehook *ch, corehook_av_t *out, const char *supi,
  * ABBA 0x0000) to kamf (may be NULL); 0 on mismatch. */
 int corehook_res_confirm(const corehook_av_t *av, const uint8_t *res_star,
     uint8_t *kamf);
+
+/* The device completed 5G-AKA with supi (corehook_res_confirm accepted):
+ * a pending subscription becomes active and the device's previous one is
+ * retired, its keys wiped (*promoted = 1, may be NULL); an active one is
+ * left as it is. COREHOOK_ERR_NOTFOUND if supi has no live row. */
+int corehook_confirm(corehook *ch, const char *supi, int *promoted,
+    char *err, size_t errlen);
 
 /* Resynchronise: recover SQN_MS from AUTS (14 bytes) for the RAND that
  * was sent, and store it as the subscriber's SQN. */

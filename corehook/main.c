@@ -144,7 +144,7 @@ static int print_list(const subs_record_t *r, void *arg)
 	(void)arg;
 	fmt_time(created, sizeof(created), r->created_at);
 	printf("%-15s  %-8s  %-20s  %14llu  %s\n", r->supi,
-	    r->retired ? "retired" : "active", created,
+	    subs_state_name(r->state), created,
 	    (unsigned long long)r->sqn, r->device_id);
 	return 0;
 }
@@ -234,7 +234,7 @@ static int cmd_subscribers(int argc, char **argv)
 		util_hex_encode(amf, rec.amf, 2);
 		printf("supi: %s\ndevice: %s\nstatus: %s\namf: %s\nsqn: %llu\n"
 		    "profile: %s\ncreated: %s\n", rec.supi, rec.device_id,
-		    rec.retired ? "retired" : "active", amf,
+		    subs_state_name(rec.state), amf,
 		    (unsigned long long)rec.sqn, rec.profile, created);
 	}
 	fflush(stdout);

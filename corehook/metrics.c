@@ -8,12 +8,12 @@
 const char *const ch_prov_outcome_names[CH_PROV_NOUTCOMES] = {
 	"provisioned", "not_allowed", "unknown_device", "revoked", "suspended",
 	"invalid_certificate", "ca_unavailable", "malformed", "internal",
-	"rate_limited",
+	"rate_limited", "unsigned", "bad_signature", "replay", "wrong_network",
 };
 
 const char *const ch_aka_outcome_names[CH_AKA_NOUTCOMES] = {
 	"success", "res_mismatch", "resync", "resync_failed",
-	"unknown_subscriber", "ue_rejected",
+	"unknown_subscriber", "ue_rejected", "promoted",
 };
 
 /* Upper bounds (seconds) of the latency buckets; the last is +Inf. */

@@ -193,17 +193,14 @@ static int on_provisioning(corehook *ch, const char *session,
     const nas_reg_request_t *rq, nas_msg_t *m, uint8_t *out, size_t outcap,
     size_t *outlen, char *err, size_t errlen)
 {
-	prov_request_t preq;
 	corehook_prov_result_t *res;
 	char perr[256];
 	int rc;
 
-	if (!rq->has_payload || rq->payload_type != NAS_PAYLOAD_TYPE_PROVCA ||
-	    prov_request_decode(&preq, rq->payload, rq->payload_len, perr,
-	    sizeof(perr)) != PROV_OK) {
+	if (!rq->has_payload || rq->payload_type != NAS_PAYLOAD_TYPE_PROVCA) {
 		if (!rq->has_payload)
 			util_err_set(perr, sizeof(perr), "no payload container");
-		else if (rq->payload_type != NAS_PAYLOAD_TYPE_PROVCA)
+		else
 			util_err_set(perr, sizeof(perr), "payload container type"
 			    " %u", rq->payload_type);
 		atomic_fetch_add(&ch->metrics.prov[CH_PROV_MALFORMED], 1);
@@ -217,7 +214,7 @@ static int on_provisioning(corehook *ch, const char *session,
 		util_err_set(err, errlen, "out of memory");
 		return COREHOOK_ERR;
 	}
-	corehook_provision_from(ch, res, preq.url, preq.ue_nonce, session);
+	corehook_provision_from(ch, res, rq->payload, rq->payload_len, session);
 	rc = reg_reject(m, res->cause, res->t3346, res->container,
 	    res->container_len, out, outcap, outlen, err, errlen);
 	OPENSSL_cleanse(res, sizeof(*res));
@@ -277,6 +274,27 @@ static int on_auth_response(corehook *ch, ch_session *s,
 
 	ok = corehook_res_confirm(&s->av, ar->res_star, kamf);
 	s->state = S_IDLE;
+	if (ok && s->av.pending) {
+		char cerr[256];
+		int promoted = 0;
+
+		/* The device proved the new credentials: they become active and
+		 * the previous ones are retired, keys wiped. */
+		if (corehook_confirm(ch, s->av.supi, &promoted, cerr,
+		    sizeof(cerr)) != COREHOOK_OK) {
+			ch_log(ch, COREHOOK_LOG_ERR, "aka supi=%s outcome=error "
+			    "reason=%s", s->av.supi, cerr);
+			corehook_av_clear(&s->av);
+			OPENSSL_cleanse(kamf, sizeof(kamf));
+			return reg_reject(m, NAS_CAUSE_CONGESTION,
+			    ch->cfg->t3346_seconds, NULL, 0, out, outcap, outlen,
+			    err, errlen);
+		}
+		if (promoted)
+			ch_log(ch, COREHOOK_LOG_INFO, "subscription supi=%s "
+			    "state=active (pending confirmed by 5G-AKA)",
+			    s->av.supi);
+	}
 	if (!ok) {
 		atomic_fetch_add(&ch->metrics.aka[CH_AKA_RES_MISMATCH], 1);
 		ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s",

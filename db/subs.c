@@ -1,5 +1,7 @@
 /* subs.c — the operator's subscriber store on SQLite: numbered migrations,
- * transactional MSIN allocation, retirement on re-provisioning, durable SQN. */
+ * transactional MSIN allocation, the per-device freshness counter of
+ * provisioning requests, pending → active → retired subscriptions (retired
+ * keys wiped, retired rows kept for a bounded time), durable SQN. */
 #include "subs.h"
 
 #include <errno.h>
@@ -23,14 +25,20 @@
  * connection (SQLITE_PREPARE_PERSISTENT) instead of on every call. */
 enum {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
-	S_FIND_SUPI, S_FIND_DEVICE, S_CURSOR_GET, S_CURSOR_SET, S_RETIRE,
-	S_INSERT, S_SQN_GET, S_SQN_SET, S_COUNT
+	S_FIND_SUPI, S_FIND_DEVICE, S_FIND_PENDING, S_CURSOR_GET, S_CURSOR_SET,
+	S_RETIRE, S_INSERT, S_SQN_GET, S_SQN_SET, S_CTR_GET, S_CTR_SET, S_PURGE,
+	S_ACTIVATE, S_COUNT
 };
 
 struct subs_db {
 	sqlite3 *h;
 	sqlite3_stmt *st[S_COUNT];
+	int64_t last_purge;	/* when this connection last purged */
 };
+
+/* Retired rows past the retention are deleted at most this often per
+ * connection (seconds), not on every allocation. */
+#define SUBS_PURGE_INTERVAL 60
 
 /* Migrations, applied in order; PRAGMA user_version records the last one. */
 static const char *const subs_migrations[] = {
@@ -59,9 +67,37 @@ static const char *const subs_migrations[] = {
 	"CREATE TABLE msin_cursor ("
 	" plmn TEXT PRIMARY KEY,"
 	" next_msin INTEGER NOT NULL CHECK (next_msin >= 0));",
+	/* 3: a subscription is pending until the device completes 5G-AKA with
+	 * it, then active; the one it replaces is retired. Every live row
+	 * (pending or active) has its own SUPI; a device has at most one of
+	 * each. Retired rows lose K and OPc (zeroed). device_freshness holds
+	 * the highest provisioning-request counter accepted per DeviceID. */
+	"ALTER TABLE subscription ADD COLUMN state TEXT NOT NULL DEFAULT"
+	" 'pending' CHECK (state IN ('active', 'pending', 'retired'));"
+	"UPDATE subscription SET state = CASE retired WHEN 0 THEN 'active'"
+	" ELSE 'retired' END;"
+	"UPDATE subscription SET ki = zeroblob(16), opc = zeroblob(16)"
+	" WHERE state = 'retired';"
+	"DROP INDEX subscription_active_supi;"
+	"DROP INDEX subscription_active_device;"
+	"ALTER TABLE subscription DROP COLUMN retired;"
+	"CREATE UNIQUE INDEX subscription_live_supi ON subscription(supi)"
+	" WHERE state <> 'retired';"
+	"CREATE UNIQUE INDEX subscription_active_device ON"
+	" subscription(device_id) WHERE state = 'active';"
+	"CREATE UNIQUE INDEX subscription_pending_device ON"
+	" subscription(device_id) WHERE state = 'pending';"
+	"CREATE INDEX subscription_retired_at ON subscription(retired_at)"
+	" WHERE state = 'retired';"
+	"CREATE TABLE device_freshness ("
+	" device_id TEXT PRIMARY KEY"
+	" CHECK (length(device_id) BETWEEN 1 AND 64),"
+	" counter INTEGER NOT NULL CHECK (counter > 0),"
+	" updated_at INTEGER NOT NULL);",
 };
 
-#define SUBS_COLS "id, supi, device_id, ki, opc, amf, sqn, profile, retired," \
+#define SUBS_COLS "id, supi, device_id, ki, opc, amf, sqn, profile," \
+	" CASE state WHEN 'active' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END," \
 	" created_at, retired_at"
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -72,22 +108,34 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RELEASE] = "RELEASE job",
 	[S_ROLLBACK_TO] = "ROLLBACK TO job",
 	[S_FIND_SUPI] = "SELECT " SUBS_COLS " FROM subscription"
-	    " WHERE supi = ?1 AND retired = 0",
+	    " WHERE supi = ?1 AND state <> 'retired'",
 	[S_FIND_DEVICE] = "SELECT " SUBS_COLS " FROM subscription"
-	    " WHERE device_id = ?1 AND retired = 0",
+	    " WHERE device_id = ?1 AND state = 'active'",
+	[S_FIND_PENDING] = "SELECT " SUBS_COLS " FROM subscription"
+	    " WHERE device_id = ?1 AND state = 'pending'",
 	[S_CURSOR_GET] = "SELECT next_msin FROM msin_cursor WHERE plmn = ?1",
 	[S_CURSOR_SET] = "INSERT INTO msin_cursor(plmn, next_msin)"
 	    " VALUES (?1, ?2) ON CONFLICT(plmn) DO UPDATE SET next_msin ="
 	    " excluded.next_msin",
-	[S_RETIRE] = "UPDATE subscription SET retired = 1, retired_at = ?2"
-	    " WHERE id = ?1",
+	/* Retiring wipes the keys: a retired row can never authenticate. */
+	[S_RETIRE] = "UPDATE subscription SET state = 'retired', retired_at ="
+	    " ?2, ki = zeroblob(16), opc = zeroblob(16) WHERE id = ?1",
 	[S_INSERT] = "INSERT INTO subscription(supi, plmn, msin, device_id,"
-	    " ki, opc, amf, sqn, profile, created_at) VALUES"
-	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	    " ki, opc, amf, sqn, profile, created_at, state) VALUES"
+	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')",
 	[S_SQN_GET] = "SELECT sqn FROM subscription WHERE supi = ?1 AND"
-	    " retired = 0",
+	    " state <> 'retired'",
 	[S_SQN_SET] = "UPDATE subscription SET sqn = ?2 WHERE supi = ?1 AND"
-	    " retired = 0",
+	    " state <> 'retired'",
+	[S_CTR_GET] = "SELECT counter FROM device_freshness WHERE"
+	    " device_id = ?1",
+	[S_CTR_SET] = "INSERT INTO device_freshness(device_id, counter,"
+	    " updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(device_id) DO UPDATE"
+	    " SET counter = excluded.counter, updated_at = excluded.updated_at",
+	[S_PURGE] = "DELETE FROM subscription WHERE state = 'retired' AND"
+	    " retired_at < ?1",
+	[S_ACTIVATE] = "UPDATE subscription SET state = 'active' WHERE id = ?1"
+	    " AND state = 'pending'",
 };
 
 #define SUBS_NMIGRATIONS (sizeof(subs_migrations) / sizeof(subs_migrations[0]))
@@ -162,6 +210,10 @@ static int migrate(subs_db *db, char *err, size_t errlen)
 		goto out;
 	}
 	version = sqlite3_column_int(st, 0);
+	/* No statement may stay open: DROP INDEX would find the schema
+	 * locked. */
+	sqlite3_finalize(st);
+	st = NULL;
 	if (version < 0 || (size_t)version > SUBS_NMIGRATIONS) {
 		util_err_set(err, errlen, "subscriber store schema version %d is"
 		    " newer than this program (%zu)", version, SUBS_NMIGRATIONS);
@@ -216,8 +268,11 @@ int subs_open(subs_db **out, const char *path, char *err, size_t errlen)
 	 * could drop a subscription whose Ki already went to the device in a
 	 * reject (or an SQN the network already used). Every commit is durable
 	 * before corehook answers. */
+	/* secure_delete: the space a wiped key or a purged row leaves is
+	 * zeroed in the database file too. */
 	if (exec_sql(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
-	    " PRAGMA synchronous = FULL;", err, errlen) != SUBS_OK)
+	    " PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;", err,
+	    errlen) != SUBS_OK)
 		goto out;
 	if (migrate(db, err, errlen) != SUBS_OK)
 		goto out;
@@ -314,7 +369,7 @@ static void read_row(sqlite3_stmt *st, subs_record_t *r)
 	r->sqn = (uint64_t)sqlite3_column_int64(st, 6);
 	if ((t = sqlite3_column_text(st, 7)) != NULL)
 		snprintf(r->profile, sizeof(r->profile), "%s", (const char *)t);
-	r->retired = sqlite3_column_int(st, 8);
+	r->state = sqlite3_column_int(st, 8);
 	r->created_at = sqlite3_column_int64(st, 9);
 	r->retired_at = sqlite3_column_int64(st, 10);
 }
@@ -435,6 +490,10 @@ static int alloc_check(const subs_alloc_t *a, char *plmn, size_t plmnlen,
 		    " %" PRIu64, limit);
 		return SUBS_INVALID;
 	}
+	if (a->counter == 0 || a->counter > (uint64_t)INT64_MAX) {
+		util_err_set(err, errlen, "request counter must be 1..2^63-1");
+		return SUBS_INVALID;
+	}
 	if (a->ki == NULL || a->opc == NULL || a->amf == NULL ||
 	    a->profile == NULL || strlen(a->profile) > SUBS_PROFILE_MAX ||
 	    a->sqn > SQN_MASK) {
@@ -445,46 +504,73 @@ static int alloc_check(const subs_alloc_t *a, char *plmn, size_t plmnlen,
 	return SUBS_OK;
 }
 
-/* The allocation itself, inside the caller's write transaction (plmn and
- * msin_digits from alloc_check). */
-static int alloc_in_tx(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
-    const char *plmn, size_t msin_digits, char *err, size_t errlen)
+/* Take the request's freshness counter for device_id: SUBS_REPLAY (and
+ * nothing written) unless it is above the highest one accepted so far. */
+static int fresh_take(subs_db *db, const char *device_id, uint64_t counter,
+    int64_t now, char *err, size_t errlen)
 {
-	subs_record_t old;
-	sqlite3_stmt *st = NULL;
-	char supi[SUBS_SUPI_MAX + 1];
-	uint64_t msin = 0;
-	int64_t now = (int64_t)time(NULL);
-	int rc, have_old = 0;
+	sqlite3_stmt *st;
+	int rc = SUBS_ERR, s;
 
-	memset(&old, 0, sizeof(old));
-	rc = subs_find_device(db, &old, a->device_id, err, errlen);
-	if (rc == SUBS_OK && strncmp(old.supi, plmn, strlen(plmn)) == 0) {
-		have_old = 1;
-		snprintf(supi, sizeof(supi), "%s", old.supi);
-		msin = strtoull(old.supi + strlen(plmn), NULL, 10);
-	} else if (rc == SUBS_OK || rc == SUBS_NOTFOUND) {
-		/* A subscription from another PLMN is retired too. */
-		have_old = rc == SUBS_OK;
-		if ((rc = msin_take(db, &msin, plmn, a, err, errlen)) != SUBS_OK)
-			goto out;
-		snprintf(supi, sizeof(supi), "%s%0*" PRIu64, plmn,
-		    (int)msin_digits, msin);
-	} else {
+	if ((st = stmt(db, S_CTR_GET)) == NULL ||
+	    sqlite3_bind_text(st, 1, device_id, -1, SQLITE_TRANSIENT)
+	    != SQLITE_OK) {
+		rc = db_fail(db, err, errlen, "prepare counter read");
 		goto out;
 	}
-	rc = SUBS_ERR;
-	if (have_old) {
-		if ((st = stmt(db, S_RETIRE)) == NULL ||
-		    sqlite3_bind_int64(st, 1, old.id) != SQLITE_OK ||
-		    sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
-		    sqlite3_step(st) != SQLITE_DONE) {
-			rc = db_fail(db, err, errlen, "retire old subscription");
-			goto out;
-		}
-		stmt_done(st);
-		st = NULL;
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW && counter <=
+	    (uint64_t)sqlite3_column_int64(st, 0)) {
+		util_err_set(err, errlen, "request counter %" PRIu64 " not above"
+		    " the last accepted %" PRId64 " (replay)", counter,
+		    (int64_t)sqlite3_column_int64(st, 0));
+		rc = SUBS_REPLAY;
+		goto out;
+	} else if (s != SQLITE_ROW && s != SQLITE_DONE) {
+		rc = db_fail(db, err, errlen, "read counter");
+		goto out;
 	}
+	stmt_done(st);
+	if ((st = stmt(db, S_CTR_SET)) == NULL ||
+	    sqlite3_bind_text(st, 1, device_id, -1, SQLITE_TRANSIENT)
+	    != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)counter) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, now) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(db, err, errlen, "store counter");
+		goto out;
+	}
+	rc = SUBS_OK;
+out:
+	stmt_done(st);
+	return rc;
+}
+
+/* Run a statement binding two integers (retire: id, now; purge: before,
+ * unused; activate: id). */
+static int run_ints(subs_db *db, int id, int64_t a, int64_t b, int nb,
+    const char *what, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc = SUBS_OK;
+
+	if ((st = stmt(db, id)) == NULL ||
+	    sqlite3_bind_int64(st, 1, a) != SQLITE_OK ||
+	    (nb > 1 && sqlite3_bind_int64(st, 2, b) != SQLITE_OK) ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(db, err, errlen, what);
+	stmt_done(st);
+	return rc;
+}
+
+/* Insert the new pending row; fill out (may be NULL). */
+static int alloc_insert(subs_db *db, subs_record_t *out,
+    const subs_alloc_t *a, const char *supi, const char *plmn, uint64_t msin,
+    int64_t now, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc = SUBS_ERR;
+
 	if ((st = stmt(db, S_INSERT)) == NULL ||
 	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, plmn, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
@@ -513,12 +599,93 @@ static int alloc_in_tx(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
 		memcpy(out->amf, a->amf, 2);
 		out->sqn = a->sqn;
 		snprintf(out->profile, sizeof(out->profile), "%s", a->profile);
+		out->state = SUBS_STATE_PENDING;
 		out->created_at = now;
 	}
 	rc = SUBS_OK;
 out:
 	stmt_done(st);
+	return rc;
+}
+
+/* The allocation itself, inside the caller's write transaction (plmn and
+ * msin_digits from alloc_check): the freshness counter first (a replay
+ * changes nothing), then the device's pending row (if any) is retired, a
+ * new MSIN is taken and the new row inserted as pending; the active row is
+ * left alone. Retired rows older than the retention are deleted (at most
+ * once per SUBS_PURGE_INTERVAL on this connection). */
+static int alloc_in_tx(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
+    const char *plmn, size_t msin_digits, char *err, size_t errlen)
+{
+	subs_record_t old;
+	char supi[SUBS_SUPI_MAX + 1];
+	uint64_t msin = 0;
+	int64_t now = (int64_t)time(NULL);
+	int64_t keep = a->retired_keep_s > 0 ? a->retired_keep_s :
+	    SUBS_RETIRED_KEEP_DEFAULT;
+	int rc;
+
+	memset(&old, 0, sizeof(old));
+	if ((rc = fresh_take(db, a->device_id, a->counter, now, err, errlen))
+	    != SUBS_OK)
+		goto out;
+	rc = find_one(db, &old, S_FIND_PENDING, a->device_id, err, errlen);
+	if (rc == SUBS_OK)
+		rc = run_ints(db, S_RETIRE, old.id, now, 2, "replace pending "
+		    "subscription", err, errlen);
+	else if (rc == SUBS_NOTFOUND)
+		rc = SUBS_OK;
+	if (rc != SUBS_OK)
+		goto out;
+	if ((rc = msin_take(db, &msin, plmn, a, err, errlen)) != SUBS_OK)
+		goto out;
+	snprintf(supi, sizeof(supi), "%s%0*" PRIu64, plmn, (int)msin_digits,
+	    msin);
+	if ((rc = alloc_insert(db, out, a, supi, plmn, msin, now, err, errlen))
+	    != SUBS_OK)
+		goto out;
+	if (now - db->last_purge >= SUBS_PURGE_INTERVAL) {
+		rc = run_ints(db, S_PURGE, now - keep, 0, 1, "purge retired "
+		    "rows", err, errlen);
+		db->last_purge = now;
+	}
+out:
 	subs_record_wipe(&old);
+	return rc;
+}
+
+/* The confirmation itself, inside the caller's write transaction: supi's
+ * row, if pending, becomes active and the device's active row is retired
+ * (keys wiped). *promoted = 1 when that happened. */
+static int confirm_in_tx(subs_db *db, const char *supi, int *promoted,
+    char *err, size_t errlen)
+{
+	subs_record_t rec, act;
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	*promoted = 0;
+	memset(&rec, 0, sizeof(rec));
+	memset(&act, 0, sizeof(act));
+	if ((rc = find_one(db, &rec, S_FIND_SUPI, supi, err, errlen)) != SUBS_OK)
+		goto out;
+	if (rec.state != SUBS_STATE_PENDING)
+		goto out;
+	rc = find_one(db, &act, S_FIND_DEVICE, rec.device_id, err, errlen);
+	if (rc == SUBS_OK)
+		rc = run_ints(db, S_RETIRE, act.id, now, 2, "retire active "
+		    "subscription", err, errlen);
+	else if (rc == SUBS_NOTFOUND)
+		rc = SUBS_OK;
+	if (rc != SUBS_OK)
+		goto out;
+	if ((rc = run_ints(db, S_ACTIVATE, rec.id, 0, 1, "activate "
+	    "subscription", err, errlen)) != SUBS_OK)
+		goto out;
+	*promoted = sqlite3_changes(db->h) == 1;
+out:
+	subs_record_wipe(&rec);
+	subs_record_wipe(&act);
 	return rc;
 }
 
@@ -658,7 +825,7 @@ int subs_foreach(subs_db *db, int all,
 
 	if (sqlite3_prepare_v2(db->h, all ?
 	    "SELECT " SUBS_COLS " FROM subscription ORDER BY id" :
-	    "SELECT " SUBS_COLS " FROM subscription WHERE retired = 0"
+	    "SELECT " SUBS_COLS " FROM subscription WHERE state <> 'retired'"
 	    " ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
 		rc = db_fail(db, err, errlen, "prepare list");
 		goto out;
@@ -690,7 +857,7 @@ int subs_count_active(subs_db *db, int64_t *out, char *err, size_t errlen)
 	int rc = SUBS_ERR;
 
 	if (sqlite3_prepare_v2(db->h, "SELECT count(*) FROM subscription WHERE"
-	    " retired = 0", -1, &st, NULL) != SQLITE_OK ||
+	    " state = 'active'", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
 		rc = db_fail(db, err, errlen, "count");
 		goto out;
@@ -729,7 +896,7 @@ int subs_synchronous(subs_db *db, int *out)
  * one fsync. Operations that arrive meanwhile form the next group. No
  * caller returns before its operation is committed (or has failed). */
 
-enum { JOB_ALLOC, JOB_SQN };
+enum { JOB_ALLOC, JOB_SQN, JOB_CONFIRM };
 
 typedef struct subs_job {
 	struct subs_job *next;
@@ -739,7 +906,8 @@ typedef struct subs_job {
 	subs_record_t *rec;
 	char plmn[8];
 	size_t msin_digits;
-	/* JOB_SQN */
+	/* JOB_SQN, JOB_CONFIRM (promoted: the pending row became active) */
+	int promoted;
 	const char *supi;
 	unsigned ind_bits;
 	uint64_t sqn;
@@ -811,6 +979,9 @@ static int job_run(subs_db *db, subs_job *j)
 	if (j->kind == JOB_ALLOC)
 		j->rc = alloc_in_tx(db, j->rec, j->a, j->plmn, j->msin_digits,
 		    j->err, j->errlen);
+	else if (j->kind == JOB_CONFIRM)
+		j->rc = confirm_in_tx(db, j->supi, &j->promoted, j->err,
+		    j->errlen);
 	else if ((j->rc = sqn_next_in_tx(db, &j->sqn, j->supi, j->ind_bits,
 	    j->err, j->errlen)) == SUBS_OK && j->rec != NULL)
 		/* The keys of the very row whose SQN was stepped. */
@@ -964,4 +1135,94 @@ int subs_group_sqn_next_read(subs_group *g, subs_db *db, uint64_t *out,
     size_t errlen)
 {
 	return group_sqn(g, db, out, rec, supi, ind_bits, err, errlen);
+}
+
+int subs_group_confirm(subs_group *g, subs_db *db, const char *supi,
+    int *promoted, char *err, size_t errlen)
+{
+	subs_job j;
+
+	if (promoted != NULL)
+		*promoted = 0;
+	if (!digits_ok(supi, 14, 15)) {
+		util_err_set(err, errlen, "SUPI must be 14 or 15 digits");
+		return SUBS_INVALID;
+	}
+	memset(&j, 0, sizeof(j));
+	j.kind = JOB_CONFIRM;
+	j.supi = supi;
+	j.err = err;
+	j.errlen = errlen;
+	group_run(g, db, &j);
+	if (j.rc == SUBS_OK && promoted != NULL)
+		*promoted = j.promoted;
+	return j.rc;
+}
+
+int subs_confirm(subs_db *db, const char *supi, int *promoted, char *err,
+    size_t errlen)
+{
+	int rc, p = 0, intx = 0;
+
+	if (promoted != NULL)
+		*promoted = 0;
+	if (!digits_ok(supi, 14, 15)) {
+		util_err_set(err, errlen, "SUPI must be 14 or 15 digits");
+		return SUBS_INVALID;
+	}
+	if ((rc = ctl(db, S_BEGIN, err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 1;
+	if ((rc = confirm_in_tx(db, supi, &p, err, errlen)) != SUBS_OK)
+		goto out;
+	if ((rc = ctl(db, S_COMMIT, err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 0;
+	if (promoted != NULL)
+		*promoted = p;
+out:
+	if (intx)
+		ctl(db, S_ROLLBACK, NULL, 0);
+	return rc;
+}
+
+const char *subs_state_name(int state)
+{
+	switch (state) {
+	case SUBS_STATE_ACTIVE: return "active";
+	case SUBS_STATE_PENDING: return "pending";
+	case SUBS_STATE_RETIRED: return "retired";
+	default: return "unknown";
+	}
+}
+
+int subs_counter_get(subs_db *db, uint64_t *out, const char *device_id,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc = SUBS_ERR, s;
+
+	*out = 0;
+	if (!devid_valid(device_id)) {
+		util_err_set(err, errlen, "malformed DeviceID");
+		return SUBS_INVALID;
+	}
+	if ((st = stmt(db, S_CTR_GET)) == NULL ||
+	    sqlite3_bind_text(st, 1, device_id, -1, SQLITE_TRANSIENT)
+	    != SQLITE_OK) {
+		rc = db_fail(db, err, errlen, "prepare counter read");
+		goto out;
+	}
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SUBS_OK;
+	} else if (s == SQLITE_DONE) {
+		rc = SUBS_NOTFOUND;
+	} else {
+		rc = db_fail(db, err, errlen, "read counter");
+	}
+out:
+	stmt_done(st);
+	return rc;
 }

@@ -18,8 +18,17 @@ enum {
 	SUBS_ERR = -1,        /* SQLite or I/O failure; see err */
 	SUBS_NOTFOUND = -2,   /* no (active) subscription matches */
 	SUBS_EXHAUSTED = -3,  /* every MSIN of the configured range is in use */
-	SUBS_INVALID = -4     /* an argument is malformed (PLMN, range, ...) */
+	SUBS_INVALID = -4,    /* an argument is malformed (PLMN, range, ...) */
+	SUBS_REPLAY = -5      /* request counter not above the last accepted */
 };
+
+/* Subscription states: pending until the device completes 5G-AKA with it,
+ * then active (the device's previous active row is retired then); retired
+ * rows have K and OPc zeroed and are deleted after the retention. */
+enum { SUBS_STATE_ACTIVE = 0, SUBS_STATE_PENDING = 1, SUBS_STATE_RETIRED = 2 };
+
+/* Retired rows are kept this long when subs_alloc_t says 0 (30 days). */
+#define SUBS_RETIRED_KEEP_DEFAULT (30 * 86400)
 
 #define SUBS_SUPI_MAX 15      /* IMSI digits */
 #define SUBS_DEVICE_ID_MAX 64
@@ -35,9 +44,9 @@ typedef struct {
 	uint8_t amf[2];
 	uint64_t sqn;                         /* last SQN used (48 bits) */
 	char profile[SUBS_PROFILE_MAX + 1];   /* JSON text: plmn, snssai, dnn */
-	int retired;                          /* 1 once superseded */
+	int state;                            /* SUBS_STATE_* */
 	int64_t created_at;                   /* unix seconds */
-	int64_t retired_at;                   /* 0 while active */
+	int64_t retired_at;                   /* 0 until retired */
 } subs_record_t;
 
 /* What a new subscription is made of; the store picks the SUPI. */
@@ -52,6 +61,10 @@ typedef struct {
 	const uint8_t *amf;           /* 2 bytes */
 	uint64_t sqn;                 /* initial SQN */
 	const char *profile;          /* JSON text, at most SUBS_PROFILE_MAX */
+	uint64_t counter;             /* the signed request's freshness
+	                               * counter, 1..2^63-1 */
+	int64_t retired_keep_s;       /* retention of retired rows; 0 =
+	                               * SUBS_RETIRED_KEEP_DEFAULT */
 } subs_alloc_t;
 
 /* Open (creating if needed) the store at path and apply pending migrations. */
@@ -63,15 +76,20 @@ void subs_close(subs_db *db);
 /* Schema version the store is at (its last applied migration). */
 int subs_schema_version(subs_db *db, int *out);
 
-/* Allocate a subscription for a->device_id in one transaction: a device that
- * already has an active subscription keeps its SUPI, the old row is retired
- * (kept for audit) and a new row with the new Ki/SQN becomes active; a new
- * device gets the lowest never-used MSIN of the range. out (may be NULL)
- * receives the new row. SUBS_EXHAUSTED when no MSIN is left. */
+/* Allocate a subscription for a->device_id in one transaction. First the
+ * freshness counter: SUBS_REPLAY, and nothing changed, unless a->counter is
+ * above the highest accepted for the device (stored in the same
+ * transaction). Then the device's pending row, if any, is retired (keys
+ * wiped) and a new row with a never-used MSIN (its own SUPI) and the new
+ * Ki/SQN is inserted as pending; an active row stays active until
+ * subs_confirm. Retired rows older than a->retired_keep_s are deleted (at
+ * most once a minute per connection).
+ * out (may be NULL) receives the new row. SUBS_EXHAUSTED when no MSIN is
+ * left. */
 int subs_allocate(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
     char *err, size_t errlen);
 
-/* The active subscription with this SUPI. */
+/* The live (active or pending) subscription with this SUPI. */
 int subs_find_supi(subs_db *db, subs_record_t *out, const char *supi,
     char *err, size_t errlen);
 
@@ -89,7 +107,8 @@ int subs_sqn_next(subs_db *db, uint64_t *out, const char *supi,
 int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn,
     char *err, size_t errlen);
 
-/* Call fn for each row (active and retired when all != 0), ordered by id.
+/* Call fn for each row (live ones, and retired ones too when all != 0),
+ * ordered by id.
  * fn returns 0 to continue, anything else stops and is returned. */
 int subs_foreach(subs_db *db, int all,
     int (*fn)(const subs_record_t *rec, void *arg), void *arg,
@@ -138,6 +157,25 @@ typedef struct {
 } subs_group_stats_t;
 
 void subs_group_stats(subs_group *g, subs_group_stats_t *out);
+
+/* The device completed 5G-AKA with supi: if supi's row is pending it
+ * becomes active and the device's active row is retired (keys wiped), in
+ * one transaction; *promoted (may be NULL) = 1 then. An active supi is left
+ * as it is (SUBS_OK, *promoted = 0); SUBS_NOTFOUND for no live row. */
+int subs_confirm(subs_db *db, const char *supi, int *promoted, char *err,
+    size_t errlen);
+
+/* subs_confirm through the group commit. */
+int subs_group_confirm(subs_group *g, subs_db *db, const char *supi,
+    int *promoted, char *err, size_t errlen);
+
+/* The highest request counter accepted for device_id (SUBS_NOTFOUND for
+ * none yet). */
+int subs_counter_get(subs_db *db, uint64_t *out, const char *device_id,
+    char *err, size_t errlen);
+
+/* "active", "pending", "retired" (static). */
+const char *subs_state_name(int state);
 
 /* Wipe the secrets of a record. */
 void subs_record_wipe(subs_record_t *rec);

@@ -38,6 +38,7 @@ static void usage(FILE *f)
 	    "[--retransmits N]\n"
 	    "                     [--attempt-ms N] [--max-backoff-ms N] "
 	    "[--rounds N]\n"
+	    "                     [--reprovision] [--provision-only]\n"
 	    "       ueclient swarm --count N --concurrency C --ca URL --cert "
 	    "MFR.pem --key MFR.key\n"
 	    "                     --core [PLMN@]HOST:PORT ... [--root ROOT.pem] "
@@ -57,6 +58,7 @@ enum {
 	O_KEY, O_ROOT, O_TLSCA, O_CACERTS, O_TIMEOUT, O_CORE, O_PCAP, O_JSON,
 	O_RETX, O_ATTEMPT, O_BACKOFF, O_ROUNDS, O_COUNT, O_CONC, O_SET,
 	O_REPROV, O_DEADLINE, O_HELP, O_PREFIX, O_NOTRUST, O_VOLATILE, O_MAXTMO,
+	O_PROVONLY,
 };
 
 static const struct option opts[] = {
@@ -85,6 +87,7 @@ static const struct option opts[] = {
 	{ "concurrency", required_argument, NULL, O_CONC },
 	{ "set", required_argument, NULL, O_SET },
 	{ "reprovision", no_argument, NULL, O_REPROV },
+	{ "provision-only", no_argument, NULL, O_PROVONLY },
 	{ "deadline-s", required_argument, NULL, O_DEADLINE },
 	{ "serial-prefix", required_argument, NULL, O_PREFIX },
 	{ "no-trust-cache", no_argument, NULL, O_NOTRUST },
@@ -102,7 +105,7 @@ typedef struct {
 	long timeout_ms, max_timeout_ms, retransmits, attempt_ms, backoff_ms;
 	long rounds;
 	long count, concurrency, deadline_s;
-	int json, reprovision, no_trust_cache, volatile_creds;
+	int json, reprovision, no_trust_cache, volatile_creds, provision_only;
 } args_t;
 
 /* Parse a bounded non-negative integer option. */
@@ -147,6 +150,7 @@ static int parse(args_t *a, int argc, char **argv)
 		case O_PREFIX: a->prefix = optarg; break;
 		case O_JSON: a->json = 1; break;
 		case O_REPROV: a->reprovision = 1; break;
+		case O_PROVONLY: a->provision_only = 1; break;
 		case O_NOTRUST: a->no_trust_cache = 1; break;
 		case O_VOLATILE: a->volatile_creds = 1; break;
 		case O_CORE:
@@ -414,6 +418,8 @@ static int cmd_attach(const args_t *a)
 	o.event_ctx = &story;
 	o.tap = pw != NULL ? trace_tap : NULL;
 	o.tap_ctx = pw;
+	o.reprovision = a->reprovision;
+	o.provision_only = a->provision_only;
 	rc = ue_attach(&r, &o, err, sizeof(err));
 	pcap_writer_close(pw);
 	ex = exit_for(rc);
@@ -436,7 +442,10 @@ static int cmd_attach(const args_t *a)
 			cJSON_AddNumberToObject(j, "cause", r.cause);
 			cJSON_AddStringToObject(j, "cause_name",
 			    ue_cause_name(r.cause));
+			cJSON_AddStringToObject(j, "cause_reason",
+			    ue_cause_reason(r.cause));
 		}
+		cJSON_AddBoolToObject(j, "pending", r.pending);
 		if (r.kamf_fp[0] != '\0')
 			cJSON_AddStringToObject(j, "kamf_fp", r.kamf_fp);
 		cJSON_AddNumberToObject(j, "provisioning_ms", r.prov_ms);
@@ -459,6 +468,13 @@ static int cmd_attach(const args_t *a)
 		printf("[%-9s] !! %s\n", "done", err);
 		fprintf(stderr, "ueclient attach: %s\n", err);
 		return ex;
+	}
+	if (!r.registered) {
+		printf("[%-9s] ok provisioned %s via %s, stored %s\n", "done",
+		    r.supi[0] != '\0' ? r.supi : "a subscription", r.core,
+		    r.pending ? "as pending (the older credentials stay until "
+		    "it registers)" : "");
+		return EX_DONE;
 	}
 	printf("[%-9s] ok registered as %s via %s%s\n", "done", r.supi, r.core,
 	    r.provisioned ? " (provisioned in this run)" : "");

@@ -34,6 +34,10 @@ enum ue_error {
 #define UE_ADDR_MAX 128
 #define UE_MAX_CORES 8
 #define UE_FILE_MAX (1024 * 1024) /* largest state file read */
+/* The PLMN a core given without one is taken to serve (the ITU test
+ * network, corehook's default): the request is signed for its serving
+ * network name. Name the PLMN (PLMN@HOST:PORT) for any other network. */
+#define UE_DEFAULT_PLMN "00101"
 
 typedef enum {
 	UE_KEY_P256 = 0, UE_KEY_RSA2048, UE_KEY_RSA3072, UE_KEY_P384
@@ -50,6 +54,10 @@ typedef enum {
 #define UE_F_ROOT "root.pem"
 #define UE_F_POLICY "policy.json"
 #define UE_F_CREDS "credentials.json"
+/* A newer subscription, kept apart until 5G-AKA with it succeeds. */
+#define UE_F_CREDS_PENDING "credentials-pending.json"
+/* The provisioning request's freshness counter (decimal). */
+#define UE_F_COUNTER "prov-counter"
 /* Extra CA certificates (the Infrastructure CA that issues operators'
  * provisioning signers): untrusted intermediates for the signer check. */
 #define UE_F_CACERTS "ca-certs.pem"
@@ -206,5 +214,19 @@ int ue_creds_exist(const char *dir);
 int ue_creds_load(ue_creds_t *out, const char *dir, char *err, size_t errlen);
 int ue_creds_store(const ue_creds_t *c, const char *dir, char *err,
     size_t errlen);
+
+/* The same for the state folder's file name (UE_F_CREDS or
+ * UE_F_CREDS_PENDING). */
+int ue_creds_exist_as(const char *dir, const char *name);
+int ue_creds_load_as(ue_creds_t *out, const char *dir, const char *name,
+    char *err, size_t errlen);
+int ue_creds_store_as(const ue_creds_t *c, const char *dir, const char *name,
+    char *err, size_t errlen);
+
+/* The next provisioning-request counter of the state folder: above the
+ * stored one and at least the wall clock in microseconds, stored
+ * atomically (0600, fsync) before it is returned, so no counter is ever
+ * signed twice. */
+int ue_counter_next(uint64_t *out, const char *dir, char *err, size_t errlen);
 
 #endif

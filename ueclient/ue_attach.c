@@ -34,6 +34,8 @@ typedef struct {
 	const ue_device_t *dev;
 	uint8_t nonce[PROV_NONCE_LEN];
 	ue_creds_t *creds;
+	const char *creds_file; /* UE_F_CREDS, or UE_F_CREDS_PENDING while
+	                           older credentials still work */
 	int prov_ok;         /* container opened */
 	int cause;           /* reject cause, -1 none */
 	unsigned backoff_s;  /* T3346 of a #22 */
@@ -156,24 +158,43 @@ const char *ue_cause_name(int cause)
 	}
 }
 
-/* What a refusal cause means for a person following the story. */
-static const char *cause_story(int cause)
+const char *ue_cause_reason(int cause)
 {
 	switch (cause) {
-	case NAS_CAUSE_ILLEGAL_UE: return "the CA does not know this device";
-	case NAS_CAUSE_ILLEGAL_ME: return "the device certificate is revoked";
+	case NAS_CAUSE_ILLEGAL_UE:
+		return "the network could not authenticate this device: the CA "
+		    "does not know it, or the request's signature did not "
+		    "verify with the device certificate's key";
+	case NAS_CAUSE_ILLEGAL_ME:
+		return "the device certificate is revoked or failed the "
+		    "network's checks (chain, validity, purpose, key usage, "
+		    "key type)";
 	case NAS_CAUSE_5GS_SERVICES_NOT_ALLOWED:
-		return "the device is suspended";
-	case NAS_CAUSE_PEI_NOT_ACCEPTED:
-		return "the device certificate failed the network's checks";
+		return "the device is suspended at its CA";
+	case NAS_CAUSE_UE_IDENTITY_NOT_DERIVED:
+		return "the network sent a new subscription (provisioning "
+		    "container); register again with it";
 	case NAS_CAUSE_PLMN_NOT_ALLOWED:
-		return "this network has no agreement with the device's CA";
+		return "this network has no agreement with the device's CA, or "
+		    "the request was signed for another network; try another "
+		    "PLMN or name this core's PLMN in the policy";
+	case NAS_CAUSE_SYNCH_FAILURE:
+		return "the request's freshness counter is not above the last "
+		    "one this network accepted (a replay, or restored device "
+		    "state); a new request carries a higher counter";
 	case NAS_CAUSE_CONGESTION:
-		return "the network cannot reach the CA right now; retry later";
+		return "the network cannot reach the CA or store the subscription"
+		    " right now; retry later (after the back-off it gives)";
 	case NAS_CAUSE_INVALID_MANDATORY_INFO:
 		return "the network found the request malformed";
 	default: return "the network refused";
 	}
+}
+
+/* What a refusal cause means for a person following the story. */
+static const char *cause_story(int cause)
+{
+	return ue_cause_reason(cause);
 }
 
 static void emit(const attach_ctx *c, ue_ev_kind kind, const char *phase,
@@ -298,6 +319,63 @@ static int prov_answer(void *vctx, const uint8_t *buf, size_t len)
 	return 1;
 }
 
+/* The serving network name (TS 33.501 6.1.1.4) of the PLMN the device
+ * registers to: the core's PLMN in the policy, else UE_DEFAULT_PLMN. */
+static int snn_for_core(char *out, size_t cap, const ue_core_t *core,
+    char *err, size_t errlen)
+{
+	const char *plmn = core->plmn[0] != '\0' ? core->plmn : UE_DEFAULT_PLMN;
+	char mcc[4], mnc[4];
+	size_t n = strlen(plmn);
+
+	if (n < 5 || n > 6) {
+		util_err_set(err, errlen, "PLMN %s is not MCC + MNC", plmn);
+		return UE_ERR_ARG;
+	}
+	memcpy(mcc, plmn, 3);
+	mcc[3] = '\0';
+	snprintf(mnc, sizeof(mnc), "%s", plmn + 3);
+	if (aka_snn_format(out, cap, mcc, mnc) != AKA_OK) {
+		util_err_set(err, errlen, "cannot form the serving network name "
+		    "of PLMN %s", plmn);
+		return UE_ERR_ARG;
+	}
+	return UE_OK;
+}
+
+/* Fill and sign the provisioning request for core: URL, a fresh nonce
+ * (also kept in c), the core's serving network name and the next freshness
+ * counter (persisted before it is used; a simulated device with volatile
+ * state takes the wall clock in microseconds). */
+static int request_build(attach_ctx *c, prov_request_t *req,
+    const ue_core_t *core, char *err, size_t errlen)
+{
+	struct timespec ts;
+	int rc;
+
+	memset(req, 0, sizeof(*req));
+	snprintf(req->url, sizeof(req->url), "%s", c->dev->certificate_url);
+	if (util_random(c->nonce, sizeof(c->nonce)) != 0) {
+		util_err_openssl(err, errlen, "no randomness for the UE nonce");
+		return UE_ERR_CRYPTO;
+	}
+	memcpy(req->ue_nonce, c->nonce, sizeof(c->nonce));
+	if ((rc = snn_for_core(req->snn, sizeof(req->snn), core, err, errlen))
+	    != 0)
+		return rc;
+	if (c->o->volatile_creds) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		req->counter = (uint64_t)ts.tv_sec * 1000000u +
+		    (uint64_t)ts.tv_nsec / 1000u;
+	} else if ((rc = ue_counter_next(&req->counter, c->o->dir, err,
+	    errlen)) != 0) {
+		return rc;
+	}
+	if (prov_request_sign(req, c->key, err, errlen) != PROV_OK)
+		return UE_ERR_CRYPTO;
+	return UE_OK;
+}
+
 /* One provisioning attempt at core `peer`. Returns 0 with c->prov_ok or
  * c->cause set, UE_ERR_TIMEOUT, or another error. */
 static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
@@ -318,14 +396,8 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 		return rc;
 	u.tap = c->o->tap;
 	u.tap_ctx = c->o->tap_ctx;
-	memset(&req, 0, sizeof(req));
-	snprintf(req.url, sizeof(req.url), "%s", c->dev->certificate_url);
-	if (util_random(c->nonce, sizeof(c->nonce)) != 0) {
-		util_err_openssl(err, errlen, "no randomness for the UE nonce");
-		rc = UE_ERR_CRYPTO;
+	if ((rc = request_build(c, &req, core, err, errlen)) != 0)
 		goto done;
-	}
-	memcpy(req.ue_nonce, c->nonce, sizeof(c->nonce));
 	if (prov_request_encode(payload, sizeof(payload), &plen, &req, err,
 	    errlen) != PROV_OK) {
 		rc = UE_ERR_ARG;
@@ -349,19 +421,24 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 		util_hex_encode(nhex, c->nonce, sizeof(c->nonce));
 		emit(c, UE_EV_SEND, "provision", "Registration request", -1,
 		    "Registration request (onboarding) to %s%s%s: certificate URL "
-		    "%s, fresh UE nonce %s", core->address,
-		    core->plmn[0] ? " PLMN " : "", core->plmn, req.url, nhex);
+		    "%s, fresh UE nonce %s, serving network %s, counter %llu, "
+		    "signed with the device key (%zu-byte signature)",
+		    core->address, core->plmn[0] ? " PLMN " : "", core->plmn,
+		    req.url, nhex, req.snn, (unsigned long long)req.counter,
+		    req.sig_len);
 	}
 	t0 = ue_now_ms();
 	rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
 	    c->o->policy.max_timeout_ms, c->o->policy.retransmits,
 	    c->o->policy.attempt_ms, prov_answer, c, err, errlen);
 	if (rc == 0 && c->prov_ok) {
-		if (!c->o->volatile_creds && (rc = ue_creds_store(c->creds,
-		    c->o->dir, err, errlen)) != 0)
+		if (!c->o->volatile_creds && (rc = ue_creds_store_as(c->creds,
+		    c->o->dir, c->creds_file, err, errlen)) != 0)
 			goto done;
 		c->out->prov_ms = (unsigned)(ue_now_ms() - t0);
 		c->out->provisioned = 1;
+		snprintf(c->out->supi, sizeof(c->out->supi), "%s",
+		    c->creds->sub.supi);
 		if (c->o->volatile_creds)
 			emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
 			    "kept in memory only (simulated device) after %u ms",
@@ -369,7 +446,7 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 		else
 			emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
 			    "stored in %s/%s (0600, written atomically) after %u ms",
-			    c->o->dir, UE_F_CREDS, c->out->prov_ms);
+			    c->o->dir, c->creds_file, c->out->prov_ms);
 	} else if (rc == UE_ERR_TIMEOUT) {
 		emit(c, UE_EV_REFUSE, "provision", NULL, -1, "%s", err);
 	}
@@ -511,8 +588,8 @@ static int usim_answer(attach_ctx *c, nas_msg_t *next, uint8_t *kamf,
 		/* SQN_MS is durable before RES* leaves: a replay of this
 		 * challenge after a crash is still refused. */
 		memcpy(c->creds->sqn_ms, r.sqn, AKA_SQN_LEN);
-		if (!c->o->volatile_creds && (rc = ue_creds_store(c->creds,
-		    c->o->dir, err, errlen)) != 0)
+		if (!c->o->volatile_creds && (rc = ue_creds_store_as(c->creds,
+		    c->o->dir, c->creds_file, err, errlen)) != 0)
 			goto done;
 		if (aka_kamf(kamf, r.kseaf, c->creds->sub.supi, ar->abba,
 		    ar->abba_len) != AKA_OK) {
@@ -657,8 +734,11 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 			    c->msg->reg_rej.cause,
 			    ue_cause_name(c->msg->reg_rej.cause));
 			util_err_set(err, errlen, "registration refused: 5GMM cause "
-			    "#%d (%s)", c->msg->reg_rej.cause,
-			    ue_cause_name(c->msg->reg_rej.cause));
+			    "#%d (%s): %s", c->msg->reg_rej.cause,
+			    ue_cause_name(c->msg->reg_rej.cause),
+			    c->msg->reg_rej.cause == NAS_CAUSE_ILLEGAL_UE ?
+			    "the network holds no subscription with this SUPI" :
+			    ue_cause_reason(c->msg->reg_rej.cause));
 			rc = UE_ERR_REJECTED;
 			goto done;
 		default: /* NAS_MSG_AUTH_REJECT */
@@ -717,6 +797,85 @@ static int load_trust(attach_ctx *c, char *err, size_t errlen)
 	return rc;
 }
 
+/* Register at the first core of the policy that answers. */
+static int register_any(attach_ctx *c, ue_core_t *served, char *err,
+    size_t errlen)
+{
+	const ue_policy_t *p = &c->o->policy;
+	int rc = UE_ERR_TIMEOUT;
+	size_t i;
+
+	for (i = 0; i < p->ncores; i++) {
+		*served = p->cores[i];
+		rc = do_register(c, served, err, errlen);
+		if (rc != UE_ERR_TIMEOUT)
+			break;
+		emit(c, UE_EV_STEP, "select", NULL, -1, "moving on from %s",
+		    served->address);
+	}
+	return rc;
+}
+
+/* The pending credentials passed 5G-AKA: they become credentials.json
+ * (atomically) and the pending file goes. A crash in between leaves both
+ * holding the new set, which the next attach promotes again. */
+static int creds_promote(attach_ctx *c, char *err, size_t errlen)
+{
+	char path[4096];
+	int rc;
+
+	if ((rc = ue_creds_store_as(c->creds, c->o->dir, UE_F_CREDS, err,
+	    errlen)) != 0)
+		return rc;
+	if (ue_state_path(path, sizeof(path), c->o->dir, UE_F_CREDS_PENDING)
+	    == 0)
+		(void)unlink(path);
+	c->creds_file = UE_F_CREDS;
+	emit(c, UE_EV_ACCEPT, "register", NULL, -1, "the new subscription %s "
+	    "passed 5G-AKA: it replaces the older one in %s", c->creds->sub.supi,
+	    UE_F_CREDS);
+	return UE_OK;
+}
+
+/* Stored credentials: a pending set first (promoted when it registers; if
+ * the network refuses it, it is dropped and the older set is used), then
+ * credentials.json. */
+static int register_stored(attach_ctx *c, ue_core_t *served, char *err,
+    size_t errlen)
+{
+	char path[4096];
+	int rc;
+
+	if (ue_creds_exist_as(c->o->dir, UE_F_CREDS_PENDING)) {
+		if ((rc = ue_creds_load_as(c->creds, c->o->dir,
+		    UE_F_CREDS_PENDING, err, errlen)) != 0)
+			return rc;
+		c->creds_file = UE_F_CREDS_PENDING;
+		emit(c, UE_EV_STEP, "register", NULL, -1, "a newer subscription "
+		    "%s is pending: registering with it first",
+		    c->creds->sub.supi);
+		rc = register_any(c, served, err, errlen);
+		if (rc == 0)
+			return creds_promote(c, err, errlen);
+		if (rc != UE_ERR_REJECTED)
+			return rc;
+		emit(c, UE_EV_REFUSE, "register", NULL, c->out->cause, "the "
+		    "network refused the pending subscription (%s); dropping it "
+		    "and using the older one", err);
+		if (ue_state_path(path, sizeof(path), c->o->dir,
+		    UE_F_CREDS_PENDING) == 0)
+			(void)unlink(path);
+		c->out->cause = -1;
+	}
+	if ((rc = ue_creds_load_as(c->creds, c->o->dir, UE_F_CREDS, err,
+	    errlen)) != 0)
+		return rc;
+	c->creds_file = UE_F_CREDS;
+	emit(c, UE_EV_STEP, "provision", NULL, -1, "credentials for %s "
+	    "already stored: skipping provisioning", c->creds->sub.supi);
+	return register_any(c, served, err, errlen);
+}
+
 int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *o, char *err,
     size_t errlen)
 {
@@ -724,14 +883,16 @@ int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *o, char *err,
 	ue_device_t dev;
 	ue_creds_t *creds = NULL;
 	ue_core_t served;
-	int rc;
+	int rc, have;
 
 	memset(out, 0, sizeof(*out));
 	out->cause = -1;
 	memset(&c, 0, sizeof(c));
+	memset(&served, 0, sizeof(served));
 	c.o = o;
 	c.out = out;
 	c.dev = &dev;
+	c.creds_file = UE_F_CREDS;
 	if (o->policy.ncores == 0) {
 		util_err_set(err, errlen, "no core to attach to: give --core or a "
 		    "policy.json");
@@ -749,22 +910,9 @@ int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *o, char *err,
 		goto done;
 	}
 	c.creds = creds;
-	if (!o->volatile_creds && ue_creds_exist(o->dir)) {
-		if ((rc = ue_creds_load(creds, o->dir, err, errlen)) != 0)
-			goto done;
-		emit(&c, UE_EV_STEP, "provision", NULL, -1, "credentials for %s "
-		    "already stored: skipping provisioning", creds->sub.supi);
-		served = o->policy.cores[0];
-		/* A core that answers the registration is found by policy. */
-		rc = UE_ERR_TIMEOUT;
-		for (size_t i = 0; i < o->policy.ncores; i++) {
-			served = o->policy.cores[i];
-			rc = do_register(&c, &served, err, errlen);
-			if (rc != UE_ERR_TIMEOUT)
-				break;
-			emit(&c, UE_EV_STEP, "select", NULL, -1, "moving on from %s",
-			    served.address);
-		}
+	have = !o->volatile_creds && ue_creds_exist(o->dir);
+	if (have && !o->reprovision) {
+		rc = register_stored(&c, &served, err, errlen);
 		goto finish;
 	}
 	if (dev.device_id[0] == '\0' || dev.certificate_url[0] == '\0') {
@@ -775,11 +923,22 @@ int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *o, char *err,
 	}
 	if ((rc = load_trust(&c, err, errlen)) != 0)
 		goto done;
-	emit(&c, UE_EV_STEP, "provision", NULL, -1, "no credentials: asking the "
-	    "network for a subscription for DeviceID %s", dev.device_id);
+	/* Working credentials stay until the new ones pass 5G-AKA. */
+	c.creds_file = have ? UE_F_CREDS_PENDING : UE_F_CREDS;
+	emit(&c, UE_EV_STEP, "provision", NULL, -1, "%s: asking the network for "
+	    "a subscription for DeviceID %s", have ? "re-provisioning (the "
+	    "stored credentials stay until the new ones register)" :
+	    "no credentials", dev.device_id);
 	if ((rc = provision(&c, &served, err, errlen)) != 0)
 		goto done;
+	out->pending = have;
+	if (o->provision_only)
+		goto finish;
 	rc = do_register(&c, &served, err, errlen);
+	if (rc == 0 && have && !o->volatile_creds)
+		rc = creds_promote(&c, err, errlen);
+	if (rc == 0)
+		out->pending = 0;
 finish:
 	snprintf(out->core, sizeof(out->core), "%s", served.address);
 done:

@@ -68,6 +68,11 @@ typedef struct {
 	                          ones are not read, nothing is written) */
 	const ue_device_t *dev; /* the device as just read from dir (a
 	                          swarm's enroll step); NULL = read it */
+	int reprovision;       /* provision even with stored credentials:
+	                          the new ones are kept in
+	                          credentials-pending.json until 5G-AKA with
+	                          them succeeds, the stored ones until then */
+	int provision_only;    /* stop once the new credentials are stored */
 } ue_attach_opts_t;
 
 typedef struct {
@@ -82,6 +87,8 @@ typedef struct {
 	char core[UE_ADDR_MAX + 1];  /* core that served the last step */
 	char supi[PROV_SUPI_MAX + 1];
 	char kamf_fp[17];            /* hex, "" until registered */
+	int pending;      /* 1: the new credentials are stored as pending
+	                     (not yet proven by 5G-AKA) */
 } ue_attach_result_t;
 
 /* Run the whole attach. Returns 0 when registered; UE_ERR_REJECTED with
@@ -92,5 +99,9 @@ int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *opts,
 
 /* A short English name for a 5GMM cause ("Illegal UE", ...). */
 const char *ue_cause_name(int cause);
+
+/* What the cause means for this device and what it can do, one sentence
+ * (docs/protocol.md, "5GMM causes corehook sends"). */
+const char *ue_cause_reason(int cause);
 
 #endif

@@ -1,12 +1,16 @@
 /* ue_creds.c — the subscription the device received and its USIM state,
  * kept in credentials.json (0600, written atomically; Ki and OPc wiped from
- * every buffer they pass through). */
+ * every buffer they pass through); a newer subscription not yet proven by
+ * 5G-AKA in credentials-pending.json; and the provisioning requests'
+ * freshness counter in prov-counter (advanced atomically before a request
+ * leaves). */
 #include "ue.h"
 #include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cJSON.h>
@@ -20,11 +24,60 @@ void ue_creds_wipe(ue_creds_t *c)
 
 int ue_creds_exist(const char *dir)
 {
+	return ue_creds_exist_as(dir, UE_F_CREDS);
+}
+
+int ue_creds_exist_as(const char *dir, const char *name)
+{
 	char path[4096];
 
-	if (ue_state_path(path, sizeof(path), dir, UE_F_CREDS) != 0)
+	if (ue_state_path(path, sizeof(path), dir, name) != 0)
 		return 0;
 	return access(path, F_OK) == 0;
+}
+
+int ue_counter_next(uint64_t *out, const char *dir, char *err, size_t errlen)
+{
+	char path[4096], *text = NULL, *end = NULL, buf[32];
+	size_t len = 0;
+	unsigned long long cur = 0, now_us;
+	struct timespec ts;
+	int rc;
+
+	*out = 0;
+	if (ue_state_path(path, sizeof(path), dir, UE_F_COUNTER) != 0) {
+		util_err_set(err, errlen, "state path too long");
+		return UE_ERR_ARG;
+	}
+	if (access(path, F_OK) == 0) {
+		if ((rc = ue_file_read(&text, &len, path, 64, err, errlen)) != 0)
+			return rc;
+		cur = strtoull(text, &end, 10);
+		if (len == 0 || text[0] < '0' || text[0] > '9' ||
+		    (*end != '\0' && *end != '\n') || cur >= 0x7fffffffffffffffULL) {
+			util_err_set(err, errlen, "%s: malformed counter", path);
+			free(text);
+			return UE_ERR_STATE;
+		}
+		free(text);
+	}
+	/* Above the stored value, and at least the wall clock in microseconds
+	 * when the device has one: a state folder restored from an old backup
+	 * (or used by a simulated device, whose counter is the clock) still
+	 * moves past what the network stored. A wrong clock only makes the
+	 * counter jump; it never goes back. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_us = (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000ULL;
+	cur = cur + 1 > now_us ? cur + 1 : now_us;
+	/* Durable before the request carrying it leaves: after a crash the
+	 * device never signs the same counter twice. */
+	snprintf(buf, sizeof(buf), "%llu\n", cur);
+	if ((rc = ue_file_write_atomic(path, buf, strlen(buf), 0600, err,
+	    errlen)) != 0)
+		return rc;
+	*out = (uint64_t)cur;
+	return UE_OK;
 }
 
 /* Wipe the value of a string member (a secret) before the tree is freed. */
@@ -51,6 +104,12 @@ static int add_hex(cJSON *obj, const char *name, const uint8_t *b, size_t n)
 
 int ue_creds_store(const ue_creds_t *c, const char *dir, char *err,
     size_t errlen)
+{
+	return ue_creds_store_as(c, dir, UE_F_CREDS, err, errlen);
+}
+
+int ue_creds_store_as(const ue_creds_t *c, const char *dir, const char *name,
+    char *err, size_t errlen)
 {
 	char path[4096], sd[7];
 	char *text = NULL;
@@ -89,7 +148,7 @@ int ue_creds_store(const ue_creds_t *c, const char *dir, char *err,
 	text = cJSON_Print(root);
 	if (text == NULL)
 		goto nomem;
-	if ((rc = ue_state_path(path, sizeof(path), dir, UE_F_CREDS)) != 0) {
+	if ((rc = ue_state_path(path, sizeof(path), dir, name)) != 0) {
 		util_err_set(err, errlen, "state path too long");
 		goto done;
 	}
@@ -144,6 +203,12 @@ static int digits(const char *s, size_t lo, size_t hi)
 
 int ue_creds_load(ue_creds_t *out, const char *dir, char *err, size_t errlen)
 {
+	return ue_creds_load_as(out, dir, UE_F_CREDS, err, errlen);
+}
+
+int ue_creds_load_as(ue_creds_t *out, const char *dir, const char *name,
+    char *err, size_t errlen)
+{
 	char path[4096], *text = NULL;
 	size_t len = 0;
 	cJSON *root = NULL;
@@ -151,7 +216,7 @@ int ue_creds_load(ue_creds_t *out, const char *dir, char *err, size_t errlen)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = ue_state_path(path, sizeof(path), dir, UE_F_CREDS)) != 0) {
+	if ((rc = ue_state_path(path, sizeof(path), dir, name)) != 0) {
 		util_err_set(err, errlen, "state path too long");
 		return rc;
 	}

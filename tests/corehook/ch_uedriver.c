@@ -122,6 +122,22 @@ static int provision(struct prov_out *o, const char *url, const char *dev,
 	memset(&pr, 0, sizeof(pr));
 	snprintf(pr.url, sizeof(pr.url), "%s", url);
 	util_random(pr.ue_nonce, sizeof(pr.ue_nonce));
+	/* Signed like ueclient's: the test network's serving network name
+	 * (CH_UEDRIVER_SNN overrides it) and the wall clock in microseconds
+	 * as the counter (CH_UEDRIVER_COUNTER overrides it). */
+	snprintf(pr.snn, sizeof(pr.snn), "%s", getenv("CH_UEDRIVER_SNN") != NULL ?
+	    getenv("CH_UEDRIVER_SNN") : "5G:mnc001.mcc001.3gppnetwork.org");
+	if (getenv("CH_UEDRIVER_COUNTER") != NULL) {
+		pr.counter = strtoull(getenv("CH_UEDRIVER_COUNTER"), NULL, 10);
+	} else {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		pr.counter = (uint64_t)ts.tv_sec * 1000000u +
+		    (uint64_t)ts.tv_nsec / 1000u;
+	}
+	if (prov_request_sign(&pr, key, o->err, sizeof(o->err)) != PROV_OK)
+		goto out;
 	m->type = NAS_MSG_REGISTRATION_REQUEST;
 	m->reg_req.reg_type = NAS_REG_SNPN_ONBOARDING;
 	m->reg_req.follow_on = 1;

@@ -268,9 +268,29 @@ class CorehookIntegration(unittest.TestCase):
     def url(self, dev, port=None):
         return "https://127.0.0.1:%d/devices/%s" % (port or self.ca_port, dev)
 
-    def provision(self, url, dev, keyf):
-        p = run(DRIVER, "provision", self.nas, url, dev, keyf, self.root, check=False, timeout=120)
+    def provision(self, url, dev, keyf, counter=None, snn=None):
+        env = dict(os.environ)
+        if counter is not None:
+            env["CH_UEDRIVER_COUNTER"] = str(counter)
+        if snn is not None:
+            env["CH_UEDRIVER_SNN"] = snn
+        p = run(DRIVER, "provision", self.nas, url, dev, keyf, self.root, check=False, timeout=120,
+                env=env)
         return kv(p.stdout)
+
+    def db_rows(self, sql, *params):
+        import sqlite3
+        db = sqlite3.connect(self.cfg_db())
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
+
+    def cfg_db(self):
+        with open(self.cfgpath) as f:
+            cfg = json.load(f)
+        p = cfg["database"]
+        return p if os.path.isabs(p) else os.path.join(os.path.dirname(self.cfgpath), p)
 
     def ca_log(self):
         return self.ca.stderr()
@@ -318,7 +338,8 @@ class CorehookIntegration(unittest.TestCase):
         self.assertEqual(r["amf"], "8000")
         self.assertEqual(r["dnn"], "internet")
         listing = self.subscribers("list")
-        self.assertRegex(listing, r"%s\s+active\s+.*%s" % (supi, re.escape(dev)))
+        # Pending until the device completes 5G-AKA with it.
+        self.assertRegex(listing, r"%s\s+pending\s+.*%s" % (supi, re.escape(dev)))
         self.assertNotIn(r["ki"], listing)
         self.assertNotIn(r["ki"], self.subscribers("show", supi))
         self.assertNotIn(r["ki"], self.core_log())
@@ -330,15 +351,65 @@ class CorehookIntegration(unittest.TestCase):
         a = kv(run(DRIVER, "register", self.nas, supi, r["ki"], r["opc"], r["sqn"]).stdout)
         self.assertEqual(a.get("result"), "accept", a)
         self.assertIn("aka supi=%s outcome=success kamf-fp=%s" % (supi, a["kamf-fp"]), self.core_log())
-        # Provisioned again: fresh Ki, same SUPI, the old row retired.
+        self.assertRegex(self.subscribers("list"), r"%s\s+active\s+.*%s" % (supi, re.escape(dev)))
+        # Provisioned again: a pending subscription with its own SUPI and a
+        # fresh Ki; the active one keeps working until the new one
+        # completes 5G-AKA, then it is retired with its keys zeroed.
         r2 = self.provision(self.url(dev), dev, keyf)
         self.assertEqual(r2.get("cause"), "9", r2)
-        self.assertEqual(r2["supi"], r["supi"])
+        supi2 = r2["supi"][len("imsi-"):]
+        self.assertNotEqual(supi2, supi)
         self.assertNotEqual(r2["ki"], r["ki"])
+        listing = self.subscribers("list")
+        self.assertRegex(listing, r"%s\s+active" % supi)
+        self.assertRegex(listing, r"%s\s+pending" % supi2)
+        a = kv(run(DRIVER, "register", self.nas, supi, r["ki"], r["opc"], r["sqn"]).stdout)
+        self.assertEqual(a.get("result"), "accept", a)       # the old one still works
+        a = kv(run(DRIVER, "register", self.nas, supi2, r2["ki"], r2["opc"], r2["sqn"]).stdout)
+        self.assertEqual(a.get("result"), "accept", a)
         allrows = self.subscribers("list", "--all")
         self.assertRegex(allrows, r"%s\s+retired" % supi)
+        self.assertRegex(allrows, r"%s\s+active" % supi2)
         a = kv(run(DRIVER, "register", self.nas, supi, r["ki"], r["opc"], r["sqn"]).stdout)
-        self.assertEqual(a.get("result"), "auth-reject", a)   # the old Ki no longer works
+        self.assertEqual(a.get("result"), "reject 3", a)     # the old SUPI is gone
+        rows = self.db_rows("SELECT hex(ki), hex(opc), state FROM subscription WHERE supi = ?"
+                            " AND device_id = ?", supi, dev)
+        self.assertEqual(rows, [("0" * 32, "0" * 32, "retired")])
+
+    def test_replayed_unsigned_and_foreign_signed_requests_change_nothing(self):
+        dev, keyf = self.enroll("S-replay")
+        other, otherkey = self.enroll("S-replay-other")
+        r = self.provision(self.url(dev), dev, keyf, counter=5000)
+        self.assertEqual(r.get("cause"), "9", r)
+        count = "SELECT count(*) FROM subscription WHERE device_id = ?"
+        counter = "SELECT counter FROM device_freshness WHERE device_id = ?"
+        self.assertEqual(self.db_rows(counter, dev), [(5000,)])
+        before = self.db_rows(count, dev)
+        # The same counter again (a replay), and a lower one: #21, no row,
+        # the counter stays.
+        for c in (5000, 4999):
+            x = self.provision(self.url(dev), dev, keyf, counter=c)
+            self.assertEqual(x.get("cause"), "21", x)
+            self.assertNotIn("supi", x)
+        self.assertIn("provision device=%s outcome=replay cause=21" % dev, self.core_log())
+        # Signed with another device's key: #3, refused after the
+        # certificate check, before anything is allocated.
+        x = self.provision(self.url(dev), dev, otherkey, counter=6000)
+        self.assertEqual(x.get("cause"), "3", x)
+        self.assertIn("provision device=%s outcome=bad_signature cause=3" % dev, self.core_log())
+        # Signed for another network: #11.
+        x = self.provision(self.url(dev), dev, keyf, counter=6001,
+                           snn="5G:mnc002.mcc001.3gppnetwork.org")
+        self.assertEqual(x.get("cause"), "11", x)
+        self.assertEqual(self.db_rows(count, dev), before)
+        self.assertEqual(self.db_rows(counter, dev), [(5000,)])
+        # The genuine device with a higher counter still provisions.
+        x = self.provision(self.url(dev), dev, keyf, counter=5001)
+        self.assertEqual(x.get("cause"), "9", x)
+        self.assertEqual(self.db_rows(counter, dev), [(5001,)])
+        m = self.metrics()
+        self.assertGreaterEqual(self.counter(m, "corehook_provisionings_total", 'outcome="replay"'), 2)
+        self.assertGreaterEqual(self.counter(m, "corehook_provisionings_total", 'outcome="bad_signature"'), 1)
 
     def test_unknown_device_is_cause_3(self):
         keyf, _ = self.new_key("nobody")
@@ -458,9 +529,9 @@ class CorehookIntegration(unittest.TestCase):
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
             r = self.provision(self.url(forged_id, self.fake.port), forged_id, lpath)
-            self.assertEqual(r.get("cause"), "5", r)
+            self.assertEqual(r.get("cause"), "6", r)
             self.assertNotIn("supi", r)
-            self.assertIn("provision device=%s outcome=invalid_certificate cause=5" % forged_id,
+            self.assertIn("provision device=%s outcome=invalid_certificate cause=6" % forged_id,
                           self.core_log())
         # and the genuine path still works afterwards
         r = self.provision(self.url(dev, self.fake.port), dev, keyf)
@@ -591,9 +662,9 @@ class CorehookIntegration(unittest.TestCase):
         for cid, kw in sorted(cases.items()):
             k = ec.generate_private_key(ec.SECP256R1())
             r = serve(cid, leaf(cid, k, **kw), k)
-            self.assertEqual(r.get("cause"), "5", (cid, r))
+            self.assertEqual(r.get("cause"), "6", (cid, r))
             self.assertNotIn("supi", r)
-            self.assertIn("provision device=%s outcome=invalid_certificate cause=5" % cid, self.core_log())
+            self.assertIn("provision device=%s outcome=invalid_certificate cause=6" % cid, self.core_log())
         # An extension outside the profile (unknown, not critical): the
         # fast path does not take it, the full path accepts it.
         k = ec.generate_private_key(ec.SECP256R1())
@@ -627,10 +698,10 @@ class CorehookIntegration(unittest.TestCase):
         pem = "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % \
             base64.encodebytes(der).decode().replace("\n", "")
         r = serve("fast-badsig", pem, k)
-        self.assertEqual(r.get("cause"), "5", r)
+        self.assertEqual(r.get("cause"), "6", r)
         # A P-384 device key is served (issue 14), not by the P-256-only
         # fast path but against the cached issuer; P-521 is a key the CA
-        # does not issue (#5).
+        # does not issue (#6 Illegal ME).
         k = ec.generate_private_key(ec.SECP384R1())
         before = (self.counter(self.metrics(), name, path),
                   self.counter(self.metrics(), name, 'path="cached_issuer"'))
@@ -641,7 +712,7 @@ class CorehookIntegration(unittest.TestCase):
                          (before[0], before[1] + 1))
         k = ec.generate_private_key(ec.SECP521R1())
         r = serve("fast-p521", leaf("fast-p521", k), k)
-        self.assertEqual(r.get("cause"), "5", r)
+        self.assertEqual(r.get("cause"), "6", r)
         # and the genuine device still provisions on the fast path
         before = self.counter(self.metrics(), name, path)
         r = self.provision(self.url(dev, self.fake.port), dev, keyf)
@@ -753,7 +824,7 @@ class CorehookIntegration(unittest.TestCase):
         db = sqlite3.connect(cfg["database"])
         try:
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
-            rows = db.execute("SELECT count(*) FROM subscription WHERE retired = 0").fetchone()[0]
+            rows = db.execute("SELECT count(*) FROM subscription WHERE state <> 'retired'").fetchone()[0]
         finally:
             db.close()
         self.assertGreaterEqual(rows, len(ok))

@@ -128,7 +128,7 @@ static int setup(void **state)
 	    sizeof(err)), SUBS_OK);
 	a = (subs_alloc_t){ .device_id = "dev-aka", .mcc = "001", .mnc = "01",
 	    .msin_first = 1, .msin_last = 99, .ki = f->k, .opc = f->opc,
-	    .amf = amf, .sqn = 1000, .profile = "{}" };
+	    .amf = amf, .sqn = 1000, .profile = "{}", .counter = 1 };
 	assert_int_equal(subs_allocate(db, &rec, &a, err, sizeof(err)), SUBS_OK);
 	snprintf(f->supi, sizeof(f->supi), "%s", rec.supi);
 	subs_close(db);
@@ -248,6 +248,10 @@ static void session__aka_success_accepts_and_logs_matching_kamf_fp(void **state)
 	snprintf(want, sizeof(want), "outcome=success kamf-fp=%s", fp);
 	assert_non_null(strstr(f->log, want));
 	assert_null(strstr(f->log, SET1_K));
+	/* The subscription was pending: 5G-AKA with it made it active. */
+	snprintf(want, sizeof(want), "subscription supi=%s state=active",
+	    f->supi);
+	assert_non_null(strstr(f->log, want));
 	aka_usim_result_clear(&u);
 	free(m);
 	free(a);
@@ -439,6 +443,10 @@ static void session__malformed_and_refused_provisioning(void **state)
 	/* A URL on no allow-list: #11, no container. */
 	memset(&pr, 0, sizeof(pr));
 	snprintf(pr.url, sizeof(pr.url), "https://evil.example/devices/d1");
+	snprintf(pr.snn, sizeof(pr.snn), "%s", SNN);
+	pr.counter = 1;
+	memcpy(pr.sig, "\x30\x00", 2);	/* checked only after the fetch */
+	pr.sig_len = 2;
 	m->reg_req.has_payload = true;
 	m->reg_req.payload_type = NAS_PAYLOAD_TYPE_PROVCA;
 	assert_int_equal(prov_request_encode(m->reg_req.payload,
@@ -450,6 +458,22 @@ static void session__malformed_and_refused_provisioning(void **state)
 	assert_false(a->reg_rej.has_payload);
 	assert_non_null(strstr(f->log, "provision device=d1 outcome=not_allowed"
 	    " cause=11"));
+	/* Signed for another serving network: #11 before anything else. */
+	snprintf(pr.snn, sizeof(pr.snn), "5G:mnc002.mcc001.3gppnetwork.org");
+	assert_int_equal(prov_request_encode(m->reg_req.payload,
+	    sizeof(m->reg_req.payload), &m->reg_req.payload_len, &pr, err,
+	    sizeof(err)), PROV_OK);
+	exchange(f, "t7", m, a, NULL, NULL);
+	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_PLMN_NOT_ALLOWED);
+	assert_non_null(strstr(f->log, "outcome=wrong_network cause=11"));
+	/* The seed's unsigned request (version 1: URL and nonce only): #3. */
+	memcpy(m->reg_req.payload, "\x01\x01\x00\x0bhttps://x/d\x02\x00\x10"
+	    "0123456789abcdef", 34);
+	m->reg_req.payload_len = 34;
+	exchange(f, "t7", m, a, NULL, NULL);
+	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_ILLEGAL_UE);
+	assert_false(a->reg_rej.has_payload);
+	assert_non_null(strstr(f->log, "outcome=unsigned cause=3"));
 	/* A garbled provisioning payload. */
 	m->reg_req.payload[0] ^= 0xff;
 	exchange(f, "t7", m, a, NULL, NULL);
@@ -460,6 +484,10 @@ static void session__malformed_and_refused_provisioning(void **state)
 	    "corehook_provisionings_total{outcome=\"not_allowed\"} 1\n"));
 	assert_non_null(strstr(metrics,
 	    "corehook_provisionings_total{outcome=\"malformed\"} 3\n"));
+	assert_non_null(strstr(metrics,
+	    "corehook_provisionings_total{outcome=\"unsigned\"} 1\n"));
+	assert_non_null(strstr(metrics,
+	    "corehook_provisionings_total{outcome=\"wrong_network\"} 1\n"));
 	/* Under NOWAIT nothing is busy here, so the answer comes at once. */
 	assert_int_equal(corehook_handle(f->ch, "t7", junk, sizeof(junk), out,
 	    sizeof(out), &outlen, COREHOOK_NOWAIT, err, sizeof(err)),

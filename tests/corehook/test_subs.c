@@ -3,6 +3,7 @@
  * synchronous=FULL, group commit. */
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,9 @@ static int teardown(void **state)
 static const uint8_t opc[16] = { 0xcd, 0x63, 0xcb, 0x71 };
 static const uint8_t amf[2] = { 0x80, 0x00 };
 
+/* Every request a test makes carries a counter above all before it. */
+static atomic_uint_fast64_t mk_counter;
+
 static subs_alloc_t mk(const char *dev, const uint8_t *ki, uint64_t first,
     uint64_t last)
 {
@@ -64,6 +68,7 @@ static subs_alloc_t mk(const char *dev, const uint8_t *ki, uint64_t first,
 		.msin_first = first, .msin_last = last, .ki = ki, .opc = opc,
 		.amf = amf, .sqn = 32,
 		.profile = "{\"dnn\":\"internet\"}",
+		.counter = atomic_fetch_add(&mk_counter, 1) + 1,
 	};
 	return a;
 }
@@ -85,11 +90,18 @@ static void subs_allocate__gives_distinct_supis_in_range(void **state)
 	assert_string_equal(r2.supi, "001010000000006");
 	assert_memory_equal(r1.ki, ki1, 16);
 	assert_int_equal(r1.sqn, 32);
-	assert_int_equal(r1.retired, 0);
+	assert_int_equal(r1.state, SUBS_STATE_PENDING);
+	/* Pending until 5G-AKA confirms them. */
+	assert_int_equal(subs_count_active(f->db, &n, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(subs_confirm(f->db, r1.supi, NULL, err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(subs_confirm(f->db, r2.supi, NULL, err, sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(subs_count_active(f->db, &n, err, sizeof(err)), SUBS_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(subs_schema_version(f->db, &v), SUBS_OK);
-	assert_int_equal(v, 2);
+	assert_int_equal(v, 3);
 
 	/* Three-digit MNC: 9-digit MSIN. */
 	a = mk("dev-3", ki2, 7, 100);
@@ -104,35 +116,234 @@ static int count_rows(const subs_record_t *r, void *arg)
 	return 0;
 }
 
-static void subs_allocate__reprovisioning_retires_old_row_keeps_supi(void **state)
+/* Read one row's K and OPc straight from SQLite. */
+static void raw_keys(const char *path, int64_t id, uint8_t *ki_out, uint8_t *opc_out,
+    char *state, size_t cap)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT ki, opc, state FROM"
+	    " subscription WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, id);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_bytes(st, 0), 16);
+	assert_int_equal(sqlite3_column_bytes(st, 1), 16);
+	memcpy(ki_out, sqlite3_column_blob(st, 0), 16);
+	memcpy(opc_out, sqlite3_column_blob(st, 1), 16);
+	snprintf(state, cap, "%s", (const char *)sqlite3_column_text(st, 2));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+/* A second provisioning is pending with its own SUPI; the active one keeps
+ * working until the pending one is confirmed, then it is retired with its
+ * keys zeroed. A newer request replaces the pending row, never the active
+ * one. */
+static void subs_allocate__pending_until_confirmed_then_old_wiped(void **state)
 {
 	struct fix *f = *state;
-	subs_record_t r1, r2, found;
-	uint8_t ki1[16] = { 1 }, ki2[16] = { 2 };
+	subs_record_t r1, r2, r3, found;
+	uint8_t ki1[16] = { 1 }, ki2[16] = { 2 }, ki3[16] = { 3 };
+	uint8_t zero[16] = { 0 }, k[16], o[16];
 	subs_alloc_t a = mk("dev-r", ki1, 0, 100);
-	char err[256];
-	int rows = 0;
+	char err[256], st[16];
+	int rows = 0, promoted = 0;
 
 	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)), SUBS_OK);
-	assert_int_equal(subs_sqn_next(f->db, &r1.sqn, r1.supi, 5, err,
+	assert_int_equal(subs_confirm(f->db, r1.supi, &promoted, err,
 	    sizeof(err)), SUBS_OK);
+	assert_int_equal(promoted, 1);
 	a = mk("dev-r", ki2, 0, 100);
 	a.sqn = 64;
 	assert_int_equal(subs_allocate(f->db, &r2, &a, err, sizeof(err)), SUBS_OK);
-	assert_string_equal(r1.supi, r2.supi);
-	assert_int_not_equal(r1.id, r2.id);
+	assert_string_not_equal(r1.supi, r2.supi);
+	/* Both authenticate; the device's active row is still the first. */
 	assert_int_equal(subs_find_supi(f->db, &found, r1.supi, err,
 	    sizeof(err)), SUBS_OK);
-	assert_int_equal(found.id, r2.id);
-	assert_memory_equal(found.ki, ki2, 16);
-	assert_int_equal(found.sqn, 64);
+	assert_memory_equal(found.ki, ki1, 16);
+	assert_int_equal(found.state, SUBS_STATE_ACTIVE);
+	assert_int_equal(subs_find_supi(f->db, &found, r2.supi, err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(found.state, SUBS_STATE_PENDING);
+	assert_int_equal(subs_find_device(f->db, &found, "dev-r", err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(found.id, r1.id);
+	/* A newer request replaces the pending row (wiped), not the active. */
+	a = mk("dev-r", ki3, 0, 100);
+	assert_int_equal(subs_allocate(f->db, &r3, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_find_supi(f->db, &found, r2.supi, err,
+	    sizeof(err)), SUBS_NOTFOUND);
+	raw_keys(f->path, r2.id, k, o, st, sizeof(st));
+	assert_string_equal(st, "retired");
+	assert_memory_equal(k, zero, 16);
+	assert_memory_equal(o, zero, 16);
+	assert_int_equal(subs_find_supi(f->db, &found, r1.supi, err,
+	    sizeof(err)), SUBS_OK);
+	/* 5G-AKA with the newest: it becomes active, the first is retired. */
+	assert_int_equal(subs_confirm(f->db, r3.supi, &promoted, err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(promoted, 1);
+	assert_int_equal(subs_find_supi(f->db, &found, r1.supi, err,
+	    sizeof(err)), SUBS_NOTFOUND);
+	raw_keys(f->path, r1.id, k, o, st, sizeof(st));
+	assert_string_equal(st, "retired");
+	assert_memory_equal(k, zero, 16);
+	assert_memory_equal(o, zero, 16);
+	raw_keys(f->path, r3.id, k, o, st, sizeof(st));
+	assert_string_equal(st, "active");
+	assert_memory_equal(k, ki3, 16);
+	/* Confirming an active row again changes nothing. */
+	assert_int_equal(subs_confirm(f->db, r3.supi, &promoted, err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(promoted, 0);
 	assert_int_equal(subs_foreach(f->db, 1, count_rows, &rows, err,
 	    sizeof(err)), SUBS_OK);
-	assert_int_equal(rows, 2);
+	assert_int_equal(rows, 3);
 	rows = 0;
 	assert_int_equal(subs_foreach(f->db, 0, count_rows, &rows, err,
 	    sizeof(err)), SUBS_OK);
 	assert_int_equal(rows, 1);
+	subs_record_wipe(&found);
+}
+
+/* A counter not above the last accepted one is refused and changes
+ * nothing: no row, no counter move. */
+static void subs_allocate__replayed_counter_changes_nothing(void **state)
+{
+	struct fix *f = *state;
+	subs_record_t r;
+	uint8_t ki[16] = { 7 };
+	subs_alloc_t a = mk("dev-x", ki, 0, 100);
+	uint64_t c = 0;
+	char err[256];
+	int rows = 0;
+
+	a.counter = 1000;
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_counter_get(f->db, &c, "dev-x", err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(c, 1000);
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+	    SUBS_REPLAY);
+	assert_non_null(strstr(err, "replay"));
+	a.counter = 999;
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+	    SUBS_REPLAY);
+	assert_int_equal(subs_counter_get(f->db, &c, "dev-x", err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(c, 1000);
+	assert_int_equal(subs_foreach(f->db, 1, count_rows, &rows, err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(rows, 1);
+	/* Another device's counter is its own. */
+	a = mk("dev-y", ki, 0, 100);
+	a.counter = 1;
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)), SUBS_OK);
+	a = mk("dev-x", ki, 0, 100);
+	a.counter = 0;
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+	    SUBS_INVALID);
+	assert_int_equal(subs_counter_get(f->db, &c, "dev-none", err,
+	    sizeof(err)), SUBS_NOTFOUND);
+}
+
+/* Retired rows older than the retention are deleted at an allocation
+ * (at most once a minute per connection: a new one purges at once). */
+static void subs_allocate__retired_rows_are_purged(void **state)
+{
+	struct fix *f = *state;
+	subs_record_t r1, r2;
+	uint8_t ki[16] = { 9 };
+	subs_alloc_t a = mk("dev-p", ki, 0, 100);
+	subs_db *db2 = NULL;
+	sqlite3 *h = NULL;
+	char err[256];
+	int rows = 0;
+
+	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)), SUBS_OK);
+	a = mk("dev-p", ki, 0, 100);
+	assert_int_equal(subs_allocate(f->db, &r2, &a, err, sizeof(err)), SUBS_OK);
+	/* r1 was replaced: make it look retired long ago. */
+	assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "UPDATE subscription SET retired_at ="
+	    " 1000 WHERE state = 'retired'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	a = mk("dev-q", ki, 0, 100);
+	a.retired_keep_s = 3600;
+	/* The same connection purged a moment ago: not again yet. */
+	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_foreach(f->db, 1, count_rows, &rows, err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(rows, 3);
+	assert_int_equal(subs_open(&db2, f->path, err, sizeof(err)), SUBS_OK);
+	a = mk("dev-s", ki, 0, 100);
+	a.retired_keep_s = 3600;
+	assert_int_equal(subs_allocate(db2, &r1, &a, err, sizeof(err)), SUBS_OK);
+	subs_close(db2);
+	rows = 0;
+	assert_int_equal(subs_foreach(f->db, 1, count_rows, &rows, err,
+	    sizeof(err)), SUBS_OK);
+	assert_int_equal(rows, 3);	/* dev-p, dev-q, dev-s pending */
+}
+
+/* A store at schema 2 (the seed's: retired flag, retired rows keeping
+ * their keys) upgrades: states set, retired keys zeroed, the new indexes
+ * and the counter table in place. */
+static void subs_open__upgrades_schema_2(void **state)
+{
+	struct fix *f = *state;
+	char path[600], err[256], st[16];
+	uint8_t zero[16] = { 0 }, k[16], o[16], one[16];
+	subs_db *db = NULL;
+	subs_record_t r;
+	sqlite3 *h = NULL;
+	int v = 0;
+
+	memset(one, 0x11, sizeof(one));
+	snprintf(path, sizeof(path), "%s/old.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "CREATE TABLE subscription ("
+	    " id INTEGER PRIMARY KEY AUTOINCREMENT, supi TEXT NOT NULL,"
+	    " plmn TEXT NOT NULL, msin INTEGER NOT NULL, device_id TEXT NOT NULL,"
+	    " ki BLOB NOT NULL CHECK (length(ki) = 16),"
+	    " opc BLOB NOT NULL CHECK (length(opc) = 16), amf BLOB NOT NULL,"
+	    " sqn INTEGER NOT NULL, profile TEXT NOT NULL,"
+	    " retired INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0, 1)),"
+	    " created_at INTEGER NOT NULL, retired_at INTEGER NOT NULL DEFAULT 0);"
+	    "CREATE UNIQUE INDEX subscription_active_supi ON subscription(supi)"
+	    " WHERE retired = 0;"
+	    "CREATE UNIQUE INDEX subscription_active_device ON"
+	    " subscription(device_id) WHERE retired = 0;"
+	    "CREATE INDEX subscription_plmn_msin ON subscription(plmn, msin);"
+	    "CREATE TABLE msin_cursor (plmn TEXT PRIMARY KEY,"
+	    " next_msin INTEGER NOT NULL);"
+	    "INSERT INTO subscription VALUES (1, '001010000000001', '00101', 1,"
+	    " 'dev-o', zeroblob(16), zeroblob(16), x'8000', 32, '{}', 1, 1, 2);"
+	    "UPDATE subscription SET ki = x'11111111111111111111111111111111',"
+	    " opc = x'11111111111111111111111111111111';"
+	    "INSERT INTO subscription VALUES (2, '001010000000001', '00101', 1,"
+	    " 'dev-o', x'11111111111111111111111111111111',"
+	    " x'11111111111111111111111111111111', x'8000', 32, '{}', 0, 3, 0);"
+	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(subs_open(&db, path, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_schema_version(db, &v), SUBS_OK);
+	assert_int_equal(v, 3);
+	assert_int_equal(subs_find_device(db, &r, "dev-o", err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(r.id, 2);
+	assert_int_equal(r.state, SUBS_STATE_ACTIVE);
+	assert_memory_equal(r.ki, one, 16);
+	subs_record_wipe(&r);
+	subs_close(db);
+	raw_keys(path, 1, k, o, st, sizeof(st));
+	assert_string_equal(st, "retired");
+	assert_memory_equal(k, zero, 16);
+	assert_memory_equal(o, zero, 16);
+	raw_keys(path, 2, k, o, st, sizeof(st));
+	assert_string_equal(st, "active");
 }
 
 static void subs_sqn__persists_across_reopen(void **state)
@@ -195,10 +406,13 @@ static void subs_allocate__range_exhaustion_is_clear_error(void **state)
 	    SUBS_EXHAUSTED);
 	assert_non_null(strstr(err, "exhausted"));
 	assert_non_null(strstr(err, "10-11"));
-	/* Re-provisioning an existing device still works: it keeps its SUPI. */
-	a.device_id = "dev-a";
-	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)), SUBS_OK);
-	assert_string_equal(r.supi, "001010000000010");
+	/* Re-provisioning needs a new MSIN too (each subscription has its own
+	 * SUPI): refused, and the refusal leaves the counter where it was. */
+	a = mk("dev-a", ki, 10, 11);
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+	    SUBS_EXHAUSTED);
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+	    SUBS_EXHAUSTED);	/* not SUBS_REPLAY: the counter was not kept */
 	assert_int_equal(subs_find_device(f->db, NULL, "dev-c", err,
 	    sizeof(err)), SUBS_NOTFOUND);
 }
@@ -304,11 +518,14 @@ static void subs_statements__leave_no_read_open(void **state)
 	static const uint8_t ki[16] = { 0x31 };
 	int i;
 
-	a = mk("dev-ro", ki, 1, 100);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
+		a = mk("dev-ro", ki, 1, 100);
 		assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
 		    SUBS_OK);
+	}
 	assert_int_equal(subs_find_supi(f->db, &r, r.supi, err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(subs_confirm(f->db, r.supi, NULL, err, sizeof(err)),
 	    SUBS_OK);
 	assert_memory_equal(r.ki, ki, 16);
 	assert_int_equal(subs_find_device(f->db, &r, "dev-ro", err,
@@ -471,9 +688,9 @@ static void subs_group__queued_operations_share_one_commit(void **state)
 		}
 		assert_int_equal(a[i].rc, SUBS_OK);
 		ok++;
-		assert_int_equal(subs_find_device(check, &r, a[i].dev, err,
+		assert_int_equal(subs_find_supi(check, &r, a[i].rec.supi, err,
 		    sizeof(err)), SUBS_OK);
-		assert_string_equal(r.supi, a[i].rec.supi);
+		assert_string_equal(r.device_id, a[i].dev);
 		assert_memory_equal(r.ki, a[i].ki, 16);
 		assert_int_equal(r.id, a[i].rec.id);
 	}
@@ -594,7 +811,7 @@ static void subs_group__sqn_step_reads_the_stepped_row(void **state)
 	assert_int_equal(got.sqn, sqn);
 	assert_int_equal(sqn, subs_sqn_successor(32, 5));
 	subs_record_wipe(&got);
-	/* Re-provisioned: same SUPI, new Ki, SQN from the start again. */
+	/* Re-provisioned: a new pending SUPI, new Ki, SQN from the start. */
 	a = mk("dev-v", ki2, 1, 9);
 	subs_record_wipe(&r);
 	assert_int_equal(subs_group_allocate(g, f->db, &r, &a, err,
@@ -617,7 +834,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 		    subs_allocate__gives_distinct_supis_in_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    subs_allocate__reprovisioning_retires_old_row_keeps_supi,
+		    subs_allocate__pending_until_confirmed_then_old_wiped,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    subs_allocate__replayed_counter_changes_nothing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    subs_allocate__retired_rows_are_purged,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(subs_open__upgrades_schema_2,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(subs_sqn__persists_across_reopen,
 		    setup, teardown),

@@ -151,6 +151,28 @@ class Relay:
         self.up.close()
 
 
+def pcap_nas_messages(path):
+    """The NAS messages of a ueclient/corehook trace, in order: each record
+    is Wireshark's exported-PDU tags (ending with tag 0) then the PDU."""
+    out = []
+    with open(path, "rb") as f:
+        data = f.read()
+    off = 24                                    # pcap global header
+    while off + 16 <= len(data):
+        incl = int.from_bytes(data[off + 8:off + 12], "little")
+        rec = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        p = 0
+        while p + 4 <= len(rec):
+            tag = int.from_bytes(rec[p:p + 2], "big")
+            n = int.from_bytes(rec[p + 2:p + 4], "big")
+            p += 4 + ((n + 3) & ~3)
+            if tag == 0:
+                break
+        out.append(rec[p:])
+    return out
+
+
 def is_reject_with_container(data):
     """Registration reject (0x7E 0x00 0x44) carrying a Payload container."""
     return len(data) > 100 and data[0] == 0x7E and data[2] == 0x44
@@ -295,6 +317,30 @@ class Core:
             time.sleep(0.1)
         raise AssertionError("corehook printed no http line")
 
+    def db_rows(self, sql, *params):
+        """Rows of a query on the core's subscriber store (SQLite)."""
+        import sqlite3
+        with open(self.config) as f:
+            path = json.load(f).get("database", "corehook.db")
+        if not os.path.isabs(path):
+            path = os.path.join(self.dir, path)
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
+
+    def nas(self, data, timeout=10):
+        """Send one NAS message from a fresh UDP socket (another UE address)
+        and return the answer."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(timeout)
+        try:
+            s.sendto(data, ("127.0.0.1", self.port))
+            return s.recv(65535)
+        finally:
+            s.close()
+
     def stop(self):
         self.proc.stop()
 
@@ -328,6 +374,16 @@ class Device:
         except ValueError:
             raise AssertionError("attach printed no JSON (%d): %s %s" % (p.returncode, p.stdout, p.stderr))
         return p.returncode, out
+
+    def copy(self, name):
+        """A second state folder holding this device's state as it is now
+        (its credentials, key and counter)."""
+        other = Device.__new__(Device)
+        other.dir = self.dir + "-" + name
+        other.ca = self.ca
+        other.info = getattr(self, "info", None)
+        shutil.copytree(self.dir, other.dir)
+        return other
 
     def has_credentials(self):
         return os.path.exists(os.path.join(self.dir, "credentials.json"))

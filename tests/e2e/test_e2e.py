@@ -14,6 +14,9 @@ from harness import World, is_reject_with_container, free_udp_port, prog, run  #
 
 # 5GMM causes of docs/protocol.md
 ILLEGAL_UE, ILLEGAL_ME, PLMN_NOT_ALLOWED, CONGESTION = 3, 6, 11, 22
+SYNCH_FAILURE = 21
+REQ_LABEL = b"ProvCA provisioning request v2\x00"
+SNN = b"5G:mnc001.mcc001.3gppnetwork.org"
 EX_REFUSED, EX_TIMEOUT = 3, 4
 
 
@@ -161,6 +164,139 @@ class ForgedRejects(Base):
         self.assertFalse(os.path.exists(os.path.join(d.dir, "ca-certs.pem")))
         rc, out = d.attach(core.address)
         self.assert_ignored(rc, out, d)
+
+
+def tlv(tag, value):
+    return bytes([tag]) + len(value).to_bytes(2, "big") + value
+
+
+def request_body(url, nonce, counter, snn=SNN):
+    """The signed part of a version-2 provisioning request
+    (docs/protocol.md), built independently of the C codec."""
+    return (b"\x02" + tlv(1, url.encode()) + tlv(2, nonce) + tlv(3, snn) +
+            tlv(4, counter.to_bytes(8, "big")))
+
+
+def with_payload(nas, old_payload, new_payload):
+    """nas (a provisioning Registration request) with its Payload container
+    contents replaced."""
+    i = nas.index(old_payload)
+    assert nas[i - 3] == 0x7B and int.from_bytes(nas[i - 2:i], "big") == len(old_payload)
+    return nas[:i - 2] + len(new_payload).to_bytes(2, "big") + new_payload
+
+
+class Possession(Base):
+    """Issue 14: only the device can start a provisioning, a replay is
+    refused, and working credentials are never broken."""
+
+    def freshness(self, core, dev):
+        return core.db_rows("SELECT counter FROM device_freshness WHERE device_id = ?", dev)
+
+    def states(self, core, dev):
+        return sorted(core.db_rows("SELECT supi, state FROM subscription WHERE device_id = ?", dev))
+
+    def test_attack_as_found_replay_forged_and_foreign_key_change_nothing(self):
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        core = self.w.core("core1", self.ca)
+        d = self.enrolled("victim")
+        dev, url = d.info["device_id"], d.info["certificate_url"]
+        trace = os.path.join(self.w.tmp, "victim.pcap")
+        rc, out = d.attach(core.address, extra=("--pcap", trace))
+        self.assertEqual(rc, 0, out)
+        supi = out["supi"][len("imsi-"):]
+        captured = harness.pcap_nas_messages(trace)[0]
+        self.assertEqual(captured[:3], b"\x7e\x00\x41")
+        before_rows, before_ctr = self.states(core, dev), self.freshness(core, dev)
+        self.assertEqual(before_rows, [(supi, "active")])
+        # 1. The captured request, word for word, from another address.
+        ans = core.nas(captured)
+        self.assertEqual(ans[:3], b"\x7e\x00\x44")
+        self.assertEqual(ans[3], SYNCH_FAILURE)
+        self.assertLess(len(ans), 100)                 # no container
+        # 2. The seed's unsigned request naming the same URL.
+        start = captured.index(b"\x02\x01" + len(url).to_bytes(2, "big") + url.encode())
+        payload = captured[start:]
+        v1 = b"\x01" + tlv(1, url.encode()) + tlv(2, os.urandom(16))
+        ans = core.nas(with_payload(captured, payload, v1))
+        self.assertEqual(ans[:4], bytes([0x7E, 0x00, 0x44, ILLEGAL_UE]))
+        # 3. A version-2 request with a higher counter but no signature.
+        body = request_body(url, os.urandom(16), 2 ** 62)
+        ans = core.nas(with_payload(captured, payload, body))
+        self.assertEqual(ans[:4], bytes([0x7E, 0x00, 0x44, ILLEGAL_UE]))
+        # 4. Signed, but with another device's key (a stolen URL).
+        thief = self.enrolled("thief")
+        with open(os.path.join(thief.dir, "device.key"), "rb") as f:
+            tkey = serialization.load_pem_private_key(f.read(), None)
+        sig = tkey.sign(REQ_LABEL + body, ec.ECDSA(hashes.SHA256()))
+        ans = core.nas(with_payload(captured, payload, body + tlv(5, sig)))
+        self.assertEqual(ans[:4], bytes([0x7E, 0x00, 0x44, ILLEGAL_UE]))
+        # Nothing changed: no new row, nothing pending, counter unchanged.
+        self.assertEqual(self.states(core, dev), before_rows)
+        self.assertEqual(self.freshness(core, dev), before_ctr)
+        log = core.log()
+        self.assertIn("device=%s outcome=replay cause=21" % dev, log)
+        self.assertIn("outcome=unsigned cause=3", log)
+        self.assertIn("device=%s outcome=bad_signature cause=3" % dev, log)
+        # The device still registers with its existing credentials.
+        rc, out = d.attach(core.address)
+        self.assertEqual(rc, 0, out)
+        self.assertFalse(out["provisioned"])
+        self.assertEqual(out["supi"], "imsi-" + supi)
+        self.assertIn(out["kamf_fp"], core.fingerprints())
+        # The same request signed with the device's own key (built here,
+        # independently of the C codec) is accepted: the format is as
+        # documented, and the counter moves.
+        with open(os.path.join(d.dir, "device.key"), "rb") as f:
+            dkey = serialization.load_pem_private_key(f.read(), None)
+        sig = dkey.sign(REQ_LABEL + body, ec.ECDSA(hashes.SHA256()))
+        ans = core.nas(with_payload(captured, payload, body + tlv(5, sig)))
+        self.assertEqual(ans[:4], bytes([0x7E, 0x00, 0x44, 9]))
+        self.assertEqual(self.freshness(core, dev), [(2 ** 62,)])
+
+    def test_second_provisioning_old_works_until_new_completes_aka(self):
+        core = self.w.core("core1", self.ca)
+        d = self.enrolled("twice")
+        dev = d.info["device_id"]
+        rc, out = d.attach(core.address)
+        self.assertEqual(rc, 0, out)
+        old_supi = out["supi"]
+        old = d.copy("old")                             # the old credentials
+        rc, out = d.attach(core.address, extra=("--reprovision", "--provision-only"))
+        self.assertEqual(rc, 0, out)
+        self.assertTrue(out["provisioned"])
+        self.assertFalse(out["registered"])
+        self.assertTrue(out["pending"])
+        new_supi = out["supi"]
+        self.assertNotEqual(new_supi, old_supi)
+        self.assertEqual(d.credentials()["supi"], old_supi)
+        self.assertEqual(self.states(core, dev), sorted([(old_supi[5:], "active"),
+                                                          (new_supi[5:], "pending")]))
+        listing = run(prog("corehook"), "subscribers", "list", "--config", core.config).stdout
+        self.assertRegex(listing, r"%s\s+pending" % new_supi[5:])
+        # The old credentials still register while the new ones are pending.
+        rc, out = old.attach(core.address)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out["supi"], old_supi)
+        # The device registers with the new ones: they become active.
+        rc, out = d.attach(core.address)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out["supi"], new_supi)
+        self.assertFalse(os.path.exists(os.path.join(d.dir, "credentials-pending.json")))
+        self.assertEqual(d.credentials()["supi"], new_supi)
+        self.assertEqual(self.states(core, dev), sorted([(old_supi[5:], "retired"),
+                                                          (new_supi[5:], "active")]))
+        keys = core.db_rows("SELECT hex(ki), hex(opc) FROM subscription WHERE supi = ?",
+                            old_supi[5:])
+        self.assertEqual(keys, [("0" * 32, "0" * 32)])
+        # Only the new one works now.
+        rc, out = old.attach(core.address)
+        self.assertEqual(rc, EX_REFUSED, out)
+        self.assertEqual(out["cause"], ILLEGAL_UE)
+        self.assertIn("no subscription", out["error"])
+        rc, out = d.attach(core.address)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out["supi"], new_supi)
 
 
 class Availability(Base):

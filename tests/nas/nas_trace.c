@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "nas.h"
 #include "pcap.h"
+#include "prov.h"
 #include "util.h"
 
 static const char *RAND_HEX = "23553cbe9637a89d218ae64dae47bf35";
@@ -14,8 +17,35 @@ static const char *AUTN_HEX = "55f328b43577b9b94a9ffac354dfafb3";
 static const char *RES_HEX = "a52b7ccf7cb4cc01a46a0e7d5b2a1c35";
 static const char *AUTS_HEX = "6a8d1f3b1c75e4a0d99b1aef1a2b";
 static const char *SUPI = "imsi-001010123456789";
-/* the provisioning request and a stand-in for the sealed container */
+/* the provisioning request (signed, version 2) and a stand-in for the
+ * sealed container */
 static const char *PREQ = "https://ca.example:8443/devices/dev-0001";
+
+/* The signed provisioning request as ueclient builds it, signed with a
+ * fresh RSA-2048 key (the largest signature of the trace) into rq. */
+static int signed_request(nas_reg_request_t *rq)
+{
+	prov_request_t r;
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	char err[256];
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.url, sizeof(r.url), "%s", PREQ);
+	memset(r.ue_nonce, 0xA5, sizeof(r.ue_nonce));
+	snprintf(r.snn, sizeof(r.snn), "5G:mnc001.mcc001.3gppnetwork.org");
+	r.counter = 1765000000000000ULL;
+	if (k == NULL || prov_request_sign(&r, k, err, sizeof(err)) != PROV_OK ||
+	    prov_request_encode(rq->payload, sizeof(rq->payload),
+	    &rq->payload_len, &r, err, sizeof(err)) != PROV_OK) {
+		fprintf(stderr, "signed request: %s\n", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_PKEY_free(k);
+	return rc;
+}
 
 static int add(pcap_writer *w, int dir, const nas_msg_t *m)
 {
@@ -67,9 +97,8 @@ int main(int argc, char **argv)
 	m.reg_req.id.kind = NAS_ID_NONE;
 	m.reg_req.has_payload = true;
 	m.reg_req.payload_type = NAS_PAYLOAD_TYPE_PROVCA;
-	m.reg_req.payload_len = strlen(PREQ) + 16;
-	memcpy(m.reg_req.payload, PREQ, strlen(PREQ));
-	memset(m.reg_req.payload + strlen(PREQ), 0xA5, 16);
+	if (signed_request(&m.reg_req) != 0)
+		goto out;
 	print_hex("payload_req", m.reg_req.payload, 32);
 	if (add(w, PCAP_DIR_UE_TO_CORE, &m) != 0)
 		goto out;

@@ -245,8 +245,11 @@ static int cmd_corpus(const char *dir)
 	memset(&r, 0, sizeof(r));
 	strcpy(r.url, "https://ca.example:8443/devices/" DEVICE_ID);
 	memcpy(r.ue_nonce, b.ue_nonce, 16);
+	strcpy(r.snn, "5G:mnc001.mcc001.3gppnetwork.org");
+	r.counter = 42;
 	buf[0] = 3;
-	if (prov_request_encode(buf + 1, PROV_CONTAINER_MAX, &n, &r, err,
+	if (prov_request_sign(&r, fixed, err, sizeof(err)) != PROV_OK ||
+	    prov_request_encode(buf + 1, PROV_CONTAINER_MAX, &n, &r, err,
 	    sizeof(err)) != PROV_OK ||
 	    write_bytes(dir, "request", buf, n + 1) != 0)
 		goto done;

@@ -9,38 +9,64 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "prov.h"
 
 static const uint8_t NONCE[PROV_NONCE_LEN] = {
 	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 
+static const char SNN[] = "5G:mnc001.mcc001.3gppnetwork.org";
+
+/* A request with every field set and a fake 3-byte signature. */
+static void fill_req(prov_request_t *r, const char *url)
+{
+	memset(r, 0, sizeof(*r));
+	strcpy(r->url, url);
+	memcpy(r->ue_nonce, NONCE, sizeof(NONCE));
+	strcpy(r->snn, SNN);
+	r->counter = 0x0102030405060708ULL;
+	memcpy(r->sig, "\x30\x01\x00", 3);
+	r->sig_len = 3;
+}
+
 static void test_prov_request__exact_bytes(void **state)
 {
 	prov_request_t r, back;
 	uint8_t buf[PROV_REQUEST_MAX];
-	size_t n = 0;
+	size_t n = 0, o;
 	char err[128];
 	static const char url[] = "https://ca.example:8443/devices/d1";
-	static const uint8_t want_head[] = { 0x01, 0x01, 0x00, 34 };
+	static const uint8_t want_head[] = { 0x02, 0x01, 0x00, 34 };
 
 	(void)state;
-	memset(&r, 0, sizeof(r));
-	strcpy(r.url, url);
-	memcpy(r.ue_nonce, NONCE, sizeof(NONCE));
+	fill_req(&r, url);
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
 	    sizeof(err)), PROV_OK);
-	assert_int_equal(n, 1 + 3 + 34 + 3 + 16);
+	assert_int_equal(n, 1 + 3 + 34 + 3 + 16 + 3 + 32 + 3 + 8 + 3 + 3);
 	assert_memory_equal(buf, want_head, sizeof(want_head));
 	assert_memory_equal(buf + 4, url, 34);
 	assert_memory_equal(buf + 38, "\x02\x00\x10", 3);
 	assert_memory_equal(buf + 41, NONCE, 16);
+	o = 57;
+	assert_memory_equal(buf + o, "\x03\x00\x20", 3);
+	assert_memory_equal(buf + o + 3, SNN, 32);
+	o += 35;
+	assert_memory_equal(buf + o, "\x04\x00\x08\x01\x02\x03\x04\x05\x06\x07"
+	    "\x08", 11);
+	o += 11;
+	assert_memory_equal(buf + o, "\x05\x00\x03\x30\x01\x00", 6);
 	assert_int_equal(prov_request_decode(&back, buf, n, err, sizeof(err)),
 	    PROV_OK);
 	assert_string_equal(back.url, url);
 	assert_memory_equal(back.ue_nonce, NONCE, 16);
+	assert_string_equal(back.snn, SNN);
+	assert_true(back.counter == r.counter);
+	assert_int_equal(back.sig_len, 3);
+	assert_memory_equal(back.sig, r.sig, 3);
 }
 
-static void test_prov_request__url_bounds(void **state)
+static void test_prov_request__bounds(void **state)
 {
 	prov_request_t r, back;
 	uint8_t buf[PROV_REQUEST_MAX + 8];
@@ -48,26 +74,54 @@ static void test_prov_request__url_bounds(void **state)
 	char err[128];
 
 	(void)state;
-	memset(&r, 0, sizeof(r));
+	fill_req(&r, "x");
 	memset(r.url, 'u', PROV_URL_MAX);
+	memset(r.snn, 's', PROV_SNN_MAX);
+	memset(r.sig, 0xAA, PROV_REQ_SIG_MAX);
+	r.sig_len = PROV_REQ_SIG_MAX;
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
 	    sizeof(err)), PROV_OK);
 	assert_int_equal(n, PROV_REQUEST_MAX);
 	assert_int_equal(prov_request_decode(&back, buf, n, err, sizeof(err)),
 	    PROV_OK);
 	assert_int_equal(strlen(back.url), PROV_URL_MAX);
+	assert_int_equal(strlen(back.snn), PROV_SNN_MAX);
+	assert_int_equal(back.sig_len, PROV_REQ_SIG_MAX);
 	/* Output buffer one byte short. */
 	assert_int_equal(prov_request_encode(buf, n - 1, &n, &r, err,
 	    sizeof(err)), PROV_ERR_TOO_LARGE);
-	/* Unterminated URL field (513 bytes) is refused by the encoder. */
+	/* Unterminated URL or SNN field is refused by the encoder. */
 	memset(r.url, 'u', sizeof(r.url));
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
 	    sizeof(err)), PROV_ERR_TOO_LARGE);
-	/* Empty URL and a URL with a space. */
-	memset(&r, 0, sizeof(r));
+	fill_req(&r, "x");
+	memset(r.snn, 's', sizeof(r.snn));
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	/* Signature over the bound; none at all; counter 0 and 2^63. */
+	fill_req(&r, "x");
+	r.sig_len = PROV_REQ_SIG_MAX + 1;
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	r.sig_len = 0;
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_ERR_UNSIGNED);
+	fill_req(&r, "x");
+	r.counter = 0;
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_ERR_ARG);
+	r.counter = 0x8000000000000000ULL;
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_ERR_ARG);
+	/* Empty URL, a URL with a space, an empty SNN. */
+	fill_req(&r, "");
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
 	    sizeof(err)), PROV_ERR_ARG);
 	strcpy(r.url, "https://a b");
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_ERR_ARG);
+	fill_req(&r, "x");
+	r.snn[0] = '\0';
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
 	    sizeof(err)), PROV_ERR_ARG);
 }
@@ -75,23 +129,29 @@ static void test_prov_request__url_bounds(void **state)
 static void test_prov_request__decode_errors(void **state)
 {
 	prov_request_t r;
-	uint8_t good[64], bad[PROV_REQUEST_MAX + 8], *t;
-	size_t n = 0, len;
+	uint8_t good[128], bad[PROV_REQUEST_MAX + 8], *t;
+	size_t n = 0, len, snn_at, ctr_at, sig_at;
 	char err[128];
+	int rc;
 
 	(void)state;
-	memset(&r, 0, sizeof(r));
-	strcpy(r.url, "https://x/d");
-	memcpy(r.ue_nonce, NONCE, 16);
+	fill_req(&r, "https://x/d");
 	assert_int_equal(prov_request_encode(good, sizeof(good), &n, &r, err,
 	    sizeof(err)), PROV_OK);
-	/* Every truncation. */
+	snn_at = 1 + 3 + 11 + 3 + 16;
+	ctr_at = snn_at + 3 + 32;
+	sig_at = ctr_at + 3 + 8;
+	/* Every truncation: malformed, or unsigned where it ends right after
+	 * the nonce or the counter (the signature field missing). */
 	for (len = 0; len < n; len++) {
 		t = malloc(len + 1);
 		assert_non_null(t);
 		memcpy(t, good, len);
-		assert_int_equal(prov_request_decode(&r, t, len, err,
-		    sizeof(err)), PROV_ERR_FORMAT);
+		rc = prov_request_decode(&r, t, len, err, sizeof(err));
+		if (len == snn_at || len == sig_at)
+			assert_int_equal(rc, PROV_ERR_UNSIGNED);
+		else
+			assert_int_equal(rc, PROV_ERR_FORMAT);
 		free(t);
 	}
 	/* Trailing byte. */
@@ -99,11 +159,14 @@ static void test_prov_request__decode_errors(void **state)
 	bad[n] = 0;
 	assert_int_equal(prov_request_decode(&r, bad, n + 1, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
-	/* Version. */
-	bad[0] = 2;
+	/* Version 1 (the seed's, unsigned) and an unknown version. */
+	bad[0] = 1;
+	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
+	    PROV_ERR_UNSIGNED);
+	bad[0] = 3;
 	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
 	    PROV_ERR_VERSION);
-	bad[0] = 1;
+	bad[0] = 2;
 	/* Wrong first tag, wrong nonce tag, nonce length 15. */
 	bad[1] = 0x02;
 	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
@@ -117,28 +180,134 @@ static void test_prov_request__decode_errors(void **state)
 	assert_int_equal(prov_request_decode(&r, bad, n - 1, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
 	bad[4 + 11 + 2] = 16;
-	/* Control character in the URL. */
+	/* Control character in the URL, then in the SNN. */
 	bad[5] = 0x0a;
 	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
 	assert_string_equal(r.url, "");
+	bad[5] = 't';
+	bad[snn_at + 4] = 0x01;
+	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	bad[snn_at + 4] = good[snn_at + 4];
+	/* Counter 0, counter field of 7 bytes, zero-length signature. */
+	memset(bad + ctr_at + 3, 0, 8);
+	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	memcpy(bad, good, n);
+	bad[ctr_at + 2] = 7;
+	assert_int_equal(prov_request_decode(&r, bad, n, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
+	memcpy(bad, good, n);
+	bad[sig_at + 2] = 0;
+	assert_int_equal(prov_request_decode(&r, bad, sig_at + 3, err,
+	    sizeof(err)), PROV_ERR_FORMAT);
+	/* Signature field claiming more than PROV_REQ_SIG_MAX. */
+	memcpy(bad, good, n);
+	bad[sig_at + 1] = 0x02;
+	bad[sig_at + 2] = 0x01;
+	memset(bad + sig_at + 3, 0x30, 513);
+	assert_int_equal(prov_request_decode(&r, bad, sig_at + 3 + 513, err,
+	    sizeof(err)), PROV_ERR_TOO_LARGE);
 	/* Zero-length URL. */
-	memcpy(bad, "\x01\x01\x00\x00\x02\x00\x10", 7);
+	memcpy(bad, "\x02\x01\x00\x00\x02\x00\x10", 7);
 	memcpy(bad + 7, NONCE, 16);
 	assert_int_equal(prov_request_decode(&r, bad, 23, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
-	/* URL field claiming 513 bytes, whole request over the maximum. */
+	/* URL field claiming 513 bytes. */
 	memset(bad, 'u', sizeof(bad));
-	memcpy(bad, "\x01\x01\x02\x01", 4);
+	memcpy(bad, "\x02\x01\x02\x01", 4);
 	memcpy(bad + 4 + 513, "\x02\x00\x10", 3);
 	assert_int_equal(prov_request_decode(&r, bad, 4 + 513 + 3 + 16, err,
 	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	/* Whole request over the maximum. */
+	assert_int_equal(prov_request_decode(&r, bad, PROV_REQUEST_MAX + 1, err,
+	    sizeof(err)), PROV_ERR_TOO_LARGE);
 	/* Length field pointing past the end. */
-	memcpy(bad, "\x01\x01\xff\xff", 4);
+	memcpy(bad, "\x02\x01\xff\xff", 4);
 	assert_int_equal(prov_request_decode(&r, bad, 40, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
 	assert_int_equal(prov_request_decode(NULL, bad, 40, err, sizeof(err)),
 	    PROV_ERR_ARG);
+}
+
+/* Sign with key, encode, decode, verify with key; then every field
+ * changed and another key are refused. */
+static void sign_verify_one(EVP_PKEY *key, EVP_PKEY *other, size_t maxsig)
+{
+	prov_request_t r, back, t;
+	uint8_t buf[PROV_REQUEST_MAX];
+	size_t n = 0;
+	char err[256];
+
+	fill_req(&r, "https://ca.example:8443/devices/d1");
+	r.sig_len = 0;
+	assert_int_equal(prov_request_verify(&r, key, err, sizeof(err)),
+	    PROV_ERR_UNSIGNED);
+	assert_int_equal(prov_request_sign(&r, key, err, sizeof(err)), PROV_OK);
+	assert_true(r.sig_len > 0 && r.sig_len <= maxsig);
+	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
+	    sizeof(err)), PROV_OK);
+	assert_int_equal(prov_request_decode(&back, buf, n, err, sizeof(err)),
+	    PROV_OK);
+	assert_int_equal(prov_request_verify(&back, key, err, sizeof(err)),
+	    PROV_OK);
+	assert_int_equal(prov_request_verify(&back, other, err, sizeof(err)),
+	    PROV_ERR_SIGNATURE);
+	t = back;
+	t.url[8] ^= 1;
+	assert_int_equal(prov_request_verify(&t, key, err, sizeof(err)),
+	    PROV_ERR_SIGNATURE);
+	t = back;
+	t.ue_nonce[0] ^= 1;
+	assert_int_equal(prov_request_verify(&t, key, err, sizeof(err)),
+	    PROV_ERR_SIGNATURE);
+	t = back;
+	strcpy(t.snn, "5G:mnc002.mcc001.3gppnetwork.org");
+	assert_int_equal(prov_request_verify(&t, key, err, sizeof(err)),
+	    PROV_ERR_SIGNATURE);
+	t = back;
+	t.counter++;
+	assert_int_equal(prov_request_verify(&t, key, err, sizeof(err)),
+	    PROV_ERR_SIGNATURE);
+	t = back;
+	t.sig[t.sig_len / 2] ^= 1;
+	assert_int_equal(prov_request_verify(&t, key, err, sizeof(err)),
+	    PROV_ERR_SIGNATURE);
+}
+
+static void test_prov_request__sign_verify_every_key_type(void **state)
+{
+	EVP_PKEY *p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	EVP_PKEY *rsa3 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	prov_request_t r;
+	char err[256];
+
+	(void)state;
+	assert_non_null(p256);
+	assert_non_null(p384);
+	assert_non_null(rsa);
+	assert_non_null(rsa3);
+	assert_non_null(ed);
+	sign_verify_one(p256, p384, 72);
+	sign_verify_one(p384, p256, 104);
+	sign_verify_one(rsa, rsa3, 256);
+	sign_verify_one(rsa3, p256, 384);
+	/* A key type with no defined request signature. */
+	fill_req(&r, "https://x/d");
+	assert_int_equal(prov_request_sign(&r, ed, err, sizeof(err)),
+	    PROV_ERR_KEY_TYPE);
+	r.sig_len = 3;
+	assert_int_equal(prov_request_verify(&r, ed, err, sizeof(err)),
+	    PROV_ERR_KEY_TYPE);
+	EVP_PKEY_free(p256);
+	EVP_PKEY_free(p384);
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(rsa3);
+	EVP_PKEY_free(ed);
 }
 
 static void fill_sub(prov_subscription_t *s)
@@ -412,7 +581,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prov_request__exact_bytes),
-		cmocka_unit_test(test_prov_request__url_bounds),
+		cmocka_unit_test(test_prov_request__bounds),
+		cmocka_unit_test(test_prov_request__sign_verify_every_key_type),
 		cmocka_unit_test(test_prov_request__decode_errors),
 		cmocka_unit_test(test_prov_subscription__exact_bytes_minimal),
 		cmocka_unit_test(test_prov_subscription__roundtrip_maximal),

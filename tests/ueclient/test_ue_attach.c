@@ -49,6 +49,7 @@ typedef struct {
 	aka_vector_t av;
 	char fp[AKA_FP_HEX_LEN];
 	int onboarding_seen, auth_failures, garbage_sent;
+	uint64_t last_counter;  /* highest request counter seen */
 } fake_core;
 
 static char tmproot[256];
@@ -176,6 +177,13 @@ static void onboarding(fake_core *fc, const struct sockaddr_in *to,
 	assert_int_equal(prov_request_decode(&req, m->reg_req.payload,
 	    m->reg_req.payload_len, err, sizeof(err)), 0);
 	assert_string_equal(req.url, "https://ca.test/devices/dev-1");
+	/* Signed by the device key for this network, counter never lower
+	 * (a retransmission repeats it). */
+	assert_string_equal(req.snn, "5G:mnc001.mcc001.3gppnetwork.org");
+	assert_int_equal(prov_request_verify(&req, device_pub, err,
+	    sizeof(err)), PROV_OK);
+	assert_true(req.counter >= fc->last_counter);
+	fc->last_counter = req.counter;
 	memset(&b, 0, sizeof(b));
 	strcpy(b.device_id, "dev-1");
 	memcpy(b.ue_nonce, req.ue_nonce, 16);
@@ -341,6 +349,7 @@ static void device_make(void)
 typedef struct {
 	unsigned refuse, accept;
 	char last_refusal[512]; /* the first one, in fact */
+	char promoted[512];     /* the accept that promoted pending creds */
 } ev_count;
 
 static void on_event(void *ctx, const ue_event_t *ev)
@@ -351,8 +360,11 @@ static void on_event(void *ctx, const ue_event_t *ev)
 		if (c->refuse++ == 0)
 			snprintf(c->last_refusal, sizeof(c->last_refusal), "%s", ev->text);
 	}
-	if (ev->kind == UE_EV_ACCEPT)
+	if (ev->kind == UE_EV_ACCEPT) {
 		c->accept++;
+		if (strstr(ev->text, "replaces the older one") != NULL)
+			snprintf(c->promoted, sizeof(c->promoted), "%s", ev->text);
+	}
 }
 
 static void opts_for(ue_attach_opts_t *o, ev_count *ec, unsigned attempt_ms)
@@ -487,6 +499,53 @@ static void ue_attach__existing_credentials_skip_provisioning(void **state)
 	assert_int_equal(r.provisioned, 0);
 	assert_int_equal(r.registered, 1);
 	assert_string_equal(r.kamf_fp, fc.fp);
+}
+
+/* A second provisioning keeps the stored credentials: the new ones wait
+ * in credentials-pending.json (provision only), the next attach registers
+ * with them and promotes them. The counter file holds the last counter
+ * sent, which only grows. */
+static void ue_attach__reprovision_keeps_old_until_registered(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "", path[700], *text = NULL;
+	size_t len = 0;
+	uint64_t first;
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_GOOD, 0);
+	opts_for(&o, &ec, 3000);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	first = fc.last_counter;
+	assert_true(first > 1700000000ULL * 1000000ULL);	/* clock-floored */
+	o.reprovision = 1;
+	o.provision_only = 1;
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	assert_int_equal(fc.onboarding_seen, 2);
+	assert_true(fc.last_counter > first);
+	assert_int_equal(r.provisioned, 1);
+	assert_int_equal(r.registered, 0);
+	assert_int_equal(r.pending, 1);
+	assert_true(ue_creds_exist_as(devdir, UE_F_CREDS_PENDING));
+	assert_true(ue_creds_exist(devdir));
+	snprintf(path, sizeof(path), "%s/%s", devdir, UE_F_COUNTER);
+	assert_int_equal(ue_file_read(&text, &len, path, 64, err, sizeof(err)),
+	    0);
+	assert_true(strtoull(text, NULL, 10) == fc.last_counter);
+	free(text);
+	o.reprovision = 0;
+	o.provision_only = 0;
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	core_stop(&fc);
+	assert_int_equal(fc.onboarding_seen, 2);
+	assert_int_equal(r.registered, 1);
+	assert_false(ue_creds_exist_as(devdir, UE_F_CREDS_PENDING));
+	assert_non_null(strstr(ec.promoted, "imsi-001010000000001"));
 }
 
 static void run_ignored(enum mode mode, const char *why)
@@ -842,6 +901,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ue_attach__happy_path_provisions_and_registers),
 		cmocka_unit_test(ue_attach__existing_credentials_skip_provisioning),
+		cmocka_unit_test(ue_attach__reprovision_keeps_old_until_registered),
 		cmocka_unit_test(ue_attach__tampered_container_is_ignored),
 		cmocka_unit_test(ue_attach__foreign_signer_is_ignored),
 		cmocka_unit_test(ue_attach__other_nonce_is_ignored),
