@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "corehook.h"
+#include "sbi.h"
 
 #define CH_ALLOW_MAX 16
 #define CH_NSSAI_MAX 8
@@ -61,6 +62,7 @@ struct corehook_config {
 	unsigned workers;
 	unsigned session_ttl_seconds;
 	unsigned max_sessions;
+	sbi_config_t sbi;               /* "sbi": corehook as a UDM */
 };
 
 /* ---- allow-list (allow.c) ---- */
