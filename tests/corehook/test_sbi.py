@@ -66,9 +66,10 @@ def kseaf_ref(kausf_hex):
 class H2Client:
     """An HTTP/2 client with prior knowledge, one connection, many streams."""
 
-    def __init__(self, port):
+    def __init__(self, port, source="127.0.0.1"):
         self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30,
+                                             source_address=(source, 0))
         self.conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
         self.conn.initiate_connection()
@@ -373,6 +374,36 @@ class SbiTest(unittest.TestCase):
         self.assertIsNotNone(m)
         self.assertGreaterEqual(int(m.group(1)), 1)
         self.assertRegex(text, r'(?m)^corehook_sbi_vectors_total [1-9]')
+
+    def test_caller_address_not_allowed(self):
+        """A caller from an address off sbi.allow_addresses gets 403."""
+        c = H2Client(self.port, source="127.0.0.2")
+        try:
+            self.problem(self.gad("imsi-" + self.supi, client=c), 403, None)
+        finally:
+            c.close()
+
+    def test_incomplete_request_reset_after_budget(self):
+        """A request whose body never ends is reset after the 10 s budget;
+        the connection keeps serving other streams."""
+        c = H2Client(self.port)
+        try:
+            sid = c.conn.get_next_available_stream_id()
+            c.conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"),
+                                      (":authority", "x"), (":path", "/nudm-ueau/v1/imsi-%s/"
+                                      "security-information/generate-auth-data" % self.supi),
+                                      ("content-type", "application/json")])
+            c.conn.send_data(sid, b'{"servingNetworkName":')
+            c.sock.sendall(c.conn.data_to_send())
+            c.results[sid] = {"status": None, "headers": {}, "body": b"", "done": False}
+            t0 = time.time()
+            r = c.wait([sid])[0]
+            self.assertIsNone(r["status"])
+            self.assertGreaterEqual(time.time() - t0, 9.5)
+            self.assertLess(time.time() - t0, 20)
+            self.check_vector(self.gad("imsi-" + self.supi, client=c))
+        finally:
+            c.close()
 
     def test_auth_event_per_event_path(self):
         ev = {"nfInstanceId": AUSF_ID, "success": True, "timeStamp": "2026-12-07T19:10:38Z",
