@@ -359,7 +359,7 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	    errlen) != 0)
 		return -1;
 	c->max_sessions = (unsigned)v;
-	return sbi_config_load(&c->sbi, obj_get(doc, "sbi"), err, errlen);
+	return sbi_config_load(&c->sbi, obj_get(doc, "sbi"), dir, err, errlen);
 }
 
 int corehook_config_load(corehook_config **out, const char *path,

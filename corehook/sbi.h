@@ -30,12 +30,15 @@ typedef struct {
 	char allow_addr[SBI_ALLOW_MAX][64];
 	size_t allow_nf_count;          /* caller NF instance IDs (any if 0) */
 	char allow_nf[SBI_ALLOW_MAX][SBI_UUID_LEN + 1];
+	/* TLS with ALPN h2 and client certificates: all three or none. */
+	char tls_cert[512], tls_key[512], tls_client_ca[512];
 } sbi_config_t;
 
-/* Parse the "sbi" object o (NULL: SBI off, defaults) into out. */
+/* Parse the "sbi" object o (NULL: SBI off, defaults) into out; relative
+ * file names are taken relative to dir. */
 struct cJSON;
-int sbi_config_load(sbi_config_t *out, const struct cJSON *o, char *err,
-    size_t errlen);
+int sbi_config_load(sbi_config_t *out, const struct cJSON *o,
+    const char *dir, char *err, size_t errlen);
 
 /* Add an "sbi" object (listen, nrf_uri, a fresh nf_instance_id, defaults)
  * to the configuration file at path, replaced atomically and kept 0600. */
@@ -100,10 +103,13 @@ typedef void (*sbi_handler_fn)(void *arg, const sbi_request_t *req,
 
 typedef struct sbi_server sbi_server;
 
-/* Listen on listen (IPv4:port) and serve h2c with prior knowledge from a
- * thread per connection (at most 64); fn answers each complete request. */
-int sbi_server_start(sbi_server **out, const char *listen, sbi_handler_fn fn,
-    void *arg, sbi_metrics_t *m, char *err, size_t errlen);
+/* Listen on listen (IPv4:port) and serve h2c with prior knowledge, or
+ * with TLS when sbi has tls_cert (ALPN h2, TLS 1.2+, a client certificate
+ * issued by tls_client_ca required), from a thread per connection (at most
+ * 64); fn answers each complete request. */
+int sbi_server_start(sbi_server **out, const char *listen,
+    const sbi_config_t *sbi, sbi_handler_fn fn, void *arg, sbi_metrics_t *m,
+    char *err, size_t errlen);
 
 /* The bound port. */
 unsigned sbi_server_port(const sbi_server *s);

@@ -111,8 +111,37 @@ static int ipv4_valid(const char *s)
 	return inet_pton(AF_INET, s, &a) == 1;
 }
 
-int sbi_config_load(sbi_config_t *out, const cJSON *o, char *err,
-    size_t errlen)
+/* The "tls" object: cert, key, client_ca, each resolved against dir. */
+static int tls_load(sbi_config_t *out, const cJSON *t, const char *dir,
+    char *err, size_t errlen)
+{
+	static const char *const names[3] = { "cert", "key", "client_ca" };
+	char *dst[3] = { out->tls_cert, out->tls_key, out->tls_client_ca };
+	char name[512];
+	int i, n;
+
+	if (t == NULL || cJSON_IsNull(t))
+		return 0;
+	if (!cJSON_IsObject(t))
+		goto bad;
+	for (i = 0; i < 3; i++) {
+		if (str_member(name, sizeof(name), t, names[i], "", err, errlen)
+		    != 0 || name[0] == '\0')
+			goto bad;
+		n = name[0] == '/' ? snprintf(dst[i], 512, "%s", name) :
+		    snprintf(dst[i], 512, "%s/%s", dir, name);
+		if (n < 0 || n >= 512)
+			goto bad;
+	}
+	return 0;
+bad:
+	util_err_set(err, errlen, "config: sbi.tls needs cert, key and"
+	    " client_ca (PEM file names)");
+	return -1;
+}
+
+int sbi_config_load(sbi_config_t *out, const cJSON *o, const char *dir,
+    char *err, size_t errlen)
 {
 	const cJSON *it;
 
@@ -175,6 +204,9 @@ int sbi_config_load(sbi_config_t *out, const cJSON *o, char *err,
 	    list_member(&out->allow_nf[0][0], sizeof(out->allow_nf[0]),
 	    &out->allow_nf_count, o, "allow_nf_instances", sbi_uuid_valid, err,
 	    errlen) != 0)
+		return -1;
+	if (tls_load(out, o != NULL ? cJSON_GetObjectItemCaseSensitive(o,
+	    "tls") : NULL, dir, err, errlen) != 0)
 		return -1;
 	/* Inside the operator's network, but not open to anyone: with no
 	 * list, only this host may call. */

@@ -303,7 +303,8 @@ char *sbi_nrf_profile(const sbi_config_t *sbi, const char *host,
 	cJSON_AddItemToArray(v, e);
 	CHK(cJSON_AddStringToObject(e, "apiVersionInUri", "v1"));
 	CHK(cJSON_AddStringToObject(e, "apiFullVersion", "1.0.0"));
-	CHK(cJSON_AddStringToObject(s, "scheme", "http"));
+	CHK(cJSON_AddStringToObject(s, "scheme", sbi->tls_cert[0] != '\0' ?
+	    "https" : "http"));
 	CHK(cJSON_AddStringToObject(s, "nfServiceStatus", "REGISTERED"));
 	CHK(v = cJSON_AddArrayToObject(s, "ipEndPoints"));
 	CHK(e = cJSON_CreateObject());

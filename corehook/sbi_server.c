@@ -4,7 +4,8 @@
  * stream's headers and body (bounded), hands complete requests to the
  * handler and sends its answer on the same stream; many streams share one
  * connection. A stream whose request is not complete within the 10 s
- * answer budget is cancelled. */
+ * answer budget is cancelled. Optionally TLS (OpenSSL, ALPN h2, TLS 1.2+)
+ * with a client certificate required (TS 33.501 §13.1). */
 #define _GNU_SOURCE
 #include "sbi.h"
 
@@ -24,6 +25,8 @@
 
 #include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "util.h"
 
@@ -52,6 +55,7 @@ struct conn {
 	void *arg;
 	sbi_metrics_t *m;
 	int fd;
+	SSL *ssl;                       /* NULL: h2c */
 	char peer[64];
 	nghttp2_session *ng;
 	struct stream *streams;
@@ -70,6 +74,7 @@ struct sbi_server {
 	sbi_handler_fn fn;
 	void *arg;
 	sbi_metrics_t *m;
+	SSL_CTX *tls;                   /* NULL: h2c */
 	pthread_t accept_th;
 	int accept_started;
 	atomic_int stopping;
@@ -348,7 +353,8 @@ static int conn_flush(struct conn *c)
 		while (n > 0) {
 			if (c->fd < 0)
 				break;	/* feeding (fuzz): drop the output */
-			w = send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
+			w = c->ssl != NULL ? SSL_write(c->ssl, p, (int)n) :
+			    send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w <= 0)
@@ -375,6 +381,31 @@ static void conn_budget(struct conn *c)
 		}
 }
 
+/* With TLS: handshake (10 s at most), client certificate verified by
+ * OpenSSL against the client CA, ALPN h2 required. 0 for h2c. */
+static int conn_tls(struct conn *c)
+{
+	struct timeval tv = { .tv_sec = SBI_BUDGET_MS / 1000 };
+	const unsigned char *alpn = NULL;
+	unsigned alen = 0;
+
+	if (c->srv == NULL || c->srv->tls == NULL)
+		return 0;
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if ((c->ssl = SSL_new(c->srv->tls)) == NULL ||
+	    SSL_set_fd(c->ssl, c->fd) != 1 || SSL_accept(c->ssl) != 1)
+		goto refused;
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
+	if (alen != 2 || memcmp(alpn, "h2", 2) != 0 ||
+	    SSL_get_verify_result(c->ssl) != X509_V_OK)
+		goto refused;
+	return 0;
+refused:
+	atomic_fetch_add(&c->m->cause[SBI_CAUSE_CALLER_REFUSED], 1);
+	return -1;
+}
+
 static void *conn_main(void *arg)
 {
 	struct slot *sl = arg;
@@ -382,7 +413,7 @@ static void *conn_main(void *arg)
 	uint8_t buf[16384];
 	uint64_t last = mono_ms();
 
-	if (conn_session(c) != 0)
+	if (conn_session(c) != 0 || conn_tls(c) != 0)
 		goto done;
 	while (!atomic_load(&c->srv->stopping)) {
 		struct pollfd pf = { .fd = c->fd, .events = POLLIN };
@@ -395,14 +426,18 @@ static void *conn_main(void *arg)
 		if (!nghttp2_session_want_read(c->ng) &&
 		    !nghttp2_session_want_write(c->ng))
 			break;
-		if ((r = poll(&pf, 1, 1000)) < 0 && errno != EINTR)
+		if (c->ssl != NULL && SSL_pending(c->ssl) > 0)
+			r = 1;
+		else if ((r = poll(&pf, 1, 1000)) < 0 && errno != EINTR)
 			break;
 		if (r <= 0) {
 			if (mono_ms() - last > SBI_IDLE_MS)
 				break;
 			continue;
 		}
-		if ((n = recv(c->fd, buf, sizeof(buf), 0)) <= 0) {
+		n = c->ssl != NULL ? SSL_read(c->ssl, buf, sizeof(buf)) :
+		    recv(c->fd, buf, sizeof(buf), 0);
+		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			break;
@@ -414,6 +449,12 @@ static void *conn_main(void *arg)
 	(void)conn_flush(c);
 done:
 	conn_end(c);
+	if (c->ssl != NULL) {
+		(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	ERR_clear_error();
 	pthread_mutex_lock(&c->srv->mu);
 	close(c->fd);
 	sl->fd = -1;
@@ -520,8 +561,54 @@ static int hostport_parse(struct sockaddr_in *sa, const char *s)
 	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+/* ALPN: h2 or nothing. */
+static int alpn_select(SSL *ssl, const unsigned char **out,
+    unsigned char *outlen, const unsigned char *in, unsigned inlen, void *arg)
+{
+	unsigned i;
+
+	(void)ssl;
+	(void)arg;
+	for (i = 0; i + 1 <= inlen && i + 1 + in[i] <= inlen; i += 1u + in[i])
+		if (in[i] == 2 && memcmp(in + i + 1, "h2", 2) == 0) {
+			*out = in + i + 1;
+			*outlen = 2;
+			return SSL_TLSEXT_ERR_OK;
+		}
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* The TLS context of sbi: certificate chain and key, TLS 1.2+, client
+ * certificates from tls_client_ca required, ALPN h2. */
+static int tls_ctx_new(SSL_CTX **out, const sbi_config_t *sbi, char *err,
+    size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	STACK_OF(X509_NAME) *names = NULL;
+
+	*out = NULL;
+	if (ctx == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, sbi->tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, sbi->tls_key, SSL_FILETYPE_PEM)
+	    != 1 || SSL_CTX_check_private_key(ctx) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, sbi->tls_client_ca, NULL) != 1 ||
+	    (names = SSL_load_client_CA_file(sbi->tls_client_ca)) == NULL) {
+		util_err_openssl(err, errlen, "sbi.tls");
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	*out = ctx;
+	return 0;
+}
+
 int sbi_server_start(sbi_server **out, const char *listen_addr,
-    sbi_handler_fn fn, void *arg, sbi_metrics_t *m, char *err, size_t errlen)
+    const sbi_config_t *sbi, sbi_handler_fn fn, void *arg, sbi_metrics_t *m,
+    char *err, size_t errlen)
 {
 	sbi_server *s;
 	struct sockaddr_in sa;
@@ -544,6 +631,9 @@ int sbi_server_start(sbi_server **out, const char *listen_addr,
 	s->m = m;
 	atomic_init(&s->stopping, 0);
 	pthread_mutex_init(&s->mu, NULL);
+	if (sbi != NULL && sbi->tls_cert[0] != '\0' &&
+	    tls_ctx_new(&s->tls, sbi, err, errlen) != 0)
+		goto fail;
 	if ((s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
@@ -599,6 +689,7 @@ void sbi_server_stop(sbi_server *s)
 	if (s->wake[1] >= 0)
 		close(s->wake[1]);
 	pthread_mutex_destroy(&s->mu);
+	SSL_CTX_free(s->tls);
 	free(s);
 }
 

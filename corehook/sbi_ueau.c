@@ -404,7 +404,8 @@ static const char *location_base(call_t *c, char *buf, size_t cap)
 		pthread_mutex_unlock(&c->u->mu);
 		return buf;
 	}
-	snprintf(buf, cap, "http://%s", a);
+	snprintf(buf, cap, "%s://%s", c->u->sbi->tls_cert[0] != '\0' ?
+	    "https" : "http", a);
 	return buf;
 }
 

@@ -420,11 +420,11 @@ static int sbi_start(struct daemon *d, const corehook_config *cfg, char *err,
 		return -1;
 	}
 	if (sbi_ueau_new(&d->ueau, d->ch, cfg, sc, &d->sbim, "", err, errlen)
-	    != 0 || sbi_server_start(&d->sbi, sc->listen, sbi_ueau_handle,
+	    != 0 || sbi_server_start(&d->sbi, sc->listen, sc, sbi_ueau_handle,
 	    d->ueau, &d->sbim, err, errlen) != 0)
 		return -1;
-	snprintf(base, sizeof(base), "http://%s:%u", host,
-	    sbi_server_port(d->sbi));
+	snprintf(base, sizeof(base), "%s://%s:%u", sc->tls_cert[0] != '\0' ?
+	    "https" : "http", host, sbi_server_port(d->sbi));
 	sbi_ueau_set_base(d->ueau, base);
 	snprintf(first, sizeof(first), "%s%s%0*llu", cfg->mcc, cfg->mnc, w,
 	    (unsigned long long)cfg->msin_first);

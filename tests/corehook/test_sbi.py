@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -66,10 +67,12 @@ def kseaf_ref(kausf_hex):
 class H2Client:
     """An HTTP/2 client with prior knowledge, one connection, many streams."""
 
-    def __init__(self, port, source="127.0.0.1"):
+    def __init__(self, port, source="127.0.0.1", tls=None):
         self.port = port
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30,
                                              source_address=(source, 0))
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
         self.conn.initiate_connection()
@@ -208,6 +211,125 @@ def signer_files(folder):
         f.write(key.private_bytes(serialization.Encoding.PEM,
                                   serialization.PrivateFormat.PKCS8,
                                   serialization.NoEncryption()))
+
+
+def issue(name, issuer=None, issuer_key=None, server=False, ca=False):
+    """A P-256 key and certificate (self-signed when issuer is None)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subj = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    b = (x509.CertificateBuilder().subject_name(subj)
+         .issuer_name(issuer.subject if issuer is not None else subj)
+         .public_key(key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now - datetime.timedelta(hours=1))
+         .not_valid_after(now + datetime.timedelta(days=1))
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if server:
+        import ipaddress
+        b = b.add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+    cert = b.sign(issuer_key if issuer_key is not None else key, hashes.SHA256())
+    return key, cert
+
+
+def write_pem(folder, name, key, cert):
+    with open(os.path.join(folder, name + ".crt"), "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(os.path.join(folder, name + ".key"), "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+
+
+class SbiTlsTest(unittest.TestCase):
+    """The SBI over TLS (ALPN h2), a client certificate from the configured
+    CA required: with one the AUSF gets its vector; without, or with one
+    from another CA, the handshake is refused and counted."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="provca-sbi-tls-")
+        signer_files(cls.tmp)
+        ca_key, ca = issue("sbi-test CA", ca=True)
+        write_pem(cls.tmp, "ca", ca_key, ca)
+        write_pem(cls.tmp, "udm", *issue("udm", ca, ca_key, server=True))
+        write_pem(cls.tmp, "ausf", *issue("ausf", ca, ca_key))
+        write_pem(cls.tmp, "rogue", *issue("ausf"))
+        cls.cfg = os.path.join(cls.tmp, "corehook.json")
+        run(COREHOOK, "init", "--config", cls.cfg, "--op", OP,
+            "--signer-cert", os.path.join(cls.tmp, "signer.crt"),
+            "--signer-key", os.path.join(cls.tmp, "signer.key"),
+            "--sbi-listen", "127.0.0.1:0")
+        with open(cls.cfg) as f:
+            doc = json.load(f)
+        del doc["allow_list"]
+        doc["listen"] = {"nas_udp": "127.0.0.1:0", "http": "127.0.0.1:0"}
+        doc["sbi"]["tls"] = {"cert": "udm.crt", "key": "udm.key", "client_ca": "ca.crt"}
+        with open(cls.cfg, "w") as f:
+            json.dump(doc, f)
+        out = run(SEED, cls.cfg, "dev-sbi-tls", KI).stdout.split()
+        cls.supi, cls.opc = out[0], out[1]
+        cls.log = open(os.path.join(cls.tmp, "corehook.log"), "wb")
+        cls.proc = subprocess.Popen([COREHOOK, "serve", "--config", cls.cfg],
+                                    stdout=subprocess.PIPE, stderr=cls.log, text=True)
+        cls.port = None
+        for _ in range(10):
+            m = re.match(r"^sbi https://127\.0\.0\.1:(\d+)$", cls.proc.stdout.readline().strip())
+            if m:
+                cls.port = int(m.group(1))
+                break
+        if cls.port is None:
+            cls.proc.kill()
+            raise AssertionError("corehook serve did not announce the TLS SBI")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        rc = cls.proc.wait(timeout=60)
+        cls.log.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert rc == 0, rc
+
+    def ctx(self, client):
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        c.load_verify_locations(os.path.join(self.tmp, "ca.crt"))
+        if client is not None:
+            c.load_cert_chain(os.path.join(self.tmp, client + ".crt"),
+                              os.path.join(self.tmp, client + ".key"))
+        c.set_alpn_protocols(["h2"])
+        return c
+
+    def test_vector_over_tls_with_client_certificate(self):
+        c = H2Client(self.port, tls=self.ctx("ausf"))
+        try:
+            self.assertEqual(c.sock.selected_alpn_protocol(), "h2")
+            r = c.request("POST", "/nudm-ueau/v1/imsi-%s/security-information/"
+                          "generate-auth-data" % self.supi,
+                          {"servingNetworkName": SNN, "ausfInstanceId": AUSF_ID})
+            self.assertEqual(r["status"], 200, r["body"])
+            av = r["json"]["authenticationVector"]
+            u = usim(self.opc, av["rand"], av["autn"])
+            self.assertEqual(u["RES*"], av["xresStar"])
+            self.assertEqual(u["K_AUSF"], av["kausf"])
+            r = c.request("POST", "/nudm-ueau/v1/imsi-%s/auth-events" % self.supi,
+                          {"nfInstanceId": AUSF_ID, "success": True, "timeStamp": "t",
+                           "authType": "5G_AKA", "servingNetworkName": SNN})
+            self.assertEqual(r["status"], 201)
+            self.assertTrue(r["headers"]["location"].startswith(
+                "https://127.0.0.1:%d/nudm-ueau/v1/" % self.port))
+        finally:
+            c.close()
+
+    def test_refused_without_or_with_foreign_certificate(self):
+        for client in (None, "rogue"):
+            with self.assertRaises((ssl.SSLError, OSError, AssertionError)):
+                c = H2Client(self.port, tls=self.ctx(client))
+                try:
+                    c.request("POST", "/nudm-ueau/v1/imsi-%s/security-information/"
+                              "generate-auth-data" % self.supi,
+                              {"servingNetworkName": SNN, "ausfInstanceId": AUSF_ID})
+                finally:
+                    c.close()
 
 
 class SbiTest(unittest.TestCase):
