@@ -58,11 +58,25 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Wipe every string of a JSON tree (a vector's K_AUSF and XRES*);
+ * NULL-safe. */
+static void json_wipe(const cJSON *node)
+{
+	const cJSON *it;
+
+	for (it = node != NULL ? node->child : NULL; it != NULL; it = it->next) {
+		if (cJSON_IsString(it) && it->valuestring != NULL)
+			OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
+		json_wipe(it);
+	}
+}
+
 /* Set resp to a JSON body (takes doc) with status; 500 if it cannot. */
 static void reply_json(call_t *c, int status, const char *ctype, cJSON *doc)
 {
 	char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
 
+	json_wipe(doc);
 	cJSON_Delete(doc);
 	if (text == NULL) {
 		c->resp->status = 500;
