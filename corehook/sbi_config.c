@@ -20,6 +20,7 @@
 
 #include "util.h"
 
+/* See sbi.h. */
 int sbi_uuid_valid(const char *s)
 {
 	size_t i;
@@ -104,6 +105,7 @@ bad:
 	return -1;
 }
 
+/* 1 if s is a dotted IPv4 address. */
 static int ipv4_valid(const char *s)
 {
 	struct in_addr a;

@@ -57,6 +57,7 @@ struct sbi_nrf {
 	int stop;
 };
 
+/* A log line through the daemon's callback. */
 static void nrf_log(sbi_nrf *n, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void nrf_log(sbi_nrf *n, int level, const char *fmt, ...)
@@ -72,6 +73,7 @@ static void nrf_log(sbi_nrf *n, int level, const char *fmt, ...)
 	n->log(NULL, level, line);
 }
 
+/* Note the :status of the call in flight. */
 static int c_header(nghttp2_session *ng, const nghttp2_frame *f,
     const uint8_t *name, size_t namelen, const uint8_t *value,
     size_t valuelen, uint8_t flags, void *user)
@@ -90,6 +92,7 @@ static int c_header(nghttp2_session *ng, const nghttp2_frame *f,
 	return 0;
 }
 
+/* Collect the answer body of the call in flight (bounded). */
 static int c_data(nghttp2_session *ng, uint8_t flags, int32_t id,
     const uint8_t *data, size_t len, void *user)
 {
@@ -110,6 +113,7 @@ static int c_data(nghttp2_session *ng, uint8_t flags, int32_t id,
 	return 0;
 }
 
+/* The call in flight is finished. */
 static int c_close(nghttp2_session *ng, int32_t id, uint32_t code,
     void *user)
 {
@@ -122,6 +126,7 @@ static int c_close(nghttp2_session *ng, int32_t id, uint32_t code,
 	return 0;
 }
 
+/* Data provider: the request body. */
 static ssize_t c_body(nghttp2_session *ng, int32_t id, uint8_t *buf,
     size_t len, uint32_t *flags, nghttp2_data_source *src, void *user)
 {
@@ -363,6 +368,7 @@ static int nrf_wait(sbi_nrf *n, unsigned s)
 	return stop;
 }
 
+/* The NRF thread: register, heartbeats, register again on 404, leave. */
 static void *nrf_main(void *arg)
 {
 	sbi_nrf *n = arg;

@@ -190,6 +190,7 @@ static int stream_dispatch(struct conn *c, struct stream *s)
 	return stream_respond(c, s);
 }
 
+/* A request stream opens: give it its collection state. */
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
     void *user)
 {
@@ -221,6 +222,7 @@ static void hdr_keep(struct stream *s, char *dst, size_t cap,
 	dst[vlen] = '\0';
 }
 
+/* Keep the request headers the handler needs, bounded. */
 static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
     const uint8_t *name, size_t namelen, const uint8_t *value,
     size_t valuelen, uint8_t flags, void *user)
@@ -244,6 +246,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
 	return 0;
 }
 
+/* Append body bytes up to SBI_BODY_MAX; beyond, mark it too large. */
 static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
     const uint8_t *data, size_t len, void *user)
 {
@@ -267,6 +270,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
 	return 0;
 }
 
+/* END_STREAM on a request: it is complete, answer it. */
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
     void *user)
 {
@@ -284,6 +288,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
 	return 0;
 }
 
+/* A stream is gone: unlink and free its state. */
 static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code,
     void *user)
 {
@@ -406,6 +411,7 @@ refused:
 	return -1;
 }
 
+/* One connection's thread: read, frame, answer until closed or stop. */
 static void *conn_main(void *arg)
 {
 	struct slot *sl = arg;
@@ -514,6 +520,7 @@ static void conn_start(sbi_server *s, int fd, const struct sockaddr_in *peer)
 	}
 }
 
+/* The accept thread: a connection thread per caller, until stop. */
 static void *accept_main(void *arg)
 {
 	sbi_server *s = arg;

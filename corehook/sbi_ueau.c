@@ -50,6 +50,7 @@ typedef struct {
 	int op;
 } call_t;
 
+/* Monotonic microseconds. */
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -110,6 +111,7 @@ static void problem(call_t *c, int status, const char *cause, int metric,
 	    cause != NULL ? cause : "-");
 }
 
+/* 1 if s is lo..hi decimal digits. */
 static int digits_only(const char *s, size_t lo, size_t hi)
 {
 	size_t n = strlen(s), i;
