@@ -15,6 +15,7 @@
 #include "corehook.h"
 #include "devid.h"
 #include "pki_keys.h"
+#include "sbi.h"
 
 #define CH_ALLOW_MAX 16
 #define CH_NSSAI_MAX 8
@@ -71,6 +72,7 @@ struct corehook_config {
 	unsigned cache_entries;         /* slots per table */
 	unsigned source_refusals_per_minute, source_burst;
 	unsigned device_fetches_per_minute, device_burst;
+	sbi_config_t sbi;               /* "sbi": corehook as a UDM */
 };
 
 /* ---- allow-list (allow.c) ---- */

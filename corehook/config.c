@@ -451,8 +451,10 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	    315360000, err, errlen) != 0)
 		return -1;
 	c->retired_keep_seconds = (int64_t)v;
-	return load_limits(c, obj_get(doc, "ca_cache"),
-	    obj_get(doc, "rate_limit"), err, errlen);
+	if (load_limits(c, obj_get(doc, "ca_cache"),
+	    obj_get(doc, "rate_limit"), err, errlen) != 0)
+		return -1;
+	return sbi_config_load(&c->sbi, obj_get(doc, "sbi"), dir, err, errlen);
 }
 
 int corehook_config_load(corehook_config **out, const char *path,

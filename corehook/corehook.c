@@ -721,6 +721,7 @@ int corehook_resync(corehook *ch, const char *supi, const uint8_t *rand,
 	}
 	if (aka_auts_resync(sqn_ms, rec.ki, rec.opc, rand, auts) != AKA_OK) {
 		util_err_set(err, errlen, "AUTS does not verify");
+		rc = COREHOOK_ERR_AUTH;
 		goto out;
 	}
 	if (subs_sqn_set(db, supi, aka_sqn_to_u64(sqn_ms), err, errlen)

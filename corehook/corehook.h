@@ -25,7 +25,8 @@ enum {
 	COREHOOK_ERR_ARG = -3,      /* bad argument (programming error) */
 	COREHOOK_ERR_INPROGRESS = -4, /* same session busy and NOWAIT given */
 	COREHOOK_ERR_SPACE = -5,    /* output buffer too small */
-	COREHOOK_ERR_NOTFOUND = -6  /* no such subscriber */
+	COREHOOK_ERR_NOTFOUND = -6, /* no such subscriber */
+	COREHOOK_ERR_AUTH = -7      /* AUTS (MAC-S) does not verify */
 };
 
 /* Largest NAS message corehook reads or writes (NAS_MAX_MSG_LEN). */
@@ -162,7 +163,8 @@ int corehook_confirm(corehook *ch, const char *supi, int *promoted,
     char *err, size_t errlen);
 
 /* Resynchronise: recover SQN_MS from AUTS (14 bytes) for the RAND that
- * was sent, and store it as the subscriber's SQN. */
+ * was sent, and store it as the subscriber's SQN. COREHOOK_ERR_AUTH if the
+ * AUTS does not verify. */
 int corehook_resync(corehook *ch, const char *supi, const uint8_t *rand,
     const uint8_t *auts, char *err, size_t errlen);
 

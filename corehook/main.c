@@ -10,6 +10,7 @@
 #include "aka.h"
 #include "corehook.h"
 #include "pki_keys.h"
+#include "sbi.h"
 #include "serve.h"
 #include "subs.h"
 #include "util.h"
@@ -22,6 +23,7 @@ static void usage(FILE *fp)
 	    " [--client-key F]\n"
 	    "                     [--ca-root F] [--signer-cert F]"
 	    " [--signer-chain F] [--signer-key F] [--op HEX]\n"
+	    "                     [--sbi-listen ADDR:PORT] [--nrf URI]\n"
 	    "       corehook subscribers list|export [--all] --config FILE\n"
 	    "       corehook subscribers show SUPI --config FILE\n"
 	    "       corehook av --k K (--op OP | --opc OPC) --rand R --sqn S"
@@ -78,7 +80,8 @@ static int cmd_serve(int argc, char **argv)
 static int cmd_init(int argc, char **argv)
 {
 	const char *config = NULL, *url = NULL, *cc = NULL, *ck = NULL,
-	    *root = NULL, *sc = NULL, *sch = NULL, *sk = NULL, *op = NULL, *v;
+	    *root = NULL, *sc = NULL, *sch = NULL, *sk = NULL, *op = NULL, *v,
+	    *sbi_listen = NULL, *nrf = NULL;
 	char err[512] = "";
 	int i;
 
@@ -101,6 +104,10 @@ static int cmd_init(int argc, char **argv)
 			sk = v;
 		else if ((v = opt(argc, argv, &i, "--op")) != NULL)
 			op = v;
+		else if ((v = opt(argc, argv, &i, "--sbi-listen")) != NULL)
+			sbi_listen = v;
+		else if ((v = opt(argc, argv, &i, "--nrf")) != NULL)
+			nrf = v;
 		else {
 			fprintf(stderr, "corehook init: unknown option %s\n",
 			    argv[i]);
@@ -114,6 +121,13 @@ static int cmd_init(int argc, char **argv)
 	switch (corehook_config_write_default(config, url, cc, ck, root, sc, sch,
 	    sk, op, err, sizeof(err))) {
 	case COREHOOK_OK:
+		/* The SBI (corehook as a UDM) is added when asked for. */
+		if ((sbi_listen != NULL || nrf != NULL) &&
+		    sbi_config_write(config, sbi_listen, nrf, err,
+		    sizeof(err)) != 0) {
+			fprintf(stderr, "corehook init: %s\n", err);
+			return 1;
+		}
 		printf("wrote %s\n", config);
 		return 0;
 	case COREHOOK_ERR_ARG:

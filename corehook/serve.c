@@ -1,7 +1,8 @@
 /* serve.c — the corehook daemon: NAS over UDP (one message per datagram,
  * the peer address is the session) read by a pool of workers, so a slow CA
  * fetch holds one worker, not the socket; the HTTP JSON endpoint and
- * /metrics through CivetWeb; a clean stop on SIGTERM. */
+ * /metrics through CivetWeb; the SBI (Nudm_UEAU over HTTP/2, NRF
+ * registration) when configured; a clean stop on SIGTERM. */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -25,7 +26,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "ch_int.h"
 #include "pcap.h"
+#include "sbi.h"
 #include "util.h"
 
 #define HTTP_BODY_MAX (64 * 1024)
@@ -41,6 +44,10 @@ struct daemon {
 	pcap_writer *pcap;
 	pcap_endpoint_t core_ep;
 	atomic_int closing;
+	sbi_metrics_t sbim;
+	sbi_ueau *ueau;
+	sbi_server *sbi;
+	sbi_nrf *nrf;
 };
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -368,8 +375,9 @@ static int h_metrics(struct mg_connection *conn, void *cbdata)
 		    "urn:provca:corehook:method", "use GET");
 		return 405;
 	}
-	if ((buf = malloc(16384)) == NULL ||
-	    corehook_metrics_write(d->ch, buf, 16384) != COREHOOK_OK) {
+	if ((buf = malloc(32768)) == NULL ||
+	    corehook_metrics_write(d->ch, buf, 32768) != COREHOOK_OK ||
+	    (d->sbi != NULL && sbi_metrics_append(&d->sbim, buf, 32768) != 0)) {
 		free(buf);
 		http_problem(conn, 500, "Internal Server Error",
 		    "urn:provca:corehook:internal", "metrics");
@@ -388,6 +396,47 @@ static const struct {
 	{ "/prov/v1/registrations$", h_registrations },
 	{ "/metrics$", h_metrics },
 };
+
+/* Start the SBI when sbi.listen is set: the Nudm_UEAU server, then the
+ * NRF client advertising the bound port; prints the "sbi" line. */
+static int sbi_start(struct daemon *d, const corehook_config *cfg, char *err,
+    size_t errlen)
+{
+	const sbi_config_t *sc = &cfg->sbi;
+	char host[128], base[200], first[16], last[16];
+	const char *colon;
+	int w = 12 - (int)strlen(cfg->mnc);
+
+	if (sc->listen[0] == '\0')
+		return 0;
+	colon = strrchr(sc->listen, ':');
+	snprintf(host, sizeof(host), "%.*s", colon != NULL ?
+	    (int)(colon - sc->listen) : 0, sc->listen);
+	if (sc->advertise[0] != '\0')
+		snprintf(host, sizeof(host), "%s", sc->advertise);
+	if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0') {
+		util_err_set(err, errlen, "sbi.listen on any address needs"
+		    " sbi.advertise (the address the NRF hands out)");
+		return -1;
+	}
+	if (sbi_ueau_new(&d->ueau, d->ch, cfg, sc, &d->sbim, "", err, errlen)
+	    != 0 || sbi_server_start(&d->sbi, sc->listen, sc, sbi_ueau_handle,
+	    d->ueau, &d->sbim, err, errlen) != 0)
+		return -1;
+	snprintf(base, sizeof(base), "%s://%s:%u", sc->tls_cert[0] != '\0' ?
+	    "https" : "http", host, sbi_server_port(d->sbi));
+	sbi_ueau_set_base(d->ueau, base);
+	snprintf(first, sizeof(first), "%s%s%0*llu", cfg->mcc, cfg->mnc, w,
+	    (unsigned long long)cfg->msin_first);
+	snprintf(last, sizeof(last), "%s%s%0*llu", cfg->mcc, cfg->mnc, w,
+	    (unsigned long long)cfg->msin_last);
+	if (sc->nrf_uri[0] != '\0' && sbi_nrf_start(&d->nrf, sc, host,
+	    sbi_server_port(d->sbi), first, last, &d->sbim, log_line, err,
+	    errlen) != 0)
+		return -1;
+	printf("sbi %s\n", base);
+	return 0;
+}
 
 static int civet_log(const struct mg_connection *conn, const char *msg)
 {
@@ -504,6 +553,9 @@ int serve_run(const corehook_config *cfg, const char *pcap_path,
 		    ports[0].port);
 		fflush(stdout);
 	}
+	if (sbi_start(&d, cfg, err, errlen) != 0)
+		goto out;
+	fflush(stdout);
 
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -524,6 +576,10 @@ out:
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	free(th);
+	/* Leave the NRF first (no new callers), then close the SBI. */
+	sbi_nrf_stop(d.nrf);
+	sbi_server_stop(d.sbi);
+	sbi_ueau_free(d.ueau);
 	if (mg != NULL)
 		mg_stop(mg);
 	if (d.udp >= 0)

@@ -10,10 +10,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-build}      # build | test | bench
 
 pkgs_build="build-essential cmake pkg-config openssl libssl-dev libsqlite3-dev sqlite3
-  libcjson-dev libcurl4-openssl-dev curl libcmocka-dev dpkg-dev libpq-dev
+  libcjson-dev libcurl4-openssl-dev curl libcmocka-dev dpkg-dev libpq-dev libnghttp2-dev
   libengine-pkcs11-openssl"
 pkgs_test="clang libclang-rt-14-dev tshark gnutls-bin libosmocore-utils python3 python3-cryptography python3-yaml chromium
-  postgresql-15 testssl.sh softhsm2 opensc"
+  postgresql-15 testssl.sh softhsm2 opensc python3-h2 nghttp2-client"
 pkgs_bench="nginx golang-cfssl linux-perf"
 
 want=$pkgs_build
