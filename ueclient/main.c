@@ -1,8 +1,10 @@
-/* main.c — the ueclient command line: init, enroll, attach, swarm. Tells
+/* main.c — the ueclient command line: init, enroll, attach, swarm, suci
+ * conceal. Tells
  * the story of each step on stdout (or one JSON document with --json);
  * errors go to stderr. */
 #include "aka.h"
 #include "pcap.h"
+#include "sec_tool.h"
 #include "ue.h"
 #include "ue_attach.h"
 #include "ue_swarm.h"
@@ -49,7 +51,29 @@ static void usage(FILE *f)
 	    "                     [--volatile] [--no-trust-cache] "
 	    "[--timeout-ms N]\n"
 	    "                     [--max-timeout-ms N] [--retransmits N] "
-	    "[--attempt-ms N]\n");
+	    "[--attempt-ms N]\n"
+	    "       ueclient suci conceal --supi imsi-MCCMNCMSIN --mnc-digits "
+	    "2|3 --profile A|B\n"
+	    "                     --hn-pub HEX --hn-key-id N "
+	    "[--routing-indicator DIGITS] [--eph-key HEX]\n");
+}
+
+/* `ueclient suci conceal ...`: one "SUCI: ..." line; exit 2 on bad input. */
+static int cmd_suci(int argc, char **argv)
+{
+	char err[512] = "";
+	int rc;
+
+	if (argc < 1 || strcmp(argv[0], "conceal") != 0) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	rc = sec_tool_suci_conceal(stdout, argc - 1, argv + 1, err, sizeof(err));
+	if (rc != SEC_TOOL_OK) {
+		fprintf(stderr, "ueclient suci conceal: %s\n", err);
+		return rc == SEC_TOOL_USAGE ? EX_USAGE : EX_FAIL;
+	}
+	return fflush(stdout) == 0 ? EX_DONE : EX_FAIL;
 }
 
 enum {
@@ -641,6 +665,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return EX_DONE;
 	}
+	if (strcmp(cmd, "suci") == 0)
+		return cmd_suci(argc - 2, argv + 2);
 	if (parse(&a, argc - 1, argv + 1) != 0) {
 		usage(stderr);
 		return EX_USAGE;
