@@ -18,6 +18,7 @@
 #define CH_NSSAI_MAX 8
 #define CH_PATH_MAX 512
 #define CH_URL_MAX 512
+#define CH_ALG_PREF_MAX 4
 
 /* One CA the operator has an agreement with. */
 typedef struct {
@@ -61,6 +62,11 @@ struct corehook_config {
 	unsigned workers;
 	unsigned session_ttl_seconds;
 	unsigned max_sessions;
+	/* NAS security: algorithm ids (nas_sec.h) in preference order. */
+	uint8_t nas_int_pref[CH_ALG_PREF_MAX];
+	size_t nas_int_n;
+	uint8_t nas_enc_pref[CH_ALG_PREF_MAX];
+	size_t nas_enc_n;
 };
 
 /* ---- allow-list (allow.c) ---- */
@@ -172,6 +178,10 @@ typedef struct {
 	atomic_uint_fast64_t lat_count;
 	atomic_uint_fast64_t lat_sum_us;
 	atomic_uint_fast64_t nas_in, nas_dup, nas_malformed;
+	/* protected messages discarded: bad MAC, replayed COUNT, and
+	 * unprotected where protection is required */
+	atomic_uint_fast64_t nas_sec_bad_mac, nas_sec_replay, nas_sec_plain;
+	atomic_uint_fast64_t smc_done;
 	atomic_uint_fast64_t cert_check[CH_CHECK_N];
 } ch_metrics_t;
 

@@ -243,6 +243,43 @@ static int load_allow(corehook_config *c, const cJSON *list, const char *dir,
 	return 0;
 }
 
+/* One preference list of NAS algorithm names ("128-NIA2", "NEA0", ...)
+ * into ids; def when absent. NIA0 is never configurable (emergency only). */
+static int load_alg_list(uint8_t *ids, size_t *n, const cJSON *o,
+    const char *name, int integrity, char *err, size_t errlen)
+{
+	static const char *const ia[] = { "128-NIA2" };
+	static const char *const ea[] = { "128-NEA2", "NEA0" };
+	const cJSON *list = obj_get(o, name), *it;
+
+	*n = 0;
+	if (list == NULL || cJSON_IsNull(list)) {
+		ids[(*n)++] = 2;	/* 128-NIA2 / 128-NEA2, then NEA0 */
+		if (!integrity)
+			ids[(*n)++] = 0;
+		return 0;
+	}
+	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) < 1 ||
+	    cJSON_GetArraySize(list) > CH_ALG_PREF_MAX)
+		goto bad;
+	cJSON_ArrayForEach(it, list) {
+		if (!cJSON_IsString(it))
+			goto bad;
+		if (strcmp(it->valuestring, integrity ? ia[0] : ea[0]) == 0)
+			ids[(*n)++] = 2;
+		else if (!integrity && strcmp(it->valuestring, ea[1]) == 0)
+			ids[(*n)++] = 0;
+		else
+			goto bad;
+	}
+	return 0;
+bad:
+	util_err_set(err, errlen, "config: \"nas_security.%s\" must list 1-%d"
+	    " of %s", name, CH_ALG_PREF_MAX, integrity ? "\"128-NIA2\"" :
+	    "\"128-NEA2\", \"NEA0\"");
+	return -1;
+}
+
 static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
     char *err, size_t errlen)
 {
@@ -359,6 +396,11 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	    errlen) != 0)
 		return -1;
 	c->max_sessions = (unsigned)v;
+	if (load_alg_list(c->nas_int_pref, &c->nas_int_n, obj_get(doc,
+	    "nas_security"), "integrity", 1, err, errlen) != 0 ||
+	    load_alg_list(c->nas_enc_pref, &c->nas_enc_n, obj_get(doc,
+	    "nas_security"), "ciphering", 0, err, errlen) != 0)
+		return -1;
 	return 0;
 }
 

@@ -462,6 +462,10 @@ static int cmd_attach(const args_t *a)
 		}
 		if (r.kamf_fp[0] != '\0')
 			cJSON_AddStringToObject(j, "kamf_fp", r.kamf_fp);
+		if (r.nia != NULL && r.nea != NULL) {
+			cJSON_AddStringToObject(j, "nas_integrity", r.nia);
+			cJSON_AddStringToObject(j, "nas_ciphering", r.nea);
+		}
 		cJSON_AddNumberToObject(j, "provisioning_ms", r.prov_ms);
 		cJSON_AddNumberToObject(j, "registration_ms", r.reg_ms);
 		cJSON_AddNumberToObject(j, "ignored", r.ignored);
@@ -488,7 +492,8 @@ static int cmd_attach(const args_t *a)
 	if (a->pcap != NULL)
 		printf("[%-9s]    trace written to %s (open it in Wireshark)\n",
 		    "done", a->pcap);
-	printf("kamf-fp=%s\n", r.kamf_fp);
+	printf("kamf-fp=%s nia=%s nea=%s\n", r.kamf_fp,
+	    r.nia != NULL ? r.nia : "-", r.nea != NULL ? r.nea : "-");
 	return EX_DONE;
 }
 

@@ -325,7 +325,16 @@ class CorehookIntegration(unittest.TestCase):
         # The normal registration with the delivered credentials.
         a = kv(run(DRIVER, "register", self.nas, supi, r["ki"], r["opc"], r["sqn"]).stdout)
         self.assertEqual(a.get("result"), "accept", a)
-        self.assertIn("aka supi=%s outcome=success kamf-fp=%s" % (supi, a["kamf-fp"]), self.core_log())
+        self.assertIn("aka supi=%s outcome=success kamf-fp=%s nia=128-NIA2 nea=128-NEA2"
+                      % (supi, a["kamf-fp"]), self.core_log())
+        # NAS security mode ran, and the protected Registration complete closed it
+        self.assertEqual(a.get("nas-sec"), "128-NIA2 128-NEA2", a)
+        self.assertIn("security-mode supi=%s outcome=complete" % supi, self.core_log())
+        for _ in range(50):
+            if "registration supi=%s outcome=complete" % supi in self.core_log():
+                break
+            time.sleep(0.1)
+        self.assertIn("registration supi=%s outcome=complete" % supi, self.core_log())
         # Provisioned again: fresh Ki, same SUPI, the old row retired.
         r2 = self.provision(self.url(dev), dev, keyf)
         self.assertEqual(r2.get("cause"), "9", r2)

@@ -42,6 +42,15 @@ class HappyPath(Base):
         self.assertTrue(out["registered"])
         self.assertRegex(out["supi"], r"^imsi-00101\d{10}$")
         self.assertIn(out["kamf_fp"], core.fingerprints())
+        # both sides name the NAS algorithms of the security mode command
+        self.assertEqual(out["nas_integrity"], "128-NIA2")
+        self.assertEqual(out["nas_ciphering"], "128-NEA2")
+        self.assertIn("kamf-fp=%s nia=128-NIA2 nea=128-NEA2" % out["kamf_fp"],
+                      core.log())
+        msgs = [e.get("message") for e in out["events"]]
+        for m in ("Security mode command", "Security mode complete",
+                  "Registration accept", "Registration complete"):
+            self.assertIn(m, msgs)
         creds = d.credentials()
         self.assertEqual(creds["supi"], out["supi"])
         self.assertEqual(creds["device_id"], d.info["device_id"])
@@ -65,14 +74,24 @@ class HappyPath(Base):
         p = run("tshark", "-r", trace, "-T", "fields", "-e", "nas_5gs.mm.message_type")
         types = [int(t, 0) for t in p.stdout.split() if t]
         self.assertEqual(types[:2], [0x41, 0x44])      # provisioning request, reject #9
-        for t in (0x41, 0x44, 0x56, 0x57, 0x42):
+        for t in (0x41, 0x44, 0x56, 0x57, 0x5D):
             self.assertIn(t, types)
+        # after 5G-AKA: SMC (type 3), SMC complete (4), accept and
+        # complete integrity protected and ciphered (2)
+        p = run("tshark", "-r", trace, "-T", "fields", "-e",
+                "nas_5gs.security_header_type")
+        hdrs = [h.split(",")[0] for h in p.stdout.split()]
+        self.assertEqual(hdrs[-4:], ["3", "4", "2", "2"])
+        self.assertEqual(set(hdrs[:-4]), {"0"})
         info = run("tshark", "-r", trace).stdout
         for name in ("Registration request", "Registration reject",
                      "Authentication request", "Authentication response",
-                     "Registration accept"):
+                     "Security mode command"):
             self.assertIn(name, info)
         self.assertNotIn("Malformed", info)
+        verbose = run("tshark", "-r", trace, "-V").stdout
+        self.assertIn("Integrity protected with new 5GS security context", verbose)
+        self.assertIn("Integrity protected and ciphered (2)", verbose)
 
 
 class Refusals(Base):
