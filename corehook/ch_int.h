@@ -67,6 +67,14 @@ struct corehook_config {
 	size_t nas_int_n;
 	uint8_t nas_enc_pref[CH_ALG_PREF_MAX];
 	size_t nas_enc_n;
+	/* SUCI: the key handed out in new subscriptions (scheme 0: none),
+	 * the folder of home network private keys (hn-<id>.pem, 0600), and
+	 * whether a null-scheme SUCI is accepted. */
+	uint8_t suci_scheme;
+	uint8_t suci_key_id;
+	char suci_routing[5];
+	char suci_keys_dir[CH_PATH_MAX];
+	int suci_null_allowed;
 };
 
 /* ---- allow-list (allow.c) ---- */
@@ -156,6 +164,18 @@ enum { CH_CHECK_FAST, CH_CHECK_CACHED, CH_CHECK_FULL, CH_CHECK_N };
 int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
     const char *json, size_t len, const char *device_id, X509 *anchor,
     ch_path_cache *cache, int64_t now, char *err, size_t errlen);
+
+/* ---- SUCI home network keys (suci_keys.c) ---- */
+
+#define CH_SUCI_KEYS_MAX 16
+
+/* The private key file of key id in cfg's keys folder. */
+int ch_suci_key_path(char *out, size_t cap, const corehook_config *cfg,
+    unsigned key_id);
+
+/* Create the configured home network key pair (hn-<id>.pem, PEM PKCS#8,
+ * 0600, exclusive create: an existing key is never replaced). */
+int ch_suci_keygen(const corehook_config *cfg, char *err, size_t errlen);
 
 /* ---- metrics (metrics.c) ---- */
 

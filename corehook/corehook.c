@@ -244,6 +244,9 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 	}
 	ch_log(ch, COREHOOK_LOG_INFO, "signer %s: containers carry %d "
 	    "intermediate(s)", cfg->signer_cert, sk_X509_num(ch->signer_chain));
+	if ((rc = ch_suci_open(ch, err, errlen)) != COREHOOK_OK)
+		goto out;
+	rc = COREHOOK_ERR;
 	for (i = 0; i < cfg->allow_count; i++) {
 		if (pki_cert_load_file(&ch->anchor[i], cfg->allow[i].trust_anchor,
 		    perr, sizeof(perr)) != PKI_OK) {
@@ -291,6 +294,7 @@ void corehook_close(corehook *ch)
 		ch_fetcher_free(ch->fetch[i]);
 		ch_path_cache_free(ch->paths[i]);
 	}
+	ch_suci_close(ch);
 	prov_signer_free(ch->signer);
 	EVP_PKEY_free(ch->signer_key);
 	X509_free(ch->signer_cert);
@@ -417,6 +421,7 @@ static int prov_allocate(corehook *ch, prov_subscription_t *sub,
 	}
 	snprintf(sub->dnn, sizeof(sub->dnn), "%s", c->dnn);
 	sub->issued_at = (int64_t)time(NULL);
+	ch_suci_sub_fill(ch, sub);	/* SUCI concealment from the first use */
 	rc = COREHOOK_OK;
 out:
 	OPENSSL_cleanse(ki, sizeof(ki));

@@ -285,8 +285,17 @@ static int on_registration(corehook *ch, ch_session *s,
 
 	if (rq->reg_type == NAS_REG_SNPN_ONBOARDING)
 		return on_provisioning(ch, rq, m, out, outcap, outlen, err, errlen);
+	if (rq->reg_type == NAS_REG_INITIAL && rq->id.kind == NAS_ID_SUCI &&
+	    (r = ch_suci_supi(ch, supi, sizeof(supi), &rq->id.suci, aerr,
+	    sizeof(aerr))) != COREHOOK_OK) {
+		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UNKNOWN_SUBSCRIBER], 1);
+		ch_log(ch, COREHOOK_LOG_WARN, "registration session=%s "
+		    "outcome=suci-refused scheme=%u key-id=%u cause=3 reason=%s",
+		    s->name, rq->id.suci.scheme, rq->id.suci.hnpki, aerr);
+		return reg_reject(m, NAS_CAUSE_ILLEGAL_UE, 0, NULL, 0, out, outcap,
+		    outlen, err, errlen);
+	}
 	if (rq->reg_type != NAS_REG_INITIAL || rq->id.kind != NAS_ID_SUCI ||
-	    nas_supi_from_suci(supi, sizeof(supi), &rq->id.suci) != NAS_OK ||
 	    strncmp(supi, "imsi-", 5) != 0) {
 		atomic_fetch_add(&ch->metrics.nas_malformed, 1);
 		ch_log(ch, COREHOOK_LOG_WARN, "registration session=%s"

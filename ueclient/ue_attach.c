@@ -9,6 +9,7 @@
 #include "nas.h"
 #include "nas_sec.h"
 #include "pki.h"
+#include "suci.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -690,15 +691,48 @@ static int reg_complete(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
 	return UE_OK;
 }
 
+/* The SUCI of the Registration request: concealed to the home network
+ * key the subscription delivered (a fresh ephemeral key each time), else
+ * the null scheme. str gets the TS 23.003 string form for the story. */
+static int reg_suci(attach_ctx *c, nas_suci_t *out, char *str, size_t cap,
+    char *err, size_t errlen)
+{
+	const prov_subscription_t *sub = &c->creds->sub;
+	suci_t s;
+	int rc;
+
+	rc = suci_make(&s, sub->supi, (int)strlen(sub->mnc), sub->hn_scheme,
+	    sub->hn_pub, sub->hn_pub_len, sub->hn_key_id,
+	    sub->hn_scheme != 0 ? sub->routing : "0000", NULL, err, errlen);
+	if (rc == SUCI_OK)
+		rc = suci_string_format(str, cap, &s);
+	if (rc != SUCI_OK) {
+		OPENSSL_cleanse(&s, sizeof(s));
+		return UE_ERR_CRYPTO;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out->mcc, s.mcc, sizeof(out->mcc));
+	memcpy(out->mnc, s.mnc, sizeof(out->mnc));
+	memcpy(out->routing, s.routing, sizeof(out->routing));
+	out->scheme = s.scheme;
+	out->hnpki = s.key_id;
+	memcpy(out->msin, s.msin, sizeof(out->msin));
+	out->out_len = s.out_len;
+	memcpy(out->out, s.out, s.out_len);
+	OPENSSL_cleanse(&s, sizeof(s));
+	return UE_OK;
+}
+
 static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
     size_t errlen)
 {
+	char suci[SUCI_STR_MAX];
 	nas_msg_t *next = NULL;
 	uint8_t wire[NAS_MAX_MSG_LEN];
 	size_t wlen = 0;
 	ue_udp_t u;
 	uint64_t t0;
-	int rc, authenticated = 0, rounds = 0, mnc_len;
+	int rc, authenticated = 0, rounds = 0;
 
 	c->peer = core->address;
 	c->have_last_rand = 0;
@@ -723,19 +757,15 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 	next->reg_req.has_ue_sec_cap = true;
 	next->reg_req.ue_sec_cap_len = sizeof(ue_sec_caps);
 	memcpy(next->reg_req.ue_sec_cap, ue_sec_caps, sizeof(ue_sec_caps));
-	mnc_len = (int)strlen(c->creds->sub.mnc);
-	if (nas_suci_from_supi(&next->reg_req.id.suci, c->creds->sub.supi,
-	    mnc_len) != NAS_OK) {
-		util_err_set(err, errlen, "cannot form a SUCI from %s",
-		    c->creds->sub.supi);
-		rc = UE_ERR_ARG;
+	if ((rc = reg_suci(c, &next->reg_req.id.suci, suci, sizeof(suci), err,
+	    errlen)) != 0)
 		goto done;
-	}
 	snprintf(c->out->supi, sizeof(c->out->supi), "%s", c->creds->sub.supi);
 	emit(c, UE_EV_SEND, "register", "Registration request", -1,
-	    "Registration request (initial) to %s with SUCI (null scheme) "
-	    "suci-0-%s-%s-0000-0-0-%s", core->address, c->creds->sub.mcc,
-	    c->creds->sub.mnc, next->reg_req.id.suci.msin);
+	    "Registration request (initial) to %s with SUCI (%s) %s",
+	    core->address, c->creds->sub.hn_scheme == 1 ? "ECIES Profile A" :
+	    c->creds->sub.hn_scheme == 2 ? "ECIES Profile B" : "null scheme",
+	    suci);
 	t0 = ue_now_ms();
 	for (;;) {
 		if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err,

@@ -94,6 +94,54 @@ class HappyPath(Base):
         self.assertIn("Integrity protected and ciphered (2)", verbose)
 
 
+class ConcealedSuci(Base):
+    def attach_with(self, profile, scheme):
+        if shutil.which("tshark") is None:
+            self.skipTest("tshark not installed")
+        core = self.w.core("core-" + profile, self.ca, suci=profile)
+        key = os.path.join(core.dir, "suci-keys", "hn-3.pem")
+        self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        d = self.enrolled("suci-" + profile)
+        trace = os.path.join(self.w.tmp, "suci-%s.pcap" % profile)
+        rc, out = d.attach(core.address, extra=("--pcap", trace))
+        self.assertEqual(rc, 0, out)
+        self.assertTrue(out["registered"])
+        self.assertIn(out["kamf_fp"], core.fingerprints())
+        msin = out["supi"][len("imsi-00101"):]
+        # the subscription delivered the key: the first normal
+        # registration is already concealed
+        creds = d.credentials()
+        self.assertEqual(creds["hn_key"]["scheme"], scheme)
+        self.assertEqual(creds["hn_key"]["key_id"], 3)
+        story = " ".join(e["text"] for e in out["events"])
+        self.assertRegex(story, r"suci-0-001-01-12-%d-3-[0-9a-f]{90}" % scheme)
+        p = run("tshark", "-r", trace, "-T", "fields", "-e",
+                "nas_5gs.mm.suci.scheme_id", "-e", "nas_5gs.mm.suci.pki",
+                "-e", "nas_5gs.mm.suci.msin")
+        rows = [r.split("\t") for r in p.stdout.splitlines() if r.strip()]
+        self.assertIn([str(scheme), "3", ""], rows)
+        self.assertNotIn(msin, run("tshark", "-r", trace, "-V", "-x").stdout)
+        self.assertNotIn("Malformed", run("tshark", "-r", trace).stdout)
+        return core, d
+
+    def test_profile_a_registration(self):
+        self.attach_with("A", 1)
+
+    def test_profile_b_registration_and_null_scheme_refused(self):
+        core, d = self.attach_with("B", 2)
+        # a device that still conceals nothing is refused by this core
+        path = os.path.join(d.dir, "credentials.json")
+        with open(path) as f:
+            creds = json.load(f)
+        del creds["hn_key"]
+        with open(path, "w") as f:
+            json.dump(creds, f)
+        rc, out = d.attach(core.address)
+        self.assertEqual(rc, EX_REFUSED, out)
+        self.assertEqual(out["cause"], ILLEGAL_UE)
+        self.assertIn("outcome=suci-refused scheme=0", core.log())
+
+
 class Refusals(Base):
     def test_revoked_between_enroll_and_attach(self):
         core = self.w.core("core1", self.ca)
