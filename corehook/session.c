@@ -493,6 +493,50 @@ reject:
 	return simple(m, NAS_MSG_AUTH_REJECT, out, outcap, outlen, err, errlen);
 }
 
+/* The UE refused the Security mode command (sent in clear): drop the
+ * context, no answer. */
+static int on_smc_reject(corehook *ch, ch_session *s, uint8_t cause)
+{
+	ch_log(ch, COREHOOK_LOG_WARN, "security-mode supi=%s outcome=rejected"
+	    " cause=%u", s->supi, cause);
+	nas_sec_ctx_clear(&s->sec);
+	s->have_sec = 0;
+	s->state = S_IDLE;
+	return COREHOOK_OK;
+}
+
+/* The security gate in front of the decoder: a protected message is opened
+ * into *plain (allocated here, COREHOOK_NAS_MAX octets) and *in / *inlen
+ * point at its plain message; once a context is on, only a new
+ * Registration request (or the UE's Security mode reject) may come in
+ * clear. 1: decode what *in points at; 0: discarded, counted. */
+static int sec_gate(corehook *ch, ch_session *s, const uint8_t **in,
+    size_t *inlen, uint8_t **plain, uint8_t *hdr)
+{
+	int sh = nas_sec_header_type(*in, *inlen);
+	size_t plen = 0;
+
+	if (sh > 0) {
+		if ((*plain = OPENSSL_malloc(COREHOOK_NAS_MAX)) == NULL ||
+		    !sec_open(ch, s, *in, *inlen, *plain, COREHOOK_NAS_MAX, &plen,
+		    hdr))
+			return 0;
+		*in = *plain;
+		*inlen = plen;
+		return 1;
+	}
+	if (sh == 0 && (s->state == S_SMC || s->state == S_ACCEPTED) &&
+	    !(*inlen >= 3 && ((*in)[2] == NAS_MSG_REGISTRATION_REQUEST ||
+	    (s->state == S_SMC && (*in)[2] == NAS_MSG_SECURITY_MODE_REJECT)))) {
+		atomic_fetch_add(&ch->metrics.nas_sec_plain, 1);
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=discarded"
+		    " reason=unprotected message in a protected exchange",
+		    s->name);
+		return 0;
+	}
+	return 1;
+}
+
 /* Process one message of session s (s is busy: only this thread uses it). */
 static int process(corehook *ch, ch_session *s, const uint8_t *in,
     size_t inlen, uint8_t *out, size_t outcap, size_t *outlen, char *err,
@@ -500,32 +544,15 @@ static int process(corehook *ch, ch_session *s, const uint8_t *in,
 {
 	nas_msg_t *m = NULL;
 	uint8_t *plain = NULL, hdr = 0;
-	size_t plen = 0;
-	int rc = COREHOOK_ERR, r, sh = nas_sec_header_type(in, inlen);
+	int rc = COREHOOK_ERR, r;
 
 	*outlen = 0;
-	if ((m = malloc(sizeof(*m))) == NULL || (sh > 0 &&
-	    (plain = OPENSSL_malloc(COREHOOK_NAS_MAX)) == NULL)) {
+	if ((m = malloc(sizeof(*m))) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		goto out;
 	}
-	if (sh > 0) {
+	if (!sec_gate(ch, s, &in, &inlen, &plain, &hdr)) {
 		rc = COREHOOK_OK;	/* discarded: no answer */
-		if (!sec_open(ch, s, in, inlen, plain, COREHOOK_NAS_MAX, &plen,
-		    &hdr))
-			goto out;
-		in = plain;
-		inlen = plen;
-	} else if (sh == 0 && (s->state == S_SMC || s->state == S_ACCEPTED) &&
-	    !(inlen >= 3 && (in[2] == NAS_MSG_REGISTRATION_REQUEST ||
-	    (s->state == S_SMC && in[2] == NAS_MSG_SECURITY_MODE_REJECT)))) {
-		/* once the context is on, only a new registration or the
-		 * UE's refusal of the command may come in clear */
-		atomic_fetch_add(&ch->metrics.nas_sec_plain, 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=discarded"
-		    " reason=unprotected message in a protected exchange",
-		    s->name);
-		rc = COREHOOK_OK;
 		goto out;
 	}
 	r = nas_decode(m, in, inlen);
@@ -549,12 +576,7 @@ static int process(corehook *ch, ch_session *s, const uint8_t *in,
 	case NAS_MSG_SECURITY_MODE_REJECT:
 		if (s->state != S_SMC)
 			goto unexpected;
-		ch_log(ch, COREHOOK_LOG_WARN, "security-mode supi=%s "
-		    "outcome=rejected cause=%u", s->supi, m->smc_rej.cause);
-		nas_sec_ctx_clear(&s->sec);
-		s->have_sec = 0;
-		s->state = S_IDLE;
-		rc = COREHOOK_OK;
+		rc = on_smc_reject(ch, s, m->smc_rej.cause);
 		break;
 	case NAS_MSG_REGISTRATION_REQUEST: {
 		nas_reg_request_t *rq = malloc(sizeof(*rq));

@@ -723,6 +723,46 @@ static int reg_suci(attach_ctx *c, nas_suci_t *out, char *str, size_t cap,
 	return UE_OK;
 }
 
+/* A Security mode command that ue_sec_open accepted: tell the story and
+ * make next the Security mode complete (header type 4). */
+static void on_smc(attach_ctx *c, nas_msg_t *next)
+{
+	emit(c, UE_EV_RECV, "register", "Security mode command", -1,
+	    "Security mode command (integrity protected with new 5G NAS "
+	    "security context)");
+	emit(c, UE_EV_ACCEPT, "register", "Security mode command", -1,
+	    "MAC verified with K_NASint from K_AMF, replayed UE security "
+	    "capabilities match: NAS security on with %s and %s",
+	    nas_sec_alg_name(1, c->sec.int_alg),
+	    nas_sec_alg_name(0, c->sec.enc_alg));
+	memset(next, 0, sizeof(*next));
+	next->type = NAS_MSG_SECURITY_MODE_COMPLETE;
+	c->tx_hdr = NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW;
+	emit(c, UE_EV_SEND, "register", "Security mode complete", -1,
+	    "Security mode complete (integrity protected and ciphered with the "
+	    "new context)");
+}
+
+/* A protected Registration accept after authentication: registered;
+ * record fingerprint and algorithms, then Registration complete. */
+static int on_accept(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
+    uint64_t t0, char *err, size_t errlen)
+{
+	c->out->reg_ms = (unsigned)(ue_now_ms() - t0);
+	c->out->registered = 1;
+	if (aka_fingerprint(c->out->kamf_fp, c->kamf) != AKA_OK) {
+		util_err_set(err, errlen, "fingerprint failed");
+		return UE_ERR_CRYPTO;
+	}
+	c->out->nia = nas_sec_alg_name(1, c->sec.int_alg);
+	c->out->nea = nas_sec_alg_name(0, c->sec.enc_alg);
+	emit(c, UE_EV_RECV, "register", "Registration accept", -1,
+	    "Registration accept (integrity protected and ciphered, %s/%s): "
+	    "registered as %s after %u ms", c->out->nia, c->out->nea,
+	    c->creds->sub.supi, c->out->reg_ms);
+	return reg_complete(c, u, next, err, errlen);
+}
+
 static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
     size_t errlen)
 {
@@ -800,20 +840,7 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 			    next->auth_fail.has_auts ? " #21 with AUTS" : "");
 			break;
 		case NAS_MSG_SECURITY_MODE_COMMAND:
-			emit(c, UE_EV_RECV, "register", "Security mode command", -1,
-			    "Security mode command (integrity protected with new 5G "
-			    "NAS security context)");
-			emit(c, UE_EV_ACCEPT, "register", "Security mode command", -1,
-			    "MAC verified with K_NASint from K_AMF, replayed UE "
-			    "security capabilities match: NAS security on with %s "
-			    "and %s", nas_sec_alg_name(1, c->sec.int_alg),
-			    nas_sec_alg_name(0, c->sec.enc_alg));
-			memset(next, 0, sizeof(*next));
-			next->type = NAS_MSG_SECURITY_MODE_COMPLETE;
-			c->tx_hdr = NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW;
-			emit(c, UE_EV_SEND, "register", "Security mode complete", -1,
-			    "Security mode complete (integrity protected and ciphered "
-			    "with the new context)");
+			on_smc(c, next);
 			break;
 		case NAS_MSG_REGISTRATION_ACCEPT:
 			if (!authenticated || !c->have_sec) {
@@ -822,20 +849,7 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 				rc = UE_ERR_PROTO;
 				goto done;
 			}
-			c->out->reg_ms = (unsigned)(ue_now_ms() - t0);
-			c->out->registered = 1;
-			if (aka_fingerprint(c->out->kamf_fp, c->kamf) != AKA_OK) {
-				rc = UE_ERR_CRYPTO;
-				util_err_set(err, errlen, "fingerprint failed");
-				goto done;
-			}
-			c->out->nia = nas_sec_alg_name(1, c->sec.int_alg);
-			c->out->nea = nas_sec_alg_name(0, c->sec.enc_alg);
-			emit(c, UE_EV_RECV, "register", "Registration accept", -1,
-			    "Registration accept (integrity protected and ciphered, "
-			    "%s/%s): registered as %s after %u ms", c->out->nia,
-			    c->out->nea, c->creds->sub.supi, c->out->reg_ms);
-			rc = reg_complete(c, &u, next, err, errlen);
+			rc = on_accept(c, &u, next, t0, err, errlen);
 			goto done;
 		case NAS_MSG_REGISTRATION_REJECT:
 			c->out->cause = c->msg->reg_rej.cause;
