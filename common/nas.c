@@ -1,4 +1,5 @@
-/* nas.c — encoder and decoder for the plain 5GMM messages of nas.h, following
+/* nas.c — encoder and decoder for the plain 5GMM messages of nas.h (their
+ * security-protected form is common/nas_sec.c's), following
  * TS 24.501 §8/§9 and TS 24.007 §11.2.4 (IE formats). */
 #include "nas.h"
 
@@ -30,6 +31,8 @@ struct ie_spec {
 #define IEI_AUTN		0x20
 #define IEI_RES_STAR		0x2D
 #define IEI_AUTS		0x30
+#define IEI_UE_SEC_CAP		0x2E
+#define IEI_ABBA		0x38
 
 #define SUCI_FIXED_LEN		8	/* octets before the scheme output */
 #define GUTI_LEN		11
@@ -170,10 +173,11 @@ static int put_mobile_id(struct wbuf *w, const nas_mobile_id_t *id)
 		const nas_suci_t *s = &id->suci;
 		size_t nm;
 
-		if (s->scheme != 0)
+		if (s->scheme > 2)
 			return NAS_ERR_UNSUPPORTED;
-		if (!is_digits(s->routing, 1, 4) ||
-		    !is_digits(s->msin, 1, NAS_MSIN_MAX))
+		if (!is_digits(s->routing, 1, 4) || (s->scheme == 0 &&
+		    !is_digits(s->msin, 1, NAS_MSIN_MAX)) || (s->scheme != 0 &&
+		    (s->out_len == 0 || s->out_len > NAS_SUCI_OUT_MAX)))
 			return NAS_ERR_BAD_VALUE;
 		put_u8(w, 0x01);	/* SUPI format IMSI, type SUCI */
 		if ((rc = put_plmn(w, s->mcc, s->mnc)) != 0)
@@ -184,6 +188,10 @@ static int put_mobile_id(struct wbuf *w, const nas_mobile_id_t *id)
 		    digit_or_f(s->routing, 2)));
 		put_u8(w, s->scheme & 0x0F);
 		put_u8(w, s->hnpki);
+		if (s->scheme != 0) {
+			put_bytes(w, s->out, s->out_len);
+			return 0;
+		}
 		nm = strlen(s->msin);
 		for (size_t i = 0; i < nm; i += 2)
 			put_u8(w, (uint8_t)(digit_or_f(s->msin, i + 1) << 4 |
@@ -219,6 +227,8 @@ static size_t mobile_id_len(const nas_mobile_id_t *id)
 	case NAS_ID_NONE:
 		return 1;
 	case NAS_ID_SUCI:
+		if (id->suci.scheme != 0)
+			return SUCI_FIXED_LEN + id->suci.out_len;
 		return SUCI_FIXED_LEN +
 		    (strnlen(id->suci.msin, NAS_MSIN_MAX + 1) + 1) / 2;
 	case NAS_ID_GUTI:
@@ -265,17 +275,24 @@ static int get_mobile_id(nas_mobile_id_t *id, const uint8_t *p, size_t n)
 			return NAS_ERR_UNSUPPORTED;
 		if (n < SUCI_FIXED_LEN + 1)
 			return NAS_ERR_BAD_LENGTH;
-		if ((p[6] & 0x0F) != 0)
+		if ((p[6] & 0x0F) > 2)
 			return NAS_ERR_UNSUPPORTED;
-		if (n > SUCI_FIXED_LEN + (NAS_MSIN_MAX + 1) / 2)
+		if (n > SUCI_FIXED_LEN + ((p[6] & 0x0F) == 0 ?
+		    (NAS_MSIN_MAX + 1) / 2 : NAS_SUCI_OUT_MAX))
 			return NAS_ERR_BAD_LENGTH;
 		if ((rc = get_plmn(s->mcc, s->mnc, p + 1)) != 0)
 			return rc;
 		if ((rc = get_bcd(s->routing, sizeof(s->routing), p + 4, 2,
 		    1)) != 0)
 			return rc;
-		s->scheme = 0;
+		s->scheme = p[6] & 0x0F;
 		s->hnpki = p[7];
+		if (s->scheme != 0) {	/* ECIES output: opened by suci.c */
+			s->out_len = n - SUCI_FIXED_LEN;
+			memcpy(s->out, p + SUCI_FIXED_LEN, s->out_len);
+			id->kind = NAS_ID_SUCI;
+			return 0;
+		}
 		/* the scheme output must be exactly the MSIN: a filler
 		 * nibble is allowed only in the high half of its last octet */
 		if ((rc = get_bcd(s->msin, sizeof(s->msin), p + SUCI_FIXED_LEN,
@@ -308,6 +325,10 @@ static bool known_type(int type)
 	case NAS_MSG_AUTH_RESPONSE:
 	case NAS_MSG_AUTH_REJECT:
 	case NAS_MSG_AUTH_FAILURE:
+	case NAS_MSG_REGISTRATION_COMPLETE:
+	case NAS_MSG_SECURITY_MODE_COMMAND:
+	case NAS_MSG_SECURITY_MODE_COMPLETE:
+	case NAS_MSG_SECURITY_MODE_REJECT:
 		return true;
 	default:
 		return false;
@@ -350,6 +371,13 @@ static int enc_reg_request(struct wbuf *w, const nas_reg_request_t *m)
 	put_u16(w, idlen);
 	if ((rc = put_mobile_id(w, &m->id)) != 0)
 		return rc;
+	if (m->has_ue_sec_cap) {
+		if (m->ue_sec_cap_len < 2 || m->ue_sec_cap_len > NAS_UE_SEC_CAP_MAX)
+			return NAS_ERR_BAD_LENGTH;
+		put_u8(w, IEI_UE_SEC_CAP);
+		put_u8(w, (uint8_t)m->ue_sec_cap_len);
+		put_bytes(w, m->ue_sec_cap, m->ue_sec_cap_len);
+	}
 	if (m->has_payload) {
 		if (m->payload_type > 0x0F)
 			return NAS_ERR_BAD_VALUE;
@@ -420,6 +448,25 @@ static int enc_auth_failure(struct wbuf *w, const nas_auth_failure_t *m)
 	return 0;
 }
 
+static int enc_smc(struct wbuf *w, const nas_smc_t *m)
+{
+	if (!ngksi_ok(&m->ngksi) || m->enc_alg > 0x0F || m->int_alg > 0x0F)
+		return NAS_ERR_BAD_VALUE;
+	if (m->caps_len < 2 || m->caps_len > NAS_UE_SEC_CAP_MAX ||
+	    (m->has_abba && (m->abba_len < 2 || m->abba_len > NAS_ABBA_MAX)))
+		return NAS_ERR_BAD_LENGTH;
+	put_u8(w, (uint8_t)(m->enc_alg << 4 | m->int_alg));
+	put_u8(w, ngksi_nibble(&m->ngksi));	/* spare half octet above */
+	put_u8(w, (uint8_t)m->caps_len);
+	put_bytes(w, m->caps, m->caps_len);
+	if (m->has_abba) {
+		put_u8(w, IEI_ABBA);
+		put_u8(w, (uint8_t)m->abba_len);
+		put_bytes(w, m->abba, m->abba_len);
+	}
+	return 0;
+}
+
 int nas_encode(uint8_t *out, size_t outcap, size_t *outlen,
     const nas_msg_t *msg)
 {
@@ -457,7 +504,15 @@ int nas_encode(uint8_t *out, size_t outcap, size_t *outlen,
 	case NAS_MSG_AUTH_FAILURE:
 		rc = enc_auth_failure(&w, &msg->auth_fail);
 		break;
-	default:	/* NAS_MSG_AUTH_REJECT: header only */
+	case NAS_MSG_SECURITY_MODE_COMMAND:
+		rc = enc_smc(&w, &msg->smc);
+		break;
+	case NAS_MSG_SECURITY_MODE_REJECT:
+		put_u8(&w, msg->smc_rej.cause);
+		rc = 0;
+		break;
+	default:	/* Authentication reject, Security mode complete,
+			 * Registration complete: header only */
 		rc = 0;
 		break;
 	}
@@ -472,9 +527,15 @@ int nas_encode(uint8_t *out, size_t outcap, size_t *outlen,
 
 /* ---- decoder --------------------------------------------------------- */
 
-/* The known optional IEs of each message, in TS 24.501 order. */
+/* The known optional IEs of each message (their index is their bit in
+ * nas_decode's seen mask: the Registration request's payload pair stays
+ * bits 0 and 1). */
 static const struct ie_spec reg_req_ies[] = {
 	{ IEI_PAYLOAD_TYPE, F_T1, 0 }, { IEI_PAYLOAD, F_TLVE, 0 },
+	{ IEI_UE_SEC_CAP, F_TLV, 0 },
+};
+static const struct ie_spec smc_ies[] = {
+	{ IEI_ABBA, F_TLV, 0 },
 };
 static const struct ie_spec reg_acc_ies[] = {
 	{ IEI_GUTI, F_TLVE, 0 },
@@ -568,6 +629,14 @@ static int dec_optional(nas_msg_t *m, const struct ie *ie)
 {
 	switch (m->type) {
 	case NAS_MSG_REGISTRATION_REQUEST:
+		if (ie->iei == IEI_UE_SEC_CAP) {
+			if (ie->len < 2 || ie->len > NAS_UE_SEC_CAP_MAX)
+				return NAS_ERR_BAD_LENGTH;
+			m->reg_req.has_ue_sec_cap = true;
+			m->reg_req.ue_sec_cap_len = ie->len;
+			memcpy(m->reg_req.ue_sec_cap, ie->v, ie->len);
+			return 0;
+		}
 		if (ie->iei == IEI_PAYLOAD_TYPE) {
 			m->reg_req.payload_type = ie->half;
 			return 0;
@@ -596,6 +665,13 @@ static int dec_optional(nas_msg_t *m, const struct ie *ie)
 		if (ie->len != NAS_AUTN_LEN)
 			return NAS_ERR_BAD_LENGTH;
 		memcpy(m->auth_req.autn, ie->v, NAS_AUTN_LEN);
+		return 0;
+	case NAS_MSG_SECURITY_MODE_COMMAND:
+		if (ie->len < 2 || ie->len > NAS_ABBA_MAX)
+			return NAS_ERR_BAD_LENGTH;
+		m->smc.has_abba = true;
+		m->smc.abba_len = ie->len;
+		memcpy(m->smc.abba, ie->v, ie->len);
 		return 0;
 	case NAS_MSG_AUTH_RESPONSE:
 		if (ie->len != NAS_RES_STAR_LEN)
@@ -647,13 +723,33 @@ static int dec_mandatory(nas_msg_t *m, const uint8_t *buf, size_t len,
 		break;
 	case NAS_MSG_REGISTRATION_REJECT:
 	case NAS_MSG_AUTH_FAILURE:
+	case NAS_MSG_SECURITY_MODE_REJECT:
 		if (p + 1 > len)
 			return NAS_ERR_TRUNCATED;
 		if (m->type == NAS_MSG_REGISTRATION_REJECT)
 			m->reg_rej.cause = buf[p];
-		else
+		else if (m->type == NAS_MSG_AUTH_FAILURE)
 			m->auth_fail.cause = buf[p];
+		else
+			m->smc_rej.cause = buf[p];
 		p += 1;
+		break;
+	case NAS_MSG_SECURITY_MODE_COMMAND:
+		if (p + 3 > len)
+			return NAS_ERR_TRUNCATED;
+		m->smc.enc_alg = buf[p] >> 4;
+		m->smc.int_alg = buf[p] & 0x0F;
+		m->smc.ngksi.ksi = buf[p + 1] & 0x07;
+		m->smc.ngksi.tsc = (buf[p + 1] >> 3) & 0x01;
+		n = buf[p + 2];
+		p += 3;
+		if (n > len - p)
+			return NAS_ERR_TRUNCATED;
+		if (n < 2 || n > NAS_UE_SEC_CAP_MAX)
+			return NAS_ERR_BAD_LENGTH;
+		memcpy(m->smc.caps, buf + p, n);
+		m->smc.caps_len = n;
+		p += n;
 		break;
 	case NAS_MSG_AUTH_REQUEST:
 		if (p + 2 > len)
@@ -689,6 +785,7 @@ static void known_ies(int type, const struct ie_spec **out, size_t *n)
 	case NAS_MSG_AUTH_REQUEST: KNOWN(auth_req_ies); break;
 	case NAS_MSG_AUTH_RESPONSE: KNOWN(auth_resp_ies); break;
 	case NAS_MSG_AUTH_FAILURE: KNOWN(auth_fail_ies); break;
+	case NAS_MSG_SECURITY_MODE_COMMAND: KNOWN(smc_ies); break;
 	default: *out = NULL; *n = 0; break;
 	}
 #undef KNOWN
@@ -802,8 +899,20 @@ const char *nas_msg_name(int type)
 	case NAS_MSG_AUTH_RESPONSE: return "Authentication response";
 	case NAS_MSG_AUTH_REJECT: return "Authentication reject";
 	case NAS_MSG_AUTH_FAILURE: return "Authentication failure";
+	case NAS_MSG_REGISTRATION_COMPLETE: return "Registration complete";
+	case NAS_MSG_SECURITY_MODE_COMMAND: return "Security mode command";
+	case NAS_MSG_SECURITY_MODE_COMPLETE: return "Security mode complete";
+	case NAS_MSG_SECURITY_MODE_REJECT: return "Security mode reject";
 	default: return "Unknown message type";
 	}
+}
+
+int nas_ue_sec_cap_has(const uint8_t *caps, size_t len, int is_integrity,
+    int alg)
+{
+	if (caps == NULL || len < 2 || alg < 0 || alg > 7)
+		return 0;
+	return (caps[is_integrity ? 1 : 0] >> (7 - alg)) & 1;
 }
 
 int nas_suci_from_supi(nas_suci_t *out, const char *supi, int mnc_len)

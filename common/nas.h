@@ -1,9 +1,10 @@
 /* nas.h — NAS-5GS (TS 24.501) codec for the plain 5GMM messages ProvCA uses:
- * Registration request/accept/reject and Authentication
- * request/response/failure/reject. Byte layouts: docs/protocol.md "codec".
+ * Registration request/accept/reject/complete, Authentication
+ * request/response/failure/reject and Security mode
+ * command/complete/reject. Byte layouts: docs/protocol.md "codec".
  *
  * Messages are plain (security header type 0) with extended protocol
- * discriminator 0x7E. nas_msg_t is plain data: the decoder copies every
+ * discriminator 0x7E; common/nas_sec.h wraps them in a security header. nas_msg_t is plain data: the decoder copies every
  * value out of the input (payload containers included, bounded by
  * NAS_PAYLOAD_MAX), so a decoded message never points into the buffer it
  * came from and the buffer may be freed right after nas_decode().
@@ -40,16 +41,22 @@
 #define NAS_AUTS_LEN		14
 #define NAS_MSIN_MAX		10	/* digits */
 #define NAS_SUPI_MAX		21	/* "imsi-" + 15 digits + NUL */
+#define NAS_SUCI_OUT_MAX	64	/* ECIES scheme output (A: 45, B: 46) */
+#define NAS_UE_SEC_CAP_MAX	8	/* UE security capability contents */
 
 /* Message types (TS 24.501 table 9.7.1). */
 enum {
 	NAS_MSG_REGISTRATION_REQUEST	= 0x41,
 	NAS_MSG_REGISTRATION_ACCEPT	= 0x42,
+	NAS_MSG_REGISTRATION_COMPLETE	= 0x43,
 	NAS_MSG_REGISTRATION_REJECT	= 0x44,
 	NAS_MSG_AUTH_REQUEST		= 0x56,
 	NAS_MSG_AUTH_RESPONSE		= 0x57,
 	NAS_MSG_AUTH_REJECT		= 0x58,
 	NAS_MSG_AUTH_FAILURE		= 0x59,
+	NAS_MSG_SECURITY_MODE_COMMAND	= 0x5D,
+	NAS_MSG_SECURITY_MODE_COMPLETE	= 0x5E,
+	NAS_MSG_SECURITY_MODE_REJECT	= 0x5F,
 };
 
 /* Errors: 0 is success, every failure a distinct negative value. */
@@ -102,6 +109,8 @@ enum {
 	NAS_CAUSE_MAC_FAILURE			= 20,
 	NAS_CAUSE_SYNCH_FAILURE			= 21,
 	NAS_CAUSE_CONGESTION			= 22,
+	NAS_CAUSE_UE_SEC_CAP_MISMATCH		= 23,
+	NAS_CAUSE_SEC_MODE_REJECTED		= 24,
 	NAS_CAUSE_NON_5G_AUTH_UNACCEPTABLE	= 26,
 	NAS_CAUSE_INVALID_MANDATORY_INFO	= 96,
 };
@@ -113,14 +122,17 @@ typedef struct {
 } nas_ngksi_t;
 
 /* SUCI with SUPI format IMSI. Digit strings are NUL-terminated ASCII.
- * Only the null protection scheme (0) is supported: scheme output = MSIN. */
+ * The null scheme (0) carries the MSIN; Profiles A (1) and B (2) carry
+ * the ECIES scheme output as opaque octets (common/suci.h opens them). */
 typedef struct {
 	char	mcc[4];			/* 3 digits */
 	char	mnc[4];			/* 2 or 3 digits */
 	char	routing[5];		/* routing indicator, 1..4 digits */
 	uint8_t	scheme;			/* protection scheme id, 0 = null */
 	uint8_t	hnpki;			/* home network public key id */
-	char	msin[NAS_MSIN_MAX + 1];	/* 1..10 digits */
+	char	msin[NAS_MSIN_MAX + 1];	/* scheme 0: 1..10 digits */
+	size_t	out_len;		/* schemes 1, 2: 1..NAS_SUCI_OUT_MAX */
+	uint8_t	out[NAS_SUCI_OUT_MAX];
 } nas_suci_t;
 
 /* 5G-GUTI (TS 23.003 §2.10). */
@@ -153,6 +165,11 @@ typedef struct {
 	uint8_t		follow_on;	/* FOR: 0 or 1 */
 	nas_ngksi_t	ngksi;
 	nas_mobile_id_t	id;
+	/* UE security capability (IEI 0x2E): octet 1 5G-EA0..7 (bit 8 =
+	 * EA0), octet 2 5G-IA0..7 (bit 8 = IA0), optional EPS octets. */
+	bool		has_ue_sec_cap;
+	size_t		ue_sec_cap_len;	/* 2..NAS_UE_SEC_CAP_MAX */
+	uint8_t		ue_sec_cap[NAS_UE_SEC_CAP_MAX];
 	/* Payload container type (IEI 0x8-) + Payload container (0x7B);
 	 * they travel together, one without the other is NAS_ERR_MISSING_IE. */
 	bool		has_payload;
@@ -194,8 +211,25 @@ typedef struct {
 	uint8_t		auts[NAS_AUTS_LEN];
 } nas_auth_failure_t;
 
+/* Security mode command (TS 24.501 8.2.25). */
+typedef struct {
+	uint8_t		enc_alg;	/* type of ciphering algorithm, 4 bits */
+	uint8_t		int_alg;	/* type of integrity algorithm, 4 bits */
+	nas_ngksi_t	ngksi;
+	size_t		caps_len;	/* replayed UE security capabilities */
+	uint8_t		caps[NAS_UE_SEC_CAP_MAX];
+	bool		has_abba;	/* ABBA (IEI 0x38) */
+	size_t		abba_len;	/* 2..NAS_ABBA_MAX */
+	uint8_t		abba[NAS_ABBA_MAX];
+} nas_smc_t;
+
+typedef struct {
+	uint8_t		cause;		/* 5GMM cause (#23, #24) */
+} nas_smc_reject_t;
+
 /* One NAS message. type is a NAS_MSG_* value and selects the union member
- * (Authentication reject has no fields). Zero the struct before filling it
+ * (Authentication reject, Security mode complete and Registration complete
+ * have no fields). Zero the struct before filling it
  * for nas_encode(): absent optional IEs are has_* == false. */
 typedef struct {
 	int type;
@@ -206,6 +240,8 @@ typedef struct {
 		nas_auth_request_t	auth_req;
 		nas_auth_response_t	auth_resp;
 		nas_auth_failure_t	auth_fail;
+		nas_smc_t		smc;
+		nas_smc_reject_t	smc_rej;
 	};
 } nas_msg_t;
 
@@ -234,6 +270,11 @@ const char *nas_msg_name(int type);
  * mnc_len (2 or 3) digits. Returns 0, NAS_ERR_BAD_VALUE for a malformed
  * SUPI or mnc_len, NAS_ERR_INVALID_ARG for NULL. */
 int nas_suci_from_supi(nas_suci_t *out, const char *supi, int mnc_len);
+
+/* 1 if the UE security capability caps (len octets) announces 5G-EA alg
+ * (is_integrity 0) or 5G-IA alg (is_integrity 1), alg 0..7. */
+int nas_ue_sec_cap_has(const uint8_t *caps, size_t len, int is_integrity,
+    int alg);
 
 /* Write the SUPI "imsi-" + MCC + MNC + MSIN of a null-scheme SUCI into out
  * (outcap bytes, NAS_SUPI_MAX is always enough). Returns 0,

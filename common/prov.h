@@ -21,6 +21,7 @@
 #define PROV_SUPI_MAX 32	/* e.g. "imsi-001010000000001" */
 #define PROV_DNN_MAX 100	/* TS 23.003 DNN, bytes */
 #define PROV_NSSAI_MAX 8	/* S-NSSAIs in a subscription */
+#define PROV_HN_PUB_MAX 33	/* home network public key (SUCI Profile B) */
 #define PROV_KEY_LEN 16		/* Ki, OPc */
 #define PROV_AMF_LEN 2
 #define PROV_SQN_LEN 6
@@ -136,6 +137,14 @@ typedef struct {
 	prov_snssai_t nssai[PROV_NSSAI_MAX];
 	char dnn[PROV_DNN_MAX + 1];	/* 1..PROV_DNN_MAX bytes */
 	int64_t issued_at;		/* Unix seconds */
+	/* SUCI concealment (optional field 0x0B): hn_scheme 0 = none (the
+	 * null scheme), 1 = Profile A (32-octet X25519 key), 2 = Profile B
+	 * (33-octet compressed P-256 point). */
+	uint8_t hn_scheme;
+	uint8_t hn_key_id;
+	char routing[5];		/* routing indicator, 1..4 digits */
+	size_t hn_pub_len;
+	uint8_t hn_pub[PROV_HN_PUB_MAX];
 } prov_subscription_t;
 
 /* Wipe every byte of *sub (Ki and OPc included). NULL-safe. */

@@ -41,11 +41,12 @@ static const char req_label[] = "ProvCA provisioning request v2";
 #define SUB_TAG_SNSSAI 0x08
 #define SUB_TAG_DNN 0x09
 #define SUB_TAG_ISSUED 0x0A
+#define SUB_TAG_HN_KEY 0x0B	/* optional, last */
 
 /* Largest subscription TLV: version + every field at its maximum. */
 #define SUB_ENCODED_MAX (1 + 3 + PROV_SUPI_MAX + 3 + 16 + 3 + 16 + 3 + 2 + \
 	3 + 6 + 3 + 3 + 3 + 3 + PROV_NSSAI_MAX * (3 + 4) + 3 + PROV_DNN_MAX + \
-	3 + 8)
+	3 + 8 + 3 + 3 + 4 + PROV_HN_PUB_MAX)
 
 const char *prov_strerror(int code)
 {
@@ -501,6 +502,17 @@ void prov_subscription_wipe(prov_subscription_t *sub)
 		OPENSSL_cleanse(sub, sizeof(*sub));
 }
 
+/* 1 if (scheme, routing indicator, public key) can travel in field 0x0B. */
+static int hn_key_ok(uint8_t scheme, const char *ri, size_t rilen,
+    const uint8_t *pub, size_t publen)
+{
+	if (rilen < 1 || rilen > 4 || !is_digits((const uint8_t *)ri, rilen))
+		return 0;
+	if (scheme == 1)
+		return publen == 32;
+	return scheme == 2 && publen == 33 && (pub[0] == 2 || pub[0] == 3);
+}
+
 /* Check every field of sub before it is encoded. */
 static int sub_validate(const prov_subscription_t *sub, char *err,
     size_t errlen)
@@ -546,6 +558,13 @@ static int sub_validate(const prov_subscription_t *sub, char *err,
 		util_err_set(err, errlen, "DNN empty or not [A-Za-z0-9.-]");
 		return PROV_ERR_ARG;
 	}
+	if (sub->hn_scheme != 0 && !hn_key_ok(sub->hn_scheme, sub->routing,
+	    strnlen(sub->routing, sizeof(sub->routing)), sub->hn_pub,
+	    sub->hn_pub_len)) {
+		util_err_set(err, errlen, "home network key: scheme 1 (32 "
+		    "octets) or 2 (33, compressed), routing indicator 1-4 digits");
+		return PROV_ERR_ARG;
+	}
 	return PROV_OK;
 }
 
@@ -587,6 +606,18 @@ int prov_subscription_encode(uint8_t *out, size_t outcap, size_t *outlen,
 		u >>= 8;
 	}
 	put_tlv(&w, SUB_TAG_ISSUED, t, sizeof(t));
+	if (sub->hn_scheme != 0) {
+		/* scheme ‖ key id ‖ RI length ‖ RI digits ‖ public key */
+		uint8_t hk[3 + 4 + PROV_HN_PUB_MAX];
+		size_t ri = strlen(sub->routing);
+
+		hk[0] = sub->hn_scheme;
+		hk[1] = sub->hn_key_id;
+		hk[2] = (uint8_t)ri;
+		memcpy(hk + 3, sub->routing, ri);
+		memcpy(hk + 3 + ri, sub->hn_pub, sub->hn_pub_len);
+		put_tlv(&w, SUB_TAG_HN_KEY, hk, 3 + ri + sub->hn_pub_len);
+	}
 	OPENSSL_cleanse(sn, sizeof(sn));
 	if (w.overflow) {
 		OPENSSL_cleanse(out, outcap);
@@ -663,6 +694,18 @@ static int sub_field(prov_subscription_t *s, uint8_t tag, const uint8_t *v,
 			u = (u << 8) | v[k];
 		s->issued_at = (int64_t)u;
 		return 0;
+	case SUB_TAG_HN_KEY:
+		if (n < 4 || v[2] < 1 || v[2] > 4 || n < 3 + (size_t)v[2] ||
+		    !hn_key_ok(v[0], (const char *)v + 3, v[2], v + 3 + v[2],
+		    n - 3 - v[2]))
+			return -1;
+		s->hn_scheme = v[0];
+		s->hn_key_id = v[1];
+		memcpy(s->routing, v + 3, v[2]);
+		s->routing[v[2]] = '\0';
+		s->hn_pub_len = n - 3 - v[2];
+		memcpy(s->hn_pub, v + 3 + v[2], s->hn_pub_len);
+		return 0;
 	default:
 		return -1;
 	}
@@ -718,7 +761,7 @@ int prov_subscription_decode(prov_subscription_t *out, const uint8_t *buf,
 		}
 		last = tag;
 	}
-	if (last != SUB_TAG_ISSUED) {
+	if (last != SUB_TAG_ISSUED && last != SUB_TAG_HN_KEY) {
 		util_err_set(err, errlen, "subscription: fields after 0x%02x "
 		    "missing", last);
 		goto fail;

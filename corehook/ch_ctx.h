@@ -4,6 +4,7 @@
 #define PROVCA_CH_CTX_H
 
 #include "ch_int.h"
+#include "nas.h"
 #include "prov.h"
 #include "subs.h"
 
@@ -41,7 +42,30 @@ struct corehook {
 	struct ch_session *bucket[CH_BUCKETS];
 	size_t nsessions;
 	unsigned long inserts;
+
+	/* SUCI home network private keys by key id (suci_keys.c), loaded
+	 * once at open, read-only afterwards. */
+	EVP_PKEY *suci_key[256];
+	uint8_t suci_key_scheme[256];
+	uint8_t suci_pub[33];           /* the configured key's public half */
+	size_t suci_pub_len;
 };
+
+/* Load the home network keys of the configuration (the configured key id
+ * must exist; COREHOOK_ERR_CONFIG otherwise). Free them with
+ * ch_suci_close. */
+int ch_suci_open(corehook *ch, char *err, size_t errlen);
+void ch_suci_close(corehook *ch);
+
+/* Put the configured home network public key, key id, profile and routing
+ * indicator into a new subscription (nothing when none is configured). */
+void ch_suci_sub_fill(const corehook *ch, prov_subscription_t *sub);
+
+/* The SUPI of a SUCI: the null scheme as is (when allowed), else
+ * de-concealed with the key its key id names. COREHOOK_ERR_ARG for a
+ * refused or undecryptable SUCI, COREHOOK_ERR_NOTFOUND for an unknown key. */
+int ch_suci_supi(const corehook *ch, char *supi, size_t cap,
+    const nas_suci_t *s, char *err, size_t errlen);
 
 /* Log one line through the context's callback. */
 void ch_log(corehook *ch, int level, const char *fmt, ...)

@@ -21,6 +21,7 @@
 #define CH_NSSAI_MAX 8
 #define CH_PATH_MAX 512
 #define CH_URL_MAX 512
+#define CH_ALG_PREF_MAX 4
 
 /* One CA the operator has an agreement with. */
 typedef struct {
@@ -73,6 +74,19 @@ struct corehook_config {
 	unsigned source_refusals_per_minute, source_burst;
 	unsigned device_fetches_per_minute, device_burst;
 	sbi_config_t sbi;               /* "sbi": corehook as a UDM */
+	/* NAS security: algorithm ids (nas_sec.h) in preference order. */
+	uint8_t nas_int_pref[CH_ALG_PREF_MAX];
+	size_t nas_int_n;
+	uint8_t nas_enc_pref[CH_ALG_PREF_MAX];
+	size_t nas_enc_n;
+	/* SUCI: the key handed out in new subscriptions (scheme 0: none),
+	 * the folder of home network private keys (hn-<id>.pem, 0600), and
+	 * whether a null-scheme SUCI is accepted. */
+	uint8_t suci_scheme;
+	uint8_t suci_key_id;
+	char suci_routing[5];
+	char suci_keys_dir[CH_PATH_MAX];
+	int suci_null_allowed;
 };
 
 /* ---- allow-list (allow.c) ---- */
@@ -228,6 +242,18 @@ void ch_pos_drop(ch_ca_cache *c, const char *key);
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t ch_now_ms(void);
 
+/* ---- SUCI home network keys (suci_keys.c) ---- */
+
+#define CH_SUCI_KEYS_MAX 16
+
+/* The private key file of key id in cfg's keys folder. */
+int ch_suci_key_path(char *out, size_t cap, const corehook_config *cfg,
+    unsigned key_id);
+
+/* Create the configured home network key pair (hn-<id>.pem, PEM PKCS#8,
+ * 0600, exclusive create: an existing key is never replaced). */
+int ch_suci_keygen(const corehook_config *cfg, char *err, size_t errlen);
+
 /* ---- metrics (metrics.c) ---- */
 
 enum {
@@ -260,6 +286,10 @@ typedef struct {
 	atomic_uint_fast64_t lat_count;
 	atomic_uint_fast64_t lat_sum_us;
 	atomic_uint_fast64_t nas_in, nas_dup, nas_malformed;
+	/* protected messages discarded: bad MAC, replayed COUNT, and
+	 * unprotected where protection is required */
+	atomic_uint_fast64_t nas_sec_bad_mac, nas_sec_replay, nas_sec_plain;
+	atomic_uint_fast64_t smc_done;
 	atomic_uint_fast64_t cert_check[CH_CHECK_N];
 	atomic_uint_fast64_t ctx_source[CH_CTX_SRC_N];
 	atomic_uint_fast64_t rate_limited[CH_RATE_N];

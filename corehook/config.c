@@ -332,6 +332,75 @@ static int load_limits(corehook_config *c, const cJSON *cache,
 	return 0;
 }
 
+/* One preference list of NAS algorithm names ("128-NIA2", "NEA0", ...)
+ * into ids; def when absent. NIA0 is never configurable (emergency only). */
+static int load_alg_list(uint8_t *ids, size_t *n, const cJSON *o,
+    const char *name, int integrity, char *err, size_t errlen)
+{
+	static const char *const ia[] = { "128-NIA2" };
+	static const char *const ea[] = { "128-NEA2", "NEA0" };
+	const cJSON *list = obj_get(o, name), *it;
+
+	*n = 0;
+	if (list == NULL || cJSON_IsNull(list)) {
+		ids[(*n)++] = 2;	/* 128-NIA2 / 128-NEA2, then NEA0 */
+		if (!integrity)
+			ids[(*n)++] = 0;
+		return 0;
+	}
+	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) < 1 ||
+	    cJSON_GetArraySize(list) > CH_ALG_PREF_MAX)
+		goto bad;
+	cJSON_ArrayForEach(it, list) {
+		if (!cJSON_IsString(it))
+			goto bad;
+		if (strcmp(it->valuestring, integrity ? ia[0] : ea[0]) == 0)
+			ids[(*n)++] = 2;
+		else if (!integrity && strcmp(it->valuestring, ea[1]) == 0)
+			ids[(*n)++] = 0;
+		else
+			goto bad;
+	}
+	return 0;
+bad:
+	util_err_set(err, errlen, "config: \"nas_security.%s\" must list 1-%d"
+	    " of %s", name, CH_ALG_PREF_MAX, integrity ? "\"128-NIA2\"" :
+	    "\"128-NEA2\", \"NEA0\"");
+	return -1;
+}
+
+/* "suci": {"profile": "A"|"B", "key_id", "routing_indicator",
+ * "keys_dir", "null_scheme"}; absent: null scheme only. */
+static int load_suci(corehook_config *c, const cJSON *o, const char *dir,
+    char *err, size_t errlen)
+{
+	const char *prof, *ri, *kd;
+	uint64_t v;
+	const cJSON *ns = obj_get(o, "null_scheme");
+
+	if (get_str(&prof, o, "profile", NULL, err, errlen) != 0 ||
+	    get_str(&ri, o, "routing_indicator", "0", err, errlen) != 0 ||
+	    get_str(&kd, o, "keys_dir", "suci-keys", err, errlen) != 0 ||
+	    get_uint(&v, o, "key_id", 1, 0, 255, err, errlen) != 0)
+		return -1;
+	if (prof != NULL && strcmp(prof, "A") != 0 && strcmp(prof, "B") != 0) {
+		util_err_set(err, errlen, "config: \"suci.profile\" must be "
+		    "\"A\" or \"B\"");
+		return -1;
+	}
+	if (!digits(ri, 1, 4) || (ns != NULL && !cJSON_IsBool(ns))) {
+		util_err_set(err, errlen, "config: \"suci.routing_indicator\" "
+		    "must be 1-4 digits, \"suci.null_scheme\" true or false");
+		return -1;
+	}
+	c->suci_scheme = prof == NULL ? 0 : prof[0] == 'A' ? 1 : 2;
+	c->suci_key_id = (uint8_t)v;
+	snprintf(c->suci_routing, sizeof(c->suci_routing), "%s", ri);
+	c->suci_null_allowed = ns != NULL ? cJSON_IsTrue(ns) : prof == NULL;
+	return resolve(c->suci_keys_dir, sizeof(c->suci_keys_dir), dir, kd,
+	    "suci.keys_dir", err, errlen);
+}
+
 static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
     char *err, size_t errlen)
 {
@@ -454,7 +523,16 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	if (load_limits(c, obj_get(doc, "ca_cache"),
 	    obj_get(doc, "rate_limit"), err, errlen) != 0)
 		return -1;
-	return sbi_config_load(&c->sbi, obj_get(doc, "sbi"), dir, err, errlen);
+	if (sbi_config_load(&c->sbi, obj_get(doc, "sbi"), dir, err, errlen)
+	    != 0)
+		return -1;
+	if (load_alg_list(c->nas_int_pref, &c->nas_int_n, obj_get(doc,
+	    "nas_security"), "integrity", 1, err, errlen) != 0 ||
+	    load_alg_list(c->nas_enc_pref, &c->nas_enc_n, obj_get(doc,
+	    "nas_security"), "ciphering", 0, err, errlen) != 0 ||
+	    load_suci(c, obj_get(doc, "suci"), dir, err, errlen) != 0)
+		return -1;
+	return 0;
 }
 
 int corehook_config_load(corehook_config **out, const char *path,

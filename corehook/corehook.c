@@ -252,6 +252,9 @@ int corehook_open(corehook **out, const corehook_config *cfg,
 	    pki_key_ref_is_pkcs11(cfg->signer_key) ? cfg->signer_key : "");
 	if (ch_ca_cache_new(&ch->cache, cfg, err, errlen) != 0)
 		goto out;
+	if ((rc = ch_suci_open(ch, err, errlen)) != COREHOOK_OK)
+		goto out;
+	rc = COREHOOK_ERR;
 	for (i = 0; i < cfg->allow_count; i++) {
 		if (pki_cert_load_file(&ch->anchor[i], cfg->allow[i].trust_anchor,
 		    perr, sizeof(perr)) != PKI_OK) {
@@ -300,6 +303,7 @@ void corehook_close(corehook *ch)
 		ch_path_cache_free(ch->paths[i]);
 	}
 	ch_ca_cache_free(ch->cache);
+	ch_suci_close(ch);
 	prov_signer_free(ch->signer);
 	EVP_PKEY_free(ch->signer_key);
 	X509_free(ch->signer_cert);
@@ -429,6 +433,7 @@ static int prov_allocate(corehook *ch, prov_subscription_t *sub,
 	}
 	snprintf(sub->dnn, sizeof(sub->dnn), "%s", c->dnn);
 	sub->issued_at = (int64_t)time(NULL);
+	ch_suci_sub_fill(ch, sub);	/* SUCI concealment from the first use */
 	rc = COREHOOK_OK;
 out:
 	OPENSSL_cleanse(ki, sizeof(ki));

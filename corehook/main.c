@@ -1,4 +1,5 @@
-/* main.c — the corehook program: serve, init, subscribers, av.
+/* main.c — the corehook program: serve, init, subscribers, av, nas-sec,
+ * suci deconceal.
  * Exit status: 0 success, 1 runtime failure, 2 usage error. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +9,11 @@
 #include <openssl/crypto.h>
 
 #include "aka.h"
+#include "ch_int.h"
 #include "corehook.h"
 #include "pki_keys.h"
 #include "sbi.h"
+#include "sec_tool.h"
 #include "serve.h"
 #include "subs.h"
 #include "util.h"
@@ -27,7 +30,13 @@ static void usage(FILE *fp)
 	    "       corehook subscribers list|export [--all] --config FILE\n"
 	    "       corehook subscribers show SUPI --config FILE\n"
 	    "       corehook av --k K (--op OP | --opc OPC) --rand R --sqn S"
-	    " --amf A [--snn NAME]\n");
+	    " --amf A [--snn NAME]\n"
+	    "       corehook nas-sec nia2|nea2 --key HEX --count HEX --bearer N"
+	    " --direction 0|1\n"
+	    "                     --length BITS --msg HEX\n"
+	    "       corehook nas-sec kdf --kamf HEX --alg-type 1|2 --alg-id N\n"
+	    "       corehook suci deconceal --suci STRING --hn-key FILE_OR_HEX\n"
+	    "       corehook suci keygen --config FILE\n");
 }
 
 /* Value of "--name V" or "--name=V" at argv[*i]; NULL if not this option. */
@@ -281,6 +290,66 @@ static int cmd_av(int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* `corehook suci keygen --config FILE`: the configured home network key
+ * pair (suci.profile, suci.key_id) into suci.keys_dir/hn-<id>.pem. */
+static int cmd_suci_keygen(int argc, char **argv)
+{
+	const char *config = NULL, *v;
+	corehook_config *cfg = NULL;
+	char err[512] = "", path[CH_PATH_MAX + 32];
+	int i, rc = 1;
+
+	for (i = 0; i < argc; i++) {
+		if ((v = opt(argc, argv, &i, "--config")) != NULL)
+			config = v;
+		else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (config == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	if (corehook_config_load(&cfg, config, err, sizeof(err)) != COREHOOK_OK ||
+	    ch_suci_keygen(cfg, err, sizeof(err)) != COREHOOK_OK ||
+	    ch_suci_key_path(path, sizeof(path), cfg, cfg->suci_key_id) != 0) {
+		fprintf(stderr, "corehook suci keygen: %s\n", err);
+		goto out;
+	}
+	printf("KEY: %s\nPROFILE: %c\nKEY-ID: %u\n", path,
+	    cfg->suci_scheme == 1 ? 'A' : 'B', cfg->suci_key_id);
+	rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+	corehook_config_free(cfg);
+	return rc;
+}
+
+/* `corehook nas-sec ...` and `corehook suci deconceal ...`: one "NAME:
+ * value" line; exit 2 on bad input, 1 when a valid input fails. */
+static int cmd_sec_tool(const char *cmd, int argc, char **argv)
+{
+	char err[512] = "";
+	int rc;
+
+	if (strcmp(cmd, "nas-sec") == 0)
+		rc = sec_tool_nas(stdout, argc, argv, err, sizeof(err));
+	else if (argc >= 1 && strcmp(argv[0], "keygen") == 0)
+		return cmd_suci_keygen(argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "deconceal") == 0)
+		rc = sec_tool_suci_deconceal(stdout, argc - 1, argv + 1, err,
+		    sizeof(err));
+	else {
+		usage(stderr);
+		return 2;
+	}
+	if (rc != SEC_TOOL_OK) {
+		fprintf(stderr, "corehook %s: %s\n", cmd, err);
+		return rc == SEC_TOOL_USAGE ? 2 : 1;
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -303,6 +372,8 @@ int main(int argc, char **argv)
 		return cmd_subscribers(argc - 2, argv + 2);
 	if (strcmp(argv[1], "av") == 0)
 		return cmd_av(argc - 2, argv + 2);
+	if (strcmp(argv[1], "nas-sec") == 0 || strcmp(argv[1], "suci") == 0)
+		return cmd_sec_tool(argv[1], argc - 2, argv + 2);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -108,6 +108,22 @@ int ch_metrics_format(const ch_metrics_t *m, char *buf, size_t cap)
 	    (unsigned long long)atomic_load(&m->nas_dup),
 	    (unsigned long long)atomic_load(&m->nas_malformed)) != 0)
 		return COREHOOK_ERR_SPACE;
+	if (put(buf, cap, &off, "# HELP corehook_nas_security_discarded_total"
+	    " NAS messages discarded by the security checks, by reason.\n"
+	    "# TYPE corehook_nas_security_discarded_total counter\n"
+	    "corehook_nas_security_discarded_total{reason=\"bad_mac\"} %llu\n"
+	    "corehook_nas_security_discarded_total{reason=\"replay\"} %llu\n"
+	    "corehook_nas_security_discarded_total{reason=\"unprotected\"}"
+	    " %llu\n"
+	    "# HELP corehook_security_mode_total Security mode procedures"
+	    " completed.\n"
+	    "# TYPE corehook_security_mode_total counter\n"
+	    "corehook_security_mode_total %llu\n",
+	    (unsigned long long)atomic_load(&m->nas_sec_bad_mac),
+	    (unsigned long long)atomic_load(&m->nas_sec_replay),
+	    (unsigned long long)atomic_load(&m->nas_sec_plain),
+	    (unsigned long long)atomic_load(&m->smc_done)) != 0)
+		return COREHOOK_ERR_SPACE;
 	if (put(buf, cap, &off, "# HELP corehook_device_cert_checks_total"
 	    " Device certificates accepted, by how they were verified.\n"
 	    "# TYPE corehook_device_cert_checks_total counter\n"

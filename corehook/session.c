@@ -1,6 +1,7 @@
 /* session.c — corehook_handle: the per-session NAS state machine
- * (provisioning registration; normal registration with 5G-AKA, resync and
- * accept/reject) and the per-session retransmission cache. */
+ * (provisioning registration; normal registration with 5G-AKA, resync,
+ * NAS security mode control, protected accept/complete, reject) and the
+ * per-session retransmission cache. */
 #include "ch_ctx.h"
 
 #include <stdlib.h>
@@ -11,10 +12,13 @@
 
 #include "aka.h"
 #include "nas.h"
+#include "nas_sec.h"
 #include "prov.h"
 #include "util.h"
 
-enum { S_IDLE = 0, S_AUTH = 1 };
+/* S_SMC: Security mode command sent; S_ACCEPTED: protected Registration
+ * accept sent, Registration complete awaited. */
+enum { S_IDLE = 0, S_AUTH = 1, S_SMC = 2, S_ACCEPTED = 3 };
 
 typedef struct ch_session {
 	struct ch_session *next;
@@ -30,6 +34,17 @@ typedef struct ch_session {
 	int resynced;
 	uint8_t ksi;
 	corehook_av_t av;
+	/* NAS security: the UE's capabilities, the algorithms chosen for
+	 * them, and the context of the last K_AMF (have_sec). The context
+	 * lives only in this session: a restart loses it, and the UE's next
+	 * registration runs 5G-AKA for a new K_AMF, so no COUNT is ever
+	 * reused with the same key. */
+	uint8_t ue_caps[NAS_UE_SEC_CAP_MAX];
+	size_t ue_caps_len;
+	uint8_t enc_alg, int_alg;
+	int have_sec;
+	nas_sec_ctx_t sec;
+	char supi[NAS_SUPI_MAX];	/* IMSI digits of the last AKA */
 } ch_session;
 
 static uint32_t name_hash(const char *s)
@@ -46,6 +61,7 @@ static void session_free(ch_session *s)
 	if (s == NULL)
 		return;
 	corehook_av_clear(&s->av);
+	nas_sec_ctx_clear(&s->sec);
 	free(s->req);
 	free(s->resp);
 	free(s);
@@ -109,6 +125,8 @@ static ch_session *session_get(corehook *ch, const char *name, time_t now)
 			s->reqlen = s->resplen = 0;
 			s->state = S_IDLE;
 			corehook_av_clear(&s->av);
+			nas_sec_ctx_clear(&s->sec);
+			s->have_sec = 0;
 		}
 		return s;
 	}
@@ -187,6 +205,39 @@ static int simple(nas_msg_t *m, int type, uint8_t *out, size_t outcap,
 	return encode(out, outcap, outlen, m, err, errlen);
 }
 
+/* Encode m and wrap it with security header type hdr in s's context (the
+ * next downlink COUNT). */
+static int protect(ch_session *s, uint8_t hdr, const nas_msg_t *m,
+    uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
+{
+	uint8_t plain[256];
+	size_t plen = 0;
+	int rc, r;
+
+	if ((rc = encode(plain, sizeof(plain), &plen, m, err, errlen)) != 0)
+		return rc;
+	r = nas_sec_protect(out, outcap, outlen, &s->sec, hdr, plain, plen);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	if (r != NAS_SEC_OK) {
+		util_err_set(err, errlen, "NAS protect: %s", nas_sec_strerror(r));
+		return r == NAS_SEC_ERR_SPACE ? COREHOOK_ERR_SPACE : COREHOOK_ERR;
+	}
+	return COREHOOK_OK;
+}
+
+/* The first algorithm of the configured preference list pref that the UE
+ * announces in caps; -1 if there is none. */
+static int alg_select(const uint8_t *pref, size_t n, const uint8_t *caps,
+    size_t clen, int integrity)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (nas_ue_sec_cap_has(caps, clen, integrity, pref[i]))
+			return pref[i];
+	return -1;
+}
+
 /* ---- the state machine ---- */
 
 static int on_provisioning(corehook *ch, const char *session,
@@ -232,8 +283,17 @@ static int on_registration(corehook *ch, ch_session *s,
 	if (rq->reg_type == NAS_REG_SNPN_ONBOARDING)
 		return on_provisioning(ch, s->name, rq, m, out, outcap, outlen,
 		    err, errlen);
+	if (rq->reg_type == NAS_REG_INITIAL && rq->id.kind == NAS_ID_SUCI &&
+	    (r = ch_suci_supi(ch, supi, sizeof(supi), &rq->id.suci, aerr,
+	    sizeof(aerr))) != COREHOOK_OK) {
+		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UNKNOWN_SUBSCRIBER], 1);
+		ch_log(ch, COREHOOK_LOG_WARN, "registration session=%s "
+		    "outcome=suci-refused scheme=%u key-id=%u cause=3 reason=%s",
+		    s->name, rq->id.suci.scheme, rq->id.suci.hnpki, aerr);
+		return reg_reject(m, NAS_CAUSE_ILLEGAL_UE, 0, NULL, 0, out, outcap,
+		    outlen, err, errlen);
+	}
 	if (rq->reg_type != NAS_REG_INITIAL || rq->id.kind != NAS_ID_SUCI ||
-	    nas_supi_from_suci(supi, sizeof(supi), &rq->id.suci) != NAS_OK ||
 	    strncmp(supi, "imsi-", 5) != 0) {
 		atomic_fetch_add(&ch->metrics.nas_malformed, 1);
 		ch_log(ch, COREHOOK_LOG_WARN, "registration session=%s"
@@ -243,7 +303,24 @@ static int on_registration(corehook *ch, ch_session *s,
 		    out, outcap, outlen, err, errlen);
 	}
 	corehook_av_clear(&s->av);
+	nas_sec_ctx_clear(&s->sec);
+	s->have_sec = 0;
 	s->state = S_IDLE;
+	if (!rq->has_ue_sec_cap ||
+	    (r = alg_select(ch->cfg->nas_int_pref, ch->cfg->nas_int_n,
+	    rq->ue_sec_cap, rq->ue_sec_cap_len, 1)) < 0 ||
+	    (s->enc_alg = (uint8_t)alg_select(ch->cfg->nas_enc_pref,
+	    ch->cfg->nas_enc_n, rq->ue_sec_cap, rq->ue_sec_cap_len, 0)) > 7) {
+		ch_log(ch, COREHOOK_LOG_WARN, "registration supi=%s outcome="
+		    "security-capabilities-mismatch cause=23 reason=%s", supi + 5,
+		    rq->has_ue_sec_cap ? "no configured algorithm in the UE "
+		    "security capability" : "no UE security capability");
+		return reg_reject(m, NAS_CAUSE_UE_SEC_CAP_MISMATCH, 0, NULL, 0,
+		    out, outcap, outlen, err, errlen);
+	}
+	s->int_alg = (uint8_t)r;
+	memcpy(s->ue_caps, rq->ue_sec_cap, rq->ue_sec_cap_len);
+	s->ue_caps_len = rq->ue_sec_cap_len;
 	r = corehook_av_generate(ch, &s->av, supi + 5, aerr, sizeof(aerr));
 	if (r == COREHOOK_ERR_NOTFOUND) {
 		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UNKNOWN_SUBSCRIBER], 1);
@@ -305,14 +382,91 @@ static int on_auth_response(corehook *ch, ch_session *s,
 	}
 	if (aka_fingerprint(fp, kamf) != AKA_OK)
 		snprintf(fp, sizeof(fp), "unavailable");
+	rc = nas_sec_ctx_init(&s->sec, kamf, s->enc_alg, s->int_alg, 0, 0);
 	OPENSSL_cleanse(kamf, sizeof(kamf));
-	atomic_fetch_add(&ch->metrics.aka[CH_AKA_SUCCESS], 1);
-	ch_log(ch, COREHOOK_LOG_INFO, "aka supi=%s outcome=success kamf-fp=%s",
-	    s->av.supi, fp);
-	rc = simple(m, NAS_MSG_REGISTRATION_ACCEPT, out, outcap, outlen, err,
-	    errlen);
+	snprintf(s->supi, sizeof(s->supi), "%s", s->av.supi);
 	corehook_av_clear(&s->av);
+	if (rc != NAS_SEC_OK) {
+		util_err_set(err, errlen, "NAS keys: %s", nas_sec_strerror(rc));
+		return COREHOOK_ERR;
+	}
+	s->have_sec = 1;
+	atomic_fetch_add(&ch->metrics.aka[CH_AKA_SUCCESS], 1);
+	ch_log(ch, COREHOOK_LOG_INFO, "aka supi=%s outcome=success kamf-fp=%s"
+	    " nia=%s nea=%s", s->supi, fp, nas_sec_alg_name(1, s->int_alg),
+	    nas_sec_alg_name(0, s->enc_alg));
+	/* Security mode command: integrity protected with the new context
+	 * (TS 24.501 §5.4.2.2), replaying what the UE announced. */
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_SECURITY_MODE_COMMAND;
+	m->smc.enc_alg = s->enc_alg;
+	m->smc.int_alg = s->int_alg;
+	m->smc.ngksi.ksi = s->ksi;
+	m->smc.caps_len = s->ue_caps_len;
+	memcpy(m->smc.caps, s->ue_caps, s->ue_caps_len);
+	m->smc.has_abba = true;
+	m->smc.abba_len = 2;		/* ABBA 0x0000, as K_AMF used */
+	rc = protect(s, NAS_SEC_HDR_INTEGRITY_NEW, m, out, outcap, outlen, err,
+	    errlen);
+	if (rc == COREHOOK_OK)
+		s->state = S_SMC;
 	return rc;
+}
+
+/* A protected message opened in s's context: Security mode complete
+ * (header type 4) → protected Registration accept; Registration complete
+ * closes the procedure (no answer). Anything else is discarded. */
+static int on_protected(corehook *ch, ch_session *s, uint8_t hdr,
+    nas_msg_t *m, uint8_t *out, size_t outcap, size_t *outlen, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if (s->state == S_SMC && m->type == NAS_MSG_SECURITY_MODE_COMPLETE &&
+	    hdr == NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW) {
+		atomic_fetch_add(&ch->metrics.smc_done, 1);
+		ch_log(ch, COREHOOK_LOG_INFO, "security-mode supi=%s "
+		    "outcome=complete", s->supi);
+		rc = simple(m, NAS_MSG_REGISTRATION_ACCEPT, out, outcap, outlen,
+		    err, errlen);
+		if (rc == COREHOOK_OK)
+			rc = protect(s, NAS_SEC_HDR_INTEGRITY_CIPHERED, m, out,
+			    outcap, outlen, err, errlen);
+		if (rc == COREHOOK_OK)
+			s->state = S_ACCEPTED;
+		return rc;
+	}
+	if (s->state == S_ACCEPTED && m->type == NAS_MSG_REGISTRATION_COMPLETE) {
+		ch_log(ch, COREHOOK_LOG_INFO, "registration supi=%s "
+		    "outcome=complete", s->supi);
+		s->state = S_IDLE;
+		return COREHOOK_OK;
+	}
+	atomic_fetch_add(&ch->metrics.nas_malformed, 1);
+	ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=unexpected %s"
+	    " (header type %u) discarded", s->name, nas_msg_name(m->type), hdr);
+	return COREHOOK_OK;
+}
+
+/* Open a security protected message in s's context into plain. 1: use
+ * plain; 0: discarded (no context, bad MAC, replayed COUNT), counted. */
+static int sec_open(corehook *ch, ch_session *s, const uint8_t *in,
+    size_t inlen, uint8_t *plain, size_t cap, size_t *plen, uint8_t *hdr)
+{
+	int r = NAS_SEC_ERR_MAC;
+
+	if (s->have_sec)
+		r = nas_sec_unprotect(plain, cap, plen, hdr, &s->sec, in, inlen);
+	if (r == NAS_SEC_OK)
+		return 1;
+	if (r == NAS_SEC_ERR_REPLAY)
+		atomic_fetch_add(&ch->metrics.nas_sec_replay, 1);
+	else
+		atomic_fetch_add(&ch->metrics.nas_sec_bad_mac, 1);
+	ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=discarded "
+	    "reason=%s", s->name, s->have_sec ? nas_sec_strerror(r) :
+	    "protected message without a security context");
+	return 0;
 }
 
 static int on_auth_failure(corehook *ch, ch_session *s,
@@ -358,17 +512,67 @@ reject:
 	return simple(m, NAS_MSG_AUTH_REJECT, out, outcap, outlen, err, errlen);
 }
 
+/* The UE refused the Security mode command (sent in clear): drop the
+ * context, no answer. */
+static int on_smc_reject(corehook *ch, ch_session *s, uint8_t cause)
+{
+	ch_log(ch, COREHOOK_LOG_WARN, "security-mode supi=%s outcome=rejected"
+	    " cause=%u", s->supi, cause);
+	nas_sec_ctx_clear(&s->sec);
+	s->have_sec = 0;
+	s->state = S_IDLE;
+	return COREHOOK_OK;
+}
+
+/* The security gate in front of the decoder: a protected message is opened
+ * into *plain (allocated here, COREHOOK_NAS_MAX octets) and *in / *inlen
+ * point at its plain message; once a context is on, only a new
+ * Registration request (or the UE's Security mode reject) may come in
+ * clear. 1: decode what *in points at; 0: discarded, counted. */
+static int sec_gate(corehook *ch, ch_session *s, const uint8_t **in,
+    size_t *inlen, uint8_t **plain, uint8_t *hdr)
+{
+	int sh = nas_sec_header_type(*in, *inlen);
+	size_t plen = 0;
+
+	if (sh > 0) {
+		if ((*plain = OPENSSL_malloc(COREHOOK_NAS_MAX)) == NULL ||
+		    !sec_open(ch, s, *in, *inlen, *plain, COREHOOK_NAS_MAX, &plen,
+		    hdr))
+			return 0;
+		*in = *plain;
+		*inlen = plen;
+		return 1;
+	}
+	if (sh == 0 && (s->state == S_SMC || s->state == S_ACCEPTED) &&
+	    !(*inlen >= 3 && ((*in)[2] == NAS_MSG_REGISTRATION_REQUEST ||
+	    (s->state == S_SMC && (*in)[2] == NAS_MSG_SECURITY_MODE_REJECT)))) {
+		atomic_fetch_add(&ch->metrics.nas_sec_plain, 1);
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=discarded"
+		    " reason=unprotected message in a protected exchange",
+		    s->name);
+		return 0;
+	}
+	return 1;
+}
+
 /* Process one message of session s (s is busy: only this thread uses it). */
 static int process(corehook *ch, ch_session *s, const uint8_t *in,
     size_t inlen, uint8_t *out, size_t outcap, size_t *outlen, char *err,
     size_t errlen)
 {
 	nas_msg_t *m = NULL;
+	uint8_t *plain = NULL, hdr = 0;
 	int rc = COREHOOK_ERR, r;
 
+	*outlen = 0;
 	if ((m = malloc(sizeof(*m))) == NULL) {
 		util_err_set(err, errlen, "out of memory");
-		return COREHOOK_ERR;
+		goto out;
+	}
+	if (!sec_gate(ch, s, &in, &inlen, &plain, &hdr)) {
+		rc = COREHOOK_OK;	/* discarded: no answer */
+		goto out;
 	}
 	r = nas_decode(m, in, inlen);
 	if (r != NAS_OK) {
@@ -383,7 +587,16 @@ static int process(corehook *ch, ch_session *s, const uint8_t *in,
 		    out, outcap, outlen, err, errlen);
 		goto out;
 	}
+	if (hdr > 0) {
+		rc = on_protected(ch, s, hdr, m, out, outcap, outlen, err, errlen);
+		goto out;
+	}
 	switch (m->type) {
+	case NAS_MSG_SECURITY_MODE_REJECT:
+		if (s->state != S_SMC)
+			goto unexpected;
+		rc = on_smc_reject(ch, s, m->smc_rej.cause);
+		break;
 	case NAS_MSG_REGISTRATION_REQUEST: {
 		nas_reg_request_t *rq = malloc(sizeof(*rq));
 
@@ -421,7 +634,9 @@ static int process(corehook *ch, ch_session *s, const uint8_t *in,
 		}
 		break;
 	default:
-		/* A network-to-UE message sent to the network. */
+	unexpected:
+		/* A network-to-UE message sent to the network, or one that
+		 * needs a security context the session does not have. */
 		atomic_fetch_add(&ch->metrics.nas_malformed, 1);
 		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=unexpected %s",
 		    s->name, nas_msg_name(m->type));
@@ -430,8 +645,11 @@ static int process(corehook *ch, ch_session *s, const uint8_t *in,
 		break;
 	}
 out:
-	OPENSSL_cleanse(m, sizeof(*m));
+	if (m != NULL)
+		OPENSSL_cleanse(m, sizeof(*m));
 	free(m);
+	if (plain != NULL)
+		OPENSSL_clear_free(plain, COREHOOK_NAS_MAX);
 	return rc;
 }
 

@@ -1,8 +1,10 @@
-/* main.c — the ueclient command line: init, enroll, attach, swarm. Tells
+/* main.c — the ueclient command line: init, enroll, attach, swarm, suci
+ * conceal. Tells
  * the story of each step on stdout (or one JSON document with --json);
  * errors go to stderr. */
 #include "aka.h"
 #include "pcap.h"
+#include "sec_tool.h"
 #include "ue.h"
 #include "ue_attach.h"
 #include "ue_swarm.h"
@@ -50,7 +52,29 @@ static void usage(FILE *f)
 	    "                     [--volatile] [--no-trust-cache] "
 	    "[--timeout-ms N]\n"
 	    "                     [--max-timeout-ms N] [--retransmits N] "
-	    "[--attempt-ms N]\n");
+	    "[--attempt-ms N]\n"
+	    "       ueclient suci conceal --supi imsi-MCCMNCMSIN --mnc-digits "
+	    "2|3 --profile A|B\n"
+	    "                     --hn-pub HEX --hn-key-id N "
+	    "[--routing-indicator DIGITS] [--eph-key HEX]\n");
+}
+
+/* `ueclient suci conceal ...`: one "SUCI: ..." line; exit 2 on bad input. */
+static int cmd_suci(int argc, char **argv)
+{
+	char err[512] = "";
+	int rc;
+
+	if (argc < 1 || strcmp(argv[0], "conceal") != 0) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	rc = sec_tool_suci_conceal(stdout, argc - 1, argv + 1, err, sizeof(err));
+	if (rc != SEC_TOOL_OK) {
+		fprintf(stderr, "ueclient suci conceal: %s\n", err);
+		return rc == SEC_TOOL_USAGE ? EX_USAGE : EX_FAIL;
+	}
+	return fflush(stdout) == 0 ? EX_DONE : EX_FAIL;
 }
 
 enum {
@@ -448,6 +472,10 @@ static int cmd_attach(const args_t *a)
 		cJSON_AddBoolToObject(j, "pending", r.pending);
 		if (r.kamf_fp[0] != '\0')
 			cJSON_AddStringToObject(j, "kamf_fp", r.kamf_fp);
+		if (r.nia != NULL && r.nea != NULL) {
+			cJSON_AddStringToObject(j, "nas_integrity", r.nia);
+			cJSON_AddStringToObject(j, "nas_ciphering", r.nea);
+		}
 		cJSON_AddNumberToObject(j, "provisioning_ms", r.prov_ms);
 		cJSON_AddNumberToObject(j, "registration_ms", r.reg_ms);
 		cJSON_AddNumberToObject(j, "ignored", r.ignored);
@@ -481,7 +509,8 @@ static int cmd_attach(const args_t *a)
 	if (a->pcap != NULL)
 		printf("[%-9s]    trace written to %s (open it in Wireshark)\n",
 		    "done", a->pcap);
-	printf("kamf-fp=%s\n", r.kamf_fp);
+	printf("kamf-fp=%s nia=%s nea=%s\n", r.kamf_fp,
+	    r.nia != NULL ? r.nia : "-", r.nea != NULL ? r.nea : "-");
 	return EX_DONE;
 }
 
@@ -658,6 +687,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return EX_DONE;
 	}
+	if (strcmp(cmd, "suci") == 0)
+		return cmd_suci(argc - 2, argv + 2);
 	if (parse(&a, argc - 1, argv + 1) != 0) {
 		usage(stderr);
 		return EX_USAGE;

@@ -1,12 +1,16 @@
 /* ue_attach.c — the device switches on: it selects a core by policy, asks
  * for a subscription with the provisioning registration, opens the signed
  * container the Registration reject carries, stores the credentials, then
- * registers normally with 5G-AKA (USIM side) until Registration accept. */
+ * registers normally: 5G-AKA (USIM side), NAS security mode control, a
+ * protected Registration accept (an unprotected one is refused) and a
+ * protected Registration complete. */
 #include "ue_attach.h"
 #include "ue_verify_cache.h"
 #include "aka.h"
 #include "nas.h"
+#include "nas_sec.h"
 #include "pki.h"
+#include "suci.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -43,7 +47,20 @@ typedef struct {
 	nas_msg_t *msg;      /* the answer taken */
 	uint8_t last_rand[NAS_RAND_LEN];
 	int have_last_rand;
+	/* NAS security */
+	uint8_t kamf[AKA_KAMF_LEN];
+	int have_kamf;       /* the last challenge was answered with RES* */
+	nas_sec_ctx_t sec;
+	int have_sec;        /* a Security mode command was accepted */
+	uint8_t rx_hdr;      /* security header type of msg */
+	uint8_t tx_hdr;      /* header type for the next uplink message */
+	uint8_t ksi;         /* ngKSI of the last challenge */
 } attach_ctx;
+
+/* The UE security capability this device announces: 5G-EA0 and 128-5G-EA2
+ * (octet 1, bit 8 = EA0), 128-5G-IA2 (octet 2). NIA0 is not offered: the
+ * device makes no emergency registrations. */
+static const uint8_t ue_sec_caps[2] = { 0x80 | 0x20, 0x20 };
 
 struct ue_trust_cache {
 	pthread_mutex_t mu;
@@ -534,11 +551,81 @@ static int provision(attach_ctx *c, ue_core_t *served, char *err,
 
 /* Take the next decodable downlink message of the registration; drop
  * repeats of a challenge already answered (retransmission echoes). */
+/* Open a protected downlink message into plain. A Security mode command
+ * with a new context (header type 3) is checked with keys derived from
+ * K_AMF for the algorithms it names, which must be ones we announced, and
+ * must replay our capabilities; any other protected message needs the
+ * context it established. 1: plain holds the message; 0: refused (why). */
+static int ue_sec_open(attach_ctx *c, const uint8_t *buf, size_t len,
+    uint8_t *plain, size_t cap, size_t *plen, const char **why)
+{
+	nas_sec_ctx_t fresh;
+	int r;
+
+	if (buf[1] != NAS_SEC_HDR_INTEGRITY_NEW) {
+		if (!c->have_sec) {
+			*why = "protected message without a NAS security context";
+			return 0;
+		}
+		r = nas_sec_unprotect(plain, cap, plen, &c->rx_hdr, &c->sec, buf,
+		    len);
+		*why = nas_sec_strerror(r);
+		return r == NAS_SEC_OK;
+	}
+	*why = c->have_sec ? "Security mode command repeated: a context is "
+	    "already in force" : "Security mode command before authentication";
+	if (!c->have_kamf || c->have_sec)
+		return 0;
+	*why = "Security mode command not decodable";
+	if (len <= NAS_SEC_HDR_LEN || nas_decode(c->msg, buf + NAS_SEC_HDR_LEN,
+	    len - NAS_SEC_HDR_LEN) != NAS_OK ||
+	    c->msg->type != NAS_MSG_SECURITY_MODE_COMMAND)
+		return 0;
+	*why = "Security mode command selects algorithms we did not announce";
+	if (!nas_ue_sec_cap_has(ue_sec_caps, 2, 1, c->msg->smc.int_alg) ||
+	    !nas_ue_sec_cap_has(ue_sec_caps, 2, 0, c->msg->smc.enc_alg) ||
+	    nas_sec_ctx_init(&fresh, c->kamf, c->msg->smc.enc_alg,
+	    c->msg->smc.int_alg, 1, 0) != NAS_SEC_OK)
+		return 0;
+	*why = "replayed UE security capabilities differ from ours";
+	if (c->msg->smc.caps_len != sizeof(ue_sec_caps) ||
+	    memcmp(c->msg->smc.caps, ue_sec_caps, sizeof(ue_sec_caps)) != 0 ||
+	    c->msg->smc.ngksi.ksi != c->ksi)
+		r = NAS_SEC_ERR_ARG;
+	else
+		r = nas_sec_unprotect(plain, cap, plen, &c->rx_hdr, &fresh, buf,
+		    len);
+	if (r == NAS_SEC_OK) {
+		nas_sec_ctx_clear(&c->sec);
+		c->sec = fresh;
+		c->have_sec = 1;
+	} else if (r != NAS_SEC_ERR_ARG) {
+		*why = "Security mode command MAC does not verify";
+	}
+	nas_sec_ctx_clear(&fresh);
+	return r == NAS_SEC_OK;
+}
+
 static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 {
 	attach_ctx *c = vctx;
-	int rc = nas_decode(c->msg, buf, len);
+	uint8_t plain[512];
+	size_t plen = 0;
+	const char *why = NULL;
+	int rc;
 
+	c->rx_hdr = 0;
+	if (nas_sec_header_type(buf, len) > 0) {
+		if (!ue_sec_open(c, buf, len, plain, sizeof(plain), &plen, &why)) {
+			c->out->ignored++;
+			emit(c, UE_EV_REFUSE, "register", NULL, -1, "discarded a "
+			    "protected message: %s", why);
+			return 0;
+		}
+		buf = plain;
+		len = plen;
+	}
+	rc = nas_decode(c->msg, buf, len);
 	if (rc != NAS_OK) {
 		c->out->ignored++;
 		emit(c, UE_EV_REFUSE, "register", NULL, -1, "ignored %zu bytes that "
@@ -551,8 +638,20 @@ static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 		    c->msg->auth_req.rand, NAS_RAND_LEN) == 0)
 			return 0; /* the same challenge again: already answered */
 		return 1;
-	case NAS_MSG_AUTH_REJECT:
 	case NAS_MSG_REGISTRATION_ACCEPT:
+		if (c->rx_hdr != NAS_SEC_HDR_INTEGRITY &&
+		    c->rx_hdr != NAS_SEC_HDR_INTEGRITY_CIPHERED) {
+			/* TS 24.501 §4.4.4.2: not integrity protected → discard */
+			c->out->ignored++;
+			emit(c, UE_EV_REFUSE, "register", "Registration accept", -1,
+			    "refused an unprotected Registration accept (security "
+			    "header type %u): NAS security is required", c->rx_hdr);
+			return 0;
+		}
+		return 1;
+	case NAS_MSG_SECURITY_MODE_COMMAND:
+		return c->rx_hdr == NAS_SEC_HDR_INTEGRITY_NEW;
+	case NAS_MSG_AUTH_REJECT:
 	case NAS_MSG_REGISTRATION_REJECT:
 		return 1;
 	default:
@@ -565,8 +664,8 @@ static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 
 /* Answer one Authentication request as the USIM: fills *next with the
  * Authentication response or failure; updates SQN_MS and K_AMF. */
-static int usim_answer(attach_ctx *c, nas_msg_t *next, uint8_t *kamf,
-    int *authenticated, char *err, size_t errlen)
+static int usim_answer(attach_ctx *c, nas_msg_t *next, int *authenticated,
+    char *err, size_t errlen)
 {
 	const nas_auth_request_t *ar = &c->msg->auth_req;
 	aka_usim_result_t r;
@@ -575,6 +674,8 @@ static int usim_answer(attach_ctx *c, nas_msg_t *next, uint8_t *kamf,
 
 	memcpy(c->last_rand, ar->rand, NAS_RAND_LEN);
 	c->have_last_rand = 1;
+	c->ksi = ar->ngksi.ksi;
+	c->have_kamf = 0;
 	if (aka_snn_format(snn, sizeof(snn), c->creds->sub.mcc,
 	    c->creds->sub.mnc) != AKA_OK) {
 		util_err_set(err, errlen, "cannot form the serving network name");
@@ -591,7 +692,7 @@ static int usim_answer(attach_ctx *c, nas_msg_t *next, uint8_t *kamf,
 		if (!c->o->volatile_creds && (rc = ue_creds_store_as(c->creds,
 		    c->o->dir, c->creds_file, err, errlen)) != 0)
 			goto done;
-		if (aka_kamf(kamf, r.kseaf, c->creds->sub.supi, ar->abba,
+		if (aka_kamf(c->kamf, r.kseaf, c->creds->sub.supi, ar->abba,
 		    ar->abba_len) != AKA_OK) {
 			util_err_set(err, errlen, "K_AMF derivation failed");
 			rc = UE_ERR_CRYPTO;
@@ -600,6 +701,7 @@ static int usim_answer(attach_ctx *c, nas_msg_t *next, uint8_t *kamf,
 		next->type = NAS_MSG_AUTH_RESPONSE;
 		memcpy(next->auth_resp.res_star, r.res_star, NAS_RES_STAR_LEN);
 		*authenticated = 1;
+		c->have_kamf = 1;
 		emit(c, UE_EV_ACCEPT, "register", "Authentication request", -1,
 		    "AUTN verified (MAC-A good, SQN %012llx fresh against SQN_MS); "
 		    "answering with RES*, SQN_MS stored",
@@ -638,18 +740,139 @@ done:
 	return rc;
 }
 
+/* The uplink datagram for m: plain, or protected with header type
+ * c->tx_hdr in the NAS security context (the next uplink COUNT). */
+static int reg_wire(attach_ctx *c, const nas_msg_t *m, uint8_t *wire,
+    size_t cap, size_t *wlen, char *err, size_t errlen)
+{
+	uint8_t plain[512];
+	size_t plen = 0;
+	int rc;
+
+	if (c->tx_hdr == 0)
+		return encode(wire, cap, wlen, m, err, errlen);
+	if ((rc = encode(plain, sizeof(plain), &plen, m, err, errlen)) != 0)
+		return rc;
+	rc = nas_sec_protect(wire, cap, wlen, &c->sec, c->tx_hdr, plain, plen);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	if (rc != NAS_SEC_OK) {
+		util_err_set(err, errlen, "protecting %s: %s",
+		    nas_msg_name(m->type), nas_sec_strerror(rc));
+		return UE_ERR_CRYPTO;
+	}
+	return UE_OK;
+}
+
+/* After a protected Registration accept: Registration complete, integrity
+ * protected and ciphered, sent once (nothing answers it). */
+static int reg_complete(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
+    char *err, size_t errlen)
+{
+	uint8_t wire[64];
+	size_t wlen = 0;
+	int rc;
+
+	memset(next, 0, sizeof(*next));
+	next->type = NAS_MSG_REGISTRATION_COMPLETE;
+	c->tx_hdr = NAS_SEC_HDR_INTEGRITY_CIPHERED;
+	if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err, errlen)) != 0 ||
+	    (rc = ue_udp_send(u, wire, wlen, err, errlen)) != 0)
+		return rc;
+	emit(c, UE_EV_SEND, "register", "Registration complete", -1,
+	    "Registration complete (integrity protected and ciphered, uplink "
+	    "NAS COUNT %u)", c->sec.tx_count - 1);
+	return UE_OK;
+}
+
+/* The SUCI of the Registration request: concealed to the home network
+ * key the subscription delivered (a fresh ephemeral key each time), else
+ * the null scheme. str gets the TS 23.003 string form for the story. */
+static int reg_suci(attach_ctx *c, nas_suci_t *out, char *str, size_t cap,
+    char *err, size_t errlen)
+{
+	const prov_subscription_t *sub = &c->creds->sub;
+	suci_t s;
+	int rc;
+
+	rc = suci_make(&s, sub->supi, (int)strlen(sub->mnc), sub->hn_scheme,
+	    sub->hn_pub, sub->hn_pub_len, sub->hn_key_id,
+	    sub->hn_scheme != 0 ? sub->routing : "0000", NULL, err, errlen);
+	if (rc == SUCI_OK)
+		rc = suci_string_format(str, cap, &s);
+	if (rc != SUCI_OK) {
+		OPENSSL_cleanse(&s, sizeof(s));
+		return UE_ERR_CRYPTO;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out->mcc, s.mcc, sizeof(out->mcc));
+	memcpy(out->mnc, s.mnc, sizeof(out->mnc));
+	memcpy(out->routing, s.routing, sizeof(out->routing));
+	out->scheme = s.scheme;
+	out->hnpki = s.key_id;
+	memcpy(out->msin, s.msin, sizeof(out->msin));
+	out->out_len = s.out_len;
+	memcpy(out->out, s.out, s.out_len);
+	OPENSSL_cleanse(&s, sizeof(s));
+	return UE_OK;
+}
+
+/* A Security mode command that ue_sec_open accepted: tell the story and
+ * make next the Security mode complete (header type 4). */
+static void on_smc(attach_ctx *c, nas_msg_t *next)
+{
+	emit(c, UE_EV_RECV, "register", "Security mode command", -1,
+	    "Security mode command (integrity protected with new 5G NAS "
+	    "security context)");
+	emit(c, UE_EV_ACCEPT, "register", "Security mode command", -1,
+	    "MAC verified with K_NASint from K_AMF, replayed UE security "
+	    "capabilities match: NAS security on with %s and %s",
+	    nas_sec_alg_name(1, c->sec.int_alg),
+	    nas_sec_alg_name(0, c->sec.enc_alg));
+	memset(next, 0, sizeof(*next));
+	next->type = NAS_MSG_SECURITY_MODE_COMPLETE;
+	c->tx_hdr = NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW;
+	emit(c, UE_EV_SEND, "register", "Security mode complete", -1,
+	    "Security mode complete (integrity protected and ciphered with the "
+	    "new context)");
+}
+
+/* A protected Registration accept after authentication: registered;
+ * record fingerprint and algorithms, then Registration complete. */
+static int on_accept(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
+    uint64_t t0, char *err, size_t errlen)
+{
+	c->out->reg_ms = (unsigned)(ue_now_ms() - t0);
+	c->out->registered = 1;
+	if (aka_fingerprint(c->out->kamf_fp, c->kamf) != AKA_OK) {
+		util_err_set(err, errlen, "fingerprint failed");
+		return UE_ERR_CRYPTO;
+	}
+	c->out->nia = nas_sec_alg_name(1, c->sec.int_alg);
+	c->out->nea = nas_sec_alg_name(0, c->sec.enc_alg);
+	emit(c, UE_EV_RECV, "register", "Registration accept", -1,
+	    "Registration accept (integrity protected and ciphered, %s/%s): "
+	    "registered as %s after %u ms", c->out->nia, c->out->nea,
+	    c->creds->sub.supi, c->out->reg_ms);
+	return reg_complete(c, u, next, err, errlen);
+}
+
 static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
     size_t errlen)
 {
+	char suci[SUCI_STR_MAX];
 	nas_msg_t *next = NULL;
-	uint8_t wire[NAS_MAX_MSG_LEN], kamf[AKA_KAMF_LEN];
+	uint8_t wire[NAS_MAX_MSG_LEN];
 	size_t wlen = 0;
 	ue_udp_t u;
 	uint64_t t0;
-	int rc, authenticated = 0, rounds = 0, mnc_len;
+	int rc, authenticated = 0, rounds = 0;
 
 	c->peer = core->address;
 	c->have_last_rand = 0;
+	c->have_kamf = 0;
+	c->have_sec = 0;
+	c->tx_hdr = 0;
+	nas_sec_ctx_clear(&c->sec);
 	if ((rc = ue_udp_open(&u, core->address, err, errlen)) != 0)
 		return rc;
 	u.tap = c->o->tap;
@@ -664,22 +887,22 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 	next->reg_req.follow_on = 1;
 	next->reg_req.ngksi.ksi = NAS_NGKSI_NO_KEY;
 	next->reg_req.id.kind = NAS_ID_SUCI;
-	mnc_len = (int)strlen(c->creds->sub.mnc);
-	if (nas_suci_from_supi(&next->reg_req.id.suci, c->creds->sub.supi,
-	    mnc_len) != NAS_OK) {
-		util_err_set(err, errlen, "cannot form a SUCI from %s",
-		    c->creds->sub.supi);
-		rc = UE_ERR_ARG;
+	next->reg_req.has_ue_sec_cap = true;
+	next->reg_req.ue_sec_cap_len = sizeof(ue_sec_caps);
+	memcpy(next->reg_req.ue_sec_cap, ue_sec_caps, sizeof(ue_sec_caps));
+	if ((rc = reg_suci(c, &next->reg_req.id.suci, suci, sizeof(suci), err,
+	    errlen)) != 0)
 		goto done;
-	}
 	snprintf(c->out->supi, sizeof(c->out->supi), "%s", c->creds->sub.supi);
 	emit(c, UE_EV_SEND, "register", "Registration request", -1,
-	    "Registration request (initial) to %s with SUCI (null scheme) "
-	    "suci-0-%s-%s-0000-0-0-%s", core->address, c->creds->sub.mcc,
-	    c->creds->sub.mnc, next->reg_req.id.suci.msin);
+	    "Registration request (initial) to %s with SUCI (%s) %s",
+	    core->address, c->creds->sub.hn_scheme == 1 ? "ECIES Profile A" :
+	    c->creds->sub.hn_scheme == 2 ? "ECIES Profile B" : "null scheme",
+	    suci);
 	t0 = ue_now_ms();
 	for (;;) {
-		if ((rc = encode(wire, sizeof(wire), &wlen, next, err, errlen)) != 0)
+		if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err,
+		    errlen)) != 0)
 			goto done;
 		rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
 		    c->o->policy.max_timeout_ms, c->o->policy.retransmits,
@@ -698,7 +921,8 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 				goto done;
 			}
 			authenticated = 0;
-			if ((rc = usim_answer(c, next, kamf, &authenticated, err,
+			c->tx_hdr = 0;
+			if ((rc = usim_answer(c, next, &authenticated, err,
 			    errlen)) != 0)
 				goto done;
 			emit(c, UE_EV_SEND, "register", nas_msg_name(next->type),
@@ -708,24 +932,17 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 			    next->type == NAS_MSG_AUTH_RESPONSE ? " with RES*" :
 			    next->auth_fail.has_auts ? " #21 with AUTS" : "");
 			break;
+		case NAS_MSG_SECURITY_MODE_COMMAND:
+			on_smc(c, next);
+			break;
 		case NAS_MSG_REGISTRATION_ACCEPT:
-			if (!authenticated) {
+			if (!authenticated || !c->have_sec) {
 				util_err_set(err, errlen, "Registration accept without "
 				    "authentication refused");
 				rc = UE_ERR_PROTO;
 				goto done;
 			}
-			c->out->reg_ms = (unsigned)(ue_now_ms() - t0);
-			c->out->registered = 1;
-			if (aka_fingerprint(c->out->kamf_fp, kamf) != AKA_OK) {
-				rc = UE_ERR_CRYPTO;
-				util_err_set(err, errlen, "fingerprint failed");
-				goto done;
-			}
-			emit(c, UE_EV_RECV, "register", "Registration accept", -1,
-			    "Registration accept: registered as %s after %u ms",
-			    c->creds->sub.supi, c->out->reg_ms);
-			rc = UE_OK;
+			rc = on_accept(c, &u, next, t0, err, errlen);
 			goto done;
 		case NAS_MSG_REGISTRATION_REJECT:
 			c->out->cause = c->msg->reg_rej.cause;
@@ -752,7 +969,10 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 		}
 	}
 done:
-	OPENSSL_cleanse(kamf, sizeof(kamf));
+	OPENSSL_cleanse(c->kamf, sizeof(c->kamf));
+	c->have_kamf = 0;
+	nas_sec_ctx_clear(&c->sec);
+	c->have_sec = 0;
 	if (next != NULL) {
 		OPENSSL_cleanse(next, sizeof(*next));
 		free(next);

@@ -1,7 +1,7 @@
 /* ue_attach.h — switching the device on: network selection, the
  * provisioning registration (answered by a Registration reject #9 that
  * carries the sealed, signed subscription), then the normal registration
- * with the USIM side of 5G-AKA. Every step is reported through a callback
+ * with the USIM side of 5G-AKA and NAS security mode control. Every step is reported through a callback
  * so the program can tell the story (or emit JSON); the library prints
  * nothing. */
 #ifndef PROVCA_UE_ATTACH_H
@@ -89,6 +89,8 @@ typedef struct {
 	char kamf_fp[17];            /* hex, "" until registered */
 	int pending;      /* 1: the new credentials are stored as pending
 	                     (not yet proven by 5G-AKA) */
+	const char *nia, *nea;       /* NAS algorithms in use (static
+	                                names), NULL until registered */
 } ue_attach_result_t;
 
 /* Run the whole attach. Returns 0 when registered; UE_ERR_REJECTED with

@@ -91,15 +91,31 @@ static void json_wipe_member(cJSON *obj, const char *name)
 
 static int add_hex(cJSON *obj, const char *name, const uint8_t *b, size_t n)
 {
-	char hex[2 * 32 + 1];
+	char hex[2 * PROV_HN_PUB_MAX + 1];
 	cJSON *item;
 
-	if (n > 32)
+	if (n > PROV_HN_PUB_MAX)
 		return -1;
 	util_hex_encode(hex, b, n);
 	item = cJSON_AddStringToObject(obj, name, hex);
 	OPENSSL_cleanse(hex, sizeof(hex));
 	return item != NULL ? 0 : -1;
+}
+
+/* The SUCI home network key as "hn_key": {scheme, key_id, routing, pub}. */
+static int add_hn_key(cJSON *root, const prov_subscription_t *s)
+{
+	cJSON *o;
+
+	if (s->hn_scheme == 0)
+		return 0;
+	if ((o = cJSON_AddObjectToObject(root, "hn_key")) == NULL ||
+	    cJSON_AddNumberToObject(o, "scheme", s->hn_scheme) == NULL ||
+	    cJSON_AddNumberToObject(o, "key_id", s->hn_key_id) == NULL ||
+	    cJSON_AddStringToObject(o, "routing", s->routing) == NULL ||
+	    add_hex(o, "pub", s->hn_pub, s->hn_pub_len) != 0)
+		return -1;
+	return 0;
 }
 
 int ue_creds_store(const ue_creds_t *c, const char *dir, char *err,
@@ -130,6 +146,7 @@ int ue_creds_store_as(const ue_creds_t *c, const char *dir, const char *name,
 	    cJSON_AddStringToObject(root, "dnn", c->sub.dnn) == NULL ||
 	    cJSON_AddNumberToObject(root, "issued_at",
 	    (double)c->sub.issued_at) == NULL ||
+	    add_hn_key(root, &c->sub) != 0 ||
 	    (nssai = cJSON_AddArrayToObject(root, "nssai")) == NULL)
 		goto nomem;
 	for (i = 0; i < c->sub.nssai_count && i < PROV_NSSAI_MAX; i++) {
@@ -201,6 +218,30 @@ static int digits(const char *s, size_t lo, size_t hi)
 	return 1;
 }
 
+/* The optional "hn_key" member into s (absent: null scheme). */
+static int get_hn_key(prov_subscription_t *s, const cJSON *root)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "hn_key");
+	const cJSON *sc, *id, *pub;
+
+	if (o == NULL)
+		return 0;
+	sc = cJSON_GetObjectItemCaseSensitive(o, "scheme");
+	id = cJSON_GetObjectItemCaseSensitive(o, "key_id");
+	pub = cJSON_GetObjectItemCaseSensitive(o, "pub");
+	if (!cJSON_IsNumber(sc) || (sc->valuedouble != 1 &&
+	    sc->valuedouble != 2) || !cJSON_IsNumber(id) ||
+	    id->valuedouble < 0 || id->valuedouble > 255 ||
+	    !cJSON_IsString(pub) ||
+	    get_str(s->routing, sizeof(s->routing), o, "routing") != 0 ||
+	    !digits(s->routing, 1, 4))
+		return -1;
+	s->hn_scheme = (uint8_t)sc->valuedouble;
+	s->hn_key_id = (uint8_t)id->valuedouble;
+	s->hn_pub_len = s->hn_scheme == 1 ? 32 : 33;
+	return util_hex_decode(s->hn_pub, s->hn_pub_len, pub->valuestring);
+}
+
 int ue_creds_load(ue_creds_t *out, const char *dir, char *err, size_t errlen)
 {
 	return ue_creds_load_as(out, dir, UE_F_CREDS, err, errlen);
@@ -239,7 +280,8 @@ int ue_creds_load_as(ue_creds_t *out, const char *dir, const char *name,
 	    !digits(out->sub.mcc, 3, 3) ||
 	    get_str(out->sub.mnc, sizeof(out->sub.mnc), root, "mnc") != 0 ||
 	    !digits(out->sub.mnc, 2, 3) ||
-	    get_str(out->sub.dnn, sizeof(out->sub.dnn), root, "dnn") != 0) {
+	    get_str(out->sub.dnn, sizeof(out->sub.dnn), root, "dnn") != 0 ||
+	    get_hn_key(&out->sub, root) != 0) {
 		util_err_set(err, errlen, "%s: malformed credentials", path);
 		goto done;
 	}

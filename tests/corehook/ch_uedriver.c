@@ -7,7 +7,8 @@
  *       → "cause N", ["t3346 S"], and on a container "supi S", "ki HEX",
  *         "opc HEX", "amf HEX", "sqn N", "dnn S"
  *   ch_uedriver register CORE SUPI K OPC SQN_MS [SNN]
- *       → "result accept|auth-reject|reject N", "kamf-fp HEX", "resync 0|1"
+ *       → "result accept|auth-reject|reject N", "kamf-fp HEX", "resync 0|1",
+ *         "nas-sec NIA NEA" (after the Security mode command)
  *   ch_uedriver swarm CORE ROOT THREADS < lines of
  *       "URL DEVICE_ID KEY" → one "ok DEVICE_ID SUPI KI" or
  *       "fail DEVICE_ID cause N" line per device
@@ -32,6 +33,7 @@
 
 #include "aka.h"
 #include "nas.h"
+#include "nas_sec.h"
 #include "pki.h"
 #include "prov.h"
 #include "util.h"
@@ -229,6 +231,46 @@ static int cmd_provision(char **a)
 	return 0;
 }
 
+/* Open a protected answer in ctx (a Security mode command first sets ctx
+ * up from kamf) and decode the message into m. */
+static int open_answer(nas_sec_ctx_t *ctx, int *have, const uint8_t *kamf,
+    const uint8_t *ans, size_t anslen, nas_msg_t *m)
+{
+	uint8_t plain[NAS_MAX_MSG_LEN], hdr;
+	size_t plen;
+
+	if (nas_sec_header_type(ans, anslen) <= 0)
+		return nas_decode(m, ans, anslen) == NAS_OK ? 0 : -1;
+	if (ans[1] == NAS_SEC_HDR_INTEGRITY_NEW) {
+		if (anslen <= NAS_SEC_HDR_LEN || nas_decode(m, ans +
+		    NAS_SEC_HDR_LEN, anslen - NAS_SEC_HDR_LEN) != NAS_OK ||
+		    nas_sec_ctx_init(ctx, kamf, m->smc.enc_alg, m->smc.int_alg, 1,
+		    0) != NAS_SEC_OK)
+			return -1;
+		*have = 1;
+	}
+	if (!*have || nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, ctx,
+	    ans, anslen) != NAS_SEC_OK)
+		return -1;
+	return nas_decode(m, plain, plen) == NAS_OK ? 0 : -1;
+}
+
+/* Encode m, protected with header type hdr in ctx when hdr > 0. */
+static int wire(uint8_t *req, size_t cap, size_t *reqlen, nas_sec_ctx_t *ctx,
+    uint8_t hdr, const nas_msg_t *m)
+{
+	uint8_t plain[NAS_MAX_MSG_LEN];
+	size_t plen;
+
+	if (hdr == 0)
+		return nas_encode(req, cap, reqlen, m) == NAS_OK ? 0 : -1;
+	if (nas_encode(plain, sizeof(plain), &plen, m) != NAS_OK ||
+	    nas_sec_protect(req, cap, reqlen, ctx, hdr, plain, plen) !=
+	    NAS_SEC_OK)
+		return -1;
+	return 0;
+}
+
 static int cmd_register(char **a)
 {
 	nas_msg_t *m = calloc(1, sizeof(*m));
@@ -239,7 +281,9 @@ static int cmd_register(char **a)
 	char supi[32], fp[AKA_FP_HEX_LEN];
 	const char *snn = a[6] != NULL ? a[6] :
 	    "5G:mnc001.mcc001.3gppnetwork.org";
-	int fd, resync = 0, r, rc = 1;
+	int fd, resync = 0, r, rc = 1, have_sec = 0;
+	nas_sec_ctx_t sec;
+	uint8_t hdr = 0;
 
 	memset(&u, 0, sizeof(u));
 	if (m == NULL || util_hex_decode(k, 16, a[3]) != 0 ||
@@ -252,17 +296,42 @@ static int cmd_register(char **a)
 	m->reg_req.follow_on = 1;
 	m->reg_req.ngksi.ksi = NAS_NGKSI_NO_KEY;
 	m->reg_req.id.kind = NAS_ID_SUCI;
+	m->reg_req.has_ue_sec_cap = true;	/* EA0, EA2; IA2 */
+	m->reg_req.ue_sec_cap_len = 2;
+	m->reg_req.ue_sec_cap[0] = 0xA0;
+	m->reg_req.ue_sec_cap[1] = 0x20;
+	memset(&sec, 0, sizeof(sec));
 	if (nas_suci_from_supi(&m->reg_req.id.suci, supi, 2) != NAS_OK ||
 	    nas_encode(req, sizeof(req), &reqlen, m) != NAS_OK ||
 	    (fd = udp_socket()) < 0)
 		return 1;
 	for (;;) {
 		if (exchange(fd, req, reqlen, ans, sizeof(ans), &anslen) != 0 ||
-		    nas_decode(m, ans, anslen) != NAS_OK) {
+		    open_answer(&sec, &have_sec, kamf, ans, anslen, m) != 0) {
 			printf("result none\n");
 			goto out;
 		}
+		if (m->type == NAS_MSG_SECURITY_MODE_COMMAND) {
+			printf("nas-sec %s %s\n", nas_sec_alg_name(1, sec.int_alg),
+			    nas_sec_alg_name(0, sec.enc_alg));
+			memset(m, 0, sizeof(*m));
+			m->type = NAS_MSG_SECURITY_MODE_COMPLETE;
+			if (wire(req, sizeof(req), &reqlen, &sec,
+			    NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, m) != 0)
+				goto out;
+			continue;
+		}
 		if (m->type == NAS_MSG_REGISTRATION_ACCEPT) {
+			/* only a protected accept counts; then complete */
+			if (ans[1] != NAS_SEC_HDR_INTEGRITY_CIPHERED)
+				goto out;
+			memset(m, 0, sizeof(*m));
+			m->type = NAS_MSG_REGISTRATION_COMPLETE;
+			if (wire(req, sizeof(req), &reqlen, &sec,
+			    NAS_SEC_HDR_INTEGRITY_CIPHERED, m) != 0 ||
+			    sendto(fd, req, reqlen, 0, (struct sockaddr *)&core,
+			    sizeof(core)) < 0)
+				goto out;
 			printf("result accept\nresync %d\n", resync);
 			rc = 0;
 			goto out;
@@ -301,11 +370,13 @@ static int cmd_register(char **a)
 			m->type = NAS_MSG_AUTH_FAILURE;
 			m->auth_fail.cause = NAS_CAUSE_MAC_FAILURE;
 		}
-		if (nas_encode(req, sizeof(req), &reqlen, m) != NAS_OK)
+		if (wire(req, sizeof(req), &reqlen, &sec, hdr, m) != 0)
 			goto out;
 	}
 out:
 	close(fd);
+	nas_sec_ctx_clear(&sec);
+	OPENSSL_cleanse(kamf, sizeof(kamf));
 	aka_usim_result_clear(&u);
 	OPENSSL_cleanse(k, sizeof(k));
 	free(m);

@@ -350,7 +350,16 @@ class CorehookIntegration(unittest.TestCase):
         # The normal registration with the delivered credentials.
         a = kv(run(DRIVER, "register", self.nas, supi, r["ki"], r["opc"], r["sqn"]).stdout)
         self.assertEqual(a.get("result"), "accept", a)
-        self.assertIn("aka supi=%s outcome=success kamf-fp=%s" % (supi, a["kamf-fp"]), self.core_log())
+        self.assertIn("aka supi=%s outcome=success kamf-fp=%s nia=128-NIA2 nea=128-NEA2"
+                      % (supi, a["kamf-fp"]), self.core_log())
+        # NAS security mode ran, and the protected Registration complete closed it
+        self.assertEqual(a.get("nas-sec"), "128-NIA2 128-NEA2", a)
+        self.assertIn("security-mode supi=%s outcome=complete" % supi, self.core_log())
+        for _ in range(50):
+            if "registration supi=%s outcome=complete" % supi in self.core_log():
+                break
+            time.sleep(0.1)
+        self.assertIn("registration supi=%s outcome=complete" % supi, self.core_log())
         self.assertRegex(self.subscribers("list"), r"%s\s+active\s+.*%s" % (supi, re.escape(dev)))
         # Provisioned again: a pending subscription with its own SUPI and a
         # fresh Ki; the active one keeps working until the new one

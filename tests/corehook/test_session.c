@@ -1,6 +1,9 @@
 /* test_session.c — corehook's NAS state machine through corehook_handle:
- * 5G-AKA with the TS 35.208 set 1 keys, RES* mismatch, AUTS resync,
- * unknown SUCI, retransmission cache, malformed and refused provisioning;
+ * 5G-AKA with the TS 35.208 set 1 keys, NAS security mode control (SMC
+ * checked as a UE does, protected accept, registration complete, bad MAC,
+ * replayed COUNT and unprotected messages discarded and counted, no common
+ * algorithm refused), RES* mismatch, AUTS resync, unknown SUCI,
+ * retransmission cache, malformed and refused provisioning;
  * corehook_res_confirm against the published K_AMF vector. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +22,7 @@
 #include "aka.h"
 #include "corehook.h"
 #include "nas.h"
+#include "nas_sec.h"
 #include "pki.h"
 #include "prov.h"
 #include "subs.h"
@@ -165,6 +169,14 @@ static uint64_t db_sqn(struct fix *f)
 	return r.sqn;
 }
 
+static nas_msg_t *msg_new(void)
+{
+	nas_msg_t *m = calloc(1, sizeof(*m));
+
+	assert_non_null(m);
+	return m;
+}
+
 /* Send msg on session, decode the answer into *ans. */
 static void exchange(struct fix *f, const char *session, const nas_msg_t *msg,
     nas_msg_t *ans, uint8_t *raw, size_t *rawlen)
@@ -177,7 +189,12 @@ static void exchange(struct fix *f, const char *session, const nas_msg_t *msg,
 	assert_int_equal(corehook_handle(f->ch, session, in, inlen, out,
 	    sizeof(out), &outlen, 0, err, sizeof(err)), COREHOOK_OK);
 	assert_true(outlen > 0);
-	assert_int_equal(nas_decode(ans, out, outlen), NAS_OK);
+	/* integrity protected only (the SMC): the message is readable */
+	if (nas_sec_header_type(out, outlen) == NAS_SEC_HDR_INTEGRITY_NEW)
+		assert_int_equal(nas_decode(ans, out + NAS_SEC_HDR_LEN,
+		    outlen - NAS_SEC_HDR_LEN), NAS_OK);
+	else
+		assert_int_equal(nas_decode(ans, out, outlen), NAS_OK);
 	if (raw != NULL) {
 		memcpy(raw, out, outlen);
 		*rawlen = outlen;
@@ -196,14 +213,79 @@ static void reg_request(nas_msg_t *m, const char *supi_digits)
 	m->reg_req.id.kind = NAS_ID_SUCI;
 	snprintf(supi, sizeof(supi), "imsi-%s", supi_digits);
 	assert_int_equal(nas_suci_from_supi(&m->reg_req.id.suci, supi, 2), 0);
+	m->reg_req.has_ue_sec_cap = true;	/* EA0, EA2; IA2 */
+	m->reg_req.ue_sec_cap_len = 2;
+	m->reg_req.ue_sec_cap[0] = 0xA0;
+	m->reg_req.ue_sec_cap[1] = 0x20;
 }
 
-static nas_msg_t *msg_new(void)
+/* Send raw bytes on session; the answer (possibly none) into out. */
+static size_t send_raw(struct fix *f, const char *session, const uint8_t *in,
+    size_t inlen, uint8_t *out)
 {
-	nas_msg_t *m = calloc(1, sizeof(*m));
+	size_t outlen = 0;
+	char err[256];
 
-	assert_non_null(m);
-	return m;
+	assert_int_equal(corehook_handle(f->ch, session, in, inlen, out,
+	    COREHOOK_NAS_MAX, &outlen, 0, err, sizeof(err)), COREHOOK_OK);
+	return outlen;
+}
+
+/* Wrap the plain message m for the uplink in ue's context. */
+static size_t ue_protect(nas_sec_ctx_t *ue, uint8_t hdr, const nas_msg_t *m,
+    uint8_t *wire)
+{
+	uint8_t plain[256];
+	size_t plen, wlen;
+
+	assert_int_equal(nas_encode(plain, sizeof(plain), &plen, m), NAS_OK);
+	assert_int_equal(nas_sec_protect(wire, 512, &wlen, ue, hdr, plain, plen),
+	    NAS_SEC_OK);
+	return wlen;
+}
+
+/* The answer to a good RES* is a Security mode command, integrity
+ * protected with the new context; check it as a UE holding kamf does and
+ * set up *ue. Then Security mode complete → protected Registration accept
+ * → Registration complete (no answer). */
+static void security_mode_then_accept(struct fix *f, const char *session,
+    const uint8_t *smc, size_t smclen, const uint8_t *kamf, nas_sec_ctx_t *ue)
+{
+	uint8_t plain[512], wire[512], out[COREHOOK_NAS_MAX], hdr;
+	size_t plen, wlen, outlen;
+	nas_msg_t *m = msg_new();
+
+	assert_int_equal(nas_sec_header_type(smc, smclen), 3);
+	assert_int_equal(nas_sec_ctx_init(ue, kamf, NAS_SEC_ALG_2, NAS_SEC_ALG_2,
+	    1, 0), NAS_SEC_OK);
+	assert_int_equal(nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, ue,
+	    smc, smclen), NAS_SEC_OK);
+	assert_int_equal(nas_decode(m, plain, plen), NAS_OK);
+	assert_int_equal(m->type, NAS_MSG_SECURITY_MODE_COMMAND);
+	assert_int_equal(m->smc.int_alg, 2);
+	assert_int_equal(m->smc.enc_alg, 2);
+	assert_int_equal(m->smc.caps_len, 2);
+	assert_int_equal(m->smc.caps[0], 0xA0);
+	assert_int_equal(m->smc.caps[1], 0x20);
+	assert_true(m->smc.has_abba);
+	assert_int_equal(m->smc.abba_len, 2);
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_SECURITY_MODE_COMPLETE;
+	wlen = ue_protect(ue, NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, m, wire);
+	outlen = send_raw(f, session, wire, wlen, out);
+	assert_int_equal(nas_sec_header_type(out, outlen), 2);
+	assert_int_equal(nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, ue,
+	    out, outlen), NAS_SEC_OK);
+	assert_int_equal(out[6], 1);		/* downlink COUNT 1 */
+	assert_int_equal(nas_decode(m, plain, plen), NAS_OK);
+	assert_int_equal(m->type, NAS_MSG_REGISTRATION_ACCEPT);
+	assert_int_equal(m->reg_acc.result & 0x07, NAS_REG_RESULT_3GPP);
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_REGISTRATION_COMPLETE;
+	wlen = ue_protect(ue, NAS_SEC_HDR_INTEGRITY_CIPHERED, m, wire);
+	assert_int_equal(send_raw(f, session, wire, wlen, out), 0);
+	assert_non_null(strstr(f->log, "outcome=complete"));
+	free(m);
 }
 
 static void session__aka_success_accepts_and_logs_matching_kamf_fp(void **state)
@@ -212,7 +294,10 @@ static void session__aka_success_accepts_and_logs_matching_kamf_fp(void **state)
 	nas_msg_t *m = msg_new(), *a = msg_new();
 	aka_usim_result_t u;
 	uint8_t sqn_ms[6], ak[6], sqn[6], kamf[32], abba[2] = { 0, 0 };
-	char fp[AKA_FP_HEX_LEN], want[64];
+	uint8_t raw[COREHOOK_NAS_MAX];
+	size_t rawlen = 0;
+	nas_sec_ctx_t ue;
+	char fp[AKA_FP_HEX_LEN], want[128];
 	int i;
 
 	reg_request(m, f->supi);
@@ -239,20 +324,134 @@ static void session__aka_success_accepts_and_logs_matching_kamf_fp(void **state)
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_AUTH_RESPONSE;
 	memcpy(m->auth_resp.res_star, u.res_star, 16);
-	exchange(f, "t1", m, a, NULL, NULL);
-	assert_int_equal(a->type, NAS_MSG_REGISTRATION_ACCEPT);
-	assert_int_equal(a->reg_acc.result & 0x07, NAS_REG_RESULT_3GPP);
-	/* Both sides print the same K_AMF fingerprint. */
+	exchange(f, "t1", m, a, raw, &rawlen);
+	assert_int_equal(a->type, NAS_MSG_SECURITY_MODE_COMMAND);
+	/* Both sides print the same K_AMF fingerprint and algorithms. */
 	assert_int_equal(aka_kamf(kamf, u.kseaf, f->supi, abba, 2), AKA_OK);
 	assert_int_equal(aka_fingerprint(fp, kamf), AKA_OK);
-	snprintf(want, sizeof(want), "outcome=success kamf-fp=%s", fp);
+	snprintf(want, sizeof(want), "outcome=success kamf-fp=%s nia=128-NIA2 "
+	    "nea=128-NEA2", fp);
 	assert_non_null(strstr(f->log, want));
+	security_mode_then_accept(f, "t1", raw, rawlen, kamf, &ue);
+	nas_sec_ctx_clear(&ue);
 	assert_null(strstr(f->log, SET1_K));
 	/* The subscription was pending: 5G-AKA with it made it active. */
 	snprintf(want, sizeof(want), "subscription supi=%s state=active",
 	    f->supi);
 	assert_non_null(strstr(f->log, want));
 	aka_usim_result_clear(&u);
+	free(m);
+	free(a);
+}
+
+/* Run 5G-AKA on session up to the Security mode command: *kamf, the SMC. */
+static size_t aka_to_smc(struct fix *f, const char *session, uint8_t *kamf,
+    uint8_t *smc)
+{
+	nas_msg_t *m = msg_new(), *a = msg_new();
+	aka_usim_result_t u;
+	uint8_t sqn_ms[6], abba[2] = { 0, 0 };
+	size_t n = 0;
+
+	reg_request(m, f->supi);
+	exchange(f, session, m, a, NULL, NULL);
+	assert_int_equal(a->type, NAS_MSG_AUTH_REQUEST);
+	assert_int_equal(aka_sqn_from_u64(sqn_ms, db_sqn(f) - 1), AKA_OK);
+	assert_int_equal(aka_usim_authenticate(&u, f->k, f->opc,
+	    a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms), AKA_OK);
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_AUTH_RESPONSE;
+	memcpy(m->auth_resp.res_star, u.res_star, 16);
+	exchange(f, session, m, a, smc, &n);
+	assert_int_equal(a->type, NAS_MSG_SECURITY_MODE_COMMAND);
+	assert_int_equal(aka_kamf(kamf, u.kseaf, f->supi, abba, 2), AKA_OK);
+	aka_usim_result_clear(&u);
+	free(m);
+	free(a);
+	return n;
+}
+
+static int metric_is(struct fix *f, const char *line)
+{
+	char metrics[8192];
+
+	assert_int_equal(corehook_metrics_write(f->ch, metrics,
+	    sizeof(metrics)), COREHOOK_OK);
+	return strstr(metrics, line) != NULL;
+}
+
+/* A Security mode complete with a bad MAC (any flipped bit) gets no
+ * Registration accept and is counted; so is an unprotected one; the
+ * genuine one then succeeds; an old COUNT replayed later is a replay. */
+static void session__bad_mac_smc_complete_refused_and_counted(void **state)
+{
+	struct fix *f = *state;
+	uint8_t kamf[32], smc[COREHOOK_NAS_MAX], wire[512], first[512];
+	uint8_t out[COREHOOK_NAS_MAX], plain[512], hdr;
+	size_t smclen, wlen, flen, plen;
+	nas_sec_ctx_t ue;
+	nas_msg_t *m = msg_new();
+	size_t i;
+
+	smclen = aka_to_smc(f, "t9", kamf, smc);
+	assert_int_equal(nas_sec_ctx_init(&ue, kamf, 2, 2, 1, 0), NAS_SEC_OK);
+	assert_int_equal(nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr,
+	    &ue, smc, smclen), NAS_SEC_OK);
+	m->type = NAS_MSG_SECURITY_MODE_COMPLETE;
+	wlen = ue_protect(&ue, NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, m, wire);
+	for (i = 2; i < 6; i++) {	/* each MAC octet */
+		wire[i] ^= 0x10;
+		assert_int_equal(send_raw(f, "t9", wire, wlen, out), 0);
+		wire[i] ^= 0x10;
+	}
+	wire[wlen - 1] ^= 0x01;		/* the (ciphered) message */
+	assert_int_equal(send_raw(f, "t9", wire, wlen, out), 0);
+	wire[wlen - 1] ^= 0x01;
+	assert_true(metric_is(f, "corehook_nas_security_discarded_total"
+	    "{reason=\"bad_mac\"} 5\n"));
+	/* the same message in clear: discarded as unprotected */
+	assert_int_equal(nas_encode(plain, sizeof(plain), &plen, m), NAS_OK);
+	assert_int_equal(send_raw(f, "t9", plain, plen, out), 0);
+	assert_true(metric_is(f, "corehook_nas_security_discarded_total"
+	    "{reason=\"unprotected\"} 1\n"));
+	assert_null(strstr(f->log, "security-mode supi"));
+	/* the genuine one: accept */
+	memcpy(first, wire, wlen);
+	flen = wlen;
+	assert_true(send_raw(f, "t9", wire, wlen, out) > 0);
+	assert_int_equal(nas_sec_header_type(out, 64), 2);
+	assert_true(metric_is(f, "corehook_security_mode_total 1\n"));
+	/* Registration complete, then the first SMC complete again: its
+	 * COUNT 0 was used already */
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_REGISTRATION_COMPLETE;
+	wlen = ue_protect(&ue, NAS_SEC_HDR_INTEGRITY_CIPHERED, m, wire);
+	assert_int_equal(send_raw(f, "t9", wire, wlen, out), 0);
+	assert_int_equal(send_raw(f, "t9", first, flen, out), 0);
+	assert_true(metric_is(f, "corehook_nas_security_discarded_total"
+	    "{reason=\"replay\"} 1\n"));
+	nas_sec_ctx_clear(&ue);
+	free(m);
+}
+
+/* A UE that offers no configured integrity algorithm, or no capability
+ * at all, is refused with #23 before any vector is spent. */
+static void session__no_common_algorithm_gets_cause_23(void **state)
+{
+	struct fix *f = *state;
+	nas_msg_t *m = msg_new(), *a = msg_new();
+	uint64_t sqn = db_sqn(f);
+
+	reg_request(m, f->supi);
+	m->reg_req.ue_sec_cap[1] = 0x80 | 0x40;	/* IA0, IA1 only */
+	exchange(f, "t10", m, a, NULL, NULL);
+	assert_int_equal(a->type, NAS_MSG_REGISTRATION_REJECT);
+	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_UE_SEC_CAP_MISMATCH);
+	reg_request(m, f->supi);
+	m->reg_req.has_ue_sec_cap = false;
+	exchange(f, "t10", m, a, NULL, NULL);
+	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_UE_SEC_CAP_MISMATCH);
+	assert_int_equal(db_sqn(f), sqn);
 	free(m);
 	free(a);
 }
@@ -314,7 +513,7 @@ static void session__synch_failure_resyncs_once_then_succeeds(void **state)
 	m->type = NAS_MSG_AUTH_RESPONSE;
 	memcpy(m->auth_resp.res_star, u.res_star, 16);
 	exchange(f, "t3", m, a, NULL, NULL);
-	assert_int_equal(a->type, NAS_MSG_REGISTRATION_ACCEPT);
+	assert_int_equal(a->type, NAS_MSG_SECURITY_MODE_COMMAND);
 	assert_non_null(strstr(f->log, "outcome=resync"));
 
 	/* A second synch failure in the same exchange is not resynced. */
@@ -533,6 +732,8 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(session__aka_success_accepts_and_logs_matching_kamf_fp),
 		T(session__wrong_res_star_gets_auth_reject),
+		T(session__bad_mac_smc_complete_refused_and_counted),
+		T(session__no_common_algorithm_gets_cause_23),
 		T(session__synch_failure_resyncs_once_then_succeeds),
 		T(session__bad_auts_and_mac_failure_get_auth_reject),
 		T(session__unknown_suci_gets_cause_3),

@@ -272,7 +272,7 @@ class Core:
     """corehook with a config from `corehook init`, listening on loopback."""
 
     def __init__(self, tmp, name, ca, signer=None, allow_url=None, pcap=None,
-                 config_extra=None):
+                 config_extra=None, suci=None):
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
         self.config = os.path.join(self.dir, "corehook.json")
@@ -291,8 +291,13 @@ class Core:
         cfg["listen"]["http"] = "127.0.0.1:0"
         for k, v in (config_extra or {}).items():
             cfg[k] = v
+        if suci:
+            # SUCI concealment: the profile's key pair made by the command
+            cfg["suci"] = {"profile": suci, "key_id": 3, "routing_indicator": "12"}
         with open(self.config, "w") as f:
             json.dump(cfg, f, indent=1)
+        if suci:
+            run(prog("corehook"), "suci", "keygen", "--config", self.config)
         argv = [prog("corehook"), "serve", "--config", self.config]
         if pcap:
             argv += ["--pcap", pcap]

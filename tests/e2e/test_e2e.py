@@ -45,6 +45,15 @@ class HappyPath(Base):
         self.assertTrue(out["registered"])
         self.assertRegex(out["supi"], r"^imsi-00101\d{10}$")
         self.assertIn(out["kamf_fp"], core.fingerprints())
+        # both sides name the NAS algorithms of the security mode command
+        self.assertEqual(out["nas_integrity"], "128-NIA2")
+        self.assertEqual(out["nas_ciphering"], "128-NEA2")
+        self.assertIn("kamf-fp=%s nia=128-NIA2 nea=128-NEA2" % out["kamf_fp"],
+                      core.log())
+        msgs = [e.get("message") for e in out["events"]]
+        for m in ("Security mode command", "Security mode complete",
+                  "Registration accept", "Registration complete"):
+            self.assertIn(m, msgs)
         creds = d.credentials()
         self.assertEqual(creds["supi"], out["supi"])
         self.assertEqual(creds["device_id"], d.info["device_id"])
@@ -68,14 +77,72 @@ class HappyPath(Base):
         p = run("tshark", "-r", trace, "-T", "fields", "-e", "nas_5gs.mm.message_type")
         types = [int(t, 0) for t in p.stdout.split() if t]
         self.assertEqual(types[:2], [0x41, 0x44])      # provisioning request, reject #9
-        for t in (0x41, 0x44, 0x56, 0x57, 0x42):
+        for t in (0x41, 0x44, 0x56, 0x57, 0x5D):
             self.assertIn(t, types)
+        # after 5G-AKA: SMC (type 3), SMC complete (4), accept and
+        # complete integrity protected and ciphered (2)
+        p = run("tshark", "-r", trace, "-T", "fields", "-e",
+                "nas_5gs.security_header_type")
+        hdrs = [h.split(",")[0] for h in p.stdout.split()]
+        self.assertEqual(hdrs[-4:], ["3", "4", "2", "2"])
+        self.assertEqual(set(hdrs[:-4]), {"0"})
         info = run("tshark", "-r", trace).stdout
         for name in ("Registration request", "Registration reject",
                      "Authentication request", "Authentication response",
-                     "Registration accept"):
+                     "Security mode command"):
             self.assertIn(name, info)
         self.assertNotIn("Malformed", info)
+        verbose = run("tshark", "-r", trace, "-V").stdout
+        self.assertIn("Integrity protected with new 5GS security context", verbose)
+        self.assertIn("Integrity protected and ciphered (2)", verbose)
+
+
+class ConcealedSuci(Base):
+    def attach_with(self, profile, scheme):
+        if shutil.which("tshark") is None:
+            self.skipTest("tshark not installed")
+        core = self.w.core("core-" + profile, self.ca, suci=profile)
+        key = os.path.join(core.dir, "suci-keys", "hn-3.pem")
+        self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        d = self.enrolled("suci-" + profile)
+        trace = os.path.join(self.w.tmp, "suci-%s.pcap" % profile)
+        rc, out = d.attach(core.address, extra=("--pcap", trace))
+        self.assertEqual(rc, 0, out)
+        self.assertTrue(out["registered"])
+        self.assertIn(out["kamf_fp"], core.fingerprints())
+        msin = out["supi"][len("imsi-00101"):]
+        # the subscription delivered the key: the first normal
+        # registration is already concealed
+        creds = d.credentials()
+        self.assertEqual(creds["hn_key"]["scheme"], scheme)
+        self.assertEqual(creds["hn_key"]["key_id"], 3)
+        story = " ".join(e["text"] for e in out["events"])
+        self.assertRegex(story, r"suci-0-001-01-12-%d-3-[0-9a-f]{90}" % scheme)
+        p = run("tshark", "-r", trace, "-T", "fields", "-e",
+                "nas_5gs.mm.suci.scheme_id", "-e", "nas_5gs.mm.suci.pki",
+                "-e", "nas_5gs.mm.suci.msin")
+        rows = [r.split("\t") for r in p.stdout.splitlines() if r.strip()]
+        self.assertIn([str(scheme), "3", ""], rows)
+        self.assertNotIn(msin, run("tshark", "-r", trace, "-V", "-x").stdout)
+        self.assertNotIn("Malformed", run("tshark", "-r", trace).stdout)
+        return core, d
+
+    def test_profile_a_registration(self):
+        self.attach_with("A", 1)
+
+    def test_profile_b_registration_and_null_scheme_refused(self):
+        core, d = self.attach_with("B", 2)
+        # a device that still conceals nothing is refused by this core
+        path = os.path.join(d.dir, "credentials.json")
+        with open(path) as f:
+            creds = json.load(f)
+        del creds["hn_key"]
+        with open(path, "w") as f:
+            json.dump(creds, f)
+        rc, out = d.attach(core.address)
+        self.assertEqual(rc, EX_REFUSED, out)
+        self.assertEqual(out["cause"], ILLEGAL_UE)
+        self.assertIn("outcome=suci-refused scheme=0", core.log())
 
 
 class Refusals(Base):

@@ -47,14 +47,21 @@ def csr_pem(key, cn):
 
 
 def tshark_clean(test, trace):
-    """Every message of the trace named by Wireshark, none malformed."""
+    """Every message of the trace decoded by Wireshark, none malformed: the
+    plain ones named, the protected ones by their security header type."""
     p = run("tshark", "-r", trace, "-T", "fields", "-e", "nas_5gs.mm.message_type")
     types = [int(t, 0) for t in p.stdout.split() if t]
     test.assertEqual(types[:2], [0x41, 0x44])      # provisioning request, reject #9
-    for t in (0x41, 0x44, 0x56, 0x57, 0x42):
+    for t in (0x41, 0x44, 0x56, 0x57, 0x5D):        # ... 5G-AKA, Security mode command
         test.assertIn(t, types)
+    # after 5G-AKA: SMC (type 3), SMC complete (4), accept and complete
+    # integrity protected and ciphered (2)
+    p = run("tshark", "-r", trace, "-T", "fields", "-e", "nas_5gs.security_header_type")
+    hdrs = [h.split(",")[0] for h in p.stdout.split()]
+    test.assertEqual(hdrs[-4:], ["3", "4", "2", "2"])
+    test.assertEqual(set(hdrs[:-4]), {"0"})
     info = run("tshark", "-r", trace).stdout
-    test.assertEqual(len(info.strip().splitlines()), len(types))
+    test.assertEqual(len(info.strip().splitlines()), len(hdrs))
     test.assertNotIn("Malformed", info)
 
 

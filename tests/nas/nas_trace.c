@@ -1,15 +1,19 @@
 /* nas_trace.c — test helper: write a pcap of one full ProvCA exchange with
- * the pcap writer, and print the values Wireshark must show.
+ * the pcap writer, and print the values Wireshark must show: the plain
+ * messages, then a registration with a Profile A SUCI and NAS security
+ * (Security mode command/complete, protected accept/complete).
  * Usage: nas_trace OUT.pcap. Prints "name=hex" lines (rand, autn, res_star,
- * auts, payload_req, payload_rej) on stdout. */
+ * auts, payload_req, payload_rej, suci_out, smc_mac) on stdout. */
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "nas.h"
+#include "nas_sec.h"
 #include "pcap.h"
 #include "prov.h"
+#include "suci.h"
 #include "util.h"
 
 static const char *RAND_HEX = "23553cbe9637a89d218ae64dae47bf35";
@@ -65,12 +69,107 @@ static int add(pcap_writer *w, int dir, const nas_msg_t *m)
 	return 0;
 }
 
+/* Add m protected with header type hdr in ctx. */
+static int add_protected(pcap_writer *w, int dir, nas_sec_ctx_t *ctx,
+    uint8_t hdr, const nas_msg_t *m, uint8_t *mac)
+{
+	uint8_t plain[512], buf[600];
+	size_t plen, n;
+
+	if (nas_encode(plain, sizeof(plain), &plen, m) != 0 ||
+	    nas_sec_protect(buf, sizeof(buf), &n, ctx, hdr, plain, plen) != 0 ||
+	    pcap_writer_add(w, dir, buf, n) != 0) {
+		fprintf(stderr, "protected %s failed\n", nas_msg_name(m->type));
+		return -1;
+	}
+	if (mac != NULL)
+		memcpy(mac, buf + 2, 4);
+	return 0;
+}
+
 static void print_hex(const char *name, const uint8_t *p, size_t n)
 {
 	char hex[2 * 64 + 1];
 
 	util_hex_encode(hex, p, n);
 	printf("%s=%s\n", name, hex);
+}
+
+/* 10.-14. A registration as it runs with NAS security: Registration
+ * request with a Profile A SUCI (TS 33.501 C.4.3 keys) and the UE security
+ * capability, Security mode command (header type 3), Security mode
+ * complete (4), Registration accept (2), Registration complete (2). */
+static int secured(pcap_writer *w, nas_msg_t *m)
+{
+	static const char *HN_PUB = "5a8d38864820197c3394b92613b20b91633cbd897"
+	    "119273bf8e4a6f4eec0a650";
+	static const char *EPH = "c80949f13ebe61af4ebdbd293ea4f942696b9e815d7e"
+	    "8f0096bbf6ed7de62256";
+	uint8_t pub[32], eph[32], kamf[32], mac[4];
+	nas_sec_ctx_t net, ue;
+	suci_t s;
+	char err[256];
+	int rc = -1;
+
+	memset(kamf, 0x3c, sizeof(kamf));
+	if (util_hex_decode(pub, 32, HN_PUB) != 0 ||
+	    util_hex_decode(eph, 32, EPH) != 0 ||
+	    suci_make(&s, "imsi-00101001002086", 2, SUCI_SCHEME_PROFILE_A, pub,
+	    32, 1, "0", eph, err, sizeof(err)) != 0 ||
+	    nas_sec_ctx_init(&net, kamf, 2, 2, 0, 0) != 0 ||
+	    nas_sec_ctx_init(&ue, kamf, 2, 2, 1, 0) != 0)
+		return -1;
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_REGISTRATION_REQUEST;
+	m->reg_req.reg_type = NAS_REG_INITIAL;
+	m->reg_req.follow_on = 1;
+	m->reg_req.ngksi.ksi = NAS_NGKSI_NO_KEY;
+	m->reg_req.id.kind = NAS_ID_SUCI;
+	memcpy(m->reg_req.id.suci.mcc, "001", 4);
+	memcpy(m->reg_req.id.suci.mnc, "01", 3);
+	memcpy(m->reg_req.id.suci.routing, "0", 2);
+	m->reg_req.id.suci.scheme = SUCI_SCHEME_PROFILE_A;
+	m->reg_req.id.suci.hnpki = 1;
+	m->reg_req.id.suci.out_len = s.out_len;
+	memcpy(m->reg_req.id.suci.out, s.out, s.out_len);
+	m->reg_req.has_ue_sec_cap = true;
+	m->reg_req.ue_sec_cap_len = 2;
+	m->reg_req.ue_sec_cap[0] = 0xA0;
+	m->reg_req.ue_sec_cap[1] = 0x20;
+	print_hex("suci_out", s.out, s.out_len);
+	if (add(w, PCAP_DIR_UE_TO_CORE, m) != 0)
+		goto out;
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_SECURITY_MODE_COMMAND;
+	m->smc.enc_alg = 2;
+	m->smc.int_alg = 2;
+	m->smc.ngksi.ksi = 1;
+	m->smc.caps_len = 2;
+	m->smc.caps[0] = 0xA0;
+	m->smc.caps[1] = 0x20;
+	m->smc.has_abba = true;
+	m->smc.abba_len = 2;
+	if (add_protected(w, PCAP_DIR_CORE_TO_UE, &net, 3, m, mac) != 0)
+		goto out;
+	print_hex("smc_mac", mac, 4);
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_SECURITY_MODE_COMPLETE;
+	if (add_protected(w, PCAP_DIR_UE_TO_CORE, &ue, 4, m, NULL) != 0)
+		goto out;
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_REGISTRATION_ACCEPT;
+	m->reg_acc.result = NAS_REG_RESULT_3GPP;
+	if (add_protected(w, PCAP_DIR_CORE_TO_UE, &net, 2, m, NULL) != 0)
+		goto out;
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_REGISTRATION_COMPLETE;
+	if (add_protected(w, PCAP_DIR_UE_TO_CORE, &ue, 2, m, NULL) != 0)
+		goto out;
+	rc = 0;
+out:
+	nas_sec_ctx_clear(&net);
+	nas_sec_ctx_clear(&ue);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -157,6 +256,8 @@ int main(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	m.type = NAS_MSG_AUTH_REJECT;
 	if (add(w, PCAP_DIR_CORE_TO_UE, &m) != 0)
+		goto out;
+	if (secured(w, &m) != 0)
 		goto out;
 	rc = 0;
 out:

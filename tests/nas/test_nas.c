@@ -75,6 +75,14 @@ static const char *const VALID[] = {
 	"7e005915300e0102030405060708090a0b0c0d0e",
 	"7e004201017700" "0bf200f1100100412a3b4c5d",
 	"7e0058",
+	/* security mode command: NEA2/NIA2, ngKSI 1, caps, ABBA; complete;
+	 * reject #24; registration complete; a Profile B SUCI */
+	"7e005d2201" "02a0a0" "38020000",
+	"7e005e",
+	"7e005f18",
+	"7e0043",
+	"7e0041790036" "0100f11000000202" "039aab8376597021e855679a9778ea0b67396e"
+	    "68c66df32c0f41e9acca2da9b9d146a33fc2716ac7dae96aa30a4d" "2e02a0a0",
 	/* public captures (see test_public_*) */
 	"7e004179000d0199f9070000000000000000102e0480f080f0",
 	"7e005600020000215ca0df8c9bb8dbcf3c2a7dd448da13692010406296993082800030b762455c890b19",
@@ -253,8 +261,14 @@ static void test_nas_decode__public_ueransim_capture(void **state)
 	assert_int_equal(m1.reg_req.id.suci.hnpki, 0);
 	assert_string_equal(m1.reg_req.id.suci.msin, "0000000001");
 	/* our encoder writes the same bytes, minus the skipped IE */
+	/* the UE security capability IE: EA0; IA0-IA3 (EPS octets too) */
+	assert_true(m1.reg_req.has_ue_sec_cap);
+	assert_int_equal(m1.reg_req.ue_sec_cap_len, 4);
+	assert_hex(m1.reg_req.ue_sec_cap, 4, "80f080f0");
+	assert_int_equal(nas_ue_sec_cap_has(m1.reg_req.ue_sec_cap, 4, 1, 2), 1);
+	assert_int_equal(nas_ue_sec_cap_has(m1.reg_req.ue_sec_cap, 4, 0, 2), 0);
 	assert_int_equal(nas_encode(out, sizeof(out), &n, &m1), 0);
-	assert_hex(out, n, "7e004179000d0199f907000000000000000010");
+	assert_hex(out, n, "7e004179000d0199f9070000000000000000102e0480f080f0");
 }
 
 /* The same session's Authentication request/response and the plain
@@ -302,7 +316,8 @@ static void test_nas_decode__public_auth_and_accept(void **state)
 	assert_string_equal(m1.reg_req.id.suci.routing, "0");
 	assert_string_equal(m1.reg_req.id.suci.msin, "0123456789");
 	assert_int_equal(nas_encode(out, sizeof(out), &n, &m1), 0);
-	assert_hex(out, n, "7e004179000d0100f110f0ff000010325476" "98");
+	assert_hex(out, n, "7e004179000d0100f110f0ff000010325476" "98"
+	    "2e04f070f070");
 }
 
 /* ---- round trips ------------------------------------------------------ */
@@ -457,7 +472,7 @@ static void test_nas_decode__malformed_rejected(void **state)
 		{ "2e0058", NAS_ERR_BAD_EPD },
 		{ "7e0258", NAS_ERR_SEC_HDR },
 		{ "7e1058", NAS_ERR_SEC_HDR },
-		{ "7e0043", NAS_ERR_UNKNOWN_TYPE },
+		{ "7e0045", NAS_ERR_UNKNOWN_TYPE },
 		/* lengths past the end of the buffer */
 		{ "7e004179000d0100f11000", NAS_ERR_TRUNCATED },
 		{ "7e00417d0001008e7bffff00", NAS_ERR_TRUNCATED },
@@ -503,7 +518,7 @@ static void test_nas_decode__malformed_rejected(void **state)
 		{ "7e004179000d0100f110a00000001032547698", NAS_ERR_BAD_VALUE },
 		{ "7e0042010177000bf100f1100100412a3b4c5d", NAS_ERR_BAD_VALUE },
 		/* supported by 24.501, not by ProvCA */
-		{ "7e004179000d0100f110000001001032547698", NAS_ERR_UNSUPPORTED },
+		{ "7e004179000d0100f110000003001032547698", NAS_ERR_UNSUPPORTED },
 		{ "7e004179000d1100f110000000001032547698", NAS_ERR_UNSUPPORTED },
 		{ "7e004179000833" "43658709214365", NAS_ERR_UNSUPPORTED },
 	};
@@ -585,8 +600,10 @@ static void test_nas_encode__bad_fields_refused(void **state)
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
 	m2 = m1; memcpy(m2.reg_req.id.suci.routing, "12345", 5);
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; m2.reg_req.id.suci.scheme = 1;
+	m2 = m1; m2.reg_req.id.suci.scheme = 3;
 	assert_int_equal(enc(&m2), NAS_ERR_UNSUPPORTED);
+	m2 = m1; m2.reg_req.id.suci.scheme = 1;	/* no scheme output */
+	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
 	m2 = m1; m2.reg_req.id.kind = 9;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
 	m2 = m1; m2.reg_req.has_payload = true; m2.reg_req.payload_len = 0;
@@ -620,7 +637,7 @@ static void test_nas_encode__bad_fields_refused(void **state)
 	m2 = m1; m2.reg_rej.payload_len = NAS_PAYLOAD_MAX + 1;
 	assert_int_equal(enc(&m2), NAS_ERR_TOO_LONG);
 
-	m2.type = 0x43;
+	m2.type = 0x45;
 	assert_int_equal(enc(&m2), NAS_ERR_UNKNOWN_TYPE);
 	assert_int_equal(nas_encode(NULL, 10, &n, &m1), NAS_ERR_INVALID_ARG);
 	assert_int_equal(nas_encode(out, 10, NULL, &m1), NAS_ERR_INVALID_ARG);
@@ -702,7 +719,11 @@ static void test_nas__names_and_errors(void **state)
 	assert_string_equal(nas_msg_name(0x57), "Authentication response");
 	assert_string_equal(nas_msg_name(0x58), "Authentication reject");
 	assert_string_equal(nas_msg_name(0x59), "Authentication failure");
-	assert_string_equal(nas_msg_name(0x43), "Unknown message type");
+	assert_string_equal(nas_msg_name(0x43), "Registration complete");
+	assert_string_equal(nas_msg_name(0x5D), "Security mode command");
+	assert_string_equal(nas_msg_name(0x5E), "Security mode complete");
+	assert_string_equal(nas_msg_name(0x5F), "Security mode reject");
+	assert_string_equal(nas_msg_name(0x45), "Unknown message type");
 	for (int a = NAS_ERR_UNSUPPORTED; a <= 0; a++)
 		for (int b = a + 1; b <= 0; b++)
 			assert_string_not_equal(nas_strerror(a), nas_strerror(b));

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """tshark_check.py — write a pcap of one full ProvCA exchange with the pcap
 writer (nas_trace) and check that Wireshark's own NAS-5GS dissector names
-every message, shows the same RAND, AUTN, RES*, AUTS and SUCI, and reports
-no malformed packet and no expert warning or error.
+every message, shows the same RAND, AUTN, RES*, AUTS and SUCI (null scheme
+and Profile A), the security header types of the protected registration
+(integrity protected with new context; integrity protected and ciphered),
+MAC, sequence numbers and selected algorithms, and reports no malformed
+packet and no expert warning or error.
 
 Usage: tshark_check.py NAS_TRACE_BINARY
 """
@@ -24,9 +27,12 @@ EXPECTED_NAMES = [
     "Authentication response",
     "Registration accept",
     "Authentication reject",
+    "Registration request",     # Profile A SUCI, UE security capability
+    "Security mode command",    # header type 3: readable
+    "", "", "",                 # ciphered: complete, accept, complete
 ]
 EXPECTED_TYPES = ["0x41", "0x44", "0x41", "0x56", "0x59", "0x57", "0x42",
-                  "0x58"]
+                  "0x58", "0x41", "0x5d", "", "", ""]
 # Wireshark 4.0 knows no Payload container IE in a Registration reject (TS
 # 24.501 has none there); it shows our 0x7B container as a Note, never as
 # malformed. Any other expert item fails the test.
@@ -105,6 +111,34 @@ class TsharkTrace(unittest.TestCase):
         self.assertEqual(normal[5], "0123456789")
         self.assertEqual(normal[6], "0000")
         self.assertEqual(normal[7], "0")        # null scheme
+        concealed = rows[8]
+        self.assertEqual(concealed[2], "1")     # SUCI
+        self.assertEqual(concealed[5], "")      # no MSIN in clear
+        self.assertEqual(concealed[7], "1")     # ECIES Profile A
+        out = self.fields("nas_5gs.mm.suci.scheme_output",
+                          "nas_5gs.mm.suci.pki")[8]
+        self.assertEqual(out[0].replace(":", ""), self.values["suci_out"])
+        self.assertEqual(out[1], "1")
+
+    def test_security_header_types(self):
+        rows = self.fields("nas_5gs.security_header_type",
+                           "nas_5gs.msg_auth_code", "nas_5gs.seq_no",
+                           "nas_5gs.mm.nas_sec_algo_enc",
+                           "nas_5gs.mm.nas_sec_algo_ip")
+        for row in rows[:9]:
+            self.assertEqual(row, ["0", "", "", "", ""])
+        # SMC: type 3 with the plain command inside, NEA2/NIA2, COUNT 0
+        self.assertEqual(rows[9][0], "3,0")
+        self.assertEqual(rows[9][1], "0x" + self.values["smc_mac"])
+        self.assertEqual(rows[9][2:], ["0", "2", "2"])
+        self.assertEqual([r[0] for r in rows[10:]], ["4", "2", "2"])
+        self.assertEqual([r[2] for r in rows[10:]], ["0", "1", "1"])
+        info = self.tshark("-V")
+        self.assertIn("Integrity protected with new 5GS security context (3)",
+                      info)
+        self.assertIn("Integrity protected and ciphered with new 5GS security"
+                      " context (4)", info)
+        self.assertIn("Integrity protected and ciphered (2)", info)
 
     def test_no_malformed_or_expert_problem(self):
         verbose = self.tshark("-V")
@@ -126,7 +160,8 @@ class TsharkTrace(unittest.TestCase):
                            "exported_pdu.src_port", "exported_pdu.dst_port")
         ue = ["192.0.2.2", "192.0.2.1", "40000", "4997"]
         core = ["192.0.2.1", "192.0.2.2", "4997", "40000"]
-        expect = [ue, core, ue, core, ue, ue, core, core]
+        expect = [ue, core, ue, core, ue, ue, core, core, ue, core, ue, core,
+                  ue]
         self.assertEqual(rows, expect)
 
 

@@ -453,6 +453,62 @@ static void test_prov_subscription__encode_validation(void **state)
 #undef EXPECT
 }
 
+/* The optional home network key field (0x0B): both profiles round-trip
+ * as the last field; bad profiles, keys and routing indicators are
+ * refused on both sides. */
+static void test_prov_subscription__home_network_key(void **state)
+{
+	prov_subscription_t s, back;
+	uint8_t buf[1024];
+	size_t n = 0, i;
+	char err[128];
+
+	(void)state;
+	for (i = 1; i <= 2; i++) {
+		fill_sub(&s);
+		s.hn_scheme = (uint8_t)i;
+		s.hn_key_id = 200;
+		strcpy(s.routing, "1234");
+		s.hn_pub_len = i == 1 ? 32 : 33;
+		memset(s.hn_pub, 0x5a, s.hn_pub_len);
+		s.hn_pub[0] = 0x03;
+		assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s,
+		    err, sizeof(err)), PROV_OK);
+		/* 0x0B ‖ length ‖ scheme ‖ key id ‖ RI length ‖ RI ‖ key */
+		assert_int_equal(buf[n - s.hn_pub_len - 10], 0x0B);
+		assert_int_equal(buf[n - s.hn_pub_len - 7], i);
+		assert_int_equal(buf[n - s.hn_pub_len - 6], 200);
+		assert_int_equal(buf[n - s.hn_pub_len - 5], 4);
+		assert_int_equal(prov_subscription_decode(&back, buf, n, err,
+		    sizeof(err)), PROV_OK);
+		assert_int_equal(back.hn_scheme, i);
+		assert_int_equal(back.hn_key_id, 200);
+		assert_string_equal(back.routing, "1234");
+		assert_int_equal(back.hn_pub_len, s.hn_pub_len);
+		assert_memory_equal(back.hn_pub, s.hn_pub, s.hn_pub_len);
+		/* a key of the other profile's length: refused when decoding */
+		buf[n - s.hn_pub_len - 7] = (uint8_t)(3 - i);
+		assert_int_equal(prov_subscription_decode(&back, buf, n, err,
+		    sizeof(err)), PROV_ERR_FORMAT);
+	}
+#define EXPECT(rc_) assert_int_equal(prov_subscription_encode(buf, \
+	sizeof(buf), &n, &s, err, sizeof(err)), rc_)
+	s.hn_scheme = 3; EXPECT(PROV_ERR_ARG);
+	s.hn_scheme = 2; s.hn_pub[0] = 0x04; EXPECT(PROV_ERR_ARG);
+	s.hn_pub[0] = 0x02; strcpy(s.routing, ""); EXPECT(PROV_ERR_ARG);
+	strcpy(s.routing, "12a"); EXPECT(PROV_ERR_ARG);
+	strcpy(s.routing, "0"); EXPECT(PROV_OK);
+	s.hn_pub_len = 32; EXPECT(PROV_ERR_ARG);
+#undef EXPECT
+	/* without the field: no key, the null scheme */
+	fill_sub(&s);
+	assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s, err,
+	    sizeof(err)), PROV_OK);
+	assert_int_equal(prov_subscription_decode(&back, buf, n, err,
+	    sizeof(err)), PROV_OK);
+	assert_int_equal(back.hn_scheme, 0);
+}
+
 /* Decode one hand-built TLV sequence. */
 static int dec(const uint8_t *b, size_t n)
 {
@@ -589,6 +645,7 @@ int main(void)
 		cmocka_unit_test(test_prov_subscription__encode_validation),
 		cmocka_unit_test(test_prov_subscription__decode_errors),
 		cmocka_unit_test(test_prov_subscription__field_counts),
+		cmocka_unit_test(test_prov_subscription__home_network_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

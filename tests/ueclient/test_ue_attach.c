@@ -1,7 +1,9 @@
 /* test_ue_attach.c — ue_attach against an in-process fake core (a thread
- * on a loopback UDP port that seals, signs and runs 5G-AKA with common/):
- * the happy path, forged/replayed/foreign-signed rejects ignored, rejects
- * without container, core selection, retransmission and resynchronisation. */
+ * on a loopback UDP port that seals, signs and runs 5G-AKA and NAS
+ * security mode control with common/): the happy path, forged/replayed/
+ * foreign-signed rejects ignored, rejects without container, core
+ * selection, retransmission and resynchronisation; an unprotected
+ * Registration accept and a Security mode command with a bad MAC refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +29,7 @@
 
 #include "aka.h"
 #include "nas.h"
+#include "nas_sec.h"
 #include "pki.h"
 #include "prov.h"
 #include "ue.h"
@@ -34,7 +37,7 @@
 #include "util.h"
 
 enum mode { M_GOOD, M_TAMPER, M_WRONG_SIGNER, M_WRONG_NONCE, M_CAUSE,
-	M_DROP_FIRST, M_GARBAGE_FIRST };
+	M_DROP_FIRST, M_GARBAGE_FIRST, M_PLAIN_ACCEPT, M_BAD_SMC_MAC };
 
 typedef struct {
 	enum mode mode;
@@ -50,6 +53,9 @@ typedef struct {
 	char fp[AKA_FP_HEX_LEN];
 	int onboarding_seen, auth_failures, garbage_sent;
 	uint64_t last_counter;  /* highest request counter seen */
+	nas_sec_ctx_t sec;
+	int have_sec, smc_completes, reg_completes;
+	uint8_t ue_caps[2];
 } fake_core;
 
 static char tmproot[256];
@@ -122,6 +128,67 @@ static void send_msg(fake_core *fc, const struct sockaddr_in *to,
 
 	assert_int_equal(nas_encode(buf, sizeof(buf), &len, m), 0);
 	sendto(fc->fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to));
+}
+
+/* Send m protected with header type hdr in the core's context. */
+static void send_protected(fake_core *fc, const struct sockaddr_in *to,
+    uint8_t hdr, const nas_msg_t *m)
+{
+	uint8_t plain[256], buf[512];
+	size_t plen = 0, len = 0;
+
+	assert_int_equal(nas_encode(plain, sizeof(plain), &plen, m), 0);
+	assert_int_equal(nas_sec_protect(buf, sizeof(buf), &len, &fc->sec, hdr,
+	    plain, plen), 0);
+	if (fc->mode == M_BAD_SMC_MAC && hdr == NAS_SEC_HDR_INTEGRITY_NEW)
+		buf[3] ^= 0x01;
+	sendto(fc->fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to));
+}
+
+/* After a good RES*: the Security mode command with NEA2/NIA2 (or, in
+ * M_PLAIN_ACCEPT, the Registration accept in clear as cores did before). */
+static void security_mode(fake_core *fc, const struct sockaddr_in *to,
+    nas_msg_t *m, const uint8_t *kamf)
+{
+	memset(m, 0, sizeof(*m));
+	if (fc->mode == M_PLAIN_ACCEPT) {
+		m->type = NAS_MSG_REGISTRATION_ACCEPT;
+		m->reg_acc.result = NAS_REG_RESULT_3GPP;
+		send_msg(fc, to, m);
+		return;
+	}
+	assert_int_equal(nas_sec_ctx_init(&fc->sec, kamf, 2, 2, 0, 0), 0);
+	fc->have_sec = 1;
+	m->type = NAS_MSG_SECURITY_MODE_COMMAND;
+	m->smc.enc_alg = 2;
+	m->smc.int_alg = 2;
+	m->smc.caps_len = 2;
+	memcpy(m->smc.caps, fc->ue_caps, 2);
+	m->smc.has_abba = true;
+	m->smc.abba_len = 2;
+	send_protected(fc, to, NAS_SEC_HDR_INTEGRITY_NEW, m);
+}
+
+/* A protected uplink message: Security mode complete → protected
+ * Registration accept; Registration complete is counted. */
+static void on_protected(fake_core *fc, const struct sockaddr_in *to,
+    const uint8_t *buf, size_t n, nas_msg_t *m)
+{
+	uint8_t plain[512], hdr;
+	size_t plen;
+
+	if (!fc->have_sec || nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr,
+	    &fc->sec, buf, n) != 0 || nas_decode(m, plain, plen) != 0)
+		return;
+	if (m->type == NAS_MSG_SECURITY_MODE_COMPLETE && hdr == 4) {
+		fc->smc_completes++;
+		memset(m, 0, sizeof(*m));
+		m->type = NAS_MSG_REGISTRATION_ACCEPT;
+		m->reg_acc.result = NAS_REG_RESULT_3GPP;
+		send_protected(fc, to, NAS_SEC_HDR_INTEGRITY_CIPHERED, m);
+	} else if (m->type == NAS_MSG_REGISTRATION_COMPLETE && hdr == 2) {
+		fc->reg_completes++;
+	}
 }
 
 static void challenge(fake_core *fc, const struct sockaddr_in *to,
@@ -222,6 +289,10 @@ static void *core_main(void *arg)
 			continue;
 		n = recvfrom(fc->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
 		    &fl);
+		if (n > 0 && nas_sec_header_type(buf, (size_t)n) > 0) {
+			on_protected(fc, &from, buf, (size_t)n, &m);
+			continue;
+		}
 		if (n <= 0 || nas_decode(&m, buf, (size_t)n) != 0)
 			continue;
 		if (m.type == NAS_MSG_REGISTRATION_REQUEST &&
@@ -231,6 +302,8 @@ static void *core_main(void *arg)
 			char supi[NAS_SUPI_MAX];
 
 			nas_supi_from_suci(supi, sizeof(supi), &m.reg_req.id.suci);
+			assert_true(m.reg_req.has_ue_sec_cap);
+			memcpy(fc->ue_caps, m.reg_req.ue_sec_cap, 2);
 			if (strcmp(supi, fc->sub.supi) != 0) {
 				memset(&m, 0, sizeof(m));
 				m.type = NAS_MSG_REGISTRATION_REJECT;
@@ -252,10 +325,8 @@ static void *core_main(void *arg)
 			aka_kamf(kamf, fc->av.kseaf, fc->sub.supi,
 			    (const uint8_t *)"\0\0", 2);
 			aka_fingerprint(fc->fp, kamf);
-			memset(&m, 0, sizeof(m));
-			m.type = NAS_MSG_REGISTRATION_ACCEPT;
-			m.reg_acc.result = NAS_REG_RESULT_3GPP;
-			send_msg(fc, &from, &m);
+			security_mode(fc, &from, &m, kamf);
+			OPENSSL_cleanse(kamf, sizeof(kamf));
 		} else if (m.type == NAS_MSG_AUTH_FAILURE &&
 		    m.auth_fail.cause == NAS_CAUSE_SYNCH_FAILURE) {
 			uint8_t sqn_ms[6];
@@ -305,6 +376,7 @@ static void core_stop(fake_core *fc)
 {
 	fc->stop = 1;
 	pthread_join(fc->th, NULL);
+	nas_sec_ctx_clear(&fc->sec);
 	close(fc->fd);
 	prov_subscription_wipe(&fc->sub);
 }
@@ -443,6 +515,16 @@ static void assert_no_creds(void)
 	assert_false(ue_creds_exist(devdir));
 }
 
+/* The Registration complete is sent once, after ue_attach has its accept:
+ * give the core's thread a moment to read it. */
+static void wait_reg_complete(fake_core *fc)
+{
+	int i;
+
+	for (i = 0; i < 100 && fc->reg_completes == 0; i++)
+		usleep(10000);
+}
+
 /* ---- cases ---- */
 
 static void ue_attach__happy_path_provisions_and_registers(void **state)
@@ -461,6 +543,7 @@ static void ue_attach__happy_path_provisions_and_registers(void **state)
 	opts_for(&o, &ec, 3000);
 	add_core(&o, fc.port);
 	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	wait_reg_complete(&fc);
 	core_stop(&fc);
 	assert_int_equal(r.provisioned, 1);
 	assert_int_equal(r.registered, 1);
@@ -468,6 +551,10 @@ static void ue_attach__happy_path_provisions_and_registers(void **state)
 	assert_string_equal(r.supi, "imsi-001010000000001");
 	assert_int_equal(strlen(r.kamf_fp), 16);
 	assert_string_equal(r.kamf_fp, fc.fp);
+	assert_string_equal(r.nia, "128-NIA2");
+	assert_string_equal(r.nea, "128-NEA2");
+	assert_int_equal(fc.smc_completes, 1);
+	assert_int_equal(fc.reg_completes, 1);
 	snprintf(path, sizeof(path), "%s/%s", devdir, UE_F_CREDS);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -546,6 +633,44 @@ static void ue_attach__reprovision_keeps_old_until_registered(void **state)
 	assert_int_equal(r.registered, 1);
 	assert_false(ue_creds_exist_as(devdir, UE_F_CREDS_PENDING));
 	assert_non_null(strstr(ec.promoted, "imsi-001010000000001"));
+}
+
+/* Provisioned, authenticated, but the core's next answer is refused: the
+ * attach ends without registration, the refusal says why. */
+static void registration_refused(enum mode mode, const char *why)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "";
+
+	device_make();
+	core_start(&fc, mode, 0);
+	opts_for(&o, &ec, 1500);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), UE_ERR_TIMEOUT);
+	core_stop(&fc);
+	assert_int_equal(r.provisioned, 1);
+	assert_int_equal(r.registered, 0);
+	assert_true(r.ignored >= 1);
+	assert_string_equal(r.kamf_fp, "");
+	assert_int_equal(fc.smc_completes, 0);
+	assert_non_null(strstr(ec.last_refusal, why));
+}
+
+static void ue_attach__unprotected_accept_after_aka_is_refused(void **state)
+{
+	(void)state;
+	registration_refused(M_PLAIN_ACCEPT,
+	    "refused an unprotected Registration accept");
+}
+
+static void ue_attach__smc_with_bad_mac_is_refused(void **state)
+{
+	(void)state;
+	registration_refused(M_BAD_SMC_MAC,
+	    "Security mode command MAC does not verify");
 }
 
 static void run_ignored(enum mode mode, const char *why)
@@ -900,6 +1025,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ue_attach__happy_path_provisions_and_registers),
+		cmocka_unit_test(ue_attach__unprotected_accept_after_aka_is_refused),
+		cmocka_unit_test(ue_attach__smc_with_bad_mac_is_refused),
 		cmocka_unit_test(ue_attach__existing_credentials_skip_provisioning),
 		cmocka_unit_test(ue_attach__reprovision_keeps_old_until_registered),
 		cmocka_unit_test(ue_attach__tampered_container_is_ignored),
