@@ -21,5 +21,6 @@ int cli_principal(int argc, char **argv);
 int cli_signer(int argc, char **argv);
 int cli_backup(int argc, char **argv);
 int cli_audit(int argc, char **argv);
+int cli_config(int argc, char **argv);
 
 #endif

@@ -32,6 +32,7 @@ static const struct subcommand subcommands[] = {
 	{ "signer", cli_signer, "add an operator's provisioning signer" },
 	{ "audit", cli_audit, "read the audit log" },
 	{ "backup", cli_backup, "online copy of the registry" },
+	{ "config", cli_config, "show settings, or set public-url (URLs in new certificates)" },
 };
 
 static void usage(FILE *f)
