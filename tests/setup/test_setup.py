@@ -90,6 +90,37 @@ class EnginesTest(unittest.TestCase):
         self.assertEqual(node("current", d).returncode, 0)
 
 
+class SetupScriptTest(unittest.TestCase):
+    """scripts/setup.sh with a node that reports an old version: it stops
+    before npm, names the package and the versions, and never says ok."""
+
+    def test_too_old_node_stops_setup(self):
+        d = tempfile.mkdtemp(prefix="provca-oldnode-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", d]))
+        real = subprocess.run(["/bin/sh", "-c", "command -v " + NODE],
+                              capture_output=True, text=True,
+                              check=True).stdout.strip()
+        pre = os.path.join(d, "old.cjs")
+        with open(pre, "w") as f:
+            f.write("Object.defineProperty(process, 'version', "
+                    "{ value: 'v16.20.2' });\n")
+        fake = os.path.join(d, "node")
+        with open(fake, "w") as f:
+            f.write('#!/bin/sh\n[ "$1" = --version ] && { echo v16.20.2; '
+                    'exit 0; }\nexec %s -r %s "$@"\n' % (real, pre))
+        os.chmod(fake, 0o755)
+        env = dict(os.environ, PATH=d + ":" + os.environ.get("PATH", ""))
+        p = subprocess.run(["bash", os.path.join(SRC, "scripts", "setup.sh"),
+                            "test"], capture_output=True, text=True,
+                           env=env, timeout=300)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("setup: Node.js v16.20.2 is too old", p.stderr)
+        self.assertIn("playwright-core@", p.stderr)
+        self.assertIn("needs node >=18; this node is v16.20.2", p.stderr)
+        self.assertNotIn("setup: ok", p.stdout + p.stderr)
+        self.assertNotIn("npm ci", p.stdout + p.stderr)
+
+
 class RegisteredTest(unittest.TestCase):
     def registered(self):
         p = subprocess.run(["ctest", "-N"], cwd=BUILD, capture_output=True,
