@@ -209,9 +209,8 @@ int config_load(ca_config_t *out, const char *path, char *err, size_t errlen)
 int config_public_url_valid(const char *url)
 {
 	size_t n = url != NULL ? strlen(url) : 0;
-	ca_config_t *c = NULL;
 
-	return n > 8 && n < sizeof(c->public_base_url) &&
+	return n > 8 && n < sizeof(((ca_config_t *)0)->public_base_url) &&
 	    strncmp(url, "https://", 8) == 0 && url[n - 1] != '/' &&
 	    strpbrk(url, ", \t\r\n\"") == NULL;
 }
@@ -244,12 +243,18 @@ static int config_file_replace(const char *path, const char *text, char *err,
 		}
 		off += (size_t)w;
 	}
-	if (fchmod(fd, 0644) != 0 || fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
+	if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
 		util_err_set(err, errlen, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
+	rc = close(fd);
 	fd = -1;
+	if (rc != 0) {
+		rc = CONFIG_ERR_IO;
+		util_err_set(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	rc = CONFIG_ERR_IO;
 	if (rename(tmp, path) != 0) {
 		util_err_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
