@@ -1,6 +1,7 @@
 # ProvCA — the two commands: `make run` and `make test`.
 # Everything else here is a step they are made of.
 
+SHELL     := /bin/bash
 DATA      ?= data
 LISTEN    ?= 127.0.0.1:8443
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
@@ -18,14 +19,17 @@ setup:
 setup-test:
 	@bash scripts/setup.sh test
 
+CONFIG_RELEASE := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROVCA_WERROR=ON
+CONFIG_ASAN    := -DCMAKE_BUILD_TYPE=Debug -DPROVCA_WERROR=ON -DPROVCA_SANITIZE=ON
+
 $(BUILD)/Makefile:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROVCA_WERROR=ON
+	cmake -S . -B $(BUILD) $(CONFIG_RELEASE)
 
 build: setup $(BUILD)/Makefile
 	cmake --build $(BUILD) -j$(JOBS)
 
 $(ASAN)/Makefile:
-	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DPROVCA_WERROR=ON -DPROVCA_SANITIZE=ON
+	cmake -S . -B $(ASAN) $(CONFIG_ASAN)
 
 build-asan: setup $(ASAN)/Makefile
 	cmake --build $(ASAN) -j$(JOBS)
@@ -42,21 +46,38 @@ init: build-server
 run: init
 	./$(BUILD)/bin/ca-server serve --data $(DATA) --listen $(LISTEN)
 
-# Release build and the sanitizer build each run the whole suite.
+# Release build and the sanitizer build each run the whole suite. Both are
+# configured again first: the test tools setup-test just installed (clang,
+# playwright-core, chromium, ...) must be seen even when `make run` configured
+# build/ before they existed. A test whose tool is missing still registers,
+# and fails saying what is missing.
 test: setup-test
+	cmake -S . -B $(BUILD) $(CONFIG_RELEASE) >/dev/null
+	cmake -S . -B $(ASAN) $(CONFIG_ASAN) >/dev/null
 	$(MAKE) --no-print-directory build build-asan
 	@rc=0; \
 	$(MAKE) --no-print-directory test-release || rc=1; \
 	$(MAKE) --no-print-directory test-asan || rc=1; \
-	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see the ctest output above)"; fi; \
+	for d in $(BUILD) $(ASAN); do \
+	  echo "make test: $$d/: $$(cat $$d/ctest-summary.txt 2>/dev/null || echo 'ctest did not run')"; done; \
+	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see the ctest output above)"; \
+	else echo "make test: ok"; fi; \
 	exit $$rc
 
+# ctest's output is kept in DIR/ctest.log; DIR/ctest-summary.txt says how many
+# tests ran and how many failed (read by `make test` and tests/server).
+define run_ctest
+	@cd $(1) && { rm -f ctest-summary.txt; $(2) ctest $(CTEST_ARGS) 2>&1 | tee ctest.log; rc=$${PIPESTATUS[0]}; \
+	  ran=$$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' ctest.log | tail -1); \
+	  failed=$$(sed -n 's/.* \([0-9]*\) tests failed out of .*/\1/p' ctest.log | tail -1); \
+	  echo "$${ran:-0} tests ran, $${failed:-?} failed" > ctest-summary.txt; exit $$rc; }
+endef
+
 test-release:
-	cd $(BUILD) && ctest $(CTEST_ARGS)
+	$(call run_ctest,$(BUILD),)
 
 test-asan:
-	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS)
+	$(call run_ctest,$(ASAN),ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
 
 bench:
 	@bash scripts/setup.sh bench

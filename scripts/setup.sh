@@ -88,21 +88,39 @@ if [ ! -f "$cw/src/civetweb.c" ]; then
   rm -rf "$tmp"
 fi
 
+# Node.js must satisfy every engines.node the lock files pin (Debian 12's
+# nodejs 18 does, for the versions pinned here). Checked before npm runs, and
+# setup stops here when it is too old: "setup: ok" then never prints.
+locks=("$here/web/package-lock.json")
+if [ "$mode" != build ]; then locks+=("$here/tests/browser/package-lock.json"); fi
+if ! out=$(node "$here/scripts/npm_check.cjs" engines "${locks[@]}" 2>&1); then
+  echo "setup: Node.js $(node --version) is too old for the npm packages the lock files pin:" >&2
+  echo "$out" | sed 's/^/setup:   /' >&2
+  echo "setup: install a newer nodejs (Debian 12's 18.x is enough for the pinned versions), then run again" >&2
+  exit 1
+fi
+
+# npm ci installs exactly what DIR/package-lock.json pins, again whenever
+# node_modules holds other versions. Its warnings (EBADENGINE, ...) show.
+npm_ci() {
+  local dir=$1
+  if node "$here/scripts/npm_check.cjs" current "$dir" 2>/dev/null; then return 0; fi
+  echo "setup: npm ci in ${dir#"$here"/}"
+  ( cd "$dir" && npm ci --no-audit --no-fund --engine-strict --loglevel=warn ) || {
+    echo "setup: npm ci in ${dir#"$here"/} failed" >&2; exit 1; }
+}
+
 # The portal's browser files from npm (chart.js), copied into web/vendor/
 # (ignored by git) where ca-server serves them; no page loads anything
 # from outside the machine.
 if [ -f "$here/web/package.json" ]; then
-  if [ ! -d "$here/web/node_modules/chart.js" ]; then
-    ( cd "$here/web" && npm install --no-audit --no-fund --silent ) || {
-      echo "setup: npm install for web/ failed" >&2; exit 1; }
-  fi
+  npm_ci "$here/web"
   mkdir -p "$here/web/vendor"
   cp "$here/web/node_modules/chart.js/dist/chart.umd.js" "$here/web/vendor/chart.umd.js"
 fi
 
 # Browser-test dependency from npm (playwright-core drives Debian's chromium).
-if [ "$mode" != build ] && [ -f "$here/tests/browser/package.json" ] && [ ! -d "$here/tests/browser/node_modules/playwright-core" ]; then
-  ( cd "$here/tests/browser" && npm install --no-audit --no-fund --silent ) || {
-    echo "setup: npm install for tests/browser failed" >&2; exit 1; }
+if [ "$mode" != build ] && [ -f "$here/tests/browser/package.json" ]; then
+  npm_ci "$here/tests/browser"
 fi
 echo "setup: ok"

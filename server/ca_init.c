@@ -585,16 +585,12 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 		    v6 ? "https://[%s]:8443" : "https://%s:8443",
 		    o->hostnames[0]);
 	}
-	{
-		size_t n = strlen(cfg.public_base_url);
-
-		if (strncmp(cfg.public_base_url, "https://", 8) != 0 ||
-		    n <= 8 || cfg.public_base_url[n - 1] == '/' ||
-		    strpbrk(cfg.public_base_url, ", \t\r\n\"") != NULL) {
-			util_err_set(err, errlen, "public base URL must be "
-			    "https://host[:port] without a trailing '/'");
-			return CA_ERR_INVALID;
-		}
+	if (!config_public_url_valid(cfg.public_base_url) ||
+	    (o->public_base_url != NULL &&
+	    strcmp(o->public_base_url, cfg.public_base_url) != 0)) {
+		util_err_set(err, errlen, "public base URL must be "
+		    "https://host[:port] without a trailing '/'");
+		return CA_ERR_INVALID;
 	}
 	if (!o->plain_keys && o->key_pass_file == NULL &&
 	    o->key_pass_env == NULL) {

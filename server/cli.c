@@ -1332,3 +1332,87 @@ int cli_audit(int argc, char **argv)
 		fprintf(stderr, "next cursor: %lld\n", (long long)next);
 	return CLI_OK;
 }
+
+/* ---- config ---------------------------------------------------------- */
+
+/* Set public_base_url in DATA/config.json and audit the change; when the
+ * audit cannot be written the old URL is put back. */
+static int cli_config_public_url(const char *data, const char *url)
+{
+	char path[PATH_MAX], db[PATH_MAX], err[512] = "", err2[256] = "";
+	ca_config_t old;
+	reg_t *reg = NULL;
+	int rc = CLI_FAIL;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/config.json", data) >=
+	    sizeof(path) || (size_t)snprintf(db, sizeof(db),
+	    "%s/registry.db", data) >= sizeof(db))
+		return fail("config", "--data path too long");
+	if (config_load(&old, path, err, sizeof(err)) != CONFIG_OK)
+		return fail("cannot read config", err);
+	if (reg_open_existing(&reg, db, err, sizeof(err)) != REG_OK)
+		return fail("not a CA folder", err);
+	if (config_public_url_set(path, url, err, sizeof(err)) != CONFIG_OK) {
+		rc = fail("public-url not changed", err);
+		goto out;
+	}
+	if (ca_audit(reg, CLI_ACTOR, "config set", "public_base_url", err,
+	    sizeof(err), "old", old.public_base_url, "new", url,
+	    (const char *)NULL) != CA_OK) {
+		if (config_public_url_set(path, old.public_base_url, err2,
+		    sizeof(err2)) != CONFIG_OK)
+			fprintf(stderr, "ca-server: could not restore %s: %s\n",
+			    path, err2);
+		rc = fail("public-url not changed (audit failed)", err);
+		goto out;
+	}
+	printf("public_base_url: %s (was %s); certificates issued from now on "
+	    "carry it; restart a running ca-server serve\n", url,
+	    old.public_base_url);
+	rc = CLI_OK;
+out:
+	reg_close(reg);
+	return rc;
+}
+
+/* ca-server config: print every setting, or set public-url. */
+int cli_config(int argc, char **argv)
+{
+	static const char *usage = "ca-server config --data DIR "
+	    "(show | set public-url URL)";
+	static const struct option lo[] = {
+		COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct common c = { 0 };
+	ca_config_t cfg;
+	char path[PATH_MAX], err[512] = "", *s;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (!common_opt(&c, ch))
+			return usage_err(usage, NULL);
+	}
+	if (c.help) {
+		printf("usage: %s\n", usage);
+		return CLI_OK;
+	}
+	if (c.data == NULL)
+		return usage_err(usage, "--data DIR is required");
+	if (argc - optind == 3 && strcmp(argv[optind], "set") == 0 &&
+	    strcmp(argv[optind + 1], "public-url") == 0)
+		return cli_config_public_url(c.data, argv[optind + 2]);
+	if (argc - optind != 1 || strcmp(argv[optind], "show") != 0)
+		return usage_err(usage, "expected `show` or `set public-url URL`");
+	if ((size_t)snprintf(path, sizeof(path), "%s/config.json", c.data) >=
+	    sizeof(path))
+		return fail("config", "--data path too long");
+	if (config_load(&cfg, path, err, sizeof(err)) != CONFIG_OK)
+		return fail("cannot read config", err);
+	if ((s = config_to_json(&cfg)) == NULL)
+		return fail("config", "out of memory");
+	printf("%s\n", s);
+	free(s);
+	return CLI_OK;
+}

@@ -23,5 +23,6 @@ int cli_backup(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 /* cli_root.c: the offline Root's ceremonies. */
 int cli_root(int argc, char **argv);
+int cli_config(int argc, char **argv);
 
 #endif

@@ -200,14 +200,16 @@ out:
 	return rc;
 }
 
-int config_load(ca_config_t *out, const char *path, char *err, size_t errlen)
+/* Read the file at path into a NUL-terminated buffer (caller frees). */
+static int config_file_read(const char *path, char **out, char *err,
+    size_t errlen)
 {
 	FILE *f;
 	char *buf = NULL;
 	size_t n;
 	int rc = CONFIG_ERR_IO;
 
-	config_defaults(out);
+	*out = NULL;
 	if ((f = fopen(path, "rb")) == NULL) {
 		util_err_set(err, errlen, "%s: %s", path, strerror(errno));
 		return CONFIG_ERR_IO;
@@ -227,10 +229,130 @@ int config_load(ca_config_t *out, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	buf[n] = '\0';
-	rc = config_parse(out, buf, err, errlen);
+	*out = buf;
+	buf = NULL;
+	rc = CONFIG_OK;
 out:
 	free(buf);
 	fclose(f);
+	return rc;
+}
+
+int config_load(ca_config_t *out, const char *path, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	int rc;
+
+	config_defaults(out);
+	if ((rc = config_file_read(path, &buf, err, errlen)) != CONFIG_OK)
+		return rc;
+	rc = config_parse(out, buf, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int config_public_url_valid(const char *url)
+{
+	size_t n = url != NULL ? strlen(url) : 0;
+
+	return n > 8 && n < sizeof(((ca_config_t *)0)->public_base_url) &&
+	    strncmp(url, "https://", 8) == 0 && url[n - 1] != '/' &&
+	    strpbrk(url, ", \t\r\n\"") == NULL;
+}
+
+/* Write text to a new temporary file beside path, then rename it over path. */
+static int config_file_replace(const char *path, const char *text, char *err,
+    size_t errlen)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(text), off = 0;
+	int fd = -1, rc = CONFIG_ERR_IO;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    sizeof(tmp)) {
+		util_err_set(err, errlen, "%s: path too long", path);
+		return CONFIG_ERR_IO;
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		util_err_set(err, errlen, "%s: %s", tmp, strerror(errno));
+		return CONFIG_ERR_IO;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			util_err_set(err, errlen, "%s: %s", tmp, strerror(errno));
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+		util_err_set(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	rc = close(fd);
+	fd = -1;
+	if (rc != 0) {
+		rc = CONFIG_ERR_IO;
+		util_err_set(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	rc = CONFIG_ERR_IO;
+	if (rename(tmp, path) != 0) {
+		util_err_set(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = CONFIG_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc != CONFIG_OK)
+		unlink(tmp);
+	return rc;
+}
+
+int config_public_url_set(const char *path, const char *url, char *err,
+    size_t errlen)
+{
+	ca_config_t check;
+	cJSON *root = NULL, *v;
+	char *buf = NULL, *text = NULL;
+	int rc;
+
+	if (!config_public_url_valid(url)) {
+		util_err_set(err, errlen, "public URL must be https://host[:port] "
+		    "without a trailing '/' (at most %zu characters)",
+		    sizeof(check.public_base_url) - 1);
+		return CONFIG_ERR_VALUE;
+	}
+	if ((rc = config_file_read(path, &buf, err, errlen)) != CONFIG_OK)
+		return rc;
+	/* The file as it stands must load; a broken one is not rewritten. */
+	if ((rc = config_parse(&check, buf, err, errlen)) != CONFIG_OK)
+		goto out;
+	rc = CONFIG_ERR_IO;
+	if ((root = cJSON_Parse(buf)) == NULL ||
+	    (v = cJSON_CreateString(url)) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto out;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(root, "public_base_url") != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(root, "public_base_url", v);
+	else
+		cJSON_AddItemToObject(root, "public_base_url", v);
+	if ((text = cJSON_Print(root)) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((rc = config_parse(&check, text, err, errlen)) != CONFIG_OK)
+		goto out;
+	rc = config_file_replace(path, text, err, errlen);
+out:
+	cJSON_Delete(root);
+	free(text);
+	free(buf);
 	return rc;
 }
 

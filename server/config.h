@@ -64,4 +64,15 @@ char *config_to_json(const ca_config_t *cfg);
 int config_save(const ca_config_t *cfg, const char *path, char *err,
     size_t errlen);
 
+/* 1 when url is https://host[:port] without a trailing '/', holds none of
+ * ", \t\r\n\"" and fits public_base_url; 0 otherwise. */
+int config_public_url_valid(const char *url);
+
+/* Set "public_base_url" in the config file at path to url, keeping every
+ * other key as it is. Written to a temporary file and renamed over the old
+ * one, so a failure leaves the file as it was. Certificates issued after
+ * (ca_open reads the file) carry the new URLs. */
+int config_public_url_set(const char *path, const char *url, char *err,
+    size_t errlen);
+
 #endif

@@ -35,6 +35,7 @@ static const struct subcommand subcommands[] = {
 	{ "backup", cli_backup, "online copy of the registry" },
 	{ "root", cli_root, "offline Root ceremonies: certify or renew an "
 	    "intermediate, the Root's CRL" },
+	{ "config", cli_config, "show settings, or set public-url (URLs in new certificates)" },
 };
 
 static void usage(FILE *f)

@@ -301,44 +301,51 @@ static int listen_option(char *out, size_t outlen, char *host, size_t hostlen,
 	return 0;
 }
 
-/* The first DeviceID in the registry, for the sample curl line. */
-static void sample_device(char *out, size_t outlen, http_server *srv)
+/* Print shell lines that work when pasted as they are: add a manufacturer
+ * and its principal, enroll one device over HTTPS with that principal, and
+ * look the device up as the administrator. A fresh name per paste (N) so
+ * they can be pasted again; absolute paths so any folder will do. */
+static void print_try_lines(const http_server *srv, const char *url)
 {
-	reg_t *reg = NULL;
-	reg_device_t *list = NULL;
-	reg_device_filter_t f;
-	size_t n = 0;
-	int64_t next = 0;
-	char err[256];
+	char exe[PATH_MAX], data[PATH_MAX], root[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
-	snprintf(out, outlen, "DEVICE_ID");
-	memset(&f, 0, sizeof(f));
-	f.limit = 1;
-	if (ca_reg_open(srv->ca, &reg, err, sizeof(err)) != CA_OK)
+	if (n <= 0 || realpath(srv->data_dir, data) == NULL ||
+	    ca_path(root, sizeof(root), data, CA_FILE_ROOT_CERT) != 0)
 		return;
-	if (reg_device_list(reg, &list, &n, &next, &f, err, sizeof(err)) == REG_OK && n > 0)
-		snprintf(out, outlen, "%s", list[0].device_id);
-	reg_device_list_free(list, n);
-	reg_close(reg);
+	exe[n] = '\0';
+	printf("try it: paste these lines into a shell (a manufacturer and its principal,\n"
+	       "one device enrolled over HTTPS, then looked up by the administrator):\n");
+	printf("  CA='%s' DATA='%s' URL='%s' N=demo$(date +%%s)\n", exe, data, url);
+	printf("  \"$CA\" manufacturer add --data \"$DATA\" --id \"$N\" --name \"Demo $N\" && "
+	       "\"$CA\" principal add --data \"$DATA\" --role manufacturer --manufacturer-id \"$N\" "
+	       "--name \"$N\" --out \"$DATA/try-$N\"\n");
+	printf("  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj \"/CN=$N\" "
+	       "-keyout \"$DATA/try-$N/device.key\" -out \"$DATA/try-$N/device.csr\" 2>/dev/null\n");
+	printf("  curl -sS --cacert '%s' --cert \"$DATA/try-$N/$N.crt\" --key \"$DATA/try-$N/$N.key\" "
+	       "-H 'Content-Type: application/json' --data-binary "
+	       "\"{\\\"serial\\\":\\\"SN-1\\\",\\\"model\\\":\\\"demo\\\",\\\"csr\\\":\\\""
+	       "$(awk '{printf \"%%s\\\\n\", $0}' \"$DATA/try-$N/device.csr\")\\\"}\" "
+	       "\"$URL/api/v1/devices\" > \"$DATA/try-$N/device.json\" && cat \"$DATA/try-$N/device.json\"; echo\n",
+	       root);
+	printf("  ID=$(sed -n 's/.*\"device_id\": *\"\\([^\"]*\\)\".*/\\1/p' \"$DATA/try-$N/device.json\")\n");
+	printf("  curl -sS --cacert '%s' --cert \"$DATA/admin/admin.crt\" --key \"$DATA/admin/admin.key\" "
+	       "\"$URL/devices/$ID\"\n", root);
 }
 
 static void print_banner(http_server *srv, const char *host, int port)
 {
-	char root[PATH_MAX], dev[REG_DEVICE_ID_MAX + 16];
+	char url[300];
 	const char *shown = host;
 
 	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0)
 		shown = "localhost";
-	if (ca_path(root, sizeof(root), srv->data_dir, CA_FILE_ROOT_CERT) != 0)
-		root[0] = '\0';
-	sample_device(dev, sizeof(dev), srv);
-	printf("listening on https://%s:%d\n", shown, port);
+	snprintf(url, sizeof(url), "https://%s:%d", shown, port);
+	printf("listening on %s\n", url);
 	printf("admin bundle: %s/admin/admin.p12 (password in %s/admin/admin.p12.pass)\n",
 	       srv->data_dir, srv->data_dir);
 	printf("static files: %s\n", srv->web_dir[0] ? srv->web_dir : "(none)");
-	printf("try: curl --cacert %s --cert %s/admin/admin.crt --key %s/admin/admin.key "
-	       "https://%s:%d/devices/%s\n", root, srv->data_dir, srv->data_dir, shown,
-	       port, dev);
+	print_try_lines(srv, url);
 	fflush(stdout);
 }
 

@@ -67,8 +67,8 @@ class HappyPath(Base):
         self.assertNotEqual(out2["kamf_fp"], out["kamf_fp"])
 
     def test_pcap_decodes_in_tshark_with_every_message_named(self):
-        if shutil.which("tshark") is None:
-            self.skipTest("tshark not installed")
+        self.assertIsNotNone(shutil.which("tshark"),
+                             "MISSING TOOL: tshark (Debian package tshark; make setup-test)")
         core = self.w.core("core1", self.ca)
         d = self.enrolled("pcap")
         trace = os.path.join(self.w.tmp, "attach.pcap")

@@ -498,10 +498,14 @@ class Operations(ServerTest):
             self.assertEqual(srv.stop(), 0)
 
     def test_banner_names_url_bundle_and_curl_line(self):
+        # tests/server/test_cli.py runs the pasted lines; here: what they name.
         text = "".join(self.srv.banner)
         self.assertIn("listening on https://127.0.0.1:%d" % self.srv.port, text)
         self.assertIn(os.path.join(self.ca.data, "admin", "admin.p12"), text)
-        self.assertRegex(text, r"curl --cacert \S+root-ca.crt --cert \S+admin.crt --key \S+admin.key https://127.0.0.1:\d+/devices/")
+        self.assertIn("URL='https://127.0.0.1:%d'" % self.srv.port, text)
+        self.assertIn("DATA='%s'" % os.path.realpath(self.ca.data), text)
+        self.assertRegex(text, r"curl -sS --cacert '\S+root-ca.crt' --cert \"\$DATA/admin/admin.crt\" "
+                               r"--key \"\$DATA/admin/admin.key\" \"\$URL/devices/\$ID\"")
 
     def test_static_files_with_mime_types_and_no_escape(self):
         web = os.path.join(self.ca.tmp, "web")

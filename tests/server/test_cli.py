@@ -5,6 +5,7 @@ CRL contents, registry rows)."""
 import datetime
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -551,6 +552,150 @@ class CliTest(unittest.TestCase):
             "SELECT count(DISTINCT serial_hex) FROM certificates WHERE"
             " issuer = 'device'").fetchone()[0], n)
         con.close()
+
+
+class PublicUrlTest(unittest.TestCase):
+    """init --public-url, then `config set public-url`: certificates issued
+    afterwards carry the new CDP/AIA/certificate URL; a bad URL changes
+    nothing."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="provca-url-")
+        self.data = os.path.join(self.tmp, "data")
+        self.cfg = os.path.join(self.data, "config.json")
+        run("init", "--data", self.data, "--hostname", "ca-one.example",
+            "--public-url", "https://ca-one.example:9443")
+        run("manufacturer", "add", "--data", self.data, "--id", "acme",
+            "--name", "Acme Devices")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def issue(self, serial):
+        csr = os.path.join(self.tmp, serial + ".csr")
+        with open(csr, "wb") as f:
+            f.write(csr_for(ec.generate_private_key(ec.SECP256R1())))
+        r = json.loads(run("enroll", "--data", self.data, "--csr", csr,
+                           "--manufacturer-id", "acme", "--serial", serial,
+                           "--model", "m", "--json").stdout)
+        t = cert_text(r["certificate"])
+        return (r["cert_url"], r["device_id"],
+                ext(t, "X509v3 CRL Distribution Points")[1],
+                ext(t, "Authority Information Access")[1])
+
+    def urls(self, base, did):
+        return (f"{base}/devices/{did}",
+                ["Full Name:", f"URI:{base}/crl/device-ca.crl"],
+                ["OCSP - URI:" + base + "/ocsp",
+                 "CA Issuers - URI:" + base + "/ca/device-ca.crt"])
+
+    def test_issue_change_issue(self):
+        one = "https://ca-one.example:9443"
+        two = "https://provca.example.net"
+        url1, did1, cdp1, aia1 = self.issue("SN-1")
+        self.assertEqual((url1, cdp1, aia1), self.urls(one, did1))
+        p = run("config", "--data", self.data, "set", "public-url", two)
+        self.assertIn(two, p.stdout)
+        with open(self.cfg) as f:
+            cfg = json.load(f)
+        self.assertEqual(cfg["public_base_url"], two)
+        self.assertEqual(cfg["org"], "ProvCA")  # other settings kept
+        shown = json.loads(run("config", "--data", self.data, "show").stdout)
+        self.assertEqual(shown["public_base_url"], two)
+        url2, did2, cdp2, aia2 = self.issue("SN-2")
+        self.assertEqual((url2, cdp2, aia2), self.urls(two, did2))
+        # The first device keeps the certificate it was issued.
+        first = json.loads(run("show", did1, "--data", self.data,
+                               "--json").stdout)
+        self.assertIn(f"URI:{one}/crl/device-ca.crl",
+                      cert_text(first["certificate"]))
+        audit = json.loads(run("audit", "--data", self.data, "--action",
+                               "config set", "--json").stdout)
+        self.assertEqual(len(audit), 1)
+        self.assertEqual(audit[0]["details"], {"old": one, "new": two})
+
+    def test_bad_url_changes_nothing(self):
+        before = slurp(self.cfg)
+        names = sorted(os.listdir(self.data))
+        for bad in ("http://ca.example", "https://ca.example/",
+                    "https://", "https://a b", "https://" + "a" * 300):
+            p = run("config", "--data", self.data, "set", "public-url", bad,
+                    ok=False)
+            self.assertEqual(p.returncode, 1, bad)
+            self.assertIn("public-url not changed: public URL must be "
+                          "https://host[:port]", p.stderr)
+            self.assertEqual(slurp(self.cfg), before)
+        self.assertEqual(sorted(os.listdir(self.data)), names)
+        p = run("config", "--data", os.path.join(self.tmp, "nope"), "set",
+                "public-url", "https://x.example", ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot read config", p.stderr)
+        p = run("config", "--data", self.data, "set", "org", "x", ok=False)
+        self.assertEqual(p.returncode, 2)
+
+    def test_init_refuses_a_bad_public_url(self):
+        d = os.path.join(self.tmp, "other")
+        p = run("init", "--data", d, "--public-url", "https://x.example/",
+                ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("public base URL must be https://host[:port]", p.stderr)
+        self.assertFalse(os.path.exists(d))
+
+
+class BannerTest(unittest.TestCase):
+    """The lines `ca-server serve` prints (what `make run` shows) work when
+    pasted: a manufacturer and its principal, one enrollment over HTTPS,
+    and the administrator's lookup answering the device's chain."""
+
+    def test_pasted_lines_enroll_and_look_up_a_device(self):
+        tmp = tempfile.mkdtemp(prefix="provca-banner-")
+        data = os.path.join(tmp, "data")
+        srv = None
+        try:
+            run("init", "--data", data, "--hostname", "localhost")
+            srv = subprocess.Popen([BIN, "serve", "--data", data, "--listen",
+                                    "127.0.0.1:0"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True)
+            lines = []
+            for ln in srv.stdout:
+                lines.append(ln.rstrip("\n"))
+                if "/devices/$ID" in ln:
+                    break
+            self.assertTrue(lines and lines[0].startswith("listening on"),
+                            lines)
+            start = next(i for i, ln in enumerate(lines)
+                         if ln.startswith("try it:"))
+            script = "\n".join(ln[2:] for ln in lines[start:]
+                               if ln.startswith("  "))
+            self.assertEqual(len(script.splitlines()), 6, script)
+            p = subprocess.run(["bash", "-c", script], cwd=tmp, text=True,
+                               capture_output=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            mfr = [d for d in os.listdir(data) if d.startswith("try-")]
+            self.assertEqual(len(mfr), 1)
+            with open(os.path.join(data, mfr[0], "device.json")) as f:
+                dev = json.load(f)
+            did = dev["device_id"]
+            self.assertTrue(did.startswith(mfr[0][4:] + "-"), did)
+            pems = [x509.load_pem_x509_certificate(b.encode()) for b in
+                    re.findall(r"^-----BEGIN CERTIFICATE-----$.*?"
+                               r"^-----END CERTIFICATE-----$", p.stdout,
+                               re.S | re.M)]
+            root = x509.load_pem_x509_certificate(
+                slurp(os.path.join(data, "root-ca.crt")))
+            self.assertEqual(len(pems), 3)
+            self.assertEqual(pems[0].subject.get_attributes_for_oid(
+                NameOID.COMMON_NAME)[0].value, did)
+            self.assertEqual(pems[0].issuer, pems[1].subject)
+            self.assertEqual(pems[2], root)
+            self.assertEqual(pems[0].public_bytes(serialization.Encoding.PEM)
+                             .decode(), dev["certificate"])
+        finally:
+            if srv is not None:
+                srv.terminate()
+                srv.wait(timeout=30)
+                srv.stdout.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
