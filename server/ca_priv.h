@@ -1,5 +1,5 @@
 /* ca_priv.h — what the CA engine's files share: the context and the X.509
- * building blocks. Not for use outside server/ca*.c and server/cli*.c. */
+ * building blocks. Not for use outside server/ca*.c and server/cli/. */
 #ifndef PROVCA_CA_PRIV_H
 #define PROVCA_CA_PRIV_H
 

@@ -5,7 +5,7 @@
  *   certify-intermediate  a new Device or Infrastructure CA from a CSR
  *   renew-intermediate    the current one's key, certified again
  *   crl                   the Root's next CRL (optionally revoking one)
- * Serving keys are never opened here. Exit status as cli.c. */
+ * Serving keys are never opened here. Exit status as cli.h. */
 #include "cli.h"
 
 #include <errno.h>
