@@ -6,7 +6,7 @@
  *   renew-intermediate    the current one's key, certified again
  *   crl                   the Root's next CRL (optionally revoking one)
  * Serving keys are never opened here. Exit status as cli.h. */
-#include "cli.h"
+#include "cli_opt.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -68,11 +68,47 @@ static int tok_set(char *dst, size_t cap, const char *v)
 	return 0;
 }
 
-/* Parse the options every verb shares (argv[1] is the verb). */
+/* One ceremony option into c; 0, or -1 with *msg when its value is bad. */
+static int root_opt(void *ctx, int ch, const char *arg, const char **msg)
+{
+	struct root_ctx *c = ctx;
+	char *end;
+	long v;
+
+	switch (ch) {
+	case 'k': c->root_key = arg; return 0;
+	case 't': c->kind = arg; return 0;
+	case 'c': c->csr = arg; return 0;
+	case 'o': c->out = arg; return 0;
+	case 'n': c->cn = arg; return 0;
+	case 'r': c->revoke = arg; return 0;
+	case 'R':
+		if ((c->reason = ca_revocation_reason(arg)) < 0)
+			*msg = "unknown revocation reason";
+		return c->reason < 0 ? -1 : 0;
+	case 'D':
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || v < 1 || v > ROOT_DAYS_MAX) {
+			*msg = "--days is 1..36500";
+			return -1;
+		}
+		c->days = (int)v;
+		return 0;
+	case 'M': return tok_set(c->tok.module, sizeof(c->tok.module), arg);
+	case 'P': return tok_set(c->tok.pin_file, sizeof(c->tok.pin_file),
+	    arg);
+	case 'E': return tok_set(c->tok.pin_env, sizeof(c->tok.pin_env), arg);
+	default: return -1;
+	}
+}
+
+/* Parse the options every verb shares (argv[1] is the verb): CLI_OK,
+ * CLI_USAGE (printed) or CLI_HELP_SHOWN, through cli_opt_parse. */
 static int root_args(struct root_ctx *c, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "data", required_argument, NULL, 'd' },
+		CLI_COMMON_LONGOPTS,
 		{ "root-key", required_argument, NULL, 'k' },
 		{ "kind", required_argument, NULL, 't' },
 		{ "csr", required_argument, NULL, 'c' },
@@ -81,56 +117,27 @@ static int root_args(struct root_ctx *c, int argc, char **argv)
 		{ "days", required_argument, NULL, 'D' },
 		{ "revoke", required_argument, NULL, 'r' },
 		{ "reason", required_argument, NULL, 'R' },
-		{ "key-pass-file", required_argument, NULL, 'p' },
-		{ "key-pass-env", required_argument, NULL, 'e' },
 		{ "pkcs11-module", required_argument, NULL, 'M' },
 		{ "pkcs11-pin-file", required_argument, NULL, 'P' },
 		{ "pkcs11-pin-env", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char *end;
-	long v;
-	int ch, bad = 0;
+	struct cli_common cc = { 0 };
+	int rc;
 
-	optind = 2;
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'd': c->data = optarg; break;
-		case 'k': c->root_key = optarg; break;
-		case 't': c->kind = optarg; break;
-		case 'c': c->csr = optarg; break;
-		case 'o': c->out = optarg; break;
-		case 'n': c->cn = optarg; break;
-		case 'r': c->revoke = optarg; break;
-		case 'p': c->pass_file = optarg; break;
-		case 'e': c->pass_env = optarg; break;
-		case 'R':
-			if ((c->reason = ca_revocation_reason(optarg)) < 0)
-				bad = 1;
-			break;
-		case 'D':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > ROOT_DAYS_MAX)
-				bad = 1;
-			c->days = (int)v;
-			break;
-		case 'M': bad |= tok_set(c->tok.module, sizeof(c->tok.module),
-			    optarg) != 0; break;
-		case 'P': bad |= tok_set(c->tok.pin_file,
-			    sizeof(c->tok.pin_file), optarg) != 0; break;
-		case 'E': bad |= tok_set(c->tok.pin_env,
-			    sizeof(c->tok.pin_env), optarg) != 0; break;
-		default: bad = 1;
-		}
-	}
-	if (bad || optind != argc || c->data == NULL || c->root_key == NULL ||
-	    (c->revoke != NULL) != (c->reason >= 0))
-		return -1;
-	if (c->kind != NULL && strcmp(c->kind, "device") != 0 &&
-	    strcmp(c->kind, "infra") != 0)
-		return -1;
-	return 0;
+	rc = cli_opt_parse(&cc, argc, argv, 2, lo, root_usage, root_opt, c);
+	if (rc != CLI_OK)
+		return rc;
+	c->data = cc.data;
+	c->pass_file = cc.pass_file;
+	c->pass_env = cc.pass_env;
+	/* A ceremony prints no JSON; --json is refused as before. */
+	if (cc.json || optind != argc || c->data == NULL ||
+	    c->root_key == NULL || (c->revoke != NULL) != (c->reason >= 0) ||
+	    (c->kind != NULL && strcmp(c->kind, "device") != 0 &&
+	    strcmp(c->kind, "infra") != 0))
+		return cli_usage_err(root_usage, NULL);
+	return CLI_OK;
 }
 
 /* Open the data folder's config, Root certificate and registry, and the
@@ -388,6 +395,7 @@ out:
 	return rc;
 }
 
+/* ca-server root certify-intermediate | renew-intermediate | crl. */
 int cli_root(int argc, char **argv)
 {
 	struct root_ctx c;
@@ -402,10 +410,13 @@ int cli_root(int argc, char **argv)
 		printf("usage: %s\n", root_usage);
 		return CLI_OK;
 	}
-	if ((strcmp(verb, "certify-intermediate") != 0 &&
+	if (strcmp(verb, "certify-intermediate") != 0 &&
 	    strcmp(verb, "renew-intermediate") != 0 &&
-	    strcmp(verb, "crl") != 0) || root_args(&c, argc, argv) != 0 ||
-	    (strcmp(verb, "crl") != 0 && c.kind == NULL) ||
+	    strcmp(verb, "crl") != 0)
+		return cli_usage_err(root_usage, NULL);
+	if ((rc = root_args(&c, argc, argv)) != CLI_OK)
+		return rc == CLI_HELP_SHOWN ? CLI_OK : rc;
+	if ((strcmp(verb, "crl") != 0 && c.kind == NULL) ||
 	    (strcmp(verb, "certify-intermediate") == 0 && (c.csr == NULL ||
 	    c.out == NULL))) {
 		fprintf(stderr, "usage: %s\n", root_usage);
