@@ -6,7 +6,6 @@
 #include "pki_keys.h"
 #ifdef PROVCA_HAVE_HTTP
 #include "http.h"
-#include "portal_http.h"
 #endif
 
 struct subcommand {
@@ -19,7 +18,7 @@ static const struct subcommand subcommands[] = {
 	{ "init", cli_init, "create a CA, registry, config and first admin" },
 #ifdef PROVCA_HAVE_HTTP
 	{ "serve", http_serve_main, "run the HTTPS service" },
-	{ "user", portal_cli_user, "add portal users" },
+	{ "user", cli_user, "add portal users" },
 #endif
 	{ "manufacturer", cli_manufacturer, "add or list manufacturers" },
 	{ "enroll", cli_enroll, "issue device certificates from CSRs" },

@@ -33,10 +33,4 @@ int portal_h_user_password(http_req_t *req);
 int portal_h_user_disable(http_req_t *req);
 int portal_h_user_enable(http_req_t *req);
 
-/* `ca-server user add --data DIR --name N --role admin|manufacturer
- * [--manufacturer-id ID] --password-file F`: argv[0] is "user". Returns
- * the process exit status; messages go to stderr (this is a program's
- * front end, not library code). */
-int portal_cli_user(int argc, char **argv);
-
 #endif

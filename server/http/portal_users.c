@@ -1,6 +1,6 @@
 /* portal_users.c — administrators manage portal users over the API (list,
- * create, reset password, disable, enable), and `ca-server user add` does
- * the first one from the command line. Every change is audited. */
+ * create, reset password, disable, enable); `ca-server user add`
+ * (server/cli/cli_user.c) makes the first one. Every change is audited. */
 #include <stdio.h>
 #include <string.h>
 
@@ -256,93 +256,4 @@ int portal_h_user_disable(http_req_t *req)
 int portal_h_user_enable(http_req_t *req)
 {
 	return set_disabled(req, 0);
-}
-
-static void cli_usage(FILE *f)
-{
-	fprintf(f, "usage: ca-server user add --data DIR --name NAME "
-	    "--role admin|manufacturer\n"
-	    "                     [--manufacturer-id ID] --password-file FILE\n");
-}
-
-int portal_cli_user(int argc, char **argv)
-{
-	const char *data = NULL, *name = NULL, *role_s = NULL, *mfr = NULL;
-	const char *pwfile = NULL;
-	char pw[PORTAL_PW_MAX + 2], err[256], path[4096], actor[128];
-	reg_manufacturer_t m;
-	portal_role_t role;
-	reg_t *reg = NULL;
-	int64_t id;
-	int i, rc, status = 2;
-
-	if (argc < 2 || strcmp(argv[1], "add") != 0) {
-		cli_usage(stderr);
-		return 2;
-	}
-	for (i = 2; i < argc; i++) {
-		const char **slot = NULL;
-
-		if (strcmp(argv[i], "--data") == 0)
-			slot = &data;
-		else if (strcmp(argv[i], "--name") == 0)
-			slot = &name;
-		else if (strcmp(argv[i], "--role") == 0)
-			slot = &role_s;
-		else if (strcmp(argv[i], "--manufacturer-id") == 0)
-			slot = &mfr;
-		else if (strcmp(argv[i], "--password-file") == 0)
-			slot = &pwfile;
-		if (slot == NULL || i + 1 >= argc) {
-			fprintf(stderr, "ca-server user: unknown or incomplete "
-			    "option %s\n", argv[i]);
-			cli_usage(stderr);
-			return 2;
-		}
-		*slot = argv[++i];
-	}
-	if (data == NULL)
-		data = "data";
-	if (name == NULL || role_s == NULL || pwfile == NULL ||
-	    portal_role_parse(&role, role_s) != PORTAL_OK) {
-		cli_usage(stderr);
-		return 2;
-	}
-	if (portal_password_read_file(pw, sizeof(pw), pwfile, err,
-	    sizeof(err)) != PORTAL_OK) {
-		fprintf(stderr, "ca-server user: %s\n", err);
-		goto out;
-	}
-	if (ca_path(path, sizeof(path), data, CA_FILE_DB) != 0 ||
-	    reg_open_existing(&reg, path, err, sizeof(err)) != REG_OK) {
-		fprintf(stderr, "ca-server user: cannot open the registry in %s: "
-		    "%s\n", data, err);
-		status = 1;
-		goto out;
-	}
-	if (role == PORTAL_ROLE_MANUFACTURER && mfr != NULL &&
-	    strlen(mfr) <= REG_MFR_ID_MAX &&
-	    reg_manufacturer_get(reg, &m, mfr, err, sizeof(err)) ==
-	    REG_ERR_NOT_FOUND) {
-		fprintf(stderr, "ca-server user: no manufacturer %s\n", mfr);
-		goto out;
-	}
-	rc = portal_user_add(&id, reg, name, role, mfr, pw,
-	    strlen(pw), reg_now(), err, sizeof(err));
-	if (rc != PORTAL_OK) {
-		fprintf(stderr, "ca-server user: %s\n", err);
-		status = rc == PORTAL_E_DB ? 1 : 2;
-		goto out;
-	}
-	snprintf(actor, sizeof(actor), "cli:user");
-	if (reg_audit_append(reg, actor, "user.create", name, NULL, err,
-	    sizeof(err)) != REG_OK)
-		fprintf(stderr, "ca-server user: warning: not audited: %s\n", err);
-	printf("user %s added (%s%s%s)\n", name, portal_role_name(role),
-	    mfr != NULL ? ", manufacturer " : "", mfr != NULL ? mfr : "");
-	status = 0;
-out:
-	OPENSSL_cleanse(pw, sizeof(pw));
-	reg_close(reg);
-	return status;
 }

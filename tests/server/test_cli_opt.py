@@ -4,6 +4,7 @@ binary: an unknown option, a missing value, a bad --limit / --after and
 subcommand's usage, and nothing is opened or changed when they refuse."""
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import unittest
@@ -60,6 +61,7 @@ class CliOptTest(unittest.TestCase):
             (["principal", "add"], "ca-server principal add "),
             (["config", "show"], "ca-server config "),
             (["init"], "ca-server init "),
+            (["user", "add"], "ca-server user add "),
         ]
         for args, head in cases:
             with self.subTest(args=args):
@@ -122,6 +124,49 @@ class CliOptTest(unittest.TestCase):
                 self.assertTrue(p.stdout.startswith("usage: " + head),
                                 p.stdout)
                 self.assertEqual(p.stderr, "")
+
+    def users(self):
+        con = sqlite3.connect(os.path.join(self.data, "registry.db"))
+        try:
+            return con.execute("SELECT name, role, manufacturer_id, "
+                               "disabled FROM portal_users ORDER BY name"
+                               ).fetchall()
+        finally:
+            con.close()
+
+    def test_user_add_on_the_shared_loop(self):
+        pw = os.path.join(self.tmp, "pw")
+        with open(pw, "w") as f:
+            f.write("correct horse battery staple\n")
+        before = self.users()
+        for args, needle in [
+                (["--name", "ann", "--role", "admin"], None),
+                (["--name", "ann", "--role", "root", "--password-file", pw],
+                 None),
+                (["--name", "ann", "--role", "admin", "--password-file"],
+                 "requires an argument"),
+                (["--name", "ann", "--role", "admin", "--password-file", pw,
+                  "--json"], "takes no --json"),
+                (["--name", "ann", "--role", "manufacturer",
+                  "--manufacturer-id", "nosuch", "--password-file", pw],
+                 "no manufacturer nosuch")]:
+            with self.subTest(args=args):
+                p = run("user", "add", "--data", self.data, *args)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                if needle is not None:
+                    self.assertIn(needle, p.stderr)
+        self.assertEqual(self.users(), before)
+        p = run("user", "add", "--data", self.data, "--name", "ann",
+                "--role", "admin", "--password-file", pw)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "user ann added (admin)\n")
+        self.assertIn(("ann", "admin", None, 0), self.users())
+        self.assertIn('"user.create"', self.audit_rows())
+        p = run("user", "add", "--data", self.data, "--name", "ann",
+                "--role", "admin", "--password-file", pw)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual([u for u in self.users() if u[0] == "ann"],
+                         [("ann", "admin", None, 0)])
 
 
 if __name__ == "__main__":
