@@ -251,101 +251,249 @@ static int root_crl_write(const char *data_dir, const char *root_dir,
 	return rc;
 }
 
-/* Everything init makes, in tmp; the Root key in root_dir. */
-static int build(const ca_init_opts_t *o, const char *tmp,
-    const char *root_dir, ca_config_t *cfg, const char *pass, char *err,
-    size_t errlen)
+/* The keys and certificates init makes, freed together. */
+struct init_pki {
+	EVP_PKEY *rk, *dk, *ik, *sk;	/* Root, Device CA, Infra CA, TLS */
+	X509 *root, *dev, *infra, *srv;
+};
+
+/* Free what init_pki holds (NULL-safe members). */
+static void init_pki_clear(struct init_pki *p)
 {
-	EVP_PKEY *rk = NULL, *dk = NULL, *ik = NULL, *sk = NULL;
-	X509 *root = NULL, *dev = NULL, *infra = NULL, *srv = NULL;
+	EVP_PKEY_free(p->rk);
+	EVP_PKEY_free(p->dk);
+	EVP_PKEY_free(p->ik);
+	EVP_PKEY_free(p->sk);
+	X509_free(p->root);
+	X509_free(p->dev);
+	X509_free(p->infra);
+	X509_free(p->srv);
+}
+
+/* "<org> <what>" as a CA's subject name, or NULL (out of memory). */
+static X509_NAME *ca_name(const ca_config_t *cfg, const char *what)
+{
+	char cn[128];
+
+	snprintf(cn, sizeof(cn), "%s %s", cfg->org, what);
+	return make_name(cfg->org, NULL, cn);
+}
+
+/* The Root (self-signed; may certify one level of CAs below it), the
+ * Device CA (end-entity device certificates only) and the Infrastructure
+ * CA (server, client and signer certificates). */
+static int build_hierarchy(struct init_pki *p, const ca_config_t *cfg,
+    int64_t now, char *err, size_t errlen)
+{
+	int64_t sub_end = now +
+	    (int64_t)CA_VALIDITY_SUB_DAYS * UTIL_SECONDS_PER_DAY;
 	X509_NAME *n = NULL;
-	char serial[41], cn[128], *san = NULL, path[PATH_MAX + 64];
-	int64_t now = (int64_t)time(NULL) - 60;
+	char serial[41];
 	ca_cert_spec_t sp;
-	ca_t *ca = NULL;
-	reg_t *reg = NULL;
 	int rc = CA_ERR_INTERNAL;
 
-	if ((rc = ca_key_generate(&rk, "P-384", err, errlen)) != CA_OK ||
-	    (rc = init_key(&dk, o->device_key_uri, "P-256", cfg->device_ca_key,
-	    sizeof(cfg->device_ca_key), cfg, err, errlen)) != CA_OK ||
-	    (rc = init_key(&ik, o->infra_key_uri, "P-256", cfg->infra_ca_key,
-	    sizeof(cfg->infra_ca_key), cfg, err, errlen)) != CA_OK ||
-	    (rc = init_key(&sk, o->tls_key_uri, "P-256", cfg->tls_key,
-	    sizeof(cfg->tls_key), cfg, err, errlen)) != CA_OK)
-		goto out;
-
-	/* Root CA: may certify one level of CAs below it. */
-	snprintf(cn, sizeof(cn), "%s Root CA", cfg->org);
-	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
+	if ((n = ca_name(cfg, "Root CA")) == NULL)
 		goto nomem;
 	memset(&sp, 0, sizeof(sp));
 	sp.subject = n;
-	sp.pubkey = rk;
-	sp.issuer_key = rk;
+	sp.pubkey = p->rk;
+	sp.issuer_key = p->rk;
 	sp.not_before = now;
 	sp.not_after = now +
 	    (int64_t)CA_VALIDITY_ROOT_DAYS * UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:TRUE,pathlen:1";
 	sp.key_usage = "critical,keyCertSign,cRLSign";
-	if ((rc = ca_x509_make(&root, serial, &sp, err, errlen)) != CA_OK)
+	if ((rc = ca_x509_make(&p->root, serial, &sp, err, errlen)) != CA_OK)
 		goto out;
 	X509_NAME_free(n);
-
-	/* Device CA (end-entity device certificates only) and
-	 * Infrastructure CA (server, client and signer certificates). */
-	snprintf(cn, sizeof(cn), "%s Device CA", cfg->org);
-	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
+	if ((n = ca_name(cfg, "Device CA")) == NULL)
 		goto nomem;
-	if ((rc = ca_root_certify(&dev, serial, root, rk, n, dk, 1, now +
-	    (int64_t)CA_VALIDITY_SUB_DAYS * UTIL_SECONDS_PER_DAY, cfg, err,
-	    errlen)) != CA_OK)
+	if ((rc = ca_root_certify(&p->dev, serial, p->root, p->rk, n, p->dk, 1,
+	    sub_end, cfg, err, errlen)) != CA_OK)
 		goto out;
 	X509_NAME_free(n);
-	snprintf(cn, sizeof(cn), "%s Infrastructure CA", cfg->org);
-	if ((n = make_name(cfg->org, NULL, cn)) == NULL)
+	if ((n = ca_name(cfg, "Infrastructure CA")) == NULL)
 		goto nomem;
-	if ((rc = ca_root_certify(&infra, serial, root, rk, n, ik, 0, now +
-	    (int64_t)CA_VALIDITY_SUB_DAYS * UTIL_SECONDS_PER_DAY, cfg, err, errlen)) != CA_OK)
-		goto out;
+	rc = ca_root_certify(&p->infra, serial, p->root, p->rk, n, p->ik, 0,
+	    sub_end, cfg, err, errlen);
+	goto out;
+nomem:
+	util_err_openssl(err, errlen, "out of memory");
+	rc = CA_ERR_INTERNAL;
+out:
 	X509_NAME_free(n);
-	n = NULL;
-	if ((rc = root_crl_write(tmp, root_dir, root, rk, err, errlen)) !=
-	    CA_OK)
-		goto out;
+	return rc;
+}
 
-	/* TLS server certificate. */
+/* The TLS server certificate: the first hostname (or localhost) as CN,
+ * every hostname in its SAN, issued by the Infrastructure CA. */
+static int build_server_cert(struct init_pki *p, const ca_init_opts_t *o,
+    const ca_config_t *cfg, int64_t now, char *err, size_t errlen)
+{
+	X509_NAME *n = NULL;
+	char serial[41], *san = NULL;
+	ca_cert_spec_t sp;
+	int rc;
+
 	if ((n = make_name(cfg->org, NULL, o->n_hostnames > 0 ?
 	    o->hostnames[0] : "localhost")) == NULL ||
-	    (san = server_san(o)) == NULL)
-		goto nomem;
+	    (san = server_san(o)) == NULL) {
+		util_err_openssl(err, errlen, "out of memory");
+		rc = CA_ERR_INTERNAL;
+		goto out;
+	}
+	memset(&sp, 0, sizeof(sp));
 	sp.subject = n;
-	sp.pubkey = sk;
-	sp.issuer = infra;
-	sp.issuer_key = ik;
+	sp.pubkey = p->sk;
+	sp.issuer = p->infra;
+	sp.issuer_key = p->ik;
+	sp.not_before = now;
 	sp.not_after = now + (int64_t)cfg->server_validity_days *
 	    UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = "serverAuth";
 	sp.subject_alt_name = san;
-	if ((rc = ca_x509_make(&srv, serial, &sp, err, errlen)) != CA_OK)
-		goto out;
+	rc = ca_x509_make(&p->srv, serial, &sp, err, errlen);
+out:
+	X509_NAME_free(n);
+	free(san);
+	return rc;
+}
 
-	if ((rc = write_key(root_dir, "root-ca.key", rk, pass, err, errlen)) ||
-	    (rc = write_pem(root_dir, "root-ca.crt", root, NULL, err, errlen)) ||
-	    (rc = write_serving_key(tmp, cfg->device_ca_key, dk, pass, err,
+/* Key and certificate files: the Root's in root_dir, the rest in tmp. */
+static int build_write_files(const struct init_pki *p, const char *tmp,
+    const char *root_dir, const ca_config_t *cfg, const char *pass,
+    char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = write_key(root_dir, "root-ca.key", p->rk, pass, err,
 	    errlen)) ||
-	    (rc = write_serving_key(tmp, cfg->infra_ca_key, ik, pass, err,
+	    (rc = write_pem(root_dir, "root-ca.crt", p->root, NULL, err,
 	    errlen)) ||
-	    (rc = write_serving_key(tmp, cfg->tls_key, sk, pass, err,
+	    (rc = write_serving_key(tmp, cfg->device_ca_key, p->dk, pass, err,
 	    errlen)) ||
-	    (rc = write_pem(tmp, "root-ca.crt", root, NULL, err, errlen)) ||
-	    (rc = write_pem(tmp, "device-ca.crt", dev, NULL, err, errlen)) ||
-	    (rc = write_pem(tmp, "infra-ca.crt", infra, NULL, err, errlen)) ||
-	    (rc = write_pem(tmp, "device-chain.pem", dev, root, err, errlen)) ||
-	    (rc = write_pem(tmp, "client-ca.pem", infra, root, err, errlen)) ||
-	    (rc = write_pem(tmp, "server.crt", srv, infra, err, errlen)))
+	    (rc = write_serving_key(tmp, cfg->infra_ca_key, p->ik, pass, err,
+	    errlen)) ||
+	    (rc = write_serving_key(tmp, cfg->tls_key, p->sk, pass, err,
+	    errlen)) ||
+	    (rc = write_pem(tmp, "root-ca.crt", p->root, NULL, err, errlen)) ||
+	    (rc = write_pem(tmp, "device-ca.crt", p->dev, NULL, err, errlen)) ||
+	    (rc = write_pem(tmp, "infra-ca.crt", p->infra, NULL, err,
+	    errlen)) ||
+	    (rc = write_pem(tmp, "device-chain.pem", p->dev, p->root, err,
+	    errlen)) ||
+	    (rc = write_pem(tmp, "client-ca.pem", p->infra, p->root, err,
+	    errlen)) ||
+	    (rc = write_pem(tmp, "server.crt", p->srv, p->infra, err, errlen)))
+		return rc;
+	return CA_OK;
+}
+
+/* The first admin's files in tmp/admin (created 0700). */
+static int admin_files_write(const char *tmp, const ca_principal_creds_t *cr,
+    const char *p12pass, int pass_file, char *err, size_t errlen)
+{
+	char adir[PATH_MAX + 32], path[PATH_MAX + 64];
+	int rc;
+
+	snprintf(adir, sizeof(adir), "%s/admin", tmp);
+	if (mkdir(adir, 0700) != 0) {
+		util_err_set(err, errlen, "%s: %s", adir, strerror(errno));
+		return CA_ERR_INTERNAL;
+	}
+	snprintf(path, sizeof(path), "%s/admin.crt", adir);
+	rc = ca_file_write(path, cr->cert_pem, strlen(cr->cert_pem), 0644, err,
+	    errlen);
+	snprintf(path, sizeof(path), "%s/admin.key", adir);
+	if (rc == CA_OK)
+		rc = ca_file_write(path, cr->key_pem, strlen(cr->key_pem), 0600,
+		    err, errlen);
+	snprintf(path, sizeof(path), "%s/admin.p12", adir);
+	if (rc == CA_OK)
+		rc = ca_file_write(path, cr->p12, cr->p12_len, 0600, err,
+		    errlen);
+	snprintf(path, sizeof(path), "%s/admin.p12.pass", adir);
+	if (rc == CA_OK && !pass_file)
+		rc = ca_file_write(path, p12pass, strlen(p12pass), 0600, err,
+		    errlen);
+	return rc;
+}
+
+/* Open the new CA in tmp, audit init and issue the first admin through
+ * the same engine as later ones (its PKCS#12 password: the key
+ * passphrase, or a random one written beside it). */
+static int build_first_admin(const ca_init_opts_t *o, const char *tmp,
+    const ca_config_t *cfg, const char *pass, char *err, size_t errlen)
+{
+	ca_principal_attrs_t pa = { .name = o->admin_name != NULL ?
+	    o->admin_name : "admin", .role = REG_ROLE_ADMIN };
+	ca_principal_creds_t cr;
+	char p12pass[33] = "";
+	uint8_t rnd[16];
+	const char *p12p = pass;
+	ca_t *ca = NULL;
+	reg_t *reg = NULL;
+	int rc;
+
+	memset(&cr, 0, sizeof(cr));
+	if ((rc = ca_open_with_pass(&ca, tmp, pass, err, errlen)) != CA_OK ||
+	    (rc = ca_reg_open(ca, &reg, err, errlen)) != CA_OK ||
+	    (rc = ca_audit(reg, "ca-server init", "init", "", err, errlen,
+	    "org", cfg->org, "public_base_url", cfg->public_base_url,
+	    (const char *)NULL)) != CA_OK)
+		goto out;
+	if (pass[0] == '\0') {
+		if (util_random(rnd, sizeof(rnd)) != 0) {
+			util_err_openssl(err, errlen, "out of memory");
+			rc = CA_ERR_INTERNAL;
+			goto out;
+		}
+		util_hex_encode(p12pass, rnd, sizeof(rnd));
+		p12p = p12pass;
+	}
+	if ((rc = ca_principal_add_generated(ca, reg, &cr, &pa, p12p,
+	    pass[0] != '\0' ? pass : NULL, "ca-server init", err, errlen)) !=
+	    CA_OK)
+		goto out;
+	rc = admin_files_write(tmp, &cr, p12pass, pass[0] != '\0', err,
+	    errlen);
+out:
+	OPENSSL_cleanse(p12pass, sizeof(p12pass));
+	ca_principal_creds_clear(&cr);
+	reg_close(reg);
+	ca_free(ca);
+	return rc;
+}
+
+/* Everything init makes, in tmp; the Root key in root_dir. */
+static int build(const ca_init_opts_t *o, const char *tmp,
+    const char *root_dir, ca_config_t *cfg, const char *pass, char *err,
+    size_t errlen)
+{
+	struct init_pki p;
+	char path[PATH_MAX + 64];
+	int64_t now = (int64_t)time(NULL) - 60;
+	reg_t *reg = NULL;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	if ((rc = ca_key_generate(&p.rk, "P-384", err, errlen)) != CA_OK ||
+	    (rc = init_key(&p.dk, o->device_key_uri, "P-256",
+	    cfg->device_ca_key, sizeof(cfg->device_ca_key), cfg, err,
+	    errlen)) != CA_OK ||
+	    (rc = init_key(&p.ik, o->infra_key_uri, "P-256", cfg->infra_ca_key,
+	    sizeof(cfg->infra_ca_key), cfg, err, errlen)) != CA_OK ||
+	    (rc = init_key(&p.sk, o->tls_key_uri, "P-256", cfg->tls_key,
+	    sizeof(cfg->tls_key), cfg, err, errlen)) != CA_OK)
+		goto out;
+	if ((rc = build_hierarchy(&p, cfg, now, err, errlen)) != CA_OK ||
+	    (rc = root_crl_write(tmp, root_dir, p.root, p.rk, err, errlen)) !=
+	    CA_OK ||
+	    (rc = build_server_cert(&p, o, cfg, now, err, errlen)) != CA_OK ||
+	    (rc = build_write_files(&p, tmp, root_dir, cfg, pass, err,
+	    errlen)) != CA_OK)
 		goto out;
 	ca_path(path, sizeof(path), tmp, CA_FILE_CONFIG);
 	if (config_save(cfg, path, err, errlen) != CONFIG_OK) {
@@ -356,83 +504,9 @@ static int build(const ca_init_opts_t *o, const char *tmp,
 	if ((rc = ca_from_reg(reg_open(&reg, path, err, errlen))) != CA_OK)
 		goto out;
 	reg_close(reg);
-	reg = NULL;
-
-	/* The first admin, issued through the same engine as later ones. */
-	{
-		ca_principal_attrs_t pa = { .name = o->admin_name != NULL ?
-		    o->admin_name : "admin", .role = REG_ROLE_ADMIN };
-		ca_principal_creds_t cr;
-		char p12pass[33], adir[PATH_MAX + 32];
-		uint8_t rnd[16];
-		const char *p12p = pass;
-
-		memset(&cr, 0, sizeof(cr));
-		if ((rc = ca_open_with_pass(&ca, tmp, pass, err, errlen)) !=
-		    CA_OK)
-			goto out;
-		if ((rc = ca_reg_open(ca, &reg, err, errlen)) != CA_OK)
-			goto out;
-		if ((rc = ca_audit(reg, "ca-server init", "init", "", err,
-		    errlen, "org", cfg->org, "public_base_url",
-		    cfg->public_base_url, (const char *)NULL)) != CA_OK)
-			goto out;
-		if (pass[0] == '\0') {
-			if (util_random(rnd, sizeof(rnd)) != 0)
-				goto nomem;
-			util_hex_encode(p12pass, rnd, sizeof(rnd));
-			p12p = p12pass;
-		}
-		if ((rc = ca_principal_add_generated(ca, reg, &cr, &pa, p12p,
-		    pass[0] != '\0' ? pass : NULL, "ca-server init", err,
-		    errlen)) != CA_OK)
-			goto out;
-		snprintf(adir, sizeof(adir), "%s/admin", tmp);
-		if (mkdir(adir, 0700) != 0) {
-			util_err_set(err, errlen, "%s: %s", adir,
-			    strerror(errno));
-			rc = CA_ERR_INTERNAL;
-			ca_principal_creds_clear(&cr);
-			goto out;
-		}
-		snprintf(path, sizeof(path), "%s/admin.crt", adir);
-		rc = ca_file_write(path, cr.cert_pem, strlen(cr.cert_pem), 0644,
-		    err, errlen);
-		snprintf(path, sizeof(path), "%s/admin.key", adir);
-		if (rc == CA_OK)
-			rc = ca_file_write(path, cr.key_pem, strlen(cr.key_pem),
-			    0600, err, errlen);
-		snprintf(path, sizeof(path), "%s/admin.p12", adir);
-		if (rc == CA_OK)
-			rc = ca_file_write(path, cr.p12, cr.p12_len, 0600, err,
-			    errlen);
-		snprintf(path, sizeof(path), "%s/admin.p12.pass", adir);
-		if (rc == CA_OK && pass[0] == '\0')
-			rc = ca_file_write(path, p12pass, strlen(p12pass), 0600,
-			    err, errlen);
-		OPENSSL_cleanse(p12pass, sizeof(p12pass));
-		ca_principal_creds_clear(&cr);
-		if (rc != CA_OK)
-			goto out;
-	}
-	rc = CA_OK;
-	goto out;
-nomem:
-	util_err_openssl(err, errlen, "out of memory");
-	rc = CA_ERR_INTERNAL;
+	rc = build_first_admin(o, tmp, cfg, pass, err, errlen);
 out:
-	reg_close(reg);
-	ca_free(ca);
-	X509_NAME_free(n);
-	free(san);
-	EVP_PKEY_free(rk);
-	EVP_PKEY_free(dk);
-	EVP_PKEY_free(ik);
-	EVP_PKEY_free(sk);
-	X509_free(root);
-	X509_free(dev);
-	X509_free(infra);
-	X509_free(srv);
+	init_pki_clear(&p);
 	return rc;
 }
 
@@ -537,29 +611,26 @@ static void root_dir_undo(const char *dir, int created)
 		rmdir(dir);
 }
 
-int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
+/* Check init's options and carry them into cfg (defaults first): org,
+ * hostnames, admin name, public base URL, key protection. */
+static int init_opts_check(ca_config_t *cfg, const ca_init_opts_t *o,
+    char *err, size_t errlen)
 {
-	char root_dir[PATH_MAX];
-	int root_created = 0;
-	char tmp[PATH_MAX], parent_buf[PATH_MAX], base_buf[PATH_MAX];
-	char pass[CA_PASS_MAX + 1] = "";
-	ca_config_t cfg;
 	size_t i;
-	int rc, holds_ca, st;
 
 	if (o->data_dir == NULL || o->data_dir[0] == '\0' ||
 	    strlen(o->data_dir) > PATH_MAX - 64) {
 		util_err_set(err, errlen, "--data DIR is required");
 		return CA_ERR_INVALID;
 	}
-	config_defaults(&cfg);
+	config_defaults(cfg);
 	if (o->org != NULL) {
 		if (!ca_printable_valid(o->org, 48)) {
 			util_err_set(err, errlen, "--org must be 1..48 printable "
 			    "characters");
 			return CA_ERR_INVALID;
 		}
-		snprintf(cfg.org, sizeof(cfg.org), "%s", o->org);
+		snprintf(cfg->org, sizeof(cfg->org), "%s", o->org);
 	}
 	for (i = 0; i < o->n_hostnames; i++) {
 		if (!hostname_valid(o->hostnames[i])) {
@@ -575,19 +646,19 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 		return CA_ERR_INVALID;
 	}
 	if (o->public_base_url != NULL) {
-		snprintf(cfg.public_base_url, sizeof(cfg.public_base_url), "%s",
+		snprintf(cfg->public_base_url, sizeof(cfg->public_base_url), "%s",
 		    o->public_base_url);
 	} else if (o->n_hostnames > 0) {
 		unsigned char b[16];
 		int v6 = inet_pton(AF_INET6, o->hostnames[0], b) == 1;
 
-		snprintf(cfg.public_base_url, sizeof(cfg.public_base_url),
+		snprintf(cfg->public_base_url, sizeof(cfg->public_base_url),
 		    v6 ? "https://[%s]:8443" : "https://%s:8443",
 		    o->hostnames[0]);
 	}
-	if (!config_public_url_valid(cfg.public_base_url) ||
+	if (!config_public_url_valid(cfg->public_base_url) ||
 	    (o->public_base_url != NULL &&
-	    strcmp(o->public_base_url, cfg.public_base_url) != 0)) {
+	    strcmp(o->public_base_url, cfg->public_base_url) != 0)) {
 		util_err_set(err, errlen, "public base URL must be "
 		    "https://host[:port] without a trailing '/'");
 		return CA_ERR_INVALID;
@@ -605,6 +676,23 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 		    "exclude each other");
 		return CA_ERR_INVALID;
 	}
+	return CA_OK;
+}
+
+/* Make a new CA in o->data_dir: built in a temp folder beside it and
+ * renamed, the Root key in the offline Root folder; nothing is left
+ * behind on failure. */
+int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
+{
+	char root_dir[PATH_MAX];
+	int root_created = 0;
+	char tmp[PATH_MAX], parent_buf[PATH_MAX], base_buf[PATH_MAX];
+	char pass[CA_PASS_MAX + 1] = "";
+	ca_config_t cfg;
+	int rc, holds_ca, st;
+
+	if ((rc = init_opts_check(&cfg, o, err, errlen)) != CA_OK)
+		return rc;
 	if ((rc = ca_pass_get(pass, o->key_pass_file, o->key_pass_env, err,
 	    errlen)) != CA_OK)
 		return rc;
