@@ -179,63 +179,63 @@ static int renew_cap(const ca_t *ca, reg_t *reg, const char *name,
 	return CA_OK;
 }
 
-/* Register the principal (or renew it) and certify pk; inside a
- * transaction. */
-static int certify(ca_t *ca, reg_t *reg, X509 **out,
-    const ca_principal_attrs_t *attrs, EVP_PKEY *pk, const char *actor,
-    char *err, size_t errlen)
-{
-	ca_principal_attrs_t ra = *attrs;
-	const ca_principal_attrs_t *a = &ra;
-	reg_principal_t prev;
-	char revoked_s[16] = "0", revoked_serials[512] = "";
-	int revoked = 0;
-	X509_NAME *n = NULL;
-	X509 *cert = NULL;
-	uint8_t *der = NULL;
-	size_t der_len = 0;
-	char serial[41], sha[65], spki[65], key_type[16], crl_dp[400];
-	ca_cert_spec_t sp;
-	reg_cert_new_t cn;
-	reg_manufacturer_t m;
-	int64_t now = reg_now();
-	int signer, rc;
+/* What a renewal revoked, for its audit row. */
+struct renew_note {
+	char revoked_s[16], revoked_serials[512];
+};
 
-	*out = NULL;
-	if ((rc = ca_key_type(key_type, pk, err, errlen)) != CA_OK)
+/* Check pk is the principal's own and register the principal, or prepare
+ * its renewal (ra completed from the registry, previous certificates
+ * revoked when asked, the self-renewal cap); inside the transaction. */
+static int certify_register(ca_t *ca, reg_t *reg, ca_principal_attrs_t *ra,
+    const char *spki, int64_t now, struct renew_note *rn, char *err,
+    size_t errlen)
+{
+	reg_principal_t prev;
+	reg_manufacturer_t m;
+	int revoked = 0, rc;
+
+	if ((rc = key_unshared(reg, spki, ra->name, err, errlen)) != CA_OK)
 		return rc;
-	if (ca_spki_sha256_hex(spki, pk) != CA_OK) {
-		util_err_openssl(err, errlen, "public key");
-		return CA_ERR_INTERNAL;
-	}
-	if ((rc = key_unshared(reg, spki, a->name, err, errlen)) != CA_OK)
-		return rc;
-	if (attrs->renew) {
-		if ((rc = renew_prepare(reg, &ra, &prev, &revoked,
-		    revoked_serials, sizeof(revoked_serials), err,
+	if (ra->renew) {
+		if ((rc = renew_prepare(reg, ra, &prev, &revoked,
+		    rn->revoked_serials, sizeof(rn->revoked_serials), err,
 		    errlen)) != CA_OK)
 			return rc;
-		snprintf(revoked_s, sizeof(revoked_s), "%d", revoked);
-		if (attrs->presented_sha256 != NULL &&
-		    (rc = renew_cap(ca, reg, a->name, now, err, errlen)) != CA_OK)
-			return rc;
+		snprintf(rn->revoked_s, sizeof(rn->revoked_s), "%d", revoked);
+		if (ra->presented_sha256 != NULL)
+			return renew_cap(ca, reg, ra->name, now, err, errlen);
+		return CA_OK;
 	}
-	signer = strcmp(a->role, REG_ROLE_SIGNER) == 0;
-	if (!attrs->renew && strcmp(a->role, REG_ROLE_MANUFACTURER) == 0 &&
-	    (rc = ca_from_reg(reg_manufacturer_get(reg, &m, a->manufacturer_id,
-	    err, errlen))) != CA_OK) {
+	if (strcmp(ra->role, REG_ROLE_MANUFACTURER) == 0 &&
+	    (rc = ca_from_reg(reg_manufacturer_get(reg, &m,
+	    ra->manufacturer_id, err, errlen))) != CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
 			util_err_set(err, errlen, "unknown manufacturer %s",
-			    a->manufacturer_id);
+			    ra->manufacturer_id);
 		return rc;
 	}
-	if (!attrs->renew && (rc = ca_from_reg(reg_principal_insert(reg,
-	    a->name, a->role, a->manufacturer_id, err, errlen))) != CA_OK) {
+	if ((rc = ca_from_reg(reg_principal_insert(reg, ra->name, ra->role,
+	    ra->manufacturer_id, err, errlen))) != CA_OK) {
 		if (rc == CA_ERR_CONFLICT)
 			util_err_set(err, errlen, "principal %s already exists",
-			    a->name);
+			    ra->name);
 		return rc;
 	}
+	return CA_OK;
+}
+
+/* The principal's certificate from the Infrastructure CA: O, OU = role,
+ * CN = name; clientAuth, or the signer EKU; the Infrastructure CRL. */
+static int certify_make(const ca_t *ca, X509 **out, char serial[41],
+    const ca_principal_attrs_t *a, EVP_PKEY *pk, int64_t now, char *err,
+    size_t errlen)
+{
+	X509_NAME *n = NULL;
+	char crl_dp[400];
+	ca_cert_spec_t sp;
+	int rc;
+
 	if ((n = X509_NAME_new()) == NULL ||
 	    X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
 	    (const unsigned char *)ca->cfg.org, -1, -1, 0) != 1 ||
@@ -244,8 +244,8 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
 	    (const unsigned char *)a->name, -1, -1, 0) != 1) {
 		util_err_openssl(err, errlen, "principal subject");
-		rc = CA_ERR_INTERNAL;
-		goto out;
+		X509_NAME_free(n);
+		return CA_ERR_INTERNAL;
 	}
 	memset(&sp, 0, sizeof(sp));
 	sp.subject = n;
@@ -257,16 +257,30 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	    UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
-	sp.ext_key_usage = signer ? PROVCA_OID_EKU_SIGNER : "clientAuth";
+	sp.ext_key_usage = strcmp(a->role, REG_ROLE_SIGNER) == 0 ?
+	    PROVCA_OID_EKU_SIGNER : "clientAuth";
 	snprintf(crl_dp, sizeof(crl_dp), "URI:%s%s", ca->cfg.public_base_url,
 	    CA_URL_PATH_INFRA_CRL);
 	sp.crl_dp = crl_dp;
-	if ((rc = ca_x509_make(&cert, serial, &sp, err, errlen)) != CA_OK)
-		goto out;
+	rc = ca_x509_make(out, serial, &sp, err, errlen);
+	X509_NAME_free(n);
+	return rc;
+}
+
+/* Record the principal's certificate in the registry; its SHA-256 hex
+ * into sha. */
+static int certify_record(reg_t *reg, X509 *cert, const char *serial,
+    const char *spki, const char *key_type, const char *name, char sha[65],
+    char *err, size_t errlen)
+{
+	reg_cert_new_t cn;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	int rc;
+
 	if (ca_cert_to_der(&der, &der_len, cert) != CA_OK) {
 		util_err_openssl(err, errlen, "encode certificate");
-		rc = CA_ERR_INTERNAL;
-		goto out;
+		return CA_ERR_INTERNAL;
 	}
 	ca_sha256_hex(sha, der, der_len);
 	memset(&cn, 0, sizeof(cn));
@@ -279,15 +293,46 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	cn.key_type = key_type;
 	cn.not_before = ca_asn1_time(X509_get0_notBefore(cert));
 	cn.not_after = ca_asn1_time(X509_get0_notAfter(cert));
-	cn.principal = a->name;
-	if ((rc = ca_from_reg(reg_cert_insert(reg, NULL, &cn, err, errlen))) !=
-	    CA_OK)
+	cn.principal = name;
+	rc = ca_from_reg(reg_cert_insert(reg, NULL, &cn, err, errlen));
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* Register the principal (or renew it) and certify pk; inside a
+ * transaction. */
+static int certify(ca_t *ca, reg_t *reg, X509 **out,
+    const ca_principal_attrs_t *attrs, EVP_PKEY *pk, const char *actor,
+    char *err, size_t errlen)
+{
+	ca_principal_attrs_t ra = *attrs;
+	const ca_principal_attrs_t *a = &ra;
+	struct renew_note rn = { "0", "" };
+	char serial[41], sha[65], spki[65], key_type[16];
+	X509 *cert = NULL;
+	int64_t now = reg_now();
+	int rc;
+
+	*out = NULL;
+	if ((rc = ca_key_type(key_type, pk, err, errlen)) != CA_OK)
+		return rc;
+	if (ca_spki_sha256_hex(spki, pk) != CA_OK) {
+		util_err_openssl(err, errlen, "public key");
+		return CA_ERR_INTERNAL;
+	}
+	if ((rc = certify_register(ca, reg, &ra, spki, now, &rn, err,
+	    errlen)) != CA_OK)
+		return rc;
+	if ((rc = certify_make(ca, &cert, serial, a, pk, now, err, errlen)) !=
+	    CA_OK ||
+	    (rc = certify_record(reg, cert, serial, spki, key_type, a->name,
+	    sha, err, errlen)) != CA_OK)
 		goto out;
 	if (attrs->renew)
 		rc = ca_audit(reg, actor, "principal.renew", a->name, err,
 		    errlen, "role", a->role, "cert_serial", serial,
-		    "cert_sha256", sha, "revoked_previous", revoked_s,
-		    "revoked_serials", revoked_serials,
+		    "cert_sha256", sha, "revoked_previous", rn.revoked_s,
+		    "revoked_serials", rn.revoked_serials,
 		    (const char *)NULL);
 	else
 		rc = ca_audit(reg, actor, "principal.add", a->name, err,
@@ -300,9 +345,7 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	*out = cert;
 	cert = NULL;
 out:
-	OPENSSL_free(der);
 	X509_free(cert);
-	X509_NAME_free(n);
 	return rc;
 }
 

@@ -170,7 +170,10 @@ static int reply_session(http_req_t *req, const portal_session_t *s,
 		cJSON_Delete(u);
 		goto fail;
 	}
-	cJSON_AddItemToObject(doc, "user", u);
+	if (!cJSON_AddItemToObject(doc, "user", u)) {
+		cJSON_Delete(u);
+		goto fail;
+	}
 	if (cJSON_AddStringToObject(doc, "csrf", s->csrf) == NULL ||
 	    cJSON_AddNumberToObject(doc, "expires_at", (double)s->expires_at) ==
 	    NULL)
@@ -217,20 +220,98 @@ static int reply_limited(http_req_t *req, unsigned retry)
 	    "Too many attempts", detail, hdr);
 }
 
-int portal_h_login(http_req_t *req)
+/* The sign-in limiter's keys for this (address, name): the address
+ * first, as a name cannot contain a space. */
+struct login_keys {
+	char pair[PORTAL_NAME_MAX + 64], addr[64];
+};
+
+/* Check the limiter for k; 0 when the sign-in may go on, else the status
+ * of the answer sent (429 with Retry-After, or 503). */
+static int login_limit_check(http_req_t *req, const struct login_keys *k)
 {
-	cJSON *body = NULL, *jn, *jp;
-	char pkey[PORTAL_NAME_MAX + 64], akey[64], err[256], tok[PORTAL_TOKEN_HEX + 1];
-	char hdr[sizeof(portal_security_headers) + 256], actor[PORTAL_NAME_MAX + 8];
-	const char *addr = req->ri->remote_addr;
+	unsigned retry = 0, retry2 = 0;
+	int rc;
+
+	pthread_once(&rl_once, rl_init);
+	if (rl_pair == NULL || rl_addr == NULL)
+		return http_reply_problem(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable", "the sign-in limiter could not start");
+	rc = portal_ratelimit_check(rl_pair, k->pair, reg_now(), &retry);
+	if (portal_ratelimit_check(rl_addr, k->addr, reg_now(), &retry2) !=
+	    PORTAL_OK || rc != PORTAL_OK)
+		return reply_limited(req, retry > retry2 ? retry : retry2);
+	return 0;
+}
+
+/* A wrong password or a disabled account: counted against the pair and
+ * the address, audited under the name when it is one, answered 401/403. */
+static int login_refuse(http_req_t *req, const struct login_keys *k,
+    const char *name, int rc)
+{
+	char actor[PORTAL_NAME_MAX + 8];
+
+	portal_ratelimit_fail(rl_pair, k->pair, reg_now());
+	portal_ratelimit_fail(rl_addr, k->addr, reg_now());
+	if (portal_user_name_check(name) == PORTAL_OK) {
+		snprintf(actor, sizeof(actor), "portal:%s", name);
+		audit(req, actor, rc == PORTAL_E_AUTH ? "portal.login_failed" :
+		    "portal.login_disabled", name, NULL);
+	}
+	if (rc == PORTAL_E_AUTH)
+		return http_reply_problem(req, 401, PT_UNAUTHENTICATED,
+		    "Wrong user name or password", "check both and try again");
+	return http_reply_problem(req, 403, PT_FORBIDDEN, "Account disabled",
+	    "ask an administrator to enable your account");
+}
+
+/* Store a new session for u (expired ones purged first), audit the
+ * sign-in and answer with the session cookie. */
+static int login_session_start(http_req_t *req, reg_t *db,
+    const portal_user_t *u)
+{
+	char tok[PORTAL_TOKEN_HEX + 1], err[256];
+	char hdr[sizeof(portal_security_headers) + 256];
+	char actor[PORTAL_NAME_MAX + 8];
 	portal_session_policy_t pol;
 	portal_session_t s;
-	portal_user_t u;
-	unsigned retry = 0, retry2 = 0;
-	reg_t *db;
 	int rc, status;
 
 	memset(&s, 0, sizeof(s));
+	memset(tok, 0, sizeof(tok));
+	memset(hdr, 0, sizeof(hdr));
+	session_policy(&pol, req);
+	(void)portal_session_purge(NULL, db, &pol, reg_now(), err, sizeof(err));
+	rc = portal_session_create(tok, sizeof(tok), &s, db, u->id, &pol,
+	    req->ri->remote_addr, reg_now(), err, sizeof(err));
+	if (rc != PORTAL_OK) {
+		http_count_db_error(req);
+		status = http_reply_problem(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable", "the session could not be stored");
+		goto out;
+	}
+	snprintf(actor, sizeof(actor), "portal:%s", u->name);
+	audit(req, actor, "portal.login", u->name, NULL);
+	snprintf(hdr, sizeof(hdr), "Set-Cookie: " PORTAL_COOKIE "=%s; Path=/; "
+	    "Secure; HttpOnly; SameSite=Strict\r\n", tok);
+	status = reply_session(req, &s, hdr);
+out:
+	OPENSSL_cleanse(tok, sizeof(tok));
+	OPENSSL_cleanse(hdr, sizeof(hdr));
+	OPENSSL_cleanse(&s, sizeof(s));
+	return status;
+}
+
+/* POST sign-in: {name, password} → a session, under the limiter. */
+int portal_h_login(http_req_t *req)
+{
+	cJSON *body = NULL, *jn, *jp;
+	struct login_keys k;
+	char err[256];
+	portal_user_t u;
+	reg_t *db;
+	int rc, status;
+
 	body = http_json_body(req);
 	if (body == NULL)
 		return req->status;
@@ -249,23 +330,12 @@ int portal_h_login(http_req_t *req)
 		    "Wrong user name or password", NULL);
 		goto out;
 	}
-	pthread_once(&rl_once, rl_init);
-	if (rl_pair == NULL || rl_addr == NULL) {
-		status = http_reply_problem(req, 503, PT_UNAVAILABLE,
-		    "Service unavailable", "the sign-in limiter could not start");
+	snprintf(k.pair, sizeof(k.pair), "p:%s %s", req->ri->remote_addr,
+	    jn->valuestring);
+	snprintf(k.addr, sizeof(k.addr), "a:%s", req->ri->remote_addr);
+	if ((status = login_limit_check(req, &k)) != 0)
 		goto out;
-	}
-	/* The address first: a name cannot contain a space. */
-	snprintf(pkey, sizeof(pkey), "p:%s %s", addr, jn->valuestring);
-	snprintf(akey, sizeof(akey), "a:%s", addr);
-	rc = portal_ratelimit_check(rl_pair, pkey, reg_now(), &retry);
-	if (portal_ratelimit_check(rl_addr, akey, reg_now(), &retry2) !=
-	    PORTAL_OK || rc != PORTAL_OK) {
-		status = reply_limited(req, retry > retry2 ? retry : retry2);
-		goto out;
-	}
-	db = req_db(req);
-	if (db == NULL) {
+	if ((db = req_db(req)) == NULL) {
 		status = http_reply_problem(req, 503, PT_UNAVAILABLE,
 		    "Service unavailable", "the registry could not be opened");
 		goto out;
@@ -273,54 +343,21 @@ int portal_h_login(http_req_t *req)
 	rc = portal_user_authenticate(&u, db, jn->valuestring, jp->valuestring,
 	    strlen(jp->valuestring), err, sizeof(err));
 	if (rc == PORTAL_E_AUTH || rc == PORTAL_E_DISABLED) {
-		portal_ratelimit_fail(rl_pair, pkey, reg_now());
-		portal_ratelimit_fail(rl_addr, akey, reg_now());
-		if (portal_user_name_check(jn->valuestring) == PORTAL_OK) {
-			snprintf(actor, sizeof(actor), "portal:%s", jn->valuestring);
-			audit(req, actor, rc == PORTAL_E_AUTH ? "portal.login_failed" :
-			    "portal.login_disabled", jn->valuestring, NULL);
-		}
-		status = rc == PORTAL_E_AUTH ?
-		    http_reply_problem(req, 401, PT_UNAUTHENTICATED,
-		    "Wrong user name or password",
-		    "check both and try again") :
-		    http_reply_problem(req, 403, PT_FORBIDDEN, "Account disabled",
-		    "ask an administrator to enable your account");
-		goto out;
-	}
-	if (rc != PORTAL_OK) {
+		status = login_refuse(req, &k, jn->valuestring, rc);
+	} else if (rc != PORTAL_OK) {
 		http_count_db_error(req);
 		status = http_reply_problem(req, 503, PT_UNAVAILABLE,
 		    "Service unavailable", "the user store could not be read");
-		goto out;
+	} else {
+		/* Only the pair: a sign-in to one account must not wipe the
+		 * address's record of guessing at others. */
+		portal_ratelimit_reset(rl_pair, k.pair);
+		status = login_session_start(req, db, &u);
 	}
-	/* Only the pair: a sign-in to one account must not wipe the
-	 * address's record of guessing at others. */
-	portal_ratelimit_reset(rl_pair, pkey);
-	session_policy(&pol, req);
-	(void)portal_session_purge(NULL, db, &pol, reg_now(), err, sizeof(err));
-	rc = portal_session_create(tok, sizeof(tok), &s, db, u.id, &pol, addr,
-	    reg_now(), err, sizeof(err));
-	if (rc != PORTAL_OK) {
-		http_count_db_error(req);
-		status = http_reply_problem(req, 503, PT_UNAVAILABLE,
-		    "Service unavailable", "the session could not be stored");
-		goto out;
-	}
-	snprintf(actor, sizeof(actor), "portal:%s", u.name);
-	audit(req, actor, "portal.login", u.name, NULL);
-	snprintf(hdr, sizeof(hdr), "Set-Cookie: " PORTAL_COOKIE "=%s; Path=/; "
-	    "Secure; HttpOnly; SameSite=Strict\r\n", tok);
-	status = reply_session(req, &s, hdr);
 out:
-	OPENSSL_cleanse(tok, sizeof(tok));
-	OPENSSL_cleanse(hdr, sizeof(hdr));
-	OPENSSL_cleanse(&s, sizeof(s));
-	if (body != NULL) {
-		jp = cJSON_GetObjectItemCaseSensitive(body, "password");
-		if (cJSON_IsString(jp))
-			OPENSSL_cleanse(jp->valuestring, strlen(jp->valuestring));
-	}
+	jp = cJSON_GetObjectItemCaseSensitive(body, "password");
+	if (cJSON_IsString(jp))
+		OPENSSL_cleanse(jp->valuestring, strlen(jp->valuestring));
 	cJSON_Delete(body);
 	return status;
 }
