@@ -401,20 +401,14 @@ static int load_suci(corehook_config *c, const cJSON *o, const char *dir,
 	    "suci.keys_dir", err, errlen);
 }
 
-static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
-    char *err, size_t errlen)
+/* PLMN (MCC, MNC) and the MSIN range, which the MNC's length bounds. */
+static int load_network(corehook_config *c, const cJSON *plmn,
+    const cJSON *range, char *err, size_t errlen)
 {
-	const cJSON *plmn = obj_get(doc, "plmn"), *range = obj_get(doc,
-	    "msin_range"), *listen = obj_get(doc, "listen"),
-	    *fetch = obj_get(doc, "ca_fetch"), *signer = obj_get(doc, "signer");
-	const char *s, *op, *opc;
-	uint64_t v, msin_max = 1;
+	const char *s;
+	uint64_t msin_max = 1;
 	size_t i;
 
-	if (get_str(&s, doc, "database", "corehook.db", err, errlen) != 0 ||
-	    resolve(c->db_path, sizeof(c->db_path), dir, s, "database", err,
-	    errlen) != 0)
-		return -1;
 	if (get_str(&s, plmn, "mcc", "001", err, errlen) != 0)
 		return -1;
 	if (!digits(s, 3, 3)) {
@@ -440,6 +434,16 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 		util_err_set(err, errlen, "config: msin_range.first > last");
 		return -1;
 	}
+	return 0;
+}
+
+/* OP or OPc (exactly one), AMF and the SQN settings. */
+static int load_keys(corehook_config *c, const cJSON *doc, char *err,
+    size_t errlen)
+{
+	const char *s, *op, *opc;
+	uint64_t v;
+
 	if (get_str(&op, doc, "op", NULL, err, errlen) != 0 ||
 	    get_str(&opc, doc, "opc", NULL, err, errlen) != 0)
 		return -1;
@@ -465,11 +469,15 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	    get_uint(&v, doc, "sqn_ind_bits", 5, 0, 16, err, errlen) != 0)
 		return -1;
 	c->sqn_ind_bits = (unsigned)v;
-	if (load_profile(c, obj_get(doc, "profile"), err, errlen) != 0)
-		return -1;
-	if (obj_get(doc, "allow_list") != NULL &&
-	    load_allow(c, obj_get(doc, "allow_list"), dir, err, errlen) != 0)
-		return -1;
+	return 0;
+}
+
+/* The provisioning signer's certificate, key and optional chain file. */
+static int load_signer(corehook_config *c, const cJSON *signer,
+    const char *dir, char *err, size_t errlen)
+{
+	const char *s;
+
 	if (get_str(&s, signer, "cert", NULL, err, errlen) != 0 ||
 	    resolve(c->signer_cert, sizeof(c->signer_cert), dir, s,
 	    "signer.cert", err, errlen) != 0 ||
@@ -480,6 +488,16 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	if (s != NULL && resolve(c->signer_chain, sizeof(c->signer_chain), dir,
 	    s, "signer.chain", err, errlen) != 0)
 		return -1;
+	return 0;
+}
+
+/* The NAS and HTTP listeners and the CA fetch's timeouts and caps. */
+static int load_transport(corehook_config *c, const cJSON *listen,
+    const cJSON *fetch, char *err, size_t errlen)
+{
+	const char *s;
+	uint64_t v;
+
 	if (get_str(&s, listen, "nas_udp", "127.0.0.1:4997", err, errlen) != 0)
 		return -1;
 	snprintf(c->nas_listen, sizeof(c->nas_listen), "%s", s);
@@ -501,6 +519,15 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	if (get_uint(&v, fetch, "connections", 4, 1, 64, err, errlen) != 0)
 		return -1;
 	c->fetch_connections = (unsigned)v;
+	return 0;
+}
+
+/* Timers, workers, session bounds and the retired rows' retention. */
+static int load_runtime(corehook_config *c, const cJSON *doc, char *err,
+    size_t errlen)
+{
+	uint64_t v;
+
 	if (get_uint(&v, doc, "t3346_seconds", 60, 1, 11160, err, errlen) != 0)
 		return -1;
 	c->t3346_seconds = (unsigned)v;
@@ -520,11 +547,34 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 	    315360000, err, errlen) != 0)
 		return -1;
 	c->retired_keep_seconds = (int64_t)v;
-	if (load_limits(c, obj_get(doc, "ca_cache"),
-	    obj_get(doc, "rate_limit"), err, errlen) != 0)
+	return 0;
+}
+
+/* Every setting of the parsed document into c; relative paths from dir. */
+static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
+    char *err, size_t errlen)
+{
+	const char *s;
+
+	if (get_str(&s, doc, "database", "corehook.db", err, errlen) != 0 ||
+	    resolve(c->db_path, sizeof(c->db_path), dir, s, "database", err,
+	    errlen) != 0 ||
+	    load_network(c, obj_get(doc, "plmn"), obj_get(doc, "msin_range"),
+	    err, errlen) != 0 ||
+	    load_keys(c, doc, err, errlen) != 0 ||
+	    load_profile(c, obj_get(doc, "profile"), err, errlen) != 0)
 		return -1;
-	if (sbi_config_load(&c->sbi, obj_get(doc, "sbi"), dir, err, errlen)
-	    != 0)
+	if (obj_get(doc, "allow_list") != NULL &&
+	    load_allow(c, obj_get(doc, "allow_list"), dir, err, errlen) != 0)
+		return -1;
+	if (load_signer(c, obj_get(doc, "signer"), dir, err, errlen) != 0 ||
+	    load_transport(c, obj_get(doc, "listen"), obj_get(doc, "ca_fetch"),
+	    err, errlen) != 0 ||
+	    load_runtime(c, doc, err, errlen) != 0 ||
+	    load_limits(c, obj_get(doc, "ca_cache"),
+	    obj_get(doc, "rate_limit"), err, errlen) != 0 ||
+	    sbi_config_load(&c->sbi, obj_get(doc, "sbi"), dir, err, errlen) !=
+	    0)
 		return -1;
 	if (load_alg_list(c->nas_int_pref, &c->nas_int_n, obj_get(doc,
 	    "nas_security"), "integrity", 1, err, errlen) != 0 ||
@@ -602,12 +652,132 @@ unsigned corehook_config_workers(const corehook_config *cfg)
 	return cfg->workers;
 }
 
+/* Add a member or fail the default document's builder (out of memory). */
+#define ADD(obj, fn, name, val) \
+	if (fn(obj, name, val) == NULL) return -1
+
+/* The default subscriber side: store, PLMN, MSIN range, OP, AMF, SQN and
+ * the subscription profile; 0 or -1 (out of memory). */
+static int default_subscriber(cJSON *doc, const char *ophex)
+{
+	cJSON *o, *sl, *e;
+
+	ADD(doc, cJSON_AddStringToObject, "database", "corehook.db");
+	if ((o = cJSON_AddObjectToObject(doc, "plmn")) == NULL)
+		return -1;
+	ADD(o, cJSON_AddStringToObject, "mcc", "001");
+	ADD(o, cJSON_AddStringToObject, "mnc", "01");
+	if ((o = cJSON_AddObjectToObject(doc, "msin_range")) == NULL)
+		return -1;
+	ADD(o, cJSON_AddStringToObject, "first", "0000000001");
+	ADD(o, cJSON_AddStringToObject, "last", "9999999999");
+	ADD(doc, cJSON_AddStringToObject, "op", ophex);
+	ADD(doc, cJSON_AddStringToObject, "amf", "8000");
+	ADD(doc, cJSON_AddNumberToObject, "sqn_initial", 0);
+	ADD(doc, cJSON_AddNumberToObject, "sqn_ind_bits", 5);
+	if ((o = cJSON_AddObjectToObject(doc, "profile")) == NULL ||
+	    (sl = cJSON_AddArrayToObject(o, "snssai")) == NULL ||
+	    (e = cJSON_CreateObject()) == NULL)
+		return -1;
+	if (!cJSON_AddItemToArray(sl, e)) {
+		cJSON_Delete(e);
+		return -1;
+	}
+	ADD(e, cJSON_AddNumberToObject, "sst", 1);
+	ADD(e, cJSON_AddStringToObject, "sd", "000001");
+	ADD(o, cJSON_AddStringToObject, "dnn", "internet");
+	return 0;
+}
+
+/* The files and URL a default configuration names (NULL: the default). */
+struct default_files {
+	const char *ca_base_url, *client_cert, *client_key, *ca_root;
+	const char *signer_cert, *signer_chain, *signer_key;
+};
+
+/* The default CA side: one allow-list entry and the signer's files. */
+static int default_ca(cJSON *doc, const struct default_files *f)
+{
+	cJSON *o, *a, *e;
+
+	if ((a = cJSON_AddArrayToObject(doc, "allow_list")) == NULL ||
+	    (e = cJSON_CreateObject()) == NULL)
+		return -1;
+	if (!cJSON_AddItemToArray(a, e)) {
+		cJSON_Delete(e);
+		return -1;
+	}
+	ADD(e, cJSON_AddStringToObject, "base_url", f->ca_base_url != NULL ?
+	    f->ca_base_url : "https://ca.example:8443/devices/");
+	ADD(e, cJSON_AddStringToObject, "client_cert", f->client_cert != NULL ?
+	    f->client_cert : "operator.crt");
+	ADD(e, cJSON_AddStringToObject, "client_key", f->client_key != NULL ?
+	    f->client_key : "operator.key");
+	ADD(e, cJSON_AddStringToObject, "ca_root", f->ca_root != NULL ?
+	    f->ca_root : "ca-root.crt");
+	ADD(e, cJSON_AddStringToObject, "trust_anchor", f->ca_root != NULL ?
+	    f->ca_root : "ca-root.crt");
+	if ((o = cJSON_AddObjectToObject(doc, "signer")) == NULL)
+		return -1;
+	ADD(o, cJSON_AddStringToObject, "cert", f->signer_cert != NULL ?
+	    f->signer_cert : "signer.crt");
+	/* Given a certificate but no chain file: null, the intermediates
+	 * follow the certificate in its own file. */
+	if (f->signer_chain == NULL && f->signer_cert != NULL) {
+		if (cJSON_AddNullToObject(o, "chain") == NULL)
+			return -1;
+	} else {
+		ADD(o, cJSON_AddStringToObject, "chain", f->signer_chain != NULL ?
+		    f->signer_chain : "signer-chain.pem");
+	}
+	ADD(o, cJSON_AddStringToObject, "key", f->signer_key != NULL ?
+	    f->signer_key : "signer.key");
+	return 0;
+}
+
+/* The default runtime: listeners, CA fetch, timers, caches, limits. */
+static int default_runtime(cJSON *doc)
+{
+	cJSON *o;
+
+	if ((o = cJSON_AddObjectToObject(doc, "listen")) == NULL)
+		return -1;
+	ADD(o, cJSON_AddStringToObject, "nas_udp", "127.0.0.1:4997");
+	ADD(o, cJSON_AddStringToObject, "http", "127.0.0.1:8997");
+	if ((o = cJSON_AddObjectToObject(doc, "ca_fetch")) == NULL)
+		return -1;
+	ADD(o, cJSON_AddNumberToObject, "connect_timeout_ms", 3000);
+	ADD(o, cJSON_AddNumberToObject, "total_timeout_ms", 10000);
+	ADD(o, cJSON_AddNumberToObject, "max_response_bytes", 262144);
+	ADD(o, cJSON_AddNumberToObject, "connections", 4);
+	ADD(doc, cJSON_AddNumberToObject, "t3346_seconds", 60);
+	ADD(doc, cJSON_AddNumberToObject, "workers", 16);
+	ADD(doc, cJSON_AddNumberToObject, "session_ttl_seconds", 120);
+	ADD(doc, cJSON_AddNumberToObject, "max_sessions", 65536);
+	if ((o = cJSON_AddObjectToObject(doc, "ca_cache")) == NULL)
+		return -1;
+	ADD(o, cJSON_AddNumberToObject, "negative_ttl_seconds", 10);
+	ADD(o, cJSON_AddNumberToObject, "positive_max_age_seconds", 5);
+	ADD(o, cJSON_AddNumberToObject, "entries", 16384);
+	if ((o = cJSON_AddObjectToObject(doc, "rate_limit")) == NULL)
+		return -1;
+	ADD(o, cJSON_AddNumberToObject, "source_refusals_per_minute", 600);
+	ADD(o, cJSON_AddNumberToObject, "source_burst", 100);
+	ADD(o, cJSON_AddNumberToObject, "device_fetches_per_minute", 60);
+	ADD(o, cJSON_AddNumberToObject, "device_burst", 10);
+	ADD(doc, cJSON_AddNumberToObject, "retired_retention_seconds", 2592000);
+	return 0;
+}
+#undef ADD
+
 int corehook_config_write_default(const char *path, const char *ca_base_url,
     const char *client_cert, const char *client_key, const char *ca_root,
     const char *signer_cert, const char *signer_chain, const char *signer_key,
     const char *op_hex, char *err, size_t errlen)
 {
-	cJSON *doc = NULL, *o, *a, *e, *sl;
+	const struct default_files f = { ca_base_url, client_cert, client_key,
+	    ca_root, signer_cert, signer_chain, signer_key };
+	cJSON *doc = NULL;
 	char *text = NULL, ophex[33];
 	uint8_t op[16];
 	int fd = -1, rc = COREHOOK_ERR;
@@ -624,87 +794,10 @@ int corehook_config_write_default(const char *path, const char *ca_base_url,
 	}
 	util_hex_encode(ophex, op, sizeof(op));
 	OPENSSL_cleanse(op, sizeof(op));
-	if ((doc = cJSON_CreateObject()) == NULL)
+	if ((doc = cJSON_CreateObject()) == NULL ||
+	    default_subscriber(doc, ophex) != 0 || default_ca(doc, &f) != 0 ||
+	    default_runtime(doc) != 0)
 		goto oom;
-#define ADD(obj, fn, name, val) \
-	if (fn(obj, name, val) == NULL) goto oom
-	ADD(doc, cJSON_AddStringToObject, "database", "corehook.db");
-	if ((o = cJSON_AddObjectToObject(doc, "plmn")) == NULL)
-		goto oom;
-	ADD(o, cJSON_AddStringToObject, "mcc", "001");
-	ADD(o, cJSON_AddStringToObject, "mnc", "01");
-	if ((o = cJSON_AddObjectToObject(doc, "msin_range")) == NULL)
-		goto oom;
-	ADD(o, cJSON_AddStringToObject, "first", "0000000001");
-	ADD(o, cJSON_AddStringToObject, "last", "9999999999");
-	ADD(doc, cJSON_AddStringToObject, "op", ophex);
-	ADD(doc, cJSON_AddStringToObject, "amf", "8000");
-	ADD(doc, cJSON_AddNumberToObject, "sqn_initial", 0);
-	ADD(doc, cJSON_AddNumberToObject, "sqn_ind_bits", 5);
-	if ((o = cJSON_AddObjectToObject(doc, "profile")) == NULL ||
-	    (sl = cJSON_AddArrayToObject(o, "snssai")) == NULL ||
-	    (e = cJSON_CreateObject()) == NULL)
-		goto oom;
-	cJSON_AddItemToArray(sl, e);
-	ADD(e, cJSON_AddNumberToObject, "sst", 1);
-	ADD(e, cJSON_AddStringToObject, "sd", "000001");
-	ADD(o, cJSON_AddStringToObject, "dnn", "internet");
-	if ((a = cJSON_AddArrayToObject(doc, "allow_list")) == NULL ||
-	    (e = cJSON_CreateObject()) == NULL)
-		goto oom;
-	cJSON_AddItemToArray(a, e);
-	ADD(e, cJSON_AddStringToObject, "base_url", ca_base_url != NULL ?
-	    ca_base_url : "https://ca.example:8443/devices/");
-	ADD(e, cJSON_AddStringToObject, "client_cert", client_cert != NULL ?
-	    client_cert : "operator.crt");
-	ADD(e, cJSON_AddStringToObject, "client_key", client_key != NULL ?
-	    client_key : "operator.key");
-	ADD(e, cJSON_AddStringToObject, "ca_root", ca_root != NULL ? ca_root :
-	    "ca-root.crt");
-	ADD(e, cJSON_AddStringToObject, "trust_anchor", ca_root != NULL ?
-	    ca_root : "ca-root.crt");
-	if ((o = cJSON_AddObjectToObject(doc, "signer")) == NULL)
-		goto oom;
-	ADD(o, cJSON_AddStringToObject, "cert", signer_cert != NULL ?
-	    signer_cert : "signer.crt");
-	/* Given a certificate but no chain file: null, the intermediates
-	 * follow the certificate in its own file. */
-	if (signer_chain == NULL && signer_cert != NULL) {
-		if (cJSON_AddNullToObject(o, "chain") == NULL)
-			goto oom;
-	} else {
-		ADD(o, cJSON_AddStringToObject, "chain", signer_chain != NULL ?
-		    signer_chain : "signer-chain.pem");
-	}
-	ADD(o, cJSON_AddStringToObject, "key", signer_key != NULL ?
-	    signer_key : "signer.key");
-	if ((o = cJSON_AddObjectToObject(doc, "listen")) == NULL)
-		goto oom;
-	ADD(o, cJSON_AddStringToObject, "nas_udp", "127.0.0.1:4997");
-	ADD(o, cJSON_AddStringToObject, "http", "127.0.0.1:8997");
-	if ((o = cJSON_AddObjectToObject(doc, "ca_fetch")) == NULL)
-		goto oom;
-	ADD(o, cJSON_AddNumberToObject, "connect_timeout_ms", 3000);
-	ADD(o, cJSON_AddNumberToObject, "total_timeout_ms", 10000);
-	ADD(o, cJSON_AddNumberToObject, "max_response_bytes", 262144);
-	ADD(o, cJSON_AddNumberToObject, "connections", 4);
-	ADD(doc, cJSON_AddNumberToObject, "t3346_seconds", 60);
-	ADD(doc, cJSON_AddNumberToObject, "workers", 16);
-	ADD(doc, cJSON_AddNumberToObject, "session_ttl_seconds", 120);
-	ADD(doc, cJSON_AddNumberToObject, "max_sessions", 65536);
-	if ((o = cJSON_AddObjectToObject(doc, "ca_cache")) == NULL)
-		goto oom;
-	ADD(o, cJSON_AddNumberToObject, "negative_ttl_seconds", 10);
-	ADD(o, cJSON_AddNumberToObject, "positive_max_age_seconds", 5);
-	ADD(o, cJSON_AddNumberToObject, "entries", 16384);
-	if ((o = cJSON_AddObjectToObject(doc, "rate_limit")) == NULL)
-		goto oom;
-	ADD(o, cJSON_AddNumberToObject, "source_refusals_per_minute", 600);
-	ADD(o, cJSON_AddNumberToObject, "source_burst", 100);
-	ADD(o, cJSON_AddNumberToObject, "device_fetches_per_minute", 60);
-	ADD(o, cJSON_AddNumberToObject, "device_burst", 10);
-	ADD(doc, cJSON_AddNumberToObject, "retired_retention_seconds", 2592000);
-#undef ADD
 	if ((text = cJSON_Print(doc)) == NULL)
 		goto oom;
 	/* The file holds OP: exclusive create, owner-only. */

@@ -445,64 +445,67 @@ static int civet_log(const struct mg_connection *conn, const char *msg)
 	return 1;
 }
 
-int serve_run(const corehook_config *cfg, const char *pcap_path,
-    char *err, size_t errlen)
+/* Block SIGTERM and SIGINT in every thread and read them from a
+ * signalfd; the descriptor, or -1 with err set. */
+static int serve_signals_open(char *err, size_t errlen)
 {
-	struct daemon d;
-	struct mg_context *mg = NULL;
-	struct mg_callbacks cb;
-	struct mg_server_port ports[4];
-	struct sockaddr_in sa;
-	socklen_t slen = sizeof(sa);
-	pthread_t *th = NULL;
 	sigset_t mask;
-	char nthreads[16];
-	unsigned nworkers = corehook_config_workers(cfg), started = 0, i;
-	int sfd = -1, rc = -1, n;
-	const char *opts[9];
+	int sfd;
 
-	memset(&d, 0, sizeof(d));
-	d.udp = -1;
-	atomic_init(&d.closing, 0);
-	/* Signals arrive through a signalfd; block them in every thread. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
 	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
 		util_err_set(err, errlen, "signalfd: %s", strerror(errno));
-		goto out;
+		return -1;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	if (corehook_open(&d.ch, cfg, log_line, NULL, err, errlen) != COREHOOK_OK)
-		goto out;
-	if (pcap_path != NULL && pcap_writer_open(&d.pcap, pcap_path, 0, err,
-	    errlen) != PCAP_OK)
-		goto out;
-	if (parse_hostport(&sa, corehook_config_nas_listen(cfg), err, errlen)
+	return sfd;
+}
+
+/* Bind the NAS UDP socket into d->udp (its address into sa): a 4 MiB
+ * receive buffer, the workers' wake-up timeout; 0 or -1 with err set. */
+static int serve_udp_open(struct daemon *d, struct sockaddr_in *sa,
+    const corehook_config *cfg, char *err, size_t errlen)
+{
+	struct timeval tv = { .tv_sec = RECV_WAKE_MS / 1000,
+	    .tv_usec = (RECV_WAKE_MS % 1000) * 1000 };
+	socklen_t slen = sizeof(*sa);
+	int n;
+
+	if (parse_hostport(sa, corehook_config_nas_listen(cfg), err, errlen)
 	    != 0)
-		goto out;
-	if ((d.udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    bind(d.udp, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(d.udp, (struct sockaddr *)&sa, &slen) != 0) {
+		return -1;
+	if ((d->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(d->udp, (struct sockaddr *)sa, sizeof(*sa)) != 0 ||
+	    getsockname(d->udp, (struct sockaddr *)sa, &slen) != 0) {
 		util_err_set(err, errlen, "UDP %s: %s",
 		    corehook_config_nas_listen(cfg), strerror(errno));
-		goto out;
+		return -1;
 	}
 	/* The receive buffer is the workers' queue: room for thousands of
 	 * datagrams (FORCE passes net.core.rmem_max when privileged). */
 	n = 4 * 1024 * 1024;
-	if (setsockopt(d.udp, SOL_SOCKET, SO_RCVBUFFORCE, &n, sizeof(n)) != 0)
-		(void)setsockopt(d.udp, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
-	{
-		struct timeval tv = { .tv_sec = RECV_WAKE_MS / 1000,
-		    .tv_usec = (RECV_WAKE_MS % 1000) * 1000 };
+	if (setsockopt(d->udp, SOL_SOCKET, SO_RCVBUFFORCE, &n, sizeof(n)) != 0)
+		(void)setsockopt(d->udp, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
+	(void)setsockopt(d->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memcpy(d->core_ep.addr, &sa->sin_addr.s_addr, 4);
+	d->core_ep.port = ntohs(sa->sin_port);
+	return 0;
+}
 
-		(void)setsockopt(d.udp, SOL_SOCKET, SO_RCVTIMEO, &tv,
-		    sizeof(tv));
-	}
-	memcpy(d.core_ep.addr, &sa.sin_addr.s_addr, 4);
-	d.core_ep.port = ntohs(sa.sin_port);
+/* Start the HTTP JSON endpoint with its routes; the context, or NULL
+ * with err set. *port: the port it bound. */
+static struct mg_context *serve_http_start(struct daemon *d, int *port,
+    const corehook_config *cfg, unsigned nworkers, char *err,
+    size_t errlen)
+{
+	struct mg_server_port ports[4];
+	struct mg_callbacks cb;
+	struct mg_context *mg;
+	char nthreads[16];
+	const char *opts[9];
+	size_t i;
 
 	snprintf(nthreads, sizeof(nthreads), "%u", nworkers);
 	opts[0] = "listening_ports";
@@ -519,15 +522,63 @@ int serve_run(const corehook_config *cfg, const char *pcap_path,
 	if ((mg = mg_start(&cb, NULL, opts)) == NULL) {
 		util_err_set(err, errlen, "HTTP listener %s could not start",
 		    corehook_config_http_listen(cfg));
-		goto out;
+		return NULL;
 	}
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		mg_set_request_handler(mg, routes[i].path, routes[i].fn, &d);
+		mg_set_request_handler(mg, routes[i].path, routes[i].fn, d);
 	memset(ports, 0, sizeof(ports));
-	if ((n = mg_get_server_ports(mg, 4, ports)) < 1) {
+	if (mg_get_server_ports(mg, 4, ports) < 1) {
 		util_err_set(err, errlen, "HTTP listener has no port");
-		goto out;
+		mg_stop(mg);
+		return NULL;
 	}
+	*port = ports[0].port;
+	return mg;
+}
+
+/* Print where the daemon listens (tests read these lines). */
+static void serve_banner(const corehook_config *cfg,
+    const struct sockaddr_in *sa, int http_port)
+{
+	char a[INET_ADDRSTRLEN], hh[64];
+	const char *hl = corehook_config_http_listen(cfg);
+	const char *colon = strrchr(hl, ':');
+
+	inet_ntop(AF_INET, &sa->sin_addr, a, sizeof(a));
+	snprintf(hh, sizeof(hh), "%.*s", colon != NULL ? (int)(colon - hl) : 0,
+	    hl);
+	printf("nas udp %s:%u\n", a, (unsigned)ntohs(sa->sin_port));
+	printf("http http://%s:%d\n", hh[0] != '\0' ? hh : "127.0.0.1",
+	    http_port);
+	fflush(stdout);
+}
+
+/* Run the daemon until SIGTERM/SIGINT, then finish what is queued. */
+int serve_run(const corehook_config *cfg, const char *pcap_path,
+    char *err, size_t errlen)
+{
+	struct daemon d;
+	struct mg_context *mg = NULL;
+	struct sockaddr_in sa;
+	pthread_t *th = NULL;
+	unsigned nworkers = corehook_config_workers(cfg), started = 0, i;
+	int sfd = -1, rc = -1, http_port = 0;
+
+	memset(&d, 0, sizeof(d));
+	d.udp = -1;
+	atomic_init(&d.closing, 0);
+	if ((sfd = serve_signals_open(err, errlen)) < 0)
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	if (corehook_open(&d.ch, cfg, log_line, NULL, err, errlen) != COREHOOK_OK)
+		goto out;
+	if (pcap_path != NULL && pcap_writer_open(&d.pcap, pcap_path, 0, err,
+	    errlen) != PCAP_OK)
+		goto out;
+	if (serve_udp_open(&d, &sa, cfg, err, errlen) != 0 ||
+	    (mg = serve_http_start(&d, &http_port, cfg, nworkers, err,
+	    errlen)) == NULL)
+		goto out;
 	if ((th = calloc(nworkers, sizeof(*th))) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		goto out;
@@ -539,20 +590,7 @@ int serve_run(const corehook_config *cfg, const char *pcap_path,
 		util_err_set(err, errlen, "no worker thread");
 		goto out;
 	}
-	{
-		char a[INET_ADDRSTRLEN];
-		char hh[64];
-		const char *hl = corehook_config_http_listen(cfg);
-		const char *colon = strrchr(hl, ':');
-
-		inet_ntop(AF_INET, &sa.sin_addr, a, sizeof(a));
-		snprintf(hh, sizeof(hh), "%.*s", colon != NULL ?
-		    (int)(colon - hl) : 0, hl);
-		printf("nas udp %s:%u\n", a, (unsigned)ntohs(sa.sin_port));
-		printf("http http://%s:%d\n", hh[0] != '\0' ? hh : "127.0.0.1",
-		    ports[0].port);
-		fflush(stdout);
-	}
+	serve_banner(cfg, &sa, http_port);
 	if (sbi_start(&d, cfg, err, errlen) != 0)
 		goto out;
 	fflush(stdout);

@@ -529,12 +529,143 @@ static void bar(void *ctx, unsigned done, unsigned failed, unsigned total)
 	fflush(stderr);
 }
 
+/* The swarm's options from the command line (swarm transport timers
+ * unless given); EX_DONE, or EX_USAGE / EX_FAIL with a line printed. */
+static int swarm_opts(ue_swarm_opts_t *o, const args_t *a)
+{
+	char err[512] = "";
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	o->count = (unsigned)a->count;
+	o->concurrency = (unsigned)a->concurrency;
+	o->set_dir = a->set;
+	o->reprovision = a->reprovision;
+	o->no_trust_cache = a->no_trust_cache;
+	o->volatile_creds = a->volatile_creds;
+	o->manufacturer_id = a->mfr != NULL ? a->mfr : "swarm-mfr";
+	o->model = a->model != NULL ? a->model : "swarm-sensor";
+	o->serial_prefix = a->prefix;
+	o->deadline_s = a->deadline_s > 0 ? (unsigned)a->deadline_s : 0;
+	if (a->keytype != NULL && ue_key_type_parse(&o->key_type,
+	    a->keytype) != 0) {
+		fprintf(stderr, "ueclient swarm: bad --key-type\n");
+		return EX_USAGE;
+	}
+	enroll_opts(&o->enroll, a);
+	ue_policy_init(&o->policy);
+	for (i = 0; i < a->ncores; i++)
+		if (ue_policy_add_core(&o->policy, a->cores[i], err,
+		    sizeof(err)) != 0) {
+			fprintf(stderr, "ueclient swarm: %s\n", err);
+			return EX_USAGE;
+		}
+	/* Loopback by default. */
+	if (o->policy.ncores == 0 && ue_policy_add_core(&o->policy,
+	    "127.0.0.1:4997", err, sizeof(err)) != 0)
+		return EX_FAIL;
+	/* A datagram lost under load must not cost a simulated device a
+	 * whole second: the swarm's first wait is short and doubles. */
+	o->policy.timeout_ms = a->timeout_ms >= 0 ? (unsigned)a->timeout_ms :
+	    UE_SWARM_TIMEOUT_MS;
+	o->policy.max_timeout_ms = a->max_timeout_ms >= 0 ?
+	    (unsigned)a->max_timeout_ms : UE_SWARM_MAX_TIMEOUT_MS;
+	o->policy.retransmits = a->retransmits >= 0 ?
+	    (unsigned)a->retransmits : UE_SWARM_RETRANSMITS;
+	if (a->attempt_ms >= 0)
+		o->policy.attempt_ms = (unsigned)a->attempt_ms;
+	if (!a->json && isatty(STDERR_FILENO))
+		o->progress = bar;
+	return EX_DONE;
+}
+
+/* {"n", "p50", "p95", "p99"} under name; 0 or -1 (out of memory). */
+static int swarm_pct_add(cJSON *j, const char *name, unsigned n,
+    unsigned p50, unsigned p95, unsigned p99)
+{
+	cJSON *c = cJSON_AddObjectToObject(j, name);
+
+	return c == NULL || cJSON_AddNumberToObject(c, "n", n) == NULL ||
+	    cJSON_AddNumberToObject(c, "p50", p50) == NULL ||
+	    cJSON_AddNumberToObject(c, "p95", p95) == NULL ||
+	    cJSON_AddNumberToObject(c, "p99", p99) == NULL ? -1 : 0;
+}
+
+/* The swarm's result as a JSON document, or NULL (out of memory). */
+static cJSON *swarm_json(const ue_swarm_result_t *r)
+{
+	cJSON *j = cJSON_CreateObject(), *c, *f, *e;
+	size_t i;
+
+	if (j == NULL ||
+	    cJSON_AddNumberToObject(j, "total", r->total) == NULL ||
+	    cJSON_AddNumberToObject(j, "completed", r->completed) == NULL ||
+	    cJSON_AddNumberToObject(j, "failed", r->failed) == NULL ||
+	    cJSON_AddNumberToObject(j, "not_started", r->not_started) == NULL ||
+	    cJSON_AddNumberToObject(j, "elapsed_s", r->elapsed_s) == NULL ||
+	    cJSON_AddNumberToObject(j, "flows_per_s", r->flows_per_s) == NULL ||
+	    cJSON_AddNumberToObject(j, "retransmissions",
+	    (double)r->retransmissions) == NULL ||
+	    swarm_pct_add(j, "provisioning_ms", r->prov_n, r->prov_p50,
+	    r->prov_p95, r->prov_p99) != 0 ||
+	    swarm_pct_add(j, "registration_ms", r->reg_n, r->reg_p50,
+	    r->reg_p95, r->reg_p99) != 0 ||
+	    swarm_pct_add(j, "flow_ms", r->reg_n, r->flow_p50, r->flow_p95,
+	    r->flow_p99) != 0 ||
+	    (c = cJSON_AddObjectToObject(j, "signer_chain")) == NULL ||
+	    cJSON_AddNumberToObject(c, "verified_from_cache",
+	    (double)r->verify_cached) == NULL ||
+	    cJSON_AddNumberToObject(c, "verified_in_full",
+	    (double)r->verify_full) == NULL ||
+	    (f = cJSON_AddArrayToObject(j, "failures")) == NULL)
+		goto fail;
+	for (i = 0; i < r->ncauses; i++) {
+		if ((e = cJSON_CreateObject()) == NULL)
+			goto fail;
+		if (!cJSON_AddItemToArray(f, e)) {
+			cJSON_Delete(e);
+			goto fail;
+		}
+		if (cJSON_AddStringToObject(e, "cause", r->causes[i].cause) ==
+		    NULL ||
+		    cJSON_AddNumberToObject(e, "count", r->causes[i].n) == NULL ||
+		    cJSON_AddStringToObject(e, "example",
+		    r->causes[i].example) == NULL)
+			goto fail;
+	}
+	return j;
+fail:
+	cJSON_Delete(j);
+	return NULL;
+}
+
+/* The swarm's result for a reader. */
+static void swarm_text(const ue_swarm_result_t *r)
+{
+	size_t i;
+
+	printf("swarm: %u devices, %u completed, %u failed, %u not started "
+	    "in %.1f s\n", r->total, r->completed, r->failed, r->not_started,
+	    r->elapsed_s);
+	printf("  throughput    %.1f flows/s\n", r->flows_per_s);
+	printf("  provisioning  p50 %u ms  p95 %u ms  p99 %u ms  (%u "
+	    "samples)\n", r->prov_p50, r->prov_p95, r->prov_p99, r->prov_n);
+	printf("  registration  p50 %u ms  p95 %u ms  p99 %u ms  (%u "
+	    "samples)\n", r->reg_p50, r->reg_p95, r->reg_p99, r->reg_n);
+	printf("  whole flow    p50 %u ms  p95 %u ms  p99 %u ms\n",
+	    r->flow_p50, r->flow_p95, r->flow_p99);
+	for (i = 0; i < r->ncauses; i++)
+		printf("  failed %5u  %s  (e.g. %s)\n", r->causes[i].n,
+		    r->causes[i].cause, r->causes[i].example);
+}
+
+/* ueclient swarm: many simulated devices, then their figures. */
 static int cmd_swarm(const args_t *a)
 {
 	ue_swarm_opts_t o;
 	ue_swarm_result_t r;
-	char err[512] = "";
-	size_t i;
+	char err[512] = "", *text;
+	cJSON *j;
 	int rc;
 
 	if (need(a->ca, "ca") || need(a->cert, "cert") || need(a->key, "key"))
@@ -544,129 +675,25 @@ static int cmd_swarm(const args_t *a)
 		    "required\n");
 		return EX_USAGE;
 	}
-	memset(&o, 0, sizeof(o));
-	o.count = (unsigned)a->count;
-	o.concurrency = (unsigned)a->concurrency;
-	o.set_dir = a->set;
-	o.reprovision = a->reprovision;
-	o.no_trust_cache = a->no_trust_cache;
-	o.volatile_creds = a->volatile_creds;
-	o.manufacturer_id = a->mfr != NULL ? a->mfr : "swarm-mfr";
-	o.model = a->model != NULL ? a->model : "swarm-sensor";
-	o.serial_prefix = a->prefix;
-	o.deadline_s = a->deadline_s > 0 ? (unsigned)a->deadline_s : 0;
-	if (a->keytype != NULL && ue_key_type_parse(&o.key_type,
-	    a->keytype) != 0) {
-		fprintf(stderr, "ueclient swarm: bad --key-type\n");
-		return EX_USAGE;
-	}
-	enroll_opts(&o.enroll, a);
-	ue_policy_init(&o.policy);
-	for (i = 0; i < a->ncores; i++)
-		if (ue_policy_add_core(&o.policy, a->cores[i], err,
-		    sizeof(err)) != 0) {
-			fprintf(stderr, "ueclient swarm: %s\n", err);
-			return EX_USAGE;
-		}
-	if (o.policy.ncores == 0) {
-		/* Loopback by default. */
-		if (ue_policy_add_core(&o.policy, "127.0.0.1:4997", err,
-		    sizeof(err)) != 0)
-			return EX_FAIL;
-	}
-	/* A datagram lost under load must not cost a simulated device a
-	 * whole second: the swarm's first wait is short and doubles. */
-	o.policy.timeout_ms = UE_SWARM_TIMEOUT_MS;
-	o.policy.max_timeout_ms = UE_SWARM_MAX_TIMEOUT_MS;
-	o.policy.retransmits = UE_SWARM_RETRANSMITS;
-	if (a->timeout_ms >= 0)
-		o.policy.timeout_ms = (unsigned)a->timeout_ms;
-	if (a->max_timeout_ms >= 0)
-		o.policy.max_timeout_ms = (unsigned)a->max_timeout_ms;
-	if (a->retransmits >= 0)
-		o.policy.retransmits = (unsigned)a->retransmits;
-	if (a->attempt_ms >= 0)
-		o.policy.attempt_ms = (unsigned)a->attempt_ms;
-	if (!a->json && isatty(STDERR_FILENO)) {
-		o.progress = bar;
-	}
+	if ((rc = swarm_opts(&o, a)) != EX_DONE)
+		return rc;
 	rc = ue_swarm_run(&r, &o, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "ueclient swarm: %s\n", err);
 		return exit_for(rc);
 	}
-	if (a->json) {
-		cJSON *j = cJSON_CreateObject(), *c, *f;
-		char *text;
-
-		if (j == NULL)
-			return EX_FAIL;
-		cJSON_AddNumberToObject(j, "total", r.total);
-		cJSON_AddNumberToObject(j, "completed", r.completed);
-		cJSON_AddNumberToObject(j, "failed", r.failed);
-		cJSON_AddNumberToObject(j, "not_started", r.not_started);
-		cJSON_AddNumberToObject(j, "elapsed_s", r.elapsed_s);
-		cJSON_AddNumberToObject(j, "flows_per_s", r.flows_per_s);
-		cJSON_AddNumberToObject(j, "retransmissions",
-		    (double)r.retransmissions);
-		c = cJSON_AddObjectToObject(j, "provisioning_ms");
-		if (c != NULL) {
-			cJSON_AddNumberToObject(c, "n", r.prov_n);
-			cJSON_AddNumberToObject(c, "p50", r.prov_p50);
-			cJSON_AddNumberToObject(c, "p95", r.prov_p95);
-			cJSON_AddNumberToObject(c, "p99", r.prov_p99);
-		}
-		c = cJSON_AddObjectToObject(j, "registration_ms");
-		if (c != NULL) {
-			cJSON_AddNumberToObject(c, "n", r.reg_n);
-			cJSON_AddNumberToObject(c, "p50", r.reg_p50);
-			cJSON_AddNumberToObject(c, "p95", r.reg_p95);
-			cJSON_AddNumberToObject(c, "p99", r.reg_p99);
-		}
-		c = cJSON_AddObjectToObject(j, "flow_ms");
-		if (c != NULL) {
-			cJSON_AddNumberToObject(c, "n", r.reg_n);
-			cJSON_AddNumberToObject(c, "p50", r.flow_p50);
-			cJSON_AddNumberToObject(c, "p95", r.flow_p95);
-			cJSON_AddNumberToObject(c, "p99", r.flow_p99);
-		}
-		c = cJSON_AddObjectToObject(j, "signer_chain");
-		if (c != NULL) {
-			cJSON_AddNumberToObject(c, "verified_from_cache",
-			    (double)r.verify_cached);
-			cJSON_AddNumberToObject(c, "verified_in_full",
-			    (double)r.verify_full);
-		}
-		f = cJSON_AddArrayToObject(j, "failures");
-		for (i = 0; f != NULL && i < r.ncauses; i++) {
-			cJSON *e = cJSON_CreateObject();
-
-			if (e == NULL)
-				break;
-			cJSON_AddStringToObject(e, "cause", r.causes[i].cause);
-			cJSON_AddNumberToObject(e, "count", r.causes[i].n);
-			cJSON_AddStringToObject(e, "example", r.causes[i].example);
-			cJSON_AddItemToArray(f, e);
-		}
-		text = cJSON_Print(j);
-		if (text != NULL)
-			printf("%s\n", text);
-		cJSON_free(text);
-		cJSON_Delete(j);
+	if (!a->json) {
+		swarm_text(&r);
 	} else {
-		printf("swarm: %u devices, %u completed, %u failed, %u not started "
-		    "in %.1f s\n", r.total, r.completed, r.failed, r.not_started,
-		    r.elapsed_s);
-		printf("  throughput    %.1f flows/s\n", r.flows_per_s);
-		printf("  provisioning  p50 %u ms  p95 %u ms  p99 %u ms  (%u "
-		    "samples)\n", r.prov_p50, r.prov_p95, r.prov_p99, r.prov_n);
-		printf("  registration  p50 %u ms  p95 %u ms  p99 %u ms  (%u "
-		    "samples)\n", r.reg_p50, r.reg_p95, r.reg_p99, r.reg_n);
-		printf("  whole flow    p50 %u ms  p95 %u ms  p99 %u ms\n",
-		    r.flow_p50, r.flow_p95, r.flow_p99);
-		for (i = 0; i < r.ncauses; i++)
-			printf("  failed %5u  %s  (e.g. %s)\n", r.causes[i].n,
-			    r.causes[i].cause, r.causes[i].example);
+		j = swarm_json(&r);
+		text = j != NULL ? cJSON_Print(j) : NULL;
+		cJSON_Delete(j);
+		if (text == NULL) {
+			fprintf(stderr, "ueclient swarm: out of memory\n");
+			return EX_FAIL;
+		}
+		printf("%s\n", text);
+		cJSON_free(text);
 	}
 	return r.failed == 0 && r.not_started == 0 ? EX_DONE : EX_FAIL;
 }

@@ -267,17 +267,120 @@ static int store_file(const char *dir, const char *name, const char *text,
 	return ue_file_write_atomic(path, text, strlen(text), 0644, err, errlen);
 }
 
+/* POST the enrollment request (CSR and the device's attributes) and
+ * parse the answer into *ans; 0, UE_ERR_HTTP (refused, with the problem's
+ * title) or another error, err set. */
+static int enroll_post(cJSON **ans, const char *base, const char *csr,
+    const ue_device_t *dev, const ue_enroll_opts_t *o, const char *cainfo,
+    char *err, size_t errlen)
+{
+	char url[UE_URL_MAX + 64], *req_text = NULL;
+	body_t resp = { 0 };
+	cJSON *req = cJSON_CreateObject();
+	const cJSON *t;
+	long status = 0;
+	int rc = UE_ERR_NOMEM;
+
+	*ans = NULL;
+	if (req == NULL ||
+	    cJSON_AddStringToObject(req, "csr", csr) == NULL ||
+	    cJSON_AddStringToObject(req, "serial", dev->serial) == NULL ||
+	    cJSON_AddStringToObject(req, "model", dev->model) == NULL ||
+	    (dev->hardware_version[0] != '\0' &&
+	    cJSON_AddStringToObject(req, "hardware_version",
+	    dev->hardware_version) == NULL) ||
+	    (req_text = cJSON_PrintUnformatted(req)) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		goto out;
+	}
+	snprintf(url, sizeof(url), "%s/api/v1/devices", base);
+	if ((rc = https_do(&status, &resp, url, req_text, o, cainfo, err,
+	    errlen)) != 0)
+		goto out;
+	*ans = resp.data != NULL ? cJSON_Parse(resp.data) : NULL;
+	if (status != 201 && status != 200) {
+		t = cJSON_GetObjectItemCaseSensitive(*ans, "title");
+		util_err_set(err, errlen, "enrollment refused: HTTP %ld%s%s", status,
+		    cJSON_IsString(t) ? ": " : "",
+		    cJSON_IsString(t) ? t->valuestring : "");
+		cJSON_Delete(*ans);
+		*ans = NULL;
+		rc = UE_ERR_HTTP;
+		goto out;
+	}
+	rc = UE_OK;
+out:
+	cJSON_Delete(req);
+	cJSON_free(req_text);
+	free(resp.data);
+	return rc;
+}
+
+/* The Root certificate: the given file, or fetched from the CA over the
+ * same verified TLS without a client certificate (the Root is public). */
+static int enroll_root(char **root, const char *base,
+    const ue_enroll_opts_t *o, const char *cainfo, char *err, size_t errlen)
+{
+	ue_enroll_opts_t anon = *o;
+	char url[UE_URL_MAX + 64];
+	body_t resp = { 0 };
+	long status = 0;
+	int rc;
+
+	*root = NULL;
+	if (o->root_file != NULL)
+		return ue_file_read(root, NULL, o->root_file, 65536, err, errlen);
+	anon.cert_file = NULL;
+	anon.key_file = NULL;
+	snprintf(url, sizeof(url), "%s/ca/root.pem", base);
+	if ((rc = https_do(&status, &resp, url, NULL, &anon, cainfo, err,
+	    errlen)) != 0)
+		goto out;
+	if (status != 200 || resp.data == NULL) {
+		util_err_set(err, errlen, "%s: HTTP %ld", url, status);
+		rc = UE_ERR_HTTP;
+		goto out;
+	}
+	*root = resp.data;
+	resp.data = NULL;
+out:
+	free(resp.data);
+	return rc;
+}
+
+/* Store what enrollment brought: extra CA certificates when asked, the
+ * certificate, its chain and the Root. */
+static int enroll_store(const char *dir, const ue_enroll_opts_t *o,
+    const char *cert, const char *chain, const char *root, char *err,
+    size_t errlen)
+{
+	char *extra = NULL;
+	int rc;
+
+	if (o->ca_certs_file != NULL) {
+		if ((rc = ue_file_read(&extra, NULL, o->ca_certs_file, 262144, err,
+		    errlen)) != 0)
+			return rc;
+		rc = store_file(dir, UE_F_CACERTS, extra, err, errlen);
+		free(extra);
+		if (rc != 0)
+			return rc;
+	}
+	if ((rc = store_file(dir, UE_F_CERT, cert, err, errlen)) != 0 ||
+	    (rc = store_file(dir, UE_F_CHAIN, chain, err, errlen)) != 0)
+		return rc;
+	return store_file(dir, UE_F_ROOT, root, err, errlen);
+}
+
 int ue_enroll(ue_device_t *out, const char *dir, const ue_enroll_opts_t *o,
     char *err, size_t errlen)
 {
-	char base[UE_URL_MAX + 1], url[UE_URL_MAX + 64], path[4096];
-	char *csr = NULL, *req_text = NULL, *chain = NULL, *root = NULL;
+	char base[UE_URL_MAX + 1], path[4096];
+	char *csr = NULL, *chain = NULL, *root = NULL;
 	const char *cainfo;
-	body_t resp = { 0 }, rootresp = { 0 };
-	cJSON *req = NULL, *ans = NULL;
+	cJSON *ans = NULL;
 	const cJSON *j_id, *j_url, *j_cert, *j_chain;
 	EVP_PKEY *key = NULL;
-	long status = 0;
 	int rc;
 
 	if ((rc = ue_device_load(out, dir, err, errlen)) != 0)
@@ -295,39 +398,11 @@ int ue_enroll(ue_device_t *out, const char *dir, const ue_enroll_opts_t *o,
 	if ((rc = ue_key_load((void **)&key, dir, err, errlen)) != 0)
 		goto done;
 	if ((rc = ue_state_path(path, sizeof(path), dir, UE_F_CSR)) != 0 ||
-	    (rc = ue_file_read(&csr, NULL, path, 65536, err, errlen)) != 0)
+	    (rc = ue_file_read(&csr, NULL, path, 65536, err, errlen)) != 0 ||
+	    (rc = enroll_post(&ans, base, csr, out, o, cainfo, err, errlen)) !=
+	    0)
 		goto done;
-
-	rc = UE_ERR_NOMEM;
-	req = cJSON_CreateObject();
-	if (req == NULL ||
-	    cJSON_AddStringToObject(req, "csr", csr) == NULL ||
-	    cJSON_AddStringToObject(req, "serial", out->serial) == NULL ||
-	    cJSON_AddStringToObject(req, "model", out->model) == NULL ||
-	    (out->hardware_version[0] != '\0' &&
-	    cJSON_AddStringToObject(req, "hardware_version",
-	    out->hardware_version) == NULL) ||
-	    (req_text = cJSON_PrintUnformatted(req)) == NULL) {
-		util_err_set(err, errlen, "out of memory");
-		goto done;
-	}
-	snprintf(url, sizeof(url), "%s/api/v1/devices", base);
-	if ((rc = https_do(&status, &resp, url, req_text, o, cainfo, err,
-	    errlen)) != 0)
-		goto done;
-	if (status != 201 && status != 200) {
-		const cJSON *t;
-
-		ans = resp.data != NULL ? cJSON_Parse(resp.data) : NULL;
-		t = cJSON_GetObjectItemCaseSensitive(ans, "title");
-		util_err_set(err, errlen, "enrollment refused: HTTP %ld%s%s", status,
-		    cJSON_IsString(t) ? ": " : "",
-		    cJSON_IsString(t) ? t->valuestring : "");
-		rc = UE_ERR_HTTP;
-		goto done;
-	}
 	rc = UE_ERR_PROTO;
-	ans = resp.data != NULL ? cJSON_Parse(resp.data) : NULL;
 	j_id = cJSON_GetObjectItemCaseSensitive(ans, "device_id");
 	j_url = cJSON_GetObjectItemCaseSensitive(ans, "certificate_url");
 	j_cert = cJSON_GetObjectItemCaseSensitive(ans, "certificate");
@@ -340,49 +415,12 @@ int ue_enroll(ue_device_t *out, const char *dir, const ue_enroll_opts_t *o,
 		    "device_id, certificate_url, certificate or chain");
 		goto done;
 	}
-	if ((rc = chain_text(&chain, j_chain, err, errlen)) != 0)
-		goto done;
-
-	if (o->root_file != NULL) {
-		if ((rc = ue_file_read(&root, NULL, o->root_file, 65536, err,
-		    errlen)) != 0)
-			goto done;
-	} else {
-		ue_enroll_opts_t anon = *o;
-
-		/* The Root is public; fetched over the same verified TLS. */
-		anon.cert_file = NULL;
-		anon.key_file = NULL;
-		snprintf(url, sizeof(url), "%s/ca/root.pem", base);
-		if ((rc = https_do(&status, &rootresp, url, NULL, &anon, cainfo,
-		    err, errlen)) != 0)
-			goto done;
-		if (status != 200 || rootresp.data == NULL) {
-			util_err_set(err, errlen, "%s: HTTP %ld", url, status);
-			rc = UE_ERR_HTTP;
-			goto done;
-		}
-		root = rootresp.data;
-		rootresp.data = NULL;
-	}
-	if ((rc = enroll_check(j_cert->valuestring, chain, root, key, err,
-	    errlen)) != 0)
-		goto done;
-	if (o->ca_certs_file != NULL) {
-		char *extra = NULL;
-
-		if ((rc = ue_file_read(&extra, NULL, o->ca_certs_file, 262144, err,
-		    errlen)) != 0)
-			goto done;
-		rc = store_file(dir, UE_F_CACERTS, extra, err, errlen);
-		free(extra);
-		if (rc != 0)
-			goto done;
-	}
-	if ((rc = store_file(dir, UE_F_CERT, j_cert->valuestring, err,
+	if ((rc = chain_text(&chain, j_chain, err, errlen)) != 0 ||
+	    (rc = enroll_root(&root, base, o, cainfo, err, errlen)) != 0 ||
+	    (rc = enroll_check(j_cert->valuestring, chain, root, key, err,
 	    errlen)) != 0 ||
-	    (rc = store_file(dir, UE_F_CHAIN, chain, err, errlen)) != 0 ||
-	    (rc = store_file(dir, UE_F_ROOT, root, err, errlen)) != 0)
+	    (rc = enroll_store(dir, o, j_cert->valuestring, chain, root, err,
+	    errlen)) != 0)
 		goto done;
 	snprintf(out->device_id, sizeof(out->device_id), "%s", j_id->valuestring);
 	snprintf(out->certificate_url, sizeof(out->certificate_url), "%s",
@@ -390,11 +428,7 @@ int ue_enroll(ue_device_t *out, const char *dir, const ue_enroll_opts_t *o,
 	rc = ue_device_store(out, dir, err, errlen);
 done:
 	EVP_PKEY_free(key);
-	cJSON_Delete(req);
 	cJSON_Delete(ans);
-	cJSON_free(req_text);
-	free(resp.data);
-	free(rootresp.data);
 	free(csr);
 	free(chain);
 	free(root);

@@ -219,17 +219,10 @@ static void summarise(ue_swarm_result_t *out, const swarm *s, unsigned *prov,
 	out->flow_p99 = ue_percentile(flow, out->reg_n, 99);
 }
 
-int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o,
-    char *err, size_t errlen)
+/* Check the swarm's options; 0 or UE_ERR_ARG with err set. */
+static int swarm_opts_check(const ue_swarm_opts_t *o, char *err,
+    size_t errlen)
 {
-	swarm s;
-	pthread_t *th = NULL;
-	unsigned *prov = NULL, *reg = NULL, *flow = NULL, started = 0, i;
-	uint64_t t0;
-	int rc = UE_ERR_ARG, tmp = 0, locked = 0;
-
-	memset(out, 0, sizeof(*out));
-	memset(&s, 0, sizeof(s));
 	if (o->count == 0 || o->count > UE_SWARM_MAX_COUNT ||
 	    o->concurrency == 0 || o->concurrency > UE_SWARM_MAX_CONCURRENCY) {
 		util_err_set(err, errlen, "count must be 1..%d and concurrency "
@@ -241,45 +234,102 @@ int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o,
 		    "model");
 		return UE_ERR_ARG;
 	}
-	s.o = o;
-	if (o->serial_prefix != NULL) {
-		if (!ue_id_valid(o->serial_prefix) ||
-		    strlen(o->serial_prefix) > 40 - 8) {
-			util_err_set(err, errlen, "serial prefix must be at most 32 "
-			    "characters of [A-Za-z0-9._-]");
-			return UE_ERR_ARG;
-		}
-		snprintf(s.prefix, sizeof(s.prefix), "%s", o->serial_prefix);
-	} else {
-		uint8_t rnd[6];
-
-		/* Fresh serials per run: a serial with a new key would conflict. */
-		if (util_random(rnd, sizeof(rnd)) != 0) {
-			util_err_set(err, errlen, "no randomness");
-			return UE_ERR_CRYPTO;
-		}
-		memcpy(s.prefix, "swarm-", 6);
-		util_hex_encode(s.prefix + 6, rnd, sizeof(rnd));
+	if (o->serial_prefix != NULL && (!ue_id_valid(o->serial_prefix) ||
+	    strlen(o->serial_prefix) > 40 - 8)) {
+		util_err_set(err, errlen, "serial prefix must be at most 32 "
+		    "characters of [A-Za-z0-9._-]");
+		return UE_ERR_ARG;
 	}
+	return UE_OK;
+}
+
+/* The devices' serial prefix: the caller's, or fresh per run (a serial
+ * with a new key would conflict); 0 or UE_ERR_CRYPTO. */
+static int swarm_prefix_set(swarm *s, const ue_swarm_opts_t *o, char *err,
+    size_t errlen)
+{
+	uint8_t rnd[6];
+
+	if (o->serial_prefix != NULL) {
+		snprintf(s->prefix, sizeof(s->prefix), "%s", o->serial_prefix);
+		return UE_OK;
+	}
+	if (util_random(rnd, sizeof(rnd)) != 0) {
+		util_err_set(err, errlen, "no randomness");
+		return UE_ERR_CRYPTO;
+	}
+	memcpy(s->prefix, "swarm-", 6);
+	util_hex_encode(s->prefix + 6, rnd, sizeof(rnd));
+	return UE_OK;
+}
+
+/* The devices' state folder: the set folder (made if missing), or a
+ * temporary one (*tmp = 1, removed at the end); 0 or UE_ERR_IO. */
+static int swarm_base_make(swarm *s, int *tmp, const ue_swarm_opts_t *o,
+    char *err, size_t errlen)
+{
+	const char *t = getenv("TMPDIR");
+
 	if (o->set_dir != NULL) {
-		if (snprintf(s.base, sizeof(s.base), "%s", o->set_dir) >=
-		    (int)sizeof(s.base) - 16 ||
-		    (mkdir(s.base, 0700) != 0 && errno != EEXIST)) {
+		if (snprintf(s->base, sizeof(s->base), "%s", o->set_dir) >=
+		    (int)sizeof(s->base) - 16 ||
+		    (mkdir(s->base, 0700) != 0 && errno != EEXIST)) {
 			util_err_set(err, errlen, "set folder %s: %s", o->set_dir,
 			    strerror(errno));
 			return UE_ERR_IO;
 		}
-	} else {
-		const char *t = getenv("TMPDIR");
-
-		snprintf(s.base, sizeof(s.base), "%s/ueswarm.XXXXXX",
-		    t != NULL && t[0] != '\0' ? t : "/tmp");
-		if (mkdtemp(s.base) == NULL) {
-			util_err_set(err, errlen, "mkdtemp: %s", strerror(errno));
-			return UE_ERR_IO;
-		}
-		tmp = 1;
+		return UE_OK;
 	}
+	snprintf(s->base, sizeof(s->base), "%s/ueswarm.XXXXXX",
+	    t != NULL && t[0] != '\0' ? t : "/tmp");
+	if (mkdtemp(s->base) == NULL) {
+		util_err_set(err, errlen, "mkdtemp: %s", strerror(errno));
+		return UE_ERR_IO;
+	}
+	*tmp = 1;
+	return UE_OK;
+}
+
+/* Wait until every started device has ended (or the deadline stopped new
+ * ones), reporting progress every 200 ms. */
+static void swarm_wait(swarm *s, const ue_swarm_opts_t *o)
+{
+	for (;;) {
+		unsigned d, f;
+		int all;
+		struct timespec ts = { 0, 200 * 1000000L };
+
+		pthread_mutex_lock(&s->lock);
+		d = s->done;
+		f = s->failed;
+		all = d >= s->next && (s->next >= o->count ||
+		    ue_now_ms() >= s->deadline);
+		pthread_mutex_unlock(&s->lock);
+		if (o->progress != NULL)
+			o->progress(o->progress_ctx, d, f, o->count);
+		if (all)
+			break;
+		nanosleep(&ts, NULL);
+	}
+}
+
+int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o,
+    char *err, size_t errlen)
+{
+	swarm s;
+	pthread_t *th = NULL;
+	unsigned *prov = NULL, *reg = NULL, *flow = NULL, started = 0, i;
+	uint64_t t0;
+	int rc = UE_ERR_ARG, tmp = 0, locked = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(&s, 0, sizeof(s));
+	if ((rc = swarm_opts_check(o, err, errlen)) != UE_OK)
+		return rc;
+	s.o = o;
+	if ((rc = swarm_prefix_set(&s, o, err, errlen)) != UE_OK ||
+	    (rc = swarm_base_make(&s, &tmp, o, err, errlen)) != UE_OK)
+		return rc;
 	rc = UE_ERR_NOMEM;
 	if (!o->no_trust_cache && ue_trust_cache_new(&s.trust) != UE_OK) {
 		util_err_set(err, errlen, "out of memory");
@@ -310,23 +360,7 @@ int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o,
 		rc = UE_ERR_NOMEM;
 		goto done;
 	}
-	for (;;) {
-		unsigned d, f;
-		int all;
-		struct timespec ts = { 0, 200 * 1000000L };
-
-		pthread_mutex_lock(&s.lock);
-		d = s.done;
-		f = s.failed;
-		all = d >= s.next && (s.next >= o->count ||
-		    ue_now_ms() >= s.deadline);
-		pthread_mutex_unlock(&s.lock);
-		if (o->progress != NULL)
-			o->progress(o->progress_ctx, d, f, o->count);
-		if (all)
-			break;
-		nanosleep(&ts, NULL);
-	}
+	swarm_wait(&s, o);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	/* Up to the last device's end, not to the coordinating loop's next
