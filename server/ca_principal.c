@@ -179,8 +179,10 @@ static int renew_cap(const ca_t *ca, reg_t *reg, const char *name,
 	return CA_OK;
 }
 
-/* What a renewal revoked, for its audit row. */
+/* A renewal's previous record (ra's role and manufacturer point into it)
+ * and what it revoked, for its audit row; lives as long as certify. */
 struct renew_note {
+	reg_principal_t prev;
 	char revoked_s[16], revoked_serials[512];
 };
 
@@ -191,14 +193,13 @@ static int certify_register(ca_t *ca, reg_t *reg, ca_principal_attrs_t *ra,
     const char *spki, int64_t now, struct renew_note *rn, char *err,
     size_t errlen)
 {
-	reg_principal_t prev;
 	reg_manufacturer_t m;
 	int revoked = 0, rc;
 
 	if ((rc = key_unshared(reg, spki, ra->name, err, errlen)) != CA_OK)
 		return rc;
 	if (ra->renew) {
-		if ((rc = renew_prepare(reg, ra, &prev, &revoked,
+		if ((rc = renew_prepare(reg, ra, &rn->prev, &revoked,
 		    rn->revoked_serials, sizeof(rn->revoked_serials), err,
 		    errlen)) != CA_OK)
 			return rc;
@@ -307,13 +308,15 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 {
 	ca_principal_attrs_t ra = *attrs;
 	const ca_principal_attrs_t *a = &ra;
-	struct renew_note rn = { "0", "" };
+	struct renew_note rn;
 	char serial[41], sha[65], spki[65], key_type[16];
 	X509 *cert = NULL;
 	int64_t now = reg_now();
 	int rc;
 
 	*out = NULL;
+	memset(&rn, 0, sizeof(rn));
+	rn.revoked_s[0] = '0';
 	if ((rc = ca_key_type(key_type, pk, err, errlen)) != CA_OK)
 		return rc;
 	if (ca_spki_sha256_hex(spki, pk) != CA_OK) {
