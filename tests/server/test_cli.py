@@ -563,7 +563,7 @@ class PublicUrlTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="provca-url-")
         self.data = os.path.join(self.tmp, "data")
         self.cfg = os.path.join(self.data, "config.json")
-        run("init", "--data", self.data, "--hostname", "ca-one.example",
+        run("init", "--data", self.data, "--plain-keys", "--hostname", "ca-one.example",
             "--public-url", "https://ca-one.example:9443")
         run("manufacturer", "add", "--data", self.data, "--id", "acme",
             "--name", "Acme Devices")
@@ -635,7 +635,7 @@ class PublicUrlTest(unittest.TestCase):
 
     def test_init_refuses_a_bad_public_url(self):
         d = os.path.join(self.tmp, "other")
-        p = run("init", "--data", d, "--public-url", "https://x.example/",
+        p = run("init", "--data", d, "--plain-keys", "--public-url", "https://x.example/",
                 ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("public base URL must be https://host[:port]", p.stderr)
@@ -652,7 +652,7 @@ class BannerTest(unittest.TestCase):
         data = os.path.join(tmp, "data")
         srv = None
         try:
-            run("init", "--data", data, "--hostname", "localhost")
+            run("init", "--data", data, "--plain-keys", "--hostname", "localhost")
             srv = subprocess.Popen([BIN, "serve", "--data", data, "--listen",
                                     "127.0.0.1:0"], stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, text=True)
