@@ -31,7 +31,7 @@ show() { printf "\$ %s\n" "$*" | sed "s|$bin/||g; s|$work/||g" >&2; "$@"; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 say "1. The CA: Root, Device CA, Infrastructure CA, registry"
-show "$bin/ca-server" init --data "$work/ca" --hostname localhost --hostname 127.0.0.1 >/dev/null
+show "$bin/ca-server" init --example-oids --data "$work/ca" --hostname localhost --hostname 127.0.0.1 >/dev/null
 python3 - "$work/ca/config.json" "$port" <<'EOF'
 import json, sys
 p, port = sys.argv[1], sys.argv[2]

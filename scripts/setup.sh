@@ -104,4 +104,10 @@ if [ "$mode" != build ] && [ -f "$here/tests/browser/package.json" ] && [ ! -d "
   ( cd "$here/tests/browser" && npm install --no-audit --no-fund --silent ) || {
     echo "setup: npm install for tests/browser failed" >&2; exit 1; }
 fi
+# The OpenAPI 3.1 validator tests/http/test_http_openapi.py runs (pinned by
+# tests/http/openapi/package-lock.json; works on Node 18 and later).
+if [ "$mode" != build ] && [ -f "$here/tests/http/openapi/package.json" ] && [ ! -d "$here/tests/http/openapi/node_modules/@seriousme" ]; then
+  ( cd "$here/tests/http/openapi" && npm ci --no-audit --no-fund --silent ) || {
+    echo "setup: npm ci for tests/http/openapi failed" >&2; exit 1; }
+fi
 echo "setup: ok"

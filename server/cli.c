@@ -120,16 +120,23 @@ int cli_init(int argc, char **argv)
 {
 	static const char *usage = "ca-server init --data DIR [--org NAME] "
 	    "[--hostname H ...] [--public-url URL] [--admin-name NAME] "
-	    "[--key-pass-file F]";
+	    "[--key-pass-file F] [--plain-url http://HOST:PORT] "
+	    "[--plain-listen HOST:PORT] [--pen N] [--example-oids]";
 	static const struct option lo[] = {
 		COMMON_LONGOPTS,
 		{ "org", required_argument, NULL, 'o' },
 		{ "hostname", required_argument, NULL, 'H' },
 		{ "public-url", required_argument, NULL, 'u' },
 		{ "admin-name", required_argument, NULL, 'a' },
+		{ "plain-url", required_argument, NULL, 'P' },
+		{ "plain-listen", required_argument, NULL, 'L' },
+		{ "pen", required_argument, NULL, 'N' },
+		{ "example-oids", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *hosts[CLI_MAX_HOSTNAMES];
+	unsigned long pen;
+	char *end;
 	struct common c = { 0 };
 	ca_init_opts_t o;
 	char err[512] = "";
@@ -145,6 +152,18 @@ int cli_init(int argc, char **argv)
 		case 'o': o.org = optarg; break;
 		case 'u': o.public_base_url = optarg; break;
 		case 'a': o.admin_name = optarg; break;
+		case 'P': o.plain_base_url = optarg; break;
+		case 'L': o.plain_listen = optarg; break;
+		case 'X': o.example_oids = 1; break;
+		case 'N':
+			errno = 0;
+			pen = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] < '1' ||
+			    optarg[0] > '9' || pen > 4294967295UL)
+				return usage_err(usage, "--pen must be a positive "
+				    "decimal number (an IANA PEN)");
+			o.pen = (uint32_t)pen;
+			break;
 		case 'H':
 			if (o.n_hostnames == CLI_MAX_HOSTNAMES)
 				return usage_err(usage, "too many --hostname");

@@ -75,7 +75,7 @@ class CliTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="provca-cli-")
         cls.data = os.path.join(cls.tmp, "data")
-        run("init", "--data", cls.data, "--hostname", "ca.example",
+        run("init", "--example-oids", "--data", cls.data, "--hostname", "ca.example",
             "--hostname", "192.0.2.7", "--org", "Test Org")
         run("manufacturer", "add", "--data", cls.data, "--id", "acme",
             "--name", "Acme Devices")
@@ -177,17 +177,17 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.stdout.count("BEGIN CERTIFICATE"), 3)
 
     def test_init_refuses_existing_ca_and_leaves_nothing_on_failure(self):
-        p = run("init", "--data", self.data, ok=False)
+        p = run("init", "--example-oids", "--data", self.data, ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("already holds a CA", p.stderr)
         other = self.path("nonempty")
         os.mkdir(other)
         self.write("nonempty/file", b"x")
-        p = run("init", "--data", other, ok=False)
+        p = run("init", "--example-oids", "--data", other, ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertEqual(os.listdir(other), ["file"])
         bad = self.path("badhost")
-        p = run("init", "--data", bad, "--hostname", "a,b", ok=False)
+        p = run("init", "--example-oids", "--data", bad, "--hostname", "a,b", ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertFalse(os.path.exists(bad))
         self.assertFalse([n for n in os.listdir(self.tmp)
@@ -199,7 +199,7 @@ class CliTest(unittest.TestCase):
         d = self.path("enc")
         pf = self.write("pass", b"correct horse\n")
         wrong = self.write("wrong", b"battery staple\n")
-        run("init", "--data", d, "--key-pass-file", pf)
+        run("init", "--example-oids", "--data", d, "--key-pass-file", pf)
         self.assertIn(b"ENCRYPTED PRIVATE KEY",
                       slurp(f"{d}/device-ca.key"))
         p = run("manufacturer", "add", "--data", d, "--id", "x", "--name",
@@ -245,7 +245,7 @@ class CliTest(unittest.TestCase):
                          datetime.datetime(9999, 12, 31, 23, 59, 59))
         t = cert_text(r["certificate"])
         self.assertEqual(ext(t, "X509v3 Subject Alternative Name")[1],
-                         ["URI:urn:dev:org:32473-acme.SN%2D0001"])
+                         ["URI:urn:dev:org:32473-acme:SN-0001"])
         hdr, ku = ext(t, "X509v3 Key Usage")
         self.assertIn("critical", hdr)
         self.assertEqual(ku, ["Digital Signature, Key Agreement"])
@@ -296,7 +296,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(ext(t, "X509v3 Key Usage")[1],
                          ["Digital Signature, Key Encipherment"])
         self.assertEqual(ext(t, "X509v3 Subject Alternative Name")[1],
-                         ["URI:urn:dev:ops:00A0C6-Sensor%2D1-R%201%2F2"])
+                         ["URI:urn:dev:ops:32473-Sensor.2D1-R.201.2F2"])
         con = sqlite3.connect(f"{self.data}/registry.db")
         kt = con.execute("SELECT key_type FROM certificates WHERE device_id"
                          " = ?", (r["device_id"],)).fetchone()
@@ -493,7 +493,7 @@ class CliTest(unittest.TestCase):
         old = os.umask(0o022)
         try:
             d = self.path("modes")
-            run("init", "--data", d)
+            run("init", "--example-oids", "--data", d)
             con = sqlite3.connect(f"{d}/registry.db")
             con.execute("SELECT count(*) FROM devices").fetchone()
             for name in ("registry.db", "registry.db-wal", "registry.db-shm"):
@@ -511,7 +511,7 @@ class CliTest(unittest.TestCase):
     def test_batch_enrollment_at_scale(self):
         n = 1000 if SANITIZE else 10000
         d = self.path("scale")
-        run("init", "--data", d)
+        run("init", "--example-oids", "--data", d)
         run("manufacturer", "add", "--data", d, "--id", "bulk", "--name",
             "Bulk")
         # One key per device: a key live on another device is refused.
