@@ -195,6 +195,23 @@ class CliTest(unittest.TestCase):
         p = run("init", ok=False)
         self.assertEqual(p.returncode, 2)
 
+    def test_init_refuses_documentation_oid_arc_unless_told(self):
+        d = self.path("docarc")
+        for extra in ((), ("--pen", "99999")):
+            p = run("init", "--data", d, *extra, ok=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("RFC 5612", p.stderr)
+            self.assertIn("--example-oids", p.stderr)
+            self.assertFalse(os.path.exists(d))
+        p = run("init", "--data", d, "--pen", "0", ok=False)
+        self.assertEqual(p.returncode, 2)
+        p = run("init", "--data", d, "--example-oids", "--plain-url", "https://x", ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--plain-url", p.stderr)
+        run("init", "--data", d, "--example-oids", "--pen", "99999")
+        with open(os.path.join(d, "config.json")) as f:
+            self.assertEqual(json.load(f)["device_urn_pen"], 99999)
+
     def test_encrypted_keys_and_wrong_passphrase(self):
         d = self.path("enc")
         pf = self.write("pass", b"correct horse\n")
