@@ -111,6 +111,11 @@ class AuthorizationMatrix(ServerTest):
             ("GET", "/crl/infra-ca.crl"): (lambda: "/crl/infra-ca.crl", None, pub),
             ("POST", "/ocsp"): (lambda: "/ocsp", lambda: OCSP_JUNK, pub),
             ("GET", "/ocsp/{request}"): (lambda: "/ocsp/MAA%3D", None, pub),
+            # Bytes go out as application/ocsp-request: 415 once a
+            # manufacturer is let in.
+            ("POST", "/.well-known/cmp"): (lambda: "/.well-known/cmp", lambda: OCSP_JUNK,
+                                           {"none": N, "op": 403, "a": 415, "b": 415, "admin": 403,
+                                            "disabled": N}),
             ("GET", "/healthz"): (lambda: "/healthz", None, pub),
             ("GET", "/metrics"): (lambda: "/metrics", None, pub),
         }
