@@ -130,6 +130,19 @@ static int cb_cert_conf(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
 	return 1;
 }
 
+/* OSSL_CMP_SRV_genm_cb_t: no general information is offered yet; an
+ * empty genp is a complete answer (RFC 4210 5.3.19: unknown InfoTypes
+ * may be ignored), so `openssl cmp -cmd genm` works as a probe. */
+static int cb_genm(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
+    const STACK_OF(OSSL_CMP_ITAV) *in, STACK_OF(OSSL_CMP_ITAV) **out)
+{
+	(void)srv;
+	(void)req;
+	(void)in;
+	*out = sk_OSSL_CMP_ITAV_new_null();
+	return *out != NULL;
+}
+
 /* The server context: responses signed by the Device CA, requests
  * accepted only when signed by sender. */
 static OSSL_CMP_SRV_CTX *srv_new(ca_t *ca, const X509 *sender, cmp_job_t *job)
@@ -138,7 +151,7 @@ static OSSL_CMP_SRV_CTX *srv_new(ca_t *ca, const X509 *sender, cmp_job_t *job)
 	OSSL_CMP_CTX *ctx = srv != NULL ? OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv) : NULL;
 
 	if (ctx == NULL ||
-	    OSSL_CMP_SRV_CTX_init(srv, job, cb_cert_request, NULL, NULL, NULL,
+	    OSSL_CMP_SRV_CTX_init(srv, job, cb_cert_request, NULL, cb_genm, NULL,
 	    cb_cert_conf, NULL) != 1 ||
 	    OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(srv, 1) != 1 ||
 	    OSSL_CMP_CTX_set1_cert(ctx, ca->tls) != 1 ||

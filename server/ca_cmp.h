@@ -21,8 +21,9 @@
  * same checks, rows, audit entry under actor, idempotence): the CSR's
  * subject carries serialNumber (device serial), CN (model) and optionally
  * OU (hardware version). The answer (cp, or an error message with a
- * PKIFailureInfo) is protected by the Device CA's key. ir, cr, kur, rr and
- * genm are refused with badRequest. *out (OPENSSL_free) gets the DER
+ * PKIFailureInfo) is protected by the server's TLS key. A genm gets an
+ * empty genp. ir, cr and kur are rejected with badRequest; rr (no handler)
+ * gets OpenSSL's error message. *out (OPENSSL_free) gets the DER
  * answer; CA_ERR_INVALID when req is not a PKIMessage (nothing to answer),
  * CA_ERR_INTERNAL when no answer could be built.
  */

@@ -50,6 +50,23 @@ class CmpTest(unittest.TestCase):
                   "-srvcert", os.path.join(self.ca.data, "server.crt"),
                   "-csr", csr, "-certout", out, "-implicit_confirm")
 
+    def test_genm_gets_a_protected_genp(self):
+        p = sh("openssl", "cmp", "-cmd", "genm", "-server", "127.0.0.1:%d" % self.srv.port,
+               "-path", ".well-known/cmp", "-tls_used", "-tls_cert", self.m1.cert, "-tls_key", self.m1.key,
+               "-tls_trusted", self.ca.root, "-tls_host", "127.0.0.1", "-cert", self.m1.cert,
+               "-key", self.m1.key, "-srvcert", os.path.join(self.ca.data, "server.crt"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("received GENP", p.stdout + p.stderr)
+
+    def test_rr_is_refused_with_a_cmp_error(self):
+        p = sh("openssl", "cmp", "-cmd", "rr", "-server", "127.0.0.1:%d" % self.srv.port,
+               "-path", ".well-known/cmp", "-tls_used", "-tls_cert", self.m1.cert, "-tls_key", self.m1.key,
+               "-tls_trusted", self.ca.root, "-tls_host", "127.0.0.1", "-cert", self.m1.cert,
+               "-key", self.m1.key, "-srvcert", os.path.join(self.ca.data, "server.crt"),
+               "-oldcert", self.m1.cert)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("received ERROR", p.stdout + p.stderr)
+
     def rows(self):
         con = sqlite3.connect(os.path.join(self.ca.data, "registry.db"))
         try:
