@@ -14,16 +14,18 @@
 #define CA_CMP_REQUEST_MAX (64 * 1024)
 
 /*
- * Answer the DER PKIMessage req from a manufacturer principal whose
- * certificate is sender (the request must be signature-protected with its
+ * Answer the DER PKIMessage req from a principal whose certificate is
+ * sender: a manufacturer (mfr_id) or an administrator (mfr_id NULL); (the request must be signature-protected with its
  * key; nothing else is accepted as the signer). A p10cr enrolls one device
  * of manufacturer mfr_id exactly as REST enrollment does (ca_device_issue:
  * same checks, rows, audit entry under actor, idempotence): the CSR's
  * subject carries serialNumber (device serial), CN (model) and optionally
  * OU (hardware version). The answer (cp, or an error message with a
  * PKIFailureInfo) is protected by the server's TLS key. A genm gets an
- * empty genp. ir, cr and kur are rejected with badRequest; rr (no handler)
- * gets OpenSSL's error message. *out (OPENSSL_free) gets the DER
+ * empty genp. An rr from an administrator revokes the Device CA
+ * certificate it names (reason unspecified: OpenSSL 3.0 passes none on).
+ * ir, cr and kur are rejected with badRequest; a request of the wrong role
+ * with notAuthorized. *out (OPENSSL_free) gets the DER
  * answer; CA_ERR_INVALID when req is not a PKIMessage (nothing to answer),
  * CA_ERR_INTERNAL when no answer could be built.
  */

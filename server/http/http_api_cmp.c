@@ -1,6 +1,7 @@
 /* http_api_cmp.c — CMP over HTTP (RFC 6712 / RFC 9811): POST
  * /.well-known/cmp with an application/pkixcmp body from a manufacturer
- * principal, whose TLS client certificate is the only certificate its CMP
+ * (enrollment) or administrator (revocation) principal, whose TLS client
+ * certificate is the only certificate its CMP
  * messages may be signed with; the PKIMessage itself is handled by
  * server/ca_cmp.c. */
 #include <string.h>
@@ -34,7 +35,9 @@ int api_h_cmp(http_req_t *req)
 		                          "CMP needs the manufacturer's TLS client certificate");
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
-	rc = ca_cmp_process(req->srv->ca, reg, cc->peer_cert, req->principal.manufacturer_id,
+	rc = ca_cmp_process(req->srv->ca, reg, cc->peer_cert,
+	                    (req->principal.role & HTTP_ROLE_ADMIN) ? NULL :
+	                    req->principal.manufacturer_id,
 	                    req->principal.name, &der, &len, (const uint8_t *)req->body,
 	                    req->body_len, err, sizeof(err));
 	if (rc == CA_ERR_INVALID)

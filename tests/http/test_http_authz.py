@@ -114,7 +114,7 @@ class AuthorizationMatrix(ServerTest):
             # Bytes go out as application/ocsp-request: 415 once a
             # manufacturer is let in.
             ("POST", "/.well-known/cmp"): (lambda: "/.well-known/cmp", lambda: OCSP_JUNK,
-                                           {"none": N, "op": 403, "a": 415, "b": 415, "admin": 403,
+                                           {"none": N, "op": 403, "a": 415, "b": 415, "admin": 415,
                                             "disabled": N}),
             ("GET", "/healthz"): (lambda: "/healthz", None, pub),
             ("GET", "/metrics"): (lambda: "/metrics", None, pub),

@@ -1,12 +1,17 @@
 """CMP (issue 18 §1, first part): the real `openssl cmp` client enrolls a
 device by p10cr over HTTPS at /.well-known/cmp, signing with the
-manufacturer principal's certificate; the device is recorded as REST
+manufacturer principal's certificate, and an administrator revokes by rr
+(OCSP and CRL at once); the device is recorded as REST
 enrollment records it (and a repeat is idempotent); refusals come back as
 CMP messages with a PKIFailureInfo and store nothing."""
+import base64
 import os
 import sqlite3
 import subprocess
 import unittest
+import urllib.parse
+
+from cryptography.x509 import ocsp
 
 from httptest import CA, Server
 
@@ -58,14 +63,53 @@ class CmpTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("received GENP", p.stdout + p.stderr)
 
-    def test_rr_is_refused_with_a_cmp_error(self):
-        p = sh("openssl", "cmp", "-cmd", "rr", "-server", "127.0.0.1:%d" % self.srv.port,
-               "-path", ".well-known/cmp", "-tls_used", "-tls_cert", self.m1.cert, "-tls_key", self.m1.key,
-               "-tls_trusted", self.ca.root, "-tls_host", "127.0.0.1", "-cert", self.m1.cert,
-               "-key", self.m1.key, "-srvcert", os.path.join(self.ca.data, "server.crt"),
-               "-oldcert", self.m1.cert)
+    def rr(self, who, cert):
+        return sh("openssl", "cmp", "-cmd", "rr", "-server", "127.0.0.1:%d" % self.srv.port,
+                  "-path", ".well-known/cmp", "-tls_used", "-tls_cert", who.cert, "-tls_key", who.key,
+                  "-tls_trusted", self.ca.root, "-tls_host", "127.0.0.1", "-cert", who.cert,
+                  "-key", who.key, "-srvcert", os.path.join(self.ca.data, "server.crt"),
+                  "-oldcert", cert)
+
+    def ocsp_status(self, cert):
+        req, out = self.path("rr-req.der"), self.path("rr-resp.der")
+        p = sh("openssl", "ocsp", "-issuer", os.path.join(self.ca.data, "device-ca.crt"), "-cert", cert,
+               "-no_nonce", "-reqout", req)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(req, "rb") as f:
+            b64 = urllib.parse.quote(base64.b64encode(f.read()).decode(), safe="")
+        p = sh("curl", "-sS", "--cacert", self.ca.root, "-o", out, self.srv.base + "/ocsp/" + b64)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out, "rb") as f:
+            return ocsp.load_der_ocsp_response(f.read()).certificate_status
+
+    def test_rr_by_an_admin_revokes_at_once(self):
+        csr = self.csr("rr", "/serialNumber=CMP-RR-1/CN=Sensor 9")
+        cert = self.path("rr.pem")
+        p = self.cmp(csr, cert)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(self.ocsp_status(cert), ocsp.OCSPCertStatus.GOOD)
+        # A manufacturer may not revoke: notAuthorized, nothing changes.
+        p = self.rr(self.m1, cert)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("received ERROR", p.stdout + p.stderr)
+        self.assertIn("notAuthorized", p.stdout + p.stderr)
+        self.assertEqual(self.ocsp_status(cert), ocsp.OCSPCertStatus.GOOD)
+        p = self.rr(self.ca.admin, cert)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("received RP", p.stdout + p.stderr)
+        self.assertEqual(self.ocsp_status(cert), ocsp.OCSPCertStatus.REVOKED)
+        con = sqlite3.connect(os.path.join(self.ca.data, "registry.db"))
+        st = con.execute("SELECT status FROM devices WHERE serial = 'CMP-RR-1'").fetchone()
+        con.close()
+        self.assertEqual(st, ("revoked",))
+        crl = self.path("rr.crl")
+        p = sh("curl", "-sS", "--cacert", self.ca.root, "-o", crl, self.srv.base + "/crl/device-ca.crl")
+        text = sh("openssl", "crl", "-inform", "DER", "-in", crl, "-noout", "-text").stdout
+        serial = sh("openssl", "x509", "-in", cert, "-noout", "-serial").stdout.strip().split("=")[1]
+        self.assertIn(serial.upper().lstrip("0"), text.replace(":", "").upper())
+        # Again: already revoked.
+        p = self.rr(self.ca.admin, cert)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("certRevoked", p.stdout + p.stderr)
 
     def rows(self):
         con = sqlite3.connect(os.path.join(self.ca.data, "registry.db"))
