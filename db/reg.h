@@ -142,6 +142,11 @@ typedef struct {
 int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
     char *err, size_t errlen);
 
+/* DeviceID of the device certificate (issuer, serial_hex) into out;
+ * REG_ERR_NOT_FOUND when no device holds such a certificate. */
+int reg_cert_device_id(reg_t *reg, char *out, size_t outlen,
+    const char *issuer, const char *serial_hex);
+
 /* ---- devices -------------------------------------------------------- */
 
 /* Status names stored in devices.status. */

@@ -165,6 +165,31 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 	return rc;
 }
 
+int reg_cert_device_id(reg_t *reg, char *out, size_t outlen,
+    const char *issuer, const char *serial_hex)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *id;
+	int rc;
+
+	if (reg_prepare(reg, &st, "SELECT device_id FROM certificates WHERE"
+	    " issuer = ? AND serial_hex = ? AND device_id IS NOT NULL", NULL,
+	    0) != REG_OK)
+		return REG_ERR_INTERNAL;
+	reg_bind_text(st, 1, issuer);
+	reg_bind_text(st, 2, serial_hex);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (id = sqlite3_column_text(st, 0)) != NULL &&
+	    strlen((const char *)id) < outlen) {
+		memcpy(out, id, strlen((const char *)id) + 1);
+		rc = REG_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? REG_ERR_NOT_FOUND : REG_ERR_INTERNAL;
+	}
+	reg_finalize(reg, st);
+	return rc;
+}
+
 /* ---- devices -------------------------------------------------------- */
 
 #define DEVICE_COLS \

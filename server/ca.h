@@ -68,6 +68,11 @@ typedef struct {
 	const char *pkcs11_module;	/* the token's PKCS#11 module */
 	const char *pkcs11_pin_file;	/* PIN source: a file ... */
 	const char *pkcs11_pin_env;	/* ... or an environment variable */
+	const char *plain_base_url;	/* NULL = none; http://host[:port] the
+					   certificates' CRL/OCSP/caIssuers URLs name */
+	const char *plain_listen;	/* NULL = plain-HTTP listener off */
+	uint32_t pen;			/* device URN PEN; 0 = 32473 (RFC 5612) */
+	int example_oids;		/* allow RFC 5612's documentation arc */
 } ca_init_opts_t;
 
 /*
@@ -75,7 +80,9 @@ typedef struct {
  * CA (P-256), TLS server certificate, registry, config.json, and a first
  * admin principal in DIR/admin/ (admin.crt, admin.key, admin.p12 and
  * admin.p12.pass). Built in a temporary folder beside DIR and renamed at the
- * end: on failure nothing is left.
+ * end: on failure nothing is left. Refuses (CA_ERR_INVALID) a CA whose EKU
+ * arc (PROVCA_OID_ARC) or URN PEN lies under RFC 5612's documentation PEN
+ * 32473 unless opts->example_oids.
  */
 int ca_init(const ca_init_opts_t *opts, char *err, size_t errlen);
 

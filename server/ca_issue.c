@@ -76,9 +76,13 @@ static int attrs_check(const ca_device_attrs_t *a, char *err, size_t errlen)
 	return CA_OK;
 }
 
-/* RFC 9039 component: ALPHA / DIGIT kept, everything else %-encoded, so
- * the '-' and '.' separators stay unambiguous. */
-static size_t urn_enc(char *out, size_t cap, const char *s)
+/* One RFC 9039 identifier: the grammar (section 3.2) has no escape of its
+ * own and no '%' (devunreserved = ALPHA / DIGIT / "." / "-"; a product
+ * has no "-"). ALPHA and DIGIT are kept, '-' too where keep_dash says the
+ * field may carry it; every other byte, '.' included, becomes '.' and two
+ * upper-case hex digits, so the mapping stays reversible and two attributes
+ * never share a URN: "Sensor 1" -> "Sensor.201", "a.b" -> "a.2Eb". */
+static size_t urn_enc(char *out, size_t cap, const char *s, int keep_dash)
 {
 	static const char hx[] = "0123456789ABCDEF";
 	size_t n = 0;
@@ -87,10 +91,10 @@ static size_t urn_enc(char *out, size_t cap, const char *s)
 		unsigned char c = (unsigned char)*s;
 
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9')) {
+		    (c >= '0' && c <= '9') || (keep_dash && c == '-')) {
 			out[n++] = (char)c;
 		} else {
-			out[n++] = '%';
+			out[n++] = '.';
 			out[n++] = hx[c >> 4];
 			out[n++] = hx[c & 15];
 		}
@@ -99,21 +103,25 @@ static size_t urn_enc(char *out, size_t cap, const char *s)
 	return n;
 }
 
-/* The device URN: urn:dev:ops:<OUI>-<model>-<serial> when the manufacturer
- * has an IEEE OUI, else urn:dev:org:<PEN>-<manufacturer>.<serial>. */
+/* The device URN (RFC 9039), under the configured PEN (device_urn_pen):
+ * urn:dev:ops:<PEN>-<model>-<serial> when the manufacturer has an IEEE
+ * OUI (the ops form takes a PEN, never an OUI), else
+ * urn:dev:org:<PEN>-<manufacturer>:<serial> (the serial as the org form's
+ * ":" sub-identifier, so no separator needs escaping). */
 static void device_urn(char *out, size_t cap, const ca_t *ca,
     const reg_manufacturer_t *m, const ca_device_attrs_t *a)
 {
 	char e1[3 * REG_ATTR_MAX + 8], e2[3 * REG_ATTR_MAX + 8];
 
 	if (m->oui[0] != '\0') {
-		urn_enc(e1, sizeof(e1), a->model);
-		urn_enc(e2, sizeof(e2), a->serial);
-		snprintf(out, cap, "urn:dev:ops:%s-%s-%s", m->oui, e1, e2);
+		urn_enc(e1, sizeof(e1), a->model, 0);
+		urn_enc(e2, sizeof(e2), a->serial, 1);
+		snprintf(out, cap, "urn:dev:ops:%u-%s-%s",
+		    (unsigned)ca->cfg.device_urn_pen, e1, e2);
 	} else {
-		urn_enc(e1, sizeof(e1), m->id);
-		urn_enc(e2, sizeof(e2), a->serial);
-		snprintf(out, cap, "urn:dev:org:%u-%s.%s",
+		urn_enc(e1, sizeof(e1), m->id, 1);
+		urn_enc(e2, sizeof(e2), a->serial, 1);
+		snprintf(out, cap, "urn:dev:org:%u-%s:%s",
 		    (unsigned)ca->cfg.device_urn_pen, e1, e2);
 	}
 }

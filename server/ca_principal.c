@@ -258,7 +258,7 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = signer ? PROVCA_OID_EKU_SIGNER : "clientAuth";
-	snprintf(crl_dp, sizeof(crl_dp), "URI:%s%s", ca->cfg.public_base_url,
+	snprintf(crl_dp, sizeof(crl_dp), "URI:%s%s", ca_revocation_base_url(ca),
 	    CA_URL_PATH_INFRA_CRL);
 	sp.crl_dp = crl_dp;
 	if ((rc = ca_x509_make(&cert, serial, &sp, err, errlen)) != CA_OK)

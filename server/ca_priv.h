@@ -208,6 +208,11 @@ int ca_cert_to_der(uint8_t **out, size_t *len, X509 *cert);
 /* Lowercase hex SHA-256 of buf. */
 void ca_sha256_hex(char out[65], const uint8_t *buf, size_t len);
 
+/* Base of the CRL, OCSP and caIssuers URLs certificates name: the plain
+ * HTTP one when configured (RFC 5280 4.2.1.13 expects http or ldap), else
+ * public_base_url. */
+const char *ca_revocation_base_url(const ca_t *ca);
+
 /* SHA-256 (hex) of the certificate's SubjectPublicKeyInfo DER. */
 int ca_spki_sha256_hex(char out[65], EVP_PKEY *key);
 

@@ -102,7 +102,7 @@ int ca_device_exts_build(ca_t *ca, char *err, size_t errlen)
 
 	for (k = 0; k < CA_PROFILE_KINDS; k++)
 		if ((rc = ca_profile_exts_build(ca->dev_exts[k], k, ca->device,
-		    ca->cfg.public_base_url, err, errlen)) != CA_OK)
+		    ca_revocation_base_url(ca), err, errlen)) != CA_OK)
 			return rc;
 	return CA_OK;
 }

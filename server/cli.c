@@ -127,7 +127,9 @@ int cli_init(int argc, char **argv)
 	    "(--key-pass-file F | --key-pass-env VAR | --plain-keys) "
 	    "[--root-dir DIR] [--device-key URI] "
 	    "[--infra-key URI] [--tls-key URI] [--pkcs11-module SO] "
-	    "[--pkcs11-pin-file F | --pkcs11-pin-env VAR]";
+	    "[--pkcs11-pin-file F | --pkcs11-pin-env VAR] "
+	    "[--plain-url http://HOST:PORT] "
+	    "[--plain-listen HOST:PORT] [--pen N] [--example-oids]";
 	static const struct option lo[] = {
 		COMMON_LONGOPTS,
 		{ "org", required_argument, NULL, 'o' },
@@ -142,9 +144,15 @@ int cli_init(int argc, char **argv)
 		{ "pkcs11-module", required_argument, NULL, 'M' },
 		{ "pkcs11-pin-file", required_argument, NULL, 'P' },
 		{ "pkcs11-pin-env", required_argument, NULL, 'E' },
+		{ "plain-url", required_argument, NULL, 'U' },
+		{ "plain-listen", required_argument, NULL, 'L' },
+		{ "pen", required_argument, NULL, 'N' },
+		{ "example-oids", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *hosts[CLI_MAX_HOSTNAMES];
+	unsigned long pen;
+	char *end;
 	struct common c = { 0 };
 	ca_init_opts_t o;
 	char err[512] = "";
@@ -168,6 +176,18 @@ int cli_init(int argc, char **argv)
 		case 'M': o.pkcs11_module = optarg; break;
 		case 'P': o.pkcs11_pin_file = optarg; break;
 		case 'E': o.pkcs11_pin_env = optarg; break;
+		case 'U': o.plain_base_url = optarg; break;
+		case 'L': o.plain_listen = optarg; break;
+		case 'X': o.example_oids = 1; break;
+		case 'N':
+			errno = 0;
+			pen = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] < '1' ||
+			    optarg[0] > '9' || pen > 4294967295UL)
+				return usage_err(usage, "--pen must be a positive "
+				    "decimal number (an IANA PEN)");
+			o.pen = (uint32_t)pen;
+			break;
 		case 'H':
 			if (o.n_hostnames == CLI_MAX_HOSTNAMES)
 				return usage_err(usage, "too many --hostname");

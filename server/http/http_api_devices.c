@@ -892,6 +892,10 @@ const http_route_t http_api_routes[] = {
 	  "Root CA CRL (DER), signed offline: the CRL distribution point of the intermediates" },
 	{ "POST", CA_URL_PATH_OCSP, api_h_ocsp, PUB, BODY,
 	  "OCSP responder (RFC 6960) for device certificates, signed by the Device CA" },
+	{ "GET", CA_URL_PATH_OCSP "/{request}", api_h_ocsp_get, PUB, HTTP_ROUTE_PREFIX,
+	  "OCSP by GET (RFC 6960 A.1): the URL-encoded base64 of the DER request" },
+	{ "POST", "/.well-known/cmp", api_h_cmp, MF | AD, BODY,
+	  "CMP (RFC 4210/9483): p10cr by a manufacturer, rr by an admin, genm; signed with the caller's certificate" },
 	{ "GET", "/healthz", api_h_healthz, PUB, 0, "liveness and registry check" },
 	{ "GET", "/metrics", api_h_metrics, PUB, 0, "Prometheus metrics" },
 	{ NULL, NULL, NULL, 0, 0, NULL }

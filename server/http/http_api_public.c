@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <civetweb.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "ca_ocsp.h"
 #include "http_api.h"
@@ -12,6 +14,10 @@
 /* Largest OCSP request accepted; a request for CA_OCSP_MAX_IDS
  * certificates with a nonce and a signature is far smaller. */
 #define OCSP_REQUEST_MAX (64 * 1024)
+
+/* Longest base64 path of an OCSP GET (a single-certificate request is
+ * about 100 characters; RFC 5019 asks clients to POST past 255 bytes). */
+#define OCSP_GET_MAX 8192
 
 static int reply_pem(http_req_t *req, const char *pem)
 {
@@ -117,17 +123,36 @@ int api_h_crl_root(http_req_t *req)
 	return status;
 }
 
-/* POST /ocsp: RFC 6960 over HTTP (appendix A.1). Protocol-level errors
- * (a request that does not parse) are OCSP responses with status
- * malformedRequest, as the RFC asks; only HTTP-level ones are problems. */
-int api_h_ocsp(http_req_t *req)
+/* Answer a DER OCSP request (POST body or decoded GET path). Protocol-level
+ * errors (a request that does not parse, another issuer) are OCSP responses
+ * (malformedRequest, unauthorized), as RFC 6960 asks; only HTTP-level ones
+ * are problems. */
+static int ocsp_answer(http_req_t *req, const uint8_t *der_req, size_t req_len)
 {
-	const char *ct = http_header(req, "Content-Type");
 	uint8_t *der = NULL;
 	size_t len = 0;
 	char err[256];
 	int rc, status;
 	reg_t *reg;
+
+	if ((reg = http_req_reg(req)) == NULL)
+		return api_reply_no_db(req);
+	rc = ca_ocsp_respond(req->srv->ca, reg, req->srv->ocsp_cache, &der, &len,
+	                     der_req, req_len, err, sizeof(err));
+	if (rc != CA_OK)
+		return api_reply_ca_error(req, rc, err);
+	/* A status change must reach relying parties at once: HTTP caches
+	 * keep nothing; nextUpdate tells clients how long they may. */
+	status = http_reply_bytes(req, 200, "application/ocsp-response",
+	                          "Cache-Control: no-cache, no-store\r\n", der, len);
+	OPENSSL_free(der);
+	return status;
+}
+
+/* POST /ocsp: RFC 6960 appendix A.1, the DER request as the body. */
+int api_h_ocsp(http_req_t *req)
+{
+	const char *ct = http_header(req, "Content-Type");
 
 	if (ct == NULL || strncmp(ct, "application/ocsp-request", 24) != 0 ||
 	    (ct[24] != '\0' && ct[24] != ';' && ct[24] != ' '))
@@ -136,16 +161,60 @@ int api_h_ocsp(http_req_t *req)
 	if (req->body_len > OCSP_REQUEST_MAX)
 		return http_reply_problem(req, 413, PT_BODY_TOO_LARGE, "Request body too large",
 		                          "an OCSP request is at most 65536 bytes");
-	if ((reg = http_req_reg(req)) == NULL)
-		return api_reply_no_db(req);
-	rc = ca_ocsp_respond(req->srv->ca, reg, &der, &len, (const uint8_t *)req->body,
-	                     req->body_len, err, sizeof(err));
-	if (rc != CA_OK)
-		return api_reply_ca_error(req, rc, err);
-	/* Answers come from the live registry: never serve a stale one. */
-	status = http_reply_bytes(req, 200, "application/ocsp-response",
-	                          "Cache-Control: no-cache, no-store\r\n", der, len);
-	OPENSSL_free(der);
+	return ocsp_answer(req, (const uint8_t *)req->body, req->body_len);
+}
+
+/* Base64 text (standard alphabet, padded) into out (at most outcap bytes).
+ * Returns the length, or -1 when it is not base64 or does not fit. */
+static int b64_decode(uint8_t *out, size_t outcap, const char *text, size_t n)
+{
+	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+	int len = 0, fin = 0, rc = -1;
+
+	/* Three bytes for every four characters: bound before decoding. */
+	if (ctx == NULL || n == 0 || n > INT32_MAX || n / 4 * 3 + 3 > outcap)
+		goto out;
+	EVP_DecodeInit(ctx);
+	if (EVP_DecodeUpdate(ctx, out, &len, (const unsigned char *)text, (int)n) < 0 ||
+	    EVP_DecodeFinal(ctx, out + len, &fin) != 1)
+		goto out;
+	rc = len + fin;
+out:
+	EVP_ENCODE_CTX_free(ctx);
+	return rc;
+}
+
+/* GET /ocsp/{base64}: RFC 6960 appendix A.1 (and RFC 5019's preferred
+ * form): the URL-encoding of the base64 of the DER request. The raw path
+ * is used: CivetWeb's cleaned one folds the "//" base64 may contain. */
+int api_h_ocsp_get(http_req_t *req)
+{
+	static const char prefix[] = CA_URL_PATH_OCSP "/";
+	const char *raw = req->ri->local_uri_raw;
+	char *text = NULL;
+	uint8_t *der = NULL;
+	size_t n;
+	int tlen, dlen, status;
+
+	if (raw == NULL || strncmp(raw, prefix, sizeof(prefix) - 1) != 0)
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                          "no such resource");
+	raw += sizeof(prefix) - 1;
+	n = strlen(raw);
+	if (n > OCSP_GET_MAX)
+		return http_reply_problem(req, 414, PT_INVALID, "URI too long",
+		                          "an OCSP GET request is at most 8192 characters; POST larger ones");
+	if ((text = malloc(n + 1)) == NULL || (der = malloc(n + 4)) == NULL) {
+		free(text);
+		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
+	}
+	tlen = mg_url_decode(raw, (int)n, text, (int)n + 1, 0);
+	dlen = tlen > 0 ? b64_decode(der, n + 4, text, (size_t)tlen) : -1;
+	/* Not base64 at all: hand OpenSSL nothing, so the answer is the
+	 * OCSP malformedRequest a client understands. */
+	status = ocsp_answer(req, der, dlen > 0 ? (size_t)dlen : 0);
+	free(text);
+	free(der);
 	return status;
 }
 

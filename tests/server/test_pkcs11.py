@@ -66,7 +66,7 @@ class TokenCA(harness.CA):
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.dir)
         self.init_out = harness.run(
-            harness.prog("ca-server"), "init", "--data", self.data, "--plain-keys",
+            harness.prog("ca-server"), "init", "--example-oids", "--data", self.data, "--plain-keys",
             "--hostname", "localhost", "--hostname", "127.0.0.1",
             "--device-key", uri("device-ca"), "--infra-key", uri("infra-ca"),
             "--tls-key", uri("tls"), "--pkcs11-module", MODULE,

@@ -53,7 +53,7 @@ class RegistryIndexTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="provca-idx-")
         cls.data = os.path.join(cls.tmp, "data")
         cls.db = os.path.join(cls.data, "registry.db")
-        run("init", "--data", cls.data, "--plain-keys", "--hostname", "ca.example")
+        run("init", "--example-oids", "--data", cls.data, "--plain-keys", "--hostname", "ca.example")
         run("manufacturer", "add", "--data", cls.data, "--id", "acme",
             "--name", "Acme")
         run("principal", "add", "--data", cls.data, "--name", "op-1",
