@@ -312,7 +312,8 @@ static const char *const op_names[SBI_OP_N] = { "generate_auth_data",
 static const char *const cause_names[SBI_CAUSE_N] = { "USER_NOT_FOUND",
 	"AUTHENTICATION_REJECTED", "SERVING_NETWORK_NOT_AUTHORIZED",
 	"MANDATORY_IE_MISSING", "MANDATORY_IE_INCORRECT",
-	"UNSUPPORTED_PROTECTION_SCHEME", "CALLER_NOT_ALLOWED",
+	"UNSUPPORTED_PROTECTION_SCHEME", "INVALID_HN_PUBLIC_KEY_IDENTIFIER",
+	"INVALID_SCHEME_OUTPUT", "CALLER_NOT_ALLOWED",
 	"RESOURCE_NOT_FOUND", "ANSWER_BUDGET_EXCEEDED", "SYSTEM_FAILURE" };
 static const char *const nrf_names[SBI_NRF_N] = { "register", "heartbeat",
 	"deregister", "failure" };

@@ -29,13 +29,14 @@ import h2.connection
 import h2.events
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.x509.oid import NameOID
 
 BIN = os.environ.get("PROVCA_BIN", os.path.join(os.getcwd(), "bin"))
 COREHOOK = os.path.join(BIN, "corehook")
 SEED = os.path.join(BIN, "ch_sbi_seed")
 AKA_TOOL = os.path.join(BIN, "aka_tool")
+UECLIENT = os.path.join(BIN, "ueclient")
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures", "sbi", "observed-ausf-to-udm.jsonl")
 SNN = "5G:mnc001.mcc001.3gppnetwork.org"
@@ -354,6 +355,24 @@ class SbiTest(unittest.TestCase):
         with open(cls.cfg, "w") as f:
             json.dump(doc, f)
         cls.nf_id = doc["sbi"]["nf_instance_id"]
+        cls.hn_pub = {}
+        # Home network keys as an operator makes them: a Profile A key
+        # (id 1), then a Profile B key (id 2) configured; both are loaded.
+        for prof, kid in (("A", 1), ("B", 2)):
+            doc["suci"] = {"profile": prof, "key_id": kid}
+            with open(cls.cfg, "w") as f:
+                json.dump(doc, f)
+            key = run(COREHOOK, "suci", "keygen", "--config", cls.cfg).stdout
+            with open(re.search(r"^KEY: (.+)$", key, re.M).group(1), "rb") as f:
+                k = serialization.load_pem_private_key(f.read(), None)
+            if prof == "A":
+                assert isinstance(k, x25519.X25519PrivateKey)
+                raw = k.public_key().public_bytes(serialization.Encoding.Raw,
+                                                  serialization.PublicFormat.Raw)
+            else:
+                raw = k.public_key().public_bytes(serialization.Encoding.X962,
+                                                  serialization.PublicFormat.CompressedPoint)
+            cls.hn_pub[prof] = raw.hex()
         out = run(SEED, cls.cfg, "dev-sbi-1", KI).stdout.split()
         cls.supi, cls.opc = out[0], out[1]
         assert cls.supi == "001010000000001", cls.supi
@@ -473,8 +492,10 @@ class SbiTest(unittest.TestCase):
                      403, "SERVING_NETWORK_NOT_AUTHORIZED")
         self.problem(self.gad("imsi-" + self.supi, {"ausfInstanceId": AUSF_ID}),
                      400, "MANDATORY_IE_MISSING")
-        self.problem(self.gad("suci-0-001-01-0000-1-1-abcdef0123"), 501,
-                     "UNSUPPORTED_PROTECTION_SCHEME")
+        self.problem(self.gad("suci-0-001-01-0000-1-1-abcdef0123"), 403,
+                     "INVALID_SCHEME_OUTPUT")
+        self.problem(self.gad("suci-0-001-01-0000-3-1-abcdef0123"), 400,
+                     "MANDATORY_IE_INCORRECT")
         self.problem(self.gad("nai-x"), 400, "MANDATORY_IE_INCORRECT")
         self.problem(self.c.request("POST", "/nudm-ueau/v1/imsi-%s/security-information/"
                                     "generate-auth-data" % self.supi, b"{not json"),
@@ -487,6 +508,49 @@ class SbiTest(unittest.TestCase):
                      404, None)
         big = {"servingNetworkName": SNN, "ausfInstanceId": AUSF_ID, "pad": "x" * 20000}
         self.problem(self.gad("imsi-" + self.supi, big), 413, None)
+
+    def conceal(self, profile, key_id, pub=None):
+        """The device side: ueclient suci conceal (common/suci.c)."""
+        p = run(UECLIENT, "suci", "conceal", "--supi", "imsi-" + self.supi,
+                "--mnc-digits", "2", "--profile", profile,
+                "--hn-pub", pub or self.hn_pub[profile], "--hn-key-id", str(key_id))
+        return re.search(r"^SUCI: (suci-\S+)$", p.stdout, re.M).group(1)
+
+    def test_suci_profiles_deconcealed(self):
+        """A Profile A and a Profile B SUCI are opened with corehook's home
+        network keys (the SIDF role): the vector names the right SUPI and
+        the USIM accepts it."""
+        for prof, scheme, kid in (("A", 1, 1), ("B", 2, 2)):
+            suci = self.conceal(prof, kid)
+            self.assertTrue(suci.startswith("suci-0-001-01-0-%d-%d-" % (scheme, kid)), suci)
+            self.assertNotIn(self.supi[5:], suci)
+            self.check_vector(self.gad(suci))
+        null = "suci-0-001-01-0-0-0-" + self.supi[5:]
+        self.check_vector(self.gad(null))
+
+    def test_suci_not_deconcealed_refused(self):
+        """TS 29.503 §6.3.7.3: a SUCI whose output does not verify is 403
+        INVALID_SCHEME_OUTPUT; a key id the UDM has no key for (or a key of
+        the other profile) is 403 INVALID_HN_PUBLIC_KEY_IDENTIFIER."""
+        for prof, kid in (("A", 1), ("B", 2)):
+            suci = self.conceal(prof, kid)
+            head, out = suci.rsplit("-", 1)
+            tag = bytearray.fromhex(out[-16:])
+            tag[3] ^= 0x01
+            self.problem(self.gad(head + "-" + out[:-16] + tag.hex()), 403,
+                         "INVALID_SCHEME_OUTPUT")
+            flipped = bytearray.fromhex(out)
+            flipped[len(flipped) - 12] ^= 0x80   # ciphertext (MSIN), tag kept
+            self.problem(self.gad(head + "-" + flipped.hex()), 403, "INVALID_SCHEME_OUTPUT")
+        self.problem(self.gad(self.conceal("A", 9)), 403, "INVALID_HN_PUBLIC_KEY_IDENTIFIER")
+        # key id 1 holds the Profile A key: a Profile B SUCI naming it
+        self.problem(self.gad(self.conceal("B", 1)), 403, "INVALID_HN_PUBLIC_KEY_IDENTIFIER")
+        with urllib.request.urlopen(self.http + "/metrics", timeout=30) as resp:
+            text = resp.read().decode()
+        for cause in ("INVALID_SCHEME_OUTPUT", "INVALID_HN_PUBLIC_KEY_IDENTIFIER"):
+            m = re.search(r'^corehook_sbi_failures_total\{cause="%s"\} (\d+)$' % cause,
+                          text, re.M)
+            self.assertGreaterEqual(int(m.group(1)), 2)
 
     def test_caller_not_allowed(self):
         other = "11111111-2222-4333-8444-555555555555"
