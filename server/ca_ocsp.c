@@ -1,6 +1,6 @@
-/* ca_ocsp.c — the Device CA's OCSP responder: parse the request, look each
- * certificate up in the registry, sign a basic response with the Device
- * CA's key. The registry is the source of truth, as for the CRL. */
+/* ca_ocsp.c — the Device CAs' OCSP responder: parse the request, pick the
+ * Device CA of the CA set the request names, look each certificate up in
+ * the registry, sign a basic response with that CA's key. The registry is the source of truth, as for the CRL. */
 #include "ca_priv.h"
 #include "ca_ocsp.h"
 
@@ -38,44 +38,65 @@ out:
 	return rc;
 }
 
-/* Status of one certificate ID into the basic response. */
-static int add_one(ca_t *ca, reg_t *reg, OCSP_BASICRESP *bs, OCSP_CERTID *cid,
-    ASN1_TIME *now, char *err, size_t errlen)
+/* The Device CA of the CA set that cid names (its issuerNameHash and
+ * issuerKeyHash, in the hash cid uses) and that still signs; NULL when
+ * none does (a retired CA, another issuer, a digest the build lacks). */
+static const struct ca_dca *ocsp_issuer_select(const ca_t *ca,
+    OCSP_CERTID *cid)
 {
 	ASN1_OBJECT *md_obj = NULL;
-	ASN1_INTEGER *serial = NULL;
-	OCSP_CERTID *ca_id = NULL;
-	ASN1_TIME *rev = NULL;
+	const struct ca_dca *found = NULL;
 	const EVP_MD *md;
+	OCSP_CERTID *id;
+	size_t i;
+
+	if (OCSP_id_get0_info(NULL, &md_obj, NULL, NULL, cid) != 1 ||
+	    (md = EVP_get_digestbyobj(md_obj)) == NULL) {
+		ERR_clear_error();
+		return NULL;
+	}
+	for (i = 0; i < ca->n_dcas && found == NULL; i++) {
+		if (ca->dcas[i].key == NULL)
+			continue;
+		id = OCSP_cert_to_id(md, NULL, ca->dcas[i].cert);
+		if (id != NULL && OCSP_id_issuer_cmp(id, cid) == 0)
+			found = &ca->dcas[i];
+		OCSP_CERTID_free(id);
+	}
+	ERR_clear_error();
+	return found;
+}
+
+/* Status of one certificate ID into the basic response signed by signer:
+ * IDs of another issuer are unknown. */
+static int add_one(ca_t *ca, reg_t *reg, OCSP_BASICRESP *bs, OCSP_CERTID *cid,
+    const struct ca_dca *signer, ASN1_TIME *now, char *err, size_t errlen)
+{
+	ASN1_INTEGER *serial = NULL;
+	ASN1_TIME *rev = NULL;
 	reg_cert_status_t cs;
 	char hex[REG_SERIAL_HEX_MAX + 2];
 	int status = V_OCSP_CERTSTATUS_UNKNOWN, reason = -1, rc;
 
-	if (OCSP_id_get0_info(NULL, &md_obj, NULL, &serial, cid) != 1) {
+	if (OCSP_id_get0_info(NULL, NULL, NULL, &serial, cid) != 1) {
 		util_err_openssl(err, errlen, "OCSP certificate ID");
 		return CA_ERR_INTERNAL;
 	}
-	/* Only IDs naming the Device CA (by its name and key hash, in the
-	 * hash the client chose) are ours; anything else is unknown. */
-	md = EVP_get_digestbyobj(md_obj);
-	if (md != NULL && (ca_id = OCSP_cert_to_id(md, NULL, ca->device)) != NULL &&
-	    OCSP_id_issuer_cmp(ca_id, cid) == 0 &&
+	/* Only IDs naming the signing Device CA are answered. */
+	if (ocsp_issuer_select(ca, cid) == signer && signer != NULL &&
 	    serial_hex(hex, sizeof(hex), serial) == 0) {
-		rc = reg_cert_status(reg, &cs, REG_ISSUER_DEVICE, hex, err, errlen);
+		rc = reg_cert_status_ca(reg, &cs, signer->id, hex, err, errlen);
 		if (rc == REG_OK) {
 			status = cs.revoked ? V_OCSP_CERTSTATUS_REVOKED : V_OCSP_CERTSTATUS_GOOD;
 			reason = cs.revoked ? cs.reason : -1;
 			if (cs.revoked && (rev = ASN1_TIME_set(NULL, (time_t)cs.revoked_at)) == NULL) {
-				OCSP_CERTID_free(ca_id);
 				util_err_openssl(err, errlen, "OCSP revocation time");
 				return CA_ERR_INTERNAL;
 			}
 		} else if (rc != REG_ERR_NOT_FOUND) {
-			OCSP_CERTID_free(ca_id);
 			return ca_from_reg(rc);
 		}
 	}
-	OCSP_CERTID_free(ca_id);
 	ERR_clear_error(); /* a digest the build lacks is "unknown", not an error */
 	if (OCSP_basic_add1_status(bs, cid, status, reason, rev, now, NULL) == NULL) {
 		ASN1_TIME_free(rev);
@@ -110,6 +131,7 @@ int ca_ocsp_respond(ca_t *ca, reg_t *reg, uint8_t **out, size_t *out_len,
 	OCSP_BASICRESP *bs = NULL;
 	OCSP_RESPONSE *resp = NULL;
 	ASN1_TIME *now = NULL;
+	const struct ca_dca *signer;
 	int rc = CA_ERR_INTERNAL, n, i;
 
 	*out = NULL;
@@ -132,17 +154,22 @@ int ca_ocsp_respond(ca_t *ca, reg_t *reg, uint8_t **out, size_t *out_len,
 		util_err_openssl(err, errlen, "OCSP basic response");
 		goto out;
 	}
+	/* One signer per response: the CA the first ID names (else the
+	 * issuing one, which then answers unknown). */
+	if ((signer = ocsp_issuer_select(ca, OCSP_onereq_get0_id(
+	    OCSP_request_onereq_get0(oreq, 0)))) == NULL)
+		signer = &ca->dcas[ca->issuing];
 	for (i = 0; i < n; i++) {
 		OCSP_ONEREQ *one = OCSP_request_onereq_get0(oreq, i);
 
-		if ((rc = add_one(ca, reg, bs, OCSP_onereq_get0_id(one), now, err,
-		    errlen)) != CA_OK)
+		if ((rc = add_one(ca, reg, bs, OCSP_onereq_get0_id(one), signer,
+		    now, err, errlen)) != CA_OK)
 			goto out;
 	}
 	rc = CA_ERR_INTERNAL;
 	/* 1 copied, 2 the request had no nonce; 0 failure. */
 	if (OCSP_copy_nonce(bs, oreq) <= 0 ||
-	    OCSP_basic_sign(bs, ca->device, ca->device_key, EVP_sha256(), NULL,
+	    OCSP_basic_sign(bs, signer->cert, signer->key, EVP_sha256(), NULL,
 	    OCSP_NOCERTS) != 1) {
 		util_err_openssl(err, errlen, "OCSP signature");
 		goto out;

@@ -23,5 +23,7 @@ int cli_backup(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 /* cli_root.c: the offline Root's ceremonies. */
 int cli_root(int argc, char **argv);
+/* cli_ca.c: the CA set (rollover): list, add, activate, retire. */
+int cli_ca(int argc, char **argv);
 
 #endif
