@@ -375,6 +375,7 @@ int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *cert_path,
 	size_t len = 0;
 	char sha[65], subject[REG_CA_SUBJECT_MAX + 1], name[64], path[PATH_MAX];
 	reg_ca_new_t nc;
+	size_t i;
 	int rc, copied = 0;
 
 	*id_out = 0;
@@ -382,6 +383,13 @@ int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *cert_path,
 		return CA_ERR_INVALID;
 	if ((rc = cert_check(ca, cert, err, errlen)) != CA_OK)
 		goto out;
+	for (i = 0; i < ca->n_dcas; i++)
+		if (X509_cmp(ca->dcas[i].cert, cert) == 0) {
+			util_err_set(err, errlen, "this certificate is already "
+			    "in the CA set (id %lld)", (long long)ca->dcas[i].id);
+			rc = CA_ERR_CONFLICT;
+			goto out;
+		}
 	if ((rc = ca_cert_to_der(&der, &len, cert)) != CA_OK) {
 		util_err_openssl(err, errlen, "certificate");
 		goto out;
