@@ -189,9 +189,13 @@ int ca_cas_load(ca_t *ca, char *err, size_t errlen)
 		free(root_pem);
 		return rc;
 	}
-	if ((rc = cas_adopt_first(ca, reg, err, errlen)) != CA_OK ||
-	    (rc = ca_from_reg(reg_ca_list(reg, &list, &n, REG_CA_ROLE_DEVICE,
+	/* Only a registry without a CA set takes the write lock. */
+	if ((rc = ca_from_reg(reg_ca_list(reg, &list, &n, REG_CA_ROLE_DEVICE,
 	    err, errlen))) != CA_OK)
+		goto out;
+	if (n == 0 && ((rc = cas_adopt_first(ca, reg, err, errlen)) != CA_OK ||
+	    (rc = ca_from_reg(reg_ca_list(reg, &list, &n, REG_CA_ROLE_DEVICE,
+	    err, errlen))) != CA_OK))
 		goto out;
 	if (n == 0 || n > CA_DEVICE_CAS_MAX) {
 		util_err_set(err, errlen, "%zu Device CAs in the registry "

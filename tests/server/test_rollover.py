@@ -63,7 +63,9 @@ class RolloverTest(unittest.TestCase):
         cls.root = cls.load(cls.ca.root)
         cls.old_ca_path = os.path.join(cls.data, "device-ca.crt")
         cls.old_ca = cls.load(cls.old_ca_path)
+        cls.port = cls.ca.port
         cls.a = cls.enroll("A")
+        cls.as_before_the_ca_set()
         # The ceremony (offline Root), then add + activate; serve restarts
         # on the same port (the devices' URLs name it).
         cls.new_ca_path = cls.path("dev-ca-2.crt")
@@ -77,13 +79,28 @@ class RolloverTest(unittest.TestCase):
                  "--key", key).stdout
         cls.new_id = int(out.split()[2])
         cs("ca", "activate", str(cls.new_id), "--data", cls.data)
-        cls.restart()
+        cls.old_id = json.loads(cs("ca", "list", "--data", cls.data,
+                                   "--json").stdout)[0]["id"]
+        cls.ca.start(port=cls.port)
         cls.b = cls.enroll("B")
 
     @classmethod
     def tearDownClass(cls):
         cls.world.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def as_before_the_ca_set(cls):
+        """The registry as migration 5 leaves one written before it: no CA
+        set, device certificates without ca_id. The next open adopts them
+        for the data folder's Device CA."""
+        import sqlite3
+        cls.ca.stop()
+        db = sqlite3.connect(os.path.join(cls.data, "registry.db"))
+        with db:
+            db.execute("UPDATE certificates SET ca_id = NULL")
+            db.execute("DELETE FROM cas")
+        db.close()
 
     @staticmethod
     def load(path):
@@ -96,9 +113,8 @@ class RolloverTest(unittest.TestCase):
 
     @classmethod
     def restart(cls):
-        port = cls.ca.port
         cls.ca.stop()
-        cls.ca.start(port=port)
+        cls.ca.start(port=cls.port)
 
     @classmethod
     def keypair(cls, name):
@@ -240,7 +256,7 @@ class RolloverTest(unittest.TestCase):
     def test_2_ca_list_states_and_audit(self):
         rows = self.ca_list()
         self.assertEqual([(r["id"], r["state"]) for r in rows],
-                         [(1, "active"), (self.new_id, "issuing")])
+                         [(self.old_id, "active"), (self.new_id, "issuing")])
         self.assertEqual(rows[1]["subject"],
                          "/O=ProvCA/CN=Rollover Device CA 2")
         text = cs("ca", "list", "--data", self.data).stdout
@@ -249,6 +265,10 @@ class RolloverTest(unittest.TestCase):
         acts = [(r["action"], r["target"]) for r in audit
                 if r["action"].startswith("ca.")]
         self.assertIn(("ca.add", str(self.new_id)), acts)
+        # Adopted twice: at the first open after init, and again after the
+        # registry was put back as before the CA set (A's row adopted).
+        self.assertEqual([a for a in acts if a[0] == "ca.adopt"],
+                         [("ca.adopt", "1"), ("ca.adopt", str(self.old_id))])
         self.assertIn(("ca.activate", str(self.new_id)), acts)
         # The added key lives in DIR (0600); the registry holds none.
         keys = [f for f in os.listdir(self.data)
@@ -340,7 +360,7 @@ class RolloverTest(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(self.data)), files)
 
     def test_6_retired_ca_keeps_its_final_crl(self):
-        cs("ca", "retire", "1", "--data", self.data)
+        cs("ca", "retire", str(self.old_id), "--data", self.data)
         rows = self.ca_list()
         self.assertEqual(rows[0]["state"], "retired")
         self.assertIsNotNone(rows[0]["retired_at"])
@@ -358,7 +378,8 @@ class RolloverTest(unittest.TestCase):
         # A retired CA signs no OCSP answer: unknown, from the issuing CA.
         r, _, _ = self.ocsp(self.a, self.old_ca_path)
         self.assertEqual(r.certificate_status, ocsp.OCSPCertStatus.UNKNOWN)
-        p = cs("ca", "activate", "1", "--data", self.data, ok=False)
+        p = cs("ca", "activate", str(self.old_id), "--data", self.data,
+               ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("retired", p.stderr)
 
