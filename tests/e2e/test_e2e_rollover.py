@@ -88,7 +88,9 @@ class Rollover(unittest.TestCase):
             anchors = [e["ca_root"] for e in json.load(f)["allow_list"]]
         self.assertEqual(len(anchors), 1)
         with open(anchors[0]) as f:
-            self.assertEqual(certs(f.read()), certs(open(self.ca.root).read()))
+            anchor = certs(f.read())
+        with open(self.ca.root) as f:
+            self.assertEqual(anchor, certs(f.read()))
         self.provision_and_register(core, a, a_id)
         self.provision_and_register(core, b, b_id)
         # Both register again with their stored credentials.
