@@ -141,8 +141,7 @@ static int exec_id(reg_t *reg, const char *sql, int64_t id, int64_t v,
 	return rc;
 }
 
-/* State of CA id into out. */
-static int ca_state(reg_t *reg, char out[8], int64_t id, char *err,
+int reg_ca_state_get(reg_t *reg, char out[8], int64_t id, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
@@ -170,7 +169,7 @@ int reg_ca_activate(reg_t *reg, int64_t id, char *err, size_t errlen)
 	char state[8];
 	int rc;
 
-	if ((rc = ca_state(reg, state, id, err, errlen)) != REG_OK)
+	if ((rc = reg_ca_state_get(reg, state, id, err, errlen)) != REG_OK)
 		return rc;
 	if (strcmp(state, REG_CA_RETIRED) == 0) {
 		util_err_set(err, errlen, "CA %lld is retired", (long long)id);
@@ -189,7 +188,7 @@ int reg_ca_retire(reg_t *reg, int64_t id, char *err, size_t errlen)
 	char state[8];
 	int rc;
 
-	if ((rc = ca_state(reg, state, id, err, errlen)) != REG_OK)
+	if ((rc = reg_ca_state_get(reg, state, id, err, errlen)) != REG_OK)
 		return rc;
 	if (strcmp(state, REG_CA_ACTIVE) != 0) {
 		util_err_set(err, errlen, "CA %lld is %s: only an active CA "

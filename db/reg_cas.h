@@ -54,6 +54,10 @@ int reg_ca_list(reg_t *reg, reg_ca_t **out, size_t *n, const char *role,
     char *err, size_t errlen);
 void reg_ca_list_free(reg_ca_t *list, size_t n);
 
+/* The state of CA id into out (REG_CA_*). REG_ERR_NOT_FOUND: no such CA. */
+int reg_ca_state_get(reg_t *reg, char out[8], int64_t id, char *err,
+    size_t errlen);
+
 /* Make CA id the issuing CA of its role; the one issuing before becomes
  * active. Call inside a transaction. REG_ERR_NOT_FOUND: no such CA;
  * REG_ERR_INVALID: it is retired. */

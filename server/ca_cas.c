@@ -449,6 +449,7 @@ static int ca_step(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
 	    reg_ca_activate(reg, id, err, errlen));
 	if (rc == CA_ERR_INVALID)
 		rc = CA_ERR_STATE;
+	/* The final CRL is forced past the state just written. */
 	if (rc == CA_OK && retire)
 		rc = ca_crl_dca_final(ca, reg, d, ca_asn1_time(
 		    X509_get0_notAfter(d->cert)), err, errlen);

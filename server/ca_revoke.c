@@ -60,6 +60,28 @@ const char *ca_reason_name(int code)
 	return reason_names[code];
 }
 
+/* A status change is published by the CA that signed the device: refused
+ * (CA_ERR_STATE) when the registry has retired it (its CRL is final). */
+static int signer_signs(reg_t *reg, const reg_device_t *d, char *err,
+    size_t errlen)
+{
+	char state[8];
+	int rc;
+
+	if (d->ca_id <= 0)
+		return CA_OK;
+	if ((rc = ca_from_reg(reg_ca_state_get(reg, state, d->ca_id, err,
+	    errlen))) != CA_OK)
+		return rc;
+	if (strcmp(state, REG_CA_RETIRED) == 0) {
+		util_err_set(err, errlen, "device %s was issued by Device CA "
+		    "%lld, which is retired: its final CRL is published and "
+		    "it signs nothing more", d->device_id, (long long)d->ca_id);
+		return CA_ERR_STATE;
+	}
+	return CA_OK;
+}
+
 /* One status transition, checked against the current status, with its
  * audit entry, in one transaction. */
 static int transition(reg_t *reg, const char *device_id, const char *const
@@ -96,6 +118,8 @@ static int transition(reg_t *reg, const char *device_id, const char *const
 		rc = CA_ERR_STATE;
 		goto out;
 	}
+	if ((rc = signer_signs(reg, &d, err, errlen)) != CA_OK)
+		goto out;
 	if ((rc = ca_from_reg(reg_device_set_status(reg, device_id, to, reason,
 	    reason >= 0 ? reg_now() : 0, err, errlen))) != CA_OK)
 		goto out;
@@ -304,6 +328,16 @@ int ca_crl_get(ca_t *ca, reg_t *reg, uint8_t **der, size_t *der_len,
 	    next_update, err, errlen);
 }
 
+/* 1 when the registry has retired src's CA (a serve started before the
+ * retirement still holds its key): its cached CRL is final. */
+static int crl_is_final(reg_t *reg, const struct crl_src *src)
+{
+	char state[8], err[64];
+
+	return reg_ca_state_get(reg, state, src->ca_id, err, sizeof(err)) ==
+	    REG_OK && strcmp(state, REG_CA_RETIRED) == 0;
+}
+
 /* src's CRL: the cached one while fresh, else a new one signed and
  * cached in one transaction. */
 static int crl_get(ca_t *ca, reg_t *reg, const struct crl_src *src,
@@ -340,7 +374,8 @@ static int crl_get(ca_t *ca, reg_t *reg, const struct crl_src *src,
 			rc = ca_from_reg(rc);
 			goto out;
 		}
-		if (!crl_fresh(ca, src, &c, gen, now)) {
+		if (!crl_fresh(ca, src, &c, gen, now) && !(!src->force &&
+		    src->ca_id > 0 && c.der != NULL && crl_is_final(reg, src))) {
 			if (src->ikey == NULL) {
 				util_err_set(err, errlen, "retired CA: no "
 				    "CRL was kept");

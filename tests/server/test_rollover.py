@@ -23,6 +23,7 @@ import urllib.request
 
 from cryptography import x509
 from cryptography.x509 import ocsp
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, AuthorityInformationAccessOID
 
 SRC = os.environ.get("PROVCA_SRC", os.path.abspath(
@@ -65,6 +66,7 @@ class RolloverTest(unittest.TestCase):
         cls.old_ca = cls.load(cls.old_ca_path)
         cls.port = cls.ca.port
         cls.a = cls.enroll("A")
+        cls.a2 = cls.enroll("A2")
         cls.as_before_the_ca_set()
         # The ceremony (offline Root), then add + activate; serve restarts
         # on the same port (the devices' URLs name it).
@@ -382,6 +384,17 @@ class RolloverTest(unittest.TestCase):
                ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("retired", p.stderr)
+        # Its devices' status no longer changes: nothing would publish it.
+        p = cs("revoke", self.a2["id"], "--data", self.data, "--reason",
+               "keyCompromise", ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("which is retired", p.stderr)
+        show = json.loads(cs("show", self.a2["id"], "--data", self.data,
+                             "--json").stdout)
+        self.assertEqual(show["status"], "active")
+        _, again = self.crl("/crl/device-ca.crl")
+        self.assertEqual(again.public_bytes(serialization.Encoding.DER),
+                         crl.public_bytes(serialization.Encoding.DER))
 
 
 if __name__ == "__main__":
