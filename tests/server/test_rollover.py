@@ -397,5 +397,72 @@ class RolloverTest(unittest.TestCase):
                          crl.public_bytes(serialization.Encoding.DER))
 
 
+class RolloverEncryptedKeysTest(unittest.TestCase):
+    """A data folder whose keys are encrypted: an added Device CA's key
+    file must be encrypted with the same passphrase (a plain one is refused
+    and nothing is copied); the copy in DIR stays encrypted, and the new
+    CA issues."""
+    VAR = "PROVCA_TEST_ROLLOVER_PASS"
+
+    def setUp(self):
+        self.tmp = harness.World().tmp
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        os.environ[self.VAR] = "rollover-passphrase"
+        self.addCleanup(os.environ.pop, self.VAR, None)
+        self.data = os.path.join(self.tmp, "data")
+        self.off = os.path.join(self.tmp, "off")
+        cs("init", "--data", self.data, "--key-pass-env", self.VAR,
+           "--root-dir", self.off, "--hostname", "127.0.0.1")
+        cs("manufacturer", "add", "--data", self.data, "--id", "acme",
+           "--name", "Acme", "--key-pass-env", self.VAR)
+
+    def test_added_key_must_be_encrypted_like_the_folder(self):
+        plain = os.path.join(self.tmp, "dca2.key")
+        csr = os.path.join(self.tmp, "dca2.csr")
+        crt = os.path.join(self.tmp, "dca2.crt")
+        enc = os.path.join(self.tmp, "dca2.enc.key")
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", plain,
+                        "-subj", "/CN=dca2", "-out", csr], check=True,
+                       capture_output=True, timeout=60)
+        cs("root", "certify-intermediate", "--data", self.data, "--root-key",
+           os.path.join(self.off, "root-ca.key"), "--key-pass-env", self.VAR,
+           "--kind", "device", "--csr", csr, "--out", crt)
+        before = sorted(os.listdir(self.data))
+        p = cs("ca", "add", "--data", self.data, "--cert", crt, "--key",
+               plain, "--key-pass-env", self.VAR, ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("is not encrypted", p.stderr)
+        self.assertEqual(sorted(os.listdir(self.data)), before)
+        subprocess.run(["openssl", "pkcs8", "-topk8", "-in", plain, "-v2",
+                        "aes-256-cbc", "-passout", "env:" + self.VAR, "-out",
+                        enc], check=True, capture_output=True, timeout=60)
+        out = cs("ca", "add", "--data", self.data, "--cert", crt, "--key",
+                 enc, "--key-pass-env", self.VAR).stdout
+        new_id = out.split()[2]
+        added = [f for f in os.listdir(self.data) if f not in before]
+        self.assertEqual(len(added), 1)
+        with open(os.path.join(self.data, added[0])) as f:
+            self.assertTrue(f.read().startswith(
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----"))
+        # Without the passphrase the folder (and the new key) cannot open.
+        p = cs("ca", "activate", new_id, "--data", self.data, ok=False)
+        self.assertEqual(p.returncode, 1)
+        cs("ca", "activate", new_id, "--data", self.data, "--key-pass-env",
+           self.VAR)
+        key = os.path.join(self.tmp, "dev.key")
+        dcsr = os.path.join(self.tmp, "dev.csr")
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                        "-subj", "/CN=dev", "-out", dcsr], check=True,
+                       capture_output=True, timeout=60)
+        doc = json.loads(cs("enroll", "--data", self.data, "--csr", dcsr,
+                            "--manufacturer-id", "acme", "--serial", "SN-E",
+                            "--model", "M", "--json", "--key-pass-env",
+                            self.VAR).stdout)
+        leaf = x509.load_pem_x509_certificate(doc["certificate"].encode())
+        self.assertEqual(leaf.issuer, RolloverTest.load(crt).subject)
+
+
 if __name__ == "__main__":
     unittest.main()
