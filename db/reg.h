@@ -137,6 +137,7 @@ typedef struct {
 	int64_t not_before, not_after;
 	const char *device_id;		/* owning device, or NULL */
 	const char *principal;		/* owning principal name, or NULL */
+	int64_t ca_id;			/* signing CA (cas.id), 0 = not recorded */
 } reg_cert_new_t;
 
 int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
@@ -177,6 +178,7 @@ typedef struct {
 	int64_t not_before, not_after;
 	uint8_t *cert_der;
 	size_t cert_der_len;
+	int64_t ca_id;			/* the CA that signed cert_der (cas.id) */
 } reg_device_t;
 
 /* Free cert_der; NULL-safe, leaves the struct zeroed. */

@@ -28,6 +28,10 @@ struct ssl_ctx_st;
 #define CA_URL_PATH_DEVICE_CA "/ca/device-ca.crt"
 #define CA_URL_PATH_ROOT "/ca/root-ca.crt"
 #define CA_URL_PATH_DEVICES "/devices/"
+/* A later Device CA's CRL and certificate (printf forms, its cas.id): the
+ * first Device CA keeps CA_URL_PATH_CRL and CA_URL_PATH_DEVICE_CA. */
+#define CA_URL_PATH_DEVICE_CA_N_CRL "/crl/device-ca-%lld.crl"
+#define CA_URL_PATH_DEVICE_CA_N_CRT "/ca/device-ca-%lld.crt"
 
 typedef struct ca ca_t;
 

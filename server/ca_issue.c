@@ -3,6 +3,7 @@
  * commit device row + certificate + audit entry in one transaction;
  * idempotent repeats; batches in one transaction; device lookup. */
 #include "ca_priv.h"
+#include "ca_cas.h"
 #include "ca_profile.h"
 
 #include <pthread.h>
@@ -163,10 +164,11 @@ void ca_issue_result_clear(ca_issue_result_t *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Fill out from a stored certificate. */
+/* Fill out from a stored certificate signed by Device CA ca_id (its own
+ * chain: after a rollover devices of the old CA keep theirs). */
 static int result_fill(const ca_t *ca, ca_issue_result_t *out,
     const char *device_id, const uint8_t *der, size_t der_len, int created,
-    char *err, size_t errlen)
+    int64_t ca_id, char *err, size_t errlen)
 {
 	size_t n;
 
@@ -181,7 +183,7 @@ static int result_fill(const ca_t *ca, ca_issue_result_t *out,
 	    CA_URL_PATH_DEVICES, device_id);
 	/* The stored DER is what we signed: encode it, no X509 parse. */
 	if ((out->cert_pem = ca_der_to_pem(der, der_len)) == NULL ||
-	    (out->chain_pem = strdup(ca->device_chain_pem)) == NULL)
+	    (out->chain_pem = strdup(ca_device_chain_pem(ca, ca_id))) == NULL)
 		goto nomem;
 	return CA_OK;
 nomem:
@@ -215,6 +217,7 @@ typedef struct issue_job {
 	uint8_t *der;			/* OPENSSL_malloc'd */
 	size_t der_len;
 	int64_t not_before, not_after;
+	int64_t ca_id;			/* the issuing Device CA that signed der */
 	int rc;
 	char *err;
 	size_t errlen;
@@ -375,6 +378,7 @@ static void job_sign(const ca_t *ca, issue_job_t *j)
 	ca_profile_validity(&dc.not_before, &dc.not_after, now,
 	    ca->cfg.device_validity_days);
 	dc.csr = j->req;
+	j->ca_id = ca->dcas[ca->issuing].id;
 	j->rc = ca_device_cert_sign(ca, &j->der, &j->der_len, j->sha,
 	    j->serial, &j->not_before, &j->not_after, &dc, j->err, j->errlen);
 }
@@ -430,6 +434,7 @@ static int job_store(reg_t *reg, issue_job_t *j)
 	cn.not_before = j->not_before;
 	cn.not_after = j->not_after;
 	cn.device_id = j->id;
+	cn.ca_id = j->ca_id;
 	if ((rc = ca_from_reg(reg_cert_insert(reg, NULL, &cn, j->err,
 	    j->errlen))) != CA_OK)
 		goto fail;
@@ -451,9 +456,9 @@ static int job_result(const ca_t *ca, issue_job_t *j, ca_issue_result_t *out)
 {
 	if (j->need_new)
 		return result_fill(ca, out, j->id, j->der, j->der_len, 1,
-		    j->err, j->errlen);
+		    j->ca_id, j->err, j->errlen);
 	return result_fill(ca, out, j->live.device_id, j->live.cert_der,
-	    j->live.cert_der_len, 0, j->err, j->errlen);
+	    j->live.cert_der_len, 0, j->live.ca_id, j->err, j->errlen);
 }
 
 /* Store every job of list (rc still CA_OK) in one transaction on reg. A
@@ -738,7 +743,7 @@ int ca_device_get(ca_t *ca, reg_t *reg, ca_device_t *out,
 		return rc;
 	}
 	if ((rc = result_fill(ca, &r, device_id, out->rec.cert_der,
-	    out->rec.cert_der_len, 0, err, errlen)) != CA_OK) {
+	    out->rec.cert_der_len, 0, out->rec.ca_id, err, errlen)) != CA_OK) {
 		ca_device_clear(out);
 		return rc;
 	}

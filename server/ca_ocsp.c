@@ -1,6 +1,7 @@
-/* ca_ocsp.c — the Device CA's OCSP responder: parse the request, refuse
- * (unauthorized) any certificate ID of another issuer, look each
- * certificate up in the registry, sign a basic response with the Device
+/* ca_ocsp.c — the Device CAs' OCSP responder: parse the request, pick the
+ * Device CA of the CA set the request names (refusing, unauthorized, any
+ * certificate ID of another issuer or of a CA that no longer signs), look
+ * each certificate up in the registry, sign a basic response with that
  * CA's key, and keep signed single responses per certificate ID until the
  * registry gives another status. The registry is the source of truth, as
  * for the CRL. */
@@ -148,27 +149,39 @@ out:
 	return rc;
 }
 
-/* 1 if cid names the Device CA (its name and key hash, in the hash the
- * client chose), 0 if another issuer or a hash this build lacks. */
-static int cid_is_ours(const ca_t *ca, OCSP_CERTID *cid)
+/* The Device CA of the CA set that cid names (its issuerNameHash and
+ * issuerKeyHash, in the hash cid uses) and that still signs; NULL when
+ * none does (a retired CA, another issuer, a digest the build lacks). */
+static const struct ca_dca *ocsp_issuer_select(const ca_t *ca,
+    OCSP_CERTID *cid)
 {
 	ASN1_OBJECT *md_obj = NULL;
-	OCSP_CERTID *ca_id = NULL;
+	const struct ca_dca *found = NULL;
 	const EVP_MD *md;
-	int ours = 0;
+	OCSP_CERTID *id;
+	size_t i;
 
-	if (OCSP_id_get0_info(NULL, &md_obj, NULL, NULL, cid) == 1 &&
-	    (md = EVP_get_digestbyobj(md_obj)) != NULL &&
-	    (ca_id = OCSP_cert_to_id(md, NULL, ca->device)) != NULL)
-		ours = OCSP_id_issuer_cmp(ca_id, cid) == 0;
-	OCSP_CERTID_free(ca_id);
+	if (OCSP_id_get0_info(NULL, &md_obj, NULL, NULL, cid) != 1 ||
+	    (md = EVP_get_digestbyobj(md_obj)) == NULL) {
+		ERR_clear_error();
+		return NULL;
+	}
+	for (i = 0; i < ca->n_dcas && found == NULL; i++) {
+		if (ca->dcas[i].key == NULL)
+			continue;
+		id = OCSP_cert_to_id(md, NULL, ca->dcas[i].cert);
+		if (id != NULL && OCSP_id_issuer_cmp(id, cid) == 0)
+			found = &ca->dcas[i];
+		OCSP_CERTID_free(id);
+	}
 	ERR_clear_error();
-	return ours;
+	return found;
 }
 
-/* Registry state of the Device CA certificate cid names into st. */
+/* Registry state of the certificate of Device CA signer that cid names
+ * into st. */
 static int state_read(reg_t *reg, ocsp_state_t *st, OCSP_CERTID *cid,
-    char *err, size_t errlen)
+    const struct ca_dca *signer, char *err, size_t errlen)
 {
 	ASN1_INTEGER *serial = NULL;
 	reg_cert_status_t cs;
@@ -181,7 +194,7 @@ static int state_read(reg_t *reg, ocsp_state_t *st, OCSP_CERTID *cid,
 	if (OCSP_id_get0_info(NULL, NULL, NULL, &serial, cid) != 1 ||
 	    serial_hex(hex, sizeof(hex), serial) != 0)
 		return CA_OK; /* no serial we could have issued: unknown */
-	rc = reg_cert_status(reg, &cs, REG_ISSUER_DEVICE, hex, err, errlen);
+	rc = reg_cert_status_ca(reg, &cs, signer->id, hex, err, errlen);
 	if (rc == REG_ERR_NOT_FOUND)
 		return CA_OK;
 	if (rc != REG_OK)
@@ -234,10 +247,11 @@ static int response_der(uint8_t **out, size_t *out_len, int status,
 	return CA_OK;
 }
 
-/* Sign the successful response for the n IDs of oreq in states st. */
-static int respond_signed(ca_t *ca, OCSP_REQUEST *oreq, int n,
-    const ocsp_state_t *st, int64_t now, uint8_t **out, size_t *out_len,
-    char *err, size_t errlen)
+/* Sign, with signer's key, the successful response for the n IDs of oreq
+ * in states st. */
+static int respond_signed(ca_t *ca, const struct ca_dca *signer,
+    OCSP_REQUEST *oreq, int n, const ocsp_state_t *st, int64_t now,
+    uint8_t **out, size_t *out_len, char *err, size_t errlen)
 {
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
 	ASN1_TIME *t_now = ASN1_TIME_set(NULL, (time_t)now);
@@ -257,7 +271,7 @@ static int respond_signed(ca_t *ca, OCSP_REQUEST *oreq, int n,
 	rc = CA_ERR_INTERNAL;
 	/* 1 copied, 2 the request had no nonce; 0 failure. */
 	if (OCSP_copy_nonce(bs, oreq) <= 0 ||
-	    OCSP_basic_sign(bs, ca->device, ca->device_key, EVP_sha256(), NULL,
+	    OCSP_basic_sign(bs, signer->cert, signer->key, EVP_sha256(), NULL,
 	    OCSP_NOCERTS) != 1) {
 		util_err_openssl(err, errlen, "OCSP signature");
 		goto out;
@@ -300,6 +314,7 @@ int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache,
 	OCSP_REQUEST *oreq = NULL;
 	ocsp_state_t st[CA_OCSP_MAX_IDS];
 	unsigned char key[OCSP_KEY_MAX];
+	const struct ca_dca *signer = NULL, *sel;
 	size_t key_len = 0;
 	int64_t now = reg_now();
 	int rc = CA_ERR_INTERNAL, n, i;
@@ -315,18 +330,23 @@ int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache,
 		    OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, NULL, err, errlen);
 		goto out;
 	}
-	/* Never "unknown" signed by the Device CA about a certificate of
-	 * another issuer: a relying party could take that for authority. */
-	for (i = 0; i < n; i++)
-		if (!cid_is_ours(ca, OCSP_onereq_get0_id(
-		    OCSP_request_onereq_get0(oreq, i)))) {
+	/* Never "unknown" signed by a Device CA about a certificate of another
+	 * issuer: a relying party could take that for authority. One signer
+	 * per response: every ID must name the same Device CA. */
+	for (i = 0; i < n; i++) {
+		sel = ocsp_issuer_select(ca, OCSP_onereq_get0_id(
+		    OCSP_request_onereq_get0(oreq, i)));
+		if (sel == NULL || (signer != NULL && sel != signer)) {
 			rc = response_der(out, out_len,
 			    OCSP_RESPONSE_STATUS_UNAUTHORIZED, NULL, err, errlen);
 			goto out;
 		}
+		signer = sel;
+	}
 	for (i = 0; i < n; i++)
 		if ((rc = state_read(reg, &st[i], OCSP_onereq_get0_id(
-		    OCSP_request_onereq_get0(oreq, i)), err, errlen)) != CA_OK)
+		    OCSP_request_onereq_get0(oreq, i)), signer, err, errlen)) !=
+		    CA_OK)
 			goto out;
 	if (cache != NULL && (key_len = cache_key(key, oreq, n)) > 0 &&
 	    cache_get(cache, key, key_len, &st[0], now,
@@ -334,7 +354,8 @@ int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache,
 		rc = CA_OK;
 		goto out;
 	}
-	rc = respond_signed(ca, oreq, n, st, now, out, out_len, err, errlen);
+	rc = respond_signed(ca, signer, oreq, n, st, now, out, out_len, err,
+	    errlen);
 	if (rc == CA_OK && cache != NULL && key_len > 0)
 		cache_put(cache, key, key_len, &st[0], now, *out, *out_len);
 out:

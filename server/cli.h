@@ -24,5 +24,7 @@ int cli_audit(int argc, char **argv);
 /* cli_root.c: the offline Root's ceremonies. */
 int cli_root(int argc, char **argv);
 int cli_config(int argc, char **argv);
+/* cli_ca.c: the CA set (rollover): list, add, activate, retire. */
+int cli_ca(int argc, char **argv);
 
 #endif

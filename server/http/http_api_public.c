@@ -1,6 +1,8 @@
 /* http_api_public.c — routes anyone may call: the CA certificates (PEM,
- * and DER at the caIssuers URL device certificates name), the Device CA's
- * CRL, its OCSP responder, health and Prometheus metrics. */
+ * and DER at the caIssuers URL device certificates name), each Device CA's
+ * CRL (the first at its original URL, later ones at /crl/device-ca-<id>.crl),
+ * the OCSP responder, health and Prometheus metrics. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "ca_cas.h"
 #include "ca_ocsp.h"
 #include "http_api.h"
 
@@ -56,9 +59,68 @@ static int reply_der(http_req_t *req, ca_cert_t which)
 	                        "Cache-Control: public, max-age=3600\r\n", der, len);
 }
 
+/* The first Device CA's certificate (DER): the caIssuers URL of the
+ * devices it issued, whichever CA issues now. */
 int api_h_ca_device_der(http_req_t *req)
 {
-	return reply_der(req, CA_CERT_DEVICE);
+	ca_device_ca_t d;
+
+	if (ca_device_ca_get(req->srv->ca, 0, &d) != CA_OK)
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                          "certificate not available");
+	return http_reply_bytes(req, 200, "application/pkix-cert",
+	                        "Cache-Control: public, max-age=3600\r\n", d.der, d.der_len);
+}
+
+/* The Device CA id of a "<id>.<ext>" path segment; 0 when it is not one. */
+static int64_t dca_param(const char *seg, const char *ext)
+{
+	char *end;
+	long long id;
+
+	if (seg[0] < '1' || seg[0] > '9')
+		return 0;
+	id = strtoll(seg, &end, 10);
+	return id > 0 && id < INT32_MAX && strcmp(end, ext) == 0 ? (int64_t)id : 0;
+}
+
+/* GET /ca/device-ca-{id}.crt: a later Device CA's certificate (DER), the
+ * caIssuers URL of the devices it issued. */
+int api_h_ca_device_n_der(http_req_t *req)
+{
+	int64_t id = dca_param(req->params[0], ".crt");
+	ca_device_ca_t d;
+
+	if (id == 0 || ca_device_ca_get(req->srv->ca, id, &d) != CA_OK)
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                          "no such Device CA");
+	return http_reply_bytes(req, 200, "application/pkix-cert",
+	                        "Cache-Control: public, max-age=3600\r\n", d.der, d.der_len);
+}
+
+/* GET /crl/device-ca-{id}.crl: the CRL of Device CA id (its own devices). */
+int api_h_crl_device_n(http_req_t *req)
+{
+	int64_t id = dca_param(req->params[0], ".crl");
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char err[256];
+	int rc, status;
+	reg_t *reg;
+
+	if (id == 0)
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                          "no such Device CA");
+	if ((reg = http_req_reg(req)) == NULL)
+		return api_reply_no_db(req);
+	rc = ca_crl_device_ca_get(req->srv->ca, reg, id, &der, &len, NULL, err,
+	                          sizeof(err));
+	if (rc != CA_OK)
+		return api_reply_ca_error(req, rc, err);
+	status = http_reply_bytes(req, 200, "application/pkix-crl",
+	                          "Cache-Control: no-cache\r\n", der, len);
+	free(der);
+	return status;
 }
 
 int api_h_ca_root_der(http_req_t *req)
