@@ -20,10 +20,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness
 from harness import World
 
-def cpu(pid):
+def cpu(pid, part=None):
+    """CPU seconds of pid: user + system, or only "user" / "sys"."""
     with open("/proc/%d/stat" % pid) as f:
         v = f.read().rsplit(")", 1)[1].split()
-    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = {"user": int(v[11]), "sys": int(v[12])}
+    return (ticks[part] if part else ticks["user"] + ticks["sys"]) / os.sysconf("SC_CLK_TCK")
 
 
 CG = os.environ.get("COMPARE_CALLGRIND")
@@ -102,11 +104,13 @@ try:
                     cg_zero(core.proc.proc.pid)
                     cg_zero(ca.server.proc.pid)
                 k0 = cpu(core.proc.proc.pid)
+                ks0 = cpu(core.proc.proc.pid, "sys")
                 a0 = cpu(ca.server.proc.pid)
                 r0 = os.times()
                 p = subprocess.run(base + extra, capture_output=True, text=True, timeout=900)
                 r1 = os.times()
                 kc = cpu(core.proc.proc.pid) - k0
+                ks = cpu(core.proc.proc.pid, "sys") - ks0
                 ac = cpu(ca.server.proc.pid) - a0
                 uc = (r1.children_user + r1.children_system) - (r0.children_user + r0.children_system)
                 j = json.loads(p.stdout)
@@ -117,11 +121,12 @@ try:
                     print("   instructions per flow: corehook %.0f, ca-server %.0f" % (ki, ai), flush=True)
                     res.setdefault(name + "_ki", []).append(ki)
                     res.setdefault(name + "_ai", []).append(ai)
-                print("   corehook CPU %.3f ms/flow, ca-server CPU %.3f ms/flow, ueclient CPU %.3f ms/flow" % (
-                    1000 * kc / done, 1000 * ac / done, 1000 * uc / done), flush=True)
+                print("   corehook CPU %.3f ms/flow (system %.3f), ca-server CPU %.3f ms/flow, ueclient CPU %.3f ms/flow" % (
+                    1000 * kc / done, 1000 * ks / done, 1000 * ac / done, 1000 * uc / done), flush=True)
                 if phase == "reprovision":
                     res.setdefault(name + "_cpu", []).append(1000 * kc / done)
                     res.setdefault(name + "_ca", []).append(1000 * ac / done)
+                    res.setdefault(name + "_sys", []).append(1000 * ks / done)
                     res.setdefault(name, []).append(j["flows_per_s"])
                 if j["failed"]: print("FAILURES", json.dumps(j["failures"])[:2000], flush=True)
                 print("%s round %d %-11s: %d/%d done, failed %d, %.1f flows/s, prov p50/p99 %s/%s ms" % (
@@ -131,7 +136,7 @@ try:
     mean = lambda k: sum(res[k]) / len(res[k])
     b, n = mean("base"), mean("new")
     print("mean reprovision flows/s: base %.1f, new %.1f, new/base = %.3f" % (b, n, n / b))
-    for k, label in (("_cpu", "corehook"), ("_ca", "ca-server")):
+    for k, label in (("_cpu", "corehook"), ("_sys", "corehook system"), ("_ca", "ca-server")):
         bc, nc = mean("base" + k), mean("new" + k)
         print("mean %s CPU ms/flow (reprovision): base %.3f, new %.3f, new/base = %.3f" % (
             label, bc, nc, nc / bc if bc else 0))
