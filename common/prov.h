@@ -152,6 +152,16 @@ int prov_request_concealed(const uint8_t *buf, size_t len, int *profile,
 int prov_request_deconceal(uint8_t *out, size_t outcap, size_t *outlen,
     const uint8_t *buf, size_t len, EVP_PKEY *key, char *err, size_t errlen);
 
+/* The DeviceID field of a container that answers a concealed request: the
+ * real DeviceID would name the device in the clear downlink, so it is
+ * "x" + 32 hex digits: the first 16 octets of SHA-256("ProvCA concealed
+ * DeviceID" ‖ 0x00 ‖ the request's signature ‖ DeviceID). Only the device
+ * and the core know the signature (it travels concealed), so nobody else
+ * can compute it or test a guessed DeviceID against it; the device checks
+ * it as it checks its DeviceID. out needs 34 octets. */
+int prov_concealed_device_id(char *out, size_t cap, const prov_request_t *req,
+    const char *device_id);
+
 /* ---- Subscription (the sealed plaintext) ---- */
 
 typedef struct {

@@ -8,11 +8,16 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "suci.h"
 #include "util.h"
 
 #define REQ_VERSION_CONCEALED 0x03
+
+/* Label of the DeviceID that stands in a container answering a concealed
+ * request (prov_concealed_device_id). */
+static const char pseudo_label[] = "ProvCA concealed DeviceID";
 #define HDR_LEN 3		/* version, protection scheme, key id */
 
 /* Padded plaintext length for a request of reqlen octets. */
@@ -153,5 +158,31 @@ int prov_request_deconceal(uint8_t *out, size_t outcap, size_t *outlen,
 	rc = plain_take(out, outcap, outlen, pt, ptlen, err, errlen);
 out:
 	OPENSSL_cleanse(pt, sizeof(pt));
+	return rc;
+}
+
+int prov_concealed_device_id(char *out, size_t cap, const prov_request_t *req,
+    const char *device_id)
+{
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx = NULL;
+	int rc = PROV_ERR_INTERNAL;
+
+	if (out == NULL || cap < 34 || req == NULL || device_id == NULL ||
+	    req->sig_len == 0 || req->sig_len > PROV_REQ_SIG_MAX)
+		return PROV_ERR_ARG;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, pseudo_label, sizeof(pseudo_label)) != 1 ||
+	    EVP_DigestUpdate(ctx, req->sig, req->sig_len) != 1 ||
+	    EVP_DigestUpdate(ctx, device_id, strlen(device_id)) != 1 ||
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != sizeof(md))
+		goto out;
+	out[0] = 'x';
+	util_hex_encode(out + 1, md, 16);
+	rc = PROV_OK;
+out:
+	EVP_MD_CTX_free(ctx);
 	return rc;
 }

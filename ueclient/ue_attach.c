@@ -37,6 +37,9 @@ typedef struct {
 	uint8_t key_pub[65];  /* key's point as its file holds it, or [0]=0 */
 	const ue_device_t *dev;
 	uint8_t nonce[PROV_NONCE_LEN];
+	char answer_id[PROV_DEVICE_ID_MAX + 1]; /* the DeviceID the container
+	                           must name: ours, or for a concealed request
+	                           prov_concealed_device_id's */
 	ue_creds_t *creds;
 	const char *creds_file; /* UE_F_CREDS, or UE_F_CREDS_PENDING while
 	                           older credentials still work */
@@ -274,7 +277,7 @@ static int container_open(attach_ctx *c, prov_subscription_t *sub,
 	if (rc != PROV_OK)
 		return rc;
 	return prov_open_key(sub, NULL, &view, c->key,
-	    c->key_pub[0] == 0x04 ? c->key_pub : NULL, c->dev->device_id,
+	    c->key_pub[0] == 0x04 ? c->key_pub : NULL, c->answer_id,
 	    c->nonce, why, whylen);
 }
 
@@ -439,12 +442,16 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 		return rc;
 	u.tap = c->o->tap;
 	u.tap_ctx = c->o->tap_ctx;
+	snprintf(c->answer_id, sizeof(c->answer_id), "%s", c->dev->device_id);
 	if ((rc = request_build(c, &req, core, err, errlen)) != 0)
 		goto done;
 	if (prov_request_encode(payload, sizeof(payload), &plen, &req, err,
 	    errlen) != PROV_OK ||
 	    request_conceal(core, payload, sizeof(payload), &plen, err,
-	    errlen) != 0) {
+	    errlen) != 0 ||
+	    (core->ob_scheme != 0 ? prov_concealed_device_id(c->answer_id,
+	    sizeof(c->answer_id), &req, c->dev->device_id) : PROV_OK) !=
+	    PROV_OK) {
 		rc = UE_ERR_ARG;
 		goto done;
 	}

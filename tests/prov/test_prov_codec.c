@@ -873,6 +873,40 @@ static void test_prov_conceal__bounds(void **state)
 	EVP_PKEY_free(a);
 }
 
+/* The DeviceID a container names when it answers a concealed request:
+ * "x" + 32 hex digits, a valid DeviceID, fixed by signature and DeviceID,
+ * different when either differs. */
+static void test_prov_conceal__pseudonym(void **state)
+{
+	prov_request_t r;
+	char a[PROV_DEVICE_ID_MAX + 1], b[PROV_DEVICE_ID_MAX + 1];
+	size_t i;
+
+	(void)state;
+	fill_req(&r, "https://ca.example/devices/d1");
+	assert_int_equal(prov_concealed_device_id(a, sizeof(a), &r, "d1"),
+	    PROV_OK);
+	assert_int_equal(strlen(a), 33);
+	assert_int_equal(a[0], 'x');
+	for (i = 1; i < 33; i++)
+		assert_non_null(strchr("0123456789abcdef", a[i]));
+	assert_int_equal(prov_concealed_device_id(b, sizeof(b), &r, "d1"),
+	    PROV_OK);
+	assert_string_equal(a, b);
+	assert_int_equal(prov_concealed_device_id(b, sizeof(b), &r, "d2"),
+	    PROV_OK);
+	assert_string_not_equal(a, b);
+	r.sig[0] ^= 1;
+	assert_int_equal(prov_concealed_device_id(b, sizeof(b), &r, "d1"),
+	    PROV_OK);
+	assert_string_not_equal(a, b);
+	assert_int_equal(prov_concealed_device_id(b, 33, &r, "d1"),
+	    PROV_ERR_ARG);
+	r.sig_len = 0;
+	assert_int_equal(prov_concealed_device_id(b, sizeof(b), &r, "d1"),
+	    PROV_ERR_ARG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -889,6 +923,7 @@ int main(void)
 		cmocka_unit_test(test_prov_conceal__roundtrip_both_profiles),
 		cmocka_unit_test(test_prov_conceal__bad_tag_refused),
 		cmocka_unit_test(test_prov_conceal__bounds),
+		cmocka_unit_test(test_prov_conceal__pseudonym),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

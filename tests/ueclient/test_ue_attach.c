@@ -301,6 +301,13 @@ static void onboarding(fake_core *fc, const struct sockaddr_in *to,
 	fc->last_counter = req.counter;
 	memset(&b, 0, sizeof(b));
 	strcpy(b.device_id, "dev-1");
+	if (fc->mode == M_CONCEALED) {
+		/* the answer names the device only by its pseudonym */
+		assert_int_equal(prov_concealed_device_id(b.device_id,
+		    sizeof(b.device_id), &req, "dev-1"), PROV_OK);
+		assert_int_equal(strlen(b.device_id), 33);
+		assert_int_equal(b.device_id[0], 'x');
+	}
 	memcpy(b.ue_nonce, req.ue_nonce, 16);
 	if (fc->mode == M_WRONG_NONCE)
 		b.ue_nonce[0] ^= 0x01; /* an answer to another request */
