@@ -5,7 +5,8 @@ provisioning request concealed with SUCI's ECIES; its trace (and the
 core's) holds neither the DeviceID nor the certificate URL, and tshark
 decodes it without "Malformed". A device without the key onboards as
 before, its identifiers in clear. A policy naming a key id the core does
-not hold is refused (#96) and the device does not fall back to clear."""
+not hold, or a tag that does not verify, is refused (#96, nothing
+stored) and the device does not fall back to clear."""
 import json
 import os
 import shutil
@@ -146,6 +147,23 @@ class ConcealedOnboarding(unittest.TestCase):
         self.assertGreaterEqual(
             metric(m, 'corehook_provisionings_total{outcome="unconcealable"}'), 1)
         self.assertEqual(metric(m, 'corehook_provisionings_total{outcome="provisioned"}'), 0)
+
+    def test_bad_tag_refused_with_96_and_nothing_stored(self):
+        """A concealed request to a key the core holds whose tag does not
+        verify (a forged or damaged one): #96, counted, no row stored."""
+        core = self.w.core("core-t", self.ca, suci="A")
+        body = bytes([3, 1, 3]) + os.urandom(32 + 128 + 8)
+        nas = (b"\x7e\x00\x41\x7d\x00\x01\x00\x8e\x7b"
+               + len(body).to_bytes(2, "big") + body)
+        ans = core.nas(nas)
+        self.assertEqual(ans[:3], b"\x7e\x00\x44")
+        self.assertEqual(ans[3], INVALID_MANDATORY_INFO)
+        self.assertIn("MAC tag does not verify", core.log())
+        m = core.metrics()
+        self.assertEqual(
+            metric(m, 'corehook_provisionings_total{outcome="unconcealable"}'), 1)
+        self.assertEqual(metric(m, "corehook_provisioning_concealed_total"), 1)
+        self.assertEqual(core.db_rows("SELECT COUNT(*) FROM subscription")[0][0], 0)
 
 
 if __name__ == "__main__":
