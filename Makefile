@@ -4,6 +4,9 @@
 SHELL     := /bin/bash
 DATA      ?= data
 LISTEN    ?= 127.0.0.1:8443
+# The read-only plain-HTTP listener (CRLs, CA certificates, OCSP) that
+# certificates' CRL/OCSP/caIssuers URLs name.
+PLAIN_PORT ?= 8080
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD     := build
 ASAN      := build-asan
@@ -38,10 +41,13 @@ build-asan: setup $(ASAN)/Makefile
 build-server: setup $(BUILD)/Makefile
 	cmake --build $(BUILD) -j$(JOBS) --target ca-server $(if $(wildcard web/node_modules/chart.js),portal_assets,)
 
-# Initialise a CA in $(DATA) on first run, then serve it.
+# Initialise a CA in $(DATA) on first run, then serve it. A local trial CA:
+# the documentation OID arc is chosen explicitly (--example-oids; see
+# docs/ca-server.md for one's own PEN), plain HTTP on for the CRL/OCSP URLs.
 init: build-server
 	@if [ -f $(DATA)/config.json ]; then echo "CA already initialised in $(DATA)/"; \
-	else ./$(BUILD)/bin/ca-server init --data $(DATA) --plain-keys --hostname localhost; fi
+	else ./$(BUILD)/bin/ca-server init --data $(DATA) --plain-keys --hostname localhost --example-oids \
+	  --plain-url http://localhost:$(PLAIN_PORT) --plain-listen 127.0.0.1:$(PLAIN_PORT); fi
 
 run: init
 	./$(BUILD)/bin/ca-server serve --data $(DATA) --listen $(LISTEN)

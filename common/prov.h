@@ -66,8 +66,10 @@ enum prov_error {
 	PROV_ERR_INTERNAL = -13,	/* allocation or OpenSSL failure */
 	PROV_ERR_UNVERIFIED = -14,	/* prov_open on a view prov_verify did
 					 * not accept */
-	PROV_ERR_UNSIGNED = -15		/* a provisioning request without a
+	PROV_ERR_UNSIGNED = -15,	/* a provisioning request without a
 					 * signature (version 1, the seed's) */
+	PROV_ERR_CONCEAL = -16		/* a concealed request whose tag does
+					 * not verify with the key named */
 };
 
 /* A short English name for a prov_error code (static string). */
@@ -116,6 +118,49 @@ int prov_request_sign(prov_request_t *req, EVP_PKEY *key, char *err,
  * is none, PROV_ERR_KEY_TYPE for a key of another type. */
 int prov_request_verify(const prov_request_t *req, EVP_PKEY *pub, char *err,
     size_t errlen);
+
+/* ---- Concealed provisioning request (prov_conceal.c) ----
+ *
+ * Version 3: protection scheme (1 Profile A, 2 Profile B) ‖ onboarding key
+ * id ‖ ECIES scheme output (common/suci.h) of: the encoded request's
+ * length (2 octets) ‖ the version-2 request ‖ zero octets up to a multiple
+ * of PROV_CONCEAL_PAD. An eavesdropper sees the scheme, the key id and a
+ * length rounded up to 64 octets; not the URL, DeviceID, counter, SNN,
+ * nonce or signature. */
+
+#define PROV_CONCEAL_PAD 64
+#define PROV_CONCEALED_MAX (3 + 33 + ((2 + PROV_REQUEST_MAX + \
+	PROV_CONCEAL_PAD - 1) / PROV_CONCEAL_PAD * PROV_CONCEAL_PAD) + 8)
+
+/* Conceal the encoded (signed, version 2) request req to pub, the core's
+ * onboarding public key of profile (1 A: X25519, 2 B: P-256) and key_id.
+ * eph_priv (32 octets) fixes the ephemeral key for tests; NULL: fresh. */
+int prov_request_conceal(uint8_t *out, size_t outcap, size_t *outlen,
+    const uint8_t *req, size_t reqlen, int profile, uint8_t key_id,
+    const uint8_t *pub, size_t publen, const uint8_t *eph_priv, char *err,
+    size_t errlen);
+
+/* 1 if buf is a concealed request (version 3 with its header), with its
+ * protection scheme and key id (either may be NULL); else 0. */
+int prov_request_concealed(const uint8_t *buf, size_t len, int *profile,
+    uint8_t *key_id);
+
+/* Open a concealed request with key (the private key of its key id) into
+ * the version-2 request bytes out, for prov_request_decode. PROV_ERR_CONCEAL
+ * when the tag does not verify (or the key is of the other profile),
+ * PROV_ERR_FORMAT / _TOO_LARGE for bad lengths, padding or inner version. */
+int prov_request_deconceal(uint8_t *out, size_t outcap, size_t *outlen,
+    const uint8_t *buf, size_t len, EVP_PKEY *key, char *err, size_t errlen);
+
+/* The DeviceID field of a container that answers a concealed request: the
+ * real DeviceID would name the device in the clear downlink, so it is
+ * "x" + 32 hex digits: the first 16 octets of SHA-256("ProvCA concealed
+ * DeviceID" ‖ 0x00 ‖ the request's signature ‖ DeviceID). Only the device
+ * and the core know the signature (it travels concealed), so nobody else
+ * can compute it or test a guessed DeviceID against it; the device checks
+ * it as it checks its DeviceID. out needs 34 octets. */
+int prov_concealed_device_id(char *out, size_t cap, const prov_request_t *req,
+    const char *device_id);
 
 /* ---- Subscription (the sealed plaintext) ---- */
 

@@ -71,6 +71,8 @@ const char *prov_strerror(int code)
 	case PROV_ERR_INTERNAL: return "internal error";
 	case PROV_ERR_UNVERIFIED: return "container not verified";
 	case PROV_ERR_UNSIGNED: return "provisioning request not signed";
+	case PROV_ERR_CONCEAL:
+		return "concealed request does not open with the key named";
 	default: return "unknown error";
 	}
 }

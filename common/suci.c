@@ -275,13 +275,51 @@ static int eph_key(EVP_PKEY **out, int profile, const uint8_t *eph_priv)
 	return *out != NULL ? SUCI_OK : SUCI_ERR_CRYPTO;
 }
 
+int suci_ecies_seal(uint8_t *out, size_t outcap, size_t *outlen,
+    int profile, const uint8_t *hn_pub, size_t hn_pub_len, const uint8_t *in,
+    size_t inlen, const uint8_t *eph_priv, char *err, size_t errlen)
+{
+	EVP_PKEY *peer = NULL, *eph = NULL;
+	uint8_t kd[KD_LEN];
+	size_t plen = 0;
+	int rc;
+
+	if (outlen != NULL)
+		*outlen = 0;
+	if (out == NULL || outlen == NULL || hn_pub == NULL || in == NULL ||
+	    !profile_ok(profile) || inlen == 0 || inlen > SUCI_ECIES_IN_MAX ||
+	    outcap < SUCI_PUB_B_LEN + inlen + SUCI_TAG_LEN) {
+		util_err_set(err, errlen, "ecies: bad argument");
+		return SUCI_ERR_ARG;
+	}
+	if ((rc = key_from_pub(&peer, profile, hn_pub, hn_pub_len)) != SUCI_OK) {
+		util_err_openssl(err, errlen, "ecies: public key is not a "
+		    "Profile %c key", profile == 1 ? 'A' : 'B');
+		goto out;
+	}
+	if ((rc = eph_key(&eph, profile, eph_priv)) != SUCI_OK ||
+	    (rc = pub_encode(out, outcap, &plen, profile, eph)) != SUCI_OK ||
+	    (rc = ecies_keys(kd, eph, peer, out, plen)) != SUCI_OK ||
+	    (rc = ecies_ctr(out + plen, kd, in, inlen)) != SUCI_OK ||
+	    (rc = ecies_tag(out + plen + inlen, kd, out + plen, inlen))
+	    != SUCI_OK) {
+		util_err_openssl(err, errlen, "ecies: concealment failed");
+		goto out;
+	}
+	*outlen = plen + inlen + SUCI_TAG_LEN;
+out:
+	OPENSSL_cleanse(kd, sizeof(kd));
+	EVP_PKEY_free(eph);
+	EVP_PKEY_free(peer);
+	return rc;
+}
+
 int suci_scheme_conceal(uint8_t *out, size_t outcap, size_t *outlen,
     int profile, const uint8_t *hn_pub, size_t hn_pub_len, const char *msin,
     const uint8_t *eph_priv, char *err, size_t errlen)
 {
-	EVP_PKEY *peer = NULL, *eph = NULL;
-	uint8_t kd[KD_LEN], bcd[SUCI_MSIN_BCD_MAX];
-	size_t plen = 0, bcdlen = 0;
+	uint8_t bcd[SUCI_MSIN_BCD_MAX];
+	size_t bcdlen = 0;
 	int rc;
 
 	if (outlen != NULL)
@@ -293,28 +331,11 @@ int suci_scheme_conceal(uint8_t *out, size_t outcap, size_t *outlen,
 	}
 	if ((rc = msin_to_bcd(bcd, &bcdlen, msin)) != SUCI_OK) {
 		util_err_set(err, errlen, "suci: MSIN must be 1-10 digits");
-		goto out;
+		return rc;
 	}
-	if ((rc = key_from_pub(&peer, profile, hn_pub, hn_pub_len)) != SUCI_OK) {
-		util_err_openssl(err, errlen, "suci: home network public key is "
-		    "not a Profile %c key", profile == 1 ? 'A' : 'B');
-		goto out;
-	}
-	if ((rc = eph_key(&eph, profile, eph_priv)) != SUCI_OK ||
-	    (rc = pub_encode(out, outcap, &plen, profile, eph)) != SUCI_OK ||
-	    (rc = ecies_keys(kd, eph, peer, out, plen)) != SUCI_OK ||
-	    (rc = ecies_ctr(out + plen, kd, bcd, bcdlen)) != SUCI_OK ||
-	    (rc = ecies_tag(out + plen + bcdlen, kd, out + plen, bcdlen))
-	    != SUCI_OK) {
-		util_err_openssl(err, errlen, "suci: concealment failed");
-		goto out;
-	}
-	*outlen = plen + bcdlen + SUCI_TAG_LEN;
-out:
-	OPENSSL_cleanse(kd, sizeof(kd));
+	rc = suci_ecies_seal(out, outcap, outlen, profile, hn_pub, hn_pub_len,
+	    bcd, bcdlen, eph_priv, err, errlen);
 	OPENSSL_cleanse(bcd, sizeof(bcd));
-	EVP_PKEY_free(eph);
-	EVP_PKEY_free(peer);
 	return rc;
 }
 
@@ -331,14 +352,66 @@ static int key_fits(EVP_PKEY *k, int profile)
 	    sizeof(group), &glen) == 1 && strcmp(group, "prime256v1") == 0;
 }
 
+int suci_ecies_open(uint8_t *out, size_t outcap, size_t *outlen,
+    int profile, EVP_PKEY *hn_key, const uint8_t *so, size_t solen, char *err,
+    size_t errlen)
+{
+	EVP_PKEY *peer = NULL;
+	uint8_t kd[KD_LEN], tag[SUCI_TAG_LEN];
+	size_t plen = eph_pub_len(profile), ctlen;
+	int rc = SUCI_ERR_ARG;
+
+	if (outlen != NULL)
+		*outlen = 0;
+	if (out == NULL || outlen == NULL || hn_key == NULL || so == NULL ||
+	    !profile_ok(profile) || solen <= plen + SUCI_TAG_LEN ||
+	    solen - plen - SUCI_TAG_LEN > outcap ||
+	    solen - plen - SUCI_TAG_LEN > SUCI_ECIES_IN_MAX) {
+		util_err_set(err, errlen, "ecies: scheme output has a bad length");
+		return SUCI_ERR_ARG;
+	}
+	ctlen = solen - plen - SUCI_TAG_LEN;
+	if (!key_fits(hn_key, profile)) {
+		util_err_set(err, errlen, "ecies: private key does not fit "
+		    "Profile %c", profile == 1 ? 'A' : 'B');
+		return SUCI_ERR_SCHEME;
+	}
+	if (profile == SUCI_SCHEME_PROFILE_B && so[0] != 2 && so[0] != 3) {
+		util_err_set(err, errlen, "ecies: ephemeral key not compressed");
+		return SUCI_ERR_ARG;
+	}
+	if ((rc = key_from_pub(&peer, profile, so, plen)) != SUCI_OK) {
+		util_err_openssl(err, errlen, "ecies: bad ephemeral public key");
+		goto out;
+	}
+	if ((rc = ecies_keys(kd, hn_key, peer, so, plen)) != SUCI_OK ||
+	    (rc = ecies_tag(tag, kd, so + plen, ctlen)) != SUCI_OK) {
+		util_err_openssl(err, errlen, "ecies: de-concealment failed");
+		goto out;
+	}
+	if (CRYPTO_memcmp(tag, so + plen + ctlen, SUCI_TAG_LEN) != 0) {
+		util_err_set(err, errlen, "ecies: MAC tag does not verify");
+		rc = SUCI_ERR_TAG;
+		goto out;
+	}
+	if ((rc = ecies_ctr(out, kd, so + plen, ctlen)) != SUCI_OK) {
+		util_err_openssl(err, errlen, "ecies: deciphering failed");
+		goto out;
+	}
+	*outlen = ctlen;
+out:
+	OPENSSL_cleanse(kd, sizeof(kd));
+	EVP_PKEY_free(peer);
+	return rc;
+}
+
 int suci_scheme_deconceal(char *msin, size_t msincap, int profile,
     EVP_PKEY *hn_key, const uint8_t *so, size_t solen, char *err,
     size_t errlen)
 {
-	EVP_PKEY *peer = NULL;
-	uint8_t kd[KD_LEN], tag[SUCI_TAG_LEN], bcd[SUCI_MSIN_BCD_MAX];
-	size_t plen = eph_pub_len(profile), ctlen;
-	int rc = SUCI_ERR_ARG;
+	uint8_t bcd[SUCI_MSIN_BCD_MAX];
+	size_t plen = eph_pub_len(profile), bcdlen = 0;
+	int rc;
 
 	if (msin == NULL || hn_key == NULL || so == NULL || !profile_ok(profile) ||
 	    solen <= plen + SUCI_TAG_LEN ||
@@ -346,40 +419,12 @@ int suci_scheme_deconceal(char *msin, size_t msincap, int profile,
 		util_err_set(err, errlen, "suci: scheme output has a bad length");
 		return SUCI_ERR_ARG;
 	}
-	ctlen = solen - plen - SUCI_TAG_LEN;
-	if (!key_fits(hn_key, profile)) {
-		util_err_set(err, errlen, "suci: home network key does not fit "
-		    "Profile %c", profile == 1 ? 'A' : 'B');
-		return SUCI_ERR_SCHEME;
-	}
-	if (profile == SUCI_SCHEME_PROFILE_B && so[0] != 2 && so[0] != 3) {
-		util_err_set(err, errlen, "suci: ephemeral key not compressed");
-		return SUCI_ERR_ARG;
-	}
-	if ((rc = key_from_pub(&peer, profile, so, plen)) != SUCI_OK) {
-		util_err_openssl(err, errlen, "suci: bad ephemeral public key");
-		goto out;
-	}
-	if ((rc = ecies_keys(kd, hn_key, peer, so, plen)) != SUCI_OK ||
-	    (rc = ecies_tag(tag, kd, so + plen, ctlen)) != SUCI_OK) {
-		util_err_openssl(err, errlen, "suci: de-concealment failed");
-		goto out;
-	}
-	if (CRYPTO_memcmp(tag, so + plen + ctlen, SUCI_TAG_LEN) != 0) {
-		util_err_set(err, errlen, "suci: MAC tag does not verify");
-		rc = SUCI_ERR_TAG;
-		goto out;
-	}
-	if ((rc = ecies_ctr(bcd, kd, so + plen, ctlen)) != SUCI_OK) {
-		util_err_openssl(err, errlen, "suci: deciphering failed");
-		goto out;
-	}
-	if ((rc = bcd_to_msin(msin, msincap, bcd, ctlen)) != SUCI_OK)
+	rc = suci_ecies_open(bcd, sizeof(bcd), &bcdlen, profile, hn_key, so,
+	    solen, err, errlen);
+	if (rc == SUCI_OK && (rc = bcd_to_msin(msin, msincap, bcd, bcdlen))
+	    != SUCI_OK)
 		util_err_set(err, errlen, "suci: concealed MSIN is not BCD");
-out:
-	OPENSSL_cleanse(kd, sizeof(kd));
 	OPENSSL_cleanse(bcd, sizeof(bcd));
-	EVP_PKEY_free(peer);
 	return rc;
 }
 

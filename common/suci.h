@@ -55,6 +55,27 @@ typedef struct suci_t {
 	uint8_t	out[SUCI_OUTPUT_MAX];
 } suci_t;
 
+/* Longest plaintext suci_ecies_seal takes (the onboarding request's
+ * concealment, docs/protocol.md, is the largest user). */
+#define SUCI_ECIES_IN_MAX	2048
+
+/* The Annex C.3 ECIES scheme over any octets: ephemeral public key (A: 32,
+ * B: 33 compressed) || AES-128-CTR(in) || 8-octet HMAC-SHA-256 tag, into
+ * out (outcap >= 33 + inlen + 8). inlen 1..SUCI_ECIES_IN_MAX; hn_pub and
+ * eph_priv as for suci_scheme_conceal. SUCI and the concealed onboarding
+ * request share this one implementation. */
+int suci_ecies_seal(uint8_t *out, size_t outcap, size_t *outlen,
+    int profile, const uint8_t *hn_pub, size_t hn_pub_len, const uint8_t *in,
+    size_t inlen, const uint8_t *eph_priv, char *err, size_t errlen);
+
+/* Open an ECIES scheme output so (solen octets) with hn_key into out; the
+ * tag is checked (constant time) before anything is deciphered:
+ * SUCI_ERR_TAG when it does not verify, SUCI_ERR_ARG for a bad length or
+ * ephemeral key, SUCI_ERR_SCHEME for a key of the other profile. */
+int suci_ecies_open(uint8_t *out, size_t outcap, size_t *outlen,
+    int profile, EVP_PKEY *hn_key, const uint8_t *so, size_t solen, char *err,
+    size_t errlen);
+
 /* The ECIES scheme output for profile (A or B) of the BCD-encoded msin
  * digits, concealed to hn_pub (A: 32 octets; B: 33 compressed or 65
  * uncompressed). eph_priv (32 octets) fixes the ephemeral private key, as

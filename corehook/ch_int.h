@@ -261,7 +261,8 @@ enum {
 	CH_PROV_REVOKED, CH_PROV_SUSPENDED, CH_PROV_INVALID_CERT,
 	CH_PROV_CA_UNAVAILABLE, CH_PROV_MALFORMED, CH_PROV_INTERNAL,
 	CH_PROV_RATE_LIMITED, CH_PROV_UNSIGNED, CH_PROV_BAD_SIGNATURE,
-	CH_PROV_REPLAY, CH_PROV_WRONG_NETWORK, CH_PROV_NOUTCOMES
+	CH_PROV_REPLAY, CH_PROV_WRONG_NETWORK, CH_PROV_UNCONCEALABLE,
+	CH_PROV_NOUTCOMES
 };
 /* How a provisioning got the device's security context (metrics). */
 enum {
@@ -290,6 +291,7 @@ typedef struct {
 	 * unprotected where protection is required */
 	atomic_uint_fast64_t nas_sec_bad_mac, nas_sec_replay, nas_sec_plain;
 	atomic_uint_fast64_t smc_done;
+	atomic_uint_fast64_t prov_concealed; /* requests that came concealed */
 	atomic_uint_fast64_t cert_check[CH_CHECK_N];
 	atomic_uint_fast64_t ctx_source[CH_CTX_SRC_N];
 	atomic_uint_fast64_t rate_limited[CH_RATE_N];

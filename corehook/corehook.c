@@ -442,14 +442,54 @@ out:
 	return rc;
 }
 
-/* Decode the request and check it names this serving network; 0, or -1
- * with the outcome recorded in out. */
+/* A concealed request opened with the onboarding key its key id names
+ * (the SUCI home network keys, suci_keys.c) into plain; 0, or -1 with the
+ * outcome recorded in out (#96: the request cannot be read). */
+static int prov_request_open(corehook *ch, corehook_prov_result_t *out,
+    uint8_t *plain, size_t cap, size_t *plen, const uint8_t *request,
+    size_t len)
+{
+	char err[256] = "";
+	uint8_t kid = 0;
+	int profile = 0, r;
+
+	atomic_fetch_add(&ch->metrics.prov_concealed, 1);
+	(void)prov_request_concealed(request, len, &profile, &kid);
+	if (ch->suci_key[kid] == NULL || ch->suci_key_scheme[kid] != profile) {
+		snprintf(err, sizeof(err), "concealed to Profile %c key id %u, "
+		    "which this core does not hold", profile == 1 ? 'A' :
+		    profile == 2 ? 'B' : '?', kid);
+		prov_finish(ch, out, CH_PROV_UNCONCEALABLE, 96, err);
+		return -1;
+	}
+	r = prov_request_deconceal(plain, cap, plen, request, len,
+	    ch->suci_key[kid], err, sizeof(err));
+	if (r != PROV_OK) {
+		prov_finish(ch, out, r == PROV_ERR_CONCEAL ?
+		    CH_PROV_UNCONCEALABLE : CH_PROV_MALFORMED, 96, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Decode the request (de-concealed first when it came concealed) and
+ * check it names this serving network; 0, or -1 with the outcome recorded
+ * in out. */
 static int prov_request_take(corehook *ch, corehook_prov_result_t *out,
     prov_request_t *req, const uint8_t *request, size_t len)
 {
+	uint8_t plain[PROV_REQUEST_MAX];
+	size_t plen = 0;
 	char err[256] = "";
 	int r;
 
+	if (prov_request_concealed(request, len, NULL, NULL)) {
+		if (prov_request_open(ch, out, plain, sizeof(plain), &plen,
+		    request, len) != 0)
+			return -1;
+		request = plain;
+		len = plen;
+	}
 	r = prov_request_decode(req, request, len, err, sizeof(err));
 	if (r == PROV_ERR_UNSIGNED) {
 		prov_finish(ch, out, CH_PROV_UNSIGNED, 3, err);
@@ -588,6 +628,13 @@ int corehook_provision_from(corehook *ch, corehook_prov_result_t *out,
 	}
 	memset(&bind, 0, sizeof(bind));
 	snprintf(bind.device_id, sizeof(bind.device_id), "%s", out->device_id);
+	/* A concealed request is answered without naming the device. */
+	if (prov_request_concealed(request, len, NULL, NULL) &&
+	    prov_concealed_device_id(bind.device_id, sizeof(bind.device_id),
+	    &req, out->device_id) != PROV_OK) {
+		prov_finish(ch, out, CH_PROV_INTERNAL, 22, "pseudonym failed");
+		goto done;
+	}
 	memcpy(bind.ue_nonce, req.ue_nonce, PROV_NONCE_LEN);
 	if (util_random(bind.net_nonce, PROV_NONCE_LEN) != 0) {
 		prov_finish(ch, out, CH_PROV_INTERNAL, 22, "no randomness");

@@ -16,6 +16,7 @@
 #include "sec_tool.h"
 #include "serve.h"
 #include "subs.h"
+#include "suci.h"
 #include "util.h"
 
 static void usage(FILE *fp)
@@ -296,7 +297,10 @@ static int cmd_suci_keygen(int argc, char **argv)
 {
 	const char *config = NULL, *v;
 	corehook_config *cfg = NULL;
-	char err[512] = "", path[CH_PATH_MAX + 32];
+	char err[512] = "", path[CH_PATH_MAX + 32], hex[2 * 33 + 1];
+	uint8_t pub[33];
+	size_t publen = 0;
+	EVP_PKEY *k = NULL;
 	int i, rc = 1;
 
 	for (i = 0; i < argc; i++) {
@@ -317,10 +321,20 @@ static int cmd_suci_keygen(int argc, char **argv)
 		fprintf(stderr, "corehook suci keygen: %s\n", err);
 		goto out;
 	}
-	printf("KEY: %s\nPROFILE: %c\nKEY-ID: %u\n", path,
-	    cfg->suci_scheme == 1 ? 'A' : 'B', cfg->suci_key_id);
+	if (suci_hn_key_load(&k, cfg->suci_scheme, path, err, sizeof(err))
+	    != SUCI_OK || suci_hn_pub_get(pub, sizeof(pub), &publen, k, err,
+	    sizeof(err)) != SUCI_OK) {
+		fprintf(stderr, "corehook suci keygen: %s\n", err);
+		goto out;
+	}
+	util_hex_encode(hex, pub, publen);
+	/* PUBLIC-KEY is what subscriptions carry and what a device's policy
+	 * names as the core's onboarding key (docs/protocol.md). */
+	printf("KEY: %s\nPROFILE: %c\nKEY-ID: %u\nPUBLIC-KEY: %s\n", path,
+	    cfg->suci_scheme == 1 ? 'A' : 'B', cfg->suci_key_id, hex);
 	rc = fflush(stdout) == 0 ? 0 : 1;
 out:
+	EVP_PKEY_free(k);
 	corehook_config_free(cfg);
 	return rc;
 }

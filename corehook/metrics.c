@@ -9,6 +9,7 @@ const char *const ch_prov_outcome_names[CH_PROV_NOUTCOMES] = {
 	"provisioned", "not_allowed", "unknown_device", "revoked", "suspended",
 	"invalid_certificate", "ca_unavailable", "malformed", "internal",
 	"rate_limited", "unsigned", "bad_signature", "replay", "wrong_network",
+	"unconcealable",
 };
 
 const char *const ch_aka_outcome_names[CH_AKA_NOUTCOMES] = {
@@ -118,11 +119,16 @@ int ch_metrics_format(const ch_metrics_t *m, char *buf, size_t cap)
 	    "# HELP corehook_security_mode_total Security mode procedures"
 	    " completed.\n"
 	    "# TYPE corehook_security_mode_total counter\n"
-	    "corehook_security_mode_total %llu\n",
+	    "corehook_security_mode_total %llu\n"
+	    "# HELP corehook_provisioning_concealed_total Provisioning requests"
+	    " that came concealed to an onboarding key.\n"
+	    "# TYPE corehook_provisioning_concealed_total counter\n"
+	    "corehook_provisioning_concealed_total %llu\n",
 	    (unsigned long long)atomic_load(&m->nas_sec_bad_mac),
 	    (unsigned long long)atomic_load(&m->nas_sec_replay),
 	    (unsigned long long)atomic_load(&m->nas_sec_plain),
-	    (unsigned long long)atomic_load(&m->smc_done)) != 0)
+	    (unsigned long long)atomic_load(&m->smc_done),
+	    (unsigned long long)atomic_load(&m->prov_concealed)) != 0)
 		return COREHOOK_ERR_SPACE;
 	if (put(buf, cap, &off, "# HELP corehook_device_cert_checks_total"
 	    " Device certificates accepted, by how they were verified.\n"

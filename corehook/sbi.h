@@ -1,8 +1,8 @@
 /* sbi.h — corehook as a UDM on the 5G service-based interface: its
  * configuration ("sbi" in corehook's JSON), the HTTP/2 server framing
  * (sbi_server.c, libnghttp2), the Nudm_UEAU handlers (sbi_ueau.c) and the
- * NRF client (sbi_nrf.c, nghttp2's client side on one reused h2c
- * connection). Reference: docs/corehook.md "Nudm_UEAU". */
+ * NRF client (sbi_nrf.c, nghttp2's client side on one reused h2c or
+ * TLS (ALPN h2) connection). Reference: docs/corehook.md "Nudm_UEAU". */
 #ifndef PROVCA_SBI_H
 #define PROVCA_SBI_H
 
@@ -22,7 +22,7 @@
 typedef struct {
 	char listen[128];               /* a.b.c.d:port (0: any free port) */
 	char advertise[128];            /* host the NF profile names, "" = listen's */
-	char nrf_uri[256];              /* http://host:port, "" = no NRF */
+	char nrf_uri[256];              /* http(s)://host:port, "" = no NRF */
 	char nf_instance_id[SBI_UUID_LEN + 1];
 	unsigned heartbeat_seconds;     /* asked of the NRF; it may change it */
 	int suci_null_scheme;           /* 1: accept SUCI protection scheme 0 */
@@ -32,6 +32,10 @@ typedef struct {
 	char allow_nf[SBI_ALLOW_MAX][SBI_UUID_LEN + 1];
 	/* TLS with ALPN h2 and client certificates: all three or none. */
 	char tls_cert[512], tls_key[512], tls_client_ca[512];
+	/* NRF over TLS (an https nrf_uri, "nrf_tls" in the JSON): the CA file
+	 * the NRF's certificate must chain to; optionally a client certificate
+	 * and key (TS 33.501 §13.1), both or neither. */
+	char nrf_ca[512], nrf_cert[512], nrf_key[512];
 } sbi_config_t;
 
 /* Parse the "sbi" object o (NULL: SBI off, defaults) into out; relative
@@ -58,6 +62,7 @@ enum { SBI_OP_GENERATE, SBI_OP_RESYNC, SBI_OP_EVENT_POST, SBI_OP_EVENT_PUT,
 enum { SBI_CAUSE_USER_NOT_FOUND, SBI_CAUSE_AUTH_REJECTED,
 	SBI_CAUSE_SNN_NOT_AUTHORIZED, SBI_CAUSE_MANDATORY_IE_MISSING,
 	SBI_CAUSE_MANDATORY_IE_INCORRECT, SBI_CAUSE_UNSUPPORTED_SCHEME,
+	SBI_CAUSE_INVALID_HN_KEY_ID, SBI_CAUSE_INVALID_SCHEME_OUTPUT,
 	SBI_CAUSE_CALLER_REFUSED, SBI_CAUSE_NOT_FOUND, SBI_CAUSE_BUDGET,
 	SBI_CAUSE_INTERNAL, SBI_CAUSE_N };
 enum { SBI_NRF_REGISTER, SBI_NRF_HEARTBEAT, SBI_NRF_DEREGISTER,

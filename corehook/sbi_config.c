@@ -1,5 +1,6 @@
 /* sbi_config.c — the "sbi" object of corehook's configuration (listen
- * address, NRF, NF instance ID, heartbeat, caller allow-list), writing it
+ * address, NRF and its TLS files, NF instance ID, heartbeat, caller
+ * allow-list), writing it
  * for `corehook init --sbi-listen --nrf`, UUIDs, and the SBI metrics text. */
 #define _GNU_SOURCE
 #include "sbi.h"
@@ -113,6 +114,44 @@ static int ipv4_valid(const char *s)
 	return inet_pton(AF_INET, s, &a) == 1;
 }
 
+/* A file name member of t into dst (512 bytes), resolved against dir;
+ * "" when absent; -1 if not a string or too long. */
+static int path_member(char *dst, const cJSON *t, const char *name,
+    const char *dir, char *err, size_t errlen)
+{
+	char v[512];
+	int n;
+
+	if (str_member(v, sizeof(v), t, name, "", err, errlen) != 0)
+		return -1;
+	n = v[0] == '\0' ? snprintf(dst, 512, "%s", "") : v[0] == '/' ?
+	    snprintf(dst, 512, "%s", v) : snprintf(dst, 512, "%s/%s", dir, v);
+	return n >= 0 && n < 512 ? 0 : -1;
+}
+
+/* The "nrf_tls" object: ca (required with an https nrf_uri, refused with
+ * http), cert and key (both or neither). */
+static int nrf_tls_load(sbi_config_t *out, const cJSON *t, const char *dir,
+    char *err, size_t errlen)
+{
+	int https = strncmp(out->nrf_uri, "https://", 8) == 0;
+
+	if (t != NULL && !cJSON_IsNull(t) && (!cJSON_IsObject(t) ||
+	    path_member(out->nrf_ca, t, "ca", dir, err, errlen) != 0 ||
+	    path_member(out->nrf_cert, t, "cert", dir, err, errlen) != 0 ||
+	    path_member(out->nrf_key, t, "key", dir, err, errlen) != 0))
+		goto bad;
+	if (https != (out->nrf_ca[0] != '\0') ||
+	    (out->nrf_cert[0] == '\0') != (out->nrf_key[0] == '\0'))
+		goto bad;
+	return 0;
+bad:
+	util_err_set(err, errlen, "config: an https sbi.nrf_uri needs "
+	    "sbi.nrf_tls.ca (PEM CA file), and cert with key for a client "
+	    "certificate; an http one takes no nrf_tls");
+	return -1;
+}
+
 /* The "tls" object: cert, key, client_ca, each resolved against dir. */
 static int tls_load(sbi_config_t *out, const cJSON *t, const char *dir,
     char *err, size_t errlen)
@@ -163,9 +202,10 @@ int sbi_config_load(sbi_config_t *out, const cJSON *o, const char *dir,
 	    str_member(out->nf_instance_id, sizeof(out->nf_instance_id), o,
 	    "nf_instance_id", "", err, errlen) != 0)
 		return -1;
-	if (out->nrf_uri[0] != '\0' && strncmp(out->nrf_uri, "http://", 7) != 0) {
+	if (out->nrf_uri[0] != '\0' && strncmp(out->nrf_uri, "http://", 7) != 0
+	    && strncmp(out->nrf_uri, "https://", 8) != 0) {
 		util_err_set(err, errlen, "config: sbi.nrf_uri must be http://"
-		    "host:port (h2c)");
+		    "host:port (h2c) or https://host:port (TLS, ALPN h2)");
 		return -1;
 	}
 	if (out->nf_instance_id[0] != '\0' &&
@@ -208,7 +248,9 @@ int sbi_config_load(sbi_config_t *out, const cJSON *o, const char *dir,
 	    errlen) != 0)
 		return -1;
 	if (tls_load(out, o != NULL ? cJSON_GetObjectItemCaseSensitive(o,
-	    "tls") : NULL, dir, err, errlen) != 0)
+	    "tls") : NULL, dir, err, errlen) != 0 ||
+	    nrf_tls_load(out, o != NULL ? cJSON_GetObjectItemCaseSensitive(o,
+	    "nrf_tls") : NULL, dir, err, errlen) != 0)
 		return -1;
 	/* Inside the operator's network, but not open to anyone: with no
 	 * list, only this host may call. */
@@ -312,7 +354,8 @@ static const char *const op_names[SBI_OP_N] = { "generate_auth_data",
 static const char *const cause_names[SBI_CAUSE_N] = { "USER_NOT_FOUND",
 	"AUTHENTICATION_REJECTED", "SERVING_NETWORK_NOT_AUTHORIZED",
 	"MANDATORY_IE_MISSING", "MANDATORY_IE_INCORRECT",
-	"UNSUPPORTED_PROTECTION_SCHEME", "CALLER_NOT_ALLOWED",
+	"UNSUPPORTED_PROTECTION_SCHEME", "INVALID_HN_PUBLIC_KEY_IDENTIFIER",
+	"INVALID_SCHEME_OUTPUT", "CALLER_NOT_ALLOWED",
 	"RESOURCE_NOT_FOUND", "ANSWER_BUDGET_EXCEEDED", "SYSTEM_FAILURE" };
 static const char *const nrf_names[SBI_NRF_N] = { "register", "heartbeat",
 	"deregister", "failure" };

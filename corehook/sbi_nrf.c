@@ -1,9 +1,12 @@
 /* sbi_nrf.c — the NRF client (TS 29.510 Nnrf_NFManagement): NFRegister
  * (PUT of the UDM's NFProfile), heartbeats (PATCH, json-patch replacing
  * /nfStatus) every heartBeatTimer, re-registration when the NRF answers 404,
- * NFDeregister (DELETE) at stop. HTTP/2 with prior knowledge on nghttp2's
- * client side over one TCP connection reused for every request (Debian 12's
- * libcurl breaks the second request on a reused h2c connection); a broken
+ * NFDeregister (DELETE) at stop. HTTP/2 on nghttp2's client side over one
+ * connection reused for every request (Debian 12's libcurl breaks the second
+ * request on a reused h2c connection): h2c with prior knowledge for an
+ * http nrf_uri, or OpenSSL TLS 1.2+ with ALPN h2 for https, the NRF's
+ * certificate verified against the configured CA and its host name (or IP
+ * address), with an optional client certificate (TS 33.501 §13.1). A broken
  * connection is replaced on the next request. */
 #define _GNU_SOURCE
 #include "sbi.h"
@@ -22,8 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "util.h"
 
@@ -49,6 +56,8 @@ struct sbi_nrf {
 	corehook_log_fn log;
 	unsigned heartbeat;
 	int fd;
+	SSL_CTX *tls;                   /* NULL: h2c */
+	SSL *ssl;
 	nghttp2_session *ng;
 	struct nrf_call *call;
 	pthread_t th;
@@ -150,9 +159,79 @@ static void conn_close(sbi_nrf *n)
 {
 	nghttp2_session_del(n->ng);
 	n->ng = NULL;
+	if (n->ssl != NULL)
+		(void)SSL_shutdown(n->ssl);	/* close_notify, best effort */
+	SSL_free(n->ssl);
+	n->ssl = NULL;
 	if (n->fd >= 0)
 		close(n->fd);
 	n->fd = -1;
+}
+
+/* The TLS handshake on n->fd: the NRF's certificate must chain to the
+ * configured CA and name n->host (DNS name, or IP address for a literal),
+ * and the NRF must choose ALPN h2. Failures are logged with the reason. */
+static int tls_open(sbi_nrf *n)
+{
+	const unsigned char *alpn = NULL;
+	unsigned alpn_len = 0;
+	struct in6_addr a6;
+	struct in_addr a4;
+	char why[256] = "";
+	long v;
+
+	if ((n->ssl = SSL_new(n->tls)) == NULL || SSL_set_fd(n->ssl, n->fd) != 1)
+		goto fail;
+	if (inet_pton(AF_INET, n->host, &a4) == 1 ||
+	    inet_pton(AF_INET6, n->host, &a6) == 1) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(n->ssl),
+		    n->host) != 1)
+			goto fail;
+	} else if (SSL_set_tlsext_host_name(n->ssl, n->host) != 1 ||
+	    SSL_set1_host(n->ssl, n->host) != 1) {
+		goto fail;
+	}
+	if (SSL_connect(n->ssl) != 1) {
+		v = SSL_get_verify_result(n->ssl);
+		if (v != X509_V_OK)
+			snprintf(why, sizeof(why), "certificate: %s",
+			    X509_verify_cert_error_string(v));
+		goto fail;
+	}
+	SSL_get0_alpn_selected(n->ssl, &alpn, &alpn_len);
+	if (alpn_len != 2 || memcmp(alpn, "h2", 2) != 0) {
+		snprintf(why, sizeof(why), "the NRF did not choose ALPN h2");
+		goto fail;
+	}
+	return 0;
+fail:
+	if (why[0] == '\0')
+		util_err_openssl(why, sizeof(why), "handshake failed");
+	ERR_clear_error();
+	nrf_log(n, COREHOOK_LOG_WARN, "nrf tls %s: %s", n->authority, why);
+	return -1;
+}
+
+/* Send all of p, through TLS when the connection has it; -1 on failure. */
+static int conn_send(sbi_nrf *n, const uint8_t *p, size_t len)
+{
+	ssize_t w;
+
+	for (; len > 0; p += w, len -= (size_t)w) {
+		w = n->ssl != NULL ? SSL_write(n->ssl, p, (int)len) :
+		    send(n->fd, p, len, MSG_NOSIGNAL);
+		if (w <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Receive what is there (at most cap octets); <= 0 on close or failure. */
+static ssize_t conn_recv(sbi_nrf *n, uint8_t *buf, size_t cap)
+{
+	if (n->ssl != NULL)
+		return SSL_read(n->ssl, buf, (int)cap);
+	return recv(n->fd, buf, cap, 0);
 }
 
 /* Connect to the NRF and start an HTTP/2 client session. */
@@ -160,6 +239,7 @@ static int conn_open(sbi_nrf *n)
 {
 	struct addrinfo hints, *ai = NULL, *p;
 	nghttp2_session_callbacks *cb = NULL;
+	struct timeval tv = { .tv_sec = NRF_TIMEOUT_MS / 1000 };
 	int one = 1, rc = -1;
 
 	memset(&hints, 0, sizeof(hints));
@@ -177,6 +257,10 @@ static int conn_open(sbi_nrf *n)
 	if (n->fd < 0)
 		return -1;
 	(void)setsockopt(n->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(n->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(n->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (n->tls != NULL && tls_open(n) != 0)
+		goto out;
 	if (nghttp2_session_callbacks_new(&cb) != 0)
 		goto out;
 	nghttp2_session_callbacks_set_on_header_callback(cb, c_header);
@@ -201,24 +285,24 @@ static int conn_run(sbi_nrf *n, struct nrf_call *call)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!call->done) {
 		const uint8_t *p;
-		ssize_t k, w;
+		ssize_t k;
 		struct pollfd pf = { .fd = n->fd, .events = POLLIN };
 		long ms;
 
 		while ((k = nghttp2_session_mem_send(n->ng, &p)) > 0)
-			for (; k > 0; p += w, k -= w)
-				if ((w = send(n->fd, p, (size_t)k, MSG_NOSIGNAL))
-				    <= 0)
-					return -1;
+			if (conn_send(n, p, (size_t)k) != 0)
+				return -1;
 		if (k < 0)
 			return -1;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		ms = (t.tv_sec - t0.tv_sec) * 1000 +
 		    (t.tv_nsec - t0.tv_nsec) / 1000000;
-		if (ms >= NRF_TIMEOUT_MS || poll(&pf, 1, (int)(NRF_TIMEOUT_MS -
-		    ms)) <= 0)
+		/* TLS may already hold decrypted bytes the socket won't signal */
+		if (ms >= NRF_TIMEOUT_MS || ((n->ssl == NULL ||
+		    SSL_pending(n->ssl) == 0) && poll(&pf, 1,
+		    (int)(NRF_TIMEOUT_MS - ms)) <= 0))
 			return -1;
-		if ((k = recv(n->fd, buf, sizeof(buf), 0)) <= 0 ||
+		if ((k = conn_recv(n, buf, sizeof(buf))) <= 0 ||
 		    nghttp2_session_mem_recv(n->ng, buf, (size_t)k) < 0)
 			return -1;
 	}
@@ -246,7 +330,7 @@ static int nrf_request(sbi_nrf *n, const char *method, const char *path,
 		call.req_len = body != NULL ? strlen(body) : 0;
 		k = 0;
 		NV(":method", method);
-		NV(":scheme", "http");
+		NV(":scheme", n->tls != NULL ? "https" : "http");
 		NV(":authority", n->authority);
 		NV(":path", path);
 		NV("accept", "application/json,application/problem+json");
@@ -412,13 +496,16 @@ static void *nrf_main(void *arg)
 	return NULL;
 }
 
-/* Split "http://host:port[/]" into n's host, port and authority. */
-static int nrf_uri_parse(sbi_nrf *n, const char *uri)
+/* Split "http[s]://host:port[/]" into n's host, port and authority; *tls
+ * is 1 for https. */
+static int nrf_uri_parse(sbi_nrf *n, const char *uri, int *tls)
 {
-	const char *h = uri + 7, *colon, *end;
+	const char *h, *colon, *end;
 
-	if (strncmp(uri, "http://", 7) != 0)
+	*tls = strncmp(uri, "https://", 8) == 0;
+	if (!*tls && strncmp(uri, "http://", 7) != 0)
 		return -1;
+	h = uri + (*tls ? 8 : 7);
 	end = h + strcspn(h, "/");
 	colon = memchr(h, ':', (size_t)(end - h));
 	if (colon == NULL || colon == h || (size_t)(colon - h) >= sizeof(n->host)
@@ -432,11 +519,38 @@ static int nrf_uri_parse(sbi_nrf *n, const char *uri)
 	return 0;
 }
 
+/* The TLS client context for the NRF: TLS 1.2+, peer verification against
+ * the configured CA file only, ALPN h2, the client certificate if any. */
+static SSL_CTX *tls_ctx_new(const sbi_config_t *sbi, char *err, size_t errlen)
+{
+	static const unsigned char alpn[] = { 2, 'h', '2' };
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, sbi->nrf_ca, NULL) != 1 ||
+	    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn)) != 0)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (sbi->nrf_cert[0] != '\0' &&
+	    (SSL_CTX_use_certificate_chain_file(ctx, sbi->nrf_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, sbi->nrf_key, SSL_FILETYPE_PEM)
+	    != 1 || SSL_CTX_check_private_key(ctx) != 1))
+		goto fail;
+	return ctx;
+fail:
+	util_err_openssl(err, errlen, "sbi.nrf_tls (%s, %s)", sbi->nrf_ca,
+	    sbi->nrf_cert[0] != '\0' ? sbi->nrf_cert : "no client certificate");
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
 int sbi_nrf_start(sbi_nrf **out, const sbi_config_t *sbi, const char *host,
     unsigned port, const char *supi_first, const char *supi_last,
     sbi_metrics_t *m, corehook_log_fn log, char *err, size_t errlen)
 {
 	sbi_nrf *n = calloc(1, sizeof(*n));
+	int tls = 0;
 
 	*out = NULL;
 	if (n == NULL) {
@@ -450,11 +564,13 @@ int sbi_nrf_start(sbi_nrf **out, const sbi_config_t *sbi, const char *host,
 	n->heartbeat = sbi->heartbeat_seconds;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);
-	if (nrf_uri_parse(n, sbi->nrf_uri) != 0) {
+	if (nrf_uri_parse(n, sbi->nrf_uri, &tls) != 0) {
 		util_err_set(err, errlen, "sbi.nrf_uri \"%s\" is not"
-		    " http://host:port", sbi->nrf_uri);
+		    " http[s]://host:port", sbi->nrf_uri);
 		goto fail;
 	}
+	if (tls && (n->tls = tls_ctx_new(sbi, err, errlen)) == NULL)
+		goto fail;
 	if ((n->profile = sbi_nrf_profile(sbi, host, port, supi_first,
 	    supi_last, sbi->heartbeat_seconds)) == NULL) {
 		util_err_set(err, errlen, "out of memory");
@@ -467,6 +583,7 @@ int sbi_nrf_start(sbi_nrf **out, const sbi_config_t *sbi, const char *host,
 	*out = n;
 	return 0;
 fail:
+	SSL_CTX_free(n->tls);
 	free(n->profile);
 	pthread_mutex_destroy(&n->mu);
 	pthread_cond_destroy(&n->cv);
@@ -483,6 +600,7 @@ void sbi_nrf_stop(sbi_nrf *n)
 	pthread_cond_signal(&n->cv);
 	pthread_mutex_unlock(&n->mu);
 	pthread_join(n->th, NULL);
+	SSL_CTX_free(n->tls);
 	free(n->profile);
 	pthread_mutex_destroy(&n->mu);
 	pthread_cond_destroy(&n->cv);

@@ -1,6 +1,7 @@
 /* sbi_ueau.c — Nudm_UEAU (TS 29.503) for the subscribers corehook
  * provisioned: generate-auth-data (5G_AKA with a 5G_HE_AKA vector, SUCI
- * null scheme, resynchronisation), auth-events (result confirmation,
+ * de-concealment as the SIDF with the NAS front's home network keys,
+ * resynchronisation), auth-events (result confirmation,
  * removal), the caller allow-list, and problem+json errors with the 3GPP
  * causes. Vectors come from the same library calls the NAS front uses, so
  * the SQN step is durable before the answer and never reused by either. */
@@ -17,10 +18,12 @@
 
 #include "aka.h"
 #include "ch_ctx.h"
+#include "suci.h"
 #include "util.h"
 
 #define EVENTS_MAX 1024
 #define PREFIX "/nudm-ueau/v1/"
+#define SBI_LOG_PATH_MAX 600
 
 struct event {
 	char id[SBI_UUID_LEN + 1];
@@ -45,7 +48,7 @@ typedef struct {
 	sbi_ueau *u;
 	const sbi_request_t *req;
 	sbi_response_t *resp;
-	char seg[4][SBI_UUID_LEN + 32];
+	char seg[4][SUCI_STR_MAX];      /* a SUCI string is the longest */
 	size_t nseg;
 	int op;
 } call_t;
@@ -90,11 +93,33 @@ static void reply_json(call_t *c, int status, const char *ctype, cJSON *doc)
 	c->resp->body_len = strlen(text);
 }
 
+/* path for a log line into buf: a SUCI's scheme output (the field after
+ * its key id) is shortened to "..", so logs carry no long hex values. */
+static const char *path_for_log(char *buf, size_t cap, const char *path)
+{
+	char *p, *end;
+	int dashes = 0;
+
+	snprintf(buf, cap, "%s", path);
+	if ((p = strstr(buf, "/suci-")) == NULL)
+		return buf;
+	for (p++; *p != '\0' && *p != '/' && dashes < 7; p++)
+		dashes += *p == '-';
+	end = p + strcspn(p, "/?");
+	if (dashes == 7 && end > p + 2) {
+		memmove(p + 2, end, strlen(end) + 1);
+		p[0] = '.';
+		p[1] = '.';
+	}
+	return buf;
+}
+
 /* A problem+json answer with a 3GPP cause (NULL: none); counted. */
 static void problem(call_t *c, int status, const char *cause, int metric,
     const char *detail)
 {
 	cJSON *doc = cJSON_CreateObject();
+	char path[SBI_LOG_PATH_MAX];
 
 	if (doc == NULL || cJSON_AddNumberToObject(doc, "status", status) ==
 	    NULL || cJSON_AddStringToObject(doc, "detail", detail) == NULL ||
@@ -107,8 +132,8 @@ static void problem(call_t *c, int status, const char *cause, int metric,
 		atomic_fetch_add(&c->u->m->cause[metric], 1);
 	reply_json(c, status, "application/problem+json", doc);
 	ch_log(c->u->ch, COREHOOK_LOG_WARN, "sbi %s %s peer=%s status=%d"
-	    " cause=%s", c->req->method, c->req->path, c->req->peer, status,
-	    cause != NULL ? cause : "-");
+	    " cause=%s", c->req->method, path_for_log(path, sizeof(path),
+	    c->req->path), c->req->peer, status, cause != NULL ? cause : "-");
 }
 
 /* 1 if s is lo..hi decimal digits. */
@@ -124,47 +149,99 @@ static int digits_only(const char *s, size_t lo, size_t hi)
 	return 1;
 }
 
-/* SUPI digits from "imsi-<digits>" or (allow_suci) a null-scheme SUCI
- * "suci-0-<mcc>-<mnc>-<routing>-0-<hnpki>-<msin>". Answers and returns -1
- * when it is neither. */
+/* 1 if corehook holds a home network key of protection scheme at any key
+ * id (that scheme is served here). */
+static int scheme_served(const corehook *ch, uint8_t scheme)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ch->suci_key) / sizeof(ch->suci_key[0]); i++)
+		if (ch->suci_key[i] != NULL && ch->suci_key_scheme[i] == scheme)
+			return 1;
+	return 0;
+}
+
+/* SUPI digits of a SUCI string (TS 23.003 §2.2B, common/suci.c's parser):
+ * the null scheme's MSIN where sbi.suci_null_scheme allows it, Profiles A
+ * and B de-concealed with the key of the SUCI's key id by ch_suci_supi, as
+ * the NAS front does (the UDM's SIDF role). TS 29.503 §6.3.7.3 causes:
+ * 501 UNSUPPORTED_PROTECTION_SCHEME, 403 INVALID_HN_PUBLIC_KEY_IDENTIFIER,
+ * 403 INVALID_SCHEME_OUTPUT. Answers and returns -1 on a failure. */
+static int supi_from_suci(call_t *c, char *supi, const char *id)
+{
+	char err[256], imsi[SUCI_SUPI_MAX];
+	suci_t s;
+	nas_suci_t n;
+	int r = -1;
+
+	memset(&n, 0, sizeof(n));
+	if (suci_string_parse(&s, id, err, sizeof(err)) != SUCI_OK) {
+		problem(c, 400, "MANDATORY_IE_INCORRECT",
+		    SBI_CAUSE_MANDATORY_IE_INCORRECT, "not a SUPI (imsi-) or SUCI");
+		return -1;
+	}
+	if (s.scheme == SUCI_SCHEME_NULL ? !c->u->sbi->suci_null_scheme :
+	    !scheme_served(c->u->ch, s.scheme)) {
+		problem(c, 501, "UNSUPPORTED_PROTECTION_SCHEME",
+		    SBI_CAUSE_UNSUPPORTED_SCHEME, "SUCI protection scheme is"
+		    " not served here");
+		goto out;
+	}
+	if (s.scheme == SUCI_SCHEME_NULL) {
+		if (strlen(s.mcc) + strlen(s.mnc) + strlen(s.msin) > 15)
+			goto bad;
+		snprintf(supi, 16, "%s%s%s", s.mcc, s.mnc, s.msin);
+		r = 0;
+		goto out;
+	}
+	if (s.out_len > sizeof(n.out))
+		goto bad;
+	memcpy(n.mcc, s.mcc, sizeof(n.mcc));
+	memcpy(n.mnc, s.mnc, sizeof(n.mnc));
+	memcpy(n.routing, s.routing, sizeof(n.routing));
+	n.scheme = s.scheme;
+	n.hnpki = s.key_id;
+	memcpy(n.out, s.out, s.out_len);
+	n.out_len = s.out_len;
+	r = ch_suci_supi(c->u->ch, imsi, sizeof(imsi), &n, err, sizeof(err));
+	if (r == COREHOOK_ERR_NOTFOUND) {
+		problem(c, 403, "INVALID_HN_PUBLIC_KEY_IDENTIFIER",
+		    SBI_CAUSE_INVALID_HN_KEY_ID, "no home network key with "
+		    "this key id for this protection scheme");
+		r = -1;
+		goto out;
+	}
+	if (r != COREHOOK_OK || strncmp(imsi, "imsi-", 5) != 0 ||
+	    !digits_only(imsi + 5, 6, 15)) {
+		problem(c, 403, "INVALID_SCHEME_OUTPUT",
+		    SBI_CAUSE_INVALID_SCHEME_OUTPUT, "SUCI cannot be de-concealed"
+		    " with the received data");
+		r = -1;
+		goto out;
+	}
+	snprintf(supi, 16, "%s", imsi + 5);
+	r = 0;
+	goto out;
+bad:
+	problem(c, 400, "MANDATORY_IE_INCORRECT",
+	    SBI_CAUSE_MANDATORY_IE_INCORRECT, "not a SUPI (imsi-) or SUCI");
+	r = -1;
+out:
+	OPENSSL_cleanse(&n, sizeof(n));
+	OPENSSL_cleanse(&s, sizeof(s));
+	return r;
+}
+
+/* SUPI digits from "imsi-<digits>" or (allow_suci) a SUCI string (see
+ * supi_from_suci). Answers and returns -1 when it is neither. */
 static int supi_from_id(call_t *c, char *supi, const char *id, int allow_suci)
 {
-	char f[8][24];
-	const char *p = id;
-	size_t n = 0, len;
-
 	if (strncmp(id, "imsi-", 5) == 0 && digits_only(id + 5, 6, 15)) {
 		snprintf(supi, 16, "%s", id + 5);
 		return 0;
 	}
-	if (!allow_suci || strncmp(id, "suci-", 5) != 0)
-		goto bad;
-	for (p = id + 5; n < 8; n++) {
-		len = strcspn(p, "-");
-		if (len == 0 || len >= sizeof(f[0]))
-			goto bad;
-		memcpy(f[n], p, len);
-		f[n][len] = '\0';
-		p += len;
-		if (*p == '\0')
-			break;
-		p++;
-	}
-	if (n != 6 || strcmp(f[0], "0") != 0 || !digits_only(f[1], 3, 3) ||
-	    !digits_only(f[2], 2, 3) || !digits_only(f[4], 1, 2))
-		goto bad;
-	if (strcmp(f[4], "0") != 0 || !c->u->sbi->suci_null_scheme) {
-		problem(c, 501, "UNSUPPORTED_PROTECTION_SCHEME",
-		    SBI_CAUSE_UNSUPPORTED_SCHEME, "SUCI protection scheme is"
-		    " not served here");
-		return -1;
-	}
-	if (!digits_only(f[6], 1, 10) ||
-	    strlen(f[1]) + strlen(f[2]) + strlen(f[6]) > 15)
-		goto bad;
-	snprintf(supi, 16, "%s%s%s", f[1], f[2], f[6]);
-	return 0;
-bad:
+	if (allow_suci && strncmp(id, "suci-", 5) == 0)
+		return supi_from_suci(c, supi, id);
 	problem(c, 400, "MANDATORY_IE_INCORRECT",
 	    SBI_CAUSE_MANDATORY_IE_INCORRECT, "not a SUPI (imsi-) or SUCI");
 	return -1;

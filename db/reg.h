@@ -137,10 +137,16 @@ typedef struct {
 	int64_t not_before, not_after;
 	const char *device_id;		/* owning device, or NULL */
 	const char *principal;		/* owning principal name, or NULL */
+	int64_t ca_id;			/* signing CA (cas.id), 0 = not recorded */
 } reg_cert_new_t;
 
 int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
     char *err, size_t errlen);
+
+/* DeviceID of the device certificate (issuer, serial_hex) into out;
+ * REG_ERR_NOT_FOUND when no device holds such a certificate. */
+int reg_cert_device_id(reg_t *reg, char *out, size_t outlen,
+    const char *issuer, const char *serial_hex);
 
 /* ---- devices -------------------------------------------------------- */
 
@@ -172,6 +178,7 @@ typedef struct {
 	int64_t not_before, not_after;
 	uint8_t *cert_der;
 	size_t cert_der_len;
+	int64_t ca_id;			/* the CA that signed cert_der (cas.id) */
 } reg_device_t;
 
 /* Free cert_der; NULL-safe, leaves the struct zeroed. */

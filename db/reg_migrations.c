@@ -107,12 +107,35 @@ static const char m4_principal_index_partial[] =
     "CREATE INDEX certificates_by_principal ON certificates(principal_id)"
     "  WHERE principal_id IS NOT NULL;";
 
+/* 5: the CA set (rollover). Every intermediate that ever served: its
+ * certificate, key reference (a file in the data folder or a pkcs11: URI)
+ * and state; at most one issuing CA per role. certificates.ca_id names the
+ * CA that signed each certificate (set for device certificates; rows of an
+ * older registry are adopted by the first Device CA at open). */
+static const char m5_ca_set[] =
+    "CREATE TABLE cas ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  role TEXT NOT NULL CHECK (role IN ('device', 'infra')),"
+    "  cert_der BLOB NOT NULL,"
+    "  cert_sha256 TEXT NOT NULL UNIQUE CHECK (length(cert_sha256) = 64),"
+    "  subject TEXT NOT NULL,"
+    "  key_ref TEXT NOT NULL CHECK (length(key_ref) BETWEEN 1 AND 511),"
+    "  state TEXT NOT NULL"
+    "    CHECK (state IN ('active', 'issuing', 'retired')),"
+    "  created_at INTEGER NOT NULL,"
+    "  retired_at INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE UNIQUE INDEX cas_one_issuing ON cas(role)"
+    "  WHERE state = 'issuing';"
+    "ALTER TABLE certificates ADD COLUMN ca_id INTEGER REFERENCES cas(id);";
+
 const reg_migration_t reg_migrations[] = {
 	{ 1, "core registry", m1_core },
 	{ 2, "portal users and sessions", reg_portal_schema_sql },
 	{ 3, "certificates by public key", m3_spki_index },
 	{ 4, "certificates by principal: principals only",
 	    m4_principal_index_partial },
+	{ 5, "the CA set (rollover)", m5_ca_set },
 };
 
 const size_t reg_migrations_count =

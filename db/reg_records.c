@@ -143,9 +143,9 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 
 	if ((rc = reg_prepare(reg, &st, "INSERT INTO certificates(issuer,"
 	    " serial_hex, der, sha256, spki_sha256, key_type, not_before,"
-	    " not_after, device_id, principal_id, created_at) VALUES (?, ?, ?,"
-	    " ?, ?, ?, ?, ?, ?, (SELECT id FROM principals WHERE name = ?10),"
-	    " ?11)", err, errlen)) != REG_OK)
+	    " not_after, device_id, principal_id, created_at, ca_id) VALUES (?,"
+	    " ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM principals WHERE name ="
+	    " ?10), ?11, ?12)", err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, c->issuer);
 	reg_bind_text(st, 2, c->serial_hex);
@@ -158,9 +158,36 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 	reg_bind_text(st, 9, c->device_id);
 	reg_bind_text(st, 10, c->principal);
 	sqlite3_bind_int64(st, 11, reg_now());
+	if (c->ca_id > 0)
+		sqlite3_bind_int64(st, 12, c->ca_id);
 	rc = step_done(reg, st, err, errlen, "insert certificate");
 	if (rc == REG_OK && id_out != NULL)
 		*id_out = sqlite3_last_insert_rowid(reg->db);
+	reg_finalize(reg, st);
+	return rc;
+}
+
+int reg_cert_device_id(reg_t *reg, char *out, size_t outlen,
+    const char *issuer, const char *serial_hex)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *id;
+	int rc;
+
+	if (reg_prepare(reg, &st, "SELECT device_id FROM certificates WHERE"
+	    " issuer = ? AND serial_hex = ? AND device_id IS NOT NULL", NULL,
+	    0) != REG_OK)
+		return REG_ERR_INTERNAL;
+	reg_bind_text(st, 1, issuer);
+	reg_bind_text(st, 2, serial_hex);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (id = sqlite3_column_text(st, 0)) != NULL &&
+	    strlen((const char *)id) < outlen) {
+		memcpy(out, id, strlen((const char *)id) + 1);
+		rc = REG_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? REG_ERR_NOT_FOUND : REG_ERR_INTERNAL;
+	}
 	reg_finalize(reg, st);
 	return rc;
 }
@@ -171,7 +198,8 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 	"d.seq, d.device_id, d.manufacturer_id, m.name, d.serial, d.model," \
 	" d.hw_version, d.status, coalesce(d.reason, -1), d.revoked_at," \
 	" d.created_at, d.updated_at, d.version, c.serial_hex, c.sha256," \
-	" c.spki_sha256, c.key_type, c.not_before, c.not_after, c.der" \
+	" c.spki_sha256, c.key_type, c.not_before, c.not_after, c.der," \
+	" coalesce(c.ca_id, 0)" \
 	" FROM devices d JOIN manufacturers m ON m.id = d.manufacturer_id" \
 	" LEFT JOIN certificates c ON c.device_id = d.device_id"
 
@@ -208,6 +236,7 @@ static int device_row(reg_device_t *d, sqlite3_stmt *st)
 	reg_col_copy(d->key_type, sizeof(d->key_type), st, 16);
 	d->not_before = sqlite3_column_int64(st, 17);
 	d->not_after = sqlite3_column_int64(st, 18);
+	d->ca_id = sqlite3_column_int64(st, 20);
 	der = sqlite3_column_blob(st, 19);
 	len = sqlite3_column_bytes(st, 19);
 	if (der != NULL && len > 0) {

@@ -1,5 +1,5 @@
-/* reg_status.c — one certificate's revocation state by issuer and serial
- * (for the OCSP responder). Uses only the public connection handle, one
+/* reg_status.c — one certificate's revocation state by issuer (or by the
+ * CA of the CA set that signed it) and serial (for the OCSP responder). Uses only the public connection handle, one
  * statement per call. */
 #include <stdio.h>
 #include <string.h>
@@ -8,14 +8,16 @@
 
 #include "reg_status.h"
 
-int reg_cert_status(reg_t *reg, reg_cert_status_t *out, const char *issuer,
-    const char *serial_hex, char *err, size_t errlen)
+#define STATUS_SELECT \
+	"SELECT c.revoked, c.revoked_reason, c.revoked_at, d.status," \
+	" d.reason, d.revoked_at FROM certificates c" \
+	" LEFT JOIN devices d ON d.device_id = c.device_id"
+
+/* Run one status query (sql: ?1 issuer text or CA id, ?2 the serial). */
+static int status_query(reg_t *reg, reg_cert_status_t *out, const char *sql,
+    const char *issuer, int64_t ca_id, const char *serial_hex, char *err,
+    size_t errlen)
 {
-	static const char sql[] =
-	    "SELECT c.revoked, c.revoked_reason, c.revoked_at, d.status,"
-	    " d.reason, d.revoked_at FROM certificates c"
-	    " LEFT JOIN devices d ON d.device_id = c.device_id"
-	    " WHERE c.issuer = ?1 AND c.serial_hex = ?2";
 	sqlite3 *db = reg_sqlite(reg);
 	sqlite3_stmt *st = NULL;
 	int rc, s;
@@ -30,7 +32,8 @@ int reg_cert_status(reg_t *reg, reg_cert_status_t *out, const char *issuer,
 		snprintf(err, errlen, "certificate status: %s", sqlite3_errmsg(db));
 		return REG_ERR_INTERNAL;
 	}
-	if (sqlite3_bind_text(st, 1, issuer, -1, SQLITE_STATIC) != SQLITE_OK ||
+	if ((issuer != NULL ? sqlite3_bind_text(st, 1, issuer, -1,
+	    SQLITE_STATIC) : sqlite3_bind_int64(st, 1, ca_id)) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, serial_hex, -1, SQLITE_STATIC) != SQLITE_OK) {
 		snprintf(err, errlen, "certificate status: %s", sqlite3_errmsg(db));
 		rc = REG_ERR_INTERNAL;
@@ -67,4 +70,20 @@ int reg_cert_status(reg_t *reg, reg_cert_status_t *out, const char *issuer,
 out:
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int reg_cert_status(reg_t *reg, reg_cert_status_t *out, const char *issuer,
+    const char *serial_hex, char *err, size_t errlen)
+{
+	return status_query(reg, out, STATUS_SELECT
+	    " WHERE c.issuer = ?1 AND c.serial_hex = ?2", issuer, 0, serial_hex,
+	    err, errlen);
+}
+
+int reg_cert_status_ca(reg_t *reg, reg_cert_status_t *out, int64_t ca_id,
+    const char *serial_hex, char *err, size_t errlen)
+{
+	return status_query(reg, out, STATUS_SELECT
+	    " WHERE c.ca_id = ?1 AND c.serial_hex = ?2", NULL, ca_id,
+	    serial_hex, err, errlen);
 }

@@ -21,4 +21,9 @@ typedef struct {
 int reg_cert_status(reg_t *reg, reg_cert_status_t *out, const char *issuer,
     const char *serial_hex, char *err, size_t errlen);
 
+/* The same for a certificate signed by CA ca_id of the CA set (cas.id):
+ * after a rollover two Device CAs answer, each for its own serials. */
+int reg_cert_status_ca(reg_t *reg, reg_cert_status_t *out, int64_t ca_id,
+    const char *serial_hex, char *err, size_t errlen);
+
 #endif

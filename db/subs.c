@@ -27,7 +27,7 @@ enum {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_FIND_SUPI, S_FIND_DEVICE, S_FIND_PENDING, S_CURSOR_GET, S_CURSOR_SET,
 	S_RETIRE, S_INSERT, S_SQN_GET, S_SQN_SET, S_CTR_GET, S_CTR_SET, S_PURGE,
-	S_ACTIVATE, S_COUNT
+	S_ACTIVATE, S_RETIRE_FOR, S_COUNT
 };
 
 struct subs_db {
@@ -134,8 +134,15 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " SET counter = excluded.counter, updated_at = excluded.updated_at",
 	[S_PURGE] = "DELETE FROM subscription WHERE state = 'retired' AND"
 	    " retired_at < ?1",
-	[S_ACTIVATE] = "UPDATE subscription SET state = 'active' WHERE id = ?1"
-	    " AND state = 'pending'",
+	/* The confirmation in two statements (no row read first); the
+	 * "state <> 'retired'" terms let SQLite use subscription_live_supi. */
+	[S_ACTIVATE] = "UPDATE subscription SET state = 'active' WHERE"
+	    " supi = ?1 AND state <> 'retired' AND state = 'pending'",
+	[S_RETIRE_FOR] = "UPDATE subscription SET state = 'retired',"
+	    " retired_at = ?2, ki = zeroblob(16), opc = zeroblob(16) WHERE"
+	    " state = 'active' AND device_id = (SELECT device_id FROM"
+	    " subscription WHERE supi = ?1 AND state <> 'retired' AND"
+	    " state = 'pending')",
 };
 
 #define SUBS_NMIGRATIONS (sizeof(subs_migrations) / sizeof(subs_migrations[0]))
@@ -656,36 +663,39 @@ out:
 
 /* The confirmation itself, inside the caller's write transaction: supi's
  * row, if pending, becomes active and the device's active row is retired
- * (keys wiped). *promoted = 1 when that happened. */
+ * (keys wiped). *promoted = 1 when that happened. Two UPDATEs and no row
+ * read on the usual path (a pending supi): the retirement names the
+ * device through supi's pending row, so it touches nothing otherwise. */
 static int confirm_in_tx(subs_db *db, const char *supi, int *promoted,
     char *err, size_t errlen)
 {
-	subs_record_t rec, act;
+	sqlite3_stmt *st;
 	int64_t now = (int64_t)time(NULL);
-	int rc;
+	int rc = SUBS_ERR;
 
 	*promoted = 0;
-	memset(&rec, 0, sizeof(rec));
-	memset(&act, 0, sizeof(act));
-	if ((rc = find_one(db, &rec, S_FIND_SUPI, supi, err, errlen)) != SUBS_OK)
+	if ((st = stmt(db, S_RETIRE_FOR)) == NULL ||
+	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(db, err, errlen, "retire active subscription");
 		goto out;
-	if (rec.state != SUBS_STATE_PENDING)
+	}
+	stmt_done(st);
+	if ((st = stmt(db, S_ACTIVATE)) == NULL ||
+	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(db, err, errlen, "activate subscription");
 		goto out;
-	rc = find_one(db, &act, S_FIND_DEVICE, rec.device_id, err, errlen);
-	if (rc == SUBS_OK)
-		rc = run_ints(db, S_RETIRE, act.id, now, 2, "retire active "
-		    "subscription", err, errlen);
-	else if (rc == SUBS_NOTFOUND)
-		rc = SUBS_OK;
-	if (rc != SUBS_OK)
-		goto out;
-	if ((rc = run_ints(db, S_ACTIVATE, rec.id, 0, 1, "activate "
-	    "subscription", err, errlen)) != SUBS_OK)
-		goto out;
+	}
 	*promoted = sqlite3_changes(db->h) == 1;
+	stmt_done(st);
+	st = NULL;
+	/* Not pending: already active (SUBS_OK) or no live row (NOTFOUND). */
+	rc = *promoted ? SUBS_OK : find_one(db, NULL, S_FIND_SUPI, supi, err,
+	    errlen);
 out:
-	subs_record_wipe(&rec);
-	subs_record_wipe(&act);
+	stmt_done(st);
 	return rc;
 }
 

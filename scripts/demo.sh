@@ -31,7 +31,7 @@ show() { printf "\$ %s\n" "$*" | sed "s|$bin/||g; s|$work/||g" >&2; "$@"; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 say "1. The CA: Root, Device CA, Infrastructure CA, registry"
-show "$bin/ca-server" init --data "$work/ca" --plain-keys --hostname localhost --hostname 127.0.0.1 \
+show "$bin/ca-server" init --example-oids --data "$work/ca" --plain-keys --hostname localhost --hostname 127.0.0.1 \
   --public-url "https://127.0.0.1:$port" >/dev/null
 show "$bin/ca-server" manufacturer add --data "$work/ca" --id acme --name "Acme Sensors" >/dev/null
 show "$bin/ca-server" principal add --data "$work/ca" --name acme-factory --role manufacturer \

@@ -123,4 +123,10 @@ fi
 if [ "$mode" != build ] && [ -f "$here/tests/browser/package.json" ]; then
   npm_ci "$here/tests/browser"
 fi
+# The OpenAPI 3.1 validator tests/http/test_http_openapi.py runs (pinned by
+# tests/http/openapi/package-lock.json; works on Node 18 and later).
+if [ "$mode" != build ] && [ -f "$here/tests/http/openapi/package.json" ] && [ ! -d "$here/tests/http/openapi/node_modules/@seriousme" ]; then
+  ( cd "$here/tests/http/openapi" && npm ci --no-audit --no-fund --silent ) || {
+    echo "setup: npm ci for tests/http/openapi failed" >&2; exit 1; }
+fi
 echo "setup: ok"

@@ -77,6 +77,7 @@ void ca_free(ca_t *ca)
 	}
 	free(ca->device_chain_pem);
 	free(ca->infra_chain_pem);
+	ca_cas_free(ca);
 	ca_fast_free(ca);
 	ca_device_exts_free(ca);
 	ca_group_close(ca);
@@ -122,9 +123,8 @@ static void token_of(pki_token_t *tok, const ca_config_t *cfg)
 	snprintf(tok->pin_env, sizeof(tok->pin_env), "%s", cfg->pkcs11_pin_env);
 }
 
-/* Open the signing key ref (file in the data folder or pkcs11: URI) and
- * check that it is the key of cert. */
-static int load_key(EVP_PKEY **out, const ca_t *ca, const char *ref,
+/* Open a signing key and check it against cert (see ca_priv.h). */
+int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref,
     X509 *cert, char *err, size_t errlen)
 {
 	pki_token_t tok;
@@ -273,12 +273,15 @@ int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
 	    (rc = load_cert(&ca->tls, data_dir, CA_FILE_TLS_CERT, err,
 	    errlen)) != CA_OK)
 		goto fail;
-	if ((rc = load_key(&ca->device_key, ca, ca->cfg.device_ca_key,
+	if ((rc = ca_key_load(&ca->device_key, ca, ca->cfg.device_ca_key,
 	    ca->device, err, errlen)) != CA_OK ||
-	    (rc = load_key(&ca->infra_key, ca, ca->cfg.infra_ca_key, ca->infra,
+	    (rc = ca_key_load(&ca->infra_key, ca, ca->cfg.infra_ca_key, ca->infra,
 	    err, errlen)) != CA_OK ||
-	    (rc = load_key(&ca->tls_key, ca, ca->cfg.tls_key, ca->tls, err,
+	    (rc = ca_key_load(&ca->tls_key, ca, ca->cfg.tls_key, ca->tls, err,
 	    errlen)) != CA_OK)
+		goto fail;
+	/* The CA set: afterwards ca->device is the issuing Device CA. */
+	if ((rc = ca_cas_load(ca, err, errlen)) != CA_OK)
 		goto fail;
 	{
 		X509 *certs[3] = { ca->root, ca->device, ca->infra };

@@ -28,6 +28,10 @@ struct ssl_ctx_st;
 #define CA_URL_PATH_DEVICE_CA "/ca/device-ca.crt"
 #define CA_URL_PATH_ROOT "/ca/root-ca.crt"
 #define CA_URL_PATH_DEVICES "/devices/"
+/* A later Device CA's CRL and certificate (printf forms, its cas.id): the
+ * first Device CA keeps CA_URL_PATH_CRL and CA_URL_PATH_DEVICE_CA. */
+#define CA_URL_PATH_DEVICE_CA_N_CRL "/crl/device-ca-%lld.crl"
+#define CA_URL_PATH_DEVICE_CA_N_CRT "/ca/device-ca-%lld.crt"
 
 typedef struct ca ca_t;
 
@@ -68,6 +72,11 @@ typedef struct {
 	const char *pkcs11_module;	/* the token's PKCS#11 module */
 	const char *pkcs11_pin_file;	/* PIN source: a file ... */
 	const char *pkcs11_pin_env;	/* ... or an environment variable */
+	const char *plain_base_url;	/* NULL = none; http://host[:port] the
+					   certificates' CRL/OCSP/caIssuers URLs name */
+	const char *plain_listen;	/* NULL = plain-HTTP listener off */
+	uint32_t pen;			/* device URN PEN; 0 = 32473 (RFC 5612) */
+	int example_oids;		/* allow RFC 5612's documentation arc */
 } ca_init_opts_t;
 
 /*
@@ -75,7 +84,9 @@ typedef struct {
  * CA (P-256), TLS server certificate, registry, config.json, and a first
  * admin principal in DIR/admin/ (admin.crt, admin.key, admin.p12 and
  * admin.p12.pass). Built in a temporary folder beside DIR and renamed at the
- * end: on failure nothing is left.
+ * end: on failure nothing is left. Refuses (CA_ERR_INVALID) a CA whose EKU
+ * arc (PROVCA_OID_ARC) or URN PEN lies under RFC 5612's documentation PEN
+ * 32473 unless opts->example_oids.
  */
 int ca_init(const ca_init_opts_t *opts, char *err, size_t errlen);
 

@@ -679,7 +679,7 @@ static int der_self_check(struct ca_signer *s, const ca_t *ca, int k)
 	d.serial_number = "SN-1";
 	d.org = "Self check";
 	d.cn = "self-check";
-	d.san_uri = "urn:dev:ops:000000-m-SN%2D1";
+	d.san_uri = "urn:dev:ops:32473-m-SN-1";
 	d.not_before = 1700000000;
 	d.not_after = 0;
 	d.csr = &key;

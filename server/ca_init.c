@@ -611,12 +611,79 @@ static void root_dir_undo(const char *dir, int created)
 		rmdir(dir);
 }
 
+/* 1 if oid is RFC 5612's documentation arc 1.3.6.1.4.1.32473 or below. */
+static int oid_is_example(const char *oid)
+{
+	static const char doc[] = "1.3.6.1.4.1.32473";
+	size_t n = sizeof(doc) - 1;
+
+	return strncmp(oid, doc, n) == 0 && (oid[n] == '\0' || oid[n] == '.');
+}
+
+/* The URN PEN into cfg; refuse the documentation arc (EKUs built with it,
+ * or PEN 32473) unless the caller said --example-oids. */
+static int init_oids_check(ca_config_t *cfg, const ca_init_opts_t *o,
+    char *err, size_t errlen)
+{
+	if (o->pen != 0)
+		cfg->device_urn_pen = o->pen;
+	if (o->example_oids)
+		return CA_OK;
+	if (oid_is_example(PROVCA_OID_ARC)) {
+		util_err_set(err, errlen, "this build's EKU arc %s is RFC 5612's "
+		    "documentation arc: rebuild with -DPROVCA_OID_ARC=<an arc "
+		    "under your own PEN> and pass --pen <your PEN>, or pass "
+		    "--example-oids for a test or demonstration CA",
+		    PROVCA_OID_ARC);
+		return CA_ERR_INVALID;
+	}
+	if (cfg->device_urn_pen == 32473) {
+		util_err_set(err, errlen, "device URNs would use PEN 32473, "
+		    "RFC 5612's documentation PEN: pass --pen <your PEN>, or "
+		    "--example-oids for a test or demonstration CA");
+		return CA_ERR_INVALID;
+	}
+	return CA_OK;
+}
+
+/* The plain-HTTP listener and URL base into cfg, checked. */
+static int init_plain_http(ca_config_t *cfg, const ca_init_opts_t *o,
+    char *err, size_t errlen)
+{
+	if (o->plain_base_url != NULL) {
+		if (strlen(o->plain_base_url) >= sizeof(cfg->plain_http_base_url) ||
+		    config_plain_url_check(o->plain_base_url) != 0) {
+			util_err_set(err, errlen, "--plain-url must be "
+			    "http://host[:port] without a path or trailing '/'");
+			return CA_ERR_INVALID;
+		}
+		snprintf(cfg->plain_http_base_url,
+		    sizeof(cfg->plain_http_base_url), "%s", o->plain_base_url);
+	}
+	if (o->plain_listen != NULL) {
+		const char *colon = strrchr(o->plain_listen, ':');
+
+		if (colon == NULL || colon == o->plain_listen ||
+		    colon[1] == '\0' || strlen(colon + 1) > 5 ||
+		    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+		    strlen(o->plain_listen) >= sizeof(cfg->plain_http_listen)) {
+			util_err_set(err, errlen, "--plain-listen must be "
+			    "HOST:PORT");
+			return CA_ERR_INVALID;
+		}
+		snprintf(cfg->plain_http_listen, sizeof(cfg->plain_http_listen),
+		    "%s", o->plain_listen);
+	}
+	return CA_OK;
+}
+
 /* Check init's options and carry them into cfg (defaults first): org,
  * hostnames, admin name, public base URL, key protection. */
 static int init_opts_check(ca_config_t *cfg, const ca_init_opts_t *o,
     char *err, size_t errlen)
 {
 	size_t i;
+	int rc;
 
 	if (o->data_dir == NULL || o->data_dir[0] == '\0' ||
 	    strlen(o->data_dir) > PATH_MAX - 64) {
@@ -663,6 +730,9 @@ static int init_opts_check(ca_config_t *cfg, const ca_init_opts_t *o,
 		    "https://host[:port] without a trailing '/'");
 		return CA_ERR_INVALID;
 	}
+	if ((rc = init_oids_check(cfg, o, err, errlen)) != CA_OK ||
+	    (rc = init_plain_http(cfg, o, err, errlen)) != CA_OK)
+		return rc;
 	if (!o->plain_keys && o->key_pass_file == NULL &&
 	    o->key_pass_env == NULL) {
 		util_err_set(err, errlen, "key files are encrypted: give "

@@ -3,6 +3,7 @@
  * commit device row + certificate + audit entry in one transaction;
  * idempotent repeats; batches in one transaction; device lookup. */
 #include "ca_priv.h"
+#include "ca_cas.h"
 #include "ca_profile.h"
 
 #include <pthread.h>
@@ -76,9 +77,13 @@ static int attrs_check(const ca_device_attrs_t *a, char *err, size_t errlen)
 	return CA_OK;
 }
 
-/* RFC 9039 component: ALPHA / DIGIT kept, everything else %-encoded, so
- * the '-' and '.' separators stay unambiguous. */
-static size_t urn_enc(char *out, size_t cap, const char *s)
+/* One RFC 9039 identifier: the grammar (section 3.2) has no escape of its
+ * own and no '%' (devunreserved = ALPHA / DIGIT / "." / "-"; a product
+ * has no "-"). ALPHA and DIGIT are kept, '-' too where keep_dash says the
+ * field may carry it; every other byte, '.' included, becomes '.' and two
+ * upper-case hex digits, so the mapping stays reversible and two attributes
+ * never share a URN: "Sensor 1" -> "Sensor.201", "a.b" -> "a.2Eb". */
+static size_t urn_enc(char *out, size_t cap, const char *s, int keep_dash)
 {
 	static const char hx[] = "0123456789ABCDEF";
 	size_t n = 0;
@@ -87,10 +92,10 @@ static size_t urn_enc(char *out, size_t cap, const char *s)
 		unsigned char c = (unsigned char)*s;
 
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9')) {
+		    (c >= '0' && c <= '9') || (keep_dash && c == '-')) {
 			out[n++] = (char)c;
 		} else {
-			out[n++] = '%';
+			out[n++] = '.';
 			out[n++] = hx[c >> 4];
 			out[n++] = hx[c & 15];
 		}
@@ -99,21 +104,25 @@ static size_t urn_enc(char *out, size_t cap, const char *s)
 	return n;
 }
 
-/* The device URN: urn:dev:ops:<OUI>-<model>-<serial> when the manufacturer
- * has an IEEE OUI, else urn:dev:org:<PEN>-<manufacturer>.<serial>. */
+/* The device URN (RFC 9039), under the configured PEN (device_urn_pen):
+ * urn:dev:ops:<PEN>-<model>-<serial> when the manufacturer has an IEEE
+ * OUI (the ops form takes a PEN, never an OUI), else
+ * urn:dev:org:<PEN>-<manufacturer>:<serial> (the serial as the org form's
+ * ":" sub-identifier, so no separator needs escaping). */
 static void device_urn(char *out, size_t cap, const ca_t *ca,
     const reg_manufacturer_t *m, const ca_device_attrs_t *a)
 {
 	char e1[3 * REG_ATTR_MAX + 8], e2[3 * REG_ATTR_MAX + 8];
 
 	if (m->oui[0] != '\0') {
-		urn_enc(e1, sizeof(e1), a->model);
-		urn_enc(e2, sizeof(e2), a->serial);
-		snprintf(out, cap, "urn:dev:ops:%s-%s-%s", m->oui, e1, e2);
+		urn_enc(e1, sizeof(e1), a->model, 0);
+		urn_enc(e2, sizeof(e2), a->serial, 1);
+		snprintf(out, cap, "urn:dev:ops:%u-%s-%s",
+		    (unsigned)ca->cfg.device_urn_pen, e1, e2);
 	} else {
-		urn_enc(e1, sizeof(e1), m->id);
-		urn_enc(e2, sizeof(e2), a->serial);
-		snprintf(out, cap, "urn:dev:org:%u-%s.%s",
+		urn_enc(e1, sizeof(e1), m->id, 1);
+		urn_enc(e2, sizeof(e2), a->serial, 1);
+		snprintf(out, cap, "urn:dev:org:%u-%s:%s",
 		    (unsigned)ca->cfg.device_urn_pen, e1, e2);
 	}
 }
@@ -155,10 +164,11 @@ void ca_issue_result_clear(ca_issue_result_t *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Fill out from a stored certificate. */
+/* Fill out from a stored certificate signed by Device CA ca_id (its own
+ * chain: after a rollover devices of the old CA keep theirs). */
 static int result_fill(const ca_t *ca, ca_issue_result_t *out,
     const char *device_id, const uint8_t *der, size_t der_len, int created,
-    char *err, size_t errlen)
+    int64_t ca_id, char *err, size_t errlen)
 {
 	size_t n;
 
@@ -173,7 +183,7 @@ static int result_fill(const ca_t *ca, ca_issue_result_t *out,
 	    CA_URL_PATH_DEVICES, device_id);
 	/* The stored DER is what we signed: encode it, no X509 parse. */
 	if ((out->cert_pem = ca_der_to_pem(der, der_len)) == NULL ||
-	    (out->chain_pem = strdup(ca->device_chain_pem)) == NULL)
+	    (out->chain_pem = strdup(ca_device_chain_pem(ca, ca_id))) == NULL)
 		goto nomem;
 	return CA_OK;
 nomem:
@@ -207,6 +217,7 @@ typedef struct issue_job {
 	uint8_t *der;			/* OPENSSL_malloc'd */
 	size_t der_len;
 	int64_t not_before, not_after;
+	int64_t ca_id;			/* the issuing Device CA that signed der */
 	int rc;
 	char *err;
 	size_t errlen;
@@ -367,6 +378,7 @@ static void job_sign(const ca_t *ca, issue_job_t *j)
 	ca_profile_validity(&dc.not_before, &dc.not_after, now,
 	    ca->cfg.device_validity_days);
 	dc.csr = j->req;
+	j->ca_id = ca->dcas[ca->issuing].id;
 	j->rc = ca_device_cert_sign(ca, &j->der, &j->der_len, j->sha,
 	    j->serial, &j->not_before, &j->not_after, &dc, j->err, j->errlen);
 }
@@ -422,6 +434,7 @@ static int job_store(reg_t *reg, issue_job_t *j)
 	cn.not_before = j->not_before;
 	cn.not_after = j->not_after;
 	cn.device_id = j->id;
+	cn.ca_id = j->ca_id;
 	if ((rc = ca_from_reg(reg_cert_insert(reg, NULL, &cn, j->err,
 	    j->errlen))) != CA_OK)
 		goto fail;
@@ -443,9 +456,9 @@ static int job_result(const ca_t *ca, issue_job_t *j, ca_issue_result_t *out)
 {
 	if (j->need_new)
 		return result_fill(ca, out, j->id, j->der, j->der_len, 1,
-		    j->err, j->errlen);
+		    j->ca_id, j->err, j->errlen);
 	return result_fill(ca, out, j->live.device_id, j->live.cert_der,
-	    j->live.cert_der_len, 0, j->err, j->errlen);
+	    j->live.cert_der_len, 0, j->live.ca_id, j->err, j->errlen);
 }
 
 /* Store every job of list (rc still CA_OK) in one transaction on reg. A
@@ -730,7 +743,7 @@ int ca_device_get(ca_t *ca, reg_t *reg, ca_device_t *out,
 		return rc;
 	}
 	if ((rc = result_fill(ca, &r, device_id, out->rec.cert_der,
-	    out->rec.cert_der_len, 0, err, errlen)) != CA_OK) {
+	    out->rec.cert_der_len, 0, out->rec.ca_id, err, errlen)) != CA_OK) {
 		ca_device_clear(out);
 		return rc;
 	}

@@ -260,7 +260,7 @@ static int certify_make(const ca_t *ca, X509 **out, char serial[41],
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = strcmp(a->role, REG_ROLE_SIGNER) == 0 ?
 	    PROVCA_OID_EKU_SIGNER : "clientAuth";
-	snprintf(crl_dp, sizeof(crl_dp), "URI:%s%s", ca->cfg.public_base_url,
+	snprintf(crl_dp, sizeof(crl_dp), "URI:%s%s", ca_revocation_base_url(ca),
 	    CA_URL_PATH_INFRA_CRL);
 	sp.crl_dp = crl_dp;
 	rc = ca_x509_make(out, serial, &sp, err, errlen);

@@ -21,6 +21,25 @@
 /* The Root's CRL: nextUpdate this many days after it is signed. */
 #define CA_ROOT_CRL_DAYS 365
 
+/* One Device CA of the CA set (registry table cas), loaded at open. */
+#define CA_DEVICE_CAS_MAX 16
+struct ca_dca {
+	int64_t id;			/* cas.id */
+	char state[8];			/* issuing, active, retired */
+	X509 *cert;
+	EVP_PKEY *key;			/* NULL when retired: signs nothing */
+	uint8_t *der;
+	size_t der_len;
+	char *pem;			/* the certificate */
+	char *chain_pem;		/* the certificate + Root */
+	unsigned char key_hash[20];	/* SHA-1 of its key bits (OCSP) */
+	/* URL paths its devices name: the first Device CA keeps
+	 * CA_URL_PATH_CRL / CA_URL_PATH_DEVICE_CA, later ones
+	 * /crl/device-ca-<id>.crl and /ca/device-ca-<id>.crt. */
+	char crl_path[48], crt_path[48];
+	char cache_key[32];		/* crl_cache.issuer of its CRL */
+};
+
 struct ca {
 	char data_dir[PATH_MAX];
 	char db_path[PATH_MAX];
@@ -48,6 +67,10 @@ struct ca {
 	pthread_mutex_t signer_mu;
 	struct ca_signer *signers;
 	int signer_ready;
+	/* The Device CAs (ca_cas.c): [0] the first (device-ca.crt), [issuing]
+	 * the one new devices get; device/device_key above are its. */
+	struct ca_dca dcas[CA_DEVICE_CAS_MAX];
+	size_t n_dcas, issuing;
 	/* Group commit of single issuances (ca_issue.c; the queue, leader
 	 * and writer connection are db/reg_group.c's): the only state that
 	 * changes after ca_open, behind the group's own lock. */
@@ -208,6 +231,11 @@ int ca_cert_to_der(uint8_t **out, size_t *len, X509 *cert);
 /* Lowercase hex SHA-256 of buf. */
 void ca_sha256_hex(char out[65], const uint8_t *buf, size_t len);
 
+/* Base of the CRL, OCSP and caIssuers URLs certificates name: the plain
+ * HTTP one when configured (RFC 5280 4.2.1.13 expects http or ldap), else
+ * public_base_url. */
+const char *ca_revocation_base_url(const ca_t *ca);
+
 /* SHA-256 (hex) of the certificate's SubjectPublicKeyInfo DER. */
 int ca_spki_sha256_hex(char out[65], EVP_PKEY *key);
 
@@ -236,6 +264,34 @@ int ca_printable_valid(const char *s, size_t max);
  * terminated list of const char * pairs). */
 int ca_audit(reg_t *reg, const char *actor, const char *action,
     const char *target, char *err, size_t errlen, ...);
+
+/* Open the signing key ref (file in the data folder or pkcs11: URI, with
+ * the data folder's passphrase and token) and check it is cert's key. */
+int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref,
+    X509 *cert, char *err, size_t errlen);
+
+/* ---- the CA set (ca_cas.c) ---- */
+
+/* Load the Device CAs of the registry (adopting the data folder's first
+ * Device CA on a registry from before the CA set), their keys unless
+ * retired; the issuing one becomes ca->device / ca->device_key. */
+int ca_cas_load(ca_t *ca, char *err, size_t errlen);
+
+/* Free what ca_cas_load loaded; NULL-safe. */
+void ca_cas_free(ca_t *ca);
+
+/* The Device CA with this id (0: the first); NULL if none. */
+const struct ca_dca *ca_dca_find(const ca_t *ca, int64_t id);
+
+/* Sign the CRL of Device CA d (ca_revoke.c), cached under d->cache_key. */
+int ca_crl_dca_get(ca_t *ca, reg_t *reg, const struct ca_dca *d,
+    uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
+    size_t errlen);
+
+/* Sign Device CA d's final CRL (nextUpdate next_update) and cache it: what
+ * a retired CA keeps publishing. */
+int ca_crl_dca_final(ca_t *ca, reg_t *reg, const struct ca_dca *d,
+    int64_t next_update, char *err, size_t errlen);
 
 /* ---- the Root (ca_root.c; init and `ca-server root` only) ---- */
 

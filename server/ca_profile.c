@@ -57,25 +57,27 @@ const char *ca_profile_key_usage(int kind)
 
 /* The OpenSSL config text of constant extension i for kind into buf. */
 static const char *ext_value(char *buf, size_t cap, size_t i, int kind,
-    const char *base_url)
+    const char *base_url, const char *crl_path, const char *crt_path)
 {
 	if (profile_exts[i].nid == NID_key_usage)
 		return ca_profile_key_usage(kind);
 	if (profile_exts[i].nid == NID_crl_distribution_points) {
-		snprintf(buf, cap, "URI:%s%s", base_url, profile_exts[i].url[0]);
+		snprintf(buf, cap, "URI:%s%s", base_url, crl_path != NULL ?
+		    crl_path : profile_exts[i].url[0]);
 		return buf;
 	}
 	if (profile_exts[i].nid == NID_info_access) {
 		snprintf(buf, cap, "OCSP;URI:%s%s,caIssuers;URI:%s%s",
 		    base_url, profile_exts[i].url[0], base_url,
-		    profile_exts[i].url[1]);
+		    crt_path != NULL ? crt_path : profile_exts[i].url[1]);
 		return buf;
 	}
 	return profile_exts[i].value;
 }
 
 int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1],
-    int kind, X509 *issuer, const char *base_url, char *err, size_t errlen)
+    int kind, X509 *issuer, const char *base_url, const char *crl_path,
+    const char *crt_path, char *err, size_t errlen)
 {
 	char buf[800];
 	X509V3_CTX ctx;
@@ -85,7 +87,8 @@ int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1],
 	X509V3_set_ctx(&ctx, issuer, NULL, NULL, NULL, 0);
 	for (i = 0; i < CA_PROFILE_EXTS; i++) {
 		out[i] = X509V3_EXT_conf_nid(NULL, &ctx, profile_exts[i].nid,
-		    ext_value(buf, sizeof(buf), i, kind, base_url));
+		    ext_value(buf, sizeof(buf), i, kind, base_url, crl_path,
+		    crt_path));
 		if (out[i] == NULL) {
 			util_err_openssl(err, errlen,
 			    "device certificate extensions");
@@ -98,11 +101,14 @@ int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1],
 
 int ca_device_exts_build(ca_t *ca, char *err, size_t errlen)
 {
+	const struct ca_dca *d = &ca->dcas[ca->issuing];
 	int k, rc;
 
+	/* The issuing Device CA's own CRL and certificate URLs. */
 	for (k = 0; k < CA_PROFILE_KINDS; k++)
 		if ((rc = ca_profile_exts_build(ca->dev_exts[k], k, ca->device,
-		    ca->cfg.public_base_url, err, errlen)) != CA_OK)
+		    ca_revocation_base_url(ca), d->crl_path, d->crt_path, err,
+		    errlen)) != CA_OK)
 			return rc;
 	return CA_OK;
 }

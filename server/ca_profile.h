@@ -61,10 +61,13 @@ int ca_profile_kind(const ca_csr_t *csr);
 const char *ca_profile_key_usage(int kind);
 
 /* Build the constant extensions of kind into out (NULL-terminated, the
- * order above), AKI from issuer, URLs under base_url. On failure the
- * entries built so far stay in out for the caller to free. */
+ * order above), AKI from issuer, URLs under base_url: the CRL DP at
+ * crl_path and the caIssuers at crt_path (NULL: CA_URL_PATH_CRL and
+ * CA_URL_PATH_DEVICE_CA, the first Device CA's). On failure the entries
+ * built so far stay in out for the caller to free. */
 int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1],
-    int kind, X509 *issuer, const char *base_url, char *err, size_t errlen);
+    int kind, X509 *issuer, const char *base_url, const char *crl_path,
+    const char *crt_path, char *err, size_t errlen);
 
 /* The validity of a certificate issued at now with validity_days (0 or
  * less: no well-defined expiration, *not_after = 0). */

@@ -1,6 +1,6 @@
 /* ca_revoke.c — device status changes (revoke with an RFC 5280 reason,
- * suspend = certificateHold, reinstate) and the CRLs of the Device CA and
- * the Infrastructure CA, cached in the registry and rebuilt only when the
+ * suspend = certificateHold, reinstate) and the CRLs of each Device CA of
+ * the CA set (its own devices) and of the Infrastructure CA, cached in the registry and rebuilt only when the
  * revocation generation moved or nextUpdate draws near. */
 #include "ca_priv.h"
 
@@ -12,6 +12,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "ca_cas.h"
+#include "reg_cas.h"
 #include "util.h"
 
 /* RFC 5280 §5.3.1 CRLReason; 7 is unused. */
@@ -58,6 +60,28 @@ const char *ca_reason_name(int code)
 	return reason_names[code];
 }
 
+/* A status change is published by the CA that signed the device: refused
+ * (CA_ERR_STATE) when the registry has retired it (its CRL is final). */
+static int signer_signs(reg_t *reg, const reg_device_t *d, char *err,
+    size_t errlen)
+{
+	char state[8];
+	int rc;
+
+	if (d->ca_id <= 0)
+		return CA_OK;
+	if ((rc = ca_from_reg(reg_ca_state_get(reg, state, d->ca_id, err,
+	    errlen))) != CA_OK)
+		return rc;
+	if (strcmp(state, REG_CA_RETIRED) == 0) {
+		util_err_set(err, errlen, "device %s was issued by Device CA "
+		    "%lld, which is retired: its final CRL is published and "
+		    "it signs nothing more", d->device_id, (long long)d->ca_id);
+		return CA_ERR_STATE;
+	}
+	return CA_OK;
+}
+
 /* One status transition, checked against the current status, with its
  * audit entry, in one transaction. */
 static int transition(reg_t *reg, const char *device_id, const char *const
@@ -94,6 +118,8 @@ static int transition(reg_t *reg, const char *device_id, const char *const
 		rc = CA_ERR_STATE;
 		goto out;
 	}
+	if ((rc = signer_signs(reg, &d, err, errlen)) != CA_OK)
+		goto out;
 	if ((rc = ca_from_reg(reg_device_set_status(reg, device_id, to, reason,
 	    reason >= 0 ? reg_now() : 0, err, errlen))) != CA_OK)
 		goto out;
@@ -197,13 +223,33 @@ fail:
 	return 1;
 }
 
-/* Build and sign issuer's CRL number `number` over its current entries. */
-static int crl_build(ca_t *ca, reg_t *reg, const char *issuer,
+/* Where a CRL comes from: its signer, its entries (ca_id > 0: the
+ * certificates that CA signed; else issuer's), its cache row. */
+struct crl_src {
+	const char *cache_key;
+	const char *issuer;
+	int64_t ca_id;
+	X509 *ica;
+	EVP_PKEY *ikey;			/* NULL: retired, serve the last one */
+	int64_t next_update;		/* 0: now + crl_next_update_hours */
+	int force;			/* sign a new one even if fresh */
+};
+
+/* The source of Device CA d's CRL. */
+static struct crl_src dca_src(const struct ca_dca *d)
+{
+	struct crl_src s = { d->cache_key, REG_ISSUER_DEVICE, d->id, d->cert,
+	    d->key, 0, 0 };
+
+	return s;
+}
+
+/* Build and sign src's CRL number `number` over its current entries. */
+static int crl_build(ca_t *ca, reg_t *reg, const struct crl_src *src,
     reg_crl_t *out, int64_t number, int64_t now, char *err, size_t errlen)
 {
-	int infra = strcmp(issuer, REG_ISSUER_INFRA) == 0;
-	X509 *ica = infra ? ca->infra : ca->device;
-	EVP_PKEY *ikey = infra ? ca->infra_key : ca->device_key;
+	X509 *ica = src->ica;
+	EVP_PKEY *ikey = src->ikey;
 	struct crl_build b = { NULL, 0 };
 	ASN1_TIME *tu = NULL, *nu = NULL;
 	ASN1_INTEGER *num = NULL;
@@ -214,8 +260,8 @@ static int crl_build(ca_t *ca, reg_t *reg, const char *issuer,
 
 	out->number = number;
 	out->this_update = now;
-	out->next_update = now + (int64_t)ca->cfg.crl_next_update_hours *
-	    UTIL_SECONDS_PER_HOUR;
+	out->next_update = src->next_update > 0 ? src->next_update : now +
+	    (int64_t)ca->cfg.crl_next_update_hours * UTIL_SECONDS_PER_HOUR;
 	if ((b.crl = X509_CRL_new()) == NULL ||
 	    X509_CRL_set_version(b.crl, X509_CRL_VERSION_2) != 1 ||
 	    X509_CRL_set_issuer_name(b.crl,
@@ -232,7 +278,9 @@ static int crl_build(ca_t *ca, reg_t *reg, const char *issuer,
 	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
 	    "keyid:always")) == NULL || X509_CRL_add_ext(b.crl, aki, -1) != 1)
 		goto ossl;
-	rc = reg_crl_entries(reg, issuer, crl_add, &b, err, errlen);
+	rc = src->ca_id > 0 ? reg_ca_crl_entries(reg, src->ca_id, crl_add, &b,
+	    err, errlen) : reg_crl_entries(reg, src->issuer, crl_add, &b, err,
+	    errlen);
 	if (b.failed)
 		goto ossl;
 	if (rc != 0) {
@@ -262,11 +310,14 @@ out:
 	return rc;
 }
 
-/* Is the cached CRL usable at now for generation gen? */
-static int crl_fresh(const ca_t *ca, const reg_crl_t *c, int64_t gen,
-    int64_t now)
+/* Is the cached CRL usable at now for generation gen? A retired CA's
+ * last CRL always is (it signs nothing more). */
+static int crl_fresh(const ca_t *ca, const struct crl_src *src,
+    const reg_crl_t *c, int64_t gen, int64_t now)
 {
-	return c->der != NULL && c->generation == gen &&
+	if (c->der != NULL && src->ikey == NULL)
+		return 1;
+	return c->der != NULL && c->generation == gen && !src->force &&
 	    now + ca->cfg.crl_refresh_seconds < c->next_update;
 }
 
@@ -277,10 +328,23 @@ int ca_crl_get(ca_t *ca, reg_t *reg, uint8_t **der, size_t *der_len,
 	    next_update, err, errlen);
 }
 
-int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
+/* 1 when the registry has retired src's CA (a serve started before the
+ * retirement still holds its key): its cached CRL is final. */
+static int crl_is_final(reg_t *reg, const struct crl_src *src)
+{
+	char state[8], err[64];
+
+	return reg_ca_state_get(reg, state, src->ca_id, err, sizeof(err)) ==
+	    REG_OK && strcmp(state, REG_CA_RETIRED) == 0;
+}
+
+/* src's CRL: the cached one while fresh, else a new one signed and
+ * cached in one transaction. */
+static int crl_get(ca_t *ca, reg_t *reg, const struct crl_src *src,
     uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
     size_t errlen)
 {
+	const char *issuer = src->cache_key;
 	reg_crl_t c, fresh;
 	int64_t gen = 0, now = reg_now();
 	int rc, in_tx = 0;
@@ -289,11 +353,6 @@ int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
 	memset(&fresh, 0, sizeof(fresh));
 	*der = NULL;
 	*der_len = 0;
-	if (issuer == NULL || (strcmp(issuer, REG_ISSUER_DEVICE) != 0 &&
-	    strcmp(issuer, REG_ISSUER_INFRA) != 0)) {
-		util_err_set(err, errlen, "CRL issuer must be device or infra");
-		return CA_ERR_INVALID;
-	}
 	/* Cheap path: no lock when the cache is current. */
 	if ((rc = reg_crl_generation(reg, &gen)) != REG_OK) {
 		util_err_set(err, errlen, "read CRL generation");
@@ -302,7 +361,7 @@ int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
 	rc = reg_crl_cache_get(reg, &c, issuer, err, errlen);
 	if (rc != REG_OK && rc != REG_ERR_NOT_FOUND)
 		return ca_from_reg(rc);
-	if (!crl_fresh(ca, &c, gen, now)) {
+	if (!crl_fresh(ca, src, &c, gen, now)) {
 		reg_crl_clear(&c);
 		if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 			return rc;
@@ -315,9 +374,16 @@ int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
 			rc = ca_from_reg(rc);
 			goto out;
 		}
-		if (!crl_fresh(ca, &c, gen, now)) {
-			if ((rc = crl_build(ca, reg, issuer, &fresh, c.number + 1, now,
-			    err, errlen)) != CA_OK)
+		if (!crl_fresh(ca, src, &c, gen, now) && !(!src->force &&
+		    src->ca_id > 0 && c.der != NULL && crl_is_final(reg, src))) {
+			if (src->ikey == NULL) {
+				util_err_set(err, errlen, "retired CA: no "
+				    "CRL was kept");
+				rc = CA_ERR_NOT_FOUND;
+				goto out;
+			}
+			if ((rc = crl_build(ca, reg, src, &fresh, c.number + 1,
+			    now, err, errlen)) != CA_OK)
 				goto out;
 			fresh.generation = gen;
 			if ((rc = ca_from_reg(reg_crl_cache_put(reg,
@@ -342,5 +408,64 @@ out:
 		reg_rollback(reg);
 	reg_crl_clear(&c);
 	reg_crl_clear(&fresh);
+	return rc;
+}
+
+int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
+    uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
+    size_t errlen)
+{
+	struct crl_src src = { REG_ISSUER_INFRA, REG_ISSUER_INFRA, 0,
+	    ca->infra, ca->infra_key, 0, 0 };
+
+	*der = NULL;
+	*der_len = 0;
+	if (issuer == NULL || (strcmp(issuer, REG_ISSUER_DEVICE) != 0 &&
+	    strcmp(issuer, REG_ISSUER_INFRA) != 0)) {
+		util_err_set(err, errlen, "CRL issuer must be device or infra");
+		return CA_ERR_INVALID;
+	}
+	/* "device": the first Device CA's, at its original URL. */
+	if (strcmp(issuer, REG_ISSUER_DEVICE) == 0)
+		return ca_crl_dca_get(ca, reg, ca_dca_find(ca, 0), der,
+		    der_len, next_update, err, errlen);
+	return crl_get(ca, reg, &src, der, der_len, next_update, err, errlen);
+}
+
+int ca_crl_dca_get(ca_t *ca, reg_t *reg, const struct ca_dca *d,
+    uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
+    size_t errlen)
+{
+	struct crl_src src;
+
+	*der = NULL;
+	*der_len = 0;
+	if (d == NULL) {
+		util_err_set(err, errlen, "no such Device CA");
+		return CA_ERR_NOT_FOUND;
+	}
+	src = dca_src(d);
+	return crl_get(ca, reg, &src, der, der_len, next_update, err, errlen);
+}
+
+int ca_crl_device_ca_get(ca_t *ca, reg_t *reg, int64_t id, uint8_t **der,
+    size_t *der_len, int64_t *next_update, char *err, size_t errlen)
+{
+	return ca_crl_dca_get(ca, reg, ca_dca_find(ca, id), der, der_len,
+	    next_update, err, errlen);
+}
+
+int ca_crl_dca_final(ca_t *ca, reg_t *reg, const struct ca_dca *d,
+    int64_t next_update, char *err, size_t errlen)
+{
+	struct crl_src src = dca_src(d);
+	uint8_t *der = NULL;
+	size_t len = 0;
+	int rc;
+
+	src.next_update = next_update;
+	src.force = 1;
+	rc = crl_get(ca, reg, &src, &der, &len, NULL, err, errlen);
+	free(der);
 	return rc;
 }

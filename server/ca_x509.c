@@ -87,6 +87,12 @@ int64_t ca_asn1_time(const ASN1_TIME *t)
 	return pki_time_unix(&v, t) == 0 ? v : 0;
 }
 
+const char *ca_revocation_base_url(const ca_t *ca)
+{
+	return ca->cfg.plain_http_base_url[0] != '\0' ?
+	    ca->cfg.plain_http_base_url : ca->cfg.public_base_url;
+}
+
 void ca_sha256_hex(char out[65], const uint8_t *buf, size_t len)
 {
 	uint8_t md[32];

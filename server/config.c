@@ -22,6 +22,7 @@ void config_defaults(ca_config_t *out)
 	snprintf(out->listen, sizeof(out->listen), "127.0.0.1:8443");
 	snprintf(out->public_base_url, sizeof(out->public_base_url),
 	    "https://localhost:8443");
+	out->ocsp_validity_seconds = 3600;
 	out->body_limit = 1024 * 1024;
 	out->worker_threads = 1024;
 	out->keep_alive_timeout_ms = 2000;
@@ -42,6 +43,18 @@ void config_defaults(ca_config_t *out)
 	    "device-ca.key");
 	snprintf(out->infra_ca_key, sizeof(out->infra_ca_key), "infra-ca.key");
 	snprintf(out->tls_key, sizeof(out->tls_key), "server.key");
+}
+
+int config_plain_url_check(const char *url)
+{
+	size_t n = strlen(url);
+
+	/* Commas and blanks would split the extension strings the URL is
+	 * pasted into (ca_device_exts_build). */
+	if (strncmp(url, "http://", 7) != 0 || n <= 7 || url[n - 1] == '/' ||
+	    strchr(url + 7, '/') != NULL || strpbrk(url, ", \t\r\n\"") != NULL)
+		return -1;
+	return 0;
 }
 
 /* One string setting: copy if present, refuse wrong type or length. */
@@ -142,6 +155,10 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	    err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "public_base_url", out->public_base_url,
 	    sizeof(out->public_base_url), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "plain_http_listen", out->plain_http_listen,
+	    sizeof(out->plain_http_listen), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "plain_http_base_url", out->plain_http_base_url,
+	    sizeof(out->plain_http_base_url), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "log_level", out->log_level,
 	    sizeof(out->log_level), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "log_file", out->log_file,
@@ -167,6 +184,8 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	INT_SETTING("crl_refresh_seconds", crl_refresh_seconds, 0,
 	    UTIL_SECONDS_PER_DAY);
 	INT_SETTING("batch_max", batch_max, 1, 100000);
+	INT_SETTING("ocsp_validity_seconds", ocsp_validity_seconds, 60,
+	    7 * 86400);
 	INT_SETTING("device_urn_pen", device_urn_pen, 1, 4294967295LL);
 	INT_SETTING("session_idle_seconds", session_idle_seconds, 60,
 	    UTIL_SECONDS_PER_DAY);
@@ -188,6 +207,13 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	    out->public_base_url[n - 1] == '/') {
 		util_err_set(err, errlen, "config: public_base_url must be "
 		    "https://host[:port] without a trailing '/'");
+		rc = CONFIG_ERR_VALUE;
+		goto out;
+	}
+	if (out->plain_http_base_url[0] != '\0' &&
+	    config_plain_url_check(out->plain_http_base_url) != 0) {
+		util_err_set(err, errlen, "config: plain_http_base_url must be "
+		    "http://host[:port] without a trailing '/'");
 		rc = CONFIG_ERR_VALUE;
 		goto out;
 	}
@@ -367,6 +393,12 @@ char *config_to_json(const ca_config_t *cfg)
 	    cJSON_AddStringToObject(o, "listen", cfg->listen) == NULL ||
 	    cJSON_AddStringToObject(o, "public_base_url",
 	    cfg->public_base_url) == NULL ||
+	    cJSON_AddStringToObject(o, "plain_http_listen",
+	    cfg->plain_http_listen) == NULL ||
+	    cJSON_AddStringToObject(o, "plain_http_base_url",
+	    cfg->plain_http_base_url) == NULL ||
+	    cJSON_AddNumberToObject(o, "ocsp_validity_seconds",
+	    cfg->ocsp_validity_seconds) == NULL ||
 	    cJSON_AddNumberToObject(o, "body_limit",
 	    (double)cfg->body_limit) == NULL ||
 	    cJSON_AddNumberToObject(o, "worker_threads",

@@ -21,6 +21,9 @@ typedef struct {
 	char org[65];			/* "org": organisation name in CA subjects */
 	char listen[128];		/* "listen": host:port, default 127.0.0.1:8443 */
 	char public_base_url[256];	/* "public_base_url": https://host:port, no trailing '/' */
+	char plain_http_listen[128];	/* "plain_http_listen": host:port of the read-only plain-HTTP listener (CRLs, CA certificates, OCSP); "" = off */
+	char plain_http_base_url[256];	/* "plain_http_base_url": http://host[:port] the certificates' CRL/OCSP/caIssuers URLs name; "" = public_base_url */
+	int ocsp_validity_seconds;	/* "ocsp_validity_seconds": OCSP thisUpdate..nextUpdate (3600) */
 	size_t body_limit;		/* "body_limit": largest request body, bytes (1 MiB) */
 	int worker_threads;		/* "worker_threads": CivetWeb threads, one per open connection (1024) */
 	int keep_alive_timeout_ms;	/* "keep_alive_timeout_ms": idle keep-alive connection closed after (2000) */
@@ -55,6 +58,10 @@ void config_defaults(ca_config_t *out);
 /* Load the file at path over the defaults: settings absent from the file keep
  * their default; unknown keys are ignored; wrong types or ranges fail. */
 int config_load(ca_config_t *out, const char *path, char *err, size_t errlen);
+
+/* 0 if url is http://host[:port] with no path, no trailing '/' and none of
+ * the characters an extension string cannot carry; -1 otherwise. */
+int config_plain_url_check(const char *url);
 
 /* Render cfg as pretty-printed JSON with every setting. Caller frees with
  * free(). NULL on allocation failure. */

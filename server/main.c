@@ -32,6 +32,8 @@ static const struct subcommand subcommands[] = {
 	{ "signer", cli_signer, "add an operator's provisioning signer" },
 	{ "audit", cli_audit, "read the audit log" },
 	{ "backup", cli_backup, "online copy of the registry" },
+	{ "ca", cli_ca, "the CA set: list, add, activate or retire a Device "
+	    "CA (rollover)" },
 	{ "root", cli_root, "offline Root ceremonies: certify or renew an "
 	    "intermediate, the Root's CRL" },
 	{ "config", cli_config, "show settings, or set public-url (URLs in new certificates)" },

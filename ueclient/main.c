@@ -374,6 +374,26 @@ static void trace_tap(void *ctx, int dir, const uint8_t *buf, size_t len)
 	    PCAP_DIR_CORE_TO_UE, buf, len);
 }
 
+/* A --core whose address the stored policy names keeps that core's
+ * onboarding key (the request stays concealed to it). */
+static void onboarding_keys_keep(ue_policy_t *p, const ue_policy_t *stored)
+{
+	size_t i, j;
+
+	for (i = 0; i < p->ncores; i++)
+		for (j = 0; j < stored->ncores; j++) {
+			const ue_core_t *c = &stored->cores[j];
+
+			if (strcmp(p->cores[i].address, c->address) != 0 ||
+			    c->ob_scheme == 0)
+				continue;
+			p->cores[i].ob_scheme = c->ob_scheme;
+			p->cores[i].ob_key_id = c->ob_key_id;
+			memcpy(p->cores[i].ob_pub, c->ob_pub, sizeof(c->ob_pub));
+			p->cores[i].ob_pub_len = c->ob_pub_len;
+		}
+}
+
 /* Apply the timer flags and the --core list over the stored policy. */
 static int policy_from(ue_policy_t *p, const args_t *a, char *err,
     size_t errlen)
@@ -396,6 +416,7 @@ static int policy_from(ue_policy_t *p, const args_t *a, char *err,
 		for (i = 0; i < a->ncores; i++)
 			if (ue_policy_add_core(p, a->cores[i], err, errlen) != 0)
 				return -1;
+		onboarding_keys_keep(p, &stored);
 	}
 	if (a->timeout_ms >= 0)
 		p->timeout_ms = (unsigned)a->timeout_ms;

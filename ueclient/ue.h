@@ -165,6 +165,13 @@ int ue_enroll(ue_device_t *out, const char *dir, const ue_enroll_opts_t *opts,
 typedef struct {
 	char plmn[UE_PLMN_MAX + 1];
 	char address[UE_ADDR_MAX + 1]; /* host:port */
+	/* The core's onboarding public key (SUCI's ECIES scheme): when
+	 * ob_scheme is 1 (Profile A) or 2 (Profile B), the provisioning
+	 * request is concealed to it; 0: sent as is. */
+	uint8_t ob_scheme;
+	uint8_t ob_key_id;
+	uint8_t ob_pub[65];
+	size_t ob_pub_len;
 } ue_core_t;
 
 typedef struct {
@@ -182,7 +189,8 @@ typedef struct {
  * back-off. */
 void ue_policy_init(ue_policy_t *p);
 
-/* Parse policy JSON ({"cores":[{"plmn":"00101","address":"h:p"}],
+/* Parse policy JSON ({"cores":[{"plmn":"00101","address":"h:p",
+ * "onboarding_key":{"profile":"A"|"B","key_id":N,"public_key":"HEX"}}],
  * "timeout_ms":..,"max_timeout_ms":..,"retransmits":..,"attempt_ms":..,
  * "max_backoff_ms":..}). */
 int ue_policy_parse(ue_policy_t *p, const char *json, char *err, size_t errlen);

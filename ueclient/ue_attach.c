@@ -37,6 +37,9 @@ typedef struct {
 	uint8_t key_pub[65];  /* key's point as its file holds it, or [0]=0 */
 	const ue_device_t *dev;
 	uint8_t nonce[PROV_NONCE_LEN];
+	char answer_id[PROV_DEVICE_ID_MAX + 1]; /* the DeviceID the container
+	                           must name: ours, or for a concealed request
+	                           prov_concealed_device_id's */
 	ue_creds_t *creds;
 	const char *creds_file; /* UE_F_CREDS, or UE_F_CREDS_PENDING while
 	                           older credentials still work */
@@ -55,6 +58,7 @@ typedef struct {
 	uint8_t rx_hdr;      /* security header type of msg */
 	uint8_t tx_hdr;      /* header type for the next uplink message */
 	uint8_t ksi;         /* ngKSI of the last challenge */
+	uint8_t smc_reject;  /* cause of the Security mode reject owed, 0 */
 } attach_ctx;
 
 /* The UE security capability this device announces: 5G-EA0 and 128-5G-EA2
@@ -167,6 +171,10 @@ const char *ue_cause_name(int cause)
 	case NAS_CAUSE_MAC_FAILURE: return "MAC failure";
 	case NAS_CAUSE_SYNCH_FAILURE: return "Synch failure";
 	case NAS_CAUSE_CONGESTION: return "Congestion";
+	case NAS_CAUSE_UE_SEC_CAP_MISMATCH:
+		return "UE security capabilities mismatch";
+	case NAS_CAUSE_SEC_MODE_REJECTED:
+		return "Security mode rejected, unspecified";
 	case NAS_CAUSE_NON_5G_AUTH_UNACCEPTABLE:
 		return "Non-5G authentication unacceptable";
 	case NAS_CAUSE_INVALID_MANDATORY_INFO:
@@ -269,7 +277,7 @@ static int container_open(attach_ctx *c, prov_subscription_t *sub,
 	if (rc != PROV_OK)
 		return rc;
 	return prov_open_key(sub, NULL, &view, c->key,
-	    c->key_pub[0] == 0x04 ? c->key_pub : NULL, c->dev->device_id,
+	    c->key_pub[0] == 0x04 ? c->key_pub : NULL, c->answer_id,
 	    c->nonce, why, whylen);
 }
 
@@ -393,13 +401,34 @@ static int request_build(attach_ctx *c, prov_request_t *req,
 	return UE_OK;
 }
 
+/* Where the policy names core's onboarding public key, replace the
+ * encoded request in buf (*len octets, cap room) by its concealed form
+ * (docs/protocol.md, "Concealed provisioning request"); else leave it. */
+static int request_conceal(const ue_core_t *core, uint8_t *buf, size_t cap,
+    size_t *len, char *err, size_t errlen)
+{
+	uint8_t plain[PROV_REQUEST_MAX];
+	size_t n = *len;
+	int rc;
+
+	if (core->ob_scheme == 0)
+		return UE_OK;
+	if (n > sizeof(plain))
+		return UE_ERR_ARG;
+	memcpy(plain, buf, n);
+	rc = prov_request_conceal(buf, cap, len, plain, n, core->ob_scheme,
+	    core->ob_key_id, core->ob_pub, core->ob_pub_len, NULL, err, errlen);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	return rc == PROV_OK ? UE_OK : UE_ERR_CRYPTO;
+}
+
 /* One provisioning attempt at core `peer`. Returns 0 with c->prov_ok or
  * c->cause set, UE_ERR_TIMEOUT, or another error. */
 static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
     size_t errlen)
 {
 	prov_request_t req;
-	uint8_t payload[PROV_REQUEST_MAX], wire[NAS_MAX_MSG_LEN];
+	uint8_t payload[PROV_CONCEALED_MAX], wire[NAS_MAX_MSG_LEN];
 	size_t plen = 0, wlen = 0;
 	ue_udp_t u;
 	nas_msg_t *m = c->msg;
@@ -413,10 +442,16 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 		return rc;
 	u.tap = c->o->tap;
 	u.tap_ctx = c->o->tap_ctx;
+	snprintf(c->answer_id, sizeof(c->answer_id), "%s", c->dev->device_id);
 	if ((rc = request_build(c, &req, core, err, errlen)) != 0)
 		goto done;
 	if (prov_request_encode(payload, sizeof(payload), &plen, &req, err,
-	    errlen) != PROV_OK) {
+	    errlen) != PROV_OK ||
+	    request_conceal(core, payload, sizeof(payload), &plen, err,
+	    errlen) != 0 ||
+	    (core->ob_scheme != 0 ? prov_concealed_device_id(c->answer_id,
+	    sizeof(c->answer_id), &req, c->dev->device_id) : PROV_OK) !=
+	    PROV_OK) {
 		rc = UE_ERR_ARG;
 		goto done;
 	}
@@ -439,10 +474,14 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 		emit(c, UE_EV_SEND, "provision", "Registration request", -1,
 		    "Registration request (onboarding) to %s%s%s: certificate URL "
 		    "%s, fresh UE nonce %s, serving network %s, counter %llu, "
-		    "signed with the device key (%zu-byte signature)",
+		    "signed with the device key (%zu-byte signature)%s%s",
 		    core->address, core->plmn[0] ? " PLMN " : "", core->plmn,
 		    req.url, nhex, req.snn, (unsigned long long)req.counter,
-		    req.sig_len);
+		    req.sig_len, core->ob_scheme != 0 ? ", all of it concealed "
+		    "(ECIES " : "; sent in clear (no onboarding key in the "
+		    "policy for this core)", core->ob_scheme == 1 ? "Profile A) "
+		    "to the core's onboarding key" : core->ob_scheme == 2 ?
+		    "Profile B) to the core's onboarding key" : "");
 	}
 	t0 = ue_now_ms();
 	rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
@@ -549,17 +588,62 @@ static int provision(attach_ctx *c, ue_core_t *served, char *err,
 
 /* ---- registration with 5G-AKA --------------------------------------- */
 
-/* Take the next decodable downlink message of the registration; drop
- * repeats of a challenge already answered (retransmission echoes). */
+/* TS 24.501 §5.4.2.3 / §5.4.2.5 and TS 33.501 §6.7.2: a decoded Security
+ * mode command (in c->msg) is accepted only if it selects algorithms we
+ * announced and support, names the ngKSI of our last challenge, replays our
+ * UE security capabilities unaltered and its MAC verifies with the new
+ * context; then that context is taken into use. Otherwise c->smc_reject
+ * gets the cause of the (unprotected: no earlier context) Security mode
+ * reject: #23 for altered capabilities, #24 for anything else, a MAC
+ * failure included. 1 accepted (plain holds it), 0 not. */
+static int smc_check(attach_ctx *c, const uint8_t *buf, size_t len,
+    uint8_t *plain, size_t cap, size_t *plen, const char **why)
+{
+	const nas_smc_t *smc = &c->msg->smc;
+	nas_sec_ctx_t fresh;
+	int r;
+
+	c->smc_reject = NAS_CAUSE_SEC_MODE_REJECTED;
+	*why = "Security mode command selects algorithms we did not announce";
+	if (!nas_ue_sec_cap_has(ue_sec_caps, 2, 1, smc->int_alg) ||
+	    !nas_ue_sec_cap_has(ue_sec_caps, 2, 0, smc->enc_alg) ||
+	    nas_sec_ctx_init(&fresh, c->kamf, smc->enc_alg, smc->int_alg, 1, 0)
+	    != NAS_SEC_OK)
+		return 0;
+	if (smc->ngksi.ksi != c->ksi) {
+		*why = "Security mode command names another ngKSI";
+		r = NAS_SEC_ERR_ARG;
+	} else if (smc->caps_len != sizeof(ue_sec_caps) ||
+	    memcmp(smc->caps, ue_sec_caps, sizeof(ue_sec_caps)) != 0) {
+		*why = "replayed UE security capabilities differ from ours";
+		c->smc_reject = NAS_CAUSE_UE_SEC_CAP_MISMATCH;
+		r = NAS_SEC_ERR_ARG;
+	} else {
+		r = nas_sec_unprotect(plain, cap, plen, &c->rx_hdr, &fresh, buf,
+		    len);
+		if (r != NAS_SEC_OK)
+			*why = "Security mode command MAC does not verify";
+	}
+	if (r == NAS_SEC_OK) {
+		nas_sec_ctx_clear(&c->sec);
+		c->sec = fresh;
+		c->have_sec = 1;
+		c->smc_reject = 0;
+	}
+	nas_sec_ctx_clear(&fresh);
+	return r == NAS_SEC_OK;
+}
+
 /* Open a protected downlink message into plain. A Security mode command
  * with a new context (header type 3) is checked with keys derived from
  * K_AMF for the algorithms it names, which must be ones we announced, and
  * must replay our capabilities; any other protected message needs the
- * context it established. 1: plain holds the message; 0: refused (why). */
+ * context it established. 1: plain holds the message; 0: refused (why);
+ * a Security mode command that cannot be accepted also sets
+ * c->smc_reject (the cause of the Security mode reject to send). */
 static int ue_sec_open(attach_ctx *c, const uint8_t *buf, size_t len,
     uint8_t *plain, size_t cap, size_t *plen, const char **why)
 {
-	nas_sec_ctx_t fresh;
 	int r;
 
 	if (buf[1] != NAS_SEC_HDR_INTEGRITY_NEW) {
@@ -581,29 +665,7 @@ static int ue_sec_open(attach_ctx *c, const uint8_t *buf, size_t len,
 	    len - NAS_SEC_HDR_LEN) != NAS_OK ||
 	    c->msg->type != NAS_MSG_SECURITY_MODE_COMMAND)
 		return 0;
-	*why = "Security mode command selects algorithms we did not announce";
-	if (!nas_ue_sec_cap_has(ue_sec_caps, 2, 1, c->msg->smc.int_alg) ||
-	    !nas_ue_sec_cap_has(ue_sec_caps, 2, 0, c->msg->smc.enc_alg) ||
-	    nas_sec_ctx_init(&fresh, c->kamf, c->msg->smc.enc_alg,
-	    c->msg->smc.int_alg, 1, 0) != NAS_SEC_OK)
-		return 0;
-	*why = "replayed UE security capabilities differ from ours";
-	if (c->msg->smc.caps_len != sizeof(ue_sec_caps) ||
-	    memcmp(c->msg->smc.caps, ue_sec_caps, sizeof(ue_sec_caps)) != 0 ||
-	    c->msg->smc.ngksi.ksi != c->ksi)
-		r = NAS_SEC_ERR_ARG;
-	else
-		r = nas_sec_unprotect(plain, cap, plen, &c->rx_hdr, &fresh, buf,
-		    len);
-	if (r == NAS_SEC_OK) {
-		nas_sec_ctx_clear(&c->sec);
-		c->sec = fresh;
-		c->have_sec = 1;
-	} else if (r != NAS_SEC_ERR_ARG) {
-		*why = "Security mode command MAC does not verify";
-	}
-	nas_sec_ctx_clear(&fresh);
-	return r == NAS_SEC_OK;
+	return smc_check(c, buf, len, plain, cap, plen, why);
 }
 
 static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
@@ -615,8 +677,16 @@ static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 	int rc;
 
 	c->rx_hdr = 0;
+	c->smc_reject = 0;
 	if (nas_sec_header_type(buf, len) > 0) {
 		if (!ue_sec_open(c, buf, len, plain, sizeof(plain), &plen, &why)) {
+			if (c->smc_reject != 0) {
+				emit(c, UE_EV_REFUSE, "register",
+				    "Security mode command", c->smc_reject,
+				    "Security mode command cannot be accepted: %s",
+				    why);
+				return 1;	/* answered by a reject */
+			}
 			c->out->ignored++;
 			emit(c, UE_EV_REFUSE, "register", NULL, -1, "discarded a "
 			    "protected message: %s", why);
@@ -836,6 +906,33 @@ static void on_smc(attach_ctx *c, nas_msg_t *next)
 	    "new context)");
 }
 
+/* TS 24.501 §5.4.2.5: answer a Security mode command that cannot be
+ * accepted with a Security mode reject carrying c->smc_reject, unprotected
+ * (no NAS security context existed before this command, TS 33.501
+ * §6.7.2), sent once; the network aborts the registration, so the attempt
+ * ends here (UE_ERR_PROTO, err says why). */
+static int smc_reject_send(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
+    char *err, size_t errlen)
+{
+	uint8_t wire[16];
+	size_t wlen = 0;
+	int rc, cause = c->smc_reject;
+
+	memset(next, 0, sizeof(*next));
+	next->type = NAS_MSG_SECURITY_MODE_REJECT;
+	next->smc_rej.cause = (uint8_t)cause;
+	c->tx_hdr = 0;
+	if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err, errlen))
+	    != 0 || (rc = ue_udp_send(u, wire, wlen, err, errlen)) != 0)
+		return rc;
+	emit(c, UE_EV_SEND, "register", "Security mode reject", cause,
+	    "Security mode reject #%d (%s), unprotected: no earlier NAS "
+	    "security context", cause, ue_cause_name(cause));
+	util_err_set(err, errlen, "Security mode command refused with cause "
+	    "#%d (%s); registration aborted", cause, ue_cause_name(cause));
+	return UE_ERR_PROTO;
+}
+
 /* A protected Registration accept after authentication: registered;
  * record fingerprint and algorithms, then Registration complete. */
 static int on_accept(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
@@ -933,6 +1030,10 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 			    next->auth_fail.has_auts ? " #21 with AUTS" : "");
 			break;
 		case NAS_MSG_SECURITY_MODE_COMMAND:
+			if (c->smc_reject != 0) {
+				rc = smc_reject_send(c, &u, next, err, errlen);
+				goto done;
+			}
 			on_smc(c, next);
 			break;
 		case NAS_MSG_REGISTRATION_ACCEPT:

@@ -105,10 +105,42 @@ static int json_uint(unsigned *dst, const cJSON *obj, const char *name,
 	return UE_OK;
 }
 
+/* A core's "onboarding_key": {"profile": "A"|"B", "key_id": 0..255,
+ * "public_key": hex (A: 32 octets; B: 33 compressed or 65)}. */
+static int onboarding_key(ue_core_t *c, const cJSON *o, char *err,
+    size_t errlen)
+{
+	const cJSON *pr = cJSON_GetObjectItemCaseSensitive(o, "profile");
+	const cJSON *pk = cJSON_GetObjectItemCaseSensitive(o, "public_key");
+	unsigned kid = 0;
+	size_t n;
+
+	if (!cJSON_IsObject(o) || !cJSON_IsString(pr) || !cJSON_IsString(pk) ||
+	    (strcmp(pr->valuestring, "A") != 0 &&
+	    strcmp(pr->valuestring, "B") != 0) ||
+	    json_uint(&kid, o, "key_id", 0, 255, err, errlen) != 0)
+		goto bad;
+	c->ob_scheme = pr->valuestring[0] == 'A' ? 1 : 2;
+	c->ob_key_id = (uint8_t)kid;
+	n = strlen(pk->valuestring) / 2;
+	if ((c->ob_scheme == 1 && n != 32) ||
+	    (c->ob_scheme == 2 && n != 33 && n != 65) ||
+	    util_hex_decode(c->ob_pub, n, pk->valuestring) != 0)
+		goto bad;
+	c->ob_pub_len = n;
+	return UE_OK;
+bad:
+	c->ob_scheme = 0;
+	util_err_set(err, errlen, "\"onboarding_key\" needs \"profile\" A or "
+	    "B, \"key_id\" 0..255 and \"public_key\" in hex (A: 32 octets, "
+	    "B: 33 or 65)");
+	return UE_ERR_ARG;
+}
+
 int ue_policy_parse(ue_policy_t *p, const char *json, char *err, size_t errlen)
 {
 	cJSON *root = cJSON_Parse(json);
-	const cJSON *cores, *it;
+	const cJSON *cores, *it, *ob;
 	int rc = UE_ERR_ARG;
 
 	if (root == NULL || !cJSON_IsObject(root)) {
@@ -145,6 +177,10 @@ int ue_policy_parse(ue_policy_t *p, const char *json, char *err, size_t errlen)
 			goto done;
 		}
 		if (core_add(p, pl != NULL ? pl->valuestring : "", ad->valuestring,
+		    err, errlen) != 0)
+			goto done;
+		ob = cJSON_GetObjectItemCaseSensitive(it, "onboarding_key");
+		if (ob != NULL && onboarding_key(&p->cores[p->ncores - 1], ob,
 		    err, errlen) != 0)
 			goto done;
 	}

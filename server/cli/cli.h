@@ -26,5 +26,7 @@ int cli_root(int argc, char **argv);
 int cli_config(int argc, char **argv);
 /* cli_user.c, built with the HTTP service: `user add`. */
 int cli_user(int argc, char **argv);
+/* cli_ca.c: the CA set (rollover): list, add, activate, retire. */
+int cli_ca(int argc, char **argv);
 
 #endif

@@ -2,7 +2,9 @@
  * `ca-server config` (show the settings, set public-url). */
 #include "cli_opt.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +18,32 @@ static const char init_usage[] = "ca-server init --data DIR [--org NAME] "
     "(--key-pass-file F | --key-pass-env VAR | --plain-keys) "
     "[--root-dir DIR] [--device-key URI] "
     "[--infra-key URI] [--tls-key URI] [--pkcs11-module SO] "
-    "[--pkcs11-pin-file F | --pkcs11-pin-env VAR]";
+    "[--pkcs11-pin-file F | --pkcs11-pin-env VAR] "
+    "[--plain-url http://HOST:PORT] "
+    "[--plain-listen HOST:PORT] [--pen N] [--example-oids]";
 
 /* init's options and the --hostname values they point at. */
 struct init_args {
 	ca_init_opts_t o;
 	const char *hosts[CLI_MAX_HOSTNAMES];
 };
+
+/* --pen N: a positive decimal IANA PEN below 2^32; 0, or -1 with *msg. */
+static int init_pen_parse(uint32_t *out, const char *arg, const char **msg)
+{
+	unsigned long pen;
+	char *end;
+
+	errno = 0;
+	pen = strtoul(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || arg[0] < '1' || arg[0] > '9' ||
+	    pen > 4294967295UL) {
+		*msg = "--pen must be a positive decimal number (an IANA PEN)";
+		return -1;
+	}
+	*out = (uint32_t)pen;
+	return 0;
+}
 
 /* init's options, into the CA's init options. */
 static int init_opt(void *ctx, int ch, const char *arg, const char **msg)
@@ -42,6 +63,10 @@ static int init_opt(void *ctx, int ch, const char *arg, const char **msg)
 	case 'M': o->pkcs11_module = arg; break;
 	case 'P': o->pkcs11_pin_file = arg; break;
 	case 'E': o->pkcs11_pin_env = arg; break;
+	case 'U': o->plain_base_url = arg; break;
+	case 'L': o->plain_listen = arg; break;
+	case 'X': o->example_oids = 1; break;
+	case 'N': return init_pen_parse(&o->pen, arg, msg);
 	case 'H':
 		if (o->n_hostnames == CLI_MAX_HOSTNAMES) {
 			*msg = "too many --hostname";
@@ -91,6 +116,10 @@ int cli_init(int argc, char **argv)
 		{ "pkcs11-module", required_argument, NULL, 'M' },
 		{ "pkcs11-pin-file", required_argument, NULL, 'P' },
 		{ "pkcs11-pin-env", required_argument, NULL, 'E' },
+		{ "plain-url", required_argument, NULL, 'U' },
+		{ "plain-listen", required_argument, NULL, 'L' },
+		{ "pen", required_argument, NULL, 'N' },
+		{ "example-oids", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cli_common c = { 0 };

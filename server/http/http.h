@@ -24,7 +24,9 @@ enum {
 /* Route flags. */
 enum {
 	HTTP_ROUTE_BODY = 1u << 0,  /* read the request body (capped) before the handler */
-	HTTP_ROUTE_PREFIX = 1u << 1, /* pattern matches any path that starts with it */
+	HTTP_ROUTE_PREFIX = 1u << 1, /* pattern matches any path that starts with it
+	                                (up to a trailing "{name}", which takes the rest,
+	                                slashes included) */
 	/* A reader (GET, no body, never writes the registry): identification
 	 * and the handler share one pooled connection and one read
 	 * transaction, opened by the change-stamp read; the handler gives the
@@ -63,6 +65,7 @@ typedef struct http_req {
 	                                     not a client certificate */
 	http_principal_t principal;
 	int status;                       /* set by the reply helpers, for log/metrics */
+	int plain;                        /* arrived on the plain-HTTP listener */
 	int read_txn;                     /* HTTP_ROUTE_READ: the stamp read leaves
 	                                     its read transaction open */
 	char param_buf[512];              /* storage behind params[] */

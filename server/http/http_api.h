@@ -71,6 +71,8 @@ int api_h_ca_infra(http_req_t *req);
 int api_h_ca_device_der(http_req_t *req);
 int api_h_ca_root_der(http_req_t *req);
 int api_h_ocsp(http_req_t *req);
+int api_h_ocsp_get(http_req_t *req);
+int api_h_cmp(http_req_t *req);
 int api_h_principal_list(http_req_t *req);
 int api_h_principal_create(http_req_t *req);
 int api_h_principal_disable(http_req_t *req);
@@ -84,6 +86,8 @@ int api_h_ca_chain(http_req_t *req);
 int api_h_crl(http_req_t *req);
 int api_h_crl_infra(http_req_t *req);
 int api_h_crl_root(http_req_t *req);
+int api_h_ca_device_n_der(http_req_t *req);
+int api_h_crl_device_n(http_req_t *req);
 int api_h_healthz(http_req_t *req);
 int api_h_metrics(http_req_t *req);
 

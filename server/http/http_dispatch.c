@@ -149,8 +149,10 @@ static int route_match(http_req_t *req, const http_route_t *rt, const char *path
 	size_t left = sizeof(req->param_buf);
 
 	req->nparams = 0;
+	/* A prefix route's pattern may name the rest of the path
+	 * ("/ocsp/{request}"): only what comes before the '{' is matched. */
 	if (rt->flags & HTTP_ROUTE_PREFIX)
-		return strncmp(path, rt->pattern, strlen(rt->pattern)) == 0;
+		return strncmp(path, rt->pattern, strcspn(rt->pattern, "{")) == 0;
 	while (*p != '\0') {
 		if (*p == '{') {
 			const char *close = strchr(p, '}');
@@ -331,7 +333,7 @@ static const char *log_when(time_t sec)
 /* One line per request, written with one write(2) (O_APPEND file or
  * stderr: lines from concurrent workers do not interleave), not through
  * stdio's per-stream lock. */
-static void access_log_write(http_req_t *req, uint64_t micros)
+void http_access_log(http_req_t *req, uint64_t micros)
 {
 	FILE *f = req->srv->access_log;
 	char path[600], who[HTTP_NAME_MAX * 4], line[1024];
@@ -615,7 +617,7 @@ count:
 	{
 		uint64_t us = elapsed_us(&t0);
 		http_metrics_observe(&req->srv->metrics, slot, req->status, us);
-		access_log_write(req, us);
+		http_access_log(req, us);
 	}
 	atomic_fetch_sub(&req->srv->metrics.in_flight, 1);
 	http_reg_release(mg_get_thread_pointer(conn));

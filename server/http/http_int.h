@@ -71,6 +71,8 @@ typedef struct {
 
 struct http_server {
 	struct mg_context *ctx;
+	struct mg_context *plain_ctx; /* read-only plain-HTTP listener, or NULL */
+	struct ca_ocsp_cache *ocsp_cache; /* signed OCSP answers (ca_ocsp.c) */
 	ca_t *ca;                  /* immutable, shared by every thread */
 	const ca_config_t *cfg;    /* ca's settings */
 	char data_dir[PATH_MAX];
@@ -166,6 +168,15 @@ int http_auth_epoch(uint64_t *out, http_req_t *req);
 /* Resolve req's principal from its client certificate (req->conn). Returns
  * 1 found, 0 none (or disabled/revoked), negative on registry error. */
 int http_auth_from_cert(http_principal_t *out, http_req_t *req);
+
+/* Write req's access-log line (it took micros microseconds). */
+void http_access_log(http_req_t *req, uint64_t micros);
+
+/* Start the plain-HTTP listener on listen_opt (CivetWeb "host:port") with
+ * its own route table: CRLs, CA certificates and OCSP, nothing else.
+ * *port gets the bound port. 0, or -1 with err. */
+int http_plain_start(http_server *srv, const char *listen_opt, int *port,
+                     char *err, size_t errlen);
 
 /* Dispatch one request through the route tables (CivetWeb handler). */
 int http_dispatch(struct mg_connection *conn, void *cbdata);

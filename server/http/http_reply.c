@@ -130,7 +130,7 @@ static size_t reply_head(char *head, http_req_t *req, int status,
 		return 0;
 	/* Off by default: a browser pins HTTPS for the whole host name for
 	 * max-age seconds, which the operator chooses knowingly. */
-	if (req->srv->cfg->hsts_max_age > 0 &&
+	if (req->srv->cfg->hsts_max_age > 0 && !req->plain && /* RFC 6797 7.2 */
 	    head_add(head, &used, "Strict-Transport-Security: max-age=%d\r\n",
 	             req->srv->cfg->hsts_max_age) != 0)
 		return 0;

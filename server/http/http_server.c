@@ -20,13 +20,17 @@
 #include <civetweb.h>
 #include <openssl/ssl.h>
 
+#include "ca_ocsp.h"
 #include "http_connlimit.h"
 #include "http_int.h"
 
 static const char usage[] =
     "usage: ca-server serve --data DIR [--listen HOST:PORT] [--key-pass-file FILE | --key-pass-env VAR]\n"
-    "                       [--web DIR] [--routes]\n"
+    "                       [--web DIR] [--plain-listen HOST:PORT] [--routes]\n"
     "  --listen      address to bind (default: config \"listen\"); port 0 picks one\n"
+    "  --plain-listen  address of the read-only plain-HTTP listener (CRLs, CA\n"
+    "                certificates, OCSP; default: config \"plain_http_listen\",\n"
+    "                off when empty); port 0 picks one\n"
     "  --web         folder of the portal's static files (default: config\n"
     "                \"web_dir\", else the installed share/provca/web, else the\n"
     "                source tree's web/)\n"
@@ -42,6 +46,7 @@ typedef struct {
 	const char *key_pass_file;
 	const char *key_pass_env;
 	const char *web_dir;
+	const char *plain_listen;
 	int routes_only;
 } serve_opts;
 
@@ -274,6 +279,8 @@ static int parse_args(serve_opts *o, int argc, char **argv)
 			o->key_pass_env = argv[++i];
 		else if (strcmp(a, "--web") == 0)
 			o->web_dir = argv[++i];
+		else if (strcmp(a, "--plain-listen") == 0)
+			o->plain_listen = argv[++i];
 		else
 			return -1;
 	}
@@ -370,12 +377,39 @@ static int connlimit_start(http_server *srv, int nthreads, char *err,
 	                          &srv->metrics.handshake_timeouts, err, errlen);
 }
 
+/* Start the plain-HTTP listener when flag or config names an address, and
+ * say where it listens. 0 when started or off, -1 after printing why. */
+static int plain_start(http_server *srv, const char *flag)
+{
+	const char *listen = flag != NULL ? flag : srv->cfg->plain_http_listen;
+	char opt[160], host[128], err[256];
+	size_t n;
+	int port = 0;
+
+	if (listen[0] == '\0')
+		return 0;
+	if (listen_option(opt, sizeof(opt), host, sizeof(host), listen) != 0) {
+		fprintf(stderr, "ca-server: bad plain-HTTP listen address (want HOST:PORT)\n");
+		return -1;
+	}
+	n = strlen(opt);
+	opt[n - 1] = '\0'; /* no TLS: drop listen_option's 's' */
+	if (http_plain_start(srv, opt, &port, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ca-server: %s\n", err);
+		return -1;
+	}
+	printf("plain HTTP (CRLs, CA certificates, OCSP) on http://%s:%d\n", host, port);
+	fflush(stdout);
+	return 0;
+}
+
 static void server_free(http_server *srv)
 {
 	if (srv == NULL)
 		return;
 	http_shared_free(srv); /* after mg_stop: no worker holds a connection */
 	http_connlimit_free(srv->connlimit);
+	ca_ocsp_cache_free(srv->ocsp_cache);
 	if (srv->access_log != NULL && srv->access_log_owned)
 		fclose(srv->access_log);
 	free(srv->chain_pem);
@@ -534,6 +568,10 @@ int http_serve_main(int argc, char **argv)
 		fprintf(stderr, "ca-server: cannot initialise locks\n");
 		goto out;
 	}
+	if (ca_ocsp_cache_new(&srv->ocsp_cache) != CA_OK) {
+		fprintf(stderr, "ca-server: out of memory\n");
+		goto out;
+	}
 	if (connlimit_start(srv, nthreads, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ca-server: %s\n", err);
 		goto out;
@@ -556,6 +594,10 @@ int http_serve_main(int argc, char **argv)
 		goto out_lib;
 	}
 	print_banner(srv, host, ports[0].port);
+	if (plain_start(srv, o.plain_listen) != 0) {
+		mg_stop(srv->ctx);
+		goto out_lib;
+	}
 
 	while (sigwait(&sigs, &sig) == 0) {
 		if (sig == SIGTERM || sig == SIGINT)
@@ -565,6 +607,8 @@ int http_serve_main(int argc, char **argv)
 	fprintf(stderr, "ca-server: signal %d: stopping (finishing in-flight requests)\n", sig);
 	/* mg_stop stops accepting, waits for every worker to finish its
 	 * request; exit_thread closes each worker's registry connection. */
+	if (srv->plain_ctx != NULL)
+		mg_stop(srv->plain_ctx);
 	mg_stop(srv->ctx);
 	fprintf(stderr, "ca-server: stopped\n");
 	rc = 0;

@@ -291,7 +291,7 @@ class CA:
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.dir)
         cs = os.path.join(binpath, "ca-server")
-        run([cs, "init", "--data", self.data, "--plain-keys", "--hostname", "localhost",
+        run([cs, "init", "--example-oids", "--data", self.data, "--plain-keys", "--hostname", "localhost",
              "--hostname", "127.0.0.1"])
         self.root = os.path.join(self.data, "root-ca.crt")
         self.infra = os.path.join(self.data, "infra-ca.crt")

@@ -54,7 +54,7 @@ before(async () => {
   fs.mkdirSync(OUT, { recursive: true });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'provca-browser-'));
   data = path.join(tmp, 'data');
-  run(CA, ['init', '--data', data, '--plain-keys', '--hostname', 'localhost']);
+  run(CA, ['init', '--example-oids', '--data', data, '--plain-keys', '--hostname', 'localhost']);
   run(CA, ['manufacturer', 'add', '--data', data, '--id', 'acme', '--name', 'Acme Devices']);
   run(CA, ['manufacturer', 'add', '--data', data, '--id', 'globex', '--name', 'Globex']);
   for (const [name, role, mfr] of [['alice', 'manufacturer', 'acme'], ['bob', 'manufacturer', 'globex'], ['root', 'admin', null]]) {

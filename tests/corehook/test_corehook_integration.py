@@ -166,7 +166,7 @@ class CorehookIntegration(unittest.TestCase):
     def _setup(cls):
         t = cls.tmp
         cls.data = os.path.join(t, "ca")
-        run(CA_SERVER, "init", "--data", cls.data, "--plain-keys", "--hostname", "localhost", "--hostname", "127.0.0.1")
+        run(CA_SERVER, "init", "--example-oids", "--data", cls.data, "--plain-keys", "--hostname", "localhost", "--hostname", "127.0.0.1")
         run(CA_SERVER, "manufacturer", "add", "--data", cls.data, "--id", "acme", "--name", "Acme")
         cls.root = os.path.join(cls.data, "root-ca.crt")
         cls.admin = (os.path.join(cls.data, "admin", "admin.crt"), os.path.join(cls.data, "admin", "admin.key"))
@@ -854,7 +854,7 @@ class CorehookIntegration(unittest.TestCase):
         self.assertIn("signer.chain", r.stderr)
         # A chain file from another hierarchy is refused by the start-up check.
         other = os.path.join(self.tmp, "other-ca")
-        run(CA_SERVER, "init", "--data", other, "--plain-keys")
+        run(CA_SERVER, "init", "--example-oids", "--data", other, "--plain-keys")
         run(CA_SERVER, "principal", "add", "--data", other, "--name", "x-signer", "--role", "signer",
             "--out", os.path.join(other, "p"))
         cfg["signer"]["chain"] = os.path.join(other, "p", "x-signer-chain.pem")

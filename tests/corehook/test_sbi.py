@@ -29,13 +29,14 @@ import h2.connection
 import h2.events
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.x509.oid import NameOID
 
 BIN = os.environ.get("PROVCA_BIN", os.path.join(os.getcwd(), "bin"))
 COREHOOK = os.path.join(BIN, "corehook")
 SEED = os.path.join(BIN, "ch_sbi_seed")
 AKA_TOOL = os.path.join(BIN, "aka_tool")
+UECLIENT = os.path.join(BIN, "ueclient")
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures", "sbi", "observed-ausf-to-udm.jsonl")
 SNN = "5G:mnc001.mcc001.3gppnetwork.org"
@@ -133,8 +134,12 @@ class StandInNrf(threading.Thread):
     """An NRF on loopback (h2 server side) recording what the UDM sends;
     the second heartbeat is answered 404 (the NRF forgot the UDM)."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        """tls: None (h2c), or a list of server SSLContexts used for one
+        connection each, the last one for every later connection."""
         super().__init__(daemon=True)
+        self.tls = tls
+        self.handshakes = []            # (context index, error or peer CN)
         self.lsock = socket.socket()
         self.lsock.bind(("127.0.0.1", 0))
         self.lsock.listen(8)
@@ -163,7 +168,32 @@ class StandInNrf(threading.Thread):
                 return (404, b"") if self.patches == 2 else (204, b"")
             return 204, b""
 
+    def tls_wrap(self, s):
+        """The TLS handshake with the next context; None if it failed."""
+        with self.lock:
+            i = min(len(self.handshakes), len(self.tls) - 1)
+            self.handshakes.append((i, None))
+            slot = len(self.handshakes) - 1
+        s.settimeout(30)
+        try:
+            t = self.tls[i].wrap_socket(s, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            with self.lock:
+                self.handshakes[slot] = (i, "failed: %s" % e)
+            s.close()
+            return None
+        cn = None
+        peer = t.getpeercert()
+        if peer:
+            cn = dict(x[0] for x in peer["subject"]).get("commonName")
+        with self.lock:
+            self.handshakes[slot] = (i, "ok alpn=%s client=%s" % (t.selected_alpn_protocol(), cn))
+        t.settimeout(None)
+        return t
+
     def serve(self, s):
+        if self.tls is not None and (s := self.tls_wrap(s)) is None:
+            return
         conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
         conn.initiate_connection()
@@ -172,6 +202,7 @@ class StandInNrf(threading.Thread):
         while True:
             data = s.recv(65536)
             if not data:
+                s.close()
                 return
             for ev in conn.receive_data(data):
                 if isinstance(ev, h2.events.RequestReceived):
@@ -213,8 +244,9 @@ def signer_files(folder):
                                   serialization.NoEncryption()))
 
 
-def issue(name, issuer=None, issuer_key=None, server=False, ca=False):
-    """A P-256 key and certificate (self-signed when issuer is None)."""
+def issue(name, issuer=None, issuer_key=None, server=False, ca=False, dns=None):
+    """A P-256 key and certificate (self-signed when issuer is None); server
+    certificates name 127.0.0.1, or the DNS name dns."""
     key = ec.generate_private_key(ec.SECP256R1())
     subj = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -227,7 +259,8 @@ def issue(name, issuer=None, issuer_key=None, server=False, ca=False):
     if server:
         import ipaddress
         b = b.add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            [x509.DNSName(dns) if dns else
+             x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
     cert = b.sign(issuer_key if issuer_key is not None else key, hashes.SHA256())
     return key, cert
 
@@ -332,6 +365,120 @@ class SbiTlsTest(unittest.TestCase):
                     c.close()
 
 
+class NrfTlsTest(unittest.TestCase):
+    """The NRF over TLS (https nrf_uri): nghttp2's client on OpenSSL with
+    ALPN h2 verifies the NRF's certificate against sbi.nrf_tls.ca and its
+    host name, and presents its client certificate. The stand-in NRF shows
+    first a certificate from an unknown CA, then one for another host name
+    (both refused by corehook, which retries), then the right one."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="provca-sbi-nrf-tls-")
+        signer_files(cls.tmp)
+        ca_key, ca = issue("nrf-test CA", ca=True)
+        write_pem(cls.tmp, "ca", ca_key, ca)
+        write_pem(cls.tmp, "nrf", *issue("nrf", ca, ca_key, server=True, dns="localhost"))
+        write_pem(cls.tmp, "other", *issue("nrf", ca, ca_key, server=True,
+                                           dns="nrf.other.example"))
+        write_pem(cls.tmp, "stranger", *issue("nrf", server=True, dns="localhost"))
+        write_pem(cls.tmp, "udm", *issue("udm", ca, ca_key))
+        ctxs = []
+        for name in ("stranger", "other", "nrf"):
+            c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            c.load_cert_chain(os.path.join(cls.tmp, name + ".crt"),
+                              os.path.join(cls.tmp, name + ".key"))
+            c.load_verify_locations(os.path.join(cls.tmp, "ca.crt"))
+            c.verify_mode = ssl.CERT_REQUIRED
+            c.set_alpn_protocols(["h2"])
+            ctxs.append(c)
+        cls.nrf = StandInNrf(tls=ctxs)
+        cls.nrf.start()
+        cls.cfg = os.path.join(cls.tmp, "corehook.json")
+        run(COREHOOK, "init", "--config", cls.cfg, "--op", OP,
+            "--signer-cert", os.path.join(cls.tmp, "signer.crt"),
+            "--signer-key", os.path.join(cls.tmp, "signer.key"),
+            "--sbi-listen", "127.0.0.1:0", "--nrf", "https://localhost:%d" % cls.nrf.port)
+        with open(cls.cfg) as f:
+            doc = json.load(f)
+        del doc["allow_list"]
+        doc["listen"] = {"nas_udp": "127.0.0.1:0", "http": "127.0.0.1:0"}
+        doc["sbi"]["heartbeat_seconds"] = 30
+        # a config with an https NRF and no CA file is refused at start
+        with open(cls.cfg, "w") as f:
+            json.dump(doc, f)
+        p = run(COREHOOK, "serve", "--config", cls.cfg, check=False)
+        assert p.returncode != 0 and "nrf_tls.ca" in p.stderr, (p.returncode, p.stderr)
+        doc["sbi"]["nrf_tls"] = {"ca": "ca.crt", "cert": "udm.crt", "key": "udm.key"}
+        with open(cls.cfg, "w") as f:
+            json.dump(doc, f)
+        cls.nf_id = doc["sbi"]["nf_instance_id"]
+        cls.log = open(os.path.join(cls.tmp, "corehook.log"), "wb")
+        cls.proc = subprocess.Popen([COREHOOK, "serve", "--config", cls.cfg],
+                                    stdout=subprocess.PIPE, stderr=cls.log, text=True)
+        cls.port = None
+        for _ in range(10):
+            m = re.match(r"^sbi http://127\.0\.0\.1:(\d+)$", cls.proc.stdout.readline().strip())
+            if m:
+                cls.port = int(m.group(1))
+                break
+        if cls.port is None:
+            cls.proc.kill()
+            raise AssertionError("corehook serve did not announce the SBI")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.proc.poll() is None:
+            cls.proc.kill()
+            cls.proc.wait()
+        cls.log.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_suci_without_home_network_keys_unsupported(self):
+        """No suci.profile here: a Profile A SUCI's scheme is not served."""
+        c = H2Client(self.port)
+        try:
+            r = c.request("POST", "/nudm-ueau/v1/suci-0-001-01-0-1-1-%s/security-information/"
+                          "generate-auth-data" % ("ab" * 45),
+                          {"servingNetworkName": SNN, "ausfInstanceId": AUSF_ID})
+        finally:
+            c.close()
+        self.assertEqual(r["status"], 501, r["body"])
+        self.assertEqual(r["json"]["cause"], "UNSUPPORTED_PROTECTION_SCHEME")
+
+    def test_zz_register_over_tls_after_refusing_bad_certificates(self):
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with self.nrf.lock:
+                if any(r[0] == "PUT" for r in self.nrf.records):
+                    break
+            time.sleep(0.2)
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=60), 0)
+        with self.nrf.lock:
+            hs = list(self.nrf.handshakes)
+            recs = list(self.nrf.records)
+        self.assertEqual([h[0] for h in hs[:3]], [0, 1, 2], hs)
+        self.assertTrue(hs[0][1].startswith("failed"), hs)
+        self.assertTrue(hs[1][1].startswith("failed"), hs)
+        self.assertEqual(hs[2][1], "ok alpn=h2 client=udm", hs)
+        kinds = [r[0] for r in recs]
+        self.assertEqual(kinds[0], "PUT")
+        self.assertEqual(kinds[-1], "DELETE")
+        path = "/nnrf-nfm/v1/nf-instances/" + self.nf_id
+        self.assertTrue(all(r[1] == path for r in recs))
+        prof = json.loads(recs[0][2][1])
+        self.assertEqual(prof["nfType"], "UDM")
+        with open(self.log.name, "rb") as f:
+            log = f.read().decode()
+        self.assertRegex(log, r"nrf tls localhost:%d: certificate: "
+                              r"(unable to get local issuer|self[- ]signed)" % self.nrf.port)
+        self.assertIn("nrf tls localhost:%d: certificate: hostname mismatch" % self.nrf.port,
+                      log)
+        self.assertIn("nrf registered nf=%s status=201" % self.nf_id, log)
+        self.assertIn("nrf deregistered status=204", log)
+
+
 class SbiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -354,6 +501,24 @@ class SbiTest(unittest.TestCase):
         with open(cls.cfg, "w") as f:
             json.dump(doc, f)
         cls.nf_id = doc["sbi"]["nf_instance_id"]
+        cls.hn_pub = {}
+        # Home network keys as an operator makes them: a Profile A key
+        # (id 1), then a Profile B key (id 2) configured; both are loaded.
+        for prof, kid in (("A", 1), ("B", 2)):
+            doc["suci"] = {"profile": prof, "key_id": kid}
+            with open(cls.cfg, "w") as f:
+                json.dump(doc, f)
+            key = run(COREHOOK, "suci", "keygen", "--config", cls.cfg).stdout
+            with open(re.search(r"^KEY: (.+)$", key, re.M).group(1), "rb") as f:
+                k = serialization.load_pem_private_key(f.read(), None)
+            if prof == "A":
+                assert isinstance(k, x25519.X25519PrivateKey)
+                raw = k.public_key().public_bytes(serialization.Encoding.Raw,
+                                                  serialization.PublicFormat.Raw)
+            else:
+                raw = k.public_key().public_bytes(serialization.Encoding.X962,
+                                                  serialization.PublicFormat.CompressedPoint)
+            cls.hn_pub[prof] = raw.hex()
         out = run(SEED, cls.cfg, "dev-sbi-1", KI).stdout.split()
         cls.supi, cls.opc = out[0], out[1]
         assert cls.supi == "001010000000001", cls.supi
@@ -473,8 +638,10 @@ class SbiTest(unittest.TestCase):
                      403, "SERVING_NETWORK_NOT_AUTHORIZED")
         self.problem(self.gad("imsi-" + self.supi, {"ausfInstanceId": AUSF_ID}),
                      400, "MANDATORY_IE_MISSING")
-        self.problem(self.gad("suci-0-001-01-0000-1-1-abcdef0123"), 501,
-                     "UNSUPPORTED_PROTECTION_SCHEME")
+        self.problem(self.gad("suci-0-001-01-0000-1-1-abcdef0123"), 403,
+                     "INVALID_SCHEME_OUTPUT")
+        self.problem(self.gad("suci-0-001-01-0000-3-1-abcdef0123"), 400,
+                     "MANDATORY_IE_INCORRECT")
         self.problem(self.gad("nai-x"), 400, "MANDATORY_IE_INCORRECT")
         self.problem(self.c.request("POST", "/nudm-ueau/v1/imsi-%s/security-information/"
                                     "generate-auth-data" % self.supi, b"{not json"),
@@ -487,6 +654,49 @@ class SbiTest(unittest.TestCase):
                      404, None)
         big = {"servingNetworkName": SNN, "ausfInstanceId": AUSF_ID, "pad": "x" * 20000}
         self.problem(self.gad("imsi-" + self.supi, big), 413, None)
+
+    def conceal(self, profile, key_id, pub=None):
+        """The device side: ueclient suci conceal (common/suci.c)."""
+        p = run(UECLIENT, "suci", "conceal", "--supi", "imsi-" + self.supi,
+                "--mnc-digits", "2", "--profile", profile,
+                "--hn-pub", pub or self.hn_pub[profile], "--hn-key-id", str(key_id))
+        return re.search(r"^SUCI: (suci-\S+)$", p.stdout, re.M).group(1)
+
+    def test_suci_profiles_deconcealed(self):
+        """A Profile A and a Profile B SUCI are opened with corehook's home
+        network keys (the SIDF role): the vector names the right SUPI and
+        the USIM accepts it."""
+        for prof, scheme, kid in (("A", 1, 1), ("B", 2, 2)):
+            suci = self.conceal(prof, kid)
+            self.assertTrue(suci.startswith("suci-0-001-01-0-%d-%d-" % (scheme, kid)), suci)
+            self.assertNotIn(self.supi[5:], suci)
+            self.check_vector(self.gad(suci))
+        null = "suci-0-001-01-0-0-0-" + self.supi[5:]
+        self.check_vector(self.gad(null))
+
+    def test_suci_not_deconcealed_refused(self):
+        """TS 29.503 §6.3.7.3: a SUCI whose output does not verify is 403
+        INVALID_SCHEME_OUTPUT; a key id the UDM has no key for (or a key of
+        the other profile) is 403 INVALID_HN_PUBLIC_KEY_IDENTIFIER."""
+        for prof, kid in (("A", 1), ("B", 2)):
+            suci = self.conceal(prof, kid)
+            head, out = suci.rsplit("-", 1)
+            tag = bytearray.fromhex(out[-16:])
+            tag[3] ^= 0x01
+            self.problem(self.gad(head + "-" + out[:-16] + tag.hex()), 403,
+                         "INVALID_SCHEME_OUTPUT")
+            flipped = bytearray.fromhex(out)
+            flipped[len(flipped) - 12] ^= 0x80   # ciphertext (MSIN), tag kept
+            self.problem(self.gad(head + "-" + flipped.hex()), 403, "INVALID_SCHEME_OUTPUT")
+        self.problem(self.gad(self.conceal("A", 9)), 403, "INVALID_HN_PUBLIC_KEY_IDENTIFIER")
+        # key id 1 holds the Profile A key: a Profile B SUCI naming it
+        self.problem(self.gad(self.conceal("B", 1)), 403, "INVALID_HN_PUBLIC_KEY_IDENTIFIER")
+        with urllib.request.urlopen(self.http + "/metrics", timeout=30) as resp:
+            text = resp.read().decode()
+        for cause in ("INVALID_SCHEME_OUTPUT", "INVALID_HN_PUBLIC_KEY_IDENTIFIER"):
+            m = re.search(r'^corehook_sbi_failures_total\{cause="%s"\} (\d+)$' % cause,
+                          text, re.M)
+            self.assertGreaterEqual(int(m.group(1)), 2)
 
     def test_caller_not_allowed(self):
         other = "11111111-2222-4333-8444-555555555555"

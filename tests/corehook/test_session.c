@@ -434,6 +434,57 @@ static void session__bad_mac_smc_complete_refused_and_counted(void **state)
 	free(m);
 }
 
+/* TS 24.501 §5.4.2.5: the UE's Security mode reject (in clear: no
+ * earlier context) aborts the procedure: no answer, the new context is
+ * dropped (a Security mode complete made with it afterwards is discarded,
+ * no Registration accept), the cause is logged; a reject outside the
+ * procedure is unexpected (#96); a new Registration request starts over. */
+static void session__smc_reject_aborts_the_procedure(void **state)
+{
+	struct fix *f = *state;
+	uint8_t kamf[32], smc[COREHOOK_NAS_MAX], wire[512], plain[512], hdr;
+	uint8_t out[COREHOOK_NAS_MAX];
+	size_t smclen, wlen, plen;
+	nas_sec_ctx_t ue;
+	nas_msg_t *m = msg_new(), *a = msg_new();
+	char want[128];
+
+	smclen = aka_to_smc(f, "t23", kamf, smc);
+	assert_int_equal(nas_sec_ctx_init(&ue, kamf, 2, 2, 1, 0), NAS_SEC_OK);
+	assert_int_equal(nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr,
+	    &ue, smc, smclen), NAS_SEC_OK);
+	m->type = NAS_MSG_SECURITY_MODE_REJECT;
+	m->smc_rej.cause = NAS_CAUSE_UE_SEC_CAP_MISMATCH;
+	assert_int_equal(nas_encode(plain, sizeof(plain), &plen, m), NAS_OK);
+	assert_int_equal(send_raw(f, "t23", plain, plen, out), 0);
+	snprintf(want, sizeof(want), "security-mode supi=%s outcome=rejected "
+	    "cause=23", f->supi);
+	assert_non_null(strstr(f->log, want));
+	/* the context the command offered is gone */
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_SECURITY_MODE_COMPLETE;
+	wlen = ue_protect(&ue, NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, m, wire);
+	assert_int_equal(send_raw(f, "t23", wire, wlen, out), 0);
+	assert_true(metric_is(f, "corehook_nas_security_discarded_total"
+	    "{reason=\"bad_mac\"} 1\n"));
+	assert_true(metric_is(f, "corehook_security_mode_total 0\n"));
+	/* a second reject: no procedure to abort */
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_SECURITY_MODE_REJECT;
+	m->smc_rej.cause = NAS_CAUSE_SEC_MODE_REJECTED;
+	exchange(f, "t23", m, a, NULL, NULL);
+	assert_int_equal(a->type, NAS_MSG_REGISTRATION_REJECT);
+	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_INVALID_MANDATORY_INFO);
+	/* the UE registers again: a new challenge */
+	reg_request(m, f->supi);
+	exchange(f, "t23", m, a, NULL, NULL);
+	assert_int_equal(a->type, NAS_MSG_AUTH_REQUEST);
+	nas_sec_ctx_clear(&ue);
+	OPENSSL_cleanse(kamf, sizeof(kamf));
+	free(m);
+	free(a);
+}
+
 /* A UE that offers no configured integrity algorithm, or no capability
  * at all, is refused with #23 before any vector is spent. */
 static void session__no_common_algorithm_gets_cause_23(void **state)
@@ -734,6 +785,7 @@ int main(void)
 		T(session__wrong_res_star_gets_auth_reject),
 		T(session__bad_mac_smc_complete_refused_and_counted),
 		T(session__no_common_algorithm_gets_cause_23),
+		T(session__smc_reject_aborts_the_procedure),
 		T(session__synch_failure_resyncs_once_then_succeeds),
 		T(session__bad_auts_and_mac_failure_get_auth_reject),
 		T(session__unknown_suci_gets_cause_3),

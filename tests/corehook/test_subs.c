@@ -181,6 +181,19 @@ static void subs_allocate__pending_until_confirmed_then_old_wiped(void **state)
 	assert_memory_equal(o, zero, 16);
 	assert_int_equal(subs_find_supi(f->db, &found, r1.supi, err,
 	    sizeof(err)), SUBS_OK);
+	/* Confirming the replaced (retired) one or an unknown SUPI: NOTFOUND,
+	 * and the device's active row is left as it is. */
+	promoted = 7;
+	assert_int_equal(subs_confirm(f->db, r2.supi, &promoted, err,
+	    sizeof(err)), SUBS_NOTFOUND);
+	assert_int_equal(promoted, 0);
+	assert_int_equal(subs_confirm(f->db, "001019999999999", &promoted, err,
+	    sizeof(err)), SUBS_NOTFOUND);
+	raw_keys(f->path, r1.id, k, o, st, sizeof(st));
+	assert_string_equal(st, "active");
+	assert_memory_equal(k, ki1, 16);
+	raw_keys(f->path, r3.id, k, o, st, sizeof(st));
+	assert_string_equal(st, "pending");
 	/* 5G-AKA with the newest: it becomes active, the first is retired. */
 	assert_int_equal(subs_confirm(f->db, r3.supi, &promoted, err,
 	    sizeof(err)), SUBS_OK);

@@ -184,7 +184,7 @@ class CA:
         self.dir = os.path.join(tmp, name)
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.dir)
-        run(prog("ca-server"), "init", "--data", self.data, "--plain-keys", "--hostname", "localhost",
+        run(prog("ca-server"), "init", "--example-oids", "--data", self.data, "--plain-keys", "--hostname", "localhost",
             "--hostname", "127.0.0.1")
         self.root = os.path.join(self.data, "root-ca.crt")
         self.infra = os.path.join(self.data, "infra-ca.crt")

@@ -10,7 +10,10 @@
  *   2  the rest is a subscription TLV: decode, and if valid, seal, sign,
  *      verify, open and require the same fields back;
  *   3  the rest is a request TLV: decode, and if valid, re-encode and
- *      require the same bytes.
+ *      require the same bytes; the same bytes as a concealed request
+ *      (header and lengths parsed), and sealed with the fuzzer's onboarding
+ *      key as a concealed request's padded plaintext (length, padding and
+ *      inner version checks see the mutated data).
  * Keys and certificates are made once at start-up. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 
 #include "pki.h"
 #include "prov.h"
+#include "suci.h"
 
 /* The test PKI is test code shared with tests/prov; the fuzz build compiles
  * only the common library sources besides this file, so it is included here. */
@@ -25,6 +29,8 @@
 
 static testpki_t P;
 static EVP_PKEY *dev;
+static EVP_PKEY *ob;		/* onboarding key (Profile A) */
+static uint8_t ob_pub[32];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,7 +39,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	if (testpki_init(&P, 0) != 0 || (dev = testpki_fixed_p256()) == NULL)
+	size_t n = 0;
+
+	if (testpki_init(&P, 0) != 0 || (dev = testpki_fixed_p256()) == NULL ||
+	    (ob = EVP_PKEY_Q_keygen(NULL, NULL, "X25519")) == NULL ||
+	    suci_hn_pub_get(ob_pub, sizeof(ob_pub), &n, ob, NULL, 0) != SUCI_OK)
 		abort();
 	return 0;
 }
@@ -107,6 +117,34 @@ static void mode_subscription(const uint8_t *b, size_t n)
 	prov_subscription_wipe(&back);
 }
 
+/* b as a concealed request, then b sealed as one's padded plaintext: an
+ * opened request is a version-2 request of the length its prefix says. */
+static void mode_concealed(const uint8_t *b, size_t n)
+{
+	uint8_t c[3 + SUCI_PUB_B_LEN + SUCI_ECIES_IN_MAX + SUCI_TAG_LEN];
+	uint8_t out[PROV_REQUEST_MAX];
+	size_t len = 0, solen = 0;
+
+	if (prov_request_deconceal(out, sizeof(out), &len, b, n, ob, NULL, 0)
+	    == PROV_OK && (len == 0 || out[0] != 0x02))
+		abort();
+	if (n == 0 || n > SUCI_ECIES_IN_MAX)
+		return;
+	c[0] = 0x03;
+	c[1] = SUCI_SCHEME_PROFILE_A;
+	c[2] = 0;
+	if (suci_ecies_seal(c + 3, sizeof(c) - 3, &solen, SUCI_SCHEME_PROFILE_A,
+	    ob_pub, sizeof(ob_pub), b, n, NULL, NULL, 0) != SUCI_OK)
+		abort();
+	if (prov_request_deconceal(out, sizeof(out), &len, c, 3 + solen, ob,
+	    NULL, 0) != PROV_OK)
+		return;
+	if (n < 2 || len != (((size_t)b[0] << 8) | b[1]) || len + 2 > n ||
+	    n % PROV_CONCEAL_PAD != 0 || memcmp(out, b + 2, len) != 0 ||
+	    out[0] != 0x02)
+		abort();
+}
+
 static void mode_request(const uint8_t *b, size_t n)
 {
 	prov_request_t r;
@@ -114,6 +152,7 @@ static void mode_request(const uint8_t *b, size_t n)
 	size_t len = 0;
 	char err[256];
 
+	mode_concealed(b, n);
 	if (prov_request_decode(&r, b, n, err, sizeof(err)) != PROV_OK)
 		return;
 	if (prov_request_encode(out, sizeof(out), &len, &r, err,

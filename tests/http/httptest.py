@@ -71,10 +71,11 @@ class Ident:
 class CA:
     """A temporary CA data folder with principals."""
 
-    def __init__(self):
+    def __init__(self, extra_init=()):
         self.tmp = tempfile.mkdtemp(prefix="provca-http-")
         self.data = os.path.join(self.tmp, "data")
-        run("init", "--data", self.data, "--plain-keys", "--hostname", "localhost", "--hostname", "127.0.0.1")
+        run("init", "--example-oids", "--data", self.data, "--plain-keys", "--hostname", "localhost", "--hostname", "127.0.0.1",
+            *extra_init)
         self.root = os.path.join(self.data, "root-ca.crt")
         self.admin = Ident("admin", os.path.join(self.data, "admin", "admin.crt"),
                            os.path.join(self.data, "admin", "admin.key"))

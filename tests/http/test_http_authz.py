@@ -106,11 +106,19 @@ class AuthorizationMatrix(ServerTest):
             ("GET", "/ca/infra-ca.pem"): (lambda: "/ca/infra-ca.pem", None, pub),
             ("GET", "/ca/device-ca.crt"): (lambda: "/ca/device-ca.crt", None, pub),
             ("GET", "/ca/root-ca.crt"): (lambda: "/ca/root-ca.crt", None, pub),
+            ("GET", "/ca/device-ca-{id}"): (lambda: "/ca/device-ca-1.crt", None, pub),
+            ("GET", "/crl/device-ca-{id}"): (lambda: "/crl/device-ca-1.crl", None, pub),
             ("GET", "/crl/device.crl"): (lambda: "/crl/device.crl", None, pub),
             ("GET", "/crl/device-ca.crl"): (lambda: "/crl/device-ca.crl", None, pub),
             ("GET", "/crl/infra-ca.crl"): (lambda: "/crl/infra-ca.crl", None, pub),
             ("GET", "/crl/root-ca.crl"): (lambda: "/crl/root-ca.crl", None, pub),
             ("POST", "/ocsp"): (lambda: "/ocsp", lambda: OCSP_JUNK, pub),
+            ("GET", "/ocsp/{request}"): (lambda: "/ocsp/MAA%3D", None, pub),
+            # Bytes go out as application/ocsp-request: 415 once a
+            # manufacturer is let in.
+            ("POST", "/.well-known/cmp"): (lambda: "/.well-known/cmp", lambda: OCSP_JUNK,
+                                           {"none": N, "op": 403, "a": 415, "b": 415, "admin": 415,
+                                            "disabled": N}),
             ("GET", "/healthz"): (lambda: "/healthz", None, pub),
             ("GET", "/metrics"): (lambda: "/metrics", None, pub),
         }

@@ -1,5 +1,7 @@
 /* test_prov_codec.c — the provisioning request and subscription TLVs:
- * exact bytes, round trips, and every bound and malformation refused. */
+ * exact bytes, round trips, and every bound and malformation refused; the
+ * concealed request (round trips on both ECIES profiles, a bad tag or the
+ * wrong key refused, every length bound). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "prov.h"
+#include "suci.h"
 
 static const uint8_t NONCE[PROV_NONCE_LEN] = {
 	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
@@ -633,6 +636,277 @@ static void test_prov_subscription__field_counts(void **state)
 	assert_int_equal(dec(good, n - 11), PROV_ERR_FORMAT);
 }
 
+
+/* ---- concealed request ---- */
+
+/* The largest request there is: a 512-octet URL, a 128-octet SNN, an
+ * RSA-3072 signature. */
+static size_t big_request(uint8_t *buf, size_t cap, EVP_PKEY *key)
+{
+	prov_request_t r;
+	char url[PROV_URL_MAX + 1], err[256];
+	size_t n = 0;
+
+	memset(url, 'u', PROV_URL_MAX);
+	memcpy(url, "https://ca.secret-example:8443/devices/", 39);
+	memcpy(url + PROV_URL_MAX - 12, "dev-secret42", 12);
+	url[PROV_URL_MAX] = '\0';
+	fill_req(&r, url);
+	memset(r.snn, 's', PROV_SNN_MAX);
+	r.snn[PROV_SNN_MAX] = '\0';
+	assert_int_equal(prov_request_sign(&r, key, err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_request_encode(buf, cap, &n, &r, err,
+	    sizeof(err)), PROV_OK);
+	return n;
+}
+
+static int has_text(const uint8_t *b, size_t n, const char *t)
+{
+	size_t k = strlen(t), i;
+
+	for (i = 0; i + k <= n; i++)
+		if (memcmp(b + i, t, k) == 0)
+			return 1;
+	return 0;
+}
+
+static void conceal_roundtrip(int profile, EVP_PKEY *hn, EVP_PKEY *other,
+    EVP_PKEY *signer)
+{
+	uint8_t req[PROV_REQUEST_MAX], c[PROV_CONCEALED_MAX], c2[PROV_CONCEALED_MAX];
+	uint8_t back[PROV_REQUEST_MAX], pub[33], eph[32];
+	size_t rlen, clen = 0, c2len = 0, blen = 0, publen = 0;
+	size_t el = profile == 1 ? 32 : 33;
+	prov_request_t dec;
+	char err[256];
+
+	rlen = big_request(req, sizeof(req), signer);
+	assert_int_equal(suci_hn_pub_get(pub, sizeof(pub), &publen, hn, err,
+	    sizeof(err)), SUCI_OK);
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, rlen,
+	    profile, 7, pub, publen, NULL, err, sizeof(err)), PROV_OK);
+	/* header, ephemeral key, padded ciphertext, tag */
+	assert_int_equal(c[0], 0x03);
+	assert_int_equal(c[1], profile);
+	assert_int_equal(c[2], 7);
+	assert_int_equal(clen, 3 + el + (2 + rlen + 63) / 64 * 64 + 8);
+	assert_true(clen <= PROV_CONCEALED_MAX);
+	assert_false(has_text(c, clen, "dev-secret42"));
+	assert_false(has_text(c, clen, "ca.secret-example"));
+	assert_false(has_text(c, clen, "sssssss"));
+	assert_true(prov_request_concealed(c, clen, NULL, NULL));
+	assert_false(prov_request_concealed(req, rlen, NULL, NULL));
+	/* The decoder alone refuses the concealed form. */
+	assert_int_equal(prov_request_decode(&dec, c, clen, err, sizeof(err)),
+	    PROV_ERR_VERSION);
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen, hn, err, sizeof(err)), PROV_OK);
+	assert_int_equal(blen, rlen);
+	assert_memory_equal(back, req, rlen);
+	assert_int_equal(prov_request_decode(&dec, back, blen, err,
+	    sizeof(err)), PROV_OK);
+	assert_int_equal(prov_request_verify(&dec, signer, err, sizeof(err)),
+	    PROV_OK);
+	/* A fresh ephemeral key each time; a fixed one repeats exactly. */
+	assert_int_equal(prov_request_conceal(c2, sizeof(c2), &c2len, req, rlen,
+	    profile, 7, pub, publen, NULL, err, sizeof(err)), PROV_OK);
+	assert_int_equal(c2len, clen);
+	assert_memory_not_equal(c2 + 3, c + 3, el);
+	memset(eph, 0x11, sizeof(eph));
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, rlen,
+	    profile, 7, pub, publen, eph, err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_request_conceal(c2, sizeof(c2), &c2len, req, rlen,
+	    profile, 7, pub, publen, eph, err, sizeof(err)), PROV_OK);
+	assert_memory_equal(c, c2, clen);
+	/* Another key of the profile, or the other profile's key: refused. */
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen, other, err, sizeof(err)), PROV_ERR_CONCEAL);
+	assert_int_equal(blen, 0);
+}
+
+static void test_prov_conceal__roundtrip_both_profiles(void **state)
+{
+	EVP_PKEY *a = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	EVP_PKEY *a2 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	EVP_PKEY *b = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *b2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+
+	(void)state;
+	assert_non_null(rsa);
+	conceal_roundtrip(1, a, a2, rsa);
+	conceal_roundtrip(1, a, b, rsa);
+	conceal_roundtrip(2, b, b2, rsa);
+	conceal_roundtrip(2, b, a, rsa);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(a2);
+	EVP_PKEY_free(b);
+	EVP_PKEY_free(b2);
+	EVP_PKEY_free(rsa);
+}
+
+/* One flipped bit anywhere in the ephemeral key, ciphertext or tag. */
+static void test_prov_conceal__bad_tag_refused(void **state)
+{
+	EVP_PKEY *a = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	EVP_PKEY *p = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	uint8_t req[PROV_REQUEST_MAX], c[PROV_CONCEALED_MAX];
+	uint8_t back[PROV_REQUEST_MAX], pub[33];
+	size_t rlen, clen = 0, blen = 0, publen = 0, i;
+	char err[256];
+	prov_request_t r;
+
+	(void)state;
+	fill_req(&r, "https://ca.example/devices/d1");
+	assert_int_equal(prov_request_sign(&r, p, err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_request_encode(req, sizeof(req), &rlen, &r, err,
+	    sizeof(err)), PROV_OK);
+	assert_int_equal(suci_hn_pub_get(pub, sizeof(pub), &publen, a, err,
+	    sizeof(err)), SUCI_OK);
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, rlen, 1,
+	    0, pub, publen, NULL, err, sizeof(err)), PROV_OK);
+	for (i = 3; i < clen; i += 7) {
+		c[i] ^= 0x04;
+		assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen,
+		    c, clen, a, err, sizeof(err)), PROV_ERR_CONCEAL);
+		c[i] ^= 0x04;
+	}
+	c[clen - 1] ^= 0x80;
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen, a, err, sizeof(err)), PROV_ERR_CONCEAL);
+	assert_non_null(strstr(err, "tag"));
+	c[clen - 1] ^= 0x80;
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen, a, err, sizeof(err)), PROV_OK);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(p);
+}
+
+/* Seal pt (ptlen octets) as a concealed request body to a's key. */
+static size_t seal_raw(uint8_t *c, EVP_PKEY *a, const uint8_t *pt,
+    size_t ptlen)
+{
+	uint8_t pub[32];
+	size_t publen = 0, solen = 0;
+
+	assert_int_equal(suci_hn_pub_get(pub, sizeof(pub), &publen, a, NULL, 0),
+	    SUCI_OK);
+	c[0] = 0x03;
+	c[1] = 1;
+	c[2] = 0;
+	assert_int_equal(suci_ecies_seal(c + 3, PROV_CONCEALED_MAX - 3, &solen,
+	    1, pub, publen, pt, ptlen, NULL, NULL, 0), SUCI_OK);
+	return 3 + solen;
+}
+
+static void test_prov_conceal__bounds(void **state)
+{
+	EVP_PKEY *a = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	uint8_t c[PROV_CONCEALED_MAX + 64], back[PROV_REQUEST_MAX];
+	uint8_t pt[128], pub[32], req[8] = { 0x02, 1, 2, 3 };
+	size_t blen = 0, clen, publen = 0;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(suci_hn_pub_get(pub, sizeof(pub), &publen, a, NULL, 0),
+	    SUCI_OK);
+	/* Conceal: only a version-2 request of 1..PROV_REQUEST_MAX octets,
+	 * Profile A or B, with room. */
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 0, 1,
+	    0, pub, 32, NULL, err, sizeof(err)), PROV_ERR_ARG);
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req,
+	    PROV_REQUEST_MAX + 1, 1, 0, pub, 32, NULL, err, sizeof(err)),
+	    PROV_ERR_ARG);
+	req[0] = 0x03;
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 4, 1,
+	    0, pub, 32, NULL, err, sizeof(err)), PROV_ERR_ARG);
+	req[0] = 0x02;
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 4, 3,
+	    0, pub, 32, NULL, err, sizeof(err)), PROV_ERR_ARG);
+	assert_int_equal(prov_request_conceal(c, 3 + 32 + 64 + 7, &clen, req,
+	    4, 1, 0, pub, 32, NULL, err, sizeof(err)), PROV_ERR_TOO_LARGE);
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 4, 1,
+	    0, pub, 32, NULL, err, sizeof(err)), PROV_OK);
+	assert_int_equal(clen, 3 + 32 + 64 + 8);
+	/* Deconceal: the header and length shape first. */
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c, 2,
+	    a, err, sizeof(err)), PROV_ERR_ARG);
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen - 1, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    3 + 32 + 8, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    PROV_CONCEALED_MAX + 64, a, err, sizeof(err)), PROV_ERR_TOO_LARGE);
+	c[1] = 3;
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	c[1] = 1;
+	assert_int_equal(prov_request_deconceal(back, 3, &blen, c, clen, a, err,
+	    sizeof(err)), PROV_ERR_FORMAT);	/* no room for the request */
+	/* Inside: length beyond the block, padding not zero, another
+	 * version, a length that leaves a whole empty block. */
+	memset(pt, 0, sizeof(pt));
+	pt[1] = 63;
+	pt[2] = 0x02;
+	clen = seal_raw(c, a, pt, 64);
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	pt[1] = 4;
+	pt[40] = 1;
+	clen = seal_raw(c, a, pt, 64);
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	pt[40] = 0;
+	pt[2] = 0x03;
+	clen = seal_raw(c, a, pt, 64);
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	pt[2] = 0x02;
+	clen = seal_raw(c, a, pt, 128);
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	clen = seal_raw(c, a, pt, 64);
+	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
+	    clen, a, err, sizeof(err)), PROV_OK);
+	assert_int_equal(blen, 4);
+	assert_memory_equal(back, pt + 2, 4);
+	EVP_PKEY_free(a);
+}
+
+/* The DeviceID a container names when it answers a concealed request:
+ * "x" + 32 hex digits, a valid DeviceID, fixed by signature and DeviceID,
+ * different when either differs. */
+static void test_prov_conceal__pseudonym(void **state)
+{
+	prov_request_t r;
+	char a[PROV_DEVICE_ID_MAX + 1], b[PROV_DEVICE_ID_MAX + 1];
+	size_t i;
+
+	(void)state;
+	fill_req(&r, "https://ca.example/devices/d1");
+	assert_int_equal(prov_concealed_device_id(a, sizeof(a), &r, "d1"),
+	    PROV_OK);
+	assert_int_equal(strlen(a), 33);
+	assert_int_equal(a[0], 'x');
+	for (i = 1; i < 33; i++)
+		assert_non_null(strchr("0123456789abcdef", a[i]));
+	assert_int_equal(prov_concealed_device_id(b, sizeof(b), &r, "d1"),
+	    PROV_OK);
+	assert_string_equal(a, b);
+	assert_int_equal(prov_concealed_device_id(b, sizeof(b), &r, "d2"),
+	    PROV_OK);
+	assert_string_not_equal(a, b);
+	r.sig[0] ^= 1;
+	assert_int_equal(prov_concealed_device_id(b, sizeof(b), &r, "d1"),
+	    PROV_OK);
+	assert_string_not_equal(a, b);
+	assert_int_equal(prov_concealed_device_id(b, 33, &r, "d1"),
+	    PROV_ERR_ARG);
+	r.sig_len = 0;
+	assert_int_equal(prov_concealed_device_id(b, sizeof(b), &r, "d1"),
+	    PROV_ERR_ARG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -646,6 +920,10 @@ int main(void)
 		cmocka_unit_test(test_prov_subscription__decode_errors),
 		cmocka_unit_test(test_prov_subscription__field_counts),
 		cmocka_unit_test(test_prov_subscription__home_network_key),
+		cmocka_unit_test(test_prov_conceal__roundtrip_both_profiles),
+		cmocka_unit_test(test_prov_conceal__bad_tag_refused),
+		cmocka_unit_test(test_prov_conceal__bounds),
+		cmocka_unit_test(test_prov_conceal__pseudonym),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

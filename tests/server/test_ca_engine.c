@@ -2,6 +2,7 @@
  * migrations, issuance and idempotency, conflicts, bad input, status
  * changes, CRL caching, principals, audit paging, batches, group commit
  * of concurrent issuances. */
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -79,6 +81,7 @@ static int setup(void **state)
 	memset(&o, 0, sizeof(o));
 	o.data_dir = f->data;
 	o.plain_keys = 1;
+	o.example_oids = 1;
 	o.public_base_url = "https://ca.test:8443";
 	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_OK);
 	assert_int_equal(ca_open(&f->ca, f->data, NULL, err, sizeof(err)),
@@ -134,8 +137,35 @@ static void ca_init__refuses_existing_ca(void **state)
 	memset(&o, 0, sizeof(o));
 	o.data_dir = f->data;
 	o.plain_keys = 1;
+	o.example_oids = 1;
 	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_ERR_EXISTS);
 	assert_non_null(strstr(err, "already holds a CA"));
+}
+
+/* RFC 5612's documentation arc only when asked for; a real PEN for the URN
+ * does not help while the build's EKU arc is still the example one. */
+static void ca_init__refuses_example_oids_unless_told(void **state)
+{
+	struct fx *f = *state;
+	ca_init_opts_t o;
+	char err[512] = "", dir[PATH_MAX + 16];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/other", f->dir);
+	memset(&o, 0, sizeof(o));
+	o.data_dir = dir;
+	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_ERR_INVALID);
+	assert_non_null(strstr(err, "--example-oids"));
+	o.pen = 99999;
+	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_ERR_INVALID);
+	assert_non_null(strstr(err, "PROVCA_OID_ARC"));
+	assert_int_not_equal(stat(dir, &st), 0); /* nothing was made */
+	o.plain_base_url = "http://ca.test/crl";
+	o.example_oids = 1;
+	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_ERR_INVALID);
+	assert_non_null(strstr(err, "--plain-url"));
+	o.plain_base_url = "http://ca.test:8080";
+	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_OK);
 }
 
 static void ca_device_issue__is_idempotent_for_same_key(void **state)
@@ -941,6 +971,8 @@ static void reg_audit__is_append_only_and_pages(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(ca_init__refuses_example_oids_unless_told,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    reg_open__applies_every_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -49,6 +49,7 @@ static int setup(void **state)
 	memset(&o, 0, sizeof(o));
 	o.data_dir = f->data;
 	o.plain_keys = 1;
+	o.example_oids = 1;
 	o.public_base_url = "https://ca.test:8443";
 	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_OK);
 	assert_int_equal(ca_open(&f->ca, f->data, NULL, err, sizeof(err)),

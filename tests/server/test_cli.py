@@ -76,7 +76,7 @@ class CliTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="provca-cli-")
         cls.data = os.path.join(cls.tmp, "data")
-        run("init", "--data", cls.data, "--plain-keys", "--hostname", "ca.example",
+        run("init", "--example-oids", "--data", cls.data, "--plain-keys", "--hostname", "ca.example",
             "--hostname", "192.0.2.7", "--org", "Test Org")
         run("manufacturer", "add", "--data", cls.data, "--id", "acme",
             "--name", "Acme Devices")
@@ -184,17 +184,17 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.stdout.count("BEGIN CERTIFICATE"), 3)
 
     def test_init_refuses_existing_ca_and_leaves_nothing_on_failure(self):
-        p = run("init", "--data", self.data, "--plain-keys", ok=False)
+        p = run("init", "--example-oids", "--data", self.data, "--plain-keys", ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("already holds a CA", p.stderr)
         other = self.path("nonempty")
         os.mkdir(other)
         self.write("nonempty/file", b"x")
-        p = run("init", "--data", other, "--plain-keys", ok=False)
+        p = run("init", "--example-oids", "--data", other, "--plain-keys", ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertEqual(os.listdir(other), ["file"])
         bad = self.path("badhost")
-        p = run("init", "--data", bad, "--plain-keys", "--hostname", "a,b",
+        p = run("init", "--example-oids", "--data", bad, "--plain-keys", "--hostname", "a,b",
                 ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertFalse(os.path.exists(bad))
@@ -203,11 +203,28 @@ class CliTest(unittest.TestCase):
         p = run("init", ok=False)
         self.assertEqual(p.returncode, 2)
 
+    def test_init_refuses_documentation_oid_arc_unless_told(self):
+        d = self.path("docarc")
+        for extra in ((), ("--pen", "99999")):
+            p = run("init", "--data", d, "--plain-keys", *extra, ok=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("RFC 5612", p.stderr)
+            self.assertIn("--example-oids", p.stderr)
+            self.assertFalse(os.path.exists(d))
+        p = run("init", "--data", d, "--plain-keys", "--pen", "0", ok=False)
+        self.assertEqual(p.returncode, 2)
+        p = run("init", "--data", d, "--plain-keys", "--example-oids", "--plain-url", "https://x", ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--plain-url", p.stderr)
+        run("init", "--data", d, "--plain-keys", "--example-oids", "--pen", "99999")
+        with open(os.path.join(d, "config.json")) as f:
+            self.assertEqual(json.load(f)["device_urn_pen"], 99999)
+
     def test_encrypted_keys_and_wrong_passphrase(self):
         d = self.path("enc")
         pf = self.write("pass", b"correct horse\n")
         wrong = self.write("wrong", b"battery staple\n")
-        run("init", "--data", d, "--key-pass-file", pf)
+        run("init", "--example-oids", "--data", d, "--key-pass-file", pf)
         self.assertIn(b"ENCRYPTED PRIVATE KEY",
                       slurp(f"{d}/device-ca.key"))
         p = run("manufacturer", "add", "--data", d, "--id", "x", "--name",
@@ -253,7 +270,7 @@ class CliTest(unittest.TestCase):
                          datetime.datetime(9999, 12, 31, 23, 59, 59))
         t = cert_text(r["certificate"])
         self.assertEqual(ext(t, "X509v3 Subject Alternative Name")[1],
-                         ["URI:urn:dev:org:32473-acme.SN%2D0001"])
+                         ["URI:urn:dev:org:32473-acme:SN-0001"])
         hdr, ku = ext(t, "X509v3 Key Usage")
         self.assertIn("critical", hdr)
         self.assertEqual(ku, ["Digital Signature, Key Agreement"])
@@ -304,7 +321,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(ext(t, "X509v3 Key Usage")[1],
                          ["Digital Signature, Key Encipherment"])
         self.assertEqual(ext(t, "X509v3 Subject Alternative Name")[1],
-                         ["URI:urn:dev:ops:00A0C6-Sensor%2D1-R%201%2F2"])
+                         ["URI:urn:dev:ops:32473-Sensor.2D1-R.201.2F2"])
         con = sqlite3.connect(f"{self.data}/registry.db")
         kt = con.execute("SELECT key_type FROM certificates WHERE device_id"
                          " = ?", (r["device_id"],)).fetchone()
@@ -511,7 +528,7 @@ class CliTest(unittest.TestCase):
         old = os.umask(0o022)
         try:
             d = self.path("modes")
-            run("init", "--data", d, "--plain-keys")
+            run("init", "--example-oids", "--data", d, "--plain-keys")
             con = sqlite3.connect(f"{d}/registry.db")
             con.execute("SELECT count(*) FROM devices").fetchone()
             for name in ("registry.db", "registry.db-wal", "registry.db-shm"):
@@ -529,7 +546,7 @@ class CliTest(unittest.TestCase):
     def test_batch_enrollment_at_scale(self):
         n = 1000 if SANITIZE else 10000
         d = self.path("scale")
-        run("init", "--data", d, "--plain-keys")
+        run("init", "--example-oids", "--data", d, "--plain-keys")
         run("manufacturer", "add", "--data", d, "--id", "bulk", "--name",
             "Bulk")
         # One key per device: a key live on another device is refused.
@@ -563,7 +580,7 @@ class PublicUrlTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="provca-url-")
         self.data = os.path.join(self.tmp, "data")
         self.cfg = os.path.join(self.data, "config.json")
-        run("init", "--data", self.data, "--hostname", "ca-one.example",
+        run("init", "--example-oids", "--data", self.data, "--plain-keys", "--hostname", "ca-one.example",
             "--public-url", "https://ca-one.example:9443")
         run("manufacturer", "add", "--data", self.data, "--id", "acme",
             "--name", "Acme Devices")
@@ -635,7 +652,7 @@ class PublicUrlTest(unittest.TestCase):
 
     def test_init_refuses_a_bad_public_url(self):
         d = os.path.join(self.tmp, "other")
-        p = run("init", "--data", d, "--public-url", "https://x.example/",
+        p = run("init", "--example-oids", "--data", d, "--plain-keys", "--public-url", "https://x.example/",
                 ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("public base URL must be https://host[:port]", p.stderr)
@@ -652,7 +669,7 @@ class BannerTest(unittest.TestCase):
         data = os.path.join(tmp, "data")
         srv = None
         try:
-            run("init", "--data", data, "--hostname", "localhost")
+            run("init", "--example-oids", "--data", data, "--plain-keys", "--hostname", "localhost")
             srv = subprocess.Popen([BIN, "serve", "--data", data, "--listen",
                                     "127.0.0.1:0"], stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, text=True)

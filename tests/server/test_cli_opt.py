@@ -22,7 +22,7 @@ class CliOptTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="provca-cliopt-")
         cls.data = os.path.join(cls.tmp, "data")
-        p = run("init", "--data", cls.data, "--plain-keys",
+        p = run("init", "--data", cls.data, "--plain-keys", "--example-oids",
                 "--root-dir", os.path.join(cls.tmp, "root"))
         assert p.returncode == 0, p.stderr
 
@@ -40,7 +40,13 @@ class CliOptTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertEqual(p.stdout, "")
         lines = p.stderr.strip().splitlines()
-        self.assertTrue(lines[-1].startswith("usage: " + usage_head),
+        # the usage ends stderr; a multi-line usage (ca) continues its
+        # first line with indented lines
+        first = [i for i, l in enumerate(lines) if l.startswith("usage: ")]
+        self.assertTrue(first, p.stderr)
+        self.assertTrue(lines[first[0]].startswith("usage: " + usage_head),
+                        p.stderr)
+        self.assertTrue(all(l.startswith(" ") for l in lines[first[0] + 1:]),
                         p.stderr)
         if needle is not None:
             self.assertIn(needle, p.stderr)
@@ -62,6 +68,8 @@ class CliOptTest(unittest.TestCase):
             (["config", "show"], "ca-server config "),
             (["init"], "ca-server init "),
             (["user", "add"], "ca-server user add "),
+            (["ca", "list"], "ca-server ca list "),
+            (["ca", "add"], "ca-server ca list "),
         ]
         for args, head in cases:
             with self.subTest(args=args):
@@ -77,6 +85,12 @@ class CliOptTest(unittest.TestCase):
                      "ca-server audit ", "requires an argument")
         self.refused(["revoke", "X", "--data", self.data, "--reason"],
                      "ca-server revoke ", "requires an argument")
+        self.refused(["ca", "add", "--data", self.data, "--cert"],
+                     "ca-server ca list ", "requires an argument")
+        self.refused(["init", "--data", self.data + "-new", "--plain-keys",
+                      "--pen", "0"], "ca-server init ",
+                     "--pen must be a positive decimal number")
+        self.assertFalse(os.path.exists(self.data + "-new"))
 
     def test_bad_limit_and_after(self):
         for cmd in ("list", "audit"):
@@ -117,7 +131,8 @@ class CliOptTest(unittest.TestCase):
                             "ca-server principal disable --data DIR NAME"),
                            (["principal", "revoke"],
                             "ca-server principal revoke NAME"),
-                           (["config"], "ca-server config ")]:
+                           (["config"], "ca-server config "),
+                           (["ca", "list"], "ca-server ca list ")]:
             with self.subTest(args=args):
                 p = run(*args, "--help")
                 self.assertEqual(p.returncode, 0, p.stderr)

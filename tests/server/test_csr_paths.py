@@ -37,7 +37,7 @@ class CsrPathsTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="provca-csr-")
         cls.data = os.path.join(cls.tmp, "data")
-        run("init", "--data", cls.data, "--plain-keys", "--hostname", "ca.example")
+        run("init", "--example-oids", "--data", cls.data, "--plain-keys", "--hostname", "ca.example")
         run("manufacturer", "add", "--data", cls.data, "--id", "acme",
             "--name", "Acme Devices")
         cls.n = 0

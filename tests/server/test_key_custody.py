@@ -39,10 +39,10 @@ class KeyCustodyTest(unittest.TestCase):
         cls.tmp = cls.world.tmp
         cls.env = dict(os.environ, PROVCA_TEST_KEY_PASS=PASS)
         cls.enc = os.path.join(cls.tmp, "enc")
-        cls.init_out = cs("init", "--data", cls.enc, "--key-pass-env",
+        cls.init_out = cs("init", "--example-oids", "--data", cls.enc, "--key-pass-env",
                           "PROVCA_TEST_KEY_PASS", env=cls.env).stdout
         cls.plain = os.path.join(cls.tmp, "plain")
-        cs("init", "--data", cls.plain, "--plain-keys", "--root-dir",
+        cs("init", "--example-oids", "--data", cls.plain, "--plain-keys", "--root-dir",
            os.path.join(cls.tmp, "vault"))
 
     @classmethod
@@ -68,12 +68,12 @@ class KeyCustodyTest(unittest.TestCase):
 
     def test_init_without_passphrase_or_plain_keys_is_refused(self):
         d = os.path.join(self.tmp, "nopass")
-        p = cs("init", "--data", d, ok=False)
+        p = cs("init", "--example-oids", "--data", d, ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("--plain-keys", p.stderr)
         self.assertFalse(os.path.exists(d))
         self.assertFalse(os.path.exists(d + "-root"))
-        p = cs("init", "--data", d, "--plain-keys", "--key-pass-env",
+        p = cs("init", "--example-oids", "--data", d, "--plain-keys", "--key-pass-env",
                "PROVCA_TEST_KEY_PASS", ok=False, env=self.env)
         self.assertEqual(p.returncode, 1)
         self.assertFalse(os.path.exists(d))

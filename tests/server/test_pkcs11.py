@@ -66,7 +66,7 @@ class TokenCA(harness.CA):
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.dir)
         self.init_out = harness.run(
-            harness.prog("ca-server"), "init", "--data", self.data, "--plain-keys",
+            harness.prog("ca-server"), "init", "--example-oids", "--data", self.data, "--plain-keys",
             "--hostname", "localhost", "--hostname", "127.0.0.1",
             "--device-key", uri("device-ca"), "--infra-key", uri("infra-ca"),
             "--tls-key", uri("tls"), "--pkcs11-module", MODULE,
@@ -366,6 +366,51 @@ class Pkcs11Test(unittest.TestCase):
         self.assertTrue(dev.has_credentials())
         self.assertIn("key custody pkcs11 " + uri("signer"), core.log())
         self.assertNotIn(PIN, core.log())
+
+    def test_zz_rollover_to_a_device_ca_key_in_the_token(self):
+        """Rollover (issue 16 item 3) with the new Device CA's key generated
+        in the token: `ca add --key pkcs11:...` keeps the URI (no key file),
+        the new CA issues, its CRL is signed in the token. Runs last: the
+        issuing CA changes."""
+        tool("--keypairgen", "--key-type", "EC:prime256v1", "--id", "05",
+             "--label", "device-ca-2", "--sensitive")
+        csr, crt = self.path("dca2.csr"), self.path("dca2.crt")
+        self.openssl("req", "-new", "-engine", "pkcs11", "-keyform", "engine",
+                     "-key", uri("device-ca-2") + ";pin-value=" + PIN,
+                     "-subj", "/CN=dca2", "-out", csr)
+        rootkey = os.path.join(os.path.dirname(self.ca.data), "data-root",
+                               "root-ca.key")
+        ca_server = harness.prog("ca-server")
+        harness.run(ca_server, "root", "certify-intermediate", "--data",
+                    self.ca.data, "--root-key", rootkey, "--kind", "device",
+                    "--csr", csr, "--out", crt, "--cn", "Token Device CA 2")
+        before = sorted(os.listdir(self.ca.data))
+        out = harness.run(ca_server, "ca", "add", "--data", self.ca.data,
+                          "--cert", crt, "--key", uri("device-ca-2")).stdout
+        new_id = out.split()[2]
+        self.assertEqual(sorted(os.listdir(self.ca.data)), before)
+        harness.run(ca_server, "ca", "activate", new_id, "--data",
+                    self.ca.data)
+        rows = json.loads(harness.run(ca_server, "ca", "list", "--data",
+                                      self.ca.data, "--json").stdout)
+        self.assertEqual([r["state"] for r in rows], ["active", "issuing"])
+        port = self.ca.port
+        self.ca.stop()
+        self.ca.start(port=port)
+        with open(crt, "rb") as f:
+            new_ca = x509.load_pem_x509_certificate(f.read())
+        dev, _ = self.enroll_http("SN-TOKEN-ROLL")
+        leaf = os.path.join(dev.dir, "device.crt")
+        with open(leaf, "rb") as f:
+            self.assertEqual(x509.load_pem_x509_certificate(f.read()).issuer,
+                             new_ca.subject)
+        self.assertIn(": OK", self.openssl("verify", "-x509_strict",
+                                           "-CAfile", self.ca.root,
+                                           "-untrusted", crt, leaf))
+        st, body = self.ca.api("GET", "/crl/device-ca-%s.crl" % new_id)
+        self.assertEqual(st, 200)
+        crl = x509.load_der_x509_crl(body)
+        self.assertTrue(crl.is_signature_valid(token_pub("device-ca-2")))
 
     def test_serve_never_needs_the_root_folder(self):
         d = self.ca.data

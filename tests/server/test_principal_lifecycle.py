@@ -44,7 +44,7 @@ class PrincipalRevokeTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="provca-prevoke-")
         cls.data = os.path.join(cls.tmp, "data")
-        run("init", "--data", cls.data, "--plain-keys", "--hostname", "ca.example")
+        run("init", "--example-oids", "--data", cls.data, "--plain-keys", "--hostname", "ca.example")
         for name in ("op-a", "op-b", "op-c"):
             run("principal", "add", "--data", cls.data, "--role",
                 "operator", "--name", name, "--out",

@@ -53,7 +53,7 @@ class RegistryIndexTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="provca-idx-")
         cls.data = os.path.join(cls.tmp, "data")
         cls.db = os.path.join(cls.data, "registry.db")
-        run("init", "--data", cls.data, "--plain-keys", "--hostname", "ca.example")
+        run("init", "--example-oids", "--data", cls.data, "--plain-keys", "--hostname", "ca.example")
         run("manufacturer", "add", "--data", cls.data, "--id", "acme",
             "--name", "Acme")
         run("principal", "add", "--data", cls.data, "--name", "op-1",
@@ -96,7 +96,7 @@ class RegistryIndexTest(unittest.TestCase):
         total = db.execute("SELECT count(*) FROM certificates").fetchone()[0]
         self.assertEqual(index_entries(db, "certificates_by_spki"), total)
         self.assertEqual(db.execute(
-            "SELECT max(version) FROM schema_migrations").fetchone()[0], 4)
+            "SELECT max(version) FROM schema_migrations").fetchone()[0], 5)
 
     def test_principal_queries_search_the_partial_index(self):
         db = self.connect()
@@ -120,11 +120,14 @@ class RegistryIndexTest(unittest.TestCase):
         shutil.copytree(self.data, old)
         path = os.path.join(old, "registry.db")
         db = sqlite3.connect(path)
+        # As version 3 left it: migration 5 (the CA set) undone too.
         db.executescript(
+            "ALTER TABLE certificates DROP COLUMN ca_id;"
+            "DROP TABLE cas;"
             "DROP INDEX certificates_by_principal;"
             "CREATE INDEX certificates_by_principal"
             "  ON certificates(principal_id);"
-            "DELETE FROM schema_migrations WHERE version = 4;")
+            "DELETE FROM schema_migrations WHERE version >= 4;")
         self.assertEqual(index_entries(db, "certificates_by_principal"),
                          db.execute("SELECT count(*) FROM certificates")
                          .fetchone()[0])
@@ -141,7 +144,13 @@ class RegistryIndexTest(unittest.TestCase):
                                     " WHERE principal_id IS NOT NULL")
                          .fetchone()[0])
         self.assertEqual(db.execute(
-            "SELECT max(version) FROM schema_migrations").fetchone()[0], 4)
+            "SELECT max(version) FROM schema_migrations").fetchone()[0], 5)
+        # The data folder's Device CA adopted the device certificates.
+        self.assertEqual(db.execute("SELECT id, role, state FROM cas")
+                         .fetchall(), [(1, "device", "issuing")])
+        self.assertEqual(db.execute(
+            "SELECT count(*) FROM certificates WHERE device_id IS NOT NULL"
+            " AND ca_id = 1").fetchone()[0], 20)
 
 
 if __name__ == "__main__":

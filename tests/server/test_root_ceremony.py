@@ -55,7 +55,7 @@ class RootCeremonyTest(unittest.TestCase):
         cls.tmp = cls.world.tmp
         cls.data = os.path.join(cls.tmp, "data")
         cls.rootkey = os.path.join(cls.tmp, "offline", "root-ca.key")
-        cs("init", "--data", cls.data, "--key-pass-env", VAR, "--root-dir",
+        cs("init", "--example-oids", "--data", cls.data, "--key-pass-env", VAR, "--root-dir",
            os.path.dirname(cls.rootkey), "--hostname", "127.0.0.1")
         cls.root = os.path.join(cls.data, "root-ca.crt")
         cls.srv = None

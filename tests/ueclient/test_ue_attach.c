@@ -3,7 +3,10 @@
  * security mode control with common/): the happy path, forged/replayed/
  * foreign-signed rejects ignored, rejects without container, core
  * selection, retransmission and resynchronisation; an unprotected
- * Registration accept and a Security mode command with a bad MAC refused. */
+ * Registration accept refused; a Security mode command with a bad MAC,
+ * altered capabilities or unannounced algorithms answered by a Security
+ * mode reject (#24 / #23); the request concealed to a policy's onboarding
+ * key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,12 +35,14 @@
 #include "nas_sec.h"
 #include "pki.h"
 #include "prov.h"
+#include "suci.h"
 #include "ue.h"
 #include "ue_attach.h"
 #include "util.h"
 
 enum mode { M_GOOD, M_TAMPER, M_WRONG_SIGNER, M_WRONG_NONCE, M_CAUSE,
-	M_DROP_FIRST, M_GARBAGE_FIRST, M_PLAIN_ACCEPT, M_BAD_SMC_MAC };
+	M_DROP_FIRST, M_GARBAGE_FIRST, M_PLAIN_ACCEPT, M_BAD_SMC_MAC,
+	M_BAD_SMC_CAPS, M_BAD_SMC_ALG, M_CONCEALED };
 
 typedef struct {
 	enum mode mode;
@@ -56,7 +61,13 @@ typedef struct {
 	nas_sec_ctx_t sec;
 	int have_sec, smc_completes, reg_completes;
 	uint8_t ue_caps[2];
+	int smc_rejects, smc_reject_cause, smc_reject_hdr;
+	int concealed_seen;     /* M_CONCEALED: requests that came concealed */
 } fake_core;
+
+/* M_CONCEALED: the core's onboarding key (Profile A) and key id 5. */
+static EVP_PKEY *ob_key;
+static uint8_t ob_pub[32];
 
 static char tmproot[256];
 static EVP_PKEY *root_key, *infra_key, *signer_key, *other_key;
@@ -120,6 +131,17 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
 
 /* ---- the fake core ---- */
 
+/* 1 if the text s occurs in buf. */
+static int has_bytes(const uint8_t *buf, size_t len, const char *s)
+{
+	size_t n = strlen(s), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, s, n) == 0)
+			return 1;
+	return 0;
+}
+
 static void send_msg(fake_core *fc, const struct sockaddr_in *to,
     const nas_msg_t *m)
 {
@@ -160,10 +182,13 @@ static void security_mode(fake_core *fc, const struct sockaddr_in *to,
 	assert_int_equal(nas_sec_ctx_init(&fc->sec, kamf, 2, 2, 0, 0), 0);
 	fc->have_sec = 1;
 	m->type = NAS_MSG_SECURITY_MODE_COMMAND;
-	m->smc.enc_alg = 2;
+	m->smc.enc_alg = fc->mode == M_BAD_SMC_ALG ? 1 : 2; /* NEA1: never
+							     * announced */
 	m->smc.int_alg = 2;
 	m->smc.caps_len = 2;
 	memcpy(m->smc.caps, fc->ue_caps, 2);
+	if (fc->mode == M_BAD_SMC_CAPS)
+		m->smc.caps[0] &= (uint8_t)~0x20;	/* a bidding-down MITM */
 	m->smc.has_abba = true;
 	m->smc.abba_len = 2;
 	send_protected(fc, to, NAS_SEC_HDR_INTEGRITY_NEW, m);
@@ -241,6 +266,29 @@ static void onboarding(fake_core *fc, const struct sockaddr_in *to,
 		send_msg(fc, to, m);
 		return;
 	}
+	if (fc->mode == M_CONCEALED) {
+		uint8_t plain[PROV_REQUEST_MAX];
+		size_t plen = 0;
+		int prof = 0;
+		uint8_t kid = 0;
+
+		/* Nothing of the request is readable on the wire. */
+		assert_true(prov_request_concealed(m->reg_req.payload,
+		    m->reg_req.payload_len, &prof, &kid));
+		assert_int_equal(prof, 1);
+		assert_int_equal(kid, 5);
+		assert_false(has_bytes(m->reg_req.payload,
+		    m->reg_req.payload_len, "dev-1"));
+		assert_false(has_bytes(m->reg_req.payload,
+		    m->reg_req.payload_len, "ca.test"));
+		assert_int_equal((m->reg_req.payload_len - 3 - 32 - 8) % 64, 0);
+		assert_int_equal(prov_request_deconceal(plain, sizeof(plain),
+		    &plen, m->reg_req.payload, m->reg_req.payload_len, ob_key,
+		    err, sizeof(err)), PROV_OK);
+		fc->concealed_seen++;
+		memcpy(m->reg_req.payload, plain, plen);
+		m->reg_req.payload_len = plen;
+	}
 	assert_int_equal(prov_request_decode(&req, m->reg_req.payload,
 	    m->reg_req.payload_len, err, sizeof(err)), 0);
 	assert_string_equal(req.url, "https://ca.test/devices/dev-1");
@@ -253,6 +301,13 @@ static void onboarding(fake_core *fc, const struct sockaddr_in *to,
 	fc->last_counter = req.counter;
 	memset(&b, 0, sizeof(b));
 	strcpy(b.device_id, "dev-1");
+	if (fc->mode == M_CONCEALED) {
+		/* the answer names the device only by its pseudonym */
+		assert_int_equal(prov_concealed_device_id(b.device_id,
+		    sizeof(b.device_id), &req, "dev-1"), PROV_OK);
+		assert_int_equal(strlen(b.device_id), 33);
+		assert_int_equal(b.device_id[0], 'x');
+	}
 	memcpy(b.ue_nonce, req.ue_nonce, 16);
 	if (fc->mode == M_WRONG_NONCE)
 		b.ue_nonce[0] ^= 0x01; /* an answer to another request */
@@ -295,6 +350,12 @@ static void *core_main(void *arg)
 		}
 		if (n <= 0 || nas_decode(&m, buf, (size_t)n) != 0)
 			continue;
+		if (m.type == NAS_MSG_SECURITY_MODE_REJECT) {
+			fc->smc_rejects++;
+			fc->smc_reject_cause = m.smc_rej.cause;
+			fc->smc_reject_hdr = buf[1];
+			continue;
+		}
 		if (m.type == NAS_MSG_REGISTRATION_REQUEST &&
 		    m.reg_req.reg_type == NAS_REG_SNPN_ONBOARDING) {
 			onboarding(fc, &from, &m);
@@ -486,6 +547,14 @@ static int setup(void **state)
 	other_root = make_cert(other_key, "Other Root", NULL, other_key, 1);
 	other_signer = make_cert(other_signer_key, "op signer", other_root,
 	    other_key, 0);
+	{
+		size_t n = 0;
+
+		if ((ob_key = EVP_PKEY_Q_keygen(NULL, NULL, "X25519")) == NULL ||
+		    suci_hn_pub_get(ob_pub, sizeof(ob_pub), &n, ob_key, NULL, 0)
+		    != SUCI_OK || n != sizeof(ob_pub))
+			return -1;
+	}
 	return root_cert != NULL && other_signer != NULL ? 0 : -1;
 }
 
@@ -506,6 +575,7 @@ static int teardown(void **state)
 	EVP_PKEY_free(other_key);
 	EVP_PKEY_free(other_signer_key);
 	EVP_PKEY_free(device_pub);
+	EVP_PKEY_free(ob_key);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmproot);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -666,11 +736,110 @@ static void ue_attach__unprotected_accept_after_aka_is_refused(void **state)
 	    "refused an unprotected Registration accept");
 }
 
-static void ue_attach__smc_with_bad_mac_is_refused(void **state)
+/* TS 24.501 §5.4.2.5 / TS 33.501 §6.7.2: a Security mode command the UE
+ * cannot accept is answered by one unprotected Security mode reject with
+ * cause, and the registration ends there (no Security mode complete, no
+ * K_AMF fingerprint). */
+static void smc_rejected(enum mode mode, int cause, const char *why)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "", want[64];
+	int i;
+
+	device_make();
+	core_start(&fc, mode, 0);
+	opts_for(&o, &ec, 1500);
+	add_core(&o, fc.port);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), UE_ERR_PROTO);
+	for (i = 0; i < 40 && fc.smc_rejects == 0; i++)
+		usleep(5000);
+	core_stop(&fc);
+	assert_int_equal(r.provisioned, 1);
+	assert_int_equal(r.registered, 0);
+	assert_string_equal(r.kamf_fp, "");
+	assert_int_equal(fc.smc_completes, 0);
+	assert_int_equal(fc.smc_rejects, 1);
+	assert_int_equal(fc.smc_reject_cause, cause);
+	assert_int_equal(fc.smc_reject_hdr, 0);	/* no earlier context */
+	assert_non_null(strstr(ec.last_refusal, why));
+	snprintf(want, sizeof(want), "cause #%d", cause);
+	assert_non_null(strstr(err, want));
+}
+
+static void ue_attach__smc_with_bad_mac_is_rejected_24(void **state)
 {
 	(void)state;
-	registration_refused(M_BAD_SMC_MAC,
+	smc_rejected(M_BAD_SMC_MAC, NAS_CAUSE_SEC_MODE_REJECTED,
 	    "Security mode command MAC does not verify");
+}
+
+static void ue_attach__smc_with_altered_caps_is_rejected_23(void **state)
+{
+	(void)state;
+	smc_rejected(M_BAD_SMC_CAPS, NAS_CAUSE_UE_SEC_CAP_MISMATCH,
+	    "replayed UE security capabilities differ from ours");
+}
+
+static void ue_attach__smc_with_unannounced_alg_is_rejected_24(void **state)
+{
+	(void)state;
+	smc_rejected(M_BAD_SMC_ALG, NAS_CAUSE_SEC_MODE_REJECTED,
+	    "selects algorithms we did not announce");
+}
+
+/* A policy naming the core's onboarding key: the request goes concealed
+ * (checked and opened by the fake core), provisioning and registration
+ * proceed as usual. */
+static void ue_attach__onboarding_key_conceals_request(void **state)
+{
+	fake_core fc;
+	ue_attach_opts_t o;
+	ue_attach_result_t r;
+	ev_count ec = { 0 };
+	char err[512] = "", json[512], hex[65];
+
+	(void)state;
+	device_make();
+	core_start(&fc, M_CONCEALED, 0);
+	opts_for(&o, &ec, 3000);
+	util_hex_encode(hex, ob_pub, sizeof(ob_pub));
+	snprintf(json, sizeof(json), "{\"cores\":[{\"plmn\":\"00101\","
+	    "\"address\":\"127.0.0.1:%u\",\"onboarding_key\":{\"profile\":"
+	    "\"A\",\"key_id\":5,\"public_key\":\"%s\"}}]}", fc.port, hex);
+	assert_int_equal(ue_policy_parse(&o.policy, json, err, sizeof(err)), 0);
+	assert_int_equal(o.policy.cores[0].ob_scheme, 1);
+	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
+	wait_reg_complete(&fc);
+	core_stop(&fc);
+	assert_int_equal(r.provisioned, 1);
+	assert_int_equal(r.registered, 1);
+	assert_true(fc.concealed_seen >= 1);
+}
+
+/* A malformed onboarding key in the policy is refused, not ignored (a
+ * device must not fall back to sending its identifiers in clear). */
+static void ue_policy__bad_onboarding_key_refused(void **state)
+{
+	ue_policy_t p;
+	char err[256] = "";
+
+	(void)state;
+	ue_policy_init(&p);
+	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"address\":"
+	    "\"h:1\",\"onboarding_key\":{\"profile\":\"A\",\"key_id\":1,"
+	    "\"public_key\":\"0011\"}}]}", err, sizeof(err)), UE_ERR_ARG);
+	assert_non_null(strstr(err, "onboarding_key"));
+	ue_policy_init(&p);
+	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"address\":"
+	    "\"h:1\",\"onboarding_key\":{\"profile\":\"C\",\"key_id\":1,"
+	    "\"public_key\":\"00\"}}]}", err, sizeof(err)), UE_ERR_ARG);
+	ue_policy_init(&p);
+	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"address\":"
+	    "\"h:1\",\"onboarding_key\":{\"profile\":\"B\",\"key_id\":"
+	    "256,\"public_key\":\"00\"}}]}", err, sizeof(err)), UE_ERR_ARG);
 }
 
 static void run_ignored(enum mode mode, const char *why)
@@ -1026,7 +1195,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ue_attach__happy_path_provisions_and_registers),
 		cmocka_unit_test(ue_attach__unprotected_accept_after_aka_is_refused),
-		cmocka_unit_test(ue_attach__smc_with_bad_mac_is_refused),
+		cmocka_unit_test(ue_attach__smc_with_bad_mac_is_rejected_24),
+		cmocka_unit_test(ue_attach__smc_with_altered_caps_is_rejected_23),
+		cmocka_unit_test(
+		    ue_attach__smc_with_unannounced_alg_is_rejected_24),
+		cmocka_unit_test(ue_attach__onboarding_key_conceals_request),
+		cmocka_unit_test(ue_policy__bad_onboarding_key_refused),
 		cmocka_unit_test(ue_attach__existing_credentials_skip_provisioning),
 		cmocka_unit_test(ue_attach__reprovision_keeps_old_until_registered),
 		cmocka_unit_test(ue_attach__tampered_container_is_ignored),

@@ -1,0 +1,236 @@
+/* reg_cas.c — the CA set's rows (table cas) and the certificates each CA
+ * signed: insert, list, issuing/active/retired transitions, adoption of an
+ * older registry's certificates, a CA's CRL entries. */
+#include "reg_cas.h"
+#include "reg_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+int reg_ca_insert(reg_t *reg, int64_t *id_out, const reg_ca_new_t *c,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (c->der == NULL || c->der_len == 0 || c->der_len > INT32_MAX ||
+	    strlen(c->key_ref) > REG_CA_KEY_REF_MAX ||
+	    strlen(c->subject) > REG_CA_SUBJECT_MAX) {
+		util_err_set(err, errlen, "CA record out of bounds");
+		return REG_ERR_INVALID;
+	}
+	if ((rc = reg_prepare(reg, &st, "INSERT INTO cas(role, cert_der,"
+	    " cert_sha256, subject, key_ref, state, created_at) VALUES (?, ?,"
+	    " ?, ?, ?, ?, ?)", err, errlen)) != REG_OK)
+		return rc;
+	reg_bind_text(st, 1, c->role);
+	sqlite3_bind_blob(st, 2, c->der, (int)c->der_len, SQLITE_STATIC);
+	reg_bind_text(st, 3, c->cert_sha256);
+	reg_bind_text(st, 4, c->subject);
+	reg_bind_text(st, 5, c->key_ref);
+	reg_bind_text(st, 6, c->state);
+	sqlite3_bind_int64(st, 7, reg_now());
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+		rc = REG_OK;
+		*id_out = sqlite3_last_insert_rowid(reg->db);
+	} else {
+		rc = reg_fail(reg, rc, err, errlen, "insert CA");
+	}
+	reg_finalize(reg, st);
+	return rc;
+}
+
+/* Fill c from a row of the list query; -1 when out of memory. */
+static int ca_row(reg_ca_t *c, sqlite3_stmt *st)
+{
+	const void *der = sqlite3_column_blob(st, 4);
+	int len = sqlite3_column_bytes(st, 4);
+
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(st, 0);
+	reg_col_copy(c->role, sizeof(c->role), st, 1);
+	reg_col_copy(c->state, sizeof(c->state), st, 2);
+	reg_col_copy(c->key_ref, sizeof(c->key_ref), st, 3);
+	reg_col_copy(c->subject, sizeof(c->subject), st, 5);
+	reg_col_copy(c->cert_sha256, sizeof(c->cert_sha256), st, 6);
+	c->created_at = sqlite3_column_int64(st, 7);
+	c->retired_at = sqlite3_column_int64(st, 8);
+	if (der == NULL || len <= 0 || (c->der = malloc((size_t)len)) == NULL)
+		return -1;
+	memcpy(c->der, der, (size_t)len);
+	c->der_len = (size_t)len;
+	return 0;
+}
+
+int reg_ca_list(reg_t *reg, reg_ca_t **out, size_t *n, const char *role,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	reg_ca_t *list = NULL, *grown;
+	size_t cnt = 0, cap = 0;
+	int rc, s;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = reg_prepare(reg, &st, "SELECT id, role, state, key_ref,"
+	    " cert_der, subject, cert_sha256, created_at, retired_at FROM cas"
+	    " WHERE ?1 IS NULL OR role = ?1 ORDER BY id", err, errlen)) !=
+	    REG_OK)
+		return rc;
+	reg_bind_text(st, 1, role);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 4;
+			if ((grown = realloc(list, cap * sizeof(*list))) ==
+			    NULL)
+				goto nomem;
+			list = grown;
+		}
+		if (ca_row(&list[cnt], st) != 0)
+			goto nomem;
+		cnt++;
+	}
+	if (s != SQLITE_DONE) {
+		rc = reg_fail(reg, s, err, errlen, "CA list");
+		goto fail;
+	}
+	reg_finalize(reg, st);
+	*out = list;
+	*n = cnt;
+	return REG_OK;
+nomem:
+	util_err_set(err, errlen, "out of memory");
+	rc = REG_ERR_INTERNAL;
+fail:
+	reg_finalize(reg, st);
+	reg_ca_list_free(list, cnt);
+	return rc;
+}
+
+void reg_ca_list_free(reg_ca_t *list, size_t n)
+{
+	size_t i;
+
+	if (list == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(list[i].der);
+	free(list);
+}
+
+/* Run one statement binding ?1 = id and, when it has one, ?2 = v. */
+static int exec_id(reg_t *reg, const char *sql, int64_t id, int64_t v,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
+		return rc;
+	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
+	    (sqlite3_bind_parameter_count(st) >= 2 &&
+	    sqlite3_bind_int64(st, 2, v) != SQLITE_OK))
+		rc = reg_fail(reg, SQLITE_ERROR, err, errlen, "CA state bind");
+	else if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+		rc = REG_OK;
+	else
+		rc = reg_fail(reg, rc, err, errlen, "CA state");
+	reg_finalize(reg, st);
+	return rc;
+}
+
+int reg_ca_state_get(reg_t *reg, char out[8], int64_t id, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "SELECT state FROM cas WHERE id = ?",
+	    err, errlen)) != REG_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		reg_col_copy(out, 8, st, 0);
+		rc = REG_OK;
+	} else if (rc == SQLITE_DONE) {
+		util_err_set(err, errlen, "no CA with id %lld", (long long)id);
+		rc = REG_ERR_NOT_FOUND;
+	} else {
+		rc = reg_fail(reg, rc, err, errlen, "CA state");
+	}
+	reg_finalize(reg, st);
+	return rc;
+}
+
+int reg_ca_activate(reg_t *reg, int64_t id, char *err, size_t errlen)
+{
+	char state[8];
+	int rc;
+
+	if ((rc = reg_ca_state_get(reg, state, id, err, errlen)) != REG_OK)
+		return rc;
+	if (strcmp(state, REG_CA_RETIRED) == 0) {
+		util_err_set(err, errlen, "CA %lld is retired", (long long)id);
+		return REG_ERR_INVALID;
+	}
+	if ((rc = exec_id(reg, "UPDATE cas SET state = 'active' WHERE state ="
+	    " 'issuing' AND role = (SELECT role FROM cas WHERE id = ?1) AND"
+	    " id <> ?1", id, 0, err, errlen)) != REG_OK)
+		return rc;
+	return exec_id(reg, "UPDATE cas SET state = 'issuing' WHERE id = ?1"
+	    "", id, 0, err, errlen);
+}
+
+int reg_ca_retire(reg_t *reg, int64_t id, char *err, size_t errlen)
+{
+	char state[8];
+	int rc;
+
+	if ((rc = reg_ca_state_get(reg, state, id, err, errlen)) != REG_OK)
+		return rc;
+	if (strcmp(state, REG_CA_ACTIVE) != 0) {
+		util_err_set(err, errlen, "CA %lld is %s: only an active CA "
+		    "(not issuing) can be retired", (long long)id, state);
+		return REG_ERR_INVALID;
+	}
+	return exec_id(reg, "UPDATE cas SET state = 'retired', retired_at = ?2"
+	    " WHERE id = ?1", id, reg_now(), err, errlen);
+}
+
+int reg_ca_adopt(reg_t *reg, int64_t id, char *err, size_t errlen)
+{
+	return exec_id(reg, "UPDATE certificates SET ca_id = ?1 WHERE issuer"
+	    " = 'device' AND ca_id IS NULL", id, 0, err, errlen);
+}
+
+int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
+    void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, s;
+
+	if ((rc = reg_prepare(reg, &st,
+	    "SELECT c.serial_hex, d.reason, d.revoked_at FROM certificates c"
+	    " JOIN devices d ON d.device_id = c.device_id"
+	    " WHERE c.issuer = 'device' AND c.ca_id = ?1 AND"
+	    " d.status <> 'active' ORDER BY 1", err, errlen)) != REG_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, ca_id);
+	rc = REG_OK;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *serial = (const char *)sqlite3_column_text(st, 0);
+
+		if (serial == NULL)
+			continue;
+		if ((rc = fn(arg, serial, sqlite3_column_int(st, 1),
+		    sqlite3_column_int64(st, 2))) != 0)
+			goto out;
+	}
+	if (s != SQLITE_DONE)
+		rc = reg_fail(reg, s, err, errlen, "CA CRL entries");
+out:
+	reg_finalize(reg, st);
+	return rc;
+}

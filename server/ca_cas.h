@@ -1,0 +1,55 @@
+/* ca_cas.h — the CA set seen from outside the engine: each Device CA a
+ * data folder serves (its id, state, certificate and chain), and the
+ * rollover's administrative steps. See docs/ca-server.md, CA rollover. */
+#ifndef PROVCA_CA_CAS_H
+#define PROVCA_CA_CAS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca.h"
+
+/* One Device CA as loaded at open; pointers into the ca_t. */
+typedef struct {
+	int64_t id;
+	const char *state;		/* issuing, active, retired */
+	const uint8_t *der;
+	size_t der_len;
+	const char *pem;
+	const char *chain_pem;		/* the CA + Root */
+} ca_device_ca_t;
+
+/* The Device CA with this id (0: the first, whose URLs are the original
+ * CA_URL_PATH_CRL and CA_URL_PATH_DEVICE_CA). CA_ERR_NOT_FOUND if none. */
+int ca_device_ca_get(const ca_t *ca, int64_t id, ca_device_ca_t *out);
+
+/* The chain (CA + Root) of Device CA id; the issuing one's when unknown. */
+const char *ca_device_chain_pem(const ca_t *ca, int64_t id);
+
+/* The CRL of Device CA id (0: the first), as ca_crl_get. A retired CA's
+ * is the last one it signed. CA_ERR_NOT_FOUND: no such CA. */
+int ca_crl_device_ca_get(ca_t *ca, reg_t *reg, int64_t id, uint8_t **der,
+    size_t *der_len, int64_t *next_update, char *err, size_t errlen);
+
+/* Add a Device CA: cert_path (PEM, certified by the Root: `ca-server root
+ * certify-intermediate`, a CA with keyCertSign, valid now) and its key,
+ * key_ref: a pkcs11: URI (the data folder's token) or a key file, which is
+ * copied into DIR (0600, exclusive) as device-ca-<hash>.key and must be
+ * encrypted with the data folder's passphrase when its keys are. State
+ * active (issues nothing until ca_ca_activate). *id_out its id. Audited
+ * (ca.add). */
+int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *cert_path,
+    const char *key_ref, const char *actor, char *err, size_t errlen);
+
+/* Make Device CA id the issuing one (the one before becomes active);
+ * serve picks it up at its next start. Audited (ca.activate). */
+int ca_ca_activate(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
+    char *err, size_t errlen);
+
+/* Retire Device CA id (active, not issuing): its final CRL is signed with
+ * nextUpdate at the CA certificate's notAfter and stays published; it
+ * signs nothing more. Audited (ca.retire). */
+int ca_ca_retire(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
+    char *err, size_t errlen);
+
+#endif
