@@ -303,9 +303,11 @@ class CertificateURLsAreServed(ServerTest):
         issuer.public_key().verify(resp.signature, resp.tbs_response_bytes, ec.ECDSA(resp.signature_hash_algorithm))
         self.assertEqual(resp.responder_name, issuer.subject)
         self.assertEqual(resp.serial_number, cert.serial_number)
-        self.assertIsNone(resp.next_update)
         this_update = resp.this_update.replace(tzinfo=datetime.timezone.utc).timestamp()
         self.assertLessEqual(abs(this_update - time.time()), 10)
+        # nextUpdate = thisUpdate + ocsp_validity_seconds (3600 by default)
+        next_update = resp.next_update.replace(tzinfo=datetime.timezone.utc).timestamp()
+        self.assertEqual(next_update - this_update, 3600)
         nonce_ext = resp.extensions.get_extension_for_class(x509.OCSPNonce).value
         self.assertEqual(nonce_ext.nonce, nonce)
         return resp
@@ -332,18 +334,22 @@ class CertificateURLsAreServed(ServerTest):
         self.assertEqual(resp.revocation_time.strftime("%Y-%m-%dT%H:%M:%SZ"), since)
 
         # A certificate the Device CA did not issue (a principal's, from the
-        # Infrastructure CA, asked about as if the Device CA had): unknown.
+        # Infrastructure CA, asked about as if the Device CA had), and a
+        # device's asked under the wrong issuer: each ID names an issuer
+        # this responder does not serve, so the answer is the unsigned
+        # status unauthorized, never an "unknown" signed by the Device CA
+        # (RFC 6960 2.3; issue 18).
         with open(self.operator.cert, "rb") as f:
             op_cert = load_pems(f.read())[0]
-        resp = self.ocsp_query("/ocsp", op_cert, device_ca)
-        self.assertEqual(resp.certificate_status, ocsp.OCSPCertStatus.UNKNOWN)
-        # Asked about under the wrong issuer: unknown too.
         infra = load_pems(self.file("infra-ca.crt"))[0]
         _, other = self.device("OCSP-2")
-        req = ocsp.OCSPRequestBuilder().add_certificate(other, infra, hashes.SHA1()).build()
-        st, _, data = self.srv.curl(None, "POST", "/ocsp", req.public_bytes(serialization.Encoding.DER),
-                                    ctype="application/ocsp-request")
-        self.assertEqual(ocsp.load_der_ocsp_response(data).certificate_status, ocsp.OCSPCertStatus.UNKNOWN)
+        for cert_, issuer_ in ((op_cert, device_ca), (other, infra)):
+            req = ocsp.OCSPRequestBuilder().add_certificate(cert_, issuer_, hashes.SHA1()).build()
+            st, _, data = self.srv.curl(None, "POST", "/ocsp", req.public_bytes(serialization.Encoding.DER),
+                                        ctype="application/ocsp-request")
+            self.assertEqual(st, 200, data)
+            self.assertEqual(ocsp.load_der_ocsp_response(data).response_status,
+                             ocsp.OCSPResponseStatus.UNAUTHORIZED)
 
     def test_ocsp_with_the_openssl_client(self):
         tmp = self.ca.tmp

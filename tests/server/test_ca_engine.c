@@ -154,6 +154,7 @@ static void ca_init__refuses_example_oids_unless_told(void **state)
 	snprintf(dir, sizeof(dir), "%s/other", f->dir);
 	memset(&o, 0, sizeof(o));
 	o.data_dir = dir;
+	o.plain_keys = 1;
 	assert_int_equal(ca_init(&o, err, sizeof(err)), CA_ERR_INVALID);
 	assert_non_null(strstr(err, "--example-oids"));
 	o.pen = 99999;

@@ -309,9 +309,18 @@ class RolloverTest(unittest.TestCase):
         self.assertEqual(r.certificate_status, ocsp.OCSPCertStatus.GOOD)
         self.assertEqual(rc, 0, out)
         self.assertIn(": good", out)
-        # A's serial asked under the new CA: not its certificate.
-        r, _, _ = self.ocsp(self.a, self.new_ca_path)
-        self.assertEqual(r.certificate_status, ocsp.OCSPCertStatus.UNKNOWN)
+        # A's certificate asked with the new CA as issuer: OpenSSL's ID then
+        # carries the old CA's name hash with the new CA's key hash, an
+        # issuer this responder does not serve, so the answer is the
+        # unsigned status unauthorized (never "unknown" signed by a CA).
+        req = self.path("ocsp-mixed.req")
+        subprocess.run(["openssl", "ocsp", "-issuer", self.new_ca_path, "-cert",
+                        self.a["cert"], "-reqout", req, "-no_nonce"], check=True,
+                       capture_output=True, timeout=60)
+        with open(req, "rb") as f:
+            der = self.post("/ocsp", f.read(), "application/ocsp-request")
+        self.assertEqual(ocsp.load_der_ocsp_response(der).response_status,
+                         ocsp.OCSPResponseStatus.UNAUTHORIZED)
 
     def test_4_restart_keeps_everything(self):
         self.restart()
@@ -377,9 +386,16 @@ class RolloverTest(unittest.TestCase):
         # Devices of the retired CA still resolve with their own chain.
         self.assertEqual(self.lookup_chain(self.a),
                          [self.a["x509"], self.old_ca, self.root])
-        # A retired CA signs no OCSP answer: unknown, from the issuing CA.
-        r, _, _ = self.ocsp(self.a, self.old_ca_path)
-        self.assertEqual(r.certificate_status, ocsp.OCSPCertStatus.UNKNOWN)
+        # A retired CA signs no OCSP answer, and no other CA answers for its
+        # devices: the unsigned status unauthorized (its final CRL stands).
+        req = self.path("ocsp-retired.req")
+        subprocess.run(["openssl", "ocsp", "-issuer", self.old_ca_path, "-cert",
+                        self.a["cert"], "-reqout", req, "-no_nonce"], check=True,
+                       capture_output=True, timeout=60)
+        with open(req, "rb") as f:
+            der = self.post("/ocsp", f.read(), "application/ocsp-request")
+        self.assertEqual(ocsp.load_der_ocsp_response(der).response_status,
+                         ocsp.OCSPResponseStatus.UNAUTHORIZED)
         p = cs("ca", "activate", str(self.old_id), "--data", self.data,
                ok=False)
         self.assertEqual(p.returncode, 1)
