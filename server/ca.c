@@ -139,6 +139,9 @@ int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref,
 		    CA_ERR_INVALID;
 	if (X509_check_private_key(cert, *out) != 1) {
 		ERR_clear_error();
+		/* A refused key is not handed out: the caller owns nothing. */
+		EVP_PKEY_free(*out);
+		*out = NULL;
 		util_err_set(err, errlen, "%s does not match its certificate",
 		    ref);
 		return CA_ERR_INVALID;
