@@ -503,7 +503,7 @@ void http_req_done_reading(http_req_t *req)
 	http_reg_release(mg_get_thread_pointer(req->conn));
 }
 
-static uint64_t elapsed_us(const struct timespec *t0)
+uint64_t http_elapsed_us(const struct timespec *t0)
 {
 	struct timespec t1;
 	int64_t us;
@@ -512,6 +512,25 @@ static uint64_t elapsed_us(const struct timespec *t0)
 	us = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000 +
 	     (t1.tv_nsec - t0->tv_nsec) / 1000;
 	return us < 0 ? 0 : (uint64_t)us;
+}
+
+http_req_t *http_req_new(struct mg_connection *conn, void *cbdata)
+{
+	/* The request struct is large (captures buffer): keep it off the
+	 * worker's stack. */
+	http_req_t *req = calloc(1, sizeof(*req));
+
+	if (req == NULL) {
+		mg_send_http_error(conn, 500, "out of memory");
+		return NULL;
+	}
+	req->conn = conn;
+	req->ri = mg_get_request_info(conn);
+	req->srv = cbdata;
+	req->method = req->ri->request_method;
+	req->path = req->ri->local_uri;
+	req->query = req->ri->query_string;
+	return req;
 }
 
 int http_dispatch(struct mg_connection *conn, void *cbdata)
@@ -525,19 +544,8 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 	const http_route_t *rt = NULL;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* The request struct is large (captures buffer): keep it off the
-	 * worker's stack. */
-	req = calloc(1, sizeof(*req));
-	if (req == NULL) {
-		mg_send_http_error(conn, 500, "out of memory");
+	if ((req = http_req_new(conn, cbdata)) == NULL)
 		return 500;
-	}
-	req->conn = conn;
-	req->ri = mg_get_request_info(conn);
-	req->srv = cbdata;
-	req->method = req->ri->request_method;
-	req->path = req->ri->local_uri;
-	req->query = req->ri->query_string;
 	atomic_fetch_add(&req->srv->metrics.in_flight, 1);
 
 	/* Matching reads nothing but the path; known first so that a
@@ -615,7 +623,7 @@ done_unmatched:
 	slot = req->srv->unmatched_slot;
 count:
 	{
-		uint64_t us = elapsed_us(&t0);
+		uint64_t us = http_elapsed_us(&t0);
 		http_metrics_observe(&req->srv->metrics, slot, req->status, us);
 		http_access_log(req, us);
 	}

@@ -178,6 +178,13 @@ void http_access_log(http_req_t *req, uint64_t micros);
 int http_plain_start(http_server *srv, const char *listen_opt, int *port,
                      char *err, size_t errlen);
 
+/* A request for conn from its request info (heap: the struct is large);
+ * NULL after answering 500 when out of memory. */
+http_req_t *http_req_new(struct mg_connection *conn, void *cbdata);
+
+/* Microseconds since t0 (CLOCK_MONOTONIC), for access logs and metrics. */
+uint64_t http_elapsed_us(const struct timespec *t0);
+
 /* Dispatch one request through the route tables (CivetWeb handler). */
 int http_dispatch(struct mg_connection *conn, void *cbdata);
 

@@ -68,37 +68,18 @@ static const http_route_t *plain_route_find(const char *method,
 	return NULL;
 }
 
-static uint64_t since_us(const struct timespec *t0)
-{
-	struct timespec t1;
-	int64_t us;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	us = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000 +
-	     (t1.tv_nsec - t0->tv_nsec) / 1000;
-	return us < 0 ? 0 : (uint64_t)us;
-}
-
 /* CivetWeb handler of the plain listener: match, read a POST body, run
  * the handler, log. */
 static int plain_dispatch(struct mg_connection *conn, void *cbdata)
 {
 	const http_route_t *rt;
-	http_req_t *req = calloc(1, sizeof(*req));
+	http_req_t *req;
 	struct timespec t0;
 	int known = 0, status;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (req == NULL) {
-		mg_send_http_error(conn, 500, "out of memory");
+	if ((req = http_req_new(conn, cbdata)) == NULL)
 		return 500;
-	}
-	req->conn = conn;
-	req->ri = mg_get_request_info(conn);
-	req->srv = cbdata;
-	req->method = req->ri->request_method;
-	req->path = req->ri->local_uri;
-	req->query = req->ri->query_string;
 	req->plain = 1;
 	rt = plain_route_find(req->method, req->path, &known);
 	if (rt == NULL && known)
@@ -113,7 +94,7 @@ static int plain_dispatch(struct mg_connection *conn, void *cbdata)
 		rt->handler(req);
 	if (req->status == 0)
 		http_reply_problem(req, 500, PT_INTERNAL, "Internal error", NULL);
-	http_access_log(req, since_us(&t0));
+	http_access_log(req, http_elapsed_us(&t0));
 	http_reg_release(mg_get_thread_pointer(conn));
 	status = req->status;
 	if (req->body != NULL) {
