@@ -65,6 +65,15 @@ struct cJSON *api_security_context(http_server *srv, const ca_device_t *d);
  * 0 and *out set, or -1 when it is neither. */
 int api_time_parse(int64_t *out, const char *s);
 
+/* Handlers of http_api_devices.c. */
+int h_device_lookup(http_req_t *req);
+int h_device_enroll(http_req_t *req);
+int h_device_batch(http_req_t *req);
+int h_device_list(http_req_t *req);
+int h_device_revoke(http_req_t *req);
+int h_device_suspend(http_req_t *req);
+int h_device_reinstate(http_req_t *req);
+
 /* Handlers of http_api_admin.c, http_api_device.c and http_api_public.c. */
 int api_h_device_read(http_req_t *req);
 int api_h_ca_infra(http_req_t *req);

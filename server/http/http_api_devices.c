@@ -192,7 +192,7 @@ cJSON *api_security_context(http_server *srv, const ca_device_t *d)
 }
 
 /* GET /devices/{id}, GET /DeviceID={id}: chain or security context. */
-static int h_device_lookup(http_req_t *req)
+int h_device_lookup(http_req_t *req)
 {
 	const char *id = req->params[0];
 	ca_device_t d;
@@ -352,7 +352,7 @@ static int add_issue_result(cJSON *obj, const ca_issue_result_t *r, int with_cha
 }
 
 /* POST /api/v1/devices */
-static int h_device_enroll(http_req_t *req)
+int h_device_enroll(http_req_t *req)
 {
 	cJSON *body = http_json_body(req), *out = NULL;
 	ca_issue_item_t it;
@@ -533,7 +533,7 @@ static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items, size_t
 }
 
 /* POST /api/v1/devices/batch: {"devices": [ {csr, serial, ...}, ... ]} */
-static int h_device_batch(http_req_t *req)
+int h_device_batch(http_req_t *req)
 {
 	cJSON *body = http_json_body(req), *arr, *el;
 	ca_issue_item_t *items = NULL;
@@ -657,7 +657,7 @@ static cJSON *device_summary(const http_server *srv, const reg_device_t *r)
 
 /* GET /api/v1/devices?status=&serial=&q=&manufacturer=&cursor=&limit=
  * (q: serial or DeviceID, exact match) */
-static int h_device_list(http_req_t *req)
+int h_device_list(http_req_t *req)
 {
 	reg_device_filter_t f;
 	reg_device_t *list = NULL;
@@ -821,86 +821,17 @@ out:
 	return status;
 }
 
-static int h_device_revoke(http_req_t *req)
+int h_device_revoke(http_req_t *req)
 {
 	return device_status_change(req, ACT_REVOKE);
 }
 
-static int h_device_suspend(http_req_t *req)
+int h_device_suspend(http_req_t *req)
 {
 	return device_status_change(req, ACT_SUSPEND);
 }
 
-static int h_device_reinstate(http_req_t *req)
+int h_device_reinstate(http_req_t *req)
 {
 	return device_status_change(req, ACT_REINSTATE);
 }
-
-/* ---- the table ----------------------------------------------------------- */
-
-#define OP HTTP_ROLE_OPERATOR
-#define MF HTTP_ROLE_MANUFACTURER
-#define AD HTTP_ROLE_ADMIN
-#define PUB HTTP_ROLE_NONE
-#define BODY HTTP_ROUTE_BODY
-#define READ HTTP_ROUTE_READ
-
-const http_route_t http_api_routes[] = {
-	{ "GET", "/devices/{id}", h_device_lookup, OP | AD, READ,
-	  "device certificate chain, or security context with Accept: application/json" },
-	{ "GET", "/DeviceID={id}", h_device_lookup, OP | AD, READ,
-	  "the seed's literal form of /devices/{id}" },
-	{ "POST", "/api/v1/devices", h_device_enroll, MF, BODY,
-	  "enroll one device from a CSR" },
-	{ "POST", "/api/v1/devices/batch", h_device_batch, MF, BODY,
-	  "enroll up to batch_max devices, per-item results" },
-	{ "GET", "/api/v1/devices", h_device_list, MF | AD, 0,
-	  "list devices (a manufacturer sees its own)" },
-	{ "GET", "/api/v1/devices/{id}", api_h_device_read, MF | AD, 0,
-	  "security context + status history (a manufacturer: its own devices only)" },
-	{ "POST", "/api/v1/devices/{id}/revoke", h_device_revoke, AD, BODY,
-	  "revoke with an RFC 5280 reason" },
-	{ "POST", "/api/v1/devices/{id}/suspend", h_device_suspend, AD, BODY,
-	  "suspend (certificateHold)" },
-	{ "POST", "/api/v1/devices/{id}/reinstate", h_device_reinstate, AD, BODY,
-	  "lift a suspension" },
-	{ "GET", "/api/v1/audit", api_h_audit_list, AD, 0, "audit log, paginated" },
-	{ "GET", "/api/v1/principals", api_h_principal_list, AD, 0, "list principals" },
-	{ "POST", "/api/v1/principals", api_h_principal_create, AD, BODY,
-	  "create a principal from a CSR" },
-	{ "POST", "/api/v1/principals/{name}/disable", api_h_principal_disable, AD, BODY,
-	  "disable a principal" },
-	{ "POST", "/api/v1/principals/{name}/revoke", api_h_principal_revoke, AD, BODY,
-	  "revoke a principal's certificate (Infrastructure CA CRL)" },
-	{ "POST", "/api/v1/principals/{name}/renew", api_h_principal_renew, AD, BODY,
-	  "a new certificate for an existing principal (CSR or generated PKCS#12)" },
-	{ "POST", "/api/v1/renew", api_h_self_renew, OP | MF | AD, BODY,
-	  "renew the caller's own client certificate from a CSR (mTLS only)" },
-	{ "GET", "/ca/root.pem", api_h_ca_root, PUB, 0, "Root CA certificate" },
-	{ "GET", "/ca/device-ca.pem", api_h_ca_device, PUB, 0, "Device CA certificate" },
-	{ "GET", "/ca/chain.pem", api_h_ca_chain, PUB, 0, "Device CA + Root" },
-	{ "GET", "/ca/infra-ca.pem", api_h_ca_infra, PUB, 0, "Infrastructure CA certificate" },
-	{ "GET", CA_URL_PATH_DEVICE_CA, api_h_ca_device_der, PUB, 0,
-	  "Device CA certificate (DER): the caIssuers URL of device certificates" },
-	{ "GET", "/ca/device-ca-{id}", api_h_ca_device_n_der, PUB, 0,
-	  "a later Device CA's certificate (DER, /ca/device-ca-<id>.crt): its devices' caIssuers URL" },
-	{ "GET", CA_URL_PATH_ROOT, api_h_ca_root_der, PUB, 0, "Root CA certificate (DER)" },
-	{ "GET", "/crl/device.crl", api_h_crl, PUB, 0, "Device CA CRL (DER)" },
-	{ "GET", CA_URL_PATH_CRL, api_h_crl, PUB, 0,
-	  "Device CA CRL (DER): the CRL distribution point of device certificates" },
-	{ "GET", "/crl/device-ca-{id}", api_h_crl_device_n, PUB, 0,
-	  "a later Device CA's CRL (DER, /crl/device-ca-<id>.crl): its devices' CRL distribution point" },
-	{ "GET", CA_URL_PATH_INFRA_CRL, api_h_crl_infra, PUB, 0,
-	  "Infrastructure CA CRL (DER): the CRL distribution point of principal certificates" },
-	{ "GET", CA_URL_PATH_ROOT_CRL, api_h_crl_root, PUB, 0,
-	  "Root CA CRL (DER), signed offline: the CRL distribution point of the intermediates" },
-	{ "POST", CA_URL_PATH_OCSP, api_h_ocsp, PUB, BODY,
-	  "OCSP responder (RFC 6960) for device certificates, signed by the Device CA" },
-	{ "GET", CA_URL_PATH_OCSP "/{request}", api_h_ocsp_get, PUB, HTTP_ROUTE_PREFIX,
-	  "OCSP by GET (RFC 6960 A.1): the URL-encoded base64 of the DER request" },
-	{ "POST", "/.well-known/cmp", api_h_cmp, MF | AD, BODY,
-	  "CMP (RFC 4210/9483): p10cr by a manufacturer, rr by an admin, genm; signed with the caller's certificate" },
-	{ "GET", "/healthz", api_h_healthz, PUB, 0, "liveness and registry check" },
-	{ "GET", "/metrics", api_h_metrics, PUB, 0, "Prometheus metrics" },
-	{ NULL, NULL, NULL, 0, 0, NULL }
-};

@@ -120,11 +120,13 @@ struct http_ctx_parts {
 	char *urls_json;
 };
 
-/* Free srv->ctx_parts (http_api_devices.c); at shutdown. */
+/* Free srv->ctx_parts (http_api_devices.c); at shutdown, after mg_stop. */
 void api_security_context_free(http_server *srv);
 
-/* Route tables defined by http_api.c. */
+/* Route tables (http_routes.c): the API's, and the plain-HTTP
+ * listener's. Each ends with an entry whose method is NULL. */
 extern const http_route_t http_api_routes[];
+extern const http_route_t http_plain_routes[];
 
 /* Per worker thread state (CivetWeb init_thread/exit_thread). */
 typedef struct {

@@ -19,31 +19,6 @@
  * relying parties fetch a CRL or ask OCSP and leave. */
 #define PLAIN_THREADS "32"
 
-static const http_route_t plain_routes[] = {
-	{ "GET", CA_URL_PATH_CRL, api_h_crl, HTTP_ROLE_NONE, 0,
-	  "Device CA CRL (DER)" },
-	{ "GET", "/crl/device.crl", api_h_crl, HTTP_ROLE_NONE, 0,
-	  "Device CA CRL (DER)" },
-	{ "GET", CA_URL_PATH_INFRA_CRL, api_h_crl_infra, HTTP_ROLE_NONE, 0,
-	  "Infrastructure CA CRL (DER)" },
-	{ "GET", CA_URL_PATH_DEVICE_CA, api_h_ca_device_der, HTTP_ROLE_NONE, 0,
-	  "Device CA certificate (DER)" },
-	{ "GET", CA_URL_PATH_ROOT, api_h_ca_root_der, HTTP_ROLE_NONE, 0,
-	  "Root CA certificate (DER)" },
-	{ "GET", "/ca/root.pem", api_h_ca_root, HTTP_ROLE_NONE, 0, "Root CA (PEM)" },
-	{ "GET", "/ca/device-ca.pem", api_h_ca_device, HTTP_ROLE_NONE, 0,
-	  "Device CA (PEM)" },
-	{ "GET", "/ca/infra-ca.pem", api_h_ca_infra, HTTP_ROLE_NONE, 0,
-	  "Infrastructure CA (PEM)" },
-	{ "GET", "/ca/chain.pem", api_h_ca_chain, HTTP_ROLE_NONE, 0,
-	  "Device CA + Root (PEM)" },
-	{ "POST", CA_URL_PATH_OCSP, api_h_ocsp, HTTP_ROLE_NONE, HTTP_ROUTE_BODY,
-	  "OCSP (POST)" },
-	{ "GET", CA_URL_PATH_OCSP "/{request}", api_h_ocsp_get, HTTP_ROLE_NONE,
-	  HTTP_ROUTE_PREFIX, "OCSP (GET)" },
-	{ NULL, NULL, NULL, 0, 0, NULL }
-};
-
 /* The route for (method, path); *path_known tells whether the path has a
  * route under another method. NULL when none. */
 static const http_route_t *plain_route_find(const char *method,
@@ -54,7 +29,7 @@ static const http_route_t *plain_route_find(const char *method,
 	*path_known = 0;
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET";
-	for (rt = plain_routes; rt->method != NULL; rt++) {
+	for (rt = http_plain_routes; rt->method != NULL; rt++) {
 		int hit = (rt->flags & HTTP_ROUTE_PREFIX) ?
 		    strncmp(path, rt->pattern, strcspn(rt->pattern, "{")) == 0 :
 		    strcmp(path, rt->pattern) == 0;

@@ -17,6 +17,17 @@
 
 #define PROBLEM_BASE "https://provca.dev/problems/"
 
+/* Declared in portal_http.h: every answer carries it (the portal's pages
+ * are served by the same helpers), so it lives with the helpers. */
+const char portal_security_headers[] =
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
+    "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "Cross-Origin-Opener-Policy: same-origin\r\n";
+
 /* Replies up to this size (head + body) are sent from the stack in one
  * write; larger ones from one heap buffer, or head then body. */
 #define REPLY_STACK_MAX 8192

@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "ca_ocsp.h"
+#include "http_api.h"
 #include "http_connlimit.h"
 #include "http_int.h"
 
@@ -408,6 +409,7 @@ static void server_free(http_server *srv)
 	if (srv == NULL)
 		return;
 	http_shared_free(srv); /* after mg_stop: no worker holds a connection */
+	api_security_context_free(srv);
 	http_connlimit_free(srv->connlimit);
 	ca_ocsp_cache_free(srv->ocsp_cache);
 	if (srv->access_log != NULL && srv->access_log_owned)
