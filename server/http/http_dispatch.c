@@ -289,8 +289,27 @@ http_req_t *http_req_new(struct mg_connection *conn, void *cbdata)
 	return req;
 }
 
+int http_req_finish(http_req_t *req, const struct timespec *t0,
+                    const size_t *metrics_slot)
+{
+	uint64_t us = http_elapsed_us(t0);
+	int status = req->status;
+
+	if (metrics_slot != NULL)
+		http_metrics_observe(&req->srv->metrics, *metrics_slot, status, us);
+	http_access_log(req, us);
+	http_reg_release(mg_get_thread_pointer(req->conn));
+	if (req->body != NULL) {
+		OPENSSL_cleanse(req->body, req->body_len);
+		free(req->body);
+	}
+	free(req);
+	return status;
+}
+
 int http_dispatch(struct mg_connection *conn, void *cbdata)
 {
+	http_server *srv;
 	http_req_t *req;
 	struct timespec t0;
 	char allow[128], allow_hdr[160];
@@ -302,7 +321,8 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((req = http_req_new(conn, cbdata)) == NULL)
 		return 500;
-	atomic_fetch_add(&req->srv->metrics.in_flight, 1);
+	srv = req->srv;
+	atomic_fetch_add(&srv->metrics.in_flight, 1);
 
 	/* Matching reads nothing but the path; known first so that a
 	 * reader's identification can open the transaction it reads in. */
@@ -378,19 +398,7 @@ done:
 done_unmatched:
 	slot = req->srv->unmatched_slot;
 count:
-	{
-		uint64_t us = http_elapsed_us(&t0);
-		http_metrics_observe(&req->srv->metrics, slot, req->status, us);
-		http_access_log(req, us);
-	}
-	atomic_fetch_sub(&req->srv->metrics.in_flight, 1);
-	http_reg_release(mg_get_thread_pointer(conn));
-	status = req->status;
-	if (req->body != NULL) {
-		OPENSSL_cleanse(req->body, req->body_len);
-		free(req->body);
-	}
-	free(req);
-	return status;
+	atomic_fetch_sub(&srv->metrics.in_flight, 1);
+	return http_req_finish(req, &t0, &slot);
 }
 

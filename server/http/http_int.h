@@ -187,6 +187,13 @@ http_req_t *http_req_new(struct mg_connection *conn, void *cbdata);
 /* Microseconds since t0 (CLOCK_MONOTONIC), for access logs and metrics. */
 uint64_t http_elapsed_us(const struct timespec *t0);
 
+/* The end of every request on either listener: count it in the metrics
+ * (slot of the route, or no count when metrics_slot is NULL), write its
+ * access-log line, give its registry connection back and free it. Returns
+ * the status it was answered with. */
+int http_req_finish(http_req_t *req, const struct timespec *t0,
+                    const size_t *metrics_slot);
+
 /* Dispatch one request through the route tables (CivetWeb handler). */
 int http_dispatch(struct mg_connection *conn, void *cbdata);
 

@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include <civetweb.h>
-#include <openssl/crypto.h>
 
 #include "http_api.h"
 #include "http_int.h"
@@ -50,7 +49,7 @@ static int plain_dispatch(struct mg_connection *conn, void *cbdata)
 	const http_route_t *rt;
 	http_req_t *req;
 	struct timespec t0;
-	int known = 0, status;
+	int known = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((req = http_req_new(conn, cbdata)) == NULL)
@@ -69,15 +68,7 @@ static int plain_dispatch(struct mg_connection *conn, void *cbdata)
 		rt->handler(req);
 	if (req->status == 0)
 		http_reply_problem(req, 500, PT_INTERNAL, "Internal error", NULL);
-	http_access_log(req, http_elapsed_us(&t0));
-	http_reg_release(mg_get_thread_pointer(conn));
-	status = req->status;
-	if (req->body != NULL) {
-		OPENSSL_cleanse(req->body, req->body_len);
-		free(req->body);
-	}
-	free(req);
-	return status;
+	return http_req_finish(req, &t0, NULL);
 }
 
 static void *plain_init_thread(const struct mg_context *ctx, int thread_type)
