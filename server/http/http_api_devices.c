@@ -206,10 +206,9 @@ int h_device_lookup(http_req_t *req)
 		                          "no device has this DeviceID");
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
+	/* Everything the answer needs is copied out of the read
+	 * transaction into d. */
 	rc = ca_device_get(req->srv->ca, reg, &d, id, err, sizeof(err));
-	/* Everything the answer needs is copied out: the connection and
-	 * its read transaction go back before the answer is written. */
-	http_req_done_reading(req);
 	if (rc == CA_ERR_NOT_FOUND)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
 		                          "no device has this DeviceID");

@@ -16,6 +16,28 @@
 
 #include "http_int.h"
 
+/* ---- the registry connection's hold ---------------------------------- */
+
+/* The one place a request takes and gives back its pooled registry
+ * connection (http_pool.c). It is held while the server itself works:
+ * identification, then the handler (which reaches it through
+ * http_req_reg). It goes back before every wait a client paces: before the
+ * body is read, and before the answer is written (http_req_finish) — a
+ * client that sends or reads slowly must not keep a connection the other
+ * workers wait for. A reader's read transaction (HTTP_ROUTE_READ) spans
+ * identification and handler and ends when the connection goes back. */
+void http_req_reg_hold(http_req_t *req)
+{
+	if (req->slot == NULL)
+		req->slot = http_pool_take(req->srv);
+}
+
+void http_req_reg_release(http_req_t *req)
+{
+	http_pool_give(req->srv, req->slot);
+	req->slot = NULL;
+}
+
 /* ---- route matching --------------------------------------------------- */
 
 /* Match path against pattern; on success fill req->params from the
@@ -205,12 +227,8 @@ static int identify(http_req_t *req)
 	 * open, where it fails with SQLITE_BUSY_SNAPSHOT as soon as another
 	 * connection has committed. The reader's later reads then begin
 	 * their own transactions. */
-	if (req->read_txn) {
-		http_thread_t *t = mg_get_thread_pointer(req->conn);
-
-		if (t != NULL && t->slot != NULL)
-			reg_read_end(t->slot->reg);
-	}
+	if (req->read_txn)
+		reg_read_end(http_req_reg(req));
 	rc = http_session_principal(&req->principal, req);
 	if (rc < 0)
 		return http_reply_problem(req, 503, PT_UNAVAILABLE,
@@ -235,7 +253,6 @@ static int reidentify(http_req_t *req)
 	req->authenticated = 0;
 	req->via_session = 0;
 	status = identify(req);
-	http_reg_release(mg_get_thread_pointer(req->conn));
 	if (status != 0)
 		return status;
 	if (!req->authenticated || req->via_session != via ||
@@ -246,17 +263,6 @@ static int reidentify(http_req_t *req)
 		                          "the client's credentials were withdrawn "
 		                          "while the request was being received");
 	return 0;
-}
-
-/* 1 if req is a reader whose caller the route lets in: it keeps the
- * pooled connection from identification to its handler. */
-static int reader_allowed(const http_req_t *req, const http_route_t *rt)
-{
-	if (!req->read_txn)
-		return 0;
-	if (rt->roles == HTTP_ROLE_NONE)
-		return 1;
-	return req->authenticated && (req->principal.role & rt->roles) != 0;
 }
 
 uint64_t http_elapsed_us(const struct timespec *t0)
@@ -292,13 +298,16 @@ http_req_t *http_req_new(struct mg_connection *conn, void *cbdata)
 int http_req_finish(http_req_t *req, const struct timespec *t0,
                     const size_t *metrics_slot)
 {
-	uint64_t us = http_elapsed_us(t0);
+	uint64_t us;
 	int status = req->status;
 
+	/* The hold ends before the answer goes out (see above). */
+	http_req_reg_release(req);
+	http_reply_send(req);
+	us = http_elapsed_us(t0);
 	if (metrics_slot != NULL)
 		http_metrics_observe(&req->srv->metrics, *metrics_slot, status, us);
 	http_access_log(req, us);
-	http_reg_release(mg_get_thread_pointer(req->conn));
 	if (req->body != NULL) {
 		OPENSSL_cleanse(req->body, req->body_len);
 		free(req->body);
@@ -330,16 +339,13 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 	rt = ri_idx >= 0 ? req->srv->routes[ri_idx] : NULL;
 	req->read_txn = rt != NULL && (rt->flags & HTTP_ROUTE_READ) &&
 	                method_is_safe(req->method);
+	http_req_reg_hold(req);
 	status = identify(req);
-	/* The pooled connection goes back before anything a client paces;
-	 * a reader allowed in keeps it (and its snapshot) for the handler,
-	 * which gives it back before answering. */
-	if (status != 0 || !reader_allowed(req, rt))
-		http_reg_release(mg_get_thread_pointer(conn));
 	if (status != 0)
 		goto done_unmatched;
 
 	if (ri_idx < 0) {
+		http_req_reg_release(req); /* static files and 404s need none */
 		if (path_known) {
 			snprintf(allow_hdr, sizeof(allow_hdr), "Allow: %s\r\n", allow);
 			http_reply_problem_ex(req, 405, PT_METHOD, "Method not allowed",
@@ -381,8 +387,12 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 		                   "session requests that change state need the session's CSRF token");
 		goto done;
 	}
-	if ((rt->flags & HTTP_ROUTE_BODY) && http_body_read(req) != 0)
-		goto done;
+	if (rt->flags & HTTP_ROUTE_BODY) {
+		http_req_reg_release(req); /* the client paces the body */
+		if (http_body_read(req) != 0)
+			goto done;
+		http_req_reg_hold(req);
+	}
 	/* A body may take long to arrive: whoever sent it must still be who
 	 * they were, with the same role, once it is complete (a principal
 	 * disabled or a certificate revoked meanwhile is refused). */

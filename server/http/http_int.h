@@ -54,7 +54,7 @@
 #define HTTP_AUTH_CACHE_SLOTS 256
 
 /* One pooled registry connection and the change stamp last read on it. */
-typedef struct {
+typedef struct http_reg_slot {
 	reg_t *reg;                /* NULL until first needed */
 	int64_t stamp[2];          /* reg_change_stamp at the last check */
 	int stamp_seen;            /* stamp holds a value */
@@ -130,9 +130,6 @@ extern const http_route_t http_plain_routes[];
 
 /* Per worker thread state (CivetWeb init_thread/exit_thread). */
 typedef struct {
-	http_server *srv;
-	http_reg_slot_t *slot;     /* checked out by http_req_reg() for the
-	                              current request, NULL between requests */
 	/* The principal of the connection this worker serves, from its client
 	 * certificate (a connection stays on one worker for its life). Valid
 	 * while CivetWeb's user connection data points at this struct (reset
@@ -147,16 +144,22 @@ typedef struct {
 	} auth;
 } http_thread_t;
 
-/* Give the thread's registry connection back to the pool (end of each
- * request). NULL-safe. */
-void http_reg_release(http_thread_t *t);
-/* An HTTP_ROUTE_READ handler has read what it answers with: the pooled
- * connection (and the read transaction) goes back before the answer is
- * written. Harmless when the request holds none. */
-void http_req_done_reading(http_req_t *req);
+/* Take a pooled registry connection (opened on first use; its reg is
+ * NULL when that failed), waiting up to 10 s for one to come back; NULL
+ * when none did (counted as a database error). */
+http_reg_slot_t *http_pool_take(http_server *srv);
 
-/* Free a worker's state (CivetWeb exit_thread). */
-void http_thread_close(http_thread_t *t);
+/* Give slot back, ending any transaction left open on it. NULL-safe. */
+void http_pool_give(http_server *srv, http_reg_slot_t *slot);
+
+/* The request takes the pooled registry connection it works with /
+ * gives it back (http_dispatch.c, which states when). */
+void http_req_reg_hold(http_req_t *req);
+void http_req_reg_release(http_req_t *req);
+
+/* Write the answer the reply helpers rendered into req (or a bare 500 when
+ * rendering failed), then wipe and free it. */
+void http_reply_send(http_req_t *req);
 
 /* Set up / tear down the registry pool and the principal cache. */
 int http_shared_init(http_server *srv);

@@ -64,8 +64,12 @@ static int plain_dispatch(struct mg_connection *conn, void *cbdata)
 	else if (rt == NULL)
 		http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
 		                   "this listener serves only CRLs, CA certificates and OCSP");
-	else if (!(rt->flags & HTTP_ROUTE_BODY) || http_body_read(req) == 0)
+	else if (!(rt->flags & HTTP_ROUTE_BODY) || http_body_read(req) == 0) {
+		/* Held for the handler only; http_req_finish gives it back
+		 * before writing the answer (the rule: http_dispatch.c). */
+		http_req_reg_hold(req);
 		rt->handler(req);
+	}
 	if (req->status == 0)
 		http_reply_problem(req, 500, PT_INTERNAL, "Internal error", NULL);
 	return http_req_finish(req, &t0, NULL);
@@ -82,7 +86,7 @@ static void plain_exit_thread(const struct mg_context *ctx, int thread_type,
 {
 	(void)ctx;
 	if (thread_type == 1)
-		http_thread_close(thread_pointer);
+		free(thread_pointer);
 }
 
 static int plain_log_message(const struct mg_connection *conn, const char *message)

@@ -1,38 +1,28 @@
 /* http_pool.c — the registry connections the workers share (the bottom
- * floor of the HTTP service: it calls nothing else in this folder). A
- * request checks one out when it first needs the registry; the dispatcher
- * decides when it goes back. */
+ * floor of the HTTP service: it calls nothing else in this folder), plus
+ * the locks of the shared principal cache. Which request holds a
+ * connection, and when it goes back, is the dispatcher's rule
+ * (http_dispatch.c, "the registry connection's hold"). */
 #include <stdlib.h>
 #include <time.h>
-
-#include <civetweb.h>
 
 #include "http_int.h"
 
 /* How long a request waits for a pooled connection before it is answered
  * 503: connections are held only while the server itself works (never
- * across reading a request body or writing an answer), so a wait this long
- * means overload. */
+ * across reading a request body or writing an answer; see the dispatcher),
+ * so a wait this long means overload. */
 #define HTTP_REG_WAIT_S 10
 
-/* A request takes one pooled connection when it needs the registry and
- * gives it back before any network I/O that a client paces (the body read,
- * the answer): identification, then the handler, each check one out. With
- * more requests than connections in flight, the next one waits (bounded)
- * for a connection to come back. A request never holds two, so waiting
- * cannot deadlock. NULL when none came back in time or it cannot open. */
-struct reg *http_req_reg(http_req_t *req)
+/* With more requests than connections in flight, the next one waits
+ * (bounded) for a connection to come back. A request never holds two, so
+ * waiting cannot deadlock. */
+http_reg_slot_t *http_pool_take(http_server *srv)
 {
-	http_thread_t *t = mg_get_thread_pointer(req->conn);
-	http_server *srv = req->srv;
 	http_reg_slot_t *slot = NULL;
 	struct timespec until;
 	char err[256];
 
-	if (t == NULL)
-		return NULL;
-	if (t->slot != NULL)
-		return t->slot->reg;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += HTTP_REG_WAIT_S;
 	pthread_mutex_lock(&srv->pool.lock);
@@ -49,8 +39,6 @@ struct reg *http_req_reg(http_req_t *req)
 		atomic_fetch_add(&srv->metrics.db_errors, 1);
 		return NULL;
 	}
-	t->srv = srv;
-	t->slot = slot;
 	/* Opened on first use; a slot whose open failed stays empty and is
 	 * tried again by the next request that takes it. */
 	if (slot->reg == NULL) {
@@ -60,37 +48,25 @@ struct reg *http_req_reg(http_req_t *req)
 			atomic_fetch_add(&srv->metrics.db_errors, 1);
 		}
 	}
-	return slot->reg;
+	return slot;
 }
 
-void http_reg_release(http_thread_t *t)
+void http_pool_give(http_server *srv, http_reg_slot_t *slot)
 {
-	http_server *srv;
-
-	if (t == NULL || t->slot == NULL)
+	if (slot == NULL)
 		return;
-	srv = t->srv;
 	/* A connection goes back with no transaction open: a leaked one
 	 * would pin its snapshot (and the auth epoch's change stamp). The
 	 * read transaction of an HTTP_ROUTE_READ request ends here. */
-	reg_read_end(t->slot->reg);
-	if (t->slot->reg != NULL && reg_transaction_open(t->slot->reg)) {
-		reg_rollback(t->slot->reg);
+	reg_read_end(slot->reg);
+	if (slot->reg != NULL && reg_transaction_open(slot->reg)) {
+		reg_rollback(slot->reg);
 		atomic_fetch_add(&srv->metrics.db_errors, 1);
 	}
 	pthread_mutex_lock(&srv->pool.lock);
-	srv->pool.idle[srv->pool.nidle++] = t->slot;
+	srv->pool.idle[srv->pool.nidle++] = slot;
 	pthread_cond_signal(&srv->pool.freed);
 	pthread_mutex_unlock(&srv->pool.lock);
-	t->slot = NULL;
-}
-
-void http_thread_close(http_thread_t *t)
-{
-	if (t == NULL)
-		return;
-	http_reg_release(t);
-	free(t);
 }
 
 int http_shared_init(http_server *srv)
@@ -126,9 +102,4 @@ void http_shared_free(http_server *srv)
 	pthread_cond_destroy(&srv->pool.freed);
 	pthread_mutex_destroy(&srv->pool.lock);
 	srv->shared_ready = 0;
-}
-
-void http_req_done_reading(http_req_t *req)
-{
-	http_reg_release(mg_get_thread_pointer(req->conn));
 }

@@ -126,7 +126,7 @@ static int cb_init_ssl(void *ssl_ctx, void *user_data)
 static void *cb_init_thread(const struct mg_context *ctx, int thread_type)
 {
 	(void)ctx;
-	if (thread_type != 1) /* only request workers touch the registry */
+	if (thread_type != 1) /* only request workers identify callers */
 		return NULL;
 	return calloc(1, sizeof(http_thread_t));
 }
@@ -136,7 +136,7 @@ static void cb_exit_thread(const struct mg_context *ctx, int thread_type,
 {
 	(void)ctx;
 	if (thread_type == 1)
-		http_thread_close(thread_pointer);
+		free(thread_pointer);
 }
 
 static int cb_log_message(const struct mg_connection *conn, const char *message)
