@@ -1,4 +1,4 @@
-/* http_api_device.c — GET /api/v1/devices/{id}: one device as its owner
+/* http_api_history.c — GET /api/v1/devices/{id}: one device as its owner
  * (a manufacturer) or an administrator sees it: the security context, the
  * enrollment time and the status history read from the audit log. */
 #include <stdio.h>

@@ -120,7 +120,7 @@ struct http_ctx_parts {
 	char *urls_json;
 };
 
-/* Free srv->ctx_parts (http_api_devices.c); at shutdown, after mg_stop. */
+/* Free srv->ctx_parts (http_api_context.c); at shutdown, after mg_stop. */
 void api_security_context_free(http_server *srv);
 
 /* Route tables (http_routes.c): the API's, and the plain-HTTP
