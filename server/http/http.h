@@ -79,7 +79,9 @@ typedef struct http_req {
 } http_req_t;
 
 /* A handler answers the request (through the helpers below) and returns
- * the status it sent. */
+ * the status it sent. Handlers are named route_<what they serve>
+ * (route_device_lookup, route_portal_login, ...) and only the route tables
+ * name them. */
 typedef int (*http_handler_fn)(http_req_t *req);
 
 typedef struct {

@@ -76,39 +76,39 @@ int api_time_parse(int64_t *out, const char *s);
 
 /* Device handlers: http_api_lookup.c, http_api_enroll.c,
  * http_api_device_list.c, http_api_device_status.c. */
-int h_device_lookup(http_req_t *req);
-int h_device_enroll(http_req_t *req);
-int h_device_batch(http_req_t *req);
-int h_device_list(http_req_t *req);
-int h_device_revoke(http_req_t *req);
-int h_device_suspend(http_req_t *req);
-int h_device_reinstate(http_req_t *req);
+int route_device_lookup(http_req_t *req);
+int route_device_enroll(http_req_t *req);
+int route_device_batch(http_req_t *req);
+int route_device_list(http_req_t *req);
+int route_device_revoke(http_req_t *req);
+int route_device_suspend(http_req_t *req);
+int route_device_reinstate(http_req_t *req);
 
 /* Handlers of http_api_history.c, http_api_admin.c, http_api_public.c and
  * http_api_cmp.c. */
-int api_h_device_read(http_req_t *req);
-int api_h_ca_infra(http_req_t *req);
-int api_h_ca_device_der(http_req_t *req);
-int api_h_ca_root_der(http_req_t *req);
-int api_h_ocsp(http_req_t *req);
-int api_h_ocsp_get(http_req_t *req);
-int api_h_cmp(http_req_t *req);
-int api_h_principal_list(http_req_t *req);
-int api_h_principal_create(http_req_t *req);
-int api_h_principal_disable(http_req_t *req);
-int api_h_principal_revoke(http_req_t *req);
-int api_h_principal_renew(http_req_t *req);
-int api_h_self_renew(http_req_t *req);
-int api_h_audit_list(http_req_t *req);
-int api_h_ca_root(http_req_t *req);
-int api_h_ca_device(http_req_t *req);
-int api_h_ca_chain(http_req_t *req);
-int api_h_crl(http_req_t *req);
-int api_h_crl_infra(http_req_t *req);
-int api_h_crl_root(http_req_t *req);
-int api_h_ca_device_n_der(http_req_t *req);
-int api_h_crl_device_n(http_req_t *req);
-int api_h_healthz(http_req_t *req);
-int api_h_metrics(http_req_t *req);
+int route_device_read(http_req_t *req);
+int route_ca_infra(http_req_t *req);
+int route_ca_device_der(http_req_t *req);
+int route_ca_root_der(http_req_t *req);
+int route_ocsp(http_req_t *req);
+int route_ocsp_get(http_req_t *req);
+int route_cmp(http_req_t *req);
+int route_principal_list(http_req_t *req);
+int route_principal_create(http_req_t *req);
+int route_principal_disable(http_req_t *req);
+int route_principal_revoke(http_req_t *req);
+int route_principal_renew(http_req_t *req);
+int route_self_renew(http_req_t *req);
+int route_audit_list(http_req_t *req);
+int route_ca_root(http_req_t *req);
+int route_ca_device(http_req_t *req);
+int route_ca_chain(http_req_t *req);
+int route_crl(http_req_t *req);
+int route_crl_infra(http_req_t *req);
+int route_crl_root(http_req_t *req);
+int route_ca_device_n_der(http_req_t *req);
+int route_crl_device_n(http_req_t *req);
+int route_healthz(http_req_t *req);
+int route_metrics(http_req_t *req);
 
 #endif

@@ -17,7 +17,7 @@
 #include "util.h"
 
 /* GET /api/v1/principals */
-int api_h_principal_list(http_req_t *req)
+int route_principal_list(http_req_t *req)
 {
 	reg_principal_t *list = NULL;
 	size_t n = 0, i;
@@ -194,7 +194,7 @@ out:
 /* POST /api/v1/principals {name, role, manufacturer_id?, csr} or
  * {name, role, manufacturer_id?, generate: true, p12_password}: the second
  * form makes the key here and answers its PKCS#12 once (never stored). */
-int api_h_principal_create(http_req_t *req)
+int route_principal_create(http_req_t *req)
 {
 	cJSON *body = http_json_body(req);
 	const char *name, *role, *mfr;
@@ -253,7 +253,7 @@ static int renew_attrs(ca_principal_attrs_t *attrs, http_req_t *req, const cJSON
 /* POST /api/v1/principals/{name}/renew {csr | generate, p12_password,
  * revoke_previous?} (admin): a new certificate for an existing principal,
  * same role; the earlier ones are revoked (superseded) when asked. */
-int api_h_principal_renew(http_req_t *req)
+int route_principal_renew(http_req_t *req)
 {
 	cJSON *body;
 	ca_principal_attrs_t attrs;
@@ -277,7 +277,7 @@ int api_h_principal_renew(http_req_t *req)
  * client certificate, authenticated by the current one (as EST's
  * simplereenroll, RFC 7030 §4.2.2). Not from a portal session: a portal
  * user holds no certificate. */
-int api_h_self_renew(http_req_t *req)
+int route_self_renew(http_req_t *req)
 {
 	cJSON *body;
 	const cJSON *gen;
@@ -318,7 +318,7 @@ int api_h_self_renew(http_req_t *req)
 }
 
 /* POST /api/v1/principals/{name}/disable */
-int api_h_principal_disable(http_req_t *req)
+int route_principal_disable(http_req_t *req)
 {
 	const char *name = req->params[0];
 	reg_principal_t p;
@@ -355,7 +355,7 @@ int api_h_principal_disable(http_req_t *req)
 /* POST /api/v1/principals/{name}/revoke {"reason": "keyCompromise"}: the
  * principal's certificate goes on the Infrastructure CA's CRL and stops
  * authenticating at once. */
-int api_h_principal_revoke(http_req_t *req)
+int route_principal_revoke(http_req_t *req)
 {
 	const char *name = req->params[0], *reason_name = NULL;
 	reg_principal_t p;
@@ -437,7 +437,7 @@ static int audit_time_param(int64_t *out, http_req_t *req, const char *name)
 
 /* GET /api/v1/audit?cursor=&limit=&actor=&action=&target=|device=&since=&until=
  * All filters are applied in SQL; since and until are inclusive. */
-int api_h_audit_list(http_req_t *req)
+int route_audit_list(http_req_t *req)
 {
 	reg_audit_filter_t f;
 	reg_audit_t *list = NULL;

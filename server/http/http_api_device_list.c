@@ -42,7 +42,7 @@ static cJSON *device_summary(const http_server *srv, const reg_device_t *r)
 
 /* GET /api/v1/devices?status=&serial=&q=&manufacturer=&cursor=&limit=
  * (q: serial or DeviceID, exact match) */
-int h_device_list(http_req_t *req)
+int route_device_list(http_req_t *req)
 {
 	reg_device_filter_t f;
 	reg_device_t *list = NULL;

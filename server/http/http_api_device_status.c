@@ -86,17 +86,17 @@ out:
 	return status;
 }
 
-int h_device_revoke(http_req_t *req)
+int route_device_revoke(http_req_t *req)
 {
 	return device_status_change(req, ACT_REVOKE);
 }
 
-int h_device_suspend(http_req_t *req)
+int route_device_suspend(http_req_t *req)
 {
 	return device_status_change(req, ACT_SUSPEND);
 }
 
-int h_device_reinstate(http_req_t *req)
+int route_device_reinstate(http_req_t *req)
 {
 	return device_status_change(req, ACT_REINSTATE);
 }

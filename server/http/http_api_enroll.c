@@ -103,7 +103,7 @@ static int add_issue_result(cJSON *obj, const ca_issue_result_t *r, int with_cha
 }
 
 /* POST /api/v1/devices */
-int h_device_enroll(http_req_t *req)
+int route_device_enroll(http_req_t *req)
 {
 	cJSON *body = http_json_body(req), *out = NULL;
 	ca_issue_item_t it;
@@ -280,7 +280,7 @@ static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items, size_t
 }
 
 /* POST /api/v1/devices/batch: {"devices": [ {csr, serial, ...}, ... ]} */
-int h_device_batch(http_req_t *req)
+int route_device_batch(http_req_t *req)
 {
 	cJSON *body = http_json_body(req), *arr, *el;
 	ca_issue_item_t *items = NULL;

@@ -122,7 +122,7 @@ static int history_fill(cJSON *arr, reg_t *reg, const char *device_id, int *oom,
 }
 
 /* GET /api/v1/devices/{id} */
-int api_h_device_read(http_req_t *req)
+int route_device_read(http_req_t *req)
 {
 	const char *id = req->params[0];
 	ca_device_t d;

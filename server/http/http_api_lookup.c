@@ -20,7 +20,7 @@ static int wants_json(http_req_t *req)
 }
 
 /* GET /devices/{id}, GET /DeviceID={id}: chain or security context. */
-int h_device_lookup(http_req_t *req)
+int route_device_lookup(http_req_t *req)
 {
 	const char *id = req->params[0];
 	ca_device_t d;

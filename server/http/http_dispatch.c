@@ -42,7 +42,7 @@ void http_req_reg_release(http_req_t *req)
 
 /* Match path against pattern; on success fill req->params from the
  * "{name}" captures and return 1. */
-static int route_match(http_req_t *req, const http_route_t *rt, const char *path)
+static int pattern_match(http_req_t *req, const http_route_t *rt, const char *path)
 {
 	const char *p = rt->pattern, *s = path;
 	char *store = req->param_buf;
@@ -181,7 +181,7 @@ static int request_cross_site(const http_req_t *req)
 /* Find the route for req; returns its index or -1. *path_known tells
  * whether some route has this path with another method, and allow gets the
  * methods that would match. */
-static long route_find(http_req_t *req, int *path_known, char *allow,
+static long table_find(http_req_t *req, int *path_known, char *allow,
                        size_t allowlen)
 {
 	const http_server *srv = req->srv;
@@ -195,7 +195,7 @@ static long route_find(http_req_t *req, int *path_known, char *allow,
 	for (i = 0; i < srv->nroutes; i++) {
 		const http_route_t *rt = srv->routes[i];
 
-		if (!route_match(req, rt, req->path))
+		if (!pattern_match(req, rt, req->path))
 			continue;
 		if (strcmp(rt->method, m) == 0)
 			return (long)i;
@@ -335,7 +335,7 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 
 	/* Matching reads nothing but the path; known first so that a
 	 * reader's identification can open the transaction it reads in. */
-	ri_idx = route_find(req, &path_known, allow, sizeof(allow));
+	ri_idx = table_find(req, &path_known, allow, sizeof(allow));
 	rt = ri_idx >= 0 ? req->srv->routes[ri_idx] : NULL;
 	req->read_txn = rt != NULL && (rt->flags & HTTP_ROUTE_READ) &&
 	                method_is_safe(req->method);
@@ -359,9 +359,9 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 		}
 		goto done_unmatched;
 	}
-	/* route_find may have matched other patterns after this one; match
+	/* table_find may have matched other patterns after this one; match
 	 * again so params come from the chosen route. */
-	route_match(req, rt, req->path);
+	pattern_match(req, rt, req->path);
 
 	if (rt->roles != HTTP_ROLE_NONE) {
 		if (!req->authenticated) {

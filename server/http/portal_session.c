@@ -294,7 +294,7 @@ out:
 }
 
 /* POST sign-in: {name, password} → a session, under the limiter. */
-int portal_h_login(http_req_t *req)
+int route_portal_login(http_req_t *req)
 {
 	cJSON *body = NULL, *jn, *jp;
 	struct login_keys k;
@@ -353,7 +353,7 @@ out:
 	return status;
 }
 
-int portal_h_logout(http_req_t *req)
+int route_portal_logout(http_req_t *req)
 {
 	static const char clear[] = "Set-Cookie: " PORTAL_COOKIE "=; Path=/; "
 	    "Max-Age=0; Secure; HttpOnly; SameSite=Strict\r\n";
@@ -380,7 +380,7 @@ int portal_h_logout(http_req_t *req)
 	    sizeof(ok) - 1);
 }
 
-int portal_h_me(http_req_t *req)
+int route_portal_me(http_req_t *req)
 {
 	portal_session_t s;
 	cJSON *doc, *u;
