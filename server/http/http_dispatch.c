@@ -316,16 +316,90 @@ int http_req_finish(http_req_t *req, const struct timespec *t0,
 	return status;
 }
 
+/* Answer a request no route matched: 405 with Allow when its path has
+ * routes under other methods, a static file for GET and HEAD, else 404. */
+static void unmatched_answer(http_req_t *req, int path_known, const char *allow)
+{
+	char allow_hdr[160];
+
+	if (path_known) {
+		snprintf(allow_hdr, sizeof(allow_hdr), "Allow: %s\r\n", allow);
+		http_reply_problem_ex(req, 405, PT_METHOD, "Method not allowed",
+		                      "this resource does not support the method",
+		                      allow_hdr);
+	} else if (method_is_safe(req->method) && strcmp(req->method, "OPTIONS") != 0) {
+		http_static_serve(req);
+	} else {
+		http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                   "no such resource");
+	}
+}
+
+/* The route's gate for an identified caller: its roles, then the
+ * cross-site and CSRF checks of a state change. 0 to go on, or the status
+ * of the problem sent. */
+static int access_check(http_req_t *req, const http_route_t *rt)
+{
+	if (rt->roles != HTTP_ROLE_NONE && !req->authenticated)
+		return http_reply_problem(req, 401, PT_UNAUTHENTICATED,
+		                          "Authentication required",
+		                          "present a client certificate issued by the Infrastructure CA for a registered principal");
+	if (rt->roles != HTTP_ROLE_NONE && (req->principal.role & rt->roles) == 0)
+		return http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
+		                          "your role may not use this resource");
+	if (!method_is_safe(req->method) && request_cross_site(req))
+		return http_reply_problem(req, 403, PT_CSRF, "Cross-site request refused",
+		                          "state changes are accepted only from this server's own pages");
+	if (req->via_session && !method_is_safe(req->method) &&
+	    http_session_csrf_ok(req) != 1)
+		return http_reply_problem(req, 403, PT_CSRF, "CSRF token missing or invalid",
+		                          "session requests that change state need the session's CSRF token");
+	return 0;
+}
+
+/* Read the route's body with the registry connection given back (the
+ * client paces it), then take one again. A body may take long to arrive:
+ * whoever sent it must still be who they were, with the same role, once it
+ * is complete (a principal disabled or a certificate revoked meanwhile is
+ * refused). 0, or the status of the problem sent. */
+static int body_take(http_req_t *req, const http_route_t *rt)
+{
+	int status;
+
+	http_req_reg_release(req);
+	if ((status = http_body_read(req)) != 0)
+		return status;
+	http_req_reg_hold(req);
+	if (rt->roles != HTTP_ROLE_NONE)
+		return reidentify(req);
+	return 0;
+}
+
+/* Run route rt for an identified caller: gate, body, handler. */
+static void matched_run(http_req_t *req, const http_route_t *rt)
+{
+	/* table_find may have matched other patterns after this one; match
+	 * again so params come from the chosen route. */
+	pattern_match(req, rt, req->path);
+	if (access_check(req, rt) != 0)
+		return;
+	if ((rt->flags & HTTP_ROUTE_BODY) && body_take(req, rt) != 0)
+		return;
+	rt->handler(req);
+	if (req->status == 0) /* a handler that forgot to answer is a bug */
+		http_reply_problem(req, 500, PT_INTERNAL, "Internal error", NULL);
+}
+
 int http_dispatch(struct mg_connection *conn, void *cbdata)
 {
+	const http_route_t *rt;
 	http_server *srv;
 	http_req_t *req;
 	struct timespec t0;
-	char allow[128], allow_hdr[160];
-	int path_known = 0, status;
+	char allow[128];
+	int path_known = 0, identified;
 	long ri_idx;
 	size_t slot;
-	const http_route_t *rt = NULL;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((req = http_req_new(conn, cbdata)) == NULL)
@@ -336,79 +410,18 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 	/* Matching reads nothing but the path; known first so that a
 	 * reader's identification can open the transaction it reads in. */
 	ri_idx = table_find(req, &path_known, allow, sizeof(allow));
-	rt = ri_idx >= 0 ? req->srv->routes[ri_idx] : NULL;
+	rt = ri_idx >= 0 ? srv->routes[ri_idx] : NULL;
 	req->read_txn = rt != NULL && (rt->flags & HTTP_ROUTE_READ) &&
 	                method_is_safe(req->method);
-	http_req_reg_hold(req);
-	status = identify(req);
-	if (status != 0)
-		goto done_unmatched;
-
-	if (ri_idx < 0) {
+	http_req_reg_hold(req); /* identification reads the registry */
+	identified = identify(req) == 0;
+	if (identified && rt != NULL) {
+		matched_run(req, rt);
+	} else if (identified) {
 		http_req_reg_release(req); /* static files and 404s need none */
-		if (path_known) {
-			snprintf(allow_hdr, sizeof(allow_hdr), "Allow: %s\r\n", allow);
-			http_reply_problem_ex(req, 405, PT_METHOD, "Method not allowed",
-			                      "this resource does not support the method",
-			                      allow_hdr);
-		} else if (method_is_safe(req->method) && strcmp(req->method, "OPTIONS") != 0) {
-			http_static_serve(req);
-		} else {
-			http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-			                   "no such resource");
-		}
-		goto done_unmatched;
+		unmatched_answer(req, path_known, allow);
 	}
-	/* table_find may have matched other patterns after this one; match
-	 * again so params come from the chosen route. */
-	pattern_match(req, rt, req->path);
-
-	if (rt->roles != HTTP_ROLE_NONE) {
-		if (!req->authenticated) {
-			http_reply_problem(req, 401, PT_UNAUTHENTICATED,
-			                   "Authentication required",
-			                   "present a client certificate issued by the Infrastructure CA for a registered principal");
-			goto done;
-		}
-		if ((req->principal.role & rt->roles) == 0) {
-			http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
-			                   "your role may not use this resource");
-			goto done;
-		}
-	}
-	if (!method_is_safe(req->method) && request_cross_site(req)) {
-		http_reply_problem(req, 403, PT_CSRF, "Cross-site request refused",
-		                   "state changes are accepted only from this server's own pages");
-		goto done;
-	}
-	if (req->via_session && !method_is_safe(req->method) &&
-	    http_session_csrf_ok(req) != 1) {
-		http_reply_problem(req, 403, PT_CSRF, "CSRF token missing or invalid",
-		                   "session requests that change state need the session's CSRF token");
-		goto done;
-	}
-	if (rt->flags & HTTP_ROUTE_BODY) {
-		http_req_reg_release(req); /* the client paces the body */
-		if (http_body_read(req) != 0)
-			goto done;
-		http_req_reg_hold(req);
-	}
-	/* A body may take long to arrive: whoever sent it must still be who
-	 * they were, with the same role, once it is complete (a principal
-	 * disabled or a certificate revoked meanwhile is refused). */
-	if ((rt->flags & HTTP_ROUTE_BODY) && rt->roles != HTTP_ROLE_NONE &&
-	    (status = reidentify(req)) != 0)
-		goto done;
-	rt->handler(req);
-	if (req->status == 0) /* a handler that forgot to answer is a bug */
-		http_reply_problem(req, 500, PT_INTERNAL, "Internal error", NULL);
-done:
-	slot = (size_t)ri_idx;
-	goto count;
-done_unmatched:
-	slot = req->srv->unmatched_slot;
-count:
+	slot = identified && rt != NULL ? (size_t)ri_idx : srv->unmatched_slot;
 	atomic_fetch_sub(&srv->metrics.in_flight, 1);
 	return http_req_finish(req, &t0, &slot);
 }
-
