@@ -435,6 +435,32 @@ static int audit_time_param(int64_t *out, http_req_t *req, const char *name)
 	return 0;
 }
 
+/* Append audit entry a to arr as an object (its details parsed back to
+ * JSON, {} when they are not). 0, or -1 when out of memory. */
+static int audit_entry_add(cJSON *arr, const reg_audit_t *a)
+{
+	cJSON *o = cJSON_CreateObject(), *det;
+
+	if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return -1;
+	}
+	det = a->details != NULL ? cJSON_Parse(a->details) : cJSON_CreateObject();
+	if (det == NULL)
+		det = cJSON_CreateObject();
+	if (det == NULL || !cJSON_AddItemToObject(o, "details", det)) {
+		cJSON_Delete(det);
+		return -1;
+	}
+	if (cJSON_AddNumberToObject(o, "id", (double)a->id) == NULL ||
+	    api_add_time(o, "at", a->at) != 0 ||
+	    cJSON_AddStringToObject(o, "actor", a->actor) == NULL ||
+	    cJSON_AddStringToObject(o, "action", a->action) == NULL ||
+	    cJSON_AddStringToObject(o, "target", a->target) == NULL)
+		return -1;
+	return 0;
+}
+
 /* GET /api/v1/audit?cursor=&limit=&actor=&action=&target=|device=&since=&until=
  * All filters are applied in SQL; since and until are inclusive. */
 int route_audit_list(http_req_t *req)
@@ -488,28 +514,9 @@ int route_audit_list(http_req_t *req)
 	arr = out != NULL ? cJSON_AddArrayToObject(out, "entries") : NULL;
 	if (arr == NULL)
 		goto oom;
-	for (i = 0; i < n; i++) {
-		const reg_audit_t *a = &list[i];
-		cJSON *o = cJSON_CreateObject(), *det;
-
-		if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
-			cJSON_Delete(o);
+	for (i = 0; i < n; i++)
+		if (audit_entry_add(arr, &list[i]) != 0)
 			goto oom;
-		}
-		det = a->details != NULL ? cJSON_Parse(a->details) : cJSON_CreateObject();
-		if (det == NULL)
-			det = cJSON_CreateObject();
-		if (det == NULL || !cJSON_AddItemToObject(o, "details", det)) {
-			cJSON_Delete(det);
-			goto oom;
-		}
-		if (cJSON_AddNumberToObject(o, "id", (double)a->id) == NULL ||
-		    api_add_time(o, "at", a->at) != 0 ||
-		    cJSON_AddStringToObject(o, "actor", a->actor) == NULL ||
-		    cJSON_AddStringToObject(o, "action", a->action) == NULL ||
-		    cJSON_AddStringToObject(o, "target", a->target) == NULL)
-			goto oom;
-	}
 	if (api_add_cursor(out, next) != 0)
 		goto oom;
 	status = http_reply_json(req, 200, out);

@@ -40,62 +40,76 @@ static cJSON *device_summary(const http_server *srv, const reg_device_t *r)
 	return o;
 }
 
+/* The query values a filter points into. */
+typedef struct {
+	char status[16], serial[REG_ATTR_MAX + 2], text[REG_ATTR_MAX + 2];
+	char mfr[REG_MFR_ID_MAX + 2];
+} list_query;
+
+/* Fill f from req's query (values kept in qv), scoped to the caller: a
+ * manufacturer lists only its own devices. 0, or the status of the 400 /
+ * 403 problem sent. */
+static int list_filter(reg_device_filter_t *f, list_query *qv, http_req_t *req)
+{
+	int status, q;
+
+	memset(f, 0, sizeof(*f));
+	if ((status = api_page_params(&f->after, &f->limit, req)) != 0)
+		return status;
+	q = http_query_get(req, "status", qv->status, sizeof(qv->status));
+	if (q == -2 || (q >= 0 && strcmp(qv->status, REG_STATUS_ACTIVE) != 0 &&
+	    strcmp(qv->status, REG_STATUS_SUSPENDED) != 0 &&
+	    strcmp(qv->status, REG_STATUS_REVOKED) != 0))
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "status must be active, suspended or revoked");
+	if (q >= 0)
+		f->status = qv->status;
+	q = http_query_get(req, "serial", qv->serial, sizeof(qv->serial));
+	if (q == -2 || q > REG_ATTR_MAX)
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "serial is too long");
+	if (q >= 0)
+		f->serial = qv->serial;
+	/* The portal's one search box: the serial or the DeviceID, matched
+	 * exactly (not as a prefix), inside the caller's scope below. */
+	q = http_query_get(req, "q", qv->text, sizeof(qv->text));
+	if (q == -2 || q > REG_ATTR_MAX)
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "q is too long");
+	if (q >= 0)
+		f->q = qv->text;
+	q = http_query_get(req, "manufacturer", qv->mfr, sizeof(qv->mfr));
+	if (q == -2 || q > REG_MFR_ID_MAX)
+		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
+		                          "manufacturer is too long");
+	if (req->principal.role == HTTP_ROLE_MANUFACTURER) {
+		/* A manufacturer sees its own devices, never another's. */
+		if (q >= 0 && strcmp(qv->mfr, req->principal.manufacturer_id) != 0)
+			return http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
+			                          "you may list only your own devices");
+		f->manufacturer_id = req->principal.manufacturer_id;
+	} else if (q >= 0) {
+		f->manufacturer_id = qv->mfr;
+	}
+	return 0;
+}
+
 /* GET /api/v1/devices?status=&serial=&q=&manufacturer=&cursor=&limit=
  * (q: serial or DeviceID, exact match) */
 int route_device_list(http_req_t *req)
 {
 	reg_device_filter_t f;
 	reg_device_t *list = NULL;
+	list_query qv;
 	size_t n = 0, i;
 	int64_t next = 0;
-	char status_q[16], serial_q[REG_ATTR_MAX + 2], text_q[REG_ATTR_MAX + 2];
-	char mfr_q[REG_MFR_ID_MAX + 2], err[256];
+	char err[256];
 	cJSON *out = NULL, *arr;
-	int status, q;
+	int status;
 	reg_t *reg;
 
-	memset(&f, 0, sizeof(f));
-	if ((status = api_page_params(&f.after, &f.limit, req)) != 0)
+	if ((status = list_filter(&f, &qv, req)) != 0)
 		return status;
-	q = http_query_get(req, "status", status_q, sizeof(status_q));
-	if (q >= 0) {
-		if (strcmp(status_q, REG_STATUS_ACTIVE) != 0 &&
-		    strcmp(status_q, REG_STATUS_SUSPENDED) != 0 &&
-		    strcmp(status_q, REG_STATUS_REVOKED) != 0)
-			return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-			                          "status must be active, suspended or revoked");
-		f.status = status_q;
-	} else if (q == -2) {
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "status must be active, suspended or revoked");
-	}
-	q = http_query_get(req, "serial", serial_q, sizeof(serial_q));
-	if (q == -2 || q > REG_ATTR_MAX)
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "serial is too long");
-	if (q >= 0)
-		f.serial = serial_q;
-	/* The portal's one search box: the serial or the DeviceID, matched
-	 * exactly (not as a prefix), inside the caller's scope below. */
-	q = http_query_get(req, "q", text_q, sizeof(text_q));
-	if (q == -2 || q > REG_ATTR_MAX)
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "q is too long");
-	if (q >= 0)
-		f.q = text_q;
-	q = http_query_get(req, "manufacturer", mfr_q, sizeof(mfr_q));
-	if (q == -2 || q > REG_MFR_ID_MAX)
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "manufacturer is too long");
-	if (req->principal.role == HTTP_ROLE_MANUFACTURER) {
-		/* A manufacturer sees its own devices, never another's. */
-		if (q >= 0 && strcmp(mfr_q, req->principal.manufacturer_id) != 0)
-			return http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
-			                          "you may list only your own devices");
-		f.manufacturer_id = req->principal.manufacturer_id;
-	} else if (q >= 0) {
-		f.manufacturer_id = mfr_q;
-	}
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
 	if (reg_device_list(reg, &list, &n, &next, &f, err, sizeof(err)) != REG_OK) {

@@ -279,10 +279,42 @@ static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items, size_t
 	return doc;
 }
 
+/* Check every item of arr (its CSR is left to the engine, which checks
+ * them on every CPU); only valid ones reach the engine, packed at the
+ * front of items[] in order. A refused item gets its status, type and
+ * detail; a valid one status 0 (the engine decides). Returns how many are
+ * valid. */
+static size_t batch_items_check(ca_issue_item_t *items, int *item_status,
+                                const char **item_type, char (*detail)[256],
+                                const http_req_t *req, const cJSON *arr)
+{
+	const cJSON *el;
+	size_t i = 0, k = 0;
+
+	cJSON_ArrayForEach(el, arr) {
+		enroll_in in;
+
+		if (enroll_check(&in, req, el, 0, &item_status[i], &item_type[i], detail[i],
+		                 sizeof(detail[i])) == 0) {
+			items[k].csr = (const uint8_t *)in.csr;
+			items[k].csr_len = strlen(in.csr);
+			items[k].csr_format = CA_CSR_PEM;
+			items[k].attrs.manufacturer_id = req->principal.manufacturer_id;
+			items[k].attrs.serial = in.serial;
+			items[k].attrs.model = in.model;
+			items[k].attrs.hw_version = in.hw;
+			item_status[i] = 0; /* pending: the engine decides */
+			k++;
+		}
+		i++;
+	}
+	return k;
+}
+
 /* POST /api/v1/devices/batch: {"devices": [ {csr, serial, ...}, ... ]} */
 int route_device_batch(http_req_t *req)
 {
-	cJSON *body = http_json_body(req), *arr, *el;
+	cJSON *body = http_json_body(req), *arr;
 	ca_issue_item_t *items = NULL;
 	cJSON *doc = NULL;
 	size_t n, i, k = 0, max = (size_t)req->srv->cfg->batch_max;
@@ -315,26 +347,7 @@ int route_device_batch(http_req_t *req)
 		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
 		goto out;
 	}
-	/* Check every item first; only valid ones reach the engine, packed
-	 * at the front of items[] (k of them), in order. */
-	i = 0;
-	cJSON_ArrayForEach(el, arr) {
-		enroll_in in;
-
-		if (enroll_check(&in, req, el, 0, &item_status[i], &item_type[i], detail[i],
-		                 sizeof(detail[i])) == 0) {
-			items[k].csr = (const uint8_t *)in.csr;
-			items[k].csr_len = strlen(in.csr);
-			items[k].csr_format = CA_CSR_PEM;
-			items[k].attrs.manufacturer_id = req->principal.manufacturer_id;
-			items[k].attrs.serial = in.serial;
-			items[k].attrs.model = in.model;
-			items[k].attrs.hw_version = in.hw;
-			item_status[i] = 0; /* pending: the engine decides */
-			k++;
-		}
-		i++;
-	}
+	k = batch_items_check(items, item_status, item_type, detail, req, arr);
 	if (k > 0) {
 		if ((reg = http_req_reg(req)) == NULL) {
 			status = api_reply_no_db(req);
