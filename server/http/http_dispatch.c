@@ -1,7 +1,9 @@
 /* http_dispatch.c — one request's path through the server: match the route
- * tables, identify the caller (certificate, then portal session), enforce
- * the route's roles and the portal's CSRF check, read the capped body, run
- * the handler, then write the access-log line and count the metrics. */
+ * tables, hold a pooled registry connection, identify the caller
+ * (certificate, then portal session), enforce the route's roles and the
+ * portal's CSRF check, read the capped body, run the handler, give the
+ * connection back, write the answer, then the access-log line and the
+ * metrics. The one place the registry connection's hold rule lives. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +118,7 @@ static const char *log_when(time_t sec)
 /* One line per request, written with one write(2) (O_APPEND file or
  * stderr: lines from concurrent workers do not interleave), not through
  * stdio's per-stream lock. */
-void http_access_log(http_req_t *req, uint64_t micros)
+static void access_log_write(http_req_t *req, uint64_t micros)
 {
 	FILE *f = req->srv->access_log;
 	char path[600], who[HTTP_NAME_MAX * 4], line[1024];
@@ -265,7 +267,8 @@ static int reidentify(http_req_t *req)
 	return 0;
 }
 
-uint64_t http_elapsed_us(const struct timespec *t0)
+/* Microseconds since t0 (CLOCK_MONOTONIC), for access logs and metrics. */
+static uint64_t elapsed_us(const struct timespec *t0)
 {
 	struct timespec t1;
 	int64_t us;
@@ -301,13 +304,15 @@ int http_req_finish(http_req_t *req, const struct timespec *t0,
 	uint64_t us;
 	int status = req->status;
 
-	/* The hold ends before the answer goes out (see above). */
+	/* The registry connection goes back before the answer is written:
+	 * a client that reads slowly must not hold a connection the other
+	 * workers wait for (the hold rule at the top of this file). */
 	http_req_reg_release(req);
 	http_reply_send(req);
-	us = http_elapsed_us(t0);
+	us = elapsed_us(t0);
 	if (metrics_slot != NULL)
 		http_metrics_observe(&req->srv->metrics, *metrics_slot, status, us);
-	http_access_log(req, us);
+	access_log_write(req, us);
 	if (req->body != NULL) {
 		OPENSSL_cleanse(req->body, req->body_len);
 		free(req->body);

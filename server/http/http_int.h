@@ -1,6 +1,6 @@
 /* http_int.h — what the files of the HTTP service share among themselves:
- * the server object, the thread-local registry connection, the handler
- * tables and the helpers the handlers use. Not for other modules. */
+ * the server object, the registry connection pool, the route tables and
+ * the helpers the handlers use. Not for other modules. */
 #ifndef PROVCA_HTTP_INT_H
 #define PROVCA_HTTP_INT_H
 
@@ -161,7 +161,8 @@ void http_req_reg_release(http_req_t *req);
  * rendering failed), then wipe and free it. */
 void http_reply_send(http_req_t *req);
 
-/* Set up / tear down the registry pool and the principal cache. */
+/* Set up / tear down the registry pool and the principal cache's lock
+ * (http_pool.c). */
 int http_shared_init(http_server *srv);
 void http_shared_free(http_server *srv);
 
@@ -174,8 +175,6 @@ int http_auth_epoch(uint64_t *out, http_req_t *req);
  * 1 found, 0 none (or disabled/revoked), negative on registry error. */
 int http_auth_from_cert(http_principal_t *out, http_req_t *req);
 
-/* Write req's access-log line (it took micros microseconds). */
-void http_access_log(http_req_t *req, uint64_t micros);
 
 /* Start the plain-HTTP listener on listen_opt (CivetWeb "host:port") with
  * its own route table: CRLs, CA certificates and OCSP, nothing else.
@@ -186,9 +185,6 @@ int http_plain_start(http_server *srv, const char *listen_opt, int *port,
 /* A request for conn from its request info (heap: the struct is large);
  * NULL after answering 500 when out of memory. */
 http_req_t *http_req_new(struct mg_connection *conn, void *cbdata);
-
-/* Microseconds since t0 (CLOCK_MONOTONIC), for access logs and metrics. */
-uint64_t http_elapsed_us(const struct timespec *t0);
 
 /* The end of every request on either listener: count it in the metrics
  * (slot of the route, or no count when metrics_slot is NULL), write its
