@@ -12,6 +12,7 @@ struct mg_connection;
 struct mg_request_info;
 struct cJSON;
 struct reg;
+struct http_reg_slot;
 
 /* Roles are bits so a route can accept several. */
 enum {
@@ -29,8 +30,8 @@ enum {
 	                                slashes included) */
 	/* A reader (GET, no body, never writes the registry): identification
 	 * and the handler share one pooled connection and one read
-	 * transaction, opened by the change-stamp read; the handler gives the
-	 * connection back (http_req_done_reading) before it answers. */
+	 * transaction, opened by the change-stamp read; it ends when the
+	 * dispatcher gives the connection back, before the answer is written. */
 	HTTP_ROUTE_READ = 1u << 2
 };
 
@@ -69,10 +70,18 @@ typedef struct http_req {
 	int read_txn;                     /* HTTP_ROUTE_READ: the stamp read leaves
 	                                     its read transaction open */
 	char param_buf[512];              /* storage behind params[] */
+	struct http_reg_slot *slot;       /* the pooled registry connection the
+	                                     dispatcher holds for this request */
+	char *answer;                     /* the rendered answer (status line,
+	                                     headers, body), written by the
+	                                     dispatcher once it let go of slot */
+	size_t answer_len;
 } http_req_t;
 
 /* A handler answers the request (through the helpers below) and returns
- * the status it sent. */
+ * the status it sent. Handlers are named route_<what they serve>
+ * (route_device_lookup, route_portal_login, ...) and only the route tables
+ * name them. */
 typedef int (*http_handler_fn)(http_req_t *req);
 
 typedef struct {
@@ -104,7 +113,8 @@ int http_session_csrf_ok(http_req_t *req);
  * the process exit status. */
 int http_serve_main(int argc, char **argv);
 
-/* ---- Replies. Each sends a complete response and returns its status. ---- */
+/* ---- Replies. Each renders a complete response into the request (the
+ * dispatcher writes it after the handler returns) and returns its status. */
 
 /* RFC 9457 problem+json. type_slug becomes
  * "https://provca.dev/problems/<type_slug>"; detail may be NULL. */
@@ -127,8 +137,8 @@ int http_query_get(const http_req_t *req, const char *name, char *out,
 /* Request header value or NULL. */
 const char *http_header(const http_req_t *req, const char *name);
 
-/* The calling worker thread's registry connection (opened lazily, closed
- * when the thread exits); NULL when it cannot be opened. */
+/* The registry connection the dispatcher holds for this request (while
+ * the handler runs); NULL when none could be taken or opened. */
 struct reg *http_req_reg(http_req_t *req);
 
 /* Count a database failure in the metrics (handlers call it when a

@@ -56,39 +56,59 @@ int api_reply_ca_error(http_req_t *req, int rc, const char *err);
 /* 503: the thread's registry connection could not be opened. */
 int api_reply_no_db(http_req_t *req);
 
-/* The security context document of d (the operator's JSON lookup): NULL
- * when out of memory. */
+/* The security context document of d (the operator's JSON lookup); it
+ * borrows d's strings, so d must outlive it. NULL when out of memory
+ * (http_api_context.c). */
 struct cJSON *api_security_context(http_server *srv, const ca_device_t *d);
+
+/* Add member key (a literal) with the string s, which outlives obj: no
+ * copy of either. 0, or -1 when out of memory. */
+int api_add_ref(struct cJSON *obj, const char *key, const char *s);
+
+/* Add "chain" (chain_pem, which outlives doc) to doc, pre-rendered once per
+ * server for the server's chain. 0, or -1 when out of memory. */
+int api_add_chain(struct cJSON *doc, http_server *srv, const char *chain_pem);
 
 /* Parse a time query value: RFC 3339 ("2024-05-01T12:00:00Z", offsets and
  * fractions accepted, fractions dropped) or Unix seconds (digits only).
  * 0 and *out set, or -1 when it is neither. */
 int api_time_parse(int64_t *out, const char *s);
 
-/* Handlers of http_api_admin.c, http_api_device.c and http_api_public.c. */
-int api_h_device_read(http_req_t *req);
-int api_h_ca_infra(http_req_t *req);
-int api_h_ca_device_der(http_req_t *req);
-int api_h_ca_root_der(http_req_t *req);
-int api_h_ocsp(http_req_t *req);
-int api_h_ocsp_get(http_req_t *req);
-int api_h_cmp(http_req_t *req);
-int api_h_principal_list(http_req_t *req);
-int api_h_principal_create(http_req_t *req);
-int api_h_principal_disable(http_req_t *req);
-int api_h_principal_revoke(http_req_t *req);
-int api_h_principal_renew(http_req_t *req);
-int api_h_self_renew(http_req_t *req);
-int api_h_audit_list(http_req_t *req);
-int api_h_ca_root(http_req_t *req);
-int api_h_ca_device(http_req_t *req);
-int api_h_ca_chain(http_req_t *req);
-int api_h_crl(http_req_t *req);
-int api_h_crl_infra(http_req_t *req);
-int api_h_crl_root(http_req_t *req);
-int api_h_ca_device_n_der(http_req_t *req);
-int api_h_crl_device_n(http_req_t *req);
-int api_h_healthz(http_req_t *req);
-int api_h_metrics(http_req_t *req);
+/* Device handlers: http_api_lookup.c, http_api_enroll.c,
+ * http_api_device_list.c, http_api_device_status.c. */
+int route_device_lookup(http_req_t *req);
+int route_device_enroll(http_req_t *req);
+int route_device_batch(http_req_t *req);
+int route_device_list(http_req_t *req);
+int route_device_revoke(http_req_t *req);
+int route_device_suspend(http_req_t *req);
+int route_device_reinstate(http_req_t *req);
+
+/* Handlers of http_api_history.c, http_api_admin.c, http_api_public.c and
+ * http_api_cmp.c. */
+int route_device_read(http_req_t *req);
+int route_ca_infra(http_req_t *req);
+int route_ca_device_der(http_req_t *req);
+int route_ca_root_der(http_req_t *req);
+int route_ocsp(http_req_t *req);
+int route_ocsp_get(http_req_t *req);
+int route_cmp(http_req_t *req);
+int route_principal_list(http_req_t *req);
+int route_principal_create(http_req_t *req);
+int route_principal_disable(http_req_t *req);
+int route_principal_revoke(http_req_t *req);
+int route_principal_renew(http_req_t *req);
+int route_self_renew(http_req_t *req);
+int route_audit_list(http_req_t *req);
+int route_ca_root(http_req_t *req);
+int route_ca_device(http_req_t *req);
+int route_ca_chain(http_req_t *req);
+int route_crl(http_req_t *req);
+int route_crl_infra(http_req_t *req);
+int route_crl_root(http_req_t *req);
+int route_ca_device_n_der(http_req_t *req);
+int route_crl_device_n(http_req_t *req);
+int route_healthz(http_req_t *req);
+int route_metrics(http_req_t *req);
 
 #endif

@@ -17,7 +17,7 @@
 #include "util.h"
 
 /* GET /api/v1/principals */
-int api_h_principal_list(http_req_t *req)
+int route_principal_list(http_req_t *req)
 {
 	reg_principal_t *list = NULL;
 	size_t n = 0, i;
@@ -194,7 +194,7 @@ out:
 /* POST /api/v1/principals {name, role, manufacturer_id?, csr} or
  * {name, role, manufacturer_id?, generate: true, p12_password}: the second
  * form makes the key here and answers its PKCS#12 once (never stored). */
-int api_h_principal_create(http_req_t *req)
+int route_principal_create(http_req_t *req)
 {
 	cJSON *body = http_json_body(req);
 	const char *name, *role, *mfr;
@@ -253,7 +253,7 @@ static int renew_attrs(ca_principal_attrs_t *attrs, http_req_t *req, const cJSON
 /* POST /api/v1/principals/{name}/renew {csr | generate, p12_password,
  * revoke_previous?} (admin): a new certificate for an existing principal,
  * same role; the earlier ones are revoked (superseded) when asked. */
-int api_h_principal_renew(http_req_t *req)
+int route_principal_renew(http_req_t *req)
 {
 	cJSON *body;
 	ca_principal_attrs_t attrs;
@@ -277,7 +277,7 @@ int api_h_principal_renew(http_req_t *req)
  * client certificate, authenticated by the current one (as EST's
  * simplereenroll, RFC 7030 §4.2.2). Not from a portal session: a portal
  * user holds no certificate. */
-int api_h_self_renew(http_req_t *req)
+int route_self_renew(http_req_t *req)
 {
 	cJSON *body;
 	const cJSON *gen;
@@ -318,7 +318,7 @@ int api_h_self_renew(http_req_t *req)
 }
 
 /* POST /api/v1/principals/{name}/disable */
-int api_h_principal_disable(http_req_t *req)
+int route_principal_disable(http_req_t *req)
 {
 	const char *name = req->params[0];
 	reg_principal_t p;
@@ -355,7 +355,7 @@ int api_h_principal_disable(http_req_t *req)
 /* POST /api/v1/principals/{name}/revoke {"reason": "keyCompromise"}: the
  * principal's certificate goes on the Infrastructure CA's CRL and stops
  * authenticating at once. */
-int api_h_principal_revoke(http_req_t *req)
+int route_principal_revoke(http_req_t *req)
 {
 	const char *name = req->params[0], *reason_name = NULL;
 	reg_principal_t p;
@@ -435,9 +435,35 @@ static int audit_time_param(int64_t *out, http_req_t *req, const char *name)
 	return 0;
 }
 
+/* Append audit entry a to arr as an object (its details parsed back to
+ * JSON, {} when they are not). 0, or -1 when out of memory. */
+static int audit_entry_add(cJSON *arr, const reg_audit_t *a)
+{
+	cJSON *o = cJSON_CreateObject(), *det;
+
+	if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return -1;
+	}
+	det = a->details != NULL ? cJSON_Parse(a->details) : cJSON_CreateObject();
+	if (det == NULL)
+		det = cJSON_CreateObject();
+	if (det == NULL || !cJSON_AddItemToObject(o, "details", det)) {
+		cJSON_Delete(det);
+		return -1;
+	}
+	if (cJSON_AddNumberToObject(o, "id", (double)a->id) == NULL ||
+	    api_add_time(o, "at", a->at) != 0 ||
+	    cJSON_AddStringToObject(o, "actor", a->actor) == NULL ||
+	    cJSON_AddStringToObject(o, "action", a->action) == NULL ||
+	    cJSON_AddStringToObject(o, "target", a->target) == NULL)
+		return -1;
+	return 0;
+}
+
 /* GET /api/v1/audit?cursor=&limit=&actor=&action=&target=|device=&since=&until=
  * All filters are applied in SQL; since and until are inclusive. */
-int api_h_audit_list(http_req_t *req)
+int route_audit_list(http_req_t *req)
 {
 	reg_audit_filter_t f;
 	reg_audit_t *list = NULL;
@@ -488,28 +514,9 @@ int api_h_audit_list(http_req_t *req)
 	arr = out != NULL ? cJSON_AddArrayToObject(out, "entries") : NULL;
 	if (arr == NULL)
 		goto oom;
-	for (i = 0; i < n; i++) {
-		const reg_audit_t *a = &list[i];
-		cJSON *o = cJSON_CreateObject(), *det;
-
-		if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
-			cJSON_Delete(o);
+	for (i = 0; i < n; i++)
+		if (audit_entry_add(arr, &list[i]) != 0)
 			goto oom;
-		}
-		det = a->details != NULL ? cJSON_Parse(a->details) : cJSON_CreateObject();
-		if (det == NULL)
-			det = cJSON_CreateObject();
-		if (det == NULL || !cJSON_AddItemToObject(o, "details", det)) {
-			cJSON_Delete(det);
-			goto oom;
-		}
-		if (cJSON_AddNumberToObject(o, "id", (double)a->id) == NULL ||
-		    api_add_time(o, "at", a->at) != 0 ||
-		    cJSON_AddStringToObject(o, "actor", a->actor) == NULL ||
-		    cJSON_AddStringToObject(o, "action", a->action) == NULL ||
-		    cJSON_AddStringToObject(o, "target", a->target) == NULL)
-			goto oom;
-	}
 	if (api_add_cursor(out, next) != 0)
 		goto oom;
 	status = http_reply_json(req, 200, out);

@@ -12,7 +12,7 @@
 #include "ca_cmp.h"
 #include "http_api.h"
 
-int api_h_cmp(http_req_t *req)
+int route_cmp(http_req_t *req)
 {
 	const char *ct = http_header(req, "Content-Type");
 	const struct mg_client_cert *cc = req->ri->client_cert;

@@ -31,17 +31,17 @@ static int reply_pem(http_req_t *req, const char *pem)
 	                        "Cache-Control: public, max-age=3600\r\n", pem, strlen(pem));
 }
 
-int api_h_ca_root(http_req_t *req)
+int route_ca_root(http_req_t *req)
 {
 	return reply_pem(req, ca_cert_pem(req->srv->ca, CA_CERT_ROOT));
 }
 
-int api_h_ca_device(http_req_t *req)
+int route_ca_device(http_req_t *req)
 {
 	return reply_pem(req, ca_cert_pem(req->srv->ca, CA_CERT_DEVICE));
 }
 
-int api_h_ca_infra(http_req_t *req)
+int route_ca_infra(http_req_t *req)
 {
 	return reply_pem(req, ca_cert_pem(req->srv->ca, CA_CERT_INFRA));
 }
@@ -61,7 +61,7 @@ static int reply_der(http_req_t *req, ca_cert_t which)
 
 /* The first Device CA's certificate (DER): the caIssuers URL of the
  * devices it issued, whichever CA issues now. */
-int api_h_ca_device_der(http_req_t *req)
+int route_ca_device_der(http_req_t *req)
 {
 	ca_device_ca_t d;
 
@@ -86,7 +86,7 @@ static int64_t dca_param(const char *seg, const char *ext)
 
 /* GET /ca/device-ca-{id}.crt: a later Device CA's certificate (DER), the
  * caIssuers URL of the devices it issued. */
-int api_h_ca_device_n_der(http_req_t *req)
+int route_ca_device_n_der(http_req_t *req)
 {
 	int64_t id = dca_param(req->params[0], ".crt");
 	ca_device_ca_t d;
@@ -99,7 +99,7 @@ int api_h_ca_device_n_der(http_req_t *req)
 }
 
 /* GET /crl/device-ca-{id}.crl: the CRL of Device CA id (its own devices). */
-int api_h_crl_device_n(http_req_t *req)
+int route_crl_device_n(http_req_t *req)
 {
 	int64_t id = dca_param(req->params[0], ".crl");
 	uint8_t *der = NULL;
@@ -123,12 +123,12 @@ int api_h_crl_device_n(http_req_t *req)
 	return status;
 }
 
-int api_h_ca_root_der(http_req_t *req)
+int route_ca_root_der(http_req_t *req)
 {
 	return reply_der(req, CA_CERT_ROOT);
 }
 
-int api_h_ca_chain(http_req_t *req)
+int route_ca_chain(http_req_t *req)
 {
 	return reply_pem(req, req->srv->chain_pem);
 }
@@ -157,19 +157,19 @@ static int reply_crl(http_req_t *req, const char *issuer)
 	return status;
 }
 
-int api_h_crl(http_req_t *req)
+int route_crl(http_req_t *req)
 {
 	return reply_crl(req, REG_ISSUER_DEVICE);
 }
 
-int api_h_crl_infra(http_req_t *req)
+int route_crl_infra(http_req_t *req)
 {
 	return reply_crl(req, REG_ISSUER_INFRA);
 }
 
 /* GET /crl/root-ca.crl: the Root's CRL (revoked intermediates), signed
  * offline by `ca-server root crl` and published into the data folder. */
-int api_h_crl_root(http_req_t *req)
+int route_crl_root(http_req_t *req)
 {
 	uint8_t *der = NULL;
 	size_t len = 0;
@@ -212,7 +212,7 @@ static int ocsp_answer(http_req_t *req, const uint8_t *der_req, size_t req_len)
 }
 
 /* POST /ocsp: RFC 6960 appendix A.1, the DER request as the body. */
-int api_h_ocsp(http_req_t *req)
+int route_ocsp(http_req_t *req)
 {
 	const char *ct = http_header(req, "Content-Type");
 
@@ -249,7 +249,7 @@ out:
 /* GET /ocsp/{base64}: RFC 6960 appendix A.1 (and RFC 5019's preferred
  * form): the URL-encoding of the base64 of the DER request. The raw path
  * is used: CivetWeb's cleaned one folds the "//" base64 may contain. */
-int api_h_ocsp_get(http_req_t *req)
+int route_ocsp_get(http_req_t *req)
 {
 	static const char prefix[] = CA_URL_PATH_OCSP "/";
 	const char *raw = req->ri->local_uri_raw;
@@ -280,7 +280,7 @@ int api_h_ocsp_get(http_req_t *req)
 	return status;
 }
 
-int api_h_healthz(http_req_t *req)
+int route_healthz(http_req_t *req)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
 	reg_t *reg = http_req_reg(req);
@@ -291,7 +291,7 @@ int api_h_healthz(http_req_t *req)
 	return http_reply_bytes(req, 200, "application/json", NULL, ok, sizeof(ok) - 1);
 }
 
-int api_h_metrics(http_req_t *req)
+int route_metrics(http_req_t *req)
 {
 	char *text = NULL;
 	size_t len = 0;

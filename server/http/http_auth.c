@@ -45,15 +45,13 @@ static unsigned role_bit(const char *role)
 
 int http_auth_epoch(uint64_t *out, http_req_t *req)
 {
-	http_thread_t *t = mg_get_thread_pointer(req->conn);
 	reg_t *reg = http_req_reg(req);
-	http_reg_slot_t *slot;
+	http_reg_slot_t *slot = req->slot; /* ours alone while held */
 	int64_t stamp[2];
 	char err[256];
 
-	if (reg == NULL || t == NULL || t->slot == NULL)
+	if (reg == NULL)
 		return -1;
-	slot = t->slot; /* ours alone until the request ends */
 	/* A reader's stamp opens the read transaction that its principal
 	 * lookup and its handler then read in (see HTTP_ROUTE_READ). */
 	if ((req->read_txn ? reg_read_begin(reg, stamp, err, sizeof(err)) :

@@ -1,6 +1,6 @@
 /* http_int.h — what the files of the HTTP service share among themselves:
- * the server object, the thread-local registry connection, the handler
- * tables and the helpers the handlers use. Not for other modules. */
+ * the server object, the registry connection pool, the route tables and
+ * the helpers the handlers use. Not for other modules. */
 #ifndef PROVCA_HTTP_INT_H
 #define PROVCA_HTTP_INT_H
 
@@ -54,7 +54,7 @@
 #define HTTP_AUTH_CACHE_SLOTS 256
 
 /* One pooled registry connection and the change stamp last read on it. */
-typedef struct {
+typedef struct http_reg_slot {
 	reg_t *reg;                /* NULL until first needed */
 	int64_t stamp[2];          /* reg_change_stamp at the last check */
 	int stamp_seen;            /* stamp holds a value */
@@ -120,17 +120,16 @@ struct http_ctx_parts {
 	char *urls_json;
 };
 
-/* Free srv->ctx_parts (http_api_devices.c); at shutdown. */
+/* Free srv->ctx_parts (http_api_context.c); at shutdown, after mg_stop. */
 void api_security_context_free(http_server *srv);
 
-/* Route tables defined by http_api.c. */
+/* Route tables (http_routes.c): the API's, and the plain-HTTP
+ * listener's. Each ends with an entry whose method is NULL. */
 extern const http_route_t http_api_routes[];
+extern const http_route_t http_plain_routes[];
 
 /* Per worker thread state (CivetWeb init_thread/exit_thread). */
 typedef struct {
-	http_server *srv;
-	http_reg_slot_t *slot;     /* checked out by http_req_reg() for the
-	                              current request, NULL between requests */
 	/* The principal of the connection this worker serves, from its client
 	 * certificate (a connection stays on one worker for its life). Valid
 	 * while CivetWeb's user connection data points at this struct (reset
@@ -145,18 +144,25 @@ typedef struct {
 	} auth;
 } http_thread_t;
 
-/* Give the thread's registry connection back to the pool (end of each
- * request). NULL-safe. */
-void http_reg_release(http_thread_t *t);
-/* An HTTP_ROUTE_READ handler has read what it answers with: the pooled
- * connection (and the read transaction) goes back before the answer is
- * written. Harmless when the request holds none. */
-void http_req_done_reading(http_req_t *req);
+/* Take a pooled registry connection (opened on first use; its reg is
+ * NULL when that failed), waiting up to 10 s for one to come back; NULL
+ * when none did (counted as a database error). */
+http_reg_slot_t *http_pool_take(http_server *srv);
 
-/* Free a worker's state (CivetWeb exit_thread). */
-void http_thread_close(http_thread_t *t);
+/* Give slot back, ending any transaction left open on it. NULL-safe. */
+void http_pool_give(http_server *srv, http_reg_slot_t *slot);
 
-/* Set up / tear down the registry pool and the principal cache. */
+/* The request takes the pooled registry connection it works with /
+ * gives it back (http_dispatch.c, which states when). */
+void http_req_reg_hold(http_req_t *req);
+void http_req_reg_release(http_req_t *req);
+
+/* Write the answer the reply helpers rendered into req (or a bare 500 when
+ * rendering failed), then wipe and free it. */
+void http_reply_send(http_req_t *req);
+
+/* Set up / tear down the registry pool and the principal cache's lock
+ * (http_pool.c). */
 int http_shared_init(http_server *srv);
 void http_shared_free(http_server *srv);
 
@@ -169,8 +175,6 @@ int http_auth_epoch(uint64_t *out, http_req_t *req);
  * 1 found, 0 none (or disabled/revoked), negative on registry error. */
 int http_auth_from_cert(http_principal_t *out, http_req_t *req);
 
-/* Write req's access-log line (it took micros microseconds). */
-void http_access_log(http_req_t *req, uint64_t micros);
 
 /* Start the plain-HTTP listener on listen_opt (CivetWeb "host:port") with
  * its own route table: CRLs, CA certificates and OCSP, nothing else.
@@ -182,8 +186,12 @@ int http_plain_start(http_server *srv, const char *listen_opt, int *port,
  * NULL after answering 500 when out of memory. */
 http_req_t *http_req_new(struct mg_connection *conn, void *cbdata);
 
-/* Microseconds since t0 (CLOCK_MONOTONIC), for access logs and metrics. */
-uint64_t http_elapsed_us(const struct timespec *t0);
+/* The end of every request on either listener: count it in the metrics
+ * (slot of the route, or no count when metrics_slot is NULL), write its
+ * access-log line, give its registry connection back and free it. Returns
+ * the status it was answered with. */
+int http_req_finish(http_req_t *req, const struct timespec *t0,
+                    const size_t *metrics_slot);
 
 /* Dispatch one request through the route tables (CivetWeb handler). */
 int http_dispatch(struct mg_connection *conn, void *cbdata);

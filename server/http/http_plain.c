@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include <civetweb.h>
-#include <openssl/crypto.h>
 
 #include "http_api.h"
 #include "http_int.h"
@@ -18,31 +17,6 @@
 /* Worker threads (each holds one open connection) of the plain listener:
  * relying parties fetch a CRL or ask OCSP and leave. */
 #define PLAIN_THREADS "32"
-
-static const http_route_t plain_routes[] = {
-	{ "GET", CA_URL_PATH_CRL, api_h_crl, HTTP_ROLE_NONE, 0,
-	  "Device CA CRL (DER)" },
-	{ "GET", "/crl/device.crl", api_h_crl, HTTP_ROLE_NONE, 0,
-	  "Device CA CRL (DER)" },
-	{ "GET", CA_URL_PATH_INFRA_CRL, api_h_crl_infra, HTTP_ROLE_NONE, 0,
-	  "Infrastructure CA CRL (DER)" },
-	{ "GET", CA_URL_PATH_DEVICE_CA, api_h_ca_device_der, HTTP_ROLE_NONE, 0,
-	  "Device CA certificate (DER)" },
-	{ "GET", CA_URL_PATH_ROOT, api_h_ca_root_der, HTTP_ROLE_NONE, 0,
-	  "Root CA certificate (DER)" },
-	{ "GET", "/ca/root.pem", api_h_ca_root, HTTP_ROLE_NONE, 0, "Root CA (PEM)" },
-	{ "GET", "/ca/device-ca.pem", api_h_ca_device, HTTP_ROLE_NONE, 0,
-	  "Device CA (PEM)" },
-	{ "GET", "/ca/infra-ca.pem", api_h_ca_infra, HTTP_ROLE_NONE, 0,
-	  "Infrastructure CA (PEM)" },
-	{ "GET", "/ca/chain.pem", api_h_ca_chain, HTTP_ROLE_NONE, 0,
-	  "Device CA + Root (PEM)" },
-	{ "POST", CA_URL_PATH_OCSP, api_h_ocsp, HTTP_ROLE_NONE, HTTP_ROUTE_BODY,
-	  "OCSP (POST)" },
-	{ "GET", CA_URL_PATH_OCSP "/{request}", api_h_ocsp_get, HTTP_ROLE_NONE,
-	  HTTP_ROUTE_PREFIX, "OCSP (GET)" },
-	{ NULL, NULL, NULL, 0, 0, NULL }
-};
 
 /* The route for (method, path); *path_known tells whether the path has a
  * route under another method. NULL when none. */
@@ -54,7 +28,7 @@ static const http_route_t *plain_route_find(const char *method,
 	*path_known = 0;
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET";
-	for (rt = plain_routes; rt->method != NULL; rt++) {
+	for (rt = http_plain_routes; rt->method != NULL; rt++) {
 		int hit = (rt->flags & HTTP_ROUTE_PREFIX) ?
 		    strncmp(path, rt->pattern, strcspn(rt->pattern, "{")) == 0 :
 		    strcmp(path, rt->pattern) == 0;
@@ -75,7 +49,7 @@ static int plain_dispatch(struct mg_connection *conn, void *cbdata)
 	const http_route_t *rt;
 	http_req_t *req;
 	struct timespec t0;
-	int known = 0, status;
+	int known = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((req = http_req_new(conn, cbdata)) == NULL)
@@ -90,19 +64,15 @@ static int plain_dispatch(struct mg_connection *conn, void *cbdata)
 	else if (rt == NULL)
 		http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
 		                   "this listener serves only CRLs, CA certificates and OCSP");
-	else if (!(rt->flags & HTTP_ROUTE_BODY) || http_body_read(req) == 0)
+	else if (!(rt->flags & HTTP_ROUTE_BODY) || http_body_read(req) == 0) {
+		/* Held for the handler only; http_req_finish gives it back
+		 * before writing the answer (the rule: http_dispatch.c). */
+		http_req_reg_hold(req);
 		rt->handler(req);
+	}
 	if (req->status == 0)
 		http_reply_problem(req, 500, PT_INTERNAL, "Internal error", NULL);
-	http_access_log(req, http_elapsed_us(&t0));
-	http_reg_release(mg_get_thread_pointer(conn));
-	status = req->status;
-	if (req->body != NULL) {
-		OPENSSL_cleanse(req->body, req->body_len);
-		free(req->body);
-	}
-	free(req);
-	return status;
+	return http_req_finish(req, &t0, NULL);
 }
 
 static void *plain_init_thread(const struct mg_context *ctx, int thread_type)
@@ -116,7 +86,7 @@ static void plain_exit_thread(const struct mg_context *ctx, int thread_type,
 {
 	(void)ctx;
 	if (thread_type == 1)
-		http_thread_close(thread_pointer);
+		free(thread_pointer);
 }
 
 static int plain_log_message(const struct mg_connection *conn, const char *message)

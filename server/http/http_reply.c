@@ -1,7 +1,9 @@
 /* http_reply.c — the ways a handler answers: raw bytes, JSON, RFC 9457
- * problem+json; plus query and header accessors. Every reply sets
- * Content-Length, records the status for the access log and metrics, and
- * goes out as one mg_write (status line, headers and body together). */
+ * problem+json; plus the request's query, header and registry accessors.
+ * Every reply sets Content-Length, records the status for the access log
+ * and metrics, and is rendered whole into the request: the dispatcher
+ * writes it with one mg_write (status line, headers and body together)
+ * after it has given the registry connection back. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +13,24 @@
 
 #include <cjson/cJSON.h>
 #include <civetweb.h>
+#include <openssl/crypto.h>
 
 #include "http_int.h"
 #include "portal_http.h"
 
 #define PROBLEM_BASE "https://provca.dev/problems/"
 
-/* Replies up to this size (head + body) are sent from the stack in one
- * write; larger ones from one heap buffer, or head then body. */
-#define REPLY_STACK_MAX 8192
+/* Declared in portal_http.h: every answer carries it (the portal's pages
+ * are served by the same helpers), so it lives with the helpers. */
+const char portal_security_headers[] =
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
+    "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "Cross-Origin-Opener-Policy: same-origin\r\n";
+
 /* Status line + every header we send stays well below this. */
 #define REPLY_HEAD_MAX 4096
 
@@ -152,51 +163,64 @@ static size_t reply_head(char *head, http_req_t *req, int status,
 	return used;
 }
 
+/* Wipe and free an answer already rendered into req: it may carry a
+ * secret (a generated PKCS#12 and its password). */
+static void reply_drop(http_req_t *req)
+{
+	if (req->answer == NULL)
+		return;
+	OPENSSL_cleanse(req->answer, req->answer_len);
+	free(req->answer);
+	req->answer = NULL;
+	req->answer_len = 0;
+}
+
 int http_reply_bytes(http_req_t *req, int status, const char *content_type,
                      const char *extra_headers, const void *body, size_t len)
 {
-	char stackbuf[REPLY_STACK_MAX];
 	char head[REPLY_HEAD_MAX];
-	char *buf = stackbuf;
 	size_t hlen, blen = 0;
 
+	/* A second answer replaces the first (only one goes out). */
+	reply_drop(req);
 	req->status = status;
-	/* The registry connection goes back to the pool before the answer
-	 * is written: a client that reads slowly must not hold it. */
-	http_reg_release(mg_get_thread_pointer(req->conn));
 	/* CivetWeb's header API prints every header line with its own
 	 * SSL_write: one TLS record and one TCP segment each. Render the
-	 * whole answer and hand it to mg_write once instead. CivetWeb takes
-	 * the handler's return value as the status for its own bookkeeping
-	 * and still decides keep-alive after the handler returns. */
+	 * whole answer for one mg_write instead (http_reply_send). CivetWeb
+	 * takes the handler's return value as the status for its own
+	 * bookkeeping and still decides keep-alive after the handler
+	 * returns. */
 	hlen = reply_head(head, req, status, content_type, extra_headers, len);
 	if (hlen == 0) {
-		static const char fallback[] =
-		    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
-		    "Connection: close\r\n\r\n";
-
 		req->status = 500;
-		mg_write(req->conn, fallback, sizeof(fallback) - 1);
 		return 500;
 	}
 	if (status != 304 && status != 204 && len > 0 &&
 	    strcmp(req->method, "HEAD") != 0)
 		blen = len;
-	if (hlen + blen > sizeof(stackbuf)) {
-		buf = malloc(hlen + blen);
-		if (buf == NULL) { /* two writes, still no write per header */
-			mg_write(req->conn, head, hlen);
-			mg_write(req->conn, body, blen);
-			return status;
-		}
+	req->answer = malloc(hlen + blen);
+	if (req->answer == NULL) {
+		req->status = 500;
+		return 500;
 	}
-	memcpy(buf, head, hlen);
+	memcpy(req->answer, head, hlen);
 	if (blen > 0)
-		memcpy(buf + hlen, body, blen);
-	mg_write(req->conn, buf, hlen + blen);
-	if (buf != stackbuf)
-		free(buf);
+		memcpy(req->answer + hlen, body, blen);
+	req->answer_len = hlen + blen;
 	return status;
+}
+
+void http_reply_send(http_req_t *req)
+{
+	static const char fallback[] =
+	    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+	    "Connection: close\r\n\r\n";
+
+	if (req->answer != NULL)
+		mg_write(req->conn, req->answer, req->answer_len);
+	else
+		mg_write(req->conn, fallback, sizeof(fallback) - 1);
+	reply_drop(req);
 }
 
 int http_reply_json(http_req_t *req, int status, const cJSON *json)
@@ -289,6 +313,11 @@ int http_query_get(const http_req_t *req, const char *name, char *out,
 const char *http_header(const http_req_t *req, const char *name)
 {
 	return mg_get_header(req->conn, name);
+}
+
+struct reg *http_req_reg(http_req_t *req)
+{
+	return req->slot != NULL ? req->slot->reg : NULL;
 }
 
 void http_count_db_error(http_req_t *req)

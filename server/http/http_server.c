@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "ca_ocsp.h"
+#include "http_api.h"
 #include "http_connlimit.h"
 #include "http_int.h"
 
@@ -125,7 +126,7 @@ static int cb_init_ssl(void *ssl_ctx, void *user_data)
 static void *cb_init_thread(const struct mg_context *ctx, int thread_type)
 {
 	(void)ctx;
-	if (thread_type != 1) /* only request workers touch the registry */
+	if (thread_type != 1) /* only request workers identify callers */
 		return NULL;
 	return calloc(1, sizeof(http_thread_t));
 }
@@ -135,7 +136,7 @@ static void cb_exit_thread(const struct mg_context *ctx, int thread_type,
 {
 	(void)ctx;
 	if (thread_type == 1)
-		http_thread_close(thread_pointer);
+		free(thread_pointer);
 }
 
 static int cb_log_message(const struct mg_connection *conn, const char *message)
@@ -408,6 +409,7 @@ static void server_free(http_server *srv)
 	if (srv == NULL)
 		return;
 	http_shared_free(srv); /* after mg_stop: no worker holds a connection */
+	api_security_context_free(srv);
 	http_connlimit_free(srv->connlimit);
 	ca_ocsp_cache_free(srv->ocsp_cache);
 	if (srv->access_log != NULL && srv->access_log_owned)
@@ -419,18 +421,232 @@ static void server_free(http_server *srv)
 
 /* ---- main --------------------------------------------------------------- */
 
+/* Load the CA from the data folder and what every request shares: the
+ * route table, the static files' folder, the chain /ca/chain.pem serves.
+ * 0, or -1 after printing why. */
+static int serve_load(http_server *srv, const serve_opts *o)
+{
+	const char *dev_pem, *root_pem;
+	char err[512];
+
+	if (realpath(o->data_dir, srv->data_dir) == NULL) {
+		fprintf(stderr, "ca-server: %s: %s\n", o->data_dir, strerror(errno));
+		return -1;
+	}
+	if (ca_serve_check(srv->data_dir, err, sizeof(err)) != CA_OK ||
+	    ca_open_pass(&srv->ca, srv->data_dir, o->key_pass_file, o->key_pass_env, err,
+	                 sizeof(err)) != CA_OK) {
+		fprintf(stderr, "ca-server: %s\n", err);
+		return -1;
+	}
+	if (ca_custody_describe(srv->ca, err, sizeof(err)) == CA_OK)
+		fprintf(stderr, "ca-server: key custody: %s\n", err);
+	srv->cfg = ca_config(srv->ca);
+	if (http_routes_collect(srv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ca-server: %s\n", err);
+		return -1;
+	}
+	web_dir_resolve(srv, o->web_dir);
+
+	dev_pem = ca_cert_pem(srv->ca, CA_CERT_DEVICE);
+	root_pem = ca_cert_pem(srv->ca, CA_CERT_ROOT);
+	if (dev_pem == NULL || root_pem == NULL) {
+		fprintf(stderr, "ca-server: CA certificates missing\n");
+		return -1;
+	}
+	srv->chain_pem_len = strlen(dev_pem) + strlen(root_pem);
+	srv->chain_pem = malloc(srv->chain_pem_len + 1);
+	if (srv->chain_pem == NULL) {
+		fprintf(stderr, "ca-server: out of memory\n");
+		return -1;
+	}
+	snprintf(srv->chain_pem, srv->chain_pem_len + 1, "%s%s", dev_pem, root_pem);
+	return 0;
+}
+
+/* Open the access log: the config's access_log_file (appended), else
+ * stderr. 0, or -1 after printing why. */
+static int access_log_open(http_server *srv)
+{
+	int fd;
+
+	if (srv->cfg->access_log_file[0] == '\0') {
+		srv->access_log = stderr;
+		return 0;
+	}
+	fd = open(srv->cfg->access_log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	          0640);
+	if (fd < 0 || (srv->access_log = fdopen(fd, "a")) == NULL) {
+		fprintf(stderr, "ca-server: %s: %s\n", srv->cfg->access_log_file,
+		        strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	srv->access_log_owned = 1;
+	return 0;
+}
+
+/* CivetWeb's options for the HTTPS listener and the strings they point at. */
+typedef struct {
+	char listen[160], host[128], threads[16], keepalive[16], backlog[16];
+	char ca_file[PATH_MAX];
+	const char *v[32];
+	int nthreads;
+} https_options;
+
+/* Fill op for srv, listening on listen (NULL: the config's). 0, or -1
+ * after printing why. */
+static int https_options_build(https_options *op, http_server *srv,
+                               const char *listen)
+{
+	int k = 0;
+
+	if (listen_option(op->listen, sizeof(op->listen), op->host, sizeof(op->host),
+	                  listen != NULL ? listen : srv->cfg->listen) != 0) {
+		fprintf(stderr, "ca-server: bad listen address (want HOST:PORT)\n");
+		return -1;
+	}
+	if (ca_path(op->ca_file, sizeof(op->ca_file), srv->data_dir, CA_FILE_CLIENT_CA) != 0) {
+		fprintf(stderr, "ca-server: data path too long\n");
+		return -1;
+	}
+	memcpy(srv->client_ca_file, op->ca_file, sizeof(op->ca_file));
+	op->nthreads = srv->cfg->worker_threads > 0 ? srv->cfg->worker_threads : 1024;
+	op->nthreads = fd_limit_raise(op->nthreads);
+	snprintf(op->threads, sizeof(op->threads), "%d", op->nthreads);
+	/* Connections arriving together wait in the kernel's listen queue
+	 * until a worker takes them: room for as many as there are workers
+	 * (the kernel caps it at net.core.somaxconn). */
+	snprintf(op->backlog, sizeof(op->backlog), "%d",
+	         op->nthreads < 128 ? 128 : op->nthreads);
+	/* An idle keep-alive connection holds its worker thread until this
+	 * runs out. */
+	snprintf(op->keepalive, sizeof(op->keepalive), "%d", srv->cfg->keep_alive_timeout_ms);
+
+	/* The TLS settings below document intent; init_ssl returns 1, so the
+	 * effective TLS configuration is the one cb_init_ssl makes. */
+	op->v[k++] = "listening_ports";        op->v[k++] = op->listen;
+	op->v[k++] = "num_threads";            op->v[k++] = op->threads;
+	op->v[k++] = "listen_backlog";         op->v[k++] = op->backlog;
+	op->v[k++] = "ssl_verify_peer";        op->v[k++] = "optional";
+	op->v[k++] = "ssl_ca_file";            op->v[k++] = op->ca_file;
+	op->v[k++] = "ssl_default_verify_paths"; op->v[k++] = "no";
+	op->v[k++] = "ssl_protocol_version";   op->v[k++] = "4";
+	op->v[k++] = "ssl_cache_timeout";      op->v[k++] = "300";
+	/* Replies go out in one write (http_reply_send), but CivetWeb's own
+	 * error pages do not: without TCP_NODELAY a second segment waits
+	 * ~40 ms for the client's delayed ACK (Nagle). */
+	op->v[k++] = "tcp_nodelay";            op->v[k++] = "1";
+	op->v[k++] = "enable_keep_alive";      op->v[k++] = "yes";
+	op->v[k++] = "keep_alive_timeout_ms";  op->v[k++] = op->keepalive;
+	op->v[k++] = "request_timeout_ms";     op->v[k++] = "30000";
+	op->v[k++] = "max_request_size";       op->v[k++] = "16384";
+	op->v[k++] = "enable_directory_listing"; op->v[k++] = "no";
+	op->v[k] = NULL;
+	return 0;
+}
+
+/* Block the stop signals: threads started after this inherit the mask,
+ * so only the main thread takes them (sigwait). */
+static void signals_block(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* What the workers share, made before any of them starts: the pool's and
+ * the principal cache's locks, the OCSP cache, the connection limit. 0, or
+ * -1 after printing why. */
+static int serve_prepare(http_server *srv, int nthreads)
+{
+	char err[512];
+
+	if (http_shared_init(srv) != 0) {
+		fprintf(stderr, "ca-server: cannot initialise locks\n");
+		return -1;
+	}
+	if (ca_ocsp_cache_new(&srv->ocsp_cache) != CA_OK) {
+		fprintf(stderr, "ca-server: out of memory\n");
+		return -1;
+	}
+	if (connlimit_start(srv, nthreads, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ca-server: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Start CivetWeb with op (every request to http_dispatch), print where it
+ * listens, then start the plain-HTTP listener. 0, or -1 after printing why
+ * with nothing left running. */
+static int https_start(http_server *srv, https_options *op,
+                       const char *plain_listen)
+{
+	struct mg_callbacks cb;
+	struct mg_server_port ports[4];
+
+	memset(&cb, 0, sizeof(cb));
+	cb.init_ssl = cb_init_ssl;
+	cb.init_thread = cb_init_thread;
+	cb.exit_thread = cb_exit_thread;
+	cb.log_message = cb_log_message;
+	/* No log_access callback: our access log is written by the
+	 * dispatcher, and with a callback CivetWeb formats its own line for
+	 * every request first (localtime(), which stats /etc/localtime under
+	 * a process-wide lock, address and header formatting). */
+	srv->ctx = mg_start(&cb, srv, op->v);
+	if (srv->ctx == NULL) {
+		fprintf(stderr, "ca-server: cannot start HTTPS on %s%s%s\n", op->listen,
+		        srv->tls_err[0] ? ": " : "", srv->tls_err);
+		return -1;
+	}
+	mg_set_auth_handler(srv->ctx, "**", cb_authorize, NULL);
+	mg_set_request_handler(srv->ctx, "**", http_dispatch, srv);
+
+	memset(ports, 0, sizeof(ports));
+	if (mg_get_server_ports(srv->ctx, 4, ports) < 1) {
+		fprintf(stderr, "ca-server: no listening port\n");
+		mg_stop(srv->ctx);
+		return -1;
+	}
+	print_banner(srv, op->host, ports[0].port);
+	if (plain_start(srv, plain_listen) != 0) {
+		mg_stop(srv->ctx);
+		return -1;
+	}
+	return 0;
+}
+
+/* Serve until SIGTERM or SIGINT (SIGHUP: nothing to reload yet), then stop
+ * both listeners: mg_stop stops accepting and waits for every worker to
+ * finish its request. */
+static void serve_until_signal(http_server *srv, sigset_t *sigs)
+{
+	int sig = 0;
+
+	while (sigwait(sigs, &sig) == 0)
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	fprintf(stderr, "ca-server: signal %d: stopping (finishing in-flight requests)\n", sig);
+	if (srv->plain_ctx != NULL)
+		mg_stop(srv->plain_ctx);
+	mg_stop(srv->ctx);
+	fprintf(stderr, "ca-server: stopped\n");
+}
+
 int http_serve_main(int argc, char **argv)
 {
 	http_server *srv = NULL;
+	https_options op;
 	serve_opts o;
-	struct mg_callbacks cb;
-	struct mg_server_port ports[4];
-	char listen_opt[160], host[128], threads[16], keepalive[16], backlog[16];
-	char ca_file[PATH_MAX], err[512];
-	const char *options[32];
-	const char *dev_pem, *root_pem;
 	sigset_t sigs;
-	int sig = 0, rc = 1, nports, k = 0, nthreads;
+	char err[512];
+	int rc = 1;
 
 	/* Accept argv starting at the program name, at "serve", or after it. */
 	while (argc > 0 && argv[0][0] != '-') {
@@ -455,164 +671,18 @@ int http_serve_main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (realpath(o.data_dir, srv->data_dir) == NULL) {
-		fprintf(stderr, "ca-server: %s: %s\n", o.data_dir, strerror(errno));
+	memset(&op, 0, sizeof(op));
+	if (serve_load(srv, &o) != 0 || access_log_open(srv) != 0 ||
+	    https_options_build(&op, srv, o.listen) != 0)
 		goto out;
-	}
-	if (ca_serve_check(srv->data_dir, err, sizeof(err)) != CA_OK ||
-	    ca_open_pass(&srv->ca, srv->data_dir, o.key_pass_file, o.key_pass_env, err,
-	                 sizeof(err)) != CA_OK) {
-		fprintf(stderr, "ca-server: %s\n", err);
+	signals_block(&sigs);
+	if (serve_prepare(srv, op.nthreads) != 0)
 		goto out;
-	}
-	if (ca_custody_describe(srv->ca, err, sizeof(err)) == CA_OK)
-		fprintf(stderr, "ca-server: key custody: %s\n", err);
-	srv->cfg = ca_config(srv->ca);
-	if (http_routes_collect(srv, err, sizeof(err)) != 0) {
-		fprintf(stderr, "ca-server: %s\n", err);
-		goto out;
-	}
-	web_dir_resolve(srv, o.web_dir);
-
-	dev_pem = ca_cert_pem(srv->ca, CA_CERT_DEVICE);
-	root_pem = ca_cert_pem(srv->ca, CA_CERT_ROOT);
-	if (dev_pem == NULL || root_pem == NULL) {
-		fprintf(stderr, "ca-server: CA certificates missing\n");
-		goto out;
-	}
-	srv->chain_pem_len = strlen(dev_pem) + strlen(root_pem);
-	srv->chain_pem = malloc(srv->chain_pem_len + 1);
-	if (srv->chain_pem == NULL) {
-		fprintf(stderr, "ca-server: out of memory\n");
-		goto out;
-	}
-	snprintf(srv->chain_pem, srv->chain_pem_len + 1, "%s%s", dev_pem, root_pem);
-
-	if (srv->cfg->access_log_file[0] != '\0') {
-		int fd = open(srv->cfg->access_log_file,
-		              O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (fd < 0 || (srv->access_log = fdopen(fd, "a")) == NULL) {
-			fprintf(stderr, "ca-server: %s: %s\n", srv->cfg->access_log_file,
-			        strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			goto out;
-		}
-		srv->access_log_owned = 1;
-	} else {
-		srv->access_log = stderr;
-	}
-
-	if (listen_option(listen_opt, sizeof(listen_opt), host, sizeof(host),
-	                  o.listen != NULL ? o.listen : srv->cfg->listen) != 0) {
-		fprintf(stderr, "ca-server: bad listen address (want HOST:PORT)\n");
-		goto out;
-	}
-	if (ca_path(ca_file, sizeof(ca_file), srv->data_dir, CA_FILE_CLIENT_CA) != 0) {
-		fprintf(stderr, "ca-server: data path too long\n");
-		goto out;
-	}
-	memcpy(srv->client_ca_file, ca_file, sizeof(ca_file));
-	nthreads = srv->cfg->worker_threads > 0 ? srv->cfg->worker_threads : 1024;
-	nthreads = fd_limit_raise(nthreads);
-	snprintf(threads, sizeof(threads), "%d", nthreads);
-	/* Connections arriving together wait in the kernel's listen queue
-	 * until a worker takes them: room for as many as there are workers
-	 * (the kernel caps it at net.core.somaxconn). */
-	snprintf(backlog, sizeof(backlog), "%d", nthreads < 128 ? 128 : nthreads);
-	/* An idle keep-alive connection holds its worker thread until this
-	 * runs out. */
-	snprintf(keepalive, sizeof(keepalive), "%d", srv->cfg->keep_alive_timeout_ms);
-
-	/* Worker threads inherit this mask: only the main thread takes the
-	 * stop signals, in sigwait below. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	/* The TLS settings below document intent; init_ssl returns 1, so the
-	 * effective TLS configuration is the one cb_init_ssl makes. */
-	options[k++] = "listening_ports";        options[k++] = listen_opt;
-	options[k++] = "num_threads";            options[k++] = threads;
-	options[k++] = "listen_backlog";         options[k++] = backlog;
-	options[k++] = "ssl_verify_peer";        options[k++] = "optional";
-	options[k++] = "ssl_ca_file";            options[k++] = ca_file;
-	options[k++] = "ssl_default_verify_paths"; options[k++] = "no";
-	options[k++] = "ssl_protocol_version";   options[k++] = "4";
-	options[k++] = "ssl_cache_timeout";      options[k++] = "300";
-	/* Replies go out in one write (http_reply_bytes), but CivetWeb's own
-	 * error pages do not: without TCP_NODELAY a second segment waits
-	 * ~40 ms for the client's delayed ACK (Nagle). */
-	options[k++] = "tcp_nodelay";            options[k++] = "1";
-	options[k++] = "enable_keep_alive";      options[k++] = "yes";
-	options[k++] = "keep_alive_timeout_ms";  options[k++] = keepalive;
-	options[k++] = "request_timeout_ms";     options[k++] = "30000";
-	options[k++] = "max_request_size";       options[k++] = "16384";
-	options[k++] = "enable_directory_listing"; options[k++] = "no";
-	options[k] = NULL;
-
-	memset(&cb, 0, sizeof(cb));
-	cb.init_ssl = cb_init_ssl;
-	cb.init_thread = cb_init_thread;
-	cb.exit_thread = cb_exit_thread;
-	cb.log_message = cb_log_message;
-	/* No log_access callback: our access log is written by the
-	 * dispatcher, and with a callback CivetWeb formats its own line for
-	 * every request first (localtime(), which stats /etc/localtime under
-	 * a process-wide lock, address and header formatting). */
-
-	if (http_shared_init(srv) != 0) {
-		fprintf(stderr, "ca-server: cannot initialise locks\n");
-		goto out;
-	}
-	if (ca_ocsp_cache_new(&srv->ocsp_cache) != CA_OK) {
-		fprintf(stderr, "ca-server: out of memory\n");
-		goto out;
-	}
-	if (connlimit_start(srv, nthreads, err, sizeof(err)) != 0) {
-		fprintf(stderr, "ca-server: %s\n", err);
-		goto out;
-	}
 	mg_init_library(MG_FEATURES_TLS);
-	srv->ctx = mg_start(&cb, srv, options);
-	if (srv->ctx == NULL) {
-		fprintf(stderr, "ca-server: cannot start HTTPS on %s%s%s\n", listen_opt,
-		        srv->tls_err[0] ? ": " : "", srv->tls_err);
-		goto out_lib;
+	if (https_start(srv, &op, o.plain_listen) == 0) {
+		serve_until_signal(srv, &sigs);
+		rc = 0;
 	}
-	mg_set_auth_handler(srv->ctx, "**", cb_authorize, NULL);
-	mg_set_request_handler(srv->ctx, "**", http_dispatch, srv);
-
-	memset(ports, 0, sizeof(ports));
-	nports = mg_get_server_ports(srv->ctx, 4, ports);
-	if (nports < 1) {
-		fprintf(stderr, "ca-server: no listening port\n");
-		mg_stop(srv->ctx);
-		goto out_lib;
-	}
-	print_banner(srv, host, ports[0].port);
-	if (plain_start(srv, o.plain_listen) != 0) {
-		mg_stop(srv->ctx);
-		goto out_lib;
-	}
-
-	while (sigwait(&sigs, &sig) == 0) {
-		if (sig == SIGTERM || sig == SIGINT)
-			break;
-		/* SIGHUP: nothing to reload yet; keep serving. */
-	}
-	fprintf(stderr, "ca-server: signal %d: stopping (finishing in-flight requests)\n", sig);
-	/* mg_stop stops accepting, waits for every worker to finish its
-	 * request; exit_thread closes each worker's registry connection. */
-	if (srv->plain_ctx != NULL)
-		mg_stop(srv->plain_ctx);
-	mg_stop(srv->ctx);
-	fprintf(stderr, "ca-server: stopped\n");
-	rc = 0;
-out_lib:
 	mg_exit_library();
 out:
 	server_free(srv);

@@ -24,13 +24,13 @@ extern const char portal_security_headers[];
 struct cJSON *portal_user_json(const portal_user_t *u);
 
 /* Route handlers (portal_http.c, portal_users.c). */
-int portal_h_login(http_req_t *req);
-int portal_h_logout(http_req_t *req);
-int portal_h_me(http_req_t *req);
-int portal_h_users_list(http_req_t *req);
-int portal_h_users_create(http_req_t *req);
-int portal_h_user_password(http_req_t *req);
-int portal_h_user_disable(http_req_t *req);
-int portal_h_user_enable(http_req_t *req);
+int route_portal_login(http_req_t *req);
+int route_portal_logout(http_req_t *req);
+int route_portal_me(http_req_t *req);
+int route_portal_users_list(http_req_t *req);
+int route_portal_users_create(http_req_t *req);
+int route_portal_user_password(http_req_t *req);
+int route_portal_user_disable(http_req_t *req);
+int route_portal_user_enable(http_req_t *req);
 
 #endif

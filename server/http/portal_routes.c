@@ -10,21 +10,21 @@
 #define ANY_USER (HTTP_ROLE_ADMIN | HTTP_ROLE_MANUFACTURER)
 
 const http_route_t portal_routes[] = {
-	{ "POST", "/api/v1/portal/login", portal_h_login, HTTP_ROLE_NONE,
+	{ "POST", "/api/v1/portal/login", route_portal_login, HTTP_ROLE_NONE,
 	  HTTP_ROUTE_BODY, "portal sign-in: name + password, sets the session cookie" },
-	{ "POST", "/api/v1/portal/logout", portal_h_logout, ANY_USER, 0,
+	{ "POST", "/api/v1/portal/logout", route_portal_logout, ANY_USER, 0,
 	  "portal sign-out: ends the session" },
-	{ "GET", "/api/v1/portal/me", portal_h_me, ANY_USER, 0,
+	{ "GET", "/api/v1/portal/me", route_portal_me, ANY_USER, 0,
 	  "the signed-in user, role, manufacturer and CSRF token" },
-	{ "GET", "/api/v1/portal/users", portal_h_users_list, HTTP_ROLE_ADMIN, 0,
+	{ "GET", "/api/v1/portal/users", route_portal_users_list, HTTP_ROLE_ADMIN, 0,
 	  "portal users" },
-	{ "POST", "/api/v1/portal/users", portal_h_users_create, HTTP_ROLE_ADMIN,
+	{ "POST", "/api/v1/portal/users", route_portal_users_create, HTTP_ROLE_ADMIN,
 	  HTTP_ROUTE_BODY, "create a portal user" },
-	{ "POST", "/api/v1/portal/users/{name}/password", portal_h_user_password,
+	{ "POST", "/api/v1/portal/users/{name}/password", route_portal_user_password,
 	  HTTP_ROLE_ADMIN, HTTP_ROUTE_BODY, "reset a portal user's password" },
-	{ "POST", "/api/v1/portal/users/{name}/disable", portal_h_user_disable,
+	{ "POST", "/api/v1/portal/users/{name}/disable", route_portal_user_disable,
 	  HTTP_ROLE_ADMIN, 0, "disable a portal user (ends their sessions)" },
-	{ "POST", "/api/v1/portal/users/{name}/enable", portal_h_user_enable,
+	{ "POST", "/api/v1/portal/users/{name}/enable", route_portal_user_enable,
 	  HTTP_ROLE_ADMIN, 0, "enable a portal user" },
 	{ NULL, NULL, NULL, 0, 0, NULL }
 };

@@ -26,15 +26,6 @@
 #define RL_MAX_DELAY_S (15 * 60)
 #define RL_CAPACITY 4096
 
-const char portal_security_headers[] =
-    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
-    "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "font-src 'self'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'\r\n"
-    "X-Frame-Options: DENY\r\n"
-    "Referrer-Policy: no-referrer\r\n"
-    "Cross-Origin-Opener-Policy: same-origin\r\n";
-
 /* The limiters live for the process: one server per process, and they are
  * locked inside, so handler threads share them safely. */
 static pthread_once_t rl_once = PTHREAD_ONCE_INIT;
@@ -271,7 +262,7 @@ static int login_session_start(http_req_t *req, reg_t *db,
     const portal_user_t *u)
 {
 	char tok[PORTAL_TOKEN_HEX + 1], err[256];
-	char hdr[sizeof(portal_security_headers) + 256];
+	char hdr[512]; /* the Set-Cookie line */
 	char actor[PORTAL_NAME_MAX + 8];
 	portal_session_policy_t pol;
 	portal_session_t s;
@@ -303,7 +294,7 @@ out:
 }
 
 /* POST sign-in: {name, password} → a session, under the limiter. */
-int portal_h_login(http_req_t *req)
+int route_portal_login(http_req_t *req)
 {
 	cJSON *body = NULL, *jn, *jp;
 	struct login_keys k;
@@ -362,7 +353,7 @@ out:
 	return status;
 }
 
-int portal_h_logout(http_req_t *req)
+int route_portal_logout(http_req_t *req)
 {
 	static const char clear[] = "Set-Cookie: " PORTAL_COOKIE "=; Path=/; "
 	    "Max-Age=0; Secure; HttpOnly; SameSite=Strict\r\n";
@@ -389,7 +380,7 @@ int portal_h_logout(http_req_t *req)
 	    sizeof(ok) - 1);
 }
 
-int portal_h_me(http_req_t *req)
+int route_portal_me(http_req_t *req)
 {
 	portal_session_t s;
 	cJSON *doc, *u;

@@ -57,7 +57,7 @@ static int add_user_json(const portal_user_t *u, void *arg)
 	return 0;
 }
 
-int portal_h_users_list(http_req_t *req)
+int route_portal_users_list(http_req_t *req)
 {
 	cJSON *doc = cJSON_CreateObject(), *arr;
 	reg_t *db = req_db(req);
@@ -97,7 +97,7 @@ static void wipe_password(cJSON *body)
 		OPENSSL_cleanse(p->valuestring, strlen(p->valuestring));
 }
 
-int portal_h_users_create(http_req_t *req)
+int route_portal_users_create(http_req_t *req)
 {
 	cJSON *body = http_json_body(req), *out = NULL;
 	const char *name, *role_s, *mfr, *pw;
@@ -158,7 +158,7 @@ out:
 }
 
 /* The user named by the route's {name}; replies 404/503 itself. */
-static int route_user(portal_user_t *u, http_req_t *req, reg_t **db)
+static int named_user(portal_user_t *u, http_req_t *req, reg_t **db)
 {
 	char err[256];
 	int rc;
@@ -191,7 +191,7 @@ static int reply_user(http_req_t *req, reg_t *db, int64_t id)
 	return status;
 }
 
-int portal_h_user_password(http_req_t *req)
+int route_portal_user_password(http_req_t *req)
 {
 	cJSON *body = http_json_body(req);
 	portal_user_t u;
@@ -208,7 +208,7 @@ int portal_h_user_password(http_req_t *req)
 		    "Password required", "send {\"password\": ...}");
 		goto out;
 	}
-	status = route_user(&u, req, &db);
+	status = named_user(&u, req, &db);
 	if (status != 0)
 		goto out;
 	rc = portal_user_set_password(db, u.id, pw, strlen(pw), reg_now(), err,
@@ -232,7 +232,7 @@ static int set_disabled(http_req_t *req, int disabled)
 	char err[256];
 	int rc, status;
 
-	status = route_user(&u, req, &db);
+	status = named_user(&u, req, &db);
 	if (status != 0)
 		return status;
 	if (disabled && req->via_session &&
@@ -248,12 +248,12 @@ static int set_disabled(http_req_t *req, int disabled)
 	return reply_user(req, db, u.id);
 }
 
-int portal_h_user_disable(http_req_t *req)
+int route_portal_user_disable(http_req_t *req)
 {
 	return set_disabled(req, 1);
 }
 
-int portal_h_user_enable(http_req_t *req)
+int route_portal_user_enable(http_req_t *req)
 {
 	return set_disabled(req, 0);
 }

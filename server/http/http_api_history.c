@@ -1,4 +1,4 @@
-/* http_api_device.c — GET /api/v1/devices/{id}: one device as its owner
+/* http_api_history.c — GET /api/v1/devices/{id}: one device as its owner
  * (a manufacturer) or an administrator sees it: the security context, the
  * enrollment time and the status history read from the audit log. */
 #include <stdio.h>
@@ -122,7 +122,7 @@ static int history_fill(cJSON *arr, reg_t *reg, const char *device_id, int *oom,
 }
 
 /* GET /api/v1/devices/{id} */
-int api_h_device_read(http_req_t *req)
+int route_device_read(http_req_t *req)
 {
 	const char *id = req->params[0];
 	ca_device_t d;
