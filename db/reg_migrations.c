@@ -3,6 +3,7 @@
  * version is above the highest recorded in schema_migrations. To change the
  * schema, append an entry with the next version; never edit an applied one. */
 #include "reg.h"
+#include "reg_cmp.h"
 #include "reg_portal.h"
 
 static const char m1_core[] =
@@ -136,6 +137,7 @@ const reg_migration_t reg_migrations[] = {
 	{ 4, "certificates by principal: principals only",
 	    m4_principal_index_partial },
 	{ 5, "the CA set (rollover)", m5_ca_set },
+	{ 6, "CMP one-time secrets", reg_cmp_schema_sql },
 };
 
 const size_t reg_migrations_count =

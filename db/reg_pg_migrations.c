@@ -4,6 +4,7 @@
  * AUTOINCREMENT keys, BYTEA for BLOB, BIGINT Unix seconds, a PL/pgSQL
  * trigger for the append-only audit log). A migration added there is
  * added here with the same version. */
+#include "reg_cmp.h"
 #include "reg_pg.h"
 
 static const char m1_core[] =
@@ -150,6 +151,7 @@ const reg_migration_t reg_pg_migrations[] = {
 	{ 4, "certificates by principal: principals only",
 	    m4_principal_index_partial },
 	{ 5, "the CA set (rollover)", m5_ca_set },
+	{ 6, "CMP one-time secrets", reg_cmp_schema_pg_sql },
 };
 
 const size_t reg_pg_migrations_count =

@@ -4,6 +4,7 @@
  * nothing half-written. */
 #define _XOPEN_SOURCE 700
 #include "ca_priv.h"
+#include "ca_cmp.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -439,6 +440,7 @@ static int build_first_admin(const ca_init_opts_t *o, const char *tmp,
 
 	memset(&cr, 0, sizeof(cr));
 	if ((rc = ca_open_with_pass(&ca, tmp, pass, err, errlen)) != CA_OK ||
+	    (rc = ca_cmp_signer_ensure(ca, err, errlen)) != CA_OK ||
 	    (rc = ca_reg_open(ca, &reg, err, errlen)) != CA_OK ||
 	    (rc = ca_audit(reg, "ca-server init", "init", "", err, errlen,
 	    "org", cfg->org, "public_base_url", cfg->public_base_url,

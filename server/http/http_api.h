@@ -73,6 +73,8 @@ int api_h_ca_root_der(http_req_t *req);
 int api_h_ocsp(http_req_t *req);
 int api_h_ocsp_get(http_req_t *req);
 int api_h_cmp(http_req_t *req);
+int api_h_cmp_pbm(http_req_t *req);
+int api_h_cmp_secret_create(http_req_t *req);
 int api_h_principal_list(http_req_t *req);
 int api_h_principal_create(http_req_t *req);
 int api_h_principal_disable(http_req_t *req);

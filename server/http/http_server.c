@@ -20,6 +20,7 @@
 #include <civetweb.h>
 #include <openssl/ssl.h>
 
+#include "ca_cmp.h"
 #include "ca_ocsp.h"
 #include "http_connlimit.h"
 #include "http_int.h"
@@ -461,7 +462,8 @@ int http_serve_main(int argc, char **argv)
 	}
 	if (ca_serve_check(srv->data_dir, err, sizeof(err)) != CA_OK ||
 	    ca_open_pass(&srv->ca, srv->data_dir, o.key_pass_file, o.key_pass_env, err,
-	                 sizeof(err)) != CA_OK) {
+	                 sizeof(err)) != CA_OK ||
+	    ca_cmp_signer_ensure(srv->ca, err, sizeof(err)) != CA_OK) {
 		fprintf(stderr, "ca-server: %s\n", err);
 		goto out;
 	}

@@ -96,7 +96,7 @@ class RegistryIndexTest(unittest.TestCase):
         total = db.execute("SELECT count(*) FROM certificates").fetchone()[0]
         self.assertEqual(index_entries(db, "certificates_by_spki"), total)
         self.assertEqual(db.execute(
-            "SELECT max(version) FROM schema_migrations").fetchone()[0], 5)
+            "SELECT max(version) FROM schema_migrations").fetchone()[0], 6)
 
     def test_principal_queries_search_the_partial_index(self):
         db = self.connect()
@@ -144,7 +144,7 @@ class RegistryIndexTest(unittest.TestCase):
                                     " WHERE principal_id IS NOT NULL")
                          .fetchone()[0])
         self.assertEqual(db.execute(
-            "SELECT max(version) FROM schema_migrations").fetchone()[0], 5)
+            "SELECT max(version) FROM schema_migrations").fetchone()[0], 6)
         # The data folder's Device CA adopted the device certificates.
         self.assertEqual(db.execute("SELECT id, role, state FROM cas")
                          .fetchall(), [(1, "device", "issuing")])
