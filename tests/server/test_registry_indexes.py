@@ -120,8 +120,10 @@ class RegistryIndexTest(unittest.TestCase):
         shutil.copytree(self.data, old)
         path = os.path.join(old, "registry.db")
         db = sqlite3.connect(path)
-        # As version 3 left it: migration 5 (the CA set) undone too.
+        # As version 3 left it: migrations 5 (the CA set) and 6 (CMP
+        # one-time secrets) undone too.
         db.executescript(
+            "DROP TABLE cmp_secrets;"
             "ALTER TABLE certificates DROP COLUMN ca_id;"
             "DROP TABLE cas;"
             "DROP INDEX certificates_by_principal;"
