@@ -1,5 +1,5 @@
-/* reg_cmp.h — the registry's CMP one-time secrets (table cmp_secrets):
- * their migration and every statement that reads or writes them. The
+/* reg_cmp.h — the registry's CMP one-time secrets (table cmp_secrets,
+ * migration 6): every statement that reads or writes them. The
  * rules (who may create one, encryption, expiry, single use) are
  * server/ca_cmp_secret.c's; this is storage. */
 #ifndef PROVCA_REG_CMP_H
@@ -9,10 +9,6 @@
 #include <stdint.h>
 
 #include "reg.h"
-
-/* The migration's SQL for SQLite and for PostgreSQL. */
-extern const char reg_cmp_schema_sql[];
-extern const char reg_cmp_schema_pg_sql[];
 
 #define REG_CMP_REF_MAX 64		/* reference (the CMP senderKID) */
 #define REG_CMP_ENC_MAX 256		/* encrypted secret, bytes */

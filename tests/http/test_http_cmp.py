@@ -36,8 +36,12 @@ class CmpTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
+        # A clean exit (under the sanitizer build: no leak report).
+        rc = cls.srv.stop()
+        log = cls.srv.stderr()
         cls.ca.cleanup()
+        if rc != 0 or "Sanitizer" in log:
+            raise AssertionError("ca-server exited %s: %s" % (rc, log[-3000:]))
 
     def path(self, name):
         return os.path.join(self.ca.tmp, name)
