@@ -69,6 +69,7 @@ typedef struct {
 	/* Token keys (pkcs11: URIs, generated in the token beforehand); NULL
 	 * = a new key file in data_dir. */
 	const char *device_key_uri, *infra_key_uri, *tls_key_uri;
+	const char *cmp_key_uri;	/* the CMP signer's (ca_cmp_signer_ensure) */
 	const char *pkcs11_module;	/* the token's PKCS#11 module */
 	const char *pkcs11_pin_file;	/* PIN source: a file ... */
 	const char *pkcs11_pin_env;	/* ... or an environment variable */

@@ -1,5 +1,6 @@
-/* ca_cmp_signer.c — the CMP signer: a P-256 key (DATA/cmp-signer.key,
- * encrypted with the data folder's passphrase when it has one) and its
+/* ca_cmp_signer.c — the CMP signer: a P-256 key (cmp_signer_key:
+ * DATA/cmp-signer.key, encrypted with the data folder's passphrase when it
+ * has one, or a token key named by `init --cmp-key URI`) and its
  * certificate from the Infrastructure CA (DATA/cmp-signer.crt:
  * digitalSignature, EKU id-kp-cmcRA, the Infrastructure CA's CRL), whose
  * key protects every signature-protected CMP answer. The Device CA has no
@@ -19,12 +20,32 @@
 #include <openssl/x509v3.h>
 
 #include "pki.h"
+#include "pki_keys.h"
 #include "util.h"
 
 #define CMP_SIGNER_CERT "cmp-signer.crt"
-#define CMP_SIGNER_KEY "cmp-signer.key"
 
-/* A fresh key and its CMP-signer certificate from the Infrastructure CA. */
+/* The signer's key: a fresh one for a file, else opened on the token. */
+static int signer_key(const ca_t *ca, EVP_PKEY **key, char *err,
+    size_t errlen)
+{
+	const ca_config_t *c = &ca->cfg;
+	pki_token_t tok;
+
+	if (!pki_key_ref_is_pkcs11(c->cmp_signer_key))
+		return ca_key_generate(key, "P-256", err, errlen);
+	memset(&tok, 0, sizeof(tok));
+	snprintf(tok.module, sizeof(tok.module), "%s", c->pkcs11_module);
+	snprintf(tok.pin_file, sizeof(tok.pin_file), "%s", c->pkcs11_pin_file);
+	snprintf(tok.pin_env, sizeof(tok.pin_env), "%s", c->pkcs11_pin_env);
+	if (pki_signing_key_open(key, c->cmp_signer_key, NULL, NULL, &tok, err,
+	    errlen) != PKI_OK)
+		return CA_ERR_INVALID;
+	return CA_OK;
+}
+
+/* The signer's key and its CMP-signer certificate from the
+ * Infrastructure CA. */
 static int signer_make(const ca_t *ca, X509 **cert, EVP_PKEY **key,
     char *err, size_t errlen)
 {
@@ -34,7 +55,7 @@ static int signer_make(const ca_t *ca, X509 **cert, EVP_PKEY **key,
 	int64_t now = reg_now();
 	int rc;
 
-	if ((rc = ca_key_generate(key, "P-256", err, errlen)) != CA_OK)
+	if ((rc = signer_key(ca, key, err, errlen)) != CA_OK)
 		return rc;
 	if ((n = X509_NAME_new()) == NULL ||
 	    X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
@@ -71,25 +92,28 @@ out:
 	return rc;
 }
 
-/* Write key (0600, exclusive) and then cert into the data folder; a key
- * without its certificate is removed again. */
+/* Write key (0600, exclusive; not a token key) and then cert into the
+ * data folder; a key without its certificate is removed again. */
 static int signer_write(const ca_t *ca, X509 *cert, EVP_PKEY *key,
     char *err, size_t errlen)
 {
 	char kpath[PATH_MAX + 32], cpath[PATH_MAX + 32], *pem = NULL;
 	size_t len = 0;
-	int rc;
+	int token = pki_key_ref_is_pkcs11(ca->cfg.cmp_signer_key), rc;
 
-	snprintf(kpath, sizeof(kpath), "%s/%s", ca->data_dir, CMP_SIGNER_KEY);
+	snprintf(kpath, sizeof(kpath), "%s/%s", ca->data_dir,
+	    ca->cfg.cmp_signer_key);
 	snprintf(cpath, sizeof(cpath), "%s/%s", ca->data_dir, CMP_SIGNER_CERT);
-	if ((rc = ca_key_to_pem(&pem, &len, key, ca->key_pass, err,
-	    errlen)) != CA_OK)
-		return rc;
-	rc = ca_file_write(kpath, pem, len, 0600, err, errlen);
-	OPENSSL_cleanse(pem, len);
-	free(pem);
-	if (rc != CA_OK)
-		return rc;
+	if (!token) {
+		if ((rc = ca_key_to_pem(&pem, &len, key, ca->key_pass, err,
+		    errlen)) != CA_OK)
+			return rc;
+		rc = ca_file_write(kpath, pem, len, 0600, err, errlen);
+		OPENSSL_cleanse(pem, len);
+		free(pem);
+		if (rc != CA_OK)
+			return rc;
+	}
 	if ((pem = ca_cert_to_pem(cert)) == NULL) {
 		util_err_openssl(err, errlen, "CMP signer certificate");
 		rc = CA_ERR_INTERNAL;
@@ -97,7 +121,7 @@ static int signer_write(const ca_t *ca, X509 *cert, EVP_PKEY *key,
 		rc = ca_file_write(cpath, pem, strlen(pem), 0644, err, errlen);
 		free(pem);
 	}
-	if (rc != CA_OK)
+	if (rc != CA_OK && !token)
 		unlink(kpath);
 	return rc;
 }
@@ -111,8 +135,8 @@ static int signer_load(ca_t *ca, const char *cpath, char *err, size_t errlen)
 
 	if (pki_cert_load_file(&cert, cpath, err, errlen) != PKI_OK)
 		return CA_ERR_NOT_CA;
-	if ((rc = ca_key_load(&key, ca, CMP_SIGNER_KEY, cert, err, errlen)) !=
-	    CA_OK) {
+	if ((rc = ca_key_load(&key, ca, ca->cfg.cmp_signer_key, cert, err,
+	    errlen)) != CA_OK) {
 		X509_free(cert);
 		return rc;
 	}
@@ -131,16 +155,18 @@ int ca_cmp_signer_ensure(ca_t *ca, char *err, size_t errlen)
 	int rc;
 
 	snprintf(cpath, sizeof(cpath), "%s/%s", ca->data_dir, CMP_SIGNER_CERT);
-	snprintf(kpath, sizeof(kpath), "%s/%s", ca->data_dir, CMP_SIGNER_KEY);
+	snprintf(kpath, sizeof(kpath), "%s/%s", ca->data_dir,
+	    ca->cfg.cmp_signer_key);
 	if (access(cpath, F_OK) == 0)
 		return signer_load(ca, cpath, err, errlen);
 	if (errno != ENOENT) {
 		util_err_set(err, errlen, "%s: %s", cpath, strerror(errno));
 		return CA_ERR_INTERNAL;
 	}
-	/* A key left without its certificate (a crash between the two
+	/* A key file left without its certificate (a crash between the two
 	 * writes) certifies nothing: replaced. */
-	if (unlink(kpath) != 0 && errno != ENOENT) {
+	if (!pki_key_ref_is_pkcs11(ca->cfg.cmp_signer_key) && unlink(kpath) !=
+	    0 && errno != ENOENT) {
 		util_err_set(err, errlen, "%s: %s", kpath, strerror(errno));
 		return CA_ERR_INTERNAL;
 	}
