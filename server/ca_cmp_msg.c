@@ -102,13 +102,12 @@ static int hdr_field(ca_cmp_hdr_t *out, const struct tlv *f)
 	case 2:		/* senderKID */
 		if ((kid = d2i_ASN1_OCTET_STRING(NULL, &q, f->len)) == NULL)
 			return -1;
-		if (kid->length <= 0 ||
-		    (size_t)kid->length > sizeof(out->kid)) {
-			ASN1_OCTET_STRING_free(kid);
-			return -1;
+		/* Longer than any reference ProvCA hands out (a signer's
+		 * key identifier is 20 bytes): none usable. */
+		if (kid->length > 0 && (size_t)kid->length <= sizeof(out->kid)) {
+			memcpy(out->kid, kid->data, (size_t)kid->length);
+			out->kid_len = (size_t)kid->length;
 		}
-		memcpy(out->kid, kid->data, (size_t)kid->length);
-		out->kid_len = (size_t)kid->length;
 		ASN1_OCTET_STRING_free(kid);
 		return 0;
 	case 8:		/* generalInfo: [8] EXPLICIT SEQUENCE OF */

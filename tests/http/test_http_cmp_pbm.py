@@ -149,6 +149,9 @@ class CmpPbmTest(unittest.TestCase):
             (lambda: self.ir("pbm-0000000000000000", secret, "/serialNumber=PBM-B2/CN=S", out,
                              "-implicit_confirm", "-unprotected_errors"), "notAuthorized",
              "no one-time secret"),
+            # A reference longer than any ProvCA makes names nothing.
+            (lambda: self.ir("r" * 80, secret, "/serialNumber=PBM-B8/CN=S", out, "-implicit_confirm",
+                             "-unprotected_errors"), "badRequest", "must name a one-time secret"),
             # A secret serves an ir only.
             (lambda: self.ir(ref, secret, "/serialNumber=PBM-B3/CN=S", out, "-implicit_confirm",
                              cmd="cr"), "badRequest", "ir only"),
