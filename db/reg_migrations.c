@@ -129,6 +129,25 @@ static const char m5_ca_set[] =
     "  WHERE state = 'issuing';"
     "ALTER TABLE certificates ADD COLUMN ca_id INTEGER REFERENCES cas(id);";
 
+/* 6: one-time secrets for CMP's MAC-protected enrollment (server/
+ * ca_cmp_secret.c), stored encrypted, never in clear: PBM needs the
+ * secret itself to check a MAC (the salt and iteration count are the
+ * client's, per message), so a hash would not do. Used once: used_at and
+ * the device it enrolled. */
+static const char m6_cmp_secrets[] =
+    "CREATE TABLE cmp_secrets ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  ref TEXT NOT NULL UNIQUE CHECK (length(ref) BETWEEN 1 AND 64),"
+    "  manufacturer_id TEXT NOT NULL REFERENCES manufacturers(id),"
+    "  secret_enc BLOB NOT NULL CHECK (length(secret_enc) BETWEEN 29 AND 256),"
+    "  created_by TEXT NOT NULL CHECK (length(created_by) BETWEEN 1 AND 64),"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  used_at INTEGER NOT NULL DEFAULT 0,"
+    "  device_id TEXT REFERENCES devices(device_id)"
+    ");"
+    "CREATE INDEX cmp_secrets_by_mfr ON cmp_secrets(manufacturer_id, id);";
+
 const reg_migration_t reg_migrations[] = {
 	{ 1, "core registry", m1_core },
 	{ 2, "portal users and sessions", reg_portal_schema_sql },
@@ -136,6 +155,7 @@ const reg_migration_t reg_migrations[] = {
 	{ 4, "certificates by principal: principals only",
 	    m4_principal_index_partial },
 	{ 5, "the CA set (rollover)", m5_ca_set },
+	{ 6, "CMP one-time secrets", m6_cmp_secrets },
 };
 
 const size_t reg_migrations_count =

@@ -71,6 +71,8 @@ void ca_free(ca_t *ca)
 	EVP_PKEY_free(ca->device_key);
 	EVP_PKEY_free(ca->infra_key);
 	EVP_PKEY_free(ca->tls_key);
+	X509_free(ca->cmp_cert);
+	EVP_PKEY_free(ca->cmp_key);
 	for (i = 0; i < 3; i++) {
 		free(ca->pem[i]);
 		OPENSSL_free(ca->der[i]);

@@ -69,6 +69,7 @@ typedef struct {
 	/* Token keys (pkcs11: URIs, generated in the token beforehand); NULL
 	 * = a new key file in data_dir. */
 	const char *device_key_uri, *infra_key_uri, *tls_key_uri;
+	const char *cmp_key_uri;	/* the CMP signer's (ca_cmp_signer_ensure) */
 	const char *pkcs11_module;	/* the token's PKCS#11 module */
 	const char *pkcs11_pin_file;	/* PIN source: a file ... */
 	const char *pkcs11_pin_env;	/* ... or an environment variable */
@@ -189,6 +190,18 @@ void ca_issue_result_clear(ca_issue_result_t *r);
  */
 int ca_device_issue(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
     const uint8_t *csr, size_t csr_len, const ca_device_attrs_t *attrs,
+    const char *actor, char *err, size_t errlen);
+
+struct evp_pkey_st;
+
+/*
+ * ca_device_issue for a device whose public key comes without a PKCS#10
+ * request (a CMP ir/cr's certificate template, its proof of possession
+ * already checked by the caller): the same checks, profile, rows, audit
+ * entry and idempotence. pub is not kept.
+ */
+int ca_device_issue_key(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
+    struct evp_pkey_st *pub, const ca_device_attrs_t *attrs,
     const char *actor, char *err, size_t errlen);
 
 struct X509_req_st;
@@ -364,6 +377,12 @@ void ca_principal_creds_clear(ca_principal_creds_t *c);
  * the provisioning-signer EKU). Only cert_pem/chain_pem are set. */
 int ca_principal_add_csr(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
     const ca_principal_attrs_t *attrs, const uint8_t *csr, size_t csr_len,
+    const char *actor, char *err, size_t errlen);
+
+/* ca_principal_add_csr for a public key whose possession the caller has
+ * checked (a CMP kur's template). Only cert_pem/chain_pem are set. */
+int ca_principal_add_key(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
+    const ca_principal_attrs_t *attrs, struct evp_pkey_st *pk,
     const char *actor, char *err, size_t errlen);
 
 /* Register a principal with a fresh P-256 key: every field of out is set.

@@ -4,6 +4,7 @@
  * nothing half-written. */
 #define _XOPEN_SOURCE 700
 #include "ca_priv.h"
+#include "ca_cmp.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -439,6 +440,7 @@ static int build_first_admin(const ca_init_opts_t *o, const char *tmp,
 
 	memset(&cr, 0, sizeof(cr));
 	if ((rc = ca_open_with_pass(&ca, tmp, pass, err, errlen)) != CA_OK ||
+	    (rc = ca_cmp_signer_ensure(ca, err, errlen)) != CA_OK ||
 	    (rc = ca_reg_open(ca, &reg, err, errlen)) != CA_OK ||
 	    (rc = ca_audit(reg, "ca-server init", "init", "", err, errlen,
 	    "org", cfg->org, "public_base_url", cfg->public_base_url,
@@ -516,7 +518,7 @@ static int init_token_cfg(ca_config_t *cfg, const ca_init_opts_t *o,
 {
 	char abs[PATH_MAX];
 	int any = o->device_key_uri != NULL || o->infra_key_uri != NULL ||
-	    o->tls_key_uri != NULL;
+	    o->tls_key_uri != NULL || o->cmp_key_uri != NULL;
 
 	if (!any)
 		return CA_OK;
@@ -547,6 +549,17 @@ static int init_token_cfg(ca_config_t *cfg, const ca_init_opts_t *o,
 	if (o->pkcs11_pin_env != NULL)
 		snprintf(cfg->pkcs11_pin_env, sizeof(cfg->pkcs11_pin_env), "%s",
 		    o->pkcs11_pin_env);
+	/* The CMP signer's certificate is made when the CA first opens. */
+	if (o->cmp_key_uri != NULL) {
+		if (!pki_key_ref_is_pkcs11(o->cmp_key_uri) ||
+		    strlen(o->cmp_key_uri) >= sizeof(cfg->cmp_signer_key)) {
+			util_err_set(err, errlen, "%s: not a pkcs11: URI",
+			    o->cmp_key_uri);
+			return CA_ERR_INVALID;
+		}
+		snprintf(cfg->cmp_signer_key, sizeof(cfg->cmp_signer_key), "%s",
+		    o->cmp_key_uri);
+	}
 	return CA_OK;
 }
 

@@ -1,7 +1,8 @@
 /* ca_issue.c — device issuance: check a PKCS#10 CSR and the device
  * attributes, assign a DeviceID, build the IDevID-profile certificate and
  * commit device row + certificate + audit entry in one transaction;
- * idempotent repeats; batches in one transaction; device lookup. */
+ * idempotent repeats; the same from a bare public key (CMP's certificate
+ * templates); batches in one transaction; device lookup. */
 #include "ca_priv.h"
 #include "ca_cas.h"
 #include "ca_profile.h"
@@ -564,6 +565,57 @@ int ca_device_issue(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
 	it.csr_len = csr_len;
 	it.attrs = *attrs;
 	rc = ca_device_issue_item(ca, reg, &it, actor);
+	if (rc != CA_OK)
+		util_err_set(err, errlen, "%s", it.err);
+	*out = it.result;
+	return rc;
+}
+
+/* A parsed request holding only pub, as the general path holds a CSR's
+ * key (an unsigned X509_REQ carries it): issuance reads the key, its type
+ * and SPKI hash from it exactly as from a verified CSR. */
+static int key_as_csr(ca_csr_t **out, EVP_PKEY *pub, char *err,
+    size_t errlen)
+{
+	ca_csr_t *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->req = X509_REQ_new()) == NULL ||
+	    X509_REQ_set_pubkey(c->req, pub) != 1 ||
+	    (c->pkey = X509_REQ_get0_pubkey(c->req)) == NULL ||
+	    X509_PUBKEY_get0_param(NULL, &c->bits, &c->blen,
+	    (X509_ALGOR **)&c->alg, X509_REQ_get_X509_PUBKEY(c->req)) != 1) {
+		ca_csr_free(c);
+		util_err_openssl(err, errlen, "public key");
+		return CA_ERR_INVALID;
+	}
+	c->rsa = EVP_PKEY_is_a(c->pkey, "RSA");
+	/* The refusal of an EC key with explicit parameters, as for CSRs. */
+	if (ca_csr_spki_check(c->req, err, errlen) != CA_OK) {
+		ca_csr_free(c);
+		return CA_ERR_INVALID;
+	}
+	*out = c;
+	return CA_OK;
+}
+
+int ca_device_issue_key(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
+    EVP_PKEY *pub, const ca_device_attrs_t *attrs, const char *actor,
+    char *err, size_t errlen)
+{
+	ca_issue_item_t it;
+	ca_csr_t *c = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = key_as_csr(&c, pub, err, errlen)) != CA_OK)
+		return rc;
+	memset(&it, 0, sizeof(it));
+	it.attrs = *attrs;
+	it.csr_req = c;
+	rc = ca_device_issue_item(ca, reg, &it, actor);
+	ca_csr_free(c);
 	if (rc != CA_OK)
 		util_err_set(err, errlen, "%s", it.err);
 	*out = it.result;

@@ -401,6 +401,21 @@ int ca_principal_add_csr(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
 	return rc;
 }
 
+int ca_principal_add_key(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
+    const ca_principal_attrs_t *attrs, EVP_PKEY *pk, const char *actor,
+    char *err, size_t errlen)
+{
+	X509 *cert = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = attrs_check(attrs, err, errlen)) != CA_OK)
+		return rc;
+	rc = add_common(ca, reg, out, &cert, attrs, pk, actor, err, errlen);
+	X509_free(cert);
+	return rc;
+}
+
 int ca_principal_add_generated(ca_t *ca, reg_t *reg,
     ca_principal_creds_t *out, const ca_principal_attrs_t *attrs,
     const char *p12_pass, const char *key_pass, const char *actor,

@@ -46,6 +46,10 @@ struct ca {
 	ca_config_t cfg;
 	X509 *root, *device, *infra, *tls;
 	EVP_PKEY *device_key, *infra_key, *tls_key;
+	/* The CMP signer (ca_cmp_signer.c): its key signs CMP answers; NULL
+	 * until ca_cmp_signer_ensure. */
+	X509 *cmp_cert;
+	EVP_PKEY *cmp_key;
 	char *pem[3];			/* by ca_cert_t */
 	uint8_t *der[3];
 	size_t der_len[3];

@@ -43,6 +43,8 @@ void config_defaults(ca_config_t *out)
 	    "device-ca.key");
 	snprintf(out->infra_ca_key, sizeof(out->infra_ca_key), "infra-ca.key");
 	snprintf(out->tls_key, sizeof(out->tls_key), "server.key");
+	snprintf(out->cmp_signer_key, sizeof(out->cmp_signer_key),
+	    "cmp-signer.key");
 }
 
 int config_plain_url_check(const char *url)
@@ -113,6 +115,8 @@ static int config_keys_parse(ca_config_t *out, const cJSON *root, char *err,
 	    sizeof(out->infra_ca_key), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "tls_key", out->tls_key,
 	    sizeof(out->tls_key), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "cmp_signer_key", out->cmp_signer_key,
+	    sizeof(out->cmp_signer_key), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "pkcs11_module", out->pkcs11_module,
 	    sizeof(out->pkcs11_module), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "pkcs11_pin_file", out->pkcs11_pin_file,
@@ -121,7 +125,7 @@ static int config_keys_parse(ca_config_t *out, const cJSON *root, char *err,
 	    sizeof(out->pkcs11_pin_env), err, errlen)) != CONFIG_OK)
 		return rc;
 	if (out->device_ca_key[0] == '\0' || out->infra_ca_key[0] == '\0' ||
-	    out->tls_key[0] == '\0') {
+	    out->tls_key[0] == '\0' || out->cmp_signer_key[0] == '\0') {
 		util_err_set(err, errlen, "config: key references must not be "
 		    "empty");
 		return CONFIG_ERR_VALUE;
@@ -439,6 +443,8 @@ char *config_to_json(const ca_config_t *cfg)
 	    cJSON_AddStringToObject(o, "infra_ca_key", cfg->infra_ca_key) ==
 	    NULL ||
 	    cJSON_AddStringToObject(o, "tls_key", cfg->tls_key) == NULL ||
+	    cJSON_AddStringToObject(o, "cmp_signer_key", cfg->cmp_signer_key) ==
+	    NULL ||
 	    cJSON_AddStringToObject(o, "pkcs11_module", cfg->pkcs11_module) ==
 	    NULL ||
 	    cJSON_AddStringToObject(o, "pkcs11_pin_file",

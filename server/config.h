@@ -47,6 +47,7 @@ typedef struct {
 	char device_ca_key[512];	/* "device_ca_key" (device-ca.key) */
 	char infra_ca_key[512];		/* "infra_ca_key" (infra-ca.key) */
 	char tls_key[512];		/* "tls_key" (server.key) */
+	char cmp_signer_key[512];	/* "cmp_signer_key" (cmp-signer.key) */
 	char pkcs11_module[256];	/* "pkcs11_module": the token's .so ("") */
 	char pkcs11_pin_file[256];	/* "pkcs11_pin_file": PIN, first line ("") */
 	char pkcs11_pin_env[64];	/* "pkcs11_pin_env": or this variable ("") */

@@ -21,6 +21,8 @@ static const struct subcommand subcommands[] = {
 	{ "user", cli_user, "add portal users" },
 #endif
 	{ "manufacturer", cli_manufacturer, "add or list manufacturers" },
+	{ "cmp-secret", cli_cmp_secret, "create one-time secrets for CMP "
+	    "enrollment with MAC protection" },
 	{ "enroll", cli_enroll, "issue device certificates from CSRs" },
 	{ "show", cli_show, "show one device" },
 	{ "list", cli_list, "list devices" },

@@ -10,6 +10,7 @@
 
 int cli_init(int argc, char **argv);
 int cli_manufacturer(int argc, char **argv);
+int cli_cmp_secret(int argc, char **argv);
 int cli_enroll(int argc, char **argv);
 int cli_show(int argc, char **argv);
 int cli_list(int argc, char **argv);

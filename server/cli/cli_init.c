@@ -17,7 +17,7 @@ static const char init_usage[] = "ca-server init --data DIR [--org NAME] "
     "[--hostname H ...] [--public-url URL] [--admin-name NAME] "
     "(--key-pass-file F | --key-pass-env VAR | --plain-keys) "
     "[--root-dir DIR] [--device-key URI] "
-    "[--infra-key URI] [--tls-key URI] [--pkcs11-module SO] "
+    "[--infra-key URI] [--tls-key URI] [--cmp-key URI] [--pkcs11-module SO] "
     "[--pkcs11-pin-file F | --pkcs11-pin-env VAR] "
     "[--plain-url http://HOST:PORT] "
     "[--plain-listen HOST:PORT] [--pen N] [--example-oids]";
@@ -60,6 +60,7 @@ static int init_opt(void *ctx, int ch, const char *arg, const char **msg)
 	case 'D': o->device_key_uri = arg; break;
 	case 'I': o->infra_key_uri = arg; break;
 	case 'T': o->tls_key_uri = arg; break;
+	case 'C': o->cmp_key_uri = arg; break;
 	case 'M': o->pkcs11_module = arg; break;
 	case 'P': o->pkcs11_pin_file = arg; break;
 	case 'E': o->pkcs11_pin_env = arg; break;
@@ -113,6 +114,7 @@ int cli_init(int argc, char **argv)
 		{ "device-key", required_argument, NULL, 'D' },
 		{ "infra-key", required_argument, NULL, 'I' },
 		{ "tls-key", required_argument, NULL, 'T' },
+		{ "cmp-key", required_argument, NULL, 'C' },
 		{ "pkcs11-module", required_argument, NULL, 'M' },
 		{ "pkcs11-pin-file", required_argument, NULL, 'P' },
 		{ "pkcs11-pin-env", required_argument, NULL, 'E' },

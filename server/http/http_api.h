@@ -93,6 +93,8 @@ int route_ca_root_der(http_req_t *req);
 int route_ocsp(http_req_t *req);
 int route_ocsp_get(http_req_t *req);
 int route_cmp(http_req_t *req);
+int route_cmp_pbm(http_req_t *req);
+int route_cmp_secret_create(http_req_t *req);
 int route_principal_list(http_req_t *req);
 int route_principal_create(http_req_t *req);
 int route_principal_disable(http_req_t *req);

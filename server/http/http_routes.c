@@ -70,8 +70,13 @@ const http_route_t http_api_routes[] = {
 	  "OCSP responder (RFC 6960) for device certificates, signed by the Device CA" },
 	{ "GET", CA_URL_PATH_OCSP "/{request}", route_ocsp_get, PUB, HTTP_ROUTE_PREFIX,
 	  "OCSP by GET (RFC 6960 A.1): the URL-encoded base64 of the DER request" },
-	{ "POST", "/.well-known/cmp", route_cmp, MF | AD, BODY,
-	  "CMP (RFC 4210/9483): p10cr by a manufacturer, rr by an admin, genm; signed with the caller's certificate" },
+	{ "POST", "/.well-known/cmp", route_cmp, OP | MF | AD, BODY,
+	  "CMP (RFC 4210/9483), signed with the caller's certificate: p10cr/ir/cr by a manufacturer, "
+	  "kur by any principal, rr by an admin, genm" },
+	{ "POST", "/api/v1/cmp-secrets", route_cmp_secret_create, MF | AD, BODY,
+	  "one-time secrets for MAC-protected CMP enrollment (a manufacturer: its own devices)" },
+	{ "POST", "/.well-known/cmp/p/pbm", route_cmp_pbm, PUB, BODY,
+	  "CMP ir protected by a one-time secret (PBM); the senderKID names the secret" },
 	{ "GET", "/healthz", route_healthz, PUB, 0, "liveness and registry check" },
 	{ "GET", "/metrics", route_metrics, PUB, 0, "Prometheus metrics" },
 	{ NULL, NULL, NULL, 0, 0, NULL }

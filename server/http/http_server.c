@@ -20,6 +20,7 @@
 #include <civetweb.h>
 #include <openssl/ssl.h>
 
+#include "ca_cmp.h"
 #include "ca_ocsp.h"
 #include "http_api.h"
 #include "http_connlimit.h"
@@ -435,7 +436,8 @@ static int serve_load(http_server *srv, const serve_opts *o)
 	}
 	if (ca_serve_check(srv->data_dir, err, sizeof(err)) != CA_OK ||
 	    ca_open_pass(&srv->ca, srv->data_dir, o->key_pass_file, o->key_pass_env, err,
-	                 sizeof(err)) != CA_OK) {
+	                 sizeof(err)) != CA_OK ||
+	    ca_cmp_signer_ensure(srv->ca, err, sizeof(err)) != CA_OK) {
 		fprintf(stderr, "ca-server: %s\n", err);
 		return -1;
 	}

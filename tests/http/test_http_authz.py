@@ -115,10 +115,17 @@ class AuthorizationMatrix(ServerTest):
             ("POST", "/ocsp"): (lambda: "/ocsp", lambda: OCSP_JUNK, pub),
             ("GET", "/ocsp/{request}"): (lambda: "/ocsp/MAA%3D", None, pub),
             # Bytes go out as application/ocsp-request: 415 once a
-            # manufacturer is let in.
+            # principal is let in (any principal: kur is everyone's).
             ("POST", "/.well-known/cmp"): (lambda: "/.well-known/cmp", lambda: OCSP_JUNK,
-                                           {"none": N, "op": 403, "a": 415, "b": 415, "admin": 415,
+                                           {"none": N, "op": 415, "a": 415, "b": 415, "admin": 415,
                                             "disabled": N}),
+            ("POST", "/api/v1/cmp-secrets"): (lambda: "/api/v1/cmp-secrets", lambda: {"count": 1},
+                                              {"none": N, "op": 403, "a": 201, "b": 201,
+                                               "admin": 422, "disabled": N}),
+            # The MAC route is public: the one-time secret authenticates.
+            ("POST", "/.well-known/cmp/p/pbm"): (lambda: "/.well-known/cmp/p/pbm",
+                                                 lambda: OCSP_JUNK,
+                                                 {w: 415 for w in pub}),
             ("GET", "/healthz"): (lambda: "/healthz", None, pub),
             ("GET", "/metrics"): (lambda: "/metrics", None, pub),
         }

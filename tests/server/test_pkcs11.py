@@ -29,7 +29,8 @@ import harness  # noqa: E402
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 PIN = "314159"
-KEYS = {"device-ca": "01", "infra-ca": "02", "tls": "03", "signer": "04"}
+KEYS = {"device-ca": "01", "infra-ca": "02", "tls": "03", "signer": "04",
+        "cmp": "06"}
 
 
 def tool(*args):
@@ -69,7 +70,8 @@ class TokenCA(harness.CA):
             harness.prog("ca-server"), "init", "--example-oids", "--data", self.data, "--plain-keys",
             "--hostname", "localhost", "--hostname", "127.0.0.1",
             "--device-key", uri("device-ca"), "--infra-key", uri("infra-ca"),
-            "--tls-key", uri("tls"), "--pkcs11-module", MODULE,
+            "--tls-key", uri("tls"), "--cmp-key", uri("cmp"),
+            "--pkcs11-module", MODULE,
             "--pkcs11-pin-file", pinfile).stdout
         self.root = os.path.join(self.data, "root-ca.crt")
         self.infra = os.path.join(self.data, "infra-ca.crt")
@@ -191,6 +193,7 @@ class Pkcs11Test(unittest.TestCase):
         d = self.ca.data
         for label, f in (("device-ca", "device-ca.crt"),
                          ("infra-ca", "infra-ca.crt"), ("tls", "server.crt"),
+                         ("cmp", "cmp-signer.crt"),
                          ("signer", "p-op1-signer/op1-signer.crt")):
             base = d if label != "signer" else self.ca.dir
             with open(os.path.join(base, f), "rb") as fh:
@@ -210,12 +213,13 @@ class Pkcs11Test(unittest.TestCase):
                 k = serialization.load_pem_private_key(data, None)
                 self.assertNotIn(pubbytes(k.public_key()), token, n)
         self.assertEqual(found, 1)  # admin/admin.key, the admin's own
-        for n in ("device-ca.key", "infra-ca.key", "server.key",
+        for n in ("device-ca.key", "infra-ca.key", "server.key", "cmp-signer.key",
                   "root-ca.key"):
             self.assertFalse(os.path.exists(os.path.join(d, n)), n)
         with open(os.path.join(d, "config.json")) as f:
             cfg = json.load(f)
         self.assertEqual(cfg["device_ca_key"], uri("device-ca"))
+        self.assertEqual(cfg["cmp_signer_key"], uri("cmp"))
         self.assertNotIn(PIN, json.dumps(cfg))
         # The Root is offline, beside the data folder.
         self.assertTrue(os.path.exists(d + "-root/root-ca.key"))
@@ -244,6 +248,20 @@ class Pkcs11Test(unittest.TestCase):
         leaf = x509.load_pem_x509_certificate(pem[start:end].encode())
         self.assertEqual(pubbytes(leaf.public_key()),
                          pubbytes(token_pub("tls")))
+
+    def test_cmp_answer_signed_in_token(self):
+        # A genm's genp is signed by the CMP signer, whose key is the
+        # token's (its certificate carries the token's public key, above):
+        # openssl cmp verifies it against the Root alone.
+        crt, key = self.ca.admin
+        p = subprocess.run(
+            ["openssl", "cmp", "-cmd", "genm", "-server", "127.0.0.1:%d" % self.ca.port,
+             "-path", ".well-known/cmp", "-tls_used", "-tls_cert", crt, "-tls_key", key,
+             "-tls_trusted", self.ca.root, "-tls_host", "127.0.0.1", "-cert", crt, "-key", key,
+             "-trusted", self.ca.root],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("received GENP", p.stdout + p.stderr)
 
     def enroll_http(self, serial):
         dev = harness.Device(self.tmp, serial, self.ca, serial=serial)
