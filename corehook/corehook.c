@@ -2,8 +2,8 @@
  * the context, the provisioning signer, the caches in front of the CA, the
  * SUCI home network keys, each allow-list entry's anchor, path cache and
  * fetcher, the subscriber store pool) and close, and the metrics text.
- * The top of the folder's layering: it owns what the other files use and
- * no other file calls it. Provisioning is provision.c, 5G-AKA auth.c and
+ * The top of the library's layering: it owns what the other files use and
+ * none of them calls it (only the daemon, serve.c and main.c, is above). Provisioning is provision.c, 5G-AKA auth.c and
  * nas_auth.c, the sessions session.c. */
 #include "ch_ctx.h"
 
