@@ -335,4 +335,9 @@ extern const char *const ch_aka_outcome_names[CH_AKA_NOUTCOMES];
 void ch_metrics_fetch_observe(ch_metrics_t *m, double seconds);
 int ch_metrics_format(const ch_metrics_t *m, char *buf, size_t cap);
 
+/* printf into buf (cap bytes) at *off, advancing it; -1 once it no longer
+ * fits (the metrics texts of metrics.c and sbi_config.c). */
+int ch_text_put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif
