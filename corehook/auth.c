@@ -12,12 +12,14 @@
 #include "aka.h"
 #include "util.h"
 
+/* Wipe a vector; NULL-safe. */
 void corehook_av_clear(corehook_av_t *av)
 {
 	if (av != NULL)
 		OPENSSL_cleanse(av, sizeof(*av));
 }
 
+/* A fresh vector with the next durable SQN (contract in corehook.h). */
 int corehook_av_generate(corehook *ch, corehook_av_t *out, const char *supi,
     char *err, size_t errlen)
 {
@@ -64,6 +66,7 @@ out:
 	return rc;
 }
 
+/* RES* against the vector in constant time; K_AMF on a match. */
 int corehook_res_confirm(const corehook_av_t *av, const uint8_t *res_star,
     uint8_t *kamf)
 {
@@ -85,6 +88,7 @@ int corehook_res_confirm(const corehook_av_t *av, const uint8_t *res_star,
 	return 1;
 }
 
+/* 5G-AKA done: a pending subscription becomes active. */
 int corehook_confirm(corehook *ch, const char *supi, int *promoted,
     char *err, size_t errlen)
 {
@@ -110,6 +114,7 @@ int corehook_confirm(corehook *ch, const char *supi, int *promoted,
 	return COREHOOK_OK;
 }
 
+/* SQN_MS recovered from AUTS and stored (contract in corehook.h). */
 int corehook_resync(corehook *ch, const char *supi, const uint8_t *rand,
     const uint8_t *auts, char *err, size_t errlen)
 {

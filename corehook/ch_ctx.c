@@ -11,6 +11,7 @@
 
 #include "util.h"
 
+/* One log line through the context's callback (none: dropped). */
 void ch_log(corehook *ch, int level, const char *fmt, ...)
 {
 	char line[1024];
@@ -24,6 +25,7 @@ void ch_log(corehook *ch, int level, const char *fmt, ...)
 	ch->log(ch->logarg, level, line);
 }
 
+/* The pool and the group commit; the store opened once (migrations). */
 int ch_db_pool_open(corehook *ch, char *err, size_t errlen)
 {
 	subs_db *db = NULL;
@@ -48,6 +50,7 @@ int ch_db_pool_open(corehook *ch, char *err, size_t errlen)
 	return COREHOOK_OK;
 }
 
+/* Every pooled connection closed; safe after a failed or no open. */
 void ch_db_pool_close(corehook *ch)
 {
 	size_t i;
@@ -66,6 +69,7 @@ void ch_db_pool_close(corehook *ch)
 	ch->db_ready = 0;
 }
 
+/* Borrow a store connection, opening one while the pool may grow. */
 int ch_db_get(corehook *ch, subs_db **out, char *err, size_t errlen)
 {
 	int rc = COREHOOK_OK;
@@ -90,6 +94,7 @@ int ch_db_get(corehook *ch, subs_db **out, char *err, size_t errlen)
 	return rc;
 }
 
+/* Give a borrowed connection back (NULL: nothing). */
 void ch_db_put(corehook *ch, subs_db *db)
 {
 	if (db == NULL)

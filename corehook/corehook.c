@@ -18,6 +18,7 @@
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static int curl_ok;
 
+/* libcurl's global state, once per process. */
 static void curl_init_once(void)
 {
 	curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
@@ -75,6 +76,8 @@ static int allow_entries_open(corehook *ch, char *err, size_t errlen)
 	return COREHOOK_OK;
 }
 
+/* Open a context in its named steps; on failure everything opened so
+ * far is closed again (contract in corehook.h). */
 int corehook_open(corehook **out, const corehook_config *cfg,
     corehook_log_fn log, void *logarg, char *err, size_t errlen)
 {
@@ -104,6 +107,7 @@ out:
 	return rc;
 }
 
+/* Close what each step opened, in reverse; NULL-safe. */
 void corehook_close(corehook *ch)
 {
 	size_t i;
@@ -123,6 +127,7 @@ void corehook_close(corehook *ch)
 	free(ch);
 }
 
+/* The context's metrics as Prometheus text. */
 int corehook_metrics_write(corehook *ch, char *buf, size_t cap)
 {
 	return ch_metrics_format(&ch->metrics, buf, cap);

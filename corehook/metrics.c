@@ -22,6 +22,7 @@ static const double lat_bounds[CH_LAT_BUCKETS - 1] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 
+/* Count one CA fetch of seconds in the latency histogram. */
 void ch_metrics_fetch_observe(ch_metrics_t *m, double seconds)
 {
 	size_t i;
@@ -34,6 +35,7 @@ void ch_metrics_fetch_observe(ch_metrics_t *m, double seconds)
 	atomic_fetch_add(&m->lat_sum_us, (uint_fast64_t)(seconds * 1e6));
 }
 
+/* printf into buf at *off; -1 once it no longer fits. */
 int ch_text_put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
 {
 	va_list ap;
@@ -167,6 +169,7 @@ static int put_ca(const ch_metrics_t *m, char *buf, size_t cap, size_t *off)
 	    limits, v, CH_RATE_N);
 }
 
+/* Every counter family in Prometheus text (COREHOOK_ERR_SPACE). */
 int ch_metrics_format(const ch_metrics_t *m, char *buf, size_t cap)
 {
 	uint64_t v[CH_PROV_NOUTCOMES];

@@ -10,6 +10,7 @@
 
 #include "util.h"
 
+/* Encode m; COREHOOK_ERR_SPACE when it does not fit. */
 int ch_nas_encode(uint8_t *out, size_t outcap, size_t *outlen,
     const nas_msg_t *m, char *err, size_t errlen)
 {
@@ -22,6 +23,7 @@ int ch_nas_encode(uint8_t *out, size_t outcap, size_t *outlen,
 	return COREHOOK_OK;
 }
 
+/* Registration reject with cause, T3346 and container (ch_ctx.h). */
 int ch_nas_reject(nas_msg_t *m, uint8_t cause, unsigned t3346,
     const uint8_t *container, size_t clen, uint8_t *out, size_t outcap,
     size_t *outlen, char *err, size_t errlen)
@@ -45,6 +47,7 @@ int ch_nas_reject(nas_msg_t *m, uint8_t cause, unsigned t3346,
 	return ch_nas_encode(out, outcap, outlen, m, err, errlen);
 }
 
+/* A message of type without fields. */
 int ch_nas_simple(nas_msg_t *m, int type, uint8_t *out, size_t outcap,
     size_t *outlen, char *err, size_t errlen)
 {
@@ -55,6 +58,7 @@ int ch_nas_simple(nas_msg_t *m, int type, uint8_t *out, size_t outcap,
 	return ch_nas_encode(out, outcap, outlen, m, err, errlen);
 }
 
+/* m encoded and protected in sec with header type hdr. */
 int ch_nas_protect(nas_sec_ctx_t *sec, uint8_t hdr, const nas_msg_t *m,
     uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
 {

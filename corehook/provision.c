@@ -293,12 +293,14 @@ static int prov_context_get(corehook *ch, corehook_prov_result_t *out,
 	return -1;
 }
 
+/* corehook_provision_from with no session (contract in corehook.h). */
 int corehook_provision(corehook *ch, corehook_prov_result_t *out,
     const uint8_t *request, size_t len)
 {
 	return corehook_provision_from(ch, out, request, len, NULL);
 }
 
+/* One provisioning, every refusal an outcome in out (corehook.h). */
 int corehook_provision_from(corehook *ch, corehook_prov_result_t *out,
     const uint8_t *request, size_t len, const char *session)
 {
@@ -373,6 +375,7 @@ done:
 	return COREHOOK_OK;
 }
 
+/* An onboarding Registration request answered (contract in ch_ctx.h). */
 int ch_prov_nas(corehook *ch, const char *session,
     const nas_reg_request_t *rq, nas_msg_t *m, uint8_t *out, size_t outcap,
     size_t *outlen, char *err, size_t errlen)

@@ -298,6 +298,8 @@ out:
 	return rc;
 }
 
+/* One NAS message of a session (contract in corehook.h): retransmissions
+ * answered from the cache, one thread per session at a time. */
 int corehook_handle(corehook *ch, const char *session, const uint8_t *in,
     size_t inlen, uint8_t *out, size_t outcap, size_t *outlen, int flags,
     char *err, size_t errlen)

@@ -114,6 +114,7 @@ done:
 	return rc;
 }
 
+/* Load and check the signer once (contract in ch_ctx.h). */
 int ch_signer_open(corehook *ch, char *err, size_t errlen)
 {
 	const corehook_config *cfg = ch->cfg;
@@ -150,6 +151,7 @@ int ch_signer_open(corehook *ch, char *err, size_t errlen)
 	return COREHOOK_OK;
 }
 
+/* Free the signer's key, certificates and prepared signer. */
 void ch_signer_close(corehook *ch)
 {
 	prov_signer_free(ch->signer);

@@ -295,6 +295,8 @@ static int leaf_accept(EVP_PKEY **pubkey, uint8_t pub_enc[65], X509 *cert,
 	return CH_CTX_OK;
 }
 
+/* The security context read, the fast paths asked, else the full check;
+ * then the leaf's rules (contract in ch_int.h). */
 int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
     int64_t *valid_until, const char *json, size_t len,
     const char *device_id, X509 *anchor, ch_path_cache *cache, int64_t now,

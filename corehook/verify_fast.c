@@ -58,6 +58,7 @@ struct ch_path_cache {
 	ASN1_OBJECT *eku;       /* PROVCA_OID_EKU_DEVICE */
 };
 
+/* An empty cache with the leaf fast path's parameters fetched once. */
 int ch_path_cache_new(ch_path_cache **out)
 {
 	static const char *const mds[FAST_NMD] = { "SHA256", "SHA384",
@@ -87,6 +88,7 @@ int ch_path_cache_new(ch_path_cache **out)
 	return 0;
 }
 
+/* Free the cache; NULL-safe. */
 void ch_path_cache_free(ch_path_cache *c)
 {
 	int i;
@@ -103,6 +105,8 @@ void ch_path_cache_free(ch_path_cache *c)
 	free(c);
 }
 
+/* A verification of cert against trusted at now with pki_cert_verify's
+ * flags; NULL on failure (*store freed by the caller). */
 static X509_STORE_CTX *verify_ctx(X509_STORE **store, X509 *trusted,
     X509 *cert, STACK_OF(X509) *untrusted, int64_t now)
 {
@@ -661,6 +665,8 @@ static int path_times(int64_t *from, int64_t *until, STACK_OF(X509) *path,
 	return 1;
 }
 
+/* After a full verification succeeded: keep the path it built (chain:
+ * leaf first, anchor last; consumed). */
 void ch_path_cache_store(ch_path_cache *c, STACK_OF(X509) *chain,
     const char *text, int64_t now)
 {
@@ -737,6 +743,7 @@ out:
 	return ok;
 }
 
+/* The earliest notAfter of path as Unix seconds (contract in ch_int.h). */
 int ch_path_valid_until(int64_t *until, STACK_OF(X509) *path)
 {
 	int64_t from;
@@ -744,6 +751,8 @@ int ch_path_valid_until(int64_t *until, STACK_OF(X509) *path)
 	return path_times(&from, until, path, 0);
 }
 
+/* The leaf fast path, then the cached issuer path, else hand over
+ * (contract in ch_int.h). */
 int ch_verify_fast(EVP_PKEY **pubkey, uint8_t pub_enc[65], X509 **cert,
     int64_t *valid_until, ch_path_cache *cache, const char *pem,
     const char *text, const char *device_id, int64_t now)
