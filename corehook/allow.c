@@ -51,15 +51,16 @@ static int url_extras_absent(CURLU *u, char *err, size_t errlen)
 	for (i = 0; i < sizeof(userinfo) / sizeof(userinfo[0]); i++) {
 		if (curl_url_get(u, userinfo[i], &v, 0) == CURLUE_OK) {
 			curl_free(v);
-			util_err_set(err, errlen, "URL carries user information");
+			util_err_set(err, errlen, "URL carries user "
+			    "information");
 			return 0;
 		}
 	}
 	for (i = 0; i < sizeof(extras) / sizeof(extras[0]); i++) {
 		if (curl_url_get(u, extras[i], &v, 0) == CURLUE_OK) {
 			curl_free(v);
-			util_err_set(err, errlen, "URL carries a query, fragment "
-			    "or zone");
+			util_err_set(err, errlen, "URL carries a query, "
+			    "fragment or zone");
 			return 0;
 		}
 	}
