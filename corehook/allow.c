@@ -37,6 +37,56 @@ struct url_parts {
 	char path[CH_URL_MAX + 1];
 };
 
+/* None of userinfo (user, password, options), query, fragment or zone
+ * id is in u: 1, else 0 with err. */
+static int url_extras_absent(CURLU *u, char *err, size_t errlen)
+{
+	static const CURLUPart userinfo[] = { CURLUPART_USER,
+	    CURLUPART_PASSWORD, CURLUPART_OPTIONS };
+	static const CURLUPart extras[] = { CURLUPART_QUERY,
+	    CURLUPART_FRAGMENT, CURLUPART_ZONEID };
+	char *v = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(userinfo) / sizeof(userinfo[0]); i++) {
+		if (curl_url_get(u, userinfo[i], &v, 0) == CURLUE_OK) {
+			curl_free(v);
+			util_err_set(err, errlen, "URL carries user "
+			    "information");
+			return 0;
+		}
+	}
+	for (i = 0; i < sizeof(extras) / sizeof(extras[0]); i++) {
+		if (curl_url_get(u, extras[i], &v, 0) == CURLUE_OK) {
+			curl_free(v);
+			util_err_set(err, errlen, "URL carries a query, "
+			    "fragment or zone");
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* path (starting with '/') has no dot segments and no empty segments (a
+ * trailing '/' aside). */
+static int path_segments_ok(const char *path)
+{
+	const char *seg = path + 1;
+
+	for (;;) {
+		const char *slash = strchr(seg, '/');
+		size_t len = slash != NULL ? (size_t)(slash - seg) : strlen(seg);
+
+		if ((len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.') ||
+		    (len == 0 && slash != NULL))
+			return 0;
+		if (slash == NULL)
+			return 1;
+		seg = slash + 1;
+	}
+}
+
 /* Split url with curl_url, refusing userinfo, query, fragment and anything
  * but https; dot segments are kept as they are (CURLU_PATH_AS_IS) so they
  * can be refused below. */
@@ -45,9 +95,6 @@ static int url_split(struct url_parts *p, const char *url, char *err,
 {
 	CURLU *u = NULL;
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
-	char *user = NULL, *pass = NULL, *query = NULL, *frag = NULL;
-	char *opts = NULL, *zone = NULL;
-	const char *seg;
 	int rc = CH_URL_MALFORMED;
 	size_t i;
 	long portnum;
@@ -71,19 +118,8 @@ static int url_split(struct url_parts *p, const char *url, char *err,
 		util_err_set(err, errlen, "scheme is not https");
 		goto out;
 	}
-	/* Each of these must be absent. */
-	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_OPTIONS, &opts, 0) == CURLUE_OK) {
-		util_err_set(err, errlen, "URL carries user information");
+	if (!url_extras_absent(u, err, errlen))
 		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK) {
-		util_err_set(err, errlen, "URL carries a query, fragment or zone");
-		goto out;
-	}
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    strlen(host) == 0 || strlen(host) >= sizeof(p->host)) {
 		util_err_set(err, errlen, "URL has no usable host");
@@ -104,20 +140,9 @@ static int url_split(struct url_parts *p, const char *url, char *err,
 		util_err_set(err, errlen, "URL has no usable path");
 		goto out;
 	}
-	/* No dot segments, no empty segments. */
-	for (seg = path + 1; ; ) {
-		const char *slash = strchr(seg, '/');
-		size_t len = slash != NULL ? (size_t)(slash - seg) : strlen(seg);
-
-		if ((len == 1 && seg[0] == '.') ||
-		    (len == 2 && seg[0] == '.' && seg[1] == '.') ||
-		    (len == 0 && slash != NULL)) {
-			util_err_set(err, errlen, "URL path has dot or empty segments");
-			goto out;
-		}
-		if (slash == NULL)
-			break;
-		seg = slash + 1;
+	if (!path_segments_ok(path)) {
+		util_err_set(err, errlen, "URL path has dot or empty segments");
+		goto out;
 	}
 	for (i = 0; host[i] != '\0'; i++)
 		p->host[i] = (char)tolower((unsigned char)host[i]);
@@ -130,12 +155,6 @@ out:
 	curl_free(host);
 	curl_free(port);
 	curl_free(path);
-	curl_free(user);
-	curl_free(pass);
-	curl_free(query);
-	curl_free(frag);
-	curl_free(opts);
-	curl_free(zone);
 	curl_url_cleanup(u);
 	return rc;
 }

@@ -163,7 +163,7 @@ enum {
 	CH_CTX_INTERNAL = -5
 };
 
-/* Verified issuer paths of one trust anchor (verify.c); thread-safe. */
+/* Verified issuer paths of one trust anchor (verify_fast.c); thread-safe. */
 typedef struct ch_path_cache ch_path_cache;
 
 int ch_path_cache_new(ch_path_cache **out);
@@ -171,6 +171,38 @@ void ch_path_cache_free(ch_path_cache *c);
 
 /* How an accepted device certificate was verified (ch_context_verify). */
 enum { CH_CHECK_FAST, CH_CHECK_CACHED, CH_CHECK_FULL, CH_CHECK_N };
+
+/* ---- the fast paths in front of the full check (verify_fast.c) ---- */
+
+/* ch_verify_fast hands over to the full check. */
+#define CH_FAST_HANDOVER (-1)
+
+/*
+ * The fast paths for a device certificate pem whose security context's
+ * chain text is byte-identical to the one cache holds a verified issuer
+ * path for (docs/ARCHITECTURE.md, "Fast paths"). Answers:
+ * CH_CHECK_FAST: the leaf fast path accepted the leaf whole (every rule of
+ *   ch_context_verify's, CN == device_id): *pubkey owned by the caller,
+ *   pub_enc (may be NULL) its point, *valid_until set;
+ * CH_CHECK_CACHED: *cert (parsed here, the caller frees it) chains to the
+ *   anchor on the cached path at now, *valid_until set; the caller still
+ *   applies the leaf's own rules (EKU, CN, key) as after the full check;
+ * CH_FAST_HANDOVER: the full check decides; *cert is the parsed leaf (the
+ *   caller frees it) or NULL when pem did not parse.
+ * Never a refusal: any doubt hands over.
+ */
+int ch_verify_fast(EVP_PKEY **pubkey, uint8_t pub_enc[65], X509 **cert,
+    int64_t *valid_until, ch_path_cache *cache, const char *pem,
+    const char *text, const char *device_id, int64_t now);
+
+/* After the full check verified a leaf: keep the path it built (chain:
+ * leaf first, anchor last; consumed) for the chain text text. */
+void ch_path_cache_store(ch_path_cache *c, STACK_OF(X509) *chain,
+    const char *text, int64_t now);
+
+/* The end of path's validity (earliest notAfter) as Unix seconds: 1, or 0
+ * when a time is not in RFC 5280's form. */
+int ch_path_valid_until(int64_t *until, STACK_OF(X509) *path);
 
 /* Parse the CA's JSON security context and verify the device certificate:
  * chain to anchor at time now, device EKU, keyUsage for its key type
@@ -302,5 +334,10 @@ extern const char *const ch_aka_outcome_names[CH_AKA_NOUTCOMES];
 
 void ch_metrics_fetch_observe(ch_metrics_t *m, double seconds);
 int ch_metrics_format(const ch_metrics_t *m, char *buf, size_t cap);
+
+/* printf into buf (cap bytes) at *off, advancing it; -1 once it no longer
+ * fits (the metrics texts of metrics.c and sbi_config.c). */
+int ch_text_put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

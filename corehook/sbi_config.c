@@ -3,13 +3,12 @@
  * allow-list), writing it
  * for `corehook init --sbi-listen --nrf`, UUIDs, and the SBI metrics text. */
 #define _GNU_SOURCE
-#include "sbi.h"
+#include "ch_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,43 +359,29 @@ static const char *const cause_names[SBI_CAUSE_N] = { "USER_NOT_FOUND",
 static const char *const nrf_names[SBI_NRF_N] = { "register", "heartbeat",
 	"deregister", "failure" };
 
-/* printf into buf at *off; -1 once it no longer fits. */
-static int put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int put(char *buf, size_t cap, size_t *off, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*off >= cap)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *off, cap - *off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap - *off)
-		return -1;
-	*off += (size_t)n;
-	return 0;
-}
-
 int sbi_metrics_append(const sbi_metrics_t *m, char *buf, size_t cap)
 {
 	size_t off = strlen(buf);
 	int i, r = 0;
 
-	r |= put(buf, cap, &off, "# TYPE corehook_sbi_requests_total counter\n"
+	r |= ch_text_put(buf, cap, &off,
+	    "# TYPE corehook_sbi_requests_total counter\n"
 	    "# TYPE corehook_sbi_latency_seconds_sum counter\n");
 	for (i = 0; i < SBI_OP_N; i++)
-		r |= put(buf, cap, &off, "corehook_sbi_requests_total{op=\"%s\"}"
+		r |= ch_text_put(buf, cap, &off,
+		    "corehook_sbi_requests_total{op=\"%s\"}"
 		    " %" PRIu64 "\ncorehook_sbi_latency_seconds_sum{op=\"%s\"}"
 		    " %.6f\n", op_names[i], (uint64_t)atomic_load(&m->op[i]),
 		    op_names[i], (double)atomic_load(&m->op_us[i]) / 1e6);
-	r |= put(buf, cap, &off, "# TYPE corehook_sbi_failures_total counter\n");
+	r |= ch_text_put(buf, cap, &off,
+	    "# TYPE corehook_sbi_failures_total counter\n");
 	for (i = 0; i < SBI_CAUSE_N; i++)
-		r |= put(buf, cap, &off, "corehook_sbi_failures_total{cause=\"%s\"}"
+		r |= ch_text_put(buf, cap, &off,
+		    "corehook_sbi_failures_total{cause=\"%s\"}"
 		    " %" PRIu64 "\n", cause_names[i],
 		    (uint64_t)atomic_load(&m->cause[i]));
-	r |= put(buf, cap, &off, "corehook_sbi_vectors_total %" PRIu64 "\n"
+	r |= ch_text_put(buf, cap, &off,
+	    "corehook_sbi_vectors_total %" PRIu64 "\n"
 	    "corehook_sbi_confirmations_total %" PRIu64 "\n"
 	    "corehook_sbi_auth_failures_total %" PRIu64 "\n"
 	    "corehook_sbi_streams_total %" PRIu64 "\n"
@@ -407,7 +392,8 @@ int sbi_metrics_append(const sbi_metrics_t *m, char *buf, size_t cap)
 	    (uint64_t)atomic_load(&m->streams),
 	    (uint64_t)atomic_load(&m->connections));
 	for (i = 0; i < SBI_NRF_N; i++)
-		r |= put(buf, cap, &off, "corehook_sbi_nrf_total{op=\"%s\"}"
+		r |= ch_text_put(buf, cap, &off,
+		    "corehook_sbi_nrf_total{op=\"%s\"}"
 		    " %" PRIu64 "\n", nrf_names[i],
 		    (uint64_t)atomic_load(&m->nrf[i]));
 	return r != 0 ? -1 : 0;

@@ -1,7 +1,8 @@
-/* session.c — corehook_handle: the per-session NAS state machine
- * (provisioning registration; normal registration with 5G-AKA, resync,
- * NAS security mode control, protected accept/complete, reject) and the
- * per-session retransmission cache. */
+/* session.c — the session table and corehook_handle: one thread per
+ * session at a time, the per-session retransmission cache, the security
+ * gate in front of the decoder, and the dispatch of each message to
+ * provisioning (provision.c) or the 5G-AKA / security mode steps
+ * (nas_auth.c). */
 #include "ch_ctx.h"
 
 #include <stdlib.h>
@@ -10,16 +11,12 @@
 
 #include <openssl/crypto.h>
 
-#include "aka.h"
 #include "nas.h"
 #include "nas_sec.h"
-#include "prov.h"
 #include "util.h"
 
-/* S_SMC: Security mode command sent; S_ACCEPTED: protected Registration
- * accept sent, Registration complete awaited. */
-enum { S_IDLE = 0, S_AUTH = 1, S_SMC = 2, S_ACCEPTED = 3 };
-
+/* One session of the table: its name, the retransmission cache (its last
+ * message and the answer) and its NAS state (nas_auth.c). */
 typedef struct ch_session {
 	struct ch_session *next;
 	char name[COREHOOK_SESSION_MAX + 1];
@@ -30,23 +27,10 @@ typedef struct ch_session {
 	size_t reqlen;
 	uint8_t *resp;
 	size_t resplen;
-	int state;
-	int resynced;
-	uint8_t ksi;
-	corehook_av_t av;
-	/* NAS security: the UE's capabilities, the algorithms chosen for
-	 * them, and the context of the last K_AMF (have_sec). The context
-	 * lives only in this session: a restart loses it, and the UE's next
-	 * registration runs 5G-AKA for a new K_AMF, so no COUNT is ever
-	 * reused with the same key. */
-	uint8_t ue_caps[NAS_UE_SEC_CAP_MAX];
-	size_t ue_caps_len;
-	uint8_t enc_alg, int_alg;
-	int have_sec;
-	nas_sec_ctx_t sec;
-	char supi[NAS_SUPI_MAX];	/* IMSI digits of the last AKA */
+	ch_nas_state nas;
 } ch_session;
 
+/* The bucket of a session name (FNV-1a). */
 static uint32_t name_hash(const char *s)
 {
 	uint32_t h = 2166136261u;   /* FNV-1a */
@@ -56,18 +40,26 @@ static uint32_t name_hash(const char *s)
 	return h % CH_BUCKETS;
 }
 
+/* Free a session, its keys wiped; NULL-safe. */
 static void session_free(ch_session *s)
 {
 	if (s == NULL)
 		return;
-	corehook_av_clear(&s->av);
-	nas_sec_ctx_clear(&s->sec);
+	ch_nas_state_reset(&s->nas);
 	free(s->req);
 	free(s->resp);
 	free(s);
 }
 
-void ch_sessions_free(corehook *ch)
+/* The table's lock and condition. */
+void ch_sessions_init(corehook *ch)
+{
+	pthread_mutex_init(&ch->smu, NULL);
+	pthread_cond_init(&ch->scv, NULL);
+}
+
+/* Every session freed, the lock destroyed (at close). */
+void ch_sessions_close(corehook *ch)
 {
 	size_t i;
 
@@ -81,6 +73,8 @@ void ch_sessions_free(corehook *ch)
 		ch->bucket[i] = NULL;
 	}
 	ch->nsessions = 0;
+	pthread_mutex_destroy(&ch->smu);
+	pthread_cond_destroy(&ch->scv);
 }
 
 /* Drop idle sessions unused for the TTL (under smu). */
@@ -123,10 +117,7 @@ static ch_session *session_get(corehook *ch, const char *name, time_t now)
 			free(s->resp);
 			s->req = s->resp = NULL;
 			s->reqlen = s->resplen = 0;
-			s->state = S_IDLE;
-			corehook_av_clear(&s->av);
-			nas_sec_ctx_clear(&s->sec);
-			s->have_sec = 0;
+			ch_nas_state_reset(&s->nas);
 		}
 		return s;
 	}
@@ -137,391 +128,12 @@ static ch_session *session_get(corehook *ch, const char *name, time_t now)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->nas.name = s->name;
 	s->last_used = now;
 	s->next = ch->bucket[h];
 	ch->bucket[h] = s;
 	ch->nsessions++;
 	return s;
-}
-
-/* ---- answers ---- */
-
-static int encode(uint8_t *out, size_t outcap, size_t *outlen,
-    const nas_msg_t *m, char *err, size_t errlen)
-{
-	int r = nas_encode(out, outcap, outlen, m);
-
-	if (r != NAS_OK) {
-		util_err_set(err, errlen, "NAS encode: %s", nas_strerror(r));
-		return r == NAS_ERR_SPACE ? COREHOOK_ERR_SPACE : COREHOOK_ERR;
-	}
-	return COREHOOK_OK;
-}
-
-static int reg_reject(nas_msg_t *m, uint8_t cause, unsigned t3346,
-    const uint8_t *container, size_t clen, uint8_t *out, size_t outcap,
-    size_t *outlen, char *err, size_t errlen)
-{
-	memset(m, 0, sizeof(*m));
-	m->type = NAS_MSG_REGISTRATION_REJECT;
-	m->reg_rej.cause = cause;
-	if (t3346 > 0) {
-		m->reg_rej.has_t3346 = true;
-		m->reg_rej.t3346 = nas_gprs_timer_from_seconds(t3346);
-	}
-	if (container != NULL && clen > 0) {
-		if (clen > sizeof(m->reg_rej.payload)) {
-			util_err_set(err, errlen, "container too large");
-			return COREHOOK_ERR;
-		}
-		m->reg_rej.has_payload = true;
-		m->reg_rej.payload_len = clen;
-		memcpy(m->reg_rej.payload, container, clen);
-	}
-	return encode(out, outcap, outlen, m, err, errlen);
-}
-
-static int auth_request(corehook *ch, ch_session *s, nas_msg_t *m,
-    uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
-{
-	memset(m, 0, sizeof(*m));
-	m->type = NAS_MSG_AUTH_REQUEST;
-	m->auth_req.ngksi.tsc = 0;
-	m->auth_req.ngksi.ksi = s->ksi;
-	m->auth_req.abba_len = 2;          /* ABBA 0x0000 */
-	memcpy(m->auth_req.rand, s->av.rand, 16);
-	memcpy(m->auth_req.autn, s->av.autn, 16);
-	(void)ch;
-	return encode(out, outcap, outlen, m, err, errlen);
-}
-
-static int simple(nas_msg_t *m, int type, uint8_t *out, size_t outcap,
-    size_t *outlen, char *err, size_t errlen)
-{
-	memset(m, 0, sizeof(*m));
-	m->type = type;
-	if (type == NAS_MSG_REGISTRATION_ACCEPT)
-		m->reg_acc.result = NAS_REG_RESULT_3GPP;
-	return encode(out, outcap, outlen, m, err, errlen);
-}
-
-/* Encode m and wrap it with security header type hdr in s's context (the
- * next downlink COUNT). */
-static int protect(ch_session *s, uint8_t hdr, const nas_msg_t *m,
-    uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
-{
-	uint8_t plain[256];
-	size_t plen = 0;
-	int rc, r;
-
-	if ((rc = encode(plain, sizeof(plain), &plen, m, err, errlen)) != 0)
-		return rc;
-	r = nas_sec_protect(out, outcap, outlen, &s->sec, hdr, plain, plen);
-	OPENSSL_cleanse(plain, sizeof(plain));
-	if (r != NAS_SEC_OK) {
-		util_err_set(err, errlen, "NAS protect: %s", nas_sec_strerror(r));
-		return r == NAS_SEC_ERR_SPACE ? COREHOOK_ERR_SPACE : COREHOOK_ERR;
-	}
-	return COREHOOK_OK;
-}
-
-/* The first algorithm of the configured preference list pref that the UE
- * announces in caps; -1 if there is none. */
-static int alg_select(const uint8_t *pref, size_t n, const uint8_t *caps,
-    size_t clen, int integrity)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (nas_ue_sec_cap_has(caps, clen, integrity, pref[i]))
-			return pref[i];
-	return -1;
-}
-
-/* ---- the state machine ---- */
-
-static int on_provisioning(corehook *ch, const char *session,
-    const nas_reg_request_t *rq, nas_msg_t *m, uint8_t *out, size_t outcap,
-    size_t *outlen, char *err, size_t errlen)
-{
-	corehook_prov_result_t *res;
-	char perr[256];
-	int rc;
-
-	if (!rq->has_payload || rq->payload_type != NAS_PAYLOAD_TYPE_PROVCA) {
-		if (!rq->has_payload)
-			util_err_set(perr, sizeof(perr), "no payload container");
-		else
-			util_err_set(perr, sizeof(perr), "payload container type"
-			    " %u", rq->payload_type);
-		atomic_fetch_add(&ch->metrics.prov[CH_PROV_MALFORMED], 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "provision device=- outcome=%s"
-		    " cause=96 reason=%s", ch_prov_outcome_names[CH_PROV_MALFORMED],
-		    perr);
-		return reg_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
-		    out, outcap, outlen, err, errlen);
-	}
-	if ((res = malloc(sizeof(*res))) == NULL) {
-		util_err_set(err, errlen, "out of memory");
-		return COREHOOK_ERR;
-	}
-	corehook_provision_from(ch, res, rq->payload, rq->payload_len, session);
-	rc = reg_reject(m, res->cause, res->t3346, res->container,
-	    res->container_len, out, outcap, outlen, err, errlen);
-	OPENSSL_cleanse(res, sizeof(*res));
-	free(res);
-	return rc;
-}
-
-static int on_registration(corehook *ch, ch_session *s,
-    const nas_reg_request_t *rq, nas_msg_t *m, uint8_t *out, size_t outcap,
-    size_t *outlen, char *err, size_t errlen)
-{
-	char supi[NAS_SUPI_MAX], aerr[256];
-	int r;
-
-	if (rq->reg_type == NAS_REG_SNPN_ONBOARDING)
-		return on_provisioning(ch, s->name, rq, m, out, outcap, outlen,
-		    err, errlen);
-	if (rq->reg_type == NAS_REG_INITIAL && rq->id.kind == NAS_ID_SUCI &&
-	    (r = ch_suci_supi(ch, supi, sizeof(supi), &rq->id.suci, aerr,
-	    sizeof(aerr))) != COREHOOK_OK) {
-		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UNKNOWN_SUBSCRIBER], 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "registration session=%s "
-		    "outcome=suci-refused scheme=%u key-id=%u cause=3 reason=%s",
-		    s->name, rq->id.suci.scheme, rq->id.suci.hnpki, aerr);
-		return reg_reject(m, NAS_CAUSE_ILLEGAL_UE, 0, NULL, 0, out, outcap,
-		    outlen, err, errlen);
-	}
-	if (rq->reg_type != NAS_REG_INITIAL || rq->id.kind != NAS_ID_SUCI ||
-	    strncmp(supi, "imsi-", 5) != 0) {
-		atomic_fetch_add(&ch->metrics.nas_malformed, 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "registration session=%s"
-		    " reason=unsupported registration type %u or identity %d",
-		    s->name, rq->reg_type, rq->id.kind);
-		return reg_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
-		    out, outcap, outlen, err, errlen);
-	}
-	corehook_av_clear(&s->av);
-	nas_sec_ctx_clear(&s->sec);
-	s->have_sec = 0;
-	s->state = S_IDLE;
-	if (!rq->has_ue_sec_cap ||
-	    (r = alg_select(ch->cfg->nas_int_pref, ch->cfg->nas_int_n,
-	    rq->ue_sec_cap, rq->ue_sec_cap_len, 1)) < 0 ||
-	    (s->enc_alg = (uint8_t)alg_select(ch->cfg->nas_enc_pref,
-	    ch->cfg->nas_enc_n, rq->ue_sec_cap, rq->ue_sec_cap_len, 0)) > 7) {
-		ch_log(ch, COREHOOK_LOG_WARN, "registration supi=%s outcome="
-		    "security-capabilities-mismatch cause=23 reason=%s", supi + 5,
-		    rq->has_ue_sec_cap ? "no configured algorithm in the UE "
-		    "security capability" : "no UE security capability");
-		return reg_reject(m, NAS_CAUSE_UE_SEC_CAP_MISMATCH, 0, NULL, 0,
-		    out, outcap, outlen, err, errlen);
-	}
-	s->int_alg = (uint8_t)r;
-	memcpy(s->ue_caps, rq->ue_sec_cap, rq->ue_sec_cap_len);
-	s->ue_caps_len = rq->ue_sec_cap_len;
-	r = corehook_av_generate(ch, &s->av, supi + 5, aerr, sizeof(aerr));
-	if (r == COREHOOK_ERR_NOTFOUND) {
-		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UNKNOWN_SUBSCRIBER], 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s cause=3",
-		    supi + 5, ch_aka_outcome_names[CH_AKA_UNKNOWN_SUBSCRIBER]);
-		return reg_reject(m, NAS_CAUSE_ILLEGAL_UE, 0, NULL, 0, out, outcap,
-		    outlen, err, errlen);
-	}
-	if (r != COREHOOK_OK) {
-		ch_log(ch, COREHOOK_LOG_ERR, "aka supi=%s outcome=error reason=%s",
-		    supi + 5, aerr);
-		return reg_reject(m, NAS_CAUSE_CONGESTION, ch->cfg->t3346_seconds,
-		    NULL, 0, out, outcap, outlen, err, errlen);
-	}
-	s->state = S_AUTH;
-	s->resynced = 0;
-	s->ksi = (uint8_t)((s->ksi + 1) % 7);
-	return auth_request(ch, s, m, out, outcap, outlen, err, errlen);
-}
-
-static int on_auth_response(corehook *ch, ch_session *s,
-    const nas_auth_response_t *ar, nas_msg_t *m, uint8_t *out,
-    size_t outcap, size_t *outlen, char *err, size_t errlen)
-{
-	uint8_t kamf[32];
-	char fp[AKA_FP_HEX_LEN];
-	int ok, rc;
-
-	ok = corehook_res_confirm(&s->av, ar->res_star, kamf);
-	s->state = S_IDLE;
-	if (ok && s->av.pending) {
-		char cerr[256];
-		int promoted = 0;
-
-		/* The device proved the new credentials: they become active and
-		 * the previous ones are retired, keys wiped. */
-		if (corehook_confirm(ch, s->av.supi, &promoted, cerr,
-		    sizeof(cerr)) != COREHOOK_OK) {
-			ch_log(ch, COREHOOK_LOG_ERR, "aka supi=%s outcome=error "
-			    "reason=%s", s->av.supi, cerr);
-			corehook_av_clear(&s->av);
-			OPENSSL_cleanse(kamf, sizeof(kamf));
-			return reg_reject(m, NAS_CAUSE_CONGESTION,
-			    ch->cfg->t3346_seconds, NULL, 0, out, outcap, outlen,
-			    err, errlen);
-		}
-		if (promoted)
-			ch_log(ch, COREHOOK_LOG_INFO, "subscription supi=%s "
-			    "state=active (pending confirmed by 5G-AKA)",
-			    s->av.supi);
-	}
-	if (!ok) {
-		atomic_fetch_add(&ch->metrics.aka[CH_AKA_RES_MISMATCH], 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s",
-		    s->av.supi, ch_aka_outcome_names[CH_AKA_RES_MISMATCH]);
-		corehook_av_clear(&s->av);
-		return simple(m, NAS_MSG_AUTH_REJECT, out, outcap, outlen, err,
-		    errlen);
-	}
-	if (aka_fingerprint(fp, kamf) != AKA_OK)
-		snprintf(fp, sizeof(fp), "unavailable");
-	rc = nas_sec_ctx_init(&s->sec, kamf, s->enc_alg, s->int_alg, 0, 0);
-	OPENSSL_cleanse(kamf, sizeof(kamf));
-	snprintf(s->supi, sizeof(s->supi), "%s", s->av.supi);
-	corehook_av_clear(&s->av);
-	if (rc != NAS_SEC_OK) {
-		util_err_set(err, errlen, "NAS keys: %s", nas_sec_strerror(rc));
-		return COREHOOK_ERR;
-	}
-	s->have_sec = 1;
-	atomic_fetch_add(&ch->metrics.aka[CH_AKA_SUCCESS], 1);
-	ch_log(ch, COREHOOK_LOG_INFO, "aka supi=%s outcome=success kamf-fp=%s"
-	    " nia=%s nea=%s", s->supi, fp, nas_sec_alg_name(1, s->int_alg),
-	    nas_sec_alg_name(0, s->enc_alg));
-	/* Security mode command: integrity protected with the new context
-	 * (TS 24.501 §5.4.2.2), replaying what the UE announced. */
-	memset(m, 0, sizeof(*m));
-	m->type = NAS_MSG_SECURITY_MODE_COMMAND;
-	m->smc.enc_alg = s->enc_alg;
-	m->smc.int_alg = s->int_alg;
-	m->smc.ngksi.ksi = s->ksi;
-	m->smc.caps_len = s->ue_caps_len;
-	memcpy(m->smc.caps, s->ue_caps, s->ue_caps_len);
-	m->smc.has_abba = true;
-	m->smc.abba_len = 2;		/* ABBA 0x0000, as K_AMF used */
-	rc = protect(s, NAS_SEC_HDR_INTEGRITY_NEW, m, out, outcap, outlen, err,
-	    errlen);
-	if (rc == COREHOOK_OK)
-		s->state = S_SMC;
-	return rc;
-}
-
-/* A protected message opened in s's context: Security mode complete
- * (header type 4) → protected Registration accept; Registration complete
- * closes the procedure (no answer). Anything else is discarded. */
-static int on_protected(corehook *ch, ch_session *s, uint8_t hdr,
-    nas_msg_t *m, uint8_t *out, size_t outcap, size_t *outlen, char *err,
-    size_t errlen)
-{
-	int rc;
-
-	if (s->state == S_SMC && m->type == NAS_MSG_SECURITY_MODE_COMPLETE &&
-	    hdr == NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW) {
-		atomic_fetch_add(&ch->metrics.smc_done, 1);
-		ch_log(ch, COREHOOK_LOG_INFO, "security-mode supi=%s "
-		    "outcome=complete", s->supi);
-		rc = simple(m, NAS_MSG_REGISTRATION_ACCEPT, out, outcap, outlen,
-		    err, errlen);
-		if (rc == COREHOOK_OK)
-			rc = protect(s, NAS_SEC_HDR_INTEGRITY_CIPHERED, m, out,
-			    outcap, outlen, err, errlen);
-		if (rc == COREHOOK_OK)
-			s->state = S_ACCEPTED;
-		return rc;
-	}
-	if (s->state == S_ACCEPTED && m->type == NAS_MSG_REGISTRATION_COMPLETE) {
-		ch_log(ch, COREHOOK_LOG_INFO, "registration supi=%s "
-		    "outcome=complete", s->supi);
-		s->state = S_IDLE;
-		return COREHOOK_OK;
-	}
-	atomic_fetch_add(&ch->metrics.nas_malformed, 1);
-	ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=unexpected %s"
-	    " (header type %u) discarded", s->name, nas_msg_name(m->type), hdr);
-	return COREHOOK_OK;
-}
-
-/* Open a security protected message in s's context into plain. 1: use
- * plain; 0: discarded (no context, bad MAC, replayed COUNT), counted. */
-static int sec_open(corehook *ch, ch_session *s, const uint8_t *in,
-    size_t inlen, uint8_t *plain, size_t cap, size_t *plen, uint8_t *hdr)
-{
-	int r = NAS_SEC_ERR_MAC;
-
-	if (s->have_sec)
-		r = nas_sec_unprotect(plain, cap, plen, hdr, &s->sec, in, inlen);
-	if (r == NAS_SEC_OK)
-		return 1;
-	if (r == NAS_SEC_ERR_REPLAY)
-		atomic_fetch_add(&ch->metrics.nas_sec_replay, 1);
-	else
-		atomic_fetch_add(&ch->metrics.nas_sec_bad_mac, 1);
-	ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=discarded "
-	    "reason=%s", s->name, s->have_sec ? nas_sec_strerror(r) :
-	    "protected message without a security context");
-	return 0;
-}
-
-static int on_auth_failure(corehook *ch, ch_session *s,
-    const nas_auth_failure_t *af, nas_msg_t *m, uint8_t *out,
-    size_t outcap, size_t *outlen, char *err, size_t errlen)
-{
-	char supi[16], aerr[256];
-	uint8_t rand[16];
-
-	if (af->cause != NAS_CAUSE_SYNCH_FAILURE || !af->has_auts) {
-		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UE_REJECTED], 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s cause=%u",
-		    s->av.supi, ch_aka_outcome_names[CH_AKA_UE_REJECTED],
-		    af->cause);
-		goto reject;
-	}
-	if (s->resynced) {
-		snprintf(aerr, sizeof(aerr), "second synch failure");
-		goto resync_failed;
-	}
-	snprintf(supi, sizeof(supi), "%s", s->av.supi);
-	memcpy(rand, s->av.rand, sizeof(rand));
-	if (corehook_resync(ch, supi, rand, af->auts, aerr, sizeof(aerr))
-	    != COREHOOK_OK)
-		goto resync_failed;
-	corehook_av_clear(&s->av);
-	if (corehook_av_generate(ch, &s->av, supi, aerr, sizeof(aerr))
-	    != COREHOOK_OK)
-		goto resync_failed;
-	s->resynced = 1;
-	s->ksi = (uint8_t)((s->ksi + 1) % 7);
-	atomic_fetch_add(&ch->metrics.aka[CH_AKA_RESYNC], 1);
-	ch_log(ch, COREHOOK_LOG_INFO, "aka supi=%s outcome=resync sqn=%llu",
-	    supi, (unsigned long long)s->av.sqn);
-	return auth_request(ch, s, m, out, outcap, outlen, err, errlen);
-resync_failed:
-	atomic_fetch_add(&ch->metrics.aka[CH_AKA_RESYNC_FAILED], 1);
-	ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s reason=%s",
-	    s->av.supi, ch_aka_outcome_names[CH_AKA_RESYNC_FAILED], aerr);
-reject:
-	s->state = S_IDLE;
-	corehook_av_clear(&s->av);
-	return simple(m, NAS_MSG_AUTH_REJECT, out, outcap, outlen, err, errlen);
-}
-
-/* The UE refused the Security mode command (sent in clear): drop the
- * context, no answer. */
-static int on_smc_reject(corehook *ch, ch_session *s, uint8_t cause)
-{
-	ch_log(ch, COREHOOK_LOG_WARN, "security-mode supi=%s outcome=rejected"
-	    " cause=%u", s->supi, cause);
-	nas_sec_ctx_clear(&s->sec);
-	s->have_sec = 0;
-	s->state = S_IDLE;
-	return COREHOOK_OK;
 }
 
 /* The security gate in front of the decoder: a protected message is opened
@@ -533,20 +145,21 @@ static int sec_gate(corehook *ch, ch_session *s, const uint8_t **in,
     size_t *inlen, uint8_t **plain, uint8_t *hdr)
 {
 	int sh = nas_sec_header_type(*in, *inlen);
+	int st = s->nas.state;
 	size_t plen = 0;
 
 	if (sh > 0) {
 		if ((*plain = OPENSSL_malloc(COREHOOK_NAS_MAX)) == NULL ||
-		    !sec_open(ch, s, *in, *inlen, *plain, COREHOOK_NAS_MAX, &plen,
-		    hdr))
+		    !ch_auth_sec_open(ch, &s->nas, *in, *inlen, *plain,
+		    COREHOOK_NAS_MAX, &plen, hdr))
 			return 0;
 		*in = *plain;
 		*inlen = plen;
 		return 1;
 	}
-	if (sh == 0 && (s->state == S_SMC || s->state == S_ACCEPTED) &&
+	if (sh == 0 && (st == CH_NAS_SMC || st == CH_NAS_ACCEPTED) &&
 	    !(*inlen >= 3 && ((*in)[2] == NAS_MSG_REGISTRATION_REQUEST ||
-	    (s->state == S_SMC && (*in)[2] == NAS_MSG_SECURITY_MODE_REJECT)))) {
+	    (st == CH_NAS_SMC && (*in)[2] == NAS_MSG_SECURITY_MODE_REJECT)))) {
 		atomic_fetch_add(&ch->metrics.nas_sec_plain, 1);
 		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=discarded"
 		    " reason=unprotected message in a protected exchange",
@@ -554,6 +167,102 @@ static int sec_gate(corehook *ch, ch_session *s, const uint8_t **in,
 		return 0;
 	}
 	return 1;
+}
+
+/* A message that does not decode: counted (as a malformed provisioning
+ * too when it looks like a Registration request) and rejected #96. */
+static int on_malformed(corehook *ch, ch_session *s, const uint8_t *in,
+    size_t inlen, int r, nas_msg_t *m, uint8_t *out, size_t outcap,
+    size_t *outlen, char *err, size_t errlen)
+{
+	atomic_fetch_add(&ch->metrics.nas_malformed, 1);
+	if (inlen >= 3 && in[0] == NAS_EPD_5GMM &&
+	    in[2] == NAS_MSG_REGISTRATION_REQUEST)
+		atomic_fetch_add(&ch->metrics.prov[CH_PROV_MALFORMED], 1);
+	ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=malformed"
+	    " cause=96 reason=%s", s->name, nas_strerror(r));
+	return ch_nas_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
+	    out, outcap, outlen, err, errlen);
+}
+
+/* A message this session's state does not expect (a network-to-UE message
+ * sent to the network, one that needs a security context the session does
+ * not have, an authentication answer without a challenge): counted and
+ * rejected #96. */
+static int on_unexpected(corehook *ch, ch_session *s, nas_msg_t *m,
+    uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
+{
+	atomic_fetch_add(&ch->metrics.nas_malformed, 1);
+	if (m->type == NAS_MSG_AUTH_RESPONSE || m->type == NAS_MSG_AUTH_FAILURE)
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=%s"
+		    " without authentication in progress", s->name,
+		    nas_msg_name(m->type));
+	else
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=unexpected"
+		    " %s", s->name, nas_msg_name(m->type));
+	return ch_nas_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
+	    out, outcap, outlen, err, errlen);
+}
+
+/* A Registration request: onboarding to provisioning, any other to the
+ * 5G-AKA steps (the request copied out of m, which the answer reuses). */
+static int on_registration(corehook *ch, ch_session *s, nas_msg_t *m,
+    uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
+{
+	nas_reg_request_t *rq = malloc(sizeof(*rq));
+	int rc;
+
+	if (rq == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return COREHOOK_ERR;
+	}
+	*rq = m->reg_req;
+	if (rq->reg_type == NAS_REG_SNPN_ONBOARDING)
+		rc = ch_prov_nas(ch, s->name, rq, m, out, outcap, outlen, err,
+		    errlen);
+	else
+		rc = ch_auth_on_registration(ch, &s->nas, rq, m, out, outcap,
+		    outlen, err, errlen);
+	free(rq);
+	return rc;
+}
+
+/* Dispatch the decoded plain message m (hdr: the security header it came
+ * under, 0 for none) by type and the session's state. */
+static int dispatch(corehook *ch, ch_session *s, uint8_t hdr, nas_msg_t *m,
+    uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
+{
+	if (hdr > 0)
+		return ch_auth_on_protected(ch, &s->nas, hdr, m, out, outcap,
+		    outlen, err, errlen);
+	switch (m->type) {
+	case NAS_MSG_SECURITY_MODE_REJECT:
+		if (s->nas.state != CH_NAS_SMC)
+			break;
+		return ch_auth_on_smc_reject(ch, &s->nas, m->smc_rej.cause);
+	case NAS_MSG_REGISTRATION_REQUEST:
+		return on_registration(ch, s, m, out, outcap, outlen, err,
+		    errlen);
+	case NAS_MSG_AUTH_RESPONSE: {
+		nas_auth_response_t ar = m->auth_resp;
+
+		if (s->nas.state != CH_NAS_AUTH)
+			break;
+		return ch_auth_on_response(ch, &s->nas, &ar, m, out, outcap,
+		    outlen, err, errlen);
+	}
+	case NAS_MSG_AUTH_FAILURE: {
+		nas_auth_failure_t af = m->auth_fail;
+
+		if (s->nas.state != CH_NAS_AUTH)
+			break;
+		return ch_auth_on_failure(ch, &s->nas, &af, m, out, outcap,
+		    outlen, err, errlen);
+	}
+	default:
+		break;
+	}
+	return on_unexpected(ch, s, m, out, outcap, outlen, err, errlen);
 }
 
 /* Process one message of session s (s is busy: only this thread uses it). */
@@ -575,75 +284,11 @@ static int process(corehook *ch, ch_session *s, const uint8_t *in,
 		goto out;
 	}
 	r = nas_decode(m, in, inlen);
-	if (r != NAS_OK) {
-		atomic_fetch_add(&ch->metrics.nas_malformed, 1);
-		if (inlen >= 3 && in[0] == NAS_EPD_5GMM &&
-		    in[2] == NAS_MSG_REGISTRATION_REQUEST) {
-			atomic_fetch_add(&ch->metrics.prov[CH_PROV_MALFORMED], 1);
-		}
-		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=malformed"
-		    " cause=96 reason=%s", s->name, nas_strerror(r));
-		rc = reg_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
-		    out, outcap, outlen, err, errlen);
-		goto out;
-	}
-	if (hdr > 0) {
-		rc = on_protected(ch, s, hdr, m, out, outcap, outlen, err, errlen);
-		goto out;
-	}
-	switch (m->type) {
-	case NAS_MSG_SECURITY_MODE_REJECT:
-		if (s->state != S_SMC)
-			goto unexpected;
-		rc = on_smc_reject(ch, s, m->smc_rej.cause);
-		break;
-	case NAS_MSG_REGISTRATION_REQUEST: {
-		nas_reg_request_t *rq = malloc(sizeof(*rq));
-
-		if (rq == NULL) {
-			util_err_set(err, errlen, "out of memory");
-			goto out;
-		}
-		*rq = m->reg_req;
-		rc = on_registration(ch, s, rq, m, out, outcap, outlen, err,
-		    errlen);
-		free(rq);
-		break;
-	}
-	case NAS_MSG_AUTH_RESPONSE:
-	case NAS_MSG_AUTH_FAILURE:
-		if (s->state != S_AUTH) {
-			atomic_fetch_add(&ch->metrics.nas_malformed, 1);
-			ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=%s"
-			    " without authentication in progress", s->name,
-			    nas_msg_name(m->type));
-			rc = reg_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL,
-			    0, out, outcap, outlen, err, errlen);
-			break;
-		}
-		if (m->type == NAS_MSG_AUTH_RESPONSE) {
-			nas_auth_response_t ar = m->auth_resp;
-
-			rc = on_auth_response(ch, s, &ar, m, out, outcap, outlen,
-			    err, errlen);
-		} else {
-			nas_auth_failure_t af = m->auth_fail;
-
-			rc = on_auth_failure(ch, s, &af, m, out, outcap, outlen,
-			    err, errlen);
-		}
-		break;
-	default:
-	unexpected:
-		/* A network-to-UE message sent to the network, or one that
-		 * needs a security context the session does not have. */
-		atomic_fetch_add(&ch->metrics.nas_malformed, 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=unexpected %s",
-		    s->name, nas_msg_name(m->type));
-		rc = reg_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
-		    out, outcap, outlen, err, errlen);
-		break;
-	}
+	if (r != NAS_OK)
+		rc = on_malformed(ch, s, in, inlen, r, m, out, outcap, outlen,
+		    err, errlen);
+	else
+		rc = dispatch(ch, s, hdr, m, out, outcap, outlen, err, errlen);
 out:
 	if (m != NULL)
 		OPENSSL_cleanse(m, sizeof(*m));
@@ -653,6 +298,8 @@ out:
 	return rc;
 }
 
+/* One NAS message of a session (contract in corehook.h): retransmissions
+ * answered from the cache, one thread per session at a time. */
 int corehook_handle(corehook *ch, const char *session, const uint8_t *in,
     size_t inlen, uint8_t *out, size_t outcap, size_t *outlen, int flags,
     char *err, size_t errlen)
