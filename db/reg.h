@@ -62,6 +62,10 @@ int reg_open_existing(reg_t **out, const char *path, char *err,
 /* Close; NULL-safe. Rolls back an open transaction. */
 void reg_close(reg_t *reg);
 
+/* 1 when the registry runs on PostgreSQL (reg_open was given a
+ * postgresql:// URL), 0 on SQLite. */
+int reg_is_pg(const reg_t *reg);
+
 /* Highest applied migration version, or a negative error. */
 int reg_schema_version(reg_t *reg);
 
