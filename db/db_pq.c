@@ -155,10 +155,51 @@ static void pq_note_tx(db_conn_t *c)
 	    t == PQTRANS_ACTIVE;
 }
 
+/* 1 when sql may run again after its connection died under it outside a
+ * transaction: it started one, read, or set the session (a write in
+ * autocommit may have committed before the connection went). */
+static int pq_retryable(const char *sql)
+{
+	return strncmp(sql, "BEGIN", 5) == 0 || strncmp(sql, "SELECT", 6) == 0 ||
+	    strncmp(sql, "SET ", 4) == 0;
+}
+
+/* A connection the server ended while idle (a restart) fails its next
+ * command; run f once more on a fresh one when that command may be
+ * repeated. res is the failed result; the new one or res. */
+static PGresult *pq_again(db_conn_t *c, PGresult *res, int was_intx,
+    const char *sql, PGresult *(*f)(void *), void *arg)
+{
+	ExecStatusType t = PQresultStatus(res);
+
+	if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK || was_intx ||
+	    PQstatus(c->pq) == CONNECTION_OK || !pq_retryable(sql))
+		return res;
+	c->intx = 0;
+	c->lost = 0;
+	if (pq_ready(c) != DB_OK)
+		return res;
+	PQclear(res);
+	return f(arg);
+}
+
+struct pq_exec_arg {
+	db_conn_t *c;
+	const char *sql;
+};
+
+static PGresult *pq_exec_once(void *arg)
+{
+	struct pq_exec_arg *a = arg;
+
+	return PQexec(a->c->pq, a->sql);
+}
+
 int db_pq_exec(db_conn_t *c, const char *sql)
 {
+	struct pq_exec_arg a = { c, sql };
 	PGresult *res;
-	int rc = DB_OK;
+	int rc = DB_OK, was = c->intx;
 
 	/* The server ended a lost transaction already; its owner's
 	 * ROLLBACK is what lets the connection be used again. */
@@ -166,9 +207,10 @@ int db_pq_exec(db_conn_t *c, const char *sql)
 		c->lost = 0;
 		return DB_OK;
 	}
+
 	if ((rc = pq_ready(c)) != DB_OK)
 		return rc;
-	res = PQexec(c->pq, sql);
+	res = pq_again(c, PQexec(c->pq, sql), was, sql, pq_exec_once, &a);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pq_fail(c, res);
@@ -332,11 +374,16 @@ static PGresult *pq_run(db_stmt_t *st)
 	    (const char *const *)st->val, st->len, st->fmt, 1);
 }
 
+static PGresult *pq_run_any(void *arg)
+{
+	return pq_run(arg);
+}
+
 int db_pq_step(db_stmt_t *st)
 {
 	db_conn_t *c = st->c;
 	PGresult *res;
-	int rc;
+	int rc, was;
 
 	if (st->ran) {
 		if (st->row + 1 < st->nrows) {
@@ -348,7 +395,8 @@ int db_pq_step(db_stmt_t *st)
 	}
 	if ((rc = pq_ready(c)) != DB_OK)
 		return rc;
-	res = pq_run(st);
+	was = c->intx;
+	res = pq_again(c, pq_run(st), was, st->pgsql, pq_run_any, st);
 	pq_note_tx(c);
 	st->ran = 1;
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {

@@ -68,14 +68,48 @@ class Ident:
         self.name, self.cert, self.key = name, cert, key
 
 
+PG_BIN = "/usr/lib/postgresql/15/bin"
+_pg_dbs = [0]
+
+
+def pg_fresh_db():
+    """A new empty database on the PostgreSQL server PROVCA_PG_URL names
+    (tests/pg/pg_run.py); its URL."""
+    import urllib.parse
+    base = os.environ["PROVCA_PG_URL"]
+    u = urllib.parse.urlparse(base)
+    _pg_dbs[0] += 1
+    name = "provca_t%d_%d" % (os.getpid(), _pg_dbs[0])
+    subprocess.run([os.path.join(PG_BIN, "createdb"), "-h", u.hostname, "-p", str(u.port),
+                    "-U", u.username, name], check=True, capture_output=True, timeout=60)
+    return urllib.parse.urlunparse(u._replace(path="/" + name))
+
+
+def pg_sql(url, sql, **params):
+    """Run sql on the PostgreSQL database url names through psql, the
+    values of params bound as psql variables (:'name' in sql quotes one as
+    a literal); the output rows, fields split on '|'."""
+    args = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url]
+    for k, v in params.items():
+        args += ["-v", "%s=%s" % (k, v)]
+    p = subprocess.run(args, input=sql, capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("psql: %s" % p.stderr)
+    return [line.split("|") for line in p.stdout.splitlines() if line]
+
+
 class CA:
-    """A temporary CA data folder with principals."""
+    """A temporary CA data folder with principals. With PROVCA_PG_URL set
+    (the suite runs under tests/pg/pg_run.py) the registry is a fresh
+    PostgreSQL database instead of DATA/registry.db: the same tests, the
+    other engine."""
 
     def __init__(self, extra_init=()):
         self.tmp = tempfile.mkdtemp(prefix="provca-http-")
         self.data = os.path.join(self.tmp, "data")
+        self.db = pg_fresh_db() if os.environ.get("PROVCA_PG_URL") else None
         run("init", "--example-oids", "--data", self.data, "--plain-keys", "--hostname", "localhost", "--hostname", "127.0.0.1",
-            *extra_init)
+            *(("--db", self.db) if self.db else ()), *extra_init)
         self.root = os.path.join(self.data, "root-ca.crt")
         self.admin = Ident("admin", os.path.join(self.data, "admin", "admin.crt"),
                            os.path.join(self.data, "admin", "admin.key"))
