@@ -59,6 +59,13 @@ class Nodes(unittest.TestCase):
             cls.doomed = cls.ca.principal("op-doomed", "operator")
             cls.data_b = os.path.join(cls.ca.tmp, "data-b")
             shutil.copytree(cls.ca.data, cls.data_b)
+            # B serves the concurrent tests with two pooled connections.
+            cfg_b = os.path.join(cls.data_b, "config.json")
+            with open(cfg_b) as f:
+                cfg = json.load(f)
+            cfg["db_pool"] = 2
+            with open(cfg_b, "w") as f:
+                json.dump(cfg, f)
             cls.a = Server(cls.ca)
             cls.b = cls.node_b()
         except BaseException:
@@ -107,8 +114,10 @@ class Nodes(unittest.TestCase):
 
     def test_1_init_made_the_schema_on_postgresql_not_a_file(self):
         self.assertFalse(os.path.exists(os.path.join(self.ca.data, "registry.db")))
-        with open(os.path.join(self.ca.data, "config.json")) as f:
-            self.assertEqual(json.load(f)["db"], self.ca.db)
+        shown = json.loads(run("config", "show", "--data", self.data_b).stdout)
+        self.assertEqual((shown["db"], shown["db_pool"]), (self.ca.db, 2))
+        shown = json.loads(run("config", "show", "--data", self.ca.data).stdout)
+        self.assertEqual((shown["db"], shown["db_pool"]), (self.ca.db, 32))
         self.assertEqual(psql(self.ca.db, "SELECT max(version) FROM schema_migrations"), "5")
         self.assertEqual(psql(self.ca.db, "SELECT count(*) FROM principals"), "4")
         # A second init on the same database is refused, and leaves no folder.
