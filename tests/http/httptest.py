@@ -11,6 +11,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -68,34 +69,11 @@ class Ident:
         self.name, self.cert, self.key = name, cert, key
 
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
-_pg_dbs = [0]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pg"))
+import pgdb  # noqa: E402  (tests/pg: a fresh PostgreSQL database per CA under pg_run.py)
 
-
-def pg_fresh_db():
-    """A new empty database on the PostgreSQL server PROVCA_PG_URL names
-    (tests/pg/pg_run.py); its URL."""
-    import urllib.parse
-    base = os.environ["PROVCA_PG_URL"]
-    u = urllib.parse.urlparse(base)
-    _pg_dbs[0] += 1
-    name = "provca_t%d_%d" % (os.getpid(), _pg_dbs[0])
-    subprocess.run([os.path.join(PG_BIN, "createdb"), "-h", u.hostname, "-p", str(u.port),
-                    "-U", u.username, name], check=True, capture_output=True, timeout=60)
-    return urllib.parse.urlunparse(u._replace(path="/" + name))
-
-
-def pg_sql(url, sql, **params):
-    """Run sql on the PostgreSQL database url names through psql, the
-    values of params bound as psql variables (:'name' in sql quotes one as
-    a literal); the output rows, fields split on '|'."""
-    args = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url]
-    for k, v in params.items():
-        args += ["-v", "%s=%s" % (k, v)]
-    p = subprocess.run(args, input=sql, capture_output=True, text=True, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("psql: %s" % p.stderr)
-    return [line.split("|") for line in p.stdout.splitlines() if line]
+PG_BIN = pgdb.PG_BIN
+pg_sql = pgdb.sql
 
 
 class CA:
@@ -107,9 +85,9 @@ class CA:
     def __init__(self, extra_init=()):
         self.tmp = tempfile.mkdtemp(prefix="provca-http-")
         self.data = os.path.join(self.tmp, "data")
-        self.db = pg_fresh_db() if os.environ.get("PROVCA_PG_URL") else None
+        self.db, db_args = pgdb.init_args()
         run("init", "--example-oids", "--data", self.data, "--plain-keys", "--hostname", "localhost", "--hostname", "127.0.0.1",
-            *(("--db", self.db) if self.db else ()), *extra_init)
+            *db_args, *extra_init)
         self.root = os.path.join(self.data, "root-ca.crt")
         self.admin = Ident("admin", os.path.join(self.data, "admin", "admin.crt"),
                            os.path.join(self.data, "admin", "admin.key"))
