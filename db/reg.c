@@ -539,20 +539,31 @@ int reg_audit_append(reg_t *reg, const char *actor, const char *action,
     const char *target, const char *details_json, char *err, size_t errlen)
 {
 	db_stmt_t *st = NULL;
-	int rc;
+	int rc, own;
 
+	/* One audit order on PostgreSQL: ids come from a sequence when the
+	 * row is inserted, so two nodes appending at once could commit out
+	 * of id order and a reader paging by id could step over one. An
+	 * append outside a transaction takes the writers' lock too (SQLite's
+	 * autocommit INSERT already holds the write lock to its commit). */
+	own = reg_is_pg(reg) && reg->depth == 0;
+	if (own && (rc = reg_begin(reg, err, errlen)) != REG_OK)
+		return rc;
 	if ((rc = reg_prepare(reg, &st, "INSERT INTO audit(at, actor, action,"
 	    " target, details) VALUES (?, ?, ?, ?, ?)", err, errlen)) != REG_OK)
-		return rc;
+		goto out;
 	db_bind_int64(st, 1, reg_now());
 	reg_bind_text(st, 2, actor != NULL ? actor : "-");
 	reg_bind_text(st, 3, action);
 	reg_bind_text(st, 4, target != NULL ? target : "");
 	reg_bind_text(st, 5, details_json != NULL ? details_json : "{}");
-	rc = db_step(st);
-	rc = rc == DB_DONE ? REG_OK : reg_fail(reg, rc, err, errlen,
-	    "audit");
+	rc = reg_step_done(reg, st, err, errlen, "audit");
 	reg_finalize(reg, st);
+out:
+	if (own && rc == REG_OK)
+		rc = reg_commit(reg, err, errlen);
+	if (own && rc != REG_OK)
+		reg_rollback(reg);
 	return rc;
 }
 

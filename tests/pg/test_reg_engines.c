@@ -5,7 +5,8 @@
  * and serial uniqueness rules), status and the CRL (generation, entries,
  * cache upsert), OCSP status, principals, audit order, the CA set, portal
  * constraint kinds, the change stamp across connections, nested
- * transactions. */
+ * transactions, audit ids visible in id order under concurrent appends. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -471,6 +472,67 @@ static void engines__nested_rollback_keeps_the_outer_work(void **state)
 	    reg_migrations[reg_migrations_count - 1].version);
 }
 
+struct appender {
+	int n, rc;
+	char err[256];
+};
+
+static void *append_many(void *arg)
+{
+	struct appender *a = arg;
+	reg_t *r = NULL;
+	int i;
+
+	if ((a->rc = reg_open_existing(&r, where, a->err, sizeof(a->err))) !=
+	    REG_OK)
+		return NULL;
+	for (i = 0; i < a->n && a->rc == REG_OK; i++)
+		a->rc = reg_audit_append(r, "t", "test.append", "x", NULL,
+		    a->err, sizeof(a->err));
+	reg_close(r);
+	return NULL;
+}
+
+/* Two connections append at once while a third pages by id: every page
+ * it reads is gap-free (ids become visible in id order), so a cursor never
+ * steps over an entry committed after it. */
+static void engines__audit_ids_become_visible_in_order(void **state)
+{
+	struct appender ap[2] = { { 150, 0, "" }, { 150, 0, "" } };
+	reg_t *reg = *state;
+	reg_audit_t *a = NULL;
+	reg_audit_filter_t f;
+	pthread_t th[2];
+	size_t n = 0, i, seen = 0;
+	int64_t next = 0;
+	int k, rounds = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.limit = REG_LIST_MAX;
+	for (k = 0; k < 2; k++)
+		assert_int_equal(pthread_create(&th[k], NULL, append_many, &ap[k]),
+		    0);
+	while (seen < 300 && rounds++ < 100000) {
+		assert_int_equal(reg_audit_list(reg, &a, &n, &next, &f, err,
+		    sizeof(err)), REG_OK);
+		for (i = 1; i < n; i++)
+			if (a[i].id != a[0].id + (int64_t)i)
+				fail_msg("gap: id %lld after %lld",
+				    (long long)a[i].id, (long long)a[i - 1].id);
+		seen = n;
+		reg_audit_list_free(a, n);
+	}
+	for (k = 0; k < 2; k++) {
+		pthread_join(th[k], NULL);
+		if (ap[k].rc != REG_OK)
+			fail_msg("appender %d: %s", k, ap[k].err);
+	}
+	assert_int_equal(reg_audit_list(reg, &a, &n, &next, &f, err,
+	    sizeof(err)), REG_OK);
+	assert_int_equal(n, 300);
+	reg_audit_list_free(a, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +548,9 @@ int main(void)
 		    engines__stamp_follows_other_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    engines__nested_rollback_keeps_the_outer_work, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    engines__audit_ids_become_visible_in_order, setup,
 		    teardown),
 	};
 
