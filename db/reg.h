@@ -1,12 +1,16 @@
-/* reg.h — the CA's registry: SQLite data access for manufacturers, devices,
- * certificates, principals, the CRL cache and the append-only audit log.
+/* reg.h — the CA's registry: data access for manufacturers, devices,
+ * certificates, principals, the CRL cache and the append-only audit log, on
+ * SQLite (a file path) or PostgreSQL 15 (a postgresql:// URL), through
+ * db.h's one statement interface.
  *
- * One reg_t per thread (SQLite connection: WAL, foreign keys on, busy
- * timeout). reg_open applies the numbered migrations of reg_migrations[]
- * that the file has not seen yet. Transactions nest: the outermost
- * reg_begin starts BEGIN IMMEDIATE, inner ones are savepoints, so one
- * transaction can span many issuances (group commit). The registry holds no
- * private keys. Nothing here prints. */
+ * One reg_t per thread (SQLite: WAL, foreign keys on, busy timeout;
+ * PostgreSQL: one libpq connection). reg_open applies the numbered
+ * migrations (reg_migrations[] or reg_pg_migrations[]) the database has not
+ * seen yet. Transactions nest: the outermost reg_begin takes the writer
+ * lock (SQLite's BEGIN IMMEDIATE; PostgreSQL's registry advisory lock),
+ * inner ones are savepoints, so one transaction can span many issuances
+ * (group commit). The registry holds no private keys. Nothing here
+ * prints. */
 #ifndef PROVCA_REG_H
 #define PROVCA_REG_H
 
@@ -62,18 +66,24 @@ int reg_open_existing(reg_t **out, const char *path, char *err,
 /* Close; NULL-safe. Rolls back an open transaction. */
 void reg_close(reg_t *reg);
 
+/* 1 when the registry runs on PostgreSQL (reg_open was given a
+ * postgresql:// URL), 0 on SQLite. */
+int reg_is_pg(const reg_t *reg);
+
 /* Highest applied migration version, or a negative error. */
 int reg_schema_version(reg_t *reg);
 
-/* The raw SQLite handle, for tests that inspect the file; no module
- * outside db/ uses it. */
+/* The raw SQLite handle (NULL on PostgreSQL), for tests that inspect the
+ * file; no module outside db/ uses it. */
 struct sqlite3 *reg_sqlite(reg_t *reg);
 
-/* A stamp of everything committed to the registry file: out[0] is SQLite's
+/* A stamp of everything committed to the registry: on SQLite out[0] is
  * data_version (moves when another connection, thread or process commits),
  * out[1] this connection's total row changes (moves with its own writes,
- * rolled back ones included). Equal stamps mean nothing was written in
- * between. One cheap statement; REG_OK or an error. */
+ * rolled back ones included); on PostgreSQL the current snapshot's xmax and
+ * a hash of its text (a commit by any node changes it). Equal stamps mean
+ * nothing was written in between. One cheap statement; REG_OK or an
+ * error. */
 int reg_change_stamp(reg_t *reg, int64_t out[2], char *err, size_t errlen);
 
 /* reg_change_stamp, read in a read transaction that stays open until
@@ -99,7 +109,8 @@ int reg_commit(reg_t *reg, char *err, size_t errlen);
 void reg_rollback(reg_t *reg);
 
 /* Online copy (SQLite backup API) to out_path, which must not exist; the
- * copy is then checked with PRAGMA integrity_check. */
+ * copy is then checked with PRAGMA integrity_check. REG_ERR_INVALID on
+ * PostgreSQL (pg_dump's job). */
 int reg_backup(reg_t *reg, const char *out_path, char *err, size_t errlen);
 
 /* Current Unix time in seconds (one clock for every timestamp). */

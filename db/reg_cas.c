@@ -12,7 +12,7 @@
 int reg_ca_insert(reg_t *reg, int64_t *id_out, const reg_ca_new_t *c,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if (c->der == NULL || c->der_len == 0 || c->der_len > INT32_MAX ||
@@ -26,15 +26,15 @@ int reg_ca_insert(reg_t *reg, int64_t *id_out, const reg_ca_new_t *c,
 	    " ?, ?, ?, ?, ?)", err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, c->role);
-	sqlite3_bind_blob(st, 2, c->der, (int)c->der_len, SQLITE_STATIC);
+	db_bind_blob(st, 2, c->der, c->der_len);
 	reg_bind_text(st, 3, c->cert_sha256);
 	reg_bind_text(st, 4, c->subject);
 	reg_bind_text(st, 5, c->key_ref);
 	reg_bind_text(st, 6, c->state);
-	sqlite3_bind_int64(st, 7, reg_now());
-	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+	db_bind_int64(st, 7, reg_now());
+	if ((rc = db_step(st)) == DB_DONE) {
 		rc = REG_OK;
-		*id_out = sqlite3_last_insert_rowid(reg->db);
+		*id_out = db_last_id(reg->c);
 	} else {
 		rc = reg_fail(reg, rc, err, errlen, "insert CA");
 	}
@@ -43,20 +43,20 @@ int reg_ca_insert(reg_t *reg, int64_t *id_out, const reg_ca_new_t *c,
 }
 
 /* Fill c from a row of the list query; -1 when out of memory. */
-static int ca_row(reg_ca_t *c, sqlite3_stmt *st)
+static int ca_row(reg_ca_t *c, db_stmt_t *st)
 {
-	const void *der = sqlite3_column_blob(st, 4);
-	int len = sqlite3_column_bytes(st, 4);
+	const void *der = db_col_blob(st, 4);
+	int len = (int)db_col_bytes(st, 4);
 
 	memset(c, 0, sizeof(*c));
-	c->id = sqlite3_column_int64(st, 0);
+	c->id = db_col_int64(st, 0);
 	reg_col_copy(c->role, sizeof(c->role), st, 1);
 	reg_col_copy(c->state, sizeof(c->state), st, 2);
 	reg_col_copy(c->key_ref, sizeof(c->key_ref), st, 3);
 	reg_col_copy(c->subject, sizeof(c->subject), st, 5);
 	reg_col_copy(c->cert_sha256, sizeof(c->cert_sha256), st, 6);
-	c->created_at = sqlite3_column_int64(st, 7);
-	c->retired_at = sqlite3_column_int64(st, 8);
+	c->created_at = db_col_int64(st, 7);
+	c->retired_at = db_col_int64(st, 8);
 	if (der == NULL || len <= 0 || (c->der = malloc((size_t)len)) == NULL)
 		return -1;
 	memcpy(c->der, der, (size_t)len);
@@ -67,7 +67,7 @@ static int ca_row(reg_ca_t *c, sqlite3_stmt *st)
 int reg_ca_list(reg_t *reg, reg_ca_t **out, size_t *n, const char *role,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	reg_ca_t *list = NULL, *grown;
 	size_t cnt = 0, cap = 0;
 	int rc, s;
@@ -80,7 +80,7 @@ int reg_ca_list(reg_t *reg, reg_ca_t **out, size_t *n, const char *role,
 	    REG_OK)
 		return rc;
 	reg_bind_text(st, 1, role);
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((s = db_step(st)) == DB_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 4;
 			if ((grown = realloc(list, cap * sizeof(*list))) ==
@@ -92,7 +92,7 @@ int reg_ca_list(reg_t *reg, reg_ca_t **out, size_t *n, const char *role,
 			goto nomem;
 		cnt++;
 	}
-	if (s != SQLITE_DONE) {
+	if (s != DB_DONE) {
 		rc = reg_fail(reg, s, err, errlen, "CA list");
 		goto fail;
 	}
@@ -124,16 +124,16 @@ void reg_ca_list_free(reg_ca_t *list, size_t n)
 static int exec_id(reg_t *reg, const char *sql, int64_t id, int64_t v,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
 		return rc;
-	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
-	    (sqlite3_bind_parameter_count(st) >= 2 &&
-	    sqlite3_bind_int64(st, 2, v) != SQLITE_OK))
-		rc = reg_fail(reg, SQLITE_ERROR, err, errlen, "CA state bind");
-	else if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+	if (db_bind_int64(st, 1, id) != DB_OK ||
+	    (db_bind_count(st) >= 2 &&
+	    db_bind_int64(st, 2, v) != DB_OK))
+		rc = reg_fail(reg, DB_ERROR, err, errlen, "CA state bind");
+	else if ((rc = db_step(st)) == DB_DONE)
 		rc = REG_OK;
 	else
 		rc = reg_fail(reg, rc, err, errlen, "CA state");
@@ -144,17 +144,17 @@ static int exec_id(reg_t *reg, const char *sql, int64_t id, int64_t v,
 int reg_ca_state_get(reg_t *reg, char out[8], int64_t id, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "SELECT state FROM cas WHERE id = ?",
 	    err, errlen)) != REG_OK)
 		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	if ((rc = db_step(st)) == DB_ROW) {
 		reg_col_copy(out, 8, st, 0);
 		rc = REG_OK;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		util_err_set(err, errlen, "no CA with id %lld", (long long)id);
 		rc = REG_ERR_NOT_FOUND;
 	} else {
@@ -208,7 +208,7 @@ int reg_ca_adopt(reg_t *reg, int64_t id, char *err, size_t errlen)
 int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
     void *arg, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc, s;
 
 	if ((rc = reg_prepare(reg, &st,
@@ -217,18 +217,18 @@ int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
 	    " WHERE c.issuer = 'device' AND c.ca_id = ?1 AND"
 	    " d.status <> 'active' ORDER BY 1", err, errlen)) != REG_OK)
 		return rc;
-	sqlite3_bind_int64(st, 1, ca_id);
+	db_bind_int64(st, 1, ca_id);
 	rc = REG_OK;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *serial = (const char *)sqlite3_column_text(st, 0);
+	while ((s = db_step(st)) == DB_ROW) {
+		const char *serial = (const char *)db_col_text(st, 0);
 
 		if (serial == NULL)
 			continue;
-		if ((rc = fn(arg, serial, sqlite3_column_int(st, 1),
-		    sqlite3_column_int64(st, 2))) != 0)
+		if ((rc = fn(arg, serial, db_col_int(st, 1),
+		    db_col_int64(st, 2))) != 0)
 			goto out;
 	}
-	if (s != SQLITE_DONE)
+	if (s != DB_DONE)
 		rc = reg_fail(reg, s, err, errlen, "CA CRL entries");
 out:
 	reg_finalize(reg, st);

@@ -25,7 +25,7 @@ int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
 	static const char bump[] =
 	    "UPDATE counters SET value = value + 1"
 	    " WHERE name = 'crl_generation'";
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	size_t used = 0;
 	int rc, s;
 
@@ -39,8 +39,8 @@ int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
 	if ((rc = reg_prepare(reg, &st, pick, err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, name);
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *sn = (const char *)sqlite3_column_text(st, 0);
+	while ((s = db_step(st)) == DB_ROW) {
+		const char *sn = (const char *)db_col_text(st, 0);
 		size_t n;
 
 		if (serials == NULL || sn == NULL || used + 4 >= serialslen)
@@ -54,7 +54,7 @@ int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
 		used += (size_t)snprintf(serials + used, serialslen - used, "%s%s",
 		    used > 0 ? "," : "", sn);
 	}
-	if (s != SQLITE_DONE) {
+	if (s != DB_DONE) {
 		rc = reg_fail(reg, s, err, errlen, "principal certificates");
 		goto out;
 	}
@@ -63,20 +63,20 @@ int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
 	if ((rc = reg_prepare(reg, &st, mark, err, errlen)) != REG_OK)
 		goto out;
 	reg_bind_text(st, 1, name);
-	sqlite3_bind_int(st, 2, reason);
-	sqlite3_bind_int64(st, 3, at);
-	if ((s = sqlite3_step(st)) != SQLITE_DONE) {
+	db_bind_int64(st, 2, reason);
+	db_bind_int64(st, 3, at);
+	if ((s = db_step(st)) != DB_DONE) {
 		rc = reg_fail(reg, s, err, errlen, "revoke certificates");
 		goto out;
 	}
-	*count = sqlite3_changes(reg->db);
+	*count = db_changes(st);
 	reg_finalize(reg, st);
 	st = NULL;
 	if (*count == 0)
 		goto out;
 	if ((rc = reg_prepare(reg, &st, bump, err, errlen)) != REG_OK)
 		goto out;
-	if ((s = sqlite3_step(st)) != SQLITE_DONE)
+	if ((s = db_step(st)) != DB_DONE)
 		rc = reg_fail(reg, s, err, errlen, "crl generation");
 out:
 	reg_finalize(reg, st);
@@ -93,7 +93,7 @@ int reg_key_other_holder(reg_t *reg, char *holder, size_t holderlen,
 	    " WHERE c.spki_sha256 = ?1"
 	    " AND (c.device_id IS NOT NULL OR p.name IS NULL OR p.name <> ?2)"
 	    " ORDER BY c.device_id IS NULL LIMIT 1";
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc, s;
 
 	*is_device = 0;
@@ -103,12 +103,12 @@ int reg_key_other_holder(reg_t *reg, char *holder, size_t holderlen,
 		return rc;
 	reg_bind_text(st, 1, spki_sha256_hex);
 	reg_bind_text(st, 2, name);
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW) {
-		*is_device = sqlite3_column_type(st, 0) != SQLITE_NULL;
+	s = db_step(st);
+	if (s == DB_ROW) {
+		*is_device = !db_col_is_null(st, 0);
 		reg_col_copy(holder, holderlen, st, *is_device ? 0 : 1);
 		rc = REG_OK;
-	} else if (s == SQLITE_DONE) {
+	} else if (s == DB_DONE) {
 		rc = REG_ERR_NOT_FOUND;
 	} else {
 		rc = reg_fail(reg, s, err, errlen, "key holder");
@@ -124,17 +124,17 @@ int reg_principal_valid_certs(reg_t *reg, int64_t *out, const char *name,
 	    "SELECT count(*) FROM certificates c"
 	    " JOIN principals p ON p.id = c.principal_id"
 	    " WHERE p.name = ?1 AND c.revoked = 0 AND c.not_after > ?2";
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc, s;
 
 	*out = 0;
 	if ((rc = reg_prepare(reg, &st, q, err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, name);
-	sqlite3_bind_int64(st, 2, now);
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
+	db_bind_int64(st, 2, now);
+	s = db_step(st);
+	if (s == DB_ROW)
+		*out = db_col_int64(st, 0);
 	else
 		rc = reg_fail(reg, s, err, errlen, "valid certificates");
 	reg_finalize(reg, st);

@@ -1,8 +1,7 @@
-/* reg_pg.h — the registry on PostgreSQL 15 (libpq): a connection that
- * applies the registry's numbered migrations in PostgreSQL's dialect
- * (reg_pg_migrations[], the same versions and meaning as the SQLite
- * ones). The first brick of the PostgreSQL engine: the reg_* data access
- * does not run on it yet. Nothing here prints. */
+/* reg_pg.h — the registry on PostgreSQL 15: how a --db value names it,
+ * and its schema in PostgreSQL's dialect (reg_pg_migrations[], the same
+ * versions, names and meaning as reg_migrations[]). reg_open runs the
+ * registry on the PostgreSQL engine of db.h when its path is such a URL. */
 #ifndef PROVCA_REG_PG_H
 #define PROVCA_REG_PG_H
 
@@ -10,26 +9,11 @@
 
 #include "reg.h"
 
-typedef struct reg_pg reg_pg_t;
-
 extern const reg_migration_t reg_pg_migrations[];
 extern const size_t reg_pg_migrations_count;
 
 /* 1 if s names a PostgreSQL database (postgresql:// or postgres:// URL),
  * else 0: how --db and the config tell the engines apart. */
 int reg_pg_is_url(const char *s);
-
-/* Connect to the database conninfo names (a URL or key=value string) and
- * apply every migration above the recorded version, each in its own
- * transaction under an advisory lock, so nodes opening at once apply each
- * once. REG_ERR_UNAVAILABLE when the server cannot be reached. */
-int reg_pg_open(reg_pg_t **out, const char *conninfo, char *err,
-    size_t errlen);
-
-/* Close; NULL-safe. */
-void reg_pg_close(reg_pg_t *pg);
-
-/* Highest applied migration version, or a negative reg_error. */
-int reg_pg_schema_version(reg_pg_t *pg, char *err, size_t errlen);
 
 #endif

@@ -10,24 +10,14 @@
 #include "util.h"
 
 /* Step a statement that returns no row; map the result. */
-static int step_done(reg_t *reg, sqlite3_stmt *st, char *err, size_t errlen,
-    const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_DONE)
-		return REG_OK;
-	return reg_fail(reg, rc, err, errlen, what);
-}
-
 /* Read every row of sql into a new array of n items of elem bytes each,
  * filled by row (*out NULL and *n 0 when there are none); what names the
  * query in a registry error. The caller frees *out. */
 static int list_rows(reg_t *reg, void **out, size_t *n, size_t elem,
-    void (*row)(void *item, sqlite3_stmt *st), const char *sql,
+    void (*row)(void *item, db_stmt_t *st), const char *sql,
     const char *what, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	char *list = NULL, *grown;
 	size_t cnt = 0, cap = 0;
 	int rc, s;
@@ -36,7 +26,7 @@ static int list_rows(reg_t *reg, void **out, size_t *n, size_t elem,
 	*n = 0;
 	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
 		return rc;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((s = db_step(st)) == DB_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 16;
 			if ((grown = realloc(list, cap * elem)) == NULL) {
@@ -48,7 +38,7 @@ static int list_rows(reg_t *reg, void **out, size_t *n, size_t elem,
 		}
 		row(list + cnt++ * elem, st);
 	}
-	if (s != SQLITE_DONE) {
+	if (s != DB_DONE) {
 		rc = reg_fail(reg, s, err, errlen, what);
 		goto fail;
 	}
@@ -67,7 +57,7 @@ fail:
 int reg_manufacturer_insert(reg_t *reg, const reg_manufacturer_t *m,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "INSERT INTO manufacturers(id, name,"
@@ -76,22 +66,22 @@ int reg_manufacturer_insert(reg_t *reg, const reg_manufacturer_t *m,
 	reg_bind_text(st, 1, m->id);
 	reg_bind_text(st, 2, m->name);
 	reg_bind_text(st, 3, m->oui);
-	sqlite3_bind_int64(st, 4, m->created_at != 0 ? m->created_at :
+	db_bind_int64(st, 4, m->created_at != 0 ? m->created_at :
 	    reg_now());
-	rc = step_done(reg, st, err, errlen, "insert manufacturer");
+	rc = reg_step_done(reg, st, err, errlen, "insert manufacturer");
 	reg_finalize(reg, st);
 	return rc;
 }
 
-static void mfr_row(reg_manufacturer_t *m, sqlite3_stmt *st)
+static void mfr_row(reg_manufacturer_t *m, db_stmt_t *st)
 {
 	reg_col_copy(m->id, sizeof(m->id), st, 0);
 	reg_col_copy(m->name, sizeof(m->name), st, 1);
 	reg_col_copy(m->oui, sizeof(m->oui), st, 2);
-	m->created_at = sqlite3_column_int64(st, 3);
+	m->created_at = db_col_int64(st, 3);
 }
 
-static void mfr_row_any(void *item, sqlite3_stmt *st)
+static void mfr_row_any(void *item, db_stmt_t *st)
 {
 	mfr_row(item, st);
 }
@@ -99,7 +89,7 @@ static void mfr_row_any(void *item, sqlite3_stmt *st)
 int reg_manufacturer_get(reg_t *reg, reg_manufacturer_t *out, const char *id,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -107,11 +97,11 @@ int reg_manufacturer_get(reg_t *reg, reg_manufacturer_t *out, const char *id,
 	    " manufacturers WHERE id = ?", err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		mfr_row(out, st);
 		rc = REG_OK;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		util_err_set(err, errlen, "unknown manufacturer");
 		rc = REG_ERR_NOT_FOUND;
 	} else {
@@ -138,7 +128,7 @@ int reg_manufacturer_list(reg_t *reg, reg_manufacturer_t **out, size_t *n,
 int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "INSERT INTO certificates(issuer,"
@@ -149,20 +139,20 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 		return rc;
 	reg_bind_text(st, 1, c->issuer);
 	reg_bind_text(st, 2, c->serial_hex);
-	sqlite3_bind_blob(st, 3, c->der, (int)c->der_len, SQLITE_STATIC);
+	db_bind_blob(st, 3, c->der, c->der_len);
 	reg_bind_text(st, 4, c->sha256_hex);
 	reg_bind_text(st, 5, c->spki_sha256_hex);
 	reg_bind_text(st, 6, c->key_type);
-	sqlite3_bind_int64(st, 7, c->not_before);
-	sqlite3_bind_int64(st, 8, c->not_after);
+	db_bind_int64(st, 7, c->not_before);
+	db_bind_int64(st, 8, c->not_after);
 	reg_bind_text(st, 9, c->device_id);
 	reg_bind_text(st, 10, c->principal);
-	sqlite3_bind_int64(st, 11, reg_now());
+	db_bind_int64(st, 11, reg_now());
 	if (c->ca_id > 0)
-		sqlite3_bind_int64(st, 12, c->ca_id);
-	rc = step_done(reg, st, err, errlen, "insert certificate");
+		db_bind_int64(st, 12, c->ca_id);
+	rc = reg_step_done(reg, st, err, errlen, "insert certificate");
 	if (rc == REG_OK && id_out != NULL)
-		*id_out = sqlite3_last_insert_rowid(reg->db);
+		*id_out = db_last_id(reg->c);
 	reg_finalize(reg, st);
 	return rc;
 }
@@ -170,8 +160,8 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 int reg_cert_device_id(reg_t *reg, char *out, size_t outlen,
     const char *issuer, const char *serial_hex)
 {
-	sqlite3_stmt *st = NULL;
-	const unsigned char *id;
+	db_stmt_t *st = NULL;
+	const char *id;
 	int rc;
 
 	if (reg_prepare(reg, &st, "SELECT device_id FROM certificates WHERE"
@@ -180,13 +170,13 @@ int reg_cert_device_id(reg_t *reg, char *out, size_t outlen,
 		return REG_ERR_INTERNAL;
 	reg_bind_text(st, 1, issuer);
 	reg_bind_text(st, 2, serial_hex);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && (id = sqlite3_column_text(st, 0)) != NULL &&
+	rc = db_step(st);
+	if (rc == DB_ROW && (id = db_col_text(st, 0)) != NULL &&
 	    strlen((const char *)id) < outlen) {
 		memcpy(out, id, strlen((const char *)id) + 1);
 		rc = REG_OK;
 	} else {
-		rc = rc == SQLITE_DONE ? REG_ERR_NOT_FOUND : REG_ERR_INTERNAL;
+		rc = rc == DB_DONE ? REG_ERR_NOT_FOUND : REG_ERR_INTERNAL;
 	}
 	reg_finalize(reg, st);
 	return rc;
@@ -211,13 +201,13 @@ void reg_device_clear(reg_device_t *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static int device_row(reg_device_t *d, sqlite3_stmt *st)
+static int device_row(reg_device_t *d, db_stmt_t *st)
 {
 	const void *der;
 	int len;
 
 	memset(d, 0, sizeof(*d));
-	d->seq = sqlite3_column_int64(st, 0);
+	d->seq = db_col_int64(st, 0);
 	reg_col_copy(d->device_id, sizeof(d->device_id), st, 1);
 	reg_col_copy(d->manufacturer_id, sizeof(d->manufacturer_id), st, 2);
 	reg_col_copy(d->manufacturer_name, sizeof(d->manufacturer_name), st, 3);
@@ -225,20 +215,20 @@ static int device_row(reg_device_t *d, sqlite3_stmt *st)
 	reg_col_copy(d->model, sizeof(d->model), st, 5);
 	reg_col_copy(d->hw_version, sizeof(d->hw_version), st, 6);
 	reg_col_copy(d->status, sizeof(d->status), st, 7);
-	d->reason = sqlite3_column_int(st, 8);
-	d->revoked_at = sqlite3_column_int64(st, 9);
-	d->created_at = sqlite3_column_int64(st, 10);
-	d->updated_at = sqlite3_column_int64(st, 11);
-	d->version = sqlite3_column_int64(st, 12);
+	d->reason = db_col_int(st, 8);
+	d->revoked_at = db_col_int64(st, 9);
+	d->created_at = db_col_int64(st, 10);
+	d->updated_at = db_col_int64(st, 11);
+	d->version = db_col_int64(st, 12);
 	reg_col_copy(d->cert_serial_hex, sizeof(d->cert_serial_hex), st, 13);
 	reg_col_copy(d->cert_sha256, sizeof(d->cert_sha256), st, 14);
 	reg_col_copy(d->spki_sha256, sizeof(d->spki_sha256), st, 15);
 	reg_col_copy(d->key_type, sizeof(d->key_type), st, 16);
-	d->not_before = sqlite3_column_int64(st, 17);
-	d->not_after = sqlite3_column_int64(st, 18);
-	d->ca_id = sqlite3_column_int64(st, 20);
-	der = sqlite3_column_blob(st, 19);
-	len = sqlite3_column_bytes(st, 19);
+	d->not_before = db_col_int64(st, 17);
+	d->not_after = db_col_int64(st, 18);
+	d->ca_id = db_col_int64(st, 20);
+	der = db_col_blob(st, 19);
+	len = (int)db_col_bytes(st, 19);
 	if (der != NULL && len > 0) {
 		if ((d->cert_der = malloc((size_t)len)) == NULL)
 			return REG_ERR_INTERNAL;
@@ -251,7 +241,7 @@ static int device_row(reg_device_t *d, sqlite3_stmt *st)
 int reg_device_insert(reg_t *reg, const reg_device_new_t *d, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int64_t now = reg_now();
 	int rc;
 
@@ -264,27 +254,27 @@ int reg_device_insert(reg_t *reg, const reg_device_new_t *d, char *err,
 	reg_bind_text(st, 3, d->serial);
 	reg_bind_text(st, 4, d->model);
 	reg_bind_text(st, 5, d->hw_version != NULL ? d->hw_version : "");
-	sqlite3_bind_int64(st, 6, now);
-	sqlite3_bind_int64(st, 7, now);
-	rc = step_done(reg, st, err, errlen, "insert device");
+	db_bind_int64(st, 6, now);
+	db_bind_int64(st, 7, now);
+	rc = reg_step_done(reg, st, err, errlen, "insert device");
 	reg_finalize(reg, st);
 	return rc;
 }
 
 /* Run a device query expected to return at most one row. */
-static int device_one(reg_t *reg, sqlite3_stmt *st, reg_device_t *out,
+static int device_one(reg_t *reg, db_stmt_t *st, reg_device_t *out,
     char *err, size_t errlen)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
-	if (rc == SQLITE_ROW) {
+	if (rc == DB_ROW) {
 		if (device_row(out, st) != REG_OK) {
 			util_err_set(err, errlen, "out of memory");
 			return REG_ERR_INTERNAL;
 		}
 		return REG_OK;
 	}
-	if (rc == SQLITE_DONE) {
+	if (rc == DB_DONE) {
 		util_err_set(err, errlen, "unknown device");
 		return REG_ERR_NOT_FOUND;
 	}
@@ -294,7 +284,7 @@ static int device_one(reg_t *reg, sqlite3_stmt *st, reg_device_t *out,
 int reg_device_get(reg_t *reg, reg_device_t *out, const char *device_id,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -311,7 +301,7 @@ int reg_device_find_live(reg_t *reg, reg_device_t *out,
     const char *manufacturer_id, const char *serial, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -331,7 +321,7 @@ int reg_device_find_live_key(reg_t *reg,
     char out_manufacturer_id[REG_MFR_ID_MAX + 1], const char *spki_sha256_hex,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "SELECT d.device_id, d.manufacturer_id"
@@ -340,8 +330,8 @@ int reg_device_find_live_key(reg_t *reg,
 	    errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, spki_sha256_hex);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		if (out_device_id != NULL)
 			reg_col_copy(out_device_id, REG_DEVICE_ID_MAX + 1, st,
 			    0);
@@ -349,7 +339,7 @@ int reg_device_find_live_key(reg_t *reg,
 			reg_col_copy(out_manufacturer_id, REG_MFR_ID_MAX + 1,
 			    st, 1);
 		rc = REG_OK;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = REG_ERR_NOT_FOUND;
 	} else {
 		rc = reg_fail(reg, rc, err, errlen, "device by key");
@@ -361,7 +351,7 @@ int reg_device_find_live_key(reg_t *reg,
 int reg_device_set_status(reg_t *reg, const char *device_id,
     const char *status, int reason, int64_t at, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "UPDATE devices SET status = ?,"
@@ -371,15 +361,15 @@ int reg_device_set_status(reg_t *reg, const char *device_id,
 		return rc;
 	reg_bind_text(st, 1, status);
 	if (reason < 0)
-		sqlite3_bind_null(st, 2);
+		db_bind_null(st, 2);
 	else
-		sqlite3_bind_int(st, 2, reason);
-	sqlite3_bind_int64(st, 3, at);
-	sqlite3_bind_int64(st, 4, reg_now());
+		db_bind_int64(st, 2, reason);
+	db_bind_int64(st, 3, at);
+	db_bind_int64(st, 4, reg_now());
 	reg_bind_text(st, 5, device_id);
-	if ((rc = step_done(reg, st, err, errlen, "device status")) != REG_OK)
+	if ((rc = reg_step_done(reg, st, err, errlen, "device status")) != REG_OK)
 		goto out;
-	if (sqlite3_changes(reg->db) != 1) {
+	if (db_changes(st) != 1) {
 		util_err_set(err, errlen, "unknown device");
 		rc = REG_ERR_NOT_FOUND;
 		goto out;
@@ -389,7 +379,7 @@ int reg_device_set_status(reg_t *reg, const char *device_id,
 	if ((rc = reg_prepare(reg, &st, "UPDATE counters SET value = value + 1"
 	    " WHERE name = 'crl_generation'", err, errlen)) != REG_OK)
 		goto out;
-	rc = step_done(reg, st, err, errlen, "crl generation");
+	rc = reg_step_done(reg, st, err, errlen, "crl generation");
 out:
 	reg_finalize(reg, st);
 	return rc;
@@ -409,7 +399,7 @@ void reg_device_list_free(reg_device_t *list, size_t n)
 int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n,
     int64_t *next, const reg_device_filter_t *f, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	reg_device_t *list = NULL;
 	size_t limit, cnt = 0;
 	int rc, s;
@@ -428,17 +418,17 @@ int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n,
 	    " ORDER BY d.seq LIMIT ?5", err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 6, f->q);
-	sqlite3_bind_int64(st, 1, f->after);
+	db_bind_int64(st, 1, f->after);
 	reg_bind_text(st, 2, f->manufacturer_id);
 	reg_bind_text(st, 3, f->status);
 	reg_bind_text(st, 4, f->serial);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit + 1);
+	db_bind_int64(st, 5, (int64_t)limit + 1);
 	if ((list = calloc(limit, sizeof(*list))) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		rc = REG_ERR_INTERNAL;
 		goto fail;
 	}
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((s = db_step(st)) == DB_ROW) {
 		if (cnt == limit) {
 			*next = list[cnt - 1].seq;
 			break;
@@ -450,7 +440,7 @@ int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n,
 		}
 		cnt++;
 	}
-	if (s != SQLITE_ROW && s != SQLITE_DONE) {
+	if (s != DB_ROW && s != DB_DONE) {
 		rc = reg_fail(reg, s, err, errlen, "device list");
 		goto fail;
 	}
@@ -466,14 +456,14 @@ fail:
 
 int64_t reg_device_count(reg_t *reg)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int64_t v = REG_ERR_INTERNAL;
 
 	if (reg_prepare(reg, &st, "SELECT count(*) FROM devices", NULL, 0) !=
 	    REG_OK)
 		return v;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
+	if (db_step(st) == DB_ROW)
+		v = db_col_int64(st, 0);
 	reg_finalize(reg, st);
 	return v;
 }
@@ -482,15 +472,15 @@ int64_t reg_device_count(reg_t *reg)
 
 int reg_crl_generation(reg_t *reg, int64_t *out)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "SELECT value FROM counters WHERE"
 	    " name = 'crl_generation'", NULL, 0)) != REG_OK)
 		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int64(st, 0);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		*out = db_col_int64(st, 0);
 		rc = REG_OK;
 	} else {
 		rc = reg_fail(reg, rc, NULL, 0, "crl generation");
@@ -502,7 +492,7 @@ int reg_crl_generation(reg_t *reg, int64_t *out)
 int reg_crl_entries(reg_t *reg, const char *issuer, reg_crl_entry_fn fn,
     void *arg, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc, s;
 
 	/* Device certificates carry status on the device row; other
@@ -517,16 +507,16 @@ int reg_crl_entries(reg_t *reg, const char *issuer, reg_crl_entry_fn fn,
 		return rc;
 	reg_bind_text(st, 1, issuer);
 	rc = REG_OK;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *serial = (const char *)sqlite3_column_text(st, 0);
+	while ((s = db_step(st)) == DB_ROW) {
+		const char *serial = (const char *)db_col_text(st, 0);
 
 		if (serial == NULL)
 			continue;
-		if ((rc = fn(arg, serial, sqlite3_column_int(st, 1),
-		    sqlite3_column_int64(st, 2))) != 0)
+		if ((rc = fn(arg, serial, db_col_int(st, 1),
+		    db_col_int64(st, 2))) != 0)
 			goto out;
 	}
-	if (s != SQLITE_DONE)
+	if (s != DB_DONE)
 		rc = reg_fail(reg, s, err, errlen, "crl entries");
 out:
 	reg_finalize(reg, st);
@@ -544,7 +534,7 @@ void reg_crl_clear(reg_crl_t *crl)
 int reg_crl_cache_get(reg_t *reg, reg_crl_t *out, const char *issuer,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -553,15 +543,15 @@ int reg_crl_cache_get(reg_t *reg, reg_crl_t *out, const char *issuer,
 	    err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, issuer);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		int len = sqlite3_column_bytes(st, 4);
-		const void *der = sqlite3_column_blob(st, 4);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		int len = (int)db_col_bytes(st, 4);
+		const void *der = db_col_blob(st, 4);
 
-		out->number = sqlite3_column_int64(st, 0);
-		out->generation = sqlite3_column_int64(st, 1);
-		out->this_update = sqlite3_column_int64(st, 2);
-		out->next_update = sqlite3_column_int64(st, 3);
+		out->number = db_col_int64(st, 0);
+		out->generation = db_col_int64(st, 1);
+		out->this_update = db_col_int64(st, 2);
+		out->next_update = db_col_int64(st, 3);
 		rc = REG_OK;
 		if (len > 0 && der != NULL) {
 			if ((out->der = malloc((size_t)len)) == NULL) {
@@ -572,7 +562,7 @@ int reg_crl_cache_get(reg_t *reg, reg_crl_t *out, const char *issuer,
 				out->der_len = (size_t)len;
 			}
 		}
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		rc = REG_ERR_NOT_FOUND;
 	} else {
 		rc = reg_fail(reg, rc, err, errlen, "crl cache");
@@ -584,20 +574,21 @@ int reg_crl_cache_get(reg_t *reg, reg_crl_t *out, const char *issuer,
 int reg_crl_cache_put(reg_t *reg, const char *issuer, const reg_crl_t *crl,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "INSERT OR REPLACE INTO crl_cache"
-	    "(issuer, number, generation, this_update, next_update, der)"
-	    " VALUES (?, ?, ?, ?, ?, ?)", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st, "INSERT INTO crl_cache(issuer, number,"
+	    " generation, this_update, next_update, der) VALUES (?1, ?2, ?3,"
+	    " ?4, ?5, ?6) ON CONFLICT(issuer) DO UPDATE SET number = ?2,"
+	    " generation = ?3, this_update = ?4, next_update = ?5, der = ?6", err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, issuer);
-	sqlite3_bind_int64(st, 2, crl->number);
-	sqlite3_bind_int64(st, 3, crl->generation);
-	sqlite3_bind_int64(st, 4, crl->this_update);
-	sqlite3_bind_int64(st, 5, crl->next_update);
-	sqlite3_bind_blob(st, 6, crl->der, (int)crl->der_len, SQLITE_STATIC);
-	rc = step_done(reg, st, err, errlen, "crl cache");
+	db_bind_int64(st, 2, crl->number);
+	db_bind_int64(st, 3, crl->generation);
+	db_bind_int64(st, 4, crl->this_update);
+	db_bind_int64(st, 5, crl->next_update);
+	db_bind_blob(st, 6, crl->der, crl->der_len);
+	rc = reg_step_done(reg, st, err, errlen, "crl cache");
 	reg_finalize(reg, st);
 	return rc;
 }
@@ -613,23 +604,23 @@ int reg_crl_cache_put(reg_t *reg, const char *issuer, const reg_crl_t *crl,
 	" LEFT JOIN certificates c ON c.id = (SELECT max(id) FROM" \
 	" certificates WHERE principal_id = p.id)"
 
-static void principal_row(reg_principal_t *p, sqlite3_stmt *st)
+static void principal_row(reg_principal_t *p, db_stmt_t *st)
 {
 	memset(p, 0, sizeof(*p));
-	p->id = sqlite3_column_int64(st, 0);
+	p->id = db_col_int64(st, 0);
 	reg_col_copy(p->name, sizeof(p->name), st, 1);
 	reg_col_copy(p->role, sizeof(p->role), st, 2);
 	reg_col_copy(p->manufacturer_id, sizeof(p->manufacturer_id), st, 3);
 	reg_col_copy(p->status, sizeof(p->status), st, 4);
 	reg_col_copy(p->cert_sha256, sizeof(p->cert_sha256), st, 5);
 	reg_col_copy(p->cert_serial_hex, sizeof(p->cert_serial_hex), st, 6);
-	p->cert_revoked = sqlite3_column_int(st, 7);
-	p->not_after = sqlite3_column_int64(st, 8);
-	p->created_at = sqlite3_column_int64(st, 9);
-	p->updated_at = sqlite3_column_int64(st, 10);
+	p->cert_revoked = db_col_int(st, 7);
+	p->not_after = db_col_int64(st, 8);
+	p->created_at = db_col_int64(st, 9);
+	p->updated_at = db_col_int64(st, 10);
 }
 
-static void principal_row_any(void *item, sqlite3_stmt *st)
+static void principal_row_any(void *item, db_stmt_t *st)
 {
 	principal_row(item, st);
 }
@@ -637,7 +628,7 @@ static void principal_row_any(void *item, sqlite3_stmt *st)
 int reg_principal_insert(reg_t *reg, const char *name, const char *role,
     const char *manufacturer_id, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int64_t now = reg_now();
 	int rc;
 
@@ -649,23 +640,23 @@ int reg_principal_insert(reg_t *reg, const char *name, const char *role,
 	reg_bind_text(st, 2, role);
 	reg_bind_text(st, 3, manufacturer_id != NULL && manufacturer_id[0] ?
 	    manufacturer_id : NULL);
-	sqlite3_bind_int64(st, 4, now);
-	sqlite3_bind_int64(st, 5, now);
-	rc = step_done(reg, st, err, errlen, "insert principal");
+	db_bind_int64(st, 4, now);
+	db_bind_int64(st, 5, now);
+	rc = reg_step_done(reg, st, err, errlen, "insert principal");
 	reg_finalize(reg, st);
 	return rc;
 }
 
-static int principal_one(reg_t *reg, sqlite3_stmt *st, reg_principal_t *out,
+static int principal_one(reg_t *reg, db_stmt_t *st, reg_principal_t *out,
     char *err, size_t errlen)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
-	if (rc == SQLITE_ROW) {
+	if (rc == DB_ROW) {
 		principal_row(out, st);
 		return REG_OK;
 	}
-	if (rc == SQLITE_DONE) {
+	if (rc == DB_DONE) {
 		util_err_set(err, errlen, "unknown principal");
 		return REG_ERR_NOT_FOUND;
 	}
@@ -675,7 +666,7 @@ static int principal_one(reg_t *reg, sqlite3_stmt *st, reg_principal_t *out,
 int reg_principal_get(reg_t *reg, reg_principal_t *out, const char *name,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -691,7 +682,7 @@ int reg_principal_get(reg_t *reg, reg_principal_t *out, const char *name,
 int reg_principal_find_by_cert(reg_t *reg, reg_principal_t *out,
     const char *cert_sha256_hex, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -708,17 +699,17 @@ int reg_principal_find_by_cert(reg_t *reg, reg_principal_t *out,
 int reg_principal_set_status(reg_t *reg, const char *name, const char *status,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "UPDATE principals SET status = ?,"
 	    " updated_at = ? WHERE name = ?", err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, status);
-	sqlite3_bind_int64(st, 2, reg_now());
+	db_bind_int64(st, 2, reg_now());
 	reg_bind_text(st, 3, name);
-	rc = step_done(reg, st, err, errlen, "principal status");
-	if (rc == REG_OK && sqlite3_changes(reg->db) != 1) {
+	rc = reg_step_done(reg, st, err, errlen, "principal status");
+	if (rc == REG_OK && db_changes(st) != 1) {
 		util_err_set(err, errlen, "unknown principal");
 		rc = REG_ERR_NOT_FOUND;
 	}

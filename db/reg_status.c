@@ -1,11 +1,10 @@
 /* reg_status.c — one certificate's revocation state by issuer (or by the
- * CA of the CA set that signed it) and serial (for the OCSP responder). Uses only the public connection handle, one
- * statement per call. */
+ * CA of the CA set that signed it) and serial (for the OCSP responder),
+ * one cached statement per call. */
 #include <stdio.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
+#include "reg_priv.h"
 #include "reg_status.h"
 
 #define STATUS_SELECT \
@@ -18,57 +17,48 @@ static int status_query(reg_t *reg, reg_cert_status_t *out, const char *sql,
     const char *issuer, int64_t ca_id, const char *serial_hex, char *err,
     size_t errlen)
 {
-	sqlite3 *db = reg_sqlite(reg);
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc, s;
 
 	memset(out, 0, sizeof(*out));
 	out->reason = -1;
-	if (db == NULL) {
-		snprintf(err, errlen, "registry not open");
-		return REG_ERR_INTERNAL;
-	}
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "certificate status: %s", sqlite3_errmsg(db));
-		return REG_ERR_INTERNAL;
-	}
-	if ((issuer != NULL ? sqlite3_bind_text(st, 1, issuer, -1,
-	    SQLITE_STATIC) : sqlite3_bind_int64(st, 1, ca_id)) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, serial_hex, -1, SQLITE_STATIC) != SQLITE_OK) {
-		snprintf(err, errlen, "certificate status: %s", sqlite3_errmsg(db));
-		rc = REG_ERR_INTERNAL;
+	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
+		return rc;
+	if ((issuer != NULL ? db_bind_text(st, 1, issuer) :
+	    db_bind_int64(st, 1, ca_id)) != DB_OK ||
+	    db_bind_text(st, 2, serial_hex) != DB_OK) {
+		rc = reg_fail(reg, DB_ERROR, err, errlen, "certificate status");
 		goto out;
 	}
-	s = sqlite3_step(st);
-	if (s == SQLITE_DONE) {
+	s = db_step(st);
+	if (s == DB_DONE) {
 		snprintf(err, errlen, "no certificate with this serial");
 		rc = REG_ERR_NOT_FOUND;
 		goto out;
 	}
-	if (s != SQLITE_ROW) {
-		snprintf(err, errlen, "certificate status: %s", sqlite3_errmsg(db));
-		rc = s == SQLITE_BUSY ? REG_ERR_BUSY : REG_ERR_INTERNAL;
+	if (s != DB_ROW) {
+		rc = reg_fail(reg, s, err, errlen, "certificate status");
 		goto out;
 	}
-	if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+	if (!db_col_is_null(st, 3)) {
 		/* A device certificate: the device row holds the status. */
-		const char *status = (const char *)sqlite3_column_text(st, 3);
+		const char *status = (const char *)db_col_text(st, 3);
 
 		if (status != NULL && strcmp(status, REG_STATUS_ACTIVE) != 0) {
 			out->revoked = 1;
-			out->reason = sqlite3_column_type(st, 4) == SQLITE_NULL ? 0 :
-			    sqlite3_column_int(st, 4);
-			out->revoked_at = sqlite3_column_int64(st, 5);
+			out->reason = db_col_is_null(st, 4) ? 0 :
+			    db_col_int(st, 4);
+			out->revoked_at = db_col_int64(st, 5);
 		}
-	} else if (sqlite3_column_int(st, 0) == 1) {
+	} else if (db_col_int(st, 0) == 1) {
 		out->revoked = 1;
-		out->reason = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 :
-		    sqlite3_column_int(st, 1);
-		out->revoked_at = sqlite3_column_int64(st, 2);
+		out->reason = db_col_is_null(st, 1) ? 0 :
+		    db_col_int(st, 1);
+		out->revoked_at = db_col_int64(st, 2);
 	}
 	rc = REG_OK;
 out:
-	sqlite3_finalize(st);
+	reg_finalize(reg, st);
 	return rc;
 }
 

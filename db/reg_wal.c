@@ -20,14 +20,18 @@ static int wal_frames_note(void *arg, sqlite3 *db, const char *name,
 void reg_wal_defer_checkpoints(reg_t *reg, int *frames)
 {
 	*frames = 0;
-	sqlite3_wal_hook(reg->db, wal_frames_note, frames);
+	if (reg->db != NULL)	/* PostgreSQL checkpoints on its own */
+		sqlite3_wal_hook(reg->db, wal_frames_note, frames);
 }
 
 int reg_wal_checkpoint(reg_t *reg, char *err, size_t errlen)
 {
-	int rc = sqlite3_wal_checkpoint_v2(reg->db, "main",
-	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	int rc;
 
+	if (reg->db == NULL)
+		return REG_OK;
+	rc = sqlite3_wal_checkpoint_v2(reg->db, "main",
+	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return reg_fail(reg, rc, err, errlen, "checkpoint");
 	return REG_OK;

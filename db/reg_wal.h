@@ -12,6 +12,7 @@
 
 /* Stop automatic checkpoints on reg; after each of its commits *frames
  * gets the WAL's frame count. frames must outlive reg (or the next call). */
+/* (Both are no-ops on PostgreSQL, which checkpoints on its own.) */
 void reg_wal_defer_checkpoints(reg_t *reg, int *frames);
 
 /* A PASSIVE checkpoint on reg: copies what no reader still needs, waits

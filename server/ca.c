@@ -220,19 +220,96 @@ int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
 int ca_open_pass(ca_t **out, const char *data_dir, const char *pass_file,
     const char *pass_env, char *err, size_t errlen)
 {
+	return ca_open_db(out, data_dir, pass_file, pass_env, NULL, err,
+	    errlen);
+}
+
+static int ca_open_full(ca_t **out, const char *data_dir, const char *pass,
+    const char *db, char *err, size_t errlen);
+
+int ca_open_db(ca_t **out, const char *data_dir, const char *pass_file,
+    const char *pass_env, const char *db, char *err, size_t errlen)
+{
 	char pass[CA_PASS_MAX + 1];
 	int rc;
 
 	*out = NULL;
 	if ((rc = ca_pass_get(pass, pass_file, pass_env, err, errlen)) ==
 	    CA_OK)
-		rc = ca_open_with_pass(out, data_dir, pass, err, errlen);
+		rc = ca_open_full(out, data_dir, pass, db, err, errlen);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	return rc;
 }
 
 int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
     char *err, size_t errlen)
+{
+	return ca_open_full(out, data_dir, pass, NULL, err, errlen);
+}
+
+/* Where ca's registry lives: db when given (serve --db), else the
+ * config's "db", else DATA/registry.db, which must then exist. */
+static int ca_db_locate(ca_t *ca, const char *db, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (db == NULL || db[0] == '\0')
+		db = ca->cfg.db;
+	if (db[0] != '\0') {
+		if (config_db_check(db) != 0) {
+			util_err_set(err, errlen, "--db must be a postgresql://"
+			    " URL without a password");
+			return CA_ERR_INVALID;
+		}
+		if (snprintf(ca->db_path, sizeof(ca->db_path), "%s", db) >=
+		    (int)sizeof(ca->db_path)) {
+			util_err_set(err, errlen, "database URL too long");
+			return CA_ERR_INVALID;
+		}
+		return CA_OK;
+	}
+	if (ca_path(ca->db_path, sizeof(ca->db_path), ca->data_dir,
+	    CA_FILE_DB) != 0) {
+		util_err_set(err, errlen, "data folder path too long");
+		return CA_ERR_INVALID;
+	}
+	if (stat(ca->db_path, &sb) != 0) {
+		util_err_set(err, errlen, "%s is not a ProvCA data folder "
+		    "(run ca-server init)", ca->data_dir);
+		return CA_ERR_NOT_CA;
+	}
+	return CA_OK;
+}
+
+int ca_db_location(char *out, size_t outlen, const char *data_dir,
+    char *err, size_t errlen)
+{
+	ca_config_t cfg;
+	char path[PATH_MAX];
+
+	if (ca_path(path, sizeof(path), data_dir, CA_FILE_CONFIG) != 0) {
+		util_err_set(err, errlen, "data folder path too long");
+		return CA_ERR_INVALID;
+	}
+	if (config_load(&cfg, path, err, errlen) != CONFIG_OK)
+		return CA_ERR_NOT_CA;
+	if (cfg.db[0] != '\0') {
+		if (snprintf(out, outlen, "%s", cfg.db) >= (int)outlen) {
+			util_err_set(err, errlen, "database URL too long");
+			return CA_ERR_INVALID;
+		}
+		return CA_OK;
+	}
+	if (ca_path(out, outlen, data_dir, CA_FILE_DB) != 0) {
+		util_err_set(err, errlen, "data folder path too long");
+		return CA_ERR_INVALID;
+	}
+	return CA_OK;
+}
+
+/* ca_open_with_pass, with the registry at db when it is not NULL. */
+static int ca_open_full(ca_t **out, const char *data_dir, const char *pass,
+    const char *db, char *err, size_t errlen)
 {
 	ca_t *ca;
 	reg_t *reg = NULL;
@@ -247,13 +324,12 @@ int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
 	}
 	if (snprintf(ca->data_dir, sizeof(ca->data_dir), "%s", data_dir) >=
 	    (int)sizeof(ca->data_dir) - 32 ||
-	    ca_path(ca->db_path, sizeof(ca->db_path), data_dir, CA_FILE_DB) !=
-	    0 || ca_path(path, sizeof(path), data_dir, CA_FILE_CONFIG) != 0) {
+	    ca_path(path, sizeof(path), data_dir, CA_FILE_CONFIG) != 0) {
 		util_err_set(err, errlen, "data folder path too long");
 		rc = CA_ERR_INVALID;
 		goto fail;
 	}
-	if (stat(path, &sb) != 0 || stat(ca->db_path, &sb) != 0) {
+	if (stat(path, &sb) != 0) {
 		util_err_set(err, errlen, "%s is not a ProvCA data folder "
 		    "(run ca-server init)", data_dir);
 		rc = CA_ERR_NOT_CA;
@@ -263,6 +339,8 @@ int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
 		rc = CA_ERR_INVALID;
 		goto fail;
 	}
+	if ((rc = ca_db_locate(ca, db, err, errlen)) != CA_OK)
+		goto fail;
 	if (strlen(pass) > CA_PASS_MAX) {
 		util_err_set(err, errlen, "passphrase too long");
 		rc = CA_ERR_INVALID;

@@ -47,7 +47,8 @@ enum ca_error {
 	CA_ERR_NOT_CA = -8,	/* DIR is not a ProvCA data folder */
 	CA_ERR_DENIED = -9,	/* principal disabled or certificate revoked */
 	CA_ERR_BUSY = -10,	/* registry locked past the busy timeout */
-	CA_ERR_KEY_IN_USE = -11	/* public key bound to another live device */
+	CA_ERR_KEY_IN_USE = -11,	/* public key bound to another live device */
+	CA_ERR_UNAVAILABLE = -12	/* registry's database server unreachable */
 };
 
 /* ---- init and open -------------------------------------------------- */
@@ -76,6 +77,9 @@ typedef struct {
 	const char *plain_base_url;	/* NULL = none; http://host[:port] the
 					   certificates' CRL/OCSP/caIssuers URLs name */
 	const char *plain_listen;	/* NULL = plain-HTTP listener off */
+	const char *db;			/* NULL = DATA/registry.db (SQLite); a
+					 * postgresql:// URL: the schema is
+					 * made there (an empty database) */
 	uint32_t pen;			/* device URN PEN; 0 = 32473 (RFC 5612) */
 	int example_oids;		/* allow RFC 5612's documentation arc */
 } ca_init_opts_t;
@@ -105,6 +109,16 @@ int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
  * variable pass_env (both may be NULL: keys not encrypted). */
 int ca_open_pass(ca_t **out, const char *data_dir, const char *pass_file,
     const char *pass_env, char *err, size_t errlen);
+
+/* ca_open_pass with the registry at db (a postgresql:// URL) instead of
+ * the config's "db" setting; db NULL or "" keeps the setting. */
+int ca_open_db(ca_t **out, const char *data_dir, const char *pass_file,
+    const char *pass_env, const char *db, char *err, size_t errlen);
+
+/* The registry location of the CA in data_dir: its config's "db" (a
+ * postgresql:// URL) or else DATA/registry.db. CA_OK or an error. */
+int ca_db_location(char *out, size_t outlen, const char *data_dir,
+    char *err, size_t errlen);
 
 /* Free, wiping keys; NULL-safe. */
 void ca_free(ca_t *ca);

@@ -469,6 +469,55 @@ out:
 	return rc;
 }
 
+/* The registry's database into cfg: a postgresql:// URL (no password). */
+static int init_db(ca_config_t *cfg, const ca_init_opts_t *o, char *err,
+    size_t errlen)
+{
+	if (o->db == NULL)
+		return CA_OK;
+	if (config_db_check(o->db) != 0 || o->db[0] == '\0' ||
+	    strlen(o->db) >= sizeof(cfg->db)) {
+		util_err_set(err, errlen, "--db must be a postgresql:// URL "
+		    "without a password (libpq reads it from ~/.pgpass or "
+		    "PGPASSFILE)");
+		return CA_ERR_INVALID;
+	}
+	snprintf(cfg->db, sizeof(cfg->db), "%s", o->db);
+	return CA_OK;
+}
+
+/* Make the registry at cfg's "db" (PostgreSQL) or in tmp (SQLite). A
+ * PostgreSQL database that already holds a registry's rows is refused:
+ * a second node copies a data folder, it never runs init. */
+static int init_registry(const ca_config_t *cfg, const char *tmp,
+    char *err, size_t errlen)
+{
+	char path[PATH_MAX + 64];
+	reg_principal_t *p = NULL;
+	reg_t *reg = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (cfg->db[0] != '\0')
+		snprintf(path, sizeof(path), "%s", cfg->db);
+	else
+		ca_path(path, sizeof(path), tmp, CA_FILE_DB);
+	if ((rc = ca_from_reg(reg_open(&reg, path, err, errlen))) != CA_OK)
+		return rc;
+	if (cfg->db[0] != '\0') {
+		if ((rc = ca_from_reg(reg_principal_list(reg, &p, &n, err,
+		    errlen))) == CA_OK && (n > 0 || reg_device_count(reg) != 0)) {
+			util_err_set(err, errlen, "the database already holds a "
+			    "registry (%zu principals): init needs an empty one; "
+			    "another node copies this CA's data folder", n);
+			rc = CA_ERR_EXISTS;
+		}
+		free(p);
+	}
+	reg_close(reg);
+	return rc;
+}
+
 /* Everything init makes, in tmp; the Root key in root_dir. */
 static int build(const ca_init_opts_t *o, const char *tmp,
     const char *root_dir, ca_config_t *cfg, const char *pass, char *err,
@@ -477,7 +526,6 @@ static int build(const ca_init_opts_t *o, const char *tmp,
 	struct init_pki p;
 	char path[PATH_MAX + 64];
 	int64_t now = (int64_t)time(NULL) - 60;
-	reg_t *reg = NULL;
 	int rc;
 
 	memset(&p, 0, sizeof(p));
@@ -502,10 +550,8 @@ static int build(const ca_init_opts_t *o, const char *tmp,
 		rc = CA_ERR_INTERNAL;
 		goto out;
 	}
-	ca_path(path, sizeof(path), tmp, CA_FILE_DB);
-	if ((rc = ca_from_reg(reg_open(&reg, path, err, errlen))) != CA_OK)
+	if ((rc = init_registry(cfg, tmp, err, errlen)) != CA_OK)
 		goto out;
-	reg_close(reg);
 	rc = build_first_admin(o, tmp, cfg, pass, err, errlen);
 out:
 	init_pki_clear(&p);
@@ -744,7 +790,8 @@ static int init_opts_check(ca_config_t *cfg, const ca_init_opts_t *o,
 		return CA_ERR_INVALID;
 	}
 	if ((rc = init_oids_check(cfg, o, err, errlen)) != CA_OK ||
-	    (rc = init_plain_http(cfg, o, err, errlen)) != CA_OK)
+	    (rc = init_plain_http(cfg, o, err, errlen)) != CA_OK ||
+	    (rc = init_db(cfg, o, err, errlen)) != CA_OK)
 		return rc;
 	if (!o->plain_keys && o->key_pass_file == NULL &&
 	    o->key_pass_env == NULL) {

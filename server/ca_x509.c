@@ -38,6 +38,8 @@ int ca_from_reg(int rc)
 		return CA_ERR_CONFLICT;
 	case REG_ERR_BUSY:
 		return CA_ERR_BUSY;
+	case REG_ERR_UNAVAILABLE:
+		return CA_ERR_UNAVAILABLE;
 	case REG_ERR_INVALID:
 		return CA_ERR_INVALID;
 	case REG_ERR_IO:

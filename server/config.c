@@ -38,6 +38,7 @@ void config_defaults(ca_config_t *out)
 	out->device_urn_pen = 32473;
 	out->session_idle_seconds = 1800;
 	out->session_absolute_seconds = 43200;
+	out->db_pool = CONFIG_DB_POOL_MAX;
 	snprintf(out->log_level, sizeof(out->log_level), "info");
 	snprintf(out->device_ca_key, sizeof(out->device_ca_key),
 	    "device-ca.key");
@@ -45,6 +46,26 @@ void config_defaults(ca_config_t *out)
 	snprintf(out->tls_key, sizeof(out->tls_key), "server.key");
 	snprintf(out->cmp_signer_key, sizeof(out->cmp_signer_key),
 	    "cmp-signer.key");
+}
+
+int config_db_check(const char *db)
+{
+	const char *auth, *at;
+
+	if (db[0] == '\0')
+		return 0;
+	if (strncmp(db, "postgresql://", 13) == 0)
+		auth = db + 13;
+	else if (strncmp(db, "postgres://", 11) == 0)
+		auth = db + 11;
+	else
+		return -1;
+	/* user:password@ would put the password in config.json and in
+	 * `config show`. */
+	at = strchr(auth, '@');
+	if (at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL)
+		return -1;
+	return strpbrk(db, " \t\r\n") != NULL ? -1 : 0;
 }
 
 int config_plain_url_check(const char *url)
@@ -122,8 +143,16 @@ static int config_keys_parse(ca_config_t *out, const cJSON *root, char *err,
 	    (rc = get_str(root, "pkcs11_pin_file", out->pkcs11_pin_file,
 	    sizeof(out->pkcs11_pin_file), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "pkcs11_pin_env", out->pkcs11_pin_env,
-	    sizeof(out->pkcs11_pin_env), err, errlen)) != CONFIG_OK)
+	    sizeof(out->pkcs11_pin_env), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "db", out->db, sizeof(out->db), err,
+	    errlen)) != CONFIG_OK)
 		return rc;
+	if (config_db_check(out->db) != 0) {
+		util_err_set(err, errlen, "config: db must be \"\" (SQLite in the "
+		    "data folder) or a postgresql:// URL without a password "
+		    "(libpq reads it from ~/.pgpass or PGPASSFILE)");
+		return CONFIG_ERR_VALUE;
+	}
 	if (out->device_ca_key[0] == '\0' || out->infra_ca_key[0] == '\0' ||
 	    out->tls_key[0] == '\0' || out->cmp_signer_key[0] == '\0') {
 		util_err_set(err, errlen, "config: key references must not be "
@@ -195,6 +224,7 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	    UTIL_SECONDS_PER_DAY);
 	INT_SETTING("session_absolute_seconds", session_absolute_seconds, 60,
 	    30 * UTIL_SECONDS_PER_DAY);
+	INT_SETTING("db_pool", db_pool, 1, CONFIG_DB_POOL_MAX);
 	INT_SETTING("hsts_max_age", hsts_max_age, 0,
 	    5 * 365 * UTIL_SECONDS_PER_DAY);
 	if (strcmp(out->log_level, "error") != 0 &&
@@ -450,7 +480,9 @@ char *config_to_json(const ca_config_t *cfg)
 	    cJSON_AddStringToObject(o, "pkcs11_pin_file",
 	    cfg->pkcs11_pin_file) == NULL ||
 	    cJSON_AddStringToObject(o, "pkcs11_pin_env", cfg->pkcs11_pin_env) ==
-	    NULL)
+	    NULL ||
+	    cJSON_AddStringToObject(o, "db", cfg->db) == NULL ||
+	    cJSON_AddNumberToObject(o, "db_pool", cfg->db_pool) == NULL)
 		goto out;
 	s = cJSON_Print(o);
 out:

@@ -51,7 +51,12 @@ typedef struct {
 	char pkcs11_module[256];	/* "pkcs11_module": the token's .so ("") */
 	char pkcs11_pin_file[256];	/* "pkcs11_pin_file": PIN, first line ("") */
 	char pkcs11_pin_env[64];	/* "pkcs11_pin_env": or this variable ("") */
+	char db[512];			/* "db": the registry: "" = DATA/registry.db (SQLite), or a postgresql:// URL without a password ("") */
+	int db_pool;			/* "db_pool": registry connections one serve holds at most (32) */
 } ca_config_t;
+
+/* Most connections "db_pool" may ask for (the HTTP pool's size). */
+#define CONFIG_DB_POOL_MAX 32
 
 /* Fill *out with every default (public_base_url https://localhost:8443). */
 void config_defaults(ca_config_t *out);
@@ -63,6 +68,10 @@ int config_load(ca_config_t *out, const char *path, char *err, size_t errlen);
 /* 0 if url is http://host[:port] with no path, no trailing '/' and none of
  * the characters an extension string cannot carry; -1 otherwise. */
 int config_plain_url_check(const char *url);
+
+/* 0 when db is a valid "db" setting: "" or a postgresql:// (postgres://)
+ * URL naming no password; -1 otherwise. */
+int config_db_check(const char *db);
 
 /* Render cfg as pretty-printed JSON with every setting. Caller frees with
  * free(). NULL on allocation failure. */

@@ -129,6 +129,26 @@ static int backup_opt(void *ctx, int ch, const char *arg, const char **msg)
 	return 0;
 }
 
+/* The PostgreSQL way, printed: ca-server does not run pg_dump itself (its
+ * version must match the server's, and its credentials are the
+ * operator's). CLI_FAIL: nothing was copied. */
+static int backup_pg_explain(const char *data, const char *out)
+{
+	char url[PATH_MAX], err[256] = "";
+
+	if (ca_db_location(url, sizeof(url), data, err, sizeof(err)) != CA_OK)
+		return cli_fail("backup", err);
+	fprintf(stderr, "ca-server: backup: the registry is on PostgreSQL "
+	    "(%s); nothing was copied. Back it up the PostgreSQL way:\n"
+	    "  pg_dump --format=custom --file='%s' '%s'\n"
+	    "(one consistent snapshot, taken while nodes serve; restore into "
+	    "an empty database with pg_restore --dbname=URL FILE), or "
+	    "pg_basebackup with WAL archiving for point-in-time recovery. "
+	    "Back up the data folder (keys, certificates, config.json) as "
+	    "well.\n", url, out, url);
+	return CLI_FAIL;
+}
+
 /* ca-server backup --out FILE: an online, integrity-checked copy. */
 int cli_backup(int argc, char **argv)
 {
@@ -152,6 +172,10 @@ int cli_backup(int argc, char **argv)
 		return cli_usage_err(usage, "--out FILE is required");
 	if ((rc = cli_ca_open(&c, &ca, &reg)) != CLI_OK)
 		return rc;
+	if (reg_is_pg(reg)) {
+		cli_ca_close(ca, reg);
+		return backup_pg_explain(c.data, out);
+	}
 	rc = reg_backup(reg, out, err, sizeof(err));
 	cli_ca_close(ca, reg);
 	if (rc != REG_OK)

@@ -20,7 +20,8 @@ static const char init_usage[] = "ca-server init --data DIR [--org NAME] "
     "[--infra-key URI] [--tls-key URI] [--cmp-key URI] [--pkcs11-module SO] "
     "[--pkcs11-pin-file F | --pkcs11-pin-env VAR] "
     "[--plain-url http://HOST:PORT] "
-    "[--plain-listen HOST:PORT] [--pen N] [--example-oids]";
+    "[--plain-listen HOST:PORT] [--pen N] [--example-oids] "
+    "[--db postgresql://USER@HOST:PORT/DB]";
 
 /* init's options and the --hostname values they point at. */
 struct init_args {
@@ -67,6 +68,7 @@ static int init_opt(void *ctx, int ch, const char *arg, const char **msg)
 	case 'U': o->plain_base_url = arg; break;
 	case 'L': o->plain_listen = arg; break;
 	case 'X': o->example_oids = 1; break;
+	case 'B': o->db = arg; break;
 	case 'N': return init_pen_parse(&o->pen, arg, msg);
 	case 'H':
 		if (o->n_hostnames == CLI_MAX_HOSTNAMES) {
@@ -122,6 +124,7 @@ int cli_init(int argc, char **argv)
 		{ "plain-listen", required_argument, NULL, 'L' },
 		{ "pen", required_argument, NULL, 'N' },
 		{ "example-oids", no_argument, NULL, 'X' },
+		{ "db", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cli_common c = { 0 };
@@ -157,11 +160,12 @@ static int config_public_url_cmd(const char *data, const char *url)
 	int rc = CLI_FAIL;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/config.json", data) >=
-	    sizeof(path) || (size_t)snprintf(db, sizeof(db),
-	    "%s/registry.db", data) >= sizeof(db))
+	    sizeof(path))
 		return cli_fail("config", "--data path too long");
 	if (config_load(&old, path, err, sizeof(err)) != CONFIG_OK)
 		return cli_fail("cannot read config", err);
+	if (ca_db_location(db, sizeof(db), data, err, sizeof(err)) != CA_OK)
+		return cli_fail("not a CA folder", err);
 	if (reg_open_existing(&reg, db, err, sizeof(err)) != REG_OK)
 		return cli_fail("not a CA folder", err);
 	if (config_public_url_set(path, url, err, sizeof(err)) != CONFIG_OK) {

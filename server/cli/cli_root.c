@@ -169,7 +169,9 @@ static int root_open(struct root_ctx *c, char *err, size_t errlen)
 		    c->root_key, c->data);
 		return CA_ERR_INVALID;
 	}
-	snprintf(path, sizeof(path), "%s/registry.db", c->data);
+	if ((rc = ca_db_location(path, sizeof(path), c->data, err, errlen)) !=
+	    CA_OK)
+		return rc;
 	return ca_from_reg(reg_open_existing(&c->reg, path, err, errlen));
 }
 

@@ -47,8 +47,8 @@ static int user_add(const char *data, const struct user_args *u,
 		fprintf(stderr, "ca-server user: %s\n", err);
 		goto out;
 	}
-	if (ca_path(path, sizeof(path), data, CA_FILE_DB) != 0 ||
-	    reg_open_existing(&reg, path, err, sizeof(err)) != REG_OK) {
+	if (ca_db_location(path, sizeof(path), data, err, sizeof(err)) !=
+	    CA_OK || reg_open_existing(&reg, path, err, sizeof(err)) != REG_OK) {
 		fprintf(stderr, "ca-server user: cannot open the registry in %s: "
 		    "%s\n", data, err);
 		status = CLI_FAIL;

@@ -47,7 +47,7 @@
 /* Registry connections shared by the workers (one is checked out for each
  * request that touches the registry): bounds memory and descriptors
  * however many connection threads there are. */
-#define HTTP_REG_POOL_MAX 32
+#define HTTP_REG_POOL_MAX CONFIG_DB_POOL_MAX
 
 /* Principals of recently seen client certificates, shared by every
  * connection (so a new or resumed TLS connection need not query). */

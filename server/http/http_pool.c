@@ -22,17 +22,23 @@ http_reg_slot_t *http_pool_take(http_server *srv)
 	http_reg_slot_t *slot = NULL;
 	struct timespec until;
 	char err[256];
+	size_t max;
 
+	/* config "db_pool" (1..HTTP_REG_POOL_MAX): what one node may hold of
+	 * a PostgreSQL server's max_connections. */
+	max = srv->cfg != NULL && srv->cfg->db_pool > 0 &&
+	    srv->cfg->db_pool < HTTP_REG_POOL_MAX ? (size_t)srv->cfg->db_pool :
+	    HTTP_REG_POOL_MAX;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += HTTP_REG_WAIT_S;
 	pthread_mutex_lock(&srv->pool.lock);
-	while (srv->pool.nidle == 0 && srv->pool.nused == HTTP_REG_POOL_MAX)
+	while (srv->pool.nidle == 0 && srv->pool.nused >= max)
 		if (pthread_cond_timedwait(&srv->pool.freed, &srv->pool.lock,
 		    &until) != 0)
 			break;
 	if (srv->pool.nidle > 0)
 		slot = srv->pool.idle[--srv->pool.nidle];
-	else if (srv->pool.nused < HTTP_REG_POOL_MAX)
+	else if (srv->pool.nused < max)
 		slot = &srv->pool.slots[srv->pool.nused++];
 	pthread_mutex_unlock(&srv->pool.lock);
 	if (slot == NULL) {

@@ -28,7 +28,10 @@
 
 static const char usage[] =
     "usage: ca-server serve --data DIR [--listen HOST:PORT] [--key-pass-file FILE | --key-pass-env VAR]\n"
-    "                       [--web DIR] [--plain-listen HOST:PORT] [--routes]\n"
+    "                       [--web DIR] [--plain-listen HOST:PORT] [--db URL] [--routes]\n"
+    "  --db          the registry on PostgreSQL, postgresql://USER@HOST:PORT/DB\n"
+    "                (default: config \"db\", else DIR/registry.db); several\n"
+    "                serves with the same DIR material on one database are nodes\n"
     "  --listen      address to bind (default: config \"listen\"); port 0 picks one\n"
     "  --plain-listen  address of the read-only plain-HTTP listener (CRLs, CA\n"
     "                certificates, OCSP; default: config \"plain_http_listen\",\n"
@@ -49,6 +52,7 @@ typedef struct {
 	const char *key_pass_env;
 	const char *web_dir;
 	const char *plain_listen;
+	const char *db;
 	int routes_only;
 } serve_opts;
 
@@ -283,6 +287,8 @@ static int parse_args(serve_opts *o, int argc, char **argv)
 			o->web_dir = argv[++i];
 		else if (strcmp(a, "--plain-listen") == 0)
 			o->plain_listen = argv[++i];
+		else if (strcmp(a, "--db") == 0)
+			o->db = argv[++i];
 		else
 			return -1;
 	}
@@ -435,8 +441,8 @@ static int serve_load(http_server *srv, const serve_opts *o)
 		return -1;
 	}
 	if (ca_serve_check(srv->data_dir, err, sizeof(err)) != CA_OK ||
-	    ca_open_pass(&srv->ca, srv->data_dir, o->key_pass_file, o->key_pass_env, err,
-	                 sizeof(err)) != CA_OK ||
+	    ca_open_db(&srv->ca, srv->data_dir, o->key_pass_file, o->key_pass_env, o->db,
+	               err, sizeof(err)) != CA_OK ||
 	    ca_cmp_signer_ensure(srv->ca, err, sizeof(err)) != CA_OK) {
 		fprintf(stderr, "ca-server: %s\n", err);
 		return -1;

@@ -215,6 +215,11 @@ int api_reply_ca_error(http_req_t *req, int rc, const char *err)
 		http_count_db_error(req);
 		return http_reply_problem_ex(req, 503, PT_UNAVAILABLE, "Service unavailable",
 		                             "the registry is busy; retry", "Retry-After: 1\r\n");
+	case CA_ERR_UNAVAILABLE:
+		http_count_db_error(req);
+		return http_reply_problem_ex(req, 503, PT_UNAVAILABLE, "Service unavailable",
+		                             "the registry's database cannot be reached; "
+		                             "nothing was done", "Retry-After: 1\r\n");
 	default:
 		/* Internal details stay in the server; the client learns only
 		 * that nothing was done. */

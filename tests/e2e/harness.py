@@ -20,6 +20,9 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pg"))
+import pgdb  # noqa: E402
+
 BIN = os.environ.get("PROVCA_BIN", "")
 SANITIZE = os.environ.get("PROVCA_SANITIZE", "0") == "1"
 def require_programs():
@@ -184,8 +187,10 @@ class CA:
         self.dir = os.path.join(tmp, name)
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.dir)
+        # Under tests/pg/pg_run.py the registry is a fresh PostgreSQL database.
+        self.db, db_args = pgdb.init_args()
         run(prog("ca-server"), "init", "--example-oids", "--data", self.data, "--plain-keys", "--hostname", "localhost",
-            "--hostname", "127.0.0.1")
+            "--hostname", "127.0.0.1", *db_args)
         self.root = os.path.join(self.data, "root-ca.crt")
         self.infra = os.path.join(self.data, "infra-ca.crt")
         self.admin = (os.path.join(self.data, "admin", "admin.crt"),

@@ -11,6 +11,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -68,14 +69,25 @@ class Ident:
         self.name, self.cert, self.key = name, cert, key
 
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pg"))
+import pgdb  # noqa: E402  (tests/pg: a fresh PostgreSQL database per CA under pg_run.py)
+
+PG_BIN = pgdb.PG_BIN
+pg_sql = pgdb.sql
+
+
 class CA:
-    """A temporary CA data folder with principals."""
+    """A temporary CA data folder with principals. With PROVCA_PG_URL set
+    (the suite runs under tests/pg/pg_run.py) the registry is a fresh
+    PostgreSQL database instead of DATA/registry.db: the same tests, the
+    other engine."""
 
     def __init__(self, extra_init=()):
         self.tmp = tempfile.mkdtemp(prefix="provca-http-")
         self.data = os.path.join(self.tmp, "data")
+        self.db, db_args = pgdb.init_args()
         run("init", "--example-oids", "--data", self.data, "--plain-keys", "--hostname", "localhost", "--hostname", "127.0.0.1",
-            *extra_init)
+            *db_args, *extra_init)
         self.root = os.path.join(self.data, "root-ca.crt")
         self.admin = Ident("admin", os.path.join(self.data, "admin", "admin.crt"),
                            os.path.join(self.data, "admin", "admin.key"))

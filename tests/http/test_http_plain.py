@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
-from httptest import CA, Server, run
+from httptest import CA, Server, pg_sql, run
 
 # ---- RFC 9039 section 3.2, rule by rule (independent of the C code) ----
 ALPHA = "A-Za-z"
@@ -273,9 +273,13 @@ class PlainHttpTest(unittest.TestCase):
     # ---- RFC 9039 ----
 
     def test_every_issued_urn_follows_rfc9039(self):
-        con = sqlite3.connect(os.path.join(self.ca.data, "registry.db"))
-        ders = [r[0] for r in con.execute("SELECT der FROM certificates WHERE issuer = 'device'")]
-        con.close()
+        if self.ca.db:  # the registry on PostgreSQL
+            ders = [bytes.fromhex(r[0]) for r in pg_sql(
+                self.ca.db, "SELECT encode(der, 'hex') FROM certificates WHERE issuer = 'device'")]
+        else:
+            con = sqlite3.connect(os.path.join(self.ca.data, "registry.db"))
+            ders = [r[0] for r in con.execute("SELECT der FROM certificates WHERE issuer = 'device'")]
+            con.close()
         self.assertGreaterEqual(len(ders), 4)
         for der in ders:
             pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM).decode()

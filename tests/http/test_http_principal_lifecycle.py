@@ -336,6 +336,8 @@ class ExpiredOnResumption(ServerTest):
         import hashlib
         import sqlite3
 
+        from httptest import pg_sql
+
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -361,16 +363,23 @@ class ExpiredOnResumption(ServerTest):
         der = cert.public_bytes(serialization.Encoding.DER)
         spki = key.public_key().public_bytes(serialization.Encoding.DER,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)
-        con = sqlite3.connect(os.path.join(self.ca.data, "registry.db"), timeout=30)
-        with con:
-            con.execute(
-                "INSERT INTO certificates(issuer, serial_hex, der, sha256, spki_sha256, key_type,"
-                " not_before, not_after, principal_id, created_at) VALUES ('infra', ?, ?, ?, ?,"
-                " 'EC-P256', ?, ?, (SELECT id FROM principals WHERE name = ?), ?)",
-                (format(cert.serial_number, "X"), der, hashlib.sha256(der).hexdigest(),
-                 hashlib.sha256(spki).hexdigest(), int(now.timestamp()) - 60,
-                 int(not_after.timestamp()), name, int(now.timestamp())))
-        con.close()
+        row = (format(cert.serial_number, "X"), der, hashlib.sha256(der).hexdigest(),
+               hashlib.sha256(spki).hexdigest(), int(now.timestamp()) - 60,
+               int(not_after.timestamp()), name, int(now.timestamp()))
+        if self.ca.db:  # the registry on PostgreSQL
+            pg_sql(self.ca.db, "INSERT INTO certificates(issuer, serial_hex, der, sha256, spki_sha256,"
+                   " key_type, not_before, not_after, principal_id, created_at) VALUES ('infra',"
+                   " :'s', decode(:'d', 'hex'), :'h', :'k', 'EC-P256', :'nb', :'na',"
+                   " (SELECT id FROM principals WHERE name = :'n'), :'at')",
+                   s=row[0], d=der.hex(), h=row[2], k=row[3], nb=row[4], na=row[5], n=name, at=row[7])
+        else:
+            con = sqlite3.connect(os.path.join(self.ca.data, "registry.db"), timeout=30)
+            with con:
+                con.execute(
+                    "INSERT INTO certificates(issuer, serial_hex, der, sha256, spki_sha256, key_type,"
+                    " not_before, not_after, principal_id, created_at) VALUES ('infra', ?, ?, ?, ?,"
+                    " 'EC-P256', ?, ?, (SELECT id FROM principals WHERE name = ?), ?)", row)
+            con.close()
         ident = PrincipalRenew.save_ident(self, name, "short", cert.public_bytes(
             serialization.Encoding.PEM).decode(), key)
         return ident, not_after

@@ -6,8 +6,10 @@
 initdb's a cluster in a fresh folder under WORKDIR (the build tree; the
 system's temporary folder when the server's user cannot enter it), starts
 it with pg_ctl on a free 127.0.0.1 port with its unix socket in that folder,
-runs COMMAND with PROVCA_PG_URL (a postgresql:// URL of database "provca"),
-then stops the server and removes the folder, also when COMMAND fails or
+runs COMMAND with PROVCA_PG_URL (a postgresql:// URL of database "provca")
+and PROVCA_PG_DATA / PROVCA_PG_OPTS (the cluster's folder and server
+options, for a test that stops and starts it: server_stop / server_start
+below), then stops the server and removes the folder, also when COMMAND fails or
 this script is interrupted. As root the server runs as `nobody`
 (PostgreSQL refuses root); otherwise as the calling user. Exit status is
 COMMAND's, or 1 when PostgreSQL cannot be started (with its log printed).
@@ -73,6 +75,19 @@ def reachable(path, uid, gid):
             return False
 
 
+def server_start(data, opts):
+    """Start the cluster in data with server options opts (pg_ctl -w)."""
+    drop = as_server_user()[0]
+    return pg(["pg_ctl", "-D", data, "-l", os.path.join(os.path.dirname(data),
+               "log"), "-o", opts, "-w", "-t", "60", "start"], drop)
+
+
+def server_stop(data, mode="fast"):
+    """Stop the cluster in data (pg_ctl -m mode -w)."""
+    return pg(["pg_ctl", "-D", data, "-m", mode, "-w", "stop"],
+              as_server_user()[0])
+
+
 class Cluster:
     """One throwaway cluster: start() then stop() (idempotent)."""
 
@@ -95,11 +110,10 @@ class Cluster:
                 "-E", "UTF8", "--no-sync"], self.drop)
         if r.returncode != 0:
             raise RuntimeError("initdb failed:\n" + r.stdout + r.stderr)
-        opts = ("-c listen_addresses=127.0.0.1 -c port=%d"
-                " -c unix_socket_directories=%s -c fsync=on"
-                " -c max_connections=100" % (self.port, self.dir))
-        r = pg(["pg_ctl", "-D", self.data, "-l", self.log, "-o", opts,
-                "-w", "-t", "60", "start"], self.drop)
+        self.opts = ("-c listen_addresses=127.0.0.1 -c port=%d"
+                     " -c unix_socket_directories=%s -c fsync=on"
+                     " -c max_connections=100" % (self.port, self.dir))
+        r = server_start(self.data, self.opts)
         if r.returncode != 0:
             raise RuntimeError("pg_ctl start failed:\n" + r.stderr +
                                self.read_log())
@@ -140,7 +154,8 @@ def main(argv):
         except RuntimeError as e:
             print("pg_run: %s" % e, file=sys.stderr)
             return 1
-        env = dict(os.environ, PROVCA_PG_URL=cluster.url())
+        env = dict(os.environ, PROVCA_PG_URL=cluster.url(),
+                   PROVCA_PG_DATA=cluster.data, PROVCA_PG_OPTS=cluster.opts)
         return subprocess.run(argv[3:], env=env).returncode
     finally:
         cluster.stop()

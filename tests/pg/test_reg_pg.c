@@ -99,20 +99,20 @@ static void pg__url_names_the_engine(void **state)
 static void pg__open_applies_every_migration_once(void **state)
 {
 	char url[256];
-	reg_pg_t *pg = NULL, *again = NULL;
+	reg_t *pg = NULL, *again = NULL;
 	PGconn *conn;
 	PGresult *res;
 	size_t i;
 
 	(void)state;
 	db_fresh(url, sizeof(url), "provca_once");
-	assert_int_equal(reg_pg_open(&pg, url, err, sizeof(err)), REG_OK);
-	assert_int_equal(reg_pg_schema_version(pg, err, sizeof(err)),
+	assert_int_equal(reg_open(&pg, url, err, sizeof(err)), REG_OK);
+	assert_int_equal(reg_schema_version(pg),
 	    reg_pg_migrations[reg_pg_migrations_count - 1].version);
 	/* A second node's open finds the schema current. */
-	assert_int_equal(reg_pg_open(&again, url, err, sizeof(err)), REG_OK);
-	reg_pg_close(again);
-	reg_pg_close(pg);
+	assert_int_equal(reg_open(&again, url, err, sizeof(err)), REG_OK);
+	reg_close(again);
+	reg_close(pg);
 	conn = PQconnectdb(url);
 	assert_int_equal(PQstatus(conn), CONNECTION_OK);
 	res = PQexec(conn, "SELECT version, name FROM schema_migrations"
@@ -142,10 +142,10 @@ struct opener {
 static void *open_one(void *arg)
 {
 	struct opener *o = arg;
-	reg_pg_t *pg = NULL;
+	reg_t *pg = NULL;
 
-	o->rc = reg_pg_open(&pg, o->url, o->err, sizeof(o->err));
-	reg_pg_close(pg);
+	o->rc = reg_open(&pg, o->url, o->err, sizeof(o->err));
+	reg_close(pg);
 	return NULL;
 }
 
@@ -181,13 +181,13 @@ static void pg__nodes_opening_at_once_migrate_once(void **state)
 static void pg__schema_keeps_the_registry_rules(void **state)
 {
 	char url[256];
-	reg_pg_t *pg = NULL;
+	reg_t *pg = NULL;
 	PGconn *c;
 
 	(void)state;
 	db_fresh(url, sizeof(url), "provca_rules");
-	assert_int_equal(reg_pg_open(&pg, url, err, sizeof(err)), REG_OK);
-	reg_pg_close(pg);
+	assert_int_equal(reg_open(&pg, url, err, sizeof(err)), REG_OK);
+	reg_close(pg);
 	c = PQconnectdb(url);
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
 	assert_string_equal(run(c, "INSERT INTO manufacturers(id, name,"
@@ -251,7 +251,7 @@ static int dead_port(int *fd)
 
 static void pg__unreachable_server_is_unavailable(void **state)
 {
-	reg_pg_t *pg = (reg_pg_t *)1;
+	reg_t *pg = (reg_t *)1;
 	char url[128];
 	int fd, port;
 
@@ -259,7 +259,7 @@ static void pg__unreachable_server_is_unavailable(void **state)
 	port = dead_port(&fd);
 	snprintf(url, sizeof(url), "postgresql://provca@127.0.0.1:%d/provca",
 	    port);
-	assert_int_equal(reg_pg_open(&pg, url, err, sizeof(err)),
+	assert_int_equal(reg_open(&pg, url, err, sizeof(err)),
 	    REG_ERR_UNAVAILABLE);
 	assert_null(pg);
 	assert_non_null(strstr(err, "PostgreSQL unreachable"));

@@ -98,6 +98,9 @@ class RolloverTest(unittest.TestCase):
         for the data folder's Device CA."""
         import sqlite3
         cls.ca.stop()
+        if cls.ca.db:  # the registry on PostgreSQL (pg_run.py)
+            harness.pgdb.sql(cls.ca.db, "UPDATE certificates SET ca_id = NULL; DELETE FROM cas")
+            return
         db = sqlite3.connect(os.path.join(cls.data, "registry.db"))
         with db:
             db.execute("UPDATE certificates SET ca_id = NULL")
