@@ -201,6 +201,56 @@ class CmpConfirmTest(unittest.TestCase):
         self.assertIn("StatusString: \"unexpected pkibody\"", p.stdout + p.stderr)
         self.assertEqual(self.snapshot(), before)
 
+    def test_a_repeated_certconf_is_answered_again_and_each_check_holds(self):
+        reqs = [self.path("r%d.der" % i) for i in (1, 2)]
+        out = self.path("CC-R-1.pem")
+        p = self.cmp("ir", self.m1, "-newkey", self.newkey(), "-subject", "/serialNumber=CC-R-1/CN=S",
+                     "-certout", out, "-reqout", ",".join(reqs))
+        self.assert_confirmed(p, out, "p:cc-m1", "device")
+        serial = self.serial_hex(out)
+        rsp = self.path("r-rsp.der")
+
+        def resend():
+            if os.path.exists(rsp):
+                os.unlink(rsp)
+            p = self.cmp("ir", self.m1, "-reqin", reqs[1], "-newkey", self.newkey(),
+                         "-subject", "/serialNumber=CC-R-9/CN=S", "-certout", self.path("never.pem"),
+                         "-rspout", rsp, "-unprotected_errors")
+            t = sh("openssl", "asn1parse", "-inform", "DER", "-in", rsp).stdout
+            return p.stdout + p.stderr, [l for l in t.splitlines() if "d=1" in l][1]
+        before = self.snapshot()
+        # The same certConf again (its pkiConf lost): pkiConf again, nothing changes.
+        text, body = resend()
+        self.assertIn("cont [ 19 ]", body, text)
+        self.assertEqual(self.snapshot(), before)
+        # The recipNonce must echo the ip's senderNonce (OpenSSL checks it
+        # against the nonce the row kept).
+        (nonce, cert_hash), = self.db("SELECT nonce, cert_hash FROM cmp_confirms WHERE serial_hex = ?",
+                                      serial)
+        self.db_write("UPDATE cmp_confirms SET nonce = ? WHERE serial_hex = ?", "00" * 16, serial)
+        text, body = resend()
+        self.assertIn("cont [ 23 ]", body, text)  # error
+        self.assertIn("recipnonce unmatched", text)
+        # The certHash must be the certificate's (and the row still pending:
+        # a mismatch settles nothing).
+        self.db_write("UPDATE cmp_confirms SET nonce = ?, cert_hash = ?, state = 'pending'"
+                      " WHERE serial_hex = ?", nonce, "ab" * 32, serial)
+        text, body = resend()
+        self.assertIn("cont [ 23 ]", body, text)
+        self.assertIn("certHash is not that of the certificate", text)
+        self.assertEqual(self.db("SELECT state FROM cmp_confirms WHERE serial_hex = ?", serial),
+                         [("pending",)])
+        self.assertEqual(self.db("SELECT status FROM devices WHERE serial = 'CC-R-1'"), [("active",)])
+        self.assertEqual(len(cert_hash), 64)
+
+    def db_write(self, sql, *args):
+        con = sqlite3.connect(os.path.join(self.ca.data, "registry.db"))
+        try:
+            with con:
+                con.execute(sql, args)
+        finally:
+            con.close()
+
     def test_mac_route_certconf_with_the_used_secret(self):
         lines = run("cmp-secret", "create", "--data", self.ca.data, "--manufacturer", "acme",
                     "--count", "2").stdout.splitlines()
