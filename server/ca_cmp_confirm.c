@@ -204,41 +204,37 @@ static int confirm_refuse(int reason, const char *text)
 }
 
 /* Revoke row's certificate (the holder refused it) and settle row as
- * rejected with an audit entry by actor. CA_OK or CA_ERR_*. */
+ * rejected with an audit entry by actor, in one transaction (the device's
+ * own revocation nested in it). CA_OK or CA_ERR_*. */
 static int confirm_reject(ca_t *ca, reg_t *reg, const reg_cmp_confirm_t *row,
     const char *actor, char *err, size_t errlen)
 {
-	int rc, in_tx = 0;
+	int rc;
 
-	if (strcmp(row->issuer, REG_ISSUER_DEVICE) == 0) {
-		/* The device's own transition (CRL, OCSP, audit
-		 * device.revoke); already revoked meanwhile is no failure. */
-		rc = ca_device_revoke(ca, reg, row->target, CONFIRM_REJECT_REASON,
-		    actor, err, errlen);
-		if (rc != CA_OK && rc != CA_ERR_STATE)
-			return rc;
-	}
 	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 		return rc;
-	in_tx = 1;
-	if (strcmp(row->issuer, REG_ISSUER_INFRA) == 0 &&
-	    (rc = ca_from_reg(reg_cmp_infra_cert_revoke(reg, row->serial_hex,
-	    CONFIRM_REJECT_REASON, reg_now(), err, errlen))) != CA_OK &&
-	    rc != CA_ERR_NOT_FOUND)
-		goto out;
-	if ((rc = ca_from_reg(reg_cmp_confirm_settle(reg, row->sender,
+	if (strcmp(row->issuer, REG_ISSUER_DEVICE) == 0)
+		/* The device's transition: CRL, OCSP, audit device.revoke;
+		 * revoked meanwhile (CA_ERR_STATE) is no failure. */
+		rc = ca_device_revoke(ca, reg, row->target,
+		    CONFIRM_REJECT_REASON, actor, err, errlen);
+	else
+		rc = ca_from_reg(reg_cmp_infra_cert_revoke(reg, row->serial_hex,
+		    CONFIRM_REJECT_REASON, reg_now(), err, errlen));
+	if (rc == CA_ERR_STATE || rc == CA_ERR_NOT_FOUND)
+		rc = CA_OK;
+	if (rc != CA_OK ||
+	    (rc = ca_from_reg(reg_cmp_confirm_settle(reg, row->sender,
 	    row->transaction_id, "rejected", reg_now(), err, errlen))) != CA_OK ||
 	    (rc = ca_audit(reg, actor, "cmp.cert_conf", row->target, err, errlen,
 	    "result", "rejected", "reason", ca_reason_name(CONFIRM_REJECT_REASON),
 	    "cert_serial", row->serial_hex, "transaction_id",
 	    row->transaction_id, (const char *)NULL)) != CA_OK ||
-	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
-		goto out;
-	in_tx = 0;
-out:
-	if (in_tx)
+	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK) {
 		reg_rollback(reg);
-	return rc;
+		return rc;
+	}
+	return CA_OK;
 }
 
 /* Settle row as accepted with an audit entry by actor. */
