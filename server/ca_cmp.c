@@ -251,6 +251,9 @@ static OSSL_CMP_PKISI *cb_cert_request(OSSL_CMP_SRV_CTX *srv,
 		return reject(OSSL_CMP_PKIFAILUREINFO_badRequest, "replay");
 	if (job->refuse_bit >= 0)
 		return reject(job->refuse_bit, job->refuse);
+	if (!job->hdr.implicit_confirm && !ca_cmp_confirm_possible(req))
+		return reject(OSSL_CMP_PKIFAILUREINFO_badRequest,
+		    "a certConf needs a transactionID of 1..64 bytes");
 	if (s == NULL) {
 		if (type != CMP_BODY_IR)
 			return reject(OSSL_CMP_PKIFAILUREINFO_badRequest,

@@ -88,6 +88,13 @@ static int tid_hex(char *out, size_t outlen, const OSSL_CMP_MSG *msg)
 	return hex_of(out, outlen, t->data, (size_t)t->length);
 }
 
+int ca_cmp_confirm_possible(const OSSL_CMP_MSG *req)
+{
+	char hex[REG_CMP_HEX_MAX + 1];
+
+	return tid_hex(hex, sizeof(hex), req) == 0;
+}
+
 int ca_cmp_confirm_record(reg_t *reg, const ca_cmp_issued_t *iss,
     const char *sender, const OSSL_CMP_MSG *req, const OSSL_CMP_MSG *rsp,
     char *err, size_t errlen)

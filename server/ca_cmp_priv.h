@@ -58,6 +58,9 @@ typedef struct {
 int ca_cmp_issued_set(ca_cmp_issued_t *iss, const X509 *cert,
     const char *issuer, const char *target);
 
+/* 1 when req's transactionID (1..64 bytes) can key a certConf, else 0. */
+int ca_cmp_confirm_possible(const OSSL_CMP_MSG *req);
+
 /* After the answer rsp to a certificate request from sender ("p:" name
  * or "s:" secret reference): when rsp grants no implicit confirmation,
  * record iss as awaiting the certConf of the request's transactionID,
