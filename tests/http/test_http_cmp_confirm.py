@@ -6,10 +6,14 @@ transactionID, the recipNonce and the certHash against the row it stored
 at issuance. A rejecting certConf revokes the certificate
 (cessationOfOperation); a certConf for another sender's certificate or an
 unknown transaction is a CMP error and changes nothing."""
+import base64
 import os
 import sqlite3
 import subprocess
 import unittest
+import urllib.parse
+
+from cryptography.x509 import ocsp
 
 from httptest import CA, Ident, Server, run
 
@@ -146,6 +150,10 @@ class CmpConfirmTest(unittest.TestCase):
         self.assertEqual(self.db("SELECT count(*) FROM audit WHERE action = 'cmp.cert_conf' AND"
                                  " target = ? AND details LIKE '%\"result\":\"rejected\"%'", did), [(1,)])
         self.assertEqual(self.db("SELECT state FROM cmp_confirms WHERE target = ?", did), [("rejected",)])
+        # OCSP says so at once (the certificate from the registry: the
+        # client kept none).
+        der = self.db("SELECT der FROM certificates WHERE device_id = ?", did)[0][0]
+        self.assertEqual(self.ocsp_status(der), (ocsp.OCSPCertStatus.REVOKED, "cessation_of_operation"))
         # As after a refused enrollment, the serial may enroll again.
         out2 = self.path("CC-REJ-1b.pem")
         p = self.cmp("ir", self.m1, "-newkey", self.newkey(), "-subject", "/serialNumber=CC-REJ-1/CN=S",
@@ -169,6 +177,24 @@ class CmpConfirmTest(unittest.TestCase):
         # The old certificate still works.
         p = self.cmp("genm", who)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def ocsp_status(self, der):
+        cert, req, out = self.path("o.der"), self.path("o-req.der"), self.path("o-resp.der")
+        with open(cert, "wb") as f:
+            f.write(der)
+        pem = self.path("o.pem")
+        p = sh("openssl", "x509", "-inform", "DER", "-in", cert, "-out", pem)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = sh("openssl", "ocsp", "-issuer", os.path.join(self.ca.data, "device-ca.crt"), "-cert", pem,
+               "-no_nonce", "-reqout", req)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(req, "rb") as f:
+            b64 = urllib.parse.quote(base64.b64encode(f.read()).decode(), safe="")
+        p = sh("curl", "-sS", "--cacert", self.ca.root, "-o", out, self.srv.base + "/ocsp/" + b64)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out, "rb") as f:
+            r = ocsp.load_der_ocsp_response(f.read())
+        return r.certificate_status, (r.revocation_reason.name if r.revocation_reason else None)
 
     def confirm_row_by_serial(self, serial):
         return self.db("SELECT state FROM cmp_confirms WHERE serial_hex = ?", serial)
