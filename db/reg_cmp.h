@@ -1,7 +1,9 @@
-/* reg_cmp.h — the registry's CMP one-time secrets (table cmp_secrets,
- * migration 6): every statement that reads or writes them. The
- * rules (who may create one, encryption, expiry, single use) are
- * server/ca_cmp_secret.c's; this is storage. */
+/* reg_cmp.h — the registry's CMP state: one-time secrets (table
+ * cmp_secrets, migration 6) and certificates awaiting a certConf (table
+ * cmp_confirms, migration 7): every statement that reads or writes them.
+ * The rules (who may create a secret, encryption, expiry, single use; who
+ * may confirm what) are server/ca_cmp_secret.c's and ca_cmp_confirm.c's;
+ * this is storage. */
 #ifndef PROVCA_REG_CMP_H
 #define PROVCA_REG_CMP_H
 
@@ -38,5 +40,52 @@ int reg_cmp_secret_get(reg_t *reg, reg_cmp_secret_t *out, const char *ref,
  * expired at now; REG_ERR_NOT_FOUND when it is not (anymore). */
 int reg_cmp_secret_use(reg_t *reg, int64_t id, const char *device_id,
     int64_t now, char *err, size_t errlen);
+
+#define REG_CMP_HEX_MAX 128		/* transactionID, nonce, certHash: hex */
+
+/* One cmp_confirms row: the certificate (issuer "device" or "infra",
+ * serial) issued to sender (principal name or secret reference) for
+ * target (DeviceID or principal name) in transaction_id, answered with
+ * senderNonce nonce; cert_hash the certHash its certConf must carry.
+ * state "pending", "accepted" or "rejected". */
+typedef struct {
+	char sender[REG_NAME_MAX + 3];	/* "p:" name or "s:" reference */
+	char transaction_id[REG_CMP_HEX_MAX + 1];
+	char nonce[REG_CMP_HEX_MAX + 1];
+	char issuer[8];
+	char serial_hex[REG_SERIAL_HEX_MAX + 1];
+	char cert_hash[REG_CMP_HEX_MAX + 1];
+	char target[REG_NAME_MAX + 1];
+	char state[12];
+	int64_t created_at, confirmed_at;
+	uint8_t *request;		/* the DER request (get: malloc'd) */
+	size_t request_len;
+} reg_cmp_confirm_t;
+
+/* Free what reg_cmp_confirm_get allocated in c (NULL-safe). */
+void reg_cmp_confirm_clear(reg_cmp_confirm_t *c);
+
+/* Record c as pending (state and confirmed_at ignored); a repeat of the
+ * sender's transactionID (an idempotent repeat) replaces its row. */
+int reg_cmp_confirm_put(reg_t *reg, const reg_cmp_confirm_t *c, char *err,
+    size_t errlen);
+
+/* The row of sender's transaction_id (reg_cmp_confirm_clear it).
+ * REG_ERR_NOT_FOUND when none. */
+int reg_cmp_confirm_get(reg_t *reg, reg_cmp_confirm_t *out,
+    const char *sender, const char *transaction_id, char *err,
+    size_t errlen);
+
+/* Settle the pending row of sender's transaction_id as state at now;
+ * REG_ERR_NOT_FOUND when it is not pending (anymore). */
+int reg_cmp_confirm_settle(reg_t *reg, const char *sender,
+    const char *transaction_id, const char *state, int64_t now, char *err,
+    size_t errlen);
+
+/* Revoke the one Infrastructure CA certificate serial_hex (a principal's
+ * certificate its certConf rejected) with reason at now, the CRL
+ * generation moved on; REG_ERR_NOT_FOUND when it is no unrevoked one. */
+int reg_cmp_infra_cert_revoke(reg_t *reg, const char *serial_hex,
+    int reason, int64_t now, char *err, size_t errlen);
 
 #endif

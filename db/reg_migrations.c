@@ -148,6 +148,34 @@ static const char m6_cmp_secrets[] =
     ");"
     "CREATE INDEX cmp_secrets_by_mfr ON cmp_secrets(manufacturer_id, id);";
 
+/* 7: CMP certificate confirmation (server/ca_cmp_confirm.c). A certificate
+ * issued without implicit confirmation is stored at once; this row keeps
+ * what the certConf of a later HTTP exchange is checked against: the
+ * sender (principal name, or the one-time secret's reference), the
+ * client's transactionID, the answer's senderNonce (the certConf's
+ * recipNonce), the certificate (issuer, serial) and its certHash, and the
+ * request itself (replayed into the certConf's fresh OpenSSL context to
+ * reopen the transaction); state pending until the certConf accepts or
+ * rejects it. The sender is "p:" + principal name or "s:" + reference. */
+static const char m7_cmp_confirms[] =
+    "CREATE TABLE cmp_confirms ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  sender TEXT NOT NULL CHECK (length(sender) BETWEEN 3 AND 66),"
+    "  transaction_id TEXT NOT NULL"
+    "    CHECK (length(transaction_id) BETWEEN 2 AND 128),"
+    "  nonce TEXT NOT NULL CHECK (length(nonce) BETWEEN 2 AND 128),"
+    "  issuer TEXT NOT NULL CHECK (issuer IN ('device', 'infra')),"
+    "  serial_hex TEXT NOT NULL CHECK (length(serial_hex) BETWEEN 1 AND 64),"
+    "  cert_hash TEXT NOT NULL CHECK (length(cert_hash) BETWEEN 2 AND 128),"
+    "  target TEXT NOT NULL CHECK (length(target) BETWEEN 1 AND 64),"
+    "  request BLOB NOT NULL CHECK (length(request) BETWEEN 1 AND 65536),"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'accepted', 'rejected')),"
+    "  created_at INTEGER NOT NULL,"
+    "  confirmed_at INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (sender, transaction_id)"
+    ");";
+
 const reg_migration_t reg_migrations[] = {
 	{ 1, "core registry", m1_core },
 	{ 2, "portal users and sessions", reg_portal_schema_sql },
@@ -156,6 +184,7 @@ const reg_migration_t reg_migrations[] = {
 	    m4_principal_index_partial },
 	{ 5, "the CA set (rollover)", m5_ca_set },
 	{ 6, "CMP one-time secrets", m6_cmp_secrets },
+	{ 7, "CMP certificate confirmation", m7_cmp_confirms },
 };
 
 const size_t reg_migrations_count =

@@ -5,14 +5,15 @@
  * possession, and builds the answer, signed by the CMP signer; the
  * callbacks enroll devices (p10cr, ir, cr) through ca_device_issue /
  * ca_device_issue_key, so a CMP enrollment is recorded like a REST one,
- * renew a principal's own certificate (kur) and revoke (rr). */
+ * renew a principal's own certificate (kur) and revoke (rr); a certConf
+ * in a later exchange is checked by ca_cmp_confirm.c. */
 #include "ca_cmp_priv.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/bn.h>
+#include <openssl/cmperr.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -24,6 +25,7 @@
  * OSSL_CMP_MSG_get_bodytype returns without naming them publicly. */
 #define CMP_BODY_IR 0
 #define CMP_BODY_KUR 7
+#define CMP_BODY_CERTCONF 24
 
 /* What the callbacks need, and a refusal decided before OpenSSL ran. */
 typedef struct {
@@ -32,6 +34,11 @@ typedef struct {
 	const ca_cmp_sender_t *sender;	/* NULL: the MAC route */
 	ca_cmp_secret_t *secret;	/* the MAC route's secret, if found */
 	ca_cmp_hdr_t hdr;
+	char sender_key[REG_NAME_MAX + 3];	/* "p:" name or "s:" reference */
+	ca_cmp_issued_t issued;		/* the certificate granted, if any */
+	reg_cmp_confirm_t conf;		/* certConf: what it confirms */
+	int conf_found;
+	int replay;			/* reopening conf's transaction */
 	int refuse_bit;			/* -1: none */
 	char refuse[160];
 	char err[256];
@@ -78,13 +85,16 @@ static int fail_bit(int rc)
 	}
 }
 
-/* The issued certificate (PEM) as *cert_out, its chain ca1 + Root. */
-static OSSL_CMP_PKISI *granted(const cmp_job_t *job, const char *pem,
-    X509 *ca1, X509 **cert_out, STACK_OF(X509) **chain_out)
+/* The certificate (PEM) issued by issuer ca1 (REG_ISSUER_* issuer) for
+ * target as *cert_out, its chain ca1 + Root; noted for its certConf. */
+static OSSL_CMP_PKISI *granted(cmp_job_t *job, const char *pem, X509 *ca1,
+    const char *issuer, const char *target, X509 **cert_out,
+    STACK_OF(X509) **chain_out)
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
 
 	if (b == NULL || (*cert_out = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL ||
+	    ca_cmp_issued_set(&job->issued, *cert_out, issuer, target) != 0 ||
 	    (*chain_out = sk_X509_new_null()) == NULL ||
 	    !X509_add_cert(*chain_out, ca1, X509_ADD_FLAG_UP_REF) ||
 	    !X509_add_cert(*chain_out, job->ca->root, X509_ADD_FLAG_UP_REF)) {
@@ -174,7 +184,8 @@ static OSSL_CMP_PKISI *enroll(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
 	}
 	if (rc != CA_OK)
 		return reject(fail_bit(rc), job->err);
-	si = granted(job, res.cert_pem, job->ca->device, cert_out, chain_out);
+	si = granted(job, res.cert_pem, job->ca->device, REG_ISSUER_DEVICE,
+	    res.device_id, cert_out, chain_out);
 	ca_issue_result_clear(&res);
 	return si;
 }
@@ -216,7 +227,8 @@ static OSSL_CMP_PKISI *renew(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
 	EVP_PKEY_free(pk);
 	if (rc != CA_OK)
 		return reject(fail_bit(rc), job->err);
-	si = granted(job, cr.cert_pem, job->ca->infra, cert_out, chain_out);
+	si = granted(job, cr.cert_pem, job->ca->infra, REG_ISSUER_INFRA, s->name,
+	    cert_out, chain_out);
 	ca_principal_creds_clear(&cr);
 	return si;
 }
@@ -234,12 +246,14 @@ static OSSL_CMP_PKISI *cb_cert_request(OSSL_CMP_SRV_CTX *srv,
 
 	(void)cert_req_id;
 	(void)ca_pubs;
+	/* Only reopening a transaction for its certConf: issued already. */
+	if (job->replay)
+		return reject(OSSL_CMP_PKIFAILUREINFO_badRequest, "replay");
 	if (job->refuse_bit >= 0)
 		return reject(job->refuse_bit, job->refuse);
-	if (!job->hdr.implicit_confirm)
+	if (!job->hdr.implicit_confirm && !ca_cmp_confirm_possible(req))
 		return reject(OSSL_CMP_PKIFAILUREINFO_badRequest,
-		    "ask for implicit confirmation (-implicit_confirm): each "
-		    "HTTP exchange stands alone, there is no certConf");
+		    "a certConf needs a transactionID of 1..64 bytes");
 	if (s == NULL) {
 		if (type != CMP_BODY_IR)
 			return reject(OSSL_CMP_PKIFAILUREINFO_badRequest,
@@ -261,21 +275,10 @@ static OSSL_CMP_PKISI *rr_device(cmp_job_t *job, char *id, size_t idlen,
     const ASN1_INTEGER *serial)
 {
 	char hex[REG_SERIAL_HEX_MAX + 2];
-	BIGNUM *bn = NULL;
-	char *h = NULL;
-	size_t i;
 	int rc;
 
-	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL || BN_is_negative(bn) ||
-	    (h = BN_bn2hex(bn)) == NULL || strlen(h) >= sizeof(hex)) {
-		BN_free(bn);
-		OPENSSL_free(h);
+	if (ca_cmp_serial_hex(hex, sizeof(hex), serial) != 0)
 		return reject(OSSL_CMP_PKIFAILUREINFO_badCertId, "serial");
-	}
-	for (i = 0; i <= strlen(h); i++)
-		hex[i] = (char)tolower((unsigned char)h[i]);
-	BN_free(bn);
-	OPENSSL_free(h);
 	rc = reg_cert_device_id(job->reg, id, idlen, REG_ISSUER_DEVICE, hex);
 	if (rc == REG_ERR_NOT_FOUND)
 		return reject(OSSL_CMP_PKIFAILUREINFO_badCertId,
@@ -323,18 +326,25 @@ static OSSL_CMP_PKISI *cb_rr(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
 	return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_accepted, 0, NULL);
 }
 
-/* OSSL_CMP_SRV_certConf_cb_t: never reached (implicit confirmation is
- * required: a certConf arrives in a new exchange, which OpenSSL refuses
- * as unexpected); the certificate is committed before the answer. */
+/* OSSL_CMP_SRV_certConf_cb_t: the certConf of a certificate issued (and
+ * stored) in an earlier exchange of this transaction, which OpenSSL has
+ * checked (protection, transactionID, recipNonce, certReqId): the same
+ * sender, the certHash of that certificate; a rejection revokes it. */
 static int cb_cert_conf(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
     int cert_req_id, const ASN1_OCTET_STRING *hash, const OSSL_CMP_PKISI *si)
 {
-	(void)srv;
+	cmp_job_t *job = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv);
+
 	(void)req;
 	(void)cert_req_id;
-	(void)hash;
-	(void)si;
-	return 1;
+	if (job->refuse_bit >= 0) {
+		ERR_raise_data(ERR_LIB_CMP, CMP_R_ERROR_VALIDATING_PROTECTION,
+		    "%s", job->refuse);
+		return 0;
+	}
+	return ca_cmp_confirm_settle(job->ca, job->reg, &job->conf,
+	    job->conf_found, job->sender != NULL ? job->sender->name :
+	    job->secret->ref, hash, si);
 }
 
 /* OSSL_CMP_SRV_genm_cb_t: no general information is offered yet; an
@@ -446,6 +456,10 @@ static int mac_decide(cmp_job_t *job, ca_cmp_secret_t *sec,
 	if (!ok)
 		return refuse(job, OSSL_CMP_PKIFAILUREINFO_badMessageCheck,
 		    "the MAC does not verify with secret ", ref, "");
+	/* A certConf comes with the secret its ir used up; it confirms only
+	 * the certificate of that ir's transaction (ca_cmp_confirm.c). */
+	if (OSSL_CMP_MSG_get_bodytype(msg) == CMP_BODY_CERTCONF)
+		return CA_OK;
 	if (sec->used_at != 0)
 		return refuse(job, OSSL_CMP_PKIFAILUREINFO_notAuthorized,
 		    "one-time secret ", ref, " was used already");
@@ -490,11 +504,19 @@ int ca_cmp_process(ca_t *ca, reg_t *reg, const ca_cmp_sender_t *sender,
 	if (sender == NULL && (rc = mac_decide(&job, &sec, creq, err,
 	    errlen)) != CA_OK)
 		goto out;
+	snprintf(job.sender_key, sizeof(job.sender_key), "%s%s",
+	    sender != NULL ? "p:" : "s:", sender != NULL ? sender->name :
+	    job.secret != NULL ? job.secret->ref : "");
 	if ((srv = srv_new(ca, &job)) == NULL) {
 		util_err_openssl(err, errlen, "CMP server context");
 		rc = CA_ERR_INTERNAL;
 		goto out;
 	}
+	if (OSSL_CMP_MSG_get_bodytype(creq) == CMP_BODY_CERTCONF &&
+	    job.refuse_bit < 0 && (rc = ca_cmp_confirm_prepare(srv,
+	    &job.replay, reg, &job.conf,
+	    &job.conf_found, job.sender_key, creq, err, errlen)) != CA_OK)
+		goto out;
 	/* Protection failures and unsupported types come back as error
 	 * messages built by OpenSSL. */
 	rsp = OSSL_CMP_SRV_process_request(srv, creq);
@@ -504,11 +526,19 @@ int ca_cmp_process(ca_t *ca, reg_t *reg, const ca_cmp_sender_t *sender,
 		rc = CA_ERR_INTERNAL;
 		goto out;
 	}
+	/* Granted without implicit confirmation: what its certConf, in a
+	 * later exchange, is checked against. */
+	if ((rc = ca_cmp_confirm_record(reg, &job.issued, job.sender_key,
+	    creq, rsp, err, errlen)) != CA_OK) {
+		OPENSSL_free(der);
+		goto out;
+	}
 	*out = der;
 	*out_len = (size_t)n;
 	rc = CA_OK;
 out:
 	OPENSSL_cleanse(&sec, sizeof(sec));
+	reg_cmp_confirm_clear(&job.conf);
 	OSSL_CMP_MSG_free(rsp);
 	OSSL_CMP_MSG_free(creq);
 	OSSL_CMP_SRV_CTX_free(srv);

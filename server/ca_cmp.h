@@ -44,9 +44,13 @@ typedef struct {
  * names none). sender NULL (the MAC route): only an ir, MAC-protected
  * (PBM) with a one-time secret its senderKID names, enrolling a device of
  * the secret's manufacturer and using the secret up in the same
- * transaction. Every certificate request must ask for implicit
- * confirmation (each HTTP exchange stands alone: there is no certConf
- * state). A genm gets an empty genp. Answers are signed by the CMP signer
+ * transaction. A certificate request that asks for implicit confirmation
+ * gets it; one that does not is answered without it, its certificate
+ * issued and stored all the same, and the certConf of a later exchange
+ * (same sender, transactionID, recipNonce and certHash, checked against
+ * the registry: ca_cmp_confirm.c) gets pkiConf, a rejecting one revoking
+ * the certificate (cessationOfOperation); on the MAC route with the
+ * secret its ir used up. A genm gets an empty genp. Answers are signed by the CMP signer
  * (MAC-protected answers to MAC-protected requests); refusals are CMP
  * error or rejection messages with a PKIFailureInfo and store nothing.
  * *out (OPENSSL_free) gets the DER answer; CA_ERR_INVALID when req is not

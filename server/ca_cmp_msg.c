@@ -1,6 +1,7 @@
 /* ca_cmp_msg.c — what a CMP request carries that OpenSSL 3.0 parses but
  * does not hand out (its accessors for these came in 3.2): the header's
- * protectionAlg, senderKID and implicitConfirm, a certificate template's
+ * protectionAlg, senderKID, senderNonce and implicitConfirm, a
+ * PKIStatusInfo's status, a certificate template's
  * public key, and an rr's CRLReason. Each is read from the DER OpenSSL
  * itself encodes (i2d of the parsed structure), one TLV at a time with
  * OpenSSL's ASN1_get_object (every length bounded by the enclosing one),
@@ -107,6 +108,15 @@ static int hdr_field(ca_cmp_hdr_t *out, const struct tlv *f)
 		if (kid->length > 0 && (size_t)kid->length <= sizeof(out->kid)) {
 			memcpy(out->kid, kid->data, (size_t)kid->length);
 			out->kid_len = (size_t)kid->length;
+		}
+		ASN1_OCTET_STRING_free(kid);
+		return 0;
+	case 5:		/* senderNonce */
+		if ((kid = d2i_ASN1_OCTET_STRING(NULL, &q, f->len)) == NULL)
+			return -1;
+		if (kid->length > 0 && (size_t)kid->length <= sizeof(out->nonce)) {
+			memcpy(out->nonce, kid->data, (size_t)kid->length);
+			out->nonce_len = (size_t)kid->length;
 		}
 		ASN1_OCTET_STRING_free(kid);
 		return 0;
@@ -240,4 +250,30 @@ out:
 	OPENSSL_free(der);
 	ERR_clear_error();
 	return reason;
+}
+
+int ca_cmp_pkisi_status(const OSSL_CMP_PKISI *si)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	ASN1_INTEGER *st = NULL;
+	struct tlv t, f;
+	long left, v = -1;
+	int n;
+
+	/* PKIStatusInfo ::= SEQUENCE { status PKIStatus (INTEGER), ... } */
+	if ((n = i2d_OSSL_CMP_PKISI(si, &der)) <= 0 || seq_enter(&t, der, n))
+		goto out;
+	p = t.content;
+	left = t.len;
+	if (tlv_next(&f, &p, &left) != 0)
+		goto out;
+	p = f.der;
+	if ((st = d2i_ASN1_INTEGER(NULL, &p, f.der_len)) != NULL)
+		v = ASN1_INTEGER_get(st);
+out:
+	ASN1_INTEGER_free(st);
+	OPENSSL_free(der);
+	ERR_clear_error();
+	return v >= 0 && v <= 6 ? (int)v : -1;
 }

@@ -245,13 +245,6 @@ class CmpTest(unittest.TestCase):
             self.assertNotEqual(p.returncode, 0, info)
             self.assertIn("PKIFailureInfo: " + info, p.stdout + p.stderr)
             self.assertFalse(os.path.exists(out))
-        # Without implicit confirmation there would be a certConf this
-        # server cannot relate: refused before anything is stored.
-        p = self.cmp("ir", self.m1, "-newkey", self.newkey("b5"), "-subject", "/serialNumber=BAD-5/CN=S",
-                     "-certout", out)
-        self.assertNotEqual(p.returncode, 0)
-        self.assertIn("PKIFailureInfo: badRequest", p.stdout + p.stderr)
-        self.assertIn("implicit_confirm", p.stdout + p.stderr)
         # Signed with another manufacturer's key than the TLS certificate's.
         p = self.p10cr(self.csr("other", "/serialNumber=CMP-0002/CN=S"), out, tls=self.m1, signer=self.m2)
         self.assertNotEqual(p.returncode, 0)

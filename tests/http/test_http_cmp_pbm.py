@@ -158,8 +158,6 @@ class CmpPbmTest(unittest.TestCase):
             # Proof of possession.
             (lambda: self.ir(ref, secret, "/serialNumber=PBM-B4/CN=S", out, "-implicit_confirm",
                              "-popo", "-1"), "badPOP", ""),
-            (lambda: self.ir(ref, secret, "/serialNumber=PBM-B5/CN=S", out), "badRequest",
-             "implicit_confirm"),
             (lambda: self.ir(ref, secret, "/CN=S", out, "-implicit_confirm"), "badCertTemplate",
              "serialNumber"),
             # A signed request on the MAC path.

@@ -96,7 +96,7 @@ class RegistryIndexTest(unittest.TestCase):
         total = db.execute("SELECT count(*) FROM certificates").fetchone()[0]
         self.assertEqual(index_entries(db, "certificates_by_spki"), total)
         self.assertEqual(db.execute(
-            "SELECT max(version) FROM schema_migrations").fetchone()[0], 6)
+            "SELECT max(version) FROM schema_migrations").fetchone()[0], 7)
 
     def test_principal_queries_search_the_partial_index(self):
         db = self.connect()
@@ -120,9 +120,10 @@ class RegistryIndexTest(unittest.TestCase):
         shutil.copytree(self.data, old)
         path = os.path.join(old, "registry.db")
         db = sqlite3.connect(path)
-        # As version 3 left it: migrations 5 (the CA set) and 6 (CMP
-        # one-time secrets) undone too.
+        # As version 3 left it: migrations 5 (the CA set), 6 (CMP
+        # one-time secrets) and 7 (CMP confirmations) undone too.
         db.executescript(
+            "DROP TABLE cmp_confirms;"
             "DROP TABLE cmp_secrets;"
             "ALTER TABLE certificates DROP COLUMN ca_id;"
             "DROP TABLE cas;"
@@ -146,7 +147,7 @@ class RegistryIndexTest(unittest.TestCase):
                                     " WHERE principal_id IS NOT NULL")
                          .fetchone()[0])
         self.assertEqual(db.execute(
-            "SELECT max(version) FROM schema_migrations").fetchone()[0], 6)
+            "SELECT max(version) FROM schema_migrations").fetchone()[0], 7)
         # The data folder's Device CA adopted the device certificates.
         self.assertEqual(db.execute("SELECT id, role, state FROM cas")
                          .fetchall(), [(1, "device", "issuing")])
