@@ -125,7 +125,7 @@ out:
 int reg_cmp_confirm_put(reg_t *reg, const reg_cmp_confirm_t *c, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "INSERT INTO cmp_confirms(sender,"
@@ -138,20 +138,19 @@ int reg_cmp_confirm_put(reg_t *reg, const reg_cmp_confirm_t *c, char *err,
 	    " request = excluded.request,"
 	    " created_at = excluded.created_at", err, errlen)) != REG_OK)
 		return rc;
-	if (reg_bind_text(st, 1, c->sender) != SQLITE_OK ||
-	    reg_bind_text(st, 2, c->transaction_id) != SQLITE_OK ||
-	    reg_bind_text(st, 3, c->nonce) != SQLITE_OK ||
-	    reg_bind_text(st, 4, c->issuer) != SQLITE_OK ||
-	    reg_bind_text(st, 5, c->serial_hex) != SQLITE_OK ||
-	    reg_bind_text(st, 6, c->cert_hash) != SQLITE_OK ||
-	    reg_bind_text(st, 7, c->target) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 8, c->created_at) != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 9, c->request, (int)c->request_len,
-	    SQLITE_STATIC) != SQLITE_OK) {
-		rc = reg_fail(reg, SQLITE_ERROR, err, errlen, "bind confirm");
+	if (reg_bind_text(st, 1, c->sender) != DB_OK ||
+	    reg_bind_text(st, 2, c->transaction_id) != DB_OK ||
+	    reg_bind_text(st, 3, c->nonce) != DB_OK ||
+	    reg_bind_text(st, 4, c->issuer) != DB_OK ||
+	    reg_bind_text(st, 5, c->serial_hex) != DB_OK ||
+	    reg_bind_text(st, 6, c->cert_hash) != DB_OK ||
+	    reg_bind_text(st, 7, c->target) != DB_OK ||
+	    db_bind_int64(st, 8, c->created_at) != DB_OK ||
+	    db_bind_blob(st, 9, c->request, c->request_len) != DB_OK) {
+		rc = reg_fail(reg, DB_ERROR, err, errlen, "bind confirm");
 		goto out;
 	}
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+	if ((rc = db_step(st)) != DB_DONE) {
 		rc = reg_fail(reg, rc, err, errlen, "insert confirm");
 		goto out;
 	}
@@ -174,7 +173,7 @@ int reg_cmp_confirm_get(reg_t *reg, reg_cmp_confirm_t *out,
     const char *sender, const char *transaction_id, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	const void *b;
 	int rc, n;
 
@@ -184,17 +183,17 @@ int reg_cmp_confirm_get(reg_t *reg, reg_cmp_confirm_t *out,
 	    " confirmed_at, request FROM cmp_confirms WHERE sender = ?1 AND"
 	    " transaction_id = ?2", err, errlen)) != REG_OK)
 		return rc;
-	if (reg_bind_text(st, 1, sender) != SQLITE_OK ||
-	    reg_bind_text(st, 2, transaction_id) != SQLITE_OK) {
-		rc = reg_fail(reg, SQLITE_ERROR, err, errlen, "bind confirm");
+	if (reg_bind_text(st, 1, sender) != DB_OK ||
+	    reg_bind_text(st, 2, transaction_id) != DB_OK) {
+		rc = reg_fail(reg, DB_ERROR, err, errlen, "bind confirm");
 		goto out;
 	}
-	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+	if ((rc = db_step(st)) == DB_DONE) {
 		util_err_set(err, errlen, "no certificate of this transaction");
 		rc = REG_ERR_NOT_FOUND;
 		goto out;
 	}
-	if (rc != SQLITE_ROW) {
+	if (rc != DB_ROW) {
 		rc = reg_fail(reg, rc, err, errlen, "confirm query");
 		goto out;
 	}
@@ -206,10 +205,10 @@ int reg_cmp_confirm_get(reg_t *reg, reg_cmp_confirm_t *out,
 	reg_col_copy(out->cert_hash, sizeof(out->cert_hash), st, 5);
 	reg_col_copy(out->target, sizeof(out->target), st, 6);
 	reg_col_copy(out->state, sizeof(out->state), st, 7);
-	out->created_at = sqlite3_column_int64(st, 8);
-	out->confirmed_at = sqlite3_column_int64(st, 9);
-	b = sqlite3_column_blob(st, 10);
-	n = sqlite3_column_bytes(st, 10);
+	out->created_at = db_col_int64(st, 8);
+	out->confirmed_at = db_col_int64(st, 9);
+	b = db_col_blob(st, 10);
+	n = (int)db_col_bytes(st, 10);
 	if (b == NULL || n <= 0 || (out->request = malloc((size_t)n)) == NULL) {
 		util_err_set(err, errlen, "stored request");
 		rc = REG_ERR_INVALID;
@@ -225,14 +224,14 @@ out:
 
 /* Run the prepared st to completion: REG_OK when it changed exactly one
  * row, REG_ERR_NOT_FOUND when none; st finalized. */
-static int step_one(reg_t *reg, sqlite3_stmt *st, const char *what,
+static int step_one(reg_t *reg, db_stmt_t *st, const char *what,
     char *err, size_t errlen)
 {
 	int rc;
 
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+	if ((rc = db_step(st)) != DB_DONE)
 		rc = reg_fail(reg, rc, err, errlen, what);
-	else if (sqlite3_changes(reg->db) != 1) {
+	else if (db_changes(st) != 1) {
 		util_err_set(err, errlen, "%s: no such row", what);
 		rc = REG_ERR_NOT_FOUND;
 	} else
@@ -245,19 +244,19 @@ int reg_cmp_confirm_settle(reg_t *reg, const char *sender,
     const char *transaction_id, const char *state, int64_t now, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "UPDATE cmp_confirms SET state = ?3,"
 	    " confirmed_at = ?4 WHERE sender = ?1 AND transaction_id = ?2"
 	    " AND state = 'pending'", err, errlen)) != REG_OK)
 		return rc;
-	if (reg_bind_text(st, 1, sender) != SQLITE_OK ||
-	    reg_bind_text(st, 2, transaction_id) != SQLITE_OK ||
-	    reg_bind_text(st, 3, state) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 4, now) != SQLITE_OK) {
+	if (reg_bind_text(st, 1, sender) != DB_OK ||
+	    reg_bind_text(st, 2, transaction_id) != DB_OK ||
+	    reg_bind_text(st, 3, state) != DB_OK ||
+	    db_bind_int64(st, 4, now) != DB_OK) {
 		reg_finalize(reg, st);
-		return reg_fail(reg, SQLITE_ERROR, err, errlen, "bind confirm");
+		return reg_fail(reg, DB_ERROR, err, errlen, "bind confirm");
 	}
 	return step_one(reg, st, "settle confirm", err, errlen);
 }
@@ -265,18 +264,18 @@ int reg_cmp_confirm_settle(reg_t *reg, const char *sender,
 int reg_cmp_infra_cert_revoke(reg_t *reg, const char *serial_hex,
     int reason, int64_t now, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "UPDATE certificates SET revoked = 1,"
 	    " revoked_reason = ?2, revoked_at = ?3 WHERE issuer = 'infra' AND"
 	    " serial_hex = ?1 AND revoked = 0", err, errlen)) != REG_OK)
 		return rc;
-	if (reg_bind_text(st, 1, serial_hex) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 2, reason) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, now) != SQLITE_OK) {
+	if (reg_bind_text(st, 1, serial_hex) != DB_OK ||
+	    db_bind_int64(st, 2, reason) != DB_OK ||
+	    db_bind_int64(st, 3, now) != DB_OK) {
 		reg_finalize(reg, st);
-		return reg_fail(reg, SQLITE_ERROR, err, errlen, "bind revoke");
+		return reg_fail(reg, DB_ERROR, err, errlen, "bind revoke");
 	}
 	if ((rc = step_one(reg, st, "revoke certificate", err, errlen)) != REG_OK)
 		return rc;
