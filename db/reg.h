@@ -52,6 +52,10 @@ typedef db_migration_t reg_migration_t;
 extern const reg_migration_t reg_migrations[];
 extern const size_t reg_migrations_count;
 
+/* Migration 2's SQL (the portal's tables): CREATE ... IF NOT EXISTS
+ * statements, safe to run twice. */
+extern const char reg_migration_portal_sql[];
+
 /* ---- connection ---------------------------------------------------- */
 
 /* Open (creating if absent: exclusive create, 0600) the registry at path,

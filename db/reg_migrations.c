@@ -3,7 +3,6 @@
  * version is above the highest recorded in schema_migrations. To change the
  * schema, append an entry with the next version; never edit an applied one. */
 #include "reg.h"
-#include "reg_portal.h"
 
 static const char m1_core[] =
     "CREATE TABLE manufacturers ("
@@ -96,6 +95,29 @@ static const char m1_core[] =
 
 /* 3: enrollment refuses a public key bound to another live device, a
  * lookup by key hash inside every issuing transaction. */
+/* The portal's tables (db/reg_portal.c reads and writes them). */
+const char reg_migration_portal_sql[] =
+    "CREATE TABLE IF NOT EXISTS portal_users("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " role TEXT NOT NULL CHECK(role IN ('admin','manufacturer')),"
+    " manufacturer_id TEXT REFERENCES manufacturers(id),"
+    " pw_hash TEXT NOT NULL,"
+    " disabled INTEGER NOT NULL DEFAULT 0 CHECK(disabled IN (0,1)),"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " CHECK((role = 'manufacturer') = (manufacturer_id IS NOT NULL)));"
+    "CREATE TABLE IF NOT EXISTS portal_sessions("
+    " token_hash BLOB PRIMARY KEY CHECK(length(token_hash) = 32),"
+    " user_id INTEGER NOT NULL REFERENCES portal_users(id) ON DELETE CASCADE,"
+    " csrf TEXT NOT NULL,"
+    " address TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL,"
+    " absolute_expiry INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS portal_sessions_user"
+    " ON portal_sessions(user_id);";
+
 static const char m3_spki_index[] =
     "CREATE INDEX certificates_by_spki ON certificates(spki_sha256);";
 
@@ -178,7 +200,7 @@ static const char m7_cmp_confirms[] =
 
 const reg_migration_t reg_migrations[] = {
 	{ 1, "core registry", m1_core },
-	{ 2, "portal users and sessions", reg_portal_schema_sql },
+	{ 2, "portal users and sessions", reg_migration_portal_sql },
 	{ 3, "certificates by public key", m3_spki_index },
 	{ 4, "certificates by principal: principals only",
 	    m4_principal_index_partial },

@@ -1,6 +1,6 @@
 /* reg_portal.h — the portal's registry tables (portal_users,
- * portal_sessions): their schema, applied as one of reg_migrations[], and
- * the only code that reads and writes them. The rules (names, passwords,
+ * portal_sessions): the only code that reads and writes them (their schema
+ * is migration 2, reg_migration_portal_sql). The rules (names, passwords,
  * expiry) are server/http/portal_store.c's; this is storage. */
 #ifndef PROVCA_REG_PORTAL_H
 #define PROVCA_REG_PORTAL_H
@@ -8,9 +8,6 @@
 #include <stdint.h>
 
 #include "reg.h"
-
-/* CREATE TABLE/INDEX IF NOT EXISTS statements; safe to run twice. */
-extern const char reg_portal_schema_sql[];
 
 #define REG_PORTAL_NAME_MAX 64		/* portal user name */
 #define REG_PORTAL_HASH_MAX 159		/* encoded password hash */

@@ -284,7 +284,7 @@ static int db_setup(void **state)
 			goto fail;
 	}
 	/* Applying the portal's migration SQL twice is harmless. */
-	if (sqlite3_exec(reg_sqlite(reg), reg_portal_schema_sql, NULL, NULL,
+	if (sqlite3_exec(reg_sqlite(reg), reg_migration_portal_sql, NULL, NULL,
 	    NULL) != SQLITE_OK)
 		goto fail;
 	*state = reg;
