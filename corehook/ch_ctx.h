@@ -11,6 +11,7 @@
 #define CH_BUCKETS 4096
 
 struct ch_session;
+struct ch_nas_timers;
 
 struct corehook {
 	const corehook_config *cfg;
@@ -42,6 +43,9 @@ struct corehook {
 	struct ch_session *bucket[CH_BUCKETS];
 	size_t nsessions;
 	unsigned long inserts;
+	/* T3560/T3550 deadlines (nas_timer.h) while a caller retransmits
+	 * (corehook_retx_start), else NULL. */
+	struct ch_nas_timers *timers;
 
 	/* SUCI home network private keys by key id (suci_keys.c), loaded
 	 * once at open, read-only afterwards. */
@@ -78,6 +82,14 @@ void ch_db_put(corehook *ch, subs_db *db);
 
 /* Free every session (at close). */
 void ch_sessions_free(corehook *ch);
+
+/* A T3560/T3550 entry id of session name came due: STALE (answered,
+ * replaced, or the session is gone), RESEND with the retransmission in out
+ * and the timer restarted, or ABORTED on the fifth expiry (the session's
+ * state freed). *timer: which timer (for RESEND and ABORTED). */
+enum { CH_EXPIRE_STALE = 0, CH_EXPIRE_RESEND = 1, CH_EXPIRE_ABORTED = 2 };
+int ch_session_expire(corehook *ch, const char *name, uint64_t id,
+    uint8_t *out, size_t cap, size_t *outlen, int *timer);
 
 /* The verified public key of device_id at allow-list entry idx for a
  * provisioning from session (its source address is rate-limited; NULL:

@@ -1,7 +1,9 @@
 /* session.c — corehook_handle: the per-session NAS state machine
  * (provisioning registration; normal registration with 5G-AKA, resync,
  * NAS security mode control, protected accept/complete, reject) and the
- * per-session retransmission cache. */
+ * per-session retransmission cache; the T3560/T3550 hooks (nas_timer.h):
+ * a guarded downlink is noted, armed after the message is processed, and
+ * sent again or aborted by ch_session_expire. */
 #include "ch_ctx.h"
 
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "aka.h"
 #include "nas.h"
 #include "nas_sec.h"
+#include "nas_timer.h"
 #include "prov.h"
 #include "util.h"
 
@@ -45,6 +48,7 @@ typedef struct ch_session {
 	int have_sec;
 	nas_sec_ctx_t sec;
 	char supi[NAS_SUPI_MAX];	/* IMSI digits of the last AKA */
+	ch_nas_dl_t dl;		/* the downlink T3560/T3550 guards */
 } ch_session;
 
 static uint32_t name_hash(const char *s)
@@ -62,6 +66,7 @@ static void session_free(ch_session *s)
 		return;
 	corehook_av_clear(&s->av);
 	nas_sec_ctx_clear(&s->sec);
+	ch_nas_dl_clear(&s->dl);
 	free(s->req);
 	free(s->resp);
 	free(s);
@@ -126,6 +131,7 @@ static ch_session *session_get(corehook *ch, const char *name, time_t now)
 			s->state = S_IDLE;
 			corehook_av_clear(&s->av);
 			nas_sec_ctx_clear(&s->sec);
+			ch_nas_dl_clear(&s->dl);
 			s->have_sec = 0;
 		}
 		return s;
@@ -184,6 +190,8 @@ static int reg_reject(nas_msg_t *m, uint8_t cause, unsigned t3346,
 static int auth_request(corehook *ch, ch_session *s, nas_msg_t *m,
     uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
 {
+	int rc;
+
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_AUTH_REQUEST;
 	m->auth_req.ngksi.tsc = 0;
@@ -191,8 +199,12 @@ static int auth_request(corehook *ch, ch_session *s, nas_msg_t *m,
 	m->auth_req.abba_len = 2;          /* ABBA 0x0000 */
 	memcpy(m->auth_req.rand, s->av.rand, 16);
 	memcpy(m->auth_req.autn, s->av.autn, 16);
-	(void)ch;
-	return encode(out, outcap, outlen, m, err, errlen);
+	if ((rc = encode(out, outcap, outlen, m, err, errlen)) != COREHOOK_OK)
+		return rc;
+	if (ch_nas_dl_note(&s->dl, m->type, 0, out, *outlen) != 0)
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=no T3560 "
+		    "for this Authentication request", s->name);
+	return COREHOOK_OK;
 }
 
 static int simple(nas_msg_t *m, int type, uint8_t *out, size_t outcap,
@@ -217,6 +229,8 @@ static int protect(ch_session *s, uint8_t hdr, const nas_msg_t *m,
 	if ((rc = encode(plain, sizeof(plain), &plen, m, err, errlen)) != 0)
 		return rc;
 	r = nas_sec_protect(out, outcap, outlen, &s->sec, hdr, plain, plen);
+	if (r == NAS_SEC_OK)
+		(void)ch_nas_dl_note(&s->dl, m->type, hdr, plain, plen);
 	OPENSSL_cleanse(plain, sizeof(plain));
 	if (r != NAS_SEC_OK) {
 		util_err_set(err, errlen, "NAS protect: %s", nas_sec_strerror(r));
@@ -653,6 +667,21 @@ out:
 	return rc;
 }
 
+/* After a message of s was processed (s busy): start T3560/T3550 for the
+ * downlink it noted, when the caller retransmits (COREHOOK_RETX). */
+static void session_timer_arm(corehook *ch, ch_session *s, int flags)
+{
+	if (!s->dl.fresh)
+		return;
+	s->dl.state = s->state;
+	if (!(flags & COREHOOK_RETX) || ch->timers == NULL)
+		return;
+	if (ch_nas_timers_arm(ch->timers, s->name, &s->dl,
+	    (uint64_t)ch_now_ms()) != 0)
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=timer queue "
+		    "full, %s not started", s->name, ch_nas_timer_name(s->dl.timer));
+}
+
 int corehook_handle(corehook *ch, const char *session, const uint8_t *in,
     size_t inlen, uint8_t *out, size_t outcap, size_t *outlen, int flags,
     char *err, size_t errlen)
@@ -710,6 +739,8 @@ int corehook_handle(corehook *ch, const char *session, const uint8_t *in,
 	pthread_mutex_unlock(&ch->smu);
 
 	rc = process(ch, s, in, inlen, out, outcap, outlen, err, errlen);
+	if (rc == COREHOOK_OK)
+		session_timer_arm(ch, s, flags);
 	if (rc == COREHOOK_OK && (req = malloc(inlen)) != NULL &&
 	    (resp = malloc(*outlen > 0 ? *outlen : 1)) != NULL) {
 		memcpy(req, in, inlen);
@@ -730,6 +761,84 @@ int corehook_handle(corehook *ch, const char *session, const uint8_t *in,
 	s->refs--;
 	s->last_used = time(NULL);
 	pthread_cond_broadcast(&ch->scv);
+	pthread_mutex_unlock(&ch->smu);
+	return rc;
+}
+
+/* Unlink s from the table and free it, or (a thread waits for it) reset
+ * it to a session that never registered (under smu). */
+static void session_drop(corehook *ch, ch_session *s)
+{
+	ch_session **pp = &ch->bucket[name_hash(s->name)];
+
+	if (s->refs > 0) {
+		free(s->req);
+		free(s->resp);
+		s->req = s->resp = NULL;
+		s->reqlen = s->resplen = 0;
+		s->state = S_IDLE;
+		corehook_av_clear(&s->av);
+		nas_sec_ctx_clear(&s->sec);
+		ch_nas_dl_clear(&s->dl);
+		s->have_sec = 0;
+		return;
+	}
+	for (; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			session_free(s);
+			ch->nsessions--;
+			return;
+		}
+}
+
+int ch_session_expire(corehook *ch, const char *name, uint64_t id,
+    uint8_t *out, size_t cap, size_t *outlen, int *timer)
+{
+	ch_session *s;
+	uint64_t now = (uint64_t)ch_now_ms();
+	int rc = CH_EXPIRE_STALE;
+
+	*outlen = 0;
+	*timer = CH_TIMER_NONE;
+	pthread_mutex_lock(&ch->smu);
+	for (s = ch->bucket[name_hash(name)]; s != NULL; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			break;
+	if (s == NULL || s->dl.armed != id || s->dl.timer == CH_TIMER_NONE)
+		goto out;
+	if (s->busy) {
+		/* An uplink is being processed: look again a little later. */
+		(void)ch_nas_timers_defer(ch->timers, name, id, now);
+		goto out;
+	}
+	if (s->state != s->dl.state)
+		goto out;	/* answered: the procedure moved on */
+	*timer = s->dl.timer;
+	if (s->dl.expiries >= CH_RETX_MAX) {
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s supi=%s timer=%s "
+		    "outcome=aborted expiries=%u (session state freed)", name,
+		    s->supi[0] != '\0' ? s->supi : s->av.supi,
+		    ch_nas_timer_name(s->dl.timer), s->dl.expiries + 1);
+		session_drop(ch, s);
+		rc = CH_EXPIRE_ABORTED;
+		goto out;
+	}
+	s->busy = 1;
+	pthread_mutex_unlock(&ch->smu);
+	if (ch_nas_dl_resend(out, cap, outlen, &s->dl, &s->sec) == 0) {
+		s->dl.expiries++;
+		rc = CH_EXPIRE_RESEND;
+		if (ch_nas_timers_arm(ch->timers, name, &s->dl, now) != 0)
+			ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=timer"
+			    " queue full, %s stopped", name,
+			    ch_nas_timer_name(s->dl.timer));
+	}
+	pthread_mutex_lock(&ch->smu);
+	s->busy = 0;
+	s->last_used = time(NULL);
+	pthread_cond_broadcast(&ch->scv);
+out:
 	pthread_mutex_unlock(&ch->smu);
 	return rc;
 }
