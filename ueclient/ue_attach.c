@@ -953,16 +953,13 @@ static int on_accept(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
 	return reg_complete(c, u, next, err, errlen);
 }
 
-static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
-    size_t errlen)
+/* Start a registration at core: c's NAS state reset, next the initial
+ * Registration request with the SUCI and the UE security capability. */
+static int reg_request(attach_ctx *c, const ue_core_t *core, nas_msg_t *next,
+    char *err, size_t errlen)
 {
 	char suci[SUCI_STR_MAX];
-	nas_msg_t *next = NULL;
-	uint8_t wire[NAS_MAX_MSG_LEN];
-	size_t wlen = 0;
-	ue_udp_t u;
-	uint64_t t0;
-	int rc, authenticated = 0, rounds = 0;
+	int rc;
 
 	c->peer = core->address;
 	c->have_last_rand = 0;
@@ -970,15 +967,6 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 	c->have_sec = 0;
 	c->tx_hdr = 0;
 	nas_sec_ctx_clear(&c->sec);
-	if ((rc = ue_udp_open(&u, core->address, err, errlen)) != 0)
-		return rc;
-	u.tap = c->o->tap;
-	u.tap_ctx = c->o->tap_ctx;
-	next = calloc(1, sizeof(*next));
-	if (next == NULL) {
-		rc = UE_ERR_NOMEM;
-		goto done;
-	}
 	next->type = NAS_MSG_REGISTRATION_REQUEST;
 	next->reg_req.reg_type = NAS_REG_INITIAL;
 	next->reg_req.follow_on = 1;
@@ -989,45 +977,102 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 	memcpy(next->reg_req.ue_sec_cap, ue_sec_caps, sizeof(ue_sec_caps));
 	if ((rc = reg_suci(c, &next->reg_req.id.suci, suci, sizeof(suci), err,
 	    errlen)) != 0)
-		goto done;
+		return rc;
 	snprintf(c->out->supi, sizeof(c->out->supi), "%s", c->creds->sub.supi);
 	emit(c, UE_EV_SEND, "register", "Registration request", -1,
 	    "Registration request (initial) to %s with SUCI (%s) %s",
 	    core->address, c->creds->sub.hn_scheme == 1 ? "ECIES Profile A" :
 	    c->creds->sub.hn_scheme == 2 ? "ECIES Profile B" : "null scheme",
 	    suci);
+	return UE_OK;
+}
+
+/* An Authentication request (c->msg): the USIM's answer into next, at
+ * most MAX_AUTH_ROUNDS challenges in one registration. */
+static int on_auth_request(attach_ctx *c, nas_msg_t *next,
+    int *authenticated, int *rounds, char *err, size_t errlen)
+{
+	int rc;
+
+	emit(c, UE_EV_RECV, "register", "Authentication request", -1,
+	    "Authentication request (5G-AKA challenge: RAND, AUTN, ABBA)");
+	if (++*rounds > MAX_AUTH_ROUNDS) {
+		util_err_set(err, errlen, "more than %d challenges in one "
+		    "registration", MAX_AUTH_ROUNDS);
+		return UE_ERR_PROTO;
+	}
+	*authenticated = 0;
+	c->tx_hdr = 0;
+	if ((rc = usim_answer(c, next, authenticated, err, errlen)) != 0)
+		return rc;
+	emit(c, UE_EV_SEND, "register", nas_msg_name(next->type),
+	    next->type == NAS_MSG_AUTH_FAILURE ? next->auth_fail.cause : -1,
+	    "%s%s", nas_msg_name(next->type),
+	    next->type == NAS_MSG_AUTH_RESPONSE ? " with RES*" :
+	    next->auth_fail.has_auts ? " #21 with AUTS" : "");
+	return UE_OK;
+}
+
+/* A Registration reject or an Authentication reject (c->msg): the attempt
+ * ends, UE_ERR_REJECTED with err saying why. */
+static int on_refusal(attach_ctx *c, char *err, size_t errlen)
+{
+	int cause;
+
+	if (c->msg->type != NAS_MSG_REGISTRATION_REJECT) {
+		emit(c, UE_EV_RECV, "register", "Authentication reject", -1,
+		    "Authentication reject: the network did not accept our "
+		    "answer");
+		util_err_set(err, errlen, "authentication rejected by the "
+		    "network");
+		return UE_ERR_REJECTED;
+	}
+	cause = c->msg->reg_rej.cause;
+	c->out->cause = cause;
+	emit(c, UE_EV_RECV, "register", "Registration reject", cause,
+	    "Registration reject #%d (%s)", cause, ue_cause_name(cause));
+	util_err_set(err, errlen, "registration refused: 5GMM cause #%d (%s): "
+	    "%s", cause, ue_cause_name(cause), cause == NAS_CAUSE_ILLEGAL_UE ?
+	    "the network holds no subscription with this SUPI" :
+	    ue_cause_reason(cause));
+	return UE_ERR_REJECTED;
+}
+
+/* One registration at core: Registration request, 5G-AKA, Security mode
+ * command, protected Registration accept, Registration complete. */
+static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
+    size_t errlen)
+{
+	nas_msg_t *next = NULL;
+	uint8_t wire[NAS_MAX_MSG_LEN];
+	size_t wlen = 0;
+	ue_udp_t u;
+	uint64_t t0;
+	int rc, authenticated = 0, rounds = 0;
+
+	if ((rc = ue_udp_open(&u, core->address, err, errlen)) != 0)
+		return rc;
+	u.tap = c->o->tap;
+	u.tap_ctx = c->o->tap_ctx;
+	if ((next = calloc(1, sizeof(*next))) == NULL) {
+		rc = UE_ERR_NOMEM;
+		goto done;
+	}
+	if ((rc = reg_request(c, core, next, err, errlen)) != 0)
+		goto done;
 	t0 = ue_now_ms();
 	for (;;) {
 		if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err,
-		    errlen)) != 0)
-			goto done;
-		rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
+		    errlen)) != 0 ||
+		    (rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
 		    c->o->policy.max_timeout_ms, c->o->policy.retransmits,
-		    c->o->policy.attempt_ms, reg_answer, c, err, errlen);
-		if (rc != 0)
+		    c->o->policy.attempt_ms, reg_answer, c, err, errlen)) != 0)
 			goto done;
 		switch (c->msg->type) {
 		case NAS_MSG_AUTH_REQUEST:
-			emit(c, UE_EV_RECV, "register", "Authentication request", -1,
-			    "Authentication request (5G-AKA challenge: RAND, AUTN, "
-			    "ABBA)");
-			if (++rounds > MAX_AUTH_ROUNDS) {
-				util_err_set(err, errlen, "more than %d challenges in one "
-				    "registration", MAX_AUTH_ROUNDS);
-				rc = UE_ERR_PROTO;
+			if ((rc = on_auth_request(c, next, &authenticated,
+			    &rounds, err, errlen)) != 0)
 				goto done;
-			}
-			authenticated = 0;
-			c->tx_hdr = 0;
-			if ((rc = usim_answer(c, next, &authenticated, err,
-			    errlen)) != 0)
-				goto done;
-			emit(c, UE_EV_SEND, "register", nas_msg_name(next->type),
-			    next->type == NAS_MSG_AUTH_FAILURE ?
-			    next->auth_fail.cause : -1, "%s%s",
-			    nas_msg_name(next->type),
-			    next->type == NAS_MSG_AUTH_RESPONSE ? " with RES*" :
-			    next->auth_fail.has_auts ? " #21 with AUTS" : "");
 			break;
 		case NAS_MSG_SECURITY_MODE_COMMAND:
 			if (c->smc_reject != 0) {
@@ -1045,27 +1090,8 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 			}
 			rc = on_accept(c, &u, next, t0, err, errlen);
 			goto done;
-		case NAS_MSG_REGISTRATION_REJECT:
-			c->out->cause = c->msg->reg_rej.cause;
-			emit(c, UE_EV_RECV, "register", "Registration reject",
-			    c->msg->reg_rej.cause, "Registration reject #%d (%s)",
-			    c->msg->reg_rej.cause,
-			    ue_cause_name(c->msg->reg_rej.cause));
-			util_err_set(err, errlen, "registration refused: 5GMM cause "
-			    "#%d (%s): %s", c->msg->reg_rej.cause,
-			    ue_cause_name(c->msg->reg_rej.cause),
-			    c->msg->reg_rej.cause == NAS_CAUSE_ILLEGAL_UE ?
-			    "the network holds no subscription with this SUPI" :
-			    ue_cause_reason(c->msg->reg_rej.cause));
-			rc = UE_ERR_REJECTED;
-			goto done;
-		default: /* NAS_MSG_AUTH_REJECT */
-			emit(c, UE_EV_RECV, "register", "Authentication reject", -1,
-			    "Authentication reject: the network did not accept our "
-			    "answer");
-			util_err_set(err, errlen, "authentication rejected by the "
-			    "network");
-			rc = UE_ERR_REJECTED;
+		default: /* Registration reject, Authentication reject */
+			rc = on_refusal(c, err, errlen);
 			goto done;
 		}
 	}
