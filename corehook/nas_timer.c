@@ -108,13 +108,18 @@ int ch_nas_timers_new(ch_nas_timers **out, unsigned t3560_ms,
     unsigned t3550_ms, size_t max_entries)
 {
 	ch_nas_timers *q = calloc(1, sizeof(*q));
+	pthread_condattr_t ca;
 	int i;
 
 	*out = NULL;
 	if (q == NULL)
 		return CH_NAS_TIMER_ERR;
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
+	/* Deadlines are on the monotonic clock, and so is the wait. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	q->ms[CH_TIMER_T3560] = t3560_ms;
 	q->ms[CH_TIMER_T3550] = t3550_ms;
 	q->max = max_entries > 0 ? max_entries : 1;
@@ -263,14 +268,8 @@ int ch_nas_timers_wait(ch_nas_timers *q, char *name, size_t cap,
 			pthread_cond_wait(&q->cv, &q->mu);
 			continue;
 		}
-		/* The deadline on CLOCK_REALTIME, as the condition waits. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)((q->heap[0].due_ms - now) / 1000u);
-		ts.tv_nsec += (long)((q->heap[0].due_ms - now) % 1000u) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts.tv_sec = (time_t)(q->heap[0].due_ms / 1000u);
+		ts.tv_nsec = (long)(q->heap[0].due_ms % 1000u) * 1000000L;
 		(void)pthread_cond_timedwait(&q->cv, &q->mu, &ts);
 	}
 	pthread_mutex_unlock(&q->mu);
