@@ -59,6 +59,7 @@ typedef struct {
 	uint8_t tx_hdr;      /* header type for the next uplink message */
 	uint8_t ksi;         /* ngKSI of the last challenge */
 	uint8_t smc_reject;  /* cause of the Security mode reject owed, 0 */
+	uint8_t sent_type;   /* the registration message last sent */
 } attach_ctx;
 
 /* The UE security capability this device announces: 5G-EA0 and 128-5G-EA2
@@ -668,6 +669,51 @@ static int ue_sec_open(attach_ctx *c, const uint8_t *buf, size_t len,
 	return smc_check(c, buf, len, plain, cap, plen, why);
 }
 
+/* The challenge just answered came again (T3560): TS 24.501 §5.4.1.3.3,
+ * the stored answer goes again without the USIM (which would see the SQN
+ * as used) — while that answer is what we are waiting on. */
+static int same_challenge(attach_ctx *c)
+{
+	if (c->sent_type != NAS_MSG_AUTH_RESPONSE &&
+	    c->sent_type != NAS_MSG_AUTH_FAILURE)
+		return 0;	/* answered, and the network moved on */
+	emit(c, UE_EV_RECV, "register", "Authentication request", -1,
+	    "Authentication request again (the network's retransmission, "
+	    "same RAND): %s sent again, the USIM not asked twice",
+	    nas_msg_name(c->sent_type));
+	return UE_ANSWER_AGAIN;
+}
+
+/* A Security mode command while the context it set up is in force and
+ * our Security mode complete is unanswered: the network's retransmission
+ * (T3560, the next downlink COUNT) when it opens in that context, so the
+ * complete was lost and goes again. 1 when it was that. */
+static int smc_again(attach_ctx *c, const uint8_t *buf, size_t len)
+{
+	uint8_t plain[512], hdr = 0;
+	size_t plen = 0;
+	nas_sec_ctx_t try;
+	int ok;
+
+	if (!c->have_sec || c->sent_type != NAS_MSG_SECURITY_MODE_COMPLETE ||
+	    len < 2 || buf[1] != NAS_SEC_HDR_INTEGRITY_NEW)
+		return 0;
+	try = c->sec;
+	ok = nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, &try, buf,
+	    len) == NAS_SEC_OK && nas_decode(c->msg, plain, plen) == NAS_OK &&
+	    c->msg->type == NAS_MSG_SECURITY_MODE_COMMAND;
+	if (ok)
+		c->sec.rx_count = try.rx_count;
+	OPENSSL_cleanse(&try, sizeof(try));
+	OPENSSL_cleanse(plain, sizeof(plain));
+	if (ok)
+		emit(c, UE_EV_RECV, "register", "Security mode command", -1,
+		    "Security mode command again (the network's retransmission, "
+		    "MAC verified, downlink NAS COUNT %u): Security mode complete "
+		    "sent again", c->sec.rx_count - 1);
+	return ok;
+}
+
 static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 {
 	attach_ctx *c = vctx;
@@ -678,6 +724,8 @@ static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 
 	c->rx_hdr = 0;
 	c->smc_reject = 0;
+	if (smc_again(c, buf, len))
+		return UE_ANSWER_AGAIN;
 	if (nas_sec_header_type(buf, len) > 0) {
 		if (!ue_sec_open(c, buf, len, plain, sizeof(plain), &plen, &why)) {
 			if (c->smc_reject != 0) {
@@ -706,7 +754,7 @@ static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 	case NAS_MSG_AUTH_REQUEST:
 		if (c->have_last_rand && CRYPTO_memcmp(c->last_rand,
 		    c->msg->auth_req.rand, NAS_RAND_LEN) == 0)
-			return 0; /* the same challenge again: already answered */
+			return same_challenge(c);
 		return 1;
 	case NAS_MSG_REGISTRATION_ACCEPT:
 		if (c->rx_hdr != NAS_SEC_HDR_INTEGRITY &&
@@ -1062,6 +1110,7 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 		goto done;
 	t0 = ue_now_ms();
 	for (;;) {
+		c->sent_type = next->type;
 		if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err,
 		    errlen)) != 0 ||
 		    (rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
