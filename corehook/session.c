@@ -805,15 +805,17 @@ int ch_session_expire(corehook *ch, const char *name, uint64_t id,
 	for (s = ch->bucket[name_hash(name)]; s != NULL; s = s->next)
 		if (strcmp(s->name, name) == 0)
 			break;
-	if (s == NULL || s->dl.armed != id || s->dl.timer == CH_TIMER_NONE)
+	if (s == NULL)
 		goto out;
 	if (s->busy) {
-		/* An uplink is being processed: look again a little later. */
+		/* An uplink is being processed (its thread owns s->dl): look
+		 * again a little later. */
 		(void)ch_nas_timers_defer(ch->timers, name, id, now);
 		goto out;
 	}
-	if (s->state != s->dl.state)
-		goto out;	/* answered: the procedure moved on */
+	if (s->dl.armed != id || s->dl.timer == CH_TIMER_NONE ||
+	    s->state != s->dl.state)
+		goto out;	/* answered or replaced: the procedure moved on */
 	*timer = s->dl.timer;
 	if (s->dl.expiries >= CH_RETX_MAX) {
 		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s supi=%s timer=%s "
