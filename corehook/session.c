@@ -781,6 +781,7 @@ static void session_drop(corehook *ch, ch_session *s)
 		nas_sec_ctx_clear(&s->sec);
 		ch_nas_dl_clear(&s->dl);
 		s->have_sec = 0;
+		s->supi[0] = '\0';
 		return;
 	}
 	for (; *pp != NULL; pp = &(*pp)->next)
@@ -820,7 +821,7 @@ int ch_session_expire(corehook *ch, const char *name, uint64_t id,
 	if (s->dl.expiries >= CH_RETX_MAX) {
 		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s supi=%s timer=%s "
 		    "outcome=aborted expiries=%u (session state freed)", name,
-		    s->supi[0] != '\0' ? s->supi : s->av.supi,
+		    s->state == S_AUTH ? s->av.supi : s->supi,
 		    ch_nas_timer_name(s->dl.timer), s->dl.expiries + 1);
 		session_drop(ch, s);
 		rc = CH_EXPIRE_ABORTED;
