@@ -423,8 +423,53 @@ static int request_conceal(const ue_core_t *core, uint8_t *buf, size_t cap,
 	return rc == PROV_OK ? UE_OK : UE_ERR_CRYPTO;
 }
 
-/* One provisioning attempt at core `peer`. Returns 0 with c->prov_ok or
- * c->cause set, UE_ERR_TIMEOUT, or another error. */
+/* Tell the story of the onboarding Registration request about to go. */
+static void prov_story_request(attach_ctx *c, const ue_core_t *core,
+    const prov_request_t *req)
+{
+	char nhex[2 * PROV_NONCE_LEN + 1];
+
+	util_hex_encode(nhex, c->nonce, sizeof(c->nonce));
+	emit(c, UE_EV_SEND, "provision", "Registration request", -1,
+	    "Registration request (onboarding) to %s%s%s: certificate URL "
+	    "%s, fresh UE nonce %s, serving network %s, counter %llu, "
+	    "signed with the device key (%zu-byte signature)%s%s",
+	    core->address, core->plmn[0] ? " PLMN " : "", core->plmn,
+	    req->url, nhex, req->snn, (unsigned long long)req->counter,
+	    req->sig_len, core->ob_scheme != 0 ? ", all of it concealed "
+	    "(ECIES " : "; sent in clear (no onboarding key in the "
+	    "policy for this core)", core->ob_scheme == 1 ? "Profile A) "
+	    "to the core's onboarding key" : core->ob_scheme == 2 ?
+	    "Profile B) to the core's onboarding key" : "");
+}
+
+/* The container opened: keep the credentials (stored, or in memory for a
+ * volatile device) and record the provisioning (t0: the request sent). */
+static int prov_keep(attach_ctx *c, uint64_t t0, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!c->o->volatile_creds && (rc = ue_creds_store_as(c->creds,
+	    c->o->dir, c->creds_file, err, errlen)) != 0)
+		return rc;
+	c->out->prov_ms = (unsigned)(ue_now_ms() - t0);
+	c->out->provisioned = 1;
+	snprintf(c->out->supi, sizeof(c->out->supi), "%s", c->creds->sub.supi);
+	if (c->o->volatile_creds)
+		emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials kept "
+		    "in memory only (simulated device) after %u ms",
+		    c->out->prov_ms);
+	else
+		emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
+		    "stored in %s/%s (0600, written atomically) after %u ms",
+		    c->o->dir, c->creds_file, c->out->prov_ms);
+	return UE_OK;
+}
+
+/* One provisioning attempt at core `peer`: the signed (and, with the
+ * policy's onboarding key, concealed) request out, the container in and
+ * kept. Returns 0 with c->prov_ok or c->cause set, UE_ERR_TIMEOUT, or
+ * another error. */
 static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
     size_t errlen)
 {
@@ -468,42 +513,13 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 	memcpy(m->reg_req.payload, payload, plen);
 	if ((rc = encode(wire, sizeof(wire), &wlen, m, err, errlen)) != 0)
 		goto done;
-	{
-		char nhex[2 * PROV_NONCE_LEN + 1];
-
-		util_hex_encode(nhex, c->nonce, sizeof(c->nonce));
-		emit(c, UE_EV_SEND, "provision", "Registration request", -1,
-		    "Registration request (onboarding) to %s%s%s: certificate URL "
-		    "%s, fresh UE nonce %s, serving network %s, counter %llu, "
-		    "signed with the device key (%zu-byte signature)%s%s",
-		    core->address, core->plmn[0] ? " PLMN " : "", core->plmn,
-		    req.url, nhex, req.snn, (unsigned long long)req.counter,
-		    req.sig_len, core->ob_scheme != 0 ? ", all of it concealed "
-		    "(ECIES " : "; sent in clear (no onboarding key in the "
-		    "policy for this core)", core->ob_scheme == 1 ? "Profile A) "
-		    "to the core's onboarding key" : core->ob_scheme == 2 ?
-		    "Profile B) to the core's onboarding key" : "");
-	}
+	prov_story_request(c, core, &req);
 	t0 = ue_now_ms();
 	rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
 	    c->o->policy.max_timeout_ms, c->o->policy.retransmits,
 	    c->o->policy.attempt_ms, prov_answer, c, err, errlen);
 	if (rc == 0 && c->prov_ok) {
-		if (!c->o->volatile_creds && (rc = ue_creds_store_as(c->creds,
-		    c->o->dir, c->creds_file, err, errlen)) != 0)
-			goto done;
-		c->out->prov_ms = (unsigned)(ue_now_ms() - t0);
-		c->out->provisioned = 1;
-		snprintf(c->out->supi, sizeof(c->out->supi), "%s",
-		    c->creds->sub.supi);
-		if (c->o->volatile_creds)
-			emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
-			    "kept in memory only (simulated device) after %u ms",
-			    c->out->prov_ms);
-		else
-			emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
-			    "stored in %s/%s (0600, written atomically) after %u ms",
-			    c->o->dir, c->creds_file, c->out->prov_ms);
+		rc = prov_keep(c, t0, err, errlen);
 	} else if (rc == UE_ERR_TIMEOUT) {
 		emit(c, UE_EV_REFUSE, "provision", NULL, -1, "%s", err);
 	}
