@@ -458,16 +458,83 @@ static int parse_body(prov_view_t *v, const uint8_t *buf, size_t len,
 	return PROV_OK;
 }
 
+/* Write the header (magic, version, algorithm, lengths) and the binding
+ * (DeviceID, both nonces) to out; the offset of the key block after them. */
+static size_t seal_header(uint8_t *out, uint8_t alg, size_t kb, size_t ptlen,
+    const prov_binding_t *bind, size_t id_len)
+{
+	size_t off = HDR_LEN;
+
+	memcpy(out, MAGIC, sizeof(MAGIC));
+	out[4] = PROV_VERSION;
+	out[5] = alg;
+	out[6] = (uint8_t)(kb >> 8);
+	out[7] = (uint8_t)kb;
+	out[8] = (uint8_t)(ptlen >> 8);
+	out[9] = (uint8_t)ptlen;
+	out[10] = (uint8_t)id_len;
+	memcpy(out + off, bind->device_id, id_len);
+	off += id_len;
+	memcpy(out + off, bind->ue_nonce, PROV_NONCE_LEN);
+	off += PROV_NONCE_LEN;
+	memcpy(out + off, bind->net_nonce, PROV_NONCE_LEN);
+	off += PROV_NONCE_LEN;
+	return off;
+}
+
+/* The key block (kb octets at kbuf) that gives device_pub the content
+ * encryption key, and that key into cek: for EC an ephemeral public key,
+ * the CEK derived from the agreement and the nonces; for RSA a random CEK
+ * wrapped with OAEP. dev_enc as seal_body's. */
+static int seal_key_block(uint8_t *kbuf, size_t kb, uint8_t *cek,
+    uint8_t alg, EVP_PKEY *device_pub, const uint8_t *dev_enc,
+    const prov_binding_t *bind, char *err, size_t errlen)
+{
+	uint8_t dev_pub[EC_PUB_MAX];
+	EVP_PKEY *eph = NULL;
+	EVP_PKEY_CTX *rctx = NULL;
+	size_t coord = ec_coord_len(alg), wrapped = kb;
+	int rc = PROV_ERR_INTERNAL;
+
+	if (coord != 0) {
+		/* The device key's encoding from its certificate when the
+		 * caller has it (P-256 only): OpenSSL's P-256 code computes
+		 * the affine coordinates (an inversion) for every encoding. */
+		if (alg != PROV_ALG_P256)
+			dev_enc = NULL;
+		if (dev_enc != NULL && dev_enc[0] == 0x04)
+			memcpy(dev_pub, dev_enc, P256_PUB_LEN);
+		if ((eph = ec_keygen(alg)) == NULL ||
+		    !ec_pub_encode(kbuf, coord, eph) ||
+		    ((dev_enc == NULL || dev_enc[0] != 0x04) &&
+		    !ec_pub_encode(dev_pub, coord, device_pub)) ||
+		    !ec_derive_cek(cek, coord, eph, device_pub, kbuf, dev_pub,
+		    bind->ue_nonce, bind->net_nonce)) {
+			util_err_openssl(err, errlen, "ECDH key agreement");
+			goto done;
+		}
+	} else if (util_random(cek, CEK_LEN) != 0 ||
+	    (rctx = oaep_ctx(device_pub, 0)) == NULL ||
+	    EVP_PKEY_encrypt(rctx, kbuf, &wrapped, cek, CEK_LEN) <= 0 ||
+	    wrapped != kb) {
+		util_err_openssl(err, errlen, "RSA-OAEP key wrap");
+		goto done;
+	}
+	rc = PROV_OK;
+done:
+	EVP_PKEY_free(eph);
+	EVP_PKEY_CTX_free(rctx);
+	return rc;
+}
+
 /* prov_seal; dev_enc, when not NULL and uncompressed, is device_pub's
  * encoding as its certificate carries it (see prov_seal_sign_prepared). */
 static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
     const prov_subscription_t *sub, const prov_binding_t *bind,
     EVP_PKEY *device_pub, const uint8_t *dev_enc, char *err, size_t errlen)
 {
-	uint8_t pt[PROV_CONTAINER_MAX], cek[CEK_LEN], dev_pub[EC_PUB_MAX];
-	EVP_PKEY *eph = NULL;
-	EVP_PKEY_CTX *rctx = NULL;
-	size_t ptlen = 0, id_len, kb, total, off, wrapped, coord;
+	uint8_t pt[PROV_CONTAINER_MAX], cek[CEK_LEN];
+	size_t ptlen = 0, id_len, kb, total, off;
 	uint8_t alg;
 	int rc = PROV_ERR_INTERNAL;
 
@@ -493,7 +560,6 @@ static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
 	    errlen);
 	if (rc != PROV_OK)
 		goto done;
-	rc = PROV_ERR_INTERNAL;
 	total = HDR_LEN + id_len + 2 * PROV_NONCE_LEN + kb + IV_LEN + ptlen +
 	    TAG_LEN;
 	if (total > PROV_CONTAINER_MAX || total > outcap) {
@@ -501,48 +567,11 @@ static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
 		rc = PROV_ERR_TOO_LARGE;
 		goto done;
 	}
-	memcpy(out, MAGIC, sizeof(MAGIC));
-	out[4] = PROV_VERSION;
-	out[5] = alg;
-	out[6] = (uint8_t)(kb >> 8);
-	out[7] = (uint8_t)kb;
-	out[8] = (uint8_t)(ptlen >> 8);
-	out[9] = (uint8_t)ptlen;
-	out[10] = (uint8_t)id_len;
-	off = HDR_LEN;
-	memcpy(out + off, bind->device_id, id_len);
-	off += id_len;
-	memcpy(out + off, bind->ue_nonce, PROV_NONCE_LEN);
-	off += PROV_NONCE_LEN;
-	memcpy(out + off, bind->net_nonce, PROV_NONCE_LEN);
-	off += PROV_NONCE_LEN;
-	if ((coord = ec_coord_len(alg)) != 0) {
-		/* The device key's encoding from its certificate when the
-		 * caller has it (P-256 only): OpenSSL's P-256 code computes
-		 * the affine coordinates (an inversion) for every encoding. */
-		if (alg != PROV_ALG_P256)
-			dev_enc = NULL;
-		if (dev_enc != NULL && dev_enc[0] == 0x04)
-			memcpy(dev_pub, dev_enc, P256_PUB_LEN);
-		if ((eph = ec_keygen(alg)) == NULL ||
-		    !ec_pub_encode(out + off, coord, eph) ||
-		    ((dev_enc == NULL || dev_enc[0] != 0x04) &&
-		    !ec_pub_encode(dev_pub, coord, device_pub)) ||
-		    !ec_derive_cek(cek, coord, eph, device_pub, out + off,
-		    dev_pub, bind->ue_nonce, bind->net_nonce)) {
-			util_err_openssl(err, errlen, "ECDH key agreement");
-			goto done;
-		}
-	} else {
-		wrapped = kb;
-		if (util_random(cek, sizeof(cek)) != 0 ||
-		    (rctx = oaep_ctx(device_pub, 0)) == NULL ||
-		    EVP_PKEY_encrypt(rctx, out + off, &wrapped, cek,
-		    sizeof(cek)) <= 0 || wrapped != kb) {
-			util_err_openssl(err, errlen, "RSA-OAEP key wrap");
-			goto done;
-		}
-	}
+	off = seal_header(out, alg, kb, ptlen, bind, id_len);
+	if ((rc = seal_key_block(out + off, kb, cek, alg, device_pub, dev_enc,
+	    bind, err, errlen)) != PROV_OK)
+		goto done;
+	rc = PROV_ERR_INTERNAL;
 	off += kb;
 	if (util_random(out + off, IV_LEN) != 0) {
 		util_err_openssl(err, errlen, "random IV");
@@ -561,8 +590,6 @@ done:
 		OPENSSL_cleanse(out, outcap);
 	OPENSSL_cleanse(pt, sizeof(pt));
 	OPENSSL_cleanse(cek, sizeof(cek));
-	EVP_PKEY_free(eph);
-	EVP_PKEY_CTX_free(rctx);
 	return rc;
 }
 

@@ -1,15 +1,18 @@
 /* ch_ctx.h — the corehook context and what corehook's files call on each
  * other, layered without a cycle (docs/corehook.md, "Source layout"):
- * corehook.c (open/close) on top; session.c (the session table and
- * corehook_handle); provision.c and nas_auth.c (the NAS steps); auth.c
- * (5G-AKA); signer.c, suci_keys.c, ca_lookup.c, nas_reply.c; ch_ctx.c (the
- * log and the subscriber store pool) at the bottom. */
+ * corehook.c (open/close) and nas_retx.c (the T3560/T3550 thread) on
+ * top; session.c (the session table and corehook_handle); provision.c and
+ * nas_auth.c (the NAS steps); auth.c (5G-AKA); signer.c, suci_keys.c,
+ * ca_lookup.c, nas_reply.c; ch_ctx.c (the log and the subscriber store
+ * pool) and nas_timer.c (the timers' queue and resend bytes) at the
+ * bottom. */
 #ifndef PROVCA_CH_CTX_H
 #define PROVCA_CH_CTX_H
 
 #include "ch_int.h"
 #include "nas.h"
 #include "nas_sec.h"
+#include "nas_timer.h"
 #include "prov.h"
 #include "subs.h"
 
@@ -50,6 +53,9 @@ struct corehook {
 	struct ch_session *bucket[CH_BUCKETS];
 	size_t nsessions;
 	unsigned long inserts;
+	/* T3560/T3550 deadlines (nas_timer.h) while a caller retransmits
+	 * (corehook_retx_start), else NULL. */
+	ch_nas_timers *timers;
 
 	/* SUCI home network private keys by key id (suci_keys.c), loaded
 	 * once at open, read-only afterwards. */
@@ -108,6 +114,14 @@ void ch_signer_close(corehook *ch);
 void ch_sessions_init(corehook *ch);
 void ch_sessions_close(corehook *ch);
 
+/* A T3560/T3550 entry id of session name came due: STALE (answered,
+ * replaced, or the session is gone), RESEND with the retransmission in out
+ * and the timer restarted, or ABORTED on the fifth expiry (the session's
+ * state freed). *timer: which timer (for RESEND and ABORTED). */
+enum { CH_EXPIRE_STALE = 0, CH_EXPIRE_RESEND = 1, CH_EXPIRE_ABORTED = 2 };
+int ch_session_expire(corehook *ch, const char *name, uint64_t id,
+    uint8_t *out, size_t cap, size_t *outlen, int *timer);
+
 /* ---- NAS answers (nas_reply.c) ---- */
 
 /* Encode m into out (COREHOOK_ERR_SPACE when it does not fit). */
@@ -164,9 +178,14 @@ typedef struct {
 	int have_sec;
 	nas_sec_ctx_t sec;
 	char supi[NAS_SUPI_MAX];	/* IMSI digits of the last AKA */
+	/* The downlink T3560/T3550 guards (nas_timer.h): noted here when an
+	 * Authentication request, Security mode command or Registration
+	 * accept is built, armed and resent by session.c. */
+	ch_nas_dl_t dl;
 } ch_nas_state;
 
-/* Back to idle: the vector and the security context wiped. */
+/* Back to idle: the vector, the security context and the awaited
+ * downlink wiped. */
 void ch_nas_state_reset(ch_nas_state *s);
 
 /* A normal (initial, SUCI) Registration request: SUPI, NAS algorithms, a

@@ -63,6 +63,7 @@ struct corehook_config {
 	size_t max_response_bytes;
 	unsigned fetch_connections;     /* per allow-list entry */
 	unsigned t3346_seconds;
+	unsigned t3560_ms, t3550_ms;    /* NAS retransmission timers */
 	unsigned workers;
 	unsigned session_ttl_seconds;
 	int64_t retired_keep_seconds;   /* retention of retired subscriptions */

@@ -531,6 +531,13 @@ static int load_runtime(corehook_config *c, const cJSON *doc, char *err,
 	if (get_uint(&v, doc, "t3346_seconds", 60, 1, 11160, err, errlen) != 0)
 		return -1;
 	c->t3346_seconds = (unsigned)v;
+	/* TS 24.501 Table 10.2.2: both 6 s; shorter only for tests. */
+	if (get_uint(&v, doc, "t3560_ms", 6000, 10, 60000, err, errlen) != 0)
+		return -1;
+	c->t3560_ms = (unsigned)v;
+	if (get_uint(&v, doc, "t3550_ms", 6000, 10, 60000, err, errlen) != 0)
+		return -1;
+	c->t3550_ms = (unsigned)v;
 	if (get_uint(&v, doc, "workers", 16, 1, 256, err, errlen) != 0)
 		return -1;
 	c->workers = (unsigned)v;
@@ -751,6 +758,8 @@ static int default_runtime(cJSON *doc)
 	ADD(o, cJSON_AddNumberToObject, "max_response_bytes", 262144);
 	ADD(o, cJSON_AddNumberToObject, "connections", 4);
 	ADD(doc, cJSON_AddNumberToObject, "t3346_seconds", 60);
+	ADD(doc, cJSON_AddNumberToObject, "t3560_ms", 6000);
+	ADD(doc, cJSON_AddNumberToObject, "t3550_ms", 6000);
 	ADD(doc, cJSON_AddNumberToObject, "workers", 16);
 	ADD(doc, cJSON_AddNumberToObject, "session_ttl_seconds", 120);
 	ADD(doc, cJSON_AddNumberToObject, "max_sessions", 65536);

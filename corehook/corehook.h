@@ -81,6 +81,8 @@ void corehook_close(corehook *ch);
 
 /* corehook_handle flags. */
 #define COREHOOK_NOWAIT 0x1   /* session busy: return INPROGRESS at once */
+#define COREHOOK_RETX   0x2   /* the caller retransmits (corehook_retx_start):
+                               * start T3560/T3550 for this session's answer */
 
 /*
  * Handle one NAS message in (inlen bytes) from session and write the answer
@@ -96,6 +98,33 @@ void corehook_close(corehook *ch);
 int corehook_handle(corehook *ch, const char *session, const uint8_t *in,
     size_t inlen, uint8_t *out, size_t outcap, size_t *outlen, int flags,
     char *err, size_t errlen);
+
+/* ---- network-side retransmission (T3560, T3550) ---- */
+
+/* Send pdu to session (a name given to corehook_handle); called from the
+ * timer thread. */
+typedef void (*corehook_send_fn)(void *arg, const char *session,
+    const uint8_t *pdu, size_t len);
+typedef struct corehook_retx corehook_retx;
+
+/* Start the timer thread: an Authentication request or Security mode
+ * command (T3560) or Registration accept (T3550) answered by
+ * corehook_handle with COREHOOK_RETX is sent again through send on each of
+ * the first four expiries of the configured duration (a protected one
+ * with the next downlink NAS COUNT); the fifth expiry aborts the procedure
+ * and frees the session's state. One per context, before the first
+ * corehook_handle with COREHOOK_RETX. */
+int corehook_retx_start(corehook_retx **out, corehook *ch,
+    corehook_send_fn send, void *arg, char *err, size_t errlen);
+
+/* Stop the timer thread (pending timers are dropped); call before
+ * corehook_close and after the last corehook_handle. NULL-safe. */
+void corehook_retx_stop(corehook_retx *r);
+
+/* Append the retransmission and abort counters (Prometheus text) to the
+ * NUL-terminated buf of cap bytes; COREHOOK_ERR_SPACE if they do not fit. */
+int corehook_retx_metrics_write(const corehook_retx *r, char *buf,
+    size_t cap);
 
 /* ---- lower-level calls ---- */
 

@@ -4,7 +4,9 @@
  * Authentication request; the response (RES* checked, a pending
  * subscription confirmed) → integrity-protected Security mode command;
  * Security mode complete → protected Registration accept; Registration
- * complete; synch failure → resync and a new challenge; rejects. */
+ * complete; synch failure → resync and a new challenge; rejects. The
+ * Authentication request, Security mode command and Registration accept
+ * are noted in the state for T3560/T3550 (nas_timer.h). */
 #include "ch_ctx.h"
 
 #include <stdio.h>
@@ -17,13 +19,38 @@
 #include "nas_sec.h"
 #include "util.h"
 
-/* Back to idle: vector and security context wiped. */
+/* Back to idle: vector, security context and awaited downlink wiped. */
 void ch_nas_state_reset(ch_nas_state *s)
 {
 	s->state = CH_NAS_IDLE;
 	corehook_av_clear(&s->av);
 	nas_sec_ctx_clear(&s->sec);
+	ch_nas_dl_clear(&s->dl);
 	s->have_sec = 0;
+}
+
+/* Keep the downlink m just built in s->dl for T3560/T3550 (a message no
+ * timer guards only drops what it held): sent, the bytes that went out in
+ * clear (hdr 0), or else m's plain encoding, protected under hdr. A
+ * failure costs only the retransmission, and is logged. */
+static void dl_note(corehook *ch, ch_nas_state *s, uint8_t hdr,
+    const nas_msg_t *m, const uint8_t *sent, size_t sentlen)
+{
+	uint8_t plain[256];
+	size_t plen = 0;
+	char err[128];
+	int rc = CH_NAS_TIMER_ERR;
+
+	if (hdr == 0)
+		rc = ch_nas_dl_note(&s->dl, m->type, 0, sent, sentlen);
+	else if (ch_nas_encode(plain, sizeof(plain), &plen, m, err,
+	    sizeof(err)) == COREHOOK_OK)
+		rc = ch_nas_dl_note(&s->dl, m->type, hdr, plain, plen);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	if (rc != CH_NAS_TIMER_OK)
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=no %s for "
+		    "this %s", s->name, ch_nas_timer_name(ch_nas_timer_for(
+		    m->type)), nas_msg_name(m->type));
 }
 
 /* The first algorithm of the configured preference list pref that the UE
@@ -39,10 +66,13 @@ static int alg_select(const uint8_t *pref, size_t n, const uint8_t *caps,
 	return -1;
 }
 
-/* Authentication request with s's vector (RAND, AUTN) and ngKSI. */
-static int auth_request(ch_nas_state *s, nas_msg_t *m, uint8_t *out,
-    size_t outcap, size_t *outlen, char *err, size_t errlen)
+/* Authentication request with s's vector (RAND, AUTN) and ngKSI, noted
+ * for T3560. */
+static int auth_request(corehook *ch, ch_nas_state *s, nas_msg_t *m,
+    uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
 {
+	int rc;
+
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_AUTH_REQUEST;
 	m->auth_req.ngksi.tsc = 0;
@@ -50,7 +80,10 @@ static int auth_request(ch_nas_state *s, nas_msg_t *m, uint8_t *out,
 	m->auth_req.abba_len = 2;          /* ABBA 0x0000 */
 	memcpy(m->auth_req.rand, s->av.rand, 16);
 	memcpy(m->auth_req.autn, s->av.autn, 16);
-	return ch_nas_encode(out, outcap, outlen, m, err, errlen);
+	if ((rc = ch_nas_encode(out, outcap, outlen, m, err, errlen)) ==
+	    COREHOOK_OK)
+		dl_note(ch, s, 0, m, out, *outlen);
+	return rc;
 }
 
 /* A normal Registration request → Authentication request, or a reject. */
@@ -117,7 +150,7 @@ int ch_auth_on_registration(corehook *ch, ch_nas_state *s,
 	s->state = CH_NAS_AUTH;
 	s->resynced = 0;
 	s->ksi = (uint8_t)((s->ksi + 1) % 7);
-	return auth_request(s, m, out, outcap, outlen, err, errlen);
+	return auth_request(ch, s, m, out, outcap, outlen, err, errlen);
 }
 
 /* Authentication response → Security mode command, or a reject. */
@@ -188,8 +221,10 @@ int ch_auth_on_response(corehook *ch, ch_nas_state *s,
 	m->smc.abba_len = 2;		/* ABBA 0x0000, as K_AMF used */
 	rc = ch_nas_protect(&s->sec, NAS_SEC_HDR_INTEGRITY_NEW, m, out, outcap,
 	    outlen, err, errlen);
-	if (rc == COREHOOK_OK)
+	if (rc == COREHOOK_OK) {
 		s->state = CH_NAS_SMC;
+		dl_note(ch, s, NAS_SEC_HDR_INTEGRITY_NEW, m, NULL, 0);
+	}
 	return rc;
 }
 
@@ -226,7 +261,7 @@ int ch_auth_on_failure(corehook *ch, ch_nas_state *s,
 	atomic_fetch_add(&ch->metrics.aka[CH_AKA_RESYNC], 1);
 	ch_log(ch, COREHOOK_LOG_INFO, "aka supi=%s outcome=resync sqn=%llu",
 	    supi, (unsigned long long)s->av.sqn);
-	return auth_request(s, m, out, outcap, outlen, err, errlen);
+	return auth_request(ch, s, m, out, outcap, outlen, err, errlen);
 resync_failed:
 	atomic_fetch_add(&ch->metrics.aka[CH_AKA_RESYNC_FAILED], 1);
 	ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s reason=%s",
@@ -271,8 +306,10 @@ int ch_auth_on_protected(corehook *ch, ch_nas_state *s, uint8_t hdr,
 			rc = ch_nas_protect(&s->sec,
 			    NAS_SEC_HDR_INTEGRITY_CIPHERED, m, out, outcap, outlen,
 			    err, errlen);
-		if (rc == COREHOOK_OK)
+		if (rc == COREHOOK_OK) {
 			s->state = CH_NAS_ACCEPTED;
+			dl_note(ch, s, NAS_SEC_HDR_INTEGRITY_CIPHERED, m, NULL, 0);
+		}
 		return rc;
 	}
 	if (s->state == CH_NAS_ACCEPTED &&

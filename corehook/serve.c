@@ -2,7 +2,8 @@
  * the peer address is the session) read by a pool of workers, so a slow CA
  * fetch holds one worker, not the socket; the HTTP JSON endpoint and
  * /metrics through CivetWeb; the SBI (Nudm_UEAU over HTTP/2, NRF
- * registration) when configured; a clean stop on SIGTERM. */
+ * registration) when configured; T3560/T3550 retransmissions to UDP peers
+ * (nas_retx.c); a clean stop on SIGTERM. */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -48,6 +49,7 @@ struct daemon {
 	sbi_ueau *ueau;
 	sbi_server *sbi;
 	sbi_nrf *nrf;
+	corehook_retx *retx;
 };
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -145,7 +147,8 @@ static void *worker_main(void *arg)
 		/* NOWAIT: a retransmission of a message still being worked on
 		 * is dropped; the answer to the first copy is on its way. */
 		rc = corehook_handle(d->ch, session, in, (size_t)got, out,
-		    COREHOOK_NAS_MAX, &outlen, COREHOOK_NOWAIT, err, sizeof(err));
+		    COREHOOK_NAS_MAX, &outlen, COREHOOK_NOWAIT | COREHOOK_RETX,
+		    err, sizeof(err));
 		if (rc == COREHOOK_OK && outlen > 0) {
 			pcap_note(d, &peer, 1, out, outlen);
 			if (sendto(d->udp, out, outlen, 0,
@@ -164,6 +167,27 @@ done:
 	free(in);
 	free(out);
 	return NULL;
+}
+
+/* The timer thread's retransmission to a UDP session "udp:ADDR:PORT". */
+static void retx_send(void *arg, const char *session, const uint8_t *pdu,
+    size_t len)
+{
+	struct daemon *d = arg;
+	struct sockaddr_in peer;
+	char addr[INET_ADDRSTRLEN];
+	unsigned port;
+
+	memset(&peer, 0, sizeof(peer));
+	if (sscanf(session, "udp:%15[0-9.]:%u", addr, &port) != 2 ||
+	    port > 65535 || inet_pton(AF_INET, addr, &peer.sin_addr) != 1)
+		return;
+	peer.sin_family = AF_INET;
+	peer.sin_port = htons((uint16_t)port);
+	pcap_note(d, &peer, 1, pdu, len);
+	if (sendto(d->udp, pdu, len, 0, (const struct sockaddr *)&peer,
+	    sizeof(peer)) < 0)
+		log_line(NULL, 1, "sendto failed (retransmission)");
 }
 
 /* Parse "a.b.c.d:port" into sa. */
@@ -377,6 +401,7 @@ static int h_metrics(struct mg_connection *conn, void *cbdata)
 	}
 	if ((buf = malloc(32768)) == NULL ||
 	    corehook_metrics_write(d->ch, buf, 32768) != COREHOOK_OK ||
+	    corehook_retx_metrics_write(d->retx, buf, 32768) != COREHOOK_OK ||
 	    (d->sbi != NULL && sbi_metrics_append(&d->sbim, buf, 32768) != 0)) {
 		free(buf);
 		http_problem(conn, 500, "Internal Server Error",
@@ -576,7 +601,8 @@ int serve_run(const corehook_config *cfg, const char *pcap_path,
 	    errlen) != PCAP_OK)
 		goto out;
 	if (serve_udp_open(&d, &sa, cfg, err, errlen) != 0 ||
-	    (mg = serve_http_start(&d, &http_port, cfg, nworkers, err,
+	    corehook_retx_start(&d.retx, d.ch, retx_send, &d, err, errlen) !=
+	    COREHOOK_OK || (mg = serve_http_start(&d, &http_port, cfg, nworkers, err,
 	    errlen)) == NULL)
 		goto out;
 	if ((th = calloc(nworkers, sizeof(*th))) == NULL) {
@@ -620,6 +646,8 @@ out:
 	sbi_ueau_free(d.ueau);
 	if (mg != NULL)
 		mg_stop(mg);
+	/* The timer thread sends on the socket and /metrics reads it. */
+	corehook_retx_stop(d.retx);
 	if (d.udp >= 0)
 		close(d.udp);
 	pcap_writer_close(d.pcap);

@@ -2,7 +2,9 @@
  * session at a time, the per-session retransmission cache, the security
  * gate in front of the decoder, and the dispatch of each message to
  * provisioning (provision.c) or the 5G-AKA / security mode steps
- * (nas_auth.c). */
+ * (nas_auth.c); the T3560/T3550 hooks (nas_timer.h): the downlink
+ * nas_auth.c noted is armed after its message is processed, and sent again
+ * or the procedure aborted by ch_session_expire. */
 #include "ch_ctx.h"
 
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "nas.h"
 #include "nas_sec.h"
+#include "nas_timer.h"
 #include "util.h"
 
 /* One session of the table: its name, the retransmission cache (its last
@@ -298,6 +301,55 @@ out:
 	return rc;
 }
 
+/* After a message of s was processed (s busy): start T3560/T3550 for the
+ * downlink it noted, when the caller retransmits (COREHOOK_RETX). */
+static void session_timer_arm(corehook *ch, ch_session *s, int flags)
+{
+	if (!s->nas.dl.fresh)
+		return;
+	s->nas.dl.state = s->nas.state;
+	if (!(flags & COREHOOK_RETX) || ch->timers == NULL)
+		return;
+	if (ch_nas_timers_arm(ch->timers, s->name, &s->nas.dl,
+	    (uint64_t)ch_now_ms()) != 0)
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=timer queue "
+		    "full, %s not started", s->name,
+		    ch_nas_timer_name(s->nas.dl.timer));
+}
+
+/* After process answered rc with out (s busy): the timer armed, the
+ * message and its answer kept for retransmissions (when rc is OK), s
+ * released. */
+static void session_done(corehook *ch, ch_session *s, int rc, int flags,
+    const uint8_t *in, size_t inlen, const uint8_t *out, size_t outlen)
+{
+	uint8_t *req = NULL, *resp = NULL;
+
+	if (rc == COREHOOK_OK)
+		session_timer_arm(ch, s, flags);
+	if (rc == COREHOOK_OK && (req = malloc(inlen)) != NULL &&
+	    (resp = malloc(outlen > 0 ? outlen : 1)) != NULL) {
+		memcpy(req, in, inlen);
+		memcpy(resp, out, outlen);
+	} else {
+		free(req);
+		req = NULL;
+	}
+
+	pthread_mutex_lock(&ch->smu);
+	free(s->req);
+	free(s->resp);
+	s->req = req;
+	s->reqlen = req != NULL ? inlen : 0;
+	s->resp = req != NULL ? resp : NULL;
+	s->resplen = req != NULL ? outlen : 0;
+	s->busy = 0;
+	s->refs--;
+	s->last_used = time(NULL);
+	pthread_cond_broadcast(&ch->scv);
+	pthread_mutex_unlock(&ch->smu);
+}
+
 /* One NAS message of a session (contract in corehook.h): retransmissions
  * answered from the cache, one thread per session at a time. */
 int corehook_handle(corehook *ch, const char *session, const uint8_t *in,
@@ -305,7 +357,6 @@ int corehook_handle(corehook *ch, const char *session, const uint8_t *in,
     char *err, size_t errlen)
 {
 	ch_session *s;
-	uint8_t *req = NULL, *resp = NULL;
 	time_t now = time(NULL);
 	int rc;
 
@@ -357,26 +408,87 @@ int corehook_handle(corehook *ch, const char *session, const uint8_t *in,
 	pthread_mutex_unlock(&ch->smu);
 
 	rc = process(ch, s, in, inlen, out, outcap, outlen, err, errlen);
-	if (rc == COREHOOK_OK && (req = malloc(inlen)) != NULL &&
-	    (resp = malloc(*outlen > 0 ? *outlen : 1)) != NULL) {
-		memcpy(req, in, inlen);
-		memcpy(resp, out, *outlen);
-	} else {
-		free(req);
-		req = NULL;
-	}
+	session_done(ch, s, rc, flags, in, inlen, out, *outlen);
+	return rc;
+}
 
+/* Unlink s from the table and free it, or (a thread waits for it) reset
+ * it to a session that never registered (under smu). */
+static void session_drop(corehook *ch, ch_session *s)
+{
+	ch_session **pp = &ch->bucket[name_hash(s->name)];
+
+	if (s->refs > 0) {
+		free(s->req);
+		free(s->resp);
+		s->req = s->resp = NULL;
+		s->reqlen = s->resplen = 0;
+		ch_nas_state_reset(&s->nas);
+		s->nas.supi[0] = '\0';
+		return;
+	}
+	for (; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			session_free(s);
+			ch->nsessions--;
+			return;
+		}
+}
+
+/* A T3560/T3550 entry came due (contract in ch_ctx.h): stale, resent with
+ * the timer restarted, or the procedure aborted on the fifth expiry. */
+int ch_session_expire(corehook *ch, const char *name, uint64_t id,
+    uint8_t *out, size_t cap, size_t *outlen, int *timer)
+{
+	ch_session *s;
+	ch_nas_state *n;
+	uint64_t now = (uint64_t)ch_now_ms();
+	int rc = CH_EXPIRE_STALE;
+
+	*outlen = 0;
+	*timer = CH_TIMER_NONE;
 	pthread_mutex_lock(&ch->smu);
-	free(s->req);
-	free(s->resp);
-	s->req = req;
-	s->reqlen = req != NULL ? inlen : 0;
-	s->resp = req != NULL ? resp : NULL;
-	s->resplen = req != NULL ? *outlen : 0;
+	for (s = ch->bucket[name_hash(name)]; s != NULL; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			break;
+	if (s == NULL)
+		goto out;
+	if (s->busy) {
+		/* An uplink is being processed (its thread owns s->nas): look
+		 * again a little later. */
+		(void)ch_nas_timers_defer(ch->timers, name, id, now);
+		goto out;
+	}
+	n = &s->nas;
+	if (n->dl.armed != id || n->dl.timer == CH_TIMER_NONE ||
+	    n->state != n->dl.state)
+		goto out;	/* answered or replaced: the procedure moved on */
+	*timer = n->dl.timer;
+	if (n->dl.expiries >= CH_RETX_MAX) {
+		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s supi=%s timer=%s "
+		    "outcome=aborted expiries=%u (session state freed)", name,
+		    n->state == CH_NAS_AUTH ? n->av.supi : n->supi,
+		    ch_nas_timer_name(n->dl.timer), n->dl.expiries + 1);
+		session_drop(ch, s);
+		rc = CH_EXPIRE_ABORTED;
+		goto out;
+	}
+	s->busy = 1;
+	pthread_mutex_unlock(&ch->smu);
+	if (ch_nas_dl_resend(out, cap, outlen, &n->dl, &n->sec) == 0) {
+		n->dl.expiries++;
+		rc = CH_EXPIRE_RESEND;
+		if (ch_nas_timers_arm(ch->timers, name, &n->dl, now) != 0)
+			ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=timer"
+			    " queue full, %s stopped", name,
+			    ch_nas_timer_name(n->dl.timer));
+	}
+	pthread_mutex_lock(&ch->smu);
 	s->busy = 0;
-	s->refs--;
 	s->last_used = time(NULL);
 	pthread_cond_broadcast(&ch->scv);
+out:
 	pthread_mutex_unlock(&ch->smu);
 	return rc;
 }

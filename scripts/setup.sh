@@ -14,7 +14,7 @@ pkgs_build="build-essential cmake pkg-config openssl libssl-dev libsqlite3-dev s
   libengine-pkcs11-openssl"
 pkgs_test="clang libclang-rt-14-dev tshark gnutls-bin libosmocore-utils python3 python3-cryptography python3-yaml chromium
   postgresql-15 testssl.sh softhsm2 opensc python3-h2 nghttp2-client"
-pkgs_bench="nginx golang-cfssl linux-perf"
+pkgs_bench="nginx golang-cfssl linux-perf valgrind"
 
 want=$pkgs_build
 case "$mode" in

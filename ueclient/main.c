@@ -53,6 +53,7 @@ static void usage(FILE *f)
 	    "[--timeout-ms N]\n"
 	    "                     [--max-timeout-ms N] [--retransmits N] "
 	    "[--attempt-ms N]\n"
+	    "                     [--policy POLICY.json]\n"
 	    "       ueclient suci conceal --supi imsi-MCCMNCMSIN --mnc-digits "
 	    "2|3 --profile A|B\n"
 	    "                     --hn-pub HEX --hn-key-id N "
@@ -82,7 +83,7 @@ enum {
 	O_KEY, O_ROOT, O_TLSCA, O_CACERTS, O_TIMEOUT, O_CORE, O_PCAP, O_JSON,
 	O_RETX, O_ATTEMPT, O_BACKOFF, O_ROUNDS, O_COUNT, O_CONC, O_SET,
 	O_REPROV, O_DEADLINE, O_HELP, O_PREFIX, O_NOTRUST, O_VOLATILE, O_MAXTMO,
-	O_PROVONLY,
+	O_PROVONLY, O_POLICY,
 };
 
 static const struct option opts[] = {
@@ -116,6 +117,7 @@ static const struct option opts[] = {
 	{ "serial-prefix", required_argument, NULL, O_PREFIX },
 	{ "no-trust-cache", no_argument, NULL, O_NOTRUST },
 	{ "volatile", no_argument, NULL, O_VOLATILE },
+	{ "policy", required_argument, NULL, O_POLICY },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -123,7 +125,7 @@ static const struct option opts[] = {
 typedef struct {
 	const char *state, *mfr, *serial, *model, *hw, *keytype;
 	const char *ca, *cert, *key, *root, *tlsca, *cacerts, *pcap, *set;
-	const char *prefix;
+	const char *prefix, *policy;
 	const char *cores[UE_MAX_CORES];
 	size_t ncores;
 	long timeout_ms, max_timeout_ms, retransmits, attempt_ms, backoff_ms;
@@ -172,6 +174,7 @@ static int parse(args_t *a, int argc, char **argv)
 		case O_PCAP: a->pcap = optarg; break;
 		case O_SET: a->set = optarg; break;
 		case O_PREFIX: a->prefix = optarg; break;
+		case O_POLICY: a->policy = optarg; break;
 		case O_JSON: a->json = 1; break;
 		case O_REPROV: a->reprovision = 1; break;
 		case O_PROVONLY: a->provision_only = 1; break;
@@ -431,6 +434,94 @@ static int policy_from(ue_policy_t *p, const args_t *a, char *err,
 	return 0;
 }
 
+/* The outcome members of attach's JSON document into j; 0, or -1 when
+ * an add failed. */
+static int attach_json_fill(cJSON *j, const args_t *a, int rc,
+    const ue_attach_result_t *r, const char *err)
+{
+	if (cJSON_AddBoolToObject(j, "ok", rc == 0) == NULL ||
+	    cJSON_AddBoolToObject(j, "provisioned", r->provisioned) == NULL ||
+	    cJSON_AddBoolToObject(j, "registered", r->registered) == NULL ||
+	    (r->supi[0] != '\0' &&
+	    cJSON_AddStringToObject(j, "supi", r->supi) == NULL) ||
+	    (r->core[0] != '\0' &&
+	    cJSON_AddStringToObject(j, "core", r->core) == NULL))
+		return -1;
+	if (r->cause >= 0 &&
+	    (cJSON_AddNumberToObject(j, "cause", r->cause) == NULL ||
+	    cJSON_AddStringToObject(j, "cause_name",
+	    ue_cause_name(r->cause)) == NULL ||
+	    cJSON_AddStringToObject(j, "cause_reason",
+	    ue_cause_reason(r->cause)) == NULL))
+		return -1;
+	if (cJSON_AddBoolToObject(j, "pending", r->pending) == NULL ||
+	    (r->kamf_fp[0] != '\0' &&
+	    cJSON_AddStringToObject(j, "kamf_fp", r->kamf_fp) == NULL) ||
+	    (r->nia != NULL && r->nea != NULL &&
+	    (cJSON_AddStringToObject(j, "nas_integrity", r->nia) == NULL ||
+	    cJSON_AddStringToObject(j, "nas_ciphering", r->nea) == NULL)))
+		return -1;
+	if (cJSON_AddNumberToObject(j, "provisioning_ms", r->prov_ms) == NULL ||
+	    cJSON_AddNumberToObject(j, "registration_ms", r->reg_ms) == NULL ||
+	    cJSON_AddNumberToObject(j, "ignored", r->ignored) == NULL ||
+	    cJSON_AddNumberToObject(j, "resyncs", r->resyncs) == NULL ||
+	    (rc != 0 && cJSON_AddStringToObject(j, "error", err) == NULL) ||
+	    (a->pcap != NULL &&
+	    cJSON_AddStringToObject(j, "pcap", a->pcap) == NULL))
+		return -1;
+	return 0;
+}
+
+/* Print attach's --json document (the outcome and the story's events,
+ * which it takes over); ex, or EX_FAIL when it cannot be built. */
+static int attach_print_json(const args_t *a, int rc, int ex,
+    const ue_attach_result_t *r, cJSON *events, const char *err)
+{
+	cJSON *j = cJSON_CreateObject();
+	char *text = NULL;
+
+	if (j == NULL || attach_json_fill(j, a, rc, r, err) != 0 ||
+	    !cJSON_AddItemToObject(j, "events", events)) {
+		cJSON_Delete(events);
+		cJSON_Delete(j);
+		return EX_FAIL;
+	}
+	if ((text = cJSON_Print(j)) == NULL)
+		ex = EX_FAIL;
+	else
+		printf("%s\n", text);
+	cJSON_free(text);
+	cJSON_Delete(j);
+	return ex;
+}
+
+/* Print attach's closing lines; the exit status. */
+static int attach_print_text(const args_t *a, int rc, int ex,
+    const ue_attach_result_t *r, const char *err)
+{
+	if (rc != 0) {
+		printf("[%-9s] !! %s\n", "done", err);
+		fprintf(stderr, "ueclient attach: %s\n", err);
+		return ex;
+	}
+	if (!r->registered) {
+		printf("[%-9s] ok provisioned %s via %s, stored %s\n", "done",
+		    r->supi[0] != '\0' ? r->supi : "a subscription", r->core,
+		    r->pending ? "as pending (the older credentials stay until "
+		    "it registers)" : "");
+		return EX_DONE;
+	}
+	printf("[%-9s] ok registered as %s via %s%s\n", "done", r->supi,
+	    r->core, r->provisioned ? " (provisioned in this run)" : "");
+	if (a->pcap != NULL)
+		printf("[%-9s]    trace written to %s (open it in Wireshark)\n",
+		    "done", a->pcap);
+	printf("kamf-fp=%s nia=%s nea=%s\n", r->kamf_fp,
+	    r->nia != NULL ? r->nia : "-", r->nea != NULL ? r->nea : "-");
+	return EX_DONE;
+}
+
+/* ueclient attach: the policy, the trace, the switch-on, the story. */
 static int cmd_attach(const args_t *a)
 {
 	ue_attach_opts_t o;
@@ -438,7 +529,7 @@ static int cmd_attach(const args_t *a)
 	story_t story = { 0 };
 	pcap_writer *pw = NULL;
 	char err[512] = "";
-	int rc, ex;
+	int rc;
 
 	if (need(a->state, "state"))
 		return EX_USAGE;
@@ -467,72 +558,10 @@ static int cmd_attach(const args_t *a)
 	o.provision_only = a->provision_only;
 	rc = ue_attach(&r, &o, err, sizeof(err));
 	pcap_writer_close(pw);
-	ex = exit_for(rc);
-	if (a->json) {
-		cJSON *j = cJSON_CreateObject();
-		char *text;
-
-		if (j == NULL) {
-			cJSON_Delete(story.events);
-			return EX_FAIL;
-		}
-		cJSON_AddBoolToObject(j, "ok", rc == 0);
-		cJSON_AddBoolToObject(j, "provisioned", r.provisioned);
-		cJSON_AddBoolToObject(j, "registered", r.registered);
-		if (r.supi[0] != '\0')
-			cJSON_AddStringToObject(j, "supi", r.supi);
-		if (r.core[0] != '\0')
-			cJSON_AddStringToObject(j, "core", r.core);
-		if (r.cause >= 0) {
-			cJSON_AddNumberToObject(j, "cause", r.cause);
-			cJSON_AddStringToObject(j, "cause_name",
-			    ue_cause_name(r.cause));
-			cJSON_AddStringToObject(j, "cause_reason",
-			    ue_cause_reason(r.cause));
-		}
-		cJSON_AddBoolToObject(j, "pending", r.pending);
-		if (r.kamf_fp[0] != '\0')
-			cJSON_AddStringToObject(j, "kamf_fp", r.kamf_fp);
-		if (r.nia != NULL && r.nea != NULL) {
-			cJSON_AddStringToObject(j, "nas_integrity", r.nia);
-			cJSON_AddStringToObject(j, "nas_ciphering", r.nea);
-		}
-		cJSON_AddNumberToObject(j, "provisioning_ms", r.prov_ms);
-		cJSON_AddNumberToObject(j, "registration_ms", r.reg_ms);
-		cJSON_AddNumberToObject(j, "ignored", r.ignored);
-		cJSON_AddNumberToObject(j, "resyncs", r.resyncs);
-		if (rc != 0)
-			cJSON_AddStringToObject(j, "error", err);
-		if (a->pcap != NULL)
-			cJSON_AddStringToObject(j, "pcap", a->pcap);
-		cJSON_AddItemToObject(j, "events", story.events);
-		text = cJSON_Print(j);
-		if (text != NULL)
-			printf("%s\n", text);
-		cJSON_free(text);
-		cJSON_Delete(j);
-		return ex;
-	}
-	if (rc != 0) {
-		printf("[%-9s] !! %s\n", "done", err);
-		fprintf(stderr, "ueclient attach: %s\n", err);
-		return ex;
-	}
-	if (!r.registered) {
-		printf("[%-9s] ok provisioned %s via %s, stored %s\n", "done",
-		    r.supi[0] != '\0' ? r.supi : "a subscription", r.core,
-		    r.pending ? "as pending (the older credentials stay until "
-		    "it registers)" : "");
-		return EX_DONE;
-	}
-	printf("[%-9s] ok registered as %s via %s%s\n", "done", r.supi, r.core,
-	    r.provisioned ? " (provisioned in this run)" : "");
-	if (a->pcap != NULL)
-		printf("[%-9s]    trace written to %s (open it in Wireshark)\n",
-		    "done", a->pcap);
-	printf("kamf-fp=%s nia=%s nea=%s\n", r.kamf_fp,
-	    r.nia != NULL ? r.nia : "-", r.nea != NULL ? r.nea : "-");
-	return EX_DONE;
+	if (a->json)
+		return attach_print_json(a, rc, exit_for(rc), &r, story.events,
+		    err);
+	return attach_print_text(a, rc, exit_for(rc), &r, err);
 }
 
 /* ---- swarm ---- */
@@ -550,12 +579,46 @@ static void bar(void *ctx, unsigned done, unsigned failed, unsigned total)
 	fflush(stderr);
 }
 
+/* The swarm's cores: --policy FILE's (a policy.json; its onboarding keys
+ * conceal every device's provisioning request, as attach's do), or the
+ * --core list, a listed address keeping the file's onboarding key. Only
+ * the cores are taken: the swarm keeps its own timers. */
+static int swarm_cores(ue_policy_t *p, const args_t *a, char *err,
+    size_t errlen)
+{
+	ue_policy_t file;
+	char *text = NULL;
+	size_t i;
+	int rc;
+
+	ue_policy_init(p);
+	ue_policy_init(&file);
+	if (a->policy != NULL) {
+		if ((rc = ue_file_read(&text, NULL, a->policy, 65536, err,
+		    errlen)) != 0)
+			return rc;
+		rc = ue_policy_parse(&file, text, err, errlen);
+		free(text);
+		if (rc != 0)
+			return rc;
+		if (a->ncores == 0) {
+			p->ncores = file.ncores;
+			memcpy(p->cores, file.cores, sizeof(p->cores));
+			return UE_OK;
+		}
+	}
+	for (i = 0; i < a->ncores; i++)
+		if ((rc = ue_policy_add_core(p, a->cores[i], err, errlen)) != 0)
+			return rc;
+	onboarding_keys_keep(p, &file);
+	return UE_OK;
+}
+
 /* The swarm's options from the command line (swarm transport timers
  * unless given); EX_DONE, or EX_USAGE / EX_FAIL with a line printed. */
 static int swarm_opts(ue_swarm_opts_t *o, const args_t *a)
 {
 	char err[512] = "";
-	size_t i;
 
 	memset(o, 0, sizeof(*o));
 	o->count = (unsigned)a->count;
@@ -574,13 +637,10 @@ static int swarm_opts(ue_swarm_opts_t *o, const args_t *a)
 		return EX_USAGE;
 	}
 	enroll_opts(&o->enroll, a);
-	ue_policy_init(&o->policy);
-	for (i = 0; i < a->ncores; i++)
-		if (ue_policy_add_core(&o->policy, a->cores[i], err,
-		    sizeof(err)) != 0) {
-			fprintf(stderr, "ueclient swarm: %s\n", err);
-			return EX_USAGE;
-		}
+	if (swarm_cores(&o->policy, a, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ueclient swarm: %s\n", err);
+		return EX_USAGE;
+	}
 	/* Loopback by default. */
 	if (o->policy.ncores == 0 && ue_policy_add_core(&o->policy,
 	    "127.0.0.1:4997", err, sizeof(err)) != 0)

@@ -59,6 +59,7 @@ typedef struct {
 	uint8_t tx_hdr;      /* header type for the next uplink message */
 	uint8_t ksi;         /* ngKSI of the last challenge */
 	uint8_t smc_reject;  /* cause of the Security mode reject owed, 0 */
+	uint8_t sent_type;   /* the registration message last sent */
 } attach_ctx;
 
 /* The UE security capability this device announces: 5G-EA0 and 128-5G-EA2
@@ -422,8 +423,53 @@ static int request_conceal(const ue_core_t *core, uint8_t *buf, size_t cap,
 	return rc == PROV_OK ? UE_OK : UE_ERR_CRYPTO;
 }
 
-/* One provisioning attempt at core `peer`. Returns 0 with c->prov_ok or
- * c->cause set, UE_ERR_TIMEOUT, or another error. */
+/* Tell the story of the onboarding Registration request about to go. */
+static void prov_story_request(attach_ctx *c, const ue_core_t *core,
+    const prov_request_t *req)
+{
+	char nhex[2 * PROV_NONCE_LEN + 1];
+
+	util_hex_encode(nhex, c->nonce, sizeof(c->nonce));
+	emit(c, UE_EV_SEND, "provision", "Registration request", -1,
+	    "Registration request (onboarding) to %s%s%s: certificate URL "
+	    "%s, fresh UE nonce %s, serving network %s, counter %llu, "
+	    "signed with the device key (%zu-byte signature)%s%s",
+	    core->address, core->plmn[0] ? " PLMN " : "", core->plmn,
+	    req->url, nhex, req->snn, (unsigned long long)req->counter,
+	    req->sig_len, core->ob_scheme != 0 ? ", all of it concealed "
+	    "(ECIES " : "; sent in clear (no onboarding key in the "
+	    "policy for this core)", core->ob_scheme == 1 ? "Profile A) "
+	    "to the core's onboarding key" : core->ob_scheme == 2 ?
+	    "Profile B) to the core's onboarding key" : "");
+}
+
+/* The container opened: keep the credentials (stored, or in memory for a
+ * volatile device) and record the provisioning (t0: the request sent). */
+static int prov_keep(attach_ctx *c, uint64_t t0, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!c->o->volatile_creds && (rc = ue_creds_store_as(c->creds,
+	    c->o->dir, c->creds_file, err, errlen)) != 0)
+		return rc;
+	c->out->prov_ms = (unsigned)(ue_now_ms() - t0);
+	c->out->provisioned = 1;
+	snprintf(c->out->supi, sizeof(c->out->supi), "%s", c->creds->sub.supi);
+	if (c->o->volatile_creds)
+		emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials kept "
+		    "in memory only (simulated device) after %u ms",
+		    c->out->prov_ms);
+	else
+		emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
+		    "stored in %s/%s (0600, written atomically) after %u ms",
+		    c->o->dir, c->creds_file, c->out->prov_ms);
+	return UE_OK;
+}
+
+/* One provisioning attempt at core `peer`: the signed (and, with the
+ * policy's onboarding key, concealed) request out, the container in and
+ * kept. Returns 0 with c->prov_ok or c->cause set, UE_ERR_TIMEOUT, or
+ * another error. */
 static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
     size_t errlen)
 {
@@ -467,42 +513,13 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 	memcpy(m->reg_req.payload, payload, plen);
 	if ((rc = encode(wire, sizeof(wire), &wlen, m, err, errlen)) != 0)
 		goto done;
-	{
-		char nhex[2 * PROV_NONCE_LEN + 1];
-
-		util_hex_encode(nhex, c->nonce, sizeof(c->nonce));
-		emit(c, UE_EV_SEND, "provision", "Registration request", -1,
-		    "Registration request (onboarding) to %s%s%s: certificate URL "
-		    "%s, fresh UE nonce %s, serving network %s, counter %llu, "
-		    "signed with the device key (%zu-byte signature)%s%s",
-		    core->address, core->plmn[0] ? " PLMN " : "", core->plmn,
-		    req.url, nhex, req.snn, (unsigned long long)req.counter,
-		    req.sig_len, core->ob_scheme != 0 ? ", all of it concealed "
-		    "(ECIES " : "; sent in clear (no onboarding key in the "
-		    "policy for this core)", core->ob_scheme == 1 ? "Profile A) "
-		    "to the core's onboarding key" : core->ob_scheme == 2 ?
-		    "Profile B) to the core's onboarding key" : "");
-	}
+	prov_story_request(c, core, &req);
 	t0 = ue_now_ms();
 	rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
 	    c->o->policy.max_timeout_ms, c->o->policy.retransmits,
 	    c->o->policy.attempt_ms, prov_answer, c, err, errlen);
 	if (rc == 0 && c->prov_ok) {
-		if (!c->o->volatile_creds && (rc = ue_creds_store_as(c->creds,
-		    c->o->dir, c->creds_file, err, errlen)) != 0)
-			goto done;
-		c->out->prov_ms = (unsigned)(ue_now_ms() - t0);
-		c->out->provisioned = 1;
-		snprintf(c->out->supi, sizeof(c->out->supi), "%s",
-		    c->creds->sub.supi);
-		if (c->o->volatile_creds)
-			emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
-			    "kept in memory only (simulated device) after %u ms",
-			    c->out->prov_ms);
-		else
-			emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
-			    "stored in %s/%s (0600, written atomically) after %u ms",
-			    c->o->dir, c->creds_file, c->out->prov_ms);
+		rc = prov_keep(c, t0, err, errlen);
 	} else if (rc == UE_ERR_TIMEOUT) {
 		emit(c, UE_EV_REFUSE, "provision", NULL, -1, "%s", err);
 	}
@@ -668,6 +685,51 @@ static int ue_sec_open(attach_ctx *c, const uint8_t *buf, size_t len,
 	return smc_check(c, buf, len, plain, cap, plen, why);
 }
 
+/* The challenge just answered came again (T3560): TS 24.501 §5.4.1.3.3,
+ * the stored answer goes again without the USIM (which would see the SQN
+ * as used) — while that answer is what we are waiting on. */
+static int same_challenge(attach_ctx *c)
+{
+	if (c->sent_type != NAS_MSG_AUTH_RESPONSE &&
+	    c->sent_type != NAS_MSG_AUTH_FAILURE)
+		return 0;	/* answered, and the network moved on */
+	emit(c, UE_EV_RECV, "register", "Authentication request", -1,
+	    "Authentication request again (the network's retransmission, "
+	    "same RAND): %s sent again, the USIM not asked twice",
+	    nas_msg_name(c->sent_type));
+	return UE_ANSWER_AGAIN;
+}
+
+/* A Security mode command while the context it set up is in force and
+ * our Security mode complete is unanswered: the network's retransmission
+ * (T3560, the next downlink COUNT) when it opens in that context, so the
+ * complete was lost and goes again. 1 when it was that. */
+static int smc_again(attach_ctx *c, const uint8_t *buf, size_t len)
+{
+	uint8_t plain[512], hdr = 0;
+	size_t plen = 0;
+	nas_sec_ctx_t try;
+	int ok;
+
+	if (!c->have_sec || c->sent_type != NAS_MSG_SECURITY_MODE_COMPLETE ||
+	    len < 2 || buf[1] != NAS_SEC_HDR_INTEGRITY_NEW)
+		return 0;
+	try = c->sec;
+	ok = nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, &try, buf,
+	    len) == NAS_SEC_OK && nas_decode(c->msg, plain, plen) == NAS_OK &&
+	    c->msg->type == NAS_MSG_SECURITY_MODE_COMMAND;
+	if (ok)
+		c->sec.rx_count = try.rx_count;
+	OPENSSL_cleanse(&try, sizeof(try));
+	OPENSSL_cleanse(plain, sizeof(plain));
+	if (ok)
+		emit(c, UE_EV_RECV, "register", "Security mode command", -1,
+		    "Security mode command again (the network's retransmission, "
+		    "MAC verified, downlink NAS COUNT %u): Security mode complete "
+		    "sent again", c->sec.rx_count - 1);
+	return ok;
+}
+
 static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 {
 	attach_ctx *c = vctx;
@@ -678,6 +740,8 @@ static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 
 	c->rx_hdr = 0;
 	c->smc_reject = 0;
+	if (smc_again(c, buf, len))
+		return UE_ANSWER_AGAIN;
 	if (nas_sec_header_type(buf, len) > 0) {
 		if (!ue_sec_open(c, buf, len, plain, sizeof(plain), &plen, &why)) {
 			if (c->smc_reject != 0) {
@@ -706,7 +770,7 @@ static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 	case NAS_MSG_AUTH_REQUEST:
 		if (c->have_last_rand && CRYPTO_memcmp(c->last_rand,
 		    c->msg->auth_req.rand, NAS_RAND_LEN) == 0)
-			return 0; /* the same challenge again: already answered */
+			return same_challenge(c);
 		return 1;
 	case NAS_MSG_REGISTRATION_ACCEPT:
 		if (c->rx_hdr != NAS_SEC_HDR_INTEGRITY &&
@@ -953,16 +1017,13 @@ static int on_accept(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
 	return reg_complete(c, u, next, err, errlen);
 }
 
-static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
-    size_t errlen)
+/* Start a registration at core: c's NAS state reset, next the initial
+ * Registration request with the SUCI and the UE security capability. */
+static int reg_request(attach_ctx *c, const ue_core_t *core, nas_msg_t *next,
+    char *err, size_t errlen)
 {
 	char suci[SUCI_STR_MAX];
-	nas_msg_t *next = NULL;
-	uint8_t wire[NAS_MAX_MSG_LEN];
-	size_t wlen = 0;
-	ue_udp_t u;
-	uint64_t t0;
-	int rc, authenticated = 0, rounds = 0;
+	int rc;
 
 	c->peer = core->address;
 	c->have_last_rand = 0;
@@ -970,15 +1031,6 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 	c->have_sec = 0;
 	c->tx_hdr = 0;
 	nas_sec_ctx_clear(&c->sec);
-	if ((rc = ue_udp_open(&u, core->address, err, errlen)) != 0)
-		return rc;
-	u.tap = c->o->tap;
-	u.tap_ctx = c->o->tap_ctx;
-	next = calloc(1, sizeof(*next));
-	if (next == NULL) {
-		rc = UE_ERR_NOMEM;
-		goto done;
-	}
 	next->type = NAS_MSG_REGISTRATION_REQUEST;
 	next->reg_req.reg_type = NAS_REG_INITIAL;
 	next->reg_req.follow_on = 1;
@@ -989,45 +1041,103 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 	memcpy(next->reg_req.ue_sec_cap, ue_sec_caps, sizeof(ue_sec_caps));
 	if ((rc = reg_suci(c, &next->reg_req.id.suci, suci, sizeof(suci), err,
 	    errlen)) != 0)
-		goto done;
+		return rc;
 	snprintf(c->out->supi, sizeof(c->out->supi), "%s", c->creds->sub.supi);
 	emit(c, UE_EV_SEND, "register", "Registration request", -1,
 	    "Registration request (initial) to %s with SUCI (%s) %s",
 	    core->address, c->creds->sub.hn_scheme == 1 ? "ECIES Profile A" :
 	    c->creds->sub.hn_scheme == 2 ? "ECIES Profile B" : "null scheme",
 	    suci);
+	return UE_OK;
+}
+
+/* An Authentication request (c->msg): the USIM's answer into next, at
+ * most MAX_AUTH_ROUNDS challenges in one registration. */
+static int on_auth_request(attach_ctx *c, nas_msg_t *next,
+    int *authenticated, int *rounds, char *err, size_t errlen)
+{
+	int rc;
+
+	emit(c, UE_EV_RECV, "register", "Authentication request", -1,
+	    "Authentication request (5G-AKA challenge: RAND, AUTN, ABBA)");
+	if (++*rounds > MAX_AUTH_ROUNDS) {
+		util_err_set(err, errlen, "more than %d challenges in one "
+		    "registration", MAX_AUTH_ROUNDS);
+		return UE_ERR_PROTO;
+	}
+	*authenticated = 0;
+	c->tx_hdr = 0;
+	if ((rc = usim_answer(c, next, authenticated, err, errlen)) != 0)
+		return rc;
+	emit(c, UE_EV_SEND, "register", nas_msg_name(next->type),
+	    next->type == NAS_MSG_AUTH_FAILURE ? next->auth_fail.cause : -1,
+	    "%s%s", nas_msg_name(next->type),
+	    next->type == NAS_MSG_AUTH_RESPONSE ? " with RES*" :
+	    next->auth_fail.has_auts ? " #21 with AUTS" : "");
+	return UE_OK;
+}
+
+/* A Registration reject or an Authentication reject (c->msg): the attempt
+ * ends, UE_ERR_REJECTED with err saying why. */
+static int on_refusal(attach_ctx *c, char *err, size_t errlen)
+{
+	int cause;
+
+	if (c->msg->type != NAS_MSG_REGISTRATION_REJECT) {
+		emit(c, UE_EV_RECV, "register", "Authentication reject", -1,
+		    "Authentication reject: the network did not accept our "
+		    "answer");
+		util_err_set(err, errlen, "authentication rejected by the "
+		    "network");
+		return UE_ERR_REJECTED;
+	}
+	cause = c->msg->reg_rej.cause;
+	c->out->cause = cause;
+	emit(c, UE_EV_RECV, "register", "Registration reject", cause,
+	    "Registration reject #%d (%s)", cause, ue_cause_name(cause));
+	util_err_set(err, errlen, "registration refused: 5GMM cause #%d (%s): "
+	    "%s", cause, ue_cause_name(cause), cause == NAS_CAUSE_ILLEGAL_UE ?
+	    "the network holds no subscription with this SUPI" :
+	    ue_cause_reason(cause));
+	return UE_ERR_REJECTED;
+}
+
+/* One registration at core: Registration request, 5G-AKA, Security mode
+ * command, protected Registration accept, Registration complete. */
+static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
+    size_t errlen)
+{
+	nas_msg_t *next = NULL;
+	uint8_t wire[NAS_MAX_MSG_LEN];
+	size_t wlen = 0;
+	ue_udp_t u;
+	uint64_t t0;
+	int rc, authenticated = 0, rounds = 0;
+
+	if ((rc = ue_udp_open(&u, core->address, err, errlen)) != 0)
+		return rc;
+	u.tap = c->o->tap;
+	u.tap_ctx = c->o->tap_ctx;
+	if ((next = calloc(1, sizeof(*next))) == NULL) {
+		rc = UE_ERR_NOMEM;
+		goto done;
+	}
+	if ((rc = reg_request(c, core, next, err, errlen)) != 0)
+		goto done;
 	t0 = ue_now_ms();
 	for (;;) {
+		c->sent_type = next->type;
 		if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err,
-		    errlen)) != 0)
-			goto done;
-		rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
+		    errlen)) != 0 ||
+		    (rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
 		    c->o->policy.max_timeout_ms, c->o->policy.retransmits,
-		    c->o->policy.attempt_ms, reg_answer, c, err, errlen);
-		if (rc != 0)
+		    c->o->policy.attempt_ms, reg_answer, c, err, errlen)) != 0)
 			goto done;
 		switch (c->msg->type) {
 		case NAS_MSG_AUTH_REQUEST:
-			emit(c, UE_EV_RECV, "register", "Authentication request", -1,
-			    "Authentication request (5G-AKA challenge: RAND, AUTN, "
-			    "ABBA)");
-			if (++rounds > MAX_AUTH_ROUNDS) {
-				util_err_set(err, errlen, "more than %d challenges in one "
-				    "registration", MAX_AUTH_ROUNDS);
-				rc = UE_ERR_PROTO;
+			if ((rc = on_auth_request(c, next, &authenticated,
+			    &rounds, err, errlen)) != 0)
 				goto done;
-			}
-			authenticated = 0;
-			c->tx_hdr = 0;
-			if ((rc = usim_answer(c, next, &authenticated, err,
-			    errlen)) != 0)
-				goto done;
-			emit(c, UE_EV_SEND, "register", nas_msg_name(next->type),
-			    next->type == NAS_MSG_AUTH_FAILURE ?
-			    next->auth_fail.cause : -1, "%s%s",
-			    nas_msg_name(next->type),
-			    next->type == NAS_MSG_AUTH_RESPONSE ? " with RES*" :
-			    next->auth_fail.has_auts ? " #21 with AUTS" : "");
 			break;
 		case NAS_MSG_SECURITY_MODE_COMMAND:
 			if (c->smc_reject != 0) {
@@ -1045,27 +1155,8 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 			}
 			rc = on_accept(c, &u, next, t0, err, errlen);
 			goto done;
-		case NAS_MSG_REGISTRATION_REJECT:
-			c->out->cause = c->msg->reg_rej.cause;
-			emit(c, UE_EV_RECV, "register", "Registration reject",
-			    c->msg->reg_rej.cause, "Registration reject #%d (%s)",
-			    c->msg->reg_rej.cause,
-			    ue_cause_name(c->msg->reg_rej.cause));
-			util_err_set(err, errlen, "registration refused: 5GMM cause "
-			    "#%d (%s): %s", c->msg->reg_rej.cause,
-			    ue_cause_name(c->msg->reg_rej.cause),
-			    c->msg->reg_rej.cause == NAS_CAUSE_ILLEGAL_UE ?
-			    "the network holds no subscription with this SUPI" :
-			    ue_cause_reason(c->msg->reg_rej.cause));
-			rc = UE_ERR_REJECTED;
-			goto done;
-		default: /* NAS_MSG_AUTH_REJECT */
-			emit(c, UE_EV_RECV, "register", "Authentication reject", -1,
-			    "Authentication reject: the network did not accept our "
-			    "answer");
-			util_err_set(err, errlen, "authentication rejected by the "
-			    "network");
-			rc = UE_ERR_REJECTED;
+		default: /* Registration reject, Authentication reject */
+			rc = on_refusal(c, err, errlen);
 			goto done;
 		}
 	}

@@ -204,5 +204,10 @@ int ue_udp_transact(ue_udp_t *u, const uint8_t *req, size_t reqlen,
 			return rc;
 		if (rc == 1)
 			return UE_OK;
+		if (rc == UE_ANSWER_AGAIN) {
+			if ((rc = ue_udp_send(u, req, reqlen, err, errlen)) != 0)
+				return rc;
+			u->resent++;
+		}
 	}
 }

@@ -39,7 +39,10 @@ int ue_udp_recv(ue_udp_t *u, uint8_t *buf, size_t cap, size_t *len,
     unsigned timeout_ms, char *err, size_t errlen);
 
 /* Handler for an answer: return 1 when it is the answer (stop), 0 to
- * ignore it and keep waiting, a negative UE_ERR_* to fail. */
+ * ignore it and keep waiting, UE_ANSWER_AGAIN when the peer sent again the
+ * message the request answers (the network's retransmission: the request
+ * was lost) so the request goes again now, a negative UE_ERR_* to fail. */
+#define UE_ANSWER_AGAIN 2
 typedef int (*ue_answer_fn)(void *ctx, const uint8_t *buf, size_t len);
 
 /* Send req, then wait for an answer the handler accepts. With no accepted

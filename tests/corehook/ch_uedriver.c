@@ -13,6 +13,19 @@
  *       "URL DEVICE_ID KEY" → one "ok DEVICE_ID SUPI KI" or
  *       "fail DEVICE_ID cause N" line per device
  *   ch_uedriver raw CORE HEX → "type T" and "cause N" of the answer
+ *   ch_uedriver silent CORE SUPI K OPC SQN_MS WAIT_MS
+ *       → sends one Registration request and never answers for WAIT_MS:
+ *         "received N" (downlink copies), "distinct D" (different bytes),
+ *         then answers the last Authentication request: "late-answer
+ *         type T" and "cause N" (the network's network-side timers, T3560)
+ * The environment shapes the driver's side of the network-side timers:
+ * CH_UEDRIVER_RETX_MS (default 1000; 0: never send an uplink again) and
+ * CH_UEDRIVER_DROP_EACH=N (the first N copies of each downlink message —
+ * Authentication request, Security mode command, Registration accept —
+ * are dropped unread, as a lossy radio would; "dropped N" is printed);
+ * CH_UEDRIVER_LOSE_COMPLETE=1 (register: the first Registration complete
+ * is lost on the way, so the UE waits for the accept to come again; each
+ * accept's downlink sequence number is printed as "accept-sqn N").
  * CORE is IPv4:port. Like a device, the driver holds only the Root: the
  * container carries the signer's intermediates. Exit status 0 when an
  * answer arrived, 1 otherwise. */
@@ -40,6 +53,11 @@
 
 static struct sockaddr_in core;
 static int total_ms = 30000;
+static long retx_ms = 1000;
+static unsigned drop_each, dropped;
+static int lose_complete, skip_send;
+/* Copies seen per downlink kind (plain type, or protected header type). */
+static unsigned seen[2][256];
 
 static int parse_core(const char *s)
 {
@@ -64,7 +82,23 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Send req on fd, retransmitting every 1 s, until an answer or total_ms. */
+/* Whether a received downlink is one of the first drop_each copies of its
+ * kind (and so dropped unread). */
+static int drop_this(const uint8_t *ans, size_t len)
+{
+	unsigned *n;
+
+	if (drop_each == 0 || len < 3)
+		return 0;
+	n = ans[1] != 0 ? &seen[1][ans[1] & 0x0f] : &seen[0][ans[2]];
+	if (++*n > drop_each)
+		return 0;
+	dropped++;
+	return 1;
+}
+
+/* Send req on fd, retransmitting every retx_ms (never when 0), until an
+ * answer that is not dropped, or total_ms. */
 static int exchange(int fd, const uint8_t *req, size_t reqlen, uint8_t *ans,
     size_t cap, size_t *anslen)
 {
@@ -78,14 +112,17 @@ static int exchange(int fd, const uint8_t *req, size_t reqlen, uint8_t *ans,
 		if (t >= deadline)
 			return -1;
 		if (t >= next) {
-			if (sendto(fd, req, reqlen, 0, (struct sockaddr *)&core,
-			    sizeof(core)) < 0)
+			if (skip_send)
+				skip_send = 0;	/* lost on the way */
+			else if (sendto(fd, req, reqlen, 0,
+			    (struct sockaddr *)&core, sizeof(core)) < 0)
 				return -1;
-			next = t + 1000;
+			next = retx_ms > 0 ? t + retx_ms : deadline;
 		}
 		if (poll(&pf, 1, (int)((next < deadline ? next : deadline) - t)) <= 0)
 			continue;
-		if ((n = recv(fd, ans, cap, 0)) > 0) {
+		if ((n = recv(fd, ans, cap, 0)) > 0 && !drop_this(ans,
+		    (size_t)n)) {
 			*anslen = (size_t)n;
 			return 0;
 		}
@@ -325,14 +362,24 @@ static int cmd_register(char **a)
 			/* only a protected accept counts; then complete */
 			if (ans[1] != NAS_SEC_HDR_INTEGRITY_CIPHERED)
 				goto out;
+			printf("accept-sqn %u\n", ans[6]);
 			memset(m, 0, sizeof(*m));
 			m->type = NAS_MSG_REGISTRATION_COMPLETE;
+			if (lose_complete == 1) {
+				lose_complete = 2;
+				if (wire(req, sizeof(req), &reqlen, &sec,
+				    NAS_SEC_HDR_INTEGRITY_CIPHERED, m) != 0)
+					goto out;
+				skip_send = 1;
+				continue;
+			}
 			if (wire(req, sizeof(req), &reqlen, &sec,
 			    NAS_SEC_HDR_INTEGRITY_CIPHERED, m) != 0 ||
 			    sendto(fd, req, reqlen, 0, (struct sockaddr *)&core,
 			    sizeof(core)) < 0)
 				goto out;
-			printf("result accept\nresync %d\n", resync);
+			printf("result accept\nresync %d\ndropped %u\n", resync,
+			    dropped);
 			rc = 0;
 			goto out;
 		}
@@ -446,6 +493,83 @@ static int cmd_swarm(char **a)
 	return 0;
 }
 
+/* Registration request once, then silence for WAIT_MS while the network's
+ * copies arrive; then the answer to the last Authentication request. */
+static int cmd_silent(char **a)
+{
+	nas_msg_t *m = calloc(1, sizeof(*m));
+	uint8_t k[16], opc[16], sqn_ms[6], req[NAS_MAX_MSG_LEN],
+	    ans[NAS_MAX_MSG_LEN], first[NAS_MAX_MSG_LEN];
+	size_t reqlen, anslen = 0, firstlen = 0;
+	aka_usim_result_t u;
+	char supi[32];
+	long until;
+	unsigned got = 0, distinct = 0;
+	int fd = -1, rc = 1;
+
+	memset(&u, 0, sizeof(u));
+	if (m == NULL || util_hex_decode(k, 16, a[3]) != 0 ||
+	    util_hex_decode(opc, 16, a[4]) != 0 ||
+	    aka_sqn_from_u64(sqn_ms, strtoull(a[5], NULL, 10)) != AKA_OK)
+		goto out;
+	snprintf(supi, sizeof(supi), "imsi-%s", a[2]);
+	m->type = NAS_MSG_REGISTRATION_REQUEST;
+	m->reg_req.reg_type = NAS_REG_INITIAL;
+	m->reg_req.ngksi.ksi = NAS_NGKSI_NO_KEY;
+	m->reg_req.id.kind = NAS_ID_SUCI;
+	m->reg_req.has_ue_sec_cap = true;
+	m->reg_req.ue_sec_cap_len = 2;
+	m->reg_req.ue_sec_cap[0] = 0xA0;
+	m->reg_req.ue_sec_cap[1] = 0x20;
+	if (nas_suci_from_supi(&m->reg_req.id.suci, supi, 2) != NAS_OK ||
+	    nas_encode(req, sizeof(req), &reqlen, m) != NAS_OK ||
+	    (fd = udp_socket()) < 0 || sendto(fd, req, reqlen, 0,
+	    (struct sockaddr *)&core, sizeof(core)) < 0)
+		goto out;
+	for (until = now_ms() + atol(a[6]); now_ms() < until;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, (int)(until - now_ms())) <= 0 ||
+		    (n = recv(fd, ans, sizeof(ans), 0)) <= 0)
+			continue;
+		anslen = (size_t)n;
+		if (got++ == 0) {
+			memcpy(first, ans, anslen);
+			firstlen = anslen;
+		}
+		if (anslen != firstlen || memcmp(first, ans, anslen) != 0)
+			distinct++;
+	}
+	printf("received %u\ndistinct %u\n", got, got > 0 ? distinct + 1 : 0);
+	if (got == 0 || nas_decode(m, first, firstlen) != NAS_OK ||
+	    m->type != NAS_MSG_AUTH_REQUEST ||
+	    aka_usim_authenticate(&u, k, opc, m->auth_req.rand,
+	    m->auth_req.autn, "5G:mnc001.mcc001.3gppnetwork.org", sqn_ms) !=
+	    AKA_OK)
+		goto out;
+	memset(m, 0, sizeof(*m));
+	m->type = NAS_MSG_AUTH_RESPONSE;
+	memcpy(m->auth_resp.res_star, u.res_star, 16);
+	if (nas_encode(req, sizeof(req), &reqlen, m) != NAS_OK ||
+	    exchange(fd, req, reqlen, ans, sizeof(ans), &anslen) != 0 ||
+	    nas_decode(m, ans, anslen) != NAS_OK) {
+		printf("late-answer none\n");
+		goto out;
+	}
+	printf("late-answer type 0x%02x\n", m->type);
+	if (m->type == NAS_MSG_REGISTRATION_REJECT)
+		printf("cause %u\n", m->reg_rej.cause);
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	aka_usim_result_clear(&u);
+	OPENSSL_cleanse(k, sizeof(k));
+	free(m);
+	return rc;
+}
+
 static int cmd_raw(char **a)
 {
 	uint8_t req[NAS_MAX_MSG_LEN], ans[NAS_MAX_MSG_LEN];
@@ -475,6 +599,11 @@ int main(int argc, char **argv)
 
 	if (t != NULL)
 		total_ms = atoi(t);
+	if ((t = getenv("CH_UEDRIVER_RETX_MS")) != NULL)
+		retx_ms = atol(t);
+	if ((t = getenv("CH_UEDRIVER_DROP_EACH")) != NULL)
+		drop_each = (unsigned)atoi(t);
+	lose_complete = getenv("CH_UEDRIVER_LOSE_COMPLETE") != NULL;
 	if (argc < 3 || parse_core(argv[2]) != 0) {
 		fprintf(stderr, "usage: see ch_uedriver.c\n");
 		return 2;
@@ -485,6 +614,8 @@ int main(int argc, char **argv)
 		return cmd_register(argv + 1);
 	if (strcmp(argv[1], "swarm") == 0 && argc == 5)
 		return cmd_swarm(argv + 1);
+	if (strcmp(argv[1], "silent") == 0 && argc == 8)
+		return cmd_silent(argv + 1);
 	if (strcmp(argv[1], "raw") == 0 && argc == 3 + 1)
 		return cmd_raw(argv + 1);
 	fprintf(stderr, "usage: see ch_uedriver.c\n");

@@ -5,8 +5,8 @@ measured pass is `--reprovision --volatile` as in tests/bench/bench.py's
 provisioning stage. Prints flows/s and corehook, ca-server and ueclient CPU
 ms per flow (from /proc/PID/stat and os.times: CPU, not wall clock, so a
 loaded machine changes it little), the ratios and the load average.
-A build whose `ca-server init` has no --plain-keys (older trees) is run
-without it.
+A build whose `ca-server init` has no --plain-keys or --example-oids (older
+trees) is run without them.
 
 With COMPARE_CALLGRIND=DIR in the environment, both servers run under
 `valgrind --tool=callgrind` (dumps in DIR) and the measured pass also gives
@@ -67,8 +67,11 @@ def make_ca(w, name, binp):
     h = subprocess.run([os.path.join(binp, "ca-server"), "init", "--help"],
                        capture_output=True, text=True)
     real_run = harness.run
-    if "plain-keys" not in h.stdout + h.stderr:
-        harness.run = lambda *a, **k: real_run(*[x for x in a if x != "--plain-keys"], **k)
+    # Older trees: init without --plain-keys / --example-oids.
+    drop = {o for o in ("--plain-keys", "--example-oids")
+            if o[2:] not in h.stdout + h.stderr}
+    if drop:
+        harness.run = lambda *a, **k: real_run(*[x for x in a if x not in drop], **k)
     try:
         return w.ca(name)
     finally:

@@ -103,11 +103,13 @@ class Proc:
 
 class Relay:
     """A UDP relay between the UE and a core; `down` transforms what the
-    core sends (return None to drop, bytes to forward)."""
+    core sends and `upf` what the UE sends (return None to drop, bytes to
+    forward)."""
 
-    def __init__(self, core_port, down=None):
+    def __init__(self, core_port, down=None, upf=None):
         self.core = ("127.0.0.1", core_port)
         self.down = down
+        self.upf = upf
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -129,7 +131,9 @@ class Relay:
             except (socket.timeout, OSError):
                 continue
             self.ue = addr
-            self.up.send(data)
+            out = self.upf(data) if self.upf else data
+            if out is not None:
+                self.up.send(out)
 
     def _dl(self):
         self.up.settimeout(0.2)
@@ -419,8 +423,8 @@ class World:
         self.stoppers.append(c.stop)
         return c
 
-    def relay(self, core_port, down=None):
-        r = Relay(core_port, down)
+    def relay(self, core_port, down=None, upf=None):
+        r = Relay(core_port, down, upf)
         self.stoppers.append(r.stop)
         return r
 

@@ -409,6 +409,44 @@ class Availability(Base):
         self.assertIn(out["kamf_fp"], core.fingerprints())
         self.assertGreater(int(d.credentials()["sqn_ms"], 16), 0x0000ffff0000)
 
+    def test_lost_uplinks_recovered_by_network_timers(self):
+        """T3560 at 300 ms, the UE's own timer at 4 s with no
+        retransmission of its own: the relay loses the first
+        Authentication response and the first Security mode complete. The
+        core sends the Authentication request again (the same bytes) and
+        the Security mode command again (the next COUNT); ueclient answers
+        each with what it sent before (RES* stored, the USIM not asked
+        twice, so no synch failure) and registers."""
+        core = self.w.core("core1", self.ca,
+                           config_extra={"t3560_ms": 300, "t3550_ms": 300})
+        lost = []
+
+        def lose_first(data):
+            kind = ("auth-response" if data[:3] == b"\x7e\x00\x57" else
+                    "smc-complete" if data[:2] == b"\x7e\x04" else None)
+            if kind is not None and kind not in lost:
+                lost.append(kind)
+                return None
+            return data
+        relay = self.w.relay(core.port, upf=lose_first)
+        d = self.enrolled("lossy")
+        rc, out = d.attach("127.0.0.1:%d" % relay.port,
+                           extra=("--timeout-ms", "4000", "--retransmits", "0",
+                                  "--attempt-ms", "20000"))
+        self.assertEqual(rc, 0, out)
+        self.assertTrue(out["provisioned"] and out["registered"], out)
+        self.assertEqual(sorted(lost), ["auth-response", "smc-complete"])
+        self.assertEqual(out["resyncs"], 0)
+        self.assertEqual(out["ignored"], 0, out)
+        self.assertIn(out["kamf_fp"], core.fingerprints())
+        text = " ".join(e["text"] for e in out["events"])
+        self.assertIn("Authentication request again (the network's retransmission", text)
+        self.assertIn("Security mode command again (the network's retransmission, "
+                      "MAC verified, downlink NAS COUNT 1)", text)
+        m = core.metrics()
+        self.assertIn('corehook_nas_retransmissions_total{timer="T3560"} 2\n', m)
+        self.assertIn('corehook_nas_procedures_aborted_total{timer="T3560"} 0\n', m)
+
 
 class Swarm(Base):
     def test_swarm_completes_without_failure(self):

@@ -6,7 +6,8 @@ core's) holds neither the DeviceID nor the certificate URL, and tshark
 decodes it without "Malformed". A device without the key onboards as
 before, its identifiers in clear. A policy naming a key id the core does
 not hold, or a tag that does not verify, is refused (#96, nothing
-stored) and the device does not fall back to clear."""
+stored) and the device does not fall back to clear. The swarm conceals
+too when given a policy file naming the key (`ueclient swarm --policy`)."""
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import World, pcap_nas_messages, run  # noqa: E402
+from harness import World, pcap_nas_messages, prog, run  # noqa: E402
 
 EX_REFUSED = 3
 INVALID_MANDATORY_INFO = 96
@@ -164,6 +165,46 @@ class ConcealedOnboarding(unittest.TestCase):
             metric(m, 'corehook_provisionings_total{outcome="unconcealable"}'), 1)
         self.assertEqual(metric(m, "corehook_provisioning_concealed_total"), 1)
         self.assertEqual(core.db_rows("SELECT COUNT(*) FROM subscription")[0][0], 0)
+
+    def swarm(self, core, policy, *extra, count=4):
+        path = os.path.join(self.w.tmp, "swarm-policy-%d.json" % len(os.listdir(self.w.tmp)))
+        with open(path, "w") as f:
+            json.dump(policy, f)
+        p = run(prog("ueclient"), "swarm", "--count", str(count), "--concurrency", "2",
+                "--ca", self.ca.url, "--cert", self.ca.mfr[0], "--key", self.ca.mfr[1],
+                "--root", self.ca.root, "--manufacturer-id", "acme", "--policy", path,
+                "--deadline-s", "300", "--json", *extra, check=False, timeout=600)
+        return p.returncode, json.loads(p.stdout)
+
+    def test_swarm_conceals_with_policy_file(self):
+        """Every swarm device's request goes concealed to the key the
+        policy file names (the core counts each as concealed); with --core
+        the listed address keeps the file's key, so a key id the core does
+        not hold is refused #96 for every device, never sent in clear."""
+        ctrace = os.path.join(self.w.tmp, "core-swarm.pcap")
+        core = self.w.core("core-s", self.ca, suci="B", pcap=ctrace)
+        key = {"profile": "B", "key_id": 3, "public_key": onboarding_pub(core, "B")}
+        rc, out = self.swarm(core, {"cores": [{"address": core.address, "onboarding_key": key}]})
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out["completed"], 4, out)
+        self.assertEqual(out["failed"], 0, out)
+        m = core.metrics()
+        self.assertEqual(metric(m, "corehook_provisioning_concealed_total"), 4)
+        self.assertEqual(metric(m, 'corehook_provisionings_total{outcome="provisioned"}'), 4)
+        for req in pcap_nas_messages(ctrace):
+            if req[:3] == b"\x7e\x00\x41" and b"\x7b" in req[3:]:
+                self.assertNotIn(b"https://", req)
+        key["key_id"] = 4
+        rc, out = self.swarm(core, {"cores": [{"address": core.address, "onboarding_key": key}]},
+                             "--core", core.address, count=2)
+        self.assertEqual(out["completed"], 0, out)
+        self.assertEqual(out["failed"], 2, out)
+        self.assertIn("96", json.dumps(out["failures"]))
+        m = core.metrics()
+        self.assertEqual(metric(m, "corehook_provisioning_concealed_total"), 6)
+        self.assertEqual(
+            metric(m, 'corehook_provisionings_total{outcome="unconcealable"}'), 2)
+        self.assertEqual(metric(m, 'corehook_provisionings_total{outcome="provisioned"}'), 4)
 
 
 if __name__ == "__main__":
