@@ -199,6 +199,63 @@ int reg_ca_retire(reg_t *reg, int64_t id, char *err, size_t errlen)
 	    " WHERE id = ?1", id, reg_now(), err, errlen);
 }
 
+int reg_ca_stamp(reg_t *reg, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	const char *v;
+	int rc;
+
+	if ((rc = reg_prepare(reg, &st, "SELECT coalesce(group_concat(id ||"
+	    " ':' || role || ':' || state || ':' || cert_sha256, ','), '')"
+	    " FROM (SELECT id, role, state, cert_sha256 FROM cas ORDER BY id)",
+	    err, errlen)) != REG_OK)
+		return rc;
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		rc = reg_fail(reg, rc, err, errlen, "CA set stamp");
+	} else if ((v = (const char *)sqlite3_column_text(st, 0)) == NULL ||
+	    (size_t)sqlite3_column_bytes(st, 0) >= outlen) {
+		util_err_set(err, errlen, "CA set stamp too long");
+		rc = REG_ERR_INVALID;
+	} else {
+		memcpy(out, v, (size_t)sqlite3_column_bytes(st, 0) + 1);
+		rc = REG_OK;
+	}
+	reg_finalize(reg, st);
+	return rc;
+}
+
+int reg_ca_cert_replace(reg_t *reg, int64_t id, const uint8_t *der,
+    size_t der_len, const char *cert_sha256, const char *subject,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (der == NULL || der_len == 0 || der_len > INT32_MAX ||
+	    strlen(subject) > REG_CA_SUBJECT_MAX) {
+		util_err_set(err, errlen, "CA record out of bounds");
+		return REG_ERR_INVALID;
+	}
+	if ((rc = reg_prepare(reg, &st, "UPDATE cas SET cert_der = ?,"
+	    " cert_sha256 = ?, subject = ? WHERE id = ?", err, errlen)) !=
+	    REG_OK)
+		return rc;
+	sqlite3_bind_blob(st, 1, der, (int)der_len, SQLITE_STATIC);
+	reg_bind_text(st, 2, cert_sha256);
+	reg_bind_text(st, 3, subject);
+	sqlite3_bind_int64(st, 4, id);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		rc = reg_fail(reg, rc, err, errlen, "replace CA certificate");
+	else if (sqlite3_changes(reg->db) == 0) {
+		util_err_set(err, errlen, "no CA with id %lld", (long long)id);
+		rc = REG_ERR_NOT_FOUND;
+	} else
+		rc = REG_OK;
+	reg_finalize(reg, st);
+	return rc;
+}
+
 int reg_ca_adopt(reg_t *reg, int64_t id, char *err, size_t errlen)
 {
 	return exec_id(reg, "UPDATE certificates SET ca_id = ?1 WHERE issuer"

@@ -1,6 +1,8 @@
-/* ca.c — the CA context: load a data folder once (config, CA certificates,
- * issuing keys, TLS key), read-only afterwards; file paths; TLS set-up for
- * the HTTPS service; per-thread registry connections. */
+/* ca.c — the immutable CA: load a data folder once (config, the Root, the
+ * Infrastructure CA, the TLS certificate and their keys), read-only
+ * afterwards; signing keys by reference; file paths; TLS set-up for the
+ * HTTPS service; per-thread registry connections. Calls nothing of the
+ * engine above it: ca_open.c assembles this with the runtime (ca_set.c). */
 #include "ca_priv.h"
 
 #include <stdio.h>
@@ -43,46 +45,30 @@ const ca_config_t *ca_config(const ca_t *ca)
 	return &ca->cfg;
 }
 
-const char *ca_cert_pem(const ca_t *ca, ca_cert_t which)
+const char *ca_revocation_base_url(const ca_t *ca)
 {
-	return (unsigned)which < 3 ? ca->pem[which] : NULL;
+	return ca->cfg.plain_http_base_url[0] != '\0' ?
+	    ca->cfg.plain_http_base_url : ca->cfg.public_base_url;
 }
 
-int ca_cert_der(const ca_t *ca, ca_cert_t which, const uint8_t **der,
-    size_t *len)
-{
-	if ((unsigned)which >= 3)
-		return CA_ERR_INVALID;
-	*der = ca->der[which];
-	*len = ca->der_len[which];
-	return CA_OK;
-}
-
-void ca_free(ca_t *ca)
+void ca_core_free(ca_t *ca)
 {
 	int i;
 
 	if (ca == NULL)
 		return;
 	X509_free(ca->root);
-	X509_free(ca->device);
+	X509_free(ca->device_file);
 	X509_free(ca->infra);
 	X509_free(ca->tls);
-	EVP_PKEY_free(ca->device_key);
 	EVP_PKEY_free(ca->infra_key);
 	EVP_PKEY_free(ca->tls_key);
 	for (i = 0; i < 3; i++) {
 		free(ca->pem[i]);
 		OPENSSL_free(ca->der[i]);
 	}
-	free(ca->device_chain_pem);
 	free(ca->infra_chain_pem);
-	ca_cas_free(ca);
-	ca_fast_free(ca);
-	ca_device_exts_free(ca);
-	ca_group_close(ca);
 	OPENSSL_cleanse(ca->key_pass, sizeof(ca->key_pass));
-	free(ca);
 }
 
 /* Concatenate two PEM strings. */
@@ -209,119 +195,73 @@ int ca_serve_check(const char *data_dir, char *err, size_t errlen)
 	return CA_OK;
 }
 
-int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
-    char *err, size_t errlen)
+/* The folder's files: config.json and registry.db must exist. */
+static int core_paths(ca_t *ca, const char *data_dir, char *err,
+    size_t errlen)
 {
-	return ca_open_pass(out, data_dir, key_pass_file, NULL, err, errlen);
-}
-
-int ca_open_pass(ca_t **out, const char *data_dir, const char *pass_file,
-    const char *pass_env, char *err, size_t errlen)
-{
-	char pass[CA_PASS_MAX + 1];
-	int rc;
-
-	*out = NULL;
-	if ((rc = ca_pass_get(pass, pass_file, pass_env, err, errlen)) ==
-	    CA_OK)
-		rc = ca_open_with_pass(out, data_dir, pass, err, errlen);
-	OPENSSL_cleanse(pass, sizeof(pass));
-	return rc;
-}
-
-int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
-    char *err, size_t errlen)
-{
-	ca_t *ca;
-	reg_t *reg = NULL;
 	char path[PATH_MAX];
 	struct stat sb;
-	int rc, i;
 
-	*out = NULL;
-	if ((ca = calloc(1, sizeof(*ca))) == NULL) {
-		util_err_set(err, errlen, "out of memory");
-		return CA_ERR_INTERNAL;
-	}
 	if (snprintf(ca->data_dir, sizeof(ca->data_dir), "%s", data_dir) >=
 	    (int)sizeof(ca->data_dir) - 32 ||
 	    ca_path(ca->db_path, sizeof(ca->db_path), data_dir, CA_FILE_DB) !=
 	    0 || ca_path(path, sizeof(path), data_dir, CA_FILE_CONFIG) != 0) {
 		util_err_set(err, errlen, "data folder path too long");
-		rc = CA_ERR_INVALID;
-		goto fail;
+		return CA_ERR_INVALID;
 	}
 	if (stat(path, &sb) != 0 || stat(ca->db_path, &sb) != 0) {
 		util_err_set(err, errlen, "%s is not a ProvCA data folder "
 		    "(run ca-server init)", data_dir);
-		rc = CA_ERR_NOT_CA;
-		goto fail;
+		return CA_ERR_NOT_CA;
 	}
-	if (config_load(&ca->cfg, path, err, errlen) != CONFIG_OK) {
-		rc = CA_ERR_INVALID;
-		goto fail;
-	}
+	if (config_load(&ca->cfg, path, err, errlen) != CONFIG_OK)
+		return CA_ERR_INVALID;
+	return CA_OK;
+}
+
+int ca_core_load(ca_t *ca, const char *data_dir, const char *pass,
+    char *err, size_t errlen)
+{
+	X509 *certs[3];
+	int rc, i;
+
+	if ((rc = core_paths(ca, data_dir, err, errlen)) != CA_OK)
+		return rc;
 	if (strlen(pass) > CA_PASS_MAX) {
 		util_err_set(err, errlen, "passphrase too long");
-		rc = CA_ERR_INVALID;
-		goto fail;
+		return CA_ERR_INVALID;
 	}
 	memcpy(ca->key_pass, pass, strlen(pass) + 1);
 	if ((rc = load_cert(&ca->root, data_dir, CA_FILE_ROOT_CERT, err,
 	    errlen)) != CA_OK ||
-	    (rc = load_cert(&ca->device, data_dir, CA_FILE_DEVICE_CA_CERT, err,
-	    errlen)) != CA_OK ||
+	    (rc = load_cert(&ca->device_file, data_dir,
+	    CA_FILE_DEVICE_CA_CERT, err, errlen)) != CA_OK ||
 	    (rc = load_cert(&ca->infra, data_dir, CA_FILE_INFRA_CA_CERT, err,
 	    errlen)) != CA_OK ||
 	    (rc = load_cert(&ca->tls, data_dir, CA_FILE_TLS_CERT, err,
 	    errlen)) != CA_OK)
-		goto fail;
-	if ((rc = ca_key_load(&ca->device_key, ca, ca->cfg.device_ca_key,
-	    ca->device, err, errlen)) != CA_OK ||
-	    (rc = ca_key_load(&ca->infra_key, ca, ca->cfg.infra_ca_key, ca->infra,
-	    err, errlen)) != CA_OK ||
+		return rc;
+	if ((rc = ca_key_load(&ca->infra_key, ca, ca->cfg.infra_ca_key,
+	    ca->infra, err, errlen)) != CA_OK ||
 	    (rc = ca_key_load(&ca->tls_key, ca, ca->cfg.tls_key, ca->tls, err,
 	    errlen)) != CA_OK)
-		goto fail;
-	/* The CA set: afterwards ca->device is the issuing Device CA. */
-	if ((rc = ca_cas_load(ca, err, errlen)) != CA_OK)
-		goto fail;
-	{
-		X509 *certs[3] = { ca->root, ca->device, ca->infra };
-
-		for (i = 0; i < 3; i++) {
-			if ((ca->pem[i] = ca_cert_to_pem(certs[i])) == NULL ||
-			    ca_cert_to_der(&ca->der[i], &ca->der_len[i],
-			    certs[i]) != CA_OK) {
-				util_err_openssl(err, errlen, "encode CA cert");
-				rc = CA_ERR_INTERNAL;
-				goto fail;
-			}
+		return rc;
+	certs[CA_CERT_ROOT] = ca->root;
+	certs[CA_CERT_DEVICE] = ca->device_file;
+	certs[CA_CERT_INFRA] = ca->infra;
+	for (i = 0; i < 3; i++)
+		if ((ca->pem[i] = ca_cert_to_pem(certs[i])) == NULL ||
+		    ca_cert_to_der(&ca->der[i], &ca->der_len[i], certs[i]) !=
+		    CA_OK) {
+			util_err_openssl(err, errlen, "encode CA cert");
+			return CA_ERR_INTERNAL;
 		}
-	}
-	if ((ca->device_chain_pem = pem_cat(ca->pem[CA_CERT_DEVICE],
-	    ca->pem[CA_CERT_ROOT])) == NULL ||
-	    (ca->infra_chain_pem = pem_cat(ca->pem[CA_CERT_INFRA],
+	if ((ca->infra_chain_pem = pem_cat(ca->pem[CA_CERT_INFRA],
 	    ca->pem[CA_CERT_ROOT])) == NULL) {
 		util_err_set(err, errlen, "out of memory");
-		rc = CA_ERR_INTERNAL;
-		goto fail;
+		return CA_ERR_INTERNAL;
 	}
-	if ((rc = ca_device_exts_build(ca, err, errlen)) != CA_OK ||
-	    (rc = ca_fast_init(ca, err, errlen)) != CA_OK)
-		goto fail;
-	if ((rc = ca_group_open(ca, err, errlen)) != CA_OK)
-		goto fail;
-	/* Apply pending migrations once, before any worker thread opens. */
-	if ((rc = ca_from_reg(reg_open_existing(&reg, ca->db_path, err,
-	    errlen))) != CA_OK)
-		goto fail;
-	reg_close(reg);
-	*out = ca;
 	return CA_OK;
-fail:
-	ca_free(ca);
-	return rc;
 }
 
 int ca_reg_open(const ca_t *ca, reg_t **out, char *err, size_t errlen)

@@ -3,10 +3,14 @@
  * suspension / reinstatement, the Device CA's CRL, principals (client and
  * provisioning-signer certificates) and manufacturers.
  *
- * Threads: a ca_t is immutable after ca_open (but for the group-commit
- * queue of single issuances, under its own lock) and may be shared by any
- * number of threads; each thread passes its own reg_t (ca_reg_open). Every state
- * change writes its audit entry in the same transaction. Nothing prints. */
+ * Threads: a ca_t is the immutable CA (config, certificates, keys) plus an
+ * explicit runtime (ca_priv.h, struct ca_rt: the current CA set with its
+ * signer pool, and the group commit of single issuances), each part behind
+ * its own lock; it may be shared by any number of threads, each passing
+ * its own reg_t (ca_reg_open). The CA set follows the registry: a Device
+ * CA added, activated, retired or renewed by `ca-server ca|root` is used
+ * from the next request on. Every state change writes its audit entry in
+ * the same transaction. Nothing prints. */
 #ifndef PROVCA_CA_H
 #define PROVCA_CA_H
 
@@ -143,7 +147,8 @@ int ca_path(char *out, size_t outlen, const char *data_dir, ca_file_t which);
 /* Which CA certificate. */
 typedef enum { CA_CERT_ROOT, CA_CERT_DEVICE, CA_CERT_INFRA } ca_cert_t;
 
-/* PEM and DER of a CA certificate (owned by ca). */
+/* PEM and DER of a CA certificate (owned by ca, valid until ca_free);
+ * CA_CERT_DEVICE: the issuing Device CA of the current CA set. */
 const char *ca_cert_pem(const ca_t *ca, ca_cert_t which);
 int ca_cert_der(const ca_t *ca, ca_cert_t which, const uint8_t **der,
     size_t *len);

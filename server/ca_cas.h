@@ -9,7 +9,8 @@
 
 #include "ca.h"
 
-/* One Device CA as loaded at open; pointers into the ca_t. */
+/* One Device CA of the current CA set; pointers into the ca_t (valid
+ * until ca_free). */
 typedef struct {
 	int64_t id;
 	const char *state;		/* issuing, active, retired */
@@ -26,6 +27,10 @@ int ca_device_ca_get(const ca_t *ca, int64_t id, ca_device_ca_t *out);
 /* The chain (CA + Root) of Device CA id; the issuing one's when unknown. */
 const char *ca_device_chain_pem(const ca_t *ca, int64_t id);
 
+/* The chain (CA + Root) of the issuing Device CA of the current CA set:
+ * what new devices get (valid until ca_free). */
+const char *ca_issuing_chain_pem(const ca_t *ca);
+
 /* The CRL of Device CA id (0: the first), as ca_crl_get. A retired CA's
  * is the last one it signed. CA_ERR_NOT_FOUND: no such CA. */
 int ca_crl_device_ca_get(ca_t *ca, reg_t *reg, int64_t id, uint8_t **der,
@@ -41,8 +46,9 @@ int ca_crl_device_ca_get(ca_t *ca, reg_t *reg, int64_t id, uint8_t **der,
 int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *cert_path,
     const char *key_ref, const char *actor, char *err, size_t errlen);
 
-/* Make Device CA id the issuing one (the one before becomes active);
- * serve picks it up at its next start. Audited (ca.activate). */
+/* Make Device CA id the issuing one (the one before becomes active); a
+ * running serve issues with it from its next request. Audited
+ * (ca.activate). */
 int ca_ca_activate(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
     char *err, size_t errlen);
 

@@ -113,7 +113,8 @@ static OSSL_CMP_PKISI *cb_cert_request(OSSL_CMP_SRV_CTX *srv,
 	if ((b = BIO_new_mem_buf(res.cert_pem, -1)) == NULL ||
 	    (*cert_out = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL ||
 	    (*chain_out = sk_X509_new_null()) == NULL ||
-	    !X509_add_cert(*chain_out, job->ca->device, X509_ADD_FLAG_UP_REF) ||
+	    !X509_add_cert(*chain_out, ca_set_issuing(ca_set_peek(job->ca))->cert,
+	    X509_ADD_FLAG_UP_REF) ||
 	    !X509_add_cert(*chain_out, job->ca->root, X509_ADD_FLAG_UP_REF)) {
 		BIO_free(b);
 		ca_issue_result_clear(&res);
@@ -142,7 +143,8 @@ static OSSL_CMP_PKISI *cb_rr(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
 		return reject(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
 		    "only an administrator revokes");
 	if (issuer == NULL || serial == NULL ||
-	    X509_NAME_cmp(issuer, X509_get_subject_name(job->ca->device)) != 0)
+	    X509_NAME_cmp(issuer, X509_get_subject_name(
+	    ca_set_issuing(ca_set_peek(job->ca))->cert)) != 0)
 		return reject(OSSL_CMP_PKIFAILUREINFO_badCertId,
 		    "not a certificate of the Device CA");
 	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL || BN_is_negative(bn) ||

@@ -427,8 +427,8 @@ int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
 	}
 	/* "device": the first Device CA's, at its original URL. */
 	if (strcmp(issuer, REG_ISSUER_DEVICE) == 0)
-		return ca_crl_dca_get(ca, reg, ca_dca_find(ca, 0), der,
-		    der_len, next_update, err, errlen);
+		return ca_crl_device_ca_get(ca, reg, 0, der, der_len,
+		    next_update, err, errlen);
 	return crl_get(ca, reg, &src, der, der_len, next_update, err, errlen);
 }
 
@@ -451,7 +451,14 @@ int ca_crl_dca_get(ca_t *ca, reg_t *reg, const struct ca_dca *d,
 int ca_crl_device_ca_get(ca_t *ca, reg_t *reg, int64_t id, uint8_t **der,
     size_t *der_len, int64_t *next_update, char *err, size_t errlen)
 {
-	return ca_crl_dca_get(ca, reg, ca_dca_find(ca, id), der, der_len,
+	const struct ca_set *set = ca_set_get(ca, reg, err, errlen);
+
+	if (set == NULL) {
+		*der = NULL;
+		*der_len = 0;
+		return CA_ERR_INTERNAL;
+	}
+	return ca_crl_dca_get(ca, reg, ca_set_dca(set, id), der, der_len,
 	    next_update, err, errlen);
 }
 

@@ -10,6 +10,7 @@
 #include <civetweb.h>
 #include <openssl/x509.h>
 
+#include "ca_cas.h"
 #include "http_api.h"
 
 /* ---- lookup ------------------------------------------------------------ */
@@ -483,7 +484,9 @@ static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items, size_t
                            const int *item_status, const char **item_type,
                            char (*detail)[256])
 {
-	const struct http_ctx_parts *parts = ctx_parts(req->srv, req->srv->chain_pem);
+	/* The issuing Device CA's chain now (a rollover needs no restart). */
+	const char *chain_pem = ca_issuing_chain_pem(req->srv->ca);
+	const struct http_ctx_parts *parts = ctx_parts(req->srv, chain_pem);
 	cJSON *doc = cJSON_CreateObject();
 	cJSON *results = cJSON_AddArrayToObject(doc, "results");
 	long created = 0, existing = 0, failed = 0;
@@ -524,7 +527,7 @@ static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items, size_t
 	if (parts != NULL)
 		bad |= add_raw(doc, "chain", parts->chain_json);
 	else
-		bad |= add_ref(doc, "chain", req->srv->chain_pem);
+		bad |= add_ref(doc, "chain", chain_pem);
 	if (bad) {
 		cJSON_Delete(doc);
 		return NULL;

@@ -130,7 +130,7 @@ int api_h_ca_root_der(http_req_t *req)
 
 int api_h_ca_chain(http_req_t *req)
 {
-	return reply_pem(req, req->srv->chain_pem);
+	return reply_pem(req, ca_issuing_chain_pem(req->srv->ca));
 }
 
 /* GET /crl/device.crl and /crl/infra-ca.crl: the engine regenerates a CRL
