@@ -256,3 +256,47 @@ int ca_ca_retire(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
 {
 	return ca_step(ca, reg, id, actor, "ca.retire", 1, err, errlen);
 }
+
+/* SHA-256 (hex) and DER of cert; *der OPENSSL_malloc'd. */
+static int cert_sha(uint8_t **der, size_t *len, char sha[65], X509 *cert,
+    char *err, size_t errlen)
+{
+	if (ca_cert_to_der(der, len, cert) != CA_OK) {
+		util_err_openssl(err, errlen, "certificate");
+		return CA_ERR_INTERNAL;
+	}
+	ca_sha256_hex(sha, *der, *len);
+	return CA_OK;
+}
+
+int ca_ca_renewed(reg_t *reg, int64_t *id_out, X509 *old, X509 *renewed,
+    char *err, size_t errlen)
+{
+	reg_ca_t *list = NULL;
+	uint8_t *der = NULL;
+	size_t n = 0, len = 0, i;
+	char sha[65], subject[REG_CA_SUBJECT_MAX + 1];
+	int rc;
+
+	*id_out = 0;
+	if ((rc = cert_sha(&der, &len, sha, old, err, errlen)) != CA_OK ||
+	    (rc = ca_from_reg(reg_ca_list(reg, &list, &n, NULL, err,
+	    errlen))) != CA_OK)
+		goto out;
+	for (i = 0; i < n && strcmp(list[i].cert_sha256, sha) != 0; i++)
+		;
+	if (i == n)
+		goto out;
+	*id_out = list[i].id;
+	OPENSSL_free(der);
+	der = NULL;
+	if ((rc = cert_sha(&der, &len, sha, renewed, err, errlen)) != CA_OK)
+		goto out;
+	ca_subject_line(subject, sizeof(subject), renewed);
+	rc = ca_from_reg(reg_ca_cert_replace(reg, list[i].id, der, len, sha,
+	    subject, err, errlen));
+out:
+	OPENSSL_free(der);
+	reg_ca_list_free(list, n);
+	return rc;
+}

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "ca.h"
 
 /* One Device CA of the current CA set; pointers into the ca_t (valid
@@ -56,6 +58,14 @@ int ca_ca_activate(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
  * nextUpdate at the CA certificate's notAfter and stays published; it
  * signs nothing more. Audited (ca.retire). */
 int ca_ca_retire(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
+    char *err, size_t errlen);
+
+/* The CA set follows a renewal (`ca-server root renew-intermediate`): the
+ * row of the CA whose certificate is old (same key and subject) gets
+ * renewed's certificate, so `ca list` and a running serve use it. CA_OK
+ * and *id_out 0 when old is no CA of the set (nothing to follow). Call
+ * inside the ceremony's transaction. */
+int ca_ca_renewed(reg_t *reg, int64_t *id_out, X509 *old, X509 *renewed,
     char *err, size_t errlen);
 
 #endif
