@@ -256,10 +256,36 @@ int reg_ca_cert_replace(reg_t *reg, int64_t id, const uint8_t *der,
 	return rc;
 }
 
-int reg_ca_adopt(reg_t *reg, int64_t id, char *err, size_t errlen)
+int reg_ca_adopt(reg_t *reg, int64_t id, const char *role, char *err,
+    size_t errlen)
 {
-	return exec_id(reg, "UPDATE certificates SET ca_id = ?1 WHERE issuer"
-	    " = 'device' AND ca_id IS NULL", id, 0, err, errlen);
+	return exec_id(reg, strcmp(role, REG_CA_ROLE_INFRA) == 0 ?
+	    "UPDATE certificates SET ca_id = ?1 WHERE issuer = 'infra' AND"
+	    " ca_id IS NULL" : "UPDATE certificates SET ca_id = ?1 WHERE"
+	    " issuer = 'device' AND ca_id IS NULL", id, 0, err, errlen);
+}
+
+int reg_ca_live_certs(reg_t *reg, int64_t *out, int64_t id, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = 0;
+	if ((rc = reg_prepare(reg, &st, "SELECT count(*) FROM certificates"
+	    " WHERE ca_id = ?1 AND issuer = 'infra' AND revoked = 0 AND"
+	    " not_after > ?2", err, errlen)) != REG_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, reg_now());
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = REG_OK;
+	} else {
+		rc = reg_fail(reg, rc, err, errlen, "CA certificates");
+	}
+	reg_finalize(reg, st);
+	return rc;
 }
 
 int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
@@ -272,7 +298,10 @@ int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
 	    "SELECT c.serial_hex, d.reason, d.revoked_at FROM certificates c"
 	    " JOIN devices d ON d.device_id = c.device_id"
 	    " WHERE c.issuer = 'device' AND c.ca_id = ?1 AND"
-	    " d.status <> 'active' ORDER BY 1", err, errlen)) != REG_OK)
+	    " d.status <> 'active'"
+	    " UNION ALL SELECT serial_hex, coalesce(revoked_reason, 0),"
+	    " revoked_at FROM certificates WHERE issuer = 'infra' AND"
+	    " ca_id = ?1 AND revoked = 1 ORDER BY 1", err, errlen)) != REG_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, ca_id);
 	rc = REG_OK;

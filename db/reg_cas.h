@@ -80,12 +80,20 @@ int reg_ca_cert_replace(reg_t *reg, int64_t id, const uint8_t *der,
     size_t der_len, const char *cert_sha256, const char *subject,
     char *err, size_t errlen);
 
-/* Record Device CA id as the signer of every device certificate that has
- * none (a registry from before the CA set: the first CA adopts them). */
-int reg_ca_adopt(reg_t *reg, int64_t id, char *err, size_t errlen);
+/* Record CA id of role (REG_CA_ROLE_*) as the signer of every certificate
+ * of that role that has none (a registry from before the CA set: the
+ * first CA of the role adopts them). */
+int reg_ca_adopt(reg_t *reg, int64_t id, const char *role, char *err,
+    size_t errlen);
 
-/* Call fn for each revoked or suspended device certificate signed by CA
- * ca_id (the CA's CRL entries), in serial order. */
+/* How many principal certificates CA id signed that are neither revoked
+ * nor expired (an Infrastructure CA is retired only without any). */
+int reg_ca_live_certs(reg_t *reg, int64_t *out, int64_t id, char *err,
+    size_t errlen);
+
+/* Call fn for each certificate signed by CA ca_id that its CRL lists (a
+ * Device CA: revoked or suspended devices; an Infrastructure CA: revoked
+ * principal certificates), in serial order. */
 int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
     void *arg, char *err, size_t errlen);
 

@@ -1,7 +1,7 @@
 /* ca.c — the immutable CA: load a data folder once (config, the Root, the
  * Infrastructure CA, the TLS certificate and their keys), read-only
- * afterwards; signing keys by reference; file paths; TLS set-up for the
- * HTTPS service; per-thread registry connections. Calls nothing of the
+ * afterwards; signing keys by reference; file paths; per-thread registry
+ * connections. Calls nothing of the
  * engine above it: ca_open.c assembles this with the runtime (ca_set.c). */
 #include "ca_priv.h"
 
@@ -267,37 +267,4 @@ int ca_core_load(ca_t *ca, const char *data_dir, const char *pass,
 int ca_reg_open(const ca_t *ca, reg_t **out, char *err, size_t errlen)
 {
 	return ca_from_reg(reg_open_existing(out, ca->db_path, err, errlen));
-}
-
-/* TLS 1.2: forward-secret AEAD suites only (no CBC: LUCKY13-class padding
- * oracles; no static RSA). TLS 1.3 keeps OpenSSL's defaults, all AEAD. */
-#define CA_TLS12_CIPHERS \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:" \
-	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
-
-int ca_tls_configure(const ca_t *ca, struct ssl_ctx_st *ctx, char *err,
-    size_t errlen)
-{
-	X509_STORE *store;
-
-	if (SSL_CTX_use_certificate(ctx, ca->tls) != 1 ||
-	    SSL_CTX_set_cipher_list(ctx, CA_TLS12_CIPHERS) != 1 ||
-	    SSL_CTX_add1_chain_cert(ctx, ca->infra) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, ca->tls_key) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
-		goto fail;
-	/* Clients authenticate against our own hierarchy only. */
-	if ((store = X509_STORE_new()) == NULL)
-		goto fail;
-	if (X509_STORE_add_cert(store, ca->root) != 1 ||
-	    X509_STORE_add_cert(store, ca->infra) != 1) {
-		X509_STORE_free(store);
-		goto fail;
-	}
-	SSL_CTX_set_cert_store(ctx, store);
-	return CA_OK;
-fail:
-	util_err_openssl(err, errlen, "TLS set-up");
-	return CA_ERR_INTERNAL;
 }

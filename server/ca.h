@@ -36,6 +36,9 @@ struct ssl_ctx_st;
  * first Device CA keeps CA_URL_PATH_CRL and CA_URL_PATH_DEVICE_CA. */
 #define CA_URL_PATH_DEVICE_CA_N_CRL "/crl/device-ca-%lld.crl"
 #define CA_URL_PATH_DEVICE_CA_N_CRT "/ca/device-ca-%lld.crt"
+/* A later Infrastructure CA's CRL (printf form, its cas.id): the CRL
+ * distribution point of the principal certificates it signed. */
+#define CA_URL_PATH_INFRA_CA_N_CRL "/crl/infra-ca-%lld.crl"
 
 typedef struct ca ca_t;
 
@@ -154,9 +157,10 @@ int ca_cert_der(const ca_t *ca, ca_cert_t which, const uint8_t **der,
     size_t *len);
 
 /* Put the TLS server certificate chain and (decrypted) key into ctx and
- * make client certificates verify against the Infrastructure CA + Root
- * only. For CivetWeb's init_ssl callback. */
-int ca_tls_configure(const ca_t *ca, struct ssl_ctx_st *ctx, char *err,
+ * make client certificates verify against the Root and the CA set's
+ * Infrastructure CAs only; one activated later is trusted from the next
+ * handshake on (ca keeps the store). For CivetWeb's init_ssl callback. */
+int ca_tls_configure(ca_t *ca, struct ssl_ctx_st *ctx, char *err,
     size_t errlen);
 
 /* Open a registry connection for the calling thread. */

@@ -146,9 +146,11 @@ static int ca_row_add(reg_t *reg, int64_t *id_out, const reg_ca_new_t *nc,
 	return rc;
 }
 
-int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *cert_path,
-    const char *key_ref, const char *actor, char *err, size_t errlen)
+int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *role,
+    const char *cert_path, const char *key_ref, const char *actor, char *err,
+    size_t errlen)
 {
+	int infra = role != NULL && strcmp(role, REG_CA_ROLE_INFRA) == 0;
 	X509 *cert = NULL;
 	uint8_t *der = NULL;
 	size_t len = 0;
@@ -159,31 +161,40 @@ int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *cert_path,
 	int rc, copied = 0;
 
 	*id_out = 0;
+	if (!infra && role != NULL && strcmp(role, REG_CA_ROLE_DEVICE) != 0) {
+		util_err_set(err, errlen, "the kind is device or infra");
+		return CA_ERR_INVALID;
+	}
 	if ((set = ca_set_get(ca, reg, err, errlen)) == NULL)
 		return CA_ERR_INTERNAL;
 	if (pki_cert_load_file(&cert, cert_path, err, errlen) != PKI_OK)
 		return CA_ERR_INVALID;
 	if ((rc = cert_check(ca, cert, err, errlen)) != CA_OK)
 		goto out;
-	for (i = 0; i < set->n_dcas; i++)
-		if (X509_cmp(set->dcas[i].cert, cert) == 0) {
+	for (i = 0; i < set->n_dcas + set->n_icas; i++) {
+		const struct ca_dca *d = i < set->n_dcas ? &set->dcas[i] :
+		    &set->icas[i - set->n_dcas];
+
+		if (X509_cmp(d->cert, cert) == 0) {
 			util_err_set(err, errlen, "this certificate is already "
-			    "in the CA set (id %lld)", (long long)set->dcas[i].id);
+			    "in the CA set (id %lld)", (long long)d->id);
 			rc = CA_ERR_CONFLICT;
 			goto out;
 		}
+	}
 	if ((rc = ca_cert_to_der(&der, &len, cert)) != CA_OK) {
 		util_err_openssl(err, errlen, "certificate");
 		goto out;
 	}
 	ca_sha256_hex(sha, der, len);
-	snprintf(name, sizeof(name), "device-ca-%.16s.key", sha);
+	snprintf(name, sizeof(name), "%s-ca-%.16s.key", infra ? "infra" :
+	    "device", sha);
 	if ((rc = key_take(ca, cert, key_ref, name, &copied, err, errlen)) !=
 	    CA_OK)
 		goto out;
 	ca_subject_line(subject, sizeof(subject), cert);
 	memset(&nc, 0, sizeof(nc));
-	nc.role = REG_CA_ROLE_DEVICE;
+	nc.role = infra ? REG_CA_ROLE_INFRA : REG_CA_ROLE_DEVICE;
 	nc.state = REG_CA_ACTIVE;
 	nc.der = der;
 	nc.der_len = len;
@@ -204,23 +215,52 @@ out:
 
 /* Activate (retire 0) or retire CA id with its audit row in one
  * transaction; a retirement also signs the CA's final CRL. */
+/* An Infrastructure CA retires only once every principal certificate it
+ * signed is revoked or expired: those principals keep working until then,
+ * and its CRL must still be able to list them. */
+static int infra_retire_check(reg_t *reg, int64_t id, char *err,
+    size_t errlen)
+{
+	int64_t live = 0;
+	int rc;
+
+	if ((rc = ca_from_reg(reg_ca_live_certs(reg, &live, id, err,
+	    errlen))) != CA_OK)
+		return rc;
+	if (live > 0) {
+		util_err_set(err, errlen, "Infrastructure CA %lld still has %lld "
+		    "valid principal certificate%s (renew or revoke them, or "
+		    "wait until they expire)", (long long)id, (long long)live,
+		    live == 1 ? "" : "s");
+		return CA_ERR_STATE;
+	}
+	return CA_OK;
+}
+
 static int ca_step(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
     const char *action, int retire, char *err, size_t errlen)
 {
 	const struct ca_set *set = ca_set_get(ca, reg, err, errlen);
-	const struct ca_dca *d;
+	const struct ca_dca *d = NULL;
+	const char *role = REG_CA_ROLE_DEVICE, *kind = "Device CA";
 	char idbuf[24];
-	int rc;
+	int rc, infra = 0;
 
 	if (set == NULL)
 		return CA_ERR_INTERNAL;
-	if ((d = id > 0 ? ca_set_dca(set, id) : NULL) == NULL) {
-		util_err_set(err, errlen, "no Device CA with id %lld",
-		    (long long)id);
+	if (id > 0 && (d = ca_set_dca(set, id)) == NULL &&
+	    (d = ca_set_ica(set, id)) != NULL) {
+		role = REG_CA_ROLE_INFRA;
+		kind = "Infrastructure CA";
+		infra = 1;
+	}
+	if (d == NULL) {
+		util_err_set(err, errlen, "no Device CA with id %lld (nor "
+		    "Infrastructure CA)", (long long)id);
 		return CA_ERR_NOT_FOUND;
 	}
 	if (d->key == NULL) {
-		util_err_set(err, errlen, "Device CA %lld is retired",
+		util_err_set(err, errlen, "%s %lld is retired", kind,
 		    (long long)id);
 		return CA_ERR_STATE;
 	}
@@ -230,6 +270,8 @@ static int ca_step(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
 	    reg_ca_activate(reg, id, err, errlen));
 	if (rc == CA_ERR_INVALID)
 		rc = CA_ERR_STATE;
+	if (rc == CA_OK && retire && infra)
+		rc = infra_retire_check(reg, id, err, errlen);
 	/* The final CRL is forced past the state just written. */
 	if (rc == CA_OK && retire)
 		rc = ca_crl_dca_final(ca, reg, d, ca_asn1_time(
@@ -237,7 +279,7 @@ static int ca_step(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
 	if (rc == CA_OK)
 		rc = ca_audit(reg, actor, action, idbuf, err, errlen, "role",
-		    REG_CA_ROLE_DEVICE, "previous_state", d->state, NULL);
+		    role, "previous_state", d->state, NULL);
 	if (rc == CA_OK)
 		rc = ca_from_reg(reg_commit(reg, err, errlen));
 	if (rc != CA_OK)

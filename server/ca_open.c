@@ -2,7 +2,8 @@
  * immutable CA (ca.c), the fast path's fetched digests and parameter keys
  * (ca_fast.c) and the runtime (ca_set.c: the current CA set; ca_issue.c:
  * the group commit), and ca_free takes them apart; the CA certificates'
- * accessors, whose Device CA is the current set's issuing one. The top of
+ * accessors, whose Device CA is the current set's issuing one; TLS set-up
+ * for the HTTPS service (its client trust store follows the CA set). The top of
  * the engine: nothing below calls into this file. */
 #include "ca_priv.h"
 
@@ -10,8 +11,12 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include "util.h"
+
+/* How often a TLS handshake may look for a new Infrastructure CA. */
+#define CA_TLS_REFRESH_MS 100
 
 void ca_free(ca_t *ca)
 {
@@ -98,4 +103,65 @@ int ca_cert_der(const ca_t *ca, ca_cert_t which, const uint8_t **der,
 	*der = ca->der[which];
 	*len = ca->der_len[which];
 	return CA_OK;
+}
+
+/* TLS 1.2: forward-secret AEAD suites only (no CBC: LUCKY13-class padding
+ * oracles; no static RSA). TLS 1.3 keeps OpenSSL's defaults, all AEAD. */
+#define CA_TLS12_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
+
+/* SSL_CTX_set_cert_verify_callback: a client certificate is verified
+ * against the trust store as the registry's CA set has it (an
+ * Infrastructure CA activated since start included: looked up at most
+ * every CA_TLS_REFRESH_MS), then by OpenSSL as always. */
+static int tls_verify(X509_STORE_CTX *x, void *arg)
+{
+	ca_set_refresh(arg, CA_TLS_REFRESH_MS);
+	return X509_verify_cert(x);
+}
+
+/* The client trust store: the Root and every Infrastructure CA of the
+ * current set (later ones join at each reload: ca_set.c); one per CA. */
+static X509_STORE *tls_store(const ca_t *ca)
+{
+	struct ca_rt *rt = ca->rt;
+	X509_STORE *store = NULL;
+
+	pthread_mutex_lock(&rt->mu);
+	if (rt->tls_store == NULL && (store = X509_STORE_new()) != NULL) {
+		if (X509_STORE_add_cert(store, ca->root) == 1 &&
+		    ca_set_trust(ca_set_peek(ca), store) == CA_OK)
+			rt->tls_store = store;
+		else
+			X509_STORE_free(store);
+	}
+	store = rt->tls_store;
+	if (store != NULL && X509_STORE_up_ref(store) != 1)
+		store = NULL;
+	pthread_mutex_unlock(&rt->mu);
+	return store;
+}
+
+int ca_tls_configure(ca_t *ca, struct ssl_ctx_st *ctx, char *err,
+    size_t errlen)
+{
+	X509_STORE *store;
+
+	if (SSL_CTX_use_certificate(ctx, ca->tls) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, CA_TLS12_CIPHERS) != 1 ||
+	    SSL_CTX_add1_chain_cert(ctx, ca->infra) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, ca->tls_key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	/* Clients authenticate against our own hierarchy only. */
+	if ((store = tls_store(ca)) == NULL)
+		goto fail;
+	SSL_CTX_set_cert_store(ctx, store);
+	SSL_CTX_set_cert_verify_callback(ctx, tls_verify, ca);
+	return CA_OK;
+fail:
+	util_err_openssl(err, errlen, "TLS set-up");
+	return CA_ERR_INTERNAL;
 }

@@ -22,8 +22,10 @@
 /* The Root's CRL: nextUpdate this many days after it is signed. */
 #define CA_ROOT_CRL_DAYS 365
 
-/* One Device CA of a CA set (registry table cas). */
+/* One CA of a CA set (registry table cas): a Device CA or an
+ * Infrastructure CA. */
 #define CA_DEVICE_CAS_MAX 16
+#define CA_INFRA_CAS_MAX 16
 struct ca_dca {
 	int64_t id;			/* cas.id */
 	char state[8];			/* issuing, active, retired */
@@ -35,9 +37,11 @@ struct ca_dca {
 	char *pem;			/* the certificate */
 	char *chain_pem;		/* the certificate + Root */
 	unsigned char key_hash[20];	/* SHA-1 of its key bits (OCSP) */
-	/* URL paths its devices name: the first Device CA keeps
+	/* URL paths its certificates name: the first Device CA keeps
 	 * CA_URL_PATH_CRL / CA_URL_PATH_DEVICE_CA, later ones
-	 * /crl/device-ca-<id>.crl and /ca/device-ca-<id>.crt. */
+	 * /crl/device-ca-<id>.crl and /ca/device-ca-<id>.crt; the first
+	 * Infrastructure CA CA_URL_PATH_INFRA_CRL, later ones
+	 * /crl/infra-ca-<id>.crl (crt_path unused). */
 	char crl_path[48], crt_path[48];
 	char cache_key[32];		/* crl_cache.issuer of its CRL */
 };
@@ -56,6 +60,10 @@ struct ca_dca {
 struct ca_set {
 	struct ca_dca dcas[CA_DEVICE_CAS_MAX];
 	size_t n_dcas, issuing;
+	/* The Infrastructure CAs: [infra_issuing] certifies new principals;
+	 * every one stays in the TLS client trust store. */
+	struct ca_dca icas[CA_INFRA_CAS_MAX];
+	size_t n_icas, infra_issuing;
 	char stamp[CA_SET_STAMP_MAX];
 	/* Device certificate extensions that are the same for every device
 	 * (basicConstraints, keyUsage, EKU, AKI, CRL DP, AIA) of the issuing
@@ -79,6 +87,15 @@ struct ca_rt {
 	pthread_mutex_t mu;		/* serialises set reloads */
 	_Atomic(struct ca_set *) cur;	/* the newest set; ->older the rest */
 	struct reg_group *group;
+	/* The HTTPS client trust store (ca_tls_configure; NULL until then):
+	 * each set published adds its Infrastructure CAs (the store has
+	 * its own lock). */
+	X509_STORE *tls_store;
+	/* ca_set_refresh: its own registry connection, used under the
+	 * try-lock refresh_mu, and when it last looked (monotonic ms). */
+	pthread_mutex_t refresh_mu;
+	reg_t *refresh_reg;
+	_Atomic(int64_t) refreshed_ms;
 };
 
 /*
@@ -340,6 +357,23 @@ static inline const struct ca_dca *ca_set_issuing(const struct ca_set *set)
 {
 	return &set->dcas[set->issuing];
 }
+
+/* The issuing Infrastructure CA of set. */
+static inline const struct ca_dca *ca_set_infra(const struct ca_set *set)
+{
+	return &set->icas[set->infra_issuing];
+}
+
+/* The Infrastructure CA of set with this id (0: the first); NULL. */
+const struct ca_dca *ca_set_ica(const struct ca_set *set, int64_t id);
+
+/* ca_set_get on the runtime's own connection, at most once per min_ms
+ * and by one thread at a time (the others go on with the current set):
+ * the TLS handshake's path, which holds no registry connection. */
+void ca_set_refresh(const ca_t *ca, int64_t min_ms);
+
+/* Add set's Infrastructure CAs to store (duplicates are no error). */
+int ca_set_trust(const struct ca_set *set, X509_STORE *store);
 
 /* The chain (CA + Root) of Device CA id of the current set; the issuing
  * one's when unknown. Valid until ca_free. */

@@ -415,9 +415,6 @@ int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
     uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
     size_t errlen)
 {
-	struct crl_src src = { REG_ISSUER_INFRA, REG_ISSUER_INFRA, 0,
-	    ca->infra, ca->infra_key, 0, 0 };
-
 	*der = NULL;
 	*der_len = 0;
 	if (issuer == NULL || (strcmp(issuer, REG_ISSUER_DEVICE) != 0 &&
@@ -429,6 +426,28 @@ int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
 	if (strcmp(issuer, REG_ISSUER_DEVICE) == 0)
 		return ca_crl_device_ca_get(ca, reg, 0, der, der_len,
 		    next_update, err, errlen);
+	/* "infra": the first Infrastructure CA's, at its original URL. */
+	return ca_crl_infra_ca_get(ca, reg, 0, der, der_len, next_update, err,
+	    errlen);
+}
+
+int ca_crl_infra_ca_get(ca_t *ca, reg_t *reg, int64_t id, uint8_t **der,
+    size_t *der_len, int64_t *next_update, char *err, size_t errlen)
+{
+	const struct ca_set *set = ca_set_get(ca, reg, err, errlen);
+	const struct ca_dca *d;
+	struct crl_src src;
+
+	*der = NULL;
+	*der_len = 0;
+	if (set == NULL)
+		return CA_ERR_INTERNAL;
+	if ((d = ca_set_ica(set, id)) == NULL) {
+		util_err_set(err, errlen, "no such Infrastructure CA");
+		return CA_ERR_NOT_FOUND;
+	}
+	src = dca_src(d);
+	src.issuer = REG_ISSUER_INFRA;
 	return crl_get(ca, reg, &src, der, der_len, next_update, err, errlen);
 }
 

@@ -88,6 +88,8 @@ int api_h_crl_infra(http_req_t *req);
 int api_h_crl_root(http_req_t *req);
 int api_h_ca_device_n_der(http_req_t *req);
 int api_h_crl_device_n(http_req_t *req);
+/* GET /crl/infra-ca-{id}.crl: a later Infrastructure CA's CRL (DER). */
+int api_h_crl_infra_n(http_req_t *req);
 int api_h_healthz(http_req_t *req);
 int api_h_metrics(http_req_t *req);
 

@@ -15,7 +15,14 @@ One `ca-server serve` runs through every step, never restarted:
 4. `ca retire 1`: CA 1's key signs nothing -- OCSP about its device is
    refused (unauthorized) where it was answered before, a revocation of
    its device is refused, and its final CRL stays as it was (same bytes);
-   the new CA keeps issuing."""
+   the new CA keeps issuing.
+5. Infrastructure CA rollover: a new one certified (--kind infra), added
+   and activated through the CLI; a principal added next is certified by
+   it (chain, CRL distribution point /crl/infra-ca-<id>.crl) and
+   authenticates to the running serve next to the old principals; its
+   revocation is refused at once and listed on the new CA's CRL only; the
+   first CA, whose principals still hold valid certificates, does not
+   retire (and the issuing one never does)."""
 import hashlib
 import json
 import os
@@ -241,6 +248,88 @@ class LiveCASetTest(unittest.TestCase):
         # The new CA keeps issuing, still the same serve.
         _, cert, chain = self.enroll()
         self.assertEqual(chain[0], self.ca2)
+
+    def principal(self, name):
+        out = os.path.join(self.tmp, "p-" + name)
+        cs("principal", "add", "--data", self.data, "--name", name, "--role",
+           "operator", "--out", out)
+        crt = os.path.join(out, name + ".crt")
+        with open(crt, "rb") as f:
+            cert = x509.load_pem_x509_certificate(f.read())
+        with open(os.path.join(out, name + "-chain.pem")) as f:
+            chain = pem_certs(f.read())
+        return (crt, os.path.join(out, name + ".key")), cert, chain
+
+    def lookup_as(self, ident):
+        status, _ = self.ca.api("GET", "/api/v1/principals", ident=ident) \
+            if ident == self.ca.admin else self.ca.api(
+                "GET", "/devices/" + self.lookup_id, ident=ident)
+        return status
+
+    def test_5_infrastructure_ca_rollover_without_restart(self):
+        doc, _, _ = self.enroll()
+        LiveCASetTest.lookup_id = doc["device_id"]
+        with open(self.ca.infra, "rb") as f:
+            infra1 = x509.load_pem_x509_certificate(f.read())
+        rows = self.ca_list()
+        old_id = [i for i, r in rows.items() if r["role"] == "infra"][0]
+        self.assertEqual(rows[old_id]["state"], "issuing")
+        key, csr = (os.path.join(self.tmp, "infra2.key"),
+                    os.path.join(self.tmp, "infra2.csr"))
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                        "-subj", "/CN=infra2", "-out", csr], check=True,
+                       capture_output=True, timeout=60)
+        path = os.path.join(self.tmp, "infra2.crt")
+        cs("root", "certify-intermediate", "--data", self.data, "--root-key",
+           self.rootkey, "--kind", "infra", "--csr", csr, "--out", path,
+           "--cn", "Live Infrastructure CA 2")
+        with open(path, "rb") as f:
+            infra2 = x509.load_pem_x509_certificate(f.read())
+        p = cs("ca", "add", "--data", self.data, "--kind", "infra", "--cert",
+               path, "--key", key)
+        self.assertIn("Infrastructure CA", p.stdout)
+        new_id = int(p.stdout.split()[2])
+        self.assertEqual(self.ca_list()[new_id]["role"], "infra")
+        self.assertEqual(self.ca_list()[new_id]["state"], "active")
+        cs("ca", "activate", str(new_id), "--data", self.data)
+        rows = self.ca_list()
+        self.assertEqual((rows[old_id]["state"], rows[new_id]["state"]),
+                         ("active", "issuing"))
+        # A new principal is certified by the new CA and, without a
+        # restart, authenticates next to the old ones.
+        op2, cert, chain = self.principal("op2")
+        issued_by(cert, infra2)
+        self.assertEqual(chain, [infra2, self.root])
+        dp = cert.extensions.get_extension_for_class(
+            x509.CRLDistributionPoints).value[0].full_name[0].value
+        self.assertTrue(dp.endswith("/crl/infra-ca-%d.crl" % new_id), dp)
+        self.assertEqual(self.lookup_as(op2), 200)
+        self.assertEqual(self.lookup_as(self.ca.operator), 200)
+        self.assertEqual(self.lookup_as(self.ca.admin), 200)
+        # Its revocation: refused at once, listed on the new CA's CRL
+        # only (signed by the new CA), not on the first one's.
+        cs("principal", "revoke", "op2", "--data", self.data, "--reason",
+           "keyCompromise")
+        self.assertIn(self.lookup_as(op2), (401, 403))
+        crl2 = x509.load_der_x509_crl(self.get("/crl/infra-ca-%d.crl" %
+                                               new_id))
+        self.assertTrue(crl2.is_signature_valid(infra2.public_key()))
+        self.assertIsNotNone(crl2.get_revoked_certificate_by_serial_number(
+            cert.serial_number))
+        crl1 = x509.load_der_x509_crl(self.get("/crl/infra-ca.crl"))
+        self.assertTrue(crl1.is_signature_valid(infra1.public_key()))
+        self.assertIsNone(crl1.get_revoked_certificate_by_serial_number(
+            cert.serial_number))
+        # The first CA's principals keep working, so it does not retire.
+        p = cs("ca", "retire", str(old_id), "--data", self.data, ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("valid principal certificate", p.stderr)
+        self.assertEqual(self.ca_list()[old_id]["state"], "active")
+        self.assertEqual(self.lookup_as(self.ca.operator), 200)
+        p = cs("ca", "retire", str(new_id), "--data", self.data, ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("issuing", p.stderr)
 
 
 if __name__ == "__main__":

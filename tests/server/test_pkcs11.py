@@ -393,7 +393,9 @@ class Pkcs11Test(unittest.TestCase):
                     self.ca.data)
         rows = json.loads(harness.run(ca_server, "ca", "list", "--data",
                                       self.ca.data, "--json").stdout)
-        self.assertEqual([r["state"] for r in rows], ["active", "issuing"])
+        self.assertEqual([(r["role"], r["state"]) for r in rows],
+                         [("device", "active"), ("infra", "issuing"),
+                          ("device", "issuing")])
         port = self.ca.port
         self.ca.stop()
         self.ca.start(port=port)
