@@ -635,6 +635,28 @@ static void batch_run(const ca_t *ca, issue_job_t *jobs, size_t n, int sign)
 	pthread_mutex_destroy(&p.mu);
 }
 
+/* The jobs of a batch's items, signed in set; items' outputs cleared. */
+static void batch_jobs_init(issue_job_t *jobs, ca_issue_item_t *items,
+    size_t n, struct ca_set *set, const char *actor)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		items[i].err[0] = '\0';
+		items[i].rc = CA_OK;
+		memset(&items[i].result, 0, sizeof(items[i].result));
+		jobs[i].attrs = &items[i].attrs;
+		jobs[i].actor = actor;
+		jobs[i].csr = items[i].csr;
+		jobs[i].csr_len = items[i].csr_len;
+		jobs[i].req = items[i].csr_req;
+		jobs[i].csr_format = items[i].csr_format;
+		jobs[i].err = items[i].err;
+		jobs[i].errlen = sizeof(items[i].err);
+		jobs[i].set = set;
+	}
+}
+
 int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
     size_t n, int all_or_nothing, const char *actor, char *err,
     size_t errlen)
@@ -658,20 +680,7 @@ int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
 		util_err_set(err, errlen, "out of memory");
 		return CA_ERR_INTERNAL;
 	}
-	for (i = 0; i < n; i++) {
-		items[i].err[0] = '\0';
-		items[i].rc = CA_OK;
-		memset(&items[i].result, 0, sizeof(items[i].result));
-		jobs[i].attrs = &items[i].attrs;
-		jobs[i].actor = actor;
-		jobs[i].csr = items[i].csr;
-		jobs[i].csr_len = items[i].csr_len;
-		jobs[i].req = items[i].csr_req;
-		jobs[i].csr_format = items[i].csr_format;
-		jobs[i].err = items[i].err;
-		jobs[i].errlen = sizeof(items[i].err);
-		jobs[i].set = set;
-	}
+	batch_jobs_init(jobs, items, n, set, actor);
 	/* Decide everything before the write lock; the transaction below
 	 * only writes rows (and re-decides serials that items of this same
 	 * batch took first). */
