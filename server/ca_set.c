@@ -76,6 +76,58 @@ out:
 	return rc;
 }
 
+/* The first CA of role follows its file (device-ca.crt / infra-ca.crt)
+ * when `root renew-intermediate` renewed the file before the CA set's row
+ * followed renewals: same subject and key, a later notBefore. One
+ * transaction with its audit row (ca.renewal). */
+static int cas_follow_file(const ca_t *ca, reg_t *reg, const char *role,
+    char *err, size_t errlen)
+{
+	X509 *file = strcmp(role, REG_CA_ROLE_INFRA) == 0 ? ca->infra :
+	    ca->device_file, *row = NULL;
+	reg_ca_t *list = NULL;
+	uint8_t *der = NULL;
+	const unsigned char *p;
+	size_t n = 0, len = 0;
+	char sha[65], subject[REG_CA_SUBJECT_MAX + 1], idbuf[24];
+	int rc;
+
+	if ((rc = ca_from_reg(reg_ca_list(reg, &list, &n, role, err,
+	    errlen))) != CA_OK || n == 0)
+		goto out;
+	if ((rc = ca_cert_to_der(&der, &len, file)) != CA_OK) {
+		util_err_openssl(err, errlen, "%s CA certificate", role);
+		goto out;
+	}
+	ca_sha256_hex(sha, der, len);
+	p = list[0].der;
+	if (strcmp(sha, list[0].cert_sha256) == 0 || (row = d2i_X509(NULL, &p,
+	    (long)list[0].der_len)) == NULL || X509_NAME_cmp(
+	    X509_get_subject_name(row), X509_get_subject_name(file)) != 0 ||
+	    EVP_PKEY_eq(X509_get0_pubkey(row), X509_get0_pubkey(file)) != 1 ||
+	    ASN1_TIME_compare(X509_get0_notBefore(row),
+	    X509_get0_notBefore(file)) >= 0)
+		goto out;	/* the same, or not a renewal of it */
+	ca_subject_line(subject, sizeof(subject), file);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)list[0].id);
+	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
+		goto out;
+	if ((rc = ca_from_reg(reg_ca_cert_replace(reg, list[0].id, der, len,
+	    sha, subject, err, errlen))) == CA_OK)
+		rc = ca_audit(reg, CAS_ACTOR_OPEN, "ca.renewal", idbuf, err,
+		    errlen, "role", role, "certificate_sha256", sha, NULL);
+	if (rc == CA_OK)
+		rc = ca_from_reg(reg_commit(reg, err, errlen));
+	if (rc != CA_OK)
+		reg_rollback(reg);
+out:
+	ERR_clear_error();
+	X509_free(row);
+	OPENSSL_free(der);
+	reg_ca_list_free(list, n);
+	return rc;
+}
+
 /* The key of row r: the one prev (the set before) holds for the same CA
  * and certificate, else opened from its reference. NULL when retired. */
 static int dca_key(const ca_t *ca, const struct ca_set *prev,
@@ -339,8 +391,10 @@ int ca_rt_open(ca_t *ca, char *err, size_t errlen)
 	    ((rc = cas_adopt_first(ca, reg, REG_CA_ROLE_DEVICE, err,
 	    errlen)) == CA_OK))
 		rc = cas_adopt_first(ca, reg, REG_CA_ROLE_INFRA, err, errlen);
-	if (rc == CA_OK && (rc = set_build(&set, ca, NULL, reg, err,
-	    errlen)) == CA_OK)
+	if (rc == CA_OK && (rc = cas_follow_file(ca, reg, REG_CA_ROLE_DEVICE,
+	    err, errlen)) == CA_OK && (rc = cas_follow_file(ca, reg,
+	    REG_CA_ROLE_INFRA, err, errlen)) == CA_OK &&
+	    (rc = set_build(&set, ca, NULL, reg, err, errlen)) == CA_OK)
 		atomic_store(&ca->rt->cur, set);
 	reg_close(reg);
 	return rc;

@@ -22,7 +22,9 @@ One `ca-server serve` runs through every step, never restarted:
    authenticates to the running serve next to the old principals; its
    revocation is refused at once and listed on the new CA's CRL only; the
    first CA, whose principals still hold valid certificates, does not
-   retire (and the issuing one never does)."""
+   retire (and the issuing one never does).
+6. A CA 1 row left with the certificate from before an older renewal
+   follows its renewed file at the next open (audit ca.renewal)."""
 import hashlib
 import json
 import os
@@ -170,6 +172,7 @@ class LiveCASetTest(unittest.TestCase):
         issued_by(cert, new)
         self.assertEqual(self.get("/ca/device-ca.crt"), der(new))
         LiveCASetTest.ca1 = new
+        LiveCASetTest.ca1_old = old
         LiveCASetTest.ca1_device = cert
 
     def test_2_crl_of_one_ca(self):
@@ -330,6 +333,28 @@ class LiveCASetTest(unittest.TestCase):
         p = cs("ca", "retire", str(new_id), "--data", self.data, ok=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("issuing", p.stderr)
+
+    def test_6_a_row_left_behind_by_an_older_renewal_follows_its_file(self):
+        """A registry whose CA 1 row kept the certificate from before a
+        renewal (renew-intermediate before rows followed it) is repaired
+        at the next open: same subject and key, later notBefore."""
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.data, "registry.db"))
+        with db:
+            db.execute("UPDATE cas SET cert_der = ?, cert_sha256 = ? WHERE"
+                       " id = 1", (der(self.ca1_old), hashlib.sha256(
+                           der(self.ca1_old)).hexdigest()))
+        db.close()
+        self.assertEqual(self.ca_list()[1]["certificate_sha256"],
+                         hashlib.sha256(der(self.ca1)).hexdigest())
+        audit = json.loads(cs("audit", "--data", self.data, "--action",
+                              "ca.renewal", "--json").stdout)
+        self.assertEqual([(r["target"], r["details"]["role"])
+                          for r in audit], [("1", "device")])
+        # The running serve answers with the renewed certificate.
+        self.assertEqual(self.get("/ca/device-ca.crt"), der(self.ca1))
+        _, _, chain = self.enroll()
+        self.assertEqual(chain[0], self.ca2)
 
 
 if __name__ == "__main__":
