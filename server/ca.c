@@ -135,28 +135,6 @@ int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref,
 	return CA_OK;
 }
 
-int ca_custody_describe(const ca_t *ca, char *out, size_t outlen)
-{
-	const char *refs[3] = { ca->cfg.device_ca_key, ca->cfg.infra_ca_key,
-	    ca->cfg.tls_key };
-	static const char *const roles[3] = { "device-ca", "infra-ca", "tls" };
-	size_t off = 0;
-	int i, n;
-
-	for (i = 0; i < 3; i++) {
-		pki_custody_t c = pki_key_custody(refs[i], ca->data_dir);
-
-		n = snprintf(out + off, outlen - off, "%s%s %s%s%s", i ? ", " :
-		    "", roles[i], pki_custody_name(c),
-		    c == PKI_CUSTODY_PKCS11 ? " " : "",
-		    c == PKI_CUSTODY_PKCS11 ? refs[i] : "");
-		if (n < 0 || (size_t)n >= outlen - off)
-			return CA_ERR_INVALID;
-		off += (size_t)n;
-	}
-	return CA_OK;
-}
-
 int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len,
     char *err, size_t errlen)
 {

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include "pki_keys.h"
 #include "util.h"
 
 /* How often a TLS handshake may look for a new Infrastructure CA. */
@@ -78,6 +79,29 @@ int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
 fail:
 	ca_free(ca);
 	return rc;
+}
+
+int ca_custody_describe(const ca_t *ca, char *out, size_t outlen)
+{
+	const struct ca_set *set = ca_set_peek(ca);
+	const char *refs[3] = { ca_set_issuing(set)->key_ref,
+	    ca_set_infra(set)->key_ref, ca->cfg.tls_key };
+	static const char *const roles[3] = { "device-ca", "infra-ca", "tls" };
+	size_t off = 0;
+	int i, n;
+
+	for (i = 0; i < 3; i++) {
+		pki_custody_t c = pki_key_custody(refs[i], ca->data_dir);
+
+		n = snprintf(out + off, outlen - off, "%s%s %s%s%s", i ? ", " :
+		    "", roles[i], pki_custody_name(c),
+		    c == PKI_CUSTODY_PKCS11 ? " " : "",
+		    c == PKI_CUSTODY_PKCS11 ? refs[i] : "");
+		if (n < 0 || (size_t)n >= outlen - off)
+			return CA_ERR_INVALID;
+		off += (size_t)n;
+	}
+	return CA_OK;
 }
 
 const char *ca_cert_pem(const ca_t *ca, ca_cert_t which)

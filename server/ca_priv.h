@@ -30,6 +30,7 @@ struct ca_dca {
 	int64_t id;			/* cas.id */
 	char state[8];			/* issuing, active, retired */
 	char cert_sha256[65];		/* cas.cert_sha256 */
+	char *key_ref;			/* cas.key_ref: file in DIR or URI */
 	X509 *cert;
 	EVP_PKEY *key;			/* NULL when retired: signs nothing */
 	uint8_t *der;

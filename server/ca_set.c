@@ -78,7 +78,7 @@ out:
 
 /* The first CA of role follows its file (device-ca.crt / infra-ca.crt)
  * when `root renew-intermediate` renewed the file before the CA set's row
- * followed renewals: same subject and key, a later notBefore. One
+ * followed renewals: same subject and key, a notBefore not earlier. One
  * transaction with its audit row (ca.renewal). */
 static int cas_follow_file(const ca_t *ca, reg_t *reg, const char *role,
     char *err, size_t errlen)
@@ -106,7 +106,7 @@ static int cas_follow_file(const ca_t *ca, reg_t *reg, const char *role,
 	    X509_get_subject_name(row), X509_get_subject_name(file)) != 0 ||
 	    EVP_PKEY_eq(X509_get0_pubkey(row), X509_get0_pubkey(file)) != 1 ||
 	    ASN1_TIME_compare(X509_get0_notBefore(row),
-	    X509_get0_notBefore(file)) >= 0)
+	    X509_get0_notBefore(file)) > 0)
 		goto out;	/* the same, or not a renewal of it */
 	ca_subject_line(subject, sizeof(subject), file);
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)list[0].id);
@@ -198,7 +198,8 @@ static int dca_load(const ca_t *ca, const struct ca_set *prev,
 	d->id = r->id;
 	snprintf(d->state, sizeof(d->state), "%s", r->state);
 	snprintf(d->cert_sha256, sizeof(d->cert_sha256), "%s", r->cert_sha256);
-	if ((d->cert = d2i_X509(NULL, &p, (long)r->der_len)) == NULL)
+	if ((d->cert = d2i_X509(NULL, &p, (long)r->der_len)) == NULL ||
+	    (d->key_ref = strdup(r->key_ref)) == NULL)
 		goto ossl;
 	if ((rc = dca_key(ca, prev, d, r, err, errlen)) != CA_OK)
 		return rc;
@@ -241,6 +242,7 @@ static void set_free(struct ca_set *set)
 		OPENSSL_free(d->der);
 		free(d->pem);
 		free(d->chain_pem);
+		free(d->key_ref);
 	}
 	free(set);
 }

@@ -337,7 +337,7 @@ class LiveCASetTest(unittest.TestCase):
     def test_6_a_row_left_behind_by_an_older_renewal_follows_its_file(self):
         """A registry whose CA 1 row kept the certificate from before a
         renewal (renew-intermediate before rows followed it) is repaired
-        at the next open: same subject and key, later notBefore."""
+        at the next open: same subject and key, notBefore not earlier."""
         import sqlite3
         db = sqlite3.connect(os.path.join(self.data, "registry.db"))
         with db:

@@ -399,6 +399,9 @@ class Pkcs11Test(unittest.TestCase):
         port = self.ca.port
         self.ca.stop()
         self.ca.start(port=port)
+        # serve names the issuing Device CA's key: the new one's URI.
+        self.assertIn("key custody: device-ca pkcs11 " + uri("device-ca-2"),
+                      self.ca.server.stderr())
         with open(crt, "rb") as f:
             new_ca = x509.load_pem_x509_certificate(f.read())
         dev, _ = self.enroll_http("SN-TOKEN-ROLL")
