@@ -4,6 +4,7 @@
 #include "reg_cas.h"
 #include "reg_priv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,10 +200,114 @@ int reg_ca_retire(reg_t *reg, int64_t id, char *err, size_t errlen)
 	    " WHERE id = ?1", id, reg_now(), err, errlen);
 }
 
-int reg_ca_adopt(reg_t *reg, int64_t id, char *err, size_t errlen)
+/* Append "id:role:state:cert_sha256" of the current row of st to out at
+ * *off (a ',' before all but the first); -1 when it does not fit. */
+static int stamp_add(char *out, size_t outlen, size_t *off, db_stmt_t *st)
 {
-	return exec_id(reg, "UPDATE certificates SET ca_id = ?1 WHERE issuer"
-	    " = 'device' AND ca_id IS NULL", id, 0, err, errlen);
+	const char *role = db_col_text(st, 1), *state = db_col_text(st, 2),
+	    *sha = db_col_text(st, 3);
+	int n;
+
+	n = snprintf(out + *off, outlen - *off, "%s%lld:%s:%s:%s",
+	    *off ? "," : "", (long long)db_col_int64(st, 0),
+	    role != NULL ? role : "", state != NULL ? state : "",
+	    sha != NULL ? sha : "");
+	if (n < 0 || (size_t)n >= outlen - *off)
+		return -1;
+	*off += (size_t)n;
+	return 0;
+}
+
+int reg_ca_stamp(reg_t *reg, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	db_stmt_t *st = NULL;
+	size_t off = 0;
+	int rc, s;
+
+	if (outlen == 0) {
+		util_err_set(err, errlen, "CA set stamp too long");
+		return REG_ERR_INVALID;
+	}
+	out[0] = '\0';
+	/* Concatenated here, not in SQL: the same on both engines. */
+	if ((rc = reg_prepare(reg, &st, "SELECT id, role, state, cert_sha256"
+	    " FROM cas ORDER BY id", err, errlen)) != REG_OK)
+		return rc;
+	rc = REG_OK;
+	while ((s = db_step(st)) == DB_ROW)
+		if (stamp_add(out, outlen, &off, st) != 0) {
+			util_err_set(err, errlen, "CA set stamp too long");
+			rc = REG_ERR_INVALID;
+			break;
+		}
+	if (rc == REG_OK && s != DB_DONE)
+		rc = reg_fail(reg, s, err, errlen, "CA set stamp");
+	reg_finalize(reg, st);
+	return rc;
+}
+
+int reg_ca_cert_replace(reg_t *reg, int64_t id, const uint8_t *der,
+    size_t der_len, const char *cert_sha256, const char *subject,
+    char *err, size_t errlen)
+{
+	db_stmt_t *st = NULL;
+	int rc;
+
+	if (der == NULL || der_len == 0 || der_len > INT32_MAX ||
+	    strlen(subject) > REG_CA_SUBJECT_MAX) {
+		util_err_set(err, errlen, "CA record out of bounds");
+		return REG_ERR_INVALID;
+	}
+	if ((rc = reg_prepare(reg, &st, "UPDATE cas SET cert_der = ?,"
+	    " cert_sha256 = ?, subject = ? WHERE id = ?", err, errlen)) !=
+	    REG_OK)
+		return rc;
+	db_bind_blob(st, 1, der, der_len);
+	reg_bind_text(st, 2, cert_sha256);
+	reg_bind_text(st, 3, subject);
+	db_bind_int64(st, 4, id);
+	if ((rc = db_step(st)) != DB_DONE)
+		rc = reg_fail(reg, rc, err, errlen, "replace CA certificate");
+	else if (db_changes(st) == 0) {
+		util_err_set(err, errlen, "no CA with id %lld", (long long)id);
+		rc = REG_ERR_NOT_FOUND;
+	} else
+		rc = REG_OK;
+	reg_finalize(reg, st);
+	return rc;
+}
+
+int reg_ca_adopt(reg_t *reg, int64_t id, const char *role, char *err,
+    size_t errlen)
+{
+	return exec_id(reg, strcmp(role, REG_CA_ROLE_INFRA) == 0 ?
+	    "UPDATE certificates SET ca_id = ?1 WHERE issuer = 'infra' AND"
+	    " ca_id IS NULL" : "UPDATE certificates SET ca_id = ?1 WHERE"
+	    " issuer = 'device' AND ca_id IS NULL", id, 0, err, errlen);
+}
+
+int reg_ca_live_certs(reg_t *reg, int64_t *out, int64_t id, char *err,
+    size_t errlen)
+{
+	db_stmt_t *st = NULL;
+	int rc;
+
+	*out = 0;
+	if ((rc = reg_prepare(reg, &st, "SELECT count(*) FROM certificates"
+	    " WHERE ca_id = ?1 AND issuer = 'infra' AND revoked = 0 AND"
+	    " not_after > ?2", err, errlen)) != REG_OK)
+		return rc;
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, reg_now());
+	if ((rc = db_step(st)) == DB_ROW) {
+		*out = db_col_int64(st, 0);
+		rc = REG_OK;
+	} else {
+		rc = reg_fail(reg, rc, err, errlen, "CA certificates");
+	}
+	reg_finalize(reg, st);
+	return rc;
 }
 
 int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
@@ -215,7 +320,10 @@ int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
 	    "SELECT c.serial_hex, d.reason, d.revoked_at FROM certificates c"
 	    " JOIN devices d ON d.device_id = c.device_id"
 	    " WHERE c.issuer = 'device' AND c.ca_id = ?1 AND"
-	    " d.status <> 'active' ORDER BY 1", err, errlen)) != REG_OK)
+	    " d.status <> 'active'"
+	    " UNION ALL SELECT serial_hex, coalesce(revoked_reason, 0),"
+	    " revoked_at FROM certificates WHERE issuer = 'infra' AND"
+	    " ca_id = ?1 AND revoked = 1 ORDER BY 1", err, errlen)) != REG_OK)
 		return rc;
 	db_bind_int64(st, 1, ca_id);
 	rc = REG_OK;

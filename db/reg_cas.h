@@ -67,12 +67,33 @@ int reg_ca_activate(reg_t *reg, int64_t id, char *err, size_t errlen);
  * such CA; REG_ERR_INVALID: issuing or already retired. */
 int reg_ca_retire(reg_t *reg, int64_t id, char *err, size_t errlen);
 
-/* Record Device CA id as the signer of every device certificate that has
- * none (a registry from before the CA set: the first CA adopts them). */
-int reg_ca_adopt(reg_t *reg, int64_t id, char *err, size_t errlen);
+/* The CA set's stamp into out: every CA's id, role, state and certificate
+ * hash in id order, so any insert, state change or renewal moves it.
+ * REG_ERR_INVALID when it does not fit outlen. */
+int reg_ca_stamp(reg_t *reg, char *out, size_t outlen, char *err,
+    size_t errlen);
 
-/* Call fn for each revoked or suspended device certificate signed by CA
- * ca_id (the CA's CRL entries), in serial order. */
+/* Replace the certificate of CA id (a renewal: same key and subject) with
+ * der; REG_ERR_NOT_FOUND: no such CA; REG_ERR_CONSTRAINT: der is already
+ * another CA's. */
+int reg_ca_cert_replace(reg_t *reg, int64_t id, const uint8_t *der,
+    size_t der_len, const char *cert_sha256, const char *subject,
+    char *err, size_t errlen);
+
+/* Record CA id of role (REG_CA_ROLE_*) as the signer of every certificate
+ * of that role that has none (a registry from before the CA set: the
+ * first CA of the role adopts them). */
+int reg_ca_adopt(reg_t *reg, int64_t id, const char *role, char *err,
+    size_t errlen);
+
+/* How many principal certificates CA id signed that are neither revoked
+ * nor expired (an Infrastructure CA is retired only without any). */
+int reg_ca_live_certs(reg_t *reg, int64_t *out, int64_t id, char *err,
+    size_t errlen);
+
+/* Call fn for each certificate signed by CA ca_id that its CRL lists (a
+ * Device CA: revoked or suspended devices; an Infrastructure CA: revoked
+ * principal certificates), in serial order. */
 int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
     void *arg, char *err, size_t errlen);
 

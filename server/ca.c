@@ -1,6 +1,9 @@
-/* ca.c — the CA context: load a data folder once (config, CA certificates,
- * issuing keys, TLS key), read-only afterwards; file paths; TLS set-up for
- * the HTTPS service; per-thread registry connections. */
+/* ca.c — the immutable CA: load a data folder once (config, the Root, the
+ * Infrastructure CA, the TLS certificate and their keys), read-only
+ * afterwards; signing keys by reference; file paths; where the registry
+ * lives (config "db", serve --db or DATA/registry.db); per-thread registry
+ * connections. Calls nothing of the
+ * engine above it: ca_open.c assembles this with the runtime (ca_set.c). */
 #include "ca_priv.h"
 
 #include <stdio.h>
@@ -43,32 +46,22 @@ const ca_config_t *ca_config(const ca_t *ca)
 	return &ca->cfg;
 }
 
-const char *ca_cert_pem(const ca_t *ca, ca_cert_t which)
+const char *ca_revocation_base_url(const ca_t *ca)
 {
-	return (unsigned)which < 3 ? ca->pem[which] : NULL;
+	return ca->cfg.plain_http_base_url[0] != '\0' ?
+	    ca->cfg.plain_http_base_url : ca->cfg.public_base_url;
 }
 
-int ca_cert_der(const ca_t *ca, ca_cert_t which, const uint8_t **der,
-    size_t *len)
-{
-	if ((unsigned)which >= 3)
-		return CA_ERR_INVALID;
-	*der = ca->der[which];
-	*len = ca->der_len[which];
-	return CA_OK;
-}
-
-void ca_free(ca_t *ca)
+void ca_core_free(ca_t *ca)
 {
 	int i;
 
 	if (ca == NULL)
 		return;
 	X509_free(ca->root);
-	X509_free(ca->device);
+	X509_free(ca->device_file);
 	X509_free(ca->infra);
 	X509_free(ca->tls);
-	EVP_PKEY_free(ca->device_key);
 	EVP_PKEY_free(ca->infra_key);
 	EVP_PKEY_free(ca->tls_key);
 	X509_free(ca->cmp_cert);
@@ -77,14 +70,8 @@ void ca_free(ca_t *ca)
 		free(ca->pem[i]);
 		OPENSSL_free(ca->der[i]);
 	}
-	free(ca->device_chain_pem);
 	free(ca->infra_chain_pem);
-	ca_cas_free(ca);
-	ca_fast_free(ca);
-	ca_device_exts_free(ca);
-	ca_group_close(ca);
 	OPENSSL_cleanse(ca->key_pass, sizeof(ca->key_pass));
-	free(ca);
 }
 
 /* Concatenate two PEM strings. */
@@ -151,28 +138,6 @@ int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref,
 	return CA_OK;
 }
 
-int ca_custody_describe(const ca_t *ca, char *out, size_t outlen)
-{
-	const char *refs[3] = { ca->cfg.device_ca_key, ca->cfg.infra_ca_key,
-	    ca->cfg.tls_key };
-	static const char *const roles[3] = { "device-ca", "infra-ca", "tls" };
-	size_t off = 0;
-	int i, n;
-
-	for (i = 0; i < 3; i++) {
-		pki_custody_t c = pki_key_custody(refs[i], ca->data_dir);
-
-		n = snprintf(out + off, outlen - off, "%s%s %s%s%s", i ? ", " :
-		    "", roles[i], pki_custody_name(c),
-		    c == PKI_CUSTODY_PKCS11 ? " " : "",
-		    c == PKI_CUSTODY_PKCS11 ? refs[i] : "");
-		if (n < 0 || (size_t)n >= outlen - off)
-			return CA_ERR_INVALID;
-		off += (size_t)n;
-	}
-	return CA_OK;
-}
-
 int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len,
     char *err, size_t errlen)
 {
@@ -211,40 +176,28 @@ int ca_serve_check(const char *data_dir, char *err, size_t errlen)
 	return CA_OK;
 }
 
-int ca_open(ca_t **out, const char *data_dir, const char *key_pass_file,
-    char *err, size_t errlen)
+/* The folder's config.json must exist; it is loaded (the registry is
+ * located by ca_db_locate). */
+static int core_paths(ca_t *ca, const char *data_dir, char *err,
+    size_t errlen)
 {
-	return ca_open_pass(out, data_dir, key_pass_file, NULL, err, errlen);
-}
+	char path[PATH_MAX];
+	struct stat sb;
 
-int ca_open_pass(ca_t **out, const char *data_dir, const char *pass_file,
-    const char *pass_env, char *err, size_t errlen)
-{
-	return ca_open_db(out, data_dir, pass_file, pass_env, NULL, err,
-	    errlen);
-}
-
-static int ca_open_full(ca_t **out, const char *data_dir, const char *pass,
-    const char *db, char *err, size_t errlen);
-
-int ca_open_db(ca_t **out, const char *data_dir, const char *pass_file,
-    const char *pass_env, const char *db, char *err, size_t errlen)
-{
-	char pass[CA_PASS_MAX + 1];
-	int rc;
-
-	*out = NULL;
-	if ((rc = ca_pass_get(pass, pass_file, pass_env, err, errlen)) ==
-	    CA_OK)
-		rc = ca_open_full(out, data_dir, pass, db, err, errlen);
-	OPENSSL_cleanse(pass, sizeof(pass));
-	return rc;
-}
-
-int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
-    char *err, size_t errlen)
-{
-	return ca_open_full(out, data_dir, pass, NULL, err, errlen);
+	if (snprintf(ca->data_dir, sizeof(ca->data_dir), "%s", data_dir) >=
+	    (int)sizeof(ca->data_dir) - 32 ||
+	    ca_path(path, sizeof(path), data_dir, CA_FILE_CONFIG) != 0) {
+		util_err_set(err, errlen, "data folder path too long");
+		return CA_ERR_INVALID;
+	}
+	if (stat(path, &sb) != 0) {
+		util_err_set(err, errlen, "%s is not a ProvCA data folder "
+		    "(run ca-server init)", data_dir);
+		return CA_ERR_NOT_CA;
+	}
+	if (config_load(&ca->cfg, path, err, errlen) != CONFIG_OK)
+		return CA_ERR_INVALID;
+	return CA_OK;
 }
 
 /* Where ca's registry lives: db when given (serve --db), else the
@@ -307,137 +260,53 @@ int ca_db_location(char *out, size_t outlen, const char *data_dir,
 	return CA_OK;
 }
 
-/* ca_open_with_pass, with the registry at db when it is not NULL. */
-static int ca_open_full(ca_t **out, const char *data_dir, const char *pass,
+int ca_core_load(ca_t *ca, const char *data_dir, const char *pass,
     const char *db, char *err, size_t errlen)
 {
-	ca_t *ca;
-	reg_t *reg = NULL;
-	char path[PATH_MAX];
-	struct stat sb;
+	X509 *certs[3];
 	int rc, i;
 
-	*out = NULL;
-	if ((ca = calloc(1, sizeof(*ca))) == NULL) {
-		util_err_set(err, errlen, "out of memory");
-		return CA_ERR_INTERNAL;
-	}
-	if (snprintf(ca->data_dir, sizeof(ca->data_dir), "%s", data_dir) >=
-	    (int)sizeof(ca->data_dir) - 32 ||
-	    ca_path(path, sizeof(path), data_dir, CA_FILE_CONFIG) != 0) {
-		util_err_set(err, errlen, "data folder path too long");
-		rc = CA_ERR_INVALID;
-		goto fail;
-	}
-	if (stat(path, &sb) != 0) {
-		util_err_set(err, errlen, "%s is not a ProvCA data folder "
-		    "(run ca-server init)", data_dir);
-		rc = CA_ERR_NOT_CA;
-		goto fail;
-	}
-	if (config_load(&ca->cfg, path, err, errlen) != CONFIG_OK) {
-		rc = CA_ERR_INVALID;
-		goto fail;
-	}
-	if ((rc = ca_db_locate(ca, db, err, errlen)) != CA_OK)
-		goto fail;
+	if ((rc = core_paths(ca, data_dir, err, errlen)) != CA_OK ||
+	    (rc = ca_db_locate(ca, db, err, errlen)) != CA_OK)
+		return rc;
 	if (strlen(pass) > CA_PASS_MAX) {
 		util_err_set(err, errlen, "passphrase too long");
-		rc = CA_ERR_INVALID;
-		goto fail;
+		return CA_ERR_INVALID;
 	}
 	memcpy(ca->key_pass, pass, strlen(pass) + 1);
 	if ((rc = load_cert(&ca->root, data_dir, CA_FILE_ROOT_CERT, err,
 	    errlen)) != CA_OK ||
-	    (rc = load_cert(&ca->device, data_dir, CA_FILE_DEVICE_CA_CERT, err,
-	    errlen)) != CA_OK ||
+	    (rc = load_cert(&ca->device_file, data_dir,
+	    CA_FILE_DEVICE_CA_CERT, err, errlen)) != CA_OK ||
 	    (rc = load_cert(&ca->infra, data_dir, CA_FILE_INFRA_CA_CERT, err,
 	    errlen)) != CA_OK ||
 	    (rc = load_cert(&ca->tls, data_dir, CA_FILE_TLS_CERT, err,
 	    errlen)) != CA_OK)
-		goto fail;
-	if ((rc = ca_key_load(&ca->device_key, ca, ca->cfg.device_ca_key,
-	    ca->device, err, errlen)) != CA_OK ||
-	    (rc = ca_key_load(&ca->infra_key, ca, ca->cfg.infra_ca_key, ca->infra,
-	    err, errlen)) != CA_OK ||
+		return rc;
+	if ((rc = ca_key_load(&ca->infra_key, ca, ca->cfg.infra_ca_key,
+	    ca->infra, err, errlen)) != CA_OK ||
 	    (rc = ca_key_load(&ca->tls_key, ca, ca->cfg.tls_key, ca->tls, err,
 	    errlen)) != CA_OK)
-		goto fail;
-	/* The CA set: afterwards ca->device is the issuing Device CA. */
-	if ((rc = ca_cas_load(ca, err, errlen)) != CA_OK)
-		goto fail;
-	{
-		X509 *certs[3] = { ca->root, ca->device, ca->infra };
-
-		for (i = 0; i < 3; i++) {
-			if ((ca->pem[i] = ca_cert_to_pem(certs[i])) == NULL ||
-			    ca_cert_to_der(&ca->der[i], &ca->der_len[i],
-			    certs[i]) != CA_OK) {
-				util_err_openssl(err, errlen, "encode CA cert");
-				rc = CA_ERR_INTERNAL;
-				goto fail;
-			}
+		return rc;
+	certs[CA_CERT_ROOT] = ca->root;
+	certs[CA_CERT_DEVICE] = ca->device_file;
+	certs[CA_CERT_INFRA] = ca->infra;
+	for (i = 0; i < 3; i++)
+		if ((ca->pem[i] = ca_cert_to_pem(certs[i])) == NULL ||
+		    ca_cert_to_der(&ca->der[i], &ca->der_len[i], certs[i]) !=
+		    CA_OK) {
+			util_err_openssl(err, errlen, "encode CA cert");
+			return CA_ERR_INTERNAL;
 		}
-	}
-	if ((ca->device_chain_pem = pem_cat(ca->pem[CA_CERT_DEVICE],
-	    ca->pem[CA_CERT_ROOT])) == NULL ||
-	    (ca->infra_chain_pem = pem_cat(ca->pem[CA_CERT_INFRA],
+	if ((ca->infra_chain_pem = pem_cat(ca->pem[CA_CERT_INFRA],
 	    ca->pem[CA_CERT_ROOT])) == NULL) {
 		util_err_set(err, errlen, "out of memory");
-		rc = CA_ERR_INTERNAL;
-		goto fail;
+		return CA_ERR_INTERNAL;
 	}
-	if ((rc = ca_device_exts_build(ca, err, errlen)) != CA_OK ||
-	    (rc = ca_fast_init(ca, err, errlen)) != CA_OK)
-		goto fail;
-	if ((rc = ca_group_open(ca, err, errlen)) != CA_OK)
-		goto fail;
-	/* Apply pending migrations once, before any worker thread opens. */
-	if ((rc = ca_from_reg(reg_open_existing(&reg, ca->db_path, err,
-	    errlen))) != CA_OK)
-		goto fail;
-	reg_close(reg);
-	*out = ca;
 	return CA_OK;
-fail:
-	ca_free(ca);
-	return rc;
 }
 
 int ca_reg_open(const ca_t *ca, reg_t **out, char *err, size_t errlen)
 {
 	return ca_from_reg(reg_open_existing(out, ca->db_path, err, errlen));
-}
-
-/* TLS 1.2: forward-secret AEAD suites only (no CBC: LUCKY13-class padding
- * oracles; no static RSA). TLS 1.3 keeps OpenSSL's defaults, all AEAD. */
-#define CA_TLS12_CIPHERS \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:" \
-	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
-
-int ca_tls_configure(const ca_t *ca, struct ssl_ctx_st *ctx, char *err,
-    size_t errlen)
-{
-	X509_STORE *store;
-
-	if (SSL_CTX_use_certificate(ctx, ca->tls) != 1 ||
-	    SSL_CTX_set_cipher_list(ctx, CA_TLS12_CIPHERS) != 1 ||
-	    SSL_CTX_add1_chain_cert(ctx, ca->infra) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, ca->tls_key) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
-		goto fail;
-	/* Clients authenticate against our own hierarchy only. */
-	if ((store = X509_STORE_new()) == NULL)
-		goto fail;
-	if (X509_STORE_add_cert(store, ca->root) != 1 ||
-	    X509_STORE_add_cert(store, ca->infra) != 1) {
-		X509_STORE_free(store);
-		goto fail;
-	}
-	SSL_CTX_set_cert_store(ctx, store);
-	return CA_OK;
-fail:
-	util_err_openssl(err, errlen, "TLS set-up");
-	return CA_ERR_INTERNAL;
 }

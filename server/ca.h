@@ -3,10 +3,14 @@
  * suspension / reinstatement, the Device CA's CRL, principals (client and
  * provisioning-signer certificates) and manufacturers.
  *
- * Threads: a ca_t is immutable after ca_open (but for the group-commit
- * queue of single issuances, under its own lock) and may be shared by any
- * number of threads; each thread passes its own reg_t (ca_reg_open). Every state
- * change writes its audit entry in the same transaction. Nothing prints. */
+ * Threads: a ca_t is the immutable CA (config, certificates, keys) plus an
+ * explicit runtime (ca_priv.h, struct ca_rt: the current CA set with its
+ * signer pool, and the group commit of single issuances), each part behind
+ * its own lock; it may be shared by any number of threads, each passing
+ * its own reg_t (ca_reg_open). The CA set follows the registry: a Device
+ * CA added, activated, retired or renewed by `ca-server ca|root` is used
+ * from the next request on. Every state change writes its audit entry in
+ * the same transaction. Nothing prints. */
 #ifndef PROVCA_CA_H
 #define PROVCA_CA_H
 
@@ -32,6 +36,9 @@ struct ssl_ctx_st;
  * first Device CA keeps CA_URL_PATH_CRL and CA_URL_PATH_DEVICE_CA. */
 #define CA_URL_PATH_DEVICE_CA_N_CRL "/crl/device-ca-%lld.crl"
 #define CA_URL_PATH_DEVICE_CA_N_CRT "/ca/device-ca-%lld.crt"
+/* A later Infrastructure CA's CRL (printf form, its cas.id): the CRL
+ * distribution point of the principal certificates it signed. */
+#define CA_URL_PATH_INFRA_CA_N_CRL "/crl/infra-ca-%lld.crl"
 
 typedef struct ca ca_t;
 
@@ -124,7 +131,8 @@ int ca_db_location(char *out, size_t outlen, const char *data_dir,
 void ca_free(ca_t *ca);
 
 /* One line naming each serving key's custody: "device-ca pkcs11 <URI>,
- * infra-ca file-encrypted, tls file-plain" (URIs never carry a PIN). */
+ * infra-ca file-encrypted, tls file-plain" (URIs never carry a PIN); the
+ * Device and Infrastructure CA keys are the issuing ones of the CA set. */
 int ca_custody_describe(const ca_t *ca, char *out, size_t outlen);
 
 /* The Root's CRL as the last ceremony published it (DATA/root-ca.crl, DER,
@@ -158,15 +166,17 @@ int ca_path(char *out, size_t outlen, const char *data_dir, ca_file_t which);
 /* Which CA certificate. */
 typedef enum { CA_CERT_ROOT, CA_CERT_DEVICE, CA_CERT_INFRA } ca_cert_t;
 
-/* PEM and DER of a CA certificate (owned by ca). */
+/* PEM and DER of a CA certificate (owned by ca, valid until ca_free);
+ * CA_CERT_DEVICE: the issuing Device CA of the current CA set. */
 const char *ca_cert_pem(const ca_t *ca, ca_cert_t which);
 int ca_cert_der(const ca_t *ca, ca_cert_t which, const uint8_t **der,
     size_t *len);
 
 /* Put the TLS server certificate chain and (decrypted) key into ctx and
- * make client certificates verify against the Infrastructure CA + Root
- * only. For CivetWeb's init_ssl callback. */
-int ca_tls_configure(const ca_t *ca, struct ssl_ctx_st *ctx, char *err,
+ * make client certificates verify against the Root and the CA set's
+ * Infrastructure CAs only; one activated later is trusted from the next
+ * handshake on (ca keeps the store). For CivetWeb's init_ssl callback. */
+int ca_tls_configure(ca_t *ca, struct ssl_ctx_st *ctx, char *err,
     size_t errlen);
 
 /* Open a registry connection for the calling thread. */

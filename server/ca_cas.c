@@ -1,8 +1,8 @@
-/* ca_cas.c — the CA set: the Device CAs a data folder serves (registry
- * table cas), loaded at open with their keys (retired ones without), the
- * issuing one made ca->device; and the rollover's steps: add a CA certified
- * by the Root, make it issuing, retire an old one. Each step is one
- * transaction with its audit row. */
+/* ca_cas.c — the CA set seen from outside the engine (each Device CA's
+ * certificate and chain, from the current set: ca_set.c) and the
+ * rollover's steps: add a CA certified by the Root, make it issuing,
+ * retire an old one. Each step is one transaction with its audit row; a
+ * running serve picks the change up at its next request (ca_set_get). */
 #include "ca_priv.h"
 #include "ca_cas.h"
 
@@ -21,237 +21,9 @@
 #include "reg_cas.h"
 #include "util.h"
 
-#define CAS_ACTOR_OPEN "ca-server"
-
-/* A one-line subject of cert into out. */
-static void subject_line(char *out, size_t outlen, X509 *cert)
-{
-	if (X509_NAME_oneline(X509_get_subject_name(cert), out,
-	    (int)outlen) == NULL)
-		snprintf(out, outlen, "?");
-}
-
-/* Record the data folder's Device CA (device-ca.crt, device_ca_key) as the
- * first CA of the set, issuing, when the registry has none yet; the device
- * certificates already stored are its. One transaction. */
-static int cas_adopt_first(ca_t *ca, reg_t *reg, char *err, size_t errlen)
-{
-	reg_ca_t *list = NULL;
-	reg_ca_new_t nc;
-	uint8_t *der = NULL;
-	size_t n = 0, len = 0;
-	char sha[65], subject[REG_CA_SUBJECT_MAX + 1], idbuf[24];
-	int64_t id = 0;
-	int rc;
-
-	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
-		return rc;
-	if ((rc = ca_from_reg(reg_ca_list(reg, &list, &n, REG_CA_ROLE_DEVICE,
-	    err, errlen))) != CA_OK || n > 0)
-		goto out;
-	if ((rc = ca_cert_to_der(&der, &len, ca->device)) != CA_OK) {
-		util_err_openssl(err, errlen, "Device CA certificate");
-		goto out;
-	}
-	ca_sha256_hex(sha, der, len);
-	subject_line(subject, sizeof(subject), ca->device);
-	memset(&nc, 0, sizeof(nc));
-	nc.role = REG_CA_ROLE_DEVICE;
-	nc.state = REG_CA_ISSUING;
-	nc.der = der;
-	nc.der_len = len;
-	nc.cert_sha256 = sha;
-	nc.subject = subject;
-	nc.key_ref = ca->cfg.device_ca_key;
-	if ((rc = ca_from_reg(reg_ca_insert(reg, &id, &nc, err, errlen))) !=
-	    CA_OK || (rc = ca_from_reg(reg_ca_adopt(reg, id, err, errlen))) !=
-	    CA_OK)
-		goto out;
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	rc = ca_audit(reg, CAS_ACTOR_OPEN, "ca.adopt", idbuf, err, errlen,
-	    "role", REG_CA_ROLE_DEVICE, "certificate_sha256", sha, NULL);
-out:
-	if (rc == CA_OK)
-		rc = ca_from_reg(reg_commit(reg, err, errlen));
-	if (rc != CA_OK)
-		reg_rollback(reg);
-	OPENSSL_free(der);
-	reg_ca_list_free(list, n);
-	return rc;
-}
-
-/* The certificate, key and URLs of row r into d; first: the data
- * folder's own Device CA (its certificate file and key, already loaded). */
-static int dca_load(ca_t *ca, struct ca_dca *d, const reg_ca_t *r,
-    int first, const char *root_pem, char *err, size_t errlen)
-{
-	const unsigned char *p = r->der;
-	unsigned int hl = 0;
-	size_t lp, lr;
-
-	d->id = r->id;
-	snprintf(d->state, sizeof(d->state), "%s", r->state);
-	if (first) {
-		if (X509_up_ref(ca->device) != 1)
-			goto ossl;
-		d->cert = ca->device;
-	} else if ((d->cert = d2i_X509(NULL, &p, (long)r->der_len)) == NULL) {
-		goto ossl;
-	}
-	if (strcmp(r->state, REG_CA_RETIRED) != 0) {
-		if (first) {
-			if (EVP_PKEY_up_ref(ca->device_key) != 1)
-				goto ossl;
-			d->key = ca->device_key;
-		} else {
-			int rc = ca_key_load(&d->key, ca, r->key_ref, d->cert,
-			    err, errlen);
-
-			if (rc != CA_OK)
-				return rc;
-		}
-	}
-	if (ca_cert_to_der(&d->der, &d->der_len, d->cert) != CA_OK ||
-	    (d->pem = ca_cert_to_pem(d->cert)) == NULL ||
-	    X509_pubkey_digest(d->cert, EVP_sha1(), d->key_hash, &hl) != 1)
-		goto ossl;
-	lp = strlen(d->pem);
-	lr = strlen(root_pem);
-	if ((d->chain_pem = malloc(lp + lr + 1)) == NULL)
-		goto ossl;
-	memcpy(d->chain_pem, d->pem, lp);
-	memcpy(d->chain_pem + lp, root_pem, lr + 1);
-	if (first) {
-		snprintf(d->crl_path, sizeof(d->crl_path), "%s",
-		    CA_URL_PATH_CRL);
-		snprintf(d->crt_path, sizeof(d->crt_path), "%s",
-		    CA_URL_PATH_DEVICE_CA);
-		snprintf(d->cache_key, sizeof(d->cache_key), "%s",
-		    REG_ISSUER_DEVICE);
-	} else {
-		snprintf(d->crl_path, sizeof(d->crl_path),
-		    CA_URL_PATH_DEVICE_CA_N_CRL, (long long)d->id);
-		snprintf(d->crt_path, sizeof(d->crt_path),
-		    CA_URL_PATH_DEVICE_CA_N_CRT, (long long)d->id);
-		snprintf(d->cache_key, sizeof(d->cache_key), "device-ca-%lld",
-		    (long long)d->id);
-	}
-	return CA_OK;
-ossl:
-	util_err_openssl(err, errlen, "Device CA %lld", (long long)r->id);
-	return CA_ERR_INTERNAL;
-}
-
-/* Make the issuing Device CA ca->device / ca->device_key. */
-static int cas_pick_issuing(ca_t *ca, char *err, size_t errlen)
-{
-	struct ca_dca *d;
-	size_t i;
-
-	for (i = 0; i < ca->n_dcas; i++)
-		if (strcmp(ca->dcas[i].state, REG_CA_ISSUING) == 0)
-			break;
-	if (i == ca->n_dcas || ca->dcas[i].key == NULL) {
-		util_err_set(err, errlen, "the registry names no issuing "
-		    "Device CA (ca-server ca activate ID)");
-		return CA_ERR_INVALID;
-	}
-	ca->issuing = i;
-	d = &ca->dcas[i];
-	if (d->cert == ca->device)
-		return CA_OK;
-	if (X509_up_ref(d->cert) != 1 || EVP_PKEY_up_ref(d->key) != 1) {
-		util_err_openssl(err, errlen, "issuing Device CA");
-		return CA_ERR_INTERNAL;
-	}
-	X509_free(ca->device);
-	EVP_PKEY_free(ca->device_key);
-	ca->device = d->cert;
-	ca->device_key = d->key;
-	return CA_OK;
-}
-
-int ca_cas_load(ca_t *ca, char *err, size_t errlen)
-{
-	reg_t *reg = NULL;
-	reg_ca_t *list = NULL;
-	char *root_pem;
-	size_t n = 0, i;
-	int rc;
-
-	/* Every CA's chain ends with the Root. */
-	if ((root_pem = ca_cert_to_pem(ca->root)) == NULL) {
-		util_err_openssl(err, errlen, "Root certificate");
-		return CA_ERR_INTERNAL;
-	}
-	if ((rc = ca_from_reg(reg_open_existing(&reg, ca->db_path, err,
-	    errlen))) != CA_OK) {
-		free(root_pem);
-		return rc;
-	}
-	/* Only a registry without a CA set takes the write lock. */
-	if ((rc = ca_from_reg(reg_ca_list(reg, &list, &n, REG_CA_ROLE_DEVICE,
-	    err, errlen))) != CA_OK)
-		goto out;
-	if (n == 0 && ((rc = cas_adopt_first(ca, reg, err, errlen)) != CA_OK ||
-	    (rc = ca_from_reg(reg_ca_list(reg, &list, &n, REG_CA_ROLE_DEVICE,
-	    err, errlen))) != CA_OK))
-		goto out;
-	if (n == 0 || n > CA_DEVICE_CAS_MAX) {
-		util_err_set(err, errlen, "%zu Device CAs in the registry "
-		    "(1..%d served)", n, CA_DEVICE_CAS_MAX);
-		rc = CA_ERR_INVALID;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		rc = dca_load(ca, &ca->dcas[i], &list[i], i == 0, root_pem,
-		    err, errlen);
-		ca->n_dcas = i + 1;
-		if (rc != CA_OK)
-			goto out;
-	}
-	rc = cas_pick_issuing(ca, err, errlen);
-out:
-	reg_ca_list_free(list, n);
-	reg_close(reg);
-	free(root_pem);
-	return rc;
-}
-
-void ca_cas_free(ca_t *ca)
-{
-	size_t i;
-
-	if (ca == NULL)
-		return;
-	for (i = 0; i < ca->n_dcas; i++) {
-		struct ca_dca *d = &ca->dcas[i];
-
-		X509_free(d->cert);
-		EVP_PKEY_free(d->key);
-		OPENSSL_free(d->der);
-		free(d->pem);
-		free(d->chain_pem);
-		memset(d, 0, sizeof(*d));
-	}
-	ca->n_dcas = 0;
-}
-
-const struct ca_dca *ca_dca_find(const ca_t *ca, int64_t id)
-{
-	size_t i;
-
-	if (id == 0)
-		return ca->n_dcas > 0 ? &ca->dcas[0] : NULL;
-	for (i = 0; i < ca->n_dcas; i++)
-		if (ca->dcas[i].id == id)
-			return &ca->dcas[i];
-	return NULL;
-}
-
 int ca_device_ca_get(const ca_t *ca, int64_t id, ca_device_ca_t *out)
 {
-	const struct ca_dca *d = ca_dca_find(ca, id);
+	const struct ca_dca *d = ca_set_dca(ca_set_peek(ca), id);
 
 	memset(out, 0, sizeof(*out));
 	if (d == NULL)
@@ -267,9 +39,12 @@ int ca_device_ca_get(const ca_t *ca, int64_t id, ca_device_ca_t *out)
 
 const char *ca_device_chain_pem(const ca_t *ca, int64_t id)
 {
-	const struct ca_dca *d = ca_dca_find(ca, id);
+	return ca_chain_pem_of(ca, id);
+}
 
-	return d != NULL ? d->chain_pem : ca->device_chain_pem;
+const char *ca_issuing_chain_pem(const ca_t *ca)
+{
+	return ca_set_issuing(ca_set_peek(ca))->chain_pem;
 }
 
 /* ---- rollover steps ------------------------------------------------- */
@@ -371,41 +146,55 @@ static int ca_row_add(reg_t *reg, int64_t *id_out, const reg_ca_new_t *nc,
 	return rc;
 }
 
-int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *cert_path,
-    const char *key_ref, const char *actor, char *err, size_t errlen)
+int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *role,
+    const char *cert_path, const char *key_ref, const char *actor, char *err,
+    size_t errlen)
 {
+	int infra = role != NULL && strcmp(role, REG_CA_ROLE_INFRA) == 0;
 	X509 *cert = NULL;
 	uint8_t *der = NULL;
 	size_t len = 0;
 	char sha[65], subject[REG_CA_SUBJECT_MAX + 1], name[64], path[PATH_MAX];
+	const struct ca_set *set;
 	reg_ca_new_t nc;
 	size_t i;
 	int rc, copied = 0;
 
 	*id_out = 0;
+	if (!infra && role != NULL && strcmp(role, REG_CA_ROLE_DEVICE) != 0) {
+		util_err_set(err, errlen, "the kind is device or infra");
+		return CA_ERR_INVALID;
+	}
+	if ((set = ca_set_get(ca, reg, err, errlen)) == NULL)
+		return CA_ERR_INTERNAL;
 	if (pki_cert_load_file(&cert, cert_path, err, errlen) != PKI_OK)
 		return CA_ERR_INVALID;
 	if ((rc = cert_check(ca, cert, err, errlen)) != CA_OK)
 		goto out;
-	for (i = 0; i < ca->n_dcas; i++)
-		if (X509_cmp(ca->dcas[i].cert, cert) == 0) {
+	for (i = 0; i < set->n_dcas + set->n_icas; i++) {
+		const struct ca_dca *d = i < set->n_dcas ? &set->dcas[i] :
+		    &set->icas[i - set->n_dcas];
+
+		if (X509_cmp(d->cert, cert) == 0) {
 			util_err_set(err, errlen, "this certificate is already "
-			    "in the CA set (id %lld)", (long long)ca->dcas[i].id);
+			    "in the CA set (id %lld)", (long long)d->id);
 			rc = CA_ERR_CONFLICT;
 			goto out;
 		}
+	}
 	if ((rc = ca_cert_to_der(&der, &len, cert)) != CA_OK) {
 		util_err_openssl(err, errlen, "certificate");
 		goto out;
 	}
 	ca_sha256_hex(sha, der, len);
-	snprintf(name, sizeof(name), "device-ca-%.16s.key", sha);
+	snprintf(name, sizeof(name), "%s-ca-%.16s.key", infra ? "infra" :
+	    "device", sha);
 	if ((rc = key_take(ca, cert, key_ref, name, &copied, err, errlen)) !=
 	    CA_OK)
 		goto out;
-	subject_line(subject, sizeof(subject), cert);
+	ca_subject_line(subject, sizeof(subject), cert);
 	memset(&nc, 0, sizeof(nc));
-	nc.role = REG_CA_ROLE_DEVICE;
+	nc.role = infra ? REG_CA_ROLE_INFRA : REG_CA_ROLE_DEVICE;
 	nc.state = REG_CA_ACTIVE;
 	nc.der = der;
 	nc.der_len = len;
@@ -426,20 +215,52 @@ out:
 
 /* Activate (retire 0) or retire CA id with its audit row in one
  * transaction; a retirement also signs the CA's final CRL. */
+/* An Infrastructure CA retires only once every principal certificate it
+ * signed is revoked or expired: those principals keep working until then,
+ * and its CRL must still be able to list them. */
+static int infra_retire_check(reg_t *reg, int64_t id, char *err,
+    size_t errlen)
+{
+	int64_t live = 0;
+	int rc;
+
+	if ((rc = ca_from_reg(reg_ca_live_certs(reg, &live, id, err,
+	    errlen))) != CA_OK)
+		return rc;
+	if (live > 0) {
+		util_err_set(err, errlen, "Infrastructure CA %lld still has %lld "
+		    "valid principal certificate%s (renew or revoke them, or "
+		    "wait until they expire)", (long long)id, (long long)live,
+		    live == 1 ? "" : "s");
+		return CA_ERR_STATE;
+	}
+	return CA_OK;
+}
+
 static int ca_step(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
     const char *action, int retire, char *err, size_t errlen)
 {
-	const struct ca_dca *d = id > 0 ? ca_dca_find(ca, id) : NULL;
+	const struct ca_set *set = ca_set_get(ca, reg, err, errlen);
+	const struct ca_dca *d = NULL;
+	const char *role = REG_CA_ROLE_DEVICE, *kind = "Device CA";
 	char idbuf[24];
-	int rc;
+	int rc, infra = 0;
 
+	if (set == NULL)
+		return CA_ERR_INTERNAL;
+	if (id > 0 && (d = ca_set_dca(set, id)) == NULL &&
+	    (d = ca_set_ica(set, id)) != NULL) {
+		role = REG_CA_ROLE_INFRA;
+		kind = "Infrastructure CA";
+		infra = 1;
+	}
 	if (d == NULL) {
-		util_err_set(err, errlen, "no Device CA with id %lld",
-		    (long long)id);
+		util_err_set(err, errlen, "no Device CA with id %lld (nor "
+		    "Infrastructure CA)", (long long)id);
 		return CA_ERR_NOT_FOUND;
 	}
 	if (d->key == NULL) {
-		util_err_set(err, errlen, "Device CA %lld is retired",
+		util_err_set(err, errlen, "%s %lld is retired", kind,
 		    (long long)id);
 		return CA_ERR_STATE;
 	}
@@ -449,6 +270,8 @@ static int ca_step(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
 	    reg_ca_activate(reg, id, err, errlen));
 	if (rc == CA_ERR_INVALID)
 		rc = CA_ERR_STATE;
+	if (rc == CA_OK && retire && infra)
+		rc = infra_retire_check(reg, id, err, errlen);
 	/* The final CRL is forced past the state just written. */
 	if (rc == CA_OK && retire)
 		rc = ca_crl_dca_final(ca, reg, d, ca_asn1_time(
@@ -456,7 +279,7 @@ static int ca_step(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
 	if (rc == CA_OK)
 		rc = ca_audit(reg, actor, action, idbuf, err, errlen, "role",
-		    REG_CA_ROLE_DEVICE, "previous_state", d->state, NULL);
+		    role, "previous_state", d->state, NULL);
 	if (rc == CA_OK)
 		rc = ca_from_reg(reg_commit(reg, err, errlen));
 	if (rc != CA_OK)
@@ -474,4 +297,48 @@ int ca_ca_retire(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
     char *err, size_t errlen)
 {
 	return ca_step(ca, reg, id, actor, "ca.retire", 1, err, errlen);
+}
+
+/* SHA-256 (hex) and DER of cert; *der OPENSSL_malloc'd. */
+static int cert_sha(uint8_t **der, size_t *len, char sha[65], X509 *cert,
+    char *err, size_t errlen)
+{
+	if (ca_cert_to_der(der, len, cert) != CA_OK) {
+		util_err_openssl(err, errlen, "certificate");
+		return CA_ERR_INTERNAL;
+	}
+	ca_sha256_hex(sha, *der, *len);
+	return CA_OK;
+}
+
+int ca_ca_renewed(reg_t *reg, int64_t *id_out, X509 *old, X509 *renewed,
+    char *err, size_t errlen)
+{
+	reg_ca_t *list = NULL;
+	uint8_t *der = NULL;
+	size_t n = 0, len = 0, i;
+	char sha[65], subject[REG_CA_SUBJECT_MAX + 1];
+	int rc;
+
+	*id_out = 0;
+	if ((rc = cert_sha(&der, &len, sha, old, err, errlen)) != CA_OK ||
+	    (rc = ca_from_reg(reg_ca_list(reg, &list, &n, NULL, err,
+	    errlen))) != CA_OK)
+		goto out;
+	for (i = 0; i < n && strcmp(list[i].cert_sha256, sha) != 0; i++)
+		;
+	if (i == n)
+		goto out;
+	*id_out = list[i].id;
+	OPENSSL_free(der);
+	der = NULL;
+	if ((rc = cert_sha(&der, &len, sha, renewed, err, errlen)) != CA_OK)
+		goto out;
+	ca_subject_line(subject, sizeof(subject), renewed);
+	rc = ca_from_reg(reg_ca_cert_replace(reg, list[i].id, der, len, sha,
+	    subject, err, errlen));
+out:
+	OPENSSL_free(der);
+	reg_ca_list_free(list, n);
+	return rc;
 }

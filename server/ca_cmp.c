@@ -85,15 +85,33 @@ static int fail_bit(int rc)
 	}
 }
 
-/* The certificate (PEM) issued by issuer ca1 (REG_ISSUER_* issuer) for
- * target as *cert_out, its chain ca1 + Root; noted for its certConf. */
-static OSSL_CMP_PKISI *granted(cmp_job_t *job, const char *pem, X509 *ca1,
+/* The CA of the current set (an Infrastructure CA when infra, else a
+ * Device CA) that issued cert; NULL if none. */
+static X509 *issuer_in_set(const ca_t *ca, X509 *cert, int infra)
+{
+	const struct ca_set *set = ca_set_peek(ca);
+	const struct ca_dca *d = infra ? set->icas : set->dcas;
+	size_t i, n = infra ? set->n_icas : set->n_dcas;
+
+	for (i = 0; i < n; i++)
+		if (X509_check_issued(d[i].cert, cert) == X509_V_OK)
+			return d[i].cert;
+	return NULL;
+}
+
+/* The certificate (PEM) issued for target by a CA of the CA set
+ * (REG_ISSUER_* issuer) as *cert_out, its chain that CA + Root; noted for
+ * its certConf. */
+static OSSL_CMP_PKISI *granted(cmp_job_t *job, const char *pem,
     const char *issuer, const char *target, X509 **cert_out,
     STACK_OF(X509) **chain_out)
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *ca1 = NULL;
 
 	if (b == NULL || (*cert_out = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL ||
+	    (ca1 = issuer_in_set(job->ca, *cert_out,
+	    strcmp(issuer, REG_ISSUER_INFRA) == 0)) == NULL ||
 	    ca_cmp_issued_set(&job->issued, *cert_out, issuer, target) != 0 ||
 	    (*chain_out = sk_X509_new_null()) == NULL ||
 	    !X509_add_cert(*chain_out, ca1, X509_ADD_FLAG_UP_REF) ||
@@ -184,7 +202,7 @@ static OSSL_CMP_PKISI *enroll(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
 	}
 	if (rc != CA_OK)
 		return reject(fail_bit(rc), job->err);
-	si = granted(job, res.cert_pem, job->ca->device, REG_ISSUER_DEVICE,
+	si = granted(job, res.cert_pem, REG_ISSUER_DEVICE,
 	    res.device_id, cert_out, chain_out);
 	ca_issue_result_clear(&res);
 	return si;
@@ -227,7 +245,7 @@ static OSSL_CMP_PKISI *renew(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
 	EVP_PKEY_free(pk);
 	if (rc != CA_OK)
 		return reject(fail_bit(rc), job->err);
-	si = granted(job, cr.cert_pem, job->ca->infra, REG_ISSUER_INFRA, s->name,
+	si = granted(job, cr.cert_pem, REG_ISSUER_INFRA, s->name,
 	    cert_out, chain_out);
 	ca_principal_creds_clear(&cr);
 	return si;
@@ -312,7 +330,8 @@ static OSSL_CMP_PKISI *cb_rr(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
 		    "certificateHold and removeFromCRL are not revocations: "
 		    "suspend and reinstate through the REST API");
 	if (issuer == NULL || serial == NULL ||
-	    X509_NAME_cmp(issuer, X509_get_subject_name(job->ca->device)) != 0)
+	    X509_NAME_cmp(issuer, X509_get_subject_name(
+	    ca_set_issuing(ca_set_peek(job->ca))->cert)) != 0)
 		return reject(OSSL_CMP_PKIFAILUREINFO_badCertId,
 		    "not a certificate of the Device CA");
 	if ((si = rr_device(job, id, sizeof(id), serial)) != NULL)

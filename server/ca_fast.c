@@ -389,7 +389,8 @@ int ca_csr_spki_sha256_hex(char out[65], const ca_t *ca, const ca_csr_t *csr)
 /* One template per key kind (ca_profile.h: keyUsage differs), the outer
  * structure and the Device CA's signing context, and the TBS fast path
  * (ca_tbs_fast.c: NULL when the templates' pieces did not encode); used
- * by one thread at a time (taken from and returned to ca->signers). */
+ * by one thread at a time (taken from and returned to its CA set's pool,
+ * set->signers: a set's issuing CA is fixed, so is every template). */
 struct ca_signer {
 	X509 *tmpl[CA_PROFILE_KINDS];
 	CA_CERT_RAW *raw;
@@ -428,19 +429,21 @@ static int ext_slot_add(X509 *t, int nid)
 }
 
 /* A template of kind k: everything of a device certificate that never
- * changes, signed once so OpenSSL writes both AlgorithmIdentifiers. */
-static X509 *template_new(const ca_t *ca, int k)
+ * changes (set's issuing Device CA), signed once so OpenSSL writes both
+ * AlgorithmIdentifiers. */
+static X509 *template_new(const struct ca_set *set, int k)
 {
+	const struct ca_dca *d = ca_set_issuing(set);
 	X509_PUBKEY *cpk;
 	X509 *t;
 	int i;
 
 	if ((t = X509_new()) == NULL)
 		return NULL;
-	cpk = X509_get_X509_PUBKEY(ca->device);
+	cpk = X509_get_X509_PUBKEY(d->cert);
 	if (X509_set_version(t, X509_VERSION_3) != 1 ||
 	    ASN1_STRING_set(X509_get_serialNumber(t), "\x40", 1) != 1 ||
-	    X509_set_issuer_name(t, X509_get_subject_name(ca->device)) != 1 ||
+	    X509_set_issuer_name(t, X509_get_subject_name(d->cert)) != 1 ||
 	    X509_NAME_add_entry_by_NID(X509_get_subject_name(t),
 	    NID_commonName, MBSTRING_UTF8, (const unsigned char *)"t", -1, -1,
 	    0) != 1 ||
@@ -461,18 +464,16 @@ static X509 *template_new(const ca_t *ca, int k)
 	if (!ext_slot_add(t, NID_subject_key_identifier) ||
 	    !ext_slot_add(t, NID_subject_alt_name))
 		goto fail;
-	for (i = 0; ca->dev_exts[k][i] != NULL; i++)
-		if (X509_add_ext(t, ca->dev_exts[k][i], -1) != 1)
+	for (i = 0; set->dev_exts[k][i] != NULL; i++)
+		if (X509_add_ext(t, set->dev_exts[k][i], -1) != 1)
 			goto fail;
-	if (X509_sign(t, ca->device_key, EVP_sha256()) <= 0)
+	if (X509_sign(t, d->key, EVP_sha256()) <= 0)
 		goto fail;
 	return t;
 fail:
 	X509_free(t);
 	return NULL;
 }
-
-static struct ca_signer *signer_new(const ca_t *ca);
 
 int ca_fast_init(ca_t *ca, char *err, size_t errlen)
 {
@@ -503,18 +504,11 @@ int ca_fast_init(ca_t *ca, char *err, size_t errlen)
 		}
 		EVP_PKEY_CTX_free(c);
 	}
-	if (pthread_mutex_init(&ca->signer_mu, NULL) != 0) {
-		util_err_set(err, errlen, "cannot create a mutex");
-		return CA_ERR_INTERNAL;
-	}
-	ca->signer_ready = 1;
 	return CA_OK;
 }
 
 void ca_fast_free(ca_t *ca)
 {
-	struct ca_signer *s;
-
 	int i;
 
 	EVP_PKEY_free(ca->csr_ec[0]);
@@ -524,39 +518,44 @@ void ca_fast_free(ca_t *ca)
 		EVP_MD_free(ca->md[i]);
 		ca->md[i] = NULL;
 	}
-	while ((s = ca->signers) != NULL) {
-		ca->signers = s->next;
-		signer_free(s);
-	}
-	if (ca->signer_ready)
-		pthread_mutex_destroy(&ca->signer_mu);
-	ca->signer_ready = 0;
 }
 
-/* The pool is the only thing signing changes in a ca_t; it has its own
- * lock, so signing keeps taking a const context. */
-static struct ca_signer *signer_take(const ca_t *ca)
+void ca_signer_pool_free(struct ca_set *set)
 {
-	ca_t *m = (ca_t *)ca;
 	struct ca_signer *s;
 
-	pthread_mutex_lock(&m->signer_mu);
-	if ((s = m->signers) != NULL)
-		m->signers = s->next;
-	pthread_mutex_unlock(&m->signer_mu);
-	return s != NULL ? s : signer_new(ca);
+	if (set == NULL)
+		return;
+	while ((s = set->signers) != NULL) {
+		set->signers = s->next;
+		signer_free(s);
+	}
 }
 
-static void signer_give(const ca_t *ca, struct ca_signer *s)
-{
-	ca_t *m = (ca_t *)ca;
+static struct ca_signer *signer_new(const ca_t *ca,
+    const struct ca_set *set);
 
+/* A signer of set's pool, or a new one when all are in use. */
+static struct ca_signer *signer_take(const ca_t *ca, struct ca_set *set)
+{
+	struct ca_signer *s;
+
+	pthread_mutex_lock(&set->signer_mu);
+	if ((s = set->signers) != NULL)
+		set->signers = s->next;
+	pthread_mutex_unlock(&set->signer_mu);
+	return s != NULL ? s : signer_new(ca, set);
+}
+
+/* Return s to set's pool; NULL-safe. */
+static void signer_give(struct ca_set *set, struct ca_signer *s)
+{
 	if (s == NULL)
 		return;
-	pthread_mutex_lock(&m->signer_mu);
-	s->next = m->signers;
-	m->signers = s;
-	pthread_mutex_unlock(&m->signer_mu);
+	pthread_mutex_lock(&set->signer_mu);
+	s->next = set->signers;
+	set->signers = s;
+	pthread_mutex_unlock(&set->signer_mu);
 }
 
 /* Replace the data of extension loc with the DER of an item. */
@@ -660,7 +659,8 @@ static int tbs_x509(struct ca_signer *s, int k, unsigned char **tbs,
 
 /* Build a sample TBS of kind k both ways (the Device CA's own key as the
  * subject key); the fast path is enabled only if they are the same bytes. */
-static int der_self_check(struct ca_signer *s, const ca_t *ca, int k)
+static int der_self_check(struct ca_signer *s, const ca_t *ca,
+    const struct ca_set *set, int k)
 {
 	static const uint8_t sb[20] = { 0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
 	    11, 12, 13, 14, 15, 16, 17, 18, 19 };
@@ -672,7 +672,7 @@ static int der_self_check(struct ca_signer *s, const ca_t *ca, int k)
 
 	memset(&key, 0, sizeof(key));
 	if (X509_PUBKEY_get0_param(NULL, &key.bits, &key.blen, &pa,
-	    X509_get_X509_PUBKEY(ca->device)) != 1)
+	    X509_get_X509_PUBKEY(ca_set_issuing(set)->cert)) != 1)
 		return 0;
 	key.alg = pa;
 	memset(&d, 0, sizeof(d));
@@ -695,16 +695,17 @@ static int der_self_check(struct ca_signer *s, const ca_t *ca, int k)
 	return ok;
 }
 
-static struct ca_signer *signer_new(const ca_t *ca)
+static struct ca_signer *signer_new(const ca_t *ca,
+    const struct ca_set *set)
 {
 	struct ca_signer *s = calloc(1, sizeof(*s));
 	const X509_ALGOR *alg;
 
 	if (s == NULL)
 		return NULL;
-	if ((s->tmpl[CA_PROFILE_EC] = template_new(ca, CA_PROFILE_EC)) ==
+	if ((s->tmpl[CA_PROFILE_EC] = template_new(set, CA_PROFILE_EC)) ==
 	    NULL ||
-	    (s->tmpl[CA_PROFILE_RSA] = template_new(ca, CA_PROFILE_RSA)) ==
+	    (s->tmpl[CA_PROFILE_RSA] = template_new(set, CA_PROFILE_RSA)) ==
 	    NULL ||
 	    (s->raw = CA_CERT_RAW_new()) == NULL)
 		goto fail;
@@ -714,15 +715,16 @@ static struct ca_signer *signer_new(const ca_t *ca)
 		goto fail;
 	/* The same signature X509_sign(..., EVP_sha256()) makes: ECDSA
 	 * (DER), or RSA PKCS#1 v1.5 with the DigestInfo. */
-	if ((s->sign = EVP_PKEY_CTX_new_from_pkey(NULL, ca->device_key,
+	if ((s->sign = EVP_PKEY_CTX_new_from_pkey(NULL,
+	    ca_set_issuing(set)->key,
 	    NULL)) == NULL || EVP_PKEY_sign_init(s->sign) != 1 ||
 	    EVP_PKEY_CTX_set_signature_md(s->sign, EVP_sha256()) != 1)
 		goto fail;
 	/* Without the pieces (or if a sample differs) every certificate
 	 * takes OpenSSL's encoder: slower, never different. */
 	if (ca_tbs_fast_new(&s->fast, s->tmpl) == CA_OK) {
-		der_self_check(s, ca, CA_PROFILE_EC);
-		der_self_check(s, ca, CA_PROFILE_RSA);
+		der_self_check(s, ca, set, CA_PROFILE_EC);
+		der_self_check(s, ca, set, CA_PROFILE_RSA);
 	}
 	ERR_clear_error();
 	return s;
@@ -748,7 +750,8 @@ static int tbs_build(const ca_t *ca, struct ca_signer *s, unsigned char **tbs,
 	return tbs_x509(s, k, tbs, tlen, sb, spec, ca);
 }
 
-int ca_device_tbs_build(const ca_t *ca, unsigned char **tbs, size_t *len,
+int ca_device_tbs_build(const ca_t *ca, struct ca_set *set,
+    unsigned char **tbs, size_t *len,
     int der, int *took_der, const uint8_t serial[20],
     const ca_device_cert_t *spec)
 {
@@ -759,12 +762,12 @@ int ca_device_tbs_build(const ca_t *ca, unsigned char **tbs, size_t *len,
 	*len = 0;
 	if (took_der != NULL)
 		*took_der = 0;
-	if ((s = signer_take(ca)) == NULL)
+	if ((s = signer_take(ca, set)) == NULL)
 		return CA_ERR_INTERNAL;
 	rc = tbs_build(ca, s, tbs, &tlen, der, &took, serial, spec);
 	if (took_der != NULL)
 		*took_der = took;
-	signer_give(ca, s);
+	signer_give(set, s);
 	if (rc == CA_OK)
 		*len = (size_t)tlen;
 	ERR_clear_error();
@@ -781,7 +784,8 @@ uint32_t ca_tick30(void)
 	return (uint32_t)(ms & 0x3fffffffu);
 }
 
-int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
+int ca_device_cert_sign(const ca_t *ca, struct ca_set *set, uint8_t **der,
+    size_t *der_len,
     char sha_hex[65], char serial_hex[41], int64_t *not_before,
     int64_t *not_after, const ca_device_cert_t *spec, char *err,
     size_t errlen)
@@ -797,7 +801,7 @@ int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
 
 	*der = NULL;
 	*der_len = 0;
-	if ((s = signer_take(ca)) == NULL) {
+	if ((s = signer_take(ca, set)) == NULL) {
 		util_err_openssl(err, errlen, "certificate template");
 		return CA_ERR_INTERNAL;
 	}
@@ -856,6 +860,6 @@ out:
 	ASN1_STRING_free(seq);
 	OPENSSL_free(tbs);
 	OPENSSL_free(sig);
-	signer_give(ca, s);
+	signer_give(set, s);
 	return rc;
 }

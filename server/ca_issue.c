@@ -4,7 +4,6 @@
  * idempotent repeats; the same from a bare public key (CMP's certificate
  * templates); batches in one transaction; device lookup. */
 #include "ca_priv.h"
-#include "ca_cas.h"
 #include "ca_profile.h"
 
 #include <pthread.h>
@@ -17,7 +16,6 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "devid.h"
 #include "pki.h"
 #include "reg_group.h"
 #include "util.h"
@@ -26,11 +24,6 @@
  * random ones (see device_id_new). */
 #define DEVICE_ID_TICK_CHARS 6
 #define DEVICE_ID_RANDOM_CHARS 10
-
-int ca_device_id_valid(const char *id)
-{
-	return devid_valid(id);
-}
 
 /* X.520 PrintableString characters (the subject serialNumber's type). */
 static int printable_string_valid(const char *s, size_t max)
@@ -184,7 +177,7 @@ static int result_fill(const ca_t *ca, ca_issue_result_t *out,
 	    CA_URL_PATH_DEVICES, device_id);
 	/* The stored DER is what we signed: encode it, no X509 parse. */
 	if ((out->cert_pem = ca_der_to_pem(der, der_len)) == NULL ||
-	    (out->chain_pem = strdup(ca_device_chain_pem(ca, ca_id))) == NULL)
+	    (out->chain_pem = strdup(ca_chain_pem_of(ca, ca_id))) == NULL)
 		goto nomem;
 	return CA_OK;
 nomem:
@@ -219,6 +212,7 @@ typedef struct issue_job {
 	size_t der_len;
 	int64_t not_before, not_after;
 	int64_t ca_id;			/* the issuing Device CA that signed der */
+	struct ca_set *set;		/* the CA set it is signed in */
 	int rc;
 	char *err;
 	size_t errlen;
@@ -379,8 +373,8 @@ static void job_sign(const ca_t *ca, issue_job_t *j)
 	ca_profile_validity(&dc.not_before, &dc.not_after, now,
 	    ca->cfg.device_validity_days);
 	dc.csr = j->req;
-	j->ca_id = ca->dcas[ca->issuing].id;
-	j->rc = ca_device_cert_sign(ca, &j->der, &j->der_len, j->sha,
+	j->ca_id = ca_set_issuing(j->set)->id;
+	j->rc = ca_device_cert_sign(ca, j->set, &j->der, &j->der_len, j->sha,
 	    j->serial, &j->not_before, &j->not_after, &dc, j->err, j->errlen);
 }
 
@@ -492,18 +486,19 @@ static void group_write(reg_t *reg, reg_group_item_t *list, void *arg)
 	}
 }
 
-int ca_group_open(ca_t *ca, char *err, size_t errlen)
+int ca_group_open(struct ca_rt *rt, const char *db_path, char *err,
+    size_t errlen)
 {
-	return ca_from_reg(reg_group_new(&ca->group, ca->db_path,
+	return ca_from_reg(reg_group_new(&rt->group, db_path,
 	    group_write, NULL, err, errlen));
 }
 
-void ca_group_close(ca_t *ca)
+void ca_group_close(struct ca_rt *rt)
 {
-	if (ca == NULL)
+	if (rt == NULL)
 		return;
-	reg_group_free(ca->group);
-	ca->group = NULL;
+	reg_group_free(rt->group);
+	rt->group = NULL;
 }
 
 int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
@@ -523,19 +518,24 @@ int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
 	j.csr_format = it->csr_format;
 	j.err = it->err;
 	j.errlen = sizeof(it->err);
-	grouped = ca->group != NULL && !reg_in_transaction(reg);
+	grouped = ca->rt->group != NULL && !reg_in_transaction(reg);
 	job_parse(ca, &j);
 	if (j.rc == CA_OK && grouped)
 		job_check_mfr(&j, reg);
 	else if (j.rc == CA_OK)
 		job_check(&j, reg);
+	/* The CA set as the registry has it now (a CA activated since the
+	 * last request signs this one). */
+	if (j.rc == CA_OK && j.need_new && (j.set = ca_set_get(ca, reg,
+	    j.err, j.errlen)) == NULL)
+		j.rc = CA_ERR_INTERNAL;
 	if (j.rc == CA_OK && j.need_new)
 		job_sign(ca, &j);
 	if (j.rc == CA_OK && j.need_new) {
 		if (grouped) {
 			/* Answered only once the group's COMMIT is
 			 * durable (reg_group_commit returns after it). */
-			reg_group_commit(ca->group, reg, &j.gi);
+			reg_group_commit(ca->rt->group, reg, &j.gi);
 		} else if (reg_in_transaction(reg)) {
 			/* Inside the caller's transaction: its commit is
 			 * the durable point. */
@@ -687,20 +687,12 @@ static void batch_run(const ca_t *ca, issue_job_t *jobs, size_t n, int sign)
 	pthread_mutex_destroy(&p.mu);
 }
 
-int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
-    size_t n, int all_or_nothing, const char *actor, char *err,
-    size_t errlen)
+/* The jobs of a batch's items, signed in set; items' outputs cleared. */
+static void batch_jobs_init(issue_job_t *jobs, ca_issue_item_t *items,
+    size_t n, struct ca_set *set, const char *actor)
 {
-	issue_job_t *jobs;
 	size_t i;
-	int rc = CA_OK;
 
-	if (n == 0)
-		return CA_OK;
-	if ((jobs = calloc(n, sizeof(*jobs))) == NULL) {
-		util_err_set(err, errlen, "out of memory");
-		return CA_ERR_INTERNAL;
-	}
 	for (i = 0; i < n; i++) {
 		items[i].err[0] = '\0';
 		items[i].rc = CA_OK;
@@ -713,7 +705,34 @@ int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
 		jobs[i].csr_format = items[i].csr_format;
 		jobs[i].err = items[i].err;
 		jobs[i].errlen = sizeof(items[i].err);
+		jobs[i].set = set;
 	}
+}
+
+int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
+    size_t n, int all_or_nothing, const char *actor, char *err,
+    size_t errlen)
+{
+	issue_job_t *jobs;
+	struct ca_set *set;
+	size_t i;
+	int rc = CA_OK;
+
+	if (n == 0)
+		return CA_OK;
+	if ((set = ca_set_get(ca, reg, err, errlen)) == NULL) {
+		for (i = 0; i < n; i++) {
+			items[i].rc = CA_ERR_INTERNAL;
+			util_err_set(items[i].err, sizeof(items[i].err), "%s",
+			    err);
+		}
+		return CA_ERR_INTERNAL;
+	}
+	if ((jobs = calloc(n, sizeof(*jobs))) == NULL) {
+		util_err_set(err, errlen, "out of memory");
+		return CA_ERR_INTERNAL;
+	}
+	batch_jobs_init(jobs, items, n, set, actor);
 	/* Decide everything before the write lock; the transaction below
 	 * only writes rows (and re-decides serials that items of this same
 	 * batch took first). */

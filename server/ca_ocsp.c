@@ -152,7 +152,7 @@ out:
 /* The Device CA of the CA set that cid names (its issuerNameHash and
  * issuerKeyHash, in the hash cid uses) and that still signs; NULL when
  * none does (a retired CA, another issuer, a digest the build lacks). */
-static const struct ca_dca *ocsp_issuer_select(const ca_t *ca,
+static const struct ca_dca *ocsp_issuer_select(const struct ca_set *set,
     OCSP_CERTID *cid)
 {
 	ASN1_OBJECT *md_obj = NULL;
@@ -166,12 +166,12 @@ static const struct ca_dca *ocsp_issuer_select(const ca_t *ca,
 		ERR_clear_error();
 		return NULL;
 	}
-	for (i = 0; i < ca->n_dcas && found == NULL; i++) {
-		if (ca->dcas[i].key == NULL)
+	for (i = 0; i < set->n_dcas && found == NULL; i++) {
+		if (set->dcas[i].key == NULL)
 			continue;
-		id = OCSP_cert_to_id(md, NULL, ca->dcas[i].cert);
+		id = OCSP_cert_to_id(md, NULL, set->dcas[i].cert);
 		if (id != NULL && OCSP_id_issuer_cmp(id, cid) == 0)
-			found = &ca->dcas[i];
+			found = &set->dcas[i];
 		OCSP_CERTID_free(id);
 	}
 	ERR_clear_error();
@@ -315,12 +315,16 @@ int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache,
 	ocsp_state_t st[CA_OCSP_MAX_IDS];
 	unsigned char key[OCSP_KEY_MAX];
 	const struct ca_dca *signer = NULL, *sel;
+	const struct ca_set *set;
 	size_t key_len = 0;
 	int64_t now = reg_now();
 	int rc = CA_ERR_INTERNAL, n, i;
 
 	*out = NULL;
 	*out_len = 0;
+	/* The CA set as the registry has it now: a retired CA signs nothing. */
+	if ((set = ca_set_get(ca, reg, err, errlen)) == NULL)
+		return CA_ERR_INTERNAL;
 	if (req_len > 0 && req_len <= (size_t)INT32_MAX)
 		oreq = d2i_OCSP_REQUEST(NULL, &p, (long)req_len);
 	n = oreq != NULL ? OCSP_request_onereq_count(oreq) : 0;
@@ -334,7 +338,7 @@ int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache,
 	 * issuer: a relying party could take that for authority. One signer
 	 * per response: every ID must name the same Device CA. */
 	for (i = 0; i < n; i++) {
-		sel = ocsp_issuer_select(ca, OCSP_onereq_get0_id(
+		sel = ocsp_issuer_select(set, OCSP_onereq_get0_id(
 		    OCSP_request_onereq_get0(oreq, i)));
 		if (sel == NULL || (signer != NULL && sel != signer)) {
 			rc = response_der(out, out_len,

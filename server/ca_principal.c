@@ -228,7 +228,8 @@ static int certify_register(ca_t *ca, reg_t *reg, ca_principal_attrs_t *ra,
 
 /* The principal's certificate from the Infrastructure CA: O, OU = role,
  * CN = name; clientAuth, or the signer EKU; the Infrastructure CRL. */
-static int certify_make(const ca_t *ca, X509 **out, char serial[41],
+static int certify_make(const ca_t *ca, const struct ca_dca *ica,
+    X509 **out, char serial[41],
     const ca_principal_attrs_t *a, EVP_PKEY *pk, int64_t now, char *err,
     size_t errlen)
 {
@@ -251,8 +252,8 @@ static int certify_make(const ca_t *ca, X509 **out, char serial[41],
 	memset(&sp, 0, sizeof(sp));
 	sp.subject = n;
 	sp.pubkey = pk;
-	sp.issuer = ca->infra;
-	sp.issuer_key = ca->infra_key;
+	sp.issuer = ica->cert;
+	sp.issuer_key = ica->key;
 	sp.not_before = now - 60;
 	sp.not_after = now + (int64_t)ca->cfg.principal_validity_days *
 	    UTIL_SECONDS_PER_DAY;
@@ -261,7 +262,7 @@ static int certify_make(const ca_t *ca, X509 **out, char serial[41],
 	sp.ext_key_usage = strcmp(a->role, REG_ROLE_SIGNER) == 0 ?
 	    PROVCA_OID_EKU_SIGNER : "clientAuth";
 	snprintf(crl_dp, sizeof(crl_dp), "URI:%s%s", ca_revocation_base_url(ca),
-	    CA_URL_PATH_INFRA_CRL);
+	    ica->crl_path);
 	sp.crl_dp = crl_dp;
 	rc = ca_x509_make(out, serial, &sp, err, errlen);
 	X509_NAME_free(n);
@@ -270,9 +271,9 @@ static int certify_make(const ca_t *ca, X509 **out, char serial[41],
 
 /* Record the principal's certificate in the registry; its SHA-256 hex
  * into sha. */
-static int certify_record(reg_t *reg, X509 *cert, const char *serial,
-    const char *spki, const char *key_type, const char *name, char sha[65],
-    char *err, size_t errlen)
+static int certify_record(reg_t *reg, X509 *cert, int64_t ca_id,
+    const char *serial, const char *spki, const char *key_type,
+    const char *name, char sha[65], char *err, size_t errlen)
 {
 	reg_cert_new_t cn;
 	uint8_t *der = NULL;
@@ -295,14 +296,16 @@ static int certify_record(reg_t *reg, X509 *cert, const char *serial,
 	cn.not_before = ca_asn1_time(X509_get0_notBefore(cert));
 	cn.not_after = ca_asn1_time(X509_get0_notAfter(cert));
 	cn.principal = name;
+	cn.ca_id = ca_id;
 	rc = ca_from_reg(reg_cert_insert(reg, NULL, &cn, err, errlen));
 	OPENSSL_free(der);
 	return rc;
 }
 
-/* Register the principal (or renew it) and certify pk; inside a
- * transaction. */
-static int certify(ca_t *ca, reg_t *reg, X509 **out,
+/* Register the principal (or renew it) and certify pk by Infrastructure
+ * CA ica; inside a transaction. */
+static int certify(ca_t *ca, reg_t *reg, const struct ca_dca *ica,
+    X509 **out,
     const ca_principal_attrs_t *attrs, EVP_PKEY *pk, const char *actor,
     char *err, size_t errlen)
 {
@@ -326,10 +329,10 @@ static int certify(ca_t *ca, reg_t *reg, X509 **out,
 	if ((rc = certify_register(ca, reg, &ra, spki, now, &rn, err,
 	    errlen)) != CA_OK)
 		return rc;
-	if ((rc = certify_make(ca, &cert, serial, a, pk, now, err, errlen)) !=
-	    CA_OK ||
-	    (rc = certify_record(reg, cert, serial, spki, key_type, a->name,
-	    sha, err, errlen)) != CA_OK)
+	if ((rc = certify_make(ca, ica, &cert, serial, a, pk, now, err,
+	    errlen)) != CA_OK ||
+	    (rc = certify_record(reg, cert, ica->id, serial, spki, key_type,
+	    a->name, sha, err, errlen)) != CA_OK)
 		goto out;
 	if (attrs->renew)
 		rc = ca_audit(reg, actor, "principal.renew", a->name, err,
@@ -352,20 +355,28 @@ out:
 	return rc;
 }
 
-/* Common tail: transaction around certify, PEMs into out. */
+/* Common tail: transaction around certify by the issuing Infrastructure
+ * CA of the current CA set (*ica_out), PEMs into out. */
 static int add_common(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
-    X509 **cert_out, const ca_principal_attrs_t *a, EVP_PKEY *pk,
-    const char *actor, char *err, size_t errlen)
+    X509 **cert_out, const struct ca_dca **ica_out,
+    const ca_principal_attrs_t *a, EVP_PKEY *pk, const char *actor,
+    char *err, size_t errlen)
 {
+	const struct ca_set *set;
+	const struct ca_dca *ica;
 	X509 *cert = NULL;
 	int rc;
 
+	if ((set = ca_set_get(ca, reg, err, errlen)) == NULL)
+		return CA_ERR_INTERNAL;
+	ica = ca_set_infra(set);
 	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 		return rc;
-	if ((rc = certify(ca, reg, &cert, a, pk, actor, err, errlen)) != CA_OK)
+	if ((rc = certify(ca, reg, ica, &cert, a, pk, actor, err, errlen)) !=
+	    CA_OK)
 		goto fail;
 	if ((out->cert_pem = ca_cert_to_pem(cert)) == NULL ||
-	    (out->chain_pem = strdup(ca->infra_chain_pem)) == NULL) {
+	    (out->chain_pem = strdup(ica->chain_pem)) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		rc = CA_ERR_INTERNAL;
 		goto fail;
@@ -373,6 +384,8 @@ static int add_common(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
 	if ((rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
 		goto fail;
 	*cert_out = cert;
+	if (ica_out != NULL)
+		*ica_out = ica;
 	return CA_OK;
 fail:
 	reg_rollback(reg);
@@ -394,7 +407,8 @@ int ca_principal_add_csr(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
 		return rc;
 	if ((rc = ca_csr_parse(&req, csr, csr_len, err, errlen)) != CA_OK)
 		return rc;
-	rc = add_common(ca, reg, out, &cert, attrs, X509_REQ_get0_pubkey(req),
+	rc = add_common(ca, reg, out, &cert, NULL, attrs,
+	    X509_REQ_get0_pubkey(req),
 	    actor, err, errlen);
 	X509_free(cert);
 	X509_REQ_free(req);
@@ -411,7 +425,8 @@ int ca_principal_add_key(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
 	memset(out, 0, sizeof(*out));
 	if ((rc = attrs_check(attrs, err, errlen)) != CA_OK)
 		return rc;
-	rc = add_common(ca, reg, out, &cert, attrs, pk, actor, err, errlen);
+	rc = add_common(ca, reg, out, &cert, NULL, attrs, pk, actor, err,
+	    errlen);
 	X509_free(cert);
 	return rc;
 }
@@ -421,6 +436,7 @@ int ca_principal_add_generated(ca_t *ca, reg_t *reg,
     const char *p12_pass, const char *key_pass, const char *actor,
     char *err, size_t errlen)
 {
+	const struct ca_dca *ica = NULL;
 	EVP_PKEY *pk = NULL;
 	X509 *cert = NULL;
 	STACK_OF(X509) *chain = NULL;
@@ -438,7 +454,7 @@ int ca_principal_add_generated(ca_t *ca, reg_t *reg,
 	}
 	if ((rc = ca_key_generate(&pk, "P-256", err, errlen)) != CA_OK)
 		return rc;
-	if ((rc = add_common(ca, reg, out, &cert, attrs, pk, actor, err,
+	if ((rc = add_common(ca, reg, out, &cert, &ica, attrs, pk, actor, err,
 	    errlen)) != CA_OK)
 		goto out;
 	/* The principal is committed; from here failures only lose the
@@ -447,7 +463,7 @@ int ca_principal_add_generated(ca_t *ca, reg_t *reg,
 	    errlen)) != CA_OK)
 		goto fail;
 	if ((chain = sk_X509_new_null()) == NULL ||
-	    !sk_X509_push(chain, ca->infra) || !sk_X509_push(chain, ca->root))
+	    !sk_X509_push(chain, ica->cert) || !sk_X509_push(chain, ca->root))
 		goto ossl;
 	if ((p12 = PKCS12_create(p12_pass, attrs->name, pk, cert, chain, 0, 0,
 	    0, 0, 0)) == NULL || (len = i2d_PKCS12(p12, &der)) <= 0)

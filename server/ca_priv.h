@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -21,11 +22,15 @@
 /* The Root's CRL: nextUpdate this many days after it is signed. */
 #define CA_ROOT_CRL_DAYS 365
 
-/* One Device CA of the CA set (registry table cas), loaded at open. */
+/* One CA of a CA set (registry table cas): a Device CA or an
+ * Infrastructure CA. */
 #define CA_DEVICE_CAS_MAX 16
+#define CA_INFRA_CAS_MAX 16
 struct ca_dca {
 	int64_t id;			/* cas.id */
 	char state[8];			/* issuing, active, retired */
+	char cert_sha256[65];		/* cas.cert_sha256 */
+	char *key_ref;			/* cas.key_ref: file in DIR or URI */
 	X509 *cert;
 	EVP_PKEY *key;			/* NULL when retired: signs nothing */
 	uint8_t *der;
@@ -33,52 +38,96 @@ struct ca_dca {
 	char *pem;			/* the certificate */
 	char *chain_pem;		/* the certificate + Root */
 	unsigned char key_hash[20];	/* SHA-1 of its key bits (OCSP) */
-	/* URL paths its devices name: the first Device CA keeps
+	/* URL paths its certificates name: the first Device CA keeps
 	 * CA_URL_PATH_CRL / CA_URL_PATH_DEVICE_CA, later ones
-	 * /crl/device-ca-<id>.crl and /ca/device-ca-<id>.crt. */
+	 * /crl/device-ca-<id>.crl and /ca/device-ca-<id>.crt; the first
+	 * Infrastructure CA CA_URL_PATH_INFRA_CRL, later ones
+	 * /crl/infra-ca-<id>.crl (crt_path unused). */
 	char crl_path[48], crt_path[48];
 	char cache_key[32];		/* crl_cache.issuer of its CRL */
 };
 
+/* The registry's CA set stamp (reg_ca_stamp) a set was built from. */
+#define CA_SET_STAMP_MAX 2048
+
+/*
+ * A CA set: the Device CAs as the registry listed them at one moment, the
+ * issuing one's device-certificate extensions and its signer pool (ca_set.c).
+ * Immutable once published but for the pool, which has its own lock. A
+ * set is published by an atomic pointer swap and kept until ca_free, so
+ * every pointer into it a reader took stays valid (a set is a few KB; CA
+ * changes are ceremonies).
+ */
+struct ca_set {
+	struct ca_dca dcas[CA_DEVICE_CAS_MAX];
+	size_t n_dcas, issuing;
+	/* The Infrastructure CAs: [infra_issuing] certifies new principals;
+	 * every one stays in the TLS client trust store. */
+	struct ca_dca icas[CA_INFRA_CAS_MAX];
+	size_t n_icas, infra_issuing;
+	char stamp[CA_SET_STAMP_MAX];
+	/* Device certificate extensions that are the same for every device
+	 * (basicConstraints, keyUsage, EKU, AKI, CRL DP, AIA) of the issuing
+	 * CA; NULL-terminated. [0]: EC keys, [1]: RSA keys. */
+	X509_EXTENSION *dev_exts[2][8];
+	/* Device certificate signers of the issuing CA (ca_fast.c): a pool
+	 * of templates each used by one thread at a time, grown on demand. */
+	pthread_mutex_t signer_mu;
+	struct ca_signer *signers;
+	struct ca_set *older;		/* the set published before */
+};
+
+/*
+ * The CA's runtime: everything that changes after ca_open, each part
+ * behind its own lock. The current CA set (read lock-free, replaced
+ * under mu when the registry's CA set stamp moves) and the group commit
+ * of single issuances (the queue, leader, writer connection and WAL
+ * checkpoint counters are db/reg_group.c's, behind the group's lock).
+ */
+struct ca_rt {
+	pthread_mutex_t mu;		/* serialises set reloads */
+	_Atomic(struct ca_set *) cur;	/* the newest set; ->older the rest */
+	struct reg_group *group;
+	/* The HTTPS client trust store (ca_tls_configure; NULL until then):
+	 * each set published adds its Infrastructure CAs (the store has
+	 * its own lock). */
+	X509_STORE *tls_store;
+	/* ca_set_refresh: its own registry connection, used under the
+	 * try-lock refresh_mu, and when it last looked (monotonic ms). */
+	pthread_mutex_t refresh_mu;
+	reg_t *refresh_reg;
+	_Atomic(int64_t) refreshed_ms;
+};
+
+/*
+ * The CA: what ca_open loads and nothing changes afterwards (config,
+ * the Root, the Infrastructure CA, the TLS certificate, their keys,
+ * fetched digests and CSR parameter keys), and the explicit runtime rt.
+ */
 struct ca {
 	char data_dir[PATH_MAX];
 	char db_path[PATH_MAX];
 	ca_config_t cfg;
-	X509 *root, *device, *infra, *tls;
-	EVP_PKEY *device_key, *infra_key, *tls_key;
+	X509 *root, *infra, *tls;
+	X509 *device_file;		/* device-ca.crt: the first Device CA */
+	EVP_PKEY *infra_key, *tls_key;
 	/* The CMP signer (ca_cmp_signer.c): its key signs CMP answers; NULL
-	 * until ca_cmp_signer_ensure. */
+	 * until ca_cmp_signer_ensure (serve_load, before any worker thread),
+	 * then unchanged; freed by ca_core_free. */
 	X509 *cmp_cert;
 	EVP_PKEY *cmp_key;
-	char *pem[3];			/* by ca_cert_t */
+	char *pem[3];			/* root and infra by ca_cert_t */
 	uint8_t *der[3];
 	size_t der_len[3];
-	char *device_chain_pem;		/* Device CA + Root */
 	char *infra_chain_pem;		/* Infrastructure CA + Root */
 	char key_pass[CA_PASS_MAX + 1];	/* "" when keys are not encrypted */
-	/* Device certificate extensions that are the same for every device
-	 * (basicConstraints, keyUsage, EKU, AKI, CRL DP, AIA), built once at
-	 * open; NULL-terminated. [0]: EC keys, [1]: RSA keys. */
-	X509_EXTENSION *dev_exts[2][8];
 	/* Fast CSR path (ca_csr_read): parameter-only EC keys of P-256 [0]
 	 * and P-384 [1], duplicated per request key; built at open. */
 	EVP_PKEY *csr_ec[2];
 	/* Digests fetched once (EVP_sha256() etc. fetch on every use):
 	 * SHA-1, SHA-256, SHA-384, SHA-512. */
 	EVP_MD *md[4];
-	/* Device certificate signers (ca_device_cert_sign): a pool of
-	 * per-thread-at-a-time templates, grown on demand, under signer_mu. */
-	pthread_mutex_t signer_mu;
-	struct ca_signer *signers;
-	int signer_ready;
-	/* The Device CAs (ca_cas.c): [0] the first (device-ca.crt), [issuing]
-	 * the one new devices get; device/device_key above are its. */
-	struct ca_dca dcas[CA_DEVICE_CAS_MAX];
-	size_t n_dcas, issuing;
-	/* Group commit of single issuances (ca_issue.c; the queue, leader
-	 * and writer connection are db/reg_group.c's): the only state that
-	 * changes after ca_open, behind the group's own lock. */
-	struct reg_group *group;
+	struct ca_rt *rt;
 };
 
 /* A parsed, verified device request. Fast path (EC P-256/P-384): raw is
@@ -112,15 +161,19 @@ int ca_pubkey_set(X509_PUBKEY *dst, const X509_ALGOR *a,
  * consecutive ones are close in their indexes. */
 uint32_t ca_tick30(void);
 
-/* Create the issuance group commit (ca_open) / free it with its writer
- * connection (ca_close; no issuance runs; NULL-safe). */
-int ca_group_open(ca_t *ca, char *err, size_t errlen);
-void ca_group_close(ca_t *ca);
+/* Create the issuance group commit into rt (ca_open) / free it with its
+ * writer connection (ca_free; no issuance runs; NULL-safe). */
+int ca_group_open(struct ca_rt *rt, const char *db_path, char *err,
+    size_t errlen);
+void ca_group_close(struct ca_rt *rt);
 
-/* Build the fast-path EC parameter keys and the signer pool (ca_open);
- * free them (ca_close, NULL-safe). */
+/* Fetch the digests and build the fast-path EC parameter keys (ca_open);
+ * free them (ca_free, NULL-safe). */
 int ca_fast_init(ca_t *ca, char *err, size_t errlen);
 void ca_fast_free(ca_t *ca);
+
+/* Free set's signer pool (the set is being freed; NULL-safe). */
+void ca_signer_pool_free(struct ca_set *set);
 
 /* A device certificate: what changes from one to the next. */
 typedef struct {
@@ -133,12 +186,13 @@ typedef struct {
 	const ca_csr_t *csr;		/* the subject key, copied as sent */
 } ca_device_cert_t;
 
-/* Sign a device certificate from a per-thread template (the Device CA's
- * profile: SKI, SAN, basicConstraints, keyUsage, EKU, AKI, CRL DP, AIA, in
- * that order), TBS encoded once and signed with a reused signing context.
- * *der OPENSSL_malloc'd; its SHA-256 (hex), serial_hex (41) and the
- * validity as encoded. */
-int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
+/* Sign a device certificate by set's issuing Device CA from a per-thread
+ * template of set's pool (the profile: SKI, SAN, basicConstraints,
+ * keyUsage, EKU, AKI, CRL DP, AIA, in that order), TBS encoded once and
+ * signed with a reused signing context. *der OPENSSL_malloc'd; its SHA-256
+ * (hex), serial_hex (41) and the validity as encoded. */
+int ca_device_cert_sign(const ca_t *ca, struct ca_set *set, uint8_t **der,
+    size_t *der_len,
     char sha_hex[65], char serial_hex[41], int64_t *not_before,
     int64_t *not_after, const ca_device_cert_t *spec, char *err,
     size_t errlen);
@@ -148,7 +202,8 @@ int ca_device_cert_sign(const ca_t *ca, uint8_t **der, size_t *der_len,
  * DER pieces when the input allows (*took_der = 1), der == 0 always
  * through OpenSSL's encoder (tests compare the two). *tbs
  * OPENSSL_malloc'd; CA_ERR_INVALID if OpenSSL refuses the subject. */
-int ca_device_tbs_build(const ca_t *ca, unsigned char **tbs, size_t *len,
+int ca_device_tbs_build(const ca_t *ca, struct ca_set *set,
+    unsigned char **tbs, size_t *len,
     int der, int *took_der, const uint8_t serial[20],
     const ca_device_cert_t *spec);
 
@@ -220,11 +275,8 @@ char *ca_cert_to_pem(X509 *cert);
  * (malloc'd). NULL when out of memory. */
 char *ca_der_to_pem(const uint8_t *der, size_t len);
 
-/* Build the device-certificate extensions of ca->dev_exts (ca_open). */
-int ca_device_exts_build(ca_t *ca, char *err, size_t errlen);
-
-/* Free ca->dev_exts; NULL-safe entries. */
-void ca_device_exts_free(ca_t *ca);
+/* A one-line subject of cert into out ("?" when it does not fit). */
+void ca_subject_line(char *out, size_t outlen, X509 *cert);
 
 /* SHA-256 (hex) of a request's SubjectPublicKeyInfo DER as sent. */
 int ca_req_spki_sha256_hex(char out[65], X509_REQ *req);
@@ -274,18 +326,66 @@ int ca_audit(reg_t *reg, const char *actor, const char *action,
 int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref,
     X509 *cert, char *err, size_t errlen);
 
-/* ---- the CA set (ca_cas.c) ---- */
+/* ---- the immutable CA (ca.c) and its assembly (ca_open.c) ---- */
 
-/* Load the Device CAs of the registry (adopting the data folder's first
- * Device CA on a registry from before the CA set), their keys unless
- * retired; the issuing one becomes ca->device / ca->device_key. */
-int ca_cas_load(ca_t *ca, char *err, size_t errlen);
+/* Load config, certificates, the Infrastructure CA and TLS keys of
+ * data_dir into ca (calloc'd by the caller; nothing of the CA set), the
+ * registry located at db when not NULL (else config "db", else
+ * DATA/registry.db, which must exist). */
+int ca_core_load(ca_t *ca, const char *data_dir, const char *pass,
+    const char *db, char *err, size_t errlen);
 
-/* Free what ca_cas_load loaded; NULL-safe. */
-void ca_cas_free(ca_t *ca);
+/* Free what ca_core_load loaded, wiping the passphrase; NULL-safe. */
+void ca_core_free(ca_t *ca);
 
-/* The Device CA with this id (0: the first); NULL if none. */
-const struct ca_dca *ca_dca_find(const ca_t *ca, int64_t id);
+/* ---- CA sets (ca_set.c) ---- */
+
+/* Create ca->rt with the registry's first CA set (adopting the data
+ * folder's Device CA on a registry from before the CA set). */
+int ca_rt_open(ca_t *ca, char *err, size_t errlen);
+
+/* Free ca->rt and every set it published; NULL-safe. */
+void ca_rt_free(ca_t *ca);
+
+/* The current CA set, reloaded first when the registry's CA set stamp
+ * (read on reg) moved since it was built: a CA added, activated, retired
+ * or renewed by another process is used from the next call on. NULL with
+ * a message when the new set cannot be loaded (a key that does not open). */
+struct ca_set *ca_set_get(const ca_t *ca, reg_t *reg, char *err,
+    size_t errlen);
+
+/* The current CA set as last loaded (no registry read). */
+struct ca_set *ca_set_peek(const ca_t *ca);
+
+/* The Device CA of set with this id (0: the first); NULL if none. */
+const struct ca_dca *ca_set_dca(const struct ca_set *set, int64_t id);
+
+/* The issuing Device CA of set. */
+static inline const struct ca_dca *ca_set_issuing(const struct ca_set *set)
+{
+	return &set->dcas[set->issuing];
+}
+
+/* The issuing Infrastructure CA of set. */
+static inline const struct ca_dca *ca_set_infra(const struct ca_set *set)
+{
+	return &set->icas[set->infra_issuing];
+}
+
+/* The Infrastructure CA of set with this id (0: the first); NULL. */
+const struct ca_dca *ca_set_ica(const struct ca_set *set, int64_t id);
+
+/* ca_set_get on the runtime's own connection, at most once per min_ms
+ * and by one thread at a time (the others go on with the current set):
+ * the TLS handshake's path, which holds no registry connection. */
+void ca_set_refresh(const ca_t *ca, int64_t min_ms);
+
+/* Add set's Infrastructure CAs to store (duplicates are no error). */
+int ca_set_trust(const struct ca_set *set, X509_STORE *store);
+
+/* The chain (CA + Root) of Device CA id of the current set; the issuing
+ * one's when unknown. Valid until ca_free. */
+const char *ca_chain_pem_of(const ca_t *ca, int64_t id);
 
 /* Sign the CRL of Device CA d (ca_revoke.c), cached under d->cache_key. */
 int ca_crl_dca_get(ca_t *ca, reg_t *reg, const struct ca_dca *d,

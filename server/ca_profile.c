@@ -99,32 +99,6 @@ int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1],
 	return CA_OK;
 }
 
-int ca_device_exts_build(ca_t *ca, char *err, size_t errlen)
-{
-	const struct ca_dca *d = &ca->dcas[ca->issuing];
-	int k, rc;
-
-	/* The issuing Device CA's own CRL and certificate URLs. */
-	for (k = 0; k < CA_PROFILE_KINDS; k++)
-		if ((rc = ca_profile_exts_build(ca->dev_exts[k], k, ca->device,
-		    ca_revocation_base_url(ca), d->crl_path, d->crt_path, err,
-		    errlen)) != CA_OK)
-			return rc;
-	return CA_OK;
-}
-
-void ca_device_exts_free(ca_t *ca)
-{
-	int k, i;
-
-	for (k = 0; k < CA_PROFILE_KINDS; k++)
-		for (i = 0; i < (int)(sizeof(ca->dev_exts[k]) /
-		    sizeof(ca->dev_exts[k][0])); i++) {
-			X509_EXTENSION_free(ca->dev_exts[k][i]);
-			ca->dev_exts[k][i] = NULL;
-		}
-}
-
 void ca_profile_validity(int64_t *not_before, int64_t *not_after,
     int64_t now, int validity_days)
 {

@@ -415,9 +415,6 @@ int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
     uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
     size_t errlen)
 {
-	struct crl_src src = { REG_ISSUER_INFRA, REG_ISSUER_INFRA, 0,
-	    ca->infra, ca->infra_key, 0, 0 };
-
 	*der = NULL;
 	*der_len = 0;
 	if (issuer == NULL || (strcmp(issuer, REG_ISSUER_DEVICE) != 0 &&
@@ -427,8 +424,30 @@ int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
 	}
 	/* "device": the first Device CA's, at its original URL. */
 	if (strcmp(issuer, REG_ISSUER_DEVICE) == 0)
-		return ca_crl_dca_get(ca, reg, ca_dca_find(ca, 0), der,
-		    der_len, next_update, err, errlen);
+		return ca_crl_device_ca_get(ca, reg, 0, der, der_len,
+		    next_update, err, errlen);
+	/* "infra": the first Infrastructure CA's, at its original URL. */
+	return ca_crl_infra_ca_get(ca, reg, 0, der, der_len, next_update, err,
+	    errlen);
+}
+
+int ca_crl_infra_ca_get(ca_t *ca, reg_t *reg, int64_t id, uint8_t **der,
+    size_t *der_len, int64_t *next_update, char *err, size_t errlen)
+{
+	const struct ca_set *set = ca_set_get(ca, reg, err, errlen);
+	const struct ca_dca *d;
+	struct crl_src src;
+
+	*der = NULL;
+	*der_len = 0;
+	if (set == NULL)
+		return CA_ERR_INTERNAL;
+	if ((d = ca_set_ica(set, id)) == NULL) {
+		util_err_set(err, errlen, "no such Infrastructure CA");
+		return CA_ERR_NOT_FOUND;
+	}
+	src = dca_src(d);
+	src.issuer = REG_ISSUER_INFRA;
 	return crl_get(ca, reg, &src, der, der_len, next_update, err, errlen);
 }
 
@@ -451,7 +470,14 @@ int ca_crl_dca_get(ca_t *ca, reg_t *reg, const struct ca_dca *d,
 int ca_crl_device_ca_get(ca_t *ca, reg_t *reg, int64_t id, uint8_t **der,
     size_t *der_len, int64_t *next_update, char *err, size_t errlen)
 {
-	return ca_crl_dca_get(ca, reg, ca_dca_find(ca, id), der, der_len,
+	const struct ca_set *set = ca_set_get(ca, reg, err, errlen);
+
+	if (set == NULL) {
+		*der = NULL;
+		*der_len = 0;
+		return CA_ERR_INTERNAL;
+	}
+	return ca_crl_dca_get(ca, reg, ca_set_dca(set, id), der, der_len,
 	    next_update, err, errlen);
 }
 

@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "devid.h"
 #include "pki.h"
 #include "util.h"
 
@@ -89,10 +90,16 @@ int64_t ca_asn1_time(const ASN1_TIME *t)
 	return pki_time_unix(&v, t) == 0 ? v : 0;
 }
 
-const char *ca_revocation_base_url(const ca_t *ca)
+void ca_subject_line(char *out, size_t outlen, X509 *cert)
 {
-	return ca->cfg.plain_http_base_url[0] != '\0' ?
-	    ca->cfg.plain_http_base_url : ca->cfg.public_base_url;
+	if (X509_NAME_oneline(X509_get_subject_name(cert), out,
+	    (int)outlen) == NULL)
+		snprintf(out, outlen, "?");
+}
+
+int ca_device_id_valid(const char *id)
+{
+	return devid_valid(id);
 }
 
 void ca_sha256_hex(char out[65], const uint8_t *buf, size_t len)

@@ -73,7 +73,7 @@ int config_plain_url_check(const char *url)
 	size_t n = strlen(url);
 
 	/* Commas and blanks would split the extension strings the URL is
-	 * pasted into (ca_device_exts_build). */
+	 * pasted into (ca_profile_exts_build, per CA set). */
 	if (strncmp(url, "http://", 7) != 0 || n <= 7 || url[n - 1] == '/' ||
 	    strchr(url + 7, '/') != NULL || strpbrk(url, ", \t\r\n\"") != NULL)
 		return -1;

@@ -1,8 +1,10 @@
 /* cli_ca.c — `ca-server ca ...`: the CA set of a data folder (rollover).
- *   list                 each Device CA with its id, state, subject, times
- *   add --cert F --key K  a Device CA certified by the Root, state active
- *   activate ID          make it the issuing CA (restart serve)
+ *   list                 each CA with its id, role, state, subject, times
+ *   add --cert F --key K [--kind device|infra]
+ *                        a CA certified by the Root, state active
+ *   activate ID          make it the issuing CA of its role
  *   retire ID            an active CA's final CRL; it signs nothing more
+ * A running serve follows each change from its next request.
  * Exit status as cli.h; options through cli_opt.c like every subcommand. */
 #include "cli_opt.h"
 
@@ -20,7 +22,7 @@ static const char ca_usage[] =
     "ca-server ca list --data DIR [--json] [--key-pass-file F | "
     "--key-pass-env VAR]\n"
     "       ca-server ca add --data DIR --cert FILE --key FILE|pkcs11:URI "
-    "[--key-pass-file F | --key-pass-env VAR]\n"
+    "[--kind device|infra] [--key-pass-file F | --key-pass-env VAR]\n"
     "       ca-server ca activate ID --data DIR [--key-pass-file F | "
     "--key-pass-env VAR]\n"
     "       ca-server ca retire ID --data DIR [--key-pass-file F | "
@@ -29,18 +31,25 @@ static const char ca_usage[] =
 /* The verb, its ID and ca's own options; the shared ones in common. */
 struct ca_cli {
 	struct cli_common common;
-	const char *verb, *cert, *key, *id;
+	const char *verb, *cert, *key, *id, *kind;
 };
 
-/* ca's own options: --cert and --key (add). */
+/* ca's own options: --cert, --key and --kind (add). */
 static int ca_cli_opt(void *ctx, int ch, const char *arg, const char **msg)
 {
 	struct ca_cli *c = ctx;
 
-	(void)msg;
 	switch (ch) {
 	case 'c': c->cert = arg; return 0;
 	case 'k': c->key = arg; return 0;
+	case 't':
+		if (strcmp(arg, REG_CA_ROLE_DEVICE) != 0 &&
+		    strcmp(arg, REG_CA_ROLE_INFRA) != 0) {
+			*msg = "--kind is device or infra";
+			return -1;
+		}
+		c->kind = arg;
+		return 0;
 	default: return -1;
 	}
 }
@@ -53,6 +62,7 @@ static int ca_cli_args(struct ca_cli *c, int argc, char **argv)
 		CLI_COMMON_LONGOPTS,
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "kind", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int rc, ok;
@@ -66,6 +76,8 @@ static int ca_cli_args(struct ca_cli *c, int argc, char **argv)
 		c->id = argv[optind++];
 	if (strcmp(c->verb, "add") == 0)
 		ok = c->cert != NULL && c->key != NULL && c->id == NULL;
+	else if (c->kind != NULL)
+		ok = 0;		/* the role of an existing CA is its own */
 	else if (strcmp(c->verb, "activate") == 0 ||
 	    strcmp(c->verb, "retire") == 0)
 		ok = c->id != NULL;
@@ -131,7 +143,7 @@ static int ca_cli_change(ca_t *ca, reg_t *reg, const struct ca_cli *c)
 	const char *key = c->key;
 	long long id = 0;
 	int64_t added = 0;
-	int rc;
+	int rc, infra;
 
 	if (c->id != NULL) {
 		errno = 0;
@@ -152,21 +164,25 @@ static int ca_cli_change(ca_t *ca, reg_t *reg, const struct ca_cli *c)
 			}
 			key = keypath;
 		}
-		rc = ca_ca_add(ca, reg, &added, c->cert, key, CLI_ACTOR,
-		    err, sizeof(err));
+		infra = c->kind != NULL && strcmp(c->kind,
+		    REG_CA_ROLE_INFRA) == 0;
+		rc = ca_ca_add(ca, reg, &added, c->kind, c->cert, key,
+		    CLI_ACTOR, err, sizeof(err));
 		if (rc == CA_OK)
-			printf("Device CA %lld added (active); make it issue new "
-			    "devices with: ca-server ca activate %lld\n",
-			    (long long)added, (long long)added);
+			printf("%s CA %lld added (active); make it certify new "
+			    "%s with: ca-server ca activate %lld\n", infra ?
+			    "Infrastructure" : "Device", (long long)added,
+			    infra ? "principals" : "devices", (long long)added);
 	} else if (strcmp(c->verb, "activate") == 0) {
 		rc = ca_ca_activate(ca, reg, id, CLI_ACTOR, err,
 		    sizeof(err));
 		if (rc == CA_OK)
-			printf("Device CA %lld is issuing; restart serve\n", id);
+			printf("CA %lld is issuing (a running serve uses it "
+			    "from its next request)\n", id);
 	} else {
 		rc = ca_ca_retire(ca, reg, id, CLI_ACTOR, err, sizeof(err));
 		if (rc == CA_OK)
-			printf("Device CA %lld retired; its final CRL stays "
+			printf("CA %lld retired; its final CRL stays "
 			    "published\n", id);
 	}
 	if (rc != CA_OK) {
@@ -176,7 +192,7 @@ static int ca_cli_change(ca_t *ca, reg_t *reg, const struct ca_cli *c)
 	return CLI_OK;
 }
 
-/* ca-server ca: list the CA set, or add, activate or retire a Device CA. */
+/* ca-server ca: list the CA set, or add, activate or retire a CA. */
 int cli_ca(int argc, char **argv)
 {
 	struct ca_cli c;

@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "ca_cas.h"
 #include "ca_priv.h"
 #include "pki.h"
 #include "pki_keys.h"
@@ -321,12 +322,14 @@ static int root_renew_files(struct root_ctx *c, X509 *cert, int dev,
 
 /* renew-intermediate: the current CA's key and subject, certified again
  * (devices it issued verify under either); the old certificate is kept as
- * KIND-ca.SERIAL.crt. serve takes the new one at its next start. */
+ * KIND-ca.SERIAL.crt. The CA set's row of that CA follows (ca list, and a
+ * running serve from its next request). */
 static int root_renew(struct root_ctx *c, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 32], old[PATH_MAX + 96], serial[41], *oldsn;
 	X509 *cur = NULL, *cert = NULL;
 	BIGNUM *bn = NULL;
+	int64_t row = 0;
 	int dev = strcmp(c->kind, "device") == 0, rc;
 	char *pem = NULL;
 
@@ -345,19 +348,33 @@ static int root_renew(struct root_ctx *c, char *err, size_t errlen)
 	    (int64_t)time(NULL) + (int64_t)c->days * UTIL_SECONDS_PER_DAY, &c->cfg, err,
 	    errlen)) != CA_OK)
 		goto out;
-	if ((pem = ca_cert_to_pem(cur)) == NULL ||
+	/* The CA set's row and the audit row in one transaction, committed
+	 * once the files are written. */
+	if ((rc = ca_from_reg(reg_begin(c->reg, err, errlen))) != CA_OK)
+		goto out;
+	if ((rc = ca_ca_renewed(c->reg, &row, cur, cert, err, errlen)) !=
+	    CA_OK || (rc = root_audit(c, "root.renew-intermediate", serial,
+	    "kind", c->kind, err, errlen)) != CA_OK ||
+	    (pem = ca_cert_to_pem(cur)) == NULL ||
 	    (rc = ca_file_write(old, pem, strlen(pem), 0644, err, errlen)) !=
 	    CA_OK || (rc = pem_replace(path, cert, NULL, err, errlen)) !=
 	    CA_OK || (rc = root_renew_files(c, cert, dev, err, errlen)) !=
-	    CA_OK || (rc = root_audit(c, "root.renew-intermediate", serial,
-	    "kind", c->kind, err, errlen)) != CA_OK) {
-		if (pem == NULL)
+	    CA_OK || (rc = ca_from_reg(reg_commit(c->reg, err, errlen))) !=
+	    CA_OK) {
+		if (rc == CA_OK) {
+			util_err_set(err, errlen, "out of memory");
 			rc = CA_ERR_INTERNAL;
+		}
+		reg_rollback(c->reg);
 		goto out;
 	}
 	printf("renewed the %s CA (same key and subject): serial %s in %s; "
-	    "previous certificate kept as %s; restart serve to use it\n",
-	    c->kind, serial, path, old);
+	    "previous certificate kept as %s", c->kind, serial, path, old);
+	if (row > 0)
+		printf("; CA %lld of the CA set follows (serve uses it from "
+		    "its next request)\n", (long long)row);
+	else
+		printf("; restart serve to use it\n");
 out:
 	free(pem);
 	BN_free(bn);

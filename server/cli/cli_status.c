@@ -9,6 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "ca_cas.h"
+
 enum status_op { OP_REVOKE, OP_SUSPEND, OP_REINSTATE };
 
 static const char *const status_usages[] = {
@@ -103,16 +109,23 @@ int cli_reinstate(int argc, char **argv)
 	return status_cmd(argc, argv, OP_REINSTATE);
 }
 
-/* crl's --out FILE and --issuer NAME. */
+/* crl's options: --out FILE, --issuer NAME, --ca ID. */
+struct crl_cli {
+	const char *out, *issuer, *ca;
+};
+
+/* crl's own options into a struct crl_cli. */
 static int crl_opt(void *ctx, int ch, const char *arg, const char **msg)
 {
-	const char **v = ctx;	/* [0] out, [1] issuer */
+	struct crl_cli *v = ctx;
 
 	(void)msg;
 	if (ch == 'o')
-		v[0] = arg;
+		v->out = arg;
 	else if (ch == 'I')
-		v[1] = arg;
+		v->issuer = arg;
+	else if (ch == 'C')
+		v->ca = arg;
 	else
 		return -1;
 	return 0;
@@ -134,49 +147,90 @@ static int crl_write(const char *path, const uint8_t *der, size_t len)
 		    strerror(errno));
 		return CLI_FAIL;
 	}
+	printf("CRL written to %s\n", path);
 	return CLI_OK;
 }
 
-/* ca-server crl --out FILE [--issuer device|infra]. */
+/* Print der as PEM ("X509 CRL") on stdout. */
+static int crl_print(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509_CRL *crl = len <= LONG_MAX ? d2i_X509_CRL(NULL, &p, (long)len) :
+	    NULL;
+	int ok = crl != NULL && PEM_write_X509_CRL(stdout, crl) == 1;
+
+	X509_CRL_free(crl);
+	if (!ok) {
+		ERR_clear_error();
+		return cli_fail("crl", "cannot encode the CRL");
+	}
+	return CLI_OK;
+}
+
+/* The Device CA id of --ca: 1.. (0 when not given, -1 when bad). */
+static long long crl_ca_id(const char *s)
+{
+	char *end;
+	long long id;
+
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	id = strtoll(s, &end, 10);
+	return errno || *end || id <= 0 || id > INT32_MAX ? -1 : id;
+}
+
+/* ca-server crl [--out FILE] [--issuer device|infra | --ca ID]: the CRL
+ * (DER into FILE, else PEM on stdout), signed anew when due. */
 int cli_crl(int argc, char **argv)
 {
-	static const char *usage = "ca-server crl --data DIR --out FILE "
-	    "[--issuer device|infra]";
+	static const char *usage = "ca-server crl --data DIR [--out FILE] "
+	    "[--issuer device|infra | --ca ID]";
 	static const struct option lo[] = {
 		CLI_COMMON_LONGOPTS,
 		{ "out", required_argument, NULL, 'o' },
 		{ "issuer", required_argument, NULL, 'I' },
+		{ "ca", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cli_common c = { 0 };
-	const char *v[2] = { NULL, REG_ISSUER_DEVICE };
+	struct crl_cli v = { NULL, NULL, NULL };
 	uint8_t *der = NULL;
 	size_t len = 0;
 	int64_t next = 0;
+	long long id;
 	char err[512] = "";
 	ca_t *ca = NULL;
 	reg_t *reg = NULL;
 	int rc;
 
-	rc = cli_opt_parse(&c, argc, argv, 1, lo, usage, crl_opt, v);
+	rc = cli_opt_parse(&c, argc, argv, 1, lo, usage, crl_opt, &v);
 	if (rc != CLI_OK)
 		return rc == CLI_HELP_SHOWN ? CLI_OK : rc;
-	if (optind != argc || v[0] == NULL)
-		return cli_usage_err(usage, "--out FILE is required");
-	if (strcmp(v[1], REG_ISSUER_DEVICE) != 0 &&
-	    strcmp(v[1], REG_ISSUER_INFRA) != 0)
+	if (optind != argc)
+		return cli_usage_err(usage, NULL);
+	if ((id = crl_ca_id(v.ca)) < 0)
+		return cli_usage_err(usage, "--ca takes a CA id (ca list)");
+	if (id > 0 && v.issuer != NULL)
+		return cli_usage_err(usage, "--ca and --issuer exclude each "
+		    "other");
+	if (v.issuer == NULL)
+		v.issuer = REG_ISSUER_DEVICE;
+	if (strcmp(v.issuer, REG_ISSUER_DEVICE) != 0 &&
+	    strcmp(v.issuer, REG_ISSUER_INFRA) != 0)
 		return cli_usage_err(usage, "--issuer must be device or infra");
 	if ((rc = cli_ca_open(&c, &ca, &reg)) != CLI_OK)
 		return rc;
-	rc = ca_crl_issuer_get(ca, reg, v[1], &der, &len, &next, err,
-	    sizeof(err));
+	if (id > 0)
+		rc = ca_crl_device_ca_get(ca, reg, (int64_t)id, &der, &len,
+		    &next, err, sizeof(err));
+	else
+		rc = ca_crl_issuer_get(ca, reg, v.issuer, &der, &len, &next,
+		    err, sizeof(err));
 	cli_ca_close(ca, reg);
 	if (rc != CA_OK)
 		return cli_fail("crl", err);
-	rc = crl_write(v[0], der, len);
+	rc = v.out != NULL ? crl_write(v.out, der, len) : crl_print(der, len);
 	free(der);
-	if (rc != CLI_OK)
-		return rc;
-	printf("CRL written to %s\n", v[0]);
-	return CLI_OK;
+	return rc;
 }

@@ -110,6 +110,8 @@ int route_crl_infra(http_req_t *req);
 int route_crl_root(http_req_t *req);
 int route_ca_device_n_der(http_req_t *req);
 int route_crl_device_n(http_req_t *req);
+/* GET /crl/infra-ca-{id}.crl: a later Infrastructure CA's CRL (DER). */
+int route_crl_infra_n(http_req_t *req);
 int route_healthz(http_req_t *req);
 int route_metrics(http_req_t *req);
 

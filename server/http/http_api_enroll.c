@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ca_cas.h"
 #include "http_api.h"
 
 /* One enrollment item, checked: borrowed pointers into the JSON. */
@@ -271,7 +272,8 @@ static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items, size_t
 	bad |= cJSON_AddNumberToObject(doc, "created", (double)created) == NULL;
 	bad |= cJSON_AddNumberToObject(doc, "existing", (double)existing) == NULL;
 	bad |= cJSON_AddNumberToObject(doc, "failed", (double)failed) == NULL;
-	bad |= api_add_chain(doc, req->srv, req->srv->chain_pem) != 0;
+	/* The issuing Device CA's chain now (a rollover needs no restart). */
+	bad |= api_add_chain(doc, req->srv, ca_issuing_chain_pem(req->srv->ca)) != 0;
 	if (bad) {
 		cJSON_Delete(doc);
 		return NULL;

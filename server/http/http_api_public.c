@@ -98,6 +98,32 @@ int route_ca_device_n_der(http_req_t *req)
 	                        "Cache-Control: public, max-age=3600\r\n", d.der, d.der_len);
 }
 
+/* GET /crl/infra-ca-{id}.crl: the CRL of Infrastructure CA id (the
+ * principal certificates it signed). */
+int route_crl_infra_n(http_req_t *req)
+{
+	int64_t id = dca_param(req->params[0], ".crl");
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char err[256];
+	int rc, status;
+	reg_t *reg;
+
+	if (id == 0)
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		                          "no such Infrastructure CA");
+	if ((reg = http_req_reg(req)) == NULL)
+		return api_reply_no_db(req);
+	rc = ca_crl_infra_ca_get(req->srv->ca, reg, id, &der, &len, NULL, err,
+	                         sizeof(err));
+	if (rc != CA_OK)
+		return api_reply_ca_error(req, rc, err);
+	status = http_reply_bytes(req, 200, "application/pkix-crl",
+	                          "Cache-Control: no-cache\r\n", der, len);
+	free(der);
+	return status;
+}
+
 /* GET /crl/device-ca-{id}.crl: the CRL of Device CA id (its own devices). */
 int route_crl_device_n(http_req_t *req)
 {
@@ -130,7 +156,7 @@ int route_ca_root_der(http_req_t *req)
 
 int route_ca_chain(http_req_t *req)
 {
-	return reply_pem(req, req->srv->chain_pem);
+	return reply_pem(req, ca_issuing_chain_pem(req->srv->ca));
 }
 
 /* GET /crl/device.crl and /crl/infra-ca.crl: the engine regenerates a CRL

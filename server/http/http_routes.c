@@ -64,6 +64,8 @@ const http_route_t http_api_routes[] = {
 	  "a later Device CA's CRL (DER, /crl/device-ca-<id>.crl): its devices' CRL distribution point" },
 	{ "GET", CA_URL_PATH_INFRA_CRL, route_crl_infra, PUB, 0,
 	  "Infrastructure CA CRL (DER): the CRL distribution point of principal certificates" },
+	{ "GET", "/crl/infra-ca-{id}", route_crl_infra_n, PUB, 0,
+	  "a later Infrastructure CA's CRL (DER, /crl/infra-ca-<id>.crl): its principals' CRL distribution point" },
 	{ "GET", CA_URL_PATH_ROOT_CRL, route_crl_root, PUB, 0,
 	  "Root CA CRL (DER), signed offline: the CRL distribution point of the intermediates" },
 	{ "POST", CA_URL_PATH_OCSP, route_ocsp, PUB, BODY,

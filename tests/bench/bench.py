@@ -13,6 +13,9 @@ Stages (docs/performance.md explains each figure):
   5 scale        big registry: bytes per device, lookup small vs big, CRL
                  with many revoked entries, ca-server RSS idle and under
                  many open connections
+  6 hsm          issuance c8 and batch with the Device CA key in SoftHSM2
+                 (PKCS#11) next to the same runs with the file key, as a
+                 ratio (not in the default stages: BENCH_STAGES=6)
 
 Sizes come from --scale (smoke | full; env BENCH_SCALE). Every process this
 script starts is stopped at exit, on failure and on SIGINT/SIGTERM.
@@ -283,16 +286,17 @@ def write_cfssl_bodies(pems, path):
 # ------------------------------------------------------------------ the CA
 
 class CA:
-    """A ca-server data folder with a manufacturer, an operator, a signer."""
+    """A ca-server data folder with a manufacturer, an operator, a signer.
+    init_extra: more `ca-server init` options (a token key)."""
 
-    def __init__(self, binpath, work):
+    def __init__(self, binpath, work, name="ca", init_extra=()):
         self.bin = binpath
-        self.dir = os.path.join(work, "ca")
+        self.dir = os.path.join(work, name)
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.dir)
         cs = os.path.join(binpath, "ca-server")
         run([cs, "init", "--example-oids", "--data", self.data, "--plain-keys", "--hostname", "localhost",
-             "--hostname", "127.0.0.1"])
+             "--hostname", "127.0.0.1", *init_extra])
         self.root = os.path.join(self.data, "root-ca.crt")
         self.infra = os.path.join(self.data, "infra-ca.crt")
         run([cs, "manufacturer", "add", "--data", self.data, "--id", "acme",
@@ -560,6 +564,83 @@ def stage_issuance(R, S, ca, lg, work, binp):
     # cfssl: the same CSRs (those of the concurrency-8 run), same load client.
     cf = stage_cfssl(S, ca, lg, work, cfssl_bodies)
     res["runs"].extend(cf)
+
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def softhsm_token(work):
+    """A SoftHSM2 token in work/ (SOFTHSM2_CONF for every process started
+    from here on) with one P-256 key generated in it (sensitive); returns
+    the `ca-server init` options naming it as the Device CA key."""
+    for need in ("softhsm2-util", "pkcs11-tool"):
+        if shutil.which(need) is None:
+            raise RuntimeError(need + " missing: scripts/setup.sh test installs softhsm2 and opensc")
+    tokdir = os.path.join(work, "tokens")
+    os.makedirs(tokdir)
+    conf = os.path.join(work, "softhsm2.conf")
+    with open(conf, "w") as f:
+        f.write("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n" % tokdir)
+    os.environ["SOFTHSM2_CONF"] = conf
+    pin = "%06d" % random.randrange(10 ** 6)
+    run(["softhsm2-util", "--init-token", "--free", "--label", "provca-bench",
+         "--so-pin", "27182818", "--pin", pin])
+    run(["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", "provca-bench",
+         "--login", "--pin", pin, "--keypairgen", "--key-type", "EC:prime256v1",
+         "--id", "01", "--label", "device-ca", "--sensitive"])
+    pinfile = os.path.join(work, "token.pin")
+    fd = os.open(pinfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, (pin + "\n").encode())
+    os.close(fd)
+    return ["--device-key", "pkcs11:token=provca-bench;object=device-ca;type=private",
+            "--pkcs11-module", SOFTHSM_MODULE, "--pkcs11-pin-file", pinfile]
+
+
+def stage_hsm(R, S, lg, work, binp):
+    """Issuance c8 and batch (c1) against two data folders made the same
+    way but for the Device CA key -- a file, and a key in SoftHSM2 -- run
+    one after the other with the same sizes, CSRs made fresh for each."""
+    res = {"runs": []}
+    R["hsm"] = res
+    token = softhsm_token(work)
+    cas = [("file", CA(binp, work, "ca-file")),
+           ("softhsm2", CA(binp, work, "ca-hsm", init_extra=token))]
+    for custody, ca in cas:
+        c8 = os.path.join(work, "hsm-%s-c8.jsonl" % custody)
+        make_csrs(S["csr_c8"], "H8" + custody[0], c8)
+        bf = os.path.join(work, "hsm-%s-batch.jsonl" % custody)
+        write_batches(make_csrs(S["batch_size"] * S["batch_n"], "HB" + custody[0],
+                                os.path.join(work, "hsm-%s-bb.jsonl" % custody)),
+                      S["batch_size"], bf)
+        pid = ca.start()
+        mfr = dict(cert=ca.mfr[0], key=ca.mfr[1], cacert=ca.root)
+        r = lg.run(ca.url, c8, post_path="/api/v1/devices", concurrency=8,
+                   requests=S["csr_c8"], duration=S["issue_cap_s"], server_pid=pid,
+                   label="%s key single c8" % custody, **mfr)
+        r.update(custody=custody, mode="single c8", certs_per_s=r["rps"],
+                 cpu_ms_per_cert=round(1000 * r["server_cpu_s"] / max(r["ok"], 1), 3))
+        res["runs"].append(r)
+        b = lg.run(ca.url, bf, post_path="/api/v1/devices/batch", concurrency=1,
+                   requests=S["batch_n"], duration=S["issue_cap_s"] * 2, server_pid=pid,
+                   label="%s key batch c1" % custody, **mfr)
+        certs = b["ok"] * S["batch_size"]
+        b.update(custody=custody, mode="batch c1", batch_size=S["batch_size"],
+                 certs_per_s=round(certs / b["seconds"], 1),
+                 cpu_ms_per_cert=round(1000 * b["server_cpu_s"] / max(certs, 1), 3))
+        res["runs"].append(b)
+        ca.stop()
+        log("hsm: %s key: c8 %.0f certs/s (%.2f ms CPU/cert), batch %.0f certs/s (%.2f ms CPU/cert)"
+            % (custody, r["certs_per_s"], r["cpu_ms_per_cert"], b["certs_per_s"],
+               b["cpu_ms_per_cert"]))
+    for mode in ("single c8", "batch c1"):
+        f = pick(res["runs"], custody="file", mode=mode)
+        h = pick(res["runs"], custody="softhsm2", mode=mode)
+        res["ratio_" + mode.replace(" ", "_")] = {
+            "certs_per_s": ratio(h["certs_per_s"], f["certs_per_s"]),
+            "cpu_ms_per_cert": ratio(h["cpu_ms_per_cert"], f["cpu_ms_per_cert"])}
+        log("hsm: %s softhsm2 / file: %.3f of the rate, %.3f of the CPU per cert"
+            % (mode, res["ratio_" + mode.replace(" ", "_")]["certs_per_s"],
+               res["ratio_" + mode.replace(" ", "_")]["cpu_ms_per_cert"]))
 
 
 def stage_cfssl(S, ca, lg, work, bodies):
@@ -1302,7 +1383,7 @@ def fmt(v):
 
 def markdown(R, commands):
     L = []
-    for name in ("ceilings", "issuance", "lookup", "provisioning", "scale"):
+    for name in ("ceilings", "issuance", "lookup", "provisioning", "scale", "hsm"):
         if name in R and name in R.get("errors", {}):
             R.setdefault("partial", {})[name] = R.pop(name)
     m = R["meta"]
@@ -1423,6 +1504,21 @@ def markdown(R, commands):
                   s["connections_tls_established"], s.get("server_threads", 0),
                   s["rss_connections_kib"]),
               "| registry fill time (replication through SQL) | %.0f s |" % s["fill_seconds"]]
+    if "hsm" in R and "ratio_single_c8" in R["hsm"]:
+        h = R["hsm"]
+        L += ["", "## 6. Device CA key in SoftHSM2 vs a file (same run)", "",
+              "| custody | mode | certs/s | server CPU ms/cert | p50 ms | p99 ms |",
+              "| --- | --- | ---: | ---: | ---: | ---: |"]
+        for r in h["runs"]:
+            L.append("| %s | %s | %.0f | %.3f | %.1f | %.1f |" % (
+                r["custody"], r["mode"], r["certs_per_s"], r["cpu_ms_per_cert"],
+                r["p50_ms"], r["p99_ms"]))
+        L += ["", "softhsm2 ÷ file: single c8 %s of the rate (%s of the CPU per cert), "
+              "batch %s of the rate (%s of the CPU per cert)." % (
+                  fmt(h["ratio_single_c8"]["certs_per_s"]),
+                  fmt(h["ratio_single_c8"]["cpu_ms_per_cert"]),
+                  fmt(h["ratio_batch_c1"]["certs_per_s"]),
+                  fmt(h["ratio_batch_c1"]["cpu_ms_per_cert"]))]
     if R.get("profiles"):
         L += ["", "## Profiles (perf record -e cpu-clock)", ""]
         for k, v in sorted(R["profiles"].items()):
@@ -1507,6 +1603,8 @@ def main():
             guarded(R, "provisioning", stage_provisioning, R, S, ca, work, binp, a.out, stamp)
         if 5 in stages:
             guarded(R, "scale", stage_scale, R, S, ca, lg, work)
+        if 6 in stages:
+            guarded(R, "hsm", stage_hsm, R, S, lg, work, binp)
     except KeyboardInterrupt:
         R["errors"]["interrupted"] = "stopped by a signal"
         log("interrupted")

@@ -4,6 +4,9 @@ activated (serve restarted on the same port, the devices' URLs name it);
 device B is issued by the new one. corehook, anchored at the Root only,
 provisions and registers both: each lookup carries the device's own chain.
 Then A is revoked and corehook refuses it while B still registers.
+Infrastructure CA rollover (serve never restarted): a corehook on an
+operator and a provisioning signer of the new Infrastructure CA provisions
+and registers a device, and one on the old CA's principals still does.
 Exit 77 (skipped) until all three programs are built."""
 import json
 import os
@@ -99,6 +102,47 @@ class Rollover(unittest.TestCase):
             self.assertEqual(rc, 0, out)
             self.assertFalse(out["provisioned"])
             self.assertTrue(out["registered"])
+
+    def test_corehook_on_principals_of_a_rolled_over_infrastructure_ca(self):
+        """Infrastructure CA rollover with serve running throughout: a
+        corehook whose operator (client) and provisioning signer
+        certificates come from the new Infrastructure CA provisions and
+        registers a device, next to a corehook on the old CA's principals,
+        which keeps working."""
+        tmp = self.w.tmp
+        key, csr = (os.path.join(tmp, "ica2.key"),
+                    os.path.join(tmp, "ica2.csr"))
+        crt = os.path.join(tmp, "ica2.crt")
+        run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-subj",
+            "/CN=ica2", "-out", csr)
+        rootkey = os.path.join(os.path.dirname(self.ca.data), "data-root",
+                               "root-ca.key")
+        run(prog("ca-server"), "root", "certify-intermediate", "--data",
+            self.ca.data, "--root-key", rootkey, "--kind", "infra",
+            "--csr", csr, "--out", crt, "--cn", "E2E Infrastructure CA 2")
+        out = run(prog("ca-server"), "ca", "add", "--data", self.ca.data,
+                  "--kind", "infra", "--cert", crt, "--key", key).stdout
+        run(prog("ca-server"), "ca", "activate", out.split()[2], "--data",
+            self.ca.data)
+        with open(crt, "rb") as f:
+            ica2 = x509.load_pem_x509_certificate(f.read())
+        op2 = self.ca.principal("op2", "operator")
+        signer2 = self.ca.principal("op2-signer", "signer")
+        for p in (op2, signer2):
+            with open(p[0], "rb") as f:
+                self.assertEqual(x509.load_pem_x509_certificate(
+                    f.read()).issuer, ica2.subject)
+        old = self.w.core("core-old", self.ca)
+        operator, self.ca.operator = self.ca.operator, op2
+        try:
+            new = self.w.core("core-new", self.ca, signer=signer2)
+        finally:
+            self.ca.operator = operator
+        for core, name in ((new, "infraN"), (old, "infraO")):
+            dev = self.w.device(name, self.ca)
+            dev_id = dev.enroll()["device_id"]
+            self.provision_and_register(core, dev, dev_id)
 
 
 if __name__ == "__main__":

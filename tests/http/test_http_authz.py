@@ -108,6 +108,7 @@ class AuthorizationMatrix(ServerTest):
             ("GET", "/ca/root-ca.crt"): (lambda: "/ca/root-ca.crt", None, pub),
             ("GET", "/ca/device-ca-{id}"): (lambda: "/ca/device-ca-1.crt", None, pub),
             ("GET", "/crl/device-ca-{id}"): (lambda: "/crl/device-ca-1.crl", None, pub),
+            ("GET", "/crl/infra-ca-{id}"): (lambda: "/crl/infra-ca-2.crl", None, pub),
             ("GET", "/crl/device.crl"): (lambda: "/crl/device.crl", None, pub),
             ("GET", "/crl/device-ca.crl"): (lambda: "/crl/device-ca.crl", None, pub),
             ("GET", "/crl/infra-ca.crl"): (lambda: "/crl/infra-ca.crl", None, pub),

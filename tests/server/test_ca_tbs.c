@@ -134,9 +134,9 @@ static int same_tbs(const ca_t *ca, const uint8_t sb[20],
 	size_t alen = 0, blen = 0;
 	int took = -1, took0 = -1;
 
-	assert_int_equal(ca_device_tbs_build(ca, &a, &alen, 1, &took, sb, d),
+	assert_int_equal(ca_device_tbs_build(ca, ca_set_peek(ca), &a, &alen, 1, &took, sb, d),
 	    want_rc);
-	assert_int_equal(ca_device_tbs_build(ca, &b, &blen, 0, &took0, sb, d),
+	assert_int_equal(ca_device_tbs_build(ca, ca_set_peek(ca), &b, &blen, 0, &took0, sb, d),
 	    want_rc);
 	assert_int_equal(took0, 0);
 	if (want_rc == CA_OK) {
@@ -270,7 +270,7 @@ static X509 *signed_cert(const ca_t *ca, const ca_csr_t *csr,
 	spec_init(&d, "SN-7", "acme-0000001", "urn:dev:ops:000000-m-SN%2D7",
 	    csr);
 	d.not_after = not_after;
-	assert_int_equal(ca_device_cert_sign(ca, &der, &len, sha, serial, &nb,
+	assert_int_equal(ca_device_cert_sign(ca, ca_set_peek(ca), &der, &len, sha, serial, &nb,
 	    &na, &d, err, sizeof(err)), CA_OK);
 	assert_int_equal(nb, 1700000000);
 	assert_int_equal(na, ca_profile_not_after_unix(not_after));

@@ -411,10 +411,15 @@ class Pkcs11Test(unittest.TestCase):
                     self.ca.data)
         rows = json.loads(harness.run(ca_server, "ca", "list", "--data",
                                       self.ca.data, "--json").stdout)
-        self.assertEqual([r["state"] for r in rows], ["active", "issuing"])
+        self.assertEqual([(r["role"], r["state"]) for r in rows],
+                         [("device", "active"), ("infra", "issuing"),
+                          ("device", "issuing")])
         port = self.ca.port
         self.ca.stop()
         self.ca.start(port=port)
+        # serve names the issuing Device CA's key: the new one's URI.
+        self.assertIn("key custody: device-ca pkcs11 " + uri("device-ca-2"),
+                      self.ca.server.stderr())
         with open(crt, "rb") as f:
             new_ca = x509.load_pem_x509_certificate(f.read())
         dev, _ = self.enroll_http("SN-TOKEN-ROLL")

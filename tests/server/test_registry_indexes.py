@@ -148,12 +148,17 @@ class RegistryIndexTest(unittest.TestCase):
                          .fetchone()[0])
         self.assertEqual(db.execute(
             "SELECT max(version) FROM schema_migrations").fetchone()[0], 7)
-        # The data folder's Device CA adopted the device certificates.
+        # The data folder's Device CA adopted the device certificates, its
+        # Infrastructure CA the principal ones.
         self.assertEqual(db.execute("SELECT id, role, state FROM cas")
-                         .fetchall(), [(1, "device", "issuing")])
+                         .fetchall(), [(1, "device", "issuing"),
+                                       (2, "infra", "issuing")])
         self.assertEqual(db.execute(
             "SELECT count(*) FROM certificates WHERE device_id IS NOT NULL"
             " AND ca_id = 1").fetchone()[0], 20)
+        self.assertEqual(db.execute(
+            "SELECT count(*) FROM certificates WHERE principal_id IS NOT NULL"
+            " AND (ca_id IS NOT 2)").fetchone()[0], 0)
 
 
 if __name__ == "__main__":

@@ -211,8 +211,13 @@ class RolloverTest(unittest.TestCase):
         return r, p.returncode, p.stdout + p.stderr
 
     def ca_list(self):
-        return json.loads(cs("ca", "list", "--data", self.data,
+        """The Device CAs of `ca list` (the Infrastructure CA the data
+        folder adopted at open is listed too, with role infra)."""
+        rows = json.loads(cs("ca", "list", "--data", self.data,
                              "--json").stdout)
+        infra = [r for r in rows if r["role"] == "infra"]
+        self.assertEqual([r["state"] for r in infra], ["issuing"])
+        return [r for r in rows if r["role"] == "device"]
 
     # ---- the checks --------------------------------------------------
 
@@ -271,9 +276,13 @@ class RolloverTest(unittest.TestCase):
                 if r["action"].startswith("ca.")]
         self.assertIn(("ca.add", str(self.new_id)), acts)
         # Adopted twice: at the first open after init, and again after the
-        # registry was put back as before the CA set (A's row adopted).
-        self.assertEqual([a for a in acts if a[0] == "ca.adopt"],
-                         [("ca.adopt", "1"), ("ca.adopt", str(self.old_id))])
+        # registry was put back as before the CA set (A's row adopted);
+        # each time the Infrastructure CA right after the Device CA.
+        adopts = [(r["target"], r["details"]["role"]) for r in audit
+                  if r["action"] == "ca.adopt"]
+        self.assertEqual(adopts, [
+            ("1", "device"), ("2", "infra"), (str(self.old_id), "device"),
+            (str(self.old_id + 1), "infra")])
         self.assertIn(("ca.activate", str(self.new_id)), acts)
         # The added key lives in DIR (0600); the registry holds none.
         keys = [f for f in os.listdir(self.data)
