@@ -42,44 +42,6 @@ void http_req_reg_release(http_req_t *req)
 
 /* ---- route matching --------------------------------------------------- */
 
-/* Match path against pattern; on success fill req->params from the
- * "{name}" captures and return 1. */
-static int pattern_match(http_req_t *req, const http_route_t *rt, const char *path)
-{
-	const char *p = rt->pattern, *s = path;
-	char *store = req->param_buf;
-	size_t left = sizeof(req->param_buf);
-
-	req->nparams = 0;
-	/* A prefix route's pattern may name the rest of the path
-	 * ("/ocsp/{request}"): only what comes before the '{' is matched. */
-	if (rt->flags & HTTP_ROUTE_PREFIX)
-		return strncmp(path, rt->pattern, strcspn(rt->pattern, "{")) == 0;
-	while (*p != '\0') {
-		if (*p == '{') {
-			const char *close = strchr(p, '}');
-			size_t n = strcspn(s, "/");
-
-			if (close == NULL || n == 0 || n >= left ||
-			    req->nparams >= HTTP_MAX_PARAMS)
-				return 0;
-			memcpy(store, s, n);
-			store[n] = '\0';
-			req->params[req->nparams++] = store;
-			store += n + 1;
-			left -= n + 1;
-			s += n;
-			p = close + 1;
-			continue;
-		}
-		if (*p != *s)
-			return 0;
-		p++;
-		s++;
-	}
-	return *s == '\0';
-}
-
 /* ---- access log ------------------------------------------------------- */
 
 /* Copy s into out with anything outside printable ASCII escaped, so a path
@@ -197,7 +159,7 @@ static long table_find(http_req_t *req, int *path_known, char *allow,
 	for (i = 0; i < srv->nroutes; i++) {
 		const http_route_t *rt = srv->routes[i];
 
-		if (!pattern_match(req, rt, req->path))
+		if (!http_route_match(req, rt, req->path))
 			continue;
 		if (strcmp(rt->method, m) == 0)
 			return (long)i;
@@ -385,7 +347,7 @@ static void matched_run(http_req_t *req, const http_route_t *rt)
 {
 	/* table_find may have matched other patterns after this one; match
 	 * again so params come from the chosen route. */
-	pattern_match(req, rt, req->path);
+	http_route_match(req, rt, req->path);
 	if (access_check(req, rt) != 0)
 		return;
 	if ((rt->flags & HTTP_ROUTE_BODY) && body_take(req, rt) != 0)

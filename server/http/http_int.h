@@ -128,6 +128,12 @@ void api_security_context_free(http_server *srv);
 extern const http_route_t http_api_routes[];
 extern const http_route_t http_plain_routes[];
 
+/* 1 when path matches rt's pattern, with req->params filled from its
+ * "{name}" captures (one path segment each); a prefix route matches what
+ * comes before its first '{'. 0 otherwise (http_match.c). */
+int http_route_match(http_req_t *req, const http_route_t *rt,
+    const char *path);
+
 /* Per worker thread state (CivetWeb init_thread/exit_thread). */
 typedef struct {
 	/* The principal of the connection this worker serves, from its client

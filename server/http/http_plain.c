@@ -19,21 +19,19 @@
 #define PLAIN_THREADS "32"
 
 /* The route for (method, path); *path_known tells whether the path has a
- * route under another method. NULL when none. */
-static const http_route_t *plain_route_find(const char *method,
-    const char *path, int *path_known)
+ * route under another method. NULL when none; req->params are the
+ * returned route's captures (it is the last one matched). */
+static const http_route_t *plain_route_find(http_req_t *req,
+    int *path_known)
 {
+	const char *method = req->method;
 	const http_route_t *rt;
 
 	*path_known = 0;
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET";
 	for (rt = http_plain_routes; rt->method != NULL; rt++) {
-		int hit = (rt->flags & HTTP_ROUTE_PREFIX) ?
-		    strncmp(path, rt->pattern, strcspn(rt->pattern, "{")) == 0 :
-		    strcmp(path, rt->pattern) == 0;
-
-		if (!hit)
+		if (!http_route_match(req, rt, req->path))
 			continue;
 		if (strcmp(rt->method, method) == 0)
 			return rt;
@@ -55,7 +53,7 @@ static int plain_dispatch(struct mg_connection *conn, void *cbdata)
 	if ((req = http_req_new(conn, cbdata)) == NULL)
 		return 500;
 	req->plain = 1;
-	rt = plain_route_find(req->method, req->path, &known);
+	rt = plain_route_find(req, &known);
 	if (rt == NULL && known)
 		http_reply_problem_ex(req, 405, PT_METHOD, "Method not allowed",
 		                      "this resource does not support the method",

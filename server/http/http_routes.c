@@ -104,6 +104,13 @@ const http_route_t http_plain_routes[] = {
 	  "Infrastructure CA (PEM)" },
 	{ "GET", "/ca/chain.pem", route_ca_chain, HTTP_ROLE_NONE, 0,
 	  "Device CA + Root (PEM)" },
+	/* The CAs a rollover added: their certificates name these paths. */
+	{ "GET", "/ca/device-ca-{id}", route_ca_device_n_der, HTTP_ROLE_NONE, 0,
+	  "a later Device CA's certificate (DER, /ca/device-ca-<id>.crt)" },
+	{ "GET", "/crl/device-ca-{id}", route_crl_device_n, HTTP_ROLE_NONE, 0,
+	  "a later Device CA's CRL (DER, /crl/device-ca-<id>.crl)" },
+	{ "GET", "/crl/infra-ca-{id}", route_crl_infra_n, HTTP_ROLE_NONE, 0,
+	  "a later Infrastructure CA's CRL (DER, /crl/infra-ca-<id>.crl)" },
 	{ "POST", CA_URL_PATH_OCSP, route_ocsp, HTTP_ROLE_NONE, HTTP_ROUTE_BODY,
 	  "OCSP (POST)" },
 	{ "GET", CA_URL_PATH_OCSP "/{request}", route_ocsp_get, HTTP_ROLE_NONE,

@@ -11,7 +11,8 @@ One `ca-server serve` runs through every step, never restarted:
 3. A new Device CA is certified by the Root ceremony and added: enrollment
    stays with CA 1 (added is active, not issuing). `ca activate` through
    the CLI: the next enrollment (single and batch) is issued by the new CA
-   and chained to it; /ca/chain.pem and /ca/device-ca-<id>.crt follow.
+   and chained to it; /ca/chain.pem and /ca/device-ca-<id>.crt follow, and
+   its devices' CRL and caIssuers URLs resolve on the plain-HTTP listener.
 4. `ca retire 1`: CA 1's key signs nothing -- OCSP about its device is
    refused (unauthorized) where it was answered before, a revocation of
    its device is refused, and its final CRL stays as it was (same bytes);
@@ -29,6 +30,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -87,8 +89,23 @@ class LiveCASetTest(unittest.TestCase):
     def setUpClass(cls):
         cls.world = harness.World()
         cls.tmp = cls.world.tmp
-        cls.ca = cls.world.ca()
+        cls.ca = cls.world.ca(start=False)
         cls.data = cls.ca.data
+        # The plain-HTTP listener on: the certificates of the CAs a
+        # rollover adds name their CRL and caIssuers URLs on it.
+        t = socket.socket()
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        t.close()
+        cls.plain = "http://127.0.0.1:%d" % port
+        cfgpath = os.path.join(cls.data, "config.json")
+        with open(cfgpath) as f:
+            cfg = json.load(f)
+        cfg["plain_http_listen"] = "127.0.0.1:%d" % port
+        cfg["plain_http_base_url"] = cls.plain
+        with open(cfgpath, "w") as f:
+            json.dump(cfg, f, indent=1)
+        cls.ca.start()
         cls.rootkey = os.path.join(os.path.dirname(cls.data), "data-root",
                                    "root-ca.key")
         with open(cls.ca.root, "rb") as f:
@@ -122,6 +139,13 @@ class LiveCASetTest(unittest.TestCase):
         status, body = self.ca.api("GET", path)
         self.assertEqual(status, 200, path)
         return body
+
+    def plain_get(self, url):
+        """GET a URL a certificate names, over plain HTTP (no TLS)."""
+        self.assertTrue(url.startswith(self.plain + "/"), url)
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            self.assertEqual(resp.status, 200, url)
+            return resp.read()
 
     def ocsp(self, cert, issuer):
         req = ocsp.OCSPRequestBuilder().add_certificate(
@@ -207,6 +231,19 @@ class LiveCASetTest(unittest.TestCase):
         self.assertEqual(chain, [new, self.root])
         issued_by(cert, new)
         self.assertEqual(cert.issuer, new.subject)
+        # Its URLs resolve on the plain listener (RFC 5280: http): the
+        # new CA's CRL, signed by it, and its certificate.
+        dp = cert.extensions.get_extension_for_class(
+            x509.CRLDistributionPoints).value[0].full_name[0].value
+        self.assertEqual(dp, "%s/crl/device-ca-%d.crl" % (self.plain, new_id))
+        crl = x509.load_der_x509_crl(self.plain_get(dp))
+        self.assertTrue(crl.is_signature_valid(new.public_key()))
+        aia = [d.access_location.value for d in
+               cert.extensions.get_extension_for_class(
+                   x509.AuthorityInformationAccess).value
+               if d.access_method == x509.oid.AuthorityInformationAccessOID.CA_ISSUERS]
+        self.assertEqual(aia, ["%s/ca/device-ca-%d.crt" % (self.plain, new_id)])
+        self.assertEqual(self.plain_get(aia[0]), der(new))
         status, body = self.ca.api("POST", "/api/v1/devices/batch", {
             "devices": [{"csr": csr_pem("b1"), "serial": "LIVE-B1",
                          "model": "M1"}]}, ident=self.ca.mfr)
@@ -307,6 +344,9 @@ class LiveCASetTest(unittest.TestCase):
         dp = cert.extensions.get_extension_for_class(
             x509.CRLDistributionPoints).value[0].full_name[0].value
         self.assertTrue(dp.endswith("/crl/infra-ca-%d.crl" % new_id), dp)
+        if dp.startswith("http:"):
+            crl = x509.load_der_x509_crl(self.plain_get(dp))
+            self.assertTrue(crl.is_signature_valid(infra2.public_key()))
         self.assertEqual(self.lookup_as(op2), 200)
         self.assertEqual(self.lookup_as(self.ca.operator), 200)
         self.assertEqual(self.lookup_as(self.ca.admin), 200)
