@@ -15,7 +15,7 @@ Stages (docs/performance.md explains each figure):
                  many open connections
   6 hsm          issuance c8 and batch with the Device CA key in SoftHSM2
                  (PKCS#11) next to the same runs with the file key, as a
-                 ratio (not in the default stages: BENCH_STAGES=6)
+                 ratio
 
 Sizes come from --scale (smoke | full; env BENCH_SCALE). Every process this
 script starts is stopped at exit, on failure and on SIGINT/SIGTERM.
@@ -1555,7 +1555,7 @@ def main():
     ap.add_argument("--bin", required=True, help="folder with ca-server, corehook, ueclient, loadgen")
     ap.add_argument("--scale", default=os.environ.get("BENCH_SCALE", "full"),
                     choices=sorted(SCALES))
-    ap.add_argument("--stages", default=os.environ.get("BENCH_STAGES", "1,2,3,4,5"),
+    ap.add_argument("--stages", default=os.environ.get("BENCH_STAGES", "1,2,3,4,5,6"),
                     help="comma-separated stage numbers")
     ap.add_argument("--out", default=os.path.join(SRC, "bench", "results"))
     ap.add_argument("--no-docs", dest="update_docs", action="store_false",
