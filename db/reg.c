@@ -647,3 +647,24 @@ fail:
 	reg_audit_list_free(list, cnt);
 	return rc;
 }
+
+int reg_crl_rows(reg_t *reg, db_stmt_t *st, reg_crl_entry_fn fn, void *arg,
+    char *err, size_t errlen, const char *what)
+{
+	int rc = REG_OK, s;
+
+	while ((s = db_step(st)) == DB_ROW) {
+		const char *serial = (const char *)db_col_text(st, 0);
+
+		if (serial == NULL)
+			continue;
+		if ((rc = fn(arg, serial, db_col_int(st, 1),
+		    db_col_int64(st, 2))) != 0)
+			goto out;
+	}
+	if (s != DB_DONE)
+		rc = reg_fail(reg, s, err, errlen, what);
+out:
+	reg_finalize(reg, st);
+	return rc;
+}

@@ -314,7 +314,7 @@ int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
     void *arg, char *err, size_t errlen)
 {
 	db_stmt_t *st = NULL;
-	int rc, s;
+	int rc;
 
 	if ((rc = reg_prepare(reg, &st,
 	    "SELECT c.serial_hex, d.reason, d.revoked_at FROM certificates c"
@@ -326,19 +326,5 @@ int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
 	    " ca_id = ?1 AND revoked = 1 ORDER BY 1", err, errlen)) != REG_OK)
 		return rc;
 	db_bind_int64(st, 1, ca_id);
-	rc = REG_OK;
-	while ((s = db_step(st)) == DB_ROW) {
-		const char *serial = (const char *)db_col_text(st, 0);
-
-		if (serial == NULL)
-			continue;
-		if ((rc = fn(arg, serial, db_col_int(st, 1),
-		    db_col_int64(st, 2))) != 0)
-			goto out;
-	}
-	if (s != DB_DONE)
-		rc = reg_fail(reg, s, err, errlen, "CA CRL entries");
-out:
-	reg_finalize(reg, st);
-	return rc;
+	return reg_crl_rows(reg, st, fn, arg, err, errlen, "CA CRL entries");
 }

@@ -39,6 +39,12 @@ void reg_col_copy(char *dst, size_t dstlen, db_stmt_t *st, int col);
 int reg_step_done(reg_t *reg, db_stmt_t *st, char *err, size_t errlen,
     const char *what);
 
+/* Step st, a prepared and bound CRL entries query (serial_hex, reason,
+ * revoked_at), calling fn for each row until fn returns non-zero (that
+ * value is returned); st is finalized. what names the query in err. */
+int reg_crl_rows(reg_t *reg, db_stmt_t *st, reg_crl_entry_fn fn, void *arg,
+    char *err, size_t errlen, const char *what);
+
 /* Length check for a page size: 0 -> 100, above REG_LIST_MAX -> error. */
 int reg_page_limit(size_t limit, size_t *out);
 

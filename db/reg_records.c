@@ -493,7 +493,7 @@ int reg_crl_entries(reg_t *reg, const char *issuer, reg_crl_entry_fn fn,
     void *arg, char *err, size_t errlen)
 {
 	db_stmt_t *st = NULL;
-	int rc, s;
+	int rc;
 
 	/* Device certificates carry status on the device row; other
 	 * certificates (principals) on their own row. */
@@ -506,21 +506,7 @@ int reg_crl_entries(reg_t *reg, const char *issuer, reg_crl_entry_fn fn,
 	    " AND device_id IS NULL ORDER BY 1", err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, issuer);
-	rc = REG_OK;
-	while ((s = db_step(st)) == DB_ROW) {
-		const char *serial = (const char *)db_col_text(st, 0);
-
-		if (serial == NULL)
-			continue;
-		if ((rc = fn(arg, serial, db_col_int(st, 1),
-		    db_col_int64(st, 2))) != 0)
-			goto out;
-	}
-	if (s != DB_DONE)
-		rc = reg_fail(reg, s, err, errlen, "crl entries");
-out:
-	reg_finalize(reg, st);
-	return rc;
+	return reg_crl_rows(reg, st, fn, arg, err, errlen, "crl entries");
 }
 
 void reg_crl_clear(reg_crl_t *crl)

@@ -98,9 +98,12 @@ int route_ca_device_n_der(http_req_t *req)
 	                        "Cache-Control: public, max-age=3600\r\n", d.der, d.der_len);
 }
 
-/* GET /crl/infra-ca-{id}.crl: the CRL of Infrastructure CA id (the
- * principal certificates it signed). */
-int route_crl_infra_n(http_req_t *req)
+/* The CRL of CA id (params[0], "<id>.crl") as get makes it; what is the
+ * 404's detail. */
+typedef int (*crl_get_fn)(ca_t *ca, reg_t *reg, int64_t id, uint8_t **der,
+    size_t *der_len, int64_t *next_update, char *err, size_t errlen);
+
+static int reply_crl_n(http_req_t *req, crl_get_fn get, const char *what)
 {
 	int64_t id = dca_param(req->params[0], ".crl");
 	uint8_t *der = NULL;
@@ -111,11 +114,10 @@ int route_crl_infra_n(http_req_t *req)
 
 	if (id == 0)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no such Infrastructure CA");
+		                          what);
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
-	rc = ca_crl_infra_ca_get(req->srv->ca, reg, id, &der, &len, NULL, err,
-	                         sizeof(err));
+	rc = get(req->srv->ca, reg, id, &der, &len, NULL, err, sizeof(err));
 	if (rc != CA_OK)
 		return api_reply_ca_error(req, rc, err);
 	status = http_reply_bytes(req, 200, "application/pkix-crl",
@@ -124,29 +126,18 @@ int route_crl_infra_n(http_req_t *req)
 	return status;
 }
 
+/* GET /crl/infra-ca-{id}.crl: the CRL of Infrastructure CA id (the
+ * principal certificates it signed). */
+int route_crl_infra_n(http_req_t *req)
+{
+	return reply_crl_n(req, ca_crl_infra_ca_get,
+	                   "no such Infrastructure CA");
+}
+
 /* GET /crl/device-ca-{id}.crl: the CRL of Device CA id (its own devices). */
 int route_crl_device_n(http_req_t *req)
 {
-	int64_t id = dca_param(req->params[0], ".crl");
-	uint8_t *der = NULL;
-	size_t len = 0;
-	char err[256];
-	int rc, status;
-	reg_t *reg;
-
-	if (id == 0)
-		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no such Device CA");
-	if ((reg = http_req_reg(req)) == NULL)
-		return api_reply_no_db(req);
-	rc = ca_crl_device_ca_get(req->srv->ca, reg, id, &der, &len, NULL, err,
-	                          sizeof(err));
-	if (rc != CA_OK)
-		return api_reply_ca_error(req, rc, err);
-	status = http_reply_bytes(req, 200, "application/pkix-crl",
-	                          "Cache-Control: no-cache\r\n", der, len);
-	free(der);
-	return status;
+	return reply_crl_n(req, ca_crl_device_ca_get, "no such Device CA");
 }
 
 int route_ca_root_der(http_req_t *req)
