@@ -283,6 +283,11 @@ out:
 	return rc;
 }
 
+int subs_is_pg_url(const char *path)
+{
+	return db_is_pg_url(path);
+}
+
 void subs_close(subs_db *db)
 {
 	if (db == NULL)

@@ -76,6 +76,10 @@ typedef struct {
  * migrations. */
 int subs_open(subs_db **out, const char *path, char *err, size_t errlen);
 
+/* 1 if path names a PostgreSQL store (a postgresql:// or postgres://
+ * URL) rather than a SQLite file. */
+int subs_is_pg_url(const char *path);
+
 /* Close the store; NULL-safe. */
 void subs_close(subs_db *db);
 
