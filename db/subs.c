@@ -220,6 +220,7 @@ out:
  * store a newer program has migrated further. */
 static int migrate(subs_db *db, char *err, size_t errlen)
 {
+	char pragma[48];
 	int v;
 
 	if (legacy_version(db, err, errlen) != SUBS_OK)
@@ -234,6 +235,13 @@ static int migrate(subs_db *db, char *err, size_t errlen)
 	    subs_migrations_sqlite, subs_migrations_count, err, errlen) !=
 	    DB_OK)
 		return SUBS_ERR;
+	/* user_version follows, so a program from before the shared runner
+	 * still finds the file current (and does not migrate it again). */
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu",
+	    subs_migrations_count);
+	if (!db->pg && v < (int)subs_migrations_count &&
+	    db_exec(db->c, pragma) != DB_OK)
+		return db_fail(db, err, errlen, "record schema version");
 	return SUBS_OK;
 }
 
