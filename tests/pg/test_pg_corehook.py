@@ -25,6 +25,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import pg_run  # noqa: E402
 import pgdb  # noqa: E402
 from harness import World, prog, run  # noqa: E402
 
@@ -192,6 +193,45 @@ class TwoCores(unittest.TestCase):
         self.assertEqual(rows[0][1:], ["retired", "0" * 32, "0" * 32, "t"])
         self.assertEqual(rows[1][:2], [new, "active"])
         self.assertNotEqual(rows[1][2], "0" * 32)
+
+    def test_unreachable_store_is_a_clear_error(self):
+        with open(self.a.config) as f:
+            cfg = json.load(f)
+        cfg["database"] = "postgresql://provca@127.0.0.1:%d/none" % pg_run.free_port()
+        path = os.path.join(self.w.tmp, "unreachable.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        os.chmod(path, 0o600)
+        p = run(prog("corehook"), "subscribers", "list", "--config", path, check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("PostgreSQL unreachable", p.stderr)
+
+    def test_z_postgresql_stopped_then_back(self):
+        d = self.enrolled("down")
+        rc, out = d.attach(self.a.address)
+        self.assertEqual(rc, 0, out)
+        supi = out["supi"]
+        before = self.sqn_of(supi)
+        r = pg_run.server_stop(os.environ["PROVCA_PG_DATA"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        try:
+            for core in (self.a, self.b):
+                rc, out = d.attach(core.address, timeout=60)
+                self.assertNotEqual(rc, 0, out)
+                self.assertFalse(out["registered"], out)
+                self.assertIsNone(core.proc.proc.poll())
+        finally:
+            r = pg_run.server_start(os.environ["PROVCA_PG_DATA"], os.environ["PROVCA_PG_OPTS"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+        # No vector went out while the SQN could not be stored.
+        self.assertEqual(self.sqn_of(supi), before)
+        self.assertEqual(int(d.credentials()["sqn_ms"], 16), before)
+        for core in (self.b, self.a):
+            rc, out = d.attach(core.address)
+            self.assertEqual(rc, 0, out)
+            self.assertTrue(out["registered"], out)
+            self.assertEqual(out["resyncs"], 0, out)
+        self.assertEqual(seq(self.sqn_of(supi)), seq(before) + 2)
 
 
 if __name__ == "__main__":
