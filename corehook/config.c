@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
+#include "subs.h"
 #include "util.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -73,6 +74,18 @@ static int resolve(char *dst, size_t cap, const char *dir, const char *name,
 		util_err_set(err, errlen, "%s: path too long", what);
 		return -1;
 	}
+	return 0;
+}
+
+/* Copy the database URL s into dst (cap bytes). */
+static int copy_url(char *dst, size_t cap, const char *s, char *err,
+    size_t errlen)
+{
+	if (strlen(s) >= cap) {
+		util_err_set(err, errlen, "database: URL too long");
+		return -1;
+	}
+	memcpy(dst, s, strlen(s) + 1);
 	return 0;
 }
 
@@ -563,9 +576,11 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 {
 	const char *s;
 
+	/* A postgresql:// URL is kept as it is; a file is relative to dir. */
 	if (get_str(&s, doc, "database", "corehook.db", err, errlen) != 0 ||
-	    resolve(c->db_path, sizeof(c->db_path), dir, s, "database", err,
-	    errlen) != 0 ||
+	    (subs_is_pg_url(s) ? copy_url(c->db_path, sizeof(c->db_path),
+	    s, err, errlen) : resolve(c->db_path,
+	    sizeof(c->db_path), dir, s, "database", err, errlen)) != 0 ||
 	    load_network(c, obj_get(doc, "plmn"), obj_get(doc, "msin_range"),
 	    err, errlen) != 0 ||
 	    load_keys(c, doc, err, errlen) != 0 ||

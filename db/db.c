@@ -47,6 +47,37 @@ int db_conn_sqlite(db_conn_t **out, sqlite3 *h)
 	return DB_OK;
 }
 
+int db_open_sqlite(db_conn_t **out, const char *path, int busy_ms,
+    char *err, size_t errlen)
+{
+	sqlite3 *h = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_busy_timeout(h, busy_ms);
+	if (rc != SQLITE_OK) {
+		util_err_set(err, errlen, "open %s: %s", path, h != NULL ?
+		    sqlite3_errmsg(h) : "out of memory");
+		sqlite3_close_v2(h);
+		return rc;
+	}
+	if (db_conn_sqlite(out, h) != DB_OK) {
+		sqlite3_close_v2(h);
+		util_err_set(err, errlen, "out of memory");
+		return DB_ERROR;
+	}
+	return DB_OK;
+}
+
+int db_is_pg_url(const char *s)
+{
+	return s != NULL && (strncmp(s, "postgresql://", 13) == 0 ||
+	    strncmp(s, "postgres://", 11) == 0);
+}
+
 int db_conn_pg(db_conn_t **out, const char *conninfo, char *err,
     size_t errlen)
 {

@@ -44,6 +44,15 @@ int db_rc_class(int rc);
  * closes it in db_close). DB_OK or DB_ERROR (out of memory). */
 int db_conn_sqlite(db_conn_t **out, struct sqlite3 *h);
 
+/* Open (creating if needed) the SQLite file at path with a busy timeout
+ * of busy_ms. DB_OK, or an error code with err filled. */
+int db_open_sqlite(db_conn_t **out, const char *path, int busy_ms,
+    char *err, size_t errlen);
+
+/* 1 if s names a PostgreSQL database (a postgresql:// or postgres://
+ * URL, libpq's connection URI), else 0. */
+int db_is_pg_url(const char *s);
+
 /* Connect to PostgreSQL (conninfo: a postgresql:// URL or key=value
  * string), refusing a server older than 15. DB_UNAVAILABLE when it cannot
  * be reached; err says why. */

@@ -1,22 +1,20 @@
-/* reg_group.h — group commit on the registry: concurrent writers queue
- * their work, and whichever finds no group being written leads: it writes
- * everything queued so far in one transaction, so one durable COMMIT serves
- * many. Every leader writes on one writer connection the group owns (no
+/* reg_group.h — group commit on the registry, on db_group.h's shared
+ * primitive: concurrent writers queue their work, and whichever finds no
+ * group being written leads: it writes everything queued so far in one
+ * transaction, so one durable COMMIT serves many. Every leader writes on one writer connection the group owns (no
  * other connection commits in between, so its page cache stays warm), and
  * that connection checkpoints after a group's answers, not inside the
  * COMMIT they wait for. */
 #ifndef PROVCA_REG_GROUP_H
 #define PROVCA_REG_GROUP_H
 
+#include "db_group.h"
 #include "reg.h"
 
 typedef struct reg_group reg_group_t;
 
 /* A queued piece of work; embed it (first member) in the caller's job. */
-typedef struct reg_group_item {
-	struct reg_group_item *next;
-	int done;			/* written; under the group's lock */
-} reg_group_item_t;
+typedef db_group_item_t reg_group_item_t;
 
 /* Write every item of list on reg, in one transaction the callback begins
  * and commits; an item's own result travels in the caller's job. Runs on

@@ -1,28 +1,27 @@
-/* subs.c — the operator's subscriber store on SQLite: numbered migrations,
- * transactional MSIN allocation, the per-device freshness counter of
- * provisioning requests, pending → active → retired subscriptions (retired
- * keys wiped, retired rows kept for a bounded time), durable SQN. */
+/* subs.c — the operator's subscriber store on db.h (SQLite, or PostgreSQL
+ * for several corehook processes on one store): transactional MSIN
+ * allocation, the per-device freshness counter of provisioning requests,
+ * pending → active → retired subscriptions (retired keys wiped, retired
+ * rows kept for a bounded time), durable SQN, and the group commit of
+ * corehook's writers on db_group. Schema: subs_migrations.c. */
 #include "subs.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 
+#include "db.h"
+#include "db_group.h"
 #include "devid.h"
+#include "subs_migrations.h"
 #include "util.h"
 
 /* Statements every provisioning and registration runs, prepared once per
- * connection (SQLITE_PREPARE_PERSISTENT) instead of on every call. */
+ * connection (db_prepare's cache). */
 enum {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_FIND_SUPI, S_FIND_DEVICE, S_FIND_PENDING, S_CURSOR_GET, S_CURSOR_SET,
@@ -31,8 +30,8 @@ enum {
 };
 
 struct subs_db {
-	sqlite3 *h;
-	sqlite3_stmt *st[S_COUNT];
+	db_conn_t *c;
+	int pg;			/* on PostgreSQL */
 	int64_t last_purge;	/* when this connection last purged */
 };
 
@@ -40,65 +39,31 @@ struct subs_db {
  * connection (seconds), not on every allocation. */
 #define SUBS_PURGE_INTERVAL 60
 
-/* Migrations, applied in order; PRAGMA user_version records the last one. */
-static const char *const subs_migrations[] = {
-	/* 1: subscriptions. A SUPI is active for at most one row; retired rows
-	 * keep their SUPI for audit, and MSINs are never handed out twice. */
-	"CREATE TABLE subscription ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" supi TEXT NOT NULL CHECK (length(supi) BETWEEN 14 AND 15),"
-	" plmn TEXT NOT NULL,"
-	" msin INTEGER NOT NULL CHECK (msin >= 0),"
-	" device_id TEXT NOT NULL CHECK (length(device_id) BETWEEN 1 AND 64),"
-	" ki BLOB NOT NULL CHECK (length(ki) = 16),"
-	" opc BLOB NOT NULL CHECK (length(opc) = 16),"
-	" amf BLOB NOT NULL CHECK (length(amf) = 2),"
-	" sqn INTEGER NOT NULL CHECK (sqn >= 0 AND sqn < 281474976710656),"
-	" profile TEXT NOT NULL,"
-	" retired INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0, 1)),"
-	" created_at INTEGER NOT NULL,"
-	" retired_at INTEGER NOT NULL DEFAULT 0);"
-	"CREATE UNIQUE INDEX subscription_active_supi ON subscription(supi)"
-	" WHERE retired = 0;"
-	"CREATE UNIQUE INDEX subscription_active_device ON subscription(device_id)"
-	" WHERE retired = 0;"
-	"CREATE INDEX subscription_plmn_msin ON subscription(plmn, msin);",
-	/* 2: MSIN cursor per PLMN, so allocation is O(1) and never reuses. */
-	"CREATE TABLE msin_cursor ("
-	" plmn TEXT PRIMARY KEY,"
-	" next_msin INTEGER NOT NULL CHECK (next_msin >= 0));",
-	/* 3: a subscription is pending until the device completes 5G-AKA with
-	 * it, then active; the one it replaces is retired. Every live row
-	 * (pending or active) has its own SUPI; a device has at most one of
-	 * each. Retired rows lose K and OPc (zeroed). device_freshness holds
-	 * the highest provisioning-request counter accepted per DeviceID. */
-	"ALTER TABLE subscription ADD COLUMN state TEXT NOT NULL DEFAULT"
-	" 'pending' CHECK (state IN ('active', 'pending', 'retired'));"
-	"UPDATE subscription SET state = CASE retired WHEN 0 THEN 'active'"
-	" ELSE 'retired' END;"
-	"UPDATE subscription SET ki = zeroblob(16), opc = zeroblob(16)"
-	" WHERE state = 'retired';"
-	"DROP INDEX subscription_active_supi;"
-	"DROP INDEX subscription_active_device;"
-	"ALTER TABLE subscription DROP COLUMN retired;"
-	"CREATE UNIQUE INDEX subscription_live_supi ON subscription(supi)"
-	" WHERE state <> 'retired';"
-	"CREATE UNIQUE INDEX subscription_active_device ON"
-	" subscription(device_id) WHERE state = 'active';"
-	"CREATE UNIQUE INDEX subscription_pending_device ON"
-	" subscription(device_id) WHERE state = 'pending';"
-	"CREATE INDEX subscription_retired_at ON subscription(retired_at)"
-	" WHERE state = 'retired';"
-	"CREATE TABLE device_freshness ("
-	" device_id TEXT PRIMARY KEY"
-	" CHECK (length(device_id) BETWEEN 1 AND 64),"
-	" counter INTEGER NOT NULL CHECK (counter > 0),"
-	" updated_at INTEGER NOT NULL);",
-};
+/* pg_advisory_xact_lock key every subscriber-store writer takes on
+ * PostgreSQL ("SuBs" in ASCII): writers are serialised across processes
+ * as SQLite's BEGIN IMMEDIATE serialises them, so reading the MSIN
+ * cursor, the freshness counter or the SQN and writing it back is one
+ * step for every corehook on the store. */
+#define SUBS_PG_LOCK "1400193651"
 
 #define SUBS_COLS "id, supi, device_id, ki, opc, amf, sqn, profile," \
 	" CASE state WHEN 'active' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END," \
 	" created_at, retired_at"
+
+#define SUBS_RETIRE_SET(ZERO16) "UPDATE subscription SET state =" \
+	" 'retired', retired_at = ?2, ki = " ZERO16 ", opc = " ZERO16
+#define SUBS_PG_ZERO16 "decode('00000000000000000000000000000000', 'hex')"
+
+#define SUBS_INSERT "INSERT INTO subscription(supi, plmn, msin, device_id," \
+	" ki, opc, amf, sqn, profile, created_at, state) VALUES" \
+	" (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')"
+
+/* The confirmation's retirement (no row read first): the device's active
+ * row, named through supi's pending row; the "state <> 'retired'" terms
+ * let the engine use subscription_live_supi. */
+#define SUBS_RETIRE_FOR_WHERE " WHERE state = 'active' AND device_id =" \
+	" (SELECT device_id FROM subscription WHERE supi = ?1 AND" \
+	" state <> 'retired' AND state = 'pending')"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -118,11 +83,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " VALUES (?1, ?2) ON CONFLICT(plmn) DO UPDATE SET next_msin ="
 	    " excluded.next_msin",
 	/* Retiring wipes the keys: a retired row can never authenticate. */
-	[S_RETIRE] = "UPDATE subscription SET state = 'retired', retired_at ="
-	    " ?2, ki = zeroblob(16), opc = zeroblob(16) WHERE id = ?1",
-	[S_INSERT] = "INSERT INTO subscription(supi, plmn, msin, device_id,"
-	    " ki, opc, amf, sqn, profile, created_at, state) VALUES"
-	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')",
+	[S_RETIRE] = SUBS_RETIRE_SET("zeroblob(16)") " WHERE id = ?1",
+	[S_INSERT] = SUBS_INSERT,
 	[S_SQN_GET] = "SELECT sqn FROM subscription WHERE supi = ?1 AND"
 	    " state <> 'retired'",
 	[S_SQN_SET] = "UPDATE subscription SET sqn = ?2 WHERE supi = ?1 AND"
@@ -134,118 +96,175 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " SET counter = excluded.counter, updated_at = excluded.updated_at",
 	[S_PURGE] = "DELETE FROM subscription WHERE state = 'retired' AND"
 	    " retired_at < ?1",
-	/* The confirmation in two statements (no row read first); the
-	 * "state <> 'retired'" terms let SQLite use subscription_live_supi. */
 	[S_ACTIVATE] = "UPDATE subscription SET state = 'active' WHERE"
 	    " supi = ?1 AND state <> 'retired' AND state = 'pending'",
-	[S_RETIRE_FOR] = "UPDATE subscription SET state = 'retired',"
-	    " retired_at = ?2, ki = zeroblob(16), opc = zeroblob(16) WHERE"
-	    " state = 'active' AND device_id = (SELECT device_id FROM"
-	    " subscription WHERE supi = ?1 AND state <> 'retired' AND"
-	    " state = 'pending')",
+	[S_RETIRE_FOR] = SUBS_RETIRE_SET("zeroblob(16)") SUBS_RETIRE_FOR_WHERE,
 };
 
-#define SUBS_NMIGRATIONS (sizeof(subs_migrations) / sizeof(subs_migrations[0]))
+/* PostgreSQL's text where its dialect differs (NULL: as on SQLite). Its
+ * writers take the store's advisory lock, and make their COMMIT durable
+ * whatever the server's default (synchronous_commit). */
+static const char *const stmt_sql_pg[S_COUNT] = {
+	[S_BEGIN] = "BEGIN; SET LOCAL synchronous_commit = on;"
+	    " SELECT pg_advisory_xact_lock(" SUBS_PG_LOCK ")",
+	[S_RETIRE] = SUBS_RETIRE_SET(SUBS_PG_ZERO16) " WHERE id = ?1",
+	[S_INSERT] = SUBS_INSERT " RETURNING id",
+	[S_RETIRE_FOR] = SUBS_RETIRE_SET(SUBS_PG_ZERO16)
+	    SUBS_RETIRE_FOR_WHERE,
+};
+
 #define SQN_MASK 0xffffffffffffULL
 
+/* The text of statement id in db's dialect. */
+static const char *sql_of(const subs_db *db, int id)
+{
+	return db->pg && stmt_sql_pg[id] != NULL ? stmt_sql_pg[id] :
+	    stmt_sql[id];
+}
+
+/* SUBS_ERR with what failed and the engine's message in err. */
 static int db_fail(subs_db *db, char *err, size_t errlen, const char *what)
 {
-	util_err_set(err, errlen, "%s: %s", what, sqlite3_errmsg(db->h));
+	util_err_set(err, errlen, "%s: %s", what, db_errmsg(db->c));
 	return SUBS_ERR;
 }
 
-static int exec_sql(subs_db *db, const char *sql, char *err, size_t errlen)
+/* db's statement id, from its connection's cache; NULL with the engine's
+ * message in db. Give it back with db_release. */
+static db_stmt_t *stmt(subs_db *db, int id)
 {
-	char *msg = NULL;
+	db_stmt_t *st = NULL;
 
-	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		util_err_set(err, errlen, "sqlite: %s",
-		    msg != NULL ? msg : sqlite3_errmsg(db->h));
-		sqlite3_free(msg);
-		return SUBS_ERR;
-	}
-	return SUBS_OK;
+	if (db_prepare(db->c, &st, sql_of(db, id)) != DB_OK)
+		return NULL;
+	return st;
 }
 
-/* The connection's prepared statement id (prepared on first use), or NULL
- * with SQLite's message in db. Give it back with stmt_done. */
-static sqlite3_stmt *stmt(subs_db *db, int id)
-{
-	if (db->st[id] == NULL && sqlite3_prepare_v3(db->h, stmt_sql[id], -1,
-	    SQLITE_PREPARE_PERSISTENT, &db->st[id], NULL) != SQLITE_OK)
-		db->st[id] = NULL;
-	return db->st[id];
-}
-
-/* Reset a statement from stmt() (ending its read) and drop its bindings
- * (they may hold a copy of Ki). NULL-safe. */
-static void stmt_done(sqlite3_stmt *st)
-{
-	if (st == NULL)
-		return;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
-/* Run one transaction-control statement (BEGIN, COMMIT, savepoints). */
+/* Run one transaction-control statement (BEGIN, COMMIT, savepoints): a
+ * cached statement on SQLite, a simple query on PostgreSQL (its BEGIN is
+ * several statements). */
 static int ctl(subs_db *db, int id, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = stmt(db, id);
-	int s;
+	db_stmt_t *st = NULL;
+	int rc;
 
-	if (st == NULL) {
-		util_err_set(err, errlen, "sqlite: %s", sqlite3_errmsg(db->h));
-		return SUBS_ERR;
-	}
-	s = sqlite3_step(st);
-	if (s != SQLITE_DONE)
-		util_err_set(err, errlen, "sqlite: %s: %s", stmt_sql[id],
-		    sqlite3_errmsg(db->h));
-	sqlite3_reset(st);
-	return s == SQLITE_DONE ? SUBS_OK : SUBS_ERR;
+	if (db->pg)
+		rc = db_exec(db->c, sql_of(db, id));
+	else if ((st = stmt(db, id)) == NULL)
+		rc = DB_ERROR;
+	else if ((rc = db_step(st)) == DB_DONE)
+		rc = DB_OK;
+	if (rc != DB_OK)
+		util_err_set(err, errlen, "%s: %s: %s", db->pg ? "postgresql" :
+		    "sqlite", stmt_sql[id], db_errmsg(db->c));
+	db_release(st);
+	return rc == DB_OK ? SUBS_OK : SUBS_ERR;
 }
 
-static int migrate(subs_db *db, char *err, size_t errlen)
+/* A store written before the shared runner recorded its version in
+ * PRAGMA user_version: record versions 1..user_version in
+ * schema_migrations (SQLite only; once), so db_migrate goes on from
+ * there. */
+static int legacy_version(subs_db *db, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	int version = 0, rc = SUBS_ERR;
-	size_t i;
+	db_stmt_t *st = NULL;
+	int uv = 0, v, rc = SUBS_ERR;
 
-	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL)
-	    != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		rc = db_fail(db, err, errlen, "read schema version");
-		goto out;
-	}
-	version = sqlite3_column_int(st, 0);
-	/* No statement may stay open: DROP INDEX would find the schema
-	 * locked. */
-	sqlite3_finalize(st);
+	if (db->pg || db_schema_version(db->c) >= 0)
+		return SUBS_OK;
+	if (db_prepare(db->c, &st, "PRAGMA user_version") != DB_OK ||
+	    db_step(st) != DB_ROW)
+		return db_fail(db, err, errlen, "read schema version");
+	uv = db_col_int(st, 0);
+	db_release(st);
 	st = NULL;
-	if (version < 0 || (size_t)version > SUBS_NMIGRATIONS) {
+	if (uv <= 0)
+		return SUBS_OK;
+	if (uv > (int)subs_migrations_count) {
 		util_err_set(err, errlen, "subscriber store schema version %d is"
-		    " newer than this program (%zu)", version, SUBS_NMIGRATIONS);
+		    " newer than this program (%zu)", uv, subs_migrations_count);
+		return SUBS_ERR;
+	}
+	if (db_exec(db->c, "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS"
+	    " schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT"
+	    " NULL, applied_at INTEGER NOT NULL)") != DB_OK) {
+		rc = db_fail(db, err, errlen, "record schema version");
 		goto out;
 	}
-	for (i = (size_t)version; i < SUBS_NMIGRATIONS; i++) {
-		char pragma[64];
-
-		if (exec_sql(db, "BEGIN IMMEDIATE", err, errlen) != SUBS_OK)
-			goto out;
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
-		if (exec_sql(db, subs_migrations[i], err, errlen) != SUBS_OK ||
-		    exec_sql(db, pragma, err, errlen) != SUBS_OK) {
-			exec_sql(db, "ROLLBACK", NULL, 0);
-			goto out;
-		}
-		if (exec_sql(db, "COMMIT", err, errlen) != SUBS_OK) {
-			exec_sql(db, "ROLLBACK", NULL, 0);
+	for (v = 1; v <= uv; v++) {
+		if (db_prepare(db->c, &st, "INSERT OR IGNORE INTO"
+		    " schema_migrations(version, name, applied_at) VALUES"
+		    " (?1, ?2, 0)") != DB_OK ||
+		    db_bind_int64(st, 1, v) != DB_OK ||
+		    db_bind_text(st, 2, subs_migrations_sqlite[v - 1].name) !=
+		    DB_OK || db_step(st) != DB_DONE) {
+			rc = db_fail(db, err, errlen, "record schema version");
 			goto out;
 		}
+		db_release(st);
+		st = NULL;
+	}
+	if (db_exec(db->c, "COMMIT") != DB_OK) {
+		rc = db_fail(db, err, errlen, "record schema version");
+		goto out;
 	}
 	rc = SUBS_OK;
 out:
-	sqlite3_finalize(st);
+	db_release(st);
+	if (rc != SUBS_OK)
+		db_exec(db->c, "ROLLBACK");
 	return rc;
+}
+
+/* Bring the schema up to date in db's dialect (db_migrate); refuse a
+ * store a newer program has migrated further. */
+static int migrate(subs_db *db, char *err, size_t errlen)
+{
+	char pragma[48];
+	int v;
+
+	if (legacy_version(db, err, errlen) != SUBS_OK)
+		return SUBS_ERR;
+	v = db_schema_version(db->c);
+	if (v > (int)subs_migrations_count) {
+		util_err_set(err, errlen, "subscriber store schema version %d is"
+		    " newer than this program (%zu)", v, subs_migrations_count);
+		return SUBS_ERR;
+	}
+	if (db_migrate(db->c, db->pg ? subs_migrations_pg :
+	    subs_migrations_sqlite, subs_migrations_count, err, errlen) !=
+	    DB_OK)
+		return SUBS_ERR;
+	/* user_version follows, so a program from before the shared runner
+	 * still finds the file current (and does not migrate it again). */
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu",
+	    subs_migrations_count);
+	if (!db->pg && v < (int)subs_migrations_count &&
+	    db_exec(db->c, pragma) != DB_OK)
+		return db_fail(db, err, errlen, "record schema version");
+	return SUBS_OK;
+}
+
+/* Open the SQLite file at path with the store's settings. */
+static int open_sqlite(subs_db *db, const char *path, char *err,
+    size_t errlen)
+{
+	/* Owner-only: the store holds every Ki and OPc. */
+	if (util_file_owner_only(path, "open", err, errlen) != 0)
+		return SUBS_ERR;
+	if (db_open_sqlite(&db->c, path, 10000, err, errlen) != DB_OK)
+		return SUBS_ERR;
+	/* FULL: in WAL mode NORMAL syncs only at checkpoints, so a power loss
+	 * could drop a subscription whose Ki already went to the device in a
+	 * reject (or an SQN the network already used). Every commit is durable
+	 * before corehook answers. */
+	/* secure_delete: the space a wiped key or a purged row leaves is
+	 * zeroed in the database file too. */
+	if (db_exec(db->c, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys ="
+	    " ON; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;") !=
+	    DB_OK)
+		return db_fail(db, err, errlen, "sqlite");
+	return SUBS_OK;
 }
 
 int subs_open(subs_db **out, const char *path, char *err, size_t errlen)
@@ -254,32 +273,13 @@ int subs_open(subs_db **out, const char *path, char *err, size_t errlen)
 	int rc = SUBS_ERR;
 
 	*out = NULL;
-	/* Owner-only: the store holds every Ki and OPc. */
-	if (util_file_owner_only(path, "open", err, errlen) != 0)
-		return SUBS_ERR;
 	if ((db = calloc(1, sizeof(*db))) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		return SUBS_ERR;
 	}
-	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		util_err_set(err, errlen, "open %s: %s", path,
-		    db->h != NULL ? sqlite3_errmsg(db->h) : "out of memory");
-		goto out;
-	}
-	if (sqlite3_busy_timeout(db->h, 10000) != SQLITE_OK) {
-		db_fail(db, err, errlen, "busy timeout");
-		goto out;
-	}
-	/* FULL: in WAL mode NORMAL syncs only at checkpoints, so a power loss
-	 * could drop a subscription whose Ki already went to the device in a
-	 * reject (or an SQN the network already used). Every commit is durable
-	 * before corehook answers. */
-	/* secure_delete: the space a wiped key or a purged row leaves is
-	 * zeroed in the database file too. */
-	if (exec_sql(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
-	    " PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;", err,
-	    errlen) != SUBS_OK)
+	db->pg = db_is_pg_url(path);
+	if (db->pg ? db_conn_pg(&db->c, path, err, errlen) != DB_OK :
+	    open_sqlite(db, path, err, errlen) != SUBS_OK)
 		goto out;
 	if (migrate(db, err, errlen) != SUBS_OK)
 		goto out;
@@ -291,30 +291,27 @@ out:
 	return rc;
 }
 
+int subs_is_pg_url(const char *path)
+{
+	return db_is_pg_url(path);
+}
+
 void subs_close(subs_db *db)
 {
-	size_t i;
-
 	if (db == NULL)
 		return;
-	for (i = 0; i < S_COUNT; i++)
-		sqlite3_finalize(db->st[i]);
-	sqlite3_close(db->h);
+	db_close(db->c);
 	free(db);
 }
 
 int subs_schema_version(subs_db *db, int *out)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = SUBS_ERR;
+	int v = db_schema_version(db->c);
 
-	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL)
-	    == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-		*out = sqlite3_column_int(st, 0);
-		rc = SUBS_OK;
-	}
-	sqlite3_finalize(st);
-	return rc;
+	if (v < 0)
+		return SUBS_ERR;
+	*out = v;
+	return SUBS_OK;
 }
 
 void subs_record_wipe(subs_record_t *rec)
@@ -352,60 +349,60 @@ static int digits_ok(const char *s, size_t minlen, size_t maxlen)
 	return 1;
 }
 
-static void read_row(sqlite3_stmt *st, subs_record_t *r)
+static void read_row(db_stmt_t *st, subs_record_t *r)
 {
 	const void *b;
-	const unsigned char *t;
+	const char *t;
 
 	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, 0);
-	if ((t = sqlite3_column_text(st, 1)) != NULL)
-		snprintf(r->supi, sizeof(r->supi), "%s", (const char *)t);
-	if ((t = sqlite3_column_text(st, 2)) != NULL)
-		snprintf(r->device_id, sizeof(r->device_id), "%s", (const char *)t);
+	r->id = db_col_int64(st, 0);
+	if ((t = db_col_text(st, 1)) != NULL)
+		snprintf(r->supi, sizeof(r->supi), "%s", t);
+	if ((t = db_col_text(st, 2)) != NULL)
+		snprintf(r->device_id, sizeof(r->device_id), "%s", t);
 	/* CHECK constraints guarantee the blob lengths. */
-	if ((b = sqlite3_column_blob(st, 3)) != NULL &&
-	    sqlite3_column_bytes(st, 3) == 16)
+	if ((b = db_col_blob(st, 3)) != NULL &&
+	    db_col_bytes(st, 3) == 16)
 		memcpy(r->ki, b, 16);
-	if ((b = sqlite3_column_blob(st, 4)) != NULL &&
-	    sqlite3_column_bytes(st, 4) == 16)
+	if ((b = db_col_blob(st, 4)) != NULL &&
+	    db_col_bytes(st, 4) == 16)
 		memcpy(r->opc, b, 16);
-	if ((b = sqlite3_column_blob(st, 5)) != NULL &&
-	    sqlite3_column_bytes(st, 5) == 2)
+	if ((b = db_col_blob(st, 5)) != NULL &&
+	    db_col_bytes(st, 5) == 2)
 		memcpy(r->amf, b, 2);
-	r->sqn = (uint64_t)sqlite3_column_int64(st, 6);
-	if ((t = sqlite3_column_text(st, 7)) != NULL)
-		snprintf(r->profile, sizeof(r->profile), "%s", (const char *)t);
-	r->state = sqlite3_column_int(st, 8);
-	r->created_at = sqlite3_column_int64(st, 9);
-	r->retired_at = sqlite3_column_int64(st, 10);
+	r->sqn = (uint64_t)db_col_int64(st, 6);
+	if ((t = db_col_text(st, 7)) != NULL)
+		snprintf(r->profile, sizeof(r->profile), "%s", t);
+	r->state = db_col_int(st, 8);
+	r->created_at = db_col_int64(st, 9);
+	r->retired_at = db_col_int64(st, 10);
 }
 
 /* Run a one-row lookup (statement id, a single text parameter) into out. */
 static int find_one(subs_db *db, subs_record_t *out, int id,
     const char *param, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	db_stmt_t *st;
 	int rc = SUBS_ERR, s;
 
 	if ((st = stmt(db, id)) == NULL ||
-	    sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+	    db_bind_text(st, 1, param) != DB_OK) {
 		rc = db_fail(db, err, errlen, "prepare lookup");
 		goto out;
 	}
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW) {
+	s = db_step(st);
+	if (s == DB_ROW) {
 		if (out != NULL)
 			read_row(st, out);
 		rc = SUBS_OK;
-	} else if (s == SQLITE_DONE) {
+	} else if (s == DB_DONE) {
 		util_err_set(err, errlen, "no active subscription for %s", param);
 		rc = SUBS_NOTFOUND;
 	} else {
 		rc = db_fail(db, err, errlen, "lookup");
 	}
 out:
-	stmt_done(st);
+	db_release(st);
 	return rc;
 }
 
@@ -433,26 +430,26 @@ int subs_find_device(subs_db *db, subs_record_t *out, const char *device_id,
 static int msin_take(subs_db *db, uint64_t *out, const char *plmn,
     const subs_alloc_t *a, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	db_stmt_t *st;
 	uint64_t next = a->msin_first;
 	int rc = SUBS_ERR, s;
 
 	if ((st = stmt(db, S_CURSOR_GET)) == NULL ||
-	    sqlite3_bind_text(st, 1, plmn, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+	    db_bind_text(st, 1, plmn) != DB_OK) {
 		rc = db_fail(db, err, errlen, "prepare cursor");
 		goto out;
 	}
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW) {
-		uint64_t cur = (uint64_t)sqlite3_column_int64(st, 0);
+	s = db_step(st);
+	if (s == DB_ROW) {
+		uint64_t cur = (uint64_t)db_col_int64(st, 0);
 
 		if (cur > next)
 			next = cur;
-	} else if (s != SQLITE_DONE) {
+	} else if (s != DB_DONE) {
 		rc = db_fail(db, err, errlen, "read cursor");
 		goto out;
 	}
-	stmt_done(st);
+	db_release(st);
 	st = NULL;
 	if (next > a->msin_last) {
 		util_err_set(err, errlen, "MSIN range %" PRIu64 "-%" PRIu64
@@ -461,16 +458,16 @@ static int msin_take(subs_db *db, uint64_t *out, const char *plmn,
 		goto out;
 	}
 	if ((st = stmt(db, S_CURSOR_SET)) == NULL ||
-	    sqlite3_bind_text(st, 1, plmn, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, (sqlite3_int64)(next + 1)) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE) {
+	    db_bind_text(st, 1, plmn) != DB_OK ||
+	    db_bind_int64(st, 2, (int64_t)(next + 1)) != DB_OK ||
+	    db_step(st) != DB_DONE) {
 		rc = db_fail(db, err, errlen, "advance cursor");
 		goto out;
 	}
 	*out = next;
 	rc = SUBS_OK;
 out:
-	stmt_done(st);
+	db_release(st);
 	return rc;
 }
 
@@ -516,40 +513,40 @@ static int alloc_check(const subs_alloc_t *a, char *plmn, size_t plmnlen,
 static int fresh_take(subs_db *db, const char *device_id, uint64_t counter,
     int64_t now, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	db_stmt_t *st;
 	int rc = SUBS_ERR, s;
 
 	if ((st = stmt(db, S_CTR_GET)) == NULL ||
-	    sqlite3_bind_text(st, 1, device_id, -1, SQLITE_TRANSIENT)
-	    != SQLITE_OK) {
+	    db_bind_text(st, 1, device_id)
+	    != DB_OK) {
 		rc = db_fail(db, err, errlen, "prepare counter read");
 		goto out;
 	}
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW && counter <=
-	    (uint64_t)sqlite3_column_int64(st, 0)) {
+	s = db_step(st);
+	if (s == DB_ROW && counter <=
+	    (uint64_t)db_col_int64(st, 0)) {
 		util_err_set(err, errlen, "request counter %" PRIu64 " not above"
 		    " the last accepted %" PRId64 " (replay)", counter,
-		    (int64_t)sqlite3_column_int64(st, 0));
+		    (int64_t)db_col_int64(st, 0));
 		rc = SUBS_REPLAY;
 		goto out;
-	} else if (s != SQLITE_ROW && s != SQLITE_DONE) {
+	} else if (s != DB_ROW && s != DB_DONE) {
 		rc = db_fail(db, err, errlen, "read counter");
 		goto out;
 	}
-	stmt_done(st);
+	db_release(st);
 	if ((st = stmt(db, S_CTR_SET)) == NULL ||
-	    sqlite3_bind_text(st, 1, device_id, -1, SQLITE_TRANSIENT)
-	    != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, (sqlite3_int64)counter) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, now) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE) {
+	    db_bind_text(st, 1, device_id)
+	    != DB_OK ||
+	    db_bind_int64(st, 2, (int64_t)counter) != DB_OK ||
+	    db_bind_int64(st, 3, now) != DB_OK ||
+	    db_step(st) != DB_DONE) {
 		rc = db_fail(db, err, errlen, "store counter");
 		goto out;
 	}
 	rc = SUBS_OK;
 out:
-	stmt_done(st);
+	db_release(st);
 	return rc;
 }
 
@@ -558,15 +555,15 @@ out:
 static int run_ints(subs_db *db, int id, int64_t a, int64_t b, int nb,
     const char *what, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	db_stmt_t *st;
 	int rc = SUBS_OK;
 
 	if ((st = stmt(db, id)) == NULL ||
-	    sqlite3_bind_int64(st, 1, a) != SQLITE_OK ||
-	    (nb > 1 && sqlite3_bind_int64(st, 2, b) != SQLITE_OK) ||
-	    sqlite3_step(st) != SQLITE_DONE)
+	    db_bind_int64(st, 1, a) != DB_OK ||
+	    (nb > 1 && db_bind_int64(st, 2, b) != DB_OK) ||
+	    db_step(st) != DB_DONE)
 		rc = db_fail(db, err, errlen, what);
-	stmt_done(st);
+	db_release(st);
 	return rc;
 }
 
@@ -575,29 +572,35 @@ static int alloc_insert(subs_db *db, subs_record_t *out,
     const subs_alloc_t *a, const char *supi, const char *plmn, uint64_t msin,
     int64_t now, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-	int rc = SUBS_ERR;
+	db_stmt_t *st;
+	int rc = SUBS_ERR, s;
 
 	if ((st = stmt(db, S_INSERT)) == NULL ||
-	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, plmn, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, (sqlite3_int64)msin) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 4, a->device_id, -1, SQLITE_TRANSIENT)
-	    != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 5, a->ki, 16, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 6, a->opc, 16, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 7, a->amf, 2, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 8, (sqlite3_int64)a->sqn) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 9, a->profile, -1, SQLITE_TRANSIENT)
-	    != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 10, now) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE) {
+	    db_bind_text(st, 1, supi) != DB_OK ||
+	    db_bind_text(st, 2, plmn) != DB_OK ||
+	    db_bind_int64(st, 3, (int64_t)msin) != DB_OK ||
+	    db_bind_text(st, 4, a->device_id)
+	    != DB_OK ||
+	    db_bind_blob(st, 5, a->ki, 16) != DB_OK ||
+	    db_bind_blob(st, 6, a->opc, 16) != DB_OK ||
+	    db_bind_blob(st, 7, a->amf, 2) != DB_OK ||
+	    db_bind_int64(st, 8, (int64_t)a->sqn) != DB_OK ||
+	    db_bind_text(st, 9, a->profile)
+	    != DB_OK ||
+	    db_bind_int64(st, 10, now) != DB_OK) {
+		rc = db_fail(db, err, errlen, "insert subscription");
+		goto out;
+	}
+	/* PostgreSQL's insert returns the new id; SQLite's is its rowid. */
+	s = db_step(st);
+	if (s != DB_DONE && s != DB_ROW) {
 		rc = db_fail(db, err, errlen, "insert subscription");
 		goto out;
 	}
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
-		out->id = sqlite3_last_insert_rowid(db->h);
+		out->id = s == DB_ROW ? db_col_int64(st, 0) :
+		    db_last_id(db->c);
 		snprintf(out->supi, sizeof(out->supi), "%s", supi);
 		snprintf(out->device_id, sizeof(out->device_id), "%s",
 		    a->device_id);
@@ -611,7 +614,7 @@ static int alloc_insert(subs_db *db, subs_record_t *out,
 	}
 	rc = SUBS_OK;
 out:
-	stmt_done(st);
+	db_release(st);
 	return rc;
 }
 
@@ -669,33 +672,33 @@ out:
 static int confirm_in_tx(subs_db *db, const char *supi, int *promoted,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	db_stmt_t *st;
 	int64_t now = (int64_t)time(NULL);
 	int rc = SUBS_ERR;
 
 	*promoted = 0;
 	if ((st = stmt(db, S_RETIRE_FOR)) == NULL ||
-	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE) {
+	    db_bind_text(st, 1, supi) != DB_OK ||
+	    db_bind_int64(st, 2, now) != DB_OK ||
+	    db_step(st) != DB_DONE) {
 		rc = db_fail(db, err, errlen, "retire active subscription");
 		goto out;
 	}
-	stmt_done(st);
+	db_release(st);
 	if ((st = stmt(db, S_ACTIVATE)) == NULL ||
-	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE) {
+	    db_bind_text(st, 1, supi) != DB_OK ||
+	    db_step(st) != DB_DONE) {
 		rc = db_fail(db, err, errlen, "activate subscription");
 		goto out;
 	}
-	*promoted = sqlite3_changes(db->h) == 1;
-	stmt_done(st);
+	*promoted = db_changes(st) == 1;
+	db_release(st);
 	st = NULL;
 	/* Not pending: already active (SUBS_OK) or no live row (NOTFOUND). */
 	rc = *promoted ? SUBS_OK : find_one(db, NULL, S_FIND_SUPI, supi, err,
 	    errlen);
 out:
-	stmt_done(st);
+	db_release(st);
 	return rc;
 }
 
@@ -730,26 +733,26 @@ out:
 static int sqn_next_in_tx(subs_db *db, uint64_t *out, const char *supi,
     unsigned ind_bits, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	uint64_t cur, next;
 	int rc = SUBS_ERR, s;
 
 	if ((st = stmt(db, S_SQN_GET)) == NULL ||
-	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+	    db_bind_text(st, 1, supi) != DB_OK) {
 		rc = db_fail(db, err, errlen, "prepare SQN read");
 		goto out;
 	}
-	s = sqlite3_step(st);
-	if (s == SQLITE_DONE) {
+	s = db_step(st);
+	if (s == DB_DONE) {
 		util_err_set(err, errlen, "no active subscription for %s", supi);
 		rc = SUBS_NOTFOUND;
 		goto out;
-	} else if (s != SQLITE_ROW) {
+	} else if (s != DB_ROW) {
 		rc = db_fail(db, err, errlen, "read SQN");
 		goto out;
 	}
-	cur = (uint64_t)sqlite3_column_int64(st, 0);
-	stmt_done(st);
+	cur = (uint64_t)db_col_int64(st, 0);
+	db_release(st);
 	st = NULL;
 	next = subs_sqn_successor(cur, ind_bits);
 	if (next <= cur) {
@@ -758,16 +761,16 @@ static int sqn_next_in_tx(subs_db *db, uint64_t *out, const char *supi,
 		goto out;
 	}
 	if ((st = stmt(db, S_SQN_SET)) == NULL ||
-	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, (sqlite3_int64)next) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE) {
+	    db_bind_text(st, 1, supi) != DB_OK ||
+	    db_bind_int64(st, 2, (int64_t)next) != DB_OK ||
+	    db_step(st) != DB_DONE) {
 		rc = db_fail(db, err, errlen, "write SQN");
 		goto out;
 	}
 	*out = next;
 	rc = SUBS_OK;
 out:
-	stmt_done(st);
+	db_release(st);
 	return rc;
 }
 
@@ -800,28 +803,40 @@ out:
 int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = SUBS_ERR;
+	db_stmt_t *st = NULL;
+	int rc = SUBS_ERR, intx = 0;
 
 	if (!digits_ok(supi, 14, 15) || sqn > SQN_MASK) {
 		util_err_set(err, errlen, "malformed SUPI or SQN");
 		return SUBS_INVALID;
 	}
+	/* A write transaction (the writers' lock on PostgreSQL), so a step
+	 * of another process never reads the SQN before this and writes its
+	 * successor after. */
+	if (ctl(db, S_BEGIN, err, errlen) != SUBS_OK)
+		goto out;
+	intx = 1;
 	if ((st = stmt(db, S_SQN_SET)) == NULL ||
-	    sqlite3_bind_text(st, 1, supi, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, (sqlite3_int64)sqn) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE) {
+	    db_bind_text(st, 1, supi) != DB_OK ||
+	    db_bind_int64(st, 2, (int64_t)sqn) != DB_OK ||
+	    db_step(st) != DB_DONE) {
 		rc = db_fail(db, err, errlen, "write SQN");
 		goto out;
 	}
-	if (sqlite3_changes(db->h) != 1) {
+	if (db_changes(st) != 1) {
 		util_err_set(err, errlen, "no active subscription for %s", supi);
 		rc = SUBS_NOTFOUND;
 		goto out;
 	}
-	rc = SUBS_OK;
+	db_release(st);
+	st = NULL;
+	if ((rc = ctl(db, S_COMMIT, err, errlen)) != SUBS_OK)
+		goto out;
+	intx = 0;
 out:
-	stmt_done(st);
+	db_release(st);
+	if (intx)
+		ctl(db, S_ROLLBACK, NULL, 0);
 	return rc;
 }
 
@@ -829,18 +844,18 @@ int subs_foreach(subs_db *db, int all,
     int (*fn)(const subs_record_t *rec, void *arg), void *arg,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	subs_record_t rec;
 	int rc = SUBS_ERR, s;
 
-	if (sqlite3_prepare_v2(db->h, all ?
+	if (db_prepare(db->c, &st, all ?
 	    "SELECT " SUBS_COLS " FROM subscription ORDER BY id" :
 	    "SELECT " SUBS_COLS " FROM subscription WHERE state <> 'retired'"
-	    " ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
+	    " ORDER BY id") != DB_OK) {
 		rc = db_fail(db, err, errlen, "prepare list");
 		goto out;
 	}
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((s = db_step(st)) == DB_ROW) {
 		int r;
 
 		read_row(st, &rec);
@@ -851,65 +866,70 @@ int subs_foreach(subs_db *db, int all,
 			goto out;
 		}
 	}
-	if (s != SQLITE_DONE) {
+	if (s != DB_DONE) {
 		rc = db_fail(db, err, errlen, "list");
 		goto out;
 	}
 	rc = SUBS_OK;
 out:
-	sqlite3_finalize(st);
+	db_release(st);
 	return rc;
 }
 
 int subs_count_active(subs_db *db, int64_t *out, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc = SUBS_ERR;
 
-	if (sqlite3_prepare_v2(db->h, "SELECT count(*) FROM subscription WHERE"
-	    " state = 'active'", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
+	if (db_prepare(db->c, &st, "SELECT count(*) FROM subscription WHERE"
+	    " state = 'active'") != DB_OK ||
+	    db_step(st) != DB_ROW) {
 		rc = db_fail(db, err, errlen, "count");
 		goto out;
 	}
-	*out = sqlite3_column_int64(st, 0);
+	*out = db_col_int64(st, 0);
 	rc = SUBS_OK;
 out:
-	sqlite3_finalize(st);
+	db_release(st);
 	return rc;
 }
 
 int subs_synchronous(subs_db *db, int *out)
 {
-	sqlite3_stmt *st = NULL;
+	db_stmt_t *st = NULL;
 	int rc = SUBS_ERR;
 
-	if (sqlite3_prepare_v2(db->h, "PRAGMA synchronous", -1, &st, NULL)
-	    == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-		*out = sqlite3_column_int(st, 0);
+	/* PostgreSQL: what its writers' SET LOCAL makes of every COMMIT
+	 * (on: durable), in SQLite's numbers. */
+	if (db_prepare(db->c, &st, db->pg ? "SELECT CASE"
+	    " current_setting('synchronous_commit') WHEN 'off' THEN 0 WHEN"
+	    " 'local' THEN 1 ELSE 2 END" : "PRAGMA synchronous") == DB_OK &&
+	    db_step(st) == DB_ROW) {
+		*out = db_col_int(st, 0);
 		rc = SUBS_OK;
 	}
-	sqlite3_finalize(st);
+	db_release(st);
 	return rc;
 }
 
 /* ---- group commit ----
  *
  * With synchronous=FULL every commit waits for the disk (an fdatasync of
- * the WAL, milliseconds here), and SQLite holds the write lock meanwhile,
- * so one transaction per allocation or SQN step caps the whole store at
- * the disk's flush rate, and writers that find the lock taken sleep in the
- * busy handler. Instead, concurrent writers queue their operation; the
- * first that finds no write in progress becomes the writer, on its own
- * connection, for everything queued so far: one transaction, a savepoint
- * per operation (one failing does not undo the others), one commit and
- * one fsync. Operations that arrive meanwhile form the next group. No
- * caller returns before its operation is committed (or has failed). */
+ * the WAL, milliseconds here; a WAL flush on PostgreSQL), and the engine
+ * holds the write lock meanwhile, so one transaction per allocation or SQN
+ * step caps the whole store at the disk's flush rate. Instead, concurrent
+ * writers queue their operation on db_group (the primitive the registry's
+ * issuance shares); the first that finds no write in progress becomes the
+ * writer, on its own connection, for everything queued so far: one
+ * transaction, a savepoint per operation (one failing does not undo the
+ * others), one commit and one fsync. Operations that arrive meanwhile
+ * form the next group. No caller returns before its operation is
+ * committed (or has failed). */
 
 enum { JOB_ALLOC, JOB_SQN, JOB_CONFIRM };
 
 typedef struct subs_job {
-	struct subs_job *next;
+	db_group_item_t gi;	/* first: a job is its group item */
 	int kind;
 	/* JOB_ALLOC; JOB_SQN: the subscription read back (optional) */
 	const subs_alloc_t *a;
@@ -925,17 +945,13 @@ typedef struct subs_job {
 	int rc;
 	char *err;
 	size_t errlen;
-	int done;
 } subs_job;
 
 struct subs_group {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	subs_job *head, *tail;
-	size_t queued;		/* jobs in head..tail */
-	int writing;
-	uint64_t groups, jobs;	/* statistics, under mu */
+	db_group_t *g;
 };
+
+static void group_write(void *conn, db_group_item_t *list, void *arg);
 
 int subs_group_new(subs_group **out)
 {
@@ -944,12 +960,7 @@ int subs_group_new(subs_group **out)
 	*out = NULL;
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return SUBS_ERR;
-	if (pthread_mutex_init(&g->mu, NULL) != 0) {
-		free(g);
-		return SUBS_ERR;
-	}
-	if (pthread_cond_init(&g->cv, NULL) != 0) {
-		pthread_mutex_destroy(&g->mu);
+	if (db_group_new(&g->g, group_write, NULL, NULL) != 0) {
 		free(g);
 		return SUBS_ERR;
 	}
@@ -961,22 +972,21 @@ void subs_group_free(subs_group *g)
 {
 	if (g == NULL)
 		return;
-	pthread_mutex_destroy(&g->mu);
-	pthread_cond_destroy(&g->cv);
+	db_group_free(g->g);
 	free(g);
 }
 
 void subs_group_stats(subs_group *g, subs_group_stats_t *out)
 {
-	pthread_mutex_lock(&g->mu);
-	out->groups = g->groups;
-	out->jobs = g->jobs;
-	out->queued = g->queued;
-	out->writing = g->writing;
-	pthread_mutex_unlock(&g->mu);
+	db_group_stats_t s;
+
+	db_group_stats(g->g, &s);
+	out->groups = s.groups;
+	out->jobs = s.jobs;
+	out->queued = s.queued;
+	out->writing = s.writing;
 }
 
-/* One job inside the open transaction, under its own savepoint. */
 /* Run j inside its own savepoint. 0, or -1 when the savepoint could not be
  * opened, undone or released: the transaction may then hold part of a
  * failed job (or lose a released one), so nothing of the group may commit. */
@@ -1008,22 +1018,27 @@ static int job_run(subs_db *db, subs_job *j)
 	return 0;
 }
 
-/* Write every job of list in one transaction on db. A failed begin or
- * commit fails every job of the group that had succeeded. */
-static void group_write(subs_db *db, subs_job *list)
+/* db_group_write_fn: every job of list in one transaction on the leader's
+ * connection conn. A failed begin or commit fails every job of the group
+ * that had succeeded. */
+static void group_write(void *conn, db_group_item_t *list, void *arg)
 {
-	subs_job *j;
+	subs_db *db = conn;
+	db_group_item_t *it;
 	char err[256];
 	int rc, broken = 0;
 
+	(void)arg;
+	for (it = list; it != NULL; it = it->next)
+		((subs_job *)it)->rc = SUBS_OK;		/* not failed (yet) */
 	if ((rc = ctl(db, S_BEGIN, err, sizeof(err))) == SUBS_OK) {
-		for (j = list; j != NULL; j = j->next) {
+		for (it = list; it != NULL; it = it->next) {
 			/* A savepoint that failed to undo or release leaves
 			 * the transaction unfit to commit; an I/O error may
 			 * have ended it, and the rest must not run (and
 			 * commit) one by one. Either way the group fails. */
-			if (job_run(db, j) != 0 ||
-			    sqlite3_get_autocommit(db->h)) {
+			if (job_run(db, (subs_job *)it) != 0 ||
+			    !db_in_transaction(db->c)) {
 				broken = 1;
 				break;
 			}
@@ -1033,12 +1048,14 @@ static void group_write(subs_db *db, subs_job *list)
 			return;
 		if (rc == SUBS_OK) {
 			util_err_set(err, sizeof(err), "transaction aborted: %s",
-			    sqlite3_errmsg(db->h));
+			    db_errmsg(db->c));
 			rc = SUBS_ERR;
 		}
 		ctl(db, S_ROLLBACK, NULL, 0);
 	}
-	for (j = list; j != NULL; j = j->next) {
+	for (it = list; it != NULL; it = it->next) {
+		subs_job *j = (subs_job *)it;
+
 		if (j->rc == SUBS_OK) {
 			util_err_set(j->err, j->errlen, "%s", err);
 			j->rc = rc;
@@ -1050,41 +1067,7 @@ static void group_write(subs_db *db, subs_job *list)
  * committed it or it has failed. */
 static void group_run(subs_group *g, subs_db *db, subs_job *j)
 {
-	subs_job *list, *k;
-	uint64_t n;
-
-	pthread_mutex_lock(&g->mu);
-	j->next = NULL;
-	j->done = 0;
-	j->rc = SUBS_OK;	/* not failed (yet) */
-	if (g->tail != NULL)
-		g->tail->next = j;
-	else
-		g->head = j;
-	g->tail = j;
-	g->queued++;
-	while (!j->done) {
-		if (g->writing) {
-			pthread_cond_wait(&g->cv, &g->mu);
-			continue;
-		}
-		g->writing = 1;
-		list = g->head;
-		g->head = g->tail = NULL;
-		g->queued = 0;
-		pthread_mutex_unlock(&g->mu);
-		group_write(db, list);
-		pthread_mutex_lock(&g->mu);
-		/* Owners read their job only after seeing done under the lock,
-		 * so the list may be walked until it is released. */
-		for (n = 0, k = list; k != NULL; k = k->next, n++)
-			k->done = 1;
-		g->groups++;
-		g->jobs += n;
-		g->writing = 0;
-		pthread_cond_broadcast(&g->cv);
-	}
-	pthread_mutex_unlock(&g->mu);
+	db_group_commit(g->g, db, &j->gi);
 }
 
 int subs_group_allocate(subs_group *g, subs_db *db, subs_record_t *out,
@@ -1209,7 +1192,7 @@ const char *subs_state_name(int state)
 int subs_counter_get(subs_db *db, uint64_t *out, const char *device_id,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	db_stmt_t *st;
 	int rc = SUBS_ERR, s;
 
 	*out = 0;
@@ -1218,21 +1201,21 @@ int subs_counter_get(subs_db *db, uint64_t *out, const char *device_id,
 		return SUBS_INVALID;
 	}
 	if ((st = stmt(db, S_CTR_GET)) == NULL ||
-	    sqlite3_bind_text(st, 1, device_id, -1, SQLITE_TRANSIENT)
-	    != SQLITE_OK) {
+	    db_bind_text(st, 1, device_id)
+	    != DB_OK) {
 		rc = db_fail(db, err, errlen, "prepare counter read");
 		goto out;
 	}
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW) {
-		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	s = db_step(st);
+	if (s == DB_ROW) {
+		*out = (uint64_t)db_col_int64(st, 0);
 		rc = SUBS_OK;
-	} else if (s == SQLITE_DONE) {
+	} else if (s == DB_DONE) {
 		rc = SUBS_NOTFOUND;
 	} else {
 		rc = db_fail(db, err, errlen, "read counter");
 	}
 out:
-	stmt_done(st);
+	db_release(st);
 	return rc;
 }

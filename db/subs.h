@@ -1,9 +1,12 @@
-/* subs.h — the operator's subscriber store (corehook's own SQLite database):
- * subscriptions allocated to provisioned devices, their keys and SQN.
+/* subs.h — the operator's subscriber store (corehook's own database: a
+ * SQLite file, or PostgreSQL for several corehook processes serving one
+ * operator): subscriptions allocated to provisioned devices, their keys
+ * and SQN.
  *
  * One subs_db per thread (or guarded by the caller); each handle owns one
- * SQLite connection in WAL mode with a busy timeout, so several handles on
- * the same file may be used from different threads at once. */
+ * connection (SQLite: WAL mode with a busy timeout), so several handles on
+ * the same store may be used from different threads, and on PostgreSQL
+ * from different processes, at once. */
 #ifndef PROVCA_SUBS_H
 #define PROVCA_SUBS_H
 
@@ -67,8 +70,15 @@ typedef struct {
 	                               * SUBS_RETIRED_KEEP_DEFAULT */
 } subs_alloc_t;
 
-/* Open (creating if needed) the store at path and apply pending migrations. */
+/* Open (creating if needed) the store at path — a SQLite file, or a
+ * postgresql:// URL naming a database of its own (the store's
+ * schema_migrations must not be the registry's) — and apply pending
+ * migrations. */
 int subs_open(subs_db **out, const char *path, char *err, size_t errlen);
+
+/* 1 if path names a PostgreSQL store (a postgresql:// or postgres://
+ * URL) rather than a SQLite file. */
+int subs_is_pg_url(const char *path);
 
 /* Close the store; NULL-safe. */
 void subs_close(subs_db *db);

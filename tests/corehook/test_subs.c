@@ -116,6 +116,22 @@ static int count_rows(const subs_record_t *r, void *arg)
 	return 0;
 }
 
+/* The first column of sql's first row, straight from SQLite. */
+static int64_t raw_int(const char *path, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
 /* Read one row's K and OPc straight from SQLite. */
 static void raw_keys(const char *path, int64_t id, uint8_t *ki_out, uint8_t *opc_out,
     char *state, size_t cap)
@@ -357,6 +373,12 @@ static void subs_open__upgrades_schema_2(void **state)
 	assert_memory_equal(o, zero, 16);
 	raw_keys(path, 2, k, o, st, sizeof(st));
 	assert_string_equal(st, "active");
+	/* The shared runner's record carries the old versions over, and
+	 * user_version follows it (a program from before still finds the
+	 * file current). */
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM"
+	    " schema_migrations WHERE version IN (1, 2, 3)"), 3);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
 }
 
 static void subs_sqn__persists_across_reopen(void **state)

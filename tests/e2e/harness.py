@@ -177,6 +177,18 @@ def pcap_nas_messages(path):
     return out
 
 
+def check_security_headers(test, hdrs):
+    """The NAS security header types of an attach trace, in order: plain
+    messages (0) up to 5G-AKA's end, then the Security mode command (3),
+    its complete (4), and the Registration accept and complete (2). A slow
+    run (sanitizers, a loaded machine) may see the network's T3560 or
+    T3550 fire once: a Security mode command or accept sent again, and the
+    UE's answer again; those repeats are allowed, nothing else is."""
+    k = next((i for i, h in enumerate(hdrs) if h != "0"), len(hdrs))
+    test.assertGreater(k, 0, hdrs)
+    test.assertRegex("".join(hdrs[k:]), r"^3[34]*4[34]*2{2,}$", hdrs)
+
+
 def is_reject_with_container(data):
     """Registration reject (0x7E 0x00 0x44) carrying a Payload container."""
     return len(data) > 100 and data[0] == 0x7E and data[2] == 0x44
