@@ -12,7 +12,7 @@ BUILD     := build
 ASAN      := build-asan
 CTEST_ARGS ?= --output-on-failure --timeout 600
 
-.PHONY: all setup setup-test build build-server build-asan run init test test-release test-asan bench demo clean
+.PHONY: all setup setup-test build build-server build-asan run init test test-release test-asan bench demo clean format format-check
 
 all: build
 
@@ -94,3 +94,17 @@ demo: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN)
+
+# The tree's C style (.clang-format, clang-format 14 from Debian's
+# clang-format package): format every tracked C file, or list (and fail on)
+# the files that are not formatted.
+FORMAT_FILES = git ls-files '*.c' '*.h' | grep -v -e '^third_party/' -e 'node_modules/'
+format:
+	@command -v clang-format >/dev/null || { echo "make format: install clang-format (apt-get install clang-format)"; exit 2; }
+	$(FORMAT_FILES) | xargs clang-format -i
+
+format-check:
+	@command -v clang-format >/dev/null || { echo "make format-check: install clang-format (apt-get install clang-format)"; exit 2; }
+	@bad=$$($(FORMAT_FILES) | while read -r f; do clang-format "$$f" | cmp -s - "$$f" || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then echo "$$bad"; echo "make format-check: these files are not formatted (make format)"; exit 1; fi; \
+	echo "make format-check: ok"

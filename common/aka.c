@@ -32,22 +32,15 @@ static const uint8_t resync_amf[AKA_AMF_LEN] = { 0x00, 0x00 };
 const char *aka_strerror(int code)
 {
 	switch (code) {
-	case AKA_OK:
-		return "ok";
-	case AKA_ERR_ARG:
-		return "invalid argument";
-	case AKA_ERR_CRYPTO:
-		return "cryptographic library failure";
-	case AKA_ERR_MAC:
-		return "MAC failure";
-	case AKA_ERR_SYNC:
-		return "synch failure";
+	case AKA_OK: return "ok";
+	case AKA_ERR_ARG: return "invalid argument";
+	case AKA_ERR_CRYPTO: return "cryptographic library failure";
+	case AKA_ERR_MAC: return "MAC failure";
+	case AKA_ERR_SYNC: return "synch failure";
 	case AKA_ERR_AMF:
 		return "AMF separation bit not set (non-5G authentication)";
-	case AKA_ERR_IO:
-		return "write failed";
-	default:
-		return "unknown AKA error";
+	case AKA_ERR_IO: return "write failed";
+	default: return "unknown AKA error";
 	}
 }
 
@@ -71,7 +64,8 @@ int aka_kdf(uint8_t *out, const uint8_t *key, size_t keylen, uint8_t fc,
 	size_t i, outl = 0;
 	int rc = AKA_ERR_ARG;
 
-	if (out == NULL || key == NULL || keylen == 0 || (n > 0 && params == NULL))
+	if (out == NULL || key == NULL || keylen == 0 ||
+	    (n > 0 && params == NULL))
 		return AKA_ERR_ARG;
 	for (i = 0; i < n; i++)
 		if (params[i].len > AKA_KDF_PARAM_MAX ||
@@ -91,7 +85,8 @@ int aka_kdf(uint8_t *out, const uint8_t *key, size_t keylen, uint8_t fc,
 			(uint8_t)params[i].len };
 
 		if ((params[i].len > 0 &&
-		    EVP_MAC_update(ctx, params[i].ptr, params[i].len) != 1) ||
+		        EVP_MAC_update(ctx, params[i].ptr, params[i].len) !=
+		            1) ||
 		    EVP_MAC_update(ctx, l, sizeof(l)) != 1)
 			goto done;
 	}
@@ -166,7 +161,8 @@ int aka_res_star(uint8_t *out, const uint8_t *ck, const uint8_t *ik,
 	if (out == NULL)
 		return AKA_ERR_ARG;
 	if (ck == NULL || ik == NULL || snn_len == 0 || rand == NULL ||
-	    res == NULL || res_len < AKA_RES_MIN_LEN || res_len > AKA_RES_MAX_LEN) {
+	    res == NULL || res_len < AKA_RES_MIN_LEN ||
+	    res_len > AKA_RES_MAX_LEN) {
 		OPENSSL_cleanse(out, AKA_RES_STAR_LEN);
 		return AKA_ERR_ARG;
 	}
@@ -392,8 +388,9 @@ int aka_vector_make(aka_vector_t *out, const uint8_t *k, const uint8_t *opc,
 	memcpy(out->autn + AKA_SQN_LEN, amf, AKA_AMF_LEN);
 	memcpy(out->autn + AKA_SQN_LEN + AKA_AMF_LEN, mac_a, AKA_MAC_LEN);
 	if ((rc = aka_res_star(out->xres_star, ck, ik, snn, r, res,
-	    AKA_RES_LEN)) != AKA_OK ||
-	    (rc = aka_hxres_star(out->hxres_star, r, out->xres_star)) != AKA_OK ||
+	         AKA_RES_LEN)) != AKA_OK ||
+	    (rc = aka_hxres_star(out->hxres_star, r, out->xres_star)) !=
+	        AKA_OK ||
 	    (rc = aka_kausf(out->kausf, ck, ik, snn, out->autn)) != AKA_OK ||
 	    (rc = aka_kseaf(out->kseaf, out->kausf, snn)) != AKA_OK)
 		goto done;
@@ -435,7 +432,7 @@ static int auts_make(uint8_t *auts, const uint8_t *k, const uint8_t *opc,
 
 	if ((rc = aka_milenage_f5star(ak_star, k, opc, rand)) != AKA_OK ||
 	    (rc = aka_milenage_f1(NULL, mac_s, k, opc, rand, sqn_ms,
-	    resync_amf)) != AKA_OK)
+	         resync_amf)) != AKA_OK)
 		goto done;
 	for (i = 0; i < AKA_SQN_LEN; i++)
 		auts[i] = sqn_ms[i] ^ ak_star[i];
@@ -467,7 +464,8 @@ int aka_usim_authenticate(aka_usim_result_t *out, const uint8_t *k,
 		goto done;
 	for (i = 0; i < AKA_SQN_LEN; i++)
 		sqn[i] = autn[i] ^ ak[i];
-	if ((rc = aka_milenage_f1(xmac, NULL, k, opc, rand, sqn, amf)) != AKA_OK)
+	if ((rc = aka_milenage_f1(xmac, NULL, k, opc, rand, sqn, amf)) !=
+	    AKA_OK)
 		goto done;
 	if (CRYPTO_memcmp(xmac, mac, AKA_MAC_LEN) != 0) {
 		rc = AKA_ERR_MAC;
@@ -484,7 +482,7 @@ int aka_usim_authenticate(aka_usim_result_t *out, const uint8_t *k,
 		goto done;
 	}
 	if ((rc = aka_res_star(out->res_star, ck, ik, snn, rand, res,
-	    AKA_RES_LEN)) != AKA_OK ||
+	         AKA_RES_LEN)) != AKA_OK ||
 	    (rc = aka_kausf(out->kausf, ck, ik, snn, autn)) != AKA_OK ||
 	    (rc = aka_kseaf(out->kseaf, out->kausf, snn)) != AKA_OK)
 		goto done;
@@ -518,7 +516,7 @@ int aka_auts_resync(uint8_t *out_sqn_ms, const uint8_t *k, const uint8_t *opc,
 	for (i = 0; i < AKA_SQN_LEN; i++)
 		sqn_ms[i] = auts[i] ^ ak_star[i];
 	if ((rc = aka_milenage_f1(NULL, xmac_s, k, opc, rand, sqn_ms,
-	    resync_amf)) != AKA_OK)
+	         resync_amf)) != AKA_OK)
 		goto done;
 	if (CRYPTO_memcmp(xmac_s, auts + AKA_SQN_LEN, AKA_MAC_LEN) != 0) {
 		rc = AKA_ERR_MAC;
@@ -544,7 +542,8 @@ int aka_fingerprint(char *out, const uint8_t *kamf)
 	out[0] = '\0';
 	if (kamf == NULL)
 		return AKA_ERR_ARG;
-	if (EVP_Digest(kamf, AKA_KAMF_LEN, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	if (EVP_Digest(kamf, AKA_KAMF_LEN, md, &mdlen, EVP_sha256(), NULL) !=
+	        1 ||
 	    mdlen != sizeof(md)) {
 		ERR_clear_error();
 		return AKA_ERR_CRYPTO;
@@ -578,8 +577,8 @@ static const struct av_opt av_opts[] = {
 #define AV_NOPTS (sizeof(av_opts) / sizeof(av_opts[0]))
 
 /* Store one option's value; AKA_ERR_ARG with a message saying why not. */
-static int av_opt_set(aka_av_args_t *a, const struct av_opt *o,
-    const char *val, char *err, size_t errlen)
+static int av_opt_set(aka_av_args_t *a, const struct av_opt *o, const char *val,
+    char *err, size_t errlen)
 {
 	uint8_t *dst = (uint8_t *)a + o->offset;
 	size_t n, i;
@@ -587,14 +586,18 @@ static int av_opt_set(aka_av_args_t *a, const struct av_opt *o,
 	if (o->len == 0) {
 		n = strnlen(val, AKA_SNN_MAX + 1);
 		if (n == 0 || n > AKA_SNN_MAX) {
-			util_err_set(err, errlen, "--%s: expected 1 to %d "
-			    "characters", o->name, AKA_SNN_MAX);
+			util_err_set(err, errlen,
+			    "--%s: expected 1 to %d "
+			    "characters",
+			    o->name, AKA_SNN_MAX);
 			return AKA_ERR_ARG;
 		}
 		for (i = 0; i < n; i++)
 			if (val[i] < 0x21 || val[i] > 0x7e) {
-				util_err_set(err, errlen, "--%s: only printable "
-				    "ASCII without spaces is allowed", o->name);
+				util_err_set(err, errlen,
+				    "--%s: only printable "
+				    "ASCII without spaces is allowed",
+				    o->name);
 				return AKA_ERR_ARG;
 			}
 		memcpy(dst, val, n + 1);
@@ -605,18 +608,22 @@ static int av_opt_set(aka_av_args_t *a, const struct av_opt *o,
 		char c = val[i];
 
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		    (c >= 'A' && c <= 'F'))) {
-			util_err_set(err, errlen, "--%s: '%c' is not a hex "
-			    "digit (expected %zu hex digits)", o->name,
-			    (c >= 0x20 && c < 0x7f) ? c : '?', 2 * o->len);
+		        (c >= 'A' && c <= 'F'))) {
+			util_err_set(err, errlen,
+			    "--%s: '%c' is not a hex "
+			    "digit (expected %zu hex digits)",
+			    o->name, (c >= 0x20 && c < 0x7f) ? c : '?',
+			    2 * o->len);
 			return AKA_ERR_ARG;
 		}
 	}
 	if (n != 2 * o->len || util_hex_decode(dst, o->len, val) != 0) {
-		util_err_set(err, errlen, "--%s: expected %zu hex digits "
-		    "(%zu octets), got %s%zu", o->name, 2 * o->len, o->len,
-		    n > 2 * o->len ? "more than " : "", n > 2 * o->len ?
-		    2 * o->len : n);
+		util_err_set(err, errlen,
+		    "--%s: expected %zu hex digits "
+		    "(%zu octets), got %s%zu",
+		    o->name, 2 * o->len, o->len,
+		    n > 2 * o->len ? "more than " : "",
+		    n > 2 * o->len ? 2 * o->len : n);
 		OPENSSL_cleanse(dst, o->len);
 		return AKA_ERR_ARG;
 	}
@@ -669,7 +676,8 @@ int aka_av_args_parse(aka_av_args_t *out, int argc, char *const *argv,
 		} else if (i + 1 < argc && argv[i + 1] != NULL) {
 			val = argv[++i];
 		} else {
-			util_err_set(err, errlen, "--%s needs a value", o->name);
+			util_err_set(err, errlen, "--%s needs a value",
+			    o->name);
 			goto done;
 		}
 		if ((rc = av_opt_set(out, o, val, err, errlen)) != AKA_OK)
@@ -741,9 +749,9 @@ int aka_av_compute(aka_av_field_t *out, size_t *out_n, const aka_av_args_t *a,
 		memcpy(opc, a->opc, sizeof(opc));
 	}
 	if ((rc = aka_milenage_f1(mac_a, mac_s, a->k, opc, a->rand, a->sqn,
-	    a->amf)) != AKA_OK ||
-	    (rc = aka_milenage_f2345(res, ck, ik, ak, a->k, opc,
-	    a->rand)) != AKA_OK ||
+	         a->amf)) != AKA_OK ||
+	    (rc = aka_milenage_f2345(res, ck, ik, ak, a->k, opc, a->rand)) !=
+	        AKA_OK ||
 	    (rc = aka_milenage_f5star(ak_star, a->k, opc, a->rand)) != AKA_OK)
 		goto done;
 	for (i = 0; i < AKA_SQN_LEN; i++)
@@ -751,8 +759,9 @@ int aka_av_compute(aka_av_field_t *out, size_t *out_n, const aka_av_args_t *a,
 	memcpy(autn + AKA_SQN_LEN, a->amf, AKA_AMF_LEN);
 	memcpy(autn + AKA_SQN_LEN + AKA_AMF_LEN, mac_a, AKA_MAC_LEN);
 	/* The 5G values come from the code the network itself uses. */
-	if (a->have_snn && (rc = aka_vector_make(&v, a->k, opc, a->amf, a->sqn,
-	    a->rand, a->snn)) != AKA_OK)
+	if (a->have_snn &&
+	    (rc = aka_vector_make(&v, a->k, opc, a->amf, a->sqn, a->rand,
+	         a->snn)) != AKA_OK)
 		goto done;
 	av_field_add(out, &n, "OPc", opc, sizeof(opc));
 	av_field_add(out, &n, "MAC-A", mac_a, sizeof(mac_a));

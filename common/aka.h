@@ -22,17 +22,17 @@
 #define AKA_SQN_LEN 6
 #define AKA_AMF_LEN 2
 #define AKA_MAC_LEN 8
-#define AKA_RES_LEN 8           /* MILENAGE f2 output */
-#define AKA_RES_MIN_LEN 4       /* RES length bounds of TS 33.102 §6.3.2 */
+#define AKA_RES_LEN 8     /* MILENAGE f2 output */
+#define AKA_RES_MIN_LEN 4 /* RES length bounds of TS 33.102 §6.3.2 */
 #define AKA_RES_MAX_LEN 16
 #define AKA_CK_LEN 16
 #define AKA_IK_LEN 16
 #define AKA_AK_LEN 6
-#define AKA_AUTN_LEN 16         /* (SQN ^ AK) || AMF || MAC-A */
-#define AKA_AUTS_LEN 14         /* (SQN_MS ^ AK*) || MAC-S */
+#define AKA_AUTN_LEN 16 /* (SQN ^ AK) || AMF || MAC-A */
+#define AKA_AUTS_LEN 14 /* (SQN_MS ^ AK*) || MAC-S */
 #define AKA_RES_STAR_LEN 16
 #define AKA_HXRES_STAR_LEN 16
-#define AKA_KDF_LEN 32          /* HMAC-SHA-256 output of the TS 33.220 KDF */
+#define AKA_KDF_LEN 32 /* HMAC-SHA-256 output of the TS 33.220 KDF */
 #define AKA_KAUSF_LEN 32
 #define AKA_KSEAF_LEN 32
 #define AKA_KAMF_LEN 32
@@ -41,7 +41,7 @@
 #define AKA_SNN_MAX 255          /* longest serving network name accepted */
 #define AKA_SNN_BUF 33           /* "5G:mncXXX.mccXXX.3gppnetwork.org" + NUL */
 #define AKA_SUPI_MAX 255
-#define AKA_FP_HEX_LEN 17        /* 16 hex digits + NUL */
+#define AKA_FP_HEX_LEN 17 /* 16 hex digits + NUL */
 
 /* SQN is a 48-bit counter. The USIM accepts SQN when
  * SQN_MS < SQN <= SQN_MS + AKA_SQN_DELTA (see docs/protocol.md "## 5G-AKA"). */
@@ -90,8 +90,8 @@ int aka_milenage_f2345(uint8_t *res, uint8_t *ck, uint8_t *ik, uint8_t *ak,
     const uint8_t *k, const uint8_t *opc, const uint8_t *rand);
 
 /* f5*: the anonymity key AK* that conceals SQN_MS in AUTS. */
-int aka_milenage_f5star(uint8_t *ak_star, const uint8_t *k,
-    const uint8_t *opc, const uint8_t *rand);
+int aka_milenage_f5star(uint8_t *ak_star, const uint8_t *k, const uint8_t *opc,
+    const uint8_t *rand);
 
 /* ---- TS 33.220 Annex B.2 KDF and TS 33.501 Annex A ---- */
 
@@ -195,8 +195,8 @@ typedef struct aka_usim_result_t {
 	uint8_t res_star[AKA_RES_STAR_LEN]; /* AKA_OK: send in the response */
 	uint8_t kausf[AKA_KAUSF_LEN];       /* AKA_OK */
 	uint8_t kseaf[AKA_KSEAF_LEN];       /* AKA_OK */
-	uint8_t sqn[AKA_SQN_LEN];           /* AKA_OK: the new SQN_MS to store */
-	uint8_t auts[AKA_AUTS_LEN];         /* AKA_ERR_SYNC: send in the failure */
+	uint8_t sqn[AKA_SQN_LEN];   /* AKA_OK: the new SQN_MS to store */
+	uint8_t auts[AKA_AUTS_LEN]; /* AKA_ERR_SYNC: send in the failure */
 } aka_usim_result_t;
 
 /* Check AUTN as the USIM + ME do, in this order: MAC-A (AKA_ERR_MAC), AMF
@@ -226,7 +226,7 @@ typedef struct aka_av_args_t {
 	uint8_t sqn[AKA_SQN_LEN];
 	uint8_t amf[AKA_AMF_LEN];
 	char snn[AKA_SNN_MAX + 1];
-	int have_op;   /* exactly one of have_op, have_opc */
+	int have_op; /* exactly one of have_op, have_opc */
 	int have_opc;
 	int have_snn;
 } aka_av_args_t;

@@ -56,8 +56,8 @@ static void rot(uint8_t *out, const uint8_t *x, int r)
 }
 
 /* TEMP = AES_K(RAND ^ OPc). */
-static int temp_compute(EVP_CIPHER_CTX *ctx, uint8_t *temp,
-    const uint8_t *opc, const uint8_t *rand)
+static int temp_compute(EVP_CIPHER_CTX *ctx, uint8_t *temp, const uint8_t *opc,
+    const uint8_t *rand)
 {
 	uint8_t x[BLK];
 	int i, rc;
@@ -211,8 +211,8 @@ done:
 	return rc;
 }
 
-int aka_milenage_f5star(uint8_t *ak_star, const uint8_t *k,
-    const uint8_t *opc, const uint8_t *rand)
+int aka_milenage_f5star(uint8_t *ak_star, const uint8_t *k, const uint8_t *opc,
+    const uint8_t *rand)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	uint8_t temp[BLK], out[BLK];

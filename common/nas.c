@@ -8,42 +8,42 @@
 
 /* IE formats (TS 24.007 §11.2.1.1). */
 enum {
-	F_T1,		/* one octet: half-octet IEI + half-octet value, or T */
-	F_TV,		/* IEI + fixed-length value */
-	F_TLV,		/* IEI + 1-octet length + value */
-	F_TLVE,		/* IEI + 2-octet length + value */
+	F_T1,   /* one octet: half-octet IEI + half-octet value, or T */
+	F_TV,   /* IEI + fixed-length value */
+	F_TLV,  /* IEI + 1-octet length + value */
+	F_TLVE, /* IEI + 2-octet length + value */
 };
 
 /* An optional IE a message knows: its IEI (high nibble only for F_T1),
  * format, and for F_TV the value length. */
 struct ie_spec {
-	uint8_t	iei;
-	int	fmt;
-	size_t	fixed;
+	uint8_t iei;
+	int fmt;
+	size_t fixed;
 };
 
 /* Optional IE IEIs ProvCA handles. */
-#define IEI_PAYLOAD_TYPE	0x80	/* half-octet IEI 0x8- */
-#define IEI_PAYLOAD		0x7B
-#define IEI_GUTI		0x77
-#define IEI_T3346		0x5F
-#define IEI_RAND		0x21
-#define IEI_AUTN		0x20
-#define IEI_RES_STAR		0x2D
-#define IEI_AUTS		0x30
-#define IEI_UE_SEC_CAP		0x2E
-#define IEI_ABBA		0x38
+#define IEI_PAYLOAD_TYPE 0x80 /* half-octet IEI 0x8- */
+#define IEI_PAYLOAD 0x7B
+#define IEI_GUTI 0x77
+#define IEI_T3346 0x5F
+#define IEI_RAND 0x21
+#define IEI_AUTN 0x20
+#define IEI_RES_STAR 0x2D
+#define IEI_AUTS 0x30
+#define IEI_UE_SEC_CAP 0x2E
+#define IEI_ABBA 0x38
 
-#define SUCI_FIXED_LEN		8	/* octets before the scheme output */
-#define GUTI_LEN		11
+#define SUCI_FIXED_LEN 8 /* octets before the scheme output */
+#define GUTI_LEN 11
 
 /* ---- writer ---------------------------------------------------------- */
 
 struct wbuf {
-	uint8_t	*p;
-	size_t	 cap;
-	size_t	 off;
-	int	 err;
+	uint8_t *p;
+	size_t cap;
+	size_t off;
+	int err;
 };
 
 static void put_u8(struct wbuf *w, uint8_t v)
@@ -113,8 +113,8 @@ static int put_plmn(struct wbuf *w, const char *mcc, const char *mnc)
 static int get_plmn(char mcc[4], char mnc[4], const uint8_t *p)
 {
 	uint8_t d[6] = {
-		p[0] & 0x0F, p[0] >> 4, p[1] & 0x0F,	/* MCC 1..3 */
-		p[2] & 0x0F, p[2] >> 4, p[1] >> 4,	/* MNC 1..3 */
+		p[0] & 0x0F, p[0] >> 4, p[1] & 0x0F, /* MCC 1..3 */
+		p[2] & 0x0F, p[2] >> 4, p[1] >> 4,   /* MNC 1..3 */
 	};
 
 	for (int i = 0; i < 5; i++)
@@ -166,26 +166,27 @@ static int put_mobile_id(struct wbuf *w, const nas_mobile_id_t *id)
 	int rc;
 
 	switch (id->kind) {
-	case NAS_ID_NONE:
-		put_u8(w, 0x00);
-		return 0;
+	case NAS_ID_NONE: put_u8(w, 0x00); return 0;
 	case NAS_ID_SUCI: {
 		const nas_suci_t *s = &id->suci;
 		size_t nm;
 
 		if (s->scheme > 2)
 			return NAS_ERR_UNSUPPORTED;
-		if (!is_digits(s->routing, 1, 4) || (s->scheme == 0 &&
-		    !is_digits(s->msin, 1, NAS_MSIN_MAX)) || (s->scheme != 0 &&
-		    (s->out_len == 0 || s->out_len > NAS_SUCI_OUT_MAX)))
+		if (!is_digits(s->routing, 1, 4) ||
+		    (s->scheme == 0 && !is_digits(s->msin, 1, NAS_MSIN_MAX)) ||
+		    (s->scheme != 0 &&
+		        (s->out_len == 0 || s->out_len > NAS_SUCI_OUT_MAX)))
 			return NAS_ERR_BAD_VALUE;
-		put_u8(w, 0x01);	/* SUPI format IMSI, type SUCI */
+		put_u8(w, 0x01); /* SUPI format IMSI, type SUCI */
 		if ((rc = put_plmn(w, s->mcc, s->mnc)) != 0)
 			return rc;
-		put_u8(w, (uint8_t)(digit_or_f(s->routing, 1) << 4 |
-		    digit_or_f(s->routing, 0)));
-		put_u8(w, (uint8_t)(digit_or_f(s->routing, 3) << 4 |
-		    digit_or_f(s->routing, 2)));
+		put_u8(w,
+		    (uint8_t)(digit_or_f(s->routing, 1) << 4 |
+		        digit_or_f(s->routing, 0)));
+		put_u8(w,
+		    (uint8_t)(digit_or_f(s->routing, 3) << 4 |
+		        digit_or_f(s->routing, 2)));
 		put_u8(w, s->scheme & 0x0F);
 		put_u8(w, s->hnpki);
 		if (s->scheme != 0) {
@@ -194,8 +195,9 @@ static int put_mobile_id(struct wbuf *w, const nas_mobile_id_t *id)
 		}
 		nm = strlen(s->msin);
 		for (size_t i = 0; i < nm; i += 2)
-			put_u8(w, (uint8_t)(digit_or_f(s->msin, i + 1) << 4 |
-			    digit_or_f(s->msin, i)));
+			put_u8(w,
+			    (uint8_t)(digit_or_f(s->msin, i + 1) << 4 |
+			        digit_or_f(s->msin, i)));
 		return 0;
 	}
 	case NAS_ID_GUTI: {
@@ -203,7 +205,7 @@ static int put_mobile_id(struct wbuf *w, const nas_mobile_id_t *id)
 
 		if (g->amf_set > 0x3FF || g->amf_pointer > 0x3F)
 			return NAS_ERR_BAD_VALUE;
-		put_u8(w, 0xF2);	/* spare 1111, even, type 5G-GUTI */
+		put_u8(w, 0xF2); /* spare 1111, even, type 5G-GUTI */
 		if ((rc = put_plmn(w, g->mcc, g->mnc)) != 0)
 			return rc;
 		put_u8(w, g->amf_region);
@@ -215,8 +217,7 @@ static int put_mobile_id(struct wbuf *w, const nas_mobile_id_t *id)
 		put_u8(w, (uint8_t)g->tmsi);
 		return 0;
 	}
-	default:
-		return NAS_ERR_BAD_VALUE;
+	default: return NAS_ERR_BAD_VALUE;
 	}
 }
 
@@ -224,17 +225,14 @@ static int put_mobile_id(struct wbuf *w, const nas_mobile_id_t *id)
 static size_t mobile_id_len(const nas_mobile_id_t *id)
 {
 	switch (id->kind) {
-	case NAS_ID_NONE:
-		return 1;
+	case NAS_ID_NONE: return 1;
 	case NAS_ID_SUCI:
 		if (id->suci.scheme != 0)
 			return SUCI_FIXED_LEN + id->suci.out_len;
 		return SUCI_FIXED_LEN +
 		    (strnlen(id->suci.msin, NAS_MSIN_MAX + 1) + 1) / 2;
-	case NAS_ID_GUTI:
-		return GUTI_LEN;
-	default:
-		return 0;
+	case NAS_ID_GUTI: return GUTI_LEN;
+	default: return 0;
 	}
 }
 
@@ -271,23 +269,24 @@ static int get_mobile_id(nas_mobile_id_t *id, const uint8_t *p, size_t n)
 	case 1: {
 		nas_suci_t *s = &id->suci;
 
-		if (((p[0] >> 4) & 0x07) != 0)	/* SUPI format NAI */
+		if (((p[0] >> 4) & 0x07) != 0) /* SUPI format NAI */
 			return NAS_ERR_UNSUPPORTED;
 		if (n < SUCI_FIXED_LEN + 1)
 			return NAS_ERR_BAD_LENGTH;
 		if ((p[6] & 0x0F) > 2)
 			return NAS_ERR_UNSUPPORTED;
-		if (n > SUCI_FIXED_LEN + ((p[6] & 0x0F) == 0 ?
-		    (NAS_MSIN_MAX + 1) / 2 : NAS_SUCI_OUT_MAX))
+		if (n > SUCI_FIXED_LEN +
+		        ((p[6] & 0x0F) == 0 ? (NAS_MSIN_MAX + 1) / 2 :
+		                              NAS_SUCI_OUT_MAX))
 			return NAS_ERR_BAD_LENGTH;
 		if ((rc = get_plmn(s->mcc, s->mnc, p + 1)) != 0)
 			return rc;
 		if ((rc = get_bcd(s->routing, sizeof(s->routing), p + 4, 2,
-		    1)) != 0)
+		         1)) != 0)
 			return rc;
 		s->scheme = p[6] & 0x0F;
 		s->hnpki = p[7];
-		if (s->scheme != 0) {	/* ECIES output: opened by suci.c */
+		if (s->scheme != 0) { /* ECIES output: opened by suci.c */
 			s->out_len = n - SUCI_FIXED_LEN;
 			memcpy(s->out, p + SUCI_FIXED_LEN, s->out_len);
 			id->kind = NAS_ID_SUCI;
@@ -296,7 +295,7 @@ static int get_mobile_id(nas_mobile_id_t *id, const uint8_t *p, size_t n)
 		/* the scheme output must be exactly the MSIN: a filler
 		 * nibble is allowed only in the high half of its last octet */
 		if ((rc = get_bcd(s->msin, sizeof(s->msin), p + SUCI_FIXED_LEN,
-		    n - SUCI_FIXED_LEN, 1)) != 0)
+		         n - SUCI_FIXED_LEN, 1)) != 0)
 			return rc;
 		if ((strlen(s->msin) + 1) / 2 != n - SUCI_FIXED_LEN)
 			return NAS_ERR_BAD_VALUE;
@@ -308,8 +307,7 @@ static int get_mobile_id(nas_mobile_id_t *id, const uint8_t *p, size_t n)
 			return rc;
 		id->kind = NAS_ID_GUTI;
 		return 0;
-	default:
-		return NAS_ERR_UNSUPPORTED;
+	default: return NAS_ERR_UNSUPPORTED;
 	}
 }
 
@@ -328,10 +326,8 @@ static bool known_type(int type)
 	case NAS_MSG_REGISTRATION_COMPLETE:
 	case NAS_MSG_SECURITY_MODE_COMMAND:
 	case NAS_MSG_SECURITY_MODE_COMPLETE:
-	case NAS_MSG_SECURITY_MODE_REJECT:
-		return true;
-	default:
-		return false;
+	case NAS_MSG_SECURITY_MODE_REJECT: return true;
+	default: return false;
 	}
 }
 
@@ -364,15 +360,17 @@ static int enc_reg_request(struct wbuf *w, const nas_reg_request_t *m)
 
 	if (m->reg_type > 7 || m->follow_on > 1 || !ngksi_ok(&m->ngksi))
 		return NAS_ERR_BAD_VALUE;
-	put_u8(w, (uint8_t)(ngksi_nibble(&m->ngksi) << 4 |
-	    m->follow_on << 3 | m->reg_type));
+	put_u8(w,
+	    (uint8_t)(ngksi_nibble(&m->ngksi) << 4 | m->follow_on << 3 |
+	        m->reg_type));
 	if ((idlen = mobile_id_len(&m->id)) == 0)
 		return NAS_ERR_BAD_VALUE;
 	put_u16(w, idlen);
 	if ((rc = put_mobile_id(w, &m->id)) != 0)
 		return rc;
 	if (m->has_ue_sec_cap) {
-		if (m->ue_sec_cap_len < 2 || m->ue_sec_cap_len > NAS_UE_SEC_CAP_MAX)
+		if (m->ue_sec_cap_len < 2 ||
+		    m->ue_sec_cap_len > NAS_UE_SEC_CAP_MAX)
 			return NAS_ERR_BAD_LENGTH;
 		put_u8(w, IEI_UE_SEC_CAP);
 		put_u8(w, (uint8_t)m->ue_sec_cap_len);
@@ -423,7 +421,7 @@ static int enc_auth_request(struct wbuf *w, const nas_auth_request_t *m)
 		return NAS_ERR_BAD_VALUE;
 	if (m->abba_len < 2 || m->abba_len > NAS_ABBA_MAX)
 		return NAS_ERR_BAD_LENGTH;
-	put_u8(w, ngksi_nibble(&m->ngksi));	/* spare half octet above */
+	put_u8(w, ngksi_nibble(&m->ngksi)); /* spare half octet above */
 	put_u8(w, (uint8_t)m->abba_len);
 	put_bytes(w, m->abba, m->abba_len);
 	put_u8(w, IEI_RAND);
@@ -456,7 +454,7 @@ static int enc_smc(struct wbuf *w, const nas_smc_t *m)
 	    (m->has_abba && (m->abba_len < 2 || m->abba_len > NAS_ABBA_MAX)))
 		return NAS_ERR_BAD_LENGTH;
 	put_u8(w, (uint8_t)(m->enc_alg << 4 | m->int_alg));
-	put_u8(w, ngksi_nibble(&m->ngksi));	/* spare half octet above */
+	put_u8(w, ngksi_nibble(&m->ngksi)); /* spare half octet above */
 	put_u8(w, (uint8_t)m->caps_len);
 	put_bytes(w, m->caps, m->caps_len);
 	if (m->has_abba) {
@@ -480,7 +478,7 @@ int nas_encode(uint8_t *out, size_t outcap, size_t *outlen,
 	if (!known_type(msg->type))
 		return NAS_ERR_UNKNOWN_TYPE;
 	put_u8(&w, NAS_EPD_5GMM);
-	put_u8(&w, 0x00);	/* plain NAS message, spare half octet */
+	put_u8(&w, 0x00); /* plain NAS message, spare half octet */
 	put_u8(&w, (uint8_t)msg->type);
 	switch (msg->type) {
 	case NAS_MSG_REGISTRATION_REQUEST:
@@ -504,14 +502,12 @@ int nas_encode(uint8_t *out, size_t outcap, size_t *outlen,
 	case NAS_MSG_AUTH_FAILURE:
 		rc = enc_auth_failure(&w, &msg->auth_fail);
 		break;
-	case NAS_MSG_SECURITY_MODE_COMMAND:
-		rc = enc_smc(&w, &msg->smc);
-		break;
+	case NAS_MSG_SECURITY_MODE_COMMAND: rc = enc_smc(&w, &msg->smc); break;
 	case NAS_MSG_SECURITY_MODE_REJECT:
 		put_u8(&w, msg->smc_rej.cause);
 		rc = 0;
 		break;
-	default:	/* Authentication reject, Security mode complete,
+	default: /* Authentication reject, Security mode complete,
 			 * Registration complete: header only */
 		rc = 0;
 		break;
@@ -531,7 +527,8 @@ int nas_encode(uint8_t *out, size_t outcap, size_t *outlen,
  * nas_decode's seen mask: the Registration request's payload pair stays
  * bits 0 and 1). */
 static const struct ie_spec reg_req_ies[] = {
-	{ IEI_PAYLOAD_TYPE, F_T1, 0 }, { IEI_PAYLOAD, F_TLVE, 0 },
+	{ IEI_PAYLOAD_TYPE, F_T1, 0 },
+	{ IEI_PAYLOAD, F_TLVE, 0 },
 	{ IEI_UE_SEC_CAP, F_TLV, 0 },
 };
 static const struct ie_spec smc_ies[] = {
@@ -541,10 +538,12 @@ static const struct ie_spec reg_acc_ies[] = {
 	{ IEI_GUTI, F_TLVE, 0 },
 };
 static const struct ie_spec reg_rej_ies[] = {
-	{ IEI_T3346, F_TLV, 0 }, { IEI_PAYLOAD, F_TLVE, 0 },
+	{ IEI_T3346, F_TLV, 0 },
+	{ IEI_PAYLOAD, F_TLVE, 0 },
 };
 static const struct ie_spec auth_req_ies[] = {
-	{ IEI_RAND, F_TV, NAS_RAND_LEN }, { IEI_AUTN, F_TLV, 0 },
+	{ IEI_RAND, F_TV, NAS_RAND_LEN },
+	{ IEI_AUTN, F_TLV, 0 },
 };
 static const struct ie_spec auth_resp_ies[] = {
 	{ IEI_RES_STAR, F_TLV, 0 },
@@ -555,17 +554,17 @@ static const struct ie_spec auth_fail_ies[] = {
 
 /* One optional IE as found in the buffer. */
 struct ie {
-	uint8_t		 iei;	/* high nibble only for F_T1 */
-	uint8_t		 half;	/* F_T1 value nibble */
-	const uint8_t	*v;
-	size_t		 len;
-	int		 known;	/* index in the spec table, or -1 */
+	uint8_t iei;  /* high nibble only for F_T1 */
+	uint8_t half; /* F_T1 value nibble */
+	const uint8_t *v;
+	size_t len;
+	int known; /* index in the spec table, or -1 */
 };
 
 /* Read the optional IE at buf[*off] per the message's known IEs, else per
  * TS 24.007 §11.2.4; advance *off past it. */
-static int next_ie(struct ie *ie, const uint8_t *buf, size_t len,
-    size_t *off, const struct ie_spec *known, size_t nknown)
+static int next_ie(struct ie *ie, const uint8_t *buf, size_t len, size_t *off,
+    const struct ie_spec *known, size_t nknown)
 {
 	uint8_t b = buf[*off];
 	int fmt = (b & 0x80) ? F_T1 : (b & 0xF0) == 0x70 ? F_TLVE : F_TLV;
@@ -587,12 +586,8 @@ static int next_ie(struct ie *ie, const uint8_t *buf, size_t len,
 	ie->iei = fmt == F_T1 ? (b & 0xF0) : b;
 	ie->half = b & 0x0F;
 	switch (fmt) {
-	case F_T1:
-		ie->len = 0;
-		break;
-	case F_TV:
-		ie->len = fixed;
-		break;
+	case F_T1: ie->len = 0; break;
+	case F_TV: ie->len = fixed; break;
 	case F_TLV:
 		if (p + 1 > len)
 			return NAS_ERR_TRUNCATED;
@@ -678,7 +673,7 @@ static int dec_optional(nas_msg_t *m, const struct ie *ie)
 			return NAS_ERR_BAD_LENGTH;
 		memcpy(m->auth_resp.res_star, ie->v, NAS_RES_STAR_LEN);
 		return 0;
-	default:	/* NAS_MSG_AUTH_FAILURE */
+	default: /* NAS_MSG_AUTH_FAILURE */
 		if (ie->len != NAS_AUTS_LEN)
 			return NAS_ERR_BAD_LENGTH;
 		m->auth_fail.has_auts = true;
@@ -768,8 +763,7 @@ static int dec_mandatory(nas_msg_t *m, const uint8_t *buf, size_t len,
 		m->auth_req.abba_len = n;
 		p += n;
 		break;
-	default:	/* response and reject: no mandatory IE */
-		break;
+	default: /* response and reject: no mandatory IE */ break;
 	}
 	*off = p;
 	return 0;
@@ -777,7 +771,11 @@ static int dec_mandatory(nas_msg_t *m, const uint8_t *buf, size_t len,
 
 static void known_ies(int type, const struct ie_spec **out, size_t *n)
 {
-#define KNOWN(t) do { *out = (t); *n = sizeof(t) / sizeof((t)[0]); } while (0)
+#define KNOWN(t) \
+	do { \
+		*out = (t); \
+		*n = sizeof(t) / sizeof((t)[0]); \
+	} while (0)
 	switch (type) {
 	case NAS_MSG_REGISTRATION_REQUEST: KNOWN(reg_req_ies); break;
 	case NAS_MSG_REGISTRATION_ACCEPT: KNOWN(reg_acc_ies); break;
@@ -786,7 +784,10 @@ static void known_ies(int type, const struct ie_spec **out, size_t *n)
 	case NAS_MSG_AUTH_RESPONSE: KNOWN(auth_resp_ies); break;
 	case NAS_MSG_AUTH_FAILURE: KNOWN(auth_fail_ies); break;
 	case NAS_MSG_SECURITY_MODE_COMMAND: KNOWN(smc_ies); break;
-	default: *out = NULL; *n = 0; break;
+	default:
+		*out = NULL;
+		*n = 0;
+		break;
 	}
 #undef KNOWN
 }
@@ -802,14 +803,12 @@ static int check_required(const nas_msg_t *m, unsigned seen)
 		return 0;
 	case NAS_MSG_AUTH_REQUEST:
 		return (seen & 3) == 3 ? 0 : NAS_ERR_MISSING_IE;
-	case NAS_MSG_AUTH_RESPONSE:
-		return (seen & 1) ? 0 : NAS_ERR_MISSING_IE;
+	case NAS_MSG_AUTH_RESPONSE: return (seen & 1) ? 0 : NAS_ERR_MISSING_IE;
 	case NAS_MSG_AUTH_FAILURE:
 		if (m->auth_fail.cause == NAS_CAUSE_SYNCH_FAILURE)
 			return m->auth_fail.has_auts ? 0 : NAS_ERR_MISSING_IE;
 		return 0;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -848,7 +847,7 @@ int nas_decode(nas_msg_t *out, const uint8_t *buf, size_t len)
 		if ((rc = next_ie(&ie, buf, len, &off, known, nknown)) != 0)
 			goto done;
 		if (ie.known < 0 || (seen & (1u << ie.known)))
-			continue;	/* unknown, or a repetition */
+			continue; /* unknown, or a repetition */
 		seen |= 1u << ie.known;
 		if ((rc = dec_optional(out, &ie)) != 0)
 			goto done;
@@ -876,15 +875,18 @@ const char *nas_strerror(int err)
 	case NAS_OK: return "success";
 	case NAS_ERR_INVALID_ARG: return "invalid argument";
 	case NAS_ERR_TRUNCATED: return "message truncated";
-	case NAS_ERR_BAD_EPD: return "not a 5GMM message (protocol discriminator)";
-	case NAS_ERR_SEC_HDR: return "not a plain NAS message (security header)";
+	case NAS_ERR_BAD_EPD:
+		return "not a 5GMM message (protocol discriminator)";
+	case NAS_ERR_SEC_HDR:
+		return "not a plain NAS message (security header)";
 	case NAS_ERR_UNKNOWN_TYPE: return "unknown message type";
 	case NAS_ERR_BAD_LENGTH: return "information element has a bad length";
 	case NAS_ERR_MISSING_IE: return "required information element missing";
 	case NAS_ERR_BAD_VALUE: return "information element has a bad value";
 	case NAS_ERR_TOO_LONG: return "message or container too long";
 	case NAS_ERR_SPACE: return "output buffer too small";
-	case NAS_ERR_UNSUPPORTED: return "information element value not supported";
+	case NAS_ERR_UNSUPPORTED:
+		return "information element value not supported";
 	default: return "unknown NAS error";
 	}
 }
@@ -965,11 +967,11 @@ int nas_supi_from_suci(char *out, size_t outcap, const nas_suci_t *suci)
 uint8_t nas_gprs_timer_from_seconds(unsigned secs)
 {
 	if (secs <= 31 * 2)
-		return (uint8_t)((secs + 1) / 2);		/* 2 s units */
+		return (uint8_t)((secs + 1) / 2); /* 2 s units */
 	if (secs <= 31 * 60)
-		return (uint8_t)(1 << 5 | (secs + 59) / 60);	/* minutes */
+		return (uint8_t)(1 << 5 | (secs + 59) / 60); /* minutes */
 	if (secs <= 31 * 360)
-		return (uint8_t)(2 << 5 | (secs + 359) / 360);	/* decihours */
+		return (uint8_t)(2 << 5 | (secs + 359) / 360); /* decihours */
 	return (uint8_t)(2 << 5 | 31);
 }
 
@@ -980,7 +982,7 @@ unsigned nas_gprs_timer_to_seconds(uint8_t octet)
 	switch (octet >> 5) {
 	case 0: return v * 2;
 	case 2: return v * 360;
-	case 7: return 0;	/* deactivated */
-	default: return v * 60;	/* 1 minute, and what 24.008 maps to it */
+	case 7: return 0;       /* deactivated */
+	default: return v * 60; /* 1 minute, and what 24.008 maps to it */
 	}
 }

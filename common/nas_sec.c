@@ -34,9 +34,9 @@ const char *nas_sec_strerror(int code)
 const char *nas_sec_alg_name(int is_integrity, int alg)
 {
 	static const char *const ia[] = { "NIA0", "128-NIA1", "128-NIA2",
-	    "128-NIA3" };
+		"128-NIA3" };
 	static const char *const ea[] = { "NEA0", "128-NEA1", "128-NEA2",
-	    "128-NEA3" };
+		"128-NEA3" };
 
 	if (alg < 0 || alg > 3)
 		return "unknown";
@@ -69,8 +69,8 @@ static void cmac_dbl(uint8_t *b)
 
 /* Octet i of the CMAC input head(8) || msg truncated to bits bits, with the
  * padding bit right after bit 64 + bits (zero past it). */
-static uint8_t cmac_octet(const uint8_t *head, const uint8_t *msg,
-    size_t bits, size_t i)
+static uint8_t cmac_octet(const uint8_t *head, const uint8_t *msg, size_t bits,
+    size_t i)
 {
 	size_t total = 64 + bits, bit0 = i * 8;
 	uint8_t v;
@@ -188,12 +188,15 @@ int nas_sec_kdf(uint8_t *key, const uint8_t *kamf, uint8_t alg_type,
 	int rc;
 
 	if (key == NULL || kamf == NULL ||
-	    (alg_type != NAS_SEC_ALG_TYPE_ENC && alg_type != NAS_SEC_ALG_TYPE_INT))
+	    (alg_type != NAS_SEC_ALG_TYPE_ENC &&
+	        alg_type != NAS_SEC_ALG_TYPE_INT))
 		return NAS_SEC_ERR_ARG;
-	rc = aka_knas(full, kamf, alg_type, alg_id) == AKA_OK ? NAS_SEC_OK :
+	rc = aka_knas(full, kamf, alg_type, alg_id) == AKA_OK ?
+	    NAS_SEC_OK :
 	    NAS_SEC_ERR_CRYPTO;
 	if (rc == NAS_SEC_OK)
-		memcpy(key, full + AKA_KDF_LEN - NAS_SEC_KEY_LEN, NAS_SEC_KEY_LEN);
+		memcpy(key, full + AKA_KDF_LEN - NAS_SEC_KEY_LEN,
+		    NAS_SEC_KEY_LEN);
 	OPENSSL_cleanse(full, sizeof(full));
 	return rc;
 }
@@ -355,7 +358,7 @@ int nas_sec_unprotect(uint8_t *out, size_t outcap, size_t *outlen,
 
 		if (count >= 256 && old < ctx->rx_count &&
 		    ctx_mac(ctx, mac, old, rx_dir, msg + 6, plen + 1) ==
-		    NAS_SEC_OK &&
+		        NAS_SEC_OK &&
 		    CRYPTO_memcmp(mac, msg + 2, NAS_SEC_MAC_LEN) == 0)
 			return NAS_SEC_ERR_REPLAY;
 		return NAS_SEC_ERR_MAC;

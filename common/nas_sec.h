@@ -15,52 +15,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NAS_SEC_KEY_LEN		16
-#define NAS_SEC_KAMF_LEN	32
-#define NAS_SEC_MAC_LEN		4
-#define NAS_SEC_HDR_LEN		7	/* EPD, header type, MAC (4), SQN */
-#define NAS_SEC_MAX_BITS	(8u * 65536u)	/* longest input accepted */
-#define NAS_SEC_COUNT_MAX	0xFFFFFFu	/* 24-bit NAS COUNT */
+#define NAS_SEC_KEY_LEN 16
+#define NAS_SEC_KAMF_LEN 32
+#define NAS_SEC_MAC_LEN 4
+#define NAS_SEC_HDR_LEN 7              /* EPD, header type, MAC (4), SQN */
+#define NAS_SEC_MAX_BITS (8u * 65536u) /* longest input accepted */
+#define NAS_SEC_COUNT_MAX 0xFFFFFFu    /* 24-bit NAS COUNT */
 
 /* Algorithm identities (TS 33.501 §5.11.1.1 / 5.11.1.2, 4 bits). */
 enum {
-	NAS_SEC_ALG_0 = 0,	/* NEA0 / NIA0 */
-	NAS_SEC_ALG_1 = 1,	/* 128-NEA1 / 128-NIA1 (SNOW 3G): not built */
-	NAS_SEC_ALG_2 = 2,	/* 128-NEA2 / 128-NIA2 (AES) */
-	NAS_SEC_ALG_3 = 3,	/* 128-NEA3 / 128-NIA3 (ZUC): not built */
+	NAS_SEC_ALG_0 = 0, /* NEA0 / NIA0 */
+	NAS_SEC_ALG_1 = 1, /* 128-NEA1 / 128-NIA1 (SNOW 3G): not built */
+	NAS_SEC_ALG_2 = 2, /* 128-NEA2 / 128-NIA2 (AES) */
+	NAS_SEC_ALG_3 = 3, /* 128-NEA3 / 128-NIA3 (ZUC): not built */
 };
 
 /* Algorithm type distinguishers of TS 33.501 Annex A.8. */
-#define NAS_SEC_ALG_TYPE_ENC	0x01
-#define NAS_SEC_ALG_TYPE_INT	0x02
+#define NAS_SEC_ALG_TYPE_ENC 0x01
+#define NAS_SEC_ALG_TYPE_INT 0x02
 
 /* Security header types (TS 24.501 §9.3.1). */
 enum {
-	NAS_SEC_HDR_PLAIN		= 0,
-	NAS_SEC_HDR_INTEGRITY		= 1,
-	NAS_SEC_HDR_INTEGRITY_CIPHERED	= 2,
-	NAS_SEC_HDR_INTEGRITY_NEW	= 3,	/* Security mode command */
-	NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW = 4,	/* Security mode complete */
+	NAS_SEC_HDR_PLAIN = 0,
+	NAS_SEC_HDR_INTEGRITY = 1,
+	NAS_SEC_HDR_INTEGRITY_CIPHERED = 2,
+	NAS_SEC_HDR_INTEGRITY_NEW = 3,          /* Security mode command */
+	NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW = 4, /* Security mode complete */
 };
 
-#define NAS_SEC_DIR_UPLINK	0
-#define NAS_SEC_DIR_DOWNLINK	1
-#define NAS_SEC_BEARER_3GPP	0	/* NAS connection identifier, 3GPP */
+#define NAS_SEC_DIR_UPLINK 0
+#define NAS_SEC_DIR_DOWNLINK 1
+#define NAS_SEC_BEARER_3GPP 0 /* NAS connection identifier, 3GPP */
 
 /* nas_sec_ctx_init flags. */
-#define NAS_SEC_ALLOW_NIA0	0x01	/* unauthenticated emergency only */
+#define NAS_SEC_ALLOW_NIA0 0x01 /* unauthenticated emergency only */
 
 enum {
-	NAS_SEC_OK		= 0,
-	NAS_SEC_ERR_ARG		= -1,	/* NULL, bad length, bit set past LENGTH */
-	NAS_SEC_ERR_CRYPTO	= -2,	/* OpenSSL failed */
-	NAS_SEC_ERR_ALG		= -3,	/* algorithm not built / not allowed */
-	NAS_SEC_ERR_NIA0	= -4,	/* NIA0 outside an emergency context */
-	NAS_SEC_ERR_MAC		= -5,	/* MAC did not verify */
-	NAS_SEC_ERR_REPLAY	= -6,	/* MAC verifies for an already used COUNT */
-	NAS_SEC_ERR_HDR		= -7,	/* not a security protected 5GMM message */
-	NAS_SEC_ERR_SPACE	= -8,	/* output buffer too small */
-	NAS_SEC_ERR_COUNT	= -9,	/* NAS COUNT would wrap: new key needed */
+	NAS_SEC_OK = 0,
+	NAS_SEC_ERR_ARG = -1,    /* NULL, bad length, bit set past LENGTH */
+	NAS_SEC_ERR_CRYPTO = -2, /* OpenSSL failed */
+	NAS_SEC_ERR_ALG = -3,    /* algorithm not built / not allowed */
+	NAS_SEC_ERR_NIA0 = -4,   /* NIA0 outside an emergency context */
+	NAS_SEC_ERR_MAC = -5,    /* MAC did not verify */
+	NAS_SEC_ERR_REPLAY = -6, /* MAC verifies for an already used COUNT */
+	NAS_SEC_ERR_HDR = -7,    /* not a security protected 5GMM message */
+	NAS_SEC_ERR_SPACE = -8,  /* output buffer too small */
+	NAS_SEC_ERR_COUNT = -9,  /* NAS COUNT would wrap: new key needed */
 };
 
 /* A short English name for a NAS_SEC_* code. Never NULL. */
@@ -88,12 +88,12 @@ int nas_sec_kdf(uint8_t *key, const uint8_t *kamf, uint8_t alg_type,
 /* One side's 5G NAS security context for one K_AMF. Counts are the next
  * COUNT this side sends (tx) and the lowest it still accepts (rx). */
 typedef struct nas_sec_ctx_t {
-	uint8_t  knas_int[NAS_SEC_KEY_LEN];
-	uint8_t  knas_enc[NAS_SEC_KEY_LEN];
-	uint8_t  int_alg;
-	uint8_t  enc_alg;
-	uint8_t  tx_dir;	/* NAS_SEC_DIR_UPLINK on the UE */
-	uint8_t  bearer;
+	uint8_t knas_int[NAS_SEC_KEY_LEN];
+	uint8_t knas_enc[NAS_SEC_KEY_LEN];
+	uint8_t int_alg;
+	uint8_t enc_alg;
+	uint8_t tx_dir; /* NAS_SEC_DIR_UPLINK on the UE */
+	uint8_t bearer;
 	uint32_t tx_count;
 	uint32_t rx_count;
 } nas_sec_ctx_t;

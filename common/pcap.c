@@ -14,39 +14,39 @@
 
 #include "util.h"
 
-#define PCAP_MAGIC		0xa1b2c3d4u
-#define PCAP_SNAPLEN		65535u
+#define PCAP_MAGIC 0xa1b2c3d4u
+#define PCAP_SNAPLEN 65535u
 
 /* Exported-PDU tags (Wireshark epan/exported_pdu.h). */
-#define EXP_PDU_TAG_END_OF_OPT		0
-#define EXP_PDU_TAG_DISSECTOR_NAME	12
-#define EXP_PDU_TAG_IPV4_SRC		20
-#define EXP_PDU_TAG_IPV4_DST		21
-#define EXP_PDU_TAG_PORT_TYPE		24
-#define EXP_PDU_TAG_SRC_PORT		25
-#define EXP_PDU_TAG_DST_PORT		26
-#define EXP_PDU_PT_UDP			3
+#define EXP_PDU_TAG_END_OF_OPT 0
+#define EXP_PDU_TAG_DISSECTOR_NAME 12
+#define EXP_PDU_TAG_IPV4_SRC 20
+#define EXP_PDU_TAG_IPV4_DST 21
+#define EXP_PDU_TAG_PORT_TYPE 24
+#define EXP_PDU_TAG_SRC_PORT 25
+#define EXP_PDU_TAG_DST_PORT 26
+#define EXP_PDU_PT_UDP 3
 
-#define DISSECTOR_NAME		"nas-5gs"
-#define TAGS_MAX		64	/* the tags below take 56 octets */
+#define DISSECTOR_NAME "nas-5gs"
+#define TAGS_MAX 64 /* the tags below take 56 octets */
 
 struct pcap_writer {
-	FILE		*fp;
-	pthread_mutex_t	 lock;
-	pcap_endpoint_t	 ue;
-	pcap_endpoint_t	 core;
-	uint8_t		 rec[16 + TAGS_MAX + PCAP_MAX_PDU];
+	FILE *fp;
+	pthread_mutex_t lock;
+	pcap_endpoint_t ue;
+	pcap_endpoint_t core;
+	uint8_t rec[16 + TAGS_MAX + PCAP_MAX_PDU];
 };
 
 /* pcap global header (host byte order, as libpcap writes it). */
 struct pcap_hdr {
-	uint32_t	magic;
-	uint16_t	major;
-	uint16_t	minor;
-	int32_t		thiszone;
-	uint32_t	sigfigs;
-	uint32_t	snaplen;
-	uint32_t	linktype;
+	uint32_t magic;
+	uint16_t major;
+	uint16_t minor;
+	int32_t thiszone;
+	uint32_t sigfigs;
+	uint32_t snaplen;
+	uint32_t linktype;
 };
 
 static size_t put_be16(uint8_t *p, unsigned v)
@@ -99,11 +99,11 @@ static int header_check(FILE *fp)
 	return 0;
 }
 
-int pcap_writer_open(pcap_writer **out, const char *path, int flags,
-    char *err, size_t errlen)
+int pcap_writer_open(pcap_writer **out, const char *path, int flags, char *err,
+    size_t errlen)
 {
 	struct pcap_hdr h = { PCAP_MAGIC, 2, 4, 0, 0, PCAP_SNAPLEN,
-	    PCAP_LINKTYPE_UPPER_PDU };
+		PCAP_LINKTYPE_UPPER_PDU };
 	const pcap_endpoint_t ue = { { 192, 0, 2, 2 }, 40000 };
 	const pcap_endpoint_t core = { { 192, 0, 2, 1 }, 4997 };
 	pcap_writer *w = NULL;
@@ -121,8 +121,10 @@ int pcap_writer_open(pcap_writer **out, const char *path, int flags,
 	}
 	w->ue = ue;
 	w->core = core;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC |
-	    ((flags & PCAP_OPEN_APPEND) ? 0 : O_TRUNC), 0640);
+	fd = open(path,
+	    O_RDWR | O_CREAT | O_CLOEXEC |
+	        ((flags & PCAP_OPEN_APPEND) ? 0 : O_TRUNC),
+	    0640);
 	if (fd < 0) {
 		util_err_set(err, errlen, "pcap: open %s: %s", path,
 		    strerror(errno));
@@ -151,8 +153,7 @@ int pcap_writer_open(pcap_writer **out, const char *path, int flags,
 			    strerror(errno));
 			goto fail;
 		}
-	} else if (fwrite(&h, sizeof(h), 1, w->fp) != 1 ||
-	    fflush(w->fp) != 0) {
+	} else if (fwrite(&h, sizeof(h), 1, w->fp) != 1 || fflush(w->fp) != 0) {
 		util_err_set(err, errlen, "pcap: write %s: %s", path,
 		    strerror(errno));
 		goto fail;
@@ -220,8 +221,7 @@ int pcap_writer_add_addr(pcap_writer *w, const pcap_endpoint_t *src,
 {
 	int rc;
 
-	if (w == NULL || src == NULL || dst == NULL ||
-	    (pdu == NULL && len > 0))
+	if (w == NULL || src == NULL || dst == NULL || (pdu == NULL && len > 0))
 		return PCAP_ERR_INVALID_ARG;
 	if (len > PCAP_MAX_PDU)
 		return PCAP_ERR_TOO_LONG;
@@ -235,8 +235,8 @@ int pcap_writer_add(pcap_writer *w, int dir, const uint8_t *pdu, size_t len)
 {
 	pcap_endpoint_t src, dst;
 
-	if (w == NULL || (dir != PCAP_DIR_UE_TO_CORE &&
-	    dir != PCAP_DIR_CORE_TO_UE))
+	if (w == NULL ||
+	    (dir != PCAP_DIR_UE_TO_CORE && dir != PCAP_DIR_CORE_TO_UE))
 		return PCAP_ERR_INVALID_ARG;
 	pthread_mutex_lock(&w->lock);
 	src = dir == PCAP_DIR_UE_TO_CORE ? w->ue : w->core;

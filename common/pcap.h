@@ -24,31 +24,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PCAP_LINKTYPE_UPPER_PDU	252
-#define PCAP_MAX_PDU		60000	/* largest message one record holds */
+#define PCAP_LINKTYPE_UPPER_PDU 252
+#define PCAP_MAX_PDU 60000 /* largest message one record holds */
 
 enum {
-	PCAP_OK			= 0,
-	PCAP_ERR_INVALID_ARG	= -1,
-	PCAP_ERR_IO		= -2,	/* open/read/write/flush failed */
-	PCAP_ERR_FORMAT		= -3,	/* existing file is not our pcap kind */
-	PCAP_ERR_NOMEM		= -4,
-	PCAP_ERR_TOO_LONG	= -5,	/* pdu longer than PCAP_MAX_PDU */
+	PCAP_OK = 0,
+	PCAP_ERR_INVALID_ARG = -1,
+	PCAP_ERR_IO = -2,     /* open/read/write/flush failed */
+	PCAP_ERR_FORMAT = -3, /* existing file is not our pcap kind */
+	PCAP_ERR_NOMEM = -4,
+	PCAP_ERR_TOO_LONG = -5, /* pdu longer than PCAP_MAX_PDU */
 };
 
 /* Direction of a message; selects the writer's UE and core endpoints. */
 enum {
-	PCAP_DIR_UE_TO_CORE	= 0,
-	PCAP_DIR_CORE_TO_UE	= 1,
+	PCAP_DIR_UE_TO_CORE = 0,
+	PCAP_DIR_CORE_TO_UE = 1,
 };
 
 /* Open flags. */
-#define PCAP_OPEN_APPEND	0x1	/* keep records of an existing file */
+#define PCAP_OPEN_APPEND 0x1 /* keep records of an existing file */
 
 /* An IPv4 address (network order octets) and UDP port. */
 typedef struct {
-	uint8_t		addr[4];
-	uint16_t	port;
+	uint8_t addr[4];
+	uint16_t port;
 } pcap_endpoint_t;
 
 /* Opaque writer. */
@@ -60,8 +60,8 @@ typedef struct pcap_writer pcap_writer;
  * 252 in host byte order (else PCAP_ERR_FORMAT) and records are appended.
  * The default endpoints are UE 192.0.2.2:40000 and core 192.0.2.1:4997.
  * Returns 0 and *out, or a PCAP_ERR_* code with a message in err. */
-int pcap_writer_open(pcap_writer **out, const char *path, int flags,
-    char *err, size_t errlen);
+int pcap_writer_open(pcap_writer **out, const char *path, int flags, char *err,
+    size_t errlen);
 
 /* Set the endpoints used by pcap_writer_add() (either may be NULL to keep
  * the current one). */

@@ -21,12 +21,11 @@
 
 #include <openssl/asn1t.h>
 
-ASN1_SEQUENCE(PKI_SPKI) = {
-	ASN1_SIMPLE(PKI_SPKI, algor, X509_ALGOR),
-	ASN1_SIMPLE(PKI_SPKI, public_key, ASN1_BIT_STRING)
-} ASN1_SEQUENCE_END(PKI_SPKI)
+ASN1_SEQUENCE(PKI_SPKI) = { ASN1_SIMPLE(PKI_SPKI, algor, X509_ALGOR),
+	ASN1_SIMPLE(PKI_SPKI, public_key,
+	    ASN1_BIT_STRING) } ASN1_SEQUENCE_END(PKI_SPKI)
 
-int pki_spki_i2d(const PKI_SPKI *k, unsigned char **out)
+    int pki_spki_i2d(const PKI_SPKI *k, unsigned char **out)
 {
 	return ASN1_item_i2d((const ASN1_VALUE *)k, out,
 	    ASN1_ITEM_rptr(PKI_SPKI));
@@ -54,10 +53,12 @@ const char *pki_strerror(int code)
 	case PKI_ERR_ARG: return "invalid argument";
 	case PKI_ERR_IO: return "cannot read file";
 	case PKI_ERR_PARSE: return "cannot parse certificate or key";
-	case PKI_ERR_CHAIN: return "certificate does not chain to the trust anchor";
+	case PKI_ERR_CHAIN:
+		return "certificate does not chain to the trust anchor";
 	case PKI_ERR_EXPIRED: return "certificate expired";
 	case PKI_ERR_NOT_YET_VALID: return "certificate not yet valid";
-	case PKI_ERR_EKU: return "certificate lacks the required extended key usage";
+	case PKI_ERR_EKU:
+		return "certificate lacks the required extended key usage";
 	case PKI_ERR_INTERNAL: return "internal error";
 	default: return "unknown error";
 	}
@@ -68,15 +69,16 @@ static int looks_pem(const uint8_t *buf, size_t len)
 {
 	size_t i = 0;
 
-	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' ||
-	    buf[i] == '\n'))
+	while (i < len &&
+	    (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' ||
+	        buf[i] == '\n'))
 		i++;
 	return len - i >= 11 && memcmp(buf + i, "-----BEGIN ", 11) == 0;
 }
 
 /* Read the whole file at path (≤ PKI_FILE_MAX) into a new buffer. */
-static int read_file(uint8_t **out, size_t *outlen, const char *path,
-    char *err, size_t errlen)
+static int read_file(uint8_t **out, size_t *outlen, const char *path, char *err,
+    size_t errlen)
 {
 	FILE *f = NULL;
 	uint8_t *buf = NULL;
@@ -166,8 +168,7 @@ int pki_cert_load(X509 **out, const uint8_t *buf, size_t len, char *err,
 	return PKI_OK;
 }
 
-int pki_cert_load_file(X509 **out, const char *path, char *err,
-    size_t errlen)
+int pki_cert_load_file(X509 **out, const char *path, char *err, size_t errlen)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -183,7 +184,7 @@ int pki_cert_load_file(X509 **out, const char *path, char *err,
 	return rc;
 }
 
-int pki_chain_load(STACK_OF(X509) **out, const uint8_t *buf, size_t len,
+int pki_chain_load(STACK_OF(X509) * *out, const uint8_t *buf, size_t len,
     char *err, size_t errlen)
 {
 	STACK_OF(X509) *sk = NULL;
@@ -220,8 +221,7 @@ int pki_chain_load(STACK_OF(X509) **out, const uint8_t *buf, size_t len,
 		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 			if (sk_X509_num(sk) >= PKI_CHAIN_MAX) {
 				util_err_set(err, errlen,
-				    "more than %d certificates",
-				    PKI_CHAIN_MAX);
+				    "more than %d certificates", PKI_CHAIN_MAX);
 				rc = PKI_ERR_PARSE;
 				goto done;
 			}
@@ -234,7 +234,8 @@ int pki_chain_load(STACK_OF(X509) **out, const uint8_t *buf, size_t len,
 		/* The loop ends on "no start line" after the last one; any
 		 * other error means a damaged certificate. */
 		if (ERR_GET_REASON(ERR_peek_last_error()) !=
-		    PEM_R_NO_START_LINE || sk_X509_num(sk) == 0) {
+		        PEM_R_NO_START_LINE ||
+		    sk_X509_num(sk) == 0) {
 			util_err_openssl(err, errlen,
 			    "damaged or missing certificate in PEM bundle");
 			rc = PKI_ERR_PARSE;
@@ -252,7 +253,7 @@ done:
 	return rc;
 }
 
-int pki_chain_load_file(STACK_OF(X509) **out, const char *path, char *err,
+int pki_chain_load_file(STACK_OF(X509) * *out, const char *path, char *err,
     size_t errlen)
 {
 	uint8_t *buf = NULL;
@@ -294,7 +295,7 @@ static int load_key(EVP_PKEY **out, const uint8_t *buf, size_t len,
 		BIO_free(bio);
 	} else {
 		k = is_private ? d2i_AutoPrivateKey(NULL, &p, (long)len) :
-		    d2i_PUBKEY(NULL, &p, (long)len);
+		                 d2i_PUBKEY(NULL, &p, (long)len);
 		if (k != NULL && p != buf + len) {
 			EVP_PKEY_free(k);
 			k = NULL;
@@ -316,8 +317,8 @@ int pki_key_load(EVP_PKEY **out, const uint8_t *buf, size_t len, char *err,
 	return load_key(out, buf, len, 1, err, errlen);
 }
 
-int pki_pubkey_load(EVP_PKEY **out, const uint8_t *buf, size_t len,
-    char *err, size_t errlen)
+int pki_pubkey_load(EVP_PKEY **out, const uint8_t *buf, size_t len, char *err,
+    size_t errlen)
 {
 	return load_key(out, buf, len, 0, err, errlen);
 }
@@ -364,7 +365,7 @@ int pki_cert_has_eku(X509 *cert, const char *eku_oid)
 	return found;
 }
 
-int pki_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) *intermediates,
+int pki_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) * intermediates,
     int64_t at, const char *eku_oid, char *err, size_t errlen)
 {
 	return pki_cert_verify_chain(cert, root, intermediates, at, eku_oid,
@@ -372,8 +373,8 @@ int pki_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) *intermediates,
 }
 
 int pki_cert_verify_chain(X509 *cert, X509 *root,
-    STACK_OF(X509) *intermediates, int64_t at, const char *eku_oid,
-    STACK_OF(X509) **chain_out, char *err, size_t errlen)
+    STACK_OF(X509) * intermediates, int64_t at, const char *eku_oid,
+    STACK_OF(X509) * *chain_out, char *err, size_t errlen)
 {
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
@@ -383,7 +384,8 @@ int pki_cert_verify_chain(X509 *cert, X509 *root,
 	if (chain_out != NULL)
 		*chain_out = NULL;
 	if (cert == NULL || root == NULL) {
-		util_err_set(err, errlen, "missing certificate or trust anchor");
+		util_err_set(err, errlen,
+		    "missing certificate or trust anchor");
 		return PKI_ERR_ARG;
 	}
 	if ((store = X509_STORE_new()) == NULL ||
@@ -402,24 +404,22 @@ int pki_cert_verify_chain(X509 *cert, X509 *root,
 	param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_time(param, (time_t)at);
 	/* The anchor may be an intermediate (e.g. the Device CA). */
-	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN |
-	    X509_V_FLAG_X509_STRICT);
+	X509_VERIFY_PARAM_set_flags(param,
+	    X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT);
 	ok = X509_verify_cert(ctx);
 	if (ok != 1) {
 		verr = X509_STORE_CTX_get_error(ctx);
 		switch (verr) {
-		case X509_V_ERR_CERT_HAS_EXPIRED:
-			rc = PKI_ERR_EXPIRED;
-			break;
+		case X509_V_ERR_CERT_HAS_EXPIRED: rc = PKI_ERR_EXPIRED; break;
 		case X509_V_ERR_CERT_NOT_YET_VALID:
 			rc = PKI_ERR_NOT_YET_VALID;
 			break;
-		default:
-			rc = PKI_ERR_CHAIN;
-			break;
+		default: rc = PKI_ERR_CHAIN; break;
 		}
-		util_err_set(err, errlen, "certificate verification failed "
-		    "at depth %d: %s", X509_STORE_CTX_get_error_depth(ctx),
+		util_err_set(err, errlen,
+		    "certificate verification failed "
+		    "at depth %d: %s",
+		    X509_STORE_CTX_get_error_depth(ctx),
 		    X509_verify_cert_error_string(verr));
 		ERR_clear_error();
 		goto done;
@@ -464,8 +464,9 @@ int pki_device_key_kind(EVP_PKEY *k)
 	if (k == NULL)
 		return PKI_DEVKEY_NONE;
 	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_EC) {
-		if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
-		    group, sizeof(group), &glen) != 1) {
+		if (EVP_PKEY_get_utf8_string_param(k,
+		        OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+		        &glen) != 1) {
 			ERR_clear_error();
 			return PKI_DEVKEY_NONE;
 		}
@@ -491,13 +492,11 @@ uint32_t pki_device_key_usage(int kind)
 {
 	switch (kind) {
 	case PKI_DEVKEY_P256:
-	case PKI_DEVKEY_P384:
-		return KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT;
+	case PKI_DEVKEY_P384: return KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT;
 	case PKI_DEVKEY_RSA2048:
 	case PKI_DEVKEY_RSA3072:
 		return KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 

@@ -45,14 +45,14 @@
 
 enum pki_error {
 	PKI_OK = 0,
-	PKI_ERR_ARG = -1,		/* programming error: bad argument */
-	PKI_ERR_IO = -2,		/* file missing, unreadable or too large */
-	PKI_ERR_PARSE = -3,		/* not a certificate / key in PEM or DER */
-	PKI_ERR_CHAIN = -4,		/* does not chain to the trust anchor */
-	PKI_ERR_EXPIRED = -5,		/* a chain certificate has expired */
-	PKI_ERR_NOT_YET_VALID = -6,	/* a chain certificate is not yet valid */
-	PKI_ERR_EKU = -7,		/* leaf lacks the required EKU */
-	PKI_ERR_INTERNAL = -8		/* allocation or OpenSSL failure */
+	PKI_ERR_ARG = -1,           /* programming error: bad argument */
+	PKI_ERR_IO = -2,            /* file missing, unreadable or too large */
+	PKI_ERR_PARSE = -3,         /* not a certificate / key in PEM or DER */
+	PKI_ERR_CHAIN = -4,         /* does not chain to the trust anchor */
+	PKI_ERR_EXPIRED = -5,       /* a chain certificate has expired */
+	PKI_ERR_NOT_YET_VALID = -6, /* a chain certificate is not yet valid */
+	PKI_ERR_EKU = -7,           /* leaf lacks the required EKU */
+	PKI_ERR_INTERNAL = -8       /* allocation or OpenSSL failure */
 };
 
 /* A short English name for a pki_error code (static string). */
@@ -60,27 +60,26 @@ const char *pki_strerror(int code);
 
 /* Parse one certificate from buf (PEM, first certificate, or exactly one DER
  * certificate with no trailing bytes). On success *out owns a new X509. */
-int pki_cert_load(X509 **out, const uint8_t *buf, size_t len,
-    char *err, size_t errlen);
+int pki_cert_load(X509 **out, const uint8_t *buf, size_t len, char *err,
+    size_t errlen);
 
 /* pki_cert_load on the contents of the file at path (≤ PKI_FILE_MAX). */
-int pki_cert_load_file(X509 **out, const char *path, char *err,
-    size_t errlen);
+int pki_cert_load_file(X509 **out, const char *path, char *err, size_t errlen);
 
 /* Parse every certificate of a PEM bundle (or one DER certificate) in order,
  * at least one and at most PKI_CHAIN_MAX. *out owns a new stack; free it
  * with sk_X509_pop_free(s, X509_free). */
-int pki_chain_load(STACK_OF(X509) **out, const uint8_t *buf, size_t len,
+int pki_chain_load(STACK_OF(X509) * *out, const uint8_t *buf, size_t len,
     char *err, size_t errlen);
 
 /* pki_chain_load on the contents of the file at path. */
-int pki_chain_load_file(STACK_OF(X509) **out, const char *path,
-    char *err, size_t errlen);
+int pki_chain_load_file(STACK_OF(X509) * *out, const char *path, char *err,
+    size_t errlen);
 
 /* Parse a private key (PEM: PKCS#8, traditional EC/RSA; or DER of those),
  * unencrypted. *out owns a new EVP_PKEY. */
-int pki_key_load(EVP_PKEY **out, const uint8_t *buf, size_t len,
-    char *err, size_t errlen);
+int pki_key_load(EVP_PKEY **out, const uint8_t *buf, size_t len, char *err,
+    size_t errlen);
 
 /* pki_key_load on the contents of the file at path. The read buffer is
  * wiped before it is freed. */
@@ -89,8 +88,8 @@ int pki_key_load_file(EVP_PKEY **out, const char *path, char *err,
 
 /* Parse a public key (PEM "PUBLIC KEY" or DER SubjectPublicKeyInfo).
  * *out owns a new EVP_PKEY. */
-int pki_pubkey_load(EVP_PKEY **out, const uint8_t *buf, size_t len,
-    char *err, size_t errlen);
+int pki_pubkey_load(EVP_PKEY **out, const uint8_t *buf, size_t len, char *err,
+    size_t errlen);
 
 /*
  * Verify cert against the trust anchor root (which may itself be an
@@ -101,15 +100,15 @@ int pki_pubkey_load(EVP_PKEY **out, const uint8_t *buf, size_t len,
  * Returns PKI_OK, PKI_ERR_CHAIN, PKI_ERR_EXPIRED, PKI_ERR_NOT_YET_VALID,
  * PKI_ERR_EKU, PKI_ERR_ARG or PKI_ERR_INTERNAL.
  */
-int pki_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) *intermediates,
+int pki_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) * intermediates,
     int64_t at, const char *eku_oid, char *err, size_t errlen);
 
 /* pki_cert_verify that also hands out the chain it built (cert first,
  * the anchor last) in *chain_out when chain_out is not NULL; free it with
  * sk_X509_pop_free(s, X509_free). NULL on any error. */
 int pki_cert_verify_chain(X509 *cert, X509 *root,
-    STACK_OF(X509) *intermediates, int64_t at, const char *eku_oid,
-    STACK_OF(X509) **chain_out, char *err, size_t errlen);
+    STACK_OF(X509) * intermediates, int64_t at, const char *eku_oid,
+    STACK_OF(X509) * *chain_out, char *err, size_t errlen);
 
 /* 1 if cert's extendedKeyUsage lists eku_oid (dotted text), 0 if not or if
  * cert has no extendedKeyUsage extension. */
@@ -143,7 +142,7 @@ int pki_ecdsa_sig_md_nid(const X509_ALGOR *a);
  * disagree about a key.
  */
 enum pki_devkey {
-	PKI_DEVKEY_NONE = 0,	/* not issued, not served */
+	PKI_DEVKEY_NONE = 0, /* not issued, not served */
 	PKI_DEVKEY_P256,
 	PKI_DEVKEY_P384,
 	PKI_DEVKEY_RSA2048,

@@ -2,7 +2,7 @@
  * PKCS#8) or a pkcs11: URI through the libp11 engine (Debian 12's
  * libengine-pkcs11-openssl; see docs/ca-server.md for why not the
  * provider). The engine is loaded once per process, on the first URI. */
-#define OPENSSL_SUPPRESS_DEPRECATED	/* ENGINE: libp11's documented API */
+#define OPENSSL_SUPPRESS_DEPRECATED /* ENGINE: libp11's documented API */
 #include "pki_keys.h"
 
 #include <errno.h>
@@ -22,15 +22,16 @@
 #include "util.h"
 
 static pthread_mutex_t engine_mu = PTHREAD_MUTEX_INITIALIZER;
-static ENGINE *engine;			/* initialised (ENGINE_init) */
+static ENGINE *engine; /* initialised (ENGINE_init) */
 static char engine_module[256];
 
 void pki_keys_init(void)
 {
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT |
-	    OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
-	OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT |
-	    OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
+	        OPENSSL_INIT_LOAD_CRYPTO_STRINGS,
+	    NULL);
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_LOAD_SSL_STRINGS,
+	    NULL);
 }
 
 void pki_keys_shutdown(void)
@@ -72,8 +73,10 @@ static int file_slurp(char **out, size_t *len, const char *path, char *err,
 		fclose(f);
 		OPENSSL_cleanse(buf, PKI_FILE_MAX + 1);
 		free(buf);
-		util_err_set(err, errlen, "%s: unreadable or larger than %d "
-		    "bytes", path, PKI_FILE_MAX);
+		util_err_set(err, errlen,
+		    "%s: unreadable or larger than %d "
+		    "bytes",
+		    path, PKI_FILE_MAX);
 		return PKI_ERR_IO;
 	}
 	fclose(f);
@@ -99,12 +102,15 @@ static int pin_read(char pin[PKI_PIN_MAX + 1], const pki_token_t *tok,
 		src = buf;
 	} else if (tok->pin_env[0] != '\0') {
 		if ((src = getenv(tok->pin_env)) == NULL) {
-			util_err_set(err, errlen, "PKCS#11 PIN variable %s is "
-			    "not set", tok->pin_env);
+			util_err_set(err, errlen,
+			    "PKCS#11 PIN variable %s is "
+			    "not set",
+			    tok->pin_env);
 			return PKI_ERR_ARG;
 		}
 	} else {
-		util_err_set(err, errlen, "a PKCS#11 PIN file or variable "
+		util_err_set(err, errlen,
+		    "a PKCS#11 PIN file or variable "
 		    "is required");
 		return PKI_ERR_ARG;
 	}
@@ -135,8 +141,10 @@ static int engine_start(const pki_token_t *tok, char *err, size_t errlen)
 	if (engine != NULL) {
 		if (strcmp(engine_module, tok->module) == 0)
 			return PKI_OK;
-		util_err_set(err, errlen, "one PKCS#11 module per process "
-		    "(%s already loaded)", engine_module);
+		util_err_set(err, errlen,
+		    "one PKCS#11 module per process "
+		    "(%s already loaded)",
+		    engine_module);
 		return PKI_ERR_ARG;
 	}
 	if ((rc = pin_read(pin, tok, err, errlen)) != PKI_OK)
@@ -144,7 +152,8 @@ static int engine_start(const pki_token_t *tok, char *err, size_t errlen)
 	rc = PKI_ERR_INTERNAL;
 	ENGINE_load_builtin_engines();
 	if ((e = ENGINE_by_id("pkcs11")) == NULL) {
-		util_err_openssl(err, errlen, "PKCS#11 engine (Debian package "
+		util_err_openssl(err, errlen,
+		    "PKCS#11 engine (Debian package "
 		    "libengine-pkcs11-openssl) not found");
 		goto out;
 	}
@@ -185,14 +194,14 @@ static int token_key_open(EVP_PKEY **out, const char *uri,
 	}
 	if (strlen(uri) > PKI_KEY_REF_MAX || strstr(uri, "pin-value") ||
 	    strstr(uri, "pin-source")) {
-		util_err_set(err, errlen, "pkcs11: URI too long or carrying a "
+		util_err_set(err, errlen,
+		    "pkcs11: URI too long or carrying a "
 		    "PIN (give a PIN file or variable instead)");
 		return PKI_ERR_ARG;
 	}
 	pthread_mutex_lock(&engine_mu);
 	if ((rc = engine_start(tok, err, errlen)) == PKI_OK &&
-	    (*out = ENGINE_load_private_key(engine, uri, NULL, NULL)) ==
-	    NULL) {
+	    (*out = ENGINE_load_private_key(engine, uri, NULL, NULL)) == NULL) {
 		util_err_openssl(err, errlen, "no private key at %s", uri);
 		rc = PKI_ERR_INTERNAL;
 	}
@@ -252,15 +261,17 @@ static int file_key_open(EVP_PKEY **out, const char *path, const char *pass,
 		rc = PKI_ERR_INTERNAL;
 		goto out;
 	}
-	if ((*out = PEM_read_bio_PrivateKey(b, NULL, pass_cb,
-	    (void *)pass)) == NULL && !encrypted &&
-	    pki_key_load(out, (const uint8_t *)buf, len, err, errlen) ==
-	    PKI_OK)
-		goto out;	/* DER, as pki_key_load_file takes it */
+	if ((*out = PEM_read_bio_PrivateKey(b, NULL, pass_cb, (void *)pass)) ==
+	        NULL &&
+	    !encrypted &&
+	    pki_key_load(out, (const uint8_t *)buf, len, err, errlen) == PKI_OK)
+		goto out; /* DER, as pki_key_load_file takes it */
 	if (*out == NULL) {
 		if (encrypted && (pass == NULL || pass[0] == '\0'))
-			util_err_set(err, errlen, "%s is encrypted: a "
-			    "passphrase file is needed", path);
+			util_err_set(err, errlen,
+			    "%s is encrypted: a "
+			    "passphrase file is needed",
+			    path);
 		else if (encrypted)
 			util_err_set(err, errlen, "%s: wrong passphrase", path);
 		else
@@ -307,7 +318,7 @@ pki_custody_t pki_key_custody(const char *ref, const char *dir)
 	    file_slurp(&buf, &len, path, e, sizeof(e)) != PKI_OK)
 		return PKI_CUSTODY_MISSING;
 	c = pem_encrypted(buf) ? PKI_CUSTODY_FILE_ENCRYPTED :
-	    PKI_CUSTODY_FILE_PLAIN;
+	                         PKI_CUSTODY_FILE_PLAIN;
 	OPENSSL_cleanse(buf, len);
 	free(buf);
 	return c;

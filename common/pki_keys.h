@@ -30,7 +30,7 @@ typedef enum {
 	PKI_CUSTODY_FILE_PLAIN,
 	PKI_CUSTODY_FILE_ENCRYPTED,
 	PKI_CUSTODY_PKCS11,
-	PKI_CUSTODY_MISSING		/* a file reference whose file is absent */
+	PKI_CUSTODY_MISSING /* a file reference whose file is absent */
 } pki_custody_t;
 
 /* 1 if ref names a token key ("pkcs11:..."). */

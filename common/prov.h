@@ -15,21 +15,22 @@
  * container IE. Nothing larger is produced or parsed. */
 #define PROV_CONTAINER_MAX 8192
 
-#define PROV_NONCE_LEN 16	/* UE nonce and network nonce */
-#define PROV_URL_MAX 512	/* certificate URL, bytes, no NUL */
-#define PROV_DEVICE_ID_MAX 64	/* DeviceID, [A-Za-z0-9._-] */
-#define PROV_SUPI_MAX 32	/* e.g. "imsi-001010000000001" */
-#define PROV_DNN_MAX 100	/* TS 23.003 DNN, bytes */
-#define PROV_NSSAI_MAX 8	/* S-NSSAIs in a subscription */
-#define PROV_HN_PUB_MAX 33	/* home network public key (SUCI Profile B) */
-#define PROV_KEY_LEN 16		/* Ki, OPc */
+#define PROV_NONCE_LEN 16     /* UE nonce and network nonce */
+#define PROV_URL_MAX 512      /* certificate URL, bytes, no NUL */
+#define PROV_DEVICE_ID_MAX 64 /* DeviceID, [A-Za-z0-9._-] */
+#define PROV_SUPI_MAX 32      /* e.g. "imsi-001010000000001" */
+#define PROV_DNN_MAX 100      /* TS 23.003 DNN, bytes */
+#define PROV_NSSAI_MAX 8      /* S-NSSAIs in a subscription */
+#define PROV_HN_PUB_MAX 33    /* home network public key (SUCI Profile B) */
+#define PROV_KEY_LEN 16       /* Ki, OPc */
 #define PROV_AMF_LEN 2
 #define PROV_SQN_LEN 6
-#define PROV_SIG_MAX 72		/* DER ECDSA P-256 signature */
-#define PROV_SNN_MAX 128	/* serving network name, bytes, no NUL */
-#define PROV_REQ_SIG_MAX 512	/* request signature: RSA up to 4096 bits */
-#define PROV_REQUEST_MAX (1 + 3 + PROV_URL_MAX + 3 + PROV_NONCE_LEN + \
-	3 + PROV_SNN_MAX + 3 + 8 + 3 + PROV_REQ_SIG_MAX)
+#define PROV_SIG_MAX 72      /* DER ECDSA P-256 signature */
+#define PROV_SNN_MAX 128     /* serving network name, bytes, no NUL */
+#define PROV_REQ_SIG_MAX 512 /* request signature: RSA up to 4096 bits */
+#define PROV_REQUEST_MAX \
+	(1 + 3 + PROV_URL_MAX + 3 + PROV_NONCE_LEN + 3 + PROV_SNN_MAX + 3 + \
+	    8 + 3 + PROV_REQ_SIG_MAX)
 
 /* Container format version this code writes and reads. Version 2 carries
  * the signer's chain (signer first, then intermediates); version 1 carried
@@ -42,33 +43,33 @@
 
 /* Key-algorithm identifiers (container header byte 5). */
 enum prov_alg {
-	PROV_ALG_P256 = 0x01,	  /* ECDH P-256 + HKDF-SHA-256, AES-256-GCM */
-	PROV_ALG_RSA2048 = 0x02,  /* RSA-2048 OAEP-SHA-256 + AES-256-GCM */
-	PROV_ALG_RSA3072 = 0x03,  /* RSA-3072 OAEP-SHA-256 + AES-256-GCM */
-	PROV_ALG_P384 = 0x04	  /* ECDH P-384 + HKDF-SHA-256, AES-256-GCM */
+	PROV_ALG_P256 = 0x01,    /* ECDH P-256 + HKDF-SHA-256, AES-256-GCM */
+	PROV_ALG_RSA2048 = 0x02, /* RSA-2048 OAEP-SHA-256 + AES-256-GCM */
+	PROV_ALG_RSA3072 = 0x03, /* RSA-3072 OAEP-SHA-256 + AES-256-GCM */
+	PROV_ALG_P384 = 0x04     /* ECDH P-384 + HKDF-SHA-256, AES-256-GCM */
 };
 
 enum prov_error {
 	PROV_OK = 0,
-	PROV_ERR_ARG = -1,		/* programming error: bad argument */
-	PROV_ERR_FORMAT = -2,		/* malformed, truncated, trailing bytes */
-	PROV_ERR_VERSION = -3,		/* unknown format version */
-	PROV_ERR_TOO_LARGE = -4,	/* a field or the whole exceeds a limit */
-	PROV_ERR_SIGNER_CHAIN = -5,	/* signer cert does not chain to root */
-	PROV_ERR_SIGNER_EKU = -6,	/* signer cert lacks the signer EKU or
+	PROV_ERR_ARG = -1,            /* programming error: bad argument */
+	PROV_ERR_FORMAT = -2,         /* malformed, truncated, trailing bytes */
+	PROV_ERR_VERSION = -3,        /* unknown format version */
+	PROV_ERR_TOO_LARGE = -4,      /* a field or the whole exceeds a limit */
+	PROV_ERR_SIGNER_CHAIN = -5,   /* signer cert does not chain to root */
+	PROV_ERR_SIGNER_EKU = -6,     /* signer cert lacks the signer EKU or
 					 * digitalSignature key usage */
-	PROV_ERR_SIGNER_EXPIRED = -7,	/* signer chain outside its validity */
-	PROV_ERR_SIGNATURE = -8,	/* container signature does not verify */
-	PROV_ERR_DEVICE_MISMATCH = -9,	/* container is for another DeviceID */
-	PROV_ERR_NONCE_MISMATCH = -10,	/* container answers another UE nonce */
-	PROV_ERR_DECRYPT = -11,		/* wrong device key or tampered data */
-	PROV_ERR_KEY_TYPE = -12,	/* unsupported key / key type mismatch */
-	PROV_ERR_INTERNAL = -13,	/* allocation or OpenSSL failure */
-	PROV_ERR_UNVERIFIED = -14,	/* prov_open on a view prov_verify did
+	PROV_ERR_SIGNER_EXPIRED = -7, /* signer chain outside its validity */
+	PROV_ERR_SIGNATURE = -8,      /* container signature does not verify */
+	PROV_ERR_DEVICE_MISMATCH = -9, /* container is for another DeviceID */
+	PROV_ERR_NONCE_MISMATCH = -10, /* container answers another UE nonce */
+	PROV_ERR_DECRYPT = -11,        /* wrong device key or tampered data */
+	PROV_ERR_KEY_TYPE = -12,       /* unsupported key / key type mismatch */
+	PROV_ERR_INTERNAL = -13,       /* allocation or OpenSSL failure */
+	PROV_ERR_UNVERIFIED = -14,     /* prov_open on a view prov_verify did
 					 * not accept */
-	PROV_ERR_UNSIGNED = -15,	/* a provisioning request without a
+	PROV_ERR_UNSIGNED = -15,       /* a provisioning request without a
 					 * signature (version 1, the seed's) */
-	PROV_ERR_CONCEAL = -16		/* a concealed request whose tag does
+	PROV_ERR_CONCEAL = -16         /* a concealed request whose tag does
 					 * not verify with the key named */
 };
 
@@ -83,12 +84,12 @@ const char *prov_strerror(int code);
  * all of them (docs/protocol.md, "Provisioning request"). */
 
 typedef struct {
-	char url[PROV_URL_MAX + 1];		/* NUL-terminated */
+	char url[PROV_URL_MAX + 1]; /* NUL-terminated */
 	uint8_t ue_nonce[PROV_NONCE_LEN];
-	char snn[PROV_SNN_MAX + 1];		/* NUL-terminated */
-	uint64_t counter;			/* 1 .. 2^63 - 1 */
-	uint8_t sig[PROV_REQ_SIG_MAX];		/* over prov_request_tbs */
-	size_t sig_len;				/* 0: not signed yet */
+	char snn[PROV_SNN_MAX + 1];    /* NUL-terminated */
+	uint64_t counter;              /* 1 .. 2^63 - 1 */
+	uint8_t sig[PROV_REQ_SIG_MAX]; /* over prov_request_tbs */
+	size_t sig_len;                /* 0: not signed yet */
 } prov_request_t;
 
 /* Encode req into out (outcap bytes); *outlen gets the length used.
@@ -129,8 +130,11 @@ int prov_request_verify(const prov_request_t *req, EVP_PKEY *pub, char *err,
  * nonce or signature. */
 
 #define PROV_CONCEAL_PAD 64
-#define PROV_CONCEALED_MAX (3 + 33 + ((2 + PROV_REQUEST_MAX + \
-	PROV_CONCEAL_PAD - 1) / PROV_CONCEAL_PAD * PROV_CONCEAL_PAD) + 8)
+#define PROV_CONCEALED_MAX \
+	(3 + 33 + \
+	    ((2 + PROV_REQUEST_MAX + PROV_CONCEAL_PAD - 1) / \
+	        PROV_CONCEAL_PAD * PROV_CONCEAL_PAD) + \
+	    8)
 
 /* Conceal the encoded (signed, version 2) request req to pub, the core's
  * onboarding public key of profile (1 A: X25519, 2 B: P-256) and key_id.
@@ -165,29 +169,29 @@ int prov_concealed_device_id(char *out, size_t cap, const prov_request_t *req,
 /* ---- Subscription (the sealed plaintext) ---- */
 
 typedef struct {
-	uint8_t sst;		/* slice/service type */
-	int has_sd;		/* 1 if sd is present */
-	uint32_t sd;		/* slice differentiator, 24 bits */
+	uint8_t sst; /* slice/service type */
+	int has_sd;  /* 1 if sd is present */
+	uint32_t sd; /* slice differentiator, 24 bits */
 } prov_snssai_t;
 
 typedef struct {
-	char supi[PROV_SUPI_MAX + 1];	/* "imsi-" + 5..15 digits */
-	uint8_t ki[PROV_KEY_LEN];	/* secret */
-	uint8_t opc[PROV_KEY_LEN];	/* secret */
+	char supi[PROV_SUPI_MAX + 1]; /* "imsi-" + 5..15 digits */
+	uint8_t ki[PROV_KEY_LEN];     /* secret */
+	uint8_t opc[PROV_KEY_LEN];    /* secret */
 	uint8_t amf[PROV_AMF_LEN];
-	uint8_t sqn[PROV_SQN_LEN];	/* initial SQN, big-endian */
-	char mcc[4];			/* 3 digits */
-	char mnc[4];			/* 2 or 3 digits */
-	size_t nssai_count;		/* 1..PROV_NSSAI_MAX */
+	uint8_t sqn[PROV_SQN_LEN]; /* initial SQN, big-endian */
+	char mcc[4];               /* 3 digits */
+	char mnc[4];               /* 2 or 3 digits */
+	size_t nssai_count;        /* 1..PROV_NSSAI_MAX */
 	prov_snssai_t nssai[PROV_NSSAI_MAX];
-	char dnn[PROV_DNN_MAX + 1];	/* 1..PROV_DNN_MAX bytes */
-	int64_t issued_at;		/* Unix seconds */
+	char dnn[PROV_DNN_MAX + 1]; /* 1..PROV_DNN_MAX bytes */
+	int64_t issued_at;          /* Unix seconds */
 	/* SUCI concealment (optional field 0x0B): hn_scheme 0 = none (the
 	 * null scheme), 1 = Profile A (32-octet X25519 key), 2 = Profile B
 	 * (33-octet compressed P-256 point). */
 	uint8_t hn_scheme;
 	uint8_t hn_key_id;
-	char routing[5];		/* routing indicator, 1..4 digits */
+	char routing[5]; /* routing indicator, 1..4 digits */
 	size_t hn_pub_len;
 	uint8_t hn_pub[PROV_HN_PUB_MAX];
 } prov_subscription_t;
@@ -208,7 +212,7 @@ int prov_subscription_decode(prov_subscription_t *out, const uint8_t *buf,
 /* ---- Container ---- */
 
 typedef struct {
-	char device_id[PROV_DEVICE_ID_MAX + 1];	/* NUL-terminated */
+	char device_id[PROV_DEVICE_ID_MAX + 1]; /* NUL-terminated */
 	uint8_t ue_nonce[PROV_NONCE_LEN];
 	uint8_t net_nonce[PROV_NONCE_LEN];
 } prov_binding_t;
@@ -221,25 +225,25 @@ typedef struct {
 typedef struct {
 	int verified;
 	uint8_t version;
-	uint8_t alg;				/* enum prov_alg */
-	prov_binding_t binding;			/* DeviceID and both nonces */
-	const uint8_t *key_block;		/* ephemeral key / wrapped key */
+	uint8_t alg;              /* enum prov_alg */
+	prov_binding_t binding;   /* DeviceID and both nonces */
+	const uint8_t *key_block; /* ephemeral key / wrapped key */
 	size_t key_block_len;
-	const uint8_t *iv;			/* 12 bytes */
+	const uint8_t *iv; /* 12 bytes */
 	const uint8_t *ciphertext;
 	size_t ciphertext_len;
-	const uint8_t *tag;			/* 16 bytes */
-	size_t chain_count;			/* 1..PROV_CHAIN_MAX */
-	const uint8_t *chain[PROV_CHAIN_MAX];	/* DER; [0] is the signer */
+	const uint8_t *tag;                   /* 16 bytes */
+	size_t chain_count;                   /* 1..PROV_CHAIN_MAX */
+	const uint8_t *chain[PROV_CHAIN_MAX]; /* DER; [0] is the signer */
 	size_t chain_len[PROV_CHAIN_MAX];
-	const uint8_t *signer_cert;		/* = chain[0] */
-	size_t signer_cert_len;			/* = chain_len[0] */
-	uint8_t signer_fingerprint[32];		/* SHA-256 of signer_cert */
-	const uint8_t *signature;		/* DER ECDSA */
+	const uint8_t *signer_cert;     /* = chain[0] */
+	size_t signer_cert_len;         /* = chain_len[0] */
+	uint8_t signer_fingerprint[32]; /* SHA-256 of signer_cert */
+	const uint8_t *signature;       /* DER ECDSA */
 	size_t signature_len;
-	size_t body_len;			/* bytes before the chain */
-	size_t signed_len;			/* bytes before the signature */
-	const uint8_t *container;		/* the whole container */
+	size_t body_len;          /* bytes before the chain */
+	size_t signed_len;        /* bytes before the signature */
+	const uint8_t *container; /* the whole container */
 	size_t container_len;
 } prov_view_t;
 
@@ -264,10 +268,9 @@ int prov_seal(uint8_t *out, size_t outcap, size_t *outlen,
  * (PROV_ERR_TOO_LARGE). PROV_ERR_TOO_LARGE if the result would exceed
  * PROV_CONTAINER_MAX. signer_cert must hold signer_key's public key.
  */
-int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
-    const uint8_t *body, size_t bodylen, EVP_PKEY *signer_key,
-    X509 *signer_cert, STACK_OF(X509) *intermediates, char *err,
-    size_t errlen);
+int prov_sign(uint8_t *out, size_t outcap, size_t *outlen, const uint8_t *body,
+    size_t bodylen, EVP_PKEY *signer_key, X509 *signer_cert,
+    STACK_OF(X509) * intermediates, char *err, size_t errlen);
 
 /*
  * Parse container (len bytes) into *out without any trust decision
@@ -288,8 +291,8 @@ int prov_parse(prov_view_t *out, const uint8_t *container, size_t len,
  * SIGNER_CHAIN, SIGNER_EKU, SIGNER_EXPIRED, KEY_TYPE, SIGNATURE.
  */
 int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
-    X509 *root, STACK_OF(X509) *intermediates, int64_t at,
-    char *err, size_t errlen);
+    X509 *root, STACK_OF(X509) * intermediates, int64_t at, char *err,
+    size_t errlen);
 
 /*
  * prov_verify that also hands back, on success, the verified signer
@@ -298,8 +301,8 @@ int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
  * NULL): for a cache of verified chains (ueclient/ue_verify_cache.c).
  */
 int prov_verify_chain(prov_view_t *out, X509 **signer_out,
-    STACK_OF(X509) **carried_out, const uint8_t *container, size_t len,
-    X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
+    STACK_OF(X509) * *carried_out, const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) * intermediates, int64_t at, char *err,
     size_t errlen);
 
 /* The signer certificate's own checks that prov_verify makes beside its
@@ -329,7 +332,7 @@ int prov_open(prov_subscription_t *sub_out,
 int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
     const prov_subscription_t *sub, const prov_binding_t *bind,
     EVP_PKEY *device_pub, EVP_PKEY *signer_key, X509 *signer_cert,
-    STACK_OF(X509) *intermediates, char *err, size_t errlen);
+    STACK_OF(X509) * intermediates, char *err, size_t errlen);
 
 /*
  * A provisioning signer prepared once: prov_sign's checks on the key (EC
@@ -340,9 +343,8 @@ int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
  */
 typedef struct prov_signer prov_signer;
 
-int prov_signer_new(prov_signer **out, EVP_PKEY *signer_key,
-    X509 *signer_cert, STACK_OF(X509) *intermediates, char *err,
-    size_t errlen);
+int prov_signer_new(prov_signer **out, EVP_PKEY *signer_key, X509 *signer_cert,
+    STACK_OF(X509) * intermediates, char *err, size_t errlen);
 
 /* NULL-safe. */
 void prov_signer_free(prov_signer *s);
@@ -366,13 +368,13 @@ int prov_seal_sign_prepared(uint8_t *out, size_t outcap, size_t *outlen,
 int prov_open_key(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
     EVP_PKEY *device_key, const uint8_t *device_pub_enc,
-    const char *expect_device_id,
-    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
+    const char *expect_device_id, const uint8_t expect_ue_nonce[PROV_NONCE_LEN],
+    char *err, size_t errlen);
 
 /* prov_verify then prov_open. */
 int prov_verify_open(prov_subscription_t *sub_out,
-    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
-    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) * intermediates, int64_t at,
     EVP_PKEY *device_key, const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
 
@@ -383,9 +385,10 @@ int prov_verify_open(prov_subscription_t *sub_out,
  * device_key's own point; another point only makes the open fail
  * (PROV_ERR_DECRYPT). */
 int prov_verify_open_key(prov_subscription_t *sub_out,
-    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
-    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
-    EVP_PKEY *device_key, const uint8_t *device_pub_enc, const char *expect_device_id,
-    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen);
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) * intermediates, int64_t at,
+    EVP_PKEY *device_key, const uint8_t *device_pub_enc,
+    const char *expect_device_id, const uint8_t expect_ue_nonce[PROV_NONCE_LEN],
+    char *err, size_t errlen);
 
 #endif

@@ -41,12 +41,13 @@ static const char req_label[] = "ProvCA provisioning request v2";
 #define SUB_TAG_SNSSAI 0x08
 #define SUB_TAG_DNN 0x09
 #define SUB_TAG_ISSUED 0x0A
-#define SUB_TAG_HN_KEY 0x0B	/* optional, last */
+#define SUB_TAG_HN_KEY 0x0B /* optional, last */
 
 /* Largest subscription TLV: version + every field at its maximum. */
-#define SUB_ENCODED_MAX (1 + 3 + PROV_SUPI_MAX + 3 + 16 + 3 + 16 + 3 + 2 + \
-	3 + 6 + 3 + 3 + 3 + 3 + PROV_NSSAI_MAX * (3 + 4) + 3 + PROV_DNN_MAX + \
-	3 + 8 + 3 + 3 + 4 + PROV_HN_PUB_MAX)
+#define SUB_ENCODED_MAX \
+	(1 + 3 + PROV_SUPI_MAX + 3 + 16 + 3 + 16 + 3 + 2 + 3 + 6 + 3 + 3 + 3 + \
+	    3 + PROV_NSSAI_MAX * (3 + 4) + 3 + PROV_DNN_MAX + 3 + 8 + 3 + 3 + \
+	    4 + PROV_HN_PUB_MAX)
 
 const char *prov_strerror(int code)
 {
@@ -174,7 +175,7 @@ static int dnn_ok(const uint8_t *s, size_t n)
 		uint8_t c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.'))
+		        (c >= '0' && c <= '9') || c == '-' || c == '.'))
 			return 0;
 	}
 	return 1;
@@ -187,8 +188,10 @@ static int request_check(const prov_request_t *req, size_t *urllen,
 	*urllen = strnlen(req->url, sizeof(req->url));
 	*snnlen = strnlen(req->snn, sizeof(req->snn));
 	if (*urllen > PROV_URL_MAX || *snnlen > PROV_SNN_MAX) {
-		util_err_set(err, errlen, "URL longer than %d or serving network"
-		    " name longer than %d bytes", PROV_URL_MAX, PROV_SNN_MAX);
+		util_err_set(err, errlen,
+		    "URL longer than %d or serving network"
+		    " name longer than %d bytes",
+		    PROV_URL_MAX, PROV_SNN_MAX);
 		return PROV_ERR_TOO_LARGE;
 	}
 	if (*urllen == 0 || !is_url_chars((const uint8_t *)req->url, *urllen)) {
@@ -196,12 +199,14 @@ static int request_check(const prov_request_t *req, size_t *urllen,
 		return PROV_ERR_ARG;
 	}
 	if (*snnlen == 0 || !is_url_chars((const uint8_t *)req->snn, *snnlen)) {
-		util_err_set(err, errlen, "serving network name empty or not "
+		util_err_set(err, errlen,
+		    "serving network name empty or not "
 		    "printable ASCII");
 		return PROV_ERR_ARG;
 	}
 	if (req->counter == 0 || req->counter > REQ_COUNTER_MAX) {
-		util_err_set(err, errlen, "freshness counter must be 1..2^63-1");
+		util_err_set(err, errlen,
+		    "freshness counter must be 1..2^63-1");
 		return PROV_ERR_ARG;
 	}
 	return PROV_OK;
@@ -238,16 +243,19 @@ int prov_request_encode(uint8_t *out, size_t outcap, size_t *outlen,
 	if ((rc = request_check(req, &ulen, &slen, err, errlen)) != PROV_OK)
 		return rc;
 	if (req->sig_len == 0 || req->sig_len > PROV_REQ_SIG_MAX) {
-		util_err_set(err, errlen, "request signature missing or longer "
-		    "than %d bytes", PROV_REQ_SIG_MAX);
-		return req->sig_len == 0 ? PROV_ERR_UNSIGNED : PROV_ERR_TOO_LARGE;
+		util_err_set(err, errlen,
+		    "request signature missing or longer "
+		    "than %d bytes",
+		    PROV_REQ_SIG_MAX);
+		return req->sig_len == 0 ? PROV_ERR_UNSIGNED :
+		                           PROV_ERR_TOO_LARGE;
 	}
 	request_body(&w, req, ulen, slen);
 	put_tlv(&w, REQ_TAG_SIG, req->sig, req->sig_len);
 	if (w.overflow) {
 		util_err_set(err, errlen, "request needs %zu bytes",
 		    (size_t)(1 + 3 + ulen + 3 + PROV_NONCE_LEN + 3 + slen + 3 +
-		    8 + 3 + req->sig_len));
+		        8 + 3 + req->sig_len));
 		return PROV_ERR_TOO_LARGE;
 	}
 	*outlen = w.len;
@@ -257,14 +265,15 @@ int prov_request_encode(uint8_t *out, size_t outcap, size_t *outlen,
 /* Next TLV must be tag with a value of lo..hi bytes; 0, or a prov_error
  * (TOO_LARGE above hi, FORMAT otherwise) with err naming what. */
 static int get_field(struct rbuf *r, uint8_t want, size_t lo, size_t hi,
-    const uint8_t **v, size_t *n, const char *what, char *err,
-    size_t errlen)
+    const uint8_t **v, size_t *n, const char *what, char *err, size_t errlen)
 {
 	uint8_t tag;
 
 	if (get_tlv(r, &tag, v, n) != 0 || tag != want) {
-		util_err_set(err, errlen, "request: %s field missing or "
-		    "truncated", what);
+		util_err_set(err, errlen,
+		    "request: %s field missing or "
+		    "truncated",
+		    what);
 		return PROV_ERR_FORMAT;
 	}
 	if (*n > hi) {
@@ -288,8 +297,8 @@ static int request_fields(prov_request_t *out, struct rbuf *r, char *err,
 	size_t n, i;
 	int rc;
 
-	if ((rc = get_field(r, REQ_TAG_URL, 1, PROV_URL_MAX, &v, &n, "URL",
-	    err, errlen)) != PROV_OK)
+	if ((rc = get_field(r, REQ_TAG_URL, 1, PROV_URL_MAX, &v, &n, "URL", err,
+	         errlen)) != PROV_OK)
 		return rc;
 	if (!is_url_chars(v, n)) {
 		util_err_set(err, errlen, "request: URL not printable ASCII");
@@ -297,25 +306,27 @@ static int request_fields(prov_request_t *out, struct rbuf *r, char *err,
 	}
 	memcpy(out->url, v, n);
 	if ((rc = get_field(r, REQ_TAG_NONCE, PROV_NONCE_LEN, PROV_NONCE_LEN,
-	    &v, &n, "nonce", err, errlen)) != PROV_OK)
+	         &v, &n, "nonce", err, errlen)) != PROV_OK)
 		return rc;
 	memcpy(out->ue_nonce, v, PROV_NONCE_LEN);
 	if (r->off == r->len) {
-		util_err_set(err, errlen, "request: no serving network name,"
+		util_err_set(err, errlen,
+		    "request: no serving network name,"
 		    " counter or signature");
 		return PROV_ERR_UNSIGNED;
 	}
 	if ((rc = get_field(r, REQ_TAG_SNN, 1, PROV_SNN_MAX, &v, &n,
-	    "serving network name", err, errlen)) != PROV_OK)
+	         "serving network name", err, errlen)) != PROV_OK)
 		return rc;
 	if (!is_url_chars(v, n)) {
-		util_err_set(err, errlen, "request: serving network name not "
+		util_err_set(err, errlen,
+		    "request: serving network name not "
 		    "printable ASCII");
 		return PROV_ERR_FORMAT;
 	}
 	memcpy(out->snn, v, n);
 	if ((rc = get_field(r, REQ_TAG_COUNTER, 8, 8, &v, &n, "counter", err,
-	    errlen)) != PROV_OK)
+	         errlen)) != PROV_OK)
 		return rc;
 	for (i = 0; i < 8; i++)
 		out->counter = (out->counter << 8) | v[i];
@@ -328,7 +339,7 @@ static int request_fields(prov_request_t *out, struct rbuf *r, char *err,
 		return PROV_ERR_UNSIGNED;
 	}
 	if ((rc = get_field(r, REQ_TAG_SIG, 1, PROV_REQ_SIG_MAX, &v, &n,
-	    "signature", err, errlen)) != PROV_OK)
+	         "signature", err, errlen)) != PROV_OK)
 		return rc;
 	memcpy(out->sig, v, n);
 	out->sig_len = n;
@@ -356,7 +367,8 @@ int prov_request_decode(prov_request_t *out, const uint8_t *buf, size_t len,
 		return PROV_ERR_FORMAT;
 	}
 	if (buf[0] == REQ_VERSION_UNSIGNED) {
-		util_err_set(err, errlen, "request version 1 carries no "
+		util_err_set(err, errlen,
+		    "request version 1 carries no "
 		    "signature");
 		return PROV_ERR_UNSIGNED;
 	}
@@ -397,8 +409,8 @@ static int request_tbs(uint8_t *tbs, size_t cap, size_t *tbslen,
 }
 
 /* Set up ctx for key's algorithm (sign or verify). */
-static int request_sig_init(EVP_MD_CTX *ctx, EVP_PKEY *key, int sign,
-    char *err, size_t errlen)
+static int request_sig_init(EVP_MD_CTX *ctx, EVP_PKEY *key, int sign, char *err,
+    size_t errlen)
 {
 	EVP_PKEY_CTX *pctx = NULL;
 	const char *md;
@@ -410,16 +422,22 @@ static int request_sig_init(EVP_MD_CTX *ctx, EVP_PKEY *key, int sign,
 		md = "SHA256";
 		rsa = 1;
 	} else {
-		util_err_set(err, errlen, "device key type %s cannot sign a "
-		    "request", EVP_PKEY_get0_type_name(key));
+		util_err_set(err, errlen,
+		    "device key type %s cannot sign a "
+		    "request",
+		    EVP_PKEY_get0_type_name(key));
 		return PROV_ERR_KEY_TYPE;
 	}
 	if ((sign ? EVP_DigestSignInit_ex(ctx, &pctx, md, NULL, NULL, key,
-	    NULL) : EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, key,
-	    NULL)) != 1 ||
-	    (rsa && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING)
-	    != 1 || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) != 1))) {
+	                NULL) :
+	            EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, key,
+	                NULL)) != 1 ||
+	    (rsa &&
+	        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) !=
+	                1 ||
+	            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1 ||
+	            EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) !=
+	                1))) {
 		util_err_openssl(err, errlen, "request signature set-up");
 		return PROV_ERR_INTERNAL;
 	}
@@ -439,8 +457,8 @@ int prov_request_sign(prov_request_t *req, EVP_PKEY *key, char *err,
 		return PROV_ERR_ARG;
 	}
 	req->sig_len = 0;
-	if ((rc = request_tbs(tbs, sizeof(tbs), &tbslen, req, err, errlen))
-	    != PROV_OK)
+	if ((rc = request_tbs(tbs, sizeof(tbs), &tbslen, req, err, errlen)) !=
+	    PROV_OK)
 		return rc;
 	if ((ctx = EVP_MD_CTX_new()) == NULL) {
 		util_err_set(err, errlen, "out of memory");
@@ -476,8 +494,8 @@ int prov_request_verify(const prov_request_t *req, EVP_PKEY *pub, char *err,
 		util_err_set(err, errlen, "request carries no signature");
 		return PROV_ERR_UNSIGNED;
 	}
-	if ((rc = request_tbs(tbs, sizeof(tbs), &tbslen, req, err, errlen))
-	    != PROV_OK)
+	if ((rc = request_tbs(tbs, sizeof(tbs), &tbslen, req, err, errlen)) !=
+	    PROV_OK)
 		return rc == PROV_ERR_ARG ? PROV_ERR_FORMAT : rc;
 	if ((ctx = EVP_MD_CTX_new()) == NULL) {
 		util_err_set(err, errlen, "out of memory");
@@ -486,7 +504,8 @@ int prov_request_verify(const prov_request_t *req, EVP_PKEY *pub, char *err,
 	if ((rc = request_sig_init(ctx, pub, 0, err, errlen)) != PROV_OK)
 		goto out;
 	if (EVP_DigestVerify(ctx, req->sig, req->sig_len, tbs, tbslen) != 1) {
-		util_err_set(err, errlen, "request signature does not verify "
+		util_err_set(err, errlen,
+		    "request signature does not verify "
 		    "with the device certificate's key");
 		rc = PROV_ERR_SIGNATURE;
 		goto out;
@@ -523,7 +542,8 @@ static int sub_validate(const prov_subscription_t *sub, char *err,
 
 	n = strnlen(sub->supi, sizeof(sub->supi));
 	if (n > PROV_SUPI_MAX || !supi_ok((const uint8_t *)sub->supi, n)) {
-		util_err_set(err, errlen, "SUPI must be imsi- and 5..15 "
+		util_err_set(err, errlen,
+		    "SUPI must be imsi- and 5..15 "
 		    "digits");
 		return PROV_ERR_ARG;
 	}
@@ -541,12 +561,14 @@ static int sub_validate(const prov_subscription_t *sub, char *err,
 		util_err_set(err, errlen, "S-NSSAI count must be 1..%d",
 		    PROV_NSSAI_MAX);
 		return sub->nssai_count == 0 ? PROV_ERR_ARG :
-		    PROV_ERR_TOO_LARGE;
+		                               PROV_ERR_TOO_LARGE;
 	}
 	for (i = 0; i < sub->nssai_count; i++) {
 		if (sub->nssai[i].has_sd && sub->nssai[i].sd > 0xFFFFFF) {
-			util_err_set(err, errlen, "S-NSSAI %zu: SD over 24 "
-			    "bits", i);
+			util_err_set(err, errlen,
+			    "S-NSSAI %zu: SD over 24 "
+			    "bits",
+			    i);
 			return PROV_ERR_ARG;
 		}
 	}
@@ -560,10 +582,12 @@ static int sub_validate(const prov_subscription_t *sub, char *err,
 		util_err_set(err, errlen, "DNN empty or not [A-Za-z0-9.-]");
 		return PROV_ERR_ARG;
 	}
-	if (sub->hn_scheme != 0 && !hn_key_ok(sub->hn_scheme, sub->routing,
-	    strnlen(sub->routing, sizeof(sub->routing)), sub->hn_pub,
-	    sub->hn_pub_len)) {
-		util_err_set(err, errlen, "home network key: scheme 1 (32 "
+	if (sub->hn_scheme != 0 &&
+	    !hn_key_ok(sub->hn_scheme, sub->routing,
+	        strnlen(sub->routing, sizeof(sub->routing)), sub->hn_pub,
+	        sub->hn_pub_len)) {
+		util_err_set(err, errlen,
+		    "home network key: scheme 1 (32 "
 		    "octets) or 2 (33, compressed), routing indicator 1-4 digits");
 		return PROV_ERR_ARG;
 	}
@@ -623,8 +647,10 @@ int prov_subscription_encode(uint8_t *out, size_t outcap, size_t *outlen,
 	OPENSSL_cleanse(sn, sizeof(sn));
 	if (w.overflow) {
 		OPENSSL_cleanse(out, outcap);
-		util_err_set(err, errlen, "subscription needs more than %zu "
-		    "bytes", outcap);
+		util_err_set(err, errlen,
+		    "subscription needs more than %zu "
+		    "bytes",
+		    outcap);
 		return PROV_ERR_TOO_LARGE;
 	}
 	*outlen = w.len;
@@ -654,14 +680,10 @@ static int sub_field(prov_subscription_t *s, uint8_t tag, const uint8_t *v,
 		memcpy(s->supi, v, n);
 		s->supi[n] = '\0';
 		return 0;
-	case SUB_TAG_KI:
-		return fixed(s->ki, PROV_KEY_LEN, v, n);
-	case SUB_TAG_OPC:
-		return fixed(s->opc, PROV_KEY_LEN, v, n);
-	case SUB_TAG_AMF:
-		return fixed(s->amf, PROV_AMF_LEN, v, n);
-	case SUB_TAG_SQN:
-		return fixed(s->sqn, PROV_SQN_LEN, v, n);
+	case SUB_TAG_KI: return fixed(s->ki, PROV_KEY_LEN, v, n);
+	case SUB_TAG_OPC: return fixed(s->opc, PROV_KEY_LEN, v, n);
+	case SUB_TAG_AMF: return fixed(s->amf, PROV_AMF_LEN, v, n);
+	case SUB_TAG_SQN: return fixed(s->sqn, PROV_SQN_LEN, v, n);
 	case SUB_TAG_MCC:
 		if (n != 3 || !is_digits(v, n))
 			return -1;
@@ -680,7 +702,8 @@ static int sub_field(prov_subscription_t *s, uint8_t tag, const uint8_t *v,
 		s->nssai[s->nssai_count].sst = v[0];
 		s->nssai[s->nssai_count].has_sd = n == 4;
 		s->nssai[s->nssai_count].sd = n == 4 ?
-		    ((uint32_t)v[1] << 16) | ((uint32_t)v[2] << 8) | v[3] : 0;
+		    ((uint32_t)v[1] << 16) | ((uint32_t)v[2] << 8) | v[3] :
+		    0;
 		s->nssai_count++;
 		return 0;
 	case SUB_TAG_DNN:
@@ -699,7 +722,7 @@ static int sub_field(prov_subscription_t *s, uint8_t tag, const uint8_t *v,
 	case SUB_TAG_HN_KEY:
 		if (n < 4 || v[2] < 1 || v[2] > 4 || n < 3 + (size_t)v[2] ||
 		    !hn_key_ok(v[0], (const char *)v + 3, v[2], v + 3 + v[2],
-		    n - 3 - v[2]))
+		        n - 3 - v[2]))
 			return -1;
 		s->hn_scheme = v[0];
 		s->hn_key_id = v[1];
@@ -708,8 +731,7 @@ static int sub_field(prov_subscription_t *s, uint8_t tag, const uint8_t *v,
 		s->hn_pub_len = n - 3 - v[2];
 		memcpy(s->hn_pub, v + 3 + v[2], s->hn_pub_len);
 		return 0;
-	default:
-		return -1;
+	default: return -1;
 	}
 }
 
@@ -732,8 +754,10 @@ int prov_subscription_decode(prov_subscription_t *out, const uint8_t *buf,
 		goto fail;
 	}
 	if (buf[0] != SUB_VERSION) {
-		util_err_set(err, errlen, "subscription version %u "
-		    "unsupported", buf[0]);
+		util_err_set(err, errlen,
+		    "subscription version %u "
+		    "unsupported",
+		    buf[0]);
 		rc = PROV_ERR_VERSION;
 		goto fail;
 	}
@@ -745,27 +769,35 @@ int prov_subscription_decode(prov_subscription_t *out, const uint8_t *buf,
 	}
 	while (r.off < len) {
 		if (get_tlv(&r, &tag, &v, &n) != 0) {
-			util_err_set(err, errlen, "subscription: truncated "
-			    "field at offset %zu", r.off);
+			util_err_set(err, errlen,
+			    "subscription: truncated "
+			    "field at offset %zu",
+			    r.off);
 			goto fail;
 		}
 		/* Each tag once, ascending; only S-NSSAI may repeat. */
 		if (!(tag == last + 1 ||
-		    (tag == last && tag == SUB_TAG_SNSSAI))) {
-			util_err_set(err, errlen, "subscription: field 0x%02x "
-			    "missing, repeated or out of order", tag);
+		        (tag == last && tag == SUB_TAG_SNSSAI))) {
+			util_err_set(err, errlen,
+			    "subscription: field 0x%02x "
+			    "missing, repeated or out of order",
+			    tag);
 			goto fail;
 		}
 		if (sub_field(out, tag, v, n) != 0) {
-			util_err_set(err, errlen, "subscription: field 0x%02x "
-			    "malformed", tag);
+			util_err_set(err, errlen,
+			    "subscription: field 0x%02x "
+			    "malformed",
+			    tag);
 			goto fail;
 		}
 		last = tag;
 	}
 	if (last != SUB_TAG_ISSUED && last != SUB_TAG_HN_KEY) {
-		util_err_set(err, errlen, "subscription: fields after 0x%02x "
-		    "missing", last);
+		util_err_set(err, errlen,
+		    "subscription: fields after 0x%02x "
+		    "missing",
+		    last);
 		goto fail;
 	}
 	return PROV_OK;

@@ -18,7 +18,7 @@
 /* Label of the DeviceID that stands in a container answering a concealed
  * request (prov_concealed_device_id). */
 static const char pseudo_label[] = "ProvCA concealed DeviceID";
-#define HDR_LEN 3		/* version, protection scheme, key id */
+#define HDR_LEN 3 /* version, protection scheme, key id */
 
 /* Padded plaintext length for a request of reqlen octets. */
 static size_t padded_len(size_t reqlen)
@@ -32,7 +32,8 @@ static size_t padded_len(size_t reqlen)
 static size_t eph_len(int profile)
 {
 	return profile == SUCI_SCHEME_PROFILE_A ? SUCI_PUB_A_LEN :
-	    profile == SUCI_SCHEME_PROFILE_B ? SUCI_PUB_B_LEN : 0;
+	    profile == SUCI_SCHEME_PROFILE_B    ? SUCI_PUB_B_LEN :
+	                                          0;
 }
 
 int prov_request_conceal(uint8_t *out, size_t outcap, size_t *outlen,
@@ -49,7 +50,8 @@ int prov_request_conceal(uint8_t *out, size_t outcap, size_t *outlen,
 	if (out == NULL || outlen == NULL || req == NULL || pub == NULL ||
 	    eph_len(profile) == 0 || reqlen == 0 || reqlen > PROV_REQUEST_MAX ||
 	    req[0] != 0x02) {
-		util_err_set(err, errlen, "conceal: need a signed request and a "
+		util_err_set(err, errlen,
+		    "conceal: need a signed request and a "
 		    "Profile A or B key");
 		return PROV_ERR_ARG;
 	}
@@ -66,7 +68,7 @@ int prov_request_conceal(uint8_t *out, size_t outcap, size_t *outlen,
 	out[1] = (uint8_t)profile;
 	out[2] = key_id;
 	if (suci_ecies_seal(out + HDR_LEN, outcap - HDR_LEN, &solen, profile,
-	    pub, publen, pt, ptlen, eph_priv, err, errlen) != SUCI_OK) {
+	        pub, publen, pt, ptlen, eph_priv, err, errlen) != SUCI_OK) {
 		rc = PROV_ERR_KEY_TYPE;
 		goto out;
 	}
@@ -99,13 +101,15 @@ static int plain_take(uint8_t *out, size_t outcap, size_t *outlen,
 	n = ((size_t)pt[0] << 8) | pt[1];
 	if (n == 0 || n > PROV_REQUEST_MAX || n > outcap || 2 + n > ptlen ||
 	    padded_len(n) != ptlen || pt[2] != 0x02) {
-		util_err_set(err, errlen, "concealed request: bad inner length, "
+		util_err_set(err, errlen,
+		    "concealed request: bad inner length, "
 		    "padding or version");
 		return PROV_ERR_FORMAT;
 	}
 	for (i = 2 + n; i < ptlen; i++)
 		if (pt[i] != 0) {
-			util_err_set(err, errlen, "concealed request: padding "
+			util_err_set(err, errlen,
+			    "concealed request: padding "
 			    "not zero");
 			return PROV_ERR_FORMAT;
 		}
@@ -130,23 +134,29 @@ int prov_request_deconceal(uint8_t *out, size_t outcap, size_t *outlen,
 	}
 	el = eph_len(profile);
 	if (el == 0) {
-		util_err_set(err, errlen, "concealed request: protection "
-		    "scheme %d unknown", profile);
+		util_err_set(err, errlen,
+		    "concealed request: protection "
+		    "scheme %d unknown",
+		    profile);
 		return PROV_ERR_FORMAT;
 	}
 	if (len > PROV_CONCEALED_MAX) {
-		util_err_set(err, errlen, "concealed request longer than %d "
-		    "octets", PROV_CONCEALED_MAX);
+		util_err_set(err, errlen,
+		    "concealed request longer than %d "
+		    "octets",
+		    PROV_CONCEALED_MAX);
 		return PROV_ERR_TOO_LARGE;
 	}
 	if (len < HDR_LEN + el + PROV_CONCEAL_PAD + SUCI_TAG_LEN ||
 	    (len - HDR_LEN - el - SUCI_TAG_LEN) % PROV_CONCEAL_PAD != 0) {
-		util_err_set(err, errlen, "concealed request: length %zu is not "
-		    "header + key + padded blocks + tag", len);
+		util_err_set(err, errlen,
+		    "concealed request: length %zu is not "
+		    "header + key + padded blocks + tag",
+		    len);
 		return PROV_ERR_FORMAT;
 	}
-	r = suci_ecies_open(pt, sizeof(pt), &ptlen, profile, key,
-	    buf + HDR_LEN, len - HDR_LEN, err, errlen);
+	r = suci_ecies_open(pt, sizeof(pt), &ptlen, profile, key, buf + HDR_LEN,
+	    len - HDR_LEN, err, errlen);
 	if (r == SUCI_ERR_TAG || r == SUCI_ERR_SCHEME) {
 		rc = PROV_ERR_CONCEAL;
 		goto out;

@@ -24,18 +24,19 @@
 
 static const uint8_t MAGIC[4] = { 'P', 'R', 'V', 'C' };
 
-#define HDR_LEN 11		/* magic 4, version, alg, kb len 2, ct len 2,
+#define HDR_LEN \
+	11 /* magic 4, version, alg, kb len 2, ct len 2,
 				 * DeviceID len */
 #define IV_LEN 12
 #define TAG_LEN 16
-#define CEK_LEN 32		/* AES-256 content key */
-#define P256_PUB_LEN 65		/* 0x04 ‖ X ‖ Y */
+#define CEK_LEN 32      /* AES-256 content key */
+#define P256_PUB_LEN 65 /* 0x04 ‖ X ‖ Y */
 #define P256_COORD_LEN 32
 #define P384_PUB_LEN 97
 #define P384_COORD_LEN 48
 #define EC_PUB_MAX P384_PUB_LEN
 #define EC_COORD_MAX P384_COORD_LEN
-#define SIG_MIN 8		/* smallest DER ECDSA-Sig-Value */
+#define SIG_MIN 8 /* smallest DER ECDSA-Sig-Value */
 #define HKDF_LABEL "ProvCA v1 seal"
 #define HKDF_LABEL_LEN (sizeof(HKDF_LABEL) - 1)
 
@@ -61,7 +62,7 @@ static uint8_t ec_alg(EVP_PKEY *k)
 	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC)
 		return 0;
 	if (!EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
-	    group, sizeof(group), &glen)) {
+	        group, sizeof(group), &glen)) {
 		ERR_clear_error();
 		return 0;
 	}
@@ -82,7 +83,8 @@ static int is_p256(EVP_PKEY *k)
 static size_t ec_coord_len(uint8_t alg)
 {
 	return alg == PROV_ALG_P256 ? P256_COORD_LEN :
-	    alg == PROV_ALG_P384 ? P384_COORD_LEN : 0;
+	    alg == PROV_ALG_P384    ? P384_COORD_LEN :
+	                              0;
 }
 
 /* The container algorithm for a device key, or 0 if unsupported. */
@@ -113,7 +115,8 @@ static int ec_pub_encode(uint8_t *out, size_t coord, EVP_PKEY *k)
 	/* The key's own encoding when it is the uncompressed one (OpenSSL's
 	 * default); else from the coordinates. */
 	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, out,
-	    publen, &len) == 1 && len == publen && out[0] == 0x04)
+	        publen, &len) == 1 &&
+	    len == publen && out[0] == 0x04)
 		return 1;
 	ERR_clear_error();
 	if (!EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
@@ -148,7 +151,7 @@ static void p256_params_init(void)
 	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) != 1 ||
 	    EVP_PKEY_fromdata(ctx, &p256_params, EVP_PKEY_KEY_PARAMETERS,
-	    prm) != 1)
+	        prm) != 1)
 		p256_params = NULL;
 	EVP_PKEY_CTX_free(ctx);
 	ERR_clear_error();
@@ -170,8 +173,8 @@ static EVP_PKEY *p256_keygen(void)
 	    p256_params == NULL)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "prime256v1");
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, p256_params, NULL)) ==
-	    NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
-	    EVP_PKEY_keygen(ctx, &k) != 1) {
+	        NULL ||
+	    EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_keygen(ctx, &k) != 1) {
 		EVP_PKEY_free(k);
 		k = NULL;
 	}
@@ -199,10 +202,10 @@ static EVP_PKEY *p256_pub_decode(const uint8_t in[P256_PUB_LEN])
 		EVP_PKEY_free(k);
 		return NULL;
 	}
-	params[0] = OSSL_PARAM_construct_utf8_string(
-	    OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(
-	    OSSL_PKEY_PARAM_PUB_KEY, (void *)in, P256_PUB_LEN);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+	    group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+	    (void *)in, P256_PUB_LEN);
 	params[2] = OSSL_PARAM_construct_end();
 	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
@@ -233,10 +236,10 @@ static EVP_PKEY *ec_pub_decode(uint8_t alg, const uint8_t *in)
 		return p256_pub_decode(in);
 	if (alg != PROV_ALG_P384 || in[0] != 0x04)
 		return NULL;
-	params[0] = OSSL_PARAM_construct_utf8_string(
-	    OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(
-	    OSSL_PKEY_PARAM_PUB_KEY, (void *)in, P384_PUB_LEN);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+	    group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+	    (void *)in, P384_PUB_LEN);
 	params[2] = OSSL_PARAM_construct_end();
 	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
@@ -287,14 +290,14 @@ static int ec_derive_cek(uint8_t cek[CEK_LEN], size_t coord, EVP_PKEY *priv,
 	memcpy(info + HKDF_LABEL_LEN, eph_pub, publen);
 	memcpy(info + HKDF_LABEL_LEN + publen, dev_pub, publen);
 	infolen = HKDF_LABEL_LEN + 2 * publen;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    digest, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, z,
-	    zlen);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-	    salt, sizeof(salt));
-	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-	    info, infolen);
+	params[0] =
+	    OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+	params[1] =
+	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, z, zlen);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt,
+	    sizeof(salt));
+	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info,
+	    infolen);
 	params[4] = OSSL_PARAM_construct_end();
 	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
 	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL ||
@@ -327,8 +330,8 @@ static int gcm_seal(uint8_t *ct, uint8_t tag[TAG_LEN], const uint8_t *key,
 	    EVP_EncryptInit_ex(c, NULL, NULL, key, iv) != 1 ||
 	    EVP_EncryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1 ||
 	    EVP_EncryptUpdate(c, ct, &n, pt, (int)ptlen) != 1 ||
-	    (size_t)n != ptlen ||
-	    EVP_EncryptFinal_ex(c, ct + n, &n) != 1 || n != 0 ||
+	    (size_t)n != ptlen || EVP_EncryptFinal_ex(c, ct + n, &n) != 1 ||
+	    n != 0 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) != 1)
 		goto done;
 	ok = 1;
@@ -356,7 +359,7 @@ static int gcm_open(uint8_t *pt, const uint8_t *key, const uint8_t *iv,
 	    EVP_DecryptUpdate(c, pt, &n, ct, (int)ctlen) != 1 ||
 	    (size_t)n != ctlen ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-	    (void *)tag) != 1)
+	        (void *)tag) != 1)
 		goto done;
 	rc = EVP_DecryptFinal_ex(c, pt + n, &n) == 1 ? 1 : 0;
 done:
@@ -372,7 +375,7 @@ static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *k, int decrypt)
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL)
 		return NULL;
 	if ((decrypt ? EVP_PKEY_decrypt_init(ctx) :
-	    EVP_PKEY_encrypt_init(ctx)) <= 0 ||
+	               EVP_PKEY_encrypt_init(ctx)) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) <= 0) {
@@ -425,11 +428,13 @@ static int parse_body(prov_view_t *v, const uint8_t *buf, size_t len,
 		return PROV_ERR_FORMAT;
 	}
 	/* Every term is < 2^16, so the sum cannot overflow size_t. */
-	off = HDR_LEN + id_len + 2 * PROV_NONCE_LEN + kb + IV_LEN + ct +
-	    TAG_LEN;
+	off =
+	    HDR_LEN + id_len + 2 * PROV_NONCE_LEN + kb + IV_LEN + ct + TAG_LEN;
 	if (off > len) {
-		util_err_set(err, errlen, "container truncated: body needs "
-		    "%zu bytes, have %zu", off, len);
+		util_err_set(err, errlen,
+		    "container truncated: body needs "
+		    "%zu bytes, have %zu",
+		    off, len);
 		return PROV_ERR_FORMAT;
 	}
 	off = HDR_LEN;
@@ -486,9 +491,9 @@ static size_t seal_header(uint8_t *out, uint8_t alg, size_t kb, size_t ptlen,
  * encryption key, and that key into cek: for EC an ephemeral public key,
  * the CEK derived from the agreement and the nonces; for RSA a random CEK
  * wrapped with OAEP. dev_enc as seal_body's. */
-static int seal_key_block(uint8_t *kbuf, size_t kb, uint8_t *cek,
-    uint8_t alg, EVP_PKEY *device_pub, const uint8_t *dev_enc,
-    const prov_binding_t *bind, char *err, size_t errlen)
+static int seal_key_block(uint8_t *kbuf, size_t kb, uint8_t *cek, uint8_t alg,
+    EVP_PKEY *device_pub, const uint8_t *dev_enc, const prov_binding_t *bind,
+    char *err, size_t errlen)
 {
 	uint8_t dev_pub[EC_PUB_MAX];
 	EVP_PKEY *eph = NULL;
@@ -507,9 +512,9 @@ static int seal_key_block(uint8_t *kbuf, size_t kb, uint8_t *cek,
 		if ((eph = ec_keygen(alg)) == NULL ||
 		    !ec_pub_encode(kbuf, coord, eph) ||
 		    ((dev_enc == NULL || dev_enc[0] != 0x04) &&
-		    !ec_pub_encode(dev_pub, coord, device_pub)) ||
+		        !ec_pub_encode(dev_pub, coord, device_pub)) ||
 		    !ec_derive_cek(cek, coord, eph, device_pub, kbuf, dev_pub,
-		    bind->ue_nonce, bind->net_nonce)) {
+		        bind->ue_nonce, bind->net_nonce)) {
 			util_err_openssl(err, errlen, "ECDH key agreement");
 			goto done;
 		}
@@ -546,18 +551,20 @@ static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
 	*outlen = 0;
 	id_len = strnlen(bind->device_id, sizeof(bind->device_id));
 	if (!devid_valid_n(bind->device_id, id_len)) {
-		util_err_set(err, errlen, "DeviceID must be 1..%d of "
-		    "[A-Za-z0-9._-]", PROV_DEVICE_ID_MAX);
+		util_err_set(err, errlen,
+		    "DeviceID must be 1..%d of "
+		    "[A-Za-z0-9._-]",
+		    PROV_DEVICE_ID_MAX);
 		return PROV_ERR_ARG;
 	}
 	if ((alg = alg_for_key(device_pub)) == 0) {
-		util_err_set(err, errlen, "device key must be EC P-256, EC "
+		util_err_set(err, errlen,
+		    "device key must be EC P-256, EC "
 		    "P-384, RSA-2048 or RSA-3072");
 		return PROV_ERR_KEY_TYPE;
 	}
 	kb = alg_key_block_len(alg);
-	rc = prov_subscription_encode(pt, sizeof(pt), &ptlen, sub, err,
-	    errlen);
+	rc = prov_subscription_encode(pt, sizeof(pt), &ptlen, sub, err, errlen);
 	if (rc != PROV_OK)
 		goto done;
 	total = HDR_LEN + id_len + 2 * PROV_NONCE_LEN + kb + IV_LEN + ptlen +
@@ -569,7 +576,7 @@ static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
 	}
 	off = seal_header(out, alg, kb, ptlen, bind, id_len);
 	if ((rc = seal_key_block(out + off, kb, cek, alg, device_pub, dev_enc,
-	    bind, err, errlen)) != PROV_OK)
+	         bind, err, errlen)) != PROV_OK)
 		goto done;
 	rc = PROV_ERR_INTERNAL;
 	off += kb;
@@ -579,7 +586,7 @@ static int seal_body(uint8_t *out, size_t outcap, size_t *outlen,
 	}
 	/* AAD = everything before the IV. */
 	if (!gcm_seal(out + off + IV_LEN, out + off + IV_LEN + ptlen, cek,
-	    out + off, out, off, pt, ptlen)) {
+	        out + off, out, off, pt, ptlen)) {
 		util_err_openssl(err, errlen, "AES-256-GCM");
 		goto done;
 	}
@@ -617,7 +624,7 @@ static void chain_der_free(unsigned char **der, size_t n)
  */
 static int chain_der(unsigned char *der[PROV_CHAIN_MAX],
     size_t dlen[PROV_CHAIN_MAX], size_t *n, X509 *signer_cert,
-    STACK_OF(X509) *intermediates, char *err, size_t errlen)
+    STACK_OF(X509) * intermediates, char *err, size_t errlen)
 {
 	X509 *x, *prev = signer_cert;
 	int i, ni = intermediates != NULL ? sk_X509_num(intermediates) : 0;
@@ -625,8 +632,10 @@ static int chain_der(unsigned char *der[PROV_CHAIN_MAX],
 
 	*n = 0;
 	if (ni < 0 || ni > PROV_CHAIN_MAX - 1) {
-		util_err_set(err, errlen, "at most %d intermediates fit a "
-		    "container", PROV_CHAIN_MAX - 1);
+		util_err_set(err, errlen,
+		    "at most %d intermediates fit a "
+		    "container",
+		    PROV_CHAIN_MAX - 1);
 		return PROV_ERR_TOO_LARGE;
 	}
 	for (i = -1; i < ni; i++) {
@@ -636,13 +645,17 @@ static int chain_der(unsigned char *der[PROV_CHAIN_MAX],
 			return PROV_ERR_ARG;
 		}
 		if (i >= 0 && X509_check_issued(x, prev) != X509_V_OK) {
-			util_err_set(err, errlen, "intermediate %d did not "
-			    "issue the certificate before it", i + 1);
+			util_err_set(err, errlen,
+			    "intermediate %d did not "
+			    "issue the certificate before it",
+			    i + 1);
 			return PROV_ERR_SIGNER_CHAIN;
 		}
 		if (i >= 0 && X509_check_issued(x, x) == X509_V_OK) {
-			util_err_set(err, errlen, "intermediate %d is "
-			    "self-issued: the root is never carried", i + 1);
+			util_err_set(err, errlen,
+			    "intermediate %d is "
+			    "self-issued: the root is never carried",
+			    i + 1);
 			return PROV_ERR_SIGNER_CHAIN;
 		}
 		der[*n] = NULL;
@@ -680,9 +693,8 @@ void prov_signer_free(prov_signer *s)
 	free(s);
 }
 
-int prov_signer_new(prov_signer **out, EVP_PKEY *signer_key,
-    X509 *signer_cert, STACK_OF(X509) *intermediates, char *err,
-    size_t errlen)
+int prov_signer_new(prov_signer **out, EVP_PKEY *signer_key, X509 *signer_cert,
+    STACK_OF(X509) * intermediates, char *err, size_t errlen)
 {
 	prov_signer *s = NULL;
 	unsigned char *der[PROV_CHAIN_MAX];
@@ -699,12 +711,13 @@ int prov_signer_new(prov_signer **out, EVP_PKEY *signer_key,
 		return PROV_ERR_KEY_TYPE;
 	}
 	if (X509_check_private_key(signer_cert, signer_key) != 1) {
-		util_err_openssl(err, errlen, "signer certificate does not "
+		util_err_openssl(err, errlen,
+		    "signer certificate does not "
 		    "match the signer key");
 		return PROV_ERR_KEY_TYPE;
 	}
 	if ((rc = chain_der(der, dlen, &nder, signer_cert, intermediates, err,
-	    errlen)) != PROV_OK)
+	         errlen)) != PROV_OK)
 		goto done;
 	rc = PROV_ERR_INTERNAL;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -764,8 +777,10 @@ static int sign_body(uint8_t *out, size_t outcap, size_t *outlen,
 	/* Each term is bounded (body ≤ 8192, chain list < 2^18). */
 	need = bodylen + s->chain_len + PROV_SIG_MAX;
 	if (need > PROV_CONTAINER_MAX || need > outcap) {
-		util_err_set(err, errlen, "container would need up to %zu "
-		    "bytes", need);
+		util_err_set(err, errlen,
+		    "container would need up to %zu "
+		    "bytes",
+		    need);
 		return PROV_ERR_TOO_LARGE;
 	}
 	memmove(out, body, bodylen);
@@ -775,7 +790,7 @@ static int sign_body(uint8_t *out, size_t outcap, size_t *outlen,
 	siglen = PROV_SIG_MAX;
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, s->key,
-	    NULL) != 1 ||
+	        NULL) != 1 ||
 	    EVP_DigestSign(md, out + off, &siglen, out, off) != 1 ||
 	    siglen < SIG_MIN || siglen > PROV_SIG_MAX) {
 		util_err_openssl(err, errlen, "ECDSA signature");
@@ -789,10 +804,9 @@ done:
 	return rc;
 }
 
-int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
-    const uint8_t *body, size_t bodylen, EVP_PKEY *signer_key,
-    X509 *signer_cert, STACK_OF(X509) *intermediates, char *err,
-    size_t errlen)
+int prov_sign(uint8_t *out, size_t outcap, size_t *outlen, const uint8_t *body,
+    size_t bodylen, EVP_PKEY *signer_key, X509 *signer_cert,
+    STACK_OF(X509) * intermediates, char *err, size_t errlen)
 {
 	prov_view_t v;
 	prov_signer *s = NULL;
@@ -811,7 +825,7 @@ int prov_sign(uint8_t *out, size_t outcap, size_t *outlen,
 	    PROV_OK)
 		return rc;
 	if ((rc = prov_signer_new(&s, signer_key, signer_cert, intermediates,
-	    err, errlen)) != PROV_OK)
+	         err, errlen)) != PROV_OK)
 		return rc;
 	rc = sign_body(out, outcap, outlen, body, bodylen, s, err, errlen);
 	prov_signer_free(s);
@@ -834,28 +848,34 @@ int prov_parse(prov_view_t *out, const uint8_t *container, size_t len,
 		goto fail;
 	rc = PROV_ERR_FORMAT;
 	if (len - body < 1) {
-		util_err_set(err, errlen, "container truncated before the "
+		util_err_set(err, errlen,
+		    "container truncated before the "
 		    "signer chain");
 		goto fail;
 	}
 	count = container[body];
 	if (count < 1 || count > PROV_CHAIN_MAX) {
-		util_err_set(err, errlen, "signer chain of %zu certificates "
-		    "(1..%d allowed)", count, PROV_CHAIN_MAX);
+		util_err_set(err, errlen,
+		    "signer chain of %zu certificates "
+		    "(1..%d allowed)",
+		    count, PROV_CHAIN_MAX);
 		goto fail;
 	}
 	off = body + 1;
 	for (i = 0; i < count; i++) {
 		if (len - off < 2) {
-			util_err_set(err, errlen, "container truncated in the "
+			util_err_set(err, errlen,
+			    "container truncated in the "
 			    "signer chain");
 			goto fail;
 		}
 		clen = ((size_t)container[off] << 8) | container[off + 1];
 		off += 2;
 		if (clen == 0 || clen > len - off) {
-			util_err_set(err, errlen, "container truncated in "
-			    "chain certificate %zu", i + 1);
+			util_err_set(err, errlen,
+			    "container truncated in "
+			    "chain certificate %zu",
+			    i + 1);
 			goto fail;
 		}
 		out->chain[i] = container + off;
@@ -864,8 +884,10 @@ int prov_parse(prov_view_t *out, const uint8_t *container, size_t len,
 	}
 	rest = len - off;
 	if (rest < SIG_MIN || rest > PROV_SIG_MAX) {
-		util_err_set(err, errlen, "signature of %zu bytes (%d..%d "
-		    "allowed)", rest, SIG_MIN, PROV_SIG_MAX);
+		util_err_set(err, errlen,
+		    "signature of %zu bytes (%d..%d "
+		    "allowed)",
+		    rest, SIG_MIN, PROV_SIG_MAX);
 		goto fail;
 	}
 	out->container = container;
@@ -920,7 +942,8 @@ static int signer_own_checks(X509 *cert, char *err, size_t errlen)
 	uint32_t ku = X509_get_key_usage(cert);
 
 	if (ku != UINT32_MAX && (ku & KU_DIGITAL_SIGNATURE) == 0) {
-		util_err_set(err, errlen, "signer certificate keyUsage lacks "
+		util_err_set(err, errlen,
+		    "signer certificate keyUsage lacks "
 		    "digitalSignature");
 		return PROV_ERR_SIGNER_EKU;
 	}
@@ -936,7 +959,8 @@ static int signer_own_checks(X509 *cert, char *err, size_t errlen)
 int prov_signer_cert_check(X509 *cert, char *err, size_t errlen)
 {
 	if (!pki_cert_has_eku(cert, PROVCA_OID_EKU_SIGNER)) {
-		util_err_set(err, errlen, "signer certificate lacks the "
+		util_err_set(err, errlen,
+		    "signer certificate lacks the "
 		    "provisioning-signer EKU");
 		return PROV_ERR_SIGNER_EKU;
 	}
@@ -952,19 +976,21 @@ int prov_view_signature_verify(const prov_view_t *v, X509 *signer)
 
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL,
-	    X509_get0_pubkey(signer), NULL) != 1) {
+	        X509_get0_pubkey(signer), NULL) != 1) {
 		EVP_MD_CTX_free(md);
 		return -1;
 	}
 	r = EVP_DigestVerify(md, v->signature, v->signature_len, v->container,
-	    v->signed_len) == 1 ? 1 : 0;
+	        v->signed_len) == 1 ?
+	    1 :
+	    0;
 	EVP_MD_CTX_free(md);
 	return r;
 }
 
 /* Push x onto sk with a reference of its own; 0 (nothing kept) on
  * failure. */
-static int push_ref(STACK_OF(X509) *sk, X509 *x)
+static int push_ref(STACK_OF(X509) * sk, X509 *x)
 {
 	if (x == NULL || !X509_up_ref(x))
 		return 0;
@@ -978,8 +1004,8 @@ static int push_ref(STACK_OF(X509) *sk, X509 *x)
 /* The untrusted pool for the signer's chain (what the container carries,
  * then the caller's intermediates) and, separately, the carried ones.
  * PROV_ERR_FORMAT if a carried certificate does not parse. */
-static int chain_pools(STACK_OF(X509) **untrusted, STACK_OF(X509) **carried,
-    const prov_view_t *v, STACK_OF(X509) *intermediates, char *err,
+static int chain_pools(STACK_OF(X509) * *untrusted, STACK_OF(X509) * *carried,
+    const prov_view_t *v, STACK_OF(X509) * intermediates, char *err,
     size_t errlen)
 {
 	X509 *x;
@@ -993,8 +1019,10 @@ static int chain_pools(STACK_OF(X509) **untrusted, STACK_OF(X509) **carried,
 	}
 	for (i = 1; i < v->chain_count; i++) {
 		if ((x = der_cert(v->chain[i], v->chain_len[i])) == NULL) {
-			util_err_openssl(err, errlen, "chain certificate %zu "
-			    "is not one DER certificate", i + 1);
+			util_err_openssl(err, errlen,
+			    "chain certificate %zu "
+			    "is not one DER certificate",
+			    i + 1);
 			return PROV_ERR_FORMAT;
 		}
 		/* untrusted takes the parse's reference, carried one more. */
@@ -1009,7 +1037,7 @@ static int chain_pools(STACK_OF(X509) **untrusted, STACK_OF(X509) **carried,
 		}
 	}
 	for (j = 0; intermediates != NULL && j < sk_X509_num(intermediates);
-	    j++) {
+	     j++) {
 		if (!push_ref(*untrusted, sk_X509_value(intermediates, j))) {
 			util_err_openssl(err, errlen, "caller intermediate");
 			return PROV_ERR_INTERNAL;
@@ -1020,8 +1048,8 @@ static int chain_pools(STACK_OF(X509) **untrusted, STACK_OF(X509) **carried,
 
 /* The full verification (prov.h); signer and carried chain handed back. */
 int prov_verify_chain(prov_view_t *out, X509 **signer_out,
-    STACK_OF(X509) **carried_out, const uint8_t *container, size_t len,
-    X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
+    STACK_OF(X509) * *carried_out, const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) * intermediates, int64_t at, char *err,
     size_t errlen)
 {
 	X509 *cert = NULL;
@@ -1040,12 +1068,13 @@ int prov_verify_chain(prov_view_t *out, X509 **signer_out,
 		return rc;
 	rc = PROV_ERR_FORMAT;
 	if ((cert = der_cert(out->chain[0], out->chain_len[0])) == NULL) {
-		util_err_openssl(err, errlen, "signer certificate is not one "
+		util_err_openssl(err, errlen,
+		    "signer certificate is not one "
 		    "DER certificate");
 		goto done;
 	}
 	if ((rc = chain_pools(&untrusted, &carried, out, intermediates, err,
-	    errlen)) != PROV_OK)
+	         errlen)) != PROV_OK)
 		goto done;
 	rc = map_pki(pki_cert_verify(cert, root, untrusted, at,
 	    PROVCA_OID_EKU_SIGNER, err, errlen));
@@ -1059,7 +1088,8 @@ int prov_verify_chain(prov_view_t *out, X509 **signer_out,
 		goto done;
 	}
 	if (v != 1) {
-		util_err_set(err, errlen, "container signature does not "
+		util_err_set(err, errlen,
+		    "container signature does not "
 		    "verify");
 		ERR_clear_error();
 		rc = PROV_ERR_SIGNATURE;
@@ -1090,7 +1120,7 @@ done:
 
 /* prov_verify_chain without handing anything back. */
 int prov_verify(prov_view_t *out, const uint8_t *container, size_t len,
-    X509 *root, STACK_OF(X509) *intermediates, int64_t at, char *err,
+    X509 *root, STACK_OF(X509) * intermediates, int64_t at, char *err,
     size_t errlen)
 {
 	return prov_verify_chain(out, NULL, NULL, container, len, root,
@@ -1110,7 +1140,8 @@ static int unwrap_cek(uint8_t cek[CEK_LEN], const prov_view_t *view,
 
 	if ((coord = ec_coord_len(view->alg)) != 0) {
 		if ((eph = ec_pub_decode(view->alg, view->key_block)) == NULL) {
-			util_err_openssl(err, errlen, "ephemeral key is not a "
+			util_err_openssl(err, errlen,
+			    "ephemeral key is not a "
 			    "point on the device's curve");
 			rc = PROV_ERR_FORMAT;
 			goto done;
@@ -1120,10 +1151,10 @@ static int unwrap_cek(uint8_t cek[CEK_LEN], const prov_view_t *view,
 		if (dev_enc != NULL && dev_enc[0] == 0x04)
 			memcpy(dev_pub, dev_enc, P256_PUB_LEN);
 		if (((dev_enc == NULL || dev_enc[0] != 0x04) &&
-		    !ec_pub_encode(dev_pub, coord, device_key)) ||
+		        !ec_pub_encode(dev_pub, coord, device_key)) ||
 		    !ec_derive_cek(cek, coord, device_key, eph, view->key_block,
-		    dev_pub, view->binding.ue_nonce,
-		    view->binding.net_nonce)) {
+		        dev_pub, view->binding.ue_nonce,
+		        view->binding.net_nonce)) {
 			util_err_openssl(err, errlen, "ECDH key agreement");
 			goto done;
 		}
@@ -1133,8 +1164,10 @@ static int unwrap_cek(uint8_t cek[CEK_LEN], const prov_view_t *view,
 			goto done;
 		}
 		if (EVP_PKEY_decrypt(rctx, tmp, &n, view->key_block,
-		    view->key_block_len) <= 0 || n != CEK_LEN) {
-			util_err_set(err, errlen, "content key does not "
+		        view->key_block_len) <= 0 ||
+		    n != CEK_LEN) {
+			util_err_set(err, errlen,
+			    "content key does not "
 			    "unwrap with this device key");
 			ERR_clear_error();
 			rc = PROV_ERR_DECRYPT;
@@ -1153,8 +1186,7 @@ done:
 /* prov_open; dev_enc as in prov_verify_open_key. */
 static int open_view(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
-    EVP_PKEY *device_key, const uint8_t *dev_enc,
-    const char *expect_device_id,
+    EVP_PKEY *device_key, const uint8_t *dev_enc, const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
 {
 	uint8_t pt[PROV_CONTAINER_MAX], cek[CEK_LEN];
@@ -1173,21 +1205,24 @@ static int open_view(prov_subscription_t *sub_out,
 	}
 	id_len = strnlen(expect_device_id, PROV_DEVICE_ID_MAX + 1);
 	if (id_len != strlen(view->binding.device_id) ||
-	    CRYPTO_memcmp(expect_device_id, view->binding.device_id,
-	    id_len) != 0) {
+	    CRYPTO_memcmp(expect_device_id, view->binding.device_id, id_len) !=
+	        0) {
 		util_err_set(err, errlen, "container is for DeviceID %s",
 		    view->binding.device_id);
 		return PROV_ERR_DEVICE_MISMATCH;
 	}
 	if (CRYPTO_memcmp(expect_ue_nonce, view->binding.ue_nonce,
-	    PROV_NONCE_LEN) != 0) {
-		util_err_set(err, errlen, "container answers another UE "
+	        PROV_NONCE_LEN) != 0) {
+		util_err_set(err, errlen,
+		    "container answers another UE "
 		    "nonce");
 		return PROV_ERR_NONCE_MISMATCH;
 	}
 	if (alg_for_key(device_key) != view->alg) {
-		util_err_set(err, errlen, "device key does not fit key "
-		    "algorithm 0x%02x", view->alg);
+		util_err_set(err, errlen,
+		    "device key does not fit key "
+		    "algorithm 0x%02x",
+		    view->alg);
 		return PROV_ERR_KEY_TYPE;
 	}
 	if (view->ciphertext_len > sizeof(pt)) {
@@ -1203,7 +1238,8 @@ static int open_view(prov_subscription_t *sub_out,
 	    view->ciphertext, view->ciphertext_len, view->tag);
 	if (g != 1) {
 		if (g == 0)
-			util_err_set(err, errlen, "AES-GCM tag mismatch: wrong "
+			util_err_set(err, errlen,
+			    "AES-GCM tag mismatch: wrong "
 			    "device key or altered container");
 		else
 			util_err_openssl(err, errlen, "AES-256-GCM");
@@ -1228,8 +1264,8 @@ done:
 int prov_open_key(prov_subscription_t *sub_out,
     uint8_t net_nonce_out[PROV_NONCE_LEN], const prov_view_t *view,
     EVP_PKEY *device_key, const uint8_t *device_pub_enc,
-    const char *expect_device_id,
-    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
+    const char *expect_device_id, const uint8_t expect_ue_nonce[PROV_NONCE_LEN],
+    char *err, size_t errlen)
 {
 	return open_view(sub_out, net_nonce_out, view, device_key,
 	    device_pub_enc, expect_device_id, expect_ue_nonce, err, errlen);
@@ -1247,7 +1283,7 @@ int prov_open(prov_subscription_t *sub_out,
 int prov_seal_sign(uint8_t *out, size_t outcap, size_t *outlen,
     const prov_subscription_t *sub, const prov_binding_t *bind,
     EVP_PKEY *device_pub, EVP_PKEY *signer_key, X509 *signer_cert,
-    STACK_OF(X509) *intermediates, char *err, size_t errlen)
+    STACK_OF(X509) * intermediates, char *err, size_t errlen)
 {
 	size_t bodylen = 0;
 	int rc;
@@ -1294,11 +1330,11 @@ int prov_seal_sign_prepared(uint8_t *out, size_t outcap, size_t *outlen,
 }
 
 int prov_verify_open_key(prov_subscription_t *sub_out,
-    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
-    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
-    EVP_PKEY *device_key,
-    const uint8_t *device_pub_enc, const char *expect_device_id,
-    const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) * intermediates, int64_t at,
+    EVP_PKEY *device_key, const uint8_t *device_pub_enc,
+    const char *expect_device_id, const uint8_t expect_ue_nonce[PROV_NONCE_LEN],
+    char *err, size_t errlen)
 {
 	prov_view_t view;
 	int rc;
@@ -1308,8 +1344,8 @@ int prov_verify_open_key(prov_subscription_t *sub_out,
 		return PROV_ERR_ARG;
 	}
 	memset(sub_out, 0, sizeof(*sub_out));
-	rc = prov_verify(&view, container, len, root, intermediates, at,
-	    err, errlen);
+	rc = prov_verify(&view, container, len, root, intermediates, at, err,
+	    errlen);
 	if (rc != PROV_OK)
 		return rc;
 	return open_view(sub_out, net_nonce_out, &view, device_key,
@@ -1317,8 +1353,8 @@ int prov_verify_open_key(prov_subscription_t *sub_out,
 }
 
 int prov_verify_open(prov_subscription_t *sub_out,
-    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container,
-    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+    uint8_t net_nonce_out[PROV_NONCE_LEN], const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) * intermediates, int64_t at,
     EVP_PKEY *device_key, const char *expect_device_id,
     const uint8_t expect_ue_nonce[PROV_NONCE_LEN], char *err, size_t errlen)
 {

@@ -34,7 +34,8 @@ static int opts_parse(opts_t *o, int argc, char **argv, char *err,
 		const char *a = argv[i], *eq;
 
 		if (strncmp(a, "--", 2) != 0) {
-			util_err_set(err, errlen, "unexpected argument '%.40s'", a);
+			util_err_set(err, errlen, "unexpected argument '%.40s'",
+			    a);
 			return SEC_TOOL_USAGE;
 		}
 		a += 2;
@@ -55,7 +56,8 @@ static int opts_parse(opts_t *o, int argc, char **argv, char *err,
 		else if (i + 1 < argc)
 			o->vals[j] = argv[++i];
 		else {
-			util_err_set(err, errlen, "--%s needs a value", o->names[j]);
+			util_err_set(err, errlen, "--%s needs a value",
+			    o->names[j]);
 			return SEC_TOOL_USAGE;
 		}
 	}
@@ -83,14 +85,14 @@ static long opt_num(const opts_t *o, const char *name, long lo, long hi,
 
 	if (v == NULL || *v == '\0' || strspn(v, "0123456789") != strlen(v) ||
 	    strlen(v) > 9) {
-		util_err_set(err, errlen, "--%s needs a number in %ld..%ld", name,
-		    lo, hi);
+		util_err_set(err, errlen, "--%s needs a number in %ld..%ld",
+		    name, lo, hi);
 		return -1;
 	}
 	x = strtol(v, &end, 10);
 	if (x < lo || x > hi) {
-		util_err_set(err, errlen, "--%s needs a number in %ld..%ld", name,
-		    lo, hi);
+		util_err_set(err, errlen, "--%s needs a number in %ld..%ld",
+		    name, lo, hi);
 		return -1;
 	}
 	return x;
@@ -121,7 +123,7 @@ static int print_hex(FILE *fp, const char *name, const uint8_t *v, size_t len)
 		return SEC_TOOL_FAIL;
 	util_hex_encode(hex, v, len);
 	rc = fprintf(fp, "%s: %s\n", name, hex) > 0 ? SEC_TOOL_OK :
-	    SEC_TOOL_FAIL;
+	                                              SEC_TOOL_FAIL;
 	OPENSSL_clear_free(hex, 2 * len + 1);
 	return rc;
 }
@@ -163,7 +165,7 @@ static int tool_alg(FILE *fp, int integrity, const opts_t *o, char *err,
 	    (bearer = opt_num(o, "bearer", 0, 31, err, errlen)) < 0 ||
 	    (dir = opt_num(o, "direction", 0, 1, err, errlen)) < 0 ||
 	    (bits = opt_num(o, "length", integrity ? 0 : 1, HEX_MAX * 4, err,
-	    errlen)) < 0)
+	         errlen)) < 0)
 		goto out;
 	len = ((size_t)bits + 7) / 8;
 	if ((msg = OPENSSL_zalloc(len + 1)) == NULL) {
@@ -172,7 +174,8 @@ static int tool_alg(FILE *fp, int integrity, const opts_t *o, char *err,
 	}
 	if ((len > 0 && opt_hex(msg, len, o, "msg", err, errlen) != 0) ||
 	    (len == 0 && (opt_get(o, "msg") == NULL || *opt_get(o, "msg")))) {
-		util_err_set(err, errlen, "--msg needs ceil(length/8) octets "
+		util_err_set(err, errlen,
+		    "--msg needs ceil(length/8) octets "
 		    "of hex");
 		goto out;
 	}
@@ -183,11 +186,13 @@ static int tool_alg(FILE *fp, int integrity, const opts_t *o, char *err,
 	count = (uint32_t)cnt[0] << 24 | (uint32_t)cnt[1] << 16 |
 	    (uint32_t)cnt[2] << 8 | cnt[3];
 	rc = SEC_TOOL_FAIL;
-	if (integrity && nas_sec_nia2(mac, key, count, (uint8_t)bearer,
-	    (uint8_t)dir, msg, (size_t)bits) == NAS_SEC_OK)
+	if (integrity &&
+	    nas_sec_nia2(mac, key, count, (uint8_t)bearer, (uint8_t)dir, msg,
+	        (size_t)bits) == NAS_SEC_OK)
 		rc = print_hex(fp, "MAC", mac, sizeof(mac));
-	else if (!integrity && nas_sec_nea2(msg, key, count, (uint8_t)bearer,
-	    (uint8_t)dir, msg, (size_t)bits) == NAS_SEC_OK)
+	else if (!integrity &&
+	    nas_sec_nea2(msg, key, count, (uint8_t)bearer, (uint8_t)dir, msg,
+	        (size_t)bits) == NAS_SEC_OK)
 		rc = print_hex(fp, "OUT", msg, len);
 	else
 		util_err_set(err, errlen, "AES failed");
@@ -200,8 +205,9 @@ out:
 
 int sec_tool_nas(FILE *fp, int argc, char **argv, char *err, size_t errlen)
 {
-	opts_t o = { .names = { "key", "count", "bearer", "direction",
-	    "length", "msg" }, .n = 6 };
+	opts_t o = { .names = { "key", "count", "bearer", "direction", "length",
+		         "msg" },
+		.n = 6 };
 	opts_t k = { .names = { "kamf", "alg-type", "alg-id" }, .n = 3 };
 	int rc;
 
@@ -237,7 +243,8 @@ int sec_tool_suci_conceal(FILE *fp, int argc, char **argv, char *err,
     size_t errlen)
 {
 	opts_t o = { .names = { "supi", "mnc-digits", "profile", "hn-pub",
-	    "hn-key-id", "routing-indicator", "eph-key" }, .n = 7 };
+		         "hn-key-id", "routing-indicator", "eph-key" },
+		.n = 7 };
 	uint8_t pub[SUCI_PUB_B_FULL_LEN], eph[SUCI_PRIV_LEN];
 	const char *hp;
 	char str[SUCI_STR_MAX];
@@ -255,7 +262,8 @@ int sec_tool_suci_conceal(FILE *fp, int argc, char **argv, char *err,
 		goto out;
 	}
 	if (hp == NULL || strlen(hp) == 0 || strlen(hp) > 2 * sizeof(pub)) {
-		util_err_set(err, errlen, "--hn-pub needs 32, 33 or 65 octets "
+		util_err_set(err, errlen,
+		    "--hn-pub needs 32, 33 or 65 octets "
 		    "of hex");
 		goto out;
 	}
@@ -263,18 +271,14 @@ int sec_tool_suci_conceal(FILE *fp, int argc, char **argv, char *err,
 	    (kid = opt_num(&o, "hn-key-id", 0, 255, err, errlen)) < 0 ||
 	    opt_hex(pub, strlen(hp) / 2, &o, "hn-pub", err, errlen) != 0 ||
 	    (opt_get(&o, "eph-key") != NULL &&
-	    opt_hex(eph, sizeof(eph), &o, "eph-key", err, errlen) != 0))
+	        opt_hex(eph, sizeof(eph), &o, "eph-key", err, errlen) != 0))
 		goto out;
 	switch (suci_make(&s, opt_get(&o, "supi"), (int)mnc, profile, pub,
 	    strlen(hp) / 2, (uint8_t)kid, opt_get(&o, "routing-indicator"),
 	    opt_get(&o, "eph-key") != NULL ? eph : NULL, err, errlen)) {
-	case SUCI_OK:
-		break;
-	case SUCI_ERR_ARG:
-		goto out;
-	default:
-		rc = SEC_TOOL_FAIL;
-		goto out;
+	case SUCI_OK: break;
+	case SUCI_ERR_ARG: goto out;
+	default: rc = SEC_TOOL_FAIL; goto out;
 	}
 	rc = SEC_TOOL_FAIL;
 	if (suci_string_format(str, sizeof(str), &s) == SUCI_OK &&
@@ -306,9 +310,9 @@ int sec_tool_suci_deconceal(FILE *fp, int argc, char **argv, char *err,
 			util_err_set(err, errlen, "--hn-key is required");
 			goto out;
 		}
-		rc = suci_hn_key_load(&key, s.scheme, opt_get(&o, "hn-key"), err,
-		    errlen);
-		if (rc != SUCI_OK) {	/* unreadable or unfit key: bad input */
+		rc = suci_hn_key_load(&key, s.scheme, opt_get(&o, "hn-key"),
+		    err, errlen);
+		if (rc != SUCI_OK) { /* unreadable or unfit key: bad input */
 			rc = SEC_TOOL_USAGE;
 			goto out;
 		}

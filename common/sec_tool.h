@@ -10,8 +10,8 @@
 
 enum {
 	SEC_TOOL_OK = 0,
-	SEC_TOOL_USAGE = -1,	/* bad input: the program exits 2 */
-	SEC_TOOL_FAIL = -2,	/* a valid input that failed: exit 1 */
+	SEC_TOOL_USAGE = -1, /* bad input: the program exits 2 */
+	SEC_TOOL_FAIL = -2,  /* a valid input that failed: exit 1 */
 };
 
 /* nia2 --key HEX --count HEX --bearer N --direction 0|1 --length BITS

@@ -18,7 +18,7 @@
 
 #include "util.h"
 
-#define KD_ENC 0	/* X9.63 output: enc key 16 || ICB 16 || MAC key 32 */
+#define KD_ENC 0 /* X9.63 output: enc key 16 || ICB 16 || MAC key 32 */
 #define KD_ICB 16
 #define KD_MAC 32
 #define KD_LEN 64
@@ -27,7 +27,8 @@
 /* Public key length of a profile's scheme output. */
 static size_t eph_pub_len(int profile)
 {
-	return profile == SUCI_SCHEME_PROFILE_A ? SUCI_PUB_A_LEN : SUCI_PUB_B_LEN;
+	return profile == SUCI_SCHEME_PROFILE_A ? SUCI_PUB_A_LEN :
+	                                          SUCI_PUB_B_LEN;
 }
 
 static int profile_ok(int profile)
@@ -57,13 +58,13 @@ static int p256_from_priv(EVP_PKEY **out, const uint8_t *priv)
 	}
 	if (EC_POINT_mul(g, pt, d, NULL, NULL, NULL) != 1 ||
 	    EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, pub,
-	    sizeof(pub), NULL) != sizeof(pub) ||
+	        sizeof(pub), NULL) != sizeof(pub) ||
 	    (bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    "P-256", 0) != 1 ||
+	        "P-256", 0) != 1 ||
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) != 1 ||
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub,
-	    sizeof(pub)) != 1 ||
+	        sizeof(pub)) != 1 ||
 	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 	    (pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(pc) != 1 ||
@@ -109,7 +110,7 @@ static int key_from_pub(EVP_PKEY **out, int profile, const uint8_t *pub,
 		return *out != NULL ? SUCI_OK : SUCI_ERR_ARG;
 	}
 	if (!((len == SUCI_PUB_B_LEN && (pub[0] == 2 || pub[0] == 3)) ||
-	    (len == SUCI_PUB_B_FULL_LEN && pub[0] == 4)))
+	        (len == SUCI_PUB_B_FULL_LEN && pub[0] == 4)))
 		return SUCI_ERR_ARG;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
 	    (char *)"P-256", 0);
@@ -144,12 +145,12 @@ static int pub_encode(uint8_t *out, size_t cap, size_t *outlen, int profile,
 	}
 	if (cap < SUCI_PUB_B_LEN ||
 	    EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, full,
-	    sizeof(full), &n) != 1 ||
+	        sizeof(full), &n) != 1 ||
 	    (g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)) == NULL ||
 	    (pt = EC_POINT_new(g)) == NULL ||
 	    EC_POINT_oct2point(g, pt, full, n, NULL) != 1 ||
 	    EC_POINT_point2oct(g, pt, POINT_CONVERSION_COMPRESSED, out,
-	    SUCI_PUB_B_LEN, NULL) != SUCI_PUB_B_LEN)
+	        SUCI_PUB_B_LEN, NULL) != SUCI_PUB_B_LEN)
 		goto out;
 	*outlen = SUCI_PUB_B_LEN;
 	rc = SUCI_OK;
@@ -204,8 +205,9 @@ static int ecies_ctr(uint8_t *out, const uint8_t *kd, const uint8_t *in,
 
 	ok = c != NULL &&
 	    EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, kd + KD_ENC,
-	    kd + KD_ICB) == 1 &&
-	    EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 && (size_t)n == len;
+	        kd + KD_ICB) == 1 &&
+	    EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 &&
+	    (size_t)n == len;
 	EVP_CIPHER_CTX_free(c);
 	return ok ? SUCI_OK : SUCI_ERR_CRYPTO;
 }
@@ -218,7 +220,8 @@ static int ecies_tag(uint8_t *tag, const uint8_t *kd, const uint8_t *ct,
 	unsigned mdlen = 0;
 
 	if (HMAC(EVP_sha256(), kd + KD_MAC, KD_LEN - KD_MAC, ct, len, md,
-	    &mdlen) == NULL || mdlen < SUCI_TAG_LEN)
+	        &mdlen) == NULL ||
+	    mdlen < SUCI_TAG_LEN)
 		return SUCI_ERR_CRYPTO;
 	memcpy(tag, md, SUCI_TAG_LEN);
 	return SUCI_OK;
@@ -275,9 +278,9 @@ static int eph_key(EVP_PKEY **out, int profile, const uint8_t *eph_priv)
 	return *out != NULL ? SUCI_OK : SUCI_ERR_CRYPTO;
 }
 
-int suci_ecies_seal(uint8_t *out, size_t outcap, size_t *outlen,
-    int profile, const uint8_t *hn_pub, size_t hn_pub_len, const uint8_t *in,
-    size_t inlen, const uint8_t *eph_priv, char *err, size_t errlen)
+int suci_ecies_seal(uint8_t *out, size_t outcap, size_t *outlen, int profile,
+    const uint8_t *hn_pub, size_t hn_pub_len, const uint8_t *in, size_t inlen,
+    const uint8_t *eph_priv, char *err, size_t errlen)
 {
 	EVP_PKEY *peer = NULL, *eph = NULL;
 	uint8_t kd[KD_LEN];
@@ -292,17 +295,20 @@ int suci_ecies_seal(uint8_t *out, size_t outcap, size_t *outlen,
 		util_err_set(err, errlen, "ecies: bad argument");
 		return SUCI_ERR_ARG;
 	}
-	if ((rc = key_from_pub(&peer, profile, hn_pub, hn_pub_len)) != SUCI_OK) {
-		util_err_openssl(err, errlen, "ecies: public key is not a "
-		    "Profile %c key", profile == 1 ? 'A' : 'B');
+	if ((rc = key_from_pub(&peer, profile, hn_pub, hn_pub_len)) !=
+	    SUCI_OK) {
+		util_err_openssl(err, errlen,
+		    "ecies: public key is not a "
+		    "Profile %c key",
+		    profile == 1 ? 'A' : 'B');
 		goto out;
 	}
 	if ((rc = eph_key(&eph, profile, eph_priv)) != SUCI_OK ||
 	    (rc = pub_encode(out, outcap, &plen, profile, eph)) != SUCI_OK ||
 	    (rc = ecies_keys(kd, eph, peer, out, plen)) != SUCI_OK ||
 	    (rc = ecies_ctr(out + plen, kd, in, inlen)) != SUCI_OK ||
-	    (rc = ecies_tag(out + plen + inlen, kd, out + plen, inlen))
-	    != SUCI_OK) {
+	    (rc = ecies_tag(out + plen + inlen, kd, out + plen, inlen)) !=
+	        SUCI_OK) {
 		util_err_openssl(err, errlen, "ecies: concealment failed");
 		goto out;
 	}
@@ -349,12 +355,12 @@ static int key_fits(EVP_PKEY *k, int profile)
 		return EVP_PKEY_is_a(k, "X25519");
 	return EVP_PKEY_is_a(k, "EC") &&
 	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group,
-	    sizeof(group), &glen) == 1 && strcmp(group, "prime256v1") == 0;
+	        sizeof(group), &glen) == 1 &&
+	    strcmp(group, "prime256v1") == 0;
 }
 
-int suci_ecies_open(uint8_t *out, size_t outcap, size_t *outlen,
-    int profile, EVP_PKEY *hn_key, const uint8_t *so, size_t solen, char *err,
-    size_t errlen)
+int suci_ecies_open(uint8_t *out, size_t outcap, size_t *outlen, int profile,
+    EVP_PKEY *hn_key, const uint8_t *so, size_t solen, char *err, size_t errlen)
 {
 	EVP_PKEY *peer = NULL;
 	uint8_t kd[KD_LEN], tag[SUCI_TAG_LEN];
@@ -367,21 +373,26 @@ int suci_ecies_open(uint8_t *out, size_t outcap, size_t *outlen,
 	    !profile_ok(profile) || solen <= plen + SUCI_TAG_LEN ||
 	    solen - plen - SUCI_TAG_LEN > outcap ||
 	    solen - plen - SUCI_TAG_LEN > SUCI_ECIES_IN_MAX) {
-		util_err_set(err, errlen, "ecies: scheme output has a bad length");
+		util_err_set(err, errlen,
+		    "ecies: scheme output has a bad length");
 		return SUCI_ERR_ARG;
 	}
 	ctlen = solen - plen - SUCI_TAG_LEN;
 	if (!key_fits(hn_key, profile)) {
-		util_err_set(err, errlen, "ecies: private key does not fit "
-		    "Profile %c", profile == 1 ? 'A' : 'B');
+		util_err_set(err, errlen,
+		    "ecies: private key does not fit "
+		    "Profile %c",
+		    profile == 1 ? 'A' : 'B');
 		return SUCI_ERR_SCHEME;
 	}
 	if (profile == SUCI_SCHEME_PROFILE_B && so[0] != 2 && so[0] != 3) {
-		util_err_set(err, errlen, "ecies: ephemeral key not compressed");
+		util_err_set(err, errlen,
+		    "ecies: ephemeral key not compressed");
 		return SUCI_ERR_ARG;
 	}
 	if ((rc = key_from_pub(&peer, profile, so, plen)) != SUCI_OK) {
-		util_err_openssl(err, errlen, "ecies: bad ephemeral public key");
+		util_err_openssl(err, errlen,
+		    "ecies: bad ephemeral public key");
 		goto out;
 	}
 	if ((rc = ecies_keys(kd, hn_key, peer, so, plen)) != SUCI_OK ||
@@ -406,23 +417,23 @@ out:
 }
 
 int suci_scheme_deconceal(char *msin, size_t msincap, int profile,
-    EVP_PKEY *hn_key, const uint8_t *so, size_t solen, char *err,
-    size_t errlen)
+    EVP_PKEY *hn_key, const uint8_t *so, size_t solen, char *err, size_t errlen)
 {
 	uint8_t bcd[SUCI_MSIN_BCD_MAX];
 	size_t plen = eph_pub_len(profile), bcdlen = 0;
 	int rc;
 
-	if (msin == NULL || hn_key == NULL || so == NULL || !profile_ok(profile) ||
-	    solen <= plen + SUCI_TAG_LEN ||
+	if (msin == NULL || hn_key == NULL || so == NULL ||
+	    !profile_ok(profile) || solen <= plen + SUCI_TAG_LEN ||
 	    solen - plen - SUCI_TAG_LEN > SUCI_MSIN_BCD_MAX) {
-		util_err_set(err, errlen, "suci: scheme output has a bad length");
+		util_err_set(err, errlen,
+		    "suci: scheme output has a bad length");
 		return SUCI_ERR_ARG;
 	}
 	rc = suci_ecies_open(bcd, sizeof(bcd), &bcdlen, profile, hn_key, so,
 	    solen, err, errlen);
-	if (rc == SUCI_OK && (rc = bcd_to_msin(msin, msincap, bcd, bcdlen))
-	    != SUCI_OK)
+	if (rc == SUCI_OK &&
+	    (rc = bcd_to_msin(msin, msincap, bcd, bcdlen)) != SUCI_OK)
 		util_err_set(err, errlen, "suci: concealed MSIN is not BCD");
 	OPENSSL_cleanse(bcd, sizeof(bcd));
 	return rc;
@@ -459,7 +470,8 @@ int suci_make(suci_t *out, const char *supi, int mnc_digits, int scheme,
 	    strlen(supi + 5) - 3 - (size_t)mnc_digits > SUCI_MSIN_MAX ||
 	    !digits(routing, 1, 4) ||
 	    (scheme != SUCI_SCHEME_NULL && !profile_ok(scheme))) {
-		util_err_set(err, errlen, "suci: need imsi-MCCMNCMSIN, MNC of 2 "
+		util_err_set(err, errlen,
+		    "suci: need imsi-MCCMNCMSIN, MNC of 2 "
 		    "or 3 digits, routing indicator of 1-4 digits");
 		return SUCI_ERR_ARG;
 	}
@@ -488,11 +500,13 @@ int suci_to_supi(char *supi, size_t cap, const suci_t *s, EVP_PKEY *hn_key,
 	if (s->scheme == SUCI_SCHEME_NULL) {
 		snprintf(msin, sizeof(msin), "%s", s->msin);
 	} else if (hn_key == NULL) {
-		util_err_set(err, errlen, "suci: no home network key for "
-		    "scheme %u key id %u", s->scheme, s->key_id);
+		util_err_set(err, errlen,
+		    "suci: no home network key for "
+		    "scheme %u key id %u",
+		    s->scheme, s->key_id);
 		return SUCI_ERR_SCHEME;
 	} else if ((rc = suci_scheme_deconceal(msin, sizeof(msin), s->scheme,
-	    hn_key, s->out, s->out_len, err, errlen)) != SUCI_OK)
+	                hn_key, s->out, s->out_len, err, errlen)) != SUCI_OK)
 		return rc;
 	if (strlen(s->mcc) + strlen(s->mnc) + strlen(msin) > 15) {
 		util_err_set(err, errlen, "suci: SUPI longer than 15 digits");
@@ -578,7 +592,8 @@ int suci_string_parse(suci_t *out, const char *str, char *err, size_t errlen)
 	return SUCI_OK;
 bad:
 	memset(out, 0, sizeof(*out));
-	util_err_set(err, errlen, "suci: not a SUCI of the form "
+	util_err_set(err, errlen,
+	    "suci: not a SUCI of the form "
 	    "suci-0-MCC-MNC-RI-SCHEME-KEYID-OUTPUT");
 	return SUCI_ERR_ARG;
 }
@@ -641,8 +656,10 @@ out:
 		rc = SUCI_ERR_SCHEME;
 	}
 	if (rc != SUCI_OK && rc != SUCI_ERR_IO)
-		util_err_openssl(err, errlen, "suci: not a Profile %c private "
-		    "key (64 hex digits or PEM)", profile == 1 ? 'A' : 'B');
+		util_err_openssl(err, errlen,
+		    "suci: not a Profile %c private "
+		    "key (64 hex digits or PEM)",
+		    profile == 1 ? 'A' : 'B');
 	OPENSSL_cleanse(raw, sizeof(raw));
 	BIO_free(bio);
 	if (buf != NULL)
@@ -658,7 +675,7 @@ int suci_hn_pub_get(uint8_t *out, size_t cap, size_t *outlen, EVP_PKEY *hn_key,
 	if (out == NULL || outlen == NULL || hn_key == NULL)
 		return SUCI_ERR_ARG;
 	profile = EVP_PKEY_is_a(hn_key, "X25519") ? SUCI_SCHEME_PROFILE_A :
-	    SUCI_SCHEME_PROFILE_B;
+	                                            SUCI_SCHEME_PROFILE_B;
 	if (!key_fits(hn_key, profile) ||
 	    pub_encode(out, cap, outlen, profile, hn_key) != SUCI_OK) {
 		util_err_openssl(err, errlen, "suci: not a Profile A/B key");

@@ -22,58 +22,58 @@ enum {
 	SUCI_SCHEME_PROFILE_B = 2,
 };
 
-#define SUCI_PRIV_LEN		32	/* raw private key, both profiles */
-#define SUCI_PUB_A_LEN		32	/* X25519 public key */
-#define SUCI_PUB_B_LEN		33	/* compressed P-256 point */
-#define SUCI_PUB_B_FULL_LEN	65	/* uncompressed P-256 point */
-#define SUCI_TAG_LEN		8
-#define SUCI_MSIN_MAX		10	/* digits */
-#define SUCI_MSIN_BCD_MAX	5
-#define SUCI_OUTPUT_MAX		(SUCI_PUB_B_LEN + SUCI_MSIN_BCD_MAX + SUCI_TAG_LEN)
-#define SUCI_STR_MAX		128	/* longest string form, with NUL */
-#define SUCI_SUPI_MAX		21	/* "imsi-" + 15 digits + NUL */
+#define SUCI_PRIV_LEN 32       /* raw private key, both profiles */
+#define SUCI_PUB_A_LEN 32      /* X25519 public key */
+#define SUCI_PUB_B_LEN 33      /* compressed P-256 point */
+#define SUCI_PUB_B_FULL_LEN 65 /* uncompressed P-256 point */
+#define SUCI_TAG_LEN 8
+#define SUCI_MSIN_MAX 10 /* digits */
+#define SUCI_MSIN_BCD_MAX 5
+#define SUCI_OUTPUT_MAX (SUCI_PUB_B_LEN + SUCI_MSIN_BCD_MAX + SUCI_TAG_LEN)
+#define SUCI_STR_MAX 128 /* longest string form, with NUL */
+#define SUCI_SUPI_MAX 21 /* "imsi-" + 15 digits + NUL */
 
 enum {
 	SUCI_OK = 0,
-	SUCI_ERR_ARG = -1,	/* malformed SUPI / SUCI / key / option */
-	SUCI_ERR_CRYPTO = -2,	/* OpenSSL failed */
-	SUCI_ERR_TAG = -3,	/* MAC tag did not verify */
-	SUCI_ERR_SCHEME = -4,	/* scheme or key the caller does not allow */
-	SUCI_ERR_IO = -5,	/* key file unreadable */
+	SUCI_ERR_ARG = -1,    /* malformed SUPI / SUCI / key / option */
+	SUCI_ERR_CRYPTO = -2, /* OpenSSL failed */
+	SUCI_ERR_TAG = -3,    /* MAC tag did not verify */
+	SUCI_ERR_SCHEME = -4, /* scheme or key the caller does not allow */
+	SUCI_ERR_IO = -5,     /* key file unreadable */
 };
 
 /* A SUCI of SUPI type IMSI in parts. For the null scheme the output is
  * the MSIN's digits; for Profiles A and B it is the ECIES scheme output. */
 typedef struct suci_t {
-	char	mcc[4];
-	char	mnc[4];
-	char	routing[5];		/* routing indicator, 1-4 digits */
-	uint8_t	scheme;			/* SUCI_SCHEME_* */
-	uint8_t	key_id;			/* home network public key id */
-	char	msin[SUCI_MSIN_MAX + 1];	/* null scheme */
-	size_t	out_len;		/* Profiles A/B */
-	uint8_t	out[SUCI_OUTPUT_MAX];
+	char mcc[4];
+	char mnc[4];
+	char routing[5];              /* routing indicator, 1-4 digits */
+	uint8_t scheme;               /* SUCI_SCHEME_* */
+	uint8_t key_id;               /* home network public key id */
+	char msin[SUCI_MSIN_MAX + 1]; /* null scheme */
+	size_t out_len;               /* Profiles A/B */
+	uint8_t out[SUCI_OUTPUT_MAX];
 } suci_t;
 
 /* Longest plaintext suci_ecies_seal takes (the onboarding request's
  * concealment, docs/protocol.md, is the largest user). */
-#define SUCI_ECIES_IN_MAX	2048
+#define SUCI_ECIES_IN_MAX 2048
 
 /* The Annex C.3 ECIES scheme over any octets: ephemeral public key (A: 32,
  * B: 33 compressed) || AES-128-CTR(in) || 8-octet HMAC-SHA-256 tag, into
  * out (outcap >= 33 + inlen + 8). inlen 1..SUCI_ECIES_IN_MAX; hn_pub and
  * eph_priv as for suci_scheme_conceal. SUCI and the concealed onboarding
  * request share this one implementation. */
-int suci_ecies_seal(uint8_t *out, size_t outcap, size_t *outlen,
-    int profile, const uint8_t *hn_pub, size_t hn_pub_len, const uint8_t *in,
-    size_t inlen, const uint8_t *eph_priv, char *err, size_t errlen);
+int suci_ecies_seal(uint8_t *out, size_t outcap, size_t *outlen, int profile,
+    const uint8_t *hn_pub, size_t hn_pub_len, const uint8_t *in, size_t inlen,
+    const uint8_t *eph_priv, char *err, size_t errlen);
 
 /* Open an ECIES scheme output so (solen octets) with hn_key into out; the
  * tag is checked (constant time) before anything is deciphered:
  * SUCI_ERR_TAG when it does not verify, SUCI_ERR_ARG for a bad length or
  * ephemeral key, SUCI_ERR_SCHEME for a key of the other profile. */
-int suci_ecies_open(uint8_t *out, size_t outcap, size_t *outlen,
-    int profile, EVP_PKEY *hn_key, const uint8_t *so, size_t solen, char *err,
+int suci_ecies_open(uint8_t *out, size_t outcap, size_t *outlen, int profile,
+    EVP_PKEY *hn_key, const uint8_t *so, size_t solen, char *err,
     size_t errlen);
 
 /* The ECIES scheme output for profile (A or B) of the BCD-encoded msin

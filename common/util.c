@@ -125,7 +125,6 @@ int util_file_owner_only(const char *path, const char *what, char *err,
 	return 0;
 }
 
-
 /* RFC 3339 UTC, or the decimal seconds (see util.h). */
 void util_time_iso(char *out, size_t outlen, int64_t t)
 {

@@ -42,16 +42,17 @@ struct url_parts {
 static int url_extras_absent(CURLU *u, char *err, size_t errlen)
 {
 	static const CURLUPart userinfo[] = { CURLUPART_USER,
-	    CURLUPART_PASSWORD, CURLUPART_OPTIONS };
-	static const CURLUPart extras[] = { CURLUPART_QUERY,
-	    CURLUPART_FRAGMENT, CURLUPART_ZONEID };
+		CURLUPART_PASSWORD, CURLUPART_OPTIONS };
+	static const CURLUPart extras[] = { CURLUPART_QUERY, CURLUPART_FRAGMENT,
+		CURLUPART_ZONEID };
 	char *v = NULL;
 	size_t i;
 
 	for (i = 0; i < sizeof(userinfo) / sizeof(userinfo[0]); i++) {
 		if (curl_url_get(u, userinfo[i], &v, 0) == CURLUE_OK) {
 			curl_free(v);
-			util_err_set(err, errlen, "URL carries user "
+			util_err_set(err, errlen,
+			    "URL carries user "
 			    "information");
 			return 0;
 		}
@@ -59,7 +60,8 @@ static int url_extras_absent(CURLU *u, char *err, size_t errlen)
 	for (i = 0; i < sizeof(extras) / sizeof(extras[0]); i++) {
 		if (curl_url_get(u, extras[i], &v, 0) == CURLUE_OK) {
 			curl_free(v);
-			util_err_set(err, errlen, "URL carries a query, "
+			util_err_set(err, errlen,
+			    "URL carries a query, "
 			    "fragment or zone");
 			return 0;
 		}
@@ -75,7 +77,8 @@ static int path_segments_ok(const char *path)
 
 	for (;;) {
 		const char *slash = strchr(seg, '/');
-		size_t len = slash != NULL ? (size_t)(slash - seg) : strlen(seg);
+		size_t len =
+		    slash != NULL ? (size_t)(slash - seg) : strlen(seg);
 
 		if ((len == 1 && seg[0] == '.') ||
 		    (len == 2 && seg[0] == '.' && seg[1] == '.') ||
@@ -102,14 +105,16 @@ static int url_split(struct url_parts *p, const char *url, char *err,
 
 	memset(p, 0, sizeof(*p));
 	if (!raw_ok(url)) {
-		util_err_set(err, errlen, "URL has illegal characters or length");
+		util_err_set(err, errlen,
+		    "URL has illegal characters or length");
 		goto out;
 	}
 	if ((u = curl_url()) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		goto out;
 	}
-	if (curl_url_set(u, CURLUPART_URL, url, CURLU_PATH_AS_IS) != CURLUE_OK) {
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_PATH_AS_IS) !=
+	    CURLUE_OK) {
 		util_err_set(err, errlen, "not a URL");
 		goto out;
 	}
@@ -125,8 +130,8 @@ static int url_split(struct url_parts *p, const char *url, char *err,
 		util_err_set(err, errlen, "URL has no usable host");
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)
-	    != CURLUE_OK) {
+	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK) {
 		util_err_set(err, errlen, "URL has no usable port");
 		goto out;
 	}
@@ -173,8 +178,8 @@ int ch_allow_parse_base(ch_allow_t *e, const char *base, char *err,
 		snprintf(p.path, sizeof(p.path), "/devices/");
 		e->seed_form = 1;
 	} else if (n == 0 || p.path[n - 1] != '/') {
-		util_err_set(err, errlen, "allow-list base URL %s must end with '/'",
-		    base);
+		util_err_set(err, errlen,
+		    "allow-list base URL %s must end with '/'", base);
 		return CH_URL_MALFORMED;
 	}
 	snprintf(e->base_url, sizeof(e->base_url), "%s", base);
@@ -204,11 +209,12 @@ int ch_allow_check(const ch_allow_t *list, size_t n, const char *url,
 		if (strncmp(p.path, e->path_prefix, plen) == 0)
 			rest = p.path + plen;
 		else if (e->seed_form && strncmp(p.path, "/DeviceID=", 10) == 0)
-			rest = p.path + 10;   /* the seed's literal form */
+			rest = p.path + 10; /* the seed's literal form */
 		else
 			continue;
 		if (!devid_valid(rest)) {
-			util_err_set(err, errlen, "URL does not end in a DeviceID");
+			util_err_set(err, errlen,
+			    "URL does not end in a DeviceID");
 			return CH_URL_NOT_ALLOWED;
 		}
 		snprintf(device_id, 65, "%s", rest);

@@ -45,8 +45,8 @@ int corehook_av_generate(corehook *ch, corehook_av_t *out, const char *supi,
 	if (r != SUBS_OK)
 		goto out;
 	if (aka_sqn_from_u64(sqn, next) != AKA_OK ||
-	    aka_vector_make(&v, rec.ki, rec.opc, rec.amf, sqn, NULL, ch->snn)
-	    != AKA_OK) {
+	    aka_vector_make(&v, rec.ki, rec.opc, rec.amf, sqn, NULL, ch->snn) !=
+	        AKA_OK) {
 		util_err_set(err, errlen, "authentication vector failed");
 		goto out;
 	}
@@ -82,15 +82,15 @@ int corehook_res_confirm(const corehook_av_t *av, const uint8_t *res_star,
 	OPENSSL_cleanse(hres, sizeof(hres));
 	if (!ok)
 		return 0;
-	if (kamf != NULL && aka_kamf(kamf, av->kseaf, av->supi, abba,
-	    sizeof(abba)) != AKA_OK)
+	if (kamf != NULL &&
+	    aka_kamf(kamf, av->kseaf, av->supi, abba, sizeof(abba)) != AKA_OK)
 		return 0;
 	return 1;
 }
 
 /* 5G-AKA done: a pending subscription becomes active. */
-int corehook_confirm(corehook *ch, const char *supi, int *promoted,
-    char *err, size_t errlen)
+int corehook_confirm(corehook *ch, const char *supi, int *promoted, char *err,
+    size_t errlen)
 {
 	subs_db *db = NULL;
 	int r, p = 0;
@@ -136,8 +136,8 @@ int corehook_resync(corehook *ch, const char *supi, const uint8_t *rand,
 		rc = COREHOOK_ERR_AUTH;
 		goto out;
 	}
-	if (subs_sqn_set(db, supi, aka_sqn_to_u64(sqn_ms), err, errlen)
-	    != SUBS_OK)
+	if (subs_sqn_set(db, supi, aka_sqn_to_u64(sqn_ms), err, errlen) !=
+	    SUBS_OK)
 		goto out;
 	rc = COREHOOK_OK;
 out:

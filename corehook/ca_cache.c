@@ -20,7 +20,7 @@
 #include "util.h"
 
 #define WAYS 4
-#define KEY_MAX 143             /* "udp:" + address, or entry/DeviceID */
+#define KEY_MAX 143 /* "udp:" + address, or entry/DeviceID */
 
 /* A slot's identity and age; h == 0 is an empty slot. */
 typedef struct {
@@ -42,8 +42,8 @@ typedef struct {
 typedef struct {
 	pthread_mutex_t mu;
 	size_t nsets;
-	slot_t *slot;           /* nsets * WAYS */
-	void *val;              /* nsets * WAYS values of vsize bytes */
+	slot_t *slot; /* nsets * WAYS */
+	void *val;    /* nsets * WAYS values of vsize bytes */
 	size_t vsize;
 	void (*clear)(void *); /* NULL-safe release of a value, or NULL */
 } table_t;
@@ -52,9 +52,9 @@ enum { T_NEG, T_POS, T_SRC, T_DEV, T_N };
 
 struct ch_ca_cache {
 	table_t t[T_N];
-	EVP_MAC_CTX *mac;       /* keyed SipHash-2-4, duplicated per use */
+	EVP_MAC_CTX *mac; /* keyed SipHash-2-4, duplicated per use */
 	int64_t neg_ttl_ms;
-	double rate[CH_RATE_N];  /* tokens per millisecond */
+	double rate[CH_RATE_N]; /* tokens per millisecond */
 	double burst[CH_RATE_N];
 };
 
@@ -116,9 +116,10 @@ static uint64_t key_hash(ch_ca_cache *c, const char *key)
 	uint64_t h = 0;
 	int i;
 
-	if (m != NULL && EVP_MAC_update(m, (const uint8_t *)key,
-	    strlen(key)) == 1 && EVP_MAC_final(m, out, &outl, sizeof(out)) ==
-	    1 && outl == sizeof(out))
+	if (m != NULL &&
+	    EVP_MAC_update(m, (const uint8_t *)key, strlen(key)) == 1 &&
+	    EVP_MAC_final(m, out, &outl, sizeof(out)) == 1 &&
+	    outl == sizeof(out))
 		for (i = 0; i < 8; i++)
 			h = (h << 8) | out[i];
 	else
@@ -141,8 +142,9 @@ static size_t table_find(table_t *t, uint64_t h, const char *key,
 			t->slot[i].used_ms = now_ms;
 			return i;
 		}
-		if (t->slot[victim].h != 0 && (t->slot[i].h == 0 ||
-		    t->slot[i].used_ms < t->slot[victim].used_ms))
+		if (t->slot[victim].h != 0 &&
+		    (t->slot[i].h == 0 ||
+		        t->slot[i].used_ms < t->slot[victim].used_ms))
 			victim = i;
 	}
 	if (!create)
@@ -166,8 +168,8 @@ static void table_drop(table_t *t, size_t i)
 	memset(&t->slot[i], 0, sizeof(t->slot[i]));
 }
 
-int ch_ca_cache_new(ch_ca_cache **out, const corehook_config *cfg,
-    char *err, size_t errlen)
+int ch_ca_cache_new(ch_ca_cache **out, const corehook_config *cfg, char *err,
+    size_t errlen)
 {
 	ch_ca_cache *c;
 	EVP_MAC *mac = NULL;
@@ -181,12 +183,14 @@ int ch_ca_cache_new(ch_ca_cache **out, const corehook_config *cfg,
 		util_err_set(err, errlen, "out of memory");
 		return -1;
 	}
-	if (table_init(&c->t[T_NEG], cfg->cache_entries, sizeof(neg_t), NULL)
-	    != 0 || table_init(&c->t[T_POS], cfg->cache_entries,
-	    sizeof(ch_pos_entry_t), pos_clear) != 0 ||
-	    table_init(&c->t[T_SRC], cfg->cache_entries, sizeof(bucket_t), NULL)
-	    != 0 || table_init(&c->t[T_DEV], cfg->cache_entries,
-	    sizeof(bucket_t), NULL) != 0) {
+	if (table_init(&c->t[T_NEG], cfg->cache_entries, sizeof(neg_t), NULL) !=
+	        0 ||
+	    table_init(&c->t[T_POS], cfg->cache_entries, sizeof(ch_pos_entry_t),
+	        pos_clear) != 0 ||
+	    table_init(&c->t[T_SRC], cfg->cache_entries, sizeof(bucket_t),
+	        NULL) != 0 ||
+	    table_init(&c->t[T_DEV], cfg->cache_entries, sizeof(bucket_t),
+	        NULL) != 0) {
 		util_err_set(err, errlen, "out of memory");
 		goto out;
 	}
@@ -250,8 +254,7 @@ int ch_neg_lookup(ch_ca_cache *c, const char *key, int64_t now_ms)
 	return outcome;
 }
 
-void ch_neg_store(ch_ca_cache *c, const char *key, int outcome,
-    int64_t now_ms)
+void ch_neg_store(ch_ca_cache *c, const char *key, int outcome, int64_t now_ms)
 {
 	table_t *t = &c->t[T_NEG];
 	uint64_t h;
@@ -295,8 +298,8 @@ static bucket_t *bucket_get(ch_ca_cache *c, int kind, const char *key,
 }
 
 /* take (1), peek (0) or charge (-1) one token of key's bucket. */
-static int rate_op(ch_ca_cache *c, int kind, const char *key,
-    int64_t now_ms, int op)
+static int rate_op(ch_ca_cache *c, int kind, const char *key, int64_t now_ms,
+    int op)
 {
 	table_t *t = &c->t[kind == CH_RATE_SOURCE ? T_SRC : T_DEV];
 	bucket_t *b;
@@ -324,8 +327,7 @@ int ch_rate_peek(ch_ca_cache *c, int kind, const char *key, int64_t now_ms)
 	return rate_op(c, kind, key, now_ms, 0);
 }
 
-void ch_rate_charge(ch_ca_cache *c, int kind, const char *key,
-    int64_t now_ms)
+void ch_rate_charge(ch_ca_cache *c, int kind, const char *key, int64_t now_ms)
 {
 	(void)rate_op(c, kind, key, now_ms, -1);
 }

@@ -64,8 +64,8 @@ static const char *neg_words(int outcome)
 
 /* A refusal the CA's answer caused: remembered (404, revoked, suspended),
  * the positive entry dropped, the source charged. */
-static int refused(corehook *ch, const char *key, const char *src,
-    int outcome, int64_t now_ms)
+static int refused(corehook *ch, const char *key, const char *src, int outcome,
+    int64_t now_ms)
 {
 	if (outcome != CH_PROV_INVALID_CERT)
 		ch_neg_store(ch->cache, key, outcome, now_ms);
@@ -109,8 +109,7 @@ static int answer_verify(corehook *ch, size_t idx, const char *key,
 	case CH_CTX_BAD_JSON:
 		/* The CA gave nothing usable: its fault, retry later. */
 		return CH_PROV_CA_UNAVAILABLE;
-	default:
-		return CH_PROV_INTERNAL;
+	default: return CH_PROV_INTERNAL;
 	}
 }
 
@@ -119,16 +118,19 @@ static int answer_verify(corehook *ch, size_t idx, const char *key,
 static int limits_pass(corehook *ch, const char *key, const char *src,
     int64_t now_ms, char *err, size_t errlen)
 {
-	if (src[0] != '\0' && !ch_rate_peek(ch->cache, CH_RATE_SOURCE, src,
-	    now_ms)) {
+	if (src[0] != '\0' &&
+	    !ch_rate_peek(ch->cache, CH_RATE_SOURCE, src, now_ms)) {
 		atomic_fetch_add(&ch->metrics.rate_limited[CH_RATE_SOURCE], 1);
-		util_err_set(err, errlen, "too many refused provisionings from "
-		    "%s: no CA request (rate limit)", src);
+		util_err_set(err, errlen,
+		    "too many refused provisionings from "
+		    "%s: no CA request (rate limit)",
+		    src);
 		return CH_PROV_RATE_LIMITED;
 	}
 	if (!ch_rate_take(ch->cache, CH_RATE_DEVICE, key, now_ms)) {
 		atomic_fetch_add(&ch->metrics.rate_limited[CH_RATE_DEVICE], 1);
-		util_err_set(err, errlen, "too many CA requests for this "
+		util_err_set(err, errlen,
+		    "too many CA requests for this "
 		    "DeviceID: no CA request (rate limit)");
 		return CH_PROV_RATE_LIMITED;
 	}
@@ -165,18 +167,20 @@ int ch_ca_lookup(corehook *ch, size_t idx, const char *url,
 	    CH_PROV_PROVISIONED)
 		goto out;
 	outcome = CH_PROV_CA_UNAVAILABLE;
-	if (ch_fetch(&fr, ch->fetch[idx], url, have && pe.etag[0] != '\0' ?
-	    pe.etag : NULL, err, errlen) != 0) {
+	if (ch_fetch(&fr, ch->fetch[idx], url,
+	        have && pe.etag[0] != '\0' ? pe.etag : NULL, err,
+	        errlen) != 0) {
 		ch_metrics_fetch_observe(&ch->metrics, fr.seconds);
 		goto out;
 	}
 	ch_metrics_fetch_observe(&ch->metrics, fr.seconds);
 	if (fr.http_status == 304 && have && pe.etag[0] != '\0') {
 		/* Same certificate, same status version: the verified key. */
-		atomic_fetch_add(&ch->metrics.ctx_source[CH_CTX_POS_REVALIDATED],
+		atomic_fetch_add(&ch->metrics
+		                      .ctx_source[CH_CTX_POS_REVALIDATED],
 		    1);
-		ch_pos_refresh(ch->cache, key, fresh_until(ch->cfg, &fr,
-		    now_ms));
+		ch_pos_refresh(ch->cache, key,
+		    fresh_until(ch->cfg, &fr, now_ms));
 		goto from_cache;
 	}
 	atomic_fetch_add(&ch->metrics.ctx_source[CH_CTX_FETCHED], 1);
@@ -184,7 +188,8 @@ int ch_ca_lookup(corehook *ch, size_t idx, const char *url,
 		util_err_set(err, errlen, "%s", neg_words(CH_PROV_UNKNOWN));
 		outcome = refused(ch, key, src, CH_PROV_UNKNOWN, now_ms);
 	} else if (fr.http_status != 200) {
-		util_err_set(err, errlen, "CA answered HTTP %ld", fr.http_status);
+		util_err_set(err, errlen, "CA answered HTTP %ld",
+		    fr.http_status);
 	} else {
 		outcome = answer_verify(ch, idx, key, src, device_id, &fr, pub,
 		    pub_enc, now_ms, err, errlen);

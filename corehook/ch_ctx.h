@@ -26,14 +26,14 @@ struct corehook {
 	void *logarg;
 	EVP_PKEY *signer_key;
 	X509 *signer_cert;
-	STACK_OF(X509) *signer_chain;   /* intermediates carried in every
+	STACK_OF(X509) * signer_chain; /* intermediates carried in every
 	                                 * container, issuer first, no root */
-	prov_signer *signer;            /* the above, checked and encoded once */
-	X509 *anchor[CH_ALLOW_MAX];     /* per allow-list entry */
-	ch_fetcher *fetch[CH_ALLOW_MAX]; /* per allow-list entry */
+	prov_signer *signer;           /* the above, checked and encoded once */
+	X509 *anchor[CH_ALLOW_MAX];    /* per allow-list entry */
+	ch_fetcher *fetch[CH_ALLOW_MAX];    /* per allow-list entry */
 	ch_path_cache *paths[CH_ALLOW_MAX]; /* per allow-list entry */
-	ch_ca_cache *cache;             /* caches and limits (ca_cache.c) */
-	char snn[64];                   /* serving network name */
+	ch_ca_cache *cache;                 /* caches and limits (ca_cache.c) */
+	char snn[64];                       /* serving network name */
 	ch_metrics_t metrics;
 
 	/* Pool of subscriber store connections, one per concurrent user
@@ -61,7 +61,7 @@ struct corehook {
 	 * once at open, read-only afterwards. */
 	EVP_PKEY *suci_key[256];
 	uint8_t suci_key_scheme[256];
-	uint8_t suci_pub[33];           /* the configured key's public half */
+	uint8_t suci_pub[33]; /* the configured key's public half */
 	size_t suci_pub_len;
 };
 
@@ -119,8 +119,8 @@ void ch_sessions_close(corehook *ch);
  * and the timer restarted, or ABORTED on the fifth expiry (the session's
  * state freed). *timer: which timer (for RESEND and ABORTED). */
 enum { CH_EXPIRE_STALE = 0, CH_EXPIRE_RESEND = 1, CH_EXPIRE_ABORTED = 2 };
-int ch_session_expire(corehook *ch, const char *name, uint64_t id,
-    uint8_t *out, size_t cap, size_t *outlen, int *timer);
+int ch_session_expire(corehook *ch, const char *name, uint64_t id, uint8_t *out,
+    size_t cap, size_t *outlen, int *timer);
 
 /* ---- NAS answers (nas_reply.c) ---- */
 
@@ -149,9 +149,9 @@ int ch_nas_protect(nas_sec_ctx_t *sec, uint8_t hdr, const nas_msg_t *m,
  * container provisioned (corehook_provision_from), answered with a
  * Registration reject carrying the container or the refusal's cause; #96
  * without a ProvCA payload container. */
-int ch_prov_nas(corehook *ch, const char *session,
-    const nas_reg_request_t *rq, nas_msg_t *m, uint8_t *out, size_t outcap,
-    size_t *outlen, char *err, size_t errlen);
+int ch_prov_nas(corehook *ch, const char *session, const nas_reg_request_t *rq,
+    nas_msg_t *m, uint8_t *out, size_t outcap, size_t *outlen, char *err,
+    size_t errlen);
 
 /* ---- the NAS side of 5G-AKA per session (nas_auth.c) ---- */
 
@@ -162,7 +162,7 @@ enum { CH_NAS_IDLE = 0, CH_NAS_AUTH = 1, CH_NAS_SMC = 2, CH_NAS_ACCEPTED = 3 };
 /* A session's 5G-AKA and NAS security state, used by one thread at a time
  * (the session is busy). */
 typedef struct {
-	const char *name;       /* the session's name, for log lines */
+	const char *name; /* the session's name, for log lines */
 	int state;
 	int resynced;
 	uint8_t ksi;
@@ -177,7 +177,7 @@ typedef struct {
 	uint8_t enc_alg, int_alg;
 	int have_sec;
 	nas_sec_ctx_t sec;
-	char supi[NAS_SUPI_MAX];	/* IMSI digits of the last AKA */
+	char supi[NAS_SUPI_MAX]; /* IMSI digits of the last AKA */
 	/* The downlink T3560/T3550 guards (nas_timer.h): noted here when an
 	 * Authentication request, Security mode command or Registration
 	 * accept is built, armed and resent by session.c. */
@@ -198,14 +198,14 @@ int ch_auth_on_registration(corehook *ch, ch_nas_state *s,
  * subscription confirmed → Security mode command; Authentication reject on
  * a mismatch. */
 int ch_auth_on_response(corehook *ch, ch_nas_state *s,
-    const nas_auth_response_t *ar, nas_msg_t *m, uint8_t *out,
-    size_t outcap, size_t *outlen, char *err, size_t errlen);
+    const nas_auth_response_t *ar, nas_msg_t *m, uint8_t *out, size_t outcap,
+    size_t *outlen, char *err, size_t errlen);
 
 /* Authentication failure (state CH_NAS_AUTH): synch failure → resync once
  * and a new Authentication request; else Authentication reject. */
 int ch_auth_on_failure(corehook *ch, ch_nas_state *s,
-    const nas_auth_failure_t *af, nas_msg_t *m, uint8_t *out,
-    size_t outcap, size_t *outlen, char *err, size_t errlen);
+    const nas_auth_failure_t *af, nas_msg_t *m, uint8_t *out, size_t outcap,
+    size_t *outlen, char *err, size_t errlen);
 
 /* Security mode reject (state CH_NAS_SMC): context dropped, no answer. */
 int ch_auth_on_smc_reject(corehook *ch, ch_nas_state *s, uint8_t cause);

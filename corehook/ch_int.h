@@ -25,11 +25,11 @@
 
 /* One CA the operator has an agreement with. */
 typedef struct {
-	char base_url[CH_URL_MAX + 1];  /* as configured */
-	char host[256];                 /* lowercase */
+	char base_url[CH_URL_MAX + 1]; /* as configured */
+	char host[256];                /* lowercase */
 	unsigned port;
 	char path_prefix[CH_URL_MAX + 1]; /* ends with '/' */
-	int seed_form;                  /* base had no path: /DeviceID=<id> too */
+	int seed_form; /* base had no path: /DeviceID=<id> too */
 	char client_cert[CH_PATH_MAX];  /* mTLS client certificate (PEM) */
 	char client_key[CH_PATH_MAX];   /* its key (PEM) */
 	char ca_root[CH_PATH_MAX];      /* CAINFO for the TLS link */
@@ -41,13 +41,17 @@ struct corehook_config {
 	char db_path[CH_PATH_MAX];
 	char mcc[4], mnc[4];
 	uint64_t msin_first, msin_last;
-	int have_op;                    /* 1: OP (OPc derived per Ki); 0: OPc */
+	int have_op; /* 1: OP (OPc derived per Ki); 0: OPc */
 	uint8_t op_or_opc[16];
 	uint8_t amf[2];
 	uint64_t sqn_initial;
 	unsigned sqn_ind_bits;
 	size_t nssai_count;
-	struct { uint8_t sst; int has_sd; uint32_t sd; } nssai[CH_NSSAI_MAX];
+	struct {
+		uint8_t sst;
+		int has_sd;
+		uint32_t sd;
+	} nssai[CH_NSSAI_MAX];
 	char dnn[101];
 	size_t allow_count;
 	ch_allow_t allow[CH_ALLOW_MAX];
@@ -61,20 +65,20 @@ struct corehook_config {
 	long connect_timeout_ms;
 	long total_timeout_ms;
 	size_t max_response_bytes;
-	unsigned fetch_connections;     /* per allow-list entry */
+	unsigned fetch_connections; /* per allow-list entry */
 	unsigned t3346_seconds;
-	unsigned t3560_ms, t3550_ms;    /* NAS retransmission timers */
+	unsigned t3560_ms, t3550_ms; /* NAS retransmission timers */
 	unsigned workers;
 	unsigned session_ttl_seconds;
-	int64_t retired_keep_seconds;   /* retention of retired subscriptions */
+	int64_t retired_keep_seconds; /* retention of retired subscriptions */
 	unsigned max_sessions;
 	/* What keeps NAS traffic from becoming CA load (ca_cache.c). */
-	unsigned negative_ttl_seconds;  /* 404/revoked/suspended remembered */
+	unsigned negative_ttl_seconds; /* 404/revoked/suspended remembered */
 	unsigned positive_max_age_seconds; /* cap on the CA's max-age */
-	unsigned cache_entries;         /* slots per table */
+	unsigned cache_entries;            /* slots per table */
 	unsigned source_refusals_per_minute, source_burst;
 	unsigned device_fetches_per_minute, device_burst;
-	sbi_config_t sbi;               /* "sbi": corehook as a UDM */
+	sbi_config_t sbi; /* "sbi": corehook as a UDM */
 	/* NAS security: algorithm ids (nas_sec.h) in preference order. */
 	uint8_t nas_int_pref[CH_ALG_PREF_MAX];
 	size_t nas_int_n;
@@ -94,8 +98,8 @@ struct corehook_config {
 
 enum {
 	CH_URL_OK = 0,
-	CH_URL_MALFORMED = -1,   /* not a URL, or illegal characters */
-	CH_URL_NOT_ALLOWED = -2  /* a URL, but on no allow-list entry */
+	CH_URL_MALFORMED = -1,  /* not a URL, or illegal characters */
+	CH_URL_NOT_ALLOWED = -2 /* a URL, but on no allow-list entry */
 };
 
 /* Parse base (an allow-list base URL: https, host, optional port, path
@@ -117,16 +121,16 @@ int ch_allow_check(const ch_allow_t *list, size_t n, const char *url,
 #define CH_ETAG_MAX 127
 
 typedef struct {
-	long http_status;     /* 0 when no HTTP answer arrived */
-	int transport_error;  /* 1: connect/TLS/timeout/size failure */
+	long http_status;    /* 0 when no HTTP answer arrived */
+	int transport_error; /* 1: connect/TLS/timeout/size failure */
 	int timed_out;
-	double seconds;       /* wall time of the fetch */
-	char *body;           /* NUL-terminated, free() */
+	double seconds; /* wall time of the fetch */
+	char *body;     /* NUL-terminated, free() */
 	size_t body_len;
 	char etag[CH_ETAG_MAX + 1]; /* "" when absent or not a clean tag */
-	long max_age;         /* Cache-Control max-age, -1 absent */
-	int no_cache;         /* no-cache: revalidate before every use */
-	int no_store;         /* no-store (or private caching refused) */
+	long max_age;               /* Cache-Control max-age, -1 absent */
+	int no_cache;               /* no-cache: revalidate before every use */
+	int no_store;               /* no-store (or private caching refused) */
 } ch_fetch_result_t;
 
 /* The fetcher of one allow-list entry: at most `connections` easy
@@ -135,8 +139,7 @@ typedef struct {
 typedef struct ch_fetcher ch_fetcher;
 
 int ch_fetcher_new(ch_fetcher **out, const ch_allow_t *e, size_t connections,
-    long connect_ms, long total_ms, size_t max_bytes, char *err,
-    size_t errlen);
+    long connect_ms, long total_ms, size_t max_bytes, char *err, size_t errlen);
 void ch_fetcher_free(ch_fetcher *f);
 
 /* GET url (already allow-listed for f's entry) over mTLS with the entry's
@@ -157,10 +160,11 @@ void ch_fetch_result_free(ch_fetch_result_t *r);
 
 enum {
 	CH_CTX_OK = 0,
-	CH_CTX_BAD_JSON = -1,     /* not a usable security context */
+	CH_CTX_BAD_JSON = -1, /* not a usable security context */
 	CH_CTX_REVOKED = -2,
 	CH_CTX_SUSPENDED = -3,
-	CH_CTX_INVALID_CERT = -4, /* chain, time, EKU, keyUsage, DeviceID, key */
+	CH_CTX_INVALID_CERT =
+	    -4, /* chain, time, EKU, keyUsage, DeviceID, key */
 	CH_CTX_INTERNAL = -5
 };
 
@@ -198,12 +202,12 @@ int ch_verify_fast(EVP_PKEY **pubkey, uint8_t pub_enc[65], X509 **cert,
 
 /* After the full check verified a leaf: keep the path it built (chain:
  * leaf first, anchor last; consumed) for the chain text text. */
-void ch_path_cache_store(ch_path_cache *c, STACK_OF(X509) *chain,
+void ch_path_cache_store(ch_path_cache *c, STACK_OF(X509) * chain,
     const char *text, int64_t now);
 
 /* The end of path's validity (earliest notAfter) as Unix seconds: 1, or 0
  * when a time is not in RFC 5280's form. */
-int ch_path_valid_until(int64_t *until, STACK_OF(X509) *path);
+int ch_path_valid_until(int64_t *until, STACK_OF(X509) * path);
 
 /* Parse the CA's JSON security context and verify the device certificate:
  * chain to anchor at time now, device EKU, keyUsage for its key type
@@ -218,9 +222,8 @@ int ch_path_valid_until(int64_t *until, STACK_OF(X509) *path);
  * path verified for the same chain text, so only the leaf is verified
  * again. */
 int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
-    int64_t *valid_until, const char *json, size_t len,
-    const char *device_id, X509 *anchor, ch_path_cache *cache, int64_t now,
-    char *err, size_t errlen);
+    int64_t *valid_until, const char *json, size_t len, const char *device_id,
+    X509 *anchor, ch_path_cache *cache, int64_t now, char *err, size_t errlen);
 
 /* ---- caches and limits in front of the CA (ca_cache.c) ---- */
 
@@ -233,15 +236,14 @@ int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
  */
 typedef struct ch_ca_cache ch_ca_cache;
 
-int ch_ca_cache_new(ch_ca_cache **out, const corehook_config *cfg,
-    char *err, size_t errlen);
+int ch_ca_cache_new(ch_ca_cache **out, const corehook_config *cfg, char *err,
+    size_t errlen);
 void ch_ca_cache_free(ch_ca_cache *c);
 
 /* Negative cache: the refusal outcome (CH_PROV_UNKNOWN/REVOKED/SUSPENDED)
  * remembered for key until now_ms + ttl; lookup returns it, or -1. */
 int ch_neg_lookup(ch_ca_cache *c, const char *key, int64_t now_ms);
-void ch_neg_store(ch_ca_cache *c, const char *key, int outcome,
-    int64_t now_ms);
+void ch_neg_store(ch_ca_cache *c, const char *key, int outcome, int64_t now_ms);
 
 /* Token buckets: take one token for key (1 allowed, 0 empty); peek says
  * whether one is there without taking it; charge takes one even when that
@@ -249,16 +251,15 @@ void ch_neg_store(ch_ca_cache *c, const char *key, int outcome,
 enum { CH_RATE_SOURCE, CH_RATE_DEVICE, CH_RATE_N };
 int ch_rate_take(ch_ca_cache *c, int kind, const char *key, int64_t now_ms);
 int ch_rate_peek(ch_ca_cache *c, int kind, const char *key, int64_t now_ms);
-void ch_rate_charge(ch_ca_cache *c, int kind, const char *key,
-    int64_t now_ms);
+void ch_rate_charge(ch_ca_cache *c, int kind, const char *key, int64_t now_ms);
 
 /* A verified security context as the positive cache keeps it. */
 typedef struct {
-	EVP_PKEY *pub;                  /* owned by the caller after lookup */
+	EVP_PKEY *pub; /* owned by the caller after lookup */
 	uint8_t pub_enc[65];
-	char etag[CH_ETAG_MAX + 1];     /* "" = cannot be revalidated */
-	int64_t fresh_until_ms;         /* use without asking the CA before */
-	int64_t valid_until;            /* Unix seconds: certificate validity */
+	char etag[CH_ETAG_MAX + 1]; /* "" = cannot be revalidated */
+	int64_t fresh_until_ms;     /* use without asking the CA before */
+	int64_t valid_until;        /* Unix seconds: certificate validity */
 } ch_pos_entry_t;
 
 /* Copy the entry of key into out (pub up-referenced) when one is kept and
@@ -290,25 +291,39 @@ int ch_suci_keygen(const corehook_config *cfg, char *err, size_t errlen);
 /* ---- metrics (metrics.c) ---- */
 
 enum {
-	CH_PROV_PROVISIONED, CH_PROV_NOT_ALLOWED, CH_PROV_UNKNOWN,
-	CH_PROV_REVOKED, CH_PROV_SUSPENDED, CH_PROV_INVALID_CERT,
-	CH_PROV_CA_UNAVAILABLE, CH_PROV_MALFORMED, CH_PROV_INTERNAL,
-	CH_PROV_RATE_LIMITED, CH_PROV_UNSIGNED, CH_PROV_BAD_SIGNATURE,
-	CH_PROV_REPLAY, CH_PROV_WRONG_NETWORK, CH_PROV_UNCONCEALABLE,
+	CH_PROV_PROVISIONED,
+	CH_PROV_NOT_ALLOWED,
+	CH_PROV_UNKNOWN,
+	CH_PROV_REVOKED,
+	CH_PROV_SUSPENDED,
+	CH_PROV_INVALID_CERT,
+	CH_PROV_CA_UNAVAILABLE,
+	CH_PROV_MALFORMED,
+	CH_PROV_INTERNAL,
+	CH_PROV_RATE_LIMITED,
+	CH_PROV_UNSIGNED,
+	CH_PROV_BAD_SIGNATURE,
+	CH_PROV_REPLAY,
+	CH_PROV_WRONG_NETWORK,
+	CH_PROV_UNCONCEALABLE,
 	CH_PROV_NOUTCOMES
 };
 /* How a provisioning got the device's security context (metrics). */
 enum {
-	CH_CTX_NEG_HIT,          /* negative cache answered, no fetch */
-	CH_CTX_POS_FRESH,        /* positive cache, fresh: no fetch */
-	CH_CTX_POS_REVALIDATED,  /* positive cache, CA answered 304 */
-	CH_CTX_FETCHED,          /* full GET (200/404/...) */
+	CH_CTX_NEG_HIT,         /* negative cache answered, no fetch */
+	CH_CTX_POS_FRESH,       /* positive cache, fresh: no fetch */
+	CH_CTX_POS_REVALIDATED, /* positive cache, CA answered 304 */
+	CH_CTX_FETCHED,         /* full GET (200/404/...) */
 	CH_CTX_SRC_N
 };
 enum {
-	CH_AKA_SUCCESS, CH_AKA_RES_MISMATCH, CH_AKA_RESYNC, CH_AKA_RESYNC_FAILED,
-	CH_AKA_UNKNOWN_SUBSCRIBER, CH_AKA_UE_REJECTED,
-	CH_AKA_PROMOTED,	/* a pending subscription became active */
+	CH_AKA_SUCCESS,
+	CH_AKA_RES_MISMATCH,
+	CH_AKA_RESYNC,
+	CH_AKA_RESYNC_FAILED,
+	CH_AKA_UNKNOWN_SUBSCRIBER,
+	CH_AKA_UE_REJECTED,
+	CH_AKA_PROMOTED, /* a pending subscription became active */
 	CH_AKA_NOUTCOMES
 };
 #define CH_LAT_BUCKETS 12

@@ -34,8 +34,9 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 	}
 	if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 ||
 	    n > CONFIG_FILE_MAX || fseek(fp, 0, SEEK_SET) != 0) {
-		util_err_set(err, errlen, "%s: unreadable or larger than %d bytes",
-		    path, CONFIG_FILE_MAX);
+		util_err_set(err, errlen,
+		    "%s: unreadable or larger than %d bytes", path,
+		    CONFIG_FILE_MAX);
 		goto fail;
 	}
 	if ((buf = malloc((size_t)n + 1)) == NULL) {
@@ -69,7 +70,7 @@ static int resolve(char *dst, size_t cap, const char *dir, const char *name,
 		return -1;
 	}
 	n = name[0] == '/' ? snprintf(dst, cap, "%s", name) :
-	    snprintf(dst, cap, "%s/%s", dir, name);
+	                     snprintf(dst, cap, "%s/%s", dir, name);
 	if (n < 0 || (size_t)n >= cap) {
 		util_err_set(err, errlen, "%s: path too long", what);
 		return -1;
@@ -134,20 +135,21 @@ static int load_signer_key(corehook_config *c, const cJSON *signer,
 	}
 	memcpy(c->signer_key, s, strlen(s) + 1);
 	if (copy_str(c->signer_token.module, sizeof(c->signer_token.module),
-	    signer, "pkcs11_module", err, errlen) != 0 ||
-	    copy_str(pf, sizeof(pf), signer, "pkcs11_pin_file", err,
-	    errlen) != 0 ||
+	        signer, "pkcs11_module", err, errlen) != 0 ||
+	    copy_str(pf, sizeof(pf), signer, "pkcs11_pin_file", err, errlen) !=
+	        0 ||
 	    copy_str(c->signer_token.pin_env, sizeof(c->signer_token.pin_env),
-	    signer, "pkcs11_pin_env", err, errlen) != 0)
+	        signer, "pkcs11_pin_env", err, errlen) != 0)
 		return -1;
 	if (c->signer_token.module[0] == '\0') {
-		util_err_set(err, errlen, "config: signer.key is a pkcs11: URI: "
+		util_err_set(err, errlen,
+		    "config: signer.key is a pkcs11: URI: "
 		    "signer.pkcs11_module is required");
 		return -1;
 	}
-	if (pf[0] != '\0' && resolve(c->signer_token.pin_file,
-	    sizeof(c->signer_token.pin_file), dir, pf, "signer.pkcs11_pin_file",
-	    err, errlen) != 0)
+	if (pf[0] != '\0' &&
+	    resolve(c->signer_token.pin_file, sizeof(c->signer_token.pin_file),
+	        dir, pf, "signer.pkcs11_pin_file", err, errlen) != 0)
 		return -1;
 	return 0;
 }
@@ -163,7 +165,8 @@ static int get_str(const char **out, const cJSON *o, const char *name,
 		return 0;
 	}
 	if (!cJSON_IsString(it)) {
-		util_err_set(err, errlen, "config: \"%s\" must be a string", name);
+		util_err_set(err, errlen, "config: \"%s\" must be a string",
+		    name);
 		return -1;
 	}
 	*out = it->valuestring;
@@ -204,8 +207,10 @@ static int get_uint(uint64_t *out, const cJSON *o, const char *name,
 	*out = (uint64_t)v;
 	return 0;
 bad:
-	util_err_set(err, errlen, "config: \"%s\" must be an integer in"
-	    " %" PRIu64 "..%" PRIu64, name, lo, hi);
+	util_err_set(err, errlen,
+	    "config: \"%s\" must be an integer in"
+	    " %" PRIu64 "..%" PRIu64,
+	    name, lo, hi);
 	return -1;
 }
 
@@ -230,7 +235,8 @@ static int load_profile(corehook_config *c, const cJSON *prof, char *err,
 	if (get_str(&dnn, prof, "dnn", "internet", err, errlen) != 0)
 		return -1;
 	if (strlen(dnn) == 0 || strlen(dnn) >= sizeof(c->dnn)) {
-		util_err_set(err, errlen, "config: profile.dnn must be 1..100 bytes");
+		util_err_set(err, errlen,
+		    "config: profile.dnn must be 1..100 bytes");
 		return -1;
 	}
 	snprintf(c->dnn, sizeof(c->dnn), "%s", dnn);
@@ -241,11 +247,14 @@ static int load_profile(corehook_config *c, const cJSON *prof, char *err,
 	}
 	if (!cJSON_IsArray(sl) || cJSON_GetArraySize(sl) < 1 ||
 	    cJSON_GetArraySize(sl) > CH_NSSAI_MAX) {
-		util_err_set(err, errlen, "config: profile.snssai must list 1..%d"
-		    " slices", CH_NSSAI_MAX);
+		util_err_set(err, errlen,
+		    "config: profile.snssai must list 1..%d"
+		    " slices",
+		    CH_NSSAI_MAX);
 		return -1;
 	}
-	cJSON_ArrayForEach(it, sl) {
+	cJSON_ArrayForEach(it, sl)
+	{
 		uint64_t sst;
 		const char *sd;
 		size_t i = c->nssai_count;
@@ -259,7 +268,8 @@ static int load_profile(corehook_config *c, const cJSON *prof, char *err,
 			uint8_t b[3];
 
 			if (util_hex_decode(b, 3, sd) != 0) {
-				util_err_set(err, errlen, "config: snssai sd must be"
+				util_err_set(err, errlen,
+				    "config: snssai sd must be"
 				    " 6 hex digits");
 				return -1;
 			}
@@ -278,11 +288,14 @@ static int load_allow(corehook_config *c, const cJSON *list, const char *dir,
 	const cJSON *it;
 
 	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > CH_ALLOW_MAX) {
-		util_err_set(err, errlen, "config: \"allow_list\" must be a list of"
-		    " at most %d CAs", CH_ALLOW_MAX);
+		util_err_set(err, errlen,
+		    "config: \"allow_list\" must be a list of"
+		    " at most %d CAs",
+		    CH_ALLOW_MAX);
 		return -1;
 	}
-	cJSON_ArrayForEach(it, list) {
+	cJSON_ArrayForEach(it, list)
+	{
 		ch_allow_t *e = &c->allow[c->allow_count];
 		const char *base, *cert, *key, *root, *anchor;
 
@@ -291,23 +304,25 @@ static int load_allow(corehook_config *c, const cJSON *list, const char *dir,
 		    get_str(&cert, it, "client_cert", NULL, err, errlen) != 0 ||
 		    get_str(&key, it, "client_key", NULL, err, errlen) != 0 ||
 		    get_str(&root, it, "ca_root", NULL, err, errlen) != 0 ||
-		    get_str(&anchor, it, "trust_anchor", root, err, errlen) != 0)
+		    get_str(&anchor, it, "trust_anchor", root, err, errlen) !=
+		        0)
 			return -1;
 		if (base == NULL) {
-			util_err_set(err, errlen, "config: allow_list entry without"
+			util_err_set(err, errlen,
+			    "config: allow_list entry without"
 			    " base_url");
 			return -1;
 		}
 		if (ch_allow_parse_base(e, base, err, errlen) != CH_URL_OK)
 			return -1;
 		if (resolve(e->client_cert, sizeof(e->client_cert), dir, cert,
-		    "allow_list client_cert", err, errlen) != 0 ||
+		        "allow_list client_cert", err, errlen) != 0 ||
 		    resolve(e->client_key, sizeof(e->client_key), dir, key,
-		    "allow_list client_key", err, errlen) != 0 ||
+		        "allow_list client_key", err, errlen) != 0 ||
 		    resolve(e->ca_root, sizeof(e->ca_root), dir, root,
-		    "allow_list ca_root", err, errlen) != 0 ||
-		    resolve(e->trust_anchor, sizeof(e->trust_anchor), dir, anchor,
-		    "allow_list trust_anchor", err, errlen) != 0)
+		        "allow_list ca_root", err, errlen) != 0 ||
+		    resolve(e->trust_anchor, sizeof(e->trust_anchor), dir,
+		        anchor, "allow_list trust_anchor", err, errlen) != 0)
 			return -1;
 		c->allow_count++;
 	}
@@ -321,19 +336,19 @@ static int load_limits(corehook_config *c, const cJSON *cache,
 	uint64_t v[7];
 
 	if (get_uint(&v[0], cache, "negative_ttl_seconds", 10, 0, 3600, err,
-	    errlen) != 0 ||
+	        errlen) != 0 ||
 	    get_uint(&v[1], cache, "positive_max_age_seconds", 5, 0, 3600, err,
-	    errlen) != 0 ||
-	    get_uint(&v[2], cache, "entries", 16384, 16, 4194304, err, errlen)
-	    != 0 ||
-	    get_uint(&v[3], rate, "source_refusals_per_minute", 600, 1,
-	    6000000, err, errlen) != 0 ||
-	    get_uint(&v[4], rate, "source_burst", 100, 1, 1000000, err, errlen)
-	    != 0 ||
+	        errlen) != 0 ||
+	    get_uint(&v[2], cache, "entries", 16384, 16, 4194304, err,
+	        errlen) != 0 ||
+	    get_uint(&v[3], rate, "source_refusals_per_minute", 600, 1, 6000000,
+	        err, errlen) != 0 ||
+	    get_uint(&v[4], rate, "source_burst", 100, 1, 1000000, err,
+	        errlen) != 0 ||
 	    get_uint(&v[5], rate, "device_fetches_per_minute", 60, 1, 6000000,
-	    err, errlen) != 0 ||
-	    get_uint(&v[6], rate, "device_burst", 10, 1, 1000000, err, errlen)
-	    != 0)
+	        err, errlen) != 0 ||
+	    get_uint(&v[6], rate, "device_burst", 10, 1, 1000000, err,
+	        errlen) != 0)
 		return -1;
 	c->negative_ttl_seconds = (unsigned)v[0];
 	c->positive_max_age_seconds = (unsigned)v[1];
@@ -356,7 +371,7 @@ static int load_alg_list(uint8_t *ids, size_t *n, const cJSON *o,
 
 	*n = 0;
 	if (list == NULL || cJSON_IsNull(list)) {
-		ids[(*n)++] = 2;	/* 128-NIA2 / 128-NEA2, then NEA0 */
+		ids[(*n)++] = 2; /* 128-NIA2 / 128-NEA2, then NEA0 */
 		if (!integrity)
 			ids[(*n)++] = 0;
 		return 0;
@@ -364,7 +379,8 @@ static int load_alg_list(uint8_t *ids, size_t *n, const cJSON *o,
 	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) < 1 ||
 	    cJSON_GetArraySize(list) > CH_ALG_PREF_MAX)
 		goto bad;
-	cJSON_ArrayForEach(it, list) {
+	cJSON_ArrayForEach(it, list)
+	{
 		if (!cJSON_IsString(it))
 			goto bad;
 		if (strcmp(it->valuestring, integrity ? ia[0] : ea[0]) == 0)
@@ -376,9 +392,11 @@ static int load_alg_list(uint8_t *ids, size_t *n, const cJSON *o,
 	}
 	return 0;
 bad:
-	util_err_set(err, errlen, "config: \"nas_security.%s\" must list 1-%d"
-	    " of %s", name, CH_ALG_PREF_MAX, integrity ? "\"128-NIA2\"" :
-	    "\"128-NEA2\", \"NEA0\"");
+	util_err_set(err, errlen,
+	    "config: \"nas_security.%s\" must list 1-%d"
+	    " of %s",
+	    name, CH_ALG_PREF_MAX,
+	    integrity ? "\"128-NIA2\"" : "\"128-NEA2\", \"NEA0\"");
 	return -1;
 }
 
@@ -397,12 +415,14 @@ static int load_suci(corehook_config *c, const cJSON *o, const char *dir,
 	    get_uint(&v, o, "key_id", 1, 0, 255, err, errlen) != 0)
 		return -1;
 	if (prof != NULL && strcmp(prof, "A") != 0 && strcmp(prof, "B") != 0) {
-		util_err_set(err, errlen, "config: \"suci.profile\" must be "
+		util_err_set(err, errlen,
+		    "config: \"suci.profile\" must be "
 		    "\"A\" or \"B\"");
 		return -1;
 	}
 	if (!digits(ri, 1, 4) || (ns != NULL && !cJSON_IsBool(ns))) {
-		util_err_set(err, errlen, "config: \"suci.routing_indicator\" "
+		util_err_set(err, errlen,
+		    "config: \"suci.routing_indicator\" "
 		    "must be 1-4 digits, \"suci.null_scheme\" true or false");
 		return -1;
 	}
@@ -432,16 +452,17 @@ static int load_network(corehook_config *c, const cJSON *plmn,
 	if (get_str(&s, plmn, "mnc", "01", err, errlen) != 0)
 		return -1;
 	if (!digits(s, 2, 3)) {
-		util_err_set(err, errlen, "config: plmn.mnc must be 2 or 3 digits");
+		util_err_set(err, errlen,
+		    "config: plmn.mnc must be 2 or 3 digits");
 		return -1;
 	}
 	snprintf(c->mnc, sizeof(c->mnc), "%s", s);
 	for (i = 0; i < 12 - strlen(c->mnc); i++)
 		msin_max *= 10;
 	if (get_uint(&c->msin_first, range, "first", 1, 0, msin_max - 1, err,
-	    errlen) != 0 ||
+	        errlen) != 0 ||
 	    get_uint(&c->msin_last, range, "last", msin_max - 1, 0,
-	    msin_max - 1, err, errlen) != 0)
+	        msin_max - 1, err, errlen) != 0)
 		return -1;
 	if (c->msin_first > c->msin_last) {
 		util_err_set(err, errlen, "config: msin_range.first > last");
@@ -461,7 +482,8 @@ static int load_keys(corehook_config *c, const cJSON *doc, char *err,
 	    get_str(&opc, doc, "opc", NULL, err, errlen) != 0)
 		return -1;
 	if ((op == NULL) == (opc == NULL)) {
-		util_err_set(err, errlen, "config: exactly one of \"op\" and"
+		util_err_set(err, errlen,
+		    "config: exactly one of \"op\" and"
 		    " \"opc\" is required");
 		return -1;
 	}
@@ -477,8 +499,8 @@ static int load_keys(corehook_config *c, const cJSON *doc, char *err,
 		util_err_set(err, errlen, "config: amf must be 4 hex digits");
 		return -1;
 	}
-	if (get_uint(&c->sqn_initial, doc, "sqn_initial", 0, 0,
-	    0xffffffffffULL, err, errlen) != 0 ||
+	if (get_uint(&c->sqn_initial, doc, "sqn_initial", 0, 0, 0xffffffffffULL,
+	        err, errlen) != 0 ||
 	    get_uint(&v, doc, "sqn_ind_bits", 5, 0, 16, err, errlen) != 0)
 		return -1;
 	c->sqn_ind_bits = (unsigned)v;
@@ -486,20 +508,21 @@ static int load_keys(corehook_config *c, const cJSON *doc, char *err,
 }
 
 /* The provisioning signer's certificate, key and optional chain file. */
-static int load_signer(corehook_config *c, const cJSON *signer,
-    const char *dir, char *err, size_t errlen)
+static int load_signer(corehook_config *c, const cJSON *signer, const char *dir,
+    char *err, size_t errlen)
 {
 	const char *s;
 
 	if (get_str(&s, signer, "cert", NULL, err, errlen) != 0 ||
 	    resolve(c->signer_cert, sizeof(c->signer_cert), dir, s,
-	    "signer.cert", err, errlen) != 0 ||
+	        "signer.cert", err, errlen) != 0 ||
 	    load_signer_key(c, signer, dir, err, errlen) != 0 ||
 	    get_str(&s, signer, "chain", NULL, err, errlen) != 0)
 		return -1;
 	c->signer_chain[0] = '\0';
-	if (s != NULL && resolve(c->signer_chain, sizeof(c->signer_chain), dir,
-	    s, "signer.chain", err, errlen) != 0)
+	if (s != NULL &&
+	    resolve(c->signer_chain, sizeof(c->signer_chain), dir, s,
+	        "signer.chain", err, errlen) != 0)
 		return -1;
 	return 0;
 }
@@ -518,15 +541,15 @@ static int load_transport(corehook_config *c, const cJSON *listen,
 		return -1;
 	snprintf(c->http_listen, sizeof(c->http_listen), "%s", s);
 	if (get_uint(&v, fetch, "connect_timeout_ms", 3000, 1, 600000, err,
-	    errlen) != 0)
+	        errlen) != 0)
 		return -1;
 	c->connect_timeout_ms = (long)v;
 	if (get_uint(&v, fetch, "total_timeout_ms", 10000, 1, 600000, err,
-	    errlen) != 0)
+	        errlen) != 0)
 		return -1;
 	c->total_timeout_ms = (long)v;
 	if (get_uint(&v, fetch, "max_response_bytes", 262144, 1024, 16777216,
-	    err, errlen) != 0)
+	        err, errlen) != 0)
 		return -1;
 	c->max_response_bytes = (size_t)v;
 	if (get_uint(&v, fetch, "connections", 4, 1, 64, err, errlen) != 0)
@@ -555,16 +578,16 @@ static int load_runtime(corehook_config *c, const cJSON *doc, char *err,
 		return -1;
 	c->workers = (unsigned)v;
 	if (get_uint(&v, doc, "session_ttl_seconds", 120, 1,
-	    UTIL_SECONDS_PER_DAY, err, errlen) != 0)
+	        UTIL_SECONDS_PER_DAY, err, errlen) != 0)
 		return -1;
 	c->session_ttl_seconds = (unsigned)v;
 	if (get_uint(&v, doc, "max_sessions", 65536, 16, 10000000, err,
-	    errlen) != 0)
+	        errlen) != 0)
 		return -1;
 	c->max_sessions = (unsigned)v;
 	/* Retired subscriptions (keys already wiped) are deleted after this. */
 	if (get_uint(&v, doc, "retired_retention_seconds", 2592000, 60,
-	    315360000, err, errlen) != 0)
+	        315360000, err, errlen) != 0)
 		return -1;
 	c->retired_keep_seconds = (int64_t)v;
 	return 0;
@@ -578,11 +601,12 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 
 	/* A postgresql:// URL is kept as it is; a file is relative to dir. */
 	if (get_str(&s, doc, "database", "corehook.db", err, errlen) != 0 ||
-	    (subs_is_pg_url(s) ? copy_url(c->db_path, sizeof(c->db_path),
-	    s, err, errlen) : resolve(c->db_path,
-	    sizeof(c->db_path), dir, s, "database", err, errlen)) != 0 ||
+	    (subs_is_pg_url(s) ?
+	            copy_url(c->db_path, sizeof(c->db_path), s, err, errlen) :
+	            resolve(c->db_path, sizeof(c->db_path), dir, s, "database",
+	                err, errlen)) != 0 ||
 	    load_network(c, obj_get(doc, "plmn"), obj_get(doc, "msin_range"),
-	    err, errlen) != 0 ||
+	        err, errlen) != 0 ||
 	    load_keys(c, doc, err, errlen) != 0 ||
 	    load_profile(c, obj_get(doc, "profile"), err, errlen) != 0)
 		return -1;
@@ -591,24 +615,26 @@ static int load_doc(corehook_config *c, const cJSON *doc, const char *dir,
 		return -1;
 	if (load_signer(c, obj_get(doc, "signer"), dir, err, errlen) != 0 ||
 	    load_transport(c, obj_get(doc, "listen"), obj_get(doc, "ca_fetch"),
-	    err, errlen) != 0 ||
+	        err, errlen) != 0 ||
 	    load_runtime(c, doc, err, errlen) != 0 ||
-	    load_limits(c, obj_get(doc, "ca_cache"),
-	    obj_get(doc, "rate_limit"), err, errlen) != 0 ||
+	    load_limits(c, obj_get(doc, "ca_cache"), obj_get(doc, "rate_limit"),
+	        err, errlen) != 0 ||
 	    sbi_config_load(&c->sbi, obj_get(doc, "sbi"), dir, err, errlen) !=
-	    0)
+	        0)
 		return -1;
-	if (load_alg_list(c->nas_int_pref, &c->nas_int_n, obj_get(doc,
-	    "nas_security"), "integrity", 1, err, errlen) != 0 ||
-	    load_alg_list(c->nas_enc_pref, &c->nas_enc_n, obj_get(doc,
-	    "nas_security"), "ciphering", 0, err, errlen) != 0 ||
+	if (load_alg_list(c->nas_int_pref, &c->nas_int_n,
+	        obj_get(doc, "nas_security"), "integrity", 1, err,
+	        errlen) != 0 ||
+	    load_alg_list(c->nas_enc_pref, &c->nas_enc_n,
+	        obj_get(doc, "nas_security"), "ciphering", 0, err,
+	        errlen) != 0 ||
 	    load_suci(c, obj_get(doc, "suci"), dir, err, errlen) != 0)
 		return -1;
 	return 0;
 }
 
-int corehook_config_load(corehook_config **out, const char *path,
-    char *err, size_t errlen)
+int corehook_config_load(corehook_config **out, const char *path, char *err,
+    size_t errlen)
 {
 	corehook_config *c = NULL;
 	cJSON *doc = NULL;
@@ -676,7 +702,8 @@ unsigned corehook_config_workers(const corehook_config *cfg)
 
 /* Add a member or fail the default document's builder (out of memory). */
 #define ADD(obj, fn, name, val) \
-	if (fn(obj, name, val) == NULL) return -1
+	if (fn(obj, name, val) == NULL) \
+	return -1
 
 /* The default subscriber side: store, PLMN, MSIN range, OP, AMF, SQN and
  * the subscription profile; 0 or -1 (out of memory). */
@@ -729,31 +756,33 @@ static int default_ca(cJSON *doc, const struct default_files *f)
 		cJSON_Delete(e);
 		return -1;
 	}
-	ADD(e, cJSON_AddStringToObject, "base_url", f->ca_base_url != NULL ?
-	    f->ca_base_url : "https://ca.example:8443/devices/");
-	ADD(e, cJSON_AddStringToObject, "client_cert", f->client_cert != NULL ?
-	    f->client_cert : "operator.crt");
-	ADD(e, cJSON_AddStringToObject, "client_key", f->client_key != NULL ?
-	    f->client_key : "operator.key");
-	ADD(e, cJSON_AddStringToObject, "ca_root", f->ca_root != NULL ?
-	    f->ca_root : "ca-root.crt");
-	ADD(e, cJSON_AddStringToObject, "trust_anchor", f->ca_root != NULL ?
-	    f->ca_root : "ca-root.crt");
+	ADD(e, cJSON_AddStringToObject, "base_url",
+	    f->ca_base_url != NULL ? f->ca_base_url :
+	                             "https://ca.example:8443/devices/");
+	ADD(e, cJSON_AddStringToObject, "client_cert",
+	    f->client_cert != NULL ? f->client_cert : "operator.crt");
+	ADD(e, cJSON_AddStringToObject, "client_key",
+	    f->client_key != NULL ? f->client_key : "operator.key");
+	ADD(e, cJSON_AddStringToObject, "ca_root",
+	    f->ca_root != NULL ? f->ca_root : "ca-root.crt");
+	ADD(e, cJSON_AddStringToObject, "trust_anchor",
+	    f->ca_root != NULL ? f->ca_root : "ca-root.crt");
 	if ((o = cJSON_AddObjectToObject(doc, "signer")) == NULL)
 		return -1;
-	ADD(o, cJSON_AddStringToObject, "cert", f->signer_cert != NULL ?
-	    f->signer_cert : "signer.crt");
+	ADD(o, cJSON_AddStringToObject, "cert",
+	    f->signer_cert != NULL ? f->signer_cert : "signer.crt");
 	/* Given a certificate but no chain file: null, the intermediates
 	 * follow the certificate in its own file. */
 	if (f->signer_chain == NULL && f->signer_cert != NULL) {
 		if (cJSON_AddNullToObject(o, "chain") == NULL)
 			return -1;
 	} else {
-		ADD(o, cJSON_AddStringToObject, "chain", f->signer_chain != NULL ?
-		    f->signer_chain : "signer-chain.pem");
+		ADD(o, cJSON_AddStringToObject, "chain",
+		    f->signer_chain != NULL ? f->signer_chain :
+		                              "signer-chain.pem");
 	}
-	ADD(o, cJSON_AddStringToObject, "key", f->signer_key != NULL ?
-	    f->signer_key : "signer.key");
+	ADD(o, cJSON_AddStringToObject, "key",
+	    f->signer_key != NULL ? f->signer_key : "signer.key");
 	return 0;
 }
 
@@ -800,7 +829,7 @@ int corehook_config_write_default(const char *path, const char *ca_base_url,
     const char *op_hex, char *err, size_t errlen)
 {
 	const struct default_files f = { ca_base_url, client_cert, client_key,
-	    ca_root, signer_cert, signer_chain, signer_key };
+		ca_root, signer_cert, signer_chain, signer_key };
 	cJSON *doc = NULL;
 	char *text = NULL, ophex[33];
 	uint8_t op[16];
@@ -825,14 +854,17 @@ int corehook_config_write_default(const char *path, const char *ca_base_url,
 	if ((text = cJSON_Print(doc)) == NULL)
 		goto oom;
 	/* The file holds OP: exclusive create, owner-only. */
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		util_err_set(err, errlen, "create %s: %s", path, strerror(errno));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) <
+	    0) {
+		util_err_set(err, errlen, "create %s: %s", path,
+		    strerror(errno));
 		goto out;
 	}
 	n = strlen(text);
 	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1 ||
 	    fsync(fd) != 0) {
-		util_err_set(err, errlen, "write %s: %s", path, strerror(errno));
+		util_err_set(err, errlen, "write %s: %s", path,
+		    strerror(errno));
 		goto out;
 	}
 	rc = COREHOOK_OK;

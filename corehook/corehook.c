@@ -40,9 +40,10 @@ static int ctx_new(corehook **out, const corehook_config *cfg,
 	ch->logarg = logarg;
 	ch_sessions_init(ch);
 	*out = ch;
-	if (aka_snn_format(ch->snn, sizeof(ch->snn), cfg->mcc, cfg->mnc)
-	    != AKA_OK) {
-		util_err_set(err, errlen, "cannot form the serving network name");
+	if (aka_snn_format(ch->snn, sizeof(ch->snn), cfg->mcc, cfg->mnc) !=
+	    AKA_OK) {
+		util_err_set(err, errlen,
+		    "cannot form the serving network name");
 		return COREHOOK_ERR_CONFIG;
 	}
 	return COREHOOK_OK;
@@ -57,8 +58,9 @@ static int allow_entries_open(corehook *ch, char *err, size_t errlen)
 	size_t i;
 
 	for (i = 0; i < cfg->allow_count; i++) {
-		if (pki_cert_load_file(&ch->anchor[i], cfg->allow[i].trust_anchor,
-		    perr, sizeof(perr)) != PKI_OK) {
+		if (pki_cert_load_file(&ch->anchor[i],
+		        cfg->allow[i].trust_anchor, perr,
+		        sizeof(perr)) != PKI_OK) {
 			util_err_set(err, errlen, "trust anchor of %s: %s",
 			    cfg->allow[i].base_url, perr);
 			return COREHOOK_ERR_CONFIG;
@@ -68,9 +70,9 @@ static int allow_entries_open(corehook *ch, char *err, size_t errlen)
 			return COREHOOK_ERR;
 		}
 		if (ch_fetcher_new(&ch->fetch[i], &cfg->allow[i],
-		    cfg->fetch_connections, cfg->connect_timeout_ms,
-		    cfg->total_timeout_ms, cfg->max_response_bytes, err,
-		    errlen) != 0)
+		        cfg->fetch_connections, cfg->connect_timeout_ms,
+		        cfg->total_timeout_ms, cfg->max_response_bytes, err,
+		        errlen) != 0)
 			return COREHOOK_ERR;
 	}
 	return COREHOOK_OK;

@@ -20,13 +20,13 @@ typedef struct corehook_config corehook_config;
 /* Error codes (0 is success). */
 enum {
 	COREHOOK_OK = 0,
-	COREHOOK_ERR = -1,          /* internal failure; see err */
-	COREHOOK_ERR_CONFIG = -2,   /* configuration missing or invalid */
-	COREHOOK_ERR_ARG = -3,      /* bad argument (programming error) */
+	COREHOOK_ERR = -1,            /* internal failure; see err */
+	COREHOOK_ERR_CONFIG = -2,     /* configuration missing or invalid */
+	COREHOOK_ERR_ARG = -3,        /* bad argument (programming error) */
 	COREHOOK_ERR_INPROGRESS = -4, /* same session busy and NOWAIT given */
-	COREHOOK_ERR_SPACE = -5,    /* output buffer too small */
-	COREHOOK_ERR_NOTFOUND = -6, /* no such subscriber */
-	COREHOOK_ERR_AUTH = -7      /* AUTS (MAC-S) does not verify */
+	COREHOOK_ERR_SPACE = -5,      /* output buffer too small */
+	COREHOOK_ERR_NOTFOUND = -6,   /* no such subscriber */
+	COREHOOK_ERR_AUTH = -7        /* AUTS (MAC-S) does not verify */
 };
 
 /* Largest NAS message corehook reads or writes (NAS_MAX_MSG_LEN). */
@@ -39,8 +39,8 @@ enum {
 /* Load the JSON configuration at path; relative file names in it are taken
  * relative to the file's folder. Every setting and its default:
  * docs/corehook.md. */
-int corehook_config_load(corehook_config **out, const char *path,
-    char *err, size_t errlen);
+int corehook_config_load(corehook_config **out, const char *path, char *err,
+    size_t errlen);
 
 /* Free a configuration; NULL-safe. Wipes OP/OPc. */
 void corehook_config_free(corehook_config *cfg);
@@ -80,8 +80,9 @@ void corehook_close(corehook *ch);
 /* ---- the NAS state machine ---- */
 
 /* corehook_handle flags. */
-#define COREHOOK_NOWAIT 0x1   /* session busy: return INPROGRESS at once */
-#define COREHOOK_RETX   0x2   /* the caller retransmits (corehook_retx_start):
+#define COREHOOK_NOWAIT 0x1 /* session busy: return INPROGRESS at once */
+#define COREHOOK_RETX \
+	0x2 /* the caller retransmits (corehook_retx_start):
                                * start T3560/T3550 for this session's answer */
 
 /*
@@ -123,20 +124,19 @@ void corehook_retx_stop(corehook_retx *r);
 
 /* Append the retransmission and abort counters (Prometheus text) to the
  * NUL-terminated buf of cap bytes; COREHOOK_ERR_SPACE if they do not fit. */
-int corehook_retx_metrics_write(const corehook_retx *r, char *buf,
-    size_t cap);
+int corehook_retx_metrics_write(const corehook_retx *r, char *buf, size_t cap);
 
 /* ---- lower-level calls ---- */
 
 /* Outcome of one provisioning attempt. */
 typedef struct {
-	uint8_t cause;              /* 5GMM cause: 9 on success */
-	unsigned t3346;             /* back-off seconds for cause 22, else 0 */
-	char outcome[24];           /* metrics label: "provisioned", "revoked"... */
-	char device_id[65];         /* "" when the URL gave none */
-	char supi[16];              /* IMSI digits on success */
-	char reason[256];           /* for the log line */
-	size_t container_len;       /* signed container on success */
+	uint8_t cause;        /* 5GMM cause: 9 on success */
+	unsigned t3346;       /* back-off seconds for cause 22, else 0 */
+	char outcome[24];     /* metrics label: "provisioned", "revoked"... */
+	char device_id[65];   /* "" when the URL gave none */
+	char supi[16];        /* IMSI digits on success */
+	char reason[256];     /* for the log line */
+	size_t container_len; /* signed container on success */
 	uint8_t container[8192];
 } corehook_prov_result_t;
 
@@ -170,7 +170,7 @@ typedef struct {
 	uint8_t kausf[32];
 	uint8_t kseaf[32];
 	uint64_t sqn;
-	int pending;                /* the subscription is still pending */
+	int pending; /* the subscription is still pending */
 } corehook_av_t;
 
 /* Fresh vector for the active subscriber supi (IMSI digits): new RAND, the
@@ -188,8 +188,8 @@ int corehook_res_confirm(const corehook_av_t *av, const uint8_t *res_star,
  * a pending subscription becomes active and the device's previous one is
  * retired, its keys wiped (*promoted = 1, may be NULL); an active one is
  * left as it is. COREHOOK_ERR_NOTFOUND if supi has no live row. */
-int corehook_confirm(corehook *ch, const char *supi, int *promoted,
-    char *err, size_t errlen);
+int corehook_confirm(corehook *ch, const char *supi, int *promoted, char *err,
+    size_t errlen);
 
 /* Resynchronise: recover SQN_MS from AUTS (14 bytes) for the RAND that
  * was sent, and store it as the subscriber's SQN. COREHOOK_ERR_AUTH if the

@@ -27,10 +27,10 @@ struct ch_fetcher {
 	const ch_allow_t *e;
 	long connect_ms, total_ms;
 	size_t max_bytes;
-	struct curl_slist *hdr;         /* shared by every handle, read-only */
-	CURLSH *share;                  /* TLS sessions and DNS of this CA */
+	struct curl_slist *hdr; /* shared by every handle, read-only */
+	CURLSH *share;          /* TLS sessions and DNS of this CA */
 	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
-	pthread_mutex_t mu;             /* the pool below */
+	pthread_mutex_t mu; /* the pool below */
 	pthread_cond_t cv;
 	CURL **idle;
 	size_t nidle, nopen, max;
@@ -39,8 +39,8 @@ struct ch_fetcher {
 struct sink {
 	char *buf;
 	size_t len;
-	size_t cap;     /* allocated */
-	size_t max;     /* refuse more than this */
+	size_t cap; /* allocated */
+	size_t max; /* refuse more than this */
 	int overflow;
 };
 
@@ -89,8 +89,9 @@ static int header_is(const char *line, size_t n, const char *name,
 		line++;
 		n--;
 	}
-	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n' ||
-	    line[n - 1] == ' ' || line[n - 1] == '\t'))
+	while (n > 0 &&
+	    (line[n - 1] == '\r' || line[n - 1] == '\n' || line[n - 1] == ' ' ||
+	        line[n - 1] == '\t'))
 		n--;
 	*v = line;
 	*vn = n;
@@ -120,7 +121,8 @@ void ch_cache_control_parse(ch_fetch_result_t *r, const char *v, size_t n)
 			/* Digits only, at most 9 of them (RFC 9111 5.2: a
 			 * delta-seconds too large is as good as "long"). */
 			for (d = i + 8; d < k && d < i + 17 &&
-			    isdigit((unsigned char)v[d]); d++)
+			     isdigit((unsigned char)v[d]);
+			     d++)
 				a = a * 10 + (v[d] - '0');
 			if (d == k && d > i + 8)
 				r->max_age = a;
@@ -178,8 +180,7 @@ void ch_fetch_result_free(ch_fetch_result_t *r)
 	r->body_len = 0;
 }
 
-static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a,
-    void *arg)
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *arg)
 {
 	struct ch_fetcher *f = arg;
 
@@ -199,8 +200,7 @@ static void share_unlock(CURL *h, curl_lock_data d, void *arg)
 }
 
 int ch_fetcher_new(ch_fetcher **out, const ch_allow_t *e, size_t connections,
-    long connect_ms, long total_ms, size_t max_bytes, char *err,
-    size_t errlen)
+    long connect_ms, long total_ms, size_t max_bytes, char *err, size_t errlen)
 {
 	ch_fetcher *f;
 	int i;
@@ -221,17 +221,18 @@ int ch_fetcher_new(ch_fetcher **out, const ch_allow_t *e, size_t connections,
 	pthread_cond_init(&f->cv, NULL);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&f->share_mu[i], NULL);
-	if ((f->hdr = curl_slist_append(NULL, "Accept: application/json"))
-	    == NULL || (f->share = curl_share_init()) == NULL ||
-	    curl_share_setopt(f->share, CURLSHOPT_LOCKFUNC, share_lock)
-	    != CURLSHE_OK ||
-	    curl_share_setopt(f->share, CURLSHOPT_UNLOCKFUNC, share_unlock)
-	    != CURLSHE_OK ||
+	if ((f->hdr = curl_slist_append(NULL, "Accept: application/json")) ==
+	        NULL ||
+	    (f->share = curl_share_init()) == NULL ||
+	    curl_share_setopt(f->share, CURLSHOPT_LOCKFUNC, share_lock) !=
+	        CURLSHE_OK ||
+	    curl_share_setopt(f->share, CURLSHOPT_UNLOCKFUNC, share_unlock) !=
+	        CURLSHE_OK ||
 	    curl_share_setopt(f->share, CURLSHOPT_USERDATA, f) != CURLSHE_OK ||
 	    curl_share_setopt(f->share, CURLSHOPT_SHARE,
-	    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
-	    curl_share_setopt(f->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS)
-	    != CURLSHE_OK) {
+	        CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+	    curl_share_setopt(f->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+	        CURLSHE_OK) {
 		util_err_set(err, errlen, "libcurl share set-up failed");
 		ch_fetcher_free(f);
 		return -1;
@@ -269,7 +270,8 @@ static CURL *handle_new(ch_fetcher *f)
 	if (c == NULL)
 		return NULL;
 	if (curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") !=
+	        CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
@@ -280,22 +282,23 @@ static CURL *handle_new(ch_fetcher *f)
 	    curl_easy_setopt(c, CURLOPT_SSLKEY, e->client_key) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
-	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, f->connect_ms)
-	    != CURLE_OK ||
+	        (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, f->connect_ms) !=
+	        CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, f->total_ms) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)f->max_bytes) != CURLE_OK ||
+	        (curl_off_t)f->max_bytes) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->hdr) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) !=
+	        CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_read) !=
-	    CURLE_OK ||
+	        CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SHARE, f->share) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, FETCH_MAXAGE_S)
-	    != CURLE_OK) {
+	    curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, FETCH_MAXAGE_S) !=
+	        CURLE_OK) {
 		curl_easy_cleanup(c);
 		return NULL;
 	}
@@ -365,14 +368,16 @@ int ch_fetch(ch_fetch_result_t *out, ch_fetcher *f, const char *url,
 	out->max_age = -1;
 	if (etag != NULL) {
 		/* Only a tag this file accepted (header_read) comes back. */
-		if (strlen(etag) > CH_ETAG_MAX || strpbrk(etag, "\r\n") != NULL) {
+		if (strlen(etag) > CH_ETAG_MAX ||
+		    strpbrk(etag, "\r\n") != NULL) {
 			util_err_set(err, errlen, "bad ETag to revalidate");
 			out->transport_error = 1;
 			goto out;
 		}
 		snprintf(inm, sizeof(inm), "If-None-Match: %s", etag);
-		if ((hdr = curl_slist_append(NULL, "Accept: application/json"))
-		    == NULL || (h2 = curl_slist_append(hdr, inm)) == NULL) {
+		if ((hdr = curl_slist_append(NULL,
+		         "Accept: application/json")) == NULL ||
+		    (h2 = curl_slist_append(hdr, inm)) == NULL) {
 			util_err_set(err, errlen, "out of memory");
 			out->transport_error = 1;
 			goto out;
@@ -387,8 +392,8 @@ int ch_fetch(ch_fetch_result_t *out, ch_fetcher *f, const char *url,
 	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HEADERDATA, out) != CURLE_OK ||
-	    (hdr != NULL && curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr) !=
-	    CURLE_OK) ||
+	    (hdr != NULL &&
+	        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr) != CURLE_OK) ||
 	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr) != CURLE_OK) {
 		util_err_set(err, errlen, "libcurl refused an option");
 		out->transport_error = 1;
@@ -400,16 +405,16 @@ int ch_fetch(ch_fetch_result_t *out, ch_fetcher *f, const char *url,
 		out->transport_error = 1;
 		out->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
 		if (s.overflow || cc == CURLE_FILESIZE_EXCEEDED)
-			util_err_set(err, errlen, "CA response larger than %zu bytes",
-			    f->max_bytes);
+			util_err_set(err, errlen,
+			    "CA response larger than %zu bytes", f->max_bytes);
 		else
 			util_err_set(err, errlen, "CA fetch failed: %s%s%s",
 			    curl_easy_strerror(cc), cerr[0] != '\0' ? ": " : "",
 			    cerr);
 		goto out;
 	}
-	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->http_status)
-	    != CURLE_OK) {
+	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->http_status) !=
+	    CURLE_OK) {
 		util_err_set(err, errlen, "no HTTP status");
 		out->transport_error = 1;
 		goto out;

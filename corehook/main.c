@@ -76,7 +76,8 @@ static int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (corehook_config_load(&cfg, config, err, sizeof(err)) != COREHOOK_OK) {
+	if (corehook_config_load(&cfg, config, err, sizeof(err)) !=
+	    COREHOOK_OK) {
 		fprintf(stderr, "corehook: %s\n", err);
 		return 1;
 	}
@@ -90,8 +91,8 @@ static int cmd_serve(int argc, char **argv)
 static int cmd_init(int argc, char **argv)
 {
 	const char *config = NULL, *url = NULL, *cc = NULL, *ck = NULL,
-	    *root = NULL, *sc = NULL, *sch = NULL, *sk = NULL, *op = NULL, *v,
-	    *sbi_listen = NULL, *nrf = NULL;
+	           *root = NULL, *sc = NULL, *sch = NULL, *sk = NULL,
+	           *op = NULL, *v, *sbi_listen = NULL, *nrf = NULL;
 	char err[512] = "";
 	int i;
 
@@ -128,13 +129,13 @@ static int cmd_init(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	switch (corehook_config_write_default(config, url, cc, ck, root, sc, sch,
-	    sk, op, err, sizeof(err))) {
+	switch (corehook_config_write_default(config, url, cc, ck, root, sc,
+	    sch, sk, op, err, sizeof(err))) {
 	case COREHOOK_OK:
 		/* The SBI (corehook as a UDM) is added when asked for. */
 		if ((sbi_listen != NULL || nrf != NULL) &&
 		    sbi_config_write(config, sbi_listen, nrf, err,
-		    sizeof(err)) != 0) {
+		        sizeof(err)) != 0) {
 			fprintf(stderr, "corehook init: %s\n", err);
 			return 1;
 		}
@@ -143,9 +144,7 @@ static int cmd_init(int argc, char **argv)
 	case COREHOOK_ERR_ARG:
 		fprintf(stderr, "corehook init: %s\n", err);
 		return 2;
-	default:
-		fprintf(stderr, "corehook init: %s\n", err);
-		return 1;
+	default: fprintf(stderr, "corehook init: %s\n", err); return 1;
 	}
 }
 
@@ -168,8 +167,8 @@ static int print_list(const subs_record_t *r, void *arg)
 	(void)arg;
 	fmt_time(created, sizeof(created), r->created_at);
 	printf("%-15s  %-8s  %-20s  %14llu  %s\n", r->supi,
-	    subs_state_name(r->state), created,
-	    (unsigned long long)r->sqn, r->device_id);
+	    subs_state_name(r->state), created, (unsigned long long)r->sqn,
+	    r->device_id);
 	return 0;
 }
 
@@ -204,7 +203,8 @@ static int cmd_subscribers(int argc, char **argv)
 		else if (strcmp(argv[i], "--all") == 0)
 			all = 1;
 		else if (argv[i][0] == '-') {
-			fprintf(stderr, "corehook subscribers: unknown option %s\n",
+			fprintf(stderr,
+			    "corehook subscribers: unknown option %s\n",
 			    argv[i]);
 			return 2;
 		} else if (action == NULL)
@@ -219,29 +219,30 @@ static int cmd_subscribers(int argc, char **argv)
 	if (config == NULL || action == NULL ||
 	    (strcmp(action, "show") == 0) != (supi != NULL) ||
 	    (strcmp(action, "list") != 0 && strcmp(action, "show") != 0 &&
-	    strcmp(action, "export") != 0)) {
+	        strcmp(action, "export") != 0)) {
 		usage(stderr);
 		return 2;
 	}
-	if (corehook_config_load(&cfg, config, err, sizeof(err)) != COREHOOK_OK ||
-	    subs_open(&db, corehook_config_db_path(cfg), err, sizeof(err))
-	    != SUBS_OK) {
+	if (corehook_config_load(&cfg, config, err, sizeof(err)) !=
+	        COREHOOK_OK ||
+	    subs_open(&db, corehook_config_db_path(cfg), err, sizeof(err)) !=
+	        SUBS_OK) {
 		fprintf(stderr, "corehook subscribers: %s\n", err);
 		goto out;
 	}
 	if (strcmp(action, "list") == 0) {
 		printf("%-15s  %-8s  %-20s  %14s  %s\n", "SUPI", "STATUS",
 		    "CREATED", "SQN", "DEVICE");
-		if (subs_foreach(db, all, print_list, NULL, err, sizeof(err))
-		    != SUBS_OK) {
+		if (subs_foreach(db, all, print_list, NULL, err, sizeof(err)) !=
+		    SUBS_OK) {
 			fprintf(stderr, "corehook subscribers: %s\n", err);
 			goto out;
 		}
 	} else if (strcmp(action, "export") == 0) {
 		/* The only place Ki is ever shown: for subscriber tools. */
 		printf("IMSI,Ki,OPc,AMF,SQN\n");
-		if (subs_foreach(db, 0, print_export, NULL, err, sizeof(err))
-		    != SUBS_OK) {
+		if (subs_foreach(db, 0, print_export, NULL, err, sizeof(err)) !=
+		    SUBS_OK) {
 			fprintf(stderr, "corehook subscribers: %s\n", err);
 			goto out;
 		}
@@ -257,8 +258,8 @@ static int cmd_subscribers(int argc, char **argv)
 		fmt_time(retired, sizeof(retired), rec.retired_at);
 		util_hex_encode(amf, rec.amf, 2);
 		printf("supi: %s\ndevice: %s\nstatus: %s\namf: %s\nsqn: %llu\n"
-		    "profile: %s\ncreated: %s\n", rec.supi, rec.device_id,
-		    subs_state_name(rec.state), amf,
+		       "profile: %s\ncreated: %s\n",
+		    rec.supi, rec.device_id, subs_state_name(rec.state), amf,
 		    (unsigned long long)rec.sqn, rec.profile, created);
 	}
 	fflush(stdout);
@@ -315,15 +316,17 @@ static int cmd_suci_keygen(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (corehook_config_load(&cfg, config, err, sizeof(err)) != COREHOOK_OK ||
+	if (corehook_config_load(&cfg, config, err, sizeof(err)) !=
+	        COREHOOK_OK ||
 	    ch_suci_keygen(cfg, err, sizeof(err)) != COREHOOK_OK ||
 	    ch_suci_key_path(path, sizeof(path), cfg, cfg->suci_key_id) != 0) {
 		fprintf(stderr, "corehook suci keygen: %s\n", err);
 		goto out;
 	}
-	if (suci_hn_key_load(&k, cfg->suci_scheme, path, err, sizeof(err))
-	    != SUCI_OK || suci_hn_pub_get(pub, sizeof(pub), &publen, k, err,
-	    sizeof(err)) != SUCI_OK) {
+	if (suci_hn_key_load(&k, cfg->suci_scheme, path, err, sizeof(err)) !=
+	        SUCI_OK ||
+	    suci_hn_pub_get(pub, sizeof(pub), &publen, k, err, sizeof(err)) !=
+	        SUCI_OK) {
 		fprintf(stderr, "corehook suci keygen: %s\n", err);
 		goto out;
 	}

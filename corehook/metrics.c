@@ -6,20 +6,46 @@
 #include <stdio.h>
 
 const char *const ch_prov_outcome_names[CH_PROV_NOUTCOMES] = {
-	"provisioned", "not_allowed", "unknown_device", "revoked", "suspended",
-	"invalid_certificate", "ca_unavailable", "malformed", "internal",
-	"rate_limited", "unsigned", "bad_signature", "replay", "wrong_network",
+	"provisioned",
+	"not_allowed",
+	"unknown_device",
+	"revoked",
+	"suspended",
+	"invalid_certificate",
+	"ca_unavailable",
+	"malformed",
+	"internal",
+	"rate_limited",
+	"unsigned",
+	"bad_signature",
+	"replay",
+	"wrong_network",
 	"unconcealable",
 };
 
 const char *const ch_aka_outcome_names[CH_AKA_NOUTCOMES] = {
-	"success", "res_mismatch", "resync", "resync_failed",
-	"unknown_subscriber", "ue_rejected", "promoted",
+	"success",
+	"res_mismatch",
+	"resync",
+	"resync_failed",
+	"unknown_subscriber",
+	"ue_rejected",
+	"promoted",
 };
 
 /* Upper bounds (seconds) of the latency buckets; the last is +Inf. */
 static const double lat_bounds[CH_LAT_BUCKETS - 1] = {
-	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+	0.005,
+	0.01,
+	0.025,
+	0.05,
+	0.1,
+	0.25,
+	0.5,
+	1,
+	2.5,
+	5,
+	10,
 };
 
 /* Count one CA fetch of seconds in the latency histogram. */
@@ -61,13 +87,14 @@ static int put_family(char *buf, size_t cap, size_t *off, const char *name,
 	size_t i;
 
 	if (ch_text_put(buf, cap, off, "# HELP %s %s\n# TYPE %s counter\n",
-	    name, help, name) != 0)
+	        name, help, name) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if (label == NULL ? ch_text_put(buf, cap, off, "%s %llu\n", name,
-		    (unsigned long long)v[i]) :
-		    ch_text_put(buf, cap, off, "%s{%s=\"%s\"} %llu\n", name,
-		    label, labels[i], (unsigned long long)v[i]))
+		if (label == NULL ?
+		        ch_text_put(buf, cap, off, "%s %llu\n", name,
+		            (unsigned long long)v[i]) :
+		        ch_text_put(buf, cap, off, "%s{%s=\"%s\"} %llu\n", name,
+		            label, labels[i], (unsigned long long)v[i]))
 			return -1;
 	}
 	return 0;
@@ -89,20 +116,25 @@ static int put_fetch_histogram(const ch_metrics_t *m, char *buf, size_t cap,
 	uint64_t cum = 0;
 	size_t i;
 
-	if (ch_text_put(buf, cap, off, "# HELP corehook_ca_fetch_seconds "
-	    "Latency of security context fetches from the CA.\n"
-	    "# TYPE corehook_ca_fetch_seconds histogram\n") != 0)
+	if (ch_text_put(buf, cap, off,
+	        "# HELP corehook_ca_fetch_seconds "
+	        "Latency of security context fetches from the CA.\n"
+	        "# TYPE corehook_ca_fetch_seconds histogram\n") != 0)
 		return -1;
 	for (i = 0; i < CH_LAT_BUCKETS; i++) {
 		cum += atomic_load(&m->lat_bucket[i]);
-		if (i < CH_LAT_BUCKETS - 1 ? ch_text_put(buf, cap, off,
-		    "corehook_ca_fetch_seconds_bucket{le=\"%g\"} %llu\n",
-		    lat_bounds[i], (unsigned long long)cum) :
-		    ch_text_put(buf, cap, off, "corehook_ca_fetch_seconds_bucket"
-		    "{le=\"+Inf\"} %llu\n", (unsigned long long)cum))
+		if (i < CH_LAT_BUCKETS - 1 ?
+		        ch_text_put(buf, cap, off,
+		            "corehook_ca_fetch_seconds_bucket{le=\"%g\"} %llu\n",
+		            lat_bounds[i], (unsigned long long)cum) :
+		        ch_text_put(buf, cap, off,
+		            "corehook_ca_fetch_seconds_bucket"
+		            "{le=\"+Inf\"} %llu\n",
+		            (unsigned long long)cum))
 			return -1;
 	}
-	return ch_text_put(buf, cap, off, "corehook_ca_fetch_seconds_sum %.6f\n"
+	return ch_text_put(buf, cap, off,
+	    "corehook_ca_fetch_seconds_sum %.6f\n"
 	    "corehook_ca_fetch_seconds_count %llu\n",
 	    (double)atomic_load(&m->lat_sum_us) / 1e6,
 	    (unsigned long long)atomic_load(&m->lat_count));
@@ -110,34 +142,36 @@ static int put_fetch_histogram(const ch_metrics_t *m, char *buf, size_t cap,
 
 /* The NAS families: messages by disposition, security discards by reason,
  * security mode procedures, concealed provisioning requests. */
-static int put_nas(const ch_metrics_t *m, char *buf, size_t cap,
-    size_t *off)
+static int put_nas(const ch_metrics_t *m, char *buf, size_t cap, size_t *off)
 {
 	static const char *const kinds[] = { "received", "retransmission",
-	    "malformed" };
+		"malformed" };
 	static const char *const reasons[] = { "bad_mac", "replay",
-	    "unprotected" };
+		"unprotected" };
 	uint64_t v[3];
 
 	v[0] = atomic_load(&m->nas_in);
 	v[1] = atomic_load(&m->nas_dup);
 	v[2] = atomic_load(&m->nas_malformed);
-	if (put_family(buf, cap, off, "corehook_nas_messages_total", "NAS "
-	    "messages received, by disposition.", "kind", kinds, v, 3) != 0)
+	if (put_family(buf, cap, off, "corehook_nas_messages_total",
+	        "NAS "
+	        "messages received, by disposition.",
+	        "kind", kinds, v, 3) != 0)
 		return -1;
 	v[0] = atomic_load(&m->nas_sec_bad_mac);
 	v[1] = atomic_load(&m->nas_sec_replay);
 	v[2] = atomic_load(&m->nas_sec_plain);
 	if (put_family(buf, cap, off, "corehook_nas_security_discarded_total",
-	    "NAS messages discarded by the security checks, by reason.",
-	    "reason", reasons, v, 3) != 0)
+	        "NAS messages discarded by the security checks, by reason.",
+	        "reason", reasons, v, 3) != 0)
 		return -1;
 	v[0] = atomic_load(&m->smc_done);
 	if (put_family(buf, cap, off, "corehook_security_mode_total",
-	    "Security mode procedures completed.", NULL, NULL, v, 1) != 0)
+	        "Security mode procedures completed.", NULL, NULL, v, 1) != 0)
 		return -1;
 	v[0] = atomic_load(&m->prov_concealed);
-	return put_family(buf, cap, off, "corehook_provisioning_concealed_total",
+	return put_family(buf, cap, off,
+	    "corehook_provisioning_concealed_total",
 	    "Provisioning requests that came concealed to an onboarding key.",
 	    NULL, NULL, v, 1);
 }
@@ -146,22 +180,23 @@ static int put_nas(const ch_metrics_t *m, char *buf, size_t cap,
  * path, contexts by source, fetches a token bucket held back. */
 static int put_ca(const ch_metrics_t *m, char *buf, size_t cap, size_t *off)
 {
-	static const char *const paths[CH_CHECK_N] = { "fast",
-	    "cached_issuer", "full" };
+	static const char *const paths[CH_CHECK_N] = { "fast", "cached_issuer",
+		"full" };
 	static const char *const sources[CH_CTX_SRC_N] = { "negative_cache",
-	    "positive_cache", "revalidated", "fetched" };
+		"positive_cache", "revalidated", "fetched" };
 	static const char *const limits[CH_RATE_N] = { "source", "device" };
 	uint64_t v[CH_CTX_SRC_N];
 
 	load_n(v, m->cert_check, CH_CHECK_N);
 	if (put_family(buf, cap, off, "corehook_device_cert_checks_total",
-	    "Device certificates accepted, by how they were verified.", "path",
-	    paths, v, CH_CHECK_N) != 0)
+	        "Device certificates accepted, by how they were verified.",
+	        "path", paths, v, CH_CHECK_N) != 0)
 		return -1;
 	load_n(v, m->ctx_source, CH_CTX_SRC_N);
-	if (put_family(buf, cap, off, "corehook_ca_context_total", "Security "
-	    "contexts a provisioning needed, by where they came from.",
-	    "source", sources, v, CH_CTX_SRC_N) != 0)
+	if (put_family(buf, cap, off, "corehook_ca_context_total",
+	        "Security "
+	        "contexts a provisioning needed, by where they came from.",
+	        "source", sources, v, CH_CTX_SRC_N) != 0)
 		return -1;
 	load_n(v, m->rate_limited, CH_RATE_N);
 	return put_family(buf, cap, off, "corehook_ca_rate_limited_total",
@@ -180,12 +215,12 @@ int ch_metrics_format(const ch_metrics_t *m, char *buf, size_t cap)
 	buf[0] = '\0';
 	load_n(v, m->prov, CH_PROV_NOUTCOMES);
 	if (put_family(buf, cap, &off, "corehook_provisionings_total",
-	    "Provisioning registrations by outcome.", "outcome",
-	    ch_prov_outcome_names, v, CH_PROV_NOUTCOMES) != 0)
+	        "Provisioning registrations by outcome.", "outcome",
+	        ch_prov_outcome_names, v, CH_PROV_NOUTCOMES) != 0)
 		return COREHOOK_ERR_SPACE;
 	load_n(v, m->aka, CH_AKA_NOUTCOMES);
 	if (put_family(buf, cap, &off, "corehook_aka_total", "5G-AKA outcomes.",
-	    "outcome", ch_aka_outcome_names, v, CH_AKA_NOUTCOMES) != 0 ||
+	        "outcome", ch_aka_outcome_names, v, CH_AKA_NOUTCOMES) != 0 ||
 	    put_fetch_histogram(m, buf, cap, &off) != 0 ||
 	    put_nas(m, buf, cap, &off) != 0 || put_ca(m, buf, cap, &off) != 0)
 		return COREHOOK_ERR_SPACE;

@@ -44,13 +44,15 @@ static void dl_note(corehook *ch, ch_nas_state *s, uint8_t hdr,
 	if (hdr == 0)
 		rc = ch_nas_dl_note(&s->dl, m->type, 0, sent, sentlen);
 	else if (ch_nas_encode(plain, sizeof(plain), &plen, m, err,
-	    sizeof(err)) == COREHOOK_OK)
+	             sizeof(err)) == COREHOOK_OK)
 		rc = ch_nas_dl_note(&s->dl, m->type, hdr, plain, plen);
 	OPENSSL_cleanse(plain, sizeof(plain));
 	if (rc != CH_NAS_TIMER_OK)
-		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=no %s for "
-		    "this %s", s->name, ch_nas_timer_name(ch_nas_timer_for(
-		    m->type)), nas_msg_name(m->type));
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "nas session=%s reason=no %s for "
+		    "this %s",
+		    s->name, ch_nas_timer_name(ch_nas_timer_for(m->type)),
+		    nas_msg_name(m->type));
 }
 
 /* The first algorithm of the configured preference list pref that the UE
@@ -77,7 +79,7 @@ static int auth_request(corehook *ch, ch_nas_state *s, nas_msg_t *m,
 	m->type = NAS_MSG_AUTH_REQUEST;
 	m->auth_req.ngksi.tsc = 0;
 	m->auth_req.ngksi.ksi = s->ksi;
-	m->auth_req.abba_len = 2;          /* ABBA 0x0000 */
+	m->auth_req.abba_len = 2; /* ABBA 0x0000 */
 	memcpy(m->auth_req.rand, s->av.rand, 16);
 	memcpy(m->auth_req.autn, s->av.autn, 16);
 	if ((rc = ch_nas_encode(out, outcap, outlen, m, err, errlen)) ==
@@ -96,9 +98,11 @@ int ch_auth_on_registration(corehook *ch, ch_nas_state *s,
 
 	if (rq->reg_type == NAS_REG_INITIAL && rq->id.kind == NAS_ID_SUCI &&
 	    (r = ch_suci_supi(ch, supi, sizeof(supi), &rq->id.suci, aerr,
-	    sizeof(aerr))) != COREHOOK_OK) {
-		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UNKNOWN_SUBSCRIBER], 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "registration session=%s "
+	         sizeof(aerr))) != COREHOOK_OK) {
+		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UNKNOWN_SUBSCRIBER],
+		    1);
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "registration session=%s "
 		    "outcome=suci-refused scheme=%u key-id=%u cause=3 reason=%s",
 		    s->name, rq->id.suci.scheme, rq->id.suci.hnpki, aerr);
 		return ch_nas_reject(m, NAS_CAUSE_ILLEGAL_UE, 0, NULL, 0, out,
@@ -107,11 +111,12 @@ int ch_auth_on_registration(corehook *ch, ch_nas_state *s,
 	if (rq->reg_type != NAS_REG_INITIAL || rq->id.kind != NAS_ID_SUCI ||
 	    strncmp(supi, "imsi-", 5) != 0) {
 		atomic_fetch_add(&ch->metrics.nas_malformed, 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "registration session=%s"
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "registration session=%s"
 		    " reason=unsupported registration type %u or identity %d",
 		    s->name, rq->reg_type, rq->id.kind);
-		return ch_nas_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL,
-		    0, out, outcap, outlen, err, errlen);
+		return ch_nas_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0,
+		    NULL, 0, out, outcap, outlen, err, errlen);
 	}
 	corehook_av_clear(&s->av);
 	nas_sec_ctx_clear(&s->sec);
@@ -119,30 +124,35 @@ int ch_auth_on_registration(corehook *ch, ch_nas_state *s,
 	s->state = CH_NAS_IDLE;
 	if (!rq->has_ue_sec_cap ||
 	    (r = alg_select(ch->cfg->nas_int_pref, ch->cfg->nas_int_n,
-	    rq->ue_sec_cap, rq->ue_sec_cap_len, 1)) < 0 ||
+	         rq->ue_sec_cap, rq->ue_sec_cap_len, 1)) < 0 ||
 	    (s->enc_alg = (uint8_t)alg_select(ch->cfg->nas_enc_pref,
-	    ch->cfg->nas_enc_n, rq->ue_sec_cap, rq->ue_sec_cap_len, 0)) > 7) {
-		ch_log(ch, COREHOOK_LOG_WARN, "registration supi=%s outcome="
-		    "security-capabilities-mismatch cause=23 reason=%s", supi + 5,
+	         ch->cfg->nas_enc_n, rq->ue_sec_cap, rq->ue_sec_cap_len, 0)) >
+	        7) {
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "registration supi=%s outcome="
+		    "security-capabilities-mismatch cause=23 reason=%s",
+		    supi + 5,
 		    rq->has_ue_sec_cap ? "no configured algorithm in the UE "
-		    "security capability" : "no UE security capability");
-		return ch_nas_reject(m, NAS_CAUSE_UE_SEC_CAP_MISMATCH, 0, NULL, 0,
-		    out, outcap, outlen, err, errlen);
+		                         "security capability" :
+		                         "no UE security capability");
+		return ch_nas_reject(m, NAS_CAUSE_UE_SEC_CAP_MISMATCH, 0, NULL,
+		    0, out, outcap, outlen, err, errlen);
 	}
 	s->int_alg = (uint8_t)r;
 	memcpy(s->ue_caps, rq->ue_sec_cap, rq->ue_sec_cap_len);
 	s->ue_caps_len = rq->ue_sec_cap_len;
 	r = corehook_av_generate(ch, &s->av, supi + 5, aerr, sizeof(aerr));
 	if (r == COREHOOK_ERR_NOTFOUND) {
-		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UNKNOWN_SUBSCRIBER], 1);
+		atomic_fetch_add(&ch->metrics.aka[CH_AKA_UNKNOWN_SUBSCRIBER],
+		    1);
 		ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s cause=3",
 		    supi + 5, ch_aka_outcome_names[CH_AKA_UNKNOWN_SUBSCRIBER]);
 		return ch_nas_reject(m, NAS_CAUSE_ILLEGAL_UE, 0, NULL, 0, out,
 		    outcap, outlen, err, errlen);
 	}
 	if (r != COREHOOK_OK) {
-		ch_log(ch, COREHOOK_LOG_ERR, "aka supi=%s outcome=error reason=%s",
-		    supi + 5, aerr);
+		ch_log(ch, COREHOOK_LOG_ERR,
+		    "aka supi=%s outcome=error reason=%s", supi + 5, aerr);
 		return ch_nas_reject(m, NAS_CAUSE_CONGESTION,
 		    ch->cfg->t3346_seconds, NULL, 0, out, outcap, outlen, err,
 		    errlen);
@@ -155,8 +165,8 @@ int ch_auth_on_registration(corehook *ch, ch_nas_state *s,
 
 /* Authentication response → Security mode command, or a reject. */
 int ch_auth_on_response(corehook *ch, ch_nas_state *s,
-    const nas_auth_response_t *ar, nas_msg_t *m, uint8_t *out,
-    size_t outcap, size_t *outlen, char *err, size_t errlen)
+    const nas_auth_response_t *ar, nas_msg_t *m, uint8_t *out, size_t outcap,
+    size_t *outlen, char *err, size_t errlen)
 {
 	uint8_t kamf[32];
 	char fp[AKA_FP_HEX_LEN];
@@ -171,17 +181,20 @@ int ch_auth_on_response(corehook *ch, ch_nas_state *s,
 		/* The device proved the new credentials: they become active and
 		 * the previous ones are retired, keys wiped. */
 		if (corehook_confirm(ch, s->av.supi, &promoted, cerr,
-		    sizeof(cerr)) != COREHOOK_OK) {
-			ch_log(ch, COREHOOK_LOG_ERR, "aka supi=%s outcome=error "
-			    "reason=%s", s->av.supi, cerr);
+		        sizeof(cerr)) != COREHOOK_OK) {
+			ch_log(ch, COREHOOK_LOG_ERR,
+			    "aka supi=%s outcome=error "
+			    "reason=%s",
+			    s->av.supi, cerr);
 			corehook_av_clear(&s->av);
 			OPENSSL_cleanse(kamf, sizeof(kamf));
 			return ch_nas_reject(m, NAS_CAUSE_CONGESTION,
-			    ch->cfg->t3346_seconds, NULL, 0, out, outcap, outlen,
-			    err, errlen);
+			    ch->cfg->t3346_seconds, NULL, 0, out, outcap,
+			    outlen, err, errlen);
 		}
 		if (promoted)
-			ch_log(ch, COREHOOK_LOG_INFO, "subscription supi=%s "
+			ch_log(ch, COREHOOK_LOG_INFO,
+			    "subscription supi=%s "
 			    "state=active (pending confirmed by 5G-AKA)",
 			    s->av.supi);
 	}
@@ -190,8 +203,8 @@ int ch_auth_on_response(corehook *ch, ch_nas_state *s,
 		ch_log(ch, COREHOOK_LOG_WARN, "aka supi=%s outcome=%s",
 		    s->av.supi, ch_aka_outcome_names[CH_AKA_RES_MISMATCH]);
 		corehook_av_clear(&s->av);
-		return ch_nas_simple(m, NAS_MSG_AUTH_REJECT, out, outcap, outlen,
-		    err, errlen);
+		return ch_nas_simple(m, NAS_MSG_AUTH_REJECT, out, outcap,
+		    outlen, err, errlen);
 	}
 	if (aka_fingerprint(fp, kamf) != AKA_OK)
 		snprintf(fp, sizeof(fp), "unavailable");
@@ -205,8 +218,10 @@ int ch_auth_on_response(corehook *ch, ch_nas_state *s,
 	}
 	s->have_sec = 1;
 	atomic_fetch_add(&ch->metrics.aka[CH_AKA_SUCCESS], 1);
-	ch_log(ch, COREHOOK_LOG_INFO, "aka supi=%s outcome=success kamf-fp=%s"
-	    " nia=%s nea=%s", s->supi, fp, nas_sec_alg_name(1, s->int_alg),
+	ch_log(ch, COREHOOK_LOG_INFO,
+	    "aka supi=%s outcome=success kamf-fp=%s"
+	    " nia=%s nea=%s",
+	    s->supi, fp, nas_sec_alg_name(1, s->int_alg),
 	    nas_sec_alg_name(0, s->enc_alg));
 	/* Security mode command: integrity protected with the new context
 	 * (TS 24.501 §5.4.2.2), replaying what the UE announced. */
@@ -218,7 +233,7 @@ int ch_auth_on_response(corehook *ch, ch_nas_state *s,
 	m->smc.caps_len = s->ue_caps_len;
 	memcpy(m->smc.caps, s->ue_caps, s->ue_caps_len);
 	m->smc.has_abba = true;
-	m->smc.abba_len = 2;		/* ABBA 0x0000, as K_AMF used */
+	m->smc.abba_len = 2; /* ABBA 0x0000, as K_AMF used */
 	rc = ch_nas_protect(&s->sec, NAS_SEC_HDR_INTEGRITY_NEW, m, out, outcap,
 	    outlen, err, errlen);
 	if (rc == COREHOOK_OK) {
@@ -230,8 +245,8 @@ int ch_auth_on_response(corehook *ch, ch_nas_state *s,
 
 /* Authentication failure → a resync and a new challenge, or a reject. */
 int ch_auth_on_failure(corehook *ch, ch_nas_state *s,
-    const nas_auth_failure_t *af, nas_msg_t *m, uint8_t *out,
-    size_t outcap, size_t *outlen, char *err, size_t errlen)
+    const nas_auth_failure_t *af, nas_msg_t *m, uint8_t *out, size_t outcap,
+    size_t *outlen, char *err, size_t errlen)
 {
 	char supi[16], aerr[256];
 	uint8_t rand[16];
@@ -249,12 +264,12 @@ int ch_auth_on_failure(corehook *ch, ch_nas_state *s,
 	}
 	snprintf(supi, sizeof(supi), "%s", s->av.supi);
 	memcpy(rand, s->av.rand, sizeof(rand));
-	if (corehook_resync(ch, supi, rand, af->auts, aerr, sizeof(aerr))
-	    != COREHOOK_OK)
+	if (corehook_resync(ch, supi, rand, af->auts, aerr, sizeof(aerr)) !=
+	    COREHOOK_OK)
 		goto resync_failed;
 	corehook_av_clear(&s->av);
-	if (corehook_av_generate(ch, &s->av, supi, aerr, sizeof(aerr))
-	    != COREHOOK_OK)
+	if (corehook_av_generate(ch, &s->av, supi, aerr, sizeof(aerr)) !=
+	    COREHOOK_OK)
 		goto resync_failed;
 	s->resynced = 1;
 	s->ksi = (uint8_t)((s->ksi + 1) % 7);
@@ -277,8 +292,10 @@ reject:
  * context, no answer. */
 int ch_auth_on_smc_reject(corehook *ch, ch_nas_state *s, uint8_t cause)
 {
-	ch_log(ch, COREHOOK_LOG_WARN, "security-mode supi=%s outcome=rejected"
-	    " cause=%u", s->supi, cause);
+	ch_log(ch, COREHOOK_LOG_WARN,
+	    "security-mode supi=%s outcome=rejected"
+	    " cause=%u",
+	    s->supi, cause);
 	nas_sec_ctx_clear(&s->sec);
 	s->have_sec = 0;
 	s->state = CH_NAS_IDLE;
@@ -298,30 +315,37 @@ int ch_auth_on_protected(corehook *ch, ch_nas_state *s, uint8_t hdr,
 	    m->type == NAS_MSG_SECURITY_MODE_COMPLETE &&
 	    hdr == NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW) {
 		atomic_fetch_add(&ch->metrics.smc_done, 1);
-		ch_log(ch, COREHOOK_LOG_INFO, "security-mode supi=%s "
-		    "outcome=complete", s->supi);
+		ch_log(ch, COREHOOK_LOG_INFO,
+		    "security-mode supi=%s "
+		    "outcome=complete",
+		    s->supi);
 		rc = ch_nas_simple(m, NAS_MSG_REGISTRATION_ACCEPT, out, outcap,
 		    outlen, err, errlen);
 		if (rc == COREHOOK_OK)
 			rc = ch_nas_protect(&s->sec,
-			    NAS_SEC_HDR_INTEGRITY_CIPHERED, m, out, outcap, outlen,
-			    err, errlen);
+			    NAS_SEC_HDR_INTEGRITY_CIPHERED, m, out, outcap,
+			    outlen, err, errlen);
 		if (rc == COREHOOK_OK) {
 			s->state = CH_NAS_ACCEPTED;
-			dl_note(ch, s, NAS_SEC_HDR_INTEGRITY_CIPHERED, m, NULL, 0);
+			dl_note(ch, s, NAS_SEC_HDR_INTEGRITY_CIPHERED, m, NULL,
+			    0);
 		}
 		return rc;
 	}
 	if (s->state == CH_NAS_ACCEPTED &&
 	    m->type == NAS_MSG_REGISTRATION_COMPLETE) {
-		ch_log(ch, COREHOOK_LOG_INFO, "registration supi=%s "
-		    "outcome=complete", s->supi);
+		ch_log(ch, COREHOOK_LOG_INFO,
+		    "registration supi=%s "
+		    "outcome=complete",
+		    s->supi);
 		s->state = CH_NAS_IDLE;
 		return COREHOOK_OK;
 	}
 	atomic_fetch_add(&ch->metrics.nas_malformed, 1);
-	ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=unexpected %s"
-	    " (header type %u) discarded", s->name, nas_msg_name(m->type), hdr);
+	ch_log(ch, COREHOOK_LOG_WARN,
+	    "nas session=%s reason=unexpected %s"
+	    " (header type %u) discarded",
+	    s->name, nas_msg_name(m->type), hdr);
 	return COREHOOK_OK;
 }
 
@@ -333,16 +357,19 @@ int ch_auth_sec_open(corehook *ch, ch_nas_state *s, const uint8_t *in,
 	int r = NAS_SEC_ERR_MAC;
 
 	if (s->have_sec)
-		r = nas_sec_unprotect(plain, cap, plen, hdr, &s->sec, in, inlen);
+		r = nas_sec_unprotect(plain, cap, plen, hdr, &s->sec, in,
+		    inlen);
 	if (r == NAS_SEC_OK)
 		return 1;
 	if (r == NAS_SEC_ERR_REPLAY)
 		atomic_fetch_add(&ch->metrics.nas_sec_replay, 1);
 	else
 		atomic_fetch_add(&ch->metrics.nas_sec_bad_mac, 1);
-	ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=discarded "
-	    "reason=%s", s->name, s->have_sec ? nas_sec_strerror(r) :
-	    "protected message without a security context");
+	ch_log(ch, COREHOOK_LOG_WARN,
+	    "nas session=%s outcome=discarded "
+	    "reason=%s",
+	    s->name,
+	    s->have_sec ? nas_sec_strerror(r) :
+	                  "protected message without a security context");
 	return 0;
 }
-

@@ -66,14 +66,16 @@ int ch_nas_protect(nas_sec_ctx_t *sec, uint8_t hdr, const nas_msg_t *m,
 	size_t plen = 0;
 	int rc, r;
 
-	if ((rc = ch_nas_encode(plain, sizeof(plain), &plen, m, err, errlen))
-	    != 0)
+	if ((rc = ch_nas_encode(plain, sizeof(plain), &plen, m, err, errlen)) !=
+	    0)
 		return rc;
 	r = nas_sec_protect(out, outcap, outlen, sec, hdr, plain, plen);
 	OPENSSL_cleanse(plain, sizeof(plain));
 	if (r != NAS_SEC_OK) {
-		util_err_set(err, errlen, "NAS protect: %s", nas_sec_strerror(r));
-		return r == NAS_SEC_ERR_SPACE ? COREHOOK_ERR_SPACE : COREHOOK_ERR;
+		util_err_set(err, errlen, "NAS protect: %s",
+		    nas_sec_strerror(r));
+		return r == NAS_SEC_ERR_SPACE ? COREHOOK_ERR_SPACE :
+		                                COREHOOK_ERR;
 	}
 	return COREHOOK_OK;
 }

@@ -63,7 +63,7 @@ int corehook_retx_start(corehook_retx **out, corehook *ch,
 	cfg = ch->cfg;
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    ch_nas_timers_new(&r->q, cfg->t3560_ms, cfg->t3550_ms,
-	    (size_t)cfg->max_sessions * 4) != 0) {
+	        (size_t)cfg->max_sessions * 4) != 0) {
 		util_err_set(err, errlen, "out of memory");
 		free(r);
 		return COREHOOK_ERR;
@@ -95,11 +95,10 @@ void corehook_retx_stop(corehook_retx *r)
 	free(r);
 }
 
-int corehook_retx_metrics_write(const corehook_retx *r, char *buf,
-    size_t cap)
+int corehook_retx_metrics_write(const corehook_retx *r, char *buf, size_t cap)
 {
 	if (r == NULL)
 		return COREHOOK_OK;
 	return ch_nas_timers_metrics(r->q, buf, cap) == 0 ? COREHOOK_OK :
-	    COREHOOK_ERR_SPACE;
+	                                                    COREHOOK_ERR_SPACE;
 }

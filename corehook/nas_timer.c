@@ -40,19 +40,17 @@ int ch_nas_timer_for(int msg_type)
 {
 	switch (msg_type) {
 	case NAS_MSG_AUTH_REQUEST:
-	case NAS_MSG_SECURITY_MODE_COMMAND:
-		return CH_TIMER_T3560;
-	case NAS_MSG_REGISTRATION_ACCEPT:
-		return CH_TIMER_T3550;
-	default:
-		return CH_TIMER_NONE;
+	case NAS_MSG_SECURITY_MODE_COMMAND: return CH_TIMER_T3560;
+	case NAS_MSG_REGISTRATION_ACCEPT: return CH_TIMER_T3550;
+	default: return CH_TIMER_NONE;
 	}
 }
 
 const char *ch_nas_timer_name(int timer)
 {
-	return timer == CH_TIMER_T3560 ? "T3560" : timer == CH_TIMER_T3550 ?
-	    "T3550" : "none";
+	return timer == CH_TIMER_T3560 ? "T3560" :
+	    timer == CH_TIMER_T3550    ? "T3550" :
+	                                 "none";
 }
 
 void ch_nas_dl_clear(ch_nas_dl_t *dl)
@@ -101,11 +99,13 @@ int ch_nas_dl_resend(uint8_t *out, size_t cap, size_t *outlen,
 	 * the first copy (and whose answer was lost) does not discard it as
 	 * a replay. */
 	return nas_sec_protect(out, cap, outlen, sec, dl->hdr, dl->plain,
-	    dl->plen) == NAS_SEC_OK ? CH_NAS_TIMER_OK : CH_NAS_TIMER_SEC;
+	           dl->plen) == NAS_SEC_OK ?
+	    CH_NAS_TIMER_OK :
+	    CH_NAS_TIMER_SEC;
 }
 
-int ch_nas_timers_new(ch_nas_timers **out, unsigned t3560_ms,
-    unsigned t3550_ms, size_t max_entries)
+int ch_nas_timers_new(ch_nas_timers **out, unsigned t3560_ms, unsigned t3550_ms,
+    size_t max_entries)
 {
 	ch_nas_timers *q = calloc(1, sizeof(*q));
 	pthread_condattr_t ca;
@@ -233,7 +233,8 @@ int ch_nas_timers_defer(ch_nas_timers *q, const char *name, uint64_t id,
 		return CH_NAS_TIMER_ERR;
 	pthread_mutex_lock(&q->mu);
 	rc = timers_push(q, name, id, now_ms + CH_DEFER_MS) == 0 ?
-	    CH_NAS_TIMER_OK : CH_NAS_TIMER_ERR;
+	    CH_NAS_TIMER_OK :
+	    CH_NAS_TIMER_ERR;
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -246,8 +247,7 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int ch_nas_timers_wait(ch_nas_timers *q, char *name, size_t cap,
-    uint64_t *id)
+int ch_nas_timers_wait(ch_nas_timers *q, char *name, size_t cap, uint64_t *id)
 {
 	int rc = 0;
 

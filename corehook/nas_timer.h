@@ -15,8 +15,12 @@
 
 #include "nas_sec.h"
 
-enum { CH_TIMER_NONE = 0, CH_TIMER_T3560 = 1, CH_TIMER_T3550 = 2,
-    CH_TIMER_N = 3 };
+enum {
+	CH_TIMER_NONE = 0,
+	CH_TIMER_T3560 = 1,
+	CH_TIMER_T3550 = 2,
+	CH_TIMER_N = 3
+};
 
 /* Retransmissions per procedure: the fifth expiry aborts it. */
 #define CH_RETX_MAX 4
@@ -25,21 +29,21 @@ enum { CH_TIMER_NONE = 0, CH_TIMER_T3560 = 1, CH_TIMER_T3550 = 2,
 
 enum {
 	CH_NAS_TIMER_OK = 0,
-	CH_NAS_TIMER_ERR = -1,    /* out of memory, queue full */
-	CH_NAS_TIMER_SPACE = -2,  /* message or output too large */
-	CH_NAS_TIMER_SEC = -3     /* re-protection failed */
+	CH_NAS_TIMER_ERR = -1,   /* out of memory, queue full */
+	CH_NAS_TIMER_SPACE = -2, /* message or output too large */
+	CH_NAS_TIMER_SEC = -3    /* re-protection failed */
 };
 
 /* The downlink a session awaits an answer to. */
 typedef struct {
-	int timer;              /* CH_TIMER_*; NONE: nothing awaited */
-	int state;              /* the session state it is valid in */
-	uint8_t hdr;            /* security header type; 0: sent in clear */
-	uint8_t *plain;         /* the plain message (wiped when dropped) */
+	int timer;      /* CH_TIMER_*; NONE: nothing awaited */
+	int state;      /* the session state it is valid in */
+	uint8_t hdr;    /* security header type; 0: sent in clear */
+	uint8_t *plain; /* the plain message (wiped when dropped) */
 	size_t plen;
 	unsigned expiries;
-	uint64_t armed;         /* queue id of the running timer, 0: none */
-	int fresh;              /* noted since the session last armed it */
+	uint64_t armed; /* queue id of the running timer, 0: none */
+	int fresh;      /* noted since the session last armed it */
 } ch_nas_dl_t;
 
 /* The timer guarding a downlink message of type msg_type (NAS_MSG_*):
@@ -70,8 +74,8 @@ typedef struct ch_nas_timers ch_nas_timers;
 
 /* A queue with the two timers' durations in milliseconds and room for
  * max_entries armed timers. */
-int ch_nas_timers_new(ch_nas_timers **out, unsigned t3560_ms,
-    unsigned t3550_ms, size_t max_entries);
+int ch_nas_timers_new(ch_nas_timers **out, unsigned t3560_ms, unsigned t3550_ms,
+    size_t max_entries);
 
 /* Free a queue (after ch_nas_timers_close and its last waiter); NULL-safe. */
 void ch_nas_timers_free(ch_nas_timers *q);
@@ -90,8 +94,7 @@ int ch_nas_timers_defer(ch_nas_timers *q, const char *name, uint64_t id,
 /* Wait until the earliest entry's deadline has passed and take it: 1 with
  * the session name (cap >= COREHOOK_SESSION_MAX + 1) and id, 0 once the
  * queue is closed. */
-int ch_nas_timers_wait(ch_nas_timers *q, char *name, size_t cap,
-    uint64_t *id);
+int ch_nas_timers_wait(ch_nas_timers *q, char *name, size_t cap, uint64_t *id);
 
 /* Wake every waiter; ch_nas_timers_wait returns 0 from then on. */
 void ch_nas_timers_close(ch_nas_timers *q);

@@ -18,8 +18,8 @@
 #include "util.h"
 
 /* Record the outcome in out, count it and log one line. */
-static void prov_finish(corehook *ch, corehook_prov_result_t *out,
-    int outcome, uint8_t cause, const char *reason)
+static void prov_finish(corehook *ch, corehook_prov_result_t *out, int outcome,
+    uint8_t cause, const char *reason)
 {
 	out->cause = cause;
 	out->t3346 = cause == 22 ? ch->cfg->t3346_seconds : 0;
@@ -28,13 +28,16 @@ static void prov_finish(corehook *ch, corehook_prov_result_t *out,
 	snprintf(out->reason, sizeof(out->reason), "%s", reason);
 	atomic_fetch_add(&ch->metrics.prov[outcome], 1);
 	if (outcome == CH_PROV_PROVISIONED)
-		ch_log(ch, COREHOOK_LOG_INFO, "provision device=%s outcome=%s"
-		    " cause=%u supi=%s", out->device_id, out->outcome, cause,
-		    out->supi);
+		ch_log(ch, COREHOOK_LOG_INFO,
+		    "provision device=%s outcome=%s"
+		    " cause=%u supi=%s",
+		    out->device_id, out->outcome, cause, out->supi);
 	else
-		ch_log(ch, COREHOOK_LOG_WARN, "provision device=%s outcome=%s"
-		    " cause=%u reason=%s", out->device_id[0] != '\0' ?
-		    out->device_id : "-", out->outcome, cause, reason);
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "provision device=%s outcome=%s"
+		    " cause=%u reason=%s",
+		    out->device_id[0] != '\0' ? out->device_id : "-",
+		    out->outcome, cause, reason);
 }
 
 /* Best-effort DeviceID of a refused URL for the log: its last segment. */
@@ -58,8 +61,10 @@ static void prov_profile_format(char *profile, size_t cap,
 {
 	size_t i, off;
 
-	off = (size_t)snprintf(profile, cap, "{\"plmn\":\"%s%s\","
-	    "\"dnn\":\"%s\",\"snssai\":[", c->mcc, c->mnc, c->dnn);
+	off = (size_t)snprintf(profile, cap,
+	    "{\"plmn\":\"%s%s\","
+	    "\"dnn\":\"%s\",\"snssai\":[",
+	    c->mcc, c->mnc, c->dnn);
 	for (i = 0; i < c->nssai_count && off < cap; i++) {
 		if (c->nssai[i].has_sd)
 			off += (size_t)snprintf(profile + off, cap - off,
@@ -76,8 +81,8 @@ static void prov_profile_format(char *profile, size_t cap,
 /* The container's subscription for the allocated IMSI digits supi with
  * Ki and OPc (copied), from the configuration. */
 static int prov_sub_fill(corehook *ch, prov_subscription_t *sub,
-    const char *supi, const uint8_t ki[16], const uint8_t opc[16],
-    char *err, size_t errlen)
+    const char *supi, const uint8_t ki[16], const uint8_t opc[16], char *err,
+    size_t errlen)
 {
 	const corehook_config *c = ch->cfg;
 	size_t i;
@@ -101,7 +106,7 @@ static int prov_sub_fill(corehook *ch, prov_subscription_t *sub,
 	}
 	snprintf(sub->dnn, sizeof(sub->dnn), "%s", c->dnn);
 	sub->issued_at = (int64_t)time(NULL);
-	ch_suci_sub_fill(ch, sub);	/* SUCI concealment from the first use */
+	ch_suci_sub_fill(ch, sub); /* SUCI concealment from the first use */
 	return 0;
 }
 
@@ -136,10 +141,17 @@ static int prov_allocate(corehook *ch, prov_subscription_t *sub,
 	}
 	prov_profile_format(profile, sizeof(profile), c);
 	a = (subs_alloc_t){
-		.device_id = device_id, .mcc = c->mcc, .mnc = c->mnc,
-		.msin_first = c->msin_first, .msin_last = c->msin_last,
-		.ki = ki, .opc = opc, .amf = c->amf, .sqn = c->sqn_initial,
-		.profile = profile, .counter = counter,
+		.device_id = device_id,
+		.mcc = c->mcc,
+		.mnc = c->mnc,
+		.msin_first = c->msin_first,
+		.msin_last = c->msin_last,
+		.ki = ki,
+		.opc = opc,
+		.amf = c->amf,
+		.sqn = c->sqn_initial,
+		.profile = profile,
+		.counter = counter,
 		.retired_keep_s = c->retired_keep_seconds,
 	};
 	if (ch_db_get(ch, &db, err, errlen) != COREHOOK_OK)
@@ -174,17 +186,23 @@ static int prov_request_open(corehook *ch, corehook_prov_result_t *out,
 	atomic_fetch_add(&ch->metrics.prov_concealed, 1);
 	(void)prov_request_concealed(request, len, &profile, &kid);
 	if (ch->suci_key[kid] == NULL || ch->suci_key_scheme[kid] != profile) {
-		snprintf(err, sizeof(err), "concealed to Profile %c key id %u, "
-		    "which this core does not hold", profile == 1 ? 'A' :
-		    profile == 2 ? 'B' : '?', kid);
+		snprintf(err, sizeof(err),
+		    "concealed to Profile %c key id %u, "
+		    "which this core does not hold",
+		    profile == 1     ? 'A' :
+		        profile == 2 ? 'B' :
+		                       '?',
+		    kid);
 		prov_finish(ch, out, CH_PROV_UNCONCEALABLE, 96, err);
 		return -1;
 	}
 	r = prov_request_deconceal(plain, cap, plen, request, len,
 	    ch->suci_key[kid], err, sizeof(err));
 	if (r != PROV_OK) {
-		prov_finish(ch, out, r == PROV_ERR_CONCEAL ?
-		    CH_PROV_UNCONCEALABLE : CH_PROV_MALFORMED, 96, err);
+		prov_finish(ch, out,
+		    r == PROV_ERR_CONCEAL ? CH_PROV_UNCONCEALABLE :
+		                            CH_PROV_MALFORMED,
+		    96, err);
 		return -1;
 	}
 	return 0;
@@ -203,7 +221,7 @@ static int prov_request_take(corehook *ch, corehook_prov_result_t *out,
 
 	if (prov_request_concealed(request, len, NULL, NULL)) {
 		if (prov_request_open(ch, out, plain, sizeof(plain), &plen,
-		    request, len) != 0)
+		        request, len) != 0)
 			return -1;
 		request = plain;
 		len = plen;
@@ -220,9 +238,12 @@ static int prov_request_take(corehook *ch, corehook_prov_result_t *out,
 	/* A request signed for another network is not for us (and cannot be
 	 * replayed from another network's capture). */
 	if (strcmp(req->snn, ch->snn) != 0) {
-		url_device_hint(out->device_id, sizeof(out->device_id), req->url);
-		snprintf(err, sizeof(err), "request signed for serving network "
-		    "%.100s, this is %s", req->snn, ch->snn);
+		url_device_hint(out->device_id, sizeof(out->device_id),
+		    req->url);
+		snprintf(err, sizeof(err),
+		    "request signed for serving network "
+		    "%.100s, this is %s",
+		    req->snn, ch->snn);
 		prov_finish(ch, out, CH_PROV_WRONG_NETWORK, 11, err);
 		return -1;
 	}
@@ -247,9 +268,10 @@ static int prov_replay_early(corehook *ch, corehook_prov_result_t *out,
 	ch_db_put(ch, db);
 	if (r != SUBS_OK || req->counter > stored)
 		return 0;
-	snprintf(err, sizeof(err), "request counter %llu not above the last "
-	    "accepted %llu (replay)", (unsigned long long)req->counter,
-	    (unsigned long long)stored);
+	snprintf(err, sizeof(err),
+	    "request counter %llu not above the last "
+	    "accepted %llu (replay)",
+	    (unsigned long long)req->counter, (unsigned long long)stored);
 	prov_finish(ch, out, CH_PROV_REPLAY, 21, err);
 	return 1;
 }
@@ -270,17 +292,10 @@ static int prov_context_get(corehook *ch, corehook_prov_result_t *out,
 	r = ch_ca_lookup(ch, idx, fetch_url, out->device_id, session, pub,
 	    pub_enc, err, sizeof(err));
 	switch (r) {
-	case CH_PROV_PROVISIONED:
-		return 0;
-	case CH_PROV_UNKNOWN:
-		prov_finish(ch, out, r, 3, err);
-		break;
-	case CH_PROV_REVOKED:
-		prov_finish(ch, out, r, 6, err);
-		break;
-	case CH_PROV_SUSPENDED:
-		prov_finish(ch, out, r, 7, err);
-		break;
+	case CH_PROV_PROVISIONED: return 0;
+	case CH_PROV_UNKNOWN: prov_finish(ch, out, r, 3, err); break;
+	case CH_PROV_REVOKED: prov_finish(ch, out, r, 6, err); break;
+	case CH_PROV_SUSPENDED: prov_finish(ch, out, r, 7, err); break;
 	case CH_PROV_INVALID_CERT:
 		/* Annex A #6: the ME (its certificate) is not acceptable. */
 		prov_finish(ch, out, r, 6, err);
@@ -323,23 +338,26 @@ int corehook_provision_from(corehook *ch, corehook_prov_result_t *out,
 	r = ch_allow_check(c->allow, c->allow_count, req.url, &entry,
 	    out->device_id, err, sizeof(err));
 	if (r != CH_URL_OK) {
-		url_device_hint(out->device_id, sizeof(out->device_id), req.url);
+		url_device_hint(out->device_id, sizeof(out->device_id),
+		    req.url);
 		prov_finish(ch, out, CH_PROV_NOT_ALLOWED, 11, err);
 		goto done;
 	}
 	if (prov_replay_early(ch, out, &req) ||
 	    prov_context_get(ch, out, (size_t)(entry - c->allow), entry,
-	    session, &pub, pub_enc) != 0)
+	        session, &pub, pub_enc) != 0)
 		goto done;
 	/* Proof of possession, before anything is allocated. */
 	r = prov_request_verify(&req, pub, err, sizeof(err));
 	if (r != PROV_OK) {
-		prov_finish(ch, out, r == PROV_ERR_INTERNAL ? CH_PROV_INTERNAL :
-		    CH_PROV_BAD_SIGNATURE, r == PROV_ERR_INTERNAL ? 22 : 3, err);
+		prov_finish(ch, out,
+		    r == PROV_ERR_INTERNAL ? CH_PROV_INTERNAL :
+		                             CH_PROV_BAD_SIGNATURE,
+		    r == PROV_ERR_INTERNAL ? 22 : 3, err);
 		goto done;
 	}
 	if (prov_allocate(ch, &sub, out->device_id, req.counter, err,
-	    sizeof(err), &src) != COREHOOK_OK) {
+	        sizeof(err), &src) != COREHOOK_OK) {
 		if (src == SUBS_REPLAY)
 			prov_finish(ch, out, CH_PROV_REPLAY, 21, err);
 		else
@@ -351,7 +369,7 @@ int corehook_provision_from(corehook *ch, corehook_prov_result_t *out,
 	/* A concealed request is answered without naming the device. */
 	if (prov_request_concealed(request, len, NULL, NULL) &&
 	    prov_concealed_device_id(bind.device_id, sizeof(bind.device_id),
-	    &req, out->device_id) != PROV_OK) {
+	        &req, out->device_id) != PROV_OK) {
 		prov_finish(ch, out, CH_PROV_INTERNAL, 22, "pseudonym failed");
 		goto done;
 	}
@@ -361,8 +379,9 @@ int corehook_provision_from(corehook *ch, corehook_prov_result_t *out,
 		goto done;
 	}
 	if (prov_seal_sign_prepared(out->container, sizeof(out->container),
-	    &out->container_len, &sub, &bind, pub, pub_enc[0] == 0x04 ?
-	    pub_enc : NULL, ch->signer, err, sizeof(err)) != PROV_OK) {
+	        &out->container_len, &sub, &bind, pub,
+	        pub_enc[0] == 0x04 ? pub_enc : NULL, ch->signer, err,
+	        sizeof(err)) != PROV_OK) {
 		out->container_len = 0;
 		prov_finish(ch, out, CH_PROV_INTERNAL, 22, err);
 		goto done;
@@ -376,9 +395,9 @@ done:
 }
 
 /* An onboarding Registration request answered (contract in ch_ctx.h). */
-int ch_prov_nas(corehook *ch, const char *session,
-    const nas_reg_request_t *rq, nas_msg_t *m, uint8_t *out, size_t outcap,
-    size_t *outlen, char *err, size_t errlen)
+int ch_prov_nas(corehook *ch, const char *session, const nas_reg_request_t *rq,
+    nas_msg_t *m, uint8_t *out, size_t outcap, size_t *outlen, char *err,
+    size_t errlen)
 {
 	corehook_prov_result_t *res;
 	char perr[256];
@@ -386,16 +405,20 @@ int ch_prov_nas(corehook *ch, const char *session,
 
 	if (!rq->has_payload || rq->payload_type != NAS_PAYLOAD_TYPE_PROVCA) {
 		if (!rq->has_payload)
-			util_err_set(perr, sizeof(perr), "no payload container");
+			util_err_set(perr, sizeof(perr),
+			    "no payload container");
 		else
-			util_err_set(perr, sizeof(perr), "payload container type"
-			    " %u", rq->payload_type);
+			util_err_set(perr, sizeof(perr),
+			    "payload container type"
+			    " %u",
+			    rq->payload_type);
 		atomic_fetch_add(&ch->metrics.prov[CH_PROV_MALFORMED], 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "provision device=- outcome=%s"
-		    " cause=96 reason=%s", ch_prov_outcome_names[CH_PROV_MALFORMED],
-		    perr);
-		return ch_nas_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL,
-		    0, out, outcap, outlen, err, errlen);
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "provision device=- outcome=%s"
+		    " cause=96 reason=%s",
+		    ch_prov_outcome_names[CH_PROV_MALFORMED], perr);
+		return ch_nas_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0,
+		    NULL, 0, out, outcap, outlen, err, errlen);
 	}
 	if ((res = malloc(sizeof(*res))) == NULL) {
 		util_err_set(err, errlen, "out of memory");

@@ -13,22 +13,22 @@
 #include "corehook.h"
 
 #define SBI_ALLOW_MAX 16
-#define SBI_BODY_MAX (16 * 1024)   /* largest request body accepted */
-#define SBI_MAX_STREAMS 128        /* concurrent streams per connection */
-#define SBI_BUDGET_MS 10000        /* 3gpp-sbi-max-rsp-time of the AUSF */
+#define SBI_BODY_MAX (16 * 1024) /* largest request body accepted */
+#define SBI_MAX_STREAMS 128      /* concurrent streams per connection */
+#define SBI_BUDGET_MS 10000      /* 3gpp-sbi-max-rsp-time of the AUSF */
 #define SBI_UUID_LEN 36
 
 /* The "sbi" object of corehook's configuration. listen "" = SBI off. */
 typedef struct {
-	char listen[128];               /* a.b.c.d:port (0: any free port) */
-	char advertise[128];            /* host the NF profile names, "" = listen's */
-	char nrf_uri[256];              /* http(s)://host:port, "" = no NRF */
+	char listen[128];    /* a.b.c.d:port (0: any free port) */
+	char advertise[128]; /* host the NF profile names, "" = listen's */
+	char nrf_uri[256];   /* http(s)://host:port, "" = no NRF */
 	char nf_instance_id[SBI_UUID_LEN + 1];
-	unsigned heartbeat_seconds;     /* asked of the NRF; it may change it */
-	int suci_null_scheme;           /* 1: accept SUCI protection scheme 0 */
-	size_t allow_addr_count;        /* caller IPv4 addresses */
+	unsigned heartbeat_seconds; /* asked of the NRF; it may change it */
+	int suci_null_scheme;       /* 1: accept SUCI protection scheme 0 */
+	size_t allow_addr_count;    /* caller IPv4 addresses */
 	char allow_addr[SBI_ALLOW_MAX][64];
-	size_t allow_nf_count;          /* caller NF instance IDs (any if 0) */
+	size_t allow_nf_count; /* caller NF instance IDs (any if 0) */
 	char allow_nf[SBI_ALLOW_MAX][SBI_UUID_LEN + 1];
 	/* TLS with ALPN h2 and client certificates: all three or none. */
 	char tls_cert[512], tls_key[512], tls_client_ca[512];
@@ -41,8 +41,8 @@ typedef struct {
 /* Parse the "sbi" object o (NULL: SBI off, defaults) into out; relative
  * file names are taken relative to dir. */
 struct cJSON;
-int sbi_config_load(sbi_config_t *out, const struct cJSON *o,
-    const char *dir, char *err, size_t errlen);
+int sbi_config_load(sbi_config_t *out, const struct cJSON *o, const char *dir,
+    char *err, size_t errlen);
 
 /* Add an "sbi" object (listen, nrf_uri, a fresh nf_instance_id, defaults)
  * to the configuration file at path, replaced atomically and kept 0600. */
@@ -57,20 +57,41 @@ int sbi_uuid_new(char *out);
 
 /* ---- metrics ---- */
 
-enum { SBI_OP_GENERATE, SBI_OP_RESYNC, SBI_OP_EVENT_POST, SBI_OP_EVENT_PUT,
-	SBI_OP_EVENT_DELETE, SBI_OP_OTHER, SBI_OP_N };
-enum { SBI_CAUSE_USER_NOT_FOUND, SBI_CAUSE_AUTH_REJECTED,
-	SBI_CAUSE_SNN_NOT_AUTHORIZED, SBI_CAUSE_MANDATORY_IE_MISSING,
-	SBI_CAUSE_MANDATORY_IE_INCORRECT, SBI_CAUSE_UNSUPPORTED_SCHEME,
-	SBI_CAUSE_INVALID_HN_KEY_ID, SBI_CAUSE_INVALID_SCHEME_OUTPUT,
-	SBI_CAUSE_CALLER_REFUSED, SBI_CAUSE_NOT_FOUND, SBI_CAUSE_BUDGET,
-	SBI_CAUSE_INTERNAL, SBI_CAUSE_N };
-enum { SBI_NRF_REGISTER, SBI_NRF_HEARTBEAT, SBI_NRF_DEREGISTER,
-	SBI_NRF_FAILURE, SBI_NRF_N };
+enum {
+	SBI_OP_GENERATE,
+	SBI_OP_RESYNC,
+	SBI_OP_EVENT_POST,
+	SBI_OP_EVENT_PUT,
+	SBI_OP_EVENT_DELETE,
+	SBI_OP_OTHER,
+	SBI_OP_N
+};
+enum {
+	SBI_CAUSE_USER_NOT_FOUND,
+	SBI_CAUSE_AUTH_REJECTED,
+	SBI_CAUSE_SNN_NOT_AUTHORIZED,
+	SBI_CAUSE_MANDATORY_IE_MISSING,
+	SBI_CAUSE_MANDATORY_IE_INCORRECT,
+	SBI_CAUSE_UNSUPPORTED_SCHEME,
+	SBI_CAUSE_INVALID_HN_KEY_ID,
+	SBI_CAUSE_INVALID_SCHEME_OUTPUT,
+	SBI_CAUSE_CALLER_REFUSED,
+	SBI_CAUSE_NOT_FOUND,
+	SBI_CAUSE_BUDGET,
+	SBI_CAUSE_INTERNAL,
+	SBI_CAUSE_N
+};
+enum {
+	SBI_NRF_REGISTER,
+	SBI_NRF_HEARTBEAT,
+	SBI_NRF_DEREGISTER,
+	SBI_NRF_FAILURE,
+	SBI_NRF_N
+};
 
 typedef struct {
 	atomic_uint_fast64_t op[SBI_OP_N];
-	atomic_uint_fast64_t op_us[SBI_OP_N];   /* latency sum, microseconds */
+	atomic_uint_fast64_t op_us[SBI_OP_N]; /* latency sum, microseconds */
 	atomic_uint_fast64_t cause[SBI_CAUSE_N];
 	atomic_uint_fast64_t vectors, confirmations, auth_failures;
 	atomic_uint_fast64_t streams, connections;
@@ -87,9 +108,9 @@ int sbi_metrics_append(const sbi_metrics_t *m, char *buf, size_t cap);
 typedef struct {
 	const char *method;
 	const char *path;
-	const char *authority;          /* "" if absent */
-	const char *content_type;       /* "" if absent */
-	const char *peer;               /* caller IPv4 address */
+	const char *authority;    /* "" if absent */
+	const char *content_type; /* "" if absent */
+	const char *peer;         /* caller IPv4 address */
 	const uint8_t *body;
 	size_t body_len;
 } sbi_request_t;
@@ -98,13 +119,13 @@ typedef struct {
 typedef struct {
 	int status;
 	char content_type[48];
-	char location[512];             /* "" = no Location header */
+	char location[512]; /* "" = no Location header */
 	char *body;
 	size_t body_len;
 } sbi_response_t;
 
-typedef void (*sbi_handler_fn)(void *arg, const sbi_request_t *req,
-    sbi_response_t *resp);
+typedef void (
+    *sbi_handler_fn)(void *arg, const sbi_request_t *req, sbi_response_t *resp);
 
 typedef struct sbi_server sbi_server;
 
@@ -135,16 +156,15 @@ typedef struct sbi_ueau sbi_ueau;
  * absolute URI prefix for Location when the request carries no usable
  * :authority (e.g. "http://127.0.0.1:7777"). */
 int sbi_ueau_new(sbi_ueau **out, corehook *ch, const corehook_config *cfg,
-    const sbi_config_t *sbi, sbi_metrics_t *m, const char *base,
-    char *err, size_t errlen);
+    const sbi_config_t *sbi, sbi_metrics_t *m, const char *base, char *err,
+    size_t errlen);
 void sbi_ueau_free(sbi_ueau *u);
 
 /* Replace the Location prefix (once the bound port is known). */
 void sbi_ueau_set_base(sbi_ueau *u, const char *base);
 
 /* An sbi_handler_fn: arg is the sbi_ueau. */
-void sbi_ueau_handle(void *arg, const sbi_request_t *req,
-    sbi_response_t *resp);
+void sbi_ueau_handle(void *arg, const sbi_request_t *req, sbi_response_t *resp);
 
 /* ---- NRF client (sbi_nrf.c) ---- */
 
@@ -161,8 +181,7 @@ int sbi_nrf_start(sbi_nrf **out, const sbi_config_t *sbi, const char *host,
 void sbi_nrf_stop(sbi_nrf *n);
 
 /* The NFProfile JSON (malloc'd text) for sbi at host:port. */
-char *sbi_nrf_profile(const sbi_config_t *sbi, const char *host,
-    unsigned port, const char *supi_first, const char *supi_last,
-    unsigned heartbeat);
+char *sbi_nrf_profile(const sbi_config_t *sbi, const char *host, unsigned port,
+    const char *supi_first, const char *supi_last, unsigned heartbeat);
 
 #endif

@@ -56,7 +56,7 @@ struct sbi_nrf {
 	corehook_log_fn log;
 	unsigned heartbeat;
 	int fd;
-	SSL_CTX *tls;                   /* NULL: h2c */
+	SSL_CTX *tls; /* NULL: h2c */
 	SSL *ssl;
 	nghttp2_session *ng;
 	struct nrf_call *call;
@@ -84,16 +84,16 @@ static void nrf_log(sbi_nrf *n, int level, const char *fmt, ...)
 
 /* Note the :status of the call in flight. */
 static int c_header(nghttp2_session *ng, const nghttp2_frame *f,
-    const uint8_t *name, size_t namelen, const uint8_t *value,
-    size_t valuelen, uint8_t flags, void *user)
+    const uint8_t *name, size_t namelen, const uint8_t *value, size_t valuelen,
+    uint8_t flags, void *user)
 {
 	sbi_nrf *n = user;
 	char v[8];
 
 	(void)ng;
 	(void)flags;
-	if (n->call == NULL || f->hd.stream_id != n->call->id ||
-	    namelen != 7 || memcmp(name, ":status", 7) != 0 || valuelen != 3)
+	if (n->call == NULL || f->hd.stream_id != n->call->id || namelen != 7 ||
+	    memcmp(name, ":status", 7) != 0 || valuelen != 3)
 		return 0;
 	memcpy(v, value, 3);
 	v[3] = '\0';
@@ -123,8 +123,7 @@ static int c_data(nghttp2_session *ng, uint8_t flags, int32_t id,
 }
 
 /* The call in flight is finished. */
-static int c_close(nghttp2_session *ng, int32_t id, uint32_t code,
-    void *user)
+static int c_close(nghttp2_session *ng, int32_t id, uint32_t code, void *user)
 {
 	sbi_nrf *n = user;
 
@@ -136,8 +135,8 @@ static int c_close(nghttp2_session *ng, int32_t id, uint32_t code,
 }
 
 /* Data provider: the request body. */
-static ssize_t c_body(nghttp2_session *ng, int32_t id, uint8_t *buf,
-    size_t len, uint32_t *flags, nghttp2_data_source *src, void *user)
+static ssize_t c_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *user)
 {
 	struct nrf_call *c = src->ptr;
 	size_t k = c->req_len - c->req_sent;
@@ -160,7 +159,7 @@ static void conn_close(sbi_nrf *n)
 	nghttp2_session_del(n->ng);
 	n->ng = NULL;
 	if (n->ssl != NULL)
-		(void)SSL_shutdown(n->ssl);	/* close_notify, best effort */
+		(void)SSL_shutdown(n->ssl); /* close_notify, best effort */
 	SSL_free(n->ssl);
 	n->ssl = NULL;
 	if (n->fd >= 0)
@@ -180,12 +179,13 @@ static int tls_open(sbi_nrf *n)
 	char why[256] = "";
 	long v;
 
-	if ((n->ssl = SSL_new(n->tls)) == NULL || SSL_set_fd(n->ssl, n->fd) != 1)
+	if ((n->ssl = SSL_new(n->tls)) == NULL ||
+	    SSL_set_fd(n->ssl, n->fd) != 1)
 		goto fail;
 	if (inet_pton(AF_INET, n->host, &a4) == 1 ||
 	    inet_pton(AF_INET6, n->host, &a6) == 1) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(n->ssl),
-		    n->host) != 1)
+		        n->host) != 1)
 			goto fail;
 	} else if (SSL_set_tlsext_host_name(n->ssl, n->host) != 1 ||
 	    SSL_set1_host(n->ssl, n->host) != 1) {
@@ -219,7 +219,7 @@ static int conn_send(sbi_nrf *n, const uint8_t *p, size_t len)
 
 	for (; len > 0; p += w, len -= (size_t)w) {
 		w = n->ssl != NULL ? SSL_write(n->ssl, p, (int)len) :
-		    send(n->fd, p, len, MSG_NOSIGNAL);
+		                     send(n->fd, p, len, MSG_NOSIGNAL);
 		if (w <= 0)
 			return -1;
 	}
@@ -248,7 +248,8 @@ static int conn_open(sbi_nrf *n)
 		return -1;
 	for (p = ai; p != NULL && n->fd < 0; p = p->ai_next) {
 		n->fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, 0);
-		if (n->fd >= 0 && connect(n->fd, p->ai_addr, p->ai_addrlen) != 0) {
+		if (n->fd >= 0 &&
+		    connect(n->fd, p->ai_addr, p->ai_addrlen) != 0) {
 			close(n->fd);
 			n->fd = -1;
 		}
@@ -298,9 +299,9 @@ static int conn_run(sbi_nrf *n, struct nrf_call *call)
 		ms = (t.tv_sec - t0.tv_sec) * 1000 +
 		    (t.tv_nsec - t0.tv_nsec) / 1000000;
 		/* TLS may already hold decrypted bytes the socket won't signal */
-		if (ms >= NRF_TIMEOUT_MS || ((n->ssl == NULL ||
-		    SSL_pending(n->ssl) == 0) && poll(&pf, 1,
-		    (int)(NRF_TIMEOUT_MS - ms)) <= 0))
+		if (ms >= NRF_TIMEOUT_MS ||
+		    ((n->ssl == NULL || SSL_pending(n->ssl) == 0) &&
+		        poll(&pf, 1, (int)(NRF_TIMEOUT_MS - ms)) <= 0))
 			return -1;
 		if ((k = conn_recv(n, buf, sizeof(buf))) <= 0 ||
 		    nghttp2_session_mem_recv(n->ng, buf, (size_t)k) < 0)
@@ -321,9 +322,15 @@ static int nrf_request(sbi_nrf *n, const char *method, const char *path,
 	size_t k = 0;
 	int attempt, rc = -1;
 
-#define NV(a, b) do { nv[k].name = (uint8_t *)(a); nv[k].value = \
-	(uint8_t *)(b); nv[k].namelen = strlen(a); nv[k].valuelen = strlen(b); \
-	nv[k].flags = NGHTTP2_NV_FLAG_NONE; k++; } while (0)
+#define NV(a, b) \
+	do { \
+		nv[k].name = (uint8_t *)(a); \
+		nv[k].value = (uint8_t *)(b); \
+		nv[k].namelen = strlen(a); \
+		nv[k].valuelen = strlen(b); \
+		nv[k].flags = NGHTTP2_NV_FLAG_NONE; \
+		k++; \
+	} while (0)
 	for (attempt = 0; attempt < 2 && rc < 0; attempt++) {
 		memset(&call, 0, sizeof(call));
 		call.req = body;
@@ -343,7 +350,8 @@ static int nrf_request(sbi_nrf *n, const char *method, const char *path,
 		n->call = &call;
 		call.id = nghttp2_submit_request(n->ng, NULL, nv, k,
 		    body != NULL ? &dp : NULL, NULL);
-		if (call.id < 0 || conn_run(n, &call) != 0 || call.status == 0) {
+		if (call.id < 0 || conn_run(n, &call) != 0 ||
+		    call.status == 0) {
 			conn_close(n);
 			free(call.body);
 			call.body = NULL;
@@ -360,14 +368,15 @@ static int nrf_request(sbi_nrf *n, const char *method, const char *path,
 	return rc;
 }
 
-char *sbi_nrf_profile(const sbi_config_t *sbi, const char *host,
-    unsigned port, const char *supi_first, const char *supi_last,
-    unsigned heartbeat)
+char *sbi_nrf_profile(const sbi_config_t *sbi, const char *host, unsigned port,
+    const char *supi_first, const char *supi_last, unsigned heartbeat)
 {
 	cJSON *doc = cJSON_CreateObject(), *a, *s, *v, *e, *r, *ui;
 	char *text = NULL;
 
-#define CHK(x) if ((x) == NULL) goto out
+#define CHK(x) \
+	if ((x) == NULL) \
+	goto out
 	CHK(doc);
 	CHK(cJSON_AddStringToObject(doc, "nfInstanceId", sbi->nf_instance_id));
 	CHK(cJSON_AddStringToObject(doc, "nfType", "UDM"));
@@ -392,8 +401,8 @@ char *sbi_nrf_profile(const sbi_config_t *sbi, const char *host,
 	cJSON_AddItemToArray(v, e);
 	CHK(cJSON_AddStringToObject(e, "apiVersionInUri", "v1"));
 	CHK(cJSON_AddStringToObject(e, "apiFullVersion", "1.0.0"));
-	CHK(cJSON_AddStringToObject(s, "scheme", sbi->tls_cert[0] != '\0' ?
-	    "https" : "http"));
+	CHK(cJSON_AddStringToObject(s, "scheme",
+	    sbi->tls_cert[0] != '\0' ? "https" : "http"));
 	CHK(cJSON_AddStringToObject(s, "nfServiceStatus", "REGISTERED"));
 	CHK(v = cJSON_AddArrayToObject(s, "ipEndPoints"));
 	CHK(e = cJSON_CreateObject());
@@ -413,8 +422,8 @@ static int nrf_register(sbi_nrf *n, const char *path)
 	char *resp = NULL;
 	cJSON *doc;
 	const cJSON *hb;
-	int st = nrf_request(n, "PUT", path, "application/json", n->profile,
-	    &resp);
+	int st =
+	    nrf_request(n, "PUT", path, "application/json", n->profile, &resp);
 
 	if (st != 200 && st != 201) {
 		atomic_fetch_add(&n->m->nrf[SBI_NRF_FAILURE], 1);
@@ -431,8 +440,10 @@ static int nrf_register(sbi_nrf *n, const char *path)
 	}
 	free(resp);
 	atomic_fetch_add(&n->m->nrf[SBI_NRF_REGISTER], 1);
-	nrf_log(n, COREHOOK_LOG_INFO, "nrf registered nf=%s status=%d"
-	    " heartbeat=%us", n->cfg.nf_instance_id, st, n->heartbeat);
+	nrf_log(n, COREHOOK_LOG_INFO,
+	    "nrf registered nf=%s status=%d"
+	    " heartbeat=%us",
+	    n->cfg.nf_instance_id, st, n->heartbeat);
 	return 0;
 }
 
@@ -456,7 +467,8 @@ static int nrf_wait(sbi_nrf *n, unsigned s)
 static void *nrf_main(void *arg)
 {
 	sbi_nrf *n = arg;
-	static const char patch[] = "[{\"op\":\"replace\",\"path\":\"/nfStatus\","
+	static const char patch[] =
+	    "[{\"op\":\"replace\",\"path\":\"/nfStatus\","
 	    "\"value\":\"REGISTERED\"}]";
 	char path[128];
 	int registered = 0, st;
@@ -466,18 +478,20 @@ static void *nrf_main(void *arg)
 	for (;;) {
 		if (!registered) {
 			registered = nrf_register(n, path) == 0;
-			if (nrf_wait(n, registered ? n->heartbeat : NRF_RETRY_S))
+			if (nrf_wait(n,
+			        registered ? n->heartbeat : NRF_RETRY_S))
 				break;
 			continue;
 		}
-		st = nrf_request(n, "PATCH", path, "application/json-patch+json",
-		    patch, NULL);
+		st = nrf_request(n, "PATCH", path,
+		    "application/json-patch+json", patch, NULL);
 		if (st == 200 || st == 204) {
 			atomic_fetch_add(&n->m->nrf[SBI_NRF_HEARTBEAT], 1);
 		} else {
 			atomic_fetch_add(&n->m->nrf[SBI_NRF_FAILURE], 1);
-			nrf_log(n, COREHOOK_LOG_WARN, "nrf heartbeat status=%d%s",
-			    st, st == 404 ? ": registering again" : "");
+			nrf_log(n, COREHOOK_LOG_WARN,
+			    "nrf heartbeat status=%d%s", st,
+			    st == 404 ? ": registering again" : "");
 			if (st == 404) {
 				registered = 0;
 				continue;
@@ -489,7 +503,9 @@ static void *nrf_main(void *arg)
 	if (registered) {
 		st = nrf_request(n, "DELETE", path, NULL, NULL, NULL);
 		atomic_fetch_add(&n->m->nrf[st == 204 || st == 200 ?
-		    SBI_NRF_DEREGISTER : SBI_NRF_FAILURE], 1);
+		                         SBI_NRF_DEREGISTER :
+		                         SBI_NRF_FAILURE],
+		    1);
 		nrf_log(n, COREHOOK_LOG_INFO, "nrf deregistered status=%d", st);
 	}
 	conn_close(n);
@@ -508,8 +524,9 @@ static int nrf_uri_parse(sbi_nrf *n, const char *uri, int *tls)
 	h = uri + (*tls ? 8 : 7);
 	end = h + strcspn(h, "/");
 	colon = memchr(h, ':', (size_t)(end - h));
-	if (colon == NULL || colon == h || (size_t)(colon - h) >= sizeof(n->host)
-	    || end - colon - 1 < 1 || end - colon - 1 > 5)
+	if (colon == NULL || colon == h ||
+	    (size_t)(colon - h) >= sizeof(n->host) || end - colon - 1 < 1 ||
+	    end - colon - 1 > 5)
 		return -1;
 	memcpy(n->host, h, (size_t)(colon - h));
 	n->host[colon - h] = '\0';
@@ -534,8 +551,9 @@ static SSL_CTX *tls_ctx_new(const sbi_config_t *sbi, char *err, size_t errlen)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (sbi->nrf_cert[0] != '\0' &&
 	    (SSL_CTX_use_certificate_chain_file(ctx, sbi->nrf_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, sbi->nrf_key, SSL_FILETYPE_PEM)
-	    != 1 || SSL_CTX_check_private_key(ctx) != 1))
+	        SSL_CTX_use_PrivateKey_file(ctx, sbi->nrf_key,
+	            SSL_FILETYPE_PEM) != 1 ||
+	        SSL_CTX_check_private_key(ctx) != 1))
 		goto fail;
 	return ctx;
 fail:
@@ -565,14 +583,16 @@ int sbi_nrf_start(sbi_nrf **out, const sbi_config_t *sbi, const char *host,
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);
 	if (nrf_uri_parse(n, sbi->nrf_uri, &tls) != 0) {
-		util_err_set(err, errlen, "sbi.nrf_uri \"%s\" is not"
-		    " http[s]://host:port", sbi->nrf_uri);
+		util_err_set(err, errlen,
+		    "sbi.nrf_uri \"%s\" is not"
+		    " http[s]://host:port",
+		    sbi->nrf_uri);
 		goto fail;
 	}
 	if (tls && (n->tls = tls_ctx_new(sbi, err, errlen)) == NULL)
 		goto fail;
 	if ((n->profile = sbi_nrf_profile(sbi, host, port, supi_first,
-	    supi_last, sbi->heartbeat_seconds)) == NULL) {
+	         supi_last, sbi->heartbeat_seconds)) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		goto fail;
 	}

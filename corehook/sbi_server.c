@@ -31,8 +31,8 @@
 #include "util.h"
 
 #define SBI_CONN_MAX 64
-#define SBI_HDR_MAX 512          /* longest header value kept */
-#define SBI_IDLE_MS 120000       /* a silent connection is closed */
+#define SBI_HDR_MAX 512    /* longest header value kept */
+#define SBI_IDLE_MS 120000 /* a silent connection is closed */
 
 struct stream {
 	int32_t id;
@@ -55,7 +55,7 @@ struct conn {
 	void *arg;
 	sbi_metrics_t *m;
 	int fd;
-	SSL *ssl;                       /* NULL: h2c */
+	SSL *ssl; /* NULL: h2c */
 	char peer[64];
 	nghttp2_session *ng;
 	struct stream *streams;
@@ -74,7 +74,7 @@ struct sbi_server {
 	sbi_handler_fn fn;
 	void *arg;
 	sbi_metrics_t *m;
-	SSL_CTX *tls;                   /* NULL: h2c */
+	SSL_CTX *tls; /* NULL: h2c */
 	pthread_t accept_th;
 	int accept_started;
 	atomic_int stopping;
@@ -133,9 +133,14 @@ static int stream_respond(struct conn *c, struct stream *s)
 	nghttp2_data_provider dp;
 	size_t n = 0;
 
-#define NV(k, v) do { nv[n].name = (uint8_t *)(k); \
-	nv[n].value = (uint8_t *)(v); nv[n].namelen = strlen(k); \
-	nv[n].valuelen = strlen(v); nv[n].flags = NGHTTP2_NV_FLAG_NONE; n++; \
+#define NV(k, v) \
+	do { \
+		nv[n].name = (uint8_t *)(k); \
+		nv[n].value = (uint8_t *)(v); \
+		nv[n].namelen = strlen(k); \
+		nv[n].valuelen = strlen(v); \
+		nv[n].flags = NGHTTP2_NV_FLAG_NONE; \
+		n++; \
 	} while (0)
 	snprintf(status, sizeof(status), "%d", s->resp.status);
 	snprintf(clen, sizeof(clen), "%zu", s->resp.body_len);
@@ -159,7 +164,8 @@ static int stream_dispatch(struct conn *c, struct stream *s)
 {
 	sbi_request_t req;
 	uint64_t t0 = mono_ms();
-	static const char big[] = "{\"status\":413,\"cause\":"
+	static const char big[] =
+	    "{\"status\":413,\"cause\":"
 	    "\"MANDATORY_IE_INCORRECT\",\"detail\":\"body over 16 KiB\"}";
 
 	atomic_fetch_add(&c->m->streams, 1);
@@ -184,8 +190,8 @@ static int stream_dispatch(struct conn *c, struct stream *s)
 	req.body = s->body != NULL ? s->body : (const uint8_t *)"";
 	req.body_len = s->len;
 	c->fn(c->arg, &req, &s->resp);
-	if (mono_ms() - s->start_ms > SBI_BUDGET_MS || mono_ms() - t0 >
-	    SBI_BUDGET_MS)
+	if (mono_ms() - s->start_ms > SBI_BUDGET_MS ||
+	    mono_ms() - t0 > SBI_BUDGET_MS)
 		atomic_fetch_add(&c->m->cause[SBI_CAUSE_BUDGET], 1);
 	return stream_respond(c, s);
 }
@@ -211,8 +217,8 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
 }
 
 /* Copy a header value into dst, or mark the stream broken if it is long. */
-static void hdr_keep(struct stream *s, char *dst, size_t cap,
-    const uint8_t *v, size_t vlen)
+static void hdr_keep(struct stream *s, char *dst, size_t cap, const uint8_t *v,
+    size_t vlen)
 {
 	if (vlen >= cap) {
 		s->bad_header = 1;
@@ -224,23 +230,24 @@ static void hdr_keep(struct stream *s, char *dst, size_t cap,
 
 /* Keep the request headers the handler needs, bounded. */
 static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
-    const uint8_t *name, size_t namelen, const uint8_t *value,
-    size_t valuelen, uint8_t flags, void *user)
+    const uint8_t *name, size_t namelen, const uint8_t *value, size_t valuelen,
+    uint8_t flags, void *user)
 {
 	struct stream *s;
 
 	(void)flags;
 	(void)user;
 	if (f->hd.type != NGHTTP2_HEADERS ||
-	    (s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id))
-	    == NULL)
+	    (s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id)) ==
+	        NULL)
 		return 0;
 	if (namelen == 7 && memcmp(name, ":method", 7) == 0)
 		hdr_keep(s, s->method, sizeof(s->method), value, valuelen);
 	else if (namelen == 5 && memcmp(name, ":path", 5) == 0)
 		hdr_keep(s, s->path, sizeof(s->path), value, valuelen);
 	else if (namelen == 10 && memcmp(name, ":authority", 10) == 0)
-		hdr_keep(s, s->authority, sizeof(s->authority), value, valuelen);
+		hdr_keep(s, s->authority, sizeof(s->authority), value,
+		    valuelen);
 	else if (namelen == 12 && memcmp(name, "content-type", 12) == 0)
 		hdr_keep(s, s->ctype, sizeof(s->ctype), value, valuelen);
 	return 0;
@@ -280,8 +287,9 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f,
 	if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
 	    !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;
-	if ((s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id))
-	    == NULL || s->answered)
+	if ((s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id)) ==
+	        NULL ||
+	    s->answered)
 		return 0;
 	if (stream_dispatch(c, s) != 0)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -339,7 +347,7 @@ static void conn_end(struct conn *c)
 {
 	struct stream *s, *next;
 
-	nghttp2_session_del(c->ng);	/* closes streams: callbacks free them */
+	nghttp2_session_del(c->ng); /* closes streams: callbacks free them */
 	c->ng = NULL;
 	for (s = c->streams; s != NULL; s = next) {
 		next = s->next;
@@ -357,8 +365,9 @@ static int conn_flush(struct conn *c)
 	while ((n = nghttp2_session_mem_send(c->ng, &p)) > 0) {
 		while (n > 0) {
 			if (c->fd < 0)
-				break;	/* feeding (fuzz): drop the output */
-			w = c->ssl != NULL ? SSL_write(c->ssl, p, (int)n) :
+				break; /* feeding (fuzz): drop the output */
+			w = c->ssl != NULL ?
+			    SSL_write(c->ssl, p, (int)n) :
 			    send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
 			if (w < 0 && errno == EINTR)
 				continue;
@@ -381,8 +390,8 @@ static void conn_budget(struct conn *c)
 		if (!s->answered && now - s->start_ms > SBI_BUDGET_MS) {
 			s->answered = 1;
 			atomic_fetch_add(&c->m->cause[SBI_CAUSE_BUDGET], 1);
-			nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, s->id,
-			    NGHTTP2_CANCEL);
+			nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE,
+			    s->id, NGHTTP2_CANCEL);
 		}
 }
 
@@ -442,7 +451,7 @@ static void *conn_main(void *arg)
 			continue;
 		}
 		n = c->ssl != NULL ? SSL_read(c->ssl, buf, sizeof(buf)) :
-		    recv(c->fd, buf, sizeof(buf), 0);
+		                     recv(c->fd, buf, sizeof(buf), 0);
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -527,7 +536,7 @@ static void *accept_main(void *arg)
 
 	while (!atomic_load(&s->stopping)) {
 		struct pollfd pf[2] = { { .fd = s->lfd, .events = POLLIN },
-		    { .fd = s->wake[0], .events = POLLIN } };
+			{ .fd = s->wake[0], .events = POLLIN } };
 		struct sockaddr_in peer;
 		socklen_t plen = sizeof(peer);
 		int fd;
@@ -597,8 +606,9 @@ static int tls_ctx_new(SSL_CTX **out, const sbi_config_t *sbi, char *err,
 	if (ctx == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_use_certificate_chain_file(ctx, sbi->tls_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, sbi->tls_key, SSL_FILETYPE_PEM)
-	    != 1 || SSL_CTX_check_private_key(ctx) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, sbi->tls_key, SSL_FILETYPE_PEM) !=
+	        1 ||
+	    SSL_CTX_check_private_key(ctx) != 1 ||
 	    SSL_CTX_load_verify_locations(ctx, sbi->tls_client_ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(sbi->tls_client_ca)) == NULL) {
 		util_err_openssl(err, errlen, "sbi.tls");
@@ -606,8 +616,8 @@ static int tls_ctx_new(SSL_CTX **out, const sbi_config_t *sbi, char *err,
 		return -1;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify(ctx,
+	    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	*out = ctx;
 	return 0;
@@ -642,7 +652,8 @@ int sbi_server_start(sbi_server **out, const char *listen_addr,
 	    tls_ctx_new(&s->tls, sbi, err, errlen) != 0)
 		goto fail;
 	if ((s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) !=
+	        0 ||
 	    bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    listen(s->lfd, 128) != 0 ||
 	    getsockname(s->lfd, (struct sockaddr *)&sa, &slen) != 0 ||

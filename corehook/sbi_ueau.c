@@ -28,7 +28,7 @@
 struct event {
 	char id[SBI_UUID_LEN + 1];
 	char supi[16];
-	char *json;                     /* the AuthEvent as stored */
+	char *json; /* the AuthEvent as stored */
 };
 
 struct sbi_ueau {
@@ -38,9 +38,9 @@ struct sbi_ueau {
 	sbi_metrics_t *m;
 	char snn[AKA_SNN_BUF];
 	char base[256];
-	pthread_mutex_t mu;             /* guards events */
+	pthread_mutex_t mu; /* guards events */
 	struct event events[EVENTS_MAX];
-	size_t next;                    /* ring position of the next event */
+	size_t next; /* ring position of the next event */
 };
 
 /* One request's parsed path and the answer being built. */
@@ -48,7 +48,7 @@ typedef struct {
 	sbi_ueau *u;
 	const sbi_request_t *req;
 	sbi_response_t *resp;
-	char seg[4][SUCI_STR_MAX];      /* a SUCI string is the longest */
+	char seg[4][SUCI_STR_MAX]; /* a SUCI string is the longest */
 	size_t nseg;
 	int op;
 } call_t;
@@ -68,9 +68,11 @@ static void json_wipe(const cJSON *node)
 {
 	const cJSON *it;
 
-	for (it = node != NULL ? node->child : NULL; it != NULL; it = it->next) {
+	for (it = node != NULL ? node->child : NULL; it != NULL;
+	     it = it->next) {
 		if (cJSON_IsString(it) && it->valuestring != NULL)
-			OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
+			OPENSSL_cleanse(it->valuestring,
+			    strlen(it->valuestring));
 		json_wipe(it);
 	}
 }
@@ -89,7 +91,7 @@ static void reply_json(call_t *c, int status, const char *ctype, cJSON *doc)
 	c->resp->status = status;
 	snprintf(c->resp->content_type, sizeof(c->resp->content_type), "%s",
 	    ctype);
-	c->resp->body = text;	/* cJSON uses malloc: the server frees it */
+	c->resp->body = text; /* cJSON uses malloc: the server frees it */
 	c->resp->body_len = strlen(text);
 }
 
@@ -121,19 +123,22 @@ static void problem(call_t *c, int status, const char *cause, int metric,
 	cJSON *doc = cJSON_CreateObject();
 	char path[SBI_LOG_PATH_MAX];
 
-	if (doc == NULL || cJSON_AddNumberToObject(doc, "status", status) ==
-	    NULL || cJSON_AddStringToObject(doc, "detail", detail) == NULL ||
-	    (cause != NULL && cJSON_AddStringToObject(doc, "cause", cause) ==
-	    NULL)) {
+	if (doc == NULL ||
+	    cJSON_AddNumberToObject(doc, "status", status) == NULL ||
+	    cJSON_AddStringToObject(doc, "detail", detail) == NULL ||
+	    (cause != NULL &&
+	        cJSON_AddStringToObject(doc, "cause", cause) == NULL)) {
 		cJSON_Delete(doc);
 		doc = NULL;
 	}
 	if (metric >= 0)
 		atomic_fetch_add(&c->u->m->cause[metric], 1);
 	reply_json(c, status, "application/problem+json", doc);
-	ch_log(c->u->ch, COREHOOK_LOG_WARN, "sbi %s %s peer=%s status=%d"
-	    " cause=%s", c->req->method, path_for_log(path, sizeof(path),
-	    c->req->path), c->req->peer, status, cause != NULL ? cause : "-");
+	ch_log(c->u->ch, COREHOOK_LOG_WARN,
+	    "sbi %s %s peer=%s status=%d"
+	    " cause=%s",
+	    c->req->method, path_for_log(path, sizeof(path), c->req->path),
+	    c->req->peer, status, cause != NULL ? cause : "-");
 }
 
 /* 1 if s is lo..hi decimal digits. */
@@ -177,13 +182,15 @@ static int supi_from_suci(call_t *c, char *supi, const char *id)
 	memset(&n, 0, sizeof(n));
 	if (suci_string_parse(&s, id, err, sizeof(err)) != SUCI_OK) {
 		problem(c, 400, "MANDATORY_IE_INCORRECT",
-		    SBI_CAUSE_MANDATORY_IE_INCORRECT, "not a SUPI (imsi-) or SUCI");
+		    SBI_CAUSE_MANDATORY_IE_INCORRECT,
+		    "not a SUPI (imsi-) or SUCI");
 		return -1;
 	}
 	if (s.scheme == SUCI_SCHEME_NULL ? !c->u->sbi->suci_null_scheme :
-	    !scheme_served(c->u->ch, s.scheme)) {
+	                                   !scheme_served(c->u->ch, s.scheme)) {
 		problem(c, 501, "UNSUPPORTED_PROTECTION_SCHEME",
-		    SBI_CAUSE_UNSUPPORTED_SCHEME, "SUCI protection scheme is"
+		    SBI_CAUSE_UNSUPPORTED_SCHEME,
+		    "SUCI protection scheme is"
 		    " not served here");
 		goto out;
 	}
@@ -206,7 +213,8 @@ static int supi_from_suci(call_t *c, char *supi, const char *id)
 	r = ch_suci_supi(c->u->ch, imsi, sizeof(imsi), &n, err, sizeof(err));
 	if (r == COREHOOK_ERR_NOTFOUND) {
 		problem(c, 403, "INVALID_HN_PUBLIC_KEY_IDENTIFIER",
-		    SBI_CAUSE_INVALID_HN_KEY_ID, "no home network key with "
+		    SBI_CAUSE_INVALID_HN_KEY_ID,
+		    "no home network key with "
 		    "this key id for this protection scheme");
 		r = -1;
 		goto out;
@@ -214,7 +222,8 @@ static int supi_from_suci(call_t *c, char *supi, const char *id)
 	if (r != COREHOOK_OK || strncmp(imsi, "imsi-", 5) != 0 ||
 	    !digits_only(imsi + 5, 6, 15)) {
 		problem(c, 403, "INVALID_SCHEME_OUTPUT",
-		    SBI_CAUSE_INVALID_SCHEME_OUTPUT, "SUCI cannot be de-concealed"
+		    SBI_CAUSE_INVALID_SCHEME_OUTPUT,
+		    "SUCI cannot be de-concealed"
 		    " with the received data");
 		r = -1;
 		goto out;
@@ -257,12 +266,13 @@ static cJSON *body_object(call_t *c)
 		    "content-type must be application/json");
 		return NULL;
 	}
-	doc = cJSON_ParseWithLength((const char *)c->req->body,
-	    c->req->body_len);
+	doc =
+	    cJSON_ParseWithLength((const char *)c->req->body, c->req->body_len);
 	if (doc == NULL || !cJSON_IsObject(doc)) {
 		cJSON_Delete(doc);
 		problem(c, 400, "MANDATORY_IE_INCORRECT",
-		    SBI_CAUSE_MANDATORY_IE_INCORRECT, "body is not a JSON object");
+		    SBI_CAUSE_MANDATORY_IE_INCORRECT,
+		    "body is not a JSON object");
 		return NULL;
 	}
 	return doc;
@@ -348,7 +358,8 @@ static cJSON *auth_info_result(const corehook_av_t *av)
 	snprintf(supi, sizeof(supi), "imsi-%s", av->supi);
 	ok = doc != NULL &&
 	    cJSON_AddStringToObject(doc, "authType", "5G_AKA") != NULL &&
-	    (v = cJSON_AddObjectToObject(doc, "authenticationVector")) != NULL &&
+	    (v = cJSON_AddObjectToObject(doc, "authenticationVector")) !=
+	        NULL &&
 	    cJSON_AddStringToObject(v, "avType", "5G_HE_AKA") != NULL &&
 	    cJSON_AddStringToObject(v, "rand", h[0]) != NULL &&
 	    cJSON_AddStringToObject(v, "xresStar", h[1]) != NULL &&
@@ -386,8 +397,10 @@ static void h_generate(call_t *c)
 		goto out;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(doc, "resynchronizationInfo") !=
-	    NULL && resync(c, supi, cJSON_GetObjectItemCaseSensitive(doc,
-	    "resynchronizationInfo")) != 0)
+	        NULL &&
+	    resync(c, supi,
+	        cJSON_GetObjectItemCaseSensitive(doc,
+	            "resynchronizationInfo")) != 0)
 		goto out;
 	r = corehook_av_generate(c->u->ch, &av, supi, err, sizeof(err));
 	if (r == COREHOOK_ERR_NOTFOUND) {
@@ -406,8 +419,10 @@ static void h_generate(call_t *c)
 	}
 	reply_json(c, 200, "application/json", res);
 	atomic_fetch_add(&c->u->m->vectors, 1);
-	ch_log(c->u->ch, COREHOOK_LOG_INFO, "sbi generate-auth-data supi=%s"
-	    " ausf=%s sqn=%llu%s", supi, ausf, (unsigned long long)av.sqn,
+	ch_log(c->u->ch, COREHOOK_LOG_INFO,
+	    "sbi generate-auth-data supi=%s"
+	    " ausf=%s sqn=%llu%s",
+	    supi, ausf, (unsigned long long)av.sqn,
 	    c->op == SBI_OP_RESYNC ? " resync=1" : "");
 out:
 	corehook_av_clear(&av);
@@ -440,8 +455,7 @@ static int subscriber_known(call_t *c, const char *supi)
 }
 
 /* Store an AuthEvent for supi under a new id; -1 when out of memory. */
-static int event_store(sbi_ueau *u, char *id, const char *supi,
-    const cJSON *ev)
+static int event_store(sbi_ueau *u, char *id, const char *supi, const cJSON *ev)
 {
 	char *json = cJSON_PrintUnformatted(ev);
 	struct event *e;
@@ -453,7 +467,7 @@ static int event_store(sbi_ueau *u, char *id, const char *supi,
 	pthread_mutex_lock(&u->mu);
 	e = &u->events[u->next];
 	u->next = (u->next + 1) % EVENTS_MAX;
-	cJSON_free(e->json);	/* the oldest makes room */
+	cJSON_free(e->json); /* the oldest makes room */
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	snprintf(e->supi, sizeof(e->supi), "%s", supi);
 	e->json = json;
@@ -488,8 +502,10 @@ static const char *location_base(call_t *c, char *buf, size_t cap)
 	size_t i, n = strlen(a);
 
 	for (i = 0; i < n; i++)
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789.-:[]", a[i]) == NULL)
+		if (strchr(
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		        "0123456789.-:[]",
+		        a[i]) == NULL)
 			break;
 	if (n == 0 || i != n || n > 255) {
 		pthread_mutex_lock(&c->u->mu);
@@ -497,8 +513,8 @@ static const char *location_base(call_t *c, char *buf, size_t cap)
 		pthread_mutex_unlock(&c->u->mu);
 		return buf;
 	}
-	snprintf(buf, cap, "%s://%s", c->u->sbi->tls_cert[0] != '\0' ?
-	    "https" : "http", a);
+	snprintf(buf, cap, "%s://%s",
+	    c->u->sbi->tls_cert[0] != '\0' ? "https" : "http", a);
 	return buf;
 }
 
@@ -517,7 +533,8 @@ static void h_event_post(call_t *c)
 	    (nf = need_str(c, doc, "nfInstanceId")) == NULL ||
 	    need_str(c, doc, "timeStamp") == NULL ||
 	    need_str(c, doc, "authType") == NULL ||
-	    need_str(c, doc, "servingNetworkName") == NULL || !nf_allowed(c, nf))
+	    need_str(c, doc, "servingNetworkName") == NULL ||
+	    !nf_allowed(c, nf))
 		goto out;
 	ok = cJSON_GetObjectItemCaseSensitive(doc, "success");
 	if (!cJSON_IsBool(ok)) {
@@ -530,8 +547,9 @@ static void h_event_post(call_t *c)
 	/* A successful authentication with a pending subscription's
 	 * credentials makes it the device's active one (docs/corehook.md,
 	 * "Pending → active → retired"); a failure changes nothing. */
-	if (cJSON_IsTrue(ok) && corehook_confirm(c->u->ch, supi, &promoted,
-	    err, sizeof(err)) != COREHOOK_OK) {
+	if (cJSON_IsTrue(ok) &&
+	    corehook_confirm(c->u->ch, supi, &promoted, err, sizeof(err)) !=
+	        COREHOOK_OK) {
 		problem(c, 500, "SYSTEM_FAILURE", SBI_CAUSE_INTERNAL, err);
 		goto out;
 	}
@@ -544,10 +562,13 @@ static void h_event_post(call_t *c)
 	    "%s" PREFIX "imsi-%s/auth-events/%s",
 	    location_base(c, base, sizeof(base)), supi, id);
 	atomic_fetch_add(cJSON_IsTrue(ok) ? &c->u->m->confirmations :
-	    &c->u->m->auth_failures, 1);
-	ch_log(c->u->ch, COREHOOK_LOG_INFO, "sbi auth-event supi=%s id=%s"
-	    " success=%s nf=%s%s", supi, id, cJSON_IsTrue(ok) ? "true" : "false",
-	    nf, promoted ? " promoted=pending->active" : "");
+	                                    &c->u->m->auth_failures,
+	    1);
+	ch_log(c->u->ch, COREHOOK_LOG_INFO,
+	    "sbi auth-event supi=%s id=%s"
+	    " success=%s nf=%s%s",
+	    supi, id, cJSON_IsTrue(ok) ? "true" : "false", nf,
+	    promoted ? " promoted=pending->active" : "");
 	reply_json(c, 201, "application/json", doc);
 	doc = NULL;
 out:
@@ -564,7 +585,7 @@ static void h_event_remove(call_t *c)
 	char supi[16];
 
 	c->op = strcmp(c->req->method, "DELETE") == 0 ? SBI_OP_EVENT_DELETE :
-	    SBI_OP_EVENT_PUT;
+	                                                SBI_OP_EVENT_PUT;
 	if (supi_from_id(c, supi, c->seg[0], 0) != 0)
 		goto out;
 	if (c->op == SBI_OP_EVENT_PUT) {
@@ -585,8 +606,10 @@ static void h_event_remove(call_t *c)
 		    "no such auth event");
 		goto out;
 	}
-	ch_log(c->u->ch, COREHOOK_LOG_INFO, "sbi auth-event removed supi=%s"
-	    " id=%s", supi, id != NULL ? id : "*");
+	ch_log(c->u->ch, COREHOOK_LOG_INFO,
+	    "sbi auth-event removed supi=%s"
+	    " id=%s",
+	    supi, id != NULL ? id : "*");
 	c->resp->status = 204;
 out:
 	cJSON_Delete(doc);
@@ -600,8 +623,7 @@ static const struct {
 	const char *seg1, *seg2;
 	void (*fn)(call_t *);
 } routes[] = {
-	{ "POST", 3, "security-information", "generate-auth-data",
-	  h_generate },
+	{ "POST", 3, "security-information", "generate-auth-data", h_generate },
 	{ "POST", 2, "auth-events", NULL, h_event_post },
 	{ "PUT", 2, "auth-events", NULL, h_event_remove },
 	{ "PUT", 3, "auth-events", "", h_event_remove },
@@ -642,8 +664,7 @@ static int peer_allowed(call_t *c)
 	return 0;
 }
 
-void sbi_ueau_handle(void *arg, const sbi_request_t *req,
-    sbi_response_t *resp)
+void sbi_ueau_handle(void *arg, const sbi_request_t *req, sbi_response_t *resp)
 {
 	call_t c;
 	uint64_t t0 = now_us();
@@ -661,8 +682,9 @@ void sbi_ueau_handle(void *arg, const sbi_request_t *req,
 		for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 			if (routes[i].nseg != c.nseg ||
 			    strcmp(routes[i].seg1, c.seg[1]) != 0 ||
-			    (routes[i].seg2 != NULL && routes[i].seg2[0] != '\0' &&
-			    strcmp(routes[i].seg2, c.seg[2]) != 0))
+			    (routes[i].seg2 != NULL &&
+			        routes[i].seg2[0] != '\0' &&
+			        strcmp(routes[i].seg2, c.seg[2]) != 0))
 				continue;
 			path_ok = 1;
 			if (strcmp(routes[i].method, req->method) == 0) {
@@ -681,8 +703,8 @@ done:
 }
 
 int sbi_ueau_new(sbi_ueau **out, corehook *ch, const corehook_config *cfg,
-    const sbi_config_t *sbi, sbi_metrics_t *m, const char *base,
-    char *err, size_t errlen)
+    const sbi_config_t *sbi, sbi_metrics_t *m, const char *base, char *err,
+    size_t errlen)
 {
 	sbi_ueau *u = calloc(1, sizeof(*u));
 
@@ -691,9 +713,10 @@ int sbi_ueau_new(sbi_ueau **out, corehook *ch, const corehook_config *cfg,
 		util_err_set(err, errlen, "out of memory");
 		return -1;
 	}
-	if (aka_snn_format(u->snn, sizeof(u->snn), cfg->mcc, cfg->mnc)
-	    != AKA_OK) {
-		util_err_set(err, errlen, "cannot form the serving network name");
+	if (aka_snn_format(u->snn, sizeof(u->snn), cfg->mcc, cfg->mnc) !=
+	    AKA_OK) {
+		util_err_set(err, errlen,
+		    "cannot form the serving network name");
 		free(u);
 		return -1;
 	}

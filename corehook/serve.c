@@ -130,12 +130,14 @@ static void *worker_main(void *arg)
 		if (closing && now_ms() >= drain_until)
 			break;
 		got = recvfrom(d->udp, in, COREHOOK_NAS_MAX + 1,
-		    closing ? MSG_DONTWAIT : 0, (struct sockaddr *)&peer, &plen);
+		    closing ? MSG_DONTWAIT : 0, (struct sockaddr *)&peer,
+		    &plen);
 		if (got <= 0) {
-			if (closing && (got == 0 || errno == EAGAIN ||
-			    errno == EWOULDBLOCK))
+			if (closing &&
+			    (got == 0 || errno == EAGAIN ||
+			        errno == EWOULDBLOCK))
 				break;
-			continue;	/* timeout, EINTR, an empty datagram */
+			continue; /* timeout, EINTR, an empty datagram */
 		}
 		if (got > COREHOOK_NAS_MAX || plen != sizeof(peer) ||
 		    peer.sin_family != AF_INET)
@@ -152,7 +154,8 @@ static void *worker_main(void *arg)
 		if (rc == COREHOOK_OK && outlen > 0) {
 			pcap_note(d, &peer, 1, out, outlen);
 			if (sendto(d->udp, out, outlen, 0,
-			    (const struct sockaddr *)&peer, sizeof(peer)) < 0)
+			        (const struct sockaddr *)&peer,
+			        sizeof(peer)) < 0)
 				log_line(NULL, 1, "sendto failed");
 		} else if (rc != COREHOOK_OK && rc != COREHOOK_ERR_INPROGRESS) {
 			char line[400];
@@ -186,7 +189,7 @@ static void retx_send(void *arg, const char *session, const uint8_t *pdu,
 	peer.sin_port = htons((uint16_t)port);
 	pcap_note(d, &peer, 1, pdu, len);
 	if (sendto(d->udp, pdu, len, 0, (const struct sockaddr *)&peer,
-	    sizeof(peer)) < 0)
+	        sizeof(peer)) < 0)
 		log_line(NULL, 1, "sendto failed (retransmission)");
 }
 
@@ -224,9 +227,11 @@ static void http_reply(struct mg_connection *conn, int status,
 {
 	size_t n = strlen(body);
 
-	mg_printf(conn, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	mg_printf(conn,
+	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-	    "Connection: close\r\n\r\n", status, reason, ctype, n);
+	    "Connection: close\r\n\r\n",
+	    status, reason, ctype, n);
 	mg_write(conn, body, n);
 }
 
@@ -237,14 +242,13 @@ static void http_problem(struct mg_connection *conn, int status,
 	cJSON *doc = cJSON_CreateObject();
 	char *text = NULL;
 
-	if (doc != NULL &&
-	    cJSON_AddStringToObject(doc, "type", type) != NULL &&
+	if (doc != NULL && cJSON_AddStringToObject(doc, "type", type) != NULL &&
 	    cJSON_AddStringToObject(doc, "title", reason) != NULL &&
 	    cJSON_AddNumberToObject(doc, "status", status) != NULL &&
 	    cJSON_AddStringToObject(doc, "detail", detail) != NULL)
 		text = cJSON_PrintUnformatted(doc);
-	snprintf(body, sizeof(body), "%s", text != NULL ? text :
-	    "{\"title\":\"error\"}");
+	snprintf(body, sizeof(body), "%s",
+	    text != NULL ? text : "{\"title\":\"error\"}");
 	cJSON_free(text);
 	cJSON_Delete(doc);
 	http_reply(conn, status, reason, "application/problem+json", body);
@@ -260,7 +264,8 @@ static char *read_body(struct mg_connection *conn, size_t *len)
 
 	if (ri->content_length < 0 || ri->content_length > HTTP_BODY_MAX) {
 		http_problem(conn, 413, "Content Too Large",
-		    "urn:provca:corehook:too-large", "body over 64 KiB or unsized");
+		    "urn:provca:corehook:too-large",
+		    "body over 64 KiB or unsized");
 		return NULL;
 	}
 	if ((buf = malloc((size_t)ri->content_length + 1)) == NULL) {
@@ -269,7 +274,8 @@ static char *read_body(struct mg_connection *conn, size_t *len)
 		return NULL;
 	}
 	while (got < (size_t)ri->content_length &&
-	    (n = mg_read(conn, buf + got, (size_t)ri->content_length - got)) > 0)
+	    (n = mg_read(conn, buf + got, (size_t)ri->content_length - got)) >
+	        0)
 		got += (size_t)n;
 	if (got != (size_t)ri->content_length) {
 		free(buf);
@@ -283,8 +289,7 @@ static char *read_body(struct mg_connection *conn, size_t *len)
 }
 
 /* Base64 decode with OpenSSL, removing the padding EVP_DecodeBlock keeps. */
-static int b64_decode(uint8_t *out, size_t cap, size_t *outlen,
-    const char *in)
+static int b64_decode(uint8_t *out, size_t cap, size_t *outlen, const char *in)
 {
 	size_t n = strlen(in), pad = 0;
 	int r;
@@ -322,9 +327,10 @@ static int h_registrations(struct mg_connection *conn, void *cbdata)
 		return 400;
 	if ((doc = cJSON_ParseWithLength(body, len)) == NULL ||
 	    !cJSON_IsObject(doc) ||
-	    !cJSON_IsString(js = cJSON_GetObjectItemCaseSensitive(doc,
-	    "session")) ||
-	    !cJSON_IsString(jn = cJSON_GetObjectItemCaseSensitive(doc, "nas"))) {
+	    !cJSON_IsString(
+	        js = cJSON_GetObjectItemCaseSensitive(doc, "session")) ||
+	    !cJSON_IsString(
+	        jn = cJSON_GetObjectItemCaseSensitive(doc, "nas"))) {
 		http_problem(conn, 400, "Bad Request",
 		    "urn:provca:corehook:bad-request",
 		    "expected {\"session\": string, \"nas\": base64}");
@@ -369,7 +375,7 @@ static int h_registrations(struct mg_connection *conn, void *cbdata)
 	}
 	EVP_EncodeBlock((unsigned char *)b64, out, (int)outlen);
 	if ((outlen > 0 ? cJSON_AddStringToObject(resp, "nas", b64) :
-	    cJSON_AddNullToObject(resp, "nas")) == NULL ||
+	                  cJSON_AddNullToObject(resp, "nas")) == NULL ||
 	    (text = cJSON_PrintUnformatted(resp)) == NULL) {
 		http_problem(conn, 500, "Internal Server Error",
 		    "urn:provca:corehook:internal", "out of memory");
@@ -435,29 +441,32 @@ static int sbi_start(struct daemon *d, const corehook_config *cfg, char *err,
 	if (sc->listen[0] == '\0')
 		return 0;
 	colon = strrchr(sc->listen, ':');
-	snprintf(host, sizeof(host), "%.*s", colon != NULL ?
-	    (int)(colon - sc->listen) : 0, sc->listen);
+	snprintf(host, sizeof(host), "%.*s",
+	    colon != NULL ? (int)(colon - sc->listen) : 0, sc->listen);
 	if (sc->advertise[0] != '\0')
 		snprintf(host, sizeof(host), "%s", sc->advertise);
 	if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0') {
-		util_err_set(err, errlen, "sbi.listen on any address needs"
+		util_err_set(err, errlen,
+		    "sbi.listen on any address needs"
 		    " sbi.advertise (the address the NRF hands out)");
 		return -1;
 	}
-	if (sbi_ueau_new(&d->ueau, d->ch, cfg, sc, &d->sbim, "", err, errlen)
-	    != 0 || sbi_server_start(&d->sbi, sc->listen, sc, sbi_ueau_handle,
-	    d->ueau, &d->sbim, err, errlen) != 0)
+	if (sbi_ueau_new(&d->ueau, d->ch, cfg, sc, &d->sbim, "", err, errlen) !=
+	        0 ||
+	    sbi_server_start(&d->sbi, sc->listen, sc, sbi_ueau_handle, d->ueau,
+	        &d->sbim, err, errlen) != 0)
 		return -1;
-	snprintf(base, sizeof(base), "%s://%s:%u", sc->tls_cert[0] != '\0' ?
-	    "https" : "http", host, sbi_server_port(d->sbi));
+	snprintf(base, sizeof(base), "%s://%s:%u",
+	    sc->tls_cert[0] != '\0' ? "https" : "http", host,
+	    sbi_server_port(d->sbi));
 	sbi_ueau_set_base(d->ueau, base);
 	snprintf(first, sizeof(first), "%s%s%0*llu", cfg->mcc, cfg->mnc, w,
 	    (unsigned long long)cfg->msin_first);
 	snprintf(last, sizeof(last), "%s%s%0*llu", cfg->mcc, cfg->mnc, w,
 	    (unsigned long long)cfg->msin_last);
-	if (sc->nrf_uri[0] != '\0' && sbi_nrf_start(&d->nrf, sc, host,
-	    sbi_server_port(d->sbi), first, last, &d->sbim, log_line, err,
-	    errlen) != 0)
+	if (sc->nrf_uri[0] != '\0' &&
+	    sbi_nrf_start(&d->nrf, sc, host, sbi_server_port(d->sbi), first,
+	        last, &d->sbim, log_line, err, errlen) != 0)
 		return -1;
 	printf("sbi %s\n", base);
 	return 0;
@@ -494,12 +503,12 @@ static int serve_udp_open(struct daemon *d, struct sockaddr_in *sa,
     const corehook_config *cfg, char *err, size_t errlen)
 {
 	struct timeval tv = { .tv_sec = RECV_WAKE_MS / 1000,
-	    .tv_usec = (RECV_WAKE_MS % 1000) * 1000 };
+		.tv_usec = (RECV_WAKE_MS % 1000) * 1000 };
 	socklen_t slen = sizeof(*sa);
 	int n;
 
-	if (parse_hostport(sa, corehook_config_nas_listen(cfg), err, errlen)
-	    != 0)
+	if (parse_hostport(sa, corehook_config_nas_listen(cfg), err, errlen) !=
+	    0)
 		return -1;
 	if ((d->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    bind(d->udp, (struct sockaddr *)sa, sizeof(*sa)) != 0 ||
@@ -522,8 +531,7 @@ static int serve_udp_open(struct daemon *d, struct sockaddr_in *sa,
 /* Start the HTTP JSON endpoint with its routes; the context, or NULL
  * with err set. *port: the port it bound. */
 static struct mg_context *serve_http_start(struct daemon *d, int *port,
-    const corehook_config *cfg, unsigned nworkers, char *err,
-    size_t errlen)
+    const corehook_config *cfg, unsigned nworkers, char *err, size_t errlen)
 {
 	struct mg_server_port ports[4];
 	struct mg_callbacks cb;
@@ -579,8 +587,8 @@ static void serve_banner(const corehook_config *cfg,
 }
 
 /* Run the daemon until SIGTERM/SIGINT, then finish what is queued. */
-int serve_run(const corehook_config *cfg, const char *pcap_path,
-    char *err, size_t errlen)
+int serve_run(const corehook_config *cfg, const char *pcap_path, char *err,
+    size_t errlen)
 {
 	struct daemon d;
 	struct mg_context *mg = NULL;
@@ -595,15 +603,17 @@ int serve_run(const corehook_config *cfg, const char *pcap_path,
 	if ((sfd = serve_signals_open(err, errlen)) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
-	if (corehook_open(&d.ch, cfg, log_line, NULL, err, errlen) != COREHOOK_OK)
+	if (corehook_open(&d.ch, cfg, log_line, NULL, err, errlen) !=
+	    COREHOOK_OK)
 		goto out;
-	if (pcap_path != NULL && pcap_writer_open(&d.pcap, pcap_path, 0, err,
-	    errlen) != PCAP_OK)
+	if (pcap_path != NULL &&
+	    pcap_writer_open(&d.pcap, pcap_path, 0, err, errlen) != PCAP_OK)
 		goto out;
 	if (serve_udp_open(&d, &sa, cfg, err, errlen) != 0 ||
 	    corehook_retx_start(&d.retx, d.ch, retx_send, &d, err, errlen) !=
-	    COREHOOK_OK || (mg = serve_http_start(&d, &http_port, cfg, nworkers, err,
-	    errlen)) == NULL)
+	        COREHOOK_OK ||
+	    (mg = serve_http_start(&d, &http_port, cfg, nworkers, err,
+	         errlen)) == NULL)
 		goto out;
 	if ((th = calloc(nworkers, sizeof(*th))) == NULL) {
 		util_err_set(err, errlen, "out of memory");

@@ -9,7 +9,7 @@
 
 /* Run until SIGTERM/SIGINT; prints the bound "nas udp" and "http" lines to
  * stdout. pcap_path may be NULL. Returns 0 after a clean stop. */
-int serve_run(const corehook_config *cfg, const char *pcap_path,
-    char *err, size_t errlen);
+int serve_run(const corehook_config *cfg, const char *pcap_path, char *err,
+    size_t errlen);
 
 #endif

@@ -26,7 +26,7 @@ typedef struct ch_session {
 	int busy;
 	unsigned refs;
 	time_t last_used;
-	uint8_t *req;           /* last message and its answer (cache) */
+	uint8_t *req; /* last message and its answer (cache) */
 	size_t reqlen;
 	uint8_t *resp;
 	size_t resplen;
@@ -36,7 +36,7 @@ typedef struct ch_session {
 /* The bucket of a session name (FNV-1a). */
 static uint32_t name_hash(const char *s)
 {
-	uint32_t h = 2166136261u;   /* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 
 	for (; *s != '\0'; s++)
 		h = (h ^ (uint8_t)*s) * 16777619u;
@@ -91,8 +91,9 @@ static void sessions_sweep(corehook *ch, time_t now)
 		while (*pp != NULL) {
 			ch_session *s = *pp;
 
-			if (!s->busy && s->refs == 0 && now - s->last_used >
-			    (time_t)ch->cfg->session_ttl_seconds) {
+			if (!s->busy && s->refs == 0 &&
+			    now - s->last_used >
+			        (time_t)ch->cfg->session_ttl_seconds) {
 				*pp = s->next;
 				session_free(s);
 				ch->nsessions--;
@@ -114,8 +115,8 @@ static ch_session *session_get(corehook *ch, const char *name, time_t now)
 			break;
 	if (s != NULL) {
 		/* An expired session starts over. */
-		if (!s->busy && s->refs == 0 && now - s->last_used >
-		    (time_t)ch->cfg->session_ttl_seconds) {
+		if (!s->busy && s->refs == 0 &&
+		    now - s->last_used > (time_t)ch->cfg->session_ttl_seconds) {
 			free(s->req);
 			free(s->resp);
 			s->req = s->resp = NULL;
@@ -154,17 +155,20 @@ static int sec_gate(corehook *ch, ch_session *s, const uint8_t **in,
 	if (sh > 0) {
 		if ((*plain = OPENSSL_malloc(COREHOOK_NAS_MAX)) == NULL ||
 		    !ch_auth_sec_open(ch, &s->nas, *in, *inlen, *plain,
-		    COREHOOK_NAS_MAX, &plen, hdr))
+		        COREHOOK_NAS_MAX, &plen, hdr))
 			return 0;
 		*in = *plain;
 		*inlen = plen;
 		return 1;
 	}
 	if (sh == 0 && (st == CH_NAS_SMC || st == CH_NAS_ACCEPTED) &&
-	    !(*inlen >= 3 && ((*in)[2] == NAS_MSG_REGISTRATION_REQUEST ||
-	    (st == CH_NAS_SMC && (*in)[2] == NAS_MSG_SECURITY_MODE_REJECT)))) {
+	    !(*inlen >= 3 &&
+	        ((*in)[2] == NAS_MSG_REGISTRATION_REQUEST ||
+	            (st == CH_NAS_SMC &&
+	                (*in)[2] == NAS_MSG_SECURITY_MODE_REJECT)))) {
 		atomic_fetch_add(&ch->metrics.nas_sec_plain, 1);
-		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=discarded"
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "nas session=%s outcome=discarded"
 		    " reason=unprotected message in a protected exchange",
 		    s->name);
 		return 0;
@@ -182,8 +186,10 @@ static int on_malformed(corehook *ch, ch_session *s, const uint8_t *in,
 	if (inlen >= 3 && in[0] == NAS_EPD_5GMM &&
 	    in[2] == NAS_MSG_REGISTRATION_REQUEST)
 		atomic_fetch_add(&ch->metrics.prov[CH_PROV_MALFORMED], 1);
-	ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s outcome=malformed"
-	    " cause=96 reason=%s", s->name, nas_strerror(r));
+	ch_log(ch, COREHOOK_LOG_WARN,
+	    "nas session=%s outcome=malformed"
+	    " cause=96 reason=%s",
+	    s->name, nas_strerror(r));
 	return ch_nas_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
 	    out, outcap, outlen, err, errlen);
 }
@@ -197,12 +203,15 @@ static int on_unexpected(corehook *ch, ch_session *s, nas_msg_t *m,
 {
 	atomic_fetch_add(&ch->metrics.nas_malformed, 1);
 	if (m->type == NAS_MSG_AUTH_RESPONSE || m->type == NAS_MSG_AUTH_FAILURE)
-		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=%s"
-		    " without authentication in progress", s->name,
-		    nas_msg_name(m->type));
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "nas session=%s reason=%s"
+		    " without authentication in progress",
+		    s->name, nas_msg_name(m->type));
 	else
-		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=unexpected"
-		    " %s", s->name, nas_msg_name(m->type));
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "nas session=%s reason=unexpected"
+		    " %s",
+		    s->name, nas_msg_name(m->type));
 	return ch_nas_reject(m, NAS_CAUSE_INVALID_MANDATORY_INFO, 0, NULL, 0,
 	    out, outcap, outlen, err, errlen);
 }
@@ -262,16 +271,14 @@ static int dispatch(corehook *ch, ch_session *s, uint8_t hdr, nas_msg_t *m,
 		return ch_auth_on_failure(ch, &s->nas, &af, m, out, outcap,
 		    outlen, err, errlen);
 	}
-	default:
-		break;
+	default: break;
 	}
 	return on_unexpected(ch, s, m, out, outcap, outlen, err, errlen);
 }
 
 /* Process one message of session s (s is busy: only this thread uses it). */
-static int process(corehook *ch, ch_session *s, const uint8_t *in,
-    size_t inlen, uint8_t *out, size_t outcap, size_t *outlen, char *err,
-    size_t errlen)
+static int process(corehook *ch, ch_session *s, const uint8_t *in, size_t inlen,
+    uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
 {
 	nas_msg_t *m = NULL;
 	uint8_t *plain = NULL, hdr = 0;
@@ -283,7 +290,7 @@ static int process(corehook *ch, ch_session *s, const uint8_t *in,
 		goto out;
 	}
 	if (!sec_gate(ch, s, &in, &inlen, &plain, &hdr)) {
-		rc = COREHOOK_OK;	/* discarded: no answer */
+		rc = COREHOOK_OK; /* discarded: no answer */
 		goto out;
 	}
 	r = nas_decode(m, in, inlen);
@@ -311,10 +318,11 @@ static void session_timer_arm(corehook *ch, ch_session *s, int flags)
 	if (!(flags & COREHOOK_RETX) || ch->timers == NULL)
 		return;
 	if (ch_nas_timers_arm(ch->timers, s->name, &s->nas.dl,
-	    (uint64_t)ch_now_ms()) != 0)
-		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=timer queue "
-		    "full, %s not started", s->name,
-		    ch_nas_timer_name(s->nas.dl.timer));
+	        (uint64_t)ch_now_ms()) != 0)
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "nas session=%s reason=timer queue "
+		    "full, %s not started",
+		    s->name, ch_nas_timer_name(s->nas.dl.timer));
 }
 
 /* After process answered rc with out (s busy): the timer armed, the
@@ -438,8 +446,8 @@ static void session_drop(corehook *ch, ch_session *s)
 
 /* A T3560/T3550 entry came due (contract in ch_ctx.h): stale, resent with
  * the timer restarted, or the procedure aborted on the fifth expiry. */
-int ch_session_expire(corehook *ch, const char *name, uint64_t id,
-    uint8_t *out, size_t cap, size_t *outlen, int *timer)
+int ch_session_expire(corehook *ch, const char *name, uint64_t id, uint8_t *out,
+    size_t cap, size_t *outlen, int *timer)
 {
 	ch_session *s;
 	ch_nas_state *n;
@@ -463,12 +471,13 @@ int ch_session_expire(corehook *ch, const char *name, uint64_t id,
 	n = &s->nas;
 	if (n->dl.armed != id || n->dl.timer == CH_TIMER_NONE ||
 	    n->state != n->dl.state)
-		goto out;	/* answered or replaced: the procedure moved on */
+		goto out; /* answered or replaced: the procedure moved on */
 	*timer = n->dl.timer;
 	if (n->dl.expiries >= CH_RETX_MAX) {
-		ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s supi=%s timer=%s "
-		    "outcome=aborted expiries=%u (session state freed)", name,
-		    n->state == CH_NAS_AUTH ? n->av.supi : n->supi,
+		ch_log(ch, COREHOOK_LOG_WARN,
+		    "nas session=%s supi=%s timer=%s "
+		    "outcome=aborted expiries=%u (session state freed)",
+		    name, n->state == CH_NAS_AUTH ? n->av.supi : n->supi,
 		    ch_nas_timer_name(n->dl.timer), n->dl.expiries + 1);
 		session_drop(ch, s);
 		rc = CH_EXPIRE_ABORTED;
@@ -480,9 +489,10 @@ int ch_session_expire(corehook *ch, const char *name, uint64_t id,
 		n->dl.expiries++;
 		rc = CH_EXPIRE_RESEND;
 		if (ch_nas_timers_arm(ch->timers, name, &n->dl, now) != 0)
-			ch_log(ch, COREHOOK_LOG_WARN, "nas session=%s reason=timer"
-			    " queue full, %s stopped", name,
-			    ch_nas_timer_name(n->dl.timer));
+			ch_log(ch, COREHOOK_LOG_WARN,
+			    "nas session=%s reason=timer"
+			    " queue full, %s stopped",
+			    name, ch_nas_timer_name(n->dl.timer));
 	}
 	pthread_mutex_lock(&ch->smu);
 	s->busy = 0;

@@ -14,7 +14,7 @@
 #include "util.h"
 
 /* Move every certificate of the PEM file at path onto pool. */
-static int pool_add_file(STACK_OF(X509) *pool, const char *path, char *err,
+static int pool_add_file(STACK_OF(X509) * pool, const char *path, char *err,
     size_t errlen)
 {
 	STACK_OF(X509) *s = NULL;
@@ -55,7 +55,7 @@ static int signer_chain_load(corehook *ch, const corehook_config *cfg,
 	}
 	if (pool_add_file(pool, cfg->signer_cert, err, errlen) != 0 ||
 	    (cfg->signer_chain[0] != '\0' &&
-	    pool_add_file(pool, cfg->signer_chain, err, errlen) != 0))
+	        pool_add_file(pool, cfg->signer_chain, err, errlen) != 0))
 		goto done;
 	ch->signer_cert = sk_X509_shift(pool);
 	cur = ch->signer_cert;
@@ -66,9 +66,12 @@ static int signer_chain_load(corehook *ch, const corehook_config *cfg,
 			if (X509_check_issued(x, cur) != X509_V_OK ||
 			    X509_check_issued(x, x) == X509_V_OK)
 				continue;
-			if (sk_X509_num(ch->signer_chain) >= PROV_CHAIN_MAX - 1) {
-				util_err_set(err, errlen, "signer chain longer "
-				    "than %d intermediates", PROV_CHAIN_MAX - 1);
+			if (sk_X509_num(ch->signer_chain) >=
+			    PROV_CHAIN_MAX - 1) {
+				util_err_set(err, errlen,
+				    "signer chain longer "
+				    "than %d intermediates",
+				    PROV_CHAIN_MAX - 1);
 				goto done;
 			}
 			(void)sk_X509_delete(pool, i);
@@ -96,15 +99,17 @@ static int signer_chain_load(corehook *ch, const corehook_config *cfg,
 				root = x;
 		}
 		if (root == NULL && sk_X509_num(ch->signer_chain) == 0) {
-			util_err_set(err, errlen, "the signer certificate's "
+			util_err_set(err, errlen,
+			    "the signer certificate's "
 			    "issuer is in neither signer.cert nor signer.chain; "
 			    "set signer.chain to the file with its Infrastructure "
 			    "CA and Root (ca-server writes NAME-chain.pem)");
 			goto done;
 		}
-		if (root != NULL && pki_cert_verify(ch->signer_cert, root,
-		    ch->signer_chain, (int64_t)time(NULL), PROVCA_OID_EKU_SIGNER,
-		    err, errlen) != PKI_OK)
+		if (root != NULL &&
+		    pki_cert_verify(ch->signer_cert, root, ch->signer_chain,
+		        (int64_t)time(NULL), PROVCA_OID_EKU_SIGNER, err,
+		        errlen) != PKI_OK)
 			goto done;
 	}
 	rc = 0;
@@ -121,30 +126,33 @@ int ch_signer_open(corehook *ch, char *err, size_t errlen)
 	char perr[256];
 
 	if (pki_signing_key_open(&ch->signer_key, cfg->signer_key, NULL, NULL,
-	    &cfg->signer_token, perr, sizeof(perr)) != PKI_OK ||
+	        &cfg->signer_token, perr, sizeof(perr)) != PKI_OK ||
 	    signer_chain_load(ch, cfg, perr, sizeof(perr)) != 0) {
 		util_err_set(err, errlen, "provisioning signer: %s", perr);
 		return COREHOOK_ERR_CONFIG;
 	}
 	if (X509_check_private_key(ch->signer_cert, ch->signer_key) != 1) {
-		util_err_openssl(err, errlen, "signer key does not match its"
+		util_err_openssl(err, errlen,
+		    "signer key does not match its"
 		    " certificate");
 		return COREHOOK_ERR_CONFIG;
 	}
 	if (!pki_cert_has_eku(ch->signer_cert, PROVCA_OID_EKU_SIGNER)) {
-		util_err_set(err, errlen, "signer certificate lacks the"
+		util_err_set(err, errlen,
+		    "signer certificate lacks the"
 		    " provisioning-signer EKU");
 		return COREHOOK_ERR_CONFIG;
 	}
 	/* The key check and the chain's DER, once rather than per container. */
 	if (prov_signer_new(&ch->signer, ch->signer_key, ch->signer_cert,
-	    ch->signer_chain, perr, sizeof(perr)) != PROV_OK) {
+	        ch->signer_chain, perr, sizeof(perr)) != PROV_OK) {
 		util_err_set(err, errlen, "provisioning signer: %s", perr);
 		return COREHOOK_ERR_CONFIG;
 	}
-	ch_log(ch, COREHOOK_LOG_INFO, "signer %s: containers carry %d "
-	    "intermediate(s); key custody %s%s%s", cfg->signer_cert,
-	    sk_X509_num(ch->signer_chain),
+	ch_log(ch, COREHOOK_LOG_INFO,
+	    "signer %s: containers carry %d "
+	    "intermediate(s); key custody %s%s%s",
+	    cfg->signer_cert, sk_X509_num(ch->signer_chain),
 	    pki_custody_name(pki_key_custody(cfg->signer_key, NULL)),
 	    pki_key_ref_is_pkcs11(cfg->signer_key) ? " " : "",
 	    pki_key_ref_is_pkcs11(cfg->signer_key) ? cfg->signer_key : "");

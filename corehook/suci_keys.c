@@ -79,8 +79,10 @@ static int key_load(EVP_PKEY **out, uint8_t *scheme, const char *path,
 	struct stat st;
 
 	if (stat(path, &st) != 0 || (st.st_mode & 077) != 0) {
-		util_err_set(err, errlen, "%s: missing, or readable by others "
-		    "(must be 0600)", path);
+		util_err_set(err, errlen,
+		    "%s: missing, or readable by others "
+		    "(must be 0600)",
+		    path);
 		return COREHOOK_ERR_CONFIG;
 	}
 	*scheme = SUCI_SCHEME_PROFILE_A;
@@ -111,7 +113,7 @@ int ch_suci_open(corehook *ch, char *err, size_t errlen)
 		if (id != c->suci_key_id && access(path, F_OK) != 0)
 			continue;
 		if ((rc = key_load(&ch->suci_key[id], &ch->suci_key_scheme[id],
-		    path, err, errlen)) != COREHOOK_OK)
+		         path, err, errlen)) != COREHOOK_OK)
 			return rc;
 		n++;
 	}
@@ -121,8 +123,8 @@ int ch_suci_open(corehook *ch, char *err, size_t errlen)
 		return COREHOOK_ERR_CONFIG;
 	}
 	if (suci_hn_pub_get(ch->suci_pub, sizeof(ch->suci_pub),
-	    &ch->suci_pub_len, ch->suci_key[c->suci_key_id], err, errlen)
-	    != SUCI_OK)
+	        &ch->suci_pub_len, ch->suci_key[c->suci_key_id], err,
+	        errlen) != SUCI_OK)
 		return COREHOOK_ERR_CONFIG;
 	return COREHOOK_OK;
 }
@@ -158,11 +160,13 @@ int ch_suci_supi(const corehook *ch, char *supi, size_t cap,
 
 	if (s->scheme == SUCI_SCHEME_NULL) {
 		if (!ch->cfg->suci_null_allowed) {
-			util_err_set(err, errlen, "null-scheme SUCI refused "
+			util_err_set(err, errlen,
+			    "null-scheme SUCI refused "
 			    "(suci.null_scheme is false)");
 			return COREHOOK_ERR_ARG;
 		}
-		return nas_supi_from_suci(supi, cap, s) == NAS_OK ? COREHOOK_OK :
+		return nas_supi_from_suci(supi, cap, s) == NAS_OK ?
+		    COREHOOK_OK :
 		    COREHOOK_ERR_ARG;
 	}
 	if (ch->suci_key[s->hnpki] == NULL ||

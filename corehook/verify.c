@@ -50,7 +50,7 @@ static const char *json_status(const cJSON *doc)
 }
 
 /* Intermediates from "chain": one PEM bundle or an array of PEM strings. */
-static int json_chain(STACK_OF(X509) **out, const cJSON *doc, char *err,
+static int json_chain(STACK_OF(X509) * *out, const cJSON *doc, char *err,
     size_t errlen)
 {
 	static const char *const names[] = { "chain", "chain_pem", NULL };
@@ -68,24 +68,26 @@ static int json_chain(STACK_OF(X509) **out, const cJSON *doc, char *err,
 		if (ch->valuestring[0] == '\0')
 			return 0;
 		if (pki_chain_load(out, (const uint8_t *)ch->valuestring,
-		    strlen(ch->valuestring), err, errlen) != PKI_OK)
+		        strlen(ch->valuestring), err, errlen) != PKI_OK)
 			return -1;
 		return 0;
 	}
 	if (!cJSON_IsArray(ch) || cJSON_GetArraySize(ch) > PKI_CHAIN_MAX) {
-		util_err_set(err, errlen, "security context chain is not a list");
+		util_err_set(err, errlen,
+		    "security context chain is not a list");
 		return -1;
 	}
 	if ((sk = sk_X509_new_null()) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		return -1;
 	}
-	cJSON_ArrayForEach(it, ch) {
+	cJSON_ArrayForEach(it, ch)
+	{
 		X509 *x = NULL;
 
-		if (!cJSON_IsString(it) || pki_cert_load(&x, (const uint8_t *)
-		    it->valuestring, strlen(it->valuestring), err, errlen)
-		    != PKI_OK)
+		if (!cJSON_IsString(it) ||
+		    pki_cert_load(&x, (const uint8_t *)it->valuestring,
+		        strlen(it->valuestring), err, errlen) != PKI_OK)
 			goto out;
 		if (!sk_X509_push(sk, x)) {
 			X509_free(x);
@@ -114,8 +116,9 @@ static int cn_matches(X509 *cert, const char *device_id)
 	    X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0)
 		return 0;
 	ent = X509_NAME_get_entry(name, idx);
-	if (ent == NULL || (len = ASN1_STRING_to_UTF8(&utf8,
-	    X509_NAME_ENTRY_get_data(ent))) < 0)
+	if (ent == NULL ||
+	    (len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ent))) <
+	        0)
 		return 0;
 	ok = (size_t)len == strlen(device_id) &&
 	    memcmp(utf8, device_id, (size_t)len) == 0;
@@ -136,20 +139,25 @@ static int key_ok(X509 *cert, EVP_PKEY *pk, char *err, size_t errlen)
 	}
 	if (kind == PKI_DEVKEY_NONE) {
 		if (EVP_PKEY_is_a(pk, "RSA"))
-			util_err_set(err, errlen, "device RSA key has %d bits "
-			    "(2048 or 3072 served)", EVP_PKEY_get_bits(pk));
+			util_err_set(err, errlen,
+			    "device RSA key has %d bits "
+			    "(2048 or 3072 served)",
+			    EVP_PKEY_get_bits(pk));
 		else
-			util_err_set(err, errlen, "device key type unsupported "
+			util_err_set(err, errlen,
+			    "device key type unsupported "
 			    "(EC P-256/P-384, RSA-2048/3072 served)");
 		return 0;
 	}
 	ku = X509_get_key_usage(cert);
 	need = pki_device_key_usage(kind);
 	if ((ku & need) != need) {
-		util_err_set(err, errlen, "device keyUsage lacks what its key"
-		    " type needs (%s)", (need & KU_KEY_AGREEMENT) ?
-		    "digitalSignature, keyAgreement" :
-		    "digitalSignature, keyEncipherment");
+		util_err_set(err, errlen,
+		    "device keyUsage lacks what its key"
+		    " type needs (%s)",
+		    (need & KU_KEY_AGREEMENT) ?
+		        "digitalSignature, keyAgreement" :
+		        "digitalSignature, keyEncipherment");
 		return 0;
 	}
 	return 1;
@@ -175,24 +183,25 @@ static int context_read(cJSON **doc, const char **pem, const char *json,
     size_t len, const char *device_id, char *err, size_t errlen)
 {
 	static const char *const cert_names[] = { "certificate", "cert_pem",
-	    "cert", NULL };
+		"cert", NULL };
 	static const char *const id_names[] = { "device_id", "deviceId", "id",
-	    NULL };
+		NULL };
 	const cJSON *dev;
 	const char *status, *id;
 
 	if (json == NULL || len == 0 ||
 	    (*doc = cJSON_ParseWithLength(json, len)) == NULL ||
 	    !cJSON_IsObject(*doc)) {
-		util_err_set(err, errlen, "security context is not a JSON object");
+		util_err_set(err, errlen,
+		    "security context is not a JSON object");
 		return CH_CTX_BAD_JSON;
 	}
 	dev = cJSON_GetObjectItemCaseSensitive(*doc, "device");
 	if ((id = json_str(*doc, id_names)) == NULL && cJSON_IsObject(dev))
 		id = json_str(dev, id_names);
 	if (id != NULL && strcmp(id, device_id) != 0) {
-		util_err_set(err, errlen, "security context is for device %.64s",
-		    id);
+		util_err_set(err, errlen,
+		    "security context is for device %.64s", id);
 		return CH_CTX_INVALID_CERT;
 	}
 	if ((status = json_status(*doc)) == NULL) {
@@ -208,12 +217,13 @@ static int context_read(cJSON **doc, const char **pem, const char *json,
 		return CH_CTX_SUSPENDED;
 	}
 	if (strcmp(status, "active") != 0) {
-		util_err_set(err, errlen, "device status \"%.32s\" is not active",
-		    status);
+		util_err_set(err, errlen,
+		    "device status \"%.32s\" is not active", status);
 		return CH_CTX_BAD_JSON;
 	}
 	if ((*pem = json_str(*doc, cert_names)) == NULL) {
-		util_err_set(err, errlen, "security context has no certificate");
+		util_err_set(err, errlen,
+		    "security context has no certificate");
 		return CH_CTX_BAD_JSON;
 	}
 	return CH_CTX_OK;
@@ -298,9 +308,8 @@ static int leaf_accept(EVP_PKEY **pubkey, uint8_t pub_enc[65], X509 *cert,
 /* The security context read, the fast paths asked, else the full check;
  * then the leaf's rules (contract in ch_int.h). */
 int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
-    int64_t *valid_until, const char *json, size_t len,
-    const char *device_id, X509 *anchor, ch_path_cache *cache, int64_t now,
-    char *err, size_t errlen)
+    int64_t *valid_until, const char *json, size_t len, const char *device_id,
+    X509 *anchor, ch_path_cache *cache, int64_t now, char *err, size_t errlen)
 {
 	cJSON *doc = NULL;
 	const char *pem = NULL, *text;
@@ -313,23 +322,26 @@ int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
 	if (pub_enc != NULL)
 		pub_enc[0] = 0;
 	if ((rc = context_read(&doc, &pem, json, len, device_id, err,
-	    errlen)) != CH_CTX_OK)
+	         errlen)) != CH_CTX_OK)
 		goto out;
 	text = json_chain_text(doc);
 	if (cache != NULL && text != NULL)
-		path = ch_verify_fast(pubkey, pub_enc, &cert, &until, cache, pem,
-		    text, device_id, now);
+		path = ch_verify_fast(pubkey, pub_enc, &cert, &until, cache,
+		    pem, text, device_id, now);
 	if (path == CH_CHECK_FAST)
 		goto out;
-	if (cert == NULL && pki_cert_load(&cert, (const uint8_t *)pem,
-	    strlen(pem), perr, sizeof(perr)) != PKI_OK) {
-		util_err_set(err, errlen, "device certificate unreadable: %s", perr);
+	if (cert == NULL &&
+	    pki_cert_load(&cert, (const uint8_t *)pem, strlen(pem), perr,
+	        sizeof(perr)) != PKI_OK) {
+		util_err_set(err, errlen, "device certificate unreadable: %s",
+		    perr);
 		rc = CH_CTX_INVALID_CERT;
 		goto out;
 	}
 	if (path == CH_CHECK_CACHED) {
 		if (!pki_cert_has_eku(cert, PROVCA_OID_EKU_DEVICE)) {
-			util_err_set(err, errlen, "device certificate: %s "
+			util_err_set(err, errlen,
+			    "device certificate: %s "
 			    "(certificate lacks extended key usage %s)",
 			    pki_strerror(PKI_ERR_EKU), PROVCA_OID_EKU_DEVICE);
 			rc = CH_CTX_INVALID_CERT;
@@ -337,8 +349,8 @@ int ch_context_verify(EVP_PKEY **pubkey, uint8_t pub_enc[65], int *how,
 		}
 	} else {
 		path = CH_CHECK_FULL;
-		if ((rc = chain_full(cert, doc, anchor, cache, text, now, &until,
-		    err, errlen)) != CH_CTX_OK)
+		if ((rc = chain_full(cert, doc, anchor, cache, text, now,
+		         &until, err, errlen)) != CH_CTX_OK)
 			goto out;
 	}
 	rc = leaf_accept(pubkey, pub_enc, cert, device_id, err, errlen);

@@ -42,27 +42,27 @@ enum { FAST_SHA256, FAST_SHA384, FAST_SHA512, FAST_NMD };
 
 struct ch_path_cache {
 	pthread_mutex_t mu;
-	char *text;             /* the "chain" string the path came from */
+	char *text; /* the "chain" string the path came from */
 	size_t len;
-	STACK_OF(X509) *path;   /* leaf's issuer first, anchor last */
+	STACK_OF(X509) * path; /* leaf's issuer first, anchor last */
 	int64_t verified_at;
-	int fast;               /* the issuer allows leaf_fast (see there) */
+	int fast; /* the issuer allows leaf_fast (see there) */
 	/* The path's validity as Unix seconds, when every time is in
 	 * RFC 5280's form (have_times): valid at t iff from < t < until, for
 	 * the whole path and for the certificates above the issuer. */
 	int have_times;
 	int64_t from_all, until_all, from_above, until_above;
 	/* Read-only after ch_path_cache_new (leaf_fast): */
-	EVP_PKEY *p256;         /* P-256 parameters, no key */
+	EVP_PKEY *p256; /* P-256 parameters, no key */
 	EVP_MD *md[FAST_NMD];
-	ASN1_OBJECT *eku;       /* PROVCA_OID_EKU_DEVICE */
+	ASN1_OBJECT *eku; /* PROVCA_OID_EKU_DEVICE */
 };
 
 /* An empty cache with the leaf fast path's parameters fetched once. */
 int ch_path_cache_new(ch_path_cache **out)
 {
 	static const char *const mds[FAST_NMD] = { "SHA256", "SHA384",
-	    "SHA512" };
+		"SHA512" };
 	ch_path_cache *c;
 	EVP_PKEY_CTX *pc = NULL;
 	OSSL_PARAM prm[2];
@@ -107,8 +107,8 @@ void ch_path_cache_free(ch_path_cache *c)
 
 /* A verification of cert against trusted at now with pki_cert_verify's
  * flags; NULL on failure (*store freed by the caller). */
-static X509_STORE_CTX *verify_ctx(X509_STORE **store, X509 *trusted,
-    X509 *cert, STACK_OF(X509) *untrusted, int64_t now)
+static X509_STORE_CTX *verify_ctx(X509_STORE **store, X509 *trusted, X509 *cert,
+    STACK_OF(X509) * untrusted, int64_t now)
 {
 	X509_STORE_CTX *ctx = NULL;
 	X509_VERIFY_PARAM *param;
@@ -123,15 +123,15 @@ static X509_STORE_CTX *verify_ctx(X509_STORE **store, X509 *trusted,
 	param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_time(param, (time_t)now);
 	/* As pki_cert_verify. */
-	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN |
-	    X509_V_FLAG_X509_STRICT);
+	X509_VERIFY_PARAM_set_flags(param,
+	    X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT);
 	return ctx;
 }
 
 /* No policy constraints anywhere on the path, and no name constraints
  * above the issuer (the trusted end's own are applied to the leaf by
  * X509_verify_cert; those further up would not be). */
-static int path_cacheable(STACK_OF(X509) *path)
+static int path_cacheable(STACK_OF(X509) * path)
 {
 	int i;
 
@@ -140,8 +140,8 @@ static int path_cacheable(STACK_OF(X509) *path)
 
 		if (X509_get_ext_by_NID(x, NID_policy_constraints, -1) >= 0 ||
 		    X509_get_ext_by_NID(x, NID_inhibit_any_policy, -1) >= 0 ||
-		    (i > 0 && X509_get_ext_by_NID(x, NID_name_constraints, -1)
-		    >= 0))
+		    (i > 0 &&
+		        X509_get_ext_by_NID(x, NID_name_constraints, -1) >= 0))
 			return 0;
 	}
 	return sk_X509_num(path) > 0;
@@ -184,11 +184,11 @@ typedef struct {
 	PKI_SPKI *key;
 	ASN1_BIT_STRING *issuer_uid;
 	ASN1_BIT_STRING *subject_uid;
-	STACK_OF(X509_EXTENSION) *exts;
+	STACK_OF(X509_EXTENSION) * exts;
 } CH_TBS;
 
-ASN1_SEQUENCE_enc(CH_TBS, enc, NULL) = {
-	ASN1_EXP_OPT(CH_TBS, version, ASN1_INTEGER, 0),
+ASN1_SEQUENCE_enc(CH_TBS, enc,
+    NULL) = { ASN1_EXP_OPT(CH_TBS, version, ASN1_INTEGER, 0),
 	ASN1_SIMPLE(CH_TBS, serial, ASN1_INTEGER),
 	ASN1_SIMPLE(CH_TBS, sig_alg, X509_ALGOR),
 	ASN1_SIMPLE(CH_TBS, issuer, X509_NAME),
@@ -197,23 +197,22 @@ ASN1_SEQUENCE_enc(CH_TBS, enc, NULL) = {
 	ASN1_SIMPLE(CH_TBS, key, PKI_SPKI),
 	ASN1_IMP_OPT(CH_TBS, issuer_uid, ASN1_BIT_STRING, 1),
 	ASN1_IMP_OPT(CH_TBS, subject_uid, ASN1_BIT_STRING, 2),
-	ASN1_EXP_SEQUENCE_OF_OPT(CH_TBS, exts, X509_EXTENSION, 3)
-} static_ASN1_SEQUENCE_END_ref(CH_TBS, CH_TBS)
+	ASN1_EXP_SEQUENCE_OF_OPT(CH_TBS, exts, X509_EXTENSION,
+	    3) } static_ASN1_SEQUENCE_END_ref(CH_TBS, CH_TBS)
 
-typedef struct {
+    typedef struct {
 	CH_TBS *tbs;
 	X509_ALGOR *sig_alg;
 	ASN1_BIT_STRING *signature;
 } CH_CERT;
 
-ASN1_SEQUENCE(CH_CERT) = {
-	ASN1_SIMPLE(CH_CERT, tbs, CH_TBS),
+ASN1_SEQUENCE(CH_CERT) = { ASN1_SIMPLE(CH_CERT, tbs, CH_TBS),
 	ASN1_SIMPLE(CH_CERT, sig_alg, X509_ALGOR),
-	ASN1_SIMPLE(CH_CERT, signature, ASN1_BIT_STRING)
-} static_ASN1_SEQUENCE_END(CH_CERT)
+	ASN1_SIMPLE(CH_CERT, signature,
+	    ASN1_BIT_STRING) } static_ASN1_SEQUENCE_END(CH_CERT)
 
-/* 1 if every subtree of s names IP addresses, with no minimum/maximum. */
-static int subtrees_ip_only(STACK_OF(GENERAL_SUBTREE) *s)
+    /* 1 if every subtree of s names IP addresses, with no minimum/maximum. */
+    static int subtrees_ip_only(STACK_OF(GENERAL_SUBTREE) * s)
 {
 	int i;
 
@@ -221,8 +220,8 @@ static int subtrees_ip_only(STACK_OF(GENERAL_SUBTREE) *s)
 		GENERAL_SUBTREE *t = sk_GENERAL_SUBTREE_value(s, i);
 
 		if (t->base == NULL || t->base->type != GEN_IPADD ||
-		    t->maximum != NULL || (t->minimum != NULL &&
-		    ASN1_INTEGER_get(t->minimum) != 0))
+		    t->maximum != NULL ||
+		    (t->minimum != NULL && ASN1_INTEGER_get(t->minimum) != 0))
 			return 0;
 	}
 	return 1;
@@ -242,10 +241,10 @@ static int issuer_allows_fast(X509 *issuer)
 	    X509_check_ca(issuer) == 1 &&
 	    X509_get0_subject_key_id(issuer) != NULL &&
 	    (!(X509_get_extension_flags(issuer) & EXFLAG_KUSAGE) ||
-	    (X509_get_key_usage(issuer) & KU_KEY_CERT_SIGN));
+	        (X509_get_key_usage(issuer) & KU_KEY_CERT_SIGN));
 	if (ok && X509_get_ext_by_NID(issuer, NID_name_constraints, -1) >= 0) {
-		nc = X509_get_ext_d2i(issuer, NID_name_constraints, &crit,
-		    NULL);
+		nc =
+		    X509_get_ext_d2i(issuer, NID_name_constraints, &crit, NULL);
 		ok = nc != NULL && subtrees_ip_only(nc->permittedSubtrees) &&
 		    subtrees_ip_only(nc->excludedSubtrees);
 		NAME_CONSTRAINTS_free(nc);
@@ -271,8 +270,8 @@ static uint32_t ku_bits(const ASN1_BIT_STRING *b)
  * read. */
 static int fast_san_ok(const GENERAL_NAMES *gn)
 {
-	int j, good = sk_GENERAL_NAME_num(gn) > 0 &&
-	    sk_GENERAL_NAME_num(gn) <= 4;
+	int j,
+	    good = sk_GENERAL_NAME_num(gn) > 0 && sk_GENERAL_NAME_num(gn) <= 4;
 
 	for (j = 0; j < sk_GENERAL_NAME_num(gn); j++)
 		if (sk_GENERAL_NAME_value(gn, j)->type != GEN_URI)
@@ -304,7 +303,7 @@ static int fast_ext_ok(int nid, void *v, const ASN1_OCTET_STRING *iskid,
 		ASN1_BIT_STRING_free(v);
 		good = !(ku & KU_KEY_CERT_SIGN) &&
 		    (ku & (KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT)) ==
-		    (KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
+		        (KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
 		break;
 	case NID_ext_key_usage: {
 		EXTENDED_KEY_USAGE *eku = v;
@@ -346,15 +345,14 @@ static int fast_ext_ok(int nid, void *v, const ASN1_OCTET_STRING *iskid,
 
 /* The extensions of the profile, each once, each decoding and as
  * fast_ext_ok has it (see leaf_fast). */
-static int fast_exts(const CH_TBS *t, X509 *issuer,
-    const ASN1_OBJECT *want)
+static int fast_exts(const CH_TBS *t, X509 *issuer, const ASN1_OBJECT *want)
 {
 	/* The first four are those X509_verify_cert handles when critical
 	 * (X509_supported_extension); the others must not be critical. */
 	static const int nids[] = { NID_basic_constraints, NID_key_usage,
-	    NID_ext_key_usage, NID_subject_alt_name,
-	    NID_subject_key_identifier, NID_authority_key_identifier,
-	    NID_crl_distribution_points, NID_info_access };
+		NID_ext_key_usage, NID_subject_alt_name,
+		NID_subject_key_identifier, NID_authority_key_identifier,
+		NID_crl_distribution_points, NID_info_access };
 	const int nn = (int)(sizeof(nids) / sizeof(nids[0]));
 	const ASN1_OCTET_STRING *iskid = X509_get0_subject_key_id(issuer);
 	unsigned seen = 0;
@@ -389,8 +387,8 @@ static int fast_exts(const CH_TBS *t, X509 *issuer,
  * the constraints' types) is left to the full path. */
 static int name_cn_is(X509_NAME *name, const char *device_id)
 {
-	static const int allowed[] = { NID_serialNumber,
-	    NID_organizationName, NID_commonName };
+	static const int allowed[] = { NID_serialNumber, NID_organizationName,
+		NID_commonName };
 	X509_NAME_ENTRY *ent;
 	unsigned char *utf8 = NULL;
 	unsigned seen = 0;
@@ -400,8 +398,8 @@ static int name_cn_is(X509_NAME *name, const char *device_id)
 	if (n <= 0 || n > 3)
 		return 0;
 	for (i = 0; i < n; i++) {
-		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(
-		    X509_NAME_get_entry(name, i)));
+		int nid = OBJ_obj2nid(
+		    X509_NAME_ENTRY_get_object(X509_NAME_get_entry(name, i)));
 
 		for (k = 0; k < 3 && allowed[k] != nid; k++)
 			;
@@ -412,8 +410,8 @@ static int name_cn_is(X509_NAME *name, const char *device_id)
 	if ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
 	    X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0 ||
 	    (ent = X509_NAME_get_entry(name, idx)) == NULL ||
-	    (len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ent)))
-	    < 0)
+	    (len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ent))) <
+	        0)
 		return 0;
 	ok = (size_t)len == strlen(device_id) &&
 	    memcmp(utf8, device_id, (size_t)len) == 0;
@@ -436,7 +434,7 @@ static int time_secs(int64_t *out, const ASN1_TIME *t);
 
 /* What the cache holds for one chain text, copied out under its lock. */
 typedef struct {
-	STACK_OF(X509) *path;   /* up-referenced; free with the snapshot */
+	STACK_OF(X509) * path; /* up-referenced; free with the snapshot */
 	int fast, have_times;
 	int64_t from_all, until_all, from_above, until_above;
 } path_snap;
@@ -450,8 +448,9 @@ static int path_take(path_snap *p, ch_path_cache *c, const char *text,
 
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_lock(&c->mu);
-	if (c->path != NULL && c->len == len && memcmp(c->text, text, len) == 0
-	    && now >= c->verified_at && now - c->verified_at < CH_PATH_TTL_S) {
+	if (c->path != NULL && c->len == len &&
+	    memcmp(c->text, text, len) == 0 && now >= c->verified_at &&
+	    now - c->verified_at < CH_PATH_TTL_S) {
 		p->path = X509_chain_up_ref(c->path);
 		p->fast = c->fast;
 		p->have_times = c->have_times;
@@ -474,7 +473,7 @@ static int path_valid_now(const path_snap *p, int first, int64_t now)
 
 	if (p->have_times)
 		return first == 0 ? p->from_all < now && now < p->until_all :
-		    p->from_above < now && now < p->until_above;
+		                    p->from_above < now && now < p->until_above;
 	for (i = first; i < sk_X509_num(p->path); i++) {
 		X509 *x = sk_X509_value(p->path, i);
 
@@ -501,8 +500,8 @@ static CH_CERT *fast_cert_read(const char *pem)
 	    strcmp(name, PEM_STRING_X509) != 0 || hdr[0] != '\0')
 		goto done;
 	p = der;
-	cert = (CH_CERT *)ASN1_item_d2i(NULL, &p, derlen,
-	    ASN1_ITEM_rptr(CH_CERT));
+	cert =
+	    (CH_CERT *)ASN1_item_d2i(NULL, &p, derlen, ASN1_ITEM_rptr(CH_CERT));
 	if (cert != NULL && p != der + derlen) {
 		ASN1_item_free((ASN1_VALUE *)cert, ASN1_ITEM_rptr(CH_CERT));
 		cert = NULL;
@@ -561,14 +560,14 @@ static int fast_sig_ok(const CH_CERT *cert, X509 *issuer, const EVP_MD *md)
 	unsigned int dlen = 0;
 	int ok;
 
-	ok = EVP_Digest(t->enc.enc, (size_t)t->enc.len, dg, &dlen, md, NULL)
-	    == 1 &&
+	ok = EVP_Digest(t->enc.enc, (size_t)t->enc.len, dg, &dlen, md, NULL) ==
+	        1 &&
 	    (vc = EVP_PKEY_CTX_new_from_pkey(NULL, X509_get0_pubkey(issuer),
-	    NULL)) != NULL &&
+	         NULL)) != NULL &&
 	    EVP_PKEY_verify_init(vc) == 1 &&
 	    EVP_PKEY_CTX_set_signature_md(vc, md) == 1 &&
 	    EVP_PKEY_verify(vc, cert->signature->data,
-	    (size_t)cert->signature->length, dg, dlen) == 1;
+	        (size_t)cert->signature->length, dg, dlen) == 1;
 	EVP_PKEY_CTX_free(vc);
 	return ok;
 }
@@ -577,8 +576,8 @@ static int fast_sig_ok(const CH_CERT *cert, X509 *issuer, const EVP_MD *md)
  * on the cached path for exactly this chain text; 0 when the fast path
  * does not apply or a check fails (the full path then decides). */
 static int leaf_fast(EVP_PKEY **out, uint8_t *enc, int64_t *valid_until,
-    ch_path_cache *c, const char *pem, const char *text,
-    const char *device_id, int64_t now)
+    ch_path_cache *c, const char *pem, const char *text, const char *device_id,
+    int64_t now)
 {
 	path_snap p;
 	X509 *issuer;
@@ -605,7 +604,7 @@ static int leaf_fast(EVP_PKEY **out, uint8_t *enc, int64_t *valid_until,
 	point = cert->tbs->key->public_key;
 	if ((pk = EVP_PKEY_dup(c->p256)) == NULL ||
 	    EVP_PKEY_set1_encoded_public_key(pk, point->data,
-	    (size_t)point->length) != 1)
+	        (size_t)point->length) != 1)
 		goto done;
 	if (enc != NULL)
 		memcpy(enc, point->data, 65);
@@ -635,7 +634,7 @@ static int time_secs(int64_t *out, const ASN1_TIME *t)
 		return 0;
 	n = ASN1_STRING_length(t);
 	if (!((ASN1_STRING_type(t) == V_ASN1_UTCTIME && n == 13) ||
-	    (ASN1_STRING_type(t) == V_ASN1_GENERALIZEDTIME && n == 15)) ||
+	        (ASN1_STRING_type(t) == V_ASN1_GENERALIZEDTIME && n == 15)) ||
 	    ASN1_STRING_get0_data(t)[n - 1] != 'Z')
 		return 0;
 	return pki_time_unix(out, t) == 0;
@@ -643,7 +642,7 @@ static int time_secs(int64_t *out, const ASN1_TIME *t)
 
 /* The validity of path[first..] as one interval (latest notBefore,
  * earliest notAfter); 0 if a time is not in RFC 5280's form. */
-static int path_times(int64_t *from, int64_t *until, STACK_OF(X509) *path,
+static int path_times(int64_t *from, int64_t *until, STACK_OF(X509) * path,
     int first)
 {
 	int64_t nb, na;
@@ -667,7 +666,7 @@ static int path_times(int64_t *from, int64_t *until, STACK_OF(X509) *path,
 
 /* After a full verification succeeded: keep the path it built (chain:
  * leaf first, anchor last; consumed). */
-void ch_path_cache_store(ch_path_cache *c, STACK_OF(X509) *chain,
+void ch_path_cache_store(ch_path_cache *c, STACK_OF(X509) * chain,
     const char *text, int64_t now)
 {
 	X509 *leaf;
@@ -684,8 +683,8 @@ void ch_path_cache_store(ch_path_cache *c, STACK_OF(X509) *chain,
 		goto out;
 	memcpy(copy, text, len + 1);
 	fast = issuer_allows_fast(sk_X509_value(chain, 0));
-	have_times = path_times(&fa, &ua, chain, 0) &&
-	    path_times(&fb, &ub, chain, 1);
+	have_times =
+	    path_times(&fa, &ua, chain, 0) && path_times(&fb, &ub, chain, 1);
 	pthread_mutex_lock(&c->mu);
 	free(c->text);
 	sk_X509_pop_free(c->path, X509_free);
@@ -725,11 +724,12 @@ static int path_verify(ch_path_cache *c, X509 *cert, const char *text,
 	 * X509_verify_cert as the trusted end). */
 	if (!path_valid_now(&p, 1, now) ||
 	    (ctx = verify_ctx(&store, sk_X509_value(p.path, 0), cert, NULL,
-	    now)) == NULL || X509_verify_cert(ctx) != 1 ||
+	         now)) == NULL ||
+	    X509_verify_cert(ctx) != 1 ||
 	    X509_STORE_CTX_get0_chain(ctx) == NULL ||
 	    sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) != 2 ||
 	    X509_cmp(sk_X509_value(X509_STORE_CTX_get0_chain(ctx), 1),
-	    sk_X509_value(p.path, 0)) != 0)
+	        sk_X509_value(p.path, 0)) != 0)
 		goto out;
 	*valid_until = now + 1;
 	if (p.have_times && time_secs(&na, X509_get0_notAfter(cert)))
@@ -744,7 +744,7 @@ out:
 }
 
 /* The earliest notAfter of path as Unix seconds (contract in ch_int.h). */
-int ch_path_valid_until(int64_t *until, STACK_OF(X509) *path)
+int ch_path_valid_until(int64_t *until, STACK_OF(X509) * path)
 {
 	int64_t from;
 
@@ -761,12 +761,12 @@ int ch_verify_fast(EVP_PKEY **pubkey, uint8_t pub_enc[65], X509 **cert,
 
 	*pubkey = NULL;
 	*cert = NULL;
-	if (leaf_fast(pubkey, pub_enc, valid_until, cache, pem, text,
-	    device_id, now))
+	if (leaf_fast(pubkey, pub_enc, valid_until, cache, pem, text, device_id,
+	        now))
 		return CH_CHECK_FAST;
 	/* Unreadable: the full check reads it again and words the refusal. */
 	if (pki_cert_load(cert, (const uint8_t *)pem, strlen(pem), perr,
-	    sizeof(perr)) != PKI_OK) {
+	        sizeof(perr)) != PKI_OK) {
 		*cert = NULL;
 		ERR_clear_error();
 		return CH_FAST_HANDOVER;

@@ -47,20 +47,21 @@ int db_conn_sqlite(db_conn_t **out, sqlite3 *h)
 	return DB_OK;
 }
 
-int db_open_sqlite(db_conn_t **out, const char *path, int busy_ms,
-    char *err, size_t errlen)
+int db_open_sqlite(db_conn_t **out, const char *path, int busy_ms, char *err,
+    size_t errlen)
 {
 	sqlite3 *h = NULL;
 	int rc;
 
 	*out = NULL;
-	rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &h,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	    NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_busy_timeout(h, busy_ms);
 	if (rc != SQLITE_OK) {
-		util_err_set(err, errlen, "open %s: %s", path, h != NULL ?
-		    sqlite3_errmsg(h) : "out of memory");
+		util_err_set(err, errlen, "open %s: %s", path,
+		    h != NULL ? sqlite3_errmsg(h) : "out of memory");
 		sqlite3_close_v2(h);
 		return rc;
 	}
@@ -74,12 +75,12 @@ int db_open_sqlite(db_conn_t **out, const char *path, int busy_ms,
 
 int db_is_pg_url(const char *s)
 {
-	return s != NULL && (strncmp(s, "postgresql://", 13) == 0 ||
-	    strncmp(s, "postgres://", 11) == 0);
+	return s != NULL &&
+	    (strncmp(s, "postgresql://", 13) == 0 ||
+	        strncmp(s, "postgres://", 11) == 0);
 }
 
-int db_conn_pg(db_conn_t **out, const char *conninfo, char *err,
-    size_t errlen)
+int db_conn_pg(db_conn_t **out, const char *conninfo, char *err, size_t errlen)
 {
 	db_conn_t *c;
 	int rc;
@@ -173,8 +174,7 @@ int db_exec(db_conn_t *c, const char *sql)
 }
 
 /* A new statement for sql on c (cached: kept for c's life). */
-static int stmt_new(db_conn_t *c, db_stmt_t **out, const char *sql,
-    int cached)
+static int stmt_new(db_conn_t *c, db_stmt_t **out, const char *sql, int cached)
 {
 	db_stmt_t *st = calloc(1, sizeof(*st));
 	int rc;
@@ -188,8 +188,9 @@ static int stmt_new(db_conn_t *c, db_stmt_t **out, const char *sql,
 	if (c->engine == DB_ENGINE_PG)
 		rc = db_pq_stmt_init(st);
 	else
-		rc = cached ? sqlite3_prepare_v3(c->lite, sql, -1,
-		    SQLITE_PREPARE_PERSISTENT, &st->lite, NULL) :
+		rc = cached ?
+		    sqlite3_prepare_v3(c->lite, sql, -1,
+		        SQLITE_PREPARE_PERSISTENT, &st->lite, NULL) :
 		    sqlite3_prepare_v2(c->lite, sql, -1, &st->lite, NULL);
 	if (rc != DB_OK) {
 		stmt_free(st);
@@ -217,7 +218,9 @@ int db_prepare(db_conn_t *c, db_stmt_t **out, const char *sql)
 		}
 		if (st->sql == sql && !st->in_use &&
 		    strcmp(c->engine == DB_ENGINE_SQLITE ?
-		    sqlite3_sql(st->lite) : st->sql, sql) == 0) {
+		            sqlite3_sql(st->lite) :
+		            st->sql,
+		        sql) == 0) {
 			st->in_use = 1;
 			*out = st;
 			return DB_OK;
@@ -262,10 +265,10 @@ int db_bind_int64(db_stmt_t *st, int idx, int64_t v)
 int db_bind_text(db_stmt_t *st, int idx, const char *s)
 {
 	if (st->c->engine == DB_ENGINE_SQLITE)
-		return s == NULL ? sqlite3_bind_null(st->lite, idx) :
+		return s == NULL ?
+		    sqlite3_bind_null(st->lite, idx) :
 		    sqlite3_bind_text(st->lite, idx, s, -1, SQLITE_TRANSIENT);
-	return db_pq_bind(st, idx, s, s != NULL ? strlen(s) : 0,
-	    DB_PQ_TEXT);
+	return db_pq_bind(st, idx, s, s != NULL ? strlen(s) : 0, DB_PQ_TEXT);
 }
 
 int db_bind_blob(db_stmt_t *st, int idx, const void *p, size_t n)
@@ -375,8 +378,10 @@ int db_schema_version(db_conn_t *c)
 	db_stmt_t *st = NULL;
 	int v = -1;
 
-	if (stmt_new(c, &st, "SELECT coalesce(max(version), 0) FROM"
-	    " schema_migrations", 0) != DB_OK)
+	if (stmt_new(c, &st,
+	        "SELECT coalesce(max(version), 0) FROM"
+	        " schema_migrations",
+	        0) != DB_OK)
 		return -1;
 	if (db_step(st) == DB_ROW)
 		v = db_col_int(st, 0);
@@ -385,8 +390,8 @@ int db_schema_version(db_conn_t *c)
 }
 
 /* Run sql (no results); on failure err says what and the message. */
-static int exec_what(db_conn_t *c, const char *sql, char *err,
-    size_t errlen, const char *what)
+static int exec_what(db_conn_t *c, const char *sql, char *err, size_t errlen,
+    const char *what)
 {
 	int rc = db_exec(c, sql);
 
@@ -402,8 +407,10 @@ static int record(db_conn_t *c, const db_migration_t *m, char *err,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	rc = stmt_new(c, &st, "INSERT INTO schema_migrations(version,"
-	    " name, applied_at) VALUES (?, ?, ?)", 0);
+	rc = stmt_new(c, &st,
+	    "INSERT INTO schema_migrations(version,"
+	    " name, applied_at) VALUES (?, ?, ?)",
+	    0);
 	if (rc == DB_OK && (rc = db_bind_int64(st, 1, m->version)) == DB_OK &&
 	    (rc = db_bind_text(st, 2, m->name)) == DB_OK &&
 	    (rc = db_bind_int64(st, 3, (int64_t)time(NULL))) == DB_OK)
@@ -411,8 +418,7 @@ static int record(db_conn_t *c, const db_migration_t *m, char *err,
 	if (rc == DB_DONE)
 		rc = DB_OK;
 	else
-		util_err_set(err, errlen, "record migration: %s",
-		    db_errmsg(c));
+		util_err_set(err, errlen, "record migration: %s", db_errmsg(c));
 	db_release(st);
 	return rc;
 }
@@ -426,14 +432,16 @@ static int migrate_one(db_conn_t *c, const db_migration_t *m, char *err,
 
 	/* The table is created under the lock too: PostgreSQL's CREATE
 	 * TABLE IF NOT EXISTS is not safe against a concurrent one. */
-	if ((rc = exec_what(c, c->engine == DB_ENGINE_PG ?
-	    "BEGIN; SELECT pg_advisory_xact_lock(" DB_PQ_MIGRATE_LOCK ");"
-	    " CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER"
-	    " PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)" :
-	    "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_migrations ("
-	    " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-	    " applied_at INTEGER NOT NULL)", err, errlen,
-	    "begin migration")) != DB_OK)
+	if ((rc = exec_what(c,
+	         c->engine == DB_ENGINE_PG ?
+	             "BEGIN; SELECT pg_advisory_xact_lock(" DB_PQ_MIGRATE_LOCK
+	             ");"
+	             " CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER"
+	             " PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)" :
+	             "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_migrations ("
+	             " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+	             " applied_at INTEGER NOT NULL)",
+	         err, errlen, "begin migration")) != DB_OK)
 		goto fail;
 	if ((cur = db_schema_version(c)) < 0) {
 		util_err_set(err, errlen, "cannot read schema version: %s",
@@ -443,7 +451,7 @@ static int migrate_one(db_conn_t *c, const db_migration_t *m, char *err,
 	}
 	if (m->version > cur &&
 	    ((rc = exec_what(c, m->sql, err, errlen, m->name)) != DB_OK ||
-	    (rc = record(c, m, err, errlen)) != DB_OK))
+	        (rc = record(c, m, err, errlen)) != DB_OK))
 		goto fail;
 	if ((rc = exec_what(c, "COMMIT", err, errlen, "commit migration")) !=
 	    DB_OK)
@@ -454,8 +462,8 @@ fail:
 	return rc;
 }
 
-int db_migrate(db_conn_t *c, const db_migration_t *list, size_t n,
-    char *err, size_t errlen)
+int db_migrate(db_conn_t *c, const db_migration_t *list, size_t n, char *err,
+    size_t errlen)
 {
 	size_t i;
 	int rc;

@@ -17,10 +17,7 @@ struct sqlite3;
 typedef struct db_conn db_conn_t;
 typedef struct db_stmt db_stmt_t;
 
-enum db_engine {
-	DB_ENGINE_SQLITE = 1,
-	DB_ENGINE_PG = 2
-};
+enum db_engine { DB_ENGINE_SQLITE = 1, DB_ENGINE_PG = 2 };
 
 /* Result codes: SQLite's primary codes (the SQLite engine returns its
  * own, extended ones included; compare with db_rc_class), and one of
@@ -46,8 +43,8 @@ int db_conn_sqlite(db_conn_t **out, struct sqlite3 *h);
 
 /* Open (creating if needed) the SQLite file at path with a busy timeout
  * of busy_ms. DB_OK, or an error code with err filled. */
-int db_open_sqlite(db_conn_t **out, const char *path, int busy_ms,
-    char *err, size_t errlen);
+int db_open_sqlite(db_conn_t **out, const char *path, int busy_ms, char *err,
+    size_t errlen);
 
 /* 1 if s names a PostgreSQL database (a postgresql:// or postgres://
  * URL, libpq's connection URI), else 0. */
@@ -56,8 +53,7 @@ int db_is_pg_url(const char *s);
 /* Connect to PostgreSQL (conninfo: a postgresql:// URL or key=value
  * string), refusing a server older than 15. DB_UNAVAILABLE when it cannot
  * be reached; err says why. */
-int db_conn_pg(db_conn_t **out, const char *conninfo, char *err,
-    size_t errlen);
+int db_conn_pg(db_conn_t **out, const char *conninfo, char *err, size_t errlen);
 
 /* Finalize every statement and close; NULL-safe. */
 void db_close(db_conn_t *c);
@@ -71,7 +67,7 @@ struct sqlite3 *db_sqlite(db_conn_t *c);
 /* Which rule the last DB_CONSTRAINT error on c broke. */
 enum db_constraint {
 	DB_CONSTRAINT_OTHER = 0,
-	DB_CONSTRAINT_UNIQUE = 1,	/* UNIQUE or PRIMARY KEY */
+	DB_CONSTRAINT_UNIQUE = 1, /* UNIQUE or PRIMARY KEY */
 	DB_CONSTRAINT_FOREIGNKEY = 2,
 	DB_CONSTRAINT_CHECK = 3
 };
@@ -133,7 +129,7 @@ int db_schema_version(db_conn_t *c);
  * first takes the engine's writer lock (SQLite: BEGIN IMMEDIATE;
  * PostgreSQL: an advisory lock), so processes opening at once apply each
  * once. A current schema takes no lock. A result code; err on failure. */
-int db_migrate(db_conn_t *c, const db_migration_t *list, size_t n,
-    char *err, size_t errlen);
+int db_migrate(db_conn_t *c, const db_migration_t *list, size_t n, char *err,
+    size_t errlen);
 
 #endif

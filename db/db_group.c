@@ -9,13 +9,13 @@
 struct db_group {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	db_group_item_t *head, *tail;	/* waiting to be written */
-	size_t queued;			/* items in head..tail */
-	int leader;			/* a thread is writing a group */
+	db_group_item_t *head, *tail; /* waiting to be written */
+	size_t queued;                /* items in head..tail */
+	int leader;                   /* a thread is writing a group */
 	db_group_write_fn write;
 	db_group_after_fn after;
 	void *arg;
-	uint64_t groups, jobs;		/* statistics, under mu */
+	uint64_t groups, jobs; /* statistics, under mu */
 };
 
 int db_group_new(db_group_t **out, db_group_write_fn write,

@@ -15,25 +15,24 @@ typedef struct db_group db_group_t;
 /* A queued piece of work; embed it (first member) in the caller's job. */
 typedef struct db_group_item {
 	struct db_group_item *next;
-	int done;			/* written; under the group's lock */
+	int done; /* written; under the group's lock */
 } db_group_item_t;
 
 /* Write every item of list in one transaction on conn (the connection the
  * leader passed to db_group_commit); an item's own result travels in the
  * caller's job. Runs on the leader's thread, outside the group's lock,
  * never on two threads at once. */
-typedef void (*db_group_write_fn)(void *conn, db_group_item_t *list,
-    void *arg);
+typedef void (*db_group_write_fn)(void *conn, db_group_item_t *list, void *arg);
 
 /* Run by the leader after a group's owners have been woken, before it
  * gives up the lead (e.g. a WAL checkpoint); may be NULL. */
 typedef void (*db_group_after_fn)(void *arg);
 
 typedef struct {
-	uint64_t groups;	/* transactions written so far */
-	uint64_t jobs;		/* items they carried */
-	size_t queued;		/* items waiting for the next one */
-	int writing;		/* 1 while a group is being written */
+	uint64_t groups; /* transactions written so far */
+	uint64_t jobs;   /* items they carried */
+	size_t queued;   /* items waiting for the next one */
+	int writing;     /* 1 while a group is being written */
 } db_group_stats_t;
 
 /* A group whose leaders write with write(conn, list, arg) and then run

@@ -38,20 +38,22 @@ static void pq_msg(db_conn_t *c, const char *what, const char *msg)
 static int pq_fail(db_conn_t *c, PGresult *res)
 {
 	PGconn *pq = c->pq;
-	const char *state = res != NULL ?
-	    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *state =
+	    res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-	pq_msg(c, NULL, res != NULL ? PQresultErrorMessage(res) :
-	    PQerrorMessage(pq));
+	pq_msg(c, NULL,
+	    res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pq));
 	snprintf(c->state, sizeof(c->state), "%s", state != NULL ? state : "");
-	if (PQstatus(pq) != CONNECTION_OK || (state != NULL &&
-	    (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0)))
+	if (PQstatus(pq) != CONNECTION_OK ||
+	    (state != NULL &&
+	        (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0)))
 		return DB_UNAVAILABLE;
 	if (state != NULL && strncmp(state, "23", 2) == 0)
-		return DB_CONSTRAINT;		/* integrity violation */
-	if (state != NULL && (strcmp(state, "40001") == 0 ||
-	    strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0))
-		return DB_BUSY;			/* serialization, deadlock, lock */
+		return DB_CONSTRAINT; /* integrity violation */
+	if (state != NULL &&
+	    (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	        strcmp(state, "55P03") == 0))
+		return DB_BUSY; /* serialization, deadlock, lock */
 	return DB_ERROR;
 }
 
@@ -62,13 +64,12 @@ static int pq_session(db_conn_t *c)
 	return db_pq_exec(c, "SET client_min_messages = warning");
 }
 
-int db_pq_open(db_conn_t *c, const char *conninfo, char *err,
-    size_t errlen)
+int db_pq_open(db_conn_t *c, const char *conninfo, char *err, size_t errlen)
 {
 	static const char *keys[] = { "connect_timeout", "application_name",
-	    "dbname", NULL };
+		"dbname", NULL };
 	const char *vals[] = { DB_PQ_CONNECT_TIMEOUT, "ca-server", conninfo,
-	    NULL };
+		NULL };
 
 	if ((c->conninfo = strdup(conninfo)) == NULL) {
 		util_err_set(err, errlen, "out of memory");
@@ -86,8 +87,10 @@ int db_pq_open(db_conn_t *c, const char *conninfo, char *err,
 		return DB_UNAVAILABLE;
 	}
 	if (PQserverVersion(c->pq) < 150000) {
-		util_err_set(err, errlen, "PostgreSQL %d is too old: the "
-		    "registry needs 15 or later", PQserverVersion(c->pq));
+		util_err_set(err, errlen,
+		    "PostgreSQL %d is too old: the "
+		    "registry needs 15 or later",
+		    PQserverVersion(c->pq));
 		return DB_ERROR;
 	}
 	if (pq_session(c) != DB_OK) {
@@ -116,7 +119,8 @@ void db_pq_close(db_conn_t *c)
 static int pq_ready(db_conn_t *c)
 {
 	if (c->lost) {
-		snprintf(c->msg, sizeof(c->msg), "PostgreSQL connection lost"
+		snprintf(c->msg, sizeof(c->msg),
+		    "PostgreSQL connection lost"
 		    " in a transaction: roll it back");
 		return DB_UNAVAILABLE;
 	}
@@ -151,8 +155,8 @@ static void pq_note_tx(db_conn_t *c)
 		return;
 	}
 	t = PQtransactionStatus(c->pq);
-	c->intx = t == PQTRANS_INTRANS || t == PQTRANS_INERROR ||
-	    t == PQTRANS_ACTIVE;
+	c->intx =
+	    t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
 /* 1 when sql may run again after its connection died under it outside a
@@ -160,8 +164,8 @@ static void pq_note_tx(db_conn_t *c)
  * autocommit may have committed before the connection went). */
 static int pq_retryable(const char *sql)
 {
-	return strncmp(sql, "BEGIN", 5) == 0 || strncmp(sql, "SELECT", 6) == 0 ||
-	    strncmp(sql, "SET ", 4) == 0;
+	return strncmp(sql, "BEGIN", 5) == 0 ||
+	    strncmp(sql, "SELECT", 6) == 0 || strncmp(sql, "SET ", 4) == 0;
 }
 
 /* A connection the server ended while idle (a restart) fails its next
@@ -217,7 +221,8 @@ int db_pq_exec(db_conn_t *c, const char *sql)
 	} else if (strcmp(sql, "COMMIT") == 0 &&
 	    strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
 		/* The transaction had failed: COMMIT rolled it back. */
-		snprintf(c->msg, sizeof(c->msg), "transaction aborted by an"
+		snprintf(c->msg, sizeof(c->msg),
+		    "transaction aborted by an"
 		    " earlier error: rolled back");
 		rc = DB_ERROR;
 	}
@@ -321,8 +326,7 @@ void db_pq_stmt_free(db_stmt_t *st)
 	st->pgsql = NULL;
 }
 
-int db_pq_bind(db_stmt_t *st, int idx, const void *p, size_t n,
-    unsigned type)
+int db_pq_bind(db_stmt_t *st, int idx, const void *p, size_t n, unsigned type)
 {
 	int i = idx - 1;
 	char *copy = NULL;
@@ -368,7 +372,7 @@ static PGresult *pq_run(db_stmt_t *st)
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			return res;
 		PQclear(res);
-		st->gen = c->gen + 1;	/* 0 stays "never prepared" */
+		st->gen = c->gen + 1; /* 0 stays "never prepared" */
 	}
 	return PQexecPrepared(c->pq, st->name, st->nparams,
 	    (const char *const *)st->val, st->len, st->fmt, 1);
@@ -447,8 +451,9 @@ int64_t db_pq_col_int64(db_stmt_t *st, int col)
 	p = (const unsigned char *)PQgetvalue(st->res, st->row, col);
 	len = PQgetlength(st->res, st->row, col);
 	type = PQftype(st->res, col);
-	if ((type == DB_PQ_INT8 && len == 8) || (type == DB_PQ_INT4 &&
-	    len == 4) || (type == DB_PQ_INT2 && len == 2) ||
+	if ((type == DB_PQ_INT8 && len == 8) ||
+	    (type == DB_PQ_INT4 && len == 4) ||
+	    (type == DB_PQ_INT2 && len == 2) ||
 	    (type == DB_PQ_BOOL && len == 1))
 		return type == DB_PQ_BOOL ? p[0] != 0 : pq_be(p, len);
 	/* Text of an integer (e.g. a TEXT column holding one). */
@@ -481,7 +486,7 @@ const void *db_pq_col_blob(db_stmt_t *st, int col, size_t *n)
 		return NULL;
 	/* An integer column reads as its decimal text, as in SQLite. */
 	*n = t == st->num ? strlen(t) :
-	    (size_t)PQgetlength(st->res, st->row, col);
+	                    (size_t)PQgetlength(st->res, st->row, col);
 	return t;
 }
 
@@ -500,8 +505,8 @@ int64_t db_pq_last_id(db_conn_t *c)
 		return -1;
 	/* The identity columns draw from sequences: lastval() is the value
 	 * this session's last INSERT took. */
-	res = PQexecParams(c->pq, "SELECT lastval()", 0, NULL, NULL, NULL,
-	    NULL, 0);
+	res = PQexecParams(c->pq, "SELECT lastval()", 0, NULL, NULL, NULL, NULL,
+	    0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	else

@@ -13,9 +13,9 @@
 
 struct db_stmt {
 	db_conn_t *c;
-	const char *sql;		/* the text as written (cache key) */
+	const char *sql; /* the text as written (cache key) */
 	int cached, in_use;
-	sqlite3_stmt *lite;		/* SQLite engine */
+	sqlite3_stmt *lite; /* SQLite engine */
 	/* PostgreSQL engine: the translated text, the name it is prepared
 	 * under on connection generation gen, and one execution's state. */
 	char *pgsql;
@@ -27,36 +27,34 @@ struct db_stmt {
 	int len[DB_PQ_MAX_PARAMS];
 	int fmt[DB_PQ_MAX_PARAMS];
 	unsigned char owned[DB_PQ_MAX_PARAMS];
-	void *res;			/* PGresult of the execution */
+	void *res; /* PGresult of the execution */
 	int ran, row, nrows;
 	int64_t changes;
-	char num[24];			/* an integer column read as text */
+	char num[24]; /* an integer column read as text */
 };
 
 struct db_conn {
 	int engine;
 	sqlite3 *lite;
-	void *pq;			/* PGconn */
+	void *pq; /* PGconn */
 	char *conninfo;
-	unsigned gen;			/* PostgreSQL: bumped on reconnect */
-	unsigned names;			/* prepared-statement names used */
-	int intx;			/* PostgreSQL: a transaction is open */
-	int lost;			/* ... and its connection was lost */
+	unsigned gen;   /* PostgreSQL: bumped on reconnect */
+	unsigned names; /* prepared-statement names used */
+	int intx;       /* PostgreSQL: a transaction is open */
+	int lost;       /* ... and its connection was lost */
 	db_stmt_t *slot[DB_STMT_CACHE];
-	char state[6];			/* PostgreSQL: last error's SQLSTATE */
+	char state[6]; /* PostgreSQL: last error's SQLSTATE */
 	char msg[512];
 };
 
 /* The PostgreSQL engine (db_pq.c), called by db.c's dispatch. */
-int db_pq_open(db_conn_t *c, const char *conninfo, char *err,
-    size_t errlen);
+int db_pq_open(db_conn_t *c, const char *conninfo, char *err, size_t errlen);
 void db_pq_close(db_conn_t *c);
 int db_pq_exec(db_conn_t *c, const char *sql);
 int db_pq_stmt_init(db_stmt_t *st);
 void db_pq_stmt_reset(db_stmt_t *st);
 void db_pq_stmt_free(db_stmt_t *st);
-int db_pq_bind(db_stmt_t *st, int idx, const void *p, size_t n,
-    unsigned type);
+int db_pq_bind(db_stmt_t *st, int idx, const void *p, size_t n, unsigned type);
 int db_pq_step(db_stmt_t *st);
 int64_t db_pq_col_int64(db_stmt_t *st, int col);
 const char *db_pq_col_text(db_stmt_t *st, int col);

@@ -25,14 +25,10 @@
 static int reg_code(int rc)
 {
 	switch (db_rc_class(rc)) {
-	case DB_CONSTRAINT:
-		return REG_ERR_CONSTRAINT;
-	case DB_BUSY:
-		return REG_ERR_BUSY;
-	case DB_UNAVAILABLE:
-		return REG_ERR_UNAVAILABLE;
-	default:
-		return REG_ERR_INTERNAL;
+	case DB_CONSTRAINT: return REG_ERR_CONSTRAINT;
+	case DB_BUSY: return REG_ERR_BUSY;
+	case DB_UNAVAILABLE: return REG_ERR_UNAVAILABLE;
+	default: return REG_ERR_INTERNAL;
 	}
 }
 
@@ -40,7 +36,7 @@ int reg_fail(reg_t *reg, int rc, char *err, size_t errlen, const char *what)
 {
 	util_err_set(err, errlen, "%s: %s", what,
 	    reg != NULL && reg->c != NULL ? db_errmsg(reg->c) :
-	    sqlite3_errstr(rc));
+	                                    sqlite3_errstr(rc));
 	return reg_code(rc);
 }
 
@@ -135,11 +131,10 @@ int reg_schema_version(reg_t *reg)
  * its own locked transaction; none, and no lock, when current). */
 static int migrate(reg_t *reg, char *err, size_t errlen)
 {
-	int rc = reg_is_pg(reg) ?
-	    db_migrate(reg->c, reg_pg_migrations, reg_pg_migrations_count,
-	    err, errlen) :
-	    db_migrate(reg->c, reg_migrations, reg_migrations_count, err,
-	    errlen);
+	int rc = reg_is_pg(reg) ? db_migrate(reg->c, reg_pg_migrations,
+	                              reg_pg_migrations_count, err, errlen) :
+	                          db_migrate(reg->c, reg_migrations,
+	                              reg_migrations_count, err, errlen);
 
 	return rc == DB_OK ? REG_OK : reg_code(rc);
 }
@@ -151,8 +146,9 @@ static int wal_on(reg_t *reg, char *err, size_t errlen)
 	sqlite3_stmt *st = NULL;
 	int wal = 0;
 
-	if (sqlite3_prepare_v2(reg->db, "PRAGMA journal_mode", -1, &st,
-	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+	if (sqlite3_prepare_v2(reg->db, "PRAGMA journal_mode", -1, &st, NULL) ==
+	        SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
 		const unsigned char *m = sqlite3_column_text(st, 0);
 
 		wal = m != NULL && strcmp((const char *)m, "wal") == 0;
@@ -172,19 +168,19 @@ static int sqlite_setup(reg_t *reg, char *err, size_t errlen)
 	sqlite3_busy_timeout(reg->db, REG_BUSY_TIMEOUT_MS);
 	if ((rc = wal_on(reg, err, errlen)) != REG_OK ||
 	    (rc = exec_sql(reg, "PRAGMA foreign_keys=ON", err, errlen,
-	    "foreign keys")) != REG_OK ||
+	         "foreign keys")) != REG_OK ||
 	    /* In WAL mode NORMAL syncs only at checkpoints: a power loss
 	     * could take certificates already answered. FULL syncs the WAL
 	     * at every COMMIT; group commit shares that cost. */
 	    (rc = exec_sql(reg, "PRAGMA synchronous=FULL", err, errlen,
-	    "synchronous")) != REG_OK ||
+	         "synchronous")) != REG_OK ||
 	    /* Savepoint journals (each issuance is a savepoint of its
 	     * group's transaction, ~17 pages) spilled past 64 KiB into a
 	     * temp file: open, write, close, unlink per issuance. They only
 	     * undo a savepoint inside a live transaction (never read at
 	     * recovery; the WAL is), so memory loses no durability. */
 	    (rc = exec_sql(reg, "PRAGMA temp_store=MEMORY", err, errlen,
-	    "temp store")) != REG_OK)
+	         "temp store")) != REG_OK)
 		return rc;
 	return REG_OK;
 }
@@ -213,7 +209,7 @@ static int open_flags(reg_t **out, const char *path, int flags, char *err,
 		rc = reg_fail(reg, rc, err, errlen, "open registry");
 		if (rc != REG_ERR_BUSY)
 			rc = (flags & SQLITE_OPEN_CREATE) ? REG_ERR_IO :
-			    REG_ERR_NOT_FOUND;
+			                                    REG_ERR_NOT_FOUND;
 		goto fail;
 	}
 	if ((rc = sqlite_setup(reg, err, errlen)) != REG_OK ||
@@ -263,8 +259,7 @@ int reg_open(reg_t **out, const char *path, char *err, size_t errlen)
 	    err, errlen);
 }
 
-int reg_open_existing(reg_t **out, const char *path, char *err,
-    size_t errlen)
+int reg_open_existing(reg_t **out, const char *path, char *err, size_t errlen)
 {
 	struct stat sb;
 
@@ -285,7 +280,7 @@ void reg_close(reg_t *reg)
 		return;
 	if (reg->c != NULL && reg->depth > 0)
 		db_exec(reg->c, "ROLLBACK");
-	db_close(reg->c);	/* closes the SQLite handle too */
+	db_close(reg->c); /* closes the SQLite handle too */
 	free(reg);
 }
 
@@ -315,7 +310,7 @@ static int stamp_read(reg_t *reg, int64_t out[2], int hold, char *err,
 	int rc, pg = reg_is_pg(reg);
 
 	if ((rc = reg_prepare(reg, &st, pg ? pg_stamp_sql : data_version_sql,
-	    err, errlen)) != REG_OK)
+	         err, errlen)) != REG_OK)
 		return rc;
 	rc = db_step(st);
 	if (rc != DB_ROW) {
@@ -325,7 +320,7 @@ static int stamp_read(reg_t *reg, int64_t out[2], int hold, char *err,
 	}
 	out[0] = db_col_int64(st, 0);
 	out[1] = pg ? db_col_int64(st, 1) :
-	    (int64_t)sqlite3_total_changes64(reg->db);
+	              (int64_t)sqlite3_total_changes64(reg->db);
 	if (hold && !pg)
 		reg->held = st;
 	else
@@ -370,8 +365,8 @@ static int tx_sql(reg_t *reg, const char *sql, char *err, size_t errlen,
 
 	if (reg_is_pg(reg)) {
 		rc = db_exec(reg->c, sql);
-		return rc == DB_OK ? REG_OK : reg_fail(reg, rc, err, errlen,
-		    what);
+		return rc == DB_OK ? REG_OK :
+		                     reg_fail(reg, rc, err, errlen, what);
 	}
 	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
 		return rc;
@@ -387,20 +382,22 @@ static int tx_sql(reg_t *reg, const char *sql, char *err, size_t errlen,
  * never wait (MVCC). The unique constraints stay the last word. */
 static const char *begin_sql(const reg_t *reg)
 {
-	return reg_is_pg(reg) ? "BEGIN; SELECT pg_advisory_xact_lock("
-	    REG_PG_WRITE_LOCK ")" : "BEGIN IMMEDIATE";
+	return reg_is_pg(reg) ?
+	    "BEGIN; SELECT pg_advisory_xact_lock(" REG_PG_WRITE_LOCK ")" :
+	    "BEGIN IMMEDIATE";
 }
 
 int reg_begin(reg_t *reg, char *err, size_t errlen)
 {
 	int rc;
 
-	rc = tx_sql(reg, reg->depth == 0 ? begin_sql(reg) :
-	    "SAVEPOINT reg_nested", err, errlen, "begin");
+	rc = tx_sql(reg,
+	    reg->depth == 0 ? begin_sql(reg) : "SAVEPOINT reg_nested", err,
+	    errlen, "begin");
 	if (rc == REG_OK)
 		reg->depth++;
 	else if (reg->depth == 0 && reg_is_pg(reg))
-		db_exec(reg->c, "ROLLBACK");	/* BEGIN ran, the lock not */
+		db_exec(reg->c, "ROLLBACK"); /* BEGIN ran, the lock not */
 	return rc;
 }
 
@@ -422,8 +419,9 @@ int reg_commit(reg_t *reg, char *err, size_t errlen)
 		util_err_set(err, errlen, "commit without a transaction");
 		return REG_ERR_INVALID;
 	}
-	rc = tx_sql(reg, reg->depth == 1 ? "COMMIT" :
-	    "RELEASE SAVEPOINT reg_nested", err, errlen, "commit");
+	rc = tx_sql(reg,
+	    reg->depth == 1 ? "COMMIT" : "RELEASE SAVEPOINT reg_nested", err,
+	    errlen, "commit");
 	if (rc == REG_OK)
 		reg->depth--;
 	return rc;
@@ -451,8 +449,8 @@ static int integrity(sqlite3 *db, char *err, size_t errlen)
 	int rc = REG_ERR_INTERNAL;
 	const unsigned char *s;
 
-	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st,
-	    NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) !=
+	    SQLITE_OK) {
 		util_err_set(err, errlen, "integrity_check: %s",
 		    sqlite3_errmsg(db));
 		goto out;
@@ -481,7 +479,8 @@ int reg_backup(reg_t *reg, const char *out_path, char *err, size_t errlen)
 	int fd, rc = REG_ERR_INTERNAL, created = 0;
 
 	if (reg->db == NULL) {
-		util_err_set(err, errlen, "a PostgreSQL registry is backed up"
+		util_err_set(err, errlen,
+		    "a PostgreSQL registry is backed up"
 		    " with pg_dump or pg_basebackup");
 		return REG_ERR_INVALID;
 	}
@@ -549,8 +548,10 @@ int reg_audit_append(reg_t *reg, const char *actor, const char *action,
 	own = reg_is_pg(reg) && reg->depth == 0;
 	if (own && (rc = reg_begin(reg, err, errlen)) != REG_OK)
 		return rc;
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO audit(at, actor, action,"
-	    " target, details) VALUES (?, ?, ?, ?, ?)", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO audit(at, actor, action,"
+	         " target, details) VALUES (?, ?, ?, ?, ?)",
+	         err, errlen)) != REG_OK)
 		goto out;
 	db_bind_int64(st, 1, reg_now());
 	reg_bind_text(st, 2, actor != NULL ? actor : "-");
@@ -593,12 +594,13 @@ int reg_audit_list(reg_t *reg, reg_audit_t **out, size_t *n, int64_t *next,
 		util_err_set(err, errlen, "page size above %d", REG_LIST_MAX);
 		return REG_ERR_INVALID;
 	}
-	if ((rc = reg_prepare(reg, &st, "SELECT id, at, actor, action, target,"
-	    " details FROM audit WHERE id > ?1"
-	    " AND (?2 IS NULL OR actor = ?2) AND (?3 IS NULL OR action = ?3)"
-	    " AND (?4 IS NULL OR target = ?4) AND (?5 = 0 OR at >= ?5)"
-	    " AND (?6 = 0 OR at <= ?6) ORDER BY id LIMIT ?7", err,
-	    errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT id, at, actor, action, target,"
+	         " details FROM audit WHERE id > ?1"
+	         " AND (?2 IS NULL OR actor = ?2) AND (?3 IS NULL OR action = ?3)"
+	         " AND (?4 IS NULL OR target = ?4) AND (?5 = 0 OR at >= ?5)"
+	         " AND (?6 = 0 OR at <= ?6) ORDER BY id LIMIT ?7",
+	         err, errlen)) != REG_OK)
 		return rc;
 	db_bind_int64(st, 1, f->after);
 	reg_bind_text(st, 2, f->actor);
@@ -659,7 +661,7 @@ int reg_crl_rows(reg_t *reg, db_stmt_t *st, reg_crl_entry_fn fn, void *arg,
 		if (serial == NULL)
 			continue;
 		if ((rc = fn(arg, serial, db_col_int(st, 1),
-		    db_col_int64(st, 2))) != 0)
+		         db_col_int64(st, 2))) != 0)
 			goto out;
 	}
 	if (s != DB_DONE)

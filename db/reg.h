@@ -23,22 +23,22 @@ typedef struct reg reg_t;
 
 enum reg_error {
 	REG_OK = 0,
-	REG_ERR_INTERNAL = -1,		/* SQLite or allocation failure */
-	REG_ERR_NOT_FOUND = -2,		/* no such row */
-	REG_ERR_CONSTRAINT = -3,	/* UNIQUE / FOREIGN KEY / CHECK violated */
-	REG_ERR_BUSY = -4,		/* database locked past the busy timeout */
-	REG_ERR_INVALID = -5,		/* bad argument (length, status name...) */
-	REG_ERR_IO = -6,		/* file exists / cannot be created */
-	REG_ERR_UNAVAILABLE = -7	/* database server unreachable */
+	REG_ERR_INTERNAL = -1,   /* SQLite or allocation failure */
+	REG_ERR_NOT_FOUND = -2,  /* no such row */
+	REG_ERR_CONSTRAINT = -3, /* UNIQUE / FOREIGN KEY / CHECK violated */
+	REG_ERR_BUSY = -4,       /* database locked past the busy timeout */
+	REG_ERR_INVALID = -5,    /* bad argument (length, status name...) */
+	REG_ERR_IO = -6,         /* file exists / cannot be created */
+	REG_ERR_UNAVAILABLE = -7 /* database server unreachable */
 };
 
 /* Field limits (characters, without the terminating NUL). */
 #define REG_DEVICE_ID_MAX 64
 #define REG_MFR_ID_MAX 32
 #define REG_NAME_MAX 64
-#define REG_ATTR_MAX 64		/* device serial, model, hardware version */
-#define REG_SERIAL_HEX_MAX 64	/* certificate serial, lowercase hex */
-#define REG_LIST_MAX 1000	/* largest page a list call returns */
+#define REG_ATTR_MAX 64       /* device serial, model, hardware version */
+#define REG_SERIAL_HEX_MAX 64 /* certificate serial, lowercase hex */
+#define REG_LIST_MAX 1000     /* largest page a list call returns */
 
 /* Certificate issuers, as stored in certificates.issuer. */
 #define REG_ISSUER_DEVICE "device"
@@ -64,8 +64,7 @@ extern const char reg_migration_portal_sql[];
 int reg_open(reg_t **out, const char *path, char *err, size_t errlen);
 
 /* Open an existing registry only (REG_ERR_NOT_FOUND if the file is absent). */
-int reg_open_existing(reg_t **out, const char *path, char *err,
-    size_t errlen);
+int reg_open_existing(reg_t **out, const char *path, char *err, size_t errlen);
 
 /* Close; NULL-safe. Rolls back an open transaction. */
 void reg_close(reg_t *reg);
@@ -125,12 +124,12 @@ int64_t reg_now(void);
 typedef struct {
 	char id[REG_MFR_ID_MAX + 1];
 	char name[REG_NAME_MAX + 1];
-	char oui[7];			/* IEEE OUI as 6 upper-case hex, or "" */
+	char oui[7]; /* IEEE OUI as 6 upper-case hex, or "" */
 	int64_t created_at;
 } reg_manufacturer_t;
 
-int reg_manufacturer_insert(reg_t *reg, const reg_manufacturer_t *m,
-    char *err, size_t errlen);
+int reg_manufacturer_insert(reg_t *reg, const reg_manufacturer_t *m, char *err,
+    size_t errlen);
 int reg_manufacturer_get(reg_t *reg, reg_manufacturer_t *out, const char *id,
     char *err, size_t errlen);
 /* Every manufacturer, ordered by id. Free *out with free(). */
@@ -142,17 +141,17 @@ int reg_manufacturer_list(reg_t *reg, reg_manufacturer_t **out, size_t *n,
 /* Store an issued certificate; (issuer, serial_hex) and sha256 are unique.
  * device_id or principal may be NULL. *id_out (optional) gets the row id. */
 typedef struct {
-	const char *issuer;		/* REG_ISSUER_* */
-	const char *serial_hex;		/* lowercase hex, no leading zero pairs */
+	const char *issuer;     /* REG_ISSUER_* */
+	const char *serial_hex; /* lowercase hex, no leading zero pairs */
 	const uint8_t *der;
 	size_t der_len;
-	const char *sha256_hex;		/* SHA-256 of der, lowercase hex */
-	const char *spki_sha256_hex;	/* SHA-256 of SubjectPublicKeyInfo DER */
-	const char *key_type;		/* "EC-P256", "RSA-2048", ... */
+	const char *sha256_hex;      /* SHA-256 of der, lowercase hex */
+	const char *spki_sha256_hex; /* SHA-256 of SubjectPublicKeyInfo DER */
+	const char *key_type;        /* "EC-P256", "RSA-2048", ... */
 	int64_t not_before, not_after;
-	const char *device_id;		/* owning device, or NULL */
-	const char *principal;		/* owning principal name, or NULL */
-	int64_t ca_id;			/* signing CA (cas.id), 0 = not recorded */
+	const char *device_id; /* owning device, or NULL */
+	const char *principal; /* owning principal name, or NULL */
+	int64_t ca_id;         /* signing CA (cas.id), 0 = not recorded */
 } reg_cert_new_t;
 
 int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
@@ -160,8 +159,8 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 
 /* DeviceID of the device certificate (issuer, serial_hex) into out;
  * REG_ERR_NOT_FOUND when no device holds such a certificate. */
-int reg_cert_device_id(reg_t *reg, char *out, size_t outlen,
-    const char *issuer, const char *serial_hex);
+int reg_cert_device_id(reg_t *reg, char *out, size_t outlen, const char *issuer,
+    const char *serial_hex);
 
 /* ---- devices -------------------------------------------------------- */
 
@@ -174,7 +173,7 @@ int reg_cert_device_id(reg_t *reg, char *out, size_t outlen,
  * (free with reg_device_clear). reason is the RFC 5280 CRLReason code while
  * revoked or suspended (6 = certificateHold), -1 otherwise. */
 typedef struct {
-	int64_t seq;			/* insertion order; list cursor */
+	int64_t seq; /* insertion order; list cursor */
 	char device_id[REG_DEVICE_ID_MAX + 1];
 	char manufacturer_id[REG_MFR_ID_MAX + 1];
 	char manufacturer_name[REG_NAME_MAX + 1];
@@ -183,9 +182,9 @@ typedef struct {
 	char hw_version[REG_ATTR_MAX + 1];
 	char status[12];
 	int reason;
-	int64_t revoked_at;		/* 0 when active */
+	int64_t revoked_at; /* 0 when active */
 	int64_t created_at, updated_at;
-	int64_t version;		/* bumped on every change: ETag */
+	int64_t version; /* bumped on every change: ETag */
 	char cert_serial_hex[REG_SERIAL_HEX_MAX + 1];
 	char cert_sha256[65];
 	char spki_sha256[65];
@@ -193,7 +192,7 @@ typedef struct {
 	int64_t not_before, not_after;
 	uint8_t *cert_der;
 	size_t cert_der_len;
-	int64_t ca_id;			/* the CA that signed cert_der (cas.id) */
+	int64_t ca_id; /* the CA that signed cert_der (cas.id) */
 } reg_device_t;
 
 /* Free cert_der; NULL-safe, leaves the struct zeroed. */
@@ -204,7 +203,7 @@ typedef struct {
 	const char *manufacturer_id;
 	const char *serial;
 	const char *model;
-	const char *hw_version;		/* "" when unknown */
+	const char *hw_version; /* "" when unknown */
 } reg_device_new_t;
 
 /* Insert an active device row (the certificate follows with
@@ -220,8 +219,7 @@ int reg_device_get(reg_t *reg, reg_device_t *out, const char *device_id,
 
 /* The live (active or suspended) device of (manufacturer, serial), if any. */
 int reg_device_find_live(reg_t *reg, reg_device_t *out,
-    const char *manufacturer_id, const char *serial, char *err,
-    size_t errlen);
+    const char *manufacturer_id, const char *serial, char *err, size_t errlen);
 
 /* The live (active or suspended) device whose certificate has the public
  * key with this SubjectPublicKeyInfo SHA-256 (hex): its DeviceID and
@@ -236,22 +234,22 @@ int reg_device_find_live_key(reg_t *reg,
 /* Set status, reason and time, bump version/updated_at and the CRL
  * generation, in one statement set (call inside a transaction). reason -1
  * and at 0 for active. */
-int reg_device_set_status(reg_t *reg, const char *device_id,
-    const char *status, int reason, int64_t at, char *err, size_t errlen);
+int reg_device_set_status(reg_t *reg, const char *device_id, const char *status,
+    int reason, int64_t at, char *err, size_t errlen);
 
 typedef struct {
-	const char *manufacturer_id;	/* NULL = any */
-	const char *status;		/* NULL = any */
-	const char *serial;		/* NULL = any */
-	const char *q;			/* NULL = any; else serial or DeviceID equal to q */
-	int64_t after;			/* cursor: seq of the last row seen, 0 = start */
-	size_t limit;			/* 1..REG_LIST_MAX, 0 = 100 */
+	const char *manufacturer_id; /* NULL = any */
+	const char *status;          /* NULL = any */
+	const char *serial;          /* NULL = any */
+	const char *q; /* NULL = any; else serial or DeviceID equal to q */
+	int64_t after; /* cursor: seq of the last row seen, 0 = start */
+	size_t limit;  /* 1..REG_LIST_MAX, 0 = 100 */
 } reg_device_filter_t;
 
 /* A page of devices in seq order. *next is the cursor for the next page or
  * 0 when this was the last. Free with reg_device_list_free. */
-int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n,
-    int64_t *next, const reg_device_filter_t *f, char *err, size_t errlen);
+int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n, int64_t *next,
+    const reg_device_filter_t *f, char *err, size_t errlen);
 void reg_device_list_free(reg_device_t *list, size_t n);
 
 /* Number of devices (all statuses), or a negative error. */
@@ -276,8 +274,8 @@ typedef struct {
 	uint8_t *der;
 	size_t der_len;
 } reg_crl_t;
-int reg_crl_cache_get(reg_t *reg, reg_crl_t *out, const char *issuer,
-    char *err, size_t errlen);
+int reg_crl_cache_get(reg_t *reg, reg_crl_t *out, const char *issuer, char *err,
+    size_t errlen);
 int reg_crl_cache_put(reg_t *reg, const char *issuer, const reg_crl_t *crl,
     char *err, size_t errlen);
 void reg_crl_clear(reg_crl_t *crl);
@@ -293,11 +291,11 @@ typedef struct {
 	int64_t id;
 	char name[REG_NAME_MAX + 1];
 	char role[16];
-	char manufacturer_id[REG_MFR_ID_MAX + 1];	/* "" unless manufacturer */
-	char status[12];				/* "active" | "disabled" */
-	char cert_sha256[65];				/* current certificate */
+	char manufacturer_id[REG_MFR_ID_MAX + 1]; /* "" unless manufacturer */
+	char status[12];                          /* "active" | "disabled" */
+	char cert_sha256[65];                     /* current certificate */
 	char cert_serial_hex[REG_SERIAL_HEX_MAX + 1];
-	int cert_revoked;				/* 1 if that cert is revoked */
+	int cert_revoked; /* 1 if that cert is revoked */
 	int64_t not_after;
 	int64_t created_at, updated_at;
 } reg_principal_t;
@@ -314,8 +312,8 @@ int reg_principal_find_by_cert(reg_t *reg, reg_principal_t *out,
 int reg_principal_set_status(reg_t *reg, const char *name, const char *status,
     char *err, size_t errlen);
 /* Every principal by name. Free *out with free(). */
-int reg_principal_list(reg_t *reg, reg_principal_t **out, size_t *n,
-    char *err, size_t errlen);
+int reg_principal_list(reg_t *reg, reg_principal_t **out, size_t *n, char *err,
+    size_t errlen);
 
 /* ---- audit log ------------------------------------------------------ */
 
@@ -325,7 +323,7 @@ typedef struct {
 	char actor[REG_NAME_MAX + 16];
 	char action[32];
 	char target[REG_DEVICE_ID_MAX + 1];
-	char *details;			/* JSON object text, owned */
+	char *details; /* JSON object text, owned */
 } reg_audit_t;
 
 /* Append one entry (the table refuses UPDATE and DELETE). details_json may
@@ -334,12 +332,12 @@ int reg_audit_append(reg_t *reg, const char *actor, const char *action,
     const char *target, const char *details_json, char *err, size_t errlen);
 
 typedef struct {
-	const char *actor;		/* NULL = any */
-	const char *action;		/* NULL = any */
-	const char *target;		/* NULL = any */
-	int64_t since, until;		/* Unix seconds, 0 = unbounded */
-	int64_t after;			/* cursor: id of the last row seen, 0 = start */
-	size_t limit;			/* 1..REG_LIST_MAX, 0 = 100 */
+	const char *actor;    /* NULL = any */
+	const char *action;   /* NULL = any */
+	const char *target;   /* NULL = any */
+	int64_t since, until; /* Unix seconds, 0 = unbounded */
+	int64_t after;        /* cursor: id of the last row seen, 0 = start */
+	size_t limit;         /* 1..REG_LIST_MAX, 0 = 100 */
 } reg_audit_filter_t;
 
 /* A page of entries in id order; *next as for reg_device_list. */

@@ -10,8 +10,8 @@
 
 #include "util.h"
 
-int reg_ca_insert(reg_t *reg, int64_t *id_out, const reg_ca_new_t *c,
-    char *err, size_t errlen)
+int reg_ca_insert(reg_t *reg, int64_t *id_out, const reg_ca_new_t *c, char *err,
+    size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	int rc;
@@ -22,9 +22,11 @@ int reg_ca_insert(reg_t *reg, int64_t *id_out, const reg_ca_new_t *c,
 		util_err_set(err, errlen, "CA record out of bounds");
 		return REG_ERR_INVALID;
 	}
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO cas(role, cert_der,"
-	    " cert_sha256, subject, key_ref, state, created_at) VALUES (?, ?,"
-	    " ?, ?, ?, ?, ?)", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO cas(role, cert_der,"
+	         " cert_sha256, subject, key_ref, state, created_at) VALUES (?, ?,"
+	         " ?, ?, ?, ?, ?)",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, c->role);
 	db_bind_blob(st, 2, c->der, c->der_len);
@@ -75,10 +77,11 @@ int reg_ca_list(reg_t *reg, reg_ca_t **out, size_t *n, const char *role,
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = reg_prepare(reg, &st, "SELECT id, role, state, key_ref,"
-	    " cert_der, subject, cert_sha256, created_at, retired_at FROM cas"
-	    " WHERE ?1 IS NULL OR role = ?1 ORDER BY id", err, errlen)) !=
-	    REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT id, role, state, key_ref,"
+	         " cert_der, subject, cert_sha256, created_at, retired_at FROM cas"
+	         " WHERE ?1 IS NULL OR role = ?1 ORDER BY id",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, role);
 	while ((s = db_step(st)) == DB_ROW) {
@@ -131,8 +134,7 @@ static int exec_id(reg_t *reg, const char *sql, int64_t id, int64_t v,
 	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
 		return rc;
 	if (db_bind_int64(st, 1, id) != DB_OK ||
-	    (db_bind_count(st) >= 2 &&
-	    db_bind_int64(st, 2, v) != DB_OK))
+	    (db_bind_count(st) >= 2 && db_bind_int64(st, 2, v) != DB_OK))
 		rc = reg_fail(reg, DB_ERROR, err, errlen, "CA state bind");
 	else if ((rc = db_step(st)) == DB_DONE)
 		rc = REG_OK;
@@ -149,7 +151,7 @@ int reg_ca_state_get(reg_t *reg, char out[8], int64_t id, char *err,
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st, "SELECT state FROM cas WHERE id = ?",
-	    err, errlen)) != REG_OK)
+	         err, errlen)) != REG_OK)
 		return rc;
 	db_bind_int64(st, 1, id);
 	if ((rc = db_step(st)) == DB_ROW) {
@@ -176,12 +178,16 @@ int reg_ca_activate(reg_t *reg, int64_t id, char *err, size_t errlen)
 		util_err_set(err, errlen, "CA %lld is retired", (long long)id);
 		return REG_ERR_INVALID;
 	}
-	if ((rc = exec_id(reg, "UPDATE cas SET state = 'active' WHERE state ="
-	    " 'issuing' AND role = (SELECT role FROM cas WHERE id = ?1) AND"
-	    " id <> ?1", id, 0, err, errlen)) != REG_OK)
+	if ((rc = exec_id(reg,
+	         "UPDATE cas SET state = 'active' WHERE state ="
+	         " 'issuing' AND role = (SELECT role FROM cas WHERE id = ?1) AND"
+	         " id <> ?1",
+	         id, 0, err, errlen)) != REG_OK)
 		return rc;
-	return exec_id(reg, "UPDATE cas SET state = 'issuing' WHERE id = ?1"
-	    "", id, 0, err, errlen);
+	return exec_id(reg,
+	    "UPDATE cas SET state = 'issuing' WHERE id = ?1"
+	    "",
+	    id, 0, err, errlen);
 }
 
 int reg_ca_retire(reg_t *reg, int64_t id, char *err, size_t errlen)
@@ -192,12 +198,16 @@ int reg_ca_retire(reg_t *reg, int64_t id, char *err, size_t errlen)
 	if ((rc = reg_ca_state_get(reg, state, id, err, errlen)) != REG_OK)
 		return rc;
 	if (strcmp(state, REG_CA_ACTIVE) != 0) {
-		util_err_set(err, errlen, "CA %lld is %s: only an active CA "
-		    "(not issuing) can be retired", (long long)id, state);
+		util_err_set(err, errlen,
+		    "CA %lld is %s: only an active CA "
+		    "(not issuing) can be retired",
+		    (long long)id, state);
 		return REG_ERR_INVALID;
 	}
-	return exec_id(reg, "UPDATE cas SET state = 'retired', retired_at = ?2"
-	    " WHERE id = ?1", id, reg_now(), err, errlen);
+	return exec_id(reg,
+	    "UPDATE cas SET state = 'retired', retired_at = ?2"
+	    " WHERE id = ?1",
+	    id, reg_now(), err, errlen);
 }
 
 /* Append "id:role:state:cert_sha256" of the current row of st to out at
@@ -205,7 +215,7 @@ int reg_ca_retire(reg_t *reg, int64_t id, char *err, size_t errlen)
 static int stamp_add(char *out, size_t outlen, size_t *off, db_stmt_t *st)
 {
 	const char *role = db_col_text(st, 1), *state = db_col_text(st, 2),
-	    *sha = db_col_text(st, 3);
+	           *sha = db_col_text(st, 3);
 	int n;
 
 	n = snprintf(out + *off, outlen - *off, "%s%lld:%s:%s:%s",
@@ -218,8 +228,7 @@ static int stamp_add(char *out, size_t outlen, size_t *off, db_stmt_t *st)
 	return 0;
 }
 
-int reg_ca_stamp(reg_t *reg, char *out, size_t outlen, char *err,
-    size_t errlen)
+int reg_ca_stamp(reg_t *reg, char *out, size_t outlen, char *err, size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	size_t off = 0;
@@ -231,8 +240,10 @@ int reg_ca_stamp(reg_t *reg, char *out, size_t outlen, char *err,
 	}
 	out[0] = '\0';
 	/* Concatenated here, not in SQL: the same on both engines. */
-	if ((rc = reg_prepare(reg, &st, "SELECT id, role, state, cert_sha256"
-	    " FROM cas ORDER BY id", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT id, role, state, cert_sha256"
+	         " FROM cas ORDER BY id",
+	         err, errlen)) != REG_OK)
 		return rc;
 	rc = REG_OK;
 	while ((s = db_step(st)) == DB_ROW)
@@ -248,8 +259,8 @@ int reg_ca_stamp(reg_t *reg, char *out, size_t outlen, char *err,
 }
 
 int reg_ca_cert_replace(reg_t *reg, int64_t id, const uint8_t *der,
-    size_t der_len, const char *cert_sha256, const char *subject,
-    char *err, size_t errlen)
+    size_t der_len, const char *cert_sha256, const char *subject, char *err,
+    size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	int rc;
@@ -259,9 +270,10 @@ int reg_ca_cert_replace(reg_t *reg, int64_t id, const uint8_t *der,
 		util_err_set(err, errlen, "CA record out of bounds");
 		return REG_ERR_INVALID;
 	}
-	if ((rc = reg_prepare(reg, &st, "UPDATE cas SET cert_der = ?,"
-	    " cert_sha256 = ?, subject = ? WHERE id = ?", err, errlen)) !=
-	    REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "UPDATE cas SET cert_der = ?,"
+	         " cert_sha256 = ?, subject = ? WHERE id = ?",
+	         err, errlen)) != REG_OK)
 		return rc;
 	db_bind_blob(st, 1, der, der_len);
 	reg_bind_text(st, 2, cert_sha256);
@@ -281,10 +293,13 @@ int reg_ca_cert_replace(reg_t *reg, int64_t id, const uint8_t *der,
 int reg_ca_adopt(reg_t *reg, int64_t id, const char *role, char *err,
     size_t errlen)
 {
-	return exec_id(reg, strcmp(role, REG_CA_ROLE_INFRA) == 0 ?
-	    "UPDATE certificates SET ca_id = ?1 WHERE issuer = 'infra' AND"
-	    " ca_id IS NULL" : "UPDATE certificates SET ca_id = ?1 WHERE"
-	    " issuer = 'device' AND ca_id IS NULL", id, 0, err, errlen);
+	return exec_id(reg,
+	    strcmp(role, REG_CA_ROLE_INFRA) == 0 ?
+	        "UPDATE certificates SET ca_id = ?1 WHERE issuer = 'infra' AND"
+	        " ca_id IS NULL" :
+	        "UPDATE certificates SET ca_id = ?1 WHERE"
+	        " issuer = 'device' AND ca_id IS NULL",
+	    id, 0, err, errlen);
 }
 
 int reg_ca_live_certs(reg_t *reg, int64_t *out, int64_t id, char *err,
@@ -294,9 +309,11 @@ int reg_ca_live_certs(reg_t *reg, int64_t *out, int64_t id, char *err,
 	int rc;
 
 	*out = 0;
-	if ((rc = reg_prepare(reg, &st, "SELECT count(*) FROM certificates"
-	    " WHERE ca_id = ?1 AND issuer = 'infra' AND revoked = 0 AND"
-	    " not_after > ?2", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT count(*) FROM certificates"
+	         " WHERE ca_id = ?1 AND issuer = 'infra' AND revoked = 0 AND"
+	         " not_after > ?2",
+	         err, errlen)) != REG_OK)
 		return rc;
 	db_bind_int64(st, 1, id);
 	db_bind_int64(st, 2, reg_now());
@@ -317,13 +334,14 @@ int reg_ca_crl_entries(reg_t *reg, int64_t ca_id, reg_crl_entry_fn fn,
 	int rc;
 
 	if ((rc = reg_prepare(reg, &st,
-	    "SELECT c.serial_hex, d.reason, d.revoked_at FROM certificates c"
-	    " JOIN devices d ON d.device_id = c.device_id"
-	    " WHERE c.issuer = 'device' AND c.ca_id = ?1 AND"
-	    " d.status <> 'active'"
-	    " UNION ALL SELECT serial_hex, coalesce(revoked_reason, 0),"
-	    " revoked_at FROM certificates WHERE issuer = 'infra' AND"
-	    " ca_id = ?1 AND revoked = 1 ORDER BY 1", err, errlen)) != REG_OK)
+	         "SELECT c.serial_hex, d.reason, d.revoked_at FROM certificates c"
+	         " JOIN devices d ON d.device_id = c.device_id"
+	         " WHERE c.issuer = 'device' AND c.ca_id = ?1 AND"
+	         " d.status <> 'active'"
+	         " UNION ALL SELECT serial_hex, coalesce(revoked_reason, 0),"
+	         " revoked_at FROM certificates WHERE issuer = 'infra' AND"
+	         " ca_id = ?1 AND revoked = 1 ORDER BY 1",
+	         err, errlen)) != REG_OK)
 		return rc;
 	db_bind_int64(st, 1, ca_id);
 	return reg_crl_rows(reg, st, fn, arg, err, errlen, "CA CRL entries");

@@ -35,19 +35,19 @@ typedef struct {
 } reg_ca_t;
 
 typedef struct {
-	const char *role;		/* REG_CA_ROLE_* */
-	const char *state;		/* REG_CA_ISSUING or REG_CA_ACTIVE */
+	const char *role;  /* REG_CA_ROLE_* */
+	const char *state; /* REG_CA_ISSUING or REG_CA_ACTIVE */
 	const uint8_t *der;
 	size_t der_len;
-	const char *cert_sha256;	/* SHA-256 of der, lowercase hex */
-	const char *subject;		/* one-line subject, for lists */
-	const char *key_ref;		/* file name in DIR or pkcs11: URI */
+	const char *cert_sha256; /* SHA-256 of der, lowercase hex */
+	const char *subject;     /* one-line subject, for lists */
+	const char *key_ref;     /* file name in DIR or pkcs11: URI */
 } reg_ca_new_t;
 
 /* Insert a CA; *id_out its id. REG_ERR_CONSTRAINT when the certificate is
  * already in the set or a second issuing CA of the role is asked for. */
-int reg_ca_insert(reg_t *reg, int64_t *id_out, const reg_ca_new_t *c,
-    char *err, size_t errlen);
+int reg_ca_insert(reg_t *reg, int64_t *id_out, const reg_ca_new_t *c, char *err,
+    size_t errlen);
 
 /* The CAs of role (NULL: every role) in id order. *out NULL when none. */
 int reg_ca_list(reg_t *reg, reg_ca_t **out, size_t *n, const char *role,
@@ -77,8 +77,8 @@ int reg_ca_stamp(reg_t *reg, char *out, size_t outlen, char *err,
  * der; REG_ERR_NOT_FOUND: no such CA; REG_ERR_CONSTRAINT: der is already
  * another CA's. */
 int reg_ca_cert_replace(reg_t *reg, int64_t id, const uint8_t *der,
-    size_t der_len, const char *cert_sha256, const char *subject,
-    char *err, size_t errlen);
+    size_t der_len, const char *cert_sha256, const char *subject, char *err,
+    size_t errlen);
 
 /* Record CA id of role (REG_CA_ROLE_*) as the signer of every certificate
  * of that role that has none (a registry from before the CA set: the

@@ -15,9 +15,11 @@ int reg_cmp_secret_insert(reg_t *reg, const reg_cmp_secret_t *s, char *err,
 	db_stmt_t *st = NULL;
 	int rc, kind;
 
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO cmp_secrets(ref,"
-	    " manufacturer_id, secret_enc, created_by, created_at, expires_at)"
-	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO cmp_secrets(ref,"
+	         " manufacturer_id, secret_enc, created_by, created_at, expires_at)"
+	         " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if (reg_bind_text(st, 1, s->ref) != DB_OK ||
 	    reg_bind_text(st, 2, s->manufacturer_id) != DB_OK ||
@@ -50,10 +52,11 @@ int reg_cmp_secret_get(reg_t *reg, reg_cmp_secret_t *out, const char *ref,
 	int rc, n;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = reg_prepare(reg, &st, "SELECT id, ref, manufacturer_id,"
-	    " secret_enc, created_by, created_at, expires_at, used_at,"
-	    " device_id FROM cmp_secrets WHERE ref = ?1", err, errlen)) !=
-	    REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT id, ref, manufacturer_id,"
+	         " secret_enc, created_by, created_at, expires_at, used_at,"
+	         " device_id FROM cmp_secrets WHERE ref = ?1",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if (reg_bind_text(st, 1, ref) != DB_OK) {
 		rc = reg_fail(reg, DB_ERROR, err, errlen, "bind secret");
@@ -97,9 +100,10 @@ int reg_cmp_secret_use(reg_t *reg, int64_t id, const char *device_id,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "UPDATE cmp_secrets SET used_at = ?3,"
-	    " device_id = ?2 WHERE id = ?1 AND used_at = 0 AND expires_at > ?3",
-	    err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "UPDATE cmp_secrets SET used_at = ?3,"
+	         " device_id = ?2 WHERE id = ?1 AND used_at = 0 AND expires_at > ?3",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if (db_bind_int64(st, 1, id) != DB_OK ||
 	    reg_bind_text(st, 2, device_id) != DB_OK ||
@@ -128,15 +132,17 @@ int reg_cmp_confirm_put(reg_t *reg, const reg_cmp_confirm_t *c, char *err,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO cmp_confirms(sender,"
-	    " transaction_id, nonce, issuer, serial_hex, cert_hash, target,"
-	    " created_at, request) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-	    " ON CONFLICT(sender, transaction_id) DO UPDATE SET"
-	    " nonce = excluded.nonce, issuer = excluded.issuer,"
-	    " serial_hex = excluded.serial_hex, cert_hash = excluded.cert_hash,"
-	    " target = excluded.target, state = 'pending', confirmed_at = 0,"
-	    " request = excluded.request,"
-	    " created_at = excluded.created_at", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO cmp_confirms(sender,"
+	         " transaction_id, nonce, issuer, serial_hex, cert_hash, target,"
+	         " created_at, request) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+	         " ON CONFLICT(sender, transaction_id) DO UPDATE SET"
+	         " nonce = excluded.nonce, issuer = excluded.issuer,"
+	         " serial_hex = excluded.serial_hex, cert_hash = excluded.cert_hash,"
+	         " target = excluded.target, state = 'pending', confirmed_at = 0,"
+	         " request = excluded.request,"
+	         " created_at = excluded.created_at",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if (reg_bind_text(st, 1, c->sender) != DB_OK ||
 	    reg_bind_text(st, 2, c->transaction_id) != DB_OK ||
@@ -169,19 +175,20 @@ void reg_cmp_confirm_clear(reg_cmp_confirm_t *c)
 	c->request_len = 0;
 }
 
-int reg_cmp_confirm_get(reg_t *reg, reg_cmp_confirm_t *out,
-    const char *sender, const char *transaction_id, char *err,
-    size_t errlen)
+int reg_cmp_confirm_get(reg_t *reg, reg_cmp_confirm_t *out, const char *sender,
+    const char *transaction_id, char *err, size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	const void *b;
 	int rc, n;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = reg_prepare(reg, &st, "SELECT sender, transaction_id, nonce,"
-	    " issuer, serial_hex, cert_hash, target, state, created_at,"
-	    " confirmed_at, request FROM cmp_confirms WHERE sender = ?1 AND"
-	    " transaction_id = ?2", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT sender, transaction_id, nonce,"
+	         " issuer, serial_hex, cert_hash, target, state, created_at,"
+	         " confirmed_at, request FROM cmp_confirms WHERE sender = ?1 AND"
+	         " transaction_id = ?2",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if (reg_bind_text(st, 1, sender) != DB_OK ||
 	    reg_bind_text(st, 2, transaction_id) != DB_OK) {
@@ -224,8 +231,8 @@ out:
 
 /* Run the prepared st to completion: REG_OK when it changed exactly one
  * row, REG_ERR_NOT_FOUND when none; st finalized. */
-static int step_one(reg_t *reg, db_stmt_t *st, const char *what,
-    char *err, size_t errlen)
+static int step_one(reg_t *reg, db_stmt_t *st, const char *what, char *err,
+    size_t errlen)
 {
 	int rc;
 
@@ -247,9 +254,11 @@ int reg_cmp_confirm_settle(reg_t *reg, const char *sender,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "UPDATE cmp_confirms SET state = ?3,"
-	    " confirmed_at = ?4 WHERE sender = ?1 AND transaction_id = ?2"
-	    " AND state = 'pending'", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "UPDATE cmp_confirms SET state = ?3,"
+	         " confirmed_at = ?4 WHERE sender = ?1 AND transaction_id = ?2"
+	         " AND state = 'pending'",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if (reg_bind_text(st, 1, sender) != DB_OK ||
 	    reg_bind_text(st, 2, transaction_id) != DB_OK ||
@@ -261,15 +270,17 @@ int reg_cmp_confirm_settle(reg_t *reg, const char *sender,
 	return step_one(reg, st, "settle confirm", err, errlen);
 }
 
-int reg_cmp_infra_cert_revoke(reg_t *reg, const char *serial_hex,
-    int reason, int64_t now, char *err, size_t errlen)
+int reg_cmp_infra_cert_revoke(reg_t *reg, const char *serial_hex, int reason,
+    int64_t now, char *err, size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "UPDATE certificates SET revoked = 1,"
-	    " revoked_reason = ?2, revoked_at = ?3 WHERE issuer = 'infra' AND"
-	    " serial_hex = ?1 AND revoked = 0", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "UPDATE certificates SET revoked = 1,"
+	         " revoked_reason = ?2, revoked_at = ?3 WHERE issuer = 'infra' AND"
+	         " serial_hex = ?1 AND revoked = 0",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if (reg_bind_text(st, 1, serial_hex) != DB_OK ||
 	    db_bind_int64(st, 2, reason) != DB_OK ||
@@ -277,10 +288,13 @@ int reg_cmp_infra_cert_revoke(reg_t *reg, const char *serial_hex,
 		reg_finalize(reg, st);
 		return reg_fail(reg, DB_ERROR, err, errlen, "bind revoke");
 	}
-	if ((rc = step_one(reg, st, "revoke certificate", err, errlen)) != REG_OK)
+	if ((rc = step_one(reg, st, "revoke certificate", err, errlen)) !=
+	    REG_OK)
 		return rc;
-	if ((rc = reg_prepare(reg, &st, "UPDATE counters SET value = value + 1"
-	    " WHERE name = 'crl_generation'", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "UPDATE counters SET value = value + 1"
+	         " WHERE name = 'crl_generation'",
+	         err, errlen)) != REG_OK)
 		return rc;
 	return step_one(reg, st, "crl generation", err, errlen);
 }

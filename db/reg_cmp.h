@@ -12,8 +12,8 @@
 
 #include "reg.h"
 
-#define REG_CMP_REF_MAX 64		/* reference (the CMP senderKID) */
-#define REG_CMP_ENC_MAX 256		/* encrypted secret, bytes */
+#define REG_CMP_REF_MAX 64  /* reference (the CMP senderKID) */
+#define REG_CMP_ENC_MAX 256 /* encrypted secret, bytes */
 
 /* One cmp_secrets row. used_at 0: unused; device_id "" until used. */
 typedef struct {
@@ -41,7 +41,7 @@ int reg_cmp_secret_get(reg_t *reg, reg_cmp_secret_t *out, const char *ref,
 int reg_cmp_secret_use(reg_t *reg, int64_t id, const char *device_id,
     int64_t now, char *err, size_t errlen);
 
-#define REG_CMP_HEX_MAX 128		/* transactionID, nonce, certHash: hex */
+#define REG_CMP_HEX_MAX 128 /* transactionID, nonce, certHash: hex */
 
 /* One cmp_confirms row: the certificate (issuer "device" or "infra",
  * serial) issued to sender (principal name or secret reference) for
@@ -49,7 +49,7 @@ int reg_cmp_secret_use(reg_t *reg, int64_t id, const char *device_id,
  * senderNonce nonce; cert_hash the certHash its certConf must carry.
  * state "pending", "accepted" or "rejected". */
 typedef struct {
-	char sender[REG_NAME_MAX + 3];	/* "p:" name or "s:" reference */
+	char sender[REG_NAME_MAX + 3]; /* "p:" name or "s:" reference */
 	char transaction_id[REG_CMP_HEX_MAX + 1];
 	char nonce[REG_CMP_HEX_MAX + 1];
 	char issuer[8];
@@ -58,7 +58,7 @@ typedef struct {
 	char target[REG_NAME_MAX + 1];
 	char state[12];
 	int64_t created_at, confirmed_at;
-	uint8_t *request;		/* the DER request (get: malloc'd) */
+	uint8_t *request; /* the DER request (get: malloc'd) */
 	size_t request_len;
 } reg_cmp_confirm_t;
 
@@ -72,9 +72,8 @@ int reg_cmp_confirm_put(reg_t *reg, const reg_cmp_confirm_t *c, char *err,
 
 /* The row of sender's transaction_id (reg_cmp_confirm_clear it).
  * REG_ERR_NOT_FOUND when none. */
-int reg_cmp_confirm_get(reg_t *reg, reg_cmp_confirm_t *out,
-    const char *sender, const char *transaction_id, char *err,
-    size_t errlen);
+int reg_cmp_confirm_get(reg_t *reg, reg_cmp_confirm_t *out, const char *sender,
+    const char *transaction_id, char *err, size_t errlen);
 
 /* Settle the pending row of sender's transaction_id as state at now;
  * REG_ERR_NOT_FOUND when it is not pending (anymore). */
@@ -85,7 +84,7 @@ int reg_cmp_confirm_settle(reg_t *reg, const char *sender,
 /* Revoke the one Infrastructure CA certificate serial_hex (a principal's
  * certificate its certConf rejected) with reason at now, the CRL
  * generation moved on; REG_ERR_NOT_FOUND when it is no unrevoked one. */
-int reg_cmp_infra_cert_revoke(reg_t *reg, const char *serial_hex,
-    int reason, int64_t now, char *err, size_t errlen);
+int reg_cmp_infra_cert_revoke(reg_t *reg, const char *serial_hex, int reason,
+    int64_t now, char *err, size_t errlen);
 
 #endif

@@ -79,8 +79,8 @@ static void group_checkpoint(void *arg)
 		g->ckpt_at = g->frames;
 }
 
-int reg_group_new(reg_group_t **out, const char *path,
-    reg_group_write_fn write, void *arg, char *err, size_t errlen)
+int reg_group_new(reg_group_t **out, const char *path, reg_group_write_fn write,
+    void *arg, char *err, size_t errlen)
 {
 	reg_group_t *g;
 
@@ -117,8 +117,7 @@ void reg_group_free(reg_group_t *g)
 /* Queue item and return once a leader has written it (db_group_commit);
  * a group this thread leads is written on the writer connection, or on
  * fallback when that cannot be opened. */
-void reg_group_commit(reg_group_t *g, reg_t *fallback,
-    reg_group_item_t *item)
+void reg_group_commit(reg_group_t *g, reg_t *fallback, reg_group_item_t *item)
 {
 	db_group_commit(g->g, fallback, item);
 }

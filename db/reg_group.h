@@ -19,14 +19,14 @@ typedef db_group_item_t reg_group_item_t;
 /* Write every item of list on reg, in one transaction the callback begins
  * and commits; an item's own result travels in the caller's job. Runs on
  * the leader's thread, outside the group's lock. */
-typedef void (*reg_group_write_fn)(reg_t *reg, reg_group_item_t *list,
-    void *arg);
+typedef void (
+    *reg_group_write_fn)(reg_t *reg, reg_group_item_t *list, void *arg);
 
 /* A group for the registry at path, whose leaders write with write(arg).
  * The writer connection opens at the first group. REG_OK or an error with
  * err filled. */
-int reg_group_new(reg_group_t **out, const char *path,
-    reg_group_write_fn write, void *arg, char *err, size_t errlen);
+int reg_group_new(reg_group_t **out, const char *path, reg_group_write_fn write,
+    void *arg, char *err, size_t errlen);
 
 /* Close the writer connection and free the group (no commit may be
  * running); NULL-safe. */
@@ -35,7 +35,6 @@ void reg_group_free(reg_group_t *g);
 /* Queue item and return once it has been written, by this thread as the
  * leader or by another. fallback (the caller's connection) writes the
  * group if the writer connection cannot be opened. */
-void reg_group_commit(reg_group_t *g, reg_t *fallback,
-    reg_group_item_t *item);
+void reg_group_commit(reg_group_t *g, reg_t *fallback, reg_group_item_t *item);
 
 #endif

@@ -22,9 +22,8 @@ int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
 	    "UPDATE certificates SET revoked = 1, revoked_reason = ?2,"
 	    " revoked_at = ?3 WHERE revoked = 0 AND principal_id ="
 	    " (SELECT id FROM principals WHERE name = ?1)";
-	static const char bump[] =
-	    "UPDATE counters SET value = value + 1"
-	    " WHERE name = 'crl_generation'";
+	static const char bump[] = "UPDATE counters SET value = value + 1"
+	                           " WHERE name = 'crl_generation'";
 	db_stmt_t *st = NULL;
 	size_t used = 0;
 	int rc, s;
@@ -51,8 +50,8 @@ int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
 			used = serialslen;
 			continue;
 		}
-		used += (size_t)snprintf(serials + used, serialslen - used, "%s%s",
-		    used > 0 ? "," : "", sn);
+		used += (size_t)snprintf(serials + used, serialslen - used,
+		    "%s%s", used > 0 ? "," : "", sn);
 	}
 	if (s != DB_DONE) {
 		rc = reg_fail(reg, s, err, errlen, "principal certificates");
@@ -84,8 +83,8 @@ out:
 }
 
 int reg_key_other_holder(reg_t *reg, char *holder, size_t holderlen,
-    int *is_device, const char *spki_sha256_hex, const char *name,
-    char *err, size_t errlen)
+    int *is_device, const char *spki_sha256_hex, const char *name, char *err,
+    size_t errlen)
 {
 	static const char q[] =
 	    "SELECT c.device_id, p.name FROM certificates c"

@@ -30,8 +30,8 @@ int reg_principal_certs_revoke(reg_t *reg, const char *name, int reason,
  * when found, REG_ERR_NOT_FOUND when only `name` (or nobody) holds it.
  */
 int reg_key_other_holder(reg_t *reg, char *holder, size_t holderlen,
-    int *is_device, const char *spki_sha256_hex, const char *name,
-    char *err, size_t errlen);
+    int *is_device, const char *spki_sha256_hex, const char *name, char *err,
+    size_t errlen);
 
 /*
  * How many certificates of principal `name` are valid at `now`

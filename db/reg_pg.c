@@ -6,6 +6,7 @@
 
 int reg_pg_is_url(const char *s)
 {
-	return s != NULL && (strncmp(s, "postgresql://", 13) == 0 ||
-	    strncmp(s, "postgres://", 11) == 0);
+	return s != NULL &&
+	    (strncmp(s, "postgresql://", 13) == 0 ||
+	        strncmp(s, "postgres://", 11) == 0);
 }

@@ -11,8 +11,9 @@
 
 /* Columns: id, name, role, manufacturer_id, disabled, created_at,
  * updated_at — in that order from column `first`. */
-#define USER_COLS "u.id, u.name, u.role, u.manufacturer_id, u.disabled," \
-    " u.created_at, u.updated_at"
+#define USER_COLS \
+	"u.id, u.name, u.role, u.manufacturer_id, u.disabled," \
+	" u.created_at, u.updated_at"
 
 static void user_from_row(reg_portal_user_t *u, db_stmt_t *st, int first)
 {
@@ -50,9 +51,11 @@ int reg_portal_user_insert(reg_t *reg, int64_t *out_id, const char *name,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO portal_users(name, role,"
-	    " manufacturer_id, pw_hash, created_at, updated_at)"
-	    " VALUES(?1, ?2, ?3, ?4, ?5, ?5)", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO portal_users(name, role,"
+	         " manufacturer_id, pw_hash, created_at, updated_at)"
+	         " VALUES(?1, ?2, ?3, ?4, ?5, ?5)",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if (reg_bind_text(st, 1, name) != DB_OK ||
 	    reg_bind_text(st, 2, role) != DB_OK ||
@@ -80,14 +83,16 @@ int reg_portal_user_get(reg_t *reg, reg_portal_user_t *out, char *pw_hash,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, name != NULL ?
-	    "SELECT " USER_COLS ", u.pw_hash FROM portal_users u"
-	    " WHERE u.name = ?1" :
-	    "SELECT " USER_COLS ", u.pw_hash FROM portal_users u"
-	    " WHERE u.id = ?1", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         name != NULL ?
+	             "SELECT " USER_COLS ", u.pw_hash FROM portal_users u"
+	             " WHERE u.name = ?1" :
+	             "SELECT " USER_COLS ", u.pw_hash FROM portal_users u"
+	             " WHERE u.id = ?1",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if ((name != NULL ? reg_bind_text(st, 1, name) :
-	    db_bind_int64(st, 1, id)) != DB_OK) {
+	                    db_bind_int64(st, 1, id)) != DB_OK) {
 		rc = reg_fail(reg, DB_ERROR, err, errlen, "bind user");
 		goto out;
 	}
@@ -111,8 +116,8 @@ out:
 }
 
 /* Step a bound UPDATE/DELETE; *changes (may be NULL) gets its row count. */
-static int step_changes(reg_t *reg, db_stmt_t *st, int *changes,
-    char *err, size_t errlen, const char *what)
+static int step_changes(reg_t *reg, db_stmt_t *st, int *changes, char *err,
+    size_t errlen, const char *what)
 {
 	int rc = db_step(st);
 
@@ -129,21 +134,24 @@ int reg_portal_user_update(reg_t *reg, int64_t id, const char *pw_hash,
 	db_stmt_t *st = NULL;
 	int rc, changes = 0;
 
-	if ((rc = reg_prepare(reg, &st, pw_hash != NULL ?
-	    "UPDATE portal_users SET pw_hash = ?2, updated_at = ?3"
-	    " WHERE id = ?1" :
-	    "UPDATE portal_users SET disabled = ?2, updated_at = ?3"
-	    " WHERE id = ?1", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         pw_hash != NULL ?
+	             "UPDATE portal_users SET pw_hash = ?2, updated_at = ?3"
+	             " WHERE id = ?1" :
+	             "UPDATE portal_users SET disabled = ?2, updated_at = ?3"
+	             " WHERE id = ?1",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if (db_bind_int64(st, 1, id) != DB_OK ||
-	    (pw_hash != NULL ? reg_bind_text(st, 2, pw_hash) :
-	    db_bind_int64(st, 2, disabled ? 1 : 0)) != DB_OK ||
+	    (pw_hash != NULL ?
+	            reg_bind_text(st, 2, pw_hash) :
+	            db_bind_int64(st, 2, disabled ? 1 : 0)) != DB_OK ||
 	    db_bind_int64(st, 3, now) != DB_OK) {
 		rc = reg_fail(reg, DB_ERROR, err, errlen, "bind user");
 		goto out;
 	}
 	if ((rc = step_changes(reg, st, &changes, err, errlen,
-	    "update user")) != REG_OK)
+	         "update user")) != REG_OK)
 		goto out;
 	if (changes == 0) {
 		util_err_set(err, errlen, "no such user");
@@ -162,8 +170,9 @@ int reg_portal_user_list(reg_t *reg,
 	reg_portal_user_t u;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "SELECT " USER_COLS
-	    " FROM portal_users u ORDER BY u.name", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT " USER_COLS " FROM portal_users u ORDER BY u.name",
+	         err, errlen)) != REG_OK)
 		return rc;
 	while ((rc = db_step(st)) == DB_ROW) {
 		user_from_row(&u, st, 0);
@@ -171,7 +180,7 @@ int reg_portal_user_list(reg_t *reg,
 			goto out;
 	}
 	rc = rc == DB_DONE ? REG_OK :
-	    reg_fail(reg, rc, err, errlen, "user list");
+	                     reg_fail(reg, rc, err, errlen, "user list");
 out:
 	reg_finalize(reg, st);
 	return rc;
@@ -184,13 +193,14 @@ int reg_portal_session_insert(reg_t *reg, const uint8_t token_hash[32],
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO portal_sessions("
-	    "token_hash, user_id, csrf, address, created_at, last_seen,"
-	    " absolute_expiry) VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6)", err,
-	    errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO portal_sessions("
+	         "token_hash, user_id, csrf, address, created_at, last_seen,"
+	         " absolute_expiry) VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+	         err, errlen)) != REG_OK)
 		return rc;
-	if (db_bind_blob(st, 1, token_hash, 32) !=
-	    DB_OK || db_bind_int64(st, 2, user_id) != DB_OK ||
+	if (db_bind_blob(st, 1, token_hash, 32) != DB_OK ||
+	    db_bind_int64(st, 2, user_id) != DB_OK ||
 	    reg_bind_text(st, 3, csrf) != DB_OK ||
 	    reg_bind_text(st, 4, address) != DB_OK ||
 	    db_bind_int64(st, 5, now) != DB_OK ||
@@ -210,13 +220,14 @@ int reg_portal_session_get(reg_t *reg, reg_portal_session_t *out,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "SELECT " USER_COLS ", s.csrf,"
-	    " s.created_at, s.last_seen, s.absolute_expiry"
-	    " FROM portal_sessions s JOIN portal_users u ON u.id = s.user_id"
-	    " WHERE s.token_hash = ?1", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT " USER_COLS ", s.csrf,"
+	         " s.created_at, s.last_seen, s.absolute_expiry"
+	         " FROM portal_sessions s JOIN portal_users u ON u.id = s.user_id"
+	         " WHERE s.token_hash = ?1",
+	         err, errlen)) != REG_OK)
 		return rc;
-	if (db_bind_blob(st, 1, token_hash, 32) !=
-	    DB_OK) {
+	if (db_bind_blob(st, 1, token_hash, 32) != DB_OK) {
 		rc = reg_fail(reg, DB_ERROR, err, errlen, "bind session");
 		goto out;
 	}
@@ -247,12 +258,13 @@ int reg_portal_session_touch(reg_t *reg, const uint8_t token_hash[32],
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "UPDATE portal_sessions"
-	    " SET last_seen = ?2 WHERE token_hash = ?1", err, errlen)) !=
-	    REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "UPDATE portal_sessions"
+	         " SET last_seen = ?2 WHERE token_hash = ?1",
+	         err, errlen)) != REG_OK)
 		return rc;
-	if (db_bind_blob(st, 1, token_hash, 32) !=
-	    DB_OK || db_bind_int64(st, 2, now) != DB_OK) {
+	if (db_bind_blob(st, 1, token_hash, 32) != DB_OK ||
+	    db_bind_int64(st, 2, now) != DB_OK) {
 		rc = reg_fail(reg, DB_ERROR, err, errlen, "bind session");
 		goto out;
 	}
@@ -268,13 +280,14 @@ int reg_portal_session_delete(reg_t *reg, const uint8_t *token_hash,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, token_hash != NULL ?
-	    "DELETE FROM portal_sessions WHERE token_hash = ?1" :
-	    "DELETE FROM portal_sessions WHERE user_id = ?1", err, errlen)) !=
-	    REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         token_hash != NULL ?
+	             "DELETE FROM portal_sessions WHERE token_hash = ?1" :
+	             "DELETE FROM portal_sessions WHERE user_id = ?1",
+	         err, errlen)) != REG_OK)
 		return rc;
-	if ((token_hash != NULL ? db_bind_blob(st, 1, token_hash, 32) : db_bind_int64(st, 1, user_id)) !=
-	    DB_OK) {
+	if ((token_hash != NULL ? db_bind_blob(st, 1, token_hash, 32) :
+	                          db_bind_int64(st, 1, user_id)) != DB_OK) {
 		rc = reg_fail(reg, DB_ERROR, err, errlen, "bind session");
 		goto out;
 	}
@@ -290,9 +303,10 @@ int reg_portal_session_purge(reg_t *reg, int *out_deleted, int64_t now,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "DELETE FROM portal_sessions"
-	    " WHERE absolute_expiry <= ?1 OR last_seen <= ?1 - ?2", err,
-	    errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "DELETE FROM portal_sessions"
+	         " WHERE absolute_expiry <= ?1 OR last_seen <= ?1 - ?2",
+	         err, errlen)) != REG_OK)
 		return rc;
 	if (db_bind_int64(st, 1, now) != DB_OK ||
 	    db_bind_int64(st, 2, idle_s) != DB_OK) {

@@ -9,9 +9,9 @@
 
 #include "reg.h"
 
-#define REG_PORTAL_NAME_MAX 64		/* portal user name */
-#define REG_PORTAL_HASH_MAX 159		/* encoded password hash */
-#define REG_PORTAL_CSRF_MAX 64		/* CSRF token, hex */
+#define REG_PORTAL_NAME_MAX 64  /* portal user name */
+#define REG_PORTAL_HASH_MAX 159 /* encoded password hash */
+#define REG_PORTAL_CSRF_MAX 64  /* CSRF token, hex */
 
 /* One portal_users row. role is "admin" or "manufacturer";
  * manufacturer_id is "" for admins. */

@@ -9,10 +9,10 @@
 #include "reg.h"
 
 struct reg {
-	db_conn_t *c;		/* the engine connection (db.h) */
-	sqlite3 *db;		/* c's SQLite handle; NULL on PostgreSQL */
-	int depth;		/* open transaction levels */
-	db_stmt_t *held;	/* reg_read_begin's statement, left active */
+	db_conn_t *c;    /* the engine connection (db.h) */
+	sqlite3 *db;     /* c's SQLite handle; NULL on PostgreSQL */
+	int depth;       /* open transaction levels */
+	db_stmt_t *held; /* reg_read_begin's statement, left active */
 };
 
 /* Map a db.h result code to a reg_error, with the message in err. */

@@ -14,8 +14,8 @@
  * filled by row (*out NULL and *n 0 when there are none); what names the
  * query in a registry error. The caller frees *out. */
 static int list_rows(reg_t *reg, void **out, size_t *n, size_t elem,
-    void (*row)(void *item, db_stmt_t *st), const char *sql,
-    const char *what, char *err, size_t errlen)
+    void (*row)(void *item, db_stmt_t *st), const char *sql, const char *what,
+    char *err, size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	char *list = NULL, *grown;
@@ -54,20 +54,21 @@ fail:
 
 /* ---- manufacturers -------------------------------------------------- */
 
-int reg_manufacturer_insert(reg_t *reg, const reg_manufacturer_t *m,
-    char *err, size_t errlen)
+int reg_manufacturer_insert(reg_t *reg, const reg_manufacturer_t *m, char *err,
+    size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO manufacturers(id, name,"
-	    " oui, created_at) VALUES (?, ?, ?, ?)", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO manufacturers(id, name,"
+	         " oui, created_at) VALUES (?, ?, ?, ?)",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, m->id);
 	reg_bind_text(st, 2, m->name);
 	reg_bind_text(st, 3, m->oui);
-	db_bind_int64(st, 4, m->created_at != 0 ? m->created_at :
-	    reg_now());
+	db_bind_int64(st, 4, m->created_at != 0 ? m->created_at : reg_now());
 	rc = reg_step_done(reg, st, err, errlen, "insert manufacturer");
 	reg_finalize(reg, st);
 	return rc;
@@ -93,8 +94,10 @@ int reg_manufacturer_get(reg_t *reg, reg_manufacturer_t *out, const char *id,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = reg_prepare(reg, &st, "SELECT id, name, oui, created_at FROM"
-	    " manufacturers WHERE id = ?", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT id, name, oui, created_at FROM"
+	         " manufacturers WHERE id = ?",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, id);
 	rc = db_step(st);
@@ -131,11 +134,13 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO certificates(issuer,"
-	    " serial_hex, der, sha256, spki_sha256, key_type, not_before,"
-	    " not_after, device_id, principal_id, created_at, ca_id) VALUES (?,"
-	    " ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM principals WHERE name ="
-	    " ?10), ?11, ?12)", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO certificates(issuer,"
+	         " serial_hex, der, sha256, spki_sha256, key_type, not_before,"
+	         " not_after, device_id, principal_id, created_at, ca_id) VALUES (?,"
+	         " ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM principals WHERE name ="
+	         " ?10), ?11, ?12)",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, c->issuer);
 	reg_bind_text(st, 2, c->serial_hex);
@@ -157,16 +162,17 @@ int reg_cert_insert(reg_t *reg, int64_t *id_out, const reg_cert_new_t *c,
 	return rc;
 }
 
-int reg_cert_device_id(reg_t *reg, char *out, size_t outlen,
-    const char *issuer, const char *serial_hex)
+int reg_cert_device_id(reg_t *reg, char *out, size_t outlen, const char *issuer,
+    const char *serial_hex)
 {
 	db_stmt_t *st = NULL;
 	const char *id;
 	int rc;
 
-	if (reg_prepare(reg, &st, "SELECT device_id FROM certificates WHERE"
-	    " issuer = ? AND serial_hex = ? AND device_id IS NOT NULL", NULL,
-	    0) != REG_OK)
+	if (reg_prepare(reg, &st,
+	        "SELECT device_id FROM certificates WHERE"
+	        " issuer = ? AND serial_hex = ? AND device_id IS NOT NULL",
+	        NULL, 0) != REG_OK)
 		return REG_ERR_INTERNAL;
 	reg_bind_text(st, 1, issuer);
 	reg_bind_text(st, 2, serial_hex);
@@ -245,9 +251,11 @@ int reg_device_insert(reg_t *reg, const reg_device_new_t *d, char *err,
 	int64_t now = reg_now();
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO devices(device_id,"
-	    " manufacturer_id, serial, model, hw_version, created_at,"
-	    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO devices(device_id,"
+	         " manufacturer_id, serial, model, hw_version, created_at,"
+	         " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, d->device_id);
 	reg_bind_text(st, 2, d->manufacturer_id);
@@ -262,8 +270,8 @@ int reg_device_insert(reg_t *reg, const reg_device_new_t *d, char *err,
 }
 
 /* Run a device query expected to return at most one row. */
-static int device_one(reg_t *reg, db_stmt_t *st, reg_device_t *out,
-    char *err, size_t errlen)
+static int device_one(reg_t *reg, db_stmt_t *st, reg_device_t *out, char *err,
+    size_t errlen)
 {
 	int rc = db_step(st);
 
@@ -288,8 +296,9 @@ int reg_device_get(reg_t *reg, reg_device_t *out, const char *device_id,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = reg_prepare(reg, &st, "SELECT " DEVICE_COLS
-	    " WHERE d.device_id = ?", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT " DEVICE_COLS " WHERE d.device_id = ?", err,
+	         errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, device_id);
 	rc = device_one(reg, st, out, err, errlen);
@@ -298,16 +307,17 @@ int reg_device_get(reg_t *reg, reg_device_t *out, const char *device_id,
 }
 
 int reg_device_find_live(reg_t *reg, reg_device_t *out,
-    const char *manufacturer_id, const char *serial, char *err,
-    size_t errlen)
+    const char *manufacturer_id, const char *serial, char *err, size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = reg_prepare(reg, &st, "SELECT " DEVICE_COLS
-	    " WHERE d.manufacturer_id = ? AND d.serial = ?"
-	    " AND d.status <> 'revoked'", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT " DEVICE_COLS
+	         " WHERE d.manufacturer_id = ? AND d.serial = ?"
+	         " AND d.status <> 'revoked'",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, manufacturer_id);
 	reg_bind_text(st, 2, serial);
@@ -324,10 +334,11 @@ int reg_device_find_live_key(reg_t *reg,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "SELECT d.device_id, d.manufacturer_id"
-	    " FROM certificates c JOIN devices d ON d.device_id = c.device_id"
-	    " WHERE c.spki_sha256 = ? AND d.status <> 'revoked' LIMIT 1", err,
-	    errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT d.device_id, d.manufacturer_id"
+	         " FROM certificates c JOIN devices d ON d.device_id = c.device_id"
+	         " WHERE c.spki_sha256 = ? AND d.status <> 'revoked' LIMIT 1",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, spki_sha256_hex);
 	rc = db_step(st);
@@ -348,16 +359,17 @@ int reg_device_find_live_key(reg_t *reg,
 	return rc;
 }
 
-int reg_device_set_status(reg_t *reg, const char *device_id,
-    const char *status, int reason, int64_t at, char *err, size_t errlen)
+int reg_device_set_status(reg_t *reg, const char *device_id, const char *status,
+    int reason, int64_t at, char *err, size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "UPDATE devices SET status = ?,"
-	    " reason = ?, revoked_at = ?, updated_at = ?,"
-	    " version = version + 1 WHERE device_id = ?", err,
-	    errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "UPDATE devices SET status = ?,"
+	         " reason = ?, revoked_at = ?, updated_at = ?,"
+	         " version = version + 1 WHERE device_id = ?",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, status);
 	if (reason < 0)
@@ -367,7 +379,8 @@ int reg_device_set_status(reg_t *reg, const char *device_id,
 	db_bind_int64(st, 3, at);
 	db_bind_int64(st, 4, reg_now());
 	reg_bind_text(st, 5, device_id);
-	if ((rc = reg_step_done(reg, st, err, errlen, "device status")) != REG_OK)
+	if ((rc = reg_step_done(reg, st, err, errlen, "device status")) !=
+	    REG_OK)
 		goto out;
 	if (db_changes(st) != 1) {
 		util_err_set(err, errlen, "unknown device");
@@ -376,8 +389,10 @@ int reg_device_set_status(reg_t *reg, const char *device_id,
 	}
 	reg_finalize(reg, st);
 	st = NULL;
-	if ((rc = reg_prepare(reg, &st, "UPDATE counters SET value = value + 1"
-	    " WHERE name = 'crl_generation'", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "UPDATE counters SET value = value + 1"
+	         " WHERE name = 'crl_generation'",
+	         err, errlen)) != REG_OK)
 		goto out;
 	rc = reg_step_done(reg, st, err, errlen, "crl generation");
 out:
@@ -396,8 +411,8 @@ void reg_device_list_free(reg_device_t *list, size_t n)
 	free(list);
 }
 
-int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n,
-    int64_t *next, const reg_device_filter_t *f, char *err, size_t errlen)
+int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n, int64_t *next,
+    const reg_device_filter_t *f, char *err, size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	reg_device_t *list = NULL;
@@ -411,11 +426,13 @@ int reg_device_list(reg_t *reg, reg_device_t **out, size_t *n,
 		util_err_set(err, errlen, "page size above %d", REG_LIST_MAX);
 		return REG_ERR_INVALID;
 	}
-	if ((rc = reg_prepare(reg, &st, "SELECT " DEVICE_COLS
-	    " WHERE d.seq > ?1 AND (?2 IS NULL OR d.manufacturer_id = ?2)"
-	    " AND (?3 IS NULL OR d.status = ?3) AND (?4 IS NULL OR d.serial = ?4)"
-	    " AND (?6 IS NULL OR d.serial = ?6 OR d.device_id = ?6)"
-	    " ORDER BY d.seq LIMIT ?5", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT " DEVICE_COLS
+	         " WHERE d.seq > ?1 AND (?2 IS NULL OR d.manufacturer_id = ?2)"
+	         " AND (?3 IS NULL OR d.status = ?3) AND (?4 IS NULL OR d.serial = ?4)"
+	         " AND (?6 IS NULL OR d.serial = ?6 OR d.device_id = ?6)"
+	         " ORDER BY d.seq LIMIT ?5",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 6, f->q);
 	db_bind_int64(st, 1, f->after);
@@ -475,8 +492,10 @@ int reg_crl_generation(reg_t *reg, int64_t *out)
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "SELECT value FROM counters WHERE"
-	    " name = 'crl_generation'", NULL, 0)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT value FROM counters WHERE"
+	         " name = 'crl_generation'",
+	         NULL, 0)) != REG_OK)
 		return rc;
 	rc = db_step(st);
 	if (rc == DB_ROW) {
@@ -498,12 +517,13 @@ int reg_crl_entries(reg_t *reg, const char *issuer, reg_crl_entry_fn fn,
 	/* Device certificates carry status on the device row; other
 	 * certificates (principals) on their own row. */
 	if ((rc = reg_prepare(reg, &st,
-	    "SELECT c.serial_hex, d.reason, d.revoked_at FROM certificates c"
-	    " JOIN devices d ON d.device_id = c.device_id"
-	    " WHERE c.issuer = ?1 AND d.status <> 'active'"
-	    " UNION ALL SELECT serial_hex, coalesce(revoked_reason, 0),"
-	    " revoked_at FROM certificates WHERE issuer = ?1 AND revoked = 1"
-	    " AND device_id IS NULL ORDER BY 1", err, errlen)) != REG_OK)
+	         "SELECT c.serial_hex, d.reason, d.revoked_at FROM certificates c"
+	         " JOIN devices d ON d.device_id = c.device_id"
+	         " WHERE c.issuer = ?1 AND d.status <> 'active'"
+	         " UNION ALL SELECT serial_hex, coalesce(revoked_reason, 0),"
+	         " revoked_at FROM certificates WHERE issuer = ?1 AND revoked = 1"
+	         " AND device_id IS NULL ORDER BY 1",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, issuer);
 	return reg_crl_rows(reg, st, fn, arg, err, errlen, "crl entries");
@@ -517,16 +537,17 @@ void reg_crl_clear(reg_crl_t *crl)
 	memset(crl, 0, sizeof(*crl));
 }
 
-int reg_crl_cache_get(reg_t *reg, reg_crl_t *out, const char *issuer,
-    char *err, size_t errlen)
+int reg_crl_cache_get(reg_t *reg, reg_crl_t *out, const char *issuer, char *err,
+    size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = reg_prepare(reg, &st, "SELECT number, generation,"
-	    " this_update, next_update, der FROM crl_cache WHERE issuer = ?",
-	    err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT number, generation,"
+	         " this_update, next_update, der FROM crl_cache WHERE issuer = ?",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, issuer);
 	rc = db_step(st);
@@ -563,10 +584,12 @@ int reg_crl_cache_put(reg_t *reg, const char *issuer, const reg_crl_t *crl,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO crl_cache(issuer, number,"
-	    " generation, this_update, next_update, der) VALUES (?1, ?2, ?3,"
-	    " ?4, ?5, ?6) ON CONFLICT(issuer) DO UPDATE SET number = ?2,"
-	    " generation = ?3, this_update = ?4, next_update = ?5, der = ?6", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO crl_cache(issuer, number,"
+	         " generation, this_update, next_update, der) VALUES (?1, ?2, ?3,"
+	         " ?4, ?5, ?6) ON CONFLICT(issuer) DO UPDATE SET number = ?2,"
+	         " generation = ?3, this_update = ?4, next_update = ?5, der = ?6",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, issuer);
 	db_bind_int64(st, 2, crl->number);
@@ -618,14 +641,16 @@ int reg_principal_insert(reg_t *reg, const char *name, const char *role,
 	int64_t now = reg_now();
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "INSERT INTO principals(name, role,"
-	    " manufacturer_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-	    err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "INSERT INTO principals(name, role,"
+	         " manufacturer_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, name);
 	reg_bind_text(st, 2, role);
-	reg_bind_text(st, 3, manufacturer_id != NULL && manufacturer_id[0] ?
-	    manufacturer_id : NULL);
+	reg_bind_text(st, 3,
+	    manufacturer_id != NULL && manufacturer_id[0] ? manufacturer_id :
+	                                                    NULL);
 	db_bind_int64(st, 4, now);
 	db_bind_int64(st, 5, now);
 	rc = reg_step_done(reg, st, err, errlen, "insert principal");
@@ -656,8 +681,10 @@ int reg_principal_get(reg_t *reg, reg_principal_t *out, const char *name,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = reg_prepare(reg, &st, "SELECT " PRINCIPAL_COLS
-	    PRINCIPAL_CURRENT_CERT " WHERE p.name = ?", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT " PRINCIPAL_COLS PRINCIPAL_CURRENT_CERT
+	         " WHERE p.name = ?",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, name);
 	rc = principal_one(reg, st, out, err, errlen);
@@ -672,9 +699,10 @@ int reg_principal_find_by_cert(reg_t *reg, reg_principal_t *out,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = reg_prepare(reg, &st, "SELECT " PRINCIPAL_COLS
-	    " JOIN certificates c ON c.principal_id = p.id WHERE c.sha256 = ?",
-	    err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "SELECT " PRINCIPAL_COLS
+	         " JOIN certificates c ON c.principal_id = p.id WHERE c.sha256 = ?",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, cert_sha256_hex);
 	rc = principal_one(reg, st, out, err, errlen);
@@ -688,8 +716,10 @@ int reg_principal_set_status(reg_t *reg, const char *name, const char *status,
 	db_stmt_t *st = NULL;
 	int rc;
 
-	if ((rc = reg_prepare(reg, &st, "UPDATE principals SET status = ?,"
-	    " updated_at = ? WHERE name = ?", err, errlen)) != REG_OK)
+	if ((rc = reg_prepare(reg, &st,
+	         "UPDATE principals SET status = ?,"
+	         " updated_at = ? WHERE name = ?",
+	         err, errlen)) != REG_OK)
 		return rc;
 	reg_bind_text(st, 1, status);
 	db_bind_int64(st, 2, reg_now());
@@ -703,8 +733,8 @@ int reg_principal_set_status(reg_t *reg, const char *name, const char *status,
 	return rc;
 }
 
-int reg_principal_list(reg_t *reg, reg_principal_t **out, size_t *n,
-    char *err, size_t errlen)
+int reg_principal_list(reg_t *reg, reg_principal_t **out, size_t *n, char *err,
+    size_t errlen)
 {
 	void *list;
 	int rc = list_rows(reg, &list, n, sizeof(**out), principal_row_any,

@@ -25,7 +25,7 @@ static int status_query(reg_t *reg, reg_cert_status_t *out, const char *sql,
 	if ((rc = reg_prepare(reg, &st, sql, err, errlen)) != REG_OK)
 		return rc;
 	if ((issuer != NULL ? db_bind_text(st, 1, issuer) :
-	    db_bind_int64(st, 1, ca_id)) != DB_OK ||
+	                      db_bind_int64(st, 1, ca_id)) != DB_OK ||
 	    db_bind_text(st, 2, serial_hex) != DB_OK) {
 		rc = reg_fail(reg, DB_ERROR, err, errlen, "certificate status");
 		goto out;
@@ -46,14 +46,13 @@ static int status_query(reg_t *reg, reg_cert_status_t *out, const char *sql,
 
 		if (status != NULL && strcmp(status, REG_STATUS_ACTIVE) != 0) {
 			out->revoked = 1;
-			out->reason = db_col_is_null(st, 4) ? 0 :
-			    db_col_int(st, 4);
+			out->reason =
+			    db_col_is_null(st, 4) ? 0 : db_col_int(st, 4);
 			out->revoked_at = db_col_int64(st, 5);
 		}
 	} else if (db_col_int(st, 0) == 1) {
 		out->revoked = 1;
-		out->reason = db_col_is_null(st, 1) ? 0 :
-		    db_col_int(st, 1);
+		out->reason = db_col_is_null(st, 1) ? 0 : db_col_int(st, 1);
 		out->revoked_at = db_col_int64(st, 2);
 	}
 	rc = REG_OK;
@@ -65,15 +64,15 @@ out:
 int reg_cert_status(reg_t *reg, reg_cert_status_t *out, const char *issuer,
     const char *serial_hex, char *err, size_t errlen)
 {
-	return status_query(reg, out, STATUS_SELECT
-	    " WHERE c.issuer = ?1 AND c.serial_hex = ?2", issuer, 0, serial_hex,
-	    err, errlen);
+	return status_query(reg, out,
+	    STATUS_SELECT " WHERE c.issuer = ?1 AND c.serial_hex = ?2", issuer,
+	    0, serial_hex, err, errlen);
 }
 
 int reg_cert_status_ca(reg_t *reg, reg_cert_status_t *out, int64_t ca_id,
     const char *serial_hex, char *err, size_t errlen)
 {
-	return status_query(reg, out, STATUS_SELECT
-	    " WHERE c.ca_id = ?1 AND c.serial_hex = ?2", NULL, ca_id,
-	    serial_hex, err, errlen);
+	return status_query(reg, out,
+	    STATUS_SELECT " WHERE c.ca_id = ?1 AND c.serial_hex = ?2", NULL,
+	    ca_id, serial_hex, err, errlen);
 }

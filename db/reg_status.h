@@ -9,9 +9,9 @@
 #include "reg.h"
 
 typedef struct {
-	int revoked;		/* 1 revoked or suspended (on hold), 0 good */
-	int reason;		/* RFC 5280 CRLReason code while revoked, else -1 */
-	int64_t revoked_at;	/* Unix seconds while revoked, else 0 */
+	int revoked;        /* 1 revoked or suspended (on hold), 0 good */
+	int reason;         /* RFC 5280 CRLReason code while revoked, else -1 */
+	int64_t revoked_at; /* Unix seconds while revoked, else 0 */
 } reg_cert_status_t;
 
 /* State of the certificate (issuer, serial_hex) into out: a device

@@ -8,8 +8,7 @@
 
 /* sqlite3_wal_hook callback: remember the WAL's size. Replacing the
  * default hook is what turns automatic checkpoints off. */
-static int wal_frames_note(void *arg, sqlite3 *db, const char *name,
-    int frames)
+static int wal_frames_note(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	(void)db;
 	(void)name;
@@ -20,7 +19,7 @@ static int wal_frames_note(void *arg, sqlite3 *db, const char *name,
 void reg_wal_defer_checkpoints(reg_t *reg, int *frames)
 {
 	*frames = 0;
-	if (reg->db != NULL)	/* PostgreSQL checkpoints on its own */
+	if (reg->db != NULL) /* PostgreSQL checkpoints on its own */
 		sqlite3_wal_hook(reg->db, wal_frames_note, frames);
 }
 

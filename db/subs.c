@@ -23,16 +23,33 @@
 /* Statements every provisioning and registration runs, prepared once per
  * connection (db_prepare's cache). */
 enum {
-	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
-	S_FIND_SUPI, S_FIND_DEVICE, S_FIND_PENDING, S_CURSOR_GET, S_CURSOR_SET,
-	S_RETIRE, S_INSERT, S_SQN_GET, S_SQN_SET, S_CTR_GET, S_CTR_SET, S_PURGE,
-	S_ACTIVATE, S_RETIRE_FOR, S_COUNT
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
+	S_FIND_SUPI,
+	S_FIND_DEVICE,
+	S_FIND_PENDING,
+	S_CURSOR_GET,
+	S_CURSOR_SET,
+	S_RETIRE,
+	S_INSERT,
+	S_SQN_GET,
+	S_SQN_SET,
+	S_CTR_GET,
+	S_CTR_SET,
+	S_PURGE,
+	S_ACTIVATE,
+	S_RETIRE_FOR,
+	S_COUNT
 };
 
 struct subs_db {
 	db_conn_t *c;
-	int pg;			/* on PostgreSQL */
-	int64_t last_purge;	/* when this connection last purged */
+	int pg;             /* on PostgreSQL */
+	int64_t last_purge; /* when this connection last purged */
 };
 
 /* Retired rows past the retention are deleted at most this often per
@@ -46,22 +63,26 @@ struct subs_db {
  * step for every corehook on the store. */
 #define SUBS_PG_LOCK "1400193651"
 
-#define SUBS_COLS "id, supi, device_id, ki, opc, amf, sqn, profile," \
+#define SUBS_COLS \
+	"id, supi, device_id, ki, opc, amf, sqn, profile," \
 	" CASE state WHEN 'active' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END," \
 	" created_at, retired_at"
 
-#define SUBS_RETIRE_SET(ZERO16) "UPDATE subscription SET state =" \
+#define SUBS_RETIRE_SET(ZERO16) \
+	"UPDATE subscription SET state =" \
 	" 'retired', retired_at = ?2, ki = " ZERO16 ", opc = " ZERO16
 #define SUBS_PG_ZERO16 "decode('00000000000000000000000000000000', 'hex')"
 
-#define SUBS_INSERT "INSERT INTO subscription(supi, plmn, msin, device_id," \
+#define SUBS_INSERT \
+	"INSERT INTO subscription(supi, plmn, msin, device_id," \
 	" ki, opc, amf, sqn, profile, created_at, state) VALUES" \
 	" (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')"
 
 /* The confirmation's retirement (no row read first): the device's active
  * row, named through supi's pending row; the "state <> 'retired'" terms
  * let the engine use subscription_live_supi. */
-#define SUBS_RETIRE_FOR_WHERE " WHERE state = 'active' AND device_id =" \
+#define SUBS_RETIRE_FOR_WHERE \
+	" WHERE state = 'active' AND device_id =" \
 	" (SELECT device_id FROM subscription WHERE supi = ?1 AND" \
 	" state <> 'retired' AND state = 'pending')"
 
@@ -73,30 +94,33 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RELEASE] = "RELEASE job",
 	[S_ROLLBACK_TO] = "ROLLBACK TO job",
 	[S_FIND_SUPI] = "SELECT " SUBS_COLS " FROM subscription"
-	    " WHERE supi = ?1 AND state <> 'retired'",
+	                " WHERE supi = ?1 AND state <> 'retired'",
 	[S_FIND_DEVICE] = "SELECT " SUBS_COLS " FROM subscription"
-	    " WHERE device_id = ?1 AND state = 'active'",
+	                  " WHERE device_id = ?1 AND state = 'active'",
 	[S_FIND_PENDING] = "SELECT " SUBS_COLS " FROM subscription"
-	    " WHERE device_id = ?1 AND state = 'pending'",
+	                   " WHERE device_id = ?1 AND state = 'pending'",
 	[S_CURSOR_GET] = "SELECT next_msin FROM msin_cursor WHERE plmn = ?1",
-	[S_CURSOR_SET] = "INSERT INTO msin_cursor(plmn, next_msin)"
+	[S_CURSOR_SET] =
+	    "INSERT INTO msin_cursor(plmn, next_msin)"
 	    " VALUES (?1, ?2) ON CONFLICT(plmn) DO UPDATE SET next_msin ="
 	    " excluded.next_msin",
 	/* Retiring wipes the keys: a retired row can never authenticate. */
 	[S_RETIRE] = SUBS_RETIRE_SET("zeroblob(16)") " WHERE id = ?1",
 	[S_INSERT] = SUBS_INSERT,
 	[S_SQN_GET] = "SELECT sqn FROM subscription WHERE supi = ?1 AND"
-	    " state <> 'retired'",
+	              " state <> 'retired'",
 	[S_SQN_SET] = "UPDATE subscription SET sqn = ?2 WHERE supi = ?1 AND"
-	    " state <> 'retired'",
+	              " state <> 'retired'",
 	[S_CTR_GET] = "SELECT counter FROM device_freshness WHERE"
-	    " device_id = ?1",
-	[S_CTR_SET] = "INSERT INTO device_freshness(device_id, counter,"
+	              " device_id = ?1",
+	[S_CTR_SET] =
+	    "INSERT INTO device_freshness(device_id, counter,"
 	    " updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(device_id) DO UPDATE"
 	    " SET counter = excluded.counter, updated_at = excluded.updated_at",
 	[S_PURGE] = "DELETE FROM subscription WHERE state = 'retired' AND"
-	    " retired_at < ?1",
-	[S_ACTIVATE] = "UPDATE subscription SET state = 'active' WHERE"
+	            " retired_at < ?1",
+	[S_ACTIVATE] =
+	    "UPDATE subscription SET state = 'active' WHERE"
 	    " supi = ?1 AND state <> 'retired' AND state = 'pending'",
 	[S_RETIRE_FOR] = SUBS_RETIRE_SET("zeroblob(16)") SUBS_RETIRE_FOR_WHERE,
 };
@@ -106,11 +130,10 @@ static const char *const stmt_sql[S_COUNT] = {
  * whatever the server's default (synchronous_commit). */
 static const char *const stmt_sql_pg[S_COUNT] = {
 	[S_BEGIN] = "BEGIN; SET LOCAL synchronous_commit = on;"
-	    " SELECT pg_advisory_xact_lock(" SUBS_PG_LOCK ")",
+	            " SELECT pg_advisory_xact_lock(" SUBS_PG_LOCK ")",
 	[S_RETIRE] = SUBS_RETIRE_SET(SUBS_PG_ZERO16) " WHERE id = ?1",
 	[S_INSERT] = SUBS_INSERT " RETURNING id",
-	[S_RETIRE_FOR] = SUBS_RETIRE_SET(SUBS_PG_ZERO16)
-	    SUBS_RETIRE_FOR_WHERE,
+	[S_RETIRE_FOR] = SUBS_RETIRE_SET(SUBS_PG_ZERO16) SUBS_RETIRE_FOR_WHERE,
 };
 
 #define SQN_MASK 0xffffffffffffULL
@@ -119,7 +142,7 @@ static const char *const stmt_sql_pg[S_COUNT] = {
 static const char *sql_of(const subs_db *db, int id)
 {
 	return db->pg && stmt_sql_pg[id] != NULL ? stmt_sql_pg[id] :
-	    stmt_sql[id];
+	                                           stmt_sql[id];
 }
 
 /* SUBS_ERR with what failed and the engine's message in err. */
@@ -155,8 +178,9 @@ static int ctl(subs_db *db, int id, char *err, size_t errlen)
 	else if ((rc = db_step(st)) == DB_DONE)
 		rc = DB_OK;
 	if (rc != DB_OK)
-		util_err_set(err, errlen, "%s: %s: %s", db->pg ? "postgresql" :
-		    "sqlite", stmt_sql[id], db_errmsg(db->c));
+		util_err_set(err, errlen, "%s: %s: %s",
+		    db->pg ? "postgresql" : "sqlite", stmt_sql[id],
+		    db_errmsg(db->c));
 	db_release(st);
 	return rc == DB_OK ? SUBS_OK : SUBS_ERR;
 }
@@ -181,23 +205,28 @@ static int legacy_version(subs_db *db, char *err, size_t errlen)
 	if (uv <= 0)
 		return SUBS_OK;
 	if (uv > (int)subs_migrations_count) {
-		util_err_set(err, errlen, "subscriber store schema version %d is"
-		    " newer than this program (%zu)", uv, subs_migrations_count);
+		util_err_set(err, errlen,
+		    "subscriber store schema version %d is"
+		    " newer than this program (%zu)",
+		    uv, subs_migrations_count);
 		return SUBS_ERR;
 	}
-	if (db_exec(db->c, "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS"
-	    " schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT"
-	    " NULL, applied_at INTEGER NOT NULL)") != DB_OK) {
+	if (db_exec(db->c,
+	        "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS"
+	        " schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT"
+	        " NULL, applied_at INTEGER NOT NULL)") != DB_OK) {
 		rc = db_fail(db, err, errlen, "record schema version");
 		goto out;
 	}
 	for (v = 1; v <= uv; v++) {
-		if (db_prepare(db->c, &st, "INSERT OR IGNORE INTO"
-		    " schema_migrations(version, name, applied_at) VALUES"
-		    " (?1, ?2, 0)") != DB_OK ||
+		if (db_prepare(db->c, &st,
+		        "INSERT OR IGNORE INTO"
+		        " schema_migrations(version, name, applied_at) VALUES"
+		        " (?1, ?2, 0)") != DB_OK ||
 		    db_bind_int64(st, 1, v) != DB_OK ||
 		    db_bind_text(st, 2, subs_migrations_sqlite[v - 1].name) !=
-		    DB_OK || db_step(st) != DB_DONE) {
+		        DB_OK ||
+		    db_step(st) != DB_DONE) {
 			rc = db_fail(db, err, errlen, "record schema version");
 			goto out;
 		}
@@ -227,13 +256,15 @@ static int migrate(subs_db *db, char *err, size_t errlen)
 		return SUBS_ERR;
 	v = db_schema_version(db->c);
 	if (v > (int)subs_migrations_count) {
-		util_err_set(err, errlen, "subscriber store schema version %d is"
-		    " newer than this program (%zu)", v, subs_migrations_count);
+		util_err_set(err, errlen,
+		    "subscriber store schema version %d is"
+		    " newer than this program (%zu)",
+		    v, subs_migrations_count);
 		return SUBS_ERR;
 	}
-	if (db_migrate(db->c, db->pg ? subs_migrations_pg :
-	    subs_migrations_sqlite, subs_migrations_count, err, errlen) !=
-	    DB_OK)
+	if (db_migrate(db->c,
+	        db->pg ? subs_migrations_pg : subs_migrations_sqlite,
+	        subs_migrations_count, err, errlen) != DB_OK)
 		return SUBS_ERR;
 	/* user_version follows, so a program from before the shared runner
 	 * still finds the file current (and does not migrate it again). */
@@ -246,8 +277,7 @@ static int migrate(subs_db *db, char *err, size_t errlen)
 }
 
 /* Open the SQLite file at path with the store's settings. */
-static int open_sqlite(subs_db *db, const char *path, char *err,
-    size_t errlen)
+static int open_sqlite(subs_db *db, const char *path, char *err, size_t errlen)
 {
 	/* Owner-only: the store holds every Ki and OPc. */
 	if (util_file_owner_only(path, "open", err, errlen) != 0)
@@ -260,8 +290,9 @@ static int open_sqlite(subs_db *db, const char *path, char *err,
 	 * before corehook answers. */
 	/* secure_delete: the space a wiped key or a purged row leaves is
 	 * zeroed in the database file too. */
-	if (db_exec(db->c, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys ="
-	    " ON; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;") !=
+	if (db_exec(db->c,
+	        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys ="
+	        " ON; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;") !=
 	    DB_OK)
 		return db_fail(db, err, errlen, "sqlite");
 	return SUBS_OK;
@@ -279,7 +310,7 @@ int subs_open(subs_db **out, const char *path, char *err, size_t errlen)
 	}
 	db->pg = db_is_pg_url(path);
 	if (db->pg ? db_conn_pg(&db->c, path, err, errlen) != DB_OK :
-	    open_sqlite(db, path, err, errlen) != SUBS_OK)
+	             open_sqlite(db, path, err, errlen) != SUBS_OK)
 		goto out;
 	if (migrate(db, err, errlen) != SUBS_OK)
 		goto out;
@@ -361,14 +392,11 @@ static void read_row(db_stmt_t *st, subs_record_t *r)
 	if ((t = db_col_text(st, 2)) != NULL)
 		snprintf(r->device_id, sizeof(r->device_id), "%s", t);
 	/* CHECK constraints guarantee the blob lengths. */
-	if ((b = db_col_blob(st, 3)) != NULL &&
-	    db_col_bytes(st, 3) == 16)
+	if ((b = db_col_blob(st, 3)) != NULL && db_col_bytes(st, 3) == 16)
 		memcpy(r->ki, b, 16);
-	if ((b = db_col_blob(st, 4)) != NULL &&
-	    db_col_bytes(st, 4) == 16)
+	if ((b = db_col_blob(st, 4)) != NULL && db_col_bytes(st, 4) == 16)
 		memcpy(r->opc, b, 16);
-	if ((b = db_col_blob(st, 5)) != NULL &&
-	    db_col_bytes(st, 5) == 2)
+	if ((b = db_col_blob(st, 5)) != NULL && db_col_bytes(st, 5) == 2)
 		memcpy(r->amf, b, 2);
 	r->sqn = (uint64_t)db_col_int64(st, 6);
 	if ((t = db_col_text(st, 7)) != NULL)
@@ -379,8 +407,8 @@ static void read_row(db_stmt_t *st, subs_record_t *r)
 }
 
 /* Run a one-row lookup (statement id, a single text parameter) into out. */
-static int find_one(subs_db *db, subs_record_t *out, int id,
-    const char *param, char *err, size_t errlen)
+static int find_one(subs_db *db, subs_record_t *out, int id, const char *param,
+    char *err, size_t errlen)
 {
 	db_stmt_t *st;
 	int rc = SUBS_ERR, s;
@@ -396,7 +424,8 @@ static int find_one(subs_db *db, subs_record_t *out, int id,
 			read_row(st, out);
 		rc = SUBS_OK;
 	} else if (s == DB_DONE) {
-		util_err_set(err, errlen, "no active subscription for %s", param);
+		util_err_set(err, errlen, "no active subscription for %s",
+		    param);
 		rc = SUBS_NOTFOUND;
 	} else {
 		rc = db_fail(db, err, errlen, "lookup");
@@ -406,8 +435,8 @@ out:
 	return rc;
 }
 
-int subs_find_supi(subs_db *db, subs_record_t *out, const char *supi,
-    char *err, size_t errlen)
+int subs_find_supi(subs_db *db, subs_record_t *out, const char *supi, char *err,
+    size_t errlen)
 {
 	if (!digits_ok(supi, 14, 15)) {
 		util_err_set(err, errlen, "SUPI must be 14 or 15 digits");
@@ -452,8 +481,9 @@ static int msin_take(subs_db *db, uint64_t *out, const char *plmn,
 	db_release(st);
 	st = NULL;
 	if (next > a->msin_last) {
-		util_err_set(err, errlen, "MSIN range %" PRIu64 "-%" PRIu64
-		    " of PLMN %s exhausted", a->msin_first, a->msin_last, plmn);
+		util_err_set(err, errlen,
+		    "MSIN range %" PRIu64 "-%" PRIu64 " of PLMN %s exhausted",
+		    a->msin_first, a->msin_last, plmn);
 		rc = SUBS_EXHAUSTED;
 		goto out;
 	}
@@ -490,8 +520,10 @@ static int alloc_check(const subs_alloc_t *a, char *plmn, size_t plmnlen,
 	for (i = 0; i < *msin_digits; i++)
 		limit *= 10;
 	if (a->msin_first > a->msin_last || a->msin_last >= limit) {
-		util_err_set(err, errlen, "MSIN range must be first <= last <"
-		    " %" PRIu64, limit);
+		util_err_set(err, errlen,
+		    "MSIN range must be first <= last <"
+		    " %" PRIu64,
+		    limit);
 		return SUBS_INVALID;
 	}
 	if (a->counter == 0 || a->counter > (uint64_t)INT64_MAX) {
@@ -517,17 +549,16 @@ static int fresh_take(subs_db *db, const char *device_id, uint64_t counter,
 	int rc = SUBS_ERR, s;
 
 	if ((st = stmt(db, S_CTR_GET)) == NULL ||
-	    db_bind_text(st, 1, device_id)
-	    != DB_OK) {
+	    db_bind_text(st, 1, device_id) != DB_OK) {
 		rc = db_fail(db, err, errlen, "prepare counter read");
 		goto out;
 	}
 	s = db_step(st);
-	if (s == DB_ROW && counter <=
-	    (uint64_t)db_col_int64(st, 0)) {
-		util_err_set(err, errlen, "request counter %" PRIu64 " not above"
-		    " the last accepted %" PRId64 " (replay)", counter,
-		    (int64_t)db_col_int64(st, 0));
+	if (s == DB_ROW && counter <= (uint64_t)db_col_int64(st, 0)) {
+		util_err_set(err, errlen,
+		    "request counter %" PRIu64 " not above"
+		    " the last accepted %" PRId64 " (replay)",
+		    counter, (int64_t)db_col_int64(st, 0));
 		rc = SUBS_REPLAY;
 		goto out;
 	} else if (s != DB_ROW && s != DB_DONE) {
@@ -536,11 +567,9 @@ static int fresh_take(subs_db *db, const char *device_id, uint64_t counter,
 	}
 	db_release(st);
 	if ((st = stmt(db, S_CTR_SET)) == NULL ||
-	    db_bind_text(st, 1, device_id)
-	    != DB_OK ||
+	    db_bind_text(st, 1, device_id) != DB_OK ||
 	    db_bind_int64(st, 2, (int64_t)counter) != DB_OK ||
-	    db_bind_int64(st, 3, now) != DB_OK ||
-	    db_step(st) != DB_DONE) {
+	    db_bind_int64(st, 3, now) != DB_OK || db_step(st) != DB_DONE) {
 		rc = db_fail(db, err, errlen, "store counter");
 		goto out;
 	}
@@ -558,8 +587,7 @@ static int run_ints(subs_db *db, int id, int64_t a, int64_t b, int nb,
 	db_stmt_t *st;
 	int rc = SUBS_OK;
 
-	if ((st = stmt(db, id)) == NULL ||
-	    db_bind_int64(st, 1, a) != DB_OK ||
+	if ((st = stmt(db, id)) == NULL || db_bind_int64(st, 1, a) != DB_OK ||
 	    (nb > 1 && db_bind_int64(st, 2, b) != DB_OK) ||
 	    db_step(st) != DB_DONE)
 		rc = db_fail(db, err, errlen, what);
@@ -568,9 +596,9 @@ static int run_ints(subs_db *db, int id, int64_t a, int64_t b, int nb,
 }
 
 /* Insert the new pending row; fill out (may be NULL). */
-static int alloc_insert(subs_db *db, subs_record_t *out,
-    const subs_alloc_t *a, const char *supi, const char *plmn, uint64_t msin,
-    int64_t now, char *err, size_t errlen)
+static int alloc_insert(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
+    const char *supi, const char *plmn, uint64_t msin, int64_t now, char *err,
+    size_t errlen)
 {
 	db_stmt_t *st;
 	int rc = SUBS_ERR, s;
@@ -579,14 +607,12 @@ static int alloc_insert(subs_db *db, subs_record_t *out,
 	    db_bind_text(st, 1, supi) != DB_OK ||
 	    db_bind_text(st, 2, plmn) != DB_OK ||
 	    db_bind_int64(st, 3, (int64_t)msin) != DB_OK ||
-	    db_bind_text(st, 4, a->device_id)
-	    != DB_OK ||
+	    db_bind_text(st, 4, a->device_id) != DB_OK ||
 	    db_bind_blob(st, 5, a->ki, 16) != DB_OK ||
 	    db_bind_blob(st, 6, a->opc, 16) != DB_OK ||
 	    db_bind_blob(st, 7, a->amf, 2) != DB_OK ||
 	    db_bind_int64(st, 8, (int64_t)a->sqn) != DB_OK ||
-	    db_bind_text(st, 9, a->profile)
-	    != DB_OK ||
+	    db_bind_text(st, 9, a->profile) != DB_OK ||
 	    db_bind_int64(st, 10, now) != DB_OK) {
 		rc = db_fail(db, err, errlen, "insert subscription");
 		goto out;
@@ -599,8 +625,7 @@ static int alloc_insert(subs_db *db, subs_record_t *out,
 	}
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
-		out->id = s == DB_ROW ? db_col_int64(st, 0) :
-		    db_last_id(db->c);
+		out->id = s == DB_ROW ? db_col_int64(st, 0) : db_last_id(db->c);
 		snprintf(out->supi, sizeof(out->supi), "%s", supi);
 		snprintf(out->device_id, sizeof(out->device_id), "%s",
 		    a->device_id);
@@ -632,17 +657,19 @@ static int alloc_in_tx(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
 	uint64_t msin = 0;
 	int64_t now = (int64_t)time(NULL);
 	int64_t keep = a->retired_keep_s > 0 ? a->retired_keep_s :
-	    SUBS_RETIRED_KEEP_DEFAULT;
+	                                       SUBS_RETIRED_KEEP_DEFAULT;
 	int rc;
 
 	memset(&old, 0, sizeof(old));
-	if ((rc = fresh_take(db, a->device_id, a->counter, now, err, errlen))
-	    != SUBS_OK)
+	if ((rc = fresh_take(db, a->device_id, a->counter, now, err, errlen)) !=
+	    SUBS_OK)
 		goto out;
 	rc = find_one(db, &old, S_FIND_PENDING, a->device_id, err, errlen);
 	if (rc == SUBS_OK)
-		rc = run_ints(db, S_RETIRE, old.id, now, 2, "replace pending "
-		    "subscription", err, errlen);
+		rc = run_ints(db, S_RETIRE, old.id, now, 2,
+		    "replace pending "
+		    "subscription",
+		    err, errlen);
 	else if (rc == SUBS_NOTFOUND)
 		rc = SUBS_OK;
 	if (rc != SUBS_OK)
@@ -651,12 +678,14 @@ static int alloc_in_tx(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
 		goto out;
 	snprintf(supi, sizeof(supi), "%s%0*" PRIu64, plmn, (int)msin_digits,
 	    msin);
-	if ((rc = alloc_insert(db, out, a, supi, plmn, msin, now, err, errlen))
-	    != SUBS_OK)
+	if ((rc = alloc_insert(db, out, a, supi, plmn, msin, now, err,
+	         errlen)) != SUBS_OK)
 		goto out;
 	if (now - db->last_purge >= SUBS_PURGE_INTERVAL) {
-		rc = run_ints(db, S_PURGE, now - keep, 0, 1, "purge retired "
-		    "rows", err, errlen);
+		rc = run_ints(db, S_PURGE, now - keep, 0, 1,
+		    "purge retired "
+		    "rows",
+		    err, errlen);
 		db->last_purge = now;
 	}
 out:
@@ -679,15 +708,13 @@ static int confirm_in_tx(subs_db *db, const char *supi, int *promoted,
 	*promoted = 0;
 	if ((st = stmt(db, S_RETIRE_FOR)) == NULL ||
 	    db_bind_text(st, 1, supi) != DB_OK ||
-	    db_bind_int64(st, 2, now) != DB_OK ||
-	    db_step(st) != DB_DONE) {
+	    db_bind_int64(st, 2, now) != DB_OK || db_step(st) != DB_DONE) {
 		rc = db_fail(db, err, errlen, "retire active subscription");
 		goto out;
 	}
 	db_release(st);
 	if ((st = stmt(db, S_ACTIVATE)) == NULL ||
-	    db_bind_text(st, 1, supi) != DB_OK ||
-	    db_step(st) != DB_DONE) {
+	    db_bind_text(st, 1, supi) != DB_OK || db_step(st) != DB_DONE) {
 		rc = db_fail(db, err, errlen, "activate subscription");
 		goto out;
 	}
@@ -695,8 +722,8 @@ static int confirm_in_tx(subs_db *db, const char *supi, int *promoted,
 	db_release(st);
 	st = NULL;
 	/* Not pending: already active (SUBS_OK) or no live row (NOTFOUND). */
-	rc = *promoted ? SUBS_OK : find_one(db, NULL, S_FIND_SUPI, supi, err,
-	    errlen);
+	rc = *promoted ? SUBS_OK :
+	                 find_one(db, NULL, S_FIND_SUPI, supi, err, errlen);
 out:
 	db_release(st);
 	return rc;
@@ -710,13 +737,13 @@ int subs_allocate(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
 	int rc, intx = 0;
 
 	if ((rc = alloc_check(a, plmn, sizeof(plmn), &msin_digits, err,
-	    errlen)) != SUBS_OK)
+	         errlen)) != SUBS_OK)
 		return rc;
 	if ((rc = ctl(db, S_BEGIN, err, errlen)) != SUBS_OK)
 		goto out;
 	intx = 1;
-	if ((rc = alloc_in_tx(db, out, a, plmn, msin_digits, err, errlen))
-	    != SUBS_OK)
+	if ((rc = alloc_in_tx(db, out, a, plmn, msin_digits, err, errlen)) !=
+	    SUBS_OK)
 		goto out;
 	if ((rc = ctl(db, S_COMMIT, err, errlen)) != SUBS_OK)
 		goto out;
@@ -744,7 +771,8 @@ static int sqn_next_in_tx(subs_db *db, uint64_t *out, const char *supi,
 	}
 	s = db_step(st);
 	if (s == DB_DONE) {
-		util_err_set(err, errlen, "no active subscription for %s", supi);
+		util_err_set(err, errlen, "no active subscription for %s",
+		    supi);
 		rc = SUBS_NOTFOUND;
 		goto out;
 	} else if (s != DB_ROW) {
@@ -787,8 +815,8 @@ int subs_sqn_next(subs_db *db, uint64_t *out, const char *supi,
 	if ((rc = ctl(db, S_BEGIN, err, errlen)) != SUBS_OK)
 		goto out;
 	intx = 1;
-	if ((rc = sqn_next_in_tx(db, &next, supi, ind_bits, err, errlen))
-	    != SUBS_OK)
+	if ((rc = sqn_next_in_tx(db, &next, supi, ind_bits, err, errlen)) !=
+	    SUBS_OK)
 		goto out;
 	if ((rc = ctl(db, S_COMMIT, err, errlen)) != SUBS_OK)
 		goto out;
@@ -800,8 +828,8 @@ out:
 	return rc;
 }
 
-int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn,
-    char *err, size_t errlen)
+int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn, char *err,
+    size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	int rc = SUBS_ERR, intx = 0;
@@ -824,7 +852,8 @@ int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn,
 		goto out;
 	}
 	if (db_changes(st) != 1) {
-		util_err_set(err, errlen, "no active subscription for %s", supi);
+		util_err_set(err, errlen, "no active subscription for %s",
+		    supi);
 		rc = SUBS_NOTFOUND;
 		goto out;
 	}
@@ -841,17 +870,18 @@ out:
 }
 
 int subs_foreach(subs_db *db, int all,
-    int (*fn)(const subs_record_t *rec, void *arg), void *arg,
-    char *err, size_t errlen)
+    int (*fn)(const subs_record_t *rec, void *arg), void *arg, char *err,
+    size_t errlen)
 {
 	db_stmt_t *st = NULL;
 	subs_record_t rec;
 	int rc = SUBS_ERR, s;
 
-	if (db_prepare(db->c, &st, all ?
-	    "SELECT " SUBS_COLS " FROM subscription ORDER BY id" :
-	    "SELECT " SUBS_COLS " FROM subscription WHERE state <> 'retired'"
-	    " ORDER BY id") != DB_OK) {
+	if (db_prepare(db->c, &st,
+	        all ? "SELECT " SUBS_COLS " FROM subscription ORDER BY id" :
+	              "SELECT " SUBS_COLS
+	              " FROM subscription WHERE state <> 'retired'"
+	              " ORDER BY id") != DB_OK) {
 		rc = db_fail(db, err, errlen, "prepare list");
 		goto out;
 	}
@@ -881,8 +911,9 @@ int subs_count_active(subs_db *db, int64_t *out, char *err, size_t errlen)
 	db_stmt_t *st = NULL;
 	int rc = SUBS_ERR;
 
-	if (db_prepare(db->c, &st, "SELECT count(*) FROM subscription WHERE"
-	    " state = 'active'") != DB_OK ||
+	if (db_prepare(db->c, &st,
+	        "SELECT count(*) FROM subscription WHERE"
+	        " state = 'active'") != DB_OK ||
 	    db_step(st) != DB_ROW) {
 		rc = db_fail(db, err, errlen, "count");
 		goto out;
@@ -901,9 +932,12 @@ int subs_synchronous(subs_db *db, int *out)
 
 	/* PostgreSQL: what its writers' SET LOCAL makes of every COMMIT
 	 * (on: durable), in SQLite's numbers. */
-	if (db_prepare(db->c, &st, db->pg ? "SELECT CASE"
-	    " current_setting('synchronous_commit') WHEN 'off' THEN 0 WHEN"
-	    " 'local' THEN 1 ELSE 2 END" : "PRAGMA synchronous") == DB_OK &&
+	if (db_prepare(db->c, &st,
+	        db->pg ?
+	            "SELECT CASE"
+	            " current_setting('synchronous_commit') WHEN 'off' THEN 0 WHEN"
+	            " 'local' THEN 1 ELSE 2 END" :
+	            "PRAGMA synchronous") == DB_OK &&
 	    db_step(st) == DB_ROW) {
 		*out = db_col_int(st, 0);
 		rc = SUBS_OK;
@@ -929,7 +963,7 @@ int subs_synchronous(subs_db *db, int *out)
 enum { JOB_ALLOC, JOB_SQN, JOB_CONFIRM };
 
 typedef struct subs_job {
-	db_group_item_t gi;	/* first: a job is its group item */
+	db_group_item_t gi; /* first: a job is its group item */
 	int kind;
 	/* JOB_ALLOC; JOB_SQN: the subscription read back (optional) */
 	const subs_alloc_t *a;
@@ -1000,17 +1034,18 @@ static int job_run(subs_db *db, subs_job *j)
 		j->rc = alloc_in_tx(db, j->rec, j->a, j->plmn, j->msin_digits,
 		    j->err, j->errlen);
 	else if (j->kind == JOB_CONFIRM)
-		j->rc = confirm_in_tx(db, j->supi, &j->promoted, j->err,
-		    j->errlen);
+		j->rc =
+		    confirm_in_tx(db, j->supi, &j->promoted, j->err, j->errlen);
 	else if ((j->rc = sqn_next_in_tx(db, &j->sqn, j->supi, j->ind_bits,
-	    j->err, j->errlen)) == SUBS_OK && j->rec != NULL)
+	              j->err, j->errlen)) == SUBS_OK &&
+	    j->rec != NULL)
 		/* The keys of the very row whose SQN was stepped. */
 		j->rc = find_one(db, j->rec, S_FIND_SUPI, j->supi, j->err,
 		    j->errlen);
 	if (j->rc != SUBS_OK && ctl(db, S_ROLLBACK_TO, NULL, 0) != SUBS_OK)
 		return -1;
 	if (ctl(db, S_RELEASE, j->rc == SUBS_OK ? j->err : NULL,
-	    j->rc == SUBS_OK ? j->errlen : 0) != SUBS_OK) {
+	        j->rc == SUBS_OK ? j->errlen : 0) != SUBS_OK) {
 		if (j->rc == SUBS_OK)
 			j->rc = SUBS_ERR;
 		return -1;
@@ -1030,7 +1065,7 @@ static void group_write(void *conn, db_group_item_t *list, void *arg)
 
 	(void)arg;
 	for (it = list; it != NULL; it = it->next)
-		((subs_job *)it)->rc = SUBS_OK;		/* not failed (yet) */
+		((subs_job *)it)->rc = SUBS_OK; /* not failed (yet) */
 	if ((rc = ctl(db, S_BEGIN, err, sizeof(err))) == SUBS_OK) {
 		for (it = list; it != NULL; it = it->next) {
 			/* A savepoint that failed to undo or release leaves
@@ -1047,8 +1082,8 @@ static void group_write(void *conn, db_group_item_t *list, void *arg)
 		    (rc = ctl(db, S_COMMIT, err, sizeof(err))) == SUBS_OK)
 			return;
 		if (rc == SUBS_OK) {
-			util_err_set(err, sizeof(err), "transaction aborted: %s",
-			    db_errmsg(db->c));
+			util_err_set(err, sizeof(err),
+			    "transaction aborted: %s", db_errmsg(db->c));
 			rc = SUBS_ERR;
 		}
 		ctl(db, S_ROLLBACK, NULL, 0);
@@ -1078,7 +1113,7 @@ int subs_group_allocate(subs_group *g, subs_db *db, subs_record_t *out,
 
 	memset(&j, 0, sizeof(j));
 	if ((rc = alloc_check(a, j.plmn, sizeof(j.plmn), &j.msin_digits, err,
-	    errlen)) != SUBS_OK)
+	         errlen)) != SUBS_OK)
 		return rc;
 	j.kind = JOB_ALLOC;
 	j.a = a;
@@ -1201,8 +1236,7 @@ int subs_counter_get(subs_db *db, uint64_t *out, const char *device_id,
 		return SUBS_INVALID;
 	}
 	if ((st = stmt(db, S_CTR_GET)) == NULL ||
-	    db_bind_text(st, 1, device_id)
-	    != DB_OK) {
+	    db_bind_text(st, 1, device_id) != DB_OK) {
 		rc = db_fail(db, err, errlen, "prepare counter read");
 		goto out;
 	}

@@ -18,11 +18,11 @@ typedef struct subs_db subs_db;
 /* Error codes (0 is success). */
 enum {
 	SUBS_OK = 0,
-	SUBS_ERR = -1,        /* SQLite or I/O failure; see err */
-	SUBS_NOTFOUND = -2,   /* no (active) subscription matches */
-	SUBS_EXHAUSTED = -3,  /* every MSIN of the configured range is in use */
-	SUBS_INVALID = -4,    /* an argument is malformed (PLMN, range, ...) */
-	SUBS_REPLAY = -5      /* request counter not above the last accepted */
+	SUBS_ERR = -1,       /* SQLite or I/O failure; see err */
+	SUBS_NOTFOUND = -2,  /* no (active) subscription matches */
+	SUBS_EXHAUSTED = -3, /* every MSIN of the configured range is in use */
+	SUBS_INVALID = -4,   /* an argument is malformed (PLMN, range, ...) */
+	SUBS_REPLAY = -5     /* request counter not above the last accepted */
 };
 
 /* Subscription states: pending until the device completes 5G-AKA with it,
@@ -33,40 +33,40 @@ enum { SUBS_STATE_ACTIVE = 0, SUBS_STATE_PENDING = 1, SUBS_STATE_RETIRED = 2 };
 /* Retired rows are kept this long when subs_alloc_t says 0 (30 days). */
 #define SUBS_RETIRED_KEEP_DEFAULT (30 * 86400)
 
-#define SUBS_SUPI_MAX 15      /* IMSI digits */
+#define SUBS_SUPI_MAX 15 /* IMSI digits */
 #define SUBS_DEVICE_ID_MAX 64
 #define SUBS_PROFILE_MAX 1024
 
 /* One subscription row. ki and opc are secrets: wipe with subs_record_wipe. */
 typedef struct {
 	int64_t id;
-	char supi[SUBS_SUPI_MAX + 1];         /* IMSI digits, e.g. 001010000000001 */
+	char supi[SUBS_SUPI_MAX + 1]; /* IMSI digits, e.g. 001010000000001 */
 	char device_id[SUBS_DEVICE_ID_MAX + 1];
 	uint8_t ki[16];
 	uint8_t opc[16];
 	uint8_t amf[2];
-	uint64_t sqn;                         /* last SQN used (48 bits) */
-	char profile[SUBS_PROFILE_MAX + 1];   /* JSON text: plmn, snssai, dnn */
-	int state;                            /* SUBS_STATE_* */
-	int64_t created_at;                   /* unix seconds */
-	int64_t retired_at;                   /* 0 until retired */
+	uint64_t sqn;                       /* last SQN used (48 bits) */
+	char profile[SUBS_PROFILE_MAX + 1]; /* JSON text: plmn, snssai, dnn */
+	int state;                          /* SUBS_STATE_* */
+	int64_t created_at;                 /* unix seconds */
+	int64_t retired_at;                 /* 0 until retired */
 } subs_record_t;
 
 /* What a new subscription is made of; the store picks the SUPI. */
 typedef struct {
 	const char *device_id;
-	const char *mcc;              /* 3 digits */
-	const char *mnc;              /* 2 or 3 digits */
-	uint64_t msin_first;          /* inclusive range of MSINs to hand out */
+	const char *mcc;     /* 3 digits */
+	const char *mnc;     /* 2 or 3 digits */
+	uint64_t msin_first; /* inclusive range of MSINs to hand out */
 	uint64_t msin_last;
-	const uint8_t *ki;            /* 16 bytes */
-	const uint8_t *opc;           /* 16 bytes */
-	const uint8_t *amf;           /* 2 bytes */
-	uint64_t sqn;                 /* initial SQN */
-	const char *profile;          /* JSON text, at most SUBS_PROFILE_MAX */
-	uint64_t counter;             /* the signed request's freshness
+	const uint8_t *ki;      /* 16 bytes */
+	const uint8_t *opc;     /* 16 bytes */
+	const uint8_t *amf;     /* 2 bytes */
+	uint64_t sqn;           /* initial SQN */
+	const char *profile;    /* JSON text, at most SUBS_PROFILE_MAX */
+	uint64_t counter;       /* the signed request's freshness
 	                               * counter, 1..2^63-1 */
-	int64_t retired_keep_s;       /* retention of retired rows; 0 =
+	int64_t retired_keep_s; /* retention of retired rows; 0 =
 	                               * SUBS_RETIRED_KEEP_DEFAULT */
 } subs_alloc_t;
 
@@ -100,8 +100,8 @@ int subs_allocate(subs_db *db, subs_record_t *out, const subs_alloc_t *a,
     char *err, size_t errlen);
 
 /* The live (active or pending) subscription with this SUPI. */
-int subs_find_supi(subs_db *db, subs_record_t *out, const char *supi,
-    char *err, size_t errlen);
+int subs_find_supi(subs_db *db, subs_record_t *out, const char *supi, char *err,
+    size_t errlen);
 
 /* The active subscription of this DeviceID. */
 int subs_find_device(subs_db *db, subs_record_t *out, const char *device_id,
@@ -114,15 +114,15 @@ int subs_sqn_next(subs_db *db, uint64_t *out, const char *supi,
     unsigned ind_bits, char *err, size_t errlen);
 
 /* Set the active subscription's SQN (after a resynchronisation). */
-int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn,
-    char *err, size_t errlen);
+int subs_sqn_set(subs_db *db, const char *supi, uint64_t sqn, char *err,
+    size_t errlen);
 
 /* Call fn for each row (live ones, and retired ones too when all != 0),
  * ordered by id.
  * fn returns 0 to continue, anything else stops and is returned. */
 int subs_foreach(subs_db *db, int all,
-    int (*fn)(const subs_record_t *rec, void *arg), void *arg,
-    char *err, size_t errlen);
+    int (*fn)(const subs_record_t *rec, void *arg), void *arg, char *err,
+    size_t errlen);
 
 /* Number of active subscriptions. */
 int subs_count_active(subs_db *db, int64_t *out, char *err, size_t errlen);
@@ -143,7 +143,7 @@ int subs_synchronous(subs_db *db, int *out);
 typedef struct subs_group subs_group;
 
 int subs_group_new(subs_group **out);
-void subs_group_free(subs_group *g);   /* NULL-safe; no caller may wait */
+void subs_group_free(subs_group *g); /* NULL-safe; no caller may wait */
 
 int subs_group_allocate(subs_group *g, subs_db *db, subs_record_t *out,
     const subs_alloc_t *a, char *err, size_t errlen);
@@ -160,10 +160,10 @@ int subs_group_sqn_next_read(subs_group *g, subs_db *db, uint64_t *out,
     size_t errlen);
 
 typedef struct {
-	uint64_t groups;	/* transactions written so far */
-	uint64_t jobs;		/* operations they carried */
-	size_t queued;		/* operations waiting for the next one */
-	int writing;		/* 1 while a group is being written */
+	uint64_t groups; /* transactions written so far */
+	uint64_t jobs;   /* operations they carried */
+	size_t queued;   /* operations waiting for the next one */
+	int writing;     /* 1 while a group is being written */
 } subs_group_stats_t;
 
 void subs_group_stats(subs_group *g, subs_group_stats_t *out);

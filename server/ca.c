@@ -49,7 +49,8 @@ const ca_config_t *ca_config(const ca_t *ca)
 const char *ca_revocation_base_url(const ca_t *ca)
 {
 	return ca->cfg.plain_http_base_url[0] != '\0' ?
-	    ca->cfg.plain_http_base_url : ca->cfg.public_base_url;
+	    ca->cfg.plain_http_base_url :
+	    ca->cfg.public_base_url;
 }
 
 void ca_core_free(ca_t *ca)
@@ -113,19 +114,21 @@ static void token_of(pki_token_t *tok, const ca_config_t *cfg)
 }
 
 /* Open a signing key and check it against cert (see ca_priv.h). */
-int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref,
-    X509 *cert, char *err, size_t errlen)
+int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref, X509 *cert,
+    char *err, size_t errlen)
 {
 	pki_token_t tok;
 	int rc;
 
 	token_of(&tok, &ca->cfg);
 	if ((rc = pki_signing_key_open(out, ref, ca->data_dir, ca->key_pass,
-	    &tok, err, errlen)) != PKI_OK)
-		return rc == PKI_ERR_IO ? CA_ERR_NOT_CA : rc == PKI_ERR_PARSE &&
-		    pki_key_custody(ref, ca->data_dir) ==
-		    PKI_CUSTODY_FILE_ENCRYPTED ? CA_ERR_PASSPHRASE :
-		    CA_ERR_INVALID;
+	         &tok, err, errlen)) != PKI_OK)
+		return rc == PKI_ERR_IO ? CA_ERR_NOT_CA :
+		    rc == PKI_ERR_PARSE &&
+		        pki_key_custody(ref, ca->data_dir) ==
+		            PKI_CUSTODY_FILE_ENCRYPTED ?
+		                          CA_ERR_PASSPHRASE :
+		                          CA_ERR_INVALID;
 	if (X509_check_private_key(cert, *out) != 1) {
 		ERR_clear_error();
 		/* A refused key is not handed out: the caller owns nothing. */
@@ -138,8 +141,8 @@ int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref,
 	return CA_OK;
 }
 
-int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len,
-    char *err, size_t errlen)
+int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len, char *err,
+    size_t errlen)
 {
 	char path[PATH_MAX], *buf = NULL;
 	int rc;
@@ -154,7 +157,8 @@ int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len,
 	if ((rc = ca_file_read(&buf, len, path, 1024 * 1024, err, errlen)) !=
 	    CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
-			util_err_set(err, errlen, "no Root CRL published (run "
+			util_err_set(err, errlen,
+			    "no Root CRL published (run "
 			    "ca-server root crl)");
 		return rc;
 	}
@@ -167,7 +171,8 @@ int ca_serve_check(const char *data_dir, char *err, size_t errlen)
 	pki_custody_t c = pki_key_custody("root-ca.key", data_dir);
 
 	if (c == PKI_CUSTODY_FILE_PLAIN) {
-		util_err_set(err, errlen, "%s/root-ca.key is an unencrypted "
+		util_err_set(err, errlen,
+		    "%s/root-ca.key is an unencrypted "
 		    "Root key in the serving folder: move it offline (see "
 		    "docs/ca-server.md, Key ceremonies) before serving",
 		    data_dir);
@@ -178,21 +183,22 @@ int ca_serve_check(const char *data_dir, char *err, size_t errlen)
 
 /* The folder's config.json must exist; it is loaded (the registry is
  * located by ca_db_locate). */
-static int core_paths(ca_t *ca, const char *data_dir, char *err,
-    size_t errlen)
+static int core_paths(ca_t *ca, const char *data_dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct stat sb;
 
 	if (snprintf(ca->data_dir, sizeof(ca->data_dir), "%s", data_dir) >=
-	    (int)sizeof(ca->data_dir) - 32 ||
+	        (int)sizeof(ca->data_dir) - 32 ||
 	    ca_path(path, sizeof(path), data_dir, CA_FILE_CONFIG) != 0) {
 		util_err_set(err, errlen, "data folder path too long");
 		return CA_ERR_INVALID;
 	}
 	if (stat(path, &sb) != 0) {
-		util_err_set(err, errlen, "%s is not a ProvCA data folder "
-		    "(run ca-server init)", data_dir);
+		util_err_set(err, errlen,
+		    "%s is not a ProvCA data folder "
+		    "(run ca-server init)",
+		    data_dir);
 		return CA_ERR_NOT_CA;
 	}
 	if (config_load(&ca->cfg, path, err, errlen) != CONFIG_OK)
@@ -210,7 +216,8 @@ static int ca_db_locate(ca_t *ca, const char *db, char *err, size_t errlen)
 		db = ca->cfg.db;
 	if (db[0] != '\0') {
 		if (config_db_check(db) != 0) {
-			util_err_set(err, errlen, "--db must be a postgresql://"
+			util_err_set(err, errlen,
+			    "--db must be a postgresql://"
 			    " URL without a password");
 			return CA_ERR_INVALID;
 		}
@@ -222,20 +229,22 @@ static int ca_db_locate(ca_t *ca, const char *db, char *err, size_t errlen)
 		return CA_OK;
 	}
 	if (ca_path(ca->db_path, sizeof(ca->db_path), ca->data_dir,
-	    CA_FILE_DB) != 0) {
+	        CA_FILE_DB) != 0) {
 		util_err_set(err, errlen, "data folder path too long");
 		return CA_ERR_INVALID;
 	}
 	if (stat(ca->db_path, &sb) != 0) {
-		util_err_set(err, errlen, "%s is not a ProvCA data folder "
-		    "(run ca-server init)", ca->data_dir);
+		util_err_set(err, errlen,
+		    "%s is not a ProvCA data folder "
+		    "(run ca-server init)",
+		    ca->data_dir);
 		return CA_ERR_NOT_CA;
 	}
 	return CA_OK;
 }
 
-int ca_db_location(char *out, size_t outlen, const char *data_dir,
-    char *err, size_t errlen)
+int ca_db_location(char *out, size_t outlen, const char *data_dir, char *err,
+    size_t errlen)
 {
 	ca_config_t cfg;
 	char path[PATH_MAX];
@@ -275,18 +284,18 @@ int ca_core_load(ca_t *ca, const char *data_dir, const char *pass,
 	}
 	memcpy(ca->key_pass, pass, strlen(pass) + 1);
 	if ((rc = load_cert(&ca->root, data_dir, CA_FILE_ROOT_CERT, err,
-	    errlen)) != CA_OK ||
-	    (rc = load_cert(&ca->device_file, data_dir,
-	    CA_FILE_DEVICE_CA_CERT, err, errlen)) != CA_OK ||
+	         errlen)) != CA_OK ||
+	    (rc = load_cert(&ca->device_file, data_dir, CA_FILE_DEVICE_CA_CERT,
+	         err, errlen)) != CA_OK ||
 	    (rc = load_cert(&ca->infra, data_dir, CA_FILE_INFRA_CA_CERT, err,
-	    errlen)) != CA_OK ||
+	         errlen)) != CA_OK ||
 	    (rc = load_cert(&ca->tls, data_dir, CA_FILE_TLS_CERT, err,
-	    errlen)) != CA_OK)
+	         errlen)) != CA_OK)
 		return rc;
 	if ((rc = ca_key_load(&ca->infra_key, ca, ca->cfg.infra_ca_key,
-	    ca->infra, err, errlen)) != CA_OK ||
+	         ca->infra, err, errlen)) != CA_OK ||
 	    (rc = ca_key_load(&ca->tls_key, ca, ca->cfg.tls_key, ca->tls, err,
-	    errlen)) != CA_OK)
+	         errlen)) != CA_OK)
 		return rc;
 	certs[CA_CERT_ROOT] = ca->root;
 	certs[CA_CERT_DEVICE] = ca->device_file;
@@ -294,12 +303,12 @@ int ca_core_load(ca_t *ca, const char *data_dir, const char *pass,
 	for (i = 0; i < 3; i++)
 		if ((ca->pem[i] = ca_cert_to_pem(certs[i])) == NULL ||
 		    ca_cert_to_der(&ca->der[i], &ca->der_len[i], certs[i]) !=
-		    CA_OK) {
+		        CA_OK) {
 			util_err_openssl(err, errlen, "encode CA cert");
 			return CA_ERR_INTERNAL;
 		}
 	if ((ca->infra_chain_pem = pem_cat(ca->pem[CA_CERT_INFRA],
-	    ca->pem[CA_CERT_ROOT])) == NULL) {
+	         ca->pem[CA_CERT_ROOT])) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		return CA_ERR_INTERNAL;
 	}

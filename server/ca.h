@@ -44,51 +44,53 @@ typedef struct ca ca_t;
 
 enum ca_error {
 	CA_OK = 0,
-	CA_ERR_INTERNAL = -1,	/* OpenSSL / SQLite / allocation failure */
-	CA_ERR_INVALID = -2,	/* bad input: CSR, key, attribute, reason, name */
-	CA_ERR_NOT_FOUND = -3,	/* unknown device, manufacturer or principal */
-	CA_ERR_CONFLICT = -4,	/* serial enrolled with another key / name taken */
-	CA_ERR_STATE = -5,	/* already revoked, not suspended, ... */
-	CA_ERR_EXISTS = -6,	/* init: DIR already holds a CA / output exists */
-	CA_ERR_PASSPHRASE = -7,	/* key files cannot be decrypted */
-	CA_ERR_NOT_CA = -8,	/* DIR is not a ProvCA data folder */
-	CA_ERR_DENIED = -9,	/* principal disabled or certificate revoked */
-	CA_ERR_BUSY = -10,	/* registry locked past the busy timeout */
-	CA_ERR_KEY_IN_USE = -11,	/* public key bound to another live device */
-	CA_ERR_UNAVAILABLE = -12	/* registry's database server unreachable */
+	CA_ERR_INTERNAL = -1, /* OpenSSL / SQLite / allocation failure */
+	CA_ERR_INVALID = -2,  /* bad input: CSR, key, attribute, reason, name */
+	CA_ERR_NOT_FOUND = -3, /* unknown device, manufacturer or principal */
+	CA_ERR_CONFLICT =
+	    -4,             /* serial enrolled with another key / name taken */
+	CA_ERR_STATE = -5,  /* already revoked, not suspended, ... */
+	CA_ERR_EXISTS = -6, /* init: DIR already holds a CA / output exists */
+	CA_ERR_PASSPHRASE = -7,  /* key files cannot be decrypted */
+	CA_ERR_NOT_CA = -8,      /* DIR is not a ProvCA data folder */
+	CA_ERR_DENIED = -9,      /* principal disabled or certificate revoked */
+	CA_ERR_BUSY = -10,       /* registry locked past the busy timeout */
+	CA_ERR_KEY_IN_USE = -11, /* public key bound to another live device */
+	CA_ERR_UNAVAILABLE = -12 /* registry's database server unreachable */
 };
 
 /* ---- init and open -------------------------------------------------- */
 
 typedef struct {
-	const char *data_dir;		/* created; must not hold a CA */
-	const char *org;		/* NULL = "ProvCA" */
-	const char *const *hostnames;	/* extra server SANs (DNS or IP) */
+	const char *data_dir;         /* created; must not hold a CA */
+	const char *org;              /* NULL = "ProvCA" */
+	const char *const *hostnames; /* extra server SANs (DNS or IP) */
 	size_t n_hostnames;
-	const char *key_pass_file;	/* passphrase for file keys ... */
-	const char *key_pass_env;	/* ... or from this variable */
-	int plain_keys;			/* 1: no passphrase, keys unencrypted
+	const char *key_pass_file; /* passphrase for file keys ... */
+	const char *key_pass_env;  /* ... or from this variable */
+	int plain_keys;            /* 1: no passphrase, keys unencrypted
 					 * (without it init needs one) */
-	const char *public_base_url;	/* NULL = https://<first hostname|localhost>:8443 */
-	const char *admin_name;		/* NULL = "admin" */
+	const char *
+	    public_base_url; /* NULL = https://<first hostname|localhost>:8443 */
+	const char *admin_name; /* NULL = "admin" */
 	/* The offline Root: root-ca.key (and a copy of root-ca.crt) go here,
 	 * never into data_dir. NULL = <parent of data_dir>/<name>-root. */
 	const char *root_dir;
 	/* Token keys (pkcs11: URIs, generated in the token beforehand); NULL
 	 * = a new key file in data_dir. */
 	const char *device_key_uri, *infra_key_uri, *tls_key_uri;
-	const char *cmp_key_uri;	/* the CMP signer's (ca_cmp_signer_ensure) */
-	const char *pkcs11_module;	/* the token's PKCS#11 module */
-	const char *pkcs11_pin_file;	/* PIN source: a file ... */
-	const char *pkcs11_pin_env;	/* ... or an environment variable */
-	const char *plain_base_url;	/* NULL = none; http://host[:port] the
+	const char *cmp_key_uri;   /* the CMP signer's (ca_cmp_signer_ensure) */
+	const char *pkcs11_module; /* the token's PKCS#11 module */
+	const char *pkcs11_pin_file; /* PIN source: a file ... */
+	const char *pkcs11_pin_env;  /* ... or an environment variable */
+	const char *plain_base_url;  /* NULL = none; http://host[:port] the
 					   certificates' CRL/OCSP/caIssuers URLs name */
-	const char *plain_listen;	/* NULL = plain-HTTP listener off */
-	const char *db;			/* NULL = DATA/registry.db (SQLite); a
+	const char *plain_listen;    /* NULL = plain-HTTP listener off */
+	const char *db;              /* NULL = DATA/registry.db (SQLite); a
 					 * postgresql:// URL: the schema is
 					 * made there (an empty database) */
-	uint32_t pen;			/* device URN PEN; 0 = 32473 (RFC 5612) */
-	int example_oids;		/* allow RFC 5612's documentation arc */
+	uint32_t pen;                /* device URN PEN; 0 = 32473 (RFC 5612) */
+	int example_oids;            /* allow RFC 5612's documentation arc */
 } ca_init_opts_t;
 
 /*
@@ -124,8 +126,8 @@ int ca_open_db(ca_t **out, const char *data_dir, const char *pass_file,
 
 /* The registry location of the CA in data_dir: its config's "db" (a
  * postgresql:// URL) or else DATA/registry.db. CA_OK or an error. */
-int ca_db_location(char *out, size_t outlen, const char *data_dir,
-    char *err, size_t errlen);
+int ca_db_location(char *out, size_t outlen, const char *data_dir, char *err,
+    size_t errlen);
 
 /* Free, wiping keys; NULL-safe. */
 void ca_free(ca_t *ca);
@@ -138,8 +140,8 @@ int ca_custody_describe(const ca_t *ca, char *out, size_t outlen);
 /* The Root's CRL as the last ceremony published it (DATA/root-ca.crl, DER,
  * read each time: a ceremony replaces it without a restart). *der
  * malloc'd; CA_ERR_NOT_FOUND when none was published. */
-int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len,
-    char *err, size_t errlen);
+int ca_root_crl_published(const ca_t *ca, uint8_t **der, size_t *len, char *err,
+    size_t errlen);
 
 /* Refuse to serve (CA_ERR_DENIED) while an unencrypted Root key sits in
  * data_dir: the Root is offline and only ceremonies open it. */
@@ -149,15 +151,15 @@ const ca_config_t *ca_config(const ca_t *ca);
 
 /* Files of a data folder. */
 typedef enum {
-	CA_FILE_CONFIG,		/* config.json */
-	CA_FILE_DB,		/* registry.db */
-	CA_FILE_ROOT_CERT,	/* root-ca.crt */
-	CA_FILE_DEVICE_CA_CERT,	/* device-ca.crt */
-	CA_FILE_INFRA_CA_CERT,	/* infra-ca.crt */
-	CA_FILE_DEVICE_CHAIN,	/* device-chain.pem: Device CA + Root */
-	CA_FILE_CLIENT_CA,	/* client-ca.pem: Infrastructure CA + Root (mTLS trust) */
-	CA_FILE_TLS_CERT,	/* server.crt: leaf + Infrastructure CA */
-	CA_FILE_TLS_KEY		/* server.key (encrypted with the passphrase if any) */
+	CA_FILE_CONFIG,         /* config.json */
+	CA_FILE_DB,             /* registry.db */
+	CA_FILE_ROOT_CERT,      /* root-ca.crt */
+	CA_FILE_DEVICE_CA_CERT, /* device-ca.crt */
+	CA_FILE_INFRA_CA_CERT,  /* infra-ca.crt */
+	CA_FILE_DEVICE_CHAIN,   /* device-chain.pem: Device CA + Root */
+	CA_FILE_CLIENT_CA, /* client-ca.pem: Infrastructure CA + Root (mTLS trust) */
+	CA_FILE_TLS_CERT, /* server.crt: leaf + Infrastructure CA */
+	CA_FILE_TLS_KEY /* server.key (encrypted with the passphrase if any) */
 } ca_file_t;
 
 /* Path of a file of data_dir into out. -1 if outlen is too small. */
@@ -185,18 +187,18 @@ int ca_reg_open(const ca_t *ca, reg_t **out, char *err, size_t errlen);
 /* ---- devices -------------------------------------------------------- */
 
 typedef struct {
-	const char *manufacturer_id;	/* [A-Za-z0-9._-]{1,32}, registered */
-	const char *serial;		/* 1..64 PrintableString characters */
-	const char *model;		/* 1..64 printable, no control characters */
-	const char *hw_version;		/* NULL/"" or as model */
+	const char *manufacturer_id; /* [A-Za-z0-9._-]{1,32}, registered */
+	const char *serial;          /* 1..64 PrintableString characters */
+	const char *model;      /* 1..64 printable, no control characters */
+	const char *hw_version; /* NULL/"" or as model */
 } ca_device_attrs_t;
 
 typedef struct {
 	char device_id[REG_DEVICE_ID_MAX + 1];
-	char *cert_url;			/* public_base_url + "/devices/" + id */
-	char *cert_pem;			/* device certificate */
-	char *chain_pem;		/* Device CA + Root */
-	int created;			/* 1 new, 0 idempotent repeat */
+	char *cert_url;  /* public_base_url + "/devices/" + id */
+	char *cert_pem;  /* device certificate */
+	char *chain_pem; /* Device CA + Root */
+	int created;     /* 1 new, 0 idempotent repeat */
 } ca_issue_result_t;
 
 void ca_issue_result_clear(ca_issue_result_t *r);
@@ -225,8 +227,8 @@ struct evp_pkey_st;
  * entry and idempotence. pub is not kept.
  */
 int ca_device_issue_key(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
-    struct evp_pkey_st *pub, const ca_device_attrs_t *attrs,
-    const char *actor, char *err, size_t errlen);
+    struct evp_pkey_st *pub, const ca_device_attrs_t *attrs, const char *actor,
+    char *err, size_t errlen);
 
 struct X509_req_st;
 
@@ -236,10 +238,10 @@ typedef struct ca_csr ca_csr_t;
 
 /* Why ca_csr_read refused a request. */
 enum ca_csr_refusal {
-	CA_CSR_BAD_FORMAT = 1,	/* not a PKCS#10 request / trailing bytes */
-	CA_CSR_BAD_KEY,		/* public key unreadable */
-	CA_CSR_BAD_SIGNATURE,	/* no proof of possession */
-	CA_CSR_EXPLICIT_CURVE	/* EC key with explicit parameters (RFC 5480) */
+	CA_CSR_BAD_FORMAT = 1, /* not a PKCS#10 request / trailing bytes */
+	CA_CSR_BAD_KEY,        /* public key unreadable */
+	CA_CSR_BAD_SIGNATURE,  /* no proof of possession */
+	CA_CSR_EXPLICIT_CURVE  /* EC key with explicit parameters (RFC 5480) */
 };
 
 /* CA_OK when req's key is spelled as RFC 5480 asks: an EC key names its
@@ -249,9 +251,9 @@ int ca_csr_spki_check(const struct X509_req_st *req, char *err, size_t errlen);
 
 /* Formats ca_csr_read accepts. */
 enum ca_csr_format {
-	CA_CSR_PEM_OR_DER,	/* PEM when it starts "-----BEGIN", else DER
+	CA_CSR_PEM_OR_DER, /* PEM when it starts "-----BEGIN", else DER
 				 * without trailing bytes */
-	CA_CSR_PEM		/* PEM only */
+	CA_CSR_PEM         /* PEM only */
 };
 
 /*
@@ -306,19 +308,18 @@ int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
  * transaction starts; the transaction only writes rows.
  */
 int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
-    size_t n, int all_or_nothing, const char *actor, char *err,
-    size_t errlen);
+    size_t n, int all_or_nothing, const char *actor, char *err, size_t errlen);
 
 /* A device's security context: registry record + certificate and chain. */
 typedef struct {
 	reg_device_t rec;
 	char *cert_pem;
-	char *chain_pem;		/* Device CA + Root */
+	char *chain_pem; /* Device CA + Root */
 	char cert_url[512];
 } ca_device_t;
 
-int ca_device_get(ca_t *ca, reg_t *reg, ca_device_t *out,
-    const char *device_id, char *err, size_t errlen);
+int ca_device_get(ca_t *ca, reg_t *reg, ca_device_t *out, const char *device_id,
+    char *err, size_t errlen);
 void ca_device_clear(ca_device_t *d);
 
 /* 1 if id matches [A-Za-z0-9._-]{1,64}, else 0. */
@@ -329,7 +330,8 @@ int ca_reason_from_name(const char *name);
 const char *ca_reason_name(int code);
 /* Reasons a certificate is revoked with: every CRLReason but
  * certificateHold and removeFromCRL (those are suspend and reinstate). */
-#define CA_REVOCATION_REASONS "unspecified, keyCompromise, cACompromise, " \
+#define CA_REVOCATION_REASONS \
+	"unspecified, keyCompromise, cACompromise, " \
 	"affiliationChanged, superseded, cessationOfOperation, " \
 	"privilegeWithdrawn, aACompromise"
 /* 1 if code is one of CA_REVOCATION_REASONS. */
@@ -362,16 +364,15 @@ int ca_crl_get(ca_t *ca, reg_t *reg, uint8_t **der, size_t *der_len,
 
 /* The same for issuer REG_ISSUER_DEVICE or REG_ISSUER_INFRA (the
  * Infrastructure CA's CRL lists revoked principal certificates). */
-int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
-    uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
-    size_t errlen);
+int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer, uint8_t **der,
+    size_t *der_len, int64_t *next_update, char *err, size_t errlen);
 
 /* ---- principals and manufacturers ----------------------------------- */
 
 typedef struct {
-	const char *name;		/* [A-Za-z0-9._-]{1,64} */
-	const char *role;		/* REG_ROLE_* */
-	const char *manufacturer_id;	/* required for role manufacturer */
+	const char *name;            /* [A-Za-z0-9._-]{1,64} */
+	const char *role;            /* REG_ROLE_* */
+	const char *manufacturer_id; /* required for role manufacturer */
 	/* Renewal: certify a new key for the existing, active principal
 	 * `name` (role and manufacturer come from the registry; role and
 	 * manufacturer_id must be NULL). Its earlier certificates stay valid
@@ -386,10 +387,10 @@ typedef struct {
 } ca_principal_attrs_t;
 
 typedef struct {
-	char *cert_pem;			/* client (or signer) certificate */
-	char *chain_pem;		/* Infrastructure CA + Root */
-	char *key_pem;			/* PKCS#8, encrypted when key_pass given */
-	uint8_t *p12;			/* PKCS#12: key, cert, chain */
+	char *cert_pem;  /* client (or signer) certificate */
+	char *chain_pem; /* Infrastructure CA + Root */
+	char *key_pem;   /* PKCS#8, encrypted when key_pass given */
+	uint8_t *p12;    /* PKCS#12: key, cert, chain */
 	size_t p12_len;
 } ca_principal_creds_t;
 
@@ -411,10 +412,9 @@ int ca_principal_add_key(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
 
 /* Register a principal with a fresh P-256 key: every field of out is set.
  * p12_pass protects the PKCS#12; key_pass (NULL = none) the key PEM. */
-int ca_principal_add_generated(ca_t *ca, reg_t *reg,
-    ca_principal_creds_t *out, const ca_principal_attrs_t *attrs,
-    const char *p12_pass, const char *key_pass, const char *actor,
-    char *err, size_t errlen);
+int ca_principal_add_generated(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
+    const ca_principal_attrs_t *attrs, const char *p12_pass,
+    const char *key_pass, const char *actor, char *err, size_t errlen);
 
 /* Disable a principal: its certificate no longer authenticates. */
 int ca_principal_disable(ca_t *ca, reg_t *reg, const char *name,
@@ -440,8 +440,7 @@ int ca_principal_authenticate(ca_t *ca, reg_t *reg, reg_principal_t *out,
 struct cJSON *ca_principal_json(const reg_principal_t *p);
 
 /* Register a manufacturer; oui may be NULL (6 hex digits otherwise). */
-int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id,
-    const char *name, const char *oui, const char *actor, char *err,
-    size_t errlen);
+int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id, const char *name,
+    const char *oui, const char *actor, char *err, size_t errlen);
 
 #endif

@@ -58,14 +58,16 @@ static int cert_check(const ca_t *ca, X509 *cert, char *err, size_t errlen)
 	if (X509_check_issued(ca->root, cert) != X509_V_OK ||
 	    X509_verify(cert, X509_get0_pubkey(ca->root)) != 1) {
 		ERR_clear_error();
-		util_err_set(err, errlen, "the certificate is not certified "
+		util_err_set(err, errlen,
+		    "the certificate is not certified "
 		    "by this data folder's Root (ca-server root "
 		    "certify-intermediate)");
 		return CA_ERR_INVALID;
 	}
 	if (X509_check_ca(cert) < 1 || (ku & KU_KEY_CERT_SIGN) == 0 ||
 	    (ku & KU_CRL_SIGN) == 0) {
-		util_err_set(err, errlen, "the certificate is not a CA "
+		util_err_set(err, errlen,
+		    "the certificate is not a CA "
 		    "certificate with keyCertSign and cRLSign");
 		return CA_ERR_INVALID;
 	}
@@ -80,8 +82,8 @@ static int cert_check(const ca_t *ca, X509 *cert, char *err, size_t errlen)
 /* The key of cert named by key_ref: a token URI is kept as is; a file is
  * checked, then copied into DIR as name (device-ca-<hash>.key, 0600,
  * exclusive; *copied set). */
-static int key_take(ca_t *ca, X509 *cert, const char *key_ref,
-    const char *name, int *copied, char *err, size_t errlen)
+static int key_take(ca_t *ca, X509 *cert, const char *key_ref, const char *name,
+    int *copied, char *err, size_t errlen)
 {
 	EVP_PKEY *k = NULL;
 	char *buf = NULL, path[PATH_MAX];
@@ -94,9 +96,10 @@ static int key_take(ca_t *ca, X509 *cert, const char *key_ref,
 		EVP_PKEY_free(k);
 		return rc;
 	}
-	if (ca->key_pass[0] != '\0' && pki_key_custody(key_ref, NULL) ==
-	    PKI_CUSTODY_FILE_PLAIN) {
-		util_err_set(err, errlen, "%s is not encrypted: this data "
+	if (ca->key_pass[0] != '\0' &&
+	    pki_key_custody(key_ref, NULL) == PKI_CUSTODY_FILE_PLAIN) {
+		util_err_set(err, errlen,
+		    "%s is not encrypted: this data "
 		    "folder's keys are (encrypt it with the same passphrase)",
 		    key_ref);
 		return CA_ERR_INVALID;
@@ -104,8 +107,8 @@ static int key_take(ca_t *ca, X509 *cert, const char *key_ref,
 	if ((rc = ca_key_load(&k, ca, key_ref, cert, err, errlen)) != CA_OK)
 		return rc;
 	EVP_PKEY_free(k);
-	if ((rc = ca_file_read(&buf, &len, key_ref, 64 * 1024, err,
-	    errlen)) != CA_OK)
+	if ((rc = ca_file_read(&buf, &len, key_ref, 64 * 1024, err, errlen)) !=
+	    CA_OK)
 		return rc;
 	if (snprintf(path, sizeof(path), "%s/%s", ca->data_dir, name) >=
 	    (int)sizeof(path)) {
@@ -141,7 +144,8 @@ static int ca_row_add(reg_t *reg, int64_t *id_out, const reg_ca_new_t *nc,
 	if (rc != CA_OK)
 		reg_rollback(reg);
 	if (rc == CA_ERR_CONFLICT)
-		util_err_set(err, errlen, "this certificate is already in the "
+		util_err_set(err, errlen,
+		    "this certificate is already in the "
 		    "CA set");
 	return rc;
 }
@@ -172,12 +176,15 @@ int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *role,
 	if ((rc = cert_check(ca, cert, err, errlen)) != CA_OK)
 		goto out;
 	for (i = 0; i < set->n_dcas + set->n_icas; i++) {
-		const struct ca_dca *d = i < set->n_dcas ? &set->dcas[i] :
+		const struct ca_dca *d = i < set->n_dcas ?
+		    &set->dcas[i] :
 		    &set->icas[i - set->n_dcas];
 
 		if (X509_cmp(d->cert, cert) == 0) {
-			util_err_set(err, errlen, "this certificate is already "
-			    "in the CA set (id %lld)", (long long)d->id);
+			util_err_set(err, errlen,
+			    "this certificate is already "
+			    "in the CA set (id %lld)",
+			    (long long)d->id);
 			rc = CA_ERR_CONFLICT;
 			goto out;
 		}
@@ -187,8 +194,8 @@ int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *role,
 		goto out;
 	}
 	ca_sha256_hex(sha, der, len);
-	snprintf(name, sizeof(name), "%s-ca-%.16s.key", infra ? "infra" :
-	    "device", sha);
+	snprintf(name, sizeof(name), "%s-ca-%.16s.key",
+	    infra ? "infra" : "device", sha);
 	if ((rc = key_take(ca, cert, key_ref, name, &copied, err, errlen)) !=
 	    CA_OK)
 		goto out;
@@ -201,12 +208,14 @@ int ca_ca_add(ca_t *ca, reg_t *reg, int64_t *id_out, const char *role,
 	nc.cert_sha256 = sha;
 	nc.subject = subject;
 	nc.key_ref = copied ? name : key_ref;
-	rc = ca_row_add(reg, id_out, &nc, actor, pki_custody_name(
-	    pki_key_custody(nc.key_ref, ca->data_dir)), err, errlen);
+	rc = ca_row_add(reg, id_out, &nc, actor,
+	    pki_custody_name(pki_key_custody(nc.key_ref, ca->data_dir)), err,
+	    errlen);
 out:
 	/* Failures leave the folder as it was. */
-	if (rc != CA_OK && copied && snprintf(path, sizeof(path), "%s/%s",
-	    ca->data_dir, name) < (int)sizeof(path))
+	if (rc != CA_OK && copied &&
+	    snprintf(path, sizeof(path), "%s/%s", ca->data_dir, name) <
+	        (int)sizeof(path))
 		unlink(path);
 	OPENSSL_free(der);
 	X509_free(cert);
@@ -218,20 +227,20 @@ out:
 /* An Infrastructure CA retires only once every principal certificate it
  * signed is revoked or expired: those principals keep working until then,
  * and its CRL must still be able to list them. */
-static int infra_retire_check(reg_t *reg, int64_t id, char *err,
-    size_t errlen)
+static int infra_retire_check(reg_t *reg, int64_t id, char *err, size_t errlen)
 {
 	int64_t live = 0;
 	int rc;
 
-	if ((rc = ca_from_reg(reg_ca_live_certs(reg, &live, id, err,
-	    errlen))) != CA_OK)
+	if ((rc = ca_from_reg(
+	         reg_ca_live_certs(reg, &live, id, err, errlen))) != CA_OK)
 		return rc;
 	if (live > 0) {
-		util_err_set(err, errlen, "Infrastructure CA %lld still has %lld "
+		util_err_set(err, errlen,
+		    "Infrastructure CA %lld still has %lld "
 		    "valid principal certificate%s (renew or revoke them, or "
-		    "wait until they expire)", (long long)id, (long long)live,
-		    live == 1 ? "" : "s");
+		    "wait until they expire)",
+		    (long long)id, (long long)live, live == 1 ? "" : "s");
 		return CA_ERR_STATE;
 	}
 	return CA_OK;
@@ -255,8 +264,10 @@ static int ca_step(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
 		infra = 1;
 	}
 	if (d == NULL) {
-		util_err_set(err, errlen, "no Device CA with id %lld (nor "
-		    "Infrastructure CA)", (long long)id);
+		util_err_set(err, errlen,
+		    "no Device CA with id %lld (nor "
+		    "Infrastructure CA)",
+		    (long long)id);
 		return CA_ERR_NOT_FOUND;
 	}
 	if (d->key == NULL) {
@@ -267,15 +278,15 @@ static int ca_step(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
 	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 		return rc;
 	rc = ca_from_reg(retire ? reg_ca_retire(reg, id, err, errlen) :
-	    reg_ca_activate(reg, id, err, errlen));
+	                          reg_ca_activate(reg, id, err, errlen));
 	if (rc == CA_ERR_INVALID)
 		rc = CA_ERR_STATE;
 	if (rc == CA_OK && retire && infra)
 		rc = infra_retire_check(reg, id, err, errlen);
 	/* The final CRL is forced past the state just written. */
 	if (rc == CA_OK && retire)
-		rc = ca_crl_dca_final(ca, reg, d, ca_asn1_time(
-		    X509_get0_notAfter(d->cert)), err, errlen);
+		rc = ca_crl_dca_final(ca, reg, d,
+		    ca_asn1_time(X509_get0_notAfter(d->cert)), err, errlen);
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
 	if (rc == CA_OK)
 		rc = ca_audit(reg, actor, action, idbuf, err, errlen, "role",
@@ -293,8 +304,8 @@ int ca_ca_activate(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
 	return ca_step(ca, reg, id, actor, "ca.activate", 0, err, errlen);
 }
 
-int ca_ca_retire(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
-    char *err, size_t errlen)
+int ca_ca_retire(ca_t *ca, reg_t *reg, int64_t id, const char *actor, char *err,
+    size_t errlen)
 {
 	return ca_step(ca, reg, id, actor, "ca.retire", 1, err, errlen);
 }
@@ -322,8 +333,8 @@ int ca_ca_renewed(reg_t *reg, int64_t *id_out, X509 *old, X509 *renewed,
 
 	*id_out = 0;
 	if ((rc = cert_sha(&der, &len, sha, old, err, errlen)) != CA_OK ||
-	    (rc = ca_from_reg(reg_ca_list(reg, &list, &n, NULL, err,
-	    errlen))) != CA_OK)
+	    (rc = ca_from_reg(
+	         reg_ca_list(reg, &list, &n, NULL, err, errlen))) != CA_OK)
 		goto out;
 	for (i = 0; i < n && strcmp(list[i].cert_sha256, sha) != 0; i++)
 		;

@@ -15,11 +15,11 @@
  * until ca_free). */
 typedef struct {
 	int64_t id;
-	const char *state;		/* issuing, active, retired */
+	const char *state; /* issuing, active, retired */
 	const uint8_t *der;
 	size_t der_len;
 	const char *pem;
-	const char *chain_pem;		/* the CA + Root */
+	const char *chain_pem; /* the CA + Root */
 } ca_device_ca_t;
 
 /* The Device CA with this id (0: the first, whose URLs are the original
@@ -66,8 +66,8 @@ int ca_ca_activate(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
  * nextUpdate at the CA certificate's notAfter and stays published; it
  * signs nothing more. An Infrastructure CA only once none of its principal
  * certificates is valid (CA_ERR_STATE). Audited (ca.retire). */
-int ca_ca_retire(ca_t *ca, reg_t *reg, int64_t id, const char *actor,
-    char *err, size_t errlen);
+int ca_ca_retire(ca_t *ca, reg_t *reg, int64_t id, const char *actor, char *err,
+    size_t errlen);
 
 /* The CA set follows a renewal (`ca-server root renew-intermediate`): the
  * row of the CA whose certificate is old (same key and subject) gets

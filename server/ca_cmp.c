@@ -31,21 +31,22 @@
 typedef struct {
 	ca_t *ca;
 	reg_t *reg;
-	const ca_cmp_sender_t *sender;	/* NULL: the MAC route */
-	ca_cmp_secret_t *secret;	/* the MAC route's secret, if found */
+	const ca_cmp_sender_t *sender; /* NULL: the MAC route */
+	ca_cmp_secret_t *secret;       /* the MAC route's secret, if found */
 	ca_cmp_hdr_t hdr;
-	char sender_key[REG_NAME_MAX + 3];	/* "p:" name or "s:" reference */
-	ca_cmp_issued_t issued;		/* the certificate granted, if any */
-	reg_cmp_confirm_t conf;		/* certConf: what it confirms */
+	char sender_key[REG_NAME_MAX + 3]; /* "p:" name or "s:" reference */
+	ca_cmp_issued_t issued;            /* the certificate granted, if any */
+	reg_cmp_confirm_t conf;            /* certConf: what it confirms */
 	int conf_found;
-	int replay;			/* reopening conf's transaction */
-	int refuse_bit;			/* -1: none */
+	int replay;     /* reopening conf's transaction */
+	int refuse_bit; /* -1: none */
 	char refuse[160];
 	char err[256];
 } cmp_job_t;
 
 /* The subject attribute nid of name as text into out; 0, or -1 absent. */
-static int subject_text(char *out, size_t outlen, const X509_NAME *name, int nid)
+static int subject_text(char *out, size_t outlen, const X509_NAME *name,
+    int nid)
 {
 	int i = X509_NAME_get_index_by_NID(name, nid, -1);
 	const ASN1_STRING *s;
@@ -57,7 +58,8 @@ static int subject_text(char *out, size_t outlen, const X509_NAME *name, int nid
 	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
 	d = ASN1_STRING_get0_data(s);
 	n = ASN1_STRING_length(s);
-	if (d == NULL || n <= 0 || (size_t)n >= outlen || memchr(d, 0, (size_t)n) != NULL)
+	if (d == NULL || n <= 0 || (size_t)n >= outlen ||
+	    memchr(d, 0, (size_t)n) != NULL)
 		return -1;
 	memcpy(out, d, (size_t)n);
 	out[n] = '\0';
@@ -67,7 +69,8 @@ static int subject_text(char *out, size_t outlen, const X509_NAME *name, int nid
 /* A rejection carrying failure bit fail and text. */
 static OSSL_CMP_PKISI *reject(int fail, const char *text)
 {
-	return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 1 << fail, text);
+	return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 1 << fail,
+	    text);
 }
 
 /* PKIFailureInfo bit for a ca_* error. */
@@ -104,20 +107,22 @@ static X509 *issuer_in_set(const ca_t *ca, X509 *cert, int infra)
  * its certConf. */
 static OSSL_CMP_PKISI *granted(cmp_job_t *job, const char *pem,
     const char *issuer, const char *target, X509 **cert_out,
-    STACK_OF(X509) **chain_out)
+    STACK_OF(X509) * *chain_out)
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
 	X509 *ca1 = NULL;
 
-	if (b == NULL || (*cert_out = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL ||
+	if (b == NULL ||
+	    (*cert_out = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL ||
 	    (ca1 = issuer_in_set(job->ca, *cert_out,
-	    strcmp(issuer, REG_ISSUER_INFRA) == 0)) == NULL ||
+	         strcmp(issuer, REG_ISSUER_INFRA) == 0)) == NULL ||
 	    ca_cmp_issued_set(&job->issued, *cert_out, issuer, target) != 0 ||
 	    (*chain_out = sk_X509_new_null()) == NULL ||
 	    !X509_add_cert(*chain_out, ca1, X509_ADD_FLAG_UP_REF) ||
 	    !X509_add_cert(*chain_out, job->ca->root, X509_ADD_FLAG_UP_REF)) {
 		BIO_free(b);
-		return reject(OSSL_CMP_PKIFAILUREINFO_systemFailure, "certificate");
+		return reject(OSSL_CMP_PKIFAILUREINFO_systemFailure,
+		    "certificate");
 	}
 	BIO_free(b);
 	return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_accepted, 0, NULL);
@@ -128,7 +133,8 @@ static OSSL_CMP_PKISI *granted(cmp_job_t *job, const char *pem,
 static OSSL_CMP_PKISI *device_attrs(ca_device_attrs_t *a, char *serial,
     char *model, char *hw, const X509_NAME *subj, const char *mfr_id)
 {
-	if (subj == NULL || subject_text(serial, 65, subj, NID_serialNumber) != 0 ||
+	if (subj == NULL ||
+	    subject_text(serial, 65, subj, NID_serialNumber) != 0 ||
 	    subject_text(model, 65, subj, NID_commonName) != 0)
 		return reject(OSSL_CMP_PKIFAILUREINFO_badCertTemplate,
 		    "the subject needs serialNumber (device serial) and CN (model)");
@@ -151,16 +157,17 @@ static int issue_key(cmp_job_t *job, ca_issue_result_t *res, EVP_PKEY *pk,
 	if (job->secret == NULL)
 		return ca_device_issue_key(job->ca, job->reg, res, pk, a, actor,
 		    job->err, sizeof(job->err));
-	if ((rc = ca_from_reg(reg_begin(job->reg, job->err,
-	    sizeof(job->err)))) != CA_OK)
+	if ((rc = ca_from_reg(
+	         reg_begin(job->reg, job->err, sizeof(job->err)))) != CA_OK)
 		return rc;
-	rc = ca_device_issue_key(job->ca, job->reg, res, pk, a, actor,
-	    job->err, sizeof(job->err));
+	rc = ca_device_issue_key(job->ca, job->reg, res, pk, a, actor, job->err,
+	    sizeof(job->err));
 	if (rc == CA_OK)
-		rc = ca_cmp_secret_use(job->reg, job->secret->id, res->device_id,
-		    reg_now(), job->err, sizeof(job->err));
+		rc = ca_cmp_secret_use(job->reg, job->secret->id,
+		    res->device_id, reg_now(), job->err, sizeof(job->err));
 	if (rc == CA_OK)
-		rc = ca_from_reg(reg_commit(job->reg, job->err, sizeof(job->err)));
+		rc = ca_from_reg(
+		    reg_commit(job->reg, job->err, sizeof(job->err)));
 	if (rc != CA_OK) {
 		reg_rollback(job->reg);
 		ca_issue_result_clear(res);
@@ -171,7 +178,7 @@ static int issue_key(cmp_job_t *job, ca_issue_result_t *res, EVP_PKEY *pk,
 /* p10cr, ir, cr: one device of manufacturer mfr_id. */
 static OSSL_CMP_PKISI *enroll(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
     const X509_REQ *p10cr, const char *mfr_id, const char *actor,
-    X509 **cert_out, STACK_OF(X509) **chain_out)
+    X509 **cert_out, STACK_OF(X509) * *chain_out)
 {
 	char serial[65], model[65], hw[65];
 	ca_device_attrs_t a;
@@ -181,17 +188,19 @@ static OSSL_CMP_PKISI *enroll(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
 	EVP_PKEY *pk = NULL;
 	int n, rc;
 
-	if ((si = device_attrs(&a, serial, model, hw, p10cr != NULL ?
-	    X509_REQ_get_subject_name(p10cr) :
-	    OSSL_CRMF_CERTTEMPLATE_get0_subject(OSSL_CRMF_MSG_get0_tmpl(crm)),
-	    mfr_id)) != NULL)
+	if ((si = device_attrs(&a, serial, model, hw,
+	         p10cr != NULL ? X509_REQ_get_subject_name(p10cr) :
+	                         OSSL_CRMF_CERTTEMPLATE_get0_subject(
+	                             OSSL_CRMF_MSG_get0_tmpl(crm)),
+	         mfr_id)) != NULL)
 		return si;
 	memset(&res, 0, sizeof(res));
 	if (p10cr != NULL) {
 		if ((n = i2d_X509_REQ((X509_REQ *)p10cr, &der)) <= 0)
-			return reject(OSSL_CMP_PKIFAILUREINFO_systemFailure, "CSR encoding");
-		rc = ca_device_issue(job->ca, job->reg, &res, der, (size_t)n, &a,
-		    actor, job->err, sizeof(job->err));
+			return reject(OSSL_CMP_PKIFAILUREINFO_systemFailure,
+			    "CSR encoding");
+		rc = ca_device_issue(job->ca, job->reg, &res, der, (size_t)n,
+		    &a, actor, job->err, sizeof(job->err));
 		OPENSSL_free(der);
 	} else {
 		if ((pk = ca_cmp_tmpl_pubkey(crm)) == NULL)
@@ -202,8 +211,8 @@ static OSSL_CMP_PKISI *enroll(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
 	}
 	if (rc != CA_OK)
 		return reject(fail_bit(rc), job->err);
-	si = granted(job, res.cert_pem, REG_ISSUER_DEVICE,
-	    res.device_id, cert_out, chain_out);
+	si = granted(job, res.cert_pem, REG_ISSUER_DEVICE, res.device_id,
+	    cert_out, chain_out);
 	ca_issue_result_clear(&res);
 	return si;
 }
@@ -212,7 +221,7 @@ static OSSL_CMP_PKISI *enroll(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
  * (REST self-renewal's rules: still its own and unrevoked inside the
  * renewal's transaction, the principal_max_valid_certs cap). */
 static OSSL_CMP_PKISI *renew(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
-    X509 **cert_out, STACK_OF(X509) **chain_out)
+    X509 **cert_out, STACK_OF(X509) * *chain_out)
 {
 	const ca_cmp_sender_t *s = job->sender;
 	const OSSL_CRMF_CERTID *old = OSSL_CRMF_MSG_get0_regCtrl_oldCertID(crm);
@@ -224,14 +233,16 @@ static OSSL_CMP_PKISI *renew(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
 	EVP_PKEY *pk;
 	int rc;
 
-	if (old != NULL && (X509_NAME_cmp(OSSL_CRMF_CERTID_get0_issuer(old),
-	    X509_get_issuer_name(s->cert)) != 0 ||
-	    ASN1_INTEGER_cmp(OSSL_CRMF_CERTID_get0_serialNumber(old),
-	    X509_get0_serialNumber(s->cert)) != 0))
+	if (old != NULL &&
+	    (X509_NAME_cmp(OSSL_CRMF_CERTID_get0_issuer(old),
+	         X509_get_issuer_name(s->cert)) != 0 ||
+	        ASN1_INTEGER_cmp(OSSL_CRMF_CERTID_get0_serialNumber(old),
+	            X509_get0_serialNumber(s->cert)) != 0))
 		return reject(OSSL_CMP_PKIFAILUREINFO_badCertId,
 		    "oldCertID is not the certificate this request came with");
 	if (pki_cert_fingerprint(fp, (X509 *)s->cert) != PKI_OK)
-		return reject(OSSL_CMP_PKIFAILUREINFO_systemFailure, "fingerprint");
+		return reject(OSSL_CMP_PKIFAILUREINFO_systemFailure,
+		    "fingerprint");
 	util_hex_encode(hex, fp, sizeof(fp));
 	if ((pk = ca_cmp_tmpl_pubkey(crm)) == NULL)
 		return reject(OSSL_CMP_PKIFAILUREINFO_badCertTemplate,
@@ -245,8 +256,8 @@ static OSSL_CMP_PKISI *renew(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
 	EVP_PKEY_free(pk);
 	if (rc != CA_OK)
 		return reject(fail_bit(rc), job->err);
-	si = granted(job, cr.cert_pem, REG_ISSUER_INFRA, s->name,
-	    cert_out, chain_out);
+	si = granted(job, cr.cert_pem, REG_ISSUER_INFRA, s->name, cert_out,
+	    chain_out);
 	ca_principal_creds_clear(&cr);
 	return si;
 }
@@ -255,8 +266,8 @@ static OSSL_CMP_PKISI *renew(cmp_job_t *job, const OSSL_CRMF_MSG *crm,
  * checked the protection and the proof of possession). */
 static OSSL_CMP_PKISI *cb_cert_request(OSSL_CMP_SRV_CTX *srv,
     const OSSL_CMP_MSG *req, int cert_req_id, const OSSL_CRMF_MSG *crm,
-    const X509_REQ *p10cr, X509 **cert_out, STACK_OF(X509) **chain_out,
-    STACK_OF(X509) **ca_pubs)
+    const X509_REQ *p10cr, X509 **cert_out, STACK_OF(X509) * *chain_out,
+    STACK_OF(X509) * *ca_pubs)
 {
 	cmp_job_t *job = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv);
 	const ca_cmp_sender_t *s = job->sender;
@@ -302,7 +313,8 @@ static OSSL_CMP_PKISI *rr_device(cmp_job_t *job, char *id, size_t idlen,
 		return reject(OSSL_CMP_PKIFAILUREINFO_badCertId,
 		    "no device certificate with this serial");
 	if (rc != REG_OK)
-		return reject(OSSL_CMP_PKIFAILUREINFO_systemUnavail, "registry");
+		return reject(OSSL_CMP_PKIFAILUREINFO_systemUnavail,
+		    "registry");
 	return NULL;
 }
 
@@ -320,7 +332,8 @@ static OSSL_CMP_PKISI *cb_rr(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
 
 	if (job->refuse_bit >= 0)
 		return reject(job->refuse_bit, job->refuse);
-	if (job->sender == NULL || strcmp(job->sender->role, REG_ROLE_ADMIN) != 0)
+	if (job->sender == NULL ||
+	    strcmp(job->sender->role, REG_ROLE_ADMIN) != 0)
 		return reject(OSSL_CMP_PKIFAILUREINFO_notAuthorized,
 		    "only an administrator revokes");
 	if (reason < 0)
@@ -330,8 +343,9 @@ static OSSL_CMP_PKISI *cb_rr(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
 		    "certificateHold and removeFromCRL are not revocations: "
 		    "suspend and reinstate through the REST API");
 	if (issuer == NULL || serial == NULL ||
-	    X509_NAME_cmp(issuer, X509_get_subject_name(
-	    ca_set_issuing(ca_set_peek(job->ca))->cert)) != 0)
+	    X509_NAME_cmp(issuer,
+	        X509_get_subject_name(
+	            ca_set_issuing(ca_set_peek(job->ca))->cert)) != 0)
 		return reject(OSSL_CMP_PKIFAILUREINFO_badCertId,
 		    "not a certificate of the Device CA");
 	if ((si = rr_device(job, id, sizeof(id), serial)) != NULL)
@@ -362,8 +376,9 @@ static int cb_cert_conf(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
 		return 0;
 	}
 	return ca_cmp_confirm_settle(job->ca, job->reg, &job->conf,
-	    job->conf_found, job->sender != NULL ? job->sender->name :
-	    job->secret->ref, hash, si);
+	    job->conf_found,
+	    job->sender != NULL ? job->sender->name : job->secret->ref, hash,
+	    si);
 }
 
 /* OSSL_CMP_SRV_genm_cb_t: no general information is offered yet; an
@@ -371,7 +386,7 @@ static int cb_cert_conf(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
  * may be ignored), so `openssl cmp -cmd genm` works as a probe. Not on
  * the MAC route (a one-time secret serves an ir only). */
 static int cb_genm(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
-    const STACK_OF(OSSL_CMP_ITAV) *in, STACK_OF(OSSL_CMP_ITAV) **out)
+    const STACK_OF(OSSL_CMP_ITAV) * in, STACK_OF(OSSL_CMP_ITAV) * *out)
 {
 	cmp_job_t *job = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv);
 
@@ -389,27 +404,29 @@ static int cb_genm(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
 static OSSL_CMP_SRV_CTX *srv_new(ca_t *ca, cmp_job_t *job)
 {
 	OSSL_CMP_SRV_CTX *srv = OSSL_CMP_SRV_CTX_new(NULL, NULL);
-	OSSL_CMP_CTX *ctx = srv != NULL ? OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv) : NULL;
+	OSSL_CMP_CTX *ctx =
+	    srv != NULL ? OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv) : NULL;
 	STACK_OF(X509) *chain = sk_X509_new_null();
 	int ok;
 
 	ok = ctx != NULL && chain != NULL &&
 	    X509_add_cert(chain, ca->infra, X509_ADD_FLAG_UP_REF) &&
 	    X509_add_cert(chain, ca->root, X509_ADD_FLAG_UP_REF) &&
-	    OSSL_CMP_SRV_CTX_init(srv, job, cb_cert_request, cb_rr, cb_genm, NULL,
-	    cb_cert_conf, NULL) == 1 &&
+	    OSSL_CMP_SRV_CTX_init(srv, job, cb_cert_request, cb_rr, cb_genm,
+	        NULL, cb_cert_conf, NULL) == 1 &&
 	    OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(srv, 1) == 1 &&
 	    OSSL_CMP_CTX_set1_cert(ctx, ca->cmp_cert) == 1 &&
 	    OSSL_CMP_CTX_set1_pkey(ctx, ca->cmp_key) == 1 &&
 	    OSSL_CMP_CTX_set1_untrusted(ctx, chain) == 1;
 	if (ok && job->sender != NULL)
-		ok = OSSL_CMP_CTX_set1_srvCert(ctx, (X509 *)job->sender->cert) == 1;
+		ok = OSSL_CMP_CTX_set1_srvCert(ctx,
+		         (X509 *)job->sender->cert) == 1;
 	else if (ok && job->secret != NULL)
 		ok = OSSL_CMP_CTX_set1_secretValue(ctx, job->secret->secret,
-		    CA_CMP_SECRET_LEN) == 1 &&
+		         CA_CMP_SECRET_LEN) == 1 &&
 		    OSSL_CMP_CTX_set1_referenceValue(ctx,
-		    (const unsigned char *)job->secret->ref,
-		    (int)strlen(job->secret->ref)) == 1;
+		        (const unsigned char *)job->secret->ref,
+		        (int)strlen(job->secret->ref)) == 1;
 	/* The MAC route checked the protection itself (mac_decide): OpenSSL
 	 * answers, the callbacks refuse what it refused. */
 	if (ok && job->sender == NULL)
@@ -446,7 +463,8 @@ static int mac_decide(cmp_job_t *job, ca_cmp_secret_t *sec,
 	if (job->hdr.protection_nid != NID_id_PasswordBasedMAC)
 		return refuse(job, OSSL_CMP_PKIFAILUREINFO_wrongIntegrity,
 		    "this path takes MAC-protected (PBM) requests only; "
-		    "signed ones go to /.well-known/cmp", "", "");
+		    "signed ones go to /.well-known/cmp",
+		    "", "");
 	for (i = 0; i < job->hdr.kid_len && i < sizeof(ref) - 1; i++)
 		if (!isgraph(job->hdr.kid[i]))
 			break;
@@ -464,7 +482,8 @@ static int mac_decide(cmp_job_t *job, ca_cmp_secret_t *sec,
 		return rc;
 	job->secret = sec;
 	if ((vc = OSSL_CMP_CTX_new(NULL, NULL)) == NULL ||
-	    OSSL_CMP_CTX_set1_secretValue(vc, sec->secret, CA_CMP_SECRET_LEN) != 1) {
+	    OSSL_CMP_CTX_set1_secretValue(vc, sec->secret, CA_CMP_SECRET_LEN) !=
+	        1) {
 		OSSL_CMP_CTX_free(vc);
 		util_err_openssl(err, errlen, "CMP context");
 		return CA_ERR_INTERNAL;
@@ -520,21 +539,23 @@ int ca_cmp_process(ca_t *ca, reg_t *reg, const ca_cmp_sender_t *sender,
 		util_err_set(err, errlen, "no CMP signer loaded");
 		goto out;
 	}
-	if (sender == NULL && (rc = mac_decide(&job, &sec, creq, err,
-	    errlen)) != CA_OK)
+	if (sender == NULL &&
+	    (rc = mac_decide(&job, &sec, creq, err, errlen)) != CA_OK)
 		goto out;
 	snprintf(job.sender_key, sizeof(job.sender_key), "%s%s",
-	    sender != NULL ? "p:" : "s:", sender != NULL ? sender->name :
-	    job.secret != NULL ? job.secret->ref : "");
+	    sender != NULL ? "p:" : "s:",
+	    sender != NULL         ? sender->name :
+	        job.secret != NULL ? job.secret->ref :
+	                             "");
 	if ((srv = srv_new(ca, &job)) == NULL) {
 		util_err_openssl(err, errlen, "CMP server context");
 		rc = CA_ERR_INTERNAL;
 		goto out;
 	}
 	if (OSSL_CMP_MSG_get_bodytype(creq) == CMP_BODY_CERTCONF &&
-	    job.refuse_bit < 0 && (rc = ca_cmp_confirm_prepare(srv,
-	    &job.replay, reg, &job.conf,
-	    &job.conf_found, job.sender_key, creq, err, errlen)) != CA_OK)
+	    job.refuse_bit < 0 &&
+	    (rc = ca_cmp_confirm_prepare(srv, &job.replay, reg, &job.conf,
+	         &job.conf_found, job.sender_key, creq, err, errlen)) != CA_OK)
 		goto out;
 	/* Protection failures and unsupported types come back as error
 	 * messages built by OpenSSL. */
@@ -547,8 +568,8 @@ int ca_cmp_process(ca_t *ca, reg_t *reg, const ca_cmp_sender_t *sender,
 	}
 	/* Granted without implicit confirmation: what its certConf, in a
 	 * later exchange, is checked against. */
-	if ((rc = ca_cmp_confirm_record(reg, &job.issued, job.sender_key,
-	    creq, rsp, err, errlen)) != CA_OK) {
+	if ((rc = ca_cmp_confirm_record(reg, &job.issued, job.sender_key, creq,
+	         rsp, err, errlen)) != CA_OK) {
 		OPENSSL_free(der);
 		goto out;
 	}

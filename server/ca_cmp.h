@@ -25,10 +25,10 @@
 /* Who sent a signature-protected request: the principal the TLS client
  * certificate cert authenticated. */
 typedef struct {
-	const X509 *cert;		/* the only certificate it may sign with */
-	const char *role;		/* REG_ROLE_* */
-	const char *manufacturer_id;	/* role manufacturer: its manufacturer */
-	const char *name;		/* the principal: audit actor */
+	const X509 *cert;            /* the only certificate it may sign with */
+	const char *role;            /* REG_ROLE_* */
+	const char *manufacturer_id; /* role manufacturer: its manufacturer */
+	const char *name;            /* the principal: audit actor */
 } ca_cmp_sender_t;
 
 /*
@@ -70,7 +70,7 @@ int ca_cmp_signer_ensure(ca_t *ca, char *err, size_t errlen);
 /* A new one-time secret: hand ref and secret to the factory line once. */
 typedef struct {
 	char ref[CA_CMP_REF_MAX + 1];
-	char secret[CA_CMP_SECRET_LEN + 1];	/* wipe after use */
+	char secret[CA_CMP_SECRET_LEN + 1]; /* wipe after use */
 	int64_t expires_at;
 } ca_cmp_secret_new_t;
 
@@ -79,7 +79,7 @@ typedef struct {
  * stored encrypted with an audit row each under actor, in one
  * transaction. CA_ERR_NOT_FOUND: unknown manufacturer. */
 int ca_cmp_secret_create(ca_t *ca, reg_t *reg, ca_cmp_secret_new_t *out,
-    size_t n, const char *mfr_id, int64_t valid_s, const char *actor,
-    char *err, size_t errlen);
+    size_t n, const char *mfr_id, int64_t valid_s, const char *actor, char *err,
+    size_t errlen);
 
 #endif

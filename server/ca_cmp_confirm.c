@@ -21,7 +21,7 @@
 #include "util.h"
 
 /* RFC 5280 CRLReason of a certificate its holder refused. */
-#define CONFIRM_REJECT_REASON 5		/* cessationOfOperation */
+#define CONFIRM_REJECT_REASON 5 /* cessationOfOperation */
 
 /* serial as lowercase hex into hex (the registry's serial_hex); 0, or -1. */
 int ca_cmp_serial_hex(char *hex, size_t hexlen, const ASN1_INTEGER *serial)
@@ -31,8 +31,9 @@ int ca_cmp_serial_hex(char *hex, size_t hexlen, const ASN1_INTEGER *serial)
 	size_t i;
 	int rc = -1;
 
-	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL || BN_is_negative(bn) ||
-	    (h = BN_bn2hex(bn)) == NULL || strlen(h) >= hexlen)
+	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL ||
+	    BN_is_negative(bn) || (h = BN_bn2hex(bn)) == NULL ||
+	    strlen(h) >= hexlen)
 		goto out;
 	for (i = 0; i <= strlen(h); i++)
 		hex[i] = (char)tolower((unsigned char)h[i]);
@@ -67,8 +68,9 @@ int ca_cmp_issued_set(ca_cmp_issued_t *iss, const X509 *cert,
 	rc = hex_of(iss->cert_hash, sizeof(iss->cert_hash), h->data,
 	    (size_t)h->length);
 	ASN1_OCTET_STRING_free(h);
-	if (rc != 0 || ca_cmp_serial_hex(iss->serial_hex,
-	    sizeof(iss->serial_hex), X509_get0_serialNumber(cert)) != 0 ||
+	if (rc != 0 ||
+	    ca_cmp_serial_hex(iss->serial_hex, sizeof(iss->serial_hex),
+	        X509_get0_serialNumber(cert)) != 0 ||
 	    strlen(target) >= sizeof(iss->target))
 		return -1;
 	snprintf(iss->issuer, sizeof(iss->issuer), "%s", issuer);
@@ -116,7 +118,8 @@ int ca_cmp_confirm_record(reg_t *reg, const ca_cmp_issued_t *iss,
 	if (strlen(sender) >= sizeof(c.sender) ||
 	    tid_hex(c.transaction_id, sizeof(c.transaction_id), req) != 0 ||
 	    hex_of(c.nonce, sizeof(c.nonce), h.nonce, h.nonce_len) != 0) {
-		util_err_set(err, errlen, "the request has no usable "
+		util_err_set(err, errlen,
+		    "the request has no usable "
 		    "transactionID (1..64 bytes) to confirm in");
 		return CA_ERR_INVALID;
 	}
@@ -152,7 +155,8 @@ static int transaction_reopen(OSSL_CMP_SRV_CTX *srv, int *replay,
 	size_t n = strlen(row->nonce) / 2;
 	int ok;
 
-	if (n == 0 || n > sizeof(nb) || util_hex_decode(nb, n, row->nonce) != 0 ||
+	if (n == 0 || n > sizeof(nb) ||
+	    util_hex_decode(nb, n, row->nonce) != 0 ||
 	    (orig = d2i_OSSL_CMP_MSG(NULL, &p, (long)row->request_len)) == NULL)
 		return -1;
 	*replay = 1;
@@ -161,7 +165,7 @@ static int transaction_reopen(OSSL_CMP_SRV_CTX *srv, int *replay,
 	ok = rsp != NULL && (nonce = ASN1_OCTET_STRING_new()) != NULL &&
 	    ASN1_OCTET_STRING_set(nonce, nb, (int)n) == 1 &&
 	    OSSL_CMP_CTX_set1_senderNonce(OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv),
-	    nonce) == 1;
+	        nonce) == 1;
 	ASN1_OCTET_STRING_free(nonce);
 	OSSL_CMP_MSG_free(rsp);
 	OSSL_CMP_MSG_free(orig);
@@ -182,11 +186,11 @@ int ca_cmp_confirm_prepare(OSSL_CMP_SRV_CTX *srv, int *replay, reg_t *reg,
 	memset(row, 0, sizeof(*row));
 	/* No transaction of this sender's to reopen: OpenSSL's fresh context
 	 * answers the certConf "unexpected PKIBody" (badRequest). */
-	if (tid == NULL || hex_of(hex, sizeof(hex), tid->data,
-	    (size_t)tid->length) != 0)
+	if (tid == NULL ||
+	    hex_of(hex, sizeof(hex), tid->data, (size_t)tid->length) != 0)
 		return CA_OK;
-	rc = ca_from_reg(reg_cmp_confirm_get(reg, row, sender, hex, err,
-	    errlen));
+	rc = ca_from_reg(
+	    reg_cmp_confirm_get(reg, row, sender, hex, err, errlen));
 	if (rc == CA_ERR_NOT_FOUND)
 		return CA_OK;
 	if (rc != CA_OK)
@@ -232,11 +236,13 @@ static int confirm_reject(ca_t *ca, reg_t *reg, const reg_cmp_confirm_t *row,
 		rc = CA_OK;
 	if (rc != CA_OK ||
 	    (rc = ca_from_reg(reg_cmp_confirm_settle(reg, row->sender,
-	    row->transaction_id, "rejected", reg_now(), err, errlen))) != CA_OK ||
-	    (rc = ca_audit(reg, actor, "cmp.cert_conf", row->target, err, errlen,
-	    "result", "rejected", "reason", ca_reason_name(CONFIRM_REJECT_REASON),
-	    "cert_serial", row->serial_hex, "transaction_id",
-	    row->transaction_id, (const char *)NULL)) != CA_OK ||
+	         row->transaction_id, "rejected", reg_now(), err, errlen))) !=
+	        CA_OK ||
+	    (rc = ca_audit(reg, actor, "cmp.cert_conf", row->target, err,
+	         errlen, "result", "rejected", "reason",
+	         ca_reason_name(CONFIRM_REJECT_REASON), "cert_serial",
+	         row->serial_hex, "transaction_id", row->transaction_id,
+	         (const char *)NULL)) != CA_OK ||
 	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK) {
 		reg_rollback(reg);
 		return rc;
@@ -253,10 +259,12 @@ static int confirm_accept(reg_t *reg, const reg_cmp_confirm_t *row,
 	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 		return rc;
 	if ((rc = ca_from_reg(reg_cmp_confirm_settle(reg, row->sender,
-	    row->transaction_id, "accepted", reg_now(), err, errlen))) != CA_OK ||
-	    (rc = ca_audit(reg, actor, "cmp.cert_conf", row->target, err, errlen,
-	    "result", "accepted", "cert_serial", row->serial_hex,
-	    "transaction_id", row->transaction_id, (const char *)NULL)) != CA_OK ||
+	         row->transaction_id, "accepted", reg_now(), err, errlen))) !=
+	        CA_OK ||
+	    (rc = ca_audit(reg, actor, "cmp.cert_conf", row->target, err,
+	         errlen, "result", "accepted", "cert_serial", row->serial_hex,
+	         "transaction_id", row->transaction_id, (const char *)NULL)) !=
+	        CA_OK ||
 	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK) {
 		reg_rollback(reg);
 		return rc;
@@ -269,26 +277,30 @@ int ca_cmp_confirm_settle(ca_t *ca, reg_t *reg, const reg_cmp_confirm_t *row,
     const OSSL_CMP_PKISI *si)
 {
 	char hex[REG_CMP_HEX_MAX + 1], err[256];
-	int accept = si == NULL || ca_cmp_pkisi_status(si) ==
-	    OSSL_CMP_PKISTATUS_accepted, rc;
+	int accept = si == NULL ||
+	    ca_cmp_pkisi_status(si) == OSSL_CMP_PKISTATUS_accepted,
+	    rc;
 	const char *want = accept ? "accepted" : "rejected";
 
 	if (!found)
 		return confirm_refuse(CMP_R_TRANSACTIONID_UNMATCHED,
 		    "no certificate of this sender awaits confirmation in this "
 		    "transaction");
-	if (hash == NULL || hex_of(hex, sizeof(hex), hash->data,
-	    (size_t)hash->length) != 0 || strlen(hex) != strlen(row->cert_hash) ||
+	if (hash == NULL ||
+	    hex_of(hex, sizeof(hex), hash->data, (size_t)hash->length) != 0 ||
+	    strlen(hex) != strlen(row->cert_hash) ||
 	    CRYPTO_memcmp(hex, row->cert_hash, strlen(hex)) != 0)
 		return confirm_refuse(CMP_R_CERTHASH_UNMATCHED,
 		    "certHash is not that of the certificate of this transaction");
 	/* A repeated certConf (its pkiConf lost) gets pkiConf again. */
 	if (strcmp(row->state, "pending") != 0)
-		return strcmp(row->state, want) == 0 ? 1 : confirm_refuse(
-		    CMP_R_UNEXPECTED_PKISTATUS, "this certificate was confirmed "
-		    "already, with the other answer");
+		return strcmp(row->state, want) == 0 ?
+		    1 :
+		    confirm_refuse(CMP_R_UNEXPECTED_PKISTATUS,
+		        "this certificate was confirmed "
+		        "already, with the other answer");
 	rc = accept ? confirm_accept(reg, row, actor, err, sizeof(err)) :
-	    confirm_reject(ca, reg, row, actor, err, sizeof(err));
+	              confirm_reject(ca, reg, row, actor, err, sizeof(err));
 	if (rc != CA_OK)
 		return confirm_refuse(CMP_R_ERROR_PROCESSING_MESSAGE, err);
 	return 1;

@@ -94,40 +94,41 @@ static int hdr_field(ca_cmp_hdr_t *out, const struct tlv *f)
 	struct tlv seq;
 
 	switch (f->tag) {
-	case 1:		/* protectionAlg */
+	case 1: /* protectionAlg */
 		if ((alg = d2i_X509_ALGOR(NULL, &q, f->len)) == NULL)
 			return -1;
 		out->protection_nid = OBJ_obj2nid(alg->algorithm);
 		X509_ALGOR_free(alg);
 		return 0;
-	case 2:		/* senderKID */
+	case 2: /* senderKID */
 		if ((kid = d2i_ASN1_OCTET_STRING(NULL, &q, f->len)) == NULL)
 			return -1;
 		/* Longer than any reference ProvCA hands out (a signer's
 		 * key identifier is 20 bytes): none usable. */
-		if (kid->length > 0 && (size_t)kid->length <= sizeof(out->kid)) {
+		if (kid->length > 0 &&
+		    (size_t)kid->length <= sizeof(out->kid)) {
 			memcpy(out->kid, kid->data, (size_t)kid->length);
 			out->kid_len = (size_t)kid->length;
 		}
 		ASN1_OCTET_STRING_free(kid);
 		return 0;
-	case 5:		/* senderNonce */
+	case 5: /* senderNonce */
 		if ((kid = d2i_ASN1_OCTET_STRING(NULL, &q, f->len)) == NULL)
 			return -1;
-		if (kid->length > 0 && (size_t)kid->length <= sizeof(out->nonce)) {
+		if (kid->length > 0 &&
+		    (size_t)kid->length <= sizeof(out->nonce)) {
 			memcpy(out->nonce, kid->data, (size_t)kid->length);
 			out->nonce_len = (size_t)kid->length;
 		}
 		ASN1_OCTET_STRING_free(kid);
 		return 0;
-	case 8:		/* generalInfo: [8] EXPLICIT SEQUENCE OF */
+	case 8: /* generalInfo: [8] EXPLICIT SEQUENCE OF */
 		if (seq_enter(&seq, f->content, f->len) != 0)
 			return -1;
-		out->implicit_confirm = info_implicit_confirm(seq.content,
-		    seq.len);
+		out->implicit_confirm =
+		    info_implicit_confirm(seq.content, seq.len);
 		return 0;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -141,8 +142,9 @@ int ca_cmp_hdr_read(ca_cmp_hdr_t *out, const OSSL_CMP_MSG *msg)
 
 	memset(out, 0, sizeof(*out));
 	out->protection_nid = NID_undef;
-	if ((n = i2d_OSSL_CMP_PKIHEADER(OSSL_CMP_MSG_get0_header(msg),
-	    &der)) <= 0 || seq_enter(&t, der, n) != 0)
+	if ((n = i2d_OSSL_CMP_PKIHEADER(OSSL_CMP_MSG_get0_header(msg), &der)) <=
+	        0 ||
+	    seq_enter(&t, der, n) != 0)
 		goto out;
 	p = t.content;
 	left = t.len;
@@ -170,7 +172,8 @@ EVP_PKEY *ca_cmp_tmpl_pubkey(const OSSL_CRMF_MSG *crm)
 	int n, sz;
 
 	if ((n = i2d_OSSL_CRMF_CERTTEMPLATE(OSSL_CRMF_MSG_get0_tmpl(crm),
-	    &der)) <= 0 || seq_enter(&t, der, n) != 0)
+	         &der)) <= 0 ||
+	    seq_enter(&t, der, n) != 0)
 		goto out;
 	p = t.content;
 	left = t.len;
@@ -205,7 +208,7 @@ out:
 /* The CRLReason of the crlEntryDetails (Extensions, DER at der) or -1. */
 static int ext_reason(const unsigned char *der, long len)
 {
-	STACK_OF(X509_EXTENSION) *exts;
+	STACK_OF(X509_EXTENSION) * exts;
 	ASN1_ENUMERATED *e;
 	long v = -1;
 	int crit = 0;
@@ -237,12 +240,12 @@ int ca_cmp_rr_reason(const OSSL_CMP_MSG *msg)
 	left = t.len;
 	if (tlv_next(&f, &p, &left) != 0 || tlv_next(&f, &p, &left) != 0 ||
 	    f.cls != V_ASN1_CONTEXT_SPECIFIC || f.tag != 11 ||
-	    seq_enter(&t, f.content, f.len) != 0 ||	/* RevReqContent */
-	    seq_enter(&t, t.content, t.len) != 0)	/* first RevDetails */
+	    seq_enter(&t, f.content, f.len) != 0 || /* RevReqContent */
+	    seq_enter(&t, t.content, t.len) != 0)   /* first RevDetails */
 		goto out;
 	p = t.content;
 	left = t.len;
-	if (tlv_next(&f, &p, &left) != 0 || left <= 0 ||	/* certDetails */
+	if (tlv_next(&f, &p, &left) != 0 || left <= 0 || /* certDetails */
 	    tlv_next(&f, &p, &left) != 0)
 		goto out;
 	reason = ext_reason(f.der, f.der_len);

@@ -15,12 +15,12 @@
 
 /* What a request's header says that OpenSSL 3.0 keeps to itself. */
 typedef struct {
-	int protection_nid;		/* protectionAlg; NID_undef: none */
-	unsigned char kid[64];		/* senderKID */
-	size_t kid_len;			/* 0: none */
-	int implicit_confirm;		/* generalInfo has implicitConfirm */
-	unsigned char nonce[64];	/* senderNonce */
-	size_t nonce_len;		/* 0: none (or longer than 64) */
+	int protection_nid;      /* protectionAlg; NID_undef: none */
+	unsigned char kid[64];   /* senderKID */
+	size_t kid_len;          /* 0: none */
+	int implicit_confirm;    /* generalInfo has implicitConfirm */
+	unsigned char nonce[64]; /* senderNonce */
+	size_t nonce_len;        /* 0: none (or longer than 64) */
 } ca_cmp_hdr_t;
 
 /* Read msg's header fields into out. 0, or -1 when they do not decode. */
@@ -95,7 +95,7 @@ typedef struct {
 	char manufacturer_id[REG_MFR_ID_MAX + 1];
 	char created_by[REG_NAME_MAX + 1];
 	int64_t expires_at, used_at;
-	unsigned char secret[CA_CMP_SECRET_LEN];	/* wipe after use */
+	unsigned char secret[CA_CMP_SECRET_LEN]; /* wipe after use */
 } ca_cmp_secret_t;
 
 /* The secret named ref, decrypted. CA_ERR_NOT_FOUND when none has that

@@ -42,7 +42,7 @@ static int file_key(const ca_t *ca, unsigned char k[KEY_LEN], int create,
 			return CA_ERR_INTERNAL;
 		}
 		rc = ca_file_write(path, k, KEY_LEN, 0600, err, errlen);
-		if (rc != CA_ERR_EXISTS)	/* else another made it: read */
+		if (rc != CA_ERR_EXISTS) /* else another made it: read */
 			return rc;
 	}
 	if ((rc = ca_file_read(&buf, &len, path, KEY_LEN, err, errlen)) !=
@@ -105,21 +105,24 @@ static int gcm(int enc, const unsigned char key[KEY_LEN], unsigned char *out,
 	const unsigned char *iv = enc ? out : in;
 	unsigned char *dst = enc ? out + IV_LEN : out;
 	size_t len = enc ? n : n - IV_LEN - TAG_LEN;
-	unsigned char *tag = enc ? out + IV_LEN + n : (unsigned char *)in +
-	    n - TAG_LEN;
+	unsigned char *tag =
+	    enc ? out + IV_LEN + n : (unsigned char *)in + n - TAG_LEN;
 	int l = 0, ok;
 
 	ok = c != NULL && (enc || n >= IV_LEN + TAG_LEN) &&
 	    (!enc || util_random(out, IV_LEN) == 0) &&
 	    EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, iv, enc) == 1 &&
 	    EVP_CipherUpdate(c, NULL, &l, (const unsigned char *)aad,
-	    (int)strlen(aad)) == 1 &&
-	    EVP_CipherUpdate(c, dst, &l, enc ? in : in + IV_LEN, (int)len) == 1 &&
-	    (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-	    tag) == 1) &&
+	        (int)strlen(aad)) == 1 &&
+	    EVP_CipherUpdate(c, dst, &l, enc ? in : in + IV_LEN, (int)len) ==
+	        1 &&
+	    (enc ||
+	        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) ==
+	            1) &&
 	    EVP_CipherFinal_ex(c, dst + l, &l) == 1 &&
-	    (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
-	    tag) == 1);
+	    (!enc ||
+	        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) ==
+	            1);
 	EVP_CIPHER_CTX_free(c);
 	return ok;
 }
@@ -150,7 +153,7 @@ static int secret_new(ca_cmp_secret_new_t *out, reg_cmp_secret_t *row,
 	row->expires_at = out->expires_at;
 	row->enc_len = IV_LEN + CA_CMP_SECRET_LEN + TAG_LEN;
 	if (!gcm(1, key, row->enc, (const unsigned char *)out->secret,
-	    CA_CMP_SECRET_LEN, row->ref))
+	        CA_CMP_SECRET_LEN, row->ref))
 		return CA_ERR_INTERNAL;
 	return CA_OK;
 }
@@ -168,7 +171,7 @@ static int secrets_store(reg_t *reg, ca_cmp_secret_new_t *out, size_t n,
 
 	for (i = 0; i < n && rc == CA_OK; i++) {
 		if ((rc = secret_new(&out[i], &row, key, mfr_id, now, valid_s,
-		    actor)) != CA_OK) {
+		         actor)) != CA_OK) {
 			util_err_openssl(err, errlen, "new secret");
 			break;
 		}
@@ -187,8 +190,8 @@ static int secrets_store(reg_t *reg, ca_cmp_secret_new_t *out, size_t n,
 }
 
 int ca_cmp_secret_create(ca_t *ca, reg_t *reg, ca_cmp_secret_new_t *out,
-    size_t n, const char *mfr_id, int64_t valid_s, const char *actor,
-    char *err, size_t errlen)
+    size_t n, const char *mfr_id, int64_t valid_s, const char *actor, char *err,
+    size_t errlen)
 {
 	unsigned char key[KEY_LEN];
 	int rc;
@@ -205,8 +208,10 @@ int ca_cmp_secret_create(ca_t *ca, reg_t *reg, ca_cmp_secret_new_t *out,
 		return CA_ERR_INVALID;
 	}
 	if (!ca_token_valid(mfr_id, REG_MFR_ID_MAX)) {
-		util_err_set(err, errlen, "manufacturer id must match "
-		    "[A-Za-z0-9._-]{1,%d}", REG_MFR_ID_MAX);
+		util_err_set(err, errlen,
+		    "manufacturer id must match "
+		    "[A-Za-z0-9._-]{1,%d}",
+		    REG_MFR_ID_MAX);
 		return CA_ERR_INVALID;
 	}
 	if ((rc = wrap_key(ca, key, 1, err, errlen)) != CA_OK)
@@ -234,8 +239,8 @@ int ca_cmp_secret_get(ca_t *ca, reg_t *reg, ca_cmp_secret_t *out,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = ca_from_reg(reg_cmp_secret_get(reg, &row, ref, err,
-	    errlen))) != CA_OK)
+	if ((rc = ca_from_reg(
+	         reg_cmp_secret_get(reg, &row, ref, err, errlen))) != CA_OK)
 		return rc;
 	if (row.enc_len != IV_LEN + CA_CMP_SECRET_LEN + TAG_LEN) {
 		util_err_set(err, errlen, "stored secret has a bad length");
@@ -264,8 +269,8 @@ int ca_cmp_secret_get(ca_t *ca, reg_t *reg, ca_cmp_secret_t *out,
 int ca_cmp_secret_use(reg_t *reg, int64_t id, const char *device_id,
     int64_t now, char *err, size_t errlen)
 {
-	int rc = ca_from_reg(reg_cmp_secret_use(reg, id, device_id, now, err,
-	    errlen));
+	int rc = ca_from_reg(
+	    reg_cmp_secret_use(reg, id, device_id, now, err, errlen));
 
 	return rc == CA_ERR_NOT_FOUND ? CA_ERR_STATE : rc;
 }

@@ -26,8 +26,7 @@
 #define CMP_SIGNER_CERT "cmp-signer.crt"
 
 /* The signer's key: a fresh one for a file, else opened on the token. */
-static int signer_key(const ca_t *ca, EVP_PKEY **key, char *err,
-    size_t errlen)
+static int signer_key(const ca_t *ca, EVP_PKEY **key, char *err, size_t errlen)
 {
 	const ca_config_t *c = &ca->cfg;
 	pki_token_t tok;
@@ -39,15 +38,15 @@ static int signer_key(const ca_t *ca, EVP_PKEY **key, char *err,
 	snprintf(tok.pin_file, sizeof(tok.pin_file), "%s", c->pkcs11_pin_file);
 	snprintf(tok.pin_env, sizeof(tok.pin_env), "%s", c->pkcs11_pin_env);
 	if (pki_signing_key_open(key, c->cmp_signer_key, NULL, NULL, &tok, err,
-	    errlen) != PKI_OK)
+	        errlen) != PKI_OK)
 		return CA_ERR_INVALID;
 	return CA_OK;
 }
 
 /* The signer's key and its CMP-signer certificate from the
  * Infrastructure CA. */
-static int signer_make(const ca_t *ca, X509 **cert, EVP_PKEY **key,
-    char *err, size_t errlen)
+static int signer_make(const ca_t *ca, X509 **cert, EVP_PKEY **key, char *err,
+    size_t errlen)
 {
 	X509_NAME *n = NULL;
 	char crl_dp[400], serial[41];
@@ -59,11 +58,11 @@ static int signer_make(const ca_t *ca, X509 **cert, EVP_PKEY **key,
 		return rc;
 	if ((n = X509_NAME_new()) == NULL ||
 	    X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
-	    (const unsigned char *)ca->cfg.org, -1, -1, 0) != 1 ||
+	        (const unsigned char *)ca->cfg.org, -1, -1, 0) != 1 ||
 	    X509_NAME_add_entry_by_NID(n, NID_organizationalUnitName,
-	    MBSTRING_UTF8, (const unsigned char *)"cmp", -1, -1, 0) != 1 ||
+	        MBSTRING_UTF8, (const unsigned char *)"cmp", -1, -1, 0) != 1 ||
 	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-	    (const unsigned char *)"CMP signer", -1, -1, 0) != 1) {
+	        (const unsigned char *)"CMP signer", -1, -1, 0) != 1) {
 		util_err_openssl(err, errlen, "CMP signer subject");
 		rc = CA_ERR_INTERNAL;
 		goto out;
@@ -74,8 +73,8 @@ static int signer_make(const ca_t *ca, X509 **cert, EVP_PKEY **key,
 	sp.issuer = ca->infra;
 	sp.issuer_key = ca->infra_key;
 	sp.not_before = now - 60;
-	sp.not_after = now + (int64_t)ca->cfg.server_validity_days *
-	    UTIL_SECONDS_PER_DAY;
+	sp.not_after =
+	    now + (int64_t)ca->cfg.server_validity_days * UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = "cmcRA";
@@ -94,8 +93,8 @@ out:
 
 /* Write key (0600, exclusive; not a token key) and then cert into the
  * data folder; a key without its certificate is removed again. */
-static int signer_write(const ca_t *ca, X509 *cert, EVP_PKEY *key,
-    char *err, size_t errlen)
+static int signer_write(const ca_t *ca, X509 *cert, EVP_PKEY *key, char *err,
+    size_t errlen)
 {
 	char kpath[PATH_MAX + 32], cpath[PATH_MAX + 32], *pem = NULL;
 	size_t len = 0;
@@ -106,7 +105,7 @@ static int signer_write(const ca_t *ca, X509 *cert, EVP_PKEY *key,
 	snprintf(cpath, sizeof(cpath), "%s/%s", ca->data_dir, CMP_SIGNER_CERT);
 	if (!token) {
 		if ((rc = ca_key_to_pem(&pem, &len, key, ca->key_pass, err,
-		    errlen)) != CA_OK)
+		         errlen)) != CA_OK)
 			return rc;
 		rc = ca_file_write(kpath, pem, len, 0600, err, errlen);
 		OPENSSL_cleanse(pem, len);
@@ -136,7 +135,7 @@ static int signer_load(ca_t *ca, const char *cpath, char *err, size_t errlen)
 	if (pki_cert_load_file(&cert, cpath, err, errlen) != PKI_OK)
 		return CA_ERR_NOT_CA;
 	if ((rc = ca_key_load(&key, ca, ca->cfg.cmp_signer_key, cert, err,
-	    errlen)) != CA_OK) {
+	         errlen)) != CA_OK) {
 		X509_free(cert);
 		return rc;
 	}
@@ -165,8 +164,8 @@ int ca_cmp_signer_ensure(ca_t *ca, char *err, size_t errlen)
 	}
 	/* A key file left without its certificate (a crash between the two
 	 * writes) certifies nothing: replaced. */
-	if (!pki_key_ref_is_pkcs11(ca->cfg.cmp_signer_key) && unlink(kpath) !=
-	    0 && errno != ENOENT) {
+	if (!pki_key_ref_is_pkcs11(ca->cfg.cmp_signer_key) &&
+	    unlink(kpath) != 0 && errno != ENOENT) {
 		util_err_set(err, errlen, "%s: %s", kpath, strerror(errno));
 		return CA_ERR_INTERNAL;
 	}

@@ -38,29 +38,29 @@ typedef struct {
 	ASN1_INTEGER *version;
 	X509_NAME *subject;
 	PKI_SPKI *pubkey;
-	STACK_OF(X509_ATTRIBUTE) *attributes;
+	STACK_OF(X509_ATTRIBUTE) * attributes;
 } CA_REQ_INFO;
 
-ASN1_SEQUENCE_enc(CA_REQ_INFO, enc, NULL) = {
-	ASN1_SIMPLE(CA_REQ_INFO, version, ASN1_INTEGER),
+ASN1_SEQUENCE_enc(CA_REQ_INFO, enc,
+    NULL) = { ASN1_SIMPLE(CA_REQ_INFO, version, ASN1_INTEGER),
 	ASN1_SIMPLE(CA_REQ_INFO, subject, X509_NAME),
 	ASN1_SIMPLE(CA_REQ_INFO, pubkey, PKI_SPKI),
-	ASN1_IMP_SET_OF_OPT(CA_REQ_INFO, attributes, X509_ATTRIBUTE, 0)
-} static_ASN1_SEQUENCE_END_ref(CA_REQ_INFO, CA_REQ_INFO)
+	ASN1_IMP_SET_OF_OPT(CA_REQ_INFO, attributes, X509_ATTRIBUTE,
+	    0) } static_ASN1_SEQUENCE_END_ref(CA_REQ_INFO, CA_REQ_INFO)
 
-typedef struct {
+    typedef struct {
 	CA_REQ_INFO *info;
 	X509_ALGOR *sig_alg;
 	ASN1_BIT_STRING *signature;
 } CA_REQ;
 
-ASN1_SEQUENCE(CA_REQ) = {
-	ASN1_SIMPLE(CA_REQ, info, CA_REQ_INFO),
+ASN1_SEQUENCE(CA_REQ) = { ASN1_SIMPLE(CA_REQ, info, CA_REQ_INFO),
 	ASN1_SIMPLE(CA_REQ, sig_alg, X509_ALGOR),
-	ASN1_SIMPLE(CA_REQ, signature, ASN1_BIT_STRING)
-} static_ASN1_SEQUENCE_END(CA_REQ)
+	ASN1_SIMPLE(CA_REQ, signature,
+	    ASN1_BIT_STRING) } static_ASN1_SEQUENCE_END(CA_REQ)
 
-static CA_REQ *d2i_CA_REQ(const unsigned char **in, long len)
+                            static CA_REQ
+    * d2i_CA_REQ(const unsigned char **in, long len)
 {
 	return (CA_REQ *)ASN1_item_d2i(NULL, in, len, ASN1_ITEM_rptr(CA_REQ));
 }
@@ -77,13 +77,13 @@ typedef struct {
 	ASN1_BIT_STRING *signature;
 } CA_CERT_RAW;
 
-ASN1_SEQUENCE(CA_CERT_RAW) = {
-	ASN1_SIMPLE(CA_CERT_RAW, tbs, ASN1_ANY),
+ASN1_SEQUENCE(CA_CERT_RAW) = { ASN1_SIMPLE(CA_CERT_RAW, tbs, ASN1_ANY),
 	ASN1_SIMPLE(CA_CERT_RAW, sig_alg, X509_ALGOR),
-	ASN1_SIMPLE(CA_CERT_RAW, signature, ASN1_BIT_STRING)
-} static_ASN1_SEQUENCE_END(CA_CERT_RAW)
+	ASN1_SIMPLE(CA_CERT_RAW, signature,
+	    ASN1_BIT_STRING) } static_ASN1_SEQUENCE_END(CA_CERT_RAW)
 
-static CA_CERT_RAW *CA_CERT_RAW_new(void)
+                                 static CA_CERT_RAW
+    * CA_CERT_RAW_new(void)
 {
 	return (CA_CERT_RAW *)ASN1_item_new(ASN1_ITEM_rptr(CA_CERT_RAW));
 }
@@ -122,12 +122,9 @@ static int fast_curve(const X509_ALGOR *a)
 	    ptype != V_ASN1_OBJECT)
 		return -1;
 	switch (OBJ_obj2nid(pval)) {
-	case NID_X9_62_prime256v1:
-		return 0;
-	case NID_secp384r1:
-		return 1;
-	default:
-		return -1;
+	case NID_X9_62_prime256v1: return 0;
+	case NID_secp384r1: return 1;
+	default: return -1;
 	}
 }
 
@@ -138,14 +135,10 @@ enum { MD_SHA1, MD_SHA256, MD_SHA384, MD_SHA512 };
 static const EVP_MD *fast_sig_md(const ca_t *ca, const X509_ALGOR *a)
 {
 	switch (pki_ecdsa_sig_md_nid(a)) {
-	case NID_sha256:
-		return ca->md[MD_SHA256];
-	case NID_sha384:
-		return ca->md[MD_SHA384];
-	case NID_sha512:
-		return ca->md[MD_SHA512];
-	default:
-		return NULL;
+	case NID_sha256: return ca->md[MD_SHA256];
+	case NID_sha384: return ca->md[MD_SHA384];
+	case NID_sha512: return ca->md[MD_SHA512];
+	default: return NULL;
 	}
 }
 
@@ -187,16 +180,16 @@ static int csr_fast(ca_csr_t **out, const ca_t *ca, const uint8_t *der,
 	 * on the curve), instead of a group built from its name. */
 	if ((pk = EVP_PKEY_dup(ca->csr_ec[curve])) == NULL ||
 	    EVP_PKEY_set1_encoded_public_key(pk,
-	    r->info->pubkey->public_key->data,
-	    (size_t)r->info->pubkey->public_key->length) != 1)
+	        r->info->pubkey->public_key->data,
+	        (size_t)r->info->pubkey->public_key->length) != 1)
 		goto out;
 	if (EVP_Digest(r->info->enc.enc, (size_t)r->info->enc.len, dg, &dlen,
-	    md, NULL) != 1 ||
+	        md, NULL) != 1 ||
 	    (vc = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) == NULL ||
 	    EVP_PKEY_verify_init(vc) != 1 ||
 	    EVP_PKEY_CTX_set_signature_md(vc, md) != 1 ||
 	    EVP_PKEY_verify(vc, r->signature->data,
-	    (size_t)r->signature->length, dg, dlen) != 1)
+	        (size_t)r->signature->length, dg, dlen) != 1)
 		goto out;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto out;
@@ -217,8 +210,8 @@ out:
 }
 
 /* The general path: OpenSSL's X509_REQ, as ca_csr_parse. */
-static int csr_general(ca_csr_t **out, int *why, const uint8_t *der,
-    size_t len, int exact, char *err, size_t errlen)
+static int csr_general(ca_csr_t **out, int *why, const uint8_t *der, size_t len,
+    int exact, char *err, size_t errlen)
 {
 	const unsigned char *p = der;
 	X509_REQ *req;
@@ -236,7 +229,8 @@ static int csr_general(ca_csr_t **out, int *why, const uint8_t *der,
 		X509_REQ_free(req);
 		ERR_clear_error();
 		*why = CA_CSR_BAD_FORMAT;
-		util_err_set(err, errlen, "CSR has trailing bytes after the DER");
+		util_err_set(err, errlen,
+		    "CSR has trailing bytes after the DER");
 		return CA_ERR_INVALID;
 	}
 	if (ca_csr_spki_check(req, err, errlen) != CA_OK) {
@@ -265,7 +259,7 @@ static int csr_general(ca_csr_t **out, int *why, const uint8_t *der,
 	c->pkey = pk;
 	c->rsa = EVP_PKEY_is_a(pk, "RSA");
 	if (X509_PUBKEY_get0_param(NULL, &c->bits, &c->blen,
-	    (X509_ALGOR **)&c->alg, xpk) != 1) {
+	        (X509_ALGOR **)&c->alg, xpk) != 1) {
 		ca_csr_free(c);
 		*why = CA_CSR_BAD_KEY;
 		util_err_openssl(err, errlen, "CSR public key unreadable");
@@ -289,7 +283,7 @@ int ca_csr_read(ca_csr_t **out, int *why, const ca_t *ca, const uint8_t *buf,
 	*out = NULL;
 	if (why == NULL)
 		why = &why_l;
-	*why = CA_CSR_BAD_FORMAT;	/* until it verifies */
+	*why = CA_CSR_BAD_FORMAT; /* until it verifies */
 	if (buf == NULL || len == 0) {
 		util_err_set(err, errlen, "CSR is empty");
 		return CA_ERR_INVALID;
@@ -331,14 +325,13 @@ int ca_csr_read(ca_csr_t **out, int *why, const ca_t *ca, const uint8_t *buf,
 	return rc;
 }
 
-int ca_csr_key_type(char out[16], const ca_csr_t *csr, char *err,
-    size_t errlen)
+int ca_csr_key_type(char out[16], const ca_csr_t *csr, char *err, size_t errlen)
 {
 	int rc;
 
 	if (csr->req == NULL) {
-		snprintf(out, 16, "%s", strcmp(csr->curve, "P-256") == 0 ?
-		    "EC-P256" : "EC-P384");
+		snprintf(out, 16, "%s",
+		    strcmp(csr->curve, "P-256") == 0 ? "EC-P256" : "EC-P384");
 		return CA_OK;
 	}
 	if ((rc = ca_key_type(out, csr->pkey, err, errlen)) != CA_OK)
@@ -346,9 +339,11 @@ int ca_csr_key_type(char out[16], const ca_csr_t *csr, char *err,
 	/* A device certificate carries the provisioning EKU: only keys the
 	 * provisioning core can seal to (the same list corehook checks). */
 	if (pki_device_key_kind(csr->pkey) == PKI_DEVKEY_NONE) {
-		util_err_set(err, errlen, "device key %s not accepted: the "
+		util_err_set(err, errlen,
+		    "device key %s not accepted: the "
 		    "provisioning exchange serves EC P-256/P-384 and "
-		    "RSA-2048/3072", out);
+		    "RSA-2048/3072",
+		    out);
 		return CA_ERR_INVALID;
 	}
 	return CA_OK;
@@ -418,8 +413,9 @@ static int ext_slot_add(X509 *t, int nid)
 	X509_EXTENSION *ex = NULL;
 	int ok = 0;
 
-	if (v != NULL && ASN1_OCTET_STRING_set(v, (const unsigned char *)"\x04\x00",
-	    2) == 1 &&
+	if (v != NULL &&
+	    ASN1_OCTET_STRING_set(v, (const unsigned char *)"\x04\x00", 2) ==
+	        1 &&
 	    (ex = X509_EXTENSION_create_by_NID(NULL, nid, 0, v)) != NULL &&
 	    X509_add_ext(t, ex, -1) == 1)
 		ok = 1;
@@ -444,12 +440,10 @@ static X509 *template_new(const struct ca_set *set, int k)
 	if (X509_set_version(t, X509_VERSION_3) != 1 ||
 	    ASN1_STRING_set(X509_get_serialNumber(t), "\x40", 1) != 1 ||
 	    X509_set_issuer_name(t, X509_get_subject_name(d->cert)) != 1 ||
-	    X509_NAME_add_entry_by_NID(X509_get_subject_name(t),
-	    NID_commonName, MBSTRING_UTF8, (const unsigned char *)"t", -1, -1,
-	    0) != 1 ||
+	    X509_NAME_add_entry_by_NID(X509_get_subject_name(t), NID_commonName,
+	        MBSTRING_UTF8, (const unsigned char *)"t", -1, -1, 0) != 1 ||
 	    ASN1_TIME_set(X509_getm_notBefore(t), 0) == NULL ||
-	    ASN1_TIME_set(X509_getm_notAfter(t), 0) == NULL ||
-	    cpk == NULL)
+	    ASN1_TIME_set(X509_getm_notAfter(t), 0) == NULL || cpk == NULL)
 		goto fail;
 	{
 		const unsigned char *pb;
@@ -479,7 +473,7 @@ int ca_fast_init(ca_t *ca, char *err, size_t errlen)
 {
 	static const char *const groups[2] = { "P-256", "P-384" };
 	static const char *const mds[4] = { "SHA1", "SHA256", "SHA384",
-	    "SHA512" };
+		"SHA512" };
 	int i;
 
 	for (i = 0; i < 4; i++)
@@ -491,12 +485,13 @@ int ca_fast_init(ca_t *ca, char *err, size_t errlen)
 		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 		OSSL_PARAM prm[2];
 
-		prm[0] = OSSL_PARAM_construct_utf8_string(
-		    OSSL_PKEY_PARAM_GROUP_NAME, (char *)groups[i], 0);
+		prm[0] =
+		    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+		        (char *)groups[i], 0);
 		prm[1] = OSSL_PARAM_construct_end();
 		if (c == NULL || EVP_PKEY_fromdata_init(c) != 1 ||
 		    EVP_PKEY_fromdata(c, &ca->csr_ec[i],
-		    EVP_PKEY_KEY_PARAMETERS, prm) != 1) {
+		        EVP_PKEY_KEY_PARAMETERS, prm) != 1) {
 			EVP_PKEY_CTX_free(c);
 			util_err_openssl(err, errlen, "EC %s parameters",
 			    groups[i]);
@@ -532,8 +527,7 @@ void ca_signer_pool_free(struct ca_set *set)
 	}
 }
 
-static struct ca_signer *signer_new(const ca_t *ca,
-    const struct ca_set *set);
+static struct ca_signer *signer_new(const ca_t *ca, const struct ca_set *set);
 
 /* A signer of set's pool, or a new one when all are in use. */
 static struct ca_signer *signer_take(const ca_t *ca, struct ca_set *set)
@@ -571,8 +565,7 @@ static int ext_set(X509 *t, int loc, const unsigned char *der, int len)
 }
 
 /* SKI as the profile computes it (ca_profile_ski). */
-static int set_ski(const ca_t *ca, X509 *t, const unsigned char *bits,
-    int blen)
+static int set_ski(const ca_t *ca, X509 *t, const unsigned char *bits, int blen)
 {
 	unsigned char md[20], *der = NULL;
 	ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
@@ -626,8 +619,8 @@ static int set_subject(X509 *t, const ca_device_cert_t *d)
 	ca_profile_subject_values(v, d);
 	for (i = 0; i < CA_PROFILE_RDNS; i++)
 		if (X509_NAME_add_entry_by_NID(n, ca_profile_subject[i].nid,
-		    ca_profile_subject[i].mbstring,
-		    (const unsigned char *)v[i], -1, -1, 0) != 1)
+		        ca_profile_subject[i].mbstring,
+		        (const unsigned char *)v[i], -1, -1, 0) != 1)
 			return 0;
 	return 1;
 }
@@ -635,21 +628,20 @@ static int set_subject(X509 *t, const ca_device_cert_t *d)
 /* The TBS through OpenSSL's encoder: every field set on the signer's X509
  * template of kind k, then i2d_re_X509_tbs. CA_ERR_INVALID if the subject
  * is refused (OpenSSL's string rules decide). */
-static int tbs_x509(struct ca_signer *s, int k, unsigned char **tbs,
-    int *tlen, const uint8_t sb[20], const ca_device_cert_t *spec,
-    const ca_t *ca)
+static int tbs_x509(struct ca_signer *s, int k, unsigned char **tbs, int *tlen,
+    const uint8_t sb[20], const ca_device_cert_t *spec, const ca_t *ca)
 {
 	X509 *t = s->tmpl[k];
 
 	if (!set_subject(t, spec))
 		return CA_ERR_INVALID;
 	if (ASN1_STRING_set(X509_get_serialNumber(t), sb, 20) != 1 ||
-	    ASN1_TIME_set(X509_getm_notBefore(t),
-	    (time_t)spec->not_before) == NULL ||
+	    ASN1_TIME_set(X509_getm_notBefore(t), (time_t)spec->not_before) ==
+	        NULL ||
 	    !ca_profile_not_after_set(X509_getm_notAfter(t), spec->not_after))
 		return CA_ERR_INTERNAL;
 	if (!ca_pubkey_set(X509_get_X509_PUBKEY(t), spec->csr->alg,
-	    spec->csr->bits, spec->csr->blen) ||
+	        spec->csr->bits, spec->csr->blen) ||
 	    !set_ski(ca, t, spec->csr->bits, spec->csr->blen) ||
 	    !set_san_uri(t, spec->san_uri) ||
 	    (*tlen = i2d_re_X509_tbs(t, tbs)) <= 0)
@@ -662,8 +654,8 @@ static int tbs_x509(struct ca_signer *s, int k, unsigned char **tbs,
 static int der_self_check(struct ca_signer *s, const ca_t *ca,
     const struct ca_set *set, int k)
 {
-	static const uint8_t sb[20] = { 0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-	    11, 12, 13, 14, 15, 16, 17, 18, 19 };
+	static const uint8_t sb[20] = { 0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+		12, 13, 14, 15, 16, 17, 18, 19 };
 	ca_csr_t key;
 	ca_device_cert_t d;
 	X509_ALGOR *pa;
@@ -672,7 +664,7 @@ static int der_self_check(struct ca_signer *s, const ca_t *ca,
 
 	memset(&key, 0, sizeof(key));
 	if (X509_PUBKEY_get0_param(NULL, &key.bits, &key.blen, &pa,
-	    X509_get_X509_PUBKEY(ca_set_issuing(set)->cert)) != 1)
+	        X509_get_X509_PUBKEY(ca_set_issuing(set)->cert)) != 1)
 		return 0;
 	key.alg = pa;
 	memset(&d, 0, sizeof(d));
@@ -684,10 +676,10 @@ static int der_self_check(struct ca_signer *s, const ca_t *ca,
 	d.not_after = 0;
 	d.csr = &key;
 	ca_tbs_fast_enable(s->fast, k, 1);
-	if (ca_tbs_fast_build(s->fast, k, &a, &alen, sb, &d,
-	    ca->md[MD_SHA1]) == 1 &&
-	    tbs_x509(s, k, &b, &blen, sb, &d, ca) == CA_OK &&
-	    alen == blen && memcmp(a, b, (size_t)alen) == 0)
+	if (ca_tbs_fast_build(s->fast, k, &a, &alen, sb, &d, ca->md[MD_SHA1]) ==
+	        1 &&
+	    tbs_x509(s, k, &b, &blen, sb, &d, ca) == CA_OK && alen == blen &&
+	    memcmp(a, b, (size_t)alen) == 0)
 		ok = 1;
 	ca_tbs_fast_enable(s->fast, k, ok);
 	OPENSSL_free(a);
@@ -695,8 +687,7 @@ static int der_self_check(struct ca_signer *s, const ca_t *ca,
 	return ok;
 }
 
-static struct ca_signer *signer_new(const ca_t *ca,
-    const struct ca_set *set)
+static struct ca_signer *signer_new(const ca_t *ca, const struct ca_set *set)
 {
 	struct ca_signer *s = calloc(1, sizeof(*s));
 	const X509_ALGOR *alg;
@@ -704,9 +695,9 @@ static struct ca_signer *signer_new(const ca_t *ca,
 	if (s == NULL)
 		return NULL;
 	if ((s->tmpl[CA_PROFILE_EC] = template_new(set, CA_PROFILE_EC)) ==
-	    NULL ||
+	        NULL ||
 	    (s->tmpl[CA_PROFILE_RSA] = template_new(set, CA_PROFILE_RSA)) ==
-	    NULL ||
+	        NULL ||
 	    (s->raw = CA_CERT_RAW_new()) == NULL)
 		goto fail;
 	X509_get0_signature(NULL, &alg, s->tmpl[0]);
@@ -716,8 +707,8 @@ static struct ca_signer *signer_new(const ca_t *ca,
 	/* The same signature X509_sign(..., EVP_sha256()) makes: ECDSA
 	 * (DER), or RSA PKCS#1 v1.5 with the DigestInfo. */
 	if ((s->sign = EVP_PKEY_CTX_new_from_pkey(NULL,
-	    ca_set_issuing(set)->key,
-	    NULL)) == NULL || EVP_PKEY_sign_init(s->sign) != 1 ||
+	         ca_set_issuing(set)->key, NULL)) == NULL ||
+	    EVP_PKEY_sign_init(s->sign) != 1 ||
 	    EVP_PKEY_CTX_set_signature_md(s->sign, EVP_sha256()) != 1)
 		goto fail;
 	/* Without the pieces (or if a sample differs) every certificate
@@ -742,17 +733,17 @@ static int tbs_build(const ca_t *ca, struct ca_signer *s, unsigned char **tbs,
 	int k = ca_profile_kind(spec->csr), r;
 
 	*took_der = 0;
-	if (der && s->fast != NULL && (r = ca_tbs_fast_build(s->fast, k, tbs,
-	    tlen, sb, spec, ca->md[MD_SHA1])) != 0) {
+	if (der && s->fast != NULL &&
+	    (r = ca_tbs_fast_build(s->fast, k, tbs, tlen, sb, spec,
+	         ca->md[MD_SHA1])) != 0) {
 		*took_der = r == 1;
 		return r == 1 ? CA_OK : CA_ERR_INTERNAL;
 	}
 	return tbs_x509(s, k, tbs, tlen, sb, spec, ca);
 }
 
-int ca_device_tbs_build(const ca_t *ca, struct ca_set *set,
-    unsigned char **tbs, size_t *len,
-    int der, int *took_der, const uint8_t serial[20],
+int ca_device_tbs_build(const ca_t *ca, struct ca_set *set, unsigned char **tbs,
+    size_t *len, int der, int *took_der, const uint8_t serial[20],
     const ca_device_cert_t *spec)
 {
 	struct ca_signer *s;
@@ -785,10 +776,8 @@ uint32_t ca_tick30(void)
 }
 
 int ca_device_cert_sign(const ca_t *ca, struct ca_set *set, uint8_t **der,
-    size_t *der_len,
-    char sha_hex[65], char serial_hex[41], int64_t *not_before,
-    int64_t *not_after, const ca_device_cert_t *spec, char *err,
-    size_t errlen)
+    size_t *der_len, char sha_hex[65], char serial_hex[41], int64_t *not_before,
+    int64_t *not_after, const ca_device_cert_t *spec, char *err, size_t errlen)
 {
 	struct ca_signer *s;
 	unsigned char *tbs = NULL, *sig = NULL, *out = NULL, dg[32];
@@ -818,8 +807,7 @@ int ca_device_cert_sign(const ca_t *ca, struct ca_set *set, uint8_t **der,
 		goto fail;
 	util_hex_encode(serial_hex, sb, sizeof(sb));
 	/* TBS once; sign its digest; the certificate wraps those bytes. */
-	if ((rc = tbs_build(ca, s, &tbs, &tlen, 1, &took, sb, spec)) !=
-	    CA_OK) {
+	if ((rc = tbs_build(ca, s, &tbs, &tlen, 1, &took, sb, spec)) != CA_OK) {
 		if (rc == CA_ERR_INVALID) {
 			util_err_openssl(err, errlen, "device subject");
 			goto out;
@@ -829,7 +817,7 @@ int ca_device_cert_sign(const ca_t *ca, struct ca_set *set, uint8_t **der,
 	}
 	rc = CA_ERR_INTERNAL;
 	if (EVP_Digest(tbs, (size_t)tlen, dg, &dlen, ca->md[MD_SHA256], NULL) !=
-	    1 ||
+	        1 ||
 	    EVP_PKEY_sign(s->sign, NULL, &siglen, dg, dlen) != 1 ||
 	    (sig = OPENSSL_malloc(siglen)) == NULL ||
 	    EVP_PKEY_sign(s->sign, sig, &siglen, dg, dlen) != 1)

@@ -52,13 +52,16 @@ static X509_NAME *make_name(const char *o, const char *ou, const char *cn)
 
 	if (n == NULL)
 		return NULL;
-	if ((o != NULL && X509_NAME_add_entry_by_NID(n, NID_organizationName,
-	    MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0) != 1) ||
-	    (ou != NULL && X509_NAME_add_entry_by_NID(n,
-	    NID_organizationalUnitName, MBSTRING_UTF8,
-	    (const unsigned char *)ou, -1, -1, 0) != 1) ||
-	    (cn != NULL && X509_NAME_add_entry_by_NID(n, NID_commonName,
-	    MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) != 1)) {
+	if ((o != NULL &&
+	        X509_NAME_add_entry_by_NID(n, NID_organizationName,
+	            MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0) != 1) ||
+	    (ou != NULL &&
+	        X509_NAME_add_entry_by_NID(n, NID_organizationalUnitName,
+	            MBSTRING_UTF8, (const unsigned char *)ou, -1, -1,
+	            0) != 1) ||
+	    (cn != NULL &&
+	        X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+	            (const unsigned char *)cn, -1, -1, 0) != 1)) {
 		X509_NAME_free(n);
 		return NULL;
 	}
@@ -127,7 +130,7 @@ static int hostname_valid(const char *h)
 		char c = h[i];
 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '-'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -150,8 +153,8 @@ static char *server_san(const ca_init_opts_t *o)
 		int ip = inet_pton(AF_INET, h, buf) == 1 ||
 		    inet_pton(AF_INET6, h, buf) == 1;
 
-		if (strcmp(h, "localhost") == 0 || strcmp(h, "127.0.0.1") == 0 ||
-		    strcmp(h, "::1") == 0)
+		if (strcmp(h, "localhost") == 0 ||
+		    strcmp(h, "127.0.0.1") == 0 || strcmp(h, "::1") == 0)
 			continue;
 		len += (size_t)snprintf(s + len, cap - len, ",%s:%s",
 		    ip ? "IP" : "DNS", h);
@@ -241,7 +244,7 @@ static int root_crl_write(const char *data_dir, const char *root_dir,
 	int rc;
 
 	if ((rc = ca_root_crl_make(&der, &len, root, rk, NULL, 0, NULL, 0,
-	    CA_ROOT_CRL_DAYS, err, errlen)) != CA_OK)
+	         CA_ROOT_CRL_DAYS, err, errlen)) != CA_OK)
 		return rc;
 	snprintf(path, sizeof(path), "%s/root-ca.crl", data_dir);
 	rc = ca_file_write(path, der, len, 0644, err, errlen);
@@ -254,7 +257,7 @@ static int root_crl_write(const char *data_dir, const char *root_dir,
 
 /* The keys and certificates init makes, freed together. */
 struct init_pki {
-	EVP_PKEY *rk, *dk, *ik, *sk;	/* Root, Device CA, Infra CA, TLS */
+	EVP_PKEY *rk, *dk, *ik, *sk; /* Root, Device CA, Infra CA, TLS */
 	X509 *root, *dev, *infra, *srv;
 };
 
@@ -286,8 +289,8 @@ static X509_NAME *ca_name(const ca_config_t *cfg, const char *what)
 static int build_hierarchy(struct init_pki *p, const ca_config_t *cfg,
     int64_t now, char *err, size_t errlen)
 {
-	int64_t sub_end = now +
-	    (int64_t)CA_VALIDITY_SUB_DAYS * UTIL_SECONDS_PER_DAY;
+	int64_t sub_end =
+	    now + (int64_t)CA_VALIDITY_SUB_DAYS * UTIL_SECONDS_PER_DAY;
 	X509_NAME *n = NULL;
 	char serial[41];
 	ca_cert_spec_t sp;
@@ -300,8 +303,8 @@ static int build_hierarchy(struct init_pki *p, const ca_config_t *cfg,
 	sp.pubkey = p->rk;
 	sp.issuer_key = p->rk;
 	sp.not_before = now;
-	sp.not_after = now +
-	    (int64_t)CA_VALIDITY_ROOT_DAYS * UTIL_SECONDS_PER_DAY;
+	sp.not_after =
+	    now + (int64_t)CA_VALIDITY_ROOT_DAYS * UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:TRUE,pathlen:1";
 	sp.key_usage = "critical,keyCertSign,cRLSign";
 	if ((rc = ca_x509_make(&p->root, serial, &sp, err, errlen)) != CA_OK)
@@ -310,7 +313,7 @@ static int build_hierarchy(struct init_pki *p, const ca_config_t *cfg,
 	if ((n = ca_name(cfg, "Device CA")) == NULL)
 		goto nomem;
 	if ((rc = ca_root_certify(&p->dev, serial, p->root, p->rk, n, p->dk, 1,
-	    sub_end, cfg, err, errlen)) != CA_OK)
+	         sub_end, cfg, err, errlen)) != CA_OK)
 		goto out;
 	X509_NAME_free(n);
 	if ((n = ca_name(cfg, "Infrastructure CA")) == NULL)
@@ -336,8 +339,8 @@ static int build_server_cert(struct init_pki *p, const ca_init_opts_t *o,
 	ca_cert_spec_t sp;
 	int rc;
 
-	if ((n = make_name(cfg->org, NULL, o->n_hostnames > 0 ?
-	    o->hostnames[0] : "localhost")) == NULL ||
+	if ((n = make_name(cfg->org, NULL,
+	         o->n_hostnames > 0 ? o->hostnames[0] : "localhost")) == NULL ||
 	    (san = server_san(o)) == NULL) {
 		util_err_openssl(err, errlen, "out of memory");
 		rc = CA_ERR_INTERNAL;
@@ -349,8 +352,8 @@ static int build_server_cert(struct init_pki *p, const ca_init_opts_t *o,
 	sp.issuer = p->infra;
 	sp.issuer_key = p->ik;
 	sp.not_before = now;
-	sp.not_after = now + (int64_t)cfg->server_validity_days *
-	    UTIL_SECONDS_PER_DAY;
+	sp.not_after =
+	    now + (int64_t)cfg->server_validity_days * UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = "serverAuth";
@@ -364,29 +367,29 @@ out:
 
 /* Key and certificate files: the Root's in root_dir, the rest in tmp. */
 static int build_write_files(const struct init_pki *p, const char *tmp,
-    const char *root_dir, const ca_config_t *cfg, const char *pass,
-    char *err, size_t errlen)
+    const char *root_dir, const ca_config_t *cfg, const char *pass, char *err,
+    size_t errlen)
 {
 	int rc;
 
 	if ((rc = write_key(root_dir, "root-ca.key", p->rk, pass, err,
-	    errlen)) ||
+	         errlen)) ||
 	    (rc = write_pem(root_dir, "root-ca.crt", p->root, NULL, err,
-	    errlen)) ||
+	         errlen)) ||
 	    (rc = write_serving_key(tmp, cfg->device_ca_key, p->dk, pass, err,
-	    errlen)) ||
+	         errlen)) ||
 	    (rc = write_serving_key(tmp, cfg->infra_ca_key, p->ik, pass, err,
-	    errlen)) ||
+	         errlen)) ||
 	    (rc = write_serving_key(tmp, cfg->tls_key, p->sk, pass, err,
-	    errlen)) ||
+	         errlen)) ||
 	    (rc = write_pem(tmp, "root-ca.crt", p->root, NULL, err, errlen)) ||
 	    (rc = write_pem(tmp, "device-ca.crt", p->dev, NULL, err, errlen)) ||
 	    (rc = write_pem(tmp, "infra-ca.crt", p->infra, NULL, err,
-	    errlen)) ||
+	         errlen)) ||
 	    (rc = write_pem(tmp, "device-chain.pem", p->dev, p->root, err,
-	    errlen)) ||
+	         errlen)) ||
 	    (rc = write_pem(tmp, "client-ca.pem", p->infra, p->root, err,
-	    errlen)) ||
+	         errlen)) ||
 	    (rc = write_pem(tmp, "server.crt", p->srv, p->infra, err, errlen)))
 		return rc;
 	return CA_OK;
@@ -429,7 +432,9 @@ static int build_first_admin(const ca_init_opts_t *o, const char *tmp,
     const ca_config_t *cfg, const char *pass, char *err, size_t errlen)
 {
 	ca_principal_attrs_t pa = { .name = o->admin_name != NULL ?
-	    o->admin_name : "admin", .role = REG_ROLE_ADMIN };
+		    o->admin_name :
+		    "admin",
+		.role = REG_ROLE_ADMIN };
 	ca_principal_creds_t cr;
 	char p12pass[33] = "";
 	uint8_t rnd[16];
@@ -443,8 +448,8 @@ static int build_first_admin(const ca_init_opts_t *o, const char *tmp,
 	    (rc = ca_cmp_signer_ensure(ca, err, errlen)) != CA_OK ||
 	    (rc = ca_reg_open(ca, &reg, err, errlen)) != CA_OK ||
 	    (rc = ca_audit(reg, "ca-server init", "init", "", err, errlen,
-	    "org", cfg->org, "public_base_url", cfg->public_base_url,
-	    (const char *)NULL)) != CA_OK)
+	         "org", cfg->org, "public_base_url", cfg->public_base_url,
+	         (const char *)NULL)) != CA_OK)
 		goto out;
 	if (pass[0] == '\0') {
 		if (util_random(rnd, sizeof(rnd)) != 0) {
@@ -456,11 +461,10 @@ static int build_first_admin(const ca_init_opts_t *o, const char *tmp,
 		p12p = p12pass;
 	}
 	if ((rc = ca_principal_add_generated(ca, reg, &cr, &pa, p12p,
-	    pass[0] != '\0' ? pass : NULL, "ca-server init", err, errlen)) !=
-	    CA_OK)
+	         pass[0] != '\0' ? pass : NULL, "ca-server init", err,
+	         errlen)) != CA_OK)
 		goto out;
-	rc = admin_files_write(tmp, &cr, p12pass, pass[0] != '\0', err,
-	    errlen);
+	rc = admin_files_write(tmp, &cr, p12pass, pass[0] != '\0', err, errlen);
 out:
 	OPENSSL_cleanse(p12pass, sizeof(p12pass));
 	ca_principal_creds_clear(&cr);
@@ -477,7 +481,8 @@ static int init_db(ca_config_t *cfg, const ca_init_opts_t *o, char *err,
 		return CA_OK;
 	if (config_db_check(o->db) != 0 || o->db[0] == '\0' ||
 	    strlen(o->db) >= sizeof(cfg->db)) {
-		util_err_set(err, errlen, "--db must be a postgresql:// URL "
+		util_err_set(err, errlen,
+		    "--db must be a postgresql:// URL "
 		    "without a password (libpq reads it from ~/.pgpass or "
 		    "PGPASSFILE)");
 		return CA_ERR_INVALID;
@@ -489,8 +494,8 @@ static int init_db(ca_config_t *cfg, const ca_init_opts_t *o, char *err,
 /* Make the registry at cfg's "db" (PostgreSQL) or in tmp (SQLite). A
  * PostgreSQL database that already holds a registry's rows is refused:
  * a second node copies a data folder, it never runs init. */
-static int init_registry(const ca_config_t *cfg, const char *tmp,
-    char *err, size_t errlen)
+static int init_registry(const ca_config_t *cfg, const char *tmp, char *err,
+    size_t errlen)
 {
 	char path[PATH_MAX + 64];
 	reg_principal_t *p = NULL;
@@ -506,10 +511,13 @@ static int init_registry(const ca_config_t *cfg, const char *tmp,
 		return rc;
 	if (cfg->db[0] != '\0') {
 		if ((rc = ca_from_reg(reg_principal_list(reg, &p, &n, err,
-		    errlen))) == CA_OK && (n > 0 || reg_device_count(reg) != 0)) {
-			util_err_set(err, errlen, "the database already holds a "
+		         errlen))) == CA_OK &&
+		    (n > 0 || reg_device_count(reg) != 0)) {
+			util_err_set(err, errlen,
+			    "the database already holds a "
 			    "registry (%zu principals): init needs an empty one; "
-			    "another node copies this CA's data folder", n);
+			    "another node copies this CA's data folder",
+			    n);
 			rc = CA_ERR_EXISTS;
 		}
 		free(p);
@@ -519,9 +527,8 @@ static int init_registry(const ca_config_t *cfg, const char *tmp,
 }
 
 /* Everything init makes, in tmp; the Root key in root_dir. */
-static int build(const ca_init_opts_t *o, const char *tmp,
-    const char *root_dir, ca_config_t *cfg, const char *pass, char *err,
-    size_t errlen)
+static int build(const ca_init_opts_t *o, const char *tmp, const char *root_dir,
+    ca_config_t *cfg, const char *pass, char *err, size_t errlen)
 {
 	struct init_pki p;
 	char path[PATH_MAX + 64];
@@ -531,19 +538,19 @@ static int build(const ca_init_opts_t *o, const char *tmp,
 	memset(&p, 0, sizeof(p));
 	if ((rc = ca_key_generate(&p.rk, "P-384", err, errlen)) != CA_OK ||
 	    (rc = init_key(&p.dk, o->device_key_uri, "P-256",
-	    cfg->device_ca_key, sizeof(cfg->device_ca_key), cfg, err,
-	    errlen)) != CA_OK ||
+	         cfg->device_ca_key, sizeof(cfg->device_ca_key), cfg, err,
+	         errlen)) != CA_OK ||
 	    (rc = init_key(&p.ik, o->infra_key_uri, "P-256", cfg->infra_ca_key,
-	    sizeof(cfg->infra_ca_key), cfg, err, errlen)) != CA_OK ||
+	         sizeof(cfg->infra_ca_key), cfg, err, errlen)) != CA_OK ||
 	    (rc = init_key(&p.sk, o->tls_key_uri, "P-256", cfg->tls_key,
-	    sizeof(cfg->tls_key), cfg, err, errlen)) != CA_OK)
+	         sizeof(cfg->tls_key), cfg, err, errlen)) != CA_OK)
 		goto out;
 	if ((rc = build_hierarchy(&p, cfg, now, err, errlen)) != CA_OK ||
 	    (rc = root_crl_write(tmp, root_dir, p.root, p.rk, err, errlen)) !=
-	    CA_OK ||
+	        CA_OK ||
 	    (rc = build_server_cert(&p, o, cfg, now, err, errlen)) != CA_OK ||
 	    (rc = build_write_files(&p, tmp, root_dir, cfg, pass, err,
-	    errlen)) != CA_OK)
+	         errlen)) != CA_OK)
 		goto out;
 	ca_path(path, sizeof(path), tmp, CA_FILE_CONFIG);
 	if (config_save(cfg, path, err, errlen) != CONFIG_OK) {
@@ -559,8 +566,8 @@ out:
 }
 
 /* The token settings of o into cfg; a PIN file by absolute path. */
-static int init_token_cfg(ca_config_t *cfg, const ca_init_opts_t *o,
-    char *err, size_t errlen)
+static int init_token_cfg(ca_config_t *cfg, const ca_init_opts_t *o, char *err,
+    size_t errlen)
 {
 	char abs[PATH_MAX];
 	int any = o->device_key_uri != NULL || o->infra_key_uri != NULL ||
@@ -568,22 +575,24 @@ static int init_token_cfg(ca_config_t *cfg, const ca_init_opts_t *o,
 
 	if (!any)
 		return CA_OK;
-	if (o->pkcs11_module == NULL || (o->pkcs11_pin_file == NULL &&
-	    o->pkcs11_pin_env == NULL)) {
-		util_err_set(err, errlen, "token keys need --pkcs11-module and "
+	if (o->pkcs11_module == NULL ||
+	    (o->pkcs11_pin_file == NULL && o->pkcs11_pin_env == NULL)) {
+		util_err_set(err, errlen,
+		    "token keys need --pkcs11-module and "
 		    "--pkcs11-pin-file or --pkcs11-pin-env");
 		return CA_ERR_INVALID;
 	}
-	if (o->pkcs11_pin_file != NULL && realpath(o->pkcs11_pin_file, abs) ==
-	    NULL) {
+	if (o->pkcs11_pin_file != NULL &&
+	    realpath(o->pkcs11_pin_file, abs) == NULL) {
 		util_err_set(err, errlen, "%s: %s", o->pkcs11_pin_file,
 		    strerror(errno));
 		return CA_ERR_INVALID;
 	}
 	if (strlen(o->pkcs11_module) >= sizeof(cfg->pkcs11_module) ||
-	    (o->pkcs11_pin_file != NULL && strlen(abs) >=
-	    sizeof(cfg->pkcs11_pin_file)) || (o->pkcs11_pin_env != NULL &&
-	    strlen(o->pkcs11_pin_env) >= sizeof(cfg->pkcs11_pin_env))) {
+	    (o->pkcs11_pin_file != NULL &&
+	        strlen(abs) >= sizeof(cfg->pkcs11_pin_file)) ||
+	    (o->pkcs11_pin_env != NULL &&
+	        strlen(o->pkcs11_pin_env) >= sizeof(cfg->pkcs11_pin_env))) {
 		util_err_set(err, errlen, "PKCS#11 setting too long");
 		return CA_ERR_INVALID;
 	}
@@ -628,22 +637,27 @@ static int root_dir_prepare(char out[PATH_MAX], int *created,
 	int holds, st, n;
 
 	*created = 0;
-	n = o->root_dir != NULL ? snprintf(out, PATH_MAX, "%s", o->root_dir) :
+	n = o->root_dir != NULL ?
+	    snprintf(out, PATH_MAX, "%s", o->root_dir) :
 	    ca_root_dir_default(out, PATH_MAX, o->data_dir);
 	if (n < 0 || n >= PATH_MAX - 32) {
 		util_err_set(err, errlen, "Root folder path too long");
 		return CA_ERR_INVALID;
 	}
-	if (strcmp(out, o->data_dir) == 0 || (strncmp(out, o->data_dir, dl) ==
-	    0 && out[dl] == '/')) {
-		util_err_set(err, errlen, "the Root folder %s must be outside "
-		    "the data folder", out);
+	if (strcmp(out, o->data_dir) == 0 ||
+	    (strncmp(out, o->data_dir, dl) == 0 && out[dl] == '/')) {
+		util_err_set(err, errlen,
+		    "the Root folder %s must be outside "
+		    "the data folder",
+		    out);
 		return CA_ERR_INVALID;
 	}
 	st = dir_state(out, &holds);
 	if (st != 0 || holds) {
-		util_err_set(err, errlen, "Root folder %s exists and is not "
-		    "empty", out);
+		util_err_set(err, errlen,
+		    "Root folder %s exists and is not "
+		    "empty",
+		    out);
 		return CA_ERR_EXISTS;
 	}
 	if (mkdir(out, 0700) == 0)
@@ -681,15 +695,16 @@ static int oid_is_example(const char *oid)
 
 /* The URN PEN into cfg; refuse the documentation arc (EKUs built with it,
  * or PEN 32473) unless the caller said --example-oids. */
-static int init_oids_check(ca_config_t *cfg, const ca_init_opts_t *o,
-    char *err, size_t errlen)
+static int init_oids_check(ca_config_t *cfg, const ca_init_opts_t *o, char *err,
+    size_t errlen)
 {
 	if (o->pen != 0)
 		cfg->device_urn_pen = o->pen;
 	if (o->example_oids)
 		return CA_OK;
 	if (oid_is_example(PROVCA_OID_ARC)) {
-		util_err_set(err, errlen, "this build's EKU arc %s is RFC 5612's "
+		util_err_set(err, errlen,
+		    "this build's EKU arc %s is RFC 5612's "
 		    "documentation arc: rebuild with -DPROVCA_OID_ARC=<an arc "
 		    "under your own PEN> and pass --pen <your PEN>, or pass "
 		    "--example-oids for a test or demonstration CA",
@@ -697,7 +712,8 @@ static int init_oids_check(ca_config_t *cfg, const ca_init_opts_t *o,
 		return CA_ERR_INVALID;
 	}
 	if (cfg->device_urn_pen == 32473) {
-		util_err_set(err, errlen, "device URNs would use PEN 32473, "
+		util_err_set(err, errlen,
+		    "device URNs would use PEN 32473, "
 		    "RFC 5612's documentation PEN: pass --pen <your PEN>, or "
 		    "--example-oids for a test or demonstration CA");
 		return CA_ERR_INVALID;
@@ -706,13 +722,15 @@ static int init_oids_check(ca_config_t *cfg, const ca_init_opts_t *o,
 }
 
 /* The plain-HTTP listener and URL base into cfg, checked. */
-static int init_plain_http(ca_config_t *cfg, const ca_init_opts_t *o,
-    char *err, size_t errlen)
+static int init_plain_http(ca_config_t *cfg, const ca_init_opts_t *o, char *err,
+    size_t errlen)
 {
 	if (o->plain_base_url != NULL) {
-		if (strlen(o->plain_base_url) >= sizeof(cfg->plain_http_base_url) ||
+		if (strlen(o->plain_base_url) >=
+		        sizeof(cfg->plain_http_base_url) ||
 		    config_plain_url_check(o->plain_base_url) != 0) {
-			util_err_set(err, errlen, "--plain-url must be "
+			util_err_set(err, errlen,
+			    "--plain-url must be "
 			    "http://host[:port] without a path or trailing '/'");
 			return CA_ERR_INVALID;
 		}
@@ -726,7 +744,8 @@ static int init_plain_http(ca_config_t *cfg, const ca_init_opts_t *o,
 		    colon[1] == '\0' || strlen(colon + 1) > 5 ||
 		    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
 		    strlen(o->plain_listen) >= sizeof(cfg->plain_http_listen)) {
-			util_err_set(err, errlen, "--plain-listen must be "
+			util_err_set(err, errlen,
+			    "--plain-listen must be "
 			    "HOST:PORT");
 			return CA_ERR_INVALID;
 		}
@@ -738,8 +757,8 @@ static int init_plain_http(ca_config_t *cfg, const ca_init_opts_t *o,
 
 /* Check init's options and carry them into cfg (defaults first): org,
  * hostnames, admin name, public base URL, key protection. */
-static int init_opts_check(ca_config_t *cfg, const ca_init_opts_t *o,
-    char *err, size_t errlen)
+static int init_opts_check(ca_config_t *cfg, const ca_init_opts_t *o, char *err,
+    size_t errlen)
 {
 	size_t i;
 	int rc;
@@ -752,7 +771,8 @@ static int init_opts_check(ca_config_t *cfg, const ca_init_opts_t *o,
 	config_defaults(cfg);
 	if (o->org != NULL) {
 		if (!ca_printable_valid(o->org, 48)) {
-			util_err_set(err, errlen, "--org must be 1..48 printable "
+			util_err_set(err, errlen,
+			    "--org must be 1..48 printable "
 			    "characters");
 			return CA_ERR_INVALID;
 		}
@@ -760,20 +780,23 @@ static int init_opts_check(ca_config_t *cfg, const ca_init_opts_t *o,
 	}
 	for (i = 0; i < o->n_hostnames; i++) {
 		if (!hostname_valid(o->hostnames[i])) {
-			util_err_set(err, errlen, "--hostname %s is not a DNS "
-			    "name or IP address", o->hostnames[i]);
+			util_err_set(err, errlen,
+			    "--hostname %s is not a DNS "
+			    "name or IP address",
+			    o->hostnames[i]);
 			return CA_ERR_INVALID;
 		}
 	}
-	if (o->admin_name != NULL && !ca_token_valid(o->admin_name,
-	    REG_NAME_MAX)) {
-		util_err_set(err, errlen, "admin name must match "
+	if (o->admin_name != NULL &&
+	    !ca_token_valid(o->admin_name, REG_NAME_MAX)) {
+		util_err_set(err, errlen,
+		    "admin name must match "
 		    "[A-Za-z0-9._-]{1,64}");
 		return CA_ERR_INVALID;
 	}
 	if (o->public_base_url != NULL) {
-		snprintf(cfg->public_base_url, sizeof(cfg->public_base_url), "%s",
-		    o->public_base_url);
+		snprintf(cfg->public_base_url, sizeof(cfg->public_base_url),
+		    "%s", o->public_base_url);
 	} else if (o->n_hostnames > 0) {
 		unsigned char b[16];
 		int v6 = inet_pton(AF_INET6, o->hostnames[0], b) == 1;
@@ -784,8 +807,9 @@ static int init_opts_check(ca_config_t *cfg, const ca_init_opts_t *o,
 	}
 	if (!config_public_url_valid(cfg->public_base_url) ||
 	    (o->public_base_url != NULL &&
-	    strcmp(o->public_base_url, cfg->public_base_url) != 0)) {
-		util_err_set(err, errlen, "public base URL must be "
+	        strcmp(o->public_base_url, cfg->public_base_url) != 0)) {
+		util_err_set(err, errlen,
+		    "public base URL must be "
 		    "https://host[:port] without a trailing '/'");
 		return CA_ERR_INVALID;
 	}
@@ -795,14 +819,16 @@ static int init_opts_check(ca_config_t *cfg, const ca_init_opts_t *o,
 		return rc;
 	if (!o->plain_keys && o->key_pass_file == NULL &&
 	    o->key_pass_env == NULL) {
-		util_err_set(err, errlen, "key files are encrypted: give "
+		util_err_set(err, errlen,
+		    "key files are encrypted: give "
 		    "--key-pass-file F or --key-pass-env VAR, or choose "
 		    "--plain-keys");
 		return CA_ERR_PASSPHRASE;
 	}
-	if (o->plain_keys && (o->key_pass_file != NULL ||
-	    o->key_pass_env != NULL)) {
-		util_err_set(err, errlen, "--plain-keys and a passphrase "
+	if (o->plain_keys &&
+	    (o->key_pass_file != NULL || o->key_pass_env != NULL)) {
+		util_err_set(err, errlen,
+		    "--plain-keys and a passphrase "
 		    "exclude each other");
 		return CA_ERR_INVALID;
 	}
@@ -824,21 +850,25 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 	if ((rc = init_opts_check(&cfg, o, err, errlen)) != CA_OK)
 		return rc;
 	if ((rc = ca_pass_get(pass, o->key_pass_file, o->key_pass_env, err,
-	    errlen)) != CA_OK)
+	         errlen)) != CA_OK)
 		return rc;
 	if ((rc = init_token_cfg(&cfg, o, err, errlen)) != CA_OK)
 		goto out;
 
 	st = dir_state(o->data_dir, &holds_ca);
 	if (holds_ca) {
-		util_err_set(err, errlen, "%s already holds a CA; refusing to "
-		    "touch it", o->data_dir);
+		util_err_set(err, errlen,
+		    "%s already holds a CA; refusing to "
+		    "touch it",
+		    o->data_dir);
 		rc = CA_ERR_EXISTS;
 		goto out;
 	}
 	if (st != 0) {
-		util_err_set(err, errlen, "%s exists and is not an empty "
-		    "folder", o->data_dir);
+		util_err_set(err, errlen,
+		    "%s exists and is not an empty "
+		    "folder",
+		    o->data_dir);
 		rc = CA_ERR_EXISTS;
 		goto out;
 	}
@@ -851,8 +881,8 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 		rc = CA_ERR_INTERNAL;
 		goto out;
 	}
-	if ((rc = root_dir_prepare(root_dir, &root_created, o, err,
-	    errlen)) != CA_OK) {
+	if ((rc = root_dir_prepare(root_dir, &root_created, o, err, errlen)) !=
+	    CA_OK) {
 		rm_tree(tmp);
 		goto out;
 	}
@@ -869,7 +899,7 @@ int ca_init(const ca_init_opts_t *o, char *err, size_t errlen)
 		rm_tree(tmp);
 		root_dir_undo(root_dir, root_created);
 		rc = e == ENOTEMPTY || e == EEXIST ? CA_ERR_EXISTS :
-		    CA_ERR_INTERNAL;
+		                                     CA_ERR_INTERNAL;
 		goto out;
 	}
 	rc = CA_OK;

@@ -38,7 +38,8 @@ static int printable_string_valid(const char *s, size_t max)
 		if (i >= max)
 			return 0;
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || strchr(" '()+,-./:=?", c) != NULL))
+		        (c >= '0' && c <= '9') ||
+		        strchr(" '()+,-./:=?", c) != NULL))
 			return 0;
 	}
 	return 1;
@@ -47,23 +48,30 @@ static int printable_string_valid(const char *s, size_t max)
 static int attrs_check(const ca_device_attrs_t *a, char *err, size_t errlen)
 {
 	if (!ca_token_valid(a->manufacturer_id, REG_MFR_ID_MAX)) {
-		util_err_set(err, errlen, "manufacturer id must match "
-		    "[A-Za-z0-9._-]{1,%d}", REG_MFR_ID_MAX);
+		util_err_set(err, errlen,
+		    "manufacturer id must match "
+		    "[A-Za-z0-9._-]{1,%d}",
+		    REG_MFR_ID_MAX);
 		return CA_ERR_INVALID;
 	}
 	if (!printable_string_valid(a->serial, REG_ATTR_MAX)) {
-		util_err_set(err, errlen, "serial must be 1..%d characters of "
-		    "A-Z a-z 0-9 space ' ( ) + , - . / : = ?", REG_ATTR_MAX);
+		util_err_set(err, errlen,
+		    "serial must be 1..%d characters of "
+		    "A-Z a-z 0-9 space ' ( ) + , - . / : = ?",
+		    REG_ATTR_MAX);
 		return CA_ERR_INVALID;
 	}
 	if (!ca_printable_valid(a->model, REG_ATTR_MAX)) {
-		util_err_set(err, errlen, "model must be 1..%d printable ASCII "
-		    "characters (no control characters)", REG_ATTR_MAX);
+		util_err_set(err, errlen,
+		    "model must be 1..%d printable ASCII "
+		    "characters (no control characters)",
+		    REG_ATTR_MAX);
 		return CA_ERR_INVALID;
 	}
 	if (a->hw_version != NULL && a->hw_version[0] != '\0' &&
 	    !ca_printable_valid(a->hw_version, REG_ATTR_MAX)) {
-		util_err_set(err, errlen, "hardware version must be 0..%d "
+		util_err_set(err, errlen,
+		    "hardware version must be 0..%d "
 		    "printable ASCII characters (no control characters)",
 		    REG_ATTR_MAX);
 		return CA_ERR_INVALID;
@@ -140,8 +148,8 @@ static int device_id_new(char out[REG_DEVICE_ID_MAX + 1], const char *mfr)
 		return CA_ERR_INTERNAL;
 	n = (size_t)snprintf(out, REG_DEVICE_ID_MAX + 1, "%s-", mfr);
 	for (i = 0; i < DEVICE_ID_TICK_CHARS && n < REG_DEVICE_ID_MAX; i++)
-		out[n++] = b32[(tick >> (5 * (DEVICE_ID_TICK_CHARS - 1 - i))) &
-		    31];
+		out[n++] =
+		    b32[(tick >> (5 * (DEVICE_ID_TICK_CHARS - 1 - i))) & 31];
 	for (i = 0; i < sizeof(r) && n < REG_DEVICE_ID_MAX; i++)
 		out[n++] = b32[r[i] & 31];
 	out[n] = '\0';
@@ -195,24 +203,24 @@ nomem:
  * a group commit.
  */
 typedef struct issue_job {
-	reg_group_item_t gi;		/* first: a job is its group item */
+	reg_group_item_t gi; /* first: a job is its group item */
 	const ca_device_attrs_t *attrs;
 	const char *actor;
 	const uint8_t *csr;
 	size_t csr_len;
-	ca_csr_t *req;			/* parsed, verified */
-	int own_req;			/* req is ours to free */
-	int csr_format, csr_why;	/* ca_csr_read's format, refusal */
+	ca_csr_t *req;           /* parsed, verified */
+	int own_req;             /* req is ours to free */
+	int csr_format, csr_why; /* ca_csr_read's format, refusal */
 	char key_type[16], spki[65];
 	reg_manufacturer_t m;
-	int need_new;			/* 0: answer with live (repeat) */
+	int need_new; /* 0: answer with live (repeat) */
 	reg_device_t live;
 	char id[REG_DEVICE_ID_MAX + 1], serial[41], sha[65];
-	uint8_t *der;			/* OPENSSL_malloc'd */
+	uint8_t *der; /* OPENSSL_malloc'd */
 	size_t der_len;
 	int64_t not_before, not_after;
-	int64_t ca_id;			/* the issuing Device CA that signed der */
-	struct ca_set *set;		/* the CA set it is signed in */
+	int64_t ca_id;      /* the issuing Device CA that signed der */
+	struct ca_set *set; /* the CA set it is signed in */
 	int rc;
 	char *err;
 	size_t errlen;
@@ -239,15 +247,16 @@ static void job_parse(const ca_t *ca, issue_job_t *j)
 		return;
 	if (j->req == NULL) {
 		if ((j->rc = ca_csr_read(&j->req, &j->csr_why, ca, j->csr,
-		    j->csr_len, j->csr_format, j->err, j->errlen)) != CA_OK)
+		         j->csr_len, j->csr_format, j->err, j->errlen)) !=
+		    CA_OK)
 			return;
 		j->own_req = 1;
 	}
 	if (csr_first &&
 	    (j->rc = attrs_check(j->attrs, j->err, j->errlen)) != CA_OK)
 		return;
-	if ((j->rc = ca_csr_key_type(j->key_type, j->req, j->err,
-	    j->errlen)) != CA_OK)
+	if ((j->rc = ca_csr_key_type(j->key_type, j->req, j->err, j->errlen)) !=
+	    CA_OK)
 		return;
 	if (ca_csr_spki_sha256_hex(j->spki, ca, j->req) != CA_OK) {
 		util_err_openssl(j->err, j->errlen, "public key");
@@ -268,9 +277,11 @@ static int job_live(issue_job_t *j, int rc)
 	if (rc != REG_OK)
 		return ca_from_reg(rc);
 	if (CRYPTO_memcmp(j->live.spki_sha256, j->spki, 64) != 0) {
-		util_err_set(j->err, j->errlen, "serial %s of %s is already "
-		    "enrolled with another key (device %s)", j->attrs->serial,
-		    j->attrs->manufacturer_id, j->live.device_id);
+		util_err_set(j->err, j->errlen,
+		    "serial %s of %s is already "
+		    "enrolled with another key (device %s)",
+		    j->attrs->serial, j->attrs->manufacturer_id,
+		    j->live.device_id);
 		return CA_ERR_CONFLICT;
 	}
 	j->need_new = 0;
@@ -285,18 +296,19 @@ static int job_key_free(issue_job_t *j, reg_t *reg)
 	char id[REG_DEVICE_ID_MAX + 1], mfr[REG_MFR_ID_MAX + 1];
 	int rc;
 
-	rc = reg_device_find_live_key(reg, id, mfr, j->spki, j->err,
-	    j->errlen);
+	rc = reg_device_find_live_key(reg, id, mfr, j->spki, j->err, j->errlen);
 	if (rc == REG_ERR_NOT_FOUND)
 		return CA_OK;
 	if (rc != REG_OK)
 		return ca_from_reg(rc);
 	if (strcmp(mfr, j->attrs->manufacturer_id) == 0)
-		util_err_set(j->err, j->errlen, "this public key is already "
+		util_err_set(j->err, j->errlen,
+		    "this public key is already "
 		    "bound to live device %s; every device needs its own key",
 		    id);
 	else
-		util_err_set(j->err, j->errlen, "this public key is already "
+		util_err_set(j->err, j->errlen,
+		    "this public key is already "
 		    "bound to a live device of another manufacturer; every "
 		    "device needs its own key");
 	return CA_ERR_KEY_IN_USE;
@@ -309,23 +321,26 @@ static void job_check(issue_job_t *j, reg_t *reg)
 	int rc;
 
 	if ((rc = ca_from_reg(reg_manufacturer_get(reg, &j->m,
-	    j->attrs->manufacturer_id, j->err, j->errlen))) != CA_OK) {
+	         j->attrs->manufacturer_id, j->err, j->errlen))) != CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
-			util_err_set(j->err, j->errlen, "unknown manufacturer %s",
+			util_err_set(j->err, j->errlen,
+			    "unknown manufacturer %s",
 			    j->attrs->manufacturer_id);
 		j->rc = rc;
 		return;
 	}
-	j->rc = job_live(j, reg_device_find_live(reg, &j->live,
-	    j->attrs->manufacturer_id, j->attrs->serial, j->err, j->errlen));
+	j->rc = job_live(j,
+	    reg_device_find_live(reg, &j->live, j->attrs->manufacturer_id,
+	        j->attrs->serial, j->err, j->errlen));
 	if (j->rc == CA_OK && j->need_new)
 		j->rc = job_key_free(j, reg);
 	if (j->rc == CA_ERR_KEY_IN_USE) {
 		/* The two reads are not one snapshot: the same request may
 		 * have committed between them. Its device is visible now. */
-		j->rc = job_live(j, reg_device_find_live(reg, &j->live,
-		    j->attrs->manufacturer_id, j->attrs->serial, j->err,
-		    j->errlen));
+		j->rc = job_live(j,
+		    reg_device_find_live(reg, &j->live,
+		        j->attrs->manufacturer_id, j->attrs->serial, j->err,
+		        j->errlen));
 		if (j->rc == CA_OK && j->need_new)
 			j->rc = job_key_free(j, reg);
 	}
@@ -342,9 +357,10 @@ static void job_check(issue_job_t *j, reg_t *reg)
 static void job_check_mfr(issue_job_t *j, reg_t *reg)
 {
 	if ((j->rc = ca_from_reg(reg_manufacturer_get(reg, &j->m,
-	    j->attrs->manufacturer_id, j->err, j->errlen))) != CA_OK) {
+	         j->attrs->manufacturer_id, j->err, j->errlen))) != CA_OK) {
 		if (j->rc == CA_ERR_NOT_FOUND)
-			util_err_set(j->err, j->errlen, "unknown manufacturer %s",
+			util_err_set(j->err, j->errlen,
+			    "unknown manufacturer %s",
 			    j->attrs->manufacturer_id);
 		return;
 	}
@@ -395,14 +411,15 @@ static int job_store(reg_t *reg, issue_job_t *j)
 	dn.manufacturer_id = j->attrs->manufacturer_id;
 	dn.serial = j->attrs->serial;
 	dn.model = j->attrs->model;
-	dn.hw_version = j->attrs->hw_version != NULL ? j->attrs->hw_version :
-	    "";
+	dn.hw_version =
+	    j->attrs->hw_version != NULL ? j->attrs->hw_version : "";
 	rc = ca_from_reg(reg_device_insert(reg, &dn, j->err, j->errlen));
 	if (rc == CA_ERR_CONFLICT) {
 		reg_rollback(reg);
-		rc = job_live(j, reg_device_find_live(reg, &j->live,
-		    j->attrs->manufacturer_id, j->attrs->serial, j->err,
-		    j->errlen));
+		rc = job_live(j,
+		    reg_device_find_live(reg, &j->live,
+		        j->attrs->manufacturer_id, j->attrs->serial, j->err,
+		        j->errlen));
 		if (rc == CA_OK && j->need_new) {
 			/* Not the serial: the random DeviceID was taken. */
 			util_err_set(j->err, j->errlen,
@@ -430,13 +447,14 @@ static int job_store(reg_t *reg, issue_job_t *j)
 	cn.not_after = j->not_after;
 	cn.device_id = j->id;
 	cn.ca_id = j->ca_id;
-	if ((rc = ca_from_reg(reg_cert_insert(reg, NULL, &cn, j->err,
-	    j->errlen))) != CA_OK)
+	if ((rc = ca_from_reg(
+	         reg_cert_insert(reg, NULL, &cn, j->err, j->errlen))) != CA_OK)
 		goto fail;
 	if ((rc = ca_audit(reg, j->actor, "device.issue", j->id, j->err,
-	    j->errlen, "manufacturer_id", j->attrs->manufacturer_id, "serial",
-	    j->attrs->serial, "model", j->attrs->model, "cert_serial",
-	    j->serial, "key_type", j->key_type, (const char *)NULL)) != CA_OK)
+	         j->errlen, "manufacturer_id", j->attrs->manufacturer_id,
+	         "serial", j->attrs->serial, "model", j->attrs->model,
+	         "cert_serial", j->serial, "key_type", j->key_type,
+	         (const char *)NULL)) != CA_OK)
 		goto fail;
 	if ((rc = ca_from_reg(reg_commit(reg, j->err, j->errlen))) != CA_OK)
 		goto fail;
@@ -489,8 +507,8 @@ static void group_write(reg_t *reg, reg_group_item_t *list, void *arg)
 int ca_group_open(struct ca_rt *rt, const char *db_path, char *err,
     size_t errlen)
 {
-	return ca_from_reg(reg_group_new(&rt->group, db_path,
-	    group_write, NULL, err, errlen));
+	return ca_from_reg(
+	    reg_group_new(&rt->group, db_path, group_write, NULL, err, errlen));
 }
 
 void ca_group_close(struct ca_rt *rt)
@@ -526,8 +544,8 @@ int ca_device_issue_item(ca_t *ca, reg_t *reg, ca_issue_item_t *it,
 		job_check(&j, reg);
 	/* The CA set as the registry has it now (a CA activated since the
 	 * last request signs this one). */
-	if (j.rc == CA_OK && j.need_new && (j.set = ca_set_get(ca, reg,
-	    j.err, j.errlen)) == NULL)
+	if (j.rc == CA_OK && j.need_new &&
+	    (j.set = ca_set_get(ca, reg, j.err, j.errlen)) == NULL)
 		j.rc = CA_ERR_INTERNAL;
 	if (j.rc == CA_OK && j.need_new)
 		job_sign(ca, &j);
@@ -574,8 +592,7 @@ int ca_device_issue(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
 /* A parsed request holding only pub, as the general path holds a CSR's
  * key (an unsigned X509_REQ carries it): issuance reads the key, its type
  * and SPKI hash from it exactly as from a verified CSR. */
-static int key_as_csr(ca_csr_t **out, EVP_PKEY *pub, char *err,
-    size_t errlen)
+static int key_as_csr(ca_csr_t **out, EVP_PKEY *pub, char *err, size_t errlen)
 {
 	ca_csr_t *c;
 
@@ -585,7 +602,8 @@ static int key_as_csr(ca_csr_t **out, EVP_PKEY *pub, char *err,
 	    X509_REQ_set_pubkey(c->req, pub) != 1 ||
 	    (c->pkey = X509_REQ_get0_pubkey(c->req)) == NULL ||
 	    X509_PUBKEY_get0_param(NULL, &c->bits, &c->blen,
-	    (X509_ALGOR **)&c->alg, X509_REQ_get_X509_PUBKEY(c->req)) != 1) {
+	        (X509_ALGOR **)&c->alg,
+	        X509_REQ_get_X509_PUBKEY(c->req)) != 1) {
 		ca_csr_free(c);
 		util_err_openssl(err, errlen, "public key");
 		return CA_ERR_INVALID;
@@ -601,8 +619,8 @@ static int key_as_csr(ca_csr_t **out, EVP_PKEY *pub, char *err,
 }
 
 int ca_device_issue_key(ca_t *ca, reg_t *reg, ca_issue_result_t *out,
-    EVP_PKEY *pub, const ca_device_attrs_t *attrs, const char *actor,
-    char *err, size_t errlen)
+    EVP_PKEY *pub, const ca_device_attrs_t *attrs, const char *actor, char *err,
+    size_t errlen)
 {
 	ca_issue_item_t it;
 	ca_csr_t *c = NULL;
@@ -630,7 +648,7 @@ typedef struct {
 	const ca_t *ca;
 	issue_job_t *jobs;
 	size_t n;
-	int sign;			/* 0: job_parse, 1: job_sign */
+	int sign; /* 0: job_parse, 1: job_sign */
 	pthread_mutex_t mu;
 	size_t next;
 } batch_par_t;
@@ -670,13 +688,13 @@ static void batch_run(const ca_t *ca, issue_job_t *jobs, size_t n, int sign)
 	p.n = n;
 	p.sign = sign;
 	if (pthread_mutex_init(&p.mu, NULL) != 0) {
-		batch_worker(&p);	/* single-threaded without a lock */
+		batch_worker(&p); /* single-threaded without a lock */
 		return;
 	}
 	want = cpus > 1 ? (size_t)cpus : 1;
 	if (want > BATCH_THREADS_MAX)
 		want = BATCH_THREADS_MAX;
-	if (want > (n + 7) / 8)		/* not worth a thread below ~8 items */
+	if (want > (n + 7) / 8) /* not worth a thread below ~8 items */
 		want = (n + 7) / 8;
 	for (i = 1; i < want; i++)
 		if (pthread_create(&th[started], NULL, batch_worker, &p) == 0)
@@ -688,8 +706,8 @@ static void batch_run(const ca_t *ca, issue_job_t *jobs, size_t n, int sign)
 }
 
 /* The jobs of a batch's items, signed in set; items' outputs cleared. */
-static void batch_jobs_init(issue_job_t *jobs, ca_issue_item_t *items,
-    size_t n, struct ca_set *set, const char *actor)
+static void batch_jobs_init(issue_job_t *jobs, ca_issue_item_t *items, size_t n,
+    struct ca_set *set, const char *actor)
 {
 	size_t i;
 
@@ -710,8 +728,7 @@ static void batch_jobs_init(issue_job_t *jobs, ca_issue_item_t *items,
 }
 
 int ca_device_issue_batch(ca_t *ca, reg_t *reg, ca_issue_item_t *items,
-    size_t n, int all_or_nothing, const char *actor, char *err,
-    size_t errlen)
+    size_t n, int all_or_nothing, const char *actor, char *err, size_t errlen)
 {
 	issue_job_t *jobs;
 	struct ca_set *set;
@@ -794,27 +811,29 @@ void ca_device_clear(ca_device_t *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int ca_device_get(ca_t *ca, reg_t *reg, ca_device_t *out,
-    const char *device_id, char *err, size_t errlen)
+int ca_device_get(ca_t *ca, reg_t *reg, ca_device_t *out, const char *device_id,
+    char *err, size_t errlen)
 {
 	ca_issue_result_t r;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!ca_device_id_valid(device_id)) {
-		util_err_set(err, errlen, "DeviceID must match "
+		util_err_set(err, errlen,
+		    "DeviceID must match "
 		    "[A-Za-z0-9._-]{1,64}");
 		return CA_ERR_INVALID;
 	}
 	if ((rc = ca_from_reg(reg_device_get(reg, &out->rec, device_id, err,
-	    errlen))) != CA_OK) {
+	         errlen))) != CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
 			util_err_set(err, errlen, "unknown device %s",
 			    device_id);
 		return rc;
 	}
 	if ((rc = result_fill(ca, &r, device_id, out->rec.cert_der,
-	    out->rec.cert_der_len, 0, out->rec.ca_id, err, errlen)) != CA_OK) {
+	         out->rec.cert_der_len, 0, out->rec.ca_id, err, errlen)) !=
+	    CA_OK) {
 		ca_device_clear(out);
 		return rc;
 	}

@@ -27,17 +27,17 @@
 
 /* What one certificate ID's answer depends on. */
 typedef struct {
-	int status;		/* V_OCSP_CERTSTATUS_* */
-	int reason;		/* CRLReason while revoked, else -1 */
+	int status; /* V_OCSP_CERTSTATUS_* */
+	int reason; /* CRLReason while revoked, else -1 */
 	int64_t revoked_at;
 } ocsp_state_t;
 
 typedef struct {
-	unsigned char key[OCSP_KEY_MAX];	/* DER CertID */
-	size_t key_len;				/* 0 = empty slot */
+	unsigned char key[OCSP_KEY_MAX]; /* DER CertID */
+	size_t key_len;                  /* 0 = empty slot */
 	ocsp_state_t state;
 	int64_t this_update;
-	uint8_t *der;				/* OPENSSL_malloc'd response */
+	uint8_t *der; /* OPENSSL_malloc'd response */
 	size_t der_len;
 } ocsp_slot_t;
 
@@ -199,16 +199,16 @@ static int state_read(reg_t *reg, ocsp_state_t *st, OCSP_CERTID *cid,
 		return CA_OK;
 	if (rc != REG_OK)
 		return ca_from_reg(rc);
-	st->status = cs.revoked ? V_OCSP_CERTSTATUS_REVOKED : V_OCSP_CERTSTATUS_GOOD;
+	st->status =
+	    cs.revoked ? V_OCSP_CERTSTATUS_REVOKED : V_OCSP_CERTSTATUS_GOOD;
 	st->reason = cs.revoked ? cs.reason : -1;
 	st->revoked_at = cs.revoked ? cs.revoked_at : 0;
 	return CA_OK;
 }
 
 /* One single response for cid in state st into bs. */
-static int add_one(OCSP_BASICRESP *bs, OCSP_CERTID *cid,
-    const ocsp_state_t *st, ASN1_TIME *now, ASN1_TIME *next, char *err,
-    size_t errlen)
+static int add_one(OCSP_BASICRESP *bs, OCSP_CERTID *cid, const ocsp_state_t *st,
+    ASN1_TIME *now, ASN1_TIME *next, char *err, size_t errlen)
 {
 	ASN1_TIME *rev = NULL;
 	int rc = CA_ERR_INTERNAL;
@@ -219,7 +219,7 @@ static int add_one(OCSP_BASICRESP *bs, OCSP_CERTID *cid,
 		goto out;
 	}
 	if (OCSP_basic_add1_status(bs, cid, st->status, st->reason, rev, now,
-	    next) == NULL) {
+	        next) == NULL) {
 		util_err_openssl(err, errlen, "OCSP single response");
 		goto out;
 	}
@@ -255,8 +255,8 @@ static int respond_signed(ca_t *ca, const struct ca_dca *signer,
 {
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
 	ASN1_TIME *t_now = ASN1_TIME_set(NULL, (time_t)now);
-	ASN1_TIME *t_next = ASN1_TIME_set(NULL,
-	    (time_t)(now + ca->cfg.ocsp_validity_seconds));
+	ASN1_TIME *t_next =
+	    ASN1_TIME_set(NULL, (time_t)(now + ca->cfg.ocsp_validity_seconds));
 	int rc = CA_ERR_INTERNAL, i;
 
 	if (bs == NULL || t_now == NULL || t_next == NULL) {
@@ -264,15 +264,15 @@ static int respond_signed(ca_t *ca, const struct ca_dca *signer,
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		if ((rc = add_one(bs, OCSP_onereq_get0_id(
-		    OCSP_request_onereq_get0(oreq, i)), &st[i], t_now, t_next,
-		    err, errlen)) != CA_OK)
+		if ((rc = add_one(bs,
+		         OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq, i)),
+		         &st[i], t_now, t_next, err, errlen)) != CA_OK)
 			goto out;
 	rc = CA_ERR_INTERNAL;
 	/* 1 copied, 2 the request had no nonce; 0 failure. */
 	if (OCSP_copy_nonce(bs, oreq) <= 0 ||
 	    OCSP_basic_sign(bs, signer->cert, signer->key, EVP_sha256(), NULL,
-	    OCSP_NOCERTS) != 1) {
+	        OCSP_NOCERTS) != 1) {
 		util_err_openssl(err, errlen, "OCSP signature");
 		goto out;
 	}
@@ -294,8 +294,8 @@ static size_t cache_key(unsigned char key[OCSP_KEY_MAX], OCSP_REQUEST *oreq,
 	unsigned char *p = key;
 	int len;
 
-	if (n != 1 || OCSP_REQUEST_get_ext_by_NID(oreq, NID_id_pkix_OCSP_Nonce,
-	    -1) >= 0)
+	if (n != 1 ||
+	    OCSP_REQUEST_get_ext_by_NID(oreq, NID_id_pkix_OCSP_Nonce, -1) >= 0)
 		return 0;
 	cid = OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq, 0));
 	len = i2d_OCSP_CERTID(cid, NULL);
@@ -306,9 +306,9 @@ static size_t cache_key(unsigned char key[OCSP_KEY_MAX], OCSP_REQUEST *oreq,
 	return (size_t)len;
 }
 
-int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache,
-    uint8_t **out, size_t *out_len, const uint8_t *req, size_t req_len,
-    char *err, size_t errlen)
+int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache, uint8_t **out,
+    size_t *out_len, const uint8_t *req, size_t req_len, char *err,
+    size_t errlen)
 {
 	const unsigned char *p = req;
 	OCSP_REQUEST *oreq = NULL;
@@ -328,7 +328,8 @@ int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache,
 	if (req_len > 0 && req_len <= (size_t)INT32_MAX)
 		oreq = d2i_OCSP_REQUEST(NULL, &p, (long)req_len);
 	n = oreq != NULL ? OCSP_request_onereq_count(oreq) : 0;
-	if (oreq == NULL || p != req + req_len || n <= 0 || n > CA_OCSP_MAX_IDS) {
+	if (oreq == NULL || p != req + req_len || n <= 0 ||
+	    n > CA_OCSP_MAX_IDS) {
 		ERR_clear_error();
 		rc = response_der(out, out_len,
 		    OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, NULL, err, errlen);
@@ -338,23 +339,24 @@ int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache,
 	 * issuer: a relying party could take that for authority. One signer
 	 * per response: every ID must name the same Device CA. */
 	for (i = 0; i < n; i++) {
-		sel = ocsp_issuer_select(set, OCSP_onereq_get0_id(
-		    OCSP_request_onereq_get0(oreq, i)));
+		sel = ocsp_issuer_select(set,
+		    OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq, i)));
 		if (sel == NULL || (signer != NULL && sel != signer)) {
 			rc = response_der(out, out_len,
-			    OCSP_RESPONSE_STATUS_UNAUTHORIZED, NULL, err, errlen);
+			    OCSP_RESPONSE_STATUS_UNAUTHORIZED, NULL, err,
+			    errlen);
 			goto out;
 		}
 		signer = sel;
 	}
 	for (i = 0; i < n; i++)
-		if ((rc = state_read(reg, &st[i], OCSP_onereq_get0_id(
-		    OCSP_request_onereq_get0(oreq, i)), signer, err, errlen)) !=
-		    CA_OK)
+		if ((rc = state_read(reg, &st[i],
+		         OCSP_onereq_get0_id(OCSP_request_onereq_get0(oreq, i)),
+		         signer, err, errlen)) != CA_OK)
 			goto out;
 	if (cache != NULL && (key_len = cache_key(key, oreq, n)) > 0 &&
 	    cache_get(cache, key, key_len, &st[0], now,
-	    ca->cfg.ocsp_validity_seconds, out, out_len)) {
+	        ca->cfg.ocsp_validity_seconds, out, out_len)) {
 		rc = CA_OK;
 		goto out;
 	}

@@ -40,8 +40,8 @@ void ca_ocsp_cache_free(ca_ocsp_cache_t *c);
  * and less than half its validity has passed. CA_ERR_INTERNAL or
  * CA_ERR_BUSY when no response could be built.
  */
-int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache,
-    uint8_t **out, size_t *out_len, const uint8_t *req, size_t req_len,
-    char *err, size_t errlen);
+int ca_ocsp_respond(ca_t *ca, reg_t *reg, ca_ocsp_cache_t *cache, uint8_t **out,
+    size_t *out_len, const uint8_t *req, size_t req_len, char *err,
+    size_t errlen);
 
 #endif

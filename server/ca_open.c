@@ -54,8 +54,7 @@ int ca_open_db(ca_t **out, const char *data_dir, const char *pass_file,
 	int rc;
 
 	*out = NULL;
-	if ((rc = ca_pass_get(pass, pass_file, pass_env, err, errlen)) ==
-	    CA_OK)
+	if ((rc = ca_pass_get(pass, pass_file, pass_env, err, errlen)) == CA_OK)
 		rc = ca_open_full(out, data_dir, pass, db, err, errlen);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	return rc;
@@ -83,10 +82,9 @@ static int ca_open_full(ca_t **out, const char *data_dir, const char *pass,
 	}
 	/* Migrations first, once, before any worker thread opens (the CA
 	 * set's table may be new). */
-	if ((rc = ca_core_load(ca, data_dir, pass, db, err, errlen)) !=
-	    CA_OK ||
-	    (rc = ca_from_reg(reg_open_existing(&reg, ca->db_path, err,
-	    errlen))) != CA_OK)
+	if ((rc = ca_core_load(ca, data_dir, pass, db, err, errlen)) != CA_OK ||
+	    (rc = ca_from_reg(
+	         reg_open_existing(&reg, ca->db_path, err, errlen))) != CA_OK)
 		goto fail;
 	reg_close(reg);
 	if ((rc = ca_fast_init(ca, err, errlen)) != CA_OK ||
@@ -104,7 +102,7 @@ int ca_custody_describe(const ca_t *ca, char *out, size_t outlen)
 {
 	const struct ca_set *set = ca_set_peek(ca);
 	const char *refs[3] = { ca_set_issuing(set)->key_ref,
-	    ca_set_infra(set)->key_ref, ca->cfg.tls_key };
+		ca_set_infra(set)->key_ref, ca->cfg.tls_key };
 	static const char *const roles[3] = { "device-ca", "infra-ca", "tls" };
 	size_t off = 0;
 	int i, n;
@@ -112,8 +110,8 @@ int ca_custody_describe(const ca_t *ca, char *out, size_t outlen)
 	for (i = 0; i < 3; i++) {
 		pki_custody_t c = pki_key_custody(refs[i], ca->data_dir);
 
-		n = snprintf(out + off, outlen - off, "%s%s %s%s%s", i ? ", " :
-		    "", roles[i], pki_custody_name(c),
+		n = snprintf(out + off, outlen - off, "%s%s %s%s%s",
+		    i ? ", " : "", roles[i], pki_custody_name(c),
 		    c == PKI_CUSTODY_PKCS11 ? " " : "",
 		    c == PKI_CUSTODY_PKCS11 ? refs[i] : "");
 		if (n < 0 || (size_t)n >= outlen - off)
@@ -187,8 +185,7 @@ static X509_STORE *tls_store(const ca_t *ca)
 	return store;
 }
 
-int ca_tls_configure(ca_t *ca, struct ssl_ctx_st *ctx, char *err,
-    size_t errlen)
+int ca_tls_configure(ca_t *ca, struct ssl_ctx_st *ctx, char *err, size_t errlen)
 {
 	X509_STORE *store;
 

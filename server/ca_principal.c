@@ -34,46 +34,53 @@ void ca_principal_creds_clear(ca_principal_creds_t *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int attrs_check(const ca_principal_attrs_t *a, char *err,
-    size_t errlen)
+static int attrs_check(const ca_principal_attrs_t *a, char *err, size_t errlen)
 {
 	int is_mfr;
 
 	if (!ca_token_valid(a->name, REG_NAME_MAX)) {
-		util_err_set(err, errlen, "principal name must match "
-		    "[A-Za-z0-9._-]{1,%d}", REG_NAME_MAX);
+		util_err_set(err, errlen,
+		    "principal name must match "
+		    "[A-Za-z0-9._-]{1,%d}",
+		    REG_NAME_MAX);
 		return CA_ERR_INVALID;
 	}
 	if (a->renew) {
 		if (a->role != NULL || a->manufacturer_id != NULL) {
-			util_err_set(err, errlen, "a renewal keeps the "
+			util_err_set(err, errlen,
+			    "a renewal keeps the "
 			    "principal's role and manufacturer");
 			return CA_ERR_INVALID;
 		}
 		return CA_OK;
 	}
 	if (a->revoke_previous) {
-		util_err_set(err, errlen, "only a renewal revokes previous "
+		util_err_set(err, errlen,
+		    "only a renewal revokes previous "
 		    "certificates");
 		return CA_ERR_INVALID;
 	}
-	if (a->role == NULL || (strcmp(a->role, REG_ROLE_ADMIN) != 0 &&
-	    strcmp(a->role, REG_ROLE_OPERATOR) != 0 &&
-	    strcmp(a->role, REG_ROLE_MANUFACTURER) != 0 &&
-	    strcmp(a->role, REG_ROLE_SIGNER) != 0)) {
-		util_err_set(err, errlen, "role must be admin, operator, "
+	if (a->role == NULL ||
+	    (strcmp(a->role, REG_ROLE_ADMIN) != 0 &&
+	        strcmp(a->role, REG_ROLE_OPERATOR) != 0 &&
+	        strcmp(a->role, REG_ROLE_MANUFACTURER) != 0 &&
+	        strcmp(a->role, REG_ROLE_SIGNER) != 0)) {
+		util_err_set(err, errlen,
+		    "role must be admin, operator, "
 		    "manufacturer or signer");
 		return CA_ERR_INVALID;
 	}
 	is_mfr = strcmp(a->role, REG_ROLE_MANUFACTURER) == 0;
 	if (is_mfr && !ca_token_valid(a->manufacturer_id, REG_MFR_ID_MAX)) {
-		util_err_set(err, errlen, "role manufacturer needs "
+		util_err_set(err, errlen,
+		    "role manufacturer needs "
 		    "--manufacturer-id");
 		return CA_ERR_INVALID;
 	}
 	if (!is_mfr && a->manufacturer_id != NULL &&
 	    a->manufacturer_id[0] != '\0') {
-		util_err_set(err, errlen, "--manufacturer-id is only for role "
+		util_err_set(err, errlen,
+		    "--manufacturer-id is only for role "
 		    "manufacturer");
 		return CA_ERR_INVALID;
 	}
@@ -90,8 +97,8 @@ static int renew_prepare(reg_t *reg, ca_principal_attrs_t *a,
 	int rc;
 
 	*revoked = 0;
-	if ((rc = ca_from_reg(reg_principal_get(reg, p, a->name, err,
-	    errlen))) != CA_OK) {
+	if ((rc = ca_from_reg(
+	         reg_principal_get(reg, p, a->name, err, errlen))) != CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
 			util_err_set(err, errlen, "unknown principal %s",
 			    a->name);
@@ -109,9 +116,10 @@ static int renew_prepare(reg_t *reg, ca_principal_attrs_t *a,
 		int r = ca_from_reg(reg_principal_find_by_cert(reg, &by,
 		    a->presented_sha256, err, errlen));
 
-		if (r == CA_ERR_NOT_FOUND || (r == CA_OK && (by.id != p->id ||
-		    by.cert_revoked))) {
-			util_err_set(err, errlen, "the certificate this request "
+		if (r == CA_ERR_NOT_FOUND ||
+		    (r == CA_OK && (by.id != p->id || by.cert_revoked))) {
+			util_err_set(err, errlen,
+			    "the certificate this request "
 			    "came with is revoked");
 			return CA_ERR_DENIED;
 		}
@@ -119,12 +127,12 @@ static int renew_prepare(reg_t *reg, ca_principal_attrs_t *a,
 			return r;
 	}
 	a->role = p->role;
-	a->manufacturer_id = p->manufacturer_id[0] != '\0' ?
-	    p->manufacturer_id : NULL;
+	a->manufacturer_id =
+	    p->manufacturer_id[0] != '\0' ? p->manufacturer_id : NULL;
 	if (a->revoke_previous)
-		return ca_from_reg(reg_principal_certs_revoke(reg, a->name,
-		    4 /* superseded */, reg_now(), revoked, serials, serialslen,
-		    err, errlen));
+		return ca_from_reg(
+		    reg_principal_certs_revoke(reg, a->name, 4 /* superseded */,
+		        reg_now(), revoked, serials, serialslen, err, errlen));
 	return CA_OK;
 }
 
@@ -145,13 +153,18 @@ static int key_unshared(reg_t *reg, const char *spki, const char *name,
 	if (rc != CA_OK)
 		return rc;
 	if (is_device)
-		util_err_set(err, errlen, "this public key is already certified "
-		    "for device %s; a principal needs a key of its own", holder);
+		util_err_set(err, errlen,
+		    "this public key is already certified "
+		    "for device %s; a principal needs a key of its own",
+		    holder);
 	else if (holder[0] != '\0')
-		util_err_set(err, errlen, "this public key is already certified "
-		    "for principal %s; a principal needs a key of its own", holder);
+		util_err_set(err, errlen,
+		    "this public key is already certified "
+		    "for principal %s; a principal needs a key of its own",
+		    holder);
 	else
-		util_err_set(err, errlen, "this public key is already certified "
+		util_err_set(err, errlen,
+		    "this public key is already certified "
 		    "by the CA; a principal needs a key of its own");
 	return CA_ERR_KEY_IN_USE;
 }
@@ -160,17 +173,18 @@ static int key_unshared(reg_t *reg, const char *spki, const char *name,
  * valid certificates, counting the one it issues (CA_ERR_STATE otherwise):
  * a stolen certificate must not mint an unbounded set of others. Inside
  * the transaction, after renew_prepare's revocations. */
-static int renew_cap(const ca_t *ca, reg_t *reg, const char *name,
-    int64_t now, char *err, size_t errlen)
+static int renew_cap(const ca_t *ca, reg_t *reg, const char *name, int64_t now,
+    char *err, size_t errlen)
 {
 	int64_t n = 0;
-	int rc = ca_from_reg(reg_principal_valid_certs(reg, &n, name, now, err,
-	    errlen));
+	int rc = ca_from_reg(
+	    reg_principal_valid_certs(reg, &n, name, now, err, errlen));
 
 	if (rc != CA_OK)
 		return rc;
 	if (n >= (int64_t)ca->cfg.principal_max_valid_certs) {
-		util_err_set(err, errlen, "principal %s already holds %lld valid "
+		util_err_set(err, errlen,
+		    "principal %s already holds %lld valid "
 		    "certificates (principal_max_valid_certs %d): renew with "
 		    "revoke_previous, or ask an administrator to revoke one",
 		    name, (long long)n, ca->cfg.principal_max_valid_certs);
@@ -200,8 +214,8 @@ static int certify_register(ca_t *ca, reg_t *reg, ca_principal_attrs_t *ra,
 		return rc;
 	if (ra->renew) {
 		if ((rc = renew_prepare(reg, ra, &rn->prev, &revoked,
-		    rn->revoked_serials, sizeof(rn->revoked_serials), err,
-		    errlen)) != CA_OK)
+		         rn->revoked_serials, sizeof(rn->revoked_serials), err,
+		         errlen)) != CA_OK)
 			return rc;
 		snprintf(rn->revoked_s, sizeof(rn->revoked_s), "%d", revoked);
 		if (ra->presented_sha256 != NULL)
@@ -209,15 +223,15 @@ static int certify_register(ca_t *ca, reg_t *reg, ca_principal_attrs_t *ra,
 		return CA_OK;
 	}
 	if (strcmp(ra->role, REG_ROLE_MANUFACTURER) == 0 &&
-	    (rc = ca_from_reg(reg_manufacturer_get(reg, &m,
-	    ra->manufacturer_id, err, errlen))) != CA_OK) {
+	    (rc = ca_from_reg(reg_manufacturer_get(reg, &m, ra->manufacturer_id,
+	         err, errlen))) != CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
 			util_err_set(err, errlen, "unknown manufacturer %s",
 			    ra->manufacturer_id);
 		return rc;
 	}
 	if ((rc = ca_from_reg(reg_principal_insert(reg, ra->name, ra->role,
-	    ra->manufacturer_id, err, errlen))) != CA_OK) {
+	         ra->manufacturer_id, err, errlen))) != CA_OK) {
 		if (rc == CA_ERR_CONFLICT)
 			util_err_set(err, errlen, "principal %s already exists",
 			    ra->name);
@@ -228,10 +242,9 @@ static int certify_register(ca_t *ca, reg_t *reg, ca_principal_attrs_t *ra,
 
 /* The principal's certificate from the Infrastructure CA: O, OU = role,
  * CN = name; clientAuth, or the signer EKU; the Infrastructure CRL. */
-static int certify_make(const ca_t *ca, const struct ca_dca *ica,
-    X509 **out, char serial[41],
-    const ca_principal_attrs_t *a, EVP_PKEY *pk, int64_t now, char *err,
-    size_t errlen)
+static int certify_make(const ca_t *ca, const struct ca_dca *ica, X509 **out,
+    char serial[41], const ca_principal_attrs_t *a, EVP_PKEY *pk, int64_t now,
+    char *err, size_t errlen)
 {
 	X509_NAME *n = NULL;
 	char crl_dp[400];
@@ -240,11 +253,12 @@ static int certify_make(const ca_t *ca, const struct ca_dca *ica,
 
 	if ((n = X509_NAME_new()) == NULL ||
 	    X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
-	    (const unsigned char *)ca->cfg.org, -1, -1, 0) != 1 ||
+	        (const unsigned char *)ca->cfg.org, -1, -1, 0) != 1 ||
 	    X509_NAME_add_entry_by_NID(n, NID_organizationalUnitName,
-	    MBSTRING_UTF8, (const unsigned char *)a->role, -1, -1, 0) != 1 ||
+	        MBSTRING_UTF8, (const unsigned char *)a->role, -1, -1,
+	        0) != 1 ||
 	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-	    (const unsigned char *)a->name, -1, -1, 0) != 1) {
+	        (const unsigned char *)a->name, -1, -1, 0) != 1) {
 		util_err_openssl(err, errlen, "principal subject");
 		X509_NAME_free(n);
 		return CA_ERR_INTERNAL;
@@ -255,12 +269,13 @@ static int certify_make(const ca_t *ca, const struct ca_dca *ica,
 	sp.issuer = ica->cert;
 	sp.issuer_key = ica->key;
 	sp.not_before = now - 60;
-	sp.not_after = now + (int64_t)ca->cfg.principal_validity_days *
-	    UTIL_SECONDS_PER_DAY;
+	sp.not_after = now +
+	    (int64_t)ca->cfg.principal_validity_days * UTIL_SECONDS_PER_DAY;
 	sp.basic_constraints = "critical,CA:FALSE";
 	sp.key_usage = "critical,digitalSignature";
 	sp.ext_key_usage = strcmp(a->role, REG_ROLE_SIGNER) == 0 ?
-	    PROVCA_OID_EKU_SIGNER : "clientAuth";
+	    PROVCA_OID_EKU_SIGNER :
+	    "clientAuth";
 	snprintf(crl_dp, sizeof(crl_dp), "URI:%s%s", ca_revocation_base_url(ca),
 	    ica->crl_path);
 	sp.crl_dp = crl_dp;
@@ -304,8 +319,7 @@ static int certify_record(reg_t *reg, X509 *cert, int64_t ca_id,
 
 /* Register the principal (or renew it) and certify pk by Infrastructure
  * CA ica; inside a transaction. */
-static int certify(ca_t *ca, reg_t *reg, const struct ca_dca *ica,
-    X509 **out,
+static int certify(ca_t *ca, reg_t *reg, const struct ca_dca *ica, X509 **out,
     const ca_principal_attrs_t *attrs, EVP_PKEY *pk, const char *actor,
     char *err, size_t errlen)
 {
@@ -327,22 +341,21 @@ static int certify(ca_t *ca, reg_t *reg, const struct ca_dca *ica,
 		return CA_ERR_INTERNAL;
 	}
 	if ((rc = certify_register(ca, reg, &ra, spki, now, &rn, err,
-	    errlen)) != CA_OK)
+	         errlen)) != CA_OK)
 		return rc;
 	if ((rc = certify_make(ca, ica, &cert, serial, a, pk, now, err,
-	    errlen)) != CA_OK ||
+	         errlen)) != CA_OK ||
 	    (rc = certify_record(reg, cert, ica->id, serial, spki, key_type,
-	    a->name, sha, err, errlen)) != CA_OK)
+	         a->name, sha, err, errlen)) != CA_OK)
 		goto out;
 	if (attrs->renew)
 		rc = ca_audit(reg, actor, "principal.renew", a->name, err,
 		    errlen, "role", a->role, "cert_serial", serial,
 		    "cert_sha256", sha, "revoked_previous", rn.revoked_s,
-		    "revoked_serials", rn.revoked_serials,
-		    (const char *)NULL);
+		    "revoked_serials", rn.revoked_serials, (const char *)NULL);
 	else
-		rc = ca_audit(reg, actor, "principal.add", a->name, err,
-		    errlen, "role", a->role, "manufacturer_id",
+		rc = ca_audit(reg, actor, "principal.add", a->name, err, errlen,
+		    "role", a->role, "manufacturer_id",
 		    a->manufacturer_id != NULL ? a->manufacturer_id : "",
 		    "cert_serial", serial, "cert_sha256", sha,
 		    (const char *)NULL);
@@ -359,8 +372,8 @@ out:
  * CA of the current CA set (*ica_out), PEMs into out. */
 static int add_common(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
     X509 **cert_out, const struct ca_dca **ica_out,
-    const ca_principal_attrs_t *a, EVP_PKEY *pk, const char *actor,
-    char *err, size_t errlen)
+    const ca_principal_attrs_t *a, EVP_PKEY *pk, const char *actor, char *err,
+    size_t errlen)
 {
 	const struct ca_set *set;
 	const struct ca_dca *ica;
@@ -408,8 +421,7 @@ int ca_principal_add_csr(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
 	if ((rc = ca_csr_parse(&req, csr, csr_len, err, errlen)) != CA_OK)
 		return rc;
 	rc = add_common(ca, reg, out, &cert, NULL, attrs,
-	    X509_REQ_get0_pubkey(req),
-	    actor, err, errlen);
+	    X509_REQ_get0_pubkey(req), actor, err, errlen);
 	X509_free(cert);
 	X509_REQ_free(req);
 	return rc;
@@ -431,10 +443,9 @@ int ca_principal_add_key(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
 	return rc;
 }
 
-int ca_principal_add_generated(ca_t *ca, reg_t *reg,
-    ca_principal_creds_t *out, const ca_principal_attrs_t *attrs,
-    const char *p12_pass, const char *key_pass, const char *actor,
-    char *err, size_t errlen)
+int ca_principal_add_generated(ca_t *ca, reg_t *reg, ca_principal_creds_t *out,
+    const ca_principal_attrs_t *attrs, const char *p12_pass,
+    const char *key_pass, const char *actor, char *err, size_t errlen)
 {
 	const struct ca_dca *ica = NULL;
 	EVP_PKEY *pk = NULL;
@@ -455,18 +466,19 @@ int ca_principal_add_generated(ca_t *ca, reg_t *reg,
 	if ((rc = ca_key_generate(&pk, "P-256", err, errlen)) != CA_OK)
 		return rc;
 	if ((rc = add_common(ca, reg, out, &cert, &ica, attrs, pk, actor, err,
-	    errlen)) != CA_OK)
+	         errlen)) != CA_OK)
 		goto out;
 	/* The principal is committed; from here failures only lose the
 	 * key, which the caller reports (the principal can be disabled). */
 	if ((rc = ca_key_to_pem(&out->key_pem, &klen, pk, key_pass, err,
-	    errlen)) != CA_OK)
+	         errlen)) != CA_OK)
 		goto fail;
 	if ((chain = sk_X509_new_null()) == NULL ||
 	    !sk_X509_push(chain, ica->cert) || !sk_X509_push(chain, ca->root))
 		goto ossl;
 	if ((p12 = PKCS12_create(p12_pass, attrs->name, pk, cert, chain, 0, 0,
-	    0, 0, 0)) == NULL || (len = i2d_PKCS12(p12, &der)) <= 0)
+	         0, 0, 0)) == NULL ||
+	    (len = i2d_PKCS12(p12, &der)) <= 0)
 		goto ossl;
 	if ((out->p12 = malloc((size_t)len)) == NULL)
 		goto ossl;
@@ -497,14 +509,16 @@ static int principal_begin(reg_t *reg, reg_principal_t *p, const char *name,
 	int rc;
 
 	if (!ca_token_valid(name, REG_NAME_MAX)) {
-		util_err_set(err, errlen, "principal name must match "
-		    "[A-Za-z0-9._-]{1,%d}", REG_NAME_MAX);
+		util_err_set(err, errlen,
+		    "principal name must match "
+		    "[A-Za-z0-9._-]{1,%d}",
+		    REG_NAME_MAX);
 		return CA_ERR_INVALID;
 	}
 	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 		return rc;
-	if ((rc = ca_from_reg(reg_principal_get(reg, p, name, err,
-	    errlen))) != CA_OK) {
+	if ((rc = ca_from_reg(reg_principal_get(reg, p, name, err, errlen))) !=
+	    CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
 			util_err_set(err, errlen, "unknown principal %s", name);
 		reg_rollback(reg);
@@ -528,9 +542,9 @@ int ca_principal_disable(ca_t *ca, reg_t *reg, const char *name,
 		goto fail;
 	}
 	if ((rc = ca_from_reg(reg_principal_set_status(reg, name, "disabled",
-	    err, errlen))) != CA_OK ||
+	         err, errlen))) != CA_OK ||
 	    (rc = ca_audit(reg, actor, "principal.disable", name, err, errlen,
-	    "role", p.role, (const char *)NULL)) != CA_OK ||
+	         "role", p.role, (const char *)NULL)) != CA_OK ||
 	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
 		goto fail;
 	return CA_OK;
@@ -550,24 +564,27 @@ int ca_principal_revoke(ca_t *ca, reg_t *reg, const char *name, int reason,
 	/* A principal is withdrawn with disable; certificateHold and
 	 * removeFromCRL are not revocations of their own. */
 	if (!ca_reason_revocable(reason)) {
-		util_err_set(err, errlen, "revocation reason must be one of "
-		    CA_REVOCATION_REASONS);
+		util_err_set(err, errlen,
+		    "revocation reason must be one of " CA_REVOCATION_REASONS);
 		return CA_ERR_INVALID;
 	}
 	if ((rc = principal_begin(reg, &p, name, err, errlen)) != CA_OK)
 		return rc;
 	if ((rc = ca_from_reg(reg_principal_certs_revoke(reg, name, reason,
-	    reg_now(), &n, serials, sizeof(serials), err, errlen))) != CA_OK)
+	         reg_now(), &n, serials, sizeof(serials), err, errlen))) !=
+	    CA_OK)
 		goto fail;
 	if (n == 0) {
-		util_err_set(err, errlen, "certificate of principal %s is "
-		    "already revoked", name);
+		util_err_set(err, errlen,
+		    "certificate of principal %s is "
+		    "already revoked",
+		    name);
 		rc = CA_ERR_STATE;
 		goto fail;
 	}
 	if ((rc = ca_audit(reg, actor, "principal.revoke", name, err, errlen,
-	    "role", p.role, "reason", ca_reason_name(reason), "cert_serials",
-	    serials, (const char *)NULL)) != CA_OK ||
+	         "role", p.role, "reason", ca_reason_name(reason),
+	         "cert_serials", serials, (const char *)NULL)) != CA_OK ||
 	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
 		goto fail;
 	return CA_OK;
@@ -585,13 +602,14 @@ int ca_principal_authenticate(ca_t *ca, reg_t *reg, reg_principal_t *out,
 	(void)ca;
 	util_hex_encode(hex, cert_sha256, 32);
 	if ((rc = ca_from_reg(reg_principal_find_by_cert(reg, out, hex, err,
-	    errlen))) != CA_OK) {
+	         errlen))) != CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
 			util_err_set(err, errlen, "unknown client certificate");
 		return rc;
 	}
 	if (strcmp(out->status, "active") != 0) {
-		util_err_set(err, errlen, "principal %s is disabled", out->name);
+		util_err_set(err, errlen, "principal %s is disabled",
+		    out->name);
 		return CA_ERR_DENIED;
 	}
 	if (out->cert_revoked) {
@@ -600,16 +618,16 @@ int ca_principal_authenticate(ca_t *ca, reg_t *reg, reg_principal_t *out,
 		return CA_ERR_DENIED;
 	}
 	if (strcmp(out->role, REG_ROLE_SIGNER) == 0) {
-		util_err_set(err, errlen, "signer certificates are not client "
+		util_err_set(err, errlen,
+		    "signer certificates are not client "
 		    "credentials");
 		return CA_ERR_DENIED;
 	}
 	return CA_OK;
 }
 
-int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id,
-    const char *name, const char *oui, const char *actor, char *err,
-    size_t errlen)
+int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id, const char *name,
+    const char *oui, const char *actor, char *err, size_t errlen)
 {
 	reg_manufacturer_t m;
 	size_t i;
@@ -618,13 +636,17 @@ int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id,
 	(void)ca;
 	memset(&m, 0, sizeof(m));
 	if (!ca_token_valid(id, REG_MFR_ID_MAX)) {
-		util_err_set(err, errlen, "manufacturer id must match "
-		    "[A-Za-z0-9._-]{1,%d}", REG_MFR_ID_MAX);
+		util_err_set(err, errlen,
+		    "manufacturer id must match "
+		    "[A-Za-z0-9._-]{1,%d}",
+		    REG_MFR_ID_MAX);
 		return CA_ERR_INVALID;
 	}
 	if (!ca_printable_valid(name, REG_NAME_MAX)) {
-		util_err_set(err, errlen, "manufacturer name must be 1..%d "
-		    "printable ASCII characters", REG_NAME_MAX);
+		util_err_set(err, errlen,
+		    "manufacturer name must be 1..%d "
+		    "printable ASCII characters",
+		    REG_NAME_MAX);
 		return CA_ERR_INVALID;
 	}
 	if (oui != NULL && oui[0] != '\0') {
@@ -637,7 +659,8 @@ int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id,
 
 			if (c >= 'a' && c <= 'f')
 				c = (char)(c - 'a' + 'A');
-			if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'))) {
+			if (!((c >= '0' && c <= '9') ||
+			        (c >= 'A' && c <= 'F'))) {
 				util_err_set(err, errlen,
 				    "OUI must be 6 hex digits");
 				return CA_ERR_INVALID;
@@ -650,15 +673,17 @@ int ca_manufacturer_add(ca_t *ca, reg_t *reg, const char *id,
 	m.created_at = reg_now();
 	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 		return rc;
-	if ((rc = ca_from_reg(reg_manufacturer_insert(reg, &m, err,
-	    errlen))) != CA_OK) {
+	if ((rc = ca_from_reg(reg_manufacturer_insert(reg, &m, err, errlen))) !=
+	    CA_OK) {
 		if (rc == CA_ERR_CONFLICT)
-			util_err_set(err, errlen, "manufacturer %s already "
-			    "exists", id);
+			util_err_set(err, errlen,
+			    "manufacturer %s already "
+			    "exists",
+			    id);
 		goto fail;
 	}
 	if ((rc = ca_audit(reg, actor, "manufacturer.add", id, err, errlen,
-	    "name", name, "oui", m.oui, (const char *)NULL)) != CA_OK ||
+	         "name", name, "oui", m.oui, (const char *)NULL)) != CA_OK ||
 	    (rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
 		goto fail;
 	return CA_OK;
@@ -683,19 +708,19 @@ cJSON *ca_principal_json(const reg_principal_t *p)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (o == NULL ||
-	    cJSON_AddStringToObject(o, "name", p->name) == NULL ||
+	if (o == NULL || cJSON_AddStringToObject(o, "name", p->name) == NULL ||
 	    cJSON_AddStringToObject(o, "role", p->role) == NULL ||
 	    (p->manufacturer_id[0] != '\0' ?
-	    cJSON_AddStringToObject(o, "manufacturer_id", p->manufacturer_id) :
-	    cJSON_AddNullToObject(o, "manufacturer_id")) == NULL ||
+	            cJSON_AddStringToObject(o, "manufacturer_id",
+	                p->manufacturer_id) :
+	            cJSON_AddNullToObject(o, "manufacturer_id")) == NULL ||
 	    cJSON_AddStringToObject(o, "status", p->status) == NULL ||
 	    cJSON_AddStringToObject(o, "certificate_sha256", p->cert_sha256) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "certificate_serial",
-	    p->cert_serial_hex) == NULL ||
+	        p->cert_serial_hex) == NULL ||
 	    cJSON_AddBoolToObject(o, "certificate_revoked", p->cert_revoked) ==
-	    NULL ||
+	        NULL ||
 	    json_time_add(o, "not_after", p->not_after) != 0 ||
 	    json_time_add(o, "created_at", p->created_at) != 0) {
 		cJSON_Delete(o);

@@ -27,24 +27,24 @@
 #define CA_DEVICE_CAS_MAX 16
 #define CA_INFRA_CAS_MAX 16
 struct ca_dca {
-	int64_t id;			/* cas.id */
-	char state[8];			/* issuing, active, retired */
-	char cert_sha256[65];		/* cas.cert_sha256 */
-	char *key_ref;			/* cas.key_ref: file in DIR or URI */
+	int64_t id;           /* cas.id */
+	char state[8];        /* issuing, active, retired */
+	char cert_sha256[65]; /* cas.cert_sha256 */
+	char *key_ref;        /* cas.key_ref: file in DIR or URI */
 	X509 *cert;
-	EVP_PKEY *key;			/* NULL when retired: signs nothing */
+	EVP_PKEY *key; /* NULL when retired: signs nothing */
 	uint8_t *der;
 	size_t der_len;
-	char *pem;			/* the certificate */
-	char *chain_pem;		/* the certificate + Root */
-	unsigned char key_hash[20];	/* SHA-1 of its key bits (OCSP) */
+	char *pem;                  /* the certificate */
+	char *chain_pem;            /* the certificate + Root */
+	unsigned char key_hash[20]; /* SHA-1 of its key bits (OCSP) */
 	/* URL paths its certificates name: the first Device CA keeps
 	 * CA_URL_PATH_CRL / CA_URL_PATH_DEVICE_CA, later ones
 	 * /crl/device-ca-<id>.crl and /ca/device-ca-<id>.crt; the first
 	 * Infrastructure CA CA_URL_PATH_INFRA_CRL, later ones
 	 * /crl/infra-ca-<id>.crl (crt_path unused). */
 	char crl_path[48], crt_path[48];
-	char cache_key[32];		/* crl_cache.issuer of its CRL */
+	char cache_key[32]; /* crl_cache.issuer of its CRL */
 };
 
 /* The registry's CA set stamp (reg_ca_stamp) a set was built from. */
@@ -74,7 +74,7 @@ struct ca_set {
 	 * of templates each used by one thread at a time, grown on demand. */
 	pthread_mutex_t signer_mu;
 	struct ca_signer *signers;
-	struct ca_set *older;		/* the set published before */
+	struct ca_set *older; /* the set published before */
 };
 
 /*
@@ -85,8 +85,8 @@ struct ca_set {
  * checkpoint counters are db/reg_group.c's, behind the group's lock).
  */
 struct ca_rt {
-	pthread_mutex_t mu;		/* serialises set reloads */
-	_Atomic(struct ca_set *) cur;	/* the newest set; ->older the rest */
+	pthread_mutex_t mu;           /* serialises set reloads */
+	_Atomic(struct ca_set *) cur; /* the newest set; ->older the rest */
 	struct reg_group *group;
 	/* The HTTPS client trust store (ca_tls_configure; NULL until then):
 	 * each set published adds its Infrastructure CAs (the store has
@@ -109,18 +109,18 @@ struct ca {
 	char db_path[PATH_MAX];
 	ca_config_t cfg;
 	X509 *root, *infra, *tls;
-	X509 *device_file;		/* device-ca.crt: the first Device CA */
+	X509 *device_file; /* device-ca.crt: the first Device CA */
 	EVP_PKEY *infra_key, *tls_key;
 	/* The CMP signer (ca_cmp_signer.c): its key signs CMP answers; NULL
 	 * until ca_cmp_signer_ensure (serve_load, before any worker thread),
 	 * then unchanged; freed by ca_core_free. */
 	X509 *cmp_cert;
 	EVP_PKEY *cmp_key;
-	char *pem[3];			/* root and infra by ca_cert_t */
+	char *pem[3]; /* root and infra by ca_cert_t */
 	uint8_t *der[3];
 	size_t der_len[3];
-	char *infra_chain_pem;		/* Infrastructure CA + Root */
-	char key_pass[CA_PASS_MAX + 1];	/* "" when keys are not encrypted */
+	char *infra_chain_pem;          /* Infrastructure CA + Root */
+	char key_pass[CA_PASS_MAX + 1]; /* "" when keys are not encrypted */
 	/* Fast CSR path (ca_csr_read): parameter-only EC keys of P-256 [0]
 	 * and P-384 [1], duplicated per request key; built at open. */
 	EVP_PKEY *csr_ec[2];
@@ -139,9 +139,9 @@ struct ca_csr {
 	const X509_ALGOR *alg;
 	const unsigned char *bits;
 	int blen;
-	EVP_PKEY *pkey;			/* general path only (borrowed from req) */
+	EVP_PKEY *pkey; /* general path only (borrowed from req) */
 	int rsa;
-	char curve[16];			/* EC: "P-256" / "P-384" on the fast path */
+	char curve[16]; /* EC: "P-256" / "P-384" on the fast path */
 };
 
 /* Key type ("EC-P256", ...) and SPKI SHA-256 (hex, of the re-encoded
@@ -177,13 +177,13 @@ void ca_signer_pool_free(struct ca_set *set);
 
 /* A device certificate: what changes from one to the next. */
 typedef struct {
-	const char *serial_number;	/* subject serialNumber */
-	const char *org;		/* subject O */
-	const char *cn;			/* subject CN (the DeviceID) */
-	const char *san_uri;		/* subjectAltName URI */
+	const char *serial_number; /* subject serialNumber */
+	const char *org;           /* subject O */
+	const char *cn;            /* subject CN (the DeviceID) */
+	const char *san_uri;       /* subjectAltName URI */
 	int64_t not_before;
-	int64_t not_after;		/* 0: 99991231235959Z */
-	const ca_csr_t *csr;		/* the subject key, copied as sent */
+	int64_t not_after;   /* 0: 99991231235959Z */
+	const ca_csr_t *csr; /* the subject key, copied as sent */
 } ca_device_cert_t;
 
 /* Sign a device certificate by set's issuing Device CA from a per-thread
@@ -192,19 +192,16 @@ typedef struct {
  * signed with a reused signing context. *der OPENSSL_malloc'd; its SHA-256
  * (hex), serial_hex (41) and the validity as encoded. */
 int ca_device_cert_sign(const ca_t *ca, struct ca_set *set, uint8_t **der,
-    size_t *der_len,
-    char sha_hex[65], char serial_hex[41], int64_t *not_before,
-    int64_t *not_after, const ca_device_cert_t *spec, char *err,
-    size_t errlen);
+    size_t *der_len, char sha_hex[65], char serial_hex[41], int64_t *not_before,
+    int64_t *not_after, const ca_device_cert_t *spec, char *err, size_t errlen);
 
 /* The TBSCertificate of a device certificate with the given serial (20
  * bytes), as ca_device_cert_sign builds it: der != 0 from the template's
  * DER pieces when the input allows (*took_der = 1), der == 0 always
  * through OpenSSL's encoder (tests compare the two). *tbs
  * OPENSSL_malloc'd; CA_ERR_INVALID if OpenSSL refuses the subject. */
-int ca_device_tbs_build(const ca_t *ca, struct ca_set *set,
-    unsigned char **tbs, size_t *len,
-    int der, int *took_der, const uint8_t serial[20],
+int ca_device_tbs_build(const ca_t *ca, struct ca_set *set, unsigned char **tbs,
+    size_t *len, int der, int *took_der, const uint8_t serial[20],
     const ca_device_cert_t *spec);
 
 /* What a new certificate looks like. ext_* are OpenSSL v3 config strings
@@ -212,10 +209,10 @@ int ca_device_tbs_build(const ca_t *ca, struct ca_set *set,
 typedef struct {
 	X509_NAME *subject;
 	EVP_PKEY *pubkey;
-	X509 *issuer;			/* NULL: self-signed */
+	X509 *issuer; /* NULL: self-signed */
 	EVP_PKEY *issuer_key;
 	int64_t not_before;
-	int64_t not_after;		/* 0: 99991231235959Z */
+	int64_t not_after; /* 0: 99991231235959Z */
 	const char *basic_constraints;
 	const char *key_usage;
 	const char *ext_key_usage;
@@ -252,8 +249,8 @@ int ca_open_with_pass(ca_t **out, const char *data_dir, const char *pass,
 
 /* The passphrase from file (first line) or else the environment variable
  * env; "" when both are NULL. */
-int ca_pass_get(char out[CA_PASS_MAX + 1], const char *file,
-    const char *env, char *err, size_t errlen);
+int ca_pass_get(char out[CA_PASS_MAX + 1], const char *file, const char *env,
+    char *err, size_t errlen);
 
 /* Write len bytes to path, created exclusively with mode. */
 int ca_file_write(const char *path, const void *buf, size_t len, int mode,
@@ -323,8 +320,8 @@ int ca_audit(reg_t *reg, const char *actor, const char *action,
 
 /* Open the signing key ref (file in the data folder or pkcs11: URI, with
  * the data folder's passphrase and token) and check it is cert's key. */
-int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref,
-    X509 *cert, char *err, size_t errlen);
+int ca_key_load(EVP_PKEY **out, const ca_t *ca, const char *ref, X509 *cert,
+    char *err, size_t errlen);
 
 /* ---- the immutable CA (ca.c) and its assembly (ca_open.c) ---- */
 
@@ -351,8 +348,7 @@ void ca_rt_free(ca_t *ca);
  * (read on reg) moved since it was built: a CA added, activated, retired
  * or renewed by another process is used from the next call on. NULL with
  * a message when the new set cannot be loaded (a key that does not open). */
-struct ca_set *ca_set_get(const ca_t *ca, reg_t *reg, char *err,
-    size_t errlen);
+struct ca_set *ca_set_get(const ca_t *ca, reg_t *reg, char *err, size_t errlen);
 
 /* The current CA set as last loaded (no registry read). */
 struct ca_set *ca_set_peek(const ca_t *ca);
@@ -388,9 +384,8 @@ int ca_set_trust(const struct ca_set *set, X509_STORE *store);
 const char *ca_chain_pem_of(const ca_t *ca, int64_t id);
 
 /* Sign the CRL of Device CA d (ca_revoke.c), cached under d->cache_key. */
-int ca_crl_dca_get(ca_t *ca, reg_t *reg, const struct ca_dca *d,
-    uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
-    size_t errlen);
+int ca_crl_dca_get(ca_t *ca, reg_t *reg, const struct ca_dca *d, uint8_t **der,
+    size_t *der_len, int64_t *next_update, char *err, size_t errlen);
 
 /* Sign Device CA d's final CRL (nextUpdate next_update) and cache it: what
  * a retired CA keeps publishing. */
@@ -413,8 +408,8 @@ int ca_root_certify(X509 **out, char serial_hex[41], X509 *root,
  * previous one (prev_der, checked to be signed by the Root; NULL: first),
  * plus revoke_hex (serial in hex, NULL: none) with reason; nextUpdate now
  * + days. *der malloc'd. */
-int ca_root_crl_make(uint8_t **der, size_t *len, X509 *root,
-    EVP_PKEY *root_key, const uint8_t *prev_der, size_t prev_len,
-    const char *revoke_hex, int reason, int days, char *err, size_t errlen);
+int ca_root_crl_make(uint8_t **der, size_t *len, X509 *root, EVP_PKEY *root_key,
+    const uint8_t *prev_der, size_t prev_len, const char *revoke_hex,
+    int reason, int days, char *err, size_t errlen);
 
 #endif

@@ -22,7 +22,7 @@ const ca_profile_rdn_t ca_profile_subject[CA_PROFILE_RDNS] = {
  * (url[0], url[1]) gets the CA's public base URL before each. */
 static const struct {
 	int nid;
-	const char *value;		/* NULL: per kind (keyUsage) */
+	const char *value; /* NULL: per kind (keyUsage) */
 	const char *url[2];
 } profile_exts[CA_PROFILE_EXTS] = {
 	{ NID_basic_constraints, "critical,CA:FALSE", { NULL, NULL } },
@@ -62,21 +62,21 @@ static const char *ext_value(char *buf, size_t cap, size_t i, int kind,
 	if (profile_exts[i].nid == NID_key_usage)
 		return ca_profile_key_usage(kind);
 	if (profile_exts[i].nid == NID_crl_distribution_points) {
-		snprintf(buf, cap, "URI:%s%s", base_url, crl_path != NULL ?
-		    crl_path : profile_exts[i].url[0]);
+		snprintf(buf, cap, "URI:%s%s", base_url,
+		    crl_path != NULL ? crl_path : profile_exts[i].url[0]);
 		return buf;
 	}
 	if (profile_exts[i].nid == NID_info_access) {
-		snprintf(buf, cap, "OCSP;URI:%s%s,caIssuers;URI:%s%s",
-		    base_url, profile_exts[i].url[0], base_url,
+		snprintf(buf, cap, "OCSP;URI:%s%s,caIssuers;URI:%s%s", base_url,
+		    profile_exts[i].url[0], base_url,
 		    crt_path != NULL ? crt_path : profile_exts[i].url[1]);
 		return buf;
 	}
 	return profile_exts[i].value;
 }
 
-int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1],
-    int kind, X509 *issuer, const char *base_url, const char *crl_path,
+int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1], int kind,
+    X509 *issuer, const char *base_url, const char *crl_path,
     const char *crt_path, char *err, size_t errlen)
 {
 	char buf[800];
@@ -88,7 +88,7 @@ int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1],
 	for (i = 0; i < CA_PROFILE_EXTS; i++) {
 		out[i] = X509V3_EXT_conf_nid(NULL, &ctx, profile_exts[i].nid,
 		    ext_value(buf, sizeof(buf), i, kind, base_url, crl_path,
-		    crt_path));
+		        crt_path));
 		if (out[i] == NULL) {
 			util_err_openssl(err, errlen,
 			    "device certificate extensions");
@@ -99,12 +99,13 @@ int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1],
 	return CA_OK;
 }
 
-void ca_profile_validity(int64_t *not_before, int64_t *not_after,
-    int64_t now, int validity_days)
+void ca_profile_validity(int64_t *not_before, int64_t *not_after, int64_t now,
+    int validity_days)
 {
 	*not_before = now - CA_PROFILE_BACKDATE_S;
 	*not_after = validity_days > 0 ?
-	    now + (int64_t)validity_days * UTIL_SECONDS_PER_DAY : 0;
+	    now + (int64_t)validity_days * UTIL_SECONDS_PER_DAY :
+	    0;
 }
 
 int64_t ca_profile_not_after_unix(int64_t not_after)
@@ -116,7 +117,7 @@ int ca_profile_not_after_set(ASN1_TIME *t, int64_t not_after)
 {
 	if (not_after == 0)
 		return ASN1_TIME_set_string_X509(t,
-		    CA_PROFILE_NOT_AFTER_NONE) == 1;
+		           CA_PROFILE_NOT_AFTER_NONE) == 1;
 	return ASN1_TIME_set(t, (time_t)not_after) != NULL;
 }
 
@@ -125,6 +126,6 @@ int ca_profile_ski(unsigned char out[20], const EVP_MD *sha1,
 {
 	unsigned int n = 0;
 
-	return blen > 0 && EVP_Digest(bits, (size_t)blen, out, &n, sha1,
-	    NULL) == 1 && n == 20;
+	return blen > 0 &&
+	    EVP_Digest(bits, (size_t)blen, out, &n, sha1, NULL) == 1 && n == 20;
 }

@@ -65,14 +65,14 @@ const char *ca_profile_key_usage(int kind);
  * crl_path and the caIssuers at crt_path (NULL: CA_URL_PATH_CRL and
  * CA_URL_PATH_DEVICE_CA, the first Device CA's). On failure the entries
  * built so far stay in out for the caller to free. */
-int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1],
-    int kind, X509 *issuer, const char *base_url, const char *crl_path,
+int ca_profile_exts_build(X509_EXTENSION *out[CA_PROFILE_EXTS + 1], int kind,
+    X509 *issuer, const char *base_url, const char *crl_path,
     const char *crt_path, char *err, size_t errlen);
 
 /* The validity of a certificate issued at now with validity_days (0 or
  * less: no well-defined expiration, *not_after = 0). */
-void ca_profile_validity(int64_t *not_before, int64_t *not_after,
-    int64_t now, int validity_days);
+void ca_profile_validity(int64_t *not_before, int64_t *not_after, int64_t now,
+    int validity_days);
 
 /* notAfter as the certificate encodes it (0 becomes
  * CA_PROFILE_NOT_AFTER_NONE_UNIX). */

@@ -18,9 +18,17 @@
 
 /* RFC 5280 §5.3.1 CRLReason; 7 is unused. */
 static const char *const reason_names[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-	"superseded", "cessationOfOperation", "certificateHold", NULL,
-	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
+	"unspecified",
+	"keyCompromise",
+	"cACompromise",
+	"affiliationChanged",
+	"superseded",
+	"cessationOfOperation",
+	"certificateHold",
+	NULL,
+	"removeFromCRL",
+	"privilegeWithdrawn",
+	"aACompromise",
 };
 
 #define REASON_HOLD 6
@@ -33,8 +41,8 @@ int ca_reason_from_name(const char *name)
 	if (name == NULL)
 		return -1;
 	for (i = 0; i < sizeof(reason_names) / sizeof(reason_names[0]); i++)
-		if (reason_names[i] != NULL && strcmp(reason_names[i], name) ==
-		    0)
+		if (reason_names[i] != NULL &&
+		    strcmp(reason_names[i], name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -54,8 +62,8 @@ int ca_revocation_reason(const char *name)
 
 const char *ca_reason_name(int code)
 {
-	if (code < 0 || (size_t)code >= sizeof(reason_names) /
-	    sizeof(reason_names[0]))
+	if (code < 0 ||
+	    (size_t)code >= sizeof(reason_names) / sizeof(reason_names[0]))
 		return NULL;
 	return reason_names[code];
 }
@@ -70,13 +78,15 @@ static int signer_signs(reg_t *reg, const reg_device_t *d, char *err,
 
 	if (d->ca_id <= 0)
 		return CA_OK;
-	if ((rc = ca_from_reg(reg_ca_state_get(reg, state, d->ca_id, err,
-	    errlen))) != CA_OK)
+	if ((rc = ca_from_reg(
+	         reg_ca_state_get(reg, state, d->ca_id, err, errlen))) != CA_OK)
 		return rc;
 	if (strcmp(state, REG_CA_RETIRED) == 0) {
-		util_err_set(err, errlen, "device %s was issued by Device CA "
+		util_err_set(err, errlen,
+		    "device %s was issued by Device CA "
 		    "%lld, which is retired: its final CRL is published and "
-		    "it signs nothing more", d->device_id, (long long)d->ca_id);
+		    "it signs nothing more",
+		    d->device_id, (long long)d->ca_id);
 		return CA_ERR_STATE;
 	}
 	return CA_OK;
@@ -84,9 +94,9 @@ static int signer_signs(reg_t *reg, const reg_device_t *d, char *err,
 
 /* One status transition, checked against the current status, with its
  * audit entry, in one transaction. */
-static int transition(reg_t *reg, const char *device_id, const char *const
-    *allowed_from, const char *to, int reason, const char *action,
-    const char *actor, char *err, size_t errlen)
+static int transition(reg_t *reg, const char *device_id,
+    const char *const *allowed_from, const char *to, int reason,
+    const char *action, const char *actor, char *err, size_t errlen)
 {
 	reg_device_t d;
 	int rc, ok = 0, in_tx = 0;
@@ -94,15 +104,16 @@ static int transition(reg_t *reg, const char *device_id, const char *const
 
 	memset(&d, 0, sizeof(d));
 	if (!ca_device_id_valid(device_id)) {
-		util_err_set(err, errlen, "DeviceID must match "
+		util_err_set(err, errlen,
+		    "DeviceID must match "
 		    "[A-Za-z0-9._-]{1,64}");
 		return CA_ERR_INVALID;
 	}
 	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 		return rc;
 	in_tx = 1;
-	if ((rc = ca_from_reg(reg_device_get(reg, &d, device_id, err,
-	    errlen))) != CA_OK) {
+	if ((rc = ca_from_reg(
+	         reg_device_get(reg, &d, device_id, err, errlen))) != CA_OK) {
 		if (rc == CA_ERR_NOT_FOUND)
 			util_err_set(err, errlen, "unknown device %s",
 			    device_id);
@@ -121,12 +132,12 @@ static int transition(reg_t *reg, const char *device_id, const char *const
 	if ((rc = signer_signs(reg, &d, err, errlen)) != CA_OK)
 		goto out;
 	if ((rc = ca_from_reg(reg_device_set_status(reg, device_id, to, reason,
-	    reason >= 0 ? reg_now() : 0, err, errlen))) != CA_OK)
+	         reason >= 0 ? reg_now() : 0, err, errlen))) != CA_OK)
 		goto out;
-	if ((rc = ca_audit(reg, actor, action, device_id, err, errlen,
-	    "from", d.status, "to", to, "reason",
-	    reason >= 0 ? ca_reason_name(reason) : "", "cert_serial",
-	    d.cert_serial_hex, (const char *)NULL)) != CA_OK)
+	if ((rc = ca_audit(reg, actor, action, device_id, err, errlen, "from",
+	         d.status, "to", to, "reason",
+	         reason >= 0 ? ca_reason_name(reason) : "", "cert_serial",
+	         d.cert_serial_hex, (const char *)NULL)) != CA_OK)
 		goto out;
 	if ((rc = ca_from_reg(reg_commit(reg, err, errlen))) != CA_OK)
 		goto out;
@@ -142,12 +153,13 @@ int ca_device_revoke(ca_t *ca, reg_t *reg, const char *device_id, int reason,
     const char *actor, char *err, size_t errlen)
 {
 	static const char *const from[] = { REG_STATUS_ACTIVE,
-	    REG_STATUS_SUSPENDED, NULL };
+		REG_STATUS_SUSPENDED, NULL };
 
 	(void)ca;
 	if (!ca_reason_revocable(reason)) {
-		util_err_set(err, errlen, "revocation reason must be one of "
-		    CA_REVOCATION_REASONS " (use suspend for certificateHold)");
+		util_err_set(err, errlen,
+		    "revocation reason must be one of " CA_REVOCATION_REASONS
+		    " (use suspend for certificateHold)");
 		return CA_ERR_INVALID;
 	}
 	return transition(reg, device_id, from, REG_STATUS_REVOKED, reason,
@@ -230,16 +242,16 @@ struct crl_src {
 	const char *issuer;
 	int64_t ca_id;
 	X509 *ica;
-	EVP_PKEY *ikey;			/* NULL: retired, serve the last one */
-	int64_t next_update;		/* 0: now + crl_next_update_hours */
-	int force;			/* sign a new one even if fresh */
+	EVP_PKEY *ikey;      /* NULL: retired, serve the last one */
+	int64_t next_update; /* 0: now + crl_next_update_hours */
+	int force;           /* sign a new one even if fresh */
 };
 
 /* The source of Device CA d's CRL. */
 static struct crl_src dca_src(const struct ca_dca *d)
 {
 	struct crl_src s = { d->cache_key, REG_ISSUER_DEVICE, d->id, d->cert,
-	    d->key, 0, 0 };
+		d->key, 0, 0 };
 
 	return s;
 }
@@ -260,12 +272,12 @@ static int crl_build(ca_t *ca, reg_t *reg, const struct crl_src *src,
 
 	out->number = number;
 	out->this_update = now;
-	out->next_update = src->next_update > 0 ? src->next_update : now +
-	    (int64_t)ca->cfg.crl_next_update_hours * UTIL_SECONDS_PER_HOUR;
+	out->next_update = src->next_update > 0 ? src->next_update :
+	                                          now +
+	        (int64_t)ca->cfg.crl_next_update_hours * UTIL_SECONDS_PER_HOUR;
 	if ((b.crl = X509_CRL_new()) == NULL ||
 	    X509_CRL_set_version(b.crl, X509_CRL_VERSION_2) != 1 ||
-	    X509_CRL_set_issuer_name(b.crl,
-	    X509_get_subject_name(ica)) != 1 ||
+	    X509_CRL_set_issuer_name(b.crl, X509_get_subject_name(ica)) != 1 ||
 	    (tu = ASN1_TIME_set(NULL, (time_t)out->this_update)) == NULL ||
 	    (nu = ASN1_TIME_set(NULL, (time_t)out->next_update)) == NULL ||
 	    X509_CRL_set1_lastUpdate(b.crl, tu) != 1 ||
@@ -276,11 +288,12 @@ static int crl_build(ca_t *ca, reg_t *reg, const struct crl_src *src,
 		goto ossl;
 	X509V3_set_ctx(&ctx, ica, NULL, NULL, b.crl, 0);
 	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
-	    "keyid:always")) == NULL || X509_CRL_add_ext(b.crl, aki, -1) != 1)
+	         "keyid:always")) == NULL ||
+	    X509_CRL_add_ext(b.crl, aki, -1) != 1)
 		goto ossl;
-	rc = src->ca_id > 0 ? reg_ca_crl_entries(reg, src->ca_id, crl_add, &b,
-	    err, errlen) : reg_crl_entries(reg, src->issuer, crl_add, &b, err,
-	    errlen);
+	rc = src->ca_id > 0 ?
+	    reg_ca_crl_entries(reg, src->ca_id, crl_add, &b, err, errlen) :
+	    reg_crl_entries(reg, src->issuer, crl_add, &b, err, errlen);
 	if (b.failed)
 		goto ossl;
 	if (rc != 0) {
@@ -335,7 +348,8 @@ static int crl_is_final(reg_t *reg, const struct crl_src *src)
 	char state[8], err[64];
 
 	return reg_ca_state_get(reg, state, src->ca_id, err, sizeof(err)) ==
-	    REG_OK && strcmp(state, REG_CA_RETIRED) == 0;
+	    REG_OK &&
+	    strcmp(state, REG_CA_RETIRED) == 0;
 }
 
 /* src's CRL: the cached one while fresh, else a new one signed and
@@ -374,20 +388,22 @@ static int crl_get(ca_t *ca, reg_t *reg, const struct crl_src *src,
 			rc = ca_from_reg(rc);
 			goto out;
 		}
-		if (!crl_fresh(ca, src, &c, gen, now) && !(!src->force &&
-		    src->ca_id > 0 && c.der != NULL && crl_is_final(reg, src))) {
+		if (!crl_fresh(ca, src, &c, gen, now) &&
+		    !(!src->force && src->ca_id > 0 && c.der != NULL &&
+		        crl_is_final(reg, src))) {
 			if (src->ikey == NULL) {
-				util_err_set(err, errlen, "retired CA: no "
+				util_err_set(err, errlen,
+				    "retired CA: no "
 				    "CRL was kept");
 				rc = CA_ERR_NOT_FOUND;
 				goto out;
 			}
 			if ((rc = crl_build(ca, reg, src, &fresh, c.number + 1,
-			    now, err, errlen)) != CA_OK)
+			         now, err, errlen)) != CA_OK)
 				goto out;
 			fresh.generation = gen;
-			if ((rc = ca_from_reg(reg_crl_cache_put(reg,
-			    issuer, &fresh, err, errlen))) != CA_OK)
+			if ((rc = ca_from_reg(reg_crl_cache_put(reg, issuer,
+			         &fresh, err, errlen))) != CA_OK)
 				goto out;
 			reg_crl_clear(&c);
 			c = fresh;
@@ -411,14 +427,14 @@ out:
 	return rc;
 }
 
-int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer,
-    uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
-    size_t errlen)
+int ca_crl_issuer_get(ca_t *ca, reg_t *reg, const char *issuer, uint8_t **der,
+    size_t *der_len, int64_t *next_update, char *err, size_t errlen)
 {
 	*der = NULL;
 	*der_len = 0;
-	if (issuer == NULL || (strcmp(issuer, REG_ISSUER_DEVICE) != 0 &&
-	    strcmp(issuer, REG_ISSUER_INFRA) != 0)) {
+	if (issuer == NULL ||
+	    (strcmp(issuer, REG_ISSUER_DEVICE) != 0 &&
+	        strcmp(issuer, REG_ISSUER_INFRA) != 0)) {
 		util_err_set(err, errlen, "CRL issuer must be device or infra");
 		return CA_ERR_INVALID;
 	}
@@ -451,9 +467,8 @@ int ca_crl_infra_ca_get(ca_t *ca, reg_t *reg, int64_t id, uint8_t **der,
 	return crl_get(ca, reg, &src, der, der_len, next_update, err, errlen);
 }
 
-int ca_crl_dca_get(ca_t *ca, reg_t *reg, const struct ca_dca *d,
-    uint8_t **der, size_t *der_len, int64_t *next_update, char *err,
-    size_t errlen)
+int ca_crl_dca_get(ca_t *ca, reg_t *reg, const struct ca_dca *d, uint8_t **der,
+    size_t *der_len, int64_t *next_update, char *err, size_t errlen)
 {
 	struct crl_src src;
 

@@ -47,7 +47,8 @@ int ca_root_certify(X509 **out, char serial_hex[41], X509 *root,
 	sp.key_usage = "critical,keyCertSign,cRLSign";
 	/* Devices carry URNs, never IP addresses. */
 	sp.name_constraints = device ? "critical,excluded;IP:0.0.0.0/0.0.0.0,"
-	    "excluded;IP:::/::" : NULL;
+	                               "excluded;IP:::/::" :
+	                               NULL;
 	sp.crl_dp = dp;
 	return ca_x509_make(out, serial_hex, &sp, err, errlen);
 }
@@ -57,27 +58,29 @@ int ca_root_certify(X509 **out, char serial_hex[41], X509 *root,
 static int root_crl_copy(X509_CRL *crl, X509_CRL *prev,
     const ASN1_INTEGER *serial)
 {
-	STACK_OF(X509_REVOKED) *rs = prev != NULL ?
-	    X509_CRL_get_REVOKED(prev) : NULL;
+	STACK_OF(X509_REVOKED) *rs =
+	    prev != NULL ? X509_CRL_get_REVOKED(prev) : NULL;
 	int i, found = 0;
 
 	for (i = 0; i < sk_X509_REVOKED_num(rs); i++) {
-		X509_REVOKED *r = X509_REVOKED_dup(sk_X509_REVOKED_value(rs, i));
+		X509_REVOKED *r =
+		    X509_REVOKED_dup(sk_X509_REVOKED_value(rs, i));
 
 		if (r == NULL || X509_CRL_add0_revoked(crl, r) != 1) {
 			X509_REVOKED_free(r);
 			return -1;
 		}
-		if (serial != NULL && ASN1_INTEGER_cmp(serial,
-		    X509_REVOKED_get0_serialNumber(r)) == 0)
+		if (serial != NULL &&
+		    ASN1_INTEGER_cmp(serial,
+		        X509_REVOKED_get0_serialNumber(r)) == 0)
 			found = 1;
 	}
 	return found;
 }
 
 /* A revoked entry for serial with reason, now. 0 on success. */
-static int root_crl_add(X509_CRL *crl, const ASN1_INTEGER *serial,
-    int reason, int64_t now)
+static int root_crl_add(X509_CRL *crl, const ASN1_INTEGER *serial, int reason,
+    int64_t now)
 {
 	X509_REVOKED *r = X509_REVOKED_new();
 	ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)now);
@@ -103,8 +106,9 @@ out:
 /* The CRL number of prev, +1 (1 without prev). */
 static int64_t root_crl_next_number(X509_CRL *prev)
 {
-	ASN1_INTEGER *n = prev != NULL ? X509_CRL_get_ext_d2i(prev,
-	    NID_crl_number, NULL, NULL) : NULL;
+	ASN1_INTEGER *n = prev != NULL ?
+	    X509_CRL_get_ext_d2i(prev, NID_crl_number, NULL, NULL) :
+	    NULL;
 	int64_t v = 0;
 
 	if (n != NULL && ASN1_INTEGER_get_int64(&v, n) != 1)
@@ -113,9 +117,9 @@ static int64_t root_crl_next_number(X509_CRL *prev)
 	return v + 1;
 }
 
-int ca_root_crl_make(uint8_t **der, size_t *len, X509 *root,
-    EVP_PKEY *root_key, const uint8_t *prev_der, size_t prev_len,
-    const char *revoke_hex, int reason, int days, char *err, size_t errlen)
+int ca_root_crl_make(uint8_t **der, size_t *len, X509 *root, EVP_PKEY *root_key,
+    const uint8_t *prev_der, size_t prev_len, const char *revoke_hex,
+    int reason, int days, char *err, size_t errlen)
 {
 	X509_CRL *crl = NULL, *prev = NULL;
 	const unsigned char *p = prev_der;
@@ -130,20 +134,23 @@ int ca_root_crl_make(uint8_t **der, size_t *len, X509 *root,
 
 	*der = NULL;
 	*len = 0;
-	if (prev_der != NULL && ((prev = d2i_X509_CRL(NULL, &p,
-	    (long)prev_len)) == NULL || p != prev_der + prev_len ||
-	    X509_NAME_cmp(X509_CRL_get_issuer(prev),
-	    X509_get_subject_name(root)) != 0 ||
-	    X509_CRL_verify(prev, X509_get0_pubkey(root)) != 1)) {
-		util_err_set(err, errlen, "the published Root CRL is not the "
+	if (prev_der != NULL &&
+	    ((prev = d2i_X509_CRL(NULL, &p, (long)prev_len)) == NULL ||
+	        p != prev_der + prev_len ||
+	        X509_NAME_cmp(X509_CRL_get_issuer(prev),
+	            X509_get_subject_name(root)) != 0 ||
+	        X509_CRL_verify(prev, X509_get0_pubkey(root)) != 1)) {
+		util_err_set(err, errlen,
+		    "the published Root CRL is not the "
 		    "Root's (bad signature or issuer); refusing to extend it");
 		rc = CA_ERR_INVALID;
 		goto out;
 	}
-	if (revoke_hex != NULL && (BN_hex2bn(&bn, revoke_hex) <= 0 ||
-	    (size_t)BN_num_bytes(bn) > 20 || revoke_hex[strspn(revoke_hex,
-	    "0123456789abcdefABCDEF")] != '\0' ||
-	    (sn = BN_to_ASN1_INTEGER(bn, NULL)) == NULL)) {
+	if (revoke_hex != NULL &&
+	    (BN_hex2bn(&bn, revoke_hex) <= 0 || (size_t)BN_num_bytes(bn) > 20 ||
+	        revoke_hex[strspn(revoke_hex, "0123456789abcdefABCDEF")] !=
+	            '\0' ||
+	        (sn = BN_to_ASN1_INTEGER(bn, NULL)) == NULL)) {
 		util_err_set(err, errlen, "--revoke takes a serial in hex");
 		rc = CA_ERR_INVALID;
 		goto out;
@@ -152,8 +159,10 @@ int ca_root_crl_make(uint8_t **der, size_t *len, X509 *root,
 	    X509_CRL_set_version(crl, X509_CRL_VERSION_2) != 1 ||
 	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(root)) != 1 ||
 	    (tu = ASN1_TIME_set(NULL, (time_t)now)) == NULL ||
-	    (nu = ASN1_TIME_set(NULL, (time_t)(now + (int64_t)days *
-	    UTIL_SECONDS_PER_DAY))) == NULL || X509_CRL_set1_lastUpdate(crl, tu) != 1 ||
+	    (nu = ASN1_TIME_set(NULL,
+	         (time_t)(now + (int64_t)days * UTIL_SECONDS_PER_DAY))) ==
+	        NULL ||
+	    X509_CRL_set1_lastUpdate(crl, tu) != 1 ||
 	    X509_CRL_set1_nextUpdate(crl, nu) != 1 ||
 	    (num = ASN1_INTEGER_new()) == NULL ||
 	    ASN1_INTEGER_set_int64(num, root_crl_next_number(prev)) != 1 ||
@@ -161,7 +170,8 @@ int ca_root_crl_make(uint8_t **der, size_t *len, X509 *root,
 		goto ossl;
 	X509V3_set_ctx(&ctx, root, NULL, NULL, crl, 0);
 	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
-	    "keyid:always")) == NULL || X509_CRL_add_ext(crl, aki, -1) != 1)
+	         "keyid:always")) == NULL ||
+	    X509_CRL_add_ext(crl, aki, -1) != 1)
 		goto ossl;
 	if ((n = root_crl_copy(crl, prev, sn)) < 0 ||
 	    (sn != NULL && n == 0 && root_crl_add(crl, sn, reason, now) != 0))

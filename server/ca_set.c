@@ -42,8 +42,9 @@ static int cas_adopt_first(const ca_t *ca, reg_t *reg, const char *role,
 
 	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 		return rc;
-	if ((rc = ca_from_reg(reg_ca_list(reg, &list, &n, role, err,
-	    errlen))) != CA_OK || n > 0)
+	if ((rc = ca_from_reg(
+	         reg_ca_list(reg, &list, &n, role, err, errlen))) != CA_OK ||
+	    n > 0)
 		goto out;
 	if ((rc = ca_cert_to_der(&der, &len, cert)) != CA_OK) {
 		util_err_openssl(err, errlen, "%s CA certificate", role);
@@ -60,8 +61,9 @@ static int cas_adopt_first(const ca_t *ca, reg_t *reg, const char *role,
 	nc.subject = subject;
 	nc.key_ref = infra ? ca->cfg.infra_ca_key : ca->cfg.device_ca_key;
 	if ((rc = ca_from_reg(reg_ca_insert(reg, &id, &nc, err, errlen))) !=
-	    CA_OK || (rc = ca_from_reg(reg_ca_adopt(reg, id, role, err,
-	    errlen))) != CA_OK)
+	        CA_OK ||
+	    (rc = ca_from_reg(reg_ca_adopt(reg, id, role, err, errlen))) !=
+	        CA_OK)
 		goto out;
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
 	rc = ca_audit(reg, CAS_ACTOR_OPEN, "ca.adopt", idbuf, err, errlen,
@@ -84,7 +86,8 @@ static int cas_follow_file(const ca_t *ca, reg_t *reg, const char *role,
     char *err, size_t errlen)
 {
 	X509 *file = strcmp(role, REG_CA_ROLE_INFRA) == 0 ? ca->infra :
-	    ca->device_file, *row = NULL;
+	                                                    ca->device_file,
+	     *row = NULL;
 	reg_ca_t *list = NULL;
 	uint8_t *der = NULL;
 	const unsigned char *p;
@@ -92,8 +95,9 @@ static int cas_follow_file(const ca_t *ca, reg_t *reg, const char *role,
 	char sha[65], subject[REG_CA_SUBJECT_MAX + 1], idbuf[24];
 	int rc;
 
-	if ((rc = ca_from_reg(reg_ca_list(reg, &list, &n, role, err,
-	    errlen))) != CA_OK || n == 0)
+	if ((rc = ca_from_reg(
+	         reg_ca_list(reg, &list, &n, role, err, errlen))) != CA_OK ||
+	    n == 0)
 		goto out;
 	if ((rc = ca_cert_to_der(&der, &len, file)) != CA_OK) {
 		util_err_openssl(err, errlen, "%s CA certificate", role);
@@ -101,19 +105,20 @@ static int cas_follow_file(const ca_t *ca, reg_t *reg, const char *role,
 	}
 	ca_sha256_hex(sha, der, len);
 	p = list[0].der;
-	if (strcmp(sha, list[0].cert_sha256) == 0 || (row = d2i_X509(NULL, &p,
-	    (long)list[0].der_len)) == NULL || X509_NAME_cmp(
-	    X509_get_subject_name(row), X509_get_subject_name(file)) != 0 ||
+	if (strcmp(sha, list[0].cert_sha256) == 0 ||
+	    (row = d2i_X509(NULL, &p, (long)list[0].der_len)) == NULL ||
+	    X509_NAME_cmp(X509_get_subject_name(row),
+	        X509_get_subject_name(file)) != 0 ||
 	    EVP_PKEY_eq(X509_get0_pubkey(row), X509_get0_pubkey(file)) != 1 ||
 	    ASN1_TIME_compare(X509_get0_notBefore(row),
-	    X509_get0_notBefore(file)) > 0)
-		goto out;	/* the same, or not a renewal of it */
+	        X509_get0_notBefore(file)) > 0)
+		goto out; /* the same, or not a renewal of it */
 	ca_subject_line(subject, sizeof(subject), file);
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)list[0].id);
 	if ((rc = ca_from_reg(reg_begin(reg, err, errlen))) != CA_OK)
 		goto out;
 	if ((rc = ca_from_reg(reg_ca_cert_replace(reg, list[0].id, der, len,
-	    sha, subject, err, errlen))) == CA_OK)
+	         sha, subject, err, errlen))) == CA_OK)
 		rc = ca_audit(reg, CAS_ACTOR_OPEN, "ca.renewal", idbuf, err,
 		    errlen, "role", role, "certificate_sha256", sha, NULL);
 	if (rc == CA_OK)
@@ -130,17 +135,17 @@ out:
 
 /* The key of row r: the one prev (the set before) holds for the same CA
  * and certificate, else opened from its reference. NULL when retired. */
-static int dca_key(const ca_t *ca, const struct ca_set *prev,
-    struct ca_dca *d, const reg_ca_t *r, char *err, size_t errlen)
+static int dca_key(const ca_t *ca, const struct ca_set *prev, struct ca_dca *d,
+    const reg_ca_t *r, char *err, size_t errlen)
 {
-	const struct ca_dca *p = prev == NULL ? NULL : strcmp(r->role,
-	    REG_CA_ROLE_INFRA) == 0 ? ca_set_ica(prev, r->id) :
-	    ca_set_dca(prev, r->id);
+	const struct ca_dca *p = prev == NULL       ? NULL :
+	    strcmp(r->role, REG_CA_ROLE_INFRA) == 0 ? ca_set_ica(prev, r->id) :
+	                                              ca_set_dca(prev, r->id);
 
 	if (strcmp(r->state, REG_CA_RETIRED) == 0)
 		return CA_OK;
-	if (p != NULL && p->key != NULL && strcmp(p->cert_sha256,
-	    r->cert_sha256) == 0) {
+	if (p != NULL && p->key != NULL &&
+	    strcmp(p->cert_sha256, r->cert_sha256) == 0) {
 		if (EVP_PKEY_up_ref(p->key) != 1) {
 			util_err_openssl(err, errlen, "Device CA key");
 			return CA_ERR_INTERNAL;
@@ -177,17 +182,17 @@ static void dca_paths(struct ca_dca *d, int first, int infra)
 		    REG_ISSUER_DEVICE);
 		return;
 	}
-	snprintf(d->crl_path, sizeof(d->crl_path),
-	    CA_URL_PATH_DEVICE_CA_N_CRL, (long long)d->id);
-	snprintf(d->crt_path, sizeof(d->crt_path),
-	    CA_URL_PATH_DEVICE_CA_N_CRT, (long long)d->id);
+	snprintf(d->crl_path, sizeof(d->crl_path), CA_URL_PATH_DEVICE_CA_N_CRL,
+	    (long long)d->id);
+	snprintf(d->crt_path, sizeof(d->crt_path), CA_URL_PATH_DEVICE_CA_N_CRT,
+	    (long long)d->id);
 	snprintf(d->cache_key, sizeof(d->cache_key), "device-ca-%lld",
 	    (long long)d->id);
 }
 
 /* The certificate, key and URLs of row r into d. */
-static int dca_load(const ca_t *ca, const struct ca_set *prev,
-    struct ca_dca *d, const reg_ca_t *r, int first, char *err, size_t errlen)
+static int dca_load(const ca_t *ca, const struct ca_set *prev, struct ca_dca *d,
+    const reg_ca_t *r, int first, char *err, size_t errlen)
 {
 	const unsigned char *p = r->der;
 	const char *root_pem = ca->pem[CA_CERT_ROOT];
@@ -234,7 +239,8 @@ static void set_free(struct ca_set *set)
 		for (x = 0; set->dev_exts[k][x] != NULL; x++)
 			X509_EXTENSION_free(set->dev_exts[k][x]);
 	for (i = 0; i < set->n_dcas + set->n_icas; i++) {
-		struct ca_dca *d = i < set->n_dcas ? &set->dcas[i] :
+		struct ca_dca *d = i < set->n_dcas ?
+		    &set->dcas[i] :
 		    &set->icas[i - set->n_dcas];
 
 		X509_free(d->cert);
@@ -269,7 +275,8 @@ static int set_issuing(const ca_t *ca, struct ca_set *set, char *err,
 
 	if ((set->infra_issuing = issuing_of(set->icas, set->n_icas)) ==
 	    set->n_icas) {
-		util_err_set(err, errlen, "the registry names no issuing "
+		util_err_set(err, errlen,
+		    "the registry names no issuing "
 		    "Infrastructure CA (ca-server ca activate ID)");
 		return CA_ERR_INVALID;
 	}
@@ -277,7 +284,8 @@ static int set_issuing(const ca_t *ca, struct ca_set *set, char *err,
 		if (strcmp(set->dcas[i].state, REG_CA_ISSUING) == 0)
 			break;
 	if (i == set->n_dcas || set->dcas[i].key == NULL) {
-		util_err_set(err, errlen, "the registry names no issuing "
+		util_err_set(err, errlen,
+		    "the registry names no issuing "
 		    "Device CA (ca-server ca activate ID)");
 		return CA_ERR_INVALID;
 	}
@@ -285,27 +293,29 @@ static int set_issuing(const ca_t *ca, struct ca_set *set, char *err,
 	d = &set->dcas[i];
 	for (k = 0; k < CA_PROFILE_KINDS; k++)
 		if ((rc = ca_profile_exts_build(set->dev_exts[k], k, d->cert,
-		    ca_revocation_base_url(ca), d->crl_path, d->crt_path, err,
-		    errlen)) != CA_OK)
+		         ca_revocation_base_url(ca), d->crl_path, d->crt_path,
+		         err, errlen)) != CA_OK)
 			return rc;
 	return CA_OK;
 }
 
 /* Load the CAs of role from the registry into cas (*n of at most max). */
-static int set_role_load(const ca_t *ca, const struct ca_set *prev,
-    reg_t *reg, const char *role, struct ca_dca *cas, size_t *n, size_t max,
-    char *err, size_t errlen)
+static int set_role_load(const ca_t *ca, const struct ca_set *prev, reg_t *reg,
+    const char *role, struct ca_dca *cas, size_t *n, size_t max, char *err,
+    size_t errlen)
 {
 	reg_ca_t *list = NULL;
 	size_t cnt = 0, i;
 	int rc;
 
-	if ((rc = ca_from_reg(reg_ca_list(reg, &list, &cnt, role, err,
-	    errlen))) != CA_OK)
+	if ((rc = ca_from_reg(
+	         reg_ca_list(reg, &list, &cnt, role, err, errlen))) != CA_OK)
 		return rc;
 	if (cnt == 0 || cnt > max) {
-		util_err_set(err, errlen, "%zu %s CAs in the registry (1..%zu "
-		    "served)", cnt, role, max);
+		util_err_set(err, errlen,
+		    "%zu %s CAs in the registry (1..%zu "
+		    "served)",
+		    cnt, role, max);
 		rc = CA_ERR_INVALID;
 	}
 	for (i = 0; i < cnt && rc == CA_OK; i++) {
@@ -334,12 +344,12 @@ static int set_build(struct ca_set **out, const ca_t *ca,
 		util_err_set(err, errlen, "cannot create a mutex");
 		return CA_ERR_INTERNAL;
 	}
-	if ((rc = ca_from_reg(reg_ca_stamp(reg, set->stamp,
-	    sizeof(set->stamp), err, errlen))) == CA_OK &&
+	if ((rc = ca_from_reg(reg_ca_stamp(reg, set->stamp, sizeof(set->stamp),
+	         err, errlen))) == CA_OK &&
 	    (rc = set_role_load(ca, prev, reg, REG_CA_ROLE_DEVICE, set->dcas,
-	    &set->n_dcas, CA_DEVICE_CAS_MAX, err, errlen)) == CA_OK &&
+	         &set->n_dcas, CA_DEVICE_CAS_MAX, err, errlen)) == CA_OK &&
 	    (rc = set_role_load(ca, prev, reg, REG_CA_ROLE_INFRA, set->icas,
-	    &set->n_icas, CA_INFRA_CAS_MAX, err, errlen)) == CA_OK &&
+	         &set->n_icas, CA_INFRA_CAS_MAX, err, errlen)) == CA_OK &&
 	    (rc = set_issuing(ca, set, err, errlen)) == CA_OK) {
 		*out = set;
 		set = NULL;
@@ -383,19 +393,22 @@ int ca_rt_open(ca_t *ca, char *err, size_t errlen)
 		return CA_ERR_INTERNAL;
 	}
 	atomic_init(&ca->rt->cur, NULL);
-	if ((rc = ca_from_reg(reg_open_existing(&reg, ca->db_path, err,
-	    errlen))) != CA_OK)
+	if ((rc = ca_from_reg(
+	         reg_open_existing(&reg, ca->db_path, err, errlen))) != CA_OK)
 		return rc;
 	/* Only a registry without a CA of a role takes the write lock. */
 	if ((rc = ca_from_reg(reg_ca_stamp(reg, stamp, sizeof(stamp), err,
-	    errlen))) == CA_OK && (strstr(stamp, ":" REG_CA_ROLE_DEVICE ":") ==
-	    NULL || strstr(stamp, ":" REG_CA_ROLE_INFRA ":") == NULL) &&
-	    ((rc = cas_adopt_first(ca, reg, REG_CA_ROLE_DEVICE, err,
-	    errlen)) == CA_OK))
+	         errlen))) == CA_OK &&
+	    (strstr(stamp, ":" REG_CA_ROLE_DEVICE ":") == NULL ||
+	        strstr(stamp, ":" REG_CA_ROLE_INFRA ":") == NULL) &&
+	    ((rc = cas_adopt_first(ca, reg, REG_CA_ROLE_DEVICE, err, errlen)) ==
+	        CA_OK))
 		rc = cas_adopt_first(ca, reg, REG_CA_ROLE_INFRA, err, errlen);
-	if (rc == CA_OK && (rc = cas_follow_file(ca, reg, REG_CA_ROLE_DEVICE,
-	    err, errlen)) == CA_OK && (rc = cas_follow_file(ca, reg,
-	    REG_CA_ROLE_INFRA, err, errlen)) == CA_OK &&
+	if (rc == CA_OK &&
+	    (rc = cas_follow_file(ca, reg, REG_CA_ROLE_DEVICE, err, errlen)) ==
+	        CA_OK &&
+	    (rc = cas_follow_file(ca, reg, REG_CA_ROLE_INFRA, err, errlen)) ==
+	        CA_OK &&
 	    (rc = set_build(&set, ca, NULL, reg, err, errlen)) == CA_OK)
 		atomic_store(&ca->rt->cur, set);
 	reg_close(reg);
@@ -425,8 +438,7 @@ struct ca_set *ca_set_peek(const ca_t *ca)
 	return atomic_load_explicit(&ca->rt->cur, memory_order_acquire);
 }
 
-struct ca_set *ca_set_get(const ca_t *ca, reg_t *reg, char *err,
-    size_t errlen)
+struct ca_set *ca_set_get(const ca_t *ca, reg_t *reg, char *err, size_t errlen)
 {
 	struct ca_rt *rt = ca->rt;
 	struct ca_set *cur = ca_set_peek(ca), *set = NULL;
@@ -435,8 +447,8 @@ struct ca_set *ca_set_get(const ca_t *ca, reg_t *reg, char *err,
 
 	if (reg == NULL)
 		return cur;
-	if (ca_from_reg(reg_ca_stamp(reg, stamp, sizeof(stamp), err,
-	    errlen)) != CA_OK)
+	if (ca_from_reg(reg_ca_stamp(reg, stamp, sizeof(stamp), err, errlen)) !=
+	    CA_OK)
 		return NULL;
 	if (strcmp(stamp, cur->stamp) == 0)
 		return cur;
@@ -444,14 +456,15 @@ struct ca_set *ca_set_get(const ca_t *ca, reg_t *reg, char *err,
 	pthread_mutex_lock(&rt->mu);
 	cur = atomic_load_explicit(&rt->cur, memory_order_acquire);
 	if (strcmp(stamp, cur->stamp) != 0) {
-		if ((rc = set_build(&set, ca, cur, reg, err, errlen)) != CA_OK) {
+		if ((rc = set_build(&set, ca, cur, reg, err, errlen)) !=
+		    CA_OK) {
 			pthread_mutex_unlock(&rt->mu);
 			return NULL;
 		}
 		/* New Infrastructure CAs are trusted before their
 		 * principals can be told apart by the set. */
-		if (rt->tls_store != NULL && ca_set_trust(set, rt->tls_store) !=
-		    CA_OK)
+		if (rt->tls_store != NULL &&
+		    ca_set_trust(set, rt->tls_store) != CA_OK)
 			ERR_clear_error();
 		set->older = cur;
 		atomic_store_explicit(&rt->cur, set, memory_order_release);
@@ -504,8 +517,9 @@ void ca_set_refresh(const ca_t *ca, int64_t min_ms)
 	    pthread_mutex_trylock(&rt->refresh_mu) != 0)
 		return;
 	atomic_store(&rt->refreshed_ms, now);
-	if (rt->refresh_reg == NULL && reg_open_existing(&rt->refresh_reg,
-	    ca->db_path, err, sizeof(err)) != REG_OK)
+	if (rt->refresh_reg == NULL &&
+	    reg_open_existing(&rt->refresh_reg, ca->db_path, err,
+	        sizeof(err)) != REG_OK)
 		rt->refresh_reg = NULL;
 	/* A failure keeps the current set; the next interval tries again. */
 	if (rt->refresh_reg != NULL)

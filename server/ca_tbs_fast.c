@@ -24,7 +24,7 @@ struct ca_tbs_fast {
 	int on[CA_PROFILE_KINDS];
 };
 
-#define DER_MAX_LEN 0xffffffu		/* lengths up to 4 octets */
+#define DER_MAX_LEN 0xffffffu /* lengths up to 4 octets */
 
 /* The length of a tag and definite length of len content octets. */
 static size_t der_hdr_len(size_t len)
@@ -33,8 +33,7 @@ static size_t der_hdr_len(size_t len)
 }
 
 /* Tag and definite length; returns the position after them. */
-static unsigned char *der_hdr(unsigned char *p, unsigned char tag,
-    size_t len)
+static unsigned char *der_hdr(unsigned char *p, unsigned char tag, size_t len)
 {
 	*p++ = tag;
 	if (len < 0x80) {
@@ -74,9 +73,10 @@ static int der_str_ok(const char *v, int printable_string)
 
 		if (i >= 64 || c < 0x20 || c > 0x7e)
 			return 0;
-		if (printable_string && !((c >= 'A' && c <= 'Z') ||
-		    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    strchr(" '()+,-./:=?", c) != NULL))
+		if (printable_string &&
+		    !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		        (c >= '0' && c <= '9') ||
+		        strchr(" '()+,-./:=?", c) != NULL))
 			return 0;
 	}
 	return i > 0;
@@ -155,8 +155,9 @@ static int tbs_in_get(struct tbs_in *in, const uint8_t sb[20],
 		return 0;
 	ca_profile_subject_values(in->v, spec);
 	for (i = 0; i < CA_PROFILE_RDNS; i++) {
-		if (!der_str_ok(in->v[i], ca_profile_subject[i].der_tag ==
-		    V_ASN1_PRINTABLESTRING))
+		if (!der_str_ok(in->v[i],
+		        ca_profile_subject[i].der_tag ==
+		            V_ASN1_PRINTABLESTRING))
 			return 0;
 		in->n[i] = strlen(in->v[i]);
 	}
@@ -167,8 +168,8 @@ static int tbs_in_get(struct tbs_in *in, const uint8_t sb[20],
 		memcpy(in->t2, CA_PROFILE_NOT_AFTER_NONE,
 		    sizeof(CA_PROFILE_NOT_AFTER_NONE));
 		in->l2 = sizeof(CA_PROFILE_NOT_AFTER_NONE) - 1;
-	} else if ((in->l2 = der_time(in->t2, &in->tag2,
-	    spec->not_after)) == 0) {
+	} else if ((in->l2 = der_time(in->t2, &in->tag2, spec->not_after)) ==
+	    0) {
 		return 0;
 	}
 	/* ca_pubkey_set copies these parameter kinds only. */
@@ -209,9 +210,8 @@ int ca_tbs_fast_build(const ca_tbs_fast_t *s, int k, unsigned char **tbs,
     int *tlen, const uint8_t sb[20], const ca_device_cert_t *spec,
     const EVP_MD *sha1)
 {
-	static const unsigned char version_serial[7] = {
-		0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x14
-	};
+	static const unsigned char version_serial[7] = { 0xa0, 0x03, 0x02, 0x01,
+		0x02, 0x02, 0x14 };
 	const ca_csr_t *csr = spec->csr;
 	struct tbs_in in;
 	unsigned char ski[20], *alg = NULL, *p;
@@ -231,14 +231,14 @@ int ca_tbs_fast_build(const ca_tbs_fast_t *s, int k, unsigned char **tbs,
 	subj = subject_len(&in);
 	bits = (size_t)csr->blen + 1;
 	spki = (size_t)alen + der_hdr_len(bits) + bits;
-	san_gn = der_hdr_len(in.n_uri) + in.n_uri;	/* [6] uri */
-	san_oct = der_hdr_len(san_gn) + san_gn;		/* GeneralNames */
-	san = 5 + der_hdr_len(san_oct) + san_oct;	/* OID + OCTET STRING */
+	san_gn = der_hdr_len(in.n_uri) + in.n_uri; /* [6] uri */
+	san_oct = der_hdr_len(san_gn) + san_gn;    /* GeneralNames */
+	san = 5 + der_hdr_len(san_oct) + san_oct;  /* OID + OCTET STRING */
 	exts_seq = 31 + der_hdr_len(san) + san + s->tail_len[k];
 	exts = der_hdr_len(exts_seq) + exts_seq;
-	body = sizeof(version_serial) + 20 + s->mid_len +
-	    der_hdr_len(val) + val + der_hdr_len(subj) + subj +
-	    der_hdr_len(spki) + spki + der_hdr_len(exts) + exts;
+	body = sizeof(version_serial) + 20 + s->mid_len + der_hdr_len(val) +
+	    val + der_hdr_len(subj) + subj + der_hdr_len(spki) + spki +
+	    der_hdr_len(exts) + exts;
 	if (body > DER_MAX_LEN - 8 ||
 	    (*tbs = OPENSSL_malloc(der_hdr_len(body) + body)) == NULL)
 		goto out;
@@ -256,9 +256,9 @@ int ca_tbs_fast_build(const ca_tbs_fast_t *s, int k, unsigned char **tbs,
 	p = der_hdr(p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, spki);
 	p = der_put(p, alg, (size_t)alen);
 	p = der_hdr(p, V_ASN1_BIT_STRING, bits);
-	*p++ = 0x00;				/* no unused bits */
+	*p++ = 0x00; /* no unused bits */
 	p = der_put(p, csr->bits, (size_t)csr->blen);
-	p = der_hdr(p, 0xa3, exts);		/* [3] EXPLICIT */
+	p = der_hdr(p, 0xa3, exts); /* [3] EXPLICIT */
 	p = der_hdr(p, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, exts_seq);
 	/* subjectKeyIdentifier: OCTET STRING { OCTET STRING sha1 } */
 	p = der_put(p, "\x30\x1d\x06\x03\x55\x1d\x0e\x04\x16\x04\x14", 11);
@@ -272,7 +272,7 @@ int ca_tbs_fast_build(const ca_tbs_fast_t *s, int k, unsigned char **tbs,
 	p = der_put(p, spec->san_uri, in.n_uri);
 	p = der_put(p, s->tail[k], s->tail_len[k]);
 	if ((size_t)(p - *tbs) != der_hdr_len(body) + body) {
-		OPENSSL_free(*tbs);		/* cannot happen: lengths above */
+		OPENSSL_free(*tbs); /* cannot happen: lengths above */
 		*tbs = NULL;
 		goto out;
 	}
@@ -321,8 +321,7 @@ static int pieces_take(ca_tbs_fast_t *s, X509 *t, int k)
 }
 
 /* Take both kinds' pieces; every kind starts disabled. */
-int ca_tbs_fast_new(ca_tbs_fast_t **out,
-    X509 *const tmpl[CA_PROFILE_KINDS])
+int ca_tbs_fast_new(ca_tbs_fast_t **out, X509 *const tmpl[CA_PROFILE_KINDS])
 {
 	ca_tbs_fast_t *s;
 	int k;

@@ -23,8 +23,7 @@ typedef struct ca_tbs_fast ca_tbs_fast_t;
  * OpenSSL, extensions in ca_profile.h's order): signature algorithm +
  * issuer, and per kind the constant extensions. Every kind starts
  * disabled. CA_ERR_INTERNAL if a piece does not encode. */
-int ca_tbs_fast_new(ca_tbs_fast_t **out,
-    X509 *const tmpl[CA_PROFILE_KINDS]);
+int ca_tbs_fast_new(ca_tbs_fast_t **out, X509 *const tmpl[CA_PROFILE_KINDS]);
 
 /* NULL-safe. */
 void ca_tbs_fast_free(ca_tbs_fast_t *f);

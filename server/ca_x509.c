@@ -31,22 +31,14 @@
 int ca_from_reg(int rc)
 {
 	switch (rc) {
-	case REG_OK:
-		return CA_OK;
-	case REG_ERR_NOT_FOUND:
-		return CA_ERR_NOT_FOUND;
-	case REG_ERR_CONSTRAINT:
-		return CA_ERR_CONFLICT;
-	case REG_ERR_BUSY:
-		return CA_ERR_BUSY;
-	case REG_ERR_UNAVAILABLE:
-		return CA_ERR_UNAVAILABLE;
-	case REG_ERR_INVALID:
-		return CA_ERR_INVALID;
-	case REG_ERR_IO:
-		return CA_ERR_EXISTS;
-	default:
-		return CA_ERR_INTERNAL;
+	case REG_OK: return CA_OK;
+	case REG_ERR_NOT_FOUND: return CA_ERR_NOT_FOUND;
+	case REG_ERR_CONSTRAINT: return CA_ERR_CONFLICT;
+	case REG_ERR_BUSY: return CA_ERR_BUSY;
+	case REG_ERR_UNAVAILABLE: return CA_ERR_UNAVAILABLE;
+	case REG_ERR_INVALID: return CA_ERR_INVALID;
+	case REG_ERR_IO: return CA_ERR_EXISTS;
+	default: return CA_ERR_INTERNAL;
 	}
 }
 
@@ -62,7 +54,8 @@ int ca_token_valid(const char *s, size_t max)
 		if (i >= max)
 			return 0;
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		        c == '-'))
 			return 0;
 	}
 	return 1;
@@ -92,8 +85,8 @@ int64_t ca_asn1_time(const ASN1_TIME *t)
 
 void ca_subject_line(char *out, size_t outlen, X509 *cert)
 {
-	if (X509_NAME_oneline(X509_get_subject_name(cert), out,
-	    (int)outlen) == NULL)
+	if (X509_NAME_oneline(X509_get_subject_name(cert), out, (int)outlen) ==
+	    NULL)
 		snprintf(out, outlen, "?");
 }
 
@@ -141,14 +134,14 @@ static int ec_canonical_spki_sha256_hex(char out[65], EVP_PKEY *key)
 
 	if (key == NULL || !EVP_PKEY_is_a(key, "EC") ||
 	    EVP_PKEY_get_utf8_string_param(key,
-	    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, fmt, sizeof(fmt), &n) !=
-	    1 || strcmp(fmt, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) ==
-	    0)
+	        OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, fmt, sizeof(fmt),
+	        &n) != 1 ||
+	    strcmp(fmt, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) == 0)
 		return 0;
 	if ((dup = EVP_PKEY_dup(key)) == NULL ||
 	    EVP_PKEY_set_utf8_string_param(dup,
-	    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-	    OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1)
+	        OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+	        OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1)
 		rc = -1;
 	else
 		rc = ca_spki_sha256_hex(out, dup) == CA_OK ? 1 : -1;
@@ -163,7 +156,7 @@ int ca_req_spki_sha256_hex(char out[65], X509_REQ *req)
 	int len, ec;
 
 	if ((ec = ec_canonical_spki_sha256_hex(out,
-	    X509_REQ_get0_pubkey(req))) != 0)
+	         X509_REQ_get0_pubkey(req))) != 0)
 		return ec > 0 ? CA_OK : CA_ERR_INTERNAL;
 	/* The request's own SPKI encoding: i2d_PUBKEY on the EVP_PKEY would
 	 * give the same bytes through OpenSSL 3's much slower encoders. */
@@ -188,11 +181,13 @@ static int rsa_exponent_check(const EVP_PKEY *key, char *err, size_t errlen)
 	}
 	if (!BN_is_odd(e) || BN_num_bits(e) < 17 || BN_num_bits(e) > 256) {
 		if (BN_num_bits(e) <= 64)
-			util_err_set(err, errlen, "RSA public exponent %llu not "
+			util_err_set(err, errlen,
+			    "RSA public exponent %llu not "
 			    "accepted (odd, at least 65537)",
 			    (unsigned long long)BN_get_word(e));
 		else
-			util_err_set(err, errlen, "RSA public exponent not "
+			util_err_set(err, errlen,
+			    "RSA public exponent not "
 			    "accepted (odd, at least 65537, below 2^256)");
 		goto out;
 	}
@@ -210,10 +205,11 @@ int ca_key_type(char out[16], EVP_PKEY *key, char *err, size_t errlen)
 
 	if (EVP_PKEY_is_a(key, "EC")) {
 		if (EVP_PKEY_get_utf8_string_param(key,
-		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) !=
-		    1) {
+		        OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+		        &glen) != 1) {
 			ERR_clear_error();
-			util_err_set(err, errlen, "EC key without a named curve");
+			util_err_set(err, errlen,
+			    "EC key without a named curve");
 			return CA_ERR_INVALID;
 		}
 		if (strcmp(group, "prime256v1") == 0 ||
@@ -226,14 +222,18 @@ int ca_key_type(char out[16], EVP_PKEY *key, char *err, size_t errlen)
 			snprintf(out, 16, "EC-P384");
 			return CA_OK;
 		}
-		util_err_set(err, errlen, "EC curve %s not accepted (P-256 or "
-		    "P-384)", group);
+		util_err_set(err, errlen,
+		    "EC curve %s not accepted (P-256 or "
+		    "P-384)",
+		    group);
 		return CA_ERR_INVALID;
 	}
 	if (EVP_PKEY_is_a(key, "RSA")) {
 		if (bits != 2048 && bits != 3072 && bits != 4096) {
-			util_err_set(err, errlen, "RSA-%d key not accepted "
-			    "(2048, 3072 or 4096 bits)", bits);
+			util_err_set(err, errlen,
+			    "RSA-%d key not accepted "
+			    "(2048, 3072 or 4096 bits)",
+			    bits);
 			return CA_ERR_INVALID;
 		}
 		if (rsa_exponent_check(key, err, errlen) != CA_OK)
@@ -252,8 +252,10 @@ int ca_csr_spki_check(const X509_REQ *req, char *err, size_t errlen)
 	const ASN1_OBJECT *oid = NULL;
 	int ptype = V_ASN1_UNDEF;
 
-	if (xpk == NULL || X509_PUBKEY_get0_param(NULL, NULL, NULL,
-	    (X509_ALGOR **)&alg, xpk) != 1 || alg == NULL) {
+	if (xpk == NULL ||
+	    X509_PUBKEY_get0_param(NULL, NULL, NULL, (X509_ALGOR **)&alg,
+	        xpk) != 1 ||
+	    alg == NULL) {
 		util_err_set(err, errlen, "CSR public key unreadable");
 		return CA_ERR_INVALID;
 	}
@@ -261,8 +263,10 @@ int ca_csr_spki_check(const X509_REQ *req, char *err, size_t errlen)
 	/* RFC 5480 §2.1.1: an EC key names its curve. Explicit parameters
 	 * equal to P-256 would also give the same key another encoding (and
 	 * another SPKI hash for the key-in-use check). */
-	if (OBJ_obj2nid(oid) == NID_X9_62_id_ecPublicKey && ptype != V_ASN1_OBJECT) {
-		util_err_set(err, errlen, "EC key with explicit curve parameters "
+	if (OBJ_obj2nid(oid) == NID_X9_62_id_ecPublicKey &&
+	    ptype != V_ASN1_OBJECT) {
+		util_err_set(err, errlen,
+		    "EC key with explicit curve parameters "
 		    "not accepted: name the curve (RFC 5480 section 2.1.1)");
 		return CA_ERR_INVALID;
 	}
@@ -331,8 +335,7 @@ fail:
 	return rc;
 }
 
-int ca_key_generate(EVP_PKEY **out, const char *curve, char *err,
-    size_t errlen)
+int ca_key_generate(EVP_PKEY **out, const char *curve, char *err, size_t errlen)
 {
 	*out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
 	if (*out == NULL) {
@@ -354,12 +357,11 @@ static int pkcs8_scrypt_write(BIO *b, EVP_PKEY *key, const char *pass)
 
 	if ((p8inf = EVP_PKEY2PKCS8(key)) == NULL ||
 	    (pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), NULL, 0, NULL,
-	    CA_SCRYPT_N, CA_SCRYPT_R, CA_SCRYPT_P)) == NULL)
+	         CA_SCRYPT_N, CA_SCRYPT_R, CA_SCRYPT_P)) == NULL)
 		goto out;
-	if ((p8 = PKCS8_set0_pbe(pass, (int)strlen(pass), p8inf, pbe)) ==
-	    NULL)
+	if ((p8 = PKCS8_set0_pbe(pass, (int)strlen(pass), p8inf, pbe)) == NULL)
 		goto out;
-	pbe = NULL;		/* p8 owns it */
+	pbe = NULL; /* p8 owns it */
 	ok = PEM_write_bio_PKCS8(b, p8) == 1;
 out:
 	X509_SIG_free(p8);
@@ -459,8 +461,8 @@ int ca_file_read(char **out, size_t *len, const char *path, size_t max,
 	}
 	n = fread(buf, 1, max + 1, f);
 	if (ferror(f) || n > max) {
-		util_err_set(err, errlen, ferror(f) ? "%s: read error" :
-		    "%s: file too large", path);
+		util_err_set(err, errlen,
+		    ferror(f) ? "%s: read error" : "%s: file too large", path);
 		OPENSSL_cleanse(buf, n);
 		free(buf);
 		fclose(f);
@@ -482,12 +484,14 @@ int ca_pass_read(char out[CA_PASS_MAX + 1], const char *path, char *err,
 
 	out[0] = '\0';
 	if ((rc = ca_file_read(&buf, &len, path, CA_PASS_MAX + 2, err,
-	    errlen)) != CA_OK)
+	         errlen)) != CA_OK)
 		return rc;
 	n = strcspn(buf, "\r\n");
 	if (n == 0 || n > CA_PASS_MAX || memchr(buf, '\0', n) != NULL) {
-		util_err_set(err, errlen, "%s: passphrase must be one line of "
-		    "1..%d bytes", path, CA_PASS_MAX);
+		util_err_set(err, errlen,
+		    "%s: passphrase must be one line of "
+		    "1..%d bytes",
+		    path, CA_PASS_MAX);
 		rc = CA_ERR_INVALID;
 	} else {
 		memcpy(out, buf, n);
@@ -498,8 +502,8 @@ int ca_pass_read(char out[CA_PASS_MAX + 1], const char *path, char *err,
 	return rc;
 }
 
-int ca_pass_get(char out[CA_PASS_MAX + 1], const char *file,
-    const char *env, char *err, size_t errlen)
+int ca_pass_get(char out[CA_PASS_MAX + 1], const char *file, const char *env,
+    char *err, size_t errlen)
 {
 	const char *v;
 	size_t n;
@@ -516,8 +520,10 @@ int ca_pass_get(char out[CA_PASS_MAX + 1], const char *file,
 	}
 	n = strcspn(v, "\r\n");
 	if (n == 0 || n > CA_PASS_MAX || v[n] != '\0') {
-		util_err_set(err, errlen, "%s: passphrase must be one line of "
-		    "1..%d bytes", env, CA_PASS_MAX);
+		util_err_set(err, errlen,
+		    "%s: passphrase must be one line of "
+		    "1..%d bytes",
+		    env, CA_PASS_MAX);
 		return CA_ERR_INVALID;
 	}
 	memcpy(out, v, n + 1);
@@ -678,15 +684,16 @@ int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
 	size_t i;
 
 	*out = NULL;
-	if ((c = X509_new()) == NULL || X509_set_version(c, X509_VERSION_3) !=
-	    1)
+	if ((c = X509_new()) == NULL ||
+	    X509_set_version(c, X509_VERSION_3) != 1)
 		goto fail;
 	if (!random_serial(&serial, serial_hex) ||
 	    X509_set_serialNumber(c, serial) != 1)
 		goto fail;
 	if (X509_set_subject_name(c, spec->subject) != 1 ||
-	    X509_set_issuer_name(c, spec->issuer != NULL ?
-	    X509_get_subject_name(spec->issuer) : spec->subject) != 1)
+	    X509_set_issuer_name(c,
+	        spec->issuer != NULL ? X509_get_subject_name(spec->issuer) :
+	                               spec->subject) != 1)
 		goto fail;
 	if (spec->pubkey_x != NULL) {
 		if (!pubkey_copy(X509_get_X509_PUBKEY(c), spec->pubkey_x))
@@ -694,8 +701,8 @@ int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
 	} else if (X509_set_pubkey(c, spec->pubkey) != 1) {
 		goto fail;
 	}
-	if (ASN1_TIME_set(X509_getm_notBefore(c),
-	    (time_t)spec->not_before) == NULL)
+	if (ASN1_TIME_set(X509_getm_notBefore(c), (time_t)spec->not_before) ==
+	    NULL)
 		goto fail;
 	if (!ca_profile_not_after_set(X509_getm_notAfter(c), spec->not_after))
 		goto fail;
@@ -706,8 +713,9 @@ int ca_x509_make(X509 **out, char serial_hex[41], const ca_cert_spec_t *spec,
 	    !add_ext(c, &ctx, NID_key_usage, spec->key_usage) ||
 	    !add_ext(c, &ctx, NID_ext_key_usage, spec->ext_key_usage) ||
 	    !add_ext(c, &ctx, NID_subject_key_identifier, "hash") ||
-	    (spec->issuer != NULL && spec->exts == NULL && !add_ext(c, &ctx,
-	    NID_authority_key_identifier, "keyid:always")) ||
+	    (spec->issuer != NULL && spec->exts == NULL &&
+	        !add_ext(c, &ctx, NID_authority_key_identifier,
+	            "keyid:always")) ||
 	    !add_ext(c, &ctx, NID_subject_alt_name, spec->subject_alt_name) ||
 	    !add_ext(c, &ctx, NID_name_constraints, spec->name_constraints) ||
 	    !add_ext(c, &ctx, NID_crl_distribution_points, spec->crl_dp) ||
@@ -750,8 +758,8 @@ int ca_audit(reg_t *reg, const char *actor, const char *action,
 	va_end(ap);
 	if ((s = cJSON_PrintUnformatted(o)) == NULL)
 		goto out;
-	rc = ca_from_reg(reg_audit_append(reg, actor, action, target, s, err,
-	    errlen));
+	rc = ca_from_reg(
+	    reg_audit_append(reg, actor, action, target, s, err, errlen));
 out:
 	if (rc == CA_ERR_INTERNAL && s == NULL)
 		util_err_set(err, errlen, "audit: out of memory");

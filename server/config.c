@@ -81,8 +81,8 @@ int config_plain_url_check(const char *url)
 }
 
 /* One string setting: copy if present, refuse wrong type or length. */
-static int get_str(const cJSON *root, const char *key, char *dst,
-    size_t dstlen, char *err, size_t errlen)
+static int get_str(const cJSON *root, const char *key, char *dst, size_t dstlen,
+    char *err, size_t errlen)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
 
@@ -131,44 +131,47 @@ static int config_keys_parse(ca_config_t *out, const cJSON *root, char *err,
 	int rc;
 
 	if ((rc = get_str(root, "device_ca_key", out->device_ca_key,
-	    sizeof(out->device_ca_key), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->device_ca_key), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "infra_ca_key", out->infra_ca_key,
-	    sizeof(out->infra_ca_key), err, errlen)) != CONFIG_OK ||
-	    (rc = get_str(root, "tls_key", out->tls_key,
-	    sizeof(out->tls_key), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->infra_ca_key), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "tls_key", out->tls_key, sizeof(out->tls_key),
+	         err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "cmp_signer_key", out->cmp_signer_key,
-	    sizeof(out->cmp_signer_key), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->cmp_signer_key), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "pkcs11_module", out->pkcs11_module,
-	    sizeof(out->pkcs11_module), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->pkcs11_module), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "pkcs11_pin_file", out->pkcs11_pin_file,
-	    sizeof(out->pkcs11_pin_file), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->pkcs11_pin_file), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "pkcs11_pin_env", out->pkcs11_pin_env,
-	    sizeof(out->pkcs11_pin_env), err, errlen)) != CONFIG_OK ||
-	    (rc = get_str(root, "db", out->db, sizeof(out->db), err,
-	    errlen)) != CONFIG_OK)
+	         sizeof(out->pkcs11_pin_env), err, errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "db", out->db, sizeof(out->db), err, errlen)) !=
+	        CONFIG_OK)
 		return rc;
 	if (config_db_check(out->db) != 0) {
-		util_err_set(err, errlen, "config: db must be \"\" (SQLite in the "
+		util_err_set(err, errlen,
+		    "config: db must be \"\" (SQLite in the "
 		    "data folder) or a postgresql:// URL without a password "
 		    "(libpq reads it from ~/.pgpass or PGPASSFILE)");
 		return CONFIG_ERR_VALUE;
 	}
 	if (out->device_ca_key[0] == '\0' || out->infra_ca_key[0] == '\0' ||
 	    out->tls_key[0] == '\0' || out->cmp_signer_key[0] == '\0') {
-		util_err_set(err, errlen, "config: key references must not be "
+		util_err_set(err, errlen,
+		    "config: key references must not be "
 		    "empty");
 		return CONFIG_ERR_VALUE;
 	}
 	return CONFIG_OK;
 }
 
-#define INT_SETTING(key, field, lo, hi) do { \
-	long long tmp_ = (long long)out->field; \
-	if ((rc = get_int(root, key, &tmp_, lo, hi, err, errlen)) != \
-	    CONFIG_OK) \
-		goto out; \
-	out->field = tmp_; \
-} while (0)
+#define INT_SETTING(key, field, lo, hi) \
+	do { \
+		long long tmp_ = (long long)out->field; \
+		if ((rc = get_int(root, key, &tmp_, lo, hi, err, errlen)) != \
+		    CONFIG_OK) \
+			goto out; \
+		out->field = tmp_; \
+	} while (0)
 
 static int config_parse(ca_config_t *out, const char *text, char *err,
     size_t errlen)
@@ -183,26 +186,27 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 		return CONFIG_ERR_PARSE;
 	}
 	if ((rc = get_str(root, "org", out->org, sizeof(out->org), err,
-	    errlen)) != CONFIG_OK ||
-	    (rc = get_str(root, "listen", out->listen, sizeof(out->listen),
-	    err, errlen)) != CONFIG_OK ||
+	         errlen)) != CONFIG_OK ||
+	    (rc = get_str(root, "listen", out->listen, sizeof(out->listen), err,
+	         errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "public_base_url", out->public_base_url,
-	    sizeof(out->public_base_url), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->public_base_url), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "plain_http_listen", out->plain_http_listen,
-	    sizeof(out->plain_http_listen), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->plain_http_listen), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "plain_http_base_url", out->plain_http_base_url,
-	    sizeof(out->plain_http_base_url), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->plain_http_base_url), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "log_level", out->log_level,
-	    sizeof(out->log_level), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->log_level), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "log_file", out->log_file,
-	    sizeof(out->log_file), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->log_file), err, errlen)) != CONFIG_OK ||
 	    (rc = get_str(root, "access_log_file", out->access_log_file,
-	    sizeof(out->access_log_file), err, errlen)) != CONFIG_OK ||
+	         sizeof(out->access_log_file), err, errlen)) != CONFIG_OK ||
 	    (rc = config_keys_parse(out, root, err, errlen)) != CONFIG_OK)
 		goto out;
 	INT_SETTING("body_limit", body_limit, 1024, 64LL * 1024 * 1024);
 	INT_SETTING("worker_threads", worker_threads, 1, 16384);
-	INT_SETTING("keep_alive_timeout_ms", keep_alive_timeout_ms, 100, 600000);
+	INT_SETTING("keep_alive_timeout_ms", keep_alive_timeout_ms, 100,
+	    600000);
 	INT_SETTING("max_connections_per_address", max_connections_per_address,
 	    1, 16384);
 	INT_SETTING("tls_handshake_timeout_ms", tls_handshake_timeout_ms, 100,
@@ -239,14 +243,16 @@ static int config_parse(ca_config_t *out, const char *text, char *err,
 	n = strlen(out->public_base_url);
 	if (strncmp(out->public_base_url, "https://", 8) != 0 || n <= 8 ||
 	    out->public_base_url[n - 1] == '/') {
-		util_err_set(err, errlen, "config: public_base_url must be "
+		util_err_set(err, errlen,
+		    "config: public_base_url must be "
 		    "https://host[:port] without a trailing '/'");
 		rc = CONFIG_ERR_VALUE;
 		goto out;
 	}
 	if (out->plain_http_base_url[0] != '\0' &&
 	    config_plain_url_check(out->plain_http_base_url) != 0) {
-		util_err_set(err, errlen, "config: plain_http_base_url must be "
+		util_err_set(err, errlen,
+		    "config: plain_http_base_url must be "
 		    "http://host[:port] without a trailing '/'");
 		rc = CONFIG_ERR_VALUE;
 		goto out;
@@ -343,7 +349,8 @@ static int config_file_replace(const char *path, const char *text, char *err,
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			util_err_set(err, errlen, "%s: %s", tmp, strerror(errno));
+			util_err_set(err, errlen, "%s: %s", tmp,
+			    strerror(errno));
 			goto out;
 		}
 		off += (size_t)w;
@@ -382,7 +389,8 @@ int config_public_url_set(const char *path, const char *url, char *err,
 	int rc;
 
 	if (!config_public_url_valid(url)) {
-		util_err_set(err, errlen, "public URL must be https://host[:port] "
+		util_err_set(err, errlen,
+		    "public URL must be https://host[:port] "
 		    "without a trailing '/' (at most %zu characters)",
 		    sizeof(check.public_base_url) - 1);
 		return CONFIG_ERR_VALUE;
@@ -399,7 +407,8 @@ int config_public_url_set(const char *path, const char *url, char *err,
 		goto out;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(root, "public_base_url") != NULL)
-		cJSON_ReplaceItemInObjectCaseSensitive(root, "public_base_url", v);
+		cJSON_ReplaceItemInObjectCaseSensitive(root, "public_base_url",
+		    v);
 	else
 		cJSON_AddItemToObject(root, "public_base_url", v);
 	if ((text = cJSON_Print(root)) == NULL) {
@@ -426,61 +435,61 @@ char *config_to_json(const ca_config_t *cfg)
 	if (cJSON_AddStringToObject(o, "org", cfg->org) == NULL ||
 	    cJSON_AddStringToObject(o, "listen", cfg->listen) == NULL ||
 	    cJSON_AddStringToObject(o, "public_base_url",
-	    cfg->public_base_url) == NULL ||
+	        cfg->public_base_url) == NULL ||
 	    cJSON_AddStringToObject(o, "plain_http_listen",
-	    cfg->plain_http_listen) == NULL ||
+	        cfg->plain_http_listen) == NULL ||
 	    cJSON_AddStringToObject(o, "plain_http_base_url",
-	    cfg->plain_http_base_url) == NULL ||
+	        cfg->plain_http_base_url) == NULL ||
 	    cJSON_AddNumberToObject(o, "ocsp_validity_seconds",
-	    cfg->ocsp_validity_seconds) == NULL ||
-	    cJSON_AddNumberToObject(o, "body_limit",
-	    (double)cfg->body_limit) == NULL ||
-	    cJSON_AddNumberToObject(o, "worker_threads",
-	    cfg->worker_threads) == NULL ||
+	        cfg->ocsp_validity_seconds) == NULL ||
+	    cJSON_AddNumberToObject(o, "body_limit", (double)cfg->body_limit) ==
+	        NULL ||
+	    cJSON_AddNumberToObject(o, "worker_threads", cfg->worker_threads) ==
+	        NULL ||
 	    cJSON_AddNumberToObject(o, "keep_alive_timeout_ms",
-	    cfg->keep_alive_timeout_ms) == NULL ||
+	        cfg->keep_alive_timeout_ms) == NULL ||
 	    cJSON_AddNumberToObject(o, "max_connections_per_address",
-	    cfg->max_connections_per_address) == NULL ||
+	        cfg->max_connections_per_address) == NULL ||
 	    cJSON_AddNumberToObject(o, "tls_handshake_timeout_ms",
-	    cfg->tls_handshake_timeout_ms) == NULL ||
+	        cfg->tls_handshake_timeout_ms) == NULL ||
 	    cJSON_AddNumberToObject(o, "device_validity_days",
-	    cfg->device_validity_days) == NULL ||
+	        cfg->device_validity_days) == NULL ||
 	    cJSON_AddNumberToObject(o, "principal_validity_days",
-	    cfg->principal_validity_days) == NULL ||
+	        cfg->principal_validity_days) == NULL ||
 	    cJSON_AddNumberToObject(o, "principal_max_valid_certs",
-	    cfg->principal_max_valid_certs) == NULL ||
+	        cfg->principal_max_valid_certs) == NULL ||
 	    cJSON_AddNumberToObject(o, "server_validity_days",
-	    cfg->server_validity_days) == NULL ||
+	        cfg->server_validity_days) == NULL ||
 	    cJSON_AddNumberToObject(o, "crl_next_update_hours",
-	    cfg->crl_next_update_hours) == NULL ||
+	        cfg->crl_next_update_hours) == NULL ||
 	    cJSON_AddNumberToObject(o, "crl_refresh_seconds",
-	    cfg->crl_refresh_seconds) == NULL ||
+	        cfg->crl_refresh_seconds) == NULL ||
 	    cJSON_AddNumberToObject(o, "batch_max", cfg->batch_max) == NULL ||
 	    cJSON_AddNumberToObject(o, "device_urn_pen",
-	    (double)cfg->device_urn_pen) == NULL ||
+	        (double)cfg->device_urn_pen) == NULL ||
 	    cJSON_AddNumberToObject(o, "session_idle_seconds",
-	    cfg->session_idle_seconds) == NULL ||
+	        cfg->session_idle_seconds) == NULL ||
 	    cJSON_AddNumberToObject(o, "session_absolute_seconds",
-	    cfg->session_absolute_seconds) == NULL ||
+	        cfg->session_absolute_seconds) == NULL ||
 	    cJSON_AddNumberToObject(o, "hsts_max_age", cfg->hsts_max_age) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "log_level", cfg->log_level) == NULL ||
 	    cJSON_AddStringToObject(o, "log_file", cfg->log_file) == NULL ||
 	    cJSON_AddStringToObject(o, "access_log_file",
-	    cfg->access_log_file) == NULL ||
+	        cfg->access_log_file) == NULL ||
 	    cJSON_AddStringToObject(o, "device_ca_key", cfg->device_ca_key) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "infra_ca_key", cfg->infra_ca_key) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "tls_key", cfg->tls_key) == NULL ||
 	    cJSON_AddStringToObject(o, "cmp_signer_key", cfg->cmp_signer_key) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "pkcs11_module", cfg->pkcs11_module) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "pkcs11_pin_file",
-	    cfg->pkcs11_pin_file) == NULL ||
+	        cfg->pkcs11_pin_file) == NULL ||
 	    cJSON_AddStringToObject(o, "pkcs11_pin_env", cfg->pkcs11_pin_env) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "db", cfg->db) == NULL ||
 	    cJSON_AddNumberToObject(o, "db_pool", cfg->db_pool) == NULL)
 		goto out;

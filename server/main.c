@@ -9,9 +9,9 @@
 #endif
 
 struct subcommand {
-	const char *name;		/* argv[1] */
-	int (*run)(int argc, char **argv);	/* argv from the name on */
-	const char *summary;		/* one line for `ca-server --help` */
+	const char *name;                  /* argv[1] */
+	int (*run)(int argc, char **argv); /* argv from the name on */
+	const char *summary;               /* one line for `ca-server --help` */
 };
 
 static const struct subcommand subcommands[] = {
@@ -21,7 +21,8 @@ static const struct subcommand subcommands[] = {
 	{ "user", cli_user, "add portal users" },
 #endif
 	{ "manufacturer", cli_manufacturer, "add or list manufacturers" },
-	{ "cmp-secret", cli_cmp_secret, "create one-time secrets for CMP "
+	{ "cmp-secret", cli_cmp_secret,
+	    "create one-time secrets for CMP "
 	    "enrollment with MAC protection" },
 	{ "enroll", cli_enroll, "issue device certificates from CSRs" },
 	{ "show", cli_show, "show one device" },
@@ -29,16 +30,21 @@ static const struct subcommand subcommands[] = {
 	{ "revoke", cli_revoke, "revoke a device certificate" },
 	{ "suspend", cli_suspend, "suspend a device (certificateHold)" },
 	{ "reinstate", cli_reinstate, "lift a suspension" },
-	{ "crl", cli_crl, "write the Device CA's CRL, or the Infrastructure CA's (DER)" },
-	{ "principal", cli_principal, "add, renew, list, disable or revoke principals" },
+	{ "crl", cli_crl,
+	    "write the Device CA's CRL, or the Infrastructure CA's (DER)" },
+	{ "principal", cli_principal,
+	    "add, renew, list, disable or revoke principals" },
 	{ "signer", cli_signer, "add an operator's provisioning signer" },
 	{ "audit", cli_audit, "read the audit log" },
 	{ "backup", cli_backup, "online copy of the registry" },
-	{ "ca", cli_ca, "the CA set: list, add, activate or retire a Device "
+	{ "ca", cli_ca,
+	    "the CA set: list, add, activate or retire a Device "
 	    "CA (rollover)" },
-	{ "root", cli_root, "offline Root ceremonies: certify or renew an "
+	{ "root", cli_root,
+	    "offline Root ceremonies: certify or renew an "
 	    "intermediate, the Root's CRL" },
-	{ "config", cli_config, "show settings, or set public-url (URLs in new certificates)" },
+	{ "config", cli_config,
+	    "show settings, or set public-url (URLs in new certificates)" },
 };
 
 static void usage(FILE *f)
@@ -49,7 +55,8 @@ static void usage(FILE *f)
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-13s %s\n", subcommands[i].name,
 		    subcommands[i].summary);
-	fprintf(f, "\n`ca-server COMMAND --help` describes each; see "
+	fprintf(f,
+	    "\n`ca-server COMMAND --help` describes each; see "
 	    "docs/ca-server.md.\n");
 }
 

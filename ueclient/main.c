@@ -70,7 +70,8 @@ static int cmd_suci(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	rc = sec_tool_suci_conceal(stdout, argc - 1, argv + 1, err, sizeof(err));
+	rc =
+	    sec_tool_suci_conceal(stdout, argc - 1, argv + 1, err, sizeof(err));
 	if (rc != SEC_TOOL_OK) {
 		fprintf(stderr, "ueclient suci conceal: %s\n", err);
 		return rc == SEC_TOOL_USAGE ? EX_USAGE : EX_FAIL;
@@ -79,11 +80,38 @@ static int cmd_suci(int argc, char **argv)
 }
 
 enum {
-	O_STATE = 256, O_MFR, O_SERIAL, O_MODEL, O_HW, O_KEYTYPE, O_CA, O_CERT,
-	O_KEY, O_ROOT, O_TLSCA, O_CACERTS, O_TIMEOUT, O_CORE, O_PCAP, O_JSON,
-	O_RETX, O_ATTEMPT, O_BACKOFF, O_ROUNDS, O_COUNT, O_CONC, O_SET,
-	O_REPROV, O_DEADLINE, O_HELP, O_PREFIX, O_NOTRUST, O_VOLATILE, O_MAXTMO,
-	O_PROVONLY, O_POLICY,
+	O_STATE = 256,
+	O_MFR,
+	O_SERIAL,
+	O_MODEL,
+	O_HW,
+	O_KEYTYPE,
+	O_CA,
+	O_CERT,
+	O_KEY,
+	O_ROOT,
+	O_TLSCA,
+	O_CACERTS,
+	O_TIMEOUT,
+	O_CORE,
+	O_PCAP,
+	O_JSON,
+	O_RETX,
+	O_ATTEMPT,
+	O_BACKOFF,
+	O_ROUNDS,
+	O_COUNT,
+	O_CONC,
+	O_SET,
+	O_REPROV,
+	O_DEADLINE,
+	O_HELP,
+	O_PREFIX,
+	O_NOTRUST,
+	O_VOLATILE,
+	O_MAXTMO,
+	O_PROVONLY,
+	O_POLICY,
 };
 
 static const struct option opts[] = {
@@ -141,8 +169,9 @@ static int num(long *out, const char *s, long lo, long hi, const char *name)
 	long v = strtol(s, &end, 10);
 
 	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "ueclient: --%s must be an integer in %ld..%ld\n",
-		    name, lo, hi);
+		fprintf(stderr,
+		    "ueclient: --%s must be an integer in %ld..%ld\n", name, lo,
+		    hi);
 		return -1;
 	}
 	*out = v;
@@ -189,7 +218,8 @@ static int parse(args_t *a, int argc, char **argv)
 			a->cores[a->ncores++] = optarg;
 			break;
 		case O_TIMEOUT:
-			if (num(&a->timeout_ms, optarg, 10, 60000, "timeout-ms"))
+			if (num(&a->timeout_ms, optarg, 10, 60000,
+			        "timeout-ms"))
 				return -1;
 			break;
 		case O_RETX:
@@ -198,15 +228,17 @@ static int parse(args_t *a, int argc, char **argv)
 			break;
 		case O_MAXTMO:
 			if (num(&a->max_timeout_ms, optarg, 0, 60000,
-			    "max-timeout-ms"))
+			        "max-timeout-ms"))
 				return -1;
 			break;
 		case O_ATTEMPT:
-			if (num(&a->attempt_ms, optarg, 10, 600000, "attempt-ms"))
+			if (num(&a->attempt_ms, optarg, 10, 600000,
+			        "attempt-ms"))
 				return -1;
 			break;
 		case O_BACKOFF:
-			if (num(&a->backoff_ms, optarg, 0, 600000, "max-backoff-ms"))
+			if (num(&a->backoff_ms, optarg, 0, 600000,
+			        "max-backoff-ms"))
 				return -1;
 			break;
 		case O_ROUNDS:
@@ -214,24 +246,22 @@ static int parse(args_t *a, int argc, char **argv)
 				return -1;
 			break;
 		case O_COUNT:
-			if (num(&a->count, optarg, 1, UE_SWARM_MAX_COUNT, "count"))
+			if (num(&a->count, optarg, 1, UE_SWARM_MAX_COUNT,
+			        "count"))
 				return -1;
 			break;
 		case O_CONC:
-			if (num(&a->concurrency, optarg, 1, UE_SWARM_MAX_CONCURRENCY,
-			    "concurrency"))
+			if (num(&a->concurrency, optarg, 1,
+			        UE_SWARM_MAX_CONCURRENCY, "concurrency"))
 				return -1;
 			break;
 		case O_DEADLINE:
 			if (num(&a->deadline_s, optarg, 1, UTIL_SECONDS_PER_DAY,
-			    "deadline-s"))
+			        "deadline-s"))
 				return -1;
 			break;
-		case O_HELP:
-			usage(stdout);
-			exit(EX_DONE);
-		default:
-			return -1;
+		case O_HELP: usage(stdout); exit(EX_DONE);
+		default: return -1;
 		}
 	}
 	if (optind != argc) {
@@ -272,20 +302,24 @@ static int cmd_init(const args_t *a)
 	    need(a->serial, "serial") || need(a->model, "model"))
 		return EX_USAGE;
 	memset(&dev, 0, sizeof(dev));
-	if (a->keytype != NULL && ue_key_type_parse(&dev.key_type,
-	    a->keytype) != 0) {
-		fprintf(stderr, "ueclient: --key-type is p256, p384, rsa2048 "
+	if (a->keytype != NULL &&
+	    ue_key_type_parse(&dev.key_type, a->keytype) != 0) {
+		fprintf(stderr,
+		    "ueclient: --key-type is p256, p384, rsa2048 "
 		    "or rsa3072\n");
 		return EX_USAGE;
 	}
 	if (strlen(a->mfr) > UE_ID_MAX || strlen(a->serial) > UE_ID_MAX ||
 	    strlen(a->model) > UE_ID_MAX ||
 	    (a->hw != NULL && strlen(a->hw) > UE_ID_MAX)) {
-		fprintf(stderr, "ueclient: identity fields are at most %d "
-		    "characters\n", UE_ID_MAX);
+		fprintf(stderr,
+		    "ueclient: identity fields are at most %d "
+		    "characters\n",
+		    UE_ID_MAX);
 		return EX_USAGE;
 	}
-	snprintf(dev.manufacturer_id, sizeof(dev.manufacturer_id), "%s", a->mfr);
+	snprintf(dev.manufacturer_id, sizeof(dev.manufacturer_id), "%s",
+	    a->mfr);
 	snprintf(dev.serial, sizeof(dev.serial), "%s", a->serial);
 	snprintf(dev.model, sizeof(dev.model), "%s", a->model);
 	snprintf(dev.hardware_version, sizeof(dev.hardware_version), "%s",
@@ -296,9 +330,9 @@ static int cmd_init(const args_t *a)
 		return exit_for(rc);
 	}
 	printf("initialised %s: %s key generated on the device (%s/%s, 0600), "
-	    "CSR in %s/%s for serial %s of %s\n", a->state,
-	    ue_key_type_name(dev.key_type), a->state, UE_F_KEY, a->state,
-	    UE_F_CSR, dev.serial, dev.manufacturer_id);
+	       "CSR in %s/%s for serial %s of %s\n",
+	    a->state, ue_key_type_name(dev.key_type), a->state, UE_F_KEY,
+	    a->state, UE_F_CSR, dev.serial, dev.manufacturer_id);
 	return EX_DONE;
 }
 
@@ -331,8 +365,8 @@ static int cmd_enroll(const args_t *a)
 		return exit_for(rc);
 	}
 	printf("enrolled: DeviceID %s, certificate URL %s; certificate, chain "
-	    "and Root CA stored in %s\n", dev.device_id, dev.certificate_url,
-	    a->state);
+	       "and Root CA stored in %s\n",
+	    dev.device_id, dev.certificate_url, a->state);
 	return EX_DONE;
 }
 
@@ -346,12 +380,13 @@ typedef struct {
 static void story_event(void *ctx, const ue_event_t *ev)
 {
 	story_t *s = ctx;
-	static const char *const mark[] = { "==", "->", "<-", "ok", "!!", "  " };
+	static const char *const mark[] = { "==", "->", "<-", "ok", "!!",
+		"  " };
 
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
 		static const char *const kind[] = { "step", "send", "recv",
-		    "accept", "refuse", "info" };
+			"accept", "refuse", "info" };
 
 		if (o == NULL)
 			return;
@@ -373,8 +408,9 @@ static void story_event(void *ctx, const ue_event_t *ev)
 
 static void trace_tap(void *ctx, int dir, const uint8_t *buf, size_t len)
 {
-	(void)pcap_writer_add(ctx, dir == UE_DIR_UL ? PCAP_DIR_UE_TO_CORE :
-	    PCAP_DIR_CORE_TO_UE, buf, len);
+	(void)pcap_writer_add(ctx,
+	    dir == UE_DIR_UL ? PCAP_DIR_UE_TO_CORE : PCAP_DIR_CORE_TO_UE, buf,
+	    len);
 }
 
 /* A --core whose address the stored policy names keeps that core's
@@ -392,7 +428,8 @@ static void onboarding_keys_keep(ue_policy_t *p, const ue_policy_t *stored)
 				continue;
 			p->cores[i].ob_scheme = c->ob_scheme;
 			p->cores[i].ob_key_id = c->ob_key_id;
-			memcpy(p->cores[i].ob_pub, c->ob_pub, sizeof(c->ob_pub));
+			memcpy(p->cores[i].ob_pub, c->ob_pub,
+			    sizeof(c->ob_pub));
 			p->cores[i].ob_pub_len = c->ob_pub_len;
 		}
 }
@@ -417,7 +454,8 @@ static int policy_from(ue_policy_t *p, const args_t *a, char *err,
 		*p = stored;
 		p->ncores = 0;
 		for (i = 0; i < a->ncores; i++)
-			if (ue_policy_add_core(p, a->cores[i], err, errlen) != 0)
+			if (ue_policy_add_core(p, a->cores[i], err, errlen) !=
+			    0)
 				return -1;
 		onboarding_keys_keep(p, &stored);
 	}
@@ -443,23 +481,24 @@ static int attach_json_fill(cJSON *j, const args_t *a, int rc,
 	    cJSON_AddBoolToObject(j, "provisioned", r->provisioned) == NULL ||
 	    cJSON_AddBoolToObject(j, "registered", r->registered) == NULL ||
 	    (r->supi[0] != '\0' &&
-	    cJSON_AddStringToObject(j, "supi", r->supi) == NULL) ||
+	        cJSON_AddStringToObject(j, "supi", r->supi) == NULL) ||
 	    (r->core[0] != '\0' &&
-	    cJSON_AddStringToObject(j, "core", r->core) == NULL))
+	        cJSON_AddStringToObject(j, "core", r->core) == NULL))
 		return -1;
 	if (r->cause >= 0 &&
 	    (cJSON_AddNumberToObject(j, "cause", r->cause) == NULL ||
-	    cJSON_AddStringToObject(j, "cause_name",
-	    ue_cause_name(r->cause)) == NULL ||
-	    cJSON_AddStringToObject(j, "cause_reason",
-	    ue_cause_reason(r->cause)) == NULL))
+	        cJSON_AddStringToObject(j, "cause_name",
+	            ue_cause_name(r->cause)) == NULL ||
+	        cJSON_AddStringToObject(j, "cause_reason",
+	            ue_cause_reason(r->cause)) == NULL))
 		return -1;
 	if (cJSON_AddBoolToObject(j, "pending", r->pending) == NULL ||
 	    (r->kamf_fp[0] != '\0' &&
-	    cJSON_AddStringToObject(j, "kamf_fp", r->kamf_fp) == NULL) ||
+	        cJSON_AddStringToObject(j, "kamf_fp", r->kamf_fp) == NULL) ||
 	    (r->nia != NULL && r->nea != NULL &&
-	    (cJSON_AddStringToObject(j, "nas_integrity", r->nia) == NULL ||
-	    cJSON_AddStringToObject(j, "nas_ciphering", r->nea) == NULL)))
+	        (cJSON_AddStringToObject(j, "nas_integrity", r->nia) == NULL ||
+	            cJSON_AddStringToObject(j, "nas_ciphering", r->nea) ==
+	                NULL)))
 		return -1;
 	if (cJSON_AddNumberToObject(j, "provisioning_ms", r->prov_ms) == NULL ||
 	    cJSON_AddNumberToObject(j, "registration_ms", r->reg_ms) == NULL ||
@@ -467,7 +506,7 @@ static int attach_json_fill(cJSON *j, const args_t *a, int rc,
 	    cJSON_AddNumberToObject(j, "resyncs", r->resyncs) == NULL ||
 	    (rc != 0 && cJSON_AddStringToObject(j, "error", err) == NULL) ||
 	    (a->pcap != NULL &&
-	    cJSON_AddStringToObject(j, "pcap", a->pcap) == NULL))
+	        cJSON_AddStringToObject(j, "pcap", a->pcap) == NULL))
 		return -1;
 	return 0;
 }
@@ -508,7 +547,8 @@ static int attach_print_text(const args_t *a, int rc, int ex,
 		printf("[%-9s] ok provisioned %s via %s, stored %s\n", "done",
 		    r->supi[0] != '\0' ? r->supi : "a subscription", r->core,
 		    r->pending ? "as pending (the older credentials stay until "
-		    "it registers)" : "");
+		                 "it registers)" :
+		                 "");
 		return EX_DONE;
 	}
 	printf("[%-9s] ok registered as %s via %s%s\n", "done", r->supi,
@@ -538,8 +578,8 @@ static int cmd_attach(const args_t *a)
 		fprintf(stderr, "ueclient attach: %s\n", err);
 		return EX_USAGE;
 	}
-	if (a->pcap != NULL && pcap_writer_open(&pw, a->pcap, 0, err,
-	    sizeof(err)) != PCAP_OK) {
+	if (a->pcap != NULL &&
+	    pcap_writer_open(&pw, a->pcap, 0, err, sizeof(err)) != PCAP_OK) {
 		fprintf(stderr, "ueclient attach: %s\n", err);
 		return EX_FAIL;
 	}
@@ -568,7 +608,8 @@ static int cmd_attach(const args_t *a)
 
 static void bar(void *ctx, unsigned done, unsigned failed, unsigned total)
 {
-	int width = 40, fill = total ? (int)((uint64_t)done * width / total) : 0;
+	int width = 40,
+	    fill = total ? (int)((uint64_t)done * width / total) : 0;
 
 	(void)ctx;
 	fprintf(stderr, "\r[%.*s%*s] %u/%u done, %u failed", fill,
@@ -595,7 +636,7 @@ static int swarm_cores(ue_policy_t *p, const args_t *a, char *err,
 	ue_policy_init(&file);
 	if (a->policy != NULL) {
 		if ((rc = ue_file_read(&text, NULL, a->policy, 65536, err,
-		    errlen)) != 0)
+		         errlen)) != 0)
 			return rc;
 		rc = ue_policy_parse(&file, text, err, errlen);
 		free(text);
@@ -631,8 +672,8 @@ static int swarm_opts(ue_swarm_opts_t *o, const args_t *a)
 	o->model = a->model != NULL ? a->model : "swarm-sensor";
 	o->serial_prefix = a->prefix;
 	o->deadline_s = a->deadline_s > 0 ? (unsigned)a->deadline_s : 0;
-	if (a->keytype != NULL && ue_key_type_parse(&o->key_type,
-	    a->keytype) != 0) {
+	if (a->keytype != NULL &&
+	    ue_key_type_parse(&o->key_type, a->keytype) != 0) {
 		fprintf(stderr, "ueclient swarm: bad --key-type\n");
 		return EX_USAGE;
 	}
@@ -642,17 +683,19 @@ static int swarm_opts(ue_swarm_opts_t *o, const args_t *a)
 		return EX_USAGE;
 	}
 	/* Loopback by default. */
-	if (o->policy.ncores == 0 && ue_policy_add_core(&o->policy,
-	    "127.0.0.1:4997", err, sizeof(err)) != 0)
+	if (o->policy.ncores == 0 &&
+	    ue_policy_add_core(&o->policy, "127.0.0.1:4997", err,
+	        sizeof(err)) != 0)
 		return EX_FAIL;
 	/* A datagram lost under load must not cost a simulated device a
 	 * whole second: the swarm's first wait is short and doubles. */
-	o->policy.timeout_ms = a->timeout_ms >= 0 ? (unsigned)a->timeout_ms :
-	    UE_SWARM_TIMEOUT_MS;
+	o->policy.timeout_ms =
+	    a->timeout_ms >= 0 ? (unsigned)a->timeout_ms : UE_SWARM_TIMEOUT_MS;
 	o->policy.max_timeout_ms = a->max_timeout_ms >= 0 ?
-	    (unsigned)a->max_timeout_ms : UE_SWARM_MAX_TIMEOUT_MS;
-	o->policy.retransmits = a->retransmits >= 0 ?
-	    (unsigned)a->retransmits : UE_SWARM_RETRANSMITS;
+	    (unsigned)a->max_timeout_ms :
+	    UE_SWARM_MAX_TIMEOUT_MS;
+	o->policy.retransmits = a->retransmits >= 0 ? (unsigned)a->retransmits :
+	                                              UE_SWARM_RETRANSMITS;
 	if (a->attempt_ms >= 0)
 		o->policy.attempt_ms = (unsigned)a->attempt_ms;
 	if (!a->json && isatty(STDERR_FILENO))
@@ -661,15 +704,17 @@ static int swarm_opts(ue_swarm_opts_t *o, const args_t *a)
 }
 
 /* {"n", "p50", "p95", "p99"} under name; 0 or -1 (out of memory). */
-static int swarm_pct_add(cJSON *j, const char *name, unsigned n,
-    unsigned p50, unsigned p95, unsigned p99)
+static int swarm_pct_add(cJSON *j, const char *name, unsigned n, unsigned p50,
+    unsigned p95, unsigned p99)
 {
 	cJSON *c = cJSON_AddObjectToObject(j, name);
 
 	return c == NULL || cJSON_AddNumberToObject(c, "n", n) == NULL ||
-	    cJSON_AddNumberToObject(c, "p50", p50) == NULL ||
-	    cJSON_AddNumberToObject(c, "p95", p95) == NULL ||
-	    cJSON_AddNumberToObject(c, "p99", p99) == NULL ? -1 : 0;
+	        cJSON_AddNumberToObject(c, "p50", p50) == NULL ||
+	        cJSON_AddNumberToObject(c, "p95", p95) == NULL ||
+	        cJSON_AddNumberToObject(c, "p99", p99) == NULL ?
+	    -1 :
+	    0;
 }
 
 /* The swarm's result as a JSON document, or NULL (out of memory). */
@@ -686,18 +731,18 @@ static cJSON *swarm_json(const ue_swarm_result_t *r)
 	    cJSON_AddNumberToObject(j, "elapsed_s", r->elapsed_s) == NULL ||
 	    cJSON_AddNumberToObject(j, "flows_per_s", r->flows_per_s) == NULL ||
 	    cJSON_AddNumberToObject(j, "retransmissions",
-	    (double)r->retransmissions) == NULL ||
+	        (double)r->retransmissions) == NULL ||
 	    swarm_pct_add(j, "provisioning_ms", r->prov_n, r->prov_p50,
-	    r->prov_p95, r->prov_p99) != 0 ||
+	        r->prov_p95, r->prov_p99) != 0 ||
 	    swarm_pct_add(j, "registration_ms", r->reg_n, r->reg_p50,
-	    r->reg_p95, r->reg_p99) != 0 ||
+	        r->reg_p95, r->reg_p99) != 0 ||
 	    swarm_pct_add(j, "flow_ms", r->reg_n, r->flow_p50, r->flow_p95,
-	    r->flow_p99) != 0 ||
+	        r->flow_p99) != 0 ||
 	    (c = cJSON_AddObjectToObject(j, "signer_chain")) == NULL ||
 	    cJSON_AddNumberToObject(c, "verified_from_cache",
-	    (double)r->verify_cached) == NULL ||
+	        (double)r->verify_cached) == NULL ||
 	    cJSON_AddNumberToObject(c, "verified_in_full",
-	    (double)r->verify_full) == NULL ||
+	        (double)r->verify_full) == NULL ||
 	    (f = cJSON_AddArrayToObject(j, "failures")) == NULL)
 		goto fail;
 	for (i = 0; i < r->ncauses; i++) {
@@ -708,10 +753,11 @@ static cJSON *swarm_json(const ue_swarm_result_t *r)
 			goto fail;
 		}
 		if (cJSON_AddStringToObject(e, "cause", r->causes[i].cause) ==
-		    NULL ||
-		    cJSON_AddNumberToObject(e, "count", r->causes[i].n) == NULL ||
+		        NULL ||
+		    cJSON_AddNumberToObject(e, "count", r->causes[i].n) ==
+		        NULL ||
 		    cJSON_AddStringToObject(e, "example",
-		    r->causes[i].example) == NULL)
+		        r->causes[i].example) == NULL)
 			goto fail;
 	}
 	return j;
@@ -726,15 +772,17 @@ static void swarm_text(const ue_swarm_result_t *r)
 	size_t i;
 
 	printf("swarm: %u devices, %u completed, %u failed, %u not started "
-	    "in %.1f s\n", r->total, r->completed, r->failed, r->not_started,
-	    r->elapsed_s);
+	       "in %.1f s\n",
+	    r->total, r->completed, r->failed, r->not_started, r->elapsed_s);
 	printf("  throughput    %.1f flows/s\n", r->flows_per_s);
 	printf("  provisioning  p50 %u ms  p95 %u ms  p99 %u ms  (%u "
-	    "samples)\n", r->prov_p50, r->prov_p95, r->prov_p99, r->prov_n);
+	       "samples)\n",
+	    r->prov_p50, r->prov_p95, r->prov_p99, r->prov_n);
 	printf("  registration  p50 %u ms  p95 %u ms  p99 %u ms  (%u "
-	    "samples)\n", r->reg_p50, r->reg_p95, r->reg_p99, r->reg_n);
-	printf("  whole flow    p50 %u ms  p95 %u ms  p99 %u ms\n",
-	    r->flow_p50, r->flow_p95, r->flow_p99);
+	       "samples)\n",
+	    r->reg_p50, r->reg_p95, r->reg_p99, r->reg_n);
+	printf("  whole flow    p50 %u ms  p95 %u ms  p99 %u ms\n", r->flow_p50,
+	    r->flow_p95, r->flow_p99);
 	for (i = 0; i < r->ncauses; i++)
 		printf("  failed %5u  %s  (e.g. %s)\n", r->causes[i].n,
 		    r->causes[i].cause, r->causes[i].example);
@@ -752,7 +800,8 @@ static int cmd_swarm(const args_t *a)
 	if (need(a->ca, "ca") || need(a->cert, "cert") || need(a->key, "key"))
 		return EX_USAGE;
 	if (a->count <= 0 || a->concurrency <= 0) {
-		fprintf(stderr, "ueclient swarm: --count and --concurrency are "
+		fprintf(stderr,
+		    "ueclient swarm: --count and --concurrency are "
 		    "required\n");
 		return EX_USAGE;
 	}

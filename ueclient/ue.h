@@ -22,15 +22,15 @@ enum ue_error {
 	UE_ERR_REJECTED = -7, /* the network refused (cause in the result) */
 	UE_ERR_EXISTS = -8,   /* would overwrite something that must not be */
 	UE_ERR_NOMEM = -9,
-	UE_ERR_STATE = -10,   /* the state folder lacks a needed step */
+	UE_ERR_STATE = -10, /* the state folder lacks a needed step */
 };
 
 /* Bounds for strings read from the state folder and the network. */
-#define UE_ID_MAX 64       /* DeviceID, serial, manufacturer ID, model */
+#define UE_ID_MAX 64 /* DeviceID, serial, manufacturer ID, model */
 #define UE_URL_MAX 512
-#define UE_SUPI_MAX 32     /* "imsi-" + 15 digits, with room */
+#define UE_SUPI_MAX 32 /* "imsi-" + 15 digits, with room */
 #define UE_DNN_MAX 64
-#define UE_PLMN_MAX 7      /* MCC + 2 or 3 digit MNC */
+#define UE_PLMN_MAX 7 /* MCC + 2 or 3 digit MNC */
 #define UE_ADDR_MAX 128
 #define UE_MAX_CORES 8
 #define UE_FILE_MAX (1024 * 1024) /* largest state file read */
@@ -40,7 +40,10 @@ enum ue_error {
 #define UE_DEFAULT_PLMN "00101"
 
 typedef enum {
-	UE_KEY_P256 = 0, UE_KEY_RSA2048, UE_KEY_RSA3072, UE_KEY_P384
+	UE_KEY_P256 = 0,
+	UE_KEY_RSA2048,
+	UE_KEY_RSA3072,
+	UE_KEY_P384
 } ue_key_type;
 
 /* ---- state folder -------------------------------------------------- */
@@ -69,7 +72,7 @@ typedef struct {
 	char model[UE_ID_MAX + 1];
 	char hardware_version[UE_ID_MAX + 1];
 	ue_key_type key_type;
-	char device_id[UE_ID_MAX + 1];     /* empty until enrolled */
+	char device_id[UE_ID_MAX + 1];        /* empty until enrolled */
 	char certificate_url[UE_URL_MAX + 1]; /* empty until enrolled */
 } ue_device_t;
 
@@ -115,8 +118,8 @@ int ue_init(const char *dir, const ue_device_t *identity, char *err,
 int ue_key_generate(void **out, ue_key_type type, char *err, size_t errlen);
 
 /* Build a PEM CSR for key and identity into a heap string. */
-int ue_csr_build(char **out, void *pkey, const ue_device_t *identity,
-    char *err, size_t errlen);
+int ue_csr_build(char **out, void *pkey, const ue_device_t *identity, char *err,
+    size_t errlen);
 
 /* Load the device's private key (EVP_PKEY *) from the state folder. A
  * P-256 key in PKCS#8 PEM (what ue_init writes) is read by
@@ -127,8 +130,8 @@ int ue_key_load(void **out, const char *dir, char *err, size_t errlen);
 /* ue_key_load, and pub_enc gets the key's public point as the PKCS#8 file
  * holds it (65-byte uncompressed P-256) when ue_key_p256_fast read it;
  * pub_enc[0] = 0 otherwise. */
-int ue_key_load_pub(void **out, uint8_t pub_enc[65], const char *dir,
-    char *err, size_t errlen);
+int ue_key_load_pub(void **out, uint8_t pub_enc[65], const char *dir, char *err,
+    size_t errlen);
 
 /* Read a P-256 private key from PKCS#8 PEM ("PRIVATE KEY", named curve,
  * public point present) without OpenSSL 3.0's decoder framework. *out is
@@ -139,18 +142,18 @@ int ue_key_p256_fast(void **out, const uint8_t *pem, size_t len);
 /* ---- enrollment (ue_enroll.c) ---------------------------------------- */
 
 typedef struct {
-	const char *ca_url;    /* https://host:port of ca-server */
-	const char *cert_file; /* manufacturer client certificate (PEM) */
-	const char *key_file;  /* its key (PEM) */
-	const char *tls_ca;    /* trust anchor for the CA's TLS certificate;
+	const char *ca_url;        /* https://host:port of ca-server */
+	const char *cert_file;     /* manufacturer client certificate (PEM) */
+	const char *key_file;      /* its key (PEM) */
+	const char *tls_ca;        /* trust anchor for the CA's TLS certificate;
 	                          defaults to root_file */
-	const char *root_file; /* Root CA certificate; fetched from
+	const char *root_file;     /* Root CA certificate; fetched from
 	                          <ca>/ca/root.pem when NULL */
 	const char *ca_certs_file; /* optional extra untrusted intermediates
 	                          for the signer check, stored as
 	                          ca-certs.pem; NULL (the usual case: the
 	                          container carries the signer chain) */
-	long timeout_ms;       /* per request; 0 = 10000 */
+	long timeout_ms;           /* per request; 0 = 10000 */
 } ue_enroll_opts_t;
 
 /* The factory step: send the CSR to POST <ca>/api/v1/devices over mTLS,
@@ -177,11 +180,11 @@ typedef struct {
 typedef struct {
 	ue_core_t cores[UE_MAX_CORES];
 	size_t ncores;
-	unsigned timeout_ms;   /* wait for one answer before retransmitting */
+	unsigned timeout_ms;     /* wait for one answer before retransmitting */
 	unsigned max_timeout_ms; /* above timeout_ms: the wait doubles after
 	                          every send up to this; else fixed */
-	unsigned retransmits;  /* extra sends of one request */
-	unsigned attempt_ms;   /* longest wait for a genuine answer per core */
+	unsigned retransmits;    /* extra sends of one request */
+	unsigned attempt_ms; /* longest wait for a genuine answer per core */
 	unsigned max_backoff_ms; /* upper bound on a T3346 back-off honoured */
 } ue_policy_t;
 

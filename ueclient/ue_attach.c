@@ -32,9 +32,9 @@ typedef struct {
 	const char *peer;
 	/* provisioning */
 	X509 *root;
-	STACK_OF(X509) *inter;
+	STACK_OF(X509) * inter;
 	EVP_PKEY *key;
-	uint8_t key_pub[65];  /* key's point as its file holds it, or [0]=0 */
+	uint8_t key_pub[65]; /* key's point as its file holds it, or [0]=0 */
 	const ue_device_t *dev;
 	uint8_t nonce[PROV_NONCE_LEN];
 	char answer_id[PROV_DEVICE_ID_MAX + 1]; /* the DeviceID the container
@@ -43,23 +43,23 @@ typedef struct {
 	ue_creds_t *creds;
 	const char *creds_file; /* UE_F_CREDS, or UE_F_CREDS_PENDING while
 	                           older credentials still work */
-	int prov_ok;         /* container opened */
-	int cause;           /* reject cause, -1 none */
-	unsigned backoff_s;  /* T3346 of a #22 */
+	int prov_ok;            /* container opened */
+	int cause;              /* reject cause, -1 none */
+	unsigned backoff_s;     /* T3346 of a #22 */
 	/* registration */
-	nas_msg_t *msg;      /* the answer taken */
+	nas_msg_t *msg; /* the answer taken */
 	uint8_t last_rand[NAS_RAND_LEN];
 	int have_last_rand;
 	/* NAS security */
 	uint8_t kamf[AKA_KAMF_LEN];
-	int have_kamf;       /* the last challenge was answered with RES* */
+	int have_kamf; /* the last challenge was answered with RES* */
 	nas_sec_ctx_t sec;
-	int have_sec;        /* a Security mode command was accepted */
-	uint8_t rx_hdr;      /* security header type of msg */
-	uint8_t tx_hdr;      /* header type for the next uplink message */
-	uint8_t ksi;         /* ngKSI of the last challenge */
-	uint8_t smc_reject;  /* cause of the Security mode reject owed, 0 */
-	uint8_t sent_type;   /* the registration message last sent */
+	int have_sec;       /* a Security mode command was accepted */
+	uint8_t rx_hdr;     /* security header type of msg */
+	uint8_t tx_hdr;     /* header type for the next uplink message */
+	uint8_t ksi;        /* ngKSI of the last challenge */
+	uint8_t smc_reject; /* cause of the Security mode reject owed, 0 */
+	uint8_t sent_type;  /* the registration message last sent */
 } attach_ctx;
 
 /* The UE security capability this device announces: 5G-EA0 and 128-5G-EA2
@@ -69,7 +69,7 @@ static const uint8_t ue_sec_caps[2] = { 0x80 | 0x20, 0x20 };
 
 struct ue_trust_cache {
 	pthread_mutex_t mu;
-	char *root_pem;         /* the root.pem bytes root was parsed from */
+	char *root_pem; /* the root.pem bytes root was parsed from */
 	size_t root_len;
 	X509 *root;
 	ue_verify_cache *vc;
@@ -125,9 +125,10 @@ static int root_load(X509 **out, ue_trust_cache *tc, const char *path,
 	*out = NULL;
 	if (tc == NULL)
 		return pki_cert_load_file(out, path, err, errlen) == PKI_OK ?
-		    UE_OK : UE_ERR_STATE;
-	if ((rc = ue_file_read(&pem, &len, path, PKI_FILE_MAX, err,
-	    errlen)) != 0)
+		    UE_OK :
+		    UE_ERR_STATE;
+	if ((rc = ue_file_read(&pem, &len, path, PKI_FILE_MAX, err, errlen)) !=
+	    0)
 		return UE_ERR_STATE;
 	pthread_mutex_lock(&tc->mu);
 	if (tc->root != NULL && tc->root_len == len &&
@@ -165,7 +166,8 @@ const char *ue_cause_name(int cause)
 	case NAS_CAUSE_ILLEGAL_UE: return "Illegal UE";
 	case NAS_CAUSE_PEI_NOT_ACCEPTED: return "PEI not accepted";
 	case NAS_CAUSE_ILLEGAL_ME: return "Illegal ME";
-	case NAS_CAUSE_5GS_SERVICES_NOT_ALLOWED: return "5GS services not allowed";
+	case NAS_CAUSE_5GS_SERVICES_NOT_ALLOWED:
+		return "5GS services not allowed";
 	case NAS_CAUSE_UE_IDENTITY_NOT_DERIVED:
 		return "UE identity cannot be derived by the network";
 	case NAS_CAUSE_PLMN_NOT_ALLOWED: return "PLMN not allowed";
@@ -189,28 +191,28 @@ const char *ue_cause_reason(int cause)
 	switch (cause) {
 	case NAS_CAUSE_ILLEGAL_UE:
 		return "the network could not authenticate this device: the CA "
-		    "does not know it, or the request's signature did not "
-		    "verify with the device certificate's key";
+		       "does not know it, or the request's signature did not "
+		       "verify with the device certificate's key";
 	case NAS_CAUSE_ILLEGAL_ME:
 		return "the device certificate is revoked or failed the "
-		    "network's checks (chain, validity, purpose, key usage, "
-		    "key type)";
+		       "network's checks (chain, validity, purpose, key usage, "
+		       "key type)";
 	case NAS_CAUSE_5GS_SERVICES_NOT_ALLOWED:
 		return "the device is suspended at its CA";
 	case NAS_CAUSE_UE_IDENTITY_NOT_DERIVED:
 		return "the network sent a new subscription (provisioning "
-		    "container); register again with it";
+		       "container); register again with it";
 	case NAS_CAUSE_PLMN_NOT_ALLOWED:
 		return "this network has no agreement with the device's CA, or "
-		    "the request was signed for another network; try another "
-		    "PLMN or name this core's PLMN in the policy";
+		       "the request was signed for another network; try another "
+		       "PLMN or name this core's PLMN in the policy";
 	case NAS_CAUSE_SYNCH_FAILURE:
 		return "the request's freshness counter is not above the last "
-		    "one this network accepted (a replay, or restored device "
-		    "state); a new request carries a higher counter";
+		       "one this network accepted (a replay, or restored device "
+		       "state); a new request carries a higher counter";
 	case NAS_CAUSE_CONGESTION:
 		return "the network cannot reach the CA or store the subscription"
-		    " right now; retry later (after the back-off it gives)";
+		       " right now; retry later (after the back-off it gives)";
 	case NAS_CAUSE_INVALID_MANDATORY_INFO:
 		return "the network found the request malformed";
 	default: return "the network refused";
@@ -254,8 +256,8 @@ static int encode(uint8_t *buf, size_t cap, size_t *len, const nas_msg_t *m,
 	int rc = nas_encode(buf, cap, len, m);
 
 	if (rc != NAS_OK) {
-		util_err_set(err, errlen, "encoding %s: %s", nas_msg_name(m->type),
-		    nas_strerror(rc));
+		util_err_set(err, errlen, "encoding %s: %s",
+		    nas_msg_name(m->type), nas_strerror(rc));
 		return UE_ERR_PROTO;
 	}
 	return UE_OK;
@@ -278,8 +280,8 @@ static int container_open(attach_ctx *c, prov_subscription_t *sub,
 	if (rc != PROV_OK)
 		return rc;
 	return prov_open_key(sub, NULL, &view, c->key,
-	    c->key_pub[0] == 0x04 ? c->key_pub : NULL, c->answer_id,
-	    c->nonce, why, whylen);
+	    c->key_pub[0] == 0x04 ? c->key_pub : NULL, c->answer_id, c->nonce,
+	    why, whylen);
 }
 
 /* Judge one datagram during provisioning: 1 = genuine answer (container
@@ -295,8 +297,10 @@ static int prov_answer(void *vctx, const uint8_t *buf, size_t len)
 	rc = nas_decode(m, buf, len);
 	if (rc != NAS_OK) {
 		c->out->ignored++;
-		emit(c, UE_EV_REFUSE, "provision", NULL, -1, "ignored %zu bytes "
-		    "that are not a NAS message (%s)", len, nas_strerror(rc));
+		emit(c, UE_EV_REFUSE, "provision", NULL, -1,
+		    "ignored %zu bytes "
+		    "that are not a NAS message (%s)",
+		    len, nas_strerror(rc));
 		return 0;
 	}
 	if (m->type != NAS_MSG_REGISTRATION_REJECT) {
@@ -309,24 +313,30 @@ static int prov_answer(void *vctx, const uint8_t *buf, size_t len)
 	    m->reg_rej.cause != NAS_CAUSE_UE_IDENTITY_NOT_DERIVED) {
 		c->cause = m->reg_rej.cause;
 		c->backoff_s = m->reg_rej.has_t3346 ?
-		    nas_gprs_timer_to_seconds(m->reg_rej.t3346) : 0;
+		    nas_gprs_timer_to_seconds(m->reg_rej.t3346) :
+		    0;
 		emit(c, UE_EV_RECV, "provision", "Registration reject",
-		    m->reg_rej.cause, "Registration reject, 5GMM cause #%d (%s), "
-		    "no container: %s%s", m->reg_rej.cause,
-		    ue_cause_name(m->reg_rej.cause), cause_story(m->reg_rej.cause),
+		    m->reg_rej.cause,
+		    "Registration reject, 5GMM cause #%d (%s), "
+		    "no container: %s%s",
+		    m->reg_rej.cause, ue_cause_name(m->reg_rej.cause),
+		    cause_story(m->reg_rej.cause),
 		    m->reg_rej.has_t3346 ? " (back-off given)" : "");
 		return 1;
 	}
-	emit(c, UE_EV_RECV, "provision", "Registration reject", m->reg_rej.cause,
+	emit(c, UE_EV_RECV, "provision", "Registration reject",
+	    m->reg_rej.cause,
 	    "Registration reject #9 with a %zu-byte provisioning container",
 	    m->reg_rej.payload_len);
-	rc = container_open(c, &sub, m->reg_rej.payload,
-	    m->reg_rej.payload_len, why, sizeof(why));
+	rc = container_open(c, &sub, m->reg_rej.payload, m->reg_rej.payload_len,
+	    why, sizeof(why));
 	if (rc != PROV_OK) {
 		c->out->ignored++;
 		emit(c, UE_EV_REFUSE, "provision", "Registration reject",
-		    m->reg_rej.cause, "container refused (%s: %s); ignored as if it "
-		    "never came, still waiting", prov_strerror(rc), why);
+		    m->reg_rej.cause,
+		    "container refused (%s: %s); ignored as if it "
+		    "never came, still waiting",
+		    prov_strerror(rc), why);
 		ERR_clear_error();
 		return 0;
 	}
@@ -338,17 +348,19 @@ static int prov_answer(void *vctx, const uint8_t *buf, size_t len)
 	snprintf(c->creds->device_id, sizeof(c->creds->device_id), "%s",
 	    c->dev->device_id);
 	c->prov_ok = 1;
-	emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "container accepted: the "
+	emit(c, UE_EV_ACCEPT, "provision", NULL, -1,
+	    "container accepted: the "
 	    "signer chains to our Root with the signer EKU, the signature "
 	    "verifies, it answers our nonce and names DeviceID %s; decrypted "
-	    "subscription for %s", c->dev->device_id, c->creds->sub.supi);
+	    "subscription for %s",
+	    c->dev->device_id, c->creds->sub.supi);
 	return 1;
 }
 
 /* The serving network name (TS 33.501 6.1.1.4) of the PLMN the device
  * registers to: the core's PLMN in the policy, else UE_DEFAULT_PLMN. */
-static int snn_for_core(char *out, size_t cap, const ue_core_t *core,
-    char *err, size_t errlen)
+static int snn_for_core(char *out, size_t cap, const ue_core_t *core, char *err,
+    size_t errlen)
 {
 	const char *plmn = core->plmn[0] != '\0' ? core->plmn : UE_DEFAULT_PLMN;
 	char mcc[4], mnc[4];
@@ -362,8 +374,10 @@ static int snn_for_core(char *out, size_t cap, const ue_core_t *core,
 	mcc[3] = '\0';
 	snprintf(mnc, sizeof(mnc), "%s", plmn + 3);
 	if (aka_snn_format(out, cap, mcc, mnc) != AKA_OK) {
-		util_err_set(err, errlen, "cannot form the serving network name "
-		    "of PLMN %s", plmn);
+		util_err_set(err, errlen,
+		    "cannot form the serving network name "
+		    "of PLMN %s",
+		    plmn);
 		return UE_ERR_ARG;
 	}
 	return UE_OK;
@@ -386,15 +400,15 @@ static int request_build(attach_ctx *c, prov_request_t *req,
 		return UE_ERR_CRYPTO;
 	}
 	memcpy(req->ue_nonce, c->nonce, sizeof(c->nonce));
-	if ((rc = snn_for_core(req->snn, sizeof(req->snn), core, err, errlen))
-	    != 0)
+	if ((rc = snn_for_core(req->snn, sizeof(req->snn), core, err,
+	         errlen)) != 0)
 		return rc;
 	if (c->o->volatile_creds) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		req->counter = (uint64_t)ts.tv_sec * 1000000u +
 		    (uint64_t)ts.tv_nsec / 1000u;
 	} else if ((rc = ue_counter_next(&req->counter, c->o->dir, err,
-	    errlen)) != 0) {
+	                errlen)) != 0) {
 		return rc;
 	}
 	if (prov_request_sign(req, c->key, err, errlen) != PROV_OK)
@@ -434,13 +448,17 @@ static void prov_story_request(attach_ctx *c, const ue_core_t *core,
 	    "Registration request (onboarding) to %s%s%s: certificate URL "
 	    "%s, fresh UE nonce %s, serving network %s, counter %llu, "
 	    "signed with the device key (%zu-byte signature)%s%s",
-	    core->address, core->plmn[0] ? " PLMN " : "", core->plmn,
-	    req->url, nhex, req->snn, (unsigned long long)req->counter,
-	    req->sig_len, core->ob_scheme != 0 ? ", all of it concealed "
-	    "(ECIES " : "; sent in clear (no onboarding key in the "
-	    "policy for this core)", core->ob_scheme == 1 ? "Profile A) "
-	    "to the core's onboarding key" : core->ob_scheme == 2 ?
-	    "Profile B) to the core's onboarding key" : "");
+	    core->address, core->plmn[0] ? " PLMN " : "", core->plmn, req->url,
+	    nhex, req->snn, (unsigned long long)req->counter, req->sig_len,
+	    core->ob_scheme != 0 ? ", all of it concealed "
+	                           "(ECIES " :
+	                           "; sent in clear (no onboarding key in the "
+	                           "policy for this core)",
+	    core->ob_scheme == 1 ? "Profile A) "
+	                           "to the core's onboarding key" :
+	        core->ob_scheme == 2 ?
+	                           "Profile B) to the core's onboarding key" :
+	                           "");
 }
 
 /* The container opened: keep the credentials (stored, or in memory for a
@@ -449,18 +467,21 @@ static int prov_keep(attach_ctx *c, uint64_t t0, char *err, size_t errlen)
 {
 	int rc;
 
-	if (!c->o->volatile_creds && (rc = ue_creds_store_as(c->creds,
-	    c->o->dir, c->creds_file, err, errlen)) != 0)
+	if (!c->o->volatile_creds &&
+	    (rc = ue_creds_store_as(c->creds, c->o->dir, c->creds_file, err,
+	         errlen)) != 0)
 		return rc;
 	c->out->prov_ms = (unsigned)(ue_now_ms() - t0);
 	c->out->provisioned = 1;
 	snprintf(c->out->supi, sizeof(c->out->supi), "%s", c->creds->sub.supi);
 	if (c->o->volatile_creds)
-		emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials kept "
+		emit(c, UE_EV_ACCEPT, "provision", NULL, -1,
+		    "credentials kept "
 		    "in memory only (simulated device) after %u ms",
 		    c->out->prov_ms);
 	else
-		emit(c, UE_EV_ACCEPT, "provision", NULL, -1, "credentials "
+		emit(c, UE_EV_ACCEPT, "provision", NULL, -1,
+		    "credentials "
 		    "stored in %s/%s (0600, written atomically) after %u ms",
 		    c->o->dir, c->creds_file, c->out->prov_ms);
 	return UE_OK;
@@ -492,12 +513,13 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 	if ((rc = request_build(c, &req, core, err, errlen)) != 0)
 		goto done;
 	if (prov_request_encode(payload, sizeof(payload), &plen, &req, err,
-	    errlen) != PROV_OK ||
+	        errlen) != PROV_OK ||
 	    request_conceal(core, payload, sizeof(payload), &plen, err,
-	    errlen) != 0 ||
-	    (core->ob_scheme != 0 ? prov_concealed_device_id(c->answer_id,
-	    sizeof(c->answer_id), &req, c->dev->device_id) : PROV_OK) !=
-	    PROV_OK) {
+	        errlen) != 0 ||
+	    (core->ob_scheme != 0 ?
+	            prov_concealed_device_id(c->answer_id, sizeof(c->answer_id),
+	                &req, c->dev->device_id) :
+	            PROV_OK) != PROV_OK) {
 		rc = UE_ERR_ARG;
 		goto done;
 	}
@@ -525,8 +547,10 @@ static int provision_at(attach_ctx *c, const ue_core_t *core, char *err,
 	}
 done:
 	if (u.sent > 1 && rc != UE_ERR_ARG)
-		emit(c, UE_EV_INFO, "provision", NULL, -1, "%u retransmission(s) "
-		    "to %s", u.sent - 1, core->address);
+		emit(c, UE_EV_INFO, "provision", NULL, -1,
+		    "%u retransmission(s) "
+		    "to %s",
+		    u.sent - 1, core->address);
 	c->out->retransmissions += u.resent;
 	ue_udp_close(&u);
 	OPENSSL_cleanse(m, sizeof(*m));
@@ -536,7 +560,7 @@ done:
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000,
-	    .tv_nsec = (long)(ms % 1000) * 1000000L };
+		.tv_nsec = (long)(ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) != 0)
 		;
@@ -544,8 +568,7 @@ static void sleep_ms(unsigned ms)
 
 /* Try the cores in order, rounds times; a #22 back-off (bounded by the
  * policy) is waited out before the next round. */
-static int provision(attach_ctx *c, ue_core_t *served, char *err,
-    size_t errlen)
+static int provision(attach_ctx *c, ue_core_t *served, char *err, size_t errlen)
 {
 	const ue_policy_t *p = &c->o->policy;
 	unsigned rounds = c->o->rounds != 0 ? c->o->rounds : 2, r;
@@ -558,9 +581,12 @@ static int provision(attach_ctx *c, ue_core_t *served, char *err,
 
 		for (i = 0; i < p->ncores; i++) {
 			c->peer = p->cores[i].address;
-			emit(c, UE_EV_STEP, "select", NULL, -1, "trying core %zu of "
-			    "%zu: %s%s%s", i + 1, p->ncores, p->cores[i].address,
-			    p->cores[i].plmn[0] ? " PLMN " : "", p->cores[i].plmn);
+			emit(c, UE_EV_STEP, "select", NULL, -1,
+			    "trying core %zu of "
+			    "%zu: %s%s%s",
+			    i + 1, p->ncores, p->cores[i].address,
+			    p->cores[i].plmn[0] ? " PLMN " : "",
+			    p->cores[i].plmn);
 			rc = provision_at(c, &p->cores[i], err, errlen);
 			if (rc == 0 && c->prov_ok) {
 				*served = p->cores[i];
@@ -578,8 +604,8 @@ static int provision(attach_ctx *c, ue_core_t *served, char *err,
 						backoff_ms = b;
 				}
 			}
-			emit(c, UE_EV_STEP, "select", NULL, -1, "moving on from %s",
-			    p->cores[i].address);
+			emit(c, UE_EV_STEP, "select", NULL, -1,
+			    "moving on from %s", p->cores[i].address);
 		}
 		if (!congested || r + 1 == rounds)
 			break;
@@ -588,18 +614,23 @@ static int provision(attach_ctx *c, ue_core_t *served, char *err,
 		c->peer = NULL;
 		emit(c, UE_EV_INFO, "select", NULL, NAS_CAUSE_CONGESTION,
 		    "congestion: honouring the back-off, %u ms, before the next "
-		    "round", backoff_ms);
+		    "round",
+		    backoff_ms);
 		sleep_ms(backoff_ms);
 	}
 	c->out->cause = last_cause;
 	if (last_cause >= 0) {
-		util_err_set(err, errlen, "provisioning refused: 5GMM cause #%d "
-		    "(%s): %s", last_cause, ue_cause_name(last_cause),
+		util_err_set(err, errlen,
+		    "provisioning refused: 5GMM cause #%d "
+		    "(%s): %s",
+		    last_cause, ue_cause_name(last_cause),
 		    cause_story(last_cause));
 		return UE_ERR_REJECTED;
 	}
-	util_err_set(err, errlen, "no core gave a genuine provisioning answer "
-	    "(%u ignored)", c->out->ignored);
+	util_err_set(err, errlen,
+	    "no core gave a genuine provisioning answer "
+	    "(%u ignored)",
+	    c->out->ignored);
 	return UE_ERR_TIMEOUT;
 }
 
@@ -624,8 +655,8 @@ static int smc_check(attach_ctx *c, const uint8_t *buf, size_t len,
 	*why = "Security mode command selects algorithms we did not announce";
 	if (!nas_ue_sec_cap_has(ue_sec_caps, 2, 1, smc->int_alg) ||
 	    !nas_ue_sec_cap_has(ue_sec_caps, 2, 0, smc->enc_alg) ||
-	    nas_sec_ctx_init(&fresh, c->kamf, smc->enc_alg, smc->int_alg, 1, 0)
-	    != NAS_SEC_OK)
+	    nas_sec_ctx_init(&fresh, c->kamf, smc->enc_alg, smc->int_alg, 1,
+	        0) != NAS_SEC_OK)
 		return 0;
 	if (smc->ngksi.ksi != c->ksi) {
 		*why = "Security mode command names another ngKSI";
@@ -665,21 +696,24 @@ static int ue_sec_open(attach_ctx *c, const uint8_t *buf, size_t len,
 
 	if (buf[1] != NAS_SEC_HDR_INTEGRITY_NEW) {
 		if (!c->have_sec) {
-			*why = "protected message without a NAS security context";
+			*why =
+			    "protected message without a NAS security context";
 			return 0;
 		}
-		r = nas_sec_unprotect(plain, cap, plen, &c->rx_hdr, &c->sec, buf,
-		    len);
+		r = nas_sec_unprotect(plain, cap, plen, &c->rx_hdr, &c->sec,
+		    buf, len);
 		*why = nas_sec_strerror(r);
 		return r == NAS_SEC_OK;
 	}
 	*why = c->have_sec ? "Security mode command repeated: a context is "
-	    "already in force" : "Security mode command before authentication";
+	                     "already in force" :
+	                     "Security mode command before authentication";
 	if (!c->have_kamf || c->have_sec)
 		return 0;
 	*why = "Security mode command not decodable";
-	if (len <= NAS_SEC_HDR_LEN || nas_decode(c->msg, buf + NAS_SEC_HDR_LEN,
-	    len - NAS_SEC_HDR_LEN) != NAS_OK ||
+	if (len <= NAS_SEC_HDR_LEN ||
+	    nas_decode(c->msg, buf + NAS_SEC_HDR_LEN, len - NAS_SEC_HDR_LEN) !=
+	        NAS_OK ||
 	    c->msg->type != NAS_MSG_SECURITY_MODE_COMMAND)
 		return 0;
 	return smc_check(c, buf, len, plain, cap, plen, why);
@@ -692,7 +726,7 @@ static int same_challenge(attach_ctx *c)
 {
 	if (c->sent_type != NAS_MSG_AUTH_RESPONSE &&
 	    c->sent_type != NAS_MSG_AUTH_FAILURE)
-		return 0;	/* answered, and the network moved on */
+		return 0; /* answered, and the network moved on */
 	emit(c, UE_EV_RECV, "register", "Authentication request", -1,
 	    "Authentication request again (the network's retransmission, "
 	    "same RAND): %s sent again, the USIM not asked twice",
@@ -716,7 +750,8 @@ static int smc_again(attach_ctx *c, const uint8_t *buf, size_t len)
 		return 0;
 	try = c->sec;
 	ok = nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, &try, buf,
-	    len) == NAS_SEC_OK && nas_decode(c->msg, plain, plen) == NAS_OK &&
+	         len) == NAS_SEC_OK &&
+	    nas_decode(c->msg, plain, plen) == NAS_OK &&
 	    c->msg->type == NAS_MSG_SECURITY_MODE_COMMAND;
 	if (ok)
 		c->sec.rx_count = try.rx_count;
@@ -726,7 +761,8 @@ static int smc_again(attach_ctx *c, const uint8_t *buf, size_t len)
 		emit(c, UE_EV_RECV, "register", "Security mode command", -1,
 		    "Security mode command again (the network's retransmission, "
 		    "MAC verified, downlink NAS COUNT %u): Security mode complete "
-		    "sent again", c->sec.rx_count - 1);
+		    "sent again",
+		    c->sec.rx_count - 1);
 	return ok;
 }
 
@@ -743,17 +779,20 @@ static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 	if (smc_again(c, buf, len))
 		return UE_ANSWER_AGAIN;
 	if (nas_sec_header_type(buf, len) > 0) {
-		if (!ue_sec_open(c, buf, len, plain, sizeof(plain), &plen, &why)) {
+		if (!ue_sec_open(c, buf, len, plain, sizeof(plain), &plen,
+		        &why)) {
 			if (c->smc_reject != 0) {
 				emit(c, UE_EV_REFUSE, "register",
 				    "Security mode command", c->smc_reject,
 				    "Security mode command cannot be accepted: %s",
 				    why);
-				return 1;	/* answered by a reject */
+				return 1; /* answered by a reject */
 			}
 			c->out->ignored++;
-			emit(c, UE_EV_REFUSE, "register", NULL, -1, "discarded a "
-			    "protected message: %s", why);
+			emit(c, UE_EV_REFUSE, "register", NULL, -1,
+			    "discarded a "
+			    "protected message: %s",
+			    why);
 			return 0;
 		}
 		buf = plain;
@@ -762,14 +801,17 @@ static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 	rc = nas_decode(c->msg, buf, len);
 	if (rc != NAS_OK) {
 		c->out->ignored++;
-		emit(c, UE_EV_REFUSE, "register", NULL, -1, "ignored %zu bytes that "
-		    "are not a NAS message (%s)", len, nas_strerror(rc));
+		emit(c, UE_EV_REFUSE, "register", NULL, -1,
+		    "ignored %zu bytes that "
+		    "are not a NAS message (%s)",
+		    len, nas_strerror(rc));
 		return 0;
 	}
 	switch (c->msg->type) {
 	case NAS_MSG_AUTH_REQUEST:
-		if (c->have_last_rand && CRYPTO_memcmp(c->last_rand,
-		    c->msg->auth_req.rand, NAS_RAND_LEN) == 0)
+		if (c->have_last_rand &&
+		    CRYPTO_memcmp(c->last_rand, c->msg->auth_req.rand,
+		        NAS_RAND_LEN) == 0)
 			return same_challenge(c);
 		return 1;
 	case NAS_MSG_REGISTRATION_ACCEPT:
@@ -777,21 +819,22 @@ static int reg_answer(void *vctx, const uint8_t *buf, size_t len)
 		    c->rx_hdr != NAS_SEC_HDR_INTEGRITY_CIPHERED) {
 			/* TS 24.501 §4.4.4.2: not integrity protected → discard */
 			c->out->ignored++;
-			emit(c, UE_EV_REFUSE, "register", "Registration accept", -1,
+			emit(c, UE_EV_REFUSE, "register", "Registration accept",
+			    -1,
 			    "refused an unprotected Registration accept (security "
-			    "header type %u): NAS security is required", c->rx_hdr);
+			    "header type %u): NAS security is required",
+			    c->rx_hdr);
 			return 0;
 		}
 		return 1;
 	case NAS_MSG_SECURITY_MODE_COMMAND:
 		return c->rx_hdr == NAS_SEC_HDR_INTEGRITY_NEW;
 	case NAS_MSG_AUTH_REJECT:
-	case NAS_MSG_REGISTRATION_REJECT:
-		return 1;
+	case NAS_MSG_REGISTRATION_REJECT: return 1;
 	default:
 		c->out->ignored++;
-		emit(c, UE_EV_REFUSE, "register", nas_msg_name(c->msg->type), -1,
-		    "ignored an unexpected %s", nas_msg_name(c->msg->type));
+		emit(c, UE_EV_REFUSE, "register", nas_msg_name(c->msg->type),
+		    -1, "ignored an unexpected %s", nas_msg_name(c->msg->type));
 		return 0;
 	}
 }
@@ -811,8 +854,9 @@ static int usim_answer(attach_ctx *c, nas_msg_t *next, int *authenticated,
 	c->ksi = ar->ngksi.ksi;
 	c->have_kamf = 0;
 	if (aka_snn_format(snn, sizeof(snn), c->creds->sub.mcc,
-	    c->creds->sub.mnc) != AKA_OK) {
-		util_err_set(err, errlen, "cannot form the serving network name");
+	        c->creds->sub.mnc) != AKA_OK) {
+		util_err_set(err, errlen,
+		    "cannot form the serving network name");
 		return UE_ERR_ARG;
 	}
 	memset(next, 0, sizeof(*next));
@@ -823,11 +867,12 @@ static int usim_answer(attach_ctx *c, nas_msg_t *next, int *authenticated,
 		/* SQN_MS is durable before RES* leaves: a replay of this
 		 * challenge after a crash is still refused. */
 		memcpy(c->creds->sqn_ms, r.sqn, AKA_SQN_LEN);
-		if (!c->o->volatile_creds && (rc = ue_creds_store_as(c->creds,
-		    c->o->dir, c->creds_file, err, errlen)) != 0)
+		if (!c->o->volatile_creds &&
+		    (rc = ue_creds_store_as(c->creds, c->o->dir, c->creds_file,
+		         err, errlen)) != 0)
 			goto done;
 		if (aka_kamf(c->kamf, r.kseaf, c->creds->sub.supi, ar->abba,
-		    ar->abba_len) != AKA_OK) {
+		        ar->abba_len) != AKA_OK) {
 			util_err_set(err, errlen, "K_AMF derivation failed");
 			rc = UE_ERR_CRYPTO;
 			goto done;
@@ -849,7 +894,8 @@ static int usim_answer(attach_ctx *c, nas_msg_t *next, int *authenticated,
 		memcpy(next->auth_fail.auts, r.auts, NAS_AUTS_LEN);
 		c->out->resyncs++;
 		emit(c, UE_EV_REFUSE, "register", "Authentication request",
-		    NAS_CAUSE_SYNCH_FAILURE, "SQN not fresh against SQN_MS "
+		    NAS_CAUSE_SYNCH_FAILURE,
+		    "SQN not fresh against SQN_MS "
 		    "%012llx: synch failure, sending AUTS so the network can "
 		    "resynchronise",
 		    (unsigned long long)aka_sqn_to_u64(c->creds->sqn_ms));
@@ -859,10 +905,13 @@ static int usim_answer(attach_ctx *c, nas_msg_t *next, int *authenticated,
 	case AKA_ERR_AMF:
 		next->type = NAS_MSG_AUTH_FAILURE;
 		next->auth_fail.cause = urc == AKA_ERR_MAC ?
-		    NAS_CAUSE_MAC_FAILURE : NAS_CAUSE_NON_5G_AUTH_UNACCEPTABLE;
+		    NAS_CAUSE_MAC_FAILURE :
+		    NAS_CAUSE_NON_5G_AUTH_UNACCEPTABLE;
 		emit(c, UE_EV_REFUSE, "register", "Authentication request",
-		    next->auth_fail.cause, "challenge refused: %s (the network does "
-		    "not hold our key)", aka_strerror(urc));
+		    next->auth_fail.cause,
+		    "challenge refused: %s (the network does "
+		    "not hold our key)",
+		    aka_strerror(urc));
 		rc = UE_OK;
 		break;
 	default:
@@ -899,8 +948,8 @@ static int reg_wire(attach_ctx *c, const nas_msg_t *m, uint8_t *wire,
 
 /* After a protected Registration accept: Registration complete, integrity
  * protected and ciphered, sent once (nothing answers it). */
-static int reg_complete(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
-    char *err, size_t errlen)
+static int reg_complete(attach_ctx *c, ue_udp_t *u, nas_msg_t *next, char *err,
+    size_t errlen)
 {
 	uint8_t wire[64];
 	size_t wlen = 0;
@@ -909,12 +958,14 @@ static int reg_complete(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
 	memset(next, 0, sizeof(*next));
 	next->type = NAS_MSG_REGISTRATION_COMPLETE;
 	c->tx_hdr = NAS_SEC_HDR_INTEGRITY_CIPHERED;
-	if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err, errlen)) != 0 ||
+	if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err, errlen)) !=
+	        0 ||
 	    (rc = ue_udp_send(u, wire, wlen, err, errlen)) != 0)
 		return rc;
 	emit(c, UE_EV_SEND, "register", "Registration complete", -1,
 	    "Registration complete (integrity protected and ciphered, uplink "
-	    "NAS COUNT %u)", c->sec.tx_count - 1);
+	    "NAS COUNT %u)",
+	    c->sec.tx_count - 1);
 	return UE_OK;
 }
 
@@ -986,21 +1037,25 @@ static int smc_reject_send(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
 	next->type = NAS_MSG_SECURITY_MODE_REJECT;
 	next->smc_rej.cause = (uint8_t)cause;
 	c->tx_hdr = 0;
-	if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err, errlen))
-	    != 0 || (rc = ue_udp_send(u, wire, wlen, err, errlen)) != 0)
+	if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err, errlen)) !=
+	        0 ||
+	    (rc = ue_udp_send(u, wire, wlen, err, errlen)) != 0)
 		return rc;
 	emit(c, UE_EV_SEND, "register", "Security mode reject", cause,
 	    "Security mode reject #%d (%s), unprotected: no earlier NAS "
-	    "security context", cause, ue_cause_name(cause));
-	util_err_set(err, errlen, "Security mode command refused with cause "
-	    "#%d (%s); registration aborted", cause, ue_cause_name(cause));
+	    "security context",
+	    cause, ue_cause_name(cause));
+	util_err_set(err, errlen,
+	    "Security mode command refused with cause "
+	    "#%d (%s); registration aborted",
+	    cause, ue_cause_name(cause));
 	return UE_ERR_PROTO;
 }
 
 /* A protected Registration accept after authentication: registered;
  * record fingerprint and algorithms, then Registration complete. */
-static int on_accept(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
-    uint64_t t0, char *err, size_t errlen)
+static int on_accept(attach_ctx *c, ue_udp_t *u, nas_msg_t *next, uint64_t t0,
+    char *err, size_t errlen)
 {
 	c->out->reg_ms = (unsigned)(ue_now_ms() - t0);
 	c->out->registered = 1;
@@ -1012,8 +1067,8 @@ static int on_accept(attach_ctx *c, ue_udp_t *u, nas_msg_t *next,
 	c->out->nea = nas_sec_alg_name(0, c->sec.enc_alg);
 	emit(c, UE_EV_RECV, "register", "Registration accept", -1,
 	    "Registration accept (integrity protected and ciphered, %s/%s): "
-	    "registered as %s after %u ms", c->out->nia, c->out->nea,
-	    c->creds->sub.supi, c->out->reg_ms);
+	    "registered as %s after %u ms",
+	    c->out->nia, c->out->nea, c->creds->sub.supi, c->out->reg_ms);
 	return reg_complete(c, u, next, err, errlen);
 }
 
@@ -1040,29 +1095,33 @@ static int reg_request(attach_ctx *c, const ue_core_t *core, nas_msg_t *next,
 	next->reg_req.ue_sec_cap_len = sizeof(ue_sec_caps);
 	memcpy(next->reg_req.ue_sec_cap, ue_sec_caps, sizeof(ue_sec_caps));
 	if ((rc = reg_suci(c, &next->reg_req.id.suci, suci, sizeof(suci), err,
-	    errlen)) != 0)
+	         errlen)) != 0)
 		return rc;
 	snprintf(c->out->supi, sizeof(c->out->supi), "%s", c->creds->sub.supi);
 	emit(c, UE_EV_SEND, "register", "Registration request", -1,
 	    "Registration request (initial) to %s with SUCI (%s) %s",
-	    core->address, c->creds->sub.hn_scheme == 1 ? "ECIES Profile A" :
-	    c->creds->sub.hn_scheme == 2 ? "ECIES Profile B" : "null scheme",
+	    core->address,
+	    c->creds->sub.hn_scheme == 1     ? "ECIES Profile A" :
+	        c->creds->sub.hn_scheme == 2 ? "ECIES Profile B" :
+	                                       "null scheme",
 	    suci);
 	return UE_OK;
 }
 
 /* An Authentication request (c->msg): the USIM's answer into next, at
  * most MAX_AUTH_ROUNDS challenges in one registration. */
-static int on_auth_request(attach_ctx *c, nas_msg_t *next,
-    int *authenticated, int *rounds, char *err, size_t errlen)
+static int on_auth_request(attach_ctx *c, nas_msg_t *next, int *authenticated,
+    int *rounds, char *err, size_t errlen)
 {
 	int rc;
 
 	emit(c, UE_EV_RECV, "register", "Authentication request", -1,
 	    "Authentication request (5G-AKA challenge: RAND, AUTN, ABBA)");
 	if (++*rounds > MAX_AUTH_ROUNDS) {
-		util_err_set(err, errlen, "more than %d challenges in one "
-		    "registration", MAX_AUTH_ROUNDS);
+		util_err_set(err, errlen,
+		    "more than %d challenges in one "
+		    "registration",
+		    MAX_AUTH_ROUNDS);
 		return UE_ERR_PROTO;
 	}
 	*authenticated = 0;
@@ -1073,7 +1132,8 @@ static int on_auth_request(attach_ctx *c, nas_msg_t *next,
 	    next->type == NAS_MSG_AUTH_FAILURE ? next->auth_fail.cause : -1,
 	    "%s%s", nas_msg_name(next->type),
 	    next->type == NAS_MSG_AUTH_RESPONSE ? " with RES*" :
-	    next->auth_fail.has_auts ? " #21 with AUTS" : "");
+	        next->auth_fail.has_auts        ? " #21 with AUTS" :
+	                                          "");
 	return UE_OK;
 }
 
@@ -1087,7 +1147,8 @@ static int on_refusal(attach_ctx *c, char *err, size_t errlen)
 		emit(c, UE_EV_RECV, "register", "Authentication reject", -1,
 		    "Authentication reject: the network did not accept our "
 		    "answer");
-		util_err_set(err, errlen, "authentication rejected by the "
+		util_err_set(err, errlen,
+		    "authentication rejected by the "
 		    "network");
 		return UE_ERR_REJECTED;
 	}
@@ -1095,10 +1156,13 @@ static int on_refusal(attach_ctx *c, char *err, size_t errlen)
 	c->out->cause = cause;
 	emit(c, UE_EV_RECV, "register", "Registration reject", cause,
 	    "Registration reject #%d (%s)", cause, ue_cause_name(cause));
-	util_err_set(err, errlen, "registration refused: 5GMM cause #%d (%s): "
-	    "%s", cause, ue_cause_name(cause), cause == NAS_CAUSE_ILLEGAL_UE ?
-	    "the network holds no subscription with this SUPI" :
-	    ue_cause_reason(cause));
+	util_err_set(err, errlen,
+	    "registration refused: 5GMM cause #%d (%s): "
+	    "%s",
+	    cause, ue_cause_name(cause),
+	    cause == NAS_CAUSE_ILLEGAL_UE ?
+	        "the network holds no subscription with this SUPI" :
+	        ue_cause_reason(cause));
 	return UE_ERR_REJECTED;
 }
 
@@ -1128,15 +1192,16 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 	for (;;) {
 		c->sent_type = next->type;
 		if ((rc = reg_wire(c, next, wire, sizeof(wire), &wlen, err,
-		    errlen)) != 0 ||
-		    (rc = ue_udp_transact(&u, wire, wlen, c->o->policy.timeout_ms,
-		    c->o->policy.max_timeout_ms, c->o->policy.retransmits,
-		    c->o->policy.attempt_ms, reg_answer, c, err, errlen)) != 0)
+		         errlen)) != 0 ||
+		    (rc = ue_udp_transact(&u, wire, wlen,
+		         c->o->policy.timeout_ms, c->o->policy.max_timeout_ms,
+		         c->o->policy.retransmits, c->o->policy.attempt_ms,
+		         reg_answer, c, err, errlen)) != 0)
 			goto done;
 		switch (c->msg->type) {
 		case NAS_MSG_AUTH_REQUEST:
 			if ((rc = on_auth_request(c, next, &authenticated,
-			    &rounds, err, errlen)) != 0)
+			         &rounds, err, errlen)) != 0)
 				goto done;
 			break;
 		case NAS_MSG_SECURITY_MODE_COMMAND:
@@ -1148,7 +1213,8 @@ static int do_register(attach_ctx *c, const ue_core_t *core, char *err,
 			break;
 		case NAS_MSG_REGISTRATION_ACCEPT:
 			if (!authenticated || !c->have_sec) {
-				util_err_set(err, errlen, "Registration accept without "
+				util_err_set(err, errlen,
+				    "Registration accept without "
 				    "authentication refused");
 				rc = UE_ERR_PROTO;
 				goto done;
@@ -1237,15 +1303,16 @@ static int creds_promote(attach_ctx *c, char *err, size_t errlen)
 	int rc;
 
 	if ((rc = ue_creds_store_as(c->creds, c->o->dir, UE_F_CREDS, err,
-	    errlen)) != 0)
+	         errlen)) != 0)
 		return rc;
-	if (ue_state_path(path, sizeof(path), c->o->dir, UE_F_CREDS_PENDING)
-	    == 0)
+	if (ue_state_path(path, sizeof(path), c->o->dir, UE_F_CREDS_PENDING) ==
+	    0)
 		(void)unlink(path);
 	c->creds_file = UE_F_CREDS;
-	emit(c, UE_EV_ACCEPT, "register", NULL, -1, "the new subscription %s "
-	    "passed 5G-AKA: it replaces the older one in %s", c->creds->sub.supi,
-	    UE_F_CREDS);
+	emit(c, UE_EV_ACCEPT, "register", NULL, -1,
+	    "the new subscription %s "
+	    "passed 5G-AKA: it replaces the older one in %s",
+	    c->creds->sub.supi, UE_F_CREDS);
 	return UE_OK;
 }
 
@@ -1260,10 +1327,11 @@ static int register_stored(attach_ctx *c, ue_core_t *served, char *err,
 
 	if (ue_creds_exist_as(c->o->dir, UE_F_CREDS_PENDING)) {
 		if ((rc = ue_creds_load_as(c->creds, c->o->dir,
-		    UE_F_CREDS_PENDING, err, errlen)) != 0)
+		         UE_F_CREDS_PENDING, err, errlen)) != 0)
 			return rc;
 		c->creds_file = UE_F_CREDS_PENDING;
-		emit(c, UE_EV_STEP, "register", NULL, -1, "a newer subscription "
+		emit(c, UE_EV_STEP, "register", NULL, -1,
+		    "a newer subscription "
 		    "%s is pending: registering with it first",
 		    c->creds->sub.supi);
 		rc = register_any(c, served, err, errlen);
@@ -1271,20 +1339,24 @@ static int register_stored(attach_ctx *c, ue_core_t *served, char *err,
 			return creds_promote(c, err, errlen);
 		if (rc != UE_ERR_REJECTED)
 			return rc;
-		emit(c, UE_EV_REFUSE, "register", NULL, c->out->cause, "the "
+		emit(c, UE_EV_REFUSE, "register", NULL, c->out->cause,
+		    "the "
 		    "network refused the pending subscription (%s); dropping it "
-		    "and using the older one", err);
+		    "and using the older one",
+		    err);
 		if (ue_state_path(path, sizeof(path), c->o->dir,
-		    UE_F_CREDS_PENDING) == 0)
+		        UE_F_CREDS_PENDING) == 0)
 			(void)unlink(path);
 		c->out->cause = -1;
 	}
 	if ((rc = ue_creds_load_as(c->creds, c->o->dir, UE_F_CREDS, err,
-	    errlen)) != 0)
+	         errlen)) != 0)
 		return rc;
 	c->creds_file = UE_F_CREDS;
-	emit(c, UE_EV_STEP, "provision", NULL, -1, "credentials for %s "
-	    "already stored: skipping provisioning", c->creds->sub.supi);
+	emit(c, UE_EV_STEP, "provision", NULL, -1,
+	    "credentials for %s "
+	    "already stored: skipping provisioning",
+	    c->creds->sub.supi);
 	return register_any(c, served, err, errlen);
 }
 
@@ -1306,7 +1378,8 @@ int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *o, char *err,
 	c.dev = &dev;
 	c.creds_file = UE_F_CREDS;
 	if (o->policy.ncores == 0) {
-		util_err_set(err, errlen, "no core to attach to: give --core or a "
+		util_err_set(err, errlen,
+		    "no core to attach to: give --core or a "
 		    "policy.json");
 		return UE_ERR_ARG;
 	}
@@ -1328,8 +1401,8 @@ int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *o, char *err,
 		goto finish;
 	}
 	if (dev.device_id[0] == '\0' || dev.certificate_url[0] == '\0') {
-		util_err_set(err, errlen, "%s: not enrolled (run ueclient enroll)",
-		    o->dir);
+		util_err_set(err, errlen,
+		    "%s: not enrolled (run ueclient enroll)", o->dir);
 		rc = UE_ERR_STATE;
 		goto done;
 	}
@@ -1337,10 +1410,13 @@ int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *o, char *err,
 		goto done;
 	/* Working credentials stay until the new ones pass 5G-AKA. */
 	c.creds_file = have ? UE_F_CREDS_PENDING : UE_F_CREDS;
-	emit(&c, UE_EV_STEP, "provision", NULL, -1, "%s: asking the network for "
-	    "a subscription for DeviceID %s", have ? "re-provisioning (the "
-	    "stored credentials stay until the new ones register)" :
-	    "no credentials", dev.device_id);
+	emit(&c, UE_EV_STEP, "provision", NULL, -1,
+	    "%s: asking the network for "
+	    "a subscription for DeviceID %s",
+	    have ? "re-provisioning (the "
+	           "stored credentials stay until the new ones register)" :
+	           "no credentials",
+	    dev.device_id);
 	if ((rc = provision(&c, &served, err, errlen)) != 0)
 		goto done;
 	out->pending = have;

@@ -50,29 +50,28 @@ int ue_trust_cache_new(ue_trust_cache **out);
 void ue_trust_cache_free(ue_trust_cache *c);
 
 /* Containers verified from the cache and in full (either may be NULL). */
-void ue_trust_cache_stats(ue_trust_cache *c, uint64_t *hits,
-    uint64_t *full);
+void ue_trust_cache_stats(ue_trust_cache *c, uint64_t *hits, uint64_t *full);
 
 typedef struct {
-	const char *dir;       /* state folder (enrolled) */
-	ue_policy_t policy;    /* cores to try, timers */
-	unsigned rounds;       /* passes over the core list; 0 = 2 */
-	ue_event_fn on_event;  /* may be NULL */
+	const char *dir;      /* state folder (enrolled) */
+	ue_policy_t policy;   /* cores to try, timers */
+	unsigned rounds;      /* passes over the core list; 0 = 2 */
+	ue_event_fn on_event; /* may be NULL */
 	void *event_ctx;
-	ue_tap_fn tap;         /* every datagram, for the trace; may be NULL */
+	ue_tap_fn tap; /* every datagram, for the trace; may be NULL */
 	void *tap_ctx;
-	int64_t now;           /* Unix time for certificate checks; 0 = now */
-	ue_trust_cache *trust; /* shared by a swarm; NULL = none */
-	int volatile_creds;    /* simulated device: credentials and SQN_MS
+	int64_t now;            /* Unix time for certificate checks; 0 = now */
+	ue_trust_cache *trust;  /* shared by a swarm; NULL = none */
+	int volatile_creds;     /* simulated device: credentials and SQN_MS
 	                          live in memory for this attach only (stored
 	                          ones are not read, nothing is written) */
 	const ue_device_t *dev; /* the device as just read from dir (a
 	                          swarm's enroll step); NULL = read it */
-	int reprovision;       /* provision even with stored credentials:
+	int reprovision;        /* provision even with stored credentials:
 	                          the new ones are kept in
 	                          credentials-pending.json until 5G-AKA with
 	                          them succeeds, the stored ones until then */
-	int provision_only;    /* stop once the new credentials are stored */
+	int provision_only;     /* stop once the new credentials are stored */
 } ue_attach_opts_t;
 
 typedef struct {
@@ -84,20 +83,20 @@ typedef struct {
 	unsigned retransmissions; /* datagrams sent again (all steps) */
 	unsigned prov_ms; /* provisioning latency (request → stored) */
 	unsigned reg_ms;  /* registration latency (request → accept) */
-	char core[UE_ADDR_MAX + 1];  /* core that served the last step */
+	char core[UE_ADDR_MAX + 1]; /* core that served the last step */
 	char supi[PROV_SUPI_MAX + 1];
-	char kamf_fp[17];            /* hex, "" until registered */
-	int pending;      /* 1: the new credentials are stored as pending
+	char kamf_fp[17];      /* hex, "" until registered */
+	int pending;           /* 1: the new credentials are stored as pending
 	                     (not yet proven by 5G-AKA) */
-	const char *nia, *nea;       /* NAS algorithms in use (static
+	const char *nia, *nea; /* NAS algorithms in use (static
 	                                names), NULL until registered */
 } ue_attach_result_t;
 
 /* Run the whole attach. Returns 0 when registered; UE_ERR_REJECTED with
  * out->cause when the network refused; UE_ERR_TIMEOUT when no core gave a
  * genuine answer in time; other UE_ERR_* for local failures. err says why. */
-int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *opts,
-    char *err, size_t errlen);
+int ue_attach(ue_attach_result_t *out, const ue_attach_opts_t *opts, char *err,
+    size_t errlen);
 
 /* A short English name for a 5GMM cause ("Illegal UE", ...). */
 const char *ue_cause_name(int cause);

@@ -50,12 +50,15 @@ int ue_counter_next(uint64_t *out, const char *dir, char *err, size_t errlen)
 		return UE_ERR_ARG;
 	}
 	if (access(path, F_OK) == 0) {
-		if ((rc = ue_file_read(&text, &len, path, 64, err, errlen)) != 0)
+		if ((rc = ue_file_read(&text, &len, path, 64, err, errlen)) !=
+		    0)
 			return rc;
 		cur = strtoull(text, &end, 10);
 		if (len == 0 || text[0] < '0' || text[0] > '9' ||
-		    (*end != '\0' && *end != '\n') || cur >= 0x7fffffffffffffffULL) {
-			util_err_set(err, errlen, "%s: malformed counter", path);
+		    (*end != '\0' && *end != '\n') ||
+		    cur >= 0x7fffffffffffffffULL) {
+			util_err_set(err, errlen, "%s: malformed counter",
+			    path);
 			free(text);
 			return UE_ERR_STATE;
 		}
@@ -74,7 +77,7 @@ int ue_counter_next(uint64_t *out, const char *dir, char *err, size_t errlen)
 	 * device never signs the same counter twice. */
 	snprintf(buf, sizeof(buf), "%llu\n", cur);
 	if ((rc = ue_file_write_atomic(path, buf, strlen(buf), 0600, err,
-	    errlen)) != 0)
+	         errlen)) != 0)
 		return rc;
 	*out = (uint64_t)cur;
 	return UE_OK;
@@ -145,7 +148,7 @@ int ue_creds_store_as(const ue_creds_t *c, const char *dir, const char *name,
 	    cJSON_AddStringToObject(root, "mnc", c->sub.mnc) == NULL ||
 	    cJSON_AddStringToObject(root, "dnn", c->sub.dnn) == NULL ||
 	    cJSON_AddNumberToObject(root, "issued_at",
-	    (double)c->sub.issued_at) == NULL ||
+	        (double)c->sub.issued_at) == NULL ||
 	    add_hn_key(root, &c->sub) != 0 ||
 	    (nssai = cJSON_AddArrayToObject(root, "nssai")) == NULL)
 		goto nomem;
@@ -153,7 +156,8 @@ int ue_creds_store_as(const ue_creds_t *c, const char *dir, const char *name,
 		cJSON *s = cJSON_CreateObject();
 
 		if (s == NULL || !cJSON_AddItemToArray(nssai, s) ||
-		    cJSON_AddNumberToObject(s, "sst", c->sub.nssai[i].sst) == NULL)
+		    cJSON_AddNumberToObject(s, "sst", c->sub.nssai[i].sst) ==
+		        NULL)
 			goto nomem;
 		if (c->sub.nssai[i].has_sd) {
 			snprintf(sd, sizeof(sd), "%06x",
@@ -229,10 +233,10 @@ static int get_hn_key(prov_subscription_t *s, const cJSON *root)
 	sc = cJSON_GetObjectItemCaseSensitive(o, "scheme");
 	id = cJSON_GetObjectItemCaseSensitive(o, "key_id");
 	pub = cJSON_GetObjectItemCaseSensitive(o, "pub");
-	if (!cJSON_IsNumber(sc) || (sc->valuedouble != 1 &&
-	    sc->valuedouble != 2) || !cJSON_IsNumber(id) ||
-	    id->valuedouble < 0 || id->valuedouble > 255 ||
-	    !cJSON_IsString(pub) ||
+	if (!cJSON_IsNumber(sc) ||
+	    (sc->valuedouble != 1 && sc->valuedouble != 2) ||
+	    !cJSON_IsNumber(id) || id->valuedouble < 0 ||
+	    id->valuedouble > 255 || !cJSON_IsString(pub) ||
 	    get_str(s->routing, sizeof(s->routing), o, "routing") != 0 ||
 	    !digits(s->routing, 1, 4))
 		return -1;
@@ -267,7 +271,7 @@ int ue_creds_load_as(ue_creds_t *out, const char *dir, const char *name,
 	root = cJSON_Parse(text);
 	if (root == NULL || !cJSON_IsObject(root) ||
 	    get_str(out->device_id, sizeof(out->device_id), root,
-	    "device_id") != 0 ||
+	        "device_id") != 0 ||
 	    get_str(out->sub.supi, sizeof(out->sub.supi), root, "supi") != 0 ||
 	    strncmp(out->sub.supi, "imsi-", 5) != 0 ||
 	    !digits(out->sub.supi + 5, 6, 15) ||
@@ -289,24 +293,29 @@ int ue_creds_load_as(ue_creds_t *out, const char *dir, const char *name,
 	if (cJSON_IsNumber(at))
 		out->sub.issued_at = (int64_t)at->valuedouble;
 	nssai = cJSON_GetObjectItemCaseSensitive(root, "nssai");
-	cJSON_ArrayForEach(it, nssai) {
+	cJSON_ArrayForEach(it, nssai)
+	{
 		const cJSON *sst = cJSON_GetObjectItemCaseSensitive(it, "sst");
 		const cJSON *sd = cJSON_GetObjectItemCaseSensitive(it, "sd");
 		prov_snssai_t *s;
 		uint8_t sdb[3];
 
-		if (out->sub.nssai_count >= PROV_NSSAI_MAX || !cJSON_IsNumber(sst) ||
-		    sst->valuedouble < 0 || sst->valuedouble > 255 ||
-		    (sd != NULL && (!cJSON_IsString(sd) ||
-		    util_hex_decode(sdb, 3, sd->valuestring) != 0))) {
-			util_err_set(err, errlen, "%s: malformed S-NSSAI", path);
+		if (out->sub.nssai_count >= PROV_NSSAI_MAX ||
+		    !cJSON_IsNumber(sst) || sst->valuedouble < 0 ||
+		    sst->valuedouble > 255 ||
+		    (sd != NULL &&
+		        (!cJSON_IsString(sd) ||
+		            util_hex_decode(sdb, 3, sd->valuestring) != 0))) {
+			util_err_set(err, errlen, "%s: malformed S-NSSAI",
+			    path);
 			goto done;
 		}
 		s = &out->sub.nssai[out->sub.nssai_count++];
 		s->sst = (uint8_t)sst->valuedouble;
 		if (sd != NULL) {
 			s->has_sd = 1;
-			s->sd = (uint32_t)sdb[0] << 16 | (uint32_t)sdb[1] << 8 | sdb[2];
+			s->sd = (uint32_t)sdb[0] << 16 | (uint32_t)sdb[1] << 8 |
+			    sdb[2];
 		}
 	}
 	rc = UE_OK;

@@ -66,8 +66,9 @@ static int https_do(long *status, body_t *resp, const char *url,
 		util_err_set(err, errlen, "curl_easy_init failed");
 		return UE_ERR_NOMEM;
 	}
-	hdr = curl_slist_append(hdr, body_json != NULL ?
-	    "Content-Type: application/json" : "Accept: */*");
+	hdr = curl_slist_append(hdr,
+	    body_json != NULL ? "Content-Type: application/json" :
+	                        "Accept: */*");
 	if (hdr != NULL && body_json != NULL)
 		hdr = curl_slist_append(hdr, "Accept: application/json");
 	if (hdr == NULL) {
@@ -80,33 +81,38 @@ static int https_do(long *status, body_t *resp, const char *url,
 	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
-	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
+	        (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
 	    (cainfo != NULL &&
-	    curl_easy_setopt(c, CURLOPT_CAINFO, cainfo) != CURLE_OK) ||
+	        curl_easy_setopt(c, CURLOPT_CAINFO, cainfo) != CURLE_OK) ||
 	    (cainfo != NULL &&
-	    curl_easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK) ||
+	        curl_easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK) ||
 	    (o->cert_file != NULL &&
-	    curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert_file) != CURLE_OK) ||
+	        curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert_file) !=
+	            CURLE_OK) ||
 	    (o->key_file != NULL &&
-	    curl_easy_setopt(c, CURLOPT_SSLKEY, o->key_file) != CURLE_OK) ||
+	        curl_easy_setopt(c, CURLOPT_SSLKEY, o->key_file) != CURLE_OK) ||
 	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, tmo) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, tmo) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write) !=
+	        CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp) != CURLE_OK ||
 	    (body_json != NULL &&
-	    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_json) != CURLE_OK)) {
-		util_err_set(err, errlen, "setting up the HTTPS request failed");
+	        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_json) !=
+	            CURLE_OK)) {
+		util_err_set(err, errlen,
+		    "setting up the HTTPS request failed");
 		goto done;
 	}
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
-		util_err_set(err, errlen, "%s: %s", url, resp->overflow ?
-		    "answer larger than 1 MiB" :
-		    cerr[0] != '\0' ? cerr : curl_easy_strerror(cc));
+		util_err_set(err, errlen, "%s: %s", url,
+		    resp->overflow      ? "answer larger than 1 MiB" :
+		        cerr[0] != '\0' ? cerr :
+		                          curl_easy_strerror(cc));
 		goto done;
 	}
 	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status) != CURLE_OK) {
@@ -121,7 +127,7 @@ done:
 }
 
 /* Parse every certificate in a PEM text into a new stack. */
-static STACK_OF(X509) *pem_certs(const char *pem, size_t len)
+static STACK_OF(X509) * pem_certs(const char *pem, size_t len)
 {
 	BIO *in = BIO_new_mem_buf(pem, (int)len);
 	STACK_OF(X509) *sk = sk_X509_new_null();
@@ -164,33 +170,40 @@ static int enroll_check(const char *cert_pem, const char *chain_pem,
 		goto done;
 	}
 	if (sk_X509_num(leaf) != 1 || sk_X509_num(roots) != 1) {
-		util_err_set(err, errlen, "expected one device certificate and one "
-		    "Root CA certificate (got %d and %d)", sk_X509_num(leaf),
-		    sk_X509_num(roots));
+		util_err_set(err, errlen,
+		    "expected one device certificate and one "
+		    "Root CA certificate (got %d and %d)",
+		    sk_X509_num(leaf), sk_X509_num(roots));
 		goto done;
 	}
 	if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(leaf, 0)), key) != 1) {
-		util_err_set(err, errlen, "the issued certificate does not carry "
+		util_err_set(err, errlen,
+		    "the issued certificate does not carry "
 		    "this device's public key");
 		goto done;
 	}
 	root = sk_X509_value(roots, 0);
 	if (X509_check_issued(root, root) != X509_V_OK) {
-		util_err_set(err, errlen, "the Root CA certificate is not "
+		util_err_set(err, errlen,
+		    "the Root CA certificate is not "
 		    "self-issued");
 		goto done;
 	}
 	store = X509_STORE_new();
 	ctx = X509_STORE_CTX_new();
-	if (store == NULL || ctx == NULL || X509_STORE_add_cert(store, root) != 1 ||
-	    X509_STORE_CTX_init(ctx, store, sk_X509_value(leaf, 0), chain) != 1) {
+	if (store == NULL || ctx == NULL ||
+	    X509_STORE_add_cert(store, root) != 1 ||
+	    X509_STORE_CTX_init(ctx, store, sk_X509_value(leaf, 0), chain) !=
+	        1) {
 		util_err_openssl(err, errlen, "setting up chain verification");
 		goto done;
 	}
 	if (X509_verify_cert(ctx) != 1) {
-		util_err_set(err, errlen, "the issued certificate does not chain "
-		    "to the Root CA: %s", X509_verify_cert_error_string(
-		    X509_STORE_CTX_get_error(ctx)));
+		util_err_set(err, errlen,
+		    "the issued certificate does not chain "
+		    "to the Root CA: %s",
+		    X509_verify_cert_error_string(
+		        X509_STORE_CTX_get_error(ctx)));
 		ERR_clear_error();
 		goto done;
 	}
@@ -216,12 +229,15 @@ static int chain_text(char **out, const cJSON *chain, char *err, size_t errlen)
 		return *out != NULL ? UE_OK : UE_ERR_NOMEM;
 	}
 	if (!cJSON_IsArray(chain)) {
-		util_err_set(err, errlen, "\"chain\" is neither PEM nor a list");
+		util_err_set(err, errlen,
+		    "\"chain\" is neither PEM nor a list");
 		return UE_ERR_PROTO;
 	}
-	cJSON_ArrayForEach(it, chain) {
+	cJSON_ArrayForEach(it, chain)
+	{
 		if (!cJSON_IsString(it)) {
-			util_err_set(err, errlen, "\"chain\" holds a non-string");
+			util_err_set(err, errlen,
+			    "\"chain\" holds a non-string");
 			return UE_ERR_PROTO;
 		}
 		total += strlen(it->valuestring) + 1;
@@ -229,7 +245,8 @@ static int chain_text(char **out, const cJSON *chain, char *err, size_t errlen)
 	*out = malloc(total);
 	if (*out == NULL)
 		return UE_ERR_NOMEM;
-	cJSON_ArrayForEach(it, chain) {
+	cJSON_ArrayForEach(it, chain)
+	{
 		size_t n = strlen(it->valuestring);
 
 		memcpy(*out + off, it->valuestring, n);
@@ -264,7 +281,8 @@ static int store_file(const char *dir, const char *name, const char *text,
 		util_err_set(err, errlen, "state path too long");
 		return UE_ERR_ARG;
 	}
-	return ue_file_write_atomic(path, text, strlen(text), 0644, err, errlen);
+	return ue_file_write_atomic(path, text, strlen(text), 0644, err,
+	    errlen);
 }
 
 /* POST the enrollment request (CSR and the device's attributes) and
@@ -282,26 +300,25 @@ static int enroll_post(cJSON **ans, const char *base, const char *csr,
 	int rc = UE_ERR_NOMEM;
 
 	*ans = NULL;
-	if (req == NULL ||
-	    cJSON_AddStringToObject(req, "csr", csr) == NULL ||
+	if (req == NULL || cJSON_AddStringToObject(req, "csr", csr) == NULL ||
 	    cJSON_AddStringToObject(req, "serial", dev->serial) == NULL ||
 	    cJSON_AddStringToObject(req, "model", dev->model) == NULL ||
 	    (dev->hardware_version[0] != '\0' &&
-	    cJSON_AddStringToObject(req, "hardware_version",
-	    dev->hardware_version) == NULL) ||
+	        cJSON_AddStringToObject(req, "hardware_version",
+	            dev->hardware_version) == NULL) ||
 	    (req_text = cJSON_PrintUnformatted(req)) == NULL) {
 		util_err_set(err, errlen, "out of memory");
 		goto out;
 	}
 	snprintf(url, sizeof(url), "%s/api/v1/devices", base);
 	if ((rc = https_do(&status, &resp, url, req_text, o, cainfo, err,
-	    errlen)) != 0)
+	         errlen)) != 0)
 		goto out;
 	*ans = resp.data != NULL ? cJSON_Parse(resp.data) : NULL;
 	if (status != 201 && status != 200) {
 		t = cJSON_GetObjectItemCaseSensitive(*ans, "title");
-		util_err_set(err, errlen, "enrollment refused: HTTP %ld%s%s", status,
-		    cJSON_IsString(t) ? ": " : "",
+		util_err_set(err, errlen, "enrollment refused: HTTP %ld%s%s",
+		    status, cJSON_IsString(t) ? ": " : "",
 		    cJSON_IsString(t) ? t->valuestring : "");
 		cJSON_Delete(*ans);
 		*ans = NULL;
@@ -318,8 +335,8 @@ out:
 
 /* The Root certificate: the given file, or fetched from the CA over the
  * same verified TLS without a client certificate (the Root is public). */
-static int enroll_root(char **root, const char *base,
-    const ue_enroll_opts_t *o, const char *cainfo, char *err, size_t errlen)
+static int enroll_root(char **root, const char *base, const ue_enroll_opts_t *o,
+    const char *cainfo, char *err, size_t errlen)
 {
 	ue_enroll_opts_t anon = *o;
 	char url[UE_URL_MAX + 64];
@@ -329,12 +346,13 @@ static int enroll_root(char **root, const char *base,
 
 	*root = NULL;
 	if (o->root_file != NULL)
-		return ue_file_read(root, NULL, o->root_file, 65536, err, errlen);
+		return ue_file_read(root, NULL, o->root_file, 65536, err,
+		    errlen);
 	anon.cert_file = NULL;
 	anon.key_file = NULL;
 	snprintf(url, sizeof(url), "%s/ca/root.pem", base);
 	if ((rc = https_do(&status, &resp, url, NULL, &anon, cainfo, err,
-	    errlen)) != 0)
+	         errlen)) != 0)
 		goto out;
 	if (status != 200 || resp.data == NULL) {
 		util_err_set(err, errlen, "%s: HTTP %ld", url, status);
@@ -358,8 +376,8 @@ static int enroll_store(const char *dir, const ue_enroll_opts_t *o,
 	int rc;
 
 	if (o->ca_certs_file != NULL) {
-		if ((rc = ue_file_read(&extra, NULL, o->ca_certs_file, 262144, err,
-		    errlen)) != 0)
+		if ((rc = ue_file_read(&extra, NULL, o->ca_certs_file, 262144,
+		         err, errlen)) != 0)
 			return rc;
 		rc = store_file(dir, UE_F_CACERTS, extra, err, errlen);
 		free(extra);
@@ -391,7 +409,8 @@ int ue_enroll(ue_device_t *out, const char *dir, const ue_enroll_opts_t *o,
 			return UE_OK; /* already enrolled: nothing to do */
 	}
 	if (o->ca_url == NULL || base_url(base, sizeof(base), o->ca_url) != 0) {
-		util_err_set(err, errlen, "the CA URL must be https://host:port");
+		util_err_set(err, errlen,
+		    "the CA URL must be https://host:port");
 		return UE_ERR_ARG;
 	}
 	cainfo = o->tls_ca != NULL ? o->tls_ca : o->root_file;
@@ -400,7 +419,7 @@ int ue_enroll(ue_device_t *out, const char *dir, const ue_enroll_opts_t *o,
 	if ((rc = ue_state_path(path, sizeof(path), dir, UE_F_CSR)) != 0 ||
 	    (rc = ue_file_read(&csr, NULL, path, 65536, err, errlen)) != 0 ||
 	    (rc = enroll_post(&ans, base, csr, out, o, cainfo, err, errlen)) !=
-	    0)
+	        0)
 		goto done;
 	rc = UE_ERR_PROTO;
 	j_id = cJSON_GetObjectItemCaseSensitive(ans, "device_id");
@@ -411,18 +430,20 @@ int ue_enroll(ue_device_t *out, const char *dir, const ue_enroll_opts_t *o,
 	    !cJSON_IsString(j_url) || strlen(j_url->valuestring) > UE_URL_MAX ||
 	    strncmp(j_url->valuestring, "https://", 8) != 0 ||
 	    !cJSON_IsString(j_cert) || j_chain == NULL) {
-		util_err_set(err, errlen, "enrollment answer lacks a valid "
+		util_err_set(err, errlen,
+		    "enrollment answer lacks a valid "
 		    "device_id, certificate_url, certificate or chain");
 		goto done;
 	}
 	if ((rc = chain_text(&chain, j_chain, err, errlen)) != 0 ||
 	    (rc = enroll_root(&root, base, o, cainfo, err, errlen)) != 0 ||
 	    (rc = enroll_check(j_cert->valuestring, chain, root, key, err,
-	    errlen)) != 0 ||
+	         errlen)) != 0 ||
 	    (rc = enroll_store(dir, o, j_cert->valuestring, chain, root, err,
-	    errlen)) != 0)
+	         errlen)) != 0)
 		goto done;
-	snprintf(out->device_id, sizeof(out->device_id), "%s", j_id->valuestring);
+	snprintf(out->device_id, sizeof(out->device_id), "%s",
+	    j_id->valuestring);
 	snprintf(out->certificate_url, sizeof(out->certificate_url), "%s",
 	    j_url->valuestring);
 	rc = ue_device_store(out, dir, err, errlen);

@@ -57,7 +57,9 @@ int ue_key_generate(void **out, ue_key_type type, char *err, size_t errlen)
 static int name_add(X509_NAME *n, const char *field, const char *value)
 {
 	return X509_NAME_add_entry_by_txt(n, field, MBSTRING_UTF8,
-	    (const unsigned char *)value, -1, -1, 0) == 1 ? 0 : -1;
+	           (const unsigned char *)value, -1, -1, 0) == 1 ?
+	    0 :
+	    -1;
 }
 
 int ue_csr_build(char **out, void *pkey, const ue_device_t *id, char *err,
@@ -129,7 +131,8 @@ static int key_write_new(const char *path, EVP_PKEY *pk, char *err,
 		rc = errno == EEXIST ? UE_ERR_EXISTS : UE_ERR_IO;
 		util_err_set(err, errlen, "%s: %s", path,
 		    errno == EEXIST ? "a device key already exists (never "
-		    "replaced)" : strerror(errno));
+		                      "replaced)" :
+		                      strerror(errno));
 		goto done;
 	}
 	while (off < bm->length) {
@@ -145,7 +148,8 @@ static int key_write_new(const char *path, EVP_PKEY *pk, char *err,
 		off += (size_t)w;
 	}
 	if (fsync(fd) != 0) {
-		util_err_set(err, errlen, "fsync %s: %s", path, strerror(errno));
+		util_err_set(err, errlen, "fsync %s: %s", path,
+		    strerror(errno));
 		goto fail;
 	}
 	rc = UE_OK;
@@ -171,8 +175,9 @@ int ue_init(const char *dir, const ue_device_t *identity, char *err,
 	if (!ue_id_valid(identity->manufacturer_id) ||
 	    !ue_id_valid(identity->serial) || !ue_id_valid(identity->model) ||
 	    (identity->hardware_version[0] != '\0' &&
-	    !ue_id_valid(identity->hardware_version))) {
-		util_err_set(err, errlen, "manufacturer ID, serial, model and "
+	        !ue_id_valid(identity->hardware_version))) {
+		util_err_set(err, errlen,
+		    "manufacturer ID, serial, model and "
 		    "hardware version must be 1-64 characters of [A-Za-z0-9._-]");
 		return UE_ERR_ARG;
 	}
@@ -183,12 +188,14 @@ int ue_init(const char *dir, const ue_device_t *identity, char *err,
 		return rc;
 	}
 	if (access(path, F_OK) == 0) {
-		util_err_set(err, errlen, "%s: a device key already exists (never "
-		    "replaced)", path);
+		util_err_set(err, errlen,
+		    "%s: a device key already exists (never "
+		    "replaced)",
+		    path);
 		return UE_ERR_EXISTS;
 	}
 	if ((rc = ue_key_generate((void **)&pk, identity->key_type, err,
-	    errlen)) != 0)
+	         errlen)) != 0)
 		goto done;
 	if ((rc = ue_csr_build(&csr, pk, identity, err, errlen)) != 0)
 		goto done;
@@ -196,7 +203,7 @@ int ue_init(const char *dir, const ue_device_t *identity, char *err,
 		goto done;
 	if ((rc = ue_state_path(path, sizeof(path), dir, UE_F_CSR)) != 0 ||
 	    (rc = ue_file_write_atomic(path, csr, strlen(csr), 0644, err,
-	    errlen)) != 0)
+	         errlen)) != 0)
 		goto done;
 	dev = *identity;
 	dev.device_id[0] = '\0';
@@ -222,18 +229,17 @@ typedef struct {
 	ASN1_BIT_STRING *pub;
 } UE_EC_PRIV;
 
-ASN1_SEQUENCE(UE_EC_PRIV) = {
-	ASN1_EMBED(UE_EC_PRIV, version, INT32),
+ASN1_SEQUENCE(UE_EC_PRIV) = { ASN1_EMBED(UE_EC_PRIV, version, INT32),
 	ASN1_SIMPLE(UE_EC_PRIV, priv, ASN1_OCTET_STRING),
 	ASN1_EXP_OPT(UE_EC_PRIV, curve, ASN1_OBJECT, 0),
-	ASN1_EXP_OPT(UE_EC_PRIV, pub, ASN1_BIT_STRING, 1)
-} static_ASN1_SEQUENCE_END(UE_EC_PRIV)
+	ASN1_EXP_OPT(UE_EC_PRIV, pub, ASN1_BIT_STRING,
+	    1) } static_ASN1_SEQUENCE_END(UE_EC_PRIV)
 
 #define P256_SCALAR_LEN 32
 #define P256_POINT_LEN 65
 
-/* Free a parsed ECPrivateKey, wiping the scalar first. */
-static void ec_priv_free(UE_EC_PRIV *k)
+    /* Free a parsed ECPrivateKey, wiping the scalar first. */
+    static void ec_priv_free(UE_EC_PRIV * k)
 {
 	if (k == NULL)
 		return;
@@ -257,7 +263,8 @@ static EVP_PKEY *p256_from_parts(const uint8_t *scalar, const uint8_t *pub)
 	/* OSSL_PARAM integers are in the machine's byte order. */
 	for (i = 0; i < P256_SCALAR_LEN; i++)
 		native[i] = *(const uint8_t *)&one == 1 ?
-		    scalar[P256_SCALAR_LEN - 1 - i] : scalar[i];
+		    scalar[P256_SCALAR_LEN - 1 - i] :
+		    scalar[i];
 	prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
 	    group, 0);
 	prm[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
@@ -295,8 +302,8 @@ static EVP_PKEY *p256_pkcs8_fast(const uint8_t *pem, size_t len,
 	if (len > INT_MAX || (b = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		goto out;
 	/* Secure heap: the DER holds the scalar; cleared when freed. */
-	if (PEM_bytes_read_bio_secmem(&der, &dlen, NULL, PEM_STRING_PKCS8INF,
-	    b, NULL, NULL) != 1)
+	if (PEM_bytes_read_bio_secmem(&der, &dlen, NULL, PEM_STRING_PKCS8INF, b,
+	        NULL, NULL) != 1)
 		goto out;
 	p = der;
 	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, dlen)) == NULL ||
@@ -310,10 +317,11 @@ static EVP_PKEY *p256_pkcs8_fast(const uint8_t *pem, size_t len,
 		goto out;
 	p = pk;
 	if ((ec = (UE_EC_PRIV *)ASN1_item_d2i(NULL, &p, pklen,
-	    ASN1_ITEM_rptr(UE_EC_PRIV))) == NULL || p != pk + pklen ||
-	    ec->version != 1 || ec->priv->length != P256_SCALAR_LEN ||
+	         ASN1_ITEM_rptr(UE_EC_PRIV))) == NULL ||
+	    p != pk + pklen || ec->version != 1 ||
+	    ec->priv->length != P256_SCALAR_LEN ||
 	    (ec->curve != NULL &&
-	    OBJ_obj2nid(ec->curve) != NID_X9_62_prime256v1) ||
+	        OBJ_obj2nid(ec->curve) != NID_X9_62_prime256v1) ||
 	    ec->pub == NULL || ec->pub->length != P256_POINT_LEN ||
 	    (ec->pub->flags & 7) != 0 || ec->pub->data[0] != 0x04)
 		goto out;
@@ -322,7 +330,7 @@ static EVP_PKEY *p256_pkcs8_fast(const uint8_t *pem, size_t len,
 		memcpy(pub_enc, ec->pub->data, P256_POINT_LEN);
 out:
 	ec_priv_free(ec);
-	PKCS8_PRIV_KEY_INFO_free(p8);	/* clears its key octets */
+	PKCS8_PRIV_KEY_INFO_free(p8); /* clears its key octets */
 	if (der != NULL)
 		OPENSSL_secure_clear_free(der, (size_t)dlen);
 	BIO_free(b);
@@ -376,11 +384,11 @@ int ue_key_load(void **out, const char *dir, char *err, size_t errlen)
 	return ue_key_load_pub(out, NULL, dir, err, errlen);
 }
 
-int ue_key_load_pub(void **out, uint8_t pub_enc[65], const char *dir,
-    char *err, size_t errlen)
+int ue_key_load_pub(void **out, uint8_t pub_enc[65], const char *dir, char *err,
+    size_t errlen)
 {
 	char path[4096];
-	uint8_t buf[8192];	/* a PEM RSA-3072 key is ~2.5 KB */
+	uint8_t buf[8192]; /* a PEM RSA-3072 key is ~2.5 KB */
 	size_t len = 0;
 	EVP_PKEY *pk = NULL;
 	int rc, r;
@@ -406,7 +414,7 @@ int ue_key_load_pub(void **out, uint8_t pub_enc[65], const char *dir,
 	/* Anything else: OpenSSL's general reader. At most PKI_FILE_MAX
 	 * bytes are read, and the buffers that held the key are wiped. */
 	rc = r == 0 ? pki_key_load(&pk, buf, len, err, errlen) :
-	    pki_key_load_file(&pk, path, err, errlen);
+	              pki_key_load_file(&pk, path, err, errlen);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	if (rc == PKI_ERR_IO)
 		return UE_ERR_STATE;

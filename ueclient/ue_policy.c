@@ -54,13 +54,15 @@ static int core_add(ue_policy_t *p, const char *plmn, const char *addr,
 		return UE_ERR_ARG;
 	}
 	if (plmn[0] != '\0' && !plmn_valid(plmn)) {
-		util_err_set(err, errlen, "PLMN \"%s\" is not MCC+MNC (5 or 6 "
-		    "digits)", plmn);
+		util_err_set(err, errlen,
+		    "PLMN \"%s\" is not MCC+MNC (5 or 6 "
+		    "digits)",
+		    plmn);
 		return UE_ERR_ARG;
 	}
 	if (!address_valid(addr)) {
-		util_err_set(err, errlen, "core address \"%s\" is not HOST:PORT",
-		    addr);
+		util_err_set(err, errlen,
+		    "core address \"%s\" is not HOST:PORT", addr);
 		return UE_ERR_ARG;
 	}
 	c = &p->cores[p->ncores++];
@@ -77,7 +79,8 @@ int ue_policy_add_core(ue_policy_t *p, const char *spec, char *err,
 
 	if (at != NULL) {
 		if ((size_t)(at - spec) > UE_PLMN_MAX) {
-			util_err_set(err, errlen, "PLMN too long in \"%s\"", spec);
+			util_err_set(err, errlen, "PLMN too long in \"%s\"",
+			    spec);
 			return UE_ERR_ARG;
 		}
 		memcpy(plmn, spec, (size_t)(at - spec));
@@ -117,7 +120,7 @@ static int onboarding_key(ue_core_t *c, const cJSON *o, char *err,
 
 	if (!cJSON_IsObject(o) || !cJSON_IsString(pr) || !cJSON_IsString(pk) ||
 	    (strcmp(pr->valuestring, "A") != 0 &&
-	    strcmp(pr->valuestring, "B") != 0) ||
+	        strcmp(pr->valuestring, "B") != 0) ||
 	    json_uint(&kid, o, "key_id", 0, 255, err, errlen) != 0)
 		goto bad;
 	c->ob_scheme = pr->valuestring[0] == 'A' ? 1 : 2;
@@ -131,7 +134,8 @@ static int onboarding_key(ue_core_t *c, const cJSON *o, char *err,
 	return UE_OK;
 bad:
 	c->ob_scheme = 0;
-	util_err_set(err, errlen, "\"onboarding_key\" needs \"profile\" A or "
+	util_err_set(err, errlen,
+	    "\"onboarding_key\" needs \"profile\" A or "
 	    "B, \"key_id\" 0..255 and \"public_key\" in hex (A: 32 octets, "
 	    "B: 33 or 65)");
 	return UE_ERR_ARG;
@@ -148,27 +152,31 @@ int ue_policy_parse(ue_policy_t *p, const char *json, char *err, size_t errlen)
 		goto done;
 	}
 	if (json_uint(&p->timeout_ms, root, "timeout_ms", 10, 60000, err,
-	    errlen) != 0 ||
-	    json_uint(&p->max_timeout_ms, root, "max_timeout_ms", 0, 60000,
-	    err, errlen) != 0 ||
+	        errlen) != 0 ||
+	    json_uint(&p->max_timeout_ms, root, "max_timeout_ms", 0, 60000, err,
+	        errlen) != 0 ||
 	    json_uint(&p->retransmits, root, "retransmits", 0, 10, err,
-	    errlen) != 0 ||
+	        errlen) != 0 ||
 	    json_uint(&p->attempt_ms, root, "attempt_ms", 10, 600000, err,
-	    errlen) != 0 ||
-	    json_uint(&p->max_backoff_ms, root, "max_backoff_ms", 0, 600000, err,
-	    errlen) != 0)
+	        errlen) != 0 ||
+	    json_uint(&p->max_backoff_ms, root, "max_backoff_ms", 0, 600000,
+	        err, errlen) != 0)
 		goto done;
 	cores = cJSON_GetObjectItemCaseSensitive(root, "cores");
 	if (cores != NULL && !cJSON_IsArray(cores)) {
 		util_err_set(err, errlen, "\"cores\" must be a list");
 		goto done;
 	}
-	cJSON_ArrayForEach(it, cores) {
+	cJSON_ArrayForEach(it, cores)
+	{
 		const cJSON *pl = cJSON_GetObjectItemCaseSensitive(it, "plmn");
-		const cJSON *ad = cJSON_GetObjectItemCaseSensitive(it, "address");
+		const cJSON *ad =
+		    cJSON_GetObjectItemCaseSensitive(it, "address");
 
-		if (!cJSON_IsString(ad) || (pl != NULL && !cJSON_IsString(pl))) {
-			util_err_set(err, errlen, "each core needs a string "
+		if (!cJSON_IsString(ad) ||
+		    (pl != NULL && !cJSON_IsString(pl))) {
+			util_err_set(err, errlen,
+			    "each core needs a string "
 			    "\"address\" and may have a string \"plmn\"");
 			goto done;
 		}
@@ -176,12 +184,13 @@ int ue_policy_parse(ue_policy_t *p, const char *json, char *err, size_t errlen)
 			util_err_set(err, errlen, "PLMN too long");
 			goto done;
 		}
-		if (core_add(p, pl != NULL ? pl->valuestring : "", ad->valuestring,
-		    err, errlen) != 0)
+		if (core_add(p, pl != NULL ? pl->valuestring : "",
+		        ad->valuestring, err, errlen) != 0)
 			goto done;
 		ob = cJSON_GetObjectItemCaseSensitive(it, "onboarding_key");
-		if (ob != NULL && onboarding_key(&p->cores[p->ncores - 1], ob,
-		    err, errlen) != 0)
+		if (ob != NULL &&
+		    onboarding_key(&p->cores[p->ncores - 1], ob, err, errlen) !=
+		        0)
 			goto done;
 	}
 	rc = UE_OK;

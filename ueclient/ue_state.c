@@ -46,7 +46,8 @@ int ue_file_read(char **out, size_t *lenout, const char *path, size_t max,
 		goto done;
 	}
 	if ((uint64_t)st.st_size > max) {
-		util_err_set(err, errlen, "%s: larger than %zu bytes", path, max);
+		util_err_set(err, errlen, "%s: larger than %zu bytes", path,
+		    max);
 		rc = UE_ERR_ARG;
 		goto done;
 	}
@@ -88,8 +89,10 @@ int ue_file_write_atomic(const char *path, const void *data, size_t len,
 	int fd = -1, dfd = -1, rc = UE_ERR_IO;
 	size_t off = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp) ||
-	    snprintf(dirbuf, sizeof(dirbuf), "%s", path) >= (int)sizeof(dirbuf)) {
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
+	        (int)sizeof(tmp) ||
+	    snprintf(dirbuf, sizeof(dirbuf), "%s", path) >=
+	        (int)sizeof(dirbuf)) {
 		util_err_set(err, errlen, "path too long");
 		return UE_ERR_ARG;
 	}
@@ -109,7 +112,8 @@ int ue_file_write_atomic(const char *path, const void *data, size_t len,
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			util_err_set(err, errlen, "write %s: %s", tmp, strerror(errno));
+			util_err_set(err, errlen, "write %s: %s", tmp,
+			    strerror(errno));
 			goto done;
 		}
 		off += (size_t)w;
@@ -125,7 +129,8 @@ int ue_file_write_atomic(const char *path, const void *data, size_t len,
 	}
 	fd = -1;
 	if (rename(tmp, path) != 0) {
-		util_err_set(err, errlen, "rename to %s: %s", path, strerror(errno));
+		util_err_set(err, errlen, "rename to %s: %s", path,
+		    strerror(errno));
 		goto done;
 	}
 	tmp[0] = '\0';
@@ -182,7 +187,8 @@ int ue_id_valid(const char *s)
 		char c = s[i];
 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		        c == '-'))
 			return 0;
 	}
 	return 1;
@@ -233,8 +239,10 @@ static int json_str(char *dst, size_t cap, const cJSON *obj, const char *name,
 	}
 	if (!cJSON_IsString(v) || v->valuestring == NULL ||
 	    strlen(v->valuestring) >= cap) {
-		util_err_set(err, errlen, "\"%s\" is not a string of at most %zu "
-		    "characters", name, cap - 1);
+		util_err_set(err, errlen,
+		    "\"%s\" is not a string of at most %zu "
+		    "characters",
+		    name, cap - 1);
 		return UE_ERR_ARG;
 	}
 	memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
@@ -253,8 +261,8 @@ int ue_device_load(ue_device_t *out, const char *dir, char *err, size_t errlen)
 		return rc;
 	}
 	if (access(path, F_OK) != 0) {
-		util_err_set(err, errlen, "%s: not initialised (run ueclient init)",
-		    dir);
+		util_err_set(err, errlen,
+		    "%s: not initialised (run ueclient init)", dir);
 		return UE_ERR_STATE;
 	}
 	if ((rc = ue_file_read(&text, NULL, path, 65536, err, errlen)) != 0)
@@ -266,21 +274,22 @@ int ue_device_load(ue_device_t *out, const char *dir, char *err, size_t errlen)
 		goto done;
 	}
 	if (json_str(out->manufacturer_id, sizeof(out->manufacturer_id), root,
-	    "manufacturer_id", 1, err, errlen) != 0 ||
+	        "manufacturer_id", 1, err, errlen) != 0 ||
 	    json_str(out->serial, sizeof(out->serial), root, "serial", 1, err,
-	    errlen) != 0 ||
+	        errlen) != 0 ||
 	    json_str(out->model, sizeof(out->model), root, "model", 1, err,
-	    errlen) != 0 ||
+	        errlen) != 0 ||
 	    json_str(out->hardware_version, sizeof(out->hardware_version), root,
-	    "hardware_version", 0, err, errlen) != 0 ||
+	        "hardware_version", 0, err, errlen) != 0 ||
 	    json_str(kt, sizeof(kt), root, "key_type", 1, err, errlen) != 0 ||
-	    json_str(out->device_id, sizeof(out->device_id), root, "device_id", 0,
-	    err, errlen) != 0 ||
+	    json_str(out->device_id, sizeof(out->device_id), root, "device_id",
+	        0, err, errlen) != 0 ||
 	    json_str(out->certificate_url, sizeof(out->certificate_url), root,
-	    "certificate_url", 0, err, errlen) != 0)
+	        "certificate_url", 0, err, errlen) != 0)
 		goto done;
 	if (ue_key_type_parse(&out->key_type, kt) != 0) {
-		util_err_set(err, errlen, "%s: unknown key_type \"%s\"", path, kt);
+		util_err_set(err, errlen, "%s: unknown key_type \"%s\"", path,
+		    kt);
 		goto done;
 	}
 	if (out->device_id[0] != '\0' && !devid_valid(out->device_id)) {
@@ -303,18 +312,19 @@ int ue_device_store(const ue_device_t *dev, const char *dir, char *err,
 
 	if (root == NULL ||
 	    cJSON_AddStringToObject(root, "manufacturer_id",
-	    dev->manufacturer_id) == NULL ||
+	        dev->manufacturer_id) == NULL ||
 	    cJSON_AddStringToObject(root, "serial", dev->serial) == NULL ||
 	    cJSON_AddStringToObject(root, "model", dev->model) == NULL ||
 	    cJSON_AddStringToObject(root, "hardware_version",
-	    dev->hardware_version) == NULL ||
+	        dev->hardware_version) == NULL ||
 	    cJSON_AddStringToObject(root, "key_type",
-	    ue_key_type_name(dev->key_type)) == NULL)
+	        ue_key_type_name(dev->key_type)) == NULL)
 		goto nomem;
 	if (dev->device_id[0] != '\0' &&
-	    (cJSON_AddStringToObject(root, "device_id", dev->device_id) == NULL ||
-	    cJSON_AddStringToObject(root, "certificate_url",
-	    dev->certificate_url) == NULL))
+	    (cJSON_AddStringToObject(root, "device_id", dev->device_id) ==
+	            NULL ||
+	        cJSON_AddStringToObject(root, "certificate_url",
+	            dev->certificate_url) == NULL))
 		goto nomem;
 	text = cJSON_Print(root);
 	if (text == NULL)

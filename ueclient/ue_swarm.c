@@ -18,7 +18,7 @@
 typedef struct {
 	unsigned prov_ms, reg_ms;
 	unsigned retransmissions;
-	unsigned flow_ms;   /* the whole attach: switch-on to Registration
+	unsigned flow_ms; /* the whole attach: switch-on to Registration
 	                       accept (keys, trust, provisioning, registration) */
 	int ok;
 	char cause[64];
@@ -32,11 +32,11 @@ typedef struct {
 	dev_result *res;
 	ue_trust_cache *trust; /* Root and verified signer chains, shared */
 	pthread_mutex_t lock;
-	unsigned next;      /* next device number */
+	unsigned next; /* next device number */
 	unsigned done;
 	unsigned failed;
-	uint64_t deadline;  /* ue_now_ms() after which nothing new starts */
-	uint64_t last_end;  /* ue_now_ms() when the last device finished */
+	uint64_t deadline; /* ue_now_ms() after which nothing new starts */
+	uint64_t last_end; /* ue_now_ms() when the last device finished */
 } swarm;
 
 unsigned ue_percentile(const unsigned *sorted, size_t n, unsigned q)
@@ -66,8 +66,8 @@ static void classify(dev_result *r, const char *step, int rc,
     const ue_attach_result_t *ar, const char *err)
 {
 	if (ar != NULL && rc == UE_ERR_REJECTED && ar->cause >= 0)
-		snprintf(r->cause, sizeof(r->cause), "%s: #%d %s", step, ar->cause,
-		    ue_cause_name(ar->cause));
+		snprintf(r->cause, sizeof(r->cause), "%s: #%d %s", step,
+		    ar->cause, ue_cause_name(ar->cause));
 	else if (rc == UE_ERR_TIMEOUT)
 		snprintf(r->cause, sizeof(r->cause), "%s: timeout", step);
 	else if (rc == UE_ERR_HTTP)
@@ -96,7 +96,8 @@ static void device_run(swarm *s, unsigned i)
 		snprintf(dev.manufacturer_id, sizeof(dev.manufacturer_id), "%s",
 		    o->manufacturer_id);
 		snprintf(dev.model, sizeof(dev.model), "%s", o->model);
-		snprintf(dev.serial, sizeof(dev.serial), "%s-%06u", s->prefix, i);
+		snprintf(dev.serial, sizeof(dev.serial), "%s-%06u", s->prefix,
+		    i);
 		dev.key_type = o->key_type;
 		if ((rc = ue_init(dir, &dev, err, sizeof(err))) != 0) {
 			classify(r, "init", rc, NULL, err);
@@ -117,12 +118,13 @@ static void device_run(swarm *s, unsigned i)
 	ao.policy = o->policy;
 	ao.trust = s->trust;
 	ao.volatile_creds = o->volatile_creds;
-	ao.dev = &got;	/* ue_enroll just read (or wrote) it */
+	ao.dev = &got; /* ue_enroll just read (or wrote) it */
 	t0 = ue_now_ms();
 	rc = ue_attach(&ar, &ao, err, sizeof(err));
 	r->retransmissions = ar.retransmissions;
 	if (rc != 0) {
-		classify(r, ar.provisioned ? "register" : "attach", rc, &ar, err);
+		classify(r, ar.provisioned ? "register" : "attach", rc, &ar,
+		    err);
 		return;
 	}
 	r->prov_ms = ar.provisioned ? ar.prov_ms : 0;
@@ -194,13 +196,16 @@ static void summarise(ue_swarm_result_t *out, const swarm *s, unsigned *prov,
 				break;
 		if (k == out->ncauses) {
 			if (out->ncauses == UE_SWARM_MAX_CAUSES)
-				k = UE_SWARM_MAX_CAUSES - 1; /* last bucket: "other" */
+				k = UE_SWARM_MAX_CAUSES -
+				    1; /* last bucket: "other" */
 			else {
 				out->ncauses++;
 				snprintf(out->causes[k].cause,
-				    sizeof(out->causes[k].cause), "%s", r->cause);
+				    sizeof(out->causes[k].cause), "%s",
+				    r->cause);
 				snprintf(out->causes[k].example,
-				    sizeof(out->causes[k].example), "%s", r->detail);
+				    sizeof(out->causes[k].example), "%s",
+				    r->detail);
 			}
 		}
 		out->causes[k].n++;
@@ -220,23 +225,27 @@ static void summarise(ue_swarm_result_t *out, const swarm *s, unsigned *prov,
 }
 
 /* Check the swarm's options; 0 or UE_ERR_ARG with err set. */
-static int swarm_opts_check(const ue_swarm_opts_t *o, char *err,
-    size_t errlen)
+static int swarm_opts_check(const ue_swarm_opts_t *o, char *err, size_t errlen)
 {
 	if (o->count == 0 || o->count > UE_SWARM_MAX_COUNT ||
 	    o->concurrency == 0 || o->concurrency > UE_SWARM_MAX_CONCURRENCY) {
-		util_err_set(err, errlen, "count must be 1..%d and concurrency "
-		    "1..%d", UE_SWARM_MAX_COUNT, UE_SWARM_MAX_CONCURRENCY);
+		util_err_set(err, errlen,
+		    "count must be 1..%d and concurrency "
+		    "1..%d",
+		    UE_SWARM_MAX_COUNT, UE_SWARM_MAX_CONCURRENCY);
 		return UE_ERR_ARG;
 	}
 	if (!ue_id_valid(o->manufacturer_id) || !ue_id_valid(o->model)) {
-		util_err_set(err, errlen, "swarm needs a valid manufacturer ID and "
+		util_err_set(err, errlen,
+		    "swarm needs a valid manufacturer ID and "
 		    "model");
 		return UE_ERR_ARG;
 	}
-	if (o->serial_prefix != NULL && (!ue_id_valid(o->serial_prefix) ||
-	    strlen(o->serial_prefix) > 40 - 8)) {
-		util_err_set(err, errlen, "serial prefix must be at most 32 "
+	if (o->serial_prefix != NULL &&
+	    (!ue_id_valid(o->serial_prefix) ||
+	        strlen(o->serial_prefix) > 40 - 8)) {
+		util_err_set(err, errlen,
+		    "serial prefix must be at most 32 "
 		    "characters of [A-Za-z0-9._-]");
 		return UE_ERR_ARG;
 	}
@@ -272,10 +281,10 @@ static int swarm_base_make(swarm *s, int *tmp, const ue_swarm_opts_t *o,
 
 	if (o->set_dir != NULL) {
 		if (snprintf(s->base, sizeof(s->base), "%s", o->set_dir) >=
-		    (int)sizeof(s->base) - 16 ||
+		        (int)sizeof(s->base) - 16 ||
 		    (mkdir(s->base, 0700) != 0 && errno != EEXIST)) {
-			util_err_set(err, errlen, "set folder %s: %s", o->set_dir,
-			    strerror(errno));
+			util_err_set(err, errlen, "set folder %s: %s",
+			    o->set_dir, strerror(errno));
 			return UE_ERR_IO;
 		}
 		return UE_OK;
@@ -302,8 +311,8 @@ static void swarm_wait(swarm *s, const ue_swarm_opts_t *o)
 		pthread_mutex_lock(&s->lock);
 		d = s->done;
 		f = s->failed;
-		all = d >= s->next && (s->next >= o->count ||
-		    ue_now_ms() >= s->deadline);
+		all = d >= s->next &&
+		    (s->next >= o->count || ue_now_ms() >= s->deadline);
 		pthread_mutex_unlock(&s->lock);
 		if (o->progress != NULL)
 			o->progress(o->progress_ctx, d, f, o->count);
@@ -313,8 +322,8 @@ static void swarm_wait(swarm *s, const ue_swarm_opts_t *o)
 	}
 }
 
-int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o,
-    char *err, size_t errlen)
+int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o, char *err,
+    size_t errlen)
 {
 	swarm s;
 	pthread_t *th = NULL;
@@ -341,15 +350,14 @@ int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o,
 	flow = calloc(o->count, sizeof(*flow));
 	th = calloc(o->concurrency, sizeof(*th));
 	if (s.res == NULL || prov == NULL || reg == NULL || flow == NULL ||
-	    th == NULL ||
-	    pthread_mutex_init(&s.lock, NULL) != 0) {
+	    th == NULL || pthread_mutex_init(&s.lock, NULL) != 0) {
 		util_err_set(err, errlen, "out of memory");
 		goto done;
 	}
 	locked = 1;
 	t0 = ue_now_ms();
-	s.deadline = t0 + (uint64_t)(o->deadline_s != 0 ? o->deadline_s : 600) *
-	    1000u;
+	s.deadline =
+	    t0 + (uint64_t)(o->deadline_s != 0 ? o->deadline_s : 600) * 1000u;
 	for (i = 0; i < o->concurrency && i < o->count; i++) {
 		if (pthread_create(&th[i], NULL, worker, &s) != 0)
 			break;
@@ -365,12 +373,13 @@ int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o,
 		pthread_join(th[i], NULL);
 	/* Up to the last device's end, not to the coordinating loop's next
 	 * 200 ms tick after it. */
-	out->elapsed_s = (double)((s.last_end > t0 ? s.last_end : ue_now_ms()) -
-	    t0) / 1000.0;
+	out->elapsed_s =
+	    (double)((s.last_end > t0 ? s.last_end : ue_now_ms()) - t0) /
+	    1000.0;
 	out->total = o->count;
 	summarise(out, &s, prov, reg, flow);
-	out->flows_per_s = out->elapsed_s > 0 ?
-	    (double)out->completed / out->elapsed_s : 0;
+	out->flows_per_s =
+	    out->elapsed_s > 0 ? (double)out->completed / out->elapsed_s : 0;
 	ue_trust_cache_stats(s.trust, &out->verify_cached, &out->verify_full);
 	rc = UE_OK;
 done:

@@ -23,11 +23,11 @@
 #define UE_SWARM_RETRANSMITS 5
 
 typedef struct {
-	unsigned count;          /* devices, 1..UE_SWARM_MAX_COUNT */
-	unsigned concurrency;    /* threads, 1..UE_SWARM_MAX_CONCURRENCY */
-	const char *set_dir;     /* state folders set_dir/dev-NNNNNN, kept and
+	unsigned count;       /* devices, 1..UE_SWARM_MAX_COUNT */
+	unsigned concurrency; /* threads, 1..UE_SWARM_MAX_CONCURRENCY */
+	const char *set_dir;  /* state folders set_dir/dev-NNNNNN, kept and
 	                            reused; NULL = a temporary folder */
-	int reprovision;         /* drop stored credentials before attach */
+	int reprovision;      /* drop stored credentials before attach */
 	const char *manufacturer_id;
 	const char *model;
 	const char *serial_prefix; /* NULL = random per run */
@@ -72,8 +72,8 @@ typedef struct {
 
 /* Run the swarm. Returns 0 when it ran (out says how many failed), or an
  * error for bad options or a set folder that cannot be made. */
-int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o,
-    char *err, size_t errlen);
+int ue_swarm_run(ue_swarm_result_t *out, const ue_swarm_opts_t *o, char *err,
+    size_t errlen);
 
 /* The q-th percentile (0..100, nearest rank) of n sorted values. */
 unsigned ue_percentile(const unsigned *sorted, size_t n, unsigned q);

@@ -90,7 +90,8 @@ int ue_udp_send(ue_udp_t *u, const uint8_t *buf, size_t len, char *err,
 	/* ECONNREFUSED is an ICMP from an earlier datagram: the core is down
 	 * right now, which retransmission and the timeout deal with. */
 	if (w < 0 && errno != ECONNREFUSED) {
-		util_err_set(err, errlen, "send to %s: %s", u->peer, strerror(errno));
+		util_err_set(err, errlen, "send to %s: %s", u->peer,
+		    strerror(errno));
 		return UE_ERR_IO;
 	}
 	u->sent++;
@@ -123,8 +124,9 @@ int ue_udp_recv(ue_udp_t *u, uint8_t *buf, size_t cap, size_t *len,
 		if (pr == 0)
 			return UE_ERR_TIMEOUT;
 		r = recv(u->fd, buf, cap, MSG_TRUNC);
-		if (r < 0 && (errno == EINTR || errno == ECONNREFUSED ||
-		    errno == EAGAIN))
+		if (r < 0 &&
+		    (errno == EINTR || errno == ECONNREFUSED ||
+		        errno == EAGAIN))
 			continue; /* an ICMP error is no answer; keep waiting */
 		if (r < 0) {
 			util_err_set(err, errlen, "recv from %s: %s", u->peer,
@@ -132,8 +134,10 @@ int ue_udp_recv(ue_udp_t *u, uint8_t *buf, size_t cap, size_t *len,
 			return UE_ERR_IO;
 		}
 		if ((size_t)r > cap) {
-			util_err_set(err, errlen, "datagram of %zd bytes from %s is "
-			    "larger than %zu", r, u->peer, cap);
+			util_err_set(err, errlen,
+			    "datagram of %zd bytes from %s is "
+			    "larger than %zu",
+			    r, u->peer, cap);
 			return UE_ERR_PROTO;
 		}
 		*len = (size_t)r;
@@ -143,8 +147,7 @@ int ue_udp_recv(ue_udp_t *u, uint8_t *buf, size_t cap, size_t *len,
 	}
 }
 
-unsigned ue_retx_wait_ms(unsigned every_ms, unsigned max_every_ms,
-    unsigned n)
+unsigned ue_retx_wait_ms(unsigned every_ms, unsigned max_every_ms, unsigned n)
 {
 	unsigned w = every_ms;
 
@@ -157,8 +160,7 @@ unsigned ue_retx_wait_ms(unsigned every_ms, unsigned max_every_ms,
 
 int ue_udp_transact(ue_udp_t *u, const uint8_t *req, size_t reqlen,
     unsigned every_ms, unsigned max_every_ms, unsigned retransmits,
-    unsigned total_ms, ue_answer_fn fn, void *ctx, char *err,
-    size_t errlen)
+    unsigned total_ms, ue_answer_fn fn, void *ctx, char *err, size_t errlen)
 {
 	static __thread uint8_t buf[UE_DGRAM_MAX];
 	uint64_t start = ue_now_ms(), deadline = start + total_ms;
@@ -173,18 +175,22 @@ int ue_udp_transact(ue_udp_t *u, const uint8_t *req, size_t reqlen,
 		size_t len;
 
 		if (now >= deadline) {
-			util_err_set(err, errlen, "no answer from %s within %u ms "
-			    "(%u retransmissions)", u->peer, total_ms, resent);
+			util_err_set(err, errlen,
+			    "no answer from %s within %u ms "
+			    "(%u retransmissions)",
+			    u->peer, total_ms, resent);
 			return UE_ERR_TIMEOUT;
 		}
 		if (now >= next_tx) {
 			if (resent < retransmits) {
-				if ((rc = ue_udp_send(u, req, reqlen, err, errlen)) != 0)
+				if ((rc = ue_udp_send(u, req, reqlen, err,
+				         errlen)) != 0)
 					return rc;
 				resent++;
 				u->resent++;
-				next_tx = now + ue_retx_wait_ms(every_ms,
-				    max_every_ms, resent + 1);
+				next_tx = now +
+				    ue_retx_wait_ms(every_ms, max_every_ms,
+				        resent + 1);
 			} else {
 				next_tx = deadline;
 			}
@@ -205,7 +211,8 @@ int ue_udp_transact(ue_udp_t *u, const uint8_t *req, size_t reqlen,
 		if (rc == 1)
 			return UE_OK;
 		if (rc == UE_ANSWER_AGAIN) {
-			if ((rc = ue_udp_send(u, req, reqlen, err, errlen)) != 0)
+			if ((rc = ue_udp_send(u, req, reqlen, err, errlen)) !=
+			    0)
 				return rc;
 			u->resent++;
 		}

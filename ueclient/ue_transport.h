@@ -18,7 +18,7 @@ typedef void (*ue_tap_fn)(void *ctx, int dir, const uint8_t *buf, size_t len);
 
 typedef struct {
 	int fd;
-	char peer[128];  /* "host:port" as given */
+	char peer[128]; /* "host:port" as given */
 	ue_tap_fn tap;
 	void *tap_ctx;
 	unsigned sent;   /* datagrams sent (retransmissions included) */
@@ -52,14 +52,12 @@ typedef int (*ue_answer_fn)(void *ctx, const uint8_t *buf, size_t len);
  * total_ms after the first send. */
 int ue_udp_transact(ue_udp_t *u, const uint8_t *req, size_t reqlen,
     unsigned every_ms, unsigned max_every_ms, unsigned retransmits,
-    unsigned total_ms, ue_answer_fn fn, void *ctx, char *err,
-    size_t errlen);
+    unsigned total_ms, ue_answer_fn fn, void *ctx, char *err, size_t errlen);
 
 /* The wait after the n-th send of one request (n = 1: the first send):
  * every_ms doubled per earlier send, up to max_every_ms when that is
  * larger than every_ms; else every_ms each time. */
-unsigned ue_retx_wait_ms(unsigned every_ms, unsigned max_every_ms,
-    unsigned n);
+unsigned ue_retx_wait_ms(unsigned every_ms, unsigned max_every_ms, unsigned n);
 
 /* Milliseconds from a monotonic clock. */
 uint64_t ue_now_ms(void);

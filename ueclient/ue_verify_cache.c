@@ -33,18 +33,18 @@
 #define UE_VC_ENTRIES 8
 
 struct vc_entry {
-	uint8_t *chain;			/* the chain list bytes */
+	uint8_t *chain; /* the chain list bytes */
 	size_t chain_len;
 	X509 *anchor;
 	X509 *signer;
-	STACK_OF(X509) *carried;	/* the carried intermediates */
+	STACK_OF(X509) * carried; /* the carried intermediates */
 	uint8_t fingerprint[32];
-	uint64_t used;			/* LRU tick */
+	uint64_t used; /* LRU tick */
 };
 
 struct ue_verify_cache {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;		/* a pending full verification ended */
+	pthread_cond_t cv; /* a pending full verification ended */
 	struct vc_entry e[UE_VC_ENTRIES];
 	uint64_t tick;
 	uint64_t hits, misses, stores;
@@ -54,7 +54,7 @@ struct ue_verify_cache {
 	uint8_t *pending;
 	size_t pending_len;
 	X509 *pending_anchor;
-	uint64_t pending_gen;		/* bumped when a pending one ends */
+	uint64_t pending_gen; /* bumped when a pending one ends */
 };
 
 /* Longest wait for another thread's full verification of the same chain;
@@ -111,8 +111,8 @@ void ue_verify_cache_free(ue_verify_cache *c)
 }
 
 /* The counters, read under the lock. */
-void ue_verify_cache_stats(ue_verify_cache *c, uint64_t *hits,
-    uint64_t *misses, uint64_t *stores)
+void ue_verify_cache_stats(ue_verify_cache *c, uint64_t *hits, uint64_t *misses,
+    uint64_t *stores)
 {
 	if (c == NULL)
 		return;
@@ -195,7 +195,7 @@ out:
 /* After a full verification accepted the view: remember its chain list,
  * in the least recently used slot. Failure to remember is no error. */
 static void vc_store(ue_verify_cache *c, const prov_view_t *v, X509 *root,
-    X509 *signer, STACK_OF(X509) *carried, const uint8_t fp[32])
+    X509 *signer, STACK_OF(X509) * carried, const uint8_t fp[32])
 {
 	struct vc_entry n, *victim;
 	const uint8_t *chain;
@@ -230,7 +230,7 @@ static void vc_store(ue_verify_cache *c, const prov_view_t *v, X509 *root,
 		if (e->chain != NULL && e->chain_len == clen &&
 		    memcmp(e->chain, chain, clen) == 0 &&
 		    X509_cmp(e->anchor, root) == 0) {
-			victim = NULL;	/* another thread stored it first */
+			victim = NULL; /* another thread stored it first */
 			break;
 		}
 		if (e->chain == NULL || e->used < victim->used)
@@ -251,8 +251,7 @@ static void vc_store(ue_verify_cache *c, const prov_view_t *v, X509 *root,
 
 /* A hit, with the container signature verified: out is a verified view.
  * 0 = take the full verification. */
-static int vc_try(ue_verify_cache *c, prov_view_t *out, X509 *root,
-    int64_t at)
+static int vc_try(ue_verify_cache *c, prov_view_t *out, X509 *root, int64_t at)
 {
 	X509 *cert = NULL;
 	int ok;
@@ -329,11 +328,10 @@ static void vc_release(ue_verify_cache *c)
 	pthread_mutex_unlock(&c->mu);
 }
 
-
 /* A hit answers; anything else takes prov_verify_chain, and a chain it
  * accepts is stored. */
-int ue_verify_cached(prov_view_t *out, const uint8_t *container,
-    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+int ue_verify_cached(prov_view_t *out, const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) * intermediates, int64_t at,
     ue_verify_cache *cache, char *err, size_t errlen)
 {
 	X509 *cert = NULL;
@@ -342,10 +340,11 @@ int ue_verify_cached(prov_view_t *out, const uint8_t *container,
 
 	/* The cache only stands in for a verification whose inputs are the
 	 * container and the anchor alone. */
-	if (cache == NULL || (intermediates != NULL &&
-	    sk_X509_num(intermediates) > 0) || out == NULL || root == NULL)
-		return prov_verify(out, container, len, root, intermediates,
-		    at, err, errlen);
+	if (cache == NULL ||
+	    (intermediates != NULL && sk_X509_num(intermediates) > 0) ||
+	    out == NULL || root == NULL)
+		return prov_verify(out, container, len, root, intermediates, at,
+		    err, errlen);
 	if ((rc = prov_parse(out, container, len, err, errlen)) != PROV_OK)
 		return rc;
 	if (vc_try(cache, out, root, at))
@@ -361,8 +360,8 @@ int ue_verify_cached(prov_view_t *out, const uint8_t *container,
 	pthread_mutex_lock(&cache->mu);
 	cache->misses++;
 	pthread_mutex_unlock(&cache->mu);
-	rc = prov_verify_chain(out, &cert, &carried, container, len, root,
-	    NULL, at, err, errlen);
+	rc = prov_verify_chain(out, &cert, &carried, container, len, root, NULL,
+	    at, err, errlen);
 	if (rc == PROV_OK)
 		vc_store(cache, out, root, cert, carried,
 		    out->signer_fingerprint);

@@ -34,13 +34,13 @@ void ue_verify_cache_free(ue_verify_cache *c);
 
 /* Containers accepted from the cache, verified in full with the cache
  * usable, and chains stored; any out pointer may be NULL. */
-void ue_verify_cache_stats(ue_verify_cache *c, uint64_t *hits,
-    uint64_t *misses, uint64_t *stores);
+void ue_verify_cache_stats(ue_verify_cache *c, uint64_t *hits, uint64_t *misses,
+    uint64_t *stores);
 
 /* prov_verify with an optional cache (NULL: exactly prov_verify). Same
  * errors, same view. */
-int ue_verify_cached(prov_view_t *out, const uint8_t *container,
-    size_t len, X509 *root, STACK_OF(X509) *intermediates, int64_t at,
+int ue_verify_cached(prov_view_t *out, const uint8_t *container, size_t len,
+    X509 *root, STACK_OF(X509) * intermediates, int64_t at,
     ue_verify_cache *cache, char *err, size_t errlen);
 
 #endif

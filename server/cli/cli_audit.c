@@ -79,17 +79,16 @@ static int audit_print(const reg_audit_t *list, size_t n, int json)
 /* ca-server audit [--actor] [--action] [--target] [--limit] [--after]. */
 int cli_audit(int argc, char **argv)
 {
-	static const char *usage = "ca-server audit --data DIR [--actor A] "
+	static const char *usage =
+	    "ca-server audit --data DIR [--actor A] "
 	    "[--action X] [--target T] [--limit N] [--after CURSOR] [--json]";
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "actor", required_argument, NULL, 'a' },
 		{ "action", required_argument, NULL, 'x' },
 		{ "target", required_argument, NULL, 't' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "after", required_argument, NULL, 'A' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	reg_audit_filter_t f;
 	reg_audit_t *list = NULL;
@@ -138,14 +137,16 @@ static int backup_pg_explain(const char *data, const char *out)
 
 	if (ca_db_location(url, sizeof(url), data, err, sizeof(err)) != CA_OK)
 		return cli_fail("backup", err);
-	fprintf(stderr, "ca-server: backup: the registry is on PostgreSQL "
+	fprintf(stderr,
+	    "ca-server: backup: the registry is on PostgreSQL "
 	    "(%s); nothing was copied. Back it up the PostgreSQL way:\n"
 	    "  pg_dump --format=custom --file='%s' '%s'\n"
 	    "(one consistent snapshot, taken while nodes serve; restore into "
 	    "an empty database with pg_restore --dbname=URL FILE), or "
 	    "pg_basebackup with WAL archiving for point-in-time recovery. "
 	    "Back up the data folder (keys, certificates, config.json) as "
-	    "well.\n", url, out, url);
+	    "well.\n",
+	    url, out, url);
 	return CLI_FAIL;
 }
 
@@ -153,11 +154,8 @@ static int backup_pg_explain(const char *data, const char *out)
 int cli_backup(int argc, char **argv)
 {
 	static const char *usage = "ca-server backup --data DIR --out FILE";
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
-		{ "out", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
+		{ "out", required_argument, NULL, 'o' }, { NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	const char *out = NULL;
 	char err[512] = "";

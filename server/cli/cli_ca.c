@@ -58,13 +58,11 @@ static int ca_cli_opt(void *ctx, int ch, const char *arg, const char **msg)
  * CLI_HELP_SHOWN. */
 static int ca_cli_args(struct ca_cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "kind", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	int rc, ok;
 
 	c->verb = argv[1];
@@ -77,7 +75,7 @@ static int ca_cli_args(struct ca_cli *c, int argc, char **argv)
 	if (strcmp(c->verb, "add") == 0)
 		ok = c->cert != NULL && c->key != NULL && c->id == NULL;
 	else if (c->kind != NULL)
-		ok = 0;		/* the role of an existing CA is its own */
+		ok = 0; /* the role of an existing CA is its own */
 	else if (strcmp(c->verb, "activate") == 0 ||
 	    strcmp(c->verb, "retire") == 0)
 		ok = c->id != NULL;
@@ -106,22 +104,25 @@ static int ca_list_print(reg_t *reg, int json)
 		cli_time_format(t2, list[i].retired_at);
 		if (!json) {
 			printf("%lld\t%s\t%s\t%s\tcreated %s\tretired %s\n",
-			    (long long)list[i].id, list[i].role,
-			    list[i].state, list[i].subject, t1, t2);
+			    (long long)list[i].id, list[i].role, list[i].state,
+			    list[i].subject, t1, t2);
 			continue;
 		}
 		bad |= (o = cJSON_CreateObject()) == NULL ||
 		    !cJSON_AddItemToArray(arr, o) ||
-		    cJSON_AddNumberToObject(o, "id", (double)list[i].id) == NULL ||
+		    cJSON_AddNumberToObject(o, "id", (double)list[i].id) ==
+		        NULL ||
 		    cJSON_AddStringToObject(o, "role", list[i].role) == NULL ||
-		    cJSON_AddStringToObject(o, "state", list[i].state) == NULL ||
+		    cJSON_AddStringToObject(o, "state", list[i].state) ==
+		        NULL ||
 		    cJSON_AddStringToObject(o, "subject", list[i].subject) ==
-		    NULL || cJSON_AddStringToObject(o, "certificate_sha256",
-		    list[i].cert_sha256) == NULL ||
+		        NULL ||
+		    cJSON_AddStringToObject(o, "certificate_sha256",
+		        list[i].cert_sha256) == NULL ||
 		    cJSON_AddStringToObject(o, "created_at", t1) == NULL ||
-		    (list[i].retired_at != 0 ? cJSON_AddStringToObject(o,
-		    "retired_at", t2) : cJSON_AddNullToObject(o,
-		    "retired_at")) == NULL;
+		    (list[i].retired_at != 0 ?
+		            cJSON_AddStringToObject(o, "retired_at", t2) :
+		            cJSON_AddNullToObject(o, "retired_at")) == NULL;
 	}
 	if (json && !bad && (s = cJSON_Print(arr)) != NULL) {
 		printf("%s\n", s);
@@ -149,8 +150,8 @@ static int ca_cli_change(ca_t *ca, reg_t *reg, const struct ca_cli *c)
 		errno = 0;
 		id = strtoll(c->id, &end, 10);
 		if (errno || *end || id <= 0) {
-			fprintf(stderr, "ca-server: ca %s: bad id %s\n", c->verb,
-			    c->id);
+			fprintf(stderr, "ca-server: ca %s: bad id %s\n",
+			    c->verb, c->id);
 			return CLI_USAGE;
 		}
 	}
@@ -164,26 +165,28 @@ static int ca_cli_change(ca_t *ca, reg_t *reg, const struct ca_cli *c)
 			}
 			key = keypath;
 		}
-		infra = c->kind != NULL && strcmp(c->kind,
-		    REG_CA_ROLE_INFRA) == 0;
+		infra =
+		    c->kind != NULL && strcmp(c->kind, REG_CA_ROLE_INFRA) == 0;
 		rc = ca_ca_add(ca, reg, &added, c->kind, c->cert, key,
 		    CLI_ACTOR, err, sizeof(err));
 		if (rc == CA_OK)
 			printf("%s CA %lld added (active); make it certify new "
-			    "%s with: ca-server ca activate %lld\n", infra ?
-			    "Infrastructure" : "Device", (long long)added,
-			    infra ? "principals" : "devices", (long long)added);
+			       "%s with: ca-server ca activate %lld\n",
+			    infra ? "Infrastructure" : "Device",
+			    (long long)added, infra ? "principals" : "devices",
+			    (long long)added);
 	} else if (strcmp(c->verb, "activate") == 0) {
-		rc = ca_ca_activate(ca, reg, id, CLI_ACTOR, err,
-		    sizeof(err));
+		rc = ca_ca_activate(ca, reg, id, CLI_ACTOR, err, sizeof(err));
 		if (rc == CA_OK)
 			printf("CA %lld is issuing (a running serve uses it "
-			    "from its next request)\n", id);
+			       "from its next request)\n",
+			    id);
 	} else {
 		rc = ca_ca_retire(ca, reg, id, CLI_ACTOR, err, sizeof(err));
 		if (rc == CA_OK)
 			printf("CA %lld retired; its final CRL stays "
-			    "published\n", id);
+			       "published\n",
+			    id);
 	}
 	if (rc != CA_OK) {
 		fprintf(stderr, "ca-server: ca %s: %s\n", c->verb, err);
@@ -201,8 +204,8 @@ int cli_ca(int argc, char **argv)
 	int rc;
 
 	memset(&c, 0, sizeof(c));
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		printf("usage: %s\n", ca_usage);
 		return CLI_OK;
 	}
@@ -212,8 +215,8 @@ int cli_ca(int argc, char **argv)
 		return rc == CLI_HELP_SHOWN ? CLI_OK : rc;
 	if ((rc = cli_ca_open(&c.common, &ca, &reg)) != CLI_OK)
 		return rc;
-	rc = strcmp(c.verb, "list") == 0 ? ca_list_print(reg,
-	    c.common.json) : ca_cli_change(ca, reg, &c);
+	rc = strcmp(c.verb, "list") == 0 ? ca_list_print(reg, c.common.json) :
+	                                   ca_cli_change(ca, reg, &c);
 	cli_ca_close(ca, reg);
 	return rc;
 }

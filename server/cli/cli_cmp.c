@@ -12,7 +12,8 @@
 
 #include "ca_cmp.h"
 
-static const char cmp_usage[] = "ca-server cmp-secret create --data DIR "
+static const char cmp_usage[] =
+    "ca-server cmp-secret create --data DIR "
     "--manufacturer ID [--count N (1..1000, 1)] [--valid-hours H (1..720, "
     "24)] [--json]";
 
@@ -48,7 +49,8 @@ static int cmp_opt(void *ctx, int ch, const char *arg, const char **msg)
 		*msg = "--count must be 1..1000";
 		return -1;
 	case 'v':
-		if (num_arg(&a->hours, arg, 1, CA_CMP_SECRET_VALID_MAX / 3600) == 0)
+		if (num_arg(&a->hours, arg, 1,
+		        CA_CMP_SECRET_VALID_MAX / 3600) == 0)
 			return 0;
 		*msg = "--valid-hours must be 1..720";
 		return -1;
@@ -83,9 +85,11 @@ static int cmp_print(const ca_cmp_secret_new_t *s, size_t n, int json)
 	}
 	if (json) {
 		rc = cli_json_print(arr);
-		cJSON_ArrayForEach(o, arr)	/* wipe the copies */
-			OPENSSL_cleanse(cJSON_GetObjectItemCaseSensitive(o,
-			    "secret")->valuestring, CA_CMP_SECRET_LEN);
+		cJSON_ArrayForEach(o, arr) /* wipe the copies */
+		    OPENSSL_cleanse(cJSON_GetObjectItemCaseSensitive(o,
+		                        "secret")
+		                        ->valuestring,
+		        CA_CMP_SECRET_LEN);
 		cJSON_Delete(arr);
 	}
 	return rc;
@@ -123,13 +127,11 @@ static int cmp_create(const struct cli_common *c, const struct cmp_args *a)
 /* ca-server cmp-secret create. */
 int cli_cmp_secret(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "manufacturer", required_argument, NULL, 'm' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "valid-hours", required_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	struct cmp_args a = { NULL, 1, 24 };
 	int rc;

@@ -62,22 +62,26 @@ static int batch_line(struct batch *b, char *line, size_t n)
 		return 1;
 	nf = split_tabs(line, fld, BATCH_ATTRS + 1);
 	if (nf < BATCH_ATTRS) {
-		fprintf(stderr, "ca-server: %s:%zu: need CSR_FILE MANUFACTURER_ID"
-		    " SERIAL MODEL [HW]\n", b->path, b->lineno);
+		fprintf(stderr,
+		    "ca-server: %s:%zu: need CSR_FILE MANUFACTURER_ID"
+		    " SERIAL MODEL [HW]\n",
+		    b->path, b->lineno);
 		return -1;
 	}
 	memset(&b->items[n], 0, sizeof(b->items[n]));
 	for (k = 1; k < nf; k++) {
 		if (strlen(fld[k]) > REG_ATTR_MAX) {
-			fprintf(stderr, "ca-server: %s:%zu: field longer than "
-			    "%d\n", b->path, b->lineno, REG_ATTR_MAX);
+			fprintf(stderr,
+			    "ca-server: %s:%zu: field longer than "
+			    "%d\n",
+			    b->path, b->lineno, REG_ATTR_MAX);
 			return -1;
 		}
 		snprintf(b->strs[n][k - 1], sizeof(b->strs[n][k - 1]), "%s",
 		    fld[k]);
 	}
 	if (cli_input_read((uint8_t **)&b->items[n].csr, &b->items[n].csr_len,
-	    fld[0]) != CLI_OK) {
+	        fld[0]) != CLI_OK) {
 		b->items[n].csr = NULL;
 		return -1;
 	}
@@ -173,9 +177,11 @@ static int enroll_batch(ca_t *ca, reg_t *reg, const char *path, int json)
 		if (n == 0)
 			break;
 		if (ca_device_issue_batch(ca, reg, b.items, (size_t)n, 1,
-		    CLI_ACTOR, err, sizeof(err)) != CA_OK) {
-			fprintf(stderr, "ca-server: enroll batch (from line "
-			    "%zu): %s\n", b.lineno - (size_t)n + 1, err);
+		        CLI_ACTOR, err, sizeof(err)) != CA_OK) {
+			fprintf(stderr,
+			    "ca-server: enroll batch (from line "
+			    "%zu): %s\n",
+			    b.lineno - (size_t)n + 1, err);
 			goto out;
 		}
 		if (batch_emit(&b, (size_t)n) != CLI_OK)
@@ -236,7 +242,8 @@ static int enroll_one(const struct cli_common *c, const char *usage,
 
 	if (e->csr_path == NULL || e->a.manufacturer_id == NULL ||
 	    e->a.serial == NULL || e->a.model == NULL)
-		return cli_usage_err(usage, "--csr, --manufacturer-id, --serial "
+		return cli_usage_err(usage,
+		    "--csr, --manufacturer-id, --serial "
 		    "and --model are required");
 	if (cli_input_read(&csr, &csr_len, e->csr_path) != CLI_OK)
 		return CLI_FAIL;
@@ -266,19 +273,18 @@ static int enroll_one(const struct cli_common *c, const char *usage,
 /* ca-server enroll: one CSR, or --batch FILE. */
 int cli_enroll(int argc, char **argv)
 {
-	static const char *usage = "ca-server enroll --data DIR --csr FILE "
+	static const char *usage =
+	    "ca-server enroll --data DIR --csr FILE "
 	    "--manufacturer-id ID --serial S --model M [--hardware-version V] "
 	    "[--json] | enroll --data DIR --batch FILE [--json]";
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "csr", required_argument, NULL, 'c' },
 		{ "manufacturer-id", required_argument, NULL, 'm' },
 		{ "serial", required_argument, NULL, 's' },
 		{ "model", required_argument, NULL, 'M' },
 		{ "hardware-version", required_argument, NULL, 'w' },
 		{ "batch", required_argument, NULL, 'b' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	struct enroll_args e = { NULL, NULL, { NULL, NULL, NULL, NULL } };
 	ca_t *ca = NULL;
@@ -312,38 +318,38 @@ static cJSON *device_json(const reg_device_t *d, const char *cert_pem,
 	if (o == NULL ||
 	    cJSON_AddStringToObject(o, "device_id", d->device_id) == NULL ||
 	    cJSON_AddStringToObject(o, "manufacturer_id", d->manufacturer_id) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "manufacturer_name",
-	    d->manufacturer_name) == NULL ||
+	        d->manufacturer_name) == NULL ||
 	    cJSON_AddStringToObject(o, "serial", d->serial) == NULL ||
 	    cJSON_AddStringToObject(o, "model", d->model) == NULL ||
 	    cJSON_AddStringToObject(o, "hardware_version", d->hw_version) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "status", d->status) == NULL ||
 	    (d->reason >= 0 ? cJSON_AddStringToObject(o, "reason",
-	    ca_reason_name(d->reason)) : cJSON_AddNullToObject(o, "reason")) ==
-	    NULL ||
+	                          ca_reason_name(d->reason)) :
+	                      cJSON_AddNullToObject(o, "reason")) == NULL ||
 	    cJSON_AddNumberToObject(o, "revoked_at", (double)d->revoked_at) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddNumberToObject(o, "created_at", (double)d->created_at) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddNumberToObject(o, "updated_at", (double)d->updated_at) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddNumberToObject(o, "version", (double)d->version) == NULL ||
 	    cJSON_AddStringToObject(o, "cert_serial", d->cert_serial_hex) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "cert_sha256", d->cert_sha256) == NULL ||
 	    cJSON_AddStringToObject(o, "key_type", d->key_type) == NULL ||
 	    cJSON_AddNumberToObject(o, "not_before", (double)d->not_before) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddNumberToObject(o, "not_after", (double)d->not_after) ==
-	    NULL ||
-	    (url != NULL && cJSON_AddStringToObject(o, "cert_url", url) ==
-	    NULL) ||
-	    (cert_pem != NULL && cJSON_AddStringToObject(o, "certificate",
-	    cert_pem) == NULL) ||
-	    (chain_pem != NULL && cJSON_AddStringToObject(o, "chain",
-	    chain_pem) == NULL)) {
+	        NULL ||
+	    (url != NULL &&
+	        cJSON_AddStringToObject(o, "cert_url", url) == NULL) ||
+	    (cert_pem != NULL &&
+	        cJSON_AddStringToObject(o, "certificate", cert_pem) == NULL) ||
+	    (chain_pem != NULL &&
+	        cJSON_AddStringToObject(o, "chain", chain_pem) == NULL)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -377,9 +383,9 @@ static void show_text(const ca_device_t *d)
 int cli_show(int argc, char **argv)
 {
 	static const char *usage = "ca-server show DEVICE_ID --data DIR "
-	    "[--json]";
+	                           "[--json]";
 	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
-	    { NULL, 0, NULL, 0 } };
+		{ NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	char err[512] = "";
 	ca_device_t d;
@@ -413,7 +419,7 @@ int cli_show(int argc, char **argv)
 
 struct list_args {
 	reg_device_filter_t f;
-	int all;	/* no --limit: walk every page */
+	int all; /* no --limit: walk every page */
 };
 
 /* list's own options. */
@@ -425,9 +431,7 @@ static int list_opt(void *ctx, int ch, const char *arg, const char **msg)
 	case 'm': l->f.manufacturer_id = arg; return 0;
 	case 's': l->f.status = arg; return 0;
 	case 'S': l->f.serial = arg; return 0;
-	case 'l':
-		l->all = 0;
-		return cli_opt_limit(&l->f.limit, arg, msg);
+	case 'l': l->all = 0; return cli_opt_limit(&l->f.limit, arg, msg);
 	case 'a': return cli_opt_after(&l->f.after, arg, msg);
 	default: return -1;
 	}
@@ -435,8 +439,8 @@ static int list_opt(void *ctx, int ch, const char *arg, const char **msg)
 
 /* Read the pages (all, or one with --limit) and print them; the
  * registry's code, err set. */
-static int list_pages(reg_t *reg, struct list_args *l, int json,
-    char *err, size_t errlen)
+static int list_pages(reg_t *reg, struct list_args *l, int json, char *err,
+    size_t errlen)
 {
 	cJSON *arr = json ? cJSON_CreateArray() : NULL, *o;
 	reg_device_t *list = NULL;
@@ -454,11 +458,13 @@ static int list_pages(reg_t *reg, struct list_args *l, int json,
 			break;
 		for (i = 0; i < n; i++) {
 			if (!json) {
-				printf("%s\t%s\t%s\t%s\t%s\n", list[i].device_id,
-				    list[i].manufacturer_id, list[i].serial,
-				    list[i].status, list[i].cert_serial_hex);
+				printf("%s\t%s\t%s\t%s\t%s\n",
+				    list[i].device_id, list[i].manufacturer_id,
+				    list[i].serial, list[i].status,
+				    list[i].cert_serial_hex);
 			} else if ((o = device_json(&list[i], NULL, NULL,
-			    NULL)) == NULL || !cJSON_AddItemToArray(arr, o)) {
+			                NULL)) == NULL ||
+			    !cJSON_AddItemToArray(arr, o)) {
 				cJSON_Delete(o);
 				snprintf(err, errlen, "out of memory");
 				rc = REG_ERR_INTERNAL;
@@ -481,18 +487,17 @@ static int list_pages(reg_t *reg, struct list_args *l, int json,
 /* ca-server list: devices by manufacturer, status or serial, paged. */
 int cli_list(int argc, char **argv)
 {
-	static const char *usage = "ca-server list --data DIR "
+	static const char *usage =
+	    "ca-server list --data DIR "
 	    "[--manufacturer-id ID] [--status active|suspended|revoked] "
 	    "[--serial S] [--limit N] [--after CURSOR] [--json]";
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "manufacturer-id", required_argument, NULL, 'm' },
 		{ "status", required_argument, NULL, 's' },
 		{ "serial", required_argument, NULL, 'S' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "after", required_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	struct list_args l;
 	char err[512] = "";
@@ -510,7 +515,8 @@ int cli_list(int argc, char **argv)
 	if (l.f.status != NULL && strcmp(l.f.status, "active") != 0 &&
 	    strcmp(l.f.status, "suspended") != 0 &&
 	    strcmp(l.f.status, "revoked") != 0)
-		return cli_usage_err(usage, "--status is active, suspended or "
+		return cli_usage_err(usage,
+		    "--status is active, suspended or "
 		    "revoked");
 	if ((rc = cli_ca_open(&c, &ca, &reg)) != CLI_OK)
 		return rc;

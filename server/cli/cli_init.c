@@ -13,7 +13,8 @@
 
 #define CLI_MAX_HOSTNAMES 32
 
-static const char init_usage[] = "ca-server init --data DIR [--org NAME] "
+static const char init_usage[] =
+    "ca-server init --data DIR [--org NAME] "
     "[--hostname H ...] [--public-url URL] [--admin-name NAME] "
     "(--key-pass-file F | --key-pass-env VAR | --plain-keys) "
     "[--root-dir DIR] [--device-key URI] "
@@ -77,8 +78,7 @@ static int init_opt(void *ctx, int ch, const char *arg, const char **msg)
 		}
 		ia->hosts[o->n_hostnames++] = arg;
 		break;
-	default:
-		return -1;
+	default: return -1;
 	}
 	return 0;
 }
@@ -95,18 +95,18 @@ static void init_print(const ca_init_opts_t *o, const char *data)
 	else
 		ca_root_dir_default(rd, sizeof(rd), data);
 	printf("  offline Root key: %s/root-ca.key (keep it offline; "
-	    "serve never opens it)\n", rd);
+	       "serve never opens it)\n",
+	    rd);
 	printf("  TLS certificate:  %s/server.crt\n", data);
 	printf("  admin credential: %s/admin/admin.p12%s\n", data,
 	    !o->plain_keys ? " (password: the key passphrase)" :
-	    " (password in admin.p12.pass)");
+	                     " (password in admin.p12.pass)");
 }
 
 /* ca-server init: a new CA, registry, config and first admin. */
 int cli_init(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "org", required_argument, NULL, 'o' },
 		{ "hostname", required_argument, NULL, 'H' },
 		{ "public-url", required_argument, NULL, 'u' },
@@ -124,9 +124,7 @@ int cli_init(int argc, char **argv)
 		{ "plain-listen", required_argument, NULL, 'L' },
 		{ "pen", required_argument, NULL, 'N' },
 		{ "example-oids", no_argument, NULL, 'X' },
-		{ "db", required_argument, NULL, 'B' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ "db", required_argument, NULL, 'B' }, { NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	struct init_args ia;
 	ca_init_opts_t *o = &ia.o;
@@ -139,8 +137,9 @@ int cli_init(int argc, char **argv)
 	if (rc != CLI_OK)
 		return rc == CLI_HELP_SHOWN ? CLI_OK : rc;
 	if (c.data == NULL || optind != argc)
-		return cli_usage_err(init_usage, c.data == NULL ?
-		    "--data DIR is required" : "unexpected argument");
+		return cli_usage_err(init_usage,
+		    c.data == NULL ? "--data DIR is required" :
+		                     "unexpected argument");
 	o->data_dir = c.data;
 	o->key_pass_file = c.pass_file;
 	o->key_pass_env = c.pass_env;
@@ -173,18 +172,18 @@ static int config_public_url_cmd(const char *data, const char *url)
 		goto out;
 	}
 	if (ca_audit(reg, CLI_ACTOR, "config set", "public_base_url", err,
-	    sizeof(err), "old", old.public_base_url, "new", url,
-	    (const char *)NULL) != CA_OK) {
+	        sizeof(err), "old", old.public_base_url, "new", url,
+	        (const char *)NULL) != CA_OK) {
 		if (config_public_url_set(path, old.public_base_url, err2,
-		    sizeof(err2)) != CONFIG_OK)
+		        sizeof(err2)) != CONFIG_OK)
 			fprintf(stderr, "ca-server: could not restore %s: %s\n",
 			    path, err2);
 		rc = cli_fail("public-url not changed (audit failed)", err);
 		goto out;
 	}
 	printf("public_base_url: %s (was %s); certificates issued from now on "
-	    "carry it; restart a running ca-server serve\n", url,
-	    old.public_base_url);
+	       "carry it; restart a running ca-server serve\n",
+	    url, old.public_base_url);
 	rc = CLI_OK;
 out:
 	reg_close(reg);
@@ -213,11 +212,9 @@ static int config_show_cmd(const char *data)
 int cli_config(int argc, char **argv)
 {
 	static const char *usage = "ca-server config --data DIR "
-	    "(show | set public-url URL)";
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
+	                           "(show | set public-url URL)";
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	int rc;
 

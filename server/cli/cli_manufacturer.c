@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char mfr_usage[] = "ca-server manufacturer add --data DIR "
+static const char mfr_usage[] =
+    "ca-server manufacturer add --data DIR "
     "--id ID --name NAME [--oui HEX6] | manufacturer list --data DIR "
     "[--json]";
 
@@ -32,12 +33,11 @@ static cJSON *mfr_json(const reg_manufacturer_t *m)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (o == NULL ||
-	    cJSON_AddStringToObject(o, "id", m->id) == NULL ||
+	if (o == NULL || cJSON_AddStringToObject(o, "id", m->id) == NULL ||
 	    cJSON_AddStringToObject(o, "name", m->name) == NULL ||
 	    cJSON_AddStringToObject(o, "oui", m->oui) == NULL ||
 	    cJSON_AddNumberToObject(o, "created_at", (double)m->created_at) ==
-	    NULL) {
+	        NULL) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -116,13 +116,10 @@ static int mfr_add(const struct cli_common *c, const struct mfr_args *a)
 /* ca-server manufacturer add | list. */
 int cli_manufacturer(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "id", required_argument, NULL, 'i' },
 		{ "name", required_argument, NULL, 'n' },
-		{ "oui", required_argument, NULL, 'u' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ "oui", required_argument, NULL, 'u' }, { NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	struct mfr_args a = { NULL, NULL, NULL };
 	int rc;

@@ -40,8 +40,8 @@ int cli_opt_parse(struct cli_common *c, int argc, char **argv, int first,
 			return cli_usage_err(usage, msg);
 	}
 	if (c->help) {
-		printf("usage: %s\n", c->help_usage != NULL ? c->help_usage :
-		    usage);
+		printf("usage: %s\n",
+		    c->help_usage != NULL ? c->help_usage : usage);
 		return CLI_HELP_SHOWN;
 	}
 	return CLI_OK;
@@ -107,7 +107,7 @@ int cli_ca_open(const struct cli_common *c, ca_t **ca, reg_t **reg)
 		return CLI_USAGE;
 	}
 	if (ca_open_pass(ca, c->data, c->pass_file, c->pass_env, err,
-	    sizeof(err)) != CA_OK)
+	        sizeof(err)) != CA_OK)
 		return cli_fail("cannot open CA", err);
 	if (ca_reg_open(*ca, reg, err, sizeof(err)) != CA_OK) {
 		ca_free(*ca);

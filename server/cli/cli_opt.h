@@ -25,7 +25,7 @@ struct cli_common {
 	const char *pass_env;
 	int json;
 	int help;
-	const char *help_usage;	/* set before parsing: --help prints it
+	const char *help_usage; /* set before parsing: --help prints it
 				 * instead of the usage errors print */
 };
 
@@ -33,14 +33,15 @@ enum { CLI_O_DATA = 1000, CLI_O_PASS, CLI_O_JSON, CLI_O_HELP, CLI_O_PASS_ENV };
 
 #define CLI_COMMON_LONGOPTS \
 	{ "data", required_argument, NULL, CLI_O_DATA }, \
-	{ "key-pass-file", required_argument, NULL, CLI_O_PASS }, \
-	{ "key-pass-env", required_argument, NULL, CLI_O_PASS_ENV }, \
-	{ "json", no_argument, NULL, CLI_O_JSON }, \
-	{ "help", no_argument, NULL, CLI_O_HELP }
+	    { "key-pass-file", required_argument, NULL, CLI_O_PASS }, \
+	    { "key-pass-env", required_argument, NULL, CLI_O_PASS_ENV }, \
+	    { "json", no_argument, NULL, CLI_O_JSON }, \
+	{ \
+		"help", no_argument, NULL, CLI_O_HELP \
+	}
 
 /* A subcommand's own option: 0 taken, -1 refused (*msg: why, or NULL). */
-typedef int (*cli_opt_fn)(void *ctx, int ch, const char *arg,
-    const char **msg);
+typedef int (*cli_opt_fn)(void *ctx, int ch, const char *arg, const char **msg);
 
 /* Parse argv[first..] against lo (shared options into c, the rest to fn,
  * which may be NULL). Returns CLI_OK, CLI_USAGE (printed) or

@@ -55,7 +55,7 @@ static int write_creds(const char *dir, const char *name,
 /* principal add / renew / signer add: what the options asked for. */
 struct add_args {
 	ca_principal_attrs_t a;
-	const char *fixed_role;	/* "signer" for signer add */
+	const char *fixed_role; /* "signer" for signer add */
 	const char *csr_path, *out, *pass_path;
 	int renew;
 };
@@ -70,7 +70,7 @@ static int add_opt(void *ctx, int ch, const char *arg, const char **msg)
 	case 'r':
 		if (p->fixed_role != NULL || p->renew) {
 			*msg = p->renew ? "a renewal keeps the role" :
-			    "signer add takes no --role";
+			                  "signer add takes no --role";
 			return -1;
 		}
 		p->a.role = arg;
@@ -135,8 +135,8 @@ static int add_output(const struct add_args *p, const ca_principal_creds_t *cr,
 	}
 	rc = write_creds(p->out, p->a.name, cr, p12pass, p->pass_path != NULL);
 	if (rc == CLI_OK && p->renew)
-		printf("principal %s renewed; credentials in %s/\n",
-		    p->a.name, p->out);
+		printf("principal %s renewed; credentials in %s/\n", p->a.name,
+		    p->out);
 	else if (rc == CLI_OK)
 		printf("principal %s (%s) added; credentials in %s/\n",
 		    p->a.name, p->a.role, p->out);
@@ -156,11 +156,11 @@ static int add_run(const struct cli_common *c, struct add_args *p)
 	int rc;
 
 	memset(&cr, 0, sizeof(cr));
-	if (p->csr_path != NULL && cli_input_read(&csr, &csr_len,
-	    p->csr_path) != CLI_OK)
+	if (p->csr_path != NULL &&
+	    cli_input_read(&csr, &csr_len, p->csr_path) != CLI_OK)
 		return CLI_FAIL;
-	if (p->pass_path != NULL && ca_pass_read(p12pass, p->pass_path, err,
-	    sizeof(err)) != CA_OK) {
+	if (p->pass_path != NULL &&
+	    ca_pass_read(p12pass, p->pass_path, err, sizeof(err)) != CA_OK) {
 		rc = cli_fail("--out-pass-file", err);
 		goto out;
 	}
@@ -184,15 +184,16 @@ out:
 static int principal_add(int argc, char **argv, const char *fixed_role,
     int renew)
 {
-	static const char *add_usage = "ca-server principal add --data DIR "
+	static const char *add_usage =
+	    "ca-server principal add --data DIR "
 	    "--role operator|manufacturer|admin|signer --name NAME "
 	    "[--manufacturer-id ID] (--csr FILE | --out DIR "
 	    "[--out-pass-file F])";
-	static const char *renew_usage = "ca-server principal renew NAME "
+	static const char *renew_usage =
+	    "ca-server principal renew NAME "
 	    "--data DIR (--csr FILE | --out DIR [--out-pass-file F]) "
 	    "[--revoke-previous]";
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "role", required_argument, NULL, 'r' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "manufacturer-id", required_argument, NULL, 'm' },
@@ -200,8 +201,7 @@ static int principal_add(int argc, char **argv, const char *fixed_role,
 		{ "out", required_argument, NULL, 'o' },
 		{ "out-pass-file", required_argument, NULL, 'p' },
 		{ "revoke-previous", no_argument, NULL, 'R' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	const char *usage = renew ? renew_usage : add_usage;
 	struct cli_common c = { 0 };
 	struct add_args p;
@@ -219,15 +219,19 @@ static int principal_add(int argc, char **argv, const char *fixed_role,
 		p.a.name = argv[optind++];
 	if (optind != argc || (!renew && p.a.role == NULL) ||
 	    p.a.name == NULL || (p.csr_path == NULL) == (p.out == NULL))
-		return cli_usage_err(usage, renew ? "NAME and one of --csr or "
-		    "--out are required" : "--role, --name and one of --csr "
-		    "or --out are required");
+		return cli_usage_err(usage,
+		    renew ? "NAME and one of --csr or "
+		            "--out are required" :
+		            "--role, --name and one of --csr "
+		            "or --out are required");
 	return add_run(&c, &p);
 }
 
-static const char principal_usage[] = "ca-server principal add|renew|list|"
+static const char principal_usage[] =
+    "ca-server principal add|renew|list|"
     "disable|revoke --data DIR ... (see --help of each)";
-static const char revoke_usage[] = "ca-server principal revoke NAME "
+static const char revoke_usage[] =
+    "ca-server principal revoke NAME "
     "--data DIR --reason REASON (unspecified|keyCompromise|"
     "cACompromise|affiliationChanged|superseded|cessationOfOperation|"
     "privilegeWithdrawn|aACompromise)";
@@ -257,8 +261,11 @@ static int principal_list(const struct cli_common *c)
 		if (arr == NULL) {
 			cli_time_format(t, list[i].not_after);
 			printf("%s\t%s\t%s\t%s%s\t%s\n", list[i].name,
-			    list[i].role, list[i].manufacturer_id[0] ?
-			    list[i].manufacturer_id : "-", list[i].status,
+			    list[i].role,
+			    list[i].manufacturer_id[0] ?
+			        list[i].manufacturer_id :
+			        "-",
+			    list[i].status,
 			    list[i].cert_revoked ? ",cert-revoked" : "", t);
 		} else if ((o = ca_principal_json(&list[i])) == NULL ||
 		    !cJSON_AddItemToArray(arr, o)) {
@@ -332,8 +339,8 @@ static int reason_opt(void *ctx, int ch, const char *arg, const char **msg)
 static int principal_other(int argc, char **argv, const char *verb)
 {
 	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
-	    { "reason", required_argument, NULL, 'r' },
-	    { NULL, 0, NULL, 0 } };
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 } };
 	int revoke = strcmp(verb, "revoke") == 0;
 	int list = strcmp(verb, "list") == 0;
 	char help[128];
@@ -345,8 +352,9 @@ static int principal_other(int argc, char **argv, const char *verb)
 	    verb, list ? " [--json]" : " NAME");
 	/* Errors name the group's usage, --help the verb's. */
 	c.help_usage = revoke ? revoke_usage : help;
-	rc = cli_opt_parse(&c, argc, argv, 2, lo, revoke ? revoke_usage :
-	    principal_usage, reason_opt, revoke ? &reason : NULL);
+	rc = cli_opt_parse(&c, argc, argv, 2, lo,
+	    revoke ? revoke_usage : principal_usage, reason_opt,
+	    revoke ? &reason : NULL);
 	if (rc != CLI_OK)
 		return rc == CLI_HELP_SHOWN ? CLI_OK : rc;
 	if (list) {
@@ -388,7 +396,8 @@ int cli_principal(int argc, char **argv)
 int cli_signer(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "add") != 0)
-		return cli_usage_err("ca-server signer add --data DIR --name "
+		return cli_usage_err(
+		    "ca-server signer add --data DIR --name "
 		    "NAME (--csr FILE | --out DIR [--out-pass-file F])",
 		    "add?");
 	return principal_add(argc, argv, REG_ROLE_SIGNER, 0);

@@ -97,8 +97,7 @@ static int root_opt(void *ctx, int ch, const char *arg, const char **msg)
 		c->days = (int)v;
 		return 0;
 	case 'M': return tok_set(c->tok.module, sizeof(c->tok.module), arg);
-	case 'P': return tok_set(c->tok.pin_file, sizeof(c->tok.pin_file),
-	    arg);
+	case 'P': return tok_set(c->tok.pin_file, sizeof(c->tok.pin_file), arg);
 	case 'E': return tok_set(c->tok.pin_env, sizeof(c->tok.pin_env), arg);
 	default: return -1;
 	}
@@ -108,8 +107,7 @@ static int root_opt(void *ctx, int ch, const char *arg, const char **msg)
  * CLI_USAGE (printed) or CLI_HELP_SHOWN, through cli_opt_parse. */
 static int root_args(struct root_ctx *c, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "root-key", required_argument, NULL, 'k' },
 		{ "kind", required_argument, NULL, 't' },
 		{ "csr", required_argument, NULL, 'c' },
@@ -121,8 +119,7 @@ static int root_args(struct root_ctx *c, int argc, char **argv)
 		{ "pkcs11-module", required_argument, NULL, 'M' },
 		{ "pkcs11-pin-file", required_argument, NULL, 'P' },
 		{ "pkcs11-pin-env", required_argument, NULL, 'E' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	struct cli_common cc = { 0 };
 	int rc;
 
@@ -136,7 +133,7 @@ static int root_args(struct root_ctx *c, int argc, char **argv)
 	if (cc.json || optind != argc || c->data == NULL ||
 	    c->root_key == NULL || (c->revoke != NULL) != (c->reason >= 0) ||
 	    (c->kind != NULL && strcmp(c->kind, "device") != 0 &&
-	    strcmp(c->kind, "infra") != 0))
+	        strcmp(c->kind, "infra") != 0))
 		return cli_usage_err(root_usage, NULL);
 	return CLI_OK;
 }
@@ -154,15 +151,17 @@ static int root_open(struct root_ctx *c, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/root-ca.crt", c->data);
 	if (pki_cert_load_file(&c->root, path, err, errlen) != PKI_OK)
 		return CA_ERR_NOT_CA;
-	if ((rc = ca_pass_get(pass, c->pass_file, c->pass_env, err,
-	    errlen)) != CA_OK)
+	if ((rc = ca_pass_get(pass, c->pass_file, c->pass_env, err, errlen)) !=
+	    CA_OK)
 		return rc;
-	rc = pki_signing_key_open(&c->rk, c->root_key, NULL, pass, &c->tok,
-	    err, errlen);
+	rc = pki_signing_key_open(&c->rk, c->root_key, NULL, pass, &c->tok, err,
+	    errlen);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	if (rc != PKI_OK)
-		return rc == PKI_ERR_PARSE && pki_key_custody(c->root_key,
-		    NULL) == PKI_CUSTODY_FILE_ENCRYPTED ? CA_ERR_PASSPHRASE :
+		return rc == PKI_ERR_PARSE &&
+		        pki_key_custody(c->root_key, NULL) ==
+		            PKI_CUSTODY_FILE_ENCRYPTED ?
+		    CA_ERR_PASSPHRASE :
 		    CA_ERR_INVALID;
 	if (X509_check_private_key(c->root, c->rk) != 1) {
 		ERR_clear_error();
@@ -184,8 +183,8 @@ static void root_close(struct root_ctx *c)
 }
 
 /* Replace path with len bytes: written beside it, then renamed over it. */
-static int file_replace(const char *path, const void *buf, size_t len,
-    int mode, char *err, size_t errlen)
+static int file_replace(const char *path, const void *buf, size_t len, int mode,
+    char *err, size_t errlen)
 {
 	char tmp[PATH_MAX + 16];
 	int rc;
@@ -206,8 +205,8 @@ static int file_replace(const char *path, const void *buf, size_t len,
 static int pem_replace(const char *path, X509 *a, X509 *b, char *err,
     size_t errlen)
 {
-	char *pa = ca_cert_to_pem(a), *pb = b != NULL ? ca_cert_to_pem(b) :
-	    NULL, *all = NULL;
+	char *pa = ca_cert_to_pem(a),
+	     *pb = b != NULL ? ca_cert_to_pem(b) : NULL, *all = NULL;
 	int rc = CA_ERR_INTERNAL;
 
 	if (pa == NULL || (b != NULL && pb == NULL) ||
@@ -227,13 +226,14 @@ out:
 
 /* The audit row of a ceremony, with the Root key's custody. */
 static int root_audit(struct root_ctx *c, const char *action,
-    const char *target, const char *k, const char *v, char *err,
-    size_t errlen)
+    const char *target, const char *k, const char *v, char *err, size_t errlen)
 {
 	return ca_audit(c->reg, ROOT_ACTOR, action, target, err, errlen,
-	    "root_key", pki_key_ref_is_pkcs11(c->root_key) ? c->root_key :
-	    pki_custody_name(pki_key_custody(c->root_key, NULL)), k, v,
-	    (const char *)NULL);
+	    "root_key",
+	    pki_key_ref_is_pkcs11(c->root_key) ?
+	        c->root_key :
+	        pki_custody_name(pki_key_custody(c->root_key, NULL)),
+	    k, v, (const char *)NULL);
 }
 
 /* certify-intermediate: a new CA for the CSR's key, written to --out. */
@@ -250,40 +250,43 @@ static int root_certify(struct root_ctx *c, char *err, size_t errlen)
 
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(cn, sizeof(cn), "%s %s CA %s", c->cfg.org, dev ? "Device" :
-	    "Infrastructure", ts);
+	snprintf(cn, sizeof(cn), "%s %s CA %s", c->cfg.org,
+	    dev ? "Device" : "Infrastructure", ts);
 	if (c->cn != NULL && !ca_printable_valid(c->cn, 64)) {
 		util_err_set(err, errlen, "--cn: 1..64 printable characters");
 		return CA_ERR_INVALID;
 	}
-	if ((rc = ca_file_read(&buf, &len, c->csr, CA_CSR_MAX, err,
-	    errlen)) != CA_OK || (rc = ca_csr_parse(&req, (uint8_t *)buf,
-	    len, err, errlen)) != CA_OK || (rc = ca_key_type(kt,
-	    X509_REQ_get0_pubkey(req), err, errlen)) != CA_OK)
+	if ((rc = ca_file_read(&buf, &len, c->csr, CA_CSR_MAX, err, errlen)) !=
+	        CA_OK ||
+	    (rc = ca_csr_parse(&req, (uint8_t *)buf, len, err, errlen)) !=
+	        CA_OK ||
+	    (rc = ca_key_type(kt, X509_REQ_get0_pubkey(req), err, errlen)) !=
+	        CA_OK)
 		goto out;
 	rc = CA_ERR_INTERNAL;
 	if ((n = X509_NAME_new()) == NULL ||
 	    X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
-	    (const unsigned char *)c->cfg.org, -1, -1, 0) != 1 ||
+	        (const unsigned char *)c->cfg.org, -1, -1, 0) != 1 ||
 	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-	    (const unsigned char *)(c->cn ? c->cn : cn), -1, -1, 0) != 1) {
+	        (const unsigned char *)(c->cn ? c->cn : cn), -1, -1, 0) != 1) {
 		util_err_openssl(err, errlen, "subject");
 		goto out;
 	}
 	if ((rc = ca_root_certify(&cert, serial, c->root, c->rk, n,
-	    X509_REQ_get0_pubkey(req), dev, (int64_t)now + (int64_t)c->days *
-	    UTIL_SECONDS_PER_DAY, &c->cfg, err, errlen)) != CA_OK)
+	         X509_REQ_get0_pubkey(req), dev,
+	         (int64_t)now + (int64_t)c->days * UTIL_SECONDS_PER_DAY,
+	         &c->cfg, err, errlen)) != CA_OK)
 		goto out;
 	if ((pem = ca_cert_to_pem(cert)) == NULL) {
 		util_err_openssl(err, errlen, "encode certificate");
 		rc = CA_ERR_INTERNAL;
 		goto out;
 	}
-	if ((rc = ca_file_write(c->out, pem, strlen(pem), 0644, err,
-	    errlen)) != CA_OK)
+	if ((rc = ca_file_write(c->out, pem, strlen(pem), 0644, err, errlen)) !=
+	    CA_OK)
 		goto out;
 	if ((rc = root_audit(c, "root.certify-intermediate", serial, "kind",
-	    c->kind, err, errlen)) != CA_OK) {
+	         c->kind, err, errlen)) != CA_OK) {
 		unlink(c->out);
 		goto out;
 	}
@@ -299,15 +302,15 @@ out:
 }
 
 /* Rewrite the data folder's files that carry the intermediate. */
-static int root_renew_files(struct root_ctx *c, X509 *cert, int dev,
-    char *err, size_t errlen)
+static int root_renew_files(struct root_ctx *c, X509 *cert, int dev, char *err,
+    size_t errlen)
 {
 	char path[PATH_MAX + 32];
 	X509 *srv = NULL;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/%s", c->data, dev ?
-	    "device-chain.pem" : "client-ca.pem");
+	snprintf(path, sizeof(path), "%s/%s", c->data,
+	    dev ? "device-chain.pem" : "client-ca.pem");
 	if ((rc = pem_replace(path, cert, c->root, err, errlen)) != CA_OK ||
 	    dev)
 		return rc;
@@ -338,29 +341,30 @@ static int root_renew(struct root_ctx *c, char *err, size_t errlen)
 		return CA_ERR_NOT_CA;
 	rc = CA_ERR_INTERNAL;
 	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cur), NULL)) ==
-	    NULL || (oldsn = BN_bn2hex(bn)) == NULL)
+	        NULL ||
+	    (oldsn = BN_bn2hex(bn)) == NULL)
 		goto out;
-	snprintf(old, sizeof(old), "%s/%s-ca.%s.crt", c->data, c->kind,
-	    oldsn);
+	snprintf(old, sizeof(old), "%s/%s-ca.%s.crt", c->data, c->kind, oldsn);
 	OPENSSL_free(oldsn);
 	if ((rc = ca_root_certify(&cert, serial, c->root, c->rk,
-	    X509_get_subject_name(cur), X509_get0_pubkey(cur), dev,
-	    (int64_t)time(NULL) + (int64_t)c->days * UTIL_SECONDS_PER_DAY, &c->cfg, err,
-	    errlen)) != CA_OK)
+	         X509_get_subject_name(cur), X509_get0_pubkey(cur), dev,
+	         (int64_t)time(NULL) + (int64_t)c->days * UTIL_SECONDS_PER_DAY,
+	         &c->cfg, err, errlen)) != CA_OK)
 		goto out;
 	/* The CA set's row and the audit row in one transaction, committed
 	 * once the files are written. */
 	if ((rc = ca_from_reg(reg_begin(c->reg, err, errlen))) != CA_OK)
 		goto out;
 	if ((rc = ca_ca_renewed(c->reg, &row, cur, cert, err, errlen)) !=
-	    CA_OK || (rc = root_audit(c, "root.renew-intermediate", serial,
-	    "kind", c->kind, err, errlen)) != CA_OK ||
+	        CA_OK ||
+	    (rc = root_audit(c, "root.renew-intermediate", serial, "kind",
+	         c->kind, err, errlen)) != CA_OK ||
 	    (pem = ca_cert_to_pem(cur)) == NULL ||
 	    (rc = ca_file_write(old, pem, strlen(pem), 0644, err, errlen)) !=
-	    CA_OK || (rc = pem_replace(path, cert, NULL, err, errlen)) !=
-	    CA_OK || (rc = root_renew_files(c, cert, dev, err, errlen)) !=
-	    CA_OK || (rc = ca_from_reg(reg_commit(c->reg, err, errlen))) !=
-	    CA_OK) {
+	        CA_OK ||
+	    (rc = pem_replace(path, cert, NULL, err, errlen)) != CA_OK ||
+	    (rc = root_renew_files(c, cert, dev, err, errlen)) != CA_OK ||
+	    (rc = ca_from_reg(reg_commit(c->reg, err, errlen))) != CA_OK) {
 		if (rc == CA_OK) {
 			util_err_set(err, errlen, "out of memory");
 			rc = CA_ERR_INTERNAL;
@@ -369,10 +373,12 @@ static int root_renew(struct root_ctx *c, char *err, size_t errlen)
 		goto out;
 	}
 	printf("renewed the %s CA (same key and subject): serial %s in %s; "
-	    "previous certificate kept as %s", c->kind, serial, path, old);
+	       "previous certificate kept as %s",
+	    c->kind, serial, path, old);
 	if (row > 0)
 		printf("; CA %lld of the CA set follows (serve uses it from "
-		    "its next request)\n", (long long)row);
+		       "its next request)\n",
+		    (long long)row);
 	else
 		printf("; restart serve to use it\n");
 out:
@@ -395,19 +401,18 @@ static int root_crl(struct root_ctx *c, char *err, size_t errlen)
 	rc = ca_file_read(&prev, &prev_len, path, 1024 * 1024, err, errlen);
 	if (rc != CA_OK && rc != CA_ERR_NOT_FOUND)
 		return rc;
-	if ((rc = ca_root_crl_make(&der, &len, c->root, c->rk,
-	    (uint8_t *)prev, prev_len, c->revoke, c->reason, c->days, err,
-	    errlen)) != CA_OK)
+	if ((rc = ca_root_crl_make(&der, &len, c->root, c->rk, (uint8_t *)prev,
+	         prev_len, c->revoke, c->reason, c->days, err, errlen)) !=
+	    CA_OK)
 		goto out;
 	if ((rc = file_replace(path, der, len, 0644, err, errlen)) != CA_OK)
 		goto out;
 	if ((rc = root_audit(c, "root.crl", c->revoke ? c->revoke : "",
-	    "reason", c->revoke ? ca_reason_name(c->reason) : "", err,
-	    errlen)) != CA_OK)
+	         "reason", c->revoke ? ca_reason_name(c->reason) : "", err,
+	         errlen)) != CA_OK)
 		goto out;
 	printf("Root CRL published to %s (nextUpdate in %d days)%s%s\n", path,
-	    c->days, c->revoke ? "; revoked " : "", c->revoke ? c->revoke :
-	    "");
+	    c->days, c->revoke ? "; revoked " : "", c->revoke ? c->revoke : "");
 out:
 	free(prev);
 	free(der);
@@ -430,14 +435,13 @@ int cli_root(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (strcmp(verb, "certify-intermediate") != 0 &&
-	    strcmp(verb, "renew-intermediate") != 0 &&
-	    strcmp(verb, "crl") != 0)
+	    strcmp(verb, "renew-intermediate") != 0 && strcmp(verb, "crl") != 0)
 		return cli_usage_err(root_usage, NULL);
 	if ((rc = root_args(&c, argc, argv)) != CLI_OK)
 		return rc == CLI_HELP_SHOWN ? CLI_OK : rc;
 	if ((strcmp(verb, "crl") != 0 && c.kind == NULL) ||
-	    (strcmp(verb, "certify-intermediate") == 0 && (c.csr == NULL ||
-	    c.out == NULL))) {
+	    (strcmp(verb, "certify-intermediate") == 0 &&
+	        (c.csr == NULL || c.out == NULL))) {
 		fprintf(stderr, "usage: %s\n", root_usage);
 		return CLI_USAGE;
 	}

@@ -24,10 +24,9 @@ static const char *const status_usages[] = {
 	"ca-server suspend DEVICE_ID --data DIR",
 	"ca-server reinstate DEVICE_ID --data DIR",
 };
-static const char *const status_verbs[] = { "revoke", "suspend",
-    "reinstate" };
+static const char *const status_verbs[] = { "revoke", "suspend", "reinstate" };
 static const char *const status_done[] = { "revoked", "suspended",
-    "reinstated" };
+	"reinstated" };
 
 struct status_args {
 	enum status_op op;
@@ -49,11 +48,9 @@ static int status_opt(void *ctx, int ch, const char *arg, const char **msg)
 /* revoke / suspend / reinstate DEVICE_ID. */
 static int status_cmd(int argc, char **argv, enum status_op op)
 {
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "reason", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	const char *usage = status_usages[op], *id;
 	struct status_args s = { op, NULL };
 	struct cli_common c = { 0 };
@@ -72,7 +69,8 @@ static int status_cmd(int argc, char **argv, enum status_op op)
 		if (s.reason == NULL)
 			return cli_usage_err(usage, "--reason is required");
 		if ((reason = ca_revocation_reason(s.reason)) < 0)
-			return cli_usage_err(usage, "unknown revocation reason");
+			return cli_usage_err(usage,
+			    "unknown revocation reason");
 	}
 	if ((rc = cli_ca_open(&c, &ca, &reg)) != CLI_OK)
 		return rc;
@@ -80,7 +78,8 @@ static int status_cmd(int argc, char **argv, enum status_op op)
 		rc = ca_device_revoke(ca, reg, id, reason, CLI_ACTOR, err,
 		    sizeof(err));
 	else if (op == OP_SUSPEND)
-		rc = ca_device_suspend(ca, reg, id, CLI_ACTOR, err, sizeof(err));
+		rc =
+		    ca_device_suspend(ca, reg, id, CLI_ACTOR, err, sizeof(err));
 	else
 		rc = ca_device_reinstate(ca, reg, id, CLI_ACTOR, err,
 		    sizeof(err));
@@ -155,8 +154,8 @@ static int crl_write(const char *path, const uint8_t *der, size_t len)
 static int crl_print(const uint8_t *der, size_t len)
 {
 	const unsigned char *p = der;
-	X509_CRL *crl = len <= LONG_MAX ? d2i_X509_CRL(NULL, &p, (long)len) :
-	    NULL;
+	X509_CRL *crl =
+	    len <= LONG_MAX ? d2i_X509_CRL(NULL, &p, (long)len) : NULL;
 	int ok = crl != NULL && PEM_write_X509_CRL(stdout, crl) == 1;
 
 	X509_CRL_free(crl);
@@ -185,14 +184,11 @@ static long long crl_ca_id(const char *s)
 int cli_crl(int argc, char **argv)
 {
 	static const char *usage = "ca-server crl --data DIR [--out FILE] "
-	    "[--issuer device|infra | --ca ID]";
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	                           "[--issuer device|infra | --ca ID]";
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "out", required_argument, NULL, 'o' },
 		{ "issuer", required_argument, NULL, 'I' },
-		{ "ca", required_argument, NULL, 'C' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ "ca", required_argument, NULL, 'C' }, { NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	struct crl_cli v = { NULL, NULL, NULL };
 	uint8_t *der = NULL;
@@ -212,7 +208,8 @@ int cli_crl(int argc, char **argv)
 	if ((id = crl_ca_id(v.ca)) < 0)
 		return cli_usage_err(usage, "--ca takes a CA id (ca list)");
 	if (id > 0 && v.issuer != NULL)
-		return cli_usage_err(usage, "--ca and --issuer exclude each "
+		return cli_usage_err(usage,
+		    "--ca and --issuer exclude each "
 		    "other");
 	if (v.issuer == NULL)
 		v.issuer = REG_ISSUER_DEVICE;

@@ -10,7 +10,8 @@
 
 #include "portal.h"
 
-static const char user_usage[] = "ca-server user add --data DIR --name NAME "
+static const char user_usage[] =
+    "ca-server user add --data DIR --name NAME "
     "--role admin|manufacturer [--manufacturer-id ID] --password-file FILE";
 
 struct user_args {
@@ -43,21 +44,24 @@ static int user_add(const char *data, const struct user_args *u,
 	int rc, status = CLI_USAGE;
 
 	if (portal_password_read_file(pw, sizeof(pw), u->pwfile, err,
-	    sizeof(err)) != PORTAL_OK) {
+	        sizeof(err)) != PORTAL_OK) {
 		fprintf(stderr, "ca-server user: %s\n", err);
 		goto out;
 	}
 	if (ca_db_location(path, sizeof(path), data, err, sizeof(err)) !=
-	    CA_OK || reg_open_existing(&reg, path, err, sizeof(err)) != REG_OK) {
-		fprintf(stderr, "ca-server user: cannot open the registry in %s: "
-		    "%s\n", data, err);
+	        CA_OK ||
+	    reg_open_existing(&reg, path, err, sizeof(err)) != REG_OK) {
+		fprintf(stderr,
+		    "ca-server user: cannot open the registry in %s: "
+		    "%s\n",
+		    data, err);
 		status = CLI_FAIL;
 		goto out;
 	}
 	if (role == PORTAL_ROLE_MANUFACTURER && u->mfr != NULL &&
 	    strlen(u->mfr) <= REG_MFR_ID_MAX &&
 	    reg_manufacturer_get(reg, &m, u->mfr, err, sizeof(err)) ==
-	    REG_ERR_NOT_FOUND) {
+	        REG_ERR_NOT_FOUND) {
 		fprintf(stderr, "ca-server user: no manufacturer %s\n", u->mfr);
 		goto out;
 	}
@@ -69,11 +73,12 @@ static int user_add(const char *data, const struct user_args *u,
 		goto out;
 	}
 	if (reg_audit_append(reg, "cli:user", "user.create", u->name, NULL, err,
-	    sizeof(err)) != REG_OK)
-		fprintf(stderr, "ca-server user: warning: not audited: %s\n", err);
+	        sizeof(err)) != REG_OK)
+		fprintf(stderr, "ca-server user: warning: not audited: %s\n",
+		    err);
 	printf("user %s added (%s%s%s)\n", u->name, portal_role_name(role),
-	    u->mfr != NULL ? ", manufacturer " : "", u->mfr != NULL ? u->mfr :
-	    "");
+	    u->mfr != NULL ? ", manufacturer " : "",
+	    u->mfr != NULL ? u->mfr : "");
 	status = CLI_OK;
 out:
 	OPENSSL_cleanse(pw, sizeof(pw));
@@ -84,14 +89,12 @@ out:
 /* ca-server user add (--data defaults to ./data). */
 int cli_user(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS,
 		{ "name", required_argument, NULL, 'n' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "manufacturer-id", required_argument, NULL, 'm' },
 		{ "password-file", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	struct cli_common c = { 0 };
 	struct user_args u = { NULL, NULL, NULL, NULL };
 	portal_role_t role;
@@ -104,7 +107,8 @@ int cli_user(int argc, char **argv)
 		return rc == CLI_HELP_SHOWN ? CLI_OK : rc;
 	if (c.json || c.pass_file != NULL || c.pass_env != NULL ||
 	    optind != argc)
-		return cli_usage_err(user_usage, "user add takes no --json, key "
+		return cli_usage_err(user_usage,
+		    "user add takes no --json, key "
 		    "options or arguments");
 	if (u.name == NULL || u.role == NULL || u.pwfile == NULL ||
 	    portal_role_parse(&role, u.role) != PORTAL_OK)

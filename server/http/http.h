@@ -16,7 +16,7 @@ struct http_reg_slot;
 
 /* Roles are bits so a route can accept several. */
 enum {
-	HTTP_ROLE_NONE = 0,         /* public route: no principal needed */
+	HTTP_ROLE_NONE = 0, /* public route: no principal needed */
 	HTTP_ROLE_OPERATOR = 1u << 0,
 	HTTP_ROLE_MANUFACTURER = 1u << 1,
 	HTTP_ROLE_ADMIN = 1u << 2
@@ -24,8 +24,10 @@ enum {
 
 /* Route flags. */
 enum {
-	HTTP_ROUTE_BODY = 1u << 0,  /* read the request body (capped) before the handler */
-	HTTP_ROUTE_PREFIX = 1u << 1, /* pattern matches any path that starts with it
+	HTTP_ROUTE_BODY = 1u
+	    << 0, /* read the request body (capped) before the handler */
+	HTTP_ROUTE_PREFIX = 1u
+	    << 1, /* pattern matches any path that starts with it
 	                                (up to a trailing "{name}", which takes the rest,
 	                                slashes included) */
 	/* A reader (GET, no body, never writes the registry): identification
@@ -41,9 +43,9 @@ enum {
 
 /* Who is calling. Filled from the client certificate or a portal session. */
 typedef struct {
-	int64_t id;                      /* registry principal id */
-	char name[HTTP_NAME_MAX];        /* principal name, for logs and audit */
-	unsigned role;                   /* exactly one HTTP_ROLE_* bit */
+	int64_t id;               /* registry principal id */
+	char name[HTTP_NAME_MAX]; /* principal name, for logs and audit */
+	unsigned role;            /* exactly one HTTP_ROLE_* bit */
 	char manufacturer_id[HTTP_MFR_MAX]; /* set for role manufacturer */
 } http_principal_t;
 
@@ -55,24 +57,25 @@ typedef struct http_req {
 	const struct mg_request_info *ri;
 	http_server *srv;
 	const char *method;
-	const char *path;                 /* decoded path, no query string */
-	const char *query;                /* raw query string or NULL */
-	const char *params[HTTP_MAX_PARAMS]; /* {captures} from the pattern, in order */
+	const char *path;  /* decoded path, no query string */
+	const char *query; /* raw query string or NULL */
+	const char *
+	    params[HTTP_MAX_PARAMS]; /* {captures} from the pattern, in order */
 	size_t nparams;
-	char *body;                       /* NUL-terminated body (HTTP_ROUTE_BODY) */
+	char *body; /* NUL-terminated body (HTTP_ROUTE_BODY) */
 	size_t body_len;
-	int authenticated;                /* a principal was found */
-	int via_session;                  /* ... and it came from a portal session,
+	int authenticated; /* a principal was found */
+	int via_session;   /* ... and it came from a portal session,
 	                                     not a client certificate */
 	http_principal_t principal;
-	int status;                       /* set by the reply helpers, for log/metrics */
-	int plain;                        /* arrived on the plain-HTTP listener */
-	int read_txn;                     /* HTTP_ROUTE_READ: the stamp read leaves
+	int status;          /* set by the reply helpers, for log/metrics */
+	int plain;           /* arrived on the plain-HTTP listener */
+	int read_txn;        /* HTTP_ROUTE_READ: the stamp read leaves
 	                                     its read transaction open */
-	char param_buf[512];              /* storage behind params[] */
-	struct http_reg_slot *slot;       /* the pooled registry connection the
+	char param_buf[512]; /* storage behind params[] */
+	struct http_reg_slot *slot; /* the pooled registry connection the
 	                                     dispatcher holds for this request */
-	char *answer;                     /* the rendered answer (status line,
+	char *answer;               /* the rendered answer (status line,
 	                                     headers, body), written by the
 	                                     dispatcher once it let go of slot */
 	size_t answer_len;
@@ -85,14 +88,14 @@ typedef struct http_req {
 typedef int (*http_handler_fn)(http_req_t *req);
 
 typedef struct {
-	const char *method;      /* "GET", "POST", ... */
-	const char *pattern;     /* "/api/v1/devices/{id}/revoke"; "{x}" captures
+	const char *method;  /* "GET", "POST", ... */
+	const char *pattern; /* "/api/v1/devices/{id}/revoke"; "{x}" captures
 	                            one path segment, optionally after a literal
 	                            prefix inside the segment ("/DeviceID={id}") */
 	http_handler_fn handler;
-	unsigned roles;          /* HTTP_ROLE_* bits; HTTP_ROLE_NONE = public */
-	unsigned flags;          /* HTTP_ROUTE_* */
-	const char *summary;     /* one line, printed by `ca-server routes` */
+	unsigned roles;      /* HTTP_ROLE_* bits; HTTP_ROLE_NONE = public */
+	unsigned flags;      /* HTTP_ROUTE_* */
+	const char *summary; /* one line, printed by `ca-server routes` */
 } http_route_t;
 
 /* The portal's routes (server/http/portal_routes.c), registered after the
@@ -119,7 +122,7 @@ int http_serve_main(int argc, char **argv);
 /* RFC 9457 problem+json. type_slug becomes
  * "https://provca.dev/problems/<type_slug>"; detail may be NULL. */
 int http_reply_problem(http_req_t *req, int status, const char *type_slug,
-                       const char *title, const char *detail);
+    const char *title, const char *detail);
 
 /* Serialise json (not consumed) and send it with status. */
 int http_reply_json(http_req_t *req, int status, const struct cJSON *json);
@@ -127,12 +130,12 @@ int http_reply_json(http_req_t *req, int status, const struct cJSON *json);
 /* Send body bytes with status and content type; extra_headers is NULL or
  * "Name: value\r\n" lines. */
 int http_reply_bytes(http_req_t *req, int status, const char *content_type,
-                     const char *extra_headers, const void *body, size_t len);
+    const char *extra_headers, const void *body, size_t len);
 
 /* Value of a query parameter (URL-decoded) into out. Returns the length,
  * -1 when absent, -2 when it does not fit. */
 int http_query_get(const http_req_t *req, const char *name, char *out,
-                   size_t outlen);
+    size_t outlen);
 
 /* Request header value or NULL. */
 const char *http_header(const http_req_t *req, const char *name);

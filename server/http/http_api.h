@@ -18,7 +18,7 @@
  * *out = NULL, 0. Otherwise a 422 problem is sent and its status returned
  * when it is missing, not a string, empty or longer than maxlen. */
 int api_json_string(const char **out, http_req_t *req, const struct cJSON *obj,
-                    const char *name, size_t maxlen, int required);
+    const char *name, size_t maxlen, int required);
 
 /* 0 if pem is a PKCS#10 request whose self-signature verifies; -1 with a
  * reason in err otherwise. */
@@ -28,7 +28,7 @@ int api_csr_check(const char *pem, char *err, size_t errlen);
  * (ca_csr_read), keeping the parsed request in *out (ca_csr_free) so the
  * engine need not decode and verify it again (ca_issue_item_t). */
 int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
-                  size_t errlen);
+    size_t errlen);
 
 /* The problem detail of a refused CSR (enum ca_csr_refusal). */
 const char *api_csr_refusal(int why);

@@ -30,8 +30,8 @@ int route_principal_list(http_req_t *req)
 		return api_reply_no_db(req);
 	if (reg_principal_list(reg, &list, &n, err, sizeof(err)) != REG_OK) {
 		http_count_db_error(req);
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                          "the registry could not be read");
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "the registry could not be read");
 	}
 	out = cJSON_CreateObject();
 	arr = out != NULL ? cJSON_AddArrayToObject(out, "principals") : NULL;
@@ -48,7 +48,8 @@ int route_principal_list(http_req_t *req)
 	status = http_reply_json(req, 200, out);
 	goto done;
 oom:
-	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
+	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+	    "out of memory");
 done:
 	free(list);
 	cJSON_Delete(out);
@@ -66,7 +67,8 @@ static int add_p12(cJSON *out, const ca_principal_creds_t *creds)
 	unsigned char *b64;
 	int ok;
 
-	if (creds->p12 == NULL || creds->p12_len == 0 || creds->p12_len > INT_MAX / 2)
+	if (creds->p12 == NULL || creds->p12_len == 0 ||
+	    creds->p12_len > INT_MAX / 2)
 		return -1;
 	b64len = 4 * ((creds->p12_len + 2) / 3) + 1;
 	if ((b64 = malloc(b64len)) == NULL)
@@ -90,15 +92,17 @@ static int reply_json_secret(http_req_t *req, int status, cJSON *out)
 	cJSON *it;
 
 	/* PEM and base64 escape to at most twice their length in JSON. */
-	cJSON_ArrayForEach(it, out)
-		if (cJSON_IsString(it) && (s = it->valuestring) != NULL)
-			cap += 2 * strlen(s) + strlen(it->string) + 8;
+	cJSON_ArrayForEach(it,
+	    out) if (cJSON_IsString(it) && (s = it->valuestring) != NULL) cap +=
+	    2 * strlen(s) + strlen(it->string) + 8;
 	if ((text = malloc(cap)) == NULL ||
 	    !cJSON_PrintPreallocated(out, text, (int)cap, 0))
-		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                            "the principal exists but its certificate could not be sent");
+		status = http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error",
+		    "the principal exists but its certificate could not be sent");
 	else
-		http_reply_bytes(req, status, "application/json", NULL, text, strlen(text));
+		http_reply_bytes(req, status, "application/json", NULL, text,
+		    strlen(text));
 	if (text != NULL) {
 		OPENSSL_cleanse(text, cap);
 		free(text);
@@ -111,8 +115,8 @@ static int reply_json_secret(http_req_t *req, int status, cJSON *out)
 /* The certificate part shared by create and renew: body's csr, or
  * generate: true with p12_password; attrs says who. Answers `created`
  * with {name, role, certificate, chain[, p12]}. */
-static int principal_issue(http_req_t *req, cJSON *body, ca_principal_attrs_t *attrs,
-                           int created)
+static int principal_issue(http_req_t *req, cJSON *body,
+    ca_principal_attrs_t *attrs, int created)
 {
 	cJSON *out = NULL;
 	const cJSON *gen;
@@ -127,23 +131,25 @@ static int principal_issue(http_req_t *req, cJSON *body, ca_principal_attrs_t *a
 	gen = cJSON_GetObjectItemCaseSensitive(body, "generate");
 	if (gen != NULL && !cJSON_IsBool(gen) && !cJSON_IsNull(gen))
 		return http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                          "field \"generate\" must be true or false");
+		    "field \"generate\" must be true or false");
 	generate = cJSON_IsTrue(gen);
-	if ((status = api_json_string(&csr, req, body, "csr", API_CSR_MAX, !generate)) != 0 ||
-	    (status = api_json_string(&p12_pass, req, body, "p12_password", P12_PASS_MAX,
-	                              generate)) != 0)
+	if ((status = api_json_string(&csr, req, body, "csr", API_CSR_MAX,
+	         !generate)) != 0 ||
+	    (status = api_json_string(&p12_pass, req, body, "p12_password",
+	         P12_PASS_MAX, generate)) != 0)
 		goto out;
 	if (generate && csr != NULL)
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "send either a csr or generate: true, not both");
+		    "send either a csr or generate: true, not both");
 	else if (!generate && p12_pass != NULL)
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "p12_password goes with generate: true");
+		    "p12_password goes with generate: true");
 	else if (generate && strlen(p12_pass) < P12_PASS_MIN)
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "p12_password must have at least 8 characters");
+		    "p12_password must have at least 8 characters");
 	else if (!generate && api_csr_check(csr, err, sizeof(err)) != 0)
-		status = http_reply_problem(req, 400, PT_BAD_CSR, "Invalid CSR", err);
+		status = http_reply_problem(req, 400, PT_BAD_CSR, "Invalid CSR",
+		    err);
 	if (status != 0)
 		goto out;
 	if ((reg = http_req_reg(req)) == NULL) {
@@ -151,17 +157,19 @@ static int principal_issue(http_req_t *req, cJSON *body, ca_principal_attrs_t *a
 		goto out;
 	}
 	if (generate)
-		rc = ca_principal_add_generated(req->srv->ca, reg, &creds, attrs, p12_pass,
-		                                NULL, req->principal.name, err, sizeof(err));
+		rc =
+		    ca_principal_add_generated(req->srv->ca, reg, &creds, attrs,
+		        p12_pass, NULL, req->principal.name, err, sizeof(err));
 	else
-		rc = ca_principal_add_csr(req->srv->ca, reg, &creds, attrs, (const uint8_t *)csr,
-		                          strlen(csr), req->principal.name, err, sizeof(err));
+		rc = ca_principal_add_csr(req->srv->ca, reg, &creds, attrs,
+		    (const uint8_t *)csr, strlen(csr), req->principal.name, err,
+		    sizeof(err));
 	if (rc == CA_ERR_NOT_FOUND) {
-		status = attrs->renew
-		    ? http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                         "no principal has this name")
-		    : http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                         "manufacturer_id names no registered manufacturer");
+		status = attrs->renew ?
+		    http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		        "no principal has this name") :
+		    http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		        "manufacturer_id names no registered manufacturer");
 		goto out;
 	}
 	if (rc != CA_OK) {
@@ -175,14 +183,17 @@ static int principal_issue(http_req_t *req, cJSON *body, ca_principal_attrs_t *a
 	if (rc != REG_OK || out == NULL ||
 	    cJSON_AddStringToObject(out, "name", p.name) == NULL ||
 	    cJSON_AddStringToObject(out, "role", p.role) == NULL ||
-	    cJSON_AddStringToObject(out, "certificate", creds.cert_pem) == NULL ||
+	    cJSON_AddStringToObject(out, "certificate", creds.cert_pem) ==
+	        NULL ||
 	    cJSON_AddStringToObject(out, "chain", creds.chain_pem) == NULL ||
 	    (generate && add_p12(out, &creds) != 0)) {
-		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                            "the principal exists but its certificate could not be sent");
+		status = http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error",
+		    "the principal exists but its certificate could not be sent");
 		goto out;
 	}
-	status = generate ? reply_json_secret(req, created, out) : http_reply_json(req, created, out);
+	status = generate ? reply_json_secret(req, created, out) :
+	                    http_reply_json(req, created, out);
 out:
 	ca_principal_creds_clear(&creds);
 	cJSON_Delete(out);
@@ -204,23 +215,28 @@ int route_principal_create(http_req_t *req)
 	if (body == NULL)
 		return req->status;
 	if (!cJSON_IsObject(body)) {
-		status = http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
-		                            "the body must be a JSON object");
+		status = http_reply_problem(req, 400, PT_BAD_JSON,
+		    "Malformed JSON", "the body must be a JSON object");
 		goto out;
 	}
-	if ((status = api_json_string(&name, req, body, "name", REG_NAME_MAX, 1)) != 0 ||
+	if ((status = api_json_string(&name, req, body, "name", REG_NAME_MAX,
+	         1)) != 0 ||
 	    (status = api_json_string(&role, req, body, "role", 15, 1)) != 0 ||
-	    (status = api_json_string(&mfr, req, body, "manufacturer_id", REG_MFR_ID_MAX, 0)) != 0)
+	    (status = api_json_string(&mfr, req, body, "manufacturer_id",
+	         REG_MFR_ID_MAX, 0)) != 0)
 		goto out;
-	if (strcmp(role, REG_ROLE_ADMIN) != 0 && strcmp(role, REG_ROLE_OPERATOR) != 0 &&
-	    strcmp(role, REG_ROLE_MANUFACTURER) != 0 && strcmp(role, REG_ROLE_SIGNER) != 0) {
+	if (strcmp(role, REG_ROLE_ADMIN) != 0 &&
+	    strcmp(role, REG_ROLE_OPERATOR) != 0 &&
+	    strcmp(role, REG_ROLE_MANUFACTURER) != 0 &&
+	    strcmp(role, REG_ROLE_SIGNER) != 0) {
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "role must be admin, operator, manufacturer or signer");
+		    "role must be admin, operator, manufacturer or signer");
 		goto out;
 	}
-	if ((strcmp(role, REG_ROLE_MANUFACTURER) == 0) != (mfr != NULL && mfr[0] != '\0')) {
+	if ((strcmp(role, REG_ROLE_MANUFACTURER) == 0) !=
+	    (mfr != NULL && mfr[0] != '\0')) {
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "manufacturer_id is required for, and only for, role manufacturer");
+		    "manufacturer_id is required for, and only for, role manufacturer");
 		goto out;
 	}
 	memset(&attrs, 0, sizeof(attrs));
@@ -235,14 +251,15 @@ out:
 
 /* Renewal body: optional revoke_previous (bool) into attrs. 0, or the
  * status of the problem sent. */
-static int renew_attrs(ca_principal_attrs_t *attrs, http_req_t *req, const cJSON *body,
-                       const char *name)
+static int renew_attrs(ca_principal_attrs_t *attrs, http_req_t *req,
+    const cJSON *body, const char *name)
 {
-	const cJSON *rp = cJSON_GetObjectItemCaseSensitive(body, "revoke_previous");
+	const cJSON *rp =
+	    cJSON_GetObjectItemCaseSensitive(body, "revoke_previous");
 
 	if (rp != NULL && !cJSON_IsBool(rp) && !cJSON_IsNull(rp))
 		return http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                          "field \"revoke_previous\" must be true or false");
+		    "field \"revoke_previous\" must be true or false");
 	memset(attrs, 0, sizeof(*attrs));
 	attrs->name = name;
 	attrs->renew = 1;
@@ -261,12 +278,12 @@ int route_principal_renew(http_req_t *req)
 
 	if (strlen(req->params[0]) > REG_NAME_MAX)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no principal has this name");
+		    "no principal has this name");
 	if ((body = http_json_body(req)) == NULL)
 		return req->status;
 	if (!cJSON_IsObject(body))
-		status = http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
-		                            "the body must be a JSON object");
+		status = http_reply_problem(req, 400, PT_BAD_JSON,
+		    "Malformed JSON", "the body must be a JSON object");
 	else if ((status = renew_attrs(&attrs, req, body, req->params[0])) == 0)
 		status = principal_issue(req, body, &attrs, 200);
 	cJSON_Delete(body);
@@ -286,27 +303,28 @@ int route_self_renew(http_req_t *req)
 
 	if (req->via_session)
 		return http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
-		                          "renewal needs the client certificate being renewed; "
-		                          "a portal session has none");
+		    "renewal needs the client certificate being renewed; "
+		    "a portal session has none");
 	if ((body = http_json_body(req)) == NULL)
 		return req->status;
 	gen = cJSON_GetObjectItemCaseSensitive(body, "generate");
 	if (!cJSON_IsObject(body))
-		status = http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
-		                            "the body must be a JSON object");
+		status = http_reply_problem(req, 400, PT_BAD_JSON,
+		    "Malformed JSON", "the body must be a JSON object");
 	else if (gen != NULL && !cJSON_IsFalse(gen) && !cJSON_IsNull(gen))
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "self-renewal takes a csr: the new key stays with its owner");
-	else if ((status = renew_attrs(&attrs, req, body, req->principal.name)) == 0) {
+		    "self-renewal takes a csr: the new key stays with its owner");
+	else if ((status = renew_attrs(&attrs, req, body,
+	              req->principal.name)) == 0) {
 		const struct mg_client_cert *cc = req->ri->client_cert;
 		uint8_t fp[PKI_FINGERPRINT_LEN];
 		char hex[2 * PKI_FINGERPRINT_LEN + 1];
 
 		if (cc == NULL || cc->peer_cert == NULL ||
 		    pki_cert_fingerprint(fp, (X509 *)cc->peer_cert) != PKI_OK) {
-			status = http_reply_problem(req, 401, PT_UNAUTHENTICATED,
-			                            "Authentication required",
-			                            "renewal needs the client certificate being renewed");
+			status = http_reply_problem(req, 401,
+			    PT_UNAUTHENTICATED, "Authentication required",
+			    "renewal needs the client certificate being renewed");
 		} else {
 			util_hex_encode(hex, fp, sizeof(fp));
 			attrs.presented_sha256 = hex;
@@ -329,13 +347,14 @@ int route_principal_disable(http_req_t *req)
 
 	if (strlen(name) > REG_NAME_MAX)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no principal has this name");
+		    "no principal has this name");
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
-	rc = ca_principal_disable(req->srv->ca, reg, name, req->principal.name, err, sizeof(err));
+	rc = ca_principal_disable(req->srv->ca, reg, name, req->principal.name,
+	    err, sizeof(err));
 	if (rc == CA_ERR_NOT_FOUND)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no principal has this name");
+		    "no principal has this name");
 	if (rc != CA_OK)
 		return api_reply_ca_error(req, rc, err);
 	rc = reg_principal_get(reg, &p, name, err, sizeof(err));
@@ -344,8 +363,9 @@ int route_principal_disable(http_req_t *req)
 	    cJSON_AddStringToObject(out, "name", p.name) == NULL ||
 	    cJSON_AddStringToObject(out, "status", p.status) == NULL) {
 		cJSON_Delete(out);
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                          "the change is committed but could not be read back");
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error",
+		    "the change is committed but could not be read back");
 	}
 	status = http_reply_json(req, 200, out);
 	cJSON_Delete(out);
@@ -367,31 +387,32 @@ int route_principal_revoke(http_req_t *req)
 	if ((body = http_json_body(req)) == NULL)
 		return req->status;
 	if (!cJSON_IsObject(body)) {
-		status = http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
-		                            "the body must be a JSON object");
+		status = http_reply_problem(req, 400, PT_BAD_JSON,
+		    "Malformed JSON", "the body must be a JSON object");
 		goto out;
 	}
-	if ((status = api_json_string(&reason_name, req, body, "reason", 32, 1)) != 0)
+	if ((status = api_json_string(&reason_name, req, body, "reason", 32,
+	         1)) != 0)
 		goto out;
 	if ((reason = ca_revocation_reason(reason_name)) < 0) {
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "reason must be an RFC 5280 CRLReason name such as keyCompromise (not certificateHold: disable the principal instead)");
+		    "reason must be an RFC 5280 CRLReason name such as keyCompromise (not certificateHold: disable the principal instead)");
 		goto out;
 	}
 	if (strlen(name) > REG_NAME_MAX) {
 		status = http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                            "no principal has this name");
+		    "no principal has this name");
 		goto out;
 	}
 	if ((reg = http_req_reg(req)) == NULL) {
 		status = api_reply_no_db(req);
 		goto out;
 	}
-	rc = ca_principal_revoke(req->srv->ca, reg, name, reason, req->principal.name,
-	                         err, sizeof(err));
+	rc = ca_principal_revoke(req->srv->ca, reg, name, reason,
+	    req->principal.name, err, sizeof(err));
 	if (rc == CA_ERR_NOT_FOUND) {
 		status = http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                            "no principal has this name");
+		    "no principal has this name");
 		goto out;
 	}
 	if (rc != CA_OK) {
@@ -403,11 +424,14 @@ int route_principal_revoke(http_req_t *req)
 	if (rc != REG_OK || out == NULL ||
 	    cJSON_AddStringToObject(out, "name", p.name) == NULL ||
 	    cJSON_AddStringToObject(out, "status", p.status) == NULL ||
-	    cJSON_AddStringToObject(out, "certificate_serial", p.cert_serial_hex) == NULL ||
-	    cJSON_AddBoolToObject(out, "certificate_revoked", p.cert_revoked) == NULL ||
+	    cJSON_AddStringToObject(out, "certificate_serial",
+	        p.cert_serial_hex) == NULL ||
+	    cJSON_AddBoolToObject(out, "certificate_revoked", p.cert_revoked) ==
+	        NULL ||
 	    cJSON_AddStringToObject(out, "reason", reason_name) == NULL) {
-		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                            "the change is committed but could not be read back");
+		status =
+		    http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		        "the change is committed but could not be read back");
 		goto out;
 	}
 	status = http_reply_json(req, 200, out);
@@ -428,9 +452,12 @@ static int audit_time_param(int64_t *out, http_req_t *req, const char *name)
 	if (q == -1)
 		return 0;
 	if (q < 0 || api_time_parse(out, buf) != 0 || *out <= 0) {
-		snprintf(detail, sizeof(detail), "%s must be an RFC 3339 date-time "
-		         "(2024-05-01T12:00:00Z) or Unix seconds after 1970", name);
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter", detail);
+		snprintf(detail, sizeof(detail),
+		    "%s must be an RFC 3339 date-time "
+		    "(2024-05-01T12:00:00Z) or Unix seconds after 1970",
+		    name);
+		return http_reply_problem(req, 400, PT_QUERY,
+		    "Invalid query parameter", detail);
 	}
 	return 0;
 }
@@ -445,7 +472,8 @@ static int audit_entry_add(cJSON *arr, const reg_audit_t *a)
 		cJSON_Delete(o);
 		return -1;
 	}
-	det = a->details != NULL ? cJSON_Parse(a->details) : cJSON_CreateObject();
+	det =
+	    a->details != NULL ? cJSON_Parse(a->details) : cJSON_CreateObject();
 	if (det == NULL)
 		det = cJSON_CreateObject();
 	if (det == NULL || !cJSON_AddItemToObject(o, "details", det)) {
@@ -469,7 +497,8 @@ int route_audit_list(http_req_t *req)
 	reg_audit_t *list = NULL;
 	size_t n = 0, i;
 	int64_t next = 0;
-	char actor[REG_NAME_MAX + 18], action[34], target[REG_DEVICE_ID_MAX + 2], err[256];
+	char actor[REG_NAME_MAX + 18], action[34],
+	    target[REG_DEVICE_ID_MAX + 2], err[256];
 	char device[REG_DEVICE_ID_MAX + 2];
 	cJSON *out = NULL, *arr;
 	int status, q;
@@ -484,31 +513,35 @@ int route_audit_list(http_req_t *req)
 	    (q >= 0 && (f.action = action, 0)) ||
 	    (q = http_query_get(req, "target", target, sizeof(target))) == -2 ||
 	    (q >= 0 && (f.target = target, 0)))
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "actor, action or target is too long");
+		return http_reply_problem(req, 400, PT_QUERY,
+		    "Invalid query parameter",
+		    "actor, action or target is too long");
 	/* device= is target= for a DeviceID; both at once must agree. */
 	q = http_query_get(req, "device", device, sizeof(device));
 	if (q == -2)
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "device is too long");
+		return http_reply_problem(req, 400, PT_QUERY,
+		    "Invalid query parameter", "device is too long");
 	if (q >= 0) {
 		if (f.target != NULL && strcmp(f.target, device) != 0)
-			return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-			                          "device and target name different entries");
+			return http_reply_problem(req, 400, PT_QUERY,
+			    "Invalid query parameter",
+			    "device and target name different entries");
 		f.target = device;
 	}
 	if ((status = audit_time_param(&f.since, req, "since")) != 0 ||
 	    (status = audit_time_param(&f.until, req, "until")) != 0)
 		return status;
 	if (f.since > 0 && f.until > 0 && f.since > f.until)
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "since must not be later than until");
+		return http_reply_problem(req, 400, PT_QUERY,
+		    "Invalid query parameter",
+		    "since must not be later than until");
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
-	if (reg_audit_list(reg, &list, &n, &next, &f, err, sizeof(err)) != REG_OK) {
+	if (reg_audit_list(reg, &list, &n, &next, &f, err, sizeof(err)) !=
+	    REG_OK) {
 		http_count_db_error(req);
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                          "the registry could not be read");
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "the registry could not be read");
 	}
 	out = cJSON_CreateObject();
 	arr = out != NULL ? cJSON_AddArrayToObject(out, "entries") : NULL;
@@ -522,7 +555,8 @@ int route_audit_list(http_req_t *req)
 	status = http_reply_json(req, 200, out);
 	goto done;
 oom:
-	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
+	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+	    "out of memory");
 done:
 	reg_audit_list_free(list, n);
 	cJSON_Delete(out);

@@ -49,7 +49,8 @@ static void ctx_parts_free(struct http_ctx_parts *p)
 
 /* Render the security context's constant members: NULL when out of
  * memory. */
-static struct http_ctx_parts *ctx_parts_build(const http_server *srv, const char *chain_pem)
+static struct http_ctx_parts *ctx_parts_build(const http_server *srv,
+    const char *chain_pem)
 {
 	struct http_ctx_parts *p = calloc(1, sizeof(*p));
 	cJSON *chain = cJSON_CreateString(chain_pem);
@@ -60,7 +61,8 @@ static struct http_ctx_parts *ctx_parts_build(const http_server *srv, const char
 		p->chain_pem = strdup(chain_pem);
 		p->chain_json = cJSON_PrintUnformatted(chain);
 		p->urls_json = cJSON_PrintUnformatted(urls);
-		bad = p->chain_pem == NULL || p->chain_json == NULL || p->urls_json == NULL;
+		bad = p->chain_pem == NULL || p->chain_json == NULL ||
+		    p->urls_json == NULL;
 	}
 	cJSON_Delete(chain);
 	cJSON_Delete(urls);
@@ -74,14 +76,16 @@ static struct http_ctx_parts *ctx_parts_build(const http_server *srv, const char
 /* The server's rendered constant members for chain_pem (the Device CA
  * chain every device shares), built by the first request that needs them;
  * NULL (render them per request) when out of memory or for another chain. */
-static const struct http_ctx_parts *ctx_parts(http_server *srv, const char *chain_pem)
+static const struct http_ctx_parts *ctx_parts(http_server *srv,
+    const char *chain_pem)
 {
 	struct http_ctx_parts *p = atomic_load(&srv->ctx_parts), *none = NULL;
 
 	if (p == NULL) {
 		if ((p = ctx_parts_build(srv, chain_pem)) == NULL)
 			return NULL;
-		if (!atomic_compare_exchange_strong(&srv->ctx_parts, &none, p)) {
+		if (!atomic_compare_exchange_strong(&srv->ctx_parts, &none,
+		        p)) {
 			ctx_parts_free(p);
 			p = none; /* another request published first */
 		}
@@ -120,7 +124,7 @@ static int add_raw(cJSON *obj, const char *key, const char *json)
 /* Add "chain" with chain_pem: its pre-rendered text from parts, or
  * rendered by cJSON when parts is NULL (the same bytes either way). */
 static int chain_add(cJSON *doc, const struct http_ctx_parts *parts,
-                     const char *chain_pem)
+    const char *chain_pem)
 {
 	if (parts != NULL)
 		return add_raw(doc, "chain", parts->chain_json);
@@ -162,7 +166,8 @@ cJSON *api_security_context(http_server *srv, const ca_device_t *d)
 	if (st != NULL) {
 		bad |= api_add_ref(st, "state", r->status);
 		if (r->reason >= 0 && ca_reason_name(r->reason) != NULL)
-			bad |= api_add_ref(st, "reason", ca_reason_name(r->reason));
+			bad |= api_add_ref(st, "reason",
+			    ca_reason_name(r->reason));
 		else
 			bad |= cJSON_AddNullToObject(st, "reason") == NULL;
 		bad |= api_add_time(st, "since", r->revoked_at) != 0;

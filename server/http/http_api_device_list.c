@@ -17,19 +17,24 @@ static cJSON *device_summary(const http_server *srv, const reg_device_t *r)
 
 	if (o == NULL)
 		return NULL;
-	snprintf(url, sizeof(url), "%s/devices/%s", srv->cfg->public_base_url, r->device_id);
+	snprintf(url, sizeof(url), "%s/devices/%s", srv->cfg->public_base_url,
+	    r->device_id);
 	bad |= cJSON_AddStringToObject(o, "device_id", r->device_id) == NULL;
-	bad |= cJSON_AddStringToObject(o, "manufacturer_id", r->manufacturer_id) == NULL;
+	bad |= cJSON_AddStringToObject(o, "manufacturer_id",
+	           r->manufacturer_id) == NULL;
 	bad |= cJSON_AddStringToObject(o, "serial", r->serial) == NULL;
 	bad |= cJSON_AddStringToObject(o, "model", r->model) == NULL;
-	bad |= cJSON_AddStringToObject(o, "hardware_version", r->hw_version) == NULL;
+	bad |= cJSON_AddStringToObject(o, "hardware_version", r->hw_version) ==
+	    NULL;
 	bad |= cJSON_AddStringToObject(o, "status", r->status) == NULL;
 	if (r->reason >= 0 && ca_reason_name(r->reason) != NULL)
-		bad |= cJSON_AddStringToObject(o, "reason", ca_reason_name(r->reason)) == NULL;
+		bad |= cJSON_AddStringToObject(o, "reason",
+		           ca_reason_name(r->reason)) == NULL;
 	else
 		bad |= cJSON_AddNullToObject(o, "reason") == NULL;
 	bad |= api_add_time(o, "status_since", r->revoked_at) != 0;
-	bad |= cJSON_AddStringToObject(o, "certificate_serial", r->cert_serial_hex) == NULL;
+	bad |= cJSON_AddStringToObject(o, "certificate_serial",
+	           r->cert_serial_hex) == NULL;
 	bad |= api_add_time(o, "not_after", r->not_after) != 0;
 	bad |= api_add_time(o, "created_at", r->created_at) != 0;
 	bad |= cJSON_AddStringToObject(o, "certificate_url", url) == NULL;
@@ -57,36 +62,39 @@ static int list_filter(reg_device_filter_t *f, list_query *qv, http_req_t *req)
 	if ((status = api_page_params(&f->after, &f->limit, req)) != 0)
 		return status;
 	q = http_query_get(req, "status", qv->status, sizeof(qv->status));
-	if (q == -2 || (q >= 0 && strcmp(qv->status, REG_STATUS_ACTIVE) != 0 &&
-	    strcmp(qv->status, REG_STATUS_SUSPENDED) != 0 &&
-	    strcmp(qv->status, REG_STATUS_REVOKED) != 0))
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "status must be active, suspended or revoked");
+	if (q == -2 ||
+	    (q >= 0 && strcmp(qv->status, REG_STATUS_ACTIVE) != 0 &&
+	        strcmp(qv->status, REG_STATUS_SUSPENDED) != 0 &&
+	        strcmp(qv->status, REG_STATUS_REVOKED) != 0))
+		return http_reply_problem(req, 400, PT_QUERY,
+		    "Invalid query parameter",
+		    "status must be active, suspended or revoked");
 	if (q >= 0)
 		f->status = qv->status;
 	q = http_query_get(req, "serial", qv->serial, sizeof(qv->serial));
 	if (q == -2 || q > REG_ATTR_MAX)
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "serial is too long");
+		return http_reply_problem(req, 400, PT_QUERY,
+		    "Invalid query parameter", "serial is too long");
 	if (q >= 0)
 		f->serial = qv->serial;
 	/* The portal's one search box: the serial or the DeviceID, matched
 	 * exactly (not as a prefix), inside the caller's scope below. */
 	q = http_query_get(req, "q", qv->text, sizeof(qv->text));
 	if (q == -2 || q > REG_ATTR_MAX)
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "q is too long");
+		return http_reply_problem(req, 400, PT_QUERY,
+		    "Invalid query parameter", "q is too long");
 	if (q >= 0)
 		f->q = qv->text;
 	q = http_query_get(req, "manufacturer", qv->mfr, sizeof(qv->mfr));
 	if (q == -2 || q > REG_MFR_ID_MAX)
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "manufacturer is too long");
+		return http_reply_problem(req, 400, PT_QUERY,
+		    "Invalid query parameter", "manufacturer is too long");
 	if (req->principal.role == HTTP_ROLE_MANUFACTURER) {
 		/* A manufacturer sees its own devices, never another's. */
-		if (q >= 0 && strcmp(qv->mfr, req->principal.manufacturer_id) != 0)
-			return http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
-			                          "you may list only your own devices");
+		if (q >= 0 &&
+		    strcmp(qv->mfr, req->principal.manufacturer_id) != 0)
+			return http_reply_problem(req, 403, PT_FORBIDDEN,
+			    "Forbidden", "you may list only your own devices");
 		f->manufacturer_id = req->principal.manufacturer_id;
 	} else if (q >= 0) {
 		f->manufacturer_id = qv->mfr;
@@ -112,10 +120,11 @@ int route_device_list(http_req_t *req)
 		return status;
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
-	if (reg_device_list(reg, &list, &n, &next, &f, err, sizeof(err)) != REG_OK) {
+	if (reg_device_list(reg, &list, &n, &next, &f, err, sizeof(err)) !=
+	    REG_OK) {
 		http_count_db_error(req);
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                          "the registry could not be read");
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "the registry could not be read");
 	}
 	out = cJSON_CreateObject();
 	arr = out != NULL ? cJSON_AddArrayToObject(out, "devices") : NULL;
@@ -134,7 +143,8 @@ int route_device_list(http_req_t *req)
 	status = http_reply_json(req, 200, out);
 	goto done;
 oom:
-	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
+	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+	    "out of memory");
 done:
 	reg_device_list_free(list, n);
 	cJSON_Delete(out);

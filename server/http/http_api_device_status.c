@@ -27,24 +27,26 @@ static int device_status_change(http_req_t *req, status_action act)
 		if (body == NULL)
 			return req->status;
 		if (!cJSON_IsObject(body)) {
-			status = http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
-			                            "the body must be a JSON object");
+			status = http_reply_problem(req, 400, PT_BAD_JSON,
+			    "Malformed JSON", "the body must be a JSON object");
 			goto out;
 		}
 	}
 	if (act == ACT_REVOKE) {
-		if ((status = api_json_string(&reason_name, req, body, "reason", 32, 1)) != 0)
+		if ((status = api_json_string(&reason_name, req, body, "reason",
+		         32, 1)) != 0)
 			goto out;
 		/* certificateHold and removeFromCRL are suspend / reinstate. */
 		if ((reason = ca_revocation_reason(reason_name)) < 0) {
-			status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-			                            "reason must be an RFC 5280 CRLReason name such as keyCompromise (use suspend/reinstate for certificateHold)");
+			status = http_reply_problem(req, 422, PT_FIELD,
+			    "Invalid field",
+			    "reason must be an RFC 5280 CRLReason name such as keyCompromise (use suspend/reinstate for certificateHold)");
 			goto out;
 		}
 	}
 	if (!ca_device_id_valid(id)) {
 		status = http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                            "no device has this DeviceID");
+		    "no device has this DeviceID");
 		goto out;
 	}
 	if ((reg = http_req_reg(req)) == NULL) {
@@ -52,11 +54,14 @@ static int device_status_change(http_req_t *req, status_action act)
 		goto out;
 	}
 	if (act == ACT_REVOKE)
-		rc = ca_device_revoke(req->srv->ca, reg, id, reason, req->principal.name, err, sizeof(err));
+		rc = ca_device_revoke(req->srv->ca, reg, id, reason,
+		    req->principal.name, err, sizeof(err));
 	else if (act == ACT_SUSPEND)
-		rc = ca_device_suspend(req->srv->ca, reg, id, req->principal.name, err, sizeof(err));
+		rc = ca_device_suspend(req->srv->ca, reg, id,
+		    req->principal.name, err, sizeof(err));
 	else
-		rc = ca_device_reinstate(req->srv->ca, reg, id, req->principal.name, err, sizeof(err));
+		rc = ca_device_reinstate(req->srv->ca, reg, id,
+		    req->principal.name, err, sizeof(err));
 	if (rc != CA_OK) {
 		status = api_reply_ca_error(req, rc, err);
 		goto out;
@@ -70,12 +75,14 @@ static int device_status_change(http_req_t *req, status_action act)
 	    cJSON_AddStringToObject(out, "device_id", d.device_id) == NULL ||
 	    (st = cJSON_AddObjectToObject(out, "status")) == NULL ||
 	    cJSON_AddStringToObject(st, "state", d.status) == NULL ||
-	    (d.reason >= 0 && ca_reason_name(d.reason) != NULL
-	         ? cJSON_AddStringToObject(st, "reason", ca_reason_name(d.reason))
-	         : cJSON_AddNullToObject(st, "reason")) == NULL ||
+	    (d.reason >= 0 && ca_reason_name(d.reason) != NULL ?
+	            cJSON_AddStringToObject(st, "reason",
+	                ca_reason_name(d.reason)) :
+	            cJSON_AddNullToObject(st, "reason")) == NULL ||
 	    api_add_time(st, "since", d.revoked_at) != 0) {
-		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                            "the change is committed but could not be read back");
+		status =
+		    http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		        "the change is committed but could not be read back");
 		goto out;
 	}
 	status = http_reply_json(req, 200, out);

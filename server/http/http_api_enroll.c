@@ -14,15 +14,15 @@
 /* One enrollment item, checked: borrowed pointers into the JSON. */
 typedef struct {
 	const char *csr, *serial, *model, *hw;
-	ca_csr_t *req;   /* parsed and verified csr: ca_csr_free */
+	ca_csr_t *req; /* parsed and verified csr: ca_csr_free */
 } enroll_in;
 
 /* Check one enrollment object (and its CSR when parse_csr; a batch lets
  * the engine check CSRs on every CPU). Returns 0, or fills
  * status/type/detail of the problem (nothing is sent: the batch reports it
  * per item). */
-static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj, int parse_csr,
-                        int *status, const char **type, char *detail, size_t dlen)
+static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj,
+    int parse_csr, int *status, const char **type, char *detail, size_t dlen)
 {
 	static const struct {
 		const char *name;
@@ -46,40 +46,48 @@ static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj, 
 		return -1;
 	}
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, fields[i].name);
+		const cJSON *v =
+		    cJSON_GetObjectItemCaseSensitive(obj, fields[i].name);
 
 		val[i] = NULL;
 		if (v == NULL || cJSON_IsNull(v)) {
 			if (fields[i].required) {
-				snprintf(detail, dlen, "field \"%s\" is required", fields[i].name);
+				snprintf(detail, dlen,
+				    "field \"%s\" is required", fields[i].name);
 				return -1;
 			}
 			continue;
 		}
 		if (!cJSON_IsString(v)) {
-			snprintf(detail, dlen, "field \"%s\" must be a string", fields[i].name);
+			snprintf(detail, dlen, "field \"%s\" must be a string",
+			    fields[i].name);
 			return -1;
 		}
 		if (strlen(v->valuestring) > fields[i].max) {
-			snprintf(detail, dlen, "field \"%s\" is longer than %zu characters",
-			         fields[i].name, fields[i].max);
+			snprintf(detail, dlen,
+			    "field \"%s\" is longer than %zu characters",
+			    fields[i].name, fields[i].max);
 			return -1;
 		}
 		if (fields[i].required && v->valuestring[0] == '\0') {
-			snprintf(detail, dlen, "field \"%s\" must not be empty", fields[i].name);
+			snprintf(detail, dlen, "field \"%s\" must not be empty",
+			    fields[i].name);
 			return -1;
 		}
 		val[i] = v->valuestring;
 	}
 	/* A manufacturer acts only under its own ID. */
-	if (val[4] != NULL && strcmp(val[4], req->principal.manufacturer_id) != 0) {
+	if (val[4] != NULL &&
+	    strcmp(val[4], req->principal.manufacturer_id) != 0) {
 		*status = 403;
 		*type = PT_FORBIDDEN;
-		snprintf(detail, dlen, "you may enroll only under manufacturer %s",
-		         req->principal.manufacturer_id);
+		snprintf(detail, dlen,
+		    "you may enroll only under manufacturer %s",
+		    req->principal.manufacturer_id);
 		return -1;
 	}
-	if (parse_csr && api_csr_parse(&in->req, req->srv->ca, val[0], detail, dlen) != 0) {
+	if (parse_csr &&
+	    api_csr_parse(&in->req, req->srv->ca, val[0], detail, dlen) != 0) {
 		*status = 400;
 		*type = PT_BAD_CSR;
 		return -1;
@@ -92,12 +100,15 @@ static int enroll_check(enroll_in *in, const http_req_t *req, const cJSON *obj, 
 }
 
 /* Add the result fields of an issued device to obj. 0 or -1. */
-static int add_issue_result(cJSON *obj, const ca_issue_result_t *r, int with_chain)
+static int add_issue_result(cJSON *obj, const ca_issue_result_t *r,
+    int with_chain)
 {
 	if (cJSON_AddStringToObject(obj, "device_id", r->device_id) == NULL ||
-	    cJSON_AddStringToObject(obj, "certificate_url", r->cert_url) == NULL ||
+	    cJSON_AddStringToObject(obj, "certificate_url", r->cert_url) ==
+	        NULL ||
 	    cJSON_AddStringToObject(obj, "certificate", r->cert_pem) == NULL ||
-	    (with_chain && cJSON_AddStringToObject(obj, "chain", r->chain_pem) == NULL) ||
+	    (with_chain &&
+	        cJSON_AddStringToObject(obj, "chain", r->chain_pem) == NULL) ||
 	    cJSON_AddBoolToObject(obj, "created", r->created) == NULL)
 		return -1;
 	return 0;
@@ -120,11 +131,13 @@ int route_device_enroll(http_req_t *req)
 	memset(&it, 0, sizeof(it));
 	if (body == NULL)
 		return req->status;
-	if (enroll_check(&in, req, body, 1, &status, &type, detail, sizeof(detail)) != 0) {
+	if (enroll_check(&in, req, body, 1, &status, &type, detail,
+	        sizeof(detail)) != 0) {
 		status = http_reply_problem(req, status, type,
-		                            status == 400 ? "Invalid CSR" :
-		                            status == 403 ? "Forbidden" : "Invalid field",
-		                            detail);
+		    status == 400     ? "Invalid CSR" :
+		        status == 403 ? "Forbidden" :
+		                        "Invalid field",
+		    detail);
 		goto out;
 	}
 	if ((reg = http_req_reg(req)) == NULL) {
@@ -151,19 +164,22 @@ int route_device_enroll(http_req_t *req)
 	if (out == NULL || add_issue_result(out, &res, 1) != 0) {
 		/* The certificate is committed; the client can repeat the
 		 * request and get it idempotently. */
-		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                            "out of memory; repeat the request to fetch the certificate");
+		status = http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error",
+		    "out of memory; repeat the request to fetch the certificate");
 		goto out;
 	}
 	if (res.created) {
 		snprintf(loc, sizeof(loc), "Location: %s\r\n", res.cert_url);
 		char *text = cJSON_PrintUnformatted(out);
 		if (text == NULL) {
-			status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-			                            "out of memory; repeat the request to fetch the certificate");
+			status = http_reply_problem(req, 500, PT_INTERNAL,
+			    "Internal error",
+			    "out of memory; repeat the request to fetch the certificate");
 			goto out;
 		}
-		status = http_reply_bytes(req, 201, "application/json", loc, text, strlen(text));
+		status = http_reply_bytes(req, 201, "application/json", loc,
+		    text, strlen(text));
 		cJSON_free(text);
 	} else {
 		status = http_reply_json(req, 200, out);
@@ -177,14 +193,15 @@ out:
 }
 
 /* Per-item problem object for the batch answer. */
-static int add_item_problem(cJSON *item, int status, const char *type, const char *detail)
+static int add_item_problem(cJSON *item, int status, const char *type,
+    const char *detail)
 {
 	char t[160];
 	cJSON *p = cJSON_AddObjectToObject(item, "problem");
 
 	snprintf(t, sizeof(t), "https://provca.dev/problems/%s", type);
-	if (cJSON_AddNumberToObject(item, "status", status) == NULL || p == NULL ||
-	    cJSON_AddStringToObject(p, "type", t) == NULL ||
+	if (cJSON_AddNumberToObject(item, "status", status) == NULL ||
+	    p == NULL || cJSON_AddStringToObject(p, "type", t) == NULL ||
 	    cJSON_AddNumberToObject(p, "status", status) == NULL ||
 	    cJSON_AddStringToObject(p, "detail", detail) == NULL)
 		return -1;
@@ -195,12 +212,30 @@ static int add_item_problem(cJSON *item, int status, const char *type, const cha
 static void ca_rc_status(int rc, int *status, const char **type)
 {
 	switch (rc) {
-	case CA_ERR_INVALID: *status = 422; *type = PT_FIELD; break;
-	case CA_ERR_NOT_FOUND: *status = 404; *type = PT_NOT_FOUND; break;
-	case CA_ERR_CONFLICT: *status = 409; *type = PT_CONFLICT; break;
-	case CA_ERR_KEY_IN_USE: *status = 409; *type = PT_KEY_IN_USE; break;
-	case CA_ERR_STATE: *status = 409; *type = PT_BAD_STATE; break;
-	default: *status = 500; *type = PT_INTERNAL; break;
+	case CA_ERR_INVALID:
+		*status = 422;
+		*type = PT_FIELD;
+		break;
+	case CA_ERR_NOT_FOUND:
+		*status = 404;
+		*type = PT_NOT_FOUND;
+		break;
+	case CA_ERR_CONFLICT:
+		*status = 409;
+		*type = PT_CONFLICT;
+		break;
+	case CA_ERR_KEY_IN_USE:
+		*status = 409;
+		*type = PT_KEY_IN_USE;
+		break;
+	case CA_ERR_STATE:
+		*status = 409;
+		*type = PT_BAD_STATE;
+		break;
+	default:
+		*status = 500;
+		*type = PT_INTERNAL;
+		break;
 	}
 }
 
@@ -208,7 +243,7 @@ static void ca_rc_status(int rc, int *status, const char **type)
  * from r, which outlives the document) or its problem. 0, or -1 when out
  * of memory. */
 static int batch_item_add(cJSON *results, size_t index, int st, const char *ty,
-                          const char *dt, const ca_issue_result_t *r)
+    const char *dt, const ca_issue_result_t *r)
 {
 	cJSON *item = cJSON_CreateObject();
 	int bad;
@@ -220,7 +255,8 @@ static int batch_item_add(cJSON *results, size_t index, int st, const char *ty,
 	bad = cJSON_AddNumberToObject(item, "index", (double)index) == NULL;
 	if (ty != NULL)
 		return bad || add_item_problem(item, st, ty, dt) != 0 ? -1 : 0;
-	bad |= cJSON_AddNumberToObject(item, "status", r->created ? 201 : 200) == NULL;
+	bad |= cJSON_AddNumberToObject(item, "status",
+	           r->created ? 201 : 200) == NULL;
 	bad |= api_add_ref(item, "device_id", r->device_id);
 	bad |= api_add_ref(item, "certificate_url", r->cert_url);
 	bad |= api_add_ref(item, "certificate", r->cert_pem);
@@ -231,9 +267,9 @@ static int batch_item_add(cJSON *results, size_t index, int st, const char *ty,
 /* The batch answer: per item (in request order) its certificate or its
  * problem, the counts, and the Device CA chain (rendered once per server,
  * as in the security context). NULL when out of memory. */
-static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items, size_t n,
-                           const int *item_status, const char **item_type,
-                           char (*detail)[256])
+static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items,
+    size_t n, const int *item_status, const char **item_type,
+    char (*detail)[256])
 {
 	cJSON *doc = cJSON_CreateObject();
 	cJSON *results = cJSON_AddArrayToObject(doc, "results");
@@ -270,10 +306,12 @@ static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items, size_t
 		bad |= batch_item_add(results, i, st, ty, dt, r) != 0;
 	}
 	bad |= cJSON_AddNumberToObject(doc, "created", (double)created) == NULL;
-	bad |= cJSON_AddNumberToObject(doc, "existing", (double)existing) == NULL;
+	bad |=
+	    cJSON_AddNumberToObject(doc, "existing", (double)existing) == NULL;
 	bad |= cJSON_AddNumberToObject(doc, "failed", (double)failed) == NULL;
 	/* The issuing Device CA's chain now (a rollover needs no restart). */
-	bad |= api_add_chain(doc, req->srv, ca_issuing_chain_pem(req->srv->ca)) != 0;
+	bad |= api_add_chain(doc, req->srv,
+	           ca_issuing_chain_pem(req->srv->ca)) != 0;
 	if (bad) {
 		cJSON_Delete(doc);
 		return NULL;
@@ -287,21 +325,23 @@ static cJSON *batch_answer(http_req_t *req, const ca_issue_item_t *items, size_t
  * detail; a valid one status 0 (the engine decides). Returns how many are
  * valid. */
 static size_t batch_items_check(ca_issue_item_t *items, int *item_status,
-                                const char **item_type, char (*detail)[256],
-                                const http_req_t *req, const cJSON *arr)
+    const char **item_type, char (*detail)[256], const http_req_t *req,
+    const cJSON *arr)
 {
 	const cJSON *el;
 	size_t i = 0, k = 0;
 
-	cJSON_ArrayForEach(el, arr) {
+	cJSON_ArrayForEach(el, arr)
+	{
 		enroll_in in;
 
-		if (enroll_check(&in, req, el, 0, &item_status[i], &item_type[i], detail[i],
-		                 sizeof(detail[i])) == 0) {
+		if (enroll_check(&in, req, el, 0, &item_status[i],
+		        &item_type[i], detail[i], sizeof(detail[i])) == 0) {
 			items[k].csr = (const uint8_t *)in.csr;
 			items[k].csr_len = strlen(in.csr);
 			items[k].csr_format = CA_CSR_PEM;
-			items[k].attrs.manufacturer_id = req->principal.manufacturer_id;
+			items[k].attrs.manufacturer_id =
+			    req->principal.manufacturer_id;
 			items[k].attrs.serial = in.serial;
 			items[k].attrs.model = in.model;
 			items[k].attrs.hw_version = in.hw;
@@ -322,7 +362,7 @@ int route_device_batch(http_req_t *req)
 	size_t n, i, k = 0, max = (size_t)req->srv->cfg->batch_max;
 	int *item_status = NULL;
 	const char **item_type = NULL;
-	char (*detail)[256] = NULL;
+	char(*detail)[256] = NULL;
 	char err[256];
 	int status, rc;
 	reg_t *reg;
@@ -332,21 +372,25 @@ int route_device_batch(http_req_t *req)
 	arr = cJSON_GetObjectItemCaseSensitive(body, "devices");
 	if (!cJSON_IsArray(arr)) {
 		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
-		                            "field \"devices\" must be an array of devices");
+		    "field \"devices\" must be an array of devices");
 		goto out;
 	}
 	n = (size_t)cJSON_GetArraySize(arr);
 	if (n == 0 || n > max) {
-		snprintf(err, sizeof(err), "\"devices\" must hold 1 to %zu devices", max);
-		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field", err);
+		snprintf(err, sizeof(err),
+		    "\"devices\" must hold 1 to %zu devices", max);
+		status = http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		    err);
 		goto out;
 	}
 	items = calloc(n, sizeof(*items));
 	item_status = calloc(n, sizeof(*item_status));
 	item_type = calloc(n, sizeof(*item_type));
 	detail = calloc(n, sizeof(*detail));
-	if (items == NULL || item_status == NULL || item_type == NULL || detail == NULL) {
-		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
+	if (items == NULL || item_status == NULL || item_type == NULL ||
+	    detail == NULL) {
+		status = http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "out of memory");
 		goto out;
 	}
 	k = batch_items_check(items, item_status, item_type, detail, req, arr);
@@ -356,19 +400,20 @@ int route_device_batch(http_req_t *req)
 			goto out;
 		}
 		rc = ca_device_issue_batch(req->srv->ca, reg, items, k, 0,
-		                           req->principal.name, err, sizeof(err));
+		    req->principal.name, err, sizeof(err));
 		if (rc != CA_OK) {
 			status = api_reply_ca_error(req, rc, err);
 			goto out;
 		}
 	}
-	if ((doc = batch_answer(req, items, n, item_status, item_type, detail)) == NULL)
+	if ((doc = batch_answer(req, items, n, item_status, item_type,
+	         detail)) == NULL)
 		goto oom;
 	status = http_reply_json(req, 200, doc);
 	goto out;
 oom:
 	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-	                            "out of memory; repeat the batch to fetch the certificates");
+	    "out of memory; repeat the batch to fetch the certificates");
 out:
 	if (items != NULL)
 		for (i = 0; i < n; i++) {

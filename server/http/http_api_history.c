@@ -35,12 +35,16 @@ static const char *history_event(const char *action)
 
 /* Copy member name of the JSON object det into o as a string, or null when
  * det lacks it or it is empty. 0 or -1 (out of memory). */
-static int add_detail(cJSON *o, const char *key, const cJSON *det, const char *name)
+static int add_detail(cJSON *o, const char *key, const cJSON *det,
+    const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(det, name);
 
-	if (cJSON_IsString(v) && v->valuestring != NULL && v->valuestring[0] != '\0')
-		return cJSON_AddStringToObject(o, key, v->valuestring) == NULL ? -1 : 0;
+	if (cJSON_IsString(v) && v->valuestring != NULL &&
+	    v->valuestring[0] != '\0')
+		return cJSON_AddStringToObject(o, key, v->valuestring) == NULL ?
+		    -1 :
+		    0;
 	return cJSON_AddNullToObject(o, key) == NULL ? -1 : 0;
 }
 
@@ -81,7 +85,7 @@ static cJSON *history_entry(const reg_audit_t *a, const char *event)
 /* Append the device's status changes, oldest first, to arr. REG_OK or the
  * registry's error. */
 static int history_fill(cJSON *arr, reg_t *reg, const char *device_id, int *oom,
-                        char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	reg_audit_filter_t f;
 	reg_audit_t *list = NULL;
@@ -134,7 +138,7 @@ int route_device_read(http_req_t *req)
 	memset(&d, 0, sizeof(d));
 	if (!ca_device_id_valid(id))
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no device has this DeviceID");
+		    "no device has this DeviceID");
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
 	rc = ca_device_get(req->srv->ca, reg, &d, id, err, sizeof(err));
@@ -142,9 +146,10 @@ int route_device_read(http_req_t *req)
 	 * so DeviceIDs are never confirmed to outsiders. */
 	if (rc == CA_ERR_NOT_FOUND ||
 	    (rc == CA_OK && req->principal.role == HTTP_ROLE_MANUFACTURER &&
-	     strcmp(d.rec.manufacturer_id, req->principal.manufacturer_id) != 0)) {
+	        strcmp(d.rec.manufacturer_id, req->principal.manufacturer_id) !=
+	            0)) {
 		status = http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                            "no device has this DeviceID");
+		    "no device has this DeviceID");
 		goto out;
 	}
 	if (rc != CA_OK) {
@@ -153,12 +158,14 @@ int route_device_read(http_req_t *req)
 	}
 	doc = api_security_context(req->srv, &d);
 	hist = doc != NULL ? cJSON_AddArrayToObject(doc, "history") : NULL;
-	if (hist == NULL || api_add_time(doc, "enrolled_at", d.rec.created_at) != 0)
+	if (hist == NULL ||
+	    api_add_time(doc, "enrolled_at", d.rec.created_at) != 0)
 		goto oom;
-	if (history_fill(hist, reg, d.rec.device_id, &oom, err, sizeof(err)) != REG_OK) {
+	if (history_fill(hist, reg, d.rec.device_id, &oom, err, sizeof(err)) !=
+	    REG_OK) {
 		http_count_db_error(req);
-		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                            "the registry could not be read");
+		status = http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "the registry could not be read");
 		goto out;
 	}
 	if (oom)
@@ -166,7 +173,8 @@ int route_device_read(http_req_t *req)
 	status = http_reply_json(req, 200, doc);
 	goto out;
 oom:
-	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
+	status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+	    "out of memory");
 out:
 	cJSON_Delete(doc);
 	ca_device_clear(&d);

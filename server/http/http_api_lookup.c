@@ -31,7 +31,7 @@ int route_device_lookup(http_req_t *req)
 	memset(&d, 0, sizeof(d));
 	if (!ca_device_id_valid(id))
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no device has this DeviceID");
+		    "no device has this DeviceID");
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
 	/* Everything the answer needs is copied out of the read
@@ -39,15 +39,16 @@ int route_device_lookup(http_req_t *req)
 	rc = ca_device_get(req->srv->ca, reg, &d, id, err, sizeof(err));
 	if (rc == CA_ERR_NOT_FOUND)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no device has this DeviceID");
+		    "no device has this DeviceID");
 	if (rc != CA_OK)
 		return api_reply_ca_error(req, rc, err);
 
 	/* The version changes with every status change; the representation
 	 * is part of the tag since both share one URL. */
-	snprintf(etag, sizeof(etag), "\"v%lld-%.16s-%s\"", (long long)d.rec.version,
-	         d.rec.cert_sha256, json ? "json" : "pem");
-	snprintf(hdr, sizeof(hdr), "ETag: %s\r\nVary: Accept\r\nCache-Control: no-cache\r\n", etag);
+	snprintf(etag, sizeof(etag), "\"v%lld-%.16s-%s\"",
+	    (long long)d.rec.version, d.rec.cert_sha256, json ? "json" : "pem");
+	snprintf(hdr, sizeof(hdr),
+	    "ETag: %s\r\nVary: Accept\r\nCache-Control: no-cache\r\n", etag);
 	if (api_etag_matches(http_header(req, "If-None-Match"), etag)) {
 		status = http_reply_bytes(req, 304, NULL, hdr, NULL, 0);
 		goto out;
@@ -57,11 +58,11 @@ int route_device_lookup(http_req_t *req)
 		char *text = doc != NULL ? cJSON_PrintUnformatted(doc) : NULL;
 
 		if (text == NULL)
-			status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-			                            "out of memory");
+			status = http_reply_problem(req, 500, PT_INTERNAL,
+			    "Internal error", "out of memory");
 		else
-			status = http_reply_bytes(req, 200, "application/json", hdr, text,
-			                          strlen(text));
+			status = http_reply_bytes(req, 200, "application/json",
+			    hdr, text, strlen(text));
 		cJSON_free(text);
 		cJSON_Delete(doc);
 	} else {
@@ -69,14 +70,14 @@ int route_device_lookup(http_req_t *req)
 		char *pem = malloc(a + b + 1);
 
 		if (pem == NULL) {
-			status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-			                            "out of memory");
+			status = http_reply_problem(req, 500, PT_INTERNAL,
+			    "Internal error", "out of memory");
 			goto out;
 		}
 		memcpy(pem, d.cert_pem, a);
 		memcpy(pem + a, d.chain_pem, b + 1);
-		status = http_reply_bytes(req, 200, "application/pem-certificate-chain",
-		                          hdr, pem, a + b);
+		status = http_reply_bytes(req, 200,
+		    "application/pem-certificate-chain", hdr, pem, a + b);
 		free(pem);
 	}
 out:

@@ -26,9 +26,9 @@ static int reply_pem(http_req_t *req, const char *pem)
 {
 	if (pem == NULL)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "certificate not available");
+		    "certificate not available");
 	return http_reply_bytes(req, 200, "application/x-pem-file",
-	                        "Cache-Control: public, max-age=3600\r\n", pem, strlen(pem));
+	    "Cache-Control: public, max-age=3600\r\n", pem, strlen(pem));
 }
 
 int route_ca_root(http_req_t *req)
@@ -52,11 +52,12 @@ static int reply_der(http_req_t *req, ca_cert_t which)
 	const uint8_t *der = NULL;
 	size_t len = 0;
 
-	if (ca_cert_der(req->srv->ca, which, &der, &len) != CA_OK || der == NULL)
+	if (ca_cert_der(req->srv->ca, which, &der, &len) != CA_OK ||
+	    der == NULL)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "certificate not available");
+		    "certificate not available");
 	return http_reply_bytes(req, 200, "application/pkix-cert",
-	                        "Cache-Control: public, max-age=3600\r\n", der, len);
+	    "Cache-Control: public, max-age=3600\r\n", der, len);
 }
 
 /* The first Device CA's certificate (DER): the caIssuers URL of the
@@ -67,9 +68,9 @@ int route_ca_device_der(http_req_t *req)
 
 	if (ca_device_ca_get(req->srv->ca, 0, &d) != CA_OK)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "certificate not available");
+		    "certificate not available");
 	return http_reply_bytes(req, 200, "application/pkix-cert",
-	                        "Cache-Control: public, max-age=3600\r\n", d.der, d.der_len);
+	    "Cache-Control: public, max-age=3600\r\n", d.der, d.der_len);
 }
 
 /* The Device CA id of a "<id>.<ext>" path segment; 0 when it is not one. */
@@ -81,7 +82,8 @@ static int64_t dca_param(const char *seg, const char *ext)
 	if (seg[0] < '1' || seg[0] > '9')
 		return 0;
 	id = strtoll(seg, &end, 10);
-	return id > 0 && id < INT32_MAX && strcmp(end, ext) == 0 ? (int64_t)id : 0;
+	return id > 0 && id < INT32_MAX && strcmp(end, ext) == 0 ? (int64_t)id :
+	                                                           0;
 }
 
 /* GET /ca/device-ca-{id}.crt: a later Device CA's certificate (DER), the
@@ -93,9 +95,9 @@ int route_ca_device_n_der(http_req_t *req)
 
 	if (id == 0 || ca_device_ca_get(req->srv->ca, id, &d) != CA_OK)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no such Device CA");
+		    "no such Device CA");
 	return http_reply_bytes(req, 200, "application/pkix-cert",
-	                        "Cache-Control: public, max-age=3600\r\n", d.der, d.der_len);
+	    "Cache-Control: public, max-age=3600\r\n", d.der, d.der_len);
 }
 
 /* The CRL of CA id (params[0], "<id>.crl") as get makes it; what is the
@@ -114,14 +116,14 @@ static int reply_crl_n(http_req_t *req, crl_get_fn get, const char *what)
 
 	if (id == 0)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          what);
+		    what);
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
 	rc = get(req->srv->ca, reg, id, &der, &len, NULL, err, sizeof(err));
 	if (rc != CA_OK)
 		return api_reply_ca_error(req, rc, err);
 	status = http_reply_bytes(req, 200, "application/pkix-crl",
-	                          "Cache-Control: no-cache\r\n", der, len);
+	    "Cache-Control: no-cache\r\n", der, len);
 	free(der);
 	return status;
 }
@@ -131,7 +133,7 @@ static int reply_crl_n(http_req_t *req, crl_get_fn get, const char *what)
 int route_crl_infra_n(http_req_t *req)
 {
 	return reply_crl_n(req, ca_crl_infra_ca_get,
-	                   "no such Infrastructure CA");
+	    "no such Infrastructure CA");
 }
 
 /* GET /crl/device-ca-{id}.crl: the CRL of Device CA id (its own devices). */
@@ -164,12 +166,12 @@ static int reply_crl(http_req_t *req, const char *issuer)
 
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
-	rc = ca_crl_issuer_get(req->srv->ca, reg, issuer, &der, &len, &next_update,
-	                       err, sizeof(err));
+	rc = ca_crl_issuer_get(req->srv->ca, reg, issuer, &der, &len,
+	    &next_update, err, sizeof(err));
 	if (rc != CA_OK)
 		return api_reply_ca_error(req, rc, err);
 	status = http_reply_bytes(req, 200, "application/pkix-crl",
-	                          "Cache-Control: no-cache\r\n", der, len);
+	    "Cache-Control: no-cache\r\n", der, len);
 	free(der);
 	return status;
 }
@@ -197,7 +199,7 @@ int route_crl_root(http_req_t *req)
 	if (rc != CA_OK)
 		return api_reply_ca_error(req, rc, err);
 	status = http_reply_bytes(req, 200, "application/pkix-crl",
-	                          "Cache-Control: no-cache\r\n", der, len);
+	    "Cache-Control: no-cache\r\n", der, len);
 	free(der);
 	return status;
 }
@@ -216,14 +218,14 @@ static int ocsp_answer(http_req_t *req, const uint8_t *der_req, size_t req_len)
 
 	if ((reg = http_req_reg(req)) == NULL)
 		return api_reply_no_db(req);
-	rc = ca_ocsp_respond(req->srv->ca, reg, req->srv->ocsp_cache, &der, &len,
-	                     der_req, req_len, err, sizeof(err));
+	rc = ca_ocsp_respond(req->srv->ca, reg, req->srv->ocsp_cache, &der,
+	    &len, der_req, req_len, err, sizeof(err));
 	if (rc != CA_OK)
 		return api_reply_ca_error(req, rc, err);
 	/* A status change must reach relying parties at once: HTTP caches
 	 * keep nothing; nextUpdate tells clients how long they may. */
 	status = http_reply_bytes(req, 200, "application/ocsp-response",
-	                          "Cache-Control: no-cache, no-store\r\n", der, len);
+	    "Cache-Control: no-cache, no-store\r\n", der, len);
 	OPENSSL_free(der);
 	return status;
 }
@@ -235,11 +237,13 @@ int route_ocsp(http_req_t *req)
 
 	if (ct == NULL || strncmp(ct, "application/ocsp-request", 24) != 0 ||
 	    (ct[24] != '\0' && ct[24] != ';' && ct[24] != ' '))
-		return http_reply_problem(req, 415, PT_MEDIA_TYPE, "Unsupported media type",
-		                          "send a DER OCSPRequest as application/ocsp-request");
+		return http_reply_problem(req, 415, PT_MEDIA_TYPE,
+		    "Unsupported media type",
+		    "send a DER OCSPRequest as application/ocsp-request");
 	if (req->body_len > OCSP_REQUEST_MAX)
-		return http_reply_problem(req, 413, PT_BODY_TOO_LARGE, "Request body too large",
-		                          "an OCSP request is at most 65536 bytes");
+		return http_reply_problem(req, 413, PT_BODY_TOO_LARGE,
+		    "Request body too large",
+		    "an OCSP request is at most 65536 bytes");
 	return ocsp_answer(req, (const uint8_t *)req->body, req->body_len);
 }
 
@@ -254,7 +258,8 @@ static int b64_decode(uint8_t *out, size_t outcap, const char *text, size_t n)
 	if (ctx == NULL || n == 0 || n > INT32_MAX || n / 4 * 3 + 3 > outcap)
 		goto out;
 	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, out, &len, (const unsigned char *)text, (int)n) < 0 ||
+	if (EVP_DecodeUpdate(ctx, out, &len, (const unsigned char *)text,
+	        (int)n) < 0 ||
 	    EVP_DecodeFinal(ctx, out + len, &fin) != 1)
 		goto out;
 	rc = len + fin;
@@ -277,15 +282,16 @@ int route_ocsp_get(http_req_t *req)
 
 	if (raw == NULL || strncmp(raw, prefix, sizeof(prefix) - 1) != 0)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no such resource");
+		    "no such resource");
 	raw += sizeof(prefix) - 1;
 	n = strlen(raw);
 	if (n > OCSP_GET_MAX)
 		return http_reply_problem(req, 414, PT_INVALID, "URI too long",
-		                          "an OCSP GET request is at most 8192 characters; POST larger ones");
+		    "an OCSP GET request is at most 8192 characters; POST larger ones");
 	if ((text = malloc(n + 1)) == NULL || (der = malloc(n + 4)) == NULL) {
 		free(text);
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "out of memory");
 	}
 	tlen = mg_url_decode(raw, (int)n, text, (int)n + 1, 0);
 	dlen = tlen > 0 ? b64_decode(der, n + 4, text, (size_t)tlen) : -1;
@@ -303,9 +309,11 @@ int route_healthz(http_req_t *req)
 	reg_t *reg = http_req_reg(req);
 
 	if (reg == NULL || reg_schema_version(reg) < 0)
-		return http_reply_problem_ex(req, 503, PT_UNAVAILABLE, "Service unavailable",
-		                             "the registry cannot be read", "Retry-After: 1\r\n");
-	return http_reply_bytes(req, 200, "application/json", NULL, ok, sizeof(ok) - 1);
+		return http_reply_problem_ex(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable", "the registry cannot be read",
+		    "Retry-After: 1\r\n");
+	return http_reply_bytes(req, 200, "application/json", NULL, ok,
+	    sizeof(ok) - 1);
 }
 
 int route_metrics(http_req_t *req)
@@ -315,9 +323,10 @@ int route_metrics(http_req_t *req)
 	int status;
 
 	if (http_metrics_render(&text, &len, &req->srv->metrics) != 0)
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error", "out of memory");
-	status = http_reply_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-	                          NULL, text, len);
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "out of memory");
+	status = http_reply_bytes(req, 200,
+	    "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
 	free(text);
 	return status;
 }

@@ -54,8 +54,9 @@ int http_auth_epoch(uint64_t *out, http_req_t *req)
 		return -1;
 	/* A reader's stamp opens the read transaction that its principal
 	 * lookup and its handler then read in (see HTTP_ROUTE_READ). */
-	if ((req->read_txn ? reg_read_begin(reg, stamp, err, sizeof(err)) :
-	    reg_change_stamp(reg, stamp, err, sizeof(err))) != REG_OK) {
+	if ((req->read_txn ?
+	            reg_read_begin(reg, stamp, err, sizeof(err)) :
+	            reg_change_stamp(reg, stamp, err, sizeof(err))) != REG_OK) {
 		http_count_db_error(req);
 		return -1;
 	}
@@ -80,7 +81,7 @@ static http_auth_entry_t *cache_slot(http_server *srv, const uint8_t *fp)
 
 /* 1 and the principal when the shared table holds fp under epoch. */
 static int cache_get(http_principal_t *out, http_server *srv, const uint8_t *fp,
-                     uint64_t epoch)
+    uint64_t epoch)
 {
 	http_auth_entry_t *e = cache_slot(srv, fp);
 	int hit = 0;
@@ -96,7 +97,7 @@ static int cache_get(http_principal_t *out, http_server *srv, const uint8_t *fp,
 }
 
 static void cache_put(http_server *srv, const uint8_t *fp, uint64_t epoch,
-                      const http_principal_t *p)
+    const http_principal_t *p)
 {
 	http_auth_entry_t *e = cache_slot(srv, fp);
 
@@ -110,7 +111,8 @@ static void cache_put(http_server *srv, const uint8_t *fp, uint64_t epoch,
 
 /* The validity period of cert in seconds since the epoch; 0, or -1 when
  * a time cannot be read. */
-static int cert_period(int64_t *not_before, int64_t *not_after, const X509 *cert)
+static int cert_period(int64_t *not_before, int64_t *not_after,
+    const X509 *cert)
 {
 	if (pki_time_unix(not_before, X509_get0_notBefore(cert)) != 0 ||
 	    pki_time_unix(not_after, X509_get0_notAfter(cert)) != 0)
@@ -138,7 +140,7 @@ int http_auth_from_cert(http_principal_t *out, http_req_t *req)
 	if (t == NULL)
 		return -1;
 	same_conn = mg_get_user_connection_data(req->conn) == t &&
-	            t->auth.peer_cert == cc->peer_cert;
+	    t->auth.peer_cert == cc->peer_cert;
 	/* A full handshake checked the certificate's validity period; a
 	 * resumed TLS session does not (the session keeps the certificate
 	 * verified back then), so an expired certificate would pass for the
@@ -169,7 +171,7 @@ int http_auth_from_cert(http_principal_t *out, http_req_t *req)
 		return -1;
 	if (!cache_get(out, req->srv, fp, epoch)) {
 		rc = ca_principal_authenticate(req->srv->ca, reg, &p, fp, err,
-		                               sizeof(err));
+		    sizeof(err));
 		if (rc == CA_ERR_NOT_FOUND || rc == CA_ERR_DENIED)
 			return 0;
 		if (rc != CA_OK) {
@@ -182,8 +184,8 @@ int http_auth_from_cert(http_principal_t *out, http_req_t *req)
 		out->id = p.id;
 		snprintf(out->name, sizeof(out->name), "%s", p.name);
 		out->role = role_bit(p.role);
-		snprintf(out->manufacturer_id, sizeof(out->manufacturer_id), "%s",
-		         p.manufacturer_id);
+		snprintf(out->manufacturer_id, sizeof(out->manufacturer_id),
+		    "%s", p.manufacturer_id);
 		cache_put(req->srv, fp, epoch, out);
 	}
 	t->auth.peer_cert = cc->peer_cert;

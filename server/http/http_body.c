@@ -16,7 +16,7 @@
 
 /* Copy text[start, start+len) into out as printable ASCII (others '?'). */
 static void nul_scan_name(char *out, size_t outlen, const char *text,
-                          size_t start, size_t len)
+    size_t start, size_t len)
 {
 	size_t i, o = 0;
 
@@ -31,7 +31,8 @@ static void nul_scan_name(char *out, size_t outlen, const char *text,
 /* A \u0000 escape at text[i] (just after the backslash is 'u')? */
 static int nul_scan_escape(const char *text, size_t len, size_t i)
 {
-	return i + 5 < len && text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0;
+	return i + 5 < len && text[i + 1] == 'u' &&
+	    memcmp(text + i + 2, "0000", 4) == 0;
 }
 
 /* Scan text, which cJSON has accepted, for a string holding "\u0000":
@@ -41,7 +42,8 @@ static int nul_scan_escape(const char *text, size_t len, size_t i)
  * Returns 1 and names the member the string belongs to (its own name
  * when the NUL is in a member name; the array's name for an element),
  * else 0. */
-int http_json_nul_find(char *field, size_t fieldlen, const char *text, size_t len)
+int http_json_nul_find(char *field, size_t fieldlen, const char *text,
+    size_t len)
 {
 	size_t ks[NUL_SCAN_DEPTH + 1], kl[NUL_SCAN_DEPTH + 1];
 	size_t i, s_start = 0, s_len = 0, depth = 0, over = 0;
@@ -64,7 +66,8 @@ int http_json_nul_find(char *field, size_t fieldlen, const char *text, size_t le
 		}
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
 			continue;
-		if (c == ':' && pending) { /* the string just closed was a name */
+		if (c == ':' &&
+		    pending) { /* the string just closed was a name */
 			ks[depth] = s_start;
 			kl[depth] = s_len;
 			pending = 0;
@@ -111,13 +114,13 @@ int http_body_read(http_req_t *req)
 
 	if (declared > 0 && (unsigned long long)declared > cap)
 		return http_reply_problem(req, 413, PT_BODY_TOO_LARGE,
-		                          "Request body too large",
-		                          "the body exceeds the server's body_limit");
+		    "Request body too large",
+		    "the body exceeds the server's body_limit");
 	alloc = declared > 0 ? (size_t)declared + 1 : 4096;
 	buf = malloc(alloc);
 	if (buf == NULL)
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                          "out of memory");
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "out of memory");
 	/* Chunked bodies have no declared length: read until the end, but
 	 * never past cap + 1 bytes. */
 	for (;;) {
@@ -129,15 +132,15 @@ int http_body_read(http_req_t *req)
 				nalloc = cap + 2;
 			if (nalloc <= alloc) {
 				free(buf);
-				return http_reply_problem(req, 413, PT_BODY_TOO_LARGE,
-				                          "Request body too large",
-				                          "the body exceeds the server's body_limit");
+				return http_reply_problem(req, 413,
+				    PT_BODY_TOO_LARGE, "Request body too large",
+				    "the body exceeds the server's body_limit");
 			}
 			nb = realloc(buf, nalloc);
 			if (nb == NULL) {
 				free(buf);
 				return http_reply_problem(req, 500, PT_INTERNAL,
-				                          "Internal error", "out of memory");
+				    "Internal error", "out of memory");
 			}
 			buf = nb;
 			alloc = nalloc;
@@ -145,8 +148,9 @@ int http_body_read(http_req_t *req)
 		n = mg_read(req->conn, buf + len, alloc - 1 - len);
 		if (n < 0) {
 			free(buf);
-			return http_reply_problem(req, 400, PT_INVALID, "Bad request",
-			                          "the request body could not be read");
+			return http_reply_problem(req, 400, PT_INVALID,
+			    "Bad request",
+			    "the request body could not be read");
 		}
 		if (n == 0)
 			break;
@@ -154,8 +158,8 @@ int http_body_read(http_req_t *req)
 		if (len > cap) {
 			free(buf);
 			return http_reply_problem(req, 413, PT_BODY_TOO_LARGE,
-			                          "Request body too large",
-			                          "the body exceeds the server's body_limit");
+			    "Request body too large",
+			    "the body exceeds the server's body_limit");
 		}
 	}
 	buf[len] = '\0';
@@ -173,21 +177,22 @@ cJSON *http_json_body(http_req_t *req)
 
 	if (ct == NULL || strncmp(ct, "application/json", 16) != 0 ||
 	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
-		http_reply_problem(req, 415, PT_MEDIA_TYPE, "Unsupported media type",
-		                   "send the body as application/json");
+		http_reply_problem(req, 415, PT_MEDIA_TYPE,
+		    "Unsupported media type",
+		    "send the body as application/json");
 		return NULL;
 	}
 	if (req->body == NULL || req->body_len == 0 ||
 	    strlen(req->body) != req->body_len) {
 		http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
-		                   "the body is empty or contains NUL bytes");
+		    "the body is empty or contains NUL bytes");
 		return NULL;
 	}
 	/* cJSON's require_null_terminated misfires when the length ends
 	 * exactly at the text's end; check for trailing bytes ourselves. */
 	doc = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
 	while (doc != NULL && end < req->body + req->body_len &&
-	       (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+	    (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
 		end++;
 	if (doc != NULL && end != req->body + req->body_len) {
 		cJSON_Delete(doc);
@@ -195,22 +200,26 @@ cJSON *http_json_body(http_req_t *req)
 	}
 	if (doc == NULL) {
 		http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
-		                   "the body is not valid JSON");
+		    "the body is not valid JSON");
 		return NULL;
 	}
 	if (!cJSON_IsObject(doc) && !cJSON_IsArray(doc)) {
 		cJSON_Delete(doc);
 		http_reply_problem(req, 400, PT_BAD_JSON, "Malformed JSON",
-		                   "the body must be a JSON object");
+		    "the body must be a JSON object");
 		return NULL;
 	}
 	/* cJSON keeps strings NUL-terminated: "m\u0000<script>" would be
 	 * read as "m" by every handler. Refuse it for every route here. */
-	if (http_json_nul_find(field, sizeof(field), req->body, req->body_len)) {
+	if (http_json_nul_find(field, sizeof(field), req->body,
+	        req->body_len)) {
 		cJSON_Delete(doc);
-		snprintf(detail, sizeof(detail), "field \"%s\" contains a NUL "
-		         "character (\\u0000)", field);
-		http_reply_problem(req, 422, "invalid-field", "Invalid field", detail);
+		snprintf(detail, sizeof(detail),
+		    "field \"%s\" contains a NUL "
+		    "character (\\u0000)",
+		    field);
+		http_reply_problem(req, 422, "invalid-field", "Invalid field",
+		    detail);
 		return NULL;
 	}
 	return doc;

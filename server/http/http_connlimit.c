@@ -31,10 +31,10 @@
 typedef struct conn_rec {
 	struct conn_rec *prev, *next;
 	struct http_connlimit *cl;
-	unsigned char addr[16];    /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+	unsigned char addr[16]; /* IPv6, or IPv4 as ::ffff:a.b.c.d */
 	int fd;
 	int in_handshake;
-	int cut;                   /* the watchdog shut it down */
+	int cut; /* the watchdog shut it down */
 	int64_t start_ms;
 } conn_rec;
 
@@ -45,7 +45,7 @@ struct http_connlimit {
 	int stop;
 	int per_addr;
 	int handshake_ms;
-	int ssl_idx;               /* CRYPTO_EX_INDEX_SSL slot of the conn_rec */
+	int ssl_idx; /* CRYPTO_EX_INDEX_SSL slot of the conn_rec */
 	conn_rec *head;
 	atomic_uint_fast64_t *refused, *timed_out;
 };
@@ -143,12 +143,16 @@ static void cb_info(const SSL *ssl, int where, int ret)
 /* ex_data free callback: the SSL is being freed (before its socket is
  * closed), so the connection no longer counts. */
 static void rec_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
-                     long argl, void *argp)
+    long argl, void *argp)
 {
 	conn_rec *rec = ptr;
 	http_connlimit *cl;
 
-	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
 	if (rec == NULL)
 		return;
 	cl = rec->cl;
@@ -209,7 +213,7 @@ static int connlimit_threads_start(http_connlimit *cl)
 		return -1;
 	}
 	ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-	     pthread_cond_init(&cl->wake, &ca) == 0;
+	    pthread_cond_init(&cl->wake, &ca) == 0;
 	pthread_condattr_destroy(&ca);
 	if (!ok) {
 		pthread_mutex_destroy(&cl->lock);
@@ -224,9 +228,8 @@ static int connlimit_threads_start(http_connlimit *cl)
 }
 
 int http_connlimit_new(http_connlimit **out, int per_addr, int handshake_ms,
-                       atomic_uint_fast64_t *refused,
-                       atomic_uint_fast64_t *timed_out, char *err,
-                       size_t errlen)
+    atomic_uint_fast64_t *refused, atomic_uint_fast64_t *timed_out, char *err,
+    size_t errlen)
 {
 	http_connlimit *cl;
 
@@ -259,8 +262,8 @@ int http_connlimit_new(http_connlimit **out, int per_addr, int handshake_ms,
 	return 0;
 }
 
-int http_connlimit_attach(http_connlimit *cl, struct ssl_ctx_st *ctx,
-                          char *err, size_t errlen)
+int http_connlimit_attach(http_connlimit *cl, struct ssl_ctx_st *ctx, char *err,
+    size_t errlen)
 {
 	if (SSL_CTX_set_app_data(ctx, cl) != 1) {
 		snprintf(err, errlen, "cannot attach the connection limiter");

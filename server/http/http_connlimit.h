@@ -16,15 +16,14 @@ typedef struct http_connlimit http_connlimit;
  * refused and timed_out (may be NULL) count connections closed for each
  * reason. Starts the handshake watchdog thread. 0, or -1 with err. */
 int http_connlimit_new(http_connlimit **out, int per_addr, int handshake_ms,
-                       atomic_uint_fast64_t *refused,
-                       atomic_uint_fast64_t *timed_out, char *err,
-                       size_t errlen);
+    atomic_uint_fast64_t *refused, atomic_uint_fast64_t *timed_out, char *err,
+    size_t errlen);
 
 /* Hook cl into ctx (its info callback and ex_data), for CivetWeb's
  * init_ssl callback. Every SSL made from ctx is counted from its first
  * handshake step until it is freed. 0, or -1 with err. */
-int http_connlimit_attach(http_connlimit *cl, struct ssl_ctx_st *ctx,
-                          char *err, size_t errlen);
+int http_connlimit_attach(http_connlimit *cl, struct ssl_ctx_st *ctx, char *err,
+    size_t errlen);
 
 /* Stop the watchdog and free cl; after mg_stop (no SSL of ctx alive).
  * NULL-safe. */

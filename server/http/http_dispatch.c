@@ -54,7 +54,8 @@ static void log_clean(char *out, size_t outlen, const char *s)
 		unsigned char c = (unsigned char)*s;
 
 		if (c < 0x21 || c > 0x7e || c == '"' || c == '\\')
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+			o +=
+			    (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
 		else
 			out[o++] = (char)c;
 	}
@@ -93,12 +94,13 @@ static void access_log_write(http_req_t *req, uint64_t micros)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	log_clean(path, sizeof(path), req->path);
-	log_clean(who, sizeof(who), req->authenticated ? req->principal.name : "-");
-	n = snprintf(line, sizeof(line), "%s.%03ldZ %s%s %s \"%s\" %d %llu.%03llums\n",
-	             log_when(now.tv_sec), now.tv_nsec / 1000000L, who,
-	             req->via_session ? "(session)" : "", req->method, path,
-	             req->status, (unsigned long long)(micros / 1000),
-	             (unsigned long long)(micros % 1000));
+	log_clean(who, sizeof(who),
+	    req->authenticated ? req->principal.name : "-");
+	n = snprintf(line, sizeof(line),
+	    "%s.%03ldZ %s%s %s \"%s\" %d %llu.%03llums\n", log_when(now.tv_sec),
+	    now.tv_nsec / 1000000L, who, req->via_session ? "(session)" : "",
+	    req->method, path, req->status, (unsigned long long)(micros / 1000),
+	    (unsigned long long)(micros % 1000));
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) { /* cut, but still one line */
@@ -120,7 +122,7 @@ static void access_log_write(http_req_t *req, uint64_t micros)
 static int method_is_safe(const char *m)
 {
 	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
-	       strcmp(m, "OPTIONS") == 0;
+	    strcmp(m, "OPTIONS") == 0;
 }
 
 /* 1 if a browser marks req as sent from another site. A browser that holds
@@ -136,8 +138,9 @@ static int request_cross_site(const http_req_t *req)
 	if (site != NULL && strcmp(site, "same-origin") != 0 &&
 	    strcmp(site, "none") != 0)
 		return 1;
-	if (origin != NULL && (strncmp(origin, "https://", 8) != 0 ||
-	    host == NULL || strcasecmp(origin + 8, host) != 0))
+	if (origin != NULL &&
+	    (strncmp(origin, "https://", 8) != 0 || host == NULL ||
+	        strcasecmp(origin + 8, host) != 0))
 		return 1;
 	return 0;
 }
@@ -146,7 +149,7 @@ static int request_cross_site(const http_req_t *req)
  * whether some route has this path with another method, and allow gets the
  * methods that would match. */
 static long table_find(http_req_t *req, int *path_known, char *allow,
-                       size_t allowlen)
+    size_t allowlen)
 {
 	const http_server *srv = req->srv;
 	const char *m = req->method;
@@ -167,7 +170,7 @@ static long table_find(http_req_t *req, int *path_known, char *allow,
 		if (strstr(allow, rt->method) == NULL) {
 			size_t used = strlen(allow);
 			snprintf(allow + used, allowlen - used, "%s%s",
-			         used ? ", " : "", rt->method);
+			    used ? ", " : "", rt->method);
 		}
 	}
 	return -1;
@@ -180,8 +183,7 @@ static int identify(http_req_t *req)
 
 	if (rc < 0)
 		return http_reply_problem(req, 503, PT_UNAVAILABLE,
-		                          "Service unavailable",
-		                          "the registry could not be read");
+		    "Service unavailable", "the registry could not be read");
 	if (rc == 1) {
 		req->authenticated = 1;
 		return 0;
@@ -196,8 +198,8 @@ static int identify(http_req_t *req)
 	rc = http_session_principal(&req->principal, req);
 	if (rc < 0)
 		return http_reply_problem(req, 503, PT_UNAVAILABLE,
-		                          "Service unavailable",
-		                          "the session store could not be read");
+		    "Service unavailable",
+		    "the session store could not be read");
 	if (rc == 1) {
 		req->authenticated = 1;
 		req->via_session = 1;
@@ -223,9 +225,9 @@ static int reidentify(http_req_t *req)
 	    req->principal.id != before.id ||
 	    req->principal.role != before.role)
 		return http_reply_problem(req, 401, PT_UNAUTHENTICATED,
-		                          "Authentication required",
-		                          "the client's credentials were withdrawn "
-		                          "while the request was being received");
+		    "Authentication required",
+		    "the client's credentials were withdrawn "
+		    "while the request was being received");
 	return 0;
 }
 
@@ -237,7 +239,7 @@ static uint64_t elapsed_us(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	us = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000 +
-	     (t1.tv_nsec - t0->tv_nsec) / 1000;
+	    (t1.tv_nsec - t0->tv_nsec) / 1000;
 	return us < 0 ? 0 : (uint64_t)us;
 }
 
@@ -261,7 +263,7 @@ http_req_t *http_req_new(struct mg_connection *conn, void *cbdata)
 }
 
 int http_req_finish(http_req_t *req, const struct timespec *t0,
-                    const size_t *metrics_slot)
+    const size_t *metrics_slot)
 {
 	uint64_t us;
 	int status = req->status;
@@ -273,7 +275,8 @@ int http_req_finish(http_req_t *req, const struct timespec *t0,
 	http_reply_send(req);
 	us = elapsed_us(t0);
 	if (metrics_slot != NULL)
-		http_metrics_observe(&req->srv->metrics, *metrics_slot, status, us);
+		http_metrics_observe(&req->srv->metrics, *metrics_slot, status,
+		    us);
 	access_log_write(req, us);
 	if (req->body != NULL) {
 		OPENSSL_cleanse(req->body, req->body_len);
@@ -292,13 +295,13 @@ static void unmatched_answer(http_req_t *req, int path_known, const char *allow)
 	if (path_known) {
 		snprintf(allow_hdr, sizeof(allow_hdr), "Allow: %s\r\n", allow);
 		http_reply_problem_ex(req, 405, PT_METHOD, "Method not allowed",
-		                      "this resource does not support the method",
-		                      allow_hdr);
-	} else if (method_is_safe(req->method) && strcmp(req->method, "OPTIONS") != 0) {
+		    "this resource does not support the method", allow_hdr);
+	} else if (method_is_safe(req->method) &&
+	    strcmp(req->method, "OPTIONS") != 0) {
 		http_static_serve(req);
 	} else {
 		http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                   "no such resource");
+		    "no such resource");
 	}
 }
 
@@ -309,18 +312,21 @@ static int access_check(http_req_t *req, const http_route_t *rt)
 {
 	if (rt->roles != HTTP_ROLE_NONE && !req->authenticated)
 		return http_reply_problem(req, 401, PT_UNAUTHENTICATED,
-		                          "Authentication required",
-		                          "present a client certificate issued by the Infrastructure CA for a registered principal");
-	if (rt->roles != HTTP_ROLE_NONE && (req->principal.role & rt->roles) == 0)
+		    "Authentication required",
+		    "present a client certificate issued by the Infrastructure CA for a registered principal");
+	if (rt->roles != HTTP_ROLE_NONE &&
+	    (req->principal.role & rt->roles) == 0)
 		return http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
-		                          "your role may not use this resource");
+		    "your role may not use this resource");
 	if (!method_is_safe(req->method) && request_cross_site(req))
-		return http_reply_problem(req, 403, PT_CSRF, "Cross-site request refused",
-		                          "state changes are accepted only from this server's own pages");
+		return http_reply_problem(req, 403, PT_CSRF,
+		    "Cross-site request refused",
+		    "state changes are accepted only from this server's own pages");
 	if (req->via_session && !method_is_safe(req->method) &&
 	    http_session_csrf_ok(req) != 1)
-		return http_reply_problem(req, 403, PT_CSRF, "CSRF token missing or invalid",
-		                          "session requests that change state need the session's CSRF token");
+		return http_reply_problem(req, 403, PT_CSRF,
+		    "CSRF token missing or invalid",
+		    "session requests that change state need the session's CSRF token");
 	return 0;
 }
 
@@ -354,7 +360,8 @@ static void matched_run(http_req_t *req, const http_route_t *rt)
 		return;
 	rt->handler(req);
 	if (req->status == 0) /* a handler that forgot to answer is a bug */
-		http_reply_problem(req, 500, PT_INTERNAL, "Internal error", NULL);
+		http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		    NULL);
 }
 
 int http_dispatch(struct mg_connection *conn, void *cbdata)
@@ -379,7 +386,7 @@ int http_dispatch(struct mg_connection *conn, void *cbdata)
 	ri_idx = table_find(req, &path_known, allow, sizeof(allow));
 	rt = ri_idx >= 0 ? srv->routes[ri_idx] : NULL;
 	req->read_txn = rt != NULL && (rt->flags & HTTP_ROUTE_READ) &&
-	                method_is_safe(req->method);
+	    method_is_safe(req->method);
 	http_req_reg_hold(req); /* identification reads the registry */
 	identified = identify(req) == 0;
 	if (identified && rt != NULL) {

@@ -55,15 +55,15 @@
 
 /* One pooled registry connection and the change stamp last read on it. */
 typedef struct http_reg_slot {
-	reg_t *reg;                /* NULL until first needed */
-	int64_t stamp[2];          /* reg_change_stamp at the last check */
-	int stamp_seen;            /* stamp holds a value */
+	reg_t *reg;       /* NULL until first needed */
+	int64_t stamp[2]; /* reg_change_stamp at the last check */
+	int stamp_seen;   /* stamp holds a value */
 } http_reg_slot_t;
 
 /* A cached principal, valid only while the server's auth epoch is the
  * one it was read under (see http_auth.c). */
 typedef struct {
-	unsigned char fp[32];      /* SHA-256 of the certificate's DER */
+	unsigned char fp[32]; /* SHA-256 of the certificate's DER */
 	uint64_t epoch;
 	int used;
 	http_principal_t principal;
@@ -71,37 +71,39 @@ typedef struct {
 
 struct http_server {
 	struct mg_context *ctx;
-	struct mg_context *plain_ctx; /* read-only plain-HTTP listener, or NULL */
+	struct mg_context
+	    *plain_ctx; /* read-only plain-HTTP listener, or NULL */
 	struct ca_ocsp_cache *ocsp_cache; /* signed OCSP answers (ca_ocsp.c) */
-	ca_t *ca;                  /* immutable, shared by every thread */
-	const ca_config_t *cfg;    /* ca's settings */
+	ca_t *ca;               /* immutable, shared by every thread */
+	const ca_config_t *cfg; /* ca's settings */
 	char data_dir[PATH_MAX];
-	char web_dir[PATH_MAX];    /* "" = no static files */
-	FILE *access_log;          /* NULL = none */
+	char web_dir[PATH_MAX]; /* "" = no static files */
+	FILE *access_log;       /* NULL = none */
 	int access_log_owned;
-	char tls_err[256];         /* why init_ssl failed, for the start error */
+	char tls_err[256]; /* why init_ssl failed, for the start error */
 	char client_ca_file[PATH_MAX]; /* Infrastructure CA + Root (PEM) */
-	struct http_connlimit *connlimit; /* per-address limit, handshake timeout */
+	struct http_connlimit
+	    *connlimit; /* per-address limit, handshake timeout */
 
 	const http_route_t *routes[HTTP_ROUTES_MAX];
 	size_t nroutes;
-	size_t unmatched_slot;     /* metrics slot for requests matching no route */
+	size_t unmatched_slot; /* metrics slot for requests matching no route */
 	http_metrics_t metrics;
 
-	char *chain_pem;           /* Device CA + Root, for /ca/chain.pem */
+	char *chain_pem; /* Device CA + Root, for /ca/chain.pem */
 	size_t chain_pem_len;
 	/* The security context's members that are the same for every device,
 	 * rendered by cJSON once (built on first use, then never changed). */
 	_Atomic(struct http_ctx_parts *) ctx_parts;
 
-	int shared_ready;          /* the locks below are initialised */
+	int shared_ready; /* the locks below are initialised */
 	struct {
 		pthread_mutex_t lock;
 		pthread_cond_t freed;
 		http_reg_slot_t slots[HTTP_REG_POOL_MAX];
 		http_reg_slot_t *idle[HTTP_REG_POOL_MAX];
-		size_t nidle;          /* entries of idle[] */
-		size_t nused;          /* slots[] handed out at least once */
+		size_t nidle; /* entries of idle[] */
+		size_t nused; /* slots[] handed out at least once */
 	} pool;
 	/* Moves whenever any pooled connection sees that the registry changed
 	 * (any commit, by any connection or process) since it last looked. */
@@ -115,7 +117,7 @@ struct http_server {
 /* JSON text of a security context's constant members, as cJSON prints
  * them: the chain (a string) and the urls object. */
 struct http_ctx_parts {
-	char *chain_pem;           /* the chain chain_json renders */
+	char *chain_pem; /* the chain chain_json renders */
 	char *chain_json;
 	char *urls_json;
 };
@@ -131,8 +133,7 @@ extern const http_route_t http_plain_routes[];
 /* 1 when path matches rt's pattern, with req->params filled from its
  * "{name}" captures (one path segment each); a prefix route matches what
  * comes before its first '{'. 0 otherwise (http_match.c). */
-int http_route_match(http_req_t *req, const http_route_t *rt,
-    const char *path);
+int http_route_match(http_req_t *req, const http_route_t *rt, const char *path);
 
 /* Per worker thread state (CivetWeb init_thread/exit_thread). */
 typedef struct {
@@ -144,8 +145,8 @@ typedef struct {
 	struct {
 		const void *peer_cert;
 		uint64_t epoch;
-		int64_t not_before;    /* peer_cert's validity period, read */
-		int64_t not_after;     /* once per connection */
+		int64_t not_before; /* peer_cert's validity period, read */
+		int64_t not_after;  /* once per connection */
 		http_principal_t principal;
 	} auth;
 } http_thread_t;
@@ -181,12 +182,11 @@ int http_auth_epoch(uint64_t *out, http_req_t *req);
  * 1 found, 0 none (or disabled/revoked), negative on registry error. */
 int http_auth_from_cert(http_principal_t *out, http_req_t *req);
 
-
 /* Start the plain-HTTP listener on listen_opt (CivetWeb "host:port") with
  * its own route table: CRLs, CA certificates and OCSP, nothing else.
  * *port gets the bound port. 0, or -1 with err. */
 int http_plain_start(http_server *srv, const char *listen_opt, int *port,
-                     char *err, size_t errlen);
+    char *err, size_t errlen);
 
 /* A request for conn from its request info (heap: the struct is large);
  * NULL after answering 500 when out of memory. */
@@ -197,7 +197,7 @@ http_req_t *http_req_new(struct mg_connection *conn, void *cbdata);
  * access-log line, give its registry connection back and free it. Returns
  * the status it was answered with. */
 int http_req_finish(http_req_t *req, const struct timespec *t0,
-                    const size_t *metrics_slot);
+    const size_t *metrics_slot);
 
 /* Dispatch one request through the route tables (CivetWeb handler). */
 int http_dispatch(struct mg_connection *conn, void *cbdata);
@@ -216,12 +216,12 @@ struct cJSON *http_json_body(http_req_t *req);
 
 /* 1 when JSON text (already accepted by cJSON) has a string with a
  * \u0000 escape; field gets the member name it belongs to. 0 if none. */
-int http_json_nul_find(char *field, size_t fieldlen, const char *text, size_t len);
+int http_json_nul_find(char *field, size_t fieldlen, const char *text,
+    size_t len);
 
 /* http_reply_problem with extra header lines ("Name: value\r\n"). */
 int http_reply_problem_ex(http_req_t *req, int status, const char *type_slug,
-                          const char *title, const char *detail,
-                          const char *extra_headers);
+    const char *title, const char *detail, const char *extra_headers);
 
 /* Print `ca-server routes`: one "METHOD PATTERN ROLES" line per route. */
 void http_routes_print(FILE *f, const http_server *srv);

@@ -16,7 +16,8 @@ int http_route_match(http_req_t *req, const http_route_t *rt, const char *path)
 	/* A prefix route's pattern may name the rest of the path
 	 * ("/ocsp/{request}"): only what comes before the '{' is matched. */
 	if (rt->flags & HTTP_ROUTE_PREFIX)
-		return strncmp(path, rt->pattern, strcspn(rt->pattern, "{")) == 0;
+		return strncmp(path, rt->pattern, strcspn(rt->pattern, "{")) ==
+		    0;
 	while (*p != '\0') {
 		if (*p == '{') {
 			const char *close = strchr(p, '}');

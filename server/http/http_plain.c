@@ -21,8 +21,7 @@
 /* The route for (method, path); *path_known tells whether the path has a
  * route under another method. NULL when none; req->params are the
  * returned route's captures (it is the last one matched). */
-static const http_route_t *plain_route_find(http_req_t *req,
-    int *path_known)
+static const http_route_t *plain_route_find(http_req_t *req, int *path_known)
 {
 	const char *method = req->method;
 	const http_route_t *rt;
@@ -56,12 +55,13 @@ static int plain_dispatch(struct mg_connection *conn, void *cbdata)
 	rt = plain_route_find(req, &known);
 	if (rt == NULL && known)
 		http_reply_problem_ex(req, 405, PT_METHOD, "Method not allowed",
-		                      "this resource does not support the method",
-		                      strcmp(req->path, CA_URL_PATH_OCSP) == 0 ?
-		                      "Allow: POST\r\n" : "Allow: GET\r\n");
+		    "this resource does not support the method",
+		    strcmp(req->path, CA_URL_PATH_OCSP) == 0 ?
+		        "Allow: POST\r\n" :
+		        "Allow: GET\r\n");
 	else if (rt == NULL)
 		http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                   "this listener serves only CRLs, CA certificates and OCSP");
+		    "this listener serves only CRLs, CA certificates and OCSP");
 	else if (!(rt->flags & HTTP_ROUTE_BODY) || http_body_read(req) == 0) {
 		/* Held for the handler only; http_req_finish gives it back
 		 * before writing the answer (the rule: http_dispatch.c). */
@@ -69,7 +69,8 @@ static int plain_dispatch(struct mg_connection *conn, void *cbdata)
 		rt->handler(req);
 	}
 	if (req->status == 0)
-		http_reply_problem(req, 500, PT_INTERNAL, "Internal error", NULL);
+		http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		    NULL);
 	return http_req_finish(req, &t0, NULL);
 }
 
@@ -80,14 +81,15 @@ static void *plain_init_thread(const struct mg_context *ctx, int thread_type)
 }
 
 static void plain_exit_thread(const struct mg_context *ctx, int thread_type,
-                              void *thread_pointer)
+    void *thread_pointer)
 {
 	(void)ctx;
 	if (thread_type == 1)
 		free(thread_pointer);
 }
 
-static int plain_log_message(const struct mg_connection *conn, const char *message)
+static int plain_log_message(const struct mg_connection *conn,
+    const char *message)
 {
 	(void)conn;
 	fprintf(stderr, "ca-server: civetweb (plain HTTP): %s\n", message);
@@ -103,7 +105,7 @@ static int plain_authorize(struct mg_connection *conn, void *cbdata)
 }
 
 int http_plain_start(http_server *srv, const char *listen_opt, int *port,
-                     char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	struct mg_callbacks cb;
 	struct mg_server_port ports[2];
@@ -111,15 +113,24 @@ int http_plain_start(http_server *srv, const char *listen_opt, int *port,
 	const char *options[24];
 	int k = 0;
 
-	snprintf(keepalive, sizeof(keepalive), "%d", srv->cfg->keep_alive_timeout_ms);
-	options[k++] = "listening_ports";        options[k++] = listen_opt;
-	options[k++] = "num_threads";            options[k++] = PLAIN_THREADS;
-	options[k++] = "tcp_nodelay";            options[k++] = "1";
-	options[k++] = "enable_keep_alive";      options[k++] = "yes";
-	options[k++] = "keep_alive_timeout_ms";  options[k++] = keepalive;
-	options[k++] = "request_timeout_ms";     options[k++] = "10000";
-	options[k++] = "max_request_size";       options[k++] = "16384";
-	options[k++] = "enable_directory_listing"; options[k++] = "no";
+	snprintf(keepalive, sizeof(keepalive), "%d",
+	    srv->cfg->keep_alive_timeout_ms);
+	options[k++] = "listening_ports";
+	options[k++] = listen_opt;
+	options[k++] = "num_threads";
+	options[k++] = PLAIN_THREADS;
+	options[k++] = "tcp_nodelay";
+	options[k++] = "1";
+	options[k++] = "enable_keep_alive";
+	options[k++] = "yes";
+	options[k++] = "keep_alive_timeout_ms";
+	options[k++] = keepalive;
+	options[k++] = "request_timeout_ms";
+	options[k++] = "10000";
+	options[k++] = "max_request_size";
+	options[k++] = "16384";
+	options[k++] = "enable_directory_listing";
+	options[k++] = "no";
 	options[k] = NULL;
 	memset(&cb, 0, sizeof(cb));
 	cb.init_thread = plain_init_thread;
@@ -127,7 +138,8 @@ int http_plain_start(http_server *srv, const char *listen_opt, int *port,
 	cb.log_message = plain_log_message;
 	srv->plain_ctx = mg_start(&cb, srv, options);
 	if (srv->plain_ctx == NULL) {
-		snprintf(err, errlen, "cannot start plain HTTP on %s", listen_opt);
+		snprintf(err, errlen, "cannot start plain HTTP on %s",
+		    listen_opt);
 		return -1;
 	}
 	mg_set_auth_handler(srv->plain_ctx, "**", plain_authorize, NULL);

@@ -27,14 +27,15 @@ http_reg_slot_t *http_pool_take(http_server *srv)
 	/* config "db_pool" (1..HTTP_REG_POOL_MAX): what one node may hold of
 	 * a PostgreSQL server's max_connections. */
 	max = srv->cfg != NULL && srv->cfg->db_pool > 0 &&
-	    srv->cfg->db_pool < HTTP_REG_POOL_MAX ? (size_t)srv->cfg->db_pool :
+	        srv->cfg->db_pool < HTTP_REG_POOL_MAX ?
+	    (size_t)srv->cfg->db_pool :
 	    HTTP_REG_POOL_MAX;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += HTTP_REG_WAIT_S;
 	pthread_mutex_lock(&srv->pool.lock);
 	while (srv->pool.nidle == 0 && srv->pool.nused >= max)
 		if (pthread_cond_timedwait(&srv->pool.freed, &srv->pool.lock,
-		    &until) != 0)
+		        &until) != 0)
 			break;
 	if (srv->pool.nidle > 0)
 		slot = srv->pool.idle[--srv->pool.nidle];
@@ -49,7 +50,8 @@ http_reg_slot_t *http_pool_take(http_server *srv)
 	 * tried again by the next request that takes it. */
 	if (slot->reg == NULL) {
 		slot->stamp_seen = 0;
-		if (ca_reg_open(srv->ca, &slot->reg, err, sizeof(err)) != CA_OK) {
+		if (ca_reg_open(srv->ca, &slot->reg, err, sizeof(err)) !=
+		    CA_OK) {
 			slot->reg = NULL;
 			atomic_fetch_add(&srv->metrics.db_errors, 1);
 		}

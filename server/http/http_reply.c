@@ -119,46 +119,48 @@ static int head_put(char *head, size_t *used, ...)
 /* Render the status line and every header (ending with the blank line)
  * into head; returns its length, or 0 when it does not fit. */
 static size_t reply_head(char *head, http_req_t *req, int status,
-                         const char *content_type, const char *extra_headers,
-                         size_t len)
+    const char *content_type, const char *extra_headers, size_t len)
 {
 	const char *ver = req->ri->http_version;
 	size_t used = 0;
 
-	if (head_add(head, &used, "HTTP/%s %d %s\r\n", ver != NULL ? ver : "1.0",
-	             status, mg_get_response_code_text(req->conn, status)) != 0)
+	if (head_add(head, &used, "HTTP/%s %d %s\r\n",
+	        ver != NULL ? ver : "1.0", status,
+	        mg_get_response_code_text(req->conn, status)) != 0)
 		return 0;
 	if (content_type != NULL &&
 	    head_put(head, &used, "Content-Type: ", content_type, "\r\n",
-	             (const char *)NULL) != 0)
+	        (const char *)NULL) != 0)
 		return 0;
 	if (status != 304 &&
 	    head_add(head, &used, "Content-Length: %zu\r\n", len) != 0)
 		return 0;
 	/* The portal's CSP and framing rules, harmless on API answers. */
 	if (head_put(head, &used, "X-Content-Type-Options: nosniff\r\n",
-	             portal_security_headers, (const char *)NULL) != 0)
+	        portal_security_headers, (const char *)NULL) != 0)
 		return 0;
 	/* Off by default: a browser pins HTTPS for the whole host name for
 	 * max-age seconds, which the operator chooses knowingly. */
 	if (req->srv->cfg->hsts_max_age > 0 && !req->plain && /* RFC 6797 7.2 */
 	    head_add(head, &used, "Strict-Transport-Security: max-age=%d\r\n",
-	             req->srv->cfg->hsts_max_age) != 0)
+	        req->srv->cfg->hsts_max_age) != 0)
 		return 0;
-	if ((extra_headers == NULL || strstr(extra_headers, "Cache-Control:") == NULL) &&
-	    head_put(head, &used, "Cache-Control: no-store\r\n", (const char *)NULL) != 0)
+	if ((extra_headers == NULL ||
+	        strstr(extra_headers, "Cache-Control:") == NULL) &&
+	    head_put(head, &used, "Cache-Control: no-store\r\n",
+	        (const char *)NULL) != 0)
 		return 0;
 	if (extra_headers != NULL && extra_headers[0] != '\0') {
 		size_t n = strlen(extra_headers);
 		int crlf = n >= 1 && extra_headers[n - 1] == '\n';
 
 		if (head_put(head, &used, extra_headers, crlf ? "" : "\r\n",
-		             (const char *)NULL) != 0)
+		        (const char *)NULL) != 0)
 			return 0;
 	}
 	if (head_put(head, &used, "Date: ", reply_date(), "\r\nConnection: ",
-	             reply_keep_alive(req) ? "keep-alive" : "close", "\r\n\r\n",
-	             (const char *)NULL) != 0)
+	        reply_keep_alive(req) ? "keep-alive" : "close", "\r\n\r\n",
+	        (const char *)NULL) != 0)
 		return 0;
 	return used;
 }
@@ -176,7 +178,7 @@ static void reply_drop(http_req_t *req)
 }
 
 int http_reply_bytes(http_req_t *req, int status, const char *content_type,
-                     const char *extra_headers, const void *body, size_t len)
+    const char *extra_headers, const void *body, size_t len)
 {
 	char head[REPLY_HEAD_MAX];
 	size_t hlen, blen = 0;
@@ -228,9 +230,11 @@ int http_reply_json(http_req_t *req, int status, const cJSON *json)
 	char *text = cJSON_PrintUnformatted(json);
 
 	if (text == NULL)
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                          "out of memory while rendering the response");
-	http_reply_bytes(req, status, "application/json", NULL, text, strlen(text));
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error",
+		    "out of memory while rendering the response");
+	http_reply_bytes(req, status, "application/json", NULL, text,
+	    strlen(text));
 	cJSON_free(text);
 	return status;
 }
@@ -239,22 +243,23 @@ int http_reply_json(http_req_t *req, int status, const cJSON *json)
 static int reply_problem_fallback(http_req_t *req, int status)
 {
 	static const char body[] =
-	    "{\"type\":\"" PROBLEM_BASE PT_INTERNAL "\",\"title\":\"Internal error\",\"status\":500}";
+	    "{\"type\":\"" PROBLEM_BASE PT_INTERNAL
+	    "\",\"title\":\"Internal error\",\"status\":500}";
 
 	(void)status;
-	return http_reply_bytes(req, 500, "application/problem+json", NULL, body,
-	                        sizeof(body) - 1);
+	return http_reply_bytes(req, 500, "application/problem+json", NULL,
+	    body, sizeof(body) - 1);
 }
 
 /* Every 401 names the two ways to authenticate (RFC 9110 §11.6.1 requires
  * a challenge): a client certificate on the TLS connection, or a portal
  * session cookie from POST /api/v1/portal/login. */
-#define HTTP_CHALLENGE "WWW-Authenticate: MutualTLS realm=\"provca\", " \
+#define HTTP_CHALLENGE \
+	"WWW-Authenticate: MutualTLS realm=\"provca\", " \
 	"Session realm=\"provca-portal\"\r\n"
 
 int http_reply_problem_ex(http_req_t *req, int status, const char *type_slug,
-                          const char *title, const char *detail,
-                          const char *extra_headers)
+    const char *title, const char *detail, const char *extra_headers)
 {
 	char type[160], hdrs[512];
 	cJSON *doc = cJSON_CreateObject();
@@ -266,20 +271,23 @@ int http_reply_problem_ex(http_req_t *req, int status, const char *type_slug,
 	if (cJSON_AddStringToObject(doc, "type", type) == NULL ||
 	    cJSON_AddStringToObject(doc, "title", title) == NULL ||
 	    cJSON_AddNumberToObject(doc, "status", status) == NULL ||
-	    (detail != NULL && cJSON_AddStringToObject(doc, "detail", detail) == NULL) ||
-	    (req->path != NULL && cJSON_AddStringToObject(doc, "instance", req->path) == NULL))
+	    (detail != NULL &&
+	        cJSON_AddStringToObject(doc, "detail", detail) == NULL) ||
+	    (req->path != NULL &&
+	        cJSON_AddStringToObject(doc, "instance", req->path) == NULL))
 		goto fail;
 	text = cJSON_PrintUnformatted(doc);
 	if (text == NULL)
 		goto fail;
 	if (status == 401) {
 		if ((size_t)snprintf(hdrs, sizeof(hdrs), "%s%s", HTTP_CHALLENGE,
-		    extra_headers != NULL ? extra_headers : "") >= sizeof(hdrs))
+		        extra_headers != NULL ? extra_headers : "") >=
+		    sizeof(hdrs))
 			goto fail;
 		extra_headers = hdrs;
 	}
 	http_reply_bytes(req, status, "application/problem+json", extra_headers,
-	                 text, strlen(text));
+	    text, strlen(text));
 	cJSON_free(text);
 	cJSON_Delete(doc);
 	return status;
@@ -290,13 +298,14 @@ fail:
 }
 
 int http_reply_problem(http_req_t *req, int status, const char *type_slug,
-                       const char *title, const char *detail)
+    const char *title, const char *detail)
 {
-	return http_reply_problem_ex(req, status, type_slug, title, detail, NULL);
+	return http_reply_problem_ex(req, status, type_slug, title, detail,
+	    NULL);
 }
 
 int http_query_get(const http_req_t *req, const char *name, char *out,
-                   size_t outlen)
+    size_t outlen)
 {
 	int n;
 

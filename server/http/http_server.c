@@ -65,28 +65,32 @@ static int cb_init_ssl(void *ssl_ctx, void *user_data)
 	static const unsigned char sid_ctx[] = "provca-ca-server";
 	http_server *srv = user_data;
 	SSL_CTX *ctx = ssl_ctx;
-	STACK_OF(X509_NAME) *names;
+	STACK_OF(X509_NAME) * names;
 
-	if (ca_tls_configure(srv->ca, ctx, srv->tls_err, sizeof(srv->tls_err)) != CA_OK)
+	if (ca_tls_configure(srv->ca, ctx, srv->tls_err,
+	        sizeof(srv->tls_err)) != CA_OK)
 		return -1;
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-		snprintf(srv->tls_err, sizeof(srv->tls_err), "cannot require TLS 1.2+");
+		snprintf(srv->tls_err, sizeof(srv->tls_err),
+		    "cannot require TLS 1.2+");
 		return -1;
 	}
 	/* Optional client certificate: public routes and the portal work
 	 * without one; a certificate that is sent must verify. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	/* Resumption with client certificates needs a session id context. */
-	if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1) != 1) {
-		snprintf(srv->tls_err, sizeof(srv->tls_err), "cannot set session id context");
+	if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1) !=
+	    1) {
+		snprintf(srv->tls_err, sizeof(srv->tls_err),
+		    "cannot set session id context");
 		return -1;
 	}
 	/* Name the acceptable issuers in the CertificateRequest so a client
 	 * holding several certificates picks the right one. */
 	names = SSL_load_client_CA_file(srv->client_ca_file);
 	if (names == NULL) {
-		snprintf(srv->tls_err, sizeof(srv->tls_err), "cannot read %.200s",
-		         srv->client_ca_file);
+		snprintf(srv->tls_err, sizeof(srv->tls_err),
+		    "cannot read %.200s", srv->client_ca_file);
 		return -1;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
@@ -118,12 +122,13 @@ static int cb_init_ssl(void *ssl_ctx, void *user_data)
 	/* One ticket per handshake (OpenSSL sends two): each is a cache entry
 	 * holding a certificate, and a client resumes with one. */
 	if (SSL_CTX_set_num_tickets(ctx, 1) != 1) {
-		snprintf(srv->tls_err, sizeof(srv->tls_err), "cannot set ticket count");
+		snprintf(srv->tls_err, sizeof(srv->tls_err),
+		    "cannot set ticket count");
 		return -1;
 	}
 	/* Connections per client address and the handshake timeout. */
 	if (http_connlimit_attach(srv->connlimit, ctx, srv->tls_err,
-	                          sizeof(srv->tls_err)) != 0)
+	        sizeof(srv->tls_err)) != 0)
 		return -1;
 	return 1;
 }
@@ -137,7 +142,7 @@ static void *cb_init_thread(const struct mg_context *ctx, int thread_type)
 }
 
 static void cb_exit_thread(const struct mg_context *ctx, int thread_type,
-                           void *thread_pointer)
+    void *thread_pointer)
 {
 	(void)ctx;
 	if (thread_type == 1)
@@ -181,16 +186,21 @@ static int fd_limit_raise(int nthreads)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return nthreads;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want
-	                                                                : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ?
+	    want :
+	    rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
+	    getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return nthreads;
 	if (rl.rlim_cur >= want)
 		return nthreads;
-	fit = rl.rlim_cur > (rlim_t)FD_RESERVE + 16 ? (int)(rl.rlim_cur - FD_RESERVE) : 16;
-	fprintf(stderr, "ca-server: open-file limit %llu is too low for %d worker "
-	        "threads; running %d (raise the hard limit, ulimit -Hn)\n",
-	        (unsigned long long)rl.rlim_cur, nthreads, fit);
+	fit = rl.rlim_cur > (rlim_t)FD_RESERVE + 16 ?
+	    (int)(rl.rlim_cur - FD_RESERVE) :
+	    16;
+	fprintf(stderr,
+	    "ca-server: open-file limit %llu is too low for %d worker "
+	    "threads; running %d (raise the hard limit, ulimit -Hn)\n",
+	    (unsigned long long)rl.rlim_cur, nthreads, fit);
 	return fit;
 }
 
@@ -217,8 +227,8 @@ static void config_web_dir(char *out, size_t outlen, const char *data_dir)
 	f = fopen(path, "rb");
 	if (f == NULL)
 		goto out;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > CONFIG_FILE_MAX ||
-	    fseek(f, 0, SEEK_SET) != 0)
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+	    n > CONFIG_FILE_MAX || fseek(f, 0, SEEK_SET) != 0)
 		goto out;
 	text = malloc((size_t)n + 1);
 	if (text == NULL || fread(text, 1, (size_t)n, f) != (size_t)n)
@@ -250,11 +260,12 @@ static void web_dir_resolve(http_server *srv, const char *flag)
 			n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 			if (n > 0) {
 				exe[n] = '\0';
-				snprintf(cand, sizeof(cand), "%s/%s", dirname(exe),
-				         PROVCA_INSTALL_WEB_REL);
+				snprintf(cand, sizeof(cand), "%s/%s",
+				    dirname(exe), PROVCA_INSTALL_WEB_REL);
 			}
 			if (cand[0] == '\0' || !is_dir(cand))
-				snprintf(cand, sizeof(cand), "%s", PROVCA_SOURCE_WEB_DIR);
+				snprintf(cand, sizeof(cand), "%s",
+				    PROVCA_SOURCE_WEB_DIR);
 		}
 	}
 	if (is_dir(cand) && realpath(cand, srv->web_dir) == NULL)
@@ -297,17 +308,19 @@ static int parse_args(serve_opts *o, int argc, char **argv)
 
 /* Split "host:port" (or "[v6]:port") into CivetWeb's "host:portS" form. */
 static int listen_option(char *out, size_t outlen, char *host, size_t hostlen,
-                         const char *listen)
+    const char *listen)
 {
 	const char *colon = strrchr(listen, ':');
 	char *end;
 	long port;
 
-	if (colon == NULL || colon == listen || (size_t)(colon - listen) >= hostlen)
+	if (colon == NULL || colon == listen ||
+	    (size_t)(colon - listen) >= hostlen)
 		return -1;
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 0 || port > 65535)
+	if (errno != 0 || *end != '\0' || end == colon + 1 || port < 0 ||
+	    port > 65535)
 		return -1;
 	memcpy(host, listen, (size_t)(colon - listen));
 	host[colon - listen] = '\0';
@@ -329,23 +342,31 @@ static void print_try_lines(const http_server *srv, const char *url)
 	    ca_path(root, sizeof(root), data, CA_FILE_ROOT_CERT) != 0)
 		return;
 	exe[n] = '\0';
-	printf("try it: paste these lines into a shell (a manufacturer and its principal,\n"
-	       "one device enrolled over HTTPS, then looked up by the administrator):\n");
-	printf("  CA='%s' DATA='%s' URL='%s' N=demo$(date +%%s)\n", exe, data, url);
-	printf("  \"$CA\" manufacturer add --data \"$DATA\" --id \"$N\" --name \"Demo $N\" && "
-	       "\"$CA\" principal add --data \"$DATA\" --role manufacturer --manufacturer-id \"$N\" "
-	       "--name \"$N\" --out \"$DATA/try-$N\"\n");
-	printf("  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj \"/CN=$N\" "
-	       "-keyout \"$DATA/try-$N/device.key\" -out \"$DATA/try-$N/device.csr\" 2>/dev/null\n");
-	printf("  curl -sS --cacert '%s' --cert \"$DATA/try-$N/$N.crt\" --key \"$DATA/try-$N/$N.key\" "
-	       "-H 'Content-Type: application/json' --data-binary "
-	       "\"{\\\"serial\\\":\\\"SN-1\\\",\\\"model\\\":\\\"demo\\\",\\\"csr\\\":\\\""
-	       "$(awk '{printf \"%%s\\\\n\", $0}' \"$DATA/try-$N/device.csr\")\\\"}\" "
-	       "\"$URL/api/v1/devices\" > \"$DATA/try-$N/device.json\" && cat \"$DATA/try-$N/device.json\"; echo\n",
-	       root);
-	printf("  ID=$(sed -n 's/.*\"device_id\": *\"\\([^\"]*\\)\".*/\\1/p' \"$DATA/try-$N/device.json\")\n");
-	printf("  curl -sS --cacert '%s' --cert \"$DATA/admin/admin.crt\" --key \"$DATA/admin/admin.key\" "
-	       "\"$URL/devices/$ID\"\n", root);
+	printf(
+	    "try it: paste these lines into a shell (a manufacturer and its principal,\n"
+	    "one device enrolled over HTTPS, then looked up by the administrator):\n");
+	printf("  CA='%s' DATA='%s' URL='%s' N=demo$(date +%%s)\n", exe, data,
+	    url);
+	printf(
+	    "  \"$CA\" manufacturer add --data \"$DATA\" --id \"$N\" --name \"Demo $N\" && "
+	    "\"$CA\" principal add --data \"$DATA\" --role manufacturer --manufacturer-id \"$N\" "
+	    "--name \"$N\" --out \"$DATA/try-$N\"\n");
+	printf(
+	    "  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj \"/CN=$N\" "
+	    "-keyout \"$DATA/try-$N/device.key\" -out \"$DATA/try-$N/device.csr\" 2>/dev/null\n");
+	printf(
+	    "  curl -sS --cacert '%s' --cert \"$DATA/try-$N/$N.crt\" --key \"$DATA/try-$N/$N.key\" "
+	    "-H 'Content-Type: application/json' --data-binary "
+	    "\"{\\\"serial\\\":\\\"SN-1\\\",\\\"model\\\":\\\"demo\\\",\\\"csr\\\":\\\""
+	    "$(awk '{printf \"%%s\\\\n\", $0}' \"$DATA/try-$N/device.csr\")\\\"}\" "
+	    "\"$URL/api/v1/devices\" > \"$DATA/try-$N/device.json\" && cat \"$DATA/try-$N/device.json\"; echo\n",
+	    root);
+	printf(
+	    "  ID=$(sed -n 's/.*\"device_id\": *\"\\([^\"]*\\)\".*/\\1/p' \"$DATA/try-$N/device.json\")\n");
+	printf(
+	    "  curl -sS --cacert '%s' --cert \"$DATA/admin/admin.crt\" --key \"$DATA/admin/admin.key\" "
+	    "\"$URL/devices/$ID\"\n",
+	    root);
 }
 
 static void print_banner(http_server *srv, const char *host, int port)
@@ -357,8 +378,9 @@ static void print_banner(http_server *srv, const char *host, int port)
 		shown = "localhost";
 	snprintf(url, sizeof(url), "https://%s:%d", shown, port);
 	printf("listening on %s\n", url);
-	printf("admin bundle: %s/admin/admin.p12 (password in %s/admin/admin.p12.pass)\n",
-	       srv->data_dir, srv->data_dir);
+	printf(
+	    "admin bundle: %s/admin/admin.p12 (password in %s/admin/admin.p12.pass)\n",
+	    srv->data_dir, srv->data_dir);
 	printf("static files: %s\n", srv->web_dir[0] ? srv->web_dir : "(none)");
 	print_try_lines(srv, url);
 	fflush(stdout);
@@ -368,21 +390,23 @@ static void print_banner(http_server *srv, const char *host, int port)
  * other addresses (an operator's lookup still gets a thread while one
  * address floods); the TLS handshake gets tls_handshake_timeout_ms. */
 static int connlimit_start(http_server *srv, int nthreads, char *err,
-                           size_t errlen)
+    size_t errlen)
 {
-	int cap = nthreads - nthreads / 4, per = srv->cfg->max_connections_per_address;
+	int cap = nthreads - nthreads / 4,
+	    per = srv->cfg->max_connections_per_address;
 
 	if (cap < 1)
 		cap = 1;
 	if (per > cap) {
-		fprintf(stderr, "ca-server: max_connections_per_address %d would leave "
-		        "other addresses too few of %d worker threads; using %d\n",
-		        per, nthreads, cap);
+		fprintf(stderr,
+		    "ca-server: max_connections_per_address %d would leave "
+		    "other addresses too few of %d worker threads; using %d\n",
+		    per, nthreads, cap);
 		per = cap;
 	}
-	return http_connlimit_new(&srv->connlimit, per, srv->cfg->tls_handshake_timeout_ms,
-	                          &srv->metrics.conn_refused,
-	                          &srv->metrics.handshake_timeouts, err, errlen);
+	return http_connlimit_new(&srv->connlimit, per,
+	    srv->cfg->tls_handshake_timeout_ms, &srv->metrics.conn_refused,
+	    &srv->metrics.handshake_timeouts, err, errlen);
 }
 
 /* Start the plain-HTTP listener when flag or config names an address, and
@@ -397,7 +421,8 @@ static int plain_start(http_server *srv, const char *flag)
 	if (listen[0] == '\0')
 		return 0;
 	if (listen_option(opt, sizeof(opt), host, sizeof(host), listen) != 0) {
-		fprintf(stderr, "ca-server: bad plain-HTTP listen address (want HOST:PORT)\n");
+		fprintf(stderr,
+		    "ca-server: bad plain-HTTP listen address (want HOST:PORT)\n");
 		return -1;
 	}
 	n = strlen(opt);
@@ -406,7 +431,8 @@ static int plain_start(http_server *srv, const char *flag)
 		fprintf(stderr, "ca-server: %s\n", err);
 		return -1;
 	}
-	printf("plain HTTP (CRLs, CA certificates, OCSP) on http://%s:%d\n", host, port);
+	printf("plain HTTP (CRLs, CA certificates, OCSP) on http://%s:%d\n",
+	    host, port);
 	fflush(stdout);
 	return 0;
 }
@@ -437,12 +463,13 @@ static int serve_load(http_server *srv, const serve_opts *o)
 	char err[512];
 
 	if (realpath(o->data_dir, srv->data_dir) == NULL) {
-		fprintf(stderr, "ca-server: %s: %s\n", o->data_dir, strerror(errno));
+		fprintf(stderr, "ca-server: %s: %s\n", o->data_dir,
+		    strerror(errno));
 		return -1;
 	}
 	if (ca_serve_check(srv->data_dir, err, sizeof(err)) != CA_OK ||
-	    ca_open_db(&srv->ca, srv->data_dir, o->key_pass_file, o->key_pass_env, o->db,
-	               err, sizeof(err)) != CA_OK ||
+	    ca_open_db(&srv->ca, srv->data_dir, o->key_pass_file,
+	        o->key_pass_env, o->db, err, sizeof(err)) != CA_OK ||
 	    ca_cmp_signer_ensure(srv->ca, err, sizeof(err)) != CA_OK) {
 		fprintf(stderr, "ca-server: %s\n", err);
 		return -1;
@@ -468,7 +495,8 @@ static int serve_load(http_server *srv, const serve_opts *o)
 		fprintf(stderr, "ca-server: out of memory\n");
 		return -1;
 	}
-	snprintf(srv->chain_pem, srv->chain_pem_len + 1, "%s%s", dev_pem, root_pem);
+	snprintf(srv->chain_pem, srv->chain_pem_len + 1, "%s%s", dev_pem,
+	    root_pem);
 	return 0;
 }
 
@@ -482,11 +510,11 @@ static int access_log_open(http_server *srv)
 		srv->access_log = stderr;
 		return 0;
 	}
-	fd = open(srv->cfg->access_log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	          0640);
+	fd = open(srv->cfg->access_log_file,
+	    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0 || (srv->access_log = fdopen(fd, "a")) == NULL) {
-		fprintf(stderr, "ca-server: %s: %s\n", srv->cfg->access_log_file,
-		        strerror(errno));
+		fprintf(stderr, "ca-server: %s: %s\n",
+		    srv->cfg->access_log_file, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -506,51 +534,70 @@ typedef struct {
 /* Fill op for srv, listening on listen (NULL: the config's). 0, or -1
  * after printing why. */
 static int https_options_build(https_options *op, http_server *srv,
-                               const char *listen)
+    const char *listen)
 {
 	int k = 0;
 
-	if (listen_option(op->listen, sizeof(op->listen), op->host, sizeof(op->host),
-	                  listen != NULL ? listen : srv->cfg->listen) != 0) {
-		fprintf(stderr, "ca-server: bad listen address (want HOST:PORT)\n");
+	if (listen_option(op->listen, sizeof(op->listen), op->host,
+	        sizeof(op->host),
+	        listen != NULL ? listen : srv->cfg->listen) != 0) {
+		fprintf(stderr,
+		    "ca-server: bad listen address (want HOST:PORT)\n");
 		return -1;
 	}
-	if (ca_path(op->ca_file, sizeof(op->ca_file), srv->data_dir, CA_FILE_CLIENT_CA) != 0) {
+	if (ca_path(op->ca_file, sizeof(op->ca_file), srv->data_dir,
+	        CA_FILE_CLIENT_CA) != 0) {
 		fprintf(stderr, "ca-server: data path too long\n");
 		return -1;
 	}
 	memcpy(srv->client_ca_file, op->ca_file, sizeof(op->ca_file));
-	op->nthreads = srv->cfg->worker_threads > 0 ? srv->cfg->worker_threads : 1024;
+	op->nthreads =
+	    srv->cfg->worker_threads > 0 ? srv->cfg->worker_threads : 1024;
 	op->nthreads = fd_limit_raise(op->nthreads);
 	snprintf(op->threads, sizeof(op->threads), "%d", op->nthreads);
 	/* Connections arriving together wait in the kernel's listen queue
 	 * until a worker takes them: room for as many as there are workers
 	 * (the kernel caps it at net.core.somaxconn). */
 	snprintf(op->backlog, sizeof(op->backlog), "%d",
-	         op->nthreads < 128 ? 128 : op->nthreads);
+	    op->nthreads < 128 ? 128 : op->nthreads);
 	/* An idle keep-alive connection holds its worker thread until this
 	 * runs out. */
-	snprintf(op->keepalive, sizeof(op->keepalive), "%d", srv->cfg->keep_alive_timeout_ms);
+	snprintf(op->keepalive, sizeof(op->keepalive), "%d",
+	    srv->cfg->keep_alive_timeout_ms);
 
 	/* The TLS settings below document intent; init_ssl returns 1, so the
 	 * effective TLS configuration is the one cb_init_ssl makes. */
-	op->v[k++] = "listening_ports";        op->v[k++] = op->listen;
-	op->v[k++] = "num_threads";            op->v[k++] = op->threads;
-	op->v[k++] = "listen_backlog";         op->v[k++] = op->backlog;
-	op->v[k++] = "ssl_verify_peer";        op->v[k++] = "optional";
-	op->v[k++] = "ssl_ca_file";            op->v[k++] = op->ca_file;
-	op->v[k++] = "ssl_default_verify_paths"; op->v[k++] = "no";
-	op->v[k++] = "ssl_protocol_version";   op->v[k++] = "4";
-	op->v[k++] = "ssl_cache_timeout";      op->v[k++] = "300";
+	op->v[k++] = "listening_ports";
+	op->v[k++] = op->listen;
+	op->v[k++] = "num_threads";
+	op->v[k++] = op->threads;
+	op->v[k++] = "listen_backlog";
+	op->v[k++] = op->backlog;
+	op->v[k++] = "ssl_verify_peer";
+	op->v[k++] = "optional";
+	op->v[k++] = "ssl_ca_file";
+	op->v[k++] = op->ca_file;
+	op->v[k++] = "ssl_default_verify_paths";
+	op->v[k++] = "no";
+	op->v[k++] = "ssl_protocol_version";
+	op->v[k++] = "4";
+	op->v[k++] = "ssl_cache_timeout";
+	op->v[k++] = "300";
 	/* Replies go out in one write (http_reply_send), but CivetWeb's own
 	 * error pages do not: without TCP_NODELAY a second segment waits
 	 * ~40 ms for the client's delayed ACK (Nagle). */
-	op->v[k++] = "tcp_nodelay";            op->v[k++] = "1";
-	op->v[k++] = "enable_keep_alive";      op->v[k++] = "yes";
-	op->v[k++] = "keep_alive_timeout_ms";  op->v[k++] = op->keepalive;
-	op->v[k++] = "request_timeout_ms";     op->v[k++] = "30000";
-	op->v[k++] = "max_request_size";       op->v[k++] = "16384";
-	op->v[k++] = "enable_directory_listing"; op->v[k++] = "no";
+	op->v[k++] = "tcp_nodelay";
+	op->v[k++] = "1";
+	op->v[k++] = "enable_keep_alive";
+	op->v[k++] = "yes";
+	op->v[k++] = "keep_alive_timeout_ms";
+	op->v[k++] = op->keepalive;
+	op->v[k++] = "request_timeout_ms";
+	op->v[k++] = "30000";
+	op->v[k++] = "max_request_size";
+	op->v[k++] = "16384";
+	op->v[k++] = "enable_directory_listing";
+	op->v[k++] = "no";
 	op->v[k] = NULL;
 	return 0;
 }
@@ -593,7 +640,7 @@ static int serve_prepare(http_server *srv, int nthreads)
  * listens, then start the plain-HTTP listener. 0, or -1 after printing why
  * with nothing left running. */
 static int https_start(http_server *srv, https_options *op,
-                       const char *plain_listen)
+    const char *plain_listen)
 {
 	struct mg_callbacks cb;
 	struct mg_server_port ports[4];
@@ -609,8 +656,8 @@ static int https_start(http_server *srv, https_options *op,
 	 * a process-wide lock, address and header formatting). */
 	srv->ctx = mg_start(&cb, srv, op->v);
 	if (srv->ctx == NULL) {
-		fprintf(stderr, "ca-server: cannot start HTTPS on %s%s%s\n", op->listen,
-		        srv->tls_err[0] ? ": " : "", srv->tls_err);
+		fprintf(stderr, "ca-server: cannot start HTTPS on %s%s%s\n",
+		    op->listen, srv->tls_err[0] ? ": " : "", srv->tls_err);
 		return -1;
 	}
 	mg_set_auth_handler(srv->ctx, "**", cb_authorize, NULL);
@@ -640,7 +687,9 @@ static void serve_until_signal(http_server *srv, sigset_t *sigs)
 	while (sigwait(sigs, &sig) == 0)
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
-	fprintf(stderr, "ca-server: signal %d: stopping (finishing in-flight requests)\n", sig);
+	fprintf(stderr,
+	    "ca-server: signal %d: stopping (finishing in-flight requests)\n",
+	    sig);
 	if (srv->plain_ctx != NULL)
 		mg_stop(srv->plain_ctx);
 	mg_stop(srv->ctx);

@@ -21,29 +21,19 @@
 static const struct {
 	const char *ext;
 	const char *type;
-} mime_types[] = {
-	{ ".html", "text/html; charset=utf-8" },
+} mime_types[] = { { ".html", "text/html; charset=utf-8" },
 	{ ".htm", "text/html; charset=utf-8" },
 	{ ".js", "text/javascript; charset=utf-8" },
 	{ ".mjs", "text/javascript; charset=utf-8" },
-	{ ".css", "text/css; charset=utf-8" },
-	{ ".json", "application/json" },
-	{ ".map", "application/json" },
-	{ ".yaml", "application/yaml" },
-	{ ".yml", "application/yaml" },
-	{ ".svg", "image/svg+xml" },
-	{ ".png", "image/png" },
-	{ ".jpg", "image/jpeg" },
-	{ ".jpeg", "image/jpeg" },
-	{ ".gif", "image/gif" },
-	{ ".ico", "image/x-icon" },
-	{ ".webp", "image/webp" },
-	{ ".woff", "font/woff" },
-	{ ".woff2", "font/woff2" },
+	{ ".css", "text/css; charset=utf-8" }, { ".json", "application/json" },
+	{ ".map", "application/json" }, { ".yaml", "application/yaml" },
+	{ ".yml", "application/yaml" }, { ".svg", "image/svg+xml" },
+	{ ".png", "image/png" }, { ".jpg", "image/jpeg" },
+	{ ".jpeg", "image/jpeg" }, { ".gif", "image/gif" },
+	{ ".ico", "image/x-icon" }, { ".webp", "image/webp" },
+	{ ".woff", "font/woff" }, { ".woff2", "font/woff2" },
 	{ ".txt", "text/plain; charset=utf-8" },
-	{ ".pem", "application/x-pem-file" },
-	{ NULL, NULL }
-};
+	{ ".pem", "application/x-pem-file" }, { NULL, NULL } };
 
 static const char *mime_type(const char *path)
 {
@@ -61,7 +51,8 @@ static const char *mime_type(const char *path)
 /* The portal's assets: these files at the top of the web folder, and
  * whatever lies in these sub-folders. Everything else there is a 404. */
 static const char *const asset_files[] = { "index.html", "openapi.yaml", NULL };
-static const char *const asset_dirs[] = { "css/", "js/", "img/", "vendor/", NULL };
+static const char *const asset_dirs[] = { "css/", "js/", "img/", "vendor/",
+	NULL };
 
 /* 1 if rel (relative, "" for the index) names one of the portal's assets. */
 static int asset_allowed(const char *rel)
@@ -97,7 +88,8 @@ static int path_ok(const char *p)
 			continue;
 		}
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		        c == '-'))
 			return 0;
 		if (p == seg && c == '.')
 			return 0;
@@ -108,7 +100,8 @@ static int path_ok(const char *p)
 int http_static_serve(http_req_t *req)
 {
 	const char *rel = req->path + 1; /* path starts with '/' */
-	char full[PATH_MAX * 2], real[PATH_MAX], etag[64], hdr[256], inm_buf[64];
+	char full[PATH_MAX * 2], real[PATH_MAX], etag[64], hdr[256],
+	    inm_buf[64];
 	const char *inm;
 	struct stat st;
 	char *buf = NULL;
@@ -117,41 +110,45 @@ int http_static_serve(http_req_t *req)
 	ssize_t n;
 	size_t root_len = strlen(req->srv->web_dir);
 
-	if (req->srv->web_dir[0] == '\0' || req->path[0] != '/' || !path_ok(rel) ||
-	    !asset_allowed(rel) || strstr(req->path, "node_modules") != NULL)
+	if (req->srv->web_dir[0] == '\0' || req->path[0] != '/' ||
+	    !path_ok(rel) || !asset_allowed(rel) ||
+	    strstr(req->path, "node_modules") != NULL)
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no such resource");
+		    "no such resource");
 	if (*rel == '\0' || rel[strlen(rel) - 1] == '/')
-		snprintf(full, sizeof(full), "%s/%sindex.html", req->srv->web_dir, rel);
+		snprintf(full, sizeof(full), "%s/%sindex.html",
+		    req->srv->web_dir, rel);
 	else
 		snprintf(full, sizeof(full), "%s/%s", req->srv->web_dir, rel);
 	/* Symlinks must not lead out of the folder. */
-	if (realpath(full, real) == NULL || strncmp(real, req->srv->web_dir, root_len) != 0 ||
+	if (realpath(full, real) == NULL ||
+	    strncmp(real, req->srv->web_dir, root_len) != 0 ||
 	    real[root_len] != '/')
 		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                          "no such resource");
+		    "no such resource");
 	fd = open(real, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > STATIC_FILE_MAX) {
 		status = http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
-		                            "no such resource");
+		    "no such resource");
 		goto out;
 	}
-	snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_mtime,
-	         (unsigned long long)st.st_size);
+	snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
+	    (unsigned long long)st.st_mtime, (unsigned long long)st.st_size);
 	inm = http_header(req, "If-None-Match");
 	if (inm != NULL) {
 		snprintf(inm_buf, sizeof(inm_buf), "%s", inm);
 		if (strcmp(inm_buf, etag) == 0) {
-			snprintf(hdr, sizeof(hdr), "ETag: %s\r\nCache-Control: no-cache\r\n", etag);
+			snprintf(hdr, sizeof(hdr),
+			    "ETag: %s\r\nCache-Control: no-cache\r\n", etag);
 			status = http_reply_bytes(req, 304, NULL, hdr, NULL, 0);
 			goto out;
 		}
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (buf == NULL) {
-		status = http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                            "out of memory");
+		status = http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "out of memory");
 		goto out;
 	}
 	while (got < (size_t)st.st_size) {
@@ -162,7 +159,8 @@ int http_static_serve(http_req_t *req)
 			break;
 		got += (size_t)n;
 	}
-	snprintf(hdr, sizeof(hdr), "ETag: %s\r\nCache-Control: no-cache\r\n", etag);
+	snprintf(hdr, sizeof(hdr), "ETag: %s\r\nCache-Control: no-cache\r\n",
+	    etag);
 	status = http_reply_bytes(req, 200, mime_type(real), hdr, buf, got);
 out:
 	free(buf);

@@ -17,7 +17,7 @@
 #include "util.h"
 
 int api_json_string(const char **out, http_req_t *req, const cJSON *obj,
-                    const char *name, size_t maxlen, int required)
+    const char *name, size_t maxlen, int required)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 	char detail[160];
@@ -26,38 +26,46 @@ int api_json_string(const char **out, http_req_t *req, const cJSON *obj,
 	if (v == NULL || cJSON_IsNull(v)) {
 		if (!required)
 			return 0;
-		snprintf(detail, sizeof(detail), "field \"%s\" is required", name);
-		return http_reply_problem(req, 422, PT_FIELD, "Invalid field", detail);
+		snprintf(detail, sizeof(detail), "field \"%s\" is required",
+		    name);
+		return http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		    detail);
 	}
 	if (!cJSON_IsString(v) || v->valuestring == NULL) {
-		snprintf(detail, sizeof(detail), "field \"%s\" must be a string", name);
-		return http_reply_problem(req, 422, PT_FIELD, "Invalid field", detail);
+		snprintf(detail, sizeof(detail),
+		    "field \"%s\" must be a string", name);
+		return http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		    detail);
 	}
 	if (strlen(v->valuestring) > maxlen) {
-		snprintf(detail, sizeof(detail), "field \"%s\" is longer than %zu characters",
-		         name, maxlen);
-		return http_reply_problem(req, 422, PT_FIELD, "Invalid field", detail);
+		snprintf(detail, sizeof(detail),
+		    "field \"%s\" is longer than %zu characters", name, maxlen);
+		return http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		    detail);
 	}
 	if (required && v->valuestring[0] == '\0') {
-		snprintf(detail, sizeof(detail), "field \"%s\" must not be empty", name);
-		return http_reply_problem(req, 422, PT_FIELD, "Invalid field", detail);
+		snprintf(detail, sizeof(detail),
+		    "field \"%s\" must not be empty", name);
+		return http_reply_problem(req, 422, PT_FIELD, "Invalid field",
+		    detail);
 	}
 	*out = v->valuestring;
 	return 0;
 }
 
 /* The refusal of an EC key whose curve is spelled out, not named. */
-#define API_CSR_EXPLICIT "EC key with explicit curve parameters not accepted: " \
+#define API_CSR_EXPLICIT \
+	"EC key with explicit curve parameters not accepted: " \
 	"name the curve (RFC 5480 section 2.1.1)"
 
 int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
-                  size_t errlen)
+    size_t errlen)
 {
 	char msg[256];
 	int why = 0;
 
-	if (ca_csr_read(out, &why, ca, (const uint8_t *)pem, strlen(pem), CA_CSR_PEM, msg,
-	                sizeof(msg)) == CA_OK)
+	if (ca_csr_read(out, &why, ca, (const uint8_t *)pem, strlen(pem),
+	        CA_CSR_PEM, msg, sizeof(msg)) == CA_OK)
 		return 0;
 	ERR_clear_error();
 	snprintf(err, errlen, "%s", api_csr_refusal(why));
@@ -67,10 +75,8 @@ int api_csr_parse(ca_csr_t **out, const ca_t *ca, const char *pem, char *err,
 const char *api_csr_refusal(int why)
 {
 	switch (why) {
-	case CA_CSR_BAD_FORMAT:
-		return "not a PEM PKCS#10 certificate request";
-	case CA_CSR_EXPLICIT_CURVE:
-		return API_CSR_EXPLICIT;
+	case CA_CSR_BAD_FORMAT: return "not a PEM PKCS#10 certificate request";
+	case CA_CSR_EXPLICIT_CURVE: return API_CSR_EXPLICIT;
 	default: /* bad signature, or a key that is not one (off the curve) */
 		return "the request's signature does not verify with its key";
 	}
@@ -97,7 +103,8 @@ int api_csr_check(const char *pem, char *err, size_t errlen)
 		goto out;
 	pk = X509_REQ_get0_pubkey(csr);
 	if (pk == NULL || X509_REQ_verify(csr, pk) != 1) {
-		snprintf(err, errlen, "the request's signature does not verify with its key");
+		snprintf(err, errlen,
+		    "the request's signature does not verify with its key");
 		goto out;
 	}
 	rc = 0;
@@ -128,9 +135,11 @@ int api_add_cursor(cJSON *obj, int64_t next)
 	char buf[32];
 
 	if (next <= 0)
-		return cJSON_AddNullToObject(obj, "next_cursor") != NULL ? 0 : -1;
+		return cJSON_AddNullToObject(obj, "next_cursor") != NULL ? 0 :
+		                                                           -1;
 	snprintf(buf, sizeof(buf), "%lld", (long long)next);
-	return cJSON_AddStringToObject(obj, "next_cursor", buf) != NULL ? 0 : -1;
+	return cJSON_AddStringToObject(obj, "next_cursor", buf) != NULL ? 0 :
+	                                                                  -1;
 }
 
 int api_page_params(int64_t *after, size_t *limit, http_req_t *req)
@@ -143,27 +152,32 @@ int api_page_params(int64_t *after, size_t *limit, http_req_t *req)
 	*limit = 100;
 	n = http_query_get(req, "cursor", buf, sizeof(buf));
 	if (n == -2 || (n >= 0 && n > 0 && (buf[0] < '0' || buf[0] > '9')))
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "cursor must be a value returned as next_cursor");
+		return http_reply_problem(req, 400, PT_QUERY,
+		    "Invalid query parameter",
+		    "cursor must be a value returned as next_cursor");
 	if (n > 0) {
 		v = strtoll(buf, &end, 10);
 		if (*end != '\0' || v < 0)
-			return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-			                          "cursor must be a value returned as next_cursor");
+			return http_reply_problem(req, 400, PT_QUERY,
+			    "Invalid query parameter",
+			    "cursor must be a value returned as next_cursor");
 		*after = v;
 	}
 	n = http_query_get(req, "limit", buf, sizeof(buf));
 	if (n == -2 || n == 0)
-		return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-		                          "limit must be an integer from 1 to 1000");
+		return http_reply_problem(req, 400, PT_QUERY,
+		    "Invalid query parameter",
+		    "limit must be an integer from 1 to 1000");
 	if (n > 0) {
 		if (buf[0] < '0' || buf[0] > '9')
-			return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-			                          "limit must be an integer from 1 to 1000");
+			return http_reply_problem(req, 400, PT_QUERY,
+			    "Invalid query parameter",
+			    "limit must be an integer from 1 to 1000");
 		v = strtoll(buf, &end, 10);
 		if (*end != '\0' || v < 1 || v > REG_LIST_MAX)
-			return http_reply_problem(req, 400, PT_QUERY, "Invalid query parameter",
-			                          "limit must be an integer from 1 to 1000");
+			return http_reply_problem(req, 400, PT_QUERY,
+			    "Invalid query parameter",
+			    "limit must be an integer from 1 to 1000");
 		*limit = (size_t)v;
 	}
 	return 0;
@@ -199,40 +213,50 @@ int api_reply_ca_error(http_req_t *req, int rc, const char *err)
 {
 	switch (rc) {
 	case CA_ERR_INVALID:
-		return http_reply_problem(req, 422, PT_FIELD, "Invalid request", err);
+		return http_reply_problem(req, 422, PT_FIELD, "Invalid request",
+		    err);
 	case CA_ERR_NOT_FOUND:
-		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found", err);
+		return http_reply_problem(req, 404, PT_NOT_FOUND, "Not found",
+		    err);
 	case CA_ERR_CONFLICT:
 	case CA_ERR_EXISTS:
-		return http_reply_problem(req, 409, PT_CONFLICT, "Conflict", err);
+		return http_reply_problem(req, 409, PT_CONFLICT, "Conflict",
+		    err);
 	case CA_ERR_KEY_IN_USE:
-		return http_reply_problem(req, 409, PT_KEY_IN_USE, "Public key in use", err);
+		return http_reply_problem(req, 409, PT_KEY_IN_USE,
+		    "Public key in use", err);
 	case CA_ERR_STATE:
-		return http_reply_problem(req, 409, PT_BAD_STATE, "Invalid state", err);
+		return http_reply_problem(req, 409, PT_BAD_STATE,
+		    "Invalid state", err);
 	case CA_ERR_DENIED:
-		return http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden", err);
+		return http_reply_problem(req, 403, PT_FORBIDDEN, "Forbidden",
+		    err);
 	case CA_ERR_BUSY:
 		http_count_db_error(req);
-		return http_reply_problem_ex(req, 503, PT_UNAVAILABLE, "Service unavailable",
-		                             "the registry is busy; retry", "Retry-After: 1\r\n");
+		return http_reply_problem_ex(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable", "the registry is busy; retry",
+		    "Retry-After: 1\r\n");
 	case CA_ERR_UNAVAILABLE:
 		http_count_db_error(req);
-		return http_reply_problem_ex(req, 503, PT_UNAVAILABLE, "Service unavailable",
-		                             "the registry's database cannot be reached; "
-		                             "nothing was done", "Retry-After: 1\r\n");
+		return http_reply_problem_ex(req, 503, PT_UNAVAILABLE,
+		    "Service unavailable",
+		    "the registry's database cannot be reached; "
+		    "nothing was done",
+		    "Retry-After: 1\r\n");
 	default:
 		/* Internal details stay in the server; the client learns only
 		 * that nothing was done. */
 		http_count_db_error(req);
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		                          "the request was not carried out");
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "the request was not carried out");
 	}
 }
 
 int api_reply_no_db(http_req_t *req)
 {
-	return http_reply_problem_ex(req, 503, PT_UNAVAILABLE, "Service unavailable",
-	                             "the registry cannot be opened", "Retry-After: 1\r\n");
+	return http_reply_problem_ex(req, 503, PT_UNAVAILABLE,
+	    "Service unavailable", "the registry cannot be opened",
+	    "Retry-After: 1\r\n");
 }
 
 /* Digits of s[0..n) as a number; -1 when one is not a digit. */
@@ -251,7 +275,8 @@ static int digits(const char *s, size_t n)
 
 int api_time_parse(int64_t *out, const char *s)
 {
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 	int y, mo, d, hh, mi, ss, oh = 0, om = 0, sign = 0;
 	const char *p;
 	struct tm tm;
@@ -263,8 +288,8 @@ int api_time_parse(int64_t *out, const char *s)
 		return 0;
 	}
 	/* RFC 3339 date-time: full-date "T" full-time. */
-	if (n < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+	if (n < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' ||
+	    s[16] != ':' || (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
 		return -1;
 	y = digits(s, 4);
 	mo = digits(s + 5, 2);
@@ -273,7 +298,8 @@ int api_time_parse(int64_t *out, const char *s)
 	mi = digits(s + 14, 2);
 	ss = digits(s + 17, 2);
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-	    (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) ||
+	    (mo == 2 && d == 29 &&
+	        !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) ||
 	    hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 60)
 		return -1;
 	p = s + 19;

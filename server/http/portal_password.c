@@ -29,8 +29,8 @@
 
 /* Derive DK_LEN bytes from pw and salt with scrypt(2^log2n, r, p). */
 static int scrypt_derive(uint8_t *dk, const char *pw, size_t pwlen,
-    const uint8_t *salt, size_t saltlen, unsigned log2n, unsigned r,
-    unsigned p, char *err, size_t errlen)
+    const uint8_t *salt, size_t saltlen, unsigned log2n, unsigned r, unsigned p,
+    char *err, size_t errlen)
 {
 	EVP_KDF *kdf = NULL;
 	EVP_KDF_CTX *kctx = NULL;
@@ -79,8 +79,8 @@ int portal_password_check_policy(const char *pw, size_t pwlen, char *err,
 		return PORTAL_E_ARG;
 	}
 	if (pwlen > PORTAL_PW_MAX) {
-		util_err_set(err, errlen,
-		    "password must have at most %d bytes", PORTAL_PW_MAX);
+		util_err_set(err, errlen, "password must have at most %d bytes",
+		    PORTAL_PW_MAX);
 		return PORTAL_E_ARG;
 	}
 	if (memchr(pw, '\0', pwlen) != NULL) {
@@ -108,14 +108,14 @@ int portal_password_hash_cost(char *out, size_t outlen, const char *pw,
 		util_err_openssl(err, errlen, "random salt");
 		return PORTAL_E_CRYPTO;
 	}
-	rc = scrypt_derive(dk, pw, pwlen, salt, sizeof(salt), log2n, r, p,
-	    err, errlen);
+	rc = scrypt_derive(dk, pw, pwlen, salt, sizeof(salt), log2n, r, p, err,
+	    errlen);
 	if (rc != PORTAL_OK)
 		goto out;
 	util_hex_encode(salthex, salt, sizeof(salt));
 	util_hex_encode(dkhex, dk, sizeof(dk));
-	n = snprintf(out, outlen, "scrypt$%u$%u$%u$%s$%s", log2n, r, p,
-	    salthex, dkhex);
+	n = snprintf(out, outlen, "scrypt$%u$%u$%u$%s$%s", log2n, r, p, salthex,
+	    dkhex);
 	if (n < 0 || (size_t)n >= outlen) {
 		util_err_set(err, errlen, "password hash buffer too small");
 		rc = PORTAL_E_ARG;
@@ -128,8 +128,8 @@ out:
 	return rc;
 }
 
-int portal_password_hash(char *out, size_t outlen, const char *pw,
-    size_t pwlen, char *err, size_t errlen)
+int portal_password_hash(char *out, size_t outlen, const char *pw, size_t pwlen,
+    char *err, size_t errlen)
 {
 	return portal_password_hash_cost(out, outlen, pw, pwlen,
 	    PORTAL_SCRYPT_LOG2N, PORTAL_SCRYPT_R, PORTAL_SCRYPT_P, err, errlen);
@@ -154,8 +154,8 @@ static int parse_small(unsigned *out, const char **s)
 	return 0;
 }
 
-int portal_password_verify(const char *encoded, const char *pw,
-    size_t pwlen, char *err, size_t errlen)
+int portal_password_verify(const char *encoded, const char *pw, size_t pwlen,
+    char *err, size_t errlen)
 {
 	uint8_t salt[SALT_MAX], want[DK_LEN], got[DK_LEN];
 	char salthex[2 * SALT_MAX + 1];
@@ -231,8 +231,8 @@ int portal_password_read_file(char *out, size_t outlen, const char *path,
 	 * checked before anything lands past the buffer. */
 	while ((c = fgetc(f)) != EOF && c != '\n') {
 		if (c == '\0') {
-			util_err_set(err, errlen, "password in %s contains a NUL byte",
-			    path);
+			util_err_set(err, errlen,
+			    "password in %s contains a NUL byte", path);
 			goto out;
 		}
 		if (n + 1 >= outlen) {

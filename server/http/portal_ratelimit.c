@@ -15,8 +15,8 @@
 
 struct rl_entry {
 	char key[KEY_MAX];
-	int64_t locked_until;	/* no attempt before this time */
-	int64_t last_used;	/* time of the last failure */
+	int64_t locked_until; /* no attempt before this time */
+	int64_t last_used;    /* time of the last failure */
 	unsigned failures;
 	int used;
 };
@@ -81,8 +81,8 @@ static struct rl_entry *find(portal_ratelimit *rl, const char *key)
 	return NULL;
 }
 
-int portal_ratelimit_check(portal_ratelimit *rl, const char *key,
-    int64_t now, unsigned *retry_after)
+int portal_ratelimit_check(portal_ratelimit *rl, const char *key, int64_t now,
+    unsigned *retry_after)
 {
 	struct rl_entry *e;
 	int rc = PORTAL_OK;
@@ -110,14 +110,13 @@ static unsigned delay_for(const portal_ratelimit *rl, unsigned n)
 
 	if (n <= rl->free_failures)
 		return 0;
-	for (extra = n - rl->free_failures - 1; extra > 0 && d < rl->max_delay_s;
-	     extra--)
+	for (extra = n - rl->free_failures - 1;
+	     extra > 0 && d < rl->max_delay_s; extra--)
 		d = d > rl->max_delay_s / 2 ? rl->max_delay_s : d * 2;
 	return d < rl->max_delay_s ? d : rl->max_delay_s;
 }
 
-void portal_ratelimit_fail(portal_ratelimit *rl, const char *key,
-    int64_t now)
+void portal_ratelimit_fail(portal_ratelimit *rl, const char *key, int64_t now)
 {
 	struct rl_entry *e;
 	size_t i;

@@ -34,17 +34,18 @@ static portal_ratelimit *rl_pair, *rl_addr;
 static void rl_init(void)
 {
 	if (portal_ratelimit_new(&rl_pair, RL_PAIR_FREE, RL_BASE_DELAY_S,
-	    RL_MAX_DELAY_S, RL_CAPACITY) != PORTAL_OK)
+	        RL_MAX_DELAY_S, RL_CAPACITY) != PORTAL_OK)
 		rl_pair = NULL;
 	if (portal_ratelimit_new(&rl_addr, RL_ADDR_FREE, RL_BASE_DELAY_S,
-	    RL_MAX_DELAY_S, RL_CAPACITY) != PORTAL_OK)
+	        RL_MAX_DELAY_S, RL_CAPACITY) != PORTAL_OK)
 		rl_addr = NULL;
 }
 
 static void session_policy(portal_session_policy_t *pol, const http_req_t *req)
 {
 	pol->idle_s = req->srv->cfg->session_idle_seconds > 0 ?
-	    req->srv->cfg->session_idle_seconds : PORTAL_SESSION_IDLE_DEFAULT;
+	    req->srv->cfg->session_idle_seconds :
+	    PORTAL_SESSION_IDLE_DEFAULT;
 	pol->absolute_s = req->srv->cfg->session_absolute_seconds > 0 ?
 	    req->srv->cfg->session_absolute_seconds :
 	    PORTAL_SESSION_ABSOLUTE_DEFAULT;
@@ -55,8 +56,8 @@ static int cookie_token(char *tok, size_t toklen, const http_req_t *req)
 {
 	const char *c = http_header(req, "Cookie");
 
-	if (c == NULL || mg_get_cookie(c, PORTAL_COOKIE, tok, toklen) !=
-	    PORTAL_TOKEN_HEX)
+	if (c == NULL ||
+	    mg_get_cookie(c, PORTAL_COOKIE, tok, toklen) != PORTAL_TOKEN_HEX)
 		return -1;
 	return 0;
 }
@@ -101,7 +102,7 @@ static void principal_from_user(http_principal_t *out, const portal_user_t *u)
 	 * audit log's actor column. */
 	snprintf(out->name, sizeof(out->name), "portal:%s", u->name);
 	out->role = u->role == PORTAL_ROLE_ADMIN ? HTTP_ROLE_ADMIN :
-	    HTTP_ROLE_MANUFACTURER;
+	                                           HTTP_ROLE_MANUFACTURER;
 	snprintf(out->manufacturer_id, sizeof(out->manufacturer_id), "%s",
 	    u->manufacturer_id);
 }
@@ -134,15 +135,18 @@ cJSON *portal_user_json(const portal_user_t *u)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (o == NULL ||
-	    cJSON_AddStringToObject(o, "name", u->name) == NULL ||
-	    cJSON_AddStringToObject(o, "role", portal_role_name(u->role)) == NULL ||
+	if (o == NULL || cJSON_AddStringToObject(o, "name", u->name) == NULL ||
+	    cJSON_AddStringToObject(o, "role", portal_role_name(u->role)) ==
+	        NULL ||
 	    (u->role == PORTAL_ROLE_MANUFACTURER ?
-	    cJSON_AddStringToObject(o, "manufacturer_id", u->manufacturer_id) :
-	    cJSON_AddNullToObject(o, "manufacturer_id")) == NULL ||
+	            cJSON_AddStringToObject(o, "manufacturer_id",
+	                u->manufacturer_id) :
+	            cJSON_AddNullToObject(o, "manufacturer_id")) == NULL ||
 	    cJSON_AddBoolToObject(o, "disabled", u->disabled) == NULL ||
-	    cJSON_AddNumberToObject(o, "created_at", (double)u->created_at) == NULL ||
-	    cJSON_AddNumberToObject(o, "updated_at", (double)u->updated_at) == NULL) {
+	    cJSON_AddNumberToObject(o, "created_at", (double)u->created_at) ==
+	        NULL ||
+	    cJSON_AddNumberToObject(o, "updated_at", (double)u->updated_at) ==
+	        NULL) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -167,7 +171,7 @@ static int reply_session(http_req_t *req, const portal_session_t *s,
 	}
 	if (cJSON_AddStringToObject(doc, "csrf", s->csrf) == NULL ||
 	    cJSON_AddNumberToObject(doc, "expires_at", (double)s->expires_at) ==
-	    NULL)
+	        NULL)
 		goto fail;
 	text = cJSON_PrintUnformatted(doc);
 	if (text == NULL)
@@ -190,8 +194,9 @@ static void audit(http_req_t *req, const char *actor, const char *action,
 	reg_t *reg = http_req_reg(req);
 	char err[256];
 
-	if (reg == NULL || reg_audit_append(reg, actor, action, target, details,
-	    err, sizeof(err)) != REG_OK)
+	if (reg == NULL ||
+	    reg_audit_append(reg, actor, action, target, details, err,
+	        sizeof(err)) != REG_OK)
 		http_count_db_error(req);
 }
 
@@ -201,12 +206,15 @@ static int reply_limited(http_req_t *req, unsigned retry)
 
 	snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", retry);
 	if (retry < 60)
-		snprintf(detail, sizeof(detail), "too many failed sign-ins; try "
-		    "again in %u second%s", retry, retry == 1 ? "" : "s");
+		snprintf(detail, sizeof(detail),
+		    "too many failed sign-ins; try "
+		    "again in %u second%s",
+		    retry, retry == 1 ? "" : "s");
 	else
-		snprintf(detail, sizeof(detail), "too many failed sign-ins; try "
-		    "again in %u minute%s", (retry + 59) / 60,
-		    (retry + 59) / 60 == 1 ? "" : "s");
+		snprintf(detail, sizeof(detail),
+		    "too many failed sign-ins; try "
+		    "again in %u minute%s",
+		    (retry + 59) / 60, (retry + 59) / 60 == 1 ? "" : "s");
 	return http_reply_problem_ex(req, 429, "too-many-requests",
 	    "Too many attempts", detail, hdr);
 }
@@ -227,10 +235,12 @@ static int login_limit_check(http_req_t *req, const struct login_keys *k)
 	pthread_once(&rl_once, rl_init);
 	if (rl_pair == NULL || rl_addr == NULL)
 		return http_reply_problem(req, 503, PT_UNAVAILABLE,
-		    "Service unavailable", "the sign-in limiter could not start");
+		    "Service unavailable",
+		    "the sign-in limiter could not start");
 	rc = portal_ratelimit_check(rl_pair, k->pair, reg_now(), &retry);
 	if (portal_ratelimit_check(rl_addr, k->addr, reg_now(), &retry2) !=
-	    PORTAL_OK || rc != PORTAL_OK)
+	        PORTAL_OK ||
+	    rc != PORTAL_OK)
 		return reply_limited(req, retry > retry2 ? retry : retry2);
 	return 0;
 }
@@ -246,8 +256,10 @@ static int login_refuse(http_req_t *req, const struct login_keys *k,
 	portal_ratelimit_fail(rl_addr, k->addr, reg_now());
 	if (portal_user_name_check(name) == PORTAL_OK) {
 		snprintf(actor, sizeof(actor), "portal:%s", name);
-		audit(req, actor, rc == PORTAL_E_AUTH ? "portal.login_failed" :
-		    "portal.login_disabled", name, NULL);
+		audit(req, actor,
+		    rc == PORTAL_E_AUTH ? "portal.login_failed" :
+		                          "portal.login_disabled",
+		    name, NULL);
 	}
 	if (rc == PORTAL_E_AUTH)
 		return http_reply_problem(req, 401, PT_UNAUTHENTICATED,
@@ -283,8 +295,10 @@ static int login_session_start(http_req_t *req, reg_t *db,
 	}
 	snprintf(actor, sizeof(actor), "portal:%s", u->name);
 	audit(req, actor, "portal.login", u->name, NULL);
-	snprintf(hdr, sizeof(hdr), "Set-Cookie: " PORTAL_COOKIE "=%s; Path=/; "
-	    "Secure; HttpOnly; SameSite=Strict\r\n", tok);
+	snprintf(hdr, sizeof(hdr),
+	    "Set-Cookie: " PORTAL_COOKIE "=%s; Path=/; "
+	    "Secure; HttpOnly; SameSite=Strict\r\n",
+	    tok);
 	status = reply_session(req, &s, hdr);
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));
@@ -355,7 +369,8 @@ out:
 
 int route_portal_logout(http_req_t *req)
 {
-	static const char clear[] = "Set-Cookie: " PORTAL_COOKIE "=; Path=/; "
+	static const char clear[] =
+	    "Set-Cookie: " PORTAL_COOKIE "=; Path=/; "
 	    "Max-Age=0; Secure; HttpOnly; SameSite=Strict\r\n";
 	static const char ok[] = "{\"signed_out\":true}";
 	char tok[PORTAL_TOKEN_HEX + 8], err[256];
@@ -363,11 +378,12 @@ int route_portal_logout(http_req_t *req)
 	int rc;
 
 	if (!req->via_session || cookie_token(tok, sizeof(tok), req) != 0)
-		return http_reply_problem(req, 409, PT_BAD_STATE, "No portal session",
+		return http_reply_problem(req, 409, PT_BAD_STATE,
+		    "No portal session",
 		    "you are identified by a client certificate, not a session");
 	db = req_db(req);
 	rc = db != NULL ? portal_session_delete(db, tok, err, sizeof(err)) :
-	    PORTAL_E_DB;
+	                  PORTAL_E_DB;
 	OPENSSL_cleanse(tok, sizeof(tok));
 	if (rc != PORTAL_OK) {
 		http_count_db_error(req);
@@ -401,14 +417,16 @@ int route_portal_me(http_req_t *req)
 	if (u == NULL ||
 	    cJSON_AddStringToObject(u, "name", req->principal.name) == NULL ||
 	    cJSON_AddStringToObject(u, "role",
-	    req->principal.role == HTTP_ROLE_ADMIN ? "admin" : "manufacturer") ==
-	    NULL ||
+	        req->principal.role == HTTP_ROLE_ADMIN ?
+	            "admin" :
+	            "manufacturer") == NULL ||
 	    (req->principal.role == HTTP_ROLE_MANUFACTURER ?
-	    cJSON_AddStringToObject(u, "manufacturer_id",
-	    req->principal.manufacturer_id) :
-	    cJSON_AddNullToObject(u, "manufacturer_id")) == NULL) {
+	            cJSON_AddStringToObject(u, "manufacturer_id",
+	                req->principal.manufacturer_id) :
+	            cJSON_AddNullToObject(u, "manufacturer_id")) == NULL) {
 		cJSON_Delete(doc);
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error",
 		    "out of memory while rendering the response");
 	}
 	status = http_reply_json(req, 200, doc);

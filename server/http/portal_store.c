@@ -51,8 +51,8 @@ int portal_user_name_check(const char *name)
 		char c = name[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-' || c == '@'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		        c == '-' || c == '@'))
 			return PORTAL_E_ARG;
 	}
 	return PORTAL_OK;
@@ -70,7 +70,8 @@ static int mfr_id_check(const char *id)
 		char c = id[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		        c == '-'))
 			return PORTAL_E_ARG;
 	}
 	return PORTAL_OK;
@@ -101,7 +102,7 @@ static void user_from_reg(portal_user_t *u, const reg_portal_user_t *r)
 	u->id = r->id;
 	text_copy(u->name, r->name, sizeof(u->name));
 	u->role = strcmp(r->role, "admin") == 0 ? PORTAL_ROLE_ADMIN :
-	    PORTAL_ROLE_MANUFACTURER;
+	                                          PORTAL_ROLE_MANUFACTURER;
 	text_copy(u->manufacturer_id, r->manufacturer_id,
 	    sizeof(u->manufacturer_id));
 	u->disabled = r->disabled;
@@ -116,9 +117,11 @@ static int user_role_check(portal_role_t role, const char **mfr, char *err,
 {
 	if (role == PORTAL_ROLE_MANUFACTURER) {
 		if (*mfr == NULL || mfr_id_check(*mfr) != PORTAL_OK) {
-			util_err_set(err, errlen, "a manufacturer user needs a "
+			util_err_set(err, errlen,
+			    "a manufacturer user needs a "
 			    "manufacturer ID of 1-%d characters of "
-			    "A-Z a-z 0-9 . _ -", PORTAL_MFR_MAX);
+			    "A-Z a-z 0-9 . _ -",
+			    PORTAL_MFR_MAX);
 			return PORTAL_E_ARG;
 		}
 		return PORTAL_OK;
@@ -144,8 +147,10 @@ int portal_user_add(int64_t *out_id, reg_t *reg, const char *name,
 	int rc;
 
 	if (reg == NULL || portal_user_name_check(name) != PORTAL_OK) {
-		util_err_set(err, errlen, "user name must be 1-%d characters "
-		    "of A-Z a-z 0-9 . _ - @", PORTAL_NAME_MAX);
+		util_err_set(err, errlen,
+		    "user name must be 1-%d characters "
+		    "of A-Z a-z 0-9 . _ - @",
+		    PORTAL_NAME_MAX);
 		return PORTAL_E_ARG;
 	}
 	if ((rc = user_role_check(role, &manufacturer_id, err, errlen)) !=
@@ -160,12 +165,13 @@ int portal_user_add(int64_t *out_id, reg_t *reg, const char *name,
 	rc = reg_portal_user_insert(reg, out_id, name, portal_role_name(role),
 	    manufacturer_id, hash, now, err, errlen);
 	if (rc == REG_ERR_NOT_FOUND) {
-		util_err_set(err, errlen, "no manufacturer %s", manufacturer_id);
+		util_err_set(err, errlen, "no manufacturer %s",
+		    manufacturer_id);
 		rc = PORTAL_E_ARG;
 	} else if (rc == REG_ERR_CONSTRAINT) {
 		util_err_set(err, errlen, "user %s already exists", name);
 		rc = PORTAL_E_CONFLICT;
-	} else if (rc == REG_ERR_INVALID) {	/* a CHECK the input failed */
+	} else if (rc == REG_ERR_INVALID) { /* a CHECK the input failed */
 		rc = PORTAL_E_ARG;
 	} else {
 		rc = db_err(rc);
@@ -227,23 +233,22 @@ int portal_user_set_password(reg_t *reg, int64_t id, const char *pw,
 	rc = portal_password_hash(hash, sizeof(hash), pw, pwlen, err, errlen);
 	if (rc != PORTAL_OK)
 		goto out;
-	rc = db_err(reg_portal_user_update(reg, id, hash, 0, now, err,
-	    errlen));
+	rc = db_err(reg_portal_user_update(reg, id, hash, 0, now, err, errlen));
 	if (rc == PORTAL_OK)
-		rc = db_err(reg_portal_session_delete(reg, NULL, id, err,
-		    errlen));
+		rc = db_err(
+		    reg_portal_session_delete(reg, NULL, id, err, errlen));
 out:
 	OPENSSL_cleanse(hash, sizeof(hash));
 	return rc;
 }
 
-int portal_user_set_disabled(reg_t *reg, int64_t id, int disabled,
-    int64_t now, char *err, size_t errlen)
+int portal_user_set_disabled(reg_t *reg, int64_t id, int disabled, int64_t now,
+    char *err, size_t errlen)
 {
 	int rc;
 
-	rc = db_err(reg_portal_user_update(reg, id, NULL, disabled, now, err,
-	    errlen));
+	rc = db_err(
+	    reg_portal_user_update(reg, id, NULL, disabled, now, err, errlen));
 	if (rc != PORTAL_OK || !disabled)
 		return rc;
 	return db_err(reg_portal_session_delete(reg, NULL, id, err, errlen));
@@ -263,9 +268,8 @@ static int user_list_one(const reg_portal_user_t *r, void *arg)
 	return c->fn(&u, c->arg);
 }
 
-int portal_user_list(reg_t *reg,
-    int (*fn)(const portal_user_t *u, void *arg), void *arg, char *err,
-    size_t errlen)
+int portal_user_list(reg_t *reg, int (*fn)(const portal_user_t *u, void *arg),
+    void *arg, char *err, size_t errlen)
 {
 	struct user_list_ctx c = { fn, arg };
 	int rc;
@@ -277,9 +281,8 @@ int portal_user_list(reg_t *reg,
 	return rc;
 }
 
-int portal_user_authenticate(portal_user_t *out, reg_t *reg,
-    const char *name, const char *pw, size_t pwlen, char *err,
-    size_t errlen)
+int portal_user_authenticate(portal_user_t *out, reg_t *reg, const char *name,
+    const char *pw, size_t pwlen, char *err, size_t errlen)
 {
 	char hash[PORTAL_PW_HASH_LEN];
 	portal_user_t u;
@@ -318,8 +321,9 @@ static int token_hash(uint8_t *out32, const char *token)
 {
 	unsigned int len = 0;
 
-	if (EVP_Digest(token, strlen(token), out32, &len, EVP_sha256(),
-	    NULL) != 1 || len != 32)
+	if (EVP_Digest(token, strlen(token), out32, &len, EVP_sha256(), NULL) !=
+	        1 ||
+	    len != 32)
 		return PORTAL_E_CRYPTO;
 	return PORTAL_OK;
 }
@@ -328,12 +332,12 @@ static int token_valid(const char *token)
 {
 	size_t i;
 
-	if (token == NULL || strnlen(token, PORTAL_TOKEN_HEX + 1) !=
-	    PORTAL_TOKEN_HEX)
+	if (token == NULL ||
+	    strnlen(token, PORTAL_TOKEN_HEX + 1) != PORTAL_TOKEN_HEX)
 		return 0;
 	for (i = 0; i < PORTAL_TOKEN_HEX; i++)
 		if (!((token[i] >= '0' && token[i] <= '9') ||
-		    (token[i] >= 'a' && token[i] <= 'f')))
+		        (token[i] >= 'a' && token[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -385,7 +389,8 @@ int portal_session_create(char *token_out, size_t token_outlen,
 	s.created_at = now;
 	s.expires_at = session_expiry(now, now + pol->absolute_s, pol);
 	if ((rc = db_err(reg_portal_session_insert(reg, th, user_id, s.csrf,
-	    address, now, now + pol->absolute_s, err, errlen))) != PORTAL_OK)
+	         address, now, now + pol->absolute_s, err, errlen))) !=
+	    PORTAL_OK)
 		goto out;
 	if (out != NULL)
 		*out = s;
@@ -398,9 +403,8 @@ out:
 	return rc;
 }
 
-int portal_session_lookup(portal_session_t *out, reg_t *reg,
-    const char *token, const portal_session_policy_t *pol, int64_t now,
-    char *err, size_t errlen)
+int portal_session_lookup(portal_session_t *out, reg_t *reg, const char *token,
+    const portal_session_policy_t *pol, int64_t now, char *err, size_t errlen)
 {
 	reg_portal_session_t r;
 	portal_session_t s;
@@ -442,7 +446,7 @@ int portal_session_lookup(portal_session_t *out, reg_t *reg,
 	}
 	/* Restart the idle timer. */
 	if ((rc = db_err(reg_portal_session_touch(reg, th, now, err,
-	    errlen))) != PORTAL_OK)
+	         errlen))) != PORTAL_OK)
 		goto out;
 	s.expires_at = session_expiry(now, r.absolute_expiry, pol);
 	*out = s;
@@ -457,7 +461,8 @@ int portal_session_csrf_check(const portal_session_t *s, const char *csrf)
 	if (s == NULL || !token_valid(csrf) || !token_valid(s->csrf))
 		return PORTAL_E_AUTH;
 	return CRYPTO_memcmp(s->csrf, csrf, PORTAL_TOKEN_HEX) == 0 ?
-	    PORTAL_OK : PORTAL_E_AUTH;
+	    PORTAL_OK :
+	    PORTAL_E_AUTH;
 }
 
 int portal_session_delete(reg_t *reg, const char *token, char *err,
@@ -475,8 +480,7 @@ int portal_session_delete(reg_t *reg, const char *token, char *err,
 }
 
 int portal_session_purge(int *out_deleted, reg_t *reg,
-    const portal_session_policy_t *pol, int64_t now, char *err,
-    size_t errlen)
+    const portal_session_policy_t *pol, int64_t now, char *err, size_t errlen)
 {
 	if (pol == NULL || pol->idle_s <= 0) {
 		util_err_set(err, errlen, "invalid session policy");

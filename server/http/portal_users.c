@@ -22,17 +22,19 @@ static int reply_store_error(http_req_t *req, int rc, const char *err)
 {
 	switch (rc) {
 	case PORTAL_E_ARG:
-		return http_reply_problem(req, 400, PT_INVALID, "Invalid user", err);
+		return http_reply_problem(req, 400, PT_INVALID, "Invalid user",
+		    err);
 	case PORTAL_E_CONFLICT:
 		return http_reply_problem(req, 409, PT_CONFLICT,
 		    "User name taken", err);
 	case PORTAL_E_NOTFOUND:
-		return http_reply_problem(req, 404, PT_NOT_FOUND, "No such user",
-		    err);
+		return http_reply_problem(req, 404, PT_NOT_FOUND,
+		    "No such user", err);
 	default:
 		http_count_db_error(req);
 		return http_reply_problem(req, 503, PT_UNAVAILABLE,
-		    "Service unavailable", "the user store could not be written");
+		    "Service unavailable",
+		    "the user store could not be written");
 	}
 }
 
@@ -42,8 +44,9 @@ static void audit(http_req_t *req, const char *action, const char *target,
 	reg_t *reg = http_req_reg(req);
 	char err[256];
 
-	if (reg == NULL || reg_audit_append(reg, req->principal.name, action,
-	    target, details, err, sizeof(err)) != REG_OK)
+	if (reg == NULL ||
+	    reg_audit_append(reg, req->principal.name, action, target, details,
+	        err, sizeof(err)) != REG_OK)
 		http_count_db_error(req);
 }
 
@@ -67,11 +70,12 @@ int route_portal_users_list(http_req_t *req)
 	arr = doc != NULL ? cJSON_AddArrayToObject(doc, "users") : NULL;
 	if (arr == NULL) {
 		cJSON_Delete(doc);
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		    "out of memory");
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "out of memory");
 	}
-	rc = db != NULL ? portal_user_list(db, add_user_json, arr, err,
-	    sizeof(err)) : PORTAL_E_DB;
+	rc = db != NULL ?
+	    portal_user_list(db, add_user_json, arr, err, sizeof(err)) :
+	    PORTAL_E_DB;
 	if (rc != PORTAL_OK) {
 		cJSON_Delete(doc);
 		return reply_store_error(req, rc, err);
@@ -117,7 +121,8 @@ int route_portal_users_create(http_req_t *req)
 	pw = json_str(body, "password");
 	if (name == NULL || role_s == NULL || pw == NULL ||
 	    portal_role_parse(&role, role_s) != PORTAL_OK) {
-		status = http_reply_problem(req, 400, PT_INVALID, "Invalid user",
+		status = http_reply_problem(req, 400, PT_INVALID,
+		    "Invalid user",
 		    "send name, role (admin or manufacturer), password and, for "
 		    "a manufacturer, manufacturer_id");
 		goto out;
@@ -130,7 +135,7 @@ int route_portal_users_create(http_req_t *req)
 	if (role == PORTAL_ROLE_MANUFACTURER && mfr != NULL &&
 	    strlen(mfr) <= REG_MFR_ID_MAX &&
 	    reg_manufacturer_get(http_req_reg(req), &m, mfr, err,
-	    sizeof(err)) == REG_ERR_NOT_FOUND) {
+	        sizeof(err)) == REG_ERR_NOT_FOUND) {
 		status = http_reply_problem(req, 400, PT_INVALID,
 		    "Unknown manufacturer", "no manufacturer has this ID");
 		goto out;
@@ -148,8 +153,8 @@ int route_portal_users_create(http_req_t *req)
 	audit(req, "user.create", u.name, details);
 	out = portal_user_json(&u);
 	status = out != NULL ? http_reply_json(req, 201, out) :
-	    http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-	    "out of memory");
+	                       http_reply_problem(req, 500, PT_INTERNAL,
+	                           "Internal error", "out of memory");
 out:
 	wipe_password(body);
 	cJSON_Delete(body);
@@ -168,7 +173,8 @@ static int named_user(portal_user_t *u, http_req_t *req, reg_t **db)
 		return reply_store_error(req, PORTAL_E_DB, "");
 	rc = portal_user_find(u, *db, req->params[0], err, sizeof(err));
 	if (rc != PORTAL_OK)
-		return reply_store_error(req, rc, "no portal user has this name");
+		return reply_store_error(req, rc,
+		    "no portal user has this name");
 	return 0;
 }
 
@@ -184,8 +190,8 @@ static int reply_user(http_req_t *req, reg_t *db, int64_t id)
 		return reply_store_error(req, rc, err);
 	o = portal_user_json(&u);
 	if (o == NULL)
-		return http_reply_problem(req, 500, PT_INTERNAL, "Internal error",
-		    "out of memory");
+		return http_reply_problem(req, 500, PT_INTERNAL,
+		    "Internal error", "out of memory");
 	status = http_reply_json(req, 200, o);
 	cJSON_Delete(o);
 	return status;

@@ -70,8 +70,9 @@ int main(int argc, char **argv)
 		{
 			aka_vector_t v;
 
-			if (aka_vector_make(&v, k, opc, (const uint8_t *)"\x80\x00",
-			    sqn, rand, "5G:mnc001.mcc001.3gppnetwork.org") != AKA_OK)
+			if (aka_vector_make(&v, k, opc,
+			        (const uint8_t *)"\x80\x00", sqn, rand,
+			        "5G:mnc001.mcc001.3gppnetwork.org") != AKA_OK)
 				goto fail;
 			rc = aka_usim_authenticate(&r, k, opc, rand, v.autn,
 			    "5G:mnc001.mcc001.3gppnetwork.org", sqn);
@@ -108,7 +109,8 @@ int main(int argc, char **argv)
 	}
 	goto done;
 usage:
-	fprintf(stderr, "usage: aka_tool av OPTIONS | auts K OPC RAND SQN_MS |"
+	fprintf(stderr,
+	    "usage: aka_tool av OPTIONS | auts K OPC RAND SQN_MS |"
 	    " resync K OPC RAND AUTS | usim K OPC RAND AUTN SNN SQN_MS\n");
 	goto done;
 fail:

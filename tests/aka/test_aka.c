@@ -53,7 +53,8 @@ static int run(aka_vector_t *v, aka_usim_result_t *r, const struct sub *s,
 	assert_int_equal(aka_sqn_from_u64(ms, sqn_ms), AKA_OK);
 	assert_int_equal(aka_vector_make(v, s->k, s->opc, AMF5G, sq, NULL, SNN),
 	    AKA_OK);
-	return aka_usim_authenticate(r, s->k, s->opc, v->rand, v->autn, SNN, ms);
+	return aka_usim_authenticate(r, s->k, s->opc, v->rand, v->autn, SNN,
+	    ms);
 }
 
 static void aka__round_trip_keys_agree(void **state)
@@ -68,10 +69,12 @@ static void aka__round_trip_keys_agree(void **state)
 	(void)state;
 	for (i = 0; i < 20; i++) {
 		sub_random(&s);
-		assert_int_equal(run(&v, &r, &s, 1000 + (uint64_t)i, 999), AKA_OK);
+		assert_int_equal(run(&v, &r, &s, 1000 + (uint64_t)i, 999),
+		    AKA_OK);
 		assert_memory_equal(r.res_star, v.xres_star, 16);
 		assert_memory_not_equal(r.res_star, ZERO, 16);
-		assert_int_equal(aka_hxres_star(hres, v.rand, r.res_star), AKA_OK);
+		assert_int_equal(aka_hxres_star(hres, v.rand, r.res_star),
+		    AKA_OK);
 		assert_memory_equal(hres, v.hxres_star, 16);
 		assert_memory_equal(r.kausf, v.kausf, 32);
 		assert_memory_equal(r.kseaf, v.kseaf, 32);
@@ -79,9 +82,11 @@ static void aka__round_trip_keys_agree(void **state)
 		    AKA_OK);
 		assert_int_equal(aka_sqn_to_u64(r.sqn), 1000 + (uint64_t)i);
 		assert_int_equal(aka_kamf(kamf_n, v.kseaf, "001010000000001",
-		    abba, 2), AKA_OK);
-		assert_int_equal(aka_kamf(kamf_u, r.kseaf, "imsi-001010000000001",
-		    abba, 2), AKA_OK);
+		                     abba, 2),
+		    AKA_OK);
+		assert_int_equal(aka_kamf(kamf_u, r.kseaf,
+		                     "imsi-001010000000001", abba, 2),
+		    AKA_OK);
 		assert_memory_equal(kamf_n, kamf_u, 32);
 		assert_int_equal(aka_fingerprint(fp_n, kamf_n), AKA_OK);
 		assert_int_equal(aka_fingerprint(fp_u, kamf_u), AKA_OK);
@@ -105,12 +110,14 @@ static void aka__wrong_res_star_refused(void **state)
 	for (i = 0; i < 16; i++) {
 		memcpy(bad, r.res_star, 16);
 		bad[i] ^= 0x01;
-		assert_int_equal(aka_vector_check_res_star(&v, bad), AKA_ERR_MAC);
+		assert_int_equal(aka_vector_check_res_star(&v, bad),
+		    AKA_ERR_MAC);
 	}
 	/* HXRES* is checked too: a vector whose HXRES* was altered fails even
 	 * with the right RES*. */
 	v.hxres_star[0] ^= 0x80;
-	assert_int_equal(aka_vector_check_res_star(&v, r.res_star), AKA_ERR_MAC);
+	assert_int_equal(aka_vector_check_res_star(&v, r.res_star),
+	    AKA_ERR_MAC);
 	assert_int_equal(aka_vector_check_res_star(NULL, r.res_star),
 	    AKA_ERR_ARG);
 	assert_int_equal(aka_vector_check_res_star(&v, NULL), AKA_ERR_ARG);
@@ -121,7 +128,7 @@ static void aka__vector_fields_follow_milenage(void **state)
 	struct sub s;
 	aka_vector_t v;
 	uint8_t sqn[6] = { 0, 0, 0, 0, 0x12, 0x34 }, rand[16], res[8], ck[16],
-	    ik[16], ak[6], mac[8], x[32];
+	        ik[16], ak[6], mac[8], x[32];
 	int i;
 
 	(void)state;
@@ -132,7 +139,8 @@ static void aka__vector_fields_follow_milenage(void **state)
 	assert_int_equal(aka_milenage_f2345(res, ck, ik, ak, s.k, s.opc, rand),
 	    AKA_OK);
 	assert_int_equal(aka_milenage_f1(mac, NULL, s.k, s.opc, rand, sqn,
-	    AMF5G), AKA_OK);
+	                     AMF5G),
+	    AKA_OK);
 	for (i = 0; i < 6; i++)
 		assert_int_equal(v.autn[i], sqn[i] ^ ak[i]);
 	assert_memory_equal(v.autn + 6, AMF5G, 2);
@@ -145,17 +153,20 @@ static void aka__vector_fields_follow_milenage(void **state)
 	{
 		aka_vector_t w;
 
-		assert_int_equal(aka_vector_make(&v, s.k, s.opc, AMF5G, sqn, NULL,
-		    SNN), AKA_OK);
-		assert_int_equal(aka_vector_make(&w, s.k, s.opc, AMF5G, sqn, NULL,
-		    SNN), AKA_OK);
+		assert_int_equal(aka_vector_make(&v, s.k, s.opc, AMF5G, sqn,
+		                     NULL, SNN),
+		    AKA_OK);
+		assert_int_equal(aka_vector_make(&w, s.k, s.opc, AMF5G, sqn,
+		                     NULL, SNN),
+		    AKA_OK);
 		assert_memory_not_equal(v.rand, w.rand, 16);
 		assert_memory_not_equal(v.autn, w.autn, 16);
 	}
 	/* The RAND may alias the output vector's own RAND. */
 	memcpy(v.rand, rand, 16);
 	assert_int_equal(aka_vector_make(&v, s.k, s.opc, AMF5G, sqn, v.rand,
-	    SNN), AKA_OK);
+	                     SNN),
+	    AKA_OK);
 	assert_memory_equal(v.rand, rand, 16);
 	assert_memory_equal(v.autn + 8, mac, 8);
 }
@@ -178,17 +189,20 @@ static void aka__corrupted_autn_is_mac_failure(void **state)
 			autn[i] ^= (uint8_t)(1u << bit);
 			memset(&r, 0xAA, sizeof(r));
 			assert_int_equal(aka_usim_authenticate(&r, s.k, s.opc,
-			    v.rand, autn, SNN, ms), AKA_ERR_MAC);
+			                     v.rand, autn, SNN, ms),
+			    AKA_ERR_MAC);
 			assert_memory_equal(&r, ZERO, sizeof(r));
 		}
 	/* Another RAND, another K. */
 	memcpy(rand, v.rand, 16);
 	rand[15] ^= 1;
 	assert_int_equal(aka_usim_authenticate(&r, s.k, s.opc, rand, v.autn,
-	    SNN, ms), AKA_ERR_MAC);
+	                     SNN, ms),
+	    AKA_ERR_MAC);
 	s.k[0] ^= 1;
 	assert_int_equal(aka_usim_authenticate(&r, s.k, s.opc, v.rand, v.autn,
-	    SNN, ms), AKA_ERR_MAC);
+	                     SNN, ms),
+	    AKA_ERR_MAC);
 }
 
 static void aka__amf_without_separation_bit_refused(void **state)
@@ -198,23 +212,29 @@ static void aka__amf_without_separation_bit_refused(void **state)
 	aka_usim_result_t r;
 	uint8_t sqn[6] = { 0, 0, 0, 0, 0, 9 }, ms[6] = { 0, 0, 0, 0, 0, 8 };
 	const uint8_t amf_4g[2] = { 0x00, 0x00 }, amf_7f[2] = { 0x7f, 0xff },
-	    amf_81[2] = { 0x81, 0x23 };
+	              amf_81[2] = { 0x81, 0x23 };
 
 	(void)state;
 	sub_random(&s);
-	assert_int_equal(aka_vector_make(&v, s.k, s.opc, amf_4g, sqn, NULL, SNN),
+	assert_int_equal(aka_vector_make(&v, s.k, s.opc, amf_4g, sqn, NULL,
+	                     SNN),
 	    AKA_OK);
 	assert_int_equal(aka_usim_authenticate(&r, s.k, s.opc, v.rand, v.autn,
-	    SNN, ms), AKA_ERR_AMF);
+	                     SNN, ms),
+	    AKA_ERR_AMF);
 	assert_memory_equal(&r, ZERO, sizeof(r));
-	assert_int_equal(aka_vector_make(&v, s.k, s.opc, amf_7f, sqn, NULL, SNN),
+	assert_int_equal(aka_vector_make(&v, s.k, s.opc, amf_7f, sqn, NULL,
+	                     SNN),
 	    AKA_OK);
 	assert_int_equal(aka_usim_authenticate(&r, s.k, s.opc, v.rand, v.autn,
-	    SNN, ms), AKA_ERR_AMF);
-	assert_int_equal(aka_vector_make(&v, s.k, s.opc, amf_81, sqn, NULL, SNN),
+	                     SNN, ms),
+	    AKA_ERR_AMF);
+	assert_int_equal(aka_vector_make(&v, s.k, s.opc, amf_81, sqn, NULL,
+	                     SNN),
 	    AKA_OK);
 	assert_int_equal(aka_usim_authenticate(&r, s.k, s.opc, v.rand, v.autn,
-	    SNN, ms), AKA_OK);
+	                     SNN, ms),
+	    AKA_OK);
 	assert_memory_equal(r.res_star, v.xres_star, 16);
 }
 
@@ -226,13 +246,13 @@ static void aka__stale_sqn_gives_auts_that_resyncs(void **state)
 	uint8_t ms[6], got[6], mac_s[8], ak_star[6];
 	const uint64_t cases[][2] = {
 		/* {SQN in AUTN, SQN_MS} */
-		{ 100, 100 },                 /* replay of the last one */
-		{ 99, 100 },                  /* older */
-		{ 0, 0 },                     /* zero SQN never fresh */
+		{ 100, 100 }, /* replay of the last one */
+		{ 99, 100 },  /* older */
+		{ 0, 0 },     /* zero SQN never fresh */
 		{ 0, 0xABCDEF },
 		{ 100 + AKA_SQN_DELTA + 1, 100 }, /* too far ahead */
-		{ 5, AKA_SQN_MAX - 3 },       /* network wrapped: no wrap */
-		{ AKA_SQN_MAX, AKA_SQN_MAX }, /* counter exhausted */
+		{ 5, AKA_SQN_MAX - 3 },           /* network wrapped: no wrap */
+		{ AKA_SQN_MAX, AKA_SQN_MAX },     /* counter exhausted */
 	};
 	size_t i;
 	int j;
@@ -249,24 +269,29 @@ static void aka__stale_sqn_gives_auts_that_resyncs(void **state)
 		assert_memory_equal(r.sqn, ZERO, 6);
 		/* AUTS = (SQN_MS ^ AK*) || f1*(SQN_MS, RAND, AMF 0000). */
 		assert_int_equal(aka_sqn_from_u64(ms, cases[i][1]), AKA_OK);
-		assert_int_equal(aka_milenage_f5star(ak_star, s.k, s.opc, v.rand),
+		assert_int_equal(aka_milenage_f5star(ak_star, s.k, s.opc,
+		                     v.rand),
 		    AKA_OK);
 		for (j = 0; j < 6; j++)
 			assert_int_equal(r.auts[j], ms[j] ^ ak_star[j]);
-		assert_int_equal(aka_milenage_f1(NULL, mac_s, s.k, s.opc, v.rand,
-		    ms, (const uint8_t *)"\0\0"), AKA_OK);
+		assert_int_equal(aka_milenage_f1(NULL, mac_s, s.k, s.opc,
+		                     v.rand, ms, (const uint8_t *)"\0\0"),
+		    AKA_OK);
 		assert_memory_equal(r.auts + 6, mac_s, 8);
-		assert_int_equal(aka_milenage_f1(NULL, mac_s, s.k, s.opc, v.rand,
-		    ms, AMF5G), AKA_OK);
+		assert_int_equal(aka_milenage_f1(NULL, mac_s, s.k, s.opc,
+		                     v.rand, ms, AMF5G),
+		    AKA_OK);
 		assert_memory_not_equal(r.auts + 6, mac_s, 8);
 		/* The network recovers SQN_MS exactly. */
-		assert_int_equal(aka_auts_resync(got, s.k, s.opc, v.rand, r.auts),
+		assert_int_equal(aka_auts_resync(got, s.k, s.opc, v.rand,
+		                     r.auts),
 		    AKA_OK);
 		assert_int_equal(aka_sqn_to_u64(got), cases[i][1]);
 		/* ... and its next SQN is accepted (unless exhausted). */
 		if (cases[i][1] < AKA_SQN_MAX)
 			assert_int_equal(run(&v, &r, &s, cases[i][1] + 1,
-			    cases[i][1]), AKA_OK);
+			                     cases[i][1]),
+			    AKA_OK);
 	}
 }
 
@@ -286,8 +311,9 @@ static void aka__tampered_auts_rejected(void **state)
 			memcpy(auts, r.auts, 14);
 			auts[i] ^= (uint8_t)(1u << bit);
 			memset(got, 0xEE, sizeof(got));
-			assert_int_equal(aka_auts_resync(got, s.k, s.opc, v.rand,
-			    auts), AKA_ERR_MAC);
+			assert_int_equal(aka_auts_resync(got, s.k, s.opc,
+			                     v.rand, auts),
+			    AKA_ERR_MAC);
 			assert_memory_equal(got, ZERO, 6);
 		}
 	memcpy(rand, v.rand, 16);
@@ -355,7 +381,8 @@ static void snn__format(void **state)
 	assert_string_equal(out, "5G:mnc001.mcc001.3gppnetwork.org");
 	assert_int_equal(aka_snn_format(out, sizeof(out), "901", "70"), AKA_OK);
 	assert_string_equal(out, "5G:mnc070.mcc901.3gppnetwork.org");
-	assert_int_equal(aka_snn_format(out, sizeof(out), "310", "410"), AKA_OK);
+	assert_int_equal(aka_snn_format(out, sizeof(out), "310", "410"),
+	    AKA_OK);
 	assert_string_equal(out, "5G:mnc410.mcc310.3gppnetwork.org");
 	assert_int_equal(strlen(out) + 1, AKA_SNN_BUF);
 	assert_int_equal(aka_snn_format(out, sizeof(out), "01", "01"),
@@ -393,14 +420,21 @@ static void kdf__encoding_and_bounds(void **state)
 	p[1] = (aka_kdf_param_t){ NULL, 0 };
 	p[2] = (aka_kdf_param_t){ (const uint8_t *)"\x01", 1 };
 	assert_int_equal(aka_kdf(out, key, 32, 0x6B, p, 3), AKA_OK);
-	memcpy(s, "\x6b" "ab" "\x00\x02" "\x00\x00" "\x01" "\x00\x01", 10);
+	memcpy(s,
+	    "\x6b"
+	    "ab"
+	    "\x00\x02"
+	    "\x00\x00"
+	    "\x01"
+	    "\x00\x01",
+	    10);
 	assert_non_null(HMAC(EVP_sha256(), key, 32, s, 10, want, &wl));
 	assert_int_equal(wl, 32);
 	assert_memory_equal(out, want, 32);
 	/* n = 0: S = FC only. */
 	assert_int_equal(aka_kdf(out, key, 32, 0x6C, NULL, 0), AKA_OK);
-	assert_non_null(HMAC(EVP_sha256(), key, 32, (const uint8_t *)"\x6c", 1,
-	    want, &wl));
+	assert_non_null(
+	    HMAC(EVP_sha256(), key, 32, (const uint8_t *)"\x6c", 1, want, &wl));
 	assert_memory_equal(out, want, 32);
 	/* Bounds: L is two octets. */
 	memset(big, 0x33, sizeof(big));
@@ -420,8 +454,9 @@ static void kdf__encoding_and_bounds(void **state)
 
 static void derive__argument_checks(void **state)
 {
-	uint8_t ck[16] = { 1 }, ik[16] = { 2 }, rand[16] = { 3 }, res[16] = { 4 },
-	    sxa[6] = { 5 }, key[32] = { 6 }, out[32], abba[256] = { 0 };
+	uint8_t ck[16] = { 1 }, ik[16] = { 2 }, rand[16] = { 3 },
+	        res[16] = { 4 }, sxa[6] = { 5 }, key[32] = { 6 }, out[32],
+	        abba[256] = { 0 };
 	char longname[AKA_SNN_MAX + 2];
 
 	(void)state;
@@ -481,7 +516,8 @@ static void derive__argument_checks(void **state)
 		uint8_t a[32], b[32];
 
 		assert_int_equal(aka_kgnb(a, key, 0, AKA_ACCESS_3GPP), AKA_OK);
-		assert_int_equal(aka_kgnb(b, key, 0, AKA_ACCESS_NON_3GPP), AKA_OK);
+		assert_int_equal(aka_kgnb(b, key, 0, AKA_ACCESS_NON_3GPP),
+		    AKA_OK);
 		assert_memory_not_equal(a, b, 32);
 		assert_int_equal(aka_kgnb(b, key, 1, AKA_ACCESS_3GPP), AKA_OK);
 		assert_memory_not_equal(a, b, 32);
@@ -496,9 +532,12 @@ static void milenage__argument_checks(void **state)
 	assert_int_equal(aka_opc(NULL, b, b), AKA_ERR_ARG);
 	assert_int_equal(aka_opc(o, NULL, b), AKA_ERR_ARG);
 	assert_int_equal(aka_opc(o, b, NULL), AKA_ERR_ARG);
-	assert_int_equal(aka_milenage_f1(NULL, NULL, b, b, b, b, b), AKA_ERR_ARG);
-	assert_int_equal(aka_milenage_f1(o, NULL, NULL, b, b, b, b), AKA_ERR_ARG);
-	assert_int_equal(aka_milenage_f1(o, NULL, b, b, b, b, NULL), AKA_ERR_ARG);
+	assert_int_equal(aka_milenage_f1(NULL, NULL, b, b, b, b, b),
+	    AKA_ERR_ARG);
+	assert_int_equal(aka_milenage_f1(o, NULL, NULL, b, b, b, b),
+	    AKA_ERR_ARG);
+	assert_int_equal(aka_milenage_f1(o, NULL, b, b, b, b, NULL),
+	    AKA_ERR_ARG);
 	assert_int_equal(aka_milenage_f2345(NULL, NULL, NULL, NULL, b, b, b),
 	    AKA_ERR_ARG);
 	assert_int_equal(aka_milenage_f2345(o, NULL, NULL, NULL, b, NULL, b),
@@ -546,7 +585,8 @@ static void fingerprint__is_sha256_prefix(void **state)
 	(void)state;
 	/* K_AMF of srsran-kamf-1; SHA-256 prefix computed with Python's
 	 * hashlib. */
-	hex(kamf, 32, "46237ef051d6a16a3927525fa65cc395"
+	hex(kamf, 32,
+	    "46237ef051d6a16a3927525fa65cc395"
 	    "44cdfd7990b946ad796530e6d787a0da");
 	assert_int_equal(aka_fingerprint(fp, kamf), AKA_OK);
 	assert_string_equal(fp, "291231b1abc5c06e");
@@ -600,7 +640,8 @@ static void av_parse_expect(int rc, const char *msg, const char **argv)
 		argc++;
 	memset(&a, 0x5a, sizeof(a));
 	assert_int_equal(aka_av_args_parse(&a, argc, (char *const *)argv, err,
-	    sizeof(err)), rc);
+	                     sizeof(err)),
+	    rc);
 	if (rc != AKA_OK) {
 		if (strstr(err, msg) == NULL)
 			fail_msg("message '%s' lacks '%s'", err, msg);
@@ -613,67 +654,77 @@ static void av_parse_expect(int rc, const char *msg, const char **argv)
 static void av__parse_errors_name_the_option(void **state)
 {
 	(void)state;
-	av_parse_expect(AKA_OK, "", (const char *[]){ "--k", S1_K, "--op", S1_OP,
-	    "--rand", S1_RAND, "--sqn", S1_SQN, "--amf", S1_AMF, NULL });
-	av_parse_expect(AKA_ERR_ARG, "--k is required", (const char *[]){
-	    "--op", S1_OP, "--rand", S1_RAND, "--sqn", S1_SQN, "--amf", S1_AMF,
-	    NULL });
-	av_parse_expect(AKA_ERR_ARG, "--amf is required", (const char *[]){
-	    "--k", S1_K, "--op", S1_OP, "--rand", S1_RAND, "--sqn", S1_SQN,
-	    NULL });
-	av_parse_expect(AKA_ERR_ARG, "--k: expected 32 hex digits (16 octets), "
-	    "got 30", (const char *[]){ "--k", "465b5ce8b199b49faa5f0a2ee238a6",
-	    "--op", S1_OP, "--rand", S1_RAND, "--sqn", S1_SQN, "--amf", S1_AMF,
-	    NULL });
-	av_parse_expect(AKA_ERR_ARG, "--sqn: expected 12 hex digits (6 octets), "
-	    "got more than 12", (const char *[]){ "--k", S1_K, "--op", S1_OP,
-	    "--rand", S1_RAND, "--sqn", "ff9bb4d0b60700", "--amf", S1_AMF,
-	    NULL });
+	av_parse_expect(AKA_OK, "",
+	    (const char *[]){ "--k", S1_K, "--op", S1_OP, "--rand", S1_RAND,
+	        "--sqn", S1_SQN, "--amf", S1_AMF, NULL });
+	av_parse_expect(AKA_ERR_ARG, "--k is required",
+	    (const char *[]){ "--op", S1_OP, "--rand", S1_RAND, "--sqn", S1_SQN,
+	        "--amf", S1_AMF, NULL });
+	av_parse_expect(AKA_ERR_ARG, "--amf is required",
+	    (const char *[]){ "--k", S1_K, "--op", S1_OP, "--rand", S1_RAND,
+	        "--sqn", S1_SQN, NULL });
+	av_parse_expect(AKA_ERR_ARG,
+	    "--k: expected 32 hex digits (16 octets), "
+	    "got 30",
+	    (const char *[]){ "--k", "465b5ce8b199b49faa5f0a2ee238a6", "--op",
+	        S1_OP, "--rand", S1_RAND, "--sqn", S1_SQN, "--amf", S1_AMF,
+	        NULL });
+	av_parse_expect(AKA_ERR_ARG,
+	    "--sqn: expected 12 hex digits (6 octets), "
+	    "got more than 12",
+	    (const char *[]){ "--k", S1_K, "--op", S1_OP, "--rand", S1_RAND,
+	        "--sqn", "ff9bb4d0b60700", "--amf", S1_AMF, NULL });
 	av_parse_expect(AKA_ERR_ARG, "--rand: 'g' is not a hex digit",
 	    (const char *[]){ "--k", S1_K, "--op", S1_OP, "--rand",
-	    "g3553cbe9637a89d218ae64dae47bf35", "--sqn", S1_SQN, "--amf", S1_AMF,
-	    NULL });
-	av_parse_expect(AKA_ERR_ARG, "--amf: expected 4 hex digits (2 octets), "
-	    "got 0", (const char *[]){ "--k", S1_K, "--op", S1_OP, "--rand",
-	    S1_RAND, "--sqn", S1_SQN, "--amf=", NULL });
+	        "g3553cbe9637a89d218ae64dae47bf35", "--sqn", S1_SQN, "--amf",
+	        S1_AMF, NULL });
+	av_parse_expect(AKA_ERR_ARG,
+	    "--amf: expected 4 hex digits (2 octets), "
+	    "got 0",
+	    (const char *[]){ "--k", S1_K, "--op", S1_OP, "--rand", S1_RAND,
+	        "--sqn", S1_SQN, "--amf=", NULL });
 	av_parse_expect(AKA_ERR_ARG, "exactly one of --op and --opc",
 	    (const char *[]){ "--k", S1_K, "--op", S1_OP, "--opc", S1_OPC,
-	    "--rand", S1_RAND, "--sqn", S1_SQN, "--amf", S1_AMF, NULL });
+	        "--rand", S1_RAND, "--sqn", S1_SQN, "--amf", S1_AMF, NULL });
 	av_parse_expect(AKA_ERR_ARG, "exactly one of --op and --opc",
 	    (const char *[]){ "--k", S1_K, "--rand", S1_RAND, "--sqn", S1_SQN,
-	    "--amf", S1_AMF, NULL });
-	av_parse_expect(AKA_ERR_ARG, "--k given twice", (const char *[]){
-	    "--k", S1_K, "--k", S1_K, NULL });
-	av_parse_expect(AKA_ERR_ARG, "unknown option '--key'", (const char *[]){
-	    "--key", S1_K, NULL });
-	av_parse_expect(AKA_ERR_ARG, "unexpected argument 'k'", (const char *[]){
-	    "k", S1_K, NULL });
-	av_parse_expect(AKA_ERR_ARG, "--amf needs a value", (const char *[]){
-	    "--k", S1_K, "--op", S1_OP, "--rand", S1_RAND, "--sqn", S1_SQN,
-	    "--amf", NULL });
+	        "--amf", S1_AMF, NULL });
+	av_parse_expect(AKA_ERR_ARG, "--k given twice",
+	    (const char *[]){ "--k", S1_K, "--k", S1_K, NULL });
+	av_parse_expect(AKA_ERR_ARG, "unknown option '--key'",
+	    (const char *[]){ "--key", S1_K, NULL });
+	av_parse_expect(AKA_ERR_ARG, "unexpected argument 'k'",
+	    (const char *[]){ "k", S1_K, NULL });
+	av_parse_expect(AKA_ERR_ARG, "--amf needs a value",
+	    (const char *[]){ "--k", S1_K, "--op", S1_OP, "--rand", S1_RAND,
+	        "--sqn", S1_SQN, "--amf", NULL });
 	av_parse_expect(AKA_ERR_ARG, "--snn: expected 1 to 255 characters",
 	    (const char *[]){ "--k", S1_K, "--op", S1_OP, "--rand", S1_RAND,
-	    "--sqn", S1_SQN, "--amf", S1_AMF, "--snn=", NULL });
+	        "--sqn", S1_SQN, "--amf", S1_AMF, "--snn=", NULL });
 	av_parse_expect(AKA_ERR_ARG, "--snn: only printable ASCII",
 	    (const char *[]){ "--k", S1_K, "--op", S1_OP, "--rand", S1_RAND,
-	    "--sqn", S1_SQN, "--amf", S1_AMF, "--snn", "5G:a b", NULL });
+	        "--sqn", S1_SQN, "--amf", S1_AMF, "--snn", "5G:a b", NULL });
 	{
 		aka_av_args_t a;
 		char err[64];
 
 		assert_int_equal(aka_av_args_parse(NULL, 0, NULL, err,
-		    sizeof(err)), AKA_ERR_ARG);
+		                     sizeof(err)),
+		    AKA_ERR_ARG);
 		assert_int_equal(aka_av_args_parse(&a, 1, NULL, err,
-		    sizeof(err)), AKA_ERR_ARG);
+		                     sizeof(err)),
+		    AKA_ERR_ARG);
 		assert_string_equal(err, "invalid arguments");
 	}
 }
 
 static void av__values_of_test_set_1(void **state)
 {
-	const char *argv[] = { "--k", S1_K, "--opc=" "cd63cb71954a9f4e48a5994e37a02baf",
-	    "--rand", S1_RAND, "--sqn=ff9bb4d0b607", "--amf", "B9B9", "--snn",
-	    SNN, NULL };
+	const char *argv[] = { "--k", S1_K,
+		"--opc="
+		"cd63cb71954a9f4e48a5994e37a02baf",
+		"--rand", S1_RAND, "--sqn=ff9bb4d0b607", "--amf", "B9B9",
+		"--snn", SNN, NULL };
 	static const char *names[] = { "OPc", "MAC-A", "MAC-S", "XRES", "CK",
 		"IK", "AK", "AK*", "AUTN", "XRES*", "HXRES*", "K_AUSF",
 		"K_SEAF" };
@@ -693,7 +744,8 @@ static void av__values_of_test_set_1(void **state)
 
 	(void)state;
 	assert_int_equal(aka_av_args_parse(&a, 10, (char *const *)argv, err,
-	    sizeof(err)), AKA_OK);
+	                     sizeof(err)),
+	    AKA_OK);
 	assert_int_equal(a.have_opc, 1);
 	assert_int_equal(a.have_snn, 1);
 	assert_int_equal(aka_av_compute(f, &n, &a, err, sizeof(err)), AKA_OK);
@@ -724,11 +776,12 @@ static void av__values_of_test_set_1(void **state)
 	/* Without --snn: nine values; --op gives the same OPc. */
 	{
 		const char *argv2[] = { "--k", S1_K, "--op", S1_OP, "--rand",
-		    S1_RAND, "--sqn", S1_SQN, "--amf", S1_AMF, NULL };
+			S1_RAND, "--sqn", S1_SQN, "--amf", S1_AMF, NULL };
 		aka_av_args_t b;
 
 		assert_int_equal(aka_av_args_parse(&b, 10, (char *const *)argv2,
-		    err, sizeof(err)), AKA_OK);
+		                     err, sizeof(err)),
+		    AKA_OK);
 		assert_int_equal(aka_av_compute(f, &n, &b, err, sizeof(err)),
 		    AKA_OK);
 		assert_int_equal(n, 9);
@@ -752,7 +805,7 @@ static void av__values_of_test_set_1(void **state)
 static void av__write_lines_and_io_error(void **state)
 {
 	const char *argv[] = { "--k", S1_K, "--op", S1_OP, "--rand", S1_RAND,
-	    "--sqn", S1_SQN, "--amf", S1_AMF, NULL };
+		"--sqn", S1_SQN, "--amf", S1_AMF, NULL };
 	aka_av_args_t a;
 	char err[128], buf[1024];
 	FILE *fp;
@@ -760,7 +813,8 @@ static void av__write_lines_and_io_error(void **state)
 
 	(void)state;
 	assert_int_equal(aka_av_args_parse(&a, 10, (char *const *)argv, err,
-	    sizeof(err)), AKA_OK);
+	                     sizeof(err)),
+	    AKA_OK);
 	fp = tmpfile();
 	assert_non_null(fp);
 	assert_int_equal(aka_av_write(fp, &a, err, sizeof(err)), AKA_OK);
@@ -794,7 +848,7 @@ static void av__write_lines_and_io_error(void **state)
 static void crypto__library_failure_is_reported(void **state)
 {
 	uint8_t b[32] = { 7 }, o[32], sqn[6] = { 0, 0, 0, 0, 0, 2 },
-	    ms[6] = { 0, 0, 0, 0, 0, 1 };
+	        ms[6] = { 0, 0, 0, 0, 0, 1 };
 	aka_vector_t v;
 	aka_usim_result_t r;
 	aka_av_args_t a;
@@ -830,7 +884,8 @@ static void crypto__library_failure_is_reported(void **state)
 	a.have_op = 1;
 	assert_int_equal(aka_av_compute(f, &n, &a, err, sizeof(err)),
 	    AKA_ERR_CRYPTO);
-	assert_string_equal(err, "computing the vector failed: cryptographic "
+	assert_string_equal(err,
+	    "computing the vector failed: cryptographic "
 	    "library failure");
 	assert_int_equal(aka_av_write(stdout, &a, err, sizeof(err)),
 	    AKA_ERR_CRYPTO);

@@ -64,7 +64,8 @@ static void hex_field(uint8_t *out, size_t len, const cJSON *obj,
 	const char *s = str_field(obj, key, id);
 
 	if (util_hex_decode(out, len, s) != 0)
-		fail_msg("vector %s: '%s' is not %zu octets of hex", id, key, len);
+		fail_msg("vector %s: '%s' is not %zu octets of hex", id, key,
+		    len);
 }
 
 /* Compare computed bytes against the vector's hex, naming both on failure. */
@@ -92,7 +93,8 @@ static void milenage__every_test_set_matches(void **state)
 
 	(void)state;
 	assert_true(cJSON_IsArray(sets));
-	cJSON_ArrayForEach(s, sets) {
+	cJSON_ArrayForEach(s, sets)
+	{
 		uint8_t k[16], op[16], opc[16], rand[16], sqn[6], amf[2];
 		uint8_t mac_a[8], mac_s[8], res[8], ck[16], ik[16], ak[6],
 		    ak_star[6], autn_want[16];
@@ -114,12 +116,14 @@ static void milenage__every_test_set_matches(void **state)
 		expect_hex(opc, 16, s, "opc", id);
 		/* Also run from the published OPc, not only ours. */
 		hex_field(opc, 16, s, "opc", id);
-		assert_int_equal(aka_milenage_f1(mac_a, mac_s, k, opc, rand, sqn,
-		    amf), AKA_OK);
+		assert_int_equal(aka_milenage_f1(mac_a, mac_s, k, opc, rand,
+		                     sqn, amf),
+		    AKA_OK);
 		expect_hex(mac_a, 8, s, "f1", id);
 		expect_hex(mac_s, 8, s, "f1star", id);
 		assert_int_equal(aka_milenage_f2345(res, ck, ik, ak, k, opc,
-		    rand), AKA_OK);
+		                     rand),
+		    AKA_OK);
 		expect_hex(res, 8, s, "f2", id);
 		expect_hex(ck, 16, s, "f3", id);
 		expect_hex(ik, 16, s, "f4", id);
@@ -130,12 +134,14 @@ static void milenage__every_test_set_matches(void **state)
 
 		/* Single outputs give the same values as the combined call. */
 		memset(ck, 0, sizeof(ck));
-		assert_int_equal(aka_milenage_f2345(NULL, ck, NULL, NULL, k, opc,
-		    rand), AKA_OK);
+		assert_int_equal(aka_milenage_f2345(NULL, ck, NULL, NULL, k,
+		                     opc, rand),
+		    AKA_OK);
 		expect_hex(ck, 16, s, "f3", id);
 		memset(mac_s, 0, sizeof(mac_s));
 		assert_int_equal(aka_milenage_f1(NULL, mac_s, k, opc, rand, sqn,
-		    amf), AKA_OK);
+		                     amf),
+		    AKA_OK);
 		expect_hex(mac_s, 8, s, "f1star", id);
 
 		/* AUTN from the published f5 and f1. */
@@ -145,7 +151,8 @@ static void milenage__every_test_set_matches(void **state)
 			autn_want[i] = sqn[i] ^ ak[i];
 		memcpy(autn_want + 6, amf, 2);
 		assert_int_equal(aka_vector_make(&v, k, opc, amf, sqn, rand,
-		    "5G:mnc001.mcc001.3gppnetwork.org"), AKA_OK);
+		                     "5G:mnc001.mcc001.3gppnetwork.org"),
+		    AKA_OK);
 		assert_memory_equal(v.autn, autn_want, 16);
 		assert_memory_equal(v.rand, rand, 16);
 		count++;
@@ -174,7 +181,8 @@ static uint8_t alg_id(const cJSON *in, const char *key, const char *id)
 	unsigned v;
 
 	if (s == NULL || sscanf(s, "(0x%2x)", &v) != 1)
-		fail_msg("vector %s: cannot read algorithm id from %s", id, key);
+		fail_msg("vector %s: cannot read algorithm id from %s", id,
+		    key);
 	return (uint8_t)v;
 }
 
@@ -187,11 +195,13 @@ static void kdf__every_5g_vector_matches(void **state)
 
 	(void)state;
 	assert_true(cJSON_IsArray(vecs));
-	cJSON_ArrayForEach(v, vecs) {
+	cJSON_ArrayForEach(v, vecs)
+	{
 		const char *id = str_field(v, "id", "(no id)");
 		const char *type = str_field(v, "type", id);
 		const cJSON *in = cJSON_GetObjectItemCaseSensitive(v, "inputs");
-		const cJSON *out = cJSON_GetObjectItemCaseSensitive(v, "outputs");
+		const cJSON *out =
+		    cJSON_GetObjectItemCaseSensitive(v, "outputs");
 		unsigned fc = vector_fc(v, id);
 		uint8_t ck[16], ik[16], rand[16], res[16], sxa[6], key[32],
 		    got[32], abba[16];
@@ -210,8 +220,9 @@ static void kdf__every_5g_vector_matches(void **state)
 			assert_true(res_len >= 4 && res_len <= 16);
 			hex_field(res, res_len, in, "res", id);
 			snn = str_field(in, "serving_network_name", id);
-			assert_int_equal(aka_res_star(got, ck, ik, snn, rand, res,
-			    res_len), AKA_OK);
+			assert_int_equal(aka_res_star(got, ck, ik, snn, rand,
+			                     res, res_len),
+			    AKA_OK);
 			expect_hex(got, 16, out, "res_star", id);
 		} else if (strcmp(type, "kausf") == 0) {
 			assert_int_equal(fc, 0x6A);
@@ -219,7 +230,8 @@ static void kdf__every_5g_vector_matches(void **state)
 			hex_field(ik, 16, in, "ik", id);
 			hex_field(sxa, 6, in, "sqn_xor_ak", id);
 			snn = str_field(in, "serving_network_name", id);
-			assert_int_equal(aka_kausf(got, ck, ik, snn, sxa), AKA_OK);
+			assert_int_equal(aka_kausf(got, ck, ik, snn, sxa),
+			    AKA_OK);
 			expect_hex(got, 32, out, "kausf", id);
 		} else if (strcmp(type, "kseaf") == 0) {
 			assert_int_equal(fc, 0x6C);
@@ -237,14 +249,16 @@ static void kdf__every_5g_vector_matches(void **state)
 			hex_field(key, 32, in, "kseaf", id);
 			assert_true(abba_len >= 2 && abba_len <= sizeof(abba));
 			hex_field(abba, abba_len, in, "abba", id);
-			assert_int_equal(aka_kamf(got, key, supi, abba, abba_len),
+			assert_int_equal(aka_kamf(got, key, supi, abba,
+			                     abba_len),
 			    AKA_OK);
 			expect_hex(got, 32, out, "kamf", id);
 			/* "imsi-" notation names the same P0. */
 			snprintf(prefixed, sizeof(prefixed), "imsi-%s", supi);
 			memset(got, 0, sizeof(got));
 			assert_int_equal(aka_kamf(got, key, prefixed, abba,
-			    abba_len), AKA_OK);
+			                     abba_len),
+			    AKA_OK);
 			expect_hex(got, 32, out, "kamf", id);
 		} else if (strcmp(type, "kgnb") == 0) {
 			const cJSON *cnt = cJSON_GetObjectItemCaseSensitive(in,
@@ -258,16 +272,19 @@ static void kdf__every_5g_vector_matches(void **state)
 			hex_field(key, 32, in, "kamf", id);
 			hex_field(&at, 1, in, "access_type_distinguisher", id);
 			assert_int_equal(aka_kgnb(got, key,
-			    (uint32_t)cnt->valuedouble, at), AKA_OK);
+			                     (uint32_t)cnt->valuedouble, at),
+			    AKA_OK);
 			expect_hex(got, 32, out, "kgnb", id);
 		} else if (strcmp(type, "knas") == 0) {
 			assert_int_equal(fc, 0x69);
 			hex_field(key, 32, in, "kamf", id);
 			assert_int_equal(aka_knas(got, key, AKA_ALG_NAS_ENC,
-			    alg_id(in, "enc_alg", id)), AKA_OK);
+			                     alg_id(in, "enc_alg", id)),
+			    AKA_OK);
 			expect_hex(got, 32, out, "knas_enc_kdf_output", id);
 			assert_int_equal(aka_knas(got, key, AKA_ALG_NAS_INT,
-			    alg_id(in, "int_alg", id)), AKA_OK);
+			                     alg_id(in, "int_alg", id)),
+			    AKA_OK);
 			expect_hex(got, 32, out, "knas_int_kdf_output", id);
 		} else if (strcmp(type, "ckik_prime") == 0) {
 			assert_int_equal(fc, 0x20);
@@ -275,7 +292,9 @@ static void kdf__every_5g_vector_matches(void **state)
 			hex_field(ik, 16, in, "ik", id);
 			hex_field(sxa, 6, in, "sqn_xor_ak", id);
 			assert_int_equal(aka_ck_ik_prime(got, ck, ik,
-			    str_field(in, "access_network_identity", id), sxa),
+			                     str_field(in,
+			                         "access_network_identity", id),
+			                     sxa),
 			    AKA_OK);
 			expect_hex(got, 32, out, "ck_prime_ik_prime", id);
 		} else {

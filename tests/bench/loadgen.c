@@ -17,17 +17,17 @@
 #include <time.h>
 
 struct opts {
-	const char *base;       /* https://127.0.0.1:PORT */
+	const char *base; /* https://127.0.0.1:PORT */
 	const char *cert, *key, *cacert;
-	const char *paths_file; /* GET: one path per line */
-	const char *bodies_file;/* POST: one JSON body per line */
-	const char *post_path;  /* POST target */
+	const char *paths_file;  /* GET: one path per line */
+	const char *bodies_file; /* POST: one JSON body per line */
+	const char *post_path;   /* POST target */
 	const char *accept;
 	int concurrency;
-	long requests;          /* total, shared by threads */
-	double duration;        /* seconds; 0 = until requests are done */
-	int handshake;          /* 1: new connection per request */
-	int resume;             /* with handshake: share TLS sessions */
+	long requests;   /* total, shared by threads */
+	double duration; /* seconds; 0 = until requests are done */
+	int handshake;   /* 1: new connection per request */
+	int resume;      /* with handshake: share TLS sessions */
 };
 
 struct lines {
@@ -41,13 +41,13 @@ struct shared {
 	CURLSH *share;
 	pthread_mutex_t share_lock;
 	pthread_mutex_t lock;
-	long next;              /* next request index */
+	long next; /* next request index */
 	double deadline;
 };
 
 struct worker {
 	struct shared *sh;
-	double *lat;            /* seconds, one per completed request */
+	double *lat; /* seconds, one per completed request */
 	long nlat, caplat;
 	long ok, fail, non2xx;
 	pthread_t tid;
@@ -74,7 +74,8 @@ static int lines_load(struct lines *out, const char *path)
 	out->v = NULL;
 	out->n = 0;
 	while ((len = getline(&line, &cap, f)) >= 0) {
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		while (
+		    len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (len == 0)
 			continue;
@@ -109,13 +110,16 @@ static size_t sink(char *ptr, size_t size, size_t nmemb, void *ud)
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud)
 {
-	(void)h; (void)d; (void)a;
+	(void)h;
+	(void)d;
+	(void)a;
 	pthread_mutex_lock(&((struct shared *)ud)->share_lock);
 }
 
 static void share_unlock(CURL *h, curl_lock_data d, void *ud)
 {
-	(void)h; (void)d;
+	(void)h;
+	(void)d;
 	pthread_mutex_unlock(&((struct shared *)ud)->share_lock);
 }
 
@@ -164,7 +168,8 @@ static void *run(void *arg)
 	if (o->handshake) {
 		curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
-		curl_easy_setopt(h, CURLOPT_SSL_SESSIONID_CACHE, o->resume ? 1L : 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_SESSIONID_CACHE,
+		    o->resume ? 1L : 0L);
 		if (o->resume && sh->share != NULL)
 			curl_easy_setopt(h, CURLOPT_SHARE, sh->share);
 	}
@@ -175,7 +180,8 @@ static void *run(void *arg)
 		CURLcode rc;
 
 		if (o->bodies_file != NULL) {
-			snprintf(url, sizeof(url), "%s%s", o->base, o->post_path);
+			snprintf(url, sizeof(url), "%s%s", o->base,
+			    o->post_path);
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, item);
 		} else {
 			snprintf(url, sizeof(url), "%s%s", o->base, item);
@@ -195,7 +201,8 @@ static void *run(void *arg)
 			w->ok++;
 		if (w->nlat == w->caplat) {
 			long ncap = w->caplat ? w->caplat * 2 : 4096;
-			double *nl = realloc(w->lat, (size_t)ncap * sizeof(*nl));
+			double *nl =
+			    realloc(w->lat, (size_t)ncap * sizeof(*nl));
 
 			if (nl == NULL)
 				break;
@@ -237,14 +244,15 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"base", 1, 0, 'b'}, {"cert", 1, 0, 'c'}, {"key", 1, 0, 'k'},
-		{"cacert", 1, 0, 'a'}, {"paths", 1, 0, 'p'}, {"bodies", 1, 0, 'B'},
-		{"post-path", 1, 0, 'P'}, {"accept", 1, 0, 'A'},
-		{"concurrency", 1, 0, 'n'}, {"requests", 1, 0, 'r'},
-		{"duration", 1, 0, 'd'}, {"handshake", 0, 0, 'H'},
-		{"resume", 0, 0, 'R'}, {0, 0, 0, 0}};
-	struct opts o = {.concurrency = 1};
+	static const struct option lo[] = { { "base", 1, 0, 'b' },
+		{ "cert", 1, 0, 'c' }, { "key", 1, 0, 'k' },
+		{ "cacert", 1, 0, 'a' }, { "paths", 1, 0, 'p' },
+		{ "bodies", 1, 0, 'B' }, { "post-path", 1, 0, 'P' },
+		{ "accept", 1, 0, 'A' }, { "concurrency", 1, 0, 'n' },
+		{ "requests", 1, 0, 'r' }, { "duration", 1, 0, 'd' },
+		{ "handshake", 0, 0, 'H' }, { "resume", 0, 0, 'R' },
+		{ 0, 0, 0, 0 } };
+	struct opts o = { .concurrency = 1 };
 	struct shared sh;
 	struct worker *w;
 	double t0, elapsed, *all;
@@ -270,7 +278,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.base == NULL || o.cacert == NULL || o.concurrency < 1 ||
-	    o.concurrency > 1024 || (o.paths_file == NULL) == (o.bodies_file == NULL) ||
+	    o.concurrency > 1024 ||
+	    (o.paths_file == NULL) == (o.bodies_file == NULL) ||
 	    (o.bodies_file != NULL && o.post_path == NULL) ||
 	    (o.requests <= 0 && o.duration <= 0)) {
 		usage();
@@ -278,7 +287,8 @@ int main(int argc, char **argv)
 	}
 	memset(&sh, 0, sizeof(sh));
 	sh.o = &o;
-	if (lines_load(&sh.items, o.paths_file ? o.paths_file : o.bodies_file) != 0) {
+	if (lines_load(&sh.items,
+	        o.paths_file ? o.paths_file : o.bodies_file) != 0) {
 		fprintf(stderr, "loadgen: cannot read items from %s\n",
 		    o.paths_file ? o.paths_file : o.bodies_file);
 		return 1;
@@ -288,7 +298,8 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&sh.share_lock, NULL);
 	if (o.resume) {
 		sh.share = curl_share_init();
-		curl_share_setopt(sh.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+		curl_share_setopt(sh.share, CURLSHOPT_SHARE,
+		    CURL_LOCK_DATA_SSL_SESSION);
 		curl_share_setopt(sh.share, CURLSHOPT_LOCKFUNC, share_lock);
 		curl_share_setopt(sh.share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 		curl_share_setopt(sh.share, CURLSHOPT_USERDATA, &sh);
@@ -321,11 +332,12 @@ int main(int argc, char **argv)
 	}
 	qsort(all, (size_t)total, sizeof(*all), cmp_double);
 	printf("{\"requests\":%ld,\"ok\":%ld,\"non2xx\":%ld,\"failed\":%ld,"
-	    "\"seconds\":%.3f,\"rps\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-	    "\"concurrency\":%d,\"handshake\":%s,\"resume\":%s}\n",
-	    total, ok, non2xx, fail, elapsed, elapsed > 0 ? (double)ok / elapsed : 0,
-	    pct(all, total, 0.50) * 1e3, pct(all, total, 0.99) * 1e3,
-	    o.concurrency, o.handshake ? "true" : "false", o.resume ? "true" : "false");
+	       "\"seconds\":%.3f,\"rps\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+	       "\"concurrency\":%d,\"handshake\":%s,\"resume\":%s}\n",
+	    total, ok, non2xx, fail, elapsed,
+	    elapsed > 0 ? (double)ok / elapsed : 0, pct(all, total, 0.50) * 1e3,
+	    pct(all, total, 0.99) * 1e3, o.concurrency,
+	    o.handshake ? "true" : "false", o.resume ? "true" : "false");
 	free(all);
 	free(w);
 	for (size_t j = 0; j < sh.items.n; j++)

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 	a.amf = cfg->amf;
 	a.sqn = cfg->sqn_initial;
 	a.profile = "{}";
-	a.counter = 1;	/* the first provisioning request of the device */
+	a.counter = 1; /* the first provisioning request of the device */
 	if (subs_allocate(db, &rec, &a, err, sizeof(err)) != SUBS_OK)
 		goto out;
 	util_hex_encode(hex, opc, 16);

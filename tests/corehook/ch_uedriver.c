@@ -113,16 +113,18 @@ static int exchange(int fd, const uint8_t *req, size_t reqlen, uint8_t *ans,
 			return -1;
 		if (t >= next) {
 			if (skip_send)
-				skip_send = 0;	/* lost on the way */
+				skip_send = 0; /* lost on the way */
 			else if (sendto(fd, req, reqlen, 0,
-			    (struct sockaddr *)&core, sizeof(core)) < 0)
+			             (struct sockaddr *)&core,
+			             sizeof(core)) < 0)
 				return -1;
 			next = retx_ms > 0 ? t + retx_ms : deadline;
 		}
-		if (poll(&pf, 1, (int)((next < deadline ? next : deadline) - t)) <= 0)
+		if (poll(&pf, 1,
+		        (int)((next < deadline ? next : deadline) - t)) <= 0)
 			continue;
-		if ((n = recv(fd, ans, cap, 0)) > 0 && !drop_this(ans,
-		    (size_t)n)) {
+		if ((n = recv(fd, ans, cap, 0)) > 0 &&
+		    !drop_this(ans, (size_t)n)) {
 			*anslen = (size_t)n;
 			return 0;
 		}
@@ -164,8 +166,10 @@ static int provision(struct prov_out *o, const char *url, const char *dev,
 	/* Signed like ueclient's: the test network's serving network name
 	 * (CH_UEDRIVER_SNN overrides it) and the wall clock in microseconds
 	 * as the counter (CH_UEDRIVER_COUNTER overrides it). */
-	snprintf(pr.snn, sizeof(pr.snn), "%s", getenv("CH_UEDRIVER_SNN") != NULL ?
-	    getenv("CH_UEDRIVER_SNN") : "5G:mnc001.mcc001.3gppnetwork.org");
+	snprintf(pr.snn, sizeof(pr.snn), "%s",
+	    getenv("CH_UEDRIVER_SNN") != NULL ?
+	        getenv("CH_UEDRIVER_SNN") :
+	        "5G:mnc001.mcc001.3gppnetwork.org");
 	if (getenv("CH_UEDRIVER_COUNTER") != NULL) {
 		pr.counter = strtoull(getenv("CH_UEDRIVER_COUNTER"), NULL, 10);
 	} else {
@@ -185,7 +189,8 @@ static int provision(struct prov_out *o, const char *url, const char *dev,
 	m->reg_req.has_payload = true;
 	m->reg_req.payload_type = NAS_PAYLOAD_TYPE_PROVCA;
 	if (prov_request_encode(m->reg_req.payload, sizeof(m->reg_req.payload),
-	    &m->reg_req.payload_len, &pr, o->err, sizeof(o->err)) != PROV_OK ||
+	        &m->reg_req.payload_len, &pr, o->err,
+	        sizeof(o->err)) != PROV_OK ||
 	    nas_encode(req, sizeof(req), &reqlen, m) != NAS_OK)
 		goto out;
 	if ((fd = udp_socket()) < 0 ||
@@ -200,11 +205,13 @@ static int provision(struct prov_out *o, const char *url, const char *dev,
 	}
 	o->cause = m->reg_rej.cause;
 	o->t3346 = m->reg_rej.has_t3346 ?
-	    (int)nas_gprs_timer_to_seconds(m->reg_rej.t3346) : -1;
+	    (int)nas_gprs_timer_to_seconds(m->reg_rej.t3346) :
+	    -1;
 	if (m->reg_rej.has_payload) {
 		if (prov_verify_open(&o->sub, NULL, m->reg_rej.payload,
-		    m->reg_rej.payload_len, root, NULL, (int64_t)time(NULL), key,
-		    dev, pr.ue_nonce, o->err, sizeof(o->err)) != PROV_OK)
+		        m->reg_rej.payload_len, root, NULL, (int64_t)time(NULL),
+		        key, dev, pr.ue_nonce, o->err,
+		        sizeof(o->err)) != PROV_OK)
 			goto out;
 		o->opened = 1;
 	}
@@ -259,7 +266,8 @@ static int cmd_provision(char **a)
 		printf("opc %s\n", h);
 		hex(h, o.sub.amf, 2);
 		printf("amf %s\n", h);
-		printf("sqn %llu\n", (unsigned long long)aka_sqn_to_u64(o.sub.sqn));
+		printf("sqn %llu\n",
+		    (unsigned long long)aka_sqn_to_u64(o.sub.sqn));
 		printf("dnn %s\n", o.sub.dnn);
 	}
 	prov_subscription_wipe(&o.sub);
@@ -279,15 +287,17 @@ static int open_answer(nas_sec_ctx_t *ctx, int *have, const uint8_t *kamf,
 	if (nas_sec_header_type(ans, anslen) <= 0)
 		return nas_decode(m, ans, anslen) == NAS_OK ? 0 : -1;
 	if (ans[1] == NAS_SEC_HDR_INTEGRITY_NEW) {
-		if (anslen <= NAS_SEC_HDR_LEN || nas_decode(m, ans +
-		    NAS_SEC_HDR_LEN, anslen - NAS_SEC_HDR_LEN) != NAS_OK ||
-		    nas_sec_ctx_init(ctx, kamf, m->smc.enc_alg, m->smc.int_alg, 1,
-		    0) != NAS_SEC_OK)
+		if (anslen <= NAS_SEC_HDR_LEN ||
+		    nas_decode(m, ans + NAS_SEC_HDR_LEN,
+		        anslen - NAS_SEC_HDR_LEN) != NAS_OK ||
+		    nas_sec_ctx_init(ctx, kamf, m->smc.enc_alg, m->smc.int_alg,
+		        1, 0) != NAS_SEC_OK)
 			return -1;
 		*have = 1;
 	}
-	if (!*have || nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, ctx,
-	    ans, anslen) != NAS_SEC_OK)
+	if (!*have ||
+	    nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, ctx, ans,
+	        anslen) != NAS_SEC_OK)
 		return -1;
 	return nas_decode(m, plain, plen) == NAS_OK ? 0 : -1;
 }
@@ -303,7 +313,7 @@ static int wire(uint8_t *req, size_t cap, size_t *reqlen, nas_sec_ctx_t *ctx,
 		return nas_encode(req, cap, reqlen, m) == NAS_OK ? 0 : -1;
 	if (nas_encode(plain, sizeof(plain), &plen, m) != NAS_OK ||
 	    nas_sec_protect(req, cap, reqlen, ctx, hdr, plain, plen) !=
-	    NAS_SEC_OK)
+	        NAS_SEC_OK)
 		return -1;
 	return 0;
 }
@@ -316,8 +326,8 @@ static int cmd_register(char **a)
 	size_t reqlen, anslen;
 	aka_usim_result_t u;
 	char supi[32], fp[AKA_FP_HEX_LEN];
-	const char *snn = a[6] != NULL ? a[6] :
-	    "5G:mnc001.mcc001.3gppnetwork.org";
+	const char *snn =
+	    a[6] != NULL ? a[6] : "5G:mnc001.mcc001.3gppnetwork.org";
 	int fd, resync = 0, r, rc = 1, have_sec = 0;
 	nas_sec_ctx_t sec;
 	uint8_t hdr = 0;
@@ -333,7 +343,7 @@ static int cmd_register(char **a)
 	m->reg_req.follow_on = 1;
 	m->reg_req.ngksi.ksi = NAS_NGKSI_NO_KEY;
 	m->reg_req.id.kind = NAS_ID_SUCI;
-	m->reg_req.has_ue_sec_cap = true;	/* EA0, EA2; IA2 */
+	m->reg_req.has_ue_sec_cap = true; /* EA0, EA2; IA2 */
 	m->reg_req.ue_sec_cap_len = 2;
 	m->reg_req.ue_sec_cap[0] = 0xA0;
 	m->reg_req.ue_sec_cap[1] = 0x20;
@@ -349,12 +359,13 @@ static int cmd_register(char **a)
 			goto out;
 		}
 		if (m->type == NAS_MSG_SECURITY_MODE_COMMAND) {
-			printf("nas-sec %s %s\n", nas_sec_alg_name(1, sec.int_alg),
+			printf("nas-sec %s %s\n",
+			    nas_sec_alg_name(1, sec.int_alg),
 			    nas_sec_alg_name(0, sec.enc_alg));
 			memset(m, 0, sizeof(*m));
 			m->type = NAS_MSG_SECURITY_MODE_COMPLETE;
 			if (wire(req, sizeof(req), &reqlen, &sec,
-			    NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, m) != 0)
+			        NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, m) != 0)
 				goto out;
 			continue;
 		}
@@ -368,15 +379,15 @@ static int cmd_register(char **a)
 			if (lose_complete == 1) {
 				lose_complete = 2;
 				if (wire(req, sizeof(req), &reqlen, &sec,
-				    NAS_SEC_HDR_INTEGRITY_CIPHERED, m) != 0)
+				        NAS_SEC_HDR_INTEGRITY_CIPHERED, m) != 0)
 					goto out;
 				skip_send = 1;
 				continue;
 			}
 			if (wire(req, sizeof(req), &reqlen, &sec,
-			    NAS_SEC_HDR_INTEGRITY_CIPHERED, m) != 0 ||
+			        NAS_SEC_HDR_INTEGRITY_CIPHERED, m) != 0 ||
 			    sendto(fd, req, reqlen, 0, (struct sockaddr *)&core,
-			    sizeof(core)) < 0)
+			        sizeof(core)) < 0)
 				goto out;
 			printf("result accept\nresync %d\ndropped %u\n", resync,
 			    dropped);
@@ -403,8 +414,8 @@ static int cmd_register(char **a)
 			if (aka_kamf(kamf, u.kseaf, a[2], abba, 2) == AKA_OK &&
 			    aka_fingerprint(fp, kamf) == AKA_OK)
 				printf("kamf-fp %s\n", fp);
-			printf("sqn %llu\n", (unsigned long long)
-			    aka_sqn_to_u64(sqn_ms));
+			printf("sqn %llu\n",
+			    (unsigned long long)aka_sqn_to_u64(sqn_ms));
 			m->type = NAS_MSG_AUTH_RESPONSE;
 			memcpy(m->auth_resp.res_star, u.res_star, 16);
 		} else if (r == AKA_ERR_SYNC) {
@@ -459,8 +470,7 @@ static void *swarm_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			continue;
 		}
-		ok = provision(&o, url, dev, key, s->root) == 0 &&
-		    o.opened;
+		ok = provision(&o, url, dev, key, s->root) == 0 && o.opened;
 		pthread_mutex_lock(&s->mu);
 		if (ok) {
 			hex(h, o.sub.ki, 16);
@@ -523,8 +533,9 @@ static int cmd_silent(char **a)
 	m->reg_req.ue_sec_cap[1] = 0x20;
 	if (nas_suci_from_supi(&m->reg_req.id.suci, supi, 2) != NAS_OK ||
 	    nas_encode(req, sizeof(req), &reqlen, m) != NAS_OK ||
-	    (fd = udp_socket()) < 0 || sendto(fd, req, reqlen, 0,
-	    (struct sockaddr *)&core, sizeof(core)) < 0)
+	    (fd = udp_socket()) < 0 ||
+	    sendto(fd, req, reqlen, 0, (struct sockaddr *)&core, sizeof(core)) <
+	        0)
 		goto out;
 	for (until = now_ms() + atol(a[6]); now_ms() < until;) {
 		struct pollfd pf = { .fd = fd, .events = POLLIN };
@@ -545,8 +556,8 @@ static int cmd_silent(char **a)
 	if (got == 0 || nas_decode(m, first, firstlen) != NAS_OK ||
 	    m->type != NAS_MSG_AUTH_REQUEST ||
 	    aka_usim_authenticate(&u, k, opc, m->auth_req.rand,
-	    m->auth_req.autn, "5G:mnc001.mcc001.3gppnetwork.org", sqn_ms) !=
-	    AKA_OK)
+	        m->auth_req.autn, "5G:mnc001.mcc001.3gppnetwork.org",
+	        sqn_ms) != AKA_OK)
 		goto out;
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_AUTH_RESPONSE;

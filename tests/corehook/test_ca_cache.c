@@ -29,9 +29,9 @@ static ch_ca_cache *cache_new(unsigned entries)
 	cfg.negative_ttl_seconds = 10;
 	cfg.positive_max_age_seconds = 5;
 	cfg.cache_entries = entries;
-	cfg.source_refusals_per_minute = 600;   /* 1 per 100 ms */
+	cfg.source_refusals_per_minute = 600; /* 1 per 100 ms */
 	cfg.source_burst = 5;
-	cfg.device_fetches_per_minute = 60;     /* 1 per second */
+	cfg.device_fetches_per_minute = 60; /* 1 per second */
 	cfg.device_burst = 2;
 	assert_int_equal(ch_ca_cache_new(&c, &cfg, err, sizeof(err)), 0);
 	return c;
@@ -78,59 +78,76 @@ static void ca_cache__token_buckets(void **state)
 	(void)state;
 	for (i = 0; i < 5; i++)
 		assert_int_equal(ch_rate_take(c, CH_RATE_SOURCE, "udp:10.0.0.1",
-		    t), 1);
+		                     t),
+		    1);
 	assert_int_equal(ch_rate_take(c, CH_RATE_SOURCE, "udp:10.0.0.1", t), 0);
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.1",
-	    t + 99), 0);
+	                     t + 99),
+	    0);
 	/* one token per 100 ms */
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.1",
-	    t + 100), 1);
+	                     t + 100),
+	    1);
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.1",
-	    t + 100), 1);       /* peek takes nothing */
+	                     t + 100),
+	    1); /* peek takes nothing */
 	assert_int_equal(ch_rate_take(c, CH_RATE_SOURCE, "udp:10.0.0.1",
-	    t + 100), 1);
+	                     t + 100),
+	    1);
 	assert_int_equal(ch_rate_take(c, CH_RATE_SOURCE, "udp:10.0.0.1",
-	    t + 100), 0);
+	                     t + 100),
+	    0);
 	/* another source has its own bucket */
 	assert_int_equal(ch_rate_take(c, CH_RATE_SOURCE, "udp:10.0.0.2",
-	    t + 100), 1);
+	                     t + 100),
+	    1);
 	/* a long pause refills to the burst, not beyond */
 	t += 3600 * 1000;
 	for (i = 0; i < 5; i++)
 		assert_int_equal(ch_rate_take(c, CH_RATE_SOURCE, "udp:10.0.0.1",
-		    t), 1);
+		                     t),
+		    1);
 	assert_int_equal(ch_rate_take(c, CH_RATE_SOURCE, "udp:10.0.0.1", t), 0);
 	/* charges put it in debt: 3 charges → 3 tokens owed, so 400 ms
 	 * pass before one is there again */
 	for (i = 0; i < 3; i++)
 		ch_rate_charge(c, CH_RATE_SOURCE, "udp:10.0.0.1", t);
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.1",
-	    t + 399), 0);
+	                     t + 399),
+	    0);
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.1",
-	    t + 400), 1);
+	                     t + 400),
+	    1);
 	/* the debt is bounded by the burst (5): 1,000 charges owe 5 tokens,
 	 * so one is back after 600 ms, not 100 s */
 	for (i = 0; i < 1000; i++)
 		ch_rate_charge(c, CH_RATE_SOURCE, "udp:10.0.0.3", t);
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.3",
-	    t + 599), 0);
+	                     t + 599),
+	    0);
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.3",
-	    t + 600), 1);
+	                     t + 600),
+	    1);
 	/* a charge stamped earlier than the last refill (a slow fetch's
 	 * start time) does not refill that time again */
 	t += 3600 * 1000;
 	for (i = 0; i < 5; i++)
 		assert_int_equal(ch_rate_take(c, CH_RATE_SOURCE, "udp:10.0.0.4",
-		    t), 1);
+		                     t),
+		    1);
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.4",
-	    t + 50), 0);
+	                     t + 50),
+	    0);
 	ch_rate_charge(c, CH_RATE_SOURCE, "udp:10.0.0.4", t);
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.4",
-	    t + 100), 0);	/* 0.5 refilled - 1 charged = -0.5 + 0.5 */
+	                     t + 100),
+	    0); /* 0.5 refilled - 1 charged = -0.5 + 0.5 */
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.4",
-	    t + 190), 0);
+	                     t + 190),
+	    0);
 	assert_int_equal(ch_rate_peek(c, CH_RATE_SOURCE, "udp:10.0.0.4",
-	    t + 210), 1);
+	                     t + 210),
+	    1);
 	/* device buckets: burst 2, one per second */
 	assert_int_equal(ch_rate_take(c, CH_RATE_DEVICE, "0/d", t), 1);
 	assert_int_equal(ch_rate_take(c, CH_RATE_DEVICE, "0/d", t), 1);
@@ -211,7 +228,11 @@ static void ca_cache__bounded_under_a_flood(void **state)
 /* Cache-Control as ca-server and other CAs send it. */
 static void fetch__cache_control(void **state)
 {
-	static const struct { const char *v; long max_age; int nc, ns; } cases[] = {
+	static const struct {
+		const char *v;
+		long max_age;
+		int nc, ns;
+	} cases[] = {
 		{ "no-cache", -1, 1, 0 },
 		{ "max-age=30", 30, 0, 0 },
 		{ "public, max-age=0", 0, 0, 0 },

@@ -29,7 +29,8 @@ static uint64_t mono_ms(void)
 static void timer_for__guarded_messages(void **state)
 {
 	(void)state;
-	assert_int_equal(ch_nas_timer_for(NAS_MSG_AUTH_REQUEST), CH_TIMER_T3560);
+	assert_int_equal(ch_nas_timer_for(NAS_MSG_AUTH_REQUEST),
+	    CH_TIMER_T3560);
 	assert_int_equal(ch_nas_timer_for(NAS_MSG_SECURITY_MODE_COMMAND),
 	    CH_TIMER_T3560);
 	assert_int_equal(ch_nas_timer_for(NAS_MSG_REGISTRATION_ACCEPT),
@@ -51,7 +52,8 @@ static void dl__clear_message_resent_identical(void **state)
 	(void)state;
 	memset(&dl, 0, sizeof(dl));
 	assert_int_equal(ch_nas_dl_note(&dl, NAS_MSG_AUTH_REQUEST, 0, msg,
-	    sizeof(msg)), CH_NAS_TIMER_OK);
+	                     sizeof(msg)),
+	    CH_NAS_TIMER_OK);
 	assert_int_equal(dl.timer, CH_TIMER_T3560);
 	assert_int_equal(dl.fresh, 1);
 	assert_int_equal(ch_nas_dl_resend(out, sizeof(out), &n, &dl, NULL),
@@ -61,8 +63,9 @@ static void dl__clear_message_resent_identical(void **state)
 	assert_int_equal(ch_nas_dl_resend(out, 3, &n, &dl, NULL),
 	    CH_NAS_TIMER_SPACE);
 	/* a message no timer guards drops what was held */
-	assert_int_equal(ch_nas_dl_note(&dl, NAS_MSG_REGISTRATION_REJECT, 0, msg,
-	    sizeof(msg)), CH_NAS_TIMER_OK);
+	assert_int_equal(ch_nas_dl_note(&dl, NAS_MSG_REGISTRATION_REJECT, 0,
+	                     msg, sizeof(msg)),
+	    CH_NAS_TIMER_OK);
 	assert_int_equal(dl.timer, CH_TIMER_NONE);
 	assert_null(dl.plain);
 	ch_nas_dl_clear(&dl);
@@ -81,29 +84,35 @@ static void dl__protected_resent_with_next_count(void **state)
 	memset(&dl, 0, sizeof(dl));
 	memset(kamf, 0x5a, sizeof(kamf));
 	assert_int_equal(nas_sec_ctx_init(&amf, kamf, NAS_SEC_ALG_2,
-	    NAS_SEC_ALG_2, 0, 0), NAS_SEC_OK);
+	                     NAS_SEC_ALG_2, 0, 0),
+	    NAS_SEC_OK);
 	assert_int_equal(nas_sec_ctx_init(&ue, kamf, NAS_SEC_ALG_2,
-	    NAS_SEC_ALG_2, 1, 0), NAS_SEC_OK);
+	                     NAS_SEC_ALG_2, 1, 0),
+	    NAS_SEC_OK);
 	assert_int_equal(ch_nas_dl_note(&dl, NAS_MSG_REGISTRATION_ACCEPT,
-	    NAS_SEC_HDR_INTEGRITY_CIPHERED, plain, sizeof(plain)),
+	                     NAS_SEC_HDR_INTEGRITY_CIPHERED, plain,
+	                     sizeof(plain)),
 	    CH_NAS_TIMER_OK);
 	assert_int_equal(dl.timer, CH_TIMER_T3550);
 	assert_int_equal(ch_nas_dl_resend(c1, sizeof(c1), &n1, &dl, &amf), 0);
 	assert_int_equal(ch_nas_dl_resend(c2, sizeof(c2), &n2, &dl, &amf), 0);
 	assert_int_equal(n1, n2);
-	assert_int_equal(c1[6], 0);	/* sequence numbers 0, then 1 */
+	assert_int_equal(c1[6], 0); /* sequence numbers 0, then 1 */
 	assert_int_equal(c2[6], 1);
 	assert_memory_not_equal(c1, c2, n1);
 	/* the UE opens the first copy, then the retransmission; the first
 	 * again is a replay */
 	assert_int_equal(nas_sec_unprotect(got, sizeof(got), &gn, &hdr, &ue, c1,
-	    n1), NAS_SEC_OK);
+	                     n1),
+	    NAS_SEC_OK);
 	assert_memory_equal(got, plain, sizeof(plain));
 	assert_int_equal(nas_sec_unprotect(got, sizeof(got), &gn, &hdr, &ue, c2,
-	    n2), NAS_SEC_OK);
+	                     n2),
+	    NAS_SEC_OK);
 	assert_memory_equal(got, plain, sizeof(plain));
 	assert_int_equal(nas_sec_unprotect(got, sizeof(got), &gn, &hdr, &ue, c1,
-	    n1), NAS_SEC_ERR_REPLAY);
+	                     n1),
+	    NAS_SEC_ERR_REPLAY);
 	ch_nas_dl_clear(&dl);
 	nas_sec_ctx_clear(&amf);
 	nas_sec_ctx_clear(&ue);
@@ -119,8 +128,8 @@ static void queue__earliest_first_only_when_due(void **state)
 	(void)state;
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
-	a.timer = CH_TIMER_T3560;	/* 300 ms */
-	b.timer = CH_TIMER_T3550;	/* 100 ms */
+	a.timer = CH_TIMER_T3560; /* 300 ms */
+	b.timer = CH_TIMER_T3550; /* 100 ms */
 	assert_int_equal(ch_nas_timers_new(&q, 300, 100, 8), 0);
 	assert_int_equal(ch_nas_timers_arm(q, "udp:a", &a, t0), 0);
 	assert_int_equal(ch_nas_timers_arm(q, "udp:b", &b, t0), 0);
@@ -131,7 +140,8 @@ static void queue__earliest_first_only_when_due(void **state)
 	assert_int_equal(id, b.armed);
 	assert_true(mono_ms() - t0 >= 100);
 	/* a deferred entry comes back with the same id */
-	assert_int_equal(ch_nas_timers_defer(q, "udp:b", b.armed, mono_ms()), 0);
+	assert_int_equal(ch_nas_timers_defer(q, "udp:b", b.armed, mono_ms()),
+	    0);
 	assert_int_equal(ch_nas_timers_wait(q, name, sizeof(name), &id), 1);
 	assert_string_equal(name, "udp:b");
 	assert_int_equal(id, b.armed);
@@ -164,7 +174,8 @@ static void queue__bounded_and_counted(void **state)
 	ch_nas_timers_count(q, CH_TIMER_T3560, 0);
 	ch_nas_timers_count(q, CH_TIMER_T3550, 1);
 	assert_int_equal(ch_nas_timers_metrics(q, buf, sizeof(buf)), 0);
-	assert_non_null(strstr(buf, "x 1\n# HELP corehook_nas_retransmissions"));
+	assert_non_null(
+	    strstr(buf, "x 1\n# HELP corehook_nas_retransmissions"));
 	assert_non_null(strstr(buf,
 	    "corehook_nas_retransmissions_total{timer=\"T3560\"} 2\n"));
 	assert_non_null(strstr(buf,

@@ -116,7 +116,8 @@ static int setup(void **state)
 	make_signer(f->dir);
 	snprintf(path, sizeof(path), "%s/corehook.json", f->dir);
 	assert_non_null(fp = fopen(path, "w"));
-	fprintf(fp, "{\"plmn\":{\"mcc\":\"001\",\"mnc\":\"01\"},"
+	fprintf(fp,
+	    "{\"plmn\":{\"mcc\":\"001\",\"mnc\":\"01\"},"
 	    "\"op\":\"" SET1_OP "\",\"amf\":\"8000\",\"sqn_initial\":1000,"
 	    "\"signer\":{\"cert\":\"signer.crt\",\"key\":\"signer.key\"},"
 	    "\"allow_list\":[]}");
@@ -124,16 +125,27 @@ static int setup(void **state)
 	assert_int_equal(corehook_config_load(&f->cfg, path, err, sizeof(err)),
 	    COREHOOK_OK);
 	assert_int_equal(corehook_open(&f->ch, f->cfg, on_log, f, err,
-	    sizeof(err)), COREHOOK_OK);
+	                     sizeof(err)),
+	    COREHOOK_OK);
 	/* One subscriber with set 1's K and OPc, as provisioning makes it. */
 	assert_int_equal(util_hex_decode(f->k, 16, SET1_K), 0);
 	assert_int_equal(util_hex_decode(f->opc, 16, SET1_OPC), 0);
 	assert_int_equal(subs_open(&db, corehook_config_db_path(f->cfg), err,
-	    sizeof(err)), SUBS_OK);
-	a = (subs_alloc_t){ .device_id = "dev-aka", .mcc = "001", .mnc = "01",
-	    .msin_first = 1, .msin_last = 99, .ki = f->k, .opc = f->opc,
-	    .amf = amf, .sqn = 1000, .profile = "{}", .counter = 1 };
-	assert_int_equal(subs_allocate(db, &rec, &a, err, sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
+	a = (subs_alloc_t){ .device_id = "dev-aka",
+		.mcc = "001",
+		.mnc = "01",
+		.msin_first = 1,
+		.msin_last = 99,
+		.ki = f->k,
+		.opc = f->opc,
+		.amf = amf,
+		.sqn = 1000,
+		.profile = "{}",
+		.counter = 1 };
+	assert_int_equal(subs_allocate(db, &rec, &a, err, sizeof(err)),
+	    SUBS_OK);
 	snprintf(f->supi, sizeof(f->supi), "%s", rec.supi);
 	subs_close(db);
 	*state = f;
@@ -162,7 +174,8 @@ static uint64_t db_sqn(struct fix *f)
 	char err[256];
 
 	assert_int_equal(subs_open(&db, corehook_config_db_path(f->cfg), err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(subs_find_supi(db, &r, f->supi, err, sizeof(err)),
 	    SUBS_OK);
 	subs_close(db);
@@ -187,12 +200,14 @@ static void exchange(struct fix *f, const char *session, const nas_msg_t *msg,
 
 	assert_int_equal(nas_encode(in, sizeof(in), &inlen, msg), NAS_OK);
 	assert_int_equal(corehook_handle(f->ch, session, in, inlen, out,
-	    sizeof(out), &outlen, 0, err, sizeof(err)), COREHOOK_OK);
+	                     sizeof(out), &outlen, 0, err, sizeof(err)),
+	    COREHOOK_OK);
 	assert_true(outlen > 0);
 	/* integrity protected only (the SMC): the message is readable */
 	if (nas_sec_header_type(out, outlen) == NAS_SEC_HDR_INTEGRITY_NEW)
 		assert_int_equal(nas_decode(ans, out + NAS_SEC_HDR_LEN,
-		    outlen - NAS_SEC_HDR_LEN), NAS_OK);
+		                     outlen - NAS_SEC_HDR_LEN),
+		    NAS_OK);
 	else
 		assert_int_equal(nas_decode(ans, out, outlen), NAS_OK);
 	if (raw != NULL) {
@@ -213,7 +228,7 @@ static void reg_request(nas_msg_t *m, const char *supi_digits)
 	m->reg_req.id.kind = NAS_ID_SUCI;
 	snprintf(supi, sizeof(supi), "imsi-%s", supi_digits);
 	assert_int_equal(nas_suci_from_supi(&m->reg_req.id.suci, supi, 2), 0);
-	m->reg_req.has_ue_sec_cap = true;	/* EA0, EA2; IA2 */
+	m->reg_req.has_ue_sec_cap = true; /* EA0, EA2; IA2 */
 	m->reg_req.ue_sec_cap_len = 2;
 	m->reg_req.ue_sec_cap[0] = 0xA0;
 	m->reg_req.ue_sec_cap[1] = 0x20;
@@ -227,7 +242,8 @@ static size_t send_raw(struct fix *f, const char *session, const uint8_t *in,
 	char err[256];
 
 	assert_int_equal(corehook_handle(f->ch, session, in, inlen, out,
-	    COREHOOK_NAS_MAX, &outlen, 0, err, sizeof(err)), COREHOOK_OK);
+	                     COREHOOK_NAS_MAX, &outlen, 0, err, sizeof(err)),
+	    COREHOOK_OK);
 	return outlen;
 }
 
@@ -239,7 +255,8 @@ static size_t ue_protect(nas_sec_ctx_t *ue, uint8_t hdr, const nas_msg_t *m,
 	size_t plen, wlen;
 
 	assert_int_equal(nas_encode(plain, sizeof(plain), &plen, m), NAS_OK);
-	assert_int_equal(nas_sec_protect(wire, 512, &wlen, ue, hdr, plain, plen),
+	assert_int_equal(nas_sec_protect(wire, 512, &wlen, ue, hdr, plain,
+	                     plen),
 	    NAS_SEC_OK);
 	return wlen;
 }
@@ -256,10 +273,12 @@ static void security_mode_then_accept(struct fix *f, const char *session,
 	nas_msg_t *m = msg_new();
 
 	assert_int_equal(nas_sec_header_type(smc, smclen), 3);
-	assert_int_equal(nas_sec_ctx_init(ue, kamf, NAS_SEC_ALG_2, NAS_SEC_ALG_2,
-	    1, 0), NAS_SEC_OK);
-	assert_int_equal(nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, ue,
-	    smc, smclen), NAS_SEC_OK);
+	assert_int_equal(nas_sec_ctx_init(ue, kamf, NAS_SEC_ALG_2,
+	                     NAS_SEC_ALG_2, 1, 0),
+	    NAS_SEC_OK);
+	assert_int_equal(nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr,
+	                     ue, smc, smclen),
+	    NAS_SEC_OK);
 	assert_int_equal(nas_decode(m, plain, plen), NAS_OK);
 	assert_int_equal(m->type, NAS_MSG_SECURITY_MODE_COMMAND);
 	assert_int_equal(m->smc.int_alg, 2);
@@ -274,9 +293,10 @@ static void security_mode_then_accept(struct fix *f, const char *session,
 	wlen = ue_protect(ue, NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, m, wire);
 	outlen = send_raw(f, session, wire, wlen, out);
 	assert_int_equal(nas_sec_header_type(out, outlen), 2);
-	assert_int_equal(nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, ue,
-	    out, outlen), NAS_SEC_OK);
-	assert_int_equal(out[6], 1);		/* downlink COUNT 1 */
+	assert_int_equal(nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr,
+	                     ue, out, outlen),
+	    NAS_SEC_OK);
+	assert_int_equal(out[6], 1); /* downlink COUNT 1 */
 	assert_int_equal(nas_decode(m, plain, plen), NAS_OK);
 	assert_int_equal(m->type, NAS_MSG_REGISTRATION_ACCEPT);
 	assert_int_equal(m->reg_acc.result & 0x07, NAS_REG_RESULT_3GPP);
@@ -310,7 +330,8 @@ static void session__aka_success_accepts_and_logs_matching_kamf_fp(void **state)
 	/* AUTN = SQN^AK || AMF || MAC-A, with SQN the successor of 1000
 	 * (SEQ 31 IND 8 → SEQ 32 IND 9 = 1033) and AMF 8000. */
 	assert_int_equal(aka_milenage_f2345(NULL, NULL, NULL, ak, f->k, f->opc,
-	    a->auth_req.rand), AKA_OK);
+	                     a->auth_req.rand),
+	    AKA_OK);
 	for (i = 0; i < 6; i++)
 		sqn[i] = a->auth_req.autn[i] ^ ak[i];
 	assert_int_equal(aka_sqn_to_u64(sqn), 1033);
@@ -320,7 +341,8 @@ static void session__aka_success_accepts_and_logs_matching_kamf_fp(void **state)
 
 	assert_int_equal(aka_sqn_from_u64(sqn_ms, 1000), AKA_OK);
 	assert_int_equal(aka_usim_authenticate(&u, f->k, f->opc,
-	    a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms), AKA_OK);
+	                     a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms),
+	    AKA_OK);
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_AUTH_RESPONSE;
 	memcpy(m->auth_resp.res_star, u.res_star, 16);
@@ -329,8 +351,10 @@ static void session__aka_success_accepts_and_logs_matching_kamf_fp(void **state)
 	/* Both sides print the same K_AMF fingerprint and algorithms. */
 	assert_int_equal(aka_kamf(kamf, u.kseaf, f->supi, abba, 2), AKA_OK);
 	assert_int_equal(aka_fingerprint(fp, kamf), AKA_OK);
-	snprintf(want, sizeof(want), "outcome=success kamf-fp=%s nia=128-NIA2 "
-	    "nea=128-NEA2", fp);
+	snprintf(want, sizeof(want),
+	    "outcome=success kamf-fp=%s nia=128-NIA2 "
+	    "nea=128-NEA2",
+	    fp);
 	assert_non_null(strstr(f->log, want));
 	security_mode_then_accept(f, "t1", raw, rawlen, kamf, &ue);
 	nas_sec_ctx_clear(&ue);
@@ -358,7 +382,8 @@ static size_t aka_to_smc(struct fix *f, const char *session, uint8_t *kamf,
 	assert_int_equal(a->type, NAS_MSG_AUTH_REQUEST);
 	assert_int_equal(aka_sqn_from_u64(sqn_ms, db_sqn(f) - 1), AKA_OK);
 	assert_int_equal(aka_usim_authenticate(&u, f->k, f->opc,
-	    a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms), AKA_OK);
+	                     a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms),
+	    AKA_OK);
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_AUTH_RESPONSE;
 	memcpy(m->auth_resp.res_star, u.res_star, 16);
@@ -376,7 +401,8 @@ static int metric_is(struct fix *f, const char *line)
 	char metrics[8192];
 
 	assert_int_equal(corehook_metrics_write(f->ch, metrics,
-	    sizeof(metrics)), COREHOOK_OK);
+	                     sizeof(metrics)),
+	    COREHOOK_OK);
 	return strstr(metrics, line) != NULL;
 }
 
@@ -396,23 +422,26 @@ static void session__bad_mac_smc_complete_refused_and_counted(void **state)
 	smclen = aka_to_smc(f, "t9", kamf, smc);
 	assert_int_equal(nas_sec_ctx_init(&ue, kamf, 2, 2, 1, 0), NAS_SEC_OK);
 	assert_int_equal(nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr,
-	    &ue, smc, smclen), NAS_SEC_OK);
+	                     &ue, smc, smclen),
+	    NAS_SEC_OK);
 	m->type = NAS_MSG_SECURITY_MODE_COMPLETE;
 	wlen = ue_protect(&ue, NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, m, wire);
-	for (i = 2; i < 6; i++) {	/* each MAC octet */
+	for (i = 2; i < 6; i++) { /* each MAC octet */
 		wire[i] ^= 0x10;
 		assert_int_equal(send_raw(f, "t9", wire, wlen, out), 0);
 		wire[i] ^= 0x10;
 	}
-	wire[wlen - 1] ^= 0x01;		/* the (ciphered) message */
+	wire[wlen - 1] ^= 0x01; /* the (ciphered) message */
 	assert_int_equal(send_raw(f, "t9", wire, wlen, out), 0);
 	wire[wlen - 1] ^= 0x01;
-	assert_true(metric_is(f, "corehook_nas_security_discarded_total"
+	assert_true(metric_is(f,
+	    "corehook_nas_security_discarded_total"
 	    "{reason=\"bad_mac\"} 5\n"));
 	/* the same message in clear: discarded as unprotected */
 	assert_int_equal(nas_encode(plain, sizeof(plain), &plen, m), NAS_OK);
 	assert_int_equal(send_raw(f, "t9", plain, plen, out), 0);
-	assert_true(metric_is(f, "corehook_nas_security_discarded_total"
+	assert_true(metric_is(f,
+	    "corehook_nas_security_discarded_total"
 	    "{reason=\"unprotected\"} 1\n"));
 	assert_null(strstr(f->log, "security-mode supi"));
 	/* the genuine one: accept */
@@ -428,7 +457,8 @@ static void session__bad_mac_smc_complete_refused_and_counted(void **state)
 	wlen = ue_protect(&ue, NAS_SEC_HDR_INTEGRITY_CIPHERED, m, wire);
 	assert_int_equal(send_raw(f, "t9", wire, wlen, out), 0);
 	assert_int_equal(send_raw(f, "t9", first, flen, out), 0);
-	assert_true(metric_is(f, "corehook_nas_security_discarded_total"
+	assert_true(metric_is(f,
+	    "corehook_nas_security_discarded_total"
 	    "{reason=\"replay\"} 1\n"));
 	nas_sec_ctx_clear(&ue);
 	free(m);
@@ -452,20 +482,24 @@ static void session__smc_reject_aborts_the_procedure(void **state)
 	smclen = aka_to_smc(f, "t23", kamf, smc);
 	assert_int_equal(nas_sec_ctx_init(&ue, kamf, 2, 2, 1, 0), NAS_SEC_OK);
 	assert_int_equal(nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr,
-	    &ue, smc, smclen), NAS_SEC_OK);
+	                     &ue, smc, smclen),
+	    NAS_SEC_OK);
 	m->type = NAS_MSG_SECURITY_MODE_REJECT;
 	m->smc_rej.cause = NAS_CAUSE_UE_SEC_CAP_MISMATCH;
 	assert_int_equal(nas_encode(plain, sizeof(plain), &plen, m), NAS_OK);
 	assert_int_equal(send_raw(f, "t23", plain, plen, out), 0);
-	snprintf(want, sizeof(want), "security-mode supi=%s outcome=rejected "
-	    "cause=23", f->supi);
+	snprintf(want, sizeof(want),
+	    "security-mode supi=%s outcome=rejected "
+	    "cause=23",
+	    f->supi);
 	assert_non_null(strstr(f->log, want));
 	/* the context the command offered is gone */
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_SECURITY_MODE_COMPLETE;
 	wlen = ue_protect(&ue, NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, m, wire);
 	assert_int_equal(send_raw(f, "t23", wire, wlen, out), 0);
-	assert_true(metric_is(f, "corehook_nas_security_discarded_total"
+	assert_true(metric_is(f,
+	    "corehook_nas_security_discarded_total"
 	    "{reason=\"bad_mac\"} 1\n"));
 	assert_true(metric_is(f, "corehook_security_mode_total 0\n"));
 	/* a second reject: no procedure to abort */
@@ -494,7 +528,7 @@ static void session__no_common_algorithm_gets_cause_23(void **state)
 	uint64_t sqn = db_sqn(f);
 
 	reg_request(m, f->supi);
-	m->reg_req.ue_sec_cap[1] = 0x80 | 0x40;	/* IA0, IA1 only */
+	m->reg_req.ue_sec_cap[1] = 0x80 | 0x40; /* IA0, IA1 only */
 	exchange(f, "t10", m, a, NULL, NULL);
 	assert_int_equal(a->type, NAS_MSG_REGISTRATION_REJECT);
 	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_UE_SEC_CAP_MISMATCH);
@@ -522,11 +556,12 @@ static void session__wrong_res_star_gets_auth_reject(void **state)
 	exchange(f, "t2", m, a, NULL, NULL);
 	assert_int_equal(a->type, NAS_MSG_AUTH_REJECT);
 	assert_int_equal(corehook_metrics_write(f->ch, metrics,
-	    sizeof(metrics)), COREHOOK_OK);
+	                     sizeof(metrics)),
+	    COREHOOK_OK);
 	assert_non_null(strstr(metrics,
 	    "corehook_aka_total{outcome=\"res_mismatch\"} 1\n"));
 	/* A response with no authentication running is refused. */
-	exchange(f, "t2", m, a, NULL, NULL);  /* cached: same bytes */
+	exchange(f, "t2", m, a, NULL, NULL); /* cached: same bytes */
 	assert_int_equal(a->type, NAS_MSG_AUTH_REJECT);
 	m->auth_resp.res_star[0] ^= 1;
 	exchange(f, "t2", m, a, NULL, NULL);
@@ -549,7 +584,8 @@ static void session__synch_failure_resyncs_once_then_succeeds(void **state)
 	/* The USIM has seen SQN 500000 already: AUTN's 1033 is stale. */
 	assert_int_equal(aka_sqn_from_u64(sqn_ms, 500000), AKA_OK);
 	assert_int_equal(aka_usim_authenticate(&u, f->k, f->opc,
-	    a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms), AKA_ERR_SYNC);
+	                     a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms),
+	    AKA_ERR_SYNC);
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_AUTH_FAILURE;
 	m->auth_fail.cause = NAS_CAUSE_SYNCH_FAILURE;
@@ -559,7 +595,8 @@ static void session__synch_failure_resyncs_once_then_succeeds(void **state)
 	assert_int_equal(a->type, NAS_MSG_AUTH_REQUEST);
 	assert_true(db_sqn(f) > 500000);
 	assert_int_equal(aka_usim_authenticate(&u, f->k, f->opc,
-	    a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms), AKA_OK);
+	                     a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms),
+	    AKA_OK);
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_AUTH_RESPONSE;
 	memcpy(m->auth_resp.res_star, u.res_star, 16);
@@ -572,7 +609,8 @@ static void session__synch_failure_resyncs_once_then_succeeds(void **state)
 	exchange(f, "t3b", m, a, NULL, NULL);
 	assert_int_equal(aka_sqn_from_u64(sqn_ms, 900000), AKA_OK);
 	assert_int_equal(aka_usim_authenticate(&u, f->k, f->opc,
-	    a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms), AKA_ERR_SYNC);
+	                     a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms),
+	    AKA_ERR_SYNC);
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_AUTH_FAILURE;
 	m->auth_fail.cause = NAS_CAUSE_SYNCH_FAILURE;
@@ -582,7 +620,8 @@ static void session__synch_failure_resyncs_once_then_succeeds(void **state)
 	assert_int_equal(a->type, NAS_MSG_AUTH_REQUEST);
 	assert_int_equal(aka_sqn_from_u64(sqn_ms, 1ULL << 40), AKA_OK);
 	assert_int_equal(aka_usim_authenticate(&u, f->k, f->opc,
-	    a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms), AKA_ERR_SYNC);
+	                     a->auth_req.rand, a->auth_req.autn, SNN, sqn_ms),
+	    AKA_ERR_SYNC);
 	memcpy(m->auth_fail.auts, u.auts, 14);
 	exchange(f, "t3b", m, a, NULL, NULL);
 	assert_int_equal(a->type, NAS_MSG_AUTH_REJECT);
@@ -652,12 +691,13 @@ static void session__retransmission_answered_from_cache(void **state)
 	exchange(f, "t6", m, a, r2, &l2);
 	assert_int_equal(l1, l2);
 	assert_memory_equal(r1, r2, l1);
-	assert_int_equal(db_sqn(f), sqn);        /* no second vector */
+	assert_int_equal(db_sqn(f), sqn); /* no second vector */
 	/* Another session with the same bytes is a different UE. */
 	exchange(f, "t6-other", m, a, r2, &l2);
 	assert_memory_not_equal(r1, r2, l1);
 	assert_int_equal(corehook_metrics_write(f->ch, metrics,
-	    sizeof(metrics)), COREHOOK_OK);
+	                     sizeof(metrics)),
+	    COREHOOK_OK);
 	assert_non_null(strstr(metrics,
 	    "corehook_nas_messages_total{kind=\"retransmission\"} 1\n"));
 	free(m);
@@ -675,7 +715,8 @@ static void session__malformed_and_refused_provisioning(void **state)
 
 	/* Truncated registration request. */
 	assert_int_equal(corehook_handle(f->ch, "t7", junk, sizeof(junk), out,
-	    sizeof(out), &outlen, 0, err, sizeof(err)), COREHOOK_OK);
+	                     sizeof(out), &outlen, 0, err, sizeof(err)),
+	    COREHOOK_OK);
 	assert_int_equal(nas_decode(a, out, outlen), NAS_OK);
 	assert_int_equal(a->type, NAS_MSG_REGISTRATION_REJECT);
 	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_INVALID_MANDATORY_INFO);
@@ -695,30 +736,35 @@ static void session__malformed_and_refused_provisioning(void **state)
 	snprintf(pr.url, sizeof(pr.url), "https://evil.example/devices/d1");
 	snprintf(pr.snn, sizeof(pr.snn), "%s", SNN);
 	pr.counter = 1;
-	memcpy(pr.sig, "\x30\x00", 2);	/* checked only after the fetch */
+	memcpy(pr.sig, "\x30\x00", 2); /* checked only after the fetch */
 	pr.sig_len = 2;
 	m->reg_req.has_payload = true;
 	m->reg_req.payload_type = NAS_PAYLOAD_TYPE_PROVCA;
 	assert_int_equal(prov_request_encode(m->reg_req.payload,
-	    sizeof(m->reg_req.payload), &m->reg_req.payload_len, &pr, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(m->reg_req.payload),
+	                     &m->reg_req.payload_len, &pr, err, sizeof(err)),
+	    PROV_OK);
 	exchange(f, "t7", m, a, NULL, NULL);
 	assert_int_equal(a->type, NAS_MSG_REGISTRATION_REJECT);
 	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_PLMN_NOT_ALLOWED);
 	assert_false(a->reg_rej.has_payload);
-	assert_non_null(strstr(f->log, "provision device=d1 outcome=not_allowed"
+	assert_non_null(strstr(f->log,
+	    "provision device=d1 outcome=not_allowed"
 	    " cause=11"));
 	/* Signed for another serving network: #11 before anything else. */
 	snprintf(pr.snn, sizeof(pr.snn), "5G:mnc002.mcc001.3gppnetwork.org");
 	assert_int_equal(prov_request_encode(m->reg_req.payload,
-	    sizeof(m->reg_req.payload), &m->reg_req.payload_len, &pr, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(m->reg_req.payload),
+	                     &m->reg_req.payload_len, &pr, err, sizeof(err)),
+	    PROV_OK);
 	exchange(f, "t7", m, a, NULL, NULL);
 	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_PLMN_NOT_ALLOWED);
 	assert_non_null(strstr(f->log, "outcome=wrong_network cause=11"));
 	/* The seed's unsigned request (version 1: URL and nonce only): #3. */
-	memcpy(m->reg_req.payload, "\x01\x01\x00\x0bhttps://x/d\x02\x00\x10"
-	    "0123456789abcdef", 34);
+	memcpy(m->reg_req.payload,
+	    "\x01\x01\x00\x0bhttps://x/d\x02\x00\x10"
+	    "0123456789abcdef",
+	    34);
 	m->reg_req.payload_len = 34;
 	exchange(f, "t7", m, a, NULL, NULL);
 	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_ILLEGAL_UE);
@@ -729,7 +775,8 @@ static void session__malformed_and_refused_provisioning(void **state)
 	exchange(f, "t7", m, a, NULL, NULL);
 	assert_int_equal(a->reg_rej.cause, NAS_CAUSE_INVALID_MANDATORY_INFO);
 	assert_int_equal(corehook_metrics_write(f->ch, metrics,
-	    sizeof(metrics)), COREHOOK_OK);
+	                     sizeof(metrics)),
+	    COREHOOK_OK);
 	assert_non_null(strstr(metrics,
 	    "corehook_provisionings_total{outcome=\"not_allowed\"} 1\n"));
 	assert_non_null(strstr(metrics,
@@ -740,10 +787,12 @@ static void session__malformed_and_refused_provisioning(void **state)
 	    "corehook_provisionings_total{outcome=\"wrong_network\"} 1\n"));
 	/* Under NOWAIT nothing is busy here, so the answer comes at once. */
 	assert_int_equal(corehook_handle(f->ch, "t7", junk, sizeof(junk), out,
-	    sizeof(out), &outlen, COREHOOK_NOWAIT, err, sizeof(err)),
+	                     sizeof(out), &outlen, COREHOOK_NOWAIT, err,
+	                     sizeof(err)),
 	    COREHOOK_OK);
 	assert_int_equal(corehook_handle(f->ch, "", junk, sizeof(junk), out,
-	    sizeof(out), &outlen, 0, err, sizeof(err)), COREHOOK_ERR_ARG);
+	                     sizeof(out), &outlen, 0, err, sizeof(err)),
+	    COREHOOK_ERR_ARG);
 	free(m);
 	free(a);
 }
@@ -757,14 +806,20 @@ static void res_confirm__kamf_matches_published_vector(void **state)
 	(void)state;
 	memset(&av, 0, sizeof(av));
 	snprintf(av.supi, sizeof(av.supi), "901700000021309");
-	assert_int_equal(util_hex_decode(av.kseaf, 32, "6c50bfa5f32a89ade1ee6c70"
-	    "7de6dcfea0790afb6d14f9e55943aeda58334548"), 0);
-	assert_int_equal(util_hex_decode(want, 32, "46237ef051d6a16a3927525fa6"
-	    "5cc39544cdfd7990b946ad796530e6d787a0da"), 0);
+	assert_int_equal(util_hex_decode(av.kseaf, 32,
+	                     "6c50bfa5f32a89ade1ee6c70"
+	                     "7de6dcfea0790afb6d14f9e55943aeda58334548"),
+	    0);
+	assert_int_equal(util_hex_decode(want, 32,
+	                     "46237ef051d6a16a3927525fa6"
+	                     "5cc39544cdfd7990b946ad796530e6d787a0da"),
+	    0);
 	assert_int_equal(util_hex_decode(av.rand, 16,
-	    "fc2d98a361208bf743639c9e632d7350"), 0);
+	                     "fc2d98a361208bf743639c9e632d7350"),
+	    0);
 	assert_int_equal(util_hex_decode(res_star, 16,
-	    "b0e35b23dbd7a18c848bfad91135e3fd"), 0);
+	                     "b0e35b23dbd7a18c848bfad91135e3fd"),
+	    0);
 	memcpy(av.xres_star, res_star, 16);
 	assert_int_equal(aka_hxres_star(av.hxres_star, av.rand, res_star), 0);
 	assert_int_equal(corehook_res_confirm(&av, res_star, kamf), 1);

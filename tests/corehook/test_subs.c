@@ -64,9 +64,15 @@ static subs_alloc_t mk(const char *dev, const uint8_t *ki, uint64_t first,
     uint64_t last)
 {
 	subs_alloc_t a = {
-		.device_id = dev, .mcc = "001", .mnc = "01",
-		.msin_first = first, .msin_last = last, .ki = ki, .opc = opc,
-		.amf = amf, .sqn = 32,
+		.device_id = dev,
+		.mcc = "001",
+		.mnc = "01",
+		.msin_first = first,
+		.msin_last = last,
+		.ki = ki,
+		.opc = opc,
+		.amf = amf,
+		.sqn = 32,
 		.profile = "{\"dnn\":\"internet\"}",
 		.counter = atomic_fetch_add(&mk_counter, 1) + 1,
 	};
@@ -83,22 +89,26 @@ static void subs_allocate__gives_distinct_supis_in_range(void **state)
 	int64_t n;
 	int v;
 
-	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)),
+	    SUBS_OK);
 	a = mk("dev-2", ki2, 5, 100);
-	assert_int_equal(subs_allocate(f->db, &r2, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r2, &a, err, sizeof(err)),
+	    SUBS_OK);
 	assert_string_equal(r1.supi, "001010000000005");
 	assert_string_equal(r2.supi, "001010000000006");
 	assert_memory_equal(r1.ki, ki1, 16);
 	assert_int_equal(r1.sqn, 32);
 	assert_int_equal(r1.state, SUBS_STATE_PENDING);
 	/* Pending until 5G-AKA confirms them. */
-	assert_int_equal(subs_count_active(f->db, &n, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_count_active(f->db, &n, err, sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(n, 0);
 	assert_int_equal(subs_confirm(f->db, r1.supi, NULL, err, sizeof(err)),
 	    SUBS_OK);
 	assert_int_equal(subs_confirm(f->db, r2.supi, NULL, err, sizeof(err)),
 	    SUBS_OK);
-	assert_int_equal(subs_count_active(f->db, &n, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_count_active(f->db, &n, err, sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(subs_schema_version(f->db, &v), SUBS_OK);
 	assert_int_equal(v, 3);
@@ -106,7 +116,8 @@ static void subs_allocate__gives_distinct_supis_in_range(void **state)
 	/* Three-digit MNC: 9-digit MSIN. */
 	a = mk("dev-3", ki2, 7, 100);
 	a.mnc = "001";
-	assert_int_equal(subs_allocate(f->db, &r2, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r2, &a, err, sizeof(err)),
+	    SUBS_OK);
 	assert_string_equal(r2.supi, "001001000000007");
 }
 
@@ -133,15 +144,18 @@ static int64_t raw_int(const char *path, const char *sql)
 }
 
 /* Read one row's K and OPc straight from SQLite. */
-static void raw_keys(const char *path, int64_t id, uint8_t *ki_out, uint8_t *opc_out,
-    char *state, size_t cap)
+static void raw_keys(const char *path, int64_t id, uint8_t *ki_out,
+    uint8_t *opc_out, char *state, size_t cap)
 {
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
 
 	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT ki, opc, state FROM"
-	    " subscription WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h,
+	                     "SELECT ki, opc, state FROM"
+	                     " subscription WHERE id = ?1",
+	                     -1, &st, NULL),
+	    SQLITE_OK);
 	sqlite3_bind_int64(st, 1, id);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_bytes(st, 0), 16);
@@ -167,44 +181,55 @@ static void subs_allocate__pending_until_confirmed_then_old_wiped(void **state)
 	char err[256], st[16];
 	int rows = 0, promoted = 0;
 
-	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(subs_confirm(f->db, r1.supi, &promoted, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(promoted, 1);
 	a = mk("dev-r", ki2, 0, 100);
 	a.sqn = 64;
-	assert_int_equal(subs_allocate(f->db, &r2, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r2, &a, err, sizeof(err)),
+	    SUBS_OK);
 	assert_string_not_equal(r1.supi, r2.supi);
 	/* Both authenticate; the device's active row is still the first. */
 	assert_int_equal(subs_find_supi(f->db, &found, r1.supi, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_memory_equal(found.ki, ki1, 16);
 	assert_int_equal(found.state, SUBS_STATE_ACTIVE);
 	assert_int_equal(subs_find_supi(f->db, &found, r2.supi, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(found.state, SUBS_STATE_PENDING);
 	assert_int_equal(subs_find_device(f->db, &found, "dev-r", err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(found.id, r1.id);
 	/* A newer request replaces the pending row (wiped), not the active. */
 	a = mk("dev-r", ki3, 0, 100);
-	assert_int_equal(subs_allocate(f->db, &r3, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r3, &a, err, sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(subs_find_supi(f->db, &found, r2.supi, err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 	raw_keys(f->path, r2.id, k, o, st, sizeof(st));
 	assert_string_equal(st, "retired");
 	assert_memory_equal(k, zero, 16);
 	assert_memory_equal(o, zero, 16);
 	assert_int_equal(subs_find_supi(f->db, &found, r1.supi, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	/* Confirming the replaced (retired) one or an unknown SUPI: NOTFOUND,
 	 * and the device's active row is left as it is. */
 	promoted = 7;
 	assert_int_equal(subs_confirm(f->db, r2.supi, &promoted, err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 	assert_int_equal(promoted, 0);
 	assert_int_equal(subs_confirm(f->db, "001019999999999", &promoted, err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 	raw_keys(f->path, r1.id, k, o, st, sizeof(st));
 	assert_string_equal(st, "active");
 	assert_memory_equal(k, ki1, 16);
@@ -212,10 +237,12 @@ static void subs_allocate__pending_until_confirmed_then_old_wiped(void **state)
 	assert_string_equal(st, "pending");
 	/* 5G-AKA with the newest: it becomes active, the first is retired. */
 	assert_int_equal(subs_confirm(f->db, r3.supi, &promoted, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(promoted, 1);
 	assert_int_equal(subs_find_supi(f->db, &found, r1.supi, err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 	raw_keys(f->path, r1.id, k, o, st, sizeof(st));
 	assert_string_equal(st, "retired");
 	assert_memory_equal(k, zero, 16);
@@ -225,14 +252,17 @@ static void subs_allocate__pending_until_confirmed_then_old_wiped(void **state)
 	assert_memory_equal(k, ki3, 16);
 	/* Confirming an active row again changes nothing. */
 	assert_int_equal(subs_confirm(f->db, r3.supi, &promoted, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(promoted, 0);
 	assert_int_equal(subs_foreach(f->db, 1, count_rows, &rows, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(rows, 3);
 	rows = 0;
 	assert_int_equal(subs_foreach(f->db, 0, count_rows, &rows, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(rows, 1);
 	subs_record_wipe(&found);
 }
@@ -250,7 +280,8 @@ static void subs_allocate__replayed_counter_changes_nothing(void **state)
 	int rows = 0;
 
 	a.counter = 1000;
-	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(subs_counter_get(f->db, &c, "dev-x", err, sizeof(err)),
 	    SUBS_OK);
 	assert_int_equal(c, 1000);
@@ -264,18 +295,21 @@ static void subs_allocate__replayed_counter_changes_nothing(void **state)
 	    SUBS_OK);
 	assert_int_equal(c, 1000);
 	assert_int_equal(subs_foreach(f->db, 1, count_rows, &rows, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(rows, 1);
 	/* Another device's counter is its own. */
 	a = mk("dev-y", ki, 0, 100);
 	a.counter = 1;
-	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+	    SUBS_OK);
 	a = mk("dev-x", ki, 0, 100);
 	a.counter = 0;
 	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
 	    SUBS_INVALID);
 	assert_int_equal(subs_counter_get(f->db, &c, "dev-none", err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 }
 
 /* Retired rows older than the retention are deleted at an allocation
@@ -291,30 +325,39 @@ static void subs_allocate__retired_rows_are_purged(void **state)
 	char err[256];
 	int rows = 0;
 
-	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)),
+	    SUBS_OK);
 	a = mk("dev-p", ki, 0, 100);
-	assert_int_equal(subs_allocate(f->db, &r2, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r2, &a, err, sizeof(err)),
+	    SUBS_OK);
 	/* r1 was replaced: make it look retired long ago. */
 	assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h, "UPDATE subscription SET retired_at ="
-	    " 1000 WHERE state = 'retired'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h,
+	                     "UPDATE subscription SET retired_at ="
+	                     " 1000 WHERE state = 'retired'",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(h);
 	a = mk("dev-q", ki, 0, 100);
 	a.retired_keep_s = 3600;
 	/* The same connection purged a moment ago: not again yet. */
-	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r1, &a, err, sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(subs_foreach(f->db, 1, count_rows, &rows, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(rows, 3);
 	assert_int_equal(subs_open(&db2, f->path, err, sizeof(err)), SUBS_OK);
 	a = mk("dev-s", ki, 0, 100);
 	a.retired_keep_s = 3600;
-	assert_int_equal(subs_allocate(db2, &r1, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(db2, &r1, &a, err, sizeof(err)),
+	    SUBS_OK);
 	subs_close(db2);
 	rows = 0;
 	assert_int_equal(subs_foreach(f->db, 1, count_rows, &rows, err,
-	    sizeof(err)), SUBS_OK);
-	assert_int_equal(rows, 3);	/* dev-p, dev-q, dev-s pending */
+	                     sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(rows, 3); /* dev-p, dev-q, dev-s pending */
 }
 
 /* A store at schema 2 (the seed's: retired flag, retired rows keeping
@@ -333,29 +376,33 @@ static void subs_open__upgrades_schema_2(void **state)
 	memset(one, 0x11, sizeof(one));
 	snprintf(path, sizeof(path), "%s/old.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h, "CREATE TABLE subscription ("
-	    " id INTEGER PRIMARY KEY AUTOINCREMENT, supi TEXT NOT NULL,"
-	    " plmn TEXT NOT NULL, msin INTEGER NOT NULL, device_id TEXT NOT NULL,"
-	    " ki BLOB NOT NULL CHECK (length(ki) = 16),"
-	    " opc BLOB NOT NULL CHECK (length(opc) = 16), amf BLOB NOT NULL,"
-	    " sqn INTEGER NOT NULL, profile TEXT NOT NULL,"
-	    " retired INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0, 1)),"
-	    " created_at INTEGER NOT NULL, retired_at INTEGER NOT NULL DEFAULT 0);"
-	    "CREATE UNIQUE INDEX subscription_active_supi ON subscription(supi)"
-	    " WHERE retired = 0;"
-	    "CREATE UNIQUE INDEX subscription_active_device ON"
-	    " subscription(device_id) WHERE retired = 0;"
-	    "CREATE INDEX subscription_plmn_msin ON subscription(plmn, msin);"
-	    "CREATE TABLE msin_cursor (plmn TEXT PRIMARY KEY,"
-	    " next_msin INTEGER NOT NULL);"
-	    "INSERT INTO subscription VALUES (1, '001010000000001', '00101', 1,"
-	    " 'dev-o', zeroblob(16), zeroblob(16), x'8000', 32, '{}', 1, 1, 2);"
-	    "UPDATE subscription SET ki = x'11111111111111111111111111111111',"
-	    " opc = x'11111111111111111111111111111111';"
-	    "INSERT INTO subscription VALUES (2, '001010000000001', '00101', 1,"
-	    " 'dev-o', x'11111111111111111111111111111111',"
-	    " x'11111111111111111111111111111111', x'8000', 32, '{}', 0, 3, 0);"
-	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(h,
+	        "CREATE TABLE subscription ("
+	        " id INTEGER PRIMARY KEY AUTOINCREMENT, supi TEXT NOT NULL,"
+	        " plmn TEXT NOT NULL, msin INTEGER NOT NULL, device_id TEXT NOT NULL,"
+	        " ki BLOB NOT NULL CHECK (length(ki) = 16),"
+	        " opc BLOB NOT NULL CHECK (length(opc) = 16), amf BLOB NOT NULL,"
+	        " sqn INTEGER NOT NULL, profile TEXT NOT NULL,"
+	        " retired INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0, 1)),"
+	        " created_at INTEGER NOT NULL, retired_at INTEGER NOT NULL DEFAULT 0);"
+	        "CREATE UNIQUE INDEX subscription_active_supi ON subscription(supi)"
+	        " WHERE retired = 0;"
+	        "CREATE UNIQUE INDEX subscription_active_device ON"
+	        " subscription(device_id) WHERE retired = 0;"
+	        "CREATE INDEX subscription_plmn_msin ON subscription(plmn, msin);"
+	        "CREATE TABLE msin_cursor (plmn TEXT PRIMARY KEY,"
+	        " next_msin INTEGER NOT NULL);"
+	        "INSERT INTO subscription VALUES (1, '001010000000001', '00101', 1,"
+	        " 'dev-o', zeroblob(16), zeroblob(16), x'8000', 32, '{}', 1, 1, 2);"
+	        "UPDATE subscription SET ki = x'11111111111111111111111111111111',"
+	        " opc = x'11111111111111111111111111111111';"
+	        "INSERT INTO subscription VALUES (2, '001010000000001', '00101', 1,"
+	        " 'dev-o', x'11111111111111111111111111111111',"
+	        " x'11111111111111111111111111111111', x'8000', 32, '{}', 0, 3, 0);"
+	        "PRAGMA user_version = 2;",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(h);
 	assert_int_equal(subs_open(&db, path, err, sizeof(err)), SUBS_OK);
 	assert_int_equal(subs_schema_version(db, &v), SUBS_OK);
@@ -376,8 +423,10 @@ static void subs_open__upgrades_schema_2(void **state)
 	/* The shared runner's record carries the old versions over, and
 	 * user_version follows it (a program from before still finds the
 	 * file current). */
-	assert_int_equal(raw_int(path, "SELECT count(*) FROM"
-	    " schema_migrations WHERE version IN (1, 2, 3)"), 3);
+	assert_int_equal(raw_int(path,
+	                     "SELECT count(*) FROM"
+	                     " schema_migrations WHERE version IN (1, 2, 3)"),
+	    3);
 	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
 }
 
@@ -390,13 +439,16 @@ static void subs_sqn__persists_across_reopen(void **state)
 	uint64_t sqn;
 	char err[256];
 
-	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+	    SUBS_OK);
 	/* SQN 32 = SEQ 1, IND 0 → SEQ 2, IND 1 = 65. */
 	assert_int_equal(subs_sqn_next(f->db, &sqn, r.supi, 5, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(sqn, 65);
 	assert_int_equal(subs_sqn_next(f->db, &sqn, r.supi, 5, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(sqn, 98);
 	subs_close(f->db);
 	assert_int_equal(subs_open(&f->db, f->path, err, sizeof(err)), SUBS_OK);
@@ -406,12 +458,15 @@ static void subs_sqn__persists_across_reopen(void **state)
 	assert_int_equal(subs_sqn_set(f->db, r.supi, 1000, err, sizeof(err)),
 	    SUBS_OK);
 	assert_int_equal(subs_sqn_next(f->db, &sqn, r.supi, 0, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(sqn, 1001);
 	assert_int_equal(subs_sqn_next(f->db, &sqn, "001019999999999", 5, err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 	assert_int_equal(subs_sqn_set(f->db, "001019999999999", 1, err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 	assert_int_equal(subs_sqn_set(f->db, "12ab", 1, err, sizeof(err)),
 	    SUBS_INVALID);
 }
@@ -420,7 +475,7 @@ static void subs_sqn_successor__cycles_ind_and_wraps_seq(void **state)
 {
 	(void)state;
 	assert_int_equal(subs_sqn_successor(0, 5), 33);
-	assert_int_equal(subs_sqn_successor(31, 5), 32);   /* IND 31 → 0 */
+	assert_int_equal(subs_sqn_successor(31, 5), 32); /* IND 31 → 0 */
 	assert_int_equal(subs_sqn_successor(41, 0), 42);
 	assert_int_equal(subs_sqn_successor(0xffffffffffe0ULL, 5), 1);
 }
@@ -433,9 +488,11 @@ static void subs_allocate__range_exhaustion_is_clear_error(void **state)
 	subs_alloc_t a = mk("dev-a", ki, 10, 11);
 	char err[256];
 
-	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+	    SUBS_OK);
 	a.device_id = "dev-b";
-	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
+	    SUBS_OK);
 	a.device_id = "dev-c";
 	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
 	    SUBS_EXHAUSTED);
@@ -447,9 +504,10 @@ static void subs_allocate__range_exhaustion_is_clear_error(void **state)
 	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
 	    SUBS_EXHAUSTED);
 	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
-	    SUBS_EXHAUSTED);	/* not SUBS_REPLAY: the counter was not kept */
+	    SUBS_EXHAUSTED); /* not SUBS_REPLAY: the counter was not kept */
 	assert_int_equal(subs_find_device(f->db, NULL, "dev-c", err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 }
 
 static void subs_allocate__rejects_malformed_input(void **state)
@@ -462,7 +520,7 @@ static void subs_allocate__rejects_malformed_input(void **state)
 
 	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
 	    SUBS_INVALID);
-	a = mk("ok", ki, 0, 10000000000ULL);   /* 11 digits > 10-digit MSIN */
+	a = mk("ok", ki, 0, 10000000000ULL); /* 11 digits > 10-digit MSIN */
 	assert_int_equal(subs_allocate(f->db, &r, &a, err, sizeof(err)),
 	    SUBS_INVALID);
 	a = mk("ok", ki, 5, 4);
@@ -483,7 +541,8 @@ static void subs_open__fails_on_unwritable_path(void **state)
 
 	(void)state;
 	assert_int_equal(subs_open(&db, "/nonexistent-dir/x/subs.db", err,
-	    sizeof(err)), SUBS_ERR);
+	                     sizeof(err)),
+	    SUBS_ERR);
 	assert_null(db);
 	assert_non_null(strstr(err, "/nonexistent-dir"));
 }
@@ -518,7 +577,6 @@ static void subs_open__store_is_owner_only(void **state)
 	subs_close(db);
 	umask(old);
 }
-
 
 /* Every connection runs synchronous=FULL: a commit (a Ki, an SQN) is on
  * disk before corehook answers the message that depends on it. */
@@ -564,19 +622,24 @@ static void subs_statements__leave_no_read_open(void **state)
 	    SUBS_OK);
 	assert_memory_equal(r.ki, ki, 16);
 	assert_int_equal(subs_find_device(f->db, &r, "dev-ro", err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(subs_find_device(f->db, NULL, "dev-none", err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 	assert_int_equal(subs_sqn_next(f->db, &sqn, r.supi, 5, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(subs_sqn_next(f->db, &sqn, "001019999999999", 5, err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 	assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA wal_checkpoint(TRUNCATE)",
-	    -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h,
+	                     "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 0);	/* not busy */
-	assert_int_equal(sqlite3_column_int(st, 1), 0);	/* WAL emptied */
+	assert_int_equal(sqlite3_column_int(st, 0), 0); /* not busy */
+	assert_int_equal(sqlite3_column_int(st, 1), 0); /* WAL emptied */
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 	/* Still usable after the checkpoint. */
@@ -592,7 +655,7 @@ static void subs_statements__leave_no_read_open(void **state)
 struct gc_arg {
 	struct fix *f;
 	subs_group *g;
-	int kind;		/* 0 allocate, 1 SQN step */
+	int kind; /* 0 allocate, 1 SQN step */
 	char dev[32];
 	char supi[16];
 	uint8_t ki[16];
@@ -691,8 +754,8 @@ static void subs_group__queued_operations_share_one_commit(void **state)
 			memset(a[i].ki, 0x10 + i, sizeof(a[i].ki));
 		} else {
 			a[i].kind = 1;
-			snprintf(a[i].supi, sizeof(a[i].supi), "%s", i < 7 ?
-			    first.supi : "001019999999999");
+			snprintf(a[i].supi, sizeof(a[i].supi), "%s",
+			    i < 7 ? first.supi : "001019999999999");
 		}
 	}
 	lock = lock_store(f->path);
@@ -708,23 +771,24 @@ static void subs_group__queued_operations_share_one_commit(void **state)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 	subs_group_stats(g, &st);
 	assert_int_equal(st.jobs, GC_THREADS);
-	assert_int_equal(st.groups, 2);	/* thread 0 alone, then the rest */
+	assert_int_equal(st.groups, 2); /* thread 0 alone, then the rest */
 	assert_int_equal(st.queued, 0);
 	assert_int_equal(st.writing, 0);
 
-	assert_int_equal(subs_open(&check, f->path, err, sizeof(err)),
-	    SUBS_OK);
+	assert_int_equal(subs_open(&check, f->path, err, sizeof(err)), SUBS_OK);
 	for (i = 0; i < 5; i++) {
 		if (a[i].rc == SUBS_EXHAUSTED) {
 			exhausted++;
 			assert_int_equal(subs_find_device(check, &r, a[i].dev,
-			    err, sizeof(err)), SUBS_NOTFOUND);
+			                     err, sizeof(err)),
+			    SUBS_NOTFOUND);
 			continue;
 		}
 		assert_int_equal(a[i].rc, SUBS_OK);
 		ok++;
 		assert_int_equal(subs_find_supi(check, &r, a[i].rec.supi, err,
-		    sizeof(err)), SUBS_OK);
+		                     sizeof(err)),
+		    SUBS_OK);
 		assert_string_equal(r.device_id, a[i].dev);
 		assert_memory_equal(r.ki, a[i].ki, 16);
 		assert_int_equal(r.id, a[i].rec.id);
@@ -737,9 +801,10 @@ static void subs_group__queued_operations_share_one_commit(void **state)
 	assert_int_equal(a[7].rc, SUBS_NOTFOUND);
 	assert_non_null(strstr(a[7].err, "001019999999999"));
 	assert_int_equal(subs_find_supi(check, &r, first.supi, err,
-	    sizeof(err)), SUBS_OK);
-	assert_int_equal(r.sqn, subs_sqn_successor(subs_sqn_successor(32, 5),
-	    5));
+	                     sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(r.sqn,
+	    subs_sqn_successor(subs_sqn_successor(32, 5), 5));
 	subs_close(check);
 	subs_group_free(g);
 }
@@ -815,8 +880,7 @@ static void subs_group__concurrent_sqn_steps_are_distinct_and_durable(
 		want = subs_sqn_successor(want, 5);
 		assert_int_equal(all[i], want);
 	}
-	assert_int_equal(subs_open(&check, f->path, err, sizeof(err)),
-	    SUBS_OK);
+	assert_int_equal(subs_open(&check, f->path, err, sizeof(err)), SUBS_OK);
 	assert_int_equal(subs_find_supi(check, &r, r.supi, err, sizeof(err)),
 	    SUBS_OK);
 	assert_int_equal(r.sqn, want);
@@ -838,9 +902,11 @@ static void subs_group__sqn_step_reads_the_stepped_row(void **state)
 
 	assert_int_equal(subs_group_new(&g), SUBS_OK);
 	assert_int_equal(subs_group_allocate(g, f->db, &r, &a, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(subs_group_sqn_next_read(g, f->db, &sqn, &got, r.supi,
-	    5, err, sizeof(err)), SUBS_OK);
+	                     5, err, sizeof(err)),
+	    SUBS_OK);
 	assert_memory_equal(got.ki, ki1, 16);
 	assert_string_equal(got.supi, r.supi);
 	assert_int_equal(got.sqn, sqn);
@@ -850,15 +916,18 @@ static void subs_group__sqn_step_reads_the_stepped_row(void **state)
 	a = mk("dev-v", ki2, 1, 9);
 	subs_record_wipe(&r);
 	assert_int_equal(subs_group_allocate(g, f->db, &r, &a, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(subs_group_sqn_next_read(g, f->db, &sqn, &got, r.supi,
-	    5, err, sizeof(err)), SUBS_OK);
+	                     5, err, sizeof(err)),
+	    SUBS_OK);
 	assert_memory_equal(got.ki, ki2, 16);
 	assert_int_equal(got.sqn, sqn);
 	subs_record_wipe(&got);
 	/* Unknown SUPI: not found, nothing read. */
 	assert_int_equal(subs_group_sqn_next_read(g, f->db, &sqn, &got,
-	    "001019999999999", 5, err, sizeof(err)), SUBS_NOTFOUND);
+	                     "001019999999999", 5, err, sizeof(err)),
+	    SUBS_NOTFOUND);
 	subs_record_wipe(&r);
 	subs_group_free(g);
 }
@@ -867,32 +936,33 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
-		    subs_allocate__gives_distinct_supis_in_range, setup, teardown),
+		    subs_allocate__gives_distinct_supis_in_range, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    subs_allocate__pending_until_confirmed_then_old_wiped,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    subs_allocate__replayed_counter_changes_nothing,
-		    setup, teardown),
+		    subs_allocate__replayed_counter_changes_nothing, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
-		    subs_allocate__retired_rows_are_purged,
-		    setup, teardown),
+		    subs_allocate__retired_rows_are_purged, setup, teardown),
 		cmocka_unit_test_setup_teardown(subs_open__upgrades_schema_2,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(subs_sqn__persists_across_reopen,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    subs_sqn__persists_across_reopen, setup, teardown),
 		cmocka_unit_test(subs_sqn_successor__cycles_ind_and_wraps_seq),
 		cmocka_unit_test_setup_teardown(
-		    subs_allocate__range_exhaustion_is_clear_error, setup, teardown),
+		    subs_allocate__range_exhaustion_is_clear_error, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    subs_allocate__rejects_malformed_input, setup, teardown),
 		cmocka_unit_test(subs_open__fails_on_unwritable_path),
 		cmocka_unit_test_setup_teardown(subs_open__store_is_owner_only,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(subs_open__runs_synchronous_full,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(subs_statements__leave_no_read_open,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    subs_open__runs_synchronous_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    subs_statements__leave_no_read_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    subs_group__queued_operations_share_one_commit, setup,
 		    teardown),
@@ -900,7 +970,8 @@ int main(void)
 		    subs_group__concurrent_sqn_steps_are_distinct_and_durable,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    subs_group__sqn_step_reads_the_stepped_row, setup, teardown),
+		    subs_group__sqn_step_reads_the_stepped_row, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

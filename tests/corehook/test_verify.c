@@ -20,7 +20,7 @@
 #include "pki.h"
 #include "testpki.h"
 
-#define T0 ((int64_t)1800000000)	/* "now" of the first verification */
+#define T0 ((int64_t)1800000000) /* "now" of the first verification */
 #define DAY ((int64_t)86400)
 
 static EVP_PKEY *p256(void)
@@ -101,7 +101,7 @@ typedef struct {
 	EVP_PKEY *kr, *kd, *kf, *kc;
 	X509 *root, *dca, *fast, *cached;
 	char *jf, *jc;
-	int64_t until;  /* the earliest notAfter of leaf, Device CA, root */
+	int64_t until; /* the earliest notAfter of leaf, Device CA, root */
 } pki_t;
 
 static void pki_make(pki_t *p, int64_t root_na, int64_t dca_na)
@@ -113,8 +113,8 @@ static void pki_make(pki_t *p, int64_t root_na, int64_t dca_na)
 	p->kc = p256();
 	p->root = testpki_issue(p->kr, "Test Root", NULL, NULL, 1, NULL, 0,
 	    T0 - 10 * DAY, root_na, 0);
-	p->dca = testpki_issue(p->kd, "Test Device CA", p->root, p->kr, 1,
-	    NULL, 0, T0 - DAY, dca_na, 0);
+	p->dca = testpki_issue(p->kd, "Test Device CA", p->root, p->kr, 1, NULL,
+	    0, T0 - DAY, dca_na, 0);
 	p->fast = testpki_issue(p->kf, "dev-fast", p->dca, p->kd, 0,
 	    PROVCA_OID_EKU_DEVICE, KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT,
 	    T0 - DAY, T0 + 365 * DAY, 0);
@@ -159,17 +159,20 @@ static void check_at(pki_t *p, int64_t at, int want_ok)
 
 	assert_int_equal(ch_path_cache_new(&cache), 0);
 	assert_int_equal(verify(p->jf, "dev-fast", p->root, cache, T0, &how,
-	    enc), CH_CTX_OK);
+	                     enc),
+	    CH_CTX_OK);
 	assert_int_equal(how, CH_CHECK_FULL);
 	/* Every path reports the chain's earliest notAfter (the positive
 	 * cache serves the key no longer than that). */
 	assert_int_equal(last_until, p->until);
 	/* The point handed back is the certificate's own (full path). */
 	assert_int_equal(EVP_PKEY_get_octet_string_param(p->kf,
-	    "encoded-pub-key", want, sizeof(want), &len), 1);
+	                     "encoded-pub-key", want, sizeof(want), &len),
+	    1);
 	assert_memory_equal(enc, want, 65);
 	assert_int_equal(verify(p->jf, "dev-fast", p->root, cache, at, &how,
-	    enc), want_ok ? CH_CTX_OK : CH_CTX_INVALID_CERT);
+	                     enc),
+	    want_ok ? CH_CTX_OK : CH_CTX_INVALID_CERT);
 	if (want_ok) {
 		assert_int_equal(how, CH_CHECK_FAST);
 		assert_int_equal(last_until, p->until);
@@ -178,7 +181,8 @@ static void check_at(pki_t *p, int64_t at, int want_ok)
 		assert_int_equal(enc[0], 0);
 	}
 	assert_int_equal(verify(p->jc, "dev-cached", p->root, cache, at, &how,
-	    enc), want_ok ? CH_CTX_OK : CH_CTX_INVALID_CERT);
+	                     enc),
+	    want_ok ? CH_CTX_OK : CH_CTX_INVALID_CERT);
 	if (want_ok) {
 		assert_int_equal(how, CH_CHECK_CACHED);
 		assert_int_equal(last_until, p->until);
@@ -225,10 +229,11 @@ static void verify__clock_back_takes_full_path(void **state)
 	(void)state;
 	pki_make(&p, T0 + 3650 * DAY, T0 + 3650 * DAY);
 	assert_int_equal(ch_path_cache_new(&cache), 0);
-	assert_int_equal(verify(p.jf, "dev-fast", p.root, cache, T0, &how,
-	    enc), CH_CTX_OK);
+	assert_int_equal(verify(p.jf, "dev-fast", p.root, cache, T0, &how, enc),
+	    CH_CTX_OK);
 	assert_int_equal(verify(p.jf, "dev-fast", p.root, cache, T0 - 5, &how,
-	    enc), CH_CTX_OK);
+	                     enc),
+	    CH_CTX_OK);
 	assert_int_equal(how, CH_CHECK_FULL);
 	ch_path_cache_free(cache);
 	pki_free(&p);

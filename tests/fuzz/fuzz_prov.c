@@ -29,7 +29,7 @@
 
 static testpki_t P;
 static EVP_PKEY *dev;
-static EVP_PKEY *ob;		/* onboarding key (Profile A) */
+static EVP_PKEY *ob; /* onboarding key (Profile A) */
 static uint8_t ob_pub[32];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -58,14 +58,14 @@ static void verify_open(const uint8_t *c, size_t n)
 	char err[256];
 
 	if (prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)) != PROV_OK)
+	        sizeof(err)) != PROV_OK)
 		return;
 	if (!v.verified || v.container != c || v.container_len != n ||
 	    v.chain_count < 1 || v.chain_count > PROV_CHAIN_MAX ||
 	    v.signed_len + v.signature_len != n)
 		abort();
-	if (prov_open(&s, net, &v, dev, v.binding.device_id,
-	    v.binding.ue_nonce, err, sizeof(err)) == PROV_OK) {
+	if (prov_open(&s, net, &v, dev, v.binding.device_id, v.binding.ue_nonce,
+	        err, sizeof(err)) == PROV_OK) {
 		if (memcmp(net, v.binding.net_nonce, PROV_NONCE_LEN) != 0)
 			abort();
 		prov_subscription_wipe(&s);
@@ -79,7 +79,7 @@ static void mode_body(const uint8_t *body, size_t n)
 	char err[256];
 
 	if (prov_sign(c, sizeof(c), &len, body, n, P.signer_key, P.signer,
-	    P.inters, err, sizeof(err)) != PROV_OK)
+	        P.inters, err, sizeof(err)) != PROV_OK)
 		return;
 	verify_open(c, len);
 }
@@ -99,18 +99,17 @@ static void mode_subscription(const uint8_t *b, size_t n)
 	memset(bind.ue_nonce, 0x11, PROV_NONCE_LEN);
 	memset(bind.net_nonce, 0x22, PROV_NONCE_LEN);
 	if (prov_seal_sign(c, sizeof(c), &len, &s, &bind, dev, P.signer_key,
-	    P.signer, P.inters, err, sizeof(err)) != PROV_OK)
-		abort();	/* anything that decodes must re-encode */
-	if (prov_verify_open(&back, net, c, len, P.root, NULL,
-	    TESTPKI_NOW, dev, "fuzz-dev", bind.ue_nonce, err,
-	    sizeof(err)) != PROV_OK)
+	        P.signer, P.inters, err, sizeof(err)) != PROV_OK)
+		abort(); /* anything that decodes must re-encode */
+	if (prov_verify_open(&back, net, c, len, P.root, NULL, TESTPKI_NOW, dev,
+	        "fuzz-dev", bind.ue_nonce, err, sizeof(err)) != PROV_OK)
 		abort();
 	if (strcmp(s.supi, back.supi) != 0 ||
 	    memcmp(s.ki, back.ki, PROV_KEY_LEN) != 0 ||
 	    memcmp(s.opc, back.opc, PROV_KEY_LEN) != 0 ||
 	    memcmp(s.sqn, back.sqn, PROV_SQN_LEN) != 0 ||
-	    s.nssai_count != back.nssai_count ||
-	    strcmp(s.dnn, back.dnn) != 0 || s.issued_at != back.issued_at ||
+	    s.nssai_count != back.nssai_count || strcmp(s.dnn, back.dnn) != 0 ||
+	    s.issued_at != back.issued_at ||
 	    memcmp(net, bind.net_nonce, PROV_NONCE_LEN) != 0)
 		abort();
 	prov_subscription_wipe(&s);
@@ -125,8 +124,9 @@ static void mode_concealed(const uint8_t *b, size_t n)
 	uint8_t out[PROV_REQUEST_MAX];
 	size_t len = 0, solen = 0;
 
-	if (prov_request_deconceal(out, sizeof(out), &len, b, n, ob, NULL, 0)
-	    == PROV_OK && (len == 0 || out[0] != 0x02))
+	if (prov_request_deconceal(out, sizeof(out), &len, b, n, ob, NULL, 0) ==
+	        PROV_OK &&
+	    (len == 0 || out[0] != 0x02))
 		abort();
 	if (n == 0 || n > SUCI_ECIES_IN_MAX)
 		return;
@@ -134,10 +134,10 @@ static void mode_concealed(const uint8_t *b, size_t n)
 	c[1] = SUCI_SCHEME_PROFILE_A;
 	c[2] = 0;
 	if (suci_ecies_seal(c + 3, sizeof(c) - 3, &solen, SUCI_SCHEME_PROFILE_A,
-	    ob_pub, sizeof(ob_pub), b, n, NULL, NULL, 0) != SUCI_OK)
+	        ob_pub, sizeof(ob_pub), b, n, NULL, NULL, 0) != SUCI_OK)
 		abort();
 	if (prov_request_deconceal(out, sizeof(out), &len, c, 3 + solen, ob,
-	    NULL, 0) != PROV_OK)
+	        NULL, 0) != PROV_OK)
 		return;
 	if (n < 2 || len != (((size_t)b[0] << 8) | b[1]) || len + 2 > n ||
 	    n % PROV_CONCEAL_PAD != 0 || memcmp(out, b + 2, len) != 0 ||
@@ -155,8 +155,9 @@ static void mode_request(const uint8_t *b, size_t n)
 	mode_concealed(b, n);
 	if (prov_request_decode(&r, b, n, err, sizeof(err)) != PROV_OK)
 		return;
-	if (prov_request_encode(out, sizeof(out), &len, &r, err,
-	    sizeof(err)) != PROV_OK || len != n || memcmp(out, b, n) != 0)
+	if (prov_request_encode(out, sizeof(out), &len, &r, err, sizeof(err)) !=
+	        PROV_OK ||
+	    len != n || memcmp(out, b, n) != 0)
 		abort();
 }
 

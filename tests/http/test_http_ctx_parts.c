@@ -26,7 +26,8 @@ static const char chain_a[] =
     "-----BEGIN CERTIFICATE-----\nMIIB\"quoted\"\\back\\slash\ttab\r\n"
     "\x01\x1f ctl \xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x90 </script>\n"
     "-----END CERTIFICATE-----\n";
-static const char chain_b[] = "-----BEGIN CERTIFICATE-----\nother\n-----END CERTIFICATE-----\n";
+static const char chain_b[] =
+    "-----BEGIN CERTIFICATE-----\nother\n-----END CERTIFICATE-----\n";
 
 static ca_config_t cfg;
 
@@ -55,7 +56,7 @@ static void device_fill(ca_device_t *d, const char *chain, int revoked)
 	snprintf(r->device_id, sizeof(r->device_id), "ACME0001\"x\\y");
 	snprintf(r->manufacturer_id, sizeof(r->manufacturer_id), "ACME");
 	snprintf(r->manufacturer_name, sizeof(r->manufacturer_name),
-	         "Acme \"Widgets\" \xc3\x9f\\ \x07");
+	    "Acme \"Widgets\" \xc3\x9f\\ \x07");
 	snprintf(r->serial, sizeof(r->serial), "SN\t42\n");
 	snprintf(r->model, sizeof(r->model), "M\xe2\x82\xac-1");
 	snprintf(r->hw_version, sizeof(r->hw_version), "1.0/\x7f");
@@ -68,11 +69,13 @@ static void device_fill(ca_device_t *d, const char *chain, int revoked)
 	snprintf(r->cert_serial_hex, sizeof(r->cert_serial_hex), "0A1B2C");
 	snprintf(r->cert_sha256, sizeof(r->cert_sha256), "%064d", 7);
 	snprintf(r->key_type, sizeof(r->key_type), "ec-p256");
-	d->cert_pem = strdup("-----BEGIN CERTIFICATE-----\nleaf\"\\\n-----END CERTIFICATE-----\n");
+	d->cert_pem = strdup(
+	    "-----BEGIN CERTIFICATE-----\nleaf\"\\\n-----END CERTIFICATE-----\n");
 	d->chain_pem = strdup(chain);
 	assert_non_null(d->cert_pem);
 	assert_non_null(d->chain_pem);
-	snprintf(d->cert_url, sizeof(d->cert_url), "%s/devices/ACME0001", cfg.public_base_url);
+	snprintf(d->cert_url, sizeof(d->cert_url), "%s/devices/ACME0001",
+	    cfg.public_base_url);
 }
 
 static void device_clear(ca_device_t *d)
@@ -113,7 +116,8 @@ static void both_ways_same(int revoked)
 	assert_string_equal(atomic_load(&per->ctx_parts)->chain_pem, chain_b);
 
 	a = context_text(pre, &d);
-	assert_non_null(atomic_load(&pre->ctx_parts)); /* the pre-rendered way */
+	assert_non_null(
+	    atomic_load(&pre->ctx_parts)); /* the pre-rendered way */
 	assert_string_equal(atomic_load(&pre->ctx_parts)->chain_pem, chain_a);
 	b = context_text(per, &d);
 	assert_string_equal(atomic_load(&per->ctx_parts)->chain_pem, chain_b);
@@ -124,29 +128,44 @@ static void both_ways_same(int revoked)
 	/* And the values are the device's, unescaped again by a parser. */
 	doc = cJSON_Parse(a);
 	assert_non_null(doc);
-	assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "chain")->valuestring, chain_a);
-	assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "device_id")->valuestring,
-	                    d.rec.device_id);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "chain")
+	                        ->valuestring,
+	    chain_a);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "device_id")
+	                        ->valuestring,
+	    d.rec.device_id);
 	assert_string_equal(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(doc, "manufacturer"), "name")->valuestring,
+	                        cJSON_GetObjectItemCaseSensitive(doc,
+	                            "manufacturer"),
+	                        "name")
+	                        ->valuestring,
 	    d.rec.manufacturer_name);
 	urls = cJSON_GetObjectItemCaseSensitive(doc, "urls");
-	assert_string_equal(cJSON_GetObjectItemCaseSensitive(urls, "crl")->valuestring,
-	                    "https://ca.example:8443/p\"q\\r/crl/device.crl");
-	assert_string_equal(cJSON_GetObjectItemCaseSensitive(urls, "chain")->valuestring,
-	                    "https://ca.example:8443/p\"q\\r/ca/chain.pem");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(urls, "crl")
+	                        ->valuestring,
+	    "https://ca.example:8443/p\"q\\r/crl/device.crl");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(urls, "chain")
+	                        ->valuestring,
+	    "https://ca.example:8443/p\"q\\r/ca/chain.pem");
 	assert_string_equal(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(doc, "status"), "state")->valuestring,
+	                        cJSON_GetObjectItemCaseSensitive(doc, "status"),
+	                        "state")
+	                        ->valuestring,
 	    revoked ? "revoked" : "active");
 	if (revoked)
 		assert_string_equal(cJSON_GetObjectItemCaseSensitive(
-		    cJSON_GetObjectItemCaseSensitive(doc, "status"), "reason")->valuestring,
+		                        cJSON_GetObjectItemCaseSensitive(doc,
+		                            "status"),
+		                        "reason")
+		                        ->valuestring,
 		    "keyCompromise");
 	else
 		assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(
-		    cJSON_GetObjectItemCaseSensitive(doc, "status"), "reason")));
-	assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "not_after")->valuestring,
-	                    "9999-12-31T23:59:59Z");
+		    cJSON_GetObjectItemCaseSensitive(doc, "status"),
+		    "reason")));
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "not_after")
+	                        ->valuestring,
+	    "9999-12-31T23:59:59Z");
 	cJSON_Delete(doc);
 	cJSON_free(a);
 	cJSON_free(b);
@@ -183,7 +202,8 @@ static void batch_chain__same_bytes_both_ways(void **state)
 	assert_non_null(ref);
 	assert_int_equal(api_add_chain(pre, srv, chain_a), 0);
 	assert_non_null(atomic_load(&srv->ctx_parts)); /* parts for chain_a */
-	assert_int_equal(api_add_chain(per, srv, chain_b), 0); /* not chain_a: per request */
+	assert_int_equal(api_add_chain(per, srv, chain_b),
+	    0); /* not chain_a: per request */
 	assert_string_equal(atomic_load(&srv->ctx_parts)->chain_pem, chain_a);
 	assert_non_null(cJSON_AddStringToObject(ref, "chain", chain_a));
 	a = cJSON_PrintUnformatted(pre);
@@ -218,6 +238,6 @@ int main(void)
 
 	config_defaults(&cfg);
 	snprintf(cfg.public_base_url, sizeof(cfg.public_base_url),
-	         "https://ca.example:8443/p\"q\\r");
+	    "https://ca.example:8443/p\"q\\r");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,9 +39,10 @@ static int signed_request(nas_reg_request_t *rq)
 	memset(r.ue_nonce, 0xA5, sizeof(r.ue_nonce));
 	snprintf(r.snn, sizeof(r.snn), "5G:mnc001.mcc001.3gppnetwork.org");
 	r.counter = 1765000000000000ULL;
-	if (k == NULL || prov_request_sign(&r, k, err, sizeof(err)) != PROV_OK ||
+	if (k == NULL ||
+	    prov_request_sign(&r, k, err, sizeof(err)) != PROV_OK ||
 	    prov_request_encode(rq->payload, sizeof(rq->payload),
-	    &rq->payload_len, &r, err, sizeof(err)) != PROV_OK) {
+	        &rq->payload_len, &r, err, sizeof(err)) != PROV_OK) {
 		fprintf(stderr, "signed request: %s\n", err);
 		goto out;
 	}
@@ -102,9 +103,9 @@ static void print_hex(const char *name, const uint8_t *p, size_t n)
 static int secured(pcap_writer *w, nas_msg_t *m)
 {
 	static const char *HN_PUB = "5a8d38864820197c3394b92613b20b91633cbd897"
-	    "119273bf8e4a6f4eec0a650";
+	                            "119273bf8e4a6f4eec0a650";
 	static const char *EPH = "c80949f13ebe61af4ebdbd293ea4f942696b9e815d7e"
-	    "8f0096bbf6ed7de62256";
+	                         "8f0096bbf6ed7de62256";
 	uint8_t pub[32], eph[32], kamf[32], mac[4];
 	nas_sec_ctx_t net, ue;
 	suci_t s;
@@ -115,7 +116,7 @@ static int secured(pcap_writer *w, nas_msg_t *m)
 	if (util_hex_decode(pub, 32, HN_PUB) != 0 ||
 	    util_hex_decode(eph, 32, EPH) != 0 ||
 	    suci_make(&s, "imsi-00101001002086", 2, SUCI_SCHEME_PROFILE_A, pub,
-	    32, 1, "0", eph, err, sizeof(err)) != 0 ||
+	        32, 1, "0", eph, err, sizeof(err)) != 0 ||
 	    nas_sec_ctx_init(&net, kamf, 2, 2, 0, 0) != 0 ||
 	    nas_sec_ctx_init(&ue, kamf, 2, 2, 1, 0) != 0)
 		return -1;

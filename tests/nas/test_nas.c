@@ -58,11 +58,11 @@ static const char *PROV_REQ = "7e00417d0001008e7b0004deadbeef";
 static const char *SUCI_REQ = "7e004179000d0100f110000000001032547698";
 static const char *REJ9 = "7e0044095f01227b0003010203";
 static const char *AUTH_REQ = "7e0056000200002100112233445566778899aabbccddeeff"
-    "2010f0e0d0c0b0a09080706050403020100f";
+                              "2010f0e0d0c0b0a09080706050403020100f";
 static const char *AUTH_RESP = "7e00572d10000102030405060708090a0b0c0d0e0f";
 static const char *AUTH_FAIL = "7e005915300e0102030405060708090a0b0c0d0e";
 static const char *REG_ACC = "7e00420101"
-    "77000bf200f1100100412a3b4c5d";
+                             "77000bf200f1100100412a3b4c5d";
 static const char *AUTH_REJ = "7e0058";
 
 static const char *const VALID[] = {
@@ -70,19 +70,25 @@ static const char *const VALID[] = {
 	"7e004179000d0100f110000000001032547698",
 	"7e0044095f01227b0003010203",
 	"7e0056000200002100112233445566778899aabbccddeeff"
-	    "2010f0e0d0c0b0a09080706050403020100f",
+	"2010f0e0d0c0b0a09080706050403020100f",
 	"7e00572d10000102030405060708090a0b0c0d0e0f",
 	"7e005915300e0102030405060708090a0b0c0d0e",
-	"7e004201017700" "0bf200f1100100412a3b4c5d",
+	"7e004201017700"
+	"0bf200f1100100412a3b4c5d",
 	"7e0058",
 	/* security mode command: NEA2/NIA2, ngKSI 1, caps, ABBA; complete;
 	 * reject #24; registration complete; a Profile B SUCI */
-	"7e005d2201" "02a0a0" "38020000",
+	"7e005d2201"
+	"02a0a0"
+	"38020000",
 	"7e005e",
 	"7e005f18",
 	"7e0043",
-	"7e0041790036" "0100f11000000202" "039aab8376597021e855679a9778ea0b67396e"
-	    "68c66df32c0f41e9acca2da9b9d146a33fc2716ac7dae96aa30a4d" "2e02a0a0",
+	"7e0041790036"
+	"0100f11000000202"
+	"039aab8376597021e855679a9778ea0b67396e"
+	"68c66df32c0f41e9acca2da9b9d146a33fc2716ac7dae96aa30a4d"
+	"2e02a0a0",
 	/* public captures (see test_public_*) */
 	"7e004179000d0199f9070000000000000000102e0480f080f0",
 	"7e005600020000215ca0df8c9bb8dbcf3c2a7dd448da13692010406296993082800030b762455c890b19",
@@ -114,14 +120,15 @@ static void test_nas_encode__suci_request_bytes(void **state)
 	m1.reg_req.ngksi.ksi = NAS_NGKSI_NO_KEY;
 	m1.reg_req.id.kind = NAS_ID_SUCI;
 	assert_int_equal(nas_suci_from_supi(&m1.reg_req.id.suci,
-	    "imsi-001010123456789", 2), 0);
+	                     "imsi-001010123456789", 2),
+	    0);
 	assert_encodes_to(&m1, SUCI_REQ);
 	/* 3-digit MNC and an odd MSIN: filler nibble, MNC digit 3 used */
 	assert_int_equal(nas_suci_from_supi(&m1.reg_req.id.suci,
-	    "imsi-310260123456789", 3), 0);
+	                     "imsi-310260123456789", 3),
+	    0);
 	assert_string_equal(m1.reg_req.id.suci.msin, "123456789");
-	assert_encodes_to(&m1,
-	    "7e004179000d011300620000000021436587f9");
+	assert_encodes_to(&m1, "7e004179000d011300620000000021436587f9");
 }
 
 static void test_nas_encode__reject_accept_auth_bytes(void **state)
@@ -153,9 +160,11 @@ static void test_nas_encode__reject_accept_auth_bytes(void **state)
 	m1.type = NAS_MSG_AUTH_REQUEST;
 	m1.auth_req.abba_len = 2;
 	assert_int_equal(util_hex_decode(m1.auth_req.rand, 16,
-	    "00112233445566778899aabbccddeeff"), 0);
+	                     "00112233445566778899aabbccddeeff"),
+	    0);
 	assert_int_equal(util_hex_decode(m1.auth_req.autn, 16,
-	    "f0e0d0c0b0a09080706050403020100f"), 0);
+	                     "f0e0d0c0b0a09080706050403020100f"),
+	    0);
 	assert_encodes_to(&m1, AUTH_REQ);
 
 	memset(&m1, 0, sizeof(m1));
@@ -206,7 +215,8 @@ static void test_nas_decode__hand_made_values(void **state)
 	assert_string_equal(m1.reg_req.id.suci.msin, "0123456789");
 	assert_false(m1.reg_req.has_payload);
 	assert_int_equal(nas_supi_from_suci(supi, sizeof(supi),
-	    &m1.reg_req.id.suci), 0);
+	                     &m1.reg_req.id.suci),
+	    0);
 	assert_string_equal(supi, "imsi-001010123456789");
 
 	assert_int_equal(decode_hex(&m1, REJ9), 0);
@@ -248,8 +258,10 @@ static void test_nas_decode__public_ueransim_capture(void **state)
 	uint8_t out[128];
 	size_t n;
 
-	assert_int_equal(decode_hex(&m1,
-	    "7e004179000d0199f9070000000000000000102e0480f080f0"), 0);
+	assert_int_equal(
+	    decode_hex(&m1,
+	        "7e004179000d0199f9070000000000000000102e0480f080f0"),
+	    0);
 	assert_int_equal(m1.reg_req.reg_type, NAS_REG_INITIAL);
 	assert_int_equal(m1.reg_req.follow_on, 1);
 	assert_int_equal(m1.reg_req.ngksi.ksi, 7);
@@ -268,7 +280,8 @@ static void test_nas_decode__public_ueransim_capture(void **state)
 	assert_int_equal(nas_ue_sec_cap_has(m1.reg_req.ue_sec_cap, 4, 1, 2), 1);
 	assert_int_equal(nas_ue_sec_cap_has(m1.reg_req.ue_sec_cap, 4, 0, 2), 0);
 	assert_int_equal(nas_encode(out, sizeof(out), &n, &m1), 0);
-	assert_hex(out, n, "7e004179000d0199f9070000000000000000102e0480f080f0");
+	assert_hex(out, n,
+	    "7e004179000d0199f9070000000000000000102e0480f080f0");
 }
 
 /* The same session's Authentication request/response and the plain
@@ -276,7 +289,8 @@ static void test_nas_decode__public_ueransim_capture(void **state)
  * feature support and T3512, which ProvCA skips). */
 static void test_nas_decode__public_auth_and_accept(void **state)
 {
-	static const char *areq = "7e005600020000215ca0df8c9bb8dbcf3c2a7dd4"
+	static const char *areq =
+	    "7e005600020000215ca0df8c9bb8dbcf3c2a7dd4"
 	    "48da13692010406296993082800030b762455c890b19";
 	static const char *aresp = "7e00572d10ef2770c69e7382aa38e8134f602234e1";
 	uint8_t out[128];
@@ -297,8 +311,10 @@ static void test_nas_decode__public_auth_and_accept(void **state)
 	assert_int_equal(nas_encode(out, sizeof(out), &n, &m1), 0);
 	assert_hex(out, n, aresp);
 
-	assert_int_equal(decode_hex(&m1, "7e0042010177000bf299f907020040c00007"
-	    "2754074099f90700000115020101210201005e0192"), 0);
+	assert_int_equal(decode_hex(&m1,
+	                     "7e0042010177000bf299f907020040c00007"
+	                     "2754074099f90700000115020101210201005e0192"),
+	    0);
 	assert_int_equal(m1.reg_acc.result, 1);
 	assert_true(m1.reg_acc.has_guti);
 	assert_string_equal(m1.reg_acc.guti.mcc, "999");
@@ -311,12 +327,16 @@ static void test_nas_decode__public_auth_and_accept(void **state)
 	assert_hex(out, n, "7e0042010177000bf299f907020040c0000727");
 
 	/* another public UE capture: one-digit routing indicator "0" */
-	assert_int_equal(decode_hex(&m1, "7e004179000d0100f110f0ff0000103254"
-	    "76982e04f070f070"), 0);
+	assert_int_equal(decode_hex(&m1,
+	                     "7e004179000d0100f110f0ff0000103254"
+	                     "76982e04f070f070"),
+	    0);
 	assert_string_equal(m1.reg_req.id.suci.routing, "0");
 	assert_string_equal(m1.reg_req.id.suci.msin, "0123456789");
 	assert_int_equal(nas_encode(out, sizeof(out), &n, &m1), 0);
-	assert_hex(out, n, "7e004179000d0100f110f0ff000010325476" "98"
+	assert_hex(out, n,
+	    "7e004179000d0100f110f0ff000010325476"
+	    "98"
 	    "2e04f070f070");
 }
 
@@ -405,7 +425,7 @@ static void prefixes(const char *hex, const size_t *valid, size_t nvalid)
 static void test_nas_decode__every_prefix_rejected(void **state)
 {
 	static const size_t prov_ok[] = { 7 }, rej_ok[] = { 4, 7 },
-	    acc_ok[] = { 5 };
+	                    acc_ok[] = { 5 };
 
 	prefixes(PROV_REQ, prov_ok, 1);
 	prefixes(SUCI_REQ, NULL, 0);
@@ -429,11 +449,16 @@ static void test_nas_decode__unknown_optional_ies_skipped(void **state)
 	/* one-octet IEs 0xA1 and 0xB0 (bit 8 set), TLV 0x35, TLV-E 0x78 (EAP
 	 * message), then RAND and AUTN; a second RAND is ignored (the first
 	 * occurrence wins, TS 24.501 7.6.3). */
-	static const char *hex = "7e0056" "00" "020000"
-	    "a1" "b0" "3502abcd" "780003010203"
-	    "2100112233445566778899aabbccddeeff"
-	    "2010f0e0d0c0b0a09080706050403020100f"
-	    "21ffffffffffffffffffffffffffffffff";
+	static const char *hex = "7e0056"
+	                         "00"
+	                         "020000"
+	                         "a1"
+	                         "b0"
+	                         "3502abcd"
+	                         "780003010203"
+	                         "2100112233445566778899aabbccddeeff"
+	                         "2010f0e0d0c0b0a09080706050403020100f"
+	                         "21ffffffffffffffffffffffffffffffff";
 
 	assert_int_equal(decode_hex(&m1, hex), 0);
 	assert_hex(m1.auth_req.rand, 16, "00112233445566778899aabbccddeeff");
@@ -443,15 +468,24 @@ static void test_nas_decode__unknown_optional_ies_skipped(void **state)
 
 	/* Registration request with unknown IEs around the known pair and a
 	 * repeated payload container */
-	assert_int_equal(decode_hex(&m1, "7e00417d000100" "2e0480f080f0" "8e"
-	    "700001ff" "7b0004deadbeef" "7b000100" "9b"), 0);
+	assert_int_equal(decode_hex(&m1,
+	                     "7e00417d000100"
+	                     "2e0480f080f0"
+	                     "8e"
+	                     "700001ff"
+	                     "7b0004deadbeef"
+	                     "7b000100"
+	                     "9b"),
+	    0);
 	assert_int_equal(m1.reg_req.payload_len, 4);
 	assert_memory_equal(m1.reg_req.payload, "\xde\xad\xbe\xef", 4);
 	/* Authentication reject with an EAP message */
 	assert_int_equal(decode_hex(&m1, "7e0058780005030000000a"), 0);
 	assert_int_equal(m1.type, NAS_MSG_AUTH_REJECT);
 	/* AUTS with a cause other than #21 is ignored */
-	assert_int_equal(decode_hex(&m1, "7e005914300e0102030405060708090a0b0c0d0e"), 0);
+	assert_int_equal(decode_hex(&m1,
+	                     "7e005914300e0102030405060708090a0b0c0d0e"),
+	    0);
 	assert_int_equal(m1.auth_fail.cause, 20);
 	assert_false(m1.auth_fail.has_auts);
 }
@@ -478,33 +512,40 @@ static void test_nas_decode__malformed_rejected(void **state)
 		{ "7e00417d0001008e7bffff00", NAS_ERR_TRUNCATED },
 		{ "7e005600ff0000", NAS_ERR_TRUNCATED },
 		{ "7e0056000200002100112233445566778899aabbccddeeff"
-		  "2020f0e0d0c0b0a09080706050403020100f", NAS_ERR_TRUNCATED },
+		  "2020f0e0d0c0b0a09080706050403020100f",
+		    NAS_ERR_TRUNCATED },
 		{ "7e0058780100", NAS_ERR_TRUNCATED },
 		{ "7e005835", NAS_ERR_TRUNCATED },
 		{ "7e0044095f", NAS_ERR_TRUNCATED },
 		{ "7e004202", NAS_ERR_TRUNCATED },
 		/* lengths a known IE cannot have */
 		{ "7e0056000200002100112233445566778899aabbccddeeff"
-		  "200ff0e0d0c0b0a09080706050403020100f", NAS_ERR_BAD_LENGTH },
+		  "200ff0e0d0c0b0a09080706050403020100f",
+		    NAS_ERR_BAD_LENGTH },
 		{ "7e00572d080001020304050607", NAS_ERR_BAD_LENGTH },
-		{ "7e005915300d0102030405060708090a0b0c0d", NAS_ERR_BAD_LENGTH },
+		{ "7e005915300d0102030405060708090a0b0c0d",
+		    NAS_ERR_BAD_LENGTH },
 		{ "7e0044165f022200", NAS_ERR_BAD_LENGTH },
 		{ "7e0042020100", NAS_ERR_BAD_LENGTH },
 		{ "7e00560001002100112233445566778899aabbccddeeff"
-		  "2010f0e0d0c0b0a09080706050403020100f", NAS_ERR_BAD_LENGTH },
+		  "2010f0e0d0c0b0a09080706050403020100f",
+		    NAS_ERR_BAD_LENGTH },
 		{ "7e00417d0001008e7b0000", NAS_ERR_BAD_LENGTH },
 		{ "7e00420101770000", NAS_ERR_BAD_LENGTH },
 		{ "7e0042010177000af200f1100100412a3b4c", NAS_ERR_BAD_LENGTH },
 		{ "7e00417d0000", NAS_ERR_BAD_LENGTH },
 		{ "7e00417d00020000", NAS_ERR_BAD_LENGTH },
-		{ "7e0041790008" "0100f11000000000", NAS_ERR_BAD_LENGTH },
+		{ "7e0041790008"
+		  "0100f11000000000",
+		    NAS_ERR_BAD_LENGTH },
 		{ "7e004179000e0100f11000000000103254769810",
-		  NAS_ERR_BAD_LENGTH },
+		    NAS_ERR_BAD_LENGTH },
 		/* missing mandatory / required IEs */
-		{ "7e00560002000021001122334455667788" "99aabbccddeeff",
-		  NAS_ERR_MISSING_IE },
+		{ "7e00560002000021001122334455667788"
+		  "99aabbccddeeff",
+		    NAS_ERR_MISSING_IE },
 		{ "7e0056000200002010f0e0d0c0b0a09080706050403020100f",
-		  NAS_ERR_MISSING_IE },
+		    NAS_ERR_MISSING_IE },
 		{ "7e0057", NAS_ERR_MISSING_IE },
 		{ "7e005915", NAS_ERR_MISSING_IE },
 		{ "7e00417d0001008e", NAS_ERR_MISSING_IE },
@@ -518,9 +559,13 @@ static void test_nas_decode__malformed_rejected(void **state)
 		{ "7e004179000d0100f110a00000001032547698", NAS_ERR_BAD_VALUE },
 		{ "7e0042010177000bf100f1100100412a3b4c5d", NAS_ERR_BAD_VALUE },
 		/* supported by 24.501, not by ProvCA */
-		{ "7e004179000d0100f110000003001032547698", NAS_ERR_UNSUPPORTED },
-		{ "7e004179000d1100f110000000001032547698", NAS_ERR_UNSUPPORTED },
-		{ "7e004179000833" "43658709214365", NAS_ERR_UNSUPPORTED },
+		{ "7e004179000d0100f110000003001032547698",
+		    NAS_ERR_UNSUPPORTED },
+		{ "7e004179000d1100f110000000001032547698",
+		    NAS_ERR_UNSUPPORTED },
+		{ "7e004179000833"
+		  "43658709214365",
+		    NAS_ERR_UNSUPPORTED },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -584,57 +629,78 @@ static void test_nas_encode__bad_fields_refused(void **state)
 	assert_int_equal(enc(&m2), 0);
 	m2.reg_req.reg_type = 8;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; m2.reg_req.follow_on = 2;
+	m2 = m1;
+	m2.reg_req.follow_on = 2;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; m2.reg_req.ngksi.ksi = 8;
+	m2 = m1;
+	m2.reg_req.ngksi.ksi = 8;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; m2.reg_req.ngksi.tsc = 2;
+	m2 = m1;
+	m2.reg_req.ngksi.tsc = 2;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; memcpy(m2.reg_req.id.suci.mcc, "0a1", 4);
+	m2 = m1;
+	memcpy(m2.reg_req.id.suci.mcc, "0a1", 4);
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; memcpy(m2.reg_req.id.suci.mnc, "1", 2);
+	m2 = m1;
+	memcpy(m2.reg_req.id.suci.mnc, "1", 2);
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; m2.reg_req.id.suci.msin[0] = '\0';
+	m2 = m1;
+	m2.reg_req.id.suci.msin[0] = '\0';
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; memcpy(m2.reg_req.id.suci.msin, "12345678901", 11);
+	m2 = m1;
+	memcpy(m2.reg_req.id.suci.msin, "12345678901", 11);
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; memcpy(m2.reg_req.id.suci.routing, "12345", 5);
+	m2 = m1;
+	memcpy(m2.reg_req.id.suci.routing, "12345", 5);
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; m2.reg_req.id.suci.scheme = 3;
+	m2 = m1;
+	m2.reg_req.id.suci.scheme = 3;
 	assert_int_equal(enc(&m2), NAS_ERR_UNSUPPORTED);
-	m2 = m1; m2.reg_req.id.suci.scheme = 1;	/* no scheme output */
+	m2 = m1;
+	m2.reg_req.id.suci.scheme = 1; /* no scheme output */
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; m2.reg_req.id.kind = 9;
+	m2 = m1;
+	m2.reg_req.id.kind = 9;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; m2.reg_req.has_payload = true; m2.reg_req.payload_len = 0;
+	m2 = m1;
+	m2.reg_req.has_payload = true;
+	m2.reg_req.payload_len = 0;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_LENGTH);
 	m2.reg_req.payload_len = NAS_PAYLOAD_MAX + 1;
 	assert_int_equal(enc(&m2), NAS_ERR_TOO_LONG);
-	m2.reg_req.payload_len = 1; m2.reg_req.payload_type = 0x10;
+	m2.reg_req.payload_len = 1;
+	m2.reg_req.payload_type = 0x10;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
 
 	assert_int_equal(decode_hex(&m1, REG_ACC), 0);
-	m2 = m1; m2.reg_acc.guti.amf_set = 0x400;
+	m2 = m1;
+	m2.reg_acc.guti.amf_set = 0x400;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; m2.reg_acc.guti.amf_pointer = 0x40;
+	m2 = m1;
+	m2.reg_acc.guti.amf_pointer = 0x40;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
 
 	assert_int_equal(decode_hex(&m1, AUTH_REQ), 0);
-	m2 = m1; m2.auth_req.abba_len = 1;
+	m2 = m1;
+	m2.auth_req.abba_len = 1;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_LENGTH);
 	m2.auth_req.abba_len = NAS_ABBA_MAX + 1;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_LENGTH);
-	m2 = m1; m2.auth_req.ngksi.ksi = 9;
+	m2 = m1;
+	m2.auth_req.ngksi.ksi = 9;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
 
 	assert_int_equal(decode_hex(&m1, AUTH_FAIL), 0);
-	m2 = m1; m2.auth_fail.has_auts = false;
+	m2 = m1;
+	m2.auth_fail.has_auts = false;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
-	m2 = m1; m2.auth_fail.cause = 20;
+	m2 = m1;
+	m2.auth_fail.cause = 20;
 	assert_int_equal(enc(&m2), NAS_ERR_BAD_VALUE);
 
 	assert_int_equal(decode_hex(&m1, REJ9), 0);
-	m2 = m1; m2.reg_rej.payload_len = NAS_PAYLOAD_MAX + 1;
+	m2 = m1;
+	m2.reg_rej.payload_len = NAS_PAYLOAD_MAX + 1;
 	assert_int_equal(enc(&m2), NAS_ERR_TOO_LONG);
 
 	m2.type = 0x45;
@@ -664,7 +730,9 @@ static void test_nas_decode__mutations_never_crash(void **state)
 	size_t nvalid = sizeof(VALID) / sizeof(VALID[0]);
 	unsigned seed = 12345, ok = 0;
 	int iters = getenv("PROVCA_SANITIZE") &&
-	    strcmp(getenv("PROVCA_SANITIZE"), "1") == 0 ? 100000 : 300000;
+	        strcmp(getenv("PROVCA_SANITIZE"), "1") == 0 ?
+	    100000 :
+	    300000;
 
 	for (int it = 0; it < iters; it++) {
 		size_t n = hexbuf(VALID[(size_t)rand_r(&seed) % nvalid]), on;
@@ -675,23 +743,23 @@ static void test_nas_decode__mutations_never_crash(void **state)
 			size_t pos = n ? (size_t)rand_r(&seed) % n : 0;
 
 			switch (rand_r(&seed) % 4) {
-			case 0:	/* flip a byte */
+			case 0: /* flip a byte */
 				if (n)
 					mut[pos] = (uint8_t)rand_r(&seed);
 				break;
-			case 1:	/* truncate */
-				n = pos;
-				break;
-			case 2:	/* insert a byte */
+			case 1: /* truncate */ n = pos; break;
+			case 2: /* insert a byte */
 				if (n < 200) {
-					memmove(mut + pos + 1, mut + pos, n - pos);
+					memmove(mut + pos + 1, mut + pos,
+					    n - pos);
 					mut[pos] = (uint8_t)rand_r(&seed);
 					n++;
 				}
 				break;
 			default: /* flip one bit */
 				if (n)
-					mut[pos] ^= (uint8_t)(1 << rand_r(&seed) % 8);
+					mut[pos] ^=
+					    (uint8_t)(1 << rand_r(&seed) % 8);
 				break;
 			}
 		}
@@ -726,8 +794,10 @@ static void test_nas__names_and_errors(void **state)
 	assert_string_equal(nas_msg_name(0x45), "Unknown message type");
 	for (int a = NAS_ERR_UNSUPPORTED; a <= 0; a++)
 		for (int b = a + 1; b <= 0; b++)
-			assert_string_not_equal(nas_strerror(a), nas_strerror(b));
-	assert_string_equal(nas_strerror(NAS_ERR_TRUNCATED), "message truncated");
+			assert_string_not_equal(nas_strerror(a),
+			    nas_strerror(b));
+	assert_string_equal(nas_strerror(NAS_ERR_TRUNCATED),
+	    "message truncated");
 	assert_string_equal(nas_strerror(-99), "unknown NAS error");
 }
 
@@ -751,7 +821,8 @@ static void test_nas__supi_suci_helpers(void **state)
 	s.scheme = 1;
 	assert_int_equal(nas_supi_from_suci(supi, sizeof(supi), &s),
 	    NAS_ERR_UNSUPPORTED);
-	s.scheme = 0; s.msin[0] = 'x';
+	s.scheme = 0;
+	s.msin[0] = 'x';
 	assert_int_equal(nas_supi_from_suci(supi, sizeof(supi), &s),
 	    NAS_ERR_BAD_VALUE);
 	assert_int_equal(nas_supi_from_suci(NULL, 1, &s), NAS_ERR_INVALID_ARG);
@@ -760,11 +831,11 @@ static void test_nas__supi_suci_helpers(void **state)
 	assert_string_equal(s.mnc, "010");
 	assert_string_equal(s.msin, "12345678");
 	assert_int_equal(nas_suci_from_supi(&s, "imsi-0010101234567890", 2),
-	    NAS_ERR_BAD_VALUE);		/* 16 digits */
+	    NAS_ERR_BAD_VALUE); /* 16 digits */
 	assert_int_equal(nas_suci_from_supi(&s, "imsi-00101", 2),
-	    NAS_ERR_BAD_VALUE);		/* too short */
+	    NAS_ERR_BAD_VALUE); /* too short */
 	assert_int_equal(nas_suci_from_supi(&s, "imsi-001010", 3),
-	    NAS_ERR_BAD_VALUE);		/* no MSIN */
+	    NAS_ERR_BAD_VALUE); /* no MSIN */
 	assert_int_equal(nas_suci_from_supi(&s, "nai-001010123456789", 2),
 	    NAS_ERR_BAD_VALUE);
 	assert_int_equal(nas_suci_from_supi(&s, "imsi-00101012345678a", 2),
@@ -782,9 +853,9 @@ static void test_nas__supi_suci_helpers(void **state)
 static void test_nas__gprs_timer(void **state)
 {
 	assert_int_equal(nas_gprs_timer_from_seconds(0), 0x00);
-	assert_int_equal(nas_gprs_timer_from_seconds(1), 0x01);	/* 2 s */
+	assert_int_equal(nas_gprs_timer_from_seconds(1), 0x01); /* 2 s */
 	assert_int_equal(nas_gprs_timer_from_seconds(62), 0x1f);
-	assert_int_equal(nas_gprs_timer_from_seconds(63), 0x22);	/* 2 min */
+	assert_int_equal(nas_gprs_timer_from_seconds(63), 0x22); /* 2 min */
 	assert_int_equal(nas_gprs_timer_from_seconds(120), 0x22);
 	assert_int_equal(nas_gprs_timer_from_seconds(31 * 60), 0x3f);
 	assert_int_equal(nas_gprs_timer_from_seconds(31 * 60 + 1), 0x46);
@@ -792,7 +863,7 @@ static void test_nas__gprs_timer(void **state)
 	assert_int_equal(nas_gprs_timer_to_seconds(0x22), 120);
 	assert_int_equal(nas_gprs_timer_to_seconds(0x1f), 62);
 	assert_int_equal(nas_gprs_timer_to_seconds(0x46), 6 * 360);
-	assert_int_equal(nas_gprs_timer_to_seconds(0xe5), 0);	/* deactivated */
+	assert_int_equal(nas_gprs_timer_to_seconds(0xe5), 0); /* deactivated */
 	assert_int_equal(nas_gprs_timer_to_seconds(0x65), 5 * 60);
 }
 

@@ -116,7 +116,8 @@ static void nas_sec__nea2_vectors_match(void **state)
 	const cJSON *v;
 
 	(void)state;
-	cJSON_ArrayForEach(v, list_of("nea2", 3)) {
+	cJSON_ArrayForEach(v, list_of("nea2", 3))
+	{
 		uint8_t key[16], pt[BUF], ct[BUF], out[BUF];
 		size_t bits = (size_t)int_of(v, "length"), n;
 
@@ -125,13 +126,16 @@ static void nas_sec__nea2_vectors_match(void **state)
 		assert_int_equal(n, (bits + 7) / 8);
 		hex_of(ct, BUF, v, "ciphertext");
 		assert_int_equal(nas_sec_nea2(out, key, count_of(v),
-		    (uint8_t)int_of(v, "bearer"), (uint8_t)int_of(v, "direction"),
-		    pt, bits), NAS_SEC_OK);
+		                     (uint8_t)int_of(v, "bearer"),
+		                     (uint8_t)int_of(v, "direction"), pt, bits),
+		    NAS_SEC_OK);
 		assert_memory_equal(out, ct, n);
 		/* and back, in place */
 		assert_int_equal(nas_sec_nea2(out, key, count_of(v),
-		    (uint8_t)int_of(v, "bearer"), (uint8_t)int_of(v, "direction"),
-		    out, bits), NAS_SEC_OK);
+		                     (uint8_t)int_of(v, "bearer"),
+		                     (uint8_t)int_of(v, "direction"), out,
+		                     bits),
+		    NAS_SEC_OK);
 		assert_memory_equal(out, pt, n);
 	}
 }
@@ -141,16 +145,20 @@ static void nia2_list_matches(const char *name, int min)
 {
 	const cJSON *v;
 
-	cJSON_ArrayForEach(v, list_of(name, min)) {
+	cJSON_ArrayForEach(v, list_of(name, min))
+	{
 		uint8_t key[16], msg[BUF], mac[4], want[4];
 		size_t bits = (size_t)int_of(v, "length");
 
 		hex_of(key, 16, v, "key");
-		assert_int_equal(hex_of(msg, BUF, v, "message"), (bits + 7) / 8);
+		assert_int_equal(hex_of(msg, BUF, v, "message"),
+		    (bits + 7) / 8);
 		assert_int_equal(hex_of(want, 4, v, "mac"), 4);
 		assert_int_equal(nas_sec_nia2(mac, key, count_of(v),
-		    (uint8_t)int_of(v, "bearer"), (uint8_t)int_of(v, "direction"),
-		    msg, bits), NAS_SEC_OK);
+		                     (uint8_t)int_of(v, "bearer"),
+		                     (uint8_t)int_of(v, "direction"), msg,
+		                     bits),
+		    NAS_SEC_OK);
 		assert_memory_equal(mac, want, 4);
 	}
 }
@@ -167,13 +175,15 @@ static void nas_sec__kdf_vectors_match(void **state)
 	const cJSON *v;
 
 	(void)state;
-	cJSON_ArrayForEach(v, list_of("kdf_nas", 3)) {
+	cJSON_ArrayForEach(v, list_of("kdf_nas", 3))
+	{
 		uint8_t kamf[32], key[16], want[16];
 
 		assert_int_equal(hex_of(kamf, 32, v, "kamf"), 32);
 		assert_int_equal(hex_of(want, 16, v, "key"), 16);
 		assert_int_equal(nas_sec_kdf(key, kamf,
-		    (uint8_t)int_of(v, "alg_type"), (uint8_t)int_of(v, "alg_id")),
+		                     (uint8_t)int_of(v, "alg_type"),
+		                     (uint8_t)int_of(v, "alg_id")),
 		    NAS_SEC_OK);
 		assert_memory_equal(key, want, 16);
 	}
@@ -196,22 +206,27 @@ static void nas_sec__one_flipped_bit_changes_the_mac(void **state)
 	for (i = 0; i < bits; i++) {
 		msg[i / 8] ^= (uint8_t)(0x80 >> (i % 8));
 		assert_int_equal(nas_sec_nia2(mac, key, count, bearer, dir, msg,
-		    bits), NAS_SEC_OK);
+		                     bits),
+		    NAS_SEC_OK);
 		assert_memory_not_equal(mac, want, 4);
 		msg[i / 8] ^= (uint8_t)(0x80 >> (i % 8));
 	}
 	for (i = 0; i < 32; i++) {
-		assert_int_equal(nas_sec_nia2(mac, key, count ^ (1u << i), bearer,
-		    dir, msg, bits), NAS_SEC_OK);
+		assert_int_equal(nas_sec_nia2(mac, key, count ^ (1u << i),
+		                     bearer, dir, msg, bits),
+		    NAS_SEC_OK);
 		assert_memory_not_equal(mac, want, 4);
 	}
 	for (i = 0; i < 5; i++) {
 		assert_int_equal(nas_sec_nia2(mac, key, count,
-		    (uint8_t)(bearer ^ (1u << i)), dir, msg, bits), NAS_SEC_OK);
+		                     (uint8_t)(bearer ^ (1u << i)), dir, msg,
+		                     bits),
+		    NAS_SEC_OK);
 		assert_memory_not_equal(mac, want, 4);
 	}
 	assert_int_equal(nas_sec_nia2(mac, key, count, bearer, dir ^ 1, msg,
-	    bits), NAS_SEC_OK);
+	                     bits),
+	    NAS_SEC_OK);
 	assert_memory_not_equal(mac, want, 4);
 	assert_int_equal(nas_sec_nia2(mac, key, count, bearer, dir, msg, bits),
 	    NAS_SEC_OK);
@@ -219,7 +234,8 @@ static void nas_sec__one_flipped_bit_changes_the_mac(void **state)
 	/* a bit past LENGTH is not part of the message */
 	msg[bits / 8] ^= 0x01;
 	assert_int_equal(nas_sec_nia2(mac, key, count, bearer, dir, msg,
-	    bits - 1), NAS_SEC_OK);
+	                     bits - 1),
+	    NAS_SEC_OK);
 	msg[bits / 8] ^= 0x01;
 }
 
@@ -243,8 +259,8 @@ static void nas_sec__byte_aligned_nia2_equals_openssl_cmac(void **state)
 	p[1] = OSSL_PARAM_construct_end();
 	for (len = 0; len <= 70; len++) {
 		EVP_MAC_CTX *c = EVP_MAC_CTX_new(m);
-		uint32_t count = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
-		    (uint32_t)buf[2] << 8 | buf[3];
+		uint32_t count = (uint32_t)buf[0] << 24 |
+		    (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
 
 		assert_non_null(c);
 		assert_int_equal(EVP_MAC_init(c, key, 16, p), 1);
@@ -252,7 +268,8 @@ static void nas_sec__byte_aligned_nia2_equals_openssl_cmac(void **state)
 		assert_int_equal(EVP_MAC_final(c, ref, &outl, sizeof(ref)), 1);
 		EVP_MAC_CTX_free(c);
 		assert_int_equal(nas_sec_nia2(mac, key, count, 13, 1, buf + 8,
-		    len * 8), NAS_SEC_OK);
+		                     len * 8),
+		    NAS_SEC_OK);
 		assert_memory_equal(mac, ref, 4);
 	}
 	EVP_MAC_free(m);
@@ -265,18 +282,24 @@ static void nas_sec__nia0_refused_outside_emergency(void **state)
 
 	(void)state;
 	assert_int_equal(nas_sec_ctx_init(&ctx, kamf, NAS_SEC_ALG_0,
-	    NAS_SEC_ALG_0, 0, 0), NAS_SEC_ERR_NIA0);
+	                     NAS_SEC_ALG_0, 0, 0),
+	    NAS_SEC_ERR_NIA0);
 	assert_int_equal(nas_sec_mac(mac, NAS_SEC_ALG_0, 0, kamf, 0, 0, 0, msg,
-	    24), NAS_SEC_ERR_NIA0);
+	                     24),
+	    NAS_SEC_ERR_NIA0);
 	assert_int_equal(nas_sec_mac(mac, NAS_SEC_ALG_0, NAS_SEC_ALLOW_NIA0,
-	    kamf, 0, 0, 0, msg, 24), NAS_SEC_OK);
+	                     kamf, 0, 0, 0, msg, 24),
+	    NAS_SEC_OK);
 	assert_int_equal(mac[0] | mac[1] | mac[2] | mac[3], 0);
 	assert_int_equal(nas_sec_ctx_init(&ctx, kamf, NAS_SEC_ALG_0,
-	    NAS_SEC_ALG_0, 0, NAS_SEC_ALLOW_NIA0), NAS_SEC_OK);
+	                     NAS_SEC_ALG_0, 0, NAS_SEC_ALLOW_NIA0),
+	    NAS_SEC_OK);
 	assert_int_equal(nas_sec_ctx_init(&ctx, kamf, NAS_SEC_ALG_1,
-	    NAS_SEC_ALG_2, 0, 0), NAS_SEC_ERR_ALG);
+	                     NAS_SEC_ALG_2, 0, 0),
+	    NAS_SEC_ERR_ALG);
 	assert_int_equal(nas_sec_ctx_init(&ctx, kamf, NAS_SEC_ALG_2,
-	    NAS_SEC_ALG_3, 0, 0), NAS_SEC_ERR_ALG);
+	                     NAS_SEC_ALG_3, 0, 0),
+	    NAS_SEC_ERR_ALG);
 }
 
 /* A network and a UE context for one random K_AMF with NEA2/NIA2. */
@@ -286,9 +309,11 @@ static void pair_make(nas_sec_ctx_t *net, nas_sec_ctx_t *ue)
 
 	assert_int_equal(util_random(kamf, sizeof(kamf)), 0);
 	assert_int_equal(nas_sec_ctx_init(net, kamf, NAS_SEC_ALG_2,
-	    NAS_SEC_ALG_2, 0, 0), NAS_SEC_OK);
+	                     NAS_SEC_ALG_2, 0, 0),
+	    NAS_SEC_OK);
 	assert_int_equal(nas_sec_ctx_init(ue, kamf, NAS_SEC_ALG_2,
-	    NAS_SEC_ALG_2, 1, 0), NAS_SEC_OK);
+	                     NAS_SEC_ALG_2, 1, 0),
+	    NAS_SEC_OK);
 }
 
 static void nas_sec__protect_unprotect_round_trip_and_counts(void **state)
@@ -301,16 +326,18 @@ static void nas_sec__protect_unprotect_round_trip_and_counts(void **state)
 
 	(void)state;
 	pair_make(&net, &ue);
-	for (i = 0; i < 600; i++) {	/* past two SQN wraps */
+	for (i = 0; i < 600; i++) { /* past two SQN wraps */
 		assert_int_equal(nas_sec_protect(wire, sizeof(wire), &wl, &net,
-		    NAS_SEC_HDR_INTEGRITY_CIPHERED, plain, sizeof(plain)),
+		                     NAS_SEC_HDR_INTEGRITY_CIPHERED, plain,
+		                     sizeof(plain)),
 		    NAS_SEC_OK);
 		assert_int_equal(wl, NAS_SEC_HDR_LEN + sizeof(plain));
 		assert_int_equal(wire[1], 2);
 		assert_int_equal(wire[6], (uint8_t)i);
 		assert_memory_not_equal(wire + 7, plain, sizeof(plain));
 		assert_int_equal(nas_sec_unprotect(out, sizeof(out), &ol, &hdr,
-		    &ue, wire, wl), NAS_SEC_OK);
+		                     &ue, wire, wl),
+		    NAS_SEC_OK);
 		assert_int_equal(hdr, 2);
 		assert_int_equal(ol, sizeof(plain));
 		assert_memory_equal(out, plain, sizeof(plain));
@@ -319,10 +346,12 @@ static void nas_sec__protect_unprotect_round_trip_and_counts(void **state)
 	assert_int_equal(ue.rx_count, 600);
 	/* integrity only: the message travels in clear */
 	assert_int_equal(nas_sec_protect(wire, sizeof(wire), &wl, &net,
-	    NAS_SEC_HDR_INTEGRITY_NEW, plain, sizeof(plain)), NAS_SEC_OK);
+	                     NAS_SEC_HDR_INTEGRITY_NEW, plain, sizeof(plain)),
+	    NAS_SEC_OK);
 	assert_memory_equal(wire + 7, plain, sizeof(plain));
 	assert_int_equal(nas_sec_unprotect(out, sizeof(out), &ol, &hdr, &ue,
-	    wire, wl), NAS_SEC_OK);
+	                     wire, wl),
+	    NAS_SEC_OK);
 	assert_int_equal(hdr, 3);
 	nas_sec_ctx_clear(&net);
 	nas_sec_ctx_clear(&ue);
@@ -339,31 +368,40 @@ static void nas_sec__replay_and_bad_mac_refused(void **state)
 	(void)state;
 	pair_make(&net, &ue);
 	assert_int_equal(nas_sec_protect(w1, sizeof(w1), &l1, &ue,
-	    NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, plain, sizeof(plain)),
+	                     NAS_SEC_HDR_INTEGRITY_CIPHERED_NEW, plain,
+	                     sizeof(plain)),
 	    NAS_SEC_OK);
 	assert_int_equal(nas_sec_unprotect(out, sizeof(out), &ol, &hdr, &net,
-	    w1, l1), NAS_SEC_OK);
+	                     w1, l1),
+	    NAS_SEC_OK);
 	before = net;
 	assert_int_equal(nas_sec_unprotect(out, sizeof(out), &ol, &hdr, &net,
-	    w1, l1), NAS_SEC_ERR_REPLAY);
+	                     w1, l1),
+	    NAS_SEC_ERR_REPLAY);
 	assert_memory_equal(&before, &net, sizeof(net));
 	assert_int_equal(nas_sec_protect(w2, sizeof(w2), &l2, &ue,
-	    NAS_SEC_HDR_INTEGRITY_CIPHERED, plain, sizeof(plain)), NAS_SEC_OK);
-	for (i = 2 * 8; i < l2 * 8; i++) {	/* every bit after the header type */
+	                     NAS_SEC_HDR_INTEGRITY_CIPHERED, plain,
+	                     sizeof(plain)),
+	    NAS_SEC_OK);
+	for (i = 2 * 8; i < l2 * 8; i++) { /* every bit after the header type */
 		w2[i / 8] ^= (uint8_t)(0x80 >> (i % 8));
 		assert_int_not_equal(nas_sec_unprotect(out, sizeof(out), &ol,
-		    &hdr, &net, w2, l2), NAS_SEC_OK);
+		                         &hdr, &net, w2, l2),
+		    NAS_SEC_OK);
 		w2[i / 8] ^= (uint8_t)(0x80 >> (i % 8));
 	}
 	assert_memory_equal(&before, &net, sizeof(net));
 	/* the uplink message does not verify as a downlink one */
-	assert_int_equal(nas_sec_unprotect(out, sizeof(out), &ol, &hdr, &ue,
-	    w2, l2), NAS_SEC_ERR_MAC);
+	assert_int_equal(nas_sec_unprotect(out, sizeof(out), &ol, &hdr, &ue, w2,
+	                     l2),
+	    NAS_SEC_ERR_MAC);
 	assert_int_equal(nas_sec_unprotect(out, sizeof(out), &ol, &hdr, &net,
-	    w2, l2), NAS_SEC_OK);
+	                     w2, l2),
+	    NAS_SEC_OK);
 	assert_int_equal(nas_sec_header_type(plain, sizeof(plain)), 0);
 	assert_int_equal(nas_sec_unprotect(out, sizeof(out), &ol, &hdr, &net,
-	    plain, sizeof(plain)), NAS_SEC_ERR_HDR);
+	                     plain, sizeof(plain)),
+	    NAS_SEC_ERR_HDR);
 	nas_sec_ctx_clear(&net);
 	nas_sec_ctx_clear(&ue);
 }
@@ -375,9 +413,11 @@ int main(void)
 		cmocka_unit_test(nas_sec__nia2_vectors_match),
 		cmocka_unit_test(nas_sec__kdf_vectors_match),
 		cmocka_unit_test(nas_sec__one_flipped_bit_changes_the_mac),
-		cmocka_unit_test(nas_sec__byte_aligned_nia2_equals_openssl_cmac),
+		cmocka_unit_test(
+		    nas_sec__byte_aligned_nia2_equals_openssl_cmac),
 		cmocka_unit_test(nas_sec__nia0_refused_outside_emergency),
-		cmocka_unit_test(nas_sec__protect_unprotect_round_trip_and_counts),
+		cmocka_unit_test(
+		    nas_sec__protect_unprotect_round_trip_and_counts),
 		cmocka_unit_test(nas_sec__replay_and_bad_mac_refused),
 	};
 

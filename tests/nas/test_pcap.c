@@ -21,13 +21,62 @@ static char path[256];
 /* The tags every record starts with, for UE 192.0.2.2:40000 -> core
  * 192.0.2.1:4997. */
 static const uint8_t UE_TAGS[] = {
-	0x00, 0x0c, 0x00, 0x08, 'n', 'a', 's', '-', '5', 'g', 's', 0x00,
-	0x00, 0x14, 0x00, 0x04, 192, 0, 2, 2,
-	0x00, 0x15, 0x00, 0x04, 192, 0, 2, 1,
-	0x00, 0x18, 0x00, 0x04, 0, 0, 0, 3,
-	0x00, 0x19, 0x00, 0x04, 0, 0, 0x9c, 0x40,
-	0x00, 0x1a, 0x00, 0x04, 0, 0, 0x13, 0x85,
-	0x00, 0x00, 0x00, 0x00,
+	0x00,
+	0x0c,
+	0x00,
+	0x08,
+	'n',
+	'a',
+	's',
+	'-',
+	'5',
+	'g',
+	's',
+	0x00,
+	0x00,
+	0x14,
+	0x00,
+	0x04,
+	192,
+	0,
+	2,
+	2,
+	0x00,
+	0x15,
+	0x00,
+	0x04,
+	192,
+	0,
+	2,
+	1,
+	0x00,
+	0x18,
+	0x00,
+	0x04,
+	0,
+	0,
+	0,
+	3,
+	0x00,
+	0x19,
+	0x00,
+	0x04,
+	0,
+	0,
+	0x9c,
+	0x40,
+	0x00,
+	0x1a,
+	0x00,
+	0x04,
+	0,
+	0,
+	0x13,
+	0x85,
+	0x00,
+	0x00,
+	0x00,
+	0x00,
 };
 
 static uint8_t *slurp(size_t *len)
@@ -116,7 +165,7 @@ static void test_pcap_writer__exact_bytes(void **state)
 	f = slurp(&len);
 	assert_int_equal(len, 24 + 2 * (16 + sizeof(UE_TAGS) + 3));
 	assert_int_equal(u32(f), 0xa1b2c3d4);
-	assert_int_equal(f[4] | f[5] << 8, 2);		/* v2.4, host order */
+	assert_int_equal(f[4] | f[5] << 8, 2); /* v2.4, host order */
 	assert_int_equal(f[6] | f[7] << 8, 4);
 	assert_int_equal(u32(f + 16), 65535);
 	assert_int_equal(u32(f + 20), 252);
@@ -138,7 +187,8 @@ static void test_pcap_writer__exact_bytes(void **state)
 static void test_pcap_writer__append_and_endpoints(void **state)
 {
 	static const uint8_t msg[] = { 0x7e, 0x00, 0x57 };
-	const pcap_endpoint_t a = { { 10, 0, 0, 1 }, 1 }, b = { { 10, 0, 0, 2 }, 2 };
+	const pcap_endpoint_t a = { { 10, 0, 0, 1 }, 1 },
+	                      b = { { 10, 0, 0, 2 }, 2 };
 	pcap_writer *w = NULL;
 	uint8_t *f;
 	size_t len;
@@ -146,7 +196,8 @@ static void test_pcap_writer__append_and_endpoints(void **state)
 	assert_int_equal(pcap_writer_open(&w, path, 0, NULL, 0), 0);
 	assert_int_equal(pcap_writer_add(w, PCAP_DIR_UE_TO_CORE, msg, 3), 0);
 	pcap_writer_close(w);
-	assert_int_equal(pcap_writer_open(&w, path, PCAP_OPEN_APPEND, NULL, 0), 0);
+	assert_int_equal(pcap_writer_open(&w, path, PCAP_OPEN_APPEND, NULL, 0),
+	    0);
 	assert_int_equal(pcap_writer_add(w, PCAP_DIR_UE_TO_CORE, msg, 3), 0);
 	pcap_writer_set_endpoints(w, &a, NULL);
 	assert_int_equal(pcap_writer_add_addr(w, &a, &b, msg, 3), 0);
@@ -183,7 +234,8 @@ static void test_pcap_writer__errors(void **state)
 	fputs("not a pcap file at all, really not", fp);
 	fclose(fp);
 	assert_int_equal(pcap_writer_open(&w, path, PCAP_OPEN_APPEND, err,
-	    sizeof(err)), PCAP_ERR_FORMAT);
+	                     sizeof(err)),
+	    PCAP_ERR_FORMAT);
 	assert_null(w);
 	assert_non_null(strstr(err, "not a link-type-252 pcap"));
 	/* a pcap of another link type too */
@@ -198,8 +250,9 @@ static void test_pcap_writer__errors(void **state)
 	assert_int_equal(pcap_writer_open(&w, path, PCAP_OPEN_APPEND, NULL, 0),
 	    PCAP_ERR_FORMAT);
 	/* unopenable path */
-	assert_int_equal(pcap_writer_open(&w, "/nonexistent-dir/x.pcap", 0,
-	    err, sizeof(err)), PCAP_ERR_IO);
+	assert_int_equal(pcap_writer_open(&w, "/nonexistent-dir/x.pcap", 0, err,
+	                     sizeof(err)),
+	    PCAP_ERR_IO);
 	assert_non_null(strstr(err, "No such file"));
 	assert_int_equal(pcap_writer_open(NULL, path, 0, NULL, 0),
 	    PCAP_ERR_INVALID_ARG);
@@ -208,7 +261,8 @@ static void test_pcap_writer__errors(void **state)
 
 	assert_int_equal(pcap_writer_open(&w, path, 0, NULL, 0), 0);
 	assert_int_equal(pcap_writer_add(w, PCAP_DIR_UE_TO_CORE, big,
-	    sizeof(big)), PCAP_ERR_TOO_LONG);
+	                     sizeof(big)),
+	    PCAP_ERR_TOO_LONG);
 	assert_int_equal(pcap_writer_add(w, 7, big, 3), PCAP_ERR_INVALID_ARG);
 	assert_int_equal(pcap_writer_add(w, PCAP_DIR_UE_TO_CORE, NULL, 3),
 	    PCAP_ERR_INVALID_ARG);
@@ -248,7 +302,8 @@ static void test_pcap_writer__threads_do_not_interleave(void **state)
 
 	assert_int_equal(pcap_writer_open(&w, path, 0, NULL, 0), 0);
 	for (int i = 0; i < THREADS; i++)
-		assert_int_equal(pthread_create(&t[i], NULL, writer_thread, w), 0);
+		assert_int_equal(pthread_create(&t[i], NULL, writer_thread, w),
+		    0);
 	for (int i = 0; i < THREADS; i++) {
 		void *rv;
 

@@ -27,7 +27,7 @@
 #include "reg_status.h"
 
 static char err[512];
-static char where[512];		/* the registry path or URL under test */
+static char where[512]; /* the registry path or URL under test */
 
 /* A fresh registry location: a new PostgreSQL database when the run has
  * a server, else a new SQLite file. */
@@ -69,8 +69,7 @@ static int setup(void **state)
 	fresh_location();
 	if (reg_open(&reg, where, err, sizeof(err)) != REG_OK)
 		fail_msg("open %s: %s", where, err);
-	assert_int_equal(reg_is_pg(reg), getenv("PROVCA_PG_URL") !=
-	    NULL);
+	assert_int_equal(reg_is_pg(reg), getenv("PROVCA_PG_URL") != NULL);
 	assert_int_equal(reg_manufacturer_insert(reg, &m, err, sizeof(err)),
 	    REG_OK);
 	*state = reg;
@@ -87,8 +86,8 @@ static int teardown(void **state)
 
 /* Enroll device id (serial sn, certificate serial cs, key spki) in one
  * transaction, as issuance does; the reg_error of the first failure. */
-static int enroll(reg_t *reg, const char *id, const char *sn,
-    const char *cs, const char *spki)
+static int enroll(reg_t *reg, const char *id, const char *sn, const char *cs,
+    const char *spki)
 {
 	static const uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
 	static unsigned certs;
@@ -96,7 +95,6 @@ static int enroll(reg_t *reg, const char *id, const char *sn,
 	reg_device_new_t d = { id, "acme", sn, "m1", "" };
 	reg_cert_new_t c;
 	int rc;
-
 
 	/* A different certificate every time (sha256 is unique too). */
 	snprintf(sha, sizeof(sha), "%064x", ++certs);
@@ -109,13 +107,12 @@ static int enroll(reg_t *reg, const char *id, const char *sn,
 	c.spki_sha256_hex = spki;
 	c.key_type = "EC-P256";
 	c.not_before = 1000;
-	c.not_after = 253402300799LL;	/* 9999-12-31: past 32 bits */
+	c.not_after = 253402300799LL; /* 9999-12-31: past 32 bits */
 	c.device_id = id;
 	if ((rc = reg_begin(reg, err, sizeof(err))) != REG_OK)
 		return rc;
 	if ((rc = reg_device_insert(reg, &d, err, sizeof(err))) != REG_OK ||
-	    (rc = reg_cert_insert(reg, NULL, &c, err, sizeof(err))) !=
-	    REG_OK) {
+	    (rc = reg_cert_insert(reg, NULL, &c, err, sizeof(err))) != REG_OK) {
 		reg_rollback(reg);
 		return rc;
 	}
@@ -148,11 +145,11 @@ static void engines__device_enroll_lookup_list(void **state)
 	    REG_ERR_CONSTRAINT);
 	assert_int_equal(enroll(reg, "acme-0005", "SN5", "0a01", spki1),
 	    REG_ERR_CONSTRAINT);
-	assert_int_equal(reg_device_get(reg, &d, "acme-0005", err,
-	    sizeof(err)), REG_ERR_NOT_FOUND);
+	assert_int_equal(reg_device_get(reg, &d, "acme-0005", err, sizeof(err)),
+	    REG_ERR_NOT_FOUND);
 	assert_int_equal(reg_device_count(reg), 2);
-	assert_int_equal(reg_device_get(reg, &d, "acme-0001", err,
-	    sizeof(err)), REG_OK);
+	assert_int_equal(reg_device_get(reg, &d, "acme-0001", err, sizeof(err)),
+	    REG_OK);
 	assert_string_equal(d.manufacturer_name, "Acme Devices");
 	assert_string_equal(d.serial, "SN1");
 	assert_string_equal(d.status, REG_STATUS_ACTIVE);
@@ -166,28 +163,33 @@ static void engines__device_enroll_lookup_list(void **state)
 	assert_int_equal(d.cert_der[4], 0x00);
 	reg_device_clear(&d);
 	assert_int_equal(reg_device_find_live(reg, &d, "acme", "SN2", err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_string_equal(d.device_id, "acme-0002");
 	reg_device_clear(&d);
 	assert_int_equal(reg_device_find_live_key(reg, id, mfr, spki2, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_string_equal(id, "acme-0002");
 	assert_string_equal(mfr, "acme");
 	assert_int_equal(reg_cert_device_id(reg, id, sizeof(id),
-	    REG_ISSUER_DEVICE, "0a02"), REG_OK);
+	                     REG_ISSUER_DEVICE, "0a02"),
+	    REG_OK);
 	assert_string_equal(id, "acme-0002");
 	/* Pages of one, then a filter by serial. */
 	memset(&f, 0, sizeof(f));
 	f.limit = 1;
 	assert_int_equal(reg_device_list(reg, &list, &n, &next, &f, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(list[0].device_id, "acme-0001");
 	assert_int_equal(next, list[0].seq);
 	reg_device_list_free(list, n);
 	f.after = next;
 	assert_int_equal(reg_device_list(reg, &list, &n, &next, &f, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(list[0].device_id, "acme-0002");
 	assert_int_equal(next, 0);
@@ -195,7 +197,8 @@ static void engines__device_enroll_lookup_list(void **state)
 	memset(&f, 0, sizeof(f));
 	f.q = "SN2";
 	assert_int_equal(reg_device_list(reg, &list, &n, &next, &f, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(list[0].device_id, "acme-0002");
 	reg_device_list_free(list, n);
@@ -233,32 +236,39 @@ static void engines__revoke_crl_and_ocsp_status(void **state)
 	    REG_OK);
 	assert_int_equal(reg_crl_generation(reg, &gen0), REG_OK);
 	assert_int_equal(reg_cert_status(reg, &cs, REG_ISSUER_DEVICE, "0a01",
-	    err, sizeof(err)), REG_OK);
+	                     err, sizeof(err)),
+	    REG_OK);
 	assert_int_equal(cs.revoked, 0);
 	assert_int_equal(reg_begin(reg, err, sizeof(err)), REG_OK);
 	assert_int_equal(reg_device_set_status(reg, "acme-0001",
-	    REG_STATUS_REVOKED, 1, 1700000000, err, sizeof(err)), REG_OK);
+	                     REG_STATUS_REVOKED, 1, 1700000000, err,
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(reg_device_set_status(reg, "nobody",
-	    REG_STATUS_REVOKED, 1, 1700000000, err, sizeof(err)),
+	                     REG_STATUS_REVOKED, 1, 1700000000, err,
+	                     sizeof(err)),
 	    REG_ERR_NOT_FOUND);
 	assert_int_equal(reg_commit(reg, err, sizeof(err)), REG_OK);
 	assert_int_equal(reg_crl_generation(reg, &gen1), REG_OK);
 	assert_int_equal(gen1, gen0 + 1);
-	assert_int_equal(reg_device_get(reg, &d, "acme-0001", err,
-	    sizeof(err)), REG_OK);
+	assert_int_equal(reg_device_get(reg, &d, "acme-0001", err, sizeof(err)),
+	    REG_OK);
 	assert_string_equal(d.status, REG_STATUS_REVOKED);
 	assert_int_equal(d.reason, 1);
 	assert_int_equal(d.version, 2);
 	reg_device_clear(&d);
 	assert_int_equal(reg_cert_status(reg, &cs, REG_ISSUER_DEVICE, "0a01",
-	    err, sizeof(err)), REG_OK);
+	                     err, sizeof(err)),
+	    REG_OK);
 	assert_int_equal(cs.revoked, 1);
 	assert_int_equal(cs.reason, 1);
 	assert_int_equal(cs.revoked_at, 1700000000);
 	assert_int_equal(reg_cert_status(reg, &cs, REG_ISSUER_DEVICE, "ffff",
-	    err, sizeof(err)), REG_ERR_NOT_FOUND);
+	                     err, sizeof(err)),
+	    REG_ERR_NOT_FOUND);
 	assert_int_equal(reg_crl_entries(reg, REG_ISSUER_DEVICE, crl_note,
-	    &seen, err, sizeof(err)), REG_OK);
+	                     &seen, err, sizeof(err)),
+	    REG_OK);
 	assert_int_equal(seen.n, 1);
 	assert_string_equal(seen.serial, "0a01");
 	assert_int_equal(seen.reason, 1);
@@ -267,17 +277,21 @@ static void engines__revoke_crl_and_ocsp_status(void **state)
 	    REG_OK);
 	/* The CRL cache: insert, then replace in place. */
 	assert_int_equal(reg_crl_cache_get(reg, &got, REG_ISSUER_DEVICE, err,
-	    sizeof(err)), REG_ERR_NOT_FOUND);
+	                     sizeof(err)),
+	    REG_ERR_NOT_FOUND);
 	c.der = der;
 	c.der_len = sizeof(der);
 	assert_int_equal(reg_crl_cache_put(reg, REG_ISSUER_DEVICE, &c, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	c.number = 8;
 	c.generation = gen1;
 	assert_int_equal(reg_crl_cache_put(reg, REG_ISSUER_DEVICE, &c, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(reg_crl_cache_get(reg, &got, REG_ISSUER_DEVICE, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(got.number, 8);
 	assert_int_equal(got.generation, gen1);
 	assert_int_equal(got.der_len, 3);
@@ -300,9 +314,11 @@ static void engines__principals_and_audit_order(void **state)
 	char serials[64];
 
 	assert_int_equal(reg_principal_insert(reg, "op1", REG_ROLE_OPERATOR,
-	    NULL, err, sizeof(err)), REG_OK);
+	                     NULL, err, sizeof(err)),
+	    REG_OK);
 	assert_int_equal(reg_principal_insert(reg, "op1", REG_ROLE_OPERATOR,
-	    NULL, err, sizeof(err)), REG_ERR_CONSTRAINT);
+	                     NULL, err, sizeof(err)),
+	    REG_ERR_CONSTRAINT);
 	memset(sha, 'e', 64);
 	sha[64] = '\0';
 	memset(&c, 0, sizeof(c));
@@ -319,45 +335,54 @@ static void engines__principals_and_audit_order(void **state)
 	assert_int_equal(reg_cert_insert(reg, NULL, &c, err, sizeof(err)),
 	    REG_OK);
 	assert_int_equal(reg_principal_find_by_cert(reg, &p, sha, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_string_equal(p.name, "op1");
 	assert_string_equal(p.role, REG_ROLE_OPERATOR);
 	assert_string_equal(p.status, "active");
 	assert_string_equal(p.cert_serial_hex, "77");
 	assert_int_equal(p.not_after, 4000000000LL);
 	assert_int_equal(reg_principal_valid_certs(reg, &valid, "op1", 2, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(valid, 1);
 	assert_int_equal(reg_principal_set_status(reg, "op1", "disabled", err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(reg_principal_set_status(reg, "nobody", "disabled",
-	    err, sizeof(err)), REG_ERR_NOT_FOUND);
+	                     err, sizeof(err)),
+	    REG_ERR_NOT_FOUND);
 	assert_int_equal(reg_principal_get(reg, &p, "op1", err, sizeof(err)),
 	    REG_OK);
 	assert_string_equal(p.status, "disabled");
-	assert_int_equal(reg_principal_list(reg, &plist, &n, err,
-	    sizeof(err)), REG_OK);
+	assert_int_equal(reg_principal_list(reg, &plist, &n, err, sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 1);
 	free(plist);
 	assert_int_equal(reg_principal_certs_revoke(reg, "op1", 4, 50, &count,
-	    serials, sizeof(serials), err, sizeof(err)), REG_OK);
+	                     serials, sizeof(serials), err, sizeof(err)),
+	    REG_OK);
 	assert_int_equal(count, 1);
 	assert_string_equal(serials, "77");
 	assert_int_equal(reg_principal_get(reg, &p, "op1", err, sizeof(err)),
 	    REG_OK);
 	assert_int_equal(p.cert_revoked, 1);
 	/* Audit: one order, filters, pages. */
-	assert_int_equal(reg_audit_append(reg, "admin", "principal.add",
-	    "op1", NULL, err, sizeof(err)), REG_OK);
+	assert_int_equal(reg_audit_append(reg, "admin", "principal.add", "op1",
+	                     NULL, err, sizeof(err)),
+	    REG_OK);
 	assert_int_equal(reg_audit_append(reg, "admin", "principal.disable",
-	    "op1", "{\"why\":\"test\"}", err, sizeof(err)), REG_OK);
-	assert_int_equal(reg_audit_append(reg, "cli", "device.issue", "x",
-	    NULL, err, sizeof(err)), REG_OK);
+	                     "op1", "{\"why\":\"test\"}", err, sizeof(err)),
+	    REG_OK);
+	assert_int_equal(reg_audit_append(reg, "cli", "device.issue", "x", NULL,
+	                     err, sizeof(err)),
+	    REG_OK);
 	memset(&f, 0, sizeof(f));
 	f.target = "op1";
 	f.limit = 1;
 	assert_int_equal(reg_audit_list(reg, &a, &n, &next, &f, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(a[0].action, "principal.add");
 	assert_string_equal(a[0].details, "{}");
@@ -365,7 +390,8 @@ static void engines__principals_and_audit_order(void **state)
 	reg_audit_list_free(a, n);
 	f.after = next;
 	assert_int_equal(reg_audit_list(reg, &a, &n, &next, &f, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(a[0].action, "principal.disable");
 	assert_string_equal(a[0].details, "{\"why\":\"test\"}");
@@ -374,7 +400,8 @@ static void engines__principals_and_audit_order(void **state)
 	memset(&f, 0, sizeof(f));
 	f.since = reg_now() - 60;
 	assert_int_equal(reg_audit_list(reg, &a, &n, &next, &f, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 3);
 	assert_true(a[0].id < a[1].id && a[1].id < a[2].id);
 	reg_audit_list_free(a, n);
@@ -386,7 +413,7 @@ static void engines__ca_set_and_portal_constraints(void **state)
 	static const uint8_t der[] = { 0x30, 0x01, 0x00 };
 	char sha[65], state_s[8];
 	reg_ca_new_t nc = { REG_CA_ROLE_DEVICE, REG_CA_ISSUING, der,
-	    sizeof(der), sha, "CN=Device CA", "device-ca.key" };
+		sizeof(der), sha, "CN=Device CA", "device-ca.key" };
 	reg_ca_t *list = NULL;
 	size_t n = 0;
 	int64_t id1 = 0, id2 = 0, uid = 0, uid2 = 0;
@@ -404,11 +431,12 @@ static void engines__ca_set_and_portal_constraints(void **state)
 	assert_int_equal(reg_begin(reg, err, sizeof(err)), REG_OK);
 	assert_int_equal(reg_ca_activate(reg, id2, err, sizeof(err)), REG_OK);
 	assert_int_equal(reg_commit(reg, err, sizeof(err)), REG_OK);
-	assert_int_equal(reg_ca_state_get(reg, state_s, id1, err,
-	    sizeof(err)), REG_OK);
+	assert_int_equal(reg_ca_state_get(reg, state_s, id1, err, sizeof(err)),
+	    REG_OK);
 	assert_string_equal(state_s, REG_CA_ACTIVE);
 	assert_int_equal(reg_ca_list(reg, &list, &n, REG_CA_ROLE_DEVICE, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 2);
 	assert_string_equal(list[1].state, REG_CA_ISSUING);
 	assert_int_equal(list[1].der_len, sizeof(der));
@@ -416,14 +444,17 @@ static void engines__ca_set_and_portal_constraints(void **state)
 	/* The portal's insert tells a missing manufacturer (foreign key)
 	 * from a taken name (unique). */
 	assert_int_equal(reg_portal_user_insert(reg, &uid, "alice", "admin",
-	    NULL, "h", 1, err, sizeof(err)), REG_OK);
+	                     NULL, "h", 1, err, sizeof(err)),
+	    REG_OK);
 	assert_int_equal(reg_portal_user_insert(reg, &uid2, "alice", "admin",
-	    NULL, "h", 1, err, sizeof(err)), REG_ERR_CONSTRAINT);
+	                     NULL, "h", 1, err, sizeof(err)),
+	    REG_ERR_CONSTRAINT);
 	assert_int_equal(reg_portal_user_insert(reg, &uid2, "bob",
-	    "manufacturer", "nope", "h", 1, err, sizeof(err)),
+	                     "manufacturer", "nope", "h", 1, err, sizeof(err)),
 	    REG_ERR_NOT_FOUND);
 	assert_int_equal(reg_portal_user_insert(reg, &uid2, "carol",
-	    "manufacturer", NULL, "h", 1, err, sizeof(err)), REG_ERR_INVALID);
+	                     "manufacturer", NULL, "h", 1, err, sizeof(err)),
+	    REG_ERR_INVALID);
 }
 
 static void engines__stamp_follows_other_connections(void **state)
@@ -438,7 +469,8 @@ static void engines__stamp_follows_other_connections(void **state)
 	/* Reads alone leave it. */
 	assert_true(s0[0] == s1[0] && s0[1] == s1[1]);
 	assert_int_equal(reg_principal_insert(other, "op2", REG_ROLE_OPERATOR,
-	    NULL, err, sizeof(err)), REG_OK);
+	                     NULL, err, sizeof(err)),
+	    REG_OK);
 	assert_int_equal(reg_change_stamp(reg, s2, err, sizeof(err)), REG_OK);
 	assert_false(s2[0] == s1[0] && s2[1] == s1[1]);
 	/* A read transaction's stamp, then its end. */
@@ -456,12 +488,14 @@ static void engines__nested_rollback_keeps_the_outer_work(void **state)
 
 	assert_int_equal(reg_begin(reg, err, sizeof(err)), REG_OK);
 	assert_int_equal(reg_principal_insert(reg, "keep", REG_ROLE_OPERATOR,
-	    NULL, err, sizeof(err)), REG_OK);
+	                     NULL, err, sizeof(err)),
+	    REG_OK);
 	assert_int_equal(reg_begin(reg, err, sizeof(err)), REG_OK);
 	/* A failed statement inside the savepoint (PostgreSQL aborts the
 	 * savepoint, not the transaction, once rolled back to it). */
 	assert_int_equal(reg_principal_insert(reg, "keep", REG_ROLE_OPERATOR,
-	    NULL, err, sizeof(err)), REG_ERR_CONSTRAINT);
+	                     NULL, err, sizeof(err)),
+	    REG_ERR_CONSTRAINT);
 	reg_rollback(reg);
 	assert_int_equal(reg_transaction_open(reg), 1);
 	assert_int_equal(reg_commit(reg, err, sizeof(err)), REG_OK);
@@ -510,11 +544,13 @@ static void engines__audit_ids_become_visible_in_order(void **state)
 	memset(&f, 0, sizeof(f));
 	f.limit = REG_LIST_MAX;
 	for (k = 0; k < 2; k++)
-		assert_int_equal(pthread_create(&th[k], NULL, append_many, &ap[k]),
+		assert_int_equal(pthread_create(&th[k], NULL, append_many,
+		                     &ap[k]),
 		    0);
 	while (seen < 300 && rounds++ < 100000) {
 		assert_int_equal(reg_audit_list(reg, &a, &n, &next, &f, err,
-		    sizeof(err)), REG_OK);
+		                     sizeof(err)),
+		    REG_OK);
 		for (i = 1; i < n; i++)
 			if (a[i].id != a[0].id + (int64_t)i)
 				fail_msg("gap: id %lld after %lld",
@@ -528,7 +564,8 @@ static void engines__audit_ids_become_visible_in_order(void **state)
 			fail_msg("appender %d: %s", k, ap[k].err);
 	}
 	assert_int_equal(reg_audit_list(reg, &a, &n, &next, &f, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 300);
 	reg_audit_list_free(a, n);
 }

@@ -115,7 +115,8 @@ static void pg__open_applies_every_migration_once(void **state)
 	reg_close(pg);
 	conn = PQconnectdb(url);
 	assert_int_equal(PQstatus(conn), CONNECTION_OK);
-	res = PQexec(conn, "SELECT version, name FROM schema_migrations"
+	res = PQexec(conn,
+	    "SELECT version, name FROM schema_migrations"
 	    " ORDER BY version");
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	assert_int_equal(PQntuples(res), (int)reg_pg_migrations_count);
@@ -128,8 +129,10 @@ static void pg__open_applies_every_migration_once(void **state)
 		    reg_migrations[i].name);
 	}
 	PQclear(res);
-	assert_int_equal(query_int(conn, "SELECT value FROM counters"
-	    " WHERE name = 'crl_generation'"), 1);
+	assert_int_equal(query_int(conn,
+	                     "SELECT value FROM counters"
+	                     " WHERE name = 'crl_generation'"),
+	    1);
 	PQfinish(conn);
 }
 
@@ -172,8 +175,10 @@ static void pg__nodes_opening_at_once_migrate_once(void **state)
 	}
 	conn = PQconnectdb(url);
 	assert_int_equal(PQstatus(conn), CONNECTION_OK);
-	assert_int_equal(query_int(conn, "SELECT count(*) FROM"
-	    " schema_migrations"), (long long)reg_pg_migrations_count);
+	assert_int_equal(query_int(conn,
+	                     "SELECT count(*) FROM"
+	                     " schema_migrations"),
+	    (long long)reg_pg_migrations_count);
 	assert_int_equal(query_int(conn, "SELECT count(*) FROM counters"), 1);
 	PQfinish(conn);
 }
@@ -190,45 +195,72 @@ static void pg__schema_keeps_the_registry_rules(void **state)
 	reg_close(pg);
 	c = PQconnectdb(url);
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	assert_string_equal(run(c, "INSERT INTO manufacturers(id, name,"
-	    " created_at) VALUES ('acme', 'Acme', 1)"), "");
-	assert_string_equal(run(c, "INSERT INTO devices(device_id,"
-	    " manufacturer_id, serial, model, created_at, updated_at)"
-	    " VALUES ('acme-1', 'acme', 'SN1', 'm', 1, 1)"), "");
+	assert_string_equal(run(c,
+	                        "INSERT INTO manufacturers(id, name,"
+	                        " created_at) VALUES ('acme', 'Acme', 1)"),
+	    "");
+	assert_string_equal(
+	    run(c,
+	        "INSERT INTO devices(device_id,"
+	        " manufacturer_id, serial, model, created_at, updated_at)"
+	        " VALUES ('acme-1', 'acme', 'SN1', 'm', 1, 1)"),
+	    "");
 	/* One live device per manufacturer serial (unique_violation)... */
-	assert_string_equal(run(c, "INSERT INTO devices(device_id,"
-	    " manufacturer_id, serial, model, created_at, updated_at)"
-	    " VALUES ('acme-2', 'acme', 'SN1', 'm', 1, 1)"), "23505");
+	assert_string_equal(
+	    run(c,
+	        "INSERT INTO devices(device_id,"
+	        " manufacturer_id, serial, model, created_at, updated_at)"
+	        " VALUES ('acme-2', 'acme', 'SN1', 'm', 1, 1)"),
+	    "23505");
 	/* ... and a revoked one may be followed by a new enrollment. */
-	assert_string_equal(run(c, "UPDATE devices SET status = 'revoked'"
-	    " WHERE device_id = 'acme-1'"), "");
-	assert_string_equal(run(c, "INSERT INTO devices(device_id,"
-	    " manufacturer_id, serial, model, created_at, updated_at)"
-	    " VALUES ('acme-2', 'acme', 'SN1', 'm', 1, 1)"), "");
+	assert_string_equal(run(c,
+	                        "UPDATE devices SET status = 'revoked'"
+	                        " WHERE device_id = 'acme-1'"),
+	    "");
+	assert_string_equal(
+	    run(c,
+	        "INSERT INTO devices(device_id,"
+	        " manufacturer_id, serial, model, created_at, updated_at)"
+	        " VALUES ('acme-2', 'acme', 'SN1', 'm', 1, 1)"),
+	    "");
 	/* An unknown manufacturer (foreign_key_violation), a status outside
 	 * the list and a manufacturer principal without one (check). */
-	assert_string_equal(run(c, "INSERT INTO devices(device_id,"
-	    " manufacturer_id, serial, model, created_at, updated_at)"
-	    " VALUES ('x-1', 'nobody', 'SN9', 'm', 1, 1)"), "23503");
-	assert_string_equal(run(c, "UPDATE devices SET status = 'lost'"
-	    " WHERE device_id = 'acme-2'"), "23514");
-	assert_string_equal(run(c, "INSERT INTO principals(name, role,"
-	    " created_at, updated_at) VALUES ('m', 'manufacturer', 1, 1)"),
+	assert_string_equal(
+	    run(c,
+	        "INSERT INTO devices(device_id,"
+	        " manufacturer_id, serial, model, created_at, updated_at)"
+	        " VALUES ('x-1', 'nobody', 'SN9', 'm', 1, 1)"),
+	    "23503");
+	assert_string_equal(run(c,
+	                        "UPDATE devices SET status = 'lost'"
+	                        " WHERE device_id = 'acme-2'"),
+	    "23514");
+	assert_string_equal(
+	    run(c,
+	        "INSERT INTO principals(name, role,"
+	        " created_at, updated_at) VALUES ('m', 'manufacturer', 1, 1)"),
 	    "23514");
 	/* The audit log is append-only. */
-	assert_string_equal(run(c, "INSERT INTO audit(at, actor, action)"
-	    " VALUES (1, 'admin', 'device.issue')"), "");
+	assert_string_equal(run(c,
+	                        "INSERT INTO audit(at, actor, action)"
+	                        " VALUES (1, 'admin', 'device.issue')"),
+	    "");
 	assert_string_equal(run(c, "UPDATE audit SET actor = 'x'"), "P0001");
 	assert_non_null(strstr(err, "audit log is append-only"));
 	assert_string_equal(run(c, "DELETE FROM audit"), "P0001");
 	assert_int_equal(query_int(c, "SELECT count(*) FROM audit"), 1);
 	/* A portal session key is a SHA-256. */
-	assert_string_equal(run(c, "INSERT INTO portal_users(name, role,"
-	    " pw_hash, created_at, updated_at) VALUES ('root', 'admin', 'h',"
-	    " 1, 1)"), "");
-	assert_string_equal(run(c, "INSERT INTO portal_sessions(token_hash,"
-	    " user_id, csrf, created_at, last_seen, absolute_expiry)"
-	    " SELECT '\\x00'::bytea, id, 'c', 1, 1, 2 FROM portal_users"),
+	assert_string_equal(
+	    run(c,
+	        "INSERT INTO portal_users(name, role,"
+	        " pw_hash, created_at, updated_at) VALUES ('root', 'admin', 'h',"
+	        " 1, 1)"),
+	    "");
+	assert_string_equal(
+	    run(c,
+	        "INSERT INTO portal_sessions(token_hash,"
+	        " user_id, csrf, created_at, last_seen, absolute_expiry)"
+	        " SELECT '\\x00'::bytea, id, 'c', 1, 1, 2 FROM portal_users"),
 	    "23514");
 	PQfinish(c);
 }

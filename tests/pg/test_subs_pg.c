@@ -20,10 +20,10 @@
 #define THREADS 8
 #define STEPS 25
 
-static const uint8_t ki1[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-    14, 15, 16 };
+static const uint8_t ki1[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16 };
 static const uint8_t opc1[16] = { 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6,
-    0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf };
+	0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf };
 static const uint8_t amf1[2] = { 0x80, 0x00 };
 
 /* PROVCA_PG_URL, or the test fails: it runs only under pg_run.py. */
@@ -32,7 +32,8 @@ static const char *url(void)
 	const char *u = getenv("PROVCA_PG_URL");
 
 	if (u == NULL || !subs_is_pg_url(u))
-		fail_msg("PROVCA_PG_URL is not set: run under tests/pg/pg_run.py");
+		fail_msg(
+		    "PROVCA_PG_URL is not set: run under tests/pg/pg_run.py");
 	return u;
 }
 
@@ -51,9 +52,16 @@ static subs_alloc_t mk(const char *dev, uint64_t counter, uint64_t first,
     uint64_t last)
 {
 	subs_alloc_t a = {
-		.device_id = dev, .mcc = "001", .mnc = "01",
-		.msin_first = first, .msin_last = last, .ki = ki1,
-		.opc = opc1, .amf = amf1, .sqn = 0, .profile = "{}",
+		.device_id = dev,
+		.mcc = "001",
+		.mnc = "01",
+		.msin_first = first,
+		.msin_last = last,
+		.ki = ki1,
+		.opc = opc1,
+		.amf = amf1,
+		.sqn = 0,
+		.profile = "{}",
 		.counter = counter,
 	};
 	return a;
@@ -85,7 +93,8 @@ static void allocation_from_two_connections(void **state)
 		snprintf(dev, sizeof(dev), "dev-two-%d", i);
 		al = mk(dev, 1, 1000, 1999);
 		assert_int_equal(subs_allocate(i % 2 ? b : a, &r, &al, err,
-		    sizeof(err)), SUBS_OK);
+		                     sizeof(err)),
+		    SUBS_OK);
 		snprintf(want, sizeof(want), "00101%010d", 1000 + i);
 		assert_string_equal(r.supi, want);
 		assert_int_equal(r.state, SUBS_STATE_PENDING);
@@ -109,9 +118,10 @@ static void replay_and_pending_to_active(void **state)
 
 	(void)state;
 	al = mk("dev-pend", 5, 2000, 2999);
-	assert_int_equal(subs_allocate(db, &r1, &al, err, sizeof(err)), SUBS_OK);
-	assert_int_equal(subs_find_device(db, &r, "dev-pend", err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	assert_int_equal(subs_allocate(db, &r1, &al, err, sizeof(err)),
+	    SUBS_OK);
+	assert_int_equal(subs_find_device(db, &r, "dev-pend", err, sizeof(err)),
+	    SUBS_NOTFOUND);
 	assert_int_equal(subs_confirm(db, r1.supi, &promoted, err, sizeof(err)),
 	    SUBS_OK);
 	assert_int_equal(promoted, 1);
@@ -124,21 +134,23 @@ static void replay_and_pending_to_active(void **state)
 	    SUBS_OK);
 	assert_int_equal(n1, n0);
 	assert_int_equal(subs_counter_get(db, &ctr, "dev-pend", err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(ctr, 5);
 	al.counter = 6;
-	assert_int_equal(subs_allocate(db, &r2, &al, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(db, &r2, &al, err, sizeof(err)),
+	    SUBS_OK);
 	/* The active row stays active until the new one is confirmed. */
-	assert_int_equal(subs_find_device(db, &r, "dev-pend", err,
-	    sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_find_device(db, &r, "dev-pend", err, sizeof(err)),
+	    SUBS_OK);
 	assert_string_equal(r.supi, r1.supi);
 	assert_int_equal(subs_confirm(db, r2.supi, &promoted, err, sizeof(err)),
 	    SUBS_OK);
 	assert_int_equal(promoted, 1);
 	assert_int_equal(subs_find_supi(db, &r, r1.supi, err, sizeof(err)),
 	    SUBS_NOTFOUND);
-	assert_int_equal(subs_find_device(db, &r, "dev-pend", err,
-	    sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_find_device(db, &r, "dev-pend", err, sizeof(err)),
+	    SUBS_OK);
 	assert_string_equal(r.supi, r2.supi);
 	assert_int_equal(r.state, SUBS_STATE_ACTIVE);
 	/* Confirming an active SUPI again changes nothing. */
@@ -160,8 +172,8 @@ static int check_retired(const subs_record_t *r, void *arg)
 
 	if (strcmp(r->device_id, "dev-pend") == 0 &&
 	    r->state == SUBS_STATE_RETIRED) {
-		if (memcmp(r->ki, zero, 16) != 0 || memcmp(r->opc, zero, 16) != 0 ||
-		    r->retired_at == 0)
+		if (memcmp(r->ki, zero, 16) != 0 ||
+		    memcmp(r->opc, zero, 16) != 0 || r->retired_at == 0)
 			return -1;
 		(*(int *)arg)++;
 	}
@@ -176,7 +188,8 @@ static void retired_keys_zeroed(void **state)
 
 	(void)state;
 	assert_int_equal(subs_foreach(db, 1, check_retired, &n, err,
-	    sizeof(err)), SUBS_OK);
+	                     sizeof(err)),
+	    SUBS_OK);
 	assert_int_equal(n, 1);
 	subs_close(db);
 }
@@ -191,9 +204,11 @@ static void exhausted_range(void **state)
 	(void)state;
 	al = mk("dev-ex-1", 1, 3000, 3001);
 	al.mnc = "001";
-	assert_int_equal(subs_allocate(db, NULL, &al, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(db, NULL, &al, err, sizeof(err)),
+	    SUBS_OK);
 	al.device_id = "dev-ex-2";
-	assert_int_equal(subs_allocate(db, NULL, &al, err, sizeof(err)), SUBS_OK);
+	assert_int_equal(subs_allocate(db, NULL, &al, err, sizeof(err)),
+	    SUBS_OK);
 	al.device_id = "dev-ex-3";
 	assert_int_equal(subs_allocate(db, NULL, &al, err, sizeof(err)),
 	    SUBS_EXHAUSTED);
@@ -220,8 +235,8 @@ static void *step_thread(void *arg)
 	for (i = 0; i < STEPS && s->rc == SUBS_OK; i++) {
 		s->rc = subs_group_sqn_next_read(s->g, db, &s->got[i], &rec,
 		    s->supi, 5, err, sizeof(err));
-		if (s->rc == SUBS_OK && (rec.sqn != s->got[i] ||
-		    memcmp(rec.ki, ki1, 16) != 0))
+		if (s->rc == SUBS_OK &&
+		    (rec.sqn != s->got[i] || memcmp(rec.ki, ki1, 16) != 0))
 			s->rc = SUBS_ERR;
 		subs_record_wipe(&rec);
 	}
@@ -262,7 +277,8 @@ static void sqn_steps_from_two_groups(void **state)
 		st[i].g = g[i % 2];
 		st[i].supi = r.supi;
 		assert_int_equal(pthread_create(&th[i], NULL, step_thread,
-		    &st[i]), 0);
+		                     &st[i]),
+		    0);
 	}
 	for (i = 0; i < THREADS; i++) {
 		pthread_join(th[i], NULL);
@@ -283,7 +299,8 @@ static void sqn_steps_from_two_groups(void **state)
 	    SUBS_OK);
 	assert_int_equal(next, subs_sqn_successor(0x100000, 5));
 	assert_int_equal(subs_sqn_set(db, "001019999999999", 1, err,
-	    sizeof(err)), SUBS_NOTFOUND);
+	                     sizeof(err)),
+	    SUBS_NOTFOUND);
 	subs_group_free(g[0]);
 	subs_group_free(g[1]);
 	subs_record_wipe(&r);

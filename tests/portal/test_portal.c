@@ -29,9 +29,11 @@ static void password__rfc7914_vector_verifies(void **state)
 {
 	(void)state;
 	assert_int_equal(portal_password_verify(rfc7914_encoded,
-	    "pleaseletmein", 13, err, sizeof(err)), PORTAL_OK);
+	                     "pleaseletmein", 13, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_password_verify(rfc7914_encoded,
-	    "pleaseletmeim", 13, err, sizeof(err)), PORTAL_E_AUTH);
+	                     "pleaseletmeim", 13, err, sizeof(err)),
+	    PORTAL_E_AUTH);
 	assert_string_equal(err, "wrong password");
 }
 
@@ -41,21 +43,27 @@ static void password__hash_roundtrip_and_fresh_salt(void **state)
 
 	(void)state;
 	assert_int_equal(portal_password_hash_cost(h1, sizeof(h1),
-	    "correct horse", 13, 10, 8, 1, err, sizeof(err)), PORTAL_OK);
+	                     "correct horse", 13, 10, 8, 1, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_password_hash_cost(h2, sizeof(h2),
-	    "correct horse", 13, 10, 8, 1, err, sizeof(err)), PORTAL_OK);
+	                     "correct horse", 13, 10, 8, 1, err, sizeof(err)),
+	    PORTAL_OK);
 	/* "scrypt$10$8$1$" + 32 hex salt + "$" + 64 hex output */
 	assert_int_equal(strlen(h1), 14 + 32 + 1 + 64);
 	assert_memory_equal(h1, "scrypt$10$8$1$", 14);
-	assert_string_not_equal(h1, h2);	/* per-hash random salt */
+	assert_string_not_equal(h1, h2); /* per-hash random salt */
 	assert_int_equal(portal_password_verify(h1, "correct horse", 13, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_password_verify(h2, "correct horse", 13, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_password_verify(h1, "correct horsf", 13, err,
-	    sizeof(err)), PORTAL_E_AUTH);
+	                     sizeof(err)),
+	    PORTAL_E_AUTH);
 	assert_int_equal(portal_password_verify(h1, "correct hors", 12, err,
-	    sizeof(err)), PORTAL_E_AUTH);
+	                     sizeof(err)),
+	    PORTAL_E_AUTH);
 }
 
 static void password__default_cost_is_encoded(void **state)
@@ -64,10 +72,12 @@ static void password__default_cost_is_encoded(void **state)
 
 	(void)state;
 	assert_int_equal(portal_password_hash(h, sizeof(h), "0123456789", 10,
-	    err, sizeof(err)), PORTAL_OK);
+	                     err, sizeof(err)),
+	    PORTAL_OK);
 	assert_memory_equal(h, "scrypt$15$8$1$", 14);
 	assert_int_equal(portal_password_verify(h, "0123456789", 10, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 }
 
 static void password__malformed_encodings_refused(void **state)
@@ -75,25 +85,25 @@ static void password__malformed_encodings_refused(void **state)
 	static const char *bad[] = {
 		"",
 		"bcrypt$10$8$1$00112233445566778899aabbccddeeff$"
-		    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
+		"7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
 		/* cost out of bounds: log2N 21, r 17, p 5, N 3 */
 		"scrypt$21$8$1$00112233445566778899aabbccddeeff$"
-		    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
+		"7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
 		"scrypt$14$17$1$00112233445566778899aabbccddeeff$"
-		    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
+		"7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
 		"scrypt$14$8$5$00112233445566778899aabbccddeeff$"
-		    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
+		"7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
 		"scrypt$3$8$1$00112233445566778899aabbccddeeff$"
-		    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
+		"7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
 		"scrypt$100$8$1$00112233445566778899aabbccddeeff$"
-		    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
+		"7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
 		/* salt too short (7 bytes), odd, not hex; output truncated */
 		"scrypt$14$8$1$00112233445566$"
-		    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
+		"7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
 		"scrypt$14$8$1$00112233445566778$"
-		    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
+		"7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
 		"scrypt$14$8$1$zz112233445566778899aabbccddeeff$"
-		    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
+		"7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2",
 		"scrypt$14$8$1$00112233445566778899aabbccddeeff$7023bdcb",
 		"scrypt$14$8$1$00112233445566778899aabbccddeeff",
 		"scrypt$14$8$",
@@ -103,7 +113,8 @@ static void password__malformed_encodings_refused(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(portal_password_verify(bad[i], "x", 1, err,
-		    sizeof(err)), PORTAL_E_ARG);
+		                     sizeof(err)),
+		    PORTAL_E_ARG);
 		assert_string_equal(err, "malformed password hash");
 	}
 }
@@ -114,15 +125,20 @@ static void password__policy_bounds(void **state)
 
 	(void)state;
 	assert_int_equal(portal_password_check_policy("short", 5, err,
-	    sizeof(err)), PORTAL_E_ARG);
+	                     sizeof(err)),
+	    PORTAL_E_ARG);
 	assert_string_equal(err, "password must have at least 10 characters");
 	memset(big, 'a', sizeof(big));
 	assert_int_equal(portal_password_check_policy(big, PORTAL_PW_MAX + 1,
-	    err, sizeof(err)), PORTAL_E_ARG);
-	assert_int_equal(portal_password_check_policy(big, PORTAL_PW_MAX,
-	    err, sizeof(err)), PORTAL_OK);
-	assert_int_equal(portal_password_check_policy("0123456\0" "89", 10,
-	    err, sizeof(err)), PORTAL_E_ARG);
+	                     err, sizeof(err)),
+	    PORTAL_E_ARG);
+	assert_int_equal(portal_password_check_policy(big, PORTAL_PW_MAX, err,
+	                     sizeof(err)),
+	    PORTAL_OK);
+	assert_int_equal(portal_password_check_policy("0123456\0"
+	                                              "89",
+	                     10, err, sizeof(err)),
+	    PORTAL_E_ARG);
 	assert_string_equal(err, "password contains a NUL byte");
 }
 
@@ -145,19 +161,23 @@ static void password__read_file_first_line(void **state)
 	close(fd);
 	write_file(path, "s3cret pass\r\nsecond line\n", 25);
 	assert_int_equal(portal_password_read_file(pw, sizeof(pw), path, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 	assert_string_equal(pw, "s3cret pass");
 	write_file(path, "0123456789012345678901234567890123", 34);
 	assert_int_equal(portal_password_read_file(pw, sizeof(pw), path, err,
-	    sizeof(err)), PORTAL_E_ARG);
+	                     sizeof(err)),
+	    PORTAL_E_ARG);
 	assert_non_null(strstr(err, "longer than 31 bytes"));
 	write_file(path, "abc\0def\n", 8);
 	assert_int_equal(portal_password_read_file(pw, sizeof(pw), path, err,
-	    sizeof(err)), PORTAL_E_ARG);
+	                     sizeof(err)),
+	    PORTAL_E_ARG);
 	assert_non_null(strstr(err, "NUL byte"));
 	unlink(path);
 	assert_int_equal(portal_password_read_file(pw, sizeof(pw), path, err,
-	    sizeof(err)), PORTAL_E_ARG);
+	                     sizeof(err)),
+	    PORTAL_E_ARG);
 	assert_non_null(strstr(err, "cannot open password file"));
 }
 
@@ -174,38 +194,47 @@ static void ratelimit__free_failures_then_doubling_locks(void **state)
 	assert_int_equal(portal_ratelimit_new(&rl, 3, 30, 100, 16), PORTAL_OK);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice",
-		    1000 + i, &retry), PORTAL_OK);
+		                     1000 + i, &retry),
+		    PORTAL_OK);
 		assert_int_equal(retry, 0);
 		portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1000 + i);
 	}
 	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1003,
-	    &retry), PORTAL_OK);
-	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1003);	/* 4th: 30 s */
+	                     &retry),
+	    PORTAL_OK);
+	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1003); /* 4th: 30 s */
 	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1010,
-	    &retry), PORTAL_E_LIMITED);
+	                     &retry),
+	    PORTAL_E_LIMITED);
 	assert_int_equal(retry, 23);
 	/* The same name from another address is not affected. */
 	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.1 alice", 1010,
-	    &retry), PORTAL_OK);
+	                     &retry),
+	    PORTAL_OK);
 	assert_int_equal(retry, 0);
 	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1033,
-	    &retry), PORTAL_OK);
-	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1033);	/* 5th: 60 s */
+	                     &retry),
+	    PORTAL_OK);
+	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1033); /* 5th: 60 s */
 	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1033,
-	    &retry), PORTAL_E_LIMITED);
+	                     &retry),
+	    PORTAL_E_LIMITED);
 	assert_int_equal(retry, 60);
-	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1093);	/* 6th: cap */
+	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1093); /* 6th: cap */
 	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1093,
-	    &retry), PORTAL_E_LIMITED);
+	                     &retry),
+	    PORTAL_E_LIMITED);
 	assert_int_equal(retry, 100);
-	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1193);	/* still cap */
+	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1193); /* still cap */
 	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1193,
-	    &retry), PORTAL_E_LIMITED);
+	                     &retry),
+	    PORTAL_E_LIMITED);
 	assert_int_equal(retry, 100);
 	/* Quiet for the ceiling's length after the lock: free again. */
 	portal_ratelimit_fail(rl, "p:10.0.0.2 alice", 1393);
 	assert_int_equal(portal_ratelimit_check(rl, "p:10.0.0.2 alice", 1393,
-	    &retry), PORTAL_OK);
+	                     &retry),
+	    PORTAL_OK);
 	portal_ratelimit_free(rl);
 }
 
@@ -234,8 +263,9 @@ static void ratelimit__full_table_evicts_least_recent(void **state)
 	assert_int_equal(portal_ratelimit_new(&rl, 0, 600, 600, 2), PORTAL_OK);
 	portal_ratelimit_fail(rl, "a", 10);
 	portal_ratelimit_fail(rl, "b", 11);
-	portal_ratelimit_fail(rl, "c", 12);	/* evicts "a" */
-	assert_int_equal(portal_ratelimit_check(rl, "a", 13, &retry), PORTAL_OK);
+	portal_ratelimit_fail(rl, "c", 12); /* evicts "a" */
+	assert_int_equal(portal_ratelimit_check(rl, "a", 13, &retry),
+	    PORTAL_OK);
 	assert_int_equal(portal_ratelimit_check(rl, "b", 13, &retry),
 	    PORTAL_E_LIMITED);
 	assert_int_equal(portal_ratelimit_check(rl, "c", 13, &retry),
@@ -285,7 +315,7 @@ static int db_setup(void **state)
 	}
 	/* Applying the portal's migration SQL twice is harmless. */
 	if (sqlite3_exec(reg_sqlite(reg), reg_migration_portal_sql, NULL, NULL,
-	    NULL) != SQLITE_OK)
+	        NULL) != SQLITE_OK)
 		goto fail;
 	*state = reg;
 	return 0;
@@ -315,7 +345,9 @@ static int64_t count_sessions(reg_t *db)
 	int64_t n;
 
 	assert_int_equal(sqlite3_prepare_v2(reg_sqlite(db),
-	    "SELECT count(*) FROM portal_sessions", -1, &st, NULL), SQLITE_OK);
+	                     "SELECT count(*) FROM portal_sessions", -1, &st,
+	                     NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -329,70 +361,93 @@ static void users__add_validates_and_authenticates(void **state)
 	int64_t id = 0, id2 = 0;
 
 	assert_int_equal(portal_user_add(&id, db, "alice@acme",
-	    PORTAL_ROLE_MANUFACTURER, "acme", "alice-password", 14, 100, err,
-	    sizeof(err)), PORTAL_OK);
+	                     PORTAL_ROLE_MANUFACTURER, "acme", "alice-password",
+	                     14, 100, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_true(id > 0);
-	assert_int_equal(portal_user_add(&id2, db, "root",
-	    PORTAL_ROLE_ADMIN, NULL, "root-password!", 14, 100, err,
-	    sizeof(err)), PORTAL_OK);
+	assert_int_equal(portal_user_add(&id2, db, "root", PORTAL_ROLE_ADMIN,
+	                     NULL, "root-password!", 14, 100, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_user_add(NULL, db, "alice@acme",
-	    PORTAL_ROLE_ADMIN, NULL, "another-password", 16, 100, err,
-	    sizeof(err)), PORTAL_E_CONFLICT);
+	                     PORTAL_ROLE_ADMIN, NULL, "another-password", 16,
+	                     100, err, sizeof(err)),
+	    PORTAL_E_CONFLICT);
 	assert_string_equal(err, "user alice@acme already exists");
 	/* manufacturer without an ID; admin with one; bad names; short pw;
 	 * a manufacturer ID the registry does not know */
-	assert_int_equal(portal_user_add(NULL, db, "bob", PORTAL_ROLE_MANUFACTURER,
-	    NULL, "bob-password", 12, 100, err, sizeof(err)), PORTAL_E_ARG);
-	assert_int_equal(portal_user_add(NULL, db, "bob", PORTAL_ROLE_ADMIN,
-	    "acme", "bob-password", 12, 100, err, sizeof(err)), PORTAL_E_ARG);
-	assert_string_equal(err, "an admin user has no manufacturer ID");
-	assert_int_equal(portal_user_add(NULL, db, "bob smith", PORTAL_ROLE_ADMIN,
-	    NULL, "bob-password", 12, 100, err, sizeof(err)), PORTAL_E_ARG);
-	assert_int_equal(portal_user_add(NULL, db, "", PORTAL_ROLE_ADMIN,
-	    NULL, "bob-password", 12, 100, err, sizeof(err)), PORTAL_E_ARG);
-	assert_int_equal(portal_user_add(NULL, db, "bob", PORTAL_ROLE_ADMIN,
-	    NULL, "short", 5, 100, err, sizeof(err)), PORTAL_E_ARG);
 	assert_int_equal(portal_user_add(NULL, db, "bob",
-	    PORTAL_ROLE_MANUFACTURER, "initech", "bob-password", 12, 100, err,
-	    sizeof(err)), PORTAL_E_ARG);
+	                     PORTAL_ROLE_MANUFACTURER, NULL, "bob-password", 12,
+	                     100, err, sizeof(err)),
+	    PORTAL_E_ARG);
+	assert_int_equal(portal_user_add(NULL, db, "bob", PORTAL_ROLE_ADMIN,
+	                     "acme", "bob-password", 12, 100, err, sizeof(err)),
+	    PORTAL_E_ARG);
+	assert_string_equal(err, "an admin user has no manufacturer ID");
+	assert_int_equal(portal_user_add(NULL, db, "bob smith",
+	                     PORTAL_ROLE_ADMIN, NULL, "bob-password", 12, 100,
+	                     err, sizeof(err)),
+	    PORTAL_E_ARG);
+	assert_int_equal(portal_user_add(NULL, db, "", PORTAL_ROLE_ADMIN, NULL,
+	                     "bob-password", 12, 100, err, sizeof(err)),
+	    PORTAL_E_ARG);
+	assert_int_equal(portal_user_add(NULL, db, "bob", PORTAL_ROLE_ADMIN,
+	                     NULL, "short", 5, 100, err, sizeof(err)),
+	    PORTAL_E_ARG);
+	assert_int_equal(portal_user_add(NULL, db, "bob",
+	                     PORTAL_ROLE_MANUFACTURER, "initech",
+	                     "bob-password", 12, 100, err, sizeof(err)),
+	    PORTAL_E_ARG);
 	assert_string_equal(err, "no manufacturer initech");
 
 	assert_int_equal(portal_user_authenticate(&u, db, "alice@acme",
-	    "alice-password", 14, err, sizeof(err)), PORTAL_OK);
+	                     "alice-password", 14, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(u.id, id);
 	assert_string_equal(u.name, "alice@acme");
 	assert_int_equal(u.role, PORTAL_ROLE_MANUFACTURER);
 	assert_string_equal(u.manufacturer_id, "acme");
 	assert_int_equal(u.created_at, 100);
 	assert_int_equal(portal_user_authenticate(&u, db, "alice@acme",
-	    "alice-passworD", 14, err, sizeof(err)), PORTAL_E_AUTH);
+	                     "alice-passworD", 14, err, sizeof(err)),
+	    PORTAL_E_AUTH);
 	assert_string_equal(err, "wrong user name or password");
 	assert_int_equal(portal_user_authenticate(&u, db, "nobody",
-	    "alice-password", 14, err, sizeof(err)), PORTAL_E_AUTH);
+	                     "alice-password", 14, err, sizeof(err)),
+	    PORTAL_E_AUTH);
 	assert_string_equal(err, "wrong user name or password");
 	assert_int_equal(portal_user_authenticate(&u, db, "bad name",
-	    "alice-password", 14, err, sizeof(err)), PORTAL_E_AUTH);
+	                     "alice-password", 14, err, sizeof(err)),
+	    PORTAL_E_AUTH);
 
 	assert_int_equal(portal_user_set_disabled(db, id, 1, 200, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_user_authenticate(&u, db, "alice@acme",
-	    "alice-password", 14, err, sizeof(err)), PORTAL_E_DISABLED);
+	                     "alice-password", 14, err, sizeof(err)),
+	    PORTAL_E_DISABLED);
 	/* A wrong password on a disabled user says nothing about the state. */
 	assert_int_equal(portal_user_authenticate(&u, db, "alice@acme",
-	    "wrong-password", 14, err, sizeof(err)), PORTAL_E_AUTH);
+	                     "wrong-password", 14, err, sizeof(err)),
+	    PORTAL_E_AUTH);
 	assert_int_equal(portal_user_set_disabled(db, id, 0, 201, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_user_set_password(db, id, "new-password-1", 14,
-	    202, err, sizeof(err)), PORTAL_OK);
+	                     202, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_user_authenticate(&u, db, "alice@acme",
-	    "alice-password", 14, err, sizeof(err)), PORTAL_E_AUTH);
+	                     "alice-password", 14, err, sizeof(err)),
+	    PORTAL_E_AUTH);
 	assert_int_equal(portal_user_authenticate(&u, db, "alice@acme",
-	    "new-password-1", 14, err, sizeof(err)), PORTAL_OK);
+	                     "new-password-1", 14, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(u.updated_at, 202);
 	assert_int_equal(portal_user_set_password(db, 9999, "new-password-1",
-	    14, 202, err, sizeof(err)), PORTAL_E_NOTFOUND);
+	                     14, 202, err, sizeof(err)),
+	    PORTAL_E_NOTFOUND);
 	assert_int_equal(portal_user_set_disabled(db, 9999, 1, 202, err,
-	    sizeof(err)), PORTAL_E_NOTFOUND);
+	                     sizeof(err)),
+	    PORTAL_E_NOTFOUND);
 	assert_int_equal(portal_user_find(&u, db, "root", err, sizeof(err)),
 	    PORTAL_OK);
 	assert_int_equal(u.role, PORTAL_ROLE_ADMIN);
@@ -414,11 +469,15 @@ static void users__list_in_name_order(void **state)
 	char names[256] = "";
 
 	assert_int_equal(portal_user_add(NULL, db, "zed", PORTAL_ROLE_ADMIN,
-	    NULL, "zed-password", 12, 1, err, sizeof(err)), PORTAL_OK);
-	assert_int_equal(portal_user_add(NULL, db, "amy", PORTAL_ROLE_MANUFACTURER,
-	    "globex", "amy-password", 12, 1, err, sizeof(err)), PORTAL_OK);
+	                     NULL, "zed-password", 12, 1, err, sizeof(err)),
+	    PORTAL_OK);
+	assert_int_equal(portal_user_add(NULL, db, "amy",
+	                     PORTAL_ROLE_MANUFACTURER, "globex", "amy-password",
+	                     12, 1, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_user_list(db, collect_names, names, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 	assert_string_equal(names, "amy,zed,");
 }
 
@@ -430,9 +489,11 @@ static void sessions__idle_and_absolute_expiry(void **state)
 	int64_t id, t;
 
 	assert_int_equal(portal_user_add(&id, db, "carol", PORTAL_ROLE_ADMIN,
-	    NULL, "carol-password", 14, 0, err, sizeof(err)), PORTAL_OK);
+	                     NULL, "carol-password", 14, 0, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_session_create(tok, sizeof(tok), &s, db, id,
-	    &pol, "127.0.0.1", 1000, err, sizeof(err)), PORTAL_OK);
+	                     &pol, "127.0.0.1", 1000, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(strlen(tok), PORTAL_TOKEN_HEX);
 	assert_int_equal(strlen(s.csrf), PORTAL_TOKEN_HEX);
 	assert_string_not_equal(tok, s.csrf);
@@ -440,26 +501,32 @@ static void sessions__idle_and_absolute_expiry(void **state)
 
 	/* Activity within the idle window keeps it alive and moves expiry. */
 	assert_int_equal(portal_session_lookup(&s2, db, tok, &pol, 2799, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 	assert_string_equal(s2.user.name, "carol");
 	assert_string_equal(s2.csrf, s.csrf);
 	assert_int_equal(s2.expires_at, 2799 + 1800);
 	/* Idle for exactly idle_s: gone, and the row is deleted. */
 	assert_int_equal(portal_session_lookup(&s2, db, tok, &pol, 2799 + 1800,
-	    err, sizeof(err)), PORTAL_E_EXPIRED);
+	                     err, sizeof(err)),
+	    PORTAL_E_EXPIRED);
 	assert_string_equal(err, "session expired");
 	assert_int_equal(portal_session_lookup(&s2, db, tok, &pol, 2799, err,
-	    sizeof(err)), PORTAL_E_AUTH);
+	                     sizeof(err)),
+	    PORTAL_E_AUTH);
 
 	/* Absolute expiry holds however busy the session is. */
 	assert_int_equal(portal_session_create(tok2, sizeof(tok2), &s, db, id,
-	    &pol, NULL, 10000, err, sizeof(err)), PORTAL_OK);
+	                     &pol, NULL, 10000, err, sizeof(err)),
+	    PORTAL_OK);
 	for (t = 10000 + 1700; t < 10000 + 43200; t += 1700)
 		assert_int_equal(portal_session_lookup(&s2, db, tok2, &pol, t,
-		    err, sizeof(err)), PORTAL_OK);
+		                     err, sizeof(err)),
+		    PORTAL_OK);
 	assert_int_equal(s2.expires_at, 10000 + 43200);
 	assert_int_equal(portal_session_lookup(&s2, db, tok2, &pol,
-	    10000 + 43200, err, sizeof(err)), PORTAL_E_EXPIRED);
+	                     10000 + 43200, err, sizeof(err)),
+	    PORTAL_E_EXPIRED);
 	assert_int_equal(count_sessions(db), 0);
 }
 
@@ -472,10 +539,12 @@ static void sessions__tokens_csrf_logout_and_revocation(void **state)
 	int purged = -1;
 
 	assert_int_equal(portal_user_add(&id, db, "dave",
-	    PORTAL_ROLE_MANUFACTURER, "acme", "dave-password", 13, 0, err,
-	    sizeof(err)), PORTAL_OK);
+	                     PORTAL_ROLE_MANUFACTURER, "acme", "dave-password",
+	                     13, 0, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_session_create(tok, sizeof(tok), &s, db, id,
-	    &pol, "::1", 50, err, sizeof(err)), PORTAL_OK);
+	                     &pol, "::1", 50, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_session_csrf_check(&s, s.csrf), PORTAL_OK);
 	memcpy(bad, s.csrf, sizeof(bad));
 	bad[0] = bad[0] == 'a' ? 'b' : 'a';
@@ -484,20 +553,25 @@ static void sessions__tokens_csrf_logout_and_revocation(void **state)
 	assert_int_equal(portal_session_csrf_check(&s, NULL), PORTAL_E_AUTH);
 	/* Malformed and unknown tokens. */
 	assert_int_equal(portal_session_lookup(&s2, db, "abc", &pol, 60, err,
-	    sizeof(err)), PORTAL_E_AUTH);
+	                     sizeof(err)),
+	    PORTAL_E_AUTH);
 	assert_int_equal(portal_session_lookup(&s2, db, bad, &pol, 60, err,
-	    sizeof(err)), PORTAL_E_AUTH);
+	                     sizeof(err)),
+	    PORTAL_E_AUTH);
 	memcpy(bad, tok, sizeof(bad));
 	bad[5] = 'Z';
 	assert_int_equal(portal_session_lookup(&s2, db, bad, &pol, 60, err,
-	    sizeof(err)), PORTAL_E_AUTH);
+	                     sizeof(err)),
+	    PORTAL_E_AUTH);
 	/* Only the hash of the token is stored. */
 	{
 		sqlite3_stmt *st;
 
-		assert_int_equal(sqlite3_prepare_v2(reg_sqlite(db),
-		    "SELECT count(*) FROM portal_sessions WHERE hex(token_hash) = upper(?1)", -1,
-		    &st, NULL), SQLITE_OK);
+		assert_int_equal(
+		    sqlite3_prepare_v2(reg_sqlite(db),
+		        "SELECT count(*) FROM portal_sessions WHERE hex(token_hash) = upper(?1)",
+		        -1, &st, NULL),
+		    SQLITE_OK);
 		sqlite3_bind_text(st, 1, tok, -1, SQLITE_STATIC);
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 		assert_int_equal(sqlite3_column_int(st, 0), 0);
@@ -505,41 +579,55 @@ static void sessions__tokens_csrf_logout_and_revocation(void **state)
 	}
 	/* Disabling the user ends the session; so does a password reset. */
 	assert_int_equal(portal_user_set_disabled(db, id, 1, 70, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_session_lookup(&s2, db, tok, &pol, 71, err,
-	    sizeof(err)), PORTAL_E_AUTH);
+	                     sizeof(err)),
+	    PORTAL_E_AUTH);
 	assert_int_equal(portal_session_create(tok, sizeof(tok), &s, db, id,
-	    &pol, NULL, 72, err, sizeof(err)), PORTAL_E_DISABLED);
+	                     &pol, NULL, 72, err, sizeof(err)),
+	    PORTAL_E_DISABLED);
 	assert_int_equal(portal_user_set_disabled(db, id, 0, 73, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_session_create(tok, sizeof(tok), &s, db, id,
-	    &pol, NULL, 74, err, sizeof(err)), PORTAL_OK);
+	                     &pol, NULL, 74, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_user_set_password(db, id, "other-password", 14,
-	    75, err, sizeof(err)), PORTAL_OK);
+	                     75, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_session_lookup(&s2, db, tok, &pol, 76, err,
-	    sizeof(err)), PORTAL_E_AUTH);
+	                     sizeof(err)),
+	    PORTAL_E_AUTH);
 	/* Logout. */
 	assert_int_equal(portal_session_create(tok, sizeof(tok), &s, db, id,
-	    &pol, NULL, 80, err, sizeof(err)), PORTAL_OK);
+	                     &pol, NULL, 80, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_session_delete(db, tok, err, sizeof(err)),
 	    PORTAL_OK);
 	assert_int_equal(portal_session_lookup(&s2, db, tok, &pol, 81, err,
-	    sizeof(err)), PORTAL_E_AUTH);
+	                     sizeof(err)),
+	    PORTAL_E_AUTH);
 	assert_int_equal(portal_session_delete(db, tok, err, sizeof(err)),
 	    PORTAL_OK);
 	/* Purge drops idle and absolute-expired rows only. */
 	assert_int_equal(portal_session_create(tok, sizeof(tok), &s, db, id,
-	    &pol, NULL, 100, err, sizeof(err)), PORTAL_OK);
+	                     &pol, NULL, 100, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_session_create(tok, sizeof(tok), &s, db, id,
-	    &pol, NULL, 2000, err, sizeof(err)), PORTAL_OK);
+	                     &pol, NULL, 2000, err, sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(portal_session_purge(&purged, db, &pol, 2000, err,
-	    sizeof(err)), PORTAL_OK);
+	                     sizeof(err)),
+	    PORTAL_OK);
 	assert_int_equal(purged, 1);
 	assert_int_equal(count_sessions(db), 1);
 	assert_int_equal(portal_session_create(tok, 10, &s, db, id, &pol, NULL,
-	    100, err, sizeof(err)), PORTAL_E_ARG);
+	                     100, err, sizeof(err)),
+	    PORTAL_E_ARG);
 	assert_int_equal(portal_session_create(tok, sizeof(tok), &s, db, 9999,
-	    &pol, NULL, 100, err, sizeof(err)), PORTAL_E_NOTFOUND);
+	                     &pol, NULL, 100, err, sizeof(err)),
+	    PORTAL_E_NOTFOUND);
 }
 
 int main(void)
@@ -554,12 +642,13 @@ int main(void)
 		cmocka_unit_test(ratelimit__free_failures_then_doubling_locks),
 		cmocka_unit_test(ratelimit__reset_forgets_failures),
 		cmocka_unit_test(ratelimit__full_table_evicts_least_recent),
-		cmocka_unit_test_setup_teardown(users__add_validates_and_authenticates,
-		    db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(
+		    users__add_validates_and_authenticates, db_setup,
+		    db_teardown),
 		cmocka_unit_test_setup_teardown(users__list_in_name_order,
 		    db_setup, db_teardown),
-		cmocka_unit_test_setup_teardown(sessions__idle_and_absolute_expiry,
-		    db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(
+		    sessions__idle_and_absolute_expiry, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(
 		    sessions__tokens_csrf_logout_and_revocation, db_setup,
 		    db_teardown),

@@ -66,8 +66,7 @@ static int write_bytes(const char *dir, const char *name, const void *b,
 	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
-static int write_pem(const char *dir, const char *name, X509 *x,
-    EVP_PKEY *k)
+static int write_pem(const char *dir, const char *name, X509 *x, EVP_PKEY *k)
 {
 	char path[1024];
 	FILE *f;
@@ -77,7 +76,7 @@ static int write_pem(const char *dir, const char *name, X509 *x,
 	if ((f = fopen(path, "wb")) == NULL)
 		return -1;
 	ok = x != NULL ? PEM_write_X509(f, x) :
-	    PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+	                 PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
 	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
@@ -89,7 +88,11 @@ static int cmd_gen(const char *dir)
 	uint8_t c[PROV_CONTAINER_MAX];
 	size_t n;
 	char err[256];
-	struct { const char *name; EVP_PKEY *key; const char *file; } d[4];
+	struct {
+		const char *name;
+		EVP_PKEY *key;
+		const char *file;
+	} d[4];
 	EVP_PKEY *p384 = NULL;
 	int i, rc = 1;
 
@@ -102,10 +105,18 @@ static int cmd_gen(const char *dir)
 		testpki_free(&p);
 		return 1;
 	}
-	d[0].name = "c-p256.bin"; d[0].key = p.dev_p256; d[0].file = "dev-p256.key";
-	d[1].name = "c-rsa2048.bin"; d[1].key = p.dev_rsa2048; d[1].file = "dev-rsa2048.key";
-	d[2].name = "c-rsa3072.bin"; d[2].key = p.dev_rsa3072; d[2].file = "dev-rsa3072.key";
-	d[3].name = "c-p384.bin"; d[3].key = p384; d[3].file = "dev-p384.key";
+	d[0].name = "c-p256.bin";
+	d[0].key = p.dev_p256;
+	d[0].file = "dev-p256.key";
+	d[1].name = "c-rsa2048.bin";
+	d[1].key = p.dev_rsa2048;
+	d[1].file = "dev-rsa2048.key";
+	d[2].name = "c-rsa3072.bin";
+	d[2].key = p.dev_rsa3072;
+	d[2].file = "dev-rsa3072.key";
+	d[3].name = "c-p384.bin";
+	d[3].key = p384;
+	d[3].file = "dev-p384.key";
 	if (write_pem(dir, "root.pem", p.root, NULL) != 0 ||
 	    write_pem(dir, "inter.pem", p.inter, NULL) != 0 ||
 	    write_pem(dir, "signer.pem", p.signer, NULL) != 0 ||
@@ -117,8 +128,8 @@ static int cmd_gen(const char *dir)
 	fill_bind(&b);
 	for (i = 0; i < 4; i++) {
 		if (prov_seal_sign(c, sizeof(c), &n, &s, &b, d[i].key,
-		    p.signer_key, p.signer, p.inters, err, sizeof(err)) !=
-		    PROV_OK) {
+		        p.signer_key, p.signer, p.inters, err,
+		        sizeof(err)) != PROV_OK) {
 			fprintf(stderr, "%s: %s\n", d[i].name, err);
 			goto done;
 		}
@@ -224,22 +235,23 @@ static int cmd_corpus(const char *dir)
 	fill_bind(&b);
 	buf[0] = 0;
 	if (prov_seal_sign(buf + 1, PROV_CONTAINER_MAX, &n, &s, &b, fixed,
-	    p.signer_key, p.signer, p.inters, err, sizeof(err)) != PROV_OK ||
+	        p.signer_key, p.signer, p.inters, err,
+	        sizeof(err)) != PROV_OK ||
 	    write_bytes(dir, "container-p256", buf, n + 1) != 0)
 		goto done;
 	if (prov_seal_sign(buf + 1, PROV_CONTAINER_MAX, &n, &s, &b,
-	    p.dev_rsa2048, p.signer_key, p.signer, p.inters, err,
-	    sizeof(err)) != PROV_OK ||
+	        p.dev_rsa2048, p.signer_key, p.signer, p.inters, err,
+	        sizeof(err)) != PROV_OK ||
 	    write_bytes(dir, "container-rsa2048", buf, n + 1) != 0)
 		goto done;
 	buf[0] = 1;
 	if (prov_seal(buf + 1, PROV_CONTAINER_MAX, &n, &s, &b, fixed, err,
-	    sizeof(err)) != PROV_OK ||
+	        sizeof(err)) != PROV_OK ||
 	    write_bytes(dir, "body-p256", buf, n + 1) != 0)
 		goto done;
 	buf[0] = 2;
 	if (prov_subscription_encode(buf + 1, PROV_CONTAINER_MAX, &n, &s, err,
-	    sizeof(err)) != PROV_OK ||
+	        sizeof(err)) != PROV_OK ||
 	    write_bytes(dir, "subscription", buf, n + 1) != 0)
 		goto done;
 	memset(&r, 0, sizeof(r));
@@ -250,7 +262,7 @@ static int cmd_corpus(const char *dir)
 	buf[0] = 3;
 	if (prov_request_sign(&r, fixed, err, sizeof(err)) != PROV_OK ||
 	    prov_request_encode(buf + 1, PROV_CONTAINER_MAX, &n, &r, err,
-	    sizeof(err)) != PROV_OK ||
+	        sizeof(err)) != PROV_OK ||
 	    write_bytes(dir, "request", buf, n + 1) != 0)
 		goto done;
 	rc = 0;
@@ -272,7 +284,8 @@ int main(int argc, char **argv)
 		return cmd_open(argv[2], argv[3], argv[4], argv[5], argv[6]);
 	if (argc == 3 && strcmp(argv[1], "corpus") == 0)
 		return cmd_corpus(argv[2]);
-	fprintf(stderr, "usage: prov-testtool gen DIR | open DIR CONTAINER "
+	fprintf(stderr,
+	    "usage: prov-testtool gen DIR | open DIR CONTAINER "
 	    "KEY DEVICEID UENONCEHEX | corpus DIR\n");
 	return 2;
 }

@@ -16,8 +16,8 @@
  * locale. */
 static void devid__charset(void **state)
 {
-	static const char *const bad[] = { "a/b", "a%2e", "a b", "a\\b",
-	    "a:b", "a+b", "a~b", "caf\xc3\xa9", "a\tb", "a?b", "a#b" };
+	static const char *const bad[] = { "a/b", "a%2e", "a b", "a\\b", "a:b",
+		"a+b", "a~b", "caf\xc3\xa9", "a\tb", "a?b", "a#b" };
 	size_t i;
 
 	(void)state;

@@ -56,7 +56,8 @@ static size_t pem_of(uint8_t **out, X509 *a, X509 *b, EVP_PKEY *key)
 		assert_int_equal(PEM_write_bio_X509(bio, b), 1);
 	if (key != NULL)
 		assert_int_equal(PEM_write_bio_PrivateKey(bio, key, NULL, NULL,
-		    0, NULL, NULL), 1);
+		                     0, NULL, NULL),
+		    1);
 	n = BIO_get_mem_data(bio, &p);
 	assert_true(n > 0);
 	*out = malloc((size_t)n);
@@ -102,12 +103,15 @@ static void test_pki_load__cert_pem_and_der(void **state)
 	der = realloc(der, (size_t)dl + 1);
 	der[dl] = 0;
 	assert_int_equal(pki_cert_load(&x, der, (size_t)dl + 1, err,
-	    sizeof(err)), PKI_ERR_PARSE);
+	                     sizeof(err)),
+	    PKI_ERR_PARSE);
 	assert_null(x);
 	assert_int_equal(pki_cert_load(&x, der, (size_t)dl - 1, err,
-	    sizeof(err)), PKI_ERR_PARSE);
+	                     sizeof(err)),
+	    PKI_ERR_PARSE);
 	assert_int_equal(pki_cert_load(&x, (const uint8_t *)"hello", 5, err,
-	    sizeof(err)), PKI_ERR_PARSE);
+	                     sizeof(err)),
+	    PKI_ERR_PARSE);
 	assert_int_equal(pki_cert_load(&x, der, 0, err, sizeof(err)),
 	    PKI_ERR_ARG);
 	/* From a file. */
@@ -165,8 +169,9 @@ static void test_pki_load__chain_bundle(void **state)
 	sk_X509_pop_free(sk, X509_free);
 	/* No certificate at all in a PEM file. */
 	assert_int_equal(pki_chain_load(&sk,
-	    (const uint8_t *)"-----BEGIN NOTHING-----\n", 24, err,
-	    sizeof(err)), PKI_ERR_PARSE);
+	                     (const uint8_t *)"-----BEGIN NOTHING-----\n", 24,
+	                     err, sizeof(err)),
+	    PKI_ERR_PARSE);
 	free(big);
 	free(pem);
 }
@@ -186,8 +191,7 @@ static void test_pki_load__keys(void **state)
 	EVP_PKEY_free(k);
 	snprintf(path, sizeof(path), "%s/key.pem", dir);
 	write_file(path, pem, n);
-	assert_int_equal(pki_key_load_file(&k, path, err, sizeof(err)),
-	    PKI_OK);
+	assert_int_equal(pki_key_load_file(&k, path, err, sizeof(err)), PKI_OK);
 	assert_int_equal(EVP_PKEY_eq(k, P.dev_p256), 1);
 	EVP_PKEY_free(k);
 	dl = i2d_PrivateKey(P.dev_p256, &der);
@@ -201,12 +205,13 @@ static void test_pki_load__keys(void **state)
 	/* Public key, DER SubjectPublicKeyInfo. */
 	dl = i2d_PUBKEY(P.dev_p256, &der);
 	assert_true(dl > 0);
-	assert_int_equal(pki_pubkey_load(&k, der, (size_t)dl, err,
-	    sizeof(err)), PKI_OK);
+	assert_int_equal(pki_pubkey_load(&k, der, (size_t)dl, err, sizeof(err)),
+	    PKI_OK);
 	assert_int_equal(EVP_PKEY_eq(k, P.dev_p256), 1);
 	EVP_PKEY_free(k);
 	assert_int_equal(pki_pubkey_load(&k, der, (size_t)dl - 1, err,
-	    sizeof(err)), PKI_ERR_PARSE);
+	                     sizeof(err)),
+	    PKI_ERR_PARSE);
 	OPENSSL_free(der);
 	/* A certificate is not a key. */
 	free(pem);
@@ -233,26 +238,36 @@ static void test_pki_verify__each_cause(void **state)
 
 	(void)state;
 	assert_int_equal(pki_cert_verify(P.signer, P.root, P.inters, now,
-	    PROVCA_OID_EKU_SIGNER, err, sizeof(err)), PKI_OK);
+	                     PROVCA_OID_EKU_SIGNER, err, sizeof(err)),
+	    PKI_OK);
+	assert_int_equal(pki_cert_verify(P.signer, P.root, P.inters, now, NULL,
+	                     err, sizeof(err)),
+	    PKI_OK);
 	assert_int_equal(pki_cert_verify(P.signer, P.root, P.inters, now,
-	    NULL, err, sizeof(err)), PKI_OK);
-	assert_int_equal(pki_cert_verify(P.signer, P.root, P.inters, now,
-	    PROVCA_OID_EKU_DEVICE, err, sizeof(err)), PKI_ERR_EKU);
-	assert_int_equal(pki_cert_verify(P.signer_noeku, P.root, P.inters,
-	    now, PROVCA_OID_EKU_SIGNER, err, sizeof(err)), PKI_ERR_EKU);
+	                     PROVCA_OID_EKU_DEVICE, err, sizeof(err)),
+	    PKI_ERR_EKU);
+	assert_int_equal(pki_cert_verify(P.signer_noeku, P.root, P.inters, now,
+	                     PROVCA_OID_EKU_SIGNER, err, sizeof(err)),
+	    PKI_ERR_EKU);
 	assert_int_equal(pki_cert_verify(P.signer_expired, P.root, P.inters,
-	    now, PROVCA_OID_EKU_SIGNER, err, sizeof(err)), PKI_ERR_EXPIRED);
-	assert_int_equal(pki_cert_verify(P.signer, P.root, P.inters,
-	    1600000000, NULL, err, sizeof(err)), PKI_ERR_NOT_YET_VALID);
-	assert_int_equal(pki_cert_verify(P.signer_other, P.root, P.inters,
-	    now, NULL, err, sizeof(err)), PKI_ERR_CHAIN);
-	assert_int_equal(pki_cert_verify(P.signer, P.root, NULL, now, NULL,
-	    err, sizeof(err)), PKI_ERR_CHAIN);
+	                     now, PROVCA_OID_EKU_SIGNER, err, sizeof(err)),
+	    PKI_ERR_EXPIRED);
+	assert_int_equal(pki_cert_verify(P.signer, P.root, P.inters, 1600000000,
+	                     NULL, err, sizeof(err)),
+	    PKI_ERR_NOT_YET_VALID);
+	assert_int_equal(pki_cert_verify(P.signer_other, P.root, P.inters, now,
+	                     NULL, err, sizeof(err)),
+	    PKI_ERR_CHAIN);
+	assert_int_equal(pki_cert_verify(P.signer, P.root, NULL, now, NULL, err,
+	                     sizeof(err)),
+	    PKI_ERR_CHAIN);
 	assert_non_null(strstr(err, "depth"));
 	assert_int_equal(pki_cert_verify(P.signer, P.inter, NULL, now, NULL,
-	    err, sizeof(err)), PKI_OK);
-	assert_int_equal(pki_cert_verify(NULL, P.root, NULL, now, NULL,
-	    err, sizeof(err)), PKI_ERR_ARG);
+	                     err, sizeof(err)),
+	    PKI_OK);
+	assert_int_equal(pki_cert_verify(NULL, P.root, NULL, now, NULL, err,
+	                     sizeof(err)),
+	    PKI_ERR_ARG);
 	/* Has-EKU helper. */
 	assert_int_equal(pki_cert_has_eku(P.signer, PROVCA_OID_EKU_SIGNER), 1);
 	assert_int_equal(pki_cert_has_eku(P.signer, PROVCA_OID_EKU_DEVICE), 0);
@@ -268,8 +283,12 @@ static void test_pki_verify__each_cause(void **state)
  * kinds with their keyUsage, everything else none (and no keyUsage). */
 static void test_pki_device_key_kind__served_set(void **state)
 {
-	static const struct { const char *alg; const char *arg; size_t bits;
-	    int kind; } cases[] = {
+	static const struct {
+		const char *alg;
+		const char *arg;
+		size_t bits;
+		int kind;
+	} cases[] = {
 		{ "EC", "P-256", 0, PKI_DEVKEY_P256 },
 		{ "EC", "P-384", 0, PKI_DEVKEY_P384 },
 		{ "EC", "P-521", 0, PKI_DEVKEY_NONE },

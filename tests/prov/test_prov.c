@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-
 #include <openssl/x509v3.h>
 
 #include "pki.h"
@@ -72,7 +71,7 @@ static void assert_sub_equal(const prov_subscription_t *a,
 /* Seal + sign a standard container for key with signer cert, carrying
  * the intermediates chain (may be NULL). */
 static size_t make_chain(uint8_t *out, EVP_PKEY *key, X509 *signer,
-    STACK_OF(X509) *chain)
+    STACK_OF(X509) * chain)
 {
 	size_t n = testpki_container(out, &P, key, signer, chain);
 
@@ -84,8 +83,8 @@ static size_t make_chain(uint8_t *out, EVP_PKEY *key, X509 *signer,
  * signer under the other root carries nothing). */
 static size_t make(uint8_t *out, EVP_PKEY *key, X509 *signer)
 {
-	return make_chain(out, key, signer, signer == P.signer_other ? NULL :
-	    P.inters);
+	return make_chain(out, key, signer,
+	    signer == P.signer_other ? NULL : P.inters);
 }
 
 /* Verify + open c for the standard binding with the Root as the only
@@ -141,8 +140,9 @@ static void roundtrip(EVP_PKEY *key, uint8_t alg, size_t kb)
 
 	n = make(c, key, P.signer);
 	/* The Root alone is enough: the container carries the Infra CA. */
-	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(v.verified, 1);
 	assert_int_equal(v.chain_count, 2);
 	assert_ptr_equal(v.signer_cert, v.chain[0]);
@@ -152,10 +152,10 @@ static void roundtrip(EVP_PKEY *key, uint8_t alg, size_t kb)
 	assert_int_equal(v.chain_len[1], (size_t)il);
 	assert_memory_equal(v.chain[1], ider, (size_t)il);
 	OPENSSL_free(ider);
-	assert_int_equal(c[v.body_len], 2);		/* count octet */
+	assert_int_equal(c[v.body_len], 2); /* count octet */
 	assert_ptr_equal(v.chain[0], c + v.body_len + 3);
-	assert_int_equal(v.signed_len, v.body_len + 1 + 2 + v.chain_len[0] +
-	    2 + v.chain_len[1]);
+	assert_int_equal(v.signed_len,
+	    v.body_len + 1 + 2 + v.chain_len[0] + 2 + v.chain_len[1]);
 	assert_ptr_equal(v.signature, c + v.signed_len);
 	assert_int_equal(v.version, PROV_VERSION);
 	assert_int_equal(v.alg, alg);
@@ -169,15 +169,16 @@ static void roundtrip(EVP_PKEY *key, uint8_t alg, size_t kb)
 	assert_int_equal(v.container_len, n);
 	assert_int_equal(v.signed_len + v.signature_len, n);
 	memset(net, 0, sizeof(net));
-	assert_int_equal(prov_open(&got, net, &v, key, DEVICE_ID, UE_NONCE,
-	    err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_open(&got, net, &v, key, DEVICE_ID, UE_NONCE, err,
+	                     sizeof(err)),
+	    PROV_OK);
 	fill_sub(&want);
 	assert_sub_equal(&got, &want);
 	assert_memory_equal(net, NET_NONCE, PROV_NONCE_LEN);
 	/* Ciphertext must not show the plaintext Ki. */
 	assert_false(contains(c, n, want.ki, PROV_KEY_LEN));
-	assert_false(contains(c, n, (const uint8_t *)want.supi,
-	    strlen(want.supi)));
+	assert_false(
+	    contains(c, n, (const uint8_t *)want.supi, strlen(want.supi)));
 	prov_subscription_wipe(&got);
 	assert_int_equal(got.ki[0], 0);
 	assert_int_equal(got.supi[0], 0);
@@ -237,15 +238,19 @@ static void test_prov_container__p384_wrong_key_and_off_curve(void **state)
 	assert_non_null(md);
 	sl = PROV_SIG_MAX;
 	assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL,
-	    P.signer_key, NULL), 1);
+	                     P.signer_key, NULL),
+	    1);
 	assert_int_equal(EVP_DigestSign(md, c + v.signed_len, &sl, c,
-	    v.signed_len), 1);
+	                     v.signed_len),
+	    1);
 	EVP_MD_CTX_free(md);
 	n = v.signed_len + sl;
 	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(prov_open(&s, net, &v, k, DEVICE_ID, UE_NONCE, err,
-	    sizeof(err)), PROV_ERR_FORMAT);
+	                     sizeof(err)),
+	    PROV_ERR_FORMAT);
 	assert_non_null(strstr(err, "device's curve"));
 	assert_string_equal(s.supi, "");
 	EVP_PKEY_free(k);
@@ -296,7 +301,8 @@ static void flip_all(EVP_PKEY *key, const uint8_t *masks, size_t nmasks)
 			rc = check(c, n, key, NULL);
 			if (rc == PROV_OK)
 				fail_msg("flip 0x%02x at offset %zu of %zu "
-				    "accepted", masks[m], off, n);
+				         "accepted",
+				    masks[m], off, n);
 			assert_true(rc < 0);
 			c[off] ^= masks[m];
 		}
@@ -316,7 +322,7 @@ static int sanitized(void)
 static void test_prov_container__every_bit_flip_detected_p256(void **state)
 {
 	static const uint8_t masks[] = { 0xff, 0x01, 0x02, 0x04, 0x08, 0x10,
-	    0x20, 0x40, 0x80 };
+		0x20, 0x40, 0x80 };
 
 	(void)state;
 	flip_all(P.dev_p256, masks, sanitized() ? 2 : sizeof(masks));
@@ -347,8 +353,9 @@ static void test_prov_container__header_errors(void **state)
 	c[0] ^= 1;
 	/* Version 1 (signer certificate alone) is refused as a version. */
 	c[4] = 1;
-	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_ERR_VERSION);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	                     sizeof(err)),
+	    PROV_ERR_VERSION);
 	assert_int_equal(v.verified, 0);
 	assert_non_null(strstr(err, "version 1"));
 	c[4] = 3;
@@ -358,23 +365,23 @@ static void test_prov_container__header_errors(void **state)
 	c[5] = 0x7f;
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
 	    PROV_ERR_KEY_TYPE);
-	c[5] = PROV_ALG_RSA2048;	/* key block length no longer fits */
+	c[5] = PROV_ALG_RSA2048; /* key block length no longer fits */
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
 	c[5] = PROV_ALG_P256;
-	c[10] = 0;			/* empty DeviceID */
+	c[10] = 0; /* empty DeviceID */
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
-	c[10] = 65;			/* over-long DeviceID */
+	c[10] = 65; /* over-long DeviceID */
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
 	c[10] = (uint8_t)strlen(DEVICE_ID);
-	c[11] = '/';			/* not URL-safe */
+	c[11] = '/'; /* not URL-safe */
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
 	c[11] = 'd';
 	c[8] = 0;
-	c[9] = 0;			/* empty ciphertext */
+	c[9] = 0; /* empty ciphertext */
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
 }
@@ -415,7 +422,8 @@ static void test_prov_container__too_large_refused(void **state)
 	memset(c, 0, sizeof(c));
 	memcpy(c, "PRVC\x02\x01\x00\x41\x00\x10\x05", 11);
 	assert_int_equal(prov_parse(&v, c, PROV_CONTAINER_MAX + 1, err,
-	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 }
 
 static void test_prov_container__signer_too_large_refused(void **state)
@@ -434,7 +442,7 @@ static void test_prov_container__signer_too_large_refused(void **state)
 	fill_sub(&s);
 	fill_bind(&b);
 	assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b, P.dev_p256,
-	    P.signer_key, big, P.inters, err, sizeof(err)),
+	                     P.signer_key, big, P.inters, err, sizeof(err)),
 	    PROV_ERR_TOO_LARGE);
 	assert_int_equal(n, 0);
 	assert_non_null(strstr(err, "bytes"));
@@ -451,14 +459,17 @@ static void test_prov_container__other_device_id(void **state)
 	(void)state;
 	n = make(c, P.dev_p256, P.signer);
 	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, NULL,
-	    TESTPKI_NOW, P.dev_p256, "dev-0002", UE_NONCE, err, sizeof(err)),
+	                     TESTPKI_NOW, P.dev_p256, "dev-0002", UE_NONCE, err,
+	                     sizeof(err)),
 	    PROV_ERR_DEVICE_MISMATCH);
 	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, NULL,
-	    TESTPKI_NOW, P.dev_p256, DEVICE_ID "x", UE_NONCE, err,
-	    sizeof(err)), PROV_ERR_DEVICE_MISMATCH);
+	                     TESTPKI_NOW, P.dev_p256, DEVICE_ID "x", UE_NONCE,
+	                     err, sizeof(err)),
+	    PROV_ERR_DEVICE_MISMATCH);
 	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, NULL,
-	    TESTPKI_NOW, P.dev_p256, "dev-0001_A.", UE_NONCE, err,
-	    sizeof(err)), PROV_ERR_DEVICE_MISMATCH);
+	                     TESTPKI_NOW, P.dev_p256, "dev-0001_A.", UE_NONCE,
+	                     err, sizeof(err)),
+	    PROV_ERR_DEVICE_MISMATCH);
 	assert_int_equal(s.ki[0], 0);
 	assert_non_null(strstr(err, DEVICE_ID));
 }
@@ -476,7 +487,8 @@ static void test_prov_container__other_ue_nonce(void **state)
 	memcpy(other, UE_NONCE, sizeof(other));
 	other[15] ^= 1;
 	assert_int_equal(prov_verify_open(&s, net, c, n, P.root, NULL,
-	    TESTPKI_NOW, P.dev_rsa2048, DEVICE_ID, other, err, sizeof(err)),
+	                     TESTPKI_NOW, P.dev_rsa2048, DEVICE_ID, other, err,
+	                     sizeof(err)),
 	    PROV_ERR_NONCE_MISMATCH);
 	assert_string_equal(s.supi, "");
 }
@@ -490,50 +502,61 @@ static void test_prov_container__signer_errors(void **state)
 
 	(void)state;
 	n = make(c, P.dev_p256, P.signer_other);
-	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	                     sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 	assert_int_equal(v.verified, 0);
 	/* Trusting the other root makes the same container good. */
-	assert_int_equal(prov_verify(&v, c, n, P.other_root, NULL,
-	    TESTPKI_NOW, err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_verify(&v, c, n, P.other_root, NULL, TESTPKI_NOW,
+	                     err, sizeof(err)),
+	    PROV_OK);
 
 	n = make(c, P.dev_p256, P.signer_expired);
-	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_ERR_SIGNER_EXPIRED);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	                     sizeof(err)),
+	    PROV_ERR_SIGNER_EXPIRED);
 	assert_non_null(strstr(err, "expired"));
 	assert_int_equal(prov_verify(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW - 2 * 86400, err, sizeof(err)), PROV_OK);
+	                     TESTPKI_NOW - 2 * 86400, err, sizeof(err)),
+	    PROV_OK);
 
 	n = make(c, P.dev_p256, P.signer);
 	/* Before the chain's notBefore (2023-01-01). */
-	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, 1600000000,
-	    err, sizeof(err)), PROV_ERR_SIGNER_EXPIRED);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, 1600000000, err,
+	                     sizeof(err)),
+	    PROV_ERR_SIGNER_EXPIRED);
 	/* The intermediate itself as the trust anchor is enough. */
-	assert_int_equal(prov_verify(&v, c, n, P.inter, NULL, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_verify(&v, c, n, P.inter, NULL, TESTPKI_NOW, err,
+	                     sizeof(err)),
+	    PROV_OK);
 	/* A carried intermediate is never an anchor. */
-	assert_int_equal(prov_verify(&v, c, n, P.other_root, NULL,
-	    TESTPKI_NOW, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(prov_verify(&v, c, n, P.other_root, NULL, TESTPKI_NOW,
+	                     err, sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 
 	/* Intermediate neither carried nor given: no path to the root. */
 	n = make_chain(c, P.dev_p256, P.signer, NULL);
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)), PROV_OK);
 	assert_int_equal(v.chain_count, 1);
-	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	                     sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 	assert_int_equal(v.verified, 0);
 	/* The caller's extra intermediates still count. */
 	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_OK);
+	                     err, sizeof(err)),
+	    PROV_OK);
 
 	n = make(c, P.dev_p256, P.signer_noeku);
-	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_ERR_SIGNER_EKU);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	                     sizeof(err)),
+	    PROV_ERR_SIGNER_EKU);
 	assert_non_null(strstr(err, PROVCA_OID_EKU_SIGNER));
 
 	n = make(c, P.dev_p256, P.signer_noku);
-	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_ERR_SIGNER_EKU);
+	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	                     sizeof(err)),
+	    PROV_ERR_SIGNER_EKU);
 	assert_non_null(strstr(err, "digitalSignature"));
 }
 
@@ -555,10 +578,12 @@ static void test_prov_container__signature_by_other_key(void **state)
 	certs[1] = P.inter;
 	n = raw_container(c, 2, certs, 2, P.signer_key);
 	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	n = raw_container(c, 2, certs, 2, k2);
 	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)), PROV_ERR_SIGNATURE);
+	                     sizeof(err)),
+	    PROV_ERR_SIGNATURE);
 	EVP_PKEY_free(k2);
 }
 
@@ -568,7 +593,7 @@ static void test_prov_container__carried_intermediate_from_other_root(
     void **state)
 {
 	uint8_t c[PROV_CONTAINER_MAX];
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	EVP_PKEY *ik;
 	X509 *ointer, *osigner, *certs[2];
 	prov_view_t v;
@@ -589,21 +614,24 @@ static void test_prov_container__carried_intermediate_from_other_root(
 	assert_int_equal(sk_X509_push(chain, ointer), 1);
 	n = make_chain(c, P.dev_p256, osigner, chain);
 	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	                     sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 	/* Not even with our own Infra CA offered by the caller. */
 	assert_int_equal(prov_verify(&v, c, n, P.root, P.inters, TESTPKI_NOW,
-	    err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
-	assert_int_equal(check(c, n, P.dev_p256, NULL),
+	                     err, sizeof(err)),
 	    PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(check(c, n, P.dev_p256, NULL), PROV_ERR_SIGNER_CHAIN);
 	/* The other root accepts it: the chain itself is sound. */
-	assert_int_equal(prov_verify(&v, c, n, P.other_root, NULL,
-	    TESTPKI_NOW, err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_verify(&v, c, n, P.other_root, NULL, TESTPKI_NOW,
+	                     err, sizeof(err)),
+	    PROV_OK);
 	/* Our signer with the other Infra CA carried instead of ours. */
 	certs[0] = P.signer;
 	certs[1] = ointer;
 	n = raw_container(c, 2, certs, 2, P.signer_key);
 	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	                     sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 	/* prov_sign refuses an intermediate that did not issue the signer. */
 	n = 0;
 	{
@@ -613,8 +641,9 @@ static void test_prov_container__carried_intermediate_from_other_root(
 		fill_sub(&s);
 		fill_bind(&b);
 		assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b,
-		    P.dev_p256, P.signer_key, P.signer, chain, err,
-		    sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+		                     P.dev_p256, P.signer_key, P.signer, chain,
+		                     err, sizeof(err)),
+		    PROV_ERR_SIGNER_CHAIN);
 		assert_int_equal(n, 0);
 	}
 	sk_X509_free(chain);
@@ -642,13 +671,15 @@ static void test_prov_container__chain_list_format_errors(void **state)
 	n = raw_container(c, PROV_CHAIN_MAX, certs, PROV_CHAIN_MAX,
 	    P.signer_key);
 	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(v.chain_count, PROV_CHAIN_MAX);
 	/* Five are too many, even correctly signed. */
 	n = raw_container(c, PROV_CHAIN_MAX + 1, certs, PROV_CHAIN_MAX + 1,
 	    P.signer_key);
 	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)), PROV_ERR_FORMAT);
+	                     sizeof(err)),
+	    PROV_ERR_FORMAT);
 	assert_non_null(strstr(err, "1..4"));
 	/* Count 0. */
 	n = raw_container(c, 0, certs, 0, P.signer_key);
@@ -657,9 +688,10 @@ static void test_prov_container__chain_list_format_errors(void **state)
 	/* Count 2 with one certificate, then nothing. */
 	n = raw_container(c, 2, certs, 1, P.signer_key);
 	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)), PROV_ERR_FORMAT);
+	                     sizeof(err)),
+	    PROV_ERR_FORMAT);
 	bl = n;
-	for (i = 0; i < 72; i++)		/* drop the signature */
+	for (i = 0; i < 72; i++) /* drop the signature */
 		if (prov_parse(&v, c, bl - i, err, sizeof(err)) == PROV_OK)
 			fail_msg("count 2 with one certificate parsed");
 	/* Count 2, two certificates, no signature at all. */
@@ -684,21 +716,24 @@ static void test_prov_container__chain_list_format_errors(void **state)
 	n = raw_container(c, 2, certs, 2, P.signer_key);
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)), PROV_OK);
 	bl = (size_t)(v.chain[1] - c);
-	c[bl] = 0x31;			/* SET instead of SEQUENCE */
+	c[bl] = 0x31; /* SET instead of SEQUENCE */
 	{
 		EVP_MD_CTX *md = EVP_MD_CTX_new();
 		size_t sl = PROV_SIG_MAX;
 
 		assert_non_null(md);
-		assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256",
-		    NULL, NULL, P.signer_key, NULL), 1);
+		assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL,
+		                     NULL, P.signer_key, NULL),
+		    1);
 		assert_int_equal(EVP_DigestSign(md, c + v.signed_len, &sl, c,
-		    v.signed_len), 1);
+		                     v.signed_len),
+		    1);
 		EVP_MD_CTX_free(md);
 		n = v.signed_len + sl;
 	}
 	assert_int_equal(prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)), PROV_ERR_FORMAT);
+	                     sizeof(err)),
+	    PROV_ERR_FORMAT);
 	assert_non_null(strstr(err, "chain certificate 2"));
 }
 
@@ -709,7 +744,7 @@ static void test_prov_container__sign_chain_errors(void **state)
 	uint8_t c[PROV_CONTAINER_MAX];
 	prov_subscription_t s;
 	prov_binding_t b;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	size_t n = 7, i;
 	char err[256];
 
@@ -722,7 +757,7 @@ static void test_prov_container__sign_chain_errors(void **state)
 	assert_int_equal(sk_X509_push(chain, P.inter), 1);
 	assert_int_equal(sk_X509_push(chain, P.root), 2);
 	assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b, P.dev_p256,
-	    P.signer_key, P.signer, chain, err, sizeof(err)),
+	                     P.signer_key, P.signer, chain, err, sizeof(err)),
 	    PROV_ERR_SIGNER_CHAIN);
 	assert_non_null(strstr(err, "self-issued"));
 	assert_int_equal(n, 0);
@@ -730,19 +765,20 @@ static void test_prov_container__sign_chain_errors(void **state)
 	for (i = 0; i < 2; i++)
 		assert_true(sk_X509_push(chain, P.inter) > 0);
 	assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b, P.dev_p256,
-	    P.signer_key, P.signer, chain, err, sizeof(err)),
+	                     P.signer_key, P.signer, chain, err, sizeof(err)),
 	    PROV_ERR_TOO_LARGE);
 	/* Wrong order: the signer's issuer must come first. */
 	sk_X509_zero(chain);
 	assert_int_equal(sk_X509_push(chain, P.root), 1);
 	assert_int_equal(sk_X509_push(chain, P.inter), 2);
 	assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b, P.dev_p256,
-	    P.signer_key, P.signer, chain, err, sizeof(err)),
+	                     P.signer_key, P.signer, chain, err, sizeof(err)),
 	    PROV_ERR_SIGNER_CHAIN);
 	/* An empty stack is the same as NULL: the signer alone. */
 	sk_X509_zero(chain);
 	assert_int_equal(prov_seal_sign(c, sizeof(c), &n, &s, &b, P.dev_p256,
-	    P.signer_key, P.signer, chain, err, sizeof(err)), PROV_OK);
+	                     P.signer_key, P.signer, chain, err, sizeof(err)),
+	    PROV_OK);
 	{
 		prov_view_t v;
 
@@ -760,7 +796,8 @@ static void p256_enc(uint8_t out[65], EVP_PKEY *k)
 	size_t len = 0;
 
 	assert_int_equal(EVP_PKEY_get_octet_string_param(k, "encoded-pub-key",
-	    out, 65, &len), 1);
+	                     out, 65, &len),
+	    1);
 	assert_int_equal(len, 65);
 	assert_int_equal(out[0], 0x04);
 }
@@ -783,16 +820,19 @@ static void test_prov_signer__prepared_matches_and_opens(void **state)
 	fill_sub(&s);
 	fill_bind(&b);
 	assert_int_equal(prov_signer_new(&sg, P.signer_key, P.signer, P.inters,
-	    err, sizeof(err)), PROV_OK);
+	                     err, sizeof(err)),
+	    PROV_OK);
 	p256_enc(enc, P.dev_p256);
 	assert_int_equal(prov_seal_sign_prepared(c, sizeof(c), &n, &s, &b,
-	    P.dev_p256, enc, sg, err, sizeof(err)), PROV_OK);
+	                     P.dev_p256, enc, sg, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(check(c, n, P.dev_p256, &got), PROV_OK);
 	assert_sub_equal(&got, &s);
 	prov_subscription_wipe(&got);
 	/* Without the encoding: the same as before. */
 	assert_int_equal(prov_seal_sign_prepared(d, sizeof(d), &m, &s, &b,
-	    P.dev_p256, NULL, sg, err, sizeof(err)), PROV_OK);
+	                     P.dev_p256, NULL, sg, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(check(d, m, P.dev_p256, NULL), PROV_OK);
 	/* The chain list is byte for byte prov_sign's. */
 	m = make(d, P.dev_p256, P.signer);
@@ -806,19 +846,23 @@ static void test_prov_signer__prepared_matches_and_opens(void **state)
 	 * altered container. */
 	p256_enc(enc, P.dev_p256_other);
 	assert_int_equal(prov_seal_sign_prepared(c, sizeof(c), &n, &s, &b,
-	    P.dev_p256, enc, sg, err, sizeof(err)), PROV_OK);
+	                     P.dev_p256, enc, sg, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(check(c, n, P.dev_p256, NULL), PROV_ERR_DECRYPT);
 	/* A compressed or absent encoding is not used: encoded from the key. */
 	enc[0] = 0x02;
 	assert_int_equal(prov_seal_sign_prepared(c, sizeof(c), &n, &s, &b,
-	    P.dev_p256, enc, sg, err, sizeof(err)), PROV_OK);
+	                     P.dev_p256, enc, sg, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(check(c, n, P.dev_p256, NULL), PROV_OK);
 	/* RSA devices ignore it. */
 	assert_int_equal(prov_seal_sign_prepared(c, sizeof(c), &n, &s, &b,
-	    P.dev_rsa2048, NULL, sg, err, sizeof(err)), PROV_OK);
+	                     P.dev_rsa2048, NULL, sg, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(check(c, n, P.dev_rsa2048, NULL), PROV_OK);
 	assert_int_equal(prov_seal_sign_prepared(c, sizeof(c), &n, &s, &b,
-	    P.dev_p256, NULL, NULL, err, sizeof(err)), PROV_ERR_ARG);
+	                     P.dev_p256, NULL, NULL, err, sizeof(err)),
+	    PROV_ERR_ARG);
 	assert_int_equal(n, 0);
 	prov_signer_free(sg);
 	prov_signer_free(NULL);
@@ -839,19 +883,22 @@ static void test_prov_container__open_with_key_point(void **state)
 	n = make(c, P.dev_p256, P.signer);
 	p256_enc(enc, P.dev_p256);
 	assert_int_equal(prov_verify_open_key(&got, NULL, c, n, P.root, NULL,
-	    TESTPKI_NOW, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
-	    sizeof(err)), PROV_OK);
+	                     TESTPKI_NOW, P.dev_p256, enc, DEVICE_ID, UE_NONCE,
+	                     err, sizeof(err)),
+	    PROV_OK);
 	assert_sub_equal(&got, &s);
 	prov_subscription_wipe(&got);
 	p256_enc(enc, P.dev_p256_other);
 	assert_int_equal(prov_verify_open_key(&got, NULL, c, n, P.root, NULL,
-	    TESTPKI_NOW, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
-	    sizeof(err)), PROV_ERR_DECRYPT);
+	                     TESTPKI_NOW, P.dev_p256, enc, DEVICE_ID, UE_NONCE,
+	                     err, sizeof(err)),
+	    PROV_ERR_DECRYPT);
 	/* Not uncompressed: the key's own point is used. */
 	enc[0] = 0x03;
 	assert_int_equal(prov_verify_open_key(&got, NULL, c, n, P.root, NULL,
-	    TESTPKI_NOW, P.dev_p256, enc, DEVICE_ID, UE_NONCE, err,
-	    sizeof(err)), PROV_OK);
+	                     TESTPKI_NOW, P.dev_p256, enc, DEVICE_ID, UE_NONCE,
+	                     err, sizeof(err)),
+	    PROV_OK);
 	prov_subscription_wipe(&got);
 	prov_subscription_wipe(&s);
 }
@@ -860,26 +907,31 @@ static void test_prov_container__open_with_key_point(void **state)
 static void test_prov_signer__checks_key_and_chain(void **state)
 {
 	prov_signer *sg = NULL;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	char err[256] = "";
 
 	(void)state;
 	assert_int_equal(prov_signer_new(&sg, P.dev_p256, P.signer, P.inters,
-	    err, sizeof(err)), PROV_ERR_KEY_TYPE);
+	                     err, sizeof(err)),
+	    PROV_ERR_KEY_TYPE);
 	assert_null(sg);
 	assert_int_equal(prov_signer_new(&sg, P.signer384_key, P.signer384,
-	    NULL, err, sizeof(err)), PROV_ERR_KEY_TYPE);
+	                     NULL, err, sizeof(err)),
+	    PROV_ERR_KEY_TYPE);
 	chain = sk_X509_new_null();
 	assert_non_null(chain);
 	assert_int_equal(sk_X509_push(chain, P.root), 1);
 	assert_int_equal(prov_signer_new(&sg, P.signer_key, P.signer, chain,
-	    err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	                     err, sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 	assert_null(sg);
 	sk_X509_free(chain);
 	assert_int_equal(prov_signer_new(&sg, NULL, P.signer, NULL, err,
-	    sizeof(err)), PROV_ERR_ARG);
-	assert_int_equal(prov_signer_new(&sg, P.signer_key, P.signer, NULL,
-	    err, sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
+	assert_int_equal(prov_signer_new(&sg, P.signer_key, P.signer, NULL, err,
+	                     sizeof(err)),
+	    PROV_OK);
 	prov_signer_free(sg);
 }
 
@@ -890,8 +942,7 @@ static void test_prov_container__wrong_device_key(void **state)
 
 	(void)state;
 	n = make(c, P.dev_p256, P.signer);
-	assert_int_equal(check(c, n, P.dev_p256_other, NULL),
-	    PROV_ERR_DECRYPT);
+	assert_int_equal(check(c, n, P.dev_p256_other, NULL), PROV_ERR_DECRYPT);
 	assert_int_equal(check(c, n, P.dev_rsa2048, NULL), PROV_ERR_KEY_TYPE);
 	n = make(c, P.dev_rsa2048, P.signer);
 	assert_int_equal(check(c, n, P.dev_rsa2048_other, NULL),
@@ -914,7 +965,8 @@ static void test_prov_container__open_requires_verify(void **state)
 	assert_int_equal(v.verified, 0);
 	assert_string_equal(v.binding.device_id, DEVICE_ID);
 	assert_int_equal(prov_open(&s, NULL, &v, P.dev_p256, DEVICE_ID,
-	    UE_NONCE, err, sizeof(err)), PROV_ERR_UNVERIFIED);
+	                     UE_NONCE, err, sizeof(err)),
+	    PROV_ERR_UNVERIFIED);
 }
 
 static void test_prov_container__seal_argument_errors(void **state)
@@ -930,33 +982,41 @@ static void test_prov_container__seal_argument_errors(void **state)
 	fill_sub(&s);
 	fill_bind(&b);
 	assert_int_equal(prov_seal(NULL, 0, &n, &s, &b, P.dev_p256, err,
-	    sizeof(err)), PROV_ERR_ARG);
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
 	strcpy(b.device_id, "bad/id");
 	assert_int_equal(prov_seal(c, sizeof(c), &n, &s, &b, P.dev_p256, err,
-	    sizeof(err)), PROV_ERR_ARG);
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
 	assert_int_equal(n, 0);
 	b.device_id[0] = '\0';
 	assert_int_equal(prov_seal(c, sizeof(c), &n, &s, &b, P.dev_p256, err,
-	    sizeof(err)), PROV_ERR_ARG);
-	memset(b.device_id, 'a', sizeof(b.device_id));	/* unterminated */
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
+	memset(b.device_id, 'a', sizeof(b.device_id)); /* unterminated */
 	assert_int_equal(prov_seal(c, sizeof(c), &n, &s, &b, P.dev_p256, err,
-	    sizeof(err)), PROV_ERR_ARG);
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
 	fill_bind(&b);
-	assert_int_equal(prov_seal(c, sizeof(c), &n, &s, &b, P.dev_rsa1024,
-	    err, sizeof(err)), PROV_ERR_KEY_TYPE);
+	assert_int_equal(prov_seal(c, sizeof(c), &n, &s, &b, P.dev_rsa1024, err,
+	                     sizeof(err)),
+	    PROV_ERR_KEY_TYPE);
 	/* P-521 is a curve ProvCA's CA does not issue (docs/protocol.md). */
 	p521 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
 	assert_non_null(p521);
 	assert_int_equal(prov_seal(c, sizeof(c), &n, &s, &b, p521, err,
-	    sizeof(err)), PROV_ERR_KEY_TYPE);
+	                     sizeof(err)),
+	    PROV_ERR_KEY_TYPE);
 	EVP_PKEY_free(p521);
 	/* Output buffer too small. */
 	assert_int_equal(prov_seal(c, 100, &n, &s, &b, P.dev_p256, err,
-	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	/* Invalid subscription. */
 	strcpy(s.supi, "imsi-12");
 	assert_int_equal(prov_seal(c, sizeof(c), &n, &s, &b, P.dev_p256, err,
-	    sizeof(err)), PROV_ERR_ARG);
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
 	assert_non_null(strstr(err, "SUPI"));
 }
 
@@ -971,28 +1031,32 @@ static void test_prov_container__sign_argument_errors(void **state)
 	(void)state;
 	fill_sub(&s);
 	fill_bind(&b);
-	assert_int_equal(prov_seal(body, sizeof(body), &bl, &s, &b,
-	    P.dev_p256, err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_seal(body, sizeof(body), &bl, &s, &b, P.dev_p256,
+	                     err, sizeof(err)),
+	    PROV_OK);
 	/* RSA signer key. */
 	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl, P.dev_rsa2048,
-	    P.signer, P.inters, err, sizeof(err)), PROV_ERR_KEY_TYPE);
+	                     P.signer, P.inters, err, sizeof(err)),
+	    PROV_ERR_KEY_TYPE);
 	/* Key and certificate do not match. */
 	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl, P.dev_p256,
-	    P.signer, P.inters, err, sizeof(err)), PROV_ERR_KEY_TYPE);
+	                     P.signer, P.inters, err, sizeof(err)),
+	    PROV_ERR_KEY_TYPE);
 	/* Body with trailing bytes / truncated body. */
 	body[bl] = 0;
-	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl + 1,
-	    P.signer_key, P.signer, P.inters, err, sizeof(err)),
+	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl + 1, P.signer_key,
+	                     P.signer, P.inters, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
-	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl - 1,
-	    P.signer_key, P.signer, P.inters, err, sizeof(err)),
+	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl - 1, P.signer_key,
+	                     P.signer, P.inters, err, sizeof(err)),
 	    PROV_ERR_FORMAT);
 	/* Output too small for body + chain + signature. */
 	assert_int_equal(prov_sign(c, bl + 10, &n, body, bl, P.signer_key,
-	    P.signer, P.inters, err, sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     P.signer, P.inters, err, sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	/* A P-384 signer certificate is refused at verification. */
-	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl,
-	    P.signer384_key, P.signer384, P.inters, err, sizeof(err)),
+	assert_int_equal(prov_sign(c, sizeof(c), &n, body, bl, P.signer384_key,
+	                     P.signer384, P.inters, err, sizeof(err)),
 	    PROV_ERR_KEY_TYPE);
 }
 
@@ -1011,15 +1075,16 @@ static void test_prov_container__p384_signer_refused(void **state)
 	certs[1] = P.inter;
 	n = raw_container(c, 2, certs, 2, P.signer384_key);
 	assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)) == PROV_OK ?
-	    prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
-	    sizeof(err)) : PROV_ERR_KEY_TYPE, PROV_ERR_KEY_TYPE);
+	        prov_verify(&v, c, n, P.root, NULL, TESTPKI_NOW, err,
+	            sizeof(err)) :
+	        PROV_ERR_KEY_TYPE,
+	    PROV_ERR_KEY_TYPE);
 }
 
 /* A correctly signed container whose ephemeral key is not a point on
  * P-256 (Y changed), or is the x = 0 encoding of no point, is refused
  * before any decryption; the same container with the genuine key opens. */
-static void test_prov_container__ephemeral_point_off_curve_refused(
-    void **state)
+static void test_prov_container__ephemeral_point_off_curve_refused(void **state)
 {
 	uint8_t c[PROV_CONTAINER_MAX], net[PROV_NONCE_LEN];
 	prov_subscription_t s;
@@ -1032,31 +1097,38 @@ static void test_prov_container__ephemeral_point_off_curve_refused(
 	(void)state;
 	for (round = 0; round < 3; round++) {
 		n = make(c, P.dev_p256, P.signer);
-		assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)), PROV_OK);
+		assert_int_equal(prov_parse(&v, c, n, err, sizeof(err)),
+		    PROV_OK);
 		kb = (size_t)(v.key_block - c);
 		if (round == 1)
-			c[kb + 64] ^= 0x01;		/* Y off by one bit */
+			c[kb + 64] ^= 0x01; /* Y off by one bit */
 		else if (round == 2)
-			memset(c + kb + 1, 0, 64);	/* (0, 0) */
+			memset(c + kb + 1, 0, 64); /* (0, 0) */
 		md = EVP_MD_CTX_new();
 		assert_non_null(md);
 		sl = PROV_SIG_MAX;
 		assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL,
-		    NULL, P.signer_key, NULL), 1);
+		                     NULL, P.signer_key, NULL),
+		    1);
 		assert_int_equal(EVP_DigestSign(md, c + v.signed_len, &sl, c,
-		    v.signed_len), 1);
+		                     v.signed_len),
+		    1);
 		EVP_MD_CTX_free(md);
 		n = v.signed_len + sl;
 		if (round == 0) {
 			assert_int_equal(prov_verify_open(&s, net, c, n, P.root,
-			    NULL, TESTPKI_NOW, P.dev_p256, DEVICE_ID, UE_NONCE, err,
-			    sizeof(err)), PROV_OK);
+			                     NULL, TESTPKI_NOW, P.dev_p256,
+			                     DEVICE_ID, UE_NONCE, err,
+			                     sizeof(err)),
+			    PROV_OK);
 			continue;
 		}
 		assert_int_equal(prov_verify(&v, c, n, P.root, NULL,
-		    TESTPKI_NOW, err, sizeof(err)), PROV_OK);
+		                     TESTPKI_NOW, err, sizeof(err)),
+		    PROV_OK);
 		assert_int_equal(prov_open(&s, net, &v, P.dev_p256, DEVICE_ID,
-		    UE_NONCE, err, sizeof(err)), PROV_ERR_FORMAT);
+		                     UE_NONCE, err, sizeof(err)),
+		    PROV_ERR_FORMAT);
 		assert_non_null(strstr(err, "device's curve"));
 		assert_string_equal(s.supi, "");
 	}
@@ -1092,21 +1164,17 @@ int main(void)
 		cmocka_unit_test(
 		    test_prov_container__every_truncation_rejected),
 		cmocka_unit_test(test_prov_container__too_large_refused),
-		cmocka_unit_test(
-		    test_prov_container__signer_too_large_refused),
+		cmocka_unit_test(test_prov_container__signer_too_large_refused),
 		cmocka_unit_test(test_prov_container__other_device_id),
 		cmocka_unit_test(test_prov_container__other_ue_nonce),
 		cmocka_unit_test(test_prov_container__signer_errors),
-		cmocka_unit_test(
-		    test_prov_container__signature_by_other_key),
+		cmocka_unit_test(test_prov_container__signature_by_other_key),
 		cmocka_unit_test(
 		    test_prov_container__carried_intermediate_from_other_root),
-		cmocka_unit_test(
-		    test_prov_container__chain_list_format_errors),
+		cmocka_unit_test(test_prov_container__chain_list_format_errors),
 		cmocka_unit_test(test_prov_container__sign_chain_errors),
 		cmocka_unit_test(test_prov_container__wrong_device_key),
-		cmocka_unit_test(
-		    test_prov_signer__prepared_matches_and_opens),
+		cmocka_unit_test(test_prov_signer__prepared_matches_and_opens),
 		cmocka_unit_test(test_prov_signer__checks_key_and_chain),
 		cmocka_unit_test(test_prov_container__open_with_key_point),
 		cmocka_unit_test(test_prov_container__open_requires_verify),

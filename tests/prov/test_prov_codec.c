@@ -16,8 +16,8 @@
 #include "prov.h"
 #include "suci.h"
 
-static const uint8_t NONCE[PROV_NONCE_LEN] = {
-	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+static const uint8_t NONCE[PROV_NONCE_LEN] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+	11, 12, 13, 14, 15 };
 
 static const char SNN[] = "5G:mnc001.mcc001.3gppnetwork.org";
 
@@ -45,7 +45,8 @@ static void test_prov_request__exact_bytes(void **state)
 	(void)state;
 	fill_req(&r, url);
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(n, 1 + 3 + 34 + 3 + 16 + 3 + 32 + 3 + 8 + 3 + 3);
 	assert_memory_equal(buf, want_head, sizeof(want_head));
 	assert_memory_equal(buf + 4, url, 34);
@@ -55,8 +56,10 @@ static void test_prov_request__exact_bytes(void **state)
 	assert_memory_equal(buf + o, "\x03\x00\x20", 3);
 	assert_memory_equal(buf + o + 3, SNN, 32);
 	o += 35;
-	assert_memory_equal(buf + o, "\x04\x00\x08\x01\x02\x03\x04\x05\x06\x07"
-	    "\x08", 11);
+	assert_memory_equal(buf + o,
+	    "\x04\x00\x08\x01\x02\x03\x04\x05\x06\x07"
+	    "\x08",
+	    11);
 	o += 11;
 	assert_memory_equal(buf + o, "\x05\x00\x03\x30\x01\x00", 6);
 	assert_int_equal(prov_request_decode(&back, buf, n, err, sizeof(err)),
@@ -83,7 +86,8 @@ static void test_prov_request__bounds(void **state)
 	memset(r.sig, 0xAA, PROV_REQ_SIG_MAX);
 	r.sig_len = PROV_REQ_SIG_MAX;
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(n, PROV_REQUEST_MAX);
 	assert_int_equal(prov_request_decode(&back, buf, n, err, sizeof(err)),
 	    PROV_OK);
@@ -92,41 +96,51 @@ static void test_prov_request__bounds(void **state)
 	assert_int_equal(back.sig_len, PROV_REQ_SIG_MAX);
 	/* Output buffer one byte short. */
 	assert_int_equal(prov_request_encode(buf, n - 1, &n, &r, err,
-	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	/* Unterminated URL or SNN field is refused by the encoder. */
 	memset(r.url, 'u', sizeof(r.url));
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	fill_req(&r, "x");
 	memset(r.snn, 's', sizeof(r.snn));
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	/* Signature over the bound; none at all; counter 0 and 2^63. */
 	fill_req(&r, "x");
 	r.sig_len = PROV_REQ_SIG_MAX + 1;
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	r.sig_len = 0;
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_ERR_UNSIGNED);
+	                     sizeof(err)),
+	    PROV_ERR_UNSIGNED);
 	fill_req(&r, "x");
 	r.counter = 0;
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_ERR_ARG);
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
 	r.counter = 0x8000000000000000ULL;
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_ERR_ARG);
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
 	/* Empty URL, a URL with a space, an empty SNN. */
 	fill_req(&r, "");
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_ERR_ARG);
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
 	strcpy(r.url, "https://a b");
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_ERR_ARG);
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
 	fill_req(&r, "x");
 	r.snn[0] = '\0';
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_ERR_ARG);
+	                     sizeof(err)),
+	    PROV_ERR_ARG);
 }
 
 static void test_prov_request__decode_errors(void **state)
@@ -140,7 +154,8 @@ static void test_prov_request__decode_errors(void **state)
 	(void)state;
 	fill_req(&r, "https://x/d");
 	assert_int_equal(prov_request_encode(good, sizeof(good), &n, &r, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	snn_at = 1 + 3 + 11 + 3 + 16;
 	ctr_at = snn_at + 3 + 32;
 	sig_at = ctr_at + 3 + 8;
@@ -204,14 +219,16 @@ static void test_prov_request__decode_errors(void **state)
 	memcpy(bad, good, n);
 	bad[sig_at + 2] = 0;
 	assert_int_equal(prov_request_decode(&r, bad, sig_at + 3, err,
-	    sizeof(err)), PROV_ERR_FORMAT);
+	                     sizeof(err)),
+	    PROV_ERR_FORMAT);
 	/* Signature field claiming more than PROV_REQ_SIG_MAX. */
 	memcpy(bad, good, n);
 	bad[sig_at + 1] = 0x02;
 	bad[sig_at + 2] = 0x01;
 	memset(bad + sig_at + 3, 0x30, 513);
 	assert_int_equal(prov_request_decode(&r, bad, sig_at + 3 + 513, err,
-	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	/* Zero-length URL. */
 	memcpy(bad, "\x02\x01\x00\x00\x02\x00\x10", 7);
 	memcpy(bad + 7, NONCE, 16);
@@ -222,10 +239,12 @@ static void test_prov_request__decode_errors(void **state)
 	memcpy(bad, "\x02\x01\x02\x01", 4);
 	memcpy(bad + 4 + 513, "\x02\x00\x10", 3);
 	assert_int_equal(prov_request_decode(&r, bad, 4 + 513 + 3 + 16, err,
-	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	/* Whole request over the maximum. */
 	assert_int_equal(prov_request_decode(&r, bad, PROV_REQUEST_MAX + 1, err,
-	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	/* Length field pointing past the end. */
 	memcpy(bad, "\x02\x01\xff\xff", 4);
 	assert_int_equal(prov_request_decode(&r, bad, 40, err, sizeof(err)),
@@ -250,7 +269,8 @@ static void sign_verify_one(EVP_PKEY *key, EVP_PKEY *other, size_t maxsig)
 	assert_int_equal(prov_request_sign(&r, key, err, sizeof(err)), PROV_OK);
 	assert_true(r.sig_len > 0 && r.sig_len <= maxsig);
 	assert_int_equal(prov_request_encode(buf, sizeof(buf), &n, &r, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(prov_request_decode(&back, buf, n, err, sizeof(err)),
 	    PROV_OK);
 	assert_int_equal(prov_request_verify(&back, key, err, sizeof(err)),
@@ -333,7 +353,7 @@ static void fill_sub(prov_subscription_t *s)
 	}
 	memset(s->dnn, 'd', PROV_DNN_MAX);
 	s->dnn[3] = '.';
-	s->issued_at = -5;	/* before 1970 still round-trips */
+	s->issued_at = -5; /* before 1970 still round-trips */
 }
 
 static void test_prov_subscription__exact_bytes_minimal(void **state)
@@ -344,18 +364,115 @@ static void test_prov_subscription__exact_bytes_minimal(void **state)
 	char err[128];
 	static const uint8_t want[] = {
 		0x01,
-		0x01, 0x00, 0x0f, 'i', 'm', 's', 'i', '-', '0', '0', '1', '0',
-		'1', '1', '2', '3', '4', '5',
-		0x02, 0x00, 0x10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-		0x03, 0x00, 0x10, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-		0x04, 0x00, 0x02, 0x80, 0x00,
-		0x05, 0x00, 0x06, 0, 0, 0, 0, 0, 0x20,
-		0x06, 0x00, 0x03, '0', '0', '1',
-		0x07, 0x00, 0x02, '0', '1',
-		0x08, 0x00, 0x01, 0x01,
-		0x08, 0x00, 0x04, 0x02, 0x00, 0x00, 0x07,
-		0x09, 0x00, 0x03, 'i', 'o', 't',
-		0x0a, 0x00, 0x08, 0, 0, 0, 0, 0x68, 0x4e, 0xe1, 0x80,
+		0x01,
+		0x00,
+		0x0f,
+		'i',
+		'm',
+		's',
+		'i',
+		'-',
+		'0',
+		'0',
+		'1',
+		'0',
+		'1',
+		'1',
+		'2',
+		'3',
+		'4',
+		'5',
+		0x02,
+		0x00,
+		0x10,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		0x03,
+		0x00,
+		0x10,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		2,
+		0x04,
+		0x00,
+		0x02,
+		0x80,
+		0x00,
+		0x05,
+		0x00,
+		0x06,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0x20,
+		0x06,
+		0x00,
+		0x03,
+		'0',
+		'0',
+		'1',
+		0x07,
+		0x00,
+		0x02,
+		'0',
+		'1',
+		0x08,
+		0x00,
+		0x01,
+		0x01,
+		0x08,
+		0x00,
+		0x04,
+		0x02,
+		0x00,
+		0x00,
+		0x07,
+		0x09,
+		0x00,
+		0x03,
+		'i',
+		'o',
+		't',
+		0x0a,
+		0x00,
+		0x08,
+		0,
+		0,
+		0,
+		0,
+		0x68,
+		0x4e,
+		0xe1,
+		0x80,
 	};
 
 	(void)state;
@@ -373,13 +490,15 @@ static void test_prov_subscription__exact_bytes_minimal(void **state)
 	s.nssai[1].has_sd = 1;
 	s.nssai[1].sd = 7;
 	strcpy(s.dnn, "iot");
-	s.issued_at = 1750000000;	/* 0x684EE180 */
-	assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s,
-	    err, sizeof(err)), PROV_OK);
+	s.issued_at = 1750000000; /* 0x684EE180 */
+	assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s, err,
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(n, sizeof(want));
 	assert_memory_equal(buf, want, sizeof(want));
 	assert_int_equal(prov_subscription_decode(&back, buf, n, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_string_equal(back.supi, "imsi-0010112345");
 	assert_int_equal(back.nssai_count, 2);
 	assert_int_equal(back.nssai[1].sd, 7);
@@ -396,10 +515,12 @@ static void test_prov_subscription__roundtrip_maximal(void **state)
 
 	(void)state;
 	fill_sub(&s);
-	assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s,
-	    err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s, err,
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(prov_subscription_decode(&back, buf, n, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_string_equal(back.supi, s.supi);
 	assert_memory_equal(back.ki, s.ki, 16);
 	assert_memory_equal(back.opc, s.opc, 16);
@@ -417,7 +538,8 @@ static void test_prov_subscription__roundtrip_maximal(void **state)
 	assert_int_equal(back.issued_at, -5);
 	/* Output buffer too small: refused, buffer wiped. */
 	assert_int_equal(prov_subscription_encode(buf, n - 1, &n, &s, err,
-	    sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	assert_int_equal(n, 0);
 	for (i = 0; i < 40; i++)
 		assert_int_equal(buf[i], 0);
@@ -434,25 +556,54 @@ static void test_prov_subscription__encode_validation(void **state)
 	char err[128];
 
 	(void)state;
-#define EXPECT(rc_) assert_int_equal(prov_subscription_encode(buf, \
-	sizeof(buf), &n, &s, err, sizeof(err)), rc_)
-	fill_sub(&s); strcpy(s.supi, "nai-1234567890"); EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); strcpy(s.supi, "imsi-1234"); EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); strcpy(s.supi, "imsi-1234567890123456");
+#define EXPECT(rc_) \
+	assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s, \
+	                     err, sizeof(err)), \
+	    rc_)
+	fill_sub(&s);
+	strcpy(s.supi, "nai-1234567890");
 	EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); strcpy(s.supi, "imsi-12345a"); EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); strcpy(s.mcc, "01"); EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); strcpy(s.mnc, "1"); EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); strcpy(s.mnc, "0x1"); EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); s.nssai_count = 0; EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); s.nssai_count = 9; EXPECT(PROV_ERR_TOO_LARGE);
-	fill_sub(&s); s.nssai[1].sd = 0x1000000; EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); memset(s.dnn, 'd', sizeof(s.dnn));
+	fill_sub(&s);
+	strcpy(s.supi, "imsi-1234");
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	strcpy(s.supi, "imsi-1234567890123456");
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	strcpy(s.supi, "imsi-12345a");
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	strcpy(s.mcc, "01");
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	strcpy(s.mnc, "1");
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	strcpy(s.mnc, "0x1");
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	s.nssai_count = 0;
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	s.nssai_count = 9;
 	EXPECT(PROV_ERR_TOO_LARGE);
-	fill_sub(&s); strcpy(s.dnn, ""); EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); strcpy(s.dnn, "a b"); EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); strcpy(s.dnn, ".internet"); EXPECT(PROV_ERR_ARG);
-	fill_sub(&s); EXPECT(PROV_OK);
+	fill_sub(&s);
+	s.nssai[1].sd = 0x1000000;
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	memset(s.dnn, 'd', sizeof(s.dnn));
+	EXPECT(PROV_ERR_TOO_LARGE);
+	fill_sub(&s);
+	strcpy(s.dnn, "");
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	strcpy(s.dnn, "a b");
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	strcpy(s.dnn, ".internet");
+	EXPECT(PROV_ERR_ARG);
+	fill_sub(&s);
+	EXPECT(PROV_OK);
 #undef EXPECT
 }
 
@@ -475,15 +626,17 @@ static void test_prov_subscription__home_network_key(void **state)
 		s.hn_pub_len = i == 1 ? 32 : 33;
 		memset(s.hn_pub, 0x5a, s.hn_pub_len);
 		s.hn_pub[0] = 0x03;
-		assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s,
-		    err, sizeof(err)), PROV_OK);
+		assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n,
+		                     &s, err, sizeof(err)),
+		    PROV_OK);
 		/* 0x0B ‖ length ‖ scheme ‖ key id ‖ RI length ‖ RI ‖ key */
 		assert_int_equal(buf[n - s.hn_pub_len - 10], 0x0B);
 		assert_int_equal(buf[n - s.hn_pub_len - 7], i);
 		assert_int_equal(buf[n - s.hn_pub_len - 6], 200);
 		assert_int_equal(buf[n - s.hn_pub_len - 5], 4);
 		assert_int_equal(prov_subscription_decode(&back, buf, n, err,
-		    sizeof(err)), PROV_OK);
+		                     sizeof(err)),
+		    PROV_OK);
 		assert_int_equal(back.hn_scheme, i);
 		assert_int_equal(back.hn_key_id, 200);
 		assert_string_equal(back.routing, "1234");
@@ -492,23 +645,36 @@ static void test_prov_subscription__home_network_key(void **state)
 		/* a key of the other profile's length: refused when decoding */
 		buf[n - s.hn_pub_len - 7] = (uint8_t)(3 - i);
 		assert_int_equal(prov_subscription_decode(&back, buf, n, err,
-		    sizeof(err)), PROV_ERR_FORMAT);
+		                     sizeof(err)),
+		    PROV_ERR_FORMAT);
 	}
-#define EXPECT(rc_) assert_int_equal(prov_subscription_encode(buf, \
-	sizeof(buf), &n, &s, err, sizeof(err)), rc_)
-	s.hn_scheme = 3; EXPECT(PROV_ERR_ARG);
-	s.hn_scheme = 2; s.hn_pub[0] = 0x04; EXPECT(PROV_ERR_ARG);
-	s.hn_pub[0] = 0x02; strcpy(s.routing, ""); EXPECT(PROV_ERR_ARG);
-	strcpy(s.routing, "12a"); EXPECT(PROV_ERR_ARG);
-	strcpy(s.routing, "0"); EXPECT(PROV_OK);
-	s.hn_pub_len = 32; EXPECT(PROV_ERR_ARG);
+#define EXPECT(rc_) \
+	assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s, \
+	                     err, sizeof(err)), \
+	    rc_)
+	s.hn_scheme = 3;
+	EXPECT(PROV_ERR_ARG);
+	s.hn_scheme = 2;
+	s.hn_pub[0] = 0x04;
+	EXPECT(PROV_ERR_ARG);
+	s.hn_pub[0] = 0x02;
+	strcpy(s.routing, "");
+	EXPECT(PROV_ERR_ARG);
+	strcpy(s.routing, "12a");
+	EXPECT(PROV_ERR_ARG);
+	strcpy(s.routing, "0");
+	EXPECT(PROV_OK);
+	s.hn_pub_len = 32;
+	EXPECT(PROV_ERR_ARG);
 #undef EXPECT
 	/* without the field: no key, the null scheme */
 	fill_sub(&s);
 	assert_int_equal(prov_subscription_encode(buf, sizeof(buf), &n, &s, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(prov_subscription_decode(&back, buf, n, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(back.hn_scheme, 0);
 }
 
@@ -537,7 +703,8 @@ static void test_prov_subscription__decode_errors(void **state)
 	s.nssai_count = 1;
 	strcpy(s.dnn, "internet");
 	assert_int_equal(prov_subscription_encode(good, sizeof(good), &n, &s,
-	    err, sizeof(err)), PROV_OK);
+	                     err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(dec(good, n), PROV_OK);
 	for (len = 0; len < n; len++) {
 		t = malloc(len + 1);
@@ -548,7 +715,7 @@ static void test_prov_subscription__decode_errors(void **state)
 	}
 	memcpy(b, good, n);
 	b[n] = 0;
-	assert_int_equal(dec(b, n + 1), PROV_ERR_FORMAT);	/* trailing */
+	assert_int_equal(dec(b, n + 1), PROV_ERR_FORMAT); /* trailing */
 	b[0] = 9;
 	assert_int_equal(dec(b, n), PROV_ERR_VERSION);
 	b[0] = 1;
@@ -556,10 +723,10 @@ static void test_prov_subscription__decode_errors(void **state)
 	for (i = 1; i < n;) {
 		size_t vl = ((size_t)b[i + 1] << 8) | b[i + 2];
 
-		b[i] ^= 0x40;		/* unknown / out-of-order tag */
+		b[i] ^= 0x40; /* unknown / out-of-order tag */
 		assert_int_equal(dec(b, n), PROV_ERR_FORMAT);
 		b[i] ^= 0x40;
-		b[i + 2] ^= 0x01;	/* length off by one */
+		b[i + 2] ^= 0x01; /* length off by one */
 		assert_int_equal(dec(b, n), PROV_ERR_FORMAT);
 		b[i + 2] ^= 0x01;
 		i += 3 + vl;
@@ -567,12 +734,18 @@ static void test_prov_subscription__decode_errors(void **state)
 	assert_int_equal(dec(b, n), PROV_OK);
 	/* Non-digit in MCC; DNN with a space; SUPI prefix. */
 	for (i = 0; i + 6 < n; i++) {
-		if (memcmp(b + i, "\x06\x00\x03" "310", 6) == 0) {
+		if (memcmp(b + i,
+		        "\x06\x00\x03"
+		        "310",
+		        6) == 0) {
 			b[i + 4] = 'x';
 			assert_int_equal(dec(b, n), PROV_ERR_FORMAT);
 			b[i + 4] = '1';
 		}
-		if (memcmp(b + i, "\x09\x00\x08" "internet", 11) == 0) {
+		if (memcmp(b + i,
+		        "\x09\x00\x08"
+		        "internet",
+		        11) == 0) {
 			b[i + 5] = ' ';
 			assert_int_equal(dec(b, n), PROV_ERR_FORMAT);
 			b[i + 5] = 't';
@@ -583,8 +756,8 @@ static void test_prov_subscription__decode_errors(void **state)
 	b[4] = 'i';
 	assert_int_equal(dec(b, n), PROV_OK);
 	assert_int_equal(dec(NULL, 0), PROV_ERR_FORMAT);
-	assert_int_equal(prov_subscription_decode(NULL, b, n, err,
-	    sizeof(err)), PROV_ERR_ARG);
+	assert_int_equal(prov_subscription_decode(NULL, b, n, err, sizeof(err)),
+	    PROV_ERR_ARG);
 	/* Too long overall. */
 	memset(good + n, 0, sizeof(good) - n);
 	assert_int_equal(dec(good, sizeof(good)), PROV_ERR_TOO_LARGE);
@@ -603,7 +776,8 @@ static void test_prov_subscription__field_counts(void **state)
 	s.nssai_count = 1;
 	strcpy(s.dnn, "internet");
 	assert_int_equal(prov_subscription_encode(good, sizeof(good), &n, &s,
-	    err, sizeof(err)), PROV_OK);
+	                     err, sizeof(err)),
+	    PROV_OK);
 	/* Locate the single S-NSSAI TLV (tag 8, length 1 or 4). */
 	for (nss = 1; nss < n;) {
 		size_t vl = ((size_t)good[nss + 1] << 8) | good[nss + 2];
@@ -636,7 +810,6 @@ static void test_prov_subscription__field_counts(void **state)
 	assert_int_equal(dec(good, n - 11), PROV_ERR_FORMAT);
 }
 
-
 /* ---- concealed request ---- */
 
 /* The largest request there is: a 512-octet URL, a 128-octet SNN, an
@@ -656,7 +829,8 @@ static size_t big_request(uint8_t *buf, size_t cap, EVP_PKEY *key)
 	r.snn[PROV_SNN_MAX] = '\0';
 	assert_int_equal(prov_request_sign(&r, key, err, sizeof(err)), PROV_OK);
 	assert_int_equal(prov_request_encode(buf, cap, &n, &r, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	return n;
 }
 
@@ -673,7 +847,8 @@ static int has_text(const uint8_t *b, size_t n, const char *t)
 static void conceal_roundtrip(int profile, EVP_PKEY *hn, EVP_PKEY *other,
     EVP_PKEY *signer)
 {
-	uint8_t req[PROV_REQUEST_MAX], c[PROV_CONCEALED_MAX], c2[PROV_CONCEALED_MAX];
+	uint8_t req[PROV_REQUEST_MAX], c[PROV_CONCEALED_MAX],
+	    c2[PROV_CONCEALED_MAX];
 	uint8_t back[PROV_REQUEST_MAX], pub[33], eph[32];
 	size_t rlen, clen = 0, c2len = 0, blen = 0, publen = 0;
 	size_t el = profile == 1 ? 32 : 33;
@@ -682,9 +857,11 @@ static void conceal_roundtrip(int profile, EVP_PKEY *hn, EVP_PKEY *other,
 
 	rlen = big_request(req, sizeof(req), signer);
 	assert_int_equal(suci_hn_pub_get(pub, sizeof(pub), &publen, hn, err,
-	    sizeof(err)), SUCI_OK);
+	                     sizeof(err)),
+	    SUCI_OK);
 	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, rlen,
-	    profile, 7, pub, publen, NULL, err, sizeof(err)), PROV_OK);
+	                     profile, 7, pub, publen, NULL, err, sizeof(err)),
+	    PROV_OK);
 	/* header, ephemeral key, padded ciphertext, tag */
 	assert_int_equal(c[0], 0x03);
 	assert_int_equal(c[1], profile);
@@ -700,27 +877,33 @@ static void conceal_roundtrip(int profile, EVP_PKEY *hn, EVP_PKEY *other,
 	assert_int_equal(prov_request_decode(&dec, c, clen, err, sizeof(err)),
 	    PROV_ERR_VERSION);
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen, hn, err, sizeof(err)), PROV_OK);
+	                     clen, hn, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(blen, rlen);
 	assert_memory_equal(back, req, rlen);
 	assert_int_equal(prov_request_decode(&dec, back, blen, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(prov_request_verify(&dec, signer, err, sizeof(err)),
 	    PROV_OK);
 	/* A fresh ephemeral key each time; a fixed one repeats exactly. */
 	assert_int_equal(prov_request_conceal(c2, sizeof(c2), &c2len, req, rlen,
-	    profile, 7, pub, publen, NULL, err, sizeof(err)), PROV_OK);
+	                     profile, 7, pub, publen, NULL, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(c2len, clen);
 	assert_memory_not_equal(c2 + 3, c + 3, el);
 	memset(eph, 0x11, sizeof(eph));
 	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, rlen,
-	    profile, 7, pub, publen, eph, err, sizeof(err)), PROV_OK);
+	                     profile, 7, pub, publen, eph, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(prov_request_conceal(c2, sizeof(c2), &c2len, req, rlen,
-	    profile, 7, pub, publen, eph, err, sizeof(err)), PROV_OK);
+	                     profile, 7, pub, publen, eph, err, sizeof(err)),
+	    PROV_OK);
 	assert_memory_equal(c, c2, clen);
 	/* Another key of the profile, or the other profile's key: refused. */
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen, other, err, sizeof(err)), PROV_ERR_CONCEAL);
+	                     clen, other, err, sizeof(err)),
+	    PROV_ERR_CONCEAL);
 	assert_int_equal(blen, 0);
 }
 
@@ -760,31 +943,36 @@ static void test_prov_conceal__bad_tag_refused(void **state)
 	fill_req(&r, "https://ca.example/devices/d1");
 	assert_int_equal(prov_request_sign(&r, p, err, sizeof(err)), PROV_OK);
 	assert_int_equal(prov_request_encode(req, sizeof(req), &rlen, &r, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(suci_hn_pub_get(pub, sizeof(pub), &publen, a, err,
-	    sizeof(err)), SUCI_OK);
+	                     sizeof(err)),
+	    SUCI_OK);
 	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, rlen, 1,
-	    0, pub, publen, NULL, err, sizeof(err)), PROV_OK);
+	                     0, pub, publen, NULL, err, sizeof(err)),
+	    PROV_OK);
 	for (i = 3; i < clen; i += 7) {
 		c[i] ^= 0x04;
-		assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen,
-		    c, clen, a, err, sizeof(err)), PROV_ERR_CONCEAL);
+		assert_int_equal(prov_request_deconceal(back, sizeof(back),
+		                     &blen, c, clen, a, err, sizeof(err)),
+		    PROV_ERR_CONCEAL);
 		c[i] ^= 0x04;
 	}
 	c[clen - 1] ^= 0x80;
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen, a, err, sizeof(err)), PROV_ERR_CONCEAL);
+	                     clen, a, err, sizeof(err)),
+	    PROV_ERR_CONCEAL);
 	assert_non_null(strstr(err, "tag"));
 	c[clen - 1] ^= 0x80;
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen, a, err, sizeof(err)), PROV_OK);
+	                     clen, a, err, sizeof(err)),
+	    PROV_OK);
 	EVP_PKEY_free(a);
 	EVP_PKEY_free(p);
 }
 
 /* Seal pt (ptlen octets) as a concealed request body to a's key. */
-static size_t seal_raw(uint8_t *c, EVP_PKEY *a, const uint8_t *pt,
-    size_t ptlen)
+static size_t seal_raw(uint8_t *c, EVP_PKEY *a, const uint8_t *pt, size_t ptlen)
 {
 	uint8_t pub[32];
 	size_t publen = 0, solen = 0;
@@ -795,7 +983,8 @@ static size_t seal_raw(uint8_t *c, EVP_PKEY *a, const uint8_t *pt,
 	c[1] = 1;
 	c[2] = 0;
 	assert_int_equal(suci_ecies_seal(c + 3, PROV_CONCEALED_MAX - 3, &solen,
-	    1, pub, publen, pt, ptlen, NULL, NULL, 0), SUCI_OK);
+	                     1, pub, publen, pt, ptlen, NULL, NULL, 0),
+	    SUCI_OK);
 	return 3 + solen;
 }
 
@@ -812,37 +1001,49 @@ static void test_prov_conceal__bounds(void **state)
 	    SUCI_OK);
 	/* Conceal: only a version-2 request of 1..PROV_REQUEST_MAX octets,
 	 * Profile A or B, with room. */
-	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 0, 1,
-	    0, pub, 32, NULL, err, sizeof(err)), PROV_ERR_ARG);
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 0, 1, 0,
+	                     pub, 32, NULL, err, sizeof(err)),
+	    PROV_ERR_ARG);
 	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req,
-	    PROV_REQUEST_MAX + 1, 1, 0, pub, 32, NULL, err, sizeof(err)),
+	                     PROV_REQUEST_MAX + 1, 1, 0, pub, 32, NULL, err,
+	                     sizeof(err)),
 	    PROV_ERR_ARG);
 	req[0] = 0x03;
-	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 4, 1,
-	    0, pub, 32, NULL, err, sizeof(err)), PROV_ERR_ARG);
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 4, 1, 0,
+	                     pub, 32, NULL, err, sizeof(err)),
+	    PROV_ERR_ARG);
 	req[0] = 0x02;
-	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 4, 3,
-	    0, pub, 32, NULL, err, sizeof(err)), PROV_ERR_ARG);
-	assert_int_equal(prov_request_conceal(c, 3 + 32 + 64 + 7, &clen, req,
-	    4, 1, 0, pub, 32, NULL, err, sizeof(err)), PROV_ERR_TOO_LARGE);
-	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 4, 1,
-	    0, pub, 32, NULL, err, sizeof(err)), PROV_OK);
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 4, 3, 0,
+	                     pub, 32, NULL, err, sizeof(err)),
+	    PROV_ERR_ARG);
+	assert_int_equal(prov_request_conceal(c, 3 + 32 + 64 + 7, &clen, req, 4,
+	                     1, 0, pub, 32, NULL, err, sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
+	assert_int_equal(prov_request_conceal(c, sizeof(c), &clen, req, 4, 1, 0,
+	                     pub, 32, NULL, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(clen, 3 + 32 + 64 + 8);
 	/* Deconceal: the header and length shape first. */
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c, 2,
-	    a, err, sizeof(err)), PROV_ERR_ARG);
+	                     a, err, sizeof(err)),
+	    PROV_ERR_ARG);
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen - 1, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	                     clen - 1, a, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    3 + 32 + 8, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	                     3 + 32 + 8, a, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    PROV_CONCEALED_MAX + 64, a, err, sizeof(err)), PROV_ERR_TOO_LARGE);
+	                     PROV_CONCEALED_MAX + 64, a, err, sizeof(err)),
+	    PROV_ERR_TOO_LARGE);
 	c[1] = 3;
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	                     clen, a, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
 	c[1] = 1;
 	assert_int_equal(prov_request_deconceal(back, 3, &blen, c, clen, a, err,
-	    sizeof(err)), PROV_ERR_FORMAT);	/* no room for the request */
+	                     sizeof(err)),
+	    PROV_ERR_FORMAT); /* no room for the request */
 	/* Inside: length beyond the block, padding not zero, another
 	 * version, a length that leaves a whole empty block. */
 	memset(pt, 0, sizeof(pt));
@@ -850,24 +1051,29 @@ static void test_prov_conceal__bounds(void **state)
 	pt[2] = 0x02;
 	clen = seal_raw(c, a, pt, 64);
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	                     clen, a, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
 	pt[1] = 4;
 	pt[40] = 1;
 	clen = seal_raw(c, a, pt, 64);
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	                     clen, a, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
 	pt[40] = 0;
 	pt[2] = 0x03;
 	clen = seal_raw(c, a, pt, 64);
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	                     clen, a, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
 	pt[2] = 0x02;
 	clen = seal_raw(c, a, pt, 128);
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen, a, err, sizeof(err)), PROV_ERR_FORMAT);
+	                     clen, a, err, sizeof(err)),
+	    PROV_ERR_FORMAT);
 	clen = seal_raw(c, a, pt, 64);
 	assert_int_equal(prov_request_deconceal(back, sizeof(back), &blen, c,
-	    clen, a, err, sizeof(err)), PROV_OK);
+	                     clen, a, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(blen, 4);
 	assert_memory_equal(back, pt + 2, 4);
 	EVP_PKEY_free(a);

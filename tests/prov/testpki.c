@@ -48,25 +48,26 @@ X509 *testpki_issue(EVP_PKEY *key, const char *cn, X509 *issuer,
 		goto done;
 	if ((name = X509_NAME_new()) == NULL ||
 	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-	    (const unsigned char *)"ProvCA test", -1, -1, 0) ||
+	        (const unsigned char *)"ProvCA test", -1, -1, 0) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0) ||
+	        (const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_set_subject_name(x, name) ||
-	    !X509_set_issuer_name(x, issuer != NULL ?
-	    X509_get_subject_name(issuer) : name) ||
+	    !X509_set_issuer_name(x,
+	        issuer != NULL ? X509_get_subject_name(issuer) : name) ||
 	    !X509_set_pubkey(x, key))
 		goto done;
 	if (issuer == NULL)
 		issuer = x;
 	if (!add_ext(x, issuer, NID_basic_constraints,
-	    is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") ||
+	        is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") ||
 	    !add_ext(x, issuer, NID_subject_key_identifier, "hash") ||
 	    !add_ext(x, issuer, NID_authority_key_identifier, "keyid:always"))
 		goto done;
 	kubuf[0] = '\0';
 	if (ku == 0) {
-		strcpy(kubuf, is_ca ? "critical,keyCertSign,cRLSign" :
-		    "critical,digitalSignature");
+		strcpy(kubuf,
+		    is_ca ? "critical,keyCertSign,cRLSign" :
+		            "critical,digitalSignature");
 	} else {
 		strcpy(kubuf, "critical");
 		if (ku & KU_DIGITAL_SIGNATURE)
@@ -90,8 +91,8 @@ X509 *testpki_issue(EVP_PKEY *key, const char *cn, X509 *issuer,
 		if (!add_ext(x, issuer, NID_netscape_comment, padbuf))
 			goto done;
 	}
-	if (X509_sign(x, issuer_key != NULL ? issuer_key : key,
-	    EVP_sha256()) <= 0)
+	if (X509_sign(x, issuer_key != NULL ? issuer_key : key, EVP_sha256()) <=
+	    0)
 		goto done;
 	ok = 1;
 done:
@@ -113,50 +114,58 @@ int testpki_init(testpki_t *p, int with_rsa)
 	const int64_t nb = Y2023, na = Y2040;
 
 	memset(p, 0, sizeof(*p));
-	if ((p->root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
-	    (p->inter_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
-	    (p->signer_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
-	    (p->other_root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
-	    (p->signer384_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384")) == NULL ||
-	    (p->dev_p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
-	    (p->dev_p256_other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL)
+	if ((p->root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) ==
+	        NULL ||
+	    (p->inter_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) ==
+	        NULL ||
+	    (p->signer_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) ==
+	        NULL ||
+	    (p->other_root_key =
+	            EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
+	    (p->signer384_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384")) ==
+	        NULL ||
+	    (p->dev_p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) ==
+	        NULL ||
+	    (p->dev_p256_other =
+	            EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL)
 		goto fail;
 	if ((p->root = testpki_issue(p->root_key, "Test Root", NULL, NULL, 1,
-	    NULL, 0, nb, na, 0)) == NULL ||
+	         NULL, 0, nb, na, 0)) == NULL ||
 	    (p->inter = testpki_issue(p->inter_key, "Test Infrastructure CA",
-	    p->root, p->root_key, 1, NULL, 0, nb, na, 0)) == NULL ||
+	         p->root, p->root_key, 1, NULL, 0, nb, na, 0)) == NULL ||
 	    (p->signer = testpki_issue(p->signer_key, "signer", p->inter,
-	    p->inter_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb, na, 0)) == NULL ||
+	         p->inter_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb, na, 0)) ==
+	        NULL ||
 	    (p->signer_noeku = testpki_issue(p->signer_key, "signer-noeku",
-	    p->inter, p->inter_key, 0, PROVCA_OID_EKU_DEVICE, 0, nb, na,
-	    0)) == NULL ||
+	         p->inter, p->inter_key, 0, PROVCA_OID_EKU_DEVICE, 0, nb, na,
+	         0)) == NULL ||
 	    (p->signer_noku = testpki_issue(p->signer_key, "signer-noku",
-	    p->inter, p->inter_key, 0, PROVCA_OID_EKU_SIGNER,
-	    KU_KEY_AGREEMENT, nb, na, 0)) == NULL ||
+	         p->inter, p->inter_key, 0, PROVCA_OID_EKU_SIGNER,
+	         KU_KEY_AGREEMENT, nb, na, 0)) == NULL ||
 	    (p->signer_expired = testpki_issue(p->signer_key, "signer-old",
-	    p->inter, p->inter_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb,
-	    TESTPKI_NOW - 86400, 0)) == NULL ||
+	         p->inter, p->inter_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb,
+	         TESTPKI_NOW - 86400, 0)) == NULL ||
 	    (p->other_root = testpki_issue(p->other_root_key, "Other Root",
-	    NULL, NULL, 1, NULL, 0, nb, na, 0)) == NULL ||
+	         NULL, NULL, 1, NULL, 0, nb, na, 0)) == NULL ||
 	    (p->signer_other = testpki_issue(p->signer_key, "signer-other",
-	    p->other_root, p->other_root_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb,
-	    na, 0)) == NULL ||
+	         p->other_root, p->other_root_key, 0, PROVCA_OID_EKU_SIGNER, 0,
+	         nb, na, 0)) == NULL ||
 	    (p->signer384 = testpki_issue(p->signer384_key, "signer-384",
-	    p->inter, p->inter_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb, na,
-	    0)) == NULL)
+	         p->inter, p->inter_key, 0, PROVCA_OID_EKU_SIGNER, 0, nb, na,
+	         0)) == NULL)
 		goto fail;
 	if ((p->inters = sk_X509_new_null()) == NULL ||
 	    !sk_X509_push(p->inters, p->inter) || !X509_up_ref(p->inter))
 		goto fail;
 	if (with_rsa &&
 	    ((p->dev_rsa2048 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
-	    (size_t)2048)) == NULL ||
-	    (p->dev_rsa2048_other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
-	    (size_t)2048)) == NULL ||
-	    (p->dev_rsa3072 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
-	    (size_t)3072)) == NULL ||
-	    (p->dev_rsa1024 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
-	    (size_t)1024)) == NULL))
+	          (size_t)2048)) == NULL ||
+	        (p->dev_rsa2048_other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+	             (size_t)2048)) == NULL ||
+	        (p->dev_rsa3072 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+	             (size_t)3072)) == NULL ||
+	        (p->dev_rsa1024 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+	             (size_t)1024)) == NULL))
 		goto fail;
 	return 0;
 fail:
@@ -209,13 +218,13 @@ EVP_PKEY *testpki_fixed_p256(void)
 	    (pt = EC_POINT_new(g)) == NULL ||
 	    !EC_POINT_mul(g, pt, d, NULL, NULL, NULL) ||
 	    EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, pub,
-	    sizeof(pub), NULL) != sizeof(pub) ||
+	        sizeof(pub), NULL) != sizeof(pub) ||
 	    (bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    "prime256v1", 0) ||
+	        "prime256v1", 0) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
-	    pub, sizeof(pub)) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub,
+	        sizeof(pub)) ||
 	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
@@ -230,12 +239,11 @@ EVP_PKEY *testpki_fixed_p256(void)
 	return k;
 }
 
-const uint8_t testpki_ue_nonce[PROV_NONCE_LEN] = {
-	0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
-	0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf };
-const uint8_t testpki_net_nonce[PROV_NONCE_LEN] = {
-	0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57,
-	0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f };
+const uint8_t testpki_ue_nonce[PROV_NONCE_LEN] = { 0xa0, 0xa1, 0xa2, 0xa3, 0xa4,
+	0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf };
+const uint8_t testpki_net_nonce[PROV_NONCE_LEN] = { 0x50, 0x51, 0x52, 0x53,
+	0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e,
+	0x5f };
 
 /* The standard subscription (testpki.h). */
 void testpki_subscription(prov_subscription_t *s)
@@ -272,8 +280,8 @@ void testpki_binding(prov_binding_t *b)
 }
 
 /* Seal and sign the standard subscription (testpki.h). */
-size_t testpki_container(uint8_t *out, const testpki_t *p,
-    EVP_PKEY *device_key, X509 *signer, STACK_OF(X509) *chain)
+size_t testpki_container(uint8_t *out, const testpki_t *p, EVP_PKEY *device_key,
+    X509 *signer, STACK_OF(X509) * chain)
 {
 	prov_subscription_t s;
 	prov_binding_t b;
@@ -283,7 +291,7 @@ size_t testpki_container(uint8_t *out, const testpki_t *p,
 	testpki_subscription(&s);
 	testpki_binding(&b);
 	if (prov_seal_sign(out, PROV_CONTAINER_MAX, &n, &s, &b, device_key,
-	    p->signer_key, signer, chain, err, sizeof(err)) != PROV_OK)
+	        p->signer_key, signer, chain, err, sizeof(err)) != PROV_OK)
 		n = 0;
 	prov_subscription_wipe(&s);
 	return n;
@@ -308,8 +316,8 @@ static int put_cert(uint8_t *c, size_t *off, X509 *x)
 }
 
 /* A hand-built container (testpki.h). */
-size_t testpki_container_raw(uint8_t *c, const testpki_t *p,
-    uint8_t count, X509 **certs, size_t ncerts, EVP_PKEY *key)
+size_t testpki_container_raw(uint8_t *c, const testpki_t *p, uint8_t count,
+    X509 **certs, size_t ncerts, EVP_PKEY *key)
 {
 	prov_subscription_t s;
 	prov_binding_t b;
@@ -320,7 +328,7 @@ size_t testpki_container_raw(uint8_t *c, const testpki_t *p,
 	testpki_subscription(&s);
 	testpki_binding(&b);
 	if (prov_seal(c, PROV_CONTAINER_MAX, &bl, &s, &b, p->dev_p256, err,
-	    sizeof(err)) != PROV_OK)
+	        sizeof(err)) != PROV_OK)
 		goto out;
 	off = bl;
 	c[off++] = count;
@@ -328,8 +336,9 @@ size_t testpki_container_raw(uint8_t *c, const testpki_t *p,
 		if (!put_cert(c, &off, certs[i]))
 			goto out;
 	if (off + sl > PROV_CONTAINER_MAX || (md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, key,
-	    NULL) != 1 || EVP_DigestSign(md, c + off, &sl, c, off) != 1)
+	    EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, key, NULL) !=
+	        1 ||
+	    EVP_DigestSign(md, c + off, &sl, c, off) != 1)
 		goto out;
 	n = off + sl;
 out:

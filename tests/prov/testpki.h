@@ -19,24 +19,24 @@ typedef struct {
 	EVP_PKEY *root_key;
 	X509 *root;
 	EVP_PKEY *inter_key;
-	X509 *inter;			/* Infrastructure CA under root */
-	STACK_OF(X509) *inters;		/* { inter } */
-	EVP_PKEY *signer_key;		/* P-256 */
-	X509 *signer;			/* under inter, signer EKU */
-	X509 *signer_noeku;		/* under inter, device EKU only */
-	X509 *signer_noku;		/* signer EKU, keyUsage keyAgreement */
-	X509 *signer_expired;		/* expired before TESTPKI_NOW */
+	X509 *inter;             /* Infrastructure CA under root */
+	STACK_OF(X509) * inters; /* { inter } */
+	EVP_PKEY *signer_key;    /* P-256 */
+	X509 *signer;            /* under inter, signer EKU */
+	X509 *signer_noeku;      /* under inter, device EKU only */
+	X509 *signer_noku;       /* signer EKU, keyUsage keyAgreement */
+	X509 *signer_expired;    /* expired before TESTPKI_NOW */
 	EVP_PKEY *other_root_key;
 	X509 *other_root;
-	X509 *signer_other;		/* signer EKU, under other_root */
-	EVP_PKEY *signer384_key;	/* P-384 */
-	X509 *signer384;		/* signer EKU, P-384 key */
+	X509 *signer_other;      /* signer EKU, under other_root */
+	EVP_PKEY *signer384_key; /* P-384 */
+	X509 *signer384;         /* signer EKU, P-384 key */
 	EVP_PKEY *dev_p256;
 	EVP_PKEY *dev_p256_other;
 	EVP_PKEY *dev_rsa2048;
 	EVP_PKEY *dev_rsa2048_other;
 	EVP_PKEY *dev_rsa3072;
-	EVP_PKEY *dev_rsa1024;		/* unsupported size */
+	EVP_PKEY *dev_rsa1024; /* unsupported size */
 } testpki_t;
 
 /* Build the whole PKI (with_rsa = 0 skips the RSA keys, for the fuzzer).
@@ -72,14 +72,14 @@ void testpki_binding(prov_binding_t *b);
 /* The standard subscription sealed to device_key and signed by
  * p->signer_key with signer, carrying chain (may be NULL), into out
  * (PROV_CONTAINER_MAX bytes). Its length, 0 on failure. */
-size_t testpki_container(uint8_t *out, const testpki_t *p,
-    EVP_PKEY *device_key, X509 *signer, STACK_OF(X509) *chain);
+size_t testpki_container(uint8_t *out, const testpki_t *p, EVP_PKEY *device_key,
+    X509 *signer, STACK_OF(X509) * chain);
 
 /* A container built by hand, bypassing prov_sign's checks: the standard
  * body for p->dev_p256, the count octet `count`, the ncerts certificates
  * and an ECDSA-SHA-256 signature by key over everything before it, into
  * out (PROV_CONTAINER_MAX bytes). Its length, 0 on failure. */
-size_t testpki_container_raw(uint8_t *out, const testpki_t *p,
-    uint8_t count, X509 **certs, size_t ncerts, EVP_PKEY *key);
+size_t testpki_container_raw(uint8_t *out, const testpki_t *p, uint8_t count,
+    X509 **certs, size_t ncerts, EVP_PKEY *key);
 
 #endif

@@ -88,7 +88,8 @@ static int setup(void **state)
 	    CA_OK);
 	assert_int_equal(ca_reg_open(f->ca, &f->reg, err, sizeof(err)), CA_OK);
 	assert_int_equal(ca_manufacturer_add(f->ca, f->reg, "acme", "Acme",
-	    NULL, "test", err, sizeof(err)), CA_OK);
+	                     NULL, "test", err, sizeof(err)),
+	    CA_OK);
 	*state = f;
 	return 0;
 }
@@ -178,16 +179,18 @@ static void ca_device_issue__is_idempotent_for_same_key(void **state)
 	size_t len;
 
 	csr = make_csr("P-256", &len);
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r1,
-	    (uint8_t *)csr, len, &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r1, (uint8_t *)csr,
+	                     len, &a, "t", err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(r1.created, 1);
 	assert_int_equal(strncmp(r1.device_id, "acme-", 5), 0);
 	assert_int_equal(strlen(r1.device_id), 21);
 	assert_true(ca_device_id_valid(r1.device_id));
 	assert_non_null(strstr(r1.cert_url, "https://ca.test:8443/devices/"));
 	assert_non_null(strstr(r1.cert_pem, "BEGIN CERTIFICATE"));
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2,
-	    (uint8_t *)csr, len, &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)csr,
+	                     len, &a, "t", err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(r2.created, 0);
 	assert_string_equal(r1.device_id, r2.device_id);
 	assert_string_equal(r1.cert_pem, r2.cert_pem);
@@ -197,8 +200,7 @@ static void ca_device_issue__is_idempotent_for_same_key(void **state)
 	free(csr);
 }
 
-static void ca_device_issue__conflicts_on_second_key_until_revoked(
-    void **state)
+static void ca_device_issue__conflicts_on_second_key_until_revoked(void **state)
 {
 	struct fx *f = *state;
 	ca_device_attrs_t a = { "acme", "SN-2", "M1", NULL };
@@ -208,15 +210,19 @@ static void ca_device_issue__conflicts_on_second_key_until_revoked(
 
 	c1 = make_csr("P-256", &l1);
 	c2 = make_csr("RSA2048", &l2);
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r1, (uint8_t *)c1,
-	    l1, &a, "t", err, sizeof(err)), CA_OK);
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)c2,
-	    l2, &a, "t", err, sizeof(err)), CA_ERR_CONFLICT);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r1, (uint8_t *)c1, l1,
+	                     &a, "t", err, sizeof(err)),
+	    CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)c2, l2,
+	                     &a, "t", err, sizeof(err)),
+	    CA_ERR_CONFLICT);
 	assert_non_null(strstr(err, "already enrolled with another key"));
 	assert_int_equal(ca_device_revoke(f->ca, f->reg, r1.device_id, 1, "t",
-	    err, sizeof(err)), CA_OK);
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)c2,
-	    l2, &a, "t", err, sizeof(err)), CA_OK);
+	                     err, sizeof(err)),
+	    CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)c2, l2,
+	                     &a, "t", err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(r2.created, 1);
 	assert_string_not_equal(r1.device_id, r2.device_id);
 	ca_issue_result_clear(&r1);
@@ -228,8 +234,7 @@ static void ca_device_issue__conflicts_on_second_key_until_revoked(
 /* One key, one identity: a key live on another device is refused, under
  * this manufacturer or another, alone or in a batch; the same request
  * again is still answered; once the holder is revoked the key is free. */
-static void ca_device_issue__refuses_key_of_another_live_device(
-    void **state)
+static void ca_device_issue__refuses_key_of_another_live_device(void **state)
 {
 	struct fx *f = *state;
 	ca_device_attrs_t a = { "acme", "K-1", "M1", NULL };
@@ -242,21 +247,26 @@ static void ca_device_issue__refuses_key_of_another_live_device(
 	int i;
 
 	assert_int_equal(ca_manufacturer_add(f->ca, f->reg, "other", "Other",
-	    NULL, "test", err, sizeof(err)), CA_OK);
+	                     NULL, "test", err, sizeof(err)),
+	    CA_OK);
 	k = make_csr("P-256", &l);
 	k2 = make_csr("P-256", &l2);
 	assert_int_equal(ca_device_issue(f->ca, f->reg, &r1, (uint8_t *)k, l,
-	    &a, "t", err, sizeof(err)), CA_OK);
+	                     &a, "t", err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)k, l,
-	    &b, "t", err, sizeof(err)), CA_ERR_KEY_IN_USE);
+	                     &b, "t", err, sizeof(err)),
+	    CA_ERR_KEY_IN_USE);
 	assert_non_null(strstr(err, r1.device_id));
 	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)k, l,
-	    &c, "t", err, sizeof(err)), CA_ERR_KEY_IN_USE);
+	                     &c, "t", err, sizeof(err)),
+	    CA_ERR_KEY_IN_USE);
 	assert_non_null(strstr(err, "another manufacturer"));
 	assert_null(strstr(err, r1.device_id));
 	/* Idempotency is untouched. */
 	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)k, l,
-	    &a, "t", err, sizeof(err)), CA_OK);
+	                     &a, "t", err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(r2.created, 0);
 	assert_string_equal(r2.device_id, r1.device_id);
 	ca_issue_result_clear(&r2);
@@ -271,7 +281,8 @@ static void ca_device_issue__refuses_key_of_another_live_device(
 		it[i].attrs.serial = i == 0 ? "K-3" : "K-4";
 	}
 	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, 2, 0, "t",
-	    err, sizeof(err)), CA_OK);
+	                     err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(it[0].rc, CA_OK);
 	assert_int_equal(it[1].rc, CA_ERR_KEY_IN_USE);
 	assert_non_null(strstr(it[1].err, it[0].result.device_id));
@@ -280,13 +291,17 @@ static void ca_device_issue__refuses_key_of_another_live_device(
 	assert_int_equal(reg_device_count(f->reg), 2);
 	/* A suspended holder still holds the key; a revoked one does not. */
 	assert_int_equal(ca_device_suspend(f->ca, f->reg, r1.device_id, "t",
-	    err, sizeof(err)), CA_OK);
+	                     err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)k, l,
-	    &b, "t", err, sizeof(err)), CA_ERR_KEY_IN_USE);
+	                     &b, "t", err, sizeof(err)),
+	    CA_ERR_KEY_IN_USE);
 	assert_int_equal(ca_device_revoke(f->ca, f->reg, r1.device_id, 1, "t",
-	    err, sizeof(err)), CA_OK);
+	                     err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(ca_device_issue(f->ca, f->reg, &r2, (uint8_t *)k, l,
-	    &c, "t", err, sizeof(err)), CA_OK);
+	                     &c, "t", err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(r2.created, 1);
 	ca_issue_result_clear(&r1);
 	ca_issue_result_clear(&r2);
@@ -306,33 +321,41 @@ static void ca_device_issue__refuses_bad_input(void **state)
 	csr = make_csr("P-256", &len);
 	weak = make_csr("P-192", &wl);
 	rsa1k = make_csr("RSA1024", &rl);
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)weak,
-	    wl, &good, "t", err, sizeof(err)), CA_ERR_INVALID);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)weak, wl,
+	                     &good, "t", err, sizeof(err)),
+	    CA_ERR_INVALID);
 	assert_non_null(strstr(err, "not accepted"));
 	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)rsa1k,
-	    rl, &good, "t", err, sizeof(err)), CA_ERR_INVALID);
+	                     rl, &good, "t", err, sizeof(err)),
+	    CA_ERR_INVALID);
 	assert_non_null(strstr(err, "RSA-1024"));
 	/* Truncated CSR. */
 	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
-	    len / 2, &good, "t", err, sizeof(err)), CA_ERR_INVALID);
+	                     len / 2, &good, "t", err, sizeof(err)),
+	    CA_ERR_INVALID);
 	/* Tampered signature: flip a byte inside the base64 body's tail. */
 	memcpy(bad, csr, len);
 	bad[len - 40] = bad[len - 40] == 'A' ? 'B' : 'A';
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)bad,
-	    len, &good, "t", err, sizeof(err)), CA_ERR_INVALID);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)bad, len,
+	                     &good, "t", err, sizeof(err)),
+	    CA_ERR_INVALID);
 	a = good;
 	a.model = ctl;
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
-	    len, &a, "t", err, sizeof(err)), CA_ERR_INVALID);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr, len,
+	                     &a, "t", err, sizeof(err)),
+	    CA_ERR_INVALID);
 	a = good;
-	a.serial = "0123456789012345678901234567890123456789012345678901234567890"
+	a.serial =
+	    "0123456789012345678901234567890123456789012345678901234567890"
 	    "12345";
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
-	    len, &a, "t", err, sizeof(err)), CA_ERR_INVALID);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr, len,
+	                     &a, "t", err, sizeof(err)),
+	    CA_ERR_INVALID);
 	a = good;
 	a.manufacturer_id = "nobody";
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
-	    len, &a, "t", err, sizeof(err)), CA_ERR_NOT_FOUND);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr, len,
+	                     &a, "t", err, sizeof(err)),
+	    CA_ERR_NOT_FOUND);
 	assert_non_null(strstr(err, "unknown manufacturer"));
 	assert_int_equal(reg_device_count(f->reg), 0);
 	free(csr);
@@ -353,27 +376,34 @@ static void ca_device_status__transitions_and_crl_generation(void **state)
 	size_t len;
 
 	csr = make_csr("P-256", &len);
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
-	    len, &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr, len,
+	                     &a, "t", err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(ca_crl_get(f->ca, f->reg, &der1, &l1, &nu, err,
-	    sizeof(err)), CA_OK);
+	                     sizeof(err)),
+	    CA_OK);
 	assert_int_equal(ca_crl_get(f->ca, f->reg, &der2, &l2, &nu, err,
-	    sizeof(err)), CA_OK);
+	                     sizeof(err)),
+	    CA_OK);
 	/* Unchanged generation: the cached CRL, byte for byte. */
 	assert_int_equal(l1, l2);
 	assert_memory_equal(der1, der2, l1);
 	assert_int_equal(reg_crl_generation(f->reg, &g1), REG_OK);
 	assert_int_equal(ca_device_reinstate(f->ca, f->reg, r.device_id, "t",
-	    err, sizeof(err)), CA_ERR_STATE);
-	assert_int_equal(ca_device_suspend(f->ca, f->reg, r.device_id, "t",
-	    err, sizeof(err)), CA_OK);
+	                     err, sizeof(err)),
+	    CA_ERR_STATE);
+	assert_int_equal(ca_device_suspend(f->ca, f->reg, r.device_id, "t", err,
+	                     sizeof(err)),
+	    CA_OK);
 	assert_int_equal(reg_crl_generation(f->reg, &g2), REG_OK);
 	assert_int_equal(g2, g1 + 1);
 	assert_int_equal(ca_crl_get(f->ca, f->reg, &der3, &l3, &nu, err,
-	    sizeof(err)), CA_OK);
+	                     sizeof(err)),
+	    CA_OK);
 	assert_true(l3 > l1);
 	assert_int_equal(ca_device_get(f->ca, f->reg, &d, r.device_id, err,
-	    sizeof(err)), CA_OK);
+	                     sizeof(err)),
+	    CA_OK);
 	assert_string_equal(d.rec.status, "suspended");
 	assert_int_equal(d.rec.reason, 6);
 	assert_int_equal(d.rec.version, 2);
@@ -381,17 +411,22 @@ static void ca_device_status__transitions_and_crl_generation(void **state)
 	assert_string_equal(d.rec.key_type, "EC-P256");
 	ca_device_clear(&d);
 	assert_int_equal(ca_device_revoke(f->ca, f->reg, r.device_id,
-	    ca_reason_from_name("keyCompromise"), "t", err, sizeof(err)),
+	                     ca_reason_from_name("keyCompromise"), "t", err,
+	                     sizeof(err)),
 	    CA_OK);
 	assert_int_equal(ca_device_revoke(f->ca, f->reg, r.device_id, 1, "t",
-	    err, sizeof(err)), CA_ERR_STATE);
+	                     err, sizeof(err)),
+	    CA_ERR_STATE);
 	assert_non_null(strstr(err, "revoked: keyCompromise"));
-	assert_int_equal(ca_device_revoke(f->ca, f->reg, "no-such", 1, "t",
-	    err, sizeof(err)), CA_ERR_NOT_FOUND);
-	assert_int_equal(ca_device_revoke(f->ca, f->reg, "bad/id", 1, "t",
-	    err, sizeof(err)), CA_ERR_INVALID);
+	assert_int_equal(ca_device_revoke(f->ca, f->reg, "no-such", 1, "t", err,
+	                     sizeof(err)),
+	    CA_ERR_NOT_FOUND);
+	assert_int_equal(ca_device_revoke(f->ca, f->reg, "bad/id", 1, "t", err,
+	                     sizeof(err)),
+	    CA_ERR_INVALID);
 	assert_int_equal(ca_device_revoke(f->ca, f->reg, r.device_id, 6, "t",
-	    err, sizeof(err)), CA_ERR_INVALID);
+	                     err, sizeof(err)),
+	    CA_ERR_INVALID);
 	free(der1);
 	free(der2);
 	free(der3);
@@ -403,7 +438,8 @@ static void ca_principal__authenticates_until_disabled(void **state)
 {
 	struct fx *f = *state;
 	ca_principal_attrs_t a = { .name = "op1", .role = REG_ROLE_OPERATOR };
-	ca_principal_attrs_t m = { .name = "m1", .role = REG_ROLE_MANUFACTURER };
+	ca_principal_attrs_t m = { .name = "m1",
+		.role = REG_ROLE_MANUFACTURER };
 	ca_principal_creds_t cr;
 	reg_principal_t p;
 	X509 *x = NULL;
@@ -414,7 +450,8 @@ static void ca_principal__authenticates_until_disabled(void **state)
 	int len;
 
 	assert_int_equal(ca_principal_add_generated(f->ca, f->reg, &cr, &a,
-	    "pw", NULL, "t", err, sizeof(err)), CA_OK);
+	                     "pw", NULL, "t", err, sizeof(err)),
+	    CA_OK);
 	assert_non_null(cr.key_pem);
 	assert_true(cr.p12_len > 0);
 	b = BIO_new_mem_buf(cr.cert_pem, -1);
@@ -425,20 +462,26 @@ static void ca_principal__authenticates_until_disabled(void **state)
 	len = i2d_X509(x, &der);
 	EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL);
 	assert_int_equal(ca_principal_authenticate(f->ca, f->reg, &p, md, err,
-	    sizeof(err)), CA_OK);
+	                     sizeof(err)),
+	    CA_OK);
 	assert_string_equal(p.name, "op1");
 	assert_string_equal(p.role, "operator");
 	assert_int_equal(ca_principal_add_generated(f->ca, f->reg, &cr, &a,
-	    "pw", NULL, "t", err, sizeof(err)), CA_ERR_CONFLICT);
+	                     "pw", NULL, "t", err, sizeof(err)),
+	    CA_ERR_CONFLICT);
 	assert_int_equal(ca_principal_add_generated(f->ca, f->reg, &cr, &m,
-	    "pw", NULL, "t", err, sizeof(err)), CA_ERR_INVALID);
+	                     "pw", NULL, "t", err, sizeof(err)),
+	    CA_ERR_INVALID);
 	assert_int_equal(ca_principal_disable(f->ca, f->reg, "op1", "t", err,
-	    sizeof(err)), CA_OK);
+	                     sizeof(err)),
+	    CA_OK);
 	assert_int_equal(ca_principal_authenticate(f->ca, f->reg, &p, md, err,
-	    sizeof(err)), CA_ERR_DENIED);
+	                     sizeof(err)),
+	    CA_ERR_DENIED);
 	md[0] ^= 1;
 	assert_int_equal(ca_principal_authenticate(f->ca, f->reg, &p, md, err,
-	    sizeof(err)), CA_ERR_NOT_FOUND);
+	                     sizeof(err)),
+	    CA_ERR_NOT_FOUND);
 	OPENSSL_free(der);
 	X509_free(x);
 }
@@ -463,11 +506,13 @@ static void ca_device_issue_batch__all_or_nothing_rolls_back(void **state)
 	it[1].attrs.serial = "B-2";
 	it[2].attrs.serial = "bad\tserial";
 	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, 3, 1, "t",
-	    err, sizeof(err)), CA_ERR_INVALID);
+	                     err, sizeof(err)),
+	    CA_ERR_INVALID);
 	assert_int_equal(reg_device_count(f->reg), 0);
 	it[2].attrs.serial = "B-3";
 	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, 3, 1, "t",
-	    err, sizeof(err)), CA_OK);
+	                     err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(reg_device_count(f->reg), 3);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(it[i].rc, CA_OK);
@@ -485,8 +530,8 @@ struct gc_arg {
 	ca_t *ca;
 	pthread_barrier_t *start;
 	int idx;
-	const char *same_csr;		/* every thread: serial G-same */
-	const char *key_csr;		/* threads 0 and 1: serial G-key */
+	const char *same_csr; /* every thread: serial G-same */
+	const char *key_csr;  /* threads 0 and 1: serial G-key */
 	char *own_csr[GC_OWN];
 	int open_rc;
 	int rc_own[GC_OWN], created_own[GC_OWN];
@@ -528,9 +573,9 @@ static void *gc_thread(void *p)
 	for (i = 0; i < GC_OWN; i++) {
 		snprintf(serial, sizeof(serial), "G-%d-%d", a->idx, i);
 		at.serial = serial;
-		a->rc_own[i] = ca_device_issue(a->ca, reg, &r,
-		    (uint8_t *)a->own_csr[i], strlen(a->own_csr[i]), &at, "t",
-		    err, sizeof(err));
+		a->rc_own[i] =
+		    ca_device_issue(a->ca, reg, &r, (uint8_t *)a->own_csr[i],
+		        strlen(a->own_csr[i]), &at, "t", err, sizeof(err));
 		if (a->rc_own[i] == CA_OK) {
 			a->created_own[i] = r.created;
 			snprintf(a->id_own[i], sizeof(a->id_own[i]), "%s",
@@ -565,8 +610,10 @@ static int64_t audit_issue_count(reg_t *reg)
 	sqlite3_stmt *st = NULL;
 	int64_t n = -1;
 
-	if (sqlite3_prepare_v2(reg_sqlite(reg), "SELECT count(*) FROM audit"
-	    " WHERE action = 'device.issue'", -1, &st, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(reg_sqlite(reg),
+	        "SELECT count(*) FROM audit"
+	        " WHERE action = 'device.issue'",
+	        -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -600,8 +647,8 @@ static void ca_device_issue__concurrent_callers_get_their_own_answers(
 		a[t].key_csr = t < 2 ? key[t] : NULL;
 		for (i = 0; i < GC_OWN; i++)
 			a[t].own_csr[i] = make_csr("P-256", &len);
-		assert_int_equal(pthread_create(&th[t], NULL, gc_thread,
-		    &a[t]), 0);
+		assert_int_equal(pthread_create(&th[t], NULL, gc_thread, &a[t]),
+		    0);
 	}
 	for (t = 0; t < GC_THREADS; t++)
 		assert_int_equal(pthread_join(th[t], NULL), 0);
@@ -690,7 +737,8 @@ static void ca_device_issue__one_key_race_has_one_winner(void **state)
 		k[t].csr = csr;
 		snprintf(k[t].serial, sizeof(k[t].serial), "R-%d", t);
 		assert_int_equal(pthread_create(&th[t], NULL, key_race_thread,
-		    &k[t]), 0);
+		                     &k[t]),
+		    0);
 	}
 	for (t = 0; t < KEY_RACERS; t++)
 		assert_int_equal(pthread_join(th[t], NULL), 0);
@@ -722,8 +770,8 @@ static void ca_device_issue__racing_repeats_all_get_the_device(void **state)
 
 	for (round = 0; round < 15; round++) {
 		csr = make_csr("P-256", &len);
-		assert_int_equal(pthread_barrier_init(&start, NULL,
-		    KEY_RACERS), 0);
+		assert_int_equal(pthread_barrier_init(&start, NULL, KEY_RACERS),
+		    0);
 		for (t = 0; t < KEY_RACERS; t++) {
 			memset(&k[t], 0, sizeof(k[t]));
 			k[t].ca = f->ca;
@@ -732,7 +780,8 @@ static void ca_device_issue__racing_repeats_all_get_the_device(void **state)
 			snprintf(k[t].serial, sizeof(k[t].serial), "S-%d",
 			    round);
 			assert_int_equal(pthread_create(&th[t], NULL,
-			    key_race_thread, &k[t]), 0);
+			                     key_race_thread, &k[t]),
+			    0);
 		}
 		for (t = 0; t < KEY_RACERS; t++)
 			assert_int_equal(pthread_join(th[t], NULL), 0);
@@ -760,16 +809,21 @@ static void ca_device_issue_batch__repeats_and_conflicts_within_a_batch(
 		it[i].attrs.manufacturer_id = "acme";
 		it[i].attrs.model = "B";
 	}
-	it[0].csr = (uint8_t *)c[0]; it[0].csr_len = l[0];
+	it[0].csr = (uint8_t *)c[0];
+	it[0].csr_len = l[0];
 	it[0].attrs.serial = "D-1";
-	it[1].csr = (uint8_t *)c[0]; it[1].csr_len = l[0];
+	it[1].csr = (uint8_t *)c[0];
+	it[1].csr_len = l[0];
 	it[1].attrs.serial = "D-1";
-	it[2].csr = (uint8_t *)c[1]; it[2].csr_len = l[1];
+	it[2].csr = (uint8_t *)c[1];
+	it[2].csr_len = l[1];
 	it[2].attrs.serial = "D-2";
-	it[3].csr = (uint8_t *)c[2]; it[3].csr_len = l[2];
+	it[3].csr = (uint8_t *)c[2];
+	it[3].csr_len = l[2];
 	it[3].attrs.serial = "D-2";
 	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, 4, 0, "t",
-	    err, sizeof(err)), CA_OK);
+	                     err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(it[0].rc, CA_OK);
 	assert_int_equal(it[0].result.created, 1);
 	assert_int_equal(it[1].rc, CA_OK);
@@ -824,7 +878,8 @@ static void ca_device_issue_batch__threaded_batch_keeps_item_results(
 		}
 	}
 	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, BIG, 0, "t",
-	    err, sizeof(err)), CA_OK);
+	                     err, sizeof(err)),
+	    CA_OK);
 	for (i = 0; i < BIG; i++) {
 		if (i % 8 == 3) {
 			assert_int_equal(it[i].rc, CA_OK);
@@ -835,8 +890,8 @@ static void ca_device_issue_batch__threaded_batch_keeps_item_results(
 			    it[i - 1].result.cert_pem);
 		} else if (i % 8 == 5) {
 			assert_int_equal(it[i].rc, CA_ERR_CONFLICT);
-			assert_non_null(strstr(it[i].err,
-			    it[i - 1].result.device_id));
+			assert_non_null(
+			    strstr(it[i].err, it[i - 1].result.device_id));
 		} else {
 			assert_int_equal(it[i].rc, CA_OK);
 			assert_int_equal(it[i].result.created, 1);
@@ -861,7 +916,8 @@ static void ca_device_issue_batch__threaded_batch_keeps_item_results(
 	}
 	it[40].attrs.serial = sn[39];
 	assert_int_equal(ca_device_issue_batch(f->ca, f->reg, it, BIG, 1, "t",
-	    err, sizeof(err)), CA_ERR_CONFLICT);
+	                     err, sizeof(err)),
+	    CA_ERR_CONFLICT);
 	assert_non_null(strstr(err, "item 40:"));
 	assert_int_equal(reg_device_count(f->reg), created);
 	assert_int_equal(audit_issue_count(f->reg), created);
@@ -871,8 +927,7 @@ static void ca_device_issue_batch__threaded_batch_keeps_item_results(
 	}
 }
 
-static void ca_device_issue__certificate_carries_the_request_key(
-    void **state)
+static void ca_device_issue__certificate_carries_the_request_key(void **state)
 {
 	struct fx *f = *state;
 	ca_device_attrs_t a = { "acme", "K-1", "M1", "" };
@@ -888,8 +943,9 @@ static void ca_device_issue__certificate_carries_the_request_key(
 	size_t der_len;
 
 	csr = make_csr("P-256", &len);
-	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr,
-	    len, &a, "t", err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_device_issue(f->ca, f->reg, &r, (uint8_t *)csr, len,
+	                     &a, "t", err, sizeof(err)),
+	    CA_OK);
 	b = BIO_new_mem_buf(csr, (int)len);
 	req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
 	BIO_free(b);
@@ -900,7 +956,8 @@ static void ca_device_issue__certificate_carries_the_request_key(
 	assert_non_null(c);
 	/* The subject key is the request's, byte for byte. */
 	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(c),
-	    X509_REQ_get0_pubkey(req)), 1);
+	                     X509_REQ_get0_pubkey(req)),
+	    1);
 	/* Signed by the Device CA, AKI = its SKI. */
 	assert_int_equal(ca_cert_der(f->ca, CA_CERT_DEVICE, &der, &der_len),
 	    CA_OK);
@@ -916,8 +973,8 @@ static void ca_device_issue__certificate_carries_the_request_key(
 	assert_int_equal(X509_get_key_usage(c),
 	    KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
 	assert_true(X509_get_extension_flags(c) & EXFLAG_XKUSAGE);
-	assert_true(X509_get_ext_by_NID(c, NID_crl_distribution_points, -1) >=
-	    0);
+	assert_true(
+	    X509_get_ext_by_NID(c, NID_crl_distribution_points, -1) >= 0);
 	assert_true(X509_get_ext_by_NID(c, NID_info_access, -1) >= 0);
 	assert_true(X509_get_ext_by_NID(c, NID_subject_alt_name, -1) >= 0);
 	/* The PEM written from the stored DER is OpenSSL's own PEM. */
@@ -946,12 +1003,14 @@ static void reg_audit__is_append_only_and_pages(void **state)
 
 	for (i = 0; i < 5; i++)
 		assert_int_equal(reg_audit_append(f->reg, "t", "x.test", "tgt",
-		    NULL, err, sizeof(err)), REG_OK);
+		                     NULL, err, sizeof(err)),
+		    REG_OK);
 	memset(&fl, 0, sizeof(fl));
 	fl.action = "x.test";
 	fl.limit = 2;
 	assert_int_equal(reg_audit_list(f->reg, &list, &n, &next, &fl, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 2);
 	assert_true(next > 0);
 	assert_string_equal(list[0].details, "{}");
@@ -959,28 +1018,32 @@ static void reg_audit__is_append_only_and_pages(void **state)
 	fl.after = next;
 	fl.limit = 10;
 	assert_int_equal(reg_audit_list(f->reg, &list, &n, &next, &fl, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(n, 3);
 	assert_int_equal(next, 0);
 	reg_audit_list_free(list, n);
 	assert_int_not_equal(sqlite3_exec(reg_sqlite(f->reg),
-	    "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
+	                         "DELETE FROM audit", NULL, NULL, NULL),
+	    SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(reg_sqlite(f->reg),
-	    "UPDATE audit SET actor = 'x'", NULL, NULL, NULL), SQLITE_OK);
+	                         "UPDATE audit SET actor = 'x'", NULL, NULL,
+	                         NULL),
+	    SQLITE_OK);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(ca_init__refuses_example_oids_unless_told,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    ca_init__refuses_example_oids_unless_told, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    reg_open__applies_every_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    reg_open__takes_no_write_lock_when_current, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    ca_init__refuses_existing_ca, setup, teardown),
+		cmocka_unit_test_setup_teardown(ca_init__refuses_existing_ca,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    ca_device_issue__is_idempotent_for_same_key, setup,
 		    teardown),
@@ -1019,8 +1082,8 @@ int main(void)
 		    ca_device_issue__racing_repeats_all_get_the_device, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
-		    ca_device_issue__certificate_carries_the_request_key,
-		    setup, teardown),
+		    ca_device_issue__certificate_carries_the_request_key, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

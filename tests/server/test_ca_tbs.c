@@ -89,12 +89,14 @@ static ca_csr_t *csr_new(const ca_t *ca, const char *kind, int compressed)
 	assert_non_null(k);
 	if (compressed)
 		assert_int_equal(EVP_PKEY_set_utf8_string_param(k,
-		    "point-format", "compressed"), 1);
+		                     "point-format", "compressed"),
+		    1);
 	assert_int_equal(X509_REQ_set_pubkey(r, k), 1);
 	assert_true(X509_REQ_sign(r, k, EVP_sha256()) > 0);
 	assert_true((len = i2d_X509_REQ(r, &der)) > 0);
 	assert_int_equal(ca_csr_read(&csr, &why, ca, der, (size_t)len,
-	    CA_CSR_PEM_OR_DER, err, sizeof(err)), CA_OK);
+	                     CA_CSR_PEM_OR_DER, err, sizeof(err)),
+	    CA_OK);
 	OPENSSL_free(der);
 	X509_REQ_free(r);
 	EVP_PKEY_free(k);
@@ -134,9 +136,11 @@ static int same_tbs(const ca_t *ca, const uint8_t sb[20],
 	size_t alen = 0, blen = 0;
 	int took = -1, took0 = -1;
 
-	assert_int_equal(ca_device_tbs_build(ca, ca_set_peek(ca), &a, &alen, 1, &took, sb, d),
+	assert_int_equal(ca_device_tbs_build(ca, ca_set_peek(ca), &a, &alen, 1,
+	                     &took, sb, d),
 	    want_rc);
-	assert_int_equal(ca_device_tbs_build(ca, ca_set_peek(ca), &b, &blen, 0, &took0, sb, d),
+	assert_int_equal(ca_device_tbs_build(ca, ca_set_peek(ca), &b, &blen, 0,
+	                     &took0, sb, d),
 	    want_rc);
 	assert_int_equal(took0, 0);
 	if (want_rc == CA_OK) {
@@ -153,8 +157,8 @@ static void ca_device_tbs__der_matches_encoder_across_lengths(void **state)
 {
 	struct fx *f = *state;
 	static const char *const kinds[] = { "P-256", "P-384", "RSA2048" };
-	static const int64_t times[] = { 1700000000, 0, 631152000,
-	    2524607999, 2524608000, 4102444800, 253402300799 };
+	static const int64_t times[] = { 1700000000, 0, 631152000, 2524607999,
+		2524608000, 4102444800, 253402300799 };
 	char sn[80], org[80], cn[80], uri[800];
 	uint8_t sb[20];
 	ca_device_cert_t d;
@@ -182,7 +186,7 @@ static void ca_device_tbs__der_matches_encoder_across_lengths(void **state)
 		memcpy(uri, "urn:dev:ops:", ulen < 12 ? ulen : 12);
 		uri[ulen] = '\0';
 		assert_int_equal(RAND_bytes(sb, sizeof(sb)), 1);
-		sb[0] = (uint8_t)(1 + n % 127);		/* 0x01..0x7f */
+		sb[0] = (uint8_t)(1 + n % 127); /* 0x01..0x7f */
 		d.csr = csr[n % 4];
 		d.not_before = times[n % 7];
 		d.not_after = (n % 3) == 0 ? 0 : times[(n / 7) % 7];
@@ -256,8 +260,7 @@ static void ca_profile__subject_arcs_are_the_nids_oids(void **state)
 }
 
 /* Sign a device certificate for csr and parse it back. */
-static X509 *signed_cert(const ca_t *ca, const ca_csr_t *csr,
-    int64_t not_after)
+static X509 *signed_cert(const ca_t *ca, const ca_csr_t *csr, int64_t not_after)
 {
 	ca_device_cert_t d;
 	uint8_t *der = NULL;
@@ -270,8 +273,9 @@ static X509 *signed_cert(const ca_t *ca, const ca_csr_t *csr,
 	spec_init(&d, "SN-7", "acme-0000001", "urn:dev:ops:000000-m-SN%2D7",
 	    csr);
 	d.not_after = not_after;
-	assert_int_equal(ca_device_cert_sign(ca, ca_set_peek(ca), &der, &len, sha, serial, &nb,
-	    &na, &d, err, sizeof(err)), CA_OK);
+	assert_int_equal(ca_device_cert_sign(ca, ca_set_peek(ca), &der, &len,
+	                     sha, serial, &nb, &na, &d, err, sizeof(err)),
+	    CA_OK);
 	assert_int_equal(nb, 1700000000);
 	assert_int_equal(na, ca_profile_not_after_unix(not_after));
 	q = der;
@@ -286,15 +290,14 @@ static X509 *signed_cert(const ca_t *ca, const ca_csr_t *csr,
 static void ca_profile__signed_certificate_follows_the_profile(void **state)
 {
 	static const int order[] = { NID_subject_key_identifier,
-	    NID_subject_alt_name, NID_basic_constraints, NID_key_usage,
-	    NID_ext_key_usage, NID_authority_key_identifier,
-	    NID_crl_distribution_points, NID_info_access };
+		NID_subject_alt_name, NID_basic_constraints, NID_key_usage,
+		NID_ext_key_usage, NID_authority_key_identifier,
+		NID_crl_distribution_points, NID_info_access };
 	struct fx *f = *state;
 	const char *kinds[CA_PROFILE_KINDS] = { "P-256", "RSA2048" };
-	const uint32_t ku[CA_PROFILE_KINDS] = {
-		KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT,
-		KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT
-	};
+	const uint32_t ku[CA_PROFILE_KINDS] = { KU_DIGITAL_SIGNATURE |
+		    KU_KEY_AGREEMENT,
+		KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT };
 	int k, i;
 
 	assert_int_equal((int)(sizeof(order) / sizeof(order[0])),
@@ -313,20 +316,20 @@ static void ca_profile__signed_certificate_follows_the_profile(void **state)
 			X509_NAME_ENTRY *e = X509_NAME_get_entry(n, i);
 
 			assert_int_equal(OBJ_obj2nid(
-			    X509_NAME_ENTRY_get_object(e)),
+			                     X509_NAME_ENTRY_get_object(e)),
 			    ca_profile_subject[i].nid);
 			assert_int_equal(ASN1_STRING_type(
-			    X509_NAME_ENTRY_get_data(e)),
+			                     X509_NAME_ENTRY_get_data(e)),
 			    ca_profile_subject[i].der_tag);
 		}
 		assert_int_equal(X509_get_ext_count(x),
 		    (int)(sizeof(order) / sizeof(order[0])));
 		for (i = 0; i < X509_get_ext_count(x); i++)
 			assert_int_equal(OBJ_obj2nid(X509_EXTENSION_get_object(
-			    X509_get_ext(x, i))), order[i]);
+			                     X509_get_ext(x, i))),
+			    order[i]);
 		assert_int_equal(X509_get_key_usage(x), ku[k]);
-		assert_int_equal(pki_cert_has_eku(x, PROVCA_OID_EKU_DEVICE),
-		    1);
+		assert_int_equal(pki_cert_has_eku(x, PROVCA_OID_EKU_DEVICE), 1);
 		assert_int_equal(ca_asn1_time(X509_get0_notAfter(x)),
 		    ca_profile_not_after_unix(na));
 		X509_free(x);

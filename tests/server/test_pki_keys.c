@@ -52,13 +52,15 @@ static int setup(void **state)
 	assert_int_equal(ca_key_generate(&f->key, "P-256", err, sizeof(err)),
 	    CA_OK);
 	assert_int_equal(ca_key_to_pem(&pem, &len, f->key, "s3cret", err,
-	    sizeof(err)), CA_OK);
+	                     sizeof(err)),
+	    CA_OK);
 	assert_non_null(strstr(pem, "BEGIN ENCRYPTED PRIVATE KEY"));
 	put(f->enc, pem, len);
 	OPENSSL_cleanse(pem, len);
 	free(pem);
 	assert_int_equal(ca_key_to_pem(&pem, &len, f->key, "", err,
-	    sizeof(err)), CA_OK);
+	                     sizeof(err)),
+	    CA_OK);
 	assert_non_null(strstr(pem, "BEGIN PRIVATE KEY"));
 	put(f->plain, pem, len);
 	OPENSSL_cleanse(pem, len);
@@ -88,19 +90,23 @@ static void pki_signing_key_open__encrypted_needs_the_passphrase(void **state)
 	char err[256] = "";
 
 	assert_int_equal(pki_signing_key_open(&k, f->enc, NULL, "", NULL, err,
-	    sizeof(err)), PKI_ERR_PARSE);
+	                     sizeof(err)),
+	    PKI_ERR_PARSE);
 	assert_null(k);
 	assert_non_null(strstr(err, "passphrase file is needed"));
 	assert_int_equal(pki_signing_key_open(&k, f->enc, NULL, "wrong", NULL,
-	    err, sizeof(err)), PKI_ERR_PARSE);
+	                     err, sizeof(err)),
+	    PKI_ERR_PARSE);
 	assert_non_null(strstr(err, "wrong passphrase"));
 	assert_int_equal(pki_signing_key_open(&k, "enc.key", f->dir, "s3cret",
-	    NULL, err, sizeof(err)), PKI_OK);
+	                     NULL, err, sizeof(err)),
+	    PKI_OK);
 	assert_int_equal(EVP_PKEY_eq(k, f->key), 1);
 	EVP_PKEY_free(k);
 	k = NULL;
 	assert_int_equal(pki_signing_key_open(&k, f->plain, NULL, NULL, NULL,
-	    err, sizeof(err)), PKI_OK);
+	                     err, sizeof(err)),
+	    PKI_OK);
 	assert_int_equal(EVP_PKEY_eq(k, f->key), 1);
 	EVP_PKEY_free(k);
 }
@@ -112,12 +118,15 @@ static void pki_signing_key_open__missing_and_junk_differ(void **state)
 	char err[256] = "";
 
 	assert_int_equal(pki_signing_key_open(&k, "absent.key", f->dir, NULL,
-	    NULL, err, sizeof(err)), PKI_ERR_IO);
+	                     NULL, err, sizeof(err)),
+	    PKI_ERR_IO);
 	assert_int_equal(pki_signing_key_open(&k, f->junk, NULL, NULL, NULL,
-	    err, sizeof(err)), PKI_ERR_PARSE);
+	                     err, sizeof(err)),
+	    PKI_ERR_PARSE);
 	assert_non_null(strstr(err, "not a private key"));
 	assert_int_equal(pki_signing_key_open(&k, "", NULL, NULL, NULL, err,
-	    sizeof(err)), PKI_ERR_ARG);
+	                     sizeof(err)),
+	    PKI_ERR_ARG);
 	assert_null(k);
 }
 
@@ -130,25 +139,30 @@ static void pki_signing_key_open__uri_refusals(void **state)
 	(void)state;
 	memset(&tok, 0, sizeof(tok));
 	assert_int_equal(pki_signing_key_open(&k,
-	    "pkcs11:token=t;object=o;type=private", NULL, NULL, &tok, err,
-	    sizeof(err)), PKI_ERR_ARG);
+	                     "pkcs11:token=t;object=o;type=private", NULL, NULL,
+	                     &tok, err, sizeof(err)),
+	    PKI_ERR_ARG);
 	assert_non_null(strstr(err, "module is required"));
 	snprintf(tok.module, sizeof(tok.module), "/nonexistent/module.so");
-	assert_int_equal(pki_signing_key_open(&k,
-	    "pkcs11:token=t;object=o;type=private;pin-value=1234", NULL, NULL,
-	    &tok, err, sizeof(err)), PKI_ERR_ARG);
+	assert_int_equal(
+	    pki_signing_key_open(&k,
+	        "pkcs11:token=t;object=o;type=private;pin-value=1234", NULL,
+	        NULL, &tok, err, sizeof(err)),
+	    PKI_ERR_ARG);
 	assert_non_null(strstr(err, "PIN"));
 	assert_null(strstr(err, "1234"));
 	snprintf(tok.pin_env, sizeof(tok.pin_env), "PROVCA_TEST_UNSET_PIN");
 	unsetenv("PROVCA_TEST_UNSET_PIN");
 	assert_int_equal(pki_signing_key_open(&k,
-	    "pkcs11:token=t;object=o;type=private", NULL, NULL, &tok, err,
-	    sizeof(err)), PKI_ERR_ARG);
+	                     "pkcs11:token=t;object=o;type=private", NULL, NULL,
+	                     &tok, err, sizeof(err)),
+	    PKI_ERR_ARG);
 	assert_non_null(strstr(err, "PROVCA_TEST_UNSET_PIN is not set"));
 	tok.pin_env[0] = '\0';
 	assert_int_equal(pki_signing_key_open(&k,
-	    "pkcs11:token=t;object=o;type=private", NULL, NULL, &tok, err,
-	    sizeof(err)), PKI_ERR_ARG);
+	                     "pkcs11:token=t;object=o;type=private", NULL, NULL,
+	                     &tok, err, sizeof(err)),
+	    PKI_ERR_ARG);
 	assert_non_null(strstr(err, "PIN file or variable is required"));
 	assert_null(k);
 }
@@ -159,12 +173,15 @@ static void pki_key_custody__names_each_kind(void **state)
 
 	assert_string_equal(pki_custody_name(pki_key_custody(f->enc, NULL)),
 	    "file-encrypted");
-	assert_string_equal(pki_custody_name(pki_key_custody("plain.key",
-	    f->dir)), "file-plain");
-	assert_string_equal(pki_custody_name(pki_key_custody(
-	    "pkcs11:object=x", NULL)), "pkcs11");
-	assert_string_equal(pki_custody_name(pki_key_custody("absent.key",
-	    f->dir)), "missing");
+	assert_string_equal(pki_custody_name(
+	                        pki_key_custody("plain.key", f->dir)),
+	    "file-plain");
+	assert_string_equal(pki_custody_name(
+	                        pki_key_custody("pkcs11:object=x", NULL)),
+	    "pkcs11");
+	assert_string_equal(pki_custody_name(
+	                        pki_key_custody("absent.key", f->dir)),
+	    "missing");
 }
 
 int main(void)

@@ -22,19 +22,19 @@
 #define THREADS 16
 
 struct job {
-	reg_group_item_t gi;		/* first: the job is its item */
-	int n;				/* manufacturer "m<n>" to insert */
-	reg_t *own;			/* the caller's connection */
-	reg_t *wrote_on;		/* the connection that wrote it */
-	int group;			/* which group (1, 2, ...) */
-	int committed;			/* its group's COMMIT returned REG_OK */
+	reg_group_item_t gi; /* first: the job is its item */
+	int n;               /* manufacturer "m<n>" to insert */
+	reg_t *own;          /* the caller's connection */
+	reg_t *wrote_on;     /* the connection that wrote it */
+	int group;           /* which group (1, 2, ...) */
+	int committed;       /* its group's COMMIT returned REG_OK */
 };
 
 struct fixture {
 	char dir[64], path[128];
 	reg_group_t *g;
 	pthread_mutex_t mu;
-	int groups;			/* write callbacks run */
+	int groups; /* write callbacks run */
 };
 
 static struct fixture fx;
@@ -126,16 +126,19 @@ static void group__concurrent_items_share_groups_on_the_writer(void **state)
 
 	(void)state;
 	assert_int_equal(reg_group_new(&fx.g, fx.path, write_jobs, &fx, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	memset(jobs, 0, sizeof(jobs));
 	for (i = 0; i < THREADS; i++) {
 		jobs[i].n = i;
 		assert_int_equal(reg_open_existing(&jobs[i].own, fx.path, err,
-		    sizeof(err)), REG_OK);
+		                     sizeof(err)),
+		    REG_OK);
 	}
 	for (i = 0; i < THREADS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, commit_one,
-		    &jobs[i]), 0);
+		                     &jobs[i]),
+		    0);
 	for (i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
 	for (i = 0; i < THREADS; i++) {
@@ -153,7 +156,8 @@ static void group__concurrent_items_share_groups_on_the_writer(void **state)
 	for (i = 0; i < THREADS; i++) {
 		snprintf(id, sizeof(id), "m%d", i);
 		assert_int_equal(reg_manufacturer_get(check, &m, id, err,
-		    sizeof(err)), REG_OK);
+		                     sizeof(err)),
+		    REG_OK);
 	}
 	reg_close(check);
 }
@@ -168,7 +172,8 @@ static void group__unopenable_writer_falls_back_to_the_caller(void **state)
 	/* The writer opens an existing registry only: this one is not. */
 	snprintf(missing, sizeof(missing), "%s/missing.db", fx.dir);
 	assert_int_equal(reg_group_new(&fx.g, missing, write_jobs, &fx, err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	memset(&j, 0, sizeof(j));
 	j.n = 99;
 	assert_int_equal(reg_open_existing(&j.own, fx.path, err, sizeof(err)),
@@ -178,7 +183,8 @@ static void group__unopenable_writer_falls_back_to_the_caller(void **state)
 	assert_int_equal(j.committed, 1);
 	assert_ptr_equal(j.wrote_on, j.own);
 	assert_int_equal(reg_manufacturer_get(j.own, &m, "m99", err,
-	    sizeof(err)), REG_OK);
+	                     sizeof(err)),
+	    REG_OK);
 	assert_int_equal(access(missing, F_OK), -1);
 	reg_close(j.own);
 }
@@ -192,7 +198,8 @@ static void group__path_too_long_is_refused(void **state)
 	memset(path, 'a', sizeof(path) - 1);
 	path[sizeof(path) - 1] = '\0';
 	assert_int_equal(reg_group_new(&g, path, write_jobs, &fx, err,
-	    sizeof(err)), REG_ERR_INVALID);
+	                     sizeof(err)),
+	    REG_ERR_INVALID);
 	assert_null(g);
 	assert_string_equal(err, "registry path too long");
 }

@@ -40,13 +40,24 @@
 #include "ue_attach.h"
 #include "util.h"
 
-enum mode { M_GOOD, M_TAMPER, M_WRONG_SIGNER, M_WRONG_NONCE, M_CAUSE,
-	M_DROP_FIRST, M_GARBAGE_FIRST, M_PLAIN_ACCEPT, M_BAD_SMC_MAC,
-	M_BAD_SMC_CAPS, M_BAD_SMC_ALG, M_CONCEALED };
+enum mode {
+	M_GOOD,
+	M_TAMPER,
+	M_WRONG_SIGNER,
+	M_WRONG_NONCE,
+	M_CAUSE,
+	M_DROP_FIRST,
+	M_GARBAGE_FIRST,
+	M_PLAIN_ACCEPT,
+	M_BAD_SMC_MAC,
+	M_BAD_SMC_CAPS,
+	M_BAD_SMC_ALG,
+	M_CONCEALED
+};
 
 typedef struct {
 	enum mode mode;
-	int cause;              /* M_CAUSE */
+	int cause; /* M_CAUSE */
 	int fd;
 	uint16_t port;
 	volatile int stop;
@@ -57,12 +68,12 @@ typedef struct {
 	aka_vector_t av;
 	char fp[AKA_FP_HEX_LEN];
 	int onboarding_seen, auth_failures, garbage_sent;
-	uint64_t last_counter;  /* highest request counter seen */
+	uint64_t last_counter; /* highest request counter seen */
 	nas_sec_ctx_t sec;
 	int have_sec, smc_completes, reg_completes;
 	uint8_t ue_caps[2];
 	int smc_rejects, smc_reject_cause, smc_reject_hdr;
-	int concealed_seen;     /* M_CONCEALED: requests that came concealed */
+	int concealed_seen; /* M_CONCEALED: requests that came concealed */
 } fake_core;
 
 /* M_CONCEALED: the core's onboarding key (Profile A) and key id 5. */
@@ -73,7 +84,7 @@ static char tmproot[256];
 static EVP_PKEY *root_key, *infra_key, *signer_key, *other_key;
 static EVP_PKEY *other_signer_key;
 static X509 *root_cert, *infra_cert, *signer_cert, *other_root, *other_signer;
-static STACK_OF(X509) *infra_chain;	/* { infra_cert }, carried by the core */
+static STACK_OF(X509) * infra_chain; /* { infra_cert }, carried by the core */
 static EVP_PKEY *device_pub;
 
 /* ---- a tiny PKI ---- */
@@ -94,8 +105,8 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
 	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
 	    (const unsigned char *)cn, -1, -1, 0);
 	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) :
-	    n);
+	X509_set_issuer_name(x,
+	    issuer != NULL ? X509_get_subject_name(issuer) : n);
 	X509_set_pubkey(x, key);
 	X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
 	if (ca) {
@@ -119,8 +130,8 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
 	X509_add_ext(x, e, -1);
 	X509_EXTENSION_free(e);
 	if (issuer != NULL) {
-		e = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
-		    "keyid:always");
+		e = X509V3_EXT_conf_nid(NULL, &ctx,
+		    NID_authority_key_identifier, "keyid:always");
 		X509_add_ext(x, e, -1);
 		X509_EXTENSION_free(e);
 	}
@@ -161,7 +172,8 @@ static void send_protected(fake_core *fc, const struct sockaddr_in *to,
 
 	assert_int_equal(nas_encode(plain, sizeof(plain), &plen, m), 0);
 	assert_int_equal(nas_sec_protect(buf, sizeof(buf), &len, &fc->sec, hdr,
-	    plain, plen), 0);
+	                     plain, plen),
+	    0);
 	if (fc->mode == M_BAD_SMC_MAC && hdr == NAS_SEC_HDR_INTEGRITY_NEW)
 		buf[3] ^= 0x01;
 	sendto(fc->fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to));
@@ -188,7 +200,7 @@ static void security_mode(fake_core *fc, const struct sockaddr_in *to,
 	m->smc.caps_len = 2;
 	memcpy(m->smc.caps, fc->ue_caps, 2);
 	if (fc->mode == M_BAD_SMC_CAPS)
-		m->smc.caps[0] &= (uint8_t)~0x20;	/* a bidding-down MITM */
+		m->smc.caps[0] &= (uint8_t)~0x20; /* a bidding-down MITM */
 	m->smc.has_abba = true;
 	m->smc.abba_len = 2;
 	send_protected(fc, to, NAS_SEC_HDR_INTEGRITY_NEW, m);
@@ -202,8 +214,10 @@ static void on_protected(fake_core *fc, const struct sockaddr_in *to,
 	uint8_t plain[512], hdr;
 	size_t plen;
 
-	if (!fc->have_sec || nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr,
-	    &fc->sec, buf, n) != 0 || nas_decode(m, plain, plen) != 0)
+	if (!fc->have_sec ||
+	    nas_sec_unprotect(plain, sizeof(plain), &plen, &hdr, &fc->sec, buf,
+	        n) != 0 ||
+	    nas_decode(m, plain, plen) != 0)
 		return;
 	if (m->type == NAS_MSG_SECURITY_MODE_COMPLETE && hdr == 4) {
 		fc->smc_completes++;
@@ -216,8 +230,7 @@ static void on_protected(fake_core *fc, const struct sockaddr_in *to,
 	}
 }
 
-static void challenge(fake_core *fc, const struct sockaddr_in *to,
-    nas_msg_t *m)
+static void challenge(fake_core *fc, const struct sockaddr_in *to, nas_msg_t *m)
 {
 	uint8_t sqn[6];
 	char snn[AKA_SNN_BUF];
@@ -226,7 +239,8 @@ static void challenge(fake_core *fc, const struct sockaddr_in *to,
 	aka_sqn_from_u64(sqn, fc->sqn);
 	aka_snn_format(snn, sizeof(snn), "001", "01");
 	assert_int_equal(aka_vector_make(&fc->av, fc->sub.ki, fc->sub.opc,
-	    fc->sub.amf, sqn, NULL, snn), 0);
+	                     fc->sub.amf, sqn, NULL, snn),
+	    0);
 	memset(m, 0, sizeof(*m));
 	m->type = NAS_MSG_AUTH_REQUEST;
 	m->auth_req.ngksi.ksi = 0;
@@ -249,7 +263,8 @@ static void onboarding(fake_core *fc, const struct sockaddr_in *to,
 	if (fc->mode == M_DROP_FIRST && fc->onboarding_seen == 1)
 		return;
 	if (fc->mode == M_GARBAGE_FIRST && !fc->garbage_sent) {
-		static const uint8_t junk[] = { 0x7e, 0x00, 0x44 }; /* no cause */
+		static const uint8_t junk[] = { 0x7e, 0x00,
+			0x44 }; /* no cause */
 
 		fc->garbage_sent = 1;
 		sendto(fc->fd, junk, sizeof(junk), 0,
@@ -283,20 +298,24 @@ static void onboarding(fake_core *fc, const struct sockaddr_in *to,
 		    m->reg_req.payload_len, "ca.test"));
 		assert_int_equal((m->reg_req.payload_len - 3 - 32 - 8) % 64, 0);
 		assert_int_equal(prov_request_deconceal(plain, sizeof(plain),
-		    &plen, m->reg_req.payload, m->reg_req.payload_len, ob_key,
-		    err, sizeof(err)), PROV_OK);
+		                     &plen, m->reg_req.payload,
+		                     m->reg_req.payload_len, ob_key, err,
+		                     sizeof(err)),
+		    PROV_OK);
 		fc->concealed_seen++;
 		memcpy(m->reg_req.payload, plain, plen);
 		m->reg_req.payload_len = plen;
 	}
 	assert_int_equal(prov_request_decode(&req, m->reg_req.payload,
-	    m->reg_req.payload_len, err, sizeof(err)), 0);
+	                     m->reg_req.payload_len, err, sizeof(err)),
+	    0);
 	assert_string_equal(req.url, "https://ca.test/devices/dev-1");
 	/* Signed by the device key for this network, counter never lower
 	 * (a retransmission repeats it). */
 	assert_string_equal(req.snn, "5G:mnc001.mcc001.3gppnetwork.org");
 	assert_int_equal(prov_request_verify(&req, device_pub, err,
-	    sizeof(err)), PROV_OK);
+	                     sizeof(err)),
+	    PROV_OK);
 	assert_true(req.counter >= fc->last_counter);
 	fc->last_counter = req.counter;
 	memset(&b, 0, sizeof(b));
@@ -304,7 +323,8 @@ static void onboarding(fake_core *fc, const struct sockaddr_in *to,
 	if (fc->mode == M_CONCEALED) {
 		/* the answer names the device only by its pseudonym */
 		assert_int_equal(prov_concealed_device_id(b.device_id,
-		    sizeof(b.device_id), &req, "dev-1"), PROV_OK);
+		                     sizeof(b.device_id), &req, "dev-1"),
+		    PROV_OK);
 		assert_int_equal(strlen(b.device_id), 33);
 		assert_int_equal(b.device_id[0], 'x');
 	}
@@ -313,9 +333,13 @@ static void onboarding(fake_core *fc, const struct sockaddr_in *to,
 		b.ue_nonce[0] ^= 0x01; /* an answer to another request */
 	util_random(b.net_nonce, 16);
 	assert_int_equal(prov_seal_sign(c, sizeof(c), &clen, &fc->sub, &b,
-	    device_pub, fc->mode == M_WRONG_SIGNER ? other_signer_key :
-	    signer_key, fc->mode == M_WRONG_SIGNER ? other_signer : signer_cert,
-	    fc->mode == M_WRONG_SIGNER ? NULL : infra_chain, err, sizeof(err)),
+	                     device_pub,
+	                     fc->mode == M_WRONG_SIGNER ? other_signer_key :
+	                                                  signer_key,
+	                     fc->mode == M_WRONG_SIGNER ? other_signer :
+	                                                  signer_cert,
+	                     fc->mode == M_WRONG_SIGNER ? NULL : infra_chain,
+	                     err, sizeof(err)),
 	    0);
 	if (fc->mode == M_TAMPER)
 		c[clen / 2] ^= 0x01;
@@ -342,8 +366,8 @@ static void *core_main(void *arg)
 
 		if (poll(&p, 1, 50) <= 0)
 			continue;
-		n = recvfrom(fc->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
-		    &fl);
+		n = recvfrom(fc->fd, buf, sizeof(buf), 0,
+		    (struct sockaddr *)&from, &fl);
 		if (n > 0 && nas_sec_header_type(buf, (size_t)n) > 0) {
 			on_protected(fc, &from, buf, (size_t)n, &m);
 			continue;
@@ -362,7 +386,8 @@ static void *core_main(void *arg)
 		} else if (m.type == NAS_MSG_REGISTRATION_REQUEST) {
 			char supi[NAS_SUPI_MAX];
 
-			nas_supi_from_suci(supi, sizeof(supi), &m.reg_req.id.suci);
+			nas_supi_from_suci(supi, sizeof(supi),
+			    &m.reg_req.id.suci);
 			assert_true(m.reg_req.has_ue_sec_cap);
 			memcpy(fc->ue_caps, m.reg_req.ue_sec_cap, 2);
 			if (strcmp(supi, fc->sub.supi) != 0) {
@@ -376,8 +401,8 @@ static void *core_main(void *arg)
 		} else if (m.type == NAS_MSG_AUTH_RESPONSE) {
 			uint8_t kamf[32];
 
-			if (CRYPTO_memcmp(m.auth_resp.res_star, fc->av.xres_star,
-			    16) != 0) {
+			if (CRYPTO_memcmp(m.auth_resp.res_star,
+			        fc->av.xres_star, 16) != 0) {
 				memset(&m, 0, sizeof(m));
 				m.type = NAS_MSG_AUTH_REJECT;
 				send_msg(fc, &from, &m);
@@ -394,7 +419,7 @@ static void *core_main(void *arg)
 
 			fc->auth_failures++;
 			if (aka_auts_resync(sqn_ms, fc->sub.ki, fc->sub.opc,
-			    fc->av.rand, m.auth_fail.auts) == 0)
+			        fc->av.rand, m.auth_fail.auts) == 0)
 				fc->sqn = aka_sqn_to_u64(sqn_ms);
 			challenge(fc, &from, &m);
 		}
@@ -491,12 +516,14 @@ static void on_event(void *ctx, const ue_event_t *ev)
 
 	if (ev->kind == UE_EV_REFUSE) {
 		if (c->refuse++ == 0)
-			snprintf(c->last_refusal, sizeof(c->last_refusal), "%s", ev->text);
+			snprintf(c->last_refusal, sizeof(c->last_refusal), "%s",
+			    ev->text);
 	}
 	if (ev->kind == UE_EV_ACCEPT) {
 		c->accept++;
 		if (strstr(ev->text, "replaces the older one") != NULL)
-			snprintf(c->promoted, sizeof(c->promoted), "%s", ev->text);
+			snprintf(c->promoted, sizeof(c->promoted), "%s",
+			    ev->text);
 	}
 }
 
@@ -539,20 +566,22 @@ static int setup(void **state)
 	 * the device never holds — the container carries it. */
 	infra_cert = make_cert(infra_key, "Test Infrastructure CA", root_cert,
 	    root_key, 1);
-	signer_cert = make_cert(signer_key, "op signer", infra_cert, infra_key,
-	    0);
+	signer_cert =
+	    make_cert(signer_key, "op signer", infra_cert, infra_key, 0);
 	if ((infra_chain = sk_X509_new_null()) == NULL ||
 	    !sk_X509_push(infra_chain, infra_cert))
 		return -1;
 	other_root = make_cert(other_key, "Other Root", NULL, other_key, 1);
-	other_signer = make_cert(other_signer_key, "op signer", other_root,
-	    other_key, 0);
+	other_signer =
+	    make_cert(other_signer_key, "op signer", other_root, other_key, 0);
 	{
 		size_t n = 0;
 
-		if ((ob_key = EVP_PKEY_Q_keygen(NULL, NULL, "X25519")) == NULL ||
-		    suci_hn_pub_get(ob_pub, sizeof(ob_pub), &n, ob_key, NULL, 0)
-		    != SUCI_OK || n != sizeof(ob_pub))
+		if ((ob_key = EVP_PKEY_Q_keygen(NULL, NULL, "X25519")) ==
+		        NULL ||
+		    suci_hn_pub_get(ob_pub, sizeof(ob_pub), &n, ob_key, NULL,
+		        0) != SUCI_OK ||
+		    n != sizeof(ob_pub))
 			return -1;
 	}
 	return root_cert != NULL && other_signer != NULL ? 0 : -1;
@@ -679,7 +708,7 @@ static void ue_attach__reprovision_keeps_old_until_registered(void **state)
 	add_core(&o, fc.port);
 	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
 	first = fc.last_counter;
-	assert_true(first > 1700000000ULL * 1000000ULL);	/* clock-floored */
+	assert_true(first > 1700000000ULL * 1000000ULL); /* clock-floored */
 	o.reprovision = 1;
 	o.provision_only = 1;
 	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
@@ -763,7 +792,7 @@ static void smc_rejected(enum mode mode, int cause, const char *why)
 	assert_int_equal(fc.smc_completes, 0);
 	assert_int_equal(fc.smc_rejects, 1);
 	assert_int_equal(fc.smc_reject_cause, cause);
-	assert_int_equal(fc.smc_reject_hdr, 0);	/* no earlier context */
+	assert_int_equal(fc.smc_reject_hdr, 0); /* no earlier context */
 	assert_non_null(strstr(ec.last_refusal, why));
 	snprintf(want, sizeof(want), "cause #%d", cause);
 	assert_non_null(strstr(err, want));
@@ -806,9 +835,11 @@ static void ue_attach__onboarding_key_conceals_request(void **state)
 	core_start(&fc, M_CONCEALED, 0);
 	opts_for(&o, &ec, 3000);
 	util_hex_encode(hex, ob_pub, sizeof(ob_pub));
-	snprintf(json, sizeof(json), "{\"cores\":[{\"plmn\":\"00101\","
+	snprintf(json, sizeof(json),
+	    "{\"cores\":[{\"plmn\":\"00101\","
 	    "\"address\":\"127.0.0.1:%u\",\"onboarding_key\":{\"profile\":"
-	    "\"A\",\"key_id\":5,\"public_key\":\"%s\"}}]}", fc.port, hex);
+	    "\"A\",\"key_id\":5,\"public_key\":\"%s\"}}]}",
+	    fc.port, hex);
 	assert_int_equal(ue_policy_parse(&o.policy, json, err, sizeof(err)), 0);
 	assert_int_equal(o.policy.cores[0].ob_scheme, 1);
 	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
@@ -828,18 +859,30 @@ static void ue_policy__bad_onboarding_key_refused(void **state)
 
 	(void)state;
 	ue_policy_init(&p);
-	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"address\":"
-	    "\"h:1\",\"onboarding_key\":{\"profile\":\"A\",\"key_id\":1,"
-	    "\"public_key\":\"0011\"}}]}", err, sizeof(err)), UE_ERR_ARG);
+	assert_int_equal(
+	    ue_policy_parse(&p,
+	        "{\"cores\":[{\"address\":"
+	        "\"h:1\",\"onboarding_key\":{\"profile\":\"A\",\"key_id\":1,"
+	        "\"public_key\":\"0011\"}}]}",
+	        err, sizeof(err)),
+	    UE_ERR_ARG);
 	assert_non_null(strstr(err, "onboarding_key"));
 	ue_policy_init(&p);
-	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"address\":"
-	    "\"h:1\",\"onboarding_key\":{\"profile\":\"C\",\"key_id\":1,"
-	    "\"public_key\":\"00\"}}]}", err, sizeof(err)), UE_ERR_ARG);
+	assert_int_equal(
+	    ue_policy_parse(&p,
+	        "{\"cores\":[{\"address\":"
+	        "\"h:1\",\"onboarding_key\":{\"profile\":\"C\",\"key_id\":1,"
+	        "\"public_key\":\"00\"}}]}",
+	        err, sizeof(err)),
+	    UE_ERR_ARG);
 	ue_policy_init(&p);
-	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"address\":"
-	    "\"h:1\",\"onboarding_key\":{\"profile\":\"B\",\"key_id\":"
-	    "256,\"public_key\":\"00\"}}]}", err, sizeof(err)), UE_ERR_ARG);
+	assert_int_equal(
+	    ue_policy_parse(&p,
+	        "{\"cores\":[{\"address\":"
+	        "\"h:1\",\"onboarding_key\":{\"profile\":\"B\",\"key_id\":"
+	        "256,\"public_key\":\"00\"}}]}",
+	        err, sizeof(err)),
+	    UE_ERR_ARG);
 }
 
 static void run_ignored(enum mode mode, const char *why)
@@ -1101,14 +1144,16 @@ static void ue_attach__volatile_device_writes_nothing(void **state)
 	assert_int_equal(r.provisioned, 1);
 	snprintf(path, sizeof(path), "%s/%s", devdir, UE_F_CREDS);
 	assert_int_equal(ue_file_read(&before, NULL, path, 65536, err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	o.volatile_creds = 1;
 	assert_int_equal(ue_attach(&r, &o, err, sizeof(err)), 0);
 	core_stop(&fc);
 	assert_int_equal(r.provisioned, 1);
 	assert_int_equal(r.registered, 1);
 	assert_int_equal(ue_file_read(&after, NULL, path, 65536, err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
@@ -1193,21 +1238,27 @@ static void ue_attach__unenrolled_and_no_core_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ue_attach__happy_path_provisions_and_registers),
-		cmocka_unit_test(ue_attach__unprotected_accept_after_aka_is_refused),
+		cmocka_unit_test(
+		    ue_attach__happy_path_provisions_and_registers),
+		cmocka_unit_test(
+		    ue_attach__unprotected_accept_after_aka_is_refused),
 		cmocka_unit_test(ue_attach__smc_with_bad_mac_is_rejected_24),
-		cmocka_unit_test(ue_attach__smc_with_altered_caps_is_rejected_23),
+		cmocka_unit_test(
+		    ue_attach__smc_with_altered_caps_is_rejected_23),
 		cmocka_unit_test(
 		    ue_attach__smc_with_unannounced_alg_is_rejected_24),
 		cmocka_unit_test(ue_attach__onboarding_key_conceals_request),
 		cmocka_unit_test(ue_policy__bad_onboarding_key_refused),
-		cmocka_unit_test(ue_attach__existing_credentials_skip_provisioning),
-		cmocka_unit_test(ue_attach__reprovision_keeps_old_until_registered),
+		cmocka_unit_test(
+		    ue_attach__existing_credentials_skip_provisioning),
+		cmocka_unit_test(
+		    ue_attach__reprovision_keeps_old_until_registered),
 		cmocka_unit_test(ue_attach__tampered_container_is_ignored),
 		cmocka_unit_test(ue_attach__foreign_signer_is_ignored),
 		cmocka_unit_test(ue_attach__other_nonce_is_ignored),
 		cmocka_unit_test(ue_attach__trust_cache_shared_by_devices),
-		cmocka_unit_test(ue_attach__reject_without_container_gives_cause),
+		cmocka_unit_test(
+		    ue_attach__reject_without_container_gives_cause),
 		cmocka_unit_test(ue_attach__congestion_backoff_then_next_round),
 		cmocka_unit_test(ue_attach__first_core_down_second_provisions),
 		cmocka_unit_test(ue_attach__not_allowed_core_moves_to_next),

@@ -99,10 +99,12 @@ static void ue_state__atomic_write_sets_mode_and_replaces(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/f.txt", tmproot);
 	assert_int_equal(ue_file_write_atomic(path, "one", 3, 0600, err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	assert_int_equal(file_mode(tmproot, "f.txt"), 0600);
 	assert_int_equal(ue_file_write_atomic(path, "second", 6, 0644, err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	assert_int_equal(file_mode(tmproot, "f.txt"), 0644);
 	assert_int_equal(ue_file_read(&text, &len, path, 100, err, sizeof(err)),
 	    0);
@@ -117,7 +119,8 @@ static void ue_state__atomic_write_sets_mode_and_replaces(void **state)
 	/* a folder that does not exist: error, no stray file */
 	snprintf(path, sizeof(path), "%s/missing/f.txt", tmproot);
 	assert_int_equal(ue_file_write_atomic(path, "x", 1, 0600, err,
-	    sizeof(err)), UE_ERR_IO);
+	                     sizeof(err)),
+	    UE_ERR_IO);
 }
 
 static void ue_keys__init_p256_writes_key_0600_and_csr(void **state)
@@ -146,10 +149,10 @@ static void ue_keys__init_p256_writes_key_0600_and_csr(void **state)
 	assert_int_equal(X509_REQ_verify(req, pub), 1);
 	assert_int_equal(EVP_PKEY_get_base_id(pub), EVP_PKEY_EC);
 	assert_true(X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req),
-	    NID_serialNumber, sn, sizeof(sn)) > 0);
+	                NID_serialNumber, sn, sizeof(sn)) > 0);
 	assert_string_equal(sn, "SN-0001");
 	assert_true(X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req),
-	    NID_organizationName, cn, sizeof(cn)) > 0);
+	                NID_organizationName, cn, sizeof(cn)) > 0);
 	assert_string_equal(cn, "acme");
 	assert_int_equal(ue_key_load((void **)&priv, dir, err, sizeof(err)), 0);
 	assert_int_equal(EVP_PKEY_eq(priv, pub), 1);
@@ -174,11 +177,13 @@ static void ue_keys__init_never_replaces_a_key(void **state)
 	assert_int_equal(ue_init(dir, &d, err, sizeof(err)), 0);
 	snprintf(path, sizeof(path), "%s/%s", dir, UE_F_KEY);
 	assert_int_equal(ue_file_read(&before, NULL, path, 65536, err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	assert_int_equal(ue_init(dir, &d, err, sizeof(err)), UE_ERR_EXISTS);
 	assert_non_null(strstr(err, "already exists"));
 	assert_int_equal(ue_file_read(&after, NULL, path, 65536, err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
@@ -200,9 +205,11 @@ static void ue_keys__load_pub_gives_the_keys_point(void **state)
 	assert_int_equal(ue_init(dir, &d, err, sizeof(err)), 0);
 	memset(enc, 0xee, sizeof(enc));
 	assert_int_equal(ue_key_load_pub((void **)&k, enc, dir, err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	assert_int_equal(EVP_PKEY_get_octet_string_param(k, "encoded-pub-key",
-	    want, sizeof(want), &len), 1);
+	                     want, sizeof(want), &len),
+	    1);
 	assert_int_equal(len, 65);
 	assert_memory_equal(enc, want, 65);
 	EVP_PKEY_free(k);
@@ -212,7 +219,8 @@ static void ue_keys__load_pub_gives_the_keys_point(void **state)
 	assert_int_equal(ue_init(dir, &d, err, sizeof(err)), 0);
 	memset(enc, 0xee, sizeof(enc));
 	assert_int_equal(ue_key_load_pub((void **)&k, enc, dir, err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	assert_int_equal(enc[0], 0);
 	assert_int_equal(EVP_PKEY_get_base_id(k), EVP_PKEY_RSA);
 	EVP_PKEY_free(k);
@@ -270,11 +278,13 @@ static char *key_pem(EVP_PKEY *k, int traditional, size_t *len)
 
 	assert_non_null(b);
 	if (traditional)
-		assert_int_equal(PEM_write_bio_PrivateKey_traditional(b, k, NULL,
-		    NULL, 0, NULL, NULL), 1);
+		assert_int_equal(PEM_write_bio_PrivateKey_traditional(b, k,
+		                     NULL, NULL, 0, NULL, NULL),
+		    1);
 	else
 		assert_int_equal(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0,
-		    NULL, NULL), 1);
+		                     NULL, NULL),
+		    1);
 	BIO_get_mem_ptr(b, &bm);
 	s = malloc(bm->length + 1);
 	assert_non_null(s);
@@ -321,7 +331,8 @@ static void ue_keys__p256_fast_reader_matches_openssl(void **state)
 		pem = key_pem(g, 0, &len);
 		assert_non_null(strstr(pem, "BEGIN PRIVATE KEY"));
 		assert_int_equal(ue_key_p256_fast((void **)&fast,
-		    (const uint8_t *)pem, len), UE_OK);
+		                     (const uint8_t *)pem, len),
+		    UE_OK);
 		b = BIO_new_mem_buf(pem, (int)len);
 		ref = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
 		BIO_free(b);
@@ -370,7 +381,8 @@ static void ue_keys__p256_fast_reader_declines_others(void **state)
 		pem = key_pem(keys[i], i == 0, &len);
 		k = NULL;
 		assert_int_equal(ue_key_p256_fast((void **)&k,
-		    (const uint8_t *)pem, len), UE_ERR_ARG);
+		                     (const uint8_t *)pem, len),
+		    UE_ERR_ARG);
 		assert_null(k);
 		snprintf(dir, sizeof(dir), "%s/decl-%s", tmproot, names[i]);
 		assert_int_equal(mkdir(dir, 0700), 0);
@@ -379,7 +391,8 @@ static void ue_keys__p256_fast_reader_declines_others(void **state)
 		assert_non_null(f);
 		assert_int_equal(fwrite(pem, 1, len, f), len);
 		assert_int_equal(fclose(f), 0);
-		assert_int_equal(ue_key_load((void **)&k, dir, err, sizeof(err)),
+		assert_int_equal(ue_key_load((void **)&k, dir, err,
+		                     sizeof(err)),
 		    0);
 		assert_int_equal(EVP_PKEY_eq(k, keys[i]), 1);
 		EVP_PKEY_free(k);
@@ -390,8 +403,10 @@ static void ue_keys__p256_fast_reader_declines_others(void **state)
 		assert_int_equal(fclose(f), 0);
 		k = NULL;
 		assert_int_equal(ue_key_p256_fast((void **)&k,
-		    (const uint8_t *)pem, len / 2), UE_ERR_ARG);
-		assert_int_equal(ue_key_load((void **)&k, dir, err, sizeof(err)),
+		                     (const uint8_t *)pem, len / 2),
+		    UE_ERR_ARG);
+		assert_int_equal(ue_key_load((void **)&k, dir, err,
+		                     sizeof(err)),
 		    UE_ERR_CRYPTO);
 		assert_null(k);
 		free(pem);
@@ -424,24 +439,29 @@ static void ue_state__device_load_errors(void **state)
 	assert_int_equal(mkdir(dir, 0700), 0);
 	snprintf(path, sizeof(path), "%s/%s", dir, UE_F_DEVICE);
 	assert_int_equal(ue_file_write_atomic(path, "[1]", 3, 0644, err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	assert_int_equal(ue_device_load(&d, dir, err, sizeof(err)), UE_ERR_ARG);
 	assert_non_null(strstr(err, "not a JSON object"));
 	const char *bad_kt = "{\"manufacturer_id\":\"a\",\"serial\":\"s\","
-	    "\"model\":\"m\",\"key_type\":\"dsa\"}";
-	assert_int_equal(ue_file_write_atomic(path, bad_kt, strlen(bad_kt), 0644,
-	    err, sizeof(err)), 0);
+	                     "\"model\":\"m\",\"key_type\":\"dsa\"}";
+	assert_int_equal(ue_file_write_atomic(path, bad_kt, strlen(bad_kt),
+	                     0644, err, sizeof(err)),
+	    0);
 	assert_int_equal(ue_device_load(&d, dir, err, sizeof(err)), UE_ERR_ARG);
 	assert_non_null(strstr(err, "unknown key_type"));
-	const char *bad_id = "{\"manufacturer_id\":\"a\",\"serial\":\"s\","
+	const char *bad_id =
+	    "{\"manufacturer_id\":\"a\",\"serial\":\"s\","
 	    "\"model\":\"m\",\"key_type\":\"p256\",\"device_id\":\"../x\"}";
-	assert_int_equal(ue_file_write_atomic(path, bad_id, strlen(bad_id), 0644,
-	    err, sizeof(err)), 0);
+	assert_int_equal(ue_file_write_atomic(path, bad_id, strlen(bad_id),
+	                     0644, err, sizeof(err)),
+	    0);
 	assert_int_equal(ue_device_load(&d, dir, err, sizeof(err)), UE_ERR_ARG);
 	assert_non_null(strstr(err, "invalid device_id"));
 	const char *missing = "{\"manufacturer_id\":\"a\",\"model\":\"m\"}";
 	assert_int_equal(ue_file_write_atomic(path, missing, strlen(missing),
-	    0644, err, sizeof(err)), 0);
+	                     0644, err, sizeof(err)),
+	    0);
 	assert_int_equal(ue_device_load(&d, dir, err, sizeof(err)), UE_ERR_ARG);
 	assert_non_null(strstr(err, "missing \"serial\""));
 }
@@ -454,10 +474,13 @@ static void ue_policy__parse_cores_and_timers(void **state)
 	(void)state;
 	ue_policy_init(&p);
 	assert_int_equal(p.retransmits, 3);
-	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"plmn\":\"00101\","
-	    "\"address\":\"127.0.0.1:4997\"},{\"address\":\"localhost:5000\"}],"
-	    "\"timeout_ms\":250,\"retransmits\":2,\"max_timeout_ms\":800}", err,
-	    sizeof(err)), 0);
+	assert_int_equal(
+	    ue_policy_parse(&p,
+	        "{\"cores\":[{\"plmn\":\"00101\","
+	        "\"address\":\"127.0.0.1:4997\"},{\"address\":\"localhost:5000\"}],"
+	        "\"timeout_ms\":250,\"retransmits\":2,\"max_timeout_ms\":800}",
+	        err, sizeof(err)),
+	    0);
 	assert_int_equal(p.ncores, 2);
 	assert_string_equal(p.cores[0].plmn, "00101");
 	assert_string_equal(p.cores[0].address, "127.0.0.1:4997");
@@ -478,7 +501,8 @@ static void ue_transport__retransmit_wait_doubles_to_the_cap(void **state)
 	(void)state;
 	for (n = 1; n <= 6; n++) {
 		assert_int_equal(ue_retx_wait_ms(UE_SWARM_TIMEOUT_MS,
-		    UE_SWARM_MAX_TIMEOUT_MS, n), swarm[n - 1]);
+		                     UE_SWARM_MAX_TIMEOUT_MS, n),
+		    swarm[n - 1]);
 		/* A real device's default: 1 s every time. */
 		assert_int_equal(ue_retx_wait_ms(1000, 0, n), 1000);
 		assert_int_equal(ue_retx_wait_ms(150, 150, n), 150);
@@ -505,28 +529,42 @@ static void ue_policy__refuses_bad_input(void **state)
 	assert_int_equal(ue_policy_parse(&p, "nope", err, sizeof(err)),
 	    UE_ERR_ARG);
 	assert_int_equal(ue_policy_parse(&p, "{\"retransmits\":11}", err,
-	    sizeof(err)), UE_ERR_ARG);
+	                     sizeof(err)),
+	    UE_ERR_ARG);
 	assert_non_null(strstr(err, "retransmits"));
 	assert_int_equal(ue_policy_parse(&p, "{\"timeout_ms\":1.5}", err,
-	    sizeof(err)), UE_ERR_ARG);
+	                     sizeof(err)),
+	    UE_ERR_ARG);
 	assert_int_equal(ue_policy_parse(&p, "{\"max_timeout_ms\":60001}", err,
-	    sizeof(err)), UE_ERR_ARG);
+	                     sizeof(err)),
+	    UE_ERR_ARG);
 	assert_non_null(strstr(err, "max_timeout_ms"));
-	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"address\":"
-	    "\"127.0.0.1\"}]}", err, sizeof(err)), UE_ERR_ARG);
+	assert_int_equal(ue_policy_parse(&p,
+	                     "{\"cores\":[{\"address\":"
+	                     "\"127.0.0.1\"}]}",
+	                     err, sizeof(err)),
+	    UE_ERR_ARG);
 	assert_non_null(strstr(err, "HOST:PORT"));
-	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"address\":"
-	    "\"h:70000\"}]}", err, sizeof(err)), UE_ERR_ARG);
-	assert_int_equal(ue_policy_parse(&p, "{\"cores\":[{\"plmn\":\"0010\","
-	    "\"address\":\"h:1\"}]}", err, sizeof(err)), UE_ERR_ARG);
+	assert_int_equal(ue_policy_parse(&p,
+	                     "{\"cores\":[{\"address\":"
+	                     "\"h:70000\"}]}",
+	                     err, sizeof(err)),
+	    UE_ERR_ARG);
+	assert_int_equal(ue_policy_parse(&p,
+	                     "{\"cores\":[{\"plmn\":\"0010\","
+	                     "\"address\":\"h:1\"}]}",
+	                     err, sizeof(err)),
+	    UE_ERR_ARG);
 	assert_non_null(strstr(err, "PLMN"));
 	assert_int_equal(ue_policy_add_core(&p, "00101@h:1", err, sizeof(err)),
 	    0);
 	assert_string_equal(p.cores[p.ncores - 1].plmn, "00101");
 	assert_int_equal(ue_policy_add_core(&p, "12345678@h:1", err,
-	    sizeof(err)), UE_ERR_ARG);
+	                     sizeof(err)),
+	    UE_ERR_ARG);
 	for (i = (int)p.ncores; i < UE_MAX_CORES; i++)
-		assert_int_equal(ue_policy_add_core(&p, "h:1", err, sizeof(err)),
+		assert_int_equal(ue_policy_add_core(&p, "h:1", err,
+		                     sizeof(err)),
 		    0);
 	assert_int_equal(ue_policy_add_core(&p, "h:1", err, sizeof(err)),
 	    UE_ERR_ARG);
@@ -600,7 +638,8 @@ static void ue_creds__load_refuses_malformed(void **state)
 {
 	char dir[512], path[600], err[256];
 	ue_creds_t l;
-	const char *short_ki = "{\"device_id\":\"d\",\"supi\":\"imsi-00101123\","
+	const char *short_ki =
+	    "{\"device_id\":\"d\",\"supi\":\"imsi-00101123\","
 	    "\"ki\":\"00\",\"opc\":\"00\",\"amf\":\"8000\",\"sqn\":"
 	    "\"000000000000\",\"sqn_ms\":\"000000000000\",\"mcc\":\"001\","
 	    "\"mnc\":\"01\",\"dnn\":\"x\"}";
@@ -611,12 +650,14 @@ static void ue_creds__load_refuses_malformed(void **state)
 	assert_int_equal(mkdir(dir, 0700), 0);
 	snprintf(path, sizeof(path), "%s/%s", dir, UE_F_CREDS);
 	assert_int_equal(ue_file_write_atomic(path, short_ki, strlen(short_ki),
-	    0600, err, sizeof(err)), 0);
+	                     0600, err, sizeof(err)),
+	    0);
 	assert_int_equal(ue_creds_load(&l, dir, err, sizeof(err)), UE_ERR_ARG);
 	assert_non_null(strstr(err, "malformed credentials"));
 	assert_string_equal(l.sub.supi, ""); /* wiped on failure */
 	assert_int_equal(ue_file_write_atomic(path, bad_supi, strlen(bad_supi),
-	    0600, err, sizeof(err)), 0);
+	                     0600, err, sizeof(err)),
+	    0);
 	assert_int_equal(ue_creds_load(&l, dir, err, sizeof(err)), UE_ERR_ARG);
 }
 

@@ -78,9 +78,9 @@ static void assert_sub_standard(const prov_subscription_t *got)
 
 /* ue_verify_cached, then prov_verify on the same input: the same code,
  * verified flag and fingerprint. Returns the code. */
-static int verify_both(prov_view_t *v, const uint8_t *c, size_t n,
-    X509 *root, STACK_OF(X509) *inter, int64_t at, ue_verify_cache *vc,
-    char *err, size_t errlen)
+static int verify_both(prov_view_t *v, const uint8_t *c, size_t n, X509 *root,
+    STACK_OF(X509) * inter, int64_t at, ue_verify_cache *vc, char *err,
+    size_t errlen)
 {
 	prov_view_t full;
 	char ferr[256];
@@ -117,8 +117,7 @@ static uint64_t vc_misses(ue_verify_cache *vc)
 /* A second container with the same chain is taken from the cache, opens
  * to the same subscription and reports the same signer fingerprint; the
  * time, the anchor and the container's own signature are still checked. */
-static void test_ue_verify_cache__hit_checks_time_anchor_signature(
-    void **state)
+static void test_ue_verify_cache__hit_checks_time_anchor_signature(void **state)
 {
 	uint8_t c[PROV_CONTAINER_MAX], fp[32], net[PROV_NONCE_LEN];
 	prov_subscription_t got;
@@ -133,8 +132,9 @@ static void test_ue_verify_cache__hit_checks_time_anchor_signature(
 	(void)state;
 	assert_int_equal(ue_verify_cache_new(&vc), PROV_OK);
 	n = make(c, P.dev_p256, P.signer);
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_OK);
 	memcpy(fp, v.signer_fingerprint, sizeof(fp));
 	assert_int_equal(vc_hits(vc), 0);
 	assert_int_equal(vc_misses(vc), 1);
@@ -144,47 +144,55 @@ static void test_ue_verify_cache__hit_checks_time_anchor_signature(
 	/* A fresh seal (new ephemeral key, IV) with the same chain: a hit. */
 	n = make(c, P.dev_p256, P.signer);
 	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
-	    err, sizeof(err)), PROV_OK);
+	                     err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(prov_open(&got, net, &v, P.dev_p256, DEVICE_ID,
-	    UE_NONCE, err, sizeof(err)), PROV_OK);
+	                     UE_NONCE, err, sizeof(err)),
+	    PROV_OK);
 	assert_sub_standard(&got);
 	prov_subscription_wipe(&got);
 	assert_int_equal(vc_hits(vc), 1);
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(v.verified, 1);
 	assert_memory_equal(v.signer_fingerprint, fp, sizeof(fp));
 	assert_int_equal(vc_hits(vc), 2);
 
 	/* Outside the chain's validity: the full answer, not the cache's. */
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL, 1600000000,
-	    vc, err, sizeof(err)), PROV_ERR_SIGNER_EXPIRED);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, 1600000000, vc,
+	                     err, sizeof(err)),
+	    PROV_ERR_SIGNER_EXPIRED);
 	assert_int_equal(v.verified, 0);
 	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    (int64_t)2208988800 + 10, vc, err, sizeof(err)),
+	                     (int64_t)2208988800 + 10, vc, err, sizeof(err)),
 	    PROV_ERR_SIGNER_EXPIRED);
 	/* Another anchor: identical chain bytes do not make it trusted. */
-	assert_int_equal(verify_both(&v, c, n, P.other_root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(verify_both(&v, c, n, P.other_root, NULL, TESTPKI_NOW,
+	                     vc, err, sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 	/* The genuine chain, but signed by another key. */
 	k2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	assert_non_null(k2);
 	certs[0] = P.signer;
 	certs[1] = P.inter;
 	n = raw_container(c, 2, certs, 2, k2);
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNATURE);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_ERR_SIGNATURE);
 	assert_int_equal(v.verified, 0);
 	EVP_PKEY_free(k2);
 	assert_int_equal(vc_hits(vc), 2);
 	/* Extra intermediates from the caller: the cache stays out of it. */
 	n = make(c, P.dev_p256, P.signer);
-	assert_int_equal(verify_both(&v, c, n, P.root, P.inters,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	assert_int_equal(verify_both(&v, c, n, P.root, P.inters, TESTPKI_NOW,
+	                     vc, err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(vc_hits(vc), 2);
 	/* No cache: exactly prov_verify. */
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, NULL, err, sizeof(err)), PROV_OK);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, NULL,
+	                     err, sizeof(err)),
+	    PROV_OK);
 	ue_verify_cache_free(vc);
 	ue_verify_cache_free(NULL);
 }
@@ -204,8 +212,8 @@ static void *vc_worker(void *arg)
 	char err[256];
 
 	pthread_barrier_wait(j->go);
-	j->rc = verify_both(&v, j->c, j->n, P.root, NULL, TESTPKI_NOW,
-	    j->vc, err, sizeof(err));
+	j->rc = verify_both(&v, j->c, j->n, P.root, NULL, TESTPKI_NOW, j->vc,
+	    err, sizeof(err));
 	if (j->rc == PROV_OK && v.verified != 1)
 		j->rc = PROV_ERR_INTERNAL;
 	return NULL;
@@ -236,7 +244,8 @@ static void test_ue_verify_cache__first_wave_verifies_once(void **state)
 		jobs[i].go = &go;
 		jobs[i].rc = -100;
 		assert_int_equal(pthread_create(&th[i], NULL, vc_worker,
-		    &jobs[i]), 0);
+		                     &jobs[i]),
+		    0);
 	}
 	for (i = 0; i < N; i++) {
 		pthread_join(th[i], NULL);
@@ -255,8 +264,7 @@ static void test_ue_verify_cache__first_wave_verifies_once(void **state)
  * name) with a signer of the same name, and a forged signer certificate
  * that names our Infra CA as issuer but was signed by another key, are
  * refused exactly as without the cache. */
-static void test_ue_verify_cache__lookalike_and_forged_refused(
-    void **state)
+static void test_ue_verify_cache__lookalike_and_forged_refused(void **state)
 {
 	uint8_t c[PROV_CONTAINER_MAX];
 	ue_verify_cache *vc = NULL;
@@ -275,8 +283,8 @@ static void test_ue_verify_cache__lookalike_and_forged_refused(
 	assert_non_null(fk);
 	froot = testpki_issue(rk, "Test Root", NULL, NULL, 1, NULL, 0,
 	    1672531200, 2208988800, 0);
-	finter = testpki_issue(ik, "Test Infrastructure CA", froot, rk, 1,
-	    NULL, 0, 1672531200, 2208988800, 0);
+	finter = testpki_issue(ik, "Test Infrastructure CA", froot, rk, 1, NULL,
+	    0, 1672531200, 2208988800, 0);
 	fsigner = testpki_issue(P.signer_key, "signer", finter, ik, 0,
 	    PROVCA_OID_EKU_SIGNER, 0, 1672531200, 2208988800, 0);
 	/* Names P.inter as issuer (and its key id), signed by fk. */
@@ -291,34 +299,40 @@ static void test_ue_verify_cache__lookalike_and_forged_refused(
 	certs[0] = P.signer;
 	certs[1] = P.inter;
 	n = raw_container(c, 2, certs, 2, P.signer_key);
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_OK);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_OK);
 	assert_int_equal(vc_hits(vc), 1);
 
 	/* Look-alike Infra CA carried with our genuine signer... */
 	certs[0] = P.signer;
 	certs[1] = finter;
 	n = raw_container(c, 2, certs, 2, P.signer_key);
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 	/* ... and with a same-name signer under it. */
 	certs[0] = fsigner;
 	n = raw_container(c, 2, certs, 2, P.signer_key);
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 	assert_int_equal(v.verified, 0);
 	/* A forged signer with our genuine Infra CA. */
 	certs[0] = forged;
 	certs[1] = P.inter;
 	n = raw_container(c, 2, certs, 2, P.signer_key);
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 	assert_int_equal(v.verified, 0);
 	/* Each of them twice: a refusal is never remembered. */
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_ERR_SIGNER_CHAIN);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_ERR_SIGNER_CHAIN);
 	assert_int_equal(vc_hits(vc), 1);
 
 	/* Every single-byte change of a genuine container, with the cache
@@ -326,17 +340,19 @@ static void test_ue_verify_cache__lookalike_and_forged_refused(
 	certs[0] = P.signer;
 	certs[1] = P.inter;
 	n = raw_container(c, 2, certs, 2, P.signer_key);
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_OK);
 	for (i = 0; i < n; i++) {
 		c[i] ^= 0x01;
-		if (verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
-		    err, sizeof(err)) == PROV_OK)
+		if (verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc, err,
+		        sizeof(err)) == PROV_OK)
 			fail_msg("byte %zu changed, still accepted", i);
 		c[i] ^= 0x01;
 	}
-	assert_int_equal(verify_both(&v, c, n, P.root, NULL,
-	    TESTPKI_NOW, vc, err, sizeof(err)), PROV_OK);
+	assert_int_equal(verify_both(&v, c, n, P.root, NULL, TESTPKI_NOW, vc,
+	                     err, sizeof(err)),
+	    PROV_OK);
 	ue_verify_cache_free(vc);
 	X509_free(forged);
 	X509_free(fsigner);
