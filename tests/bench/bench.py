@@ -70,6 +70,8 @@ SCALES = {
         perf_s=5),
 }
 
+DEFAULT_STAGES = "1,2,3,4,5,6,7"
+
 TARGETS = {
     "issuance_c8_vs_cfssl": 2.0,
     "batch_vs_ceiling": 0.5,
@@ -1832,7 +1834,7 @@ def main():
     ap.add_argument("--bin", required=True, help="folder with ca-server, corehook, ueclient, loadgen")
     ap.add_argument("--scale", default=os.environ.get("BENCH_SCALE", "full"),
                     choices=sorted(SCALES))
-    ap.add_argument("--stages", default=os.environ.get("BENCH_STAGES", "1,2,3,4,5,6,7"),
+    ap.add_argument("--stages", default=os.environ.get("BENCH_STAGES", DEFAULT_STAGES),
                     help="comma-separated stage numbers")
     ap.add_argument("--out", default=os.path.join(SRC, "bench", "results"))
     ap.add_argument("--no-docs", dest="update_docs", action="store_false",
@@ -1860,7 +1862,7 @@ def main():
 
     R = {"meta": meta(a.scale, sys.argv), "sizes": S, "errors": {}}
     R["meta"]["stages"] = sorted(stages)
-    if a.stages != ap.get_default("stages"):
+    if a.stages != DEFAULT_STAGES:
         R["meta"]["command"] = "BENCH_STAGES=%s %s" % (a.stages, R["meta"]["command"])
     stamp = R["meta"]["date"].replace(":", "")
     lg = Loadgen(os.path.join(binp, "loadgen"), work)
