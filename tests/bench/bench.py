@@ -698,6 +698,7 @@ def engine_device_ids(ca, url):
 
 
 def pg_lookup_paths(ids, out, n=20000, seed=7):
+    """n GET paths of DeviceIDs drawn at random from ids, one per line."""
     rnd = random.Random(seed)
     with open(out, "w") as f:
         for _ in range(n):
