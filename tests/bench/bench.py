@@ -16,6 +16,10 @@ Stages (docs/performance.md explains each figure):
   6 hsm          issuance c8 and batch with the Device CA key in SoftHSM2
                  (PKCS#11) next to the same runs with the file key, as a
                  ratio
+  7 postgresql   issuance c8 and lookup keep-alive c8 with the registry on
+                 a throwaway PostgreSQL 15 next to the same runs on SQLite,
+                 then two nodes on the one PostgreSQL database; ca-server's
+                 and PostgreSQL's CPU per request, ratios PG/SQLite
 
 Sizes come from --scale (smoke | full; env BENCH_SCALE). Every process this
 script starts is stopped at exit, on failure and on SIGINT/SIGTERM.
@@ -65,6 +69,8 @@ SCALES = {
         scale_big=10000000, crl_revoked=1000000, conns=1000, conns_timeout_s=60,
         perf_s=5),
 }
+
+DEFAULT_STAGES = "1,2,3,4,5,6,7"
 
 TARGETS = {
     "issuance_c8_vs_cfssl": 2.0,
@@ -641,6 +647,233 @@ def stage_hsm(R, S, lg, work, binp):
         log("hsm: %s softhsm2 / file: %.3f of the rate, %.3f of the CPU per cert"
             % (mode, res["ratio_" + mode.replace(" ", "_")]["certs_per_s"],
                res["ratio_" + mode.replace(" ", "_")]["cpu_ms_per_cert"]))
+
+
+# ---------------------------------------------------------- 7 postgresql
+
+sys.path.insert(0, os.path.join(SRC, "tests", "pg"))
+import pg_run  # noqa: E402  (tests/pg: the throwaway PostgreSQL 15 cluster)
+
+
+def pg_cpu_seconds(data):
+    """utime + stime of every process of the cluster in data (postmaster
+    and its children, from /proc), plus the postmaster's cutime + cstime:
+    what backends that already exited used."""
+    with open(os.path.join(data, "postmaster.pid")) as f:
+        master = int(f.readline())
+    total = 0.0
+    tck = os.sysconf("SC_CLK_TCK")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited in between
+        pid, ppid = int(d), int(fields[1])
+        if pid == master:
+            total += sum(int(x) for x in fields[11:15]) / tck
+        elif ppid == master:
+            total += (int(fields[11]) + int(fields[12])) / tck
+    return total
+
+
+def pg_sql(url, text):
+    """Rows of one query on url through psql (fields split on '|')."""
+    p = run([os.path.join(pg_run.PG_BIN, "psql"), "-X", "-q", "-A", "-t",
+             "-v", "ON_ERROR_STOP=1", "-d", url, "-c", text], timeout=120)
+    return [line.split("|") for line in p.stdout.splitlines() if line]
+
+
+def engine_device_ids(ca, url):
+    """Every DeviceID in the registry of ca (SQLite file, or url)."""
+    if url:
+        return [r[0] for r in pg_sql(url, "SELECT device_id FROM devices")]
+    c = sqlite3.connect(ca.db)
+    try:
+        return [r[0] for r in c.execute("SELECT device_id FROM devices")]
+    finally:
+        c.close()
+
+
+def pg_lookup_paths(ids, out, n=20000, seed=7):
+    """n GET paths of DeviceIDs drawn at random from ids, one per line."""
+    rnd = random.Random(seed)
+    with open(out, "w") as f:
+        for _ in range(n):
+            f.write("/devices/%s\n" % rnd.choice(ids))
+
+
+def pg_measured(runs, data=None):
+    """Run the loadgen calls in runs (callables, each returning a result
+    with server_cpu_s) at once; (their results, CPU seconds the
+    PostgreSQL cluster in folder data used over the whole window, 0 when
+    data is None)."""
+    c0 = pg_cpu_seconds(data) if data else None
+    out = [None] * len(runs)
+    errs = []
+
+    def go(i, fn):
+        try:
+            out[i] = fn()
+        except Exception as e:  # reported after the join
+            errs.append(e)
+    th = [threading.Thread(target=go, args=(i, fn)) for i, fn in enumerate(runs)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    if errs:
+        raise errs[0]
+    pg_s = round(pg_cpu_seconds(data) - c0, 3) if data else 0.0
+    return out, pg_s
+
+
+def pg_row(rs, pg_s, engine, nodes, kind, conc):
+    """One figure from one or several loadgen results run at once: rate of
+    2xx answers over the longest run, p50/p99 (the worst node's), CPU per
+    request of ca-server (all nodes) and of PostgreSQL."""
+    ok = sum(r["ok"] for r in rs)
+    secs = max(r["seconds"] for r in rs)
+    cs = sum(r["server_cpu_s"] for r in rs)
+    row = {"engine": engine, "nodes": nodes, "kind": kind, "concurrency": conc,
+           "ok": ok, "non2xx": sum(r["non2xx"] for r in rs),
+           "failed": sum(r["failed"] for r in rs), "seconds": secs,
+           "rps": round(ok / secs, 1) if secs else 0.0,
+           "p50_ms": max(r["p50_ms"] for r in rs), "p99_ms": max(r["p99_ms"] for r in rs),
+           "server_cpu_s": round(cs, 3), "pg_cpu_s": pg_s,
+           "ca_cpu_us_per_req": round(1e6 * cs / max(ok, 1), 1),
+           "pg_cpu_us_per_req": round(1e6 * pg_s / max(ok, 1), 1),
+           "per_node": [{k: r[k] for k in ("ok", "rps", "p50_ms", "p99_ms", "server_cpu_s")}
+                        for r in rs]}
+    log("postgresql: %-10s %d node%s %-8s c%d: %7.0f req/s p50 %.2f ms p99 %.2f ms,"
+        " ca-server %.0f µs/req, postgres %.0f µs/req" % (
+            engine, nodes, "" if nodes == 1 else "s", kind, conc, row["rps"],
+            row["p50_ms"], row["p99_ms"], row["ca_cpu_us_per_req"], row["pg_cpu_us_per_req"]))
+    return row
+
+
+def pg_issue_and_lookup(S, lg, work, engine, nodes, url, data):
+    """Issuance (fresh CSRs, POST /api/v1/devices, c8 in all, split over
+    the nodes) then lookup keep-alive (GET /devices/{id} over the devices
+    the registry holds, c8 in all) against nodes (started CAs, each with
+    its pid in .pid); two figures."""
+    conc = 8 // len(nodes)
+    n = S["csr_c8"] // len(nodes)
+    ca0 = nodes[0]
+    mfr = dict(cert=ca0.mfr[0], key=ca0.mfr[1], cacert=ca0.root)
+    op = dict(cert=ca0.operator[0], key=ca0.operator[1], cacert=ca0.root)
+    bodies = []
+    for i in range(len(nodes)):
+        f = os.path.join(work, "pg-%s-%d-%d.jsonl" % (engine, len(nodes), i))
+        make_csrs(n, "P%s%d%d" % (engine[0].upper(), len(nodes), i), f)
+        bodies.append(f)
+    runs = [(lambda ca=ca, f=f, i=i: lg.run(
+        ca.url, f, post_path="/api/v1/devices", concurrency=conc, requests=n,
+        duration=S["issue_cap_s"], server_pid=ca.pid,
+        label="%s %d-node issuance node %d c%d" % (engine, len(nodes), i, conc), **mfr))
+        for i, (ca, f) in enumerate(zip(nodes, bodies))]
+    rs, pg_s = pg_measured(runs, data)
+    iss = pg_row(rs, pg_s, engine, len(nodes), "issuance", 8)
+    paths = os.path.join(work, "pg-%s-%d-paths.txt" % (engine, len(nodes)))
+    pg_lookup_paths(engine_device_ids(ca0, url), paths)
+    runs = [(lambda ca=ca, i=i: lg.run(
+        ca.url, paths, concurrency=conc, duration=S["lookup_s"], server_pid=ca.pid,
+        label="%s %d-node lookup node %d c%d" % (engine, len(nodes), i, conc), **op))
+        for i, ca in enumerate(nodes)]
+    rs, pg_s = pg_measured(runs, data)
+    return iss, pg_row(rs, pg_s, engine, len(nodes), "lookup", 8)
+
+
+def pg_second_node(ca, name):
+    """A second node on ca's database: a copy of its data folder (keys,
+    certificates, config naming the database), its own log and port."""
+    node = CA.__new__(CA)
+    node.__dict__.update(ca.__dict__)
+    node.dir = os.path.join(os.path.dirname(ca.dir), name)
+    node.data = os.path.join(node.dir, "data")
+    os.makedirs(node.dir)
+    shutil.copytree(ca.data, node.data)
+    node.proc = node.port = None
+    return node
+
+
+def pg_check_registry(url, expect):
+    """The two-node run left one device per 201 and no duplicate
+    certificate serial: counts read from the database."""
+    (n_dev, n_cert, n_serial), = [[int(x) for x in r] for r in pg_sql(
+        url, "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM certificates"
+        " WHERE issuer = 'device'), (SELECT count(DISTINCT serial_hex) FROM certificates"
+        " WHERE issuer = 'device')")]
+    if n_dev != expect or n_cert != expect or n_serial != expect:
+        raise RuntimeError("postgresql: %d devices, %d device certificates, %d distinct"
+                           " serials after %d acknowledged enrollments"
+                           % (n_dev, n_cert, n_serial, expect))
+    return {"devices": n_dev, "device_certificates": n_cert, "distinct_serials": n_serial}
+
+
+def stage_postgresql(R, S, lg, work, binp):
+    """Issuance c8 and lookup keep-alive c8 against two CAs made alike but
+    for the registry -- SQLite in the data folder, and a throwaway
+    PostgreSQL 15 cluster this stage starts (pg_run.py's) -- one after the
+    other, then two `serve` nodes on the PostgreSQL database with the load
+    split across both (c4 each, at once). The cluster is stopped on every
+    way out of the stage."""
+    res = {"runs": []}
+    R["postgresql"] = res
+    if not os.path.exists(os.path.join(pg_run.PG_BIN, "initdb")):
+        raise RuntimeError("PostgreSQL 15 missing: scripts/setup.sh bench installs postgresql-15")
+    cluster = pg_run.Cluster(work)
+    started = []
+    try:
+        cluster.start()
+        url = cluster.url()
+        res["server"] = run([os.path.join(pg_run.PG_BIN, "postgres"), "--version"]).stdout.strip()
+        res["server_options"] = cluster.opts.replace(cluster.dir, "$PGDIR")
+        cas = [("sqlite", CA(binp, work, "ca-sqlite"), None),
+               ("postgresql", CA(binp, work, "ca-pg", init_extra=("--db", url)), url)]
+        for engine, ca, u in cas:
+            ca.pid = ca.start()
+            started.append(ca)
+            res["runs"].extend(pg_issue_and_lookup(S, lg, work, engine, [ca], u,
+                                                   cluster.data if u else None))
+            ca.stop()
+        before = int(pg_sql(url, "SELECT count(*) FROM devices")[0][0])
+        a, b = cas[1][1], pg_second_node(cas[1][1], "ca-pg-b")
+        for node in (a, b):
+            node.pid = node.start()
+            started.append(node)
+        two = pg_issue_and_lookup(S, lg, work, "postgresql", [a, b], url, cluster.data)
+        res["runs"].extend(two)
+        for node in (a, b):
+            node.stop()
+        res["two_node_check"] = pg_check_registry(url, before + two[0]["ok"])
+    finally:
+        for ca in started:
+            ca.stop()
+        cluster.stop()
+    pg_ratios(res)
+
+
+def pg_ratios(res):
+    """PostgreSQL ÷ SQLite (one node each) and two nodes ÷ one node."""
+    for kind in ("issuance", "lookup"):
+        s = pick(res["runs"], engine="sqlite", nodes=1, kind=kind)
+        p = pick(res["runs"], engine="postgresql", nodes=1, kind=kind)
+        p2 = pick(res["runs"], engine="postgresql", nodes=2, kind=kind)
+        res["ratio_" + kind] = {
+            "rps": ratio(p["rps"], s["rps"]),
+            "p50_ms": ratio(p["p50_ms"], s["p50_ms"]),
+            "ca_cpu_us_per_req": ratio(p["ca_cpu_us_per_req"], s["ca_cpu_us_per_req"]),
+            "total_cpu_us_per_req": ratio(p["ca_cpu_us_per_req"] + p["pg_cpu_us_per_req"],
+                                          s["ca_cpu_us_per_req"] + s["pg_cpu_us_per_req"]),
+            "two_nodes_rps_vs_one": ratio(p2["rps"], p["rps"])}
+        r = res["ratio_" + kind]
+        log("postgresql: %s PostgreSQL ÷ SQLite: %.3f of the rate, ca-server CPU/req %.3f,"
+            " ca-server+postgres CPU/req %.3f; two nodes ÷ one: %.3f of the rate" % (
+                kind, r["rps"], r["ca_cpu_us_per_req"], r["total_cpu_us_per_req"],
+                r["two_nodes_rps_vs_one"]))
 
 
 def stage_cfssl(S, ca, lg, work, bodies):
@@ -1370,6 +1603,16 @@ def summarise(R):
                 "small registry", TARGETS["lookup_big_vs_small"], higher=False)
         row("database bytes per device", sc["bytes_per_device"], None, None,
             TARGETS["bytes_per_device"], higher=False)
+    pg = R.get("postgresql", {})
+    for kind in ("issuance", "lookup"):
+        s = pick(pg.get("runs", []), engine="sqlite", nodes=1, kind=kind)
+        p = pick(pg.get("runs", []), engine="postgresql", nodes=1, kind=kind)
+        if s and p:
+            row("%s c8 on PostgreSQL, req/s (÷ SQLite)" % kind, p["rps"], s["rps"],
+                "SQLite", None)
+            row("%s c8, ca-server + postgres CPU µs/req (PostgreSQL ÷ SQLite)" % kind,
+                p["ca_cpu_us_per_req"] + p["pg_cpu_us_per_req"],
+                s["ca_cpu_us_per_req"] + s["pg_cpu_us_per_req"], "SQLite", None)
     return rows
 
 
@@ -1383,7 +1626,8 @@ def fmt(v):
 
 def markdown(R, commands):
     L = []
-    for name in ("ceilings", "issuance", "lookup", "provisioning", "scale", "hsm"):
+    for name in ("ceilings", "issuance", "lookup", "provisioning", "scale", "hsm",
+                 "postgresql"):
         if name in R and name in R.get("errors", {}):
             R.setdefault("partial", {})[name] = R.pop(name)
     m = R["meta"]
@@ -1519,6 +1763,7 @@ def markdown(R, commands):
                   fmt(h["ratio_single_c8"]["cpu_ms_per_cert"]),
                   fmt(h["ratio_batch_c1"]["certs_per_s"]),
                   fmt(h["ratio_batch_c1"]["cpu_ms_per_cert"]))]
+    L += markdown_postgresql(R)
     if R.get("profiles"):
         L += ["", "## Profiles (perf record -e cpu-clock)", ""]
         for k, v in sorted(R["profiles"].items()):
@@ -1534,6 +1779,41 @@ def markdown(R, commands):
 
 
 # -------------------------------------------------------------------- main
+
+def markdown_postgresql(R):
+    """Section 7 of the report: the engines side by side, two nodes."""
+    if "postgresql" not in R or "ratio_lookup" not in R["postgresql"]:
+        return []
+    p = R["postgresql"]
+    L = ["", "## 7. Registry on PostgreSQL vs SQLite, and two nodes (same run)", "",
+         "%s, `%s`. On %d cores shared by the load client, the nodes and the database"
+         " this shows correctness under load more than scaling; the CPU per request of"
+         " each process is what carries over to bigger machines." % (
+             p["server"], p["server_options"], os.cpu_count() or 0), "",
+         "| engine | nodes | load | concurrency | requests ok | req/s | p50 ms | p99 ms |"
+         " ca-server CPU µs/req | postgres CPU µs/req |",
+         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in p["runs"]:
+        L.append("| %s | %d | %s | %d | %d | %.0f | %.2f | %.2f | %.0f | %s |" % (
+            r["engine"], r["nodes"], r["kind"], r["concurrency"], r["ok"], r["rps"],
+            r["p50_ms"], r["p99_ms"], r["ca_cpu_us_per_req"],
+            "–" if r["engine"] == "sqlite" else "%.0f" % r["pg_cpu_us_per_req"]))
+    L.append("")
+    for kind in ("issuance", "lookup"):
+        q = p["ratio_" + kind]
+        L.append("- %s, PostgreSQL ÷ SQLite: rate %s, p50 %s, ca-server CPU per request %s,"
+                 " ca-server + postgres CPU per request %s; two nodes ÷ one node on"
+                 " PostgreSQL: rate %s." % (kind, fmt(q["rps"]), fmt(q["p50_ms"]),
+                                           fmt(q["ca_cpu_us_per_req"]),
+                                           fmt(q["total_cpu_us_per_req"]),
+                                           fmt(q["two_nodes_rps_vs_one"])))
+    c = p.get("two_node_check", {})
+    L.append("- after the two-node run the database held %s devices, %s device"
+             " certificates, %s distinct certificate serials: one per acknowledged"
+             " enrollment." % (c.get("devices"), c.get("device_certificates"),
+                               c.get("distinct_serials")))
+    return L
+
 
 def meta(scale, argv):
     cpu = "unknown"
@@ -1555,7 +1835,7 @@ def main():
     ap.add_argument("--bin", required=True, help="folder with ca-server, corehook, ueclient, loadgen")
     ap.add_argument("--scale", default=os.environ.get("BENCH_SCALE", "full"),
                     choices=sorted(SCALES))
-    ap.add_argument("--stages", default=os.environ.get("BENCH_STAGES", "1,2,3,4,5,6"),
+    ap.add_argument("--stages", default=os.environ.get("BENCH_STAGES", DEFAULT_STAGES),
                     help="comma-separated stage numbers")
     ap.add_argument("--out", default=os.path.join(SRC, "bench", "results"))
     ap.add_argument("--no-docs", dest="update_docs", action="store_false",
@@ -1583,6 +1863,8 @@ def main():
 
     R = {"meta": meta(a.scale, sys.argv), "sizes": S, "errors": {}}
     R["meta"]["stages"] = sorted(stages)
+    if a.stages != DEFAULT_STAGES:
+        R["meta"]["command"] = "BENCH_STAGES=%s %s" % (a.stages, R["meta"]["command"])
     stamp = R["meta"]["date"].replace(":", "")
     lg = Loadgen(os.path.join(binp, "loadgen"), work)
     R["_ctx"] = {"outdir": a.out, "stamp": stamp, "perf": perf_works(),
@@ -1605,6 +1887,8 @@ def main():
             guarded(R, "scale", stage_scale, R, S, ca, lg, work)
         if 6 in stages:
             guarded(R, "hsm", stage_hsm, R, S, lg, work, binp)
+        if 7 in stages:
+            guarded(R, "postgresql", stage_postgresql, R, S, lg, work, binp)
     except KeyboardInterrupt:
         R["errors"]["interrupted"] = "stopped by a signal"
         log("interrupted")

@@ -3,7 +3,7 @@
 # programs the benchmark runs, then the driver tests/bench/bench.py.
 #
 #   BENCH_SCALE=smoke|full   sizes (default full; smoke runs in ~3 minutes)
-#   BENCH_STAGES=1,2,3,4,5,6 which stages (default all)
+#   BENCH_STAGES=1,2,3,4,5,6,7  which stages (default all)
 #   BENCH_KEEP=1             keep the temporary work folder
 #   BENCH_JOBS=N             build parallelism (default 2)
 #   BENCH_EXPERIMENTS=1      also the TCP_NODELAY shim experiment
