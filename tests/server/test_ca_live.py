@@ -378,13 +378,19 @@ class LiveCASetTest(unittest.TestCase):
         """A registry whose CA 1 row kept the certificate from before a
         renewal (renew-intermediate before rows followed it) is repaired
         at the next open: same subject and key, notBefore not earlier."""
-        import sqlite3
-        db = sqlite3.connect(os.path.join(self.data, "registry.db"))
-        with db:
-            db.execute("UPDATE cas SET cert_der = ?, cert_sha256 = ? WHERE"
-                       " id = 1", (der(self.ca1_old), hashlib.sha256(
-                           der(self.ca1_old)).hexdigest()))
-        db.close()
+        old_der = der(self.ca1_old)
+        old_hash = hashlib.sha256(old_der).hexdigest()
+        if self.ca.db:      # the registry on PostgreSQL (under pg_run.py)
+            harness.pgdb.sql(self.ca.db, "UPDATE cas SET cert_der ="
+                             " decode(:'der', 'hex'), cert_sha256 = :'hash'"
+                             " WHERE id = 1", der=old_der.hex(), hash=old_hash)
+        else:
+            import sqlite3
+            db = sqlite3.connect(os.path.join(self.data, "registry.db"))
+            with db:
+                db.execute("UPDATE cas SET cert_der = ?, cert_sha256 = ?"
+                           " WHERE id = 1", (old_der, old_hash))
+            db.close()
         self.assertEqual(self.ca_list()[1]["certificate_sha256"],
                          hashlib.sha256(der(self.ca1)).hexdigest())
         audit = json.loads(cs("audit", "--data", self.data, "--action",

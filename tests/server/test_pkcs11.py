@@ -72,7 +72,9 @@ class TokenCA(harness.CA):
             "--device-key", uri("device-ca"), "--infra-key", uri("infra-ca"),
             "--tls-key", uri("tls"), "--cmp-key", uri("cmp"),
             "--pkcs11-module", MODULE,
-            "--pkcs11-pin-file", pinfile).stdout
+            "--pkcs11-pin-file", pinfile,
+            # Under tests/pg/pg_run.py (pg_server_pkcs11): on PostgreSQL.
+            *harness.pgdb.init_args()[1]).stdout
         self.root = os.path.join(self.data, "root-ca.crt")
         self.infra = os.path.join(self.data, "infra-ca.crt")
         self.admin = (os.path.join(self.data, "admin", "admin.crt"),

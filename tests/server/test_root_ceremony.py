@@ -55,8 +55,11 @@ class RootCeremonyTest(unittest.TestCase):
         cls.tmp = cls.world.tmp
         cls.data = os.path.join(cls.tmp, "data")
         cls.rootkey = os.path.join(cls.tmp, "offline", "root-ca.key")
+        # Under tests/pg/pg_run.py (pg_server_root_ceremony) the registry is
+        # a fresh PostgreSQL database.
+        cls.db, db_args = harness.pgdb.init_args()
         cs("init", "--example-oids", "--data", cls.data, "--key-pass-env", VAR, "--root-dir",
-           os.path.dirname(cls.rootkey), "--hostname", "127.0.0.1")
+           os.path.dirname(cls.rootkey), "--hostname", "127.0.0.1", *db_args)
         cls.root = os.path.join(cls.data, "root-ca.crt")
         cls.srv = None
 
