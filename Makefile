@@ -10,7 +10,7 @@ PLAIN_PORT ?= 8080
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD     := build
 ASAN      := build-asan
-CTEST_ARGS ?= --output-on-failure --timeout 600
+CTEST_ARGS ?= --output-on-failure --timeout 600 -j2
 
 .PHONY: all setup setup-test build build-server build-asan run init test test-release test-asan bench demo clean format format-check
 
