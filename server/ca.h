@@ -133,8 +133,9 @@ int ca_db_location(char *out, size_t outlen, const char *data_dir, char *err,
 void ca_free(ca_t *ca);
 
 /* One line naming each serving key's custody: "device-ca pkcs11 <URI>,
- * infra-ca file-encrypted, tls file-plain" (URIs never carry a PIN); the
- * Device and Infrastructure CA keys are the issuing ones of the CA set. */
+ * infra-ca file-encrypted, tls file-plain, cmp-signer file-encrypted" (URIs
+ * never carry a PIN); the Device and Infrastructure CA keys are the
+ * issuing ones of the CA set. */
 int ca_custody_describe(const ca_t *ca, char *out, size_t outlen);
 
 /* The Root's CRL as the last ceremony published it (DATA/root-ca.crl, DER,

@@ -101,13 +101,15 @@ fail:
 int ca_custody_describe(const ca_t *ca, char *out, size_t outlen)
 {
 	const struct ca_set *set = ca_set_peek(ca);
-	const char *refs[3] = { ca_set_issuing(set)->key_ref,
-		ca_set_infra(set)->key_ref, ca->cfg.tls_key };
-	static const char *const roles[3] = { "device-ca", "infra-ca", "tls" };
+	const char *refs[4] = { ca_set_issuing(set)->key_ref,
+		ca_set_infra(set)->key_ref, ca->cfg.tls_key,
+		ca->cfg.cmp_signer_key };
+	static const char *const roles[4] = { "device-ca", "infra-ca", "tls",
+		"cmp-signer" };
 	size_t off = 0;
 	int i, n;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		pki_custody_t c = pki_key_custody(refs[i], ca->data_dir);
 
 		n = snprintf(out + off, outlen - off, "%s%s %s%s%s",

@@ -118,12 +118,14 @@ class KeyCustodyTest(unittest.TestCase):
                          env={"PROVCA_TEST_KEY_PASS": PASS})
         log = srv.stderr()
         self.assertIn("key custody: device-ca file-encrypted, infra-ca "
-                      "file-encrypted, tls file-encrypted", log)
+                      "file-encrypted, tls file-encrypted, cmp-signer "
+                      "file-encrypted", log)
         self.assertNotIn(PASS, log)
         srv.stop()
         srv = self.serve(self.plain)
         self.assertIn("key custody: device-ca file-plain, infra-ca "
-                      "file-plain, tls file-plain", srv.stderr())
+                      "file-plain, tls file-plain, cmp-signer file-plain",
+                      srv.stderr())
         srv.stop()
 
     def test_serve_never_opens_the_root_and_refuses_a_plain_one(self):

@@ -233,6 +233,7 @@ class Pkcs11Test(unittest.TestCase):
                       log)
         self.assertIn("infra-ca pkcs11 " + uri("infra-ca"), log)
         self.assertIn("tls pkcs11 " + uri("tls"), log)
+        self.assertIn("cmp-signer pkcs11 " + uri("cmp"), log)
         self.assertNotIn(PIN, log)
 
     def test_tls_handshake_with_token_key(self):
