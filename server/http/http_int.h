@@ -90,8 +90,6 @@ struct http_server {
 	size_t unmatched_slot; /* metrics slot for requests matching no route */
 	http_metrics_t metrics;
 
-	char *chain_pem; /* Device CA + Root, for /ca/chain.pem */
-	size_t chain_pem_len;
 	/* The security context's members that are the same for every device,
 	 * rendered by cJSON once (built on first use, then never changed). */
 	_Atomic(struct http_ctx_parts *) ctx_parts;

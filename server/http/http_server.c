@@ -447,7 +447,6 @@ static void server_free(http_server *srv)
 	ca_ocsp_cache_free(srv->ocsp_cache);
 	if (srv->access_log != NULL && srv->access_log_owned)
 		fclose(srv->access_log);
-	free(srv->chain_pem);
 	ca_free(srv->ca);
 	free(srv);
 }
@@ -489,14 +488,6 @@ static int serve_load(http_server *srv, const serve_opts *o)
 		fprintf(stderr, "ca-server: CA certificates missing\n");
 		return -1;
 	}
-	srv->chain_pem_len = strlen(dev_pem) + strlen(root_pem);
-	srv->chain_pem = malloc(srv->chain_pem_len + 1);
-	if (srv->chain_pem == NULL) {
-		fprintf(stderr, "ca-server: out of memory\n");
-		return -1;
-	}
-	snprintf(srv->chain_pem, srv->chain_pem_len + 1, "%s%s", dev_pem,
-	    root_pem);
 	return 0;
 }
 
